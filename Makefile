@@ -1,0 +1,38 @@
+# The two commands a newcomer needs: `make run` and `make test`. Each sets itself up.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test bench lint schema setup clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/kehu migrate
+	$(BIN)/kehu seed --if-empty
+	$(BIN)/kehu token --demo
+	$(BIN)/kehu serve
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/customers_page.py
+	$(BIN)/python bench/seed_speed.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+schema: $(STAMP)
+	$(BIN)/kehu export-schema
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,1 @@
+"""Access-control floor: who may see which customers and which fields (issue: access control)."""

@@ -1,0 +1,216 @@
+"""The Starlette application: GraphQL (HTTP + websockets), GraphiQL, health, static assets."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+from graphql import GraphQLError
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from cross_web import HTTPException
+from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
+
+from kehu.auth import AuthenticationError, authenticate
+from kehu.settings import Settings
+from schema.context import Context
+from schema.schema import build_schema
+from store import crypto
+from store.db import make_engine, make_session_factory
+
+log = logging.getLogger("kehu")
+HERE = Path(__file__).parent
+
+
+class KehuGraphQL(GraphQL):
+    """strawberry's ASGI view, executing each operation synchronously in a worker thread.
+
+    Resolvers use a plain SQLAlchemy session, so the whole operation (authentication, every
+    resolver, the commit) runs in one thread; the event loop stays free for other requests.
+    """
+
+    def __init__(
+        self,
+        schema: Any,
+        settings: Settings,
+        session_factory: sessionmaker[Session],
+    ) -> None:
+        super().__init__(schema, graphql_ide="graphiql" if settings.graphiql else None)
+        self.settings = settings
+        self.session_factory = session_factory
+        self.ide_html = (HERE / "templates" / "graphiql.html").read_text()
+
+    async def get_context(self, request: Any, response: Any) -> Context:  # type: ignore[override]
+        return Context(
+            settings=self.settings, session_factory=self.session_factory, request=request
+        )
+
+    async def render_graphql_ide(self, request: Request) -> Response:  # type: ignore[override]
+        return HTMLResponse(self.ide_html)
+
+    def encode_json(self, data: object) -> bytes:  # type: ignore[override]
+        return orjson.dumps(data)
+
+    async def on_ws_connect(self, context: Context) -> Any:  # type: ignore[override]
+        """Authenticate a websocket from ``connection_init`` {"Authorization": "Bearer …"}."""
+        params: Mapping[str, Any] = context.connection_params or {}
+        header = params.get("Authorization") or params.get("authorization")
+        if header is None and context.request is not None:
+            header = context.request.headers.get("authorization")
+
+        def load() -> Any:
+            with self.session_factory() as session:
+                staff = authenticate(session, self.settings, header)
+                session.expunge(staff)
+                return staff
+
+        try:
+            context.staff = await run_in_threadpool(load)
+        except AuthenticationError as exc:
+            raise ConnectionRejectionError(
+                {"code": "UNAUTHENTICATED", "message": str(exc)}
+            ) from exc
+        return None
+
+    async def execute_single(  # type: ignore[override]
+        self,
+        request: Request,
+        request_adapter: Any,
+        sub_response: Response,
+        context: Context,
+        root_value: Any,
+        request_data: Any,
+    ) -> ExecutionResult:
+        allowed = OperationType.from_http(request_adapter.method)
+
+        def run() -> ExecutionResult:
+            try:
+                try:
+                    context.staff = authenticate(
+                        context.session, self.settings, request.headers.get("authorization")
+                    )
+                except AuthenticationError as exc:
+                    sub_response.status_code = 401
+                    sub_response.headers["WWW-Authenticate"] = 'Bearer realm="kehu"'
+                    return ExecutionResult(
+                        data=None,
+                        errors=[GraphQLError(str(exc), extensions={"code": "UNAUTHENTICATED"})],
+                    )
+                return self.schema.execute_sync(
+                    request_data.query,
+                    root_value=root_value,
+                    variable_values=request_data.variables,
+                    context_value=context,
+                    operation_name=request_data.operation_name,
+                    allowed_operation_types=allowed,
+                    operation_extensions=request_data.extensions,
+                )
+            finally:
+                context.close()
+
+        try:
+            return await run_in_threadpool(run)
+        except CannotGetOperationTypeError as e:
+            raise HTTPException(400, e.as_http_error_reason()) from e
+        except InvalidOperationTypeError as e:
+            raise HTTPException(400, e.as_http_error_reason(request_adapter.method)) from e
+        except MissingQueryError as e:
+            raise HTTPException(400, "No GraphQL query found in the request") from e
+
+
+class BodySizeLimit:
+    """Refuse request bodies larger than ``limit`` bytes with 413, before they are parsed."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._too_large(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _BodyTooLarge:
+            await self._too_large(scope, receive, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = PlainTextResponse(
+            f"Request body larger than {self.limit} bytes", status_code=413
+        )
+        await response(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Starlette:
+    """Build the application (``kehu serve`` and the tests call this)."""
+    settings = settings or Settings.from_env()
+    crypto.configure(crypto.FieldCipher(settings.encryption_keys, settings.hash_keys))
+    engine = engine or make_engine(settings.database_url, hide_parameters=True)
+    session_factory = make_session_factory(engine)
+    view = KehuGraphQL(build_schema(settings), settings, session_factory)
+
+    async def healthz(_request: Request) -> Response:
+        def check() -> None:
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+
+        try:
+            await run_in_threadpool(check)
+        except Exception:
+            log.exception("health check failed")
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/graphql", view, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", view),
+            Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = session_factory
+    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    return app

@@ -1,0 +1,72 @@
+"""Authentication: bearer JWTs signed by Kehu (HS256), checked for signature, expiry, issuer."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import jwt
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kehu import clock
+from kehu.settings import Settings
+from store.staff import Staff
+
+ALGORITHM = "HS256"
+AUDIENCE = "kehu-api"
+LEEWAY_SECONDS = 30
+
+
+class AuthenticationError(Exception):
+    """The request carries no usable credentials; the message is safe to show."""
+
+
+def mint_token(settings: Settings, employee_no: str, ttl: timedelta | None = None) -> str:
+    """A signed token for a staff member (``kehu token``)."""
+    issued = clock.now()
+    lifetime = ttl if ttl is not None else timedelta(minutes=settings.token_ttl_minutes)
+    claims = {
+        "sub": employee_no,
+        "iss": settings.jwt_issuer,
+        "aud": AUDIENCE,
+        "iat": int(issued.timestamp()),
+        "exp": int((issued + lifetime).timestamp()),
+    }
+    return jwt.encode(claims, settings.jwt_secret, algorithm=ALGORITHM)
+
+
+def employee_no_from(settings: Settings, authorization: str | None) -> str:
+    """Check an ``Authorization: Bearer …`` header and return the token's subject."""
+    if not authorization:
+        raise AuthenticationError("authentication required: send Authorization: Bearer <token>")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationError("the Authorization header must be 'Bearer <token>'")
+    try:
+        claims = jwt.decode(
+            token.strip(),
+            settings.jwt_secret,
+            algorithms=[ALGORITHM],
+            issuer=settings.jwt_issuer,
+            audience=AUDIENCE,
+            # Expiry is checked below against kehu.clock, the one clock of the service.
+            options={"require": ["exp", "iat", "iss", "sub", "aud"], "verify_exp": False},
+        )
+    except jwt.InvalidIssuerError as exc:
+        raise AuthenticationError("the token was not issued by this service") from exc
+    except jwt.InvalidTokenError as exc:
+        raise AuthenticationError("the token is not valid") from exc
+    if not isinstance(claims["exp"], int | float):
+        raise AuthenticationError("the token is not valid")
+    if claims["exp"] + LEEWAY_SECONDS < clock.now().timestamp():
+        raise AuthenticationError("the token has expired")
+    return str(claims["sub"])
+
+
+def authenticate(session: Session, settings: Settings, authorization: str | None) -> Staff:
+    """The active staff member a request's bearer token names."""
+    employee_no = employee_no_from(settings, authorization)
+    staff = session.scalar(select(Staff).where(Staff.employee_no == employee_no))
+    if staff is None or not staff.active:
+        raise AuthenticationError("the token's staff member is unknown or inactive")
+    return staff

@@ -1,0 +1,231 @@
+"""The ``kehu`` command: serve, migrate, seed, token, export-schema, rotate-keys, backup, restore."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy import Engine, select
+
+from kehu.settings import Settings, SettingsError, new_key_entry
+
+app = typer.Typer(
+    help="Kehu 客户 — customer management service.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console(stderr=True)
+SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema" / "schema.graphql"
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        console.print(f"[red]Configuration error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _engine(settings: Settings) -> Engine:
+    from store import crypto
+    from store.db import make_engine
+
+    crypto.configure(crypto.FieldCipher(settings.encryption_keys, settings.hash_keys))
+    if settings.is_sqlite:
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+    return make_engine(settings.database_url, hide_parameters=True)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Default: KEHU_HOST")] = None,
+    port: Annotated[int | None, typer.Option(help="Default: KEHU_PORT")] = None,
+) -> None:
+    """Serve the GraphQL API (GraphiQL at /graphql)."""
+    import uvicorn
+
+    from kehu.app import create_app
+
+    settings = _settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    application = create_app(settings, _engine(settings))
+    bind_host, bind_port = host or settings.host, port or settings.port
+    console.print(f"Kehu serving GraphQL at http://{bind_host}:{bind_port}/graphql")
+    uvicorn.run(application, host=bind_host, port=bind_port, log_level="info")
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations (Alembic) up to the newest."""
+    from store import migrate as migrations
+
+    settings = _settings()
+    migrations.upgrade(_engine(settings))
+    console.print("Database schema is up to date.")
+
+
+@app.command()
+def seed(
+    customers: Annotated[int, typer.Option(help="How many customers to add.")] = 2000,
+    if_empty: Annotated[bool, typer.Option(help="Do nothing when customers exist.")] = False,
+    transactions: Annotated[int, typer.Option(help="Average transactions per customer.")] = 6,
+    random_seed: Annotated[int, typer.Option(help="Seed for reproducible data.")] = 20261129,
+) -> None:
+    """Add demo data: branches, staff of every role, customers with all their information."""
+    from kehu.seed import customer_count, seed_customers
+
+    if customers < 0:
+        console.print("[red]--customers must not be negative[/red]")
+        raise typer.Exit(2)
+    settings = _settings()
+    engine = _engine(settings)
+    if if_empty and customer_count(engine) > 0:
+        console.print("Demo data present; not seeding again.")
+        return
+    started = time.perf_counter()
+    with _progress() as progress:
+        task = progress.add_task("Seeding customers", total=customers)
+        made = seed_customers(
+            engine,
+            customers,
+            seed=random_seed,
+            transactions_per_customer=transactions,
+            progress=lambda n: progress.advance(task, n),
+        )
+    seconds = time.perf_counter() - started
+    rate = made / seconds if seconds > 0 else 0.0
+    console.print(f"Seeded {made} customers in {seconds:.1f} s ({rate:,.0f} customers/s).")
+
+
+@app.command()
+def token(
+    employee_no: Annotated[str | None, typer.Argument(help="Employee number, e.g. RM0001")] = None,
+    demo: Annotated[bool, typer.Option(help="Print tokens for the demo staff.")] = False,
+    ttl_minutes: Annotated[int | None, typer.Option(help="Default: KEHU_TOKEN_TTL_MINUTES")] = None,
+) -> None:
+    """Mint a bearer token for a staff member."""
+    from kehu.auth import mint_token
+    from kehu.seed import DEMO_STAFF
+    from store.db import make_session_factory
+    from store.staff import Staff
+
+    settings = _settings()
+    ttl = timedelta(minutes=ttl_minutes) if ttl_minutes else None
+    if ttl_minutes is not None and ttl_minutes <= 0:
+        console.print("[red]--ttl-minutes must be positive[/red]")
+        raise typer.Exit(2)
+    wanted = [no for no, _, _ in DEMO_STAFF] if demo else [employee_no] if employee_no else []
+    if not wanted:
+        console.print("[red]Give an employee number or --demo[/red]")
+        raise typer.Exit(2)
+    with make_session_factory(_engine(settings))() as session:
+        found = {
+            s.employee_no: s for s in session.scalars(select(Staff).where(Staff.employee_no.in_(wanted)))
+        }
+    missing = [no for no in wanted if no not in found]
+    if missing:
+        console.print(f"[red]Unknown staff: {', '.join(missing)} (run `kehu seed` first?)[/red]")
+        raise typer.Exit(1)
+    if demo:
+        print("Demo bearer tokens (send as  Authorization: Bearer <token>):")
+    for no in wanted:
+        staff = found[no]
+        if demo:
+            print(f"\n{no}  {', '.join(staff.roles)}  {staff.branch.name}")
+        print(mint_token(settings, no, ttl))
+
+
+@app.command("export-schema")
+def export_schema(
+    output: Annotated[Path, typer.Option(help="Where to write the SDL.")] = SCHEMA_FILE,
+    check: Annotated[bool, typer.Option(help="Only check that the file is current.")] = False,
+) -> None:
+    """Write the GraphQL schema (SDL) to schema/schema.graphql."""
+    from schema.schema import build_schema
+
+    sdl = build_schema().as_str() + "\n"
+    if check:
+        current = output.read_text() if output.exists() else ""
+        if current != sdl:
+            console.print(f"[red]{output} is stale: run `kehu export-schema`[/red]")
+            raise typer.Exit(1)
+        console.print(f"{output} is current.")
+        return
+    output.write_text(sdl)
+    console.print(f"Wrote {output}")
+
+
+@app.command("new-key")
+def new_key(key_id: Annotated[str, typer.Argument(help="Id of the new key, e.g. k2")]) -> None:
+    """Print a fresh 256-bit key entry for KEHU_ENCRYPTION_KEYS or KEHU_HASH_KEYS."""
+    if not key_id.isalnum():
+        console.print("[red]The key id must be letters and digits[/red]")
+        raise typer.Exit(2)
+    print(new_key_entry(key_id))
+
+
+@app.command("rotate-keys")
+def rotate_keys() -> None:
+    """Re-encrypt personal data with the first (active) key and re-hash with the first hash key."""
+    from store.rotation import rotate_keys as rotate
+    from store.rotation import rows_to_rotate
+
+    settings = _settings()
+    engine = _engine(settings)
+    with _progress() as progress:
+        task = progress.add_task("Re-keying rows", total=rows_to_rotate(engine))
+        done = rotate(engine, progress=lambda n: progress.advance(task, n))
+    console.print(
+        f"Re-keyed {done} rows; keys other than the first may now be removed from the settings."
+    )
+
+
+@app.command()
+def backup(path: Annotated[Path, typer.Argument(help="New backup file")]) -> None:
+    """Write a consistent backup of the database (online: the service keeps running)."""
+    from kehu.backup import BackupError
+    from kehu.backup import backup as make_backup
+
+    settings = _settings()
+    try:
+        make_backup(settings.database_url, path)
+    except BackupError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    console.print(f"Backup written to {path}")
+
+
+@app.command()
+def restore(path: Annotated[Path, typer.Argument(help="Backup file made by `kehu backup`")]) -> None:
+    """Replace the database's content with a backup (stop the servers first)."""
+    from kehu.backup import BackupError
+    from kehu.backup import restore as restore_backup
+
+    settings = _settings()
+    try:
+        restore_backup(settings.database_url, path)
+    except BackupError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    console.print(f"Restored from {path}")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    sys.exit(app())

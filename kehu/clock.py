@@ -1,0 +1,55 @@
+"""The one clock of Kehu.
+
+Every timestamp and deadline is read from here, always timezone-aware UTC. Tests and operators
+move time with :func:`travel_to` (for example ``kehu worker --once --now``); nothing else in the
+code base calls ``datetime.now``. This module imports nothing from the project, so every floor
+(store, authz, workflows, resolvers, schema) may use it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+
+_override = threading.local()
+_global_override: datetime | None = None
+
+
+def now() -> datetime:
+    """The current time in UTC (or the time set by :func:`travel_to`)."""
+    local = getattr(_override, "value", None)
+    if local is not None:
+        return local
+    if _global_override is not None:
+        return _global_override
+    return datetime.now(UTC)
+
+
+def today() -> date:
+    """Today's date in UTC."""
+    return now().date()
+
+
+@contextlib.contextmanager
+def travel_to(moment: datetime, *, all_threads: bool = False) -> Iterator[None]:
+    """Pretend it is ``moment`` inside the block (for this thread, or for every thread)."""
+    global _global_override
+    if moment.tzinfo is None:
+        raise ValueError("travel_to needs a timezone-aware datetime")
+    moment = moment.astimezone(UTC)
+    if all_threads:
+        previous_global = _global_override
+        _global_override = moment
+        try:
+            yield
+        finally:
+            _global_override = previous_global
+    else:
+        previous = getattr(_override, "value", None)
+        _override.value = moment
+        try:
+            yield
+        finally:
+            _override.value = previous

@@ -1,0 +1,177 @@
+"""Settings from environment variables, with safe embedded defaults.
+
+Every setting is a ``KEHU_*`` variable (see the table in README.md). A bad value stops the
+process with :class:`SettingsError` naming the variable. In embedded mode (SQLite) secrets that
+are not given are generated once into ``<var>/secrets.json`` (mode 0600) so a demo never runs
+on a key that is published in the repository; on any other database they are required.
+This module imports nothing from the project, so every floor may read settings.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable, never its value."""
+
+
+def _parse_keys(name: str, raw: str) -> tuple[tuple[str, bytes], ...]:
+    """Parse ``kid:base64key,kid2:base64key`` (first = active) into (kid, 32-byte key) pairs."""
+    keys: list[tuple[str, bytes]] = []
+    for part in raw.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        kid, sep, encoded = part.partition(":")
+        if not sep or not kid or not kid.isalnum():
+            raise SettingsError(f"{name}: each entry must look like 'keyid:base64key'")
+        try:
+            key = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+        except (ValueError, TypeError) as exc:
+            raise SettingsError(f"{name}: key '{kid}' is not valid base64") from exc
+        if len(key) != 32:
+            raise SettingsError(f"{name}: key '{kid}' must be 32 bytes (256 bits)")
+        if any(existing == kid for existing, _ in keys):
+            raise SettingsError(f"{name}: key id '{kid}' appears twice")
+        keys.append((kid, key))
+    if not keys:
+        raise SettingsError(f"{name}: at least one key is required")
+    return tuple(keys)
+
+
+def new_key_entry(kid: str) -> str:
+    """A fresh ``kid:base64key`` entry, for operators rotating keys."""
+    return f"{kid}:{base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip('=')}"
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from exc
+    if value <= 0:
+        raise SettingsError(f"{name} must be positive, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All configuration of one Kehu process."""
+
+    database_url: str
+    var_dir: Path
+    jwt_secret: str
+    jwt_issuer: str = "kehu"
+    token_ttl_minutes: int = 480
+    encryption_keys: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
+    hash_keys: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
+    max_depth: int = 12
+    max_tokens: int = 3000
+    max_aliases: int = 30
+    max_cost: int = 50_000
+    max_body_bytes: int = 1_000_000
+    graphiql: bool = True
+    introspection: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8000
+    notification_poll_seconds: float = 1.0
+    embedded_worker: bool = True
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read settings from ``env`` (default: ``os.environ``); raise SettingsError on bad input."""
+        env = os.environ if env is None else env
+        var_dir = Path(env.get("KEHU_VAR_DIR") or "var").resolve()
+        database_url = env.get("KEHU_DATABASE_URL") or f"sqlite:///{var_dir / 'kehu.db'}"
+        if not database_url.startswith(("sqlite", "postgresql")):
+            raise SettingsError(
+                "KEHU_DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL"
+            )
+        embedded = database_url.startswith("sqlite")
+        generated = _embedded_secrets(var_dir) if embedded else {}
+
+        def secret(name: str) -> str:
+            value = env.get(name) or generated.get(name)
+            if not value:
+                raise SettingsError(f"{name} is required when KEHU_DATABASE_URL is not SQLite")
+            return value
+
+        jwt_secret = secret("KEHU_JWT_SECRET")
+        if len(jwt_secret) < 32:
+            raise SettingsError("KEHU_JWT_SECRET must be at least 32 characters")
+        return cls(
+            database_url=database_url,
+            var_dir=var_dir,
+            jwt_secret=jwt_secret,
+            jwt_issuer=env.get("KEHU_JWT_ISSUER") or "kehu",
+            token_ttl_minutes=_int(env, "KEHU_TOKEN_TTL_MINUTES", 480),
+            encryption_keys=_parse_keys("KEHU_ENCRYPTION_KEYS", secret("KEHU_ENCRYPTION_KEYS")),
+            hash_keys=_parse_keys("KEHU_HASH_KEYS", secret("KEHU_HASH_KEYS")),
+            max_depth=_int(env, "KEHU_MAX_DEPTH", 12),
+            max_tokens=_int(env, "KEHU_MAX_TOKENS", 3000),
+            max_aliases=_int(env, "KEHU_MAX_ALIASES", 30),
+            max_cost=_int(env, "KEHU_MAX_COST", 50_000),
+            max_body_bytes=_int(env, "KEHU_MAX_BODY_BYTES", 1_000_000),
+            graphiql=_bool(env, "KEHU_GRAPHIQL", True),
+            introspection=_bool(env, "KEHU_INTROSPECTION", True),
+            host=env.get("KEHU_HOST") or "127.0.0.1",
+            port=_int(env, "KEHU_PORT", 8000),
+            notification_poll_seconds=_float(env, "KEHU_NOTIFICATION_POLL_SECONDS", 1.0),
+            embedded_worker=_bool(env, "KEHU_EMBEDDED_WORKER", True),
+        )
+
+
+def _embedded_secrets(var_dir: Path) -> dict[str, str]:
+    """Load, or create once, the secrets of an embedded (SQLite) installation."""
+    path = var_dir / "secrets.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    var_dir.mkdir(parents=True, exist_ok=True)
+    values = {
+        "KEHU_JWT_SECRET": secrets.token_urlsafe(48),
+        "KEHU_ENCRYPTION_KEYS": new_key_entry("k1"),
+        "KEHU_HASH_KEYS": new_key_entry("h1"),
+    }
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(values, handle, indent=2)
+    return values

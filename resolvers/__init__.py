@@ -1,0 +1,1 @@
+"""Domain logic floor: queries and commands per domain, validation, pagination."""

@@ -1,0 +1,95 @@
+"""Turn a GraphQL ``where:`` input into SQL conditions, the same way for every list.
+
+A list declares its filterable fields as :class:`FilterField` (column + kind); the input object
+carries one operator object per field (``eq``, ``in_``, ``gte``, ``lte``, ``contains``,
+``starts_with``) and ``and_`` / ``or_`` lists of itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, or_, true
+
+from resolvers.errors import UserInputError
+from resolvers.ids import pk_of
+from store import crypto
+
+MAX_FILTER_DEPTH = 5
+MAX_IN_VALUES = 100
+
+
+@dataclass(frozen=True)
+class FilterField:
+    column: Any
+    kind: str = "value"  # value | text | id | exact
+    id_type: str | None = None  # for kind="id": the GraphQL type of the IDs
+    normalise: Callable[[str, tuple[str, ...]], str] | None = None  # for kind="exact"
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _operators(spec: FilterField, ops: Any, path: tuple[str, ...]) -> list[Any]:
+    column = spec.column
+    clauses: list[Any] = []
+    if spec.kind == "exact":
+        value = ops.eq
+        if spec.normalise is not None:
+            value = spec.normalise(value, (*path, "eq"))
+        clauses.append(column.in_(crypto.cipher().blind_indexes(value)))
+        return clauses
+
+    def convert(value: Any, where: tuple[str, ...]) -> Any:
+        return pk_of(value, spec.id_type or "", where) if spec.kind == "id" else value
+
+    if getattr(ops, "eq", None) is not None:
+        clauses.append(column == convert(ops.eq, (*path, "eq")))
+    values = getattr(ops, "in_", None)
+    if values is not None:
+        if len(values) > MAX_IN_VALUES:
+            raise UserInputError.one((*path, "in"), "TOO_MANY", f"at most {MAX_IN_VALUES} values")
+        clauses.append(column.in_([convert(v, (*path, "in")) for v in values]))
+    if getattr(ops, "gte", None) is not None:
+        clauses.append(column >= ops.gte)
+    if getattr(ops, "lte", None) is not None:
+        clauses.append(column <= ops.lte)
+    if getattr(ops, "contains", None) is not None:
+        clauses.append(column.contains(_escape_like(ops.contains), escape="\\"))
+    if getattr(ops, "starts_with", None) is not None:
+        clauses.append(column.startswith(_escape_like(ops.starts_with), escape="\\"))
+    return clauses
+
+
+def compile_where(
+    where: Any,
+    fields: Mapping[str, FilterField],
+    path: tuple[str, ...] = ("where",),
+    depth: int = 0,
+) -> Any:
+    """One SQL condition for a ``where`` input (``true()`` when it filters nothing)."""
+    if where is None:
+        return true()
+    if depth > MAX_FILTER_DEPTH:
+        raise UserInputError.one(path, "TOO_DEEP", f"nest and/or at most {MAX_FILTER_DEPTH} deep")
+    clauses: list[Any] = []
+    for name, spec in fields.items():
+        ops = getattr(where, name, None)
+        if ops is not None:
+            clauses.extend(_operators(spec, ops, (*path, name)))
+    for i, sub in enumerate(getattr(where, "and_", None) or []):
+        clauses.append(compile_where(sub, fields, (*path, "and", str(i)), depth + 1))
+    alternatives = getattr(where, "or_", None)
+    if alternatives:
+        clauses.append(
+            or_(
+                *(
+                    compile_where(sub, fields, (*path, "or", str(i)), depth + 1)
+                    for i, sub in enumerate(alternatives)
+                )
+            )
+        )
+    return and_(true(), *clauses)

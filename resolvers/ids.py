@@ -1,0 +1,30 @@
+"""Global object IDs (Relay): ``base64("<Type>:<primary key>")``."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from resolvers.errors import FieldError, UserInputError
+
+
+def global_id(type_name: str, pk: int) -> str:
+    return base64.b64encode(f"{type_name}:{pk}".encode()).decode()
+
+
+def parse_global_id(value: str) -> tuple[str, int] | None:
+    """``(type name, primary key)`` or None when ``value`` is not a global ID."""
+    try:
+        type_name, _, pk = base64.b64decode(value.encode(), validate=True).decode().partition(":")
+        return (type_name, int(pk)) if type_name and pk.isdigit() else None
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+
+
+def pk_of(value: str, type_name: str, field: tuple[str, ...] | str) -> int:
+    """The primary key in a global ID of ``type_name``; a typed error otherwise."""
+    parsed = parse_global_id(value)
+    if parsed is None or parsed[0] != type_name:
+        path = (field,) if isinstance(field, str) else field
+        raise UserInputError([FieldError(path, "INVALID_ID", f"must be the ID of a {type_name}")])
+    return parsed[1]

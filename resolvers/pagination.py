@@ -1,0 +1,147 @@
+"""Keyset (cursor) pagination shared by every connection.
+
+A cursor is the opaque base64 of the sort-key values of a row plus its primary key, so a page
+is one indexed range query whatever its depth, and rows inserted meanwhile do not shift pages.
+``first``/``last`` are capped at ``MAX_PAGE_SIZE``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from resolvers.errors import FieldError, UserInputError
+
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 20
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """One ordering column: how to read it from a row and how it travels in a cursor."""
+
+    column: Any
+    descending: bool = False
+    kind: type = int  # int, str, date or datetime
+
+    def encode(self, value: Any) -> Any:
+        return value.isoformat() if isinstance(value, date | datetime) else value
+
+    def decode(self, raw: Any) -> Any:
+        if raw is None:
+            return None
+        if self.kind is datetime:
+            return datetime.fromisoformat(raw)
+        if self.kind is date:
+            return date.fromisoformat(raw)
+        return self.kind(raw)
+
+
+@dataclass
+class Page:
+    rows: list[Any]
+    cursors: list[str]
+    has_next_page: bool
+    has_previous_page: bool
+    count_total: Callable[[], int] = field(repr=False, default=lambda: 0)
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    first: int | None = None
+    after: str | None = None
+    last: int | None = None
+    before: str | None = None
+
+    def validated(self) -> PageRequest:
+        problems: list[FieldError] = []
+        for name, value in (("first", self.first), ("last", self.last)):
+            if value is not None and not 0 <= value <= MAX_PAGE_SIZE:
+                problems.append(
+                    FieldError((name,), "INVALID_PAGE_SIZE", f"must be 0…{MAX_PAGE_SIZE}")
+                )
+        if self.first is not None and self.last is not None:
+            problems.append(FieldError(("last",), "INVALID", "give either first or last, not both"))
+        if problems:
+            raise UserInputError(problems)
+        return self
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    return base64.urlsafe_b64encode(
+        json.dumps(list(values), separators=(",", ":")).encode()
+    ).decode()
+
+
+def decode_cursor(cursor: str, keys: Sequence[SortKey], argument: str) -> list[Any]:
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if not isinstance(raw, list) or len(raw) != len(keys):
+            raise ValueError("wrong shape")
+        return [key.decode(value) for key, value in zip(keys, raw, strict=True)]
+    except (ValueError, TypeError) as exc:
+        raise UserInputError(
+            [FieldError((argument,), "INVALID_CURSOR", "is not a cursor of this list and order")]
+        ) from exc
+
+
+def _beyond(keys: Sequence[SortKey], values: Sequence[Any], backwards: bool) -> ColumnElement[bool]:
+    """Rows strictly after ``values`` in the order of ``keys`` (or before, when ``backwards``)."""
+    clauses = []
+    for i, key in enumerate(keys):
+        descending = key.descending != backwards
+        step = key.column < values[i] if descending else key.column > values[i]
+        equal = [keys[j].column == values[j] for j in range(i)]
+        clauses.append(and_(*equal, step))
+    return or_(*clauses)
+
+
+def paginate(
+    session: Session,
+    statement: Select[Any],
+    keys: Sequence[SortKey],
+    request: PageRequest,
+    row_values: Callable[[Any], Sequence[Any]],
+    options: Sequence[Any] = (),
+) -> Page:
+    """Run one keyset page of ``statement`` ordered by ``keys`` (the last key must be unique)."""
+    request = request.validated()
+    backwards = request.last is not None or (request.before is not None and request.first is None)
+    size = request.last if backwards else request.first
+    size = DEFAULT_PAGE_SIZE if size is None else size
+    filtered = statement
+    if request.after is not None:
+        filtered = filtered.where(_beyond(keys, decode_cursor(request.after, keys, "after"), False))
+    if request.before is not None:
+        filtered = filtered.where(
+            _beyond(keys, decode_cursor(request.before, keys, "before"), True)
+        )
+    ordering = [(k.column.desc() if k.descending != backwards else k.column.asc()) for k in keys]
+    page_query = filtered.options(*options).order_by(*ordering).limit(size + 1)
+    rows = list(session.scalars(page_query).unique())
+    more = len(rows) > size
+    rows = rows[:size]
+    if backwards:
+        rows.reverse()
+    cursors = [
+        encode_cursor([k.encode(v) for k, v in zip(keys, row_values(r), strict=True)]) for r in rows
+    ]
+
+    def count_total() -> int:
+        counted = select(func.count()).select_from(statement.order_by(None).subquery())
+        return int(session.scalar(counted) or 0)
+
+    return Page(
+        rows=rows,
+        cursors=cursors,
+        has_next_page=more if not backwards else request.before is not None,
+        has_previous_page=more if backwards else request.after is not None,
+        count_total=count_total,
+    )

@@ -1,0 +1,124 @@
+"""Validation of customer information (INFO-3).
+
+Each function returns the normalised value or raises ``UserInputError`` naming the field and a
+stable code. Messages describe the rule, never echo the rejected personal value.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+
+from stdnum.cn import ric
+from stdnum.exceptions import ValidationError
+
+from kehu import clock
+from resolvers.errors import FieldError, UserInputError
+
+MOBILE = re.compile(r"^(?:\+?86|0086)?(1[3-9]\d{9})$")
+# Practical e-mail shape: one @, a dotted domain, no spaces; full RFC 5322 is not useful here.
+EMAIL = re.compile(r"^[A-Za-z0-9._%+\-]{1,64}@(?:[A-Za-z0-9\-]{1,63}\.)+[A-Za-z]{2,24}$")
+MAX_MONEY = Decimal("9999999999999999.99")
+CENT = Decimal("0.01")
+
+
+def _fail(field: str | tuple[str, ...], code: str, message: str) -> UserInputError:
+    path = (field,) if isinstance(field, str) else field
+    return UserInputError([FieldError(path, code, message)])
+
+
+@dataclass(frozen=True)
+class ResidentId:
+    """A valid 18-digit resident ID number and what it encodes."""
+
+    number: str
+    birth_date: date
+    gender: str  # "MALE" or "FEMALE"
+
+
+def resident_id(value: str, field: str = "idNumber") -> ResidentId:
+    """Check a GB 11643 resident ID number; lower-case ``x`` is accepted and upper-cased."""
+    number = value.strip().upper()
+    if not re.fullmatch(r"\d{17}[\dX]", number):
+        raise _fail(field, "INVALID_ID_NUMBER", "must be 18 characters: 17 digits and a digit or X")
+    try:
+        birth = ric.get_birth_date(number)
+    except ValidationError as exc:
+        raise _fail(field, "INVALID_ID_NUMBER", "encodes an impossible birth date") from exc
+    if ric.calc_check_digit(number) != number[17]:
+        raise _fail(field, "INVALID_ID_NUMBER", "check character does not match (GB 11643)")
+    if birth > clock.today():
+        raise _fail(field, "INVALID_ID_NUMBER", "encodes a birth date in the future")
+    if birth.year < 1900:
+        raise _fail(field, "INVALID_ID_NUMBER", "encodes a birth date before 1900")
+    gender = "MALE" if int(number[16]) % 2 == 1 else "FEMALE"
+    return ResidentId(number, birth, gender)
+
+
+def mobile(value: str, field: str = "phone") -> str:
+    """A mainland mobile number, returned as its 11 digits (+86 / 0086 prefix dropped)."""
+    compact = re.sub(r"[\s\-]", "", value)
+    match = MOBILE.fullmatch(compact)
+    if not match:
+        raise _fail(field, "INVALID_PHONE", "must be a mainland mobile number (11 digits, 13x–19x)")
+    return match.group(1)
+
+
+def email(value: str, field: str = "email") -> str:
+    """An e-mail address; the domain is lower-cased."""
+    candidate = value.strip()
+    if len(candidate) > 254 or not EMAIL.fullmatch(candidate):
+        raise _fail(field, "INVALID_EMAIL", "must be an e-mail address like name@example.com")
+    local, _, domain = candidate.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+def money(value: Decimal | str, field: str | tuple[str, ...]) -> Decimal:
+    """A non-negative CNY amount with at most 2 decimal places."""
+    try:
+        amount = Decimal(value)
+    except (InvalidOperation, TypeError, ValueError) as exc:
+        raise _fail(field, "INVALID_AMOUNT", "must be a decimal number like 1234.50") from exc
+    if not amount.is_finite():
+        raise _fail(field, "INVALID_AMOUNT", "must be a finite decimal number")
+    if amount < 0:
+        raise _fail(field, "NEGATIVE_AMOUNT", "must not be negative")
+    if amount != amount.quantize(CENT):
+        raise _fail(field, "INVALID_AMOUNT", "must have at most 2 decimal places (fen)")
+    if amount > MAX_MONEY:
+        raise _fail(field, "INVALID_AMOUNT", "is larger than the largest amount the bank stores")
+    return amount.quantize(CENT)
+
+
+def positive_money(value: Decimal | str, field: str | tuple[str, ...]) -> Decimal:
+    amount = money(value, field)
+    if amount == 0:
+        raise _fail(field, "INVALID_AMOUNT", "must be greater than zero")
+    return amount
+
+
+def not_future_date(value: date, field: str | tuple[str, ...]) -> date:
+    if value > clock.today():
+        raise _fail(field, "DATE_IN_FUTURE", "must not be in the future")
+    return value
+
+
+def not_future_time(value: datetime, field: str | tuple[str, ...]) -> datetime:
+    if value.tzinfo is None:
+        raise _fail(field, "INVALID", "must include a time zone (UTC recommended)")
+    if value > clock.now():
+        raise _fail(field, "DATE_IN_FUTURE", "must not be in the future")
+    return value
+
+
+def text(
+    value: str, field: str | tuple[str, ...], *, max_length: int, required: bool = True
+) -> str:
+    cleaned = value.strip()
+    if required and not cleaned:
+        raise _fail(field, "REQUIRED", "must not be empty")
+    if len(cleaned) > max_length:
+        raise _fail(field, "TOO_LONG", f"must be at most {max_length} characters")
+    return cleaned

@@ -1,0 +1,1 @@
+"""GraphQL floor: strawberry types per domain and the assembled schema."""

@@ -1,0 +1,120 @@
+"""Shared GraphQL building blocks: Node, connections, filters, bilingual enums, errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from enum import Enum
+from typing import Any, Generic, TypeVar
+
+import strawberry
+from strawberry.types import Info
+
+from resolvers.errors import FieldError
+from resolvers.pagination import Page
+from schema.context import Context
+
+T = TypeVar("T")
+E = TypeVar("E", bound=Enum)
+
+ContextInfo = Info[Context, None]
+
+
+@strawberry.interface(description="An object with a global ID (Relay). 具有全局 ID 的对象。")
+class Node:
+    id: strawberry.ID = strawberry.field(description="Global, opaque ID.")
+
+
+@strawberry.type(description="Where a page stands in its list.")
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type(description="One item of a list, with the cursor to continue from it.")
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type(description="A page of a list: keyset cursors, at most 100 items per page.")
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+    _count: strawberry.Private[Callable[[], int]]
+
+    @strawberry.field(description="Items in the whole filtered list (counted only when asked).")
+    def total_count(self) -> int:
+        return self._count()
+
+    @classmethod
+    def of(cls, page: Page, nodes: Sequence[Any]) -> Connection[Any]:
+        return cls(
+            edges=[Edge(cursor=c, node=n) for c, n in zip(page.cursors, nodes, strict=True)],
+            page_info=PageInfo(
+                has_next_page=page.has_next_page,
+                has_previous_page=page.has_previous_page,
+                start_cursor=page.cursors[0] if page.cursors else None,
+                end_cursor=page.cursors[-1] if page.cursors else None,
+            ),
+            _count=page.count_total,
+        )
+
+
+def bilingual_enum(python_enum: type[E], description: str, labels: dict[str, str]) -> type[E]:
+    """Register ``python_enum`` as a GraphQL enum whose values carry English + 中文 descriptions."""
+    missing = {m.name for m in python_enum} - set(labels)
+    if missing:
+        raise ValueError(f"{python_enum.__name__}: no description for {sorted(missing)}")
+    registered = strawberry.enum(python_enum, description=description)
+    for value in registered.__strawberry_definition__.values:  # type: ignore[attr-defined]
+        value.description = labels[value.name]
+    return registered
+
+
+@strawberry.enum(description="Sort direction. 排序方向。")
+class SortDirection(Enum):
+    ASC = "ASC"
+    DESC = "DESC"
+
+
+@strawberry.input(description="Text comparisons.")
+class StringFilter:
+    eq: str | None = None
+    in_: list[str] | None = strawberry.field(name="in", default=None)
+    contains: str | None = None
+    starts_with: str | None = None
+
+
+@strawberry.input(description="Exact match on a protected value (searched by keyed hash).")
+class ExactFilter:
+    eq: str
+
+
+@strawberry.input(description="Date comparisons (inclusive).")
+class DateFilter:
+    eq: dt.date | None = None
+    gte: dt.date | None = None
+    lte: dt.date | None = None
+
+
+@strawberry.input(description="Time comparisons (inclusive), UTC.")
+class DateTimeFilter:
+    gte: dt.datetime | None = None
+    lte: dt.datetime | None = None
+
+
+@strawberry.input(description="Match by global ID.")
+class IDFilter:
+    eq: strawberry.ID | None = None
+    in_: list[strawberry.ID] | None = strawberry.field(name="in", default=None)
+
+
+def errors_of(problems: Sequence[FieldError], error_type: type[T]) -> list[T]:
+    """Field errors as the domain's ``UserError`` type."""
+    return [
+        error_type(field=list(e.field), code=e.code, message=e.message)  # type: ignore[call-arg]
+        for e in problems
+    ]

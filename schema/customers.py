@@ -1,0 +1,1331 @@
+"""Customers and their information as GraphQL: types, queries, mutations (INFO-1 … INFO-6).
+
+Types are built from store rows by ``present`` class methods; personal values pass through
+``authz.fields.present`` so field-level policies apply to every type the same way. Nested lists
+are loaded for every customer of the request at once (``Context.batched``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from enum import Enum
+from typing import Any, TypeVar
+
+import strawberry
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from authz.fields import present
+from kehu import clock
+from resolvers import customers as logic
+from resolvers import validation
+from resolvers.errors import ConflictError, UserInputError
+from resolvers.filters import FilterField, compile_where
+from resolvers.ids import global_id, pk_of
+from resolvers.pagination import PageRequest
+from schema.base import (
+    Connection,
+    ContextInfo,
+    DateFilter,
+    DateTimeFilter,
+    ExactFilter,
+    IDFilter,
+    Node,
+    SortDirection,
+    StringFilter,
+    bilingual_enum,
+    errors_of,
+)
+from schema.context import Context
+from schema.staff import BranchNode, StaffNode
+from store import customers as rows
+from store.customers import Transaction
+
+R = TypeVar("R")
+
+# --- enums ------------------------------------------------------------------------------------
+
+GenderEnum = bilingual_enum(
+    rows.Gender, "Gender. 性别。", {"MALE": "Male 男", "FEMALE": "Female 女"}
+)
+SourceKindEnum = bilingual_enum(
+    rows.SourceKind,
+    "How information was collected (INFO-1). 信息来源。",
+    {
+        "BUSINESS_TRANSACTION": "Business transaction (account opening, deposit, loan) 业务办理",
+        "QUESTIONNAIRE": "Questionnaire 问卷调查",
+        "PROACTIVE_CONTACT": "Proactive contact (call-back, visit) 主动联系",
+        "THIRD_PARTY": "Lawful third-party data (market research, credit bureau) 合法第三方数据",
+    },
+)
+InformationKindEnum = bilingual_enum(
+    rows.InformationKind,
+    "The five kinds of customer information (INFO-2). 客户信息类别。",
+    {
+        "BASIC": "Basic information 基本信息",
+        "FINANCIAL": "Financial status 财务状况",
+        "TRANSACTIONS": "Accounts and transactions 交易记录",
+        "PREFERENCES": "Preferences 偏好",
+        "RISK": "Risk profile 风险状况",
+    },
+)
+AccountKindEnum = bilingual_enum(
+    rows.AccountKind,
+    "Kind of account. 账户类型。",
+    {
+        "DEMAND_DEPOSIT": "Demand deposit 活期存款",
+        "TIME_DEPOSIT": "Time deposit 定期存款",
+        "LOAN": "Loan 贷款",
+        "CREDIT_CARD": "Credit card 信用卡",
+        "WEALTH_MANAGEMENT": "Wealth management 理财",
+    },
+)
+TransactionTypeEnum = bilingual_enum(
+    rows.TransactionType,
+    "Type of transaction. 交易类型。",
+    {
+        "DEPOSIT": "Deposit 存入",
+        "WITHDRAWAL": "Withdrawal 取出",
+        "TRANSFER_IN": "Transfer in 转入",
+        "TRANSFER_OUT": "Transfer out 转出",
+        "PAYMENT": "Payment 消费支付",
+        "FEE": "Fee 手续费",
+        "INTEREST": "Interest 利息",
+        "LOAN_DISBURSEMENT": "Loan disbursement 贷款发放",
+        "LOAN_REPAYMENT": "Loan repayment 贷款还款",
+        "PRODUCT_PURCHASE": "Product purchase 产品购买",
+        "PRODUCT_REDEMPTION": "Product redemption 产品赎回",
+    },
+)
+TransactionChannelEnum = bilingual_enum(
+    rows.TransactionChannel,
+    "Channel of a transaction. 交易渠道。",
+    {
+        "BRANCH_COUNTER": "Branch counter 柜面",
+        "MOBILE_APP": "Mobile app 手机银行",
+        "ONLINE_BANKING": "Online banking 网上银行",
+        "ATM": "ATM 自助设备",
+        "POS": "Point of sale POS 机",
+        "PHONE_BANKING": "Phone banking 电话银行",
+    },
+)
+ContactMethodEnum = bilingual_enum(
+    rows.ContactMethod,
+    "Preferred contact method. 联系方式偏好。",
+    {
+        "PHONE": "Phone call 电话",
+        "SMS": "SMS 短信",
+        "EMAIL": "E-mail 电子邮件",
+        "WECHAT": "WeChat 微信",
+        "VISIT": "Visit 上门拜访",
+    },
+)
+ContactTimeEnum = bilingual_enum(
+    rows.ContactTime,
+    "Preferred contact time. 联系时间偏好。",
+    {
+        "WORKDAY_MORNING": "Workday morning 工作日上午",
+        "WORKDAY_AFTERNOON": "Workday afternoon 工作日下午",
+        "WORKDAY_EVENING": "Workday evening 工作日晚间",
+        "WEEKEND": "Weekend 周末",
+        "ANY_TIME": "Any time 任何时间",
+    },
+)
+RiskToleranceEnum = bilingual_enum(
+    rows.RiskTolerance,
+    "Risk tolerance from the questionnaire (C1–C5). 风险承受能力。",
+    {
+        "C1_CONSERVATIVE": "C1 conservative 保守型",
+        "C2_CAUTIOUS": "C2 cautious 稳健型",
+        "C3_BALANCED": "C3 balanced 平衡型",
+        "C4_GROWTH": "C4 growth 成长型",
+        "C5_AGGRESSIVE": "C5 aggressive 进取型",
+    },
+)
+CreditStatusEnum = bilingual_enum(
+    rows.CreditStatus,
+    "Credit status, five-category loan classification. 贷款五级分类。",
+    {
+        "NORMAL": "Normal 正常",
+        "SPECIAL_MENTION": "Special mention 关注",
+        "SUBSTANDARD": "Substandard 次级",
+        "DOUBTFUL": "Doubtful 可疑",
+        "LOSS": "Loss 损失",
+    },
+)
+VerificationResultEnum = bilingual_enum(
+    rows.VerificationResult,
+    "Outcome of a re-verification. 核实结果。",
+    {
+        "CONFIRMED": "Confirmed unchanged 核实无误",
+        "CORRECTED": "Corrected 已更正",
+        "UNREACHABLE": "Customer unreachable 无法联系客户",
+    },
+)
+
+
+class _CustomerErrorCode(Enum):
+    REQUIRED = "REQUIRED"
+    INVALID = "INVALID"
+    INVALID_ID = "INVALID_ID"
+    TOO_LONG = "TOO_LONG"
+    TOO_MANY = "TOO_MANY"
+    TOO_DEEP = "TOO_DEEP"
+    OUT_OF_RANGE = "OUT_OF_RANGE"
+    DUPLICATE = "DUPLICATE"
+    NOT_FOUND = "NOT_FOUND"
+    INVALID_ID_NUMBER = "INVALID_ID_NUMBER"
+    ID_NUMBER_MISMATCH = "ID_NUMBER_MISMATCH"
+    DUPLICATE_ID_NUMBER = "DUPLICATE_ID_NUMBER"
+    INVALID_PHONE = "INVALID_PHONE"
+    INVALID_EMAIL = "INVALID_EMAIL"
+    INVALID_AMOUNT = "INVALID_AMOUNT"
+    NEGATIVE_AMOUNT = "NEGATIVE_AMOUNT"
+    DATE_IN_FUTURE = "DATE_IN_FUTURE"
+    INVALID_RELATIONSHIP_MANAGER = "INVALID_RELATIONSHIP_MANAGER"
+    THIRD_PARTY_NAME_REQUIRED = "THIRD_PARTY_NAME_REQUIRED"
+    LEGAL_BASIS_REQUIRED = "LEGAL_BASIS_REQUIRED"
+    UNKNOWN_ACCOUNT = "UNKNOWN_ACCOUNT"
+    ACCOUNT_OF_ANOTHER_CUSTOMER = "ACCOUNT_OF_ANOTHER_CUSTOMER"
+    INVALID_PAGE_SIZE = "INVALID_PAGE_SIZE"
+    INVALID_CURSOR = "INVALID_CURSOR"
+
+
+CustomerErrorCode = bilingual_enum(
+    _CustomerErrorCode,
+    "Why customer input was refused. 客户信息输入错误代码。",
+    {
+        "REQUIRED": "A required value is missing 缺少必填项",
+        "INVALID": "The value is malformed 格式不正确",
+        "INVALID_ID": "Not the global ID of the expected type ID 无效",
+        "TOO_LONG": "The text is too long 文本过长",
+        "TOO_MANY": "Too many items in one request 条目过多",
+        "TOO_DEEP": "Filters nested too deep 过滤条件嵌套过深",
+        "OUT_OF_RANGE": "The number is outside its range 数值超出范围",
+        "DUPLICATE": "The same record exists already 记录重复",
+        "NOT_FOUND": "The referenced record does not exist 记录不存在",
+        "INVALID_ID_NUMBER": "Not a valid resident ID number (GB 11643) 身份证号码无效",
+        "ID_NUMBER_MISMATCH": "Disagrees with the ID number 与身份证号码不符",
+        "DUPLICATE_ID_NUMBER": "A customer with this ID number exists 身份证号码已存在",
+        "INVALID_PHONE": "Not a mainland mobile number 手机号码无效",
+        "INVALID_EMAIL": "Not an e-mail address 电子邮箱无效",
+        "INVALID_AMOUNT": "Not an amount with at most 2 decimals 金额格式无效",
+        "NEGATIVE_AMOUNT": "The amount is negative 金额为负",
+        "DATE_IN_FUTURE": "The date lies in the future 日期晚于今天",
+        "INVALID_RELATIONSHIP_MANAGER": "Not an active relationship manager 非有效客户经理",
+        "THIRD_PARTY_NAME_REQUIRED": "Third-party data must name its source 第三方数据须注明来源",
+        "LEGAL_BASIS_REQUIRED": "Third-party data needs a legal basis 第三方数据须有合法依据",
+        "UNKNOWN_ACCOUNT": "Not an account of this customer 非该客户账户",
+        "ACCOUNT_OF_ANOTHER_CUSTOMER": "The account belongs to another customer 账户属于其他客户",
+        "INVALID_PAGE_SIZE": "Page size outside 0…100 分页大小超出范围",
+        "INVALID_CURSOR": "Not a cursor of this list 游标无效",
+    },
+)
+
+
+@strawberry.type(description="A refused input field. 输入错误。")
+class CustomerUserError:
+    field: list[str] | None = strawberry.field(description="Path of the input field.")
+    code: CustomerErrorCode  # type: ignore[valid-type]
+    message: str
+
+
+def _errors(exc: UserInputError) -> list[CustomerUserError]:
+    return [
+        CustomerUserError(field=list(e.field), code=CustomerErrorCode[e.code], message=e.message)
+        for e in exc.errors
+    ]
+
+
+# --- object types -----------------------------------------------------------------------------
+
+
+@strawberry.type(description="How a piece of information was collected (INFO-1). 信息来源。")
+class InformationSource:
+    information_kind: InformationKindEnum  # type: ignore[valid-type]
+    kind: SourceKindEnum  # type: ignore[valid-type]
+    detail: str
+    third_party_name: str | None
+    legal_basis: str | None
+    collected_at: dt.datetime
+
+    @classmethod
+    def present(cls, row: rows.InformationSource) -> InformationSource:
+        return cls(
+            information_kind=row.information_kind,
+            kind=row.kind,
+            detail=row.detail,
+            third_party_name=row.third_party_name,
+            legal_basis=row.legal_basis,
+            collected_at=row.collected_at,
+        )
+
+
+@strawberry.type(description="Financial status as of a date. 财务状况快照。")
+class FinancialSnapshot:
+    as_of: dt.date
+    annual_income: Decimal | None
+    total_assets: Decimal | None
+    total_liabilities: Decimal | None
+    assets_under_management: Decimal | None = strawberry.field(
+        description="Monthly-average assets held with the bank (AUM). 月日均金融资产。"
+    )
+    net_worth: Decimal | None
+    recorded_at: dt.datetime
+
+    @classmethod
+    def present(cls, row: rows.FinancialSnapshot, ctx: Context) -> FinancialSnapshot:
+        values = present(
+            "FinancialSnapshot",
+            {
+                "annual_income": row.annual_income,
+                "total_assets": row.total_assets,
+                "total_liabilities": row.total_liabilities,
+                "assets_under_management": row.assets_under_management,
+                "net_worth": row.total_assets - row.total_liabilities,
+            },
+            ctx.access,
+        )
+        return cls(as_of=row.as_of, recorded_at=row.recorded_at, **values)
+
+
+@strawberry.type(description="An account of the customer. 账户。")
+class AccountNode(Node):
+    account_no: str | None
+    kind: AccountKindEnum  # type: ignore[valid-type]
+    currency: str
+    opened_on: dt.date
+    closed_on: dt.date | None
+    balance: Decimal | None
+
+    @classmethod
+    def present(cls, row: rows.Account, ctx: Context) -> AccountNode:
+        values = present(
+            "Account", {"account_no": row.account_no, "balance": row.balance}, ctx.access
+        )
+        return cls(
+            id=global_id("Account", row.id),
+            kind=row.kind,
+            currency=row.currency,
+            opened_on=row.opened_on,
+            closed_on=row.closed_on,
+            **values,
+        )
+
+
+@strawberry.type(name="Transaction", description="A transaction record. 交易记录。")
+class TransactionNode(Node):
+    account: strawberry.ID
+    external_ref: str
+    occurred_at: dt.datetime
+    amount: Decimal | None
+    type: TransactionTypeEnum  # type: ignore[valid-type]
+    channel: TransactionChannelEnum  # type: ignore[valid-type]
+
+    @classmethod
+    def present(cls, row: Transaction, ctx: Context) -> TransactionNode:
+        values = present("Transaction", {"amount": row.amount}, ctx.access)
+        return cls(
+            id=global_id("Transaction", row.id),
+            account=strawberry.ID(global_id("Account", row.account_id)),
+            external_ref=row.external_ref,
+            occurred_at=row.occurred_at,
+            type=row.type,
+            channel=row.channel,
+            **values,
+        )
+
+
+@strawberry.type(description="Frequency and amounts derived from transactions. 交易汇总。")
+class TransactionSummary:
+    days: int = strawberry.field(description="Length of the window, ending now.")
+    count: int
+    inflow: Decimal | None
+    outflow: Decimal | None
+    last_occurred_at: dt.datetime | None
+
+    @classmethod
+    def present(cls, row: logic.TransactionSummary, ctx: Context) -> TransactionSummary:
+        values = present(
+            "TransactionSummary", {"inflow": row.inflow, "outflow": row.outflow}, ctx.access
+        )
+        return cls(days=row.days, count=row.count, last_occurred_at=row.last_occurred_at, **values)
+
+
+@strawberry.type(description="Product, channel and contact preferences. 客户偏好。")
+class Preferences:
+    products: list[str]
+    service_channels: list[str]
+    contact_method: ContactMethodEnum | None  # type: ignore[valid-type]
+    contact_time: ContactTimeEnum | None  # type: ignore[valid-type]
+    marketing_opt_in: bool = strawberry.field(description="Consents to marketing. 同意营销。")
+    updated_at: dt.datetime
+
+    @classmethod
+    def present(cls, row: rows.Preferences, ctx: Context) -> Preferences:
+        values = present(
+            "Preferences",
+            {"products": list(row.products), "service_channels": list(row.service_channels)},
+            ctx.access,
+        )
+        return cls(
+            contact_method=row.contact_method,
+            contact_time=row.contact_time,
+            marketing_opt_in=row.marketing_opt_in,
+            updated_at=row.updated_at,
+            **values,
+        )
+
+
+@strawberry.type(description="A risk assessment. 风险评估。")
+class RiskAssessment:
+    assessed_at: dt.datetime
+    risk_tolerance: RiskToleranceEnum | None  # type: ignore[valid-type]
+    questionnaire_score: int | None
+    credit_score: int | None
+    credit_status: CreditStatusEnum | None  # type: ignore[valid-type]
+    valid_until: dt.date
+    is_valid: bool = strawberry.field(description="Not expired today. 是否在有效期内。")
+
+    @classmethod
+    def present(cls, row: rows.RiskAssessment, ctx: Context) -> RiskAssessment:
+        values = present(
+            "RiskAssessment",
+            {
+                "risk_tolerance": row.risk_tolerance,
+                "questionnaire_score": row.questionnaire_score,
+                "credit_score": row.credit_score,
+                "credit_status": row.credit_status,
+            },
+            ctx.access,
+        )
+        return cls(
+            assessed_at=row.assessed_at,
+            valid_until=row.valid_until,
+            is_valid=row.valid_until >= clock.today(),
+            **values,
+        )
+
+
+@strawberry.type(description="When a kind of information is next due for re-verification.")
+class VerificationStatus:
+    information_kind: InformationKindEnum  # type: ignore[valid-type]
+    last_verified_at: dt.datetime | None
+    due_on: dt.date
+    is_due: bool
+
+    @classmethod
+    def present(cls, row: rows.VerificationDue) -> VerificationStatus:
+        return cls(
+            information_kind=row.information_kind,
+            last_verified_at=row.last_verified_at,
+            due_on=row.due_on,
+            is_due=row.due_on <= clock.today(),
+        )
+
+
+@strawberry.type(description="A recorded re-verification (INFO-4). 信息核实记录。")
+class Verification:
+    information_kind: InformationKindEnum  # type: ignore[valid-type]
+    result: VerificationResultEnum  # type: ignore[valid-type]
+    note: str | None
+    verified_by: StaffNode
+    verified_at: dt.datetime
+
+    @classmethod
+    def present(cls, row: rows.Verification) -> Verification:
+        return cls(
+            information_kind=row.information_kind,
+            result=row.result,
+            note=row.note,
+            verified_by=StaffNode.of(row.verified_by),
+            verified_at=row.verified_at,
+        )
+
+
+@strawberry.type(name="Customer", description="A customer of the bank. 客户。")
+class CustomerNode(Node):
+    _pk: strawberry.Private[int]
+    version: int = strawberry.field(description="Changes with every change (pass to updates).")
+    name: str | None
+    gender: GenderEnum | None  # type: ignore[valid-type]
+    birth_date: dt.date | None
+    age: int | None
+    id_number: str | None = strawberry.field(description="Resident ID number. 身份证号码。")
+    phone: str | None = strawberry.field(description="Mobile number. 手机号码。")
+    email: str | None
+    address: str | None
+    occupation: str | None
+    employer: str | None
+    branch: BranchNode
+    relationship_manager: StaffNode | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    @classmethod
+    def present(cls, row: rows.Customer, ctx: Context) -> CustomerNode:
+        ctx.customer_ids.append(row.id)
+        today = clock.today()
+        birth = row.birth_date
+        age = today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+        values = present(
+            "Customer",
+            {
+                "name": row.name,
+                "gender": row.gender,
+                "birth_date": birth,
+                "age": age,
+                "id_number": row.id_number,
+                "phone": row.phone,
+                "email": row.email,
+                "address": row.address,
+                "occupation": row.occupation,
+                "employer": row.employer,
+            },
+            ctx.access,
+        )
+        manager = row.relationship_manager
+        return cls(
+            id=global_id("Customer", row.id),
+            _pk=row.id,
+            version=row.version,
+            branch=BranchNode.of(row.branch),
+            relationship_manager=StaffNode.of(manager) if manager is not None else None,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            **values,
+        )
+
+    def _batched(
+        self, info: ContextInfo, name: str, load: Callable[[Session, Sequence[int]], Any]
+    ) -> Any:
+        return info.context.batched(name, self._pk, load)
+
+    @strawberry.field(description="The newest financial snapshot. 最新财务状况。")
+    def latest_financial_snapshot(self, info: ContextInfo) -> FinancialSnapshot | None:
+        row = self._batched(info, "latest_snapshot", logic.latest_snapshots)
+        return FinancialSnapshot.present(row, info.context) if row else None
+
+    @strawberry.field(description="Every financial snapshot, newest first. 财务状况历史。")
+    def financial_snapshots(self, info: ContextInfo) -> list[FinancialSnapshot]:
+        found = self._batched(info, "snapshots", logic.snapshots) or []
+        return [FinancialSnapshot.present(r, info.context) for r in found]
+
+    @strawberry.field(description="Accounts. 账户。")
+    def accounts(self, info: ContextInfo) -> list[AccountNode]:
+        found = self._batched(info, "accounts", logic.accounts) or []
+        return [AccountNode.present(r, info.context) for r in found]
+
+    @strawberry.field(description="Transaction frequency and amounts over the last `days` days.")
+    def transaction_summary(self, info: ContextInfo, days: int = 90) -> TransactionSummary:
+        if not 1 <= days <= 3660:
+            raise UserInputError.one(("days",), "OUT_OF_RANGE", "must be 1…3660")
+
+        def load(session: Session, ids: Sequence[int]) -> Any:
+            return logic.transaction_summaries(session, ids, days)
+
+        row = self._batched(info, f"transaction_summary:{days}", load)
+        return TransactionSummary.present(row, info.context)
+
+    @strawberry.field(description="Current preferences. 偏好。")
+    def preferences(self, info: ContextInfo) -> Preferences | None:
+        row = self._batched(info, "preferences", logic.preferences)
+        return Preferences.present(row, info.context) if row else None
+
+    @strawberry.field(description="The newest risk assessment. 最新风险评估。")
+    def risk_profile(self, info: ContextInfo) -> RiskAssessment | None:
+        row = self._batched(info, "latest_risk", logic.latest_risk)
+        return RiskAssessment.present(row, info.context) if row else None
+
+    @strawberry.field(description="Every risk assessment, newest first. 风险评估历史。")
+    def risk_assessments(self, info: ContextInfo) -> list[RiskAssessment]:
+        found = self._batched(info, "risk_history", logic.risk_history) or []
+        return [RiskAssessment.present(r, info.context) for r in found]
+
+    @strawberry.field(description="Re-verification schedule per kind of information (INFO-4).")
+    def verification_status(self, info: ContextInfo) -> list[VerificationStatus]:
+        found = self._batched(info, "verification_status", logic.verification_status) or []
+        return [VerificationStatus.present(r) for r in found]
+
+    @strawberry.field(description="Recorded re-verifications, newest first. 核实记录。")
+    def verifications(self, info: ContextInfo) -> list[Verification]:
+        found = self._batched(info, "verifications", logic.verifications) or []
+        return [Verification.present(r) for r in found]
+
+    @strawberry.field(description="Where each piece of information came from, newest first.")
+    def sources(self, info: ContextInfo) -> list[InformationSource]:
+        found = self._batched(info, "sources", logic.sources) or []
+        return [InformationSource.present(r) for r in found]
+
+
+@strawberry.type(description="One changed field (INFO-5); values protected like the live ones.")
+class CustomerChange:
+    version: int
+    information_kind: InformationKindEnum  # type: ignore[valid-type]
+    field: str
+    old_value: str | None
+    new_value: str | None
+    changed_by: StaffNode | None
+    changed_at: dt.datetime
+
+    @classmethod
+    def present(cls, row: rows.CustomerChange, ctx: Context) -> CustomerChange:
+        # A changed personal field is revealed exactly as the live field would be.
+        snake = _snake(row.field)
+        old = present("Customer", {snake: row.old_value}, ctx.access)[snake]
+        new = present("Customer", {snake: row.new_value}, ctx.access)[snake]
+        return cls(
+            version=row.version,
+            information_kind=row.information_kind,
+            field=row.field,
+            old_value=None if old is None else str(old),
+            new_value=None if new is None else str(new),
+            changed_by=StaffNode.of(row.changed_by) if row.changed_by else None,
+            changed_at=row.changed_at,
+        )
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+
+
+@strawberry.type(description="A customer whose information is due for re-verification.")
+class DueVerification:
+    _customer_id: strawberry.Private[int]
+    information_kind: InformationKindEnum  # type: ignore[valid-type]
+    due_on: dt.date
+    last_verified_at: dt.datetime | None
+
+    @strawberry.field
+    def customer(self, info: ContextInfo) -> CustomerNode | None:
+        return _customer(info, self._customer_id, "due_customers")
+
+
+@strawberry.type(name="Notification", description="A change to a customer you follow (INFO-6).")
+class NotificationNode(Node):
+    _customer_id: strawberry.Private[int]
+    customer_version: int
+    information_kind: InformationKindEnum  # type: ignore[valid-type]
+    fields: list[str]
+    summary: str
+    created_at: dt.datetime
+    read_at: dt.datetime | None
+
+    @classmethod
+    def present(cls, row: rows.Notification) -> NotificationNode:
+        return cls(
+            id=global_id("Notification", row.id),
+            _customer_id=row.customer_id,
+            customer_version=row.customer_version,
+            information_kind=row.information_kind,
+            fields=list(row.fields),
+            summary=row.summary,
+            created_at=row.created_at,
+            read_at=row.read_at,
+        )
+
+    @strawberry.field
+    def customer(self, info: ContextInfo) -> CustomerNode | None:
+        return _customer(info, self._customer_id, "notification_customers")
+
+
+def _customer(info: ContextInfo, customer_id: int, batch: str) -> CustomerNode | None:
+    """A customer referenced by a list item, loaded together with the other items' customers."""
+    keys = info.context.pending(batch)
+    row = info.context.batched(batch, customer_id, logic.customers_by_id, keys=keys)
+    return CustomerNode.present(row, info.context) if row else None
+
+
+# --- filters and ordering ---------------------------------------------------------------------
+
+
+@strawberry.input(description="Gender filter.")
+class GenderFilter:
+    eq: GenderEnum | None = None  # type: ignore[valid-type]
+    in_: list[GenderEnum] | None = strawberry.field(name="in", default=None)  # type: ignore[valid-type]
+
+
+@strawberry.input(description="Filters of the customers list; all given conditions must hold.")
+class CustomerWhere:
+    name: StringFilter | None = None
+    gender: GenderFilter | None = None
+    birth_date: DateFilter | None = None
+    created_at: DateTimeFilter | None = None
+    updated_at: DateTimeFilter | None = None
+    branch: IDFilter | None = None
+    relationship_manager: IDFilter | None = None
+    id_number: ExactFilter | None = strawberry.field(
+        default=None, description="Exact resident ID number (x or X). 按身份证号精确查找。"
+    )
+    phone: ExactFilter | None = strawberry.field(
+        default=None, description="Exact mobile number (+86 optional). 按手机号精确查找。"
+    )
+    email: ExactFilter | None = None
+    and_: list[CustomerWhere] | None = strawberry.field(name="and", default=None)
+    or_: list[CustomerWhere] | None = strawberry.field(name="or", default=None)
+
+
+def _normalise_id_number(value: str, path: tuple[str, ...]) -> str:
+    return _at(path, lambda: validation.resident_id(value).number)
+
+
+def _normalise_phone(value: str, path: tuple[str, ...]) -> str:
+    return _at(path, lambda: validation.mobile(value))
+
+
+def _normalise_email(value: str, path: tuple[str, ...]) -> str:
+    return _at(path, lambda: validation.email(value))
+
+
+def _at(path: tuple[str, ...], check: Callable[[], str]) -> str:
+    """Run a validator and report its error at ``path`` instead of the validator's default."""
+    try:
+        return check()
+    except UserInputError as exc:
+        raise UserInputError.one(path, exc.errors[0].code, exc.errors[0].message) from exc
+
+
+CUSTOMER_FILTERS = {
+    "name": FilterField(rows.Customer.name, "text"),
+    "gender": FilterField(rows.Customer.gender),
+    "birth_date": FilterField(rows.Customer.birth_date),
+    "created_at": FilterField(rows.Customer.created_at),
+    "updated_at": FilterField(rows.Customer.updated_at),
+    "branch": FilterField(rows.Customer.branch_id, "id", id_type="Branch"),
+    "relationship_manager": FilterField(
+        rows.Customer.relationship_manager_id, "id", id_type="Staff"
+    ),
+    "id_number": FilterField(rows.Customer.id_number_hash, "exact", normalise=_normalise_id_number),
+    "phone": FilterField(rows.Customer.phone_hash, "exact", normalise=_normalise_phone),
+    "email": FilterField(rows.Customer.email_hash, "exact", normalise=_normalise_email),
+}
+
+
+@strawberry.enum(description="Fields the customers list can be ordered by. 客户列表排序字段。")
+class CustomerOrderField(Enum):
+    NAME = "NAME"
+    BIRTH_DATE = "BIRTH_DATE"
+    CREATED_AT = "CREATED_AT"
+    UPDATED_AT = "UPDATED_AT"
+    ID = "ID"
+
+
+@strawberry.input(description="One ordering of the customers list.")
+class CustomerOrderBy:
+    field: CustomerOrderField
+    direction: SortDirection = SortDirection.ASC
+
+
+@strawberry.input(description="Filters of a customer's transactions.")
+class TransactionWhere:
+    occurred_at: DateTimeFilter | None = None
+    type: list[TransactionTypeEnum] | None = None  # type: ignore[valid-type]
+    and_: list[TransactionWhere] | None = strawberry.field(name="and", default=None)
+    or_: list[TransactionWhere] | None = strawberry.field(name="or", default=None)
+
+
+class _InList:
+    """Adapts a plain list argument to the ``in`` operator."""
+
+    def __init__(self, values: list[Any]) -> None:
+        self.in_ = values
+
+
+TRANSACTION_FILTERS = {
+    "occurred_at": FilterField(Transaction.occurred_at),
+    "type": FilterField(Transaction.type),
+}
+
+
+# --- queries ----------------------------------------------------------------------------------
+
+
+def _page(
+    first: int | None, after: str | None, last: int | None, before: str | None
+) -> PageRequest:
+    return PageRequest(first=first, after=after, last=last, before=before)
+
+
+def load_customer(info: ContextInfo, customer_id: int) -> CustomerNode | None:
+    row = logic.customers_by_id(info.context.session, [customer_id]).get(customer_id)
+    return CustomerNode.present(row, info.context) if row else None
+
+
+@strawberry.type
+class CustomerQuery:
+    @strawberry.field(description="One customer by global ID. 按 ID 查询客户。")
+    def customer(self, info: ContextInfo, id: strawberry.ID) -> CustomerNode | None:
+        info.context.actor  # noqa: B018 - authentication required
+        return load_customer(info, pk_of(id, "Customer", "id"))
+
+    @strawberry.field(
+        description="Customers, filtered and ordered; search by exact `idNumber` or `phone` "
+        "in `where`. 客户列表。"
+    )
+    def customers(
+        self,
+        info: ContextInfo,
+        where: CustomerWhere | None = None,
+        order_by: list[CustomerOrderBy] | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[CustomerNode]:
+        ctx = info.context
+        ctx.actor  # noqa: B018
+        condition = compile_where(where, CUSTOMER_FILTERS)
+        ordering = [(o.field.value, o.direction is SortDirection.DESC) for o in order_by or []]
+        page = logic.customer_page(
+            ctx.session, [condition], ordering, _page(first, after, last, before)
+        )
+        return Connection.of(page, [CustomerNode.present(r, ctx) for r in page.rows])
+
+    @strawberry.field(description="A customer's transactions, newest first. 交易记录。")
+    def transactions(
+        self,
+        info: ContextInfo,
+        customer_id: strawberry.ID,
+        where: TransactionWhere | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[TransactionNode]:
+        ctx = info.context
+        ctx.actor  # noqa: B018
+        if where is not None and where.type is not None:
+            where.type = _InList(where.type)  # type: ignore[assignment]
+        condition = compile_where(where, TRANSACTION_FILTERS)
+        page = logic.transactions_page(
+            ctx.session,
+            pk_of(customer_id, "Customer", "customerId"),
+            [condition],
+            _page(first, after, last, before),
+        )
+        return Connection.of(page, [TransactionNode.present(r, ctx) for r in page.rows])
+
+    @strawberry.field(description="Change history of a customer, newest first (INFO-5). 变更历史。")
+    def customer_history(
+        self,
+        info: ContextInfo,
+        customer_id: strawberry.ID,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[CustomerChange]:
+        ctx = info.context
+        ctx.actor  # noqa: B018
+        page = logic.change_page(
+            ctx.session,
+            pk_of(customer_id, "Customer", "customerId"),
+            _page(first, after, last, before),
+        )
+        return Connection.of(page, [CustomerChange.present(r, ctx) for r in page.rows])
+
+    @strawberry.field(
+        description="Customers whose information is due for re-verification by `asOf` "
+        "(default today), most overdue first (INFO-4). 待核实客户。"
+    )
+    def customers_due_for_reverification(
+        self,
+        info: ContextInfo,
+        information_kind: InformationKindEnum | None = None,  # type: ignore[valid-type]
+        as_of: dt.date | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[DueVerification]:
+        ctx = info.context
+        ctx.actor  # noqa: B018
+        page = logic.due_page(
+            ctx.session, information_kind, as_of or clock.today(), _page(first, after, last, before)
+        )
+        ctx.pending("due_customers").extend(r.customer_id for r in page.rows)
+        nodes = [
+            DueVerification(
+                _customer_id=r.customer_id,
+                information_kind=r.information_kind,
+                due_on=r.due_on,
+                last_verified_at=r.last_verified_at,
+            )
+            for r in page.rows
+        ]
+        return Connection.of(page, nodes)
+
+    @strawberry.field(description="Your change notifications, newest first (INFO-6). 变更通知。")
+    def notifications(
+        self,
+        info: ContextInfo,
+        unread_only: bool = False,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[NotificationNode]:
+        ctx = info.context
+        page = logic.notification_page(
+            ctx.session, ctx.actor, unread_only, _page(first, after, last, before)
+        )
+        ctx.pending("notification_customers").extend(r.customer_id for r in page.rows)
+        return Connection.of(page, [NotificationNode.present(r) for r in page.rows])
+
+
+# --- mutations --------------------------------------------------------------------------------
+
+
+def mutate(info: ContextInfo, action: Callable[[Session], R]) -> R:
+    """Run ``action`` in one transaction: everything is committed, or nothing is."""
+    session = info.context.session
+    try:
+        result = action(session)
+        session.commit()
+        return result
+    except StaleDataError as exc:
+        session.rollback()
+        raise ConflictError("the customer was changed meanwhile; reload and try again") from exc
+    except BaseException:
+        session.rollback()
+        raise
+
+
+@strawberry.input(description="How the information was collected (INFO-1). 信息来源。")
+class SourceInput:
+    kind: SourceKindEnum  # type: ignore[valid-type]
+    detail: str = strawberry.field(description="e.g. 'account opening at counter'. 来源说明。")
+    third_party_name: str | None = strawberry.field(
+        default=None, description="Required for THIRD_PARTY. 第三方名称。"
+    )
+    legal_basis: str | None = strawberry.field(
+        default=None, description="Required for THIRD_PARTY: law or agreement reference. 合法依据。"
+    )
+    collected_at: dt.datetime | None = None
+
+    def draft(self) -> logic.SourceDraft:
+        return logic.SourceDraft(
+            kind=self.kind,
+            detail=self.detail,
+            third_party_name=self.third_party_name,
+            legal_basis=self.legal_basis,
+            collected_at=self.collected_at,
+        )
+
+
+@strawberry.input(description="A new customer. Birth date and gender follow the ID number.")
+class CreateCustomerInput:
+    name: str
+    id_number: str
+    gender: GenderEnum | None = None  # type: ignore[valid-type]
+    birth_date: dt.date | None = None
+    phone: str | None = None
+    email: str | None = None
+    address: str | None = None
+    occupation: str | None = None
+    employer: str | None = None
+    branch: strawberry.ID | None = strawberry.field(
+        default=None, description="Default: your branch."
+    )
+    relationship_manager: strawberry.ID | None = None
+    source: SourceInput
+
+
+@strawberry.input(description="Fields to change; omitted fields stay, null clears.")
+class CustomerChangesInput:
+    name: str | None = strawberry.UNSET
+    id_number: str | None = strawberry.UNSET
+    gender: GenderEnum | None = strawberry.UNSET  # type: ignore[valid-type]
+    birth_date: dt.date | None = strawberry.UNSET
+    phone: str | None = strawberry.UNSET
+    email: str | None = strawberry.UNSET
+    address: str | None = strawberry.UNSET
+    occupation: str | None = strawberry.UNSET
+    employer: str | None = strawberry.UNSET
+    branch: strawberry.ID | None = strawberry.UNSET
+    relationship_manager: strawberry.ID | None = strawberry.UNSET
+
+
+@strawberry.input(description="A change of basic information, checked against `expectedVersion`.")
+class UpdateCustomerInput:
+    id: strawberry.ID
+    expected_version: int
+    changes: CustomerChangesInput
+    source: SourceInput
+
+
+def _basic_values(given: Any) -> dict[str, Any]:
+    """The fields actually given in a create/changes input, with IDs decoded."""
+    values: dict[str, Any] = {}
+    for key in logic.BASIC_FIELDS:
+        value = getattr(given, key.removesuffix("_id"), strawberry.UNSET)
+        if value is strawberry.UNSET:
+            continue
+        if key == "branch_id" and value is not None:
+            value = pk_of(value, "Branch", "branch")
+        elif key == "relationship_manager_id" and value is not None:
+            value = pk_of(value, "Staff", "relationshipManager")
+        values[key] = value
+    return values
+
+
+@strawberry.type
+class CustomerPayload:
+    customer: CustomerNode | None
+    errors: list[CustomerUserError]
+
+
+@strawberry.input(description="A dated financial snapshot; money as decimal strings.")
+class RecordFinancialSnapshotInput:
+    customer_id: strawberry.ID
+    as_of: dt.date
+    annual_income: Decimal
+    total_assets: Decimal
+    total_liabilities: Decimal
+    assets_under_management: Decimal
+    source: SourceInput
+
+
+@strawberry.type
+class RecordFinancialSnapshotPayload:
+    financial_snapshot: FinancialSnapshot | None
+    customer: CustomerNode | None
+    errors: list[CustomerUserError]
+
+
+@strawberry.input
+class AccountInput:
+    account_no: str
+    kind: AccountKindEnum  # type: ignore[valid-type]
+    opened_on: dt.date
+    balance: Decimal | None = None
+
+
+@strawberry.input
+class TransactionInput:
+    account_no: str
+    external_ref: str = strawberry.field(description="Unique per account; a repeat is skipped.")
+    occurred_at: dt.datetime
+    amount: Decimal = strawberry.field(description="Positive; the type gives the direction.")
+    type: TransactionTypeEnum  # type: ignore[valid-type]
+    channel: TransactionChannelEnum  # type: ignore[valid-type]
+
+
+@strawberry.input(description="Accounts and up to 1000 transactions of one customer.")
+class ImportTransactionsInput:
+    customer_id: strawberry.ID
+    accounts: list[AccountInput] = strawberry.field(default_factory=list)
+    transactions: list[TransactionInput]
+    source: SourceInput
+
+
+@strawberry.type
+class ImportTransactionsPayload:
+    imported: int
+    skipped_duplicates: int
+    accounts_created: int
+    customer: CustomerNode | None
+    errors: list[CustomerUserError]
+
+
+@strawberry.input(description="Preferences to record; omitted fields stay as they are.")
+class RecordPreferencesInput:
+    customer_id: strawberry.ID
+    products: list[str] | None = strawberry.UNSET
+    service_channels: list[str] | None = strawberry.UNSET
+    contact_method: ContactMethodEnum | None = strawberry.UNSET  # type: ignore[valid-type]
+    contact_time: ContactTimeEnum | None = strawberry.UNSET  # type: ignore[valid-type]
+    marketing_opt_in: bool | None = strawberry.UNSET
+    source: SourceInput
+
+
+@strawberry.type
+class RecordPreferencesPayload:
+    preferences: Preferences | None
+    customer: CustomerNode | None
+    errors: list[CustomerUserError]
+
+
+@strawberry.input(description="A risk assessment; valid for one year from `assessedAt`.")
+class RecordRiskAssessmentInput:
+    customer_id: strawberry.ID
+    risk_tolerance: RiskToleranceEnum  # type: ignore[valid-type]
+    credit_status: CreditStatusEnum  # type: ignore[valid-type]
+    questionnaire_score: int | None = None
+    credit_score: int | None = None
+    assessed_at: dt.datetime | None = None
+    source: SourceInput
+
+
+@strawberry.type
+class RecordRiskAssessmentPayload:
+    risk_assessment: RiskAssessment | None
+    customer: CustomerNode | None
+    errors: list[CustomerUserError]
+
+
+@strawberry.input(description="The outcome of re-verifying one kind of information (INFO-4).")
+class RecordVerificationInput:
+    customer_id: strawberry.ID
+    information_kind: InformationKindEnum  # type: ignore[valid-type]
+    result: VerificationResultEnum  # type: ignore[valid-type]
+    note: str | None = None
+
+
+@strawberry.type
+class RecordVerificationPayload:
+    verification: Verification | None
+    customer: CustomerNode | None
+    errors: list[CustomerUserError]
+
+
+@strawberry.input
+class WatchCustomerInput:
+    customer_id: strawberry.ID
+    reason: str = strawberry.field(description="Why you follow this customer's changes.")
+
+
+@strawberry.input
+class UnwatchCustomerInput:
+    customer_id: strawberry.ID
+
+
+@strawberry.input
+class MarkNotificationsReadInput:
+    ids: list[strawberry.ID]
+
+
+@strawberry.type
+class MarkNotificationsReadPayload:
+    marked: int
+    errors: list[CustomerUserError]
+
+
+def _customer_after(info: ContextInfo, customer_id: int) -> CustomerNode | None:
+    return load_customer(info, customer_id)
+
+
+@strawberry.type
+class CustomerMutation:
+    @strawberry.mutation(description="Register a customer (INFO-2, INFO-3, INFO-5). 新建客户。")
+    def create_customer(self, info: ContextInfo, input: CreateCustomerInput) -> CustomerPayload:
+        actor = info.context.actor
+        try:
+            values = _basic_values(input)
+            created = mutate(
+                info, lambda s: logic.create_customer(s, actor, values, input.source.draft())
+            )
+        except UserInputError as exc:
+            return CustomerPayload(customer=None, errors=_errors(exc))
+        return CustomerPayload(customer=_customer_after(info, created.id), errors=[])
+
+    @strawberry.mutation(
+        description="Change basic information; a stale `expectedVersion` fails with CONFLICT."
+    )
+    def update_customer(self, info: ContextInfo, input: UpdateCustomerInput) -> CustomerPayload:
+        actor = info.context.actor
+        try:
+            customer_id = pk_of(input.id, "Customer", "id")
+            values = _basic_values(input.changes)
+            mutate(
+                info,
+                lambda s: logic.update_customer(
+                    s, actor, customer_id, input.expected_version, values, input.source.draft()
+                ),
+            )
+        except UserInputError as exc:
+            return CustomerPayload(customer=None, errors=_errors(exc))
+        return CustomerPayload(customer=_customer_after(info, customer_id), errors=[])
+
+    @strawberry.mutation(description="Record a dated financial snapshot. 记录财务状况。")
+    def record_financial_snapshot(
+        self, info: ContextInfo, input: RecordFinancialSnapshotInput
+    ) -> RecordFinancialSnapshotPayload:
+        actor = info.context.actor
+        try:
+            customer_id = pk_of(input.customer_id, "Customer", "customerId")
+            amounts = {
+                "annual_income": input.annual_income,
+                "total_assets": input.total_assets,
+                "total_liabilities": input.total_liabilities,
+                "assets_under_management": input.assets_under_management,
+            }
+            snapshot = mutate(
+                info,
+                lambda s: logic.record_financial_snapshot(
+                    s, actor, customer_id, input.as_of, amounts, input.source.draft()
+                ),
+            )
+        except UserInputError as exc:
+            return RecordFinancialSnapshotPayload(
+                financial_snapshot=None, customer=None, errors=_errors(exc)
+            )
+        return RecordFinancialSnapshotPayload(
+            financial_snapshot=FinancialSnapshot.present(snapshot, info.context),
+            customer=_customer_after(info, customer_id),
+            errors=[],
+        )
+
+    @strawberry.mutation(description="Import accounts and transactions in bulk. 批量导入交易。")
+    def import_transactions(
+        self, info: ContextInfo, input: ImportTransactionsInput
+    ) -> ImportTransactionsPayload:
+        actor = info.context.actor
+        try:
+            customer_id = pk_of(input.customer_id, "Customer", "customerId")
+            accounts = [
+                logic.AccountDraft(a.account_no, a.kind, a.opened_on, a.balance)
+                for a in input.accounts
+            ]
+            transactions = [
+                logic.TransactionDraft(
+                    t.account_no, t.external_ref, t.occurred_at, t.amount, t.type, t.channel
+                )
+                for t in input.transactions
+            ]
+            result = mutate(
+                info,
+                lambda s: logic.import_transactions(
+                    s, actor, customer_id, accounts, transactions, input.source.draft()
+                ),
+            )
+        except UserInputError as exc:
+            return ImportTransactionsPayload(
+                imported=0,
+                skipped_duplicates=0,
+                accounts_created=0,
+                customer=None,
+                errors=_errors(exc),
+            )
+        return ImportTransactionsPayload(
+            imported=result.imported,
+            skipped_duplicates=result.skipped_duplicates,
+            accounts_created=result.accounts_created,
+            customer=_customer_after(info, customer_id),
+            errors=[],
+        )
+
+    @strawberry.mutation(description="Record preferences and marketing consent. 记录偏好。")
+    def record_preferences(
+        self, info: ContextInfo, input: RecordPreferencesInput
+    ) -> RecordPreferencesPayload:
+        actor = info.context.actor
+        try:
+            customer_id = pk_of(input.customer_id, "Customer", "customerId")
+            values = {
+                key: getattr(input, key)
+                for key in (
+                    "products",
+                    "service_channels",
+                    "contact_method",
+                    "contact_time",
+                    "marketing_opt_in",
+                )
+                if getattr(input, key) is not strawberry.UNSET
+            }
+            if values.get("marketing_opt_in", False) is None:
+                raise UserInputError.one(("marketingOptIn",), "REQUIRED", "must be true or false")
+            prefs = mutate(
+                info,
+                lambda s: logic.record_preferences(
+                    s, actor, customer_id, values, input.source.draft()
+                ),
+            )
+        except UserInputError as exc:
+            return RecordPreferencesPayload(preferences=None, customer=None, errors=_errors(exc))
+        return RecordPreferencesPayload(
+            preferences=Preferences.present(prefs, info.context),
+            customer=_customer_after(info, customer_id),
+            errors=[],
+        )
+
+    @strawberry.mutation(description="Record a risk assessment. 记录风险评估。")
+    def record_risk_assessment(
+        self, info: ContextInfo, input: RecordRiskAssessmentInput
+    ) -> RecordRiskAssessmentPayload:
+        actor = info.context.actor
+        try:
+            customer_id = pk_of(input.customer_id, "Customer", "customerId")
+            assessment = mutate(
+                info,
+                lambda s: logic.record_risk_assessment(
+                    s,
+                    actor,
+                    customer_id,
+                    risk_tolerance=input.risk_tolerance,
+                    credit_status=input.credit_status,
+                    questionnaire_score=input.questionnaire_score,
+                    credit_score=input.credit_score,
+                    assessed_at=input.assessed_at,
+                    source=input.source.draft(),
+                ),
+            )
+        except UserInputError as exc:
+            return RecordRiskAssessmentPayload(
+                risk_assessment=None, customer=None, errors=_errors(exc)
+            )
+        return RecordRiskAssessmentPayload(
+            risk_assessment=RiskAssessment.present(assessment, info.context),
+            customer=_customer_after(info, customer_id),
+            errors=[],
+        )
+
+    @strawberry.mutation(description="Record a re-verification (INFO-4). 记录信息核实。")
+    def record_verification(
+        self, info: ContextInfo, input: RecordVerificationInput
+    ) -> RecordVerificationPayload:
+        actor = info.context.actor
+        try:
+            customer_id = pk_of(input.customer_id, "Customer", "customerId")
+            verification = mutate(
+                info,
+                lambda s: logic.record_verification(
+                    s, actor, customer_id, input.information_kind, input.result, input.note
+                ),
+            )
+        except UserInputError as exc:
+            return RecordVerificationPayload(verification=None, customer=None, errors=_errors(exc))
+        return RecordVerificationPayload(
+            verification=Verification.present(verification),
+            customer=_customer_after(info, customer_id),
+            errors=[],
+        )
+
+    @strawberry.mutation(description="Follow a customer's changes (INFO-6). 关注客户变更。")
+    def watch_customer(self, info: ContextInfo, input: WatchCustomerInput) -> CustomerPayload:
+        actor = info.context.actor
+        try:
+            customer_id = pk_of(input.customer_id, "Customer", "customerId")
+            mutate(info, lambda s: logic.watch_customer(s, actor, customer_id, input.reason))
+        except UserInputError as exc:
+            return CustomerPayload(customer=None, errors=_errors(exc))
+        return CustomerPayload(customer=_customer_after(info, customer_id), errors=[])
+
+    @strawberry.mutation(description="Stop following a customer's changes. 取消关注。")
+    def unwatch_customer(self, info: ContextInfo, input: UnwatchCustomerInput) -> CustomerPayload:
+        actor = info.context.actor
+        try:
+            customer_id = pk_of(input.customer_id, "Customer", "customerId")
+            mutate(info, lambda s: logic.unwatch_customer(s, actor, customer_id))
+        except UserInputError as exc:
+            return CustomerPayload(customer=None, errors=_errors(exc))
+        return CustomerPayload(customer=_customer_after(info, customer_id), errors=[])
+
+    @strawberry.mutation(description="Mark your notifications read. 标记通知已读。")
+    def mark_notifications_read(
+        self, info: ContextInfo, input: MarkNotificationsReadInput
+    ) -> MarkNotificationsReadPayload:
+        actor = info.context.actor
+        try:
+            if len(input.ids) > 100:
+                raise UserInputError.one(("ids",), "TOO_MANY", "at most 100 per call")
+            ids = [pk_of(v, "Notification", ("ids", str(i))) for i, v in enumerate(input.ids)]
+            marked = mutate(info, lambda s: logic.mark_notifications_read(s, actor, ids))
+        except UserInputError as exc:
+            return MarkNotificationsReadPayload(marked=0, errors=_errors(exc))
+        return MarkNotificationsReadPayload(marked=marked, errors=[])
+
+
+__all__ = ["CustomerMutation", "CustomerNode", "CustomerQuery", "errors_of"]

@@ -1,0 +1,226 @@
+"""Protection of the API itself: query cost limit and error classification/masking (PLAT-1).
+
+Depth, token and alias limits come from strawberry's extensions (see ``schema.schema``). The cost
+of a query is computed here: every field costs 1, and what is selected under a list is
+multiplied by the number of items it may return — ``first``/``last`` for connections (20 when
+not given), 10 for plain lists. Internal errors are replaced by ``INTERNAL``; the caller's own
+mistakes stay readable.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from graphql import ExecutionResult as GraphQLExecutionResult
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNamedType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    get_named_type,
+    get_nullable_type,
+    value_from_ast_untyped,
+)
+from strawberry.extensions import SchemaExtension
+
+from resolvers.errors import ApiError, UserInputError
+from resolvers.pagination import DEFAULT_PAGE_SIZE
+
+log = logging.getLogger("kehu.graphql")
+
+PLAIN_LIST_ITEMS = 10
+
+
+def query_cost(
+    schema: GraphQLSchema,
+    operation: OperationDefinitionNode,
+    fragments: Mapping[str, FragmentDefinitionNode],
+    variables: Mapping[str, Any],
+) -> int:
+    """The cost of ``operation`` as described in the module docstring."""
+    root = schema.get_root_type(operation.operation)
+    assert root is not None
+    return _selection_cost(schema, root, operation.selection_set, fragments, variables, set())
+
+
+def _selection_cost(
+    schema: GraphQLSchema,
+    parent: GraphQLNamedType,
+    selection_set: SelectionSetNode | None,
+    fragments: Mapping[str, FragmentDefinitionNode],
+    variables: Mapping[str, Any],
+    visiting: set[str],
+) -> int:
+    if selection_set is None:
+        return 0
+    total = 0
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            total += _field_cost(schema, parent, selection, fragments, variables, visiting)
+        elif isinstance(selection, InlineFragmentNode):
+            target = (
+                schema.get_type(selection.type_condition.name.value)
+                if selection.type_condition
+                else parent
+            )
+            total += _selection_cost(
+                schema, target or parent, selection.selection_set, fragments, variables, visiting
+            )
+        elif isinstance(selection, FragmentSpreadNode):
+            name = selection.name.value
+            fragment = fragments.get(name)
+            if fragment is None or name in visiting:
+                continue
+            target = schema.get_type(fragment.type_condition.name.value) or parent
+            total += _selection_cost(
+                schema, target, fragment.selection_set, fragments, variables, visiting | {name}
+            )
+    return total
+
+
+def _field_cost(
+    schema: GraphQLSchema,
+    parent: GraphQLNamedType,
+    node: FieldNode,
+    fragments: Mapping[str, FragmentDefinitionNode],
+    variables: Mapping[str, Any],
+    visiting: set[str],
+) -> int:
+    if not isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
+        return 1
+    definition = parent.fields.get(node.name.value)
+    if definition is None:  # __typename and introspection fields
+        return 1
+    field_type = get_nullable_type(definition.type)  # type: ignore[arg-type]
+    named = get_named_type(field_type)
+    arguments = {
+        arg.name.value: value_from_ast_untyped(arg.value, variables) for arg in node.arguments or ()
+    }
+    size = arguments.get("first") or arguments.get("last")
+    if named.name.endswith("Connection"):
+        multiplier = size if isinstance(size, int) and size > 0 else DEFAULT_PAGE_SIZE
+    elif isinstance(field_type, GraphQLList):
+        multiplier = PLAIN_LIST_ITEMS
+    else:
+        multiplier = 1
+    children = _selection_cost(schema, named, node.selection_set, fragments, variables, visiting)
+    return 1 + multiplier * children
+
+
+class CostLimit(SchemaExtension):
+    """Refuse, before execution, an operation whose cost exceeds ``max_cost``."""
+
+    def __init__(self, max_cost: int) -> None:
+        super().__init__()
+        self.max_cost = max_cost
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        if document is not None:
+            operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+            fragments = {
+                d.name.value: d
+                for d in document.definitions
+                if isinstance(d, FragmentDefinitionNode)
+            }
+            chosen = [
+                o
+                for o in operations
+                if context.operation_name is None
+                or (o.name is not None and o.name.value == context.operation_name)
+            ][:1]
+            for operation in chosen:
+                cost = query_cost(
+                    context.schema._schema, operation, fragments, context.variables or {}
+                )
+                if cost > self.max_cost:
+                    context.result = GraphQLExecutionResult(
+                        data=None,
+                        errors=[
+                            GraphQLError(
+                                f"Query cost {cost} exceeds the limit of {self.max_cost}; "
+                                "ask for fewer items (first/last) or fewer nested lists",
+                                extensions={"code": "COST_LIMIT_EXCEEDED", "cost": cost},
+                            )
+                        ],
+                    )
+        yield
+
+
+def classify(error: GraphQLError) -> GraphQLError:
+    """Give every error a stable ``extensions.code``; hide the details of internal errors."""
+    original = error.original_error
+    if isinstance(original, ApiError):
+        return GraphQLError(
+            original.message,
+            nodes=error.nodes,
+            path=error.path,
+            extensions={"code": original.code},
+        )
+    if isinstance(original, UserInputError):
+        return GraphQLError(
+            str(original),
+            nodes=error.nodes,
+            path=error.path,
+            extensions={
+                "code": "BAD_USER_INPUT",
+                "fields": [
+                    {"field": list(e.field), "code": e.code, "message": e.message}
+                    for e in original.errors
+                ],
+            },
+        )
+    if error.extensions and "code" in error.extensions:
+        return error
+    if error.path is None:
+        # Raised before any resolver ran: a syntax, validation or variable error the caller made.
+        return GraphQLError(
+            error.message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            extensions={"code": "GRAPHQL_VALIDATION_FAILED"},
+        )
+    return GraphQLError(
+        "Internal error; it has been logged",
+        nodes=error.nodes,
+        path=error.path,
+        extensions={"code": "INTERNAL"},
+    )
+
+
+class ErrorCodes(SchemaExtension):
+    """Classify every error of a result (see :func:`classify`)."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is not None and result.errors:
+            result.errors = [classify(e) for e in result.errors]
+
+
+def log_internal_errors(errors: list[GraphQLError]) -> None:
+    """Log unexpected errors with their traceback; callers' mistakes are not logged."""
+    for error in errors:
+        original = error.original_error
+        if error.path is None or isinstance(original, ApiError | UserInputError):
+            continue
+        if error.extensions and "code" in error.extensions:
+            continue
+        log.error(
+            "internal error at %s: %s",
+            ".".join(str(p) for p in error.path),
+            type(original).__name__ if original else "GraphQLError",
+            exc_info=original,
+        )

@@ -1,0 +1,128 @@
+"""The assembled GraphQL schema: one Query, Mutation and Subscription from every domain."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Callable
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from starlette.concurrency import run_in_threadpool
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.types import ExecutionContext
+
+from kehu.settings import Settings
+from resolvers import customers as customer_logic
+from resolvers.ids import parse_global_id
+from schema.base import ContextInfo, Node
+from schema.customers import (
+    AccountNode,
+    CustomerMutation,
+    CustomerNode,
+    CustomerQuery,
+    NotificationNode,
+    load_customer,
+)
+from schema.limits import CostLimit, ErrorCodes, log_internal_errors
+from schema.staff import BranchNode, StaffNode, StaffQuery
+from store.customers import Account
+from store.staff import Branch, Staff
+
+
+@strawberry.type
+class Query(CustomerQuery, StaffQuery):
+    @strawberry.field(description="Any object by its global ID (Relay). 按全局 ID 查询对象。")
+    def node(self, info: ContextInfo, id: strawberry.ID) -> Node | None:
+        ctx = info.context
+        ctx.actor  # noqa: B018 - authentication required
+        parsed = parse_global_id(id)
+        if parsed is None:
+            return None
+        type_name, pk = parsed
+        if type_name == "Customer":
+            return load_customer(info, pk)
+        if type_name == "Staff":
+            staff = ctx.session.get(Staff, pk)
+            return StaffNode.of(staff) if staff else None
+        if type_name == "Branch":
+            branch = ctx.session.get(Branch, pk)
+            return BranchNode.of(branch) if branch else None
+        if type_name == "Account":
+            account = ctx.session.get(Account, pk)
+            return AccountNode.present(account, ctx) if account else None
+        return None
+
+
+@strawberry.type
+class Mutation(CustomerMutation):
+    pass
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description="Changes to customers you follow, as they happen (INFO-6). 客户变更推送。"
+    )
+    async def customer_changes(self, info: ContextInfo) -> AsyncGenerator[NotificationNode, None]:
+        ctx = info.context
+        staff = ctx.actor
+        interval = ctx.settings.notification_poll_seconds
+
+        def read(after: int) -> list[Any]:
+            with ctx.session_factory() as session:
+                return customer_logic.notifications_after(session, staff.id, after)
+
+        def latest() -> int:
+            with ctx.session_factory() as session:
+                return customer_logic.latest_notification_id(session, staff.id)
+
+        # The outbox is the source of truth, so every API process sees every change.
+        last_seen = await run_in_threadpool(latest)
+        while True:
+            for row in await run_in_threadpool(read, last_seen):
+                last_seen = row.id
+                yield NotificationNode.present(row)
+            await asyncio.sleep(interval)
+
+
+class KehuSchema(strawberry.Schema):
+    """Logs internal errors without personal data; everything else is strawberry's."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        log_internal_errors(errors)
+
+
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    """The schema with the API limits of ``settings`` (defaults when None: for SDL export)."""
+    extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
+        ErrorCodes,
+        lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
+    ]
+    if settings is not None:
+        extensions += [
+            lambda: QueryDepthLimiter(max_depth=settings.max_depth),
+            lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+            lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+            lambda: CostLimit(max_cost=settings.max_cost),
+        ]
+        if not settings.introspection:
+            extensions.append(DisableIntrospection)
+    return KehuSchema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        types=[CustomerNode, StaffNode, BranchNode, AccountNode, NotificationNode],
+        extensions=extensions,
+    )

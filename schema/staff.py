@@ -1,0 +1,68 @@
+"""Staff and branches as GraphQL types, and ``me``."""
+
+from __future__ import annotations
+
+import strawberry
+
+from resolvers.ids import global_id
+from schema.base import ContextInfo, Node, bilingual_enum
+from store.staff import Branch, Role, Staff
+
+RoleEnum = bilingual_enum(
+    Role,
+    "A staff role. 员工角色。",
+    {
+        "RELATIONSHIP_MANAGER": "Relationship manager 客户经理",
+        "BRANCH_SUPERVISOR": "Branch supervisor 网点主管",
+        "COMPLAINT_HANDLER": "Complaint handler 投诉处理员",
+        "RISK_OFFICER": "Risk officer 风险管理人员",
+        "MARKETING_ANALYST": "Marketing analyst 营销分析员",
+        "AUDITOR": "Auditor 审计人员",
+        "SECURITY_ADMIN": "Security administrator 安全管理员",
+        "PROCESS_OWNER": "Process owner 流程负责人",
+        "HEAD_OFFICE": "Head office 总行",
+    },
+)
+
+
+@strawberry.type(name="Branch", description="A branch of the bank. 分支机构。")
+class BranchNode(Node):
+    _pk: strawberry.Private[int]
+    code: str
+    name: str
+    city: str
+
+    @classmethod
+    def of(cls, row: Branch) -> BranchNode:
+        return cls(
+            id=global_id("Branch", row.id), _pk=row.id, code=row.code, name=row.name, city=row.city
+        )
+
+
+@strawberry.type(name="Staff", description="A member of staff. 员工。")
+class StaffNode(Node):
+    _pk: strawberry.Private[int]
+    employee_no: str
+    name: str
+    roles: list[RoleEnum]  # type: ignore[valid-type]
+    branch: BranchNode
+    active: bool
+
+    @classmethod
+    def of(cls, row: Staff) -> StaffNode:
+        return cls(
+            id=global_id("Staff", row.id),
+            _pk=row.id,
+            employee_no=row.employee_no,
+            name=row.name,
+            roles=[Role(r) for r in row.roles],
+            branch=BranchNode.of(row.branch),
+            active=row.active,
+        )
+
+
+@strawberry.type
+class StaffQuery:
+    @strawberry.field(description="The signed-in staff member. 当前登录员工。")
+    def me(self, info: ContextInfo) -> StaffNode:
+        return StaffNode.of(info.context.actor)
