@@ -63,8 +63,9 @@ class KehuGraphQL(GraphQL):
     async def render_graphql_ide(self, request: Request) -> Response:  # type: ignore[override]
         return HTMLResponse(self.ide_html)
 
-    def encode_json(self, data: object) -> bytes:  # type: ignore[override]
-        return orjson.dumps(data)
+    def encode_json(self, data: object) -> str:
+        # Text, not bytes: websocket clients (graphql-transport-ws) expect text frames.
+        return orjson.dumps(data).decode()
 
     async def on_ws_connect(self, context: Context) -> Any:  # type: ignore[override]
         """Authenticate a websocket from ``connection_init`` {"Authorization": "Bearer …"}."""

@@ -105,11 +105,7 @@ class KehuSchema(strawberry.Schema):
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The schema with the API limits of ``settings`` (defaults when None: for SDL export)."""
-    extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
-        ErrorCodes,
-        lambda: ParserCache(maxsize=256),
-        lambda: ValidationCache(maxsize=256),
-    ]
+    extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [ErrorCodes]
     if settings is not None:
         extensions += [
             lambda: QueryDepthLimiter(max_depth=settings.max_depth),
@@ -119,6 +115,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         ]
         if not settings.introspection:
             extensions.append(DisableIntrospection)
+    # The caches come last: they must see the validation rules the limiters add.
+    extensions += [lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)]
     return KehuSchema(
         query=Query,
         mutation=Mutation,

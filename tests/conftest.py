@@ -36,7 +36,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         raise pytest.UsageError("CI must run on PostgreSQL too: KEHU_TEST_POSTGRES_URL is not set")
 
 
-def test_env(var_dir: Path, database_url: str, **extra: str) -> dict[str, str]:
+def settings_env(var_dir: Path, database_url: str, **extra: str) -> dict[str, str]:
     env = {
         "KEHU_VAR_DIR": str(var_dir),
         "KEHU_DATABASE_URL": database_url,
@@ -94,7 +94,7 @@ class Backend:
 def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
     tmp = tmp_path_factory.mktemp(request.param)
     url = reset_database(POSTGRES_URL if request.param == "postgresql" else "sqlite", tmp)  # type: ignore[arg-type]
-    settings = Settings.from_env(test_env(tmp, url))
+    settings = Settings.from_env(settings_env(tmp, url))
     crypto.configure(crypto.FieldCipher(settings.encryption_keys, settings.hash_keys))
     engine = make_engine(settings.database_url, hide_parameters=True)
     migrate.upgrade(engine)

@@ -1,0 +1,159 @@
+"""Protection of the API (issue 2, capability 8) and the GraphiQL page (PLAT-1)."""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+
+from sqlalchemy import text
+from starlette.testclient import TestClient
+
+from kehu.app import create_app
+from kehu.settings import Settings
+from resolvers.ids import parse_global_id
+from store.db import make_engine
+from tests.conftest import Backend, settings_env
+
+
+def _code(backend: Backend, query: str) -> str:
+    body = backend.post(query).json()
+    assert body.get("data") is None, body
+    return body["errors"][0]["extensions"]["code"]
+
+
+def test_depth_limit(tmp_path: Path, backend: Backend) -> None:
+    query = "{ customers(first: 1) { edges { node { relationshipManager { branch { name } } } } } }"
+    assert backend.post(query).json().get("errors") is None  # depth 6 is within the default
+    with _other_app(tmp_path, backend, KEHU_MAX_DEPTH="3") as client:
+        body = client.post(
+            "/graphql", json={"query": query}, headers={"Authorization": f"Bearer {backend.token()}"}
+        ).json()
+    assert body["data"] is None
+    assert "exceeds maximum operation depth of 3" in body["errors"][0]["message"]
+
+
+def test_alias_limit(backend: Backend) -> None:
+    query = "{ " + " ".join(f"a{i}: me {{ name }}" for i in range(31)) + " }"
+    body = backend.post(query).json()
+    assert "alias" in body["errors"][0]["message"].lower()
+
+
+def test_token_limit(backend: Backend) -> None:
+    query = "{ me { " + "name " * 3100 + "} }"
+    body = backend.post(query).json()
+    assert "token" in body["errors"][0]["message"].lower()
+
+
+def test_cost_limit_multiplies_by_first(backend: Backend) -> None:
+    cheap = "{ customers(first: 10) { edges { node { name accounts { kind } } } } }"
+    assert backend.post(cheap).json().get("errors") is None
+    expensive = """
+      query($n: Int) { customers(first: $n) { edges { node {
+        accounts { kind balance accountNo openedOn }
+        financialSnapshots { asOf totalAssets annualIncome totalLiabilities netWorth }
+        riskAssessments { riskTolerance creditScore creditStatus assessedAt }
+        verifications { result note verifiedBy { name branch { name } } }
+      } } } }"""
+    body = backend.post(expensive, {"n": 100}).json()
+    assert body["data"] is None
+    error = body["errors"][0]
+    assert error["extensions"]["code"] == "COST_LIMIT_EXCEEDED"
+    assert error["extensions"]["cost"] > backend.settings.max_cost
+    assert backend.post(expensive, {"n": 2}).json().get("errors") is None
+
+
+def test_page_size_is_at_most_100(backend: Backend) -> None:
+    body = backend.post("{ customers(first: 101) { edges { cursor } } }").json()
+    error = body["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["extensions"]["fields"][0] == {
+        "field": ["first"],
+        "code": "INVALID_PAGE_SIZE",
+        "message": "must be 0…100",
+    }
+
+
+def test_request_body_limit(backend: Backend) -> None:
+    padding = "#" + "x" * (backend.settings.max_body_bytes + 10) + "\n{ me { name } }"
+    response = backend.client.post(
+        "/graphql",
+        json={"query": padding},
+        headers={"Authorization": f"Bearer {backend.token()}"},
+    )
+    assert response.status_code == 413
+
+
+def test_internal_errors_are_masked_and_carry_no_personal_data(backend: Backend) -> None:
+    customer = backend.gql("{ customers(first: 1, orderBy: [{field: ID, direction: DESC}]) { edges { node { id idNumber } } } }")
+    node = customer["customers"]["edges"][0]["node"]
+    pk = parse_global_id(node["id"])[1]  # type: ignore[index]
+    with backend.engine.begin() as connection:
+        original = connection.execute(
+            text("SELECT address FROM customers WHERE id = :id"), {"id": pk}
+        ).scalar()
+        # A tampered ciphertext fails authentication: the request must not reveal details.
+        connection.execute(
+            text("UPDATE customers SET address = :bad WHERE id = :id"),
+            {"bad": "t1:" + "A" * 40, "id": pk},
+        )
+    try:
+        body = backend.post("query($id: ID!) { customer(id: $id) { address } }", {"id": node["id"]}).json()
+        assert body["errors"][0]["extensions"]["code"] == "INTERNAL"
+        assert body["errors"][0]["message"] == "Internal error; it has been logged"
+        assert "AAAA" not in str(body) and "t1:" not in str(body)
+    finally:
+        with backend.engine.begin() as connection:
+            connection.execute(
+                text("UPDATE customers SET address = :address WHERE id = :id"),
+                {"address": original, "id": pk},
+            )
+
+
+def test_syntax_errors_stay_readable(backend: Backend) -> None:
+    body = backend.post("{ customers(first: 1) { edges { node { nope } } } }").json()
+    error = body["errors"][0]
+    assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert "nope" in error["message"]
+
+
+def test_graphiql_is_served_with_local_assets_only(backend: Backend) -> None:
+    page = backend.client.get("/graphql", headers={"Accept": "text/html"})
+    assert page.status_code == 200
+    assert "GraphiQL" in page.text
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert assets, "the page loads its assets"
+    for asset in assets:
+        assert asset.startswith("/static/"), asset
+        assert backend.client.get(asset).status_code == 200
+    css = backend.client.get("/static/graphiql/graphiql.min.css").text
+    assert not re.search(r"url\(\s*['\"]?(https?:)?//", css)
+    start = backend.client.get("/static/graphiql/start.js").text
+    assert "http://" not in start and "https://" not in start
+
+
+def _key_setting(keys: tuple[tuple[str, bytes], ...]) -> str:
+    return ",".join(f"{kid}:{base64.urlsafe_b64encode(key).decode()}" for kid, key in keys)
+
+
+def _other_app(tmp_path: Path, backend: Backend, **env: str) -> TestClient:
+    """A second app on the same database with different settings."""
+    values = settings_env(tmp_path, backend.settings.database_url, **env)
+    values["KEHU_ENCRYPTION_KEYS"] = _key_setting(backend.settings.encryption_keys)
+    values["KEHU_HASH_KEYS"] = _key_setting(backend.settings.hash_keys)
+    values["KEHU_JWT_SECRET"] = backend.settings.jwt_secret
+    settings = Settings.from_env(values)
+    return TestClient(create_app(settings, make_engine(settings.database_url)))
+
+
+def test_graphiql_and_introspection_can_be_switched_off(tmp_path: Path, backend: Backend) -> None:
+    with _other_app(tmp_path, backend, KEHU_GRAPHIQL="false", KEHU_INTROSPECTION="off") as client:
+        assert client.get("/graphql", headers={"Accept": "text/html"}).status_code == 404
+        response = client.post(
+            "/graphql",
+            json={"query": "{ __schema { types { name } } }"},
+            headers={"Authorization": f"Bearer {backend.token()}"},
+        )
+        body = response.json()
+        assert body["data"] is None
+        assert "introspection" in body["errors"][0]["message"].lower()

@@ -1,0 +1,139 @@
+"""The ``kehu`` command on its own database: migrate, seed, token, backup/restore, rotate-keys."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
+from typer.testing import CliRunner
+
+from kehu.auth import employee_no_from
+from kehu.cli import app
+from kehu.settings import Settings, new_key_entry
+from store import crypto
+from store.customers import Customer
+from store.db import make_engine
+from tests.conftest import Backend, reset_database, settings_env
+
+runner = CliRunner()
+
+
+def _keys(keys: tuple[tuple[str, bytes], ...]) -> str:
+    return ",".join(f"{kid}:{base64.urlsafe_b64encode(key).decode()}" for kid, key in keys)
+
+
+@pytest.fixture
+def cli_env(backend: Backend, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Settings for a second, empty database of the same backend; the cipher is restored after."""
+    if backend.name == "sqlite":
+        url = f"sqlite:///{tmp_path / 'cli.db'}"
+    else:
+        base = make_url(backend.settings.database_url)
+        name = f"{base.database}_cli"
+        admin = make_engine(backend.settings.database_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            connection.execute(text(f"CREATE DATABASE {name}"))
+        admin.dispose()
+        url = base.set(database=name).render_as_string(hide_password=False)
+        reset_database(url, tmp_path)
+    env = settings_env(tmp_path, url)
+    env["KEHU_ENCRYPTION_KEYS"] = _keys(backend.settings.encryption_keys)
+    env["KEHU_HASH_KEYS"] = _keys(backend.settings.hash_keys)
+    env["KEHU_JWT_SECRET"] = backend.settings.jwt_secret
+    yield env
+    crypto.configure(crypto.FieldCipher(backend.settings.encryption_keys, backend.settings.hash_keys))
+
+
+def _run(env: dict[str, str], *args: str) -> str:
+    result = runner.invoke(app, list(args), env=env)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _customers(env: dict[str, str]) -> int:
+    engine = make_engine(env["KEHU_DATABASE_URL"])
+    with engine.connect() as connection:
+        count = int(connection.scalar(select(func.count()).select_from(Customer)))
+    engine.dispose()
+    return count
+
+
+def test_migrate_seed_once_and_token(cli_env: dict[str, str]) -> None:
+    _run(cli_env, "migrate")
+    output = _run(cli_env, "seed", "--customers", "25", "--if-empty")
+    assert "Seeded 25 customers" in output and "customers/s" in output
+    assert "not seeding again" in _run(cli_env, "seed", "--customers", "25", "--if-empty")
+    assert _customers(cli_env) == 25
+    tokens = _run(cli_env, "token", "--demo")
+    settings = Settings.from_env(cli_env)
+    for line in tokens.splitlines():
+        if line.startswith("eyJ"):
+            assert employee_no_from(settings, f"Bearer {line}")
+    assert "RELATIONSHIP_MANAGER" in tokens
+    unknown = runner.invoke(app, ["token", "NOBODY"], env=cli_env)
+    assert unknown.exit_code == 1 and "Unknown staff" in unknown.output
+
+
+def test_a_bad_setting_stops_the_command_with_its_name(cli_env: dict[str, str]) -> None:
+    result = runner.invoke(app, ["migrate"], env={**cli_env, "KEHU_MAX_DEPTH": "-3"})
+    assert result.exit_code == 2
+    assert "KEHU_MAX_DEPTH" in result.output
+
+
+def test_backup_and_restore_round_trip_INFO_7(cli_env: dict[str, str], tmp_path: Path) -> None:
+    _run(cli_env, "migrate")
+    _run(cli_env, "seed", "--customers", "15")
+    target = tmp_path / "kehu.backup"
+    _run(cli_env, "backup", str(target))
+    assert target.stat().st_size > 0
+    _run(cli_env, "seed", "--customers", "5", "--random-seed", "99")
+    assert _customers(cli_env) == 20
+    _run(cli_env, "restore", str(target))
+    assert _customers(cli_env) == 15
+    engine = make_engine(cli_env["KEHU_DATABASE_URL"])
+    with engine.connect() as connection:
+        numbers = list(connection.scalars(select(Customer.id_number)))
+    engine.dispose()
+    assert len(numbers) == 15 and all(len(n) == 18 for n in numbers)
+    refused = runner.invoke(app, ["backup", str(target)], env=cli_env)
+    assert refused.exit_code == 1 and "exists already" in refused.output
+
+
+def test_rotate_keys_re_encrypts_and_search_still_works_INFO_7(cli_env: dict[str, str]) -> None:
+    _run(cli_env, "migrate")
+    _run(cli_env, "seed", "--customers", "12")
+    engine = make_engine(cli_env["KEHU_DATABASE_URL"])
+    with engine.connect() as connection:
+        number = connection.scalar(select(Customer.id_number).order_by(Customer.id).limit(1))
+    rotated = {
+        **cli_env,
+        "KEHU_ENCRYPTION_KEYS": new_key_entry("k2") + "," + cli_env["KEHU_ENCRYPTION_KEYS"],
+        "KEHU_HASH_KEYS": new_key_entry("h2") + "," + cli_env["KEHU_HASH_KEYS"],
+    }
+    assert "Re-keyed" in _run(rotated, "rotate-keys")
+    only_new = {
+        **rotated,
+        "KEHU_ENCRYPTION_KEYS": rotated["KEHU_ENCRYPTION_KEYS"].split(",")[0],
+        "KEHU_HASH_KEYS": rotated["KEHU_HASH_KEYS"].split(",")[0],
+    }
+    settings = Settings.from_env(only_new)
+    crypto.configure(crypto.FieldCipher(settings.encryption_keys, settings.hash_keys))
+    with engine.connect() as connection:
+        raw = list(connection.execute(text("SELECT id_number, id_number_hash FROM customers")))
+        found = connection.scalar(
+            select(Customer.id).where(Customer.id_number_hash.in_(crypto.cipher().blind_indexes(number)))
+        )
+        readable = list(connection.scalars(select(Customer.phone)))
+    engine.dispose()
+    assert all(sealed.startswith("k2:") and hashed.startswith("h2:") for sealed, hashed in raw)
+    assert found is not None
+    assert len(readable) == 12
+
+
+def test_export_schema_check(cli_env: dict[str, str]) -> None:
+    assert "is current" in _run(cli_env, "export-schema", "--check")

@@ -1,0 +1,56 @@
+"""Settings from the environment (issue 2, capability 2): safe defaults, clear errors."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from kehu.settings import Settings, SettingsError, new_key_entry
+
+
+def test_embedded_mode_generates_private_secrets_once(tmp_path: Path) -> None:
+    first = Settings.from_env({"KEHU_VAR_DIR": str(tmp_path)})
+    second = Settings.from_env({"KEHU_VAR_DIR": str(tmp_path)})
+    assert first.database_url == f"sqlite:///{tmp_path / 'kehu.db'}"
+    assert first.jwt_secret == second.jwt_secret
+    assert first.encryption_keys == second.encryption_keys
+    mode = stat.S_IMODE((tmp_path / "secrets.json").stat().st_mode)
+    assert mode == 0o600
+
+
+def test_postgresql_requires_explicit_secrets(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="KEHU_JWT_SECRET is required"):
+        Settings.from_env(
+            {"KEHU_VAR_DIR": str(tmp_path), "KEHU_DATABASE_URL": "postgresql+psycopg://x@h/db"}
+        )
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("KEHU_MAX_DEPTH", "deep", "KEHU_MAX_DEPTH must be an integer"),
+        ("KEHU_MAX_BODY_BYTES", "0", "KEHU_MAX_BODY_BYTES must be at least 1"),
+        ("KEHU_GRAPHIQL", "maybe", "KEHU_GRAPHIQL must be true or false"),
+        ("KEHU_ENCRYPTION_KEYS", "k1:c2hvcnQ", "KEHU_ENCRYPTION_KEYS: key 'k1' must be 32 bytes"),
+        ("KEHU_HASH_KEYS", "no-colon", "KEHU_HASH_KEYS: each entry must look like"),
+        ("KEHU_DATABASE_URL", "mysql://x", "KEHU_DATABASE_URL must be"),
+        ("KEHU_JWT_SECRET", "short", "KEHU_JWT_SECRET must be at least 32 characters"),
+    ],
+)
+def test_a_bad_value_names_the_variable(tmp_path: Path, name: str, value: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=message) as error:
+        Settings.from_env({"KEHU_VAR_DIR": str(tmp_path), name: value})
+    if "KEYS" in name:
+        assert value.split(":")[-1] not in str(error.value) or value == "no-colon"
+
+
+def test_key_lists_keep_order_and_refuse_duplicates(tmp_path: Path) -> None:
+    keys = f"{new_key_entry('k2')},{new_key_entry('k1')}"
+    settings = Settings.from_env({"KEHU_VAR_DIR": str(tmp_path), "KEHU_ENCRYPTION_KEYS": keys})
+    assert [kid for kid, _ in settings.encryption_keys] == ["k2", "k1"]
+    with pytest.raises(SettingsError, match="appears twice"):
+        Settings.from_env(
+            {"KEHU_VAR_DIR": str(tmp_path), "KEHU_HASH_KEYS": f"{new_key_entry('h')},{new_key_entry('h')}"}
+        )
