@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -227,5 +226,5 @@ def restore(path: Annotated[Path, typer.Argument(help="Backup file made by `kehu
     console.print(f"Restored from {path}")
 
 
-def main() -> None:  # pragma: no cover - console entry point
-    sys.exit(app())
+if __name__ == "__main__":
+    app()

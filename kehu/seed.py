@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from faker import Faker
-from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy import Connection, Engine, func, insert, select, text
 from stdnum.cn import ric
 
 from kehu import clock
@@ -98,8 +98,21 @@ def _resident_id(rng: random.Random, area: str, birth: date, male: bool) -> str:
     return body + ric.calc_check_digit(body + "0")
 
 
-def _weighted(rng: random.Random, choices: list[tuple[Any, int]]) -> Any:
-    return rng.choices([c for c, _ in choices], weights=[w for _, w in choices])[0]
+def _weighted(rng: random.Random, choices: list[tuple[Any, int]], k: int = 1) -> list[Any]:
+    return rng.choices([c for c, _ in choices], weights=[w for _, w in choices], k=k)
+
+
+class _Pools:
+    """Faker values drawn once and reused: generating each per customer would dominate seeding."""
+
+    def __init__(self, faker: Faker, size: int = 3000) -> None:
+        self.streets = [faker.street_name() for _ in range(size)]
+        self.jobs = [faker.job() for _ in range(size // 3)]
+        self.companies = [faker.company() for _ in range(size)]
+        self.user_names = [faker.user_name() for _ in range(size)]
+        self.mail_domains = [faker.free_email_domain() for _ in range(50)]
+        self.male_names = [faker.name_male() for _ in range(size * 2)]
+        self.female_names = [faker.name_female() for _ in range(size * 2)]
 
 
 def _money(value: float) -> Decimal:
@@ -189,6 +202,7 @@ def seed_customers(
     faker = Faker("zh_CN")
     faker.seed_instance(seed)
     cipher = crypto.cipher()
+    pools = _Pools(faker)
     now = clock.now()
     today = now.date()
     branches = [(reference["branch_ids"][code], areas) for code, _, _, areas in BRANCHES[1:]]
@@ -235,14 +249,17 @@ def seed_customers(
                 hashed = cipher.blind_index(number)
             used_numbers.add(hashed)
             phone = f"1{rng.choice('3456789')}{rng.randrange(0, 10**9):09d}"
-            email = f"{faker.user_name()}{rng.randrange(100, 999)}@{faker.free_email_domain()}"
+            email = (
+                f"{rng.choice(pools.user_names)}{rng.randrange(100, 999)}"
+                f"@{rng.choice(pools.mail_domains)}"
+            )
             created = now - timedelta(days=rng.randrange(30, 3650), seconds=rng.randrange(86400))
             managers = reference["managers"].get(branch_id) or [None]
             tables[Customer].append(
                 {
                     "id": customer_id,
                     "version": 1,
-                    "name": faker.name_male() if male else faker.name_female(),
+                    "name": rng.choice(pools.male_names if male else pools.female_names),
                     "gender": "MALE" if male else "FEMALE",
                     "birth_date": birth,
                     "id_number": number,
@@ -251,9 +268,9 @@ def seed_customers(
                     "phone_hash": cipher.blind_index(phone),
                     "email": email,
                     "email_hash": cipher.blind_index(email),
-                    "address": f"{place(area)}{faker.street_name()}{rng.randrange(1, 300)}号",
-                    "occupation": faker.job(),
-                    "employer": faker.company(),
+                    "address": f"{place(area)}{rng.choice(pools.streets)}{rng.randrange(1, 300)}号",
+                    "occupation": rng.choice(pools.jobs),
+                    "employer": rng.choice(pools.companies),
                     "branch_id": branch_id,
                     "relationship_manager_id": rng.choice(managers),
                     "created_at": created,
@@ -322,7 +339,10 @@ def seed_customers(
                         "source_id": sources[InformationKind.TRANSACTIONS],
                     }
                 )
-            for t in range(rng.randint(0, 2 * transactions_per_customer)):
+            activity = rng.randint(0, 2 * transactions_per_customer)
+            kinds = _weighted(rng, TYPE_WEIGHTS, activity)
+            channels = _weighted(rng, CHANNEL_WEIGHTS, activity)
+            for t in range(activity):
                 tables[Transaction].append(
                     {
                         "id": ids.next("transactions"),
@@ -331,8 +351,8 @@ def seed_customers(
                         "external_ref": f"SEED{customer_id}-{t}",
                         "occurred_at": now - timedelta(seconds=rng.randrange(1, 365 * 86400)),
                         "amount": _money(max(rng.lognormvariate(6.5, 1.5), 0.01)),
-                        "type": _weighted(rng, TYPE_WEIGHTS),
-                        "channel": _weighted(rng, CHANNEL_WEIGHTS),
+                        "type": kinds[t],
+                        "channel": channels[t],
                         "source_id": sources[InformationKind.TRANSACTIONS],
                     }
                 )
@@ -366,7 +386,7 @@ def seed_customers(
                             (CreditStatus.DOUBTFUL, 1),
                             (CreditStatus.LOSS, 1),
                         ],
-                    ),
+                    )[0],
                     "valid_until": (assessed + timedelta(days=365)).date(),
                     "source_id": sources[InformationKind.RISK],
                     "recorded_by_id": recorder,
@@ -384,13 +404,39 @@ def seed_customers(
                 )
         with engine.begin() as connection:
             for model, table_rows in tables.items():
-                if table_rows:
-                    connection.execute(insert(model), table_rows)
+                _bulk_insert(connection, model, table_rows)
         made += size
         if progress is not None:
             progress(size)
     ids.sync_sequences()
     return made
+
+
+def _bulk_insert(connection: Connection, model: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows straight through the driver's ``executemany``.
+
+    The column types' own bind processors still convert every value (encryption, money, UTC),
+    but SQLAlchemy's per-row statement compilation is skipped: seeding is about 2x faster.
+    """
+    if not rows:
+        return
+    dialect = connection.dialect
+    table = model.__table__
+    names = list(rows[0])
+    processors = [table.c[name].type._cached_bind_processor(dialect) for name in names]
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    statement = (
+        f"INSERT INTO {table.name} ({', '.join(names)}) "
+        f"VALUES ({', '.join([marker] * len(names))})"
+    )
+    converters = [(i, convert) for i, convert in enumerate(processors) if convert is not None]
+    values = []
+    for row in rows:
+        item = [row[name] for name in names]
+        for i, convert in converters:
+            item[i] = convert(item[i])
+        values.append(tuple(item))
+    connection.exec_driver_sql(statement, values)
 
 
 class _IdAllocator:

@@ -1,0 +1,1 @@
+"""Workflow floor: BPMN diagrams and the SpiffWorkflow engine service (complaints issue)."""
