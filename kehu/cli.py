@@ -136,7 +136,8 @@ def token(
         raise typer.Exit(2)
     with make_session_factory(_engine(settings))() as session:
         found = {
-            s.employee_no: s for s in session.scalars(select(Staff).where(Staff.employee_no.in_(wanted)))
+            s.employee_no: s
+            for s in session.scalars(select(Staff).where(Staff.employee_no.in_(wanted)))
         }
     missing = [no for no in wanted if no not in found]
     if missing:
@@ -212,7 +213,9 @@ def backup(path: Annotated[Path, typer.Argument(help="New backup file")]) -> Non
 
 
 @app.command()
-def restore(path: Annotated[Path, typer.Argument(help="Backup file made by `kehu backup`")]) -> None:
+def restore(
+    path: Annotated[Path, typer.Argument(help="Backup file made by `kehu backup`")],
+) -> None:
     """Replace the database's content with a backup (stop the servers first)."""
     from kehu.backup import BackupError
     from kehu.backup import restore as restore_backup

@@ -426,8 +426,7 @@ def _bulk_insert(connection: Connection, model: Any, rows: list[dict[str, Any]])
     processors = [table.c[name].type._cached_bind_processor(dialect) for name in names]
     marker = "?" if dialect.paramstyle == "qmark" else "%s"
     statement = (
-        f"INSERT INTO {table.name} ({', '.join(names)}) "
-        f"VALUES ({', '.join([marker] * len(names))})"
+        f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join([marker] * len(names))})"
     )
     converters = [(i, convert) for i, convert in enumerate(processors) if convert is not None]
     values = []

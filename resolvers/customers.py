@@ -881,80 +881,91 @@ def customer_sort_keys(order_by: Sequence[tuple[str, bool]]) -> list[SortKey]:
     return keys
 
 
+# The read model of a customer: one row with its branch and relationship manager (and the
+# manager's branch) joined in. Plain rows, not ORM entities: a 100-row page is built about
+# twice as fast, and the page stays one statement whatever its size.
+_customers = Customer.__table__
+_branches = Branch.__table__
+_manager = Staff.__table__.alias("manager")
+_manager_branch = Branch.__table__.alias("manager_branch")
+CUSTOMER_ROW = select(
+    *(c for c in _customers.c if not c.key.endswith("_hash")),
+    _branches.c.code.label("branch_code"),
+    _branches.c.name.label("branch_name"),
+    _branches.c.city.label("branch_city"),
+    _manager.c.employee_no.label("manager_employee_no"),
+    _manager.c.name.label("manager_name"),
+    _manager.c.roles.label("manager_roles"),
+    _manager.c.active.label("manager_active"),
+    _manager.c.branch_id.label("manager_branch_id"),
+    _manager_branch.c.code.label("manager_branch_code"),
+    _manager_branch.c.name.label("manager_branch_name"),
+    _manager_branch.c.city.label("manager_branch_city"),
+).select_from(
+    _customers.join(_branches, _branches.c.id == _customers.c.branch_id)
+    .outerjoin(_manager, _manager.c.id == _customers.c.relationship_manager_id)
+    .outerjoin(_manager_branch, _manager_branch.c.id == _manager.c.branch_id)
+)
+
+
 def customer_page(
     session: Session,
     conditions: Sequence[Any],
     order_by: Sequence[tuple[str, bool]],
     request: PageRequest,
 ) -> Page:
-    """One page of customers with their branch and relationship manager in the same query."""
+    """One page of customer rows (``CUSTOMER_ROW``), filtered, ordered, keyset-paginated."""
     keys = customer_sort_keys(order_by)
     return paginate(
         session,
-        select(Customer).where(*conditions),
+        CUSTOMER_ROW.where(*conditions),
         keys,
         request,
         row_values=lambda c: [getattr(c, k.column.key) for k in keys],
-        options=BRANCH_AND_MANAGER,
+        count_statement=select(Customer.id).where(*conditions),
     )
 
 
-# Many-to-one joins loaded with the customer row: a page stays one statement whatever its size.
-BRANCH_AND_MANAGER = (
-    joinedload(Customer.branch, innerjoin=True),
-    joinedload(Customer.relationship_manager),
-)
+def customers_by_id(session: Session, customer_ids: Sequence[int]) -> dict[int, Any]:
+    """Customer rows (``CUSTOMER_ROW``) by primary key."""
+    statement = CUSTOMER_ROW.where(_customers.c.id.in_(customer_ids))
+    return {row.id: row for row in session.connection().execute(statement).all()}
+
+
+def _latest(
+    session: Session, model: Any, order: Sequence[Any], customer_ids: Sequence[int]
+) -> dict[int, Any]:
+    """The newest row of ``model`` per customer, as plain rows, in one statement."""
+    ranked = (
+        select(
+            model.id,
+            func.row_number().over(partition_by=model.customer_id, order_by=order).label("rank"),
+        )
+        .where(model.customer_id.in_(customer_ids))
+        .subquery()
+    )
+    table = model.__table__
+    rows = session.connection().execute(
+        select(table).join(ranked, and_(ranked.c.id == table.c.id, ranked.c.rank == 1))
+    )
+    return {row.customer_id: row for row in rows.all()}
+
+
+def latest_snapshots(session: Session, customer_ids: Sequence[int]) -> dict[int, Any]:
+    """The newest financial snapshot of each customer."""
+    order = (FinancialSnapshot.as_of.desc(), FinancialSnapshot.id.desc())
+    return _latest(session, FinancialSnapshot, order, customer_ids)
+
+
+def latest_risk(session: Session, customer_ids: Sequence[int]) -> dict[int, Any]:
+    """The newest risk assessment of each customer."""
+    order = (RiskAssessment.assessed_at.desc(), RiskAssessment.id.desc())
+    return _latest(session, RiskAssessment, order, customer_ids)
 
 
 def search_hashes(value: str) -> list[str]:
     """Keyed hashes to look for when searching a personal value (every live hash key)."""
     return crypto.cipher().blind_indexes(value)
-
-
-def latest_snapshots(session: Session, customer_ids: Sequence[int]) -> dict[int, FinancialSnapshot]:
-    """The newest financial snapshot of each customer, in one statement."""
-    ranked = (
-        select(
-            FinancialSnapshot.id,
-            func.row_number()
-            .over(
-                partition_by=FinancialSnapshot.customer_id,
-                order_by=(FinancialSnapshot.as_of.desc(), FinancialSnapshot.id.desc()),
-            )
-            .label("rank"),
-        )
-        .where(FinancialSnapshot.customer_id.in_(customer_ids))
-        .subquery()
-    )
-    rows = session.scalars(
-        select(FinancialSnapshot).join(
-            ranked, and_(ranked.c.id == FinancialSnapshot.id, ranked.c.rank == 1)
-        )
-    )
-    return {row.customer_id: row for row in rows}
-
-
-def latest_risk(session: Session, customer_ids: Sequence[int]) -> dict[int, RiskAssessment]:
-    """The newest risk assessment of each customer, in one statement."""
-    ranked = (
-        select(
-            RiskAssessment.id,
-            func.row_number()
-            .over(
-                partition_by=RiskAssessment.customer_id,
-                order_by=(RiskAssessment.assessed_at.desc(), RiskAssessment.id.desc()),
-            )
-            .label("rank"),
-        )
-        .where(RiskAssessment.customer_id.in_(customer_ids))
-        .subquery()
-    )
-    rows = session.scalars(
-        select(RiskAssessment).join(
-            ranked, and_(ranked.c.id == RiskAssessment.id, ranked.c.rank == 1)
-        )
-    )
-    return {row.customer_id: row for row in rows}
 
 
 def grouped(rows: Iterable[Any], key: str) -> dict[int, list[Any]]:
@@ -1120,13 +1131,6 @@ def due_page(
         request,
         lambda d: [d.due_on, d.customer_id, d.information_kind.value],
     )
-
-
-def customers_by_id(session: Session, customer_ids: Sequence[int]) -> dict[int, Customer]:
-    rows = session.scalars(
-        select(Customer).where(Customer.id.in_(customer_ids)).options(*BRANCH_AND_MANAGER)
-    ).unique()
-    return {row.id: row for row in rows}
 
 
 def notification_page(

@@ -110,8 +110,13 @@ def paginate(
     request: PageRequest,
     row_values: Callable[[Any], Sequence[Any]],
     options: Sequence[Any] = (),
+    count_statement: Select[Any] | None = None,
 ) -> Page:
-    """Run one keyset page of ``statement`` ordered by ``keys`` (the last key must be unique)."""
+    """Run one keyset page of ``statement`` ordered by ``keys`` (the last key must be unique).
+
+    ``statement`` selects one ORM entity (rows are entities) or plain columns (rows are
+    ``Row`` tuples); ``count_statement`` is a cheaper statement with the same rows, if any.
+    """
     request = request.validated()
     backwards = request.last is not None or (request.before is not None and request.first is None)
     size = request.last if backwards else request.first
@@ -125,7 +130,11 @@ def paginate(
         )
     ordering = [(k.column.desc() if k.descending != backwards else k.column.asc()) for k in keys]
     page_query = filtered.options(*options).order_by(*ordering).limit(size + 1)
-    rows = list(session.scalars(page_query).unique())
+    if len(statement.column_descriptions) == 1 and statement.column_descriptions[0]["entity"]:
+        rows = list(session.scalars(page_query).unique())
+    else:
+        # Plain rows need no ORM bookkeeping: run them on the session's connection directly.
+        rows = list(session.connection().execute(page_query).all())
     more = len(rows) > size
     rows = rows[:size]
     if backwards:
@@ -135,7 +144,8 @@ def paginate(
     ]
 
     def count_total() -> int:
-        counted = select(func.count()).select_from(statement.order_by(None).subquery())
+        source = statement if count_statement is None else count_statement
+        counted = select(func.count()).select_from(source.order_by(None).subquery())
         return int(session.scalar(counted) or 0)
 
     return Page(

@@ -36,6 +36,7 @@ class Context:
     customer_ids: list[int] = field(default_factory=list)
     _batches: dict[str, dict[int, Any]] = field(default_factory=dict)
     _pending: dict[str, list[int]] = field(default_factory=dict)
+    _memo: dict[tuple[Any, ...], Any] = field(default_factory=dict)
     _session: Session | None = None
 
     @property
@@ -55,6 +56,13 @@ class Context:
         if self.staff is None:
             raise Unauthenticated(self.auth_problem or "authentication required")
         return self.staff
+
+    def memo(self, key: tuple[Any, ...], make: Callable[[], V]) -> V:
+        """One object per key and request (e.g. the node of a branch shared by many rows)."""
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = make()
+        return found  # type: ignore[no-any-return]
 
     def pending(self, batch: str) -> list[int]:
         """Keys a list has announced for ``batch`` (e.g. the customers of a notifications page)."""

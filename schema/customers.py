@@ -276,7 +276,7 @@ class FinancialSnapshot:
     recorded_at: dt.datetime
 
     @classmethod
-    def present(cls, row: rows.FinancialSnapshot, ctx: Context) -> FinancialSnapshot:
+    def present(cls, row: Any, ctx: Context) -> FinancialSnapshot:
         values = present(
             "FinancialSnapshot",
             {
@@ -390,7 +390,7 @@ class RiskAssessment:
     is_valid: bool = strawberry.field(description="Not expired today. 是否在有效期内。")
 
     @classmethod
-    def present(cls, row: rows.RiskAssessment, ctx: Context) -> RiskAssessment:
+    def present(cls, row: Any, ctx: Context) -> RiskAssessment:
         values = present(
             "RiskAssessment",
             {
@@ -465,7 +465,8 @@ class CustomerNode(Node):
     updated_at: dt.datetime
 
     @classmethod
-    def present(cls, row: rows.Customer, ctx: Context) -> CustomerNode:
+    def present(cls, row: Any, ctx: Context) -> CustomerNode:
+        """From a ``CUSTOMER_ROW`` row (customer with branch and manager columns)."""
         ctx.customer_ids.append(row.id)
         today = clock.today()
         birth = row.birth_date
@@ -486,13 +487,36 @@ class CustomerNode(Node):
             },
             ctx.access,
         )
-        manager = row.relationship_manager
+        manager = None
+        if row.relationship_manager_id is not None:
+            manager = ctx.memo(
+                ("Staff", row.relationship_manager_id),
+                lambda: StaffNode.of_parts(
+                    row.relationship_manager_id,
+                    row.manager_employee_no,
+                    row.manager_name,
+                    row.manager_roles,
+                    row.manager_active,
+                    BranchNode.of_parts(
+                        row.manager_branch_id,
+                        row.manager_branch_code,
+                        row.manager_branch_name,
+                        row.manager_branch_city,
+                    ),
+                ),
+            )
+        branch = ctx.memo(
+            ("Branch", row.branch_id),
+            lambda: BranchNode.of_parts(
+                row.branch_id, row.branch_code, row.branch_name, row.branch_city
+            ),
+        )
         return cls(
             id=global_id("Customer", row.id),
             _pk=row.id,
             version=row.version,
-            branch=BranchNode.of(row.branch),
-            relationship_manager=StaffNode.of(manager) if manager is not None else None,
+            branch=branch,
+            relationship_manager=manager,
             created_at=row.created_at,
             updated_at=row.updated_at,
             **values,

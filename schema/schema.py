@@ -10,6 +10,7 @@ import strawberry
 from graphql import GraphQLError
 from starlette.concurrency import run_in_threadpool
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -32,6 +33,7 @@ from schema.customers import (
     NotificationNode,
     load_customer,
 )
+from schema.execution import LeafFastPathExecutionContext
 from schema.limits import CostLimit, ErrorCodes, log_internal_errors
 from schema.staff import BranchNode, StaffNode, StaffQuery
 from store.customers import Account
@@ -107,10 +109,15 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The schema with the API limits of ``settings`` (defaults when None: for SDL export)."""
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [ErrorCodes]
     if settings is not None:
+        # The depth and alias limiters are validation rules. Their rule classes are made once
+        # here: a new class per request would make every ValidationCache lookup miss.
+        rules = [
+            *QueryDepthLimiter(max_depth=settings.max_depth).validation_rules,
+            *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+        ]
         extensions += [
-            lambda: QueryDepthLimiter(max_depth=settings.max_depth),
+            lambda: AddValidationRules(rules),
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-            lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
             lambda: CostLimit(max_cost=settings.max_cost),
         ]
         if not settings.introspection:
@@ -123,4 +130,5 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         subscription=Subscription,
         types=[CustomerNode, StaffNode, BranchNode, AccountNode, NotificationNode],
         extensions=extensions,
+        execution_context_class=LeafFastPathExecutionContext,
     )

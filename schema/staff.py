@@ -34,9 +34,11 @@ class BranchNode(Node):
 
     @classmethod
     def of(cls, row: Branch) -> BranchNode:
-        return cls(
-            id=global_id("Branch", row.id), _pk=row.id, code=row.code, name=row.name, city=row.city
-        )
+        return cls.of_parts(row.id, row.code, row.name, row.city)
+
+    @classmethod
+    def of_parts(cls, pk: int, code: str, name: str, city: str) -> BranchNode:
+        return cls(id=global_id("Branch", pk), _pk=pk, code=code, name=name, city=city)
 
 
 @strawberry.type(name="Staff", description="A member of staff. 员工。")
@@ -50,14 +52,28 @@ class StaffNode(Node):
 
     @classmethod
     def of(cls, row: Staff) -> StaffNode:
+        return cls.of_parts(
+            row.id, row.employee_no, row.name, row.roles, row.active, BranchNode.of(row.branch)
+        )
+
+    @classmethod
+    def of_parts(
+        cls,
+        pk: int,
+        employee_no: str,
+        name: str,
+        roles: list[str],
+        active: bool,
+        branch: BranchNode,
+    ) -> StaffNode:
         return cls(
-            id=global_id("Staff", row.id),
-            _pk=row.id,
-            employee_no=row.employee_no,
-            name=row.name,
-            roles=[Role(r) for r in row.roles],
-            branch=BranchNode.of(row.branch),
-            active=row.active,
+            id=global_id("Staff", pk),
+            _pk=pk,
+            employee_no=employee_no,
+            name=name,
+            roles=[Role(r) for r in roles],
+            branch=branch,
+            active=active,
         )
 
 

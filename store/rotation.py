@@ -56,7 +56,9 @@ def rotate_keys(engine: Engine, progress: Callable[[int], None] | None = None) -
                         plain = getattr(row, name)
                         item[name] = plain
                         if name in hashed:
-                            item[hashed[name]] = None if plain is None else cipher.blind_index(plain)
+                            item[hashed[name]] = (
+                                None if plain is None else cipher.blind_index(plain)
+                            )
                     values.append(item)
                 statement = (
                     update(table)

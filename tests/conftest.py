@@ -73,15 +73,23 @@ class Backend:
     def token(self, employee_no: str = "RM0001") -> str:
         return mint_token(self.settings, employee_no)
 
-    def post(self, query: str, variables: dict[str, Any] | None = None, *, staff: str = "RM0001",
-             headers: dict[str, str] | None = None) -> Any:
+    def post(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        staff: str = "RM0001",
+        headers: dict[str, str] | None = None,
+    ) -> Any:
         all_headers = {"Authorization": f"Bearer {self.token(staff)}"} if staff else {}
         all_headers.update(headers or {})
         return self.client.post(
             "/graphql", json={"query": query, "variables": variables or {}}, headers=all_headers
         )
 
-    def gql(self, query: str, variables: dict[str, Any] | None = None, *, staff: str = "RM0001") -> Any:
+    def gql(
+        self, query: str, variables: dict[str, Any] | None = None, *, staff: str = "RM0001"
+    ) -> Any:
         """Run an operation that must succeed; return its ``data``."""
         response = self.post(query, variables, staff=staff)
         assert response.status_code == 200, response.text
@@ -91,7 +99,9 @@ class Backend:
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+def backend(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Backend]:
     tmp = tmp_path_factory.mktemp(request.param)
     url = reset_database(POSTGRES_URL if request.param == "postgresql" else "sqlite", tmp)  # type: ignore[arg-type]
     settings = Settings.from_env(settings_env(tmp, url))

@@ -27,7 +27,9 @@ def test_depth_limit(tmp_path: Path, backend: Backend) -> None:
     assert backend.post(query).json().get("errors") is None  # depth 6 is within the default
     with _other_app(tmp_path, backend, KEHU_MAX_DEPTH="3") as client:
         body = client.post(
-            "/graphql", json={"query": query}, headers={"Authorization": f"Bearer {backend.token()}"}
+            "/graphql",
+            json={"query": query},
+            headers={"Authorization": f"Bearer {backend.token()}"},
         ).json()
     assert body["data"] is None
     assert "exceeds maximum operation depth of 3" in body["errors"][0]["message"]
@@ -85,7 +87,9 @@ def test_request_body_limit(backend: Backend) -> None:
 
 
 def test_internal_errors_are_masked_and_carry_no_personal_data(backend: Backend) -> None:
-    customer = backend.gql("{ customers(first: 1, orderBy: [{field: ID, direction: DESC}]) { edges { node { id idNumber } } } }")
+    customer = backend.gql(
+        "{ customers(first: 1, orderBy: [{field: ID, direction: DESC}]) { edges { node { id idNumber } } } }"
+    )
     node = customer["customers"]["edges"][0]["node"]
     pk = parse_global_id(node["id"])[1]  # type: ignore[index]
     with backend.engine.begin() as connection:
@@ -98,7 +102,9 @@ def test_internal_errors_are_masked_and_carry_no_personal_data(backend: Backend)
             {"bad": "t1:" + "A" * 40, "id": pk},
         )
     try:
-        body = backend.post("query($id: ID!) { customer(id: $id) { address } }", {"id": node["id"]}).json()
+        body = backend.post(
+            "query($id: ID!) { customer(id: $id) { address } }", {"id": node["id"]}
+        ).json()
         assert body["errors"][0]["extensions"]["code"] == "INTERNAL"
         assert body["errors"][0]["message"] == "Internal error; it has been logged"
         assert "AAAA" not in str(body) and "t1:" not in str(body)

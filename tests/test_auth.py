@@ -66,7 +66,9 @@ def test_token_from_another_issuer_is_refused(backend: Backend) -> None:
 def test_inactive_staff_cannot_sign_in(backend: Backend) -> None:
     token = backend.token("MKT0001")
     with backend.engine.begin() as connection:
-        connection.execute(Staff.__table__.update().where(Staff.employee_no == "MKT0001").values(active=False))
+        connection.execute(
+            Staff.__table__.update().where(Staff.employee_no == "MKT0001").values(active=False)
+        )
     try:
         _unauthenticated(backend.post(ME, staff="", headers={"Authorization": f"Bearer {token}"}))
     finally:

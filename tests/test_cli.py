@@ -46,7 +46,9 @@ def cli_env(backend: Backend, tmp_path: Path) -> Iterator[dict[str, str]]:
     env["KEHU_HASH_KEYS"] = _keys(backend.settings.hash_keys)
     env["KEHU_JWT_SECRET"] = backend.settings.jwt_secret
     yield env
-    crypto.configure(crypto.FieldCipher(backend.settings.encryption_keys, backend.settings.hash_keys))
+    crypto.configure(
+        crypto.FieldCipher(backend.settings.encryption_keys, backend.settings.hash_keys)
+    )
 
 
 def _run(env: dict[str, str], *args: str) -> str:
@@ -126,7 +128,9 @@ def test_rotate_keys_re_encrypts_and_search_still_works_INFO_7(cli_env: dict[str
     with engine.connect() as connection:
         raw = list(connection.execute(text("SELECT id_number, id_number_hash FROM customers")))
         found = connection.scalar(
-            select(Customer.id).where(Customer.id_number_hash.in_(crypto.cipher().blind_indexes(number)))
+            select(Customer.id).where(
+                Customer.id_number_hash.in_(crypto.cipher().blind_indexes(number))
+            )
         )
         readable = list(connection.scalars(select(Customer.phone)))
     engine.dispose()

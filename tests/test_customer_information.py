@@ -38,7 +38,9 @@ def _snapshot(customer_id: str, as_of: str, **amounts: str) -> dict[str, Any]:
 
 def test_financial_snapshots_are_dated_exact_and_kept_INFO_2(backend: Backend) -> None:
     customer = create_customer(backend)
-    first = backend.gql(SNAPSHOT, _snapshot(customer["id"], "2026-06-30"))["recordFinancialSnapshot"]
+    first = backend.gql(SNAPSHOT, _snapshot(customer["id"], "2026-06-30"))[
+        "recordFinancialSnapshot"
+    ]
     assert first["errors"] == []
     assert first["financialSnapshot"] == {
         "asOf": "2026-06-30",
@@ -52,7 +54,10 @@ def test_financial_snapshots_are_dated_exact_and_kept_INFO_2(backend: Backend) -
         SNAPSHOT, _snapshot(customer["id"], "2026-09-30", totalAssets="99999999999999.99")
     )["recordFinancialSnapshot"]
     assert second["customer"]["latestFinancialSnapshot"] == {"asOf": "2026-09-30"}
-    assert [s["asOf"] for s in second["customer"]["financialSnapshots"]] == ["2026-09-30", "2026-06-30"]
+    assert [s["asOf"] for s in second["customer"]["financialSnapshots"]] == [
+        "2026-09-30",
+        "2026-06-30",
+    ]
     assert second["financialSnapshot"]["totalAssets"] == "99999999999999.99"
     assert second["customer"]["version"] == 3
 
@@ -80,7 +85,9 @@ def test_bad_amounts_and_future_dates_are_refused_and_nothing_is_written_INFO_3(
 
 def test_a_malformed_decimal_is_a_readable_error_not_internal(backend: Backend) -> None:
     customer = create_customer(backend)
-    body = backend.post(SNAPSHOT, _snapshot(customer["id"], "2026-01-31", annualIncome="12,5")).json()
+    body = backend.post(
+        SNAPSHOT, _snapshot(customer["id"], "2026-01-31", annualIncome="12,5")
+    ).json()
     assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
     assert "annualIncome" in body["errors"][0]["message"]
 
@@ -111,7 +118,9 @@ def _transactions(account_no: str, refs: list[str], amount: str = "100.25") -> l
     ]
 
 
-def test_bulk_import_creates_accounts_and_skips_repeated_references_INFO_2(backend: Backend) -> None:
+def test_bulk_import_creates_accounts_and_skips_repeated_references_INFO_2(
+    backend: Backend,
+) -> None:
     customer = create_customer(backend)
     account_no = f"6217{customer['id'][-8:]}"
     source = {"kind": "BUSINESS_TRANSACTION", "detail": "core banking nightly extract"}
@@ -120,7 +129,14 @@ def test_bulk_import_creates_accounts_and_skips_repeated_references_INFO_2(backe
         {
             "input": {
                 "customerId": customer["id"],
-                "accounts": [{"accountNo": account_no, "kind": "DEMAND_DEPOSIT", "openedOn": "2020-03-01", "balance": "5000"}],
+                "accounts": [
+                    {
+                        "accountNo": account_no,
+                        "kind": "DEMAND_DEPOSIT",
+                        "openedOn": "2020-03-01",
+                        "balance": "5000",
+                    }
+                ],
                 "transactions": _transactions(account_no, [f"T{i}" for i in range(300)]),
                 "source": source,
             }
@@ -166,7 +182,8 @@ def test_import_with_an_unknown_account_writes_nothing(backend: Backend) -> None
             "input": {
                 "customerId": customer["id"],
                 "accounts": [{"accountNo": "NEW-1", "kind": "LOAN", "openedOn": "2024-01-01"}],
-                "transactions": _transactions("NEW-1", ["A"]) + _transactions("NOT-MINE", ["B"])
+                "transactions": _transactions("NEW-1", ["A"])
+                + _transactions("NOT-MINE", ["B"])
                 + _transactions("NEW-1", ["C"], amount="0"),
                 "source": SOURCE,
             }
@@ -178,7 +195,9 @@ def test_import_with_an_unknown_account_writes_nothing(backend: Backend) -> None
     }
     with backend.engine.connect() as connection:
         assert connection.scalar(select(func.count()).select_from(Transaction)) == before
-    accounts = backend.gql("query($id: ID!) { customer(id: $id) { accounts { accountNo } } }", {"id": customer["id"]})
+    accounts = backend.gql(
+        "query($id: ID!) { customer(id: $id) { accounts { accountNo } } }", {"id": customer["id"]}
+    )
     assert accounts["customer"]["accounts"] == []
 
 
@@ -266,11 +285,21 @@ def test_risk_assessment_is_valid_a_year_and_history_is_kept_INFO_2(backend: Bac
     assert new["riskAssessment"]["isValid"] is True
     assert new["riskAssessment"]["validUntil"] == (clock.today() + timedelta(days=365)).isoformat()
     assert new["customer"]["riskProfile"] == {"riskTolerance": "C4_GROWTH"}
-    assert [r["riskTolerance"] for r in new["customer"]["riskAssessments"]] == ["C4_GROWTH", "C2_CAUTIOUS"]
+    assert [r["riskTolerance"] for r in new["customer"]["riskAssessments"]] == [
+        "C4_GROWTH",
+        "C2_CAUTIOUS",
+    ]
     bad = backend.gql(
         RISK,
-        {"input": {"customerId": customer["id"], "riskTolerance": "C1_CONSERVATIVE", "creditStatus": "NORMAL",
-                   "creditScore": 5000, "source": SOURCE}},
+        {
+            "input": {
+                "customerId": customer["id"],
+                "riskTolerance": "C1_CONSERVATIVE",
+                "creditStatus": "NORMAL",
+                "creditScore": 5000,
+                "source": SOURCE,
+            }
+        },
     )["recordRiskAssessment"]
     assert bad["errors"][0]["field"] == ["creditScore"]
     assert bad["errors"][0]["code"] == "OUT_OF_RANGE"
@@ -316,7 +345,13 @@ def test_due_list_and_verification_move_the_next_due_date_INFO_4(backend: Backen
     assert customer["id"] not in _due_ids(backend, "FINANCIAL", clock.today())
     verified = backend.gql(
         VERIFY,
-        {"input": {"customerId": customer["id"], "informationKind": "FINANCIAL", "result": "CONFIRMED"}},
+        {
+            "input": {
+                "customerId": customer["id"],
+                "informationKind": "FINANCIAL",
+                "result": "CONFIRMED",
+            }
+        },
         staff="SUP0001",
     )["recordVerification"]
     assert verified["verification"]["verifiedBy"] == {"employeeNo": "SUP0001"}
@@ -326,9 +361,19 @@ def test_due_list_and_verification_move_the_next_due_date_INFO_4(backend: Backen
     assert status["BASIC"]["lastVerifiedAt"] is None
     corrected = backend.gql(
         VERIFY,
-        {"input": {"customerId": customer["id"], "informationKind": "BASIC", "result": "CORRECTED"}},
+        {
+            "input": {
+                "customerId": customer["id"],
+                "informationKind": "BASIC",
+                "result": "CORRECTED",
+            }
+        },
     )["recordVerification"]
-    assert corrected["errors"][0] == {"field": ["note"], "code": "REQUIRED", "message": "say what was corrected"}
+    assert corrected["errors"][0] == {
+        "field": ["note"],
+        "code": "REQUIRED",
+        "message": "say what was corrected",
+    }
 
 
 NOTIFICATIONS = """
@@ -340,7 +385,7 @@ query { notifications(first: 20, unreadOnly: true) {
 def test_changes_notify_the_relationship_manager_and_watchers_not_the_actor_INFO_6(
     backend: Backend,
 ) -> None:
-    manager_id = backend.gql('{ me { id } }', staff="BJ01RM01")["me"]["id"]
+    manager_id = backend.gql("{ me { id } }", staff="BJ01RM01")["me"]["id"]
     customer = create_customer(backend, relationshipManager=manager_id)
     watched = backend.gql(
         "mutation($input: WatchCustomerInput!) { watchCustomer(input: $input) { errors { code } } }",
@@ -359,7 +404,10 @@ def test_changes_notify_the_relationship_manager_and_watchers_not_the_actor_INFO
     assert backend.gql(NOTIFICATIONS, staff="BJ01RM01")["notifications"]["totalCount"] == before + 1
     own = backend.gql(NOTIFICATIONS, staff="SUP0001")["notifications"]["edges"]
     assert all(e["node"]["customer"]["id"] != customer["id"] for e in own)
-    ids = [e["node"]["id"] for e in backend.gql(NOTIFICATIONS, staff="RISK0001")["notifications"]["edges"]]
+    ids = [
+        e["node"]["id"]
+        for e in backend.gql(NOTIFICATIONS, staff="RISK0001")["notifications"]["edges"]
+    ]
     marked = backend.gql(
         "mutation($input: MarkNotificationsReadInput!) { markNotificationsRead(input: $input) { marked } }",
         {"input": {"ids": ids}},
@@ -370,10 +418,15 @@ def test_changes_notify_the_relationship_manager_and_watchers_not_the_actor_INFO
 
 
 def test_subscription_pushes_a_change_over_websocket_INFO_6(backend: Backend) -> None:
-    manager_id = backend.gql('{ me { id } }', staff="BJ01RM02")["me"]["id"]
+    manager_id = backend.gql("{ me { id } }", staff="BJ01RM02")["me"]["id"]
     customer = create_customer(backend, relationshipManager=manager_id)
     with backend.client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
-        ws.send_json({"type": "connection_init", "payload": {"Authorization": f"Bearer {backend.token('BJ01RM02')}"}})
+        ws.send_json(
+            {
+                "type": "connection_init",
+                "payload": {"Authorization": f"Bearer {backend.token('BJ01RM02')}"},
+            }
+        )
         assert ws.receive_json()["type"] == "connection_ack"
         ws.send_json(
             {

@@ -26,7 +26,10 @@ def _count(backend: Backend, model: Any) -> int:
 def test_create_derives_birth_date_and_gender_from_the_id_number_INFO_3(backend: Backend) -> None:
     number = new_id_number(male=False)
     customer = create_customer(
-        backend, idNumber=number, phone="+86 138-0013-8000", email="Li.Na@Example.COM",
+        backend,
+        idNumber=number,
+        phone="+86 138-0013-8000",
+        email="Li.Na@Example.COM",
         address="新疆维吾尔自治区乌鲁木齐市天山区解放南路1号",
     )
     assert customer["idNumber"] == number
@@ -155,7 +158,9 @@ def test_update_with_the_current_version_then_a_stale_one_is_a_conflict_INFO_5(
     body = response.json()
     assert body["errors"][0]["extensions"]["code"] == "CONFLICT"
     assert body["data"] is None
-    latest = backend.gql("query($id: ID!) { customer(id: $id) { version occupation } }", {"id": customer["id"]})
+    latest = backend.gql(
+        "query($id: ID!) { customer(id: $id) { version occupation } }", {"id": customer["id"]}
+    )
     assert latest["customer"] == {"version": 2, "occupation": "教师"}
 
 
@@ -191,7 +196,14 @@ def test_history_values_are_encrypted_at_rest_INFO_7(backend: Backend) -> None:
     customer = create_customer(backend, phone="13900000021")
     backend.gql(
         UPDATE,
-        {"input": {"id": customer["id"], "expectedVersion": 1, "changes": {"phone": "13900000022"}, "source": SOURCE}},
+        {
+            "input": {
+                "id": customer["id"],
+                "expectedVersion": 1,
+                "changes": {"phone": "13900000022"},
+                "source": SOURCE,
+            }
+        },
     )
     with backend.engine.connect() as connection:
         raw = connection.exec_driver_sql(

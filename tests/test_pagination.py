@@ -19,6 +19,7 @@ query($first: Int, $after: String, $last: Int, $before: String, $order: [Custome
 }
 """
 
+
 def _walk_forward(backend: Backend, size: int, order: list[dict[str, str]]) -> list[dict[str, Any]]:
     nodes: list[dict[str, Any]] = []
     after = None
@@ -30,7 +31,9 @@ def _walk_forward(backend: Backend, size: int, order: list[dict[str, str]]) -> l
         after = page["pageInfo"]["endCursor"]
 
 
-def _walk_backward(backend: Backend, size: int, order: list[dict[str, str]]) -> list[dict[str, Any]]:
+def _walk_backward(
+    backend: Backend, size: int, order: list[dict[str, str]]
+) -> list[dict[str, Any]]:
     nodes: list[dict[str, Any]] = []
     before = None
     while True:
@@ -49,7 +52,9 @@ ORDERS = [
 ]
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(size=st.integers(min_value=1, max_value=100), order=st.sampled_from(ORDERS))
 def test_pages_cover_every_customer_once_in_order_both_ways(
     backend: Backend, size: int, order: list[dict[str, str]]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from kehu.cli import SCHEMA_FILE
 from schema.schema import build_schema
 from store.models import Base
 from tests.conftest import Backend
-from kehu.cli import SCHEMA_FILE
 
 
 def test_schema_graphql_is_current() -> None:

@@ -39,7 +39,9 @@ def test_postgresql_requires_explicit_secrets(tmp_path: Path) -> None:
         ("KEHU_JWT_SECRET", "short", "KEHU_JWT_SECRET must be at least 32 characters"),
     ],
 )
-def test_a_bad_value_names_the_variable(tmp_path: Path, name: str, value: str, message: str) -> None:
+def test_a_bad_value_names_the_variable(
+    tmp_path: Path, name: str, value: str, message: str
+) -> None:
     with pytest.raises(SettingsError, match=message) as error:
         Settings.from_env({"KEHU_VAR_DIR": str(tmp_path), name: value})
     if "KEYS" in name:
@@ -52,5 +54,8 @@ def test_key_lists_keep_order_and_refuse_duplicates(tmp_path: Path) -> None:
     assert [kid for kid, _ in settings.encryption_keys] == ["k2", "k1"]
     with pytest.raises(SettingsError, match="appears twice"):
         Settings.from_env(
-            {"KEHU_VAR_DIR": str(tmp_path), "KEHU_HASH_KEYS": f"{new_key_entry('h')},{new_key_entry('h')}"}
+            {
+                "KEHU_VAR_DIR": str(tmp_path),
+                "KEHU_HASH_KEYS": f"{new_key_entry('h')},{new_key_entry('h')}",
+            }
         )

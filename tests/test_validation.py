@@ -23,7 +23,9 @@ def _number(area: str, birth: date, sequence: int) -> str:
 
 
 @given(area=areas, birth=birth_dates, sequence=st.integers(0, 999))
-def test_valid_id_numbers_are_accepted_with_birth_date_and_gender(area: str, birth: date, sequence: int) -> None:
+def test_valid_id_numbers_are_accepted_with_birth_date_and_gender(
+    area: str, birth: date, sequence: int
+) -> None:
     number = _number(area, birth, sequence)
     parsed = validation.resident_id(number.lower())
     assert parsed.number == number
@@ -31,8 +33,16 @@ def test_valid_id_numbers_are_accepted_with_birth_date_and_gender(area: str, bir
     assert parsed.gender == ("MALE" if sequence % 2 else "FEMALE")
 
 
-@given(area=areas, birth=birth_dates, sequence=st.integers(0, 999), position=st.integers(0, 17), digit=st.integers(0, 9))
-def test_any_single_changed_character_is_refused(area: str, birth: date, sequence: int, position: int, digit: int) -> None:
+@given(
+    area=areas,
+    birth=birth_dates,
+    sequence=st.integers(0, 999),
+    position=st.integers(0, 17),
+    digit=st.integers(0, 9),
+)
+def test_any_single_changed_character_is_refused(
+    area: str, birth: date, sequence: int, position: int, digit: int
+) -> None:
     number = _number(area, birth, sequence)
     changed = number[:position] + str(digit) + number[position + 1 :]
     if changed == number:
@@ -49,13 +59,21 @@ def test_library_notes_examples() -> None:
         validation.resident_id("360426199101010072")
 
 
-@given(prefix=st.sampled_from(["", "+86", "86", "0086"]), second=st.sampled_from("3456789"), rest=st.integers(0, 10**9 - 1))
-def test_mainland_mobiles_are_normalised_to_eleven_digits(prefix: str, second: str, rest: int) -> None:
+@given(
+    prefix=st.sampled_from(["", "+86", "86", "0086"]),
+    second=st.sampled_from("3456789"),
+    rest=st.integers(0, 10**9 - 1),
+)
+def test_mainland_mobiles_are_normalised_to_eleven_digits(
+    prefix: str, second: str, rest: int
+) -> None:
     digits = f"1{second}{rest:09d}"
     assert validation.mobile(prefix + digits) == digits
 
 
-@pytest.mark.parametrize("bad", ["12812345678", "1381234567", "138123456789", "+1 138 1234 5678", ""])
+@pytest.mark.parametrize(
+    "bad", ["12812345678", "1381234567", "138123456789", "+1 138 1234 5678", ""]
+)
 def test_other_numbers_are_refused(bad: str) -> None:
     with pytest.raises(UserInputError):
         validation.mobile(bad)
