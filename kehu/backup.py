@@ -31,6 +31,14 @@ def _libpq(database_url: str) -> tuple[str, dict[str, str]]:
     return plain.render_as_string(hide_password=False), env
 
 
+def _run(program: str, arguments: list[str], env: dict[str, str]) -> None:
+    result = subprocess.run(
+        [program, *arguments], env=env, capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise BackupError(f"{program} failed: {result.stderr.strip()}")
+
+
 def backup(database_url: str, target: Path) -> None:
     """Write a consistent copy of the database to ``target`` while it stays in use."""
     target = Path(target)
@@ -48,15 +56,7 @@ def backup(database_url: str, target: Path) -> None:
             source.close()
         return
     dsn, env = _libpq(database_url)
-    result = subprocess.run(
-        ["pg_dump", "--format=custom", "--no-owner", f"--file={target}", dsn],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise BackupError(f"pg_dump failed: {result.stderr.strip()}")
+    _run("pg_dump", ["--format=custom", "--no-owner", f"--file={target}", dsn], env)
 
 
 def restore(database_url: str, source: Path) -> None:
@@ -80,20 +80,5 @@ def restore(database_url: str, source: Path) -> None:
             backup_db.close()
         return
     dsn, env = _libpq(database_url)
-    result = subprocess.run(
-        [
-            "pg_restore",
-            "--clean",
-            "--if-exists",
-            "--no-owner",
-            "--single-transaction",
-            f"--dbname={dsn}",
-            str(source),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise BackupError(f"pg_restore failed: {result.stderr.strip()}")
+    options = ["--clean", "--if-exists", "--no-owner", "--single-transaction", f"--dbname={dsn}"]
+    _run("pg_restore", [*options, str(source)], env)

@@ -1,4 +1,4 @@
-"""The ``kehu`` command: serve, migrate, seed, token, export-schema, rotate-keys, backup, restore."""
+"""The ``kehu`` command: serve, migrate, seed, token, schema, keys, backup and restore."""
 
 from __future__ import annotations
 

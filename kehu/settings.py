@@ -118,7 +118,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Read settings from ``env`` (default: ``os.environ``); raise SettingsError on bad input."""
+        """Read settings from ``env`` (default ``os.environ``); SettingsError on bad input."""
         env = os.environ if env is None else env
         var_dir = Path(env.get("KEHU_VAR_DIR") or "var").resolve()
         database_url = env.get("KEHU_DATABASE_URL") or f"sqlite:///{var_dir / 'kehu.db'}"

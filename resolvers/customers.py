@@ -968,36 +968,35 @@ def search_hashes(value: str) -> list[str]:
     return crypto.cipher().blind_indexes(value)
 
 
-def grouped(rows: Iterable[Any], key: str) -> dict[int, list[Any]]:
+def _per_customer(
+    session: Session,
+    model: Any,
+    customer_ids: Sequence[int],
+    order: Sequence[Any],
+    options: Sequence[Any] = (),
+) -> dict[int, list[Any]]:
+    """Every row of ``model`` for the given customers, grouped by customer, one statement."""
+    rows = session.scalars(
+        select(model).options(*options).where(model.customer_id.in_(customer_ids)).order_by(*order)
+    )
     result: dict[int, list[Any]] = defaultdict(list)
     for row in rows:
-        result[getattr(row, key)].append(row)
+        result[row.customer_id].append(row)
     return result
 
 
-def snapshots(session: Session, customer_ids: Sequence[int]) -> dict[int, list[FinancialSnapshot]]:
-    rows = session.scalars(
-        select(FinancialSnapshot)
-        .where(FinancialSnapshot.customer_id.in_(customer_ids))
-        .order_by(FinancialSnapshot.as_of.desc(), FinancialSnapshot.id.desc())
-    )
-    return grouped(rows, "customer_id")
+def snapshots(session: Session, customer_ids: Sequence[int]) -> dict[int, list[Any]]:
+    order = (FinancialSnapshot.as_of.desc(), FinancialSnapshot.id.desc())
+    return _per_customer(session, FinancialSnapshot, customer_ids, order)
 
 
-def risk_history(session: Session, customer_ids: Sequence[int]) -> dict[int, list[RiskAssessment]]:
-    rows = session.scalars(
-        select(RiskAssessment)
-        .where(RiskAssessment.customer_id.in_(customer_ids))
-        .order_by(RiskAssessment.assessed_at.desc(), RiskAssessment.id.desc())
-    )
-    return grouped(rows, "customer_id")
+def risk_history(session: Session, customer_ids: Sequence[int]) -> dict[int, list[Any]]:
+    order = (RiskAssessment.assessed_at.desc(), RiskAssessment.id.desc())
+    return _per_customer(session, RiskAssessment, customer_ids, order)
 
 
-def accounts(session: Session, customer_ids: Sequence[int]) -> dict[int, list[Account]]:
-    rows = session.scalars(
-        select(Account).where(Account.customer_id.in_(customer_ids)).order_by(Account.id)
-    )
-    return grouped(rows, "customer_id")
+def accounts(session: Session, customer_ids: Sequence[int]) -> dict[int, list[Any]]:
+    return _per_customer(session, Account, customer_ids, (Account.id,))
 
 
 def preferences(session: Session, customer_ids: Sequence[int]) -> dict[int, Preferences]:
@@ -1005,34 +1004,20 @@ def preferences(session: Session, customer_ids: Sequence[int]) -> dict[int, Pref
     return {row.customer_id: row for row in rows}
 
 
-def sources(session: Session, customer_ids: Sequence[int]) -> dict[int, list[InformationSource]]:
-    rows = session.scalars(
-        select(InformationSource)
-        .where(InformationSource.customer_id.in_(customer_ids))
-        .order_by(InformationSource.id.desc())
+def sources(session: Session, customer_ids: Sequence[int]) -> dict[int, list[Any]]:
+    return _per_customer(session, InformationSource, customer_ids, (InformationSource.id.desc(),))
+
+
+def verification_status(session: Session, customer_ids: Sequence[int]) -> dict[int, list[Any]]:
+    order = (VerificationDue.due_on, VerificationDue.information_kind)
+    return _per_customer(session, VerificationDue, customer_ids, order)
+
+
+def verifications(session: Session, customer_ids: Sequence[int]) -> dict[int, list[Any]]:
+    order = (Verification.verified_at.desc(), Verification.id.desc())
+    return _per_customer(
+        session, Verification, customer_ids, order, [joinedload(Verification.verified_by)]
     )
-    return grouped(rows, "customer_id")
-
-
-def verification_status(
-    session: Session, customer_ids: Sequence[int]
-) -> dict[int, list[VerificationDue]]:
-    rows = session.scalars(
-        select(VerificationDue)
-        .where(VerificationDue.customer_id.in_(customer_ids))
-        .order_by(VerificationDue.due_on, VerificationDue.information_kind)
-    )
-    return grouped(rows, "customer_id")
-
-
-def verifications(session: Session, customer_ids: Sequence[int]) -> dict[int, list[Verification]]:
-    rows = session.scalars(
-        select(Verification)
-        .options(joinedload(Verification.verified_by))
-        .where(Verification.customer_id.in_(customer_ids))
-        .order_by(Verification.verified_at.desc(), Verification.id.desc())
-    )
-    return grouped(rows, "customer_id")
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ from schema.context import Context
 from schema.staff import BranchNode, StaffNode
 from store import customers as rows
 from store.customers import Transaction
+from store.staff import Staff
 
 R = TypeVar("R")
 
@@ -997,8 +998,8 @@ def _basic_values(given: Any) -> dict[str, Any]:
 
 @strawberry.type
 class CustomerPayload:
-    customer: CustomerNode | None
     errors: list[CustomerUserError]
+    customer: CustomerNode | None = None
 
 
 @strawberry.input(description="A dated financial snapshot; money as decimal strings.")
@@ -1014,9 +1015,9 @@ class RecordFinancialSnapshotInput:
 
 @strawberry.type
 class RecordFinancialSnapshotPayload:
-    financial_snapshot: FinancialSnapshot | None
-    customer: CustomerNode | None
     errors: list[CustomerUserError]
+    financial_snapshot: FinancialSnapshot | None = None
+    customer: CustomerNode | None = None
 
 
 @strawberry.input
@@ -1047,11 +1048,11 @@ class ImportTransactionsInput:
 
 @strawberry.type
 class ImportTransactionsPayload:
-    imported: int
-    skipped_duplicates: int
-    accounts_created: int
-    customer: CustomerNode | None
     errors: list[CustomerUserError]
+    imported: int = 0
+    skipped_duplicates: int = 0
+    accounts_created: int = 0
+    customer: CustomerNode | None = None
 
 
 @strawberry.input(description="Preferences to record; omitted fields stay as they are.")
@@ -1067,9 +1068,9 @@ class RecordPreferencesInput:
 
 @strawberry.type
 class RecordPreferencesPayload:
-    preferences: Preferences | None
-    customer: CustomerNode | None
     errors: list[CustomerUserError]
+    preferences: Preferences | None = None
+    customer: CustomerNode | None = None
 
 
 @strawberry.input(description="A risk assessment; valid for one year from `assessedAt`.")
@@ -1085,9 +1086,9 @@ class RecordRiskAssessmentInput:
 
 @strawberry.type
 class RecordRiskAssessmentPayload:
-    risk_assessment: RiskAssessment | None
-    customer: CustomerNode | None
     errors: list[CustomerUserError]
+    risk_assessment: RiskAssessment | None = None
+    customer: CustomerNode | None = None
 
 
 @strawberry.input(description="The outcome of re-verifying one kind of information (INFO-4).")
@@ -1100,9 +1101,9 @@ class RecordVerificationInput:
 
 @strawberry.type
 class RecordVerificationPayload:
-    verification: Verification | None
-    customer: CustomerNode | None
     errors: list[CustomerUserError]
+    verification: Verification | None = None
+    customer: CustomerNode | None = None
 
 
 @strawberry.input
@@ -1123,233 +1124,243 @@ class MarkNotificationsReadInput:
 
 @strawberry.type
 class MarkNotificationsReadPayload:
-    marked: int
     errors: list[CustomerUserError]
+    marked: int = 0
 
 
-def _customer_after(info: ContextInfo, customer_id: int) -> CustomerNode | None:
-    return load_customer(info, customer_id)
+P = TypeVar("P")
+
+
+def run_command(
+    info: ContextInfo,
+    payload: type[P],
+    command: Callable[[Session, Staff], R],
+    answer: Callable[[R], P],
+) -> P:
+    """Run a mutation's command in one transaction and build its payload.
+
+    Refused input (including malformed IDs) becomes the payload's ``errors`` with nothing
+    written; ``answer`` builds the successful payload after the commit.
+    """
+    actor = info.context.actor
+    try:
+        result = mutate(info, lambda session: command(session, actor))
+    except UserInputError as exc:
+        return payload(errors=_errors(exc))  # type: ignore[call-arg]
+    return answer(result)
+
+
+def _id(value: str, field: str = "customerId") -> int:
+    return pk_of(value, "Customer", field)
 
 
 @strawberry.type
 class CustomerMutation:
     @strawberry.mutation(description="Register a customer (INFO-2, INFO-3, INFO-5). 新建客户。")
     def create_customer(self, info: ContextInfo, input: CreateCustomerInput) -> CustomerPayload:
-        actor = info.context.actor
-        try:
-            values = _basic_values(input)
-            created = mutate(
-                info, lambda s: logic.create_customer(s, actor, values, input.source.draft())
-            )
-        except UserInputError as exc:
-            return CustomerPayload(customer=None, errors=_errors(exc))
-        return CustomerPayload(customer=_customer_after(info, created.id), errors=[])
+        return run_command(
+            info,
+            CustomerPayload,
+            lambda s, actor: logic.create_customer(
+                s, actor, _basic_values(input), input.source.draft()
+            ),
+            lambda created: CustomerPayload(customer=load_customer(info, created.id), errors=[]),
+        )
 
     @strawberry.mutation(
         description="Change basic information; a stale `expectedVersion` fails with CONFLICT."
     )
     def update_customer(self, info: ContextInfo, input: UpdateCustomerInput) -> CustomerPayload:
-        actor = info.context.actor
-        try:
-            customer_id = pk_of(input.id, "Customer", "id")
-            values = _basic_values(input.changes)
-            mutate(
-                info,
-                lambda s: logic.update_customer(
-                    s, actor, customer_id, input.expected_version, values, input.source.draft()
-                ),
-            )
-        except UserInputError as exc:
-            return CustomerPayload(customer=None, errors=_errors(exc))
-        return CustomerPayload(customer=_customer_after(info, customer_id), errors=[])
+        return run_command(
+            info,
+            CustomerPayload,
+            lambda s, actor: logic.update_customer(
+                s,
+                actor,
+                _id(input.id, "id"),
+                input.expected_version,
+                _basic_values(input.changes),
+                input.source.draft(),
+            ),
+            lambda changed: CustomerPayload(customer=load_customer(info, changed.id), errors=[]),
+        )
 
     @strawberry.mutation(description="Record a dated financial snapshot. 记录财务状况。")
     def record_financial_snapshot(
         self, info: ContextInfo, input: RecordFinancialSnapshotInput
     ) -> RecordFinancialSnapshotPayload:
-        actor = info.context.actor
-        try:
-            customer_id = pk_of(input.customer_id, "Customer", "customerId")
-            amounts = {
-                "annual_income": input.annual_income,
-                "total_assets": input.total_assets,
-                "total_liabilities": input.total_liabilities,
-                "assets_under_management": input.assets_under_management,
-            }
-            snapshot = mutate(
-                info,
-                lambda s: logic.record_financial_snapshot(
-                    s, actor, customer_id, input.as_of, amounts, input.source.draft()
-                ),
-            )
-        except UserInputError as exc:
-            return RecordFinancialSnapshotPayload(
-                financial_snapshot=None, customer=None, errors=_errors(exc)
-            )
-        return RecordFinancialSnapshotPayload(
-            financial_snapshot=FinancialSnapshot.present(snapshot, info.context),
-            customer=_customer_after(info, customer_id),
-            errors=[],
+        amounts = {
+            "annual_income": input.annual_income,
+            "total_assets": input.total_assets,
+            "total_liabilities": input.total_liabilities,
+            "assets_under_management": input.assets_under_management,
+        }
+        return run_command(
+            info,
+            RecordFinancialSnapshotPayload,
+            lambda s, actor: logic.record_financial_snapshot(
+                s, actor, _id(input.customer_id), input.as_of, amounts, input.source.draft()
+            ),
+            lambda snapshot: RecordFinancialSnapshotPayload(
+                financial_snapshot=FinancialSnapshot.present(snapshot, info.context),
+                customer=load_customer(info, snapshot.customer_id),
+                errors=[],
+            ),
         )
 
     @strawberry.mutation(description="Import accounts and transactions in bulk. 批量导入交易。")
     def import_transactions(
         self, info: ContextInfo, input: ImportTransactionsInput
     ) -> ImportTransactionsPayload:
-        actor = info.context.actor
-        try:
-            customer_id = pk_of(input.customer_id, "Customer", "customerId")
-            accounts = [
-                logic.AccountDraft(a.account_no, a.kind, a.opened_on, a.balance)
-                for a in input.accounts
-            ]
-            transactions = [
-                logic.TransactionDraft(
-                    t.account_no, t.external_ref, t.occurred_at, t.amount, t.type, t.channel
-                )
-                for t in input.transactions
-            ]
-            result = mutate(
-                info,
-                lambda s: logic.import_transactions(
-                    s, actor, customer_id, accounts, transactions, input.source.draft()
-                ),
+        accounts = [
+            logic.AccountDraft(a.account_no, a.kind, a.opened_on, a.balance) for a in input.accounts
+        ]
+        transactions = [
+            logic.TransactionDraft(
+                t.account_no, t.external_ref, t.occurred_at, t.amount, t.type, t.channel
             )
-        except UserInputError as exc:
-            return ImportTransactionsPayload(
-                imported=0,
-                skipped_duplicates=0,
-                accounts_created=0,
-                customer=None,
-                errors=_errors(exc),
+            for t in input.transactions
+        ]
+
+        def command(s: Session, actor: Staff) -> tuple[int, logic.ImportResult]:
+            customer_id = _id(input.customer_id)
+            result = logic.import_transactions(
+                s, actor, customer_id, accounts, transactions, input.source.draft()
             )
-        return ImportTransactionsPayload(
-            imported=result.imported,
-            skipped_duplicates=result.skipped_duplicates,
-            accounts_created=result.accounts_created,
-            customer=_customer_after(info, customer_id),
-            errors=[],
+            return customer_id, result
+
+        return run_command(
+            info,
+            ImportTransactionsPayload,
+            command,
+            lambda done: ImportTransactionsPayload(
+                imported=done[1].imported,
+                skipped_duplicates=done[1].skipped_duplicates,
+                accounts_created=done[1].accounts_created,
+                customer=load_customer(info, done[0]),
+                errors=[],
+            ),
         )
 
     @strawberry.mutation(description="Record preferences and marketing consent. 记录偏好。")
     def record_preferences(
         self, info: ContextInfo, input: RecordPreferencesInput
     ) -> RecordPreferencesPayload:
-        actor = info.context.actor
-        try:
-            customer_id = pk_of(input.customer_id, "Customer", "customerId")
-            values = {
-                key: getattr(input, key)
-                for key in (
-                    "products",
-                    "service_channels",
-                    "contact_method",
-                    "contact_time",
-                    "marketing_opt_in",
-                )
-                if getattr(input, key) is not strawberry.UNSET
-            }
-            if values.get("marketing_opt_in", False) is None:
+        fields = ("products", "service_channels", "contact_method", "contact_time")
+        values = {
+            key: getattr(input, key)
+            for key in (*fields, "marketing_opt_in")
+            if getattr(input, key) is not strawberry.UNSET
+        }
+
+        def command(s: Session, actor: Staff) -> Any:
+            if "marketing_opt_in" in values and values["marketing_opt_in"] is None:
                 raise UserInputError.one(("marketingOptIn",), "REQUIRED", "must be true or false")
-            prefs = mutate(
-                info,
-                lambda s: logic.record_preferences(
-                    s, actor, customer_id, values, input.source.draft()
-                ),
+            return logic.record_preferences(
+                s, actor, _id(input.customer_id), values, input.source.draft()
             )
-        except UserInputError as exc:
-            return RecordPreferencesPayload(preferences=None, customer=None, errors=_errors(exc))
-        return RecordPreferencesPayload(
-            preferences=Preferences.present(prefs, info.context),
-            customer=_customer_after(info, customer_id),
-            errors=[],
+
+        return run_command(
+            info,
+            RecordPreferencesPayload,
+            command,
+            lambda prefs: RecordPreferencesPayload(
+                preferences=Preferences.present(prefs, info.context),
+                customer=load_customer(info, prefs.customer_id),
+                errors=[],
+            ),
         )
 
     @strawberry.mutation(description="Record a risk assessment. 记录风险评估。")
     def record_risk_assessment(
         self, info: ContextInfo, input: RecordRiskAssessmentInput
     ) -> RecordRiskAssessmentPayload:
-        actor = info.context.actor
-        try:
-            customer_id = pk_of(input.customer_id, "Customer", "customerId")
-            assessment = mutate(
-                info,
-                lambda s: logic.record_risk_assessment(
-                    s,
-                    actor,
-                    customer_id,
-                    risk_tolerance=input.risk_tolerance,
-                    credit_status=input.credit_status,
-                    questionnaire_score=input.questionnaire_score,
-                    credit_score=input.credit_score,
-                    assessed_at=input.assessed_at,
-                    source=input.source.draft(),
-                ),
-            )
-        except UserInputError as exc:
-            return RecordRiskAssessmentPayload(
-                risk_assessment=None, customer=None, errors=_errors(exc)
-            )
-        return RecordRiskAssessmentPayload(
-            risk_assessment=RiskAssessment.present(assessment, info.context),
-            customer=_customer_after(info, customer_id),
-            errors=[],
+        return run_command(
+            info,
+            RecordRiskAssessmentPayload,
+            lambda s, actor: logic.record_risk_assessment(
+                s,
+                actor,
+                _id(input.customer_id),
+                risk_tolerance=input.risk_tolerance,
+                credit_status=input.credit_status,
+                questionnaire_score=input.questionnaire_score,
+                credit_score=input.credit_score,
+                assessed_at=input.assessed_at,
+                source=input.source.draft(),
+            ),
+            lambda assessment: RecordRiskAssessmentPayload(
+                risk_assessment=RiskAssessment.present(assessment, info.context),
+                customer=load_customer(info, assessment.customer_id),
+                errors=[],
+            ),
         )
 
     @strawberry.mutation(description="Record a re-verification (INFO-4). 记录信息核实。")
     def record_verification(
         self, info: ContextInfo, input: RecordVerificationInput
     ) -> RecordVerificationPayload:
-        actor = info.context.actor
-        try:
-            customer_id = pk_of(input.customer_id, "Customer", "customerId")
-            verification = mutate(
-                info,
-                lambda s: logic.record_verification(
-                    s, actor, customer_id, input.information_kind, input.result, input.note
-                ),
-            )
-        except UserInputError as exc:
-            return RecordVerificationPayload(verification=None, customer=None, errors=_errors(exc))
-        return RecordVerificationPayload(
-            verification=Verification.present(verification),
-            customer=_customer_after(info, customer_id),
-            errors=[],
+        return run_command(
+            info,
+            RecordVerificationPayload,
+            lambda s, actor: logic.record_verification(
+                s, actor, _id(input.customer_id), input.information_kind, input.result, input.note
+            ),
+            lambda verification: RecordVerificationPayload(
+                verification=Verification.present(verification),
+                customer=load_customer(info, verification.customer_id),
+                errors=[],
+            ),
         )
 
     @strawberry.mutation(description="Follow a customer's changes (INFO-6). 关注客户变更。")
     def watch_customer(self, info: ContextInfo, input: WatchCustomerInput) -> CustomerPayload:
-        actor = info.context.actor
-        try:
-            customer_id = pk_of(input.customer_id, "Customer", "customerId")
-            mutate(info, lambda s: logic.watch_customer(s, actor, customer_id, input.reason))
-        except UserInputError as exc:
-            return CustomerPayload(customer=None, errors=_errors(exc))
-        return CustomerPayload(customer=_customer_after(info, customer_id), errors=[])
+        def command(s: Session, actor: Staff) -> int:
+            customer_id = _id(input.customer_id)
+            logic.watch_customer(s, actor, customer_id, input.reason)
+            return customer_id
+
+        return run_command(
+            info,
+            CustomerPayload,
+            command,
+            lambda customer_id: CustomerPayload(
+                customer=load_customer(info, customer_id), errors=[]
+            ),
+        )
 
     @strawberry.mutation(description="Stop following a customer's changes. 取消关注。")
     def unwatch_customer(self, info: ContextInfo, input: UnwatchCustomerInput) -> CustomerPayload:
-        actor = info.context.actor
-        try:
-            customer_id = pk_of(input.customer_id, "Customer", "customerId")
-            mutate(info, lambda s: logic.unwatch_customer(s, actor, customer_id))
-        except UserInputError as exc:
-            return CustomerPayload(customer=None, errors=_errors(exc))
-        return CustomerPayload(customer=_customer_after(info, customer_id), errors=[])
+        def command(s: Session, actor: Staff) -> int:
+            customer_id = _id(input.customer_id)
+            logic.unwatch_customer(s, actor, customer_id)
+            return customer_id
+
+        return run_command(
+            info,
+            CustomerPayload,
+            command,
+            lambda customer_id: CustomerPayload(
+                customer=load_customer(info, customer_id), errors=[]
+            ),
+        )
 
     @strawberry.mutation(description="Mark your notifications read. 标记通知已读。")
     def mark_notifications_read(
         self, info: ContextInfo, input: MarkNotificationsReadInput
     ) -> MarkNotificationsReadPayload:
-        actor = info.context.actor
-        try:
+        def command(s: Session, actor: Staff) -> int:
             if len(input.ids) > 100:
                 raise UserInputError.one(("ids",), "TOO_MANY", "at most 100 per call")
             ids = [pk_of(v, "Notification", ("ids", str(i))) for i, v in enumerate(input.ids)]
-            marked = mutate(info, lambda s: logic.mark_notifications_read(s, actor, ids))
-        except UserInputError as exc:
-            return MarkNotificationsReadPayload(marked=0, errors=_errors(exc))
-        return MarkNotificationsReadPayload(marked=marked, errors=[])
+            return logic.mark_notifications_read(s, actor, ids)
+
+        return run_command(
+            info,
+            MarkNotificationsReadPayload,
+            command,
+            lambda marked: MarkNotificationsReadPayload(marked=marked, errors=[]),
+        )
 
 
 __all__ = ["CustomerMutation", "CustomerNode", "CustomerQuery", "errors_of"]

@@ -74,8 +74,10 @@ class LeafFastPathExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 if value is not None:
                     try:
                         return leaf.serialize(value)
-                    except Exception:  # noqa: BLE001 - the normal path reports it properly
+                    except Exception:
                         pass
                 elif not non_null:
                     return None
-        return super().execute_field(parent_type, source, field_details_list, path, position_context)
+        return super().execute_field(
+            parent_type, source, field_details_list, path, position_context
+        )
