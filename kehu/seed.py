@@ -325,13 +325,15 @@ def seed_customers(
             for n in range(rng.randint(1, 3)):
                 account_id = ids.next("accounts")
                 account_ids.append(account_id)
-                kind = AccountKind.DEMAND_DEPOSIT if n == 0 else rng.choice(list(AccountKind))
+                account_kind = (
+                    AccountKind.DEMAND_DEPOSIT if n == 0 else rng.choice(list(AccountKind))
+                )
                 tables[Account].append(
                     {
                         "id": account_id,
                         "customer_id": customer_id,
                         "account_no": f"6222{customer_id:010d}{n:02d}",
-                        "kind": kind,
+                        "kind": account_kind,
                         "currency": "CNY",
                         "opened_on": created.date(),
                         "balance": _money(aum / (n + 1)),

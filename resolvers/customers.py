@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, func, insert, select, tuple_
+from sqlalchemy import case, func, insert, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -599,24 +599,24 @@ def import_transactions(
             problems.extend(exc)
     declared = {a.account_no for a in accounts}
     seen_refs: set[tuple[str, str]] = set()
-    for i, draft in enumerate(transactions):
+    for i, tx in enumerate(transactions):
         path = ("transactions", str(i))
-        account = known.get(draft.account_no)
-        if draft.account_no not in declared and (
+        account = known.get(tx.account_no)
+        if tx.account_no not in declared and (
             account is None or account.customer_id != customer_id
         ):
             problems.add(
                 (*path, "accountNo"), "UNKNOWN_ACCOUNT", "is not an account of this customer"
             )
-        if not draft.external_ref.strip() or len(draft.external_ref) > 64:
+        if not tx.external_ref.strip() or len(tx.external_ref) > 64:
             problems.add((*path, "externalRef"), "INVALID", "must be 1–64 characters")
-        key = (draft.account_no, draft.external_ref)
+        key = (tx.account_no, tx.external_ref)
         if key in seen_refs:
             problems.add((*path, "externalRef"), "DUPLICATE", "appears twice in this import")
         seen_refs.add(key)
         try:
-            validation.positive_money(draft.amount, (*path, "amount"))
-            validation.not_future_time(draft.occurred_at, (*path, "occurredAt"))
+            validation.positive_money(tx.amount, (*path, "amount"))
+            validation.not_future_time(tx.occurred_at, (*path, "occurredAt"))
         except UserInputError as exc:
             problems.extend(exc)
     source_row = _source(
@@ -935,20 +935,22 @@ def customers_by_id(session: Session, customer_ids: Sequence[int]) -> dict[int, 
 def _latest(
     session: Session, model: Any, order: Sequence[Any], customer_ids: Sequence[int]
 ) -> dict[int, Any]:
-    """The newest row of ``model`` per customer, as plain rows, in one statement."""
+    """The newest row of ``model`` per customer, as plain rows, in one statement.
+
+    The rows are ranked inside one subquery restricted to the customers asked for, so the
+    database reads only their rows (joining the ranking back to the table scanned it whole).
+    """
+    table = model.__table__
     ranked = (
         select(
-            model.id,
-            func.row_number().over(partition_by=model.customer_id, order_by=order).label("rank"),
+            *table.c,
+            func.row_number().over(partition_by=table.c.customer_id, order_by=order).label("rank"),
         )
-        .where(model.customer_id.in_(customer_ids))
+        .where(table.c.customer_id.in_(customer_ids))
         .subquery()
     )
-    table = model.__table__
-    rows = session.connection().execute(
-        select(table).join(ranked, and_(ranked.c.id == table.c.id, ranked.c.rank == 1))
-    )
-    return {row.customer_id: row for row in rows.all()}
+    statement = select(*(ranked.c[c.key] for c in table.c)).where(ranked.c.rank == 1)
+    return {row.customer_id: row for row in session.connection().execute(statement).all()}
 
 
 def latest_snapshots(session: Session, customer_ids: Sequence[int]) -> dict[int, Any]:

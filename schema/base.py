@@ -10,7 +10,7 @@ from typing import Any, Generic, TypeVar
 import strawberry
 from strawberry.types import Info
 
-from resolvers.errors import FieldError
+from resolvers.ids import global_id
 from resolvers.pagination import Page
 from schema.context import Context
 
@@ -18,6 +18,11 @@ T = TypeVar("T")
 E = TypeVar("E", bound=Enum)
 
 ContextInfo = Info[Context, None]
+
+
+def node_id(type_name: str, pk: int) -> strawberry.ID:
+    """The global ID of an object (Relay)."""
+    return strawberry.ID(global_id(type_name, pk))
 
 
 @strawberry.interface(description="An object with a global ID (Relay). 具有全局 ID 的对象。")
@@ -110,11 +115,3 @@ class DateTimeFilter:
 class IDFilter:
     eq: strawberry.ID | None = None
     in_: list[strawberry.ID] | None = strawberry.field(name="in", default=None)
-
-
-def errors_of(problems: Sequence[FieldError], error_type: type[T]) -> list[T]:
-    """Field errors as the domain's ``UserError`` type."""
-    return [
-        error_type(field=list(e.field), code=e.code, message=e.message)  # type: ignore[call-arg]
-        for e in problems
-    ]

@@ -23,7 +23,7 @@ from resolvers import customers as logic
 from resolvers import validation
 from resolvers.errors import ConflictError, UserInputError
 from resolvers.filters import FilterField, compile_where
-from resolvers.ids import global_id, pk_of
+from resolvers.ids import pk_of
 from resolvers.pagination import PageRequest
 from schema.base import (
     Connection,
@@ -36,7 +36,7 @@ from schema.base import (
     SortDirection,
     StringFilter,
     bilingual_enum,
-    errors_of,
+    node_id,
 )
 from schema.context import Context
 from schema.staff import BranchNode, StaffNode
@@ -307,7 +307,7 @@ class AccountNode(Node):
             "Account", {"account_no": row.account_no, "balance": row.balance}, ctx.access
         )
         return cls(
-            id=global_id("Account", row.id),
+            id=node_id("Account", row.id),
             kind=row.kind,
             currency=row.currency,
             opened_on=row.opened_on,
@@ -329,8 +329,8 @@ class TransactionNode(Node):
     def present(cls, row: Transaction, ctx: Context) -> TransactionNode:
         values = present("Transaction", {"amount": row.amount}, ctx.access)
         return cls(
-            id=global_id("Transaction", row.id),
-            account=strawberry.ID(global_id("Account", row.account_id)),
+            id=node_id("Transaction", row.id),
+            account=node_id("Account", row.account_id),
             external_ref=row.external_ref,
             occurred_at=row.occurred_at,
             type=row.type,
@@ -513,7 +513,7 @@ class CustomerNode(Node):
             ),
         )
         return cls(
-            id=global_id("Customer", row.id),
+            id=node_id("Customer", row.id),
             _pk=row.id,
             version=row.version,
             branch=branch,
@@ -641,7 +641,7 @@ class NotificationNode(Node):
     @classmethod
     def present(cls, row: rows.Notification) -> NotificationNode:
         return cls(
-            id=global_id("Notification", row.id),
+            id=node_id("Notification", row.id),
             _customer_id=row.customer_id,
             customer_version=row.customer_version,
             information_kind=row.information_kind,
@@ -1363,4 +1363,4 @@ class CustomerMutation:
         )
 
 
-__all__ = ["CustomerMutation", "CustomerNode", "CustomerQuery", "errors_of"]
+__all__ = ["CustomerMutation", "CustomerNode", "CustomerQuery"]

@@ -22,13 +22,13 @@ from graphql import (
 )
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-_UNPLANNED = object()
 # (type name, field name) → (python attribute, leaf type) or None when the field needs the
 # normal path. Types are fixed once the schema is built, so the plan is shared process-wide.
-_plans: dict[tuple[str, str], tuple[str, Any, bool] | None] = {}
+Plan = tuple[str, GraphQLScalarType | GraphQLEnumType, bool]
+_plans: dict[tuple[str, str], Plan | None] = {}
 
 
-def _plan(parent_type: GraphQLObjectType, field_name: str) -> tuple[str, Any, bool] | None:
+def _plan(parent_type: GraphQLObjectType, field_name: str) -> Plan | None:
     field_def = parent_type.fields.get(field_name)
     if field_def is None or field_def.args:
         return None
@@ -65,11 +65,11 @@ class LeafFastPathExecutionContext(StrawberryGraphQLCoreExecutionContext):
         node = field_details_list[0].node
         if self._plain_resolvers and not node.arguments:
             key = (parent_type.name, node.name.value)
-            plan = _plans.get(key, _UNPLANNED)
-            if plan is _UNPLANNED:
-                plan = _plans[key] = _plan(parent_type, node.name.value)
+            if key not in _plans:
+                _plans[key] = _plan(parent_type, node.name.value)
+            plan = _plans[key]
             if plan is not None:
-                attribute, leaf, non_null = plan  # type: ignore[misc]
+                attribute, leaf, non_null = plan
                 value = getattr(source, attribute, None)
                 if value is not None:
                     try:

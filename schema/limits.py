@@ -104,7 +104,8 @@ def _field_cost(
     field_type = get_nullable_type(definition.type)  # type: ignore[arg-type]
     named = get_named_type(field_type)
     arguments = {
-        arg.name.value: value_from_ast_untyped(arg.value, variables) for arg in node.arguments or ()
+        arg.name.value: value_from_ast_untyped(arg.value, dict(variables))
+        for arg in node.arguments or ()
     }
     size = arguments.get("first") or arguments.get("last")
     if named.name.endswith("Connection"):

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from resolvers.ids import global_id
-from schema.base import ContextInfo, Node, bilingual_enum
+from schema.base import ContextInfo, Node, bilingual_enum, node_id
 from store.staff import Branch, Role, Staff
 
 RoleEnum = bilingual_enum(
@@ -38,7 +37,7 @@ class BranchNode(Node):
 
     @classmethod
     def of_parts(cls, pk: int, code: str, name: str, city: str) -> BranchNode:
-        return cls(id=global_id("Branch", pk), _pk=pk, code=code, name=name, city=city)
+        return cls(id=node_id("Branch", pk), _pk=pk, code=code, name=name, city=city)
 
 
 @strawberry.type(name="Staff", description="A member of staff. 员工。")
@@ -67,7 +66,7 @@ class StaffNode(Node):
         branch: BranchNode,
     ) -> StaffNode:
         return cls(
-            id=global_id("Staff", pk),
+            id=node_id("Staff", pk),
             _pk=pk,
             employee_no=employee_no,
             name=name,
