@@ -39,7 +39,6 @@ def bench_env(name: str, database_url: str | None) -> dict[str, str]:
     env.update(line.split("=", 1) for line in keys.read_text().splitlines() if line)  # type: ignore[arg-type]
     env["KEHU_VAR_DIR"] = str(folder)
     env["KEHU_DATABASE_URL"] = database_url or f"sqlite:///{folder / 'kehu.db'}"
-    env["KEHU_EMBEDDED_WORKER"] = "false"
     return env
 
 

@@ -110,7 +110,6 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     notification_poll_seconds: float = 1.0
-    embedded_worker: bool = True
 
     @property
     def is_sqlite(self) -> bool:
@@ -156,7 +155,6 @@ class Settings:
             host=env.get("KEHU_HOST") or "127.0.0.1",
             port=_int(env, "KEHU_PORT", 8000),
             notification_poll_seconds=_float(env, "KEHU_NOTIFICATION_POLL_SECONDS", 1.0),
-            embedded_worker=_bool(env, "KEHU_EMBEDDED_WORKER", True),
         )
 
 
