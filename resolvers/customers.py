@@ -125,6 +125,35 @@ BASIC_FIELDS = {
 # --- shared steps -----------------------------------------------------------------------------
 
 
+def _source_problems(draft: SourceDraft) -> Problems:
+    """What is wrong with a source: third-party data needs a named source and legal basis."""
+    problems = Problems()
+    detail = draft.detail.strip()
+    if not detail:
+        problems.add(("source", "detail"), "REQUIRED", "say how the information was collected")
+    if len(detail) > 200:
+        problems.add(("source", "detail"), "TOO_LONG", "must be at most 200 characters")
+    if draft.kind is SourceKind.THIRD_PARTY:
+        if not (draft.third_party_name or "").strip():
+            problems.add(
+                ("source", "thirdPartyName"),
+                "THIRD_PARTY_NAME_REQUIRED",
+                "third-party data needs the name of the third party",
+            )
+        if not (draft.legal_basis or "").strip():
+            problems.add(
+                ("source", "legalBasis"),
+                "LEGAL_BASIS_REQUIRED",
+                "third-party data needs its legal basis or agreement reference",
+            )
+    if draft.collected_at is not None:
+        try:
+            validation.not_future_time(draft.collected_at, ("source", "collectedAt"))
+        except UserInputError as exc:
+            problems.extend(exc)
+    return problems
+
+
 def _source(
     session: Session,
     actor: Staff,
@@ -133,47 +162,19 @@ def _source(
     draft: SourceDraft,
     problems: Problems,
 ) -> InformationSource | None:
-    """Validate and add the source row; third-party data needs a named source and legal basis."""
-    ok = True
-    detail = draft.detail.strip()
-    if not detail:
-        problems.add(("source", "detail"), "REQUIRED", "say how the information was collected")
-        ok = False
-    if len(detail) > 200:
-        problems.add(("source", "detail"), "TOO_LONG", "must be at most 200 characters")
-        ok = False
-    if draft.kind is SourceKind.THIRD_PARTY:
-        if not (draft.third_party_name or "").strip():
-            problems.add(
-                ("source", "thirdPartyName"),
-                "THIRD_PARTY_NAME_REQUIRED",
-                "third-party data needs the name of the third party",
-            )
-            ok = False
-        if not (draft.legal_basis or "").strip():
-            problems.add(
-                ("source", "legalBasis"),
-                "LEGAL_BASIS_REQUIRED",
-                "third-party data needs its legal basis or agreement reference",
-            )
-            ok = False
-    collected_at = draft.collected_at or clock.now()
-    if draft.collected_at is not None:
-        try:
-            validation.not_future_time(draft.collected_at, ("source", "collectedAt"))
-        except UserInputError as exc:
-            problems.extend(exc)
-            ok = False
-    if not ok:
+    """Validate the source (into ``problems``) and, when it is valid, add its row."""
+    own = _source_problems(draft)
+    problems.errors.extend(own.errors)
+    if own.errors:
         return None
     source = InformationSource(
         customer_id=customer_id,
         information_kind=kind,
         kind=draft.kind,
-        detail=detail,
+        detail=draft.detail.strip(),
         third_party_name=(draft.third_party_name or "").strip() or None,
         legal_basis=(draft.legal_basis or "").strip() or None,
-        collected_at=collected_at,
+        collected_at=draft.collected_at or clock.now(),
         recorded_by_id=actor.id,
         recorded_at=clock.now(),
     )
@@ -412,6 +413,8 @@ def create_customer(
                 "DUPLICATE_ID_NUMBER",
                 f"a customer with this ID number exists: {global_id('Customer', existing.id)}",
             )
+    # The source row needs the new customer's id, but its problems are reported with the rest.
+    problems.errors.extend(_source_problems(source).errors)
     problems.raise_if_any()
 
     now = clock.now()
@@ -439,9 +442,7 @@ def create_customer(
                 )
             ]
         ) from exc
-    source_problems = Problems()
-    _source(session, actor, customer.id, InformationKind.BASIC, source, source_problems)
-    source_problems.raise_if_any()
+    _source(session, actor, customer.id, InformationKind.BASIC, source, Problems())
     for kind, interval in REVIEW_INTERVALS.items():
         session.add(
             VerificationDue(

@@ -104,8 +104,14 @@ def test_duplicate_id_number_points_at_the_existing_customer_INFO_5(backend: Bac
 
 def test_third_party_data_needs_a_named_source_and_legal_basis_INFO_1(backend: Backend) -> None:
     before = _count(backend, Customer)
-    errors = _create_errors(backend, source={"kind": "THIRD_PARTY", "detail": "credit bureau"})
-    assert {e["code"] for e in errors} == {"THIRD_PARTY_NAME_REQUIRED", "LEGAL_BASIS_REQUIRED"}
+    errors = _create_errors(
+        backend, phone="123", source={"kind": "THIRD_PARTY", "detail": "credit bureau"}
+    )
+    assert {(tuple(e["field"]), e["code"]) for e in errors} == {
+        (("phone",), "INVALID_PHONE"),
+        (("source", "thirdPartyName"), "THIRD_PARTY_NAME_REQUIRED"),
+        (("source", "legalBasis"), "LEGAL_BASIS_REQUIRED"),
+    }
     assert _count(backend, Customer) == before
     customer = create_customer(
         backend,
