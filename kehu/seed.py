@@ -437,6 +437,13 @@ def _bulk_insert(connection: Connection, model: Any, rows: list[dict[str, Any]])
         for i, convert in converters:
             item[i] = convert(item[i])
         values.append(tuple(item))
+    if dialect.name == "postgresql":
+        # COPY is several times faster than INSERT on PostgreSQL.
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
+            for item in values:
+                copy.write_row(item)
+        return
     connection.exec_driver_sql(statement, values)
 
 
