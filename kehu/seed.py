@@ -441,8 +441,8 @@ def _bulk_insert(connection: Connection, model: Any, rows: list[dict[str, Any]])
         # COPY is several times faster than INSERT on PostgreSQL.
         cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         with cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
-            for item in values:
-                copy.write_row(item)
+            for record in values:
+                copy.write_row(record)
         return
     connection.exec_driver_sql(statement, values)
 
