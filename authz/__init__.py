@@ -1,1 +1,1 @@
-"""Access-control floor: who may see which customers and which fields (issue: access control)."""
+"""Access-control floor: Casbin policy (model.conf, policy.csv), field effects, masking."""

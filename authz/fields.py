@@ -1,9 +1,9 @@
 """Field-level decisions, the one place where personal values are revealed, masked or withheld.
 
-Every GraphQL type that carries personal data builds its values through :func:`present`, so a
-policy decides per field without any resolver knowing about it. Until the Casbin policies land
-(access-control issue) every authenticated staff member gets :class:`RevealAll`; the policy
-engine will provide another ``FieldAccess`` computed once per request.
+Every GraphQL type that carries personal data builds its values through :func:`present`, so the
+policy decides per field without any resolver knowing about it. ``PERSONAL_FIELDS`` lists every
+personal-data field of every type; the Casbin policy (``authz/policy.csv``) gives each an effect
+per role, computed once per request (``authz.policy``).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any, Protocol
 
+from authz import masking
+
 
 class Effect(StrEnum):
     FULL = "FULL"
@@ -19,11 +21,51 @@ class Effect(StrEnum):
     DENIED = "DENIED"
 
 
+# GraphQL type → {python attribute: GraphQL field} of every personal-data field.
+PERSONAL_FIELDS: dict[str, dict[str, str]] = {
+    "Customer": {
+        "name": "name",
+        "gender": "gender",
+        "birth_date": "birthDate",
+        "age": "age",
+        "id_number": "idNumber",
+        "occupation": "occupation",
+        "employer": "employer",
+        "phone": "phone",
+        "email": "email",
+        "address": "address",
+    },
+    "FinancialSnapshot": {
+        "annual_income": "annualIncome",
+        "total_assets": "totalAssets",
+        "total_liabilities": "totalLiabilities",
+        "assets_under_management": "assetsUnderManagement",
+        "net_worth": "netWorth",
+    },
+    "Account": {"account_no": "accountNo", "balance": "balance"},
+    "Transaction": {"amount": "amount"},
+    "TransactionSummary": {"inflow": "inflow", "outflow": "outflow"},
+    "RiskAssessment": {
+        "risk_tolerance": "riskTolerance",
+        "questionnaire_score": "questionnaireScore",
+        "credit_score": "creditScore",
+        "credit_status": "creditStatus",
+    },
+    "Preferences": {
+        "products": "products",
+        "service_channels": "serviceChannels",
+        "contact_method": "contactMethod",
+        "contact_time": "contactTime",
+        "marketing_opt_in": "marketingOptIn",
+    },
+}
+
+
 class FieldAccess(Protocol):
     """What one request may see of each type."""
 
     def restricted(self, type_name: str) -> Mapping[str, Effect]:
-        """The fields of ``type_name`` whose effect is not FULL (empty: everything is FULL)."""
+        """Python attributes of ``type_name`` whose effect is not FULL (empty: all FULL)."""
         ...
 
     def apply(self, type_name: str, field: str, effect: Effect, value: Any) -> Any:
@@ -32,13 +74,56 @@ class FieldAccess(Protocol):
 
 
 class RevealAll:
-    """Every field FULL: the rule for authenticated staff until the access policies land."""
+    """Every field FULL: for trusted internal callers (CLI, workers), never for API requests."""
 
     def restricted(self, type_name: str) -> Mapping[str, Effect]:
         return {}
 
     def apply(self, type_name: str, field: str, effect: Effect, value: Any) -> Any:
         raise AssertionError("RevealAll restricts no field")
+
+
+class PolicyAccess:
+    """The field effects of one request: the policy's, downgraded when no purpose allows FULL."""
+
+    def __init__(self, effects: Mapping[str, Mapping[str, Effect]], downgrade: bool) -> None:
+        self.effects: dict[str, dict[str, Effect]] = {}
+        for type_name, fields in effects.items():
+            self.effects[type_name] = {
+                field: _downgraded(f"{type_name}.{field}", effect) if downgrade else effect
+                for field, effect in fields.items()
+            }
+        self._restricted = {
+            type_name: {
+                python: self.effects[type_name][graphql]
+                for python, graphql in names.items()
+                if self.effects[type_name][graphql] is not Effect.FULL
+            }
+            for type_name, names in PERSONAL_FIELDS.items()
+        }
+        # (type, GraphQL field) pairs withheld from at least one object in this request.
+        self.withheld: set[tuple[str, str]] = set()
+        self.revealed: dict[tuple[str, str], Effect] = {}
+
+    def effect(self, type_name: str, graphql_field: str) -> Effect:
+        """FULL for fields that are not personal data."""
+        return self.effects.get(type_name, {}).get(graphql_field, Effect.FULL)
+
+    def restricted(self, type_name: str) -> Mapping[str, Effect]:
+        return self._restricted.get(type_name, {})
+
+    def apply(self, type_name: str, field: str, effect: Effect, value: Any) -> Any:
+        graphql = PERSONAL_FIELDS[type_name][field]
+        if effect is Effect.DENIED:
+            self.withheld.add((type_name, graphql))
+            return None
+        return masking.mask(f"{type_name}.{graphql}", value)
+
+
+def _downgraded(field: str, effect: Effect) -> Effect:
+    if effect is not Effect.FULL:
+        return effect
+    return Effect.MASKED if field in masking.MASKS else Effect.DENIED
 
 
 def present(type_name: str, values: dict[str, Any], access: FieldAccess) -> dict[str, Any]:

@@ -229,5 +229,57 @@ def restore(
     console.print(f"Restored from {path}")
 
 
+authz_app = typer.Typer(help="Ask and test the access policy (authz/policy.csv).")
+app.add_typer(authz_app, name="authz")
+
+
+@authz_app.command("check")
+def authz_check(
+    staff: Annotated[str, typer.Option(help="Employee number, e.g. RM0001")],
+    type_name: Annotated[str, typer.Option("--type", help="GraphQL type, e.g. Customer")],
+    field: Annotated[str, typer.Option(help="GraphQL field, e.g. idNumber")],
+    customer: Annotated[
+        str | None, typer.Option(help="Customer global ID or number: is its row visible?")
+    ] = None,
+) -> None:
+    """Say FULL / MASKED / DENIED for a staff member, a field and a customer, and why."""
+    from authz.policy import AccessPolicy
+    from resolvers.customers import row_visibility_reason
+    from store.db import make_session_factory
+    from store.staff import Staff
+
+    settings = _settings()
+    policy = AccessPolicy()
+    with make_session_factory(_engine(settings))() as session:
+        member = session.scalar(select(Staff).where(Staff.employee_no == staff))
+        if member is None:
+            console.print(f"[red]Unknown staff: {staff}[/red]")
+            raise typer.Exit(1)
+        decision = policy.field_decision(member.roles, f"{type_name}.{field}")
+        if customer is not None:
+            scopes = policy.decisions(member.roles).row_scopes
+            visible, reason = row_visibility_reason(session, member, scopes, customer)
+            if not visible:
+                print(f"DENIED — {reason}")
+                return
+            print(f"row: {reason}")
+    print(decision.as_text())
+
+
+@authz_app.command("test")
+def authz_test(
+    table: Annotated[Path, typer.Argument(help="CSV of 'role, object, expected effect'")],
+) -> None:
+    """Check every expected decision of a table; exit 1 listing the ones that differ."""
+    from authz.policy import AccessPolicy
+
+    failures = AccessPolicy().check_expectations(table.read_text().splitlines())
+    for failure in failures:
+        print(failure)
+    if failures:
+        raise typer.Exit(1)
+    print(f"{table}: every expectation holds.")
+
+
 if __name__ == "__main__":
     app()

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, func, insert, select, tuple_
+from sqlalchemy import ColumnElement, case, false, func, insert, or_, select, true, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -27,7 +27,7 @@ from resolvers.errors import (
     Problems,
     UserInputError,
 )
-from resolvers.ids import global_id, pk_of
+from resolvers.ids import global_id, parse_global_id, pk_of
 from resolvers.pagination import Page, PageRequest, SortKey, paginate
 from store import crypto
 from store.customers import (
@@ -272,6 +272,42 @@ def _notify(
             for staff_id in sorted(recipients)
         ],
     )
+
+
+def visible_to(staff: Staff, scopes: frozenset[str]) -> ColumnElement[bool]:
+    """SQL condition: the customers a caller with these row scopes may see (SHARE, DESIGN).
+
+    ``own``: the caller is the relationship manager; ``branch``: the caller's branch; ``bank``:
+    every customer. ``complaints`` and ``consented`` add nothing until complaints and consents
+    exist (their issues extend this condition).
+    """
+    if "bank" in scopes:
+        return true()
+    clauses: list[ColumnElement[bool]] = []
+    if "own" in scopes:
+        clauses.append(Customer.relationship_manager_id == staff.id)
+    if "branch" in scopes:
+        clauses.append(Customer.branch_id == staff.branch_id)
+    return or_(*clauses) if clauses else false()
+
+
+def row_visibility_reason(
+    session: Session, staff: Staff, scopes: frozenset[str], reference: str
+) -> tuple[bool, str]:
+    """Whether ``staff`` sees the customer ``reference`` (global ID or number), and why."""
+    parsed = parse_global_id(reference)
+    customer_id = parsed[1] if parsed and parsed[0] == "Customer" else None
+    if customer_id is None and reference.isdigit():
+        customer_id = int(reference)
+    if customer_id is None or session.get(Customer, customer_id) is None:
+        return False, f"no customer {reference}"
+    seen = session.scalar(
+        select(Customer.id).where(Customer.id == customer_id, visible_to(staff, scopes))
+    )
+    held = ", ".join(sorted(scopes)) or "none"
+    if seen is None:
+        return False, f"customer {reference} is outside the caller's row scopes ({held})"
+    return True, f"customer {reference} is inside the caller's row scopes ({held})"
 
 
 def get_customer(session: Session, customer_id: int, *, for_update: bool = False) -> Customer:

@@ -141,3 +141,48 @@ def test_rotate_keys_re_encrypts_and_search_still_works_INFO_7(cli_env: dict[str
 
 def test_export_schema_check(cli_env: dict[str, str]) -> None:
     assert "is current" in _run(cli_env, "export-schema", "--check")
+
+
+def test_authz_check_says_the_effect_and_the_rule(cli_env: dict[str, str]) -> None:
+    _run(cli_env, "migrate")
+    _run(cli_env, "seed", "--customers", "5")
+    masked = _run(
+        cli_env, "authz", "check", "--staff", "RM0001", "--type", "Customer", "--field", "idNumber"
+    )
+    assert masked.startswith("MASKED")
+    assert "p, RELATIONSHIP_MANAGER, Customer.idNumber, masked, allow" in masked
+    denied = _run(
+        cli_env, "authz", "check", "--staff", "MKT0001", "--type", "Customer", "--field", "phone"
+    )
+    assert denied.startswith("DENIED")
+    engine = make_engine(cli_env["KEHU_DATABASE_URL"])
+    with engine.connect() as connection:
+        others = connection.scalar(
+            text(
+                "SELECT c.id FROM customers c JOIN staff s ON s.id = c.relationship_manager_id "
+                "WHERE s.employee_no <> 'RM0001' ORDER BY c.id LIMIT 1"
+            )
+        )
+    engine.dispose()
+    outside = _run(
+        cli_env,
+        "authz",
+        "check",
+        "--staff",
+        "RM0001",
+        "--type",
+        "Customer",
+        "--field",
+        "phone",
+        "--customer",
+        str(others),
+    )
+    assert outside.startswith("DENIED") and "outside" in outside
+
+
+def test_authz_test_fails_on_a_wrong_expectation(cli_env: dict[str, str], tmp_path: Path) -> None:
+    table = tmp_path / "expect.csv"
+    table.write_text("HEAD_OFFICE, Customer.idNumber, FULL\nAUDITOR, Customer.phone, FULL\n")
+    result = runner.invoke(app, ["authz", "test", str(table)], env=cli_env)
+    assert result.exit_code == 1
+    assert "line 2: AUDITOR Customer.phone: expected FULL, got MASKED" in result.output

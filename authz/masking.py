@@ -1,0 +1,87 @@
+"""The masking table (DESIGN.md): what a MASKED personal value looks like.
+
+ID number keeps the first 3 and last 4 characters, a mobile number the first 3 and last 4, a
+name its surname, an address its province/city/district, an e-mail its first character and
+domain; money becomes a band ``"<low>-<high>"`` in CNY (``"10000000+"`` at the top). A field
+with no mask here cannot be MASKED: the policy treats MASKED as DENIED for it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+# Upper bounds of the amount bands, CNY.
+BANDS = [10_000, 50_000, 100_000, 500_000, 1_000_000, 5_000_000, 10_000_000]
+REGION = re.compile(
+    r"^((?:[^省市]+?(?:省|自治区))?(?:[^市州]+?(?:市|自治州|地区|盟))?(?:[^区县旗]+?(?:区|县|旗|市))?)"
+)
+
+
+def id_number(value: str) -> str:
+    return value[:3] + "*" * max(len(value) - 7, 0) + value[-4:]
+
+
+def mobile(value: str) -> str:
+    return value[:3] + "****" + value[-4:]
+
+
+def name(value: str) -> str:
+    """Keep the surname (first character; compound surnames lose their second character)."""
+    return value[:1] + "*" * max(len(value) - 1, 1)
+
+
+def address(value: str) -> str:
+    kept = REGION.match(value)
+    region = kept.group(1) if kept else ""
+    return (region or value[:2]) + "****"
+
+
+def email(value: str) -> str:
+    local, _, domain = value.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+def text(value: str) -> str:
+    return value[:1] + "***"
+
+
+def account_number(value: str) -> str:
+    return "****" + value[-4:]
+
+
+def amount(value: Decimal) -> str:
+    low = 0
+    for high in BANDS:
+        if value < high:
+            return f"{low}-{high}"
+        low = high
+    return f"{BANDS[-1]}+"
+
+
+MASKS: dict[str, Callable[[Any], Any]] = {
+    "Customer.idNumber": id_number,
+    "Customer.phone": mobile,
+    "Customer.name": name,
+    "Customer.address": address,
+    "Customer.email": email,
+    "Customer.occupation": text,
+    "Customer.employer": text,
+    "Account.accountNo": account_number,
+    "Account.balance": amount,
+    "FinancialSnapshot.annualIncome": amount,
+    "FinancialSnapshot.totalAssets": amount,
+    "FinancialSnapshot.totalLiabilities": amount,
+    "FinancialSnapshot.assetsUnderManagement": amount,
+    "FinancialSnapshot.netWorth": amount,
+    "Transaction.amount": amount,
+    "TransactionSummary.inflow": amount,
+    "TransactionSummary.outflow": amount,
+}
+
+
+def mask(field: str, value: Any) -> Any:
+    """The MASKED form of ``value`` of ``field`` ("Type.field"); None stays None."""
+    return None if value is None else MASKS[field](value)

@@ -1,0 +1,189 @@
+"""The access policy: Casbin rules turned into per-request decisions (SHARE-1, PLAT-3).
+
+Security teams own ``authz/model.conf`` and ``authz/policy.csv``. This module answers, for a set
+of roles: the effect (FULL, MASKED, DENIED) of every personal-data field, the row scopes, and the
+purposes they may declare — each with the rule that decided it. Decisions are computed once per
+(roles, policy version) and cached, so a request costs no ``enforce`` call once warm, whatever
+its page size. The enforcer is pycasbin's ``SyncedEnforcer``: plain ``Enforcer`` returns wrong
+allows while another thread reloads the policy (LIBRARY-NOTES.md).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import casbin
+
+from authz.fields import PERSONAL_FIELDS, Effect
+from authz.masking import MASKS
+
+HERE = Path(__file__).parent
+MODEL_FILE = HERE / "model.conf"
+POLICY_FILE = HERE / "policy.csv"
+
+ROW_SCOPES = ("own", "branch", "complaints", "bank", "consented")
+PURPOSES = (
+    "CUSTOMER_SERVICE",
+    "RELATIONSHIP_MANAGEMENT",
+    "RISK_CONTROL",
+    "COMPLAINT_HANDLING",
+    "AUDIT",
+)
+_RANK = {Effect.DENIED: 0, Effect.MASKED: 1, Effect.FULL: 2}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """An effect and why: the deciding rule, or the reason no rule applied."""
+
+    effect: Effect
+    role: str | None
+    rule: str
+
+    def as_text(self) -> str:
+        return f"{self.effect.value} — {self.rule}"
+
+
+class AccessPolicy:
+    """Field, row and purpose decisions from a Casbin model and policy."""
+
+    def __init__(self, model: Path = MODEL_FILE, policy: Path = POLICY_FILE) -> None:
+        self.enforcer = casbin.SyncedEnforcer(str(model), str(policy))
+        self.version = 1
+        self.enforce_calls = 0
+        self._cache: dict[tuple[frozenset[str], int], _RoleDecisions] = {}
+        self._lock = threading.Lock()
+        # SyncedEnforcer lets readers enforce concurrently, but each enforce compiles the matcher
+        # with ast.parse, which CPython 3.11 does not allow from two threads at once ("AST
+        # constructor recursion depth mismatch"). Enforce calls are rare (decisions are cached),
+        # so they are simply serialised.
+        self._enforce_lock = threading.Lock()
+
+    # -- single decisions ------------------------------------------------------------------
+
+    def _enforce(self, role: str, obj: str, act: str) -> tuple[bool, list[str]]:
+        with self._enforce_lock:
+            self.enforce_calls += 1
+            allowed, rule = self.enforcer.enforce_ex(role, obj, act)
+        return bool(allowed), list(rule)
+
+    def field_decision(self, roles: Iterable[str], field: str) -> Decision:
+        """The effect of ``field`` ("Type.field") for the union of ``roles``.
+
+        Per role, deny overrides allow; across roles the most open effect wins. MASKED on a field
+        without a mask is DENIED.
+        """
+        best = Decision(Effect.DENIED, None, "no rule allows it (denied by default)")
+        for role in sorted(set(roles)):
+            decision = self._role_field_decision(role, field)
+            if _RANK[decision.effect] > _RANK[best.effect] or best.role is None:
+                best = decision
+        return best
+
+    def _role_field_decision(self, role: str, field: str) -> Decision:
+        full, rule = self._enforce(role, field, "full")
+        if full:
+            return Decision(Effect.FULL, role, _rule_text(rule))
+        masked, masked_rule = self._enforce(role, field, "masked")
+        if masked:
+            if field not in MASKS:
+                return Decision(
+                    Effect.DENIED,
+                    role,
+                    f"{_rule_text(masked_rule)} — but {field} has no mask, so it is withheld",
+                )
+            because = f"; FULL refused by {_rule_text(rule)}" if rule else ""
+            return Decision(Effect.MASKED, role, _rule_text(masked_rule) + because)
+        reason = _rule_text(rule or masked_rule) if (rule or masked_rule) else "no rule allows it"
+        return Decision(Effect.DENIED, role, reason)
+
+    def allows(self, roles: Iterable[str], obj: str, act: str) -> Decision:
+        """A row scope ("rows:own", act "read"), purpose ("purpose:X", "declare") or admin right.
+
+        The effect is FULL when allowed, DENIED otherwise.
+        """
+        for role in sorted(set(roles)):
+            allowed, rule = self._enforce(role, obj, act)
+            if allowed:
+                return Decision(Effect.FULL, role, _rule_text(rule))
+        return Decision(Effect.DENIED, None, "no rule allows it (denied by default)")
+
+    # -- per-request decisions (cached) --------------------------------------------------------
+
+    def check_expectations(self, lines: Iterable[str]) -> list[str]:
+        """Failures of an expectations table (``role, object, expected`` per line)."""
+        failures = []
+        for number, line in enumerate(lines, start=1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            parts = [part.strip() for part in line.split(",")]
+            if len(parts) != 3:
+                failures.append(f"line {number}: expected 'role, object, effect', got {line!r}")
+                continue
+            role, obj, expected = parts
+            if obj.startswith(("rows:", "purpose:", "admin:")):
+                act = {"rows": "read", "purpose": "declare", "admin": "use"}[obj.split(":")[0]]
+                decision = self.allows([role], obj, act)
+                actual = "ALLOW" if decision.effect is Effect.FULL else "DENY"
+            else:
+                decision = self.field_decision([role], obj)
+                actual = decision.effect.value
+            if actual != expected.upper():
+                failures.append(
+                    f"line {number}: {role} {obj}: expected {expected}, got {actual} "
+                    f"({decision.rule})"
+                )
+        return failures
+
+    def decisions(self, roles: Iterable[str]) -> _RoleDecisions:
+        """Everything a request of these roles needs, computed once per policy version."""
+        key = (frozenset(roles), self.version)
+        found = self._cache.get(key)
+        if found is None:
+            with self._lock:
+                found = self._cache.get(key)
+                if found is None:
+                    found = self._cache[key] = self._compute(key[0])
+        return found
+
+    def _compute(self, roles: frozenset[str]) -> _RoleDecisions:
+        fields = {
+            type_name: {
+                graphql: self.field_decision(roles, f"{type_name}.{graphql}").effect
+                for graphql in names.values()
+            }
+            for type_name, names in PERSONAL_FIELDS.items()
+        }
+        scopes = frozenset(
+            scope
+            for scope in ROW_SCOPES
+            if self.allows(roles, f"rows:{scope}", "read").effect is Effect.FULL
+        )
+        purposes = frozenset(
+            purpose
+            for purpose in PURPOSES
+            if self.allows(roles, f"purpose:{purpose}", "declare").effect is Effect.FULL
+        )
+        return _RoleDecisions(fields, scopes, purposes)
+
+    def reload(self) -> None:
+        """Re-read the policy; cached decisions of older versions are no longer used."""
+        self.enforcer.load_policy()
+        with self._lock:
+            self.version += 1
+            self._cache.clear()
+
+
+@dataclass(frozen=True)
+class _RoleDecisions:
+    fields: Mapping[str, Mapping[str, Effect]]  # type → GraphQL field → effect
+    row_scopes: frozenset[str]
+    purposes: frozenset[str]
+
+
+def _rule_text(rule: list[str]) -> str:
+    return "rule `p, " + ", ".join(rule) + "`" if rule else "no rule"
