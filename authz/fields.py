@@ -87,12 +87,16 @@ class PolicyAccess:
     """The field effects of one request: the policy's, downgraded when no purpose allows FULL."""
 
     def __init__(self, effects: Mapping[str, Mapping[str, Effect]], downgrade: bool) -> None:
+        # Every personal field gets an effect; one the policy did not decide is DENIED.
         self.effects: dict[str, dict[str, Effect]] = {}
-        for type_name, fields in effects.items():
-            self.effects[type_name] = {
-                field: _downgraded(f"{type_name}.{field}", effect) if downgrade else effect
-                for field, effect in fields.items()
-            }
+        for type_name, names in PERSONAL_FIELDS.items():
+            decided = effects.get(type_name, {})
+            self.effects[type_name] = {}
+            for field in names.values():
+                effect = decided.get(field, Effect.DENIED)
+                if downgrade:
+                    effect = _downgraded(f"{type_name}.{field}", effect)
+                self.effects[type_name][field] = effect
         self._restricted = {
             type_name: {
                 python: self.effects[type_name][graphql]

@@ -26,6 +26,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from authz.policy import AccessPolicy
 from kehu.auth import AuthenticationError, authenticate
 from kehu.settings import Settings
 from schema.context import Context
@@ -49,15 +50,20 @@ class KehuGraphQL(GraphQL):
         schema: Any,
         settings: Settings,
         session_factory: sessionmaker[Session],
+        policy: AccessPolicy,
     ) -> None:
         super().__init__(schema, graphql_ide="graphiql" if settings.graphiql else None)
         self.settings = settings
         self.session_factory = session_factory
+        self.policy = policy
         self.ide_html = (HERE / "templates" / "graphiql.html").read_text()
 
     async def get_context(self, request: Any, response: Any) -> Context:  # type: ignore[override]
         return Context(
-            settings=self.settings, session_factory=self.session_factory, request=request
+            settings=self.settings,
+            session_factory=self.session_factory,
+            policy=self.policy,
+            request=request,
         )
 
     async def render_graphql_ide(self, request: Request) -> Response:  # type: ignore[override]
@@ -81,11 +87,13 @@ class KehuGraphQL(GraphQL):
                 return staff
 
         try:
-            context.staff = await run_in_threadpool(load)
+            staff = await run_in_threadpool(load)
         except AuthenticationError as exc:
             raise ConnectionRejectionError(
                 {"code": "UNAUTHENTICATED", "message": str(exc)}
             ) from exc
+        purpose = params.get("X-Purpose") or params.get("x-purpose")
+        context.authorize(staff, purpose)
         return None
 
     async def execute_single(  # type: ignore[override]
@@ -102,7 +110,7 @@ class KehuGraphQL(GraphQL):
         def run() -> ExecutionResult:
             try:
                 try:
-                    context.staff = authenticate(
+                    staff = authenticate(
                         context.session, self.settings, request.headers.get("authorization")
                     )
                 except AuthenticationError as exc:
@@ -112,6 +120,7 @@ class KehuGraphQL(GraphQL):
                         data=None,
                         errors=[GraphQLError(str(exc), extensions={"code": "UNAUTHENTICATED"})],
                     )
+                context.authorize(staff, request.headers.get("x-purpose"))
                 return self.schema.execute_sync(
                     request_data.query,
                     root_value=root_value,
@@ -176,13 +185,18 @@ class _BodyTooLarge(Exception):
     pass
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Starlette:
+def create_app(
+    settings: Settings | None = None,
+    engine: Engine | None = None,
+    policy: AccessPolicy | None = None,
+) -> Starlette:
     """Build the application (``kehu serve`` and the tests call this)."""
     settings = settings or Settings.from_env()
+    policy = policy or AccessPolicy()
     crypto.configure(crypto.FieldCipher(settings.encryption_keys, settings.hash_keys))
     engine = engine or make_engine(settings.database_url, hide_parameters=True)
     session_factory = make_session_factory(engine)
-    view = KehuGraphQL(build_schema(settings), settings, session_factory)
+    view = KehuGraphQL(build_schema(settings), settings, session_factory, policy)
 
     async def healthz(_request: Request) -> Response:
         def check() -> None:
@@ -213,5 +227,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = session_factory
+    app.state.policy = policy
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     return app

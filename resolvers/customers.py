@@ -310,6 +310,17 @@ def row_visibility_reason(
     return True, f"customer {reference} is inside the caller's row scopes ({held})"
 
 
+def require_visible(session: Session, customer_id: int, visible: ColumnElement[bool]) -> int:
+    """``customer_id`` when the caller may see that customer; NOT_FOUND otherwise.
+
+    Invisible and missing customers get the same answer, so IDs cannot be probed.
+    """
+    found = session.scalar(select(Customer.id).where(Customer.id == customer_id, visible))
+    if found is None:
+        raise NotFoundError("no customer with this ID")
+    return customer_id
+
+
 def get_customer(session: Session, customer_id: int, *, for_update: bool = False) -> Customer:
     statement = select(Customer).where(Customer.id == customer_id)
     if for_update:
@@ -439,6 +450,8 @@ def create_customer(
     branch_id = values.get("branch_id") or actor.branch_id
     _branch(session, branch_id, problems)
     manager_id = values.get("relationship_manager_id")
+    if manager_id is None and Role.RELATIONSHIP_MANAGER in actor.roles:
+        manager_id = actor.id  # a manager registers their own customers unless told otherwise
     if manager_id is not None:
         _relationship_manager(session, manager_id, problems)
     if "id_number" in clean:
@@ -963,9 +976,11 @@ def customer_page(
     )
 
 
-def customers_by_id(session: Session, customer_ids: Sequence[int]) -> dict[int, Any]:
-    """Customer rows (``CUSTOMER_ROW``) by primary key."""
-    statement = CUSTOMER_ROW.where(_customers.c.id.in_(customer_ids))
+def customers_by_id(
+    session: Session, customer_ids: Sequence[int], visible: ColumnElement[bool]
+) -> dict[int, Any]:
+    """Customer rows (``CUSTOMER_ROW``) by primary key, only those the caller may see."""
+    statement = CUSTOMER_ROW.where(_customers.c.id.in_(customer_ids), visible)
     return {row.id: row for row in session.connection().execute(statement).all()}
 
 
@@ -1107,9 +1122,10 @@ def transactions_page(
     customer_id: int,
     conditions: Sequence[Any],
     request: PageRequest,
+    visible: ColumnElement[bool],
 ) -> Page:
     """A customer's transactions, newest first."""
-    get_customer(session, customer_id)
+    require_visible(session, customer_id, visible)
     keys = [
         SortKey(Transaction.occurred_at, True, datetime),
         SortKey(Transaction.id, True, int),
@@ -1118,9 +1134,11 @@ def transactions_page(
     return paginate(session, statement, keys, request, lambda t: [t.occurred_at, t.id])
 
 
-def change_page(session: Session, customer_id: int, request: PageRequest) -> Page:
+def change_page(
+    session: Session, customer_id: int, request: PageRequest, visible: ColumnElement[bool]
+) -> Page:
     """The change history of a customer, newest first (INFO-5)."""
-    get_customer(session, customer_id)
+    require_visible(session, customer_id, visible)
     keys = [SortKey(CustomerChange.id, True, int)]
     statement = select(CustomerChange).where(CustomerChange.customer_id == customer_id)
     return paginate(
@@ -1138,6 +1156,7 @@ def due_page(
     kind: InformationKind | None,
     as_of: date,
     request: PageRequest,
+    visible: ColumnElement[bool],
 ) -> Page:
     """Customers whose information of ``kind`` (any kind if None) is due by ``as_of`` (INFO-4)."""
     keys = [
@@ -1145,7 +1164,11 @@ def due_page(
         SortKey(VerificationDue.customer_id, False, int),
         SortKey(VerificationDue.information_kind, False, str),
     ]
-    statement = select(VerificationDue).where(VerificationDue.due_on <= as_of)
+    statement = (
+        select(VerificationDue)
+        .join(Customer, Customer.id == VerificationDue.customer_id)
+        .where(VerificationDue.due_on <= as_of, visible)
+    )
     if kind is not None:
         statement = statement.where(VerificationDue.information_kind == kind)
     return paginate(

@@ -6,11 +6,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session, sessionmaker
 
-from authz.fields import FieldAccess, RevealAll
+from authz.fields import PolicyAccess
+from authz.policy import AccessPolicy
 from kehu.settings import Settings
-from resolvers.errors import ApiError
+from resolvers.customers import visible_to
+from resolvers.errors import ApiError, ForbiddenError
 from store.staff import Staff
 
 V = TypeVar("V")
@@ -26,10 +29,15 @@ class Context:
 
     settings: Settings
     session_factory: sessionmaker[Session]
+    policy: AccessPolicy
     request: Any = None
     staff: Staff | None = None
     auth_problem: str | None = None
-    access: FieldAccess = field(default_factory=RevealAll)
+    # Filled by ``authorize`` once the caller is known: nothing is visible before that.
+    access: PolicyAccess = field(default_factory=lambda: PolicyAccess({}, downgrade=True))
+    row_scopes: frozenset[str] = frozenset()
+    purpose: str | None = None
+    purpose_problem: str | None = None
     # Set by strawberry from the websocket ``connection_init`` payload (subscriptions).
     connection_params: dict[str, Any] | None = None
     # Customers presented in this request, in order: nested fields load for all of them at once.
@@ -56,6 +64,33 @@ class Context:
         if self.staff is None:
             raise Unauthenticated(self.auth_problem or "authentication required")
         return self.staff
+
+    def authorize(self, staff: Staff, purpose: str | None) -> None:
+        """Decide what this request may see: row scopes, field effects, the declared purpose.
+
+        Without a purpose the caller's roles allow, FULL fields are downgraded to MASKED
+        (SHARE-1) and the response says so in ``extensions.access``.
+        """
+        self.staff = staff
+        decisions = self.policy.decisions(staff.roles)
+        self.row_scopes = decisions.row_scopes
+        self.purpose = (purpose or "").strip().upper() or None
+        if self.purpose is None:
+            self.purpose_problem = "no purpose declared (send the X-Purpose header)"
+        elif self.purpose not in decisions.purposes:
+            allowed = ", ".join(sorted(decisions.purposes)) or "none"
+            self.purpose_problem = f"purpose {self.purpose} is not allowed for you ({allowed})"
+        self.access = PolicyAccess(decisions.fields, downgrade=self.purpose_problem is not None)
+
+    @property
+    def visible(self) -> ColumnElement[bool]:
+        """SQL condition for the customers this request may see."""
+        return visible_to(self.actor, self.row_scopes)
+
+    def require_rows(self) -> None:
+        """Refuse customer-level data to roles without any row scope (aggregates only)."""
+        if not self.row_scopes:
+            raise ForbiddenError("your roles may not see individual customers")
 
     def memo(self, key: tuple[Any, ...], make: Callable[[], V]) -> V:
         """One object per key and request (e.g. the node of a branch shared by many rows)."""

@@ -17,11 +17,11 @@ import strawberry
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from authz.fields import present
+from authz.fields import Effect, present
 from kehu import clock
 from resolvers import customers as logic
 from resolvers import validation
-from resolvers.errors import ConflictError, UserInputError
+from resolvers.errors import ConflictError, ForbiddenError, UserInputError
 from resolvers.filters import FilterField, compile_where
 from resolvers.ids import pk_of
 from resolvers.pagination import PageRequest
@@ -357,27 +357,27 @@ class TransactionSummary:
 
 @strawberry.type(description="Product, channel and contact preferences. 客户偏好。")
 class Preferences:
-    products: list[str]
-    service_channels: list[str]
+    products: list[str] | None
+    service_channels: list[str] | None
     contact_method: ContactMethodEnum | None  # type: ignore[valid-type]
     contact_time: ContactTimeEnum | None  # type: ignore[valid-type]
-    marketing_opt_in: bool = strawberry.field(description="Consents to marketing. 同意营销。")
+    marketing_opt_in: bool | None = strawberry.field(description="Marketing consent. 同意营销。")
     updated_at: dt.datetime
 
     @classmethod
     def present(cls, row: rows.Preferences, ctx: Context) -> Preferences:
         values = present(
             "Preferences",
-            {"products": list(row.products), "service_channels": list(row.service_channels)},
+            {
+                "products": list(row.products),
+                "service_channels": list(row.service_channels),
+                "contact_method": row.contact_method,
+                "contact_time": row.contact_time,
+                "marketing_opt_in": row.marketing_opt_in,
+            },
             ctx.access,
         )
-        return cls(
-            contact_method=row.contact_method,
-            contact_time=row.contact_time,
-            marketing_opt_in=row.marketing_opt_in,
-            updated_at=row.updated_at,
-            **values,
-        )
+        return cls(updated_at=row.updated_at, **values)
 
 
 @strawberry.type(description="A risk assessment. 风险评估。")
@@ -658,8 +658,14 @@ class NotificationNode(Node):
 
 def _customer(info: ContextInfo, customer_id: int, batch: str) -> CustomerNode | None:
     """A customer referenced by a list item, loaded together with the other items' customers."""
-    keys = info.context.pending(batch)
-    row = info.context.batched(batch, customer_id, logic.customers_by_id, keys=keys)
+    ctx = info.context
+    visible = ctx.visible
+    row = ctx.batched(
+        batch,
+        customer_id,
+        lambda session, ids: logic.customers_by_id(session, ids, visible),
+        keys=ctx.pending(batch),
+    )
     return CustomerNode.present(row, info.context) if row else None
 
 
@@ -767,6 +773,38 @@ TRANSACTION_FILTERS = {
 # --- queries ----------------------------------------------------------------------------------
 
 
+# Filters and orderings that reveal a personal field: allowed only with FULL access to it.
+FILTERED_FIELDS = {
+    "name": "name",
+    "gender": "gender",
+    "birth_date": "birthDate",
+    "id_number": "idNumber",
+    "phone": "phone",
+    "email": "email",
+}
+ORDERED_FIELDS = {"NAME": "name", "BIRTH_DATE": "birthDate"}
+
+
+def _refuse_hidden_filters(ctx: Context, where: Any, order_by: Sequence[Any]) -> None:
+    """FORBIDDEN when a filter or ordering uses a field the caller cannot read in full.
+
+    Otherwise values would leak through which rows match or how they sort.
+    """
+    used: set[str] = set()
+    pending = [where] if where is not None else []
+    while pending:
+        item = pending.pop()
+        used |= {graphql for key, graphql in FILTERED_FIELDS.items() if getattr(item, key)}
+        pending += [*(item.and_ or []), *(item.or_ or [])]
+    used |= {ORDERED_FIELDS[o.field.value] for o in order_by if o.field.value in ORDERED_FIELDS}
+    hidden = sorted(f for f in used if ctx.access.effect("Customer", f) is not Effect.FULL)
+    if hidden:
+        raise ForbiddenError(
+            f"filtering or ordering on {', '.join(hidden)} needs FULL access to "
+            f"{'it' if len(hidden) == 1 else 'them'}"
+        )
+
+
 def _page(
     first: int | None, after: str | None, last: int | None, before: str | None
 ) -> PageRequest:
@@ -774,7 +812,9 @@ def _page(
 
 
 def load_customer(info: ContextInfo, customer_id: int) -> CustomerNode | None:
-    row = logic.customers_by_id(info.context.session, [customer_id]).get(customer_id)
+    """A customer the caller may see, or None."""
+    ctx = info.context
+    row = logic.customers_by_id(ctx.session, [customer_id], ctx.visible).get(customer_id)
     return CustomerNode.present(row, info.context) if row else None
 
 
@@ -782,7 +822,7 @@ def load_customer(info: ContextInfo, customer_id: int) -> CustomerNode | None:
 class CustomerQuery:
     @strawberry.field(description="One customer by global ID. 按 ID 查询客户。")
     def customer(self, info: ContextInfo, id: strawberry.ID) -> CustomerNode | None:
-        info.context.actor  # noqa: B018 - authentication required
+        info.context.require_rows()
         return load_customer(info, pk_of(id, "Customer", "id"))
 
     @strawberry.field(
@@ -800,11 +840,12 @@ class CustomerQuery:
         before: str | None = None,
     ) -> Connection[CustomerNode]:
         ctx = info.context
-        ctx.actor  # noqa: B018
+        ctx.require_rows()
+        _refuse_hidden_filters(ctx, where, order_by or [])
         condition = compile_where(where, CUSTOMER_FILTERS)
         ordering = [(o.field.value, o.direction is SortDirection.DESC) for o in order_by or []]
         page = logic.customer_page(
-            ctx.session, [condition], ordering, _page(first, after, last, before)
+            ctx.session, [condition, ctx.visible], ordering, _page(first, after, last, before)
         )
         return Connection.of(page, [CustomerNode.present(r, ctx) for r in page.rows])
 
@@ -820,7 +861,7 @@ class CustomerQuery:
         before: str | None = None,
     ) -> Connection[TransactionNode]:
         ctx = info.context
-        ctx.actor  # noqa: B018
+        ctx.require_rows()
         if where is not None and where.type is not None:
             where.type = _InList(where.type)  # type: ignore[assignment]
         condition = compile_where(where, TRANSACTION_FILTERS)
@@ -829,6 +870,7 @@ class CustomerQuery:
             pk_of(customer_id, "Customer", "customerId"),
             [condition],
             _page(first, after, last, before),
+            ctx.visible,
         )
         return Connection.of(page, [TransactionNode.present(r, ctx) for r in page.rows])
 
@@ -843,11 +885,12 @@ class CustomerQuery:
         before: str | None = None,
     ) -> Connection[CustomerChange]:
         ctx = info.context
-        ctx.actor  # noqa: B018
+        ctx.require_rows()
         page = logic.change_page(
             ctx.session,
             pk_of(customer_id, "Customer", "customerId"),
             _page(first, after, last, before),
+            ctx.visible,
         )
         return Connection.of(page, [CustomerChange.present(r, ctx) for r in page.rows])
 
@@ -866,9 +909,13 @@ class CustomerQuery:
         before: str | None = None,
     ) -> Connection[DueVerification]:
         ctx = info.context
-        ctx.actor  # noqa: B018
+        ctx.require_rows()
         page = logic.due_page(
-            ctx.session, information_kind, as_of or clock.today(), _page(first, after, last, before)
+            ctx.session,
+            information_kind,
+            as_of or clock.today(),
+            _page(first, after, last, before),
+            ctx.visible,
         )
         ctx.pending("due_customers").extend(r.customer_id for r in page.rows)
         nodes = [
@@ -1150,8 +1197,9 @@ def run_command(
     return answer(result)
 
 
-def _id(value: str, field: str = "customerId") -> int:
-    return pk_of(value, "Customer", field)
+def _target(info: ContextInfo, session: Session, value: str, field: str = "customerId") -> int:
+    """The customer a mutation acts on: a valid ID of a customer the caller may see."""
+    return logic.require_visible(session, pk_of(value, "Customer", field), info.context.visible)
 
 
 @strawberry.type
@@ -1177,7 +1225,7 @@ class CustomerMutation:
             lambda s, actor: logic.update_customer(
                 s,
                 actor,
-                _id(input.id, "id"),
+                _target(info, s, input.id, "id"),
                 input.expected_version,
                 _basic_values(input.changes),
                 input.source.draft(),
@@ -1199,7 +1247,12 @@ class CustomerMutation:
             info,
             RecordFinancialSnapshotPayload,
             lambda s, actor: logic.record_financial_snapshot(
-                s, actor, _id(input.customer_id), input.as_of, amounts, input.source.draft()
+                s,
+                actor,
+                _target(info, s, input.customer_id),
+                input.as_of,
+                amounts,
+                input.source.draft(),
             ),
             lambda snapshot: RecordFinancialSnapshotPayload(
                 financial_snapshot=FinancialSnapshot.present(snapshot, info.context),
@@ -1223,7 +1276,7 @@ class CustomerMutation:
         ]
 
         def command(s: Session, actor: Staff) -> tuple[int, logic.ImportResult]:
-            customer_id = _id(input.customer_id)
+            customer_id = _target(info, s, input.customer_id)
             result = logic.import_transactions(
                 s, actor, customer_id, accounts, transactions, input.source.draft()
             )
@@ -1257,7 +1310,7 @@ class CustomerMutation:
             if "marketing_opt_in" in values and values["marketing_opt_in"] is None:
                 raise UserInputError.one(("marketingOptIn",), "REQUIRED", "must be true or false")
             return logic.record_preferences(
-                s, actor, _id(input.customer_id), values, input.source.draft()
+                s, actor, _target(info, s, input.customer_id), values, input.source.draft()
             )
 
         return run_command(
@@ -1281,7 +1334,7 @@ class CustomerMutation:
             lambda s, actor: logic.record_risk_assessment(
                 s,
                 actor,
-                _id(input.customer_id),
+                _target(info, s, input.customer_id),
                 risk_tolerance=input.risk_tolerance,
                 credit_status=input.credit_status,
                 questionnaire_score=input.questionnaire_score,
@@ -1304,7 +1357,12 @@ class CustomerMutation:
             info,
             RecordVerificationPayload,
             lambda s, actor: logic.record_verification(
-                s, actor, _id(input.customer_id), input.information_kind, input.result, input.note
+                s,
+                actor,
+                _target(info, s, input.customer_id),
+                input.information_kind,
+                input.result,
+                input.note,
             ),
             lambda verification: RecordVerificationPayload(
                 verification=Verification.present(verification),
@@ -1316,7 +1374,7 @@ class CustomerMutation:
     @strawberry.mutation(description="Follow a customer's changes (INFO-6). 关注客户变更。")
     def watch_customer(self, info: ContextInfo, input: WatchCustomerInput) -> CustomerPayload:
         def command(s: Session, actor: Staff) -> int:
-            customer_id = _id(input.customer_id)
+            customer_id = _target(info, s, input.customer_id)
             logic.watch_customer(s, actor, customer_id, input.reason)
             return customer_id
 
@@ -1332,7 +1390,7 @@ class CustomerMutation:
     @strawberry.mutation(description="Stop following a customer's changes. 取消关注。")
     def unwatch_customer(self, info: ContextInfo, input: UnwatchCustomerInput) -> CustomerPayload:
         def command(s: Session, actor: Staff) -> int:
-            customer_id = _id(input.customer_id)
+            customer_id = _target(info, s, input.customer_id)
             logic.unwatch_customer(s, actor, customer_id)
             return customer_id
 

@@ -24,6 +24,7 @@ from strawberry.types import ExecutionContext
 from kehu.settings import Settings
 from resolvers import customers as customer_logic
 from resolvers.ids import parse_global_id
+from schema.access import AccessReport
 from schema.base import ContextInfo, Node
 from schema.customers import (
     AccountNode,
@@ -60,7 +61,9 @@ class Query(CustomerQuery, StaffQuery):
             return BranchNode.of(branch) if branch else None
         if type_name == "Account":
             account = ctx.session.get(Account, pk)
-            return AccountNode.present(account, ctx) if account else None
+            if account is None or load_customer(info, account.customer_id) is None:
+                return None  # an account is visible exactly when its customer is
+            return AccountNode.present(account, ctx)
         return None
 
 
@@ -107,7 +110,10 @@ class KehuSchema(strawberry.Schema):
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The schema with the API limits of ``settings`` (defaults when None: for SDL export)."""
-    extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [ErrorCodes]
+    extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
+        ErrorCodes,
+        AccessReport,
+    ]
     if settings is not None:
         # The depth and alias limiters are validation rules. Their rule classes are made once
         # here: a new class per request would make every ValidationCache lookup miss.

@@ -70,7 +70,7 @@ class Backend:
     engine: Engine
     client: TestClient
 
-    def token(self, employee_no: str = "RM0001") -> str:
+    def token(self, employee_no: str = "HO0001") -> str:
         return mint_token(self.settings, employee_no)
 
     def post(
@@ -78,20 +78,28 @@ class Backend:
         query: str,
         variables: dict[str, Any] | None = None,
         *,
-        staff: str = "RM0001",
+        staff: str = "HO0001",
         headers: dict[str, str] | None = None,
+        purpose: str | None = "CUSTOMER_SERVICE",
     ) -> Any:
         all_headers = {"Authorization": f"Bearer {self.token(staff)}"} if staff else {}
+        if purpose:
+            all_headers["X-Purpose"] = purpose
         all_headers.update(headers or {})
         return self.client.post(
             "/graphql", json={"query": query, "variables": variables or {}}, headers=all_headers
         )
 
     def gql(
-        self, query: str, variables: dict[str, Any] | None = None, *, staff: str = "RM0001"
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        staff: str = "HO0001",
+        purpose: str | None = "CUSTOMER_SERVICE",
     ) -> Any:
         """Run an operation that must succeed; return its ``data``."""
-        response = self.post(query, variables, staff=staff)
+        response = self.post(query, variables, staff=staff, purpose=purpose)
         assert response.status_code == 200, response.text
         body = response.json()
         assert "errors" not in body, body["errors"]
@@ -140,7 +148,12 @@ mutation Create($input: CreateCustomerInput!) {
 """
 
 
-def create_customer(backend: Backend, staff: str = "RM0001", **fields: Any) -> dict[str, Any]:
+def branch_id(backend: Backend, staff: str) -> str:
+    """The global ID of a staff member's branch."""
+    return str(backend.gql("{ me { branch { id } } }", staff=staff)["me"]["branch"]["id"])
+
+
+def create_customer(backend: Backend, staff: str = "HO0001", **fields: Any) -> dict[str, Any]:
     """Create a customer through the API and return it."""
     values: dict[str, Any] = {"name": "测试客户", "idNumber": new_id_number(), "source": SOURCE}
     values.update(fields)

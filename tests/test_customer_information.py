@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from kehu import clock
 from store.customers import FinancialSnapshot, Transaction
-from tests.conftest import SOURCE, Backend, create_customer
+from tests.conftest import SOURCE, Backend, branch_id, create_customer
 
 SNAPSHOT = """
 mutation($input: RecordFinancialSnapshotInput!) {
@@ -339,7 +339,7 @@ def _due_ids(backend: Backend, kind: str, as_of: date) -> set[str]:
 
 
 def test_due_list_and_verification_move_the_next_due_date_INFO_4(backend: Backend) -> None:
-    customer = create_customer(backend)
+    customer = create_customer(backend, branch=branch_id(backend, "SUP0001"))
     in_two_years = clock.today() + timedelta(days=730)
     assert customer["id"] in _due_ids(backend, "FINANCIAL", in_two_years)
     assert customer["id"] not in _due_ids(backend, "FINANCIAL", clock.today())
@@ -386,7 +386,9 @@ def test_changes_notify_the_relationship_manager_and_watchers_not_the_actor_INFO
     backend: Backend,
 ) -> None:
     manager_id = backend.gql("{ me { id } }", staff="BJ01RM01")["me"]["id"]
-    customer = create_customer(backend, relationshipManager=manager_id)
+    customer = create_customer(
+        backend, relationshipManager=manager_id, branch=branch_id(backend, "SUP0001")
+    )
     watched = backend.gql(
         "mutation($input: WatchCustomerInput!) { watchCustomer(input: $input) { errors { code } } }",
         {"input": {"customerId": customer["id"], "reason": "large deposit follow-up"}},
@@ -419,12 +421,17 @@ def test_changes_notify_the_relationship_manager_and_watchers_not_the_actor_INFO
 
 def test_subscription_pushes_a_change_over_websocket_INFO_6(backend: Backend) -> None:
     manager_id = backend.gql("{ me { id } }", staff="BJ01RM02")["me"]["id"]
-    customer = create_customer(backend, relationshipManager=manager_id)
+    customer = create_customer(
+        backend, relationshipManager=manager_id, branch=branch_id(backend, "SUP0001")
+    )
     with backend.client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
         ws.send_json(
             {
                 "type": "connection_init",
-                "payload": {"Authorization": f"Bearer {backend.token('BJ01RM02')}"},
+                "payload": {
+                    "Authorization": f"Bearer {backend.token('BJ01RM02')}",
+                    "X-Purpose": "RELATIONSHIP_MANAGEMENT",
+                },
             }
         )
         assert ws.receive_json()["type"] == "connection_ack"

@@ -7,7 +7,14 @@ from typing import Any
 from sqlalchemy import func, select
 
 from store.customers import Customer, InformationSource
-from tests.conftest import CREATE, SOURCE, Backend, create_customer, new_id_number
+from tests.conftest import (
+    CREATE,
+    SOURCE,
+    Backend,
+    branch_id,
+    create_customer,
+    new_id_number,
+)
 
 
 def _create_errors(backend: Backend, **fields: Any) -> list[dict[str, Any]]:
@@ -38,7 +45,7 @@ def test_create_derives_birth_date_and_gender_from_the_id_number_INFO_3(backend:
     assert customer["phone"] == "13800138000"
     assert customer["email"] == "Li.Na@example.com"
     assert customer["version"] == 1
-    assert customer["branch"]["code"] == "BJ01"  # the creator's branch by default
+    assert customer["branch"]["code"] == "HO"  # the creator's branch by default
 
 
 def test_lower_case_x_check_character_is_accepted_and_normalised_INFO_3(backend: Backend) -> None:
@@ -171,7 +178,7 @@ def test_update_with_the_current_version_then_a_stale_one_is_a_conflict_INFO_5(
 
 
 def test_change_history_keeps_who_when_old_and_new_INFO_5(backend: Backend) -> None:
-    customer = create_customer(backend, phone="13900000011")
+    customer = create_customer(backend, phone="13900000011", branch=branch_id(backend, "SUP0001"))
     backend.gql(
         UPDATE,
         {

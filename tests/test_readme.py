@@ -35,7 +35,10 @@ def test_every_tour_operation_runs_without_errors(backend: Backend) -> None:
             response = backend.client.post(
                 "/graphql",
                 json={"query": block, "variables": variables, "operationName": name},
-                headers={"Authorization": f"Bearer {backend.token()}"},
+                headers={
+                    "Authorization": f"Bearer {backend.token()}",
+                    "X-Purpose": "CUSTOMER_SERVICE",
+                },
             )
             body = response.json()
             assert response.status_code == 200 and "errors" not in body, (name, body)

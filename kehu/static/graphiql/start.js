@@ -2,10 +2,15 @@
 // into the Headers tab; GraphiQL keeps it in this browser's local storage.
 (function () {
   var fetcher = GraphiQL.createFetcher({ url: window.location.origin + "/graphql" });
-  var defaultHeaders = JSON.stringify({ Authorization: "Bearer <paste a token from `make run`>" }, null, 2);
+  var defaultHeaders = JSON.stringify(
+    { Authorization: "Bearer <paste a token from `make run`>", "X-Purpose": "CUSTOMER_SERVICE" },
+    null,
+    2
+  );
   var defaultQuery = [
     "# Kehu 客户 — customer management API.",
-    "# 1. Open the Headers tab below and paste a token printed by `make run`.",
+    "# 1. Open the Headers tab below and paste a token printed by `make run`;",
+    "#    X-Purpose declares why you read personal data (README, Security).",
     "# 2. Run this query (Ctrl-Enter).",
     "query FirstCustomers {",
     "  me { name roles branch { name } }",

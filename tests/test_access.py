@@ -1,0 +1,252 @@
+"""Access to personal data over the API (issue 3, SHARE-1, PLAT-3): rows, fields, purpose."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from authz.fields import PERSONAL_FIELDS, Effect
+from authz.policy import AccessPolicy
+from tests.conftest import Backend, branch_id, create_customer, new_id_number
+
+CUSTOMER_FIELDS = list(PERSONAL_FIELDS["Customer"].values())
+ONE = "query($id: ID!) { customer(id: $id) { id " + " ".join(CUSTOMER_FIELDS) + " } }"
+PURPOSE = {
+    "RELATIONSHIP_MANAGER": "RELATIONSHIP_MANAGEMENT",
+    "BRANCH_SUPERVISOR": "CUSTOMER_SERVICE",
+    "COMPLAINT_HANDLER": "COMPLAINT_HANDLING",
+    "RISK_OFFICER": "RISK_CONTROL",
+    "HEAD_OFFICE": "CUSTOMER_SERVICE",
+    "AUDITOR": "AUDIT",
+    "MARKETING_ANALYST": "CUSTOMER_SERVICE",
+    "SECURITY_ADMIN": "CUSTOMER_SERVICE",
+    "PROCESS_OWNER": "CUSTOMER_SERVICE",
+}
+STAFF = {
+    "RELATIONSHIP_MANAGER": "RM0001",
+    "BRANCH_SUPERVISOR": "SUP0001",
+    "COMPLAINT_HANDLER": "CH0001",
+    "RISK_OFFICER": "RISK0001",
+    "HEAD_OFFICE": "HO0001",
+    "AUDITOR": "AUD0001",
+    "MARKETING_ANALYST": "MKT0001",
+    "SECURITY_ADMIN": "SEC0001",
+    "PROCESS_OWNER": "PO0001",
+}
+# Which rows each role sees of (RM0001's customer in BJ01, a customer of another branch).
+VISIBLE = {
+    "RELATIONSHIP_MANAGER": (True, False),
+    "BRANCH_SUPERVISOR": (True, False),
+    "COMPLAINT_HANDLER": (False, False),
+    "RISK_OFFICER": (True, True),
+    "HEAD_OFFICE": (True, True),
+    "AUDITOR": (True, True),
+    "MARKETING_ANALYST": (False, False),
+    "SECURITY_ADMIN": (False, False),
+    "PROCESS_OWNER": (False, False),
+}
+
+
+@pytest.fixture(scope="module")
+def customers(backend: Backend) -> dict[str, dict[str, Any]]:
+    """RM0001's own customer in BJ01 and a customer of the Shanghai branch."""
+    manager = backend.gql("{ me { id } }", staff="RM0001")["me"]["id"]
+    details = {
+        "email": "own@example.com",
+        "address": "北京市朝阳区建国路88号",
+        "occupation": "教师",
+        "employer": "北京某中学",
+    }
+    own = create_customer(
+        backend,
+        relationshipManager=manager,
+        branch=branch_id(backend, "SUP0001"),
+        phone="13811112222",
+        **details,
+    )
+    other = create_customer(
+        backend, branch=branch_id(backend, "SH01SUP01"), phone="13911112222", **details
+    )
+    return {"own": own, "other": other}
+
+
+def _read(backend: Backend, role: str, customer_id: str) -> dict[str, Any]:
+    return backend.post(ONE, {"id": customer_id}, staff=STAFF[role], purpose=PURPOSE[role]).json()
+
+
+@pytest.mark.parametrize("role", sorted(STAFF))
+def test_every_role_sees_each_customer_field_as_the_policy_says(
+    backend: Backend, customers: dict[str, dict[str, Any]], role: str
+) -> None:
+    policy = AccessPolicy()
+    effects = policy.decisions([role]).fields["Customer"]
+    for which, expected_visible in zip(("own", "other"), VISIBLE[role], strict=True):
+        body = _read(backend, role, customers[which]["id"])
+        has_rows = bool(policy.decisions([role]).row_scopes)
+        if not has_rows:
+            assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+            continue
+        node = body["data"]["customer"]
+        if not expected_visible:
+            assert node is None, (role, which)
+            continue
+        assert node is not None, (role, which)
+        forbidden = {
+            e["extensions"]["field"]
+            for e in body.get("errors", [])
+            if e["extensions"]["code"] == "FIELD_FORBIDDEN"
+        }
+        for field in CUSTOMER_FIELDS:
+            effect = effects[field]
+            value = node[field]
+            if effect is Effect.DENIED:
+                assert value is None and field in forbidden, (role, field)
+            elif effect is Effect.MASKED:
+                assert value is not None and "*" in str(value), (role, field, value)
+            else:
+                assert field not in forbidden, (role, field)
+        if effects["idNumber"] is Effect.FULL:
+            assert node["idNumber"] == customers[which]["idNumber"]
+
+
+def test_lists_apply_the_same_row_scope_as_lookups(
+    backend: Backend, customers: dict[str, dict[str, Any]]
+) -> None:
+    page = backend.gql(
+        "{ customers(first: 100) { totalCount edges { node { id relationshipManager { employeeNo } } } } }",
+        staff="RM0001",
+        purpose="RELATIONSHIP_MANAGEMENT",
+    )["customers"]
+    managers = {e["node"]["relationshipManager"]["employeeNo"] for e in page["edges"]}
+    assert managers == {"RM0001"}
+    ids = {e["node"]["id"] for e in page["edges"]}
+    assert customers["own"]["id"] in ids and customers["other"]["id"] not in ids
+    branch = backend.gql(
+        "{ customers(first: 100) { edges { node { branch { code } } } } }",
+        staff="SUP0001",
+        purpose="CUSTOMER_SERVICE",
+    )["customers"]["edges"]
+    assert {e["node"]["branch"]["code"] for e in branch} == {"BJ01"}
+
+
+def test_masked_id_number_follows_the_masking_table(
+    backend: Backend, customers: dict[str, dict[str, Any]]
+) -> None:
+    body = _read(backend, "RELATIONSHIP_MANAGER", customers["own"]["id"])
+    number = customers["own"]["idNumber"]
+    assert body["data"]["customer"]["idNumber"] == number[:3] + "*" * 11 + number[-4:]
+    assert body["data"]["customer"]["phone"] == "13811112222"
+    auditor = _read(backend, "AUDITOR", customers["own"]["id"])["data"]["customer"]
+    assert auditor["phone"] == "138****2222"
+    assert auditor["address"] == "北京市朝阳区****"
+    assert auditor["email"] == "o***@example.com"
+    assert re.fullmatch(r".\*+", auditor["name"])
+
+
+def test_one_forbidden_error_per_field_path_not_per_row(backend: Backend) -> None:
+    body = backend.post(
+        "{ customers(first: 30) { edges { node { name preferences { products } } } } }",
+        staff="RISK0001",
+        purpose="RISK_CONTROL",
+    ).json()
+    errors = [e for e in body["errors"] if e["extensions"]["code"] == "FIELD_FORBIDDEN"]
+    assert [e["path"] for e in errors] == [
+        ["customers", "edges", "node", "preferences", "products"]
+    ]
+    nodes = [e["node"] for e in body["data"]["customers"]["edges"]]
+    assert len(nodes) == 30
+    assert all(n["preferences"] is None or n["preferences"]["products"] is None for n in nodes)
+    assert all(n["name"] for n in nodes)
+
+
+def test_without_an_allowed_purpose_full_fields_are_masked(
+    backend: Backend, customers: dict[str, dict[str, Any]]
+) -> None:
+    for purpose in (None, "RISK_CONTROL"):
+        body = backend.post(
+            ONE, {"id": customers["own"]["id"]}, staff="RM0001", purpose=purpose
+        ).json()
+        node = body["data"]["customer"]
+        assert node["phone"] == "138****2222"
+        assert body["extensions"]["access"]["downgraded"] is True
+    allowed = backend.post(
+        ONE, {"id": customers["own"]["id"]}, staff="RM0001", purpose="relationship_management"
+    ).json()
+    assert allowed["data"]["customer"]["phone"] == "13811112222"
+    assert "access" not in (allowed.get("extensions") or {})
+
+
+def test_filtering_or_ordering_on_a_field_not_readable_in_full_is_forbidden(
+    backend: Backend, customers: dict[str, dict[str, Any]]
+) -> None:
+    number = customers["own"]["idNumber"]
+    search = (
+        "query($n: String!) { customers(where: {idNumber: {eq: $n}}) { edges { node { id } } } }"
+    )
+    refused = backend.post(search, {"n": number}, staff="RM0001", purpose="CUSTOMER_SERVICE")
+    assert refused.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert "idNumber" in refused.json()["errors"][0]["message"]
+    found = backend.gql(search, {"n": number}, staff="SUP0001")["customers"]["edges"]
+    assert [e["node"]["id"] for e in found] == [customers["own"]["id"]]
+    ordered = backend.post(
+        "{ customers(first: 5, orderBy: [{field: NAME}]) { edges { node { id } } } }",
+        staff="AUD0001",
+        purpose="AUDIT",
+    ).json()
+    assert ordered["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+def test_changes_need_the_row_too(backend: Backend, customers: dict[str, dict[str, Any]]) -> None:
+    body = backend.post(
+        """mutation($id: ID!) { recordVerification(input: {customerId: $id,
+             informationKind: BASIC, result: CONFIRMED}) { errors { code } } }""",
+        {"id": customers["other"]["id"]},
+        staff="RM0001",
+    ).json()
+    assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+def test_a_manager_registers_their_own_customers(backend: Backend) -> None:
+    created = create_customer(backend, staff="RM0001", idNumber=new_id_number())
+    seen = backend.gql(
+        "query($id: ID!) { customer(id: $id) { relationshipManager { employeeNo } } }",
+        {"id": created["id"]},
+        staff="RM0001",
+    )
+    assert seen["customer"]["relationshipManager"] == {"employeeNo": "RM0001"}
+
+
+def test_marketing_analysts_see_aggregates_only(backend: Backend) -> None:
+    body = backend.post("{ customers(first: 5) { totalCount } }", staff="MKT0001").json()
+    assert body["data"] is None
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+def test_history_values_are_protected_like_the_live_ones(backend: Backend) -> None:
+    manager = backend.gql("{ me { id } }", staff="RM0001")["me"]["id"]
+    customer = create_customer(
+        backend, relationshipManager=manager, branch=branch_id(backend, "SUP0001")
+    )
+    new_number = new_id_number()
+    backend.gql(
+        """mutation($input: UpdateCustomerInput!) { updateCustomer(input: $input) { errors { code } } }""",
+        {
+            "input": {
+                "id": customer["id"],
+                "expectedVersion": 1,
+                "changes": {"idNumber": new_number},
+                "source": {"kind": "PROACTIVE_CONTACT", "detail": "ID card renewed"},
+            }
+        },
+    )
+    history = backend.gql(
+        "query($id: ID!) { customerHistory(customerId: $id) { edges { node { field oldValue newValue } } } }",
+        {"id": customer["id"]},
+        staff="RM0001",
+        purpose="RELATIONSHIP_MANAGEMENT",
+    )["customerHistory"]["edges"]
+    change = next(e["node"] for e in history if e["node"]["field"] == "idNumber")
+    assert change["newValue"] == new_number[:3] + "*" * 11 + new_number[-4:]
+    assert change["oldValue"] == customer["idNumber"][:3] + "*" * 11 + customer["idNumber"][-4:]
