@@ -25,6 +25,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/customers_page.py
+	$(BIN)/python bench/authz_overhead.py
 	$(BIN)/python bench/seed_speed.py
 
 lint: $(STAMP)

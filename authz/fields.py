@@ -109,6 +109,15 @@ class PolicyAccess:
         self.withheld: set[tuple[str, str]] = set()
         self.revealed: dict[tuple[str, str], Effect] = {}
 
+    @classmethod
+    def reveal_all(cls) -> PolicyAccess:
+        """Every personal field FULL (authorization switched off: benchmarks, trusted tools)."""
+        effects = {
+            type_name: dict.fromkeys(names.values(), Effect.FULL)
+            for type_name, names in PERSONAL_FIELDS.items()
+        }
+        return cls(effects, downgrade=False)
+
     def effect(self, type_name: str, graphql_field: str) -> Effect:
         """FULL for fields that are not personal data."""
         return self.effects.get(type_name, {}).get(graphql_field, Effect.FULL)

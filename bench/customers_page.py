@@ -120,7 +120,7 @@ def run(name: str, database_url: str | None) -> None:
     settings = prepared(env)
     engine = make_engine(settings.database_url)
     token = mint_token(settings, "HO0001")
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = {"Authorization": f"Bearer {token}", "X-Purpose": "CUSTOMER_SERVICE"}
 
     # (a) statements per request, counted in-process on the same database.
     app = create_app(settings, engine)
