@@ -36,13 +36,14 @@ from schema.customers import (
 )
 from schema.execution import LeafFastPathExecutionContext
 from schema.limits import CostLimit, ErrorCodes, log_internal_errors
+from schema.sharing import SharingQuery
 from schema.staff import BranchNode, StaffNode, StaffQuery
 from store.customers import Account
 from store.staff import Branch, Staff
 
 
 @strawberry.type
-class Query(CustomerQuery, StaffQuery):
+class Query(CustomerQuery, SharingQuery, StaffQuery):
     @strawberry.field(description="Any object by its global ID (Relay). 按全局 ID 查询对象。")
     def node(self, info: ContextInfo, id: strawberry.ID) -> Node | None:
         ctx = info.context

@@ -250,3 +250,34 @@ def test_history_values_are_protected_like_the_live_ones(backend: Backend) -> No
     change = next(e["node"] for e in history if e["node"]["field"] == "idNumber")
     assert change["newValue"] == new_number[:3] + "*" * 11 + new_number[-4:]
     assert change["oldValue"] == customer["idNumber"][:3] + "*" * 11 + customer["idNumber"][-4:]
+
+
+EXPLAIN = """
+query($type: String!, $field: String!, $staff: String, $customer: ID) {
+  explainAccess(type: $type, field: $field, employeeNo: $staff, customerId: $customer) {
+    staff { employeeNo } effect rule rowVisible rowReason
+  }
+}
+"""
+
+
+def test_explain_access_names_the_deciding_rule_PLAT_3(
+    backend: Backend, customers: dict[str, dict[str, Any]]
+) -> None:
+    mine = backend.gql(
+        EXPLAIN, {"type": "Customer", "field": "idNumber"}, staff="RM0001"
+    )["explainAccess"]
+    assert mine["effect"] == "MASKED"
+    assert "p, RELATIONSHIP_MANAGER, Customer.idNumber, masked, allow" in mine["rule"]
+    asked = backend.gql(
+        EXPLAIN,
+        {"type": "Customer", "field": "phone", "staff": "RM0001", "customer": customers["other"]["id"]},
+        staff="SEC0001",
+    )["explainAccess"]
+    assert asked["staff"] == {"employeeNo": "RM0001"}
+    assert asked["effect"] == "DENIED" and asked["rowVisible"] is False
+    assert "outside" in asked["rowReason"]
+    refused = backend.post(
+        EXPLAIN, {"type": "Customer", "field": "phone", "staff": "HO0001"}, staff="RM0001"
+    ).json()
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
