@@ -27,6 +27,7 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 
 from schema.context import Context
+from schema.documents import chosen_operation
 
 
 def withheld_paths(
@@ -86,21 +87,10 @@ class AccessReport(SchemaExtension):
             return
         if not ctx.access.withheld:
             return
-        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-        operation = next(
-            (
-                o
-                for o in operations
-                if context.operation_name is None
-                or (o.name is not None and o.name.value == context.operation_name)
-            ),
-            None,
-        )
-        if operation is None:
+        chosen = chosen_operation(document, context.operation_name)
+        if chosen is None:
             return
-        fragments = {
-            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-        }
+        operation, fragments = chosen
         schema = context.schema._schema
         errors = list(result.errors or [])
         for path, type_name, field in withheld_paths(

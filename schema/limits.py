@@ -35,6 +35,7 @@ from strawberry.extensions import SchemaExtension
 
 from resolvers.errors import ApiError, UserInputError
 from resolvers.pagination import DEFAULT_PAGE_SIZE
+from schema.documents import chosen_operation
 
 log = logging.getLogger("kehu.graphql")
 
@@ -127,35 +128,21 @@ class CostLimit(SchemaExtension):
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
-        document = context.graphql_document
-        if document is not None:
-            operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-            fragments = {
-                d.name.value: d
-                for d in document.definitions
-                if isinstance(d, FragmentDefinitionNode)
-            }
-            chosen = [
-                o
-                for o in operations
-                if context.operation_name is None
-                or (o.name is not None and o.name.value == context.operation_name)
-            ][:1]
-            for operation in chosen:
-                cost = query_cost(
-                    context.schema._schema, operation, fragments, context.variables or {}
+        chosen = chosen_operation(context.graphql_document, context.operation_name)
+        if chosen is not None:
+            operation, fragments = chosen
+            cost = query_cost(context.schema._schema, operation, fragments, context.variables or {})
+            if cost > self.max_cost:
+                context.result = GraphQLExecutionResult(
+                    data=None,
+                    errors=[
+                        GraphQLError(
+                            f"Query cost {cost} exceeds the limit of {self.max_cost}; "
+                            "ask for fewer items (first/last) or fewer nested lists",
+                            extensions={"code": "COST_LIMIT_EXCEEDED", "cost": cost},
+                        )
+                    ],
                 )
-                if cost > self.max_cost:
-                    context.result = GraphQLExecutionResult(
-                        data=None,
-                        errors=[
-                            GraphQLError(
-                                f"Query cost {cost} exceeds the limit of {self.max_cost}; "
-                                "ask for fewer items (first/last) or fewer nested lists",
-                                extensions={"code": "COST_LIMIT_EXCEEDED", "cost": cost},
-                            )
-                        ],
-                    )
         yield
 
 

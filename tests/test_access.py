@@ -264,14 +264,19 @@ query($type: String!, $field: String!, $staff: String, $customer: ID) {
 def test_explain_access_names_the_deciding_rule_PLAT_3(
     backend: Backend, customers: dict[str, dict[str, Any]]
 ) -> None:
-    mine = backend.gql(
-        EXPLAIN, {"type": "Customer", "field": "idNumber"}, staff="RM0001"
-    )["explainAccess"]
+    mine = backend.gql(EXPLAIN, {"type": "Customer", "field": "idNumber"}, staff="RM0001")[
+        "explainAccess"
+    ]
     assert mine["effect"] == "MASKED"
     assert "p, RELATIONSHIP_MANAGER, Customer.idNumber, masked, allow" in mine["rule"]
     asked = backend.gql(
         EXPLAIN,
-        {"type": "Customer", "field": "phone", "staff": "RM0001", "customer": customers["other"]["id"]},
+        {
+            "type": "Customer",
+            "field": "phone",
+            "staff": "RM0001",
+            "customer": customers["other"]["id"],
+        },
         staff="SEC0001",
     )["explainAccess"]
     assert asked["staff"] == {"employeeNo": "RM0001"}
