@@ -58,6 +58,18 @@ class Context:
             self._session.close()
             self._session = None
 
+    def start_event(self) -> None:
+        """Forget per-request state before the next event of a long-lived subscription.
+
+        A websocket keeps one context; without this its session would hold one database
+        snapshot (and connection) for hours and batch caches would serve stale customers.
+        """
+        self.close()
+        self.customer_ids.clear()
+        self._batches.clear()
+        self._pending.clear()
+        self._memo.clear()
+
     @property
     def actor(self) -> Staff:
         """The authenticated staff member (resolvers behind authentication only)."""

@@ -96,7 +96,9 @@ class Subscription:
         while True:
             for row in await run_in_threadpool(read, last_seen):
                 last_seen = row.id
+                ctx.start_event()
                 yield NotificationNode.present(row)
+            ctx.start_event()
             await asyncio.sleep(interval)
 
 

@@ -447,6 +447,14 @@ def test_subscription_pushes_a_change_over_websocket_INFO_6(backend: Backend) ->
         assert message["type"] == "next", message
         change = message["payload"]["data"]["customerChanges"]
         assert change == {"fields": ["financialSnapshot"], "customer": {"id": customer["id"]}}
+        # A later change arrives too, read from a fresh snapshot of the database.
+        backend.gql(
+            PREFERENCES,
+            {"input": {"customerId": customer["id"], "marketingOptIn": True, "source": SOURCE}},
+            staff="SUP0001",
+        )
+        second = ws.receive_json()["payload"]["data"]["customerChanges"]
+        assert second == {"fields": ["marketingOptIn"], "customer": {"id": customer["id"]}}
         ws.send_json({"id": "1", "type": "complete"})
 
 
