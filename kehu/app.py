@@ -73,6 +73,18 @@ class KehuGraphQL(GraphQL):
         # Text, not bytes: websocket clients (graphql-transport-ws) expect text frames.
         return orjson.dumps(data).decode()
 
+    def create_response(  # type: ignore[override]
+        self, response_data: Any, sub_response: Response
+    ) -> Response:
+        """HTTP answers are encoded to bytes once (no str round trip of a large page)."""
+        response = Response(orjson.dumps(response_data), media_type="application/json")
+        response.headers.raw.extend(sub_response.headers.raw)
+        if sub_response.background:
+            response.background = sub_response.background
+        if sub_response.status_code:
+            response.status_code = sub_response.status_code
+        return response
+
     async def on_ws_connect(self, context: Context) -> Any:  # type: ignore[override]
         """Authenticate a websocket from ``connection_init`` {"Authorization": "Bearer …"}."""
         params: Mapping[str, Any] = context.connection_params or {}

@@ -8,12 +8,12 @@ is one indexed range query whatever its depth, and rows inserted meanwhile do no
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -75,18 +75,16 @@ class PageRequest:
 
 
 def encode_cursor(values: Sequence[Any]) -> str:
-    return base64.urlsafe_b64encode(
-        json.dumps(list(values), separators=(",", ":")).encode()
-    ).decode()
+    return base64.urlsafe_b64encode(orjson.dumps(list(values))).decode()
 
 
 def decode_cursor(cursor: str, keys: Sequence[SortKey], argument: str) -> list[Any]:
     try:
-        raw = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        raw = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
         if not isinstance(raw, list) or len(raw) != len(keys):
             raise ValueError("wrong shape")
         return [key.decode(value) for key, value in zip(keys, raw, strict=True)]
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
         raise UserInputError(
             [FieldError((argument,), "INVALID_CURSOR", "is not a cursor of this list and order")]
         ) from exc
