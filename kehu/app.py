@@ -27,6 +27,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from authz.policy import AccessPolicy
+from kehu.auditing import AuditWriter
 from kehu.auth import AuthenticationError, authenticate
 from kehu.settings import Settings
 from schema.context import Context
@@ -51,11 +52,13 @@ class KehuGraphQL(GraphQL):
         settings: Settings,
         session_factory: sessionmaker[Session],
         policy: AccessPolicy,
+        auditor: AuditWriter,
     ) -> None:
         super().__init__(schema, graphql_ide="graphiql" if settings.graphiql else None)
         self.settings = settings
         self.session_factory = session_factory
         self.policy = policy
+        self.auditor = auditor
         self.ide_html = (HERE / "templates" / "graphiql.html").read_text()
 
     async def get_context(self, request: Any, response: Any) -> Context:  # type: ignore[override]
@@ -63,6 +66,7 @@ class KehuGraphQL(GraphQL):
             settings=self.settings,
             session_factory=self.session_factory,
             policy=self.policy,
+            auditor=self.auditor,
             request=request,
         )
 
@@ -208,7 +212,9 @@ def create_app(
     crypto.configure(crypto.FieldCipher(settings.encryption_keys, settings.hash_keys))
     engine = engine or make_engine(settings.database_url, hide_parameters=True)
     session_factory = make_session_factory(engine)
-    view = KehuGraphQL(build_schema(settings), settings, session_factory, policy)
+    # Its own small pool: audit batches never wait for, or count against, request connections.
+    auditor = AuditWriter(make_engine(settings.database_url, hide_parameters=True))
+    view = KehuGraphQL(build_schema(settings), settings, session_factory, policy, auditor)
 
     async def healthz(_request: Request) -> Response:
         def check() -> None:
@@ -225,6 +231,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         yield
+        await run_in_threadpool(auditor.close)
+        auditor.engine.dispose()
         engine.dispose()
 
     app = Starlette(
@@ -240,5 +248,6 @@ def create_app(
     app.state.engine = engine
     app.state.session_factory = session_factory
     app.state.policy = policy
+    app.state.auditor = auditor
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     return app

@@ -281,5 +281,23 @@ def authz_test(
     print(f"{table}: every expectation holds.")
 
 
+audit_app = typer.Typer(help="The audit log (SHARE-4).")
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute the hash chain; exit 1 naming the first changed, missing or reordered entry."""
+    from resolvers import audit
+
+    settings = _settings()
+    with _engine(settings).connect() as connection:
+        result = audit.verify(connection)
+    if not result.ok:
+        print(f"TAMPERED: {result.problem} ({result.checked} entries intact before it)")
+        raise typer.Exit(1)
+    print(f"OK: {result.checked} entries, the hash chain is intact.")
+
+
 if __name__ == "__main__":
     app()

@@ -218,6 +218,23 @@ def _record_change(
     )
     _refresh_due(session, customer.id, kind, verified_at=None)
     _notify(session, actor, customer, kind, [name for name, _, _ in changes])
+    audit_change(session, customer.id, kind, changes)
+
+
+def audit_change(
+    session: Session,
+    customer_id: int,
+    kind: InformationKind,
+    changes: Sequence[tuple[str, Any, Any]],
+) -> None:
+    """Note a change for the CHANGE audit entry the mutation writes before it commits."""
+    session.info.setdefault("audit_changes", []).append(
+        {
+            "customer_id": customer_id,
+            "kind": kind.value,
+            "changes": [[field, _as_text(old), _as_text(new)] for field, old, new in changes],
+        }
+    )
 
 
 def _refresh_due(
@@ -502,6 +519,12 @@ def create_customer(
             )
         )
     _notify(session, actor, customer, InformationKind.BASIC, ["created"])
+    audit_change(
+        session,
+        customer.id,
+        InformationKind.BASIC,
+        [(BASIC_FIELDS[key], None, value) for key, value in clean.items() if value is not None],
+    )
     return customer
 
 
@@ -870,6 +893,7 @@ def record_verification(
         verified_at=now,
     )
     session.add(verification)
+    audit_change(session, customer_id, kind, [("verification", None, result.value)])
     if result is not VerificationResult.UNREACHABLE:
         _refresh_due(session, customer_id, kind, verified_at=now)
     return verification

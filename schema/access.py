@@ -8,9 +8,11 @@ When no allowed purpose was declared, ``extensions.access`` says that FULL field
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from functools import lru_cache
 from typing import Any
 
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -26,28 +28,29 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
+from authz.fields import PERSONAL_FIELDS, Effect
+from resolvers import audit
 from schema.context import Context
 from schema.documents import chosen_operation
 
 
-def withheld_paths(
+def selections(
     schema: GraphQLSchema,
     operation: OperationDefinitionNode,
     fragments: Mapping[str, FragmentDefinitionNode],
-    withheld: set[tuple[str, str]],
 ) -> list[tuple[tuple[str, ...], str, str]]:
-    """(path, type, field) of every selection of a withheld (type, field), in document order."""
+    """(path, type, field) of every field selection, in document order, once per path."""
     found: dict[tuple[str, ...], tuple[str, str]] = {}
 
     def walk(
         parent: GraphQLNamedType | None,
-        selections: SelectionSetNode | None,
+        selection_set: SelectionSetNode | None,
         path: tuple[str, ...],
         seen: frozenset[str],
     ) -> None:
-        if selections is None or parent is None:
+        if selection_set is None or parent is None:
             return
-        for selection in selections.selections:
+        for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
                 name = selection.name.value
                 key = selection.alias.value if selection.alias else name
@@ -56,8 +59,7 @@ def withheld_paths(
                 definition = parent.fields.get(name)
                 if definition is None:
                     continue
-                if (parent.name, name) in withheld:
-                    found.setdefault((*path, key), (parent.name, name))
+                found.setdefault((*path, key), (parent.name, name))
                 walk(get_named_type(definition.type), selection.selection_set, (*path, key), seen)
             elif isinstance(selection, InlineFragmentNode):
                 condition = selection.type_condition
@@ -74,36 +76,87 @@ def withheld_paths(
     return [(path, type_name, field) for path, (type_name, field) in found.items()]
 
 
+@lru_cache(maxsize=256)
+def operation_selections(
+    schema: GraphQLSchema, document: DocumentNode, operation_name: str | None
+) -> tuple[OperationDefinitionNode, tuple[tuple[tuple[str, ...], str, str], ...]] | None:
+    """The operation and its selections, cached: parsed documents repeat (ParserCache)."""
+    chosen = chosen_operation(document, operation_name)
+    if chosen is None:
+        return None
+    operation, fragments = chosen
+    return operation, tuple(selections(schema, operation, fragments))
+
+
 class AccessReport(SchemaExtension):
-    """Add FIELD_FORBIDDEN errors and the purpose decision to the response."""
+    """FIELD_FORBIDDEN errors, the purpose decision, and the read-audit entry of a request."""
 
     def on_execute(self) -> Iterator[None]:
         yield
         context = self.execution_context
         ctx = context.context
         result = context.result
-        document = context.graphql_document
-        if not isinstance(ctx, Context) or result is None or document is None:
+        if not isinstance(ctx, Context) or ctx.staff is None or result is None:
             return
-        if not ctx.access.withheld:
+        if context.graphql_document is None:
             return
-        chosen = chosen_operation(document, context.operation_name)
-        if chosen is None:
+        planned = operation_selections(
+            context.schema._schema, context.graphql_document, context.operation_name
+        )
+        if planned is None:
             return
-        operation, fragments = chosen
-        schema = context.schema._schema
-        errors = list(result.errors or [])
-        for path, type_name, field in withheld_paths(
-            schema, operation, fragments, ctx.access.withheld
-        ):
-            errors.append(
-                GraphQLError(
-                    f"You may not read {type_name}.{field}; it is withheld (null).",
-                    path=list(path),
-                    extensions={"code": "FIELD_FORBIDDEN", "type": type_name, "field": field},
-                )
+        operation, selected = planned
+        if ctx.access.withheld:
+            errors = list(result.errors or [])
+            for path, type_name, field in selected:
+                if (type_name, field) in ctx.access.withheld:
+                    errors.append(
+                        GraphQLError(
+                            f"You may not read {type_name}.{field}; it is withheld (null).",
+                            path=list(path),
+                            extensions={
+                                "code": "FIELD_FORBIDDEN",
+                                "type": type_name,
+                                "field": field,
+                            },
+                        )
+                    )
+            result.errors = errors
+        self._audit_read(ctx, operation, selected)
+
+    @staticmethod
+    def _audit_read(
+        ctx: Context,
+        operation: OperationDefinitionNode,
+        selected: tuple[tuple[tuple[str, ...], str, str], ...],
+    ) -> None:
+        """Queue one READ entry when personal data of customers was revealed (SHARE-4)."""
+        # Mutations are audited as CHANGE entries inside their own transaction instead.
+        if ctx.auditor is None or not ctx.customer_ids or operation.operation.value == "mutation":
+            return
+        revealed = {
+            f"{type_name}.{field}": effect.value
+            for _, type_name, field in selected
+            if field in PERSONAL_FIELDS.get(type_name, {}).values()
+            and (effect := ctx.access.effect(type_name, field)) is not Effect.DENIED
+        }
+        if not revealed:
+            return
+        staff = ctx.actor
+        name = operation.name.value if operation.name else None
+        roots = [path[0] for path, _, _ in selected if len(path) == 1]
+        ctx.auditor.record(
+            audit.new_entry(
+                actor_id=staff.id,
+                actor=staff.employee_no,
+                roles=staff.roles,
+                purpose=ctx.purpose if ctx.purpose_problem is None else None,
+                action="READ",
+                operation=name or ",".join(roots),
+                customer_ids=ctx.customer_ids,
+                fields=revealed,
             )
-        result.errors = errors
+        )
 
     def get_results(self) -> dict[str, Any]:
         ctx = self.execution_context.context

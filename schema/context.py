@@ -38,6 +38,8 @@ class Context:
     row_scopes: frozenset[str] = frozenset()
     purpose: str | None = None
     purpose_problem: str | None = None
+    # Where READ audit entries go (kehu.auditing.AuditWriter); None: reads are not audited.
+    auditor: Any = None
     # Set by strawberry from the websocket ``connection_init`` payload (subscriptions).
     connection_params: dict[str, Any] | None = None
     # Customers presented in this request, in order: nested fields load for all of them at once.

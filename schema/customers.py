@@ -19,8 +19,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from authz.fields import Effect, present
 from kehu import clock
+from resolvers import audit, validation
 from resolvers import customers as logic
-from resolvers import validation
 from resolvers.errors import ConflictError, ForbiddenError, UserInputError
 from resolvers.filters import FilterField, compile_where
 from resolvers.ids import pk_of
@@ -951,16 +951,45 @@ class CustomerQuery:
 
 
 def mutate(info: ContextInfo, action: Callable[[Session], R]) -> R:
-    """Run ``action`` in one transaction: everything is committed, or nothing is."""
+    """Run ``action`` in one transaction: everything is committed, or nothing is.
+
+    The changes the action noted (``logic.audit_change``) become one CHANGE entry of the audit
+    log in the same transaction, so a change and its audit stand or fall together (SHARE-4).
+    """
     session = info.context.session
     try:
         result = action(session)
+        changes = session.info.pop("audit_changes", [])
+        if changes:
+            staff = info.context.actor
+            audit.append(
+                session.connection(),
+                [
+                    audit.new_entry(
+                        actor_id=staff.id,
+                        actor=staff.employee_no,
+                        roles=staff.roles,
+                        purpose=info.context.purpose,
+                        action="CHANGE",
+                        operation=info.field_name,
+                        customer_ids=[c["customer_id"] for c in changes],
+                        fields={
+                            f"Customer.{field}": "CHANGED"
+                            for c in changes
+                            for field, _, _ in c["changes"]
+                        },
+                        detail=changes,
+                    )
+                ],
+            )
         session.commit()
         return result
     except StaleDataError as exc:
+        session.info.pop("audit_changes", None)
         session.rollback()
         raise ConflictError("the customer was changed meanwhile; reload and try again") from exc
     except BaseException:
+        session.info.pop("audit_changes", None)
         session.rollback()
         raise
 

@@ -25,6 +25,7 @@ from kehu.settings import Settings
 from resolvers import customers as customer_logic
 from resolvers.ids import parse_global_id
 from schema.access import AccessReport
+from schema.audit import AuditQuery
 from schema.base import ContextInfo, Node
 from schema.customers import (
     AccountNode,
@@ -43,7 +44,7 @@ from store.staff import Branch, Staff
 
 
 @strawberry.type
-class Query(CustomerQuery, SharingQuery, StaffQuery):
+class Query(CustomerQuery, SharingQuery, AuditQuery, StaffQuery):
     @strawberry.field(description="Any object by its global ID (Relay). 按全局 ID 查询对象。")
     def node(self, info: ContextInfo, id: strawberry.ID) -> Node | None:
         ctx = info.context

@@ -1,5 +1,6 @@
 """Every model, imported in one place so that metadata is complete (Alembic, tests)."""
 
+from store.audit import AuditCustomer, AuditEntry, AuditHead
 from store.base import Base
 from store.customers import (
     Account,
@@ -19,6 +20,9 @@ from store.staff import Branch, Staff
 
 __all__ = [
     "Account",
+    "AuditCustomer",
+    "AuditEntry",
+    "AuditHead",
     "Base",
     "Branch",
     "Customer",

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from sqlalchemy import Engine, Table, bindparam, func, select, update
 
 from store import crypto
+from store.audit import AuditEntry
 from store.customers import Customer, CustomerChange
 
 # table → (sealed columns, {sealed column: its keyed-hash column})
@@ -17,6 +18,7 @@ SEALED: list[tuple[Table, list[str], dict[str, str]]] = [
         {"id_number": "id_number_hash", "phone": "phone_hash", "email": "email_hash"},
     ),
     (CustomerChange.__table__, ["old_value", "new_value"], {}),  # type: ignore[list-item]
+    (AuditEntry.__table__, ["detail"], {}),  # type: ignore[list-item]
 ]
 BATCH = 1000
 

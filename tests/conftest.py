@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
 import os
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
 from starlette.testclient import TestClient
 from stdnum.cn import ric
 
@@ -160,3 +162,32 @@ def create_customer(backend: Backend, staff: str = "HO0001", **fields: Any) -> d
     payload = backend.gql(CREATE, {"input": values}, staff=staff)["createCustomer"]
     assert payload["errors"] == [], payload["errors"]
     return payload["customer"]
+
+
+def _keys(keys: tuple[tuple[str, bytes], ...]) -> str:
+    return ",".join(f"{kid}:{base64.urlsafe_b64encode(key).decode()}" for kid, key in keys)
+
+
+@pytest.fixture
+def cli_env(backend: Backend, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Settings for a second, empty database of the same backend; the cipher is restored after."""
+    if backend.name == "sqlite":
+        url = f"sqlite:///{tmp_path / 'cli.db'}"
+    else:
+        base = make_url(backend.settings.database_url)
+        name = f"{base.database}_cli"
+        admin = make_engine(backend.settings.database_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            connection.execute(text(f"CREATE DATABASE {name}"))
+        admin.dispose()
+        url = base.set(database=name).render_as_string(hide_password=False)
+        reset_database(url, tmp_path)
+    env = settings_env(tmp_path, url)
+    env["KEHU_ENCRYPTION_KEYS"] = _keys(backend.settings.encryption_keys)
+    env["KEHU_HASH_KEYS"] = _keys(backend.settings.hash_keys)
+    env["KEHU_JWT_SECRET"] = backend.settings.jwt_secret
+    yield env
+    crypto.configure(
+        crypto.FieldCipher(backend.settings.encryption_keys, backend.settings.hash_keys)
+    )

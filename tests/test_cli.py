@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select, text
-from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from kehu.auth import employee_no_from
@@ -17,38 +13,8 @@ from kehu.settings import Settings, new_key_entry
 from store import crypto
 from store.customers import Customer
 from store.db import make_engine
-from tests.conftest import Backend, reset_database, settings_env
 
 runner = CliRunner()
-
-
-def _keys(keys: tuple[tuple[str, bytes], ...]) -> str:
-    return ",".join(f"{kid}:{base64.urlsafe_b64encode(key).decode()}" for kid, key in keys)
-
-
-@pytest.fixture
-def cli_env(backend: Backend, tmp_path: Path) -> Iterator[dict[str, str]]:
-    """Settings for a second, empty database of the same backend; the cipher is restored after."""
-    if backend.name == "sqlite":
-        url = f"sqlite:///{tmp_path / 'cli.db'}"
-    else:
-        base = make_url(backend.settings.database_url)
-        name = f"{base.database}_cli"
-        admin = make_engine(backend.settings.database_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            connection.execute(text(f"CREATE DATABASE {name}"))
-        admin.dispose()
-        url = base.set(database=name).render_as_string(hide_password=False)
-        reset_database(url, tmp_path)
-    env = settings_env(tmp_path, url)
-    env["KEHU_ENCRYPTION_KEYS"] = _keys(backend.settings.encryption_keys)
-    env["KEHU_HASH_KEYS"] = _keys(backend.settings.hash_keys)
-    env["KEHU_JWT_SECRET"] = backend.settings.jwt_secret
-    yield env
-    crypto.configure(
-        crypto.FieldCipher(backend.settings.encryption_keys, backend.settings.hash_keys)
-    )
 
 
 def _run(env: dict[str, str], *args: str) -> str:
