@@ -14,11 +14,15 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import casbin
+from casbin.persist import Adapter, load_policy_line
+from sqlalchemy import Engine, select
 
 from authz.fields import PERSONAL_FIELDS, Effect
 from authz.masking import MASKS
+from store.policy import PolicyRule
 
 HERE = Path(__file__).parent
 MODEL_FILE = HERE / "model.conf"
@@ -50,8 +54,10 @@ class Decision:
 class AccessPolicy:
     """Field, row and purpose decisions from a Casbin model and policy."""
 
-    def __init__(self, model: Path = MODEL_FILE, policy: Path = POLICY_FILE) -> None:
-        self.enforcer = casbin.SyncedEnforcer(str(model), str(policy))
+    def __init__(self, model: Path = MODEL_FILE, policy: Path | Adapter = POLICY_FILE) -> None:
+        """Rules from a CSV file (reviews, tests, the CLI) or an adapter (the live database)."""
+        source = str(policy) if isinstance(policy, Path) else policy
+        self.enforcer = casbin.SyncedEnforcer(str(model), source)
         self.version = 1
         self.enforce_calls = 0
         self._cache: dict[tuple[frozenset[str], int], _RoleDecisions] = {}
@@ -183,6 +189,21 @@ class _RoleDecisions:
     fields: Mapping[str, Mapping[str, Effect]]  # type → GraphQL field → effect
     row_scopes: frozenset[str]
     purposes: frozenset[str]
+
+
+class DatabaseAdapter(Adapter):  # type: ignore[misc]
+    """Loads the live rules from ``policy_rules``; changes are written by ``resolvers.policy``."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def load_policy(self, model: Any) -> None:
+        table = PolicyRule.__table__
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(table).order_by(table.c.id)).all()
+        for row in rows:
+            values = [row.ptype, row.v0, row.v1] + ([row.v2, row.v3] if row.ptype == "p" else [])
+            load_policy_line(", ".join(values), model)
 
 
 def _rule_text(rule: list[str]) -> str:

@@ -26,9 +26,9 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from authz.policy import AccessPolicy
 from kehu.auditing import AuditWriter
 from kehu.auth import AuthenticationError, authenticate
+from kehu.policy_watch import PolicyWatcher
 from kehu.settings import Settings
 from schema.context import Context
 from schema.schema import build_schema
@@ -51,13 +51,13 @@ class KehuGraphQL(GraphQL):
         schema: Any,
         settings: Settings,
         session_factory: sessionmaker[Session],
-        policy: AccessPolicy,
+        watcher: PolicyWatcher,
         auditor: AuditWriter,
     ) -> None:
         super().__init__(schema, graphql_ide="graphiql" if settings.graphiql else None)
         self.settings = settings
         self.session_factory = session_factory
-        self.policy = policy
+        self.watcher = watcher
         self.auditor = auditor
         self.ide_html = (HERE / "templates" / "graphiql.html").read_text()
 
@@ -65,7 +65,8 @@ class KehuGraphQL(GraphQL):
         return Context(
             settings=self.settings,
             session_factory=self.session_factory,
-            policy=self.policy,
+            policy=self.watcher.policy,
+            policy_watcher=self.watcher,
             auditor=self.auditor,
             request=request,
         )
@@ -204,17 +205,16 @@ class _BodyTooLarge(Exception):
 def create_app(
     settings: Settings | None = None,
     engine: Engine | None = None,
-    policy: AccessPolicy | None = None,
 ) -> Starlette:
     """Build the application (``kehu serve`` and the tests call this)."""
     settings = settings or Settings.from_env()
-    policy = policy or AccessPolicy()
     crypto.configure(crypto.FieldCipher(settings.encryption_keys, settings.hash_keys))
     engine = engine or make_engine(settings.database_url, hide_parameters=True)
+    watcher = PolicyWatcher(engine, settings.policy_poll_seconds)
     session_factory = make_session_factory(engine)
     # Its own small pool: audit batches never wait for, or count against, request connections.
     auditor = AuditWriter(make_engine(settings.database_url, hide_parameters=True))
-    view = KehuGraphQL(build_schema(settings), settings, session_factory, policy, auditor)
+    view = KehuGraphQL(build_schema(settings), settings, session_factory, watcher, auditor)
 
     async def healthz(_request: Request) -> Response:
         def check() -> None:
@@ -231,6 +231,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         yield
+        watcher.close()
         await run_in_threadpool(auditor.close)
         auditor.engine.dispose()
         engine.dispose()
@@ -247,7 +248,7 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = session_factory
-    app.state.policy = policy
+    app.state.policy_watcher = watcher
     app.state.auditor = auditor
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     return app

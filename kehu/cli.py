@@ -281,6 +281,39 @@ def authz_test(
     print(f"{table}: every expectation holds.")
 
 
+@authz_app.command("import")
+def authz_import(
+    source: Annotated[Path, typer.Argument(help="Reviewed policy file")] = Path("authz/policy.csv"),
+) -> None:
+    """Replace the live policy by a reviewed file (a new, audited version; servers reload)."""
+    from resolvers import policy as policy_logic
+    from resolvers.errors import UserInputError
+    from store.db import make_session_factory, transaction
+
+    settings = _settings()
+    try:
+        rules = policy_logic.parse_lines(source.read_text().splitlines())
+    except UserInputError as exc:
+        for error in exc.errors:
+            console.print(f"[red]{'.'.join(error.field)}: {error.code}: {error.message}[/red]")
+        raise typer.Exit(1) from exc
+    with transaction(make_session_factory(_engine(settings))) as session:
+        version = policy_logic.import_rules(session, rules, actor="cli")
+    print(f"Imported {len(rules)} rules from {source} as policy version {version}.")
+
+
+@authz_app.command("export")
+def authz_export() -> None:
+    """Print the live policy as policy.csv lines (to review or commit)."""
+    from store.db import make_session_factory
+    from store.policy import PolicyRule
+
+    settings = _settings()
+    with make_session_factory(_engine(settings))() as session:
+        for rule in session.scalars(select(PolicyRule).order_by(PolicyRule.id)):
+            print(rule.as_line())
+
+
 audit_app = typer.Typer(help="The audit log (SHARE-4).")
 app.add_typer(audit_app, name="audit")
 

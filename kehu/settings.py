@@ -110,6 +110,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     notification_poll_seconds: float = 1.0
+    policy_poll_seconds: float = 2.0
 
     @property
     def is_sqlite(self) -> bool:
@@ -155,6 +156,7 @@ class Settings:
             host=env.get("KEHU_HOST") or "127.0.0.1",
             port=_int(env, "KEHU_PORT", 8000),
             notification_poll_seconds=_float(env, "KEHU_NOTIFICATION_POLL_SECONDS", 1.0),
+            policy_poll_seconds=_float(env, "KEHU_POLICY_POLL_SECONDS", 2.0),
         )
 
 

@@ -40,6 +40,8 @@ class Context:
     purpose_problem: str | None = None
     # Where READ audit entries go (kehu.auditing.AuditWriter); None: reads are not audited.
     auditor: Any = None
+    # kehu.policy_watch.PolicyWatcher: applies a policy change here at once (``check()``).
+    policy_watcher: Any = None
     # Set by strawberry from the websocket ``connection_init`` payload (subscriptions).
     connection_params: dict[str, Any] | None = None
     # Customers presented in this request, in order: nested fields load for all of them at once.

@@ -37,6 +37,7 @@ from schema.customers import (
 )
 from schema.execution import LeafFastPathExecutionContext
 from schema.limits import CostLimit, ErrorCodes, log_internal_errors
+from schema.policy import PolicyMutation, PolicyQuery
 from schema.sharing import SharingQuery
 from schema.staff import BranchNode, StaffNode, StaffQuery
 from store.customers import Account
@@ -44,7 +45,7 @@ from store.staff import Branch, Staff
 
 
 @strawberry.type
-class Query(CustomerQuery, SharingQuery, AuditQuery, StaffQuery):
+class Query(CustomerQuery, SharingQuery, AuditQuery, PolicyQuery, StaffQuery):
     @strawberry.field(description="Any object by its global ID (Relay). 按全局 ID 查询对象。")
     def node(self, info: ContextInfo, id: strawberry.ID) -> Node | None:
         ctx = info.context
@@ -70,7 +71,7 @@ class Query(CustomerQuery, SharingQuery, AuditQuery, StaffQuery):
 
 
 @strawberry.type
-class Mutation(CustomerMutation):
+class Mutation(CustomerMutation, PolicyMutation):
     pass
 
 

@@ -16,6 +16,7 @@ from store.customers import (
     Verification,
     VerificationDue,
 )
+from store.policy import PolicyRule, PolicyVersion
 from store.staff import Branch, Staff
 
 __all__ = [
@@ -31,6 +32,8 @@ __all__ = [
     "FinancialSnapshot",
     "InformationSource",
     "Notification",
+    "PolicyRule",
+    "PolicyVersion",
     "Preferences",
     "RiskAssessment",
     "Staff",
