@@ -10,6 +10,12 @@ from graphql import OperationDefinitionNode, OperationType, parse
 from tests.conftest import Backend, create_customer, new_id_number
 
 README = Path(__file__).resolve().parent.parent / "README.md"
+# Operations of the README that are not the head office's: who runs them, and how to undo them.
+RUN_AS = {"Tighten": "SEC0001"}
+UNDO = {
+    "Tighten": """mutation { removePolicyRule(input: { role: "BRANCH_SUPERVISOR",
+        object: "Customer.idNumber", action: "full", effect: "deny" }) { errors { code } } }"""
+}
 
 
 def _blocks() -> list[str]:
@@ -36,10 +42,13 @@ def test_every_tour_operation_runs_without_errors(backend: Backend) -> None:
                 "/graphql",
                 json={"query": block, "variables": variables, "operationName": name},
                 headers={
-                    "Authorization": f"Bearer {backend.token()}",
+                    "Authorization": f"Bearer {backend.token(RUN_AS.get(name or '', 'HO0001'))}",
                     "X-Purpose": "CUSTOMER_SERVICE",
                 },
             )
+            if name in UNDO:
+                undone = backend.gql(UNDO[name], staff=RUN_AS[name])
+                assert undone["removePolicyRule"]["errors"] == []
             body = response.json()
             assert response.status_code == 200 and "errors" not in body, (name, body)
             payloads = [v for v in (body["data"] or {}).values() if isinstance(v, dict)]
