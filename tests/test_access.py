@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from authz import masking
 from authz.fields import PERSONAL_FIELDS, Effect
 from authz.policy import AccessPolicy
 from tests.conftest import Backend, branch_id, create_customer, new_id_number
@@ -69,46 +71,159 @@ def customers(backend: Backend) -> dict[str, dict[str, Any]]:
     other = create_customer(
         backend, branch=branch_id(backend, "SH01SUP01"), phone="13911112222", **details
     )
+    for customer in (own, other):
+        _add_information(backend, customer["id"])
     return {"own": own, "other": other}
+
+
+def _add_information(backend: Backend, customer_id: str) -> None:
+    """A snapshot, an account with transactions, a risk assessment and preferences."""
+    source = {"kind": "BUSINESS_TRANSACTION", "detail": "test data"}
+    backend.gql(
+        """mutation($input: RecordFinancialSnapshotInput!) {
+             recordFinancialSnapshot(input: $input) { errors { code } } }""",
+        {
+            "input": {
+                "customerId": customer_id,
+                "asOf": "2026-10-31",
+                "annualIncome": "360000",
+                "totalAssets": "2500000",
+                "totalLiabilities": "400000",
+                "assetsUnderManagement": "750000",
+                "source": source,
+            }
+        },
+    )
+    account = f"6225{customer_id[-10:]}"
+    backend.gql(
+        """mutation($input: ImportTransactionsInput!) {
+             importTransactions(input: $input) { errors { code } } }""",
+        {
+            "input": {
+                "customerId": customer_id,
+                "accounts": [
+                    {
+                        "accountNo": account,
+                        "kind": "DEMAND_DEPOSIT",
+                        "openedOn": "2020-01-01",
+                        "balance": "88000",
+                    }
+                ],
+                "transactions": [
+                    {
+                        "accountNo": account,
+                        "externalRef": "A1",
+                        "occurredAt": "2026-11-20T08:00:00Z",
+                        "amount": "1500",
+                        "type": "DEPOSIT",
+                        "channel": "MOBILE_APP",
+                    }
+                ],
+                "source": source,
+            }
+        },
+    )
+    backend.gql(
+        """mutation($input: RecordRiskAssessmentInput!) {
+             recordRiskAssessment(input: $input) { errors { code } } }""",
+        {
+            "input": {
+                "customerId": customer_id,
+                "riskTolerance": "C3_BALANCED",
+                "creditStatus": "NORMAL",
+                "creditScore": 720,
+                "questionnaireScore": 55,
+                "source": source,
+            }
+        },
+    )
+    backend.gql(
+        """mutation($input: RecordPreferencesInput!) {
+             recordPreferences(input: $input) { errors { code } } }""",
+        {
+            "input": {
+                "customerId": customer_id,
+                "products": ["基金"],
+                "serviceChannels": ["手机银行"],
+                "contactMethod": "WECHAT",
+                "contactTime": "WEEKEND",
+                "marketingOptIn": True,
+                "source": source,
+            }
+        },
+    )
 
 
 def _read(backend: Backend, role: str, customer_id: str) -> dict[str, Any]:
     return backend.post(ONE, {"id": customer_id}, staff=STAFF[role], purpose=PURPOSE[role]).json()
 
 
+EVERYTHING = """
+query($id: ID!) {
+  customer(id: $id) {
+    id name gender birthDate age idNumber occupation employer phone email address
+    latestFinancialSnapshot { annualIncome totalAssets totalLiabilities assetsUnderManagement netWorth }
+    accounts { accountNo balance }
+    transactionSummary(days: 3650) { inflow outflow }
+    riskProfile { riskTolerance questionnaireScore creditScore creditStatus }
+    preferences { products serviceChannels contactMethod contactTime marketingOptIn }
+  }
+  transactions(customerId: $id, first: 5) { edges { node { amount } } }
+}
+"""
+# Where each personal type sits in the answer of EVERYTHING.
+PLACES = {
+    "Customer": lambda d: d["customer"],
+    "FinancialSnapshot": lambda d: d["customer"]["latestFinancialSnapshot"],
+    "Account": lambda d: d["customer"]["accounts"][0],
+    "TransactionSummary": lambda d: d["customer"]["transactionSummary"],
+    "RiskAssessment": lambda d: d["customer"]["riskProfile"],
+    "Preferences": lambda d: d["customer"]["preferences"],
+    "Transaction": lambda d: d["transactions"]["edges"][0]["node"],
+}
+
+
 @pytest.mark.parametrize("role", sorted(STAFF))
-def test_every_role_sees_each_customer_field_as_the_policy_says(
+def test_every_role_sees_every_personal_field_as_the_policy_says(
     backend: Backend, customers: dict[str, dict[str, Any]], role: str
 ) -> None:
+    """Role × every personal-data field of every type × (own customer, other branch's)."""
     policy = AccessPolicy()
-    effects = policy.decisions([role]).fields["Customer"]
+    decisions = policy.decisions([role])
     for which, expected_visible in zip(("own", "other"), VISIBLE[role], strict=True):
-        body = _read(backend, role, customers[which]["id"])
-        has_rows = bool(policy.decisions([role]).row_scopes)
-        if not has_rows:
-            assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+        variables = {"id": customers[which]["id"]}
+        full = backend.gql(EVERYTHING, variables, staff="HO0001")
+        body = backend.post(EVERYTHING, variables, staff=STAFF[role], purpose=PURPOSE[role]).json()
+        codes = {e["extensions"]["code"] for e in body.get("errors", [])}
+        if not decisions.row_scopes:
+            assert body["data"] is None and "FORBIDDEN" in codes
             continue
-        node = body["data"]["customer"]
         if not expected_visible:
-            assert node is None, (role, which)
+            assert body["data"] is None or body["data"]["customer"] is None
+            assert "NOT_FOUND" in codes
             continue
-        assert node is not None, (role, which)
         forbidden = {
-            e["extensions"]["field"]
+            (e["extensions"]["type"], e["extensions"]["field"])
             for e in body.get("errors", [])
             if e["extensions"]["code"] == "FIELD_FORBIDDEN"
         }
-        for field in CUSTOMER_FIELDS:
-            effect = effects[field]
-            value = node[field]
-            if effect is Effect.DENIED:
-                assert value is None and field in forbidden, (role, field)
-            elif effect is Effect.MASKED:
-                assert value is not None and "*" in str(value), (role, field, value)
-            else:
-                assert field not in forbidden, (role, field)
-        if effects["idNumber"] is Effect.FULL:
-            assert node["idNumber"] == customers[which]["idNumber"]
+        assert codes <= {"FIELD_FORBIDDEN"}, body["errors"]
+        for type_name, fields in PERSONAL_FIELDS.items():
+            seen, truth = PLACES[type_name](body["data"]), PLACES[type_name](full)
+            for field in fields.values():
+                effect = decisions.fields[type_name][field]
+                where = (role, which, type_name, field)
+                if effect is Effect.DENIED:
+                    assert seen[field] is None and (type_name, field) in forbidden, where
+                elif effect is Effect.MASKED:
+                    value = truth[field]
+                    if type_name in {"Customer", "Account"} and field != "balance":
+                        assert seen[field] == masking.mask(f"{type_name}.{field}", value), where
+                    else:
+                        assert seen[field] == masking.amount(Decimal(value)), where
+                else:
+                    assert seen[field] == truth[field], where
+                    assert (type_name, field) not in forbidden, where
 
 
 def test_lists_apply_the_same_row_scope_as_lookups(
