@@ -67,6 +67,7 @@ class AccessPolicy:
         # constructor recursion depth mismatch"). Enforce calls are rare (decisions are cached),
         # so they are simply serialised.
         self._enforce_lock = threading.Lock()
+        self._groups_cache: dict[tuple[str, int], dict[str, str]] = {}
 
     # -- single decisions ------------------------------------------------------------------
 
@@ -175,6 +176,16 @@ class AccessPolicy:
             if self.allows(roles, f"purpose:{purpose}", "declare").effect is Effect.FULL
         )
         return _RoleDecisions(fields, scopes, purposes)
+
+    def field_groups(self) -> dict[str, str]:
+        """Type.field → its group, from the policy's g2 rules (cached per version)."""
+        key = ("groups", self.version)
+        found = self._groups_cache.get(key)
+        if found is None:
+            with self._enforce_lock:
+                pairs = self.enforcer.get_named_grouping_policy("g2")
+            found = self._groups_cache[key] = {field: group for field, group in pairs}
+        return found
 
     def reload(self) -> None:
         """Re-read the policy; cached decisions of older versions are no longer used."""

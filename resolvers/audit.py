@@ -39,6 +39,9 @@ VERIFY_BATCH = 2000
 
 def _content(entry: dict[str, Any]) -> bytes:
     values = {key: entry[key] for key in CHAINED}
+    if entry.get("via"):
+        # Only hashed when present, so entries written before grants existed still verify.
+        values["via"] = entry["via"]
     at: datetime = values["at"]
     values["at"] = at.isoformat(timespec="microseconds")
     return orjson.dumps(values, option=orjson.OPT_SORT_KEYS)
@@ -123,6 +126,7 @@ def new_entry(
     customer_ids: Sequence[int],
     fields: dict[str, str],
     detail: Any = None,
+    via: Sequence[str] = (),
 ) -> dict[str, Any]:
     """An entry ready for ``append`` (time from kehu.clock; detail serialised as JSON)."""
     return {
@@ -136,6 +140,7 @@ def new_entry(
         "customer_ids": sorted(set(customer_ids)),
         "fields": fields,
         "detail": None if detail is None else orjson.dumps(detail, default=str).decode(),
+        "via": sorted(set(via)),
     }
 
 

@@ -987,12 +987,13 @@ def customer_page(
     conditions: Sequence[Any],
     order_by: Sequence[tuple[str, bool]],
     request: PageRequest,
+    extra_columns: Sequence[Any] = (),
 ) -> Page:
     """One page of customer rows (``CUSTOMER_ROW``), filtered, ordered, keyset-paginated."""
     keys = customer_sort_keys(order_by)
     return paginate(
         session,
-        CUSTOMER_ROW.where(*conditions),
+        CUSTOMER_ROW.add_columns(*extra_columns).where(*conditions),
         keys,
         request,
         row_values=lambda c: [getattr(c, k.column.key) for k in keys],
@@ -1001,10 +1002,15 @@ def customer_page(
 
 
 def customers_by_id(
-    session: Session, customer_ids: Sequence[int], visible: ColumnElement[bool]
+    session: Session,
+    customer_ids: Sequence[int],
+    visible: ColumnElement[bool],
+    extra_columns: Sequence[Any] = (),
 ) -> dict[int, Any]:
     """Customer rows (``CUSTOMER_ROW``) by primary key, only those the caller may see."""
-    statement = CUSTOMER_ROW.where(_customers.c.id.in_(customer_ids), visible)
+    statement = CUSTOMER_ROW.add_columns(*extra_columns).where(
+        _customers.c.id.in_(customer_ids), visible
+    )
     return {row.id: row for row in session.connection().execute(statement).all()}
 
 
@@ -1102,6 +1108,7 @@ def verifications(session: Session, customer_ids: Sequence[int]) -> dict[int, li
 class TransactionSummary:
     """Frequency and amounts derived from a customer's transactions over a window (INFO-2)."""
 
+    customer_id: int
     days: int
     count: int
     inflow: Decimal
@@ -1131,14 +1138,17 @@ def transaction_summaries(
     # The aggregates keep the column types, so Money and UTC conversion apply to them too.
     for customer_id, count, money_in, money_out, last in session.execute(statement):
         result[customer_id] = TransactionSummary(
+            customer_id=customer_id,
             days=days,
             count=count,
             inflow=money_in if money_in is not None else zero,
             outflow=money_out if money_out is not None else zero,
             last_occurred_at=last,
         )
-    empty = TransactionSummary(days, 0, zero, zero, None)
-    return {cid: result.get(cid, empty) for cid in customer_ids}
+    return {
+        cid: result.get(cid) or TransactionSummary(cid, days, 0, zero, zero, None)
+        for cid in customer_ids
+    }
 
 
 def transactions_page(

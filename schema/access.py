@@ -106,10 +106,11 @@ class AccessReport(SchemaExtension):
         if planned is None:
             return
         operation, selected = planned
-        if ctx.access.withheld:
+        withheld = ctx.withheld()
+        if withheld:
             errors = list(result.errors or [])
             for path, type_name, field in selected:
-                if (type_name, field) in ctx.access.withheld:
+                if (type_name, field) in withheld:
                     errors.append(
                         GraphQLError(
                             f"You may not read {type_name}.{field}; it is withheld (null).",
@@ -134,12 +135,16 @@ class AccessReport(SchemaExtension):
         # Mutations are audited as CHANGE entries inside their own transaction instead.
         if ctx.auditor is None or not ctx.customer_ids or operation.operation.value == "mutation":
             return
-        revealed = {
-            f"{type_name}.{field}": effect.value
-            for _, type_name, field in selected
-            if field in PERSONAL_FIELDS.get(type_name, {}).values()
-            and (effect := ctx.access.effect(type_name, field)) is not Effect.DENIED
-        }
+        accesses = [ctx.access_for(customer_id) for customer_id in set(ctx.customer_ids)]
+        rank = {Effect.DENIED: 0, Effect.MASKED: 1, Effect.FULL: 2}
+        revealed: dict[str, str] = {}
+        for _, type_name, field in selected:
+            if field not in PERSONAL_FIELDS.get(type_name, {}).values():
+                continue
+            # The most open effect any of the request's customers was shown with.
+            effect = max((a.effect(type_name, field) for a in accesses), key=rank.__getitem__)
+            if effect is not Effect.DENIED:
+                revealed[f"{type_name}.{field}"] = effect.value
         if not revealed:
             return
         staff = ctx.actor
@@ -155,6 +160,7 @@ class AccessReport(SchemaExtension):
                 operation=name or ",".join(roots),
                 customer_ids=ctx.customer_ids,
                 fields=revealed,
+                via=[f"grant:{g}" for g in ctx.grants_used],
             )
         )
 

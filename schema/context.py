@@ -6,14 +6,17 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, case, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from authz.fields import PolicyAccess
+from authz.fields import PERSONAL_FIELDS, Effect, PolicyAccess
 from authz.policy import AccessPolicy
+from kehu import clock
 from kehu.settings import Settings
+from resolvers import sharing
 from resolvers.customers import visible_to
 from resolvers.errors import ApiError, ForbiddenError
+from store.sharing import ShareGrant
 from store.staff import Staff
 
 V = TypeVar("V")
@@ -49,6 +52,9 @@ class Context:
     _batches: dict[str, dict[int, Any]] = field(default_factory=dict)
     _pending: dict[str, list[int]] = field(default_factory=dict)
     _memo: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    _modes: dict[int, int | None] = field(default_factory=dict)
+    _grant_accesses: dict[int, PolicyAccess] = field(default_factory=dict)
+    _grant_subquery: Any = None
     _session: Session | None = None
 
     @property
@@ -70,6 +76,9 @@ class Context:
         """
         self.close()
         self.customer_ids.clear()
+        self._modes.clear()
+        self._grant_accesses.clear()
+        self._grant_subquery = None
         self._batches.clear()
         self._pending.clear()
         self._memo.clear()
@@ -98,15 +107,77 @@ class Context:
             self.purpose_problem = f"purpose {self.purpose} is not allowed for you ({allowed})"
         self.access = PolicyAccess(decisions.fields, downgrade=self.purpose_problem is not None)
 
+    # -- rows: own scopes plus share grants in force (SHARE-2) ---------------------------------
+
+    def _grant_column(self) -> Any:
+        if self._grant_subquery is None:
+            self._grant_subquery = sharing.grant_for_customer(self.actor, clock.now())
+        return self._grant_subquery
+
     @property
     def visible(self) -> ColumnElement[bool]:
-        """SQL condition for the customers this request may see."""
-        return visible_to(self.actor, self.row_scopes)
+        """SQL condition for the customers this request may see: own scopes or a grant."""
+        return or_(visible_to(self.actor, self.row_scopes), self._grant_column().is_not(None))
+
+    @property
+    def row_columns(self) -> list[Any]:
+        """Columns telling, per customer row, whether it is seen by scope or through a grant."""
+        own = visible_to(self.actor, self.row_scopes)
+        return [
+            case((own, True), else_=False).label("in_scope"),
+            self._grant_column().label("via_grant"),
+        ]
 
     def require_rows(self) -> None:
-        """Refuse customer-level data to roles without any row scope (aggregates only)."""
-        if not self.row_scopes:
+        """Refuse customer-level data to roles without any row scope or grant (aggregates only)."""
+        if not self.row_scopes and not sharing.has_grants_in_force(self.session, self.actor):
             raise ForbiddenError("your roles may not see individual customers")
+
+    def note_customer(self, row: Any) -> None:
+        """Remember how a presented customer is seen: by scope (None) or through a grant."""
+        self._modes[row.id] = None if row.in_scope else row.via_grant
+
+    def access_for(self, customer_id: int) -> PolicyAccess:
+        """The field effects for one customer's data: the roles', or those of its grant."""
+        grant_id = self._modes.get(customer_id)
+        if grant_id is None:
+            return self.access
+        found = self._grant_accesses.get(grant_id)
+        if found is None:
+            grant = sharing.grants_by_id(self.session, [grant_id])[grant_id]
+            groups = self.policy.field_groups()
+            effects = {
+                type_name: {
+                    field: Effect.FULL
+                    if groups.get(f"{type_name}.{field}") in grant.field_groups
+                    else Effect.DENIED
+                    for field in names.values()
+                }
+                for type_name, names in PERSONAL_FIELDS.items()
+            }
+            # The grant's purpose must be the declared one, or FULL fields are masked.
+            found = PolicyAccess(effects, downgrade=self.purpose != grant.purpose)
+            self._grant_accesses[grant_id] = found
+        return found
+
+    def grants_in_force(self) -> list[Any]:
+        """The share grants this caller may use now (one query; only when filters need it)."""
+        return list(
+            self.session.scalars(
+                select(ShareGrant).where(sharing.in_force(self.actor, clock.now()))
+            )
+        )
+
+    @property
+    def grants_used(self) -> list[int]:
+        return sorted(self._grant_accesses)
+
+    def withheld(self) -> set[tuple[str, str]]:
+        """Fields withheld from at least one object, whichever access withheld them."""
+        result = set(self.access.withheld)
+        for access in self._grant_accesses.values():
+            result |= access.withheld
+        return result
 
     def memo(self, key: tuple[Any, ...], make: Callable[[], V]) -> V:
         """One object per key and request (e.g. the node of a branch shared by many rows)."""

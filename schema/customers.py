@@ -278,6 +278,7 @@ class FinancialSnapshot:
 
     @classmethod
     def present(cls, row: Any, ctx: Context) -> FinancialSnapshot:
+        access = ctx.access_for(row.customer_id)
         values = present(
             "FinancialSnapshot",
             {
@@ -287,7 +288,7 @@ class FinancialSnapshot:
                 "assets_under_management": row.assets_under_management,
                 "net_worth": row.total_assets - row.total_liabilities,
             },
-            ctx.access,
+            access,
         )
         return cls(as_of=row.as_of, recorded_at=row.recorded_at, **values)
 
@@ -304,7 +305,9 @@ class AccountNode(Node):
     @classmethod
     def present(cls, row: rows.Account, ctx: Context) -> AccountNode:
         values = present(
-            "Account", {"account_no": row.account_no, "balance": row.balance}, ctx.access
+            "Account",
+            {"account_no": row.account_no, "balance": row.balance},
+            ctx.access_for(row.customer_id),
         )
         return cls(
             id=node_id("Account", row.id),
@@ -327,7 +330,7 @@ class TransactionNode(Node):
 
     @classmethod
     def present(cls, row: Transaction, ctx: Context) -> TransactionNode:
-        values = present("Transaction", {"amount": row.amount}, ctx.access)
+        values = present("Transaction", {"amount": row.amount}, ctx.access_for(row.customer_id))
         return cls(
             id=node_id("Transaction", row.id),
             account=node_id("Account", row.account_id),
@@ -350,7 +353,9 @@ class TransactionSummary:
     @classmethod
     def present(cls, row: logic.TransactionSummary, ctx: Context) -> TransactionSummary:
         values = present(
-            "TransactionSummary", {"inflow": row.inflow, "outflow": row.outflow}, ctx.access
+            "TransactionSummary",
+            {"inflow": row.inflow, "outflow": row.outflow},
+            ctx.access_for(row.customer_id),
         )
         return cls(days=row.days, count=row.count, last_occurred_at=row.last_occurred_at, **values)
 
@@ -375,7 +380,7 @@ class Preferences:
                 "contact_time": row.contact_time,
                 "marketing_opt_in": row.marketing_opt_in,
             },
-            ctx.access,
+            ctx.access_for(row.customer_id),
         )
         return cls(updated_at=row.updated_at, **values)
 
@@ -400,7 +405,7 @@ class RiskAssessment:
                 "credit_score": row.credit_score,
                 "credit_status": row.credit_status,
             },
-            ctx.access,
+            ctx.access_for(row.customer_id),
         )
         return cls(
             assessed_at=row.assessed_at,
@@ -469,6 +474,7 @@ class CustomerNode(Node):
     def present(cls, row: Any, ctx: Context) -> CustomerNode:
         """From a ``CUSTOMER_ROW`` row (customer with branch and manager columns)."""
         ctx.customer_ids.append(row.id)
+        ctx.note_customer(row)
         today = clock.today()
         birth = row.birth_date
         age = today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
@@ -486,7 +492,7 @@ class CustomerNode(Node):
                 "occupation": row.occupation,
                 "employer": row.employer,
             },
-            ctx.access,
+            ctx.access_for(row.id),
         )
         manager = None
         if row.relationship_manager_id is not None:
@@ -599,8 +605,9 @@ class CustomerChange:
     def present(cls, row: rows.CustomerChange, ctx: Context) -> CustomerChange:
         # A changed personal field is revealed exactly as the live field would be.
         snake = _snake(row.field)
-        old = present("Customer", {snake: row.old_value}, ctx.access)[snake]
-        new = present("Customer", {snake: row.new_value}, ctx.access)[snake]
+        access = ctx.access_for(row.customer_id)
+        old = present("Customer", {snake: row.old_value}, access)[snake]
+        new = present("Customer", {snake: row.new_value}, access)[snake]
         return cls(
             version=row.version,
             information_kind=row.information_kind,
@@ -663,7 +670,7 @@ def _customer(info: ContextInfo, customer_id: int, batch: str) -> CustomerNode |
     row = ctx.batched(
         batch,
         customer_id,
-        lambda session, ids: logic.customers_by_id(session, ids, visible),
+        lambda session, ids: logic.customers_by_id(session, ids, visible, ctx.row_columns),
         keys=ctx.pending(batch),
     )
     return CustomerNode.present(row, info.context) if row else None
@@ -797,7 +804,15 @@ def _refuse_hidden_filters(ctx: Context, where: Any, order_by: Sequence[Any]) ->
         used |= {graphql for key, graphql in FILTERED_FIELDS.items() if getattr(item, key)}
         pending += [*(item.and_ or []), *(item.or_ or [])]
     used |= {ORDERED_FIELDS[o.field.value] for o in order_by if o.field.value in ORDERED_FIELDS}
-    hidden = sorted(f for f in used if ctx.access.effect("Customer", f) is not Effect.FULL)
+    groups = ctx.policy.field_groups()
+    grant_groups = [set(g.field_groups) for g in ctx.grants_in_force()] if used else []
+    hidden = sorted(
+        f
+        for f in used
+        if ctx.access.effect("Customer", f) is not Effect.FULL
+        # A grant that does not cover the field would let its rows leak through the filter.
+        or any(groups.get(f"Customer.{f}") not in covered for covered in grant_groups)
+    )
     if hidden:
         raise ForbiddenError(
             f"filtering or ordering on {', '.join(hidden)} needs FULL access to "
@@ -811,10 +826,16 @@ def _page(
     return PageRequest(first=first, after=after, last=last, before=before)
 
 
+def _note_owner(info: ContextInfo, customer_id: int) -> None:
+    """Record how the owner of listed data is seen (by scope or grant), for its field effects."""
+    load_customer(info, customer_id)
+
+
 def load_customer(info: ContextInfo, customer_id: int) -> CustomerNode | None:
     """A customer the caller may see, or None."""
     ctx = info.context
-    row = logic.customers_by_id(ctx.session, [customer_id], ctx.visible).get(customer_id)
+    rows = logic.customers_by_id(ctx.session, [customer_id], ctx.visible, ctx.row_columns)
+    row = rows.get(customer_id)
     return CustomerNode.present(row, info.context) if row else None
 
 
@@ -845,7 +866,11 @@ class CustomerQuery:
         condition = compile_where(where, CUSTOMER_FILTERS)
         ordering = [(o.field.value, o.direction is SortDirection.DESC) for o in order_by or []]
         page = logic.customer_page(
-            ctx.session, [condition, ctx.visible], ordering, _page(first, after, last, before)
+            ctx.session,
+            [condition, ctx.visible],
+            ordering,
+            _page(first, after, last, before),
+            ctx.row_columns,
         )
         return Connection.of(page, [CustomerNode.present(r, ctx) for r in page.rows])
 
@@ -865,13 +890,11 @@ class CustomerQuery:
         if where is not None and where.type is not None:
             where.type = _InList(where.type)  # type: ignore[assignment]
         condition = compile_where(where, TRANSACTION_FILTERS)
+        owner = pk_of(customer_id, "Customer", "customerId")
         page = logic.transactions_page(
-            ctx.session,
-            pk_of(customer_id, "Customer", "customerId"),
-            [condition],
-            _page(first, after, last, before),
-            ctx.visible,
+            ctx.session, owner, [condition], _page(first, after, last, before), ctx.visible
         )
+        _note_owner(info, owner)
         return Connection.of(page, [TransactionNode.present(r, ctx) for r in page.rows])
 
     @strawberry.field(description="Change history of a customer, newest first (INFO-5). 变更历史。")
@@ -886,12 +909,9 @@ class CustomerQuery:
     ) -> Connection[CustomerChange]:
         ctx = info.context
         ctx.require_rows()
-        page = logic.change_page(
-            ctx.session,
-            pk_of(customer_id, "Customer", "customerId"),
-            _page(first, after, last, before),
-            ctx.visible,
-        )
+        owner = pk_of(customer_id, "Customer", "customerId")
+        page = logic.change_page(ctx.session, owner, _page(first, after, last, before), ctx.visible)
+        _note_owner(info, owner)
         return Connection.of(page, [CustomerChange.present(r, ctx) for r in page.rows])
 
     @strawberry.field(

@@ -38,7 +38,7 @@ from schema.customers import (
 from schema.execution import LeafFastPathExecutionContext
 from schema.limits import CostLimit, ErrorCodes, log_internal_errors
 from schema.policy import PolicyMutation, PolicyQuery
-from schema.sharing import SharingQuery
+from schema.sharing import ShareGrantNode, SharingMutation, SharingQuery
 from schema.staff import BranchNode, StaffNode, StaffQuery
 from store.customers import Account
 from store.staff import Branch, Staff
@@ -71,7 +71,7 @@ class Query(CustomerQuery, SharingQuery, AuditQuery, PolicyQuery, StaffQuery):
 
 
 @strawberry.type
-class Mutation(CustomerMutation, PolicyMutation):
+class Mutation(CustomerMutation, SharingMutation, PolicyMutation):
     pass
 
 
@@ -139,7 +139,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        types=[CustomerNode, StaffNode, BranchNode, AccountNode, NotificationNode],
+        types=[CustomerNode, StaffNode, BranchNode, AccountNode, NotificationNode, ShareGrantNode],
         extensions=extensions,
         execution_context_class=LeafFastPathExecutionContext,
     )

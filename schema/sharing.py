@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 import strawberry
 from sqlalchemy import select
 
 from authz.fields import Effect
+from kehu import clock
+from resolvers import sharing
 from resolvers.customers import row_visibility_reason
-from resolvers.errors import ForbiddenError, NotFoundError
-from schema.base import ContextInfo, bilingual_enum
+from resolvers.errors import ForbiddenError, NotFoundError, UserInputError
+from resolvers.ids import pk_of
+from resolvers.pagination import PageRequest
+from schema.base import Connection, ContextInfo, Node, bilingual_enum, node_id
+from schema.customers import mutate
 from schema.staff import StaffNode
+from store.sharing import ShareGrant
 from store.staff import Staff
 
 EffectEnum = bilingual_enum(
@@ -32,8 +41,160 @@ class AccessExplanation:
     row_reason: str | None
 
 
+@strawberry.type(name="ShareGrant", description="An internal share grant (SHARE-2). 内部共享授权。")
+class ShareGrantNode(Node):
+    granting_branch: strawberry.ID
+    receiving_role: str
+    receiving_branch: strawberry.ID | None = strawberry.field(description="Null: any branch.")
+    purpose: str
+    field_groups: list[str]
+    whole_branch: bool = strawberry.field(
+        description="Every customer of the granting branch, or only the listed ones."
+    )
+    reason: str
+    valid_from: dt.datetime
+    expires_at: dt.datetime
+    revoked_at: dt.datetime | None
+    in_force: bool
+
+    @classmethod
+    def of(cls, grant: ShareGrant) -> ShareGrantNode:
+        now = clock.now()
+        return cls(
+            id=node_id("ShareGrant", grant.id),
+            granting_branch=node_id("Branch", grant.granting_branch_id),
+            receiving_role=grant.receiving_role,
+            receiving_branch=node_id("Branch", grant.receiving_branch_id)
+            if grant.receiving_branch_id
+            else None,
+            purpose=grant.purpose,
+            field_groups=list(grant.field_groups),
+            whole_branch=grant.whole_branch,
+            reason=grant.reason,
+            valid_from=grant.valid_from,
+            expires_at=grant.expires_at,
+            revoked_at=grant.revoked_at,
+            in_force=grant.revoked_at is None and grant.valid_from <= now < grant.expires_at,
+        )
+
+
+@strawberry.type(description="A refused share grant change. 共享授权错误。")
+class SharingUserError:
+    field: list[str] | None
+    code: str = strawberry.field(
+        description="UNKNOWN_ROLE, UNKNOWN_PURPOSE, UNKNOWN_GROUP, EXPIRED, TOO_LONG, REQUIRED, "
+        "NOT_FOUND, NOT_OF_YOUR_BRANCH, OVERLAPPING, INVALID_ID"
+    )
+    message: str
+
+
+@strawberry.type
+class ShareGrantPayload:
+    errors: list[SharingUserError]
+    share_grant: ShareGrantNode | None = None
+
+
+@strawberry.input(description="Share customers of your branch with a role (and branch).")
+class CreateShareGrantInput:
+    receiving_role: str
+    receiving_branch: strawberry.ID | None = strawberry.field(
+        default=None, description="Null: that role in every branch."
+    )
+    purpose: str
+    field_groups: list[str] = strawberry.field(
+        description="identity, contact, financial, transactions, credit_risk, preferences"
+    )
+    customers: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="Only these customers; default: every customer of your branch."
+    )
+    expires_at: dt.datetime
+    reason: str
+
+
+@strawberry.input
+class RevokeShareGrantInput:
+    id: strawberry.ID
+
+
+def _right(info: ContextInfo, right: str) -> bool:
+    ctx = info.context
+    return ctx.policy.allows(ctx.actor.roles, right, "use").effect is Effect.FULL
+
+
+def _grant_change(info: ContextInfo, command: Any) -> ShareGrantPayload:
+    try:
+        grant = mutate(info, lambda session: command(session, info.context.actor))
+    except UserInputError as exc:
+        return ShareGrantPayload(
+            errors=[
+                SharingUserError(field=list(e.field), code=e.code, message=e.message)
+                for e in exc.errors
+            ]
+        )
+    return ShareGrantPayload(errors=[], share_grant=ShareGrantNode.of(grant))
+
+
+@strawberry.type
+class SharingMutation:
+    @strawberry.mutation(description="Share customer data of your branch (supervisors; SHARE-2).")
+    def create_share_grant(
+        self, info: ContextInfo, input: CreateShareGrantInput
+    ) -> ShareGrantPayload:
+        if not _right(info, "admin:share"):
+            raise ForbiddenError("creating a share grant needs the admin:share right")
+
+        def command(session: Any, actor: Staff) -> ShareGrant:
+            draft = sharing.GrantDraft(
+                receiving_role=input.receiving_role.strip(),
+                receiving_branch_id=pk_of(input.receiving_branch, "Branch", "receivingBranch")
+                if input.receiving_branch
+                else None,
+                purpose=input.purpose.strip(),
+                field_groups=[g.strip() for g in input.field_groups],
+                customer_ids=[
+                    pk_of(c, "Customer", ("customers", str(i)))
+                    for i, c in enumerate(input.customers or [])
+                ],
+                expires_at=input.expires_at,
+                reason=input.reason,
+            )
+            return sharing.create_grant(session, actor, draft)
+
+        return _grant_change(info, command)
+
+    @strawberry.mutation(description="Revoke a share grant; it stops working at once.")
+    def revoke_share_grant(
+        self, info: ContextInfo, input: RevokeShareGrantInput
+    ) -> ShareGrantPayload:
+        may_revoke_any = _right(info, "admin:policy")
+        return _grant_change(
+            info,
+            lambda session, actor: sharing.revoke_grant(
+                session, actor, pk_of(input.id, "ShareGrant", "id"), may_revoke_any
+            ),
+        )
+
+
 @strawberry.type
 class SharingQuery:
+    @strawberry.field(
+        description="Share grants your branch gave or you receive (all, for security admins "
+        "and auditors), newest first. 共享授权列表。"
+    )
+    def share_grants(
+        self,
+        info: ContextInfo,
+        in_force: bool = False,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[ShareGrantNode]:
+        ctx = info.context
+        see_all = _right(info, "admin:policy") or _right(info, "admin:audit")
+        page = sharing.grant_page(
+            ctx.session, ctx.actor, see_all, in_force, PageRequest(first=first, after=after)
+        )
+        return Connection.of(page, [ShareGrantNode.of(g) for g in page.rows])
+
     @strawberry.field(
         description="FULL / MASKED / DENIED for a field — and which rule decided — for you or, "
         "with the `admin:explain` right (security admins, auditors), for any staff member. "

@@ -36,6 +36,8 @@ class AuditEntry(Base):
     customer_ids: Mapped[list[int]] = mapped_column(JSON)
     # {"Customer.idNumber": "MASKED", …}: every personal field revealed, with its effect.
     fields: Mapped[dict[str, str]] = mapped_column(JSON)
+    # Share grants (and, later, consents) the entry's access went through, e.g. ["grant:12"].
+    via: Mapped[list[str]] = mapped_column(JSON, default=list)
     # Before/after of a change, sealed like the live personal values.
     detail: Mapped[str | None] = mapped_column(Encrypted("audit_log.detail"))
     prev_hash: Mapped[str] = mapped_column(String(64))

@@ -17,6 +17,7 @@ from store.customers import (
     VerificationDue,
 )
 from store.policy import PolicyRule, PolicyVersion
+from store.sharing import ShareGrant, ShareGrantCustomer
 from store.staff import Branch, Staff
 
 __all__ = [
@@ -36,6 +37,8 @@ __all__ = [
     "PolicyVersion",
     "Preferences",
     "RiskAssessment",
+    "ShareGrant",
+    "ShareGrantCustomer",
     "Staff",
     "Transaction",
     "Verification",

@@ -1,0 +1,231 @@
+"""Internal share grants (SHARE-2): create, revoke, list, and the SQL that applies them.
+
+A grant is in force while ``valid_from <= now < expires_at`` and it is not revoked; every query
+that uses grants checks exactly that, so an expired grant stops working by itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from authz.policy import PURPOSES
+from kehu import clock
+from resolvers import audit
+from resolvers.errors import FieldError, ForbiddenError, NotFoundError, UserInputError
+from resolvers.pagination import Page, PageRequest, SortKey, paginate
+from store.customers import Customer
+from store.policy import PolicyRule
+from store.sharing import ShareGrant, ShareGrantCustomer
+from store.staff import Branch, Role, Staff
+
+MAX_GRANT_DAYS = 366
+
+
+def in_force(staff: Staff, now: datetime) -> ColumnElement[bool]:
+    """Grants this staff member may use now."""
+    return and_(
+        ShareGrant.receiving_role.in_(list(staff.roles)),
+        or_(
+            ShareGrant.receiving_branch_id.is_(None),
+            ShareGrant.receiving_branch_id == staff.branch_id,
+        ),
+        ShareGrant.revoked_at.is_(None),
+        ShareGrant.valid_from <= now,
+        ShareGrant.expires_at > now,
+    )
+
+
+def grant_for_customer(staff: Staff, now: datetime) -> Any:
+    """Correlated scalar subquery: a grant in force that covers the outer query's customer."""
+    # Correlated explicitly: auto-correlation only looks one level up and would miss Customer.
+    listed = (
+        select(ShareGrantCustomer.grant_id)
+        .where(
+            ShareGrantCustomer.grant_id == ShareGrant.id,
+            ShareGrantCustomer.customer_id == Customer.id,
+        )
+        .correlate(ShareGrant, Customer)
+    )
+    return (
+        select(func.min(ShareGrant.id))
+        .where(
+            in_force(staff, now),
+            ShareGrant.granting_branch_id == Customer.branch_id,
+            or_(ShareGrant.whole_branch.is_(True), listed.exists()),
+        )
+        .correlate(Customer)
+        .scalar_subquery()
+    )
+
+
+@dataclass(frozen=True)
+class GrantDraft:
+    receiving_role: str
+    receiving_branch_id: int | None
+    purpose: str
+    field_groups: Sequence[str]
+    customer_ids: Sequence[int]
+    expires_at: datetime
+    reason: str
+
+
+def _groups(session: Session) -> set[str]:
+    return set(session.scalars(select(PolicyRule.v1).where(PolicyRule.ptype == "g2")))
+
+
+def create_grant(session: Session, actor: Staff, draft: GrantDraft) -> ShareGrant:
+    """A supervisor shares customers of their own branch with another role or department."""
+    problems: list[FieldError] = []
+
+    def fail(field: str, code: str, message: str) -> None:
+        problems.append(FieldError((field,), code, message))
+
+    now = clock.now()
+    if draft.receiving_role not in Role.__members__:
+        fail("receivingRole", "UNKNOWN_ROLE", f"must be one of {', '.join(Role.__members__)}")
+    if draft.purpose not in PURPOSES:
+        fail("purpose", "UNKNOWN_PURPOSE", f"must be one of {', '.join(PURPOSES)}")
+    known = _groups(session)
+    unknown = sorted(set(draft.field_groups) - known)
+    if not draft.field_groups or unknown:
+        fail("fieldGroups", "UNKNOWN_GROUP", f"name one or more of {', '.join(sorted(known))}")
+    if draft.expires_at <= now:
+        fail("expiresAt", "EXPIRED", "must lie in the future")
+    elif draft.expires_at > now + timedelta(days=MAX_GRANT_DAYS):
+        fail("expiresAt", "TOO_LONG", f"a grant lasts at most {MAX_GRANT_DAYS} days")
+    if not draft.reason.strip():
+        fail("reason", "REQUIRED", "say why the data is shared")
+    if (
+        draft.receiving_branch_id is not None
+        and session.get(Branch, draft.receiving_branch_id) is None
+    ):
+        fail("receivingBranch", "NOT_FOUND", "no branch with this ID")
+    if draft.customer_ids:
+        outside = session.scalars(
+            select(Customer.id).where(
+                Customer.id.in_(list(draft.customer_ids)), Customer.branch_id != actor.branch_id
+            )
+        ).all()
+        found = set(
+            session.scalars(select(Customer.id).where(Customer.id.in_(list(draft.customer_ids))))
+        )
+        if outside or len(found) != len(set(draft.customer_ids)):
+            fail("customers", "NOT_OF_YOUR_BRANCH", "share only customers of your own branch")
+    overlapping = session.scalar(
+        select(ShareGrant.id).where(
+            ShareGrant.granting_branch_id == actor.branch_id,
+            ShareGrant.receiving_role == draft.receiving_role,
+            ShareGrant.receiving_branch_id.is_(None)
+            if draft.receiving_branch_id is None
+            else ShareGrant.receiving_branch_id == draft.receiving_branch_id,
+            ShareGrant.purpose == draft.purpose,
+            ShareGrant.revoked_at.is_(None),
+            ShareGrant.expires_at > now,
+        )
+    )
+    if overlapping is not None:
+        fail("receivingRole", "OVERLAPPING", f"grant {overlapping} already shares with them")
+    if problems:
+        raise UserInputError(problems)
+    grant = ShareGrant(
+        granting_branch_id=actor.branch_id,
+        receiving_role=draft.receiving_role,
+        receiving_branch_id=draft.receiving_branch_id,
+        purpose=draft.purpose,
+        whole_branch=not draft.customer_ids,
+        field_groups=sorted(set(draft.field_groups)),
+        reason=draft.reason.strip(),
+        valid_from=now,
+        expires_at=draft.expires_at,
+        created_by_id=actor.id,
+        created_at=now,
+    )
+    session.add(grant)
+    session.flush()
+    session.add_all(
+        ShareGrantCustomer(grant_id=grant.id, customer_id=c)
+        for c in sorted(set(draft.customer_ids))
+    )
+    session.flush()
+    _audit(session, actor, f"share grant {grant.id} created", grant, draft.customer_ids)
+    return grant
+
+
+def _audit(
+    session: Session, actor: Staff, what: str, grant: ShareGrant, customer_ids: Sequence[int]
+) -> None:
+    """Grants are changes: audited in the transaction that makes them (SHARE-4)."""
+    audit.append(
+        session.connection(),
+        [
+            audit.new_entry(
+                actor_id=actor.id,
+                actor=actor.employee_no,
+                roles=actor.roles,
+                purpose=grant.purpose,
+                action="CHANGE",
+                operation=what,
+                customer_ids=customer_ids,
+                fields={},
+                detail={
+                    "receiving_role": grant.receiving_role,
+                    "receiving_branch_id": grant.receiving_branch_id,
+                    "field_groups": grant.field_groups,
+                    "expires_at": grant.expires_at,
+                },
+                via=[f"grant:{grant.id}"],
+            )
+        ],
+    )
+
+
+def revoke_grant(session: Session, actor: Staff, grant_id: int, may_revoke_any: bool) -> ShareGrant:
+    grant = session.get(ShareGrant, grant_id)
+    if grant is None:
+        raise NotFoundError("no share grant with this ID")
+    if grant.granting_branch_id != actor.branch_id and not may_revoke_any:
+        raise ForbiddenError("only the granting branch or a security admin may revoke a grant")
+    if grant.revoked_at is None:
+        grant.revoked_at = clock.now()
+        grant.revoked_by_id = actor.id
+        _audit(session, actor, f"share grant {grant.id} revoked", grant, [])
+    return grant
+
+
+def has_grants_in_force(session: Session, staff: Staff) -> bool:
+    return (
+        session.scalar(select(ShareGrant.id).where(in_force(staff, clock.now())).limit(1))
+        is not None
+    )
+
+
+def grants_by_id(session: Session, ids: Sequence[int]) -> dict[int, ShareGrant]:
+    return {
+        g.id: g for g in session.scalars(select(ShareGrant).where(ShareGrant.id.in_(list(ids))))
+    }
+
+
+def grant_page(
+    session: Session, actor: Staff, see_all: bool, only_in_force: bool, request: PageRequest
+) -> Page:
+    """Grants the actor gave (their branch), receives, or — for security admins — all."""
+    statement = select(ShareGrant)
+    if not see_all:
+        statement = statement.where(
+            or_(ShareGrant.granting_branch_id == actor.branch_id, in_force(actor, clock.now()))
+        )
+    if only_in_force:
+        now = clock.now()
+        statement = statement.where(
+            ShareGrant.revoked_at.is_(None),
+            ShareGrant.valid_from <= now,
+            ShareGrant.expires_at > now,
+        )
+    keys = [SortKey(ShareGrant.id, True, int)]
+    return paginate(session, statement, keys, request, lambda g: [g.id])

@@ -1,0 +1,48 @@
+"""Internal share grants (SHARE-2): one department lets another see some of its customers.
+
+A grant names the granting branch, the receiving role (and branch, or any branch), the purpose,
+the customers (the whole granting branch, or a listed few), the field groups, and a validity
+period. It works only between ``valid_from`` and ``expires_at`` and until it is revoked — every
+query checks that, so expiry needs no job.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from store.base import Base, UTCDateTime
+
+
+class ShareGrant(Base):
+    __tablename__ = "share_grants"
+    __table_args__ = (
+        Index("ix_share_grants_receiver", "receiving_role", "receiving_branch_id", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    granting_branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"))
+    receiving_role: Mapped[str] = mapped_column(String(32))
+    receiving_branch_id: Mapped[int | None] = mapped_column(ForeignKey("branches.id"))
+    purpose: Mapped[str] = mapped_column(String(40))
+    whole_branch: Mapped[bool]
+    field_groups: Mapped[list[str]] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(String(300))
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+
+
+class ShareGrantCustomer(Base):
+    """The customers of a grant that does not cover the whole granting branch."""
+
+    __tablename__ = "share_grant_customers"
+    __table_args__ = (Index("ix_share_grant_customers_customer", "customer_id", "grant_id"),)
+
+    grant_id: Mapped[int] = mapped_column(ForeignKey("share_grants.id"), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)

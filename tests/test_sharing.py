@@ -1,0 +1,157 @@
+"""Internal share grants (SHARE-2): scoped, purposeful, expiring, revocable, tracked."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from kehu import clock
+from tests.conftest import Backend, branch_id, create_customer
+
+CREATE = """
+mutation($input: CreateShareGrantInput!) {
+  createShareGrant(input: $input) {
+    shareGrant { id purpose fieldGroups wholeBranch inForce expiresAt }
+    errors { field code message }
+  }
+}
+"""
+REVOKE = """mutation($id: ID!) { revokeShareGrant(input: {id: $id}) {
+              shareGrant { inForce revokedAt } errors { code } } }"""
+READ = "query Shared($id: ID!) { customer(id: $id) { id name phone email } }"
+
+
+@pytest.fixture
+def bj01_customers(backend: Backend) -> list[dict[str, Any]]:
+    branch = branch_id(backend, "SUP0001")
+    return [
+        create_customer(backend, branch=branch, phone=f"1360000{n:04d}", email=f"c{n}@example.com")
+        for n in range(2)
+    ]
+
+
+def _grant(backend: Backend, **overrides: Any) -> dict[str, Any]:
+    values = {
+        "receivingRole": "BRANCH_SUPERVISOR",
+        "receivingBranch": branch_id(backend, "SH01SUP01"),
+        "purpose": "CUSTOMER_SERVICE",
+        "fieldGroups": ["contact"],
+        "expiresAt": (clock.now() + timedelta(days=30)).isoformat(),
+        "reason": "joint campaign follow-up",
+    }
+    values.update(overrides)
+    return dict(backend.gql(CREATE, {"input": values}, staff="SUP0001")["createShareGrant"])
+
+
+def _seen_by_shanghai(backend: Backend, customer: dict[str, Any]) -> dict[str, Any]:
+    return dict(backend.post(READ, {"id": customer["id"]}, staff="SH01SUP01").json())
+
+
+def test_a_grant_opens_the_granted_customers_and_field_groups_only(
+    backend: Backend, bj01_customers: list[dict[str, Any]]
+) -> None:
+    first, second = bj01_customers
+    assert _seen_by_shanghai(backend, first)["data"]["customer"] is None
+    created = _grant(backend, customers=[first["id"]])
+    assert created["errors"] == []
+    grant = created["shareGrant"]
+    assert grant["inForce"] and not grant["wholeBranch"]
+    try:
+        body = _seen_by_shanghai(backend, first)
+        seen = body["data"]["customer"]
+        assert seen["phone"] == first["phone"] and seen["email"] == "c0@example.com"
+        assert seen["name"] is None  # identity is not shared
+        assert {e["extensions"]["field"] for e in body["errors"]} == {"name"}
+        assert _seen_by_shanghai(backend, second)["data"]["customer"] is None
+        masked = backend.post(
+            READ, {"id": first["id"]}, staff="SH01SUP01", purpose="RELATIONSHIP_MANAGEMENT"
+        ).json()
+        assert (
+            masked["data"]["customer"]["phone"] == first["phone"][:3] + "****" + first["phone"][-4:]
+        )
+        log = backend.gql(
+            '{ auditLog(where: {actor: "SH01SUP01", action: READ}, first: 1) '
+            "{ edges { node { operation customerIds } } } }",
+            staff="AUD0001",
+            purpose="AUDIT",
+        )
+        entry = log["auditLog"]["edges"][0]["node"]
+        assert entry["customerIds"] == [first["id"]]
+        with backend.engine.connect() as connection:
+            via = connection.exec_driver_sql(
+                "SELECT via FROM audit_log WHERE actor = 'SH01SUP01' ORDER BY id DESC LIMIT 1"
+            ).scalar()
+        assert "grant:" in str(via)
+    finally:
+        revoked = backend.gql(REVOKE, {"id": grant["id"]}, staff="SUP0001")["revokeShareGrant"]
+        assert revoked["shareGrant"]["inForce"] is False
+    assert _seen_by_shanghai(backend, first)["data"]["customer"] is None
+
+
+def test_an_expired_grant_stops_working_by_itself(
+    backend: Backend, bj01_customers: list[dict[str, Any]]
+) -> None:
+    created = _grant(backend, expiresAt=(clock.now() + timedelta(hours=1)).isoformat())
+    assert created["errors"] == []
+    try:
+        assert _seen_by_shanghai(backend, bj01_customers[0])["data"]["customer"] is not None
+        with clock.travel_to(clock.now() + timedelta(hours=2), all_threads=True):
+            later = _seen_by_shanghai(backend, bj01_customers[0])
+            assert (later.get("data") or {}).get("customer") is None and not later.get("errors"), (
+                later
+            )
+    finally:
+        backend.gql(REVOKE, {"id": created["shareGrant"]["id"]}, staff="SUP0001")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "code"),
+    [
+        ({"fieldGroups": ["secrets"]}, "fieldGroups", "UNKNOWN_GROUP"),
+        ({"receivingRole": "JANITOR"}, "receivingRole", "UNKNOWN_ROLE"),
+        ({"purpose": "GOSSIP"}, "purpose", "UNKNOWN_PURPOSE"),
+        ({"expiresAt": "2020-01-01T00:00:00Z"}, "expiresAt", "EXPIRED"),
+        ({"reason": " "}, "reason", "REQUIRED"),
+    ],
+)
+def test_bad_grants_are_refused(
+    backend: Backend, overrides: dict[str, Any], field: str, code: str
+) -> None:
+    payload = _grant(backend, **overrides)
+    assert payload["shareGrant"] is None
+    assert {"field": [field], "code": code} in [
+        {"field": e["field"], "code": e["code"]} for e in payload["errors"]
+    ]
+
+
+def test_overlapping_grants_and_foreign_customers_are_refused(
+    backend: Backend, bj01_customers: list[dict[str, Any]]
+) -> None:
+    created = _grant(backend)
+    try:
+        again = _grant(backend)
+        assert [e["code"] for e in again["errors"]] == ["OVERLAPPING"]
+        shanghai = create_customer(backend, branch=branch_id(backend, "SH01SUP01"))
+        foreign = _grant(backend, purpose="COMPLAINT_HANDLING", customers=[shanghai["id"]])
+        assert [e["code"] for e in foreign["errors"]] == ["NOT_OF_YOUR_BRANCH"]
+    finally:
+        backend.gql(REVOKE, {"id": created["shareGrant"]["id"]}, staff="SUP0001")
+
+
+def test_only_supervisors_create_grants(backend: Backend) -> None:
+    body = backend.post(
+        CREATE,
+        {
+            "input": {
+                "receivingRole": "RISK_OFFICER",
+                "purpose": "RISK_CONTROL",
+                "fieldGroups": ["financial"],
+                "expiresAt": (clock.now() + timedelta(days=1)).isoformat(),
+                "reason": "x",
+            }
+        },
+        staff="RM0001",
+    ).json()
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
