@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, null, or_, select
 from sqlalchemy.orm import Session
 
 from authz.policy import PURPOSES
@@ -21,7 +21,7 @@ from resolvers.errors import FieldError, ForbiddenError, NotFoundError, UserInpu
 from resolvers.pagination import Page, PageRequest, SortKey, paginate
 from store.customers import Customer
 from store.policy import PolicyRule
-from store.sharing import ShareGrant, ShareGrantCustomer
+from store.sharing import Consent, ShareGrant, ShareGrantCustomer, ThirdParty
 from store.staff import Branch, Role, Staff
 
 MAX_GRANT_DAYS = 366
@@ -229,3 +229,191 @@ def grant_page(
         )
     keys = [SortKey(ShareGrant.id, True, int)]
     return paginate(session, statement, keys, request, lambda g: [g.id])
+
+
+# --- third parties and consent (SHARE-3) --------------------------------------------------------
+
+
+def consent_for_customer(staff: Staff, now: datetime) -> Any:
+    """Correlated scalar subquery: a consent in force of the caller's organisation."""
+    if staff.third_party_id is None:
+        return null()
+    return (
+        select(func.min(Consent.id))
+        .join(ThirdParty, ThirdParty.id == Consent.third_party_id)
+        .where(
+            Consent.customer_id == Customer.id,
+            Consent.third_party_id == staff.third_party_id,
+            Consent.revoked_at.is_(None),
+            Consent.valid_from <= now,
+            Consent.valid_until > now,
+            # No data without a confidentiality agreement in force.
+            ThirdParty.agreement_signed_on <= now.date(),
+            ThirdParty.agreement_expires_on >= now.date(),
+        )
+        .correlate(Customer)
+        .scalar_subquery()
+    )
+
+
+def _change_entry(
+    session: Session, actor: Staff, what: str, customer_ids: Sequence[int], detail: Any, via: str
+) -> None:
+    audit.append(
+        session.connection(),
+        [
+            audit.new_entry(
+                actor_id=actor.id,
+                actor=actor.employee_no,
+                roles=actor.roles,
+                purpose=None,
+                action="CHANGE",
+                operation=what,
+                customer_ids=customer_ids,
+                fields={},
+                detail=detail,
+                via=[via],
+            )
+        ],
+    )
+
+
+def register_third_party(
+    session: Session,
+    actor: Staff,
+    name: str,
+    agreement_reference: str,
+    signed_on: date,
+    expires_on: date,
+) -> tuple[ThirdParty, Staff]:
+    """An organisation with its confidentiality agreement, and the principal it signs in as."""
+    problems: list[FieldError] = []
+    if not name.strip():
+        problems.append(FieldError(("name",), "REQUIRED", "name the organisation"))
+    elif session.scalar(select(ThirdParty.id).where(ThirdParty.name == name.strip())):
+        problems.append(FieldError(("name",), "DUPLICATE", "this organisation is registered"))
+    if not agreement_reference.strip():
+        problems.append(
+            FieldError(
+                ("agreementReference",),
+                "AGREEMENT_REQUIRED",
+                "data goes to a third party only under a recorded confidentiality agreement",
+            )
+        )
+    if expires_on <= signed_on:
+        problems.append(FieldError(("agreementExpiresOn",), "INVALID", "must follow the signing"))
+    if problems:
+        raise UserInputError(problems)
+    party = ThirdParty(
+        name=name.strip(),
+        agreement_reference=agreement_reference.strip(),
+        agreement_signed_on=signed_on,
+        agreement_expires_on=expires_on,
+        created_at=clock.now(),
+    )
+    session.add(party)
+    session.flush()
+    principal = Staff(
+        employee_no=f"TP{party.id:04d}",
+        name=party.name[:50],
+        branch_id=actor.branch_id,
+        roles=[Role.THIRD_PARTY.value],
+        active=True,
+        third_party_id=party.id,
+        created_at=clock.now(),
+    )
+    session.add(principal)
+    session.flush()
+    _change_entry(
+        session,
+        actor,
+        f"third party {party.id} registered",
+        [],
+        {"name": party.name},
+        f"third_party:{party.id}",
+    )
+    return party, principal
+
+
+@dataclass(frozen=True)
+class ConsentDraft:
+    customer_id: int
+    third_party_id: int
+    purpose: str
+    data_categories: Sequence[str]
+    valid_until: datetime
+    evidence: str
+
+
+def record_consent(session: Session, actor: Staff, draft: ConsentDraft) -> Consent:
+    """Record a customer's explicit consent naming recipient, purpose, categories and period."""
+    problems: list[FieldError] = []
+
+    def fail(field: str, code: str, message: str) -> None:
+        problems.append(FieldError((field,), code, message))
+
+    now = clock.now()
+    party = session.get(ThirdParty, draft.third_party_id)
+    if party is None:
+        fail("thirdParty", "NOT_FOUND", "no such third party")
+    elif not party.agreement_signed_on <= now.date() <= party.agreement_expires_on:
+        fail(
+            "thirdParty", "AGREEMENT_NOT_IN_FORCE", "its confidentiality agreement is not in force"
+        )
+    if draft.purpose not in PURPOSES:
+        fail("purpose", "UNKNOWN_PURPOSE", f"must be one of {', '.join(PURPOSES)}")
+    known = _groups(session)
+    if not draft.data_categories or set(draft.data_categories) - known:
+        fail("dataCategories", "UNKNOWN_GROUP", f"name one or more of {', '.join(sorted(known))}")
+    if not draft.evidence.strip():
+        fail(
+            "evidence", "EVIDENCE_REQUIRED", "keep the proof of consent (signed form, recording …)"
+        )
+    if draft.valid_until <= now:
+        fail("validUntil", "EXPIRED", "must lie in the future")
+    if problems:
+        raise UserInputError(problems)
+    consent = Consent(
+        customer_id=draft.customer_id,
+        third_party_id=draft.third_party_id,
+        purpose=draft.purpose,
+        data_categories=sorted(set(draft.data_categories)),
+        evidence=draft.evidence.strip(),
+        valid_from=now,
+        valid_until=draft.valid_until,
+        recorded_by_id=actor.id,
+        recorded_at=now,
+    )
+    session.add(consent)
+    session.flush()
+    _change_entry(
+        session,
+        actor,
+        f"consent {consent.id} recorded",
+        [draft.customer_id],
+        {"third_party": draft.third_party_id, "categories": consent.data_categories},
+        f"consent:{consent.id}",
+    )
+    return consent
+
+
+def revoke_consent(session: Session, actor: Staff, consent_id: int) -> Consent:
+    """Revoking stops sharing at the next request (SHARE-3)."""
+    consent = session.get(Consent, consent_id)
+    if consent is None:
+        raise NotFoundError("no consent with this ID")
+    if consent.revoked_at is None:
+        consent.revoked_at = clock.now()
+        _change_entry(
+            session,
+            actor,
+            f"consent {consent.id} revoked",
+            [consent.customer_id],
+            None,
+            f"consent:{consent.id}",
+        )
+    return consent
+
+
+def consents_by_id(session: Session, ids: Sequence[int]) -> dict[int, Consent]:
+    return {c.id: c for c in session.scalars(select(Consent).where(Consent.id.in_(list(ids))))}

@@ -160,7 +160,7 @@ class AccessReport(SchemaExtension):
                 operation=name or ",".join(roots),
                 customer_ids=ctx.customer_ids,
                 fields=revealed,
-                via=[f"grant:{g}" for g in ctx.grants_used],
+                via=ctx.used_via,
             )
         )
 

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, case, or_, select
+from sqlalchemy import ColumnElement, case, null, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from authz.fields import PERSONAL_FIELDS, Effect, PolicyAccess
@@ -52,9 +52,10 @@ class Context:
     _batches: dict[str, dict[int, Any]] = field(default_factory=dict)
     _pending: dict[str, list[int]] = field(default_factory=dict)
     _memo: dict[tuple[Any, ...], Any] = field(default_factory=dict)
-    _modes: dict[int, int | None] = field(default_factory=dict)
-    _grant_accesses: dict[int, PolicyAccess] = field(default_factory=dict)
+    _modes: dict[int, str | None] = field(default_factory=dict)
+    _grant_accesses: dict[str, PolicyAccess] = field(default_factory=dict)
     _grant_subquery: Any = None
+    _consent_subquery: Any = None
     _session: Session | None = None
 
     @property
@@ -79,6 +80,7 @@ class Context:
         self._modes.clear()
         self._grant_accesses.clear()
         self._grant_subquery = None
+        self._consent_subquery = None
         self._batches.clear()
         self._pending.clear()
         self._memo.clear()
@@ -114,18 +116,33 @@ class Context:
             self._grant_subquery = sharing.grant_for_customer(self.actor, clock.now())
         return self._grant_subquery
 
+    def _consent_column(self) -> Any:
+        if self._consent_subquery is None:
+            staff = self.actor
+            self._consent_subquery = (
+                sharing.consent_for_customer(staff, clock.now())
+                if "consented" in self.row_scopes
+                else null()
+            )
+        return self._consent_subquery
+
     @property
     def visible(self) -> ColumnElement[bool]:
-        """SQL condition for the customers this request may see: own scopes or a grant."""
-        return or_(visible_to(self.actor, self.row_scopes), self._grant_column().is_not(None))
+        """The customers this request may see: own scopes, a share grant, or a consent."""
+        return or_(
+            visible_to(self.actor, self.row_scopes),
+            self._grant_column().is_not(None),
+            self._consent_column().is_not(None),
+        )
 
     @property
     def row_columns(self) -> list[Any]:
-        """Columns telling, per customer row, whether it is seen by scope or through a grant."""
+        """Columns telling, per customer row, how it is seen: scope, grant or consent."""
         own = visible_to(self.actor, self.row_scopes)
         return [
             case((own, True), else_=False).label("in_scope"),
             self._grant_column().label("via_grant"),
+            self._consent_column().label("via_consent"),
         ]
 
     def require_rows(self) -> None:
@@ -134,31 +151,53 @@ class Context:
             raise ForbiddenError("your roles may not see individual customers")
 
     def note_customer(self, row: Any) -> None:
-        """Remember how a presented customer is seen: by scope (None) or through a grant."""
-        self._modes[row.id] = None if row.in_scope else row.via_grant
+        """Remember how a presented customer is seen: by scope (None), a grant or a consent."""
+        if row.in_scope:
+            self._modes[row.id] = None
+        elif row.via_grant is not None:
+            self._modes[row.id] = f"grant:{row.via_grant}"
+        else:
+            self._modes[row.id] = f"consent:{row.via_consent}"
 
     def access_for(self, customer_id: int) -> PolicyAccess:
-        """The field effects for one customer's data: the roles', or those of its grant."""
-        grant_id = self._modes.get(customer_id)
-        if grant_id is None:
+        """The field effects for one customer's data: the roles', or its grant's or consent's.
+
+        A grant or consent reveals its field groups (data categories) in full — if the declared
+        purpose is the one it names; otherwise masked — and nothing else. A consent never gives
+        a third party more than its role allows.
+        """
+        via = self._modes.get(customer_id)
+        if via is None:
             return self.access
-        found = self._grant_accesses.get(grant_id)
+        found = self._grant_accesses.get(via)
         if found is None:
-            grant = sharing.grants_by_id(self.session, [grant_id])[grant_id]
+            kind, _, number = via.partition(":")
+            if kind == "grant":
+                grant = sharing.grants_by_id(self.session, [int(number)])[int(number)]
+                granted, purpose = set(grant.field_groups), grant.purpose
+            else:
+                consent = sharing.consents_by_id(self.session, [int(number)])[int(number)]
+                granted, purpose = set(consent.data_categories), consent.purpose
             groups = self.policy.field_groups()
+            role_cap = self.policy.decisions(self.actor.roles).fields
             effects = {
                 type_name: {
                     field: Effect.FULL
-                    if groups.get(f"{type_name}.{field}") in grant.field_groups
+                    if groups.get(f"{type_name}.{field}") in granted
+                    and (kind == "grant" or role_cap[type_name][field] is not Effect.DENIED)
                     else Effect.DENIED
                     for field in names.values()
                 }
                 for type_name, names in PERSONAL_FIELDS.items()
             }
-            # The grant's purpose must be the declared one, or FULL fields are masked.
-            found = PolicyAccess(effects, downgrade=self.purpose != grant.purpose)
-            self._grant_accesses[grant_id] = found
+            found = PolicyAccess(effects, downgrade=self.purpose != purpose)
+            self._grant_accesses[via] = found
         return found
+
+    @property
+    def used_via(self) -> list[str]:
+        """The grants and consents this request's reads went through ("grant:3", "consent:7")."""
+        return sorted(self._grant_accesses)
 
     def grants_in_force(self) -> list[Any]:
         """The share grants this caller may use now (one query; only when filters need it)."""
@@ -167,10 +206,6 @@ class Context:
                 select(ShareGrant).where(sharing.in_force(self.actor, clock.now()))
             )
         )
-
-    @property
-    def grants_used(self) -> list[int]:
-        return sorted(self._grant_accesses)
 
     def withheld(self) -> set[tuple[str, str]]:
         """Fields withheld from at least one object, whichever access withheld them."""

@@ -38,7 +38,13 @@ from schema.customers import (
 from schema.execution import LeafFastPathExecutionContext
 from schema.limits import CostLimit, ErrorCodes, log_internal_errors
 from schema.policy import PolicyMutation, PolicyQuery
-from schema.sharing import ShareGrantNode, SharingMutation, SharingQuery
+from schema.sharing import (
+    ConsentNode,
+    ShareGrantNode,
+    SharingMutation,
+    SharingQuery,
+    ThirdPartyNode,
+)
 from schema.staff import BranchNode, StaffNode, StaffQuery
 from store.customers import Account
 from store.staff import Branch, Staff
@@ -139,7 +145,16 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        types=[CustomerNode, StaffNode, BranchNode, AccountNode, NotificationNode, ShareGrantNode],
+        types=[
+            CustomerNode,
+            StaffNode,
+            BranchNode,
+            AccountNode,
+            NotificationNode,
+            ShareGrantNode,
+            ThirdPartyNode,
+            ConsentNode,
+        ],
         extensions=extensions,
         execution_context_class=LeafFastPathExecutionContext,
     )

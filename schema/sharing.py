@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from authz.fields import Effect
 from kehu import clock
+from resolvers import customers as logic_customers
 from resolvers import sharing
 from resolvers.customers import row_visibility_reason
 from resolvers.errors import ForbiddenError, NotFoundError, UserInputError
@@ -18,7 +19,7 @@ from resolvers.pagination import PageRequest
 from schema.base import Connection, ContextInfo, Node, bilingual_enum, node_id
 from schema.customers import mutate
 from schema.staff import StaffNode
-from store.sharing import ShareGrant
+from store.sharing import Consent, ShareGrant, ThirdParty
 from store.staff import Staff
 
 EffectEnum = bilingual_enum(
@@ -134,8 +135,168 @@ def _grant_change(info: ContextInfo, command: Any) -> ShareGrantPayload:
     return ShareGrantPayload(errors=[], share_grant=ShareGrantNode.of(grant))
 
 
+@strawberry.type(name="ThirdParty", description="An outside organisation (SHARE-3). 第三方机构。")
+class ThirdPartyNode(Node):
+    name: str
+    agreement_reference: str = strawberry.field(description="Confidentiality agreement. 保密协议。")
+    agreement_signed_on: dt.date
+    agreement_expires_on: dt.date
+    principal: str = strawberry.field(description="Employee number its API client signs in as.")
+
+    @classmethod
+    def of(cls, party: ThirdParty, principal: str) -> ThirdPartyNode:
+        return cls(
+            id=node_id("ThirdParty", party.id),
+            name=party.name,
+            agreement_reference=party.agreement_reference,
+            agreement_signed_on=party.agreement_signed_on,
+            agreement_expires_on=party.agreement_expires_on,
+            principal=principal,
+        )
+
+
+@strawberry.type(
+    name="Consent", description="A customer's consent to share data (SHARE-3). 授权同意。"
+)
+class ConsentNode(Node):
+    customer: strawberry.ID
+    third_party: strawberry.ID
+    purpose: str
+    data_categories: list[str]
+    evidence: str
+    valid_from: dt.datetime
+    valid_until: dt.datetime
+    revoked_at: dt.datetime | None
+    in_force: bool
+
+    @classmethod
+    def of(cls, consent: Consent) -> ConsentNode:
+        now = clock.now()
+        return cls(
+            id=node_id("Consent", consent.id),
+            customer=node_id("Customer", consent.customer_id),
+            third_party=node_id("ThirdParty", consent.third_party_id),
+            purpose=consent.purpose,
+            data_categories=list(consent.data_categories),
+            evidence=consent.evidence,
+            valid_from=consent.valid_from,
+            valid_until=consent.valid_until,
+            revoked_at=consent.revoked_at,
+            in_force=consent.revoked_at is None and consent.valid_from <= now < consent.valid_until,
+        )
+
+
+@strawberry.type
+class ThirdPartyPayload:
+    errors: list[SharingUserError]
+    third_party: ThirdPartyNode | None = None
+
+
+@strawberry.type
+class ConsentPayload:
+    errors: list[SharingUserError]
+    consent: ConsentNode | None = None
+
+
+@strawberry.input(description="An organisation and its confidentiality agreement.")
+class RegisterThirdPartyInput:
+    name: str
+    agreement_reference: str
+    agreement_signed_on: dt.date
+    agreement_expires_on: dt.date
+
+
+@strawberry.input(description="A customer's explicit consent (PIPL art. 23).")
+class RecordConsentInput:
+    customer_id: strawberry.ID
+    third_party: strawberry.ID
+    purpose: str
+    data_categories: list[str]
+    valid_until: dt.datetime
+    evidence: str = strawberry.field(description="Where the proof is kept (form no., recording).")
+
+
+@strawberry.input
+class RevokeConsentInput:
+    id: strawberry.ID
+
+
+def _sharing_errors(exc: UserInputError) -> list[SharingUserError]:
+    return [
+        SharingUserError(field=list(e.field), code=e.code, message=e.message) for e in exc.errors
+    ]
+
+
 @strawberry.type
 class SharingMutation:
+    @strawberry.mutation(description="Register a third party (security admins; SHARE-3).")
+    def register_third_party(
+        self, info: ContextInfo, input: RegisterThirdPartyInput
+    ) -> ThirdPartyPayload:
+        if not _right(info, "admin:policy"):
+            raise ForbiddenError("registering a third party needs the admin:policy right")
+        try:
+            party, principal = mutate(
+                info,
+                lambda session: sharing.register_third_party(
+                    session,
+                    info.context.actor,
+                    input.name,
+                    input.agreement_reference,
+                    input.agreement_signed_on,
+                    input.agreement_expires_on,
+                ),
+            )
+        except UserInputError as exc:
+            return ThirdPartyPayload(errors=_sharing_errors(exc))
+        return ThirdPartyPayload(
+            errors=[], third_party=ThirdPartyNode.of(party, principal.employee_no)
+        )
+
+    @strawberry.mutation(
+        description="Record a customer's consent to share data with a third party."
+    )
+    def record_consent(self, info: ContextInfo, input: RecordConsentInput) -> ConsentPayload:
+        ctx = info.context
+
+        def command(session: Any) -> Consent:
+            customer = logic_customers.require_visible(
+                session, pk_of(input.customer_id, "Customer", "customerId"), ctx.visible
+            )
+            draft = sharing.ConsentDraft(
+                customer_id=customer,
+                third_party_id=pk_of(input.third_party, "ThirdParty", "thirdParty"),
+                purpose=input.purpose.strip(),
+                data_categories=[c.strip() for c in input.data_categories],
+                valid_until=input.valid_until,
+                evidence=input.evidence,
+            )
+            return sharing.record_consent(session, ctx.actor, draft)
+
+        try:
+            consent = mutate(info, command)
+        except UserInputError as exc:
+            return ConsentPayload(errors=_sharing_errors(exc))
+        return ConsentPayload(errors=[], consent=ConsentNode.of(consent))
+
+    @strawberry.mutation(description="Revoke a consent: sharing stops at the next request.")
+    def revoke_consent(self, info: ContextInfo, input: RevokeConsentInput) -> ConsentPayload:
+        ctx = info.context
+
+        def command(session: Any) -> Consent:
+            consent_id = pk_of(input.id, "Consent", "id")
+            found = sharing.consents_by_id(session, [consent_id]).get(consent_id)
+            if found is None:
+                raise NotFoundError("no consent with this ID")
+            logic_customers.require_visible(session, found.customer_id, ctx.visible)
+            return sharing.revoke_consent(session, ctx.actor, consent_id)
+
+        try:
+            consent = mutate(info, command)
+        except UserInputError as exc:
+            return ConsentPayload(errors=_sharing_errors(exc))
+        return ConsentPayload(errors=[], consent=ConsentNode.of(consent))
+
     @strawberry.mutation(description="Share customer data of your branch (supervisors; SHARE-2).")
     def create_share_grant(
         self, info: ContextInfo, input: CreateShareGrantInput
@@ -177,6 +338,17 @@ class SharingMutation:
 
 @strawberry.type
 class SharingQuery:
+    @strawberry.field(description="A customer's consents, newest first. 客户授权同意记录。")
+    def consents(self, info: ContextInfo, customer_id: strawberry.ID) -> list[ConsentNode]:
+        ctx = info.context
+        customer = logic_customers.require_visible(
+            ctx.session, pk_of(customer_id, "Customer", "customerId"), ctx.visible
+        )
+        rows = ctx.session.scalars(
+            select(Consent).where(Consent.customer_id == customer).order_by(Consent.id.desc())
+        )
+        return [ConsentNode.of(c) for c in rows]
+
     @strawberry.field(
         description="Share grants your branch gave or you receive (all, for security admins "
         "and auditors), newest first. 共享授权列表。"

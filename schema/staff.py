@@ -20,6 +20,7 @@ RoleEnum = bilingual_enum(
         "SECURITY_ADMIN": "Security administrator 安全管理员",
         "PROCESS_OWNER": "Process owner 流程负责人",
         "HEAD_OFFICE": "Head office 总行",
+        "THIRD_PARTY": "Third-party organisation (consented data only) 第三方机构",
     },
 )
 

@@ -17,7 +17,7 @@ from store.customers import (
     VerificationDue,
 )
 from store.policy import PolicyRule, PolicyVersion
-from store.sharing import ShareGrant, ShareGrantCustomer
+from store.sharing import Consent, ShareGrant, ShareGrantCustomer, ThirdParty
 from store.staff import Branch, Staff
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "AuditHead",
     "Base",
     "Branch",
+    "Consent",
     "Customer",
     "CustomerChange",
     "CustomerWatcher",
@@ -40,6 +41,7 @@ __all__ = [
     "ShareGrant",
     "ShareGrantCustomer",
     "Staff",
+    "ThirdParty",
     "Transaction",
     "Verification",
     "VerificationDue",

@@ -8,7 +8,7 @@ query checks that, so expiry needs no job.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -46,3 +46,35 @@ class ShareGrantCustomer(Base):
 
     grant_id: Mapped[int] = mapped_column(ForeignKey("share_grants.id"), primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+
+
+class ThirdParty(Base):
+    """An outside organisation that may receive data under a confidentiality agreement."""
+
+    __tablename__ = "third_parties"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    agreement_reference: Mapped[str] = mapped_column(String(200))
+    agreement_signed_on: Mapped[date]
+    agreement_expires_on: Mapped[date]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Consent(Base):
+    """A customer's explicit consent to share named data with a third party (SHARE-3, PIPL 23)."""
+
+    __tablename__ = "consents"
+    __table_args__ = (Index("ix_consents_customer", "customer_id", "third_party_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    third_party_id: Mapped[int] = mapped_column(ForeignKey("third_parties.id"))
+    purpose: Mapped[str] = mapped_column(String(40))
+    data_categories: Mapped[list[str]] = mapped_column(JSON)
+    evidence: Mapped[str] = mapped_column(String(300))
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime)
+    valid_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -22,6 +22,8 @@ class Role(StrEnum):
     SECURITY_ADMIN = "SECURITY_ADMIN"
     PROCESS_OWNER = "PROCESS_OWNER"
     HEAD_OFFICE = "HEAD_OFFICE"
+    # An API client of an outside organisation; sees consented customers only (SHARE-3).
+    THIRD_PARTY = "THIRD_PARTY"
 
 
 class Branch(Base):
@@ -44,6 +46,8 @@ class Staff(Base):
     # Role names (Role values); the access-control floor decides what each role may do.
     roles: Mapped[list[str]] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(default=True)
+    # Set for THIRD_PARTY principals: the organisation they act for.
+    third_party_id: Mapped[int | None] = mapped_column(ForeignKey("third_parties.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
     branch: Mapped[Branch] = relationship(lazy="joined", innerjoin=True)
