@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from kehu import clock
-from resolvers import validation
+from resolvers import sharing, validation
 from resolvers.errors import (
     ConflictError,
     FieldError,
@@ -260,7 +260,8 @@ def _refresh_due(
 def _notify(
     session: Session, actor: Staff, customer: Customer, kind: InformationKind, fields: list[str]
 ) -> None:
-    """Outbox rows for the relationship manager and the watchers (never the actor themself)."""
+    """Outbox rows for the relationship manager, the watchers and the departments holding a
+    share grant of the customer (INFO-6) — never for the actor themself."""
     recipients = set(
         session.scalars(
             select(CustomerWatcher.staff_id).where(CustomerWatcher.customer_id == customer.id)
@@ -268,6 +269,7 @@ def _notify(
     )
     if customer.relationship_manager_id is not None:
         recipients.add(customer.relationship_manager_id)
+    recipients |= sharing.grant_holders(session, customer.id, customer.branch_id)
     recipients.discard(actor.id)
     if not recipients:
         return

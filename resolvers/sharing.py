@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, null, or_, select
+from sqlalchemy import ColumnElement, and_, func, null, or_, select, true
 from sqlalchemy.orm import Session
 
 from authz.policy import PURPOSES
@@ -196,6 +196,43 @@ def revoke_grant(session: Session, actor: Staff, grant_id: int, may_revoke_any: 
         grant.revoked_by_id = actor.id
         _audit(session, actor, f"share grant {grant.id} revoked", grant, [])
     return grant
+
+
+def grant_holders(session: Session, customer_id: int, branch_id: int) -> set[int]:
+    """Active staff of the departments holding a grant in force that covers a customer."""
+    now = clock.now()
+    listed = (
+        select(ShareGrantCustomer.grant_id)
+        .where(
+            ShareGrantCustomer.grant_id == ShareGrant.id,
+            ShareGrantCustomer.customer_id == customer_id,
+        )
+        .correlate(ShareGrant)
+    )
+    grants = session.execute(
+        select(ShareGrant.receiving_role, ShareGrant.receiving_branch_id).where(
+            ShareGrant.granting_branch_id == branch_id,
+            ShareGrant.revoked_at.is_(None),
+            ShareGrant.valid_from <= now,
+            ShareGrant.expires_at > now,
+            or_(ShareGrant.whole_branch.is_(True), listed.exists()),
+        )
+    ).all()
+    if not grants:
+        return set()
+    branches = {b for _, b in grants}
+    staff = session.execute(
+        select(Staff.id, Staff.roles, Staff.branch_id).where(
+            Staff.active.is_(True),
+            true() if None in branches else Staff.branch_id.in_([b for b in branches if b]),
+        )
+    ).all()
+    return {
+        staff_id
+        for staff_id, roles, staff_branch in staff
+        for role, receiving_branch in grants
+        if role in roles and receiving_branch in (None, staff_branch)
+    }
 
 
 def has_grants_in_force(session: Session, staff: Staff) -> bool:

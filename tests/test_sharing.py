@@ -155,3 +155,38 @@ def test_only_supervisors_create_grants(backend: Backend) -> None:
         staff="RM0001",
     ).json()
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+def test_departments_holding_a_grant_are_notified_of_changes_INFO_6(
+    backend: Backend, bj01_customers: list[dict[str, Any]]
+) -> None:
+    created = _grant(backend, customers=[bj01_customers[0]["id"]])
+    notes = "{ notifications(first: 5) { edges { node { customer { id } fields } } } }"
+    try:
+        backend.gql(
+            """mutation($input: RecordVerificationInput!) { recordVerification(input: $input) {
+                 errors { code } } }""",
+            {
+                "input": {
+                    "customerId": bj01_customers[0]["id"],
+                    "informationKind": "BASIC",
+                    "result": "CONFIRMED",
+                }
+            },
+        )
+        backend.gql(
+            """mutation($input: UpdateCustomerInput!) { updateCustomer(input: $input) {
+                 errors { code } } }""",
+            {
+                "input": {
+                    "id": bj01_customers[0]["id"],
+                    "expectedVersion": 1,
+                    "changes": {"email": "new@example.com"},
+                    "source": {"kind": "PROACTIVE_CONTACT", "detail": "call"},
+                }
+            },
+        )
+        latest = backend.gql(notes, staff="SH01SUP01")["notifications"]["edges"][0]["node"]
+        assert latest == {"customer": {"id": bj01_customers[0]["id"]}, "fields": ["email"]}
+    finally:
+        backend.gql(REVOKE, {"id": created["shareGrant"]["id"]}, staff="SUP0001")
