@@ -37,3 +37,41 @@ def test_migrations_match_the_models(backend: Backend) -> None:
         context = MigrationContext.configure(connection, opts={"compare_type": False})
         differences = compare_metadata(context, Base.metadata)
     assert differences == []
+
+
+def test_upgrading_a_database_with_data_works(cli_env: dict[str, str]) -> None:
+    """Migrations run on a populated database, not only an empty one (batch copies on SQLite)."""
+    from sqlalchemy import func, select
+
+    from kehu.seed import ensure_reference_data
+    from store import migrate
+    from store.db import make_engine
+    from store.models import Customer, Staff
+
+    engine = make_engine(cli_env["KEHU_DATABASE_URL"])
+    migrate.upgrade(engine, "0002")
+    # Rows written with the columns that exist at 0002 (staff had no third_party_id yet).
+    with engine.begin() as connection:
+        branch = connection.exec_driver_sql(
+            "INSERT INTO branches (code, name, city) VALUES ('BJ', '北京分行', '北京市') RETURNING id"
+        ).scalar()
+        staff = connection.exec_driver_sql(
+            "INSERT INTO staff (employee_no, name, branch_id, roles, active, created_at) "
+            f"VALUES ('RM9', '张三', {branch}, '[\"RELATIONSHIP_MANAGER\"]', true, "
+            "'2026-01-01 00:00:00') RETURNING id"
+        ).scalar()
+        connection.exec_driver_sql(
+            "INSERT INTO customers (version, name, gender, birth_date, id_number, "
+            "id_number_hash, branch_id, relationship_manager_id, created_at, updated_at) VALUES "
+            f"(1, '李四', 'MALE', '1990-01-01', 'x', 'h', {branch}, {staff}, "
+            "'2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+        )
+    migrate.upgrade(engine)
+    with engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(Customer)) == 1
+        assert (
+            connection.scalar(select(Staff.third_party_id).where(Staff.employee_no == "RM9"))
+            is None
+        )
+    ensure_reference_data(engine)  # the demo data goes onto the upgraded schema
+    engine.dispose()
