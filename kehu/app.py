@@ -30,6 +30,7 @@ from kehu.auditing import AuditWriter
 from kehu.auth import AuthenticationError, authenticate
 from kehu.policy_watch import PolicyWatcher
 from kehu.settings import Settings
+from resolvers.sharing import GrantPresence
 from schema.context import Context
 from schema.schema import build_schema
 from store import crypto
@@ -59,6 +60,7 @@ class KehuGraphQL(GraphQL):
         self.session_factory = session_factory
         self.watcher = watcher
         self.auditor = auditor
+        self.grant_presence = GrantPresence(settings.policy_poll_seconds)
         self.ide_html = (HERE / "templates" / "graphiql.html").read_text()
 
     async def get_context(self, request: Any, response: Any) -> Context:  # type: ignore[override]
@@ -67,6 +69,7 @@ class KehuGraphQL(GraphQL):
             session_factory=self.session_factory,
             policy=self.watcher.policy,
             policy_watcher=self.watcher,
+            grant_presence=self.grant_presence,
             auditor=self.auditor,
             request=request,
         )

@@ -6,6 +6,7 @@ that uses grants checks exactly that, so an expired grant stops working by itsel
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -240,6 +241,32 @@ def has_grants_in_force(session: Session, staff: Staff) -> bool:
         session.scalar(select(ShareGrant.id).where(in_force(staff, clock.now())).limit(1))
         is not None
     )
+
+
+class GrantPresence:
+    """Whether a staff member may hold any grant, remembered for ``ttl`` seconds per process.
+
+    Most callers hold none; for them the per-row grant subquery is left out of every customer
+    query. A new grant therefore reaches its receivers within ``ttl`` seconds (like a policy
+    change); expiry and revocation stay exact because the subquery checks them when it runs.
+    """
+
+    def __init__(self, ttl: float = 2.0) -> None:
+        self.ttl = ttl
+        self._seen: dict[tuple[int, tuple[str, ...], int], tuple[float, bool]] = {}
+
+    def may_hold(self, session: Session, staff: Staff) -> bool:
+        key = (staff.id, tuple(sorted(staff.roles)), staff.branch_id)
+        now = time.monotonic()
+        found = self._seen.get(key)
+        if found is None or now - found[0] > self.ttl:
+            found = (now, has_grants_in_force(session, staff))
+            self._seen[key] = found
+        return found[1]
+
+    def forget(self) -> None:
+        """Drop what is remembered (this process created a grant: it applies at once here)."""
+        self._seen.clear()
 
 
 def grants_by_id(session: Session, ids: Sequence[int]) -> dict[int, ShareGrant]:

@@ -45,6 +45,8 @@ class Context:
     auditor: Any = None
     # kehu.policy_watch.PolicyWatcher: applies a policy change here at once (``check()``).
     policy_watcher: Any = None
+    # resolvers.sharing.GrantPresence of the process; None: always consider grants.
+    grant_presence: Any = None
     # Set by strawberry from the websocket ``connection_init`` payload (subscriptions).
     connection_params: dict[str, Any] | None = None
     # Customers presented in this request, in order: nested fields load for all of them at once.
@@ -113,7 +115,12 @@ class Context:
 
     def _grant_column(self) -> Any:
         if self._grant_subquery is None:
-            self._grant_subquery = sharing.grant_for_customer(self.actor, clock.now())
+            holds = self.grant_presence is None or self.grant_presence.may_hold(
+                self.session, self.actor
+            )
+            self._grant_subquery = (
+                sharing.grant_for_customer(self.actor, clock.now()) if holds else null()
+            )
         return self._grant_subquery
 
     def _consent_column(self) -> Any:

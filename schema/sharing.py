@@ -125,6 +125,8 @@ def _right(info: ContextInfo, right: str) -> bool:
 def _grant_change(info: ContextInfo, command: Any) -> ShareGrantPayload:
     try:
         grant = mutate(info, lambda session: command(session, info.context.actor))
+        if info.context.grant_presence is not None:
+            info.context.grant_presence.forget()
     except UserInputError as exc:
         return ShareGrantPayload(
             errors=[
