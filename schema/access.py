@@ -135,7 +135,9 @@ class AccessReport(SchemaExtension):
         # Mutations are audited as CHANGE entries inside their own transaction instead.
         if ctx.auditor is None or not ctx.customer_ids or operation.operation.value == "mutation":
             return
-        accesses = [ctx.access_for(customer_id) for customer_id in set(ctx.customer_ids)]
+        # Usually one access serves every customer; compare each distinct one once.
+        distinct = {id(a): a for a in map(ctx.access_for, set(ctx.customer_ids))}
+        accesses = list(distinct.values())
         rank = {Effect.DENIED: 0, Effect.MASKED: 1, Effect.FULL: 2}
         revealed: dict[str, str] = {}
         for _, type_name, field in selected:
