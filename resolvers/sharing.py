@@ -154,36 +154,21 @@ def create_grant(session: Session, actor: Staff, draft: GrantDraft) -> ShareGran
         for c in sorted(set(draft.customer_ids))
     )
     session.flush()
-    _audit(session, actor, f"share grant {grant.id} created", grant, draft.customer_ids)
+    _audit_grant(session, actor, f"share grant {grant.id} created", grant, draft.customer_ids)
     return grant
 
 
-def _audit(
+def _audit_grant(
     session: Session, actor: Staff, what: str, grant: ShareGrant, customer_ids: Sequence[int]
 ) -> None:
     """Grants are changes: audited in the transaction that makes them (SHARE-4)."""
-    audit.append(
-        session.connection(),
-        [
-            audit.new_entry(
-                actor_id=actor.id,
-                actor=actor.employee_no,
-                roles=actor.roles,
-                purpose=grant.purpose,
-                action="CHANGE",
-                operation=what,
-                customer_ids=customer_ids,
-                fields={},
-                detail={
-                    "receiving_role": grant.receiving_role,
-                    "receiving_branch_id": grant.receiving_branch_id,
-                    "field_groups": grant.field_groups,
-                    "expires_at": grant.expires_at,
-                },
-                via=[f"grant:{grant.id}"],
-            )
-        ],
-    )
+    detail = {
+        "receiving_role": grant.receiving_role,
+        "receiving_branch_id": grant.receiving_branch_id,
+        "field_groups": grant.field_groups,
+        "expires_at": grant.expires_at,
+    }
+    _change_entry(session, actor, what, customer_ids, detail, f"grant:{grant.id}")
 
 
 def revoke_grant(session: Session, actor: Staff, grant_id: int, may_revoke_any: bool) -> ShareGrant:
@@ -195,7 +180,7 @@ def revoke_grant(session: Session, actor: Staff, grant_id: int, may_revoke_any: 
     if grant.revoked_at is None:
         grant.revoked_at = clock.now()
         grant.revoked_by_id = actor.id
-        _audit(session, actor, f"share grant {grant.id} revoked", grant, [])
+        _audit_grant(session, actor, f"share grant {grant.id} revoked", grant, [])
     return grant
 
 
