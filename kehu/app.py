@@ -213,9 +213,12 @@ def create_app(
     settings = settings or Settings.from_env()
     crypto.configure(crypto.FieldCipher(settings.encryption_keys, settings.hash_keys))
     engine = engine or make_engine(settings.database_url, hide_parameters=True)
-    watcher = PolicyWatcher(engine, settings.policy_poll_seconds)
+    # Background work (policy polling, audit batches) uses its own small pools: it never waits
+    # for request connections, and request statement counts stay the request's own.
+    watcher = PolicyWatcher(
+        make_engine(settings.database_url, hide_parameters=True), settings.policy_poll_seconds
+    )
     session_factory = make_session_factory(engine)
-    # Its own small pool: audit batches never wait for, or count against, request connections.
     auditor = AuditWriter(make_engine(settings.database_url, hide_parameters=True))
     view = KehuGraphQL(build_schema(settings), settings, session_factory, watcher, auditor)
 
@@ -235,6 +238,7 @@ def create_app(
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         yield
         watcher.close()
+        watcher.engine.dispose()
         await run_in_threadpool(auditor.close)
         auditor.engine.dispose()
         engine.dispose()

@@ -46,6 +46,9 @@ def settings_env(var_dir: Path, database_url: str, **extra: str) -> dict[str, st
         "KEHU_ENCRYPTION_KEYS": new_key_entry("t1"),
         "KEHU_HASH_KEYS": new_key_entry("h1"),
         "KEHU_NOTIFICATION_POLL_SECONDS": "0.05",
+        # Long enough that per-process caches never expire in the middle of a measurement; the
+        # tests that need another process to see a change set their own interval.
+        "KEHU_POLICY_POLL_SECONDS": "60",
     }
     env.update(extra)
     return env
