@@ -219,7 +219,9 @@ def create_app(
         make_engine(settings.database_url, hide_parameters=True), settings.policy_poll_seconds
     )
     session_factory = make_session_factory(engine)
-    auditor = AuditWriter(make_engine(settings.database_url, hide_parameters=True))
+    auditor = AuditWriter(
+        make_engine(settings.database_url, hide_parameters=True), settings.audit_flush_seconds
+    )
     view = KehuGraphQL(build_schema(settings), settings, session_factory, watcher, auditor)
 
     async def healthz(_request: Request) -> Response:

@@ -111,6 +111,7 @@ class Settings:
     port: int = 8000
     notification_poll_seconds: float = 1.0
     policy_poll_seconds: float = 2.0
+    audit_flush_seconds: float = 0.5
 
     @property
     def is_sqlite(self) -> bool:
@@ -157,6 +158,7 @@ class Settings:
             port=_int(env, "KEHU_PORT", 8000),
             notification_poll_seconds=_float(env, "KEHU_NOTIFICATION_POLL_SECONDS", 1.0),
             policy_poll_seconds=_float(env, "KEHU_POLICY_POLL_SECONDS", 2.0),
+            audit_flush_seconds=_float(env, "KEHU_AUDIT_FLUSH_SECONDS", 0.5),
         )
 
 
