@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import itertools
 import os
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -174,18 +175,18 @@ def _keys(keys: tuple[tuple[str, bytes], ...]) -> str:
 @pytest.fixture
 def cli_env(backend: Backend, tmp_path: Path) -> Iterator[dict[str, str]]:
     """Settings for a second, empty database of the same backend; the cipher is restored after."""
+    name = None
     if backend.name == "sqlite":
         url = f"sqlite:///{tmp_path / 'cli.db'}"
     else:
+        # A new database per test: dropping a reused one can collide with autovacuum workers.
         base = make_url(backend.settings.database_url)
-        name = f"{base.database}_cli"
+        name = f"{base.database}_cli_{uuid.uuid4().hex[:10]}"
         admin = make_engine(backend.settings.database_url, isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             connection.execute(text(f"CREATE DATABASE {name}"))
         admin.dispose()
         url = base.set(database=name).render_as_string(hide_password=False)
-        reset_database(url, tmp_path)
     env = settings_env(tmp_path, url)
     env["KEHU_ENCRYPTION_KEYS"] = _keys(backend.settings.encryption_keys)
     env["KEHU_HASH_KEYS"] = _keys(backend.settings.hash_keys)
@@ -194,3 +195,12 @@ def cli_env(backend: Backend, tmp_path: Path) -> Iterator[dict[str, str]]:
     crypto.configure(
         crypto.FieldCipher(backend.settings.encryption_keys, backend.settings.hash_keys)
     )
+    if name is not None:
+        admin = make_engine(backend.settings.database_url, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as connection:
+                connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        except Exception:
+            pass
+        finally:
+            admin.dispose()
