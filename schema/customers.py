@@ -39,6 +39,7 @@ from schema.base import (
     node_id,
 )
 from schema.context import Context
+from schema.execution import context_only
 from schema.staff import BranchNode, StaffNode
 from store import customers as rows
 from store.customers import Transaction
@@ -535,6 +536,7 @@ class CustomerNode(Node):
         return info.context.batched(name, self._pk, load)
 
     @strawberry.field(description="The newest financial snapshot. 最新财务状况。")
+    @context_only
     def latest_financial_snapshot(self, info: ContextInfo) -> FinancialSnapshot | None:
         row = self._batched(info, "latest_snapshot", logic.latest_snapshots)
         return FinancialSnapshot.present(row, info.context) if row else None
@@ -561,11 +563,13 @@ class CustomerNode(Node):
         return TransactionSummary.present(row, info.context)
 
     @strawberry.field(description="Current preferences. 偏好。")
+    @context_only
     def preferences(self, info: ContextInfo) -> Preferences | None:
         row = self._batched(info, "preferences", logic.preferences)
         return Preferences.present(row, info.context) if row else None
 
     @strawberry.field(description="The newest risk assessment. 最新风险评估。")
+    @context_only
     def risk_profile(self, info: ContextInfo) -> RiskAssessment | None:
         row = self._batched(info, "latest_risk", logic.latest_risk)
         return RiskAssessment.present(row, info.context) if row else None

@@ -24,8 +24,28 @@ from graphql import (
 )
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-# (python attribute, leaf or object type, the field's declared type, non-null?)
-Plan = tuple[str, GraphQLScalarType | GraphQLEnumType | GraphQLObjectType, Any, bool]
+# (python attribute or context-only resolver, leaf or object type, declared type, non-null?)
+Plan = tuple[Any, GraphQLScalarType | GraphQLEnumType | GraphQLObjectType, Any, bool]
+# Set on a resolver that reads nothing from ``info`` but ``info.context`` and takes no arguments
+# (see ``context_only``): the fast path calls it with the context alone.
+CONTEXT_ONLY = "_kehu_context_only"
+
+
+class _ContextOnly:
+    """What a ``context_only`` resolver receives as ``info``."""
+
+    __slots__ = ("context",)
+
+    def __init__(self, context: Any) -> None:
+        self.context = context
+
+
+def context_only(resolver: Any) -> Any:
+    """Mark a resolver that uses only ``info.context`` (batched loads from the parent's page)."""
+    setattr(resolver, CONTEXT_ONLY, True)
+    return resolver
+
+
 # (type name, field name) → plan, or None when the field needs the normal path. Types are fixed
 # once the schema is built, so plans are shared process-wide.
 _plans: dict[tuple[str, str], Plan | None] = {}
@@ -36,14 +56,20 @@ def _plan(parent_type: GraphQLObjectType, field_name: str) -> Plan | None:
     if field_def is None or field_def.args:
         return None
     definition = (field_def.extensions or {}).get("strawberry-definition")
-    if definition is None or not definition.is_basic_field:
+    if definition is None or definition.extensions:
         return None
+    target: Any = definition.python_name
+    if definition.base_resolver is not None:
+        function = definition.base_resolver.wrapped_func
+        if not getattr(function, CONTEXT_ONLY, False):
+            return None
+        target = function
     field_type = field_def.type
     non_null = isinstance(field_type, GraphQLNonNull)
     named = field_type.of_type if non_null else field_type
     if not isinstance(named, GraphQLScalarType | GraphQLEnumType | GraphQLObjectType):
         return None  # lists, interfaces and unions take the normal path
-    return definition.python_name, named, field_type, non_null
+    return target, named, field_type, non_null
 
 
 class LeafFastPathExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -72,8 +98,15 @@ class LeafFastPathExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 _plans[key] = _plan(parent_type, node.name.value)
             plan = _plans[key]
             if plan is not None:
-                attribute, named, declared, non_null = plan
-                value = getattr(source, attribute, None)
+                target, named, declared, non_null = plan
+                if isinstance(target, str):
+                    value = getattr(source, target, None)
+                else:
+                    try:
+                        value = target(source, _ContextOnly(self.context_value))
+                    except Exception as raw_error:
+                        self.handle_field_error(raw_error, declared, field_details_list, path)
+                        return None
                 if value is None:
                     if not non_null:
                         return None
