@@ -12,9 +12,21 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, false, func, insert, or_, select, true, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    bindparam,
+    case,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    tuple_,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -1016,37 +1028,49 @@ def customers_by_id(
     return {row.id: row for row in session.connection().execute(statement).all()}
 
 
+@lru_cache(maxsize=8)
+def _latest_statement(model: Any, order: tuple[str, ...]) -> Any:
+    """The ranking statement of ``_latest``, built once per model (ids bound at run time)."""
+    table = model.__table__
+    ordering = [
+        table.c[name.lstrip("-")].desc() if name.startswith("-") else table.c[name]
+        for name in order
+    ]
+    ranked = (
+        select(
+            *table.c,
+            func.row_number()
+            .over(partition_by=table.c.customer_id, order_by=ordering)
+            .label("rank"),
+        )
+        .where(table.c.customer_id.in_(bindparam("customer_ids", expanding=True)))
+        .subquery()
+    )
+    return select(*(ranked.c[c.key] for c in table.c)).where(ranked.c.rank == 1)
+
+
 def _latest(
-    session: Session, model: Any, order: Sequence[Any], customer_ids: Sequence[int]
+    session: Session, model: Any, order: tuple[str, ...], customer_ids: Sequence[int]
 ) -> dict[int, Any]:
     """The newest row of ``model`` per customer, as plain rows, in one statement.
 
     The rows are ranked inside one subquery restricted to the customers asked for, so the
     database reads only their rows (joining the ranking back to the table scanned it whole).
+    ``order`` names columns, ``-`` for descending.
     """
-    table = model.__table__
-    ranked = (
-        select(
-            *table.c,
-            func.row_number().over(partition_by=table.c.customer_id, order_by=order).label("rank"),
-        )
-        .where(table.c.customer_id.in_(customer_ids))
-        .subquery()
-    )
-    statement = select(*(ranked.c[c.key] for c in table.c)).where(ranked.c.rank == 1)
-    return {row.customer_id: row for row in session.connection().execute(statement).all()}
+    statement = _latest_statement(model, order)
+    rows = session.connection().execute(statement, {"customer_ids": list(customer_ids)}).all()
+    return {row.customer_id: row for row in rows}
 
 
 def latest_snapshots(session: Session, customer_ids: Sequence[int]) -> dict[int, Any]:
     """The newest financial snapshot of each customer."""
-    order = (FinancialSnapshot.as_of.desc(), FinancialSnapshot.id.desc())
-    return _latest(session, FinancialSnapshot, order, customer_ids)
+    return _latest(session, FinancialSnapshot, ("-as_of", "-id"), customer_ids)
 
 
 def latest_risk(session: Session, customer_ids: Sequence[int]) -> dict[int, Any]:
     """The newest risk assessment of each customer."""
-    order = (RiskAssessment.assessed_at.desc(), RiskAssessment.id.desc())
-    return _latest(session, RiskAssessment, order, customer_ids)
+    return _latest(session, RiskAssessment, ("-assessed_at", "-id"), customer_ids)
 
 
 def search_hashes(value: str) -> list[str]:

@@ -74,8 +74,13 @@ class Money(TypeDecorator[Decimal]):
         if value is None:
             return None
         if dialect.name == "sqlite":
-            return (Decimal(int(value)) / 100).quantize(CENT)
-        return Decimal(value).quantize(CENT)
+            # Exact and cheap: fen → yuan by moving the exponent (1234 → Decimal("12.34")).
+            return Decimal(int(value)).scaleb(-2)
+        return (
+            value
+            if isinstance(value, Decimal) and value.as_tuple().exponent == -2
+            else (Decimal(value).quantize(CENT))
+        )
 
 
 class Encrypted(TypeDecorator[str]):
