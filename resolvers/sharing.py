@@ -80,6 +80,27 @@ def _groups(session: Session) -> set[str]:
     return set(session.scalars(select(PolicyRule.v1).where(PolicyRule.ptype == "g2")))
 
 
+def _purpose_and_groups(
+    session: Session, purpose: str, groups: Sequence[str], groups_field: str
+) -> list[FieldError]:
+    """What grants and consents check alike: a known purpose and known field groups."""
+    problems: list[FieldError] = []
+    if purpose not in PURPOSES:
+        problems.append(
+            FieldError(("purpose",), "UNKNOWN_PURPOSE", f"must be one of {', '.join(PURPOSES)}")
+        )
+    known = _groups(session)
+    if not groups or set(groups) - known:
+        problems.append(
+            FieldError(
+                (groups_field,),
+                "UNKNOWN_GROUP",
+                f"name one or more of {', '.join(sorted(known))}",
+            )
+        )
+    return problems
+
+
 def create_grant(session: Session, actor: Staff, draft: GrantDraft) -> ShareGrant:
     """A supervisor shares customers of their own branch with another role or department."""
     problems: list[FieldError] = []
@@ -90,12 +111,7 @@ def create_grant(session: Session, actor: Staff, draft: GrantDraft) -> ShareGran
     now = clock.now()
     if draft.receiving_role not in Role.__members__:
         fail("receivingRole", "UNKNOWN_ROLE", f"must be one of {', '.join(Role.__members__)}")
-    if draft.purpose not in PURPOSES:
-        fail("purpose", "UNKNOWN_PURPOSE", f"must be one of {', '.join(PURPOSES)}")
-    known = _groups(session)
-    unknown = sorted(set(draft.field_groups) - known)
-    if not draft.field_groups or unknown:
-        fail("fieldGroups", "UNKNOWN_GROUP", f"name one or more of {', '.join(sorted(known))}")
+    problems += _purpose_and_groups(session, draft.purpose, draft.field_groups, "fieldGroups")
     if draft.expires_at <= now:
         fail("expiresAt", "EXPIRED", "must lie in the future")
     elif draft.expires_at > now + timedelta(days=MAX_GRANT_DAYS):
@@ -409,11 +425,7 @@ def record_consent(session: Session, actor: Staff, draft: ConsentDraft) -> Conse
         fail(
             "thirdParty", "AGREEMENT_NOT_IN_FORCE", "its confidentiality agreement is not in force"
         )
-    if draft.purpose not in PURPOSES:
-        fail("purpose", "UNKNOWN_PURPOSE", f"must be one of {', '.join(PURPOSES)}")
-    known = _groups(session)
-    if not draft.data_categories or set(draft.data_categories) - known:
-        fail("dataCategories", "UNKNOWN_GROUP", f"name one or more of {', '.join(sorted(known))}")
+    problems += _purpose_and_groups(session, draft.purpose, draft.data_categories, "dataCategories")
     if not draft.evidence.strip():
         fail(
             "evidence", "EVIDENCE_REQUIRED", "keep the proof of consent (signed form, recording …)"

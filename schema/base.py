@@ -10,6 +10,7 @@ from typing import Any, Generic, TypeVar
 import strawberry
 from strawberry.types import Info
 
+from resolvers.errors import UserInputError
 from resolvers.ids import global_id
 from resolvers.pagination import Page
 from schema.context import Context
@@ -115,3 +116,12 @@ class DateTimeFilter:
 class IDFilter:
     eq: strawberry.ID | None = None
     in_: list[strawberry.ID] | None = strawberry.field(name="in", default=None)
+
+
+def user_errors(
+    exc: UserInputError, error_type: Callable[..., T], code: Callable[[str], Any] = str
+) -> list[T]:
+    """A refused input's field errors as a domain's ``UserError`` type (``code`` maps codes)."""
+    return [
+        error_type(field=list(e.field), code=code(e.code), message=e.message) for e in exc.errors
+    ]

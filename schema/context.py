@@ -154,7 +154,14 @@ class Context:
 
     def require_rows(self) -> None:
         """Refuse customer-level data to roles without any row scope or grant (aggregates only)."""
-        if not self.row_scopes and not sharing.has_grants_in_force(self.session, self.actor):
+        if self.row_scopes:
+            return
+        holds = (
+            self.grant_presence.may_hold(self.session, self.actor)
+            if self.grant_presence is not None
+            else sharing.has_grants_in_force(self.session, self.actor)
+        )
+        if not holds:
             raise ForbiddenError("your roles may not see individual customers")
 
     def note_customer(self, row: Any) -> None:

@@ -37,6 +37,7 @@ from schema.base import (
     StringFilter,
     bilingual_enum,
     node_id,
+    user_errors,
 )
 from schema.context import Context
 from schema.execution import context_only
@@ -235,10 +236,7 @@ class CustomerUserError:
 
 
 def _errors(exc: UserInputError) -> list[CustomerUserError]:
-    return [
-        CustomerUserError(field=list(e.field), code=CustomerErrorCode[e.code], message=e.message)
-        for e in exc.errors
-    ]
+    return user_errors(exc, CustomerUserError, lambda code: CustomerErrorCode[code])
 
 
 # --- object types -----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from authz.fields import Effect
 from resolvers import policy as logic
 from resolvers.errors import ForbiddenError, UserInputError
-from schema.base import ContextInfo
+from schema.base import ContextInfo, user_errors
 from schema.customers import mutate
 from store.policy import PolicyRule, PolicyVersion
 from store.staff import Staff
@@ -106,12 +106,7 @@ def _change(info: ContextInfo, command: Any) -> PolicyPayload:
     try:
         version = mutate(info, lambda session: command(session, staff))
     except UserInputError as exc:
-        return PolicyPayload(
-            errors=[
-                PolicyUserError(field=list(e.field), code=e.code, message=e.message)
-                for e in exc.errors
-            ]
-        )
+        return PolicyPayload(errors=user_errors(exc, PolicyUserError))
     if info.context.policy_watcher is not None:
         info.context.policy_watcher.check()
     return PolicyPayload(errors=[], version=version)

@@ -16,7 +16,7 @@ from resolvers.customers import row_visibility_reason
 from resolvers.errors import ForbiddenError, NotFoundError, UserInputError
 from resolvers.ids import pk_of
 from resolvers.pagination import PageRequest
-from schema.base import Connection, ContextInfo, Node, bilingual_enum, node_id
+from schema.base import Connection, ContextInfo, Node, bilingual_enum, node_id, user_errors
 from schema.customers import mutate
 from schema.staff import StaffNode
 from store.sharing import Consent, ShareGrant, ThirdParty
@@ -128,12 +128,7 @@ def _grant_change(info: ContextInfo, command: Any) -> ShareGrantPayload:
         if info.context.grant_presence is not None:
             info.context.grant_presence.forget()
     except UserInputError as exc:
-        return ShareGrantPayload(
-            errors=[
-                SharingUserError(field=list(e.field), code=e.code, message=e.message)
-                for e in exc.errors
-            ]
-        )
+        return ShareGrantPayload(errors=_sharing_errors(exc))
     return ShareGrantPayload(errors=[], share_grant=ShareGrantNode.of(grant))
 
 
@@ -224,9 +219,7 @@ class RevokeConsentInput:
 
 
 def _sharing_errors(exc: UserInputError) -> list[SharingUserError]:
-    return [
-        SharingUserError(field=list(e.field), code=e.code, message=e.message) for e in exc.errors
-    ]
+    return user_errors(exc, SharingUserError)
 
 
 @strawberry.type
