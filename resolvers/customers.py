@@ -236,14 +236,19 @@ def _record_change(
 def audit_change(
     session: Session,
     customer_id: int,
-    kind: InformationKind,
+    kind: InformationKind | str,
     changes: Sequence[tuple[str, Any, Any]],
+    type_name: str = "Customer",
 ) -> None:
-    """Note a change for the CHANGE audit entry the mutation writes before it commits."""
+    """Note a change for the CHANGE audit entry the mutation writes before it commits.
+
+    ``type_name`` is the GraphQL type the changed fields belong to (``Complaint.status``).
+    """
     session.info.setdefault("audit_changes", []).append(
         {
             "customer_id": customer_id,
-            "kind": kind.value,
+            "kind": str(kind),
+            "type": type_name,
             "changes": [[field, _as_text(old), _as_text(new)] for field, old, new in changes],
         }
     )

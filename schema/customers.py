@@ -996,7 +996,7 @@ def mutate(info: ContextInfo, action: Callable[[Session], R]) -> R:
                         operation=info.field_name,
                         customer_ids=[c["customer_id"] for c in changes],
                         fields={
-                            f"Customer.{field}": "CHANGED"
+                            f"{c['type']}.{field}": "CHANGED"
                             for c in changes
                             for field, _, _ in c["changes"]
                         },

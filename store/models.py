@@ -2,6 +2,7 @@
 
 from store.audit import AuditCustomer, AuditEntry, AuditHead
 from store.base import Base
+from store.complaints import Complaint, ComplaintEvent, CustomerMessage, Rectification
 from store.customers import (
     Account,
     Customer,
@@ -17,8 +18,9 @@ from store.customers import (
     VerificationDue,
 )
 from store.policy import PolicyRule, PolicyVersion
-from store.sharing import Consent, ShareGrant, ShareGrantCustomer, ThirdParty
+from store.sharing import Consent, ShareGrant, ShareGrantCustomer, ShareRequest, ThirdParty
 from store.staff import Branch, Staff
+from store.workflows import ProcessInstance, ProcessTask, ProcessVersion
 
 __all__ = [
     "Account",
@@ -27,9 +29,12 @@ __all__ = [
     "AuditHead",
     "Base",
     "Branch",
+    "Complaint",
+    "ComplaintEvent",
     "Consent",
     "Customer",
     "CustomerChange",
+    "CustomerMessage",
     "CustomerWatcher",
     "FinancialSnapshot",
     "InformationSource",
@@ -37,9 +42,14 @@ __all__ = [
     "PolicyRule",
     "PolicyVersion",
     "Preferences",
+    "ProcessInstance",
+    "ProcessTask",
+    "ProcessVersion",
+    "Rectification",
     "RiskAssessment",
     "ShareGrant",
     "ShareGrantCustomer",
+    "ShareRequest",
     "Staff",
     "ThirdParty",
     "Transaction",

@@ -78,3 +78,27 @@ class Consent(Base):
     recorded_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ShareRequest(Base):
+    """A request to hand a customer's data to a third party, approved through a process (SHARE-3).
+
+    The approval process checks the customer's consent, then security reviews the request.
+    """
+
+    __tablename__ = "share_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    third_party_id: Mapped[int] = mapped_column(ForeignKey("third_parties.id"))
+    purpose: Mapped[str] = mapped_column(String(40))
+    data_categories: Mapped[list[str]] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(String(300))
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(20))
+    consent_id: Mapped[int | None] = mapped_column(ForeignKey("consents.id"))
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decision_note: Mapped[str | None] = mapped_column(String(300))
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"))

@@ -1,0 +1,270 @@
+"""Process deployment, user tasks and instances, as the API offers them (PLAT-2, CMP tasks).
+
+Who may do what: a task's candidates hold its lane's role (and work in its branch, for branch
+roles); an assigned task belongs to its assignee alone. Supervisors reassign tasks of their
+branch; process owners deploy and migrate. Each command runs in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, false, or_, select
+from sqlalchemy.orm import Session
+
+from kehu import clock
+from resolvers.errors import (
+    ConflictError,
+    FieldError,
+    ForbiddenError,
+    NotFoundError,
+    UserInputError,
+)
+from resolvers.pagination import Page, PageRequest, SortKey, paginate
+from store.staff import Role, Staff
+from store.workflows import ProcessInstance, ProcessTask, ProcessVersion, TaskStatus
+from workflows import deployment, runtime
+from workflows.errors import ProcessError, StaleInstanceError
+
+# Called when a user task is completed, before the engine moves on: (session, task, actor, data).
+TaskListener = Callable[[Session, ProcessTask, Staff, dict[str, Any]], None]
+_listeners: dict[str, TaskListener] = {}
+
+
+def on_task_completed(business_prefix: str, listener: TaskListener) -> None:
+    """Let a domain note completions of its instances' tasks (e.g. in a complaint's timeline)."""
+    _listeners[business_prefix] = listener
+
+
+def as_user_error(error: ProcessError) -> UserInputError:
+    """A refused process action as field errors (form fields, or the BPMN element's id)."""
+    return UserInputError(
+        [
+            FieldError(
+                problem.field or (("bpmn", problem.element_id) if problem.element_id else ()),
+                problem.code,
+                problem.message,
+            )
+            for problem in error.problems
+        ]
+    )
+
+
+def _translated(action: Callable[[], Any]) -> Any:
+    try:
+        return action()
+    except ProcessError as exc:
+        if exc.code == "NOT_FOUND":
+            raise NotFoundError(exc.message) from None
+        raise as_user_error(exc) from None
+    except StaleInstanceError as exc:
+        raise ConflictError(str(exc)) from None
+
+
+# --- deploy and migrate (process owners) --------------------------------------------------------
+
+
+def deploy(
+    session: Session, actor: Staff, bpmn_xml: str, forms: dict[str, Any] | None
+) -> ProcessVersion:
+    """Validate and store a diagram (with its forms; the bundled forms when none are given)."""
+    chosen = deployment.read_forms() if forms is None else forms
+    return _translated(lambda: deployment.deploy(session, bpmn_xml, chosen, actor))  # type: ignore[no-any-return]
+
+
+def migrate_instance(session: Session, instance_id: int, version_id: int) -> ProcessInstance:
+    target = session.get(ProcessVersion, version_id)
+    if target is None:
+        raise UserInputError.one(("version",), "NOT_FOUND", "no process version with this ID")
+    return _translated(lambda: runtime.migrate(session, instance_id, target))  # type: ignore[no-any-return]
+
+
+def versions(session: Session, process_key: str | None) -> list[ProcessVersion]:
+    statement = select(ProcessVersion).order_by(ProcessVersion.process_key, ProcessVersion.number)
+    if process_key:
+        statement = statement.where(ProcessVersion.process_key == process_key)
+    return list(session.scalars(statement))
+
+
+# --- tasks ----------------------------------------------------------------------------------------
+
+
+def candidate_condition(staff: Staff) -> ColumnElement[bool]:
+    """Open tasks ``staff`` may take: assigned to them, or unassigned in their role and branch."""
+    roles = [str(role) for role in staff.roles]
+    if not roles:
+        return false()
+    unassigned = and_(
+        ProcessTask.assignee_id.is_(None),
+        ProcessTask.candidate_role.in_(roles),
+        or_(ProcessTask.branch_id.is_(None), ProcessTask.branch_id == staff.branch_id),
+    )
+    return or_(ProcessTask.assignee_id == staff.id, unassigned)
+
+
+def _may_take(task: ProcessTask, staff: Staff) -> bool:
+    in_role = task.candidate_role in {str(role) for role in staff.roles}
+    in_branch = task.branch_id is None or task.branch_id == staff.branch_id
+    return in_role and in_branch
+
+
+def _may_supervise(task: ProcessTask, staff: Staff) -> bool:
+    if Role.HEAD_OFFICE in staff.roles:
+        return True
+    return Role.BRANCH_SUPERVISOR in staff.roles and task.branch_id == staff.branch_id
+
+
+def get_task(session: Session, task_id: int, *, for_update: bool = False) -> ProcessTask:
+    statement = select(ProcessTask).where(ProcessTask.id == task_id)
+    if for_update:
+        statement = statement.with_for_update()
+    task = session.scalar(statement)
+    if task is None:
+        raise NotFoundError("no task with this ID")
+    return task
+
+
+def visible_task(session: Session, staff: Staff, task_id: int) -> ProcessTask:
+    """A task its candidates, assignee or supervisors may look at; NOT_FOUND for anyone else."""
+    task = get_task(session, task_id)
+    if task.assignee_id == staff.id or _may_take(task, staff) or _may_supervise(task, staff):
+        return task
+    raise NotFoundError("no task with this ID")
+
+
+def task_page(
+    session: Session,
+    staff: Staff,
+    request: PageRequest,
+    *,
+    process_key: str | None = None,
+    overdue: bool | None = None,
+    assigned_to_me: bool | None = None,
+) -> Page:
+    """The caller's inbox: open tasks they may do, oldest first (filter ``overdue`` for urgency)."""
+    statement: Select[Any] = select(ProcessTask).where(
+        ProcessTask.status == TaskStatus.OPEN, candidate_condition(staff)
+    )
+    if process_key:
+        statement = statement.join(
+            ProcessInstance, ProcessInstance.id == ProcessTask.instance_id
+        ).where(
+            ProcessInstance.version_id.in_(
+                select(ProcessVersion.id).where(ProcessVersion.process_key == process_key)
+            )
+        )
+    now = clock.now()
+    if overdue is True:
+        statement = statement.where(ProcessTask.due_at < now)
+    elif overdue is False:
+        statement = statement.where(or_(ProcessTask.due_at.is_(None), ProcessTask.due_at >= now))
+    if assigned_to_me is True:
+        statement = statement.where(ProcessTask.assignee_id == staff.id)
+    elif assigned_to_me is False:
+        statement = statement.where(ProcessTask.assignee_id.is_(None))
+    keys = [SortKey(ProcessTask.id, False, int)]
+    return paginate(session, statement, keys, request, lambda t: [t.id])
+
+
+def claim_task(session: Session, actor: Staff, task_id: int) -> ProcessTask:
+    task = get_task(session, task_id, for_update=True)
+    if task.status is not TaskStatus.OPEN:
+        raise UserInputError.one(("id",), "TASK_NOT_OPEN", "the task is no longer open")
+    if not _may_take(task, actor):
+        raise ForbiddenError("only a candidate of this task may claim it")
+    if task.assignee_id not in (None, actor.id):
+        raise UserInputError.one(("id",), "ALREADY_ASSIGNED", "someone else has this task")
+    task.assignee_id = actor.id
+    return task
+
+
+def reassign_task(session: Session, actor: Staff, task_id: int, employee_no: str) -> ProcessTask:
+    task = get_task(session, task_id, for_update=True)
+    if not _may_supervise(task, actor):
+        raise ForbiddenError("only a supervisor of the task's branch may reassign it")
+    if task.status is not TaskStatus.OPEN:
+        raise UserInputError.one(("id",), "TASK_NOT_OPEN", "the task is no longer open")
+    person = session.scalar(select(Staff).where(Staff.employee_no == employee_no.strip().upper()))
+    if person is None or not person.active:
+        raise UserInputError.one(("assignee",), "NOT_FOUND", "no active staff member")
+    if not _may_take(task, person):
+        raise UserInputError.one(
+            ("assignee",), "NOT_A_CANDIDATE", "must hold the task's role in the task's branch"
+        )
+    task.assignee_id = person.id
+    return task
+
+
+def complete_task(
+    session: Session, actor: Staff, task_id: int, data: dict[str, Any]
+) -> ProcessTask:
+    """Complete a task with the form's data; only its assignee (or a candidate, if unassigned)."""
+    task = get_task(session, task_id, for_update=True)
+    if task.status is not TaskStatus.OPEN:
+        raise UserInputError.one(
+            ("id",), "TASK_NOT_OPEN", f"the task is already {task.status.value.lower()}"
+        )
+    if task.assignee_id is not None and task.assignee_id != actor.id:
+        raise ForbiddenError("this task is assigned to someone else")
+    if task.assignee_id is None and not _may_take(task, actor):
+        raise ForbiddenError("only a candidate of this task may complete it")
+    instance = session.get_one(ProcessInstance, task.instance_id)
+    prefix = instance.business_key.split(":", 1)[0]
+    if prefix in _listeners:
+        _listeners[prefix](session, task, actor, data)
+    _translated(lambda: runtime.complete_task(session, task, data, actor))
+    return task
+
+
+def instance(session: Session, instance_id: int) -> ProcessInstance:
+    found = session.get(ProcessInstance, instance_id)
+    if found is None:
+        raise NotFoundError("no process instance with this ID")
+    return found
+
+
+def open_tasks(session: Session, instance_ids: list[int]) -> dict[int, list[ProcessTask]]:
+    found: dict[int, list[ProcessTask]] = {i: [] for i in instance_ids}
+    for task in session.scalars(
+        select(ProcessTask)
+        .where(ProcessTask.instance_id.in_(instance_ids), ProcessTask.status == TaskStatus.OPEN)
+        .order_by(ProcessTask.id)
+    ):
+        found[task.instance_id].append(task)
+    return found
+
+
+def versions_by_id(session: Session, ids: list[int]) -> dict[int, ProcessVersion]:
+    return {
+        v.id: v for v in session.scalars(select(ProcessVersion).where(ProcessVersion.id.in_(ids)))
+    }
+
+
+def run_due(
+    session_scope: Callable[[], Any], now: datetime, limit: int = 10_000
+) -> tuple[int, int]:
+    """Fire the due timers of up to ``limit`` instances, one transaction each.
+
+    Returns (instances advanced, instances that failed). A failed instance is logged and left
+    as it was (its last committed state), to be retried on the next run.
+    """
+    advanced = failed = 0
+    tried: set[int] = set()
+    with clock.travel_to(now):
+        while advanced + failed < limit:
+            with session_scope() as session:
+                ids = runtime.due_instance_ids(session, now, 1, tried)
+                if not ids:
+                    break
+                instance_id = ids[0]
+                tried.add(instance_id)
+                try:
+                    with session.begin_nested():
+                        if runtime.fire_due_timers(session, instance_id):
+                            advanced += 1
+                except Exception:
+                    runtime.log.exception("instance %s: timers failed; will retry", instance_id)
+                    failed += 1
+    return advanced, failed

@@ -1,0 +1,149 @@
+"""Complaints (CMP-1 … CMP-6): the register, the timeline, messages to the customer, rectifications.
+
+A complaint is the domain record of one complaint process instance. The process (BPMN) decides
+what happens next; these rows say what has happened: who handled it, the deadlines, the decision,
+the follow-up. Free text a customer or handler writes may hold personal data, so it is sealed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Enum, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from store.base import Base, Encrypted, Money, UTCDateTime
+
+
+class Channel(StrEnum):
+    HOTLINE = "HOTLINE"
+    EMAIL = "EMAIL"
+    ONLINE = "ONLINE"
+    BRANCH_COUNTER = "BRANCH_COUNTER"
+    REGULATOR_REFERRAL = "REGULATOR_REFERRAL"
+
+
+class Category(StrEnum):
+    SERVICE_ATTITUDE = "SERVICE_ATTITUDE"
+    FEES_AND_CHARGES = "FEES_AND_CHARGES"
+    PRODUCT_MIS_SELLING = "PRODUCT_MIS_SELLING"
+    ACCOUNT_AND_PAYMENT = "ACCOUNT_AND_PAYMENT"
+    LOANS_AND_CREDIT = "LOANS_AND_CREDIT"
+    CARDS = "CARDS"
+    DIGITAL_CHANNELS = "DIGITAL_CHANNELS"
+    PERSONAL_INFORMATION = "PERSONAL_INFORMATION"
+    OTHER = "OTHER"
+
+
+class ComplaintStatus(StrEnum):
+    REGISTERED = "REGISTERED"
+    INVESTIGATING = "INVESTIGATING"
+    DECIDED = "DECIDED"
+    UNDER_REVIEW = "UNDER_REVIEW"
+    CLOSED = "CLOSED"
+
+
+class Complexity(StrEnum):
+    STANDARD = "STANDARD"
+    COMPLEX = "COMPLEX"
+    ESPECIALLY_COMPLEX = "ESPECIALLY_COMPLEX"
+
+
+class SlaState(StrEnum):
+    ON_TRACK = "ON_TRACK"
+    AT_RISK = "AT_RISK"
+    BREACHED = "BREACHED"
+
+
+def _enum(kind: type[StrEnum]) -> Enum:
+    return Enum(kind, native_enum=False, length=32)
+
+
+class Complaint(Base):
+    __tablename__ = "complaints"
+    __table_args__ = (
+        UniqueConstraint("submitted_by_id", "idempotency_key"),
+        Index("ix_complaints_handler", "handler_id", "status"),
+        Index("ix_complaints_customer", "customer_id"),
+        Index("ix_complaints_branch", "branch_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"))
+    channel: Mapped[Channel] = mapped_column(_enum(Channel))
+    category: Mapped[Category] = mapped_column(_enum(Category))
+    description: Mapped[str] = mapped_column(Encrypted("complaints.description"))
+    requested_remedy: Mapped[str | None] = mapped_column(Encrypted("complaints.requested_remedy"))
+    amount_in_dispute: Mapped[Decimal | None] = mapped_column(Money)
+    complained_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    complained_branch_id: Mapped[int | None] = mapped_column(ForeignKey("branches.id"))
+    idempotency_key: Mapped[str] = mapped_column(String(100))
+    submitted_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    accepted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[ComplaintStatus] = mapped_column(_enum(ComplaintStatus))
+    complexity: Mapped[Complexity] = mapped_column(_enum(Complexity))
+    sla_state: Mapped[SlaState] = mapped_column(_enum(SlaState))
+    decision_due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    handler_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    cause: Mapped[str | None] = mapped_column(String(40))
+    systemic: Mapped[bool]
+    resolved_on_the_spot: Mapped[bool]
+    plan_owner_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    plan_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(40))
+    satisfaction_score: Mapped[int | None]
+    review_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    review_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    review_outcome: Mapped[str | None] = mapped_column(String(40))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"))
+
+
+class ComplaintEvent(Base):
+    """One step of a complaint's timeline: what happened, who did it, when, and the notes."""
+
+    __tablename__ = "complaint_events"
+    __table_args__ = (Index("ix_complaint_events_complaint", "complaint_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Form answers and notes: sealed, because handlers write customers' details into them.
+    details: Mapped[str | None] = mapped_column(Encrypted("complaint_events.details"))
+
+
+class CustomerMessage(Base):
+    """Something the bank told the customer about their complaint, with the proof of delivery."""
+
+    __tablename__ = "complaint_messages"
+    __table_args__ = (Index("ix_complaint_messages_complaint", "complaint_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(32))
+    content: Mapped[str] = mapped_column(Encrypted("complaint_messages.content"))
+    proof_of_delivery: Mapped[str | None] = mapped_column(String(300))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Rectification(Base):
+    """A systemic or common issue escalated to head office and tracked to closure (CMP-5)."""
+
+    __tablename__ = "rectifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), unique=True)
+    issue: Mapped[str] = mapped_column(String(300))
+    actions: Mapped[list[Any] | None] = mapped_column(JSON)
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
