@@ -30,11 +30,13 @@ from kehu.auditing import AuditWriter
 from kehu.auth import AuthenticationError, authenticate
 from kehu.policy_watch import PolicyWatcher
 from kehu.settings import Settings
+from kehu.worker import TimerWorker
 from resolvers.sharing import GrantPresence
 from schema.context import Context
 from schema.schema import build_schema
 from store import crypto
-from store.db import make_engine, make_session_factory
+from store.db import make_engine, make_session_factory, transaction
+from workflows.deployment import ensure_deployed
 
 log = logging.getLogger("kehu")
 HERE = Path(__file__).parent
@@ -223,6 +225,16 @@ def create_app(
         make_engine(settings.database_url, hide_parameters=True), settings.audit_flush_seconds
     )
     view = KehuGraphQL(build_schema(settings), settings, session_factory, watcher, auditor)
+    # The bundled diagrams are deployed on first start (process owners deploy later versions).
+    with transaction(session_factory) as session:
+        ensure_deployed(session)
+    timers = (
+        TimerWorker(
+            make_engine(settings.database_url, hide_parameters=True), settings.worker_poll_seconds
+        )
+        if settings.embedded_worker
+        else None
+    )
 
     async def healthz(_request: Request) -> Response:
         def check() -> None:
@@ -239,6 +251,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         yield
+        if timers is not None:
+            await run_in_threadpool(timers.close)
+            timers.engine.dispose()
         watcher.close()
         watcher.engine.dispose()
         await run_in_threadpool(auditor.close)
@@ -259,5 +274,6 @@ def create_app(
     app.state.session_factory = session_factory
     app.state.policy_watcher = watcher
     app.state.auditor = auditor
+    app.state.timers = timers
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     return app

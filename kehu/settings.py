@@ -112,6 +112,10 @@ class Settings:
     notification_poll_seconds: float = 1.0
     policy_poll_seconds: float = 2.0
     audit_flush_seconds: float = 0.5
+    # Timers of waiting process instances: fired by a thread of the server (embedded mode) or
+    # by `kehu worker` processes (production).
+    embedded_worker: bool = True
+    worker_poll_seconds: float = 5.0
 
     @property
     def is_sqlite(self) -> bool:
@@ -159,6 +163,8 @@ class Settings:
             notification_poll_seconds=_float(env, "KEHU_NOTIFICATION_POLL_SECONDS", 1.0),
             policy_poll_seconds=_float(env, "KEHU_POLICY_POLL_SECONDS", 2.0),
             audit_flush_seconds=_float(env, "KEHU_AUDIT_FLUSH_SECONDS", 0.5),
+            embedded_worker=_bool(env, "KEHU_EMBEDDED_WORKER", embedded),
+            worker_poll_seconds=_float(env, "KEHU_WORKER_POLL_SECONDS", 5.0),
         )
 
 

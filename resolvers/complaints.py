@@ -23,6 +23,7 @@ from resolvers import validation
 from resolvers.customers import audit_change
 from resolvers.errors import NotFoundError, Problems, UserInputError
 from resolvers.pagination import Page, PageRequest, SortKey, paginate
+from resolvers.workflows import as_user_error, on_task_completed
 from store.complaints import (
     Category,
     Channel,
@@ -36,8 +37,9 @@ from store.complaints import (
 )
 from store.customers import Customer
 from store.staff import Branch, Role, Staff
-from store.workflows import ProcessInstance
+from store.workflows import ProcessInstance, ProcessTask
 from workflows import runtime
+from workflows.errors import ProcessError
 from workflows.operations import OperationCall, operation
 
 PROCESS_KEY = "complaint"
@@ -117,9 +119,6 @@ def submit(session: Session, actor: Staff, draft: ComplaintDraft) -> tuple[Compl
             amount = validation.money(draft.amount_in_dispute, "amountInDispute")
         except UserInputError as exc:
             problems.extend(exc)
-        else:
-            if amount < 0:
-                problems.add("amountInDispute", "NEGATIVE", "must not be negative")
     complained_staff = None
     if draft.complained_staff:
         complained_staff = session.scalar(
@@ -166,18 +165,21 @@ def submit(session: Session, actor: Staff, draft: ComplaintDraft) -> tuple[Compl
         complaint.instance_id = instance.id
         session.flush()
 
-    runtime.start(
-        session,
-        PROCESS_KEY,
-        f"complaint:{complaint.id}",
-        {
-            "complaint_id": complaint.id,
-            "branch_id": complaint.branch_id,
-            "relationship_manager_id": customer.relationship_manager_id,
-        },
-        actor,
-        on_created=link,
-    )
+    try:
+        runtime.start(
+            session,
+            PROCESS_KEY,
+            f"complaint:{complaint.id}",
+            {
+                "complaint_id": complaint.id,
+                "branch_id": complaint.branch_id,
+                "relationship_manager_id": customer.relationship_manager_id,
+            },
+            actor,
+            on_created=link,
+        )
+    except ProcessError as exc:
+        raise as_user_error(exc) from None
     audit_change(
         session, customer.id, "COMPLAINT", [("reference", None, complaint.reference)], "Complaint"
     )
@@ -269,6 +271,22 @@ def _deadlines(complaint: Complaint) -> dict[str, Any]:
 
 def _field(name: str) -> tuple[str, str]:
     return ("data", name)
+
+
+def _note_task(session: Session, task: ProcessTask, actor: Staff, data: dict[str, Any]) -> None:
+    """A completed user task enters the timeline with who, when and the form's answers."""
+    complaint = session.scalar(select(Complaint).where(Complaint.instance_id == task.instance_id))
+    if complaint is not None:
+        add_event(
+            session,
+            complaint,
+            "TASK_COMPLETED",
+            actor,
+            {"task": task.name, "element": task.element_id, "answers": data},
+        )
+
+
+on_task_completed("complaint", _note_task)
 
 
 # --- operations of the complaint diagram -------------------------------------------------------

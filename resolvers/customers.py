@@ -42,6 +42,7 @@ from resolvers.errors import (
 from resolvers.ids import global_id, parse_global_id, pk_of
 from resolvers.pagination import Page, PageRequest, SortKey, paginate
 from store import crypto
+from store.complaints import Complaint, ComplaintStatus
 from store.customers import (
     INFLOW_TYPES,
     Account,
@@ -313,9 +314,9 @@ def _notify(
 def visible_to(staff: Staff, scopes: frozenset[str]) -> ColumnElement[bool]:
     """SQL condition: the customers a caller with these row scopes may see (SHARE, DESIGN).
 
-    ``own``: the caller is the relationship manager; ``branch``: the caller's branch; ``bank``:
-    every customer. ``complaints`` and ``consented`` add nothing until complaints and consents
-    exist (their issues extend this condition).
+    ``own``: the caller is the relationship manager; ``branch``: the caller's branch;
+    ``complaints``: customers of open complaints assigned to the caller; ``bank``: every
+    customer. (``consented`` is applied by the request context, per third party.)
     """
     if "bank" in scopes:
         return true()
@@ -324,6 +325,14 @@ def visible_to(staff: Staff, scopes: frozenset[str]) -> ColumnElement[bool]:
         clauses.append(Customer.relationship_manager_id == staff.id)
     if "branch" in scopes:
         clauses.append(Customer.branch_id == staff.branch_id)
+    if "complaints" in scopes:
+        clauses.append(
+            Customer.id.in_(
+                select(Complaint.customer_id).where(
+                    Complaint.handler_id == staff.id, Complaint.status != ComplaintStatus.CLOSED
+                )
+            )
+        )
     return or_(*clauses) if clauses else false()
 
 

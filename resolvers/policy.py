@@ -21,7 +21,7 @@ from resolvers.errors import FieldError, NotFoundError, UserInputError
 from store.policy import PolicyRule, PolicyVersion
 from store.staff import Role, Staff
 
-ADMIN_RIGHTS = ("explain", "audit", "policy", "share")
+ADMIN_RIGHTS = ("explain", "audit", "policy", "share", "process", "complaint_intake")
 FIELD_ACTIONS = ("full", "masked")
 KNOWN_FIELDS = {f"{t}.{f}" for t, fields in PERSONAL_FIELDS.items() for f in fields.values()}
 

@@ -71,7 +71,8 @@ def deploy(
 ) -> ProcessVersion:
     """Validate and store a diagram (with its forms; the bundled forms when none are given)."""
     chosen = deployment.read_forms() if forms is None else forms
-    return _translated(lambda: deployment.deploy(session, bpmn_xml, chosen, actor))  # type: ignore[no-any-return]
+    version, _created = _translated(lambda: deployment.deploy(session, bpmn_xml, chosen, actor))
+    return version  # type: ignore[no-any-return]
 
 
 def migrate_instance(session: Session, instance_id: int, version_id: int) -> ProcessInstance:

@@ -634,7 +634,7 @@ class DueVerification:
 
     @strawberry.field
     def customer(self, info: ContextInfo) -> CustomerNode | None:
-        return _customer(info, self._customer_id, "due_customers")
+        return nested_customer(info, self._customer_id, "due_customers")
 
 
 @strawberry.type(name="Notification", description="A change to a customer you follow (INFO-6).")
@@ -662,10 +662,10 @@ class NotificationNode(Node):
 
     @strawberry.field
     def customer(self, info: ContextInfo) -> CustomerNode | None:
-        return _customer(info, self._customer_id, "notification_customers")
+        return nested_customer(info, self._customer_id, "notification_customers")
 
 
-def _customer(info: ContextInfo, customer_id: int, batch: str) -> CustomerNode | None:
+def nested_customer(info: ContextInfo, customer_id: int, batch: str) -> CustomerNode | None:
     """A customer referenced by a list item, loaded together with the other items' customers."""
     ctx = info.context
     visible = ctx.visible

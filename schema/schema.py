@@ -8,6 +8,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from strawberry.extensions import (
     AddValidationRules,
@@ -22,11 +23,16 @@ from strawberry.extensions import (
 from strawberry.types import ExecutionContext
 
 from kehu.settings import Settings
+from resolvers import complaints as complaint_logic
 from resolvers import customers as customer_logic
+from resolvers import workflows as workflow_logic
+from resolvers.errors import NotFoundError
 from resolvers.ids import parse_global_id
 from schema.access import AccessReport
 from schema.audit import AuditQuery
 from schema.base import ContextInfo, Node
+from schema.complaints import ComplaintMutation, ComplaintNode, ComplaintQuery
+from schema.complaints import present as present_complaints
 from schema.customers import (
     AccountNode,
     CustomerMutation,
@@ -46,12 +52,28 @@ from schema.sharing import (
     ThirdPartyNode,
 )
 from schema.staff import BranchNode, StaffNode, StaffQuery
+from schema.workflows import (
+    ProcessInstanceNode,
+    ProcessVersionNode,
+    TaskNode,
+    WorkflowMutation,
+    WorkflowQuery,
+)
+from store.complaints import Complaint
 from store.customers import Account
 from store.staff import Branch, Staff
 
 
 @strawberry.type
-class Query(CustomerQuery, SharingQuery, AuditQuery, PolicyQuery, StaffQuery):
+class Query(
+    CustomerQuery,
+    ComplaintQuery,
+    WorkflowQuery,
+    SharingQuery,
+    AuditQuery,
+    PolicyQuery,
+    StaffQuery,
+):
     @strawberry.field(description="Any object by its global ID (Relay). 按全局 ID 查询对象。")
     def node(self, info: ContextInfo, id: strawberry.ID) -> Node | None:
         ctx = info.context
@@ -73,11 +95,25 @@ class Query(CustomerQuery, SharingQuery, AuditQuery, PolicyQuery, StaffQuery):
             if account is None or load_customer(info, account.customer_id) is None:
                 return None  # an account is visible exactly when its customer is
             return AccountNode.present(account, ctx)
+        if type_name == "Complaint":
+            complaint = ctx.session.scalar(
+                select(Complaint).where(
+                    Complaint.id == pk, complaint_logic.visible_condition(ctx.actor, ctx.visible)
+                )
+            )
+            return present_complaints(info, [complaint])[0] if complaint else None
+        if type_name == "Task":
+            try:
+                return TaskNode.of(workflow_logic.visible_task(ctx.session, ctx.actor, pk))
+            except NotFoundError:
+                return None
         return None
 
 
 @strawberry.type
-class Mutation(CustomerMutation, SharingMutation, PolicyMutation):
+class Mutation(
+    CustomerMutation, ComplaintMutation, WorkflowMutation, SharingMutation, PolicyMutation
+):
     pass
 
 
@@ -154,6 +190,10 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             ShareGrantNode,
             ThirdPartyNode,
             ConsentNode,
+            ComplaintNode,
+            TaskNode,
+            ProcessVersionNode,
+            ProcessInstanceNode,
         ],
         extensions=extensions,
         execution_context_class=LeafFastPathExecutionContext,

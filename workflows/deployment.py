@@ -226,8 +226,11 @@ def content_hash(bpmn_xml: str, forms: dict[str, Any]) -> str:
 
 def deploy(
     session: Session, bpmn_xml: str, forms: dict[str, Any], actor: Staff | None
-) -> ProcessVersion:
-    """Validate and store a new version; the same content as the latest version is not re-stored."""
+) -> tuple[ProcessVersion, bool]:
+    """Validate and store a new version; returns it and whether it is new.
+
+    The same content as the latest version is not stored again (its version is returned).
+    """
     found = problems(bpmn_xml, forms)
     if found:
         raise ProcessError.many(found)
@@ -242,7 +245,7 @@ def deploy(
         .limit(1)
     )
     if latest is not None and latest.sha256 == digest:
-        return latest
+        return latest, False
     number = (
         session.scalar(
             select(func.max(ProcessVersion.number)).where(ProcessVersion.process_key == key)
@@ -260,7 +263,7 @@ def deploy(
     )
     session.add(version)
     session.flush()
-    return version
+    return version, True
 
 
 def _used_forms(bpmn_xml: str) -> set[str]:
@@ -288,5 +291,5 @@ def ensure_deployed(session: Session) -> list[ProcessVersion]:
             select(ProcessVersion.id).where(ProcessVersion.process_key == key).limit(1)
         )
         if exists is None:
-            deployed.append(deploy(session, xml, forms, None))
+            deployed.append(deploy(session, xml, forms, None)[0])
     return deployed

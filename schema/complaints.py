@@ -1,0 +1,580 @@
+"""Complaints as GraphQL (CMP-1 … CMP-6): submit, list, one complaint with its timeline, statistics.
+
+A complaint is visible to whoever may see its customer (row scope, grant) and to its handler.
+Its process is exposed too — the diagram's XML and the active/completed element ids — so a
+frontend can draw where the complaint stands.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+import strawberry
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from strawberry.scalars import JSON
+
+from kehu import clock
+from resolvers import complaints as logic
+from resolvers import workflows as workflow_logic
+from resolvers.errors import ForbiddenError, UserInputError
+from resolvers.ids import pk_of
+from resolvers.pagination import PageRequest
+from schema.base import (
+    Connection,
+    ContextInfo,
+    Node,
+    SortDirection,
+    bilingual_enum,
+    node_id,
+    user_errors,
+)
+from schema.customers import CustomerNode, mutate, nested_customer
+from schema.staff import StaffNode
+from schema.workflows import ProcessInstanceNode, ProcessVersionNode, TaskNode, right
+from store.complaints import (
+    Category,
+    Channel,
+    Complaint,
+    ComplaintStatus,
+    Complexity,
+    SlaState,
+)
+from store.staff import Staff
+from store.workflows import ProcessInstance, ProcessVersion
+
+ChannelEnum = bilingual_enum(
+    Channel,
+    "How a complaint arrived. 投诉渠道。",
+    {
+        "HOTLINE": "Customer service hotline 客服热线",
+        "EMAIL": "E-mail 电子邮件",
+        "ONLINE": "Online platform 线上平台",
+        "BRANCH_COUNTER": "Branch counter 网点柜台",
+        "REGULATOR_REFERRAL": "Referred by a regulator 监管转办",
+    },
+)
+CategoryEnum = bilingual_enum(
+    Category,
+    "What a complaint is about. 投诉类别。",
+    {
+        "SERVICE_ATTITUDE": "Service attitude 服务态度",
+        "FEES_AND_CHARGES": "Fees and charges 收费",
+        "PRODUCT_MIS_SELLING": "Product mis-selling 产品销售",
+        "ACCOUNT_AND_PAYMENT": "Accounts and payments 账户与支付",
+        "LOANS_AND_CREDIT": "Loans and credit 贷款与信用",
+        "CARDS": "Bank cards 银行卡",
+        "DIGITAL_CHANNELS": "Mobile and online banking 电子渠道",
+        "PERSONAL_INFORMATION": "Personal information 个人信息",
+        "OTHER": "Other 其他",
+    },
+)
+ComplaintStatusEnum = bilingual_enum(
+    ComplaintStatus,
+    "Where a complaint stands. 投诉状态。",
+    {
+        "REGISTERED": "Registered, waiting for a handler 已登记",
+        "INVESTIGATING": "Being investigated 调查处理中",
+        "DECIDED": "Decision delivered 已作出处理决定",
+        "UNDER_REVIEW": "Under review by the superior unit 复核中",
+        "CLOSED": "Closed 已办结",
+    },
+)
+ComplexityEnum = bilingual_enum(
+    Complexity,
+    "How long a complaint may take (natural days). 复杂程度。",
+    {
+        "STANDARD": "Standard: 15 days 一般（15日）",
+        "COMPLEX": "Complex: 30 days 复杂（30日）",
+        "ESPECIALLY_COMPLEX": "Especially complex, approved: 60 days 特别复杂（60日）",
+    },
+)
+SlaStateEnum = bilingual_enum(
+    SlaState,
+    "Deadline health of a complaint (CMP-6). 时限状态。",
+    {
+        "ON_TRACK": "On track 正常",
+        "AT_RISK": "Deadline near; supervisor warned 临期预警",
+        "BREACHED": "Deadline missed; escalated 已超期",
+    },
+)
+
+
+@strawberry.enum(description="Why a complaint submission was refused. 投诉登记错误代码。")
+class ComplaintErrorCode(Enum):
+    INVALID_ID = "INVALID_ID"
+    NOT_FOUND = "NOT_FOUND"
+    REQUIRED = "REQUIRED"
+    TOO_LONG = "TOO_LONG"
+    INVALID_AMOUNT = "INVALID_AMOUNT"
+    NEGATIVE_AMOUNT = "NEGATIVE_AMOUNT"
+    PROCESS_NOT_DEPLOYED = "PROCESS_NOT_DEPLOYED"
+    PROCESS_STEP_FAILED = "PROCESS_STEP_FAILED"
+
+
+@strawberry.type(description="A refused complaint submission: the field and why.")
+class ComplaintUserError:
+    field: list[str] | None
+    code: ComplaintErrorCode
+    message: str
+
+
+@strawberry.type(description="One step of a complaint: what, who, when, notes. 处理记录。")
+class ComplaintEventNode:
+    kind: str = strawberry.field(
+        description="REGISTERED, HANDLER_ASSIGNED, TASK_COMPLETED, PLAN_MADE, DEADLINE_EXTENDED, "
+        "DEADLINE_WARNING, DEADLINE_MISSED, PROGRESS_UPDATE_SENT, DECISION_DELIVERED, CALLED_BACK, "
+        "REVIEW_REQUESTED, REVIEWED, RECTIFICATION_RAISED, RECTIFICATION_CLOSED, CLOSED, …"
+    )
+    actor: str | None = strawberry.field(description="Employee number; null: the system.")
+    at: dt.datetime
+    details: JSON | None = strawberry.field(description="Notes and form answers of the step.")
+
+
+@strawberry.type(description="Something the bank told the customer, with proof. 告知记录。")
+class CustomerMessageNode:
+    kind: str = strawberry.field(
+        description="ACKNOWLEDGEMENT, EXTENSION, PROGRESS, DECISION_NOTICE, REVIEW_DECISION"
+    )
+    channel: str
+    content: str
+    proof_of_delivery: str | None
+    sent_at: dt.datetime
+
+
+@strawberry.type(description="A systemic issue escalated to head office (CMP-5). 整改事项。")
+class RectificationNode:
+    issue: str
+    actions: list[str] | None
+    raised_at: dt.datetime
+    closed_at: dt.datetime | None
+
+
+@strawberry.type(
+    name="ComplaintProcess",
+    description="The complaint's process: the diagram and where the complaint stands on it.",
+)
+class ComplaintProcess:
+    instance: ProcessInstanceNode
+    version: ProcessVersionNode
+
+
+@strawberry.type(name="Complaint", description="A customer complaint (CMP). 客户投诉。")
+class ComplaintNode(Node):
+    _pk: strawberry.Private[int]
+    _customer_id: strawberry.Private[int]
+    _handler_id: strawberry.Private[int | None]
+    _instance_id: strawberry.Private[int | None]
+    _complained_staff_id: strawberry.Private[int | None]
+    reference: str = strawberry.field(description="Complaint number, e.g. TS20261129-000012.")
+    channel: ChannelEnum  # type: ignore[valid-type]
+    category: CategoryEnum  # type: ignore[valid-type]
+    description: str
+    requested_remedy: str | None
+    amount_in_dispute: Decimal | None
+    branch: strawberry.ID = strawberry.field(description="The branch handling the complaint.")
+    complained_branch: strawberry.ID | None
+    status: ComplaintStatusEnum  # type: ignore[valid-type]
+    complexity: ComplexityEnum  # type: ignore[valid-type]
+    sla_state: SlaStateEnum  # type: ignore[valid-type]
+    accepted_at: dt.datetime
+    decision_due_at: dt.datetime = strawberry.field(
+        description="End of the last natural day for the decision (15/30/60 days)."
+    )
+    cause: str | None
+    systemic: bool
+    resolved_on_the_spot: bool
+    plan_deadline: dt.datetime | None
+    decided_at: dt.datetime | None
+    outcome: str | None
+    satisfaction_score: int | None
+    review_requested_at: dt.datetime | None
+    review_due_at: dt.datetime | None
+    review_outcome: str | None
+    closed_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, row: Complaint) -> ComplaintNode:
+        return cls(
+            id=node_id("Complaint", row.id),
+            _pk=row.id,
+            _customer_id=row.customer_id,
+            _handler_id=row.handler_id,
+            _instance_id=row.instance_id,
+            _complained_staff_id=row.complained_staff_id,
+            reference=row.reference,
+            channel=row.channel,
+            category=row.category,
+            description=row.description,
+            requested_remedy=row.requested_remedy,
+            amount_in_dispute=row.amount_in_dispute,
+            branch=node_id("Branch", row.branch_id),
+            complained_branch=node_id("Branch", row.complained_branch_id)
+            if row.complained_branch_id
+            else None,
+            status=row.status,
+            complexity=row.complexity,
+            sla_state=row.sla_state,
+            accepted_at=row.accepted_at,
+            decision_due_at=row.decision_due_at,
+            cause=row.cause,
+            systemic=row.systemic,
+            resolved_on_the_spot=row.resolved_on_the_spot,
+            plan_deadline=row.plan_deadline,
+            decided_at=row.decided_at,
+            outcome=row.outcome,
+            satisfaction_score=row.satisfaction_score,
+            review_requested_at=row.review_requested_at,
+            review_due_at=row.review_due_at,
+            review_outcome=row.review_outcome,
+            closed_at=row.closed_at,
+        )
+
+    @strawberry.field(description="Undecided past its deadline (or a review past its deadline).")
+    def overdue(self) -> bool:
+        now = clock.now()
+        if self.status == ComplaintStatus.UNDER_REVIEW and self.review_outcome is None:
+            return self.review_due_at is not None and self.review_due_at < now
+        return self.decided_at is None and self.decision_due_at < now
+
+    @strawberry.field(description="The customer (null when you may not see them).")
+    def customer(self, info: ContextInfo) -> CustomerNode | None:
+        return nested_customer(info, self._customer_id, "complaint_customers")
+
+    @strawberry.field(description="The assigned handler.")
+    def handler(self, info: ContextInfo) -> StaffNode | None:
+        return _staff(info, self._handler_id)
+
+    @strawberry.field(description="The staff member complained about.")
+    def complained_staff(self, info: ContextInfo) -> StaffNode | None:
+        return _staff(info, self._complained_staff_id)
+
+    @strawberry.field(description="Every step, oldest first: who, when, notes. 处理时间线。")
+    def timeline(self, info: ContextInfo) -> list[ComplaintEventNode]:
+        ctx = info.context
+        events = ctx.batched(
+            "complaint_events",
+            self._pk,
+            lambda session, ids: logic.events(session, ids),
+            keys=ctx.pending("complaints"),
+        )
+        numbers = _employee_numbers(info, {e.actor_id for e in events or [] if e.actor_id})
+        return [
+            ComplaintEventNode(
+                kind=e.kind,
+                actor=numbers.get(e.actor_id) if e.actor_id else None,
+                at=e.at,
+                details=json.loads(e.details) if e.details else None,
+            )
+            for e in events or []
+        ]
+
+    @strawberry.field(description="What the customer was told, with proof of delivery.")
+    def messages(self, info: ContextInfo) -> list[CustomerMessageNode]:
+        ctx = info.context
+        found = ctx.batched(
+            "complaint_messages",
+            self._pk,
+            lambda session, ids: logic.messages(session, ids),
+            keys=ctx.pending("complaints"),
+        )
+        return [
+            CustomerMessageNode(
+                kind=m.kind,
+                channel=m.channel,
+                content=m.content,
+                proof_of_delivery=m.proof_of_delivery,
+                sent_at=m.sent_at,
+            )
+            for m in found or []
+        ]
+
+    @strawberry.field(description="Open tasks of the complaint's process, with due dates.")
+    def current_tasks(self, info: ContextInfo) -> list[TaskNode]:
+        if self._instance_id is None:
+            return []
+        ctx = info.context
+        instance_ids = _instance_ids(info)
+        tasks = ctx.batched(
+            "complaint_tasks",
+            self._instance_id,
+            lambda session, ids: workflow_logic.open_tasks(session, ids),
+            keys=instance_ids,
+        )
+        return [TaskNode.of(t) for t in tasks or []]
+
+    @strawberry.field(description="The rectification item, when the issue was systemic.")
+    def rectification(self, info: ContextInfo) -> RectificationNode | None:
+        item = logic.rectification(info.context.session, self._pk)
+        if item is None:
+            return None
+        return RectificationNode(
+            issue=item.issue,
+            actions=list(item.actions) if item.actions is not None else None,
+            raised_at=item.raised_at,
+            closed_at=item.closed_at,
+        )
+
+    @strawberry.field(description="The diagram and the active/completed element ids.")
+    def process(self, info: ContextInfo) -> ComplaintProcess | None:
+        if self._instance_id is None:
+            return None
+        session = info.context.session
+        instance = session.get_one(ProcessInstance, self._instance_id)
+        version = session.get_one(ProcessVersion, instance.version_id)
+        return ComplaintProcess(
+            instance=ProcessInstanceNode.of(instance), version=ProcessVersionNode.of(version)
+        )
+
+
+def _staff(info: ContextInfo, staff_id: int | None) -> StaffNode | None:
+    if staff_id is None:
+        return None
+    return StaffNode.of(info.context.session.get_one(Staff, staff_id))
+
+
+def _employee_numbers(info: ContextInfo, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = info.context.session.execute(
+        select(Staff.id, Staff.employee_no).where(Staff.id.in_(ids))
+    )
+    return dict(rows.tuples().all())
+
+
+def _instance_ids(info: ContextInfo) -> list[int]:
+    ctx = info.context
+    return ctx.memo(
+        ("complaint_instances",),
+        lambda: [
+            i
+            for i in ctx.session.scalars(
+                select(Complaint.instance_id).where(Complaint.id.in_(ctx.pending("complaints")))
+            )
+            if i is not None
+        ],
+    )
+
+
+def present(info: ContextInfo, rows: list[Complaint]) -> list[ComplaintNode]:
+    ctx = info.context
+    ctx.pending("complaints").extend(r.id for r in rows)
+    ctx.pending("complaint_customers").extend(r.customer_id for r in rows)
+    return [ComplaintNode.of(r) for r in rows]
+
+
+@strawberry.input(description="Filters for complaints; all given conditions must hold.")
+class ComplaintWhere:
+    status: list[ComplaintStatusEnum] | None = None  # type: ignore[valid-type]
+    sla_state: list[SlaStateEnum] | None = None  # type: ignore[valid-type]
+    category: list[CategoryEnum] | None = None  # type: ignore[valid-type]
+    channel: list[ChannelEnum] | None = None  # type: ignore[valid-type]
+    customer_id: strawberry.ID | None = None
+    branch: strawberry.ID | None = None
+    overdue: bool | None = strawberry.field(
+        default=None, description="Undecided past the deadline (or review past its deadline)."
+    )
+    accepted_from: dt.datetime | None = None
+    accepted_before: dt.datetime | None = None
+
+    def compile(self) -> logic.ComplaintFilter:
+        return logic.ComplaintFilter(
+            status=self.status,
+            sla_state=self.sla_state,
+            category=self.category,
+            channel=self.channel,
+            customer_id=pk_of(self.customer_id, "Customer", ("where", "customerId"))
+            if self.customer_id
+            else None,
+            branch_id=pk_of(self.branch, "Branch", ("where", "branch")) if self.branch else None,
+            overdue=self.overdue,
+            accepted_from=self.accepted_from,
+            accepted_to=self.accepted_before,
+        )
+
+
+@strawberry.enum(description="Orderings of complaints.")
+class ComplaintOrderField(Enum):
+    ACCEPTED_AT = "ACCEPTED_AT"
+    DECISION_DUE_AT = "DECISION_DUE_AT"
+
+
+@strawberry.input
+class ComplaintOrderBy:
+    field: ComplaintOrderField
+    direction: SortDirection = SortDirection.ASC
+
+
+@strawberry.enum(description="How complaint statistics are grouped (CMP-5). 统计维度。")
+class ComplaintDimension(Enum):
+    CATEGORY = "CATEGORY"
+    CHANNEL = "CHANNEL"
+    UNIT = "UNIT"
+    CAUSE = "CAUSE"
+    MONTH = "MONTH"
+
+
+@strawberry.type(description="Complaint figures for one group. 投诉统计。")
+class ComplaintStatistic:
+    key: str = strawberry.field(
+        description="Category, channel, branch code, cause or month (YYYY-MM, UTC)."
+    )
+    count: int
+    closed: int
+    decided: int
+    decided_on_time: int
+    on_time_rate: Decimal | None = strawberry.field(description="decidedOnTime / decided.")
+    average_satisfaction: Decimal | None = strawberry.field(description="Call-back score 1–5.")
+    overdue_open: int = strawberry.field(description="Open and past a deadline now.")
+
+
+def _visible(info: ContextInfo) -> Any:
+    ctx = info.context
+    return logic.visible_condition(ctx.actor, ctx.visible)
+
+
+@strawberry.type
+class ComplaintQuery:
+    @strawberry.field(
+        description="Complaints you may see: of customers you see, or handled by you. "
+        "`where: {overdue: true}` lists the overdue ones (CMP-6). 投诉列表。"
+    )
+    def complaints(
+        self,
+        info: ContextInfo,
+        where: ComplaintWhere | None = None,
+        order_by: ComplaintOrderBy | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[ComplaintNode]:
+        ctx = info.context
+        order = order_by or ComplaintOrderBy(
+            field=ComplaintOrderField.ACCEPTED_AT, direction=SortDirection.DESC
+        )
+        page = logic.page(
+            ctx.session,
+            _visible(info),
+            (where or ComplaintWhere()).compile(),
+            order.field.value,
+            order.direction is SortDirection.DESC,
+            PageRequest(first=first, after=after, last=last, before=before),
+        )
+        return Connection.of(page, present(info, page.rows))
+
+    @strawberry.field(description="One complaint with its timeline, tasks and process. 投诉详情。")
+    def complaint(self, info: ContextInfo, id: strawberry.ID) -> ComplaintNode:
+        row = logic.get(info.context.session, pk_of(id, "Complaint", "id"), _visible(info))
+        return present(info, [row])[0]
+
+    @strawberry.field(
+        description="Complaint statistics by category, channel, unit, cause or month (CMP-5). "
+        "Over the complaints you may see; roles without customer rows get bank-wide "
+        "aggregates. 投诉统计。"
+    )
+    def complaint_statistics(
+        self, info: ContextInfo, by: ComplaintDimension, where: ComplaintWhere | None = None
+    ) -> list[ComplaintStatistic]:
+        ctx = info.context
+        visible = _visible(info) if ctx.row_scopes else None
+        rows = logic.statistics(
+            ctx.session, visible, by.value, (where or ComplaintWhere()).compile()
+        )
+        return [
+            ComplaintStatistic(
+                key=r.key,
+                count=r.count,
+                closed=r.closed,
+                decided=r.decided,
+                decided_on_time=r.decided_on_time,
+                on_time_rate=(Decimal(r.decided_on_time) / Decimal(r.decided)).quantize(
+                    Decimal("0.0001")
+                )
+                if r.decided
+                else None,
+                average_satisfaction=r.average_satisfaction,
+                overdue_open=r.overdue_open,
+            )
+            for r in rows
+        ]
+
+
+@strawberry.input(description="A complaint as the customer made it (CMP-1). 投诉登记。")
+class SubmitComplaintInput:
+    customer_id: strawberry.ID
+    channel: ChannelEnum  # type: ignore[valid-type]
+    category: CategoryEnum  # type: ignore[valid-type]
+    description: str
+    requested_remedy: str | None = None
+    amount_in_dispute: Decimal | None = None
+    complained_staff: str | None = strawberry.field(
+        default=None, description="Employee number of the person complained about."
+    )
+    complained_branch: strawberry.ID | None = strawberry.field(
+        default=None, description="The unit complained about (default: that person's branch)."
+    )
+    idempotency_key: str = strawberry.field(
+        description="Your key for this submission: a retry with the same key returns the same "
+        "complaint instead of registering it twice."
+    )
+
+
+@strawberry.type
+class SubmitComplaintPayload:
+    errors: list[ComplaintUserError]
+    complaint: ComplaintNode | None = None
+    created: bool = strawberry.field(default=False, description="False for a retried submission.")
+
+
+def _complaint_errors(exc: UserInputError) -> list[ComplaintUserError]:
+    return user_errors(exc, ComplaintUserError, ComplaintErrorCode)
+
+
+@strawberry.type
+class ComplaintMutation:
+    @strawberry.mutation(
+        description="Register a complaint and start its process (`admin:complaint_intake`). "
+        "投诉登记。"
+    )
+    def submit_complaint(
+        self, info: ContextInfo, input: SubmitComplaintInput
+    ) -> SubmitComplaintPayload:
+        if not right(info, "admin:complaint_intake"):
+            raise ForbiddenError("registering complaints needs the admin:complaint_intake right")
+        ctx = info.context
+
+        def command(session: Any) -> tuple[Complaint, bool]:
+            draft = logic.ComplaintDraft(
+                customer_id=pk_of(input.customer_id, "Customer", "customerId"),
+                channel=input.channel,
+                category=input.category,
+                description=input.description,
+                idempotency_key=input.idempotency_key,
+                requested_remedy=input.requested_remedy,
+                amount_in_dispute=input.amount_in_dispute,
+                complained_staff=input.complained_staff,
+                complained_branch_id=pk_of(input.complained_branch, "Branch", "complainedBranch")
+                if input.complained_branch
+                else None,
+            )
+            return logic.submit(session, ctx.actor, draft)
+
+        try:
+            try:
+                complaint, created = mutate(info, command)
+            except IntegrityError:
+                # A concurrent retry with the same key won the race: answer with its complaint.
+                found = logic.find_submission(ctx.session, ctx.actor, input.idempotency_key.strip())
+                if found is None:
+                    raise
+                complaint, created = found, False
+        except UserInputError as exc:
+            return SubmitComplaintPayload(errors=_complaint_errors(exc))
+        return SubmitComplaintPayload(
+            errors=[], complaint=present(info, [complaint])[0], created=created
+        )

@@ -1,0 +1,433 @@
+"""Processes and user tasks as GraphQL (PLAT-2): deploy, versions, instances, the task inbox."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from enum import Enum
+from typing import Annotated, Any, TypeVar
+
+import strawberry
+from sqlalchemy.orm import Session
+from strawberry.scalars import JSON
+
+from authz.fields import Effect
+from kehu import clock
+from resolvers import workflows as logic
+from resolvers.errors import ForbiddenError, UserInputError
+from resolvers.ids import pk_of
+from resolvers.pagination import PageRequest
+from schema.base import Connection, ContextInfo, Node, bilingual_enum, node_id, user_errors
+from schema.customers import mutate
+from schema.staff import StaffNode
+from store.staff import Staff
+from store.workflows import InstanceStatus, ProcessInstance, ProcessTask, ProcessVersion, TaskStatus
+
+R = TypeVar("R")
+
+InstanceStatusEnum = bilingual_enum(
+    InstanceStatus,
+    "Where a process instance stands. 流程实例状态。",
+    {"RUNNING": "Running 运行中", "COMPLETED": "Completed 已完成"},
+)
+TaskStatusEnum = bilingual_enum(
+    TaskStatus,
+    "Where a user task stands. 任务状态。",
+    {
+        "OPEN": "Waiting for someone 待办",
+        "COMPLETED": "Done 已完成",
+        "CANCELLED": "Withdrawn by the process (e.g. a timer) 已撤销",
+    },
+)
+
+
+@strawberry.enum(description="Why a process action was refused. 流程操作错误代码。")
+class ProcessErrorCode(Enum):
+    INVALID_ID = "INVALID_ID"
+    NOT_FOUND = "NOT_FOUND"
+    INVALID_XML = "INVALID_XML"
+    INVALID_BPMN = "INVALID_BPMN"
+    MISSING_DIAGRAM = "MISSING_DIAGRAM"
+    MISSING_LANES = "MISSING_LANES"
+    UNKNOWN_ROLE = "UNKNOWN_ROLE"
+    NOT_IN_LANE = "NOT_IN_LANE"
+    FORM_MISSING = "FORM_MISSING"
+    FORM_INVALID = "FORM_INVALID"
+    UNKNOWN_OPERATION = "UNKNOWN_OPERATION"
+    EXPRESSION_NOT_ALLOWED = "EXPRESSION_NOT_ALLOWED"
+    PROCESS_NOT_DEPLOYED = "PROCESS_NOT_DEPLOYED"
+    PROCESS_STEP_FAILED = "PROCESS_STEP_FAILED"
+    MIGRATION_UNSAFE = "MIGRATION_UNSAFE"
+    WRONG_PROCESS = "WRONG_PROCESS"
+    INSTANCE_FINISHED = "INSTANCE_FINISHED"
+    TASK_NOT_OPEN = "TASK_NOT_OPEN"
+    ALREADY_ASSIGNED = "ALREADY_ASSIGNED"
+    NOT_A_CANDIDATE = "NOT_A_CANDIDATE"
+    REQUIRED = "REQUIRED"
+    INVALID = "INVALID"
+    INVALID_HANDLER = "INVALID_HANDLER"
+    HANDLER_CONFLICT = "HANDLER_CONFLICT"
+    INCONSISTENT = "INCONSISTENT"
+    DEADLINE_TOO_LATE = "DEADLINE_TOO_LATE"
+    DATE_IN_PAST = "DATE_IN_PAST"
+
+
+@strawberry.type(description="A refused process action: the field (or BPMN element) and why.")
+class ProcessUserError:
+    field: list[str] | None = strawberry.field(
+        description="Input path (`data.handler` for a form field) or `bpmn.<element id>`."
+    )
+    code: ProcessErrorCode
+    message: str
+
+
+def process_errors(exc: UserInputError) -> list[ProcessUserError]:
+    return user_errors(exc, ProcessUserError, ProcessErrorCode)
+
+
+@strawberry.type(name="ProcessVersion", description="One deploy of a diagram (PLAT-2). 流程版本。")
+class ProcessVersionNode(Node):
+    process_key: str = strawberry.field(description="The BPMN process id, e.g. `complaint`.")
+    number: int = strawberry.field(description="1, 2, 3 … per process.")
+    sha256: str = strawberry.field(description="Hash of the diagram and its forms.")
+    deployed_at: dt.datetime
+    bpmn_xml: str = strawberry.field(description="The diagram, for bpmn-js or a modeler.")
+    forms: JSON = strawberry.field(description="Form name → JSON schema.")
+
+    @classmethod
+    def of(cls, version: ProcessVersion) -> ProcessVersionNode:
+        return cls(
+            id=node_id("ProcessVersion", version.id),
+            process_key=version.process_key,
+            number=version.number,
+            sha256=version.sha256,
+            deployed_at=version.deployed_at,
+            bpmn_xml=version.bpmn_xml,
+            forms=version.forms,
+        )
+
+
+@strawberry.type(
+    name="ProcessInstance",
+    description="A running or finished process: its version and where it stands. 流程实例。",
+)
+class ProcessInstanceNode(Node):
+    _version_id: strawberry.Private[int]
+    business_key: str
+    status: InstanceStatusEnum  # type: ignore[valid-type]
+    active_element_ids: list[str] = strawberry.field(
+        description="BPMN element ids waiting now (highlight them on the diagram)."
+    )
+    completed_element_ids: list[str]
+    next_due_at: dt.datetime | None = strawberry.field(description="The next timer, if any.")
+    started_at: dt.datetime
+    completed_at: dt.datetime | None
+    state_size: int = strawberry.field(description="Bytes of stored engine state.")
+
+    @classmethod
+    def of(cls, instance: ProcessInstance) -> ProcessInstanceNode:
+        return cls(
+            id=node_id("ProcessInstance", instance.id),
+            _version_id=instance.version_id,
+            business_key=instance.business_key,
+            status=instance.status,
+            active_element_ids=list(instance.active_elements),
+            completed_element_ids=list(instance.completed_elements),
+            next_due_at=instance.next_due_at,
+            started_at=instance.started_at,
+            completed_at=instance.completed_at,
+            state_size=len(instance.state.encode()),
+        )
+
+    @strawberry.field(description="The diagram version this instance runs on.")
+    def version(self, info: ContextInfo) -> ProcessVersionNode:
+        session = info.context.session
+        return ProcessVersionNode.of(session.get_one(ProcessVersion, self._version_id))
+
+
+@strawberry.type(name="Task", description="A user task of a process (inbox item). 待办任务。")
+class TaskNode(Node):
+    _pk: strawberry.Private[int]
+    _instance_id: strawberry.Private[int]
+    _assignee_id: strawberry.Private[int | None]
+    _version_id: strawberry.Private[int | None]
+    name: str
+    element_id: str = strawberry.field(description="The BPMN element id of the task.")
+    candidate_role: str = strawberry.field(description="The role of the task's lane.")
+    branch: strawberry.ID | None = strawberry.field(description="Null: any branch.")
+    form_name: str
+    due_at: dt.datetime | None
+    status: TaskStatusEnum  # type: ignore[valid-type]
+    created_at: dt.datetime
+    completed_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, task: ProcessTask, version_id: int | None = None) -> TaskNode:
+        return cls(
+            id=node_id("Task", task.id),
+            _pk=task.id,
+            _instance_id=task.instance_id,
+            _assignee_id=task.assignee_id,
+            _version_id=version_id,
+            name=task.name,
+            element_id=task.element_id,
+            candidate_role=task.candidate_role,
+            branch=node_id("Branch", task.branch_id) if task.branch_id else None,
+            form_name=task.form_name,
+            due_at=task.due_at,
+            status=task.status,
+            created_at=task.created_at,
+            completed_at=task.completed_at,
+        )
+
+    @strawberry.field(description="Past its due date and still open.")
+    def overdue(self) -> bool:
+        return (
+            self.status == TaskStatus.OPEN and self.due_at is not None and self.due_at < clock.now()
+        )
+
+    @strawberry.field(description="Who has the task (null: any candidate may claim it).")
+    def assignee(self, info: ContextInfo) -> StaffNode | None:
+        if self._assignee_id is None:
+            return None
+        return StaffNode.of(info.context.session.get_one(Staff, self._assignee_id))
+
+    @strawberry.field(description="The JSON schema of the form to fill in (render it as a form).")
+    def form_schema(self, info: ContextInfo) -> JSON:
+        session = info.context.session
+        version_id = self._version_id
+        if version_id is None:
+            version_id = session.get_one(ProcessInstance, self._instance_id).version_id
+        version = session.get_one(ProcessVersion, version_id)
+        return version.forms.get(self.form_name, {})
+
+    @strawberry.field(description="The process instance the task belongs to.")
+    def process_instance(self, info: ContextInfo) -> ProcessInstanceNode:
+        return ProcessInstanceNode.of(logic.instance(info.context.session, self._instance_id))
+
+
+def _page(
+    first: int | None, after: str | None, last: int | None, before: str | None
+) -> PageRequest:
+    return PageRequest(first=first, after=after, last=last, before=before)
+
+
+def right(info: ContextInfo, name: str) -> bool:
+    ctx = info.context
+    return ctx.policy.allows(ctx.actor.roles, name, "use").effect is Effect.FULL
+
+
+@strawberry.type
+class WorkflowQuery:
+    @strawberry.field(
+        description="Your inbox: open tasks assigned to you or waiting for your role and "
+        "branch. 我的待办。"
+    )
+    def my_tasks(
+        self,
+        info: ContextInfo,
+        process: Annotated[
+            str | None,
+            strawberry.argument(description="Only tasks of this process key (e.g. `complaint`)."),
+        ] = None,
+        overdue: bool | None = None,
+        assigned_to_me: Annotated[
+            bool | None,
+            strawberry.argument(description="true: only yours; false: only unclaimed ones."),
+        ] = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[TaskNode]:
+        ctx = info.context
+        page = logic.task_page(
+            ctx.session,
+            ctx.actor,
+            _page(first, after, last, before),
+            process_key=process,
+            overdue=overdue,
+            assigned_to_me=assigned_to_me,
+        )
+        return Connection.of(page, [TaskNode.of(t) for t in page.rows])
+
+    @strawberry.field(description="One task (its candidates, assignee and supervisors).")
+    def task(self, info: ContextInfo, id: strawberry.ID) -> TaskNode:
+        ctx = info.context
+        return TaskNode.of(logic.visible_task(ctx.session, ctx.actor, pk_of(id, "Task", "id")))
+
+    @strawberry.field(
+        description="Deployed process versions (process owners: `admin:process`). 流程版本。"
+    )
+    def process_versions(
+        self, info: ContextInfo, process: str | None = None
+    ) -> list[ProcessVersionNode]:
+        if not right(info, "admin:process"):
+            raise ForbiddenError("process versions are for process owners (admin:process)")
+        return [ProcessVersionNode.of(v) for v in logic.versions(info.context.session, process)]
+
+    @strawberry.field(
+        description="Operations service tasks may call, for process owners. 可用服务操作。"
+    )
+    def service_operations(self, info: ContextInfo) -> list[ServiceOperation]:
+        if not right(info, "admin:process"):
+            raise ForbiddenError("service operations are for process owners (admin:process)")
+        from workflows import operations
+
+        return [ServiceOperation(name=n, description=d) for n, d in operations.known().items()]
+
+
+@strawberry.type(description="A named operation a service task may call.")
+class ServiceOperation:
+    name: str
+    description: str
+
+
+@strawberry.input(description="A diagram to deploy, with its forms.")
+class DeployProcessInput:
+    bpmn_xml: str = strawberry.field(description="BPMN 2.0 XML with its BPMNDI section.")
+    forms: JSON | None = strawberry.field(
+        default=None,
+        description="Form name → JSON schema; default: the forms shipped in workflows/forms.",
+    )
+
+
+@strawberry.type
+class DeployProcessPayload:
+    errors: list[ProcessUserError]
+    version: ProcessVersionNode | None = None
+
+
+@strawberry.input
+class MigrateProcessInstanceInput:
+    instance: strawberry.ID
+    version: strawberry.ID
+
+
+@strawberry.type
+class ProcessInstancePayload:
+    errors: list[ProcessUserError]
+    instance: ProcessInstanceNode | None = None
+
+
+@strawberry.input
+class ClaimTaskInput:
+    id: strawberry.ID
+
+
+@strawberry.input
+class ReassignTaskInput:
+    id: strawberry.ID
+    assignee: str = strawberry.field(description="Employee number of the new assignee.")
+
+
+@strawberry.input
+class CompleteTaskInput:
+    id: strawberry.ID
+    data: JSON = strawberry.field(description="The form's answers, as its `formSchema` says.")
+
+
+@strawberry.type
+class TaskPayload:
+    errors: list[ProcessUserError]
+    task: TaskNode | None = None
+
+
+def _task_change(
+    info: ContextInfo, command: Callable[[Session, Staff], ProcessTask]
+) -> TaskPayload:
+    try:
+        task = mutate(info, lambda session: command(session, info.context.actor))
+    except UserInputError as exc:
+        return TaskPayload(errors=process_errors(exc))
+    return TaskPayload(errors=[], task=TaskNode.of(task))
+
+
+@strawberry.type
+class WorkflowMutation:
+    @strawberry.mutation(
+        description="Deploy a new version of a process (process owners). Errors name the BPMN "
+        "element. 部署流程。"
+    )
+    def deploy_process(self, info: ContextInfo, input: DeployProcessInput) -> DeployProcessPayload:
+        if not right(info, "admin:process"):
+            raise ForbiddenError("deploying needs the admin:process right")
+        forms = input.forms
+        if forms is not None and not isinstance(forms, dict):
+            return DeployProcessPayload(
+                errors=[
+                    ProcessUserError(
+                        field=["forms"],
+                        code=ProcessErrorCode.FORM_INVALID,
+                        message="must be an object of form name → JSON schema",
+                    )
+                ]
+            )
+        try:
+            version = mutate(
+                info,
+                lambda session: logic.deploy(session, info.context.actor, input.bpmn_xml, forms),
+            )
+        except UserInputError as exc:
+            return DeployProcessPayload(errors=process_errors(exc))
+        return DeployProcessPayload(errors=[], version=ProcessVersionNode.of(version))
+
+    @strawberry.mutation(
+        description="Move one running instance to another version of its process, when safe "
+        "(process owners). 迁移流程实例。"
+    )
+    def migrate_process_instance(
+        self, info: ContextInfo, input: MigrateProcessInstanceInput
+    ) -> ProcessInstancePayload:
+        if not right(info, "admin:process"):
+            raise ForbiddenError("migrating needs the admin:process right")
+        try:
+            instance = mutate(
+                info,
+                lambda session: logic.migrate_instance(
+                    session,
+                    pk_of(input.instance, "ProcessInstance", "instance"),
+                    pk_of(input.version, "ProcessVersion", "version"),
+                ),
+            )
+        except UserInputError as exc:
+            return ProcessInstancePayload(errors=process_errors(exc))
+        return ProcessInstancePayload(errors=[], instance=ProcessInstanceNode.of(instance))
+
+    @strawberry.mutation(description="Take an unclaimed task of your role. 认领任务。")
+    def claim_task(self, info: ContextInfo, input: ClaimTaskInput) -> TaskPayload:
+        return _task_change(
+            info,
+            lambda session, actor: logic.claim_task(session, actor, pk_of(input.id, "Task", "id")),
+        )
+
+    @strawberry.mutation(description="Give a task to another candidate (supervisors). 改派任务。")
+    def reassign_task(self, info: ContextInfo, input: ReassignTaskInput) -> TaskPayload:
+        return _task_change(
+            info,
+            lambda session, actor: logic.reassign_task(
+                session, actor, pk_of(input.id, "Task", "id"), input.assignee
+            ),
+        )
+
+    @strawberry.mutation(
+        description="Complete a task with its form's data; the process moves on. 办理任务。"
+    )
+    def complete_task(self, info: ContextInfo, input: CompleteTaskInput) -> TaskPayload:
+        data: Any = input.data
+        if not isinstance(data, dict):
+            return TaskPayload(
+                errors=[
+                    ProcessUserError(
+                        field=["data"],
+                        code=ProcessErrorCode.FORM_INVALID,
+                        message="must be an object of the form's fields",
+                    )
+                ]
+            )
+        return _task_change(
+            info,
+            lambda session, actor: logic.complete_task(
+                session, actor, pk_of(input.id, "Task", "id"), data
+            ),
+        )
