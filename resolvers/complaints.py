@@ -747,7 +747,7 @@ def statistics(
         statement = statement.where(visible)
     rows = []
     branch_codes = (
-        dict(session.execute(select(Branch.id, Branch.code)).tuples().all())
+        {pk: code for pk, code in session.execute(select(Branch.id, Branch.code))}
         if dimension == "UNIT"
         else {}
     )

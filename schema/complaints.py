@@ -343,7 +343,7 @@ def _employee_numbers(info: ContextInfo, ids: set[int]) -> dict[int, str]:
     rows = info.context.session.execute(
         select(Staff.id, Staff.employee_no).where(Staff.id.in_(ids))
     )
-    return dict(rows.tuples().all())
+    return {staff_id: number for staff_id, number in rows}
 
 
 def _instance_ids(info: ContextInfo) -> list[int]:

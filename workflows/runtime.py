@@ -218,21 +218,22 @@ def form_problems(schema: dict[str, Any], data: dict[str, Any]) -> list[ProcessE
 
 
 def _form_message(error: jsonschema.ValidationError) -> str:
-    # jsonschema's message quotes the value that failed, which may be personal data.
-    messages = {
-        "required": "is required",
-        "additionalProperties": "is not a field of this form",
-        "type": f"must be of type {error.validator_value}",
-        "enum": "must be one of " + ", ".join(map(str, error.validator_value)),
-        "minLength": f"must have at least {error.validator_value} characters",
-        "maxLength": f"must have at most {error.validator_value} characters",
-        "minimum": f"must be at least {error.validator_value}",
-        "maximum": f"must be at most {error.validator_value}",
-        "minItems": f"needs at least {error.validator_value} entries",
-        "format": f"must be a valid {error.validator_value}",
-        "pattern": "has the wrong format",
+    # jsonschema's own message quotes the value that failed, which may be personal data.
+    rule, value = str(error.validator), error.validator_value
+    messages: dict[str, Callable[[], str]] = {
+        "required": lambda: "is required",
+        "additionalProperties": lambda: "is not a field of this form",
+        "type": lambda: f"must be of type {value}",
+        "enum": lambda: "must be one of " + ", ".join(map(str, value)),
+        "minLength": lambda: f"must have at least {value} characters",
+        "maxLength": lambda: f"must have at most {value} characters",
+        "minimum": lambda: f"must be at least {value}",
+        "maximum": lambda: f"must be at most {value}",
+        "minItems": lambda: f"needs at least {value} entries",
+        "format": lambda: f"must be a valid {value}",
+        "pattern": lambda: "has the wrong format",
     }
-    return messages.get(str(error.validator), f"fails the form rule {error.validator}")
+    return messages[rule]() if rule in messages else f"fails the form rule {rule}"
 
 
 def next_due(workflow: BpmnWorkflow) -> datetime | None:

@@ -1,0 +1,486 @@
+"""Complaint lifecycles through the HTTP API and the timers worker (CMP-1 … CMP-6)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from kehu import clock
+from tests.complaint_steps import (
+    DECISION,
+    SUBMIT,
+    assign,
+    bj_customer,
+    complete,
+    decide_and_call_back,
+    do,
+    fire_timers,
+    investigation,
+    kinds,
+    on_the_spot,
+    read,
+    submit,
+    task_of,
+)
+from tests.conftest import Backend
+
+DAY = timedelta(days=1)
+
+
+def _days_allowed(complaint: dict[str, Any]) -> int:
+    accepted = datetime.fromisoformat(complaint["acceptedAt"])
+    due = datetime.fromisoformat(complaint["decisionDueAt"])
+    return (due - accepted).days
+
+
+def test_cmp1_submission_registers_once_and_starts_the_process(backend: Backend) -> None:
+    customer = bj_customer(backend)
+    values = {
+        "customerId": customer["id"],
+        "channel": "BRANCH_COUNTER",
+        "category": "SERVICE_ATTITUDE",
+        "description": "柜员态度恶劣",
+        "idempotencyKey": "counter-retry-1",
+    }
+    first = backend.gql(SUBMIT, {"input": values}, staff="RM0001")["submitComplaint"]
+    again = backend.gql(SUBMIT, {"input": values}, staff="RM0001")["submitComplaint"]
+    assert first["created"] is True and again["created"] is False
+    assert again["complaint"]["id"] == first["complaint"]["id"]
+    complaint = read(backend, first["complaint"])
+    assert complaint["status"] == "REGISTERED"
+    # Fifteen natural days from acceptance, ending at midnight Beijing time.
+    assert 15 <= _days_allowed(complaint) <= 16
+    assert datetime.fromisoformat(complaint["decisionDueAt"]).hour == 16  # 00:00 +08:00
+    assert kinds(complaint)[0] == "REGISTERED"
+    assert [m["kind"] for m in complaint["messages"]] == ["ACKNOWLEDGEMENT"]
+    assert complaint["process"]["instance"]["activeElementIds"] == ["Task_AssignHandler"]
+    assert complaint["currentTasks"][0]["candidateRole"] == "BRANCH_SUPERVISOR"
+    listed = backend.gql(
+        "{ complaints(first: 100, where: {status: [REGISTERED]}) { edges { node { id } } } }",
+        staff="SUP0001",
+        purpose="COMPLAINT_HANDLING",
+    )["complaints"]["edges"]
+    assert first["complaint"]["id"] in {e["node"]["id"] for e in listed}
+
+
+def test_cmp1_bad_submission_names_the_fields_and_writes_nothing(backend: Backend) -> None:
+    customer = bj_customer(backend)
+    before = backend.gql("{ complaints(first: 1) { totalCount } }")["complaints"]["totalCount"]
+    payload = backend.gql(
+        SUBMIT,
+        {
+            "input": {
+                "customerId": customer["id"],
+                "channel": "EMAIL",
+                "category": "CARDS",
+                "description": "   ",
+                "amountInDispute": "12.345",
+                "complainedStaff": "NOBODY99",
+                "idempotencyKey": "bad-1",
+            }
+        },
+        staff="RM0001",
+    )["submitComplaint"]
+    fields = {(".".join(e["field"]), e["code"]) for e in payload["errors"]}
+    assert fields == {
+        ("description", "REQUIRED"),
+        ("amountInDispute", "INVALID_AMOUNT"),
+        ("complainedStaff", "NOT_FOUND"),
+    }
+    after = backend.gql("{ complaints(first: 1) { totalCount } }")["complaints"]["totalCount"]
+    assert after == before
+    forbidden = backend.post(
+        SUBMIT,
+        {
+            "input": {
+                "customerId": customer["id"],
+                "channel": "EMAIL",
+                "category": "CARDS",
+                "description": "x",
+                "idempotencyKey": "k",
+            }
+        },
+        staff="MKT0001",
+    ).json()
+    assert forbidden["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+def test_cmp2_the_person_or_unit_complained_about_cannot_handle_it(backend: Backend) -> None:
+    complaint = submit(backend, bj_customer(backend))
+    task = task_of(backend, "SUP0001", complaint, "Task_AssignHandler")
+    # CH0001 works in BJ01, the unit the complaint is about.
+    errors = complete(backend, "SUP0001", task, {"handler": "CH0001"})
+    assert [(e["field"], e["code"]) for e in errors] == [(["data", "handler"], "HANDLER_CONFLICT")]
+    errors = complete(backend, "SUP0001", task, {"handler": "RM0001"})
+    assert errors[0]["code"] == "INVALID_HANDLER"
+    state = read(backend, complaint)
+    assert state["status"] == "REGISTERED" and state["handler"] is None
+    assert state["process"]["instance"]["activeElementIds"] == ["Task_AssignHandler"]
+    assert "TASK_COMPLETED" not in kinds(state)  # nothing half-written
+    assign(backend, complaint)
+    state = read(backend, complaint)
+    assert state["handler"]["employeeNo"] == "SH01CH01" and state["status"] == "INVESTIGATING"
+
+
+def test_on_the_spot_resolution_to_close(backend: Backend) -> None:
+    complaint = submit(backend, bj_customer(backend))
+    assign(backend, complaint)
+    do(
+        backend,
+        "SH01CH01",
+        complaint,
+        "Task_Investigate",
+        on_the_spot(),
+    )
+    decide_and_call_back(backend, complaint, satisfied=True, score=5)
+    state = read(backend, complaint)
+    assert state["status"] == "CLOSED" and state["resolvedOnTheSpot"] is True
+    assert state["satisfactionScore"] == 5 and state["slaState"] == "ON_TRACK"
+    assert kinds(state)[-1] == "CLOSED"
+    assert "RESOLVED_ON_THE_SPOT" in kinds(state)
+    notice = [m for m in state["messages"] if m["kind"] == "DECISION_NOTICE"][0]
+    assert notice["proofOfDelivery"] == DECISION["proof_of_delivery"]
+    assert "救济途径" in notice["content"]
+    instance = state["process"]["instance"]
+    assert instance["status"] == "COMPLETED" and instance["activeElementIds"] == []
+    assert "End_Closed" in instance["completedElementIds"]
+    assert instance["stateSize"] <= 64 * 1024
+    assert state["currentTasks"] == []
+
+
+def test_standard_complaint_with_a_plan_is_decided_on_time(backend: Backend) -> None:
+    complaint = submit(backend, bj_customer(backend))
+    assign(backend, complaint)
+    do(backend, "SH01CH01", complaint, "Task_Investigate", investigation())
+    state = read(backend, complaint)
+    assert "PLAN_MADE" in kinds(state) and state["complexity"] == "STANDARD"
+    step = [s for s in state["timeline"] if s["kind"] == "TASK_COMPLETED"][-1]
+    assert step["actor"] == "SH01CH01" and step["details"]["answers"]["evidence"]
+    decide_and_call_back(backend, complaint)
+    state = read(backend, complaint)
+    assert state["status"] == "CLOSED" and state["outcome"] == "UPHELD"
+    assert datetime.fromisoformat(state["decidedAt"]) <= datetime.fromisoformat(
+        state["decisionDueAt"]
+    )
+
+
+def test_complex_case_is_extended_to_30_days_and_the_customer_told(backend: Backend) -> None:
+    complaint = submit(backend, bj_customer(backend))
+    assign(backend, complaint)
+    do(
+        backend,
+        "SH01CH01",
+        complaint,
+        "Task_Investigate",
+        investigation(complexity="COMPLEX", extension_reason="需调取外部机构资料"),
+    )
+    state = read(backend, complaint)
+    assert state["complexity"] == "COMPLEX" and 30 <= _days_allowed(state) <= 31
+    assert [m["kind"] for m in state["messages"]][-1] == "EXTENSION"
+    assert state["currentTasks"][0]["elementId"] == "Task_DecisionNotice"
+    assert state["currentTasks"][0]["dueAt"] == state["decisionDueAt"]
+
+
+def test_especially_complex_case_needs_head_office_approval(backend: Backend) -> None:
+    approved = submit(backend, bj_customer(backend))
+    refused = submit(backend, bj_customer(backend))
+    far = (clock.today() + timedelta(days=50)).isoformat()
+    for complaint in (approved, refused):
+        assign(backend, complaint)
+        do(
+            backend,
+            "SH01CH01",
+            complaint,
+            "Task_Investigate",
+            investigation(
+                complexity="ESPECIALLY_COMPLEX", extension_reason="涉及多家机构", plan_deadline=far
+            ),
+        )
+        assert read(backend, complaint)["complexity"] == "STANDARD"  # not before approval
+    do(backend, "HO0001", approved, "Task_ApproveExtension", {"extension_approved": True})
+    do(backend, "HO0001", refused, "Task_ApproveExtension", {"extension_approved": False})
+    approved_state, refused_state = read(backend, approved), read(backend, refused)
+    assert approved_state["complexity"] == "ESPECIALLY_COMPLEX"
+    assert 60 <= _days_allowed(approved_state) <= 61
+    assert refused_state["complexity"] == "COMPLEX" and 30 <= _days_allowed(refused_state) <= 31
+    assert [m["kind"] for m in approved_state["messages"]].count("EXTENSION") == 1
+
+
+def test_deadlines_beyond_60_days_are_refused(backend: Backend) -> None:
+    complaint = submit(backend, bj_customer(backend))
+    assign(backend, complaint)
+    task = task_of(backend, "SH01CH01", complaint, "Task_Investigate")
+    too_late = (clock.today() + timedelta(days=75)).isoformat()
+    errors = complete(
+        backend,
+        "SH01CH01",
+        task,
+        investigation(
+            complexity="ESPECIALLY_COMPLEX", extension_reason="复杂", plan_deadline=too_late
+        ),
+    )
+    assert [(e["field"], e["code"]) for e in errors] == [
+        (["data", "plan_deadline"], "DEADLINE_TOO_LATE")
+    ]
+    beyond_standard = (clock.today() + timedelta(days=20)).isoformat()
+    errors = complete(backend, "SH01CH01", task, investigation(plan_deadline=beyond_standard))
+    assert errors[0]["code"] == "DEADLINE_TOO_LATE" and "15-day" in errors[0]["message"]
+    assert read(backend, complaint)["process"]["instance"]["activeElementIds"][0] == (
+        "Task_Investigate"
+    )
+
+
+def test_cmp6_warning_progress_updates_and_escalation_of_a_missed_deadline(
+    backend: Backend,
+) -> None:
+    complaint = submit(backend, bj_customer(backend))
+    assign(backend, complaint)
+    state = read(backend, complaint)
+    due = datetime.fromisoformat(state["decisionDueAt"])
+    # Nothing is due yet.
+    fire_timers(backend, clock.now() + timedelta(hours=1))
+    assert read(backend, complaint)["slaState"] == "ON_TRACK"
+    # Ten days on: progress updates went out every five days.
+    fire_timers(backend, clock.now() + 10 * DAY + timedelta(minutes=1))
+    state = read(backend, complaint)
+    assert [m["kind"] for m in state["messages"]].count("PROGRESS") == 2
+    assert state["slaState"] == "ON_TRACK"
+    # Two days before the deadline: the supervisor is warned.
+    fire_timers(backend, due - 2 * DAY)
+    state = read(backend, complaint)
+    assert state["slaState"] == "AT_RISK" and "DEADLINE_WARNING" in kinds(state)
+    assert kinds(state).count("DEADLINE_WARNING") == 1
+    # Past the deadline: escalated; the supervisor sees it without asking.
+    later = due + timedelta(hours=1)
+    result = fire_timers(backend, later)
+    assert result.failed == 0
+    state = read(backend, complaint)
+    assert state["slaState"] == "BREACHED" and "DEADLINE_MISSED" in kinds(state)
+    with clock.travel_to(later, all_threads=True):
+        assert read(backend, complaint)["overdue"] is True
+        supervise = task_of(backend, "SUP0001", complaint, "Task_SuperviseInvestigation")
+        overdue = backend.gql(
+            "{ complaints(first: 100, where: {overdue: true}) { edges { node { id } } } }",
+            staff="SUP0001",
+            purpose="COMPLAINT_HANDLING",
+        )["complaints"]["edges"]
+        assert complaint["id"] in {e["node"]["id"] for e in overdue}
+        assert complete(backend, "SUP0001", supervise, {"action": "已督促处理人当日答复"}) == []
+        do(backend, "SH01CH01", complaint, "Task_Investigate", on_the_spot())
+        do(backend, "SH01CH01", complaint, "Task_DecisionNotice", DECISION)
+        state = read(backend, complaint)
+    assert state["status"] == "DECIDED" and state["slaState"] == "BREACHED"
+    # Running the worker again changes nothing: no timer fires twice.
+    again = fire_timers(backend, later)
+    assert read(backend, complaint)["timeline"] == state["timeline"]
+    assert again.failed == 0
+
+
+def test_cmp4_dissatisfied_customer_asks_for_a_review(backend: Backend) -> None:
+    complaint = submit(backend, bj_customer(backend))
+    assign(backend, complaint)
+    do(backend, "SH01CH01", complaint, "Task_Investigate", investigation())
+    decide_and_call_back(backend, complaint, satisfied=False, score=2)
+    do(
+        backend,
+        "RM0001",
+        complaint,
+        "Task_ReviewRequest",
+        {"review_requested": True, "reason": "退费金额不足"},
+    )
+    state = read(backend, complaint)
+    assert state["status"] == "UNDER_REVIEW"
+    review_due = datetime.fromisoformat(state["reviewDueAt"])
+    assert (review_due - clock.now()).days in (29, 30)
+    do(
+        backend,
+        "HO0001",
+        complaint,
+        "Task_Review",
+        {"review_outcome": "DECISION_CHANGED", "explanation": "补退利息"},
+    )
+    state = read(backend, complaint)
+    assert state["status"] == "CLOSED" and state["reviewOutcome"] == "DECISION_CHANGED"
+    assert [m["kind"] for m in state["messages"]][-1] == "REVIEW_DECISION"
+
+
+def test_cmp4_no_review_request_within_30_days_closes_the_complaint(backend: Backend) -> None:
+    complaint = submit(backend, bj_customer(backend))
+    assign(backend, complaint)
+    do(backend, "SH01CH01", complaint, "Task_Investigate", investigation())
+    decide_and_call_back(backend, complaint, satisfied=False, score=1)
+    assert read(backend, complaint)["status"] == "DECIDED"
+    fire_timers(backend, clock.now() + 29 * DAY)
+    assert read(backend, complaint)["status"] == "DECIDED"
+    fire_timers(backend, clock.now() + 31 * DAY)
+    state = read(backend, complaint)
+    assert state["status"] == "CLOSED" and state["currentTasks"] == []
+    assert state["process"]["instance"]["status"] == "COMPLETED"
+
+
+def test_cmp5_systemic_issue_raises_a_rectification_tracked_to_closure(backend: Backend) -> None:
+    complaint = submit(backend, bj_customer(backend))
+    assign(backend, complaint)
+    do(backend, "SH01CH01", complaint, "Task_Investigate", investigation(systemic=True))
+    state = read(backend, complaint)
+    assert state["rectification"]["closedAt"] is None
+    decide_and_call_back(backend, complaint)
+    state = read(backend, complaint)
+    # The complaint is closed for the customer; head office still owes the rectification.
+    assert state["status"] == "CLOSED"
+    assert state["process"]["instance"]["status"] == "RUNNING"
+    assert [t["elementId"] for t in state["currentTasks"]] == ["Task_Rectify"]
+    do(
+        backend,
+        "HO0001",
+        complaint,
+        "Task_Rectify",
+        {"actions": ["修订开户告知书", "全行培训"], "completed_on": clock.today().isoformat()},
+    )
+    state = read(backend, complaint)
+    assert state["rectification"]["actions"] == ["修订开户告知书", "全行培训"]
+    assert state["rectification"]["closedAt"] is not None
+    assert state["process"]["instance"]["status"] == "COMPLETED"
+
+
+def test_cmp5_statistics_by_category_channel_unit_cause_and_month(backend: Backend) -> None:
+    complaint = submit(backend, bj_customer(backend), category="CARDS", channel="ONLINE")
+    assign(backend, complaint)
+    do(backend, "SH01CH01", complaint, "Task_Investigate", investigation(cause="SYSTEM_FAULT"))
+    decide_and_call_back(backend, complaint, score=4)
+    query = """query($by: ComplaintDimension!) { complaintStatistics(by: $by) {
+        key count closed decided decidedOnTime onTimeRate averageSatisfaction overdueOpen } }"""
+    by_category = {
+        r["key"]: r for r in backend.gql(query, {"by": "CATEGORY"})["complaintStatistics"]
+    }
+    assert by_category["CARDS"]["closed"] >= 1 and by_category["CARDS"]["onTimeRate"] == "1.0000"
+    channels = {r["key"] for r in backend.gql(query, {"by": "CHANNEL"})["complaintStatistics"]}
+    assert "ONLINE" in channels
+    units = {r["key"] for r in backend.gql(query, {"by": "UNIT"})["complaintStatistics"]}
+    assert "BJ01" in units
+    causes = {r["key"] for r in backend.gql(query, {"by": "CAUSE"})["complaintStatistics"]}
+    assert "SYSTEM_FAULT" in causes
+    months = backend.gql(query, {"by": "MONTH"})["complaintStatistics"]
+    assert f"{clock.now():%Y-%m}" in {r["key"] for r in months}
+    # Marketing analysts see aggregates (no customer rows) over the whole bank.
+    analyst = backend.gql(query, {"by": "CATEGORY"}, staff="MKT0001")["complaintStatistics"]
+    assert sum(r["count"] for r in analyst) == sum(r["count"] for r in by_category.values())
+
+
+def test_tasks_only_candidates_complete_once_and_forms_are_validated(backend: Backend) -> None:
+    complaint = submit(backend, bj_customer(backend))
+    task = task_of(backend, "SUP0001", complaint, "Task_AssignHandler")
+    # Another branch's supervisor does not see the task, and may not complete it.
+    other = backend.post(
+        "mutation($i: CompleteTaskInput!) { completeTask(input: $i) { errors { code } } }",
+        {"i": {"id": task, "data": {"handler": "SH01CH01"}}},
+        staff="SH01SUP01",
+    ).json()
+    assert other["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    errors = complete(backend, "SUP0001", task, {"handler": 42, "colour": "red"})
+    assert {(".".join(e["field"]), e["code"]) for e in errors} == {
+        ("data.handler", "FORM_INVALID"),
+        ("data.colour", "FORM_INVALID"),
+    }
+    assert complete(backend, "SUP0001", task, {}) == [
+        {"field": ["data", "handler"], "code": "FORM_INVALID", "message": "is required"}
+    ]
+    assert complete(backend, "SUP0001", task, {"handler": "SH01CH01"}) == []
+    twice = complete(backend, "SUP0001", task, {"handler": "SH01CH01"})
+    assert twice[0]["code"] == "TASK_NOT_OPEN"
+    # The investigation is assigned to the handler: a colleague may not take it over.
+    investigate = task_of(backend, "SH01CH01", complaint, "Task_Investigate")
+    stolen = backend.post(
+        "mutation($i: CompleteTaskInput!) { completeTask(input: $i) { errors { code } } }",
+        {"i": {"id": investigate, "data": investigation()}},
+        staff="CH0001",
+    ).json()
+    assert stolen["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    schema = backend.gql(
+        "query($id: ID!) { task(id: $id) { formSchema formName } }",
+        {"id": investigate},
+        staff="SH01CH01",
+    )["task"]
+    assert schema["formName"] == "investigate"
+    assert "complexity" in schema["formSchema"]["required"]
+
+
+def test_claim_and_reassign_tasks(backend: Backend) -> None:
+    complaint = submit(backend, bj_customer(backend))
+    task = task_of(backend, "SUP0001", complaint, "Task_AssignHandler")
+    claim = "mutation($i: ClaimTaskInput!) { claimTask(input: $i) { task { assignee { employeeNo } } errors { code } } }"
+    claimed = backend.gql(claim, {"i": {"id": task}}, staff="SUP0001")["claimTask"]
+    assert claimed["task"]["assignee"]["employeeNo"] == "SUP0001"
+    reassign = """mutation($i: ReassignTaskInput!) {
+        reassignTask(input: $i) { task { assignee { employeeNo } } errors { field code } } }"""
+    refused = backend.gql(reassign, {"i": {"id": task, "assignee": "RM0001"}}, staff="HO0001")[
+        "reassignTask"
+    ]
+    assert refused["errors"] == [{"field": ["assignee"], "code": "NOT_A_CANDIDATE"}]
+    moved = backend.gql(reassign, {"i": {"id": task, "assignee": "BJ01SUP01"}}, staff="HO0001")[
+        "reassignTask"
+    ]
+    assert moved["task"]["assignee"]["employeeNo"] == "BJ01SUP01"
+    mine = backend.gql(
+        "{ myTasks(first: 100, assignedToMe: true) { edges { node { id } } } }", staff="BJ01SUP01"
+    )["myTasks"]["edges"]
+    assert task in {e["node"]["id"] for e in mine}
+    not_mine = backend.post(
+        "mutation($i: CompleteTaskInput!) { completeTask(input: $i) { errors { code } } }",
+        {"i": {"id": task, "data": {"handler": "SH01CH01"}}},
+        staff="SUP0001",
+    ).json()
+    assert not_mine["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+def test_complaint_handlers_see_the_customers_of_their_open_complaints(backend: Backend) -> None:
+    """SHARE-1 row scope `rows:complaints`: assigned, open complaints only."""
+    customer = bj_customer(backend)
+    query = "query($id: ID!) { customer(id: $id) { id name phone } }"
+
+    def sees() -> bool:
+        body = backend.post(
+            query, {"id": customer["id"]}, staff="SH01CH01", purpose="COMPLAINT_HANDLING"
+        ).json()
+        return bool(body["data"] and body["data"]["customer"])
+
+    assert not sees()
+    complaint = submit(backend, customer)
+    assert not sees()  # registered, not yet assigned
+    assign(backend, complaint)
+    assert sees()
+    listed = backend.gql(
+        "{ customers(first: 100) { edges { node { id } } } }",
+        staff="SH01CH01",
+        purpose="COMPLAINT_HANDLING",
+    )["customers"]["edges"]
+    assert customer["id"] in {e["node"]["id"] for e in listed}
+    do(backend, "SH01CH01", complaint, "Task_Investigate", investigation())
+    decide_and_call_back(backend, complaint)
+    assert read(backend, complaint)["status"] == "CLOSED"
+    assert not sees()
+    # The handler still sees the complaint record itself, not the customer behind it.
+    own = backend.gql(
+        "query($id: ID!) { complaint(id: $id) { reference customer { id } } }",
+        {"id": complaint["id"]},
+        staff="SH01CH01",
+        purpose="COMPLAINT_HANDLING",
+    )["complaint"]
+    assert own["reference"] == complaint["reference"]
+    assert own["customer"] is None
+
+
+def test_complaints_of_invisible_customers_are_not_found(backend: Backend) -> None:
+    complaint = submit(backend, bj_customer(backend))
+    body = backend.post(
+        "query($id: ID!) { complaint(id: $id) { id } }",
+        {"id": complaint["id"]},
+        staff="SH01SUP01",
+    ).json()
+    assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    assert (
+        backend.gql(
+            "query($id: ID!) { node(id: $id) { id } }", {"id": complaint["id"]}, staff="SH01SUP01"
+        )["node"]
+        is None
+    )
