@@ -138,7 +138,7 @@ def test_on_the_spot_resolution_to_close(backend: Backend) -> None:
     assert state["satisfactionScore"] == 5 and state["slaState"] == "ON_TRACK"
     assert kinds(state)[-1] == "CLOSED"
     assert "RESOLVED_ON_THE_SPOT" in kinds(state)
-    notice = [m for m in state["messages"] if m["kind"] == "DECISION_NOTICE"][0]
+    notice = next(m for m in state["messages"] if m["kind"] == "DECISION_NOTICE")
     assert notice["proofOfDelivery"] == DECISION["proof_of_delivery"]
     assert "救济途径" in notice["content"]
     instance = state["process"]["instance"]
