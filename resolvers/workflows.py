@@ -23,6 +23,7 @@ from resolvers.errors import (
     UserInputError,
 )
 from resolvers.pagination import Page, PageRequest, SortKey, paginate
+from store.db import take_write_lock
 from store.staff import Role, Staff
 from store.workflows import ProcessInstance, ProcessTask, ProcessVersion, TaskStatus
 from workflows import deployment, runtime
@@ -256,6 +257,7 @@ def run_due(
     with clock.travel_to(now):
         while advanced + failed < limit:
             with session_scope() as session:
+                take_write_lock(session)
                 ids = runtime.due_instance_ids(session, now, 1, tried)
                 if not ids:
                     break
