@@ -1,4 +1,4 @@
-"""Internal share grants (SHARE-2): create, revoke, list, and the SQL that applies them.
+"""Sharing (SHARE-2, SHARE-3): grants, third parties, consents, and external share approvals.
 
 A grant is in force while ``valid_from <= now < expires_at`` and it is not revoked; every query
 that uses grants checks exactly that, so an expired grant stops working by itself.
@@ -20,10 +20,15 @@ from kehu import clock
 from resolvers import audit
 from resolvers.errors import FieldError, ForbiddenError, NotFoundError, UserInputError
 from resolvers.pagination import Page, PageRequest, SortKey, paginate
+from resolvers.workflows import as_user_error
 from store.customers import Customer
 from store.policy import PolicyRule
-from store.sharing import Consent, ShareGrant, ShareGrantCustomer, ThirdParty
+from store.sharing import Consent, ShareGrant, ShareGrantCustomer, ShareRequest, ThirdParty
 from store.staff import Branch, Role, Staff
+from store.workflows import ProcessInstance
+from workflows import runtime
+from workflows.errors import ProcessError
+from workflows.operations import OperationCall, operation
 
 MAX_GRANT_DAYS = 366
 
@@ -478,3 +483,126 @@ def revoke_consent(session: Session, actor: Staff, consent_id: int) -> Consent:
 
 def consents_by_id(session: Session, ids: Sequence[int]) -> dict[int, Consent]:
     return {c.id: c for c in session.scalars(select(Consent).where(Consent.id.in_(list(ids))))}
+
+
+# --- approval of an external data share, run as a process (second diagram) --------------------
+
+SHARE_PROCESS_KEY = "share_request"
+
+
+@dataclass(frozen=True)
+class ShareRequestDraft:
+    customer_id: int
+    third_party_id: int
+    purpose: str
+    data_categories: Sequence[str]
+    reason: str
+
+
+def request_share(session: Session, actor: Staff, draft: ShareRequestDraft) -> ShareRequest:
+    """Ask to hand a customer's data to a third party; the approval process starts at once."""
+    problems: list[FieldError] = []
+    if session.get(ThirdParty, draft.third_party_id) is None:
+        problems.append(FieldError(("thirdParty",), "NOT_FOUND", "no such third party"))
+    problems += _purpose_and_groups(session, draft.purpose, draft.data_categories, "dataCategories")
+    reason = draft.reason.strip()
+    if not reason:
+        problems.append(FieldError(("reason",), "REQUIRED", "say why the data must be shared"))
+    elif len(reason) > 300:
+        problems.append(FieldError(("reason",), "TOO_LONG", "at most 300 characters"))
+    if problems:
+        raise UserInputError(problems)
+    request = ShareRequest(
+        customer_id=draft.customer_id,
+        third_party_id=draft.third_party_id,
+        purpose=draft.purpose,
+        data_categories=sorted(set(draft.data_categories)),
+        reason=reason,
+        requested_by_id=actor.id,
+        requested_at=clock.now(),
+        status="PENDING",
+    )
+    session.add(request)
+    session.flush()
+
+    def link(instance: ProcessInstance) -> None:
+        request.instance_id = instance.id
+        session.flush()
+
+    try:
+        runtime.start(
+            session,
+            SHARE_PROCESS_KEY,
+            f"share_request:{request.id}",
+            {"share_request_id": request.id},
+            actor,
+            on_created=link,
+        )
+    except ProcessError as exc:
+        raise as_user_error(exc) from None
+    return request
+
+
+def _share_request(call: OperationCall) -> ShareRequest:
+    request = call.session.scalar(
+        select(ShareRequest).where(ShareRequest.instance_id == call.instance.id)
+    )
+    if request is None:
+        raise LookupError("no share request belongs to this process instance")
+    return request
+
+
+@operation("check_consent", "Whether a consent in force covers the request's purpose/categories")
+def check_consent(call: OperationCall) -> dict[str, Any]:
+    request = _share_request(call)
+    now = clock.now()
+    for consent in call.session.scalars(
+        select(Consent)
+        .join(ThirdParty, ThirdParty.id == Consent.third_party_id)
+        .where(
+            Consent.customer_id == request.customer_id,
+            Consent.third_party_id == request.third_party_id,
+            Consent.purpose == request.purpose,
+            Consent.revoked_at.is_(None),
+            Consent.valid_from <= now,
+            Consent.valid_until > now,
+            ThirdParty.agreement_signed_on <= now.date(),
+            ThirdParty.agreement_expires_on >= now.date(),
+        )
+        .order_by(Consent.id)
+    ):
+        if set(request.data_categories) <= set(consent.data_categories):
+            request.consent_id = consent.id
+            return {"in_force": True, "consent_id": consent.id}
+    return {"in_force": False, "consent_id": None}
+
+
+@operation("decide_share_request", "Approve or refuse a data share request (audited)")
+def decide_share_request(call: OperationCall) -> dict[str, Any]:
+    request = _share_request(call)
+    approved = bool(call.params.get("approved"))
+    request.status = "APPROVED" if approved else "DENIED"
+    request.decided_by_id = call.actor.id if call.actor else None
+    request.decided_at = clock.now()
+    request.decision_note = str(call.params.get("note") or "")[:300]
+    if call.actor is not None:
+        _change_entry(
+            call.session,
+            call.actor,
+            f"share request {request.id} {request.status.lower()}",
+            [request.customer_id],
+            {"third_party": request.third_party_id, "categories": request.data_categories},
+            f"consent:{request.consent_id}" if request.consent_id else "share_request",
+        )
+    return {"status": request.status}
+
+
+def share_requests(
+    session: Session, actor: Staff, see_all: bool, status: str | None
+) -> list[ShareRequest]:
+    statement = select(ShareRequest).order_by(ShareRequest.id.desc()).limit(100)
+    if not see_all:
+        statement = statement.where(ShareRequest.requested_by_id == actor.id)
+    if status:
+        statement = statement.where(ShareRequest.status == status)
+    return list(session.scalars(statement))

@@ -292,7 +292,7 @@ class FinancialSnapshot:
         return cls(as_of=row.as_of, recorded_at=row.recorded_at, **values)
 
 
-@strawberry.type(description="An account of the customer. 账户。")
+@strawberry.type(name="Account", description="An account of the customer. 账户。")
 class AccountNode(Node):
     account_no: str | None
     kind: AccountKindEnum  # type: ignore[valid-type]

@@ -16,7 +16,7 @@ from store.policy import PolicyRule, PolicyVersion
 from store.staff import Staff
 
 
-@strawberry.type(description="A rule of the live access policy. 访问策略规则。")
+@strawberry.type(name="PolicyRule", description="A rule of the live access policy. 访问策略规则。")
 class PolicyRuleNode:
     kind: str = strawberry.field(description="p (permission) or g2 (field group).")
     role: str | None = strawberry.field(description="For p rules.")
@@ -50,7 +50,7 @@ class PolicyRuleNode:
         )
 
 
-@strawberry.type(description="One version of the live policy. 策略版本。")
+@strawberry.type(name="PolicyVersion", description="One version of the live policy. 策略版本。")
 class PolicyVersionNode:
     version: int
     changed_by: str

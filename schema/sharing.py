@@ -19,7 +19,7 @@ from resolvers.pagination import PageRequest
 from schema.base import Connection, ContextInfo, Node, bilingual_enum, node_id, user_errors
 from schema.customers import mutate
 from schema.staff import StaffNode
-from store.sharing import Consent, ShareGrant, ThirdParty
+from store.sharing import Consent, ShareGrant, ShareRequest, ThirdParty
 from store.staff import Staff
 
 EffectEnum = bilingual_enum(
@@ -218,12 +218,93 @@ class RevokeConsentInput:
     id: strawberry.ID
 
 
+@strawberry.type(
+    name="ShareRequest",
+    description="A request to give a customer's data to a third party, approved by a process "
+    "(consent check, then security review). 数据对外提供申请。",
+)
+class ShareRequestNode(Node):
+    customer: strawberry.ID
+    third_party: strawberry.ID
+    purpose: str
+    data_categories: list[str]
+    reason: str
+    status: str = strawberry.field(description="PENDING, APPROVED or DENIED")
+    consent: strawberry.ID | None = strawberry.field(description="The consent that covers it.")
+    requested_at: dt.datetime
+    decided_at: dt.datetime | None
+    decision_note: str | None
+    process_instance: strawberry.ID | None
+
+    @classmethod
+    def of(cls, row: ShareRequest) -> ShareRequestNode:
+        return cls(
+            id=node_id("ShareRequest", row.id),
+            customer=node_id("Customer", row.customer_id),
+            third_party=node_id("ThirdParty", row.third_party_id),
+            purpose=row.purpose,
+            data_categories=list(row.data_categories),
+            reason=row.reason,
+            status=row.status,
+            consent=node_id("Consent", row.consent_id) if row.consent_id else None,
+            requested_at=row.requested_at,
+            decided_at=row.decided_at,
+            decision_note=row.decision_note,
+            process_instance=node_id("ProcessInstance", row.instance_id)
+            if row.instance_id
+            else None,
+        )
+
+
+@strawberry.input(description="What to share with whom, and why.")
+class RequestDataShareInput:
+    customer_id: strawberry.ID
+    third_party: strawberry.ID
+    purpose: str
+    data_categories: list[str]
+    reason: str
+
+
+@strawberry.type
+class ShareRequestPayload:
+    errors: list[SharingUserError]
+    share_request: ShareRequestNode | None = None
+
+
 def _sharing_errors(exc: UserInputError) -> list[SharingUserError]:
     return user_errors(exc, SharingUserError)
 
 
 @strawberry.type
 class SharingMutation:
+    @strawberry.mutation(
+        description="Ask to give a customer's data to a third party: the approval process "
+        "checks the consent, then security reviews it (SHARE-3). 申请对外提供数据。"
+    )
+    def request_data_share(
+        self, info: ContextInfo, input: RequestDataShareInput
+    ) -> ShareRequestPayload:
+        ctx = info.context
+
+        def command(session: Any) -> ShareRequest:
+            customer = logic_customers.require_visible(
+                session, pk_of(input.customer_id, "Customer", "customerId"), ctx.visible
+            )
+            draft = sharing.ShareRequestDraft(
+                customer_id=customer,
+                third_party_id=pk_of(input.third_party, "ThirdParty", "thirdParty"),
+                purpose=input.purpose.strip(),
+                data_categories=[c.strip() for c in input.data_categories],
+                reason=input.reason,
+            )
+            return sharing.request_share(session, ctx.actor, draft)
+
+        try:
+            request = mutate(info, command)
+        except UserInputError as exc:
+            return ShareRequestPayload(errors=_sharing_errors(exc))
+        return ShareRequestPayload(errors=[], share_request=ShareRequestNode.of(request))
+
     @strawberry.mutation(description="Register a third party (security admins; SHARE-3).")
     def register_third_party(
         self, info: ContextInfo, input: RegisterThirdPartyInput
@@ -333,6 +414,17 @@ class SharingMutation:
 
 @strawberry.type
 class SharingQuery:
+    @strawberry.field(
+        description="External data share requests: yours, or all for security admins "
+        "(`admin:policy`). 数据对外提供申请。"
+    )
+    def share_requests(
+        self, info: ContextInfo, status: str | None = None
+    ) -> list[ShareRequestNode]:
+        ctx = info.context
+        rows = sharing.share_requests(ctx.session, ctx.actor, _right(info, "admin:policy"), status)
+        return [ShareRequestNode.of(r) for r in rows]
+
     @strawberry.field(description="A customer's consents, newest first. 客户授权同意记录。")
     def consents(self, info: ContextInfo, customer_id: strawberry.ID) -> list[ConsentNode]:
         ctx = info.context
