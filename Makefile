@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/customers_page.py
 	$(BIN)/python bench/authz_overhead.py
 	$(BIN)/python bench/seed_speed.py
+	$(BIN)/python bench/complaints.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

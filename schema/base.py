@@ -74,7 +74,9 @@ def bilingual_enum(python_enum: type[E], description: str, labels: dict[str, str
     missing = {m.name for m in python_enum} - set(labels)
     if missing:
         raise ValueError(f"{python_enum.__name__}: no description for {sorted(missing)}")
-    registered = strawberry.enum(python_enum, description=description)
+    # A private helper class (``_CustomerErrorCode``) still gets its public GraphQL name.
+    name = python_enum.__name__.lstrip("_")
+    registered = strawberry.enum(python_enum, name=name, description=description)
     for value in registered.__strawberry_definition__.values:  # type: ignore[attr-defined]
         value.description = labels[value.name]
     return registered

@@ -104,8 +104,7 @@ SlaStateEnum = bilingual_enum(
 )
 
 
-@strawberry.enum(description="Why a complaint submission was refused. 投诉登记错误代码。")
-class ComplaintErrorCode(Enum):
+class _ComplaintErrorCode(Enum):
     INVALID_ID = "INVALID_ID"
     NOT_FOUND = "NOT_FOUND"
     REQUIRED = "REQUIRED"
@@ -116,10 +115,26 @@ class ComplaintErrorCode(Enum):
     PROCESS_STEP_FAILED = "PROCESS_STEP_FAILED"
 
 
+ComplaintErrorCode = bilingual_enum(
+    _ComplaintErrorCode,
+    "Why a complaint submission was refused. 投诉登记错误代码。",
+    {
+        "INVALID_ID": "Not the global ID of the expected type ID 无效",
+        "NOT_FOUND": "No such object 对象不存在",
+        "REQUIRED": "A required value is missing 缺少必填项",
+        "TOO_LONG": "The text is too long 文本过长",
+        "INVALID_AMOUNT": "Not a valid amount of money 金额无效",
+        "NEGATIVE_AMOUNT": "The amount is negative 金额为负",
+        "PROCESS_NOT_DEPLOYED": "The complaint process is not deployed 投诉流程未部署",
+        "PROCESS_STEP_FAILED": "The complaint process failed at an element 流程步骤失败",
+    },
+)
+
+
 @strawberry.type(description="A refused complaint submission: the field and why.")
 class ComplaintUserError:
     field: list[str] | None
-    code: ComplaintErrorCode
+    code: ComplaintErrorCode  # type: ignore[valid-type]
     message: str
 
 
@@ -397,25 +412,46 @@ class ComplaintWhere:
         )
 
 
-@strawberry.enum(description="Orderings of complaints.")
-class ComplaintOrderField(Enum):
+class _ComplaintOrderField(Enum):
     ACCEPTED_AT = "ACCEPTED_AT"
     DECISION_DUE_AT = "DECISION_DUE_AT"
 
 
+ComplaintOrderField = bilingual_enum(
+    _ComplaintOrderField,
+    "Orderings of complaints. 投诉排序字段。",
+    {
+        "ACCEPTED_AT": "When it was accepted 受理时间",
+        "DECISION_DUE_AT": "The decision deadline 处理期限",
+    },
+)
+
+
 @strawberry.input
 class ComplaintOrderBy:
-    field: ComplaintOrderField
+    field: ComplaintOrderField  # type: ignore[valid-type]
     direction: SortDirection = SortDirection.ASC
 
 
-@strawberry.enum(description="How complaint statistics are grouped (CMP-5). 统计维度。")
-class ComplaintDimension(Enum):
+class _ComplaintDimension(Enum):
     CATEGORY = "CATEGORY"
     CHANNEL = "CHANNEL"
     UNIT = "UNIT"
     CAUSE = "CAUSE"
     MONTH = "MONTH"
+
+
+ComplaintDimension = bilingual_enum(
+    _ComplaintDimension,
+    "How complaint statistics are grouped (CMP-5). 统计维度。",
+    {
+        "CATEGORY": "By category 按类别",
+        "CHANNEL": "By channel 按渠道",
+        "UNIT": "By handling branch 按机构",
+        "CAUSE": "By cause 按原因",
+        "MONTH": "By month of acceptance (UTC) 按受理月份",
+    },
+)
 
 
 @strawberry.type(description="Complaint figures for one group. 投诉统计。")

@@ -41,8 +41,7 @@ TaskStatusEnum = bilingual_enum(
 )
 
 
-@strawberry.enum(description="Why a process action was refused. 流程操作错误代码。")
-class ProcessErrorCode(Enum):
+class _ProcessErrorCode(Enum):
     INVALID_ID = "INVALID_ID"
     NOT_FOUND = "NOT_FOUND"
     INVALID_XML = "INVALID_XML"
@@ -72,12 +71,47 @@ class ProcessErrorCode(Enum):
     DATE_IN_PAST = "DATE_IN_PAST"
 
 
+ProcessErrorCode = bilingual_enum(
+    _ProcessErrorCode,
+    "Why a process action was refused. 流程操作错误代码。",
+    {
+        "INVALID_ID": "Not the global ID of the expected type ID 无效",
+        "NOT_FOUND": "No such object 对象不存在",
+        "INVALID_XML": "The file is not well-formed XML XML 格式错误",
+        "INVALID_BPMN": "Not valid BPMN 2.0 不符合 BPMN 2.0",
+        "MISSING_DIAGRAM": "An element has no layout (BPMNDI) 缺少图形布局",
+        "MISSING_LANES": "The process has no lanes 缺少泳道",
+        "UNKNOWN_ROLE": "A lane's name does not start with a role 泳道角色未知",
+        "NOT_IN_LANE": "An element lies in no lane 元素不在泳道内",
+        "FORM_MISSING": "A user task's form is missing 缺少表单",
+        "FORM_INVALID": "A form or its answers are invalid 表单或填写内容无效",
+        "UNKNOWN_OPERATION": "A service task names an unknown operation 服务操作未知",
+        "EXPRESSION_NOT_ALLOWED": "A script or expression is not allowed 表达式不被允许",
+        "PROCESS_NOT_DEPLOYED": "The process has no deployed version 流程未部署",
+        "PROCESS_STEP_FAILED": "The diagram failed at an element 流程步骤失败",
+        "MIGRATION_UNSAFE": "The new version lacks where the instance stands 迁移不安全",
+        "WRONG_PROCESS": "The version belongs to another process 版本不属于该流程",
+        "INSTANCE_FINISHED": "The instance has finished 流程实例已结束",
+        "TASK_NOT_OPEN": "The task is no longer open 任务已办结或撤销",
+        "ALREADY_ASSIGNED": "Someone else has the task 任务已被他人认领",
+        "NOT_A_CANDIDATE": "The person may not do this task 非任务候选人",
+        "REQUIRED": "A required value is missing 缺少必填项",
+        "INVALID": "The value is malformed 格式不正确",
+        "INVALID_HANDLER": "Not an active complaint handler 处理人无效",
+        "HANDLER_CONFLICT": "The handler is the person or unit complained about 处理人需回避",
+        "INCONSISTENT": "Answers contradict each other 填写内容矛盾",
+        "DEADLINE_TOO_LATE": "Beyond the allowed number of days 超出期限",
+        "DATE_IN_PAST": "The date lies in the past 日期已过",
+    },
+)
+
+
 @strawberry.type(description="A refused process action: the field (or BPMN element) and why.")
 class ProcessUserError:
     field: list[str] | None = strawberry.field(
         description="Input path (`data.handler` for a form field) or `bpmn.<element id>`."
     )
-    code: ProcessErrorCode
+    code: ProcessErrorCode  # type: ignore[valid-type]
     message: str
 
 
@@ -113,6 +147,7 @@ class ProcessVersionNode(Node):
 )
 class ProcessInstanceNode(Node):
     _version_id: strawberry.Private[int]
+    _pk: strawberry.Private[int]
     business_key: str
     status: InstanceStatusEnum  # type: ignore[valid-type]
     active_element_ids: list[str] = strawberry.field(
@@ -129,6 +164,7 @@ class ProcessInstanceNode(Node):
         return cls(
             id=node_id("ProcessInstance", instance.id),
             _version_id=instance.version_id,
+            _pk=instance.id,
             business_key=instance.business_key,
             status=instance.status,
             active_element_ids=list(instance.active_elements),
@@ -138,6 +174,11 @@ class ProcessInstanceNode(Node):
             completed_at=instance.completed_at,
             state_size=len(instance.state.encode()),
         )
+
+    @strawberry.field(description="Its open user tasks (what to do next, and by whom).")
+    def open_tasks(self, info: ContextInfo) -> list[TaskNode]:
+        pk = self._pk
+        return [TaskNode.of(t) for t in logic.open_tasks(info.context.session, [pk])[pk]]
 
     @strawberry.field(description="The diagram version this instance runs on.")
     def version(self, info: ContextInfo) -> ProcessVersionNode:
@@ -358,7 +399,7 @@ class WorkflowMutation:
                 errors=[
                     ProcessUserError(
                         field=["forms"],
-                        code=ProcessErrorCode.FORM_INVALID,
+                        code=ProcessErrorCode.FORM_INVALID,  # type: ignore[attr-defined]
                         message="must be an object of form name → JSON schema",
                     )
                 ]
@@ -420,7 +461,7 @@ class WorkflowMutation:
                 errors=[
                     ProcessUserError(
                         field=["data"],
-                        code=ProcessErrorCode.FORM_INVALID,
+                        code=ProcessErrorCode.FORM_INVALID,  # type: ignore[attr-defined]
                         message="must be an object of the form's fields",
                     )
                 ]

@@ -11,17 +11,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import json
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
+from uuid import UUID
 
 import SpiffWorkflow.bpmn.specs.event_definitions.timer as spiff_timer
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
@@ -45,7 +51,52 @@ class _ClockDatetime(datetime):
 
 spiff_timer.datetime = _ClockDatetime  # type: ignore[misc]
 
-SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+_loading_specs: contextvars.ContextVar[ParsedProcess] = contextvars.ContextVar("kehu_specs")
+
+
+class _StateWithoutSpec(BpmnWorkflowConverter):  # type: ignore[misc]
+    """Workflow state without its spec: the instance's version row holds the diagram.
+
+    SpiffWorkflow embeds the whole spec in every state (about 45 KB for the complaint process)
+    and rebuilds it on every load. Kehu stores the version instead and reuses the spec parsed
+    once per version, which keeps a closed complaint small and a load cheap.
+    """
+
+    def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
+        dct: dict[str, Any] = WorkflowConverter.to_dict(self, workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct: dict[str, Any]) -> BpmnWorkflow:
+        parsed = _loading_specs.get()
+        workflow = self.target_class(parsed.spec, parsed.subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+SERIALIZER = BpmnWorkflowSerializer(
+    BpmnWorkflowSerializer.configure({**SPIFF_CONFIG, BpmnWorkflow: _StateWithoutSpec})
+)
+
+
+class EngineClock:
+    """Seconds spent inside SpiffWorkflow in this process (load, steps, save), for bench/."""
+
+    seconds = 0.0
+
+    @classmethod
+    @contextlib.contextmanager
+    def measure(cls) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            cls.seconds += time.perf_counter() - started
 
 
 @dataclass
@@ -136,31 +187,19 @@ def new_workflow(parsed: ParsedProcess, run: Run) -> BpmnWorkflow:
     return BpmnWorkflow(parsed.spec, parsed.subprocess_specs, script_engine=KehuScriptEngine(run))
 
 
-@functools.lru_cache(maxsize=64)
-def _spec_dicts(bpmn_xml: str) -> tuple[str, str]:
-    parsed = parse(bpmn_xml)
-    spec = SERIALIZER.to_dict(parsed.spec)
-    subprocesses = {name: SERIALIZER.to_dict(s) for name, s in parsed.subprocess_specs.items()}
-    return json.dumps(spec), json.dumps(subprocesses)
-
-
 def load(state: str, bpmn_xml: str, run: Run) -> BpmnWorkflow:
     """Rebuild a workflow from its stored state and the diagram of its version."""
-    data = json.loads(state)
-    spec, subprocesses = _spec_dicts(bpmn_xml)
-    data["spec"], data["subprocess_specs"] = json.loads(spec), json.loads(subprocesses)
-    workflow = SERIALIZER.from_dict(data)
+    with EngineClock.measure():
+        token = _loading_specs.set(parse(bpmn_xml))
+        try:
+            workflow = SERIALIZER.deserialize_json(state)
+        finally:
+            _loading_specs.reset(token)
     workflow.script_engine = KehuScriptEngine(run)
     return workflow
 
 
 def dump(workflow: BpmnWorkflow) -> str:
-    """The workflow's state without its spec: the instance's version row holds the diagram.
-
-    SpiffWorkflow embeds the whole spec in every state (about 45 KB for the complaint
-    process); leaving it out keeps a closed complaint's state small.
-    """
-    data = SERIALIZER.to_dict(workflow)
-    data.pop("spec", None)
-    data.pop("subprocess_specs", None)
-    return json.dumps(data, separators=(",", ":"), default=str)
+    """The workflow's state as JSON, without its spec (see ``_StateWithoutSpec``)."""
+    with EngineClock.measure():
+        return str(SERIALIZER.serialize_json(workflow))

@@ -87,7 +87,7 @@ def start(
     start_task = workflow.get_tasks(state=TaskState.READY)[0]
     start_task.data.update(data)
     _steps(run, workflow.do_engine_steps)
-    _save(session, instance, workflow, version, first=True)
+    _save(session, instance, workflow, first=True)
     return instance
 
 
@@ -132,7 +132,7 @@ def complete_task(
     task_row.completed_at = now
     task_row.completed_by_id = actor.id
     session.flush()
-    _save(session, locked.instance, locked.workflow, locked.version)
+    _save(session, locked.instance, locked.workflow)
     return locked.instance
 
 
@@ -150,7 +150,7 @@ def fire_due_timers(session: Session, instance_id: int) -> bool:
         due = next_due(workflow)
         if due is None or due > now:
             break
-    _save(session, instance, workflow, locked.version)
+    _save(session, instance, workflow)
     return True
 
 
@@ -197,7 +197,7 @@ def migrate(session: Session, instance_id: int, target: ProcessVersion) -> Proce
         )
     migrate_workflow(top, locked.workflow, parsed.spec)
     locked.instance.version_id = target.id
-    _save(session, locked.instance, locked.workflow, target)
+    _save(session, locked.instance, locked.workflow)
     return locked.instance
 
 
@@ -259,7 +259,8 @@ def _spiff_task(workflow: BpmnWorkflow, spiff_task_id: str) -> SpiffTask:
 def _steps(run: engine.Run, action: Callable[[], Any]) -> None:
     """Run engine steps; an operation's own error is raised as itself, not as the engine's."""
     try:
-        action()
+        with engine.EngineClock.measure():
+            action()
     except (SpiffWorkflowException, sandbox.SandboxError) as exc:
         if run.error is not None and not isinstance(run.error, SpiffWorkflowException):
             raise run.error from None
@@ -277,14 +278,14 @@ def _save(
     session: Session,
     instance: ProcessInstance,
     workflow: BpmnWorkflow,
-    version: ProcessVersion,
     *,
     first: bool = False,
 ) -> None:
     """Persist state, progress, next due time and the user-task rows; refuse a stale save."""
     now = clock.now()
     state = engine.dump(workflow)
-    active, completed = _elements(workflow)
+    tasks = _all_tasks(workflow)
+    active, completed = _elements(tasks)
     finished = workflow.is_completed()
     values = {
         "state": state,
@@ -313,14 +314,22 @@ def _save(
         for key, value in values.items():
             setattr(instance, key, value)
         session.flush()
-    _sync_tasks(session, instance, workflow, version, now)
+    _sync_tasks(session, instance, tasks, now)
 
 
-def _elements(workflow: BpmnWorkflow) -> tuple[list[str], list[str]]:
+def _all_tasks(workflow: BpmnWorkflow) -> list[SpiffTask]:
+    """Every task of the workflow and its subprocesses (flat, without walking the tree)."""
+    tasks = list(workflow.tasks.values())
+    for subprocess in workflow.subprocesses.values():
+        tasks.extend(subprocess.tasks.values())
+    return tasks
+
+
+def _elements(tasks: list[SpiffTask]) -> tuple[list[str], list[str]]:
     active: dict[str, None] = {}
     completed: dict[str, None] = {}
     waiting = TaskState.READY | TaskState.WAITING | TaskState.STARTED
-    for task in workflow.get_tasks():
+    for task in tasks:
         element = task.task_spec.bpmn_id
         if element is None:
             continue
@@ -334,12 +343,15 @@ def _elements(workflow: BpmnWorkflow) -> tuple[list[str], list[str]]:
 def _sync_tasks(
     session: Session,
     instance: ProcessInstance,
-    workflow: BpmnWorkflow,
-    version: ProcessVersion,
+    tasks: list[SpiffTask],
     now: datetime,
 ) -> None:
-    """Open a row for each new user task, cancel rows whose task went away (e.g. a timer)."""
-    ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+    """Open a row for each new user task, cancel rows whose task went away (e.g. a timer).
+
+    A task completed through the API is no longer READY, so READY tasks without an open row
+    are exactly the new ones.
+    """
+    ready = {str(t.id): t for t in tasks if t.state == TaskState.READY and t.task_spec.manual}
     open_rows = session.scalars(
         select(ProcessTask).where(
             ProcessTask.instance_id == instance.id, ProcessTask.status == TaskStatus.OPEN
@@ -350,22 +362,13 @@ def _sync_tasks(
             row.status = TaskStatus.CANCELLED
             row.completed_at = now
     known = {row.spiff_task_id for row in open_rows}
-    known |= set(
-        session.scalars(
-            select(ProcessTask.spiff_task_id).where(
-                ProcessTask.instance_id == instance.id, ProcessTask.status != TaskStatus.OPEN
-            )
-        )
-    )
     for spiff_id, task in ready.items():
         if spiff_id not in known:
-            session.add(_task_row(instance, task, version, now))
+            session.add(_task_row(instance, task, now))
     session.flush()
 
 
-def _task_row(
-    instance: ProcessInstance, task: SpiffTask, version: ProcessVersion, now: datetime
-) -> ProcessTask:
+def _task_row(instance: ProcessInstance, task: SpiffTask, now: datetime) -> ProcessTask:
     spec = task.task_spec
     properties = (spec.extensions or {}).get("properties", {})
     role = lane_role(spec.lane)
