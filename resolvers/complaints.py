@@ -9,6 +9,7 @@ rectification. Every step lands in the complaint's timeline.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -662,7 +663,7 @@ def page(
     return paginate(session, statement, keys, request, lambda c: [getattr(c, column.key), c.id])
 
 
-def events(session: Session, complaint_ids: list[int]) -> dict[int, list[ComplaintEvent]]:
+def events(session: Session, complaint_ids: Sequence[int]) -> dict[int, list[ComplaintEvent]]:
     found: dict[int, list[ComplaintEvent]] = {i: [] for i in complaint_ids}
     for event in session.scalars(
         select(ComplaintEvent)
@@ -673,7 +674,7 @@ def events(session: Session, complaint_ids: list[int]) -> dict[int, list[Complai
     return found
 
 
-def messages(session: Session, complaint_ids: list[int]) -> dict[int, list[CustomerMessage]]:
+def messages(session: Session, complaint_ids: Sequence[int]) -> dict[int, list[CustomerMessage]]:
     found: dict[int, list[CustomerMessage]] = {i: [] for i in complaint_ids}
     for message in session.scalars(
         select(CustomerMessage)

@@ -7,7 +7,7 @@ branch; process owners deploy and migrate. Each command runs in the caller's tra
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -227,7 +227,7 @@ def instance(session: Session, instance_id: int) -> ProcessInstance:
     return found
 
 
-def open_tasks(session: Session, instance_ids: list[int]) -> dict[int, list[ProcessTask]]:
+def open_tasks(session: Session, instance_ids: Sequence[int]) -> dict[int, list[ProcessTask]]:
     found: dict[int, list[ProcessTask]] = {i: [] for i in instance_ids}
     for task in session.scalars(
         select(ProcessTask)
@@ -238,7 +238,7 @@ def open_tasks(session: Session, instance_ids: list[int]) -> dict[int, list[Proc
     return found
 
 
-def versions_by_id(session: Session, ids: list[int]) -> dict[int, ProcessVersion]:
+def versions_by_id(session: Session, ids: Sequence[int]) -> dict[int, ProcessVersion]:
     return {
         v.id: v for v in session.scalars(select(ProcessVersion).where(ProcessVersion.id.in_(ids)))
     }

@@ -497,7 +497,7 @@ class ComplaintQuery:
             ctx.session,
             _visible(info),
             (where or ComplaintWhere()).compile(),
-            order.field.value,
+            order.field.value,  # type: ignore[attr-defined]
             order.direction is SortDirection.DESC,
             PageRequest(first=first, after=after, last=last, before=before),
         )
@@ -514,12 +514,18 @@ class ComplaintQuery:
         "aggregates. 投诉统计。"
     )
     def complaint_statistics(
-        self, info: ContextInfo, by: ComplaintDimension, where: ComplaintWhere | None = None
+        self,
+        info: ContextInfo,
+        by: ComplaintDimension,  # type: ignore[valid-type]
+        where: ComplaintWhere | None = None,
     ) -> list[ComplaintStatistic]:
         ctx = info.context
         visible = _visible(info) if ctx.row_scopes else None
         rows = logic.statistics(
-            ctx.session, visible, by.value, (where or ComplaintWhere()).compile()
+            ctx.session,
+            visible,
+            by.value,  # type: ignore[attr-defined]
+            (where or ComplaintWhere()).compile(),
         )
         return [
             ComplaintStatistic(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from enum import Enum
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast
 
 import strawberry
 from sqlalchemy.orm import Session
@@ -137,7 +137,7 @@ class ProcessVersionNode(Node):
             sha256=version.sha256,
             deployed_at=version.deployed_at,
             bpmn_xml=version.bpmn_xml,
-            forms=version.forms,
+            forms=cast(JSON, version.forms),
         )
 
 
