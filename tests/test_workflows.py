@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 from kehu import clock
@@ -288,3 +289,38 @@ def test_kehu_deploy_and_worker_commands(cli_env: dict[str, str], tmp_path: Path
     assert ran.exit_code == 0 and "Advanced 0 instances" in ran.output
     naive = runner.invoke(app, ["worker", "--once", "--now", "2027-01-01T00:00:00"], env=cli_env)
     assert naive.exit_code == 2 and "time zone" in naive.output
+
+
+def test_the_embedded_server_fires_due_timers_itself(backend: Backend) -> None:
+    """Embedded mode: a thread of the server process wakes due instances (no `kehu worker`)."""
+    import dataclasses
+    import time
+
+    from kehu.app import create_app
+
+    complaint = submit(backend, bj_customer(backend))
+    assign(backend, complaint)
+    settings = dataclasses.replace(backend.settings, embedded_worker=True, worker_poll_seconds=0.2)
+    later = clock.now() + timedelta(days=5, minutes=5)
+    with clock.travel_to(later, all_threads=True), TestClient(create_app(settings)):
+        for _ in range(100):
+            messages = [m["kind"] for m in read(backend, complaint)["messages"]]
+            if "PROGRESS" in messages:
+                break
+            time.sleep(0.1)
+    assert messages.count("PROGRESS") == 1, messages
+
+
+def test_unknown_or_foreign_task_ids_are_typed_errors(backend: Backend) -> None:
+    query = """mutation($i: CompleteTaskInput!) {
+        completeTask(input: $i) { errors { field code } } }"""
+    wrong_type = backend.gql(
+        query, {"i": {"id": bj_customer(backend)["id"], "data": {}}}, staff="SUP0001"
+    )["completeTask"]
+    assert wrong_type["errors"] == [{"field": ["id"], "code": "INVALID_ID"}]
+    from resolvers.ids import global_id
+
+    missing = backend.post(
+        query, {"i": {"id": global_id("Task", 987654), "data": {}}}, staff="SUP0001"
+    ).json()
+    assert missing["errors"][0]["extensions"]["code"] == "NOT_FOUND"
