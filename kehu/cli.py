@@ -86,9 +86,12 @@ def seed(
     if_empty: Annotated[bool, typer.Option(help="Do nothing when customers exist.")] = False,
     transactions: Annotated[int, typer.Option(help="Average transactions per customer.")] = 6,
     random_seed: Annotated[int, typer.Option(help="Seed for reproducible data.")] = 20261129,
+    complaints: Annotated[
+        int, typer.Option(help="Demo complaints at every stage (only into a database without).")
+    ] = 20,
 ) -> None:
-    """Add demo data: branches, staff of every role, customers with all their information."""
-    from kehu.seed import customer_count, seed_customers
+    """Add demo data: branches, staff, customers with all their information, complaints."""
+    from kehu.seed import customer_count, seed_complaints, seed_customers
 
     if customers < 0:
         console.print("[red]--customers must not be negative[/red]")
@@ -111,6 +114,12 @@ def seed(
     seconds = time.perf_counter() - started
     rate = made / seconds if seconds > 0 else 0.0
     console.print(f"Seeded {made} customers in {seconds:.1f} s ({rate:,.0f} customers/s).")
+    if complaints > 0:
+        import schema.schema  # noqa: F401 - registers the service operations diagrams may call
+
+        added = seed_complaints(engine, complaints)
+        if added:
+            console.print(f"Seeded {added} complaints at every stage of the complaint process.")
 
 
 @app.command()
