@@ -552,7 +552,7 @@ def seed_complaints(engine: Engine, count: int) -> int:
                     requested_remedy="退还费用",
                 ),
             )
-            steps = [
+            steps: list[tuple[Staff | None, dict[str, Any]]] = [
                 (supervisor, {"handler": handler.employee_no}),
                 (handler, DEMO_INVESTIGATION),
                 (handler, DEMO_DECISION),
