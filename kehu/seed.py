@@ -489,7 +489,7 @@ def customer_count(engine: Engine) -> int:
         return int(connection.scalar(select(func.count()).select_from(Customer)) or 0)
 
 
-DEMO_INVESTIGATION = {
+DEMO_INVESTIGATION: dict[str, Any] = {
     "findings": "核实扣费记录，开户时未书面告知收费标准",
     "evidence": ["扣费流水", "开户申请书"],
     "cause": "PROCESS_DEFECT",
@@ -497,7 +497,7 @@ DEMO_INVESTIGATION = {
     "on_the_spot": True,
     "complexity": "STANDARD",
 }
-DEMO_DECISION = {
+DEMO_DECISION: dict[str, Any] = {
     "verified_facts": "开户时未书面告知账户管理费",
     "basis": "《商业银行服务价格管理办法》",
     "outcome": "UPHELD",
