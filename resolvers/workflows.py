@@ -203,6 +203,8 @@ def complete_task(
     session: Session, actor: Staff, task_id: int, data: dict[str, Any]
 ) -> ProcessTask:
     """Complete a task with the form's data; only its assignee (or a candidate, if unassigned)."""
+    # Queue behind a timer worker advancing the same instance rather than fail with CONFLICT.
+    take_write_lock(session)
     task = get_task(session, task_id, for_update=True)
     if task.status is not TaskStatus.OPEN:
         raise UserInputError.one(

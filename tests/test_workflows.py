@@ -26,6 +26,7 @@ from tests.complaint_steps import (
     investigation,
     read,
     submit,
+    task_of,
 )
 from tests.conftest import Backend
 from workflows import operations, sandbox
@@ -324,3 +325,37 @@ def test_unknown_or_foreign_task_ids_are_typed_errors(backend: Backend) -> None:
         query, {"i": {"id": global_id("Task", 987654), "data": {}}}, staff="SUP0001"
     ).json()
     assert missing["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+def test_cmp6_timers_firing_while_staff_complete_tasks_never_conflict(backend: Backend) -> None:
+    """The worker and the API act on the same instances at once: both wait their turn."""
+    complaints = [submit(backend, bj_customer(backend)) for _ in range(10)]
+    for complaint in complaints:
+        assign(backend, complaint)
+    tasks = [task_of(backend, "SH01CH01", c, "Task_Investigate") for c in complaints]
+    problems: list[Any] = []
+
+    def worker() -> None:
+        for round_ in range(5):
+            result = fire_timers(backend, clock.now() + timedelta(days=5 * round_ + 5, minutes=1))
+            if result.failed:
+                problems.append(("worker", result))
+
+    def staff() -> None:
+        for task in tasks:
+            body = backend.post(
+                "mutation($i: CompleteTaskInput!) { completeTask(input: $i) { errors { code } } }",
+                {"i": {"id": task, "data": investigation()}},
+                staff="SH01CH01",
+            ).json()
+            if "errors" in body or body["data"]["completeTask"]["errors"]:
+                problems.append(("api", body))
+
+    threads = [threading.Thread(target=worker), threading.Thread(target=staff)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert problems == []
+    for complaint in complaints:
+        assert read(backend, complaint)["currentTasks"][0]["elementId"] == "Task_DecisionNotice"

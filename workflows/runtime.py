@@ -101,8 +101,12 @@ class Locked:
 
 def lock(session: Session, instance_id: int, actor: Staff | None) -> Locked:
     """Load an instance under a row lock (PostgreSQL), ready to act on."""
+    # populate_existing: the row as it is now, even if this session loaded it before the lock.
     instance = session.scalar(
-        select(ProcessInstance).where(ProcessInstance.id == instance_id).with_for_update()
+        select(ProcessInstance)
+        .where(ProcessInstance.id == instance_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     if instance is None:
         raise ProcessError("NOT_FOUND", "no process instance with this ID")
