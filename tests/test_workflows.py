@@ -358,4 +358,7 @@ def test_cmp6_timers_firing_while_staff_complete_tasks_never_conflict(backend: B
         thread.join()
     assert problems == []
     for complaint in complaints:
-        assert read(backend, complaint)["currentTasks"][0]["elementId"] == "Task_DecisionNotice"
+        # (A complaint still under investigation when a breach timer fired also has a
+        # supervision task: which one depends on the race, not on correctness.)
+        current = {t["elementId"] for t in read(backend, complaint)["currentTasks"]}
+        assert "Task_DecisionNotice" in current
