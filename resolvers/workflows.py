@@ -247,12 +247,13 @@ def versions_by_id(session: Session, ids: Sequence[int]) -> dict[int, ProcessVer
 
 
 def run_due(
-    session_scope: Callable[[], Any], now: datetime, limit: int = 10_000
+    session_scope: Callable[[], Any], now: datetime, limit: int = 10_000, batch: int = 10
 ) -> tuple[int, int]:
-    """Fire the due timers of up to ``limit`` instances, one transaction each.
+    """Fire the due timers of up to ``limit`` instances, ``batch`` instances per transaction.
 
-    Returns (instances advanced, instances that failed). A failed instance is logged and left
-    as it was (its last committed state), to be retried on the next run.
+    Each instance is advanced in a savepoint of its own: a failing instance is logged, left at
+    its last committed state and retried on the next run, without undoing the others.
+    Returns (instances advanced, instances that failed).
     """
     advanced = failed = 0
     tried: set[int] = set()
@@ -260,16 +261,18 @@ def run_due(
         while advanced + failed < limit:
             with session_scope() as session:
                 take_write_lock(session)
-                ids = runtime.due_instance_ids(session, now, 1, tried)
+                ids = runtime.due_instance_ids(
+                    session, now, min(batch, limit - advanced - failed), tried
+                )
                 if not ids:
                     break
-                instance_id = ids[0]
-                tried.add(instance_id)
-                try:
-                    with session.begin_nested():
-                        if runtime.fire_due_timers(session, instance_id):
-                            advanced += 1
-                except Exception:
-                    runtime.log.exception("instance %s: timers failed; will retry", instance_id)
-                    failed += 1
+                for instance_id in ids:
+                    tried.add(instance_id)
+                    try:
+                        with session.begin_nested():
+                            if runtime.fire_due_timers(session, instance_id):
+                                advanced += 1
+                    except Exception:
+                        runtime.log.exception("instance %s: timers failed; will retry", instance_id)
+                        failed += 1
     return advanced, failed
