@@ -121,7 +121,7 @@ def _may_supervise(task: ProcessTask, staff: Staff) -> bool:
 def get_task(session: Session, task_id: int, *, for_update: bool = False) -> ProcessTask:
     statement = select(ProcessTask).where(ProcessTask.id == task_id)
     if for_update:
-        statement = statement.with_for_update()
+        statement = statement.with_for_update().execution_options(populate_existing=True)
     task = session.scalar(statement)
     if task is None:
         raise NotFoundError("no task with this ID")
@@ -204,7 +204,9 @@ def complete_task(
 ) -> ProcessTask:
     """Complete a task with the form's data; only its assignee (or a candidate, if unassigned)."""
     # Queue behind a timer worker advancing the same instance rather than fail with CONFLICT.
+    # Lock order as the worker's: the instance first, then its task rows and domain rows.
     take_write_lock(session)
+    runtime.lock_row(session, get_task(session, task_id).instance_id)
     task = get_task(session, task_id, for_update=True)
     if task.status is not TaskStatus.OPEN:
         raise UserInputError.one(

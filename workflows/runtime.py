@@ -99,8 +99,12 @@ class Locked:
     run: engine.Run
 
 
-def lock(session: Session, instance_id: int, actor: Staff | None) -> Locked:
-    """Load an instance under a row lock (PostgreSQL), ready to act on."""
+def lock_row(session: Session, instance_id: int) -> ProcessInstance:
+    """The instance row, locked (PostgreSQL) and as it is now.
+
+    Everyone locks an instance before its task rows and domain rows (worker and API alike), so
+    two units of work on one instance queue instead of deadlocking.
+    """
     # populate_existing: the row as it is now, even if this session loaded it before the lock.
     instance = session.scalar(
         select(ProcessInstance)
@@ -110,6 +114,12 @@ def lock(session: Session, instance_id: int, actor: Staff | None) -> Locked:
     )
     if instance is None:
         raise ProcessError("NOT_FOUND", "no process instance with this ID")
+    return instance
+
+
+def lock(session: Session, instance_id: int, actor: Staff | None) -> Locked:
+    """Load an instance under a row lock (PostgreSQL), ready to act on."""
+    instance = lock_row(session, instance_id)
     version = session.get_one(ProcessVersion, instance.version_id)
     run = engine.Run(session, instance, actor)
     return Locked(instance, version, engine.load(instance.state, version.bpmn_xml, run), run)
