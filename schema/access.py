@@ -88,6 +88,13 @@ def operation_selections(
     return operation, tuple(selections(schema, operation, fragments))
 
 
+# Complaint fields holding what a customer or a handler wrote about the customer: not under the
+# field policy (whoever sees the complaint reads them), but every reading is audited.
+COMPLAINT_TEXT = {
+    "Complaint": ("description", "requestedRemedy", "timeline", "messages"),
+}
+
+
 class AccessReport(SchemaExtension):
     """FIELD_FORBIDDEN errors, the purpose decision, and the read-audit entry of a request."""
 
@@ -133,7 +140,8 @@ class AccessReport(SchemaExtension):
     ) -> None:
         """Queue one READ entry when personal data of customers was revealed (SHARE-4)."""
         # Mutations are audited as CHANGE entries inside their own transaction instead.
-        if ctx.auditor is None or not ctx.customer_ids or operation.operation.value == "mutation":
+        customers = ctx.customer_ids + ctx.complaint_customer_ids
+        if ctx.auditor is None or not customers or operation.operation.value == "mutation":
             return
         # Usually one access serves every customer; compare each distinct one once.
         distinct = {id(a): a for a in map(ctx.access_for, set(ctx.customer_ids))}
@@ -141,7 +149,10 @@ class AccessReport(SchemaExtension):
         rank = {Effect.DENIED: 0, Effect.MASKED: 1, Effect.FULL: 2}
         revealed: dict[str, str] = {}
         for _, type_name, field in selected:
-            if field not in PERSONAL_FIELDS.get(type_name, {}).values():
+            if ctx.complaint_customer_ids and field in COMPLAINT_TEXT.get(type_name, ()):
+                revealed[f"{type_name}.{field}"] = Effect.FULL.value
+                continue
+            if field not in PERSONAL_FIELDS.get(type_name, {}).values() or not accesses:
                 continue
             # The most open effect any of the request's customers was shown with.
             effect = max((a.effect(type_name, field) for a in accesses), key=rank.__getitem__)
@@ -160,7 +171,7 @@ class AccessReport(SchemaExtension):
                 purpose=ctx.purpose if ctx.purpose_problem is None else None,
                 action="READ",
                 operation=name or ",".join(roots),
-                customer_ids=ctx.customer_ids,
+                customer_ids=customers,
                 fields=revealed,
                 via=ctx.used_via,
             )

@@ -379,6 +379,7 @@ def present(info: ContextInfo, rows: list[Complaint]) -> list[ComplaintNode]:
     ctx = info.context
     ctx.pending("complaints").extend(r.id for r in rows)
     ctx.pending("complaint_customers").extend(r.customer_id for r in rows)
+    ctx.complaint_customer_ids.extend(r.customer_id for r in rows)
     return [ComplaintNode.of(r) for r in rows]
 
 

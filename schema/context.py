@@ -51,6 +51,8 @@ class Context:
     connection_params: dict[str, Any] | None = None
     # Customers presented in this request, in order: nested fields load for all of them at once.
     customer_ids: list[int] = field(default_factory=list)
+    # Customers whose complaints (free text they or handlers wrote) were presented (SHARE-4).
+    complaint_customer_ids: list[int] = field(default_factory=list)
     _batches: dict[str, dict[int, Any]] = field(default_factory=dict)
     _pending: dict[str, list[int]] = field(default_factory=dict)
     _memo: dict[tuple[Any, ...], Any] = field(default_factory=dict)
@@ -79,6 +81,7 @@ class Context:
         """
         self.close()
         self.customer_ids.clear()
+        self.complaint_customer_ids.clear()
         self._modes.clear()
         self._grant_accesses.clear()
         self._grant_subquery = None

@@ -484,3 +484,24 @@ def test_complaints_of_invisible_customers_are_not_found(backend: Backend) -> No
         )["node"]
         is None
     )
+
+
+def test_share4_reading_a_complaint_is_audited(backend: Backend) -> None:
+    customer = bj_customer(backend)
+    complaint = submit(backend, customer)
+    backend.gql(
+        "query ReadComplaint($id: ID!) { complaint(id: $id) { description timeline { kind } } }",
+        {"id": complaint["id"]},
+        staff="SUP0001",
+    )
+    backend.client.app.state.auditor.flush()  # type: ignore[attr-defined]
+    entries = backend.gql(
+        """{ auditLog(first: 20, where: {action: READ}) {
+             edges { node { actor operation fields { field effect } } } } }""",
+        staff="AUD0001",
+        purpose="AUDIT",
+    )["auditLog"]["edges"]
+    mine = [e["node"] for e in entries if e["node"]["operation"] == "ReadComplaint"]
+    assert mine and mine[0]["actor"] == "SUP0001"
+    fields = {f["field"]: f["effect"] for f in mine[0]["fields"]}
+    assert fields["Complaint.description"] == "FULL" and "Complaint.timeline" in fields
