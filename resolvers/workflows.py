@@ -206,7 +206,10 @@ def complete_task(
     # Queue behind a timer worker advancing the same instance rather than fail with CONFLICT.
     # Lock order as the worker's: the instance first, then its task rows and domain rows.
     take_write_lock(session)
-    runtime.lock_row(session, get_task(session, task_id).instance_id)
+    try:
+        instance = runtime.lock_row_of_task(session, task_id)
+    except ProcessError:
+        raise NotFoundError("no task with this ID") from None
     task = get_task(session, task_id, for_update=True)
     if task.status is not TaskStatus.OPEN:
         raise UserInputError.one(
@@ -216,11 +219,10 @@ def complete_task(
         raise ForbiddenError("this task is assigned to someone else")
     if task.assignee_id is None and not _may_take(task, actor):
         raise ForbiddenError("only a candidate of this task may complete it")
-    instance = session.get_one(ProcessInstance, task.instance_id)
     prefix = instance.business_key.split(":", 1)[0]
     if prefix in _listeners:
         _listeners[prefix](session, task, actor, data)
-    _translated(lambda: runtime.complete_task(session, task, data, actor))
+    _translated(lambda: runtime.complete_task(session, task, data, actor, instance))
     return task
 
 

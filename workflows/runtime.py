@@ -92,9 +92,35 @@ def start(
 
 
 @dataclass(frozen=True)
+class VersionData:
+    """What running an instance needs of its process version (a deployed version never changes)."""
+
+    id: int
+    process_key: str
+    number: int
+    bpmn_xml: str
+    forms: dict[str, Any]
+
+
+# Deployed versions are immutable rows whose ids are never reused in a database, so each process
+# reads a version's 60 KB of XML once, not on every task completion.
+_versions: dict[tuple[str, int], VersionData] = {}
+
+
+def version_data(session: Session, version_id: int) -> VersionData:
+    key = (str(session.get_bind().engine.url), version_id)
+    found = _versions.get(key)
+    if found is None:
+        row = session.get_one(ProcessVersion, version_id)
+        found = VersionData(row.id, row.process_key, row.number, row.bpmn_xml, dict(row.forms))
+        _versions[key] = found
+    return found
+
+
+@dataclass(frozen=True)
 class Locked:
     instance: ProcessInstance
-    version: ProcessVersion
+    version: VersionData
     workflow: BpmnWorkflow
     run: engine.Run
 
@@ -105,33 +131,55 @@ def lock_row(session: Session, instance_id: int) -> ProcessInstance:
     Everyone locks an instance before its task rows and domain rows (worker and API alike), so
     two units of work on one instance queue instead of deadlocking.
     """
+    return _locked(session, ProcessInstance.id == instance_id)
+
+
+def lock_row_of_task(session: Session, task_id: int) -> ProcessInstance:
+    """The locked instance row of a user task (one statement)."""
+    owner = select(ProcessTask.instance_id).where(ProcessTask.id == task_id).scalar_subquery()
+    return _locked(session, ProcessInstance.id == owner)
+
+
+def _locked(session: Session, condition: Any) -> ProcessInstance:
     # populate_existing: the row as it is now, even if this session loaded it before the lock.
     instance = session.scalar(
         select(ProcessInstance)
-        .where(ProcessInstance.id == instance_id)
+        .where(condition)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
     if instance is None:
-        raise ProcessError("NOT_FOUND", "no process instance with this ID")
+        raise ProcessError("NOT_FOUND", "no such process instance or task")
     return instance
 
 
-def lock(session: Session, instance_id: int, actor: Staff | None) -> Locked:
-    """Load an instance under a row lock (PostgreSQL), ready to act on."""
-    instance = lock_row(session, instance_id)
-    version = session.get_one(ProcessVersion, instance.version_id)
+def lock(
+    session: Session,
+    instance_id: int,
+    actor: Staff | None,
+    locked_row: ProcessInstance | None = None,
+) -> Locked:
+    """Load an instance under a row lock (PostgreSQL), ready to act on.
+
+    ``locked_row``: the instance row this unit of work has already locked.
+    """
+    instance = locked_row if locked_row is not None else lock_row(session, instance_id)
+    version = version_data(session, instance.version_id)
     run = engine.Run(session, instance, actor)
     return Locked(instance, version, engine.load(instance.state, version.bpmn_xml, run), run)
 
 
 def complete_task(
-    session: Session, task_row: ProcessTask, data: dict[str, Any], actor: Staff
+    session: Session,
+    task_row: ProcessTask,
+    data: dict[str, Any],
+    actor: Staff,
+    locked_row: ProcessInstance | None = None,
 ) -> ProcessInstance:
     """Validate ``data`` against the task's form, complete the task and run the engine on."""
     if task_row.status is not TaskStatus.OPEN:
         raise ProcessError("TASK_NOT_OPEN", f"the task is already {task_row.status.value.lower()}")
-    locked = lock(session, task_row.instance_id, actor)
+    locked = lock(session, task_row.instance_id, actor, locked_row)
     schema = locked.version.forms.get(task_row.form_name)
     if schema is None:
         raise ProcessError("FORM_MISSING", f"form {task_row.form_name!r} is not deployed")
@@ -192,7 +240,7 @@ def migrate(session: Session, instance_id: int, target: ProcessVersion) -> Proce
         raise ProcessError("WRONG_PROCESS", "the target version belongs to another process")
     if locked.instance.status is not InstanceStatus.RUNNING:
         raise ProcessError("INSTANCE_FINISHED", "a finished instance cannot be migrated")
-    parsed = engine.parse(target.bpmn_xml)
+    parsed = engine.parse(target.bpmn_xml)  # the target row: read once, migrations are rare
     top, subprocesses = diff_workflow(
         engine.SERIALIZER.registry, locked.workflow, parsed.spec, parsed.subprocess_specs
     )
