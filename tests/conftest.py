@@ -182,6 +182,7 @@ def cli_env(backend: Backend, tmp_path: Path) -> Iterator[dict[str, str]]:
         url = f"sqlite:///{tmp_path / 'cli.db'}"
     else:
         # A new database per test: dropping a reused one can collide with autovacuum workers.
+        # (Dropped WITH (FORCE) after the test: in-process CLI commands leave pooled connections.)
         base = make_url(backend.settings.database_url)
         name = f"{base.database}_cli_{uuid.uuid4().hex[:10]}"
         admin = make_engine(backend.settings.database_url, isolation_level="AUTOCOMMIT")
@@ -201,7 +202,7 @@ def cli_env(backend: Backend, tmp_path: Path) -> Iterator[dict[str, str]]:
         admin = make_engine(backend.settings.database_url, isolation_level="AUTOCOMMIT")
         try:
             with admin.connect() as connection:
-                connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+                connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         except Exception:
             pass
         finally:
