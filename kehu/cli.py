@@ -22,6 +22,8 @@ app = typer.Typer(
 )
 console = Console(stderr=True, soft_wrap=True)
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema" / "schema.graphql"
+# The SDL of the last release: frontends rely on it; removing from it needs a @deprecated period.
+RELEASED_SCHEMA_FILE = SCHEMA_FILE.with_name("released.graphql")
 
 
 def _settings() -> Settings:
@@ -165,11 +167,17 @@ def token(
 def export_schema(
     output: Annotated[Path, typer.Option(help="Where to write the SDL.")] = SCHEMA_FILE,
     check: Annotated[bool, typer.Option(help="Only check that the file is current.")] = False,
+    release: Annotated[
+        bool, typer.Option(help="Also record it as the released schema (schema/released.graphql).")
+    ] = False,
 ) -> None:
     """Write the GraphQL schema (SDL) to schema/schema.graphql."""
     from schema.schema import build_schema
 
     sdl = build_schema().as_str() + "\n"
+    if release:
+        RELEASED_SCHEMA_FILE.write_text(sdl)
+        console.print(f"Wrote {RELEASED_SCHEMA_FILE}")
     if check:
         current = output.read_text() if output.exists() else ""
         if current != sdl:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from graphql import BreakingChangeType, find_breaking_changes
+from graphql import build_schema as graphql_build_schema
 
-from kehu.cli import SCHEMA_FILE
+from kehu.cli import RELEASED_SCHEMA_FILE, SCHEMA_FILE
 from schema.schema import build_schema
 from store.models import Base
 from tests.conftest import Backend
@@ -75,3 +80,40 @@ def test_upgrading_a_database_with_data_works(cli_env: dict[str, str]) -> None:
         )
     ensure_reference_data(engine)  # the demo data goes onto the upgraded schema
     engine.dispose()
+
+
+def breaking_changes(released: Any, current: Any) -> list[str]:
+    """Breaking changes from ``released`` to ``current``, except removals deprecated before."""
+    problems = []
+    for change in find_breaking_changes(released, current):
+        if change.type in (
+            BreakingChangeType.FIELD_REMOVED,
+            BreakingChangeType.VALUE_REMOVED_FROM_ENUM,
+        ):
+            found = re.search(r"(\w+)\.(\w+) was removed", change.description)
+            type_name, member = found.groups() if found else ("", "")
+            old = released.type_map.get(type_name)
+            entries = getattr(old, "fields", None) or getattr(old, "values", None) or {}
+            if getattr(entries.get(member), "deprecation_reason", None):
+                continue
+        problems.append(f"{change.type.name}: {change.description}")
+    return problems
+
+
+def test_no_breaking_change_against_the_released_schema_without_deprecation() -> None:
+    """PLAT-1: what frontends of the last release use stays, unless it was @deprecated first.
+
+    Removing a field or an enum value is allowed once the released schema marked it deprecated;
+    any other breaking change fails until a new release is recorded (`kehu export-schema
+    --release`, which writes schema/released.graphql).
+    """
+    released = graphql_build_schema(RELEASED_SCHEMA_FILE.read_text())
+    assert breaking_changes(released, build_schema()._schema) == []
+
+
+def test_the_breaking_change_check_refuses_an_undeprecated_removal() -> None:
+    released = graphql_build_schema(
+        'type Query { customer: String @deprecated(reason: "use node")\n name: String\n id: ID }'
+    )
+    current = graphql_build_schema("type Query { id: ID }")
+    assert breaking_changes(released, current) == ["FIELD_REMOVED: Field Query.name was removed."]
