@@ -663,14 +663,19 @@ def page(
     return paginate(session, statement, keys, request, lambda c: [getattr(c, column.key), c.id])
 
 
-def events(session: Session, complaint_ids: Sequence[int]) -> dict[int, list[ComplaintEvent]]:
-    found: dict[int, list[ComplaintEvent]] = {i: [] for i in complaint_ids}
-    for event in session.scalars(
-        select(ComplaintEvent)
-        .where(ComplaintEvent.complaint_id.in_(complaint_ids))
+def events(
+    session: Session, complaint_ids: Sequence[int]
+) -> dict[int, list[tuple[ComplaintEvent, str | None]]]:
+    """Each complaint's timeline, oldest first, with the actor's employee number."""
+    found: dict[int, list[tuple[ComplaintEvent, str | None]]] = {i: [] for i in complaint_ids}
+    rows = session.execute(
+        select(ComplaintEvent, Staff.employee_no)
+        .outerjoin(Staff, Staff.id == ComplaintEvent.actor_id)
+        .where(ComplaintEvent.complaint_id.in_(list(complaint_ids)))
         .order_by(ComplaintEvent.id)
-    ):
-        found[event.complaint_id].append(event)
+    )
+    for event, employee_no in rows:
+        found[event.complaint_id].append((event, employee_no))
     return found
 
 
@@ -685,8 +690,11 @@ def messages(session: Session, complaint_ids: Sequence[int]) -> dict[int, list[C
     return found
 
 
-def rectification(session: Session, complaint_id: int) -> Rectification | None:
-    return session.scalar(select(Rectification).where(Rectification.complaint_id == complaint_id))
+def rectifications(session: Session, complaint_ids: Sequence[int]) -> dict[int, Rectification]:
+    rows = session.scalars(
+        select(Rectification).where(Rectification.complaint_id.in_(list(complaint_ids)))
+    )
+    return {row.complaint_id: row for row in rows}
 
 
 STATISTIC_DIMENSIONS = {

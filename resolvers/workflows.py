@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, false, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from kehu import clock
 from resolvers.errors import (
@@ -26,7 +26,7 @@ from resolvers.pagination import Page, PageRequest, SortKey, paginate
 from store.db import take_write_lock
 from store.staff import Role, Staff
 from store.workflows import ProcessInstance, ProcessTask, ProcessVersion, TaskStatus
-from workflows import deployment, runtime
+from workflows import deployment, operations, runtime
 from workflows.errors import ProcessError, StaleInstanceError
 
 # Called when a user task is completed, before the engine moves on: (session, task, actor, data).
@@ -244,10 +244,30 @@ def open_tasks(session: Session, instance_ids: Sequence[int]) -> dict[int, list[
     return found
 
 
-def versions_by_id(session: Session, ids: Sequence[int]) -> dict[int, ProcessVersion]:
-    return {
-        v.id: v for v in session.scalars(select(ProcessVersion).where(ProcessVersion.id.in_(ids)))
-    }
+# Process versions never change once deployed; the runtime reads each once per process.
+VersionData = runtime.VersionData
+version_data = runtime.version_data
+
+
+def known_operations() -> list[tuple[str, str]]:
+    """The operations service tasks may call, with their descriptions (for process owners)."""
+    return list(operations.known().items())
+
+
+def instances_by_id(session: Session, ids: Sequence[int]) -> dict[int, ProcessInstance]:
+    if len(ids) == 1:  # e.g. the task a mutation just completed: usually already in the session
+        row = session.get(ProcessInstance, ids[0])
+        return {row.id: row} if row is not None else {}
+    rows = session.scalars(select(ProcessInstance).where(ProcessInstance.id.in_(list(ids))))
+    return {row.id: row for row in rows}
+
+
+def staff_by_id(session: Session, ids: Sequence[int]) -> dict[int, Staff]:
+    """Staff with their branches, in one statement (for lists of tasks and complaints)."""
+    rows = session.scalars(
+        select(Staff).where(Staff.id.in_(list(ids))).options(joinedload(Staff.branch))
+    )
+    return {row.id: row for row in rows.unique()}
 
 
 def run_due(

@@ -14,7 +14,6 @@ from enum import Enum
 from typing import Any
 
 import strawberry
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from strawberry.scalars import JSON
 
@@ -35,7 +34,15 @@ from schema.base import (
 )
 from schema.customers import CustomerNode, mutate, nested_customer
 from schema.staff import StaffNode
-from schema.workflows import ProcessInstanceNode, ProcessVersionNode, TaskNode, right
+from schema.workflows import (
+    ProcessInstanceNode,
+    ProcessVersionNode,
+    TaskNode,
+    batched_instance,
+    batched_staff,
+    present_tasks,
+    right,
+)
 from store.complaints import (
     Category,
     Channel,
@@ -44,8 +51,6 @@ from store.complaints import (
     Complexity,
     SlaState,
 )
-from store.staff import Staff
-from store.workflows import ProcessInstance, ProcessVersion
 
 ChannelEnum = bilingual_enum(
     Channel,
@@ -262,11 +267,11 @@ class ComplaintNode(Node):
 
     @strawberry.field(description="The assigned handler.")
     def handler(self, info: ContextInfo) -> StaffNode | None:
-        return _staff(info, self._handler_id)
+        return batched_staff(info, self._handler_id)
 
     @strawberry.field(description="The staff member complained about.")
     def complained_staff(self, info: ContextInfo) -> StaffNode | None:
-        return _staff(info, self._complained_staff_id)
+        return batched_staff(info, self._complained_staff_id)
 
     @strawberry.field(description="Every step, oldest first: who, when, notes. 处理时间线。")
     def timeline(self, info: ContextInfo) -> list[ComplaintEventNode]:
@@ -277,15 +282,14 @@ class ComplaintNode(Node):
             lambda session, ids: logic.events(session, ids),
             keys=ctx.pending("complaints"),
         )
-        numbers = _employee_numbers(info, {e.actor_id for e in events or [] if e.actor_id})
         return [
             ComplaintEventNode(
-                kind=e.kind,
-                actor=numbers.get(e.actor_id) if e.actor_id else None,
-                at=e.at,
-                details=json.loads(e.details) if e.details else None,
+                kind=event.kind,
+                actor=employee_no,
+                at=event.at,
+                details=json.loads(event.details) if event.details else None,
             )
-            for e in events or []
+            for event, employee_no in events or []
         ]
 
     @strawberry.field(description="What the customer was told, with proof of delivery.")
@@ -313,18 +317,23 @@ class ComplaintNode(Node):
         if self._instance_id is None:
             return []
         ctx = info.context
-        instance_ids = _instance_ids(info)
         tasks = ctx.batched(
             "complaint_tasks",
             self._instance_id,
             lambda session, ids: workflow_logic.open_tasks(session, ids),
-            keys=instance_ids,
+            keys=ctx.pending("task_instances"),
         )
-        return [TaskNode.of(t) for t in tasks or []]
+        return present_tasks(info, tasks or [])
 
     @strawberry.field(description="The rectification item, when the issue was systemic.")
     def rectification(self, info: ContextInfo) -> RectificationNode | None:
-        item = logic.rectification(info.context.session, self._pk)
+        ctx = info.context
+        item = ctx.batched(
+            "complaint_rectifications",
+            self._pk,
+            lambda session, ids: logic.rectifications(session, ids),
+            keys=ctx.pending("complaints"),
+        )
         if item is None:
             return None
         return RectificationNode(
@@ -338,41 +347,13 @@ class ComplaintNode(Node):
     def process(self, info: ContextInfo) -> ComplaintProcess | None:
         if self._instance_id is None:
             return None
-        session = info.context.session
-        instance = session.get_one(ProcessInstance, self._instance_id)
-        version = session.get_one(ProcessVersion, instance.version_id)
+        instance = batched_instance(info, self._instance_id)
+        if instance is None:
+            return None
+        version = workflow_logic.version_data(info.context.session, instance.version_id)
         return ComplaintProcess(
             instance=ProcessInstanceNode.of(instance), version=ProcessVersionNode.of(version)
         )
-
-
-def _staff(info: ContextInfo, staff_id: int | None) -> StaffNode | None:
-    if staff_id is None:
-        return None
-    return StaffNode.of(info.context.session.get_one(Staff, staff_id))
-
-
-def _employee_numbers(info: ContextInfo, ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    rows = info.context.session.execute(
-        select(Staff.id, Staff.employee_no).where(Staff.id.in_(ids))
-    )
-    return {staff_id: number for staff_id, number in rows}
-
-
-def _instance_ids(info: ContextInfo) -> list[int]:
-    ctx = info.context
-    return ctx.memo(
-        ("complaint_instances",),
-        lambda: [
-            i
-            for i in ctx.session.scalars(
-                select(Complaint.instance_id).where(Complaint.id.in_(ctx.pending("complaints")))
-            )
-            if i is not None
-        ],
-    )
 
 
 def present(info: ContextInfo, rows: list[Complaint]) -> list[ComplaintNode]:
@@ -380,6 +361,10 @@ def present(info: ContextInfo, rows: list[Complaint]) -> list[ComplaintNode]:
     ctx.pending("complaints").extend(r.id for r in rows)
     ctx.pending("complaint_customers").extend(r.customer_id for r in rows)
     ctx.complaint_customer_ids.extend(r.customer_id for r in rows)
+    ctx.pending("task_instances").extend(r.instance_id for r in rows if r.instance_id)
+    ctx.pending("staff").extend(
+        staff for r in rows for staff in (r.handler_id, r.complained_staff_id) if staff
+    )
     return [ComplaintNode.of(r) for r in rows]
 
 

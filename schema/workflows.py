@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from enum import Enum
 from typing import Annotated, Any, TypeVar, cast
 
@@ -14,7 +14,7 @@ from strawberry.scalars import JSON
 from authz.fields import Effect
 from kehu import clock
 from resolvers import workflows as logic
-from resolvers.errors import ForbiddenError, UserInputError
+from resolvers.errors import ForbiddenError, NotFoundError, UserInputError
 from resolvers.ids import pk_of
 from resolvers.pagination import PageRequest
 from schema.base import Connection, ContextInfo, Node, bilingual_enum, node_id, user_errors
@@ -129,7 +129,7 @@ class ProcessVersionNode(Node):
     forms: JSON = strawberry.field(description="Form name → JSON schema.")
 
     @classmethod
-    def of(cls, version: ProcessVersion) -> ProcessVersionNode:
+    def of(cls, version: ProcessVersion | logic.VersionData) -> ProcessVersionNode:
         return cls(
             id=node_id("ProcessVersion", version.id),
             process_key=version.process_key,
@@ -178,12 +178,11 @@ class ProcessInstanceNode(Node):
     @strawberry.field(description="Its open user tasks (what to do next, and by whom).")
     def open_tasks(self, info: ContextInfo) -> list[TaskNode]:
         pk = self._pk
-        return [TaskNode.of(t) for t in logic.open_tasks(info.context.session, [pk])[pk]]
+        return present_tasks(info, logic.open_tasks(info.context.session, [pk])[pk])
 
     @strawberry.field(description="The diagram version this instance runs on.")
     def version(self, info: ContextInfo) -> ProcessVersionNode:
-        session = info.context.session
-        return ProcessVersionNode.of(session.get_one(ProcessVersion, self._version_id))
+        return ProcessVersionNode.of(logic.version_data(info.context.session, self._version_id))
 
 
 @strawberry.type(name="Task", description="A user task of a process (inbox item). 待办任务。")
@@ -229,22 +228,47 @@ class TaskNode(Node):
 
     @strawberry.field(description="Who has the task (null: any candidate may claim it).")
     def assignee(self, info: ContextInfo) -> StaffNode | None:
-        if self._assignee_id is None:
-            return None
-        return StaffNode.of(info.context.session.get_one(Staff, self._assignee_id))
+        return batched_staff(info, self._assignee_id)
 
     @strawberry.field(description="The JSON schema of the form to fill in (render it as a form).")
     def form_schema(self, info: ContextInfo) -> JSON:
-        session = info.context.session
-        version_id = self._version_id
-        if version_id is None:
-            version_id = session.get_one(ProcessInstance, self._instance_id).version_id
-        version = session.get_one(ProcessVersion, version_id)
-        return version.forms.get(self.form_name, {})
+        version_id = self._version_id or self._instance(info).version_id
+        version = logic.version_data(info.context.session, version_id)
+        return cast(JSON, version.forms.get(self.form_name, {}))
 
     @strawberry.field(description="The process instance the task belongs to.")
     def process_instance(self, info: ContextInfo) -> ProcessInstanceNode:
-        return ProcessInstanceNode.of(logic.instance(info.context.session, self._instance_id))
+        return ProcessInstanceNode.of(self._instance(info))
+
+    def _instance(self, info: ContextInfo) -> ProcessInstance:
+        found = batched_instance(info, self._instance_id)
+        if found is None:
+            raise NotFoundError("no process instance with this ID")
+        return found
+
+
+def present_tasks(info: ContextInfo, rows: Sequence[ProcessTask]) -> list[TaskNode]:
+    """Task nodes whose instances and assignees load together, one statement each."""
+    ctx = info.context
+    ctx.pending("task_instances").extend(r.instance_id for r in rows)
+    ctx.pending("staff").extend(r.assignee_id for r in rows if r.assignee_id is not None)
+    return [TaskNode.of(r) for r in rows]
+
+
+def batched_instance(info: ContextInfo, instance_id: int) -> ProcessInstance | None:
+    ctx = info.context
+    return ctx.batched(
+        "task_instances", instance_id, logic.instances_by_id, keys=ctx.pending("task_instances")
+    )
+
+
+def batched_staff(info: ContextInfo, staff_id: int | None) -> StaffNode | None:
+    """A staff member referenced by a list item, loaded with the others (``pending("staff")``)."""
+    if staff_id is None:
+        return None
+    ctx = info.context
+    row = ctx.batched("staff", staff_id, logic.staff_by_id, keys=ctx.pending("staff"))
+    return StaffNode.of(row) if row is not None else None
 
 
 def _page(
@@ -290,7 +314,7 @@ class WorkflowQuery:
             overdue=overdue,
             assigned_to_me=assigned_to_me,
         )
-        return Connection.of(page, [TaskNode.of(t) for t in page.rows])
+        return Connection.of(page, present_tasks(info, page.rows))
 
     @strawberry.field(description="One task (its candidates, assignee and supervisors).")
     def task(self, info: ContextInfo, id: strawberry.ID) -> TaskNode:
@@ -313,9 +337,7 @@ class WorkflowQuery:
     def service_operations(self, info: ContextInfo) -> list[ServiceOperation]:
         if not right(info, "admin:process"):
             raise ForbiddenError("service operations are for process owners (admin:process)")
-        from workflows import operations
-
-        return [ServiceOperation(name=n, description=d) for n, d in operations.known().items()]
+        return [ServiceOperation(name=n, description=d) for n, d in logic.known_operations()]
 
 
 @strawberry.type(description="A named operation a service task may call.")

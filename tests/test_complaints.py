@@ -505,3 +505,33 @@ def test_share4_reading_a_complaint_is_audited(backend: Backend) -> None:
     assert mine and mine[0]["actor"] == "SUP0001"
     fields = {f["field"]: f["effect"] for f in mine[0]["fields"]}
     assert fields["Complaint.description"] == "FULL" and "Complaint.timeline" in fields
+
+
+def test_plat1_statements_of_complaint_and_task_lists_do_not_grow_with_the_page(
+    backend: Backend,
+) -> None:
+    """DESIGN performance rule: nested data of a list loads in one statement per relation."""
+    from store.db import StatementCounter
+
+    for _ in range(12):
+        complaint = submit(backend, bj_customer(backend))
+        assign(backend, complaint)
+    complaints = """query($n: Int!) { complaints(first: $n) { edges { node {
+        reference customer { name } handler { employeeNo branch { code } }
+        complainedStaff { employeeNo } timeline { kind actor } messages { kind }
+        currentTasks { name assignee { employeeNo } formSchema processInstance { businessKey } }
+        rectification { issue } process { instance { activeElementIds } version { number } }
+    } } } }"""
+    tasks = """query($n: Int!) { myTasks(first: $n) { edges { node {
+        name formSchema assignee { employeeNo } processInstance { businessKey version { number } }
+    } } } }"""
+    for query, staff in ((complaints, "SUP0001"), (tasks, "SH01CH01")):
+        # Warm the per-process caches (policy decisions, process versions) first.
+        backend.gql(query, {"n": 1}, staff=staff, purpose="COMPLAINT_HANDLING")
+        counts = []
+        for size in (3, 12):
+            with StatementCounter(backend.engine) as counter:
+                data = backend.gql(query, {"n": size}, staff=staff, purpose="COMPLAINT_HANDLING")
+            assert len(next(iter(data.values()))["edges"]) == size
+            counts.append(counter.count)
+        assert counts[0] == counts[1], (staff, counts)

@@ -98,6 +98,8 @@ class VersionData:
     id: int
     process_key: str
     number: int
+    sha256: str
+    deployed_at: datetime
     bpmn_xml: str
     forms: dict[str, Any]
 
@@ -112,7 +114,15 @@ def version_data(session: Session, version_id: int) -> VersionData:
     found = _versions.get(key)
     if found is None:
         row = session.get_one(ProcessVersion, version_id)
-        found = VersionData(row.id, row.process_key, row.number, row.bpmn_xml, dict(row.forms))
+        found = VersionData(
+            row.id,
+            row.process_key,
+            row.number,
+            row.sha256,
+            row.deployed_at,
+            row.bpmn_xml,
+            dict(row.forms),
+        )
         _versions[key] = found
     return found
 
