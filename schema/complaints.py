@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 import strawberry
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from strawberry.scalars import JSON
 
 from kehu import clock
@@ -51,6 +53,8 @@ from store.complaints import (
     Complexity,
     SlaState,
 )
+
+V = TypeVar("V")
 
 ChannelEnum = bilingual_enum(
     Channel,
@@ -254,6 +258,13 @@ class ComplaintNode(Node):
             closed_at=row.closed_at,
         )
 
+    def _with_the_others(
+        self, info: ContextInfo, batch: str, load: Callable[[Session, Sequence[int]], dict[int, V]]
+    ) -> V | None:
+        """This complaint's share of ``load``, run once for every complaint of the response."""
+        ctx = info.context
+        return ctx.batched(batch, self._pk, load, keys=ctx.pending("complaints"))
+
     @strawberry.field(description="Undecided past its deadline (or a review past its deadline).")
     def overdue(self) -> bool:
         now = clock.now()
@@ -275,13 +286,7 @@ class ComplaintNode(Node):
 
     @strawberry.field(description="Every step, oldest first: who, when, notes. 处理时间线。")
     def timeline(self, info: ContextInfo) -> list[ComplaintEventNode]:
-        ctx = info.context
-        events = ctx.batched(
-            "complaint_events",
-            self._pk,
-            lambda session, ids: logic.events(session, ids),
-            keys=ctx.pending("complaints"),
-        )
+        events = self._with_the_others(info, "complaint_events", logic.events)
         return [
             ComplaintEventNode(
                 kind=event.kind,
@@ -294,13 +299,7 @@ class ComplaintNode(Node):
 
     @strawberry.field(description="What the customer was told, with proof of delivery.")
     def messages(self, info: ContextInfo) -> list[CustomerMessageNode]:
-        ctx = info.context
-        found = ctx.batched(
-            "complaint_messages",
-            self._pk,
-            lambda session, ids: logic.messages(session, ids),
-            keys=ctx.pending("complaints"),
-        )
+        found = self._with_the_others(info, "complaint_messages", logic.messages)
         return [
             CustomerMessageNode(
                 kind=m.kind,
@@ -327,13 +326,7 @@ class ComplaintNode(Node):
 
     @strawberry.field(description="The rectification item, when the issue was systemic.")
     def rectification(self, info: ContextInfo) -> RectificationNode | None:
-        ctx = info.context
-        item = ctx.batched(
-            "complaint_rectifications",
-            self._pk,
-            lambda session, ids: logic.rectifications(session, ids),
-            keys=ctx.pending("complaints"),
-        )
+        item = self._with_the_others(info, "complaint_rectifications", logic.rectifications)
         if item is None:
             return None
         return RectificationNode(
