@@ -51,6 +51,11 @@ PERSONAL_FIELDS: dict[str, dict[str, str]] = {
         "credit_score": "creditScore",
         "credit_status": "creditStatus",
     },
+    "Complaint": {
+        "description": "description",
+        "requested_remedy": "requestedRemedy",
+        "amount_in_dispute": "amountInDispute",
+    },
     "Preferences": {
         "products": "products",
         "service_channels": "serviceChannels",

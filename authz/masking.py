@@ -79,6 +79,7 @@ MASKS: dict[str, Callable[[Any], Any]] = {
     "Transaction.amount": amount,
     "TransactionSummary.inflow": amount,
     "TransactionSummary.outflow": amount,
+    "Complaint.amountInDispute": amount,
 }
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from strawberry.scalars import JSON
 
+from authz.fields import present as present_fields
 from kehu import clock
 from resolvers import complaints as logic
 from resolvers import workflows as workflow_logic
@@ -34,7 +35,8 @@ from schema.base import (
     node_id,
     user_errors,
 )
-from schema.customers import CustomerNode, mutate, nested_customer
+from schema.context import Context
+from schema.customers import CustomerNode, mutate, nested_customer, nested_customer_row
 from schema.staff import StaffNode
 from schema.workflows import (
     ProcessInstanceNode,
@@ -197,9 +199,13 @@ class ComplaintNode(Node):
     reference: str = strawberry.field(description="Complaint number, e.g. TS20261129-000012.")
     channel: ChannelEnum  # type: ignore[valid-type]
     category: CategoryEnum  # type: ignore[valid-type]
-    description: str
+    description: str | None = strawberry.field(
+        description="What the customer says (null when your policy withholds it)."
+    )
     requested_remedy: str | None
-    amount_in_dispute: Decimal | None
+    amount_in_dispute: Decimal | None = strawberry.field(
+        description="Money in dispute (a band when masked)."
+    )
     branch: strawberry.ID = strawberry.field(description="The branch handling the complaint.")
     complained_branch: strawberry.ID | None
     status: ComplaintStatusEnum  # type: ignore[valid-type]
@@ -222,7 +228,17 @@ class ComplaintNode(Node):
     closed_at: dt.datetime | None
 
     @classmethod
-    def of(cls, row: Complaint) -> ComplaintNode:
+    def of(cls, row: Complaint, ctx: Context) -> ComplaintNode:
+        """The complaint with its personal fields as the caller's policy allows (authz)."""
+        personal = present_fields(
+            "Complaint",
+            {
+                "description": row.description,
+                "requested_remedy": row.requested_remedy,
+                "amount_in_dispute": row.amount_in_dispute,
+            },
+            ctx.access_for(row.customer_id),
+        )
         return cls(
             id=node_id("Complaint", row.id),
             _pk=row.id,
@@ -233,9 +249,7 @@ class ComplaintNode(Node):
             reference=row.reference,
             channel=row.channel,
             category=row.category,
-            description=row.description,
-            requested_remedy=row.requested_remedy,
-            amount_in_dispute=row.amount_in_dispute,
+            **personal,
             branch=node_id("Branch", row.branch_id),
             complained_branch=node_id("Branch", row.complained_branch_id)
             if row.complained_branch_id
@@ -358,7 +372,13 @@ def present(info: ContextInfo, rows: list[Complaint]) -> list[ComplaintNode]:
     ctx.pending("staff").extend(
         staff for r in rows for staff in (r.handler_id, r.complained_staff_id) if staff
     )
-    return [ComplaintNode.of(r) for r in rows]
+    # A complaint's personal fields follow how its customer is seen: own scope, a share grant
+    # or a consent (their field groups), or — for the handler alone — the role's policy.
+    for row in rows:
+        customer = nested_customer_row(info, row.customer_id, "complaint_customers")
+        if customer is not None:
+            ctx.note_customer(customer)
+    return [ComplaintNode.of(r, ctx) for r in rows]
 
 
 @strawberry.input(description="Filters for complaints; all given conditions must hold.")

@@ -667,15 +667,20 @@ class NotificationNode(Node):
 
 def nested_customer(info: ContextInfo, customer_id: int, batch: str) -> CustomerNode | None:
     """A customer referenced by a list item, loaded together with the other items' customers."""
+    row = nested_customer_row(info, customer_id, batch)
+    return CustomerNode.present(row, info.context) if row else None
+
+
+def nested_customer_row(info: ContextInfo, customer_id: int, batch: str) -> Any:
+    """The visible customer row (with how it is seen) of a list item, or None; one statement."""
     ctx = info.context
     visible = ctx.visible
-    row = ctx.batched(
+    return ctx.batched(
         batch,
         customer_id,
         lambda session, ids: logic.customers_by_id(session, ids, visible, ctx.row_columns),
         keys=ctx.pending(batch),
     )
-    return CustomerNode.present(row, info.context) if row else None
 
 
 # --- filters and ordering ---------------------------------------------------------------------

@@ -77,7 +77,7 @@ def customers(backend: Backend) -> dict[str, dict[str, Any]]:
 
 
 def _add_information(backend: Backend, customer_id: str) -> None:
-    """A snapshot, an account with transactions, a risk assessment and preferences."""
+    """A snapshot, an account with transactions, a risk assessment, a complaint, preferences."""
     source = {"kind": "BUSINESS_TRANSACTION", "detail": "test data"}
     backend.gql(
         """mutation($input: RecordFinancialSnapshotInput!) {
@@ -137,6 +137,22 @@ def _add_information(backend: Backend, customer_id: str) -> None:
             }
         },
     )
+    complaint = backend.gql(
+        """mutation($input: SubmitComplaintInput!) {
+             submitComplaint(input: $input) { errors { code } } }""",
+        {
+            "input": {
+                "customerId": customer_id,
+                "channel": "HOTLINE",
+                "category": "FEES_AND_CHARGES",
+                "description": "账户管理费扣收未提前告知",
+                "requestedRemedy": "退还管理费",
+                "amountInDispute": "120.00",
+                "idempotencyKey": f"access-{customer_id}",
+            }
+        },
+    )
+    assert complaint["submitComplaint"]["errors"] == []
     backend.gql(
         """mutation($input: RecordPreferencesInput!) {
              recordPreferences(input: $input) { errors { code } } }""",
@@ -169,6 +185,9 @@ query($id: ID!) {
     preferences { products serviceChannels contactMethod contactTime marketingOptIn }
   }
   transactions(customerId: $id, first: 5) { edges { node { amount } } }
+  complaints(first: 1, where: { customerId: $id }) {
+    edges { node { description requestedRemedy amountInDispute } }
+  }
 }
 """
 # Where each personal type sits in the answer of EVERYTHING.
@@ -180,6 +199,7 @@ PLACES = {
     "RiskAssessment": lambda d: d["customer"]["riskProfile"],
     "Preferences": lambda d: d["customer"]["preferences"],
     "Transaction": lambda d: d["transactions"]["edges"][0]["node"],
+    "Complaint": lambda d: d["complaints"]["edges"][0]["node"],
 }
 
 
