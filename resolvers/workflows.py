@@ -226,13 +226,6 @@ def complete_task(
     return task
 
 
-def instance(session: Session, instance_id: int) -> ProcessInstance:
-    found = session.get(ProcessInstance, instance_id)
-    if found is None:
-        raise NotFoundError("no process instance with this ID")
-    return found
-
-
 def open_tasks(session: Session, instance_ids: Sequence[int]) -> dict[int, list[ProcessTask]]:
     found: dict[int, list[ProcessTask]] = {i: [] for i in instance_ids}
     for task in session.scalars(

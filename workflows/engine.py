@@ -17,7 +17,7 @@ import functools
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 from uuid import UUID
@@ -107,7 +107,6 @@ class Run:
     instance: ProcessInstance
     actor: Staff | None
     error: BaseException | None = None
-    calls: list[str] = field(default_factory=list)
 
 
 class _SandboxEnvironment(BasePythonScriptEngineEnvironment):
@@ -142,7 +141,6 @@ class KehuScriptEngine(PythonScriptEngine):  # type: ignore[misc]
                 raise LookupError(f"unknown operation {name!r}")
             if self.run is None:
                 raise RuntimeError("service tasks run only inside a unit of work")
-            self.run.calls.append(name)
             result = function(
                 operations.OperationCall(
                     session=self.run.session,
@@ -167,14 +165,10 @@ class ParsedProcess:
     subprocess_specs: dict[str, BpmnProcessSpec]
 
 
-def new_parser() -> SpiffBpmnParser:
-    return SpiffBpmnParser(validator=VALIDATOR)
-
-
 @functools.lru_cache(maxsize=64)
 def parse(bpmn_xml: str) -> ParsedProcess:
     """The one executable process of a diagram (cached by content; raises the parser's errors)."""
-    parser = new_parser()
+    parser = SpiffBpmnParser(validator=VALIDATOR)
     parser.add_bpmn_str(bpmn_xml.encode())
     keys = parser.get_process_ids()
     if len(keys) != 1:

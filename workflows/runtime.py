@@ -20,7 +20,7 @@ from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from kehu import clock
@@ -471,14 +471,3 @@ def _evaluate_optional(expression: str | None, data: dict[str, Any]) -> Any:
     if not expression:
         return None
     return sandbox.evaluate(expression, data)
-
-
-def open_task_count(session: Session, instance_id: int) -> int:
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(ProcessTask)
-            .where(ProcessTask.instance_id == instance_id, ProcessTask.status == TaskStatus.OPEN)
-        )
-        or 0
-    )
