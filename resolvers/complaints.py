@@ -24,7 +24,7 @@ from resolvers import validation
 from resolvers.customers import audit_change
 from resolvers.errors import NotFoundError, Problems, UserInputError
 from resolvers.pagination import Page, PageRequest, SortKey, paginate
-from resolvers.workflows import as_user_error, on_task_completed
+from resolvers.workflows import on_task_completed, start_for
 from store.complaints import (
     Category,
     Channel,
@@ -38,9 +38,7 @@ from store.complaints import (
 )
 from store.customers import Customer
 from store.staff import Branch, Role, Staff
-from store.workflows import ProcessInstance, ProcessTask
-from workflows import runtime
-from workflows.errors import ProcessError
+from store.workflows import ProcessTask
 from workflows.operations import OperationCall, operation
 
 PROCESS_KEY = "complaint"
@@ -162,25 +160,17 @@ def submit(session: Session, actor: Staff, draft: ComplaintDraft) -> tuple[Compl
     add_event(session, complaint, "REGISTERED", actor, {"channel": draft.channel.value})
     _acknowledge(session, complaint)
 
-    def link(instance: ProcessInstance) -> None:
-        complaint.instance_id = instance.id
-        session.flush()
-
-    try:
-        runtime.start(
-            session,
-            PROCESS_KEY,
-            f"complaint:{complaint.id}",
-            {
-                "complaint_id": complaint.id,
-                "branch_id": complaint.branch_id,
-                "relationship_manager_id": customer.relationship_manager_id,
-            },
-            actor,
-            on_created=link,
-        )
-    except ProcessError as exc:
-        raise as_user_error(exc) from None
+    start_for(
+        session,
+        complaint,
+        PROCESS_KEY,
+        {
+            "complaint_id": complaint.id,
+            "branch_id": complaint.branch_id,
+            "relationship_manager_id": customer.relationship_manager_id,
+        },
+        actor,
+    )
     audit_change(
         session, customer.id, "COMPLAINT", [("reference", None, complaint.reference)], "Complaint"
     )

@@ -20,14 +20,11 @@ from kehu import clock
 from resolvers import audit
 from resolvers.errors import FieldError, ForbiddenError, NotFoundError, UserInputError
 from resolvers.pagination import Page, PageRequest, SortKey, paginate
-from resolvers.workflows import as_user_error
+from resolvers.workflows import start_for
 from store.customers import Customer
 from store.policy import PolicyRule
 from store.sharing import Consent, ShareGrant, ShareGrantCustomer, ShareRequest, ThirdParty
 from store.staff import Branch, Role, Staff
-from store.workflows import ProcessInstance
-from workflows import runtime
-from workflows.errors import ProcessError
 from workflows.operations import OperationCall, operation
 
 MAX_GRANT_DAYS = 366
@@ -525,21 +522,7 @@ def request_share(session: Session, actor: Staff, draft: ShareRequestDraft) -> S
     session.add(request)
     session.flush()
 
-    def link(instance: ProcessInstance) -> None:
-        request.instance_id = instance.id
-        session.flush()
-
-    try:
-        runtime.start(
-            session,
-            SHARE_PROCESS_KEY,
-            f"share_request:{request.id}",
-            {"share_request_id": request.id},
-            actor,
-            on_created=link,
-        )
-    except ProcessError as exc:
-        raise as_user_error(exc) from None
+    start_for(session, request, SHARE_PROCESS_KEY, {"share_request_id": request.id}, actor)
     return request
 
 

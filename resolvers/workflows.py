@@ -64,6 +64,27 @@ def _translated(action: Callable[[], Any]) -> Any:
         raise ConflictError(str(exc)) from None
 
 
+def start_for(
+    session: Session, record: Any, process_key: str, data: dict[str, Any], actor: Staff
+) -> ProcessInstance:
+    """Start ``process_key`` for a domain row (business key ``<process key>:<row id>``).
+
+    The row points at its instance before the first step runs, so the service operations of
+    that step find it; a process that is not deployed is a typed input error.
+    """
+
+    def link(instance: ProcessInstance) -> None:
+        record.instance_id = instance.id
+        session.flush()
+
+    started: ProcessInstance = _translated(
+        lambda: runtime.start(
+            session, process_key, f"{process_key}:{record.id}", data, actor, on_created=link
+        )
+    )
+    return started
+
+
 # --- deploy and migrate (process owners) --------------------------------------------------------
 
 
