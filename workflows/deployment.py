@@ -17,7 +17,6 @@ from typing import Any
 import jsonschema
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kehu import clock
@@ -25,7 +24,7 @@ from store.staff import Role, Staff
 from store.workflows import ProcessVersion
 from workflows import engine, operations, sandbox
 from workflows.errors import ProcessError
-from workflows.runtime import lane_role
+from workflows.runtime import find_latest_version, lane_role
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 BPMNDI = "http://www.omg.org/spec/BPMN/20100524/DI"
@@ -238,23 +237,12 @@ def deploy(
     used = _used_forms(bpmn_xml)
     forms = {name: schema for name, schema in forms.items() if name in used}
     digest = content_hash(bpmn_xml, forms)
-    latest = session.scalar(
-        select(ProcessVersion)
-        .where(ProcessVersion.process_key == key)
-        .order_by(ProcessVersion.number.desc())
-        .limit(1)
-    )
+    latest = find_latest_version(session, key)
     if latest is not None and latest.sha256 == digest:
         return latest, False
-    number = (
-        session.scalar(
-            select(func.max(ProcessVersion.number)).where(ProcessVersion.process_key == key)
-        )
-        or 0
-    ) + 1
     version = ProcessVersion(
         process_key=key,
-        number=number,
+        number=latest.number + 1 if latest is not None else 1,
         sha256=digest,
         bpmn_xml=bpmn_xml,
         forms=forms,
@@ -287,9 +275,6 @@ def ensure_deployed(session: Session) -> list[ProcessVersion]:
     for path in bundled():
         xml = path.read_text()
         key = engine.parse(xml).key
-        exists = session.scalar(
-            select(ProcessVersion.id).where(ProcessVersion.process_key == key).limit(1)
-        )
-        if exists is None:
+        if find_latest_version(session, key) is None:
             deployed.append(deploy(session, xml, forms, None)[0])
     return deployed

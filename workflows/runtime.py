@@ -39,13 +39,18 @@ BANK_WIDE_ROLES = frozenset(
 MAX_TIMER_ROUNDS = 50
 
 
-def latest_version(session: Session, process_key: str) -> ProcessVersion:
-    version = session.scalar(
+def find_latest_version(session: Session, process_key: str) -> ProcessVersion | None:
+    """The highest-numbered deployed version of ``process_key``, if any."""
+    return session.scalar(
         select(ProcessVersion)
         .where(ProcessVersion.process_key == process_key)
         .order_by(ProcessVersion.number.desc())
         .limit(1)
     )
+
+
+def latest_version(session: Session, process_key: str) -> ProcessVersion:
+    version = find_latest_version(session, process_key)
     if version is None:
         raise ProcessError("PROCESS_NOT_DEPLOYED", f"process {process_key!r} is not deployed")
     return version
