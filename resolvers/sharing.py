@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, null, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, func, null, or_, select, true
 from sqlalchemy.orm import Session
 
 from authz.policy import PURPOSES
@@ -301,22 +301,32 @@ def grant_page(
 # --- third parties and consent (SHARE-3) --------------------------------------------------------
 
 
-def consent_for_customer(staff: Staff, now: datetime) -> Any:
-    """Correlated scalar subquery: a consent in force of the caller's organisation."""
-    if staff.third_party_id is None:
-        return null()
+def consents_in_force(now: datetime) -> Select[Consent]:
+    """Consents not revoked, within their period, whose party's agreement is in force."""
     return (
-        select(func.min(Consent.id))
+        select(Consent)
         .join(ThirdParty, ThirdParty.id == Consent.third_party_id)
         .where(
-            Consent.customer_id == Customer.id,
-            Consent.third_party_id == staff.third_party_id,
             Consent.revoked_at.is_(None),
             Consent.valid_from <= now,
             Consent.valid_until > now,
             # No data without a confidentiality agreement in force.
             ThirdParty.agreement_signed_on <= now.date(),
             ThirdParty.agreement_expires_on >= now.date(),
+        )
+    )
+
+
+def consent_for_customer(staff: Staff, now: datetime) -> Any:
+    """Correlated scalar subquery: a consent in force of the caller's organisation."""
+    if staff.third_party_id is None:
+        return null()
+    return (
+        consents_in_force(now)
+        .with_only_columns(func.min(Consent.id))
+        .where(
+            Consent.customer_id == Customer.id,
+            Consent.third_party_id == staff.third_party_id,
         )
         .correlate(Customer)
         .scalar_subquery()
@@ -540,17 +550,11 @@ def check_consent(call: OperationCall) -> dict[str, Any]:
     request = _share_request(call)
     now = clock.now()
     for consent in call.session.scalars(
-        select(Consent)
-        .join(ThirdParty, ThirdParty.id == Consent.third_party_id)
+        consents_in_force(now)
         .where(
             Consent.customer_id == request.customer_id,
             Consent.third_party_id == request.third_party_id,
             Consent.purpose == request.purpose,
-            Consent.revoked_at.is_(None),
-            Consent.valid_from <= now,
-            Consent.valid_until > now,
-            ThirdParty.agreement_signed_on <= now.date(),
-            ThirdParty.agreement_expires_on >= now.date(),
         )
         .order_by(Consent.id)
     ):
