@@ -88,11 +88,10 @@ def operation_selections(
     return operation, tuple(selections(schema, operation, fragments))
 
 
-# Complaint fields holding what a customer or a handler wrote about the customer: not under the
-# field policy (whoever sees the complaint reads them), but every reading is audited.
-COMPLAINT_TEXT = {
-    "Complaint": ("description", "requestedRemedy", "timeline", "messages"),
-}
+# Complaint fields holding what handlers wrote and told the customer: not under the field policy
+# (whoever sees the complaint reads them), but every reading is audited. (A complaint's
+# description, remedy and amount are personal fields: audited with their policy effect.)
+COMPLAINT_TEXT = {"Complaint": ("timeline", "messages")}
 
 
 class AccessReport(SchemaExtension):
@@ -144,7 +143,7 @@ class AccessReport(SchemaExtension):
         if ctx.auditor is None or not customers or operation.operation.value == "mutation":
             return
         # Usually one access serves every customer; compare each distinct one once.
-        distinct = {id(a): a for a in map(ctx.access_for, set(ctx.customer_ids))}
+        distinct = {id(a): a for a in map(ctx.access_for, set(customers))}
         accesses = list(distinct.values())
         rank = {Effect.DENIED: 0, Effect.MASKED: 1, Effect.FULL: 2}
         revealed: dict[str, str] = {}
@@ -152,7 +151,7 @@ class AccessReport(SchemaExtension):
             if ctx.complaint_customer_ids and field in COMPLAINT_TEXT.get(type_name, ()):
                 revealed[f"{type_name}.{field}"] = Effect.FULL.value
                 continue
-            if field not in PERSONAL_FIELDS.get(type_name, {}).values() or not accesses:
+            if field not in PERSONAL_FIELDS.get(type_name, {}).values():
                 continue
             # The most open effect any of the request's customers was shown with.
             effect = max((a.effect(type_name, field) for a in accesses), key=rank.__getitem__)
