@@ -30,7 +30,7 @@ from starlette.testclient import TestClient
 
 from kehu import clock
 from kehu.auth import mint_token
-from kehu.seed import ensure_reference_data, seed_customers
+from kehu.seed import DEMO_DECISION, DEMO_INVESTIGATION, ensure_reference_data, seed_customers
 from kehu.settings import Settings
 from store import crypto, migrate
 from store.db import make_engine
@@ -46,22 +46,6 @@ COMPLETE = """mutation($input: CompleteTaskInput!) { completeTask(input: $input)
   task { processInstance { status stateSize openTasks { id elementId } } } errors { code } } }"""
 SNAPSHOT = """mutation($input: RecordFinancialSnapshotInput!) {
   recordFinancialSnapshot(input: $input) { financialSnapshot { netWorth } errors { code } } }"""
-INVESTIGATION = {
-    "findings": "系统按月扣收账户管理费，开户时未告知",
-    "evidence": ["扣费流水"],
-    "cause": "PROCESS_DEFECT",
-    "systemic": False,
-    "on_the_spot": True,
-    "complexity": "STANDARD",
-}
-DECISION = {
-    "verified_facts": "开户时未书面告知账户管理费",
-    "basis": "《商业银行服务价格管理办法》",
-    "outcome": "UPHELD",
-    "remedies": "可在30日内申请复核，或申请调解、提起诉讼",
-    "channel": "SMS",
-    "proof_of_delivery": "短信网关回执",
-}
 
 
 def fresh_database(name: str, url: str | None) -> dict[str, str]:
@@ -186,8 +170,8 @@ class Driver:
             "openTasks"
         ]
         self.snapshot(global_id, n)
-        tasks = self.complete(handler, tasks, "Task_Investigate", INVESTIGATION)["openTasks"]
-        tasks = self.complete(handler, tasks, "Task_DecisionNotice", DECISION)["openTasks"]
+        tasks = self.complete(handler, tasks, "Task_Investigate", DEMO_INVESTIGATION)["openTasks"]
+        tasks = self.complete(handler, tasks, "Task_DecisionNotice", DEMO_DECISION)["openTasks"]
         self.snapshot(global_id, n + 1)
         done = self.complete(
             manager, tasks, "Task_CallBack", {"satisfaction_score": 5, "satisfied": True}
