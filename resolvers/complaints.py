@@ -157,7 +157,7 @@ def submit(session: Session, actor: Staff, draft: ComplaintDraft) -> tuple[Compl
     session.add(complaint)
     session.flush()
     complaint.reference = f"TS{now.astimezone(BANK_TIME):%Y%m%d}-{complaint.id:06d}"
-    add_event(session, complaint, "REGISTERED", actor, {"channel": draft.channel.value})
+    add_event(session, complaint.id, "REGISTERED", actor, {"channel": draft.channel.value})
     _acknowledge(session, complaint)
 
     start_for(
@@ -202,7 +202,7 @@ def _acknowledge(session: Session, complaint: Complaint) -> None:
 
 def add_event(
     session: Session,
-    complaint: Complaint,
+    complaint_id: int,
     kind: str,
     actor: Staff | None,
     details: dict[str, Any] | None = None,
@@ -210,7 +210,7 @@ def add_event(
     """One timeline step; details are sealed (handlers write customers' details into them)."""
     session.add(
         ComplaintEvent(
-            complaint_id=complaint.id,
+            complaint_id=complaint_id,
             kind=kind,
             actor_id=actor.id if actor else None,
             at=clock.now(),
@@ -264,17 +264,17 @@ def _field(name: str) -> tuple[str, str]:
     return ("data", name)
 
 
-def _note_task(session: Session, task: ProcessTask, actor: Staff, data: dict[str, Any]) -> None:
+def _note_task(
+    session: Session, complaint_id: int, task: ProcessTask, actor: Staff, data: dict[str, Any]
+) -> None:
     """A completed user task enters the timeline with who, when and the form's answers."""
-    complaint = session.scalar(select(Complaint).where(Complaint.instance_id == task.instance_id))
-    if complaint is not None:
-        add_event(
-            session,
-            complaint,
-            "TASK_COMPLETED",
-            actor,
-            {"task": task.name, "element": task.element_id, "answers": data},
-        )
+    add_event(
+        session,
+        complaint_id,
+        "TASK_COMPLETED",
+        actor,
+        {"task": task.name, "element": task.element_id, "answers": data},
+    )
 
 
 on_task_completed("complaint", _note_task)
@@ -313,7 +313,7 @@ def assign_handler(call: OperationCall) -> dict[str, Any]:
         )
     complaint.handler_id = handler.id
     complaint.status = ComplaintStatus.INVESTIGATING
-    add_event(call.session, complaint, "HANDLER_ASSIGNED", call.actor, {"handler": number})
+    add_event(call.session, complaint.id, "HANDLER_ASSIGNED", call.actor, {"handler": number})
     return {"handler_id": handler.id}
 
 
@@ -350,7 +350,7 @@ def record_investigation(call: OperationCall) -> dict[str, Any]:
     complaint.plan_deadline = deadline
     add_event(
         call.session,
-        complaint,
+        complaint.id,
         "RESOLVED_ON_THE_SPOT" if on_the_spot else "PLAN_MADE",
         call.actor,
         {"complexity": complexity.value, "cause": complaint.cause},
@@ -397,7 +397,7 @@ def extend_deadline(call: OperationCall) -> dict[str, Any]:
     if complaint.sla_state is SlaState.AT_RISK:
         complaint.sla_state = SlaState.ON_TRACK
     due = complaint.decision_due_at.astimezone(BANK_TIME).date()
-    add_event(call.session, complaint, "DEADLINE_EXTENDED", call.actor, {"days": days})
+    add_event(call.session, complaint.id, "DEADLINE_EXTENDED", call.actor, {"days": days})
     tell(
         call.session,
         complaint,
@@ -415,7 +415,7 @@ def warn_supervisor(call: OperationCall) -> dict[str, Any]:
     complaint.sla_state = SlaState.AT_RISK
     add_event(
         call.session,
-        complaint,
+        complaint.id,
         "DEADLINE_WARNING",
         None,
         {"decision_due_at": complaint.decision_due_at.isoformat()},
@@ -435,7 +435,7 @@ def escalate_breach(call: OperationCall) -> dict[str, Any]:
         kind = "DEADLINE_MISSED"
     if missed:
         complaint.sla_state = SlaState.BREACHED
-        add_event(call.session, complaint, kind, None)
+        add_event(call.session, complaint.id, kind, None)
     return {"escalated": missed}
 
 
@@ -452,7 +452,7 @@ def notify_progress(call: OperationCall) -> dict[str, Any]:
         f"您的投诉（编号 {complaint.reference}）正在处理中，"
         f"我行将于 {due:%Y-%m-%d} 前作出处理决定。",
     )
-    add_event(call.session, complaint, "PROGRESS_UPDATE_SENT", None)
+    add_event(call.session, complaint.id, "PROGRESS_UPDATE_SENT", None)
     return {"sent": True}
 
 
@@ -481,7 +481,7 @@ def record_decision(call: OperationCall) -> dict[str, Any]:
         proof=str(data["proof_of_delivery"]),
     )
     add_event(
-        call.session, complaint, "DECISION_DELIVERED", call.actor, {"outcome": data["outcome"]}
+        call.session, complaint.id, "DECISION_DELIVERED", call.actor, {"outcome": data["outcome"]}
     )
     return {"call_back_due_at": (now + timedelta(days=CALL_BACK_WITHIN_DAYS)).isoformat()}
 
@@ -492,7 +492,7 @@ def record_call_back(call: OperationCall) -> dict[str, Any]:
     complaint.satisfaction_score = int(call.data["satisfaction_score"])
     add_event(
         call.session,
-        complaint,
+        complaint.id,
         "CALLED_BACK",
         call.actor,
         {"satisfaction_score": complaint.satisfaction_score, "satisfied": call.data["satisfied"]},
@@ -508,7 +508,7 @@ def open_review(call: OperationCall) -> dict[str, Any]:
     complaint.review_requested_at = now
     complaint.review_due_at = now + timedelta(days=REVIEW_DECISION_DAYS)
     complaint.status = ComplaintStatus.UNDER_REVIEW
-    add_event(call.session, complaint, "REVIEW_REQUESTED", call.actor)
+    add_event(call.session, complaint.id, "REVIEW_REQUESTED", call.actor)
     return {"review_due_at": complaint.review_due_at.isoformat()}
 
 
@@ -517,7 +517,7 @@ def record_review(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
     complaint.review_outcome = str(call.data["review_outcome"])
     add_event(
-        call.session, complaint, "REVIEWED", call.actor, {"outcome": complaint.review_outcome}
+        call.session, complaint.id, "REVIEWED", call.actor, {"outcome": complaint.review_outcome}
     )
     tell(
         call.session,
@@ -538,7 +538,7 @@ def raise_rectification(call: OperationCall) -> dict[str, Any]:
     )
     call.session.add(item)
     call.session.flush()
-    add_event(call.session, complaint, "RECTIFICATION_RAISED", call.actor)
+    add_event(call.session, complaint.id, "RECTIFICATION_RAISED", call.actor)
     return {"rectification_id": item.id}
 
 
@@ -553,7 +553,7 @@ def close_rectification(call: OperationCall) -> dict[str, Any]:
     item.actions = list(call.data.get("actions", []))
     item.closed_at = clock.now()
     item.closed_by_id = call.actor.id if call.actor else None
-    add_event(call.session, complaint, "RECTIFICATION_CLOSED", call.actor)
+    add_event(call.session, complaint.id, "RECTIFICATION_CLOSED", call.actor)
     return {"closed": True}
 
 
@@ -562,7 +562,7 @@ def close_complaint(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
     complaint.status = ComplaintStatus.CLOSED
     complaint.closed_at = clock.now()
-    add_event(call.session, complaint, "CLOSED", call.actor)
+    add_event(call.session, complaint.id, "CLOSED", call.actor)
     return {"closed": True}
 
 

@@ -29,8 +29,9 @@ from store.workflows import ProcessInstance, ProcessTask, ProcessVersion, TaskSt
 from workflows import deployment, operations, runtime
 from workflows.errors import ProcessError, StaleInstanceError
 
-# Called when a user task is completed, before the engine moves on: (session, task, actor, data).
-TaskListener = Callable[[Session, ProcessTask, Staff, dict[str, Any]], None]
+# Called when a user task is completed, before the engine moves on, with the id of the domain
+# row of the instance (from its business key "<prefix>:<id>"): (session, id, task, actor, data).
+TaskListener = Callable[[Session, int, ProcessTask, Staff, dict[str, Any]], None]
 _listeners: dict[str, TaskListener] = {}
 
 
@@ -240,9 +241,9 @@ def complete_task(
         raise ForbiddenError("this task is assigned to someone else")
     if task.assignee_id is None and not _may_take(task, actor):
         raise ForbiddenError("only a candidate of this task may complete it")
-    prefix = instance.business_key.split(":", 1)[0]
+    prefix, _, record_id = instance.business_key.partition(":")
     if prefix in _listeners:
-        _listeners[prefix](session, task, actor, data)
+        _listeners[prefix](session, int(record_id), task, actor, data)
     _translated(lambda: runtime.complete_task(session, task, data, actor, instance))
     return task
 
