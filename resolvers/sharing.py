@@ -7,12 +7,12 @@ that uses grants checks exactly that, so an expired grant stops working by itsel
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, null, or_, select, true
+from sqlalchemy import ColumnElement, Select, String, and_, cast, func, null, or_, select, true
 from sqlalchemy.orm import Session
 
 from authz.policy import PURPOSES
@@ -317,20 +317,44 @@ def consents_in_force(now: datetime) -> Select[Consent]:
     )
 
 
-def consent_for_customer(staff: Staff, now: datetime) -> Any:
-    """Correlated scalar subquery: a consent in force of the caller's organisation."""
-    if staff.third_party_id is None:
+def consents_naming(now: datetime, customer_id: Any, third_party_id: int, purpose: str) -> Any:
+    """The consents in force of one customer for one third party that name ``purpose``.
+
+    Together they decide what the party gets for that purpose — the union of their data
+    categories (SHARE-3); consents for other purposes add nothing. ``customer_id`` is an ID or
+    a column of an outer query. The one definition behind third-party rows and the share check.
+    """
+    return consents_in_force(now).where(
+        Consent.customer_id == customer_id,
+        Consent.third_party_id == third_party_id,
+        Consent.purpose == purpose,
+    )
+
+
+def consent_for_customer(staff: Staff, now: datetime, purpose: str | None) -> Any:
+    """Correlated scalar subquery: the consents ("3,7") opening the outer customer, or NULL.
+
+    Only consents of the caller's organisation naming the declared ``purpose`` count: under any
+    other purpose (or none) the customer is not visible at all.
+    """
+    if staff.third_party_id is None or purpose is None:
         return null()
     return (
-        consents_in_force(now)
-        .with_only_columns(func.min(Consent.id))
-        .where(
-            Consent.customer_id == Customer.id,
-            Consent.third_party_id == staff.third_party_id,
-        )
+        consents_naming(now, Customer.id, staff.third_party_id, purpose)
+        .with_only_columns(func.aggregate_strings(cast(Consent.id, String), ","))
         .correlate(Customer)
         .scalar_subquery()
     )
+
+
+def consent_ids(column_value: str) -> tuple[int, ...]:
+    """The consent IDs of a ``consent_for_customer`` value, ascending."""
+    return tuple(sorted(int(n) for n in column_value.split(",")))
+
+
+def consented_categories(consents: Iterable[Consent]) -> frozenset[str]:
+    """Union by purpose: every data category any of these consents names."""
+    return frozenset(c for consent in consents for c in consent.data_categories)
 
 
 def _change_entry(
@@ -545,23 +569,23 @@ def _share_request(call: OperationCall) -> ShareRequest:
     return request
 
 
-@operation("check_consent", "Whether a consent in force covers the request's purpose/categories")
+@operation("check_consent", "Whether the consents in force cover the request's purpose/categories")
 def check_consent(call: OperationCall) -> dict[str, Any]:
     request = _share_request(call)
-    now = clock.now()
-    for consent in call.session.scalars(
-        consents_in_force(now)
-        .where(
-            Consent.customer_id == request.customer_id,
-            Consent.third_party_id == request.third_party_id,
-            Consent.purpose == request.purpose,
+    consents = list(
+        call.session.scalars(
+            consents_naming(
+                clock.now(), request.customer_id, request.third_party_id, request.purpose
+            ).order_by(Consent.id)
         )
-        .order_by(Consent.id)
-    ):
-        if set(request.data_categories) <= set(consent.data_categories):
-            request.consent_id = consent.id
-            return {"in_force": True, "consent_id": consent.id}
-    return {"in_force": False, "consent_id": None}
+    )
+    wanted = set(request.data_categories)
+    if not consents or not wanted <= consented_categories(consents):
+        return {"in_force": False, "consent_id": None, "consent_ids": []}
+    # The consents that give some of the requested categories; the first is the one recorded.
+    covering = [c.id for c in consents if wanted & set(c.data_categories)]
+    request.consent_id = covering[0]
+    return {"in_force": True, "consent_id": covering[0], "consent_ids": covering}
 
 
 @operation("decide_share_request", "Approve or refuse a data share request (audited)")

@@ -89,8 +89,9 @@ def operation_selections(
 
 
 # Complaint fields holding what handlers wrote and told the customer: not under the field policy
-# (whoever sees the complaint reads them), but every reading is audited. (A complaint's
-# description, remedy and amount are personal fields: audited with their policy effect.)
+# (whoever sees the complaint reads them — a third party only under a consent naming the
+# complaints group: ``Context.may_read_complaint_text``), but every reading is audited. (A
+# complaint's description, remedy and amount are personal fields: audited with their effect.)
 COMPLAINT_TEXT = {"Complaint": ("timeline", "messages")}
 
 
@@ -148,8 +149,10 @@ class AccessReport(SchemaExtension):
         rank = {Effect.DENIED: 0, Effect.MASKED: 1, Effect.FULL: 2}
         revealed: dict[str, str] = {}
         for _, type_name, field in selected:
-            if ctx.complaint_customer_ids and field in COMPLAINT_TEXT.get(type_name, ()):
-                revealed[f"{type_name}.{field}"] = Effect.FULL.value
+            if field in COMPLAINT_TEXT.get(type_name, ()):
+                # Logged only when served: withheld from every complaint, nothing was revealed.
+                if f"{type_name}.{field}" in ctx.complaint_text_shown:
+                    revealed[f"{type_name}.{field}"] = Effect.FULL.value
                 continue
             if field not in PERSONAL_FIELDS.get(type_name, {}).values():
                 continue

@@ -279,6 +279,18 @@ class ComplaintNode(Node):
         ctx = info.context
         return ctx.batched(batch, self._pk, load, keys=ctx.pending("complaints"))
 
+    def _text(
+        self,
+        info: ContextInfo,
+        field: str,
+        batch: str,
+        load: Callable[[Session, Sequence[int]], dict[int, list[V]]],
+    ) -> list[V] | None:
+        """What handlers wrote or told the customer (``field``), or None when withheld."""
+        if not info.context.may_read_complaint_text(self._customer_id, "Complaint", field):
+            return None
+        return self._with_the_others(info, batch, load) or []
+
     @strawberry.field(description="Undecided past its deadline (or a review past its deadline).")
     def overdue(self) -> bool:
         now = clock.now()
@@ -298,9 +310,14 @@ class ComplaintNode(Node):
     def complained_staff(self, info: ContextInfo) -> StaffNode | None:
         return batched_staff(info, self._complained_staff_id)
 
-    @strawberry.field(description="Every step, oldest first: who, when, notes. 处理时间线。")
-    def timeline(self, info: ContextInfo) -> list[ComplaintEventNode]:
-        events = self._with_the_others(info, "complaint_events", logic.events)
+    @strawberry.field(
+        description="Every step, oldest first: who, when, notes (null when withheld: a third "
+        "party needs a consent naming the complaints group). 处理时间线。"
+    )
+    def timeline(self, info: ContextInfo) -> list[ComplaintEventNode] | None:
+        events = self._text(info, "timeline", "complaint_events", logic.events)
+        if events is None:
+            return None
         return [
             ComplaintEventNode(
                 kind=event.kind,
@@ -308,12 +325,17 @@ class ComplaintNode(Node):
                 at=event.at,
                 details=json.loads(event.details) if event.details else None,
             )
-            for event, employee_no in events or []
+            for event, employee_no in events
         ]
 
-    @strawberry.field(description="What the customer was told, with proof of delivery.")
-    def messages(self, info: ContextInfo) -> list[CustomerMessageNode]:
-        found = self._with_the_others(info, "complaint_messages", logic.messages)
+    @strawberry.field(
+        description="What the customer was told, with proof of delivery (null when withheld, "
+        "like the timeline)."
+    )
+    def messages(self, info: ContextInfo) -> list[CustomerMessageNode] | None:
+        found = self._text(info, "messages", "complaint_messages", logic.messages)
+        if found is None:
+            return None
         return [
             CustomerMessageNode(
                 kind=m.kind,
@@ -322,7 +344,7 @@ class ComplaintNode(Node):
                 proof_of_delivery=m.proof_of_delivery,
                 sent_at=m.sent_at,
             )
-            for m in found or []
+            for m in found
         ]
 
     @strawberry.field(description="Open tasks of the complaint's process, with due dates.")

@@ -53,11 +53,15 @@ class Context:
     customer_ids: list[int] = field(default_factory=list)
     # Customers whose complaints (free text they or handlers wrote) were presented (SHARE-4).
     complaint_customer_ids: list[int] = field(default_factory=list)
+    # COMPLAINT_TEXT fields ("Complaint.timeline") served to the caller at least once.
+    complaint_text_shown: set[str] = field(default_factory=set)
     _batches: dict[str, dict[int, Any]] = field(default_factory=dict)
     _pending: dict[str, list[int]] = field(default_factory=dict)
     _memo: dict[tuple[Any, ...], Any] = field(default_factory=dict)
     _modes: dict[int, str | None] = field(default_factory=dict)
     _grant_accesses: dict[str, PolicyAccess] = field(default_factory=dict)
+    # The field groups / data categories behind each entry of ``_grant_accesses``.
+    _granted: dict[str, frozenset[str]] = field(default_factory=dict)
     _grant_subquery: Any = None
     _consent_subquery: Any = None
     _session: Session | None = None
@@ -82,8 +86,10 @@ class Context:
         self.close()
         self.customer_ids.clear()
         self.complaint_customer_ids.clear()
+        self.complaint_text_shown.clear()
         self._modes.clear()
         self._grant_accesses.clear()
+        self._granted.clear()
         self._grant_subquery = None
         self._consent_subquery = None
         self._batches.clear()
@@ -128,9 +134,10 @@ class Context:
 
     def _consent_column(self) -> Any:
         if self._consent_subquery is None:
-            staff = self.actor
+            # Only a purpose the role may declare and a consent names opens a row (SHARE-3).
+            purpose = self.purpose if self.purpose_problem is None else None
             self._consent_subquery = (
-                sharing.consent_for_customer(staff, clock.now())
+                sharing.consent_for_customer(self.actor, clock.now(), purpose)
                 if "consented" in self.row_scopes
                 else null()
             )
@@ -174,27 +181,30 @@ class Context:
         elif row.via_grant is not None:
             self._modes[row.id] = f"grant:{row.via_grant}"
         else:
-            self._modes[row.id] = f"consent:{row.via_consent}"
+            numbers = sharing.consent_ids(row.via_consent)
+            self._modes[row.id] = "consent:" + "+".join(map(str, numbers))
 
     def access_for(self, customer_id: int) -> PolicyAccess:
-        """The field effects for one customer's data: the roles', or its grant's or consent's.
+        """The field effects for one customer's data: the roles', or its grant's or consents'.
 
-        A grant or consent reveals its field groups (data categories) in full — if the declared
-        purpose is the one it names; otherwise masked — and nothing else. A consent never gives
-        a third party more than its role allows.
+        A grant reveals its field groups in full — if the declared purpose is the one it names;
+        otherwise masked — and nothing else. Consents (all naming the declared purpose) reveal
+        the union of their data categories, never more than the third party's role allows.
         """
         via = self._modes.get(customer_id)
         if via is None:
             return self.access
         found = self._grant_accesses.get(via)
         if found is None:
-            kind, _, number = via.partition(":")
+            kind, _, numbers = via.partition(":")
             if kind == "grant":
-                grant = sharing.grants_by_id(self.session, [int(number)])[int(number)]
-                granted, purpose = set(grant.field_groups), grant.purpose
+                grant = sharing.grants_by_id(self.session, [int(numbers)])[int(numbers)]
+                granted, purposes = frozenset(grant.field_groups), {grant.purpose}
             else:
-                consent = sharing.consents_by_id(self.session, [int(number)])[int(number)]
-                granted, purpose = set(consent.data_categories), consent.purpose
+                ids = [int(n) for n in numbers.split("+")]
+                consents = sharing.consents_by_id(self.session, ids).values()
+                granted = sharing.consented_categories(consents)
+                purposes = {c.purpose for c in consents}
             groups = self.policy.field_groups()
             role_cap = self.policy.decisions(self.actor.roles).fields
             effects = {
@@ -207,14 +217,42 @@ class Context:
                 }
                 for type_name, names in PERSONAL_FIELDS.items()
             }
-            found = PolicyAccess(effects, downgrade=self.purpose != purpose)
+            found = PolicyAccess(effects, downgrade=purposes != {self.purpose})
             self._grant_accesses[via] = found
+            self._granted[via] = granted
         return found
+
+    def may_read_complaint_text(self, customer_id: int, type_name: str, field: str) -> bool:
+        """Complaint timelines and messages (``COMPLAINT_TEXT``): who sees the complaint reads
+        them — except a third party, which needs a consent naming the ``complaints`` group.
+
+        A refusal is reported like a withheld personal field (null + FIELD_FORBIDDEN).
+        """
+        allowed = True
+        if self.actor.third_party_id is not None:
+            # Allow-list: a third party reads complaint text through such a consent, nothing else.
+            via = self._modes.get(customer_id) or ""
+            allowed = via.startswith("consent:") and "complaints" in self._granted_by(
+                customer_id, via
+            )
+        if allowed:
+            self.complaint_text_shown.add(f"{type_name}.{field}")
+        else:
+            self.access.withheld.add((type_name, field))
+        return allowed
+
+    def _granted_by(self, customer_id: int, via: str) -> frozenset[str]:
+        self.access_for(customer_id)
+        return self._granted[via]
 
     @property
     def used_via(self) -> list[str]:
         """The grants and consents this request's reads went through ("grant:3", "consent:7")."""
-        return sorted(self._grant_accesses)
+        return sorted(
+            f"{kind}:{number}"
+            for kind, _, numbers in (via.partition(":") for via in self._grant_accesses)
+            for number in numbers.split("+")
+        )
 
     def grants_in_force(self) -> list[Any]:
         """The share grants this caller may use now (one query; only when filters need it)."""

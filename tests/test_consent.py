@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from authz.fields import PERSONAL_FIELDS, Effect
 from authz.policy import AccessPolicy
 from kehu import clock
+from tests.complaint_steps import submit
 from tests.conftest import Backend, branch_id, create_customer
 from tests.test_access import EVERYTHING, PLACES
 from tests.test_access import _add_information as add_information
@@ -289,3 +292,219 @@ def test_external_share_approval_process_checks_consent_then_security_reviews(
         staff="RM0001",
     )["requestDataShare"]["shareRequest"]
     assert wider["status"] == "DENIED"
+
+
+# --- several consents, the declared purpose, revocation, complaint text (issue 8, point 3) ------
+
+NAME_AND_PHONE = "query Partner($id: ID!) { customer(id: $id) { id name phone email } }"
+LIST = "{ customers(first: 100) { totalCount edges { node { id } } } }"
+NODE = "query($id: ID!) { node(id: $id) { id ... on Customer { phone } } }"
+REVOKE = """
+mutation($id: ID!) { revokeConsent(input: {id: $id}) { consent { inForce } errors { code } } }
+"""
+
+
+def _forbidden(body: dict[str, Any]) -> set[str]:
+    return {
+        e["extensions"]["field"]
+        for e in body.get("errors", [])
+        if e["extensions"]["code"] == "FIELD_FORBIDDEN"
+    }
+
+
+def _read(backend: Backend, party: dict[str, Any], customer: dict[str, Any], purpose: Any) -> Any:
+    return backend.post(
+        NAME_AND_PHONE, {"id": customer["id"]}, staff=party["principal"], purpose=purpose
+    ).json()
+
+
+def test_several_consents_serve_their_union_for_the_declared_purpose_only(
+    backend: Backend,
+) -> None:
+    """Union by purpose: each consent naming the declared purpose adds its categories; consents
+    for another purpose add nothing (before: only the oldest consent counted)."""
+    party = _register(backend)
+    customer = create_customer(
+        backend,
+        relationshipManager=backend.gql("{ me { id } }", staff="RM0001")["me"]["id"],
+        branch=branch_id(backend, "SUP0001"),
+        phone="13500009001",
+        email="union@example.com",
+    )
+    for purpose, categories in (
+        ("CUSTOMER_SERVICE", ["contact"]),
+        ("RISK_CONTROL", ["identity"]),
+        ("CUSTOMER_SERVICE", ["identity"]),
+    ):
+        recorded = _consent(backend, customer, party, purpose=purpose, dataCategories=categories)
+        assert recorded["errors"] == []
+    service = _read(backend, party, customer, "CUSTOMER_SERVICE")
+    assert service["data"]["customer"] == {
+        "id": customer["id"],
+        "name": "测试客户",
+        "phone": "13500009001",
+        "email": "union@example.com",
+    }
+    assert _forbidden(service) == set()
+    # Under RISK_CONTROL only the one consent naming it counts: identity, not contact.
+    risk = _read(backend, party, customer, "RISK_CONTROL")
+    assert risk["data"]["customer"]["name"] == "测试客户"
+    assert risk["data"]["customer"]["phone"] is None
+    assert _forbidden(risk) == {"phone", "email"}
+    backend.client.app.state.auditor.flush()  # type: ignore[attr-defined]
+    with backend.engine.connect() as connection:
+        via = connection.execute(
+            text(
+                "SELECT via FROM audit_log WHERE actor = :actor AND action = 'READ' "
+                "ORDER BY id DESC LIMIT 2"
+            ),
+            {"actor": party["principal"]},
+        ).all()
+    # The audit names every consent a read went through, and only those.
+    ids = _consent_numbers(backend, customer, party)
+    assert str(via[0][0]).count("consent:") == 1
+    assert f"consent:{ids['RISK_CONTROL'][0]}" in str(via[0][0])
+    assert str(via[1][0]).count("consent:") == 2
+    assert all(f"consent:{n}" in str(via[1][0]) for n in ids["CUSTOMER_SERVICE"])
+
+
+def _consent_numbers(
+    backend: Backend, customer: dict[str, Any], party: dict[str, Any]
+) -> dict[str, list[int]]:
+    rows = backend.gql(
+        "query($id: ID!) { consents(customerId: $id) { id purpose thirdParty } }",
+        {"id": customer["id"]},
+        staff="RM0001",
+    )["consents"]
+    found: dict[str, list[int]] = {}
+    for row in rows:
+        if row["thirdParty"] == party["id"]:
+            number = int(base64.b64decode(row["id"]).decode().split(":")[1])
+            found.setdefault(row["purpose"], []).append(number)
+    return found
+
+
+@pytest.mark.parametrize(
+    "purpose",
+    ["RISK_CONTROL", None, "RELATIONSHIP_MANAGEMENT", "NO_SUCH_PURPOSE"],
+    ids=["allowed-but-not-consented", "none", "not-allowed-for-the-role", "unknown"],
+)
+def test_a_purpose_no_consent_names_shows_nothing_of_the_customer(
+    backend: Backend, rm_customers: list[dict[str, Any]], purpose: str | None
+) -> None:
+    """The row condition includes the declared purpose: the customer is not there at all."""
+    party = _register(backend)
+    customer = rm_customers[0]
+    assert _consent(backend, customer, party)["errors"] == []
+    # A consent naming a purpose the role may not declare does not open the row either.
+    assert _consent(backend, customer, party, purpose="RELATIONSHIP_MANAGEMENT")["errors"] == []
+    seen = _read(backend, party, customer, "CUSTOMER_SERVICE")["data"]["customer"]
+    assert seen["phone"] == customer["phone"]
+    listed = backend.post(LIST, staff=party["principal"], purpose=purpose).json()["data"]
+    assert listed["customers"] == {"totalCount": 0, "edges": []}
+    # Answered like any customer the caller may not see: null, nothing withheld to report.
+    one = _read(backend, party, customer, purpose)
+    assert one == _read(backend, party, rm_customers[1], purpose)
+    assert one["data"]["customer"] is None and "errors" not in one
+    node = backend.post(
+        NODE, {"id": customer["id"]}, staff=party["principal"], purpose=purpose
+    ).json()
+    assert node["data"]["node"] is None
+
+
+def test_revoking_one_of_two_consents_stops_what_it_gave_at_the_next_request(
+    backend: Backend, rm_customers: list[dict[str, Any]]
+) -> None:
+    party = _register(backend)
+    customer = rm_customers[1]
+    contact = _consent(backend, customer, party, dataCategories=["contact"])["consent"]
+    identity = _consent(backend, customer, party, dataCategories=["identity"])["consent"]
+    both = _read(backend, party, customer, "CUSTOMER_SERVICE")["data"]["customer"]
+    assert both["name"] == "测试客户" and both["phone"] == customer["phone"]
+    # Revoke the older one: the newer one alone decides from the next request on.
+    revoked = backend.gql(REVOKE, {"id": contact["id"]}, staff="RM0001")["revokeConsent"]
+    assert revoked["consent"]["inForce"] is False
+    after = _read(backend, party, customer, "CUSTOMER_SERVICE")
+    assert after["data"]["customer"]["name"] == "测试客户"
+    assert after["data"]["customer"]["phone"] is None
+    assert _forbidden(after) == {"phone", "email"}
+    backend.gql(REVOKE, {"id": identity["id"]}, staff="RM0001")
+    gone = _read(backend, party, customer, "CUSTOMER_SERVICE")
+    assert gone["data"]["customer"] is None
+    assert backend.gql(LIST, staff=party["principal"])["customers"]["totalCount"] == 0
+
+
+COMPLAINT_TEXT = """
+query($id: ID!) {
+  complaint(id: $id) { id timeline { kind } messages { kind } }
+}
+"""
+
+
+@pytest.mark.parametrize(
+    "categories", [["contact"], ["contact", "complaints"]], ids=["without", "with-complaints"]
+)
+def test_complaint_timeline_and_messages_reach_a_third_party_only_under_the_complaints_group(
+    backend: Backend, rm_customers: list[dict[str, Any]], categories: list[str]
+) -> None:
+    party = _register(backend)
+    customer = create_customer(
+        backend,
+        relationshipManager=backend.gql("{ me { id } }", staff="RM0001")["me"]["id"],
+        branch=branch_id(backend, "SUP0001"),
+    )
+    complaint = submit(backend, customer)
+    # A consent for another purpose naming complaints does not count under CUSTOMER_SERVICE.
+    other_purpose = _consent(
+        backend, customer, party, purpose="RISK_CONTROL", dataCategories=["complaints"]
+    )
+    assert other_purpose["errors"] == []
+    assert _consent(backend, customer, party, dataCategories=categories)["errors"] == []
+    staff_view = backend.gql(COMPLAINT_TEXT, {"id": complaint["id"]}, staff="RM0001")["complaint"]
+    assert staff_view["timeline"] and staff_view["messages"] is not None
+    body = backend.post(COMPLAINT_TEXT, {"id": complaint["id"]}, staff=party["principal"]).json()
+    seen = body["data"]["complaint"]
+    assert seen["id"] == complaint["id"]
+    if "complaints" in categories:
+        assert seen["timeline"] == staff_view["timeline"]
+        assert seen["messages"] == staff_view["messages"]
+        assert _forbidden(body) == set()
+    else:
+        assert seen["timeline"] is None and seen["messages"] is None
+        assert _forbidden(body) == {"timeline", "messages"}
+        paths = {tuple(e["path"]) for e in body["errors"]}
+        assert paths == {("complaint", "timeline"), ("complaint", "messages")}
+    listed = backend.post(
+        "{ complaints(first: 50) { edges { node { id timeline { kind } } } } }",
+        staff=party["principal"],
+    ).json()
+    timelines = [e["node"]["timeline"] for e in listed["data"]["complaints"]["edges"]]
+    assert len(timelines) == 1
+    assert (timelines[0] is not None) == ("complaints" in categories)
+
+
+def test_the_share_approval_consent_check_takes_the_union_by_purpose(
+    backend: Backend, rm_customers: list[dict[str, Any]]
+) -> None:
+    party = _register(backend)
+    customer = rm_customers[0]
+    _consent(backend, customer, party, dataCategories=["contact"])
+    _consent(backend, customer, party, dataCategories=["identity"])
+    _consent(backend, customer, party, purpose="RISK_CONTROL", dataCategories=["financial"])
+    ask = {
+        "customerId": customer["id"],
+        "thirdParty": party["id"],
+        "purpose": "CUSTOMER_SERVICE",
+        "dataCategories": ["contact", "identity"],
+        "reason": "保险理赔回访需要核对身份与联系电话",
+    }
+    both = backend.gql(SHARE_REQUEST, {"input": ask}, staff="RM0001")["requestDataShare"]
+    assert both["shareRequest"]["status"] == "PENDING"
+    assert both["shareRequest"]["consent"] is not None
+    # A category consented only for another purpose is not covered.
+    wider = backend.gql(
+        SHARE_REQUEST,
+        {"input": {**ask, "dataCategories": ["contact", "financial"]}},
+        staff="RM0001",
+    )["requestDataShare"]
+    assert wider["shareRequest"]["status"] == "DENIED"
