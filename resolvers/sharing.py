@@ -7,7 +7,7 @@ that uses grants checks exactly that, so an expired grant stops working by itsel
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -17,13 +17,20 @@ from sqlalchemy.orm import Session
 
 from authz.policy import PURPOSES
 from kehu import clock
-from resolvers import audit
-from resolvers.errors import FieldError, ForbiddenError, NotFoundError, UserInputError
+from resolvers import audit, validation
+from resolvers.errors import FieldError, ForbiddenError, NotFoundError, Problems, UserInputError
 from resolvers.pagination import Page, PageRequest, SortKey, paginate
 from resolvers.workflows import start_for
 from store.customers import Customer
 from store.policy import PolicyRule
-from store.sharing import Consent, ShareGrant, ShareGrantCustomer, ShareRequest, ThirdParty
+from store.sharing import (
+    Consent,
+    ProcessingMethod,
+    ShareGrant,
+    ShareGrantCustomer,
+    ShareRequest,
+    ThirdParty,
+)
 from store.staff import Branch, Role, Staff
 from workflows.operations import OperationCall, operation
 
@@ -437,6 +444,16 @@ def register_third_party(
 
 
 @dataclass(frozen=True)
+class RecipientContact:
+    """Whom the customer was told to contact at the recipient (PIPL art. 23): a person or
+    office, reachable by a mainland mobile number and/or an e-mail address."""
+
+    name: str
+    phone: str | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True)
 class ConsentDraft:
     customer_id: int
     third_party_id: int
@@ -444,6 +461,32 @@ class ConsentDraft:
     data_categories: Sequence[str]
     valid_until: datetime
     evidence: str
+    processing_methods: Sequence[str]
+    recipient_contact: RecipientContact
+
+
+def _recipient_contact(contact: RecipientContact, problems: list[FieldError]) -> RecipientContact:
+    """The contact validated and normalised; what is wrong is added to ``problems``."""
+    found = Problems(("recipientContact",))
+
+    def checked(check: Callable[[str], str], value: str | None) -> str | None:
+        if not (value or "").strip():
+            return None
+        try:
+            return check(value or "")
+        except UserInputError as exc:
+            found.extend(exc)
+            return None
+
+    name = checked(lambda v: validation.text(v, "name", max_length=50), contact.name)
+    if name is None and not found.errors:
+        found.add("name", "REQUIRED", "name the person or office to contact")
+    phone = checked(validation.mobile, contact.phone)
+    email = checked(validation.email, contact.email)
+    if not (contact.phone or "").strip() and not (contact.email or "").strip():
+        found.add((), "CONTACT_REQUIRED", "give a mobile number or an e-mail address")
+    problems += found.errors
+    return RecipientContact(name or "", phone, email)
 
 
 def record_consent(session: Session, actor: Staff, draft: ConsentDraft) -> Consent:
@@ -468,6 +511,14 @@ def record_consent(session: Session, actor: Staff, draft: ConsentDraft) -> Conse
         )
     if draft.valid_until <= now:
         fail("validUntil", "EXPIRED", "must lie in the future")
+    methods = sorted(set(draft.processing_methods))
+    if not methods or set(methods) - set(ProcessingMethod):
+        fail(
+            "processingMethods",
+            "REQUIRED",
+            f"name one or more of {', '.join(ProcessingMethod)} (PIPL art. 4)",
+        )
+    contact = _recipient_contact(draft.recipient_contact, problems)
     if problems:
         raise UserInputError(problems)
     consent = Consent(
@@ -476,6 +527,10 @@ def record_consent(session: Session, actor: Staff, draft: ConsentDraft) -> Conse
         purpose=draft.purpose,
         data_categories=sorted(set(draft.data_categories)),
         evidence=draft.evidence.strip(),
+        processing_methods=methods,
+        recipient_contact_name=contact.name,
+        recipient_contact_phone=contact.phone,
+        recipient_contact_email=contact.email,
         valid_from=now,
         valid_until=draft.valid_until,
         recorded_by_id=actor.id,
@@ -488,7 +543,12 @@ def record_consent(session: Session, actor: Staff, draft: ConsentDraft) -> Conse
         actor,
         f"consent {consent.id} recorded",
         [draft.customer_id],
-        {"third_party": draft.third_party_id, "categories": consent.data_categories},
+        # Not the recipient's contact: personal data stays out of the audit detail.
+        {
+            "third_party": draft.third_party_id,
+            "categories": consent.data_categories,
+            "processing_methods": methods,
+        },
         f"consent:{consent.id}",
     )
     return consent

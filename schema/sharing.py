@@ -19,7 +19,7 @@ from resolvers.pagination import PageRequest
 from schema.base import Connection, ContextInfo, Node, bilingual_enum, node_id, user_errors
 from schema.customers import mutate
 from schema.staff import StaffNode
-from store.sharing import Consent, ShareGrant, ShareRequest, ThirdParty
+from store.sharing import Consent, ProcessingMethod, ShareGrant, ShareRequest, ThirdParty
 from store.staff import Staff
 
 EffectEnum = bilingual_enum(
@@ -84,7 +84,8 @@ class SharingUserError:
     field: list[str] | None
     code: str = strawberry.field(
         description="UNKNOWN_ROLE, UNKNOWN_PURPOSE, UNKNOWN_GROUP, EXPIRED, TOO_LONG, REQUIRED, "
-        "NOT_FOUND, NOT_OF_YOUR_BRANCH, OVERLAPPING, INVALID_ID"
+        "NOT_FOUND, NOT_OF_YOUR_BRANCH, OVERLAPPING, INVALID_ID, EVIDENCE_REQUIRED, "
+        "AGREEMENT_REQUIRED, AGREEMENT_NOT_IN_FORCE, CONTACT_REQUIRED, INVALID_PHONE, INVALID_EMAIL"
     )
     message: str
 
@@ -152,6 +153,39 @@ class ThirdPartyNode(Node):
         )
 
 
+ProcessingMethodEnum = bilingual_enum(
+    ProcessingMethod,
+    "How the recipient will handle the data (PIPL art. 4, 23). 个人信息处理方式。",
+    {
+        "COLLECTION": "Collection 收集",
+        "STORAGE": "Storage 存储",
+        "USE": "Use 使用",
+        "PROCESSING": "Processing, e.g. analysis 加工",
+        "TRANSMISSION": "Transmission 传输",
+        "PROVISION": "Provision to others 提供",
+        "DISCLOSURE": "Public disclosure 公开",
+        "DELETION": "Deletion 删除",
+    },
+)
+
+
+@strawberry.type(
+    description="Whom the customer may contact at the recipient (PIPL art. 23): a person or "
+    "office, by mobile and/or e-mail. Personal data: sealed at rest, never logged. 接收方联系方式。"
+)
+class RecipientContact:
+    name: str
+    phone: str | None
+    email: str | None
+
+
+@strawberry.input(description="The recipient's contact: a name and a mobile number or e-mail.")
+class RecipientContactInput:
+    name: str = strawberry.field(description="Person or office, at most 50 characters.")
+    phone: str | None = strawberry.field(default=None, description="Mainland mobile number.")
+    email: str | None = None
+
+
 @strawberry.type(
     name="Consent", description="A customer's consent to share data (SHARE-3). 授权同意。"
 )
@@ -160,6 +194,12 @@ class ConsentNode(Node):
     third_party: strawberry.ID
     purpose: str
     data_categories: list[str]
+    processing_methods: list[ProcessingMethodEnum] | None = strawberry.field(  # type: ignore[valid-type]
+        description="Null for consents recorded before the method was required."
+    )
+    recipient_contact: RecipientContact | None = strawberry.field(
+        description="Null for consents recorded before the contact was required."
+    )
     evidence: str
     valid_from: dt.datetime
     valid_until: dt.datetime
@@ -175,6 +215,16 @@ class ConsentNode(Node):
             third_party=node_id("ThirdParty", consent.third_party_id),
             purpose=consent.purpose,
             data_categories=list(consent.data_categories),
+            processing_methods=[ProcessingMethod(m) for m in consent.processing_methods]
+            if consent.processing_methods is not None
+            else None,
+            recipient_contact=RecipientContact(
+                name=consent.recipient_contact_name,
+                phone=consent.recipient_contact_phone,
+                email=consent.recipient_contact_email,
+            )
+            if consent.recipient_contact_name is not None
+            else None,
             evidence=consent.evidence,
             valid_from=consent.valid_from,
             valid_until=consent.valid_until,
@@ -209,6 +259,10 @@ class RecordConsentInput:
     third_party: strawberry.ID
     purpose: str
     data_categories: list[str]
+    processing_methods: list[ProcessingMethodEnum] = strawberry.field(  # type: ignore[valid-type]
+        description="How the recipient will process the data; one or more."
+    )
+    recipient_contact: RecipientContactInput
     valid_until: dt.datetime
     evidence: str = strawberry.field(description="Where the proof is kept (form no., recording).")
 
@@ -346,6 +400,12 @@ class SharingMutation:
                 data_categories=[c.strip() for c in input.data_categories],
                 valid_until=input.valid_until,
                 evidence=input.evidence,
+                processing_methods=[str(m) for m in input.processing_methods],
+                recipient_contact=sharing.RecipientContact(
+                    name=input.recipient_contact.name,
+                    phone=input.recipient_contact.phone,
+                    email=input.recipient_contact.email,
+                ),
             )
             return sharing.record_consent(session, ctx.actor, draft)
 
@@ -431,9 +491,11 @@ class SharingQuery:
         customer = logic_customers.require_visible(
             ctx.session, pk_of(customer_id, "Customer", "customerId"), ctx.visible
         )
-        rows = ctx.session.scalars(
-            select(Consent).where(Consent.customer_id == customer).order_by(Consent.id.desc())
-        )
+        statement = select(Consent).where(Consent.customer_id == customer)
+        if ctx.actor.third_party_id is not None:
+            # A third party learns only of its own consents, not of other recipients'.
+            statement = statement.where(Consent.third_party_id == ctx.actor.third_party_id)
+        rows = ctx.session.scalars(statement.order_by(Consent.id.desc()))
         return [ConsentNode.of(c) for c in rows]
 
     @strawberry.field(

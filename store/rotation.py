@@ -9,6 +9,7 @@ from sqlalchemy import Engine, Table, bindparam, func, select, update
 from store import crypto
 from store.audit import AuditEntry
 from store.customers import Customer, CustomerChange
+from store.sharing import Consent
 
 # table → (sealed columns, {sealed column: its keyed-hash column})
 SEALED: list[tuple[Table, list[str], dict[str, str]]] = [
@@ -19,6 +20,11 @@ SEALED: list[tuple[Table, list[str], dict[str, str]]] = [
     ),
     (CustomerChange.__table__, ["old_value", "new_value"], {}),  # type: ignore[list-item]
     (AuditEntry.__table__, ["detail"], {}),  # type: ignore[list-item]
+    (
+        Consent.__table__,  # type: ignore[list-item]
+        ["recipient_contact_name", "recipient_contact_phone", "recipient_contact_email"],
+        {},
+    ),
 ]
 BATCH = 1000
 

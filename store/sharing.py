@@ -9,11 +9,12 @@ query checks that, so expiry needs no job.
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from store.base import Base, UTCDateTime
+from store.base import Base, Encrypted, UTCDateTime
 
 
 class ShareGrant(Base):
@@ -61,8 +62,26 @@ class ThirdParty(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class ProcessingMethod(StrEnum):
+    """How the recipient will handle the data: the acts of PIPL art. 4 (个人信息的处理)."""
+
+    COLLECTION = "COLLECTION"
+    STORAGE = "STORAGE"
+    USE = "USE"
+    PROCESSING = "PROCESSING"
+    TRANSMISSION = "TRANSMISSION"
+    PROVISION = "PROVISION"
+    DISCLOSURE = "DISCLOSURE"
+    DELETION = "DELETION"
+
+
 class Consent(Base):
-    """A customer's explicit consent to share named data with a third party (SHARE-3, PIPL 23)."""
+    """A customer's explicit consent to share named data with a third party (SHARE-3, PIPL 23).
+
+    PIPL art. 23 has the customer told the recipient's name and contact, the purpose, the
+    processing method and the categories. The recipient's contact person is personal data
+    (sealed); consents recorded before migration 0007 have neither contact nor method (NULL).
+    """
 
     __tablename__ = "consents"
     __table_args__ = (Index("ix_consents_customer", "customer_id", "third_party_id"),)
@@ -73,6 +92,17 @@ class Consent(Base):
     purpose: Mapped[str] = mapped_column(String(40))
     data_categories: Mapped[list[str]] = mapped_column(JSON)
     evidence: Mapped[str] = mapped_column(String(300))
+    # ProcessingMethod values, sorted.
+    processing_methods: Mapped[list[str] | None] = mapped_column(JSON)
+    recipient_contact_name: Mapped[str | None] = mapped_column(
+        Encrypted("consents.recipient_contact_name")
+    )
+    recipient_contact_phone: Mapped[str | None] = mapped_column(
+        Encrypted("consents.recipient_contact_phone")
+    )
+    recipient_contact_email: Mapped[str | None] = mapped_column(
+        Encrypted("consents.recipient_contact_email")
+    )
     valid_from: Mapped[datetime] = mapped_column(UTCDateTime)
     valid_until: Mapped[datetime] = mapped_column(UTCDateTime)
     recorded_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))

@@ -72,6 +72,8 @@ def _consent(
         "dataCategories": ["contact"],
         "validUntil": (clock.now() + timedelta(days=90)).isoformat(),
         "evidence": "signed consent form 2026-118, scanned",
+        "processingMethods": ["STORAGE", "USE"],
+        "recipientContact": {"name": "数据保护办公室", "email": "dpo@partner.example.com"},
     }
     values.update(extra)
     return backend.gql(
@@ -508,3 +510,150 @@ def test_the_share_approval_consent_check_takes_the_union_by_purpose(
         staff="RM0001",
     )["requestDataShare"]
     assert wider["shareRequest"]["status"] == "DENIED"
+
+
+CONSENT_PIPL = """
+mutation($input: RecordConsentInput!) {
+  recordConsent(input: $input) {
+    consent { id processingMethods recipientContact { name phone email } }
+    errors { field code message }
+  }
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("contact", "methods", "errors"),
+    [
+        ({"name": "王敏", "phone": "13911112222"}, [], {(("processingMethods",), "REQUIRED")}),
+        (
+            {"name": " ", "email": "dpo@x.example.com"},
+            ["USE"],
+            {(("recipientContact", "name"), "REQUIRED")},
+        ),
+        ({"name": "王敏"}, ["USE"], {(("recipientContact",), "CONTACT_REQUIRED")}),
+        (
+            {"name": "王敏", "phone": " ", "email": ""},
+            ["USE"],
+            {(("recipientContact",), "CONTACT_REQUIRED")},
+        ),
+        (
+            {"name": "王敏", "phone": "0101234"},
+            ["USE"],
+            {(("recipientContact", "phone"), "INVALID_PHONE")},
+        ),
+        (
+            {"name": "王敏", "email": "not-mail"},
+            ["USE"],
+            {(("recipientContact", "email"), "INVALID_EMAIL")},
+        ),
+        (
+            {"name": "王" * 51, "email": "a@b.example"},
+            ["USE"],
+            {(("recipientContact", "name"), "TOO_LONG")},
+        ),
+    ],
+    ids=[
+        "no-method",
+        "blank-name",
+        "no-channel",
+        "blank-channels",
+        "bad-phone",
+        "bad-email",
+        "long-name",
+    ],
+)
+def test_recording_a_consent_refuses_a_missing_method_or_contact_and_writes_nothing(
+    backend: Backend,
+    rm_customers: list[dict[str, Any]],
+    contact: dict[str, Any],
+    methods: list[str],
+    errors: set[tuple[tuple[str, ...], str]],
+) -> None:
+    party = _register(backend)
+    customer = rm_customers[0]
+    refused = backend.gql(
+        CONSENT_PIPL,
+        {
+            "input": {
+                "customerId": customer["id"],
+                "thirdParty": party["id"],
+                "purpose": "CUSTOMER_SERVICE",
+                "dataCategories": ["contact"],
+                "validUntil": (clock.now() + timedelta(days=90)).isoformat(),
+                "evidence": "signed consent form 2026-119",
+                "processingMethods": methods,
+                "recipientContact": contact,
+            }
+        },
+        staff="RM0001",
+    )["recordConsent"]
+    assert refused["consent"] is None
+    assert {(tuple(e["field"]), e["code"]) for e in refused["errors"]} == errors
+    # Messages never repeat the value that was refused (personal data).
+    for value in (contact.get("phone"), contact.get("email")):
+        if value and value.strip():
+            assert all(value not in e["message"] for e in refused["errors"])
+    assert _consent_numbers(backend, customer, party) == {}
+    unknown = backend.post(
+        CONSENT_PIPL,
+        {"input": {"customerId": customer["id"], "processingMethods": ["SELLING"]}},
+        staff="RM0001",
+    ).json()
+    assert "data" not in unknown or unknown["data"] is None
+
+
+def test_a_consent_records_the_processing_methods_and_the_recipients_contact_PIPL_23(
+    backend: Backend, rm_customers: list[dict[str, Any]]
+) -> None:
+    party = _register(backend)
+    other_party = _register(backend)
+    customer = rm_customers[1]
+    recorded = _consent(
+        backend,
+        customer,
+        party,
+        processingMethods=["USE", "STORAGE", "USE"],
+        recipientContact={
+            "name": " 李娜（数据保护负责人） ",
+            "phone": "+86 139-0000-7788",
+            "email": "DPO@Partner.Example.COM",
+        },
+    )
+    assert recorded["errors"] == []
+    _consent(backend, customer, other_party)
+    listed = backend.gql(
+        "query($id: ID!) { consents(customerId: $id) { id thirdParty processingMethods "
+        "recipientContact { name phone email } } }",
+        {"id": customer["id"]},
+        staff="RM0001",
+    )["consents"]
+    mine = next(c for c in listed if c["id"] == recorded["consent"]["id"])
+    assert mine["processingMethods"] == ["STORAGE", "USE"]
+    assert mine["recipientContact"] == {
+        "name": "李娜（数据保护负责人）",
+        "phone": "13900007788",
+        "email": "DPO@partner.example.com",
+    }
+    assert {c["thirdParty"] for c in listed} == {party["id"], other_party["id"]}
+    # The party itself sees its own consents only, not other recipients' and their contacts.
+    own = backend.gql(
+        "query($id: ID!) { consents(customerId: $id) { id thirdParty } }",
+        {"id": customer["id"]},
+        staff=party["principal"],
+    )["consents"]
+    assert {c["thirdParty"] for c in own} == {party["id"]}
+    # The contact is sealed at rest and kept out of the audit log.
+    backend.client.app.state.auditor.flush()  # type: ignore[attr-defined]
+    with backend.engine.connect() as connection:
+        stored = connection.execute(
+            text(
+                "SELECT recipient_contact_name, recipient_contact_phone, "
+                "recipient_contact_email, processing_methods FROM consents"
+            )
+        ).all()
+        logged = connection.execute(text("SELECT operation, detail FROM audit_log")).all()
+    flat = " ".join(str(v) for row in stored + logged for v in row)
+    for secret in ("李娜", "13900007788", "DPO@partner.example.com", "dpo@partner"):
+        assert secret not in flat
+    assert "STORAGE" in flat
