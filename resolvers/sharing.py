@@ -629,11 +629,14 @@ def _share_request(call: OperationCall) -> ShareRequest:
     return request
 
 
-@operation("check_consent", "Whether the consents in force cover the request's purpose/categories")
-def check_consent(call: OperationCall) -> dict[str, Any]:
-    request = _share_request(call)
+def _consents_covering(session: Session, request: ShareRequest) -> list[int]:
+    """The consents in force now that together cover the request (empty when they do not).
+
+    Union by purpose (SHARE-3): only the consents naming the request's purpose count, and the
+    IDs returned are those giving some of the requested categories, oldest first.
+    """
     consents = list(
-        call.session.scalars(
+        session.scalars(
             consents_naming(
                 clock.now(), request.customer_id, request.third_party_id, request.purpose
             ).order_by(Consent.id)
@@ -641,21 +644,38 @@ def check_consent(call: OperationCall) -> dict[str, Any]:
     )
     wanted = set(request.data_categories)
     if not consents or not wanted <= consented_categories(consents):
+        return []
+    return [c.id for c in consents if wanted & set(c.data_categories)]
+
+
+@operation("check_consent", "Whether the consents in force cover the request's purpose/categories")
+def check_consent(call: OperationCall) -> dict[str, Any]:
+    request = _share_request(call)
+    covering = _consents_covering(call.session, request)
+    if not covering:
         return {"in_force": False, "consent_id": None, "consent_ids": []}
-    # The consents that give some of the requested categories; the first is the one recorded.
-    covering = [c.id for c in consents if wanted & set(c.data_categories)]
+    # The first covering consent is the one recorded on the request.
     request.consent_id = covering[0]
     return {"in_force": True, "consent_id": covering[0], "consent_ids": covering}
+
+
+# Why an approval is turned into a refusal: the consent went while security reviewed.
+CONSENT_GONE = "refused: the customer's consent is no longer in force (revoked or expired)"
 
 
 @operation("decide_share_request", "Approve or refuse a data share request (audited)")
 def decide_share_request(call: OperationCall) -> dict[str, Any]:
     request = _share_request(call)
     approved = bool(call.params.get("approved"))
+    note = str(call.params.get("note") or "")[:300]
+    # Revoking consent stops sharing at once (SHARE-3): an approval is only as good as the
+    # consent in force at the moment of the decision, not the one checked at the request.
+    if approved and not _consents_covering(call.session, request):
+        approved, note = False, CONSENT_GONE
     request.status = "APPROVED" if approved else "DENIED"
     request.decided_by_id = call.actor.id if call.actor else None
     request.decided_at = clock.now()
-    request.decision_note = str(call.params.get("note") or "")[:300]
+    request.decision_note = note
     if call.actor is not None:
         _change_entry(
             call.session,

@@ -657,3 +657,38 @@ def test_a_consent_records_the_processing_methods_and_the_recipients_contact_PIP
     for secret in ("李娜", "13900007788", "DPO@partner.example.com", "dpo@partner"):
         assert secret not in flat
     assert "STORAGE" in flat
+
+
+def test_an_approval_after_the_consent_was_revoked_during_review_is_a_refusal(
+    backend: Backend, rm_customers: list[dict[str, Any]]
+) -> None:
+    """SHARE-3: revoking consent stops sharing at once — also while security reviews a request."""
+    party = _register(backend)
+    customer = rm_customers[0]
+    consent = _consent(backend, customer, party, dataCategories=["contact"])
+    ask = {
+        "customerId": customer["id"],
+        "thirdParty": party["id"],
+        "purpose": "CUSTOMER_SERVICE",
+        "dataCategories": ["contact"],
+        "reason": "保险理赔回访需要联系电话",
+    }
+    pending = backend.gql(SHARE_REQUEST, {"input": ask}, staff="RM0001")["requestDataShare"]
+    assert pending["shareRequest"]["status"] == "PENDING"
+    revoked = backend.gql(REVOKE, {"id": consent["consent"]["id"]}, staff="RM0001")
+    assert revoked["revokeConsent"]["consent"]["inForce"] is False
+    inbox = backend.gql(
+        '{ myTasks(process: "share_request", first: 50) { edges { node { id elementId } } } }',
+        staff="SEC0001",
+    )["myTasks"]["edges"]
+    review = [e["node"]["id"] for e in inbox if e["node"]["elementId"] == "Task_SecurityReview"]
+    done = backend.gql(
+        "mutation($i: CompleteTaskInput!) { completeTask(input: $i) { errors { code } } }",
+        {"i": {"id": review[-1], "data": {"approved": True, "note": "用途与授权一致"}}},
+        staff="SEC0001",
+    )["completeTask"]
+    assert done["errors"] == []
+    mine = backend.gql("{ shareRequests { id status decisionNote } }", staff="RM0001")
+    decided = next(r for r in mine["shareRequests"] if r["id"] == pending["shareRequest"]["id"])
+    assert decided["status"] == "DENIED"
+    assert "no longer in force" in decided["decisionNote"]
