@@ -13,11 +13,14 @@ from kehu import clock
 from resolvers import customers as logic_customers
 from resolvers import sharing
 from resolvers.customers import row_visibility_reason
-from resolvers.errors import ForbiddenError, NotFoundError, UserInputError
+from resolvers.errors import NotFoundError, UserInputError
 from resolvers.ids import pk_of
 from resolvers.pagination import PageRequest
 from schema.base import Connection, ContextInfo, Node, bilingual_enum, node_id, user_errors
 from schema.customers import mutate
+from schema.rights import Authenticated, HasRight, SelfOrRight
+from schema.rights import field as guarded_field
+from schema.rights import mutation as guarded_mutation
 from schema.staff import StaffNode
 from store.sharing import Consent, ShareGrant, ShareRequest, ThirdParty
 from store.staff import Staff
@@ -115,11 +118,6 @@ class CreateShareGrantInput:
 @strawberry.input
 class RevokeShareGrantInput:
     id: strawberry.ID
-
-
-def _right(info: ContextInfo, right: str) -> bool:
-    ctx = info.context
-    return ctx.policy.allows(ctx.actor.roles, right, "use").effect is Effect.FULL
 
 
 def _grant_change(info: ContextInfo, command: Any) -> ShareGrantPayload:
@@ -277,9 +275,10 @@ def _sharing_errors(exc: UserInputError) -> list[SharingUserError]:
 
 @strawberry.type
 class SharingMutation:
-    @strawberry.mutation(
-        description="Ask to give a customer's data to a third party: the approval process "
-        "checks the consent, then security reviews it (SHARE-3). 申请对外提供数据。"
+    @guarded_mutation(
+        "Ask to give a customer's data to a third party: the approval process "
+        "checks the consent, then security reviews it (SHARE-3). 申请对外提供数据。",
+        HasRight("share:request"),
     )
     def request_data_share(
         self, info: ContextInfo, input: RequestDataShareInput
@@ -305,12 +304,12 @@ class SharingMutation:
             return ShareRequestPayload(errors=_sharing_errors(exc))
         return ShareRequestPayload(errors=[], share_request=ShareRequestNode.of(request))
 
-    @strawberry.mutation(description="Register a third party (security admins; SHARE-3).")
+    @guarded_mutation(
+        "Register a third party (security admins; SHARE-3).", HasRight("admin:policy")
+    )
     def register_third_party(
         self, info: ContextInfo, input: RegisterThirdPartyInput
     ) -> ThirdPartyPayload:
-        if not _right(info, "admin:policy"):
-            raise ForbiddenError("registering a third party needs the admin:policy right")
         try:
             party, principal = mutate(
                 info,
@@ -329,8 +328,9 @@ class SharingMutation:
             errors=[], third_party=ThirdPartyNode.of(party, principal.employee_no)
         )
 
-    @strawberry.mutation(
-        description="Record a customer's consent to share data with a third party."
+    @guarded_mutation(
+        "Record a customer's consent to share data with a third party (staff only).",
+        HasRight("consent:record"),
     )
     def record_consent(self, info: ContextInfo, input: RecordConsentInput) -> ConsentPayload:
         ctx = info.context
@@ -355,7 +355,9 @@ class SharingMutation:
             return ConsentPayload(errors=_sharing_errors(exc))
         return ConsentPayload(errors=[], consent=ConsentNode.of(consent))
 
-    @strawberry.mutation(description="Revoke a consent: sharing stops at the next request.")
+    @guarded_mutation(
+        "Revoke a consent: sharing stops at the next request.", HasRight("consent:record")
+    )
     def revoke_consent(self, info: ContextInfo, input: RevokeConsentInput) -> ConsentPayload:
         ctx = info.context
 
@@ -373,12 +375,12 @@ class SharingMutation:
             return ConsentPayload(errors=_sharing_errors(exc))
         return ConsentPayload(errors=[], consent=ConsentNode.of(consent))
 
-    @strawberry.mutation(description="Share customer data of your branch (supervisors; SHARE-2).")
+    @guarded_mutation(
+        "Share customer data of your branch (supervisors; SHARE-2).", HasRight("admin:share")
+    )
     def create_share_grant(
         self, info: ContextInfo, input: CreateShareGrantInput
     ) -> ShareGrantPayload:
-        if not _right(info, "admin:share"):
-            raise ForbiddenError("creating a share grant needs the admin:share right")
 
         def command(session: Any, actor: Staff) -> ShareGrant:
             draft = sharing.GrantDraft(
@@ -399,11 +401,14 @@ class SharingMutation:
 
         return _grant_change(info, command)
 
-    @strawberry.mutation(description="Revoke a share grant; it stops working at once.")
+    @guarded_mutation(
+        "Revoke a share grant (yours, or any with `admin:policy`); it stops working at once.",
+        HasRight("admin:share", "admin:policy"),
+    )
     def revoke_share_grant(
         self, info: ContextInfo, input: RevokeShareGrantInput
     ) -> ShareGrantPayload:
-        may_revoke_any = _right(info, "admin:policy")
+        may_revoke_any = info.context.has_right("admin:policy")
         return _grant_change(
             info,
             lambda session, actor: sharing.revoke_grant(
@@ -414,18 +419,19 @@ class SharingMutation:
 
 @strawberry.type
 class SharingQuery:
-    @strawberry.field(
-        description="External data share requests: yours, or all for security admins "
-        "(`admin:policy`). 数据对外提供申请。"
+    @guarded_field(
+        "External data share requests: yours, or all for security admins "
+        "(`admin:policy`). 数据对外提供申请。",
+        Authenticated(),
     )
     def share_requests(
         self, info: ContextInfo, status: str | None = None
     ) -> list[ShareRequestNode]:
         ctx = info.context
-        rows = sharing.share_requests(ctx.session, ctx.actor, _right(info, "admin:policy"), status)
+        rows = sharing.share_requests(ctx.session, ctx.actor, ctx.has_right("admin:policy"), status)
         return [ShareRequestNode.of(r) for r in rows]
 
-    @strawberry.field(description="A customer's consents, newest first. 客户授权同意记录。")
+    @guarded_field("A customer's consents, newest first. 客户授权同意记录。", Authenticated())
     def consents(self, info: ContextInfo, customer_id: strawberry.ID) -> list[ConsentNode]:
         ctx = info.context
         customer = logic_customers.require_visible(
@@ -436,9 +442,10 @@ class SharingQuery:
         )
         return [ConsentNode.of(c) for c in rows]
 
-    @strawberry.field(
-        description="Share grants your branch gave or you receive (all, for security admins "
-        "and auditors), newest first. 共享授权列表。"
+    @guarded_field(
+        "Share grants your branch gave or you receive (all, for security admins "
+        "and auditors), newest first. 共享授权列表。",
+        Authenticated(),
     )
     def share_grants(
         self,
@@ -448,16 +455,16 @@ class SharingQuery:
         after: str | None = None,
     ) -> Connection[ShareGrantNode]:
         ctx = info.context
-        see_all = _right(info, "admin:policy") or _right(info, "admin:audit")
+        see_all = ctx.has_right("admin:policy") or ctx.has_right("admin:audit")
         page = sharing.grant_page(
             ctx.session, ctx.actor, see_all, in_force, PageRequest(first=first, after=after)
         )
         return Connection.of(page, [ShareGrantNode.of(g) for g in page.rows])
 
-    @strawberry.field(
-        description="FULL / MASKED / DENIED for a field — and which rule decided — for you or, "
-        "with the `admin:explain` right (security admins, auditors), for any staff member. "
-        "Declared purpose is not considered. 说明字段访问权限。"
+    @guarded_field(
+        "FULL / MASKED / DENIED for a field — and which rule decided — for you or any staff "
+        "member. Declared purpose is not considered. 说明字段访问权限。",
+        SelfOrRight("admin:explain", argument="employee_no"),
     )
     def explain_access(
         self,
@@ -471,8 +478,6 @@ class SharingQuery:
         caller = ctx.actor
         subject = caller
         if employee_no is not None and employee_no != caller.employee_no:
-            if ctx.policy.allows(caller.roles, "admin:explain", "use").effect is not Effect.FULL:
-                raise ForbiddenError("explaining another staff member's access needs admin:explain")
             found = ctx.session.scalar(select(Staff).where(Staff.employee_no == employee_no))
             if found is None:
                 raise NotFoundError("no staff member with this employee number")
