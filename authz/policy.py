@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,14 @@ PURPOSES = (
     "AUDIT",
 )
 _RANK = {Effect.DENIED: 0, Effect.MASKED: 1, Effect.FULL: 2}
+
+
+class AccessAction(StrEnum):
+    """What a question about access asks: see a field, change it, or use a right."""
+
+    READ = "READ"
+    WRITE = "WRITE"
+    USE = "USE"
 
 
 @dataclass(frozen=True)
@@ -123,6 +132,25 @@ class AccessPolicy:
             return Decision(Effect.MASKED, role, _rule_text(masked_rule) + because)
         reason = _rule_text(rule or masked_rule) if (rule or masked_rule) else "no rule allows it"
         return Decision(Effect.DENIED, role, reason)
+
+    def explain(
+        self, roles: Iterable[str], type_name: str, name: str, action: AccessAction
+    ) -> Decision:
+        """The answer to "may these roles …" with its deciding rule (explainAccess, the CLI).
+
+        READ: the effect of field ``type_name.name``; WRITE: whether they may change it (FULL
+        when allowed); USE: whether they hold the right ``type_name:name`` (``customer:create``).
+        """
+        if action is AccessAction.WRITE:
+            return self.write_decision(roles, f"{type_name}.{name}")
+        if action is AccessAction.USE:
+            return self.allows(roles, f"{type_name}:{name}", "use")
+        return self.field_decision(roles, f"{type_name}.{name}")
+
+    def row_scopes(self, roles: Iterable[str], action: AccessAction) -> frozenset[str]:
+        """The rows the roles may read (READ, USE) or change (WRITE)."""
+        decisions = self.decisions(roles)
+        return decisions.write_scopes if action is AccessAction.WRITE else decisions.row_scopes
 
     def write_decision(self, roles: Iterable[str], field: str) -> Decision:
         """May ``roles`` change ``field`` ("Type.field")? FULL when some role may, else DENIED."""

@@ -9,6 +9,7 @@ import strawberry
 from sqlalchemy import select
 
 from authz.fields import Effect
+from authz.policy import AccessAction
 from kehu import clock
 from resolvers import customers as logic_customers
 from resolvers import sharing
@@ -43,6 +44,17 @@ class AccessExplanation:
         description="Whether the customer's row is visible (when `customerId` was given)."
     )
     row_reason: str | None
+
+
+AccessActionEnum = bilingual_enum(
+    AccessAction,
+    "What an access question asks. 访问类型。",
+    {
+        "READ": "See a field 查看字段",
+        "WRITE": "Change a field (FULL: allowed) 修改字段",
+        "USE": "Use a right `type:field`, e.g. customer:create (FULL: allowed) 使用权限",
+    },
+)
 
 
 @strawberry.type(name="ShareGrant", description="An internal share grant (SHARE-2). 内部共享授权。")
@@ -463,7 +475,9 @@ class SharingQuery:
 
     @guarded_field(
         "FULL / MASKED / DENIED for a field — and which rule decided — for you or any staff "
-        "member. Declared purpose is not considered. 说明字段访问权限。",
+        "member; with `action: WRITE`, whether they may change it (rows: their write scopes); "
+        "with `action: USE`, whether they hold the right `type:field` (e.g. `customer:create`). "
+        "Declared purpose is not considered. 说明字段访问权限。",
         SelfOrRight("admin:explain", argument="employee_no"),
     )
     def explain_access(
@@ -473,6 +487,7 @@ class SharingQuery:
         field: str,
         employee_no: str | None = None,
         customer_id: strawberry.ID | None = None,
+        action: AccessActionEnum = AccessAction.READ,  # type: ignore[valid-type]
     ) -> AccessExplanation:
         ctx = info.context
         caller = ctx.actor
@@ -482,11 +497,11 @@ class SharingQuery:
             if found is None:
                 raise NotFoundError("no staff member with this employee number")
             subject = found
-        decision = ctx.policy.field_decision(subject.roles, f"{type}.{field}")
+        decision = ctx.policy.explain(subject.roles, type, field, action)
         visible: bool | None = None
         reason: str | None = None
         if customer_id is not None:
-            scopes = ctx.policy.decisions(subject.roles).row_scopes
+            scopes = ctx.policy.row_scopes(subject.roles, action)
             visible, reason = row_visibility_reason(ctx.session, subject, scopes, customer_id)
         return AccessExplanation(
             staff=StaffNode.of(subject),

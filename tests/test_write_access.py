@@ -389,3 +389,85 @@ def test_the_policy_file_has_a_write_rule_for_every_writer() -> None:
         if line.startswith("p,") and line.split(",")[3].strip() == "write"
     }
     assert writers == {"RELATIONSHIP_MANAGER", "BRANCH_SUPERVISOR", "HEAD_OFFICE", "RISK_OFFICER"}
+
+
+EXPLAIN = """
+query($type: String!, $field: String!, $staff: String, $customer: ID, $action: AccessAction!) {
+  explainAccess(type: $type, field: $field, employeeNo: $staff, customerId: $customer,
+                action: $action) { effect rule rowVisible rowReason }
+}
+"""
+
+
+def test_explain_access_answers_write_questions(backend: Backend, world: dict[str, Any]) -> None:
+    def ask(type_: str, field: str, action: str, staff: str, **more: str) -> Any:
+        variables = {"type": type_, "field": field, "action": action, "staff": staff, **more}
+        return backend.gql(EXPLAIN, variables, staff="SEC0001")["explainAccess"]
+
+    risk = ask("RiskAssessment", "riskTolerance", "WRITE", "RISK0001")
+    assert risk["effect"] == "FULL"
+    assert "p, RISK_OFFICER, credit_risk, write, allow" in risk["rule"]
+    assert ask("Customer", "phone", "WRITE", "RISK0001")["effect"] == "DENIED"
+    assert ask("Customer", "phone", "WRITE", "AUD0001")["effect"] == "DENIED"
+    assert ask("customer", "create", "USE", "RISK0001")["effect"] == "DENIED"
+    create = ask("customer", "create", "USE", "SUP0001")
+    assert create["effect"] == "FULL"
+    assert "p, BRANCH_SUPERVISOR, customer:create, use, allow" in create["rule"]
+    # Rows: an auditor reads every customer but changes none.
+    read = ask("Customer", "phone", "READ", "AUD0001", customer=world["own"]["id"])
+    assert read["rowVisible"] is True
+    write = ask("Customer", "phone", "WRITE", "AUD0001", customer=world["own"]["id"])
+    assert write["rowVisible"] is False and write["effect"] == "DENIED"
+    own = ask("Customer", "phone", "WRITE", "RM0001", customer=world["own"]["id"])
+    assert own["effect"] == "FULL" and own["rowVisible"] is True
+
+
+def test_an_existing_database_gets_the_write_rules_on_upgrade(cli_env: dict[str, str]) -> None:
+    """A live policy imported before the write rules existed: the migration adds them."""
+    from sqlalchemy import select
+
+    from kehu.policy_watch import ensure_live_policy
+    from store import migrate
+    from store.db import make_engine
+    from store.policy import PolicyRule, PolicyVersion
+
+    current = Path(__file__).resolve().parent.parent / "authz" / "policy.csv"
+    engine = make_engine(cli_env["KEHU_DATABASE_URL"])
+    try:
+        kept = [
+            line
+            for line in current.read_text().splitlines()
+            if not (line.startswith("p,") and (" write," in line or _new_right(line)))
+        ]
+        old = Path(cli_env["KEHU_VAR_DIR"]) / "old_policy.csv"
+        old.write_text("\n".join(kept) + "\n")
+        migrate.upgrade(engine, "0006")
+        ensure_live_policy(engine, old)
+        migrate.upgrade(engine)
+        with engine.connect() as connection:
+            table = PolicyRule.__table__
+            lines = {
+                ", ".join([r.ptype, r.v0, r.v1, r.v2, r.v3])
+                for r in connection.execute(select(table).where(table.c.ptype == "p"))
+            }
+            versions = PolicyVersion.__table__
+            latest = connection.execute(
+                select(versions).order_by(versions.c.version.desc()).limit(1)
+            ).first()
+        wanted = {
+            line.strip() for line in current.read_text().splitlines() if line.startswith("p,")
+        }
+        assert wanted <= lines
+        assert latest is not None and latest.changed_by == "migration"
+    finally:
+        engine.dispose()
+
+
+def _new_right(line: str) -> bool:
+    return (
+        any(
+            f" {right}," in line
+            for right in ("customer:create", "customer:watch", "consent:record", "share:request")
+        )
+        or " task:" in line
+    )
