@@ -77,8 +77,10 @@ class PolicyPayload:
 @strawberry.input(description="A permission rule: p, role, object, action, effect.")
 class PolicyRuleInput:
     role: str
-    object: str = strawberry.field(description="Type.field, a field group, rows:…, purpose:…")
-    action: str = strawberry.field(description="full | masked | read | declare | use")
+    object: str = strawberry.field(
+        description="Type.field, a field group, rows:…, purpose:…, or a right (customer:create)"
+    )
+    action: str = strawberry.field(description="full | masked | write | read | declare | use")
     effect: str = strawberry.field(description="allow | deny")
 
     def rule(self) -> logic.Rule:

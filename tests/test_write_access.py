@@ -64,6 +64,7 @@ def world(backend: Backend) -> dict[str, Any]:
     )["recordConsent"]
     assert consent["errors"] == []
     return {
+        "consent": consent["consent"],
         "own": own,
         "other": other,
         "party": party,
@@ -353,10 +354,73 @@ def test_third_party_cannot_record_its_own_consent(backend: Backend, world: dict
     assert [c["dataCategories"] for c in listed] == [["contact"]]
     revoke = backend.post(
         "mutation($id: ID!) { revokeConsent(input: {id: $id}) { errors { code } } }",
-        {"id": "Q29uc2VudDox"},
+        {"id": world["consent"]["id"]},
         staff=party["principal"],
     ).json()
     assert revoke["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+# Other mutations, and a role the policy refuses each of them (checked before any lookup).
+OPERATIONS = {
+    "watchCustomer": (
+        'mutation($id: ID!) { watchCustomer(input: {customerId: $id, reason: "x"}) '
+        "{ errors { code } } }",
+        ("AUDITOR", "THIRD_PARTY", "MARKETING_ANALYST"),
+    ),
+    "requestDataShare": (
+        "mutation($id: ID!) { requestDataShare(input: {customerId: $id, thirdParty: $id, "
+        'purpose: "CUSTOMER_SERVICE", dataCategories: ["contact"], reason: "x"}) '
+        "{ errors { code } } }",
+        ("THIRD_PARTY", "RISK_OFFICER", "AUDITOR"),
+    ),
+    "submitComplaint": (
+        "mutation($id: ID!) { submitComplaint(input: {customerId: $id, channel: HOTLINE, "
+        'category: FEES_AND_CHARGES, description: "x", idempotencyKey: "refused"}) '
+        "{ errors { code } } }",
+        ("THIRD_PARTY", "AUDITOR", "RISK_OFFICER"),
+    ),
+    "claimTask": (
+        "mutation($id: ID!) { claimTask(input: {id: $id}) { errors { code } } }",
+        ("THIRD_PARTY", "PROCESS_OWNER", "AUDITOR"),
+    ),
+    "reassignTask": (
+        'mutation($id: ID!) { reassignTask(input: {id: $id, assignee: "RM0001"}) '
+        "{ errors { code } } }",
+        ("THIRD_PARTY", "RELATIONSHIP_MANAGER", "COMPLAINT_HANDLER"),
+    ),
+    "createShareGrant": (
+        'mutation($id: ID!) { createShareGrant(input: {receivingRole: "AUDITOR", '
+        'purpose: "AUDIT", fieldGroups: ["contact"], customers: [$id], '
+        'expiresAt: "2030-01-01T00:00:00Z", reason: "x"}) { errors { code } } }',
+        ("THIRD_PARTY", "RELATIONSHIP_MANAGER", "HEAD_OFFICE"),
+    ),
+}
+
+
+@pytest.mark.parametrize("operation", sorted(OPERATIONS))
+def test_other_operations_refuse_roles_without_their_right(
+    backend: Backend, world: dict[str, Any], operation: str
+) -> None:
+    query, refused = OPERATIONS[operation]
+    for role in refused:
+        staff, purpose = _who(role, world)
+        body = backend.post(query, {"id": world["own"]["id"]}, staff=staff, purpose=purpose).json()
+        assert body["data"] is None, (role, body)
+        assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN", (role, body)
+        assert "right" in body["errors"][0]["message"]
+
+
+def test_write_rules_are_validated_like_read_rules(backend: Backend) -> None:
+    add = """mutation($input: PolicyRuleInput!) { addPolicyRule(input: $input) {
+               errors { field code } } }"""
+    for rule, code in (
+        ({"object": "rows:complaints", "action": "write"}, "UNKNOWN_SCOPE"),
+        ({"object": "customer:delete", "action": "use"}, "UNKNOWN_RIGHT"),
+        ({"object": "contact", "action": "erase"}, "INVALID_ACTION"),
+    ):
+        values = {"role": "COMPLAINT_HANDLER", "effect": "allow", **rule}
+        errors = backend.gql(add, {"input": values}, staff="SEC0001")["addPolicyRule"]["errors"]
+        assert code in {e["code"] for e in errors}, (rule, errors)
 
 
 def test_every_root_field_declares_its_right() -> None:
