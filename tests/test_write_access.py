@@ -381,7 +381,7 @@ OPERATIONS = {
     ),
     "claimTask": (
         "mutation($id: ID!) { claimTask(input: {id: $id}) { errors { code } } }",
-        ("THIRD_PARTY", "PROCESS_OWNER", "AUDITOR"),
+        ("THIRD_PARTY",),
     ),
     "reassignTask": (
         'mutation($id: ID!) { reassignTask(input: {id: $id, assignee: "RM0001"}) '

@@ -62,8 +62,12 @@ RULES = [
     "RELATIONSHIP_MANAGER, task:work, use, allow",
     "BRANCH_SUPERVISOR, task:work, use, allow",
     "COMPLAINT_HANDLER, task:work, use, allow",
+    "RISK_OFFICER, task:work, use, allow",
     "HEAD_OFFICE, task:work, use, allow",
+    "AUDITOR, task:work, use, allow",
+    "MARKETING_ANALYST, task:work, use, allow",
     "SECURITY_ADMIN, task:work, use, allow",
+    "PROCESS_OWNER, task:work, use, allow",
     "BRANCH_SUPERVISOR, task:reassign, use, allow",
     "HEAD_OFFICE, task:reassign, use, allow",
 ]
