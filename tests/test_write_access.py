@@ -535,3 +535,29 @@ def _new_right(line: str) -> bool:
         )
         or " task:" in line
     )
+
+
+def test_a_subscription_declares_its_right_too(backend: Backend, world: dict[str, Any]) -> None:
+    """``customerChanges`` needs ``customer:watch``: an auditor's subscription is refused."""
+    with backend.client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        ws.send_json(
+            {
+                "type": "connection_init",
+                "payload": {
+                    "Authorization": f"Bearer {backend.token('AUD0001')}",
+                    "X-Purpose": "AUDIT",
+                },
+            }
+        )
+        assert ws.receive_json()["type"] == "connection_ack"
+        ws.send_json(
+            {
+                "id": "1",
+                "type": "subscribe",
+                "payload": {"query": "subscription { customerChanges { fields } }"},
+            }
+        )
+        message = ws.receive_json()
+        # graphql-transport-ws answers a refused subscription with an "error" message.
+        assert message["type"] == "error", message
+        assert message["payload"][0]["message"] == "this needs the customer:watch right"
