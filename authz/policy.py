@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,23 @@ MODEL_FILE = HERE / "model.conf"
 POLICY_FILE = HERE / "policy.csv"
 
 ROW_SCOPES = ("own", "branch", "complaints", "bank", "consented")
+# Rows a role may change (act ``write``): never by complaint assignment or consent.
+WRITE_SCOPES = ("own", "branch", "bank")
+# Rights to operations (act ``use``); every root field of the API declares one (schema.rights).
+RIGHTS = (
+    "admin:explain",
+    "admin:audit",
+    "admin:policy",
+    "admin:share",
+    "admin:process",
+    "admin:complaint_intake",
+    "customer:create",
+    "customer:watch",
+    "consent:record",
+    "share:request",
+    "task:work",
+    "task:reassign",
+)
 PURPOSES = (
     "CUSTOMER_SERVICE",
     "RELATIONSHIP_MANAGEMENT",
@@ -37,6 +55,14 @@ PURPOSES = (
     "AUDIT",
 )
 _RANK = {Effect.DENIED: 0, Effect.MASKED: 1, Effect.FULL: 2}
+
+
+class AccessAction(StrEnum):
+    """What a question about access asks: see a field, change it, or use a right."""
+
+    READ = "READ"
+    WRITE = "WRITE"
+    USE = "USE"
 
 
 @dataclass(frozen=True)
@@ -60,7 +86,7 @@ class AccessPolicy:
         self.enforcer = casbin.SyncedEnforcer(str(model), source)
         self.version = 1
         self.enforce_calls = 0
-        self._cache: dict[tuple[frozenset[str], int], _RoleDecisions] = {}
+        self._cache: dict[tuple[frozenset[str], int], RoleDecisions] = {}
         self._lock = threading.Lock()
         # SyncedEnforcer lets readers enforce concurrently, but each enforce compiles the matcher
         # with ast.parse, which CPython 3.11 does not allow from two threads at once ("AST
@@ -107,8 +133,32 @@ class AccessPolicy:
         reason = _rule_text(rule or masked_rule) if (rule or masked_rule) else "no rule allows it"
         return Decision(Effect.DENIED, role, reason)
 
+    def explain(
+        self, roles: Iterable[str], type_name: str, name: str, action: AccessAction
+    ) -> Decision:
+        """The answer to "may these roles …" with its deciding rule (explainAccess, the CLI).
+
+        READ: the effect of field ``type_name.name``; WRITE: whether they may change it (FULL
+        when allowed); USE: whether they hold the right ``type_name:name`` (``customer:create``).
+        """
+        if action is AccessAction.WRITE:
+            return self.write_decision(roles, f"{type_name}.{name}")
+        if action is AccessAction.USE:
+            return self.allows(roles, f"{type_name}:{name}", "use")
+        return self.field_decision(roles, f"{type_name}.{name}")
+
+    def row_scopes(self, roles: Iterable[str], action: AccessAction) -> frozenset[str]:
+        """The rows the roles may read (READ, USE) or change (WRITE)."""
+        decisions = self.decisions(roles)
+        return decisions.write_scopes if action is AccessAction.WRITE else decisions.row_scopes
+
+    def write_decision(self, roles: Iterable[str], field: str) -> Decision:
+        """May ``roles`` change ``field`` ("Type.field")? FULL when some role may, else DENIED."""
+        return self.allows(roles, field, "write")
+
     def allows(self, roles: Iterable[str], obj: str, act: str) -> Decision:
-        """A row scope ("rows:own", act "read"), purpose ("purpose:X", "declare") or admin right.
+        """A row scope ("rows:own", act "read" or "write"), purpose ("purpose:X", "declare"),
+        right ("customer:create", "use") or field write ("Customer.phone", "write").
 
         The effect is FULL when allowed, DENIED otherwise.
         """
@@ -121,7 +171,11 @@ class AccessPolicy:
     # -- per-request decisions (cached) --------------------------------------------------------
 
     def check_expectations(self, lines: Iterable[str]) -> list[str]:
-        """Failures of an expectations table (``role, object, expected`` per line)."""
+        """Failures of an expectations table (``role, object, expected`` per line).
+
+        ``object`` is a field (FULL / MASKED / DENIED), or ALLOW / DENY for a row scope, a
+        purpose, a right, or a write: ``write Customer.phone``, ``write rows:own``.
+        """
         failures = []
         for number, line in enumerate(lines, start=1):
             line = line.strip()
@@ -132,13 +186,13 @@ class AccessPolicy:
                 failures.append(f"line {number}: expected 'role, object, effect', got {line!r}")
                 continue
             role, obj, expected = parts
-            if obj.startswith(("rows:", "purpose:", "admin:")):
-                act = {"rows": "read", "purpose": "declare", "admin": "use"}[obj.split(":")[0]]
-                decision = self.allows([role], obj, act)
-                actual = "ALLOW" if decision.effect is Effect.FULL else "DENY"
-            else:
+            act, obj = _expectation_act(obj)
+            if act is None:
                 decision = self.field_decision([role], obj)
                 actual = decision.effect.value
+            else:
+                decision = self.allows([role], obj, act)
+                actual = "ALLOW" if decision.effect is Effect.FULL else "DENY"
             if actual != expected.upper():
                 failures.append(
                     f"line {number}: {role} {obj}: expected {expected}, got {actual} "
@@ -146,7 +200,7 @@ class AccessPolicy:
                 )
         return failures
 
-    def decisions(self, roles: Iterable[str]) -> _RoleDecisions:
+    def decisions(self, roles: Iterable[str]) -> RoleDecisions:
         """Everything a request of these roles needs, computed once per policy version."""
         key = (frozenset(roles), self.version)
         found = self._cache.get(key)
@@ -157,7 +211,7 @@ class AccessPolicy:
                     found = self._cache[key] = self._compute(key[0])
         return found
 
-    def _compute(self, roles: frozenset[str]) -> _RoleDecisions:
+    def _compute(self, roles: frozenset[str]) -> RoleDecisions:
         fields = {
             type_name: {
                 graphql: self.field_decision(roles, f"{type_name}.{graphql}").effect
@@ -175,7 +229,21 @@ class AccessPolicy:
             for purpose in PURPOSES
             if self.allows(roles, f"purpose:{purpose}", "declare").effect is Effect.FULL
         )
-        return _RoleDecisions(fields, scopes, purposes)
+        write_scopes = frozenset(
+            scope
+            for scope in WRITE_SCOPES
+            if self.allows(roles, f"rows:{scope}", "write").effect is Effect.FULL
+        )
+        writable = frozenset(
+            f"{type_name}.{graphql}"
+            for type_name, names in PERSONAL_FIELDS.items()
+            for graphql in names.values()
+            if self.write_decision(roles, f"{type_name}.{graphql}").effect is Effect.FULL
+        )
+        rights = frozenset(
+            right for right in RIGHTS if self.allows(roles, right, "use").effect is Effect.FULL
+        )
+        return RoleDecisions(fields, scopes, purposes, write_scopes, writable, rights)
 
     def field_groups(self) -> dict[str, str]:
         """Type.field → its group, from the policy's g2 rules (cached per version)."""
@@ -196,10 +264,13 @@ class AccessPolicy:
 
 
 @dataclass(frozen=True)
-class _RoleDecisions:
+class RoleDecisions:
     fields: Mapping[str, Mapping[str, Effect]]  # type → GraphQL field → effect
     row_scopes: frozenset[str]
     purposes: frozenset[str]
+    write_scopes: frozenset[str]  # rows this role may change
+    writable: frozenset[str]  # "Type.field" this role may change
+    rights: frozenset[str]  # rights (RIGHTS) this role holds
 
 
 class DatabaseAdapter(Adapter):  # type: ignore[misc]
@@ -215,6 +286,15 @@ class DatabaseAdapter(Adapter):  # type: ignore[misc]
         for row in rows:
             values = [row.ptype, row.v0, row.v1] + ([row.v2, row.v3] if row.ptype == "p" else [])
             load_policy_line(", ".join(values), model)
+
+
+def _expectation_act(obj: str) -> tuple[str | None, str]:
+    """The act an expectation asks about (None: a field's read effect) and its object."""
+    if obj.startswith("write "):
+        return "write", obj.removeprefix("write ").strip()
+    if ":" not in obj:
+        return None, obj
+    return {"rows": "read", "purpose": "declare"}.get(obj.split(":")[0], "use"), obj
 
 
 def _rule_text(rule: list[str]) -> str:

@@ -253,18 +253,31 @@ app.add_typer(authz_app, name="authz")
 @authz_app.command("check")
 def authz_check(
     staff: Annotated[str, typer.Option(help="Employee number, e.g. RM0001")],
-    type_name: Annotated[str, typer.Option("--type", help="GraphQL type, e.g. Customer")],
-    field: Annotated[str, typer.Option(help="GraphQL field, e.g. idNumber")],
+    type_name: Annotated[
+        str, typer.Option("--type", help="GraphQL type, e.g. Customer (USE: e.g. customer)")
+    ],
+    field: Annotated[str, typer.Option(help="GraphQL field, e.g. idNumber (USE: e.g. create)")],
     customer: Annotated[
         str | None, typer.Option(help="Customer global ID or number: is its row visible?")
     ] = None,
+    action: Annotated[
+        str, typer.Option(help="read (see the field), write (change it) or use (a right)")
+    ] = "read",
 ) -> None:
-    """Say FULL / MASKED / DENIED for a staff member, a field and a customer, and why."""
-    from authz.policy import AccessPolicy
+    """Say FULL / MASKED / DENIED for a staff member, a field and a customer, and why.
+
+    ``--action write`` asks whether they may change the field (rows: their write scopes);
+    ``--action use --type customer --field create`` whether they hold ``customer:create``.
+    """
+    from authz.policy import AccessAction, AccessPolicy
     from resolvers.customers import row_visibility_reason
     from store.db import make_session_factory
     from store.staff import Staff
 
+    if action.upper() not in AccessAction.__members__:
+        console.print(f"[red]--action must be read, write or use, not {action}[/red]")
+        raise typer.Exit(2)
+    asked = AccessAction(action.upper())
     settings = _settings()
     policy = AccessPolicy()
     with make_session_factory(_engine(settings))() as session:
@@ -272,9 +285,9 @@ def authz_check(
         if member is None:
             console.print(f"[red]Unknown staff: {staff}[/red]")
             raise typer.Exit(1)
-        decision = policy.field_decision(member.roles, f"{type_name}.{field}")
+        decision = policy.explain(member.roles, type_name, field, asked)
         if customer is not None:
-            scopes = policy.decisions(member.roles).row_scopes
+            scopes = policy.row_scopes(member.roles, asked)
             visible, reason = row_visibility_reason(session, member, scopes, customer)
             if not visible:
                 print(f"DENIED — {reason}")

@@ -35,6 +35,7 @@ from resolvers import sharing, validation
 from resolvers.errors import (
     ConflictError,
     FieldError,
+    ForbiddenError,
     NotFoundError,
     Problems,
     UserInputError,
@@ -366,6 +367,48 @@ def require_visible(session: Session, customer_id: int, visible: ColumnElement[b
     return customer_id
 
 
+def require_writable(
+    session: Session,
+    customer_id: int,
+    visible: ColumnElement[bool],
+    writable: ColumnElement[bool],
+) -> int:
+    """``customer_id`` when the caller may change that customer (write row scopes).
+
+    A customer the caller cannot see is NOT_FOUND, as for reads (existence is not revealed);
+    one they see (e.g. by a share grant) but may not change is FORBIDDEN.
+    """
+    found = session.execute(
+        select(Customer.id, writable).where(Customer.id == customer_id, visible)
+    ).first()
+    if found is None:
+        raise NotFoundError("no customer with this ID")
+    if not found[1]:
+        raise ForbiddenError("this customer is outside the rows your roles may change")
+    return customer_id
+
+
+def may_place(
+    staff: Staff, write_scopes: frozenset[str], branch_id: int, manager_id: int | None
+) -> bool:
+    """Whether a customer of ``branch_id`` and ``manager_id`` lies in ``staff``'s write rows."""
+    return (
+        "bank" in write_scopes
+        or ("branch" in write_scopes and branch_id == staff.branch_id)
+        or ("own" in write_scopes and manager_id == staff.id)
+    )
+
+
+def _require_placeable(
+    staff: Staff, write_scopes: frozenset[str], branch_id: int, manager_id: int | None
+) -> None:
+    if not may_place(staff, write_scopes, branch_id, manager_id):
+        raise ForbiddenError(
+            "the customer's branch and relationship manager would be outside the rows your "
+            "roles may change"
+        )
+
+
 def get_customer(session: Session, customer_id: int, *, for_update: bool = False) -> Customer:
     statement = select(Customer).where(Customer.id == customer_id)
     if for_update:
@@ -484,8 +527,12 @@ def create_customer(
     actor: Staff,
     values: dict[str, Any],
     source: SourceDraft,
+    write_scopes: frozenset[str] = frozenset({"bank"}),
 ) -> Customer:
-    """Register a customer; refused with the existing customer's ID for a known ID number."""
+    """Register a customer; refused with the existing customer's ID for a known ID number.
+
+    The new customer must lie in the caller's ``write_scopes`` (its branch or manager).
+    """
     problems = Problems()
     if values.get("id_number") is None:
         problems.add("idNumber", "REQUIRED", "the resident ID number is required")
@@ -497,6 +544,7 @@ def create_customer(
     manager_id = values.get("relationship_manager_id")
     if manager_id is None and Role.RELATIONSHIP_MANAGER in actor.roles:
         manager_id = actor.id  # a manager registers their own customers unless told otherwise
+    _require_placeable(actor, write_scopes, branch_id, manager_id)
     if manager_id is not None:
         _relationship_manager(session, manager_id, problems)
     if "id_number" in clean:
@@ -563,8 +611,12 @@ def update_customer(
     expected_version: int,
     values: dict[str, Any],
     source: SourceDraft,
+    write_scopes: frozenset[str] = frozenset({"bank"}),
 ) -> Customer:
-    """Change basic information; refused with ``CONFLICT`` when the version is stale (INFO-5)."""
+    """Change basic information; refused with ``CONFLICT`` when the version is stale (INFO-5).
+
+    A changed branch or manager must keep the customer in the caller's ``write_scopes``.
+    """
     customer = get_customer(session, customer_id, for_update=True)
     if customer.version != expected_version:
         raise ConflictError(
@@ -581,6 +633,13 @@ def update_customer(
         manager_id = values["relationship_manager_id"]
         if manager_id is None or _relationship_manager(session, manager_id, problems):
             clean["relationship_manager_id"] = manager_id
+    if "branch_id" in clean or "relationship_manager_id" in clean:
+        _require_placeable(
+            actor,
+            write_scopes,
+            clean.get("branch_id", customer.branch_id),
+            clean.get("relationship_manager_id", customer.relationship_manager_id),
+        )
     new_id = clean.get("id_number")
     if new_id is not None and new_id != customer.id_number:
         existing = _find_by_id_number(session, new_id)

@@ -14,15 +14,14 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from authz.fields import PERSONAL_FIELDS
-from authz.policy import PURPOSES, ROW_SCOPES
+from authz.policy import PURPOSES, RIGHTS, ROW_SCOPES, WRITE_SCOPES
 from kehu import clock
 from resolvers import audit
 from resolvers.errors import FieldError, NotFoundError, UserInputError
 from store.policy import PolicyRule, PolicyVersion
 from store.staff import Role, Staff
 
-ADMIN_RIGHTS = ("explain", "audit", "policy", "share", "process", "complaint_intake")
-FIELD_ACTIONS = ("full", "masked")
+FIELD_ACTIONS = ("full", "masked", "write")
 KNOWN_FIELDS = {f"{t}.{f}" for t, fields in PERSONAL_FIELDS.items() for f in fields.values()}
 
 
@@ -91,17 +90,18 @@ def check_rule(rule: Rule, groups: set[str]) -> list[FieldError]:
     kind, _, name = rule.v1.partition(":")
     expected_actions: tuple[str, ...]
     if kind == "rows" and name:
-        expected_actions = ("read",)
-        if name not in ROW_SCOPES:
-            fail("object", "UNKNOWN_SCOPE", f"row scopes are {', '.join(ROW_SCOPES)}")
+        expected_actions = ("read", "write")
+        scopes = WRITE_SCOPES if rule.v2 == "write" else ROW_SCOPES
+        if name not in scopes:
+            fail("object", "UNKNOWN_SCOPE", f"row scopes are {', '.join(scopes)}")
     elif kind == "purpose" and name:
         expected_actions = ("declare",)
         if name not in PURPOSES:
             fail("object", "UNKNOWN_PURPOSE", f"purposes are {', '.join(PURPOSES)}")
-    elif kind == "admin" and name:
+    elif name:
         expected_actions = ("use",)
-        if name not in ADMIN_RIGHTS:
-            fail("object", "UNKNOWN_RIGHT", f"admin rights are {', '.join(ADMIN_RIGHTS)}")
+        if rule.v1 not in RIGHTS:
+            fail("object", "UNKNOWN_RIGHT", f"rights are {', '.join(RIGHTS)}")
     else:
         expected_actions = FIELD_ACTIONS
         if rule.v1 not in KNOWN_FIELDS and rule.v1 not in groups:

@@ -8,12 +8,12 @@ from typing import Any
 
 import strawberry
 
-from authz.fields import Effect
 from resolvers import audit
-from resolvers.errors import ForbiddenError
 from resolvers.ids import pk_of
 from resolvers.pagination import PageRequest
 from schema.base import Connection, ContextInfo, node_id
+from schema.rights import HasRight
+from schema.rights import field as guarded_field
 from store.audit import AuditEntry
 
 
@@ -73,9 +73,10 @@ class AuditWhere:
 
 @strawberry.type
 class AuditQuery:
-    @strawberry.field(
-        description="The audit log, newest first; needs the `admin:audit` right (auditors). "
-        "Nobody can change or delete entries. 审计日志查询。"
+    @guarded_field(
+        "The audit log, newest first (auditors). Nobody can change or delete entries. "
+        "审计日志查询。",
+        HasRight("admin:audit"),
     )
     def audit_log(
         self,
@@ -85,8 +86,6 @@ class AuditQuery:
         after: str | None = None,
     ) -> Connection[AuditEntryNode]:
         ctx = info.context
-        if ctx.policy.allows(ctx.actor.roles, "admin:audit", "use").effect is not Effect.FULL:
-            raise ForbiddenError("reading the audit log needs the admin:audit right")
         if ctx.auditor is not None:
             ctx.auditor.flush()  # this process's queued reads are part of the answer
         conditions: list[Any] = []

@@ -23,7 +23,7 @@ from authz.fields import present as present_fields
 from kehu import clock
 from resolvers import complaints as logic
 from resolvers import workflows as workflow_logic
-from resolvers.errors import ForbiddenError, UserInputError
+from resolvers.errors import UserInputError
 from resolvers.ids import pk_of
 from resolvers.pagination import PageRequest
 from schema.base import (
@@ -37,6 +37,9 @@ from schema.base import (
 )
 from schema.context import Context
 from schema.customers import CustomerNode, mutate, nested_customer, nested_customer_row
+from schema.rights import Authenticated, HasRight
+from schema.rights import field as guarded_field
+from schema.rights import mutation as guarded_mutation
 from schema.staff import StaffNode
 from schema.workflows import (
     ProcessInstanceNode,
@@ -45,7 +48,6 @@ from schema.workflows import (
     batched_instance,
     batched_staff,
     present_tasks,
-    right,
 )
 from store.complaints import (
     Category,
@@ -496,9 +498,10 @@ def _visible(info: ContextInfo) -> Any:
 
 @strawberry.type
 class ComplaintQuery:
-    @strawberry.field(
-        description="Complaints you may see: of customers you see, or handled by you. "
-        "`where: {overdue: true}` lists the overdue ones (CMP-6). 投诉列表。"
+    @guarded_field(
+        "Complaints you may see: of customers you see, or handled by you. "
+        "`where: {overdue: true}` lists the overdue ones (CMP-6). 投诉列表。",
+        Authenticated(),
     )
     def complaints(
         self,
@@ -524,15 +527,18 @@ class ComplaintQuery:
         )
         return Connection.of(page, present(info, page.rows))
 
-    @strawberry.field(description="One complaint with its timeline, tasks and process. 投诉详情。")
+    @guarded_field(
+        "One complaint with its timeline, tasks and process. 投诉详情。", Authenticated()
+    )
     def complaint(self, info: ContextInfo, id: strawberry.ID) -> ComplaintNode:
         row = logic.get(info.context.session, pk_of(id, "Complaint", "id"), _visible(info))
         return present(info, [row])[0]
 
-    @strawberry.field(
-        description="Complaint statistics by category, channel, unit, cause or month (CMP-5). "
+    @guarded_field(
+        "Complaint statistics by category, channel, unit, cause or month (CMP-5). "
         "Over the complaints you may see; roles without customer rows get bank-wide "
-        "aggregates. 投诉统计。"
+        "aggregates. 投诉统计。",
+        Authenticated(),
     )
     def complaint_statistics(
         self,
@@ -600,15 +606,13 @@ def _complaint_errors(exc: UserInputError) -> list[ComplaintUserError]:
 
 @strawberry.type
 class ComplaintMutation:
-    @strawberry.mutation(
-        description="Register a complaint and start its process (`admin:complaint_intake`). "
-        "投诉登记。"
+    @guarded_mutation(
+        "Register a complaint and start its process. 投诉登记。",
+        HasRight("admin:complaint_intake"),
     )
     def submit_complaint(
         self, info: ContextInfo, input: SubmitComplaintInput
     ) -> SubmitComplaintPayload:
-        if not right(info, "admin:complaint_intake"):
-            raise ForbiddenError("registering complaints needs the admin:complaint_intake right")
         ctx = info.context
 
         def command(session: Any) -> tuple[Complaint, bool]:

@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, case, null, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from authz.fields import PERSONAL_FIELDS, Effect, PolicyAccess
-from authz.policy import AccessPolicy
+from authz.policy import AccessPolicy, RoleDecisions
 from kehu import clock
 from kehu.settings import Settings
 from resolvers import sharing
@@ -39,6 +39,8 @@ class Context:
     # Filled by ``authorize`` once the caller is known: nothing is visible before that.
     access: PolicyAccess = field(default_factory=lambda: PolicyAccess({}, downgrade=True))
     row_scopes: frozenset[str] = frozenset()
+    # The cached policy decisions of the caller's roles (rights, write scopes, writable fields).
+    decisions: RoleDecisions | None = None
     purpose: str | None = None
     purpose_problem: str | None = None
     # Where READ audit entries go (kehu.auditing.AuditWriter); None: reads are not audited.
@@ -110,7 +112,7 @@ class Context:
         (SHARE-1) and the response says so in ``extensions.access``.
         """
         self.staff = staff
-        decisions = self.policy.decisions(staff.roles)
+        decisions = self.decisions = self.policy.decisions(staff.roles)
         self.row_scopes = decisions.row_scopes
         self.purpose = (purpose or "").strip().upper() or None
         if self.purpose is None:
@@ -151,6 +153,17 @@ class Context:
             self._grant_column().is_not(None),
             self._consent_column().is_not(None),
         )
+
+    @property
+    def writable(self) -> ColumnElement[bool]:
+        """The customers this request may change: its write row scopes (never grants, consents)."""
+        scopes = self.decisions.write_scopes if self.decisions else frozenset()
+        return visible_to(self.actor, scopes)
+
+    def has_right(self, right: str) -> bool:
+        """Whether the caller's roles hold ``right`` (a cached decision, no enforce call)."""
+        self.actor  # noqa: B018 - authentication required
+        return self.decisions is not None and right in self.decisions.rights
 
     @property
     def row_columns(self) -> list[Any]:

@@ -17,7 +17,7 @@ import strawberry
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from authz.fields import Effect, present
+from authz.fields import PERSONAL_FIELDS, Effect, present
 from kehu import clock
 from resolvers import audit, validation
 from resolvers import customers as logic
@@ -41,6 +41,9 @@ from schema.base import (
 )
 from schema.context import Context
 from schema.execution import context_only
+from schema.rights import Authenticated, HasRight, WritesCustomer
+from schema.rights import field as guarded_field
+from schema.rights import mutation as guarded_mutation
 from schema.staff import BranchNode, StaffNode
 from store import customers as rows
 from store.customers import Transaction
@@ -848,14 +851,15 @@ def load_customer(info: ContextInfo, customer_id: int) -> CustomerNode | None:
 
 @strawberry.type
 class CustomerQuery:
-    @strawberry.field(description="One customer by global ID. 按 ID 查询客户。")
+    @guarded_field("One customer by global ID. 按 ID 查询客户。", Authenticated())
     def customer(self, info: ContextInfo, id: strawberry.ID) -> CustomerNode | None:
         info.context.require_rows()
         return load_customer(info, pk_of(id, "Customer", "id"))
 
-    @strawberry.field(
-        description="Customers, filtered and ordered; search by exact `idNumber` or `phone` "
-        "in `where`. 客户列表。"
+    @guarded_field(
+        "Customers, filtered and ordered; search by exact `idNumber` or `phone` in `where`. "
+        "客户列表。",
+        Authenticated(),
     )
     def customers(
         self,
@@ -881,7 +885,7 @@ class CustomerQuery:
         )
         return Connection.of(page, [CustomerNode.present(r, ctx) for r in page.rows])
 
-    @strawberry.field(description="A customer's transactions, newest first. 交易记录。")
+    @guarded_field("A customer's transactions, newest first. 交易记录。", Authenticated())
     def transactions(
         self,
         info: ContextInfo,
@@ -904,7 +908,9 @@ class CustomerQuery:
         _note_owner(info, owner)
         return Connection.of(page, [TransactionNode.present(r, ctx) for r in page.rows])
 
-    @strawberry.field(description="Change history of a customer, newest first (INFO-5). 变更历史。")
+    @guarded_field(
+        "Change history of a customer, newest first (INFO-5). 变更历史。", Authenticated()
+    )
     def customer_history(
         self,
         info: ContextInfo,
@@ -921,9 +927,10 @@ class CustomerQuery:
         _note_owner(info, owner)
         return Connection.of(page, [CustomerChange.present(r, ctx) for r in page.rows])
 
-    @strawberry.field(
-        description="Customers whose information is due for re-verification by `asOf` "
-        "(default today), most overdue first (INFO-4). 待核实客户。"
+    @guarded_field(
+        "Customers whose information is due for re-verification by `asOf` "
+        "(default today), most overdue first (INFO-4). 待核实客户。",
+        Authenticated(),
     )
     def customers_due_for_reverification(
         self,
@@ -956,7 +963,7 @@ class CustomerQuery:
         ]
         return Connection.of(page, nodes)
 
-    @strawberry.field(description="Your change notifications, newest first (INFO-6). 变更通知。")
+    @guarded_field("Your change notifications, newest first (INFO-6). 变更通知。", Authenticated())
     def notifications(
         self,
         info: ContextInfo,
@@ -1253,28 +1260,89 @@ def run_command(
     return answer(result)
 
 
-def _target(info: ContextInfo, session: Session, value: str, field: str = "customerId") -> int:
-    """The customer a mutation acts on: a valid ID of a customer the caller may see."""
+def _seen(info: ContextInfo, session: Session, value: str, field: str = "customerId") -> int:
+    """The customer a mutation refers to: a valid ID of a customer the caller may see."""
     return logic.require_visible(session, pk_of(value, "Customer", field), info.context.visible)
+
+
+def _target(info: ContextInfo, session: Session, value: str, field: str = "customerId") -> int:
+    """The customer a mutation changes: one in the caller's write rows (NOT_FOUND if unseen)."""
+    ctx = info.context
+    return logic.require_writable(
+        session, pk_of(value, "Customer", field), ctx.visible, ctx.writable
+    )
+
+
+def _written(type_name: str, given: Any, *, null_clears: bool = False) -> list[str]:
+    """``Type.field`` of every personal field an input sets (``null_clears``: null is a change).
+
+    A new ID number also sets the birth date, gender and age it contains.
+    """
+    written = []
+    for python, graphql in PERSONAL_FIELDS[type_name].items():
+        value = getattr(given, python, strawberry.UNSET)
+        if value is strawberry.UNSET or (value is None and not null_clears):
+            continue
+        written.append(f"{type_name}.{graphql}")
+        if python == "id_number":
+            written += [f"{type_name}.{f}" for f in ("birthDate", "gender", "age")]
+    return written
+
+
+def _all(*type_names: str) -> list[str]:
+    return [f"{t}.{f}" for t in type_names for f in PERSONAL_FIELDS[t].values()]
+
+
+# What confirming each kind of information vouches for: its fields (INFO-4).
+VERIFIED_FIELDS = {
+    rows.InformationKind.BASIC: _all("Customer"),
+    rows.InformationKind.FINANCIAL: _all("FinancialSnapshot"),
+    rows.InformationKind.TRANSACTIONS: ["Account.accountNo", "Transaction.amount"],
+    rows.InformationKind.PREFERENCES: _all("Preferences"),
+    rows.InformationKind.RISK: _all("RiskAssessment"),
+}
+
+
+def _imported(input: Any) -> list[str]:
+    balances = any(a.balance is not None for a in input.accounts)
+    return ["Transaction.amount", "Account.accountNo"] + (["Account.balance"] if balances else [])
+
+
+def _write_scopes(info: ContextInfo) -> frozenset[str]:
+    decisions = info.context.decisions
+    return decisions.write_scopes if decisions else frozenset()
 
 
 @strawberry.type
 class CustomerMutation:
-    @strawberry.mutation(description="Register a customer (INFO-2, INFO-3, INFO-5). 新建客户。")
+    @guarded_mutation(
+        "Register a customer (INFO-2, INFO-3, INFO-5). 新建客户。",
+        WritesCustomer(
+            lambda a: _written("Customer", a["input"]),
+            "the fields given",
+            right="customer:create",
+        ),
+    )
     def create_customer(self, info: ContextInfo, input: CreateCustomerInput) -> CustomerPayload:
+        scopes = _write_scopes(info)
         return run_command(
             info,
             CustomerPayload,
             lambda s, actor: logic.create_customer(
-                s, actor, _basic_values(input), input.source.draft()
+                s, actor, _basic_values(input), input.source.draft(), scopes
             ),
             lambda created: CustomerPayload(customer=load_customer(info, created.id), errors=[]),
         )
 
-    @strawberry.mutation(
-        description="Change basic information; a stale `expectedVersion` fails with CONFLICT."
+    @guarded_mutation(
+        "Change basic information; a stale `expectedVersion` fails with CONFLICT.",
+        WritesCustomer(
+            lambda a: _written("Customer", a["input"].changes, null_clears=True),
+            "the fields changed",
+        ),
     )
     def update_customer(self, info: ContextInfo, input: UpdateCustomerInput) -> CustomerPayload:
+        scopes = _write_scopes(info)
         return run_command(
             info,
             CustomerPayload,
@@ -1285,11 +1353,15 @@ class CustomerMutation:
                 input.expected_version,
                 _basic_values(input.changes),
                 input.source.draft(),
+                scopes,
             ),
             lambda changed: CustomerPayload(customer=load_customer(info, changed.id), errors=[]),
         )
 
-    @strawberry.mutation(description="Record a dated financial snapshot. 记录财务状况。")
+    @guarded_mutation(
+        "Record a dated financial snapshot. 记录财务状况。",
+        WritesCustomer(lambda a: _all("FinancialSnapshot"), "financial snapshots"),
+    )
     def record_financial_snapshot(
         self, info: ContextInfo, input: RecordFinancialSnapshotInput
     ) -> RecordFinancialSnapshotPayload:
@@ -1317,7 +1389,10 @@ class CustomerMutation:
             ),
         )
 
-    @strawberry.mutation(description="Import accounts and transactions in bulk. 批量导入交易。")
+    @guarded_mutation(
+        "Import accounts and transactions in bulk. 批量导入交易。",
+        WritesCustomer(lambda a: _imported(a["input"]), "accounts and transactions"),
+    )
     def import_transactions(
         self, info: ContextInfo, input: ImportTransactionsInput
     ) -> ImportTransactionsPayload:
@@ -1351,7 +1426,12 @@ class CustomerMutation:
             ),
         )
 
-    @strawberry.mutation(description="Record preferences and marketing consent. 记录偏好。")
+    @guarded_mutation(
+        "Record preferences and marketing consent. 记录偏好。",
+        WritesCustomer(
+            lambda a: _written("Preferences", a["input"], null_clears=True), "the preferences"
+        ),
+    )
     def record_preferences(
         self, info: ContextInfo, input: RecordPreferencesInput
     ) -> RecordPreferencesPayload:
@@ -1380,7 +1460,10 @@ class CustomerMutation:
             ),
         )
 
-    @strawberry.mutation(description="Record a risk assessment. 记录风险评估。")
+    @guarded_mutation(
+        "Record a risk assessment. 记录风险评估。",
+        WritesCustomer(lambda a: _written("RiskAssessment", a["input"]), "risk assessments"),
+    )
     def record_risk_assessment(
         self, info: ContextInfo, input: RecordRiskAssessmentInput
     ) -> RecordRiskAssessmentPayload:
@@ -1405,7 +1488,12 @@ class CustomerMutation:
             ),
         )
 
-    @strawberry.mutation(description="Record a re-verification (INFO-4). 记录信息核实。")
+    @guarded_mutation(
+        "Record a re-verification (INFO-4). 记录信息核实。",
+        WritesCustomer(
+            lambda a: VERIFIED_FIELDS[a["input"].information_kind], "the kind of information"
+        ),
+    )
     def record_verification(
         self, info: ContextInfo, input: RecordVerificationInput
     ) -> RecordVerificationPayload:
@@ -1427,10 +1515,12 @@ class CustomerMutation:
             ),
         )
 
-    @strawberry.mutation(description="Follow a customer's changes (INFO-6). 关注客户变更。")
+    @guarded_mutation(
+        "Follow a customer's changes (INFO-6). 关注客户变更。", HasRight("customer:watch")
+    )
     def watch_customer(self, info: ContextInfo, input: WatchCustomerInput) -> CustomerPayload:
         def command(s: Session, actor: Staff) -> int:
-            customer_id = _target(info, s, input.customer_id)
+            customer_id = _seen(info, s, input.customer_id)
             logic.watch_customer(s, actor, customer_id, input.reason)
             return customer_id
 
@@ -1443,10 +1533,10 @@ class CustomerMutation:
             ),
         )
 
-    @strawberry.mutation(description="Stop following a customer's changes. 取消关注。")
+    @guarded_mutation("Stop following a customer's changes. 取消关注。", HasRight("customer:watch"))
     def unwatch_customer(self, info: ContextInfo, input: UnwatchCustomerInput) -> CustomerPayload:
         def command(s: Session, actor: Staff) -> int:
-            customer_id = _target(info, s, input.customer_id)
+            customer_id = _seen(info, s, input.customer_id)
             logic.unwatch_customer(s, actor, customer_id)
             return customer_id
 
@@ -1459,7 +1549,7 @@ class CustomerMutation:
             ),
         )
 
-    @strawberry.mutation(description="Mark your notifications read. 标记通知已读。")
+    @guarded_mutation("Mark your notifications read. 标记通知已读。", HasRight("customer:watch"))
     def mark_notifications_read(
         self, info: ContextInfo, input: MarkNotificationsReadInput
     ) -> MarkNotificationsReadPayload:

@@ -7,13 +7,14 @@ from typing import Any
 import strawberry
 from sqlalchemy import select
 
-from authz.fields import Effect
 from resolvers import policy as logic
-from resolvers.errors import ForbiddenError, UserInputError
+from resolvers.errors import UserInputError
 from schema.base import ContextInfo, user_errors
 from schema.customers import mutate
+from schema.rights import Authenticated, HasRight
+from schema.rights import field as guarded_field
+from schema.rights import mutation as guarded_mutation
 from store.policy import PolicyRule, PolicyVersion
-from store.staff import Staff
 
 
 @strawberry.type(name="PolicyRule", description="A rule of the live access policy. 访问策略规则。")
@@ -76,8 +77,10 @@ class PolicyPayload:
 @strawberry.input(description="A permission rule: p, role, object, action, effect.")
 class PolicyRuleInput:
     role: str
-    object: str = strawberry.field(description="Type.field, a field group, rows:…, purpose:…")
-    action: str = strawberry.field(description="full | masked | read | declare | use")
+    object: str = strawberry.field(
+        description="Type.field, a field group, rows:…, purpose:…, or a right (customer:create)"
+    )
+    action: str = strawberry.field(description="full | masked | write | read | declare | use")
     effect: str = strawberry.field(description="allow | deny")
 
     def rule(self) -> logic.Rule:
@@ -92,17 +95,9 @@ class RoleAssignmentInput:
     role: str
 
 
-def _require_admin(info: ContextInfo) -> Staff:
-    ctx = info.context
-    staff = ctx.actor
-    if ctx.policy.allows(staff.roles, "admin:policy", "use").effect is not Effect.FULL:
-        raise ForbiddenError("changing the access policy needs the admin:policy right")
-    return staff
-
-
 def _change(info: ContextInfo, command: Any) -> PolicyPayload:
     """Run a policy change in one transaction, then apply it in this process at once."""
-    staff = _require_admin(info)
+    staff = info.context.actor
     try:
         version = mutate(info, lambda session: command(session, staff))
     except UserInputError as exc:
@@ -114,24 +109,16 @@ def _change(info: ContextInfo, command: Any) -> PolicyPayload:
 
 @strawberry.type
 class PolicyQuery:
-    @strawberry.field(description="The live policy rules (admin:policy or admin:audit right).")
+    @guarded_field("The live policy rules.", HasRight("admin:policy", "admin:audit"))
     def policy_rules(self, info: ContextInfo, role: str | None = None) -> list[PolicyRuleNode]:
         ctx = info.context
-        roles = ctx.actor.roles
-        allowed = any(
-            ctx.policy.allows(roles, right, "use").effect is Effect.FULL
-            for right in ("admin:policy", "admin:audit")
-        )
-        if not allowed:
-            raise ForbiddenError("reading the policy needs the admin:policy or admin:audit right")
         statement = select(PolicyRule).order_by(PolicyRule.id)
         if role is not None:
             statement = statement.where(PolicyRule.ptype == "p", PolicyRule.v0 == role)
         return [PolicyRuleNode.of(row) for row in ctx.session.scalars(statement)]
 
-    @strawberry.field(description="The newest versions of the live policy, newest first.")
+    @guarded_field("The newest versions of the live policy, newest first.", Authenticated())
     def policy_versions(self, info: ContextInfo, last: int = 20) -> list[PolicyVersionNode]:
-        info.context.actor  # noqa: B018 - authentication required
         rows = info.context.session.scalars(
             select(PolicyVersion).order_by(PolicyVersion.version.desc()).limit(min(last, 100))
         )
@@ -143,22 +130,26 @@ class PolicyQuery:
 
 @strawberry.type
 class PolicyMutation:
-    @strawberry.mutation(description="Add a permission rule (security admins; audited).")
+    @guarded_mutation("Add a permission rule (security admins; audited).", HasRight("admin:policy"))
     def add_policy_rule(self, info: ContextInfo, input: PolicyRuleInput) -> PolicyPayload:
         return _change(info, lambda s, staff: logic.add_rule(s, staff, input.rule()))
 
-    @strawberry.mutation(description="Remove a permission rule (security admins; audited).")
+    @guarded_mutation(
+        "Remove a permission rule (security admins; audited).", HasRight("admin:policy")
+    )
     def remove_policy_rule(self, info: ContextInfo, input: PolicyRuleInput) -> PolicyPayload:
         return _change(info, lambda s, staff: logic.remove_rule(s, staff, input.rule()))
 
-    @strawberry.mutation(description="Give a staff member a role (security admins; audited).")
+    @guarded_mutation(
+        "Give a staff member a role (security admins; audited).", HasRight("admin:policy")
+    )
     def assign_role(self, info: ContextInfo, input: RoleAssignmentInput) -> PolicyPayload:
         return _change(
             info,
             lambda s, staff: logic.set_role(s, staff, input.employee_no, input.role, True),
         )
 
-    @strawberry.mutation(description="Take a role away (security admins; audited).")
+    @guarded_mutation("Take a role away (security admins; audited).", HasRight("admin:policy"))
     def unassign_role(self, info: ContextInfo, input: RoleAssignmentInput) -> PolicyPayload:
         return _change(
             info,

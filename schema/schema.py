@@ -44,6 +44,9 @@ from schema.customers import (
 from schema.execution import LeafFastPathExecutionContext
 from schema.limits import CostLimit, ErrorCodes, log_internal_errors
 from schema.policy import PolicyMutation, PolicyQuery
+from schema.rights import Authenticated, HasRight
+from schema.rights import field as guarded_field
+from schema.rights import subscription as guarded_subscription
 from schema.sharing import (
     ConsentNode,
     ShareGrantNode,
@@ -74,10 +77,9 @@ class Query(
     PolicyQuery,
     StaffQuery,
 ):
-    @strawberry.field(description="Any object by its global ID (Relay). 按全局 ID 查询对象。")
+    @guarded_field("Any object by its global ID (Relay). 按全局 ID 查询对象。", Authenticated())
     def node(self, info: ContextInfo, id: strawberry.ID) -> Node | None:
         ctx = info.context
-        ctx.actor  # noqa: B018 - authentication required
         parsed = parse_global_id(id)
         if parsed is None:
             return None
@@ -119,8 +121,9 @@ class Mutation(
 
 @strawberry.type
 class Subscription:
-    @strawberry.subscription(
-        description="Changes to customers you follow, as they happen (INFO-6). 客户变更推送。"
+    @guarded_subscription(
+        "Changes to customers you follow, as they happen (INFO-6). 客户变更推送。",
+        HasRight("customer:watch"),
     )
     async def customer_changes(self, info: ContextInfo) -> AsyncGenerator[NotificationNode, None]:
         ctx = info.context

@@ -9,15 +9,19 @@ import strawberry
 from sqlalchemy import select
 
 from authz.fields import Effect
+from authz.policy import AccessAction
 from kehu import clock
 from resolvers import customers as logic_customers
 from resolvers import sharing
 from resolvers.customers import row_visibility_reason
-from resolvers.errors import ForbiddenError, NotFoundError, UserInputError
+from resolvers.errors import NotFoundError, UserInputError
 from resolvers.ids import pk_of
 from resolvers.pagination import PageRequest
 from schema.base import Connection, ContextInfo, Node, bilingual_enum, node_id, user_errors
 from schema.customers import mutate
+from schema.rights import Authenticated, HasRight, SelfOrRight
+from schema.rights import field as guarded_field
+from schema.rights import mutation as guarded_mutation
 from schema.staff import StaffNode
 from store.sharing import Consent, ProcessingMethod, ShareGrant, ShareRequest, ThirdParty
 from store.staff import Staff
@@ -40,6 +44,17 @@ class AccessExplanation:
         description="Whether the customer's row is visible (when `customerId` was given)."
     )
     row_reason: str | None
+
+
+AccessActionEnum = bilingual_enum(
+    AccessAction,
+    "What an access question asks. 访问类型。",
+    {
+        "READ": "See a field 查看字段",
+        "WRITE": "Change a field (FULL: allowed) 修改字段",
+        "USE": "Use a right `type:field`, e.g. customer:create (FULL: allowed) 使用权限",
+    },
+)
 
 
 @strawberry.type(name="ShareGrant", description="An internal share grant (SHARE-2). 内部共享授权。")
@@ -116,11 +131,6 @@ class CreateShareGrantInput:
 @strawberry.input
 class RevokeShareGrantInput:
     id: strawberry.ID
-
-
-def _right(info: ContextInfo, right: str) -> bool:
-    ctx = info.context
-    return ctx.policy.allows(ctx.actor.roles, right, "use").effect is Effect.FULL
 
 
 def _grant_change(info: ContextInfo, command: Any) -> ShareGrantPayload:
@@ -331,9 +341,10 @@ def _sharing_errors(exc: UserInputError) -> list[SharingUserError]:
 
 @strawberry.type
 class SharingMutation:
-    @strawberry.mutation(
-        description="Ask to give a customer's data to a third party: the approval process "
-        "checks the consent, then security reviews it (SHARE-3). 申请对外提供数据。"
+    @guarded_mutation(
+        "Ask to give a customer's data to a third party: the approval process "
+        "checks the consent, then security reviews it (SHARE-3). 申请对外提供数据。",
+        HasRight("share:request"),
     )
     def request_data_share(
         self, info: ContextInfo, input: RequestDataShareInput
@@ -359,12 +370,12 @@ class SharingMutation:
             return ShareRequestPayload(errors=_sharing_errors(exc))
         return ShareRequestPayload(errors=[], share_request=ShareRequestNode.of(request))
 
-    @strawberry.mutation(description="Register a third party (security admins; SHARE-3).")
+    @guarded_mutation(
+        "Register a third party (security admins; SHARE-3).", HasRight("admin:policy")
+    )
     def register_third_party(
         self, info: ContextInfo, input: RegisterThirdPartyInput
     ) -> ThirdPartyPayload:
-        if not _right(info, "admin:policy"):
-            raise ForbiddenError("registering a third party needs the admin:policy right")
         try:
             party, principal = mutate(
                 info,
@@ -383,8 +394,9 @@ class SharingMutation:
             errors=[], third_party=ThirdPartyNode.of(party, principal.employee_no)
         )
 
-    @strawberry.mutation(
-        description="Record a customer's consent to share data with a third party."
+    @guarded_mutation(
+        "Record a customer's consent to share data with a third party (staff only).",
+        HasRight("consent:record"),
     )
     def record_consent(self, info: ContextInfo, input: RecordConsentInput) -> ConsentPayload:
         ctx = info.context
@@ -415,7 +427,9 @@ class SharingMutation:
             return ConsentPayload(errors=_sharing_errors(exc))
         return ConsentPayload(errors=[], consent=ConsentNode.of(consent))
 
-    @strawberry.mutation(description="Revoke a consent: sharing stops at the next request.")
+    @guarded_mutation(
+        "Revoke a consent: sharing stops at the next request.", HasRight("consent:record")
+    )
     def revoke_consent(self, info: ContextInfo, input: RevokeConsentInput) -> ConsentPayload:
         ctx = info.context
 
@@ -433,12 +447,12 @@ class SharingMutation:
             return ConsentPayload(errors=_sharing_errors(exc))
         return ConsentPayload(errors=[], consent=ConsentNode.of(consent))
 
-    @strawberry.mutation(description="Share customer data of your branch (supervisors; SHARE-2).")
+    @guarded_mutation(
+        "Share customer data of your branch (supervisors; SHARE-2).", HasRight("admin:share")
+    )
     def create_share_grant(
         self, info: ContextInfo, input: CreateShareGrantInput
     ) -> ShareGrantPayload:
-        if not _right(info, "admin:share"):
-            raise ForbiddenError("creating a share grant needs the admin:share right")
 
         def command(session: Any, actor: Staff) -> ShareGrant:
             draft = sharing.GrantDraft(
@@ -459,11 +473,14 @@ class SharingMutation:
 
         return _grant_change(info, command)
 
-    @strawberry.mutation(description="Revoke a share grant; it stops working at once.")
+    @guarded_mutation(
+        "Revoke a share grant (yours, or any with `admin:policy`); it stops working at once.",
+        HasRight("admin:share", "admin:policy"),
+    )
     def revoke_share_grant(
         self, info: ContextInfo, input: RevokeShareGrantInput
     ) -> ShareGrantPayload:
-        may_revoke_any = _right(info, "admin:policy")
+        may_revoke_any = info.context.has_right("admin:policy")
         return _grant_change(
             info,
             lambda session, actor: sharing.revoke_grant(
@@ -474,18 +491,19 @@ class SharingMutation:
 
 @strawberry.type
 class SharingQuery:
-    @strawberry.field(
-        description="External data share requests: yours, or all for security admins "
-        "(`admin:policy`). 数据对外提供申请。"
+    @guarded_field(
+        "External data share requests: yours, or all for security admins "
+        "(`admin:policy`). 数据对外提供申请。",
+        Authenticated(),
     )
     def share_requests(
         self, info: ContextInfo, status: str | None = None
     ) -> list[ShareRequestNode]:
         ctx = info.context
-        rows = sharing.share_requests(ctx.session, ctx.actor, _right(info, "admin:policy"), status)
+        rows = sharing.share_requests(ctx.session, ctx.actor, ctx.has_right("admin:policy"), status)
         return [ShareRequestNode.of(r) for r in rows]
 
-    @strawberry.field(description="A customer's consents, newest first. 客户授权同意记录。")
+    @guarded_field("A customer's consents, newest first. 客户授权同意记录。", Authenticated())
     def consents(self, info: ContextInfo, customer_id: strawberry.ID) -> list[ConsentNode]:
         ctx = info.context
         customer = logic_customers.require_visible(
@@ -498,9 +516,10 @@ class SharingQuery:
         rows = ctx.session.scalars(statement.order_by(Consent.id.desc()))
         return [ConsentNode.of(c) for c in rows]
 
-    @strawberry.field(
-        description="Share grants your branch gave or you receive (all, for security admins "
-        "and auditors), newest first. 共享授权列表。"
+    @guarded_field(
+        "Share grants your branch gave or you receive (all, for security admins "
+        "and auditors), newest first. 共享授权列表。",
+        Authenticated(),
     )
     def share_grants(
         self,
@@ -510,16 +529,18 @@ class SharingQuery:
         after: str | None = None,
     ) -> Connection[ShareGrantNode]:
         ctx = info.context
-        see_all = _right(info, "admin:policy") or _right(info, "admin:audit")
+        see_all = ctx.has_right("admin:policy") or ctx.has_right("admin:audit")
         page = sharing.grant_page(
             ctx.session, ctx.actor, see_all, in_force, PageRequest(first=first, after=after)
         )
         return Connection.of(page, [ShareGrantNode.of(g) for g in page.rows])
 
-    @strawberry.field(
-        description="FULL / MASKED / DENIED for a field — and which rule decided — for you or, "
-        "with the `admin:explain` right (security admins, auditors), for any staff member. "
-        "Declared purpose is not considered. 说明字段访问权限。"
+    @guarded_field(
+        "FULL / MASKED / DENIED for a field — and which rule decided — for you or any staff "
+        "member; with `action: WRITE`, whether they may change it (rows: their write scopes); "
+        "with `action: USE`, whether they hold the right `type:field` (e.g. `customer:create`). "
+        "Declared purpose is not considered. 说明字段访问权限。",
+        SelfOrRight("admin:explain", argument="employee_no"),
     )
     def explain_access(
         self,
@@ -528,22 +549,21 @@ class SharingQuery:
         field: str,
         employee_no: str | None = None,
         customer_id: strawberry.ID | None = None,
+        action: AccessActionEnum = AccessAction.READ,  # type: ignore[valid-type]
     ) -> AccessExplanation:
         ctx = info.context
         caller = ctx.actor
         subject = caller
         if employee_no is not None and employee_no != caller.employee_no:
-            if ctx.policy.allows(caller.roles, "admin:explain", "use").effect is not Effect.FULL:
-                raise ForbiddenError("explaining another staff member's access needs admin:explain")
             found = ctx.session.scalar(select(Staff).where(Staff.employee_no == employee_no))
             if found is None:
                 raise NotFoundError("no staff member with this employee number")
             subject = found
-        decision = ctx.policy.field_decision(subject.roles, f"{type}.{field}")
+        decision = ctx.policy.explain(subject.roles, type, field, action)
         visible: bool | None = None
         reason: str | None = None
         if customer_id is not None:
-            scopes = ctx.policy.decisions(subject.roles).row_scopes
+            scopes = ctx.policy.row_scopes(subject.roles, action)
             visible, reason = row_visibility_reason(ctx.session, subject, scopes, customer_id)
         return AccessExplanation(
             staff=StaffNode.of(subject),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import strawberry
 
 from schema.base import ContextInfo, Node, bilingual_enum, node_id
+from schema.rights import Authenticated
+from schema.rights import field as guarded_field
 from store.staff import Branch, Role, Staff
 
 RoleEnum = bilingual_enum(
@@ -79,6 +81,6 @@ class StaffNode(Node):
 
 @strawberry.type
 class StaffQuery:
-    @strawberry.field(description="The signed-in staff member. 当前登录员工。")
+    @guarded_field("The signed-in staff member. 当前登录员工。", Authenticated())
     def me(self, info: ContextInfo) -> StaffNode:
         return StaffNode.of(info.context.actor)

@@ -11,14 +11,16 @@ import strawberry
 from sqlalchemy.orm import Session
 from strawberry.scalars import JSON
 
-from authz.fields import Effect
 from kehu import clock
 from resolvers import workflows as logic
-from resolvers.errors import ForbiddenError, NotFoundError, UserInputError
+from resolvers.errors import NotFoundError, UserInputError
 from resolvers.ids import pk_of
 from resolvers.pagination import PageRequest
 from schema.base import Connection, ContextInfo, Node, bilingual_enum, node_id, user_errors
 from schema.customers import mutate
+from schema.rights import Authenticated, HasRight
+from schema.rights import field as guarded_field
+from schema.rights import mutation as guarded_mutation
 from schema.staff import StaffNode
 from store.staff import Staff
 from store.workflows import InstanceStatus, ProcessInstance, ProcessTask, ProcessVersion, TaskStatus
@@ -277,16 +279,11 @@ def _page(
     return PageRequest(first=first, after=after, last=last, before=before)
 
 
-def right(info: ContextInfo, name: str) -> bool:
-    ctx = info.context
-    return ctx.policy.allows(ctx.actor.roles, name, "use").effect is Effect.FULL
-
-
 @strawberry.type
 class WorkflowQuery:
-    @strawberry.field(
-        description="Your inbox: open tasks assigned to you or waiting for your role and "
-        "branch. 我的待办。"
+    @guarded_field(
+        "Your inbox: open tasks assigned to you or waiting for your role and branch. 我的待办。",
+        Authenticated(),
     )
     def my_tasks(
         self,
@@ -316,27 +313,24 @@ class WorkflowQuery:
         )
         return Connection.of(page, present_tasks(info, page.rows))
 
-    @strawberry.field(description="One task (its candidates, assignee and supervisors).")
+    @guarded_field("One task (its candidates, assignee and supervisors).", Authenticated())
     def task(self, info: ContextInfo, id: strawberry.ID) -> TaskNode:
         ctx = info.context
         return TaskNode.of(logic.visible_task(ctx.session, ctx.actor, pk_of(id, "Task", "id")))
 
-    @strawberry.field(
-        description="Deployed process versions (process owners: `admin:process`). 流程版本。"
+    @guarded_field(
+        "Deployed process versions (process owners). 流程版本。", HasRight("admin:process")
     )
     def process_versions(
         self, info: ContextInfo, process: str | None = None
     ) -> list[ProcessVersionNode]:
-        if not right(info, "admin:process"):
-            raise ForbiddenError("process versions are for process owners (admin:process)")
         return [ProcessVersionNode.of(v) for v in logic.versions(info.context.session, process)]
 
-    @strawberry.field(
-        description="Operations service tasks may call, for process owners. 可用服务操作。"
+    @guarded_field(
+        "Operations service tasks may call, for process owners. 可用服务操作。",
+        HasRight("admin:process"),
     )
     def service_operations(self, info: ContextInfo) -> list[ServiceOperation]:
-        if not right(info, "admin:process"):
-            raise ForbiddenError("service operations are for process owners (admin:process)")
         return [ServiceOperation(name=n, description=d) for n, d in logic.known_operations()]
 
 
@@ -408,13 +402,12 @@ def _task_change(
 
 @strawberry.type
 class WorkflowMutation:
-    @strawberry.mutation(
-        description="Deploy a new version of a process (process owners). Errors name the BPMN "
-        "element. 部署流程。"
+    @guarded_mutation(
+        "Deploy a new version of a process (process owners). Errors name the BPMN element. "
+        "部署流程。",
+        HasRight("admin:process"),
     )
     def deploy_process(self, info: ContextInfo, input: DeployProcessInput) -> DeployProcessPayload:
-        if not right(info, "admin:process"):
-            raise ForbiddenError("deploying needs the admin:process right")
         forms = input.forms
         if forms is not None and not isinstance(forms, dict):
             return DeployProcessPayload(
@@ -435,15 +428,14 @@ class WorkflowMutation:
             return DeployProcessPayload(errors=process_errors(exc))
         return DeployProcessPayload(errors=[], version=ProcessVersionNode.of(version))
 
-    @strawberry.mutation(
-        description="Move one running instance to another version of its process, when safe "
-        "(process owners). 迁移流程实例。"
+    @guarded_mutation(
+        "Move one running instance to another version of its process, when safe "
+        "(process owners). 迁移流程实例。",
+        HasRight("admin:process"),
     )
     def migrate_process_instance(
         self, info: ContextInfo, input: MigrateProcessInstanceInput
     ) -> ProcessInstancePayload:
-        if not right(info, "admin:process"):
-            raise ForbiddenError("migrating needs the admin:process right")
         try:
             instance = mutate(
                 info,
@@ -457,14 +449,16 @@ class WorkflowMutation:
             return ProcessInstancePayload(errors=process_errors(exc))
         return ProcessInstancePayload(errors=[], instance=ProcessInstanceNode.of(instance))
 
-    @strawberry.mutation(description="Take an unclaimed task of your role. 认领任务。")
+    @guarded_mutation("Take an unclaimed task of your role. 认领任务。", HasRight("task:work"))
     def claim_task(self, info: ContextInfo, input: ClaimTaskInput) -> TaskPayload:
         return _task_change(
             info,
             lambda session, actor: logic.claim_task(session, actor, pk_of(input.id, "Task", "id")),
         )
 
-    @strawberry.mutation(description="Give a task to another candidate (supervisors). 改派任务。")
+    @guarded_mutation(
+        "Give a task to another candidate (supervisors). 改派任务。", HasRight("task:reassign")
+    )
     def reassign_task(self, info: ContextInfo, input: ReassignTaskInput) -> TaskPayload:
         return _task_change(
             info,
@@ -473,8 +467,9 @@ class WorkflowMutation:
             ),
         )
 
-    @strawberry.mutation(
-        description="Complete a task with its form's data; the process moves on. 办理任务。"
+    @guarded_mutation(
+        "Complete a task with its form's data; the process moves on. 办理任务。",
+        HasRight("task:work"),
     )
     def complete_task(self, info: ContextInfo, input: CompleteTaskInput) -> TaskPayload:
         data: Any = input.data

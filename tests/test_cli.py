@@ -109,6 +109,11 @@ def test_export_schema_check(cli_env: dict[str, str]) -> None:
     assert "is current" in _run(cli_env, "export-schema", "--check")
 
 
+def _check(staff: str, type_name: str, field: str, *more: str) -> list[str]:
+    """The arguments of ``kehu authz check``."""
+    return ["authz", "check", "--staff", staff, "--type", type_name, "--field", field, *more]
+
+
 def test_authz_check_says_the_effect_and_the_rule(cli_env: dict[str, str]) -> None:
     _run(cli_env, "migrate")
     _run(cli_env, "seed", "--customers", "5")
@@ -130,20 +135,28 @@ def test_authz_check_says_the_effect_and_the_rule(cli_env: dict[str, str]) -> No
             )
         )
     engine.dispose()
-    outside = _run(
-        cli_env,
-        "authz",
-        "check",
-        "--staff",
-        "RM0001",
-        "--type",
-        "Customer",
-        "--field",
-        "phone",
-        "--customer",
-        str(others),
-    )
+    outside = _run(cli_env, *_check("RM0001", "Customer", "phone", "--customer", str(others)))
     assert outside.startswith("DENIED") and "outside" in outside
+
+
+def test_authz_check_answers_write_questions(cli_env: dict[str, str]) -> None:
+    _run(cli_env, "migrate")
+    _run(cli_env, "seed", "--customers", "2")
+
+    def check(staff: str, type_name: str, field: str, action: str) -> str:
+        return _run(cli_env, *_check(staff, type_name, field, "--action", action))
+
+    risk = check("RISK0001", "RiskAssessment", "riskTolerance", "write")
+    assert risk.startswith("FULL") and "p, RISK_OFFICER, credit_risk, write, allow" in risk
+    assert check("RISK0001", "Customer", "phone", "write").startswith("DENIED")
+    assert check("AUD0001", "Customer", "phone", "write").startswith("DENIED")
+    assert check("MKT0001", "customer", "create", "use").startswith("DENIED")
+    created = check("RM0001", "customer", "create", "use")
+    assert created.startswith("FULL") and "customer:create, use, allow" in created
+    wrong = runner.invoke(
+        app, _check("RM0001", "Customer", "phone", "--action", "delete"), env=cli_env
+    )
+    assert wrong.exit_code == 2
 
 
 def test_authz_test_fails_on_a_wrong_expectation(cli_env: dict[str, str], tmp_path: Path) -> None:

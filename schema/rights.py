@@ -1,0 +1,159 @@
+"""The right every root field declares, checked before its resolver runs (SHARE-1, PLAT-3).
+
+Each Query, Mutation and Subscription field is built with :func:`field`, :func:`mutation` or
+:func:`subscription` and one :class:`Right`: :class:`Authenticated` (any signed-in caller; what
+they see is the row policy's business), :class:`HasRight` (a right of ``authz/policy.csv``, act
+``use``) or :class:`WritesCustomer` (a change of customer data: the write row scopes, the field
+groups written, a declared purpose). The right is also written into the field's description, so
+the schema documents who may call what. Rights are read from the live policy's cached decisions
+(``Context.decisions``): a check costs no ``enforce`` call. Resolvers hold no right checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import strawberry
+from strawberry.permission import BasePermission, PermissionExtension
+
+from authz.policy import RIGHTS
+from resolvers.errors import ForbiddenError
+from schema.context import Context
+
+
+class Right(BasePermission):
+    """A root field's declared right; refusals are FORBIDDEN errors naming what is missing."""
+
+    def describe(self) -> str:
+        """The right in words, for the field's description."""
+        raise NotImplementedError
+
+    def check(self, ctx: Context, arguments: dict[str, Any]) -> None:
+        """Raise ``ForbiddenError`` (or ``Unauthenticated``) when the caller may not."""
+        raise NotImplementedError
+
+    def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
+        self.check(info.context, kwargs)
+        return True
+
+
+class Authenticated(Right):
+    """Any signed-in caller; rows and fields are then filtered by the policy (declared public)."""
+
+    def describe(self) -> str:
+        return "Any signed-in caller; rows and fields as the access policy allows."
+
+    def check(self, ctx: Context, arguments: dict[str, Any]) -> None:
+        ctx.actor  # noqa: B018 - raises UNAUTHENTICATED
+
+
+class HasRight(Right):
+    """One of ``rights`` (act ``use`` in the policy), e.g. ``HasRight("customer:create")``."""
+
+    def __init__(self, *rights: str) -> None:
+        unknown = set(rights) - set(RIGHTS)
+        if not rights or unknown:
+            raise ValueError(f"unknown rights {sorted(unknown)} (authz.policy.RIGHTS)")
+        self.rights = rights
+
+    def describe(self) -> str:
+        names = " or ".join(f"`{right}`" for right in self.rights)
+        return f"Needs the {names} right."
+
+    def check(self, ctx: Context, arguments: dict[str, Any]) -> None:
+        if not any(ctx.has_right(right) for right in self.rights):
+            raise ForbiddenError(f"this needs the {' or '.join(self.rights)} right")
+
+
+class SelfOrRight(HasRight):
+    """About oneself, any signed-in caller; about another staff member (``argument``), ``right``."""
+
+    def __init__(self, right: str, argument: str) -> None:
+        super().__init__(right)
+        self.argument = argument
+
+    def describe(self) -> str:
+        return f"About yourself: any signed-in caller. About others: {super().describe()}"
+
+    def check(self, ctx: Context, arguments: dict[str, Any]) -> None:
+        other = arguments.get(self.argument)
+        if other is not None and other != ctx.actor.employee_no:
+            super().check(ctx, arguments)
+
+
+class WritesCustomer(Right):
+    """A change of customer data.
+
+    Allowed when the caller's roles hold ``right`` (if given), may change some customers' rows
+    (``rows:<scope>, write``), may change every field the input writes (``<group>, write``) and
+    declared a purpose they may declare. Which rows: checked against the target customer by the
+    resolver's row condition (``Context.writable``), like reads' row policy.
+    """
+
+    def __init__(
+        self,
+        writes: Callable[[dict[str, Any]], Iterable[str]],
+        summary: str,
+        right: str | None = None,
+    ) -> None:
+        self.writes = writes
+        self.summary = summary
+        self.right = HasRight(right) if right else None
+
+    def describe(self) -> str:
+        needs = f"{self.right.describe()[:-1]}, " if self.right else "Needs "
+        return (
+            f"{needs}write access to {self.summary} (`<group>, write`) on the customer's row "
+            "(`rows:own|branch|bank, write`) and a declared purpose your roles may declare."
+        )
+
+    def check(self, ctx: Context, arguments: dict[str, Any]) -> None:
+        if self.right is not None:
+            self.right.check(ctx, arguments)
+        decisions = ctx.decisions
+        if decisions is None or not decisions.write_scopes:
+            ctx.actor  # noqa: B018 - raises UNAUTHENTICATED first
+            raise ForbiddenError("your roles may not change customer data")
+        refused = sorted(set(self.writes(arguments)) - decisions.writable)
+        if refused:
+            raise ForbiddenError(f"your roles may not change {', '.join(refused)}")
+        if ctx.purpose_problem is not None:
+            raise ForbiddenError(
+                f"changing customer data needs an allowed purpose: {ctx.purpose_problem}"
+            )
+
+
+def _extensions(right: Right) -> list[Any]:
+    return [PermissionExtension([right], use_directives=False)]
+
+
+def field(description: str, right: Right, **options: Any) -> Any:
+    """A Query field declaring ``right``."""
+    return strawberry.field(
+        description=f"{description} {right.describe()}", extensions=_extensions(right), **options
+    )
+
+
+def mutation(description: str, right: Right, **options: Any) -> Any:
+    """A Mutation field declaring ``right``."""
+    return strawberry.mutation(
+        description=f"{description} {right.describe()}", extensions=_extensions(right), **options
+    )
+
+
+def subscription(description: str, right: Right, **options: Any) -> Any:
+    """A Subscription field declaring ``right``."""
+    return strawberry.subscription(
+        description=f"{description} {right.describe()}", extensions=_extensions(right), **options
+    )
+
+
+def declared_right(definition: Any) -> Right | None:
+    """The right a strawberry field declares, or None (the schema test lists offenders)."""
+    for extension in getattr(definition, "extensions", None) or []:
+        if isinstance(extension, PermissionExtension):
+            for permission in extension.permissions:
+                if isinstance(permission, Right):
+                    return permission
+    return None

@@ -1,0 +1,141 @@
+"""Write rules and operation rights for databases whose live policy predates them (issue 8).
+
+A database that already holds a live policy (imported from ``authz/policy.csv`` at its first
+start) would otherwise refuse every write after the upgrade. This adds the reviewed write rules
+and rights of ``authz/policy.csv`` as a new policy version; servers reload within their poll
+interval. Empty databases are left alone: the first start imports the whole file.
+
+Revision ID: 0007_write_rights
+Revises: 0006
+"""
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0007_write_rights"
+down_revision: str | None = "0006"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+# The rules as in authz/policy.csv (a copy: a migration never reads a file that changes later).
+RULES = [
+    "RELATIONSHIP_MANAGER, customer:create, use, allow",
+    "RELATIONSHIP_MANAGER, rows:own, write, allow",
+    "RELATIONSHIP_MANAGER, identity, write, allow",
+    "RELATIONSHIP_MANAGER, contact, write, allow",
+    "RELATIONSHIP_MANAGER, financial, write, allow",
+    "RELATIONSHIP_MANAGER, transactions, write, allow",
+    "RELATIONSHIP_MANAGER, credit_risk, write, allow",
+    "RELATIONSHIP_MANAGER, preferences, write, allow",
+    "BRANCH_SUPERVISOR, customer:create, use, allow",
+    "BRANCH_SUPERVISOR, rows:branch, write, allow",
+    "BRANCH_SUPERVISOR, identity, write, allow",
+    "BRANCH_SUPERVISOR, contact, write, allow",
+    "BRANCH_SUPERVISOR, financial, write, allow",
+    "BRANCH_SUPERVISOR, transactions, write, allow",
+    "BRANCH_SUPERVISOR, credit_risk, write, allow",
+    "BRANCH_SUPERVISOR, preferences, write, allow",
+    "HEAD_OFFICE, customer:create, use, allow",
+    "HEAD_OFFICE, rows:bank, write, allow",
+    "HEAD_OFFICE, identity, write, allow",
+    "HEAD_OFFICE, contact, write, allow",
+    "HEAD_OFFICE, financial, write, allow",
+    "HEAD_OFFICE, transactions, write, allow",
+    "HEAD_OFFICE, credit_risk, write, allow",
+    "HEAD_OFFICE, preferences, write, allow",
+    "RISK_OFFICER, rows:bank, write, allow",
+    "RISK_OFFICER, credit_risk, write, allow",
+    "RELATIONSHIP_MANAGER, customer:watch, use, allow",
+    "BRANCH_SUPERVISOR, customer:watch, use, allow",
+    "COMPLAINT_HANDLER, customer:watch, use, allow",
+    "RISK_OFFICER, customer:watch, use, allow",
+    "HEAD_OFFICE, customer:watch, use, allow",
+    "RELATIONSHIP_MANAGER, consent:record, use, allow",
+    "BRANCH_SUPERVISOR, consent:record, use, allow",
+    "HEAD_OFFICE, consent:record, use, allow",
+    "RELATIONSHIP_MANAGER, share:request, use, allow",
+    "BRANCH_SUPERVISOR, share:request, use, allow",
+    "HEAD_OFFICE, share:request, use, allow",
+    "RELATIONSHIP_MANAGER, task:work, use, allow",
+    "BRANCH_SUPERVISOR, task:work, use, allow",
+    "COMPLAINT_HANDLER, task:work, use, allow",
+    "RISK_OFFICER, task:work, use, allow",
+    "HEAD_OFFICE, task:work, use, allow",
+    "AUDITOR, task:work, use, allow",
+    "MARKETING_ANALYST, task:work, use, allow",
+    "SECURITY_ADMIN, task:work, use, allow",
+    "PROCESS_OWNER, task:work, use, allow",
+    "BRANCH_SUPERVISOR, task:reassign, use, allow",
+    "HEAD_OFFICE, task:reassign, use, allow",
+]
+SUMMARY = "migration 0007: write rules and operation rights"
+
+rules = sa.table(
+    "policy_rules",
+    sa.column("ptype", sa.String),
+    sa.column("v0", sa.String),
+    sa.column("v1", sa.String),
+    sa.column("v2", sa.String),
+    sa.column("v3", sa.String),
+)
+versions = sa.table(
+    "policy_versions",
+    sa.column("version", sa.Integer),
+    sa.column("changed_at", sa.DateTime(timezone=True)),
+    sa.column("changed_by", sa.String),
+    sa.column("summary", sa.String),
+)
+
+
+def _parsed() -> list[dict[str, str]]:
+    parsed = []
+    for line in RULES:
+        role, obj, action, effect = (part.strip() for part in line.split(","))
+        parsed.append({"ptype": "p", "v0": role, "v1": obj, "v2": action, "v3": effect})
+    return parsed
+
+
+def _new_version(connection: sa.Connection) -> None:
+    latest = connection.scalar(sa.select(sa.func.max(versions.c.version))) or 0
+    connection.execute(
+        versions.insert().values(
+            version=latest + 1,
+            changed_at=datetime.now(UTC),
+            changed_by="migration",
+            summary=SUMMARY,
+        )
+    )
+
+
+def upgrade() -> None:
+    connection = op.get_bind()
+    if not connection.scalar(sa.select(sa.func.count()).select_from(rules)):
+        return  # no live policy yet: the first start imports authz/policy.csv
+    existing = {
+        (row.v0, row.v1, row.v2, row.v3)
+        for row in connection.execute(sa.select(rules).where(rules.c.ptype == "p"))
+    }
+    missing = [r for r in _parsed() if (r["v0"], r["v1"], r["v2"], r["v3"]) not in existing]
+    if missing:
+        connection.execute(rules.insert(), missing)
+        _new_version(connection)
+
+
+def downgrade() -> None:
+    connection = op.get_bind()
+    removed = 0
+    for rule in _parsed():
+        removed += connection.execute(
+            rules.delete().where(
+                rules.c.ptype == "p",
+                rules.c.v0 == rule["v0"],
+                rules.c.v1 == rule["v1"],
+                rules.c.v2 == rule["v2"],
+                rules.c.v3 == rule["v3"],
+            )
+        ).rowcount
+    if removed:
+        _new_version(connection)

@@ -1,0 +1,563 @@
+"""Writes governed by the policy (issue 8, point 1; SHARE-1, INFO-3, INFO-5).
+
+Every role × every customer mutation × (own customer, other branch's customer): allowed or
+refused as ``authz/policy.csv`` says, and a refused write changes nothing. Every root field of
+the API declares its right; third parties never write, nor record consents for themselves.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kehu import clock
+from schema.rights import Authenticated, declared_right
+from schema.schema import build_schema
+from tests.conftest import SOURCE, Backend, branch_id, create_customer, new_id_number
+from tests.test_access import PURPOSE, STAFF
+from tests.test_consent import CONSENT, _register
+
+ROLES = sorted([*STAFF, "THIRD_PARTY"])
+_refs = itertools.count(1)
+
+READ_BACK = """query($id: ID!) { customer(id: $id) {
+  version name phone
+  latestFinancialSnapshot { totalAssets }
+  accounts { accountNo }
+  riskProfile { creditScore }
+  preferences { products }
+  verificationStatus { informationKind lastVerifiedAt }
+} }"""
+
+
+@pytest.fixture(scope="module")
+def world(backend: Backend) -> dict[str, Any]:
+    """RM0001's customer in BJ01, a Shanghai customer, and a third party with a consent."""
+    manager = backend.gql("{ me { id } }", staff="RM0001")["me"]["id"]
+    shanghai_manager = backend.gql("{ me { id } }", staff="SH01RM01")["me"]["id"]
+    own = create_customer(
+        backend, relationshipManager=manager, branch=branch_id(backend, "SUP0001")
+    )
+    other = create_customer(
+        backend, relationshipManager=shanghai_manager, branch=branch_id(backend, "SH01SUP01")
+    )
+    party = _register(backend)
+    consent = backend.gql(
+        CONSENT,
+        {
+            "input": {
+                "customerId": own["id"],
+                "thirdParty": party["id"],
+                "purpose": "CUSTOMER_SERVICE",
+                "dataCategories": ["contact"],
+                "validUntil": (clock.now() + timedelta(days=90)).isoformat(),
+                "evidence": "signed consent form 2026-301",
+            }
+        },
+        staff="RM0001",
+        purpose="RELATIONSHIP_MANAGEMENT",
+    )["recordConsent"]
+    assert consent["errors"] == []
+    return {
+        "consent": consent["consent"],
+        "own": own,
+        "other": other,
+        "party": party,
+        "placement": {
+            "own": {"branch": branch_id(backend, "SUP0001"), "relationshipManager": manager},
+            "other": {
+                "branch": branch_id(backend, "SH01SUP01"),
+                "relationshipManager": shanghai_manager,
+            },
+        },
+    }
+
+
+def _who(role: str, world: dict[str, Any]) -> tuple[str, str]:
+    if role == "THIRD_PARTY":
+        return world["party"]["principal"], "CUSTOMER_SERVICE"
+    return STAFF[role], PURPOSE[role]
+
+
+def _version(backend: Backend, customer_id: str) -> int:
+    return int(
+        backend.gql("query($id: ID!) { customer(id: $id) { version } }", {"id": customer_id})[
+            "customer"
+        ]["version"]
+    )
+
+
+Call = Callable[[Backend, str, dict[str, Any]], tuple[str, dict[str, Any]]]
+
+
+def _update(field: str, value: str) -> Call:
+    def call(backend: Backend, customer_id: str, _: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        return (
+            """mutation($input: UpdateCustomerInput!) {
+                 updateCustomer(input: $input) { errors { code } } }""",
+            {
+                "input": {
+                    "id": customer_id,
+                    "expectedVersion": _version(backend, customer_id),
+                    "changes": {field: value},
+                    "source": SOURCE,
+                }
+            },
+        )
+
+    return call
+
+
+def _simple(mutation: str, input_type: str, values: dict[str, Any]) -> Call:
+    def call(backend: Backend, customer_id: str, _: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        given = {"customerId": customer_id, **values}
+        if "asOf" in values:  # one snapshot per date: a new date per call
+            given["asOf"] = str(date(2020, 1, 1) + timedelta(days=next(_refs)))
+        if "accounts" in values:  # unique references, so an allowed import really writes
+            number = f"6222{next(_refs):012d}"
+            given["accounts"] = [{**values["accounts"][0], "accountNo": number}]
+            given["transactions"] = [{**values["transactions"][0], "accountNo": number}]
+        return (
+            f"mutation($input: {input_type}!) {{ {mutation}(input: $input) {{ errors {{ code }} }} }}",
+            {"input": given},
+        )
+
+    return call
+
+
+def _create(backend: Backend, customer_id: str, placement: dict[str, Any]) -> tuple[str, Any]:
+    values = {"name": "新客户", "idNumber": new_id_number(), "source": SOURCE, **placement}
+    return (
+        """mutation($input: CreateCustomerInput!) {
+             createCustomer(input: $input) { customer { id } errors { code } } }""",
+        {"input": values},
+    )
+
+
+MUTATIONS: dict[str, Call] = {
+    "createCustomer": _create,
+    "updateCustomer.phone": _update("phone", "13700001111"),
+    "updateCustomer.name": _update("name", "改名客户"),
+    "recordFinancialSnapshot": _simple(
+        "recordFinancialSnapshot",
+        "RecordFinancialSnapshotInput",
+        {
+            "asOf": "2026-09-30",
+            "annualIncome": "100000",
+            "totalAssets": "900000",
+            "totalLiabilities": "1000",
+            "assetsUnderManagement": "5000",
+            "source": SOURCE,
+        },
+    ),
+    "importTransactions": _simple(
+        "importTransactions",
+        "ImportTransactionsInput",
+        {
+            "accounts": [{"kind": "DEMAND_DEPOSIT", "openedOn": "2021-01-01", "balance": "10"}],
+            "transactions": [
+                {
+                    "externalRef": "W1",
+                    "occurredAt": "2026-11-01T08:00:00Z",
+                    "amount": "10",
+                    "type": "DEPOSIT",
+                    "channel": "ATM",
+                }
+            ],
+            "source": SOURCE,
+        },
+    ),
+    "recordPreferences": _simple(
+        "recordPreferences",
+        "RecordPreferencesInput",
+        {"products": ["国债"], "marketingOptIn": False, "source": SOURCE},
+    ),
+    "recordRiskAssessment": _simple(
+        "recordRiskAssessment",
+        "RecordRiskAssessmentInput",
+        {"riskTolerance": "C1_CONSERVATIVE", "creditStatus": "NORMAL", "source": SOURCE},
+    ),
+    "recordVerification": _simple(
+        "recordVerification",
+        "RecordVerificationInput",
+        {"informationKind": "BASIC", "result": "CONFIRMED"},
+    ),
+}
+CUSTOMER_DATA = [m for m in MUTATIONS if m != "createCustomer"]
+# The intended write rules (issue 8): who may do what to (own customer, other branch's).
+# "ok": allowed; "FORBIDDEN": refused; "NOT_FOUND": a customer the caller cannot see.
+EXPECTED: dict[str, dict[str, tuple[str, str]]] = {
+    "HEAD_OFFICE": dict.fromkeys(MUTATIONS, ("ok", "ok")),
+    "RELATIONSHIP_MANAGER": {
+        "createCustomer": ("ok", "FORBIDDEN"),
+        **dict.fromkeys(CUSTOMER_DATA, ("ok", "NOT_FOUND")),
+    },
+    "BRANCH_SUPERVISOR": {
+        "createCustomer": ("ok", "FORBIDDEN"),
+        **dict.fromkeys(CUSTOMER_DATA, ("ok", "NOT_FOUND")),
+    },
+    "RISK_OFFICER": {
+        **dict.fromkeys(MUTATIONS, ("FORBIDDEN", "FORBIDDEN")),
+        "recordRiskAssessment": ("ok", "ok"),
+    },
+    **{
+        role: dict.fromkeys(MUTATIONS, ("FORBIDDEN", "FORBIDDEN"))
+        for role in (
+            "COMPLAINT_HANDLER",
+            "AUDITOR",
+            "MARKETING_ANALYST",
+            "SECURITY_ADMIN",
+            "PROCESS_OWNER",
+            "THIRD_PARTY",
+        )
+    },
+}
+
+
+def _outcome(body: dict[str, Any], name: str) -> str:
+    if body.get("errors"):
+        return str(body["errors"][0]["extensions"]["code"])
+    payload = body["data"][name.split(".")[0]]
+    assert payload["errors"] == [], payload
+    return "ok"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_role_writes_as_the_policy_says(
+    backend: Backend, world: dict[str, Any], role: str
+) -> None:
+    """Role × every customer mutation × (own customer, other branch's customer)."""
+    assert set(EXPECTED) == set(ROLES)
+    staff, purpose = _who(role, world)
+    for name, call in MUTATIONS.items():
+        for which, expected in zip(("own", "other"), EXPECTED[role][name], strict=True):
+            customer_id = world[which]["id"]
+            before = backend.gql(READ_BACK, {"id": customer_id})["customer"]
+            query, variables = call(backend, customer_id, world["placement"][which])
+            body = backend.post(query, variables, staff=staff, purpose=purpose).json()
+            where = (role, name, which)
+            assert _outcome(body, name) == expected, (where, body)
+            if expected == "ok":
+                continue
+            assert body["data"] is None or body["data"][name.split(".")[0]] is None, where
+            assert backend.gql(READ_BACK, {"id": customer_id})["customer"] == before, where
+            if name == "createCustomer":
+                number = variables["input"]["idNumber"]
+                found = backend.gql(
+                    "query($n: String!) { customers(where: {idNumber: {eq: $n}}) { totalCount } }",
+                    {"n": number},
+                )["customers"]["totalCount"]
+                assert found == 0, where
+
+
+def test_writes_need_a_purpose_the_role_may_declare(
+    backend: Backend, world: dict[str, Any]
+) -> None:
+    customer_id = world["own"]["id"]
+    before = backend.gql(READ_BACK, {"id": customer_id})["customer"]
+    for purpose in (None, "RISK_CONTROL"):
+        query, variables = MUTATIONS["updateCustomer.phone"](backend, customer_id, {})
+        body = backend.post(query, variables, staff="RM0001", purpose=purpose).json()
+        assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+        assert "purpose" in body["errors"][0]["message"]
+    assert backend.gql(READ_BACK, {"id": customer_id})["customer"] == before
+
+
+def test_a_manager_cannot_move_a_customer_out_of_their_rows(
+    backend: Backend, world: dict[str, Any]
+) -> None:
+    customer = create_customer(backend, staff="RM0001", idNumber=new_id_number())
+    body = backend.post(
+        """mutation($input: UpdateCustomerInput!) {
+             updateCustomer(input: $input) { errors { code } } }""",
+        {
+            "input": {
+                "id": customer["id"],
+                "expectedVersion": customer["version"],
+                "changes": {
+                    "relationshipManager": world["placement"]["other"]["relationshipManager"]
+                },
+                "source": SOURCE,
+            }
+        },
+        staff="RM0001",
+        purpose="RELATIONSHIP_MANAGEMENT",
+    ).json()
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert _version(backend, customer["id"]) == customer["version"]
+
+
+def test_a_shared_customer_is_readable_but_not_writable(
+    backend: Backend, world: dict[str, Any]
+) -> None:
+    """Row scopes for writes never include share grants or consents."""
+    created = backend.gql(
+        """mutation($input: CreateShareGrantInput!) {
+             createShareGrant(input: $input) { shareGrant { id } errors { code } } }""",
+        {
+            "input": {
+                "receivingRole": "BRANCH_SUPERVISOR",
+                "receivingBranch": branch_id(backend, "SUP0001"),
+                "purpose": "CUSTOMER_SERVICE",
+                "fieldGroups": ["contact"],
+                "customers": [world["other"]["id"]],
+                "expiresAt": (clock.now() + timedelta(days=1)).isoformat(),
+                "reason": "joint service case",
+            }
+        },
+        staff="SH01SUP01",
+    )["createShareGrant"]
+    assert created["errors"] == []
+    try:
+        seen = backend.gql(
+            "query($id: ID!) { customer(id: $id) { id } }",
+            {"id": world["other"]["id"]},
+            staff="SUP0001",
+        )
+        assert seen["customer"] is not None
+        query, variables = MUTATIONS["updateCustomer.phone"](backend, world["other"]["id"], {})
+        body = backend.post(query, variables, staff="SUP0001").json()
+        assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    finally:
+        backend.gql(
+            "mutation($id: ID!) { revokeShareGrant(input: {id: $id}) { errors { code } } }",
+            {"id": created["shareGrant"]["id"]},
+            staff="SH01SUP01",
+        )
+
+
+def test_third_party_cannot_record_its_own_consent(backend: Backend, world: dict[str, Any]) -> None:
+    party = world["party"]
+    values = {
+        "customerId": world["own"]["id"],
+        "thirdParty": party["id"],
+        "purpose": "CUSTOMER_SERVICE",
+        "dataCategories": ["identity", "contact", "financial"],
+        "validUntil": (clock.now() + timedelta(days=30)).isoformat(),
+        "evidence": "we say so",
+    }
+    body = backend.post(
+        CONSENT, {"input": values}, staff=party["principal"], purpose="CUSTOMER_SERVICE"
+    ).json()
+    assert body["data"] is None
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    listed = backend.gql(
+        "query($id: ID!) { consents(customerId: $id) { dataCategories } }",
+        {"id": world["own"]["id"]},
+        staff="RM0001",
+    )["consents"]
+    assert [c["dataCategories"] for c in listed] == [["contact"]]
+    revoke = backend.post(
+        "mutation($id: ID!) { revokeConsent(input: {id: $id}) { errors { code } } }",
+        {"id": world["consent"]["id"]},
+        staff=party["principal"],
+    ).json()
+    assert revoke["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+# Other mutations, and a role the policy refuses each of them (checked before any lookup).
+OPERATIONS = {
+    "watchCustomer": (
+        'mutation($id: ID!) { watchCustomer(input: {customerId: $id, reason: "x"}) '
+        "{ errors { code } } }",
+        ("AUDITOR", "THIRD_PARTY", "MARKETING_ANALYST"),
+    ),
+    "requestDataShare": (
+        "mutation($id: ID!) { requestDataShare(input: {customerId: $id, thirdParty: $id, "
+        'purpose: "CUSTOMER_SERVICE", dataCategories: ["contact"], reason: "x"}) '
+        "{ errors { code } } }",
+        ("THIRD_PARTY", "RISK_OFFICER", "AUDITOR"),
+    ),
+    "submitComplaint": (
+        "mutation($id: ID!) { submitComplaint(input: {customerId: $id, channel: HOTLINE, "
+        'category: FEES_AND_CHARGES, description: "x", idempotencyKey: "refused"}) '
+        "{ errors { code } } }",
+        ("THIRD_PARTY", "AUDITOR", "RISK_OFFICER"),
+    ),
+    "claimTask": (
+        "mutation($id: ID!) { claimTask(input: {id: $id}) { errors { code } } }",
+        ("THIRD_PARTY",),
+    ),
+    "reassignTask": (
+        'mutation($id: ID!) { reassignTask(input: {id: $id, assignee: "RM0001"}) '
+        "{ errors { code } } }",
+        ("THIRD_PARTY", "RELATIONSHIP_MANAGER", "COMPLAINT_HANDLER"),
+    ),
+    "createShareGrant": (
+        'mutation($id: ID!) { createShareGrant(input: {receivingRole: "AUDITOR", '
+        'purpose: "AUDIT", fieldGroups: ["contact"], customers: [$id], '
+        'expiresAt: "2030-01-01T00:00:00Z", reason: "x"}) { errors { code } } }',
+        ("THIRD_PARTY", "RELATIONSHIP_MANAGER", "HEAD_OFFICE"),
+    ),
+}
+
+
+@pytest.mark.parametrize("operation", sorted(OPERATIONS))
+def test_other_operations_refuse_roles_without_their_right(
+    backend: Backend, world: dict[str, Any], operation: str
+) -> None:
+    query, refused = OPERATIONS[operation]
+    for role in refused:
+        staff, purpose = _who(role, world)
+        body = backend.post(query, {"id": world["own"]["id"]}, staff=staff, purpose=purpose).json()
+        assert body["data"] is None, (role, body)
+        assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN", (role, body)
+        assert "right" in body["errors"][0]["message"]
+
+
+def test_write_rules_are_validated_like_read_rules(backend: Backend) -> None:
+    add = """mutation($input: PolicyRuleInput!) { addPolicyRule(input: $input) {
+               errors { field code } } }"""
+    for rule, code in (
+        ({"object": "rows:complaints", "action": "write"}, "UNKNOWN_SCOPE"),
+        ({"object": "customer:delete", "action": "use"}, "UNKNOWN_RIGHT"),
+        ({"object": "contact", "action": "erase"}, "INVALID_ACTION"),
+    ):
+        values = {"role": "COMPLAINT_HANDLER", "effect": "allow", **rule}
+        errors = backend.gql(add, {"input": values}, staff="SEC0001")["addPolicyRule"]["errors"]
+        assert code in {e["code"] for e in errors}, (rule, errors)
+
+
+def test_every_root_field_declares_its_right() -> None:
+    """Query, Mutation and Subscription fields: a declared right, or declared public."""
+    schema = build_schema()
+    undeclared = []
+    public = []
+    for root in (schema.query, schema.mutation, schema.subscription):
+        definition = root.__strawberry_definition__  # type: ignore[union-attr]
+        for field in definition.fields:
+            right = declared_right(field)
+            if right is None:
+                undeclared.append(f"{definition.name}.{field.name}")
+            elif isinstance(right, Authenticated):
+                public.append(field.name)
+            else:
+                assert right.describe() in (field.description or ""), field.name
+    assert undeclared == []
+    # Every mutation changes something: none is open to any signed-in caller.
+    mutations = {f.name for f in schema.mutation.__strawberry_definition__.fields}  # type: ignore[union-attr]
+    assert mutations.isdisjoint(public)
+
+
+def test_the_policy_file_has_a_write_rule_for_every_writer() -> None:
+    """Only the roles the issue names get write row scopes (a quick review aid)."""
+    policy = Path(__file__).resolve().parent.parent / "authz" / "policy.csv"
+    writers = {
+        line.split(",")[1].strip()
+        for line in policy.read_text().splitlines()
+        if line.startswith("p,") and line.split(",")[3].strip() == "write"
+    }
+    assert writers == {"RELATIONSHIP_MANAGER", "BRANCH_SUPERVISOR", "HEAD_OFFICE", "RISK_OFFICER"}
+
+
+EXPLAIN = """
+query($type: String!, $field: String!, $staff: String, $customer: ID, $action: AccessAction!) {
+  explainAccess(type: $type, field: $field, employeeNo: $staff, customerId: $customer,
+                action: $action) { effect rule rowVisible rowReason }
+}
+"""
+
+
+def test_explain_access_answers_write_questions(backend: Backend, world: dict[str, Any]) -> None:
+    def ask(type_: str, field: str, action: str, staff: str, **more: str) -> Any:
+        variables = {"type": type_, "field": field, "action": action, "staff": staff, **more}
+        return backend.gql(EXPLAIN, variables, staff="SEC0001")["explainAccess"]
+
+    risk = ask("RiskAssessment", "riskTolerance", "WRITE", "RISK0001")
+    assert risk["effect"] == "FULL"
+    assert "p, RISK_OFFICER, credit_risk, write, allow" in risk["rule"]
+    assert ask("Customer", "phone", "WRITE", "RISK0001")["effect"] == "DENIED"
+    assert ask("Customer", "phone", "WRITE", "AUD0001")["effect"] == "DENIED"
+    assert ask("customer", "create", "USE", "RISK0001")["effect"] == "DENIED"
+    create = ask("customer", "create", "USE", "SUP0001")
+    assert create["effect"] == "FULL"
+    assert "p, BRANCH_SUPERVISOR, customer:create, use, allow" in create["rule"]
+    # Rows: an auditor reads every customer but changes none.
+    read = ask("Customer", "phone", "READ", "AUD0001", customer=world["own"]["id"])
+    assert read["rowVisible"] is True
+    write = ask("Customer", "phone", "WRITE", "AUD0001", customer=world["own"]["id"])
+    assert write["rowVisible"] is False and write["effect"] == "DENIED"
+    own = ask("Customer", "phone", "WRITE", "RM0001", customer=world["own"]["id"])
+    assert own["effect"] == "FULL" and own["rowVisible"] is True
+
+
+def test_an_existing_database_gets_the_write_rules_on_upgrade(cli_env: dict[str, str]) -> None:
+    """A live policy imported before the write rules existed: the migration adds them."""
+    from sqlalchemy import select
+
+    from kehu.policy_watch import ensure_live_policy
+    from store import migrate
+    from store.db import make_engine
+    from store.policy import PolicyRule, PolicyVersion
+
+    current = Path(__file__).resolve().parent.parent / "authz" / "policy.csv"
+    engine = make_engine(cli_env["KEHU_DATABASE_URL"])
+    try:
+        kept = [
+            line
+            for line in current.read_text().splitlines()
+            if not (line.startswith("p,") and (" write," in line or _new_right(line)))
+        ]
+        old = Path(cli_env["KEHU_VAR_DIR"]) / "old_policy.csv"
+        old.write_text("\n".join(kept) + "\n")
+        migrate.upgrade(engine, "0006")
+        ensure_live_policy(engine, old)
+        migrate.upgrade(engine)
+        with engine.connect() as connection:
+            table = PolicyRule.__table__
+            lines = {
+                ", ".join([r.ptype, r.v0, r.v1, r.v2, r.v3])
+                for r in connection.execute(select(table).where(table.c.ptype == "p"))
+            }
+            versions = PolicyVersion.__table__
+            latest = connection.execute(
+                select(versions).order_by(versions.c.version.desc()).limit(1)
+            ).first()
+        wanted = {
+            line.strip() for line in current.read_text().splitlines() if line.startswith("p,")
+        }
+        assert wanted <= lines
+        assert latest is not None and latest.changed_by == "migration"
+    finally:
+        engine.dispose()
+
+
+def _new_right(line: str) -> bool:
+    return (
+        any(
+            f" {right}," in line
+            for right in ("customer:create", "customer:watch", "consent:record", "share:request")
+        )
+        or " task:" in line
+    )
+
+
+def test_a_subscription_declares_its_right_too(backend: Backend, world: dict[str, Any]) -> None:
+    """``customerChanges`` needs ``customer:watch``: an auditor's subscription is refused."""
+    with backend.client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        ws.send_json(
+            {
+                "type": "connection_init",
+                "payload": {
+                    "Authorization": f"Bearer {backend.token('AUD0001')}",
+                    "X-Purpose": "AUDIT",
+                },
+            }
+        )
+        assert ws.receive_json()["type"] == "connection_ack"
+        ws.send_json(
+            {
+                "id": "1",
+                "type": "subscribe",
+                "payload": {"query": "subscription { customerChanges { fields } }"},
+            }
+        )
+        message = ws.receive_json()
+        # graphql-transport-ws answers a refused subscription with an "error" message.
+        assert message["type"] == "error", message
+        assert message["payload"][0]["message"] == "this needs the customer:watch right"
