@@ -4,7 +4,7 @@ Nullable: consents recorded before this revision named neither; they stay in for
 null (the bank cannot invent what the customer was told). ``recordConsent`` requires both from
 now on. The contact columns hold sealed values (``store.base.Encrypted``).
 
-Revision ID: 0007_consent_pipl
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-02 13:30:00.000000
 """
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007_consent_pipl"
+revision: str = "0007"
 down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

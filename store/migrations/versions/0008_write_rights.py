@@ -5,7 +5,7 @@ start) would otherwise refuse every write after the upgrade. This adds the revie
 and rights of ``authz/policy.csv`` as a new policy version; servers reload within their poll
 interval. Empty databases are left alone: the first start imports the whole file.
 
-Revision ID: 0007_write_rights
+Revision ID: 0008
 Revises: 0006
 """
 
@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007_write_rights"
-down_revision: str | None = "0006"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
