@@ -62,6 +62,13 @@ def rm_customers(backend: Backend) -> list[dict[str, Any]]:
     ]
 
 
+# What PIPL art. 23 makes every consent name: processing methods and the recipient's contact.
+PIPL_FIELDS = {
+    "processingMethods": ["STORAGE", "USE"],
+    "recipientContact": {"name": "数据保护办公室", "email": "dpo@partner.example.com"},
+}
+
+
 def _consent(
     backend: Backend, customer: dict[str, Any], party: dict[str, Any], **extra: Any
 ) -> Any:
@@ -72,8 +79,7 @@ def _consent(
         "dataCategories": ["contact"],
         "validUntil": (clock.now() + timedelta(days=90)).isoformat(),
         "evidence": "signed consent form 2026-118, scanned",
-        "processingMethods": ["STORAGE", "USE"],
-        "recipientContact": {"name": "数据保护办公室", "email": "dpo@partner.example.com"},
+        **PIPL_FIELDS,
     }
     values.update(extra)
     return backend.gql(

@@ -20,7 +20,7 @@ from schema.rights import Authenticated, declared_right
 from schema.schema import build_schema
 from tests.conftest import SOURCE, Backend, branch_id, create_customer, new_id_number
 from tests.test_access import PURPOSE, STAFF
-from tests.test_consent import CONSENT, _register
+from tests.test_consent import CONSENT, PIPL_FIELDS, _register
 
 ROLES = sorted([*STAFF, "THIRD_PARTY"])
 _refs = itertools.count(1)
@@ -57,6 +57,7 @@ def world(backend: Backend) -> dict[str, Any]:
                 "dataCategories": ["contact"],
                 "validUntil": (clock.now() + timedelta(days=90)).isoformat(),
                 "evidence": "signed consent form 2026-301",
+                **PIPL_FIELDS,
             }
         },
         staff="RM0001",
@@ -340,6 +341,7 @@ def test_third_party_cannot_record_its_own_consent(backend: Backend, world: dict
         "dataCategories": ["identity", "contact", "financial"],
         "validUntil": (clock.now() + timedelta(days=30)).isoformat(),
         "evidence": "we say so",
+        **PIPL_FIELDS,
     }
     body = backend.post(
         CONSENT, {"input": values}, staff=party["principal"], purpose="CUSTOMER_SERVICE"
