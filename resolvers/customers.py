@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -110,6 +110,24 @@ class TransactionDraft:
     amount: Decimal
     type: TransactionType
     channel: TransactionChannel
+
+
+_Draft = TypeVar("_Draft", AccountDraft, TransactionDraft)
+
+
+def _normal_account_numbers(
+    drafts: Sequence[_Draft], list_name: str, problems: Problems
+) -> list[_Draft]:
+    """``drafts`` with their account numbers normalised (a bad one is reported, kept as is)."""
+    result = []
+    for i, draft in enumerate(drafts):
+        try:
+            number = validation.account_number(draft.account_no, (list_name, str(i), "accountNo"))
+        except UserInputError as exc:
+            problems.extend(exc)
+            number = draft.account_no
+        result.append(replace(draft, account_no=number))
+    return result
 
 
 @dataclass(frozen=True)
@@ -676,6 +694,8 @@ def import_transactions(
     if len(transactions) > MAX_IMPORT_ROWS:
         problems.add("transactions", "TOO_MANY", f"import at most {MAX_IMPORT_ROWS} per call")
         problems.raise_if_any()
+    accounts = _normal_account_numbers(accounts, "accounts", problems)
+    transactions = _normal_account_numbers(transactions, "transactions", problems)
     wanted_numbers = {a.account_no for a in accounts} | {t.account_no for t in transactions}
     known = {
         a.account_no: a
@@ -683,8 +703,6 @@ def import_transactions(
     }
     for i, draft in enumerate(accounts):
         path = ("accounts", str(i))
-        if not draft.account_no.strip() or len(draft.account_no) > 32:
-            problems.add((*path, "accountNo"), "INVALID", "must be 1–32 characters")
         existing = known.get(draft.account_no)
         if existing is not None and existing.customer_id != customer_id:
             problems.add(

@@ -8,21 +8,15 @@ from sqlalchemy import func, select
 
 from store.customers import Customer, InformationSource
 from tests.conftest import (
-    CREATE,
     SOURCE,
     Backend,
     branch_id,
     create_customer,
     new_id_number,
 )
-
-
-def _create_errors(backend: Backend, **fields: Any) -> list[dict[str, Any]]:
-    values: dict[str, Any] = {"name": "错误输入", "idNumber": new_id_number(), "source": SOURCE}
-    values.update(fields)
-    payload = backend.gql(CREATE, {"input": values})["createCustomer"]
-    assert payload["customer"] is None
-    return payload["errors"]
+from tests.conftest import (
+    create_errors as _create_errors,
+)
 
 
 def _count(backend: Backend, model: Any) -> int:
