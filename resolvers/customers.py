@@ -561,7 +561,7 @@ def create_customer(
                 customer_id=customer.id,
                 information_kind=kind,
                 last_verified_at=None,
-                due_on=now.date() + interval,
+                due_on=clock.business_date(now) + interval,
             )
         )
     _notify(session, actor, customer, InformationKind.BASIC, ["created"])
@@ -894,7 +894,7 @@ def record_risk_assessment(
         questionnaire_score=questionnaire_score,
         credit_score=credit_score,
         credit_status=credit_status,
-        valid_until=(when + RISK_ASSESSMENT_VALIDITY).date(),
+        valid_until=clock.business_date(when) + RISK_ASSESSMENT_VALIDITY,
         source_id=source_row.id,
         recorded_by_id=actor.id,
     )
