@@ -19,7 +19,7 @@ from functools import cache
 from stdnum import numdb
 
 # 港澳台居民居住证 numbers use 810000 / 820000 / 830000; the table lists Taiwan as 710000 only.
-EXTRA_CODES = {"830000": ("台湾",)}
+EXTRA_CODES = {"830000": ("台湾省",)}
 # Code-level placeholders ("市辖区", "县", "省直辖县级行政区划" …) are never written in an address.
 _PLACEHOLDER = re.compile(r"^(?:市辖区|县|市|.*直辖.*)$")
 
