@@ -238,6 +238,26 @@ def test_every_equivalent_mobile_number_hashes_the_same(
     assert _cipher.blind_index(validation.mobile(form)) == _cipher.blind_index(number)
 
 
+@given(
+    local=st.from_regex(r"[A-Za-z0-9._%+-]{1,20}", fullmatch=True),
+    domain=st.from_regex(r"[a-z0-9]{1,12}\.(cn|com|net)", fullmatch=True),
+    upper=st.lists(st.booleans(), min_size=16, max_size=16),
+    wide=st.lists(st.booleans(), min_size=40, max_size=40),
+    before=_spaces,
+    after=_spaces,
+)
+def test_every_equivalent_email_hashes_the_same(
+    local: str, domain: str, upper: list[bool], wide: list[bool], before: str, after: str
+) -> None:
+    """Full-width, padded and domain-case variants are one address; the local part keeps case."""
+    shouted = "".join(c.upper() if up else c for c, up in zip(domain, upper, strict=False))
+    shouted += domain[len(upper) :]
+    form = before + _widen(f"{local}@{shouted}", wide) + after
+    normal = validation.email(form)
+    assert normal == f"{local}@{domain}"
+    assert _cipher.blind_index(normal) == _cipher.blind_index(f"{local}@{domain}")
+
+
 @pytest.mark.parametrize(
     "bad",
     [
