@@ -53,7 +53,8 @@ def test_invalid_input_is_refused_field_by_field_and_nothing_is_written_INFO_3(
     backend: Backend,
 ) -> None:
     before = (_count(backend, Customer), _count(backend, InformationSource))
-    bad_check = new_id_number()[:17] + ("0" if new_id_number()[17] != "0" else "1")
+    valid = new_id_number()  # one number: its check character, changed, must be refused
+    bad_check = valid[:17] + ("0" if valid[17] != "0" else "1")
     errors = _create_errors(
         backend,
         idNumber="360426199101010072",
