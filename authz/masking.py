@@ -1,23 +1,21 @@
 """The masking table (DESIGN.md): what a MASKED personal value looks like.
 
 ID number keeps the first 3 and last 4 characters, a mobile number the first 3 and last 4, a
-name its surname, an address its province/city/district, an e-mail its first character and
-domain; money becomes a band ``"<low>-<high>"`` in CNY (``"10000000+"`` at the top). A field
-with no mask here cannot be MASKED: the policy treats MASKED as DENIED for it.
+name its surname, an address its leading province/city/district names, an e-mail its first
+character and domain; money becomes a band ``"<low>-<high>"`` in CNY (``"10000000+"`` at the
+top). A field with no mask here cannot be MASKED: the policy treats MASKED as DENIED for it.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from kehu import regions
+
 # Upper bounds of the amount bands, CNY.
 BANDS = [10_000, 50_000, 100_000, 500_000, 1_000_000, 5_000_000, 10_000_000]
-REGION = re.compile(
-    r"^((?:[^省市]+?(?:省|自治区))?(?:[^市州]+?(?:市|自治州|地区|盟))?(?:[^区县旗]+?(?:区|县|旗|市))?)"
-)
 
 
 def id_number(value: str) -> str:
@@ -34,9 +32,13 @@ def name(value: str) -> str:
 
 
 def address(value: str) -> str:
-    kept = REGION.match(value)
-    region = kept.group(1) if kept else ""
-    return (region or value[:2]) + "****"
+    """Keep the leading division names the GB/T 2260 table knows, mask everything after them.
+
+    An allow-list: what is kept must be a real province, a city in it and a district in that
+    city; with no district, everything after the city (or province) is masked; with neither
+    province nor city, everything is. A street is never kept, whatever it is called.
+    """
+    return regions.division_prefix(value) + "****"
 
 
 def email(value: str) -> str:

@@ -1,6 +1,10 @@
 """The one clock of Kehu.
 
-Every timestamp and deadline is read from here, always timezone-aware UTC. Tests and operators
+Every timestamp and deadline is read from here, always timezone-aware UTC. Where a calendar
+date is meant rather than an instant — "not in the future" checks, due dates, validity dates,
+ages — it is the business date, the date in Beijing (``Asia/Shanghai``): :func:`today` and
+:func:`business_date`. Between 00:00 and 08:00 Beijing time the UTC date is still yesterday, so
+``now().date()`` is never the answer. Tests and operators
 move time with :func:`travel_to` (for example ``kehu worker --once --now``); nothing else in the
 code base calls ``datetime.now``. This module imports nothing from the project, so every floor
 (store, authz, workflows, resolvers, schema) may use it.
@@ -12,6 +16,10 @@ import contextlib
 import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+# The bank's calendar: business dates, complaint deadlines, report months (no DST since 1991).
+BUSINESS_TIME = ZoneInfo("Asia/Shanghai")
 
 _override = threading.local()
 _global_override: datetime | None = None
@@ -28,8 +36,15 @@ def now() -> datetime:
 
 
 def today() -> date:
-    """Today's date in UTC."""
-    return now().date()
+    """Today's business date: the date in Beijing now (or at the time set by ``travel_to``)."""
+    return business_date(now())
+
+
+def business_date(moment: datetime) -> date:
+    """The Beijing calendar date of an instant (a naive ``moment`` is taken as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(BUSINESS_TIME).date()
 
 
 @contextlib.contextmanager

@@ -204,7 +204,7 @@ def seed_customers(
     cipher = crypto.cipher()
     pools = _Pools(faker)
     now = clock.now()
-    today = now.date()
+    today = clock.business_date(now)
     branches = [(reference["branch_ids"][code], areas) for code, _, _, areas in BRANCHES[1:]]
     recorder = reference["recorder"]
     place_names: dict[str, str] = {}
@@ -335,7 +335,7 @@ def seed_customers(
                         "account_no": f"6222{customer_id:010d}{n:02d}",
                         "kind": account_kind,
                         "currency": "CNY",
-                        "opened_on": created.date(),
+                        "opened_on": clock.business_date(created),
                         "balance": _money(aum / (n + 1)),
                         "closed_on": None,
                         "source_id": sources[InformationKind.TRANSACTIONS],
@@ -389,7 +389,7 @@ def seed_customers(
                             (CreditStatus.LOSS, 1),
                         ],
                     )[0],
-                    "valid_until": (assessed + timedelta(days=365)).date(),
+                    "valid_until": clock.business_date(assessed) + timedelta(days=365),
                     "source_id": sources[InformationKind.RISK],
                     "recorded_by_id": recorder,
                 }

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, and_, case, extract, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from kehu import clock
@@ -25,6 +24,7 @@ from resolvers.customers import audit_change
 from resolvers.errors import NotFoundError, Problems, UserInputError
 from resolvers.pagination import Page, PageRequest, SortKey, paginate
 from resolvers.workflows import on_task_completed, start_for
+from store.base import business_month
 from store.complaints import (
     Category,
     Channel,
@@ -43,7 +43,7 @@ from workflows.operations import OperationCall, operation
 
 PROCESS_KEY = "complaint"
 # Deadlines are natural days counted in Beijing time from the day after acceptance.
-BANK_TIME = ZoneInfo("Asia/Shanghai")
+BANK_TIME = clock.BUSINESS_TIME
 DECISION_DAYS = {
     Complexity.STANDARD: 15,
     Complexity.COMPLEX: 30,
@@ -714,9 +714,7 @@ def statistics(
 ) -> list[StatisticRow]:
     """Counts, on-time decisions, satisfaction and overdue complaints per dimension (CMP-5)."""
     if dimension == "MONTH":
-        key: Any = extract("year", Complaint.accepted_at) * 100 + extract(
-            "month", Complaint.accepted_at
-        )
+        key: Any = business_month(Complaint.accepted_at)
     else:
         key = STATISTIC_DIMENSIONS[dimension]
     now = clock.now()

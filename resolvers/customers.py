@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -111,6 +111,24 @@ class TransactionDraft:
     amount: Decimal
     type: TransactionType
     channel: TransactionChannel
+
+
+_Draft = TypeVar("_Draft", AccountDraft, TransactionDraft)
+
+
+def _normal_account_numbers(
+    drafts: Sequence[_Draft], list_name: str, problems: Problems
+) -> list[_Draft]:
+    """``drafts`` with their account numbers normalised (a bad one is reported, kept as is)."""
+    result = []
+    for i, draft in enumerate(drafts):
+        try:
+            number = validation.account_number(draft.account_no, (list_name, str(i), "accountNo"))
+        except UserInputError as exc:
+            problems.extend(exc)
+            number = draft.account_no
+        result.append(replace(draft, account_no=number))
+    return result
 
 
 @dataclass(frozen=True)
@@ -591,7 +609,7 @@ def create_customer(
                 customer_id=customer.id,
                 information_kind=kind,
                 last_verified_at=None,
-                due_on=now.date() + interval,
+                due_on=clock.business_date(now) + interval,
             )
         )
     _notify(session, actor, customer, InformationKind.BASIC, ["created"])
@@ -735,6 +753,8 @@ def import_transactions(
     if len(transactions) > MAX_IMPORT_ROWS:
         problems.add("transactions", "TOO_MANY", f"import at most {MAX_IMPORT_ROWS} per call")
         problems.raise_if_any()
+    accounts = _normal_account_numbers(accounts, "accounts", problems)
+    transactions = _normal_account_numbers(transactions, "transactions", problems)
     wanted_numbers = {a.account_no for a in accounts} | {t.account_no for t in transactions}
     known = {
         a.account_no: a
@@ -742,8 +762,6 @@ def import_transactions(
     }
     for i, draft in enumerate(accounts):
         path = ("accounts", str(i))
-        if not draft.account_no.strip() or len(draft.account_no) > 32:
-            problems.add((*path, "accountNo"), "INVALID", "must be 1–32 characters")
         existing = known.get(draft.account_no)
         if existing is not None and existing.customer_id != customer_id:
             problems.add(
@@ -935,7 +953,7 @@ def record_risk_assessment(
         questionnaire_score=questionnaire_score,
         credit_score=credit_score,
         credit_status=credit_status,
-        valid_until=(when + RISK_ASSESSMENT_VALIDITY).date(),
+        valid_until=clock.business_date(when) + RISK_ASSESSMENT_VALIDITY,
         source_id=source_row.id,
         recorded_by_id=actor.id,
     )

@@ -1,13 +1,16 @@
 """Keyset (cursor) pagination shared by every connection.
 
-A cursor is the opaque base64 of the sort-key values of a row plus its primary key, so a page
-is one indexed range query whatever its depth, and rows inserted meanwhile do not shift pages.
-``first``/``last`` are capped at ``MAX_PAGE_SIZE``.
+A cursor holds the sort-key values of a row plus its primary key, so a page is one indexed
+range query whatever its depth, and rows inserted meanwhile do not shift pages. The values are
+personal data under some orders (a name, a birth date), so a cursor is sealed with the field
+cipher (AES-256-GCM, :mod:`store.crypto`), its list and order bound as associated data: it shows
+nothing, and a cursor altered, forged, or taken from another list or order is refused as
+``INVALID_CURSOR`` naming ``after``/``before``. ``first``/``last`` are capped at ``MAX_PAGE_SIZE``.
 """
 
 from __future__ import annotations
 
-import base64
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -18,9 +21,13 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from resolvers.errors import FieldError, UserInputError
+from store import crypto
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
+# A sealed cursor exactly as issued (key id, canonical base64): the lenient base64 decoder would
+# otherwise ignore characters added to it.
+SEALED = re.compile(r"[\w-]+:(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
 
 
 @dataclass(frozen=True)
@@ -74,17 +81,25 @@ class PageRequest:
         return self
 
 
-def encode_cursor(values: Sequence[Any]) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(list(values))).decode()
+def _cursor_context(keys: Sequence[SortKey]) -> str:
+    """Associated data of a list's cursors: its sort columns and directions."""
+    return "cursor:" + ",".join(f"{key.column}{'-' if key.descending else '+'}" for key in keys)
+
+
+def encode_cursor(values: Sequence[Any], keys: Sequence[SortKey]) -> str:
+    plain = orjson.dumps([k.encode(v) for k, v in zip(keys, values, strict=True)]).decode()
+    return crypto.cipher().encrypt(plain, _cursor_context(keys))
 
 
 def decode_cursor(cursor: str, keys: Sequence[SortKey], argument: str) -> list[Any]:
     try:
-        raw = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if not SEALED.fullmatch(cursor):
+            raise ValueError("not a sealed cursor")
+        raw = orjson.loads(crypto.cipher().decrypt(cursor, _cursor_context(keys)))
         if not isinstance(raw, list) or len(raw) != len(keys):
             raise ValueError("wrong shape")
         return [key.decode(value) for key, value in zip(keys, raw, strict=True)]
-    except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
+    except (ValueError, TypeError, orjson.JSONDecodeError, crypto.DecryptionError) as exc:
         raise UserInputError(
             [FieldError((argument,), "INVALID_CURSOR", "is not a cursor of this list and order")]
         ) from exc
@@ -137,9 +152,7 @@ def paginate(
     rows = rows[:size]
     if backwards:
         rows.reverse()
-    cursors = [
-        encode_cursor([k.encode(v) for k, v in zip(keys, row_values(r), strict=True)]) for r in rows
-    ]
+    cursors = [encode_cursor(row_values(r), keys) for r in rows]
 
     def count_total() -> int:
         source = statement if count_statement is None else count_statement

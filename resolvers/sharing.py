@@ -318,8 +318,8 @@ def consents_in_force(now: datetime) -> Select[Consent]:
             Consent.valid_from <= now,
             Consent.valid_until > now,
             # No data without a confidentiality agreement in force.
-            ThirdParty.agreement_signed_on <= now.date(),
-            ThirdParty.agreement_expires_on >= now.date(),
+            ThirdParty.agreement_signed_on <= clock.business_date(now),
+            ThirdParty.agreement_expires_on >= clock.business_date(now),
         )
     )
 
@@ -500,7 +500,7 @@ def record_consent(session: Session, actor: Staff, draft: ConsentDraft) -> Conse
     party = session.get(ThirdParty, draft.third_party_id)
     if party is None:
         fail("thirdParty", "NOT_FOUND", "no such third party")
-    elif not party.agreement_signed_on <= now.date() <= party.agreement_expires_on:
+    elif not party.agreement_signed_on <= clock.business_date(now) <= party.agreement_expires_on:
         fail(
             "thirdParty", "AGREEMENT_NOT_IN_FORCE", "its confidentiality agreement is not in force"
         )

@@ -2,11 +2,18 @@
 
 Each function returns the normalised value or raises ``UserInputError`` naming the field and a
 stable code. Messages describe the rule, never echo the rejected personal value.
+
+Identifiers (ID number, mobile, e-mail, account number) go through :func:`canonical` first —
+NFKC, so the full-width forms Chinese input methods type become ASCII, then surrounding
+whitespace stripped — and then through their own validator, whose result is the one form that
+is stored, hashed for search and searched for: registration, update, import and ``where``
+filters all call the same function, so two spellings of one identifier can never be two rows.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -14,10 +21,13 @@ from decimal import Decimal, InvalidOperation
 from stdnum.cn import ric
 from stdnum.exceptions import ValidationError
 
-from kehu import clock
+from kehu import clock, regions
 from resolvers.errors import FieldError, UserInputError
 
-MOBILE = re.compile(r"^(?:\+?86|0086)?(1[3-9]\d{9})$")
+# ASCII classes only: Python's \d also matches Arabic-Indic and other digits NFKC keeps.
+RESIDENT_ID = re.compile(r"[0-9]{17}[0-9X]")
+MOBILE = re.compile(r"(?:\+?86|0086)?(1[3-9][0-9]{9})")
+ACCOUNT_NO = re.compile(r"[!-~]{1,32}")
 # Practical e-mail shape: one @, a dotted domain, no spaces; full RFC 5322 is not useful here.
 EMAIL = re.compile(r"^[A-Za-z0-9._%+\-]{1,64}@(?:[A-Za-z0-9\-]{1,63}\.)+[A-Za-z]{2,24}$")
 MAX_MONEY = Decimal("9999999999999999.99")
@@ -38,10 +48,19 @@ class ResidentId:
     gender: str  # "MALE" or "FEMALE"
 
 
+def canonical(value: str) -> str:
+    """The first step of every identifier's normalisation: NFKC, surrounding whitespace off."""
+    return unicodedata.normalize("NFKC", value).strip()
+
+
 def resident_id(value: str, field: str = "idNumber") -> ResidentId:
-    """Check a GB 11643 resident ID number; lower-case ``x`` is accepted and upper-cased."""
-    number = value.strip().upper()
-    if not re.fullmatch(r"\d{17}[\dX]", number):
+    """Check a GB 11643 resident ID number; full-width and lower-case ``x`` forms are accepted.
+
+    The area code (first six digits) must be a division of python-stdnum's GB/T 2260 table,
+    current or historic (:mod:`kehu.regions` says why historic codes count).
+    """
+    number = canonical(value).upper()
+    if not RESIDENT_ID.fullmatch(number):
         raise _fail(field, "INVALID_ID_NUMBER", "must be 18 characters: 17 digits and a digit or X")
     try:
         birth = ric.get_birth_date(number)
@@ -49,6 +68,12 @@ def resident_id(value: str, field: str = "idNumber") -> ResidentId:
         raise _fail(field, "INVALID_ID_NUMBER", "encodes an impossible birth date") from exc
     if ric.calc_check_digit(number) != number[17]:
         raise _fail(field, "INVALID_ID_NUMBER", "check character does not match (GB 11643)")
+    if not regions.is_division(number[:6]):
+        raise _fail(
+            field,
+            "INVALID_ID_NUMBER",
+            "area code (first 6 digits) is not an administrative division (GB/T 2260)",
+        )
     if birth > clock.today():
         raise _fail(field, "INVALID_ID_NUMBER", "encodes a birth date in the future")
     if birth.year < 1900:
@@ -59,7 +84,7 @@ def resident_id(value: str, field: str = "idNumber") -> ResidentId:
 
 def mobile(value: str, field: str = "phone") -> str:
     """A mainland mobile number, returned as its 11 digits (+86 / 0086 prefix dropped)."""
-    compact = re.sub(r"[\s\-]", "", value)
+    compact = re.sub(r"[\s\-]", "", canonical(value))
     match = MOBILE.fullmatch(compact)
     if not match:
         raise _fail(field, "INVALID_PHONE", "must be a mainland mobile number (11 digits, 13x–19x)")
@@ -67,12 +92,25 @@ def mobile(value: str, field: str = "phone") -> str:
 
 
 def email(value: str, field: str = "email") -> str:
-    """An e-mail address; the domain is lower-cased."""
-    candidate = value.strip()
+    """An e-mail address; the domain is lower-cased, the local part kept (RFC 5321: it may be
+    case-sensitive), so a search must spell the local part as registered."""
+    candidate = canonical(value)
     if len(candidate) > 254 or not EMAIL.fullmatch(candidate):
         raise _fail(field, "INVALID_EMAIL", "must be an e-mail address like name@example.com")
     local, _, domain = candidate.rpartition("@")
     return f"{local}@{domain.lower()}"
+
+
+def account_number(value: str, field: str | tuple[str, ...] = "accountNo") -> str:
+    """An account number as the core banking system issues it: 1–32 visible ASCII characters.
+
+    Whitespace inside is dropped too (``6222 0212 …`` as printed on a card); letters keep their
+    case, since the number is the source system's key and is compared exactly.
+    """
+    number = re.sub(r"\s", "", canonical(value))
+    if not ACCOUNT_NO.fullmatch(number):
+        raise _fail(field, "INVALID", "must be 1–32 characters: digits, letters, punctuation")
+    return number
 
 
 def money(value: Decimal | str, field: str | tuple[str, ...]) -> Decimal:

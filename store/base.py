@@ -6,10 +6,24 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, MetaData, Numeric, String, TypeDecorator
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    TypeDecorator,
+    cast,
+    func,
+)
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
+from kehu import clock
 from store import crypto
 
 CENT = Decimal("0.01")
@@ -46,6 +60,37 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class business_month(FunctionElement[int]):
+    """``YYYYMM`` of a UTC timestamp column in the bank's calendar (Beijing), as an integer.
+
+    Report months are business months: a complaint accepted at 00:30 Beijing on 1 March is a
+    March complaint although it is still February in UTC.
+    """
+
+    type = Integer()
+    inherit_cache = True
+    name = "business_month"
+
+
+@compiles(business_month)
+def _business_month(element: business_month, compiler: SQLCompiler, **kw: Any) -> str:
+    (moment,) = element.clauses
+    local = func.timezone(clock.BUSINESS_TIME.key, moment)  # PostgreSQL: timestamptz → local
+    # Literal constants: GROUP BY must repeat the select's expression, not fresh parameters.
+    return compiler.process(
+        cast(func.to_char(local, "YYYYMM"), Integer), **{**kw, "literal_binds": True}
+    )
+
+
+@compiles(business_month, "sqlite")
+def _business_month_sqlite(element: business_month, compiler: SQLCompiler, **kw: Any) -> str:
+    (moment,) = element.clauses
+    # SQLite knows no time zones; Beijing has kept UTC+8 without daylight saving since 1991.
+    return compiler.process(
+        cast(func.strftime("%Y%m", moment, "+8 hours"), Integer), **{**kw, "literal_binds": True}
+    )
 
 
 class Money(TypeDecorator[Decimal]):

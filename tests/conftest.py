@@ -170,6 +170,15 @@ def create_customer(backend: Backend, staff: str = "HO0001", **fields: Any) -> d
     return payload["customer"]
 
 
+def create_errors(backend: Backend, **fields: Any) -> list[dict[str, Any]]:
+    """Try to create a customer that must be refused; return the field errors."""
+    values: dict[str, Any] = {"name": "错误输入", "idNumber": new_id_number(), "source": SOURCE}
+    values.update(fields)
+    payload = backend.gql(CREATE, {"input": values})["createCustomer"]
+    assert payload["customer"] is None
+    return payload["errors"]
+
+
 def _keys(keys: tuple[tuple[str, bytes], ...]) -> str:
     return ",".join(f"{kid}:{base64.urlsafe_b64encode(key).decode()}" for kid, key in keys)
 

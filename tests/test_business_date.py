@@ -1,0 +1,210 @@
+"""The business date is Beijing's (issue 8.9): between 00:00 and 08:00 Beijing time the UTC date
+is still yesterday, yet "today" for validation, due lists, validity and age is Beijing's today."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from stdnum.cn import ric
+
+from kehu import clock
+from tests.complaint_steps import bj_customer, submit
+from tests.conftest import SOURCE, Backend, create_customer, create_errors
+from tests.test_consent import _consent, _register
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+# A business date of our own: tomorrow in Beijing, so the clock only moves a little (tokens are
+# minted inside the moved clock, like every other request of these tests).
+DAY = clock.now().astimezone(BEIJING).date() + timedelta(days=1)
+
+
+def beijing(day: date, at: time) -> datetime:
+    return datetime.combine(day, at, BEIJING)
+
+
+AT_0030 = beijing(DAY, time(0, 30))  # 16:30 UTC of the day before
+LAST_SECOND = beijing(DAY, time(23, 59, 59))  # 15:59:59 UTC of DAY
+MIDNIGHT = beijing(DAY + timedelta(days=1), time(0, 0))  # 16:00 UTC of DAY
+
+
+@pytest.fixture
+def at(request: pytest.FixtureRequest) -> Iterator[datetime]:
+    with clock.travel_to(request.param, all_threads=True):
+        yield request.param
+
+
+SNAPSHOT = """
+mutation($input: RecordFinancialSnapshotInput!) {
+  recordFinancialSnapshot(input: $input) { financialSnapshot { asOf } errors { field code } }
+}
+"""
+IMPORT = """
+mutation($input: ImportTransactionsInput!) {
+  importTransactions(input: $input) { accountsCreated errors { field code } }
+}
+"""
+RISK = """
+mutation($input: RecordRiskAssessmentInput!) {
+  recordRiskAssessment(input: $input) { riskAssessment { validUntil isValid } errors { field code } }
+}
+"""
+STATUS = """
+query($id: ID!) { customer(id: $id) { age verificationStatus { informationKind dueOn isDue } } }
+"""
+DUE = """
+query($after: String) {
+  customersDueForReverification(informationKind: FINANCIAL, first: 100, after: $after) {
+    pageInfo { hasNextPage endCursor } edges { node { dueOn customer { id } } }
+  }
+}
+"""
+_sequence = iter(range(1, 500))
+
+
+def _id_number(birth: date) -> str:
+    body = f"650102{birth:%Y%m%d}{next(_sequence):03d}"
+    return body + ric.calc_check_digit(body + "0")
+
+
+def _snapshot_errors(backend: Backend, customer: dict[str, Any], as_of: date) -> list[Any]:
+    values = {
+        "customerId": customer["id"],
+        "asOf": as_of.isoformat(),
+        "annualIncome": "1.00",
+        "totalAssets": "1.00",
+        "totalLiabilities": "0",
+        "assetsUnderManagement": "0",
+        "source": {"kind": "QUESTIONNAIRE", "detail": "annual financial questionnaire"},
+    }
+    payload = backend.gql(SNAPSHOT, {"input": values})["recordFinancialSnapshot"]
+    return [(e["field"], e["code"]) for e in payload["errors"]]
+
+
+def _account_errors(backend: Backend, customer: dict[str, Any], opened: date) -> list[Any]:
+    account = {
+        "accountNo": f"6228{_id_number(date(1990, 1, 1))[6:17]}",
+        "kind": "DEMAND_DEPOSIT",
+        "openedOn": opened.isoformat(),
+    }
+    values = {"customerId": customer["id"], "accounts": [account], "transactions": []}
+    payload = backend.gql(IMPORT, {"input": {**values, "source": SOURCE}})["importTransactions"]
+    return [(e["field"], e["code"]) for e in payload["errors"]]
+
+
+@pytest.mark.parametrize("at", [AT_0030, LAST_SECOND], indirect=True, ids=["0030", "235959"])
+def test_beijing_today_is_not_in_the_future_and_tomorrow_is(backend: Backend, at: datetime) -> None:
+    today = at.astimezone(BEIJING).date()
+    customer = create_customer(backend)
+    assert _snapshot_errors(backend, customer, today) == []
+    assert _snapshot_errors(backend, customer, today + timedelta(days=1)) == [
+        (["asOf"], "DATE_IN_FUTURE")
+    ]
+    assert _account_errors(backend, customer, today) == []
+    assert _account_errors(backend, customer, today + timedelta(days=1)) == [
+        (["accounts", "0", "openedOn"], "DATE_IN_FUTURE")
+    ]
+    born_today = create_customer(backend, idNumber=_id_number(today))
+    assert born_today["birthDate"] == today.isoformat()
+    errors = create_errors(backend, idNumber=_id_number(today + timedelta(days=1)))
+    assert [(e["field"], e["code"]) for e in errors] == [(["idNumber"], "INVALID_ID_NUMBER")]
+
+
+@pytest.mark.parametrize("at", [MIDNIGHT], indirect=True, ids=["000000"])
+def test_at_beijing_midnight_the_new_day_is_today(backend: Backend, at: datetime) -> None:
+    new_day = DAY + timedelta(days=1)
+    customer = create_customer(backend)
+    assert _snapshot_errors(backend, customer, new_day) == []
+    assert _account_errors(backend, customer, new_day) == []
+    assert _snapshot_errors(backend, customer, new_day + timedelta(days=1)) == [
+        (["asOf"], "DATE_IN_FUTURE")
+    ]
+
+
+@pytest.mark.parametrize("at", [AT_0030], indirect=True, ids=["0030"])
+def test_due_dates_validity_and_age_count_in_beijing_days(backend: Backend, at: datetime) -> None:
+    """Registered at 00:30 Beijing: due dates and validity count from Beijing's today."""
+    birth = DAY.replace(year=DAY.year - 30) if (DAY.month, DAY.day) != (2, 29) else DAY
+    customer = create_customer(backend, idNumber=_id_number(birth))
+    status = backend.gql(STATUS, {"id": customer["id"]})["customer"]
+    if birth != DAY:
+        assert status["age"] == 30  # the birthday is Beijing's today
+    due = {s["informationKind"]: s["dueOn"] for s in status["verificationStatus"]}
+    assert due["FINANCIAL"] == (DAY + timedelta(days=180)).isoformat()
+    risk = backend.gql(
+        RISK,
+        {
+            "input": {
+                "customerId": customer["id"],
+                "riskTolerance": "C3_BALANCED",
+                "creditStatus": "NORMAL",
+                "source": {"kind": "QUESTIONNAIRE", "detail": "risk questionnaire"},
+            }
+        },
+    )["recordRiskAssessment"]
+    assert risk["errors"] == []
+    assert risk["riskAssessment"] == {
+        "validUntil": (DAY + timedelta(days=365)).isoformat(),
+        "isValid": True,
+    }
+
+
+def _due_ids(backend: Backend) -> dict[str, str]:
+    found: dict[str, str] = {}
+    after = None
+    while True:
+        page = backend.gql(DUE, {"after": after})["customersDueForReverification"]
+        found.update({e["node"]["customer"]["id"]: e["node"]["dueOn"] for e in page["edges"]})
+        if not page["pageInfo"]["hasNextPage"]:
+            return found
+        after = page["pageInfo"]["endCursor"]
+
+
+def test_the_due_list_and_is_due_use_beijing_today(backend: Backend) -> None:
+    """Due on a day: on the list (and ``isDue``) from 00:00 Beijing that day, not 08:00."""
+    with clock.travel_to(beijing(DAY, time(12)), all_threads=True):
+        customer = create_customer(backend)
+    due_on = DAY + timedelta(days=180)
+    with clock.travel_to(beijing(due_on, time(0, 30)), all_threads=True):
+        assert _due_ids(backend).get(customer["id"]) == due_on.isoformat()
+        status = backend.gql(STATUS, {"id": customer["id"]})["customer"]["verificationStatus"]
+        assert {s["informationKind"]: s["isDue"] for s in status}["FINANCIAL"] is True
+    with clock.travel_to(beijing(due_on, time(0, 0)) - timedelta(seconds=1), all_threads=True):
+        assert customer["id"] not in _due_ids(backend)
+
+
+def test_moments_are_read_as_utc_and_dated_in_beijing() -> None:
+    assert clock.business_date(datetime(2026, 3, 14, 16, 0, tzinfo=UTC)) == date(2026, 3, 15)
+    assert clock.business_date(datetime(2026, 3, 14, 15, 59, 59, tzinfo=UTC)) == date(2026, 3, 14)
+    assert clock.business_date(datetime(2026, 3, 14, 16, 0)) == date(2026, 3, 15)
+    with clock.travel_to(datetime(2026, 3, 14, 16, 30, tzinfo=UTC)):
+        assert clock.today() == date(2026, 3, 15)
+
+
+@pytest.mark.parametrize("at", [AT_0030], indirect=True, ids=["0030"])
+def test_an_agreement_signed_today_in_beijing_is_in_force(backend: Backend, at: datetime) -> None:
+    party = _register(backend, signed=DAY.isoformat(), expires="2030-12-31")
+    recorded = _consent(backend, bj_customer(backend), party)
+    assert recorded["errors"] == []
+    assert recorded["consent"]["inForce"] is True
+
+
+def test_complaint_statistics_count_months_in_beijing(backend: Backend) -> None:
+    """Accepted at 00:30 Beijing on the 1st (16:30 UTC on the last day of the month before)."""
+    first = (DAY.replace(day=1) + timedelta(days=92)).replace(day=1)
+    before_first = first - timedelta(days=1)
+    query = "{ complaintStatistics(by: MONTH) { key count } }"
+
+    def counts() -> dict[str, int]:
+        rows = backend.gql(query)["complaintStatistics"]
+        return {r["key"]: r["count"] for r in rows}
+
+    before = counts()
+    with clock.travel_to(beijing(first, time(0, 30)), all_threads=True):
+        submit(backend, bj_customer(backend))
+    after = counts()
+    assert after.get(f"{first:%Y-%m}") == before.get(f"{first:%Y-%m}", 0) + 1
+    assert after.get(f"{before_first:%Y-%m}") == before.get(f"{before_first:%Y-%m}")
