@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import time
+from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, MetaData, Table, insert, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
 from kehu.cli import app
+from kehu.settings import Settings, new_key_entry
 from resolvers import audit
 from schema.schema import build_schema
+from store import audit_chain
+from store.audit import GENESIS_HASH, AuditEntry
 from store.db import make_engine
 from tests.conftest import Backend, branch_id, create_customer
 
@@ -141,16 +150,88 @@ def _verify(env: dict[str, str]) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+GUARDED = ("audit_log", "audit_customers")
+
+
 def _tamper(env: dict[str, str], statements: str) -> None:
+    """Run SQL as a writer who owns the database: it lifts the append-only triggers first."""
     engine = make_engine(env["KEHU_DATABASE_URL"])
+    postgres = engine.dialect.name == "postgresql"
     with engine.begin() as connection:
+        if postgres:
+            for table in GUARDED:
+                connection.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
+        else:
+            for name in connection.scalars(
+                text("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+            ):
+                connection.execute(text(f"DROP TRIGGER {name}"))
         for statement in statements.split(";"):
             connection.execute(text(statement))
+        if postgres:
+            for table in GUARDED:
+                connection.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
     engine.dispose()
 
 
+def _append(env: dict[str, str], count: int, actor: str = "RM0009") -> None:
+    """Entries appended by the service (which holds the audit key)."""
+    engine = make_engine(env["KEHU_DATABASE_URL"])
+    with engine.begin() as connection:
+        audit.append(
+            connection,
+            [
+                audit.new_entry(
+                    actor_id=9,
+                    actor=actor,
+                    roles=["RELATIONSHIP_MANAGER"],
+                    purpose="CUSTOMER_SERVICE",
+                    action="READ",
+                    operation="customer",
+                    customer_ids=[n],
+                    fields={"Customer.phone": "FULL"},
+                )
+                for n in range(count)
+            ],
+        )
+    engine.dispose()
+
+
+def _rechain_plain(env: dict[str, str], first_id: int) -> None:
+    """Recompute the hashes from ``first_id`` on with plain SHA-256, as a writer without the key."""
+    engine = make_engine(env["KEHU_DATABASE_URL"])
+    with engine.connect() as connection:
+        rows = [dict(r._mapping) for r in connection.execute(select(AuditEntry.__table__))]
+    rows.sort(key=lambda r: r["id"])
+    previous = rows[first_id - 2]["hash"] if first_id > 1 else GENESIS_HASH
+    statements = []
+    for row in rows[first_id - 1 :]:
+        row_hash = hashlib.sha256(previous.encode() + audit_chain.content(row)).hexdigest()
+        statements.append(
+            f"UPDATE audit_log SET prev_hash = '{previous}', hash = '{row_hash}' "
+            f"WHERE id = {row['id']}"
+        )
+        previous = row_hash
+    statements.append(f"UPDATE audit_head SET last_hash = '{previous}'")
+    engine.dispose()
+    _tamper(env, ";".join(statements))
+
+
+def _checkpoint(env: dict[str, str]) -> str:
+    result = runner.invoke(app, ["audit", "checkpoint"], env=env)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
 def test_verify_accepts_an_intact_chain(chained_db: dict[str, str]) -> None:
-    assert _verify(chained_db) == (0, "OK: 5 entries, the hash chain is intact.\n")
+    assert _verify(chained_db) == (
+        0,
+        "OK: 5 entries, the hash chain is intact; "
+        "no checkpoint to compare with yet (kehu audit checkpoint).\n",
+    )
+    _checkpoint(chained_db)
+    code, output = _verify(chained_db)
+    assert code == 0 and "it continues the checkpoint of" in output
 
 
 @pytest.mark.parametrize(
@@ -174,3 +255,292 @@ def test_verify_detects_changed_deleted_and_reordered_entries(
     code, output = _verify(chained_db)
     assert code == 1
     assert problem in output
+
+
+# --- a database writer cannot rewrite the log (issue 8, point 7) ---------------------------
+
+
+def test_an_edited_entry_re_chained_with_plain_sha256_is_detected(
+    chained_db: dict[str, str],
+) -> None:
+    _tamper(chained_db, "UPDATE audit_log SET actor = 'HO0001' WHERE id = 3")
+    _rechain_plain(chained_db, 3)
+    code, output = _verify(chained_db)
+    assert code == 1
+    assert "entry 3 was changed" in output
+
+
+def test_an_entry_cannot_be_passed_off_as_signed_by_another_key(
+    chained_db: dict[str, str],
+) -> None:
+    _tamper(chained_db, "UPDATE audit_log SET key_id = 'zz' WHERE id = 4")
+    code, output = _verify(chained_db)
+    assert code == 1
+    assert "entry 4: audit key 'zz' is not configured" in output
+    retired = {**chained_db, "KEHU_AUDIT_KEYS": new_key_entry("a2")}  # a1 dropped: refused
+    code, output = _verify(retired)
+    assert code == 1 and "entry 1: audit key 'a1' is not configured" in output
+
+
+def test_audit_keys_rotate_old_entries_keep_verifying(chained_db: dict[str, str]) -> None:
+    rotated = {
+        **chained_db,
+        "KEHU_AUDIT_KEYS": new_key_entry("a2") + "," + chained_db["KEHU_AUDIT_KEYS"],
+    }
+    runner.invoke(app, ["audit", "verify"], env=rotated)  # configures the rotated keys
+    _append(rotated, 2)
+    engine = make_engine(chained_db["KEHU_DATABASE_URL"])
+    with engine.connect() as connection:
+        kids = list(connection.scalars(text("SELECT key_id FROM audit_log ORDER BY id")))
+    engine.dispose()
+    assert kids == ["a1"] * 5 + ["a2"] * 2
+    assert _verify(rotated)[0] == 0
+
+
+def test_a_rewound_head_is_reported_against_the_latest_checkpoint(
+    chained_db: dict[str, str],
+) -> None:
+    assert "Checkpoint: 5 entries" in _checkpoint(chained_db)
+    _tamper(
+        chained_db,
+        "DELETE FROM audit_customers WHERE entry_id = 5;"
+        "DELETE FROM audit_log WHERE id = 5;"
+        "UPDATE audit_head SET last_id = 4, "
+        "last_hash = (SELECT hash FROM audit_log WHERE id = 4)",
+    )
+    code, output = _verify(chained_db)
+    assert code == 1
+    assert "rewound: the log ends at entry 4 but the checkpoint of" in output
+    assert "recorded 5 entries" in output
+
+
+def test_entries_written_after_a_rewind_differ_from_the_checkpoint(
+    chained_db: dict[str, str],
+) -> None:
+    """The log is cut back to entry 3 and the service carries on: entry 5 is not the signed one."""
+    _checkpoint(chained_db)
+    _tamper(
+        chained_db,
+        "DELETE FROM audit_customers WHERE entry_id > 3;"
+        "DELETE FROM audit_log WHERE id > 3;"
+        "UPDATE audit_head SET last_id = 3, "
+        "last_hash = (SELECT hash FROM audit_log WHERE id = 3)",
+    )
+    _append(chained_db, 3)
+    code, output = _verify(chained_db)
+    assert code == 1
+    assert "entry 5 differs from the checkpoint of" in output
+
+
+def test_a_checkpoint_never_vouches_for_a_tampered_log(
+    chained_db: dict[str, str], tmp_path: Path
+) -> None:
+    _checkpoint(chained_db)
+    _append(chained_db, 2)
+    _tamper(chained_db, "UPDATE audit_log SET purpose = 'MARKETING' WHERE id = 6")
+    result = runner.invoke(app, ["audit", "checkpoint"], env=chained_db)
+    assert result.exit_code == 1
+    assert "entry 6 was changed; no checkpoint written" in result.output
+    assert len(list(Path(chained_db["KEHU_AUDIT_CHECKPOINT_DIR"]).glob("*.json"))) == 1
+
+
+def test_a_forged_checkpoint_is_reported(chained_db: dict[str, str]) -> None:
+    _checkpoint(chained_db)
+    directory = Path(chained_db["KEHU_AUDIT_CHECKPOINT_DIR"])
+    (written,) = directory.glob("*.json")
+    forged = orjson.loads(written.read_bytes())
+    forged["entries"] = forged["last_id"] = 3  # "the log had only 3 entries", same signature
+    (directory / "forged.json").write_bytes(orjson.dumps(forged))
+    code, output = _verify(chained_db)
+    assert code == 1
+    assert "checkpoint forged.json is not validly signed" in output
+
+
+def test_the_worker_signs_checkpoints_periodically(chained_db: dict[str, str]) -> None:
+    from kehu.auditing import Checkpointer
+
+    directory = Path(chained_db["KEHU_AUDIT_CHECKPOINT_DIR"])
+    engine = make_engine(chained_db["KEHU_DATABASE_URL"])
+    runner.invoke(app, ["audit", "verify"], env=chained_db)
+    checkpoints = Checkpointer(engine, directory, 0.05)
+    try:
+        for _ in range(100):
+            if list(directory.glob("*.json")):
+                break
+            time.sleep(0.05)
+        time.sleep(0.2)  # more intervals: an unchanged head writes no second file
+    finally:
+        checkpoints.close()
+        engine.dispose()
+    (only,) = directory.glob("*.json")
+    assert orjson.loads(only.read_bytes())["entries"] == 5
+    settings = Settings.from_env(chained_db)
+    assert settings.audit_checkpoint_seconds == 300
+    assert (
+        Settings.from_env(
+            {**chained_db, "KEHU_AUDIT_CHECKPOINT_SECONDS": "0"}
+        ).audit_checkpoint_seconds
+        == 0
+    )
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_log SET actor = 'HO0001' WHERE id = 3",
+        "UPDATE audit_log SET hash = prev_hash WHERE id = 5",
+        "UPDATE audit_log SET key_id = 'zz'",
+        "DELETE FROM audit_log WHERE id = 5",
+        "DELETE FROM audit_log",
+        "UPDATE audit_customers SET customer_id = 99 WHERE entry_id = 1",
+        "DELETE FROM audit_customers",
+        "TRUNCATE audit_log",
+        "TRUNCATE audit_customers",
+    ],
+)
+def test_the_entry_tables_are_append_only(chained_db: dict[str, str], statement: str) -> None:
+    engine = make_engine(chained_db["KEHU_DATABASE_URL"])
+    if engine.dialect.name == "sqlite":  # SQLite truncates with an unqualified DELETE
+        statement = statement.replace("TRUNCATE", "DELETE FROM")
+    try:
+        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as connection:
+            connection.execute(text(statement))
+    finally:
+        engine.dispose()
+    assert _verify(chained_db)[0] == 0
+
+
+def test_rotate_keys_re_encrypts_entry_details_through_the_guard(
+    chained_db: dict[str, str],
+) -> None:
+    rotated = {
+        **chained_db,
+        "KEHU_ENCRYPTION_KEYS": new_key_entry("k2") + "," + chained_db["KEHU_ENCRYPTION_KEYS"],
+    }
+    result = runner.invoke(app, ["rotate-keys"], env=rotated)
+    assert result.exit_code == 0, result.output
+    engine = make_engine(chained_db["KEHU_DATABASE_URL"])
+    with engine.connect() as connection:
+        details = list(
+            connection.scalars(text("SELECT detail FROM audit_log WHERE detail IS NOT NULL"))
+        )
+    engine.dispose()
+    assert details and all(d.startswith("k2:") for d in details)
+    assert runner.invoke(app, ["audit", "verify"], env=rotated).exit_code == 0
+
+
+def test_the_service_role_is_granted_no_update_or_delete_on_entries(
+    chained_db: dict[str, str],
+) -> None:
+    printed = runner.invoke(app, ["audit", "grant-service-role", "kehu_app", "--print-only"])
+    assert printed.exit_code == 0
+    assert "REVOKE UPDATE, DELETE, TRUNCATE ON audit_log, audit_customers FROM kehu_app" in (
+        printed.output
+    )
+    assert "GRANT UPDATE (detail) ON audit_log TO kehu_app" in printed.output
+    bad = runner.invoke(app, ["audit", "grant-service-role", "app; DROP TABLE customers"])
+    assert bad.exit_code == 2
+    url = make_url(chained_db["KEHU_DATABASE_URL"])
+    role = url.username or "kehu_app"
+    result = runner.invoke(app, ["audit", "grant-service-role", role], env=chained_db)
+    if url.get_backend_name() == "sqlite":
+        assert result.exit_code == 2 and "PostgreSQL only" in result.output
+        return
+    # The test database has one login role, which owns the tables; an owner may revoke its own
+    # privileges, so the grants are applied to it. With the triggers disabled (an owner's
+    # power, which the service role does not have) the missing privileges still refuse.
+    assert result.exit_code == 0, result.output
+    engine = make_engine(chained_db["KEHU_DATABASE_URL"])
+    try:
+        for statement in (
+            "DELETE FROM audit_log WHERE id = 5",
+            "UPDATE audit_log SET actor = 'HO0001' WHERE id = 3",
+            "DELETE FROM audit_customers",
+            "TRUNCATE audit_log",
+        ):
+            with pytest.raises(DBAPIError, match="permission denied"), engine.begin() as c:
+                c.execute(text("ALTER TABLE audit_log DISABLE TRIGGER USER"))
+                c.execute(text("ALTER TABLE audit_customers DISABLE TRIGGER USER"))
+                c.execute(text(statement))
+    finally:
+        engine.dispose()
+    _append(chained_db, 1)  # the service still appends (INSERT, and UPDATE of the head)
+    assert _verify(chained_db)[0] == 0
+
+
+def _insert_legacy(engine: Engine, entries: list[dict[str, Any]]) -> None:
+    """Entries as written before migration 0007 (no key id; plain SHA-256 chain)."""
+    legacy = Table(
+        "audit_log",
+        MetaData(),
+        *[column._copy() for column in AuditEntry.__table__.c if column.name != "key_id"],
+    )
+    with engine.begin() as connection:
+        connection.execute(insert(legacy), entries)
+
+
+def test_the_migration_re_chains_a_legacy_log_with_the_key(cli_env: dict[str, str]) -> None:
+    from store import migrate
+
+    engine = make_engine(cli_env["KEHU_DATABASE_URL"])
+    migrate.upgrade(engine, "0006")
+    legacy = [
+        {
+            **audit.new_entry(
+                actor_id=1,
+                actor=f"RM000{i}",
+                roles=["RELATIONSHIP_MANAGER"],
+                purpose="CUSTOMER_SERVICE",
+                action="READ",
+                operation="customers",
+                customer_ids=[i],
+                fields={"Customer.name": "FULL"},
+                detail={"n": i},
+            ),
+            "id": i,
+        }
+        for i in range(1, 4)
+    ]
+    previous = GENESIS_HASH
+    for entry in legacy:
+        entry["prev_hash"] = previous
+        entry["hash"] = previous = audit_chain.legacy_hash(previous, entry)
+    _insert_legacy(engine, legacy)
+    with engine.begin() as connection:
+        connection.execute(text(f"UPDATE audit_head SET last_id = 3, last_hash = '{previous}'"))
+    migrate.upgrade(engine)
+    with engine.connect() as connection:
+        assert audit.verify(connection).ok
+        kids = set(connection.scalars(text("SELECT key_id FROM audit_log")))
+    engine.dispose()
+    assert kids == {"a1"}
+
+
+def test_the_migration_refuses_to_re_chain_a_tampered_legacy_log(
+    cli_env: dict[str, str],
+) -> None:
+    from store import migrate
+
+    engine = make_engine(cli_env["KEHU_DATABASE_URL"])
+    migrate.upgrade(engine, "0006")
+    entry = {
+        **audit.new_entry(
+            actor_id=1,
+            actor="RM0001",
+            roles=[],
+            purpose=None,
+            action="READ",
+            operation="customers",
+            customer_ids=[1],
+            fields={},
+        ),
+        "id": 1,
+        "prev_hash": GENESIS_HASH,
+        "hash": "f" * 64,  # not what the content hashes to
+    }
+    _insert_legacy(engine, [entry])
+    try:
+        with pytest.raises(RuntimeError, match="audit entry 1 does not verify"):
+            migrate.upgrade(engine)
+    finally:
+        engine.dispose()
