@@ -116,6 +116,21 @@ def test_the_chain_links_each_entry_to_the_previous_one(backend: Backend) -> Non
 runner = CliRunner()
 
 
+def _entry(n: int, detail: Any = None) -> dict[str, Any]:
+    """A READ entry as the service writes it."""
+    return audit.new_entry(
+        actor_id=1,
+        actor=f"RM{n:04d}",
+        roles=["RELATIONSHIP_MANAGER"],
+        purpose="CUSTOMER_SERVICE",
+        action="READ",
+        operation="customers",
+        customer_ids=[n, n + 1],
+        fields={"Customer.name": "FULL"},
+        detail=detail,
+    )
+
+
 @pytest.fixture
 def chained_db(cli_env: dict[str, str]) -> dict[str, str]:
     """A fresh database (same backend and keys as the suite's) with five chained entries."""
@@ -126,20 +141,7 @@ def chained_db(cli_env: dict[str, str]) -> dict[str, str]:
     with engine.begin() as connection:
         audit.append(
             connection,
-            [
-                audit.new_entry(
-                    actor_id=1,
-                    actor=f"RM000{i}",
-                    roles=["RELATIONSHIP_MANAGER"],
-                    purpose="CUSTOMER_SERVICE",
-                    action="READ",
-                    operation="customers",
-                    customer_ids=[i, i + 1],
-                    fields={"Customer.name": "FULL"},
-                    detail={"note": f"entry {i}"} if i % 2 else None,
-                )
-                for i in range(1, 6)
-            ],
+            [_entry(i, {"note": f"entry {i}"} if i % 2 else None) for i in range(1, 6)],
         )
     engine.dispose()
     return cli_env
@@ -174,26 +176,11 @@ def _tamper(env: dict[str, str], statements: str) -> None:
     engine.dispose()
 
 
-def _append(env: dict[str, str], count: int, actor: str = "RM0009") -> None:
+def _append(env: dict[str, str], count: int) -> None:
     """Entries appended by the service (which holds the audit key)."""
     engine = make_engine(env["KEHU_DATABASE_URL"])
     with engine.begin() as connection:
-        audit.append(
-            connection,
-            [
-                audit.new_entry(
-                    actor_id=9,
-                    actor=actor,
-                    roles=["RELATIONSHIP_MANAGER"],
-                    purpose="CUSTOMER_SERVICE",
-                    action="READ",
-                    operation="customer",
-                    customer_ids=[n],
-                    fields={"Customer.phone": "FULL"},
-                )
-                for n in range(count)
-            ],
-        )
+        audit.append(connection, [_entry(100 + n) for n in range(count)])
     engine.dispose()
 
 
@@ -484,23 +471,7 @@ def test_the_migration_re_chains_a_legacy_log_with_the_key(cli_env: dict[str, st
 
     engine = make_engine(cli_env["KEHU_DATABASE_URL"])
     migrate.upgrade(engine, "0006")
-    legacy = [
-        {
-            **audit.new_entry(
-                actor_id=1,
-                actor=f"RM000{i}",
-                roles=["RELATIONSHIP_MANAGER"],
-                purpose="CUSTOMER_SERVICE",
-                action="READ",
-                operation="customers",
-                customer_ids=[i],
-                fields={"Customer.name": "FULL"},
-                detail={"n": i},
-            ),
-            "id": i,
-        }
-        for i in range(1, 4)
-    ]
+    legacy = [{**_entry(i, {"n": i}), "id": i} for i in range(1, 4)]
     previous = GENESIS_HASH
     for entry in legacy:
         entry["prev_hash"] = previous
@@ -523,21 +494,8 @@ def test_the_migration_refuses_to_re_chain_a_tampered_legacy_log(
 
     engine = make_engine(cli_env["KEHU_DATABASE_URL"])
     migrate.upgrade(engine, "0006")
-    entry = {
-        **audit.new_entry(
-            actor_id=1,
-            actor="RM0001",
-            roles=[],
-            purpose=None,
-            action="READ",
-            operation="customers",
-            customer_ids=[1],
-            fields={},
-        ),
-        "id": 1,
-        "prev_hash": GENESIS_HASH,
-        "hash": "f" * 64,  # not what the content hashes to
-    }
+    # Not the hash its content has:
+    entry = {**_entry(1), "id": 1, "prev_hash": GENESIS_HASH, "hash": "f" * 64}
     _insert_legacy(engine, [entry])
     try:
         with pytest.raises(RuntimeError, match="audit entry 1 does not verify"):
