@@ -460,7 +460,7 @@ def audit_verify() -> None:
         print(f"TAMPERED: {problem} ({result.checked} entries intact before it)")
         raise typer.Exit(1)
     against = (
-        f"; it continues the checkpoint of {result.checkpoint.at.isoformat(timespec='seconds')}"
+        f"; it continues {audit.described(result.checkpoint)}"
         if result.checkpoint
         else "; no checkpoint to compare with yet (kehu audit checkpoint)"
     )

@@ -130,7 +130,7 @@ def _walk(
         if row is None:
             return 0, previous, _rewound(0, start)
         if row.hash != start.head:
-            return 0, previous, f"entry {start.entries} differs from {_described(start)}"
+            return 0, previous, f"entry {start.entries} differs from {described(start)}"
         previous, expected_id = start.head, start.entries + 1
     try:
         for entry in _entries(connection, expected_id, until):
@@ -142,7 +142,7 @@ def _walk(
             elif keys.entry_hash(previous, entry) != entry["hash"]:
                 problem = f"entry {expected_id} was changed"
             elif expected_id in pinned and pinned[expected_id].head != entry["hash"]:
-                problem = f"entry {expected_id} differs from {_described(pinned[expected_id])}"
+                problem = f"entry {expected_id} differs from {described(pinned[expected_id])}"
             if problem:
                 return expected_id - 1, previous, problem
             previous = entry["hash"]
@@ -154,13 +154,13 @@ def _walk(
     return expected_id - 1, previous, None
 
 
-def _described(checkpoint: Checkpoint) -> str:
+def described(checkpoint: Checkpoint) -> str:
     return f"the {checkpoint.kind} of {checkpoint.at.isoformat(timespec='seconds')}"
 
 
 def _rewound(entries: int, checkpoint: Checkpoint) -> str:
     return (
-        f"rewound: the log ends at entry {entries} but {_described(checkpoint)} "
+        f"rewound: the log ends at entry {entries} but {described(checkpoint)} "
         f"recorded {checkpoint.entries} entries"
     )
 

@@ -502,3 +502,88 @@ def test_the_migration_refuses_to_re_chain_a_tampered_legacy_log(
             migrate.upgrade(engine)
     finally:
         engine.dispose()
+
+
+# --- kehu restore does not silently replace the log ----------------------------------------
+
+
+def _entries(env: dict[str, str]) -> list[Any]:
+    engine = make_engine(env["KEHU_DATABASE_URL"])
+    with engine.connect() as connection:
+        rows = list(
+            connection.execute(
+                text("SELECT id, actor, action, operation FROM audit_log ORDER BY id")
+            )
+        )
+    engine.dispose()
+    return rows
+
+
+def _backup(env: dict[str, str], target: Path) -> None:
+    result = runner.invoke(app, ["backup", str(target)], env=env)
+    assert result.exit_code == 0, result.output
+
+
+def test_restore_refuses_a_backup_behind_the_live_log_unless_forced(
+    chained_db: dict[str, str], tmp_path: Path
+) -> None:
+    target = tmp_path / "kehu.backup"
+    _backup(chained_db, target)
+    _append(chained_db, 2)
+    _checkpoint(chained_db)
+    refused = runner.invoke(app, ["restore", str(target)], env=chained_db)
+    assert refused.exit_code == 1
+    assert "does not continue the live one (live: 7 entries" in refused.output
+    assert "backup: 5 entries, without the live last entry" in refused.output
+    assert "--force" in refused.output
+    assert len(_entries(chained_db)) == 7  # nothing was replaced
+    forced = runner.invoke(app, ["restore", str(target), "--force"], env=chained_db)
+    assert forced.exit_code == 0, forced.output
+    assert "forced" in forced.output
+    entries = _entries(chained_db)
+    assert [e.id for e in entries] == [1, 2, 3, 4, 5, 6]
+    restored = entries[-1]
+    assert restored.action == "RESTORE" and restored.actor.startswith("cli:")
+    assert restored.operation == "restore kehu.backup (forced)"
+    # The checkpoint of the replaced log (7 entries) no longer applies after the forced restore.
+    code, output = _verify(chained_db)
+    assert code == 0, output
+    assert "it continues the restore of" in output
+
+
+def test_restore_of_a_backup_that_continues_the_log_is_recorded(
+    chained_db: dict[str, str], tmp_path: Path
+) -> None:
+    _checkpoint(chained_db)
+    target = tmp_path / "kehu.backup"
+    _backup(chained_db, target)
+    result = runner.invoke(app, ["restore", str(target)], env=chained_db)
+    assert result.exit_code == 0, result.output
+    assert "forced" not in result.output and "the restore is audited" in result.output
+    entries = _entries(chained_db)
+    assert len(entries) == 6
+    assert (entries[-1].action, entries[-1].operation) == ("RESTORE", "restore kehu.backup")
+    code, output = _verify(chained_db)
+    assert code == 0 and "it continues the checkpoint of" in output
+    # The live log now has the restore's own entry, which the backup does not.
+    again = runner.invoke(app, ["restore", str(target)], env=chained_db)
+    assert again.exit_code == 1 and "does not continue" in again.output
+
+
+def test_restore_refuses_a_backup_of_another_line_of_the_log(
+    chained_db: dict[str, str], tmp_path: Path
+) -> None:
+    target = tmp_path / "kehu.backup"
+    _backup(chained_db, target)  # 5 entries
+    _tamper(
+        chained_db,
+        "DELETE FROM audit_customers WHERE entry_id > 3;"
+        "DELETE FROM audit_log WHERE id > 3;"
+        "UPDATE audit_head SET last_id = 3, "
+        "last_hash = (SELECT hash FROM audit_log WHERE id = 3)",
+    )
+    _append(chained_db, 1)  # live: 4 entries, the 4th not the backup's 4th
+    refused = runner.invoke(app, ["restore", str(target)], env=chained_db)
+    assert refused.exit_code == 1
+    assert "does not continue the live one (live: 4 entries" in refused.output
+    assert [e.actor for e in _entries(chained_db)][-1] == "RM0100"
