@@ -176,6 +176,17 @@ def _tamper(env: dict[str, str], statements: str) -> None:
     engine.dispose()
 
 
+def _cut_back(env: dict[str, str], keep: int) -> None:
+    """Delete the entries after ``keep`` and rewind the head onto entry ``keep``."""
+    _tamper(
+        env,
+        f"DELETE FROM audit_customers WHERE entry_id > {keep};"
+        f"DELETE FROM audit_log WHERE id > {keep};"
+        f"UPDATE audit_head SET last_id = {keep}, "
+        f"last_hash = (SELECT hash FROM audit_log WHERE id = {keep})",
+    )
+
+
 def _append(env: dict[str, str], count: int) -> None:
     """Entries appended by the service (which holds the audit key)."""
     engine = make_engine(env["KEHU_DATABASE_URL"])
@@ -288,13 +299,7 @@ def test_a_rewound_head_is_reported_against_the_latest_checkpoint(
     chained_db: dict[str, str],
 ) -> None:
     assert "Checkpoint: 5 entries" in _checkpoint(chained_db)
-    _tamper(
-        chained_db,
-        "DELETE FROM audit_customers WHERE entry_id = 5;"
-        "DELETE FROM audit_log WHERE id = 5;"
-        "UPDATE audit_head SET last_id = 4, "
-        "last_hash = (SELECT hash FROM audit_log WHERE id = 4)",
-    )
+    _cut_back(chained_db, 4)
     code, output = _verify(chained_db)
     assert code == 1
     assert "rewound: the log ends at entry 4 but the checkpoint of" in output
@@ -306,13 +311,7 @@ def test_entries_written_after_a_rewind_differ_from_the_checkpoint(
 ) -> None:
     """The log is cut back to entry 3 and the service carries on: entry 5 is not the signed one."""
     _checkpoint(chained_db)
-    _tamper(
-        chained_db,
-        "DELETE FROM audit_customers WHERE entry_id > 3;"
-        "DELETE FROM audit_log WHERE id > 3;"
-        "UPDATE audit_head SET last_id = 3, "
-        "last_hash = (SELECT hash FROM audit_log WHERE id = 3)",
-    )
+    _cut_back(chained_db, 3)
     _append(chained_db, 3)
     code, output = _verify(chained_db)
     assert code == 1
@@ -575,13 +574,7 @@ def test_restore_refuses_a_backup_of_another_line_of_the_log(
 ) -> None:
     target = tmp_path / "kehu.backup"
     _backup(chained_db, target)  # 5 entries
-    _tamper(
-        chained_db,
-        "DELETE FROM audit_customers WHERE entry_id > 3;"
-        "DELETE FROM audit_log WHERE id > 3;"
-        "UPDATE audit_head SET last_id = 3, "
-        "last_hash = (SELECT hash FROM audit_log WHERE id = 3)",
-    )
+    _cut_back(chained_db, 3)
     _append(chained_db, 1)  # live: 4 entries, the 4th not the backup's 4th
     refused = runner.invoke(app, ["restore", str(target)], env=chained_db)
     assert refused.exit_code == 1
