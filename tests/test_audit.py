@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,16 +15,18 @@ import pytest
 from sqlalchemy import Engine, MetaData, Table, insert, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
+from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
+from kehu.app import create_app
 from kehu.cli import app
-from kehu.settings import Settings, new_key_entry
+from kehu.settings import Settings, SettingsError, new_key_entry
 from resolvers import audit
 from schema.schema import build_schema
 from store import audit_chain
 from store.audit import GENESIS_HASH, AuditEntry
 from store.db import make_engine
-from tests.conftest import Backend, branch_id, create_customer
+from tests.conftest import Backend, branch_id, create_customer, settings_env
 
 LOG = """
 query($where: AuditWhere, $first: Int) {
@@ -580,3 +584,98 @@ def test_restore_refuses_a_backup_of_another_line_of_the_log(
     assert refused.exit_code == 1
     assert "does not continue the live one (live: 4 entries" in refused.output
     assert [e.actor for e in _entries(chained_db)][-1] == "RM0100"
+
+
+# --- synchronous read audit (KEHU_AUDIT_READS=sync) ------------------------------------------
+
+
+@pytest.fixture
+def sync_client(backend: Backend) -> Iterator[TestClient]:
+    """A second server on the suite's database that audits reads synchronously."""
+    settings = dataclasses.replace(backend.settings, audit_reads="sync")
+    with TestClient(create_app(settings, backend.engine)) as client:
+        yield client
+
+
+def _read(backend: Backend, client: TestClient, operation: str, customer: str) -> Any:
+    query = ONE.replace("Look", operation)
+    headers = {
+        "Authorization": f"Bearer {backend.token('HO0001')}",
+        "X-Purpose": "CUSTOMER_SERVICE",
+    }
+    response = client.post(
+        "/graphql", json={"query": query, "variables": {"id": customer}}, headers=headers
+    )
+    assert response.status_code == 200
+    return response
+
+
+def _reads_named(backend: Backend, operation: str) -> list[Any]:
+    with backend.engine.connect() as connection:
+        return list(
+            connection.execute(
+                select(AuditEntry.id, AuditEntry.fields).where(AuditEntry.operation == operation)
+            )
+        )
+
+
+def test_sync_read_audit_commits_the_entry_before_the_answer(
+    backend: Backend, sync_client: TestClient
+) -> None:
+    customer = create_customer(backend, name="同步审计")
+    body = _read(backend, sync_client, "SyncLook", customer["id"]).json()
+    assert body["data"]["customer"]["name"] == "同步审计"
+    # No flush, no wait: the entry is in the database when the answer arrives.
+    (entry,) = _reads_named(backend, "SyncLook")
+    assert entry.fields["Customer.idNumber"] == "FULL"
+    assert (
+        Settings.from_env(
+            settings_env(backend.settings.var_dir, "sqlite", KEHU_AUDIT_READS="sync")
+        ).audit_reads
+        == "sync"
+    )
+    with pytest.raises(SettingsError, match="KEHU_AUDIT_READS must be one of buffered, sync"):
+        Settings.from_env(
+            settings_env(backend.settings.var_dir, "sqlite", KEHU_AUDIT_READS="later")
+        )
+
+
+def test_sync_read_audit_withholds_the_answer_when_the_entry_cannot_be_written(
+    backend: Backend, sync_client: TestClient
+) -> None:
+    customer = create_customer(backend, name="审计失败")
+    postgres = backend.name == "postgresql"
+    # The database refuses this operation's entry (as a full disk or a lost connection would).
+    refuse = (
+        [
+            "CREATE FUNCTION test_refuse_entry() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'refused'; END $$",
+            "CREATE TRIGGER test_refuse_entry BEFORE INSERT ON audit_log FOR EACH ROW "
+            "WHEN (NEW.operation = 'SyncRefused') EXECUTE FUNCTION test_refuse_entry()",
+        ]
+        if postgres
+        else [
+            "CREATE TRIGGER test_refuse_entry BEFORE INSERT ON audit_log "
+            "WHEN NEW.operation = 'SyncRefused' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        ]
+    )
+    with backend.engine.begin() as connection:
+        for statement in refuse:
+            connection.execute(text(statement))
+    try:
+        response = _read(backend, sync_client, "SyncRefused", customer["id"])
+    finally:
+        with backend.engine.begin() as connection:
+            connection.execute(
+                text("DROP TRIGGER test_refuse_entry" + (" ON audit_log" if postgres else ""))
+            )
+            if postgres:
+                connection.execute(text("DROP FUNCTION test_refuse_entry()"))
+    body = response.json()
+    assert body["data"] is None
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["AUDIT_UNAVAILABLE"]
+    assert "审计失败" not in response.text and customer["idNumber"] not in response.text
+    assert _reads_named(backend, "SyncRefused") == []
+    # The next read is answered (and audited) again.
+    assert _read(backend, sync_client, "SyncRefused", customer["id"]).json()["data"]
+    assert len(_reads_named(backend, "SyncRefused")) == 1
