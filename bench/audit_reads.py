@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from common import bench_env, postgres_url, prepared
 from customers_page import QUERY
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from starlette.testclient import TestClient
 
 from kehu.app import create_app
@@ -26,16 +26,20 @@ RUNS = 40
 ONE = "query One($id: ID!) { customer(id: $id) { name idNumber phone address } }"
 
 
+def _reads(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(
+            connection.scalar(text("SELECT COUNT(*) FROM audit_log WHERE action = 'READ'")) or 0
+        )
+
+
 def run(name: str, database_url: str | None) -> None:
     print(f"\n== read audit, sync vs. buffered, on {name} ==", flush=True)
     env = bench_env(name, database_url)
     env["KEHU_EMBEDDED_WORKER"] = "false"  # no timers or checkpoints in the measurement
     settings = prepared(env)
     engine = make_engine(settings.database_url)
-    with engine.connect() as connection:
-        before = int(
-            connection.scalar(text("SELECT COUNT(*) FROM audit_log WHERE action = 'READ'")) or 0
-        )
+    before = _reads(engine)
     headers = {
         "Authorization": f"Bearer {mint_token(settings, 'HO0001')}",
         "X-Purpose": "CUSTOMER_SERVICE",
@@ -81,13 +85,7 @@ def run(name: str, database_url: str | None) -> None:
             samples[key].append(time.perf_counter() - started)
     for client in modes.values():
         client.__exit__(None, None, None)  # writes the buffered entries
-    with engine.connect() as connection:
-        written = (
-            int(
-                connection.scalar(text("SELECT COUNT(*) FROM audit_log WHERE action = 'READ'")) or 0
-            )
-            - before
-        )
+    written = _reads(engine) - before
     engine.dispose()
     median = {key: statistics.median(values) * 1000 for key, values in samples.items()}
     for kind, label in (("page", "100-row customers page"), ("one", "one customer")):
