@@ -192,7 +192,7 @@ def export_schema(
 
 @app.command("new-key")
 def new_key(key_id: Annotated[str, typer.Argument(help="Id of the new key, e.g. k2")]) -> None:
-    """Print a fresh 256-bit key entry for KEHU_ENCRYPTION_KEYS or KEHU_HASH_KEYS."""
+    """Print a fresh 256-bit key entry for KEHU_ENCRYPTION_KEYS, _HASH_KEYS or _AUDIT_KEYS."""
     if not key_id.isalnum():
         console.print("[red]The key id must be letters and digits[/red]")
         raise typer.Exit(2)
