@@ -128,7 +128,7 @@ def _walk(
             select(AuditEntry.hash).where(AuditEntry.id == start.entries)
         ).first()
         if row is None:
-            return 0, previous, _rewound(0, start)
+            return 0, previous, _rewound(until, start)
         if row.hash != start.head:
             return 0, previous, f"entry {start.entries} differs from {described(start)}"
         previous, expected_id = start.head, start.entries + 1

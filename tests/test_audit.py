@@ -308,6 +308,10 @@ def test_a_rewound_head_is_reported_against_the_latest_checkpoint(
     assert code == 1
     assert "rewound: the log ends at entry 4 but the checkpoint of" in output
     assert "recorded 5 entries" in output
+    refused = runner.invoke(app, ["audit", "checkpoint"], env=chained_db)
+    assert refused.exit_code == 1
+    assert "rewound: the log ends at entry 4" in refused.output
+    assert "no checkpoint written" in refused.output
 
 
 def test_entries_written_after_a_rewind_differ_from_the_checkpoint(
