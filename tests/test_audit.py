@@ -19,6 +19,7 @@ from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 from kehu.app import create_app
+from kehu.auth import mint_token
 from kehu.cli import app
 from kehu.settings import Settings, SettingsError, new_key_entry
 from resolvers import audit
@@ -683,3 +684,28 @@ def test_sync_read_audit_withholds_the_answer_when_the_entry_cannot_be_written(
     # The next read is answered (and audited) again.
     assert _read(backend, sync_client, "SyncRefused", customer["id"]).json()["data"]
     assert len(_reads_named(backend, "SyncRefused")) == 1
+
+
+def test_auditors_find_a_restore_in_the_audit_log(
+    chained_db: dict[str, str], tmp_path: Path
+) -> None:
+    from kehu.seed import ensure_reference_data
+
+    engine = make_engine(chained_db["KEHU_DATABASE_URL"])
+    ensure_reference_data(engine)  # staff, so an auditor can sign in
+    engine.dispose()
+    target = tmp_path / "kehu.backup"
+    _backup(chained_db, target)
+    assert runner.invoke(app, ["restore", str(target)], env=chained_db).exit_code == 0
+    settings = Settings.from_env(chained_db)
+    headers = {"Authorization": f"Bearer {mint_token(settings, 'AUD0001')}", "X-Purpose": "AUDIT"}
+    with TestClient(create_app(settings)) as client:
+        body = client.post(
+            "/graphql",
+            json={"query": LOG, "variables": {"where": {"action": "RESTORE"}, "first": 5}},
+            headers=headers,
+        ).json()
+    assert "errors" not in body, body
+    (restore,) = [edge["node"] for edge in body["data"]["auditLog"]["edges"]]
+    assert restore["operation"] == "restore kehu.backup"
+    assert restore["actor"].startswith("cli:") and restore["id"] == 6
