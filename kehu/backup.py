@@ -1,8 +1,8 @@
 """Consistent backups and restores (INFO-7): SQLite online backup API, pg_dump/pg_restore.
 
-A restore must not silently replace the audit log (SHARE-4): ``audit_ends`` reads where the
-backup's hash chain and the live one end, so ``kehu restore`` can refuse a backup whose chain
-does not continue the live one.
+A restore must not silently replace the audit log (SHARE-4): ``live_audit_end`` and
+``backup_audit_end`` read where the live hash chain and the backup's end, so ``kehu restore``
+(``restore_recorded``) can refuse a backup whose chain does not continue the live one.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, insert, select, update
+from sqlalchemy import ColumnElement, Connection, func, insert, select, update
 
 from kehu import clock
 from resolvers.pagination import Page, PageRequest, SortKey, paginate
@@ -186,11 +186,16 @@ def verify(
         return Verification(False, checked, problem, previous, latest)
     if latest is not None and checked < latest.entries:
         return Verification(False, checked, _rewound(checked, latest), previous, latest)
-    if checked != head.last_id or previous != head.last_hash:
+    # Entries past the head: the last entry first, then the head (a commit in between only
+    # moves the head on), so entries appended meanwhile are never taken for strays.
+    last_id = connection.scalar(select(func.max(AuditEntry.id))) or 0
+    head_now = connection.scalar(select(AuditHead.last_id)) or 0
+    if checked != head.last_id or previous != head.last_hash or last_id > head_now:
+        ends = last_id if last_id > head_now else checked
         return Verification(
             False,
             checked,
-            f"the log ends at entry {checked} but the head says {head.last_id}",
+            f"the log ends at entry {ends} but the head says {head.last_id}",
             previous,
             latest,
         )

@@ -244,6 +244,11 @@ def test_verify_accepts_an_intact_chain(chained_db: dict[str, str]) -> None:
         ("DELETE FROM audit_log WHERE id = 2", "entry 2 is missing"),
         ("DELETE FROM audit_log WHERE id = 5", "the log ends at entry 4"),
         (
+            "UPDATE audit_head SET last_id = 4, "
+            "last_hash = (SELECT hash FROM audit_log WHERE id = 4)",
+            "the log ends at entry 5 but the head says 4",
+        ),
+        (
             "UPDATE audit_log SET id = 1000 WHERE id = 2;"
             "UPDATE audit_log SET id = 2 WHERE id = 3;"
             "UPDATE audit_log SET id = 3 WHERE id = 1000",
