@@ -452,8 +452,9 @@ def audit_verify() -> None:
     from resolvers import audit
 
     settings = _settings()
+    engine = _engine(settings)  # configures the audit keys the checkpoints are checked with
     checkpoints, problems = audit.read_checkpoints(settings.audit_checkpoint_dir)
-    with _engine(settings).connect() as connection:
+    with engine.connect() as connection:
         result = audit.verify(connection, checkpoints)
     problem = result.problem or (problems[0] if problems else None)
     if problem:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import itertools
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -235,6 +238,16 @@ def test_verify_accepts_an_intact_chain(chained_db: dict[str, str]) -> None:
     _checkpoint(chained_db)
     code, output = _verify(chained_db)
     assert code == 0 and "it continues the checkpoint of" in output
+    # A process of its own (no keys configured by earlier commands of this one).
+    alone = subprocess.run(
+        [sys.executable, "-m", "kehu.cli", "audit", "verify"],
+        env={**os.environ, **chained_db},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert alone.returncode == 0, alone.stderr
+    assert alone.stdout.startswith("OK: 5 entries")
 
 
 @pytest.mark.parametrize(
