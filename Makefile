@@ -26,6 +26,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/customers_page.py
 	$(BIN)/python bench/authz_overhead.py
+	$(BIN)/python bench/audit_reads.py
 	$(BIN)/python bench/seed_speed.py
 	$(BIN)/python bench/complaints.py
 

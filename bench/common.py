@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kehu.settings import Settings, new_key_entry  # noqa: E402
-from store import crypto, migrate  # noqa: E402
+from store import audit_chain, crypto, migrate  # noqa: E402
 from store.db import make_engine  # noqa: E402
 
 BENCH_DIR = ROOT / "var" / "bench"
@@ -35,6 +35,9 @@ def bench_env(name: str, database_url: str | None) -> dict[str, str]:
             f"KEHU_ENCRYPTION_KEYS={new_key_entry('b1')}\nKEHU_HASH_KEYS={new_key_entry('h1')}\n"
             f"KEHU_JWT_SECRET=bench-secret-bench-secret-bench-secret-000\n"
         )
+    if "KEHU_AUDIT_KEYS=" not in keys.read_text():  # keys of a bench database made before 0007
+        with keys.open("a") as handle:
+            handle.write(f"KEHU_AUDIT_KEYS={new_key_entry('a1')}\n")
     env = dict(os.environ)
     env.update(line.split("=", 1) for line in keys.read_text().splitlines() if line)  # type: ignore[arg-type]
     env["KEHU_VAR_DIR"] = str(folder)
@@ -46,6 +49,7 @@ def prepared(env: dict[str, str]) -> Settings:
     """Migrate and seed the bench database up to CUSTOMERS customers (once)."""
     settings = Settings.from_env(env)
     crypto.configure(crypto.FieldCipher(settings.encryption_keys, settings.hash_keys))
+    audit_chain.configure(settings.audit_keys)
     engine = make_engine(settings.database_url)
     migrate.upgrade(engine)
     with engine.connect() as connection:

@@ -32,7 +32,7 @@ from kehu import clock
 from kehu.auth import mint_token
 from kehu.seed import DEMO_DECISION, DEMO_INVESTIGATION, ensure_reference_data, seed_customers
 from kehu.settings import Settings
-from store import crypto, migrate
+from store import audit_chain, crypto, migrate
 from store.db import make_engine
 
 COMPLAINTS = int(os.environ.get("KEHU_BENCH_COMPLAINTS", "1000"))
@@ -65,6 +65,7 @@ def fresh_database(name: str, url: str | None) -> dict[str, str]:
             connection.execute(text("CREATE SCHEMA public"))
         engine.dispose()
     crypto.configure(crypto.FieldCipher(settings.encryption_keys, settings.hash_keys))
+    audit_chain.configure(settings.audit_keys)
     engine = make_engine(settings.database_url)
     migrate.upgrade(engine)
     ensure_reference_data(engine)

@@ -26,7 +26,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from kehu.auditing import AuditWriter
+from kehu.auditing import AuditWriter, Checkpointer
 from kehu.auth import AuthenticationError, authenticate
 from kehu.policy_watch import PolicyWatcher
 from kehu.settings import Settings
@@ -34,7 +34,7 @@ from kehu.worker import TimerWorker
 from resolvers.sharing import GrantPresence
 from schema.context import Context
 from schema.schema import build_schema
-from store import crypto
+from store import audit_chain, crypto
 from store.db import make_engine, make_session_factory, transaction
 from workflows.deployment import ensure_deployed
 
@@ -214,6 +214,7 @@ def create_app(
     """Build the application (``kehu serve`` and the tests call this)."""
     settings = settings or Settings.from_env()
     crypto.configure(crypto.FieldCipher(settings.encryption_keys, settings.hash_keys))
+    audit_chain.configure(settings.audit_keys)
     engine = engine or make_engine(settings.database_url, hide_parameters=True)
     # Background work (policy polling, audit batches) uses its own small pools: it never waits
     # for request connections, and request statement counts stay the request's own.
@@ -222,7 +223,9 @@ def create_app(
     )
     session_factory = make_session_factory(engine)
     auditor = AuditWriter(
-        make_engine(settings.database_url, hide_parameters=True), settings.audit_flush_seconds
+        make_engine(settings.database_url, hide_parameters=True),
+        settings.audit_flush_seconds,
+        synchronous=settings.audit_reads == "sync",
     )
     view = KehuGraphQL(build_schema(settings), settings, session_factory, watcher, auditor)
     # The bundled diagrams are deployed on first start (process owners deploy later versions).
@@ -233,6 +236,15 @@ def create_app(
             make_engine(settings.database_url, hide_parameters=True), settings.worker_poll_seconds
         )
         if settings.embedded_worker
+        else None
+    )
+    checkpoints = (
+        Checkpointer(
+            make_engine(settings.database_url, hide_parameters=True),
+            settings.audit_checkpoint_dir,
+            settings.audit_checkpoint_seconds,
+        )
+        if settings.embedded_worker and settings.audit_checkpoint_seconds
         else None
     )
 
@@ -254,6 +266,9 @@ def create_app(
         if timers is not None:
             await run_in_threadpool(timers.close)
             timers.engine.dispose()
+        if checkpoints is not None:
+            await run_in_threadpool(checkpoints.close)
+            checkpoints.engine.dispose()
         watcher.close()
         watcher.engine.dispose()
         await run_in_threadpool(auditor.close)

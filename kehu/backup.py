@@ -1,13 +1,27 @@
-"""Consistent backups and restores (INFO-7): SQLite online backup API, pg_dump/pg_restore."""
+"""Consistent backups and restores (INFO-7): SQLite online backup API, pg_dump/pg_restore.
+
+A restore must not silently replace the audit log (SHARE-4): ``live_audit_end`` and
+``backup_audit_end`` read where the live hash chain and the backup's end, so ``kehu restore``
+(``restore_recorded``) can refuse a backup whose chain does not continue the live one.
+"""
 
 from __future__ import annotations
 
+import getpass
+import hashlib
 import os
 import sqlite3
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import Engine, inspect, select
 from sqlalchemy.engine import make_url
+
+from kehu.settings import Settings
+from resolvers import audit
+from store import migrate
+from store.audit import GENESIS_HASH, AuditEntry
 
 
 class BackupError(Exception):
@@ -82,3 +96,179 @@ def restore(database_url: str, source: Path) -> None:
     dsn, env = _libpq(database_url)
     options = ["--clean", "--if-exists", "--no-owner", "--single-transaction", f"--dbname={dsn}"]
     _run("pg_restore", [*options, str(source)], env)
+
+
+@dataclass(frozen=True)
+class ChainEnd:
+    """Where an audit chain ends: its entry count and last hash, and the hash at one position."""
+
+    entries: int
+    head: str
+    # The hash of the entry the other chain ends at (None: this chain has no such entry).
+    hash_at: str | None = None
+
+
+def live_audit_end(engine: Engine) -> ChainEnd:
+    """The end of the live database's audit chain (empty before migrations)."""
+    if not inspect(engine).has_table("audit_log"):
+        return ChainEnd(0, GENESIS_HASH)
+    with engine.connect() as connection:
+        row = connection.execute(
+            select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
+        ).first()
+    return ChainEnd(0, GENESIS_HASH) if row is None else ChainEnd(row.id, row.hash)
+
+
+def backup_audit_end(database_url: str, source: Path, at: int) -> ChainEnd:
+    """The end of the audit chain in a backup file, and the hash of its entry ``at``."""
+    source = Path(source)
+    if not source.is_file():
+        raise BackupError(f"{source} is not a backup file")
+    hashes: dict[int, str] = {}
+    if database_url.startswith("sqlite"):
+        try:
+            backup_db = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+            try:
+                if backup_db.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_log'"
+                ).fetchone():
+                    rows = backup_db.execute(
+                        "SELECT id, hash FROM audit_log WHERE id = ? OR id = "
+                        "(SELECT MAX(id) FROM audit_log)",
+                        (at,),
+                    ).fetchall()
+                    hashes = {int(i): str(h) for i, h in rows}
+            finally:
+                backup_db.close()
+        except sqlite3.DatabaseError as exc:
+            raise BackupError(f"{source} is not a SQLite backup: {exc}") from exc
+    else:
+        hashes = _dumped_audit_hashes(source, at)
+    if not hashes:
+        return ChainEnd(0, GENESIS_HASH, GENESIS_HASH if at == 0 else None)
+    last = max(hashes)
+    return ChainEnd(last, hashes[last], GENESIS_HASH if at == 0 else hashes.get(at))
+
+
+def _dumped_audit_hashes(source: Path, at: int) -> dict[int, str]:
+    """Entry ``at`` and the last entry of audit_log in a pg_dump archive, as {id: hash}.
+
+    ``pg_restore --data-only --table`` prints the table's COPY block without touching any
+    database; only the id and hash columns are kept.
+    """
+    process = subprocess.Popen(
+        ["pg_restore", "--data-only", "--table=audit_log", "--file=-", str(source)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    hashes: dict[int, str] = {}
+    columns: list[str] | None = None
+    last: tuple[int, str] | None = None
+    for line in process.stdout:
+        if columns is None:
+            if line.startswith("COPY ") and ".audit_log (" in line:
+                columns = [c.strip() for c in line.split("(", 1)[1].split(")", 1)[0].split(",")]
+                id_at, hash_at = columns.index("id"), columns.index("hash")
+            continue
+        if line.rstrip("\n") == "\\.":
+            columns = None
+            continue
+        values = line.rstrip("\n").split("\t")
+        entry_id, entry_hash = int(values[id_at]), values[hash_at]
+        if entry_id == at:
+            hashes[entry_id] = entry_hash
+        if last is None or entry_id > last[0]:
+            last = (entry_id, entry_hash)
+    stderr = process.stderr.read() if process.stderr else ""
+    if process.wait() != 0:
+        raise BackupError(f"pg_restore failed: {stderr.strip()}")
+    if last is not None:
+        hashes[last[0]] = last[1]
+    return hashes
+
+
+@dataclass(frozen=True)
+class RestoreOutcome:
+    refused: bool
+    message: str
+    # Set when the restored audit log does not verify (the restore is recorded all the same).
+    problem: str | None = None
+
+
+def _file_digest(source: Path) -> str:
+    digest = hashlib.sha256()
+    with source.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def restore_recorded(
+    settings: Settings, engine: Engine, source: Path, *, force: bool = False
+) -> RestoreOutcome:
+    """Restore ``source`` unless its audit log does not continue the live one; record it.
+
+    The backup continues the live chain when it holds every live entry unchanged (the live
+    chain is a prefix of the backup's: same hash at the live chain's last position). Otherwise
+    restoring would drop or replace audit entries, which needs ``force``. After the restore the
+    schema is brought up to date, a RESTORE entry (who, which file, forced or not, both chain
+    ends) is appended, and a checkpoint is signed; after a forced restore it is a "restore"
+    checkpoint, which the earlier checkpoints (of the replaced log) no longer apply beyond.
+    """
+    source = Path(source)
+    live = live_audit_end(engine)
+    backup_end = backup_audit_end(settings.database_url, source, live.entries)
+    continues = backup_end.entries >= live.entries and backup_end.hash_at == live.head
+    if not continues and not force:
+        return RestoreOutcome(
+            True,
+            f"Refused: the backup's audit log does not continue the live one (live: "
+            f"{live.entries} entries ending {live.head[:12]}; backup: {backup_end.entries} "
+            f"entries{'' if backup_end.hash_at else ', without the live last entry'}). "
+            "Restoring would drop or replace audit entries; add --force to restore anyway "
+            "(the restore is recorded in the audit log).",
+        )
+    digest = _file_digest(source)
+    engine.dispose()  # no pooled connection may outlive the replaced database
+    restore(settings.database_url, source)
+    migrate.upgrade(engine)
+    user = getpass.getuser()
+    with engine.begin() as connection:
+        audit.append(
+            connection,
+            [
+                audit.new_entry(
+                    actor_id=None,
+                    actor=f"cli:{user}"[:32],
+                    roles=[],
+                    purpose=None,
+                    action="RESTORE",
+                    operation=f"restore {source.name}{' (forced)' if not continues else ''}",
+                    customer_ids=[],
+                    fields={},
+                    detail={
+                        "file": str(source.resolve()),
+                        "sha256": digest,
+                        "forced": not continues,
+                        "os_user": user,
+                        "replaced": {"entries": live.entries, "head": live.head},
+                        "restored": {"entries": backup_end.entries, "head": backup_end.head},
+                    },
+                )
+            ],
+        )
+    checkpoints, _ = audit.read_checkpoints(settings.audit_checkpoint_dir)
+    with engine.connect() as connection:
+        result = audit.verify(connection, checkpoints if continues else [])
+    if not result.ok:
+        return RestoreOutcome(False, f"Restored from {source}.", result.problem)
+    audit.write_checkpoint(
+        settings.audit_checkpoint_dir,
+        result.checked,
+        result.head,
+        audit.CHECKPOINT if continues else audit.RESTORE,
+    )
+    how = "" if continues else " (forced: the audit entries it replaced are recorded)"
+    return RestoreOutcome(False, f"Restored from {source}{how}; the restore is audited.")

@@ -35,10 +35,11 @@ def _settings() -> Settings:
 
 
 def _engine(settings: Settings) -> Engine:
-    from store import crypto
+    from store import audit_chain, crypto
     from store.db import make_engine
 
     crypto.configure(crypto.FieldCipher(settings.encryption_keys, settings.hash_keys))
+    audit_chain.configure(settings.audit_keys)
     if settings.is_sqlite:
         settings.var_dir.mkdir(parents=True, exist_ok=True)
     return make_engine(settings.database_url, hide_parameters=True)
@@ -191,7 +192,7 @@ def export_schema(
 
 @app.command("new-key")
 def new_key(key_id: Annotated[str, typer.Argument(help="Id of the new key, e.g. k2")]) -> None:
-    """Print a fresh 256-bit key entry for KEHU_ENCRYPTION_KEYS or KEHU_HASH_KEYS."""
+    """Print a fresh 256-bit key entry for KEHU_ENCRYPTION_KEYS, _HASH_KEYS or _AUDIT_KEYS."""
     if not key_id.isalnum():
         console.print("[red]The key id must be letters and digits[/red]")
         raise typer.Exit(2)
@@ -232,18 +233,31 @@ def backup(path: Annotated[Path, typer.Argument(help="New backup file")]) -> Non
 @app.command()
 def restore(
     path: Annotated[Path, typer.Argument(help="Backup file made by `kehu backup`")],
+    force: Annotated[
+        bool,
+        typer.Option(help="Restore even if the backup's audit log does not continue the live one."),
+    ] = False,
 ) -> None:
-    """Replace the database's content with a backup (stop the servers first)."""
-    from kehu.backup import BackupError
-    from kehu.backup import restore as restore_backup
+    """Replace the database's content with a backup (stop the servers first).
+
+    Refused when the backup's audit log does not continue the live one (it would drop or
+    replace audit entries) unless --force; every restore is itself recorded in the audit log.
+    """
+    from kehu.backup import BackupError, restore_recorded
 
     settings = _settings()
     try:
-        restore_backup(settings.database_url, path)
+        outcome = restore_recorded(settings, _engine(settings), path, force=force)
     except BackupError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc
-    console.print(f"Restored from {path}")
+    if outcome.refused:
+        console.print(f"[red]{outcome.message}[/red]")
+        raise typer.Exit(1)
+    print(outcome.message)
+    if outcome.problem:
+        console.print(f"[red]The restored audit log does not verify: {outcome.problem}[/red]")
+        raise typer.Exit(1)
 
 
 authz_app = typer.Typer(help="Ask and test the access policy (authz/policy.csv).")
@@ -391,7 +405,7 @@ def worker(
         typer.Option(help="With --once: run everything due up to this ISO time (catch-up)."),
     ] = None,
 ) -> None:
-    """Fire due process timers: warnings, escalations, progress updates (CMP-6)."""
+    """Fire due process timers (CMP-6) and sign audit checkpoints (KEHU_AUDIT_CHECKPOINT_*)."""
     from datetime import datetime
 
     import schema.schema  # noqa: F401 - registers the service operations diagrams may call
@@ -421,11 +435,20 @@ def worker(
         raise typer.Exit(1 if result.failed else 0)
     console.print(f"Kehu timers worker polling every {settings.worker_poll_seconds} s")
     running = timers.TimerWorker(engine, settings.worker_poll_seconds)
+    checkpoints = None
+    if settings.audit_checkpoint_seconds:
+        from kehu.auditing import Checkpointer
+
+        checkpoints = Checkpointer(
+            engine, settings.audit_checkpoint_dir, settings.audit_checkpoint_seconds
+        )
     try:
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
         running.close()
+        if checkpoints is not None:
+            checkpoints.close()
 
 
 audit_app = typer.Typer(help="The audit log (SHARE-4).")
@@ -434,16 +457,72 @@ app.add_typer(audit_app, name="audit")
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Recompute the hash chain; exit 1 naming the first changed, missing or reordered entry."""
+    """Recompute the keyed hash chain and compare it with the signed checkpoints.
+
+    Exit 1 names the first changed, missing or reordered entry, an entry that differs from a
+    checkpoint, or a log that ends before the latest checkpoint (rewound).
+    """
+    from resolvers import audit
+
+    settings = _settings()
+    engine = _engine(settings)  # configures the audit keys the checkpoints are checked with
+    checkpoints, problems = audit.read_checkpoints(settings.audit_checkpoint_dir)
+    with engine.connect() as connection:
+        result = audit.verify(connection, checkpoints)
+    problem = result.problem or (problems[0] if problems else None)
+    if problem:
+        print(f"TAMPERED: {problem} ({result.checked} entries intact before it)")
+        raise typer.Exit(1)
+    against = (
+        f"; it continues {audit.described(result.checkpoint)}"
+        if result.checkpoint
+        else "; no checkpoint to compare with yet (kehu audit checkpoint)"
+    )
+    print(f"OK: {result.checked} entries, the hash chain is intact{against}.")
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Verify the entries since the last checkpoint and sign the head into a new one."""
     from resolvers import audit
 
     settings = _settings()
     with _engine(settings).connect() as connection:
-        result = audit.verify(connection)
+        result = audit.checkpoint(connection, settings.audit_checkpoint_dir)
     if not result.ok:
-        print(f"TAMPERED: {result.problem} ({result.checked} entries intact before it)")
+        print(f"TAMPERED: {result.problem}; no checkpoint written")
         raise typer.Exit(1)
-    print(f"OK: {result.checked} entries, the hash chain is intact.")
+    print(f"Checkpoint: {result.checked} entries, head {result.head[:12]}.")
+
+
+@audit_app.command("grant-service-role")
+def audit_grant_service_role(
+    role: Annotated[str, typer.Argument(help="The PostgreSQL role `kehu serve` logs in as")],
+    print_only: Annotated[bool, typer.Option(help="Print the SQL instead of running it.")] = False,
+) -> None:
+    """Grant a service role what it needs, with the audit tables append-only (PostgreSQL).
+
+    Run it as the tables' owner after `kehu migrate`: the role may read and write every table,
+    but on the audit tables only SELECT and INSERT (and UPDATE of the sealed detail, for
+    `kehu rotate-keys`); UPDATE, DELETE and TRUNCATE of entries are not granted.
+    """
+    from store.privileges import SERVICE_ROLE, service_role_grants
+
+    if not SERVICE_ROLE.fullmatch(role):
+        console.print("[red]The role must be a plain PostgreSQL name (letters, digits, _)[/red]")
+        raise typer.Exit(2)
+    statements = service_role_grants(role)
+    if print_only:
+        print(";\n".join(statements) + ";")
+        return
+    settings = _settings()
+    if settings.is_sqlite:
+        console.print("[red]Roles exist on PostgreSQL only; SQLite has the triggers alone[/red]")
+        raise typer.Exit(2)
+    with _engine(settings).begin() as connection:
+        for statement in statements:
+            connection.exec_driver_sql(statement)
+    print(f"Granted {role} the service's rights; the audit tables are append-only for it.")
 
 
 if __name__ == "__main__":

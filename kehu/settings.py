@@ -64,7 +64,7 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
     return value
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
+def _float(env: Mapping[str, str], name: str, default: float, *, allow_zero: bool = False) -> float:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -72,9 +72,17 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError as exc:
         raise SettingsError(f"{name} must be a number, got {raw!r}") from exc
-    if value <= 0:
+    if value < 0 or (value == 0 and not allow_zero):
         raise SettingsError(f"{name} must be positive, got {value}")
     return value
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:
+    """One of ``allowed`` (the first is the default)."""
+    raw = (env.get(name) or allowed[0]).strip().lower()
+    if raw not in allowed:
+        raise SettingsError(f"{name} must be one of {', '.join(allowed)}, got {raw!r}")
+    return raw
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -100,6 +108,9 @@ class Settings:
     token_ttl_minutes: int = 480
     encryption_keys: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
     hash_keys: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
+    # HMAC keys of the audit chain and its checkpoints: never stored in the database, so a
+    # database writer cannot re-chain edited entries. Every key an entry names must stay here.
+    audit_keys: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
     max_depth: int = 12
     max_tokens: int = 3000
     max_aliases: int = 30
@@ -112,6 +123,11 @@ class Settings:
     notification_poll_seconds: float = 1.0
     policy_poll_seconds: float = 2.0
     audit_flush_seconds: float = 0.5
+    # "buffered": READ entries are written by a background thread; "sync": before the answer.
+    audit_reads: str = "buffered"
+    audit_checkpoint_dir: Path = Path("var/audit-checkpoints")
+    # How often `kehu worker` (and an embedded server) writes a signed checkpoint; 0: never.
+    audit_checkpoint_seconds: float = 300.0
     # Timers of waiting process instances: fired by a thread of the server (embedded mode) or
     # by `kehu worker` processes (production).
     embedded_worker: bool = True
@@ -162,24 +178,43 @@ class Settings:
             port=_int(env, "KEHU_PORT", 8000),
             notification_poll_seconds=_float(env, "KEHU_NOTIFICATION_POLL_SECONDS", 1.0),
             policy_poll_seconds=_float(env, "KEHU_POLICY_POLL_SECONDS", 2.0),
+            audit_keys=_parse_keys("KEHU_AUDIT_KEYS", secret("KEHU_AUDIT_KEYS")),
             audit_flush_seconds=_float(env, "KEHU_AUDIT_FLUSH_SECONDS", 0.5),
+            audit_reads=_choice(env, "KEHU_AUDIT_READS", ("buffered", "sync")),
+            audit_checkpoint_dir=Path(
+                env.get("KEHU_AUDIT_CHECKPOINT_DIR") or var_dir / "audit-checkpoints"
+            ).resolve(),
+            audit_checkpoint_seconds=_float(
+                env, "KEHU_AUDIT_CHECKPOINT_SECONDS", 300.0, allow_zero=True
+            ),
             embedded_worker=_bool(env, "KEHU_EMBEDDED_WORKER", embedded),
             worker_poll_seconds=_float(env, "KEHU_WORKER_POLL_SECONDS", 5.0),
         )
 
 
 def _embedded_secrets(var_dir: Path) -> dict[str, str]:
-    """Load, or create once, the secrets of an embedded (SQLite) installation."""
+    """Load, or create once, the secrets of an embedded (SQLite) installation.
+
+    A secret added by a later version (e.g. ``KEHU_AUDIT_KEYS``) is generated into an existing
+    file too, so an installation keeps working after an upgrade.
+    """
     path = var_dir / "secrets.json"
-    if path.exists():
-        return json.loads(path.read_text())
-    var_dir.mkdir(parents=True, exist_ok=True)
-    values = {
-        "KEHU_JWT_SECRET": secrets.token_urlsafe(48),
-        "KEHU_ENCRYPTION_KEYS": new_key_entry("k1"),
-        "KEHU_HASH_KEYS": new_key_entry("h1"),
+    values: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    fresh = {
+        "KEHU_JWT_SECRET": lambda: secrets.token_urlsafe(48),
+        "KEHU_ENCRYPTION_KEYS": lambda: new_key_entry("k1"),
+        "KEHU_HASH_KEYS": lambda: new_key_entry("h1"),
+        "KEHU_AUDIT_KEYS": lambda: new_key_entry("a1"),
     }
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    missing = {name: make() for name, make in fresh.items() if name not in values}
+    if not missing:
+        return values
+    values.update(missing)
+    var_dir.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name("secrets.json.new")
+    partial.unlink(missing_ok=True)
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         json.dump(values, handle, indent=2)
+    os.replace(partial, path)  # atomic: a crash never leaves half a file of secrets
     return values

@@ -1,60 +1,45 @@
-"""Writing, verifying and reading the audit log (SHARE-4).
+"""Writing, verifying and reading the audit log (SHARE-4), and its signed checkpoints.
 
 ``append`` chains entries onto ``audit_head`` in the caller's transaction: the head is updated
 first (``UPDATE … RETURNING``), which takes the row lock on PostgreSQL and the write lock on
-SQLite, so concurrent writers queue up and the chain has no forks or gaps. The hash covers the
-entry's content with the decrypted detail, so re-encrypting during key rotation keeps it valid.
+SQLite, so concurrent writers queue up and the chain has no forks or gaps. The hash is keyed
+(``store.audit_chain``) and covers the entry's content with the decrypted detail, so
+re-encrypting during key rotation keeps it valid.
+
+A checkpoint is a small signed file (entry count, last id, head hash, time) written outside the
+database; ``verify`` compares the chain with every checkpoint since the latest restore, so a
+log cut short and its head rewound is reported although the remaining chain is intact.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Sequence
+import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, insert, select, update
+from sqlalchemy import ColumnElement, Connection, func, insert, select, update
 
 from kehu import clock
 from resolvers.pagination import Page, PageRequest, SortKey, paginate
+from store import audit_chain
 from store.audit import GENESIS_HASH, AuditCustomer, AuditEntry, AuditHead
+from store.crypto import DecryptionError
 
-CHAINED = (
-    "id",
-    "at",
-    "actor_id",
-    "actor",
-    "roles",
-    "purpose",
-    "action",
-    "operation",
-    "customer_ids",
-    "fields",
-    "detail",
-)
 VERIFY_BATCH = 2000
-
-
-def _content(entry: dict[str, Any]) -> bytes:
-    values = {key: entry[key] for key in CHAINED}
-    if entry.get("via"):
-        # Only hashed when present, so entries written before grants existed still verify.
-        values["via"] = entry["via"]
-    at: datetime = values["at"]
-    values["at"] = at.isoformat(timespec="microseconds")
-    return orjson.dumps(values, option=orjson.OPT_SORT_KEYS)
-
-
-def chain_hash(prev_hash: str, entry: dict[str, Any]) -> str:
-    return hashlib.sha256(prev_hash.encode() + _content(entry)).hexdigest()
+CHECKPOINT = "checkpoint"
+# Written after a forced restore: the checkpoints before it describe the log that was replaced.
+RESTORE = "restore"
 
 
 def append(connection: Connection, entries: Sequence[dict[str, Any]]) -> None:
-    """Chain and insert entries (dicts of the ``CHAINED`` fields except ``id``)."""
+    """Chain and insert entries (dicts made by ``new_entry``)."""
     if not entries:
         return
+    keys = audit_chain.keys()
     head = connection.execute(
         update(AuditHead)
         .where(AuditHead.id == 1)
@@ -66,7 +51,8 @@ def append(connection: Connection, entries: Sequence[dict[str, Any]]) -> None:
     rows = []
     for offset, entry in enumerate(entries):
         row = {**entry, "id": next_id + offset, "prev_hash": previous}
-        row["hash"] = previous = chain_hash(previous, row)
+        row["key_id"] = keys.active_key_id
+        row["hash"] = previous = keys.entry_hash(previous, row)
         rows.append(row)
     connection.execute(insert(AuditEntry), rows)
     concerned = [
@@ -80,39 +66,207 @@ def append(connection: Connection, entries: Sequence[dict[str, Any]]) -> None:
 
 
 @dataclass(frozen=True)
+class Checkpoint:
+    """A signed statement that the log had ``entries`` entries ending in ``head`` at ``at``."""
+
+    kind: str
+    entries: int
+    head: str
+    at: datetime
+    key_id: str
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "entries": self.entries,
+            "last_id": self.entries,  # ids run 1, 2, 3 … without gaps
+            "head": self.head,
+            "at": self.at.isoformat(timespec="microseconds"),
+            "key_id": self.key_id,
+        }
+
+
+@dataclass(frozen=True)
 class Verification:
     ok: bool
     checked: int
     problem: str | None = None
+    # The hash of entry ``checked`` (the verified head).
+    head: str = GENESIS_HASH
+    # The latest checkpoint the chain was compared with, if any.
+    checkpoint: Checkpoint | None = None
 
 
-def verify(connection: Connection) -> Verification:
-    """Recompute the chain; the first changed, missing or reordered entry is reported."""
-    head = connection.execute(select(AuditHead.last_id, AuditHead.last_hash)).one()
-    previous, expected_id, checked = GENESIS_HASH, 1, 0
+def _entries(connection: Connection, first_id: int, last_id: int) -> Iterator[dict[str, Any]]:
     table = AuditEntry.__table__
+    next_id = first_id
     while True:
         rows = connection.execute(
-            select(table).where(table.c.id >= expected_id).order_by(table.c.id).limit(VERIFY_BATCH)
+            select(table)
+            .where(table.c.id >= next_id, table.c.id <= last_id)
+            .order_by(table.c.id)
+            .limit(VERIFY_BATCH)
         ).all()
         if not rows:
-            break
+            return
         for row in rows:
-            entry = dict(row._mapping)
+            yield dict(row._mapping)
+        next_id = rows[-1].id + 1
+
+
+def _walk(
+    connection: Connection, start: Checkpoint | None, until: int, pinned: dict[int, Checkpoint]
+) -> tuple[int, str, str | None]:
+    """Recompute the chain from ``start`` up to entry ``until``.
+
+    Returns the number of entries intact, the hash of the last of them, and the first problem.
+    """
+    keys = audit_chain.keys()
+    previous, expected_id = GENESIS_HASH, 1
+    if start is not None and start.entries:
+        row = connection.execute(
+            select(AuditEntry.hash).where(AuditEntry.id == start.entries)
+        ).first()
+        if row is None:
+            return 0, previous, _rewound(until, start)
+        if row.hash != start.head:
+            return 0, previous, f"entry {start.entries} differs from {described(start)}"
+        previous, expected_id = start.head, start.entries + 1
+    try:
+        for entry in _entries(connection, expected_id, until):
+            problem = None
             if entry["id"] != expected_id:
-                return Verification(False, checked, f"entry {expected_id} is missing")
-            if entry["prev_hash"] != previous:
-                return Verification(False, checked, f"entry {expected_id} is out of order")
-            if chain_hash(previous, entry) != entry["hash"]:
-                return Verification(False, checked, f"entry {expected_id} was changed")
+                problem = f"entry {expected_id} is missing"
+            elif entry["prev_hash"] != previous:
+                problem = f"entry {expected_id} is out of order"
+            elif keys.entry_hash(previous, entry) != entry["hash"]:
+                problem = f"entry {expected_id} was changed"
+            elif expected_id in pinned and pinned[expected_id].head != entry["hash"]:
+                problem = f"entry {expected_id} differs from {described(pinned[expected_id])}"
+            if problem:
+                return expected_id - 1, previous, problem
             previous = entry["hash"]
             expected_id += 1
-            checked += 1
-    if checked != head.last_id or previous != head.last_hash:
+    except audit_chain.AuditKeyError as exc:
+        return expected_id - 1, previous, f"entry {expected_id}: {exc}"
+    except DecryptionError:
+        return expected_id - 1, previous, f"entry {expected_id} or a later one was changed"
+    return expected_id - 1, previous, None
+
+
+def described(checkpoint: Checkpoint) -> str:
+    return f"the {checkpoint.kind} of {checkpoint.at.isoformat(timespec='seconds')}"
+
+
+def _rewound(entries: int, checkpoint: Checkpoint) -> str:
+    return (
+        f"rewound: the log ends at entry {entries} but {described(checkpoint)} "
+        f"recorded {checkpoint.entries} entries"
+    )
+
+
+def verify(
+    connection: Connection,
+    checkpoints: Sequence[Checkpoint] = (),
+    start: Checkpoint | None = None,
+) -> Verification:
+    """Recompute the chain and compare it with the head and the checkpoints.
+
+    Reports the first changed, missing or reordered entry, an entry that differs from a
+    checkpoint, and a log that ends before the latest checkpoint (rewound). With ``start`` (a
+    checkpoint already verified) only the entries after it are recomputed.
+    """
+    latest = max(checkpoints, key=lambda c: c.entries, default=None)
+    pinned = {c.entries: c for c in checkpoints if c.entries}
+    # The head first: entries appended meanwhile (the service keeps running) are not looked at,
+    # and every entry up to it was committed with it.
+    head = connection.execute(select(AuditHead.last_id, AuditHead.last_hash)).one()
+    checked, previous, problem = _walk(connection, start, max(head.last_id, 0), pinned)
+    if problem:
+        return Verification(False, checked, problem, previous, latest)
+    if latest is not None and checked < latest.entries:
+        return Verification(False, checked, _rewound(checked, latest), previous, latest)
+    # Entries past the head: the last entry first, then the head (a commit in between only
+    # moves the head on), so entries appended meanwhile are never taken for strays.
+    last_id = connection.scalar(select(func.max(AuditEntry.id))) or 0
+    head_now = connection.scalar(select(AuditHead.last_id)) or 0
+    if checked != head.last_id or previous != head.last_hash or last_id > head_now:
+        ends = last_id if last_id > head_now else checked
         return Verification(
-            False, checked, f"the log ends at entry {checked} but the head says {head.last_id}"
+            False,
+            checked,
+            f"the log ends at entry {ends} but the head says {head.last_id}",
+            previous,
+            latest,
         )
-    return Verification(True, checked)
+    return Verification(True, checked, None, previous, latest)
+
+
+def read_checkpoints(directory: Path) -> tuple[list[Checkpoint], list[str]]:
+    """The validly signed checkpoints since the latest restore, and the files that are not."""
+    keys = audit_chain.keys()
+    found: list[Checkpoint] = []
+    problems: list[str] = []
+    for path in sorted(directory.glob("*.json")) if directory.is_dir() else []:
+        try:
+            data = orjson.loads(path.read_bytes())
+            checkpoint = Checkpoint(
+                kind=data["kind"],
+                entries=int(data["entries"]),
+                head=str(data["head"]),
+                at=datetime.fromisoformat(data["at"]),
+                key_id=str(data["key_id"]),
+            )
+            valid = checkpoint.kind in {CHECKPOINT, RESTORE} and keys.signature_holds(
+                checkpoint.key_id, checkpoint.payload(), str(data["signature"])
+            )
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            valid = False
+        except audit_chain.AuditKeyError:
+            problems.append(f"checkpoint {path.name} is signed with a key that is not configured")
+            continue
+        if not valid:
+            problems.append(f"checkpoint {path.name} is not validly signed")
+            continue
+        found.append(checkpoint)
+    restores = [c.at for c in found if c.kind == RESTORE]
+    since = max(restores, default=None)
+    return [c for c in found if since is None or c.at >= since], problems
+
+
+def write_checkpoint(
+    directory: Path, entries: int, head: str, kind: str = CHECKPOINT
+) -> Checkpoint:
+    """Sign a verified head into a new file of ``directory`` (atomically)."""
+    keys = audit_chain.keys()
+    checkpoint = Checkpoint(kind, entries, head, clock.now(), keys.active_key_id)
+    payload = checkpoint.payload()
+    payload["signature"] = keys.sign(checkpoint.key_id, payload)
+    directory.mkdir(parents=True, exist_ok=True)
+    name = f"{checkpoint.at:%Y%m%dT%H%M%S%f}Z-{kind}-{checkpoint.entries}.json"
+    partial = directory / f".{name}.partial"
+    partial.write_bytes(orjson.dumps(payload, option=orjson.OPT_INDENT_2))
+    os.replace(partial, directory / name)
+    return checkpoint
+
+
+def checkpoint(
+    connection: Connection, directory: Path, only_if_moved: bool = False
+) -> Verification:
+    """Verify the entries since the latest checkpoint, then sign the head into a new one.
+
+    Nothing is written when the chain does not verify: a checkpoint never vouches for a log
+    that was tampered with. With ``only_if_moved`` an unchanged head writes no new file.
+    """
+    checkpoints, problems = read_checkpoints(directory)
+    if problems:
+        return Verification(False, 0, problems[0])
+    latest = max(checkpoints, key=lambda c: c.entries, default=None)
+    result = verify(connection, checkpoints, start=latest)
+    if not result.ok or (only_if_moved and latest and latest.entries == result.checked):
+        return result
+    written = write_checkpoint(directory, result.checked, result.head)
+    return Verification(True, result.checked, None, result.head, written)
 
 
 def new_entry(

@@ -7,6 +7,7 @@ When no allowed purpose was declared, ``extensions.access`` says that FULL field
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from typing import Any
@@ -32,6 +33,8 @@ from authz.fields import PERSONAL_FIELDS, Effect
 from resolvers import audit
 from schema.context import Context
 from schema.documents import chosen_operation
+
+log = logging.getLogger("kehu.audit")
 
 
 def selections(
@@ -130,7 +133,19 @@ class AccessReport(SchemaExtension):
                         )
                     )
             result.errors = errors
-        self._audit_read(ctx, operation, selected)
+        try:
+            self._audit_read(ctx, operation, selected)
+        except Exception:
+            # Synchronous read audit (KEHU_AUDIT_READS=sync): no entry, no answer.
+            log.exception("a read could not be written to the audit log; its answer is withheld")
+            result.data = None
+            result.errors = [
+                GraphQLError(
+                    "The read could not be recorded in the audit log, so nothing is returned; "
+                    "try again later.",
+                    extensions={"code": "AUDIT_UNAVAILABLE"},
+                )
+            ]
 
     @staticmethod
     def _audit_read(
@@ -138,7 +153,7 @@ class AccessReport(SchemaExtension):
         operation: OperationDefinitionNode,
         selected: tuple[tuple[tuple[str, ...], str, str], ...],
     ) -> None:
-        """Queue one READ entry when personal data of customers was revealed (SHARE-4)."""
+        """Record one READ entry when personal data of customers was revealed (SHARE-4)."""
         # Mutations are audited as CHANGE entries inside their own transaction instead.
         customers = ctx.customer_ids + ctx.complaint_customer_ids
         if ctx.auditor is None or not customers or operation.operation.value == "mutation":

@@ -21,6 +21,9 @@ from store.audit import AuditEntry
 class AuditAction(Enum):
     READ = strawberry.enum_value("READ", description="Personal data revealed 查阅个人信息")
     CHANGE = strawberry.enum_value("CHANGE", description="Customer information changed 变更")
+    RESTORE = strawberry.enum_value(
+        "RESTORE", description="The database was restored from a backup 从备份恢复"
+    )
 
 
 @strawberry.type(description="A field named by an audit entry and how it was revealed.")

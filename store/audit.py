@@ -1,8 +1,11 @@
 """The append-only audit log (SHARE-4) and the head of its hash chain.
 
-Each entry's ``hash`` is SHA-256 over the previous entry's hash and the entry's canonical
-content, so changing, deleting or reordering a row breaks the chain (``kehu audit verify``).
-``audit_head`` holds the last id and hash; updating it first serialises writers on every backend.
+Each entry's ``hash`` is an HMAC over the previous entry's hash and the entry's canonical
+content (``store.audit_chain``), so changing, deleting or reordering a row breaks the chain
+(``kehu audit verify``). ``audit_head`` holds the last id and hash; updating it first serialises
+writers on every backend. Removing entries at the end and rewinding the head is caught by the
+signed checkpoints outside the database. Both entry tables are append-only: triggers refuse
+UPDATE (but of a re-encrypted ``detail``), DELETE and TRUNCATE (migration 0007).
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ class AuditEntry(Base):
     detail: Mapped[str | None] = mapped_column(Encrypted("audit_log.detail"))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # The audit key (KEHU_AUDIT_KEYS) the hash was made with.
+    key_id: Mapped[str] = mapped_column(String(16))
 
 
 class AuditCustomer(Base):

@@ -26,7 +26,7 @@ from kehu.app import create_app
 from kehu.auth import mint_token
 from kehu.seed import ensure_reference_data, seed_customers
 from kehu.settings import Settings, new_key_entry
-from store import crypto, migrate
+from store import audit_chain, crypto, migrate
 from store.db import make_engine
 
 POSTGRES_URL = os.environ.get("KEHU_TEST_POSTGRES_URL")
@@ -46,6 +46,8 @@ def settings_env(var_dir: Path, database_url: str, **extra: str) -> dict[str, st
         "KEHU_JWT_SECRET": "test-secret-that-is-long-enough-for-hs256-0123456789",
         "KEHU_ENCRYPTION_KEYS": new_key_entry("t1"),
         "KEHU_HASH_KEYS": new_key_entry("h1"),
+        "KEHU_AUDIT_KEYS": new_key_entry("a1"),
+        "KEHU_AUDIT_CHECKPOINT_DIR": str(var_dir / "audit-checkpoints"),
         "KEHU_NOTIFICATION_POLL_SECONDS": "0.05",
         # Long enough that per-process caches never expire in the middle of a measurement; the
         # tests that need another process to see a change set their own interval.
@@ -122,6 +124,7 @@ def backend(
     url = reset_database(POSTGRES_URL if request.param == "postgresql" else "sqlite", tmp)  # type: ignore[arg-type]
     settings = Settings.from_env(settings_env(tmp, url))
     crypto.configure(crypto.FieldCipher(settings.encryption_keys, settings.hash_keys))
+    audit_chain.configure(settings.audit_keys)
     engine = make_engine(settings.database_url, hide_parameters=True)
     migrate.upgrade(engine)
     ensure_reference_data(engine)
@@ -202,11 +205,13 @@ def cli_env(backend: Backend, tmp_path: Path) -> Iterator[dict[str, str]]:
     env = settings_env(tmp_path, url)
     env["KEHU_ENCRYPTION_KEYS"] = _keys(backend.settings.encryption_keys)
     env["KEHU_HASH_KEYS"] = _keys(backend.settings.hash_keys)
+    env["KEHU_AUDIT_KEYS"] = _keys(backend.settings.audit_keys)
     env["KEHU_JWT_SECRET"] = backend.settings.jwt_secret
     yield env
     crypto.configure(
         crypto.FieldCipher(backend.settings.encryption_keys, backend.settings.hash_keys)
     )
+    audit_chain.configure(backend.settings.audit_keys)
     if name is not None:
         admin = make_engine(backend.settings.database_url, isolation_level="AUTOCOMMIT")
         try:

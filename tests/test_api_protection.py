@@ -147,6 +147,7 @@ def _other_app(tmp_path: Path, backend: Backend, **env: str) -> TestClient:
     values = settings_env(tmp_path, backend.settings.database_url, **env)
     values["KEHU_ENCRYPTION_KEYS"] = _key_setting(backend.settings.encryption_keys)
     values["KEHU_HASH_KEYS"] = _key_setting(backend.settings.hash_keys)
+    values["KEHU_AUDIT_KEYS"] = _key_setting(backend.settings.audit_keys)
     values["KEHU_JWT_SECRET"] = backend.settings.jwt_secret
     settings = Settings.from_env(values)
     return TestClient(create_app(settings, make_engine(settings.database_url)))

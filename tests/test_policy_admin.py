@@ -139,6 +139,7 @@ def second_process(backend: Backend, tmp_path: Path) -> Iterator[str]:
     env.update(settings_env(tmp_path, backend.settings.database_url))
     env["KEHU_ENCRYPTION_KEYS"] = _keys(backend.settings.encryption_keys)
     env["KEHU_HASH_KEYS"] = _keys(backend.settings.hash_keys)
+    env["KEHU_AUDIT_KEYS"] = _keys(backend.settings.audit_keys)
     env["KEHU_JWT_SECRET"] = backend.settings.jwt_secret
     env["KEHU_POLICY_POLL_SECONDS"] = "1"
     port = _free_port()

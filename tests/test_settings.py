@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import stat
 from pathlib import Path
 
@@ -18,6 +19,25 @@ def test_embedded_mode_generates_private_secrets_once(tmp_path: Path) -> None:
     assert first.encryption_keys == second.encryption_keys
     mode = stat.S_IMODE((tmp_path / "secrets.json").stat().st_mode)
     assert mode == 0o600
+
+
+def test_an_audit_key_is_added_to_the_secrets_of_an_earlier_installation(
+    tmp_path: Path,
+) -> None:
+    earlier = {
+        "KEHU_JWT_SECRET": "x" * 40,
+        "KEHU_ENCRYPTION_KEYS": new_key_entry("k1"),
+        "KEHU_HASH_KEYS": new_key_entry("h1"),
+    }
+    (tmp_path / "secrets.json").write_text(json.dumps(earlier))
+    settings = Settings.from_env({"KEHU_VAR_DIR": str(tmp_path)})
+    again = Settings.from_env({"KEHU_VAR_DIR": str(tmp_path)})
+    assert settings.jwt_secret == earlier["KEHU_JWT_SECRET"]  # the existing secrets are kept
+    assert [kid for kid, _ in settings.audit_keys] == ["a1"]
+    assert settings.audit_keys == again.audit_keys
+    assert stat.S_IMODE((tmp_path / "secrets.json").stat().st_mode) == 0o600
+    assert settings.audit_checkpoint_dir == tmp_path.resolve() / "audit-checkpoints"
+    assert settings.audit_reads == "buffered"
 
 
 def test_postgresql_requires_explicit_secrets(tmp_path: Path) -> None:
@@ -37,6 +57,9 @@ def test_postgresql_requires_explicit_secrets(tmp_path: Path) -> None:
         ("KEHU_HASH_KEYS", "no-colon", "KEHU_HASH_KEYS: each entry must look like"),
         ("KEHU_DATABASE_URL", "mysql://x", "KEHU_DATABASE_URL must be"),
         ("KEHU_JWT_SECRET", "short", "KEHU_JWT_SECRET must be at least 32 characters"),
+        ("KEHU_AUDIT_KEYS", "a1:c2hvcnQ", "KEHU_AUDIT_KEYS: key 'a1' must be 32 bytes"),
+        ("KEHU_AUDIT_READS", "always", "KEHU_AUDIT_READS must be one of buffered, sync"),
+        ("KEHU_AUDIT_CHECKPOINT_SECONDS", "-1", "KEHU_AUDIT_CHECKPOINT_SECONDS must be positive"),
     ],
 )
 def test_a_bad_value_names_the_variable(
