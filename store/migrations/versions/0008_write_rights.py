@@ -71,7 +71,7 @@ RULES = [
     "BRANCH_SUPERVISOR, task:reassign, use, allow",
     "HEAD_OFFICE, task:reassign, use, allow",
 ]
-SUMMARY = "migration 0007: write rules and operation rights"
+SUMMARY = "migration 0008: write rules and operation rights"
 
 rules = sa.table(
     "policy_rules",
