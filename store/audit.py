@@ -5,7 +5,7 @@ content (``store.audit_chain``), so changing, deleting or reordering a row break
 (``kehu audit verify``). ``audit_head`` holds the last id and hash; updating it first serialises
 writers on every backend. Removing entries at the end and rewinding the head is caught by the
 signed checkpoints outside the database. Both entry tables are append-only: triggers refuse
-UPDATE (but of a re-encrypted ``detail``), DELETE and TRUNCATE (migration 0009).
+UPDATE (but of a re-encrypted ``detail``), DELETE and TRUNCATE (migration 0007).
 """
 
 from __future__ import annotations

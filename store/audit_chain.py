@@ -53,7 +53,7 @@ def content(entry: Mapping[str, Any], chained: Sequence[str] = CHAINED) -> bytes
 
 
 def legacy_hash(prev_hash: str, entry: Mapping[str, Any]) -> str:
-    """The plain SHA-256 chain of entries written before 0009 (only the migration uses it)."""
+    """The plain SHA-256 chain of entries written before 0007 (only the migration uses it)."""
     data = content(entry, CHAINED[:-1])  # without key_id
     return hashlib.sha256(prev_hash.encode() + data).hexdigest()
 

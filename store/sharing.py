@@ -80,7 +80,7 @@ class Consent(Base):
 
     PIPL art. 23 has the customer told the recipient's name and contact, the purpose, the
     processing method and the categories. The recipient's contact person is personal data
-    (sealed); consents recorded before migration 0007 have neither contact nor method (NULL).
+    (sealed); consents recorded before migration 0008 have neither contact nor method (NULL).
     """
 
     __tablename__ = "consents"

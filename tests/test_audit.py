@@ -482,7 +482,7 @@ def test_the_service_role_is_granted_no_update_or_delete_on_entries(
 
 
 def _insert_legacy(engine: Engine, entries: list[dict[str, Any]]) -> None:
-    """Entries as written before migration 0009 (no key id; plain SHA-256 chain)."""
+    """Entries as written before migration 0007 (no key id; plain SHA-256 chain)."""
     legacy = Table(
         "audit_log",
         MetaData(),

@@ -507,7 +507,7 @@ def test_an_existing_database_gets_the_write_rules_on_upgrade(cli_env: dict[str,
         ]
         old = Path(cli_env["KEHU_VAR_DIR"]) / "old_policy.csv"
         old.write_text("\n".join(kept) + "\n")
-        migrate.upgrade(engine, "0006")
+        migrate.upgrade(engine, "0008")  # the revision before the write rules
         ensure_live_policy(engine, old)
         migrate.upgrade(engine)
         with engine.connect() as connection:

@@ -5,8 +5,8 @@ start) would otherwise refuse every write after the upgrade. This adds the revie
 and rights of ``authz/policy.csv`` as a new policy version; servers reload within their poll
 interval. Empty databases are left alone: the first start imports the whole file.
 
-Revision ID: 0008
-Revises: 0006
+Revision ID: 0009
+Revises: 0008
 """
 
 from collections.abc import Sequence
@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008"
-down_revision: str | None = "0007"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -71,7 +71,7 @@ RULES = [
     "BRANCH_SUPERVISOR, task:reassign, use, allow",
     "HEAD_OFFICE, task:reassign, use, allow",
 ]
-SUMMARY = "migration 0008: write rules and operation rights"
+SUMMARY = "migration 0009: write rules and operation rights"
 
 rules = sa.table(
     "policy_rules",

@@ -5,7 +5,7 @@ verified: a log that was already tampered with stops the migration instead of be
 for. Re-chaining (rather than verifying an unkeyed prefix as "legacy") leaves one rule for
 every entry, so a database writer cannot downgrade keyed entries to the unkeyed kind.
 
-Revision ID: 0009
+Revision ID: 0007
 Revises: 0006
 """
 
@@ -17,8 +17,8 @@ from alembic import op
 from store import audit_chain
 from store.base import Encrypted, UTCDateTime
 
-revision: str = "0009"
-down_revision: str | None = "0008"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

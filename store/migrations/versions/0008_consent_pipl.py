@@ -4,8 +4,8 @@ Nullable: consents recorded before this revision named neither; they stay in for
 null (the bank cannot invent what the customer was told). ``recordConsent`` requires both from
 now on. The contact columns hold sealed values (``store.base.Encrypted``).
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-02 13:30:00.000000
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007"
-down_revision: str | None = "0006"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
