@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from resolvers.ids import global_id, parse_global_id
-from tests.conftest import SOURCE, Backend, branch_id, create_customer
+from tests.conftest import SOURCE, Backend, branch_id, create_customer, policy_rule
 
 CREATE = """
 mutation Create($input: CreateCustomerInput!) {
@@ -32,7 +32,6 @@ mutation Update($input: UpdateCustomerInput!) {
   }
 }
 """
-POLICY_RULE = """mutation($input: PolicyRuleInput!) { %s(input: $input) { errors { code } } }"""
 NO_OWN_ROWS = {
     "role": "RELATIONSHIP_MANAGER",
     "object": "rows:own",
@@ -102,15 +101,8 @@ def test_duplicate_id_number_names_the_customer_only_to_who_may_see_them_INFO_5(
 @pytest.fixture
 def rows_withdrawn(backend: Backend) -> Iterator[None]:
     """Relationship managers without any row scope (the live policy denies ``rows:own``)."""
-    added = backend.gql(POLICY_RULE % "addPolicyRule", {"input": NO_OWN_ROWS}, staff="SEC0001")
-    assert added["addPolicyRule"]["errors"] == []
-    try:
+    with policy_rule(backend, NO_OWN_ROWS):
         yield
-    finally:
-        removed = backend.gql(
-            POLICY_RULE % "removePolicyRule", {"input": NO_OWN_ROWS}, staff="SEC0001"
-        )
-        assert removed["removePolicyRule"]["errors"] == []
 
 
 def test_a_role_without_rows_learns_only_that_registration_is_refused_INFO_5(
