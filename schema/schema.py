@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
@@ -33,6 +34,7 @@ from schema.audit import AuditQuery
 from schema.base import ContextInfo, Node
 from schema.complaints import ComplaintMutation, ComplaintNode, ComplaintQuery
 from schema.complaints import present as present_complaints
+from schema.context import Context
 from schema.customers import (
     AccountNode,
     CustomerMutation,
@@ -62,6 +64,8 @@ from schema.workflows import (
 from store.complaints import Complaint
 from store.customers import Account
 from store.staff import Branch, Staff
+
+log = logging.getLogger("kehu")
 
 
 @strawberry.type
@@ -141,9 +145,24 @@ class Subscription:
             for row in await run_in_threadpool(read, last_seen):
                 last_seen = row.id
                 ctx.start_event()
+                # The right to see is checked again for every event, not once at connect.
+                refused = await run_in_threadpool(ctx.recheck, row.customer_id)
+                if refused is not None:
+                    await _forbid(ctx, refused)
                 yield NotificationNode.present(row)
             ctx.start_event()
             await asyncio.sleep(interval)
+
+
+async def _forbid(ctx: Context, reason: str) -> None:
+    """Close the subscriber's websocket with 4403 Forbidden; wait for the server to end this.
+
+    Closing the socket (not completing the operation) ends every operation of the connection
+    at once; the protocol handler then cancels them, so this never returns.
+    """
+    log.info("subscription of %s closed with 4403: %s", ctx.actor.employee_no, reason)
+    await ctx.request.close(code=4403, reason="Forbidden")
+    await asyncio.Event().wait()
 
 
 class KehuSchema(strawberry.Schema):
