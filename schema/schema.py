@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from typing import Any
 
 import strawberry
@@ -21,7 +21,9 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.schema.schema import StreamResult
 from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType
 
 from kehu.settings import Settings
 from resolvers import complaints as complaint_logic
@@ -166,7 +168,30 @@ async def _forbid(ctx: Context, reason: str) -> None:
 
 
 class KehuSchema(strawberry.Schema):
-    """Logs internal errors without personal data; everything else is strawberry's."""
+    """Logs internal errors without personal data; streams subscriptions only."""
+
+    async def stream(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+    ) -> StreamResult:
+        """Only subscriptions run over a stream (websockets): a socket keeps the credentials
+        of its ``connection_init``, so queries and mutations go over HTTP, where every request
+        authenticates again (issue 8). Each subscription event re-checks the caller itself."""
+        return await super().stream(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            operation_extensions,
+            allowed_operation_types=(OperationType.SUBSCRIPTION,),
+        )
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None

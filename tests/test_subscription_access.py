@@ -158,3 +158,24 @@ def test_a_non_string_connection_value_closes_with_4400(
                 assert message["code"] == 4400
                 assert key in message.get("reason", "")
     assert not [r for r in caplog.records if r.exc_info], "no stack trace for bad input"
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        "{ customers(first: 5) { edges { node { name phone } } } }",
+        'mutation { unwatchCustomer(input: {customerId: "Q3VzdG9tZXI6MQ=="}) { errors { code } } }',
+    ],
+    ids=["query", "mutation"],
+)
+def test_websockets_serve_subscriptions_only(backend: Backend, operation: str) -> None:
+    # A socket keeps the credentials of its connection_init: queries and mutations go over
+    # HTTP, where every request authenticates again.
+    with backend.client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        payload = {"Authorization": f"Bearer {backend.token('HO0001')}", "X-Purpose": "AUDIT"}
+        ws.send_json({"type": "connection_init", "payload": payload})
+        assert ws.receive_json()["type"] == "connection_ack"
+        ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": operation}})
+        message = ws.receive_json()
+        assert message["type"] == "error", message
+        assert "not allowed" in message["payload"][0]["message"]
