@@ -60,12 +60,18 @@ def connection_problem(params: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _init_problem(message: Any) -> str | None:
+    """``connection_problem`` of a ``connection_init`` message (a non-object payload is left to
+    strawberry, which refuses it)."""
+    payload = message.get("payload")
+    return connection_problem(payload) if isinstance(payload, dict) else None
+
+
 class KehuTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
     """graphql-transport-ws: malformed ``connection_init`` values close with 4400 Bad Request."""
 
     async def handle_connection_init(self, message: Any) -> None:
-        payload = message.get("payload")
-        problem = connection_problem(payload) if isinstance(payload, dict) else None
+        problem = _init_problem(message)
         if problem is not None:
             await self.websocket.close(code=4400, reason=problem)
             return
@@ -76,8 +82,7 @@ class KehuWSHandler(BaseGraphQLWSHandler[Any, Any]):
     """The legacy graphql-ws protocol: the same refusal, announced by ``connection_error``."""
 
     async def handle_connection_init(self, message: Any) -> None:
-        payload = message.get("payload")
-        problem = connection_problem(payload) if isinstance(payload, dict) else None
+        problem = _init_problem(message)
         if problem is not None:
             await self.send_message(
                 ConnectionErrorMessage(

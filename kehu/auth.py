@@ -1,4 +1,5 @@
-"""Authentication: bearer JWTs signed by Kehu (HS256), checked for signature, expiry, issuer."""
+"""Authentication: bearer JWTs signed by Kehu (HS256), checked for signature, issuer, audience,
+expiry and a bounded lifetime (``KEHU_TOKEN_MAX_LIFETIME_MINUTES``)."""
 
 from __future__ import annotations
 
