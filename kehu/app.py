@@ -23,6 +23,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.types import ConnectionErrorMessage
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
@@ -32,14 +37,61 @@ from kehu.policy_watch import PolicyWatcher
 from kehu.settings import Settings
 from kehu.worker import TimerWorker
 from resolvers.sharing import GrantPresence
-from schema.context import Context
+from schema.context import Context, Unauthenticated
 from schema.schema import build_schema
 from store import audit_chain, crypto
 from store.db import make_engine, make_session_factory, transaction
+from store.staff import Staff
 from workflows.deployment import ensure_deployed
 
 log = logging.getLogger("kehu")
 HERE = Path(__file__).parent
+
+
+# The connection_init values Kehu reads; each must be text when present.
+CONNECTION_KEYS = ("Authorization", "authorization", "X-Purpose", "x-purpose")
+
+
+def connection_problem(params: Mapping[str, Any]) -> str | None:
+    """Why ``connection_init`` values cannot be used (a key Kehu reads is not text), or None."""
+    for key in CONNECTION_KEYS:
+        if key in params and not isinstance(params[key], str):
+            return f"{key} must be a string"
+    return None
+
+
+def _init_problem(message: Any) -> str | None:
+    """``connection_problem`` of a ``connection_init`` message (a non-object payload is left to
+    strawberry, which refuses it)."""
+    payload = message.get("payload")
+    return connection_problem(payload) if isinstance(payload, dict) else None
+
+
+class KehuTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
+    """graphql-transport-ws: malformed ``connection_init`` values close with 4400 Bad Request."""
+
+    async def handle_connection_init(self, message: Any) -> None:
+        problem = _init_problem(message)
+        if problem is not None:
+            await self.websocket.close(code=4400, reason=problem)
+            return
+        await super().handle_connection_init(message)
+
+
+class KehuWSHandler(BaseGraphQLWSHandler[Any, Any]):
+    """The legacy graphql-ws protocol: the same refusal, announced by ``connection_error``."""
+
+    async def handle_connection_init(self, message: Any) -> None:
+        problem = _init_problem(message)
+        if problem is not None:
+            await self.send_message(
+                ConnectionErrorMessage(
+                    type="connection_error", payload={"code": "BAD_REQUEST", "message": problem}
+                )
+            )
+            await self.websocket.close(code=4400, reason=problem)
+            return
+        await super().handle_connection_init(message)
 
 
 class KehuGraphQL(GraphQL):
@@ -48,6 +100,9 @@ class KehuGraphQL(GraphQL):
     Resolvers use a plain SQLAlchemy session, so the whole operation (authentication, every
     resolver, the commit) runs in one thread; the event loop stays free for other requests.
     """
+
+    graphql_transport_ws_handler_class = KehuTransportWSHandler
+    graphql_ws_handler_class = KehuWSHandler
 
     def __init__(
         self,
@@ -96,24 +151,38 @@ class KehuGraphQL(GraphQL):
         return response
 
     async def on_ws_connect(self, context: Context) -> Any:  # type: ignore[override]
-        """Authenticate a websocket from ``connection_init`` {"Authorization": "Bearer …"}."""
+        """Authenticate a websocket from ``connection_init`` {"Authorization": "Bearer …"}.
+
+        The credentials stay with the connection: every event a subscription pushes checks
+        them again (``Context.recheck``), so a deactivated caller or an expired token ends it.
+        """
         params: Mapping[str, Any] = context.connection_params or {}
+        problem = connection_problem(params)
+        if problem is not None:  # the handlers below refuse this first; never used unchecked
+            raise ConnectionRejectionError({"code": "BAD_REQUEST", "message": problem})
         header = params.get("Authorization") or params.get("authorization")
         if header is None and context.request is not None:
             header = context.request.headers.get("authorization")
 
-        def load() -> Any:
-            with self.session_factory() as session:
+        def reauthenticate(session: Session) -> Staff:
+            try:
                 staff = authenticate(session, self.settings, header)
-                session.expunge(staff)
-                return staff
+            except AuthenticationError as exc:
+                raise Unauthenticated(str(exc)) from exc
+            session.expunge(staff)
+            return staff
+
+        def load() -> Staff:
+            with self.session_factory() as session:
+                return reauthenticate(session)
 
         try:
             staff = await run_in_threadpool(load)
-        except AuthenticationError as exc:
+        except Unauthenticated as exc:
             raise ConnectionRejectionError(
-                {"code": "UNAUTHENTICATED", "message": str(exc)}
+                {"code": "UNAUTHENTICATED", "message": exc.message}
             ) from exc
+        context.reauthenticate = reauthenticate
         purpose = params.get("X-Purpose") or params.get("x-purpose")
         context.authorize(staff, purpose)
         return None

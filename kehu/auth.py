@@ -1,4 +1,5 @@
-"""Authentication: bearer JWTs signed by Kehu (HS256), checked for signature, expiry, issuer."""
+"""Authentication: bearer JWTs signed by Kehu (HS256), checked for signature, issuer, audience,
+expiry and a bounded lifetime (``KEHU_TOKEN_MAX_LIFETIME_MINUTES``)."""
 
 from __future__ import annotations
 
@@ -22,9 +23,14 @@ class AuthenticationError(Exception):
 
 
 def mint_token(settings: Settings, employee_no: str, ttl: timedelta | None = None) -> str:
-    """A signed token for a staff member (``kehu token``)."""
+    """A signed token for a staff member (``kehu token``); never longer-lived than the maximum."""
     issued = clock.now()
     lifetime = ttl if ttl is not None else timedelta(minutes=settings.token_ttl_minutes)
+    if lifetime > timedelta(minutes=settings.token_max_lifetime_minutes):
+        raise ValueError(
+            "a token may live at most KEHU_TOKEN_MAX_LIFETIME_MINUTES "
+            f"({settings.token_max_lifetime_minutes} minutes)"
+        )
     claims = {
         "sub": employee_no,
         "iss": settings.jwt_issuer,
@@ -60,11 +66,23 @@ def employee_no_from(settings: Settings, authorization: str | None) -> str:
         raise AuthenticationError("the token was not issued by this service") from exc
     except jwt.InvalidTokenError as exc:
         raise AuthenticationError("the token is not valid") from exc
-    if not isinstance(claims["exp"], int | float):
-        raise AuthenticationError("the token is not valid")
-    if claims["exp"] + LEEWAY_SECONDS < clock.now().timestamp():
+    issued, expires = _seconds(claims["iat"]), _seconds(claims["exp"])
+    now = clock.now().timestamp()
+    if issued > now + LEEWAY_SECONDS:
+        raise AuthenticationError("the token was issued in the future")
+    if expires - issued > settings.token_max_lifetime_minutes * 60:
+        raise AuthenticationError("the token's lifetime exceeds the maximum this service accepts")
+    if expires + LEEWAY_SECONDS < now:
         raise AuthenticationError("the token has expired")
     return str(claims["sub"])
+
+
+def _seconds(claim: object) -> float:
+    """A time claim (NumericDate: a JSON number of seconds) within a sane range, or refused."""
+    # bool is an int in Python, but `true` is not a time; text, NaN and infinity are not either.
+    if isinstance(claim, bool) or not isinstance(claim, int | float) or not 0 <= claim < 2**40:
+        raise AuthenticationError("the token is not valid")
+    return float(claim)
 
 
 def authenticate(session: Session, settings: Settings, authorization: str | None) -> Staff:

@@ -142,6 +142,12 @@ def token(
     if ttl_minutes is not None and ttl_minutes <= 0:
         console.print("[red]--ttl-minutes must be positive[/red]")
         raise typer.Exit(2)
+    if ttl_minutes is not None and ttl_minutes > settings.token_max_lifetime_minutes:
+        console.print(
+            "[red]--ttl-minutes must not exceed KEHU_TOKEN_MAX_LIFETIME_MINUTES "
+            f"({settings.token_max_lifetime_minutes})[/red]"
+        )
+        raise typer.Exit(2)
     wanted = [no for no, _, _ in DEMO_STAFF] if demo else [employee_no] if employee_no else []
     if not wanted:
         console.print("[red]Give an employee number or --demo[/red]")

@@ -106,6 +106,8 @@ class Settings:
     jwt_secret: str
     jwt_issuer: str = "kehu"
     token_ttl_minutes: int = 480
+    # No token is accepted whose exp - iat exceeds this (minted or forged with the secret).
+    token_max_lifetime_minutes: int = 720
     encryption_keys: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
     hash_keys: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
     # HMAC keys of the audit chain and its checkpoints: never stored in the database, so a
@@ -156,6 +158,13 @@ class Settings:
                 raise SettingsError(f"{name} is required when KEHU_DATABASE_URL is not SQLite")
             return value
 
+        token_ttl = _int(env, "KEHU_TOKEN_TTL_MINUTES", 480)
+        token_max = _int(env, "KEHU_TOKEN_MAX_LIFETIME_MINUTES", 720)
+        if token_ttl > token_max:
+            raise SettingsError(
+                "KEHU_TOKEN_TTL_MINUTES must not exceed KEHU_TOKEN_MAX_LIFETIME_MINUTES "
+                f"({token_max})"
+            )
         jwt_secret = secret("KEHU_JWT_SECRET")
         if len(jwt_secret) < 32:
             raise SettingsError("KEHU_JWT_SECRET must be at least 32 characters")
@@ -164,7 +173,8 @@ class Settings:
             var_dir=var_dir,
             jwt_secret=jwt_secret,
             jwt_issuer=env.get("KEHU_JWT_ISSUER") or "kehu",
-            token_ttl_minutes=_int(env, "KEHU_TOKEN_TTL_MINUTES", 480),
+            token_ttl_minutes=token_ttl,
+            token_max_lifetime_minutes=token_max,
             encryption_keys=_parse_keys("KEHU_ENCRYPTION_KEYS", secret("KEHU_ENCRYPTION_KEYS")),
             hash_keys=_parse_keys("KEHU_HASH_KEYS", secret("KEHU_HASH_KEYS")),
             max_depth=_int(env, "KEHU_MAX_DEPTH", 12),

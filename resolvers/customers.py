@@ -34,13 +34,12 @@ from kehu import clock
 from resolvers import sharing, validation
 from resolvers.errors import (
     ConflictError,
-    FieldError,
     ForbiddenError,
     NotFoundError,
     Problems,
     UserInputError,
 )
-from resolvers.ids import global_id, parse_global_id, pk_of
+from resolvers.ids import parse_global_id, pk_of
 from resolvers.pagination import Page, PageRequest, SortKey, paginate
 from store import crypto
 from store.complaints import Complaint, ComplaintStatus
@@ -358,20 +357,28 @@ def visible_to(staff: Staff, scopes: frozenset[str]) -> ColumnElement[bool]:
 def row_visibility_reason(
     session: Session, staff: Staff, scopes: frozenset[str], reference: str
 ) -> tuple[bool, str]:
-    """Whether ``staff`` sees the customer ``reference`` (global ID or number), and why."""
+    """Whether ``staff`` sees the customer ``reference`` (global ID or number), and why.
+
+    A customer that does not exist and one outside the scopes get the same words (issue 8), so
+    the answer cannot be used to learn who banks here; neither echoes the reference.
+    """
     parsed = parse_global_id(reference)
     customer_id = parsed[1] if parsed and parsed[0] == "Customer" else None
     if customer_id is None and reference.isdigit():
         customer_id = int(reference)
-    if customer_id is None or session.get(Customer, customer_id) is None:
-        return False, f"no customer {reference}"
-    seen = session.scalar(
-        select(Customer.id).where(Customer.id == customer_id, visible_to(staff, scopes))
-    )
+    if customer_id is not None and not 0 < customer_id < 2**63:
+        customer_id = None  # no row has it, and the database could not even compare it
     held = ", ".join(sorted(scopes)) or "none"
+    seen = (
+        None
+        if customer_id is None
+        else session.scalar(
+            select(Customer.id).where(Customer.id == customer_id, visible_to(staff, scopes))
+        )
+    )
     if seen is None:
-        return False, f"customer {reference} is outside the caller's row scopes ({held})"
-    return True, f"customer {reference} is inside the caller's row scopes ({held})"
+        return False, f"no such customer, or outside the row scopes ({held})"
+    return True, f"the customer is inside the row scopes ({held})"
 
 
 def require_visible(session: Session, customer_id: int, visible: ColumnElement[bool]) -> int:
@@ -437,9 +444,36 @@ def get_customer(session: Session, customer_id: int, *, for_update: bool = False
     return customer
 
 
-def _find_by_id_number(session: Session, number: str) -> Customer | None:
+def _find_by_id_number(session: Session, number: str) -> int | None:
     hashes = crypto.cipher().blind_indexes(number)
-    return session.scalar(select(Customer).where(Customer.id_number_hash.in_(hashes)))
+    return session.scalar(select(Customer.id).where(Customer.id_number_hash.in_(hashes)))
+
+
+REGISTRATION_REFUSED = "registration of this ID number is refused: ask your supervisor"
+
+
+def _refuse_duplicate(
+    session: Session,
+    number: str,
+    visible: ColumnElement[bool],
+    problems: Problems,
+    own_id: int | None = None,
+) -> None:
+    """Refuse an ID number another customer has (INFO-5), naming that customer only to a caller
+    who may see them: the ID goes in ``existing_customer_id``, never in the message. Anyone else
+    learns only that registration is refused and whom to ask, not who banks here (issue 8)."""
+    existing = _find_by_id_number(session, number)
+    if existing is None or existing == own_id:
+        return
+    if session.scalar(select(Customer.id).where(Customer.id == existing, visible)) is None:
+        problems.add("idNumber", "DUPLICATE_ID_NUMBER", REGISTRATION_REFUSED)
+        return
+    problems.add(
+        "idNumber",
+        "DUPLICATE_ID_NUMBER",
+        "a customer with this ID number exists (see existingCustomerId)",
+        existing_customer_id=existing,
+    )
 
 
 def _relationship_manager(
@@ -545,9 +579,10 @@ def create_customer(
     actor: Staff,
     values: dict[str, Any],
     source: SourceDraft,
+    visible: ColumnElement[bool],
     write_scopes: frozenset[str] = frozenset({"bank"}),
 ) -> Customer:
-    """Register a customer; refused with the existing customer's ID for a known ID number.
+    """Register a customer; a known ID number is refused (``_refuse_duplicate``).
 
     The new customer must lie in the caller's ``write_scopes`` (its branch or manager).
     """
@@ -566,13 +601,7 @@ def create_customer(
     if manager_id is not None:
         _relationship_manager(session, manager_id, problems)
     if "id_number" in clean:
-        existing = _find_by_id_number(session, clean["id_number"])
-        if existing is not None:
-            problems.add(
-                "idNumber",
-                "DUPLICATE_ID_NUMBER",
-                f"a customer with this ID number exists: {global_id('Customer', existing.id)}",
-            )
+        _refuse_duplicate(session, clean["id_number"], visible, problems)
     # The source row needs the new customer's id, but its problems are reported with the rest.
     problems.errors.extend(_source_problems(source).errors)
     problems.raise_if_any()
@@ -595,12 +624,9 @@ def create_customer(
     try:
         session.flush()
     except IntegrityError as exc:  # a concurrent registration of the same ID number won
-        raise UserInputError(
-            [
-                FieldError(
-                    ("idNumber",), "DUPLICATE_ID_NUMBER", "a customer with this ID number exists"
-                )
-            ]
+        # Who won is not looked up again: the answer is the one for an invisible customer.
+        raise UserInputError.one(
+            ("idNumber",), "DUPLICATE_ID_NUMBER", REGISTRATION_REFUSED
         ) from exc
     _source(session, actor, customer.id, InformationKind.BASIC, source, Problems())
     for kind, interval in REVIEW_INTERVALS.items():
@@ -629,11 +655,13 @@ def update_customer(
     expected_version: int,
     values: dict[str, Any],
     source: SourceDraft,
+    visible: ColumnElement[bool],
     write_scopes: frozenset[str] = frozenset({"bank"}),
 ) -> Customer:
     """Change basic information; refused with ``CONFLICT`` when the version is stale (INFO-5).
 
-    A changed branch or manager must keep the customer in the caller's ``write_scopes``.
+    ``visible`` (the caller's customers) decides whether a duplicate ID number is named; a
+    changed branch or manager must keep the customer in the caller's ``write_scopes``.
     """
     customer = get_customer(session, customer_id, for_update=True)
     if customer.version != expected_version:
@@ -660,13 +688,7 @@ def update_customer(
         )
     new_id = clean.get("id_number")
     if new_id is not None and new_id != customer.id_number:
-        existing = _find_by_id_number(session, new_id)
-        if existing is not None and existing.id != customer.id:
-            problems.add(
-                "idNumber",
-                "DUPLICATE_ID_NUMBER",
-                f"a customer with this ID number exists: {global_id('Customer', existing.id)}",
-            )
+        _refuse_duplicate(session, new_id, visible, problems, customer.id)
     _source(session, actor, customer.id, InformationKind.BASIC, source, problems)
     problems.raise_if_any()
 

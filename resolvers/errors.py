@@ -8,7 +8,7 @@ contain personal values.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -16,6 +16,8 @@ class FieldError:
     field: tuple[str, ...]
     code: str
     message: str
+    # The existing customer a duplicate collides with — set only when the caller may see them.
+    existing_customer_id: int | None = None
 
 
 class UserInputError(Exception):
@@ -59,13 +61,19 @@ class Problems:
         self.prefix = tuple(prefix)
         self.errors: list[FieldError] = []
 
-    def add(self, field: Sequence[str] | str, code: str, message: str) -> None:
+    def add(
+        self,
+        field: Sequence[str] | str,
+        code: str,
+        message: str,
+        existing_customer_id: int | None = None,
+    ) -> None:
         path = (field,) if isinstance(field, str) else tuple(field)
-        self.errors.append(FieldError(self.prefix + path, code, message))
+        self.errors.append(FieldError(self.prefix + path, code, message, existing_customer_id))
 
     def extend(self, error: UserInputError, prefix: Sequence[str] = ()) -> None:
         for e in error.errors:
-            self.errors.append(FieldError(self.prefix + tuple(prefix) + e.field, e.code, e.message))
+            self.errors.append(replace(e, field=self.prefix + tuple(prefix) + e.field))
 
     def raise_if_any(self) -> None:
         if self.errors:

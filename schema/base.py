@@ -10,7 +10,7 @@ from typing import Any, Generic, TypeVar
 import strawberry
 from strawberry.types import Info
 
-from resolvers.errors import UserInputError
+from resolvers.errors import FieldError, UserInputError
 from resolvers.ids import global_id
 from resolvers.pagination import Page
 from schema.context import Context
@@ -121,9 +121,14 @@ class IDFilter:
 
 
 def user_errors(
-    exc: UserInputError, error_type: Callable[..., T], code: Callable[[str], Any] = str
+    exc: UserInputError,
+    error_type: Callable[..., T],
+    code: Callable[[str], Any] = str,
+    extra: Callable[[FieldError], dict[str, Any]] = lambda _: {},
 ) -> list[T]:
-    """A refused input's field errors as a domain's ``UserError`` type (``code`` maps codes)."""
+    """A refused input's field errors as a domain's ``UserError`` type (``code`` maps codes,
+    ``extra`` gives the domain's structured fields of one error)."""
     return [
-        error_type(field=list(e.field), code=code(e.code), message=e.message) for e in exc.errors
+        error_type(field=list(e.field), code=code(e.code), message=e.message, **extra(e))
+        for e in exc.errors
     ]

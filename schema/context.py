@@ -14,8 +14,8 @@ from authz.policy import AccessPolicy, RoleDecisions
 from kehu import clock
 from kehu.settings import Settings
 from resolvers import sharing
-from resolvers.customers import visible_to
-from resolvers.errors import ApiError, ForbiddenError
+from resolvers.customers import require_visible, visible_to
+from resolvers.errors import ApiError, ForbiddenError, NotFoundError
 from store.sharing import ShareGrant
 from store.staff import Staff
 
@@ -51,6 +51,9 @@ class Context:
     grant_presence: Any = None
     # Set by strawberry from the websocket ``connection_init`` payload (subscriptions).
     connection_params: dict[str, Any] | None = None
+    # Websockets (kehu.app): the caller loaded again from the connection's credentials, or
+    # Unauthenticated when they no longer hold (inactive, unknown, token expired).
+    reauthenticate: Callable[[Session], Staff] | None = None
     # Customers presented in this request, in order: nested fields load for all of them at once.
     customer_ids: list[int] = field(default_factory=list)
     # Customers whose complaints (free text they or handlers wrote) were presented (SHARE-4).
@@ -98,6 +101,28 @@ class Context:
         self._pending.clear()
         self._memo.clear()
 
+    def recheck(self, customer_id: int) -> str | None:
+        """Before a subscription pushes an event about ``customer_id``: None when it may go out,
+        otherwise why not (the caller then loses the socket, issue 8).
+
+        The caller is loaded again (still active, token not expired), the live policy version is
+        applied, and the customer must be visible under it. Call after ``start_event``.
+        """
+        if self.reauthenticate is None:
+            return "no credentials to check"
+        try:
+            staff = self.reauthenticate(self.session)
+        except Unauthenticated as exc:
+            return exc.message
+        if self.policy_watcher is not None:
+            self.policy_watcher.check()
+        self.authorize(staff, self.purpose)
+        try:
+            require_visible(self.session, customer_id, self.visible)
+        except NotFoundError:
+            return "the customer is no longer visible to you"
+        return None
+
     @property
     def actor(self) -> Staff:
         """The authenticated staff member (resolvers behind authentication only)."""
@@ -112,6 +137,7 @@ class Context:
         (SHARE-1) and the response says so in ``extensions.access``.
         """
         self.staff = staff
+        self.purpose_problem = None
         decisions = self.decisions = self.policy.decisions(staff.roles)
         self.row_scopes = decisions.row_scopes
         self.purpose = (purpose or "").strip().upper() or None

@@ -236,10 +236,25 @@ class CustomerUserError:
     field: list[str] | None = strawberry.field(description="Path of the input field.")
     code: CustomerErrorCode  # type: ignore[valid-type]
     message: str
+    existing_customer_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="DUPLICATE_ID_NUMBER: the customer who has this ID number — only when you "
+        "may see them; otherwise null, and registration is refused (ask your supervisor). "
+        "已存在的客户（仅当您有权查看时提供）。",
+    )
 
 
 def _errors(exc: UserInputError) -> list[CustomerUserError]:
-    return user_errors(exc, CustomerUserError, lambda code: CustomerErrorCode[code])
+    return user_errors(
+        exc,
+        CustomerUserError,
+        lambda code: CustomerErrorCode[code],
+        lambda e: {
+            "existing_customer_id": None
+            if e.existing_customer_id is None
+            else node_id("Customer", e.existing_customer_id)
+        },
+    )
 
 
 # --- object types -----------------------------------------------------------------------------
@@ -1329,7 +1344,12 @@ class CustomerMutation:
             info,
             CustomerPayload,
             lambda s, actor: logic.create_customer(
-                s, actor, _basic_values(input), input.source.draft(), scopes
+                s,
+                actor,
+                _basic_values(input),
+                input.source.draft(),
+                info.context.visible,
+                scopes,
             ),
             lambda created: CustomerPayload(customer=load_customer(info, created.id), errors=[]),
         )
@@ -1353,6 +1373,7 @@ class CustomerMutation:
                 input.expected_version,
                 _basic_values(input.changes),
                 input.source.draft(),
+                info.context.visible,
                 scopes,
             ),
             lambda changed: CustomerPayload(customer=load_customer(info, changed.id), errors=[]),

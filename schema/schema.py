@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Callable
+import logging
+from collections.abc import AsyncGenerator, Callable, Iterable
 from typing import Any
 
 import strawberry
@@ -20,7 +21,9 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.schema.schema import StreamResult
 from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType
 
 from kehu.settings import Settings
 from resolvers import complaints as complaint_logic
@@ -33,6 +36,7 @@ from schema.audit import AuditQuery
 from schema.base import ContextInfo, Node
 from schema.complaints import ComplaintMutation, ComplaintNode, ComplaintQuery
 from schema.complaints import present as present_complaints
+from schema.context import Context
 from schema.customers import (
     AccountNode,
     CustomerMutation,
@@ -65,6 +69,8 @@ from schema.workflows import (
 from store.complaints import Complaint
 from store.customers import Account
 from store.staff import Branch, Staff
+
+log = logging.getLogger("kehu")
 
 
 @strawberry.type
@@ -144,13 +150,51 @@ class Subscription:
             for row in await run_in_threadpool(read, last_seen):
                 last_seen = row.id
                 ctx.start_event()
+                # The right to see is checked again for every event, not once at connect.
+                refused = await run_in_threadpool(ctx.recheck, row.customer_id)
+                if refused is not None:
+                    await _forbid(ctx, refused)
                 yield NotificationNode.present(row)
             ctx.start_event()
             await asyncio.sleep(interval)
 
 
+async def _forbid(ctx: Context, reason: str) -> None:
+    """Close the subscriber's websocket with 4403 Forbidden; wait for the server to end this.
+
+    Closing the socket (not completing the operation) ends every operation of the connection
+    at once; the protocol handler then cancels them, so this never returns.
+    """
+    log.info("subscription of %s closed with 4403: %s", ctx.actor.employee_no, reason)
+    await ctx.request.close(code=4403, reason="Forbidden")
+    await asyncio.Event().wait()
+
+
 class KehuSchema(strawberry.Schema):
-    """Logs internal errors without personal data; everything else is strawberry's."""
+    """Logs internal errors without personal data; streams subscriptions only."""
+
+    async def stream(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+    ) -> StreamResult:
+        """Only subscriptions run over a stream (websockets): a socket keeps the credentials
+        of its ``connection_init``, so queries and mutations go over HTTP, where every request
+        authenticates again (issue 8). Each subscription event re-checks the caller itself."""
+        return await super().stream(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            operation_extensions,
+            allowed_operation_types=(OperationType.SUBSCRIPTION,),
+        )
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None

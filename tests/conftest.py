@@ -11,6 +11,7 @@ import itertools
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -221,3 +222,18 @@ def cli_env(backend: Backend, tmp_path: Path) -> Iterator[dict[str, str]]:
             pass
         finally:
             admin.dispose()
+
+
+POLICY_RULE = """mutation($input: PolicyRuleInput!) { %s(input: $input) { errors { code } } }"""
+
+
+@contextmanager
+def policy_rule(backend: Backend, rule: dict[str, str]) -> Iterator[None]:
+    """The live policy with ``rule`` added (by a security admin) for the block, then removed."""
+    added = backend.gql(POLICY_RULE % "addPolicyRule", {"input": rule}, staff="SEC0001")
+    assert added["addPolicyRule"]["errors"] == []
+    try:
+        yield
+    finally:
+        removed = backend.gql(POLICY_RULE % "removePolicyRule", {"input": rule}, staff="SEC0001")
+        assert removed["removePolicyRule"]["errors"] == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import jwt
+import pytest
 
 from kehu import clock
 from kehu.auth import mint_token
@@ -82,3 +83,68 @@ def test_healthz_needs_no_token(backend: Backend) -> None:
     response = backend.client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+
+
+def _signed(backend: Backend, **claims: object) -> str:
+    now = int(clock.now().timestamp())
+    base: dict[str, object] = {
+        "sub": "RM0001",
+        "iss": backend.settings.jwt_issuer,
+        "aud": "kehu-api",
+        "iat": now,
+        "exp": now + 3600,
+    }
+    base.update(claims)
+    present = {k: v for k, v in base.items() if v is not None}
+    return jwt.encode(present, backend.settings.jwt_secret, algorithm="HS256")
+
+
+def _me_with(backend: Backend, token: str) -> object:
+    return backend.post(ME, staff="", headers={"Authorization": f"Bearer {token}"})
+
+
+def test_token_lifetime_is_bounded_by_the_maximum_setting(backend: Backend) -> None:
+    maximum = backend.settings.token_max_lifetime_minutes * 60
+    now = int(clock.now().timestamp())
+    # Exactly the maximum lifetime is accepted; one second more is refused.
+    assert _me_with(backend, _signed(backend, iat=now, exp=now + maximum)).status_code == 200  # type: ignore[attr-defined]
+    message = _unauthenticated(_me_with(backend, _signed(backend, iat=now, exp=now + maximum + 1)))
+    assert "lifetime" in message
+    century = now + 100 * 365 * 24 * 3600
+    assert "lifetime" in _unauthenticated(_me_with(backend, _signed(backend, exp=century)))
+
+
+def test_token_issued_in_the_future_is_refused(backend: Backend) -> None:
+    now = int(clock.now().timestamp())
+    # Clocks may differ by the leeway (30 s); beyond that a token is not from this service.
+    assert _me_with(backend, _signed(backend, iat=now + 30, exp=now + 600)).status_code == 200  # type: ignore[attr-defined]
+    message = _unauthenticated(_me_with(backend, _signed(backend, iat=now + 31, exp=now + 600)))
+    assert "future" in message
+    far = _signed(backend, iat=now + 100 * 365 * 24 * 3600, exp=now + 100 * 365 * 24 * 3600 + 60)
+    _unauthenticated(_me_with(backend, far))
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"iat": None},
+        {"exp": None},
+        {"iat": "now"},
+        {"exp": "later"},
+        {"iat": True},
+        {"exp": 1.5e300},
+        {"exp": 2**70},
+    ],
+    ids=["no-iat", "no-exp", "text-iat", "text-exp", "bool-iat", "huge-float-exp", "huge-exp"],
+)
+def test_token_time_claims_must_be_present_numbers(
+    backend: Backend, claims: dict[str, object]
+) -> None:
+    _unauthenticated(_me_with(backend, _signed(backend, **claims)))
+
+
+def test_minted_tokens_cannot_outlive_the_maximum(backend: Backend) -> None:
+    maximum = timedelta(minutes=backend.settings.token_max_lifetime_minutes)
+    assert _me_with(backend, mint_token(backend.settings, "RM0001", ttl=maximum)).status_code == 200  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="KEHU_TOKEN_MAX_LIFETIME_MINUTES"):
+        mint_token(backend.settings, "RM0001", ttl=maximum + timedelta(seconds=1))

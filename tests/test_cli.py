@@ -45,6 +45,12 @@ def test_migrate_seed_once_and_token(cli_env: dict[str, str]) -> None:
     assert "RELATIONSHIP_MANAGER" in tokens
     unknown = runner.invoke(app, ["token", "NOBODY"], env=cli_env)
     assert unknown.exit_code == 1 and "Unknown staff" in unknown.output
+    # Tokens never outlive KEHU_TOKEN_MAX_LIFETIME_MINUTES (720 by default).
+    too_long = runner.invoke(app, ["token", "RM0001", "--ttl-minutes", "721"], env=cli_env)
+    assert too_long.exit_code == 2 and "KEHU_TOKEN_MAX_LIFETIME_MINUTES" in too_long.output
+    assert employee_no_from(
+        settings, f"Bearer {_run(cli_env, 'token', 'RM0001', '--ttl-minutes', '720').strip()}"
+    )
 
 
 def test_a_bad_setting_stops_the_command_with_its_name(cli_env: dict[str, str]) -> None:

@@ -82,3 +82,17 @@ def test_key_lists_keep_order_and_refuse_duplicates(tmp_path: Path) -> None:
                 "KEHU_HASH_KEYS": f"{new_key_entry('h')},{new_key_entry('h')}",
             }
         )
+
+
+def test_token_lifetimes_are_bounded(tmp_path: Path) -> None:
+    base = {"KEHU_VAR_DIR": str(tmp_path)}
+    settings = Settings.from_env(base)
+    # A working day of demo tokens fits in the default maximum.
+    assert settings.token_ttl_minutes == 480
+    assert settings.token_max_lifetime_minutes == 720
+    with pytest.raises(SettingsError, match="KEHU_TOKEN_TTL_MINUTES"):
+        Settings.from_env({**base, "KEHU_TOKEN_TTL_MINUTES": "721"})
+    bounded = Settings.from_env(
+        {**base, "KEHU_TOKEN_TTL_MINUTES": "60", "KEHU_TOKEN_MAX_LIFETIME_MINUTES": "60"}
+    )
+    assert bounded.token_max_lifetime_minutes == 60
