@@ -282,6 +282,26 @@ def test_scripts_are_bounded_too() -> None:
         sandbox.execute("l[0] = l", cyclic)  # a value that can never be stored
 
 
+def test_deeply_nested_values_are_refused_before_python_hashes_or_stores_them() -> None:
+    script = "t = 0\nfor i in range(n):\n    t = (t,)\n"
+    with pytest.raises(sandbox.ExpressionLimit, match="nesting"):
+        sandbox.execute(script + "s = {t}", {"n": 1000})
+    with pytest.raises(sandbox.ExpressionLimit, match="nesting"):
+        sandbox.execute(script, {"n": 1000})  # the task data could not be stored
+    values: dict[str, Any] = {"n": 50}
+    sandbox.execute(script + "s = {t}", values)
+    assert len(values["s"]) == 1
+
+
+def test_a_deploy_shares_one_budget_across_its_expressions() -> None:
+    heavy = "len([0 for a in range(100) for b in range(100)])"
+    sandbox.check(heavy)  # alone, within the limits
+    budget = sandbox.Budget()
+    with pytest.raises(sandbox.ExpressionLimit):
+        for _ in range(20):
+            sandbox.check(heavy, "eval", budget)
+
+
 def test_the_time_budget_stops_an_expression_within_its_step_budget() -> None:
     limits = sandbox.Limits(steps=10**9, seconds=0.05)
     with pytest.raises(sandbox.ExpressionLimit, match="seconds"):

@@ -217,9 +217,10 @@ def _expression_problems(root: etree._Element) -> list[ProcessError]:
         elif _is_expression_attribute(name.localname, element):
             checks.append((element, element.get("value") or "", "eval"))
     found = []
+    budget = sandbox.Budget()
     for element, source, mode in checks:
         try:
-            sandbox.check(source, mode)
+            sandbox.check(source, mode, budget)
         except sandbox.SandboxError as exc:
             owner = element
             while owner is not None and (

@@ -39,6 +39,7 @@ class Limits:
     seconds: float = 1.0  # wall clock, checked at every step
     int_bits: int = 4096  # about 1,233 decimal digits
     length: int = 100_000  # characters of a string, items of a collection, weight of a value
+    nesting: int = 100  # levels of lists in lists (Python hashes and compares them recursively)
 
 
 LIMITS = Limits()
@@ -131,16 +132,32 @@ _CONSTANTS = (type(None), bool, int, float, str)
 _FORMAT_SPEC = re.compile(r"(.?[<>=^])?[+\- ]?#?0?\d{0,2}[,_]?(\.\d{1,2})?[bdeEfFgGnosxX%]?")
 
 
-def check(source: str, mode: str = "eval") -> None:
+class Budget:
+    """Steps and time left: one per evaluation, or one for all the expressions of a deploy."""
+
+    def __init__(self, limits: Limits = LIMITS) -> None:
+        self.limits = limits
+        self.steps = 0
+        self.deadline = time.monotonic() + limits.seconds
+
+    def charge(self, steps: int = 1) -> None:
+        self.steps += steps
+        if self.steps > self.limits.steps:
+            _over(self.limits.steps, "evaluation steps")
+        if time.monotonic() > self.deadline:
+            _over(self.limits.seconds, "seconds")
+
+
+def check(source: str, mode: str = "eval", budget: Budget | None = None) -> None:
     """Raise :class:`SandboxError` when ``source`` is not allowed (or not valid Python).
 
     Beyond the syntax, every part of the text that depends on no process variable is evaluated
     once under the limits, so a cost visible in the text is refused here, with
-    :class:`ExpressionLimit`, rather than when an instance runs.
+    :class:`ExpressionLimit`, rather than when an instance runs. A deploy passes one ``budget``
+    for all the expressions of a diagram, so many of them cannot add up to a long deploy.
     """
     tree = _parse(source, mode)
-    run = _Run({}, LIMITS)
-    _fold(tree, run)
+    _fold(tree, _Run({}, LIMITS, budget))
 
 
 @functools.lru_cache(maxsize=2048)
@@ -330,20 +347,12 @@ def execute(script: str, data: dict[str, Any], limits: Limits = LIMITS) -> None:
 class _Run:
     """One evaluation: its variables (innermost comprehension scope last) and its budget."""
 
-    def __init__(self, variables: dict[str, Any], limits: Limits) -> None:
+    def __init__(
+        self, variables: dict[str, Any], limits: Limits, budget: Budget | None = None
+    ) -> None:
         self.scopes = [variables]
         self.limits = limits
-        self.steps = 0
-        self.deadline = time.monotonic() + limits.seconds
-
-    # -- the budget
-
-    def charge(self, steps: int = 1) -> None:
-        self.steps += steps
-        if self.steps > self.limits.steps:
-            _over(self.limits.steps, "evaluation steps")
-        if time.monotonic() > self.deadline:
-            _over(self.limits.seconds, "seconds")
+        self.charge = (budget or Budget(limits)).charge
 
     def sized(self, length: int) -> None:
         """Pay for building a string or collection of ``length``; refuse it beyond the limit."""
@@ -364,9 +373,9 @@ class _Run:
         ``strict``, only plain values (None, numbers, strings, lists, tuples, dicts, sets) pass.
         """
         limit = self.limits.length
-        weight, stack = 0, [value]
+        weight, stack = 0, [(value, 0)]
         while stack:
-            item = stack.pop()
+            item, depth = stack.pop()
             kind = type(item)
             if kind is str:
                 weight += max(1, len(item))
@@ -375,7 +384,9 @@ class _Run:
             elif kind in _CONTAINERS:
                 if weight + len(item) > limit:
                     break
-                stack.extend(item.items() if kind is dict else item)
+                if depth >= self.limits.nesting:
+                    _over(self.limits.nesting, "levels of nesting in a value")
+                stack.extend((part, depth + 1) for part in (item.items() if kind is dict else item))
                 weight += 1
             elif kind in _PLAIN or not strict:
                 weight += 1
@@ -391,7 +402,7 @@ class _Run:
     def items(self, value: Any) -> list[Any]:
         """The items of an iterable value (a dict's keys), paid for."""
         if type(value) not in (*_SEQUENCES, set, dict):
-            raise SandboxError(f"a {type(value).__name__} cannot be iterated here")
+            raise SandboxError(f"{type(value).__name__} values cannot be iterated here")
         self.charge(len(value) // 10 + 1)
         return list(value)
 
@@ -420,7 +431,7 @@ class _Run:
         container = self.eval(node.value)
         if isinstance(node.slice, ast.Slice):
             if type(container) not in _SEQUENCES:
-                raise SandboxError(f"a {type(container).__name__} cannot be sliced")
+                raise SandboxError(f"{type(container).__name__} values cannot be sliced")
             bounds = [
                 None if part is None else self.eval(part)
                 for part in (node.slice.lower, node.slice.upper, node.slice.step)
@@ -439,7 +450,7 @@ class _Run:
             if type(key) not in (int, bool):
                 raise TypeError("indices must be integers")
             return container[key]
-        raise SandboxError(f"a {type(container).__name__} cannot be subscripted")
+        raise SandboxError(f"{type(container).__name__} values cannot be subscripted")
 
     def _tuple(self, node: ast.Tuple) -> tuple[Any, ...]:
         return tuple(self.eval(element) for element in node.elts)
@@ -721,7 +732,7 @@ def _int(run: _Run, value: Any = 0, base: Any = None) -> int:
 
 def _len(run: _Run, value: Any) -> int:
     if type(value) not in (*_SEQUENCES, set, dict):
-        raise TypeError(f"a {type(value).__name__} has no length")
+        raise TypeError(f"{type(value).__name__} values have no length")
     return len(value)
 
 
