@@ -44,7 +44,7 @@ class Limits:
 
 LIMITS = Limits()
 MAX_SOURCE = 4000
-MAX_NESTING = 100  # the interpreter recurses once per level of the syntax tree
+MAX_SYNTAX_DEPTH = 100  # the interpreter recurses once per level of the syntax tree
 
 
 class SandboxError(ValueError):
@@ -125,8 +125,9 @@ _EXPRESSION_NODES: frozenset[type[ast.AST]] = frozenset(
         *_COMPARE,
     }
 )
-_SCRIPT_NODES = _EXPRESSION_NODES | {ast.Module, ast.Assign, ast.AugAssign, ast.If, ast.For}
-_SCRIPT_NODES |= {ast.Pass, ast.Expr}
+_SCRIPT_NODES = _EXPRESSION_NODES | frozenset(
+    {ast.Module, ast.Assign, ast.AugAssign, ast.If, ast.For, ast.Pass, ast.Expr}
+)
 _CONSTANTS = (type(None), bool, int, float, str)
 # A format spec without nesting: fill and align, sign, width and precision of two digits at most.
 _FORMAT_SPEC = re.compile(r"(.?[<>=^])?[+\- ]?#?0?\d{0,2}[,_]?(\.\d{1,2})?[bdeEfFgGnosxX%]?")
@@ -175,8 +176,8 @@ def _parse(source: str, mode: str) -> ast.AST:
         if type(node) not in allowed:
             raise SandboxError(f"'{type(node).__name__}' is not allowed in diagrams")
         _check_node(node)
-    if _nesting(tree) > MAX_NESTING:
-        raise SandboxError(f"nested more than {MAX_NESTING} levels deep")
+    if _depth(tree) > MAX_SYNTAX_DEPTH:
+        raise SandboxError(f"nested more than {MAX_SYNTAX_DEPTH} levels deep")
     return tree
 
 
@@ -259,7 +260,7 @@ def _check_target(target: ast.expr, *, subscripts: bool) -> None:
         raise SandboxError("only names (and, in scripts, subscripts) can be assigned")
 
 
-def _nesting(tree: ast.AST) -> int:
+def _depth(tree: ast.AST) -> int:
     deepest, stack = 0, [(tree, 1)]
     while stack:
         node, depth = stack.pop()
@@ -280,8 +281,8 @@ def _fold(node: ast.AST, run: _Run) -> None:
             run.eval(node)
         except SandboxError:
             raise
-        except Exception:  # an error of the expression itself (1/0): the run will report it
-            return
+        except Exception:  # an error of the expression itself (1/0): runs report it
+            pass
         return
     for child in ast.iter_child_nodes(node):
         _fold(child, run)
