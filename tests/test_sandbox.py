@@ -441,6 +441,14 @@ RUN_TIME_CASES = {
         + " />",
         "Task_RecordAssignment",
     ),
+    "timer": (
+        '<bpmn:timerEventDefinition id="Timer_InvestigationWarning_Definition">\n'
+        '        <bpmn:timeDate>deadlines["warning_at"]</bpmn:timeDate>',
+        '<bpmn:timerEventDefinition id="Timer_InvestigationWarning_Definition">\n'
+        f'        <bpmn:timeDate>deadlines["warning_at"] if sum(range({HEAVY})) else ""'
+        "</bpmn:timeDate>",
+        "Timer_InvestigationWarning",
+    ),
 }
 
 
@@ -496,11 +504,19 @@ def test_an_expression_over_its_limit_fails_the_step_and_nothing_moves(
     assert read(backend, complaint)["status"] == "INVESTIGATING"
 
 
+@pytest.mark.parametrize(
+    "bomb",
+    [
+        # The reported freeze (a due date summing 10**10 numbers), sized from the variables.
+        'str(sum(range(len(deadlines["decision_due_at"]) ** 9)))',
+        # Small steps, many of them: runs until the step budget is spent.
+        'len([0 for a in range(len(deadlines["decision_due_at"]) * 20) for b in range(1000)])',
+    ],
+    ids=["one big call", "many small steps"],
+)
 def test_the_server_keeps_answering_while_a_diagram_computes(
-    backend: Backend, restore_original: None
+    backend: Backend, bomb: str, restore_original: None
 ) -> None:
-    """The reported freeze: a due date summing 10**10 numbers, here sized from the variables."""
-    bomb = 'str(sum(range(len(deadlines["decision_due_at"]) ** 9)))'
     xml = ORIGINAL.replace(
         DUE_INVESTIGATE,
         DUE_INVESTIGATE.replace(
