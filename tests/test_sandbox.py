@@ -587,3 +587,34 @@ def test_allowed_arithmetic_gives_pythons_answer(source: str, a: Any, b: Any, c:
     data = {"a": a, "b": b, "c": c}
     expected = _outcome(lambda: eval(source, {"__builtins__": {"abs": abs}}, dict(data)))
     assert _outcome(lambda: sandbox.evaluate(source, data)) == expected
+
+
+# --- any mix of what is allowed stays within the limits ------------------------------------------
+
+_atoms = st.sampled_from(["n", "s", "l", "9", "'ab'", "[1, 2]", "(1, 2)", "{1: 2}", "2.5", "x"])
+_calls = st.sampled_from(["range", "str", "sum", "sorted", "list", "len", "set", "max", "int"])
+_mixing = st.sampled_from(["*", "**", "+", "<<", "-", "//", "%", "==", "<", " in "])
+
+
+@st.composite
+def _anything(draw: st.DrawFn, depth: int = 4) -> str:
+    if depth == 0 or draw(st.integers(0, 3)) == 0:
+        return draw(_atoms)
+    shape = draw(st.integers(0, 2))
+    if shape == 0:
+        return f"({draw(_anything(depth - 1))}){draw(_mixing)}({draw(_anything(depth - 1))})"
+    if shape == 1:
+        return f"{draw(_calls)}({draw(_anything(depth - 1))})"
+    return f"[{draw(_anything(depth - 1))} for x in {draw(_anything(depth - 1))}]"
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(source=_anything())
+def test_any_mix_of_allowed_operations_ends_within_the_limits(source: str) -> None:
+    """Whatever is combined, the evaluation ends: with a value of bounded size, or an error."""
+    data = {"n": 10**5, "s": "x" * 1000, "l": list(range(1000)), "x": 7}
+    try:
+        value = sandbox.evaluate(source, data)
+    except (sandbox.SandboxError, ArithmeticError, LookupError, TypeError, ValueError):
+        return
+    assert len(repr(value)) <= 20 * sandbox.LIMITS.length
