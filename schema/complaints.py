@@ -126,6 +126,7 @@ class _ComplaintErrorCode(Enum):
     NEGATIVE_AMOUNT = "NEGATIVE_AMOUNT"
     PROCESS_NOT_DEPLOYED = "PROCESS_NOT_DEPLOYED"
     PROCESS_STEP_FAILED = "PROCESS_STEP_FAILED"
+    EXPRESSION_LIMIT = "EXPRESSION_LIMIT"
 
 
 ComplaintErrorCode = bilingual_enum(
@@ -140,6 +141,8 @@ ComplaintErrorCode = bilingual_enum(
         "NEGATIVE_AMOUNT": "The amount is negative 金额为负",
         "PROCESS_NOT_DEPLOYED": "The complaint process is not deployed 投诉流程未部署",
         "PROCESS_STEP_FAILED": "The complaint process failed at an element 流程步骤失败",
+        "EXPRESSION_LIMIT": "An expression of the complaint process exceeded the sandbox's "
+        "limits 表达式超出沙箱限制",
     },
 )
 

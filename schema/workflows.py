@@ -58,6 +58,7 @@ class _ProcessErrorCode(Enum):
     EXPRESSION_NOT_ALLOWED = "EXPRESSION_NOT_ALLOWED"
     PROCESS_NOT_DEPLOYED = "PROCESS_NOT_DEPLOYED"
     PROCESS_STEP_FAILED = "PROCESS_STEP_FAILED"
+    EXPRESSION_LIMIT = "EXPRESSION_LIMIT"
     MIGRATION_UNSAFE = "MIGRATION_UNSAFE"
     WRONG_PROCESS = "WRONG_PROCESS"
     INSTANCE_FINISHED = "INSTANCE_FINISHED"
@@ -91,6 +92,8 @@ ProcessErrorCode = bilingual_enum(
         "EXPRESSION_NOT_ALLOWED": "A script or expression is not allowed 表达式不被允许",
         "PROCESS_NOT_DEPLOYED": "The process has no deployed version 流程未部署",
         "PROCESS_STEP_FAILED": "The diagram failed at an element 流程步骤失败",
+        "EXPRESSION_LIMIT": "An expression of the diagram exceeded the sandbox's limits (steps, "
+        "time or size); the instance stays where it was 表达式超出沙箱限制",
         "MIGRATION_UNSAFE": "The new version lacks where the instance stands 迁移不安全",
         "WRONG_PROCESS": "The version belongs to another process 版本不属于该流程",
         "INSTANCE_FINISHED": "The instance has finished 流程实例已结束",

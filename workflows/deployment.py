@@ -81,7 +81,7 @@ def problems(bpmn_xml: str, forms: dict[str, Any]) -> list[ProcessError]:
     found += _diagram_problems(root, nodes, flows)
     found += _lane_problems(process, nodes)
     found += _task_problems(nodes, forms)
-    found += _expression_problems(process)
+    found += _expression_problems(root)
     return found
 
 
@@ -178,23 +178,49 @@ def _property(node: etree._Element, name: str) -> str | None:
     return None
 
 
-def _expression_problems(process: etree._Element) -> list[ProcessError]:
-    """Every script, condition, timer, parameter and property expression, checked by the sandbox."""
+# Every element whose text SpiffWorkflow evaluates (EVAL) or runs as a script (EXEC).
+EVAL_ELEMENTS = {
+    *(
+        (BPMN, name)
+        for name in (
+            "conditionExpression",
+            "timeDate",
+            "timeDuration",
+            "timeCycle",
+            "loopCardinality",
+            "completionCondition",
+            "loopCondition",
+            "condition",
+            "formalExpression",
+        )
+    ),
+    (SPIFF, "messagePayload"),
+    (SPIFF, "expression"),
+}
+EXEC_ELEMENTS = {(BPMN, "script"), (SPIFF, "preScript"), (SPIFF, "postScript")}
+
+
+def _expression_problems(root: etree._Element) -> list[ProcessError]:
+    """Every script, condition, timer, parameter and property expression, checked by the sandbox.
+
+    The whole file is searched (correlation expressions live outside the process).
+    """
     checks: list[tuple[etree._Element, str, str]] = []
-    for element in process.iter():
+    for element in root.iter():
         if not isinstance(element.tag, str):
             continue
-        name = etree.QName(element).localname
-        if name in {"conditionExpression", "timeDate", "timeDuration", "timeCycle"}:
+        name = etree.QName(element)
+        if (name.namespace, name.localname) in EVAL_ELEMENTS:
             checks.append((element, element.text or "", "eval"))
-        elif name in {"script", "preScript", "postScript"}:
+        elif (name.namespace, name.localname) in EXEC_ELEMENTS:
             checks.append((element, element.text or "", "exec"))
-        elif _is_expression_attribute(name, element):
+        elif _is_expression_attribute(name.localname, element):
             checks.append((element, element.get("value") or "", "eval"))
     found = []
+    budget = sandbox.Budget()
     for element, source, mode in checks:
         try:
-            sandbox.check(source, mode)
+            sandbox.check(source, mode, budget)
         except sandbox.SandboxError as exc:
             owner = element
             while owner is not None and (

@@ -342,13 +342,28 @@ def _steps(run: engine.Run, action: Callable[[], Any]) -> None:
         if run.error is not None and not isinstance(run.error, SpiffWorkflowException):
             raise run.error from None
         element = getattr(getattr(exc, "task", None), "task_spec", None)
-        element_id = getattr(element, "bpmn_id", None)
-        log.warning("process step failed at %s: %s", element_id, type(exc).__name__)
-        raise ProcessError(
-            "PROCESS_STEP_FAILED",
-            f"the diagram failed at element {element_id}",
+        raise step_error(exc, getattr(element, "bpmn_id", None)) from None
+
+
+def step_error(exc: BaseException, element_id: str | None) -> ProcessError:
+    """The typed error of a failed step: ``EXPRESSION_LIMIT`` when an expression ran out of budget.
+
+    SpiffWorkflow wraps the sandbox's errors in its own, so the cause is looked for in the chain.
+    Only the element and the limit are told (an expression's error may quote process variables).
+    """
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, sandbox.ExpressionLimit):
+        cause = cause.__cause__ or cause.__context__
+    log.warning("process step failed at %s: %s", element_id, type(cause or exc).__name__)
+    if cause is not None:
+        return ProcessError(
+            "EXPRESSION_LIMIT",
+            f"an expression at element {element_id} is {cause}",
             element_id=element_id,
-        ) from None
+        )
+    return ProcessError(
+        "PROCESS_STEP_FAILED", f"the diagram failed at element {element_id}", element_id=element_id
+    )
 
 
 def _save(
@@ -449,8 +464,13 @@ def _task_row(instance: ProcessInstance, task: SpiffTask, now: datetime) -> Proc
     spec = task.task_spec
     properties = (spec.extensions or {}).get("properties", {})
     role = lane_role(spec.lane)
-    due_at = _evaluate_optional(properties.get("dueDate"), task.data)
-    assignee = _evaluate_optional(properties.get("assignee"), task.data)
+    try:
+        due_at = _evaluate_optional(properties.get("dueDate"), task.data)
+        assignee = _evaluate_optional(properties.get("assignee"), task.data)
+        assignee_id = int(assignee) if assignee is not None else None
+        due = datetime.fromisoformat(due_at) if isinstance(due_at, str) else None
+    except Exception as exc:  # the diagram's expression, or a value of the wrong kind
+        raise step_error(exc, spec.bpmn_id) from None
     branch = task.data.get("branch_id")
     return ProcessTask(
         instance_id=instance.id,
@@ -459,9 +479,9 @@ def _task_row(instance: ProcessInstance, task: SpiffTask, now: datetime) -> Proc
         name=spec.bpmn_name or spec.bpmn_id,
         candidate_role=role,
         branch_id=None if role in BANK_WIDE_ROLES else branch,
-        assignee_id=int(assignee) if assignee is not None else None,
+        assignee_id=assignee_id,
         form_name=properties.get("form", ""),
-        due_at=datetime.fromisoformat(due_at) if isinstance(due_at, str) else None,
+        due_at=due,
         status=TaskStatus.OPEN,
         created_at=now,
     )
