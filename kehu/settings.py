@@ -123,6 +123,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     notification_poll_seconds: float = 1.0
+    # An idle subscription checks its caller (active, token in force) this often, so a
+    # deactivated caller's socket closes even when no event comes.
+    subscription_recheck_seconds: float = 30.0
     policy_poll_seconds: float = 2.0
     audit_flush_seconds: float = 0.5
     # "buffered": READ entries are written by a background thread; "sync": before the answer.
@@ -187,6 +190,7 @@ class Settings:
             host=env.get("KEHU_HOST") or "127.0.0.1",
             port=_int(env, "KEHU_PORT", 8000),
             notification_poll_seconds=_float(env, "KEHU_NOTIFICATION_POLL_SECONDS", 1.0),
+            subscription_recheck_seconds=_float(env, "KEHU_SUBSCRIPTION_RECHECK_SECONDS", 30.0),
             policy_poll_seconds=_float(env, "KEHU_POLICY_POLL_SECONDS", 2.0),
             audit_keys=_parse_keys("KEHU_AUDIT_KEYS", secret("KEHU_AUDIT_KEYS")),
             audit_flush_seconds=_float(env, "KEHU_AUDIT_FLUSH_SECONDS", 0.5),

@@ -101,12 +101,11 @@ class Context:
         self._pending.clear()
         self._memo.clear()
 
-    def recheck(self, customer_id: int) -> str | None:
-        """Before a subscription pushes an event about ``customer_id``: None when it may go out,
-        otherwise why not (the caller then loses the socket, issue 8).
+    def recheck_caller(self) -> str | None:
+        """For a long-lived subscription: None while the caller may go on, otherwise why not.
 
-        The caller is loaded again (still active, token not expired), the live policy version is
-        applied, and the customer must be visible under it. Call after ``start_event``.
+        The caller is loaded again from the socket's credentials (still active, token not
+        expired) and the live policy version is applied to today's roles.
         """
         if self.reauthenticate is None:
             return "no credentials to check"
@@ -117,6 +116,18 @@ class Context:
         if self.policy_watcher is not None:
             self.policy_watcher.check()
         self.authorize(staff, self.purpose)
+        return None
+
+    def recheck(self, customer_id: int) -> str | None:
+        """Before a subscription pushes an event about ``customer_id``: None when it may go out,
+        otherwise why not (the caller then loses the socket, issue 8).
+
+        The caller is checked again (``recheck_caller``) and the customer must be visible under
+        the live policy. Call after ``start_event``.
+        """
+        problem = self.recheck_caller()
+        if problem is not None:
+            return problem
         try:
             require_visible(self.session, customer_id, self.visible)
         except NotFoundError:

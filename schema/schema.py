@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncGenerator, Callable, Iterable
 from typing import Any
 
@@ -146,6 +147,7 @@ class Subscription:
 
         # The outbox is the source of truth, so every API process sees every change.
         last_seen = await run_in_threadpool(latest)
+        checked_at = time.monotonic()
         while True:
             for row in await run_in_threadpool(read, last_seen):
                 last_seen = row.id
@@ -154,8 +156,17 @@ class Subscription:
                 refused = await run_in_threadpool(ctx.recheck, row.customer_id)
                 if refused is not None:
                     await _forbid(ctx, refused)
+                checked_at = time.monotonic()
                 yield NotificationNode.present(row)
             ctx.start_event()
+            # A quiet socket is checked too: a deactivated caller or an expired token loses it
+            # within the recheck interval, not at the next event.
+            if time.monotonic() - checked_at >= ctx.settings.subscription_recheck_seconds:
+                refused = await run_in_threadpool(ctx.recheck_caller)
+                ctx.start_event()
+                if refused is not None:
+                    await _forbid(ctx, refused)
+                checked_at = time.monotonic()
             await asyncio.sleep(interval)
 
 

@@ -50,6 +50,8 @@ def settings_env(var_dir: Path, database_url: str, **extra: str) -> dict[str, st
         "KEHU_AUDIT_KEYS": new_key_entry("a1"),
         "KEHU_AUDIT_CHECKPOINT_DIR": str(var_dir / "audit-checkpoints"),
         "KEHU_NOTIFICATION_POLL_SECONDS": "0.05",
+        # Idle subscriptions re-check their caller quickly, so tests need not wait.
+        "KEHU_SUBSCRIPTION_RECHECK_SECONDS": "0.2",
         # Long enough that per-process caches never expire in the middle of a measurement; the
         # tests that need another process to see a change set their own interval.
         "KEHU_POLICY_POLL_SECONDS": "60",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -121,6 +122,36 @@ def test_a_subscription_closes_with_4403_once_the_right_to_see_ends(
             assert message["type"] == "websocket.close", message
             assert message["code"] == 4403
     assert not [r for r in caplog.records if r.exc_info], "closed cleanly, without a stack trace"
+
+
+def _received_within(ws: WebSocketTestSession, seconds: float) -> dict[str, Any] | None:
+    """The next message, or None when none came in time (a hang becomes a failure)."""
+    got: list[dict[str, Any]] = []
+    reader = threading.Thread(target=lambda: got.append(ws.receive()), daemon=True)
+    reader.start()
+    reader.join(seconds)
+    return got[0] if got else None
+
+
+@pytest.mark.parametrize("revocation", ["deactivated", "token_expired"])
+def test_a_quiet_subscription_closes_with_4403_without_waiting_for_an_event(
+    backend: Backend, revocation: str
+) -> None:
+    """No event needs to come: the caller is checked every KEHU_SUBSCRIPTION_RECHECK_SECONDS."""
+    manager, supervisor = "GZ01RM02", "GZ01SUP01"
+    customer = create_customer(
+        backend,
+        relationshipManager=backend.gql("{ me { id } }", staff=manager)["me"]["id"],
+        branch=branch_id(backend, supervisor),
+    )
+    token = mint_token(backend.settings, manager, ttl=timedelta(hours=1))
+    with subscribed(backend, "graphql-transport-ws", token) as client:
+        _change(backend, customer, supervisor)
+        assert client.next_change()["customer"]["id"] == customer["id"]
+        with REVOCATIONS[revocation](backend, manager):
+            message = _received_within(client.ws, 10)
+            assert message is not None, "the socket stayed open after the right ended"
+            assert message["type"] == "websocket.close" and message["code"] == 4403
 
 
 def test_the_subscription_keeps_pushing_while_the_right_holds(backend: Backend) -> None:
