@@ -611,7 +611,7 @@ def _complaint_errors(exc: UserInputError) -> list[ComplaintUserError]:
 class ComplaintMutation:
     @guarded_mutation(
         "Register a complaint and start its process. 投诉登记。",
-        HasRight("admin:complaint_intake"),
+        HasRight("admin:complaint_intake", purpose=True),
     )
     def submit_complaint(
         self, info: ContextInfo, input: SubmitComplaintInput

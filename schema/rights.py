@@ -49,21 +49,31 @@ class Authenticated(Right):
 
 
 class HasRight(Right):
-    """One of ``rights`` (act ``use`` in the policy), e.g. ``HasRight("customer:create")``."""
+    """One of ``rights`` (act ``use`` in the policy), e.g. ``HasRight("customer:create")``.
 
-    def __init__(self, *rights: str) -> None:
+    ``purpose=True``: the operation records or changes data about a customer (a consent, a
+    complaint, a share request), so — like every customer write — it also needs a declared
+    purpose the caller's roles may declare (SHARE-1, SHARE-5).
+    """
+
+    def __init__(self, *rights: str, purpose: bool = False) -> None:
         unknown = set(rights) - set(RIGHTS)
         if not rights or unknown:
             raise ValueError(f"unknown rights {sorted(unknown)} (authz.policy.RIGHTS)")
         self.rights = rights
+        self.purpose = purpose
 
     def describe(self) -> str:
         names = " or ".join(f"`{right}`" for right in self.rights)
+        if self.purpose:
+            return f"Needs the {names} right and a declared purpose your roles may declare."
         return f"Needs the {names} right."
 
     def check(self, ctx: Context, arguments: dict[str, Any]) -> None:
         if not any(ctx.has_right(right) for right in self.rights):
             raise ForbiddenError(f"this needs the {' or '.join(self.rights)} right")
+        if self.purpose and ctx.purpose_problem is not None:
+            raise ForbiddenError(f"this needs an allowed purpose: {ctx.purpose_problem}")
 
 
 class SelfOrRight(HasRight):

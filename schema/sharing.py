@@ -344,7 +344,7 @@ class SharingMutation:
     @guarded_mutation(
         "Ask to give a customer's data to a third party: the approval process "
         "checks the consent, then security reviews it (SHARE-3). 申请对外提供数据。",
-        HasRight("share:request"),
+        HasRight("share:request", purpose=True),
     )
     def request_data_share(
         self, info: ContextInfo, input: RequestDataShareInput
@@ -396,7 +396,7 @@ class SharingMutation:
 
     @guarded_mutation(
         "Record a customer's consent to share data with a third party (staff only).",
-        HasRight("consent:record"),
+        HasRight("consent:record", purpose=True),
     )
     def record_consent(self, info: ContextInfo, input: RecordConsentInput) -> ConsentPayload:
         ctx = info.context
@@ -428,7 +428,8 @@ class SharingMutation:
         return ConsentPayload(errors=[], consent=ConsentNode.of(consent))
 
     @guarded_mutation(
-        "Revoke a consent: sharing stops at the next request.", HasRight("consent:record")
+        "Revoke a consent: sharing stops at the next request.",
+        HasRight("consent:record", purpose=True),
     )
     def revoke_consent(self, info: ContextInfo, input: RevokeConsentInput) -> ConsentPayload:
         ctx = info.context

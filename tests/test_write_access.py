@@ -14,13 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from kehu import clock
 from schema.rights import Authenticated, declared_right
 from schema.schema import build_schema
+from tests.complaint_steps import SUBMIT
 from tests.conftest import SOURCE, Backend, branch_id, create_customer, new_id_number
 from tests.test_access import PURPOSE, STAFF
-from tests.test_consent import CONSENT, PIPL_FIELDS, _register
+from tests.test_consent import CONSENT, PIPL_FIELDS, REVOKE, SHARE_REQUEST, _register
 
 ROLES = sorted([*STAFF, "THIRD_PARTY"])
 _refs = itertools.count(1)
@@ -563,3 +565,70 @@ def test_a_subscription_declares_its_right_too(backend: Backend, world: dict[str
         # graphql-transport-ws answers a refused subscription with an "error" message.
         assert message["type"] == "error", message
         assert message["payload"][0]["message"] == "this needs the customer:watch right"
+
+
+def test_recording_consents_complaints_and_share_requests_needs_a_purpose(
+    backend: Backend, world: dict[str, Any]
+) -> None:
+    """SHARE-1/SHARE-5: data recorded about a customer needs a purpose, like customer writes.
+
+    Without one, or with one the role may not declare, each is FORBIDDEN and nothing is written.
+    """
+    own, party = world["own"], world["party"]
+    consent_values = {
+        "customerId": own["id"],
+        "thirdParty": party["id"],
+        "purpose": "CUSTOMER_SERVICE",
+        "dataCategories": ["identity"],
+        "validUntil": (clock.now() + timedelta(days=30)).isoformat(),
+        "evidence": "signed consent form 2026-302",
+        **PIPL_FIELDS,
+    }
+    attempts = {
+        "recordConsent": (CONSENT, {"input": consent_values}),
+        "revokeConsent": (REVOKE, {"id": world["consent"]["id"]}),
+        "requestDataShare": (
+            SHARE_REQUEST,
+            {
+                "input": {
+                    "customerId": own["id"],
+                    "thirdParty": party["id"],
+                    "purpose": "CUSTOMER_SERVICE",
+                    "dataCategories": ["contact"],
+                    "reason": "保险理赔回访需要联系电话",
+                }
+            },
+        ),
+        "submitComplaint": (
+            SUBMIT,
+            {
+                "input": {
+                    "customerId": own["id"],
+                    "channel": "HOTLINE",
+                    "category": "FEES_AND_CHARGES",
+                    "description": "账户管理费扣收未提前告知",
+                    "idempotencyKey": "no-purpose-1",
+                }
+            },
+        ),
+    }
+    counted = ("consents", "share_requests", "complaints")
+
+    def counts() -> dict[str, int]:
+        with backend.engine.connect() as connection:
+            return {t: connection.scalar(text(f"SELECT count(*) FROM {t}")) for t in counted}
+
+    before = counts()
+    for name, (query, variables) in attempts.items():
+        for purpose in (None, "RISK_CONTROL"):
+            body = backend.post(query, variables, staff="RM0001", purpose=purpose).json()
+            assert body["data"] is None, (name, purpose)
+            assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN", (name, purpose)
+            assert "purpose" in body["errors"][0]["message"], (name, purpose)
+    assert counts() == before
+    still = backend.gql(
+        "query($id: ID!) { consents(customerId: $id) { id inForce } }",
+        {"id": own["id"]},
+        staff="RM0001",
+    )["consents"]
+    assert {"id": world["consent"]["id"], "inForce": True} in still
