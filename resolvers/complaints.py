@@ -121,7 +121,9 @@ def submit(session: Session, actor: Staff, draft: ComplaintDraft) -> tuple[Compl
     complained_staff = None
     if draft.complained_staff:
         complained_staff = session.scalar(
-            select(Staff).where(Staff.employee_no == draft.complained_staff.strip().upper())
+            select(Staff).where(
+                Staff.employee_no == validation.employee_number(draft.complained_staff)
+            )
         )
         if complained_staff is None:
             problems.add("complainedStaff", "NOT_FOUND", "no staff member with this number")
@@ -295,7 +297,7 @@ def compute_deadlines(call: OperationCall) -> dict[str, Any]:
 @operation("assign_handler", "Assign a handler who is not the person or unit complained about")
 def assign_handler(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
-    number = str(call.params.get("handler") or "").strip().upper()
+    number = validation.employee_number(call.params.get("handler") or "")
     handler = call.session.scalar(select(Staff).where(Staff.employee_no == number))
     if handler is None or not handler.active or Role.COMPLAINT_HANDLER not in handler.roles:
         raise UserInputError.one(
@@ -336,7 +338,9 @@ def record_investigation(call: OperationCall) -> dict[str, Any]:
                 problems.add(_field(name), "REQUIRED", "a resolution plan needs it")
         if data.get("plan_owner"):
             owner = call.session.scalar(
-                select(Staff).where(Staff.employee_no == str(data["plan_owner"]).upper())
+                select(Staff).where(
+                    Staff.employee_no == validation.employee_number(data["plan_owner"])
+                )
             )
             if owner is None or not owner.active:
                 problems.add(_field("plan_owner"), "NOT_FOUND", "no active staff member")

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from authz.fields import PERSONAL_FIELDS
 from authz.policy import PURPOSES, RIGHTS, ROW_SCOPES, WRITE_SCOPES
 from kehu import clock
-from resolvers import audit
+from resolvers import audit, validation
 from resolvers.errors import FieldError, NotFoundError, UserInputError
 from store.policy import PolicyRule, PolicyVersion
 from store.staff import Role, Staff
@@ -196,7 +196,9 @@ def set_role(session: Session, actor: Staff, employee_no: str, role: str, assign
         raise UserInputError(
             [FieldError(("role",), "UNKNOWN_ROLE", f"must be one of {', '.join(Role.__members__)}")]
         )
-    staff = session.scalar(select(Staff).where(Staff.employee_no == employee_no))
+    staff = session.scalar(
+        select(Staff).where(Staff.employee_no == validation.employee_number(employee_no))
+    )
     if staff is None:
         raise NotFoundError("no staff member with this employee number")
     roles = set(staff.roles)

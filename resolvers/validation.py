@@ -53,6 +53,11 @@ def canonical(value: str) -> str:
     return unicodedata.normalize("NFKC", value).strip()
 
 
+def employee_number(value: object) -> str:
+    """A staff member's number as stored (``BJ01RM02``): NFKC, stripped, upper-cased."""
+    return canonical(str(value)).upper()
+
+
 def resident_id(value: str, field: str = "idNumber") -> ResidentId:
     """Check a GB 11643 resident ID number; full-width and lower-case ``x`` forms are accepted.
 

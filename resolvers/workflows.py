@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, Select, and_, false, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from kehu import clock
+from resolvers import validation
 from resolvers.errors import (
     ConflictError,
     FieldError,
@@ -210,7 +211,9 @@ def reassign_task(session: Session, actor: Staff, task_id: int, employee_no: str
         raise ForbiddenError("only a supervisor of the task's branch may reassign it")
     if task.status is not TaskStatus.OPEN:
         raise UserInputError.one(("id",), "TASK_NOT_OPEN", "the task is no longer open")
-    person = session.scalar(select(Staff).where(Staff.employee_no == employee_no.strip().upper()))
+    person = session.scalar(
+        select(Staff).where(Staff.employee_no == validation.employee_number(employee_no))
+    )
     if person is None or not person.active:
         raise UserInputError.one(("assignee",), "NOT_FOUND", "no active staff member")
     if not _may_take(task, person):

@@ -19,6 +19,7 @@ from strawberry.permission import BasePermission, PermissionExtension
 
 from authz.policy import RIGHTS
 from resolvers.errors import ForbiddenError
+from resolvers.validation import employee_number
 from schema.context import Context
 
 
@@ -88,7 +89,7 @@ class SelfOrRight(HasRight):
 
     def check(self, ctx: Context, arguments: dict[str, Any]) -> None:
         other = arguments.get(self.argument)
-        if other is not None and other != ctx.actor.employee_no:
+        if other is not None and employee_number(other) != ctx.actor.employee_no:
             super().check(ctx, arguments)
 
 

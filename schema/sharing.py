@@ -12,7 +12,7 @@ from authz.fields import Effect
 from authz.policy import AccessAction
 from kehu import clock
 from resolvers import customers as logic_customers
-from resolvers import sharing
+from resolvers import sharing, validation
 from resolvers.customers import row_visibility_reason
 from resolvers.errors import NotFoundError, UserInputError
 from resolvers.ids import pk_of
@@ -555,6 +555,8 @@ class SharingQuery:
         ctx = info.context
         caller = ctx.actor
         subject = caller
+        if employee_no is not None:
+            employee_no = validation.employee_number(employee_no)
         if employee_no is not None and employee_no != caller.employee_no:
             found = ctx.session.scalar(select(Staff).where(Staff.employee_no == employee_no))
             if found is None:

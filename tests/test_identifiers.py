@@ -280,3 +280,19 @@ def test_generated_id_numbers_pass_the_validator(backend: Backend) -> None:
     assert len(numbers) == SEEDED_CUSTOMERS
     for number in [*numbers, new_id_number(), new_id_number(male=False)]:
         assert validation.resident_id(number).number == number
+
+
+def test_employee_numbers_are_normalised_like_other_identifiers_INFO_3(backend: Backend) -> None:
+    """Full-width, lower-case and padded staff numbers name the same staff member everywhere."""
+    from tests.test_access import EXPLAIN
+
+    for typed in ("ｒｍ０００１", " rm0001\u3000", "Rm0001"):
+        asked = backend.gql(
+            EXPLAIN, {"type": "Customer", "field": "phone", "staff": typed}, staff="SEC0001"
+        )["explainAccess"]
+        assert asked["staff"] == {"employeeNo": "RM0001"}, typed
+        # About oneself no right is needed, however the number is typed.
+        own = backend.gql(
+            EXPLAIN, {"type": "Customer", "field": "phone", "staff": typed}, staff="RM0001"
+        )["explainAccess"]
+        assert own["staff"] == {"employeeNo": "RM0001"}, typed
