@@ -1,0 +1,266 @@
+"""Personal data at rest (INFO-7, issue 8 point 6): nothing typed in is stored in clear, and
+every sealed value is bound to its row, so a value moved to another row does not decrypt."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+from typer.testing import CliRunner
+
+from kehu import clock
+from kehu.cli import app
+from resolvers.ids import parse_global_id
+from tests.complaint_steps import (
+    assign,
+    bj_customer,
+    complaint_pk,
+    do,
+    investigation,
+    read,
+    submit,
+    task_of,
+)
+from tests.conftest import Backend, _keys, create_customer, new_id_number, settings_env
+
+runner = CliRunner()
+# Values a handler types into the forms: an ID number, a phone, a name and a marker.
+ID_NUMBER = new_id_number()
+PHONE = "13977712345"
+NAME = "司马慕晴"
+MARKER = "ATREST-E-QX7"
+SECRETS = (ID_NUMBER, PHONE, NAME, MARKER)
+
+
+def _typed(label: str) -> str:
+    return f"{label} {MARKER} {NAME} 身份证 {ID_NUMBER} 电话 {PHONE}"
+
+
+def _forms_of_a_full_lifecycle(backend: Backend) -> dict[str, Any]:
+    """Submit, assign, investigate (systemic), decide, call back, ask for a review, review,
+    rectify: every free-text field of every form carries the personal values."""
+    complaint = submit(
+        backend,
+        bj_customer(backend),
+        description=_typed("description"),
+        requestedRemedy=_typed("remedy"),
+    )
+    do(
+        backend,
+        "SUP0001",
+        complaint,
+        "Task_AssignHandler",
+        {"handler": "SH01CH01", "note": _typed("note")},
+    )
+    do(
+        backend,
+        "SH01CH01",
+        complaint,
+        "Task_Investigate",
+        investigation(
+            systemic=True,
+            findings=_typed("findings"),
+            evidence=[_typed("evidence")],
+            coordination_notes=_typed("coordination"),
+            plan=_typed("plan"),
+        ),
+    )
+    do(
+        backend,
+        "SH01CH01",
+        complaint,
+        "Task_DecisionNotice",
+        {
+            "verified_facts": _typed("facts"),
+            "basis": _typed("basis"),
+            "outcome": "UPHELD",
+            "remedies": _typed("remedies"),
+            "channel": "SMS",
+            "proof_of_delivery": _typed("proof"),
+        },
+    )
+    do(
+        backend,
+        "RM0001",
+        complaint,
+        "Task_CallBack",
+        {"satisfaction_score": 2, "satisfied": False, "comments": _typed("comments")},
+    )
+    do(
+        backend,
+        "RM0001",
+        complaint,
+        "Task_ReviewRequest",
+        {"review_requested": True, "reason": _typed("reason")},
+    )
+    do(
+        backend,
+        "HO0001",
+        complaint,
+        "Task_Review",
+        {"review_outcome": "DECISION_CHANGED", "explanation": _typed("explanation")},
+    )
+    do(
+        backend,
+        "HO0001",
+        complaint,
+        "Task_Rectify",
+        {"actions": [_typed("action")], "completed_on": clock.today().isoformat()},
+    )
+    return read(backend, complaint)
+
+
+def _forms(value: str) -> list[bytes]:
+    """``value`` as it could appear in a file: UTF-8, JSON-escaped (``\\uXXXX``), UTF-16."""
+    escaped = json.dumps(value)[1:-1]
+    return sorted(
+        {
+            value.encode(),
+            escaped.encode(),
+            escaped.replace("\\u", "\\\\u").encode(),
+            value.encode("utf-16-le"),
+        }
+    )
+
+
+def _found(data: bytes) -> list[str]:
+    return [value for value in SECRETS for form in _forms(value) if form in data]
+
+
+def _database_bytes(backend: Backend, tmp_path: Path) -> bytes:
+    """The SQLite files (database and write-ahead log) or a ``pg_dump`` of the database."""
+    url = make_url(backend.settings.database_url)
+    if backend.name == "sqlite":
+        with backend.engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+        base = Path(str(url.database))
+        files = [base, base.with_name(base.name + "-wal")]
+        return b"".join(path.read_bytes() for path in files if path.exists())
+    target = tmp_path / "dump.sql"
+    subprocess.run(
+        [
+            "pg_dump",
+            "--no-owner",
+            "--host",
+            str(url.host),
+            "--port",
+            str(url.port or 5432),
+            "--username",
+            str(url.username),
+            "--file",
+            str(target),
+            str(url.database),
+        ],
+        check=True,
+        env={**os.environ, "PGPASSWORD": str(url.password)},
+        timeout=120,
+    )
+    return target.read_bytes()
+
+
+def test_a_complaints_whole_lifecycle_leaves_no_personal_value_in_clear(
+    backend: Backend, tmp_path: Path
+) -> None:
+    state = _forms_of_a_full_lifecycle(backend)
+    assert state["status"] == "CLOSED" and state["process"]["instance"]["status"] == "COMPLETED"
+    # Everything typed is readable through the API …
+    proofs = {m["kind"]: m["proofOfDelivery"] for m in state["messages"]}
+    assert proofs["DECISION_NOTICE"] == _typed("proof")
+    assert state["rectification"]["actions"] == [_typed("action")]
+    assert any(MARKER in json.dumps(step["details"]) for step in state["timeline"])
+    # … and none of it is in the database file or the dump, in any encoding.
+    assert _found(_database_bytes(backend, tmp_path)) == []
+
+
+@contextmanager
+def _swapped(engine: Engine, table: str, column: str, ids: tuple[int, int]) -> Iterator[None]:
+    """Swap two rows' stored (sealed) values of ``table.column``, restore them afterwards."""
+    select = text(f"SELECT {column} FROM {table} WHERE id = :id")
+    change = text(f"UPDATE {table} SET {column} = :value WHERE id = :id")
+    with engine.begin() as connection:
+        first, second = (connection.execute(select, {"id": i}).scalar_one() for i in ids)
+        connection.execute(change, [{"value": second, "id": ids[0]}, {"value": first, "id": ids[1]}])
+    try:
+        yield
+    finally:
+        with engine.begin() as connection:
+            connection.execute(
+                change, [{"value": first, "id": ids[0]}, {"value": second, "id": ids[1]}]
+            )
+
+
+def _pk(global_id: str) -> int:
+    found = parse_global_id(global_id)
+    assert found is not None
+    return int(found[1])
+
+
+def _internal_without_leak(body: dict[str, Any], *secrets: str) -> None:
+    codes = {error["extensions"]["code"] for error in body["errors"]}
+    assert codes == {"INTERNAL"}, body
+    assert not any(secret in json.dumps(body) for secret in secrets)
+
+
+def _check(backend: Backend, tmp_path: Path) -> tuple[int, str]:
+    env = settings_env(tmp_path, backend.settings.database_url)
+    env["KEHU_ENCRYPTION_KEYS"] = _keys(backend.settings.encryption_keys)
+    env["KEHU_HASH_KEYS"] = _keys(backend.settings.hash_keys)
+    result = runner.invoke(app, ["rotate-keys", "--check"], env=env)
+    return result.exit_code, result.output
+
+
+def test_swapping_two_customers_sealed_phones_is_detected(
+    backend: Backend, tmp_path: Path
+) -> None:
+    first = create_customer(backend, phone="13900000781")
+    second = create_customer(backend, phone="13900000782")
+    ids = (_pk(first["id"]), _pk(second["id"]))
+    query = "query($id: ID!) { customer(id: $id) { phone } }"
+    with _swapped(backend.engine, "customers", "phone", ids):
+        for customer in (first, second):
+            body = backend.post(query, {"id": customer["id"]}).json()
+            _internal_without_leak(body, "13900000781", "13900000782")
+        code, output = _check(backend, tmp_path)
+        assert code == 1
+        assert f"customers.phone of row {ids[0]}" in output
+        assert f"customers.phone of row {ids[1]}" in output
+        assert "1390000078" not in output
+    assert backend.gql(query, {"id": first["id"]})["customer"]["phone"] == "13900000781"
+    code, output = _check(backend, tmp_path)
+    assert code == 0, output
+
+
+def test_swapping_two_process_instances_sealed_states_is_detected(
+    backend: Backend, tmp_path: Path
+) -> None:
+    complaints = [submit(backend, bj_customer(backend)) for _ in range(2)]
+    with backend.engine.connect() as connection:
+        ids = tuple(
+            connection.execute(
+                text("SELECT instance_id FROM complaints WHERE id = :id"),
+                {"id": complaint_pk(backend, c)},
+            ).scalar_one()
+            for c in complaints
+        )
+    with _swapped(backend.engine, "process_instances", "state", ids):  # type: ignore[arg-type]
+        for complaint in complaints:
+            task = task_of(backend, "SUP0001", complaint, "Task_AssignHandler")
+            body = backend.post(
+                "mutation($i: CompleteTaskInput!) { completeTask(input: $i) { errors { code } } }",
+                {"i": {"id": task, "data": {"handler": "SH01CH01"}}},
+                staff="SUP0001",
+            ).json()
+            _internal_without_leak(body, "账户管理费")
+        code, output = _check(backend, tmp_path)
+        assert code == 1
+        assert all(f"process_instances.state of row {i}" in output for i in ids)
+    # Put back, the instances work again.
+    assign(backend, complaints[0])
+    assert read(backend, complaints[0])["handler"] == {"employeeNo": "SH01CH01"}
