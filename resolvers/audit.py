@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, Connection, insert, select, update
 from kehu import clock
 from resolvers.pagination import Page, PageRequest, SortKey, paginate
 from store.audit import GENESIS_HASH, AuditCustomer, AuditEntry, AuditHead
+from store.base import for_row
 
 CHAINED = (
     "id",
@@ -67,6 +68,7 @@ def append(connection: Connection, entries: Sequence[dict[str, Any]]) -> None:
     for offset, entry in enumerate(entries):
         row = {**entry, "id": next_id + offset, "prev_hash": previous}
         row["hash"] = previous = chain_hash(previous, row)
+        row["detail"] = for_row(row.get("detail"), row["id"])  # sealed with the entry's id
         rows.append(row)
     connection.execute(insert(AuditEntry), rows)
     concerned = [

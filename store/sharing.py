@@ -13,7 +13,7 @@ from datetime import date, datetime
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from store.base import Base, UTCDateTime
+from store.base import Base, Encrypted, UTCDateTime
 
 
 class ShareGrant(Base):
@@ -93,12 +93,13 @@ class ShareRequest(Base):
     third_party_id: Mapped[int] = mapped_column(ForeignKey("third_parties.id"))
     purpose: Mapped[str] = mapped_column(String(40))
     data_categories: Mapped[list[str]] = mapped_column(JSON)
-    reason: Mapped[str] = mapped_column(String(300))
+    # Free text staff write about the customer: sealed.
+    reason: Mapped[str] = mapped_column(Encrypted("share_requests.reason"))
     requested_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(20))
     consent_id: Mapped[int | None] = mapped_column(ForeignKey("consents.id"))
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    decision_note: Mapped[str | None] = mapped_column(String(300))
+    decision_note: Mapped[str | None] = mapped_column(Encrypted("share_requests.decision_note"))
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"))

@@ -3,6 +3,7 @@ every sealed value is bound to its row, so a value moved to another row does not
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -11,13 +12,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, text
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import Engine, select, text
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from kehu import clock
 from kehu.cli import app
+from kehu.settings import Settings
 from resolvers.ids import parse_global_id
+from store import migrate
+from store.customers import Customer
+from store.db import make_engine
+from store.workflows import ProcessInstance
 from tests.complaint_steps import (
     assign,
     bj_customer,
@@ -186,7 +193,9 @@ def _swapped(engine: Engine, table: str, column: str, ids: tuple[int, int]) -> I
     change = text(f"UPDATE {table} SET {column} = :value WHERE id = :id")
     with engine.begin() as connection:
         first, second = (connection.execute(select, {"id": i}).scalar_one() for i in ids)
-        connection.execute(change, [{"value": second, "id": ids[0]}, {"value": first, "id": ids[1]}])
+        connection.execute(
+            change, [{"value": second, "id": ids[0]}, {"value": first, "id": ids[1]}]
+        )
     try:
         yield
     finally:
@@ -216,9 +225,7 @@ def _check(backend: Backend, tmp_path: Path) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def test_swapping_two_customers_sealed_phones_is_detected(
-    backend: Backend, tmp_path: Path
-) -> None:
+def test_swapping_two_customers_sealed_phones_is_detected(backend: Backend, tmp_path: Path) -> None:
     first = create_customer(backend, phone="13900000781")
     second = create_customer(backend, phone="13900000782")
     ids = (_pk(first["id"]), _pk(second["id"]))
@@ -249,9 +256,9 @@ def test_swapping_two_process_instances_sealed_states_is_detected(
             ).scalar_one()
             for c in complaints
         )
+    tasks = [task_of(backend, "SUP0001", c, "Task_AssignHandler") for c in complaints]
     with _swapped(backend.engine, "process_instances", "state", ids):  # type: ignore[arg-type]
-        for complaint in complaints:
-            task = task_of(backend, "SUP0001", complaint, "Task_AssignHandler")
+        for task in tasks:
             body = backend.post(
                 "mutation($i: CompleteTaskInput!) { completeTask(input: $i) { errors { code } } }",
                 {"i": {"id": task, "data": {"handler": "SH01CH01"}}},
@@ -264,3 +271,74 @@ def test_swapping_two_process_instances_sealed_states_is_detected(
     # Put back, the instances work again.
     assign(backend, complaints[0])
     assert read(backend, complaints[0])["handler"] == {"employeeNo": "SH01CH01"}
+
+
+def _legacy(key: bytes, kid: str, plaintext: str, context: str) -> str:
+    """A value as sealed before rows were bound: ``<key id>:<base64>``, the column as context."""
+    nonce = os.urandom(12)
+    sealed = AESGCM(key).encrypt(nonce, plaintext.encode(), context.encode())
+    return f"{kid}:{base64.b64encode(nonce + sealed).decode()}"
+
+
+def test_rotate_keys_binds_older_values_to_their_rows_and_resumes(
+    cli_env: dict[str, str],
+) -> None:
+    assert runner.invoke(app, ["migrate"], env=cli_env).exit_code == 0
+    assert runner.invoke(app, ["seed", "--customers", "6"], env=cli_env).exit_code == 0
+    settings = Settings.from_env(cli_env)
+    kid, key = settings.encryption_keys[0]
+    engine = make_engine(cli_env["KEHU_DATABASE_URL"])
+    with engine.begin() as connection:
+        people = connection.execute(select(Customer.id, Customer.phone).order_by(Customer.id)).all()
+        for row in people:  # the database as the previous release left it
+            connection.execute(
+                text("UPDATE customers SET phone = :phone WHERE id = :id"),
+                {"phone": _legacy(key, kid, row.phone, "customers.phone"), "id": row.id},
+            )
+        readable = connection.execute(select(Customer.phone).order_by(Customer.id)).scalars().all()
+    assert readable == [row.phone for row in people]
+    check = runner.invoke(app, ["rotate-keys", "--check"], env=cli_env)
+    assert check.exit_code == 0 and f"{len(people)} still to re-seal" in check.output
+    done = runner.invoke(app, ["rotate-keys"], env=cli_env)
+    assert done.exit_code == 0 and f"Re-keyed {len(people)} rows" in done.output
+    with engine.connect() as connection:
+        stored = connection.execute(text("SELECT phone FROM customers")).scalars().all()
+        after = connection.execute(select(Customer.phone).order_by(Customer.id)).scalars().all()
+    assert all(value.startswith(f"v2:{kid}:") for value in stored)
+    assert after == readable
+    again = runner.invoke(app, ["rotate-keys"], env=cli_env)
+    assert again.exit_code == 0 and "Re-keyed 0 rows" in again.output
+    check = runner.invoke(app, ["rotate-keys", "--check"], env=cli_env)
+    assert "0 still to re-seal" in check.output
+    engine.dispose()
+
+
+def test_upgrading_seals_workflow_state_and_free_text_stored_in_clear(
+    cli_env: dict[str, str],
+) -> None:
+    engine = make_engine(cli_env["KEHU_DATABASE_URL"])
+    migrate.upgrade(engine, "0006")
+    now = clock.now()
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO process_versions (id, process_key, number, sha256, bpmn_xml, forms, "
+                "deployed_at) VALUES (1, 'p', 1, 'x', '<xml/>', '{}', :now)"
+            ),
+            {"now": now},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO process_instances (id, version_id, business_key, status, state, "
+                "revision, active_elements, completed_elements, started_at, updated_at) "
+                "VALUES (7, 1, 'k', 'RUNNING', :state, 1, '[]', '[]', :now, :now)"
+            ),
+            {"state": json.dumps({"findings": _typed("old")}), "now": now},
+        )
+    migrate.upgrade(engine)
+    with engine.connect() as connection:
+        stored = connection.execute(text("SELECT state FROM process_instances")).scalar_one()
+        state = connection.execute(select(ProcessInstance.state)).scalar_one()
+    engine.dispose()
+    assert stored.startswith("v2:") and not any(secret in stored for secret in SECRETS)
+    assert json.loads(state) == {"findings": _typed("old")}
