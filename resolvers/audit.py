@@ -15,12 +15,14 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, insert, select, update
+from sqlalchemy import ColumnElement, Connection, String, insert, select, type_coerce, update
 
 from kehu import clock
 from resolvers.pagination import Page, PageRequest, SortKey, paginate
+from store import crypto
 from store.audit import GENESIS_HASH, AuditCustomer, AuditEntry, AuditHead
 from store.base import for_row
+from store.crypto import DecryptionError
 
 CHAINED = (
     "id",
@@ -81,6 +83,10 @@ def append(connection: Connection, entries: Sequence[dict[str, Any]]) -> None:
     connection.execute(update(AuditHead).where(AuditHead.id == 1).values(last_hash=previous))
 
 
+def open_detail(token: str | None, entry_id: int) -> str | None:
+    return None if token is None else crypto.cipher().open(token, "audit_log", "detail", entry_id)
+
+
 @dataclass(frozen=True)
 class Verification:
     ok: bool
@@ -93,9 +99,16 @@ def verify(connection: Connection) -> Verification:
     head = connection.execute(select(AuditHead.last_id, AuditHead.last_hash)).one()
     previous, expected_id, checked = GENESIS_HASH, 1, 0
     table = AuditEntry.__table__
+    # The sealed detail as stored, opened entry by entry: one moved detail names its entry.
+    stored = [c for c in table.c if c.name != "detail"] + [
+        type_coerce(table.c.detail, String).label("detail")
+    ]
     while True:
         rows = connection.execute(
-            select(table).where(table.c.id >= expected_id).order_by(table.c.id).limit(VERIFY_BATCH)
+            select(*stored)
+            .where(table.c.id >= expected_id)
+            .order_by(table.c.id)
+            .limit(VERIFY_BATCH)
         ).all()
         if not rows:
             break
@@ -105,6 +118,10 @@ def verify(connection: Connection) -> Verification:
                 return Verification(False, checked, f"entry {expected_id} is missing")
             if entry["prev_hash"] != previous:
                 return Verification(False, checked, f"entry {expected_id} is out of order")
+            try:
+                entry["detail"] = open_detail(entry["detail"], entry["id"])
+            except DecryptionError:
+                return Verification(False, checked, f"entry {expected_id} was changed")
             if chain_hash(previous, entry) != entry["hash"]:
                 return Verification(False, checked, f"entry {expected_id} was changed")
             previous = entry["hash"]
