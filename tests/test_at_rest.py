@@ -36,6 +36,8 @@ from tests.complaint_steps import (
     task_of,
 )
 from tests.conftest import Backend, _keys, create_customer, new_id_number, settings_env
+from tests.test_consent import SHARE_REQUEST
+from tests.test_consent import _register as register_third_party
 
 runner = CliRunner()
 # Values a handler types into the forms: an ID number, a phone, a name and a marker.
@@ -182,6 +184,22 @@ def test_a_complaints_whole_lifecycle_leaves_no_personal_value_in_clear(
     assert proofs["DECISION_NOTICE"] == _typed("proof")
     assert state["rectification"]["actions"] == [_typed("action")]
     assert any(MARKER in json.dumps(step["details"]) for step in state["timeline"])
+    # A share request's reason is free text too (denied here: the customer gave no consent).
+    party = register_third_party(backend)
+    asked = backend.gql(
+        SHARE_REQUEST,
+        {
+            "input": {
+                "customerId": bj_customer(backend)["id"],
+                "thirdParty": party["id"],
+                "purpose": "CUSTOMER_SERVICE",
+                "dataCategories": ["contact"],
+                "reason": _typed("share")[:300],
+            }
+        },
+        staff="RM0001",
+    )["requestDataShare"]["shareRequest"]
+    assert asked["status"] == "DENIED"
     # … and none of it is in the database file or the dump, in any encoding.
     assert _found(_database_bytes(backend, tmp_path)) == []
 
