@@ -211,11 +211,14 @@ def rotate_keys(
 
     settings = _settings()
     engine = _engine(settings)
-    with _progress() as progress:
-        task = progress.add_task(
-            "Checking rows" if check else "Re-keying rows", total=rows_to_rotate(engine)
-        )
-        report = rotate(engine, progress=lambda n: progress.advance(task, n), write=not check)
+    try:
+        with _progress() as progress:
+            task = progress.add_task(
+                "Checking rows" if check else "Re-keying rows", total=rows_to_rotate(engine)
+            )
+            report = rotate(engine, progress=lambda n: progress.advance(task, n), write=not check)
+    finally:
+        engine.dispose()
     if check:
         console.print(
             f"Checked {report.checked} rows; {report.rewritten} still to re-seal "

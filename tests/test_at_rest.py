@@ -12,9 +12,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, select, text, update
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import StatementError
 from typer.testing import CliRunner
 
 from kehu import clock
@@ -22,8 +24,10 @@ from kehu.cli import app
 from kehu.settings import Settings
 from resolvers.ids import parse_global_id
 from store import migrate
+from store.base import UnboundValueError
 from store.customers import Customer
 from store.db import make_engine
+from store.rotation import sealed_tables
 from store.workflows import ProcessInstance
 from tests.complaint_steps import (
     assign,
@@ -150,8 +154,10 @@ def _database_bytes(backend: Backend, tmp_path: Path) -> bytes:
         with backend.engine.connect() as connection:
             connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
         base = Path(str(url.database))
-        files = [base, base.with_name(base.name + "-wal")]
-        return b"".join(path.read_bytes() for path in files if path.exists())
+        files = [str(path) for path in (base, base.with_name(base.name + "-wal")) if path.exists()]
+        # Read by another process: closing a descriptor of the file in this one would drop the
+        # POSIX locks SQLite holds on it (and break the running app's connections).
+        return subprocess.run(["cat", *files], capture_output=True, check=True).stdout
     target = tmp_path / "dump.sql"
     subprocess.run(
         [
@@ -360,3 +366,27 @@ def test_upgrading_seals_workflow_state_and_free_text_stored_in_clear(
     engine.dispose()
     assert stored.startswith("v2:") and not any(secret in stored for secret in SECRETS)
     assert json.loads(state) == {"findings": _typed("old")}
+
+
+def test_every_sealed_column_is_bound_to_its_own_place_and_refuses_plain_writes(
+    backend: Backend,
+) -> None:
+    sealed = {f"{table.name}.{name}" for table, names in sealed_tables() for name in names}
+    assert {
+        "customers.id_number",
+        "customers.phone",
+        "process_instances.state",
+        "complaint_events.details",
+        "complaint_messages.proof_of_delivery",
+        "rectifications.actions",
+        "share_requests.reason",
+        "audit_log.detail",
+    } <= sealed
+    for table, names in sealed_tables():
+        for name in names:
+            assert table.c[name].type.context == f"{table.name}.{name}"  # type: ignore[attr-defined]
+    # A statement that writes a sealed column without the row's key is refused, value unsaid.
+    with pytest.raises(StatementError) as refused, backend.engine.begin() as connection:
+        connection.execute(update(Customer).where(Customer.id == 1).values(phone="13900000999"))
+    assert isinstance(refused.value.orig, UnboundValueError)
+    assert "13900000999" not in str(refused.value)
