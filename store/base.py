@@ -196,10 +196,11 @@ def _sealed_keys(mapper: Mapper[Any]) -> list[str]:
 
 def _bind_row(target: Any, keys: list[str]) -> None:
     # Straight into the instance dict: the values are equal strings, history stays as it was.
+    # A value copied from another row's attribute carries that row's key: bound again here.
     values = target.__dict__
     for key in keys:
         value = values.get(key)
-        if isinstance(value, str) and not isinstance(value, RowBound):
+        if isinstance(value, str) and getattr(value, "row_id", None) != target.id:
             values[key] = RowBound(value, target.id)
 
 

@@ -26,7 +26,7 @@ from resolvers.ids import parse_global_id
 from store import migrate
 from store.base import UnboundValueError
 from store.customers import Customer
-from store.db import make_engine
+from store.db import make_engine, make_session_factory, transaction
 from store.rotation import sealed_tables
 from store.workflows import ProcessInstance
 from tests.complaint_steps import (
@@ -390,3 +390,20 @@ def test_every_sealed_column_is_bound_to_its_own_place_and_refuses_plain_writes(
         connection.execute(update(Customer).where(Customer.id == 1).values(phone="13900000999"))
     assert isinstance(refused.value.orig, UnboundValueError)
     assert "13900000999" not in str(refused.value)
+
+
+def test_a_value_copied_from_another_rows_attribute_is_sealed_for_its_new_row(
+    backend: Backend,
+) -> None:
+    first, second = create_customer(backend), create_customer(backend)
+    with transaction(make_session_factory(backend.engine)) as session:
+        source = session.get_one(Customer, _pk(first["id"]))
+        target = session.get_one(Customer, _pk(second["id"]))
+        source.address = "北京市朝阳区建国路1号"
+        session.flush()  # the attribute now carries the first row's key
+        target.address = source.address
+    query = "query($id: ID!) { customer(id: $id) { address } }"
+    for customer in (first, second):
+        assert backend.gql(query, {"id": customer["id"]})["customer"]["address"] == (
+            "北京市朝阳区建国路1号"
+        )
