@@ -206,19 +206,44 @@ def new_key(key_id: Annotated[str, typer.Argument(help="Id of the new key, e.g. 
 
 
 @app.command("rotate-keys")
-def rotate_keys() -> None:
-    """Re-encrypt personal data with the first (active) key and re-hash with the first hash key."""
+def rotate_keys(
+    check: Annotated[
+        bool, typer.Option("--check", help="Only read: report what is left and what fails")
+    ] = False,
+) -> None:
+    """Re-seal personal data with the first (active) key, each value bound to its row, and
+    re-hash with the first hash key. Resumable: rows already current are skipped."""
     from store.rotation import rotate_keys as rotate
     from store.rotation import rows_to_rotate
 
     settings = _settings()
     engine = _engine(settings)
-    with _progress() as progress:
-        task = progress.add_task("Re-keying rows", total=rows_to_rotate(engine))
-        done = rotate(engine, progress=lambda n: progress.advance(task, n))
-    console.print(
-        f"Re-keyed {done} rows; keys other than the first may now be removed from the settings."
-    )
+    try:
+        with _progress() as progress:
+            task = progress.add_task(
+                "Checking rows" if check else "Re-keying rows", total=rows_to_rotate(engine)
+            )
+            report = rotate(engine, progress=lambda n: progress.advance(task, n), write=not check)
+    finally:
+        engine.dispose()
+    if check:
+        console.print(
+            f"Checked {report.checked} rows; {report.rewritten} still to re-seal "
+            "(older key, or not yet bound to their row)."
+        )
+    else:
+        console.print(
+            f"Re-keyed {report.rewritten} rows of {report.checked}; keys other than the first "
+            "may be removed from the settings once no value fails below."
+        )
+    for problem in report.unreadable:
+        console.print(f"[red]Cannot open {problem}[/red]")
+    if report.unreadable:
+        console.print(
+            f"[red]{len(report.unreadable)} sealed values do not open: restore them from a "
+            "backup; a value moved from another row is refused by design.[/red]"
+        )
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -21,12 +21,22 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    String,
+    func,
+    insert,
+    select,
+    type_coerce,
+    update,
+)
 
 from kehu import clock
 from resolvers.pagination import Page, PageRequest, SortKey, paginate
-from store import audit_chain
+from store import audit_chain, crypto
 from store.audit import GENESIS_HASH, AuditCustomer, AuditEntry, AuditHead
+from store.base import for_row
 from store.crypto import DecryptionError
 
 VERIFY_BATCH = 2000
@@ -53,6 +63,7 @@ def append(connection: Connection, entries: Sequence[dict[str, Any]]) -> None:
         row = {**entry, "id": next_id + offset, "prev_hash": previous}
         row["key_id"] = keys.active_key_id
         row["hash"] = previous = keys.entry_hash(previous, row)
+        row["detail"] = for_row(row.get("detail"), row["id"])  # sealed with the entry's id
         rows.append(row)
     connection.execute(insert(AuditEntry), rows)
     concerned = [
@@ -63,6 +74,10 @@ def append(connection: Connection, entries: Sequence[dict[str, Any]]) -> None:
     if concerned:
         connection.execute(insert(AuditCustomer), concerned)
     connection.execute(update(AuditHead).where(AuditHead.id == 1).values(last_hash=previous))
+
+
+def open_detail(token: str | None, entry_id: int) -> str | None:
+    return None if token is None else crypto.cipher().open(token, "audit_log", "detail", entry_id)
 
 
 @dataclass(frozen=True)
@@ -99,10 +114,14 @@ class Verification:
 
 def _entries(connection: Connection, first_id: int, last_id: int) -> Iterator[dict[str, Any]]:
     table = AuditEntry.__table__
+    # The sealed detail as stored, opened entry by entry: one moved detail names its entry.
+    stored = [c for c in table.c if c.name != "detail"] + [
+        type_coerce(table.c.detail, String).label("detail")
+    ]
     next_id = first_id
     while True:
         rows = connection.execute(
-            select(table)
+            select(*stored)
             .where(table.c.id >= next_id, table.c.id <= last_id)
             .order_by(table.c.id)
             .limit(VERIFY_BATCH)
@@ -139,9 +158,18 @@ def _walk(
                 problem = f"entry {expected_id} is missing"
             elif entry["prev_hash"] != previous:
                 problem = f"entry {expected_id} is out of order"
-            elif keys.entry_hash(previous, entry) != entry["hash"]:
+            else:
+                try:
+                    entry["detail"] = open_detail(entry["detail"], entry["id"])
+                except DecryptionError:
+                    problem = f"entry {expected_id} was changed"
+            if problem is None and keys.entry_hash(previous, entry) != entry["hash"]:
                 problem = f"entry {expected_id} was changed"
-            elif expected_id in pinned and pinned[expected_id].head != entry["hash"]:
+            elif (
+                problem is None
+                and expected_id in pinned
+                and pinned[expected_id].head != entry["hash"]
+            ):
                 problem = f"entry {expected_id} differs from {described(pinned[expected_id])}"
             if problem:
                 return expected_id - 1, previous, problem

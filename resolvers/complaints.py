@@ -554,7 +554,7 @@ def close_rectification(call: OperationCall) -> dict[str, Any]:
     )
     if item is None:
         raise LookupError("no rectification item to close")
-    item.actions = list(call.data.get("actions", []))
+    item.actions = json.dumps(list(call.data.get("actions", [])), ensure_ascii=False)
     item.closed_at = clock.now()
     item.closed_by_id = call.actor.id if call.actor else None
     add_event(call.session, complaint.id, "RECTIFICATION_CLOSED", call.actor)

@@ -372,7 +372,7 @@ class ComplaintNode(Node):
             return None
         return RectificationNode(
             issue=item.issue,
-            actions=list(item.actions) if item.actions is not None else None,
+            actions=json.loads(item.actions) if item.actions is not None else None,
             raised_at=item.raised_at,
             closed_at=item.closed_at,
         )

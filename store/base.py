@@ -8,18 +8,24 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Connection,
     DateTime,
     Integer,
     MetaData,
     Numeric,
     String,
+    Table,
     TypeDecorator,
     cast,
+    event,
     func,
+    literal_column,
+    select,
+    type_coerce,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Mapper
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -128,8 +134,35 @@ class Money(TypeDecorator[Decimal]):
         )
 
 
+class RowBound(str):
+    """A personal value on its way to a sealed column, with the primary key of its row."""
+
+    row_id: int
+
+    def __new__(cls, value: str, row_id: int) -> RowBound:
+        bound = super().__new__(cls, value)
+        bound.row_id = row_id
+        return bound
+
+
+def for_row(value: str | None, row_id: int) -> RowBound | None:
+    """``value`` bound to row ``row_id``, for statements that write a sealed column directly."""
+    return None if value is None else RowBound(value, row_id)
+
+
+class UnboundValueError(TypeError):
+    """A sealed column was written without the primary key of its row."""
+
+
 class Encrypted(TypeDecorator[str]):
-    """A personal value sealed with the process cipher; ``context`` names the column."""
+    """A personal value sealed with the process cipher, bound to its table, column and row.
+
+    ``context`` is ``"<table>.<column>"``. Reading selects ``<id>:<sealed value>`` (see
+    ``column_expression``) so the value is opened against the row it was read from, on every
+    statement, ORM or not. Writing needs the row's key: the ORM events below bind values of
+    new and changed objects (assigning the key of a new row first); statements that write a
+    sealed column directly pass ``for_row(value, id)``. A plain string is refused.
+    """
 
     impl = String
     cache_ok = True
@@ -137,9 +170,104 @@ class Encrypted(TypeDecorator[str]):
     def __init__(self, context: str) -> None:
         super().__init__()
         self.context = context
+        self.table, _, self.column = context.partition(".")
+
+    def column_expression(self, colexpr: Any) -> Any:
+        source = getattr(colexpr, "table", None)
+        key = None if source is None else source.c.get("id")
+        if key is None:
+            raise UnboundValueError(f"{self.context} is read only from its table, with its id")
+        tagged = cast(key, String).concat(literal_column("':'")).concat(colexpr)
+        return type_coerce(tagged, _RowTagged(self.table, self.column))
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
-        return None if value is None else crypto.cipher().encrypt(value, self.context)
+        if value is None:
+            return None
+        if not isinstance(value, RowBound):
+            raise UnboundValueError(f"{self.context} is written only with its row's id (for_row)")
+        return crypto.cipher().seal(value, self.table, self.column, value.row_id)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
-        return None if value is None else crypto.cipher().decrypt(value, self.context)
+        # Reached only when a statement bypassed ``column_expression`` (e.g. RETURNING).
+        if value is None:
+            return None
+        raise UnboundValueError(f"{self.context} was read without its row's id")
+
+
+class _RowTagged(TypeDecorator[str]):
+    """What ``Encrypted.column_expression`` selects: ``<id>:<sealed value>``, opened on read."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, table: str, column: str) -> None:
+        super().__init__()
+        self.table, self.column = table, column
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        row_id, _, token = value.partition(":")
+        return crypto.cipher().open(token, self.table, self.column, int(row_id))
+
+
+def sealed_columns(table: Table) -> list[str]:
+    """The names of ``table``'s sealed columns."""
+    return [column.name for column in table.c if isinstance(column.type, Encrypted)]
+
+
+_sealed_attributes: dict[Mapper[Any], list[str]] = {}
+
+
+def _sealed_keys(mapper: Mapper[Any]) -> list[str]:
+    found = _sealed_attributes.get(mapper)
+    if found is None:
+        found = _sealed_attributes[mapper] = [
+            prop.key
+            for prop in mapper.column_attrs
+            if any(isinstance(column.type, Encrypted) for column in prop.columns)
+        ]
+    return found
+
+
+def _bind_row(target: Any, keys: list[str]) -> None:
+    # Straight into the instance dict: the values are equal strings, history stays as it was.
+    # A value copied from another row's attribute carries that row's key: bound again here.
+    values = target.__dict__
+    for key in keys:
+        value = values.get(key)
+        if isinstance(value, str) and getattr(value, "row_id", None) != target.id:
+            values[key] = RowBound(value, target.id)
+
+
+@event.listens_for(Base, "before_insert", propagate=True)
+def _seal_new_row(mapper: Mapper[Any], connection: Connection, target: Any) -> None:
+    keys = _sealed_keys(mapper)
+    if keys:
+        if target.id is None:
+            target.id = allocate_id(connection, mapper.local_table)  # type: ignore[arg-type]
+        _bind_row(target, keys)
+
+
+@event.listens_for(Base, "before_update", propagate=True)
+def _seal_changed_row(mapper: Mapper[Any], connection: Connection, target: Any) -> None:
+    keys = _sealed_keys(mapper)
+    if keys:
+        _bind_row(target, keys)
+
+
+def allocate_id(connection: Connection, table: Table) -> int:
+    """The primary key for a new row of ``table``, known before its INSERT (to seal with).
+
+    PostgreSQL draws it from the column's sequence. SQLite has one writer at a time and numbers
+    rows max + 1 itself; the last key handed out on this connection is remembered, so several
+    new rows of one flush (inserted after all are numbered) get distinct keys.
+    """
+    if connection.dialect.name == "postgresql":
+        sequence = func.pg_get_serial_sequence(table.name, "id")
+        return int(connection.scalar(select(func.nextval(sequence))))  # type: ignore[arg-type]
+    remembered = connection.info.setdefault("kehu_last_ids", {})
+    largest = connection.scalar(select(func.max(table.c.id))) or 0
+    allocated = max(int(largest), remembered.get(table.name, 0)) + 1
+    remembered[table.name] = allocated
+    return allocated

@@ -10,9 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import Enum, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.base import Base, Encrypted, Money, UTCDateTime
@@ -131,7 +130,9 @@ class CustomerMessage(Base):
     kind: Mapped[str] = mapped_column(String(40))
     channel: Mapped[str] = mapped_column(String(32))
     content: Mapped[str] = mapped_column(Encrypted("complaint_messages.content"))
-    proof_of_delivery: Mapped[str | None] = mapped_column(String(300))
+    proof_of_delivery: Mapped[str | None] = mapped_column(
+        Encrypted("complaint_messages.proof_of_delivery")
+    )
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -143,7 +144,8 @@ class Rectification(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), unique=True)
     issue: Mapped[str] = mapped_column(String(300))
-    actions: Mapped[list[Any] | None] = mapped_column(JSON)
+    # The actions taken, as a JSON list: free text, sealed.
+    actions: Mapped[str | None] = mapped_column(Encrypted("rectifications.actions"))
     raised_at: Mapped[datetime] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))

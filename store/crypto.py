@@ -1,16 +1,19 @@
 """Encryption of personal data at rest and keyed hashes for exact-match search (INFO-7).
 
-Values are sealed with AES-256-GCM; the stored text is ``<key id>:<base64(nonce | ciphertext)>``
+Values are sealed with AES-256-GCM; the stored text is ``v2:<key id>:<base64(nonce | ciphertext)>``
 so that several keys can be live during a rotation (the first configured key encrypts, every
-key decrypts). The column name is bound as associated data, so a ciphertext copied into another
-column does not decrypt. Search uses an HMAC-SHA256 "blind index" of the normalised value; a
-lookup computes it with every configured hash key, so search keeps working while
-``kehu rotate-keys`` re-keys the rows.
+key decrypts). The table, the column and the row's primary key are bound as associated data, so
+a ciphertext copied into another column or another row (two rows' values swapped) does not
+decrypt. Values sealed before rows were bound (``<key id>:<base64>``, the column alone as
+associated data) are still read until ``kehu rotate-keys`` has rewritten them. Search uses an
+HMAC-SHA256 "blind index" of the normalised value; a lookup computes it with every configured
+hash key, so search keeps working while ``kehu rotate-keys`` re-keys the rows.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import os
@@ -18,6 +21,10 @@ from collections.abc import Sequence
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+# Marks a value bound to its row; values without it are the older, column-bound format.
+ROW_BOUND = "v2"
+NONCE_BYTES = 12
 
 
 class DecryptionError(Exception):
@@ -39,27 +46,56 @@ class FieldCipher:
         self.active_hash_key_id = hash_keys[0][0]
         self._hash_keys = dict(hash_keys)
 
+    def seal(self, plaintext: str, table: str, column: str, row_id: int) -> str:
+        """``plaintext`` sealed with the active key for one row's column."""
+        sealed = self._sealed(plaintext, row_context(table, column, row_id))
+        return f"{ROW_BOUND}:{self.active_key_id}:{sealed}"
+
+    def open(self, token: str, table: str, column: str, row_id: int) -> str:
+        """The plaintext of ``token`` read from ``table.column`` of row ``row_id``.
+
+        Errors name the place (never the value): a value that fails here was tampered with,
+        moved from another row or column, or sealed with a key that is no longer configured.
+        """
+        where = f"{table}.{column} of row {row_id}"
+        parts = token.split(":")
+        if len(parts) == 3 and parts[0] == ROW_BOUND:
+            kid, payload, context = parts[1], parts[2], row_context(table, column, row_id)
+        elif len(parts) == 2:
+            kid, payload, context = parts[0], parts[1], f"{table}.{column}".encode()
+        else:
+            raise DecryptionError(f"{where} is not a sealed value")
+        return self._opened(kid, payload, context, where)
+
     def encrypt(self, plaintext: str, context: str) -> str:
-        nonce = os.urandom(12)
-        sealed = self._aeads[self.active_key_id].encrypt(
-            nonce, plaintext.encode(), context.encode()
-        )
-        return f"{self.active_key_id}:{base64.b64encode(nonce + sealed).decode()}"
+        """``plaintext`` sealed for a named use that is no table row (e.g. a list's cursors)."""
+        return f"{self.active_key_id}:{self._sealed(plaintext, context.encode())}"
 
     def decrypt(self, token: str, context: str) -> str:
+        """The plaintext of a token made by ``encrypt`` for the same ``context``."""
         kid, _, payload = token.partition(":")
+        return self._opened(kid, payload, context.encode(), context)
+
+    def _sealed(self, plaintext: str, context: bytes) -> str:
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = self._aeads[self.active_key_id].encrypt(nonce, plaintext.encode(), context)
+        return base64.b64encode(nonce + sealed).decode()
+
+    def _opened(self, kid: str, payload: str, context: bytes, where: str) -> str:
         aead = self._aeads.get(kid)
         if aead is None:
-            raise DecryptionError(f"no key with id {kid!r} is configured")
-        raw = base64.b64decode(payload)
+            raise DecryptionError(f"{where}: no key with id {kid!r} is configured")
         try:
-            return aead.decrypt(raw[:12], raw[12:], context.encode()).decode()
-        except InvalidTag as exc:
-            raise DecryptionError("ciphertext failed authentication") from exc
+            raw = base64.b64decode(payload, validate=True)
+            return aead.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], context).decode()
+        except (InvalidTag, binascii.Error, ValueError) as exc:
+            raise DecryptionError(
+                f"{where} failed authentication (tampered with, or moved from another row)"
+            ) from exc
 
     def is_current(self, token: str) -> bool:
-        """True when ``token`` is sealed with the active key."""
-        return token.startswith(self.active_key_id + ":")
+        """True when ``token`` is bound to its row and sealed with the active key."""
+        return token.startswith(f"{ROW_BOUND}:{self.active_key_id}:")
 
     def blind_index(self, value: str) -> str:
         """The keyed hash of ``value`` under the active hash key (what is stored)."""
@@ -72,6 +108,11 @@ class FieldCipher:
     def _index(self, kid: str, value: str) -> str:
         digest = hmac.new(self._hash_keys[kid], value.encode(), hashlib.sha256).hexdigest()
         return f"{kid}:{digest[:40]}"
+
+
+def row_context(table: str, column: str, row_id: int) -> bytes:
+    """The associated data of a row-bound value: table, column and primary key."""
+    return f"{table}.{column}#{int(row_id)}".encode()
 
 
 _cipher: FieldCipher | None = None

@@ -1,81 +1,155 @@
-"""Re-encrypt personal values with the active key and re-hash them with the active hash key."""
+"""Re-seal personal values under the active key, bound to their row; re-hash with the active key.
+
+Every sealed column of every table is covered (found from the models, not listed by hand).
+Rows whose values are already row-bound under the active key, with keyed hashes under the active
+hash key, are skipped, so a stopped rotation resumes where it stopped. A value that does not
+open (tampered with, or moved from another row or column) is left as it is and reported by its
+place, never by its content; ``check`` only reads and reports.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import Engine, Table, bindparam, func, select, update
+from sqlalchemy import Connection, Engine, String, Table, and_, bindparam, func, select, update
+from sqlalchemy import type_coerce as raw
 
 from store import crypto
-from store.audit import AuditEntry
-from store.customers import Customer, CustomerChange
-from store.sharing import Consent
+from store.base import Base, RowBound, sealed_columns
 
-# table → (sealed columns, {sealed column: its keyed-hash column})
-SEALED: list[tuple[Table, list[str], dict[str, str]]] = [
-    (
-        Customer.__table__,  # type: ignore[list-item]
-        ["id_number", "phone", "email", "address"],
-        {"id_number": "id_number_hash", "phone": "phone_hash", "email": "email_hash"},
-    ),
-    (CustomerChange.__table__, ["old_value", "new_value"], {}),  # type: ignore[list-item]
-    (AuditEntry.__table__, ["detail"], {}),  # type: ignore[list-item]
-    (
-        Consent.__table__,  # type: ignore[list-item]
-        ["recipient_contact_name", "recipient_contact_phone", "recipient_contact_email"],
-        {},
-    ),
-]
-BATCH = 1000
+BATCH = 500
+# Prefix of the parameters holding the stored text read (no column name starts with it).
+PRIOR = "prior__"
+
+
+@dataclass
+class RotationReport:
+    checked: int = 0  # rows read
+    rewritten: int = 0  # rows re-sealed (rotate) or still to re-seal (check)
+    unreadable: list[str] = field(default_factory=list)  # "customers.phone of row 7 …"
+
+
+def sealed_tables() -> list[tuple[Table, list[str]]]:
+    """Every table with sealed columns, and those columns."""
+    import store.models  # noqa: F401  (every model registered on the metadata)
+
+    return [
+        (table, columns)
+        for table in Base.metadata.sorted_tables
+        if (columns := sealed_columns(table))
+    ]
 
 
 def rows_to_rotate(engine: Engine) -> int:
     with engine.connect() as connection:
         return sum(
             int(connection.scalar(select(func.count()).select_from(table)) or 0)
-            for table, _, _ in SEALED
+            for table, _ in sealed_tables()
         )
 
 
-def rotate_keys(engine: Engine, progress: Callable[[int], None] | None = None) -> int:
-    """Rewrite every sealed value and keyed hash under the active keys; returns rows rewritten.
+def rotate_keys(
+    engine: Engine,
+    progress: Callable[[int], None] | None = None,
+    *,
+    write: bool = True,
+) -> RotationReport:
+    """Re-seal (``write``) or only check every sealed value, one committed batch at a time.
 
-    Each batch is its own transaction, so a stopped rotation can simply be run again; reads keep
-    working meanwhile because every configured key still decrypts and every hash key is searched.
+    A row the service changes meanwhile is left alone (the update matches the value read):
+    the service sealed it afresh, with the active key and bound to its row.
     """
-    cipher = crypto.cipher()
-    rewritten = 0
-    for table, sealed, hashed in SEALED:
+    report = RotationReport()
+    for table, sealed in sealed_tables():
         last_id = 0
         while True:
             with engine.begin() as connection:
-                rows = connection.execute(
-                    select(table.c.id, *(table.c[name] for name in sealed))
-                    .where(table.c.id > last_id)
-                    .order_by(table.c.id)
-                    .limit(BATCH)
-                ).all()
+                rows = _batch(connection, table, sealed, last_id)
                 if not rows:
                     break
-                values = []
-                for row in rows:
-                    item = {"row_id": row.id}
-                    for name in sealed:
-                        plain = getattr(row, name)
-                        item[name] = plain
-                        if name in hashed:
-                            item[hashed[name]] = (
-                                None if plain is None else cipher.blind_index(plain)
-                            )
-                    values.append(item)
-                statement = (
-                    update(table)
-                    .where(table.c.id == bindparam("row_id"))
-                    .values({name: bindparam(name) for name in values[0] if name != "row_id"})
+                changes = [_rotated(table, sealed, row, report) for row in rows]
+                pending = [change for change in changes if change]
+                report.rewritten += (
+                    len(pending) if not write else _write(connection, table, pending)
                 )
-                connection.execute(statement, values)
+                report.checked += len(rows)
                 last_id = rows[-1].id
-                rewritten += len(rows)
                 if progress is not None:
                     progress(len(rows))
-    return rewritten
+    return report
+
+
+def _hash_column(table: Table, name: str) -> str | None:
+    return f"{name}_hash" if f"{name}_hash" in table.c else None
+
+
+def _batch(connection: Connection, table: Table, sealed: list[str], after: int) -> list[Any]:
+    # The stored text itself (type_coerce skips the column type's decryption).
+    hashes = [h for name in sealed if (h := _hash_column(table, name)) is not None]
+    return list(
+        connection.execute(
+            select(
+                table.c.id,
+                *(raw(table.c[name], String).label(name) for name in sealed),
+                *(table.c[h] for h in hashes),
+            )
+            .where(table.c.id > after)
+            .order_by(table.c.id)
+            .limit(BATCH)
+        ).all()
+    )
+
+
+def _rotated(table: Table, sealed: list[str], row: Any, report: RotationReport) -> dict[str, Any]:
+    """The new values of one row's sealed columns (and their hashes); empty when current."""
+    cipher = crypto.cipher()
+    change: dict[str, Any] = {}
+    for name in sealed:
+        token = getattr(row, name)
+        if token is None:
+            continue
+        try:
+            plain = cipher.open(token, table.name, name, row.id)
+        except crypto.DecryptionError as exc:
+            report.unreadable.append(str(exc))
+            continue
+        hash_column = _hash_column(table, name)
+        stale_hash = hash_column is not None and not str(getattr(row, hash_column)).startswith(
+            cipher.active_hash_key_id + ":"
+        )
+        if cipher.is_current(token) and not stale_hash:
+            continue
+        change[name] = RowBound(plain, row.id)
+        change[PRIOR + name] = token
+        if hash_column is not None:
+            change[hash_column] = cipher.blind_index(plain)
+    if change:
+        change["row_id"] = row.id
+    return change
+
+
+def _write(connection: Connection, table: Table, changes: list[dict[str, Any]]) -> int:
+    """Apply the changes, grouped by the columns they write (one executemany per group)."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for change in changes:
+        groups[tuple(sorted(change))].append(change)
+    written = 0
+    for keys, values in groups.items():
+        columns = [key for key in keys if key != "row_id" and not key.startswith(PRIOR)]
+        olds = [key.removeprefix(PRIOR) for key in keys if key.startswith(PRIOR)]
+        statement = (
+            update(table)
+            .where(
+                and_(
+                    table.c.id == bindparam("row_id"),
+                    *(raw(table.c[name], String) == bindparam(PRIOR + name) for name in olds),
+                )
+            )
+            .values({name: bindparam(name) for name in columns})
+        )
+        result = connection.execute(statement, values)
+        written += max(result.rowcount, 0)
+    return written

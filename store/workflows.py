@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from store.base import Base, UTCDateTime
+from store.base import Base, Encrypted, UTCDateTime
 
 
 class InstanceStatus(StrEnum):
@@ -54,7 +54,8 @@ class ProcessInstance(Base):
     version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"))
     business_key: Mapped[str] = mapped_column(String(64), unique=True)
     status: Mapped[InstanceStatus] = mapped_column(Enum(InstanceStatus, native_enum=False))
-    state: Mapped[str] = mapped_column(Text)
+    # Form answers live in the state, so it is sealed like every other personal value.
+    state: Mapped[str] = mapped_column(Encrypted("process_instances.state"))
     # Optimistic lock: every save bumps it; a save that finds another revision is refused.
     revision: Mapped[int]
     next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 import pytest
-from sqlalchemy import Engine, MetaData, Table, insert, select, text
+from sqlalchemy import Column, Engine, MetaData, String, Table, insert, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from starlette.testclient import TestClient
@@ -31,6 +31,7 @@ from store import audit_chain
 from store.audit import GENESIS_HASH, AuditEntry
 from store.db import make_engine
 from tests.conftest import Backend, branch_id, create_customer, settings_env
+from tests.test_at_rest import sealed_before_row_binding
 
 LOG = """
 query($where: AuditWhere, $first: Int) {
@@ -438,7 +439,7 @@ def test_rotate_keys_re_encrypts_entry_details_through_the_guard(
             connection.scalars(text("SELECT detail FROM audit_log WHERE detail IS NOT NULL"))
         )
     engine.dispose()
-    assert details and all(d.startswith("k2:") for d in details)
+    assert details and all(d.startswith("v2:k2:") for d in details)
     assert runner.invoke(app, ["audit", "verify"], env=rotated).exit_code == 0
 
 
@@ -481,15 +482,29 @@ def test_the_service_role_is_granted_no_update_or_delete_on_entries(
     assert _verify(chained_db)[0] == 0
 
 
-def _insert_legacy(engine: Engine, entries: list[dict[str, Any]]) -> None:
-    """Entries as written before migration 0007 (no key id; plain SHA-256 chain)."""
+def _insert_legacy(engine: Engine, env: dict[str, str], entries: list[dict[str, Any]]) -> None:
+    """Entries as written before migration 0007: no key id, a plain SHA-256 chain, and the
+    detail sealed in the format of that release (the column as context, not yet the row)."""
+    kid, key = Settings.from_env(env).encryption_keys[0]
     legacy = Table(
         "audit_log",
         MetaData(),
-        *[column._copy() for column in AuditEntry.__table__.c if column.name != "key_id"],
+        *[
+            Column("detail", String) if column.name == "detail" else column._copy()
+            for column in AuditEntry.__table__.c
+            if column.name != "key_id"
+        ],
     )
+    rows = [
+        {
+            **entry,
+            "detail": entry["detail"]
+            and sealed_before_row_binding(key, kid, entry["detail"], "audit_log.detail"),
+        }
+        for entry in entries
+    ]
     with engine.begin() as connection:
-        connection.execute(insert(legacy), entries)
+        connection.execute(insert(legacy), rows)
 
 
 def test_the_migration_re_chains_a_legacy_log_with_the_key(cli_env: dict[str, str]) -> None:
@@ -502,7 +517,7 @@ def test_the_migration_re_chains_a_legacy_log_with_the_key(cli_env: dict[str, st
     for entry in legacy:
         entry["prev_hash"] = previous
         entry["hash"] = previous = audit_chain.legacy_hash(previous, entry)
-    _insert_legacy(engine, legacy)
+    _insert_legacy(engine, cli_env, legacy)
     with engine.begin() as connection:
         connection.execute(text(f"UPDATE audit_head SET last_id = 3, last_hash = '{previous}'"))
     migrate.upgrade(engine)
@@ -522,7 +537,7 @@ def test_the_migration_refuses_to_re_chain_a_tampered_legacy_log(
     migrate.upgrade(engine, "0006")
     # Not the hash its content has:
     entry = {**_entry(1), "id": 1, "prev_hash": GENESIS_HASH, "hash": "f" * 64}
-    _insert_legacy(engine, [entry])
+    _insert_legacy(engine, cli_env, [entry])
     try:
         with pytest.raises(RuntimeError, match="audit entry 1 does not verify"):
             migrate.upgrade(engine)

@@ -106,7 +106,7 @@ def test_rotate_keys_re_encrypts_and_search_still_works_INFO_7(cli_env: dict[str
         )
         readable = list(connection.scalars(select(Customer.phone)))
     engine.dispose()
-    assert all(sealed.startswith("k2:") and hashed.startswith("h2:") for sealed, hashed in raw)
+    assert all(sealed.startswith("v2:k2:") and hashed.startswith("h2:") for sealed, hashed in raw)
     assert found is not None
     assert len(readable) == 12
 

@@ -22,8 +22,10 @@ from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from kehu import clock
+from store.base import RowBound
 from store.staff import Role, Staff
 from store.workflows import InstanceStatus, ProcessInstance, ProcessTask, ProcessVersion, TaskStatus
 from workflows import engine, sandbox
@@ -380,7 +382,7 @@ def _save(
     active, completed = _elements(tasks)
     finished = workflow.is_completed()
     values = {
-        "state": state,
+        "state": RowBound(state, instance.id),
         "revision": instance.revision + 1,
         "status": InstanceStatus.COMPLETED if finished else InstanceStatus.RUNNING,
         "next_due_at": None if finished else next_due(workflow),
@@ -403,9 +405,9 @@ def _save(
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise StaleInstanceError("another request changed this process instance; try again")
+        # What was just written, as committed: no second UPDATE (and no second seal) at flush.
         for key, value in values.items():
-            setattr(instance, key, value)
-        session.flush()
+            set_committed_value(instance, key, value)
     _sync_tasks(session, instance, tasks, now)
 
 
