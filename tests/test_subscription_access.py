@@ -99,18 +99,25 @@ REVOCATIONS: dict[str, Callable[[Backend, str], Any]] = {
 }
 
 
+def _followed_customer(
+    backend: Backend, manager: str, supervisor: str
+) -> tuple[dict[str, Any], str]:
+    """A customer of ``manager`` in ``supervisor``'s branch, and a one-hour token of ``manager``."""
+    customer = create_customer(
+        backend,
+        relationshipManager=backend.gql("{ me { id } }", staff=manager)["me"]["id"],
+        branch=branch_id(backend, supervisor),
+    )
+    return customer, mint_token(backend.settings, manager, ttl=timedelta(hours=1))
+
+
 @pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
 @pytest.mark.parametrize("revocation", sorted(REVOCATIONS))
 def test_a_subscription_closes_with_4403_once_the_right_to_see_ends(
     backend: Backend, caplog: pytest.LogCaptureFixture, protocol: str, revocation: str
 ) -> None:
     manager, supervisor = "GZ01RM02", "GZ01SUP01"
-    customer = create_customer(
-        backend,
-        relationshipManager=backend.gql("{ me { id } }", staff=manager)["me"]["id"],
-        branch=branch_id(backend, supervisor),
-    )
-    token = mint_token(backend.settings, manager, ttl=timedelta(hours=1))
+    customer, token = _followed_customer(backend, manager, supervisor)
     with subscribed(backend, protocol, token) as client:
         _change(backend, customer, supervisor)
         first = client.next_change()
@@ -139,12 +146,7 @@ def test_a_quiet_subscription_closes_with_4403_without_waiting_for_an_event(
 ) -> None:
     """No event needs to come: the caller is checked every KEHU_SUBSCRIPTION_RECHECK_SECONDS."""
     manager, supervisor = "GZ01RM02", "GZ01SUP01"
-    customer = create_customer(
-        backend,
-        relationshipManager=backend.gql("{ me { id } }", staff=manager)["me"]["id"],
-        branch=branch_id(backend, supervisor),
-    )
-    token = mint_token(backend.settings, manager, ttl=timedelta(hours=1))
+    customer, token = _followed_customer(backend, manager, supervisor)
     with subscribed(backend, "graphql-transport-ws", token) as client:
         _change(backend, customer, supervisor)
         assert client.next_change()["customer"]["id"] == customer["id"]
