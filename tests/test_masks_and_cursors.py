@@ -190,3 +190,16 @@ def test_sealed_cursors_still_page_both_ways(backend: Backend) -> None:
     middle = backend.gql(PAGE, {"first": 5})["customers"]["pageInfo"]["endCursor"]
     back = backend.gql(PAGE, {"last": 3, "before": middle})["customers"]["edges"]
     assert [e["node"]["id"] for e in back] == forward[1:4]
+
+
+@pytest.mark.parametrize("size", [-1, 101])
+def test_the_policy_versions_list_refuses_a_size_out_of_range_naming_it(
+    backend: Backend, size: int
+) -> None:
+    """Like every connection's ``first``/``last``: SQLite read ``LIMIT -1`` as no limit at all
+    and PostgreSQL failed with an internal error."""
+    body = backend.post("query($n: Int!) { policyVersions(last: $n) { version } }", {"n": size})
+    error = body.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    fields = error["extensions"]["fields"]
+    assert [(f["field"], f["code"]) for f in fields] == [(["last"], "INVALID_PAGE_SIZE")]
