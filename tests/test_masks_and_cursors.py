@@ -287,3 +287,32 @@ def test_a_grant_for_another_purpose_allows_no_filter_on_what_it_masks(
 
 
 READ_NAME = "query($id: ID!) { customer(id: $id) { name } }"
+
+
+SNAPSHOT = """
+mutation($input: RecordFinancialSnapshotInput!) {
+  recordFinancialSnapshot(input: $input) { errors { field code } }
+}
+"""
+NET_WORTH = "query($id: ID!) { customer(id: $id) { latestFinancialSnapshot { netWorth } } }"
+
+
+def test_a_negative_net_worth_is_masked_as_negative_not_as_the_lowest_band(
+    backend: Backend,
+) -> None:
+    """Liabilities above assets: an auditor (financial MASKED) saw "0-10000" for -4,999,900."""
+    customer = create_customer(backend)
+    values = {
+        "customerId": customer["id"],
+        "asOf": "2026-01-31",
+        "annualIncome": "0",
+        "totalAssets": "100.00",
+        "totalLiabilities": "5000000.00",
+        "assetsUnderManagement": "0",
+        "source": {"kind": "QUESTIONNAIRE", "detail": "annual financial questionnaire"},
+    }
+    assert backend.gql(SNAPSHOT, {"input": values})["recordFinancialSnapshot"]["errors"] == []
+    full = backend.gql(NET_WORTH, {"id": customer["id"]}, staff="HO0001")
+    assert full["customer"]["latestFinancialSnapshot"]["netWorth"] == "-4999900.00"
+    masked = backend.gql(NET_WORTH, {"id": customer["id"]}, staff="AUD0001", purpose="AUDIT")
+    assert masked["customer"]["latestFinancialSnapshot"]["netWorth"] == "<0"
