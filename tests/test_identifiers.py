@@ -300,9 +300,13 @@ def test_employee_numbers_are_normalised_like_other_identifiers_INFO_3(backend: 
 
 def test_an_email_is_found_whatever_the_case_it_is_typed_in_INFO_3(backend: Backend) -> None:
     """Mail providers ignore case; a search typed in another case missed the customer."""
-    customer = create_customer(backend, email=full_width("Li.Na@Example.COM"))
-    assert customer["email"] == "li.na@example.com"
-    for form in ("li.na@example.com", "LI.NA@EXAMPLE.COM", full_width("Li.Na@example.com")):
+    customer = create_customer(backend, email=full_width("Case.Test@Example.COM"))
+    assert customer["email"] == "case.test@example.com"
+    for form in (
+        "case.test@example.com",
+        "CASE.TEST@EXAMPLE.COM",
+        full_width("Case.Test@example.com"),
+    ):
         edges = backend.gql(SEARCH, {"where": {"email": {"eq": form}}})["customers"]["edges"]
         assert [e["node"]["id"] for e in edges] == [customer["id"]], form
 
