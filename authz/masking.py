@@ -3,7 +3,8 @@
 ID number keeps the first 3 and last 4 characters, a mobile number the first 3 and last 4, a
 name its surname, an address its leading province/city/district names, an e-mail its first
 character and domain; money becomes a band ``"<low>-<high>"`` in CNY (``"10000000+"`` at the
-top). A field with no mask here cannot be MASKED: the policy treats MASKED as DENIED for it.
+top, ``"<0"`` below zero). A field with no mask here cannot be MASKED: the policy treats MASKED
+as DENIED for it.
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ def account_number(value: str) -> str:
 
 
 def amount(value: Decimal) -> str:
+    """The band of ``value``; a negative amount (a net worth below zero) is ``"<0"``."""
+    if value < 0:
+        return "<0"
     low = 0
     for high in BANDS:
         if value < high:

@@ -468,7 +468,7 @@ def record_decision(call: OperationCall) -> dict[str, Any]:
     complaint.decided_at = now
     complaint.outcome = str(data["outcome"])
     complaint.status = ComplaintStatus.DECIDED
-    if now > complaint.decision_due_at:
+    if now >= complaint.decision_due_at:  # the deadline instant is past the last day
         complaint.sla_state = SlaState.BREACHED
     elif complaint.sla_state is SlaState.AT_RISK:
         complaint.sla_state = SlaState.ON_TRACK
@@ -501,7 +501,9 @@ def record_call_back(call: OperationCall) -> dict[str, Any]:
         call.actor,
         {"satisfaction_score": complaint.satisfaction_score, "satisfied": call.data["satisfied"]},
     )
-    until = clock.now() + timedelta(days=REVIEW_REQUEST_DAYS)
+    # 30 natural days from receiving the decision (CMP-4), ending at Beijing midnight.
+    received = complaint.decided_at or clock.now()
+    until = natural_day_deadline(received, REVIEW_REQUEST_DAYS)
     return {"review_request_until": until.isoformat()}
 
 
@@ -510,7 +512,7 @@ def open_review(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
     now = clock.now()
     complaint.review_requested_at = now
-    complaint.review_due_at = now + timedelta(days=REVIEW_DECISION_DAYS)
+    complaint.review_due_at = natural_day_deadline(now, REVIEW_DECISION_DAYS)
     complaint.status = ComplaintStatus.UNDER_REVIEW
     add_event(call.session, complaint.id, "REVIEW_REQUESTED", call.actor)
     return {"review_due_at": complaint.review_due_at.isoformat()}
@@ -632,13 +634,17 @@ def conditions(where: ComplaintFilter) -> list[ColumnElement[bool]]:
 
 
 def overdue_condition(now: datetime) -> ColumnElement[bool]:
-    """Undecided past the decision deadline, or a review past its deadline."""
+    """Undecided at or past the decision deadline, or a review at or past its deadline.
+
+    A deadline is the first instant after its last natural day (Beijing midnight), so a case
+    is overdue from that instant on, as the timers that escalate it see it.
+    """
     return or_(
-        and_(Complaint.decided_at.is_(None), Complaint.decision_due_at < now),
+        and_(Complaint.decided_at.is_(None), Complaint.decision_due_at <= now),
         and_(
             Complaint.status == ComplaintStatus.UNDER_REVIEW,
             Complaint.review_outcome.is_(None),
-            Complaint.review_due_at < now,
+            Complaint.review_due_at <= now,
         ),
     )
 

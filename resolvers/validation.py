@@ -97,13 +97,15 @@ def mobile(value: str, field: str = "phone") -> str:
 
 
 def email(value: str, field: str = "email") -> str:
-    """An e-mail address; the domain is lower-cased, the local part kept (RFC 5321: it may be
-    case-sensitive), so a search must spell the local part as registered."""
+    """An e-mail address, lower-cased whole.
+
+    RFC 5321 lets a local part be case-sensitive, but no mail provider customers use treats it
+    so; keeping its case made a search typed in another case miss the customer (issue 8.4).
+    """
     candidate = canonical(value)
     if len(candidate) > 254 or not EMAIL.fullmatch(candidate):
         raise _fail(field, "INVALID_EMAIL", "must be an e-mail address like name@example.com")
-    local, _, domain = candidate.rpartition("@")
-    return f"{local}@{domain.lower()}"
+    return candidate.lower()
 
 
 def account_number(value: str, field: str | tuple[str, ...] = "accountNo") -> str:

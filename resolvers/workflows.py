@@ -182,9 +182,9 @@ def task_page(
         )
     now = clock.now()
     if overdue is True:
-        statement = statement.where(ProcessTask.due_at < now)
+        statement = statement.where(ProcessTask.due_at <= now)
     elif overdue is False:
-        statement = statement.where(or_(ProcessTask.due_at.is_(None), ProcessTask.due_at >= now))
+        statement = statement.where(or_(ProcessTask.due_at.is_(None), ProcessTask.due_at > now))
     if assigned_to_me is True:
         statement = statement.where(ProcessTask.assignee_id == staff.id)
     elif assigned_to_me is False:

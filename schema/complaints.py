@@ -299,9 +299,10 @@ class ComplaintNode(Node):
     @strawberry.field(description="Undecided past its deadline (or a review past its deadline).")
     def overdue(self) -> bool:
         now = clock.now()
+        # A deadline is the first instant after the period (Beijing midnight): due then.
         if self.status == ComplaintStatus.UNDER_REVIEW and self.review_outcome is None:
-            return self.review_due_at is not None and self.review_due_at < now
-        return self.decided_at is None and self.decision_due_at < now
+            return self.review_due_at is not None and self.review_due_at <= now
+        return self.decided_at is None and self.decision_due_at <= now
 
     @strawberry.field(description="The customer (null when you may not see them).")
     def customer(self, info: ContextInfo) -> CustomerNode | None:
@@ -475,7 +476,7 @@ ComplaintDimension = bilingual_enum(
         "CHANNEL": "By channel 按渠道",
         "UNIT": "By handling branch 按机构",
         "CAUSE": "By cause 按原因",
-        "MONTH": "By month of acceptance (UTC) 按受理月份",
+        "MONTH": "By month of acceptance (Beijing time) 按受理月份",
     },
 )
 
@@ -483,7 +484,7 @@ ComplaintDimension = bilingual_enum(
 @strawberry.type(description="Complaint figures for one group. 投诉统计。")
 class ComplaintStatistic:
     key: str = strawberry.field(
-        description="Category, channel, branch code, cause or month (YYYY-MM, UTC)."
+        description="Category, channel, branch code, cause or month (YYYY-MM, Beijing time)."
     )
     count: int
     closed: int

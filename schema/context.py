@@ -16,7 +16,7 @@ from kehu.settings import Settings
 from resolvers import sharing
 from resolvers.customers import require_visible, visible_to
 from resolvers.errors import ApiError, ForbiddenError, NotFoundError
-from store.sharing import ShareGrant
+from store.sharing import Consent, ShareGrant
 from store.staff import Staff
 
 V = TypeVar("V")
@@ -311,6 +311,22 @@ class Context:
                 select(ShareGrant).where(sharing.in_force(self.actor, clock.now()))
             )
         )
+
+    def consented_categories(self) -> list[frozenset[str]]:
+        """Per customer this caller sees through consents, the data categories they give for
+        the declared purpose (their union, SHARE-3); empty for callers no consent opens rows to.
+        """
+        purpose = self.purpose if self.purpose_problem is None else None
+        party = self.actor.third_party_id
+        if "consented" not in self.row_scopes or party is None or purpose is None:
+            return []
+        by_customer: dict[int, list[Any]] = {}
+        consents = sharing.consents_in_force(clock.now()).where(
+            Consent.third_party_id == party, Consent.purpose == purpose
+        )
+        for consent in self.session.scalars(consents):
+            by_customer.setdefault(consent.customer_id, []).append(consent)
+        return [sharing.consented_categories(found) for found in by_customer.values()]
 
     def withheld(self) -> set[tuple[str, str]]:
         """Fields withheld from at least one object, whichever access withheld them."""

@@ -830,13 +830,21 @@ def _refuse_hidden_filters(ctx: Context, where: Any, order_by: Sequence[Any]) ->
         pending += [*(item.and_ or []), *(item.or_ or [])]
     used |= {ORDERED_FIELDS[o.field.value] for o in order_by if o.field.value in ORDERED_FIELDS}
     groups = ctx.policy.field_groups()
-    grant_groups = [set(g.field_groups) for g in ctx.grants_in_force()] if used else []
+    # Rows seen through a grant or consents show a field in full only when it covers the
+    # field's group (a grant only for the purpose it names): any other such row would leak
+    # through the filter — a third party with a contact-only consent testing names.
+    covers: list[set[str] | frozenset[str]] = []
+    if used:
+        covers += [
+            set(g.field_groups) if g.purpose == ctx.purpose else set()
+            for g in ctx.grants_in_force()
+        ]
+        covers += ctx.consented_categories()
     hidden = sorted(
         f
         for f in used
         if ctx.access.effect("Customer", f) is not Effect.FULL
-        # A grant that does not cover the field would let its rows leak through the filter.
-        or any(groups.get(f"Customer.{f}") not in covered for covered in grant_groups)
+        or any(groups.get(f"Customer.{f}") not in covered for covered in covers)
     )
     if hidden:
         raise ForbiddenError(

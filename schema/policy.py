@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from resolvers import policy as logic
 from resolvers.errors import UserInputError
+from resolvers.pagination import PageRequest
 from schema.base import ContextInfo, user_errors
 from schema.customers import mutate
 from schema.rights import Authenticated, HasRight
@@ -117,10 +118,13 @@ class PolicyQuery:
             statement = statement.where(PolicyRule.ptype == "p", PolicyRule.v0 == role)
         return [PolicyRuleNode.of(row) for row in ctx.session.scalars(statement)]
 
-    @guarded_field("The newest versions of the live policy, newest first.", Authenticated())
+    @guarded_field(
+        "The newest `last` (0…100) versions of the live policy, newest first.", Authenticated()
+    )
     def policy_versions(self, info: ContextInfo, last: int = 20) -> list[PolicyVersionNode]:
+        size = PageRequest(last=last).validated().last  # 0…100, like every list's page size
         rows = info.context.session.scalars(
-            select(PolicyVersion).order_by(PolicyVersion.version.desc()).limit(min(last, 100))
+            select(PolicyVersion).order_by(PolicyVersion.version.desc()).limit(size)
         )
         return [
             PolicyVersionNode(version=r.version, changed_by=r.changed_by, summary=r.summary)

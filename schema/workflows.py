@@ -227,9 +227,9 @@ class TaskNode(Node):
 
     @strawberry.field(description="Past its due date and still open.")
     def overdue(self) -> bool:
-        return (
-            self.status == TaskStatus.OPEN and self.due_at is not None and self.due_at < clock.now()
-        )
+        # Due at the deadline instant itself (the first instant after the last natural day).
+        due = self.due_at
+        return self.status == TaskStatus.OPEN and due is not None and due <= clock.now()
 
     @strawberry.field(description="Who has the task (null: any candidate may claim it).")
     def assignee(self, info: ContextInfo) -> StaffNode | None:

@@ -12,7 +12,18 @@ import pytest
 from stdnum.cn import ric
 
 from kehu import clock
-from tests.complaint_steps import bj_customer, submit
+from tests.complaint_steps import (
+    TASKS,
+    assign,
+    bj_customer,
+    complaint_pk,
+    decide_and_call_back,
+    do,
+    fire_timers,
+    investigation,
+    read,
+    submit,
+)
 from tests.conftest import SOURCE, Backend, create_customer, create_errors
 from tests.test_consent import _consent, _register
 
@@ -208,3 +219,53 @@ def test_complaint_statistics_count_months_in_beijing(backend: Backend) -> None:
     after = counts()
     assert after.get(f"{first:%Y-%m}") == before.get(f"{first:%Y-%m}", 0) + 1
     assert after.get(f"{before_first:%Y-%m}") == before.get(f"{before_first:%Y-%m}")
+
+
+def _decided_unsatisfied(backend: Backend) -> dict[str, Any]:
+    """A complaint decided and called back at 00:30 Beijing on DAY, the customer dissatisfied."""
+    complaint = submit(backend, bj_customer(backend))
+    assign(backend, complaint)
+    do(backend, "SH01CH01", complaint, "Task_Investigate", investigation())
+    decide_and_call_back(backend, complaint, satisfied=False, score=2)
+    return complaint
+
+
+@pytest.mark.parametrize("at", [AT_0030], indirect=True, ids=["0030"])
+def test_a_review_is_due_at_beijing_midnight_after_30_natural_days_CMP_4(
+    backend: Backend, at: datetime
+) -> None:
+    """Requested at 00:30 Beijing on DAY: the 30th natural day after DAY ends at midnight."""
+    complaint = _decided_unsatisfied(backend)
+    request = {"review_requested": True, "reason": "退费金额不足"}
+    do(backend, "RM0001", complaint, "Task_ReviewRequest", request)
+    state = read(backend, complaint)
+    assert state["status"] == "UNDER_REVIEW"
+    key = f"complaint:{complaint_pk(backend, complaint)}"
+    end = beijing(DAY + timedelta(days=31), time(0))
+    assert datetime.fromisoformat(state["reviewDueAt"]) == end
+    # One second before that midnight the review is not overdue; at midnight it is.
+    for moment, overdue in ((end - timedelta(seconds=1), False), (end, True)):
+        with clock.travel_to(moment, all_threads=True):
+            assert read(backend, complaint)["overdue"] is overdue
+            tasks = backend.gql(TASKS, {"process": "complaint"}, staff="HO0001")["myTasks"]
+            review = [t["node"] for t in tasks["edges"] if t["node"]["elementId"] == "Task_Review"]
+            mine = [t for t in review if t["processInstance"]["businessKey"] == key]
+            assert [(datetime.fromisoformat(t["dueAt"]), t["overdue"]) for t in mine] == [
+                (end, overdue)
+            ]
+            listed = backend.gql(TASKS, {"process": "complaint", "overdue": True}, staff="HO0001")
+            keys = {e["node"]["processInstance"]["businessKey"] for e in listed["myTasks"]["edges"]}
+            assert (key in keys) is overdue
+
+
+def test_the_review_window_closes_at_beijing_midnight_after_30_natural_days_CMP_4(
+    backend: Backend,
+) -> None:
+    """Decided at 00:30 Beijing on DAY: a review may be asked for until the end of DAY + 30."""
+    with clock.travel_to(AT_0030, all_threads=True):
+        complaint = _decided_unsatisfied(backend)
+    end = beijing(DAY + timedelta(days=31), time(0))
+    fire_timers(backend, end - timedelta(seconds=1))
+    assert read(backend, complaint)["status"] == "DECIDED"
+    fire_timers(backend, end + timedelta(seconds=1))  # SpiffWorkflow fires after the instant
+    assert read(backend, complaint)["status"] == "CLOSED"

@@ -639,7 +639,7 @@ def test_a_consent_records_the_processing_methods_and_the_recipients_contact_PIP
     assert mine["recipientContact"] == {
         "name": "李娜（数据保护负责人）",
         "phone": "13900007788",
-        "email": "DPO@partner.example.com",
+        "email": "dpo@partner.example.com",
     }
     assert {c["thirdParty"] for c in listed} == {party["id"], other_party["id"]}
     # The party itself sees its own consents only, not other recipients' and their contacts.
@@ -660,7 +660,7 @@ def test_a_consent_records_the_processing_methods_and_the_recipients_contact_PIP
         ).all()
         logged = connection.execute(text("SELECT operation, detail FROM audit_log")).all()
     flat = " ".join(str(v) for row in stored + logged for v in row)
-    for secret in ("李娜", "13900007788", "DPO@partner.example.com", "dpo@partner"):
+    for secret in ("李娜", "13900007788", "dpo@partner.example.com", "DPO@partner"):
         assert secret not in flat
     assert "STORAGE" in flat
 

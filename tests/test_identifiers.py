@@ -100,7 +100,7 @@ def test_identifiers_are_stored_in_their_normal_form_INFO_3(backend: Backend) ->
     )
     assert customer["idNumber"] == number
     assert customer["phone"] == "13900139000"
-    assert customer["email"] == "Wang.Fang@example.cn"
+    assert customer["email"] == "wang.fang@example.cn"
 
 
 def test_search_normalises_like_registration_INFO_3(backend: Backend) -> None:
@@ -249,13 +249,13 @@ def test_every_equivalent_mobile_number_hashes_the_same(
 def test_every_equivalent_email_hashes_the_same(
     local: str, domain: str, upper: list[bool], wide: list[bool], before: str, after: str
 ) -> None:
-    """Full-width, padded and domain-case variants are one address; the local part keeps case."""
+    """Full-width, padded and case variants are one address, stored lower-cased."""
     shouted = "".join(c.upper() if up else c for c, up in zip(domain, upper, strict=False))
     shouted += domain[len(upper) :]
     form = before + _widen(f"{local}@{shouted}", wide) + after
     normal = validation.email(form)
-    assert normal == f"{local}@{domain}"
-    assert _cipher.blind_index(normal) == _cipher.blind_index(f"{local}@{domain}")
+    assert normal == f"{local}@{domain}".lower()
+    assert _cipher.blind_index(normal) == _cipher.blind_index(validation.email(f"{local}@{domain}"))
 
 
 @pytest.mark.parametrize(
@@ -296,3 +296,54 @@ def test_employee_numbers_are_normalised_like_other_identifiers_INFO_3(backend: 
             EXPLAIN, {"type": "Customer", "field": "phone", "staff": typed}, staff="RM0001"
         )["explainAccess"]
         assert own["staff"] == {"employeeNo": "RM0001"}, typed
+
+
+def test_an_email_is_found_whatever_the_case_it_is_typed_in_INFO_3(backend: Backend) -> None:
+    """Mail providers ignore case; a search typed in another case missed the customer."""
+    customer = create_customer(backend, email=full_width("Case.Test@Example.COM"))
+    assert customer["email"] == "case.test@example.com"
+    for form in (
+        "case.test@example.com",
+        "CASE.TEST@EXAMPLE.COM",
+        full_width("Case.Test@example.com"),
+    ):
+        edges = backend.gql(SEARCH, {"where": {"email": {"eq": form}}})["customers"]["edges"]
+        assert [e["node"]["id"] for e in edges] == [customer["id"]], form
+
+
+def test_migration_0011_lower_cases_emails_stored_before(cli_env: dict[str, str]) -> None:
+    """An address stored with its local part's case (before 0011) is found in any case after."""
+    from sqlalchemy import text
+
+    from store import migrate
+    from store.db import make_engine
+
+    engine = make_engine(cli_env["KEHU_DATABASE_URL"])
+    migrate.upgrade(engine, "0010")
+    cipher = crypto.cipher()
+    stored = "Li.Na@example.com"
+    with engine.begin() as connection:
+        branch = connection.exec_driver_sql(
+            "INSERT INTO branches (code, name, city) VALUES ('BJ', '北京分行', '北京市') RETURNING id"
+        ).scalar()
+        connection.execute(
+            text(
+                "INSERT INTO customers (id, version, name, gender, birth_date, id_number, "
+                "id_number_hash, email, email_hash, branch_id, created_at, updated_at) VALUES "
+                "(7, 1, 'n', 'MALE', '1990-01-01', 'x', 'h', :email, :hash, :branch, "
+                "'2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+            ),
+            {
+                "email": cipher.seal(stored, "customers", "email", 7),
+                "hash": cipher.blind_index(stored),
+                "branch": branch,
+            },
+        )
+    migrate.upgrade(engine)
+    with engine.connect() as connection:
+        email, hashed = connection.exec_driver_sql(
+            "SELECT email, email_hash FROM customers WHERE id = 7"
+        ).one()
+    engine.dispose()
+    assert cipher.open(email, "customers", "email", 7) == "li.na@example.com"
+    assert hashed in crypto.cipher().blind_indexes(validation.email("LI.NA@EXAMPLE.COM"))

@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 from authz import masking
 from tests.complaint_steps import bj_customer
 from tests.conftest import Backend, branch_id, create_customer
+from tests.test_consent import _consent, _register
+from tests.test_sharing import _grant
 
 READ = "query($id: ID!) { customer(id: $id) { address } }"
 ADDRESSES = {
@@ -190,3 +192,127 @@ def test_sealed_cursors_still_page_both_ways(backend: Backend) -> None:
     middle = backend.gql(PAGE, {"first": 5})["customers"]["pageInfo"]["endCursor"]
     back = backend.gql(PAGE, {"last": 3, "before": middle})["customers"]["edges"]
     assert [e["node"]["id"] for e in back] == forward[1:4]
+
+
+@pytest.mark.parametrize("size", [-1, 101])
+def test_the_policy_versions_list_refuses_a_size_out_of_range_naming_it(
+    backend: Backend, size: int
+) -> None:
+    """Like every connection's ``first``/``last``: SQLite read ``LIMIT -1`` as no limit at all
+    and PostgreSQL failed with an internal error."""
+    body = backend.post("query($n: Int!) { policyVersions(last: $n) { version } }", {"n": size})
+    error = body.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    fields = error["extensions"]["fields"]
+    assert [(f["field"], f["code"]) for f in fields] == [(["last"], "INVALID_PAGE_SIZE")]
+
+
+FIND = """query($where: CustomerWhere, $order: [CustomerOrderBy!]) {
+  customers(first: 100, where: $where, orderBy: $order) { totalCount edges { node { id } } }
+}"""
+
+
+def test_a_third_party_cannot_filter_or_order_on_what_its_consents_withhold(
+    backend: Backend,
+) -> None:
+    """A consent for the contact group alone: name, ID number, birth date and gender stay
+    withheld, so no filter or ordering may test them (else ``totalCount`` answers "is this
+    customer's name 张三?"); with a consent naming identity the same filters work."""
+    party = _register(backend)
+    customer = create_customer(
+        backend,
+        relationshipManager=backend.gql("{ me { id } }", staff="RM0001")["me"]["id"],
+        branch=branch_id(backend, "SUP0001"),
+        phone="13912345678",
+    )
+    assert _consent(backend, customer, party)["errors"] == []
+    full = backend.gql(
+        "query($id: ID!) { customer(id: $id) { name idNumber birthDate phone } }",
+        {"id": customer["id"]},
+        staff="HO0001",
+    )["customer"]
+    probes: list[dict[str, Any]] = [
+        {"where": {"name": {"eq": full["name"]}}},
+        {"where": {"name": {"startsWith": full["name"][:1]}}},
+        {"where": {"idNumber": {"eq": full["idNumber"]}}},
+        {"where": {"birthDate": {"gte": full["birthDate"]}}},
+        {"where": {"gender": {"eq": "MALE"}}},
+        {"where": {"or": [{"name": {"eq": full["name"]}}]}},
+        {"order": [{"field": "NAME"}]},
+        {"order": [{"field": "BIRTH_DATE"}]},
+    ]
+    for probe in probes:
+        body = backend.post(FIND, probe, staff=party["principal"]).json()
+        assert body["data"] is None, probe
+        assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN", probe
+    # Contact values the consent gives may be searched.
+    by_phone = backend.gql(
+        FIND, {"where": {"phone": {"eq": full["phone"]}}}, staff=party["principal"]
+    )["customers"]
+    assert by_phone["totalCount"] == 1
+    assert _consent(backend, customer, party, dataCategories=["identity"])["errors"] == []
+    for probe in probes:
+        found = backend.gql(FIND, probe, staff=party["principal"])["customers"]
+        assert found["totalCount"] in (0, 1), probe
+    named = backend.gql(FIND, probes[0], staff=party["principal"])["customers"]
+    assert [e["node"]["id"] for e in named["edges"]] == [customer["id"]]
+
+
+def test_a_grant_for_another_purpose_allows_no_filter_on_what_it_masks(
+    backend: Backend,
+) -> None:
+    """A grant of the identity group for customer service: under another declared purpose its
+    rows show the name MASKED, so filtering names must be refused, not answer by count."""
+    customer = create_customer(backend, branch=branch_id(backend, "SUP0001"))
+    name = backend.gql(READ_NAME, {"id": customer["id"]}, staff="HO0001")["customer"]["name"]
+    created = _grant(backend, customers=[customer["id"]], fieldGroups=["identity"])
+    assert created["errors"] == []
+    probe = {"where": {"name": {"eq": name}}}
+    try:
+        seen = backend.gql(
+            READ_NAME, {"id": customer["id"]}, staff="SH01SUP01", purpose="RELATIONSHIP_MANAGEMENT"
+        )["customer"]
+        assert seen["name"] == masking.name(name)
+        body = backend.post(
+            FIND, probe, staff="SH01SUP01", purpose="RELATIONSHIP_MANAGEMENT"
+        ).json()
+        assert body["data"] is None
+        assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+        # Under the purpose the grant names, the name is FULL and may be searched.
+        found = backend.gql(FIND, probe, staff="SH01SUP01")["customers"]
+        assert customer["id"] in {e["node"]["id"] for e in found["edges"]}
+    finally:
+        revoke = "mutation($id: ID!) { revokeShareGrant(input: {id: $id}) { errors { code } } }"
+        backend.gql(revoke, {"id": created["shareGrant"]["id"]}, staff="SUP0001")
+
+
+READ_NAME = "query($id: ID!) { customer(id: $id) { name } }"
+
+
+SNAPSHOT = """
+mutation($input: RecordFinancialSnapshotInput!) {
+  recordFinancialSnapshot(input: $input) { errors { field code } }
+}
+"""
+NET_WORTH = "query($id: ID!) { customer(id: $id) { latestFinancialSnapshot { netWorth } } }"
+
+
+def test_a_negative_net_worth_is_masked_as_negative_not_as_the_lowest_band(
+    backend: Backend,
+) -> None:
+    """Liabilities above assets: an auditor (financial MASKED) saw "0-10000" for -4,999,900."""
+    customer = create_customer(backend)
+    values = {
+        "customerId": customer["id"],
+        "asOf": "2026-01-31",
+        "annualIncome": "0",
+        "totalAssets": "100.00",
+        "totalLiabilities": "5000000.00",
+        "assetsUnderManagement": "0",
+        "source": {"kind": "QUESTIONNAIRE", "detail": "annual financial questionnaire"},
+    }
+    assert backend.gql(SNAPSHOT, {"input": values})["recordFinancialSnapshot"]["errors"] == []
+    full = backend.gql(NET_WORTH, {"id": customer["id"]}, staff="HO0001")
+    assert full["customer"]["latestFinancialSnapshot"]["netWorth"] == "-4999900.00"
+    masked = backend.gql(NET_WORTH, {"id": customer["id"]}, staff="AUD0001", purpose="AUDIT")
+    assert masked["customer"]["latestFinancialSnapshot"]["netWorth"] == "<0"
