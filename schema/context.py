@@ -312,6 +312,18 @@ class Context:
             )
         )
 
+    def coverages(self) -> list[frozenset[str]]:
+        """The field groups each grant in force covers, and for a third party each consented
+        customer's union of categories under the declared purpose: a filter or ordering on a
+        field outside any of them would reveal its value through the rows it matches."""
+        covered = [frozenset(g.field_groups) for g in self.grants_in_force()]
+        party = self.actor.third_party_id
+        if "consented" in self.row_scopes and party is not None and self.purpose_problem is None:
+            covered += sharing.consented_unions(
+                self.session, party, self.purpose or "", clock.now()
+            )
+        return covered
+
     def withheld(self) -> set[tuple[str, str]]:
         """Fields withheld from at least one object, whichever access withheld them."""
         result = set(self.access.withheld)
