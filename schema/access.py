@@ -169,6 +169,11 @@ class AccessReport(SchemaExtension):
                 if f"{type_name}.{field}" in ctx.complaint_text_shown:
                     revealed[f"{type_name}.{field}"] = Effect.FULL.value
                 continue
+            shown = ctx.values_shown.get(f"{type_name}.{field}")
+            if shown is not None:
+                # Personal values served in another type's field (change history).
+                revealed[f"{type_name}.{field}"] = shown.value
+                continue
             if field not in PERSONAL_FIELDS.get(type_name, {}).values():
                 continue
             # The most open effect any of the request's customers was shown with.

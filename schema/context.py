@@ -60,6 +60,9 @@ class Context:
     complaint_customer_ids: list[int] = field(default_factory=list)
     # COMPLAINT_TEXT fields ("Complaint.timeline") served to the caller at least once.
     complaint_text_shown: set[str] = field(default_factory=set)
+    # Values of personal fields served outside their own type ("CustomerChange.oldValue" of a
+    # changed phone …), with the most open effect they were shown with (audited, SHARE-4).
+    values_shown: dict[str, Effect] = field(default_factory=dict)
     _batches: dict[str, dict[int, Any]] = field(default_factory=dict)
     _pending: dict[str, list[int]] = field(default_factory=dict)
     _memo: dict[tuple[Any, ...], Any] = field(default_factory=dict)
@@ -92,6 +95,7 @@ class Context:
         self.customer_ids.clear()
         self.complaint_customer_ids.clear()
         self.complaint_text_shown.clear()
+        self.values_shown.clear()
         self._modes.clear()
         self._grant_accesses.clear()
         self._granted.clear()
@@ -290,6 +294,12 @@ class Context:
         else:
             self.access.withheld.add((type_name, field))
         return allowed
+
+    def note_value_shown(self, where: str, effect: Effect) -> None:
+        """A personal value was served at ``where`` ("Type.field") with ``effect``."""
+        rank = (Effect.DENIED, Effect.MASKED, Effect.FULL)
+        before = self.values_shown.get(where, Effect.DENIED)
+        self.values_shown[where] = max(before, effect, key=rank.index)
 
     def _granted_by(self, customer_id: int, via: str) -> frozenset[str]:
         self.access_for(customer_id)

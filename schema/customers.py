@@ -636,6 +636,10 @@ class CustomerChange:
             type_name, snake = owner
             old = present(type_name, {snake: row.old_value}, access)[snake]
             new = present(type_name, {snake: row.new_value}, access)[snake]
+            effect = access.effect(type_name, row.field)
+            for name, value in (("oldValue", old), ("newValue", new)):
+                if value is not None:
+                    ctx.note_value_shown(f"CustomerChange.{name}", effect)
         return cls(
             version=row.version,
             information_kind=row.information_kind,

@@ -742,3 +742,39 @@ def test_auditors_find_a_restore_in_the_audit_log(
     (restore,) = [edge["node"] for edge in body["data"]["auditLog"]["edges"]]
     assert restore["operation"] == "restore kehu.backup"
     assert restore["actor"].startswith("cli:") and restore["id"] == 6
+
+
+def test_a_read_of_changed_values_in_the_history_is_recorded(backend: Backend) -> None:
+    """customerHistory's oldValue/newValue reveal the personal values a change replaced: such a
+    read is audited like a read of the live field, with the effect it was shown with."""
+    customer = create_customer(backend, phone="13700003333")
+    update = """mutation($input: UpdateCustomerInput!) { updateCustomer(input: $input) {
+                  errors { code } } }"""
+    change = {
+        "id": customer["id"],
+        "expectedVersion": 1,
+        "changes": {"phone": "13700004444"},
+        "source": {"kind": "PROACTIVE_CONTACT", "detail": "call-back"},
+    }
+    assert backend.gql(update, {"input": change})["updateCustomer"]["errors"] == []
+    history = """query History($id: ID!) { customerHistory(customerId: $id, first: 10) {
+                   edges { node { field oldValue newValue } } } }"""
+    seen = backend.gql(history, {"id": customer["id"]}, staff="HO0001")
+    values = [e["node"] for e in seen["customerHistory"]["edges"]]
+    assert {"field": "phone", "oldValue": "13700003333", "newValue": "13700004444"} in values
+    reads = _log(backend, customerId=customer["id"], action="READ")
+    assert [r["operation"] for r in reads] == ["History"]
+    assert {f["field"]: f["effect"] for f in reads[0]["fields"]} == {
+        "CustomerChange.oldValue": "FULL",
+        "CustomerChange.newValue": "FULL",
+    }
+    # Only the field names, not the values: nothing personal was revealed, nothing is recorded.
+    backend.gql(
+        """query Names($id: ID!) { customerHistory(customerId: $id, first: 10) {
+             edges { node { field changedAt } } } }""",
+        {"id": customer["id"]},
+        staff="HO0001",
+    )
+    assert [r["operation"] for r in _log(backend, customerId=customer["id"], action="READ")] == [
+        "History"
+    ]
