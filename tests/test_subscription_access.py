@@ -31,6 +31,13 @@ NO_OWN_ROWS = {
     "action": "read",
     "effect": "deny",
 }
+# The right to follow customers withdrawn (the caller may still see them).
+NO_WATCH = {
+    "role": "RELATIONSHIP_MANAGER",
+    "object": "customer:watch",
+    "action": "use",
+    "effect": "deny",
+}
 _days = itertools.count(1)
 
 
@@ -96,6 +103,7 @@ REVOCATIONS: dict[str, Callable[[Backend, str], Any]] = {
     "deactivated": lambda backend, manager: _deactivated(backend, manager),
     "token_expired": lambda backend, manager: _two_hours_later(),
     "policy_withdrew_rows": lambda backend, manager: policy_rule(backend, NO_OWN_ROWS),
+    "policy_withdrew_watch": lambda backend, manager: policy_rule(backend, NO_WATCH),
 }
 
 
@@ -133,7 +141,7 @@ def _received_within(ws: WebSocketTestSession, seconds: float) -> dict[str, Any]
     return got[0] if got else None
 
 
-@pytest.mark.parametrize("revocation", ["deactivated", "token_expired"])
+@pytest.mark.parametrize("revocation", ["deactivated", "token_expired", "policy_withdrew_watch"])
 def test_a_quiet_subscription_closes_with_4403_without_waiting_for_an_event(
     backend: Backend, revocation: str
 ) -> None:
