@@ -14,7 +14,7 @@ log cut short and its head rewound is reported although the remaining chain is i
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -140,7 +140,6 @@ def _walk(
 
     Returns the number of entries intact, the hash of the last of them, and the first problem.
     """
-    keys = audit_chain.keys()
     previous, expected_id = GENESIS_HASH, 1
     if start is not None and start.entries:
         row = connection.execute(
@@ -151,8 +150,20 @@ def _walk(
         if row.hash != start.head:
             return 0, previous, f"entry {start.entries} differs from {described(start)}"
         previous, expected_id = start.head, start.entries + 1
+    return _check(_entries(connection, expected_id, until), previous, expected_id, pinned)
+
+
+def _check(
+    entries: Iterable[dict[str, Any]],
+    previous: str,
+    expected_id: int,
+    pinned: dict[int, Checkpoint],
+) -> tuple[int, str, str | None]:
+    """Check ``entries`` (ascending, detail as stored) as the chain's continuation after
+    ``previous``; returns the entries intact, the hash of the last of them, the first problem."""
+    keys = audit_chain.keys()
     try:
-        for entry in _entries(connection, expected_id, until):
+        for entry in entries:
             problem = None
             if entry["id"] != expected_id:
                 problem = f"entry {expected_id} is missing"
@@ -228,6 +239,19 @@ def verify(
             latest,
         )
     return Verification(True, checked, None, previous, latest)
+
+
+def verify_entries(
+    entries: Iterable[dict[str, Any]], checkpoints: Sequence[Checkpoint] = ()
+) -> Verification:
+    """``verify`` of entries read elsewhere (a backup file), from the first: the chain, every
+    checkpoint it reaches, and no end before the latest checkpoint."""
+    latest = max(checkpoints, key=lambda c: c.entries, default=None)
+    pinned = {c.entries: c for c in checkpoints if c.entries}
+    checked, previous, problem = _check(entries, GENESIS_HASH, 1, pinned)
+    if problem is None and latest is not None and checked < latest.entries:
+        problem = _rewound(checked, latest)
+    return Verification(problem is None, checked, problem, previous, latest)
 
 
 def read_checkpoints(directory: Path) -> tuple[list[Checkpoint], list[str]]:

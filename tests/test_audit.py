@@ -778,3 +778,37 @@ def test_a_read_of_changed_values_in_the_history_is_recorded(backend: Backend) -
     assert [r["operation"] for r in _log(backend, customerId=customer["id"], action="READ")] == [
         "History"
     ]
+
+
+def test_restore_refuses_a_backup_whose_earlier_entries_were_edited(
+    chained_db: dict[str, str], tmp_path: Path
+) -> None:
+    """The backup ends on the live head, but an entry before it was edited (its hash kept): it
+    does not continue the live log, so the live log stays unless forced."""
+    target = tmp_path / "kehu.backup"
+    _backup(chained_db, target)
+    # The file is edited by restoring it elsewhere, tampering there and backing that up again.
+    copy_env = {**chained_db}
+    if make_url(chained_db["KEHU_DATABASE_URL"]).get_backend_name() == "sqlite":
+        copy_env["KEHU_DATABASE_URL"] = f"sqlite:///{tmp_path / 'copy.db'}"
+        copy_env["KEHU_AUDIT_CHECKPOINT_DIR"] = str(tmp_path / "copy-checkpoints")
+        made = runner.invoke(app, ["restore", str(target), "--force"], env=copy_env)
+        assert made.exit_code == 0, made.output
+        _tamper(copy_env, "UPDATE audit_log SET actor = 'HO0001' WHERE id = 2")
+        tampered = tmp_path / "tampered.backup"
+        _backup(copy_env, tampered)
+    else:
+        # pg_dump's archive: restore it into the live database, edit, dump, then put back.
+        tampered = tmp_path / "tampered.backup"
+        _tamper(chained_db, "UPDATE audit_log SET actor = 'HO0001' WHERE id = 2")
+        _backup(chained_db, tampered)
+        _tamper(chained_db, "UPDATE audit_log SET actor = 'RM0002' WHERE id = 2")
+    code, output = _verify(chained_db)
+    assert code == 0, output
+    refused = runner.invoke(app, ["restore", str(tampered)], env=chained_db)
+    assert refused.exit_code == 1
+    assert "does not continue the live one" in refused.output
+    assert "entry 2 was changed" in refused.output
+    assert [e.actor for e in _entries(chained_db)][1] == "RM0002"
+    code, output = _verify(chained_db)
+    assert code == 0, output
