@@ -40,6 +40,8 @@ from store.base import for_row
 from store.crypto import DecryptionError
 
 VERIFY_BATCH = 2000
+# The key under which ``_entries`` adds an entry's rows of audit_customers (not hashed).
+INDEXED = "_audit_customers"
 CHECKPOINT = "checkpoint"
 # Written after a forced restore: the checkpoints before it describe the log that was replaced.
 RESTORE = "restore"
@@ -128,8 +130,16 @@ def _entries(connection: Connection, first_id: int, last_id: int) -> Iterator[di
         ).all()
         if not rows:
             return
+        # The customers index of these entries, checked against each entry's chained list.
+        concerned: dict[int, list[int]] = {}
+        for entry_id, customer_id in connection.execute(
+            select(AuditCustomer.entry_id, AuditCustomer.customer_id)
+            .where(AuditCustomer.entry_id >= rows[0].id, AuditCustomer.entry_id <= rows[-1].id)
+            .order_by(AuditCustomer.entry_id, AuditCustomer.customer_id)
+        ):
+            concerned.setdefault(entry_id, []).append(customer_id)
         for row in rows:
-            yield dict(row._mapping)
+            yield {**row._mapping, INDEXED: concerned.get(row.id, [])}
         next_id = rows[-1].id + 1
 
 
@@ -176,6 +186,10 @@ def _check(
                     problem = f"entry {expected_id} was changed"
             if problem is None and keys.entry_hash(previous, entry) != entry["hash"]:
                 problem = f"entry {expected_id} was changed"
+            elif problem is None and entry.get(INDEXED, entry["customer_ids"]) != sorted(
+                set(entry["customer_ids"])
+            ):
+                problem = f"the customers of entry {expected_id} (audit_customers) were changed"
             elif (
                 problem is None
                 and expected_id in pinned
@@ -227,7 +241,10 @@ def verify(
         return Verification(False, checked, _rewound(checked, latest), previous, latest)
     # Entries past the head: the last entry first, then the head (a commit in between only
     # moves the head on), so entries appended meanwhile are never taken for strays.
-    last_id = connection.scalar(select(func.max(AuditEntry.id))) or 0
+    last_id = max(
+        connection.scalar(select(func.max(AuditEntry.id))) or 0,
+        connection.scalar(select(func.max(AuditCustomer.entry_id))) or 0,
+    )
     head_now = connection.scalar(select(AuditHead.last_id)) or 0
     if checked != head.last_id or previous != head.last_hash or last_id > head_now:
         ends = last_id if last_id > head_now else checked

@@ -28,7 +28,7 @@ from kehu.settings import Settings, SettingsError, new_key_entry
 from resolvers import audit
 from schema.schema import build_schema
 from store import audit_chain
-from store.audit import GENESIS_HASH, AuditEntry
+from store.audit import GENESIS_HASH, AuditCustomer, AuditEntry
 from store.db import make_engine
 from tests.conftest import Backend, branch_id, create_customer, settings_env
 from tests.test_at_rest import sealed_before_row_binding
@@ -268,6 +268,17 @@ def test_verify_accepts_an_intact_chain(chained_db: dict[str, str]) -> None:
             "UPDATE audit_log SET id = 3 WHERE id = 1000",
             "entry 2 is out of order",
         ),
+        # The customers index is not chained, but inserting into it is allowed: a forged link
+        # would list an entry under a customer it does not concern, a link ahead of the head
+        # would make the next entry's insert fail.
+        (
+            "INSERT INTO audit_customers (entry_id, customer_id) VALUES (2, 999)",
+            "the customers of entry 2 (audit_customers) were changed",
+        ),
+        (
+            "INSERT INTO audit_customers (entry_id, customer_id) VALUES (6, 1)",
+            "the log ends at entry 6 but the head says 5",
+        ),
     ],
 )
 def test_verify_detects_changed_deleted_and_reordered_entries(
@@ -503,8 +514,15 @@ def _insert_legacy(engine: Engine, env: dict[str, str], entries: list[dict[str, 
         }
         for entry in entries
     ]
+    # The customers index was written with every entry since the log began (migration 0002).
+    concerned = [
+        {"entry_id": entry["id"], "customer_id": customer_id}
+        for entry in entries
+        for customer_id in entry["customer_ids"]
+    ]
     with engine.begin() as connection:
         connection.execute(insert(legacy), rows)
+        connection.execute(insert(AuditCustomer.__table__), concerned)
 
 
 def test_the_migration_re_chains_a_legacy_log_with_the_key(cli_env: dict[str, str]) -> None:
