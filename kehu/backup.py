@@ -208,10 +208,15 @@ def _dumped_audit_entries(source: Path) -> Iterator[dict[str, Any]]:
         values = [_copy_value(v) for v in line.rstrip("\n").split("\t")]
         row: dict[str, Any] = dict(zip(columns, values, strict=True))
         row["id"] = int(row["id"])
-        row["actor_id"] = None if row["actor_id"] is None else int(row["actor_id"])
-        row["at"] = datetime.fromisoformat(row["at"]).astimezone(UTC)
+        # Typed where present: a backup of an older schema lacks columns (it then fails to
+        # verify, but its ids and hashes are still read).
+        if row.get("actor_id") is not None:
+            row["actor_id"] = int(row["actor_id"])
+        if row.get("at") is not None:
+            row["at"] = datetime.fromisoformat(row["at"]).astimezone(UTC)
         for name in _JSON_COLUMNS:
-            row[name] = None if row[name] is None else orjson.loads(row[name])
+            if row.get(name) is not None:
+                row[name] = orjson.loads(row[name])
         rows.append(row)
     stderr = process.stderr.read() if process.stderr else ""
     if process.wait() != 0:
