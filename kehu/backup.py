@@ -10,13 +10,19 @@ from __future__ import annotations
 import getpass
 import hashlib
 import os
+import re
 import sqlite3
 import subprocess
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, inspect, select
+import orjson
+from sqlalchemy import Engine, create_engine, inspect, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from kehu.settings import Settings
 from resolvers import audit
@@ -151,11 +157,37 @@ def backup_audit_end(database_url: str, source: Path, at: int) -> ChainEnd:
 
 
 def _dumped_audit_hashes(source: Path, at: int) -> dict[int, str]:
-    """Entry ``at`` and the last entry of audit_log in a pg_dump archive, as {id: hash}.
+    """Entry ``at`` and the last entry of audit_log in a pg_dump archive, as {id: hash}."""
+    rows = list(_dumped_audit_entries(source))  # ascending ids
+    hashes = {row["id"]: row["hash"] for row in rows if row["id"] == at}
+    if rows:
+        hashes[rows[-1]["id"]] = rows[-1]["hash"]
+    return hashes
 
-    ``pg_restore --data-only --table`` prints the table's COPY block without touching any
-    database; only the id and hash columns are kept.
-    """
+
+# pg_dump's COPY text format: backslash escapes, \N for NULL (PostgreSQL docs, "COPY").
+_COPY_ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+_COPY_ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{1,2}|[0-7]{1,3}|.)")
+_JSON_COLUMNS = ("roles", "customer_ids", "fields", "via")
+
+
+def _copy_value(text: str) -> str | None:
+    if text == "\\N":
+        return None
+
+    def one(match: re.Match[str]) -> str:
+        code = match.group(1)
+        if code[0] == "x" and len(code) > 1:
+            return chr(int(code[1:], 16))
+        if code.isdigit():
+            return chr(int(code, 8))
+        return _COPY_ESCAPES.get(code, code)
+
+    return _COPY_ESCAPE.sub(one, text)
+
+
+def _dumped_audit_entries(source: Path) -> Iterator[dict[str, Any]]:
+    """The audit_log rows of a pg_dump archive, typed as the database returns them."""
     process = subprocess.Popen(
         ["pg_restore", "--data-only", "--table=audit_log", "--file=-", str(source)],
         stdout=subprocess.PIPE,
@@ -163,30 +195,56 @@ def _dumped_audit_hashes(source: Path, at: int) -> dict[int, str]:
         text=True,
     )
     assert process.stdout is not None
-    hashes: dict[int, str] = {}
     columns: list[str] | None = None
-    last: tuple[int, str] | None = None
+    rows: list[dict[str, Any]] = []
     for line in process.stdout:
         if columns is None:
             if line.startswith("COPY ") and ".audit_log (" in line:
                 columns = [c.strip() for c in line.split("(", 1)[1].split(")", 1)[0].split(",")]
-                id_at, hash_at = columns.index("id"), columns.index("hash")
             continue
         if line.rstrip("\n") == "\\.":
             columns = None
             continue
-        values = line.rstrip("\n").split("\t")
-        entry_id, entry_hash = int(values[id_at]), values[hash_at]
-        if entry_id == at:
-            hashes[entry_id] = entry_hash
-        if last is None or entry_id > last[0]:
-            last = (entry_id, entry_hash)
+        values = [_copy_value(v) for v in line.rstrip("\n").split("\t")]
+        row: dict[str, Any] = dict(zip(columns, values, strict=True))
+        row["id"] = int(row["id"])
+        # Typed where present: a backup of an older schema lacks columns (it then fails to
+        # verify, but its ids and hashes are still read).
+        if row.get("actor_id") is not None:
+            row["actor_id"] = int(row["actor_id"])
+        if row.get("at") is not None:
+            row["at"] = datetime.fromisoformat(row["at"]).astimezone(UTC)
+        for name in _JSON_COLUMNS:
+            if row.get(name) is not None:
+                row[name] = orjson.loads(row[name])
+        rows.append(row)
     stderr = process.stderr.read() if process.stderr else ""
     if process.wait() != 0:
         raise BackupError(f"pg_restore failed: {stderr.strip()}")
-    if last is not None:
-        hashes[last[0]] = last[1]
-    return hashes
+    return iter(sorted(rows, key=lambda r: int(r["id"])))
+
+
+def backup_audit_problem(
+    database_url: str, source: Path, checkpoints: Sequence[audit.Checkpoint]
+) -> str | None:
+    """Why the audit log in a backup file does not verify (with the live checkpoints), or None.
+
+    The whole chain is recomputed: a backup ending on the live head may still hold an earlier
+    entry that was edited, and restoring it would replace the intact live entries.
+    """
+    try:
+        if database_url.startswith("sqlite"):
+            engine = create_engine(f"sqlite:///file:{Path(source).resolve()}?mode=ro&uri=true")
+            try:
+                with engine.connect() as connection:
+                    result = audit.verify(connection, checkpoints)
+            finally:
+                engine.dispose()
+        else:
+            result = audit.verify_entries(_dumped_audit_entries(source), checkpoints)
+    except (SQLAlchemyError, KeyError, ValueError, TypeError) as exc:
+        return f"its audit log cannot be read ({type(exc).__name__})"
+    return result.problem
 
 
 @dataclass(frozen=True)
@@ -221,12 +279,17 @@ def restore_recorded(
     live = live_audit_end(engine)
     backup_end = backup_audit_end(settings.database_url, source, live.entries)
     continues = backup_end.entries >= live.entries and backup_end.hash_at == live.head
+    # Ending on the live head is not enough: every entry of the backup must verify.
+    checkpoints, _ = audit.read_checkpoints(settings.audit_checkpoint_dir)
+    broken = backup_audit_problem(settings.database_url, source, checkpoints) if continues else None
+    continues = continues and broken is None
     if not continues and not force:
         return RestoreOutcome(
             True,
             f"Refused: the backup's audit log does not continue the live one (live: "
             f"{live.entries} entries ending {live.head[:12]}; backup: {backup_end.entries} "
-            f"entries{'' if backup_end.hash_at else ', without the live last entry'}). "
+            f"entries{'' if backup_end.hash_at else ', without the live last entry'}"
+            f"{f'; in the backup {broken}' if broken else ''}). "
             "Restoring would drop or replace audit entries; add --force to restore anyway "
             "(the restore is recorded in the audit log).",
         )

@@ -14,7 +14,7 @@ log cut short and its head rewound is reported although the remaining chain is i
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -40,6 +40,8 @@ from store.base import for_row
 from store.crypto import DecryptionError
 
 VERIFY_BATCH = 2000
+# The key under which ``_entries`` adds an entry's rows of audit_customers (not hashed).
+INDEXED = "_audit_customers"
 CHECKPOINT = "checkpoint"
 # Written after a forced restore: the checkpoints before it describe the log that was replaced.
 RESTORE = "restore"
@@ -128,8 +130,16 @@ def _entries(connection: Connection, first_id: int, last_id: int) -> Iterator[di
         ).all()
         if not rows:
             return
+        # The customers index of these entries, checked against each entry's chained list.
+        concerned: dict[int, list[int]] = {}
+        for entry_id, customer_id in connection.execute(
+            select(AuditCustomer.entry_id, AuditCustomer.customer_id)
+            .where(AuditCustomer.entry_id >= rows[0].id, AuditCustomer.entry_id <= rows[-1].id)
+            .order_by(AuditCustomer.entry_id, AuditCustomer.customer_id)
+        ):
+            concerned.setdefault(entry_id, []).append(customer_id)
         for row in rows:
-            yield dict(row._mapping)
+            yield {**row._mapping, INDEXED: concerned.get(row.id, [])}
         next_id = rows[-1].id + 1
 
 
@@ -140,7 +150,6 @@ def _walk(
 
     Returns the number of entries intact, the hash of the last of them, and the first problem.
     """
-    keys = audit_chain.keys()
     previous, expected_id = GENESIS_HASH, 1
     if start is not None and start.entries:
         row = connection.execute(
@@ -151,8 +160,20 @@ def _walk(
         if row.hash != start.head:
             return 0, previous, f"entry {start.entries} differs from {described(start)}"
         previous, expected_id = start.head, start.entries + 1
+    return _check(_entries(connection, expected_id, until), previous, expected_id, pinned)
+
+
+def _check(
+    entries: Iterable[dict[str, Any]],
+    previous: str,
+    expected_id: int,
+    pinned: dict[int, Checkpoint],
+) -> tuple[int, str, str | None]:
+    """Check ``entries`` (ascending, detail as stored) as the chain's continuation after
+    ``previous``; returns the entries intact, the hash of the last of them, the first problem."""
+    keys = audit_chain.keys()
     try:
-        for entry in _entries(connection, expected_id, until):
+        for entry in entries:
             problem = None
             if entry["id"] != expected_id:
                 problem = f"entry {expected_id} is missing"
@@ -165,6 +186,10 @@ def _walk(
                     problem = f"entry {expected_id} was changed"
             if problem is None and keys.entry_hash(previous, entry) != entry["hash"]:
                 problem = f"entry {expected_id} was changed"
+            elif problem is None and entry.get(INDEXED, entry["customer_ids"]) != sorted(
+                set(entry["customer_ids"])
+            ):
+                problem = f"the customers of entry {expected_id} (audit_customers) were changed"
             elif (
                 problem is None
                 and expected_id in pinned
@@ -216,7 +241,10 @@ def verify(
         return Verification(False, checked, _rewound(checked, latest), previous, latest)
     # Entries past the head: the last entry first, then the head (a commit in between only
     # moves the head on), so entries appended meanwhile are never taken for strays.
-    last_id = connection.scalar(select(func.max(AuditEntry.id))) or 0
+    last_id = max(
+        connection.scalar(select(func.max(AuditEntry.id))) or 0,
+        connection.scalar(select(func.max(AuditCustomer.entry_id))) or 0,
+    )
     head_now = connection.scalar(select(AuditHead.last_id)) or 0
     if checked != head.last_id or previous != head.last_hash or last_id > head_now:
         ends = last_id if last_id > head_now else checked
@@ -228,6 +256,19 @@ def verify(
             latest,
         )
     return Verification(True, checked, None, previous, latest)
+
+
+def verify_entries(
+    entries: Iterable[dict[str, Any]], checkpoints: Sequence[Checkpoint] = ()
+) -> Verification:
+    """``verify`` of entries read elsewhere (a backup file), from the first: the chain, every
+    checkpoint it reaches, and no end before the latest checkpoint."""
+    latest = max(checkpoints, key=lambda c: c.entries, default=None)
+    pinned = {c.entries: c for c in checkpoints if c.entries}
+    checked, previous, problem = _check(entries, GENESIS_HASH, 1, pinned)
+    if problem is None and latest is not None and checked < latest.entries:
+        problem = _rewound(checked, latest)
+    return Verification(problem is None, checked, problem, previous, latest)
 
 
 def read_checkpoints(directory: Path) -> tuple[list[Checkpoint], list[str]]:

@@ -354,6 +354,21 @@ def consent_for_customer(staff: Staff, now: datetime, purpose: str | None) -> An
     )
 
 
+def consented_unions(
+    session: Session, third_party_id: int, purpose: str, now: datetime
+) -> list[frozenset[str]]:
+    """Per customer opened to a third party under ``purpose``: the union of its consents'
+    categories (what a filter or ordering on that customer's fields may touch)."""
+    unions: dict[int, set[str]] = {}
+    for consent in session.scalars(
+        consents_in_force(now).where(
+            Consent.third_party_id == third_party_id, Consent.purpose == purpose
+        )
+    ):
+        unions.setdefault(consent.customer_id, set()).update(consent.data_categories)
+    return [frozenset(u) for u in unions.values()]
+
+
 def consent_ids(column_value: str) -> tuple[int, ...]:
     """The consent IDs of a ``consent_for_customer`` value, ascending."""
     return tuple(sorted(int(n) for n in column_value.split(",")))

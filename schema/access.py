@@ -8,7 +8,7 @@ When no allowed purpose was declared, ``extensions.access`` says that FULL field
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -27,6 +27,7 @@ from graphql import (
     SelectionSetNode,
     get_named_type,
 )
+from starlette.concurrency import run_in_threadpool
 from strawberry.extensions import SchemaExtension
 
 from authz.fields import PERSONAL_FIELDS, Effect
@@ -103,9 +104,16 @@ class AccessReport(SchemaExtension):
 
     def on_execute(self) -> Iterator[None]:
         yield
+        self._report(self.execution_context.result)
+
+    async def on_stream_result(self, result: Any) -> AsyncIterator[None]:
+        """Each event a subscription pushes is reported and audited like a query's answer."""
+        await run_in_threadpool(self._report, result)
+        yield
+
+    def _report(self, result: Any) -> None:
         context = self.execution_context
         ctx = context.context
-        result = context.result
         if not isinstance(ctx, Context) or ctx.staff is None or result is None:
             return
         if context.graphql_document is None:
@@ -168,6 +176,11 @@ class AccessReport(SchemaExtension):
                 # Logged only when served: withheld from every complaint, nothing was revealed.
                 if f"{type_name}.{field}" in ctx.complaint_text_shown:
                     revealed[f"{type_name}.{field}"] = Effect.FULL.value
+                continue
+            shown = ctx.values_shown.get(f"{type_name}.{field}")
+            if shown is not None:
+                # Personal values served in another type's field (change history).
+                revealed[f"{type_name}.{field}"] = shown.value
                 continue
             if field not in PERSONAL_FIELDS.get(type_name, {}).values():
                 continue

@@ -23,7 +23,7 @@ from authz.fields import present as present_fields
 from kehu import clock
 from resolvers import complaints as logic
 from resolvers import workflows as workflow_logic
-from resolvers.errors import UserInputError
+from resolvers.errors import ForbiddenError, UserInputError
 from resolvers.ids import pk_of
 from resolvers.pagination import PageRequest
 from schema.base import (
@@ -552,6 +552,9 @@ class ComplaintQuery:
     ) -> list[ComplaintStatistic]:
         ctx = info.context
         visible = _visible(info) if ctx.row_scopes else None
+        if visible is None and where is not None and where.customer_id is not None:
+            # Aggregates only: narrowed to one customer they would be that customer's record.
+            raise ForbiddenError("your roles see bank-wide statistics, not one customer's")
         rows = logic.statistics(
             ctx.session,
             visible,

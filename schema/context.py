@@ -16,7 +16,7 @@ from kehu.settings import Settings
 from resolvers import sharing
 from resolvers.customers import require_visible, visible_to
 from resolvers.errors import ApiError, ForbiddenError, NotFoundError
-from store.sharing import Consent, ShareGrant
+from store.sharing import ShareGrant
 from store.staff import Staff
 
 V = TypeVar("V")
@@ -60,6 +60,9 @@ class Context:
     complaint_customer_ids: list[int] = field(default_factory=list)
     # COMPLAINT_TEXT fields ("Complaint.timeline") served to the caller at least once.
     complaint_text_shown: set[str] = field(default_factory=set)
+    # Values of personal fields served outside their own type ("CustomerChange.oldValue" of a
+    # changed phone …), with the most open effect they were shown with (audited, SHARE-4).
+    values_shown: dict[str, Effect] = field(default_factory=dict)
     _batches: dict[str, dict[int, Any]] = field(default_factory=dict)
     _pending: dict[str, list[int]] = field(default_factory=dict)
     _memo: dict[tuple[Any, ...], Any] = field(default_factory=dict)
@@ -92,6 +95,7 @@ class Context:
         self.customer_ids.clear()
         self.complaint_customer_ids.clear()
         self.complaint_text_shown.clear()
+        self.values_shown.clear()
         self._modes.clear()
         self._grant_accesses.clear()
         self._granted.clear()
@@ -291,6 +295,12 @@ class Context:
             self.access.withheld.add((type_name, field))
         return allowed
 
+    def note_value_shown(self, where: str, effect: Effect) -> None:
+        """A personal value was served at ``where`` ("Type.field") with ``effect``."""
+        rank = (Effect.DENIED, Effect.MASKED, Effect.FULL)
+        before = self.values_shown.get(where, Effect.DENIED)
+        self.values_shown[where] = max(before, effect, key=rank.index)
+
     def _granted_by(self, customer_id: int, via: str) -> frozenset[str]:
         self.access_for(customer_id)
         return self._granted[via]
@@ -320,13 +330,7 @@ class Context:
         party = self.actor.third_party_id
         if "consented" not in self.row_scopes or party is None or purpose is None:
             return []
-        by_customer: dict[int, list[Any]] = {}
-        consents = sharing.consents_in_force(clock.now()).where(
-            Consent.third_party_id == party, Consent.purpose == purpose
-        )
-        for consent in self.session.scalars(consents):
-            by_customer.setdefault(consent.customer_id, []).append(consent)
-        return [sharing.consented_categories(found) for found in by_customer.values()]
+        return sharing.consented_unions(self.session, party, purpose, clock.now())
 
     def withheld(self) -> set[tuple[str, str]]:
         """Fields withheld from at least one object, whichever access withheld them."""

@@ -623,11 +623,23 @@ class CustomerChange:
 
     @classmethod
     def present(cls, row: rows.CustomerChange, ctx: Context) -> CustomerChange:
-        # A changed personal field is revealed exactly as the live field would be.
-        snake = _snake(row.field)
+        # A changed personal field is revealed exactly as the live field would be — of whichever
+        # type it belongs to (a preference, a risk assessment …); a field neither personal nor
+        # known to carry no personal value is withheld (allow-list).
         access = ctx.access_for(row.customer_id)
-        old = present("Customer", {snake: row.old_value}, access)[snake]
-        new = present("Customer", {snake: row.new_value}, access)[snake]
+        owner = CHANGED_FIELDS.get(row.field)
+        if owner is None:
+            old, new = row.old_value, row.new_value
+            if row.field not in NON_PERSONAL_CHANGES:
+                old = new = None
+        else:
+            type_name, snake = owner
+            old = present(type_name, {snake: row.old_value}, access)[snake]
+            new = present(type_name, {snake: row.new_value}, access)[snake]
+            effect = access.effect(type_name, row.field)
+            for name, value in (("oldValue", old), ("newValue", new)):
+                if value is not None:
+                    ctx.note_value_shown(f"CustomerChange.{name}", effect)
         return cls(
             version=row.version,
             information_kind=row.information_kind,
@@ -639,8 +651,18 @@ class CustomerChange:
         )
 
 
-def _snake(name: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+# Change-history field name → (type, attribute) of the personal field it records; a name of the
+# customer's own fields wins over another type's field of the same name.
+CHANGED_FIELDS: dict[str, tuple[str, str]] = {
+    graphql: (type_name, python)
+    for type_name, names in sorted(PERSONAL_FIELDS.items(), key=lambda item: item[0] == "Customer")
+    for python, graphql in names.items()
+}
+# Recorded changes whose values are not personal data: who serves the customer, and what was
+# recorded (a snapshot's date, a count of imported transactions or opened accounts).
+NON_PERSONAL_CHANGES = frozenset(
+    {"branch", "relationshipManager", "financialSnapshot", "transactions", "accounts"}
+)
 
 
 @strawberry.type(description="A customer whose information is due for re-verification.")

@@ -30,7 +30,7 @@ from kehu.settings import Settings
 from resolvers import complaints as complaint_logic
 from resolvers import customers as customer_logic
 from resolvers import workflows as workflow_logic
-from resolvers.errors import NotFoundError
+from resolvers.errors import ForbiddenError, NotFoundError
 from resolvers.ids import parse_global_id
 from schema.access import AccessReport
 from schema.audit import AuditQuery
@@ -49,7 +49,7 @@ from schema.customers import (
 from schema.execution import LeafFastPathExecutionContext
 from schema.limits import CostLimit, ErrorCodes, log_internal_errors
 from schema.policy import PolicyMutation, PolicyQuery
-from schema.rights import Authenticated, HasRight
+from schema.rights import Authenticated, HasRight, declared_right
 from schema.rights import field as guarded_field
 from schema.rights import subscription as guarded_subscription
 from schema.sharing import (
@@ -136,6 +136,16 @@ class Subscription:
         ctx = info.context
         staff = ctx.actor
         interval = ctx.settings.notification_poll_seconds
+        right = declared_right(info._field)
+
+        def still_allowed(problem: str | None) -> str | None:
+            """The caller's check, then this field's declared right under today's policy."""
+            if problem is None and right is not None:
+                try:
+                    right.check(ctx, {})
+                except ForbiddenError as exc:
+                    return exc.message
+            return problem
 
         def read(after: int) -> list[Any]:
             with ctx.session_factory() as session:
@@ -153,7 +163,7 @@ class Subscription:
                 last_seen = row.id
                 ctx.start_event()
                 # The right to see is checked again for every event, not once at connect.
-                refused = await run_in_threadpool(ctx.recheck, row.customer_id)
+                refused = still_allowed(await run_in_threadpool(ctx.recheck, row.customer_id))
                 if refused is not None:
                     await _forbid(ctx, refused)
                 checked_at = time.monotonic()
@@ -162,7 +172,7 @@ class Subscription:
             # A quiet socket is checked too: a deactivated caller or an expired token loses it
             # within the recheck interval, not at the next event.
             if time.monotonic() - checked_at >= ctx.settings.subscription_recheck_seconds:
-                refused = await run_in_threadpool(ctx.recheck_caller)
+                refused = still_allowed(await run_in_threadpool(ctx.recheck_caller))
                 ctx.start_event()
                 if refused is not None:
                     await _forbid(ctx, refused)

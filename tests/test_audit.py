@@ -28,7 +28,7 @@ from kehu.settings import Settings, SettingsError, new_key_entry
 from resolvers import audit
 from schema.schema import build_schema
 from store import audit_chain
-from store.audit import GENESIS_HASH, AuditEntry
+from store.audit import GENESIS_HASH, AuditCustomer, AuditEntry
 from store.db import make_engine
 from tests.conftest import Backend, branch_id, create_customer, settings_env
 from tests.test_at_rest import sealed_before_row_binding
@@ -268,6 +268,17 @@ def test_verify_accepts_an_intact_chain(chained_db: dict[str, str]) -> None:
             "UPDATE audit_log SET id = 3 WHERE id = 1000",
             "entry 2 is out of order",
         ),
+        # The customers index is not chained, but inserting into it is allowed: a forged link
+        # would list an entry under a customer it does not concern, a link ahead of the head
+        # would make the next entry's insert fail.
+        (
+            "INSERT INTO audit_customers (entry_id, customer_id) VALUES (2, 999)",
+            "the customers of entry 2 (audit_customers) were changed",
+        ),
+        (
+            "INSERT INTO audit_customers (entry_id, customer_id) VALUES (6, 1)",
+            "the log ends at entry 6 but the head says 5",
+        ),
     ],
 )
 def test_verify_detects_changed_deleted_and_reordered_entries(
@@ -503,8 +514,15 @@ def _insert_legacy(engine: Engine, env: dict[str, str], entries: list[dict[str, 
         }
         for entry in entries
     ]
+    # The customers index was written with every entry since the log began (migration 0002).
+    concerned = [
+        {"entry_id": entry["id"], "customer_id": customer_id}
+        for entry in entries
+        for customer_id in entry["customer_ids"]
+    ]
     with engine.begin() as connection:
         connection.execute(insert(legacy), rows)
+        connection.execute(insert(AuditCustomer.__table__), concerned)
 
 
 def test_the_migration_re_chains_a_legacy_log_with_the_key(cli_env: dict[str, str]) -> None:
@@ -742,3 +760,73 @@ def test_auditors_find_a_restore_in_the_audit_log(
     (restore,) = [edge["node"] for edge in body["data"]["auditLog"]["edges"]]
     assert restore["operation"] == "restore kehu.backup"
     assert restore["actor"].startswith("cli:") and restore["id"] == 6
+
+
+def test_a_read_of_changed_values_in_the_history_is_recorded(backend: Backend) -> None:
+    """customerHistory's oldValue/newValue reveal the personal values a change replaced: such a
+    read is audited like a read of the live field, with the effect it was shown with."""
+    customer = create_customer(backend, phone="13700003333")
+    update = """mutation($input: UpdateCustomerInput!) { updateCustomer(input: $input) {
+                  errors { code } } }"""
+    change = {
+        "id": customer["id"],
+        "expectedVersion": 1,
+        "changes": {"phone": "13700004444"},
+        "source": {"kind": "PROACTIVE_CONTACT", "detail": "call-back"},
+    }
+    assert backend.gql(update, {"input": change})["updateCustomer"]["errors"] == []
+    history = """query History($id: ID!) { customerHistory(customerId: $id, first: 10) {
+                   edges { node { field oldValue newValue } } } }"""
+    seen = backend.gql(history, {"id": customer["id"]}, staff="HO0001")
+    values = [e["node"] for e in seen["customerHistory"]["edges"]]
+    assert {"field": "phone", "oldValue": "13700003333", "newValue": "13700004444"} in values
+    reads = _log(backend, customerId=customer["id"], action="READ")
+    assert [r["operation"] for r in reads] == ["History"]
+    assert {f["field"]: f["effect"] for f in reads[0]["fields"]} == {
+        "CustomerChange.oldValue": "FULL",
+        "CustomerChange.newValue": "FULL",
+    }
+    # Only the field names, not the values: nothing personal was revealed, nothing is recorded.
+    backend.gql(
+        """query Names($id: ID!) { customerHistory(customerId: $id, first: 10) {
+             edges { node { field changedAt } } } }""",
+        {"id": customer["id"]},
+        staff="HO0001",
+    )
+    assert [r["operation"] for r in _log(backend, customerId=customer["id"], action="READ")] == [
+        "History"
+    ]
+
+
+def test_restore_refuses_a_backup_whose_earlier_entries_were_edited(
+    chained_db: dict[str, str], tmp_path: Path
+) -> None:
+    """The backup ends on the live head, but an entry before it was edited (its hash kept): it
+    does not continue the live log, so the live log stays unless forced."""
+    target = tmp_path / "kehu.backup"
+    _backup(chained_db, target)
+    # The file is edited by restoring it elsewhere, tampering there and backing that up again.
+    copy_env = {**chained_db}
+    if make_url(chained_db["KEHU_DATABASE_URL"]).get_backend_name() == "sqlite":
+        copy_env["KEHU_DATABASE_URL"] = f"sqlite:///{tmp_path / 'copy.db'}"
+        copy_env["KEHU_AUDIT_CHECKPOINT_DIR"] = str(tmp_path / "copy-checkpoints")
+        made = runner.invoke(app, ["restore", str(target), "--force"], env=copy_env)
+        assert made.exit_code == 0, made.output
+        _tamper(copy_env, "UPDATE audit_log SET actor = 'HO0001' WHERE id = 2")
+        tampered = tmp_path / "tampered.backup"
+        _backup(copy_env, tampered)
+    else:
+        # pg_dump's archive: restore it into the live database, edit, dump, then put back.
+        tampered = tmp_path / "tampered.backup"
+        _tamper(chained_db, "UPDATE audit_log SET actor = 'HO0001' WHERE id = 2")
+        _backup(chained_db, tampered)
+        _tamper(chained_db, "UPDATE audit_log SET actor = 'RM0002' WHERE id = 2")
+    code, output = _verify(chained_db)
+    assert code == 0, output
+    refused = runner.invoke(app, ["restore", str(tampered)], env=chained_db)
+    assert refused.exit_code == 1
+    assert "does not continue the live one" in refused.output
+    assert "entry 2 was changed" in refused.output
+    assert [e.actor for e in _entries(chained_db)][1] == "RM0002"
+    code, output = _verify(chained_db)
+    assert code == 0, output

@@ -22,7 +22,7 @@ from tests.complaint_steps import (
     submit,
     task_of,
 )
-from tests.conftest import Backend
+from tests.conftest import Backend, branch_id
 
 DAY = timedelta(days=1)
 
@@ -542,3 +542,19 @@ def test_plat1_statements_of_complaint_and_task_lists_do_not_grow_with_the_page(
             assert len(next(iter(data.values()))["edges"]) == size
             counts.append(counter.count)
         assert counts[0] == counts[1], (staff, counts)
+
+
+def test_bank_wide_statistics_cannot_be_narrowed_to_one_customer(backend: Backend) -> None:
+    """Roles without customer rows get aggregates only: a `customerId` filter would turn them
+    into one customer's complaint record (and tell whether that person banks here)."""
+    customer = bj_customer(backend)
+    submit(backend, customer, category="CARDS")
+    query = """query($where: ComplaintWhere) { complaintStatistics(by: CATEGORY, where: $where) {
+        key count averageSatisfaction } }"""
+    own = backend.gql(query, {"where": {"customerId": customer["id"]}}, staff="HO0001")
+    assert {r["key"] for r in own["complaintStatistics"]} == {"CARDS"}
+    for staff in ("MKT0001", "SEC0001", "PO0001"):
+        body = backend.post(query, {"where": {"customerId": customer["id"]}}, staff=staff).json()
+        assert body["data"] is None, (staff, body)
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]
+        assert backend.gql(query, {"where": {"branch": branch_id(backend, "SUP0001")}}, staff=staff)

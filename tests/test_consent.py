@@ -698,3 +698,97 @@ def test_an_approval_after_the_consent_was_revoked_during_review_is_a_refusal(
     decided = next(r for r in mine["shareRequests"] if r["id"] == pending["shareRequest"]["id"])
     assert decided["status"] == "DENIED"
     assert "no longer in force" in decided["decisionNote"]
+
+
+# --- what a consent does not name stays out of reach (review of issue 8, point 3) ---------------
+
+HISTORY = """
+query($id: ID!) {
+  customerHistory(customerId: $id, first: 50) { edges { node { field oldValue newValue } } }
+}
+"""
+FILTERED = """
+query($where: CustomerWhere, $order: [CustomerOrderBy!]) {
+  customers(first: 50, where: $where, orderBy: $order) { totalCount edges { node { id } } }
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("where", "order"),
+    [
+        ({"phone": {"eq": "13500009101"}}, None),
+        ({"email": {"eq": "hidden@example.com"}}, None),
+        ({"or": [{"gender": {"eq": "FEMALE"}}, {"phone": {"eq": "13500009101"}}]}, None),
+        (None, [{"field": "NAME", "direction": "ASC"}]),
+    ],
+    ids=["phone", "email", "phone-nested", "order-by-name"],
+)
+def test_a_third_party_cannot_filter_or_order_on_a_category_its_consents_do_not_name(
+    backend: Backend, where: Any, order: Any
+) -> None:
+    """A filter or ordering on a field outside the consented categories would reveal the value
+    through which rows match or how they sort: refused like any field the caller cannot read."""
+    party = _register(backend)
+    customer = create_customer(
+        backend,
+        relationshipManager=backend.gql("{ me { id } }", staff="RM0001")["me"]["id"],
+        branch=branch_id(backend, "SUP0001"),
+        phone="13500009101",
+        email="hidden@example.com",
+    )
+    # Consents for the declared purpose name identity only; contact only for another purpose.
+    assert _consent(backend, customer, party, dataCategories=["identity"])["errors"] == []
+    assert (
+        _consent(backend, customer, party, purpose="RISK_CONTROL", dataCategories=["contact"])[
+            "errors"
+        ]
+        == []
+    )
+    if order is not None:
+        # Ordering by name is fine while identity is consented …
+        allowed = backend.post(
+            FILTERED, {"order": order}, staff=party["principal"], purpose="CUSTOMER_SERVICE"
+        ).json()
+        assert "errors" not in allowed and allowed["data"]["customers"]["totalCount"] == 1
+        # … and refused under the purpose whose consent does not name identity.
+        purpose = "RISK_CONTROL"
+    else:
+        purpose = "CUSTOMER_SERVICE"
+    body = backend.post(
+        FILTERED, {"where": where, "order": order}, staff=party["principal"], purpose=purpose
+    ).json()
+    assert body["data"] is None or body["data"]["customers"] is None, body
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]
+
+
+def test_change_history_shows_no_value_of_a_category_the_caller_may_not_read(
+    backend: Backend,
+) -> None:
+    """Preferences and risk assessments changed: their values in the history follow the
+    live fields' effects (a third party's consent, a role without the group)."""
+    party = _register(backend)
+    customer = create_customer(
+        backend,
+        relationshipManager=backend.gql("{ me { id } }", staff="RM0001")["me"]["id"],
+        branch=branch_id(backend, "SUP0001"),
+        phone="13500009102",
+    )
+    add_information(backend, customer["id"])
+    assert _consent(backend, customer, party, dataCategories=["contact"])["errors"] == []
+    staff_view = backend.gql(HISTORY, {"id": customer["id"]}, staff="HO0001")
+    values = {
+        e["node"]["field"]: e["node"]["newValue"] for e in staff_view["customerHistory"]["edges"]
+    }
+    assert values["creditStatus"] == "NORMAL" and values["marketingOptIn"] is not None
+    for staff, purpose, hidden in (
+        (party["principal"], "CUSTOMER_SERVICE", {"creditStatus", "riskTolerance", "products"}),
+        ("RISK0001", "RISK_CONTROL", {"products", "serviceChannels", "marketingOptIn"}),
+    ):
+        body = backend.post(HISTORY, {"id": customer["id"]}, staff=staff, purpose=purpose).json()
+        seen = {
+            e["node"]["field"]: e["node"]["newValue"]
+            for e in body["data"]["customerHistory"]["edges"]
+        }
+        for field in hidden:
+            assert field in seen and seen[field] is None, (staff, field, seen[field])

@@ -7,6 +7,7 @@ Malformed ``connection_init`` values close it cleanly with 4400. Both websocket 
 
 from __future__ import annotations
 
+import base64
 import itertools
 import logging
 import threading
@@ -15,7 +16,9 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
+import orjson
 import pytest
+from sqlalchemy import text
 from starlette.testclient import WebSocketTestSession
 
 from kehu import clock
@@ -29,6 +32,13 @@ NO_OWN_ROWS = {
     "role": "RELATIONSHIP_MANAGER",
     "object": "rows:own",
     "action": "read",
+    "effect": "deny",
+}
+# The right to follow customers withdrawn (the caller may still see them).
+NO_WATCH = {
+    "role": "RELATIONSHIP_MANAGER",
+    "object": "customer:watch",
+    "action": "use",
     "effect": "deny",
 }
 _days = itertools.count(1)
@@ -96,6 +106,7 @@ REVOCATIONS: dict[str, Callable[[Backend, str], Any]] = {
     "deactivated": lambda backend, manager: _deactivated(backend, manager),
     "token_expired": lambda backend, manager: _two_hours_later(),
     "policy_withdrew_rows": lambda backend, manager: policy_rule(backend, NO_OWN_ROWS),
+    "policy_withdrew_watch": lambda backend, manager: policy_rule(backend, NO_WATCH),
 }
 
 
@@ -140,7 +151,7 @@ def _received_within(ws: WebSocketTestSession, seconds: float) -> dict[str, Any]
     return got[0] if got else None
 
 
-@pytest.mark.parametrize("revocation", ["deactivated", "token_expired"])
+@pytest.mark.parametrize("revocation", ["deactivated", "token_expired", "policy_withdrew_watch"])
 def test_a_quiet_subscription_closes_with_4403_without_waiting_for_an_event(
     backend: Backend, revocation: str
 ) -> None:
@@ -212,3 +223,44 @@ def test_websockets_serve_subscriptions_only(backend: Backend, operation: str) -
         message = ws.receive_json()
         assert message["type"] == "error", message
         assert "not allowed" in message["payload"][0]["message"]
+
+
+@pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
+def test_every_pushed_event_with_personal_data_is_audited_as_a_read(
+    backend: Backend, protocol: str
+) -> None:
+    """A subscriber receives customers' names: each event is a READ entry, like a query's."""
+    manager, supervisor = "GZ01RM03", "GZ01SUP01"
+    customer = create_customer(
+        backend,
+        relationshipManager=backend.gql("{ me { id } }", staff=manager)["me"]["id"],
+        branch=branch_id(backend, supervisor),
+    )
+
+    def reads() -> list[Any]:
+        backend.client.app.state.auditor.flush()  # type: ignore[attr-defined]
+        with backend.engine.connect() as connection:
+            return list(
+                connection.execute(
+                    text(
+                        "SELECT operation, customer_ids, fields FROM audit_log "
+                        "WHERE actor = :actor AND action = 'READ' ORDER BY id"
+                    ),
+                    {"actor": manager},
+                )
+            )
+
+    before = len(reads())
+    with subscribed(backend, protocol, backend.token(manager)) as client:
+        for _ in range(2):
+            _change(backend, customer, supervisor)
+            assert client.next_change()["customer"]["name"] == "测试客户"
+    pushed = reads()[before:]
+    assert len(pushed) == 2
+    for operation, customer_ids, fields in pushed:
+        assert operation == "customerChanges"
+        number = int(base64.b64decode(customer["id"]).decode().split(":")[1])
+        # JSON text on SQLite, a decoded list on PostgreSQL.
+        found = orjson.loads(customer_ids) if isinstance(customer_ids, str) else customer_ids
+        assert found == [number]
+        assert "Customer.name" in str(fields)
