@@ -416,11 +416,15 @@ def require_writable(
 def may_place(
     staff: Staff, write_scopes: frozenset[str], branch_id: int, manager_id: int | None
 ) -> bool:
-    """Whether a customer of ``branch_id`` and ``manager_id`` lies in ``staff``'s write rows."""
+    """Whether a customer of ``branch_id`` and ``manager_id`` lies in ``staff``'s write rows.
+
+    A manager's own rows are their customers of their own branch: a manager may not move a
+    customer to another branch, out of their supervisor's sight.
+    """
     return (
         "bank" in write_scopes
         or ("branch" in write_scopes and branch_id == staff.branch_id)
-        or ("own" in write_scopes and manager_id == staff.id)
+        or ("own" in write_scopes and manager_id == staff.id and branch_id == staff.branch_id)
     )
 
 

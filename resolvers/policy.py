@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from authz.fields import PERSONAL_FIELDS
+from authz.fields import WRITTEN_FIELDS
 from authz.policy import PURPOSES, RIGHTS, ROW_SCOPES, WRITE_SCOPES
 from kehu import clock
 from resolvers import audit, validation
@@ -22,7 +22,8 @@ from store.policy import PolicyRule, PolicyVersion
 from store.staff import Role, Staff
 
 FIELD_ACTIONS = ("full", "masked", "write")
-KNOWN_FIELDS = {f"{t}.{f}" for t, fields in PERSONAL_FIELDS.items() for f in fields.values()}
+# Personal-data fields, and the placement fields writes name (authz.fields.WRITTEN_FIELDS).
+KNOWN_FIELDS = {f"{t}.{f}" for t, fields in WRITTEN_FIELDS.items() for f in fields.values()}
 
 
 @dataclass(frozen=True)

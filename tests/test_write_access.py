@@ -632,3 +632,96 @@ def test_recording_consents_complaints_and_share_requests_needs_a_purpose(
         staff="RM0001",
     )["consents"]
     assert {"id": world["consent"]["id"], "inForce": True} in still
+
+
+def _update_placement(
+    backend: Backend, customer: dict[str, Any], changes: dict[str, Any], staff: str, purpose: str
+) -> dict[str, Any]:
+    return dict(
+        backend.post(
+            """mutation($input: UpdateCustomerInput!) {
+                 updateCustomer(input: $input) { errors { field code } } }""",
+            {
+                "input": {
+                    "id": customer["id"],
+                    "expectedVersion": _version(backend, customer["id"]),
+                    "changes": changes,
+                    "source": SOURCE,
+                }
+            },
+            staff=staff,
+            purpose=purpose,
+        ).json()
+    )
+
+
+def test_a_risk_officer_cannot_move_a_customer(backend: Backend, world: dict[str, Any]) -> None:
+    """Branch and relationship manager are written data too (the ``placement`` group): a risk
+    officer, who may change only risk assessments, can neither move a customer to another branch
+    nor give them to another manager (review of issue 8)."""
+    customer = create_customer(backend, staff="RM0001", idNumber=new_id_number())
+    other = world["placement"]["other"]
+    for changes in (
+        {"branch": other["branch"]},
+        {"relationshipManager": other["relationshipManager"]},
+        {"relationshipManager": None},
+        {"branch": other["branch"], "relationshipManager": other["relationshipManager"]},
+    ):
+        body = _update_placement(backend, customer, changes, "RISK0001", "RISK_CONTROL")
+        assert body["data"] is None, (changes, body)
+        assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN", (changes, body)
+    assert _version(backend, customer["id"]) == customer["version"]
+    # Still RM0001's customer of BJ01.
+    seen = backend.gql(
+        "query($id: ID!) { customer(id: $id) { id } }", {"id": customer["id"]}, staff="RM0001"
+    )
+    assert seen["customer"] is not None
+
+
+def test_a_manager_cannot_move_their_customer_to_another_branch(
+    backend: Backend, world: dict[str, Any]
+) -> None:
+    """A relationship manager's rows are their own customers of their branch: moving one to
+    another branch (out of their supervisor's sight) is refused, on registration too; giving a
+    customer to another manager of the branch is the supervisor's decision."""
+    customer = create_customer(backend, staff="RM0001", idNumber=new_id_number())
+    me = world["placement"]["own"]["relationshipManager"]
+    elsewhere = world["placement"]["other"]["branch"]
+    body = _update_placement(
+        backend, customer, {"branch": elsewhere}, "RM0001", "RELATIONSHIP_MANAGEMENT"
+    )
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN", body
+    assert _version(backend, customer["id"]) == customer["version"]
+    query, variables = _create(backend, "", {"branch": elsewhere, "relationshipManager": me})
+    body = backend.post(query, variables, staff="RM0001", purpose="RELATIONSHIP_MANAGEMENT").json()
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN", body
+    # The supervisor of the branch may give the customer to another manager of the branch.
+    colleague = backend.gql("{ me { id } }", staff="BJ01RM03")["me"]["id"]
+    body = _update_placement(
+        backend, customer, {"relationshipManager": colleague}, "SUP0001", "CUSTOMER_SERVICE"
+    )
+    assert body["data"]["updateCustomer"]["errors"] == [], body
+
+
+def test_recording_nothing_still_needs_the_right_to_write_it(
+    backend: Backend, world: dict[str, Any]
+) -> None:
+    """``recordPreferences`` with no field still creates the customer's preferences and
+    replaces their source (INFO-1): a role without the ``preferences`` write right may not."""
+    customer = create_customer(backend, staff="RM0001", idNumber=new_id_number())
+    body = backend.post(
+        """mutation($input: RecordPreferencesInput!) {
+             recordPreferences(input: $input) { errors { code } } }""",
+        {"input": {"customerId": customer["id"], "source": SOURCE}},
+        staff="RISK0001",
+        purpose="RISK_CONTROL",
+    ).json()
+    assert body["data"] is None, body
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN", body
+    after = backend.gql(
+        "query($id: ID!) { customer(id: $id) { preferences { products } "
+        "sources { informationKind } } }",
+        {"id": customer["id"]},
+    )["customer"]
+    assert after["preferences"] is None
+    assert [s["informationKind"] for s in after["sources"]] == ["BASIC"]
