@@ -202,6 +202,23 @@ def set_role(session: Session, actor: Staff, employee_no: str, role: str, assign
     )
     if staff is None:
         raise NotFoundError("no staff member with this employee number")
+    if staff.id == actor.id:
+        # Four eyes: no one grants themselves rights (a security admin becoming a writer).
+        raise UserInputError(
+            [FieldError(("employeeNo",), "SELF_ASSIGNMENT", "another admin changes your roles")]
+        )
+    if assigned and (role == Role.THIRD_PARTY.value) != (staff.third_party_id is not None):
+        # A third party's principal is THIRD_PARTY and nothing else (it never writes, never
+        # sees rows as staff), and no staff member acts as a third party.
+        raise UserInputError(
+            [
+                FieldError(
+                    ("role",),
+                    "ROLE_NOT_ALLOWED",
+                    "third parties' principals hold THIRD_PARTY only, staff never",
+                )
+            ]
+        )
     roles = set(staff.roles)
     roles = roles | {role} if assigned else roles - {role}
     staff.roles = sorted(roles)

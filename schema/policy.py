@@ -63,7 +63,8 @@ class PolicyUserError:
     field: list[str] | None
     code: str = strawberry.field(
         description="UNKNOWN_ROLE, UNKNOWN_FIELD, UNKNOWN_SCOPE, UNKNOWN_PURPOSE, UNKNOWN_RIGHT, "
-        "INVALID_ACTION, INVALID_EFFECT, DUPLICATE, NOT_FOUND, MALFORMED_RULE, INVALID"
+        "INVALID_ACTION, INVALID_EFFECT, DUPLICATE, NOT_FOUND, MALFORMED_RULE, INVALID, "
+        "SELF_ASSIGNMENT, ROLE_NOT_ALLOWED"
     )
     message: str
 

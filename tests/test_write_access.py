@@ -725,3 +725,68 @@ def test_recording_nothing_still_needs_the_right_to_write_it(
     )["customer"]
     assert after["preferences"] is None
     assert [s["informationKind"] for s in after["sources"]] == ["BASIC"]
+
+
+def test_complaint_intake_needs_a_customer_the_caller_sees(
+    backend: Backend, world: dict[str, Any]
+) -> None:
+    """A complaint is data about the customer: registering one for a customer of another branch
+    is refused exactly like one for a customer that does not exist (no existence oracle), and
+    nothing is written."""
+
+    def submit(customer_id: str, key: str) -> dict[str, Any]:
+        values = {
+            "customerId": customer_id,
+            "channel": "HOTLINE",
+            "category": "FEES_AND_CHARGES",
+            "description": "账户管理费扣收未提前告知",
+            "idempotencyKey": key,
+        }
+        body = backend.post(
+            SUBMIT, {"input": values}, staff="RM0001", purpose="RELATIONSHIP_MANAGEMENT"
+        ).json()
+        return dict(body)
+
+    def complaints() -> int:
+        with backend.engine.connect() as connection:
+            return int(connection.scalar(text("SELECT count(*) FROM complaints")))
+
+    before = complaints()
+    hidden = submit(world["other"]["id"], "other-branch-1")
+    missing = submit("Q3VzdG9tZXI6OTk5OTk5OQ==", "other-branch-2")  # Customer:9999999
+    assert hidden == missing, (hidden, missing)
+    assert "errors" not in hidden and hidden["data"]["submitComplaint"]["complaint"] is None
+    assert complaints() == before
+    # The caller's own customer is accepted.
+    own = submit(world["own"]["id"], "own-customer-1")
+    assert own["data"]["submitComplaint"]["errors"] == [], own
+    assert complaints() == before + 1
+
+
+ASSIGN = """mutation($input: RoleAssignmentInput!) { assignRole(input: $input) {
+              errors { field code } } }"""
+
+
+def test_roles_cannot_be_used_to_make_a_writer(backend: Backend, world: dict[str, Any]) -> None:
+    """A security admin changes no roles of their own (no self-escalation to a writer), and a
+    third party's principal holds THIRD_PARTY only (a third party never writes), nor does staff
+    get THIRD_PARTY."""
+    principal = world["party"]["principal"]
+    for employee_no, role in (
+        ("SEC0001", "HEAD_OFFICE"),
+        (principal, "HEAD_OFFICE"),
+        (principal, "RELATIONSHIP_MANAGER"),
+        ("MKT0001", "THIRD_PARTY"),
+    ):
+        errors = backend.gql(
+            ASSIGN, {"input": {"employeeNo": employee_no, "role": role}}, staff="SEC0001"
+        )["assignRole"]["errors"]
+        assert errors and errors[0]["code"] in ("SELF_ASSIGNMENT", "ROLE_NOT_ALLOWED"), (
+            employee_no,
+            role,
+            errors,
+        )
+    query, variables = MUTATIONS["updateCustomer.phone"](backend, world["own"]["id"], {})
+    for staff, purpose in ((principal, "CUSTOMER_SERVICE"), ("SEC0001", "CUSTOMER_SERVICE")):
+        body = backend.post(query, variables, staff=staff, purpose=purpose).json()
+        assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN", (staff, body)
