@@ -47,6 +47,9 @@ RIGHTS = (
     "task:work",
     "task:reassign",
 )
+# The only roles a rule may let change customer data (act ``write``, right ``customer:create``):
+# auditors, marketing, security admins, process owners and third parties never (issue 8).
+WRITER_ROLES = ("RELATIONSHIP_MANAGER", "BRANCH_SUPERVISOR", "HEAD_OFFICE", "RISK_OFFICER")
 PURPOSES = (
     "CUSTOMER_SERVICE",
     "RELATIONSHIP_MANAGEMENT",

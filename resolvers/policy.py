@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from authz.fields import WRITTEN_FIELDS
-from authz.policy import PURPOSES, RIGHTS, ROW_SCOPES, WRITE_SCOPES
+from authz.policy import PURPOSES, RIGHTS, ROW_SCOPES, WRITE_SCOPES, WRITER_ROLES
 from kehu import clock
 from resolvers import audit, validation
 from resolvers.errors import FieldError, NotFoundError, UserInputError
@@ -111,6 +111,18 @@ def check_rule(rule: Rule, groups: set[str]) -> list[FieldError]:
         fail("action", "INVALID_ACTION", f"must be {' or '.join(expected_actions)} here")
     if rule.v3 not in ("allow", "deny"):
         fail("effect", "INVALID_EFFECT", "must be allow or deny")
+    writes = rule.v2 == "write" or rule.v1 == "customer:create"
+    if rule.v3 == "allow" and (
+        (writes and rule.v0 not in WRITER_ROLES)
+        or (rule.v0 == Role.THIRD_PARTY.value and rule.v2 == "use")
+    ):
+        # Allow-list: only these roles ever change customer data, and a third party uses no
+        # operation (it would record its own consent); a deny rule is always accepted.
+        fail(
+            "role",
+            "ROLE_NEVER_WRITES",
+            f"only {', '.join(WRITER_ROLES)} may change customer data; third parties use nothing",
+        )
     return problems
 
 

@@ -20,7 +20,14 @@ from kehu import clock
 from schema.rights import Authenticated, declared_right
 from schema.schema import build_schema
 from tests.complaint_steps import SUBMIT
-from tests.conftest import SOURCE, Backend, branch_id, create_customer, new_id_number
+from tests.conftest import (
+    SOURCE,
+    Backend,
+    branch_id,
+    create_customer,
+    new_id_number,
+    policy_rule,
+)
 from tests.test_access import PURPOSE, STAFF
 from tests.test_consent import CONSENT, PIPL_FIELDS, REVOKE, SHARE_REQUEST, _register
 
@@ -790,3 +797,30 @@ def test_roles_cannot_be_used_to_make_a_writer(backend: Backend, world: dict[str
     for staff, purpose in ((principal, "CUSTOMER_SERVICE"), ("SEC0001", "CUSTOMER_SERVICE")):
         body = backend.post(query, variables, staff=staff, purpose=purpose).json()
         assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN", (staff, body)
+
+
+def test_the_live_policy_cannot_make_a_writer_of_a_role_that_never_writes(
+    backend: Backend,
+) -> None:
+    """Auditors, marketing, security admins, process owners and third parties never change
+    customer data (issue 8): a security admin cannot add such a rule for them — not even for
+    their own role — nor give a third party any operation right (its own consent, say)."""
+    add = """mutation($input: PolicyRuleInput!) { addPolicyRule(input: $input) {
+               errors { field code } } }"""
+    for role, obj, action in (
+        ("SECURITY_ADMIN", "rows:bank", "write"),
+        ("SECURITY_ADMIN", "identity", "write"),
+        ("AUDITOR", "Customer.phone", "write"),
+        ("THIRD_PARTY", "contact", "write"),
+        ("PROCESS_OWNER", "customer:create", "use"),
+        ("MARKETING_ANALYST", "customer:create", "use"),
+        ("THIRD_PARTY", "consent:record", "use"),
+        ("THIRD_PARTY", "task:work", "use"),
+    ):
+        values = {"role": role, "object": obj, "action": action, "effect": "allow"}
+        errors = backend.gql(add, {"input": values}, staff="SEC0001")["addPolicyRule"]["errors"]
+        assert {"field": ["role"], "code": "ROLE_NEVER_WRITES"} in errors, (values, errors)
+    # Denying is always possible.
+    deny = {"role": "AUDITOR", "object": "rows:bank", "action": "write", "effect": "deny"}
+    with policy_rule(backend, deny):
+        pass
