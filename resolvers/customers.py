@@ -381,13 +381,18 @@ def row_visibility_reason(
     return True, f"the customer is inside the row scopes ({held})"
 
 
+def is_visible(session: Session, customer_id: int, visible: ColumnElement[bool]) -> bool:
+    """Whether ``customer_id`` is a customer the caller may see (``visible``: their rows)."""
+    found = session.scalar(select(Customer.id).where(Customer.id == customer_id, visible))
+    return found is not None
+
+
 def require_visible(session: Session, customer_id: int, visible: ColumnElement[bool]) -> int:
     """``customer_id`` when the caller may see that customer; NOT_FOUND otherwise.
 
     Invisible and missing customers get the same answer, so IDs cannot be probed.
     """
-    found = session.scalar(select(Customer.id).where(Customer.id == customer_id, visible))
-    if found is None:
+    if not is_visible(session, customer_id, visible):
         raise NotFoundError("no customer with this ID")
     return customer_id
 
@@ -469,7 +474,7 @@ def _refuse_duplicate(
     existing = _find_by_id_number(session, number)
     if existing is None or existing == own_id:
         return
-    if session.scalar(select(Customer.id).where(Customer.id == existing, visible)) is None:
+    if not is_visible(session, existing, visible):
         problems.add("idNumber", "DUPLICATE_ID_NUMBER", REGISTRATION_REFUSED)
         return
     problems.add(

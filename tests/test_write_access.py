@@ -824,3 +824,44 @@ def test_the_live_policy_cannot_make_a_writer_of_a_role_that_never_writes(
     deny = {"role": "AUDITOR", "object": "rows:bank", "action": "write", "effect": "deny"}
     with policy_rule(backend, deny):
         pass
+
+
+def test_revoking_a_consent_of_an_unseen_customer_looks_like_a_missing_consent(
+    backend: Backend, world: dict[str, Any]
+) -> None:
+    """A consent ID of a customer the caller cannot see gets the very answer of an ID no consent
+    has: nothing tells that the consent exists (issue 8, existence leaks)."""
+    consent = backend.gql(
+        CONSENT,
+        {
+            "input": {
+                "customerId": world["other"]["id"],
+                "thirdParty": world["party"]["id"],
+                "purpose": "CUSTOMER_SERVICE",
+                "dataCategories": ["contact"],
+                "validUntil": (clock.now() + timedelta(days=90)).isoformat(),
+                "evidence": "signed consent form 2026-303",
+                **PIPL_FIELDS,
+            }
+        },
+        staff="SH01RM01",
+        purpose="RELATIONSHIP_MANAGEMENT",
+    )["recordConsent"]["consent"]
+
+    def revoke(consent_id: str) -> dict[str, Any]:
+        body = backend.post(
+            REVOKE, {"id": consent_id}, staff="RM0001", purpose="RELATIONSHIP_MANAGEMENT"
+        ).json()
+        for error in body.get("errors", []):
+            error.pop("locations", None)
+        return dict(body)
+
+    hidden = revoke(consent["id"])
+    missing = revoke("Q29uc2VudDo5OTk5OTk5")  # Consent:9999999
+    assert hidden == missing, (hidden, missing)
+    assert hidden["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    still = backend.gql(
+        "query($id: ID!) { consents(customerId: $id) { id inForce } }",
+        {"id": world["other"]["id"]},
+    )["consents"]
+    assert {"id": consent["id"], "inForce": True} in still
