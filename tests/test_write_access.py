@@ -865,3 +865,25 @@ def test_revoking_a_consent_of_an_unseen_customer_looks_like_a_missing_consent(
         {"id": world["other"]["id"]},
     )["consents"]
     assert {"id": consent["id"], "inForce": True} in still
+
+
+def test_a_supervisor_cannot_hand_a_customer_to_another_branch_s_manager(
+    backend: Backend, world: dict[str, Any]
+) -> None:
+    """Giving a branch customer to a manager of another branch would open the customer's rows
+    (read and write, no expiry) to that branch — a side door around share grants (SHARE-2).
+    Only head office places customers across branches."""
+    customer = create_customer(backend, staff="RM0001", idNumber=new_id_number())
+    foreign = world["placement"]["other"]["relationshipManager"]
+    body = _update_placement(
+        backend, customer, {"relationshipManager": foreign}, "SUP0001", "CUSTOMER_SERVICE"
+    )
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN", body
+    assert _version(backend, customer["id"]) == customer["version"]
+    query, variables = _create(backend, "", {"relationshipManager": foreign})
+    body = backend.post(query, variables, staff="SUP0001", purpose="CUSTOMER_SERVICE").json()
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN", body
+    hidden = backend.gql(
+        "query($id: ID!) { customer(id: $id) { id } }", {"id": customer["id"]}, staff="SH01RM01"
+    )
+    assert hidden["customer"] is None
