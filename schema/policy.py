@@ -11,7 +11,7 @@ from resolvers import policy as logic
 from resolvers.errors import UserInputError
 from schema.base import ContextInfo, user_errors
 from schema.customers import mutate
-from schema.rights import Authenticated, HasRight
+from schema.rights import HasRight
 from schema.rights import field as guarded_field
 from schema.rights import mutation as guarded_mutation
 from store.policy import PolicyRule, PolicyVersion
@@ -118,7 +118,10 @@ class PolicyQuery:
             statement = statement.where(PolicyRule.ptype == "p", PolicyRule.v0 == role)
         return [PolicyRuleNode.of(row) for row in ctx.session.scalars(statement)]
 
-    @guarded_field("The newest versions of the live policy, newest first.", Authenticated())
+    @guarded_field(
+        "The newest versions of the live policy, newest first (who changed what).",
+        HasRight("admin:policy", "admin:audit"),
+    )
     def policy_versions(self, info: ContextInfo, last: int = 20) -> list[PolicyVersionNode]:
         rows = info.context.session.scalars(
             select(PolicyVersion).order_by(PolicyVersion.version.desc()).limit(min(last, 100))

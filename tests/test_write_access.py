@@ -887,3 +887,19 @@ def test_a_supervisor_cannot_hand_a_customer_to_another_branch_s_manager(
         "query($id: ID!) { customer(id: $id) { id } }", {"id": customer["id"]}, staff="SH01RM01"
     )
     assert hidden["customer"] is None
+
+
+def test_the_policy_change_log_is_for_policy_admins_and_auditors(
+    backend: Backend, world: dict[str, Any]
+) -> None:
+    """``policyVersions`` names who changed the policy and how (rules, who got which role): an
+    admin-only query, refused to staff without ``admin:policy`` / ``admin:audit`` and to third
+    parties."""
+    query = "{ policyVersions(last: 5) { version changedBy summary } }"
+    for role in ("THIRD_PARTY", "RELATIONSHIP_MANAGER", "HEAD_OFFICE", "MARKETING_ANALYST"):
+        staff, purpose = _who(role, world)
+        body = backend.post(query, staff=staff, purpose=purpose).json()
+        assert body["data"] is None, (role, body)
+        assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN", (role, body)
+    for staff, purpose in (("SEC0001", "CUSTOMER_SERVICE"), ("AUD0001", "AUDIT")):
+        assert backend.gql(query, staff=staff, purpose=purpose)["policyVersions"]
