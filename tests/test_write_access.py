@@ -903,3 +903,21 @@ def test_the_policy_change_log_is_for_policy_admins_and_auditors(
         assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN", (role, body)
     for staff, purpose in (("SEC0001", "CUSTOMER_SERVICE"), ("AUD0001", "AUDIT")):
         assert backend.gql(query, staff=staff, purpose=purpose)["policyVersions"]
+
+
+def test_a_third_party_cannot_read_the_staff_directory(
+    backend: Backend, world: dict[str, Any]
+) -> None:
+    """``node(id: "Staff:…")`` answers a third party's principal about itself only: the bank's
+    staff (names, numbers, roles) and other recipients' principals are none of its business."""
+    principal = world["party"]["principal"]
+    query = "query($id: ID!) { node(id: $id) { ... on Staff { employeeNo name roles } } }"
+    me = backend.gql("{ me { id employeeNo } }", staff=principal)["me"]
+    assert backend.gql(query, {"id": me["id"]}, staff=principal)["node"]["employeeNo"] == (
+        me["employeeNo"]
+    )
+    for staff in ("SEC0001", "RM0001", "HO0001"):
+        staff_id = backend.gql("{ me { id } }", staff=staff)["me"]["id"]
+        assert backend.gql(query, {"id": staff_id}, staff=principal)["node"] is None, staff
+        # Staff still find each other.
+        assert backend.gql(query, {"id": staff_id}, staff="RM0001")["node"] is not None
