@@ -8,6 +8,7 @@ the API declares its right; third parties never write, nor record consents for t
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -913,11 +914,30 @@ def test_a_third_party_cannot_read_the_staff_directory(
     principal = world["party"]["principal"]
     query = "query($id: ID!) { node(id: $id) { ... on Staff { employeeNo name roles } } }"
     me = backend.gql("{ me { id employeeNo } }", staff=principal)["me"]
-    assert backend.gql(query, {"id": me["id"]}, staff=principal)["node"]["employeeNo"] == (
-        me["employeeNo"]
+    assert (
+        backend.gql(query, {"id": me["id"]}, staff=principal)["node"]["employeeNo"]
+        == (me["employeeNo"])
     )
     for staff in ("SEC0001", "RM0001", "HO0001"):
         staff_id = backend.gql("{ me { id } }", staff=staff)["me"]["id"]
         assert backend.gql(query, {"id": staff_id}, staff=principal)["node"] is None, staff
         # Staff still find each other.
         assert backend.gql(query, {"id": staff_id}, staff="RM0001")["node"] is not None
+
+
+def test_a_get_request_carries_no_mutation(backend: Backend, world: dict[str, Any]) -> None:
+    """Mutations run over POST only: a GET (a link, an image tag) changes nothing."""
+    customer_id = world["own"]["id"]
+    query, variables = MUTATIONS["updateCustomer.phone"](backend, customer_id, {})
+    before = backend.gql(READ_BACK, {"id": customer_id})["customer"]
+    response = backend.client.get(
+        "/graphql",
+        params={"query": query, "variables": json.dumps(variables)},
+        headers={
+            "Authorization": f"Bearer {backend.token('HO0001')}",
+            "X-Purpose": "CUSTOMER_SERVICE",
+            "Accept": "application/json",
+        },
+    )
+    assert response.status_code in (400, 405), response.text
+    assert backend.gql(READ_BACK, {"id": customer_id})["customer"] == before
