@@ -941,3 +941,32 @@ def test_a_get_request_carries_no_mutation(backend: Backend, world: dict[str, An
     )
     assert response.status_code in (400, 405), response.text
     assert backend.gql(READ_BACK, {"id": customer_id})["customer"] == before
+
+
+def test_a_share_grant_never_goes_to_third_parties(backend: Backend, world: dict[str, Any]) -> None:
+    """Third parties get customer data only by the customer's consent (SHARE-3): a supervisor's
+    share grant to the THIRD_PARTY role — every third party, no consent — is refused."""
+    body = backend.gql(
+        """mutation($input: CreateShareGrantInput!) {
+             createShareGrant(input: $input) { shareGrant { id } errors { field code } } }""",
+        {
+            "input": {
+                "receivingRole": "THIRD_PARTY",
+                "purpose": "CUSTOMER_SERVICE",
+                "fieldGroups": ["identity", "contact"],
+                "expiresAt": (clock.now() + timedelta(days=1)).isoformat(),
+                "reason": "partner campaign",
+            }
+        },
+        staff="SUP0001",
+    )["createShareGrant"]
+    assert body["shareGrant"] is None, body
+    assert {"field": ["receivingRole"], "code": "UNKNOWN_ROLE"} in body["errors"], body
+    # A customer of the branch without a consent stays out of the third party's sight.
+    unconsented = create_customer(backend, staff="RM0001", idNumber=new_id_number())
+    seen = backend.gql(
+        "query($id: ID!) { customer(id: $id) { id } }",
+        {"id": unconsented["id"]},
+        staff=world["party"]["principal"],
+    )
+    assert seen["customer"] is None
