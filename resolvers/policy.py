@@ -111,18 +111,20 @@ def check_rule(rule: Rule, groups: set[str]) -> list[FieldError]:
         fail("action", "INVALID_ACTION", f"must be {' or '.join(expected_actions)} here")
     if rule.v3 not in ("allow", "deny"):
         fail("effect", "INVALID_EFFECT", "must be allow or deny")
-    writes = rule.v2 == "write" or rule.v1 == "customer:create"
-    if rule.v3 == "allow" and (
-        (writes and rule.v0 not in WRITER_ROLES)
-        or (rule.v0 == Role.THIRD_PARTY.value and rule.v2 == "use")
-    ):
-        # Allow-list: only these roles ever change customer data, and a third party uses no
-        # operation (it would record its own consent); a deny rule is always accepted.
-        fail(
-            "role",
-            "ROLE_NEVER_WRITES",
-            f"only {', '.join(WRITER_ROLES)} may change customer data; third parties use nothing",
-        )
+    if rule.v3 == "allow":
+        # Allow-lists (a deny rule is always accepted): only these roles ever change customer
+        # data; a third party uses no operation (it would record its own consent) and sees no
+        # rows but its consented customers (SHARE-3).
+        writes = rule.v2 == "write" or rule.v1 == "customer:create"
+        third_party = rule.v0 == Role.THIRD_PARTY.value
+        if (writes and rule.v0 not in WRITER_ROLES) or (third_party and rule.v2 == "use"):
+            fail(
+                "role",
+                "ROLE_NEVER_WRITES",
+                f"only {', '.join(WRITER_ROLES)} change customer data; third parties use nothing",
+            )
+        elif third_party and kind == "rows" and name != "consented":
+            fail("role", "ROLE_NOT_ALLOWED", "a third party sees its consented customers only")
     return problems
 
 

@@ -831,7 +831,8 @@ def test_the_live_policy_cannot_make_a_writer_of_a_role_that_never_writes(
 ) -> None:
     """Auditors, marketing, security admins, process owners and third parties never change
     customer data (issue 8): a security admin cannot add such a rule for them — not even for
-    their own role — nor give a third party any operation right (its own consent, say)."""
+    their own role — nor give a third party any operation right (its own consent, say) or rows
+    beyond its consented customers."""
     add = """mutation($input: PolicyRuleInput!) { addPolicyRule(input: $input) {
                errors { field code } } }"""
     for role, obj, action in (
@@ -843,10 +844,14 @@ def test_the_live_policy_cannot_make_a_writer_of_a_role_that_never_writes(
         ("MARKETING_ANALYST", "customer:create", "use"),
         ("THIRD_PARTY", "consent:record", "use"),
         ("THIRD_PARTY", "task:work", "use"),
+        # Rows beyond its consents would bypass the customer's consent (SHARE-3).
+        ("THIRD_PARTY", "rows:bank", "read"),
+        ("THIRD_PARTY", "rows:branch", "read"),
     ):
         values = {"role": role, "object": obj, "action": action, "effect": "allow"}
         errors = backend.gql(add, {"input": values}, staff="SEC0001")["addPolicyRule"]["errors"]
-        assert {"field": ["role"], "code": "ROLE_NEVER_WRITES"} in errors, (values, errors)
+        code = "ROLE_NOT_ALLOWED" if obj.startswith("rows:") and action == "read" else None
+        assert {"field": ["role"], "code": code or "ROLE_NEVER_WRITES"} in errors, (values, errors)
     # Denying is always possible.
     deny = {"role": "AUDITOR", "object": "rows:bank", "action": "write", "effect": "deny"}
     with policy_rule(backend, deny):
