@@ -1001,3 +1001,64 @@ def test_a_share_grant_never_goes_to_third_parties(backend: Backend, world: dict
         staff=world["party"]["principal"],
     )
     assert seen["customer"] is None
+
+
+MISSING_CUSTOMER = "Q3VzdG9tZXI6OTk5OTk5OQ=="  # Customer:9999999
+# Every operation taking a customer ID, as RM0001 may send it: (query, variables).
+BY_CUSTOMER: dict[str, tuple[str, Callable[[str], dict[str, Any]]]] = {
+    "customer": (
+        "query($id: ID!) { customer(id: $id) { id name } }",
+        lambda c: {"id": c},
+    ),
+    "node": ("query($id: ID!) { node(id: $id) { id } }", lambda c: {"id": c}),
+    "transactions": (
+        "query($id: ID!) { transactions(customerId: $id) { totalCount } }",
+        lambda c: {"id": c},
+    ),
+    "customerHistory": (
+        "query($id: ID!) { customerHistory(customerId: $id) { edges { cursor } } }",
+        lambda c: {"id": c},
+    ),
+    "consents": ("query($id: ID!) { consents(customerId: $id) { id } }", lambda c: {"id": c}),
+    "explainAccess": (
+        'query($id: ID!) { explainAccess(type: "Customer", field: "phone", customerId: $id) '
+        "{ effect rule rowVisible rowReason } }",
+        lambda c: {"id": c},
+    ),
+    "watchCustomer": (
+        'mutation($id: ID!) { watchCustomer(input: {customerId: $id, reason: "关注"}) '
+        "{ errors { code } } }",
+        lambda c: {"id": c},
+    ),
+    "unwatchCustomer": (
+        "mutation($id: ID!) { unwatchCustomer(input: {customerId: $id}) { errors { code } } }",
+        lambda c: {"id": c},
+    ),
+    **{
+        name: (
+            call(None, MISSING_CUSTOMER, {})[0],  # type: ignore[arg-type]
+            lambda c, call=call: call(None, c, {})[1],  # type: ignore[misc, arg-type]
+        )
+        for name, call in MUTATIONS.items()
+        if name not in ("createCustomer", "updateCustomer.phone", "updateCustomer.name")
+    },
+}
+
+
+@pytest.mark.parametrize("operation", sorted(BY_CUSTOMER))
+def test_an_unseen_customer_is_answered_like_a_missing_one(
+    backend: Backend, world: dict[str, Any], operation: str
+) -> None:
+    """Whatever the operation, a customer of another branch and an ID no customer has get the
+    same answer, code and message (issue 8, existence leaks)."""
+    query, variables = BY_CUSTOMER[operation]
+
+    def answer(customer_id: str) -> Any:
+        body = backend.post(
+            query, variables(customer_id), staff="RM0001", purpose="RELATIONSHIP_MANAGEMENT"
+        ).json()
+        for error in body.get("errors", []):
+            error.pop("locations", None)
+        return body
+
+    assert answer(world["other"]["id"]) == answer(MISSING_CUSTOMER)
