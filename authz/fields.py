@@ -66,6 +66,19 @@ PERSONAL_FIELDS: dict[str, dict[str, str]] = {
 }
 
 
+# Where a customer belongs (their branch and relationship manager): not personal data, but written
+# like it — who may change it is a write rule of its own group (``placement``), so a role that may
+# write some customer field on every row (a risk officer) cannot move customers between rows.
+PLACEMENT_FIELDS: dict[str, dict[str, str]] = {
+    "Customer": {"branch": "branch", "relationship_manager": "relationshipManager"},
+}
+# Every field a customer write may set: {type: {python attribute: GraphQL field}}.
+WRITTEN_FIELDS: dict[str, dict[str, str]] = {
+    type_name: {**names, **PLACEMENT_FIELDS.get(type_name, {})}
+    for type_name, names in PERSONAL_FIELDS.items()
+}
+
+
 class FieldAccess(Protocol):
     """What one request may see of each type."""
 

@@ -21,7 +21,7 @@ import casbin
 from casbin.persist import Adapter, load_policy_line
 from sqlalchemy import Engine, select
 
-from authz.fields import PERSONAL_FIELDS, Effect
+from authz.fields import PERSONAL_FIELDS, WRITTEN_FIELDS, Effect
 from authz.masking import MASKS
 from store.policy import PolicyRule
 
@@ -47,6 +47,9 @@ RIGHTS = (
     "task:work",
     "task:reassign",
 )
+# The only roles a rule may let change customer data (act ``write``, right ``customer:create``):
+# auditors, marketing, security admins, process owners and third parties never (issue 8).
+WRITER_ROLES = ("RELATIONSHIP_MANAGER", "BRANCH_SUPERVISOR", "HEAD_OFFICE", "RISK_OFFICER")
 PURPOSES = (
     "CUSTOMER_SERVICE",
     "RELATIONSHIP_MANAGEMENT",
@@ -236,7 +239,7 @@ class AccessPolicy:
         )
         writable = frozenset(
             f"{type_name}.{graphql}"
-            for type_name, names in PERSONAL_FIELDS.items()
+            for type_name, names in WRITTEN_FIELDS.items()
             for graphql in names.values()
             if self.write_decision(roles, f"{type_name}.{graphql}").effect is Effect.FULL
         )
@@ -269,7 +272,7 @@ class RoleDecisions:
     row_scopes: frozenset[str]
     purposes: frozenset[str]
     write_scopes: frozenset[str]  # rows this role may change
-    writable: frozenset[str]  # "Type.field" this role may change
+    writable: frozenset[str]  # "Type.field" this role may change (authz.fields.WRITTEN_FIELDS)
     rights: frozenset[str]  # rights (RIGHTS) this role holds
 
 

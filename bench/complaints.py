@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx2 as httpx
 from common import ROOT, bench_env, postgres_url, server  # type: ignore[import-not-found]
-from sqlalchemy import select, text
+from sqlalchemy import select, text, true
 from starlette.testclient import TestClient
 
 from kehu import clock
@@ -253,6 +253,7 @@ def timers(env: dict[str, str], label: str) -> None:
                 session,
                 staff["HO0001"],
                 logic.ComplaintDraft(pk, Channel.ONLINE, Category.CARDS, "年费争议", f"timer-{n}"),
+                true(),  # head office registers them: every customer is visible
             )
             supervisor = staff["SUP0001" if branch == "BJ01" else f"{branch}SUP01"]
             task = session.scalars(

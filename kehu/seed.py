@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from faker import Faker
-from sqlalchemy import Connection, Engine, func, insert, select, text
+from sqlalchemy import Connection, Engine, func, insert, select, text, true
 from stdnum.cn import ric
 
 from kehu import clock
@@ -556,6 +556,7 @@ def seed_complaints(engine: Engine, count: int) -> int:
                     idempotency_key=f"demo-{n}",
                     requested_remedy="退还费用",
                 ),
+                true(),  # head office registers them: every customer is visible
             )
             steps: list[tuple[Staff | None, dict[str, Any]]] = [
                 (supervisor, {"handler": handler.employee_no}),

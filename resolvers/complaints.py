@@ -95,9 +95,14 @@ def find_submission(session: Session, actor: Staff, key: str) -> Complaint | Non
     )
 
 
-def submit(session: Session, actor: Staff, draft: ComplaintDraft) -> tuple[Complaint, bool]:
+def submit(
+    session: Session, actor: Staff, draft: ComplaintDraft, visible: ColumnElement[bool]
+) -> tuple[Complaint, bool]:
     """Register a complaint and start its process; a retried submission returns the first one.
 
+    The customer must be one the caller sees (``visible``, the request's row condition): a
+    customer they may not see gets the answer of a missing one, so intake tells no one who banks
+    here, and no one records data about customers outside their rows (issue 8).
     Returns the complaint and whether it was created now.
     """
     key = validation.text(draft.idempotency_key, "idempotencyKey", max_length=100)
@@ -105,7 +110,7 @@ def submit(session: Session, actor: Staff, draft: ComplaintDraft) -> tuple[Compl
     if existing is not None:
         return existing, False
     problems = Problems()
-    customer = session.get(Customer, draft.customer_id)
+    customer = session.scalar(select(Customer).where(Customer.id == draft.customer_id, visible))
     if customer is None:
         problems.add("customerId", "NOT_FOUND", "no customer with this ID")
     description = _checked(problems, "description", draft.description, 4000)

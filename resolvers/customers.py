@@ -381,13 +381,18 @@ def row_visibility_reason(
     return True, f"the customer is inside the row scopes ({held})"
 
 
+def is_visible(session: Session, customer_id: int, visible: ColumnElement[bool]) -> bool:
+    """Whether ``customer_id`` is a customer the caller may see (``visible``: their rows)."""
+    found = session.scalar(select(Customer.id).where(Customer.id == customer_id, visible))
+    return found is not None
+
+
 def require_visible(session: Session, customer_id: int, visible: ColumnElement[bool]) -> int:
     """``customer_id`` when the caller may see that customer; NOT_FOUND otherwise.
 
     Invisible and missing customers get the same answer, so IDs cannot be probed.
     """
-    found = session.scalar(select(Customer.id).where(Customer.id == customer_id, visible))
-    if found is None:
+    if not is_visible(session, customer_id, visible):
         raise NotFoundError("no customer with this ID")
     return customer_id
 
@@ -414,20 +419,35 @@ def require_writable(
 
 
 def may_place(
-    staff: Staff, write_scopes: frozenset[str], branch_id: int, manager_id: int | None
+    staff: Staff,
+    write_scopes: frozenset[str],
+    branch_id: int,
+    manager: Staff | None,
 ) -> bool:
-    """Whether a customer of ``branch_id`` and ``manager_id`` lies in ``staff``'s write rows."""
-    return (
-        "bank" in write_scopes
-        or ("branch" in write_scopes and branch_id == staff.branch_id)
-        or ("own" in write_scopes and manager_id == staff.id)
+    """Whether a customer of ``branch_id`` managed by ``manager`` lies in ``staff``'s write rows.
+
+    Below head office (``bank``) a customer stays in the caller's branch with a manager of that
+    branch: a manager may not move a customer out of their supervisor's sight, and a supervisor
+    may not open a customer's rows to another branch's manager (that is a share grant, SHARE-2).
+    """
+    if "bank" in write_scopes:
+        return True
+    if branch_id != staff.branch_id or (manager is not None and manager.branch_id != branch_id):
+        return False
+    return "branch" in write_scopes or (
+        "own" in write_scopes and manager is not None and manager.id == staff.id
     )
 
 
 def _require_placeable(
-    staff: Staff, write_scopes: frozenset[str], branch_id: int, manager_id: int | None
+    session: Session,
+    staff: Staff,
+    write_scopes: frozenset[str],
+    branch_id: int,
+    manager_id: int | None,
 ) -> None:
-    if not may_place(staff, write_scopes, branch_id, manager_id):
+    manager = None if manager_id is None else session.get(Staff, manager_id)
+    if not may_place(staff, write_scopes, branch_id, manager):
         raise ForbiddenError(
             "the customer's branch and relationship manager would be outside the rows your "
             "roles may change"
@@ -465,7 +485,7 @@ def _refuse_duplicate(
     existing = _find_by_id_number(session, number)
     if existing is None or existing == own_id:
         return
-    if session.scalar(select(Customer.id).where(Customer.id == existing, visible)) is None:
+    if not is_visible(session, existing, visible):
         problems.add("idNumber", "DUPLICATE_ID_NUMBER", REGISTRATION_REFUSED)
         return
     problems.add(
@@ -597,7 +617,7 @@ def create_customer(
     manager_id = values.get("relationship_manager_id")
     if manager_id is None and Role.RELATIONSHIP_MANAGER in actor.roles:
         manager_id = actor.id  # a manager registers their own customers unless told otherwise
-    _require_placeable(actor, write_scopes, branch_id, manager_id)
+    _require_placeable(session, actor, write_scopes, branch_id, manager_id)
     if manager_id is not None:
         _relationship_manager(session, manager_id, problems)
     if "id_number" in clean:
@@ -681,6 +701,7 @@ def update_customer(
             clean["relationship_manager_id"] = manager_id
     if "branch_id" in clean or "relationship_manager_id" in clean:
         _require_placeable(
+            session,
             actor,
             write_scopes,
             clean.get("branch_id", customer.branch_id),

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from authz.fields import PERSONAL_FIELDS
-from authz.policy import PURPOSES, RIGHTS, ROW_SCOPES, WRITE_SCOPES
+from authz.fields import WRITTEN_FIELDS
+from authz.policy import PURPOSES, RIGHTS, ROW_SCOPES, WRITE_SCOPES, WRITER_ROLES
 from kehu import clock
 from resolvers import audit, validation
 from resolvers.errors import FieldError, NotFoundError, UserInputError
@@ -22,7 +22,8 @@ from store.policy import PolicyRule, PolicyVersion
 from store.staff import Role, Staff
 
 FIELD_ACTIONS = ("full", "masked", "write")
-KNOWN_FIELDS = {f"{t}.{f}" for t, fields in PERSONAL_FIELDS.items() for f in fields.values()}
+# Personal-data fields, and the placement fields writes name (authz.fields.WRITTEN_FIELDS).
+KNOWN_FIELDS = {f"{t}.{f}" for t, fields in WRITTEN_FIELDS.items() for f in fields.values()}
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,20 @@ def check_rule(rule: Rule, groups: set[str]) -> list[FieldError]:
         fail("action", "INVALID_ACTION", f"must be {' or '.join(expected_actions)} here")
     if rule.v3 not in ("allow", "deny"):
         fail("effect", "INVALID_EFFECT", "must be allow or deny")
+    if rule.v3 == "allow":
+        # Allow-lists (a deny rule is always accepted): only these roles ever change customer
+        # data; a third party uses no operation (it would record its own consent) and sees no
+        # rows but its consented customers (SHARE-3).
+        writes = rule.v2 == "write" or rule.v1 == "customer:create"
+        third_party = rule.v0 == Role.THIRD_PARTY.value
+        if (writes and rule.v0 not in WRITER_ROLES) or (third_party and rule.v2 == "use"):
+            fail(
+                "role",
+                "ROLE_NEVER_WRITES",
+                f"only {', '.join(WRITER_ROLES)} change customer data; third parties use nothing",
+            )
+        elif third_party and kind == "rows" and name != "consented":
+            fail("role", "ROLE_NOT_ALLOWED", "a third party sees its consented customers only")
     return problems
 
 
@@ -201,6 +216,23 @@ def set_role(session: Session, actor: Staff, employee_no: str, role: str, assign
     )
     if staff is None:
         raise NotFoundError("no staff member with this employee number")
+    if staff.id == actor.id:
+        # Four eyes: no one grants themselves rights (a security admin becoming a writer).
+        raise UserInputError(
+            [FieldError(("employeeNo",), "SELF_ASSIGNMENT", "another admin changes your roles")]
+        )
+    if assigned and (role == Role.THIRD_PARTY.value) != (staff.third_party_id is not None):
+        # A third party's principal is THIRD_PARTY and nothing else (it never writes, never
+        # sees rows as staff), and no staff member acts as a third party.
+        raise UserInputError(
+            [
+                FieldError(
+                    ("role",),
+                    "ROLE_NOT_ALLOWED",
+                    "third parties' principals hold THIRD_PARTY only, staff never",
+                )
+            ]
+        )
     roles = set(staff.roles)
     roles = roles | {role} if assigned else roles - {role}
     staff.roles = sorted(roles)

@@ -118,8 +118,11 @@ def create_grant(session: Session, actor: Staff, draft: GrantDraft) -> ShareGran
         problems.append(FieldError((field,), code, message))
 
     now = clock.now()
-    if draft.receiving_role not in Role.__members__:
-        fail("receivingRole", "UNKNOWN_ROLE", f"must be one of {', '.join(Role.__members__)}")
+    # Staff roles only: a third party receives data by the customer's consent, never by a
+    # branch's grant (SHARE-3).
+    receivers = [role for role in Role.__members__ if role != Role.THIRD_PARTY.value]
+    if draft.receiving_role not in receivers:
+        fail("receivingRole", "UNKNOWN_ROLE", f"must be one of {', '.join(receivers)}")
     problems += _purpose_and_groups(session, draft.purpose, draft.field_groups, "fieldGroups")
     if draft.expires_at <= now:
         fail("expiresAt", "EXPIRED", "must lie in the future")

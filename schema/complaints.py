@@ -636,7 +636,7 @@ class ComplaintMutation:
                 if input.complained_branch
                 else None,
             )
-            return logic.submit(session, ctx.actor, draft)
+            return logic.submit(session, ctx.actor, draft, ctx.visible)
 
         try:
             try:

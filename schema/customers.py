@@ -17,7 +17,7 @@ import strawberry
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from authz.fields import PERSONAL_FIELDS, Effect, present
+from authz.fields import PERSONAL_FIELDS, WRITTEN_FIELDS, Effect, present
 from kehu import clock
 from resolvers import audit, validation
 from resolvers import customers as logic
@@ -1319,12 +1319,13 @@ def _target(info: ContextInfo, session: Session, value: str, field: str = "custo
 
 
 def _written(type_name: str, given: Any, *, null_clears: bool = False) -> list[str]:
-    """``Type.field`` of every personal field an input sets (``null_clears``: null is a change).
+    """``Type.field`` of every field an input sets (``null_clears``: null is a change): personal
+    fields and a customer's placement (branch, relationship manager).
 
     A new ID number also sets the birth date, gender and age it contains.
     """
     written = []
-    for python, graphql in PERSONAL_FIELDS[type_name].items():
+    for python, graphql in WRITTEN_FIELDS[type_name].items():
         value = getattr(given, python, strawberry.UNSET)
         if value is strawberry.UNSET or (value is None and not null_clears):
             continue
@@ -1479,8 +1480,10 @@ class CustomerMutation:
 
     @guarded_mutation(
         "Record preferences and marketing consent. 记录偏好。",
+        # Even with no field given it creates the preferences and replaces their source (INFO-1).
         WritesCustomer(
-            lambda a: _written("Preferences", a["input"], null_clears=True), "the preferences"
+            lambda a: _written("Preferences", a["input"], null_clears=True) or _all("Preferences"),
+            "the preferences",
         ),
     )
     def record_preferences(

@@ -12,7 +12,7 @@ from resolvers.errors import UserInputError
 from resolvers.pagination import PageRequest
 from schema.base import ContextInfo, user_errors
 from schema.customers import mutate
-from schema.rights import Authenticated, HasRight
+from schema.rights import HasRight
 from schema.rights import field as guarded_field
 from schema.rights import mutation as guarded_mutation
 from store.policy import PolicyRule, PolicyVersion
@@ -64,7 +64,8 @@ class PolicyUserError:
     field: list[str] | None
     code: str = strawberry.field(
         description="UNKNOWN_ROLE, UNKNOWN_FIELD, UNKNOWN_SCOPE, UNKNOWN_PURPOSE, UNKNOWN_RIGHT, "
-        "INVALID_ACTION, INVALID_EFFECT, DUPLICATE, NOT_FOUND, MALFORMED_RULE, INVALID"
+        "INVALID_ACTION, INVALID_EFFECT, DUPLICATE, NOT_FOUND, MALFORMED_RULE, INVALID, "
+        "SELF_ASSIGNMENT, ROLE_NOT_ALLOWED, ROLE_NEVER_WRITES"
     )
     message: str
 
@@ -119,7 +120,8 @@ class PolicyQuery:
         return [PolicyRuleNode.of(row) for row in ctx.session.scalars(statement)]
 
     @guarded_field(
-        "The newest `last` (0…100) versions of the live policy, newest first.", Authenticated()
+        "The newest `last` (0…100) versions of the live policy, newest first (who changed what).",
+        HasRight("admin:policy", "admin:audit"),
     )
     def policy_versions(self, info: ContextInfo, last: int = 20) -> list[PolicyVersionNode]:
         size = PageRequest(last=last).validated().last  # 0…100, like every list's page size

@@ -94,6 +94,8 @@ class Query(
         if type_name == "Customer":
             return load_customer(info, pk)
         if type_name == "Staff":
+            if ctx.actor.third_party_id is not None and pk != ctx.actor.id:
+                return None  # a third party sees no staff directory, only its own principal
             staff = ctx.session.get(Staff, pk)
             return StaffNode.of(staff) if staff else None
         if type_name == "Branch":

@@ -437,9 +437,11 @@ class SharingMutation:
         def command(session: Any) -> Consent:
             consent_id = pk_of(input.id, "Consent", "id")
             found = sharing.consents_by_id(session, [consent_id]).get(consent_id)
-            if found is None:
+            # A consent of a customer the caller cannot see is answered like a missing one.
+            if found is None or not logic_customers.is_visible(
+                session, found.customer_id, ctx.visible
+            ):
                 raise NotFoundError("no consent with this ID")
-            logic_customers.require_visible(session, found.customer_id, ctx.visible)
             return sharing.revoke_consent(session, ctx.actor, consent_id)
 
         try:

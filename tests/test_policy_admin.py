@@ -52,7 +52,9 @@ def test_a_removed_deny_rule_takes_effect_at_once_and_is_audited(
     try:
         assert removed["errors"] == []
         assert _manager_sees(backend, own_customer) == own_customer["idNumber"]
-        versions = backend.gql("{ policyVersions(last: 1) { version changedBy summary } }")
+        versions = backend.gql(
+            "{ policyVersions(last: 1) { version changedBy summary } }", staff="SEC0001"
+        )
         assert versions["policyVersions"][0]["version"] == removed["version"]
         assert versions["policyVersions"][0]["changedBy"] == "SEC0001"
         log = backend.gql(
@@ -83,13 +85,17 @@ def test_a_removed_deny_rule_takes_effect_at_once_and_is_audited(
 def test_bad_rules_are_refused_and_nothing_changes(
     backend: Backend, change: dict[str, str], field: list[str], code: str
 ) -> None:
-    before = backend.gql("{ policyVersions(last: 1) { version } }")["policyVersions"][0]
+    before = backend.gql("{ policyVersions(last: 1) { version } }", staff="SEC0001")[
+        "policyVersions"
+    ][0]
     payload = backend.gql(ADD, {"input": {**RULE, **change}}, staff="SEC0001")["addPolicyRule"]
     assert payload["version"] is None
     assert {"field": field, "code": code} in [
         {"field": e["field"], "code": e["code"]} for e in payload["errors"]
     ]
-    after = backend.gql("{ policyVersions(last: 1) { version } }")["policyVersions"][0]
+    after = backend.gql("{ policyVersions(last: 1) { version } }", staff="SEC0001")[
+        "policyVersions"
+    ][0]
     assert after == before
 
 

@@ -8,6 +8,7 @@ the API declares its right; third parties never write, nor record consents for t
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -20,7 +21,14 @@ from kehu import clock
 from schema.rights import Authenticated, declared_right
 from schema.schema import build_schema
 from tests.complaint_steps import SUBMIT
-from tests.conftest import SOURCE, Backend, branch_id, create_customer, new_id_number
+from tests.conftest import (
+    SOURCE,
+    Backend,
+    branch_id,
+    create_customer,
+    new_id_number,
+    policy_rule,
+)
 from tests.test_access import PURPOSE, STAFF
 from tests.test_consent import CONSENT, PIPL_FIELDS, REVOKE, SHARE_REQUEST, _register
 
@@ -427,25 +435,51 @@ def test_write_rules_are_validated_like_read_rules(backend: Backend) -> None:
         assert code in {e["code"] for e in errors}, (rule, errors)
 
 
-def test_every_root_field_declares_its_right() -> None:
-    """Query, Mutation and Subscription fields: a declared right, or declared public."""
-    schema = build_schema()
+def _walk(schema: Any) -> tuple[list[str], list[str]]:
+    """Root fields declaring no right, and mutations declared public (both must be empty)."""
     undeclared = []
     public = []
     for root in (schema.query, schema.mutation, schema.subscription):
-        definition = root.__strawberry_definition__  # type: ignore[union-attr]
+        if root is None:
+            continue
+        definition = root.__strawberry_definition__
         for field in definition.fields:
             right = declared_right(field)
             if right is None:
                 undeclared.append(f"{definition.name}.{field.name}")
             elif isinstance(right, Authenticated):
-                public.append(field.name)
+                if root is schema.mutation:
+                    # Every mutation changes something: none is open to any signed-in caller.
+                    public.append(f"{definition.name}.{field.name}")
             else:
                 assert right.describe() in (field.description or ""), field.name
-    assert undeclared == []
-    # Every mutation changes something: none is open to any signed-in caller.
-    mutations = {f.name for f in schema.mutation.__strawberry_definition__.fields}  # type: ignore[union-attr]
-    assert mutations.isdisjoint(public)
+    return undeclared, public
+
+
+def test_every_root_field_declares_its_right() -> None:
+    """Query, Mutation and Subscription fields: a declared right, or declared public."""
+    assert _walk(build_schema()) == ([], [])
+
+
+def test_the_walk_over_root_fields_finds_an_undeclared_one() -> None:
+    """The walk above can fail: a field without a right, and a public mutation, are listed."""
+    import strawberry
+
+    from schema.rights import HasRight, field, mutation
+
+    @strawberry.type
+    class Query:
+        declared: int = field("Declared.", HasRight("admin:audit"))
+        plain: int = strawberry.field(description="No right declared.")
+
+    @strawberry.type
+    class Mutation:
+        @mutation("Open to anyone.", Authenticated())
+        def open_door(self) -> int:
+            return 1
+
+    toy = strawberry.Schema(query=Query, mutation=Mutation)
+    assert _walk(toy) == (["Query.plain"], ["Mutation.open_door"])
 
 
 def test_the_policy_file_has_a_write_rule_for_every_writer() -> None:
@@ -632,3 +666,399 @@ def test_recording_consents_complaints_and_share_requests_needs_a_purpose(
         staff="RM0001",
     )["consents"]
     assert {"id": world["consent"]["id"], "inForce": True} in still
+
+
+def _update_placement(
+    backend: Backend, customer: dict[str, Any], changes: dict[str, Any], staff: str, purpose: str
+) -> dict[str, Any]:
+    return dict(
+        backend.post(
+            """mutation($input: UpdateCustomerInput!) {
+                 updateCustomer(input: $input) { errors { field code } } }""",
+            {
+                "input": {
+                    "id": customer["id"],
+                    "expectedVersion": _version(backend, customer["id"]),
+                    "changes": changes,
+                    "source": SOURCE,
+                }
+            },
+            staff=staff,
+            purpose=purpose,
+        ).json()
+    )
+
+
+def test_a_risk_officer_cannot_move_a_customer(backend: Backend, world: dict[str, Any]) -> None:
+    """Branch and relationship manager are written data too (the ``placement`` group): a risk
+    officer, who may change only risk assessments, can neither move a customer to another branch
+    nor give them to another manager (review of issue 8)."""
+    customer = create_customer(backend, staff="RM0001", idNumber=new_id_number())
+    other = world["placement"]["other"]
+    for changes in (
+        {"branch": other["branch"]},
+        {"relationshipManager": other["relationshipManager"]},
+        {"relationshipManager": None},
+        {"branch": other["branch"], "relationshipManager": other["relationshipManager"]},
+    ):
+        body = _update_placement(backend, customer, changes, "RISK0001", "RISK_CONTROL")
+        assert body["data"] is None, (changes, body)
+        assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN", (changes, body)
+    assert _version(backend, customer["id"]) == customer["version"]
+    # Still RM0001's customer of BJ01.
+    seen = backend.gql(
+        "query($id: ID!) { customer(id: $id) { id } }", {"id": customer["id"]}, staff="RM0001"
+    )
+    assert seen["customer"] is not None
+
+
+def test_a_manager_cannot_move_their_customer_to_another_branch(
+    backend: Backend, world: dict[str, Any]
+) -> None:
+    """A relationship manager's rows are their own customers of their branch: moving one to
+    another branch (out of their supervisor's sight) is refused, on registration too; giving a
+    customer to another manager of the branch is the supervisor's decision."""
+    customer = create_customer(backend, staff="RM0001", idNumber=new_id_number())
+    me = world["placement"]["own"]["relationshipManager"]
+    elsewhere = world["placement"]["other"]["branch"]
+    body = _update_placement(
+        backend, customer, {"branch": elsewhere}, "RM0001", "RELATIONSHIP_MANAGEMENT"
+    )
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN", body
+    assert _version(backend, customer["id"]) == customer["version"]
+    query, variables = _create(backend, "", {"branch": elsewhere, "relationshipManager": me})
+    body = backend.post(query, variables, staff="RM0001", purpose="RELATIONSHIP_MANAGEMENT").json()
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN", body
+    # The supervisor of the branch may give the customer to another manager of the branch.
+    colleague = backend.gql("{ me { id } }", staff="BJ01RM03")["me"]["id"]
+    body = _update_placement(
+        backend, customer, {"relationshipManager": colleague}, "SUP0001", "CUSTOMER_SERVICE"
+    )
+    assert body["data"]["updateCustomer"]["errors"] == [], body
+
+
+def test_recording_nothing_still_needs_the_right_to_write_it(
+    backend: Backend, world: dict[str, Any]
+) -> None:
+    """``recordPreferences`` with no field still creates the customer's preferences and
+    replaces their source (INFO-1): a role without the ``preferences`` write right may not."""
+    customer = create_customer(backend, staff="RM0001", idNumber=new_id_number())
+    body = backend.post(
+        """mutation($input: RecordPreferencesInput!) {
+             recordPreferences(input: $input) { errors { code } } }""",
+        {"input": {"customerId": customer["id"], "source": SOURCE}},
+        staff="RISK0001",
+        purpose="RISK_CONTROL",
+    ).json()
+    assert body["data"] is None, body
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN", body
+    after = backend.gql(
+        "query($id: ID!) { customer(id: $id) { preferences { products } "
+        "sources { informationKind } } }",
+        {"id": customer["id"]},
+    )["customer"]
+    assert after["preferences"] is None
+    assert [s["informationKind"] for s in after["sources"]] == ["BASIC"]
+
+
+def test_complaint_intake_needs_a_customer_the_caller_sees(
+    backend: Backend, world: dict[str, Any]
+) -> None:
+    """A complaint is data about the customer: registering one for a customer of another branch
+    is refused exactly like one for a customer that does not exist (no existence oracle), and
+    nothing is written."""
+
+    def submit(customer_id: str, key: str) -> dict[str, Any]:
+        values = {
+            "customerId": customer_id,
+            "channel": "HOTLINE",
+            "category": "FEES_AND_CHARGES",
+            "description": "账户管理费扣收未提前告知",
+            "idempotencyKey": key,
+        }
+        body = backend.post(
+            SUBMIT, {"input": values}, staff="RM0001", purpose="RELATIONSHIP_MANAGEMENT"
+        ).json()
+        return dict(body)
+
+    def complaints() -> int:
+        with backend.engine.connect() as connection:
+            return int(connection.scalar(text("SELECT count(*) FROM complaints")))
+
+    before = complaints()
+    hidden = submit(world["other"]["id"], "other-branch-1")
+    missing = submit("Q3VzdG9tZXI6OTk5OTk5OQ==", "other-branch-2")  # Customer:9999999
+    assert hidden == missing, (hidden, missing)
+    assert "errors" not in hidden and hidden["data"]["submitComplaint"]["complaint"] is None
+    assert complaints() == before
+    # The caller's own customer is accepted.
+    own = submit(world["own"]["id"], "own-customer-1")
+    assert own["data"]["submitComplaint"]["errors"] == [], own
+    assert complaints() == before + 1
+
+
+ASSIGN = """mutation($input: RoleAssignmentInput!) { assignRole(input: $input) {
+              errors { field code } } }"""
+
+
+def test_roles_cannot_be_used_to_make_a_writer(backend: Backend, world: dict[str, Any]) -> None:
+    """A security admin changes no roles of their own (no self-escalation to a writer), and a
+    third party's principal holds THIRD_PARTY only (a third party never writes), nor does staff
+    get THIRD_PARTY."""
+    principal = world["party"]["principal"]
+    for employee_no, role in (
+        ("SEC0001", "HEAD_OFFICE"),
+        (principal, "HEAD_OFFICE"),
+        (principal, "RELATIONSHIP_MANAGER"),
+        ("MKT0001", "THIRD_PARTY"),
+    ):
+        errors = backend.gql(
+            ASSIGN, {"input": {"employeeNo": employee_no, "role": role}}, staff="SEC0001"
+        )["assignRole"]["errors"]
+        assert errors and errors[0]["code"] in ("SELF_ASSIGNMENT", "ROLE_NOT_ALLOWED"), (
+            employee_no,
+            role,
+            errors,
+        )
+    query, variables = MUTATIONS["updateCustomer.phone"](backend, world["own"]["id"], {})
+    for staff, purpose in ((principal, "CUSTOMER_SERVICE"), ("SEC0001", "CUSTOMER_SERVICE")):
+        body = backend.post(query, variables, staff=staff, purpose=purpose).json()
+        assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN", (staff, body)
+
+
+def test_the_live_policy_cannot_make_a_writer_of_a_role_that_never_writes(
+    backend: Backend,
+) -> None:
+    """Auditors, marketing, security admins, process owners and third parties never change
+    customer data (issue 8): a security admin cannot add such a rule for them — not even for
+    their own role — nor give a third party any operation right (its own consent, say) or rows
+    beyond its consented customers."""
+    add = """mutation($input: PolicyRuleInput!) { addPolicyRule(input: $input) {
+               errors { field code } } }"""
+    for role, obj, action in (
+        ("SECURITY_ADMIN", "rows:bank", "write"),
+        ("SECURITY_ADMIN", "identity", "write"),
+        ("AUDITOR", "Customer.phone", "write"),
+        ("THIRD_PARTY", "contact", "write"),
+        ("PROCESS_OWNER", "customer:create", "use"),
+        ("MARKETING_ANALYST", "customer:create", "use"),
+        ("THIRD_PARTY", "consent:record", "use"),
+        ("THIRD_PARTY", "task:work", "use"),
+        # Rows beyond its consents would bypass the customer's consent (SHARE-3).
+        ("THIRD_PARTY", "rows:bank", "read"),
+        ("THIRD_PARTY", "rows:branch", "read"),
+    ):
+        values = {"role": role, "object": obj, "action": action, "effect": "allow"}
+        errors = backend.gql(add, {"input": values}, staff="SEC0001")["addPolicyRule"]["errors"]
+        code = "ROLE_NOT_ALLOWED" if obj.startswith("rows:") and action == "read" else None
+        assert {"field": ["role"], "code": code or "ROLE_NEVER_WRITES"} in errors, (values, errors)
+    # Denying is always possible.
+    deny = {"role": "AUDITOR", "object": "rows:bank", "action": "write", "effect": "deny"}
+    with policy_rule(backend, deny):
+        pass
+
+
+def test_revoking_a_consent_of_an_unseen_customer_looks_like_a_missing_consent(
+    backend: Backend, world: dict[str, Any]
+) -> None:
+    """A consent ID of a customer the caller cannot see gets the very answer of an ID no consent
+    has: nothing tells that the consent exists (issue 8, existence leaks)."""
+    consent = backend.gql(
+        CONSENT,
+        {
+            "input": {
+                "customerId": world["other"]["id"],
+                "thirdParty": world["party"]["id"],
+                "purpose": "CUSTOMER_SERVICE",
+                "dataCategories": ["contact"],
+                "validUntil": (clock.now() + timedelta(days=90)).isoformat(),
+                "evidence": "signed consent form 2026-303",
+                **PIPL_FIELDS,
+            }
+        },
+        staff="SH01RM01",
+        purpose="RELATIONSHIP_MANAGEMENT",
+    )["recordConsent"]["consent"]
+
+    def revoke(consent_id: str) -> dict[str, Any]:
+        body = backend.post(
+            REVOKE, {"id": consent_id}, staff="RM0001", purpose="RELATIONSHIP_MANAGEMENT"
+        ).json()
+        for error in body.get("errors", []):
+            error.pop("locations", None)
+        return dict(body)
+
+    hidden = revoke(consent["id"])
+    missing = revoke("Q29uc2VudDo5OTk5OTk5")  # Consent:9999999
+    assert hidden == missing, (hidden, missing)
+    assert hidden["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    still = backend.gql(
+        "query($id: ID!) { consents(customerId: $id) { id inForce } }",
+        {"id": world["other"]["id"]},
+    )["consents"]
+    assert {"id": consent["id"], "inForce": True} in still
+
+
+def test_a_supervisor_cannot_hand_a_customer_to_another_branch_s_manager(
+    backend: Backend, world: dict[str, Any]
+) -> None:
+    """Giving a branch customer to a manager of another branch would open the customer's rows
+    (read and write, no expiry) to that branch — a side door around share grants (SHARE-2).
+    Only head office places customers across branches."""
+    customer = create_customer(backend, staff="RM0001", idNumber=new_id_number())
+    foreign = world["placement"]["other"]["relationshipManager"]
+    body = _update_placement(
+        backend, customer, {"relationshipManager": foreign}, "SUP0001", "CUSTOMER_SERVICE"
+    )
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN", body
+    assert _version(backend, customer["id"]) == customer["version"]
+    query, variables = _create(backend, "", {"relationshipManager": foreign})
+    body = backend.post(query, variables, staff="SUP0001", purpose="CUSTOMER_SERVICE").json()
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN", body
+    hidden = backend.gql(
+        "query($id: ID!) { customer(id: $id) { id } }", {"id": customer["id"]}, staff="SH01RM01"
+    )
+    assert hidden["customer"] is None
+
+
+def test_the_policy_change_log_is_for_policy_admins_and_auditors(
+    backend: Backend, world: dict[str, Any]
+) -> None:
+    """``policyVersions`` names who changed the policy and how (rules, who got which role): an
+    admin-only query, refused to staff without ``admin:policy`` / ``admin:audit`` and to third
+    parties."""
+    query = "{ policyVersions(last: 5) { version changedBy summary } }"
+    for role in ("THIRD_PARTY", "RELATIONSHIP_MANAGER", "HEAD_OFFICE", "MARKETING_ANALYST"):
+        staff, purpose = _who(role, world)
+        body = backend.post(query, staff=staff, purpose=purpose).json()
+        assert body["data"] is None, (role, body)
+        assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN", (role, body)
+    for staff, purpose in (("SEC0001", "CUSTOMER_SERVICE"), ("AUD0001", "AUDIT")):
+        assert backend.gql(query, staff=staff, purpose=purpose)["policyVersions"]
+
+
+def test_a_third_party_cannot_read_the_staff_directory(
+    backend: Backend, world: dict[str, Any]
+) -> None:
+    """``node(id: "Staff:…")`` answers a third party's principal about itself only: the bank's
+    staff (names, numbers, roles) and other recipients' principals are none of its business."""
+    principal = world["party"]["principal"]
+    query = "query($id: ID!) { node(id: $id) { ... on Staff { employeeNo name roles } } }"
+    me = backend.gql("{ me { id employeeNo } }", staff=principal)["me"]
+    assert (
+        backend.gql(query, {"id": me["id"]}, staff=principal)["node"]["employeeNo"]
+        == (me["employeeNo"])
+    )
+    for staff in ("SEC0001", "RM0001", "HO0001"):
+        staff_id = backend.gql("{ me { id } }", staff=staff)["me"]["id"]
+        assert backend.gql(query, {"id": staff_id}, staff=principal)["node"] is None, staff
+        # Staff still find each other.
+        assert backend.gql(query, {"id": staff_id}, staff="RM0001")["node"] is not None
+
+
+def test_a_get_request_carries_no_mutation(backend: Backend, world: dict[str, Any]) -> None:
+    """Mutations run over POST only: a GET (a link, an image tag) changes nothing."""
+    customer_id = world["own"]["id"]
+    query, variables = MUTATIONS["updateCustomer.phone"](backend, customer_id, {})
+    before = backend.gql(READ_BACK, {"id": customer_id})["customer"]
+    response = backend.client.get(
+        "/graphql",
+        params={"query": query, "variables": json.dumps(variables)},
+        headers={
+            "Authorization": f"Bearer {backend.token('HO0001')}",
+            "X-Purpose": "CUSTOMER_SERVICE",
+            "Accept": "application/json",
+        },
+    )
+    assert response.status_code in (400, 405), response.text
+    assert backend.gql(READ_BACK, {"id": customer_id})["customer"] == before
+
+
+def test_a_share_grant_never_goes_to_third_parties(backend: Backend, world: dict[str, Any]) -> None:
+    """Third parties get customer data only by the customer's consent (SHARE-3): a supervisor's
+    share grant to the THIRD_PARTY role — every third party, no consent — is refused."""
+    body = backend.gql(
+        """mutation($input: CreateShareGrantInput!) {
+             createShareGrant(input: $input) { shareGrant { id } errors { field code } } }""",
+        {
+            "input": {
+                "receivingRole": "THIRD_PARTY",
+                "purpose": "CUSTOMER_SERVICE",
+                "fieldGroups": ["identity", "contact"],
+                "expiresAt": (clock.now() + timedelta(days=1)).isoformat(),
+                "reason": "partner campaign",
+            }
+        },
+        staff="SUP0001",
+    )["createShareGrant"]
+    assert body["shareGrant"] is None, body
+    assert {"field": ["receivingRole"], "code": "UNKNOWN_ROLE"} in body["errors"], body
+    # A customer of the branch without a consent stays out of the third party's sight.
+    unconsented = create_customer(backend, staff="RM0001", idNumber=new_id_number())
+    seen = backend.gql(
+        "query($id: ID!) { customer(id: $id) { id } }",
+        {"id": unconsented["id"]},
+        staff=world["party"]["principal"],
+    )
+    assert seen["customer"] is None
+
+
+MISSING_CUSTOMER = "Q3VzdG9tZXI6OTk5OTk5OQ=="  # Customer:9999999
+# Every operation taking a customer ID, as RM0001 may send it: (query, variables).
+BY_CUSTOMER: dict[str, tuple[str, Callable[[str], dict[str, Any]]]] = {
+    "customer": (
+        "query($id: ID!) { customer(id: $id) { id name } }",
+        lambda c: {"id": c},
+    ),
+    "node": ("query($id: ID!) { node(id: $id) { id } }", lambda c: {"id": c}),
+    "transactions": (
+        "query($id: ID!) { transactions(customerId: $id) { totalCount } }",
+        lambda c: {"id": c},
+    ),
+    "customerHistory": (
+        "query($id: ID!) { customerHistory(customerId: $id) { edges { cursor } } }",
+        lambda c: {"id": c},
+    ),
+    "consents": ("query($id: ID!) { consents(customerId: $id) { id } }", lambda c: {"id": c}),
+    "explainAccess": (
+        'query($id: ID!) { explainAccess(type: "Customer", field: "phone", customerId: $id) '
+        "{ effect rule rowVisible rowReason } }",
+        lambda c: {"id": c},
+    ),
+    "watchCustomer": (
+        'mutation($id: ID!) { watchCustomer(input: {customerId: $id, reason: "关注"}) '
+        "{ errors { code } } }",
+        lambda c: {"id": c},
+    ),
+    "unwatchCustomer": (
+        "mutation($id: ID!) { unwatchCustomer(input: {customerId: $id}) { errors { code } } }",
+        lambda c: {"id": c},
+    ),
+    **{
+        name: (
+            call(None, MISSING_CUSTOMER, {})[0],  # type: ignore[arg-type]
+            lambda c, call=call: call(None, c, {})[1],  # type: ignore[misc, arg-type]
+        )
+        for name, call in MUTATIONS.items()
+        if name not in ("createCustomer", "updateCustomer.phone", "updateCustomer.name")
+    },
+}
+
+
+@pytest.mark.parametrize("operation", sorted(BY_CUSTOMER))
+def test_an_unseen_customer_is_answered_like_a_missing_one(
+    backend: Backend, world: dict[str, Any], operation: str
+) -> None:
+    """Whatever the operation, a customer of another branch and an ID no customer has get the
+    same answer, code and message (issue 8, existence leaks)."""
+    query, variables = BY_CUSTOMER[operation]
+
+    def answer(customer_id: str) -> Any:
+        body = backend.post(
+            query, variables(customer_id), staff="RM0001", purpose="RELATIONSHIP_MANAGEMENT"
+        ).json()
+        for error in body.get("errors", []):
+            error.pop("locations", None)
+        return body
+
+    assert answer(world["other"]["id"]) == answer(MISSING_CUSTOMER)
