@@ -714,3 +714,50 @@ def test_a_script_that_fails_at_run_time_leaves_the_instance_where_it_was(
     assert read(backend, complaint) == before
     assert task_of(backend, "SUP0001", complaint, "Task_AssignHandler") == task
     assert backend.client.get("/healthz").status_code == 200
+
+
+# --- a diagram that never comes to rest -----------------------------------------------------------
+
+RECORD_ASSIGNMENT = """      <bpmn:incoming>Flow_AssignHandler_RecordAssignment</bpmn:incoming>
+      <bpmn:outgoing>Flow_RecordAssignment_Investigate</bpmn:outgoing>
+"""
+ENDLESS = {
+    # Loops while its condition holds: each evaluation is cheap, their number is not.
+    "standard loop": "<bpmn:standardLoopCharacteristics><bpmn:loopCondition>"
+    "len(handler) > 0</bpmn:loopCondition></bpmn:standardLoopCharacteristics>",
+    # All the children of a parallel multi-instance activity are created at once.
+    "multi-instance": '<bpmn:multiInstanceLoopCharacteristics isSequential="false">'
+    "<bpmn:loopCardinality>len(handler) ** 7</bpmn:loopCardinality>"
+    "</bpmn:multiInstanceLoopCharacteristics>",
+    "sequential multi-instance": '<bpmn:multiInstanceLoopCharacteristics isSequential="true">'
+    "<bpmn:loopCardinality>len(handler) ** 7</bpmn:loopCardinality>"
+    "</bpmn:multiInstanceLoopCharacteristics>",
+}
+
+
+@pytest.mark.parametrize("loop", ENDLESS.values(), ids=ENDLESS.keys())
+def test_a_loop_that_never_ends_fails_the_step_and_nothing_moves(
+    backend: Backend, loop: str, restore_original: None
+) -> None:
+    assert ORIGINAL.count(RECORD_ASSIGNMENT) == 1
+    xml = ORIGINAL.replace(RECORD_ASSIGNMENT, RECORD_ASSIGNMENT + f"      {loop}\n")
+    assert _deploy(backend, xml)["errors"] == []
+    complaint = submit(backend, bj_customer(backend))
+    before = read(backend, complaint)
+    row = _instance_row(backend, complaint)
+    task = task_of(backend, "SUP0001", complaint, "Task_AssignHandler")
+    outcome: list[Any] = []
+    worker = threading.Thread(
+        target=lambda: outcome.append(complete(backend, "SUP0001", task, {"handler": "SH01CH01"})),
+        daemon=True,  # before the fix it never ends
+    )
+    worker.start()
+    worker.join(timeout=60)
+    assert not worker.is_alive()
+    assert [(e["field"], e["code"]) for e in outcome[0]] == [
+        (["bpmn", "Task_RecordAssignment"], "EXPRESSION_LIMIT")
+    ]
+    assert "SH01CH01" not in outcome[0][0]["message"]
+    assert _instance_row(backend, complaint) == row
+    assert read(backend, complaint) == before
+    assert backend.client.get("/healthz").status_code == 200

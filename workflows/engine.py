@@ -17,13 +17,14 @@ import functools
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 from uuid import UUID
 
 import SpiffWorkflow.bpmn.specs.event_definitions.timer as spiff_timer
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
@@ -38,6 +39,14 @@ from kehu import clock
 from store.staff import Staff
 from store.workflows import ProcessInstance
 from workflows import operations, sandbox
+from workflows.errors import ProcessError
+
+# What one unit of work (a start, a completed task, a wake-up) may run before the diagram comes
+# to rest: a loop whose condition stays true, or a cycle of automatic tasks, never comes to rest
+# by itself, and each of its expressions is within the sandbox's limits.
+MAX_TASKS_PER_STEP = 1000
+MAX_INSTANCES = 100  # children of one multi-instance activity
+STEP_SECONDS = 5.0
 
 
 class _ClockDatetime(datetime):
@@ -107,6 +116,26 @@ class Run:
     instance: ProcessInstance
     actor: Staff | None
     error: BaseException | None = None
+    tasks_run: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    def engine_steps(self, workflow: BpmnWorkflow) -> None:
+        """Run the engine until the diagram waits, within this unit of work's budget."""
+        workflow.do_engine_steps(will_complete_task=self._count)
+
+    def _count(self, task: SpiffTask) -> None:
+        self.tasks_run += 1
+        over_time = time.monotonic() - self.started > STEP_SECONDS
+        if self.tasks_run > MAX_TASKS_PER_STEP or over_time:
+            element = task.task_spec.bpmn_id or task.task_spec.name
+            limit = f"{STEP_SECONDS} seconds" if over_time else f"{MAX_TASKS_PER_STEP} tasks"
+            # The same code as an expression over its budget: the diagram's cost, not the input.
+            raise ProcessError(
+                "EXPRESSION_LIMIT",
+                f"the diagram did not come to rest within {limit} (at element {element}); "
+                "a loop or cycle of automatic tasks never ends",
+                element_id=task.task_spec.bpmn_id,
+            )
 
 
 class _SandboxEnvironment(BasePythonScriptEngineEnvironment):
@@ -129,6 +158,19 @@ class KehuScriptEngine(PythonScriptEngine):  # type: ignore[misc]
 
     def validate(self, expression: str) -> None:
         sandbox.check(expression)
+
+    def evaluate(self, task: SpiffTask, expression: str, external_context: Any = None) -> Any:
+        value = super().evaluate(task, expression, external_context)
+        # A parallel multi-instance activity creates all its children at once, one per count.
+        if expression == getattr(task.task_spec, "cardinality", None) and (
+            type(value) is not int or value > MAX_INSTANCES
+        ):
+            limit = sandbox.ExpressionLimit(
+                f"over the limit of {MAX_INSTANCES} instances of a multi-instance activity"
+            )
+            # Raised as SpiffWorkflow raises an expression's error: with the task it belongs to.
+            raise WorkflowTaskException(str(limit), task=task, exception=limit) from limit
+        return value
 
     def call_service(self, task: SpiffTask, **kwargs: Any) -> str:
         # SpiffWorkflow 3.2.0 turns an error here into a misleading NameError, so the original
