@@ -761,3 +761,42 @@ def test_a_loop_that_never_ends_fails_the_step_and_nothing_moves(
     assert _instance_row(backend, complaint) == row
     assert read(backend, complaint) == before
     assert backend.client.get("/healthz").status_code == 200
+
+
+TIMER = (
+    '<bpmn:timerEventDefinition id="Timer_InvestigationWarning_Definition">\n'
+    '        <bpmn:timeDate>deadlines["warning_at"]</bpmn:timeDate>'
+)
+
+
+@pytest.mark.parametrize(
+    "timer",
+    [
+        '<bpmn:timeDate>"not a date"</bpmn:timeDate>',  # was INTERNAL
+        "<bpmn:timeDate>len(handler)</bpmn:timeDate>",  # was INTERNAL
+        # SpiffWorkflow counts a duration's months one by one: this held the request for minutes.
+        '<bpmn:timeDuration>f"P{len(handler) * 10 ** 7}Y"</bpmn:timeDuration>',
+    ],
+    ids=["not a date", "a number", "a duration of 80 million years"],
+)
+def test_a_timer_value_that_is_no_date_fails_the_step(
+    backend: Backend, timer: str, restore_original: None
+) -> None:
+    assert ORIGINAL.count(TIMER) == 1
+    xml = ORIGINAL.replace(TIMER, TIMER.split("\n")[0] + timer)
+    assert _deploy(backend, xml)["errors"] == []
+    complaint = submit(backend, bj_customer(backend))
+    row = _instance_row(backend, complaint)
+    task = task_of(backend, "SUP0001", complaint, "Task_AssignHandler")
+    outcome: list[Any] = []
+    worker = threading.Thread(
+        target=lambda: outcome.append(complete(backend, "SUP0001", task, {"handler": "SH01CH01"})),
+        daemon=True,
+    )
+    worker.start()
+    worker.join(timeout=60)
+    assert not worker.is_alive()
+    assert [(e["field"], e["code"]) for e in outcome[0]] == [
+        (["bpmn", "Timer_InvestigationWarning"], "PROCESS_STEP_FAILED")
+    ]
+    assert _instance_row(backend, complaint) == row

@@ -30,6 +30,11 @@ from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScript
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    DurationTimerEventDefinition,
+    TimerEventDefinition,
+)
 from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.task import Task as SpiffTask
@@ -170,6 +175,12 @@ class KehuScriptEngine(PythonScriptEngine):  # type: ignore[misc]
             )
             # Raised as SpiffWorkflow raises an expression's error: with the task it belongs to.
             raise WorkflowTaskException(str(limit), task=task, exception=limit) from limit
+        timer = getattr(task.task_spec, "event_definition", None)
+        if isinstance(timer, TimerEventDefinition) and expression == timer.expression:
+            problem = _timer_problem(value, timer)
+            if problem is not None:
+                error = ValueError(problem)
+                raise WorkflowTaskException(problem, task=task, exception=error) from error
         return value
 
     def call_service(self, task: SpiffTask, **kwargs: Any) -> str:
@@ -198,6 +209,42 @@ class KehuScriptEngine(PythonScriptEngine):  # type: ignore[misc]
                 self.run.error = exc
             raise
         return json.dumps(result, default=str)
+
+
+MAX_TIMER_MONTHS = 1200  # years and months of one timer's duration (Spiff counts them one by one)
+
+
+def _timer_problem(value: Any, timer: TimerEventDefinition) -> str | None:
+    """Why ``value`` cannot be this timer's ISO 8601 date, duration or cycle (None: it can).
+
+    SpiffWorkflow adds up a duration's months one at a time ("P99999999Y" held a request for
+    minutes) and lets a malformed value through as a plain error, so both are checked here.
+    """
+    if type(value) is not str or len(value) > 100:
+        return "a timer's value must be ISO 8601 text"
+    for part in value.upper().replace("--", "/").split("/"):
+        if part.startswith("P"):
+            try:
+                parsed = TimerEventDefinition.parse_iso_duration(part)
+            except Exception:
+                return "a timer's duration is not ISO 8601"
+            if parsed.get("years", 0) * 12 + parsed.get("months", 0) > MAX_TIMER_MONTHS:
+                return f"a timer's duration is over {MAX_TIMER_MONTHS // 12} years"
+    try:
+        if isinstance(timer, CycleTimerEventDefinition):
+            TimerEventDefinition.parse_iso_recurring_interval(value)
+        elif isinstance(timer, DurationTimerEventDefinition):
+            (
+                TimerEventDefinition.get_timedelta_from_start(
+                    TimerEventDefinition.parse_iso_duration(value)
+                )
+                + clock.now()
+            )
+        elif not isinstance(TimerEventDefinition.parse_time_or_duration(value), datetime):
+            return "a timer's date is not an ISO 8601 date"
+    except Exception:
+        return "a timer's value is not a valid ISO 8601 date, duration or cycle"
+    return None
 
 
 @dataclass(frozen=True)
