@@ -35,6 +35,9 @@ from store.staff import Branch, Role, Staff
 from workflows.operations import OperationCall, operation
 
 MAX_GRANT_DAYS = 366
+# Free text (a grant's reason, a consent's evidence, a share request's reason): sealed, so the
+# column type no longer bounds it.
+MAX_TEXT = 300
 
 
 def in_force(staff: Staff, now: datetime) -> ColumnElement[bool]:
@@ -130,6 +133,8 @@ def create_grant(session: Session, actor: Staff, draft: GrantDraft) -> ShareGran
         fail("expiresAt", "TOO_LONG", f"a grant lasts at most {MAX_GRANT_DAYS} days")
     if not draft.reason.strip():
         fail("reason", "REQUIRED", "say why the data is shared")
+    elif len(draft.reason.strip()) > MAX_TEXT:
+        fail("reason", "TOO_LONG", f"at most {MAX_TEXT} characters")
     if (
         draft.receiving_branch_id is not None
         and session.get(Branch, draft.receiving_branch_id) is None
@@ -527,6 +532,8 @@ def record_consent(session: Session, actor: Staff, draft: ConsentDraft) -> Conse
         fail(
             "evidence", "EVIDENCE_REQUIRED", "keep the proof of consent (signed form, recording …)"
         )
+    elif len(draft.evidence.strip()) > MAX_TEXT:
+        fail("evidence", "TOO_LONG", f"at most {MAX_TEXT} characters")
     if draft.valid_until <= now:
         fail("validUntil", "EXPIRED", "must lie in the future")
     methods = sorted(set(draft.processing_methods))
@@ -617,8 +624,8 @@ def request_share(session: Session, actor: Staff, draft: ShareRequestDraft) -> S
     reason = draft.reason.strip()
     if not reason:
         problems.append(FieldError(("reason",), "REQUIRED", "say why the data must be shared"))
-    elif len(reason) > 300:
-        problems.append(FieldError(("reason",), "TOO_LONG", "at most 300 characters"))
+    elif len(reason) > MAX_TEXT:
+        problems.append(FieldError(("reason",), "TOO_LONG", f"at most {MAX_TEXT} characters"))
     if problems:
         raise UserInputError(problems)
     request = ShareRequest(

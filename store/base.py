@@ -137,15 +137,15 @@ class Money(TypeDecorator[Decimal]):
 class RowBound(str):
     """A personal value on its way to a sealed column, with the primary key of its row."""
 
-    row_id: int
+    row_id: crypto.RowKey
 
-    def __new__(cls, value: str, row_id: int) -> RowBound:
+    def __new__(cls, value: str, row_id: crypto.RowKey) -> RowBound:
         bound = super().__new__(cls, value)
         bound.row_id = row_id
         return bound
 
 
-def for_row(value: str | None, row_id: int) -> RowBound | None:
+def for_row(value: str | None, row_id: crypto.RowKey) -> RowBound | None:
     """``value`` bound to row ``row_id``, for statements that write a sealed column directly."""
     return None if value is None else RowBound(value, row_id)
 
@@ -157,7 +157,9 @@ class UnboundValueError(TypeError):
 class Encrypted(TypeDecorator[str]):
     """A personal value sealed with the process cipher, bound to its table, column and row.
 
-    ``context`` is ``"<table>.<column>"``. Reading selects ``<id>:<sealed value>`` (see
+    ``context`` is ``"<table>.<column>"``; ``key`` names the primary key's columns (a table
+    without an ``id`` binds to its composite key, ``"<part>/<part>"``). Reading selects
+    ``<id>:<sealed value>`` (see
     ``column_expression``) so the value is opened against the row it was read from, on every
     statement, ORM or not. Writing needs the row's key: the ORM events below bind values of
     new and changed objects (assigning the key of a new row first); statements that write a
@@ -167,17 +169,21 @@ class Encrypted(TypeDecorator[str]):
     impl = String
     cache_ok = True
 
-    def __init__(self, context: str) -> None:
+    def __init__(self, context: str, key: tuple[str, ...] = ("id",)) -> None:
         super().__init__()
         self.context = context
+        self.key = key
         self.table, _, self.column = context.partition(".")
 
     def column_expression(self, colexpr: Any) -> Any:
         source = getattr(colexpr, "table", None)
-        key = None if source is None else source.c.get("id")
-        if key is None:
-            raise UnboundValueError(f"{self.context} is read only from its table, with its id")
-        tagged = cast(key, String).concat(literal_column("':'")).concat(colexpr)
+        parts = [None if source is None else source.c.get(name) for name in self.key]
+        if any(part is None for part in parts):
+            raise UnboundValueError(f"{self.context} is read only from its table, with its key")
+        tagged: Any = cast(parts[0], String)
+        for part in parts[1:]:
+            tagged = tagged.concat(literal_column("'/'")).concat(cast(part, String))
+        tagged = tagged.concat(literal_column("':'")).concat(colexpr)
         return type_coerce(tagged, _RowTagged(self.table, self.column))
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
@@ -208,7 +214,7 @@ class _RowTagged(TypeDecorator[str]):
         if value is None:
             return None
         row_id, _, token = value.partition(":")
-        return crypto.cipher().open(token, self.table, self.column, int(row_id))
+        return crypto.cipher().open(token, self.table, self.column, row_id)
 
 
 def sealed_columns(table: Table) -> list[str]:
@@ -216,44 +222,56 @@ def sealed_columns(table: Table) -> list[str]:
     return [column.name for column in table.c if isinstance(column.type, Encrypted)]
 
 
-_sealed_attributes: dict[Mapper[Any], list[str]] = {}
+# mapper → (its sealed attributes, the columns of the key their values are bound to)
+_sealed_attributes: dict[Mapper[Any], tuple[list[str], tuple[str, ...]]] = {}
 
 
-def _sealed_keys(mapper: Mapper[Any]) -> list[str]:
+def _sealed_keys(mapper: Mapper[Any]) -> tuple[list[str], tuple[str, ...]]:
     found = _sealed_attributes.get(mapper)
     if found is None:
-        found = _sealed_attributes[mapper] = [
-            prop.key
+        types = {
+            prop.key: column.type
             for prop in mapper.column_attrs
-            if any(isinstance(column.type, Encrypted) for column in prop.columns)
-        ]
+            for column in prop.columns
+            if isinstance(column.type, Encrypted)
+        }
+        key = next(iter(types.values())).key if types else ("id",)
+        found = _sealed_attributes[mapper] = (list(types), key)
     return found
 
 
-def _bind_row(target: Any, keys: list[str]) -> None:
+def row_key(values: Any, key: tuple[str, ...]) -> crypto.RowKey:
+    """The key a row's sealed values are bound to: its id, or ``"<part>/<part>"``."""
+    if key == ("id",):
+        return int(values["id"])
+    return "/".join(str(int(values[name])) for name in key)
+
+
+def _bind_row(target: Any, names: list[str], key: tuple[str, ...]) -> None:
     # Straight into the instance dict: the values are equal strings, history stays as it was.
     # A value copied from another row's attribute carries that row's key: bound again here.
     values = target.__dict__
-    for key in keys:
-        value = values.get(key)
-        if isinstance(value, str) and getattr(value, "row_id", None) != target.id:
-            values[key] = RowBound(value, target.id)
+    bound_to = row_key({name: getattr(target, name) for name in key}, key)
+    for name in names:
+        value = values.get(name)
+        if isinstance(value, str) and getattr(value, "row_id", None) != bound_to:
+            values[name] = RowBound(value, bound_to)
 
 
 @event.listens_for(Base, "before_insert", propagate=True)
 def _seal_new_row(mapper: Mapper[Any], connection: Connection, target: Any) -> None:
-    keys = _sealed_keys(mapper)
-    if keys:
-        if target.id is None:
+    names, key = _sealed_keys(mapper)
+    if names:
+        if key == ("id",) and target.id is None:
             target.id = allocate_id(connection, mapper.local_table)  # type: ignore[arg-type]
-        _bind_row(target, keys)
+        _bind_row(target, names, key)
 
 
 @event.listens_for(Base, "before_update", propagate=True)
 def _seal_changed_row(mapper: Mapper[Any], connection: Connection, target: Any) -> None:
-    keys = _sealed_keys(mapper)
-    if keys:
-        _bind_row(target, keys)
+    names, key = _sealed_keys(mapper)
+    if names:
+        _bind_row(target, names, key)
 
 
 def allocate_id(connection: Connection, table: Table) -> int:

@@ -17,6 +17,7 @@ import binascii
 import hashlib
 import hmac
 import os
+import re
 from collections.abc import Sequence
 
 from cryptography.exceptions import InvalidTag
@@ -25,6 +26,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 # Marks a value bound to its row; values without it are the older, column-bound format.
 ROW_BOUND = "v2"
 NONCE_BYTES = 12
+RowKey = int | str  # a row's id, or its composite primary key as ``"<part>/<part>"``
 
 
 class DecryptionError(Exception):
@@ -46,12 +48,12 @@ class FieldCipher:
         self.active_hash_key_id = hash_keys[0][0]
         self._hash_keys = dict(hash_keys)
 
-    def seal(self, plaintext: str, table: str, column: str, row_id: int) -> str:
+    def seal(self, plaintext: str, table: str, column: str, row_id: RowKey) -> str:
         """``plaintext`` sealed with the active key for one row's column."""
         sealed = self._sealed(plaintext, row_context(table, column, row_id))
         return f"{ROW_BOUND}:{self.active_key_id}:{sealed}"
 
-    def open(self, token: str, table: str, column: str, row_id: int) -> str:
+    def open(self, token: str, table: str, column: str, row_id: RowKey) -> str:
         """The plaintext of ``token`` read from ``table.column`` of row ``row_id``.
 
         Errors name the place (never the value): a value that fails here was tampered with,
@@ -110,9 +112,15 @@ class FieldCipher:
         return f"{kid}:{digest[:40]}"
 
 
-def row_context(table: str, column: str, row_id: int) -> bytes:
+_COMPOSITE_KEY = re.compile(r"\d+(/\d+)+")
+
+
+def row_context(table: str, column: str, row_id: RowKey) -> bytes:
     """The associated data of a row-bound value: table, column and primary key."""
-    return f"{table}.{column}#{int(row_id)}".encode()
+    key = str(row_id)
+    if not _COMPOSITE_KEY.fullmatch(key):
+        key = str(int(row_id))
+    return f"{table}.{column}#{key}".encode()
 
 
 _cipher: FieldCipher | None = None

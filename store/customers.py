@@ -152,7 +152,7 @@ class InformationSource(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     information_kind: Mapped[InformationKind] = mapped_column(_enum(InformationKind))
     kind: Mapped[SourceKind] = mapped_column(_enum(SourceKind))
-    detail: Mapped[str] = mapped_column(String(200))
+    detail: Mapped[str] = mapped_column(Encrypted("information_sources.detail"))
     third_party_name: Mapped[str | None] = mapped_column(String(200))
     legal_basis: Mapped[str | None] = mapped_column(String(200))
     collected_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -285,7 +285,7 @@ class Verification(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     information_kind: Mapped[InformationKind] = mapped_column(_enum(InformationKind))
     result: Mapped[VerificationResult] = mapped_column(_enum(VerificationResult))
-    note: Mapped[str | None] = mapped_column(String(500))
+    note: Mapped[str | None] = mapped_column(Encrypted("verifications.note"))
     verified_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
     verified_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -336,7 +336,10 @@ class CustomerWatcher(Base):
 
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), primary_key=True)
-    reason: Mapped[str] = mapped_column(String(200))
+    # Bound to the composite primary key (the table has no id).
+    reason: Mapped[str] = mapped_column(
+        Encrypted("customer_watchers.reason", key=("customer_id", "staff_id"))
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
 

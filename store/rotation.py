@@ -14,15 +14,28 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, String, Table, and_, bindparam, func, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    String,
+    Table,
+    and_,
+    bindparam,
+    func,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy import type_coerce as raw
 
 from store import crypto
-from store.base import Base, RowBound, sealed_columns
+from store.base import Base, RowBound, row_key, sealed_columns
 
 BATCH = 500
-# Prefix of the parameters holding the stored text read (no column name starts with it).
+# Prefixes of the parameters holding the stored text read and the row's key (no column name
+# starts with them).
 PRIOR = "prior__"
+KEY = "key__"
 
 
 @dataclass
@@ -64,19 +77,20 @@ def rotate_keys(
     """
     report = RotationReport()
     for table, sealed in sealed_tables():
-        last_id = 0
+        key = _key(table, sealed)
+        last: list[Any] | None = None
         while True:
             with engine.begin() as connection:
-                rows = _batch(connection, table, sealed, last_id)
+                rows = _batch(connection, table, sealed, key, last)
                 if not rows:
                     break
-                changes = [_rotated(table, sealed, row, report) for row in rows]
+                changes = [_rotated(table, sealed, key, row, report) for row in rows]
                 pending = [change for change in changes if change]
                 report.rewritten += (
-                    len(pending) if not write else _write(connection, table, pending)
+                    len(pending) if not write else _write(connection, table, key, pending)
                 )
                 report.checked += len(rows)
-                last_id = rows[-1].id
+                last = [rows[-1]._mapping[part] for part in key]
                 if progress is not None:
                     progress(len(rows))
     return report
@@ -86,33 +100,49 @@ def _hash_column(table: Table, name: str) -> str | None:
     return f"{name}_hash" if f"{name}_hash" in table.c else None
 
 
-def _batch(connection: Connection, table: Table, sealed: list[str], after: int) -> list[Any]:
+def _key(table: Table, sealed: list[str]) -> tuple[str, ...]:
+    """The columns the table's sealed values are bound to (its id, or a composite key)."""
+    key: tuple[str, ...] = table.c[sealed[0]].type.key  # type: ignore[attr-defined]
+    return key
+
+
+def _batch(
+    connection: Connection,
+    table: Table,
+    sealed: list[str],
+    key: tuple[str, ...],
+    after: list[Any] | None,
+) -> list[Any]:
     # The stored text itself (type_coerce skips the column type's decryption).
     hashes = [h for name in sealed if (h := _hash_column(table, name)) is not None]
-    return list(
-        connection.execute(
-            select(
-                table.c.id,
-                *(raw(table.c[name], String).label(name) for name in sealed),
-                *(table.c[h] for h in hashes),
-            )
-            .where(table.c.id > after)
-            .order_by(table.c.id)
-            .limit(BATCH)
-        ).all()
+    parts = [table.c[part] for part in key]
+    query = (
+        select(
+            *parts,
+            *(raw(table.c[name], String).label(name) for name in sealed),
+            *(table.c[h] for h in hashes),
+        )
+        .order_by(*parts)
+        .limit(BATCH)
     )
+    if after is not None:
+        query = query.where(tuple_(*parts) > tuple_(*after))
+    return list(connection.execute(query).all())
 
 
-def _rotated(table: Table, sealed: list[str], row: Any, report: RotationReport) -> dict[str, Any]:
+def _rotated(
+    table: Table, sealed: list[str], key: tuple[str, ...], row: Any, report: RotationReport
+) -> dict[str, Any]:
     """The new values of one row's sealed columns (and their hashes); empty when current."""
     cipher = crypto.cipher()
     change: dict[str, Any] = {}
+    bound = row_key(row._mapping, key)
     for name in sealed:
         token = getattr(row, name)
         if token is None:
             continue
         try:
-            plain = cipher.open(token, table.name, name, row.id)
+            plain = cipher.open(token, table.name, name, bound)
         except crypto.DecryptionError as exc:
             report.unreadable.append(str(exc))
             continue
@@ -122,29 +152,31 @@ def _rotated(table: Table, sealed: list[str], row: Any, report: RotationReport) 
         )
         if cipher.is_current(token) and not stale_hash:
             continue
-        change[name] = RowBound(plain, row.id)
+        change[name] = RowBound(plain, bound)
         change[PRIOR + name] = token
         if hash_column is not None:
             change[hash_column] = cipher.blind_index(plain)
     if change:
-        change["row_id"] = row.id
+        change.update({KEY + part: row._mapping[part] for part in key})
     return change
 
 
-def _write(connection: Connection, table: Table, changes: list[dict[str, Any]]) -> int:
+def _write(
+    connection: Connection, table: Table, key: tuple[str, ...], changes: list[dict[str, Any]]
+) -> int:
     """Apply the changes, grouped by the columns they write (one executemany per group)."""
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     for change in changes:
         groups[tuple(sorted(change))].append(change)
     written = 0
     for keys, values in groups.items():
-        columns = [key for key in keys if key != "row_id" and not key.startswith(PRIOR)]
-        olds = [key.removeprefix(PRIOR) for key in keys if key.startswith(PRIOR)]
+        columns = [name for name in keys if not name.startswith((PRIOR, KEY))]
+        olds = [name.removeprefix(PRIOR) for name in keys if name.startswith(PRIOR)]
         statement = (
             update(table)
             .where(
                 and_(
-                    table.c.id == bindparam("row_id"),
+                    *(table.c[part] == bindparam(KEY + part) for part in key),
                     *(raw(table.c[name], String) == bindparam(PRIOR + name) for name in olds),
                 )
             )

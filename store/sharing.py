@@ -30,7 +30,7 @@ class ShareGrant(Base):
     purpose: Mapped[str] = mapped_column(String(40))
     whole_branch: Mapped[bool]
     field_groups: Mapped[list[str]] = mapped_column(JSON)
-    reason: Mapped[str] = mapped_column(String(300))
+    reason: Mapped[str] = mapped_column(Encrypted("share_grants.reason"))
     valid_from: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
@@ -91,7 +91,7 @@ class Consent(Base):
     third_party_id: Mapped[int] = mapped_column(ForeignKey("third_parties.id"))
     purpose: Mapped[str] = mapped_column(String(40))
     data_categories: Mapped[list[str]] = mapped_column(JSON)
-    evidence: Mapped[str] = mapped_column(String(300))
+    evidence: Mapped[str] = mapped_column(Encrypted("consents.evidence"))
     # ProcessingMethod values, sorted.
     processing_methods: Mapped[list[str] | None] = mapped_column(JSON)
     recipient_contact_name: Mapped[str | None] = mapped_column(

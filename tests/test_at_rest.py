@@ -9,6 +9,7 @@ import os
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +40,15 @@ from tests.complaint_steps import (
     submit,
     task_of,
 )
-from tests.conftest import Backend, _keys, create_customer, new_id_number, settings_env
-from tests.test_consent import SHARE_REQUEST
+from tests.conftest import (
+    Backend,
+    _keys,
+    branch_id,
+    create_customer,
+    new_id_number,
+    settings_env,
+)
+from tests.test_consent import SHARE_REQUEST, _consent
 from tests.test_consent import _register as register_third_party
 
 runner = CliRunner()
@@ -208,6 +216,98 @@ def test_a_complaints_whole_lifecycle_leaves_no_personal_value_in_clear(
     assert asked["status"] == "DENIED"
     # … and none of it is in the database file or the dump, in any encoding.
     assert _found(_database_bytes(backend, tmp_path)) == []
+
+
+# Free text staff type about a customer, and the column it is kept in (each bound to its row).
+FREE_TEXT_COLUMNS = {
+    "information_sources.detail",
+    "verifications.note",
+    "consents.evidence",
+    "share_grants.reason",
+    "customer_watchers.reason",
+}
+
+
+def _free_text_about_customers(backend: Backend) -> list[dict[str, Any]]:
+    """A source's detail, a verification's note, a consent's evidence, a grant's reason and a
+    watcher's reason, each carrying the personal values; returns the two customers."""
+    source = {"kind": "PROACTIVE_CONTACT", "detail": _typed("source")}
+    customers = [bj_customer_with_source(backend, source) for _ in range(2)]
+    for customer in customers:
+        verified = backend.gql(
+            """mutation($input: RecordVerificationInput!) { recordVerification(input: $input) {
+                 errors { field code } } }""",
+            {
+                "input": {
+                    "customerId": customer["id"],
+                    "informationKind": "BASIC",
+                    "result": "CORRECTED",
+                    "note": _typed("verification"),
+                }
+            },
+            staff="SUP0001",
+        )["recordVerification"]
+        assert verified["errors"] == []
+        consent = _consent(
+            backend, customer, register_third_party(backend), evidence=_typed("evidence")
+        )
+        assert consent["errors"] == [], consent
+        for staff in ("RISK0001", "HO0001"):
+            watched = backend.gql(
+                "mutation($input: WatchCustomerInput!) { watchCustomer(input: $input) "
+                "{ errors { code } } }",
+                {"input": {"customerId": customer["id"], "reason": _typed("watch")}},
+                staff=staff,
+            )["watchCustomer"]
+            assert watched["errors"] == []
+    # Two grants, to two roles.
+    for customer, role in zip(
+        customers, ("BRANCH_SUPERVISOR", "RELATIONSHIP_MANAGER"), strict=True
+    ):
+        granted = backend.gql(
+            SHARE_GRANT,
+            {
+                "input": {
+                    "receivingRole": role,
+                    "receivingBranch": branch_id(backend, "SH01SUP01"),
+                    "purpose": "CUSTOMER_SERVICE",
+                    "fieldGroups": ["contact"],
+                    "customers": [customer["id"]],
+                    "expiresAt": (clock.now() + timedelta(days=30)).isoformat(),
+                    "reason": _typed("grant"),
+                }
+            },
+            staff="SUP0001",
+        )["createShareGrant"]
+        assert granted["errors"] == []
+        revoked = backend.gql(  # the reason stays; the next grant to this receiver may be made
+            "mutation($id: ID!) { revokeShareGrant(input: {id: $id}) { errors { code } } }",
+            {"id": granted["shareGrant"]["id"]},
+            staff="SUP0001",
+        )["revokeShareGrant"]
+        assert revoked["errors"] == []
+    return customers
+
+
+def bj_customer_with_source(backend: Backend, source: dict[str, str]) -> dict[str, Any]:
+    manager = backend.gql("{ me { id } }", staff="RM0001")["me"]["id"]
+    return create_customer(
+        backend, relationshipManager=manager, branch=branch_id(backend, "SUP0001"), source=source
+    )
+
+
+SHARE_GRANT = """
+mutation($input: CreateShareGrantInput!) {
+  createShareGrant(input: $input) { shareGrant { id } errors { field code message } }
+}
+"""
+
+
+def test_free_text_typed_about_a_customer_is_sealed(backend: Backend, tmp_path: Path) -> None:
+    _free_text_about_customers(backend)
+    assert _found(_database_bytes(backend, tmp_path)) == []
+    sealed = {f"{table.name}.{name}" for table, names in sealed_tables() for name in names}
+    assert sealed >= FREE_TEXT_COLUMNS
 
 
 @contextmanager
@@ -412,3 +512,164 @@ def test_a_value_copied_from_another_rows_attribute_is_sealed_for_its_new_row(
         assert backend.gql(query, {"id": customer["id"]})["customer"]["address"] == (
             "北京市朝阳区建国路1号"
         )
+
+
+def _swap_last_two(engine: Engine, table: str, column: str, key: tuple[str, ...]) -> list[str]:
+    """Swap the stored values of ``column`` in the last two rows of ``table`` that have one;
+    returns their keys. Swapping again puts them back."""
+    where = " AND ".join(f"{part} = :{part}" for part in key)
+    order = ", ".join(f"{part} DESC" for part in key)
+    with engine.begin() as connection:
+        rows = connection.execute(
+            text(
+                f"SELECT {', '.join(key)}, {column} FROM {table} "
+                f"WHERE {column} IS NOT NULL ORDER BY {order} LIMIT 2"
+            )
+        ).all()
+        for row, other in ((rows[0], rows[1]), (rows[1], rows[0])):
+            connection.execute(
+                text(f"UPDATE {table} SET {column} = :value WHERE {where}"),
+                {**{part: row._mapping[part] for part in key}, "value": other._mapping[column]},
+            )
+    return ["/".join(str(row._mapping[part]) for part in key) for row in rows]
+
+
+def test_swapping_free_text_between_rows_is_detected(backend: Backend, tmp_path: Path) -> None:
+    """Each newly sealed column, the watchers' reason bound to its composite key included."""
+    customers = _free_text_about_customers(backend)
+    places = {
+        ("information_sources", "detail", ("id",)),
+        ("verifications", "note", ("id",)),
+        ("consents", "evidence", ("id",)),
+        ("share_grants", "reason", ("id",)),
+        ("customer_watchers", "reason", ("customer_id", "staff_id")),
+    }
+    assert {f"{table}.{column}" for table, column, _ in places} == FREE_TEXT_COLUMNS
+    assert _check(backend, tmp_path)[0] == 0
+    swapped = {
+        (table, column): _swap_last_two(backend.engine, table, column, key)
+        for table, column, key in places
+    }
+    code, output = _check(backend, tmp_path)
+    assert code == 1
+    for (table, column), keys in swapped.items():
+        for key in keys:
+            assert f"{table}.{column} of row {key}" in output, (table, column, key, output)
+    assert not any(secret in output for secret in SECRETS)
+    # The API refuses to serve a swapped value rather than serve the other row's.
+    body = backend.post(
+        "query($id: ID!) { customer(id: $id) { id sources { detail } } }",
+        {"id": customers[-1]["id"]},
+    ).json()
+    _internal_without_leak(body, *SECRETS)
+    for table, column, key in places:  # put back (the backend is shared by later tests)
+        _swap_last_two(backend.engine, table, column, key)
+    assert _check(backend, tmp_path)[0] == 0
+
+
+def test_upgrading_seals_free_text_about_customers_and_rotation_binds_older_values(
+    cli_env: dict[str, str],
+) -> None:
+    engine = make_engine(cli_env["KEHU_DATABASE_URL"])
+    migrate.upgrade(engine, "0010")
+    now = clock.now()
+    settings = Settings.from_env(cli_env)
+    kid, key = settings.encryption_keys[0]
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO branches (id, code, name, city) VALUES (1, 'B', 'b', 'c')")
+        )
+        connection.execute(
+            text(
+                "INSERT INTO staff (id, employee_no, name, branch_id, roles, active, created_at) "
+                "VALUES (3, 'RM9', 'n', 1, '[]', true, :now)"
+            ),
+            {"now": now},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO customers (id, version, name, gender, birth_date, id_number, "
+                "id_number_hash, branch_id, created_at, updated_at) VALUES "
+                "(5, 1, 'n', 'MALE', '1990-01-01', :id_number, 'h', 1, :now, :now)"
+            ),
+            {
+                "now": now,
+                "id_number": sealed_before_row_binding(key, kid, ID_NUMBER, "customers.id_number"),
+            },
+        )
+        connection.execute(
+            text(
+                "INSERT INTO customer_watchers (customer_id, staff_id, reason, created_at) "
+                "VALUES (5, 3, :reason, :now)"
+            ),
+            {"reason": _typed("watch"), "now": now},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO verifications (id, customer_id, information_kind, result, note, "
+                "verified_by_id, verified_at) VALUES (8, 5, 'BASIC', 'CORRECTED', :note, 3, :now)"
+            ),
+            {"note": _typed("verification"), "now": now},
+        )
+    migrate.upgrade(engine)
+    from store.customers import CustomerWatcher, Verification
+
+    def stored_and_read() -> tuple[list[str], list[str]]:
+        with engine.connect() as connection:
+            stored = [
+                connection.execute(text("SELECT reason FROM customer_watchers")).scalar_one(),
+                connection.execute(text("SELECT note FROM verifications")).scalar_one(),
+            ]
+            read_back = [
+                connection.execute(select(CustomerWatcher.reason)).scalar_one(),
+                connection.execute(select(Verification.note)).scalar_one(),
+            ]
+        return stored, read_back
+
+    stored, read_back = stored_and_read()
+    assert all(value.startswith("v2:") for value in stored)
+    assert not any(secret in value for value in stored for secret in SECRETS)
+    assert read_back == [_typed("watch"), _typed("verification")]
+    # A reason sealed before row binding is read, and rotate-keys binds it to its row's key.
+    with engine.begin() as connection:
+        connection.execute(
+            text("UPDATE customer_watchers SET reason = :reason"),
+            {
+                "reason": sealed_before_row_binding(
+                    key, kid, _typed("old"), "customer_watchers.reason"
+                )
+            },
+        )
+    assert stored_and_read()[1][0] == _typed("old")
+    done = runner.invoke(app, ["rotate-keys"], env=cli_env)
+    assert done.exit_code == 0, done.output
+    stored, read_back = stored_and_read()
+    assert stored[0].startswith(f"v2:{kid}:") and read_back[0] == _typed("old")
+    engine.dispose()
+
+
+def test_sealed_free_text_is_bounded_with_a_typed_error(backend: Backend) -> None:
+    """A sealed column has no length of its own: the API bounds the text (on PostgreSQL a
+    too-long reason or evidence was an INTERNAL error, on SQLite it was stored whole)."""
+    customer = bj_customer(backend)
+    refused = _consent(backend, customer, register_third_party(backend), evidence="证" * 301)
+    assert [(e["field"], e["code"]) for e in refused["errors"]] == [(["evidence"], "TOO_LONG")]
+    granted = backend.gql(
+        SHARE_GRANT,
+        {
+            "input": {
+                "receivingRole": "COMPLAINT_HANDLER",
+                "receivingBranch": branch_id(backend, "SH01SUP01"),
+                "purpose": "CUSTOMER_SERVICE",
+                "fieldGroups": ["contact"],
+                "customers": [customer["id"]],
+                "expiresAt": (clock.now() + timedelta(days=30)).isoformat(),
+                "reason": "因" * 301,
+            }
+        },
+        staff="SUP0001",
+    )["createShareGrant"]
+    assert granted["shareGrant"] is None
+    assert [(e["field"], e["code"]) for e in granted["errors"]] == [(["reason"], "TOO_LONG")]
+    exact = _consent(backend, customer, register_third_party(backend), evidence="证" * 300)
+    assert exact["errors"] == []

@@ -289,8 +289,8 @@ def test_deeply_nested_values_are_refused_before_python_hashes_or_stores_them() 
     with pytest.raises(sandbox.ExpressionLimit, match="nesting"):
         sandbox.execute(script, {"n": 1000})  # the task data could not be stored
     values: dict[str, Any] = {"n": 50}
-    sandbox.execute(script + "s = {t}", values)
-    assert len(values["s"]) == 1
+    sandbox.execute(script + "s = len({t})", values)  # a set is hashed, not kept (not storable)
+    assert values["s"] == 1
 
 
 def test_a_deploy_shares_one_budget_across_its_expressions() -> None:
@@ -618,3 +618,185 @@ def test_any_mix_of_allowed_operations_ends_within_the_limits(source: str) -> No
     except (sandbox.SandboxError, ArithmeticError, LookupError, TypeError, ValueError):
         return
     assert len(repr(value)) <= 20 * sandbox.LIMITS.length
+
+
+# --- keys whose hashes collide, and values the task data cannot keep -----------------------------
+
+# Every multiple of 2**61 - 1 hashes to 0: a set of them compares each key with all the others,
+# inside one call that holds the interpreter (30,000 of them took 15 s).
+SAME_HASH = 2**61 - 1
+COLLIDING = {
+    "set literal from range": "len(set(range(0, {n} * M, M)))",
+    "set comprehension": "len({{i * M for i in range({n})}})",
+    "dict comprehension": "len({{i * M: 0 for i in range({n})}})",
+    "dict of pairs": "len(dict([(i * M, 0) for i in range({n})]))",
+    "set union": "len(set(range(0, {n} * M, M)) | {{0.5}})",
+    "set equality": "{{i * M for i in range({half})}} == {{i * M for i in range({half})}}",
+}
+
+
+@pytest.mark.parametrize("source", COLLIDING.values(), ids=COLLIDING.keys())
+def test_keys_with_colliding_hashes_are_paid_for(source: str) -> None:
+    """Refused by the step budget before Python builds the set (not after, by the clock)."""
+    text = source.format(n=20000, half=1500).replace("M", str(SAME_HASH))
+    with pytest.raises(sandbox.ExpressionLimit, match="evaluation steps"):
+        sandbox.check(text)
+    sized = source.format(n="n", half="n").replace("M", str(SAME_HASH))
+    sandbox.check(sized)
+    with pytest.raises(sandbox.ExpressionLimit, match="evaluation steps"):
+        sandbox.evaluate(sized, {"n": 20000 if "half" not in source else 1500})
+    # A few colliding keys are fine: the cost is what comparing them costs.
+    assert sandbox.evaluate(sized, {"n": 100}) in (100, 101, True)
+
+
+def test_a_script_cannot_keep_what_the_task_data_cannot_store() -> None:
+    for script in ("kept = {1, 2}", "kept = {(1, 2): 3}", "kept = [{'a': {1}}]"):
+        data: dict[str, Any] = {"x": 1}
+        with pytest.raises(sandbox.SandboxError, match="process variable"):
+            sandbox.execute(script, data)
+        assert data == {"x": 1}
+    kept: dict[str, Any] = {}
+    sandbox.execute("kept = sorted({3, 1}) + [len({1: 2, 'a': 3})]", kept)
+    assert kept == {"kept": [1, 3, 2]}
+
+
+def _with_post_script(script: str) -> str:
+    """The complaint diagram with ``script`` run when Task_AssignHandler is completed."""
+    anchor = '<spiffworkflow:property name="dueDate" value=\'deadlines["assign_by"]\' />\n'
+    anchor += "        </spiffworkflow:properties>\n"
+    assert ORIGINAL.count(anchor) == 1
+    escaped = script.replace("&", "&amp;").replace("<", "&lt;")
+    return ORIGINAL.replace(
+        anchor, anchor + f"        <spiffworkflow:postScript>{escaped}</spiffworkflow:postScript>\n"
+    )
+
+
+def test_colliding_hashes_are_refused_at_deploy_by_their_cost(
+    backend: Backend, restore_original: None
+) -> None:
+    colliding = f"len({{i * {SAME_HASH} for i in range(20000)}})"
+    for xml in (
+        _with_due_date(ORIGINAL, f'deadlines["assign_by"] if {colliding} else ""'),
+        _with_post_script(f"kept = {colliding}"),
+    ):
+        payload = _deploy(backend, xml)
+        assert payload["version"] is None
+        assert ("bpmn.Task_AssignHandler", "EXPRESSION_NOT_ALLOWED") in _errors(payload)
+        assert any("evaluation steps" in e["message"] for e in payload["errors"]), payload
+
+
+@pytest.mark.parametrize(
+    ("script", "code", "message"),
+    [
+        # 8 characters of the handler's staff number * 2,500: 20,000 keys of one hash.
+        (
+            f"kept = len({{i * {SAME_HASH} for i in range(len(handler) * 2500)}})",
+            "EXPRESSION_LIMIT",
+            "evaluation steps",
+        ),
+        ("kept = {handler, 1}", "PROCESS_STEP_FAILED", "Task_AssignHandler"),
+        ("kept = {(handler, 1): 2}", "PROCESS_STEP_FAILED", "Task_AssignHandler"),
+    ],
+    ids=["colliding hashes", "a set", "a tuple key"],
+)
+def test_a_script_that_fails_at_run_time_leaves_the_instance_where_it_was(
+    backend: Backend, script: str, code: str, message: str, restore_original: None
+) -> None:
+    assert _deploy(backend, _with_post_script(script))["errors"] == []
+    complaint = submit(backend, bj_customer(backend))
+    before = read(backend, complaint)
+    row = _instance_row(backend, complaint)
+    task = task_of(backend, "SUP0001", complaint, "Task_AssignHandler")
+    errors = complete(backend, "SUP0001", task, {"handler": "SH01CH01"})
+    assert [(e["field"], e["code"]) for e in errors] == [(["bpmn", "Task_AssignHandler"], code)]
+    assert message in errors[0]["message"] and "SH01CH01" not in errors[0]["message"]
+    assert _instance_row(backend, complaint) == row
+    assert read(backend, complaint) == before
+    assert task_of(backend, "SUP0001", complaint, "Task_AssignHandler") == task
+    assert backend.client.get("/healthz").status_code == 200
+
+
+# --- a diagram that never comes to rest -----------------------------------------------------------
+
+RECORD_ASSIGNMENT = """      <bpmn:incoming>Flow_AssignHandler_RecordAssignment</bpmn:incoming>
+      <bpmn:outgoing>Flow_RecordAssignment_Investigate</bpmn:outgoing>
+"""
+ENDLESS = {
+    # Loops while its condition holds: each evaluation is cheap, their number is not.
+    "standard loop": "<bpmn:standardLoopCharacteristics><bpmn:loopCondition>"
+    "len(handler) > 0</bpmn:loopCondition></bpmn:standardLoopCharacteristics>",
+    # All the children of a parallel multi-instance activity are created at once.
+    "multi-instance": '<bpmn:multiInstanceLoopCharacteristics isSequential="false">'
+    "<bpmn:loopCardinality>len(handler) ** 7</bpmn:loopCardinality>"
+    "</bpmn:multiInstanceLoopCharacteristics>",
+    "sequential multi-instance": '<bpmn:multiInstanceLoopCharacteristics isSequential="true">'
+    "<bpmn:loopCardinality>len(handler) ** 7</bpmn:loopCardinality>"
+    "</bpmn:multiInstanceLoopCharacteristics>",
+}
+
+
+@pytest.mark.parametrize("loop", ENDLESS.values(), ids=ENDLESS.keys())
+def test_a_loop_that_never_ends_fails_the_step_and_nothing_moves(
+    backend: Backend, loop: str, restore_original: None
+) -> None:
+    assert ORIGINAL.count(RECORD_ASSIGNMENT) == 1
+    xml = ORIGINAL.replace(RECORD_ASSIGNMENT, RECORD_ASSIGNMENT + f"      {loop}\n")
+    assert _deploy(backend, xml)["errors"] == []
+    complaint = submit(backend, bj_customer(backend))
+    before = read(backend, complaint)
+    row = _instance_row(backend, complaint)
+    task = task_of(backend, "SUP0001", complaint, "Task_AssignHandler")
+    outcome: list[Any] = []
+    worker = threading.Thread(
+        target=lambda: outcome.append(complete(backend, "SUP0001", task, {"handler": "SH01CH01"})),
+        daemon=True,  # before the fix it never ends
+    )
+    worker.start()
+    worker.join(timeout=60)
+    assert not worker.is_alive()
+    assert [(e["field"], e["code"]) for e in outcome[0]] == [
+        (["bpmn", "Task_RecordAssignment"], "EXPRESSION_LIMIT")
+    ]
+    assert "SH01CH01" not in outcome[0][0]["message"]
+    assert _instance_row(backend, complaint) == row
+    assert read(backend, complaint) == before
+    assert backend.client.get("/healthz").status_code == 200
+
+
+TIMER = (
+    '<bpmn:timerEventDefinition id="Timer_InvestigationWarning_Definition">\n'
+    '        <bpmn:timeDate>deadlines["warning_at"]</bpmn:timeDate>'
+)
+
+
+@pytest.mark.parametrize(
+    "timer",
+    [
+        '<bpmn:timeDate>"not a date"</bpmn:timeDate>',  # was INTERNAL
+        "<bpmn:timeDate>len(handler)</bpmn:timeDate>",  # was INTERNAL
+        # SpiffWorkflow counts a duration's months one by one: this held the request for minutes.
+        '<bpmn:timeDuration>f"P{len(handler) * 10 ** 7}Y"</bpmn:timeDuration>',
+    ],
+    ids=["not a date", "a number", "a duration of 80 million years"],
+)
+def test_a_timer_value_that_is_no_date_fails_the_step(
+    backend: Backend, timer: str, restore_original: None
+) -> None:
+    assert ORIGINAL.count(TIMER) == 1
+    xml = ORIGINAL.replace(TIMER, TIMER.split("\n")[0] + timer)
+    assert _deploy(backend, xml)["errors"] == []
+    complaint = submit(backend, bj_customer(backend))
+    row = _instance_row(backend, complaint)
+    task = task_of(backend, "SUP0001", complaint, "Task_AssignHandler")
+    outcome: list[Any] = []
+    worker = threading.Thread(
+        target=lambda: outcome.append(complete(backend, "SUP0001", task, {"handler": "SH01CH01"})),
+        daemon=True,
+    )
+    worker.start()
+    worker.join(timeout=60)
+    assert not worker.is_alive()
+    assert [(e["field"], e["code"]) for e in outcome[0]] == [
+        (["bpmn", "Timer_InvestigationWarning"], "PROCESS_STEP_FAILED")
+    ]
+    assert _instance_row(backend, complaint) == row

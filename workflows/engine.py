@@ -17,18 +17,24 @@ import functools
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 from uuid import UUID
 
 import SpiffWorkflow.bpmn.specs.event_definitions.timer as spiff_timer
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    DurationTimerEventDefinition,
+    TimerEventDefinition,
+)
 from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.task import Task as SpiffTask
@@ -38,6 +44,14 @@ from kehu import clock
 from store.staff import Staff
 from store.workflows import ProcessInstance
 from workflows import operations, sandbox
+from workflows.errors import ProcessError
+
+# What one unit of work (a start, a completed task, a wake-up) may run before the diagram comes
+# to rest: a loop whose condition stays true, or a cycle of automatic tasks, never comes to rest
+# by itself, and each of its expressions is within the sandbox's limits.
+MAX_TASKS_PER_STEP = 1000
+MAX_INSTANCES = 100  # children of one multi-instance activity
+STEP_SECONDS = 5.0
 
 
 class _ClockDatetime(datetime):
@@ -107,6 +121,26 @@ class Run:
     instance: ProcessInstance
     actor: Staff | None
     error: BaseException | None = None
+    tasks_run: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    def engine_steps(self, workflow: BpmnWorkflow) -> None:
+        """Run the engine until the diagram waits, within this unit of work's budget."""
+        workflow.do_engine_steps(will_complete_task=self._count)
+
+    def _count(self, task: SpiffTask) -> None:
+        self.tasks_run += 1
+        over_time = time.monotonic() - self.started > STEP_SECONDS
+        if self.tasks_run > MAX_TASKS_PER_STEP or over_time:
+            element = task.task_spec.bpmn_id or task.task_spec.name
+            limit = f"{STEP_SECONDS} seconds" if over_time else f"{MAX_TASKS_PER_STEP} tasks"
+            # The same code as an expression over its budget: the diagram's cost, not the input.
+            raise ProcessError(
+                "EXPRESSION_LIMIT",
+                f"the diagram did not come to rest within {limit} (at element {element}); "
+                "a loop or cycle of automatic tasks never ends",
+                element_id=task.task_spec.bpmn_id,
+            )
 
 
 class _SandboxEnvironment(BasePythonScriptEngineEnvironment):
@@ -129,6 +163,25 @@ class KehuScriptEngine(PythonScriptEngine):  # type: ignore[misc]
 
     def validate(self, expression: str) -> None:
         sandbox.check(expression)
+
+    def evaluate(self, task: SpiffTask, expression: str, external_context: Any = None) -> Any:
+        value = super().evaluate(task, expression, external_context)
+        # A parallel multi-instance activity creates all its children at once, one per count.
+        if expression == getattr(task.task_spec, "cardinality", None) and (
+            type(value) is not int or value > MAX_INSTANCES
+        ):
+            limit = sandbox.ExpressionLimit(
+                f"over the limit of {MAX_INSTANCES} instances of a multi-instance activity"
+            )
+            # Raised as SpiffWorkflow raises an expression's error: with the task it belongs to.
+            raise WorkflowTaskException(str(limit), task=task, exception=limit) from limit
+        timer = getattr(task.task_spec, "event_definition", None)
+        if isinstance(timer, TimerEventDefinition) and expression == timer.expression:
+            problem = _timer_problem(value, timer)
+            if problem is not None:
+                error = ValueError(problem)
+                raise WorkflowTaskException(problem, task=task, exception=error) from error
+        return value
 
     def call_service(self, task: SpiffTask, **kwargs: Any) -> str:
         # SpiffWorkflow 3.2.0 turns an error here into a misleading NameError, so the original
@@ -156,6 +209,42 @@ class KehuScriptEngine(PythonScriptEngine):  # type: ignore[misc]
                 self.run.error = exc
             raise
         return json.dumps(result, default=str)
+
+
+MAX_TIMER_MONTHS = 1200  # years and months of one timer's duration (Spiff counts them one by one)
+
+
+def _timer_problem(value: Any, timer: TimerEventDefinition) -> str | None:
+    """Why ``value`` cannot be this timer's ISO 8601 date, duration or cycle (None: it can).
+
+    SpiffWorkflow adds up a duration's months one at a time ("P99999999Y" held a request for
+    minutes) and lets a malformed value through as a plain error, so both are checked here.
+    """
+    if type(value) is not str or len(value) > 100:
+        return "a timer's value must be ISO 8601 text"
+    for part in value.upper().replace("--", "/").split("/"):
+        if part.startswith("P"):
+            try:
+                parsed = TimerEventDefinition.parse_iso_duration(part)
+            except Exception:
+                return "a timer's duration is not ISO 8601"
+            if parsed.get("years", 0) * 12 + parsed.get("months", 0) > MAX_TIMER_MONTHS:
+                return f"a timer's duration is over {MAX_TIMER_MONTHS // 12} years"
+    try:
+        if isinstance(timer, CycleTimerEventDefinition):
+            TimerEventDefinition.parse_iso_recurring_interval(value)
+        elif isinstance(timer, DurationTimerEventDefinition):
+            (
+                TimerEventDefinition.get_timedelta_from_start(
+                    TimerEventDefinition.parse_iso_duration(value)
+                )
+                + clock.now()
+            )
+        elif not isinstance(TimerEventDefinition.parse_time_or_duration(value), datetime):
+            return "a timer's date is not an ISO 8601 date"
+    except Exception:
+        return "a timer's value is not a valid ISO 8601 date, duration or cycle"
+    return None
 
 
 @dataclass(frozen=True)

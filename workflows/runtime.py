@@ -93,7 +93,7 @@ def start(
     workflow = engine.new_workflow(engine.parse(version.bpmn_xml), run)
     start_task = workflow.get_tasks(state=TaskState.READY)[0]
     start_task.data.update(data)
-    _steps(run, workflow.do_engine_steps)
+    _steps(run, lambda: run.engine_steps(workflow))
     _save(session, instance, workflow, first=True)
     return instance
 
@@ -205,7 +205,12 @@ def complete_task(
         raise ProcessError.many(problems)
     task = _spiff_task(locked.workflow, task_row.spiff_task_id)
     task.data.update(data)
-    _steps(locked.run, lambda: (task.run(), locked.workflow.do_engine_steps()))
+
+    def advance() -> None:
+        task.run()
+        locked.run.engine_steps(locked.workflow)
+
+    _steps(locked.run, advance)
     now = clock.now()
     task_row.status = TaskStatus.COMPLETED
     task_row.completed_at = now
@@ -225,12 +230,17 @@ def fire_due_timers(session: Session, instance_id: int) -> bool:
     ):
         return False
     for _ in range(MAX_TIMER_ROUNDS):
-        _steps(locked.run, lambda: (workflow.refresh_timers(), workflow.do_engine_steps()))
+        _steps(locked.run, lambda: _fire(locked.run, workflow))
         due = next_due(workflow)
         if due is None or due > now:
             break
     _save(session, instance, workflow)
     return True
+
+
+def _fire(run: engine.Run, workflow: BpmnWorkflow) -> None:
+    workflow.refresh_timers()
+    run.engine_steps(workflow)
 
 
 def due_instance_ids(session: Session, now: datetime, limit: int, skip: set[int]) -> list[int]:

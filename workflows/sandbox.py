@@ -26,6 +26,7 @@ import math
 import operator
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -341,8 +342,32 @@ def execute(script: str, data: dict[str, Any], limits: Limits = LIMITS) -> None:
         run.execute(statement)
     for value in namespace.values():
         run.weigh(value, strict=False)  # the task data must stay storable (no cycles, no blow-up)
+        _storable(value)
     data.clear()
     data.update(namespace)
+
+
+_KEYS = (type(None), bool, int, float, str)
+
+
+def _storable(value: Any) -> None:
+    """Refuse what the task data cannot keep: it is stored as JSON (sets, keys of other types).
+
+    Called after :meth:`_Run.weigh`, which bounds the walk.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if type(item) is set:
+            raise SandboxError("a set cannot be kept in a process variable (use a list)")
+        if type(item) is dict:
+            if any(type(key) not in _KEYS for key in item):
+                raise SandboxError(
+                    "the keys of a dict kept in a process variable must be text or numbers"
+                )
+            stack.extend(item.values())
+        elif type(item) in (list, tuple):
+            stack.extend(item)
 
 
 class _Run:
@@ -387,6 +412,8 @@ class _Run:
                     break
                 if depth >= self.limits.nesting:
                     _over(self.limits.nesting, "levels of nesting in a value")
+                if kind in (set, dict):
+                    self.hashed(item)  # comparing two of them looks each member up
                 stack.extend((part, depth + 1) for part in (item.items() if kind is dict else item))
                 weight += 1
             elif kind in _PLAIN or not strict:
@@ -399,6 +426,16 @@ class _Run:
             self.charge(weight // 10 + 1)
             return weight
         _over(limit, "characters or items in a value")
+
+    def hashed(self, keys: Iterable[Any]) -> None:
+        """Pay for putting ``keys`` (already weighed) into one set or dict, collisions included.
+
+        Keys with equal hashes are compared with each other, one by one, inside a single call
+        that holds the interpreter: ``{i * (2**61 - 1) for i in range(30000)}`` (every hash 0)
+        takes seconds. Each pair of keys sharing a hash costs what comparing them costs.
+        """
+        shared = Counter(hash(key) for key in keys)
+        self.charge(sum(count * (count - 1) // 2 for count in shared.values()) // 10)
 
     def items(self, value: Any) -> list[Any]:
         """The items of an iterable value (a dict's keys), paid for."""
@@ -462,11 +499,13 @@ class _Run:
     def _set(self, node: ast.Set) -> set[Any]:
         elements = [self.eval(element) for element in node.elts]
         self.weigh(elements)
+        self.hashed(elements)
         return set(elements)
 
     def _dict(self, node: ast.Dict) -> dict[Any, Any]:
         keys = [self.eval(key) for key in node.keys if key is not None]
         self.weigh(keys)
+        self.hashed(keys)
         return dict(zip(keys, [self.eval(value) for value in node.values], strict=True))
 
     def _bool_op(self, node: ast.BoolOp) -> Any:
@@ -510,6 +549,7 @@ class _Run:
         ):
             self.sized(len(left) + len(right))
             self.weigh([left, right])
+            self.hashed([*left, *right])
             return _BINARY[kind](left, right)
         raise SandboxError(
             f"'{type(op).__name__}' does not apply to {left_type.__name__} and "
@@ -586,9 +626,12 @@ class _Run:
             self.scopes.pop()
         if isinstance(node, ast.SetComp):
             self.weigh(produced)
+            self.hashed(produced)
             return set(produced)
         if isinstance(node, ast.DictComp):
-            self.weigh([key for key, _value in produced])
+            keys = [key for key, _value in produced]
+            self.weigh(keys)
+            self.hashed(keys)
             return dict(produced)
         return produced  # a generator expression is evaluated at once, as a list
 
@@ -705,8 +748,11 @@ def _bool(run: _Run, value: Any = False) -> bool:
 
 
 def _dict(run: _Run, pairs: Any = (), /, **entries: Any) -> dict[Any, Any]:
-    items = dict.items(pairs) if type(pairs) is dict else run.items(pairs)
-    run.weigh([list(items), list(entries)])
+    items = list(dict.items(pairs)) if type(pairs) is dict else run.items(pairs)
+    if any(type(item) not in (list, tuple) or len(item) != 2 for item in items):
+        raise TypeError("dict() takes pairs of a key and a value")
+    run.weigh([items, list(entries)])
+    run.hashed([key for key, _value in items] + list(entries))
     result = dict(items, **entries)
     run.sized(len(result))
     return result
@@ -748,6 +794,7 @@ def _tuple(run: _Run, iterable: Any = ()) -> tuple[Any, ...]:
 def _set(run: _Run, iterable: Any = ()) -> set[Any]:
     items = run.items(iterable)
     run.weigh(items)
+    run.hashed(items)
     return set(items)
 
 

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from store import crypto
+from store.base import row_key
 
 revision: str = "0010"
 down_revision: str | None = "0009"
@@ -35,9 +36,12 @@ NEWLY_SEALED: dict[str, list[tuple[str, Any, bool]]] = {
 BATCH = 500
 
 
-def _retype(table: str, to_sealed: bool) -> None:
+Columns = dict[str, list[tuple[str, Any, bool]]]
+
+
+def _retype(table: str, to_sealed: bool, newly_sealed: Columns = NEWLY_SEALED) -> None:
     with op.batch_alter_table(table) as batch:
-        for column, before, nullable in NEWLY_SEALED[table]:
+        for column, before, nullable in newly_sealed[table]:
             new_type = sa.Text() if to_sealed else before
             using = f"{column}::text" if to_sealed else f"{column}::json"
             extra: dict[str, Any] = (
@@ -54,35 +58,50 @@ def _retype(table: str, to_sealed: bool) -> None:
             )
 
 
-def _convert(table: str, seal: bool) -> None:
-    """Seal (or, going down, open) every value of the table's newly sealed columns in place."""
+def _convert(
+    table: str,
+    seal: bool,
+    newly_sealed: Columns = NEWLY_SEALED,
+    key: tuple[str, ...] = ("id",),
+) -> None:
+    """Seal (or, going down, open) every value of the table's newly sealed columns in place.
+
+    Values are bound to the row's ``key`` (its id, or the columns of a composite primary key).
+    """
     connection = op.get_bind()
-    names = [column for column, _, _ in NEWLY_SEALED[table]]
-    rows_table = sa.table(table, sa.column("id"), *(sa.column(name, sa.Text()) for name in names))
-    last_id = 0
+    names = [column for column, _, _ in newly_sealed[table]]
+    rows_table = sa.table(
+        table, *(sa.column(part) for part in key), *(sa.column(name, sa.Text()) for name in names)
+    )
+    parts = [rows_table.c[part] for part in key]
+    last: list[Any] | None = None
     while True:
-        rows = connection.execute(
-            sa.select(rows_table).where(rows_table.c.id > last_id).order_by("id").limit(BATCH)
-        ).all()
+        query = sa.select(rows_table).order_by(*parts).limit(BATCH)
+        if last is not None:
+            query = query.where(sa.tuple_(*parts) > sa.tuple_(*last))
+        rows = connection.execute(query).all()
         if not rows:
             return
         cipher = crypto.cipher()  # needed only when there is something to convert
         for row in rows:
+            bound = row_key(row._mapping, key)
             values = {}
             for name in names:
                 value = getattr(row, name)
                 if value is None:
                     continue
                 values[name] = (
-                    cipher.seal(value, table, name, row.id)
+                    cipher.seal(value, table, name, bound)
                     if seal
-                    else cipher.open(value, table, name, row.id)
+                    else cipher.open(value, table, name, bound)
                 )
             if values:
                 connection.execute(
-                    sa.update(rows_table).where(rows_table.c.id == row.id).values(**values)
+                    sa.update(rows_table)
+                    .where(*(part == row._mapping[part.name] for part in parts))
+                    .values(**values)
                 )
-        last_id = rows[-1].id
+        last = [row._mapping[part] for part in key]
 
 
 def upgrade() -> None:
