@@ -6,8 +6,8 @@ learnt about them, so they become sealed text bound to their row like other pers
 ``customer_watchers`` has no id, so its reason is bound to the row's composite key
 (``<customer_id>/<staff_id>``). Existing values are sealed here.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0013
+Revises: 0012
 """
 
 import importlib
@@ -16,8 +16,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-revision: str = "0011"
-down_revision: str | None = "0010"
+revision: str = "0013"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
