@@ -1062,3 +1062,130 @@ def test_an_unseen_customer_is_answered_like_a_missing_one(
         return body
 
     assert answer(world["other"]["id"]) == answer(MISSING_CUSTOMER)
+
+
+# --- operations on a customer that are no customer-data write (issue 8, point 1) -------------
+
+
+def _operation(name: str, query: str, make: Callable[[str], dict[str, Any]]) -> Call:
+    def call(backend: Backend, customer_id: str, _: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        return query, {"input": make(customer_id)}
+
+    return call
+
+
+OPERATIONS: dict[str, tuple[Call, str]] = {
+    # name → (call, the table a successful call adds a row to)
+    "watchCustomer": (
+        _operation(
+            "watchCustomer",
+            """mutation($input: WatchCustomerInput!) {
+                 watchCustomer(input: $input) { errors { code } } }""",
+            lambda customer: {"customerId": customer, "reason": "跟进理财到期"},
+        ),
+        "customer_watchers",
+    ),
+    "submitComplaint": (
+        _operation(
+            "submitComplaint",
+            SUBMIT,
+            lambda customer: {
+                "customerId": customer,
+                "channel": "HOTLINE",
+                "category": "FEES_AND_CHARGES",
+                "description": "账户管理费扣收未提前告知",
+                "idempotencyKey": f"matrix-{next(_refs)}",
+            },
+        ),
+        "complaints",
+    ),
+    "recordConsent": (
+        _operation(
+            "recordConsent",
+            CONSENT,
+            lambda customer: {
+                "customerId": customer,
+                "thirdParty": OPERATION_PARTY[0],
+                "purpose": "RISK_CONTROL",
+                "dataCategories": ["identity"],
+                "validUntil": (clock.now() + timedelta(days=30)).isoformat(),
+                "evidence": f"signed consent form M-{next(_refs)}",
+                **PIPL_FIELDS,
+            },
+        ),
+        "consents",
+    ),
+    "requestDataShare": (
+        _operation(
+            "requestDataShare",
+            SHARE_REQUEST,
+            lambda customer: {
+                "customerId": customer,
+                "thirdParty": OPERATION_PARTY[0],
+                "purpose": "CUSTOMER_SERVICE",
+                "dataCategories": ["contact"],
+                "reason": "保险理赔回访需要联系电话",
+            },
+        ),
+        "share_requests",
+    ),
+}
+OPERATION_PARTY: list[str] = []  # the world's third party, set by the test
+_SEES_BOTH = ("ok", "ok")
+_SEES_OWN = ("ok", "NOT_FOUND")
+_SEES_NONE = ("NOT_FOUND", "NOT_FOUND")
+_REFUSED = ("FORBIDDEN", "FORBIDDEN")
+# Who may do what on (own customer, other branch's customer): the right decides first, then the
+# row — a customer the caller cannot see is answered like a missing one.
+OPERATION_EXPECTED: dict[str, dict[str, tuple[str, str]]] = {
+    "HEAD_OFFICE": dict.fromkeys(OPERATIONS, _SEES_BOTH),
+    "RELATIONSHIP_MANAGER": dict.fromkeys(OPERATIONS, _SEES_OWN),
+    "BRANCH_SUPERVISOR": dict.fromkeys(OPERATIONS, _SEES_OWN),
+    "COMPLAINT_HANDLER": {
+        "watchCustomer": _SEES_NONE,  # rows only of complaints assigned to them: none here
+        "submitComplaint": _SEES_NONE,
+        "recordConsent": _REFUSED,
+        "requestDataShare": _REFUSED,
+    },
+    "RISK_OFFICER": {
+        "watchCustomer": _SEES_BOTH,
+        "submitComplaint": _REFUSED,
+        "recordConsent": _REFUSED,
+        "requestDataShare": _REFUSED,
+    },
+    **{
+        role: dict.fromkeys(OPERATIONS, _REFUSED)
+        for role in ("AUDITOR", "MARKETING_ANALYST", "SECURITY_ADMIN", "PROCESS_OWNER")
+    },
+    "THIRD_PARTY": dict.fromkeys(OPERATIONS, _REFUSED),
+}
+
+
+def _any_outcome(body: dict[str, Any], name: str) -> str:
+    """The top-level error code, else the payload's first error code, else "ok"."""
+    if body.get("errors"):
+        return str(body["errors"][0]["extensions"]["code"])
+    errors = body["data"][name]["errors"]
+    return str(errors[0]["code"]) if errors else "ok"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_role_operates_on_customers_as_the_policy_says(
+    backend: Backend, world: dict[str, Any], role: str
+) -> None:
+    """Role × every other mutation naming a customer × (own customer, other branch's): watch,
+    complaint intake, consent, share request. A refused call adds no row."""
+    assert set(OPERATION_EXPECTED) == set(ROLES)
+    OPERATION_PARTY[:] = [world["party"]["id"]]
+    staff, purpose = _who(role, world)
+    for name, (call, table) in OPERATIONS.items():
+        for which, expected in zip(("own", "other"), OPERATION_EXPECTED[role][name], strict=True):
+            with backend.engine.connect() as connection:
+                before = connection.scalar(text(f"SELECT count(*) FROM {table}"))
+            query, variables = call(backend, world[which]["id"], {})
+            body = backend.post(query, variables, staff=staff, purpose=purpose).json()
+            where = (role, name, which)
+            assert _any_outcome(body, name) == expected, (where, body)
+            with backend.engine.connect() as connection:
+                after = connection.scalar(text(f"SELECT count(*) FROM {table}"))
+            assert after == before + (1 if expected == "ok" else 0), where
