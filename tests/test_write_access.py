@@ -130,7 +130,7 @@ def _simple(mutation: str, input_type: str, values: dict[str, Any]) -> Call:
         if "asOf" in values:  # one snapshot per date: a new date per call
             given["asOf"] = str(date(2020, 1, 1) + timedelta(days=next(_refs)))
         if "accounts" in values:  # unique references, so an allowed import really writes
-            number = f"6222{next(_refs):012d}"
+            number = f"6299{next(_refs):012d}"  # seeded accounts are 6222…
             given["accounts"] = [{**values["accounts"][0], "accountNo": number}]
             given["transactions"] = [{**values["transactions"][0], "accountNo": number}]
         return (
@@ -1074,7 +1074,7 @@ def _operation(name: str, query: str, make: Callable[[str], dict[str, Any]]) -> 
     return call
 
 
-OPERATIONS: dict[str, tuple[Call, str]] = {
+CUSTOMER_OPERATIONS: dict[str, tuple[Call, str]] = {
     # name → (call, the table a successful call adds a row to)
     "watchCustomer": (
         _operation(
@@ -1138,9 +1138,9 @@ _REFUSED = ("FORBIDDEN", "FORBIDDEN")
 # Who may do what on (own customer, other branch's customer): the right decides first, then the
 # row — a customer the caller cannot see is answered like a missing one.
 OPERATION_EXPECTED: dict[str, dict[str, tuple[str, str]]] = {
-    "HEAD_OFFICE": dict.fromkeys(OPERATIONS, _SEES_BOTH),
-    "RELATIONSHIP_MANAGER": dict.fromkeys(OPERATIONS, _SEES_OWN),
-    "BRANCH_SUPERVISOR": dict.fromkeys(OPERATIONS, _SEES_OWN),
+    "HEAD_OFFICE": dict.fromkeys(CUSTOMER_OPERATIONS, _SEES_BOTH),
+    "RELATIONSHIP_MANAGER": dict.fromkeys(CUSTOMER_OPERATIONS, _SEES_OWN),
+    "BRANCH_SUPERVISOR": dict.fromkeys(CUSTOMER_OPERATIONS, _SEES_OWN),
     "COMPLAINT_HANDLER": {
         "watchCustomer": _SEES_NONE,  # rows only of complaints assigned to them: none here
         "submitComplaint": _SEES_NONE,
@@ -1154,10 +1154,10 @@ OPERATION_EXPECTED: dict[str, dict[str, tuple[str, str]]] = {
         "requestDataShare": _REFUSED,
     },
     **{
-        role: dict.fromkeys(OPERATIONS, _REFUSED)
+        role: dict.fromkeys(CUSTOMER_OPERATIONS, _REFUSED)
         for role in ("AUDITOR", "MARKETING_ANALYST", "SECURITY_ADMIN", "PROCESS_OWNER")
     },
-    "THIRD_PARTY": dict.fromkeys(OPERATIONS, _REFUSED),
+    "THIRD_PARTY": dict.fromkeys(CUSTOMER_OPERATIONS, _REFUSED),
 }
 
 
@@ -1178,7 +1178,7 @@ def test_every_role_operates_on_customers_as_the_policy_says(
     assert set(OPERATION_EXPECTED) == set(ROLES)
     OPERATION_PARTY[:] = [world["party"]["id"]]
     staff, purpose = _who(role, world)
-    for name, (call, table) in OPERATIONS.items():
+    for name, (call, table) in CUSTOMER_OPERATIONS.items():
         for which, expected in zip(("own", "other"), OPERATION_EXPECTED[role][name], strict=True):
             with backend.engine.connect() as connection:
                 before = connection.scalar(text(f"SELECT count(*) FROM {table}"))
