@@ -11,6 +11,7 @@ the schema documents who may call what. Rights are read from the live policy's c
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -26,13 +27,13 @@ from schema.context import Context
 class Right(BasePermission):
     """A root field's declared right; refusals are FORBIDDEN errors naming what is missing."""
 
+    @abstractmethod
     def describe(self) -> str:
         """The right in words, for the field's description."""
-        raise NotImplementedError
 
+    @abstractmethod
     def check(self, ctx: Context, arguments: dict[str, Any]) -> None:
         """Raise ``ForbiddenError`` (or ``Unauthenticated``) when the caller may not."""
-        raise NotImplementedError
 
     def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
         self.check(info.context, kwargs)

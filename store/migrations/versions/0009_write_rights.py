@@ -10,10 +10,10 @@ Revises: 0008
 """
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
-import sqlalchemy as sa
 from alembic import op
+
+from store.migrations import policy_rules
 
 revision: str = "0009"
 down_revision: str | None = "0008"
@@ -73,69 +73,10 @@ RULES = [
 ]
 SUMMARY = "migration 0009: write rules and operation rights"
 
-rules = sa.table(
-    "policy_rules",
-    sa.column("ptype", sa.String),
-    sa.column("v0", sa.String),
-    sa.column("v1", sa.String),
-    sa.column("v2", sa.String),
-    sa.column("v3", sa.String),
-)
-versions = sa.table(
-    "policy_versions",
-    sa.column("version", sa.Integer),
-    sa.column("changed_at", sa.DateTime(timezone=True)),
-    sa.column("changed_by", sa.String),
-    sa.column("summary", sa.String),
-)
-
-
-def _parsed() -> list[dict[str, str]]:
-    parsed = []
-    for line in RULES:
-        role, obj, action, effect = (part.strip() for part in line.split(","))
-        parsed.append({"ptype": "p", "v0": role, "v1": obj, "v2": action, "v3": effect})
-    return parsed
-
-
-def _new_version(connection: sa.Connection) -> None:
-    latest = connection.scalar(sa.select(sa.func.max(versions.c.version))) or 0
-    connection.execute(
-        versions.insert().values(
-            version=latest + 1,
-            changed_at=datetime.now(UTC),
-            changed_by="migration",
-            summary=SUMMARY,
-        )
-    )
-
 
 def upgrade() -> None:
-    connection = op.get_bind()
-    if not connection.scalar(sa.select(sa.func.count()).select_from(rules)):
-        return  # no live policy yet: the first start imports authz/policy.csv
-    existing = {
-        (row.v0, row.v1, row.v2, row.v3)
-        for row in connection.execute(sa.select(rules).where(rules.c.ptype == "p"))
-    }
-    missing = [r for r in _parsed() if (r["v0"], r["v1"], r["v2"], r["v3"]) not in existing]
-    if missing:
-        connection.execute(rules.insert(), missing)
-        _new_version(connection)
+    policy_rules.add_missing(op.get_bind(), policy_rules.p_rules(RULES), SUMMARY)
 
 
 def downgrade() -> None:
-    connection = op.get_bind()
-    removed = 0
-    for rule in _parsed():
-        removed += connection.execute(
-            rules.delete().where(
-                rules.c.ptype == "p",
-                rules.c.v0 == rule["v0"],
-                rules.c.v1 == rule["v1"],
-                rules.c.v2 == rule["v2"],
-                rules.c.v3 == rule["v3"],
-            )
-        ).rowcount
-    if removed:
-        _new_version(connection)
+    policy_rules.remove(op.get_bind(), policy_rules.p_rules(RULES), SUMMARY)
