@@ -19,13 +19,14 @@ from sqlalchemy import (
     cast,
     event,
     func,
+    inspect,
     literal_column,
     select,
     type_coerce,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import DeclarativeBase, Mapper
+from sqlalchemy.orm import DeclarativeBase, Mapper, Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -258,12 +259,34 @@ def _bind_row(target: Any, names: list[str], key: tuple[str, ...]) -> None:
             values[name] = RowBound(value, bound_to)
 
 
+@event.listens_for(Session, "before_flush")
+def _number_new_sealed_rows(session: Session, context: Any, instances: Any) -> None:
+    """Give every new row with sealed values its key before the flush: one statement per table.
+
+    Sealing binds a value to its row's key, so the key must be known before the INSERT.
+    """
+    waiting: dict[Table, list[Any]] = {}
+    for target in session.new:
+        mapper = inspect(target).mapper
+        names, key = _sealed_keys(mapper)
+        if names and key == ("id",) and target.id is None:
+            waiting.setdefault(mapper.local_table, []).append(target)  # type: ignore[arg-type]
+    if not waiting:
+        return
+    connection = session.connection()
+    for table, targets in waiting.items():
+        for target, number in zip(
+            targets, allocate_ids(connection, table, len(targets)), strict=True
+        ):
+            target.id = number
+
+
 @event.listens_for(Base, "before_insert", propagate=True)
 def _seal_new_row(mapper: Mapper[Any], connection: Connection, target: Any) -> None:
     names, key = _sealed_keys(mapper)
     if names:
-        if key == ("id",) and target.id is None:
-            target.id = allocate_id(connection, mapper.local_table)  # type: ignore[arg-type]
+        if key == ("id",) and target.id is None:  # added during the flush itself
+            target.id = allocate_ids(connection, mapper.local_table, 1)[0]  # type: ignore[arg-type]
         _bind_row(target, names, key)
 
 
@@ -274,18 +297,20 @@ def _seal_changed_row(mapper: Mapper[Any], connection: Connection, target: Any) 
         _bind_row(target, names, key)
 
 
-def allocate_id(connection: Connection, table: Table) -> int:
-    """The primary key for a new row of ``table``, known before its INSERT (to seal with).
+def allocate_ids(connection: Connection, table: Table, count: int) -> list[int]:
+    """``count`` primary keys for new rows of ``table``, known before their INSERT (to seal with).
 
-    PostgreSQL draws it from the column's sequence. SQLite has one writer at a time and numbers
-    rows max + 1 itself; the last key handed out on this connection is remembered, so several
-    new rows of one flush (inserted after all are numbered) get distinct keys.
+    PostgreSQL draws them from the column's sequence, in one statement. SQLite has one writer at
+    a time and numbers rows max + 1 itself; the last key handed out on this connection is
+    remembered, so rows numbered earlier in the same transaction but not inserted yet never
+    share a key.
     """
     if connection.dialect.name == "postgresql":
         sequence = func.pg_get_serial_sequence(table.name, "id")
-        return int(connection.scalar(select(func.nextval(sequence))))  # type: ignore[arg-type]
+        drawn = select(func.nextval(sequence)).select_from(func.generate_series(1, count))
+        return [int(n) for n in connection.scalars(drawn)]
     remembered = connection.info.setdefault("kehu_last_ids", {})
     largest = connection.scalar(select(func.max(table.c.id))) or 0
-    allocated = max(int(largest), remembered.get(table.name, 0)) + 1
-    remembered[table.name] = allocated
-    return allocated
+    first = max(int(largest), remembered.get(table.name, 0)) + 1
+    remembered[table.name] = first + count - 1
+    return list(range(first, first + count))
