@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 # The bank's calendar: business dates, complaint deadlines, report months (no DST since 1991).
@@ -45,6 +45,11 @@ def business_date(moment: datetime) -> date:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(BUSINESS_TIME).date()
+
+
+def end_of_business_day(day: date) -> datetime:
+    """The instant ``day`` ends in Beijing (the following midnight there), in UTC."""
+    return datetime.combine(day + timedelta(days=1), time(0), BUSINESS_TIME).astimezone(UTC)
 
 
 @contextlib.contextmanager

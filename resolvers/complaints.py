@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -43,7 +43,6 @@ from workflows.operations import OperationCall, operation
 
 PROCESS_KEY = "complaint"
 # Deadlines are natural days counted in Beijing time from the day after acceptance.
-BANK_TIME = clock.BUSINESS_TIME
 DECISION_DAYS = {
     Complexity.STANDARD: 15,
     Complexity.COMPLEX: 30,
@@ -65,9 +64,7 @@ def natural_day_deadline(accepted_at: datetime, days: int) -> datetime:
     """
     if days > MAX_DAYS:
         raise ValueError(f"a complaint deadline may be at most {MAX_DAYS} days")
-    accepted_on = accepted_at.astimezone(BANK_TIME).date()
-    end = datetime.combine(accepted_on + timedelta(days=days + 1), time(0), BANK_TIME)
-    return end.astimezone(UTC)
+    return clock.end_of_business_day(clock.business_date(accepted_at) + timedelta(days=days))
 
 
 # --- intake (CMP-1) -----------------------------------------------------------------------------
@@ -163,7 +160,7 @@ def submit(
     )
     session.add(complaint)
     session.flush()
-    complaint.reference = f"TS{now.astimezone(BANK_TIME):%Y%m%d}-{complaint.id:06d}"
+    complaint.reference = f"TS{clock.business_date(now):%Y%m%d}-{complaint.id:06d}"
     add_event(session, complaint.id, "REGISTERED", actor, {"channel": draft.channel.value})
     _acknowledge(session, complaint)
 
@@ -195,7 +192,7 @@ def _checked(
 
 
 def _acknowledge(session: Session, complaint: Complaint) -> None:
-    due = complaint.decision_due_at.astimezone(BANK_TIME).date()
+    due = clock.business_date(complaint.decision_due_at)
     tell(
         session,
         complaint,
@@ -375,7 +372,7 @@ def _plan_deadline(
     except ValueError:
         problems.add(_field("plan_deadline"), "INVALID", "must be a date (YYYY-MM-DD)")
         return None
-    deadline = datetime.combine(day + timedelta(days=1), time(0), BANK_TIME).astimezone(UTC)
+    deadline = clock.end_of_business_day(day)
     limit = natural_day_deadline(complaint.accepted_at, DECISION_DAYS[complexity])
     if deadline > natural_day_deadline(complaint.accepted_at, MAX_DAYS):
         problems.add(
@@ -387,7 +384,7 @@ def _plan_deadline(
             "DEADLINE_TOO_LATE",
             f"is beyond the {DECISION_DAYS[complexity]}-day limit for a {complexity.value} case",
         )
-    elif day < clock.now().astimezone(BANK_TIME).date():
+    elif day < clock.today():
         problems.add(_field("plan_deadline"), "DATE_IN_PAST", "must not be in the past")
     return deadline
 
@@ -405,7 +402,7 @@ def extend_deadline(call: OperationCall) -> dict[str, Any]:
         complaint.plan_deadline = complaint.decision_due_at
     if complaint.sla_state is SlaState.AT_RISK:
         complaint.sla_state = SlaState.ON_TRACK
-    due = complaint.decision_due_at.astimezone(BANK_TIME).date()
+    due = clock.business_date(complaint.decision_due_at)
     add_event(call.session, complaint.id, "DEADLINE_EXTENDED", call.actor, {"days": days})
     tell(
         call.session,
@@ -453,7 +450,7 @@ def notify_progress(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
     if complaint.decided_at is not None:
         return {"sent": False}
-    due = complaint.decision_due_at.astimezone(BANK_TIME).date()
+    due = clock.business_date(complaint.decision_due_at)
     tell(
         call.session,
         complaint,
