@@ -13,7 +13,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from kehu import regions
+from core import regions
 
 # Upper bounds of the amount bands, CNY.
 BANDS = [10_000, 50_000, 100_000, 500_000, 1_000_000, 5_000_000, 10_000_000]

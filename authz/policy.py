@@ -32,7 +32,8 @@ POLICY_FILE = HERE / "policy.csv"
 ROW_SCOPES = ("own", "branch", "complaints", "bank", "consented")
 # Rows a role may change (act ``write``): never by complaint assignment or consent.
 WRITE_SCOPES = ("own", "branch", "bank")
-# Rights to operations (act ``use``); every root field of the API declares one (schema.rights).
+# Rights to operations (act ``use``); every root field of the API declares one
+# (schema.shared.rights).
 RIGHTS = (
     "admin:explain",
     "admin:audit",

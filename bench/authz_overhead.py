@@ -19,8 +19,8 @@ from sqlalchemy import select
 
 from authz.fields import PolicyAccess
 from authz.policy import AccessPolicy
-from schema.context import Context
 from schema.schema import build_schema
+from schema.shared.context import Context
 from store.db import make_engine, make_session_factory
 from store.staff import Staff
 

@@ -17,7 +17,7 @@ from sqlalchemy import text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kehu.settings import Settings, new_key_entry  # noqa: E402
+from core.settings import Settings, new_key_entry  # noqa: E402
 from store import audit_chain, crypto, migrate  # noqa: E402
 from store.db import make_engine  # noqa: E402
 

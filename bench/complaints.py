@@ -28,10 +28,10 @@ from common import ROOT, bench_env, postgres_url, server  # type: ignore[import-
 from sqlalchemy import select, text, true
 from starlette.testclient import TestClient
 
-from kehu import clock
+from core import clock
+from core.settings import Settings
 from kehu.auth import mint_token
 from kehu.seed import DEMO_DECISION, DEMO_INVESTIGATION, ensure_reference_data, seed_customers
-from kehu.settings import Settings
 from store import audit_chain, crypto, migrate
 from store.db import make_engine
 
@@ -92,7 +92,7 @@ def customers(settings: Settings, count: int) -> list[tuple[int, str, str, str]]
 
 
 def _global(type_name: str, pk: int) -> str:
-    from resolvers.ids import global_id
+    from resolvers.shared.ids import global_id
 
     return global_id(type_name, pk)
 

@@ -31,14 +31,14 @@ from strawberry.subscriptions.protocols.graphql_ws.types import ConnectionErrorM
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from core.settings import Settings
 from kehu.auditing import AuditWriter, Checkpointer
 from kehu.auth import AuthenticationError, authenticate
 from kehu.policy_watch import PolicyWatcher
-from kehu.settings import Settings
 from kehu.worker import TimerWorker
 from resolvers.sharing import GrantPresence
-from schema.context import Context, Unauthenticated
 from schema.schema import build_schema
+from schema.shared.context import Context, Unauthenticated
 from store import audit_chain, crypto
 from store.db import make_engine, make_session_factory, transaction
 from store.staff import Staff

@@ -9,8 +9,8 @@ import jwt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kehu import clock
-from kehu.settings import Settings
+from core import clock
+from core.settings import Settings
 from store.staff import Staff
 
 ALGORITHM = "HS256"
@@ -55,7 +55,7 @@ def employee_no_from(settings: Settings, authorization: str | None) -> str:
             algorithms=[ALGORITHM],
             issuer=settings.jwt_issuer,
             audience=AUDIENCE,
-            # Time claims follow kehu.clock, the one clock of the service (checked below).
+            # Time claims follow core.clock, the one clock of the service (checked below).
             options={
                 "require": ["exp", "iat", "iss", "sub", "aud"],
                 "verify_exp": False,

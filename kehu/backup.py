@@ -24,7 +24,7 @@ from sqlalchemy import Engine, create_engine, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from kehu.settings import Settings
+from core.settings import Settings
 from resolvers import audit
 from store import migrate
 from store.audit import GENESIS_HASH, AuditEntry

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine, select
 
-from kehu.settings import Settings, SettingsError, new_key_entry
+from core.settings import Settings, SettingsError, new_key_entry
 
 app = typer.Typer(
     help="Kehu 客户 — customer management service.",
@@ -361,8 +361,8 @@ def authz_import(
     source: Annotated[Path, typer.Argument(help="Reviewed policy file")] = Path("authz/policy.csv"),
 ) -> None:
     """Replace the live policy by a reviewed file (a new, audited version; servers reload)."""
+    from core.errors import UserInputError
     from resolvers import policy as policy_logic
-    from resolvers.errors import UserInputError
     from store.db import make_session_factory, transaction
 
     settings = _settings()

@@ -18,7 +18,7 @@ from faker import Faker
 from sqlalchemy import Connection, Engine, func, insert, select, text, true
 from stdnum.cn import ric
 
-from kehu import clock
+from core import clock
 from store import crypto
 from store.base import for_row, sealed_columns
 from store.customers import (

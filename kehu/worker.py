@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from kehu import clock
+from core import clock
 from resolvers import workflows
 from store.db import make_session_factory, transaction
 

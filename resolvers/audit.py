@@ -32,8 +32,8 @@ from sqlalchemy import (
     update,
 )
 
-from kehu import clock
-from resolvers.pagination import Page, PageRequest, SortKey, paginate
+from core import clock
+from resolvers.shared.pagination import Page, PageRequest, SortKey, paginate
 from store import audit_chain, crypto
 from store.audit import GENESIS_HASH, AuditCustomer, AuditEntry, AuditHead
 from store.base import for_row
@@ -351,7 +351,7 @@ def new_entry(
     detail: Any = None,
     via: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """An entry ready for ``append`` (time from kehu.clock; detail serialised as JSON)."""
+    """An entry ready for ``append`` (time from core.clock; detail serialised as JSON)."""
     return {
         "at": clock.now(),
         "actor_id": actor_id,

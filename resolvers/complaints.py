@@ -18,11 +18,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from kehu import clock
-from resolvers import validation
+from core import clock
+from core.errors import NotFoundError, Problems, UserInputError
 from resolvers.customers import audit_change
-from resolvers.errors import NotFoundError, Problems, UserInputError
-from resolvers.pagination import Page, PageRequest, SortKey, paginate
+from resolvers.shared import validation
+from resolvers.shared.pagination import Page, PageRequest, SortKey, paginate
 from resolvers.workflows import on_task_completed, start_for
 from store.base import business_month
 from store.complaints import (

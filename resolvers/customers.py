@@ -30,17 +30,18 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from kehu import clock
-from resolvers import sharing, validation
-from resolvers.errors import (
+from core import clock
+from core.errors import (
     ConflictError,
     ForbiddenError,
     NotFoundError,
     Problems,
     UserInputError,
 )
-from resolvers.ids import parse_global_id, pk_of
-from resolvers.pagination import Page, PageRequest, SortKey, paginate
+from resolvers import sharing
+from resolvers.shared import validation
+from resolvers.shared.ids import parse_global_id, pk_of
+from resolvers.shared.pagination import Page, PageRequest, SortKey, paginate
 from store import crypto
 from store.complaints import Complaint, ComplaintStatus
 from store.customers import (

@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 
 from authz.fields import WRITTEN_FIELDS
 from authz.policy import PURPOSES, RIGHTS, ROW_SCOPES, WRITE_SCOPES, WRITER_ROLES
-from kehu import clock
-from resolvers import audit, validation
-from resolvers.errors import FieldError, NotFoundError, UserInputError
+from core import clock
+from core.errors import FieldError, NotFoundError, UserInputError
+from resolvers import audit
+from resolvers.shared import validation
 from store.policy import PolicyRule, PolicyVersion
 from store.staff import Role, Staff
 

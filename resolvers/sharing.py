@@ -16,10 +16,11 @@ from sqlalchemy import ColumnElement, Select, String, and_, cast, func, null, or
 from sqlalchemy.orm import Session
 
 from authz.policy import PURPOSES
-from kehu import clock
-from resolvers import audit, validation
-from resolvers.errors import FieldError, ForbiddenError, NotFoundError, Problems, UserInputError
-from resolvers.pagination import Page, PageRequest, SortKey, paginate
+from core import clock
+from core.errors import FieldError, ForbiddenError, NotFoundError, Problems, UserInputError
+from resolvers import audit
+from resolvers.shared import validation
+from resolvers.shared.pagination import Page, PageRequest, SortKey, paginate
 from resolvers.workflows import start_for
 from store.customers import Customer
 from store.policy import PolicyRule

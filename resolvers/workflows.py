@@ -14,16 +14,16 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, false, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from kehu import clock
-from resolvers import validation
-from resolvers.errors import (
+from core import clock
+from core.errors import (
     ConflictError,
     FieldError,
     ForbiddenError,
     NotFoundError,
     UserInputError,
 )
-from resolvers.pagination import Page, PageRequest, SortKey, paginate
+from resolvers.shared import validation
+from resolvers.shared.pagination import Page, PageRequest, SortKey, paginate
 from store.db import take_write_lock
 from store.staff import Role, Staff
 from store.workflows import ProcessInstance, ProcessTask, ProcessVersion, TaskStatus

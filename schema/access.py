@@ -32,8 +32,8 @@ from strawberry.extensions import SchemaExtension
 
 from authz.fields import PERSONAL_FIELDS, Effect
 from resolvers import audit
-from schema.context import Context
-from schema.documents import chosen_operation
+from schema.shared.context import Context
+from schema.shared.documents import chosen_operation
 
 log = logging.getLogger("kehu.audit")
 

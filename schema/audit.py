@@ -9,11 +9,11 @@ from typing import Any
 import strawberry
 
 from resolvers import audit
-from resolvers.ids import pk_of
-from resolvers.pagination import PageRequest
-from schema.base import Connection, ContextInfo, node_id
-from schema.rights import HasRight
-from schema.rights import field as guarded_field
+from resolvers.shared.ids import pk_of
+from resolvers.shared.pagination import PageRequest
+from schema.shared.base import Connection, ContextInfo, node_id
+from schema.shared.rights import HasRight
+from schema.shared.rights import field as guarded_field
 from store.audit import AuditEntry
 
 

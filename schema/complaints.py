@@ -20,13 +20,14 @@ from sqlalchemy.orm import Session
 from strawberry.scalars import JSON
 
 from authz.fields import present as present_fields
-from kehu import clock
+from core import clock
+from core.errors import ForbiddenError, UserInputError
 from resolvers import complaints as logic
 from resolvers import workflows as workflow_logic
-from resolvers.errors import ForbiddenError, UserInputError
-from resolvers.ids import pk_of
-from resolvers.pagination import PageRequest
-from schema.base import (
+from resolvers.shared.ids import pk_of
+from resolvers.shared.pagination import PageRequest
+from schema.customers import CustomerNode, nested_customer, nested_customer_row
+from schema.shared.base import (
     Connection,
     ContextInfo,
     Node,
@@ -35,11 +36,11 @@ from schema.base import (
     node_id,
     user_errors,
 )
-from schema.context import Context
-from schema.customers import CustomerNode, mutate, nested_customer, nested_customer_row
-from schema.rights import Authenticated, HasRight
-from schema.rights import field as guarded_field
-from schema.rights import mutation as guarded_mutation
+from schema.shared.context import Context
+from schema.shared.mutations import mutate
+from schema.shared.rights import Authenticated, HasRight
+from schema.shared.rights import field as guarded_field
+from schema.shared.rights import mutation as guarded_mutation
 from schema.staff import StaffNode
 from schema.workflows import (
     ProcessInstanceNode,

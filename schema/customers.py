@@ -15,17 +15,16 @@ from typing import Any, TypeVar
 
 import strawberry
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from authz.fields import PERSONAL_FIELDS, WRITTEN_FIELDS, Effect, present
-from kehu import clock
-from resolvers import audit, validation
+from core import clock
+from core.errors import ForbiddenError, UserInputError
 from resolvers import customers as logic
-from resolvers.errors import ConflictError, ForbiddenError, UserInputError
-from resolvers.filters import FilterField, compile_where
-from resolvers.ids import pk_of
-from resolvers.pagination import PageRequest
-from schema.base import (
+from resolvers.shared import validation
+from resolvers.shared.filters import FilterField, compile_where
+from resolvers.shared.ids import pk_of
+from resolvers.shared.pagination import PageRequest
+from schema.shared.base import (
     Connection,
     ContextInfo,
     DateFilter,
@@ -39,11 +38,12 @@ from schema.base import (
     node_id,
     user_errors,
 )
-from schema.context import Context
-from schema.execution import context_only
-from schema.rights import Authenticated, HasRight, WritesCustomer
-from schema.rights import field as guarded_field
-from schema.rights import mutation as guarded_mutation
+from schema.shared.context import Context
+from schema.shared.execution import context_only
+from schema.shared.mutations import mutate
+from schema.shared.rights import Authenticated, HasRight, WritesCustomer
+from schema.shared.rights import field as guarded_field
+from schema.shared.rights import mutation as guarded_mutation
 from schema.staff import BranchNode, StaffNode
 from store import customers as rows
 from store.customers import Transaction
@@ -1027,50 +1027,6 @@ class CustomerQuery:
 
 
 # --- mutations --------------------------------------------------------------------------------
-
-
-def mutate(info: ContextInfo, action: Callable[[Session], R]) -> R:
-    """Run ``action`` in one transaction: everything is committed, or nothing is.
-
-    The changes the action noted (``logic.audit_change``) become one CHANGE entry of the audit
-    log in the same transaction, so a change and its audit stand or fall together (SHARE-4).
-    """
-    session = info.context.session
-    try:
-        result = action(session)
-        changes = session.info.pop("audit_changes", [])
-        if changes:
-            staff = info.context.actor
-            audit.append(
-                session.connection(),
-                [
-                    audit.new_entry(
-                        actor_id=staff.id,
-                        actor=staff.employee_no,
-                        roles=staff.roles,
-                        purpose=info.context.purpose,
-                        action="CHANGE",
-                        operation=info.field_name,
-                        customer_ids=[c["customer_id"] for c in changes],
-                        fields={
-                            f"{c['type']}.{field}": "CHANGED"
-                            for c in changes
-                            for field, _, _ in c["changes"]
-                        },
-                        detail=changes,
-                    )
-                ],
-            )
-        session.commit()
-        return result
-    except StaleDataError as exc:
-        session.info.pop("audit_changes", None)
-        session.rollback()
-        raise ConflictError("the customer was changed meanwhile; reload and try again") from exc
-    except BaseException:
-        session.info.pop("audit_changes", None)
-        session.rollback()
-        raise
 
 
 @strawberry.input(description="How the information was collected (INFO-1). 信息来源。")

@@ -7,14 +7,14 @@ from typing import Any
 import strawberry
 from sqlalchemy import select
 
+from core.errors import UserInputError
 from resolvers import policy as logic
-from resolvers.errors import UserInputError
-from resolvers.pagination import PageRequest
-from schema.base import ContextInfo, user_errors
-from schema.customers import mutate
-from schema.rights import HasRight
-from schema.rights import field as guarded_field
-from schema.rights import mutation as guarded_mutation
+from resolvers.shared.pagination import PageRequest
+from schema.shared.base import ContextInfo, user_errors
+from schema.shared.mutations import mutate
+from schema.shared.rights import HasRight
+from schema.shared.rights import field as guarded_field
+from schema.shared.rights import mutation as guarded_mutation
 from store.policy import PolicyRule, PolicyVersion
 
 

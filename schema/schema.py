@@ -26,18 +26,16 @@ from strawberry.schema.schema import StreamResult
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
-from kehu.settings import Settings
+from core.errors import ForbiddenError, NotFoundError
+from core.settings import Settings
 from resolvers import complaints as complaint_logic
 from resolvers import customers as customer_logic
 from resolvers import workflows as workflow_logic
-from resolvers.errors import ForbiddenError, NotFoundError
-from resolvers.ids import parse_global_id
+from resolvers.shared.ids import parse_global_id
 from schema.access import AccessReport
 from schema.audit import AuditQuery
-from schema.base import ContextInfo, Node
 from schema.complaints import ComplaintMutation, ComplaintNode, ComplaintQuery
 from schema.complaints import present as present_complaints
-from schema.context import Context
 from schema.customers import (
     AccountNode,
     CustomerMutation,
@@ -46,12 +44,14 @@ from schema.customers import (
     NotificationNode,
     load_customer,
 )
-from schema.execution import LeafFastPathExecutionContext
-from schema.limits import CostLimit, ErrorCodes, log_internal_errors
 from schema.policy import PolicyMutation, PolicyQuery
-from schema.rights import Authenticated, HasRight, declared_right
-from schema.rights import field as guarded_field
-from schema.rights import subscription as guarded_subscription
+from schema.shared.base import ContextInfo, Node
+from schema.shared.context import Context
+from schema.shared.execution import LeafFastPathExecutionContext
+from schema.shared.limits import CostLimit, ErrorCodes, log_internal_errors
+from schema.shared.rights import Authenticated, HasRight, declared_right
+from schema.shared.rights import field as guarded_field
+from schema.shared.rights import subscription as guarded_subscription
 from schema.sharing import (
     ConsentNode,
     ShareGrantNode,

@@ -10,18 +10,19 @@ from sqlalchemy import select
 
 from authz.fields import Effect
 from authz.policy import AccessAction
-from kehu import clock
+from core import clock
+from core.errors import NotFoundError, UserInputError
 from resolvers import customers as logic_customers
-from resolvers import sharing, validation
+from resolvers import sharing
 from resolvers.customers import row_visibility_reason
-from resolvers.errors import NotFoundError, UserInputError
-from resolvers.ids import pk_of
-from resolvers.pagination import PageRequest
-from schema.base import Connection, ContextInfo, Node, bilingual_enum, node_id, user_errors
-from schema.customers import mutate
-from schema.rights import Authenticated, HasRight, SelfOrRight
-from schema.rights import field as guarded_field
-from schema.rights import mutation as guarded_mutation
+from resolvers.shared import validation
+from resolvers.shared.ids import pk_of
+from resolvers.shared.pagination import PageRequest
+from schema.shared.base import Connection, ContextInfo, Node, bilingual_enum, node_id, user_errors
+from schema.shared.mutations import mutate
+from schema.shared.rights import Authenticated, HasRight, SelfOrRight
+from schema.shared.rights import field as guarded_field
+from schema.shared.rights import mutation as guarded_mutation
 from schema.staff import StaffNode
 from store.sharing import Consent, ProcessingMethod, ShareGrant, ShareRequest, ThirdParty
 from store.staff import Staff

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import strawberry
 
-from schema.base import ContextInfo, Node, bilingual_enum, node_id
-from schema.rights import Authenticated
-from schema.rights import field as guarded_field
+from schema.shared.base import ContextInfo, Node, bilingual_enum, node_id
+from schema.shared.rights import Authenticated
+from schema.shared.rights import field as guarded_field
 from store.staff import Branch, Role, Staff
 
 RoleEnum = bilingual_enum(

@@ -11,16 +11,16 @@ import strawberry
 from sqlalchemy.orm import Session
 from strawberry.scalars import JSON
 
-from kehu import clock
+from core import clock
+from core.errors import NotFoundError, UserInputError
 from resolvers import workflows as logic
-from resolvers.errors import NotFoundError, UserInputError
-from resolvers.ids import pk_of
-from resolvers.pagination import PageRequest
-from schema.base import Connection, ContextInfo, Node, bilingual_enum, node_id, user_errors
-from schema.customers import mutate
-from schema.rights import Authenticated, HasRight
-from schema.rights import field as guarded_field
-from schema.rights import mutation as guarded_mutation
+from resolvers.shared.ids import pk_of
+from resolvers.shared.pagination import PageRequest
+from schema.shared.base import Connection, ContextInfo, Node, bilingual_enum, node_id, user_errors
+from schema.shared.mutations import mutate
+from schema.shared.rights import Authenticated, HasRight
+from schema.shared.rights import field as guarded_field
+from schema.shared.rights import mutation as guarded_mutation
 from schema.staff import StaffNode
 from store.staff import Staff
 from store.workflows import InstanceStatus, ProcessInstance, ProcessTask, ProcessVersion, TaskStatus

@@ -30,7 +30,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapper, Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
-from kehu import clock
+from core import clock
 from store import crypto
 
 CENT = Decimal("0.01")

@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from kehu import clock
+from core import clock
 from store.base import Base, Encrypted, Money, UTCDateTime
 from store.staff import Branch, Staff
 

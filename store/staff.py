@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from kehu import clock
+from core import clock
 from store.base import Base, UTCDateTime
 
 

@@ -6,7 +6,7 @@ import itertools
 from datetime import datetime, timedelta
 from typing import Any
 
-from kehu import clock
+from core import clock
 from kehu.worker import RunResult, run_once
 from tests.conftest import Backend, branch_id, create_customer
 

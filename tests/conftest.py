@@ -23,10 +23,10 @@ from sqlalchemy.engine import make_url
 from starlette.testclient import TestClient
 from stdnum.cn import ric
 
+from core.settings import Settings, new_key_entry
 from kehu.app import create_app
 from kehu.auth import mint_token
 from kehu.seed import ensure_reference_data, seed_customers
-from kehu.settings import Settings, new_key_entry
 from store import audit_chain, crypto, migrate
 from store.db import make_engine
 

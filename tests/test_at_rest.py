@@ -20,10 +20,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import StatementError
 from typer.testing import CliRunner
 
-from kehu import clock
+from core import clock
+from core.settings import Settings
 from kehu.cli import app
-from kehu.settings import Settings
-from resolvers.ids import parse_global_id
+from resolvers.shared.ids import parse_global_id
 from store import migrate
 from store.base import UnboundValueError
 from store.customers import Customer

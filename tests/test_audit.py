@@ -21,10 +21,10 @@ from sqlalchemy.exc import DBAPIError
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
+from core.settings import Settings, SettingsError, new_key_entry
 from kehu.app import create_app
 from kehu.auth import mint_token
 from kehu.cli import app
-from kehu.settings import Settings, SettingsError, new_key_entry
 from resolvers import audit
 from schema.schema import build_schema
 from store import audit_chain

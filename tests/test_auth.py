@@ -7,7 +7,7 @@ from datetime import timedelta
 import jwt
 import pytest
 
-from kehu import clock
+from core import clock
 from kehu.auth import mint_token
 from store.staff import Staff
 from tests.conftest import Backend

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from stdnum.cn import ric
 
-from kehu import clock
+from core import clock
 from tests.complaint_steps import (
     TASKS,
     assign,

@@ -7,9 +7,9 @@ from pathlib import Path
 from sqlalchemy import func, select, text
 from typer.testing import CliRunner
 
+from core.settings import Settings, new_key_entry
 from kehu.auth import employee_no_from
 from kehu.cli import app
-from kehu.settings import Settings, new_key_entry
 from store import crypto
 from store.customers import Customer
 from store.db import make_engine

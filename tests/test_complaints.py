@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from kehu import clock
+from core import clock
 from tests.complaint_steps import (
     DECISION,
     SUBMIT,

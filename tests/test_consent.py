@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from authz.fields import PERSONAL_FIELDS, Effect
 from authz.policy import AccessPolicy
-from kehu import clock
+from core import clock
 from tests.complaint_steps import submit
 from tests.conftest import Backend, branch_id, create_customer
 from tests.test_access import EVERYTHING, PLACES

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from kehu import clock
+from core import clock
 from store.customers import FinancialSnapshot, Transaction
 from tests.conftest import SOURCE, Backend, branch_id, create_customer
 

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from stdnum.cn import ric
 
-from resolvers import validation
-from resolvers.errors import UserInputError
+from core.errors import UserInputError
+from resolvers.shared import validation
 from store import crypto
 from store.customers import Customer
 from tests.conftest import (

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kehu.settings import Settings, SettingsError, new_key_entry
+from core.settings import Settings, SettingsError, new_key_entry
 
 
 def test_embedded_mode_generates_private_secrets_once(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from kehu import clock
+from core import clock
 from tests.conftest import Backend, branch_id, create_customer
 
 CREATE = """

@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import text
 from starlette.testclient import WebSocketTestSession
 
-from kehu import clock
+from core import clock
 from kehu.auth import mint_token
 from store.staff import Staff
 from tests.conftest import Backend, branch_id, create_customer, policy_rule

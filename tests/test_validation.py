@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from stdnum.cn import ric
 
-from resolvers import validation
-from resolvers.errors import UserInputError
+from core.errors import UserInputError
+from resolvers.shared import validation
 
 birth_dates = st.dates(min_value=date(1900, 1, 1), max_value=date(2025, 12, 31))
 areas = st.sampled_from(["110105", "310104", "440305", "510107", "650102"])

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from kehu import clock
-from schema.rights import Authenticated, declared_right
+from core import clock
 from schema.schema import build_schema
+from schema.shared.rights import Authenticated, declared_right
 from tests.complaint_steps import SUBMIT
 from tests.conftest import (
     SOURCE,
@@ -465,7 +465,7 @@ def test_the_walk_over_root_fields_finds_an_undeclared_one() -> None:
     """The walk above can fail: a field without a right, and a public mutation, are listed."""
     import strawberry
 
-    from schema.rights import HasRight, field, mutation
+    from schema.shared.rights import HasRight, field, mutation
 
     @strawberry.type
     class Query:

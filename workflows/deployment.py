@@ -19,7 +19,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from sqlalchemy.orm import Session
 
-from kehu import clock
+from core import clock
 from store.staff import Role, Staff
 from store.workflows import ProcessVersion
 from workflows import engine, operations, sandbox

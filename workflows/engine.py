@@ -3,7 +3,7 @@
 - ``SpiffBpmnParser`` with its schema validator; parsed specs cached by content hash.
 - Scripts and conditions run in :mod:`workflows.sandbox`; service tasks call
   :mod:`workflows.operations`.
-- Timers read :mod:`kehu.clock`: SpiffWorkflow's timer module reads ``datetime.now`` directly,
+- Timers read :mod:`core.clock`: SpiffWorkflow's timer module reads ``datetime.now`` directly,
   so its ``datetime`` is replaced (once, at import) by one whose ``now`` is our clock.
 - One serializer; the script engine is not part of the serialized state and is reattached on
   every load.
@@ -40,7 +40,7 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.task import Task as SpiffTask
 from sqlalchemy.orm import Session
 
-from kehu import clock
+from core import clock
 from store.staff import Staff
 from store.workflows import ProcessInstance
 from workflows import operations, sandbox

@@ -24,7 +24,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from kehu import clock
+from core import clock
 from store.base import RowBound
 from store.staff import Role, Staff
 from store.workflows import InstanceStatus, ProcessInstance, ProcessTask, ProcessVersion, TaskStatus

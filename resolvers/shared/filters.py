@@ -13,8 +13,8 @@ from typing import Any
 
 from sqlalchemy import and_, or_, true
 
-from resolvers.errors import UserInputError
-from resolvers.ids import pk_of
+from core.errors import UserInputError
+from resolvers.shared.ids import pk_of
 from store import crypto
 
 MAX_FILTER_DEPTH = 5

@@ -10,10 +10,10 @@ from typing import Any, Generic, TypeVar
 import strawberry
 from strawberry.types import Info
 
-from resolvers.errors import FieldError, UserInputError
-from resolvers.ids import global_id
-from resolvers.pagination import Page
-from schema.context import Context
+from core.errors import FieldError, UserInputError
+from resolvers.shared.ids import global_id
+from resolvers.shared.pagination import Page
+from schema.shared.context import Context
 
 T = TypeVar("T")
 E = TypeVar("E", bound=Enum)

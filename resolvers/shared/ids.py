@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from resolvers.errors import FieldError, UserInputError
+from core.errors import FieldError, UserInputError
 
 
 def global_id(type_name: str, pk: int) -> str:

@@ -19,9 +19,9 @@ import strawberry
 from strawberry.permission import BasePermission, PermissionExtension
 
 from authz.policy import RIGHTS
-from resolvers.errors import ForbiddenError
-from resolvers.validation import employee_number
-from schema.context import Context
+from core.errors import ForbiddenError
+from resolvers.shared.validation import employee_number
+from schema.shared.context import Context
 
 
 class Right(BasePermission):

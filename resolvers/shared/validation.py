@@ -21,8 +21,8 @@ from decimal import Decimal, InvalidOperation
 from stdnum.cn import ric
 from stdnum.exceptions import ValidationError
 
-from kehu import clock, regions
-from resolvers.errors import FieldError, UserInputError
+from core import clock, regions
+from core.errors import FieldError, UserInputError
 
 # ASCII classes only: Python's \d also matches Arabic-Indic and other digits NFKC keeps.
 RESIDENT_ID = re.compile(r"[0-9]{17}[0-9X]")
@@ -62,7 +62,7 @@ def resident_id(value: str, field: str = "idNumber") -> ResidentId:
     """Check a GB 11643 resident ID number; full-width and lower-case ``x`` forms are accepted.
 
     The area code (first six digits) must be a division of python-stdnum's GB/T 2260 table,
-    current or historic (:mod:`kehu.regions` says why historic codes count).
+    current or historic (:mod:`core.regions` says why historic codes count).
     """
     number = canonical(value).upper()
     if not RESIDENT_ID.fullmatch(number):

@@ -20,7 +20,7 @@ import orjson
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from resolvers.errors import FieldError, UserInputError
+from core.errors import FieldError, UserInputError
 from store import crypto
 
 MAX_PAGE_SIZE = 100

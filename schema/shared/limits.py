@@ -33,9 +33,9 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
-from resolvers.errors import ApiError, UserInputError
-from resolvers.pagination import DEFAULT_PAGE_SIZE
-from schema.documents import chosen_operation
+from core.errors import ApiError, UserInputError
+from resolvers.shared.pagination import DEFAULT_PAGE_SIZE
+from schema.shared.documents import chosen_operation
 
 log = logging.getLogger("kehu.graphql")
 

@@ -1,0 +1,1 @@
+"""What every domain's logic uses: pages and cursors, global IDs, filters, validation."""

@@ -1,0 +1,1 @@
+"""What every GraphQL domain uses: nodes, connections, filters, rights, context, limits."""
