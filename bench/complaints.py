@@ -232,7 +232,9 @@ def engine_share(env: dict[str, str], label: str) -> None:
 
 def timers(env: dict[str, str], label: str) -> None:
     """TIMERS instances waiting on a timer, fired by one `kehu worker --once --now` run."""
-    import schema.schema  # noqa: F401 - registers the diagram operations
+    from kehu.wiring import wire
+
+    wire()
     from resolvers import complaints as logic
     from resolvers import workflows as workflow_logic
     from store.complaints import Category, Channel

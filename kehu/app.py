@@ -35,6 +35,7 @@ from core.settings import Settings
 from kehu.auditing import AuditWriter, Checkpointer
 from kehu.auth import AuthenticationError, authenticate
 from kehu.policy_watch import PolicyWatcher
+from kehu.wiring import wire
 from kehu.worker import TimerWorker
 from resolvers.sharing import GrantPresence
 from schema.schema import build_schema
@@ -296,6 +297,7 @@ def create_app(
         settings.audit_flush_seconds,
         synchronous=settings.audit_reads == "sync",
     )
+    wire()
     view = KehuGraphQL(build_schema(settings), settings, session_factory, watcher, auditor)
     # The bundled diagrams are deployed on first start (process owners deploy later versions).
     with transaction(session_factory) as session:

@@ -118,7 +118,9 @@ def seed(
     rate = made / seconds if seconds > 0 else 0.0
     console.print(f"Seeded {made} customers in {seconds:.1f} s ({rate:,.0f} customers/s).")
     if complaints > 0:
-        import schema.schema  # noqa: F401 - registers the service operations diagrams may call
+        from kehu.wiring import wire
+
+        wire()
 
         added = seed_complaints(engine, complaints)
         if added:
@@ -398,7 +400,9 @@ def deploy(
     check: Annotated[bool, typer.Option(help="Only validate; deploy nothing.")] = False,
 ) -> None:
     """Validate a diagram and deploy it as a new process version (PLAT-2)."""
-    import schema.schema  # noqa: F401 - registers the service operations diagrams may call
+    from kehu.wiring import wire
+
+    wire()
     from store.db import make_session_factory, transaction
     from workflows import deployment
     from workflows.errors import ProcessError
@@ -439,7 +443,9 @@ def worker(
     """Fire due process timers (CMP-6) and sign audit checkpoints (KEHU_AUDIT_CHECKPOINT_*)."""
     from datetime import datetime
 
-    import schema.schema  # noqa: F401 - registers the service operations diagrams may call
+    from kehu.wiring import wire
+
+    wire()
     from kehu import worker as timers
 
     settings = _settings()

@@ -23,7 +23,7 @@ from core.errors import NotFoundError, Problems, UserInputError
 from resolvers.customers import audit_change
 from resolvers.shared import validation
 from resolvers.shared.pagination import Page, PageRequest, SortKey, paginate
-from resolvers.workflows import on_task_completed, start_for
+from resolvers.workflows import start_for
 from store.base import business_month
 from store.complaints import (
     Category,
@@ -39,7 +39,7 @@ from store.complaints import (
 from store.customers import Customer
 from store.staff import Branch, Role, Staff
 from store.workflows import ProcessTask
-from workflows.operations import OperationCall, operation
+from workflows.operations import OperationCall, OperationSet
 
 PROCESS_KEY = "complaint"
 # Deadlines are natural days counted in Beijing time from the day after acceptance.
@@ -281,13 +281,20 @@ def _note_task(
     )
 
 
-on_task_completed("complaint", _note_task)
+# Completed tasks of complaint instances go into the complaint's timeline (kehu.wiring).
+TASK_LISTENERS = {"complaint": _note_task}
 
 
 # --- operations of the complaint diagram -------------------------------------------------------
 
 
-@operation("compute_deadlines", "Decision deadline (15 natural days), warning time, progress cycle")
+# The service operations its diagrams may call (installed by kehu.wiring).
+OPERATIONS = OperationSet()
+
+
+@OPERATIONS(
+    "compute_deadlines", "Decision deadline (15 natural days), warning time, progress cycle"
+)
 def compute_deadlines(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
     complaint.decision_due_at = natural_day_deadline(
@@ -296,7 +303,7 @@ def compute_deadlines(call: OperationCall) -> dict[str, Any]:
     return _deadlines(complaint)
 
 
-@operation("assign_handler", "Assign a handler who is not the person or unit complained about")
+@OPERATIONS("assign_handler", "Assign a handler who is not the person or unit complained about")
 def assign_handler(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
     number = validation.employee_number(call.params.get("handler") or "")
@@ -321,7 +328,7 @@ def assign_handler(call: OperationCall) -> dict[str, Any]:
     return {"handler_id": handler.id}
 
 
-@operation("record_investigation", "Record findings, cause, complexity and the resolution plan")
+@OPERATIONS("record_investigation", "Record findings, cause, complexity and the resolution plan")
 def record_investigation(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
     data = call.data
@@ -389,7 +396,7 @@ def _plan_deadline(
     return deadline
 
 
-@operation("extend_deadline", "Extend the decision deadline (30 or 60 days) and tell the customer")
+@OPERATIONS("extend_deadline", "Extend the decision deadline (30 or 60 days) and tell the customer")
 def extend_deadline(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
     days = int(call.params["days"])
@@ -413,7 +420,7 @@ def extend_deadline(call: OperationCall) -> dict[str, Any]:
     return _deadlines(complaint)
 
 
-@operation("warn_supervisor", "Warn the supervisor that a deadline is near (once per deadline)")
+@OPERATIONS("warn_supervisor", "Warn the supervisor that a deadline is near (once per deadline)")
 def warn_supervisor(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
     if complaint.decided_at is not None or complaint.sla_state is not SlaState.ON_TRACK:
@@ -429,7 +436,7 @@ def warn_supervisor(call: OperationCall) -> dict[str, Any]:
     return {"warned": True}
 
 
-@operation("escalate_breach", "Escalate a missed decision or review deadline to the supervisor")
+@OPERATIONS("escalate_breach", "Escalate a missed decision or review deadline to the supervisor")
 def escalate_breach(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
     now = clock.now()
@@ -445,7 +452,7 @@ def escalate_breach(call: OperationCall) -> dict[str, Any]:
     return {"escalated": missed}
 
 
-@operation("notify_progress", "Tell the customer how their open complaint is progressing")
+@OPERATIONS("notify_progress", "Tell the customer how their open complaint is progressing")
 def notify_progress(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
     if complaint.decided_at is not None:
@@ -462,7 +469,7 @@ def notify_progress(call: OperationCall) -> dict[str, Any]:
     return {"sent": True}
 
 
-@operation("record_decision", "Record the decision and deliver the notice with proof of delivery")
+@OPERATIONS("record_decision", "Record the decision and deliver the notice with proof of delivery")
 def record_decision(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
     data = call.data
@@ -492,7 +499,7 @@ def record_decision(call: OperationCall) -> dict[str, Any]:
     return {"call_back_due_at": (now + timedelta(days=CALL_BACK_WITHIN_DAYS)).isoformat()}
 
 
-@operation("record_call_back", "Record the customer's satisfaction with the handling")
+@OPERATIONS("record_call_back", "Record the customer's satisfaction with the handling")
 def record_call_back(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
     complaint.satisfaction_score = int(call.data["satisfaction_score"])
@@ -509,7 +516,7 @@ def record_call_back(call: OperationCall) -> dict[str, Any]:
     return {"review_request_until": until.isoformat()}
 
 
-@operation("open_review", "Open a review by the superior unit, to be decided within 30 days")
+@OPERATIONS("open_review", "Open a review by the superior unit, to be decided within 30 days")
 def open_review(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
     now = clock.now()
@@ -520,7 +527,7 @@ def open_review(call: OperationCall) -> dict[str, Any]:
     return {"review_due_at": complaint.review_due_at.isoformat()}
 
 
-@operation("record_review", "Record the superior unit's review decision and tell the customer")
+@OPERATIONS("record_review", "Record the superior unit's review decision and tell the customer")
 def record_review(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
     complaint.review_outcome = str(call.data["review_outcome"])
@@ -536,7 +543,7 @@ def record_review(call: OperationCall) -> dict[str, Any]:
     return {"review_outcome": complaint.review_outcome}
 
 
-@operation("raise_rectification", "Escalate a systemic or common issue to head office")
+@OPERATIONS("raise_rectification", "Escalate a systemic or common issue to head office")
 def raise_rectification(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
     item = Rectification(
@@ -550,7 +557,7 @@ def raise_rectification(call: OperationCall) -> dict[str, Any]:
     return {"rectification_id": item.id}
 
 
-@operation("close_rectification", "Close the rectification item with the actions taken")
+@OPERATIONS("close_rectification", "Close the rectification item with the actions taken")
 def close_rectification(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
     item = call.session.scalar(
@@ -565,7 +572,7 @@ def close_rectification(call: OperationCall) -> dict[str, Any]:
     return {"closed": True}
 
 
-@operation("close_complaint", "Close the complaint")
+@OPERATIONS("close_complaint", "Close the complaint")
 def close_complaint(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
     complaint.status = ComplaintStatus.CLOSED

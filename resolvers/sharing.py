@@ -33,7 +33,7 @@ from store.sharing import (
     ThirdParty,
 )
 from store.staff import Branch, Role, Staff
-from workflows.operations import OperationCall, operation
+from workflows.operations import OperationCall, OperationSet
 
 MAX_GRANT_DAYS = 366
 # Free text (a grant's reason, a consent's evidence, a share request's reason): sealed, so the
@@ -674,7 +674,11 @@ def _consents_covering(session: Session, request: ShareRequest) -> list[int]:
     return [c.id for c in consents if wanted & set(c.data_categories)]
 
 
-@operation("check_consent", "Whether the consents in force cover the request's purpose/categories")
+# The service operations its diagrams may call (installed by kehu.wiring).
+OPERATIONS = OperationSet()
+
+
+@OPERATIONS("check_consent", "Whether the consents in force cover the request's purpose/categories")
 def check_consent(call: OperationCall) -> dict[str, Any]:
     request = _share_request(call)
     covering = _consents_covering(call.session, request)
@@ -689,7 +693,7 @@ def check_consent(call: OperationCall) -> dict[str, Any]:
 CONSENT_GONE = "refused: the customer's consent is no longer in force (revoked or expired)"
 
 
-@operation("decide_share_request", "Approve or refuse a data share request (audited)")
+@OPERATIONS("decide_share_request", "Approve or refuse a data share request (audited)")
 def decide_share_request(call: OperationCall) -> dict[str, Any]:
     request = _share_request(call)
     approved = bool(call.params.get("approved"))

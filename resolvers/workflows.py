@@ -36,9 +36,10 @@ TaskListener = Callable[[Session, int, ProcessTask, Staff, dict[str, Any]], None
 _listeners: dict[str, TaskListener] = {}
 
 
-def on_task_completed(business_prefix: str, listener: TaskListener) -> None:
-    """Let a domain note completions of its instances' tasks (e.g. in a complaint's timeline)."""
-    _listeners[business_prefix] = listener
+def install_task_listeners(listeners: dict[str, TaskListener]) -> None:
+    """Let domains note completions of their instances' tasks (e.g. in a complaint's timeline),
+    keyed by the business-key prefix of their instances ("complaint")."""
+    _listeners.update(listeners)
 
 
 def as_user_error(error: ProcessError) -> UserInputError:

@@ -1,8 +1,9 @@
 """The registry of named operations that service tasks in diagrams may call (DESIGN: workflows).
 
-A diagram names an operation (``spiffworkflow:serviceTaskOperator id="compute_deadlines"``); the
-domain modules register the Python behind each name with :func:`operation`. Deploying a diagram
-that names an unknown operation is refused, so process owners can only wire up what exists.
+A diagram names an operation (``spiffworkflow:serviceTaskOperator id="compute_deadlines"``). Each
+domain lists the Python behind its names in an :class:`OperationSet`; the composition root
+installs every domain's set in one place (``kehu.wiring``). Deploying a diagram that names an
+unknown operation is refused, so process owners can only wire up what exists.
 """
 
 from __future__ import annotations
@@ -33,16 +34,36 @@ Operation = Callable[[OperationCall], dict[str, Any]]
 _REGISTRY: dict[str, tuple[Operation, str]] = {}
 
 
-def operation(name: str, description: str) -> Callable[[Operation], Operation]:
-    """Register ``function`` under ``name`` for service tasks (a decorator)."""
+@dataclass(frozen=True)
+class ServiceOperation:
+    name: str
+    description: str
+    function: Operation
 
-    def register(function: Operation) -> Operation:
-        if name in _REGISTRY and _REGISTRY[name][0] is not function:
-            raise ValueError(f"operation {name!r} is registered twice")
-        _REGISTRY[name] = (function, description)
-        return function
 
-    return register
+class OperationSet:
+    """A domain's service operations, collected by decorating them; installed by ``install``."""
+
+    def __init__(self) -> None:
+        self.operations: list[ServiceOperation] = []
+
+    def __call__(self, name: str, description: str) -> Callable[[Operation], Operation]:
+        """Add ``function`` under ``name`` to this set (a decorator; registers nothing yet)."""
+
+        def add(function: Operation) -> Operation:
+            self.operations.append(ServiceOperation(name, description, function))
+            return function
+
+        return add
+
+
+def install(*sets: OperationSet) -> None:
+    """Make the operations of ``sets`` callable from diagrams (idempotent; a name is unique)."""
+    for operation_set in sets:
+        for op in operation_set.operations:
+            if op.name in _REGISTRY and _REGISTRY[op.name][0] is not op.function:
+                raise ValueError(f"operation {op.name!r} is registered twice")
+            _REGISTRY[op.name] = (op.function, op.description)
 
 
 def get(name: str) -> Operation | None:

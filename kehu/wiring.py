@@ -1,0 +1,18 @@
+"""Where the domains are plugged in: one visible list, no registration by import side effects.
+
+The GraphQL parts (query, mutation and subscription types, node loaders) are listed in
+``schema.schema``; the workflow parts (service operations diagrams may call, listeners of
+completed tasks) here. The app, the worker and every CLI command call :func:`wire` first.
+"""
+
+from __future__ import annotations
+
+from resolvers import complaints, sharing
+from resolvers import workflows as processes
+from workflows import operations
+
+
+def wire() -> None:
+    """Install every domain's service operations and task listeners (idempotent)."""
+    operations.install(complaints.OPERATIONS, sharing.OPERATIONS)
+    processes.install_task_listeners(dict(complaints.TASK_LISTENERS))
