@@ -92,7 +92,7 @@ def customers(settings: Settings, count: int) -> list[tuple[int, str, str, str]]
 
 
 def _global(type_name: str, pk: int) -> str:
-    from resolvers.shared.ids import global_id
+    from core.ids import global_id
 
     return global_id(type_name, pk)
 

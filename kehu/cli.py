@@ -317,7 +317,7 @@ def authz_check(
     ``--action use --type customer --field create`` whether they hold ``customer:create``.
     """
     from authz.policy import AccessAction, AccessPolicy
-    from resolvers.customers import row_visibility_reason
+    from authz.rows import row_visibility_reason
     from store.db import make_session_factory
     from store.staff import Staff
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import strawberry
 
+from core.ids import pk_of
 from resolvers import audit
-from resolvers.shared.ids import pk_of
 from resolvers.shared.pagination import PageRequest
 from schema.shared.base import Connection, ContextInfo, node_id
 from schema.shared.rights import HasRight

@@ -22,9 +22,9 @@ from strawberry.scalars import JSON
 from authz.fields import present as present_fields
 from core import clock
 from core.errors import ForbiddenError, UserInputError
+from core.ids import pk_of
 from resolvers import complaints as logic
 from resolvers import workflows as workflow_logic
-from resolvers.shared.ids import pk_of
 from resolvers.shared.pagination import PageRequest
 from schema.customers import CustomerNode, nested_customer, nested_customer_row
 from schema.shared.base import (

@@ -16,13 +16,14 @@ from typing import Any, TypeVar
 import strawberry
 from sqlalchemy.orm import Session
 
+from authz import rows as row_scopes
 from authz.fields import PERSONAL_FIELDS, WRITTEN_FIELDS, Effect, present
 from core import clock
 from core.errors import ForbiddenError, UserInputError
+from core.ids import pk_of
 from resolvers import customers as logic
 from resolvers.shared import validation
 from resolvers.shared.filters import FilterField, compile_where
-from resolvers.shared.ids import pk_of
 from resolvers.shared.pagination import PageRequest
 from schema.shared.base import (
     Connection,
@@ -1263,13 +1264,15 @@ def run_command(
 
 def _seen(info: ContextInfo, session: Session, value: str, field: str = "customerId") -> int:
     """The customer a mutation refers to: a valid ID of a customer the caller may see."""
-    return logic.require_visible(session, pk_of(value, "Customer", field), info.context.visible)
+    return row_scopes.require_visible(
+        session, pk_of(value, "Customer", field), info.context.visible
+    )
 
 
 def _target(info: ContextInfo, session: Session, value: str, field: str = "customerId") -> int:
     """The customer a mutation changes: one in the caller's write rows (NOT_FOUND if unseen)."""
     ctx = info.context
-    return logic.require_writable(
+    return row_scopes.require_writable(
         session, pk_of(value, "Customer", field), ctx.visible, ctx.writable
     )
 

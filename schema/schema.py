@@ -27,11 +27,11 @@ from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
 from core.errors import ForbiddenError, NotFoundError
+from core.ids import parse_global_id
 from core.settings import Settings
 from resolvers import complaints as complaint_logic
 from resolvers import customers as customer_logic
 from resolvers import workflows as workflow_logic
-from resolvers.shared.ids import parse_global_id
 from schema.access import AccessReport
 from schema.audit import AuditQuery
 from schema.complaints import ComplaintMutation, ComplaintNode, ComplaintQuery

@@ -8,15 +8,15 @@ from typing import Any
 import strawberry
 from sqlalchemy import select
 
+from authz import rows as row_scopes
 from authz.fields import Effect
 from authz.policy import AccessAction
+from authz.rows import row_visibility_reason
 from core import clock
 from core.errors import NotFoundError, UserInputError
-from resolvers import customers as logic_customers
+from core.ids import pk_of
 from resolvers import sharing
-from resolvers.customers import row_visibility_reason
 from resolvers.shared import validation
-from resolvers.shared.ids import pk_of
 from resolvers.shared.pagination import PageRequest
 from schema.shared.base import Connection, ContextInfo, Node, bilingual_enum, node_id, user_errors
 from schema.shared.mutations import mutate
@@ -353,7 +353,7 @@ class SharingMutation:
         ctx = info.context
 
         def command(session: Any) -> ShareRequest:
-            customer = logic_customers.require_visible(
+            customer = row_scopes.require_visible(
                 session, pk_of(input.customer_id, "Customer", "customerId"), ctx.visible
             )
             draft = sharing.ShareRequestDraft(
@@ -403,7 +403,7 @@ class SharingMutation:
         ctx = info.context
 
         def command(session: Any) -> Consent:
-            customer = logic_customers.require_visible(
+            customer = row_scopes.require_visible(
                 session, pk_of(input.customer_id, "Customer", "customerId"), ctx.visible
             )
             draft = sharing.ConsentDraft(
@@ -439,9 +439,7 @@ class SharingMutation:
             consent_id = pk_of(input.id, "Consent", "id")
             found = sharing.consents_by_id(session, [consent_id]).get(consent_id)
             # A consent of a customer the caller cannot see is answered like a missing one.
-            if found is None or not logic_customers.is_visible(
-                session, found.customer_id, ctx.visible
-            ):
+            if found is None or not row_scopes.is_visible(session, found.customer_id, ctx.visible):
                 raise NotFoundError("no consent with this ID")
             return sharing.revoke_consent(session, ctx.actor, consent_id)
 
@@ -510,7 +508,7 @@ class SharingQuery:
     @guarded_field("A customer's consents, newest first. 客户授权同意记录。", Authenticated())
     def consents(self, info: ContextInfo, customer_id: strawberry.ID) -> list[ConsentNode]:
         ctx = info.context
-        customer = logic_customers.require_visible(
+        customer = row_scopes.require_visible(
             ctx.session, pk_of(customer_id, "Customer", "customerId"), ctx.visible
         )
         statement = select(Consent).where(Consent.customer_id == customer)

@@ -13,8 +13,8 @@ from strawberry.scalars import JSON
 
 from core import clock
 from core.errors import NotFoundError, UserInputError
+from core.ids import pk_of
 from resolvers import workflows as logic
-from resolvers.shared.ids import pk_of
 from resolvers.shared.pagination import PageRequest
 from schema.shared.base import Connection, ContextInfo, Node, bilingual_enum, node_id, user_errors
 from schema.shared.mutations import mutate

@@ -9,9 +9,9 @@ from pathlib import Path
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
+from core.ids import parse_global_id
 from core.settings import Settings
 from kehu.app import create_app
-from resolvers.shared.ids import parse_global_id
 from store.db import make_engine
 from tests.conftest import Backend, settings_env
 

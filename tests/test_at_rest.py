@@ -21,9 +21,9 @@ from sqlalchemy.exc import StatementError
 from typer.testing import CliRunner
 
 from core import clock
+from core.ids import parse_global_id
 from core.settings import Settings
 from kehu.cli import app
-from resolvers.shared.ids import parse_global_id
 from store import migrate
 from store.base import UnboundValueError
 from store.customers import Customer

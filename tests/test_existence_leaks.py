@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from resolvers.shared.ids import global_id, parse_global_id
+from core.ids import global_id, parse_global_id
 from tests.conftest import SOURCE, Backend, branch_id, create_customer, policy_rule
 
 CREATE = """

@@ -319,7 +319,7 @@ def test_unknown_or_foreign_task_ids_are_typed_errors(backend: Backend) -> None:
         query, {"i": {"id": bj_customer(backend)["id"], "data": {}}}, staff="SUP0001"
     )["completeTask"]
     assert wrong_type["errors"] == [{"field": ["id"], "code": "INVALID_ID"}]
-    from resolvers.shared.ids import global_id
+    from core.ids import global_id
 
     missing = backend.post(
         query, {"i": {"id": global_id("Task", 987654), "data": {}}}, staff="SUP0001"

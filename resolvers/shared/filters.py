@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import and_, or_, true
 
 from core.errors import UserInputError
-from resolvers.shared.ids import pk_of
+from core.ids import pk_of
 from store import crypto
 
 MAX_FILTER_DEPTH = 5

@@ -11,7 +11,7 @@ import strawberry
 from strawberry.types import Info
 
 from core.errors import FieldError, UserInputError
-from resolvers.shared.ids import global_id
+from core.ids import global_id
 from resolvers.shared.pagination import Page
 from schema.shared.context import Context
 

@@ -11,11 +11,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from authz.fields import PERSONAL_FIELDS, Effect, PolicyAccess
 from authz.policy import AccessPolicy, RoleDecisions
+from authz.rows import require_visible, visible_to
 from core import clock
 from core.errors import ApiError, ForbiddenError, NotFoundError
 from core.settings import Settings
 from resolvers import sharing
-from resolvers.customers import require_visible, visible_to
 from store.sharing import ShareGrant
 from store.staff import Staff
 
