@@ -11,10 +11,15 @@ from pathlib import Path
 from schema.customers import CustomerErrorCode
 
 ROOT = Path(__file__).resolve().parent.parent
+# The customers domain (a module or a package on each floor) and the shared machinery it uses.
 SOURCES = [
-    ROOT / "resolvers" / name
-    for name in ("customers.py", "validation.py", "pagination.py", "ids.py", "filters.py")
-] + [ROOT / "schema" / "customers.py"]
+    *ROOT.glob("resolvers/customers.py"),
+    *ROOT.glob("resolvers/customers/*.py"),
+    *ROOT.glob("resolvers/shared/*.py"),
+    ROOT / "core" / "ids.py",
+    *ROOT.glob("schema/customers.py"),
+    *ROOT.glob("schema/customers/*.py"),
+]
 
 
 def _codes(path: Path) -> set[str]:
