@@ -107,11 +107,17 @@ def _errors(payload: dict[str, Any]) -> set[tuple[str, str]]:
 def test_plat2_deploy_refuses_bad_diagrams_naming_the_element(
     backend: Backend, change: Any, expected: tuple[str, str]
 ) -> None:
-    before = backend.gql('{ processVersions(process: "complaint") { number } }', staff="PO0001")
+    before = backend.gql(
+        '{ processVersions(where: {processKey: {eq: "complaint"}}) { totalCount edges { node { number } } } }',
+        staff="PO0001",
+    )
     payload = _deploy(backend, change(ORIGINAL))
     assert payload["version"] is None
     assert expected in _errors(payload), payload["errors"]
-    after = backend.gql('{ processVersions(process: "complaint") { number } }', staff="PO0001")
+    after = backend.gql(
+        '{ processVersions(where: {processKey: {eq: "complaint"}}) { totalCount edges { node { number } } } }',
+        staff="PO0001",
+    )
     assert after == before
     assert not Path("/tmp/kehu-pwned").exists()
 
