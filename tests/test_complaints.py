@@ -570,3 +570,72 @@ def test_bank_wide_statistics_cannot_be_narrowed_to_one_customer(backend: Backen
         assert backend.gql(
             query, {"where": {"branch": {"eq": branch_id(backend, "SUP0001")}}}, staff=staff
         )
+
+
+OVERDUE_VIEWS = """query($id: ID!, $where: ComplaintWhere!) {
+  complaint(id: $id) { overdue slaState }
+  overdue: complaints(first: 100, where: {and: [$where, {overdue: {eq: true}}]}) {
+    edges { node { id } } }
+  breached: complaints(first: 100, where: {and: [$where, {slaState: {eq: BREACHED}}]}) {
+    edges { node { id } } }
+  complaintStatistics(by: CATEGORY, where: $where) { overdueOpen decided decidedOnTime }
+}"""
+
+
+def _overdue_views(backend: Backend, complaint: dict[str, Any], customer: str) -> tuple[Any, ...]:
+    """What each view says about one complaint: the field, both filters, the statistics."""
+    found = backend.gql(
+        OVERDUE_VIEWS,
+        {"id": complaint["id"], "where": {"customer": {"eq": customer}}},
+        staff="RM0001",
+    )
+    (row,) = found["complaintStatistics"]
+    return (
+        found["complaint"]["overdue"],
+        found["complaint"]["slaState"],
+        [e["node"]["id"] for e in found["overdue"]["edges"]] == [complaint["id"]],
+        [e["node"]["id"] for e in found["breached"]["edges"]] == [complaint["id"]],
+        row["overdueOpen"],
+    )
+
+
+def test_cmp6_one_overdue_rule_the_deadline_instant_itself_is_overdue(backend: Backend) -> None:
+    """The field, the filters, slaState and the statistics agree at the boundary, before any
+    timer has run: a second before the deadline nothing is overdue; at the deadline instant
+    everything says so."""
+    customer = bj_customer(backend)
+    complaint = submit(backend, customer)
+    due = datetime.fromisoformat(complaint["decisionDueAt"])
+    with clock.travel_to(due - timedelta(seconds=1), all_threads=True):
+        assert _overdue_views(backend, complaint, customer["id"]) == (
+            False,
+            "ON_TRACK",
+            False,
+            False,
+            0,
+        )
+    with clock.travel_to(due, all_threads=True):
+        assert _overdue_views(backend, complaint, customer["id"]) == (
+            True,
+            "BREACHED",
+            True,
+            True,
+            1,
+        )
+
+
+def test_cmp5_a_decision_at_the_deadline_instant_is_not_on_time(backend: Backend) -> None:
+    customer = bj_customer(backend)
+    complaint = submit(backend, customer)
+    due = datetime.fromisoformat(complaint["decisionDueAt"])
+    with clock.travel_to(due, all_threads=True):
+        assign(backend, complaint)
+        do(backend, "SH01CH01", complaint, "Task_Investigate", on_the_spot())
+        do(backend, "SH01CH01", complaint, "Task_DecisionNotice", DECISION)
+        found = backend.gql(
+            OVERDUE_VIEWS,
+            {"id": complaint["id"], "where": {"customer": {"eq": customer["id"]}}},
+            staff="RM0001",
+        )
+    assert found["complaint"] == {"overdue": False, "slaState": "BREACHED"}
+    assert found["complaintStatistics"] == [{"overdueOpen": 0, "decided": 1, "decidedOnTime": 0}]
