@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from core import clock
@@ -639,3 +639,30 @@ def test_cmp5_a_decision_at_the_deadline_instant_is_not_on_time(backend: Backend
         )
     assert found["complaint"] == {"overdue": False, "slaState": "BREACHED"}
     assert found["complaintStatistics"] == [{"overdueOpen": 0, "decided": 1, "decidedOnTime": 0}]
+
+
+def test_cmp6_date_time_filters_compare_utc_instants(backend: Backend) -> None:
+    customer = bj_customer(backend)
+    complaint = submit(backend, customer)
+    accepted = datetime.fromisoformat(read(backend, complaint)["acceptedAt"])
+    beijing = timezone(timedelta(hours=8))
+    query = """query($where: ComplaintWhere!) { complaints(first: 5, where: $where) {
+        edges { node { id } } } }"""
+
+    def listed(**accepted_at: str) -> bool:
+        where = {"customer": {"eq": customer["id"]}, "acceptedAt": accepted_at}
+        edges = backend.gql(query, {"where": where}, staff="RM0001")["complaints"]["edges"]
+        return [e["node"]["id"] for e in edges] == [complaint["id"]]
+
+    # The same instant written in Beijing time: inclusive at both ends.
+    assert listed(gte=accepted.astimezone(beijing).isoformat())
+    assert listed(lte=accepted.astimezone(beijing).isoformat())
+    assert not listed(gte=(accepted + timedelta(seconds=1)).astimezone(beijing).isoformat())
+    # A time without an offset names no instant: refused, naming the input.
+    body = backend.post(
+        query,
+        {"where": {"acceptedAt": {"gte": "2026-01-01T00:00:00"}}},
+        staff="RM0001",
+    ).json()
+    (error,) = body["errors"]
+    assert error["extensions"]["fields"][0]["code"] == "INVALID"
