@@ -57,7 +57,7 @@ class SlaState(StrEnum):
     BREACHED = "BREACHED"
 
 
-class EventKind(StrEnum):
+class ComplaintEventKind(StrEnum):
     """What one step of a complaint's timeline records (stored as its value)."""
 
     REGISTERED = "REGISTERED"
@@ -79,7 +79,7 @@ class EventKind(StrEnum):
     CLOSED = "CLOSED"
 
 
-class MessageKind(StrEnum):
+class CustomerMessageKind(StrEnum):
     """What the bank told the customer (stored as its value)."""
 
     ACKNOWLEDGEMENT = "ACKNOWLEDGEMENT"
@@ -89,7 +89,7 @@ class MessageKind(StrEnum):
     REVIEW_DECISION = "REVIEW_DECISION"
 
 
-class MessageChannel(StrEnum):
+class CustomerMessageChannel(StrEnum):
     """How a message reached the customer (the decision notice form offers the same list)."""
 
     SMS = "SMS"

@@ -27,12 +27,12 @@ from store.complaints import (
     Channel,
     Complaint,
     ComplaintEvent,
+    ComplaintEventKind,
     ComplaintStatus,
     Complexity,
     CustomerMessage,
-    EventKind,
-    MessageChannel,
-    MessageKind,
+    CustomerMessageChannel,
+    CustomerMessageKind,
     SlaState,
 )
 from store.customers import Customer
@@ -128,7 +128,13 @@ def submit(
     session.add(complaint)
     session.flush()
     complaint.reference = f"TS{clock.business_date(now):%Y%m%d}-{complaint.id:06d}"
-    add_event(session, complaint.id, EventKind.REGISTERED, actor, {"channel": draft.channel.value})
+    add_event(
+        session,
+        complaint.id,
+        ComplaintEventKind.REGISTERED,
+        actor,
+        {"channel": draft.channel.value},
+    )
     _acknowledge(session, complaint)
 
     start_for(
@@ -163,7 +169,7 @@ def _acknowledge(session: Session, complaint: Complaint) -> None:
     tell(
         session,
         complaint,
-        MessageKind.ACKNOWLEDGEMENT,
+        CustomerMessageKind.ACKNOWLEDGEMENT,
         f"您的投诉已受理（编号 {complaint.reference}），我行将于 {due:%Y-%m-%d} 前作出处理决定。",
     )
 
@@ -171,7 +177,7 @@ def _acknowledge(session: Session, complaint: Complaint) -> None:
 def add_event(
     session: Session,
     complaint_id: int,
-    kind: EventKind,
+    kind: ComplaintEventKind,
     actor: Staff | None,
     details: dict[str, Any] | None = None,
 ) -> None:
@@ -190,9 +196,9 @@ def add_event(
 def tell(
     session: Session,
     complaint: Complaint,
-    kind: MessageKind,
+    kind: CustomerMessageKind,
     content: str,
-    channel: MessageChannel = MessageChannel.SMS,
+    channel: CustomerMessageChannel = CustomerMessageChannel.SMS,
     proof: str | None = None,
 ) -> None:
     """Tell the customer something about their complaint and keep the proof of delivery."""

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from sqlalchemy import ColumnElement, and_, case, literal, or_
 
 from core import clock
-from store.complaints import Complaint, ComplaintStatus, Complexity, EventKind, SlaState
+from store.complaints import Complaint, ComplaintEventKind, ComplaintStatus, Complexity, SlaState
 
 # Deadlines are natural days counted in Beijing time from the day after acceptance.
 DECISION_DAYS = {
@@ -52,7 +52,7 @@ class Deadlines(Protocol):
     review_due_at: datetime | None
 
 
-def missed(complaint: Deadlines, now: datetime) -> EventKind | None:
+def missed(complaint: Deadlines, now: datetime) -> ComplaintEventKind | None:
     """Which deadline ``complaint`` has missed at ``now`` (None: none is missed)."""
     if (
         complaint.status == ComplaintStatus.UNDER_REVIEW
@@ -60,9 +60,9 @@ def missed(complaint: Deadlines, now: datetime) -> EventKind | None:
         and complaint.review_due_at is not None
         and complaint.review_due_at <= now
     ):
-        return EventKind.REVIEW_DEADLINE_MISSED
+        return ComplaintEventKind.REVIEW_DEADLINE_MISSED
     if complaint.decided_at is None and complaint.decision_due_at <= now:
-        return EventKind.DEADLINE_MISSED
+        return ComplaintEventKind.DEADLINE_MISSED
     return None
 
 

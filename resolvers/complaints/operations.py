@@ -34,11 +34,11 @@ from resolvers.complaints.deadlines import (
 from resolvers.shared.staff import staff_by_employee_number
 from store.complaints import (
     Complaint,
+    ComplaintEventKind,
     ComplaintStatus,
     Complexity,
-    EventKind,
-    MessageChannel,
-    MessageKind,
+    CustomerMessageChannel,
+    CustomerMessageKind,
     Rectification,
     SlaState,
 )
@@ -78,7 +78,7 @@ def _note_task(
     add_event(
         session,
         complaint_id,
-        EventKind.TASK_COMPLETED,
+        ComplaintEventKind.TASK_COMPLETED,
         actor,
         {"task": task.name, "element": task.element_id, "answers": data},
     )
@@ -129,7 +129,7 @@ def assign_handler(call: OperationCall) -> dict[str, Any]:
     add_event(
         call.session,
         complaint.id,
-        EventKind.HANDLER_ASSIGNED,
+        ComplaintEventKind.HANDLER_ASSIGNED,
         call.actor,
         {"handler": handler.employee_no},
     )
@@ -168,7 +168,7 @@ def record_investigation(call: OperationCall) -> dict[str, Any]:
     add_event(
         call.session,
         complaint.id,
-        EventKind.RESOLVED_ON_THE_SPOT if on_the_spot else EventKind.PLAN_MADE,
+        ComplaintEventKind.RESOLVED_ON_THE_SPOT if on_the_spot else ComplaintEventKind.PLAN_MADE,
         call.actor,
         {"complexity": complexity.value, "cause": complaint.cause},
     )
@@ -214,11 +214,13 @@ def extend_deadline(call: OperationCall) -> dict[str, Any]:
     if complaint.sla_state is SlaState.AT_RISK:
         complaint.sla_state = SlaState.ON_TRACK
     due = clock.business_date(complaint.decision_due_at)
-    add_event(call.session, complaint.id, EventKind.DEADLINE_EXTENDED, call.actor, {"days": days})
+    add_event(
+        call.session, complaint.id, ComplaintEventKind.DEADLINE_EXTENDED, call.actor, {"days": days}
+    )
     tell(
         call.session,
         complaint,
-        MessageKind.EXTENSION,
+        CustomerMessageKind.EXTENSION,
         f"因案情复杂，您的投诉（编号 {complaint.reference}）处理期限延长至 {due:%Y-%m-%d}。",
     )
     return _deadlines(complaint)
@@ -233,7 +235,7 @@ def warn_supervisor(call: OperationCall) -> dict[str, Any]:
     add_event(
         call.session,
         complaint.id,
-        EventKind.DEADLINE_WARNING,
+        ComplaintEventKind.DEADLINE_WARNING,
         None,
         {"decision_due_at": complaint.decision_due_at.isoformat()},
     )
@@ -259,11 +261,11 @@ def notify_progress(call: OperationCall) -> dict[str, Any]:
     tell(
         call.session,
         complaint,
-        MessageKind.PROGRESS,
+        CustomerMessageKind.PROGRESS,
         f"您的投诉（编号 {complaint.reference}）正在处理中，"
         f"我行将于 {due:%Y-%m-%d} 前作出处理决定。",
     )
-    add_event(call.session, complaint.id, EventKind.PROGRESS_UPDATE_SENT, None)
+    add_event(call.session, complaint.id, ComplaintEventKind.PROGRESS_UPDATE_SENT, None)
     return {"sent": True}
 
 
@@ -286,15 +288,15 @@ def record_decision(call: OperationCall) -> dict[str, Any]:
     tell(
         call.session,
         complaint,
-        MessageKind.DECISION_NOTICE,
+        CustomerMessageKind.DECISION_NOTICE,
         notice,
-        channel=MessageChannel(str(data["channel"])),
+        channel=CustomerMessageChannel(str(data["channel"])),
         proof=str(data["proof_of_delivery"]),
     )
     add_event(
         call.session,
         complaint.id,
-        EventKind.DECISION_DELIVERED,
+        ComplaintEventKind.DECISION_DELIVERED,
         call.actor,
         {"outcome": data["outcome"]},
     )
@@ -308,7 +310,7 @@ def record_call_back(call: OperationCall) -> dict[str, Any]:
     add_event(
         call.session,
         complaint.id,
-        EventKind.CALLED_BACK,
+        ComplaintEventKind.CALLED_BACK,
         call.actor,
         {"satisfaction_score": complaint.satisfaction_score, "satisfied": call.data["satisfied"]},
     )
@@ -325,7 +327,7 @@ def open_review(call: OperationCall) -> dict[str, Any]:
     complaint.review_requested_at = now
     complaint.review_due_at = natural_day_deadline(now, REVIEW_DECISION_DAYS)
     complaint.status = ComplaintStatus.UNDER_REVIEW
-    add_event(call.session, complaint.id, EventKind.REVIEW_REQUESTED, call.actor)
+    add_event(call.session, complaint.id, ComplaintEventKind.REVIEW_REQUESTED, call.actor)
     return {"review_due_at": complaint.review_due_at.isoformat()}
 
 
@@ -336,14 +338,14 @@ def record_review(call: OperationCall) -> dict[str, Any]:
     add_event(
         call.session,
         complaint.id,
-        EventKind.REVIEWED,
+        ComplaintEventKind.REVIEWED,
         call.actor,
         {"outcome": complaint.review_outcome},
     )
     tell(
         call.session,
         complaint,
-        MessageKind.REVIEW_DECISION,
+        CustomerMessageKind.REVIEW_DECISION,
         f"您的复核申请（投诉编号 {complaint.reference}）已办结：{complaint.review_outcome}。",
     )
     return {"review_outcome": complaint.review_outcome}
@@ -359,7 +361,7 @@ def raise_rectification(call: OperationCall) -> dict[str, Any]:
     )
     call.session.add(item)
     call.session.flush()
-    add_event(call.session, complaint.id, EventKind.RECTIFICATION_RAISED, call.actor)
+    add_event(call.session, complaint.id, ComplaintEventKind.RECTIFICATION_RAISED, call.actor)
     return {"rectification_id": item.id}
 
 
@@ -374,7 +376,7 @@ def close_rectification(call: OperationCall) -> dict[str, Any]:
     item.actions = json.dumps(list(call.data.get("actions", [])), ensure_ascii=False)
     item.closed_at = clock.now()
     item.closed_by_id = call.actor.id if call.actor else None
-    add_event(call.session, complaint.id, EventKind.RECTIFICATION_CLOSED, call.actor)
+    add_event(call.session, complaint.id, ComplaintEventKind.RECTIFICATION_CLOSED, call.actor)
     return {"closed": True}
 
 
@@ -383,5 +385,5 @@ def close_complaint(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
     complaint.status = ComplaintStatus.CLOSED
     complaint.closed_at = clock.now()
-    add_event(call.session, complaint.id, EventKind.CLOSED, call.actor)
+    add_event(call.session, complaint.id, ComplaintEventKind.CLOSED, call.actor)
     return {"closed": True}

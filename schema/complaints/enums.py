@@ -5,16 +5,8 @@ from __future__ import annotations
 from enum import Enum
 
 from schema.shared.base import bilingual_enum
-from store.complaints import (
-    Category,
-    Channel,
-    ComplaintStatus,
-    Complexity,
-    EventKind,
-    MessageChannel,
-    MessageKind,
-    SlaState,
-)
+from store import complaints as rows
+from store.complaints import Category, Channel, ComplaintStatus, Complexity, SlaState
 
 ChannelEnum = bilingual_enum(
     Channel,
@@ -72,7 +64,7 @@ SlaStateEnum = bilingual_enum(
     },
 )
 ComplaintEventKind = bilingual_enum(
-    EventKind,
+    rows.ComplaintEventKind,
     "What one step of a complaint's timeline records. 处理记录类型。",
     {
         "REGISTERED": "The complaint was registered 已登记",
@@ -95,7 +87,7 @@ ComplaintEventKind = bilingual_enum(
     },
 )
 CustomerMessageKind = bilingual_enum(
-    MessageKind,
+    rows.CustomerMessageKind,
     "What the bank told the customer. 告知类型。",
     {
         "ACKNOWLEDGEMENT": "The complaint was accepted 受理告知",
@@ -106,7 +98,7 @@ CustomerMessageKind = bilingual_enum(
     },
 )
 CustomerMessageChannel = bilingual_enum(
-    MessageChannel,
+    rows.CustomerMessageChannel,
     "How a message reached the customer. 送达方式。",
     {
         "SMS": "Text message 短信",

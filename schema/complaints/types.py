@@ -44,7 +44,7 @@ from schema.workflows import (
     batched_staff,
     present_tasks,
 )
-from store.complaints import Complaint, EventKind, MessageChannel, MessageKind
+from store.complaints import Complaint
 
 V = TypeVar("V")
 
@@ -221,7 +221,7 @@ class ComplaintNode(Node):
             return None
         return [
             ComplaintEventNode(
-                kind=EventKind(event.kind),
+                kind=ComplaintEventKind(event.kind),
                 actor=employee_no,
                 at=event.at,
                 details=json.loads(event.details) if event.details else None,
@@ -239,8 +239,8 @@ class ComplaintNode(Node):
             return None
         return [
             CustomerMessageNode(
-                kind=MessageKind(m.kind),
-                channel=MessageChannel(m.channel),
+                kind=CustomerMessageKind(m.kind),
+                channel=CustomerMessageChannel(m.channel),
                 content=m.content,
                 proof_of_delivery=m.proof_of_delivery,
                 sent_at=m.sent_at,
