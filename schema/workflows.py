@@ -31,8 +31,8 @@ from schema.shared.mutations import mutate
 from schema.shared.rights import Authenticated, HasRight
 from schema.shared.rights import field as guarded_field
 from schema.shared.rights import mutation as guarded_mutation
-from schema.staff import StaffNode
-from store.staff import Staff
+from schema.staff import RoleEnum, StaffNode
+from store.staff import Role, Staff
 from store.workflows import InstanceStatus, ProcessInstance, ProcessTask, ProcessVersion, TaskStatus
 
 if TYPE_CHECKING:
@@ -225,7 +225,9 @@ class TaskNode(Node):
     _version_id: strawberry.Private[int | None]
     name: str
     element_id: str = strawberry.field(description="The BPMN element id of the task.")
-    candidate_role: str = strawberry.field(description="The role of the task's lane.")
+    candidate_role: RoleEnum = strawberry.field(  # type: ignore[valid-type]
+        description="The role of the task's lane."
+    )
     branch: strawberry.ID | None = strawberry.field(description="Null: any branch.")
     form_name: str
     due_at: dt.datetime | None
@@ -243,7 +245,7 @@ class TaskNode(Node):
             _version_id=version_id,
             name=task.name,
             element_id=task.element_id,
-            candidate_role=task.candidate_role,
+            candidate_role=Role(task.candidate_role),
             branch=node_id("Branch", task.branch_id) if task.branch_id else None,
             form_name=task.form_name,
             due_at=task.due_at,

@@ -273,6 +273,7 @@ def notify_progress(call: OperationCall) -> dict[str, Any]:
 def record_decision(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
     data = call.data
+    channel = _channel(str(data["channel"]))
     now = clock.now()
     complaint.decided_at = now
     complaint.outcome = str(data["outcome"])
@@ -290,7 +291,7 @@ def record_decision(call: OperationCall) -> dict[str, Any]:
         complaint,
         CustomerMessageKind.DECISION_NOTICE,
         notice,
-        channel=CustomerMessageChannel(str(data["channel"])),
+        channel=channel,
         proof=str(data["proof_of_delivery"]),
     )
     add_event(
@@ -301,6 +302,15 @@ def record_decision(call: OperationCall) -> dict[str, Any]:
         {"outcome": data["outcome"]},
     )
     return {"call_back_due_at": (now + timedelta(days=CALL_BACK_WITHIN_DAYS)).isoformat()}
+
+
+def _channel(value: str) -> CustomerMessageChannel:
+    """The delivery channel a decision form names (a redeployed form may offer others)."""
+    try:
+        return CustomerMessageChannel(value)
+    except ValueError:
+        known = ", ".join(CustomerMessageChannel)
+        raise UserInputError.one(_field("channel"), "INVALID", f"must be one of {known}") from None
 
 
 @OPERATIONS("record_call_back", "Record the customer's satisfaction with the handling")
