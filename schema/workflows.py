@@ -8,9 +8,11 @@ from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import strawberry
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from strawberry.scalars import JSON
 
+from authz.rows import complaints_visible_to
 from core import clock
 from core.errors import FieldError, NotFoundError, UserInputError
 from core.ids import pk_of
@@ -32,6 +34,7 @@ from schema.shared.rights import Authenticated, HasRight
 from schema.shared.rights import field as guarded_field
 from schema.shared.rights import mutation as guarded_mutation
 from schema.staff import RoleEnum, StaffNode
+from store.complaints import Complaint
 from store.staff import Role, Staff
 from store.workflows import InstanceStatus, ProcessInstance, ProcessTask, ProcessVersion, TaskStatus
 
@@ -345,13 +348,33 @@ def load_task(info: ContextInfo, pk: int) -> TaskNode | None:
 
 
 def load_instance(info: ContextInfo, pk: int) -> ProcessInstanceNode | None:
-    """``node(id:)`` of an instance: process owners, and whoever may see one of its tasks."""
+    """``node(id:)`` of an instance, for whoever reaches it through a list: process owners,
+    whoever may see one of its tasks (``Task.processInstance``), and whoever sees the domain
+    row it runs for (``Complaint.process``)."""
     ctx = info.context
-    if ctx.has_right("admin:process"):
-        found = ctx.session.get(ProcessInstance, pk)
-    else:
-        found = logic.visible_instance(ctx.session, ctx.actor, pk)
-    return ProcessInstanceNode.of(found) if found is not None else None
+    found = ctx.session.get(ProcessInstance, pk)
+    if found is None:
+        return None
+    if (
+        ctx.has_right("admin:process")
+        or logic.visible_instance(ctx.session, ctx.actor, pk) is not None
+        or _sees_record(info, found.business_key)
+    ):
+        return ProcessInstanceNode.of(found)
+    return None
+
+
+def _sees_record(info: ContextInfo, business_key: str) -> bool:
+    """Whether the caller sees the domain row of a business key (``complaint:<id>``)."""
+    prefix, _, record_id = business_key.partition(":")
+    if prefix != "complaint" or not record_id.isdigit():
+        return False
+    ctx = info.context
+    visible = complaints_visible_to(ctx.actor, ctx.visible)
+    return (
+        ctx.session.scalar(select(Complaint.id).where(Complaint.id == int(record_id), visible))
+        is not None
+    )
 
 
 def load_version(info: ContextInfo, pk: int) -> ProcessVersionNode | None:

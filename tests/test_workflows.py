@@ -435,5 +435,7 @@ def test_node_resolves_process_instances_and_versions_as_their_lists_show_them(
         node("SUP0001", instance)["businessKey"] == f"complaint:{complaint_pk(backend, complaint)}"
     )
     assert node("SUP0001", version) is None
-    # Another branch's supervisor sees none of its tasks: the instance is not there for them.
+    # The customer's relationship manager sees the complaint, so its process too.
+    assert node("RM0001", instance)["__typename"] == "ProcessInstance"
+    # Another branch's supervisor sees neither its tasks nor the complaint.
     assert node("SH01SUP01", instance) is None
