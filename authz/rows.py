@@ -124,3 +124,14 @@ def may_place(
     return "branch" in write_scopes or (
         "own" in write_scopes and manager is not None and manager.id == staff.id
     )
+
+
+def complaints_visible_to(
+    staff: Staff, customer_visible: ColumnElement[bool]
+) -> ColumnElement[bool]:
+    """SQL condition: complaints the caller may see — of customers they may see
+    (``customer_visible``, the request's customer scope), or handled by them."""
+    return or_(
+        Complaint.customer_id.in_(select(Customer.id).where(customer_visible)),
+        Complaint.handler_id == staff.id,
+    )

@@ -235,8 +235,8 @@ def timers(env: dict[str, str], label: str) -> None:
     from kehu.wiring import wire
 
     wire()
-    from resolvers import complaints as logic
     from resolvers import workflows as workflow_logic
+    from resolvers.complaints import commands as logic
     from store.complaints import Category, Channel
     from store.db import make_session_factory, transaction
     from store.staff import Staff

@@ -518,8 +518,9 @@ def seed_complaints(engine: Engine, count: int) -> int:
     They run through the real complaint process, so inboxes, timelines and statistics show data.
     """
     # The operations the diagrams call are registered by these modules.
-    from resolvers import complaints, sharing  # noqa: F401
+    from resolvers import sharing  # noqa: F401
     from resolvers import workflows as tasks
+    from resolvers.complaints import commands as complaints
     from store.complaints import Category, Channel, Complaint
     from store.customers import Customer
     from store.db import make_session_factory, transaction

@@ -7,8 +7,9 @@ completed tasks) here. The app, the worker and every CLI command call :func:`wir
 
 from __future__ import annotations
 
-from resolvers import complaints, sharing
+from resolvers import sharing
 from resolvers import workflows as processes
+from resolvers.complaints import operations as complaints
 from workflows import operations
 
 

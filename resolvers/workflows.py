@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, false, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from core import clock
@@ -22,8 +22,9 @@ from core.errors import (
     NotFoundError,
     UserInputError,
 )
-from resolvers.shared import validation
+from resolvers.shared.filters import FilterField, compile_where
 from resolvers.shared.pagination import Page, PageRequest, SortKey, paginate
+from resolvers.shared.staff import staff_by_employee_number
 from store.db import take_write_lock
 from store.staff import Role, Staff
 from store.workflows import ProcessInstance, ProcessTask, ProcessVersion, TaskStatus
@@ -107,11 +108,18 @@ def migrate_instance(session: Session, instance_id: int, version_id: int) -> Pro
     return _translated(lambda: runtime.migrate(session, instance_id, target))  # type: ignore[no-any-return]
 
 
-def versions(session: Session, process_key: str | None) -> list[ProcessVersion]:
-    statement = select(ProcessVersion).order_by(ProcessVersion.process_key, ProcessVersion.number)
-    if process_key:
-        statement = statement.where(ProcessVersion.process_key == process_key)
-    return list(session.scalars(statement))
+VERSION_FILTERS = {"process_key": FilterField(ProcessVersion.process_key, "text")}
+
+
+def version_page(session: Session, where: Any, request: PageRequest) -> Page:
+    """Deployed versions by process and number (``where``: a ``ProcessVersionWhere``)."""
+    statement: Select[Any] = select(ProcessVersion).where(compile_where(where, VERSION_FILTERS))
+    keys = [
+        SortKey(ProcessVersion.process_key, False, str),
+        SortKey(ProcessVersion.number, False, int),
+        SortKey(ProcessVersion.id, False, int),
+    ]
+    return paginate(session, statement, keys, request, lambda v: [v.process_key, v.number, v.id])
 
 
 # --- tasks ----------------------------------------------------------------------------------------
@@ -160,36 +168,38 @@ def visible_task(session: Session, staff: Staff, task_id: int) -> ProcessTask:
     raise NotFoundError("no task with this ID")
 
 
-def task_page(
-    session: Session,
-    staff: Staff,
-    request: PageRequest,
-    *,
-    process_key: str | None = None,
-    overdue: bool | None = None,
-    assigned_to_me: bool | None = None,
-) -> Page:
-    """The caller's inbox: open tasks they may do, oldest first (filter ``overdue`` for urgency)."""
-    statement: Select[Any] = select(ProcessTask).where(
-        ProcessTask.status == TaskStatus.OPEN, candidate_condition(staff)
+def task_overdue_condition(now: datetime) -> ColumnElement[bool]:
+    """SQL: an open task at or past its due instant (the ``Task.overdue`` field's rule)."""
+    return and_(
+        ProcessTask.status == TaskStatus.OPEN,
+        ProcessTask.due_at.is_not(None),
+        ProcessTask.due_at <= now,
     )
-    if process_key:
-        statement = statement.join(
-            ProcessInstance, ProcessInstance.id == ProcessTask.instance_id
-        ).where(
-            ProcessInstance.version_id.in_(
-                select(ProcessVersion.id).where(ProcessVersion.process_key == process_key)
-            )
-        )
-    now = clock.now()
-    if overdue is True:
-        statement = statement.where(ProcessTask.due_at <= now)
-    elif overdue is False:
-        statement = statement.where(or_(ProcessTask.due_at.is_(None), ProcessTask.due_at > now))
-    if assigned_to_me is True:
-        statement = statement.where(ProcessTask.assignee_id == staff.id)
-    elif assigned_to_me is False:
-        statement = statement.where(ProcessTask.assignee_id.is_(None))
+
+
+def task_filter_fields(now: datetime) -> dict[str, FilterField]:
+    """The filterable fields of the inbox; ``overdue`` as seen at ``now``."""
+    process_key = (
+        select(ProcessVersion.process_key)
+        .join(ProcessInstance, ProcessInstance.version_id == ProcessVersion.id)
+        .where(ProcessInstance.id == ProcessTask.instance_id)
+        .scalar_subquery()
+    )
+    return {
+        "process": FilterField(process_key, "text"),
+        "due_at": FilterField(ProcessTask.due_at),
+        "overdue": FilterField(case((task_overdue_condition(now), True), else_=False)),
+        "claimed": FilterField(case((ProcessTask.assignee_id.is_not(None), True), else_=False)),
+    }
+
+
+def task_page(session: Session, staff: Staff, request: PageRequest, where: Any = None) -> Page:
+    """The caller's inbox: open tasks they may do, oldest first (``where``: a ``TaskWhere``)."""
+    statement: Select[Any] = select(ProcessTask).where(
+        ProcessTask.status == TaskStatus.OPEN,
+        candidate_condition(staff),
+        compile_where(where, task_filter_fields(clock.now())),
+    )
     keys = [SortKey(ProcessTask.id, False, int)]
     return paginate(session, statement, keys, request, lambda t: [t.id])
 
@@ -212,9 +222,7 @@ def reassign_task(session: Session, actor: Staff, task_id: int, employee_no: str
         raise ForbiddenError("only a supervisor of the task's branch may reassign it")
     if task.status is not TaskStatus.OPEN:
         raise UserInputError.one(("id",), "TASK_NOT_OPEN", "the task is no longer open")
-    person = session.scalar(
-        select(Staff).where(Staff.employee_no == validation.employee_number(employee_no))
-    )
+    person = staff_by_employee_number(session, employee_no)
     if person is None or not person.active:
         raise UserInputError.one(("assignee",), "NOT_FOUND", "no active staff member")
     if not _may_take(task, person):
@@ -250,6 +258,18 @@ def complete_task(
         _listeners[prefix](session, int(record_id), task, actor, data)
     _translated(lambda: runtime.complete_task(session, task, data, actor, instance))
     return task
+
+
+def visible_instance(session: Session, staff: Staff, instance_id: int) -> ProcessInstance | None:
+    """An instance for someone who may look at one of its tasks (as :func:`visible_task`)."""
+    instance = session.get(ProcessInstance, instance_id)
+    if instance is None:
+        return None
+    tasks = session.scalars(select(ProcessTask).where(ProcessTask.instance_id == instance_id))
+    for task in tasks:
+        if task.assignee_id == staff.id or _may_take(task, staff) or _may_supervise(task, staff):
+            return instance
+    return None
 
 
 def open_tasks(session: Session, instance_ids: Sequence[int]) -> dict[int, list[ProcessTask]]:

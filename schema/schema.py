@@ -10,7 +10,6 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from strawberry.extensions import (
     AddValidationRules,
@@ -26,16 +25,14 @@ from strawberry.schema.schema import StreamResult
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
-from core.errors import ForbiddenError, NotFoundError
+from core.errors import ForbiddenError
 from core.ids import parse_global_id
 from core.settings import Settings
-from resolvers import complaints as complaint_logic
 from resolvers import customers as customer_logic
-from resolvers import workflows as workflow_logic
 from schema.access import AccessReport
 from schema.audit import AuditQuery
+from schema.complaints import NODE_LOADERS as COMPLAINT_NODES
 from schema.complaints import ComplaintMutation, ComplaintNode, ComplaintQuery
-from schema.complaints import present as present_complaints
 from schema.customers import (
     AccountNode,
     CustomerMutation,
@@ -60,6 +57,7 @@ from schema.sharing import (
     ThirdPartyNode,
 )
 from schema.staff import BranchNode, StaffNode, StaffQuery
+from schema.workflows import NODE_LOADERS as WORKFLOW_NODES
 from schema.workflows import (
     ProcessInstanceNode,
     ProcessVersionNode,
@@ -67,11 +65,16 @@ from schema.workflows import (
     WorkflowMutation,
     WorkflowQuery,
 )
-from store.complaints import Complaint
 from store.customers import Account
 from store.staff import Branch, Staff
 
 log = logging.getLogger("kehu")
+
+# Type name -> loader with the row scopes of that type's list (None: missing or invisible).
+NODE_LOADERS: dict[str, Callable[[ContextInfo, int], Node | None]] = {
+    **COMPLAINT_NODES,
+    **WORKFLOW_NODES,
+}
 
 
 @strawberry.type
@@ -106,18 +109,9 @@ class Query(
             if account is None or load_customer(info, account.customer_id) is None:
                 return None  # an account is visible exactly when its customer is
             return AccountNode.present(account, ctx)
-        if type_name == "Complaint":
-            complaint = ctx.session.scalar(
-                select(Complaint).where(
-                    Complaint.id == pk, complaint_logic.visible_condition(ctx.actor, ctx.visible)
-                )
-            )
-            return present_complaints(info, [complaint])[0] if complaint else None
-        if type_name == "Task":
-            try:
-                return TaskNode.of(workflow_logic.visible_task(ctx.session, ctx.actor, pk))
-            except NotFoundError:
-                return None
+        loader = NODE_LOADERS.get(type_name)
+        if loader is not None:
+            return loader(info, pk)
         return None
 
 

@@ -5,25 +5,41 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from enum import Enum
-from typing import Annotated, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import strawberry
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from strawberry.scalars import JSON
 
+from authz.rows import complaints_visible_to
 from core import clock
-from core.errors import NotFoundError, UserInputError
+from core.errors import FieldError, NotFoundError, UserInputError
 from core.ids import pk_of
 from resolvers import workflows as logic
 from resolvers.shared.pagination import PageRequest
-from schema.shared.base import Connection, ContextInfo, Node, bilingual_enum, node_id, user_errors
+from schema.shared.base import (
+    BooleanFilter,
+    Connection,
+    ContextInfo,
+    DateTimeFilter,
+    Node,
+    StringFilter,
+    bilingual_enum,
+    node_id,
+    user_errors,
+)
 from schema.shared.mutations import mutate
 from schema.shared.rights import Authenticated, HasRight
 from schema.shared.rights import field as guarded_field
 from schema.shared.rights import mutation as guarded_mutation
-from schema.staff import StaffNode
-from store.staff import Staff
+from schema.staff import RoleEnum, StaffNode
+from store.complaints import Complaint
+from store.staff import Role, Staff
 from store.workflows import InstanceStatus, ProcessInstance, ProcessTask, ProcessVersion, TaskStatus
+
+if TYPE_CHECKING:
+    from schema.complaints.enums import ComplaintErrorCode
 
 R = TypeVar("R")
 
@@ -67,11 +83,7 @@ class _ProcessErrorCode(Enum):
     NOT_A_CANDIDATE = "NOT_A_CANDIDATE"
     REQUIRED = "REQUIRED"
     INVALID = "INVALID"
-    INVALID_HANDLER = "INVALID_HANDLER"
-    HANDLER_CONFLICT = "HANDLER_CONFLICT"
-    INCONSISTENT = "INCONSISTENT"
-    DEADLINE_TOO_LATE = "DEADLINE_TOO_LATE"
-    DATE_IN_PAST = "DATE_IN_PAST"
+    DOMAIN_RULE = "DOMAIN_RULE"
 
 
 ProcessErrorCode = bilingual_enum(
@@ -102,11 +114,8 @@ ProcessErrorCode = bilingual_enum(
         "NOT_A_CANDIDATE": "The person may not do this task 非任务候选人",
         "REQUIRED": "A required value is missing 缺少必填项",
         "INVALID": "The value is malformed 格式不正确",
-        "INVALID_HANDLER": "Not an active complaint handler 处理人无效",
-        "HANDLER_CONFLICT": "The handler is the person or unit complained about 处理人需回避",
-        "INCONSISTENT": "Answers contradict each other 填写内容矛盾",
-        "DEADLINE_TOO_LATE": "Beyond the allowed number of days 超出期限",
-        "DATE_IN_PAST": "The date lies in the past 日期已过",
+        "DOMAIN_RULE": "A rule of the instance's domain refused the answers; its code is in "
+        "the domain's field (e.g. `complaintCode`) 业务规则不允许",
     },
 )
 
@@ -118,10 +127,31 @@ class ProcessUserError:
     )
     code: ProcessErrorCode  # type: ignore[valid-type]
     message: str
+    complaint_code: (
+        Annotated[ComplaintErrorCode, strawberry.lazy("schema.complaints.enums")]  # type: ignore[valid-type]
+        | None
+    ) = strawberry.field(
+        default=None,
+        description="When a complaint's rule refused a task's answers (`code` DOMAIN_RULE): which.",
+    )
 
 
 def process_errors(exc: UserInputError) -> list[ProcessUserError]:
-    return user_errors(exc, ProcessUserError, ProcessErrorCode)
+    """Process codes as they are; a code only a domain's rules produce as DOMAIN_RULE with the
+    domain's typed code (the complaint operations' codes are ``ComplaintErrorCode``)."""
+    from schema.complaints.enums import ComplaintErrorCode
+
+    process_codes = {member.name for member in ProcessErrorCode}  # type: ignore[attr-defined]
+
+    def code(value: str) -> Any:
+        return ProcessErrorCode[value if value in process_codes else "DOMAIN_RULE"]  # type: ignore[misc]
+
+    def extra(error: FieldError) -> dict[str, Any]:
+        if error.code in process_codes:
+            return {}
+        return {"complaint_code": ComplaintErrorCode[error.code]}  # type: ignore[misc]
+
+    return user_errors(exc, ProcessUserError, code, extra)
 
 
 @strawberry.type(name="ProcessVersion", description="One deploy of a diagram (PLAT-2). 流程版本。")
@@ -198,7 +228,9 @@ class TaskNode(Node):
     _version_id: strawberry.Private[int | None]
     name: str
     element_id: str = strawberry.field(description="The BPMN element id of the task.")
-    candidate_role: str = strawberry.field(description="The role of the task's lane.")
+    candidate_role: RoleEnum = strawberry.field(  # type: ignore[valid-type]
+        description="The role of the task's lane."
+    )
     branch: strawberry.ID | None = strawberry.field(description="Null: any branch.")
     form_name: str
     due_at: dt.datetime | None
@@ -216,7 +248,7 @@ class TaskNode(Node):
             _version_id=version_id,
             name=task.name,
             element_id=task.element_id,
-            candidate_role=task.candidate_role,
+            candidate_role=Role(task.candidate_role),
             branch=node_id("Branch", task.branch_id) if task.branch_id else None,
             form_name=task.form_name,
             due_at=task.due_at,
@@ -282,6 +314,85 @@ def _page(
     return PageRequest(first=first, after=after, last=last, before=before)
 
 
+@strawberry.input(description="Filters of your inbox; all given conditions must hold.")
+class TaskWhere:
+    process: StringFilter | None = strawberry.field(
+        default=None, description="The process key of the task's instance (e.g. `complaint`)."
+    )
+    due_at: DateTimeFilter | None = None
+    overdue: BooleanFilter | None = strawberry.field(
+        default=None, description="At or past its due instant, as the `overdue` field says."
+    )
+    claimed: BooleanFilter | None = strawberry.field(
+        default=None,
+        description="true: tasks someone has (in your inbox: yours); false: unclaimed ones.",
+    )
+    and_: list[TaskWhere] | None = strawberry.field(name="and", default=None)
+    or_: list[TaskWhere] | None = strawberry.field(name="or", default=None)
+
+
+@strawberry.input(description="Filters of process versions.")
+class ProcessVersionWhere:
+    process_key: StringFilter | None = None
+    and_: list[ProcessVersionWhere] | None = strawberry.field(name="and", default=None)
+    or_: list[ProcessVersionWhere] | None = strawberry.field(name="or", default=None)
+
+
+def load_task(info: ContextInfo, pk: int) -> TaskNode | None:
+    """``node(id:)`` of a task: for its candidates, assignee and supervisors (as ``task``)."""
+    ctx = info.context
+    try:
+        return TaskNode.of(logic.visible_task(ctx.session, ctx.actor, pk))
+    except NotFoundError:
+        return None
+
+
+def load_instance(info: ContextInfo, pk: int) -> ProcessInstanceNode | None:
+    """``node(id:)`` of an instance, for whoever reaches it through a list: process owners,
+    whoever may see one of its tasks (``Task.processInstance``), and whoever sees the domain
+    row it runs for (``Complaint.process``)."""
+    ctx = info.context
+    found = ctx.session.get(ProcessInstance, pk)
+    if found is None:
+        return None
+    if (
+        ctx.has_right("admin:process")
+        or logic.visible_instance(ctx.session, ctx.actor, pk) is not None
+        or _sees_record(info, found.business_key)
+    ):
+        return ProcessInstanceNode.of(found)
+    return None
+
+
+def _sees_record(info: ContextInfo, business_key: str) -> bool:
+    """Whether the caller sees the domain row of a business key (``complaint:<id>``)."""
+    prefix, _, record_id = business_key.partition(":")
+    if prefix != "complaint" or not record_id.isdigit():
+        return False
+    ctx = info.context
+    visible = complaints_visible_to(ctx.actor, ctx.visible)
+    return (
+        ctx.session.scalar(select(Complaint.id).where(Complaint.id == int(record_id), visible))
+        is not None
+    )
+
+
+def load_version(info: ContextInfo, pk: int) -> ProcessVersionNode | None:
+    """``node(id:)`` of a version: process owners, as ``processVersions``."""
+    ctx = info.context
+    if not ctx.has_right("admin:process"):
+        return None
+    found = ctx.session.get(ProcessVersion, pk)
+    return ProcessVersionNode.of(found) if found is not None else None
+
+
+NODE_LOADERS: dict[str, Callable[[ContextInfo, int], Node | None]] = {
+    "Task": load_task,
+    "ProcessInstance": load_instance,
+    "ProcessVersion": load_version,
+}
+
+
 @strawberry.type
 class WorkflowQuery:
     @guarded_field(
@@ -291,29 +402,14 @@ class WorkflowQuery:
     def my_tasks(
         self,
         info: ContextInfo,
-        process: Annotated[
-            str | None,
-            strawberry.argument(description="Only tasks of this process key (e.g. `complaint`)."),
-        ] = None,
-        overdue: bool | None = None,
-        assigned_to_me: Annotated[
-            bool | None,
-            strawberry.argument(description="true: only yours; false: only unclaimed ones."),
-        ] = None,
+        where: TaskWhere | None = None,
         first: int | None = None,
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[TaskNode]:
         ctx = info.context
-        page = logic.task_page(
-            ctx.session,
-            ctx.actor,
-            _page(first, after, last, before),
-            process_key=process,
-            overdue=overdue,
-            assigned_to_me=assigned_to_me,
-        )
+        page = logic.task_page(ctx.session, ctx.actor, _page(first, after, last, before), where)
         return Connection.of(page, present_tasks(info, page.rows))
 
     @guarded_field("One task (its candidates, assignee and supervisors).", Authenticated())
@@ -325,9 +421,16 @@ class WorkflowQuery:
         "Deployed process versions (process owners). 流程版本。", HasRight("admin:process")
     )
     def process_versions(
-        self, info: ContextInfo, process: str | None = None
-    ) -> list[ProcessVersionNode]:
-        return [ProcessVersionNode.of(v) for v in logic.versions(info.context.session, process)]
+        self,
+        info: ContextInfo,
+        where: ProcessVersionWhere | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[ProcessVersionNode]:
+        page = logic.version_page(info.context.session, where, _page(first, after, last, before))
+        return Connection.of(page, [ProcessVersionNode.of(v) for v in page.rows])
 
     @guarded_field(
         "Operations service tasks may call, for process owners. 可用服务操作。",

@@ -57,6 +57,49 @@ class SlaState(StrEnum):
     BREACHED = "BREACHED"
 
 
+class ComplaintEventKind(StrEnum):
+    """What one step of a complaint's timeline records (stored as its value)."""
+
+    REGISTERED = "REGISTERED"
+    HANDLER_ASSIGNED = "HANDLER_ASSIGNED"
+    TASK_COMPLETED = "TASK_COMPLETED"
+    PLAN_MADE = "PLAN_MADE"
+    RESOLVED_ON_THE_SPOT = "RESOLVED_ON_THE_SPOT"
+    DEADLINE_EXTENDED = "DEADLINE_EXTENDED"
+    DEADLINE_WARNING = "DEADLINE_WARNING"
+    DEADLINE_MISSED = "DEADLINE_MISSED"
+    REVIEW_DEADLINE_MISSED = "REVIEW_DEADLINE_MISSED"
+    PROGRESS_UPDATE_SENT = "PROGRESS_UPDATE_SENT"
+    DECISION_DELIVERED = "DECISION_DELIVERED"
+    CALLED_BACK = "CALLED_BACK"
+    REVIEW_REQUESTED = "REVIEW_REQUESTED"
+    REVIEWED = "REVIEWED"
+    RECTIFICATION_RAISED = "RECTIFICATION_RAISED"
+    RECTIFICATION_CLOSED = "RECTIFICATION_CLOSED"
+    CLOSED = "CLOSED"
+
+
+class CustomerMessageKind(StrEnum):
+    """What the bank told the customer (stored as its value)."""
+
+    ACKNOWLEDGEMENT = "ACKNOWLEDGEMENT"
+    EXTENSION = "EXTENSION"
+    PROGRESS = "PROGRESS"
+    DECISION_NOTICE = "DECISION_NOTICE"
+    REVIEW_DECISION = "REVIEW_DECISION"
+
+
+class CustomerMessageChannel(StrEnum):
+    """How a message reached the customer (the decision notice form offers the same list)."""
+
+    SMS = "SMS"
+    EMAIL = "EMAIL"
+    LETTER = "LETTER"
+    PHONE = "PHONE"
+    IN_PERSON = "IN_PERSON"
+    MOBILE_APP = "MOBILE_APP"
+
+
 def _enum(kind: type[StrEnum]) -> Enum:
     return Enum(kind, native_enum=False, length=32)
 

@@ -20,8 +20,8 @@ mutation($input: SubmitComplaintInput!) {
 }
 """
 TASKS = """
-query($process: String, $overdue: Boolean) {
-  myTasks(process: $process, overdue: $overdue, first: 100) {
+query($where: TaskWhere) {
+  myTasks(where: $where, first: 100) {
     edges { node { id name elementId candidateRole dueAt overdue formName
                    processInstance { businessKey } } }
   }
@@ -29,7 +29,7 @@ query($process: String, $overdue: Boolean) {
 """
 COMPLETE = """
 mutation($input: CompleteTaskInput!) {
-  completeTask(input: $input) { task { id status } errors { field code message } }
+  completeTask(input: $input) { task { id status } errors { field code complaintCode message } }
 }
 """
 COMPLAINT = """
@@ -80,7 +80,7 @@ def submit(
 def task_of(backend: Backend, staff: str, complaint: dict[str, Any], element: str) -> str:
     """The id of the open task ``element`` of this complaint in ``staff``'s inbox."""
     key = f"complaint:{complaint_pk(backend, complaint)}"
-    edges = backend.gql(TASKS, {"process": "complaint"}, staff=staff)["myTasks"]["edges"]
+    edges = backend.gql(TASKS, tasks_of("complaint"), staff=staff)["myTasks"]["edges"]
     found = [
         e["node"]["id"]
         for e in edges
@@ -88,6 +88,14 @@ def task_of(backend: Backend, staff: str, complaint: dict[str, Any], element: st
     ]
     assert found, f"{staff} has no {element} for {key}: {[e['node']['elementId'] for e in edges]}"
     return str(found[0])
+
+
+def tasks_of(process: str, overdue: bool | None = None) -> dict[str, Any]:
+    """Variables of ``TASKS``: the inbox's tasks of ``process`` (only overdue ones, or none)."""
+    where: dict[str, Any] = {"process": {"eq": process}}
+    if overdue is not None:
+        where["overdue"] = {"eq": overdue}
+    return {"where": where}
 
 
 def complaint_pk(backend: Backend, complaint: dict[str, Any]) -> int:

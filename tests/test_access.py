@@ -185,7 +185,7 @@ query($id: ID!) {
     preferences { products serviceChannels contactMethod contactTime marketingOptIn }
   }
   transactions(customerId: $id, first: 5) { edges { node { amount } } }
-  complaints(first: 1, where: { customerId: $id }) {
+  complaints(first: 1, where: { customer: { eq: $id } }) {
     edges { node { description requestedRemedy amountInDispute } }
   }
 }

@@ -23,6 +23,7 @@ from tests.complaint_steps import (
     investigation,
     read,
     submit,
+    tasks_of,
 )
 from tests.conftest import SOURCE, Backend, create_customer, create_errors
 from tests.test_consent import _consent, _register
@@ -247,13 +248,13 @@ def test_a_review_is_due_at_beijing_midnight_after_30_natural_days_CMP_4(
     for moment, overdue in ((end - timedelta(seconds=1), False), (end, True)):
         with clock.travel_to(moment, all_threads=True):
             assert read(backend, complaint)["overdue"] is overdue
-            tasks = backend.gql(TASKS, {"process": "complaint"}, staff="HO0001")["myTasks"]
+            tasks = backend.gql(TASKS, tasks_of("complaint"), staff="HO0001")["myTasks"]
             review = [t["node"] for t in tasks["edges"] if t["node"]["elementId"] == "Task_Review"]
             mine = [t for t in review if t["processInstance"]["businessKey"] == key]
             assert [(datetime.fromisoformat(t["dueAt"]), t["overdue"]) for t in mine] == [
                 (end, overdue)
             ]
-            listed = backend.gql(TASKS, {"process": "complaint", "overdue": True}, staff="HO0001")
+            listed = backend.gql(TASKS, tasks_of("complaint", True), staff="HO0001")
             keys = {e["node"]["processInstance"]["businessKey"] for e in listed["myTasks"]["edges"]}
             assert (key in keys) is overdue
 

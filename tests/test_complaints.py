@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from core import clock
@@ -56,7 +56,7 @@ def test_cmp1_submission_registers_once_and_starts_the_process(backend: Backend)
     assert complaint["process"]["instance"]["activeElementIds"] == ["Task_AssignHandler"]
     assert complaint["currentTasks"][0]["candidateRole"] == "BRANCH_SUPERVISOR"
     listed = backend.gql(
-        "{ complaints(first: 100, where: {status: [REGISTERED]}) { edges { node { id } } } }",
+        "{ complaints(first: 100, where: {status: {in: [REGISTERED]}}) { edges { node { id } } } }",
         staff="SUP0001",
         purpose="COMPLAINT_HANDLING",
     )["complaints"]["edges"]
@@ -110,9 +110,11 @@ def test_cmp2_the_person_or_unit_complained_about_cannot_handle_it(backend: Back
     task = task_of(backend, "SUP0001", complaint, "Task_AssignHandler")
     # CH0001 works in BJ01, the unit the complaint is about.
     errors = complete(backend, "SUP0001", task, {"handler": "CH0001"})
-    assert [(e["field"], e["code"]) for e in errors] == [(["data", "handler"], "HANDLER_CONFLICT")]
+    assert [(e["field"], e["code"], e["complaintCode"]) for e in errors] == [
+        (["data", "handler"], "DOMAIN_RULE", "HANDLER_CONFLICT")
+    ]
     errors = complete(backend, "SUP0001", task, {"handler": "RM0001"})
-    assert errors[0]["code"] == "INVALID_HANDLER"
+    assert (errors[0]["code"], errors[0]["complaintCode"]) == ("DOMAIN_RULE", "INVALID_HANDLER")
     state = read(backend, complaint)
     assert state["status"] == "REGISTERED" and state["handler"] is None
     assert state["process"]["instance"]["activeElementIds"] == ["Task_AssignHandler"]
@@ -219,12 +221,12 @@ def test_deadlines_beyond_60_days_are_refused(backend: Backend) -> None:
             complexity="ESPECIALLY_COMPLEX", extension_reason="复杂", plan_deadline=too_late
         ),
     )
-    assert [(e["field"], e["code"]) for e in errors] == [
+    assert [(e["field"], e["complaintCode"]) for e in errors] == [
         (["data", "plan_deadline"], "DEADLINE_TOO_LATE")
     ]
     beyond_standard = (clock.today() + timedelta(days=20)).isoformat()
     errors = complete(backend, "SH01CH01", task, investigation(plan_deadline=beyond_standard))
-    assert errors[0]["code"] == "DEADLINE_TOO_LATE" and "15-day" in errors[0]["message"]
+    assert errors[0]["complaintCode"] == "DEADLINE_TOO_LATE" and "15-day" in errors[0]["message"]
     assert read(backend, complaint)["process"]["instance"]["activeElementIds"][0] == (
         "Task_Investigate"
     )
@@ -260,7 +262,7 @@ def test_cmp6_warning_progress_updates_and_escalation_of_a_missed_deadline(
         assert read(backend, complaint)["overdue"] is True
         supervise = task_of(backend, "SUP0001", complaint, "Task_SuperviseInvestigation")
         overdue = backend.gql(
-            "{ complaints(first: 100, where: {overdue: true}) { edges { node { id } } } }",
+            "{ complaints(first: 100, where: {overdue: {eq: true}}) { edges { node { id } } } }",
             staff="SUP0001",
             purpose="COMPLAINT_HANDLING",
         )["complaints"]["edges"]
@@ -383,7 +385,12 @@ def test_tasks_only_candidates_complete_once_and_forms_are_validated(backend: Ba
         ("data.colour", "FORM_INVALID"),
     }
     assert complete(backend, "SUP0001", task, {}) == [
-        {"field": ["data", "handler"], "code": "FORM_INVALID", "message": "is required"}
+        {
+            "field": ["data", "handler"],
+            "code": "FORM_INVALID",
+            "complaintCode": None,
+            "message": "is required",
+        }
     ]
     assert complete(backend, "SUP0001", task, {"handler": "SH01CH01"}) == []
     twice = complete(backend, "SUP0001", task, {"handler": "SH01CH01"})
@@ -422,7 +429,8 @@ def test_claim_and_reassign_tasks(backend: Backend) -> None:
     ]
     assert moved["task"]["assignee"]["employeeNo"] == "BJ01SUP01"
     mine = backend.gql(
-        "{ myTasks(first: 100, assignedToMe: true) { edges { node { id } } } }", staff="BJ01SUP01"
+        "{ myTasks(first: 100, where: {claimed: {eq: true}}) { edges { node { id } } } }",
+        staff="BJ01SUP01",
     )["myTasks"]["edges"]
     assert task in {e["node"]["id"] for e in mine}
     not_mine = backend.post(
@@ -551,10 +559,110 @@ def test_bank_wide_statistics_cannot_be_narrowed_to_one_customer(backend: Backen
     submit(backend, customer, category="CARDS")
     query = """query($where: ComplaintWhere) { complaintStatistics(by: CATEGORY, where: $where) {
         key count averageSatisfaction } }"""
-    own = backend.gql(query, {"where": {"customerId": customer["id"]}}, staff="HO0001")
+    own = backend.gql(query, {"where": {"customer": {"eq": customer["id"]}}}, staff="HO0001")
     assert {r["key"] for r in own["complaintStatistics"]} == {"CARDS"}
     for staff in ("MKT0001", "SEC0001", "PO0001"):
-        body = backend.post(query, {"where": {"customerId": customer["id"]}}, staff=staff).json()
+        body = backend.post(
+            query, {"where": {"customer": {"eq": customer["id"]}}}, staff=staff
+        ).json()
         assert body["data"] is None, (staff, body)
         assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]
-        assert backend.gql(query, {"where": {"branch": branch_id(backend, "SUP0001")}}, staff=staff)
+        assert backend.gql(
+            query, {"where": {"branch": {"eq": branch_id(backend, "SUP0001")}}}, staff=staff
+        )
+
+
+OVERDUE_VIEWS = """query($id: ID!, $where: ComplaintWhere!) {
+  complaint(id: $id) { overdue slaState }
+  overdue: complaints(first: 100, where: {and: [$where, {overdue: {eq: true}}]}) {
+    edges { node { id } } }
+  breached: complaints(first: 100, where: {and: [$where, {slaState: {eq: BREACHED}}]}) {
+    edges { node { id } } }
+  complaintStatistics(by: CATEGORY, where: $where) { overdueOpen decided decidedOnTime }
+}"""
+
+
+def _overdue_views(backend: Backend, complaint: dict[str, Any], customer: str) -> tuple[Any, ...]:
+    """What each view says about one complaint: the field, both filters, the statistics."""
+    found = backend.gql(
+        OVERDUE_VIEWS,
+        {"id": complaint["id"], "where": {"customer": {"eq": customer}}},
+        staff="RM0001",
+    )
+    (row,) = found["complaintStatistics"]
+    return (
+        found["complaint"]["overdue"],
+        found["complaint"]["slaState"],
+        [e["node"]["id"] for e in found["overdue"]["edges"]] == [complaint["id"]],
+        [e["node"]["id"] for e in found["breached"]["edges"]] == [complaint["id"]],
+        row["overdueOpen"],
+    )
+
+
+def test_cmp6_one_overdue_rule_the_deadline_instant_itself_is_overdue(backend: Backend) -> None:
+    """The field, the filters, slaState and the statistics agree at the boundary, before any
+    timer has run: a second before the deadline nothing is overdue; at the deadline instant
+    everything says so."""
+    customer = bj_customer(backend)
+    complaint = submit(backend, customer)
+    due = datetime.fromisoformat(complaint["decisionDueAt"])
+    with clock.travel_to(due - timedelta(seconds=1), all_threads=True):
+        assert _overdue_views(backend, complaint, customer["id"]) == (
+            False,
+            "ON_TRACK",
+            False,
+            False,
+            0,
+        )
+    with clock.travel_to(due, all_threads=True):
+        assert _overdue_views(backend, complaint, customer["id"]) == (
+            True,
+            "BREACHED",
+            True,
+            True,
+            1,
+        )
+
+
+def test_cmp5_a_decision_at_the_deadline_instant_is_not_on_time(backend: Backend) -> None:
+    customer = bj_customer(backend)
+    complaint = submit(backend, customer)
+    due = datetime.fromisoformat(complaint["decisionDueAt"])
+    with clock.travel_to(due, all_threads=True):
+        assign(backend, complaint)
+        do(backend, "SH01CH01", complaint, "Task_Investigate", on_the_spot())
+        do(backend, "SH01CH01", complaint, "Task_DecisionNotice", DECISION)
+        found = backend.gql(
+            OVERDUE_VIEWS,
+            {"id": complaint["id"], "where": {"customer": {"eq": customer["id"]}}},
+            staff="RM0001",
+        )
+    assert found["complaint"] == {"overdue": False, "slaState": "BREACHED"}
+    assert found["complaintStatistics"] == [{"overdueOpen": 0, "decided": 1, "decidedOnTime": 0}]
+
+
+def test_cmp6_date_time_filters_compare_utc_instants(backend: Backend) -> None:
+    customer = bj_customer(backend)
+    complaint = submit(backend, customer)
+    accepted = datetime.fromisoformat(read(backend, complaint)["acceptedAt"])
+    beijing = timezone(timedelta(hours=8))
+    query = """query($where: ComplaintWhere!) { complaints(first: 5, where: $where) {
+        edges { node { id } } } }"""
+
+    def listed(**accepted_at: str) -> bool:
+        where = {"customer": {"eq": customer["id"]}, "acceptedAt": accepted_at}
+        edges = backend.gql(query, {"where": where}, staff="RM0001")["complaints"]["edges"]
+        return [e["node"]["id"] for e in edges] == [complaint["id"]]
+
+    # The same instant written in Beijing time: inclusive at both ends.
+    assert listed(gte=accepted.astimezone(beijing).isoformat())
+    assert listed(lte=accepted.astimezone(beijing).isoformat())
+    assert not listed(gte=(accepted + timedelta(seconds=1)).astimezone(beijing).isoformat())
+    # A time without an offset names no instant: refused, naming the input.
+    body = backend.post(
+        query,
+        {"where": {"acceptedAt": {"gte": "2026-01-01T00:00:00"}}},
+        staff="RM0001",
+    ).json()
+    (error,) = body["errors"]
+    assert error["extensions"]["fields"][0]["code"] == "INVALID"

@@ -274,7 +274,7 @@ def test_external_share_approval_process_checks_consent_then_security_reviews(
     assert pending["status"] == "PENDING"
     assert pending["consent"] == consent["consent"]["id"]
     inbox = backend.gql(
-        '{ myTasks(process: "share_request", first: 50) { edges { node { id elementId } } } }',
+        '{ myTasks(where: {process: {eq: "share_request"}}, first: 50) { edges { node { id elementId } } } }',
         staff="SEC0001",
     )["myTasks"]["edges"]
     review = [e["node"]["id"] for e in inbox if e["node"]["elementId"] == "Task_SecurityReview"]
@@ -684,7 +684,7 @@ def test_an_approval_after_the_consent_was_revoked_during_review_is_a_refusal(
     revoked = backend.gql(REVOKE, {"id": consent["consent"]["id"]}, staff="RM0001")
     assert revoked["revokeConsent"]["consent"]["inForce"] is False
     inbox = backend.gql(
-        '{ myTasks(process: "share_request", first: 50) { edges { node { id elementId } } } }',
+        '{ myTasks(where: {process: {eq: "share_request"}}, first: 50) { edges { node { id elementId } } } }',
         staff="SEC0001",
     )["myTasks"]["edges"]
     review = [e["node"]["id"] for e in inbox if e["node"]["elementId"] == "Task_SecurityReview"]

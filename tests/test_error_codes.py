@@ -1,43 +1,106 @@
-"""Every error code the domain logic can produce is a member of CustomerErrorCode (PLAT-1).
+"""Every error code a domain's logic can produce is a member of that domain's typed enum.
 
-A code missing from the enum would turn a refused input into an INTERNAL error.
+A code missing from the enum would turn a refused input into an INTERNAL error. The scan reads
+the string literals passed as codes (``FieldError``, ``Problems.add``, ``_fail``, ``.one``,
+``ProcessError``) in each domain's sources and in the shared helpers its payloads pass through.
 """
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from schema.complaints.enums import ComplaintErrorCode
 from schema.customers import CustomerErrorCode
+from schema.workflows import ProcessErrorCode
 
 ROOT = Path(__file__).resolve().parent.parent
-# The customers domain (a module or a package on each floor) and the shared machinery it uses.
-SOURCES = [
-    *ROOT.glob("resolvers/customers.py"),
-    *ROOT.glob("resolvers/customers/*.py"),
-    *ROOT.glob("resolvers/shared/*.py"),
-    ROOT / "core" / "ids.py",
-    *ROOT.glob("schema/customers.py"),
-    *ROOT.glob("schema/customers/*.py"),
+SHARED = [
+    ROOT / "resolvers" / "shared" / name
+    for name in ("validation.py", "pagination.py", "filters.py")
+] + [ROOT / "core" / "ids.py"]
+PROCESS_SOURCES = [
+    ROOT / "resolvers" / "workflows.py",
+    ROOT / "schema" / "workflows.py",
+    *sorted((ROOT / "workflows").glob("*.py")),
 ]
 
 
-def _codes(path: Path) -> set[str]:
-    """String literals passed as the code of a FieldError, Problems.add, _fail or .one."""
+def _sources(*paths: Path) -> list[Path]:
+    found: list[Path] = []
+    for path in paths:
+        found.extend(sorted(path.rglob("*.py")) if path.is_dir() else [path])
+    return found
+
+
+def _codes(path: Path, functions: set[str] | None = None) -> set[str]:
+    """String literals passed as the code of an error (only in ``functions``, when given)."""
+    tree = ast.parse(path.read_text())
+    roots: list[ast.AST] = [tree]
+    if functions is not None:
+        roots = [
+            n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name in functions
+        ]
+        assert {n.name for n in roots} == functions  # type: ignore[attr-defined]
     codes = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in (n for root in roots for n in ast.walk(root)):
         if not isinstance(node, ast.Call):
             continue
         name = getattr(node.func, "attr", None) or getattr(node.func, "id", None)
-        if name in {"add", "_fail", "one", "FieldError"} and len(node.args) >= 2:
-            code = node.args[1]
+        position = {"add": 1, "_fail": 1, "one": 1, "FieldError": 1, "ProcessError": 0}.get(
+            str(name)
+        )
+        if position is not None and len(node.args) > position:
+            code = node.args[position]
             if isinstance(code, ast.Constant) and isinstance(code.value, str):
                 codes.add(code.value)
     return codes
 
 
-def test_all_codes_are_in_the_enum() -> None:
-    used = set().union(*(_codes(path) for path in SOURCES))
-    assert len(used) > 15  # the scan finds the codes
-    members = {member.name for member in CustomerErrorCode}  # type: ignore[attr-defined]
+def _members(enum: Any) -> set[str]:
+    return {member.name for member in enum}
+
+
+DOMAINS: dict[str, tuple[Any, list[Path], set[str]]] = {
+    "customers": (
+        CustomerErrorCode,
+        [ROOT / "resolvers" / "customers.py", ROOT / "schema" / "customers.py", *SHARED],
+        set(),
+    ),
+    # Submitting a complaint starts its process: its step errors come back in the payload too.
+    "complaints": (
+        ComplaintErrorCode,
+        [
+            ROOT / "resolvers" / "complaints" / "commands.py",
+            ROOT / "schema" / "complaints",
+            ROOT / "core" / "ids.py",
+        ],
+        {"PROCESS_NOT_DEPLOYED", "PROCESS_STEP_FAILED", "EXPRESSION_LIMIT"}
+        | _codes(ROOT / "resolvers" / "shared" / "validation.py", {"text", "money"}),
+    ),
+    "processes": (ProcessErrorCode, [*PROCESS_SOURCES, ROOT / "core" / "ids.py"], set()),
+}
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_all_codes_are_in_the_enum(domain: str) -> None:
+    enum, paths, passed_through = DOMAINS[domain]
+    used = set().union(passed_through, *(_codes(path) for path in _sources(*paths)))
+    assert len(used) > 5  # the scan finds the codes
+    members = _members(enum)
     assert used - members == set()
+
+
+def test_complaint_operations_codes_reach_task_payloads_typed() -> None:
+    """A complaint operation's refusal comes back from ``completeTask``: a process code, or
+    DOMAIN_RULE with the complaint's own code, never an unknown one."""
+    used = _codes(ROOT / "resolvers" / "complaints" / "operations.py")
+    assert {"HANDLER_CONFLICT", "DEADLINE_TOO_LATE"} <= used
+    process, complaint = _members(ProcessErrorCode), _members(ComplaintErrorCode)
+    assert "DOMAIN_RULE" in process
+    assert used - process - complaint == set()
+    # Complaint rules are the complaint domain's codes, not the process domain's.
+    assert {"INVALID_HANDLER", "HANDLER_CONFLICT", "DEADLINE_TOO_LATE"} & process == set()

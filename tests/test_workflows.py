@@ -29,7 +29,7 @@ from tests.complaint_steps import (
     task_of,
 )
 from tests.conftest import Backend
-from workflows import operations, sandbox
+from workflows import operations, runtime, sandbox
 
 ORIGINAL = (Path(__file__).parent.parent / "workflows" / "complaint.bpmn").read_text()
 DEPLOY = """
@@ -107,11 +107,17 @@ def _errors(payload: dict[str, Any]) -> set[tuple[str, str]]:
 def test_plat2_deploy_refuses_bad_diagrams_naming_the_element(
     backend: Backend, change: Any, expected: tuple[str, str]
 ) -> None:
-    before = backend.gql('{ processVersions(process: "complaint") { number } }', staff="PO0001")
+    before = backend.gql(
+        '{ processVersions(where: {processKey: {eq: "complaint"}}) { totalCount edges { node { number } } } }',
+        staff="PO0001",
+    )
     payload = _deploy(backend, change(ORIGINAL))
     assert payload["version"] is None
     assert expected in _errors(payload), payload["errors"]
-    after = backend.gql('{ processVersions(process: "complaint") { number } }', staff="PO0001")
+    after = backend.gql(
+        '{ processVersions(where: {processKey: {eq: "complaint"}}) { totalCount edges { node { number } } } }',
+        staff="PO0001",
+    )
     assert after == before
     assert not Path("/tmp/kehu-pwned").exists()
 
@@ -362,3 +368,74 @@ def test_cmp6_timers_firing_while_staff_complete_tasks_never_conflict(backend: B
         # supervision task: which one depends on the race, not on correctness.)
         current = {t["elementId"] for t in read(backend, complaint)["currentTasks"]}
         assert "Task_DecisionNotice" in current
+
+
+def test_form_errors_name_a_field_whose_name_holds_a_quote() -> None:
+    """The field comes from jsonschema's structured error, not from parsing its message."""
+    schema = {
+        "type": "object",
+        "properties": {"customer's note": {"type": "string"}, "a": {"type": "string"}},
+        "required": ["customer's note", "a"],
+        "additionalProperties": False,
+    }
+    problems = runtime.form_problems(schema, {"it's extra": 1, 'say "hi"': 2})
+    assert sorted(p.field for p in problems) == [
+        ("data", "a"),
+        ("data", "customer's note"),
+        ("data", "it's extra"),
+        ("data", 'say "hi"'),
+    ]
+    assert {p.message for p in problems} == {"is required", "is not a field of this form"}
+
+
+def test_plat2_process_versions_are_a_connection(backend: Backend) -> None:
+    query = """query($after: String) { processVersions(first: 1, after: $after) {
+        totalCount pageInfo { hasNextPage endCursor } edges { node { id processKey number } } } }"""
+    first = backend.gql(query, staff="PO0001")["processVersions"]
+    total = first["totalCount"]
+    assert total >= 2  # the complaint and share-request processes
+    seen = [first["edges"][0]["node"]]
+    page = first
+    while page["pageInfo"]["hasNextPage"]:
+        page = backend.gql(query, {"after": page["pageInfo"]["endCursor"]}, staff="PO0001")[
+            "processVersions"
+        ]
+        seen.extend(e["node"] for e in page["edges"])
+    assert len(seen) == total
+    keys = [(n["processKey"], n["number"]) for n in seen]
+    assert keys == sorted(keys)
+
+
+NODE = """query($id: ID!) { node(id: $id) { __typename id
+  ... on ProcessInstance { businessKey } ... on ProcessVersion { processKey } } }"""
+
+
+def test_node_resolves_process_instances_and_versions_as_their_lists_show_them(
+    backend: Backend,
+) -> None:
+    complaint = submit(backend, bj_customer(backend))
+    ids = backend.gql(
+        "query($id: ID!) { complaint(id: $id) { process { instance { id } version { id } } } }",
+        {"id": complaint["id"]},
+    )["complaint"]["process"]
+    instance, version = ids["instance"]["id"], ids["version"]["id"]
+
+    def node(staff: str, id: str) -> Any:
+        return backend.gql(NODE, {"id": id}, staff=staff)["node"]
+
+    # Process owners see every instance and version (as processVersions and migrations do).
+    assert node("PO0001", instance)["__typename"] == "ProcessInstance"
+    assert node("PO0001", version) == {
+        "__typename": "ProcessVersion",
+        "id": version,
+        "processKey": "complaint",
+    }
+    # The supervisor who may do the instance's task sees the instance, not the versions list.
+    assert (
+        node("SUP0001", instance)["businessKey"] == f"complaint:{complaint_pk(backend, complaint)}"
+    )
+    assert node("SUP0001", version) is None
+    # The customer's relationship manager sees the complaint, so its process too.
+    assert node("RM0001", instance)["__typename"] == "ProcessInstance"
+    # Another branch's supervisor sees neither its tasks nor the complaint.
+    assert node("SH01SUP01", instance) is None

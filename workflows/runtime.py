@@ -8,6 +8,7 @@ or not at all. A crash between steps therefore loses nothing: the last committed
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -291,19 +292,50 @@ def migrate(session: Session, instance_id: int, target: ProcessVersion) -> Proce
 
 
 def form_problems(schema: dict[str, Any], data: dict[str, Any]) -> list[ProcessError]:
-    """Every way ``data`` fails the form's JSON schema, each naming the field."""
+    """Every way ``data`` fails the form's JSON schema, each naming the field.
+
+    The field comes from the error's structured parts (``path``, ``validator_value``,
+    ``instance``, ``schema``), never from its message: a property name may hold any character.
+    """
     validator = jsonschema.Draft202012Validator(schema)
-    problems = []
-    for error in sorted(validator.iter_errors(data), key=lambda e: list(e.path)):
-        path = [str(p) for p in error.path]
+    problems: list[ProcessError] = []
+    missing_seen: set[tuple[str, ...]] = set()
+    for error in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.path]):
+        path = tuple(str(p) for p in error.path)
         if error.validator == "required":
-            missing = error.message.split("'")[1] if "'" in error.message else ""
-            path.append(missing)
+            # jsonschema reports each missing property with its own error, all alike but for
+            # the message: name each missing property once.
+            fields = [
+                (*path, name) for name in _missing(error) if (*path, name) not in missing_seen
+            ]
+            missing_seen.update(fields)
         elif error.validator == "additionalProperties":
-            extra = error.message.split("'")[1] if "'" in error.message else ""
-            path.append(extra)
-        problems.append(ProcessError("FORM_INVALID", _form_message(error), field=("data", *path)))
+            fields = [(*path, name) for name in _additional(error)]
+        else:
+            fields = [path]
+        problems.extend(
+            ProcessError("FORM_INVALID", _form_message(error), field=("data", *field))
+            for field in fields
+        )
     return problems
+
+
+def _missing(error: jsonschema.ValidationError) -> list[str]:
+    """The required properties ``error`` (a ``required`` failure) found missing."""
+    instance = error.instance if isinstance(error.instance, dict) else {}
+    return [str(name) for name in error.validator_value if name not in instance]
+
+
+def _additional(error: jsonschema.ValidationError) -> list[str]:
+    """The properties an ``additionalProperties`` failure refused (as jsonschema decides)."""
+    instance = error.instance if isinstance(error.instance, dict) else {}
+    declared = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+    patterns = error.schema.get("patternProperties", {}) if isinstance(error.schema, dict) else {}
+    return [
+        str(name)
+        for name in instance
+        if name not in declared and not any(re.search(p, str(name)) for p in patterns)
+    ]
 
 
 def _form_message(error: jsonschema.ValidationError) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, or_, true
@@ -29,6 +30,13 @@ class FilterField:
     normalise: Callable[[str, tuple[str, ...]], str] | None = None  # for kind="exact"
 
 
+def _instant(value: datetime, path: tuple[str, ...]) -> datetime:
+    """A date-time input as the UTC instant it names; without an offset it names none."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise UserInputError.one(path, "INVALID", "give a UTC offset, e.g. Z or +08:00")
+    return value.astimezone(UTC)
+
+
 def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -44,6 +52,8 @@ def _operators(spec: FilterField, ops: Any, path: tuple[str, ...]) -> list[Any]:
         return clauses
 
     def convert(value: Any, where: tuple[str, ...]) -> Any:
+        if isinstance(value, datetime):
+            return _instant(value, where)
         return pk_of(value, spec.id_type or "", where) if spec.kind == "id" else value
 
     if getattr(ops, "eq", None) is not None:
@@ -54,9 +64,9 @@ def _operators(spec: FilterField, ops: Any, path: tuple[str, ...]) -> list[Any]:
             raise UserInputError.one((*path, "in"), "TOO_MANY", f"at most {MAX_IN_VALUES} values")
         clauses.append(column.in_([convert(v, (*path, "in")) for v in values]))
     if getattr(ops, "gte", None) is not None:
-        clauses.append(column >= ops.gte)
+        clauses.append(column >= convert(ops.gte, (*path, "gte")))
     if getattr(ops, "lte", None) is not None:
-        clauses.append(column <= ops.lte)
+        clauses.append(column <= convert(ops.lte, (*path, "lte")))
     if getattr(ops, "contains", None) is not None:
         clauses.append(column.contains(_escape_like(ops.contains), escape="\\"))
     if getattr(ops, "starts_with", None) is not None:

@@ -132,3 +132,8 @@ def user_errors(
         error_type(field=list(e.field), code=code(e.code), message=e.message, **extra(e))
         for e in exc.errors
     ]
+
+
+@strawberry.input(description="Match a yes/no value.")
+class BooleanFilter:
+    eq: bool

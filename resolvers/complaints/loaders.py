@@ -1,0 +1,45 @@
+"""Batch loaders of a page of complaints' parts: timelines, messages, rectification items."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from store.complaints import ComplaintEvent, CustomerMessage, Rectification
+from store.staff import Staff
+
+
+def events(
+    session: Session, complaint_ids: Sequence[int]
+) -> dict[int, list[tuple[ComplaintEvent, str | None]]]:
+    """Each complaint's timeline, oldest first, with the actor's employee number."""
+    found: dict[int, list[tuple[ComplaintEvent, str | None]]] = {i: [] for i in complaint_ids}
+    rows = session.execute(
+        select(ComplaintEvent, Staff.employee_no)
+        .outerjoin(Staff, Staff.id == ComplaintEvent.actor_id)
+        .where(ComplaintEvent.complaint_id.in_(list(complaint_ids)))
+        .order_by(ComplaintEvent.id)
+    )
+    for event, employee_no in rows:
+        found[event.complaint_id].append((event, employee_no))
+    return found
+
+
+def messages(session: Session, complaint_ids: Sequence[int]) -> dict[int, list[CustomerMessage]]:
+    found: dict[int, list[CustomerMessage]] = {i: [] for i in complaint_ids}
+    for message in session.scalars(
+        select(CustomerMessage)
+        .where(CustomerMessage.complaint_id.in_(complaint_ids))
+        .order_by(CustomerMessage.id)
+    ):
+        found[message.complaint_id].append(message)
+    return found
+
+
+def rectifications(session: Session, complaint_ids: Sequence[int]) -> dict[int, Rectification]:
+    rows = session.scalars(
+        select(Rectification).where(Rectification.complaint_id.in_(list(complaint_ids)))
+    )
+    return {row.complaint_id: row for row in rows}

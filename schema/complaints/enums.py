@@ -1,0 +1,189 @@
+"""The complaint domain's GraphQL enums, each value described in English and 中文."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from schema.shared.base import bilingual_enum
+from store import complaints as rows
+from store.complaints import Category, Channel, ComplaintStatus, Complexity, SlaState
+
+ChannelEnum = bilingual_enum(
+    Channel,
+    "How a complaint arrived. 投诉渠道。",
+    {
+        "HOTLINE": "Customer service hotline 客服热线",
+        "EMAIL": "E-mail 电子邮件",
+        "ONLINE": "Online platform 线上平台",
+        "BRANCH_COUNTER": "Branch counter 网点柜台",
+        "REGULATOR_REFERRAL": "Referred by a regulator 监管转办",
+    },
+)
+CategoryEnum = bilingual_enum(
+    Category,
+    "What a complaint is about. 投诉类别。",
+    {
+        "SERVICE_ATTITUDE": "Service attitude 服务态度",
+        "FEES_AND_CHARGES": "Fees and charges 收费",
+        "PRODUCT_MIS_SELLING": "Product mis-selling 产品销售",
+        "ACCOUNT_AND_PAYMENT": "Accounts and payments 账户与支付",
+        "LOANS_AND_CREDIT": "Loans and credit 贷款与信用",
+        "CARDS": "Bank cards 银行卡",
+        "DIGITAL_CHANNELS": "Mobile and online banking 电子渠道",
+        "PERSONAL_INFORMATION": "Personal information 个人信息",
+        "OTHER": "Other 其他",
+    },
+)
+ComplaintStatusEnum = bilingual_enum(
+    ComplaintStatus,
+    "Where a complaint stands. 投诉状态。",
+    {
+        "REGISTERED": "Registered, waiting for a handler 已登记",
+        "INVESTIGATING": "Being investigated 调查处理中",
+        "DECIDED": "Decision delivered 已作出处理决定",
+        "UNDER_REVIEW": "Under review by the superior unit 复核中",
+        "CLOSED": "Closed 已办结",
+    },
+)
+ComplexityEnum = bilingual_enum(
+    Complexity,
+    "How long a complaint may take (natural days). 复杂程度。",
+    {
+        "STANDARD": "Standard: 15 days 一般（15日）",
+        "COMPLEX": "Complex: 30 days 复杂（30日）",
+        "ESPECIALLY_COMPLEX": "Especially complex, approved: 60 days 特别复杂（60日）",
+    },
+)
+SlaStateEnum = bilingual_enum(
+    SlaState,
+    "Deadline health of a complaint (CMP-6). 时限状态。",
+    {
+        "ON_TRACK": "On track 正常",
+        "AT_RISK": "Deadline near; supervisor warned 临期预警",
+        "BREACHED": "Deadline missed (overdue now, or decided late) 已超期",
+    },
+)
+ComplaintEventKind = bilingual_enum(
+    rows.ComplaintEventKind,
+    "What one step of a complaint's timeline records. 处理记录类型。",
+    {
+        "REGISTERED": "The complaint was registered 已登记",
+        "HANDLER_ASSIGNED": "A handler was assigned 已指派处理人",
+        "TASK_COMPLETED": "A task of the process was completed 任务已办理",
+        "PLAN_MADE": "A resolution plan was made 已制定处理方案",
+        "RESOLVED_ON_THE_SPOT": "Resolved on the spot 当场解决",
+        "DEADLINE_EXTENDED": "The decision deadline was extended 处理期限已延长",
+        "DEADLINE_WARNING": "The supervisor was warned of a near deadline 临期预警",
+        "DEADLINE_MISSED": "The decision deadline was missed; escalated 处理超期并升级",
+        "REVIEW_DEADLINE_MISSED": "The review deadline was missed; escalated 复核超期并升级",
+        "PROGRESS_UPDATE_SENT": "The customer was told of the progress 已告知处理进展",
+        "DECISION_DELIVERED": "The decision was delivered 已送达处理决定",
+        "CALLED_BACK": "The customer was called back 已回访",
+        "REVIEW_REQUESTED": "The customer requested a review 已申请复核",
+        "REVIEWED": "The review was decided 复核已办结",
+        "RECTIFICATION_RAISED": "A systemic issue went to head office 已提出整改",
+        "RECTIFICATION_CLOSED": "The rectification was closed 整改已完成",
+        "CLOSED": "The complaint was closed 已办结",
+    },
+)
+CustomerMessageKind = bilingual_enum(
+    rows.CustomerMessageKind,
+    "What the bank told the customer. 告知类型。",
+    {
+        "ACKNOWLEDGEMENT": "The complaint was accepted 受理告知",
+        "EXTENSION": "The deadline was extended 延期告知",
+        "PROGRESS": "How the complaint is progressing 进展告知",
+        "DECISION_NOTICE": "The decision 处理决定告知",
+        "REVIEW_DECISION": "The review decision 复核决定告知",
+    },
+)
+CustomerMessageChannel = bilingual_enum(
+    rows.CustomerMessageChannel,
+    "How a message reached the customer. 送达方式。",
+    {
+        "SMS": "Text message 短信",
+        "EMAIL": "E-mail 电子邮件",
+        "LETTER": "Letter 信函",
+        "PHONE": "Telephone 电话",
+        "IN_PERSON": "In person 当面送达",
+        "MOBILE_APP": "Mobile banking app 手机银行",
+    },
+)
+
+
+class _ComplaintErrorCode(Enum):
+    INVALID_ID = "INVALID_ID"
+    NOT_FOUND = "NOT_FOUND"
+    REQUIRED = "REQUIRED"
+    INVALID = "INVALID"
+    TOO_LONG = "TOO_LONG"
+    INVALID_AMOUNT = "INVALID_AMOUNT"
+    NEGATIVE_AMOUNT = "NEGATIVE_AMOUNT"
+    PROCESS_NOT_DEPLOYED = "PROCESS_NOT_DEPLOYED"
+    PROCESS_STEP_FAILED = "PROCESS_STEP_FAILED"
+    EXPRESSION_LIMIT = "EXPRESSION_LIMIT"
+    INVALID_HANDLER = "INVALID_HANDLER"
+    HANDLER_CONFLICT = "HANDLER_CONFLICT"
+    INCONSISTENT = "INCONSISTENT"
+    DEADLINE_TOO_LATE = "DEADLINE_TOO_LATE"
+    DATE_IN_PAST = "DATE_IN_PAST"
+
+
+ComplaintErrorCode = bilingual_enum(
+    _ComplaintErrorCode,
+    "Why a complaint's submission, or an answer of one of its tasks, was refused. 投诉错误代码。",
+    {
+        "INVALID_ID": "Not the global ID of the expected type ID 无效",
+        "NOT_FOUND": "No such object 对象不存在",
+        "REQUIRED": "A required value is missing 缺少必填项",
+        "INVALID": "The value is malformed 格式不正确",
+        "TOO_LONG": "The text is too long 文本过长",
+        "INVALID_AMOUNT": "Not a valid amount of money 金额无效",
+        "NEGATIVE_AMOUNT": "The amount is negative 金额为负",
+        "PROCESS_NOT_DEPLOYED": "The complaint process is not deployed 投诉流程未部署",
+        "PROCESS_STEP_FAILED": "The complaint process failed at an element 流程步骤失败",
+        "EXPRESSION_LIMIT": "An expression of the complaint process exceeded the sandbox's "
+        "limits 表达式超出沙箱限制",
+        "INVALID_HANDLER": "Not an active complaint handler 处理人无效",
+        "HANDLER_CONFLICT": "The handler is the person or unit complained about 处理人需回避",
+        "INCONSISTENT": "Answers contradict each other 填写内容矛盾",
+        "DEADLINE_TOO_LATE": "Beyond the allowed number of days 超出期限",
+        "DATE_IN_PAST": "The date lies in the past 日期已过",
+    },
+)
+
+
+class _ComplaintOrderField(Enum):
+    ACCEPTED_AT = "ACCEPTED_AT"
+    DECISION_DUE_AT = "DECISION_DUE_AT"
+
+
+ComplaintOrderField = bilingual_enum(
+    _ComplaintOrderField,
+    "Orderings of complaints. 投诉排序字段。",
+    {
+        "ACCEPTED_AT": "When it was accepted 受理时间",
+        "DECISION_DUE_AT": "The decision deadline 处理期限",
+    },
+)
+
+
+class _ComplaintDimension(Enum):
+    CATEGORY = "CATEGORY"
+    CHANNEL = "CHANNEL"
+    UNIT = "UNIT"
+    CAUSE = "CAUSE"
+    MONTH = "MONTH"
+
+
+ComplaintDimension = bilingual_enum(
+    _ComplaintDimension,
+    "How complaint statistics are grouped (CMP-5). 统计维度。",
+    {
+        "CATEGORY": "By category 按类别",
+        "CHANNEL": "By channel 按渠道",
+        "UNIT": "By handling branch 按机构",
+        "CAUSE": "By cause 按原因",
+        "MONTH": "By month of acceptance (Beijing time) 按受理月份",
+    },
+)

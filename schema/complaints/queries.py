@@ -1,0 +1,120 @@
+"""Complaint queries: the list, one complaint, statistics (CMP-5, CMP-6); node loaders."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import strawberry
+
+from authz.rows import complaints_visible_to
+from core import clock
+from core.errors import ForbiddenError
+from core.ids import pk_of
+from resolvers.complaints import queries as logic
+from resolvers.complaints.statistics import statistics
+from resolvers.shared.pagination import PageRequest
+from schema.complaints.enums import ComplaintDimension, ComplaintOrderField
+from schema.complaints.filters import ComplaintOrderBy, ComplaintWhere, names_a_customer
+from schema.complaints.types import ComplaintNode, ComplaintStatistic, present
+from schema.shared.base import Connection, ContextInfo, Node, SortDirection
+from schema.shared.rights import Authenticated
+from schema.shared.rights import field as guarded_field
+
+
+def _visible(info: ContextInfo) -> Any:
+    ctx = info.context
+    return complaints_visible_to(ctx.actor, ctx.visible)
+
+
+def load_complaint(info: ContextInfo, pk: int) -> ComplaintNode | None:
+    """``node(id:)`` of a complaint: visible as in ``complaints`` (None when not)."""
+    row = logic.find(info.context.session, pk, _visible(info))
+    return present(info, [row])[0] if row is not None else None
+
+
+NODE_LOADERS: dict[str, Callable[[ContextInfo, int], Node | None]] = {
+    "Complaint": load_complaint,
+}
+
+
+@strawberry.type
+class ComplaintQuery:
+    @guarded_field(
+        "Complaints you may see: of customers you see, or handled by you. "
+        "`where: {overdue: {eq: true}}` lists the overdue ones (CMP-6). 投诉列表。",
+        Authenticated(),
+    )
+    def complaints(
+        self,
+        info: ContextInfo,
+        where: ComplaintWhere | None = None,
+        order_by: ComplaintOrderBy | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[ComplaintNode]:
+        ctx = info.context
+        order = order_by or ComplaintOrderBy(
+            field=ComplaintOrderField.ACCEPTED_AT,  # type: ignore[attr-defined]
+            direction=SortDirection.DESC,
+        )
+        page = logic.page(
+            ctx.session,
+            _visible(info),
+            logic.condition(where, clock.now()),
+            order.field.value,  # type: ignore[attr-defined]
+            order.direction is SortDirection.DESC,
+            PageRequest(first=first, after=after, last=last, before=before),
+        )
+        return Connection.of(page, present(info, page.rows))
+
+    @guarded_field(
+        "One complaint with its timeline, tasks and process. 投诉详情。", Authenticated()
+    )
+    def complaint(self, info: ContextInfo, id: strawberry.ID) -> ComplaintNode:
+        row = logic.get(info.context.session, pk_of(id, "Complaint", "id"), _visible(info))
+        return present(info, [row])[0]
+
+    @guarded_field(
+        "Complaint statistics by category, channel, unit, cause or month (CMP-5). "
+        "Over the complaints you may see; roles without customer rows get bank-wide "
+        "aggregates. 投诉统计。",
+        Authenticated(),
+    )
+    def complaint_statistics(
+        self,
+        info: ContextInfo,
+        by: ComplaintDimension,  # type: ignore[valid-type]
+        where: ComplaintWhere | None = None,
+    ) -> list[ComplaintStatistic]:
+        ctx = info.context
+        visible = _visible(info) if ctx.row_scopes else None
+        if visible is None and names_a_customer(where):
+            # Aggregates only: narrowed to one customer they would be that customer's record.
+            raise ForbiddenError("your roles see bank-wide statistics, not one customer's")
+        rows = statistics(
+            ctx.session,
+            visible,
+            by.value,  # type: ignore[attr-defined]
+            logic.condition(where, clock.now()),
+        )
+        return [
+            ComplaintStatistic(
+                key=r.key,
+                count=r.count,
+                closed=r.closed,
+                decided=r.decided,
+                decided_on_time=r.decided_on_time,
+                on_time_rate=(Decimal(r.decided_on_time) / Decimal(r.decided)).quantize(
+                    Decimal("0.0001")
+                )
+                if r.decided
+                else None,
+                average_satisfaction=r.average_satisfaction,
+                overdue_open=r.overdue_open,
+            )
+            for r in rows
+        ]

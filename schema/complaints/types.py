@@ -1,0 +1,318 @@
+"""Complaints as GraphQL types (CMP-1 … CMP-6): the complaint, its timeline and messages.
+
+A complaint is visible to whoever may see its customer (row scope, grant) and to its handler.
+Its process is exposed too — the diagram's XML and the active/completed element ids — so a
+frontend can draw where the complaint stands.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import TypeVar
+
+import strawberry
+from sqlalchemy.orm import Session
+from strawberry.scalars import JSON
+
+from authz.fields import present as present_fields
+from core import clock
+from resolvers import workflows as workflow_logic
+from resolvers.complaints import deadlines, loaders
+from schema.complaints.enums import (
+    CategoryEnum,
+    ChannelEnum,
+    ComplaintErrorCode,
+    ComplaintEventKind,
+    ComplaintStatusEnum,
+    ComplexityEnum,
+    CustomerMessageChannel,
+    CustomerMessageKind,
+    SlaStateEnum,
+)
+from schema.customers import CustomerNode, nested_customer, nested_customer_row
+from schema.shared.base import ContextInfo, Node, node_id
+from schema.shared.context import Context
+from schema.staff import StaffNode
+from schema.workflows import (
+    ProcessInstanceNode,
+    ProcessVersionNode,
+    TaskNode,
+    batched_instance,
+    batched_staff,
+    present_tasks,
+)
+from store.complaints import Complaint
+
+V = TypeVar("V")
+
+
+@strawberry.type(description="A refused complaint submission: the field and why.")
+class ComplaintUserError:
+    field: list[str] | None
+    code: ComplaintErrorCode  # type: ignore[valid-type]
+    message: str
+
+
+@strawberry.type(description="One step of a complaint: what, who, when, notes. 处理记录。")
+class ComplaintEventNode:
+    kind: ComplaintEventKind  # type: ignore[valid-type]
+    actor: str | None = strawberry.field(description="Employee number; null: the system.")
+    at: dt.datetime
+    details: JSON | None = strawberry.field(description="Notes and form answers of the step.")
+
+
+@strawberry.type(description="Something the bank told the customer, with proof. 告知记录。")
+class CustomerMessageNode:
+    kind: CustomerMessageKind  # type: ignore[valid-type]
+    channel: CustomerMessageChannel  # type: ignore[valid-type]
+    content: str
+    proof_of_delivery: str | None
+    sent_at: dt.datetime
+
+
+@strawberry.type(description="A systemic issue escalated to head office (CMP-5). 整改事项。")
+class RectificationNode:
+    issue: str
+    actions: list[str] | None
+    raised_at: dt.datetime
+    closed_at: dt.datetime | None
+
+
+@strawberry.type(
+    name="ComplaintProcess",
+    description="The complaint's process: the diagram and where the complaint stands on it.",
+)
+class ComplaintProcess:
+    instance: ProcessInstanceNode
+    version: ProcessVersionNode
+
+
+@strawberry.type(name="Complaint", description="A customer complaint (CMP). 客户投诉。")
+class ComplaintNode(Node):
+    _pk: strawberry.Private[int]
+    _customer_id: strawberry.Private[int]
+    _handler_id: strawberry.Private[int | None]
+    _instance_id: strawberry.Private[int | None]
+    _complained_staff_id: strawberry.Private[int | None]
+    reference: str = strawberry.field(description="Complaint number, e.g. TS20261129-000012.")
+    channel: ChannelEnum  # type: ignore[valid-type]
+    category: CategoryEnum  # type: ignore[valid-type]
+    description: str | None = strawberry.field(
+        description="What the customer says (null when your policy withholds it)."
+    )
+    requested_remedy: str | None
+    amount_in_dispute: Decimal | None = strawberry.field(
+        description="Money in dispute (a band when masked)."
+    )
+    branch: strawberry.ID = strawberry.field(description="The branch handling the complaint.")
+    complained_branch: strawberry.ID | None
+    status: ComplaintStatusEnum  # type: ignore[valid-type]
+    complexity: ComplexityEnum  # type: ignore[valid-type]
+    sla_state: SlaStateEnum  # type: ignore[valid-type]
+    accepted_at: dt.datetime
+    decision_due_at: dt.datetime = strawberry.field(
+        description="End of the last natural day for the decision (15/30/60 days)."
+    )
+    cause: str | None
+    systemic: bool
+    resolved_on_the_spot: bool
+    plan_deadline: dt.datetime | None
+    decided_at: dt.datetime | None
+    outcome: str | None
+    satisfaction_score: int | None
+    review_requested_at: dt.datetime | None
+    review_due_at: dt.datetime | None
+    review_outcome: str | None
+    closed_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, row: Complaint, ctx: Context) -> ComplaintNode:
+        """The complaint with its personal fields as the caller's policy allows (authz)."""
+        personal = present_fields(
+            "Complaint",
+            {
+                "description": row.description,
+                "requested_remedy": row.requested_remedy,
+                "amount_in_dispute": row.amount_in_dispute,
+            },
+            ctx.access_for(row.customer_id),
+        )
+        return cls(
+            id=node_id("Complaint", row.id),
+            _pk=row.id,
+            _customer_id=row.customer_id,
+            _handler_id=row.handler_id,
+            _instance_id=row.instance_id,
+            _complained_staff_id=row.complained_staff_id,
+            reference=row.reference,
+            channel=row.channel,
+            category=row.category,
+            **personal,
+            branch=node_id("Branch", row.branch_id),
+            complained_branch=node_id("Branch", row.complained_branch_id)
+            if row.complained_branch_id
+            else None,
+            status=row.status,
+            complexity=row.complexity,
+            sla_state=deadlines.sla_state(row, row.sla_state, clock.now()),
+            accepted_at=row.accepted_at,
+            decision_due_at=row.decision_due_at,
+            cause=row.cause,
+            systemic=row.systemic,
+            resolved_on_the_spot=row.resolved_on_the_spot,
+            plan_deadline=row.plan_deadline,
+            decided_at=row.decided_at,
+            outcome=row.outcome,
+            satisfaction_score=row.satisfaction_score,
+            review_requested_at=row.review_requested_at,
+            review_due_at=row.review_due_at,
+            review_outcome=row.review_outcome,
+            closed_at=row.closed_at,
+        )
+
+    def _with_the_others(
+        self, info: ContextInfo, batch: str, load: Callable[[Session, Sequence[int]], dict[int, V]]
+    ) -> V | None:
+        """This complaint's share of ``load``, run once for every complaint of the response."""
+        ctx = info.context
+        return ctx.batched(batch, self._pk, load, keys=ctx.pending("complaints"))
+
+    def _text(
+        self,
+        info: ContextInfo,
+        field: str,
+        batch: str,
+        load: Callable[[Session, Sequence[int]], dict[int, list[V]]],
+    ) -> list[V] | None:
+        """What handlers wrote or told the customer (``field``), or None when withheld."""
+        if not info.context.may_read_complaint_text(self._customer_id, "Complaint", field):
+            return None
+        return self._with_the_others(info, batch, load) or []
+
+    @strawberry.field(
+        description="Undecided at or past its decision deadline (or a review at or past its "
+        "deadline): the deadline instant itself is overdue."
+    )
+    def overdue(self) -> bool:
+        return deadlines.is_overdue(self, clock.now())
+
+    @strawberry.field(description="The customer (null when you may not see them).")
+    def customer(self, info: ContextInfo) -> CustomerNode | None:
+        return nested_customer(info, self._customer_id, "complaint_customers")
+
+    @strawberry.field(description="The assigned handler.")
+    def handler(self, info: ContextInfo) -> StaffNode | None:
+        return batched_staff(info, self._handler_id)
+
+    @strawberry.field(description="The staff member complained about.")
+    def complained_staff(self, info: ContextInfo) -> StaffNode | None:
+        return batched_staff(info, self._complained_staff_id)
+
+    @strawberry.field(
+        description="Every step, oldest first: who, when, notes (null when withheld: a third "
+        "party needs a consent naming the complaints group). 处理时间线。"
+    )
+    def timeline(self, info: ContextInfo) -> list[ComplaintEventNode] | None:
+        events = self._text(info, "timeline", "complaint_events", loaders.events)
+        if events is None:
+            return None
+        return [
+            ComplaintEventNode(
+                kind=ComplaintEventKind(event.kind),
+                actor=employee_no,
+                at=event.at,
+                details=json.loads(event.details) if event.details else None,
+            )
+            for event, employee_no in events
+        ]
+
+    @strawberry.field(
+        description="What the customer was told, with proof of delivery (null when withheld, "
+        "like the timeline)."
+    )
+    def messages(self, info: ContextInfo) -> list[CustomerMessageNode] | None:
+        found = self._text(info, "messages", "complaint_messages", loaders.messages)
+        if found is None:
+            return None
+        return [
+            CustomerMessageNode(
+                kind=CustomerMessageKind(m.kind),
+                channel=CustomerMessageChannel(m.channel),
+                content=m.content,
+                proof_of_delivery=m.proof_of_delivery,
+                sent_at=m.sent_at,
+            )
+            for m in found
+        ]
+
+    @strawberry.field(description="Open tasks of the complaint's process, with due dates.")
+    def current_tasks(self, info: ContextInfo) -> list[TaskNode]:
+        if self._instance_id is None:
+            return []
+        ctx = info.context
+        tasks = ctx.batched(
+            "complaint_tasks",
+            self._instance_id,
+            lambda session, ids: workflow_logic.open_tasks(session, ids),
+            keys=ctx.pending("task_instances"),
+        )
+        return present_tasks(info, tasks or [])
+
+    @strawberry.field(description="The rectification item, when the issue was systemic.")
+    def rectification(self, info: ContextInfo) -> RectificationNode | None:
+        item = self._with_the_others(info, "complaint_rectifications", loaders.rectifications)
+        if item is None:
+            return None
+        return RectificationNode(
+            issue=item.issue,
+            actions=json.loads(item.actions) if item.actions is not None else None,
+            raised_at=item.raised_at,
+            closed_at=item.closed_at,
+        )
+
+    @strawberry.field(description="The diagram and the active/completed element ids.")
+    def process(self, info: ContextInfo) -> ComplaintProcess | None:
+        if self._instance_id is None:
+            return None
+        instance = batched_instance(info, self._instance_id)
+        if instance is None:
+            return None
+        version = workflow_logic.version_data(info.context.session, instance.version_id)
+        return ComplaintProcess(
+            instance=ProcessInstanceNode.of(instance), version=ProcessVersionNode.of(version)
+        )
+
+
+def present(info: ContextInfo, rows: list[Complaint]) -> list[ComplaintNode]:
+    ctx = info.context
+    ctx.pending("complaints").extend(r.id for r in rows)
+    ctx.pending("complaint_customers").extend(r.customer_id for r in rows)
+    ctx.complaint_customer_ids.extend(r.customer_id for r in rows)
+    ctx.pending("task_instances").extend(r.instance_id for r in rows if r.instance_id)
+    ctx.pending("staff").extend(
+        staff for r in rows for staff in (r.handler_id, r.complained_staff_id) if staff
+    )
+    # A complaint's personal fields follow how its customer is seen: own scope, a share grant
+    # or a consent (their field groups), or — for the handler alone — the role's policy.
+    for row in rows:
+        customer = nested_customer_row(info, row.customer_id, "complaint_customers")
+        if customer is not None:
+            ctx.note_customer(customer)
+    return [ComplaintNode.of(r, ctx) for r in rows]
+
+
+@strawberry.type(description="Complaint figures for one group. 投诉统计。")
+class ComplaintStatistic:
+    key: str = strawberry.field(
+        description="Category, channel, branch code, cause or month (YYYY-MM, Beijing time)."
+    )
+    count: int
+    closed: int
+    decided: int
+    decided_on_time: int
+    on_time_rate: Decimal | None = strawberry.field(description="decidedOnTime / decided.")
+    average_satisfaction: Decimal | None = strawberry.field(description="Call-back score 1–5.")
+    overdue_open: int = strawberry.field(description="Open and past a deadline now.")
