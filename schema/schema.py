@@ -52,9 +52,11 @@ from schema.shared.limits import CostLimit, ErrorCodes, log_internal_errors
 from schema.shared.rights import Authenticated, HasRight, declared_right
 from schema.shared.rights import field as guarded_field
 from schema.shared.rights import subscription as guarded_subscription
+from schema.sharing import NODE_LOADERS as SHARING_NODE_LOADERS
 from schema.sharing import (
     ConsentNode,
     ShareGrantNode,
+    ShareRequestNode,
     SharingMutation,
     SharingQuery,
     ThirdPartyNode,
@@ -118,6 +120,9 @@ class Query(
                 return TaskNode.of(workflow_logic.visible_task(ctx.session, ctx.actor, pk))
             except NotFoundError:
                 return None
+        loader = SHARING_NODE_LOADERS.get(type_name)
+        if loader is not None:
+            return loader(info, pk)
         return None
 
 
@@ -260,6 +265,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             ShareGrantNode,
             ThirdPartyNode,
             ConsentNode,
+            ShareRequestNode,
             ComplaintNode,
             TaskNode,
             ProcessVersionNode,
