@@ -251,6 +251,11 @@ mutation($input: RequestDataShareInput!) {
 """
 
 
+def _share_requests(backend: Backend, staff: str, fields: str) -> list[dict[str, Any]]:
+    query = "{ shareRequests(first: 100) { edges { node { %s } } } }" % fields
+    return [e["node"] for e in backend.gql(query, staff=staff)["shareRequests"]["edges"]]
+
+
 def test_external_share_approval_process_checks_consent_then_security_reviews(
     backend: Backend, rm_customers: list[dict[str, Any]]
 ) -> None:
@@ -285,14 +290,12 @@ def test_external_share_approval_process_checks_consent_then_security_reviews(
         staff="SEC0001",
     )["completeTask"]
     assert done["errors"] == []
-    mine = backend.gql("{ shareRequests { id status decisionNote } }", staff="RM0001")[
-        "shareRequests"
-    ]
+    mine = _share_requests(backend, "RM0001", "id status decisionNote")
     decided = next(r for r in mine if r["id"] == pending["id"])
     assert decided["status"] == "APPROVED" and decided["decisionNote"] == "用途与授权一致"
-    everyone = backend.gql("{ shareRequests { id } }", staff="SEC0001")["shareRequests"]
+    everyone = _share_requests(backend, "SEC0001", "id")
     assert {pending["id"], refused["id"]} <= {r["id"] for r in everyone}
-    assert backend.gql("{ shareRequests { id } }", staff="SUP0001")["shareRequests"] == []
+    assert _share_requests(backend, "SUP0001", "id") == []
     # More categories than consented: refused by the consent check.
     wider = backend.gql(
         SHARE_REQUEST,
@@ -380,10 +383,12 @@ def _consent_numbers(
     backend: Backend, customer: dict[str, Any], party: dict[str, Any]
 ) -> dict[str, list[int]]:
     rows = backend.gql(
-        "query($id: ID!) { consents(customerId: $id) { id purpose thirdParty } }",
+        "query($id: ID!) { consents(customerId: $id, first: 100) "
+        "{ edges { node { id purpose thirdParty } } } }",
         {"id": customer["id"]},
         staff="RM0001",
-    )["consents"]
+    )["consents"]["edges"]
+    rows = [edge["node"] for edge in rows]
     found: dict[str, list[int]] = {}
     for row in rows:
         if row["thirdParty"] == party["id"]:
@@ -629,11 +634,12 @@ def test_a_consent_records_the_processing_methods_and_the_recipients_contact_PIP
     assert recorded["errors"] == []
     _consent(backend, customer, other_party)
     listed = backend.gql(
-        "query($id: ID!) { consents(customerId: $id) { id thirdParty processingMethods "
-        "recipientContact { name phone email } } }",
+        "query($id: ID!) { consents(customerId: $id, first: 100) { edges { node { id thirdParty "
+        "processingMethods recipientContact { name phone email } } } } }",
         {"id": customer["id"]},
         staff="RM0001",
-    )["consents"]
+    )["consents"]["edges"]
+    listed = [edge["node"] for edge in listed]
     mine = next(c for c in listed if c["id"] == recorded["consent"]["id"])
     assert mine["processingMethods"] == ["STORAGE", "USE"]
     assert mine["recipientContact"] == {
@@ -644,10 +650,11 @@ def test_a_consent_records_the_processing_methods_and_the_recipients_contact_PIP
     assert {c["thirdParty"] for c in listed} == {party["id"], other_party["id"]}
     # The party itself sees its own consents only, not other recipients' and their contacts.
     own = backend.gql(
-        "query($id: ID!) { consents(customerId: $id) { id thirdParty } }",
+        "query($id: ID!) { consents(customerId: $id) { edges { node { id thirdParty } } } }",
         {"id": customer["id"]},
         staff=party["principal"],
-    )["consents"]
+    )["consents"]["edges"]
+    own = [edge["node"] for edge in own]
     assert {c["thirdParty"] for c in own} == {party["id"]}
     # The contact is sealed at rest and kept out of the audit log.
     backend.client.app.state.auditor.flush()  # type: ignore[attr-defined]
@@ -694,8 +701,8 @@ def test_an_approval_after_the_consent_was_revoked_during_review_is_a_refusal(
         staff="SEC0001",
     )["completeTask"]
     assert done["errors"] == []
-    mine = backend.gql("{ shareRequests { id status decisionNote } }", staff="RM0001")
-    decided = next(r for r in mine["shareRequests"] if r["id"] == pending["shareRequest"]["id"])
+    mine = _share_requests(backend, "RM0001", "id status decisionNote")
+    decided = next(r for r in mine if r["id"] == pending["shareRequest"]["id"])
     assert decided["status"] == "DENIED"
     assert "no longer in force" in decided["decisionNote"]
 

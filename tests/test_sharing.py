@@ -72,7 +72,7 @@ def test_a_grant_opens_the_granted_customers_and_field_groups_only(
             masked["data"]["customer"]["phone"] == first["phone"][:3] + "****" + first["phone"][-4:]
         )
         log = backend.gql(
-            '{ auditLog(where: {actor: "SH01SUP01", action: READ}, first: 1) '
+            '{ auditLog(where: {actor: {eq: "SH01SUP01"}, action: {eq: READ}}, first: 1) '
             "{ edges { node { operation customerIds } } } }",
             staff="AUD0001",
             purpose="AUDIT",
