@@ -252,7 +252,7 @@ mutation($input: RequestDataShareInput!) {
 
 
 def _share_requests(backend: Backend, staff: str, fields: str) -> list[dict[str, Any]]:
-    query = "{ shareRequests(first: 100) { edges { node { %s } } } }" % fields
+    query = "{ shareRequests(first: 100) { edges { node { " + fields + " } } } }"
     return [e["node"] for e in backend.gql(query, staff=staff)["shareRequests"]["edges"]]
 
 
@@ -799,3 +799,90 @@ def test_change_history_shows_no_value_of_a_category_the_caller_may_not_read(
         }
         for field in hidden:
             assert field in seen and seen[field] is None, (staff, field, seen[field])
+
+
+NODE = "query($id: ID!) { node(id: $id) { __typename id } }"
+
+
+def test_node_finds_consents_parties_and_share_requests_inside_their_lists_scope(
+    backend: Backend, rm_customers: list[dict[str, Any]]
+) -> None:
+    """``node(id:)`` answers with the row scope of each type's list: a consent of a customer
+    the caller sees (a third party: its own only), a third party to staff and to itself, a
+    share request to its requester and security admins. Invisible and missing alike: null."""
+    party, rival = _register(backend), _register(backend)
+    customer = rm_customers[0]
+    consent = _consent(backend, customer, party)["consent"]["id"]
+    _consent(backend, customer, rival)
+    request = backend.gql(
+        SHARE_REQUEST,
+        {
+            "input": {
+                "customerId": customer["id"],
+                "thirdParty": party["id"],
+                "purpose": "CUSTOMER_SERVICE",
+                "dataCategories": ["contact"],
+                "reason": "回访",
+            }
+        },
+        staff="RM0001",
+    )["requestDataShare"]["shareRequest"]["id"]
+
+    def node(global_id: str, staff: str) -> str | None:
+        found = backend.gql(NODE, {"id": global_id}, staff=staff)["node"]
+        assert found is None or found["id"] == global_id
+        return None if found is None else str(found["__typename"])
+
+    assert node(consent, "RM0001") == "Consent"
+    assert node(consent, party["principal"]) == "Consent"
+    assert node(consent, rival["principal"]) is None  # another recipient's consent
+    assert node(consent, "SH01SUP01") is None  # a customer of another branch
+    assert node(party["id"], "RM0001") == "ThirdParty"
+    assert node(party["id"], party["principal"]) == "ThirdParty"
+    assert node(party["id"], rival["principal"]) is None
+    assert node(request, "RM0001") == "ShareRequest"
+    assert node(request, "SEC0001") == "ShareRequest"
+    assert node(request, "SUP0001") is None  # not theirs, no admin:policy
+    for missing in ("Consent:9999999", "ThirdParty:9999999", "ShareRequest:9999999"):
+        encoded = base64.b64encode(missing.encode()).decode()
+        assert node(encoded, "SEC0001") is None
+
+
+def test_share_requests_and_consents_filter_with_typed_operators(
+    backend: Backend, rm_customers: list[dict[str, Any]]
+) -> None:
+    party, rival = _register(backend), _register(backend)
+    customer, other = rm_customers
+    _consent(backend, customer, party)
+    _consent(backend, customer, rival)
+    ask = {"thirdParty": party["id"], "purpose": "CUSTOMER_SERVICE", "reason": "回访"}
+    pending = backend.gql(
+        SHARE_REQUEST,
+        {"input": {**ask, "customerId": customer["id"], "dataCategories": ["contact"]}},
+        staff="RM0001",
+    )["requestDataShare"]["shareRequest"]
+    denied = backend.gql(
+        SHARE_REQUEST,
+        {"input": {**ask, "customerId": other["id"], "dataCategories": ["contact"]}},
+        staff="RM0001",
+    )["requestDataShare"]["shareRequest"]
+    assert (pending["status"], denied["status"]) == ("PENDING", "DENIED")
+    requests = """query($where: ShareRequestWhere) { shareRequests(where: $where, first: 100) {
+                    totalCount edges { node { id status } } } }"""
+
+    def found(where: dict[str, Any]) -> list[str]:
+        page = backend.gql(requests, {"where": where}, staff="RM0001")["shareRequests"]
+        assert page["totalCount"] == len(page["edges"])
+        return [e["node"]["id"] for e in page["edges"]]
+
+    mine = {"customer": {"in": [customer["id"], other["id"]]}}
+    assert found(mine) == [denied["id"], pending["id"]]  # newest first
+    assert found({**mine, "status": {"eq": "PENDING"}}) == [pending["id"]]
+    assert found({**mine, "status": {"in": ["APPROVED", "DENIED"]}}) == [denied["id"]]
+    assert found({**mine, "thirdParty": {"eq": rival["id"]}}) == []
+    consents = """query($id: ID!, $where: ConsentWhere) { consents(customerId: $id, where: $where) {
+                    totalCount edges { node { thirdParty } } } }"""
+    page = backend.gql(
+        consents, {"id": customer["id"], "where": {"thirdParty": {"eq": rival["id"]}}}
+    )["consents"]
+    assert page["totalCount"] == 1 and page["edges"] == [{"node": {"thirdParty": rival["id"]}}]
