@@ -805,15 +805,34 @@ def third_party_scope(actor: Staff) -> ColumnElement[bool]:
     return true()
 
 
+def third_party_page(
+    session: Session, scope: ColumnElement[bool], where: Any, request: PageRequest
+) -> Page:
+    """Third parties inside ``scope`` matching ``where``, by name."""
+    statement = select(ThirdParty).where(scope, where)
+    keys = [SortKey(ThirdParty.name, False, str), SortKey(ThirdParty.id, False, int)]
+    return paginate(session, statement, keys, request, lambda p: [p.name, p.id])
+
+
+def principals(session: Session, party_ids: Sequence[int]) -> dict[int, str]:
+    """The employee number each third party's API client signs in as."""
+    rows = session.execute(
+        select(Staff.third_party_id, Staff.employee_no)
+        .where(Staff.third_party_id.in_(list(party_ids)))
+        .order_by(Staff.id)
+    )
+    found: dict[int, str] = {}
+    for party, number in rows:
+        if party is not None:
+            found.setdefault(party, number)
+    return found
+
+
 def visible_third_party(
     session: Session, scope: ColumnElement[bool], party_id: int
 ) -> tuple[ThirdParty, str] | None:
     """A third party inside ``scope`` and its principal's employee number."""
-    found = session.execute(
-        select(ThirdParty, Staff.employee_no)
-        .join(Staff, Staff.third_party_id == ThirdParty.id)
-        .where(ThirdParty.id == party_id, scope)
-        .order_by(Staff.id)
-        .limit(1)
-    ).first()
-    return None if found is None else (found[0], found[1])
+    party = session.scalar(select(ThirdParty).where(ThirdParty.id == party_id, scope))
+    if party is None:
+        return None
+    return party, principals(session, [party.id]).get(party.id, "")

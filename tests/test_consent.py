@@ -886,3 +886,20 @@ def test_share_requests_and_consents_filter_with_typed_operators(
         consents, {"id": customer["id"], "where": {"thirdParty": {"eq": rival["id"]}}}
     )["consents"]
     assert page["totalCount"] == 1 and page["edges"] == [{"node": {"thirdParty": rival["id"]}}]
+
+
+def test_third_parties_are_listed_to_staff_and_each_party_sees_only_itself(
+    backend: Backend,
+) -> None:
+    party, rival = _register(backend), _register(backend)
+    query = """query($where: ThirdPartyWhere) { thirdParties(where: $where, first: 100) {
+                 totalCount edges { node { id name principal } } } }"""
+    where = {"name": {"startsWith": "合作保险公司"}, "agreementExpiresOn": {"gte": "2030-01-01"}}
+    listed = backend.gql(query, {"where": where}, staff="RM0001")["thirdParties"]
+    found = {e["node"]["id"]: e["node"]["principal"] for e in listed["edges"]}
+    assert found[party["id"]] == party["principal"] and found[rival["id"]] == rival["principal"]
+    assert listed["totalCount"] == len(found)
+    names = [e["node"]["name"] for e in listed["edges"]]
+    assert names == sorted(names)
+    own = backend.gql(query, {"where": where}, staff=party["principal"])["thirdParties"]
+    assert [e["node"]["id"] for e in own["edges"]] == [party["id"]]

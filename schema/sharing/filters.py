@@ -12,10 +12,10 @@ import strawberry
 
 from resolvers import sharing
 from resolvers.shared.filters import FilterField
-from schema.shared.base import DateTimeFilter, IDFilter, StringFilter
+from schema.shared.base import DateFilter, DateTimeFilter, IDFilter, StringFilter
 from schema.sharing.enums import ShareGrantStatusEnum, ShareRequestStatusEnum
 from schema.staff import RoleEnum
-from store.sharing import Consent, ShareGrant, ShareRequest
+from store.sharing import Consent, ShareGrant, ShareRequest, ThirdParty
 
 
 @strawberry.input(description="Share grant status filter.")
@@ -101,4 +101,20 @@ SHARE_REQUEST_FILTERS = {
     "purpose": FilterField(ShareRequest.purpose, "text"),
     "requested_at": FilterField(ShareRequest.requested_at),
     "decided_at": FilterField(ShareRequest.decided_at),
+}
+
+
+@strawberry.input(description="Filters of the third parties; all given conditions must hold.")
+class ThirdPartyWhere:
+    name: StringFilter | None = None
+    agreement_signed_on: DateFilter | None = None
+    agreement_expires_on: DateFilter | None = None
+    and_: list[ThirdPartyWhere] | None = strawberry.field(name="and", default=None)
+    or_: list[ThirdPartyWhere] | None = strawberry.field(name="or", default=None)
+
+
+THIRD_PARTY_FILTERS = {
+    "name": FilterField(ThirdParty.name, "text"),
+    "agreement_signed_on": FilterField(ThirdParty.agreement_signed_on),
+    "agreement_expires_on": FilterField(ThirdParty.agreement_expires_on),
 }

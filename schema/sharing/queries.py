@@ -28,9 +28,11 @@ from schema.sharing.enums import AccessActionEnum
 from schema.sharing.filters import (
     CONSENT_FILTERS,
     SHARE_REQUEST_FILTERS,
+    THIRD_PARTY_FILTERS,
     ConsentWhere,
     ShareGrantWhere,
     ShareRequestWhere,
+    ThirdPartyWhere,
     share_grant_filters,
 )
 from schema.sharing.types import (
@@ -138,6 +140,31 @@ class SharingQuery:
             PageRequest(first=first, after=after, last=last, before=before),
         )
         return Connection.of(page, [ShareGrantNode.of(g) for g in page.rows])
+
+    @guarded_field(
+        "Outside organisations that may receive data under a confidentiality agreement, by "
+        "name (a third party: only itself). 第三方机构列表。",
+        Authenticated(),
+    )
+    def third_parties(
+        self,
+        info: ContextInfo,
+        where: ThirdPartyWhere | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[ThirdPartyNode]:
+        ctx = info.context
+        page = sharing.third_party_page(
+            ctx.session,
+            sharing.third_party_scope(ctx.actor),
+            compile_where(where, THIRD_PARTY_FILTERS),
+            PageRequest(first=first, after=after, last=last, before=before),
+        )
+        numbers = sharing.principals(ctx.session, [p.id for p in page.rows])
+        nodes = [ThirdPartyNode.of(p, numbers.get(p.id, "")) for p in page.rows]
+        return Connection.of(page, nodes)
 
     @guarded_field(
         "FULL / MASKED / DENIED for a field — and which rule decided — for you or any staff "
