@@ -41,10 +41,27 @@ AuditActionEnum = bilingual_enum(
 )
 
 
+class AuditedEffect(StrEnum):
+    FULL = "FULL"
+    MASKED = "MASKED"
+    CHANGED = "CHANGED"
+
+
+AuditedEffectEnum = bilingual_enum(
+    AuditedEffect,
+    "What an audit entry records of a field. 审计字段效果。",
+    {
+        "FULL": "Revealed in full 明文查阅",
+        "MASKED": "Revealed masked 脱敏查阅",
+        "CHANGED": "Changed 已变更",
+    },
+)
+
+
 @strawberry.type(description="A field named by an audit entry and how it was revealed.")
 class AuditedField:
     field: str
-    effect: str = strawberry.field(description="FULL, MASKED, or CHANGED for changes.")
+    effect: AuditedEffectEnum  # type: ignore[valid-type]
 
 
 @strawberry.type(
@@ -74,7 +91,10 @@ class AuditEntryNode:
             action=AuditAction(row.action),
             operation=row.operation,
             customer_ids=[node_id("Customer", c) for c in row.customer_ids],
-            fields=[AuditedField(field=k, effect=v) for k, v in sorted(row.fields.items())],
+            fields=[
+                AuditedField(field=k, effect=AuditedEffect(v))
+                for k, v in sorted(row.fields.items())
+            ],
             prev_hash=row.prev_hash,
             hash=row.hash,
         )
