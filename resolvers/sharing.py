@@ -308,50 +308,6 @@ def grants_by_id(session: Session, ids: Sequence[int]) -> dict[int, ShareGrant]:
     }
 
 
-def grant_status(now: datetime) -> Any:
-    """SQL: a grant's ``ShareGrantStatus`` at ``now`` (IN_FORCE exactly when :func:`in_force`'s
-    period and revocation conditions hold)."""
-    return case(
-        (ShareGrant.revoked_at.is_not(None), ShareGrantStatus.REVOKED.value),
-        (ShareGrant.expires_at <= now, ShareGrantStatus.EXPIRED.value),
-        (ShareGrant.valid_from > now, ShareGrantStatus.SCHEDULED.value),
-        else_=ShareGrantStatus.IN_FORCE.value,
-    )
-
-
-def status_of_grant(grant: ShareGrant, now: datetime) -> ShareGrantStatus:
-    """:func:`grant_status` of one loaded grant."""
-    if grant.revoked_at is not None:
-        return ShareGrantStatus.REVOKED
-    if grant.expires_at <= now:
-        return ShareGrantStatus.EXPIRED
-    if grant.valid_from > now:
-        return ShareGrantStatus.SCHEDULED
-    return ShareGrantStatus.IN_FORCE
-
-
-def grant_scope(actor: Staff, see_all: bool) -> ColumnElement[bool]:
-    """Grants a caller may list: those their branch gave or they receive, or all (``see_all``:
-    security admins and auditors)."""
-    if see_all:
-        return true()
-    return or_(ShareGrant.granting_branch_id == actor.branch_id, in_force(actor, clock.now()))
-
-
-def grant_page(
-    session: Session, scope: ColumnElement[bool], where: Any, request: PageRequest
-) -> Page:
-    """Grants inside ``scope`` matching ``where``, newest first."""
-    statement = select(ShareGrant).where(scope, where)
-    keys = [SortKey(ShareGrant.id, True, int)]
-    return paginate(session, statement, keys, request, lambda g: [g.id])
-
-
-def visible_grant(session: Session, scope: ColumnElement[bool], grant_id: int) -> ShareGrant | None:
-    """One grant inside ``scope`` (None when missing or outside it, alike)."""
-    return session.scalar(select(ShareGrant).where(ShareGrant.id == grant_id, scope))
-
-
 # --- third parties and consent (SHARE-3) --------------------------------------------------------
 
 
@@ -754,6 +710,53 @@ def decide_share_request(call: OperationCall) -> dict[str, Any]:
             f"consent:{request.consent_id}" if request.consent_id else "share_request",
         )
     return {"status": str(request.status)}
+
+
+# --- lists and single lookups, each inside the caller's scope (the same for node(id:)) ---------
+
+
+def grant_status(now: datetime) -> Any:
+    """SQL: a grant's ``ShareGrantStatus`` at ``now`` (IN_FORCE exactly when :func:`in_force`'s
+    period and revocation conditions hold)."""
+    return case(
+        (ShareGrant.revoked_at.is_not(None), ShareGrantStatus.REVOKED.value),
+        (ShareGrant.expires_at <= now, ShareGrantStatus.EXPIRED.value),
+        (ShareGrant.valid_from > now, ShareGrantStatus.SCHEDULED.value),
+        else_=ShareGrantStatus.IN_FORCE.value,
+    )
+
+
+def status_of_grant(grant: ShareGrant, now: datetime) -> ShareGrantStatus:
+    """:func:`grant_status` of one loaded grant."""
+    if grant.revoked_at is not None:
+        return ShareGrantStatus.REVOKED
+    if grant.expires_at <= now:
+        return ShareGrantStatus.EXPIRED
+    if grant.valid_from > now:
+        return ShareGrantStatus.SCHEDULED
+    return ShareGrantStatus.IN_FORCE
+
+
+def grant_scope(actor: Staff, see_all: bool) -> ColumnElement[bool]:
+    """Grants a caller may list: those their branch gave or they receive, or all (``see_all``:
+    security admins and auditors)."""
+    if see_all:
+        return true()
+    return or_(ShareGrant.granting_branch_id == actor.branch_id, in_force(actor, clock.now()))
+
+
+def grant_page(
+    session: Session, scope: ColumnElement[bool], where: Any, request: PageRequest
+) -> Page:
+    """Grants inside ``scope`` matching ``where``, newest first."""
+    statement = select(ShareGrant).where(scope, where)
+    keys = [SortKey(ShareGrant.id, True, int)]
+    return paginate(session, statement, keys, request, lambda g: [g.id])
+
+
+def visible_grant(session: Session, scope: ColumnElement[bool], grant_id: int) -> ShareGrant | None:
+    """One grant inside ``scope`` (None when missing or outside it, alike)."""
+    return session.scalar(select(ShareGrant).where(ShareGrant.id == grant_id, scope))
 
 
 def share_request_scope(actor: Staff, see_all: bool) -> ColumnElement[bool]:
