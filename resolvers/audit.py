@@ -367,17 +367,13 @@ def new_entry(
     }
 
 
-def customer_condition(customer_id: int) -> ColumnElement[bool]:
-    """Entries that concern one customer."""
-    return AuditEntry.id.in_(
-        select(AuditCustomer.entry_id).where(AuditCustomer.customer_id == customer_id)
-    )
+def concerning(clause: ColumnElement[bool]) -> ColumnElement[bool]:
+    """Entries concerning a customer that ``clause`` (on ``AuditCustomer.customer_id``) picks."""
+    return AuditEntry.id.in_(select(AuditCustomer.entry_id).where(clause))
 
 
-def entry_page(
-    session: Any, conditions: Sequence[ColumnElement[bool]], request: PageRequest
-) -> Page:
-    """Audit entries, newest first."""
+def entry_page(session: Any, where: ColumnElement[bool], request: PageRequest) -> Page:
+    """Audit entries matching ``where``, newest first."""
     keys = [SortKey(AuditEntry.id, True, int)]
-    statement = select(AuditEntry).where(*conditions)
+    statement = select(AuditEntry).where(where)
     return paginate(session, statement, keys, request, lambda e: [e.id])

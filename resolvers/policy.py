@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import ColumnElement, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from authz.fields import WRITTEN_FIELDS
@@ -18,7 +18,8 @@ from authz.policy import PURPOSES, RIGHTS, ROW_SCOPES, WRITE_SCOPES, WRITER_ROLE
 from core import clock
 from core.errors import FieldError, NotFoundError, UserInputError
 from resolvers import audit
-from resolvers.shared import validation
+from resolvers.shared.pagination import Page, PageRequest, SortKey, paginate
+from resolvers.shared.staff import staff_by_employee_number
 from store.policy import PolicyRule, PolicyVersion
 from store.staff import Role, Staff
 
@@ -212,9 +213,7 @@ def set_role(session: Session, actor: Staff, employee_no: str, role: str, assign
         raise UserInputError(
             [FieldError(("role",), "UNKNOWN_ROLE", f"must be one of {', '.join(Role.__members__)}")]
         )
-    staff = session.scalar(
-        select(Staff).where(Staff.employee_no == validation.employee_number(employee_no))
-    )
+    staff = staff_by_employee_number(session, employee_no)
     if staff is None:
         raise NotFoundError("no staff member with this employee number")
     if staff.id == actor.id:
@@ -241,3 +240,15 @@ def set_role(session: Session, actor: Staff, employee_no: str, role: str, assign
     return _record(
         session, actor.employee_no, actor.id, f"{verb} {role} to {employee_no}", [verb, role]
     )
+
+
+def rule_page(session: Session, where: ColumnElement[bool], request: PageRequest) -> Page:
+    """Live rules matching ``where``, in the order they were added."""
+    statement = select(PolicyRule).where(where)
+    return paginate(session, statement, [SortKey(PolicyRule.id)], request, lambda r: [r.id])
+
+
+def version_page(session: Session, request: PageRequest) -> Page:
+    """Versions of the live policy, newest first."""
+    keys = [SortKey(PolicyVersion.version, True)]
+    return paginate(session, select(PolicyVersion), keys, request, lambda v: [v.version])

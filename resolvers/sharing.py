@@ -12,7 +12,19 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, and_, cast, func, null, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    null,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.orm import Session
 
 from authz.policy import PURPOSES
@@ -29,7 +41,9 @@ from store.sharing import (
     ProcessingMethod,
     ShareGrant,
     ShareGrantCustomer,
+    ShareGrantStatus,
     ShareRequest,
+    ShareRequestStatus,
     ThirdParty,
 )
 from store.staff import Branch, Role, Staff
@@ -292,26 +306,6 @@ def grants_by_id(session: Session, ids: Sequence[int]) -> dict[int, ShareGrant]:
     return {
         g.id: g for g in session.scalars(select(ShareGrant).where(ShareGrant.id.in_(list(ids))))
     }
-
-
-def grant_page(
-    session: Session, actor: Staff, see_all: bool, only_in_force: bool, request: PageRequest
-) -> Page:
-    """Grants the actor gave (their branch), receives, or — for security admins — all."""
-    statement = select(ShareGrant)
-    if not see_all:
-        statement = statement.where(
-            or_(ShareGrant.granting_branch_id == actor.branch_id, in_force(actor, clock.now()))
-        )
-    if only_in_force:
-        now = clock.now()
-        statement = statement.where(
-            ShareGrant.revoked_at.is_(None),
-            ShareGrant.valid_from <= now,
-            ShareGrant.expires_at > now,
-        )
-    keys = [SortKey(ShareGrant.id, True, int)]
-    return paginate(session, statement, keys, request, lambda g: [g.id])
 
 
 # --- third parties and consent (SHARE-3) --------------------------------------------------------
@@ -637,7 +631,7 @@ def request_share(session: Session, actor: Staff, draft: ShareRequestDraft) -> S
         reason=reason,
         requested_by_id=actor.id,
         requested_at=clock.now(),
-        status="PENDING",
+        status=ShareRequestStatus.PENDING,
     )
     session.add(request)
     session.flush()
@@ -702,7 +696,7 @@ def decide_share_request(call: OperationCall) -> dict[str, Any]:
     # consent in force at the moment of the decision, not the one checked at the request.
     if approved and not _consents_covering(call.session, request):
         approved, note = False, CONSENT_GONE
-    request.status = "APPROVED" if approved else "DENIED"
+    request.status = ShareRequestStatus.APPROVED if approved else ShareRequestStatus.DENIED
     request.decided_by_id = call.actor.id if call.actor else None
     request.decided_at = clock.now()
     request.decision_note = note
@@ -715,15 +709,133 @@ def decide_share_request(call: OperationCall) -> dict[str, Any]:
             {"third_party": request.third_party_id, "categories": request.data_categories},
             f"consent:{request.consent_id}" if request.consent_id else "share_request",
         )
-    return {"status": request.status}
+    return {"status": str(request.status)}
 
 
-def share_requests(
-    session: Session, actor: Staff, see_all: bool, status: str | None
-) -> list[ShareRequest]:
-    statement = select(ShareRequest).order_by(ShareRequest.id.desc()).limit(100)
-    if not see_all:
-        statement = statement.where(ShareRequest.requested_by_id == actor.id)
-    if status:
-        statement = statement.where(ShareRequest.status == status)
-    return list(session.scalars(statement))
+# --- lists and single lookups, each inside the caller's scope (the same for node(id:)) ---------
+
+
+def grant_status(now: datetime) -> Any:
+    """SQL: a grant's ``ShareGrantStatus`` at ``now`` (IN_FORCE exactly when :func:`in_force`'s
+    period and revocation conditions hold)."""
+    return case(
+        (ShareGrant.revoked_at.is_not(None), ShareGrantStatus.REVOKED.value),
+        (ShareGrant.expires_at <= now, ShareGrantStatus.EXPIRED.value),
+        (ShareGrant.valid_from > now, ShareGrantStatus.SCHEDULED.value),
+        else_=ShareGrantStatus.IN_FORCE.value,
+    )
+
+
+def status_of_grant(grant: ShareGrant, now: datetime) -> ShareGrantStatus:
+    """:func:`grant_status` of one loaded grant."""
+    if grant.revoked_at is not None:
+        return ShareGrantStatus.REVOKED
+    if grant.expires_at <= now:
+        return ShareGrantStatus.EXPIRED
+    if grant.valid_from > now:
+        return ShareGrantStatus.SCHEDULED
+    return ShareGrantStatus.IN_FORCE
+
+
+def grant_scope(actor: Staff, see_all: bool) -> ColumnElement[bool]:
+    """Grants a caller may list: those their branch gave or they receive, or all (``see_all``:
+    security admins and auditors)."""
+    if see_all:
+        return true()
+    return or_(ShareGrant.granting_branch_id == actor.branch_id, in_force(actor, clock.now()))
+
+
+def grant_page(
+    session: Session, scope: ColumnElement[bool], where: Any, request: PageRequest
+) -> Page:
+    """Grants inside ``scope`` matching ``where``, newest first."""
+    statement = select(ShareGrant).where(scope, where)
+    keys = [SortKey(ShareGrant.id, True, int)]
+    return paginate(session, statement, keys, request, lambda g: [g.id])
+
+
+def visible_grant(session: Session, scope: ColumnElement[bool], grant_id: int) -> ShareGrant | None:
+    """One grant inside ``scope`` (None when missing or outside it, alike)."""
+    return session.scalar(select(ShareGrant).where(ShareGrant.id == grant_id, scope))
+
+
+def share_request_scope(actor: Staff, see_all: bool) -> ColumnElement[bool]:
+    """Share requests a caller may list: their own, or all (``see_all``: security admins)."""
+    return true() if see_all else ShareRequest.requested_by_id == actor.id
+
+
+def share_request_page(
+    session: Session, scope: ColumnElement[bool], where: Any, request: PageRequest
+) -> Page:
+    """Share requests inside ``scope`` matching ``where``, newest first."""
+    statement = select(ShareRequest).where(scope, where)
+    keys = [SortKey(ShareRequest.id, True, int)]
+    return paginate(session, statement, keys, request, lambda r: [r.id])
+
+
+def visible_share_request(
+    session: Session, scope: ColumnElement[bool], request_id: int
+) -> ShareRequest | None:
+    return session.scalar(select(ShareRequest).where(ShareRequest.id == request_id, scope))
+
+
+def consent_scope(actor: Staff) -> ColumnElement[bool]:
+    """Consents a caller may list of a customer they see: a third party only its own, not
+    other recipients'; staff every one."""
+    if actor.third_party_id is not None:
+        return Consent.third_party_id == actor.third_party_id
+    return true()
+
+
+def consent_page(
+    session: Session,
+    customer_id: int,
+    scope: ColumnElement[bool],
+    where: Any,
+    request: PageRequest,
+) -> Page:
+    """A customer's consents inside ``scope`` matching ``where``, newest first."""
+    statement = select(Consent).where(Consent.customer_id == customer_id, scope, where)
+    keys = [SortKey(Consent.id, True, int)]
+    return paginate(session, statement, keys, request, lambda c: [c.id])
+
+
+def third_party_scope(actor: Staff) -> ColumnElement[bool]:
+    """Third parties a caller may look up: staff every one (they record consents naming
+    them); a third party's principal only its own organisation."""
+    if actor.third_party_id is not None:
+        return ThirdParty.id == actor.third_party_id
+    return true()
+
+
+def third_party_page(
+    session: Session, scope: ColumnElement[bool], where: Any, request: PageRequest
+) -> Page:
+    """Third parties inside ``scope`` matching ``where``, by name."""
+    statement = select(ThirdParty).where(scope, where)
+    keys = [SortKey(ThirdParty.name, False, str), SortKey(ThirdParty.id, False, int)]
+    return paginate(session, statement, keys, request, lambda p: [p.name, p.id])
+
+
+def principals(session: Session, party_ids: Sequence[int]) -> dict[int, str]:
+    """The employee number each third party's API client signs in as."""
+    rows = session.execute(
+        select(Staff.third_party_id, Staff.employee_no)
+        .where(Staff.third_party_id.in_(list(party_ids)))
+        .order_by(Staff.id)
+    )
+    found: dict[int, str] = {}
+    for party, number in rows:
+        if party is not None:
+            found.setdefault(party, number)
+    return found
+
+
+def visible_third_party(
+    session: Session, scope: ColumnElement[bool], party_id: int
+) -> tuple[ThirdParty, str] | None:
+    """A third party inside ``scope`` and its principal's employee number."""
+    party = session.scalar(select(ThirdParty).where(ThirdParty.id == party_id, scope))
+    if party is None:
+        return None
+    return party, principals(session, [party.id]).get(party.id, "")

@@ -3,33 +3,65 @@
 from __future__ import annotations
 
 import datetime as dt
-from enum import Enum
-from typing import Any
+from enum import StrEnum
 
 import strawberry
 
-from core.ids import pk_of
 from resolvers import audit
+from resolvers.shared.filters import FilterField, compile_where
 from resolvers.shared.pagination import PageRequest
-from schema.shared.base import Connection, ContextInfo, node_id
+from schema.shared.base import (
+    Connection,
+    ContextInfo,
+    DateTimeFilter,
+    IDFilter,
+    StringFilter,
+    bilingual_enum,
+    node_id,
+)
 from schema.shared.rights import HasRight
 from schema.shared.rights import field as guarded_field
-from store.audit import AuditEntry
+from store.audit import AuditCustomer, AuditEntry
 
 
-@strawberry.enum(description="What an audit entry records. 审计事项。")
-class AuditAction(Enum):
-    READ = strawberry.enum_value("READ", description="Personal data revealed 查阅个人信息")
-    CHANGE = strawberry.enum_value("CHANGE", description="Customer information changed 变更")
-    RESTORE = strawberry.enum_value(
-        "RESTORE", description="The database was restored from a backup 从备份恢复"
-    )
+class AuditAction(StrEnum):
+    READ = "READ"
+    CHANGE = "CHANGE"
+    RESTORE = "RESTORE"
+
+
+AuditActionEnum = bilingual_enum(
+    AuditAction,
+    "What an audit entry records. 审计事项。",
+    {
+        "READ": "Personal data revealed 查阅个人信息",
+        "CHANGE": "Data changed 变更",
+        "RESTORE": "The database was restored from a backup 从备份恢复",
+    },
+)
+
+
+class AuditedEffect(StrEnum):
+    FULL = "FULL"
+    MASKED = "MASKED"
+    CHANGED = "CHANGED"
+
+
+AuditedEffectEnum = bilingual_enum(
+    AuditedEffect,
+    "What an audit entry records of a field. 审计字段效果。",
+    {
+        "FULL": "Revealed in full 明文查阅",
+        "MASKED": "Revealed masked 脱敏查阅",
+        "CHANGED": "Changed 已变更",
+    },
+)
 
 
 @strawberry.type(description="A field named by an audit entry and how it was revealed.")
 class AuditedField:
     field: str
-    effect: str = strawberry.field(description="FULL, MASKED, or CHANGED for changes.")
+    effect: AuditedEffectEnum  # type: ignore[valid-type]
 
 
 @strawberry.type(
@@ -41,7 +73,7 @@ class AuditEntryNode:
     actor: str = strawberry.field(description="Employee number of the staff member.")
     roles: list[str]
     purpose: str | None
-    action: AuditAction
+    action: AuditActionEnum  # type: ignore[valid-type]
     operation: str
     customer_ids: list[strawberry.ID]
     fields: list[AuditedField]
@@ -59,19 +91,44 @@ class AuditEntryNode:
             action=AuditAction(row.action),
             operation=row.operation,
             customer_ids=[node_id("Customer", c) for c in row.customer_ids],
-            fields=[AuditedField(field=k, effect=v) for k, v in sorted(row.fields.items())],
+            fields=[
+                AuditedField(field=k, effect=AuditedEffect(v))
+                for k, v in sorted(row.fields.items())
+            ],
             prev_hash=row.prev_hash,
             hash=row.hash,
         )
 
 
+@strawberry.input(description="Audit action filter.")
+class AuditActionFilter:
+    eq: AuditActionEnum | None = None  # type: ignore[valid-type]
+    in_: list[AuditActionEnum] | None = strawberry.field(name="in", default=None)  # type: ignore[valid-type]
+
+
 @strawberry.input(description="Filters of the audit log; all given conditions must hold.")
 class AuditWhere:
-    actor: str | None = strawberry.field(default=None, description="Employee number.")
-    customer_id: strawberry.ID | None = None
-    action: AuditAction | None = None
-    since: dt.datetime | None = None
-    until: dt.datetime | None = None
+    actor: StringFilter | None = strawberry.field(default=None, description="Employee number.")
+    customer: IDFilter | None = strawberry.field(
+        default=None, description="Entries concerning these customers."
+    )
+    action: AuditActionFilter | None = None
+    operation: StringFilter | None = None
+    at: DateTimeFilter | None = None
+    and_: list[AuditWhere] | None = strawberry.field(name="and", default=None)
+    or_: list[AuditWhere] | None = strawberry.field(name="or", default=None)
+
+
+# The sealed detail (before/after values) has no filter: the database holds its ciphertext.
+AUDIT_FILTERS = {
+    "actor": FilterField(AuditEntry.actor, "text"),
+    "customer": FilterField(
+        AuditCustomer.customer_id, "id", id_type="Customer", through=audit.concerning
+    ),
+    "action": FilterField(AuditEntry.action),
+    "operation": FilterField(AuditEntry.operation, "text"),
+    "at": FilterField(AuditEntry.at),
+}
 
 
 @strawberry.type
@@ -87,22 +144,15 @@ class AuditQuery:
         where: AuditWhere | None = None,
         first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Connection[AuditEntryNode]:
         ctx = info.context
         if ctx.auditor is not None:
             ctx.auditor.flush()  # this process's queued reads are part of the answer
-        conditions: list[Any] = []
-        if where is not None:
-            if where.actor:
-                conditions.append(AuditEntry.actor == where.actor)
-            if where.customer_id:
-                customer = pk_of(where.customer_id, "Customer", ("where", "customerId"))
-                conditions.append(audit.customer_condition(customer))
-            if where.action:
-                conditions.append(AuditEntry.action == where.action.value)
-            if where.since:
-                conditions.append(AuditEntry.at >= where.since)
-            if where.until:
-                conditions.append(AuditEntry.at <= where.until)
-        page = audit.entry_page(ctx.session, conditions, PageRequest(first=first, after=after))
+        page = audit.entry_page(
+            ctx.session,
+            compile_where(where, AUDIT_FILTERS),
+            PageRequest(first=first, after=after, last=last, before=before),
+        )
         return Connection.of(page, [AuditEntryNode.present(r) for r in page.rows])

@@ -49,9 +49,11 @@ from schema.shared.limits import CostLimit, ErrorCodes, log_internal_errors
 from schema.shared.rights import Authenticated, HasRight, declared_right
 from schema.shared.rights import field as guarded_field
 from schema.shared.rights import subscription as guarded_subscription
+from schema.sharing import NODE_LOADERS as SHARING_NODES
 from schema.sharing import (
     ConsentNode,
     ShareGrantNode,
+    ShareRequestNode,
     SharingMutation,
     SharingQuery,
     ThirdPartyNode,
@@ -74,6 +76,7 @@ log = logging.getLogger("kehu")
 NODE_LOADERS: dict[str, Callable[[ContextInfo, int], Node | None]] = {
     **COMPLAINT_NODES,
     **WORKFLOW_NODES,
+    **SHARING_NODES,
 }
 
 
@@ -254,6 +257,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             ShareGrantNode,
             ThirdPartyNode,
             ConsentNode,
+            ShareRequestNode,
             ComplaintNode,
             TaskNode,
             ProcessVersionNode,

@@ -75,6 +75,23 @@ class ProcessingMethod(StrEnum):
     DELETION = "DELETION"
 
 
+class ShareRequestStatus(StrEnum):
+    """Where a share request stands: waiting for its approval process, or decided."""
+
+    PENDING = "PENDING"
+    APPROVED = "APPROVED"
+    DENIED = "DENIED"
+
+
+class ShareGrantStatus(StrEnum):
+    """Whether a grant works now (computed from its period and revocation, never stored)."""
+
+    SCHEDULED = "SCHEDULED"
+    IN_FORCE = "IN_FORCE"
+    EXPIRED = "EXPIRED"
+    REVOKED = "REVOKED"
+
+
 class Consent(Base):
     """A customer's explicit consent to share named data with a third party (SHARE-3, PIPL 23).
 
@@ -127,7 +144,7 @@ class ShareRequest(Base):
     reason: Mapped[str] = mapped_column(Encrypted("share_requests.reason"))
     requested_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    status: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))  # ShareRequestStatus
     consent_id: Mapped[int | None] = mapped_column(ForeignKey("consents.id"))
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -37,7 +37,7 @@ LOG = """
 query($where: AuditWhere, $first: Int) {
   auditLog(where: $where, first: $first) {
     totalCount
-    edges { node { id actor roles purpose action operation customerIds
+    edges { node { id at actor roles purpose action operation customerIds
                    fields { field effect } prevHash hash } }
   }
 }
@@ -45,7 +45,9 @@ query($where: AuditWhere, $first: Int) {
 ONE = "query Look($id: ID!) { customer(id: $id) { name idNumber phone } }"
 
 
-def _log(backend: Backend, **where: Any) -> list[dict[str, Any]]:
+def _log(backend: Backend, **equal: Any) -> list[dict[str, Any]]:
+    """Entries whose fields equal ``equal`` (``customer``, ``actor``, ``action`` …)."""
+    where = {name: {"eq": value} for name, value in equal.items()}
     page = backend.gql(LOG, {"where": where, "first": 50}, staff="AUD0001", purpose="AUDIT")
     return [e["node"] for e in page["auditLog"]["edges"]]
 
@@ -57,7 +59,7 @@ def test_a_read_of_personal_data_is_recorded_with_purpose_and_effects(backend: B
     )
     backend.gql(ONE, {"id": customer["id"]}, staff="RM0001", purpose="RELATIONSHIP_MANAGEMENT")
     backend.gql(ONE, {"id": customer["id"]}, staff="HO0001")
-    reads = _log(backend, customerId=customer["id"], action="READ")
+    reads = _log(backend, customer=customer["id"], action="READ")
     assert [r["actor"] for r in reads] == ["HO0001", "RM0001"]  # newest first
     head_office, manager_read = reads
     assert head_office["purpose"] == "CUSTOMER_SERVICE"
@@ -92,7 +94,7 @@ def test_changes_are_recorded_in_their_transaction(backend: Backend) -> None:
     backend.gql(update, {"input": change})
     refused = {**change, "expectedVersion": 2, "changes": {"phone": "not a phone"}}
     assert backend.gql(update, {"input": refused})["updateCustomer"]["errors"]
-    changes = _log(backend, customerId=customer["id"], action="CHANGE")
+    changes = _log(backend, customer=customer["id"], action="CHANGE")
     assert [c["operation"] for c in changes] == ["updateCustomer", "createCustomer"]
     assert {f["field"] for f in changes[0]["fields"]} == {"Customer.phone"}
     with backend.engine.connect() as connection:
@@ -100,6 +102,51 @@ def test_changes_are_recorded_in_their_transaction(backend: Backend) -> None:
             text("SELECT detail FROM audit_log WHERE operation = 'updateCustomer'")
         ).all()
     assert raw and all("13700002222" not in (row.detail or "") for row in raw)
+
+
+def test_the_log_filters_with_typed_operators_and_pages_both_ways(backend: Backend) -> None:
+    """``auditLog(where:)`` takes the operators every list takes: ``in`` over customers and
+    actions, a time range, ``startsWith`` on text, ``or``; it pages forward and backward."""
+    first, second = create_customer(backend), create_customer(backend)
+    for customer in (first, second):
+        backend.gql(ONE, {"id": customer["id"]}, staff="HO0001")
+    since = _log(backend, customer=first["id"], action="CHANGE")[0]
+
+    def log(where: dict[str, Any], **page: Any) -> Any:
+        variables = {"where": where, **page}
+        query = """query($where: AuditWhere, $first: Int, $last: Int, $before: String) {
+                     auditLog(where: $where, first: $first, last: $last, before: $before) {
+                       totalCount pageInfo { startCursor hasPreviousPage }
+                       edges { node { id action operation customerIds } } } }"""
+        return backend.gql(query, variables, staff="AUD0001", purpose="AUDIT")["auditLog"]
+
+    both = {"customer": {"in": [first["id"], second["id"]]}}
+    found = log({**both, "action": {"in": ["READ", "CHANGE"]}}, first=50)
+    assert found["totalCount"] == 4
+    assert [e["node"]["action"] for e in found["edges"]] == ["READ", "READ", "CHANGE", "CHANGE"]
+    reads_since = log({**both, "action": {"eq": "READ"}, "at": {"gte": since["at"]}}, first=50)
+    assert reads_since["totalCount"] == 2
+    either = log(
+        {**both, "or": [{"operation": {"startsWith": "Lo"}}, {"operation": {"eq": "nothing"}}]},
+        first=50,
+    )
+    assert {e["node"]["operation"] for e in either["edges"]} == {"Look"}
+    # The two oldest of the four entries, by paging backwards from the end.
+    oldest = log(both, last=2)
+    assert [e["node"]["action"] for e in oldest["edges"]] == ["CHANGE", "CHANGE"]
+    assert oldest["pageInfo"]["hasPreviousPage"]
+    newer = log(both, last=2, before=oldest["pageInfo"]["startCursor"])
+    assert [e["node"]["action"] for e in newer["edges"]] == ["READ", "READ"]
+    body = backend.post(
+        LOG,
+        {"where": {"customer": {"eq": "bm90IGFuIElE"}}, "first": 5},
+        staff="AUD0001",
+        purpose="AUDIT",
+    ).json()
+    fields = body["errors"][0]["extensions"]["fields"]
+    assert [(f["field"], f["code"]) for f in fields] == [
+        (["where", "customer", "eq"], "INVALID_ID")
+    ]
 
 
 def test_only_auditors_read_the_log_and_nobody_changes_it(backend: Backend) -> None:
@@ -753,7 +800,10 @@ def test_auditors_find_a_restore_in_the_audit_log(
     with TestClient(create_app(settings)) as client:
         body = client.post(
             "/graphql",
-            json={"query": LOG, "variables": {"where": {"action": "RESTORE"}, "first": 5}},
+            json={
+                "query": LOG,
+                "variables": {"where": {"action": {"eq": "RESTORE"}}, "first": 5},
+            },
             headers=headers,
         ).json()
     assert "errors" not in body, body
@@ -780,7 +830,7 @@ def test_a_read_of_changed_values_in_the_history_is_recorded(backend: Backend) -
     seen = backend.gql(history, {"id": customer["id"]}, staff="HO0001")
     values = [e["node"] for e in seen["customerHistory"]["edges"]]
     assert {"field": "phone", "oldValue": "13700003333", "newValue": "13700004444"} in values
-    reads = _log(backend, customerId=customer["id"], action="READ")
+    reads = _log(backend, customer=customer["id"], action="READ")
     assert [r["operation"] for r in reads] == ["History"]
     assert {f["field"]: f["effect"] for f in reads[0]["fields"]} == {
         "CustomerChange.oldValue": "FULL",
@@ -793,7 +843,7 @@ def test_a_read_of_changed_values_in_the_history_is_recorded(backend: Backend) -
         {"id": customer["id"]},
         staff="HO0001",
     )
-    assert [r["operation"] for r in _log(backend, customerId=customer["id"], action="READ")] == [
+    assert [r["operation"] for r in _log(backend, customer=customer["id"], action="READ")] == [
         "History"
     ]
 

@@ -504,7 +504,7 @@ def test_share4_reading_a_complaint_is_audited(backend: Backend) -> None:
         backend.post(read_it, {"id": complaint["id"]}, staff=staff, purpose=purpose)
     backend.client.app.state.auditor.flush()  # type: ignore[attr-defined]
     entries = backend.gql(
-        """{ auditLog(first: 20, where: {action: READ}) {
+        """{ auditLog(first: 20, where: {action: {eq: READ}}) {
              edges { node { actor operation fields { field effect } } } } }""",
         staff="AUD0001",
         purpose="AUDIT",

@@ -251,6 +251,11 @@ mutation($input: RequestDataShareInput!) {
 """
 
 
+def _share_requests(backend: Backend, staff: str, fields: str) -> list[dict[str, Any]]:
+    query = "{ shareRequests(first: 100) { edges { node { " + fields + " } } } }"
+    return [e["node"] for e in backend.gql(query, staff=staff)["shareRequests"]["edges"]]
+
+
 def test_external_share_approval_process_checks_consent_then_security_reviews(
     backend: Backend, rm_customers: list[dict[str, Any]]
 ) -> None:
@@ -285,14 +290,12 @@ def test_external_share_approval_process_checks_consent_then_security_reviews(
         staff="SEC0001",
     )["completeTask"]
     assert done["errors"] == []
-    mine = backend.gql("{ shareRequests { id status decisionNote } }", staff="RM0001")[
-        "shareRequests"
-    ]
+    mine = _share_requests(backend, "RM0001", "id status decisionNote")
     decided = next(r for r in mine if r["id"] == pending["id"])
     assert decided["status"] == "APPROVED" and decided["decisionNote"] == "用途与授权一致"
-    everyone = backend.gql("{ shareRequests { id } }", staff="SEC0001")["shareRequests"]
+    everyone = _share_requests(backend, "SEC0001", "id")
     assert {pending["id"], refused["id"]} <= {r["id"] for r in everyone}
-    assert backend.gql("{ shareRequests { id } }", staff="SUP0001")["shareRequests"] == []
+    assert _share_requests(backend, "SUP0001", "id") == []
     # More categories than consented: refused by the consent check.
     wider = backend.gql(
         SHARE_REQUEST,
@@ -380,10 +383,12 @@ def _consent_numbers(
     backend: Backend, customer: dict[str, Any], party: dict[str, Any]
 ) -> dict[str, list[int]]:
     rows = backend.gql(
-        "query($id: ID!) { consents(customerId: $id) { id purpose thirdParty } }",
+        "query($id: ID!) { consents(customerId: $id, first: 100) "
+        "{ edges { node { id purpose thirdParty } } } }",
         {"id": customer["id"]},
         staff="RM0001",
-    )["consents"]
+    )["consents"]["edges"]
+    rows = [edge["node"] for edge in rows]
     found: dict[str, list[int]] = {}
     for row in rows:
         if row["thirdParty"] == party["id"]:
@@ -629,11 +634,12 @@ def test_a_consent_records_the_processing_methods_and_the_recipients_contact_PIP
     assert recorded["errors"] == []
     _consent(backend, customer, other_party)
     listed = backend.gql(
-        "query($id: ID!) { consents(customerId: $id) { id thirdParty processingMethods "
-        "recipientContact { name phone email } } }",
+        "query($id: ID!) { consents(customerId: $id, first: 100) { edges { node { id thirdParty "
+        "processingMethods recipientContact { name phone email } } } } }",
         {"id": customer["id"]},
         staff="RM0001",
-    )["consents"]
+    )["consents"]["edges"]
+    listed = [edge["node"] for edge in listed]
     mine = next(c for c in listed if c["id"] == recorded["consent"]["id"])
     assert mine["processingMethods"] == ["STORAGE", "USE"]
     assert mine["recipientContact"] == {
@@ -644,10 +650,11 @@ def test_a_consent_records_the_processing_methods_and_the_recipients_contact_PIP
     assert {c["thirdParty"] for c in listed} == {party["id"], other_party["id"]}
     # The party itself sees its own consents only, not other recipients' and their contacts.
     own = backend.gql(
-        "query($id: ID!) { consents(customerId: $id) { id thirdParty } }",
+        "query($id: ID!) { consents(customerId: $id) { edges { node { id thirdParty } } } }",
         {"id": customer["id"]},
         staff=party["principal"],
-    )["consents"]
+    )["consents"]["edges"]
+    own = [edge["node"] for edge in own]
     assert {c["thirdParty"] for c in own} == {party["id"]}
     # The contact is sealed at rest and kept out of the audit log.
     backend.client.app.state.auditor.flush()  # type: ignore[attr-defined]
@@ -694,8 +701,8 @@ def test_an_approval_after_the_consent_was_revoked_during_review_is_a_refusal(
         staff="SEC0001",
     )["completeTask"]
     assert done["errors"] == []
-    mine = backend.gql("{ shareRequests { id status decisionNote } }", staff="RM0001")
-    decided = next(r for r in mine["shareRequests"] if r["id"] == pending["shareRequest"]["id"])
+    mine = _share_requests(backend, "RM0001", "id status decisionNote")
+    decided = next(r for r in mine if r["id"] == pending["shareRequest"]["id"])
     assert decided["status"] == "DENIED"
     assert "no longer in force" in decided["decisionNote"]
 
@@ -792,3 +799,107 @@ def test_change_history_shows_no_value_of_a_category_the_caller_may_not_read(
         }
         for field in hidden:
             assert field in seen and seen[field] is None, (staff, field, seen[field])
+
+
+NODE = "query($id: ID!) { node(id: $id) { __typename id } }"
+
+
+def test_node_finds_consents_parties_and_share_requests_inside_their_lists_scope(
+    backend: Backend, rm_customers: list[dict[str, Any]]
+) -> None:
+    """``node(id:)`` answers with the row scope of each type's list: a consent of a customer
+    the caller sees (a third party: its own only), a third party to staff and to itself, a
+    share request to its requester and security admins. Invisible and missing alike: null."""
+    party, rival = _register(backend), _register(backend)
+    customer = rm_customers[0]
+    consent = _consent(backend, customer, party)["consent"]["id"]
+    _consent(backend, customer, rival)
+    request = backend.gql(
+        SHARE_REQUEST,
+        {
+            "input": {
+                "customerId": customer["id"],
+                "thirdParty": party["id"],
+                "purpose": "CUSTOMER_SERVICE",
+                "dataCategories": ["contact"],
+                "reason": "回访",
+            }
+        },
+        staff="RM0001",
+    )["requestDataShare"]["shareRequest"]["id"]
+
+    def node(global_id: str, staff: str) -> str | None:
+        found = backend.gql(NODE, {"id": global_id}, staff=staff)["node"]
+        assert found is None or found["id"] == global_id
+        return None if found is None else str(found["__typename"])
+
+    assert node(consent, "RM0001") == "Consent"
+    assert node(consent, party["principal"]) == "Consent"
+    assert node(consent, rival["principal"]) is None  # another recipient's consent
+    assert node(consent, "SH01SUP01") is None  # a customer of another branch
+    assert node(party["id"], "RM0001") == "ThirdParty"
+    assert node(party["id"], party["principal"]) == "ThirdParty"
+    assert node(party["id"], rival["principal"]) is None
+    assert node(request, "RM0001") == "ShareRequest"
+    assert node(request, "SEC0001") == "ShareRequest"
+    assert node(request, "SUP0001") is None  # not theirs, no admin:policy
+    for missing in ("Consent:9999999", "ThirdParty:9999999", "ShareRequest:9999999"):
+        encoded = base64.b64encode(missing.encode()).decode()
+        assert node(encoded, "SEC0001") is None
+
+
+def test_share_requests_and_consents_filter_with_typed_operators(
+    backend: Backend, rm_customers: list[dict[str, Any]]
+) -> None:
+    party, rival = _register(backend), _register(backend)
+    customer, other = rm_customers
+    _consent(backend, customer, party)
+    _consent(backend, customer, rival)
+    ask = {"thirdParty": party["id"], "purpose": "CUSTOMER_SERVICE", "reason": "回访"}
+    pending = backend.gql(
+        SHARE_REQUEST,
+        {"input": {**ask, "customerId": customer["id"], "dataCategories": ["contact"]}},
+        staff="RM0001",
+    )["requestDataShare"]["shareRequest"]
+    denied = backend.gql(
+        SHARE_REQUEST,
+        {"input": {**ask, "customerId": other["id"], "dataCategories": ["contact"]}},
+        staff="RM0001",
+    )["requestDataShare"]["shareRequest"]
+    assert (pending["status"], denied["status"]) == ("PENDING", "DENIED")
+    requests = """query($where: ShareRequestWhere) { shareRequests(where: $where, first: 100) {
+                    totalCount edges { node { id status } } } }"""
+
+    def found(where: dict[str, Any]) -> list[str]:
+        page = backend.gql(requests, {"where": where}, staff="RM0001")["shareRequests"]
+        assert page["totalCount"] == len(page["edges"])
+        return [e["node"]["id"] for e in page["edges"]]
+
+    mine = {"customer": {"in": [customer["id"], other["id"]]}}
+    assert found(mine) == [denied["id"], pending["id"]]  # newest first
+    assert found({**mine, "status": {"eq": "PENDING"}}) == [pending["id"]]
+    assert found({**mine, "status": {"in": ["APPROVED", "DENIED"]}}) == [denied["id"]]
+    assert found({**mine, "thirdParty": {"eq": rival["id"]}}) == []
+    consents = """query($id: ID!, $where: ConsentWhere) { consents(customerId: $id, where: $where) {
+                    totalCount edges { node { thirdParty } } } }"""
+    page = backend.gql(
+        consents, {"id": customer["id"], "where": {"thirdParty": {"eq": rival["id"]}}}
+    )["consents"]
+    assert page["totalCount"] == 1 and page["edges"] == [{"node": {"thirdParty": rival["id"]}}]
+
+
+def test_third_parties_are_listed_to_staff_and_each_party_sees_only_itself(
+    backend: Backend,
+) -> None:
+    party, rival = _register(backend), _register(backend)
+    query = """query($where: ThirdPartyWhere) { thirdParties(where: $where, first: 100) {
+                 totalCount edges { node { id name principal } } } }"""
+    where = {"name": {"startsWith": "合作保险公司"}, "agreementExpiresOn": {"gte": "2030-01-01"}}
+    listed = backend.gql(query, {"where": where}, staff="RM0001")["thirdParties"]
+    found = {e["node"]["id"]: e["node"]["principal"] for e in listed["edges"]}
+    assert found[party["id"]] == party["principal"] and found[rival["id"]] == rival["principal"]
+    assert listed["totalCount"] == len(found)
+    names = [e["node"]["name"] for e in listed["edges"]]
+    assert names == sorted(names)
+    own = backend.gql(query, {"where": where}, staff=party["principal"])["thirdParties"]
+    assert [e["node"]["id"] for e in own["edges"]] == [party["id"]]

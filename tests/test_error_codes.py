@@ -15,6 +15,8 @@ import pytest
 
 from schema.complaints.enums import ComplaintErrorCode
 from schema.customers import CustomerErrorCode
+from schema.policy import PolicyErrorCode
+from schema.sharing.enums import SharingErrorCode
 from schema.workflows import ProcessErrorCode
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,10 +25,16 @@ SHARED = [
     for name in ("validation.py", "pagination.py", "filters.py")
 ] + [ROOT / "core" / "ids.py"]
 PROCESS_SOURCES = [
-    ROOT / "resolvers" / "workflows.py",
-    ROOT / "schema" / "workflows.py",
-    *sorted((ROOT / "workflows").glob("*.py")),
+    *ROOT.glob("resolvers/workflows.py"),
+    *ROOT.glob("schema/workflows.py"),
+    *ROOT.glob("schema/workflows/*.py"),
+    *sorted((ROOT / "workflows").rglob("*.py")),
 ]
+
+
+def _domain(floor: str, name: str) -> list[Path]:
+    """A domain's files on one floor, whether it is a module or a package."""
+    return [*ROOT.glob(f"{floor}/{name}.py"), *ROOT.glob(f"{floor}/{name}/*.py")]
 
 
 def _sources(*paths: Path) -> list[Path]:
@@ -50,9 +58,14 @@ def _codes(path: Path, functions: set[str] | None = None) -> set[str]:
         if not isinstance(node, ast.Call):
             continue
         name = getattr(node.func, "attr", None) or getattr(node.func, "id", None)
-        position = {"add": 1, "_fail": 1, "one": 1, "FieldError": 1, "ProcessError": 0}.get(
-            str(name)
-        )
+        position = {
+            "add": 1,
+            "fail": 1,
+            "_fail": 1,
+            "one": 1,
+            "FieldError": 1,
+            "ProcessError": 0,
+        }.get(str(name))
         if position is not None and len(node.args) > position:
             code = node.args[position]
             if isinstance(code, ast.Constant) and isinstance(code.value, str):
@@ -67,7 +80,7 @@ def _members(enum: Any) -> set[str]:
 DOMAINS: dict[str, tuple[Any, list[Path], set[str]]] = {
     "customers": (
         CustomerErrorCode,
-        [ROOT / "resolvers" / "customers.py", ROOT / "schema" / "customers.py", *SHARED],
+        [*_domain("resolvers", "customers"), *_domain("schema", "customers"), *SHARED],
         set(),
     ),
     # Submitting a complaint starts its process: its step errors come back in the payload too.
@@ -82,6 +95,18 @@ DOMAINS: dict[str, tuple[Any, list[Path], set[str]]] = {
         | _codes(ROOT / "resolvers" / "shared" / "validation.py", {"text", "money"}),
     ),
     "processes": (ProcessErrorCode, [*PROCESS_SOURCES, ROOT / "core" / "ids.py"], set()),
+    # Sharing and policy pass only some shared validators' codes through (those they call).
+    "sharing": (
+        SharingErrorCode,
+        [*_domain("resolvers", "sharing"), *_domain("schema", "sharing")],
+        _codes(ROOT / "resolvers" / "shared" / "validation.py", {"mobile", "email", "text"})
+        | _codes(ROOT / "core" / "ids.py", {"pk_of"}),
+    ),
+    "policy": (
+        PolicyErrorCode,
+        [*_domain("resolvers", "policy"), *_domain("schema", "policy")],
+        _codes(ROOT / "resolvers" / "shared" / "validation.py", {"employee_number"}),
+    ),
 }
 
 

@@ -201,7 +201,9 @@ def test_the_policy_versions_list_refuses_a_size_out_of_range_naming_it(
     """Like every connection's ``first``/``last``: SQLite read ``LIMIT -1`` as no limit at all
     and PostgreSQL failed with an internal error."""
     body = backend.post(
-        "query($n: Int!) { policyVersions(last: $n) { version } }", {"n": size}, staff="SEC0001"
+        "query($n: Int!) { policyVersions(last: $n) { edges { node { version } } } }",
+        {"n": size},
+        staff="SEC0001",
     )
     error = body.json()["errors"][0]
     assert error["extensions"]["code"] == "BAD_USER_INPUT"

@@ -53,12 +53,14 @@ def test_a_removed_deny_rule_takes_effect_at_once_and_is_audited(
         assert removed["errors"] == []
         assert _manager_sees(backend, own_customer) == own_customer["idNumber"]
         versions = backend.gql(
-            "{ policyVersions(last: 1) { version changedBy summary } }", staff="SEC0001"
+            "{ policyVersions(first: 1) { edges { node { version changedBy summary } } } }",
+            staff="SEC0001",
         )
-        assert versions["policyVersions"][0]["version"] == removed["version"]
-        assert versions["policyVersions"][0]["changedBy"] == "SEC0001"
+        newest = versions["policyVersions"]["edges"][0]["node"]
+        assert newest["version"] == removed["version"]
+        assert newest["changedBy"] == "SEC0001"
         log = backend.gql(
-            '{ auditLog(where: {actor: "SEC0001", action: CHANGE}, first: 1) '
+            '{ auditLog(where: {actor: {eq: "SEC0001"}, action: {eq: CHANGE}}, first: 1) '
             "{ edges { node { operation } } } }",
             staff="AUD0001",
             purpose="AUDIT",
@@ -85,27 +87,84 @@ def test_a_removed_deny_rule_takes_effect_at_once_and_is_audited(
 def test_bad_rules_are_refused_and_nothing_changes(
     backend: Backend, change: dict[str, str], field: list[str], code: str
 ) -> None:
-    before = backend.gql("{ policyVersions(last: 1) { version } }", staff="SEC0001")[
-        "policyVersions"
-    ][0]
+    before = _newest_version(backend)
     payload = backend.gql(ADD, {"input": {**RULE, **change}}, staff="SEC0001")["addPolicyRule"]
     assert payload["version"] is None
     assert {"field": field, "code": code} in [
         {"field": e["field"], "code": e["code"]} for e in payload["errors"]
     ]
-    after = backend.gql("{ policyVersions(last: 1) { version } }", staff="SEC0001")[
-        "policyVersions"
-    ][0]
-    assert after == before
+    assert _newest_version(backend) == before
 
 
 def test_only_security_admins_change_the_policy(backend: Backend) -> None:
     body = backend.post(REMOVE, {"input": RULE}, staff="HO0001").json()
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     rules = backend.gql(
-        '{ policyRules(role: "RELATIONSHIP_MANAGER") { line } }', staff="AUD0001", purpose="AUDIT"
+        '{ policyRules(where: {role: {eq: "RELATIONSHIP_MANAGER"}}, first: 100) '
+        "{ totalCount edges { node { line } } } }",
+        staff="AUD0001",
+        purpose="AUDIT",
     )["policyRules"]
-    assert {"line": "p, RELATIONSHIP_MANAGER, Customer.idNumber, full, deny"} in rules
+    lines = [e["node"]["line"] for e in rules["edges"]]
+    assert "p, RELATIONSHIP_MANAGER, Customer.idNumber, full, deny" in lines
+    assert rules["totalCount"] == len(lines)
+    assert all(line.startswith("p, RELATIONSHIP_MANAGER, ") for line in lines)
+
+
+def _newest_version(backend: Backend) -> int:
+    versions = backend.gql(
+        "{ policyVersions(first: 1) { edges { node { version } } } }", staff="SEC0001"
+    )
+    return int(versions["policyVersions"]["edges"][0]["node"]["version"])
+
+
+RULES = """query($where: PolicyRuleWhere, $first: Int, $after: String) {
+  policyRules(where: $where, first: $first, after: $after) {
+    totalCount pageInfo { hasNextPage endCursor } edges { node { kind role object group line } }
+  }
+}"""
+
+
+def test_policy_rules_are_a_filtered_connection(backend: Backend) -> None:
+    """``policyRules`` pages with cursors and filters kinds, roles, objects and groups with
+    typed operators (``and``/``or`` too)."""
+
+    def rules(where: dict[str, Any] | None, first: int = 100, after: str | None = None) -> Any:
+        variables = {"where": where, "first": first, "after": after}
+        return backend.gql(RULES, variables, staff="AUD0001", purpose="AUDIT")["policyRules"]
+
+    groups = rules({"kind": {"eq": "FIELD_GROUP"}, "object": {"startsWith": "Customer."}})
+    assert groups["edges"] and all(
+        e["node"]["kind"] == "FIELD_GROUP" and e["node"]["role"] is None for e in groups["edges"]
+    )
+    assert {"object": "Customer.phone", "group": "contact"} in [
+        {"object": e["node"]["object"], "group": e["node"]["group"]} for e in groups["edges"]
+    ]
+    either = rules({"or": [{"role": {"eq": "AUDITOR"}}, {"role": {"eq": "SECURITY_ADMIN"}}]})
+    assert {e["node"]["role"] for e in either["edges"]} == {"AUDITOR", "SECURITY_ADMIN"}
+    first = rules({"kind": {"eq": "PERMISSION"}}, first=3)
+    assert len(first["edges"]) == 3 and first["pageInfo"]["hasNextPage"]
+    second = rules({"kind": {"eq": "PERMISSION"}}, first=3, after=first["pageInfo"]["endCursor"])
+    seen = [e["node"]["line"] for e in first["edges"] + second["edges"]]
+    assert len(set(seen)) == 6
+    assert first["totalCount"] == second["totalCount"] > 6
+
+
+def test_policy_versions_are_a_connection_newest_first(backend: Backend) -> None:
+    query = """query($first: Int, $after: String) { policyVersions(first: $first, after: $after) {
+                 totalCount pageInfo { hasNextPage endCursor } edges { node { version } } } }"""
+    harmless = {"role": "AUDITOR", "object": "Customer.email", "action": "full", "effect": "deny"}
+    assert backend.gql(ADD, {"input": harmless}, staff="SEC0001")["addPolicyRule"]["errors"] == []
+    removed = backend.gql(REMOVE, {"input": harmless}, staff="SEC0001")["removePolicyRule"]
+    assert removed["errors"] == []
+    first = backend.gql(query, {"first": 1}, staff="SEC0001")["policyVersions"]
+    second = backend.gql(
+        query, {"first": 1, "after": first["pageInfo"]["endCursor"]}, staff="SEC0001"
+    )["policyVersions"]
+    newer = first["edges"][0]["node"]["version"]
+    assert newer == removed["version"]
+    assert second["edges"][0]["node"]["version"] == newer - 1
+    assert first["totalCount"] >= 2
 
 
 def test_role_assignments_are_managed_and_applied(backend: Backend) -> None:

@@ -7,7 +7,13 @@ from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from graphql import BreakingChangeType, find_breaking_changes
+from graphql import (
+    BreakingChangeType,
+    GraphQLList,
+    GraphQLObjectType,
+    find_breaking_changes,
+    get_nullable_type,
+)
 from graphql import build_schema as graphql_build_schema
 
 from kehu.cli import RELEASED_SCHEMA_FILE, SCHEMA_FILE
@@ -35,6 +41,34 @@ def test_every_enum_value_has_a_bilingual_description() -> None:
             assert any("\u4e00" <= ch <= "\u9fff" for ch in value.description), (
                 f"{type_.name}.{name} has no Chinese label"
             )
+
+
+# Root fields answering a list that is no list of records: not paged, so no connection.
+NOT_RECORD_LISTS = {
+    "complaintStatistics": "aggregates, one per value of the chosen dimension",
+    "serviceOperations": "the fixed catalogue of operations the code offers to diagrams",
+}
+
+
+def test_every_top_level_list_is_a_connection_with_a_total_count() -> None:
+    """A list of records is paged the one way (keyset cursors) and tells its size."""
+    schema = build_schema()._schema
+    assert schema.query_type is not None
+    problems = []
+    for name, field in schema.query_type.fields.items():
+        type_ = get_nullable_type(field.type)
+        if isinstance(type_, GraphQLList):
+            if name not in NOT_RECORD_LISTS:
+                problems.append(f"{name}: a bare list, not a connection")
+            continue
+        if not isinstance(type_, GraphQLObjectType) or "edges" not in type_.fields:
+            continue
+        arguments = set(field.args)
+        if not type_.name.endswith("Connection") or "totalCount" not in type_.fields:
+            problems.append(f"{name}: {type_.name} has no totalCount")
+        if not {"first", "after", "last", "before"} <= arguments:
+            problems.append(f"{name}: pages without first/after/last/before")
+    assert problems == []
 
 
 def test_migrations_match_the_models(backend: Backend) -> None:

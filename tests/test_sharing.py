@@ -72,7 +72,7 @@ def test_a_grant_opens_the_granted_customers_and_field_groups_only(
             masked["data"]["customer"]["phone"] == first["phone"][:3] + "****" + first["phone"][-4:]
         )
         log = backend.gql(
-            '{ auditLog(where: {actor: "SH01SUP01", action: READ}, first: 1) '
+            '{ auditLog(where: {actor: {eq: "SH01SUP01"}, action: {eq: READ}}, first: 1) '
             "{ edges { node { operation customerIds } } } }",
             staff="AUD0001",
             purpose="AUDIT",
@@ -190,3 +190,56 @@ def test_departments_holding_a_grant_are_notified_of_changes_INFO_6(
         assert latest == {"customer": {"id": bj01_customers[0]["id"]}, "fields": ["email"]}
     finally:
         backend.gql(REVOKE, {"id": created["shareGrant"]["id"]}, staff="SUP0001")
+
+
+GRANTS = """query($where: ShareGrantWhere) { shareGrants(where: $where, first: 100) {
+              totalCount edges { node { id status inForce receivingRole } } } }"""
+
+
+def _grant_ids(backend: Backend, staff: str, where: dict[str, Any] | None = None) -> list[str]:
+    found = backend.gql(GRANTS, {"where": where}, staff=staff, purpose="AUDIT")["shareGrants"]
+    assert found["totalCount"] == len(found["edges"])
+    return [e["node"]["id"] for e in found["edges"]]
+
+
+def test_share_grants_filter_by_status_and_stay_in_the_caller_s_scope(backend: Backend) -> None:
+    """``shareGrants(where: {status: …})`` replaces the old ``inForce`` flag: IN_FORCE is what
+    works now, REVOKED and EXPIRED what does not; the scope (given, received, or all for
+    auditors) stays."""
+    created = _grant(backend, purpose="RISK_CONTROL")
+    gone = _grant(backend, purpose="AUDIT")
+    assert created["errors"] == [] and gone["errors"] == []
+    grant, revoked = created["shareGrant"]["id"], gone["shareGrant"]["id"]
+    backend.gql(REVOKE, {"id": revoked}, staff="SUP0001")
+    try:
+        in_force = {"status": {"eq": "IN_FORCE"}}
+        assert grant in _grant_ids(backend, "AUD0001", in_force)
+        assert revoked not in _grant_ids(backend, "AUD0001", in_force)
+        assert revoked in _grant_ids(backend, "AUD0001", {"status": {"in": ["REVOKED", "EXPIRED"]}})
+        with clock.travel_to(clock.now() + timedelta(days=31), all_threads=True):
+            assert grant in _grant_ids(backend, "AUD0001", {"status": {"eq": "EXPIRED"}})
+            assert grant not in _grant_ids(backend, "AUD0001", in_force)
+        role = {"receivingRole": {"eq": "BRANCH_SUPERVISOR"}, "purpose": {"eq": "RISK_CONTROL"}}
+        assert grant in _grant_ids(backend, "SH01SUP01", {**role, **in_force})
+        assert grant not in _grant_ids(backend, "SH01SUP01", {"purpose": {"eq": "AUDIT"}})
+        # Neither given by their branch nor received: outside a Shanghai manager's scope.
+        assert grant not in _grant_ids(backend, "SH01RM01")
+    finally:
+        backend.gql(REVOKE, {"id": grant}, staff="SUP0001")
+
+
+NODE = "query($id: ID!) { node(id: $id) { __typename id } }"
+
+
+def test_node_finds_a_share_grant_inside_the_lists_scope_only(backend: Backend) -> None:
+    created = _grant(backend, purpose="COMPLAINT_HANDLING")
+    grant = created["shareGrant"]["id"]
+    try:
+        for staff in ("SUP0001", "SH01SUP01", "AUD0001"):  # given, received, auditor
+            found = backend.gql(NODE, {"id": grant}, staff=staff, purpose="AUDIT")["node"]
+            assert found == {"__typename": "ShareGrant", "id": grant}, staff
+        assert backend.gql(NODE, {"id": grant}, staff="SH01RM01")["node"] is None
+        missing = "U2hhcmVHcmFudDo5OTk5OTk5"  # ShareGrant:9999999
+        assert backend.gql(NODE, {"id": missing}, staff="AUD0001", purpose="AUDIT")["node"] is None
+    finally:
+        backend.gql(REVOKE, {"id": grant}, staff="SUP0001")

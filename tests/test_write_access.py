@@ -359,11 +359,11 @@ def test_third_party_cannot_record_its_own_consent(backend: Backend, world: dict
     assert body["data"] is None
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     listed = backend.gql(
-        "query($id: ID!) { consents(customerId: $id) { dataCategories } }",
+        "query($id: ID!) { consents(customerId: $id) { edges { node { dataCategories } } } }",
         {"id": world["own"]["id"]},
         staff="RM0001",
-    )["consents"]
-    assert [c["dataCategories"] for c in listed] == [["contact"]]
+    )["consents"]["edges"]
+    assert [c["node"]["dataCategories"] for c in listed] == [["contact"]]
     revoke = backend.post(
         "mutation($id: ID!) { revokeConsent(input: {id: $id}) { errors { code } } }",
         {"id": world["consent"]["id"]},
@@ -661,11 +661,11 @@ def test_recording_consents_complaints_and_share_requests_needs_a_purpose(
             assert "purpose" in body["errors"][0]["message"], (name, purpose)
     assert counts() == before
     still = backend.gql(
-        "query($id: ID!) { consents(customerId: $id) { id inForce } }",
+        "query($id: ID!) { consents(customerId: $id) { edges { node { id inForce } } } }",
         {"id": own["id"]},
         staff="RM0001",
-    )["consents"]
-    assert {"id": world["consent"]["id"], "inForce": True} in still
+    )["consents"]["edges"]
+    assert {"node": {"id": world["consent"]["id"], "inForce": True}} in still
 
 
 def _update_placement(
@@ -893,10 +893,10 @@ def test_revoking_a_consent_of_an_unseen_customer_looks_like_a_missing_consent(
     assert hidden == missing, (hidden, missing)
     assert hidden["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     still = backend.gql(
-        "query($id: ID!) { consents(customerId: $id) { id inForce } }",
+        "query($id: ID!) { consents(customerId: $id) { edges { node { id inForce } } } }",
         {"id": world["other"]["id"]},
-    )["consents"]
-    assert {"id": consent["id"], "inForce": True} in still
+    )["consents"]["edges"]
+    assert {"node": {"id": consent["id"], "inForce": True}} in still
 
 
 def test_a_supervisor_cannot_hand_a_customer_to_another_branch_s_manager(
@@ -927,14 +927,14 @@ def test_the_policy_change_log_is_for_policy_admins_and_auditors(
     """``policyVersions`` names who changed the policy and how (rules, who got which role): an
     admin-only query, refused to staff without ``admin:policy`` / ``admin:audit`` and to third
     parties."""
-    query = "{ policyVersions(last: 5) { version changedBy summary } }"
+    query = "{ policyVersions(first: 5) { edges { node { version changedBy summary } } } }"
     for role in ("THIRD_PARTY", "RELATIONSHIP_MANAGER", "HEAD_OFFICE", "MARKETING_ANALYST"):
         staff, purpose = _who(role, world)
         body = backend.post(query, staff=staff, purpose=purpose).json()
         assert body["data"] is None, (role, body)
         assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN", (role, body)
     for staff, purpose in (("SEC0001", "CUSTOMER_SERVICE"), ("AUD0001", "AUDIT")):
-        assert backend.gql(query, staff=staff, purpose=purpose)["policyVersions"]
+        assert backend.gql(query, staff=staff, purpose=purpose)["policyVersions"]["edges"]
 
 
 def test_a_third_party_cannot_read_the_staff_directory(
@@ -1019,7 +1019,10 @@ BY_CUSTOMER: dict[str, tuple[str, Callable[[str], dict[str, Any]]]] = {
         "query($id: ID!) { customerHistory(customerId: $id) { edges { cursor } } }",
         lambda c: {"id": c},
     ),
-    "consents": ("query($id: ID!) { consents(customerId: $id) { id } }", lambda c: {"id": c}),
+    "consents": (
+        "query($id: ID!) { consents(customerId: $id) { edges { node { id } } } }",
+        lambda c: {"id": c},
+    ),
     "explainAccess": (
         'query($id: ID!) { explainAccess(type: "Customer", field: "phone", customerId: $id) '
         "{ effect rule rowVisible rowReason } }",

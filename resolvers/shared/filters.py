@@ -28,6 +28,9 @@ class FilterField:
     kind: str = "value"  # value | text | id | exact
     id_type: str | None = None  # for kind="id": the GraphQL type of the IDs
     normalise: Callable[[str, tuple[str, ...]], str] | None = None  # for kind="exact"
+    # For a column of a related table (one row to many): turns each condition on that column
+    # into a condition on the listed rows, e.g. ``Entry.id.in_(select(link.entry_id).where(c))``.
+    through: Callable[[Any], Any] | None = None
 
 
 def _instant(value: datetime, path: tuple[str, ...]) -> datetime:
@@ -42,6 +45,11 @@ def _escape_like(value: str) -> str:
 
 
 def _operators(spec: FilterField, ops: Any, path: tuple[str, ...]) -> list[Any]:
+    clauses = _column_operators(spec, ops, path)
+    return clauses if spec.through is None else [spec.through(c) for c in clauses]
+
+
+def _column_operators(spec: FilterField, ops: Any, path: tuple[str, ...]) -> list[Any]:
     column = spec.column
     clauses: list[Any] = []
     if spec.kind == "exact":
