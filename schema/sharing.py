@@ -8,6 +8,8 @@ from typing import Any
 import strawberry
 from sqlalchemy import select
 
+from authz import consents as consent_rules
+from authz import grants as grant_rules
 from authz import rows as row_scopes
 from authz.fields import Effect
 from authz.policy import AccessAction
@@ -91,7 +93,7 @@ class ShareGrantNode(Node):
             valid_from=grant.valid_from,
             expires_at=grant.expires_at,
             revoked_at=grant.revoked_at,
-            in_force=grant.revoked_at is None and grant.valid_from <= now < grant.expires_at,
+            in_force=grant_rules.is_in_force(grant, now),
         )
 
 
@@ -240,7 +242,7 @@ class ConsentNode(Node):
             valid_from=consent.valid_from,
             valid_until=consent.valid_until,
             revoked_at=consent.revoked_at,
-            in_force=consent.revoked_at is None and consent.valid_from <= now < consent.valid_until,
+            in_force=consent_rules.is_in_force(consent, now),
         )
 
 
@@ -437,7 +439,7 @@ class SharingMutation:
 
         def command(session: Any) -> Consent:
             consent_id = pk_of(input.id, "Consent", "id")
-            found = sharing.consents_by_id(session, [consent_id]).get(consent_id)
+            found = consent_rules.consents_by_id(session, [consent_id]).get(consent_id)
             # A consent of a customer the caller cannot see is answered like a missing one.
             if found is None or not row_scopes.is_visible(session, found.customer_id, ctx.visible):
                 raise NotFoundError("no consent with this ID")
