@@ -42,9 +42,23 @@ def _in_force_rule(
         valid_from <= now,
         now < valid_until,
         # No data without a confidentiality agreement in force.
-        agreement_signed_on <= today,
-        today <= agreement_expires_on,
+        *_agreement_rule(agreement_signed_on, agreement_expires_on, today),
     ]
+
+
+def _agreement_rule(signed_on: Any, expires_on: Any, today: date) -> list[Any]:
+    """A third party's confidentiality agreement is in force from its signing day through its
+    last day (business dates)."""
+    return [signed_on <= today, today <= expires_on]
+
+
+def agreement_in_force(party: ThirdParty, now: datetime) -> bool:
+    """Whether ``party``'s confidentiality agreement is in force at ``now``."""
+    return all(
+        _agreement_rule(
+            party.agreement_signed_on, party.agreement_expires_on, clock.business_date(now)
+        )
+    )
 
 
 def consent_in_force(now: datetime) -> ColumnElement[bool]:

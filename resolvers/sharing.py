@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from authz.consents import consented_categories, consents_naming
+from authz.consents import agreement_in_force, consented_categories, consents_naming
 from authz.grants import grant_holders as grant_holders
 from authz.grants import grant_in_force, in_force
 from authz.policy import PURPOSES
@@ -337,7 +337,7 @@ def record_consent(session: Session, actor: Staff, draft: ConsentDraft) -> Conse
     party = session.get(ThirdParty, draft.third_party_id)
     if party is None:
         fail("thirdParty", "NOT_FOUND", "no such third party")
-    elif not party.agreement_signed_on <= clock.business_date(now) <= party.agreement_expires_on:
+    elif not agreement_in_force(party, now):
         fail(
             "thirdParty", "AGREEMENT_NOT_IN_FORCE", "its confidentiality agreement is not in force"
         )
