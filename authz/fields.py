@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 from authz import masking
 
@@ -79,28 +79,6 @@ WRITTEN_FIELDS: dict[str, dict[str, str]] = {
 }
 
 
-class FieldAccess(Protocol):
-    """What one request may see of each type."""
-
-    def restricted(self, type_name: str) -> Mapping[str, Effect]:
-        """Python attributes of ``type_name`` whose effect is not FULL (empty: all FULL)."""
-        ...
-
-    def apply(self, type_name: str, field: str, effect: Effect, value: Any) -> Any:
-        """The value a caller sees under ``effect``."""
-        ...
-
-
-class RevealAll:
-    """Every field FULL: for trusted internal callers (CLI, workers), never for API requests."""
-
-    def restricted(self, type_name: str) -> Mapping[str, Effect]:
-        return {}
-
-    def apply(self, type_name: str, field: str, effect: Effect, value: Any) -> Any:
-        raise AssertionError("RevealAll restricts no field")
-
-
 class PolicyAccess:
     """The field effects of one request: the policy's, downgraded when no purpose allows FULL."""
 
@@ -125,7 +103,6 @@ class PolicyAccess:
         }
         # (type, GraphQL field) pairs withheld from at least one object in this request.
         self.withheld: set[tuple[str, str]] = set()
-        self.revealed: dict[tuple[str, str], Effect] = {}
 
     @classmethod
     def reveal_all(cls) -> PolicyAccess:
@@ -157,7 +134,7 @@ def _downgraded(field: str, effect: Effect) -> Effect:
     return Effect.MASKED if field in masking.MASKS else Effect.DENIED
 
 
-def present(type_name: str, values: dict[str, Any], access: FieldAccess) -> dict[str, Any]:
+def present(type_name: str, values: dict[str, Any], access: PolicyAccess) -> dict[str, Any]:
     """Apply the request's field effects to the values of one object of ``type_name``."""
     for field, effect in access.restricted(type_name).items():
         if field in values:

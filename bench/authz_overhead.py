@@ -51,8 +51,8 @@ def run(name: str, database_url: str | None) -> None:
             ctx = Context(settings=settings, session_factory=factory, policy=policy)
             ctx.authorize(staff[employee_no], purpose)
             if off:
-                ctx.access = PolicyAccess.reveal_all()
-                ctx.row_scopes = frozenset({"bank"})
+                ctx.access.fields = PolicyAccess.reveal_all()
+                ctx.access.row_scopes = frozenset({"bank"})
             result = schema.execute_sync(QUERY, variable_values={"first": first}, context_value=ctx)
             ctx.close()
             assert not [

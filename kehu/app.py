@@ -31,13 +31,13 @@ from strawberry.subscriptions.protocols.graphql_ws.types import ConnectionErrorM
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from authz.grants import GrantPresence
 from core.settings import Settings
 from kehu.auditing import AuditWriter, Checkpointer
 from kehu.auth import AuthenticationError, authenticate
 from kehu.policy_watch import PolicyWatcher
 from kehu.wiring import wire
 from kehu.worker import TimerWorker
-from resolvers.sharing import GrantPresence
 from schema.schema import build_schema
 from schema.shared.context import Context, Unauthenticated
 from store import audit_chain, crypto

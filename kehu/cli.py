@@ -293,7 +293,7 @@ def restore(
         raise typer.Exit(1)
 
 
-authz_app = typer.Typer(help="Ask and test the access policy (authz/policy.csv).")
+authz_app = typer.Typer(help="Ask and test the access policy (live, or authz/policy.csv).")
 app.add_typer(authz_app, name="authz")
 
 
@@ -310,14 +310,26 @@ def authz_check(
     action: Annotated[
         str, typer.Option(help="read (see the field), write (change it) or use (a right)")
     ] = "read",
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            exists=True,
+            dir_okay=False,
+            help="Answer from a reviewed policy file instead of the live policy",
+        ),
+    ] = None,
 ) -> None:
     """Say FULL / MASKED / DENIED for a staff member, a field and a customer, and why.
 
+    The answer comes from the live policy in the database — what the API applies, including
+    changes made there (``addPolicyRule`` …) — or, with ``--file``, from a reviewed policy file.
     ``--action write`` asks whether they may change the field (rows: their write scopes);
     ``--action use --type customer --field create`` whether they hold ``customer:create``.
     """
-    from authz.policy import AccessAction, AccessPolicy
+    from authz.policy import POLICY_FILE, AccessAction, AccessPolicy, DatabaseAdapter
     from authz.rows import row_visibility_reason
+    from resolvers import policy as policy_logic
     from store.db import make_session_factory
     from store.staff import Staff
 
@@ -326,8 +338,18 @@ def authz_check(
         raise typer.Exit(2)
     asked = AccessAction(action.upper())
     settings = _settings()
-    policy = AccessPolicy()
-    with make_session_factory(_engine(settings))() as session:
+    engine = _engine(settings)
+    with make_session_factory(engine)() as session:
+        version = policy_logic.current_version(session)
+        if file is not None:
+            policy, source = AccessPolicy(policy=file), f"policy: the file {file}"
+        elif version == 0:
+            # What a server starting now would apply: it imports the reviewed file first.
+            policy = AccessPolicy()
+            source = f"policy: {POLICY_FILE} (the database has no live policy yet)"
+        else:
+            policy = AccessPolicy(policy=DatabaseAdapter(engine))
+            source = f"policy: live version {version}"
         member = session.scalar(select(Staff).where(Staff.employee_no == staff))
         if member is None:
             console.print(f"[red]Unknown staff: {staff}[/red]")
@@ -338,9 +360,11 @@ def authz_check(
             visible, reason = row_visibility_reason(session, member, scopes, customer)
             if not visible:
                 print(f"DENIED — {reason}")
+                print(source)
                 return
             print(f"row: {reason}")
     print(decision.as_text())
+    print(source)
 
 
 @authz_app.command("test")

@@ -1,32 +1,29 @@
 """Sharing (SHARE-2, SHARE-3): grants, third parties, consents, and external share approvals.
 
-A grant is in force while ``valid_from <= now < expires_at`` and it is not revoked; every query
-that uses grants checks exactly that, so an expired grant stops working by itself.
+When a grant or a consent is in force, and whom it opens which rows to, is access control
+(``authz.grants``, ``authz.consents``); this module records, revokes and lists them.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Select,
-    String,
-    and_,
     case,
-    cast,
-    func,
-    null,
     or_,
     select,
     true,
 )
 from sqlalchemy.orm import Session
 
+from authz.consents import agreement_in_force, consented_categories, consents_naming
+from authz.grants import grant_holders as grant_holders
+from authz.grants import grant_in_force, in_force
+from authz.grants import is_in_force as is_grant_in_force
 from authz.policy import PURPOSES
 from core import clock
 from core.errors import FieldError, ForbiddenError, NotFoundError, Problems, UserInputError
@@ -53,43 +50,6 @@ MAX_GRANT_DAYS = 366
 # Free text (a grant's reason, a consent's evidence, a share request's reason): sealed, so the
 # column type no longer bounds it.
 MAX_TEXT = 300
-
-
-def in_force(staff: Staff, now: datetime) -> ColumnElement[bool]:
-    """Grants this staff member may use now."""
-    return and_(
-        ShareGrant.receiving_role.in_(list(staff.roles)),
-        or_(
-            ShareGrant.receiving_branch_id.is_(None),
-            ShareGrant.receiving_branch_id == staff.branch_id,
-        ),
-        ShareGrant.revoked_at.is_(None),
-        ShareGrant.valid_from <= now,
-        ShareGrant.expires_at > now,
-    )
-
-
-def grant_for_customer(staff: Staff, now: datetime) -> Any:
-    """Correlated scalar subquery: a grant in force that covers the outer query's customer."""
-    # Correlated explicitly: auto-correlation only looks one level up and would miss Customer.
-    listed = (
-        select(ShareGrantCustomer.grant_id)
-        .where(
-            ShareGrantCustomer.grant_id == ShareGrant.id,
-            ShareGrantCustomer.customer_id == Customer.id,
-        )
-        .correlate(ShareGrant, Customer)
-    )
-    return (
-        select(func.min(ShareGrant.id))
-        .where(
-            in_force(staff, now),
-            ShareGrant.granting_branch_id == Customer.branch_id,
-            or_(ShareGrant.whole_branch.is_(True), listed.exists()),
-        )
-        .correlate(Customer)
-        .scalar_subquery()
-    )
 
 
 @dataclass(frozen=True)
@@ -232,156 +192,6 @@ def revoke_grant(session: Session, actor: Staff, grant_id: int, may_revoke_any: 
     return grant
 
 
-def grant_holders(session: Session, customer_id: int, branch_id: int) -> set[int]:
-    """Active staff of the departments holding a grant in force that covers a customer."""
-    now = clock.now()
-    listed = (
-        select(ShareGrantCustomer.grant_id)
-        .where(
-            ShareGrantCustomer.grant_id == ShareGrant.id,
-            ShareGrantCustomer.customer_id == customer_id,
-        )
-        .correlate(ShareGrant)
-    )
-    grants = session.execute(
-        select(ShareGrant.receiving_role, ShareGrant.receiving_branch_id).where(
-            ShareGrant.granting_branch_id == branch_id,
-            ShareGrant.revoked_at.is_(None),
-            ShareGrant.valid_from <= now,
-            ShareGrant.expires_at > now,
-            or_(ShareGrant.whole_branch.is_(True), listed.exists()),
-        )
-    ).all()
-    if not grants:
-        return set()
-    branches = {b for _, b in grants}
-    staff = session.execute(
-        select(Staff.id, Staff.roles, Staff.branch_id).where(
-            Staff.active.is_(True),
-            true() if None in branches else Staff.branch_id.in_([b for b in branches if b]),
-        )
-    ).all()
-    return {
-        staff_id
-        for staff_id, roles, staff_branch in staff
-        for role, receiving_branch in grants
-        if role in roles and receiving_branch in (None, staff_branch)
-    }
-
-
-def has_grants_in_force(session: Session, staff: Staff) -> bool:
-    return (
-        session.scalar(select(ShareGrant.id).where(in_force(staff, clock.now())).limit(1))
-        is not None
-    )
-
-
-class GrantPresence:
-    """Whether a staff member may hold any grant, remembered for ``ttl`` seconds per process.
-
-    Most callers hold none; for them the per-row grant subquery is left out of every customer
-    query. A new grant therefore reaches its receivers within ``ttl`` seconds (like a policy
-    change); expiry and revocation stay exact because the subquery checks them when it runs.
-    """
-
-    def __init__(self, ttl: float = 2.0) -> None:
-        self.ttl = ttl
-        self._seen: dict[tuple[int, tuple[str, ...], int], tuple[float, bool]] = {}
-
-    def may_hold(self, session: Session, staff: Staff) -> bool:
-        key = (staff.id, tuple(sorted(staff.roles)), staff.branch_id)
-        now = time.monotonic()
-        found = self._seen.get(key)
-        if found is None or now - found[0] > self.ttl:
-            found = (now, has_grants_in_force(session, staff))
-            self._seen[key] = found
-        return found[1]
-
-    def forget(self) -> None:
-        """Drop what is remembered (this process created a grant: it applies at once here)."""
-        self._seen.clear()
-
-
-def grants_by_id(session: Session, ids: Sequence[int]) -> dict[int, ShareGrant]:
-    return {
-        g.id: g for g in session.scalars(select(ShareGrant).where(ShareGrant.id.in_(list(ids))))
-    }
-
-
-# --- third parties and consent (SHARE-3) --------------------------------------------------------
-
-
-def consents_in_force(now: datetime) -> Select[Consent]:
-    """Consents not revoked, within their period, whose party's agreement is in force."""
-    return (
-        select(Consent)
-        .join(ThirdParty, ThirdParty.id == Consent.third_party_id)
-        .where(
-            Consent.revoked_at.is_(None),
-            Consent.valid_from <= now,
-            Consent.valid_until > now,
-            # No data without a confidentiality agreement in force.
-            ThirdParty.agreement_signed_on <= clock.business_date(now),
-            ThirdParty.agreement_expires_on >= clock.business_date(now),
-        )
-    )
-
-
-def consents_naming(now: datetime, customer_id: Any, third_party_id: int, purpose: str) -> Any:
-    """The consents in force of one customer for one third party that name ``purpose``.
-
-    Together they decide what the party gets for that purpose — the union of their data
-    categories (SHARE-3); consents for other purposes add nothing. ``customer_id`` is an ID or
-    a column of an outer query. The one definition behind third-party rows and the share check.
-    """
-    return consents_in_force(now).where(
-        Consent.customer_id == customer_id,
-        Consent.third_party_id == third_party_id,
-        Consent.purpose == purpose,
-    )
-
-
-def consent_for_customer(staff: Staff, now: datetime, purpose: str | None) -> Any:
-    """Correlated scalar subquery: the consents ("3,7") opening the outer customer, or NULL.
-
-    Only consents of the caller's organisation naming the declared ``purpose`` count: under any
-    other purpose (or none) the customer is not visible at all.
-    """
-    if staff.third_party_id is None or purpose is None:
-        return null()
-    return (
-        consents_naming(now, Customer.id, staff.third_party_id, purpose)
-        .with_only_columns(func.aggregate_strings(cast(Consent.id, String), ","))
-        .correlate(Customer)
-        .scalar_subquery()
-    )
-
-
-def consented_unions(
-    session: Session, third_party_id: int, purpose: str, now: datetime
-) -> list[frozenset[str]]:
-    """Per customer opened to a third party under ``purpose``: the union of its consents'
-    categories (what a filter or ordering on that customer's fields may touch)."""
-    unions: dict[int, set[str]] = {}
-    for consent in session.scalars(
-        consents_in_force(now).where(
-            Consent.third_party_id == third_party_id, Consent.purpose == purpose
-        )
-    ):
-        unions.setdefault(consent.customer_id, set()).update(consent.data_categories)
-    return [frozenset(u) for u in unions.values()]
-
-
-def consent_ids(column_value: str) -> tuple[int, ...]:
-    """The consent IDs of a ``consent_for_customer`` value, ascending."""
-    return tuple(sorted(int(n) for n in column_value.split(",")))
-
-
-def consented_categories(consents: Iterable[Consent]) -> frozenset[str]:
-    """Union by purpose: every data category any of these consents names."""
-    return frozenset(c for consent in consents for c in consent.data_categories)
-
-
 def _change_entry(
     session: Session, actor: Staff, what: str, customer_ids: Sequence[int], detail: Any, via: str
 ) -> None:
@@ -518,7 +328,7 @@ def record_consent(session: Session, actor: Staff, draft: ConsentDraft) -> Conse
     party = session.get(ThirdParty, draft.third_party_id)
     if party is None:
         fail("thirdParty", "NOT_FOUND", "no such third party")
-    elif not party.agreement_signed_on <= clock.business_date(now) <= party.agreement_expires_on:
+    elif not agreement_in_force(party, now):
         fail(
             "thirdParty", "AGREEMENT_NOT_IN_FORCE", "its confidentiality agreement is not in force"
         )
@@ -590,10 +400,6 @@ def revoke_consent(session: Session, actor: Staff, consent_id: int) -> Consent:
             f"consent:{consent.id}",
         )
     return consent
-
-
-def consents_by_id(session: Session, ids: Sequence[int]) -> dict[int, Consent]:
-    return {c.id: c for c in session.scalars(select(Consent).where(Consent.id.in_(list(ids))))}
 
 
 # --- approval of an external data share, run as a process (second diagram) --------------------
@@ -716,13 +522,13 @@ def decide_share_request(call: OperationCall) -> dict[str, Any]:
 
 
 def grant_status(now: datetime) -> Any:
-    """SQL: a grant's ``ShareGrantStatus`` at ``now`` (IN_FORCE exactly when :func:`in_force`'s
-    period and revocation conditions hold)."""
+    """SQL: a grant's ``ShareGrantStatus`` at ``now`` (IN_FORCE exactly when the one rule,
+    :func:`authz.grants.grant_in_force`, holds)."""
     return case(
         (ShareGrant.revoked_at.is_not(None), ShareGrantStatus.REVOKED.value),
+        (grant_in_force(now), ShareGrantStatus.IN_FORCE.value),
         (ShareGrant.expires_at <= now, ShareGrantStatus.EXPIRED.value),
-        (ShareGrant.valid_from > now, ShareGrantStatus.SCHEDULED.value),
-        else_=ShareGrantStatus.IN_FORCE.value,
+        else_=ShareGrantStatus.SCHEDULED.value,
     )
 
 
@@ -730,11 +536,11 @@ def status_of_grant(grant: ShareGrant, now: datetime) -> ShareGrantStatus:
     """:func:`grant_status` of one loaded grant."""
     if grant.revoked_at is not None:
         return ShareGrantStatus.REVOKED
+    if is_grant_in_force(grant, now):
+        return ShareGrantStatus.IN_FORCE
     if grant.expires_at <= now:
         return ShareGrantStatus.EXPIRED
-    if grant.valid_from > now:
-        return ShareGrantStatus.SCHEDULED
-    return ShareGrantStatus.IN_FORCE
+    return ShareGrantStatus.SCHEDULED
 
 
 def grant_scope(actor: Staff, see_all: bool) -> ColumnElement[bool]:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select, text
 from typer.testing import CliRunner
 
 from core.settings import Settings, new_key_entry
 from kehu.auth import employee_no_from
 from kehu.cli import app
-from store import crypto
+from store import audit_chain, crypto
 from store.customers import Customer
 from store.db import make_engine
+from tests.conftest import Backend, _keys, settings_env
 
 runner = CliRunner()
 
@@ -171,3 +174,58 @@ def test_authz_test_fails_on_a_wrong_expectation(cli_env: dict[str, str], tmp_pa
     result = runner.invoke(app, ["authz", "test", str(table)], env=cli_env)
     assert result.exit_code == 1
     assert "line 2: AUDITOR Customer.phone: expected FULL, got MASKED" in result.output
+
+
+@pytest.fixture
+def live_env(backend: Backend, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Settings of the API's own database, for commands that must see what the API changed."""
+    env = settings_env(tmp_path, backend.settings.database_url)
+    env["KEHU_ENCRYPTION_KEYS"] = _keys(backend.settings.encryption_keys)
+    env["KEHU_HASH_KEYS"] = _keys(backend.settings.hash_keys)
+    env["KEHU_AUDIT_KEYS"] = _keys(backend.settings.audit_keys)
+    env["KEHU_JWT_SECRET"] = backend.settings.jwt_secret
+    yield env
+    crypto.configure(
+        crypto.FieldCipher(backend.settings.encryption_keys, backend.settings.hash_keys)
+    )
+    audit_chain.configure(backend.settings.audit_keys)
+
+
+EXPLAIN = """query($type: String!, $field: String!, $staff: String) {
+  explainAccess(type: $type, field: $field, employeeNo: $staff) { effect rule } }"""
+RULE = {
+    "role": "RELATIONSHIP_MANAGER",
+    "object": "Customer.idNumber",
+    "action": "full",
+    "effect": "deny",
+}
+CHANGE_RULE = """mutation($input: PolicyRuleInput!) { %s(input: $input) { errors { code } } }"""
+
+
+def test_authz_check_answers_from_the_live_policy_like_explain_access(
+    backend: Backend, live_env: dict[str, str]
+) -> None:
+    """After a live change through the API the command and the API give the same answer; the
+    reviewed file (``--file``) still says what it says."""
+    question = {"type": "Customer", "field": "idNumber", "staff": "RM0001"}
+
+    def both() -> tuple[str, str]:
+        api = backend.gql(EXPLAIN, question, staff="SEC0001")["explainAccess"]
+        answer, source = _run(live_env, *_check("RM0001", "Customer", "idNumber")).splitlines()
+        assert answer == f"{api['effect']} — {api['rule']}"
+        assert source.startswith("policy: live version")
+        return api["effect"], answer
+
+    assert both()[0] == "MASKED"
+    removed = backend.gql(CHANGE_RULE % "removePolicyRule", {"input": RULE}, staff="SEC0001")
+    try:
+        assert removed["removePolicyRule"]["errors"] == []
+        assert both()[0] == "FULL"
+        reviewed = _run(
+            live_env, *_check("RM0001", "Customer", "idNumber", "--file", "authz/policy.csv")
+        )
+        assert reviewed.startswith("MASKED")
+    finally:
+        added = backend.gql(CHANGE_RULE % "addPolicyRule", {"input": RULE}, staff="SEC0001")
+        assert added["addPolicyRule"]["errors"] == []
+    assert both()[0] == "MASKED"

@@ -6,49 +6,42 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, case, null, or_, select
+from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session, sessionmaker
 
-from authz.fields import PERSONAL_FIELDS, Effect, PolicyAccess
+from authz.access import Access, Unauthenticated
+from authz.fields import Effect, PolicyAccess
+from authz.grants import GrantPresence
 from authz.policy import AccessPolicy, RoleDecisions
-from authz.rows import require_visible, visible_to
-from core import clock
-from core.errors import ApiError, ForbiddenError, NotFoundError
+from authz.rows import require_visible
+from core.errors import NotFoundError
 from core.settings import Settings
-from resolvers import sharing
 from store.sharing import ShareGrant
 from store.staff import Staff
 
 V = TypeVar("V")
 
-
-class Unauthenticated(ApiError):
-    code = "UNAUTHENTICATED"
+__all__ = ["Context", "Unauthenticated"]
 
 
 @dataclass
 class Context:
-    """Request-scoped state: the caller, one database session, batch caches."""
+    """Request-scoped state: one database session, the caller, what they may access
+    (``access``, an ``authz.access.Access``), and the batch caches of the request."""
 
     settings: Settings
     session_factory: sessionmaker[Session]
     policy: AccessPolicy
     request: Any = None
     staff: Staff | None = None
-    auth_problem: str | None = None
-    # Filled by ``authorize`` once the caller is known: nothing is visible before that.
-    access: PolicyAccess = field(default_factory=lambda: PolicyAccess({}, downgrade=True))
-    row_scopes: frozenset[str] = frozenset()
-    # The cached policy decisions of the caller's roles (rights, write scopes, writable fields).
-    decisions: RoleDecisions | None = None
-    purpose: str | None = None
-    purpose_problem: str | None = None
+    # Replaced by ``authorize`` once the caller is known: nothing is visible before that.
+    access: Access = field(init=False)
     # Where READ audit entries go (kehu.auditing.AuditWriter); None: reads are not audited.
     auditor: Any = None
     # kehu.policy_watch.PolicyWatcher: applies a policy change here at once (``check()``).
     policy_watcher: Any = None
-    # resolvers.sharing.GrantPresence of the process; None: always consider grants.
-    grant_presence: Any = None
+    # Who may hold share grants, remembered per process; None: always consider grants.
+    grant_presence: GrantPresence | None = None
     # Set by strawberry from the websocket ``connection_init`` payload (subscriptions).
     connection_params: dict[str, Any] | None = None
     # Websockets (kehu.app): the caller loaded again from the connection's credentials, or
@@ -66,13 +59,10 @@ class Context:
     _batches: dict[str, dict[int, Any]] = field(default_factory=dict)
     _pending: dict[str, list[int]] = field(default_factory=dict)
     _memo: dict[tuple[Any, ...], Any] = field(default_factory=dict)
-    _modes: dict[int, str | None] = field(default_factory=dict)
-    _grant_accesses: dict[str, PolicyAccess] = field(default_factory=dict)
-    # The field groups / data categories behind each entry of ``_grant_accesses``.
-    _granted: dict[str, frozenset[str]] = field(default_factory=dict)
-    _grant_subquery: Any = None
-    _consent_subquery: Any = None
     _session: Session | None = None
+
+    def __post_init__(self) -> None:
+        self.access = Access(self.policy, lambda: self.session)
 
     @property
     def session(self) -> Session:
@@ -96,11 +86,7 @@ class Context:
         self.complaint_customer_ids.clear()
         self.complaint_text_shown.clear()
         self.values_shown.clear()
-        self._modes.clear()
-        self._grant_accesses.clear()
-        self._granted.clear()
-        self._grant_subquery = None
-        self._consent_subquery = None
+        self.access.start_event()
         self._batches.clear()
         self._pending.clear()
         self._memo.clear()
@@ -119,12 +105,12 @@ class Context:
             return exc.message
         if self.policy_watcher is not None:
             self.policy_watcher.check()
-        self.authorize(staff, self.purpose)
+        self.authorize(staff, self.access.purpose)
         return None
 
     def recheck(self, customer_id: int) -> str | None:
         """Before a subscription pushes an event about ``customer_id``: None when it may go out,
-        otherwise why not (the caller then loses the socket, issue 8).
+        otherwise why not (the caller then loses the socket).
 
         The caller is checked again (``recheck_caller``) and the customer must be visible under
         the live policy. Call after ``start_event``.
@@ -133,7 +119,7 @@ class Context:
         if problem is not None:
             return problem
         try:
-            require_visible(self.session, customer_id, self.visible)
+            require_visible(self.session, customer_id, self.access.visible)
         except NotFoundError:
             return "the customer is no longer visible to you"
         return None
@@ -142,157 +128,22 @@ class Context:
     def actor(self) -> Staff:
         """The authenticated staff member (resolvers behind authentication only)."""
         if self.staff is None:
-            raise Unauthenticated(self.auth_problem or "authentication required")
+            raise Unauthenticated("authentication required")
         return self.staff
 
     def authorize(self, staff: Staff, purpose: str | None) -> None:
-        """Decide what this request may see: row scopes, field effects, the declared purpose.
-
-        Without a purpose the caller's roles allow, FULL fields are downgraded to MASKED
-        (SHARE-1) and the response says so in ``extensions.access``.
-        """
+        """The caller is known: decide what this request may see and change (``access``)."""
         self.staff = staff
-        self.purpose_problem = None
-        decisions = self.decisions = self.policy.decisions(staff.roles)
-        self.row_scopes = decisions.row_scopes
-        self.purpose = (purpose or "").strip().upper() or None
-        if self.purpose is None:
-            self.purpose_problem = "no purpose declared (send the X-Purpose header)"
-        elif self.purpose not in decisions.purposes:
-            allowed = ", ".join(sorted(decisions.purposes)) or "none"
-            self.purpose_problem = f"purpose {self.purpose} is not allowed for you ({allowed})"
-        self.access = PolicyAccess(decisions.fields, downgrade=self.purpose_problem is not None)
-
-    # -- rows: own scopes plus share grants in force (SHARE-2) ---------------------------------
-
-    def _grant_column(self) -> Any:
-        if self._grant_subquery is None:
-            holds = self.grant_presence is None or self.grant_presence.may_hold(
-                self.session, self.actor
-            )
-            self._grant_subquery = (
-                sharing.grant_for_customer(self.actor, clock.now()) if holds else null()
-            )
-        return self._grant_subquery
-
-    def _consent_column(self) -> Any:
-        if self._consent_subquery is None:
-            # Only a purpose the role may declare and a consent names opens a row (SHARE-3).
-            purpose = self.purpose if self.purpose_problem is None else None
-            self._consent_subquery = (
-                sharing.consent_for_customer(self.actor, clock.now(), purpose)
-                if "consented" in self.row_scopes
-                else null()
-            )
-        return self._consent_subquery
-
-    @property
-    def visible(self) -> ColumnElement[bool]:
-        """The customers this request may see: own scopes, a share grant, or a consent."""
-        return or_(
-            visible_to(self.actor, self.row_scopes),
-            self._grant_column().is_not(None),
-            self._consent_column().is_not(None),
+        self.access = Access.decide(
+            self.policy, lambda: self.session, staff, purpose, self.grant_presence
         )
-
-    @property
-    def writable(self) -> ColumnElement[bool]:
-        """The customers this request may change: its write row scopes (never grants, consents)."""
-        scopes = self.decisions.write_scopes if self.decisions else frozenset()
-        return visible_to(self.actor, scopes)
-
-    def has_right(self, right: str) -> bool:
-        """Whether the caller's roles hold ``right`` (a cached decision, no enforce call)."""
-        self.actor  # noqa: B018 - authentication required
-        return self.decisions is not None and right in self.decisions.rights
-
-    @property
-    def row_columns(self) -> list[Any]:
-        """Columns telling, per customer row, how it is seen: scope, grant or consent."""
-        own = visible_to(self.actor, self.row_scopes)
-        return [
-            case((own, True), else_=False).label("in_scope"),
-            self._grant_column().label("via_grant"),
-            self._consent_column().label("via_consent"),
-        ]
-
-    def require_rows(self) -> None:
-        """Refuse customer-level data to roles without any row scope or grant (aggregates only)."""
-        if self.row_scopes:
-            return
-        holds = (
-            self.grant_presence.may_hold(self.session, self.actor)
-            if self.grant_presence is not None
-            else sharing.has_grants_in_force(self.session, self.actor)
-        )
-        if not holds:
-            raise ForbiddenError("your roles may not see individual customers")
-
-    def note_customer(self, row: Any) -> None:
-        """Remember how a presented customer is seen: by scope (None), a grant or a consent."""
-        if row.in_scope:
-            self._modes[row.id] = None
-        elif row.via_grant is not None:
-            self._modes[row.id] = f"grant:{row.via_grant}"
-        else:
-            numbers = sharing.consent_ids(row.via_consent)
-            self._modes[row.id] = "consent:" + "+".join(map(str, numbers))
-
-    def access_for(self, customer_id: int) -> PolicyAccess:
-        """The field effects for one customer's data: the roles', or its grant's or consents'.
-
-        A grant reveals its field groups in full — if the declared purpose is the one it names;
-        otherwise masked — and nothing else. Consents (all naming the declared purpose) reveal
-        the union of their data categories, never more than the third party's role allows.
-        """
-        via = self._modes.get(customer_id)
-        if via is None:
-            return self.access
-        found = self._grant_accesses.get(via)
-        if found is None:
-            kind, _, numbers = via.partition(":")
-            if kind == "grant":
-                grant = sharing.grants_by_id(self.session, [int(numbers)])[int(numbers)]
-                granted, purposes = frozenset(grant.field_groups), {grant.purpose}
-            else:
-                ids = [int(n) for n in numbers.split("+")]
-                consents = sharing.consents_by_id(self.session, ids).values()
-                granted = sharing.consented_categories(consents)
-                purposes = {c.purpose for c in consents}
-            groups = self.policy.field_groups()
-            role_cap = self.policy.decisions(self.actor.roles).fields
-            effects = {
-                type_name: {
-                    field: Effect.FULL
-                    if groups.get(f"{type_name}.{field}") in granted
-                    and (kind == "grant" or role_cap[type_name][field] is not Effect.DENIED)
-                    else Effect.DENIED
-                    for field in names.values()
-                }
-                for type_name, names in PERSONAL_FIELDS.items()
-            }
-            found = PolicyAccess(effects, downgrade=purposes != {self.purpose})
-            self._grant_accesses[via] = found
-            self._granted[via] = granted
-        return found
 
     def may_read_complaint_text(self, customer_id: int, type_name: str, field: str) -> bool:
-        """Complaint timelines and messages (``COMPLAINT_TEXT``): who sees the complaint reads
-        them — except a third party, which needs a consent naming the ``complaints`` group.
-
-        A refusal is reported like a withheld personal field (null + FIELD_FORBIDDEN).
-        """
-        allowed = True
-        if self.actor.third_party_id is not None:
-            # Allow-list: a third party reads complaint text through such a consent, nothing else.
-            via = self._modes.get(customer_id) or ""
-            allowed = via.startswith("consent:") and "complaints" in self._granted_by(
-                customer_id, via
-            )
+        """Whether complaint text may be served (``Access.may_read_complaint_text``); what is
+        served is remembered for the read audit."""
+        allowed = self.access.may_read_complaint_text(customer_id, type_name, field)
         if allowed:
             self.complaint_text_shown.add(f"{type_name}.{field}")
-        else:
-            self.access.withheld.add((type_name, field))
         return allowed
 
     def note_value_shown(self, where: str, effect: Effect) -> None:
@@ -301,43 +152,60 @@ class Context:
         before = self.values_shown.get(where, Effect.DENIED)
         self.values_shown[where] = max(before, effect, key=rank.index)
 
-    def _granted_by(self, customer_id: int, via: str) -> frozenset[str]:
-        self.access_for(customer_id)
-        return self._granted[via]
+    # -- delegates to ``access``, kept while call sites move to ``ctx.access.…`` -------------
+
+    @property
+    def purpose(self) -> str | None:
+        return self.access.purpose
+
+    @property
+    def purpose_problem(self) -> str | None:
+        return self.access.purpose_problem
+
+    @property
+    def decisions(self) -> RoleDecisions | None:
+        return self.access.decisions
+
+    @property
+    def row_scopes(self) -> frozenset[str]:
+        return self.access.row_scopes
+
+    @property
+    def visible(self) -> ColumnElement[bool]:
+        return self.access.visible
+
+    @property
+    def writable(self) -> ColumnElement[bool]:
+        return self.access.writable
+
+    @property
+    def row_columns(self) -> list[Any]:
+        return self.access.row_columns
 
     @property
     def used_via(self) -> list[str]:
-        """The grants and consents this request's reads went through ("grant:3", "consent:7")."""
-        return sorted(
-            f"{kind}:{number}"
-            for kind, _, numbers in (via.partition(":") for via in self._grant_accesses)
-            for number in numbers.split("+")
-        )
+        return self.access.used_via
 
-    def grants_in_force(self) -> list[Any]:
-        """The share grants this caller may use now (one query; only when filters need it)."""
-        return list(
-            self.session.scalars(
-                select(ShareGrant).where(sharing.in_force(self.actor, clock.now()))
-            )
-        )
+    def has_right(self, right: str) -> bool:
+        return self.access.has_right(right)
+
+    def require_rows(self) -> None:
+        self.access.require_rows()
+
+    def note_customer(self, row: Any) -> None:
+        self.access.note_customer(row)
+
+    def access_for(self, customer_id: int) -> PolicyAccess:
+        return self.access.access_for(customer_id)
+
+    def grants_in_force(self) -> list[ShareGrant]:
+        return self.access.grants_in_force()
 
     def consented_categories(self) -> list[frozenset[str]]:
-        """Per customer this caller sees through consents, the data categories they give for
-        the declared purpose (their union, SHARE-3); empty for callers no consent opens rows to.
-        """
-        purpose = self.purpose if self.purpose_problem is None else None
-        party = self.actor.third_party_id
-        if "consented" not in self.row_scopes or party is None or purpose is None:
-            return []
-        return sharing.consented_unions(self.session, party, purpose, clock.now())
+        return self.access.consented_categories()
 
     def withheld(self) -> set[tuple[str, str]]:
-        """Fields withheld from at least one object, whichever access withheld them."""
-        result = set(self.access.withheld)
-        for access in self._grant_accesses.values():
-            result |= access.withheld
-        return result
+        return self.access.withheld()
 
     def memo(self, key: tuple[Any, ...], make: Callable[[], V]) -> V:
         """One object per key and request (e.g. the node of a branch shared by many rows)."""

@@ -5,8 +5,9 @@ Each Query, Mutation and Subscription field is built with :func:`field`, :func:`
 they see is the row policy's business), :class:`HasRight` (a right of ``authz/policy.csv``, act
 ``use``) or :class:`WritesCustomer` (a change of customer data: the write row scopes, the field
 groups written, a declared purpose). The right is also written into the field's description, so
-the schema documents who may call what. Rights are read from the live policy's cached decisions
-(``Context.decisions``): a check costs no ``enforce`` call. Resolvers hold no right checks.
+the schema documents who may call what. This module is the GraphQL glue only: whether the
+caller holds a right is decided by ``authz.rights`` from the request's ``Access``. Resolvers hold
+no right checks.
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ from typing import Any
 import strawberry
 from strawberry.permission import BasePermission, PermissionExtension
 
-from authz.policy import RIGHTS
-from core.errors import ForbiddenError
+from authz import rights as authz_rights
 from resolvers.shared.validation import employee_number
 from schema.shared.context import Context
 
@@ -59,7 +59,7 @@ class HasRight(Right):
     """
 
     def __init__(self, *rights: str, purpose: bool = False) -> None:
-        unknown = set(rights) - set(RIGHTS)
+        unknown = authz_rights.unknown_rights(rights)
         if not rights or unknown:
             raise ValueError(f"unknown rights {sorted(unknown)} (authz.policy.RIGHTS)")
         self.rights = rights
@@ -72,10 +72,7 @@ class HasRight(Right):
         return f"Needs the {names} right."
 
     def check(self, ctx: Context, arguments: dict[str, Any]) -> None:
-        if not any(ctx.has_right(right) for right in self.rights):
-            raise ForbiddenError(f"this needs the {' or '.join(self.rights)} right")
-        if self.purpose and ctx.purpose_problem is not None:
-            raise ForbiddenError(f"this needs an allowed purpose: {ctx.purpose_problem}")
+        authz_rights.require_right(ctx.access, self.rights, self.purpose)
 
 
 class SelfOrRight(HasRight):
@@ -100,7 +97,7 @@ class WritesCustomer(Right):
     Allowed when the caller's roles hold ``right`` (if given), may change some customers' rows
     (``rows:<scope>, write``), may change every field the input writes (``<group>, write``) and
     declared a purpose they may declare. Which rows: checked against the target customer by the
-    resolver's row condition (``Context.writable``), like reads' row policy.
+    resolver's row condition (``Access.writable``), like reads' row policy.
     """
 
     def __init__(
@@ -123,17 +120,7 @@ class WritesCustomer(Right):
     def check(self, ctx: Context, arguments: dict[str, Any]) -> None:
         if self.right is not None:
             self.right.check(ctx, arguments)
-        decisions = ctx.decisions
-        if decisions is None or not decisions.write_scopes:
-            ctx.actor  # noqa: B018 - raises UNAUTHENTICATED first
-            raise ForbiddenError("your roles may not change customer data")
-        refused = sorted(set(self.writes(arguments)) - decisions.writable)
-        if refused:
-            raise ForbiddenError(f"your roles may not change {', '.join(refused)}")
-        if ctx.purpose_problem is not None:
-            raise ForbiddenError(
-                f"changing customer data needs an allowed purpose: {ctx.purpose_problem}"
-            )
+        authz_rights.require_customer_write(ctx.access, self.writes(arguments))
 
 
 def _extensions(right: Right) -> list[Any]:

@@ -6,6 +6,7 @@ import datetime as dt
 
 import strawberry
 
+from authz import consents as consent_rules
 from core import clock
 from core.errors import UserInputError
 from resolvers import sharing
@@ -165,7 +166,7 @@ class ConsentNode(Node):
             valid_from=consent.valid_from,
             valid_until=consent.valid_until,
             revoked_at=consent.revoked_at,
-            in_force=consent.revoked_at is None and consent.valid_from <= now < consent.valid_until,
+            in_force=consent_rules.is_in_force(consent, now),
         )
 
 
