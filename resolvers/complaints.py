@@ -23,6 +23,7 @@ from core.errors import NotFoundError, Problems, UserInputError
 from resolvers.customers import audit_change
 from resolvers.shared import validation
 from resolvers.shared.pagination import Page, PageRequest, SortKey, paginate
+from resolvers.shared.staff import staff_by_employee_number
 from resolvers.workflows import start_for
 from store.base import business_month
 from store.complaints import (
@@ -122,11 +123,7 @@ def submit(
             problems.extend(exc)
     complained_staff = None
     if draft.complained_staff:
-        complained_staff = session.scalar(
-            select(Staff).where(
-                Staff.employee_no == validation.employee_number(draft.complained_staff)
-            )
-        )
+        complained_staff = staff_by_employee_number(session, draft.complained_staff)
         if complained_staff is None:
             problems.add("complainedStaff", "NOT_FOUND", "no staff member with this number")
     if draft.complained_branch_id is not None and (
@@ -306,8 +303,7 @@ def compute_deadlines(call: OperationCall) -> dict[str, Any]:
 @OPERATIONS("assign_handler", "Assign a handler who is not the person or unit complained about")
 def assign_handler(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
-    number = validation.employee_number(call.params.get("handler") or "")
-    handler = call.session.scalar(select(Staff).where(Staff.employee_no == number))
+    handler = staff_by_employee_number(call.session, call.params.get("handler") or "")
     if handler is None or not handler.active or Role.COMPLAINT_HANDLER not in handler.roles:
         raise UserInputError.one(
             _field("handler"), "INVALID_HANDLER", "must be an active complaint handler"
@@ -324,7 +320,9 @@ def assign_handler(call: OperationCall) -> dict[str, Any]:
         )
     complaint.handler_id = handler.id
     complaint.status = ComplaintStatus.INVESTIGATING
-    add_event(call.session, complaint.id, "HANDLER_ASSIGNED", call.actor, {"handler": number})
+    add_event(
+        call.session, complaint.id, "HANDLER_ASSIGNED", call.actor, {"handler": handler.employee_no}
+    )
     return {"handler_id": handler.id}
 
 
@@ -346,11 +344,7 @@ def record_investigation(call: OperationCall) -> dict[str, Any]:
             if not str(data.get(name, "")).strip():
                 problems.add(_field(name), "REQUIRED", "a resolution plan needs it")
         if data.get("plan_owner"):
-            owner = call.session.scalar(
-                select(Staff).where(
-                    Staff.employee_no == validation.employee_number(data["plan_owner"])
-                )
-            )
+            owner = staff_by_employee_number(call.session, data["plan_owner"])
             if owner is None or not owner.active:
                 problems.add(_field("plan_owner"), "NOT_FOUND", "no active staff member")
         if data.get("plan_deadline"):

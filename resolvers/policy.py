@@ -18,7 +18,7 @@ from authz.policy import PURPOSES, RIGHTS, ROW_SCOPES, WRITE_SCOPES, WRITER_ROLE
 from core import clock
 from core.errors import FieldError, NotFoundError, UserInputError
 from resolvers import audit
-from resolvers.shared import validation
+from resolvers.shared.staff import staff_by_employee_number
 from store.policy import PolicyRule, PolicyVersion
 from store.staff import Role, Staff
 
@@ -212,9 +212,7 @@ def set_role(session: Session, actor: Staff, employee_no: str, role: str, assign
         raise UserInputError(
             [FieldError(("role",), "UNKNOWN_ROLE", f"must be one of {', '.join(Role.__members__)}")]
         )
-    staff = session.scalar(
-        select(Staff).where(Staff.employee_no == validation.employee_number(employee_no))
-    )
+    staff = staff_by_employee_number(session, employee_no)
     if staff is None:
         raise NotFoundError("no staff member with this employee number")
     if staff.id == actor.id:

@@ -22,8 +22,8 @@ from core.errors import (
     NotFoundError,
     UserInputError,
 )
-from resolvers.shared import validation
 from resolvers.shared.pagination import Page, PageRequest, SortKey, paginate
+from resolvers.shared.staff import staff_by_employee_number
 from store.db import take_write_lock
 from store.staff import Role, Staff
 from store.workflows import ProcessInstance, ProcessTask, ProcessVersion, TaskStatus
@@ -212,9 +212,7 @@ def reassign_task(session: Session, actor: Staff, task_id: int, employee_no: str
         raise ForbiddenError("only a supervisor of the task's branch may reassign it")
     if task.status is not TaskStatus.OPEN:
         raise UserInputError.one(("id",), "TASK_NOT_OPEN", "the task is no longer open")
-    person = session.scalar(
-        select(Staff).where(Staff.employee_no == validation.employee_number(employee_no))
-    )
+    person = staff_by_employee_number(session, employee_no)
     if person is None or not person.active:
         raise UserInputError.one(("assignee",), "NOT_FOUND", "no active staff member")
     if not _may_take(task, person):

@@ -15,6 +15,7 @@ from enum import Enum
 from typing import Any, TypeVar
 
 import strawberry
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from strawberry.scalars import JSON
@@ -26,7 +27,7 @@ from core.ids import pk_of
 from resolvers import complaints as logic
 from resolvers import workflows as workflow_logic
 from resolvers.shared.pagination import PageRequest
-from schema.customers import CustomerNode, nested_customer, nested_customer_row
+from schema.customers import CustomerNode
 from schema.shared.base import (
     Connection,
     ContextInfo,
@@ -37,6 +38,7 @@ from schema.shared.base import (
     user_errors,
 )
 from schema.shared.context import Context
+from schema.shared.customers import nested_customer, nested_customer_row
 from schema.shared.mutations import mutate
 from schema.shared.rights import Authenticated, HasRight
 from schema.shared.rights import field as guarded_field
@@ -653,3 +655,14 @@ class ComplaintMutation:
         return SubmitComplaintPayload(
             errors=[], complaint=present(info, [complaint])[0], created=created
         )
+
+
+def _load_complaint(info: ContextInfo, pk: int) -> ComplaintNode | None:
+    ctx = info.context
+    complaint = ctx.session.scalar(
+        select(Complaint).where(Complaint.id == pk, logic.visible_condition(ctx.actor, ctx.visible))
+    )
+    return present(info, [complaint])[0] if complaint else None
+
+
+NODE_LOADERS: dict[str, Callable[[ContextInfo, int], Node | None]] = {"Complaint": _load_complaint}

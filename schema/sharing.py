@@ -18,6 +18,7 @@ from core.ids import pk_of
 from resolvers import sharing
 from resolvers.shared import validation
 from resolvers.shared.pagination import PageRequest
+from resolvers.shared.staff import staff_by_employee_number
 from schema.shared.base import Connection, ContextInfo, Node, bilingual_enum, node_id, user_errors
 from schema.shared.mutations import mutate
 from schema.shared.rights import Authenticated, HasRight, SelfOrRight
@@ -559,7 +560,7 @@ class SharingQuery:
         if employee_no is not None:
             employee_no = validation.employee_number(employee_no)
         if employee_no is not None and employee_no != caller.employee_no:
-            found = ctx.session.scalar(select(Staff).where(Staff.employee_no == employee_no))
+            found = staff_by_employee_number(ctx.session, employee_no)
             if found is None:
                 raise NotFoundError("no staff member with this employee number")
             subject = found

@@ -492,3 +492,14 @@ class WorkflowMutation:
                 session, actor, pk_of(input.id, "Task", "id"), data
             ),
         )
+
+
+def _load_task(info: ContextInfo, pk: int) -> TaskNode | None:
+    ctx = info.context
+    try:
+        return TaskNode.of(logic.visible_task(ctx.session, ctx.actor, pk))
+    except NotFoundError:
+        return None
+
+
+NODE_LOADERS: dict[str, Callable[[ContextInfo, int], Node | None]] = {"Task": _load_task}

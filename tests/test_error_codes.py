@@ -8,13 +8,20 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from schema.customers import CustomerErrorCode
+from schema.customers.enums import CustomerErrorCode
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [
-    ROOT / "resolvers" / name
-    for name in ("customers.py", "validation.py", "pagination.py", "ids.py", "filters.py")
-] + [ROOT / "schema" / "customers.py"]
+    *(ROOT / "resolvers" / "customers").glob("*.py"),
+    ROOT / "resolvers" / "notifications.py",
+    *(
+        ROOT / "resolvers" / "shared" / name
+        for name in ("validation.py", "pagination.py", "filters.py")
+    ),
+    ROOT / "core" / "ids.py",
+    *(ROOT / "schema" / "customers").glob("*.py"),
+    ROOT / "schema" / "notifications.py",
+]
 
 
 def _codes(path: Path) -> set[str]:
