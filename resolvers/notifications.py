@@ -5,22 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import (
-    func,
-    insert,
-    select,
-)
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from core import clock
 from resolvers import sharing
 from resolvers.shared.pagination import Page, PageRequest, SortKey, paginate
-from store.customers import (
-    Customer,
-    CustomerWatcher,
-    InformationKind,
-    Notification,
-)
+from store.customers import Customer, CustomerWatcher, InformationKind, Notification
 from store.staff import Staff
 
 

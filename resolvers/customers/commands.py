@@ -9,22 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    select,
-)
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from authz.rows import is_visible, may_place
 from core import clock
-from core.errors import (
-    ConflictError,
-    ForbiddenError,
-    NotFoundError,
-    Problems,
-    UserInputError,
-)
+from core.errors import ConflictError, ForbiddenError, NotFoundError, Problems, UserInputError
 from resolvers.customers.history import (
     REVIEW_INTERVALS,
     SourceDraft,
@@ -36,11 +27,7 @@ from resolvers.customers.history import (
 from resolvers.notifications import notify_change
 from resolvers.shared import validation
 from store import crypto
-from store.customers import (
-    Customer,
-    InformationKind,
-    VerificationDue,
-)
+from store.customers import Customer, InformationKind, VerificationDue
 from store.staff import Branch, Role, Staff
 
 # Fields of the basic record a caller may change, and the name the API uses for each.

@@ -13,10 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from core import clock
-from core.errors import (
-    Problems,
-    UserInputError,
-)
+from core.errors import Problems, UserInputError
 from resolvers.notifications import notify_change
 from resolvers.shared import validation
 from store.customers import (

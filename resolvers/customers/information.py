@@ -10,18 +10,11 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import (
-    insert,
-    select,
-    tuple_,
-)
+from sqlalchemy import insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from core import clock
-from core.errors import (
-    Problems,
-    UserInputError,
-)
+from core.errors import Problems, UserInputError
 from resolvers.customers.commands import get_customer
 from resolvers.customers.history import (
     SourceDraft,

@@ -6,21 +6,12 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    select,
-)
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, joinedload
 
 from authz.rows import require_visible
 from resolvers.shared.pagination import Page, PageRequest, SortKey, paginate
-from store.customers import (
-    Customer,
-    CustomerChange,
-    InformationKind,
-    Transaction,
-    VerificationDue,
-)
+from store.customers import Customer, CustomerChange, InformationKind, Transaction, VerificationDue
 from store.staff import Branch, Staff
 
 CUSTOMER_SORT = {

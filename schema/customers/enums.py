@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from schema.shared.base import (
-    bilingual_enum,
-)
+from schema.shared.base import bilingual_enum
 from store import customers as rows
 
 GenderEnum = bilingual_enum(

@@ -11,11 +11,7 @@ from authz.fields import Effect
 from core.errors import ForbiddenError, UserInputError
 from resolvers.shared import validation
 from resolvers.shared.filters import FilterField
-from schema.customers.enums import (
-    CustomerOrderField,
-    GenderEnum,
-    TransactionTypeEnum,
-)
+from schema.customers.enums import CustomerOrderField, GenderEnum, TransactionTypeEnum
 from schema.shared.base import (
     DateFilter,
     DateTimeFilter,

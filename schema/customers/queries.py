@@ -10,9 +10,7 @@ from core import clock
 from core.ids import pk_of
 from resolvers.customers import queries as logic
 from resolvers.shared.filters import compile_where
-from schema.customers.enums import (
-    InformationKindEnum,
-)
+from schema.customers.enums import InformationKindEnum
 from schema.customers.filters import (
     CUSTOMER_FILTERS,
     TRANSACTION_FILTERS,
@@ -22,19 +20,8 @@ from schema.customers.filters import (
     TransactionWhere,
     refuse_hidden_filters,
 )
-from schema.customers.types import (
-    AccountNode,
-    CustomerChange,
-    CustomerNode,
-    TransactionNode,
-)
-from schema.shared.base import (
-    Connection,
-    ContextInfo,
-    NodeLoader,
-    SortDirection,
-    page_request,
-)
+from schema.customers.types import AccountNode, CustomerChange, CustomerNode, TransactionNode
+from schema.shared.base import Connection, ContextInfo, NodeLoader, SortDirection, page_request
 from schema.shared.customers import load_customer, nested_customer
 from schema.shared.rights import Authenticated
 from schema.shared.rights import field as guarded_field

@@ -33,12 +33,7 @@ from schema.customers.enums import (
     TransactionTypeEnum,
     VerificationResultEnum,
 )
-from schema.shared.base import (
-    ContextInfo,
-    Node,
-    node_id,
-    user_errors,
-)
+from schema.shared.base import ContextInfo, Node, node_id, user_errors
 from schema.shared.context import Context
 from schema.shared.execution import context_only
 from schema.staff import BranchNode, StaffNode
