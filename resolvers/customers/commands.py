@@ -198,9 +198,6 @@ def _set_searchable(customer: Customer, key: str, value: str | None) -> None:
         setattr(customer, f"{key}_hash", index)
 
 
-# --- commands ---------------------------------------------------------------------------------
-
-
 def create_customer(
     session: Session,
     actor: Staff,

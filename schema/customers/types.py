@@ -67,9 +67,6 @@ def customer_errors(exc: UserInputError) -> list[CustomerUserError]:
     )
 
 
-# --- object types -----------------------------------------------------------------------------
-
-
 @strawberry.type(description="How a piece of information was collected (INFO-1). 信息来源。")
 class InformationSource:
     information_kind: InformationKindEnum  # type: ignore[valid-type]
