@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import jwt
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import clock
 from core.settings import Settings
+from resolvers.shared.staff import staff_by_employee_number
 from store.staff import Staff
 
 ALGORITHM = "HS256"
@@ -88,7 +88,7 @@ def _seconds(claim: object) -> float:
 def authenticate(session: Session, settings: Settings, authorization: str | None) -> Staff:
     """The active staff member a request's bearer token names."""
     employee_no = employee_no_from(settings, authorization)
-    staff = session.scalar(select(Staff).where(Staff.employee_no == employee_no))
+    staff = staff_by_employee_number(session, employee_no)
     if staff is None or not staff.active:
         raise AuthenticationError("the token's staff member is unknown or inactive")
     return staff

@@ -136,8 +136,8 @@ def token(
     """Mint a bearer token for a staff member."""
     from kehu.auth import mint_token
     from kehu.seed import DEMO_STAFF
+    from resolvers.shared.staff import staff_by_employee_number
     from store.db import make_session_factory
-    from store.staff import Staff
 
     settings = _settings()
     ttl = timedelta(minutes=ttl_minutes) if ttl_minutes else None
@@ -155,21 +155,18 @@ def token(
         console.print("[red]Give an employee number or --demo[/red]")
         raise typer.Exit(2)
     with make_session_factory(_engine(settings))() as session:
-        found = {
-            s.employee_no: s
-            for s in session.scalars(select(Staff).where(Staff.employee_no.in_(wanted)))
-        }
-    missing = [no for no in wanted if no not in found]
+        found = {no: staff_by_employee_number(session, no) for no in wanted}
+    missing = [no for no, member in found.items() if member is None]
     if missing:
         console.print(f"[red]Unknown staff: {', '.join(missing)} (run `kehu seed` first?)[/red]")
         raise typer.Exit(1)
     if demo:
         print("Demo bearer tokens (send as  Authorization: Bearer <token>):")
-    for no in wanted:
-        staff = found[no]
+    for staff in found.values():
+        assert staff is not None
         if demo:
-            print(f"\n{no}  {', '.join(staff.roles)}  {staff.branch.name}")
-        print(mint_token(settings, no, ttl))
+            print(f"\n{staff.employee_no}  {', '.join(staff.roles)}  {staff.branch.name}")
+        print(mint_token(settings, staff.employee_no, ttl))
 
 
 @app.command("export-schema")
@@ -330,8 +327,8 @@ def authz_check(
     from authz.policy import POLICY_FILE, AccessAction, AccessPolicy, DatabaseAdapter
     from authz.rows import row_visibility_reason
     from resolvers import policy as policy_logic
+    from resolvers.shared.staff import staff_by_employee_number
     from store.db import make_session_factory
-    from store.staff import Staff
 
     if action.upper() not in AccessAction.__members__:
         console.print(f"[red]--action must be read, write or use, not {action}[/red]")
@@ -350,7 +347,7 @@ def authz_check(
         else:
             policy = AccessPolicy(policy=DatabaseAdapter(engine))
             source = f"policy: live version {version}"
-        member = session.scalar(select(Staff).where(Staff.employee_no == staff))
+        member = staff_by_employee_number(session, staff)
         if member is None:
             console.print(f"[red]Unknown staff: {staff}[/red]")
             raise typer.Exit(1)

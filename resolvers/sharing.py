@@ -21,7 +21,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from authz.consents import agreement_in_force, consented_categories, consents_naming
-from authz.grants import grant_holders as grant_holders
 from authz.grants import grant_in_force, in_force
 from authz.grants import is_in_force as is_grant_in_force
 from authz.policy import PURPOSES

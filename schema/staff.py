@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from schema.shared.base import ContextInfo, Node, bilingual_enum, node_id
+from schema.shared.base import ContextInfo, Node, NodeLoader, bilingual_enum, node_id
 from schema.shared.rights import Authenticated
 from schema.shared.rights import field as guarded_field
 from store.staff import Branch, Role, Staff
@@ -84,3 +84,19 @@ class StaffQuery:
     @guarded_field("The signed-in staff member. 当前登录员工。", Authenticated())
     def me(self, info: ContextInfo) -> StaffNode:
         return StaffNode.of(info.context.actor)
+
+
+def _load_staff(info: ContextInfo, pk: int) -> StaffNode | None:
+    ctx = info.context
+    if ctx.actor.third_party_id is not None and pk != ctx.actor.id:
+        return None  # a third party sees no staff directory, only its own principal
+    staff = ctx.session.get(Staff, pk)
+    return StaffNode.of(staff) if staff else None
+
+
+def _load_branch(info: ContextInfo, pk: int) -> BranchNode | None:
+    branch = info.context.session.get(Branch, pk)
+    return BranchNode.of(branch) if branch else None
+
+
+NODE_LOADERS: dict[str, NodeLoader] = {"Staff": _load_staff, "Branch": _load_branch}

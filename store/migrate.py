@@ -39,11 +39,3 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             if sqlite:
                 connection.exec_driver_sql("PRAGMA foreign_keys=ON")
                 connection.commit()
-
-
-def autogenerate(engine: Engine, message: str) -> None:
-    """Write a new migration from the difference between the models and ``engine`` (developers)."""
-    config = _config(engine)
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.revision(config, message=message, autogenerate=True)

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from core import clock
+from core.ids import global_id
 from store.customers import FinancialSnapshot, Transaction
 from tests.conftest import SOURCE, Backend, branch_id, create_customer
 
@@ -464,3 +465,72 @@ def test_subscription_without_a_token_is_rejected(backend: Backend) -> None:
         message = ws.receive()
         assert message["type"] == "websocket.close"
         assert message["code"] == 4403
+
+
+def _managed_customer(backend: Backend) -> dict[str, Any]:
+    """A customer of branch BJ01 served by BJ01RM01."""
+    manager_id = backend.gql("{ me { id } }", staff="BJ01RM01")["me"]["id"]
+    return create_customer(
+        backend, relationshipManager=manager_id, branch=branch_id(backend, "SUP0001")
+    )
+
+
+def test_node_returns_a_transaction_exactly_to_who_may_see_its_customer(backend: Backend) -> None:
+    customer = _managed_customer(backend)
+    account_no = f"6218{customer['id'][-8:]}"
+    imported = backend.gql(
+        IMPORT,
+        {
+            "input": {
+                "customerId": customer["id"],
+                "accounts": [
+                    {"accountNo": account_no, "kind": "DEMAND_DEPOSIT", "openedOn": "2021-06-01"}
+                ],
+                "transactions": _transactions(account_no, ["NODE-1"]),
+                "source": {"kind": "BUSINESS_TRANSACTION", "detail": "core banking extract"},
+            }
+        },
+    )["importTransactions"]
+    assert imported["errors"] == []
+    [edge] = backend.gql(
+        "query($id: ID!) { transactions(customerId: $id, first: 1) { edges { node { id } } } }",
+        {"id": customer["id"]},
+    )["transactions"]["edges"]
+    transaction_id = edge["node"]["id"]
+    query = "query($id: ID!) { node(id: $id) { __typename id ... on Transaction { externalRef } } }"
+    for staff in ("BJ01RM01", "SUP0001", "HO0001"):  # the manager, the branch, head office
+        node = backend.gql(query, {"id": transaction_id}, staff=staff)["node"]
+        assert node == {"__typename": "Transaction", "id": transaction_id, "externalRef": "NODE-1"}
+    # Another branch's manager, and a manager of the same branch who does not serve the customer.
+    for staff in ("SH01RM01", "RM0001"):
+        assert backend.gql(query, {"id": transaction_id}, staff=staff)["node"] is None
+    missing = global_id("Transaction", 987654321)
+    assert backend.gql(query, {"id": missing}, staff="HO0001")["node"] is None
+
+
+def test_node_returns_a_notification_to_its_recipient_only(backend: Backend) -> None:
+    customer = _managed_customer(backend)
+    watched = backend.gql(
+        "mutation($input: WatchCustomerInput!) { watchCustomer(input: $input) { errors { code } } }",
+        {"input": {"customerId": customer["id"], "reason": "node lookup"}},
+        staff="RISK0001",
+    )
+    assert watched["watchCustomer"]["errors"] == []
+    backend.gql(SNAPSHOT, _snapshot(customer["id"], "2026-01-31"), staff="SUP0001")
+    [notification_id] = [
+        e["node"]["id"]
+        for e in backend.gql(NOTIFICATIONS, staff="RISK0001")["notifications"]["edges"]
+        if e["node"]["customer"]["id"] == customer["id"]
+    ]
+    query = """query($id: ID!) { node(id: $id) { __typename id
+      ... on Notification { informationKind customer { id } } } }"""
+    assert backend.gql(query, {"id": notification_id}, staff="RISK0001")["node"] == {
+        "__typename": "Notification",
+        "id": notification_id,
+        "informationKind": "FINANCIAL",
+        "customer": {"id": customer["id"]},
+    }
+    # BJ01RM01 was notified of the same change (a notification of their own); the supervisor
+    # and head office see the customer: none of them sees the watcher's notification.
+    for staff in ("BJ01RM01", "SUP0001", "HO0001"):
+        assert backend.gql(query, {"id": notification_id}, staff=staff)["node"] is None

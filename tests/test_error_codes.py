@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from schema.complaints.enums import ComplaintErrorCode
-from schema.customers import CustomerErrorCode
+from schema.customers.enums import CustomerErrorCode
 from schema.policy import PolicyErrorCode
 from schema.sharing.enums import SharingErrorCode
 from schema.workflows import ProcessErrorCode
@@ -80,7 +80,14 @@ def _members(enum: Any) -> set[str]:
 DOMAINS: dict[str, tuple[Any, list[Path], set[str]]] = {
     "customers": (
         CustomerErrorCode,
-        [*_domain("resolvers", "customers"), *_domain("schema", "customers"), *SHARED],
+        [
+            *_domain("resolvers", "customers"),
+            *_domain("schema", "customers"),
+            # Notifications answer with the customers' error type.
+            *_domain("resolvers", "notifications"),
+            *_domain("schema", "notifications"),
+            *SHARED,
+        ],
         set(),
     ),
     # Submitting a complaint starts its process: its step errors come back in the payload too.

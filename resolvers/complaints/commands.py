@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from core import clock
 from core.errors import Problems, UserInputError
 from resolvers.complaints.deadlines import DECISION_DAYS, natural_day_deadline
-from resolvers.customers import audit_change
+from resolvers.customers.history import audit_change
 from resolvers.shared import validation
 from resolvers.shared.staff import staff_by_employee_number
 from resolvers.workflows import start_for

@@ -32,9 +32,10 @@ from schema.complaints.enums import (
     CustomerMessageKind,
     SlaStateEnum,
 )
-from schema.customers import CustomerNode, nested_customer, nested_customer_row
+from schema.customers import CustomerNode
 from schema.shared.base import ContextInfo, Node, node_id
 from schema.shared.context import Context
+from schema.shared.customers import nested_customer, nested_customer_row
 from schema.staff import StaffNode
 from schema.workflows import (
     ProcessInstanceNode,

@@ -12,7 +12,7 @@ from strawberry.types import Info
 
 from core.errors import FieldError, UserInputError
 from core.ids import global_id
-from resolvers.shared.pagination import Page
+from resolvers.shared.pagination import Page, PageRequest
 from schema.shared.context import Context
 
 T = TypeVar("T")
@@ -29,6 +29,19 @@ def node_id(type_name: str, pk: int) -> strawberry.ID:
 @strawberry.interface(description="An object with a global ID (Relay). 具有全局 ID 的对象。")
 class Node:
     id: strawberry.ID = strawberry.field(description="Global, opaque ID.")
+
+
+# How ``node(id:)`` finds an object of one type: by primary key, with the row scopes of that
+# type's list (invisible and missing both give None). Each domain lists its types' loaders in a
+# ``NODE_LOADERS`` dict; ``schema.schema`` merges them.
+NodeLoader = Callable[[ContextInfo, int], Node | None]
+
+
+def page_request(
+    first: int | None, after: str | None, last: int | None, before: str | None
+) -> PageRequest:
+    """The page a list field's ``first``/``after``/``last``/``before`` arguments ask for."""
+    return PageRequest(first=first, after=after, last=last, before=before)
 
 
 @strawberry.type(description="Where a page stands in its list.")
@@ -84,8 +97,8 @@ def bilingual_enum(python_enum: type[E], description: str, labels: dict[str, str
 
 @strawberry.enum(description="Sort direction. 排序方向。")
 class SortDirection(Enum):
-    ASC = "ASC"
-    DESC = "DESC"
+    ASC = strawberry.enum_value("ASC", description="Ascending 升序")
+    DESC = strawberry.enum_value("DESC", description="Descending 降序")
 
 
 @strawberry.input(description="Text comparisons.")

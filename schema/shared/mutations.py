@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from core.errors import ConflictError
+from core.errors import ConflictError, UserInputError
 from resolvers import audit
 from schema.shared.base import ContextInfo
+from store.staff import Staff
 
 R = TypeVar("R")
+P = TypeVar("P")
 
 
 def mutate(info: ContextInfo, action: Callable[[Session], R]) -> R:
@@ -57,3 +59,26 @@ def mutate(info: ContextInfo, action: Callable[[Session], R]) -> R:
         session.info.pop("audit_changes", None)
         session.rollback()
         raise
+
+
+def run_command(
+    info: ContextInfo,
+    payload: type[P],
+    command: Callable[[Session, Staff], R],
+    answer: Callable[[R], P],
+    *,
+    errors: Callable[[UserInputError], Sequence[Any]],
+) -> P:
+    """Run a mutation's command (with the caller as actor) through ``mutate`` and build its
+    payload.
+
+    Refused input (including malformed IDs) becomes the payload's ``errors``, as the domain's
+    ``UserError`` type that ``errors`` makes, with nothing written; ``answer`` builds the
+    successful payload after the commit.
+    """
+    actor = info.context.actor
+    try:
+        result = mutate(info, lambda session: command(session, actor))
+    except UserInputError as exc:
+        return payload(errors=list(errors(exc)))  # type: ignore[call-arg]
+    return answer(result)

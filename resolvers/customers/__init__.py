@@ -1,0 +1,1 @@
+"""Customer information: commands, the history every change records, lists and nested loaders."""

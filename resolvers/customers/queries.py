@@ -1,0 +1,157 @@
+"""Customer lists: customers, transactions, change history and the due list, keyset pages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import Session, joinedload
+
+from authz.rows import require_visible
+from resolvers.shared.pagination import Page, PageRequest, SortKey, paginate
+from store.customers import Customer, CustomerChange, InformationKind, Transaction, VerificationDue
+from store.staff import Branch, Staff
+
+CUSTOMER_SORT = {
+    "NAME": (Customer.name, str),
+    "BIRTH_DATE": (Customer.birth_date, date),
+    "CREATED_AT": (Customer.created_at, datetime),
+    "UPDATED_AT": (Customer.updated_at, datetime),
+    "ID": (Customer.id, int),
+}
+
+
+def customer_sort_keys(order_by: Sequence[tuple[str, bool]]) -> list[SortKey]:
+    """Sort keys for ``(field, descending)`` pairs, always ending with the unique id."""
+    keys = [
+        SortKey(CUSTOMER_SORT[name][0], descending, CUSTOMER_SORT[name][1])
+        for name, descending in order_by
+        if name != "ID"
+    ]
+    id_descending = next((d for n, d in order_by if n == "ID"), False)
+    keys.append(SortKey(Customer.id, id_descending, int))
+    return keys
+
+
+# The read model of a customer: one row with its branch and relationship manager (and the
+# manager's branch) joined in. Plain rows, not ORM entities: a 100-row page is built about
+# twice as fast, and the page stays one statement whatever its size.
+_customers = Customer.__table__
+_branches = Branch.__table__
+_manager = Staff.__table__.alias("manager")
+_manager_branch = Branch.__table__.alias("manager_branch")
+CUSTOMER_ROW = select(
+    *(c for c in _customers.c if not c.key.endswith("_hash")),
+    _branches.c.code.label("branch_code"),
+    _branches.c.name.label("branch_name"),
+    _branches.c.city.label("branch_city"),
+    _manager.c.employee_no.label("manager_employee_no"),
+    _manager.c.name.label("manager_name"),
+    _manager.c.roles.label("manager_roles"),
+    _manager.c.active.label("manager_active"),
+    _manager.c.branch_id.label("manager_branch_id"),
+    _manager_branch.c.code.label("manager_branch_code"),
+    _manager_branch.c.name.label("manager_branch_name"),
+    _manager_branch.c.city.label("manager_branch_city"),
+).select_from(
+    _customers.join(_branches, _branches.c.id == _customers.c.branch_id)
+    .outerjoin(_manager, _manager.c.id == _customers.c.relationship_manager_id)
+    .outerjoin(_manager_branch, _manager_branch.c.id == _manager.c.branch_id)
+)
+
+
+def customer_page(
+    session: Session,
+    conditions: Sequence[Any],
+    order_by: Sequence[tuple[str, bool]],
+    request: PageRequest,
+    extra_columns: Sequence[Any] = (),
+) -> Page:
+    """One page of customer rows (``CUSTOMER_ROW``), filtered, ordered, keyset-paginated."""
+    keys = customer_sort_keys(order_by)
+    return paginate(
+        session,
+        CUSTOMER_ROW.add_columns(*extra_columns).where(*conditions),
+        keys,
+        request,
+        row_values=lambda c: [getattr(c, k.column.key) for k in keys],
+        count_statement=select(Customer.id).where(*conditions),
+    )
+
+
+def customers_by_id(
+    session: Session,
+    customer_ids: Sequence[int],
+    visible: ColumnElement[bool],
+    extra_columns: Sequence[Any] = (),
+) -> dict[int, Any]:
+    """Customer rows (``CUSTOMER_ROW``) by primary key, only those the caller may see."""
+    statement = CUSTOMER_ROW.add_columns(*extra_columns).where(
+        _customers.c.id.in_(customer_ids), visible
+    )
+    return {row.id: row for row in session.connection().execute(statement).all()}
+
+
+def transactions_page(
+    session: Session,
+    customer_id: int,
+    conditions: Sequence[Any],
+    request: PageRequest,
+    visible: ColumnElement[bool],
+) -> Page:
+    """A customer's transactions, newest first."""
+    require_visible(session, customer_id, visible)
+    keys = [
+        SortKey(Transaction.occurred_at, True, datetime),
+        SortKey(Transaction.id, True, int),
+    ]
+    statement = select(Transaction).where(Transaction.customer_id == customer_id, *conditions)
+    return paginate(session, statement, keys, request, lambda t: [t.occurred_at, t.id])
+
+
+def change_page(
+    session: Session, customer_id: int, request: PageRequest, visible: ColumnElement[bool]
+) -> Page:
+    """The change history of a customer, newest first (INFO-5)."""
+    require_visible(session, customer_id, visible)
+    keys = [SortKey(CustomerChange.id, True, int)]
+    statement = select(CustomerChange).where(CustomerChange.customer_id == customer_id)
+    return paginate(
+        session,
+        statement,
+        keys,
+        request,
+        lambda c: [c.id],
+        options=[joinedload(CustomerChange.changed_by)],
+    )
+
+
+def due_page(
+    session: Session,
+    kind: InformationKind | None,
+    as_of: date,
+    request: PageRequest,
+    visible: ColumnElement[bool],
+) -> Page:
+    """Customers whose information of ``kind`` (any kind if None) is due by ``as_of`` (INFO-4)."""
+    keys = [
+        SortKey(VerificationDue.due_on, False, date),
+        SortKey(VerificationDue.customer_id, False, int),
+        SortKey(VerificationDue.information_kind, False, str),
+    ]
+    statement = (
+        select(VerificationDue)
+        .join(Customer, Customer.id == VerificationDue.customer_id)
+        .where(VerificationDue.due_on <= as_of, visible)
+    )
+    if kind is not None:
+        statement = statement.where(VerificationDue.information_kind == kind)
+    return paginate(
+        session,
+        statement,
+        keys,
+        request,
+        lambda d: [d.due_on, d.customer_id, d.information_kind.value],
+    )

@@ -1,0 +1,162 @@
+"""The customers and transactions lists' `where` and `orderBy` inputs, and what they compile to."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import strawberry
+
+from authz.fields import Effect
+from core.errors import ForbiddenError, UserInputError
+from resolvers.shared import validation
+from resolvers.shared.filters import FilterField
+from schema.customers.enums import CustomerOrderField, GenderEnum, TransactionTypeEnum
+from schema.shared.base import (
+    DateFilter,
+    DateTimeFilter,
+    ExactFilter,
+    IDFilter,
+    SortDirection,
+    StringFilter,
+)
+from schema.shared.context import Context
+from store import customers as rows
+from store.customers import Transaction
+
+
+@strawberry.input(description="Gender filter.")
+class GenderFilter:
+    eq: GenderEnum | None = None  # type: ignore[valid-type]
+    in_: list[GenderEnum] | None = strawberry.field(name="in", default=None)  # type: ignore[valid-type]
+
+
+@strawberry.input(description="Filters of the customers list; all given conditions must hold.")
+class CustomerWhere:
+    name: StringFilter | None = None
+    gender: GenderFilter | None = None
+    birth_date: DateFilter | None = None
+    created_at: DateTimeFilter | None = None
+    updated_at: DateTimeFilter | None = None
+    branch: IDFilter | None = None
+    relationship_manager: IDFilter | None = None
+    id_number: ExactFilter | None = strawberry.field(
+        default=None, description="Exact resident ID number (x or X). 按身份证号精确查找。"
+    )
+    phone: ExactFilter | None = strawberry.field(
+        default=None, description="Exact mobile number (+86 optional). 按手机号精确查找。"
+    )
+    email: ExactFilter | None = None
+    and_: list[CustomerWhere] | None = strawberry.field(name="and", default=None)
+    or_: list[CustomerWhere] | None = strawberry.field(name="or", default=None)
+
+
+def _normalise_id_number(value: str, path: tuple[str, ...]) -> str:
+    return _at(path, lambda: validation.resident_id(value).number)
+
+
+def _normalise_phone(value: str, path: tuple[str, ...]) -> str:
+    return _at(path, lambda: validation.mobile(value))
+
+
+def _normalise_email(value: str, path: tuple[str, ...]) -> str:
+    return _at(path, lambda: validation.email(value))
+
+
+def _at(path: tuple[str, ...], check: Callable[[], str]) -> str:
+    """Run a validator and report its error at ``path`` instead of the validator's default."""
+    try:
+        return check()
+    except UserInputError as exc:
+        raise UserInputError.one(path, exc.errors[0].code, exc.errors[0].message) from exc
+
+
+CUSTOMER_FILTERS = {
+    "name": FilterField(rows.Customer.name, "text"),
+    "gender": FilterField(rows.Customer.gender),
+    "birth_date": FilterField(rows.Customer.birth_date),
+    "created_at": FilterField(rows.Customer.created_at),
+    "updated_at": FilterField(rows.Customer.updated_at),
+    "branch": FilterField(rows.Customer.branch_id, "id", id_type="Branch"),
+    "relationship_manager": FilterField(
+        rows.Customer.relationship_manager_id, "id", id_type="Staff"
+    ),
+    "id_number": FilterField(rows.Customer.id_number_hash, "exact", normalise=_normalise_id_number),
+    "phone": FilterField(rows.Customer.phone_hash, "exact", normalise=_normalise_phone),
+    "email": FilterField(rows.Customer.email_hash, "exact", normalise=_normalise_email),
+}
+
+
+@strawberry.input(description="One ordering of the customers list.")
+class CustomerOrderBy:
+    field: CustomerOrderField  # type: ignore[valid-type]
+    direction: SortDirection = SortDirection.ASC
+
+
+@strawberry.input(description="Filters of a customer's transactions.")
+class TransactionWhere:
+    occurred_at: DateTimeFilter | None = None
+    type: list[TransactionTypeEnum] | None = None  # type: ignore[valid-type]
+    and_: list[TransactionWhere] | None = strawberry.field(name="and", default=None)
+    or_: list[TransactionWhere] | None = strawberry.field(name="or", default=None)
+
+
+class InList:
+    """Adapts a plain list argument to the ``in`` operator."""
+
+    def __init__(self, values: list[Any]) -> None:
+        self.in_ = values
+
+
+TRANSACTION_FILTERS = {
+    "occurred_at": FilterField(Transaction.occurred_at),
+    "type": FilterField(Transaction.type),
+}
+
+
+# Filters and orderings that reveal a personal field: allowed only with FULL access to it.
+FILTERED_FIELDS = {
+    "name": "name",
+    "gender": "gender",
+    "birth_date": "birthDate",
+    "id_number": "idNumber",
+    "phone": "phone",
+    "email": "email",
+}
+ORDERED_FIELDS = {"NAME": "name", "BIRTH_DATE": "birthDate"}
+
+
+def refuse_hidden_filters(ctx: Context, where: Any, order_by: Sequence[Any]) -> None:
+    """FORBIDDEN when a filter or ordering uses a field the caller cannot read in full.
+
+    Otherwise values would leak through which rows match or how they sort.
+    """
+    used: set[str] = set()
+    pending = [where] if where is not None else []
+    while pending:
+        item = pending.pop()
+        used |= {graphql for key, graphql in FILTERED_FIELDS.items() if getattr(item, key)}
+        pending += [*(item.and_ or []), *(item.or_ or [])]
+    used |= {ORDERED_FIELDS[o.field.value] for o in order_by if o.field.value in ORDERED_FIELDS}
+    groups = ctx.policy.field_groups()
+    # Rows seen through a grant or consents show a field in full only when it covers the
+    # field's group (a grant only for the purpose it names): any other such row would leak
+    # through the filter — a third party with a contact-only consent testing names.
+    covers: list[set[str] | frozenset[str]] = []
+    if used:
+        covers += [
+            set(g.field_groups) if g.purpose == ctx.purpose else set()
+            for g in ctx.grants_in_force()
+        ]
+        covers += ctx.consented_categories()
+    hidden = sorted(
+        f
+        for f in used
+        if ctx.access.effect("Customer", f) is not Effect.FULL
+        or any(groups.get(f"Customer.{f}") not in covered for covered in covers)
+    )
+    if hidden:
+        raise ForbiddenError(
+            f"filtering or ordering on {', '.join(hidden)} needs FULL access to "
+            f"{'it' if len(hidden) == 1 else 'them'}"
+        )
