@@ -365,7 +365,7 @@ def authz_import(
     """Replace the live policy by a reviewed file (a new, audited version; servers reload)."""
     from core.errors import UserInputError
     from resolvers import policy as policy_logic
-    from store.db import make_session_factory, transaction
+    from store.db import make_session_factory
 
     settings = _settings()
     try:
@@ -374,8 +374,8 @@ def authz_import(
         for error in exc.errors:
             console.print(f"[red]{'.'.join(error.field)}: {error.code}: {error.message}[/red]")
         raise typer.Exit(1) from exc
-    with transaction(make_session_factory(_engine(settings))) as session:
-        version = policy_logic.import_rules(session, rules, actor="cli")
+    with make_session_factory(_engine(settings))() as session:
+        version = policy_logic.import_policy(session, rules, actor="cli")
     print(f"Imported {len(rules)} rules from {source} as policy version {version}.")
 
 
@@ -472,6 +472,7 @@ def worker(
         raise typer.Exit(1 if result.failed else 0)
     console.print(f"Kehu timers worker polling every {settings.worker_poll_seconds} s")
     running = timers.TimerWorker(engine, settings.worker_poll_seconds)
+    running.start()
     checkpoints = None
     if settings.audit_checkpoint_seconds:
         from kehu.auditing import Checkpointer
@@ -479,6 +480,7 @@ def worker(
         checkpoints = Checkpointer(
             engine, settings.audit_checkpoint_dir, settings.audit_checkpoint_seconds
         )
+        checkpoints.start()
     try:
         while True:
             time.sleep(3600)
