@@ -403,7 +403,8 @@ def deploy(
     from kehu.wiring import wire
 
     wire()
-    from store.db import make_session_factory, transaction
+    from resolvers.shared import unit_of_work
+    from store.db import make_session_factory
     from workflows import deployment
     from workflows.errors import ProcessError
 
@@ -420,8 +421,14 @@ def deploy(
         print(f"{diagram}: valid.")
         return
     try:
-        with transaction(make_session_factory(_engine(settings))) as session:
-            version, created = deployment.deploy(session, xml, form_schemas, None)
+        with make_session_factory(_engine(settings))() as session:
+            version, created = unit_of_work.run(
+                session,
+                unit_of_work.Actor(name="cli"),
+                unit_of_work.SYSTEM,
+                "deployProcess",
+                lambda s: deployment.deploy(s, xml, form_schemas, None),
+            )
             key, number, digest = version.process_key, version.number, version.sha256
     except ProcessError as exc:
         console.print(f"[red]{exc.code}: {exc.message}[/red]")

@@ -16,12 +16,13 @@ under ``CUSTOMER_CHANGES`` as before. The entry's ``detail`` is sealed like ever
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
+import orjson
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import ORMExecuteState, Session
 
@@ -35,6 +36,8 @@ UNITS = "units_of_work"
 CUSTOMER_CHANGES = "audit_changes"
 # Values longer than this are recorded as changed, not copied (process state, documents).
 MAX_VALUE = 200
+# Rows listed per table and kind of change; more (a bulk import) are counted, not listed.
+MAX_ROWS = 50
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,8 @@ def _plain(value: Any) -> Any:
         return str(value)
     if isinstance(value, str) and len(value) <= MAX_VALUE:
         return value
+    if isinstance(value, list | dict) and len(orjson.dumps(value, default=str)) <= MAX_VALUE:
+        return value  # roles, data categories, field groups
     return "(changed)"
 
 
@@ -147,6 +152,23 @@ event.listen(Session, "after_flush", _record_flush)
 event.listen(Session, "do_orm_execute", _record_statement)
 
 
+def _listed(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows, at most ``MAX_ROWS`` per table and kind of change, then how many more."""
+    listed: list[dict[str, Any]] = []
+    seen: dict[tuple[str, str], int] = {}
+    for row in rows:
+        key = (row["table"], row["op"])
+        seen[key] = seen.get(key, 0) + 1
+        if seen[key] <= MAX_ROWS:
+            listed.append(row)
+    listed += [
+        {"table": table, "op": op, "pk": "*", "more": count - MAX_ROWS}
+        for (table, op), count in seen.items()
+        if count > MAX_ROWS
+    ]
+    return listed
+
+
 def _entry(actor: Actor, right: str, operation: str, unit: _Unit, session: Session) -> Any:
     changes = session.info.pop(CUSTOMER_CHANGES, [])
     customer_ids = unit.customer_ids | {c["customer_id"] for c in changes}
@@ -154,7 +176,7 @@ def _entry(actor: Actor, right: str, operation: str, unit: _Unit, session: Sessi
     fields.update(
         {f"{c['type']}.{name}": "CHANGED" for c in changes for name, _, _ in c["changes"]}
     )
-    detail: dict[str, Any] = {"right": right, "rows": list(unit.rows.values())}
+    detail: dict[str, Any] = {"right": right, "rows": _listed(unit.rows.values())}
     if changes:
         detail["changes"] = changes
     if unit.notes:
