@@ -58,7 +58,7 @@ TIMERS = "system:timers"
 SYSTEM = "system:operator"
 
 
-@dataclass
+@dataclass(eq=False)
 class _Unit:
     rows: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     notes: list[dict[str, Any]] = field(default_factory=list)
