@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import text
 
 from core import clock
+from core.ids import pk_of
 from resolvers import audit
 from resolvers.shared import unit_of_work
 from schema.schema import build_schema
@@ -507,4 +508,12 @@ def test_a_timer_step_is_one_change_entry_of_the_worker(backend: Backend) -> Non
     ]
     assert len(mine) == 1
     assert "warn_supervisor" in mine[0]["operation"]
+    instance_id = backend.gql(
+        "query($id: ID!) { complaint(id: $id) { process { instance { id } } } }",
+        {"id": complaint["id"]},
+    )["complaint"]["process"]["instance"]["id"]
+    instance = pk_of(instance_id, "ProcessInstance", "id")
+    assert {"table": "process_instances", "pk": str(instance), "op": "update"} in mine[0]["detail"][
+        "rows"
+    ]
     assert read(backend, complaint)["slaState"] == "AT_RISK"

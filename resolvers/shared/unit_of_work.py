@@ -7,7 +7,8 @@ the entry included, so a change and its audit stand or fall together. The GraphQ
 runner (``schema.shared.mutations.mutate``) and the timers worker both use it.
 
 The rows changed are collected from the session's flushes (tables, primary keys, the columns
-an update changed with their values before and after) and from bulk statements (table only).
+an update changed with their values before and after) and from UPDATE and DELETE statements
+(the table, and the primary key their WHERE clause names; bulk inserts: the table only).
 Commands add what rows cannot say with :func:`note` (a summary, the customers concerned, the
 grant or consent the change relies on); a customer change's field-by-field values are noted
 under ``CUSTOMER_CHANGES`` as before. The entry's ``detail`` is sealed like every detail.
@@ -23,8 +24,10 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import event, inspect
+from sqlalchemy import BindParameter, Column, event, inspect
 from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.sql import operators, visitors
+from sqlalchemy.sql.elements import BinaryExpression
 
 from resolvers import audit
 
@@ -139,13 +142,34 @@ def _record_flush(session: Session, _context: Any) -> None:
                     merged[column] = [merged.get(column, [before])[0], after]
 
 
+def _statement_pk(statement: Any) -> str:
+    """The primary key an UPDATE or DELETE names in its WHERE clause (``id = :id``), or ``*``."""
+    table, where = getattr(statement, "table", None), getattr(statement, "whereclause", None)
+    if table is None or where is None:
+        return "*"
+    keys = [column.name for column in table.primary_key.columns]
+    found: dict[str, str] = {}
+    for element in visitors.iterate(where):
+        if (
+            isinstance(element, BinaryExpression)
+            and element.operator is operators.eq
+            and isinstance(element.left, Column)
+            and element.left.name in keys
+            and isinstance(element.right, BindParameter)
+        ):
+            found[element.left.name] = str(element.right.value)
+    return ",".join(found[key] for key in keys) if keys and len(found) == len(keys) else "*"
+
+
 def _record_statement(state: ORMExecuteState) -> None:
     units = state.session.info.get(UNITS)
     if not units or not (state.is_insert or state.is_update or state.is_delete):
         return
-    table = getattr(getattr(state.statement, "table", None), "name", "?")
+    statement = state.statement
+    table = getattr(getattr(statement, "table", None), "name", "?")
     kind = "insert" if state.is_insert else "update" if state.is_update else "delete"
-    units[-1].rows.setdefault((table, "*", kind), {"table": table, "pk": "*", "op": kind})
+    pk = "*" if state.is_insert else _statement_pk(statement)
+    units[-1].rows.setdefault((table, pk, kind), {"table": table, "pk": pk, "op": kind})
 
 
 event.listen(Session, "after_flush", _record_flush)
