@@ -331,19 +331,19 @@ def create_app(
             return JSONResponse({"status": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ok"})
 
+    # Stopped in this order: the audit writer last, so it writes what the others queued.
+    background: list[TimerWorker | Checkpointer | PolicyWatcher | AuditWriter] = [
+        b for b in (timers, checkpoints, watcher, auditor) if b is not None
+    ]
+
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        for part in background:
+            part.start()
         yield
-        if timers is not None:
-            await run_in_threadpool(timers.close)
-            timers.engine.dispose()
-        if checkpoints is not None:
-            await run_in_threadpool(checkpoints.close)
-            checkpoints.engine.dispose()
-        watcher.close()
-        watcher.engine.dispose()
-        await run_in_threadpool(auditor.close)
-        auditor.engine.dispose()
+        for part in background:
+            await run_in_threadpool(part.close)
+            part.engine.dispose()
         engine.dispose()
 
     app = Starlette(

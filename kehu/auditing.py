@@ -6,7 +6,8 @@ log in batches, at most ``interval`` seconds later (and at shutdown). A process 
 can lose the reads of its last interval; that trade-off keeps a 100-row page at four SQL
 statements. Synchronous (``sync``): each read's entry is committed before its answer is sent,
 and an answer whose entry cannot be written is withheld (measured cost: README, Security).
-Changes are never queued: they are audited inside their own transaction (``schema.customers``).
+Changes are never queued: they are audited inside their own transaction (the unit of work,
+``resolvers.shared.unit_of_work``). The threads are started by ``start`` (the app's lifespan).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from kehu.background import BackgroundLoop
 from resolvers import audit
 
 log = logging.getLogger("kehu.audit")
@@ -31,10 +33,19 @@ class AuditWriter:
         self.synchronous = synchronous
         self._queue: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
         self._flush_lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="kehu-audit", daemon=True)
-        if not synchronous:
-            self._thread.start()
+        self._loop = BackgroundLoop(
+            "kehu-audit",
+            interval,
+            self.flush,
+            log=log,
+            failure="audit entries could not be written; retrying",
+            join_timeout=5,
+        )
+
+    def start(self) -> None:
+        """Write queued entries every ``interval`` seconds (buffered mode only)."""
+        if not self.synchronous:
+            self._loop.start()
 
     def record(self, entry: dict[str, Any]) -> None:
         """Queue ``entry``; when synchronous, commit it now (raises when it cannot be written)."""
@@ -64,17 +75,9 @@ class AuditWriter:
                     raise
             return len(batch)
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.flush()
-            except Exception:
-                log.exception("audit entries could not be written; retrying")
-
     def close(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
+        """Stop the thread, then write what is still queued."""
+        self._loop.stop()
         self.flush()
 
 
@@ -89,20 +92,22 @@ class Checkpointer:
         self.engine = engine
         self.directory = directory
         self.interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="kehu-checkpoints", daemon=True)
-        self._thread.start()
+        self._loop = BackgroundLoop(
+            "kehu-checkpoints",
+            interval,
+            self.step,
+            log=log,
+            failure="audit checkpoint failed; retrying",
+        )
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                with self.engine.connect() as connection:
-                    result = audit.checkpoint(connection, self.directory, only_if_moved=True)
-                if not result.ok:
-                    log.error("audit log TAMPERED: %s; no checkpoint written", result.problem)
-            except Exception:
-                log.exception("audit checkpoint failed; retrying")
+    def step(self) -> None:
+        with self.engine.connect() as connection:
+            result = audit.checkpoint(connection, self.directory, only_if_moved=True)
+        if not result.ok:
+            log.error("audit log TAMPERED: %s; no checkpoint written", result.problem)
+
+    def start(self) -> None:
+        self._loop.start()
 
     def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
+        self._loop.stop()

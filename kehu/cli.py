@@ -386,7 +386,7 @@ def authz_import(
     """Replace the live policy by a reviewed file (a new, audited version; servers reload)."""
     from core.errors import UserInputError
     from resolvers import policy as policy_logic
-    from store.db import make_session_factory, transaction
+    from store.db import make_session_factory
 
     settings = _settings()
     try:
@@ -395,8 +395,8 @@ def authz_import(
         for error in exc.errors:
             console.print(f"[red]{'.'.join(error.field)}: {error.code}: {error.message}[/red]")
         raise typer.Exit(1) from exc
-    with transaction(make_session_factory(_engine(settings))) as session:
-        version = policy_logic.import_rules(session, rules, actor="cli")
+    with make_session_factory(_engine(settings))() as session:
+        version = policy_logic.import_policy(session, rules, actor="cli")
     print(f"Imported {len(rules)} rules from {source} as policy version {version}.")
 
 
@@ -424,7 +424,8 @@ def deploy(
     from kehu.wiring import wire
 
     wire()
-    from store.db import make_session_factory, transaction
+    from resolvers.shared import unit_of_work
+    from store.db import make_session_factory
     from workflows import deployment
     from workflows.errors import ProcessError
 
@@ -441,8 +442,14 @@ def deploy(
         print(f"{diagram}: valid.")
         return
     try:
-        with transaction(make_session_factory(_engine(settings))) as session:
-            version, created = deployment.deploy(session, xml, form_schemas, None)
+        with make_session_factory(_engine(settings))() as session:
+            version, created = unit_of_work.run(
+                session,
+                unit_of_work.Actor(name="cli"),
+                unit_of_work.SYSTEM,
+                "deployProcess",
+                lambda s: deployment.deploy(s, xml, form_schemas, None),
+            )
             key, number, digest = version.process_key, version.number, version.sha256
     except ProcessError as exc:
         console.print(f"[red]{exc.code}: {exc.message}[/red]")
@@ -493,6 +500,7 @@ def worker(
         raise typer.Exit(1 if result.failed else 0)
     console.print(f"Kehu timers worker polling every {settings.worker_poll_seconds} s")
     running = timers.TimerWorker(engine, settings.worker_poll_seconds)
+    running.start()
     checkpoints = None
     if settings.audit_checkpoint_seconds:
         from kehu.auditing import Checkpointer
@@ -500,6 +508,7 @@ def worker(
         checkpoints = Checkpointer(
             engine, settings.audit_checkpoint_dir, settings.audit_checkpoint_seconds
         )
+        checkpoints.start()
     try:
         while True:
             time.sleep(3600)

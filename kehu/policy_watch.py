@@ -1,8 +1,8 @@
 """Keeps this process's access policy current (PLAT-3).
 
 At start the live rules are loaded from the database (imported from ``authz/policy.csv`` the
-first time, when the database has none). A thread then polls ``policy_versions``; a change made
-by any process is applied here within ``interval`` seconds, without a restart.
+first time, when the database has none). Once started, a thread polls ``policy_versions``; a
+change made by any process is applied here within ``interval`` seconds, without a restart.
 """
 
 from __future__ import annotations
@@ -14,19 +14,20 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from authz.policy import POLICY_FILE, AccessPolicy, DatabaseAdapter
+from kehu.background import BackgroundLoop
 from resolvers import policy as policy_logic
-from store.db import make_session_factory, transaction
+from store.db import make_session_factory
 
 log = logging.getLogger("kehu.policy")
 
 
 def ensure_live_policy(engine: Engine, source: Path = POLICY_FILE) -> int:
     """The live policy version, importing ``source`` first if the database has no policy."""
-    with transaction(make_session_factory(engine)) as session:
+    with make_session_factory(engine)() as session:
         version = policy_logic.current_version(session)
         if version == 0:
             rules = policy_logic.parse_lines(source.read_text().splitlines())
-            version = policy_logic.import_rules(session, rules, actor="system")
+            version = policy_logic.import_policy(session, rules, actor="system")
             log.info("imported %d policy rules from %s", len(rules), source)
         return version
 
@@ -41,9 +42,18 @@ class PolicyWatcher:
         self.policy = AccessPolicy(policy=DatabaseAdapter(engine))
         self._factory = make_session_factory(engine)
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="kehu-policy", daemon=True)
-        self._thread.start()
+        self._loop = BackgroundLoop(
+            "kehu-policy",
+            interval,
+            self.check,
+            log=log,
+            failure="could not check the policy version; retrying",
+            join_timeout=5,
+        )
+
+    def start(self) -> None:
+        """Poll for new policy versions every ``interval`` seconds."""
+        self._loop.start()
 
     def check(self) -> bool:
         """Reload if the database has a newer version; True when it did."""
@@ -56,13 +66,5 @@ class PolicyWatcher:
             log.info("access policy version %d applied", version)
             return True
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.check()
-            except Exception:
-                log.exception("could not check the policy version; retrying")
-
     def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+        self._loop.stop()

@@ -1,15 +1,14 @@
 """The timers worker (CMP-6, DESIGN: workflows): wakes process instances whose timers are due.
 
-Each due instance is advanced in its own transaction under a row lock (``FOR UPDATE SKIP
-LOCKED`` on PostgreSQL), so any number of workers share the work without a coordinator and two
-never advance the same instance. The embedded server runs one :class:`TimerWorker` thread;
-production runs ``kehu worker`` processes.
+Each due instance is advanced in a unit of work of its own (one CHANGE entry, the worker as
+actor) under a row lock (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so any number of workers
+share the work without a coordinator and two never advance the same instance. The embedded
+server runs one :class:`TimerWorker` thread; production runs ``kehu worker`` processes.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from core import clock
+from kehu.background import BackgroundLoop
 from resolvers import workflows
 from store.db import make_session_factory, transaction
 
@@ -45,24 +45,22 @@ def run_once(engine: Engine, now: datetime | None = None, limit: int = 100_000) 
 
 
 class TimerWorker:
-    """A thread that runs :func:`run_once` every ``interval`` seconds until closed."""
+    """Runs :func:`run_once` every ``interval`` seconds in a thread, from ``start`` to ``close``."""
 
     def __init__(self, engine: Engine, interval: float) -> None:
         self.engine = engine
         self.interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="kehu-timers", daemon=True)
-        self._thread.start()
+        self._loop = BackgroundLoop(
+            "kehu-timers", interval, self.step, log=log, failure="timer run failed; retrying"
+        )
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                result = run_once(self.engine)
-                if result.advanced or result.failed:
-                    log.info("timers: %d instances advanced, %d failed", *vars(result).values())
-            except Exception:
-                log.exception("timer run failed; retrying")
+    def step(self) -> None:
+        result = run_once(self.engine)
+        if result.advanced or result.failed:
+            log.info("timers: %d instances advanced, %d failed", *vars(result).values())
+
+    def start(self) -> None:
+        self._loop.start()
 
     def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
+        self._loop.stop()

@@ -17,7 +17,7 @@ from authz.fields import WRITTEN_FIELDS
 from authz.policy import PURPOSES, RIGHTS, ROW_SCOPES, WRITE_SCOPES, WRITER_ROLES
 from core import clock
 from core.errors import FieldError, NotFoundError, UserInputError
-from resolvers import audit
+from resolvers.shared import unit_of_work
 from resolvers.shared.pagination import Page, PageRequest, SortKey, paginate
 from resolvers.shared.staff import staff_by_employee_number
 from store.policy import PolicyRule, PolicyVersion
@@ -137,28 +137,13 @@ def current_version(session: Session) -> int:
 def _record(
     session: Session, actor: str, actor_id: int | None, summary: str, detail: object
 ) -> int:
-    """A new policy version and its audit entry, in the caller's transaction."""
+    """A new policy version, noted for the CHANGE entry of the unit of work."""
     version = current_version(session) + 1
     session.add(
         PolicyVersion(version=version, changed_at=clock.now(), changed_by=actor, summary=summary)
     )
     session.flush()
-    audit.append(
-        session.connection(),
-        [
-            audit.new_entry(
-                actor_id=actor_id,
-                actor=actor,
-                roles=[],
-                purpose=None,
-                action="CHANGE",
-                operation=f"policy: {summary}"[:100],
-                customer_ids=[],
-                fields={},
-                detail={"version": version, "change": detail},
-            )
-        ],
-    )
+    unit_of_work.note(session, f"policy: {summary}", detail={"version": version, "change": detail})
     return version
 
 
@@ -252,3 +237,14 @@ def version_page(session: Session, request: PageRequest) -> Page:
     """Versions of the live policy, newest first."""
     keys = [SortKey(PolicyVersion.version, True)]
     return paginate(session, select(PolicyVersion), keys, request, lambda v: [v.version])
+
+
+def import_policy(session: Session, rules: Sequence[Rule], actor: str) -> int:
+    """``import_rules`` as a unit of work of its own (the CLI, a first start), committed."""
+    return unit_of_work.run(
+        session,
+        unit_of_work.Actor(name=actor),
+        unit_of_work.SYSTEM,
+        "importPolicy",
+        lambda s: import_rules(s, rules, actor),
+    )

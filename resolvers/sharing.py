@@ -26,8 +26,7 @@ from authz.grants import is_in_force as is_grant_in_force
 from authz.policy import PURPOSES
 from core import clock
 from core.errors import FieldError, ForbiddenError, NotFoundError, Problems, UserInputError
-from resolvers import audit
-from resolvers.shared import validation
+from resolvers.shared import unit_of_work, validation
 from resolvers.shared.pagination import Page, PageRequest, SortKey, paginate
 from resolvers.workflows import start_for
 from store.customers import Customer
@@ -194,23 +193,8 @@ def revoke_grant(session: Session, actor: Staff, grant_id: int, may_revoke_any: 
 def _change_entry(
     session: Session, actor: Staff, what: str, customer_ids: Sequence[int], detail: Any, via: str
 ) -> None:
-    audit.append(
-        session.connection(),
-        [
-            audit.new_entry(
-                actor_id=actor.id,
-                actor=actor.employee_no,
-                roles=actor.roles,
-                purpose=None,
-                action="CHANGE",
-                operation=what,
-                customer_ids=customer_ids,
-                fields={},
-                detail=detail,
-                via=[via],
-            )
-        ],
-    )
+    """What the CHANGE entry of the unit of work says about a sharing change (SHARE-4)."""
+    unit_of_work.note(session, what, customer_ids=customer_ids, via=[via], detail=detail)
 
 
 def register_third_party(

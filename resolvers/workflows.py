@@ -22,6 +22,7 @@ from core.errors import (
     NotFoundError,
     UserInputError,
 )
+from resolvers.shared import unit_of_work
 from resolvers.shared.filters import FilterField, compile_where
 from resolvers.shared.pagination import Page, PageRequest, SortKey, paginate
 from resolvers.shared.staff import staff_by_employee_number
@@ -309,13 +310,46 @@ def staff_by_id(session: Session, ids: Sequence[int]) -> dict[int, Staff]:
     return {row.id: row for row in rows.unique()}
 
 
+def timer_step(session: Session, instance_id: int) -> bool:
+    """Fire an instance's due timers as a unit of work of the timers worker (a savepoint).
+
+    Its CHANGE entry names the service operations the timers ran (``timer:warn_supervisor``);
+    nothing is written when nothing was due.
+    """
+    called = session.info[operations.CALLED] = []
+
+    def fire(s: Session) -> bool:
+        if not runtime.fire_due_timers(s, instance_id):
+            raise _NothingDue
+        return True
+
+    try:
+        return unit_of_work.run(
+            session,
+            unit_of_work.WORKER,
+            unit_of_work.TIMERS,
+            lambda: "timer:" + "+".join(dict.fromkeys(called)) if called else "timer",
+            fire,
+            nested=True,
+        )
+    except _NothingDue:
+        return False
+    finally:
+        session.info.pop(operations.CALLED, None)
+
+
+class _NothingDue(Exception):
+    """No timer was due after all: the step is undone, and writes no entry."""
+
+
 def run_due(
     session_scope: Callable[[], Any], now: datetime, limit: int = 10_000, batch: int = 10
 ) -> tuple[int, int]:
     """Fire the due timers of up to ``limit`` instances, ``batch`` instances per transaction.
 
-    Each instance is advanced in a savepoint of its own: a failing instance is logged, left at
-    its last committed state and retried on the next run, without undoing the others.
+    Each instance is advanced in a unit of work of its own (``timer_step``, a savepoint): a
+    failing instance is logged, left at its last committed state and retried on the next run,
+    without undoing the others.
     Returns (instances advanced, instances that failed).
     """
     advanced = failed = 0
@@ -332,9 +366,8 @@ def run_due(
                 for instance_id in ids:
                     tried.add(instance_id)
                     try:
-                        with session.begin_nested():
-                            if runtime.fire_due_timers(session, instance_id):
-                                advanced += 1
+                        if timer_step(session, instance_id):
+                            advanced += 1
                     except Exception:
                         runtime.log.exception("instance %s: timers failed; will retry", instance_id)
                         failed += 1

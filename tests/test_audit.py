@@ -435,6 +435,7 @@ def test_the_worker_signs_checkpoints_periodically(chained_db: dict[str, str]) -
     engine = make_engine(chained_db["KEHU_DATABASE_URL"])
     runner.invoke(app, ["audit", "verify"], env=chained_db)
     checkpoints = Checkpointer(engine, directory, 0.05)
+    checkpoints.start()
     try:
         for _ in range(100):
             if list(directory.glob("*.json")):

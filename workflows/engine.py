@@ -194,6 +194,7 @@ class KehuScriptEngine(PythonScriptEngine):  # type: ignore[misc]
                 raise LookupError(f"unknown operation {name!r}")
             if self.run is None:
                 raise RuntimeError("service tasks run only inside a unit of work")
+            operations.note_called(self.run.session, name)
             result = function(
                 operations.OperationCall(
                     session=self.run.session,

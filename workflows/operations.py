@@ -31,6 +31,9 @@ class OperationCall:
 
 
 Operation = Callable[[OperationCall], dict[str, Any]]
+# ``session.info`` key: when a list is there, the names of the operations called are appended
+# (the timers worker names a timer step's audit entry after them).
+CALLED = "workflow_operations_called"
 _REGISTRY: dict[str, tuple[Operation, str]] = {}
 
 
@@ -64,6 +67,13 @@ def install(*sets: OperationSet) -> None:
             if op.name in _REGISTRY and _REGISTRY[op.name][0] is not op.function:
                 raise ValueError(f"operation {op.name!r} is registered twice")
             _REGISTRY[op.name] = (op.function, op.description)
+
+
+def note_called(session: Session, name: str) -> None:
+    """Remember that ``name`` ran, for whoever asked (see ``CALLED``)."""
+    called = session.info.get(CALLED)
+    if called is not None:
+        called.append(name)
 
 
 def get(name: str) -> Operation | None:

@@ -1,4 +1,4 @@
-"""The mutation runner: one transaction per mutation, its CHANGE audit entry inside it."""
+"""The mutation runner: a GraphQL mutation as one unit of work (``unit_of_work.run``)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from core.errors import ConflictError, UserInputError
-from resolvers import audit
+from resolvers.shared import unit_of_work
 from schema.shared.base import ContextInfo
+from schema.shared.rights import recheck
 from store.staff import Staff
 
 R = TypeVar("R")
@@ -20,45 +21,31 @@ P = TypeVar("P")
 def mutate(info: ContextInfo, action: Callable[[Session], R]) -> R:
     """Run ``action`` in one transaction: everything is committed, or nothing is.
 
-    The changes the action noted (``logic.audit_change``) become one CHANGE entry of the audit
-    log in the same transaction, so a change and its audit stand or fall together (SHARE-4).
+    The field's declared right is checked again inside the transaction; the change becomes one
+    CHANGE entry of the audit log (actor, right, the mutation's name as the operation, the rows
+    changed and what the action noted), written in the same transaction (SHARE-4).
     """
-    session = info.context.session
+    ctx = info.context
+    staff = ctx.actor
+    actor = unit_of_work.Actor(
+        name=staff.employee_no, id=staff.id, roles=staff.roles, purpose=ctx.purpose
+    )
+    checked: list[str] = []
+
+    def check() -> None:
+        checked.append(recheck(info).name(ctx))
+
     try:
-        result = action(session)
-        changes = session.info.pop("audit_changes", [])
-        if changes:
-            staff = info.context.actor
-            audit.append(
-                session.connection(),
-                [
-                    audit.new_entry(
-                        actor_id=staff.id,
-                        actor=staff.employee_no,
-                        roles=staff.roles,
-                        purpose=info.context.purpose,
-                        action="CHANGE",
-                        operation=info.field_name,
-                        customer_ids=[c["customer_id"] for c in changes],
-                        fields={
-                            f"{c['type']}.{field}": "CHANGED"
-                            for c in changes
-                            for field, _, _ in c["changes"]
-                        },
-                        detail=changes,
-                    )
-                ],
-            )
-        session.commit()
-        return result
+        return unit_of_work.run(
+            ctx.session,
+            actor,
+            lambda: checked[0],
+            info.field_name,
+            action,
+            check=check,
+        )
     except StaleDataError as exc:
-        session.info.pop("audit_changes", None)
-        session.rollback()
         raise ConflictError("the customer was changed meanwhile; reload and try again") from exc
-    except BaseException:
-        session.info.pop("audit_changes", None)
-        session.rollback()
-        raise
 
 
 def run_command(

@@ -14,14 +14,22 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from typing import Any
 
 import strawberry
 from strawberry.permission import BasePermission, PermissionExtension
 
 from authz import rights as authz_rights
+from core.errors import ForbiddenError
 from resolvers.shared.validation import employee_number
 from schema.shared.context import Context
+
+# The field call whose right was checked last (path, right, arguments): the mutation runner
+# checks the right again inside its transaction, with the same arguments.
+_checked: ContextVar[tuple[tuple[Any, ...], Right, dict[str, Any]] | None] = ContextVar(
+    "kehu_checked_right", default=None
+)
 
 
 class Right(BasePermission):
@@ -35,8 +43,13 @@ class Right(BasePermission):
     def check(self, ctx: Context, arguments: dict[str, Any]) -> None:
         """Raise ``ForbiddenError`` (or ``Unauthenticated``) when the caller may not."""
 
+    def name(self, ctx: Context) -> str:
+        """The right the caller acts under, as the audit log records it."""
+        return "authenticated"
+
     def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
         self.check(info.context, kwargs)
+        _checked.set((tuple(info.path.as_list()), self, kwargs))
         return True
 
 
@@ -70,6 +83,9 @@ class HasRight(Right):
         if self.purpose:
             return f"Needs the {names} right and a declared purpose your roles may declare."
         return f"Needs the {names} right."
+
+    def name(self, ctx: Context) -> str:
+        return next((r for r in self.rights if ctx.has_right(r)), self.rights[0])
 
     def check(self, ctx: Context, arguments: dict[str, Any]) -> None:
         authz_rights.require_right(ctx.access, self.rights, self.purpose)
@@ -117,6 +133,10 @@ class WritesCustomer(Right):
             "(`rows:own|branch|bank, write`) and a declared purpose your roles may declare."
         )
 
+    def name(self, ctx: Context) -> str:
+        writes = "customer:write"
+        return f"{self.right.name(ctx)}+{writes}" if self.right is not None else writes
+
     def check(self, ctx: Context, arguments: dict[str, Any]) -> None:
         if self.right is not None:
             self.right.check(ctx, arguments)
@@ -156,3 +176,17 @@ def declared_right(definition: Any) -> Right | None:
                 if isinstance(permission, Right):
                     return permission
     return None
+
+
+def recheck(info: Any) -> Right:
+    """Check the right the field of ``info`` declares again, as its permission check did.
+
+    Raises ``ForbiddenError`` when the field declares no right or its check did not run for
+    this very call (a resolver reached another way), so no mutation runs unchecked.
+    """
+    right = declared_right(getattr(info, "_field", None))
+    checked = _checked.get()
+    if right is None or checked is None or checked[:2] != (tuple(info.path.as_list()), right):
+        raise ForbiddenError("this operation declares no right that was checked")
+    right.check(info.context, checked[2])
+    return right
