@@ -24,8 +24,8 @@ SHARED = [
 ] + [ROOT / "core" / "ids.py"]
 PROCESS_SOURCES = [
     ROOT / "resolvers" / "workflows.py",
-    ROOT / "schema" / "workflows.py",
-    *sorted((ROOT / "workflows").glob("*.py")),
+    ROOT / "schema" / "workflows",
+    ROOT / "workflows",
 ]
 
 
