@@ -4,6 +4,7 @@ subscriptions, marked read by their recipient."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
@@ -66,12 +67,11 @@ def mark_notifications_read(session: Session, actor: Staff, ids: Iterable[int]) 
 
 
 def notification_page(
-    session: Session, recipient: Staff, unread_only: bool, request: PageRequest
+    session: Session, recipient: Staff, condition: Any, request: PageRequest
 ) -> Page:
+    """The recipient's own notifications matching ``condition``, newest first."""
     keys = [SortKey(Notification.id, True, int)]
-    statement = select(Notification).where(Notification.recipient_id == recipient.id)
-    if unread_only:
-        statement = statement.where(Notification.read_at.is_(None))
+    statement = select(Notification).where(Notification.recipient_id == recipient.id, condition)
     return paginate(session, statement, keys, request, lambda n: [n.id])
 
 

@@ -8,18 +8,33 @@ import datetime as dt
 import logging
 import time
 from collections.abc import AsyncGenerator
+from enum import Enum
 from typing import Any
 
 import strawberry
+from sqlalchemy import case
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from core.errors import ForbiddenError, UserInputError
 from core.ids import pk_of
 from resolvers import notifications as logic
+from resolvers.shared.filters import FilterField, compile_where
 from schema.customers.enums import InformationKindEnum
-from schema.customers.types import CustomerNode, CustomerUserError, customer_errors
-from schema.shared.base import Connection, ContextInfo, Node, NodeLoader, node_id, page_request
+from schema.customers.filters import InformationKindFilter
+from schema.customers.types import CustomerNode
+from schema.shared.base import (
+    BooleanFilter,
+    Connection,
+    ContextInfo,
+    DateTimeFilter,
+    Node,
+    NodeLoader,
+    bilingual_enum,
+    node_id,
+    page_request,
+    user_errors,
+)
 from schema.shared.context import Context
 from schema.shared.customers import nested_customer
 from schema.shared.mutations import run_command
@@ -61,13 +76,31 @@ class NotificationNode(Node):
         return nested_customer(info, self._customer_id, "notification_customers")
 
 
+@strawberry.input(description="Filters of your notifications; all given conditions must hold.")
+class NotificationWhere:
+    read: BooleanFilter | None = strawberry.field(
+        default=None, description="true: marked read; false: not yet read. 是否已读。"
+    )
+    information_kind: InformationKindFilter | None = None
+    created_at: DateTimeFilter | None = None
+    and_: list[NotificationWhere] | None = strawberry.field(name="and", default=None)
+    or_: list[NotificationWhere] | None = strawberry.field(name="or", default=None)
+
+
+NOTIFICATION_FILTERS = {
+    "read": FilterField(case((Notification.read_at.is_not(None), True), else_=False)),
+    "information_kind": FilterField(Notification.information_kind),
+    "created_at": FilterField(Notification.created_at),
+}
+
+
 @strawberry.type
 class NotificationQuery:
     @guarded_field("Your change notifications, newest first (INFO-6). 变更通知。", Authenticated())
     def notifications(
         self,
         info: ContextInfo,
-        unread_only: bool = False,
+        where: NotificationWhere | None = None,
         first: int | None = None,
         after: str | None = None,
         last: int | None = None,
@@ -75,10 +108,39 @@ class NotificationQuery:
     ) -> Connection[NotificationNode]:
         ctx = info.context
         page = logic.notification_page(
-            ctx.session, ctx.actor, unread_only, page_request(first, after, last, before)
+            ctx.session,
+            ctx.actor,
+            compile_where(where, NOTIFICATION_FILTERS),
+            page_request(first, after, last, before),
         )
         ctx.pending("notification_customers").extend(r.customer_id for r in page.rows)
         return Connection.of(page, [NotificationNode.present(r) for r in page.rows])
+
+
+class _NotificationErrorCode(Enum):
+    INVALID_ID = "INVALID_ID"
+    TOO_MANY = "TOO_MANY"
+
+
+NotificationErrorCode = bilingual_enum(
+    _NotificationErrorCode,
+    "Why a notifications input was refused. 通知输入错误代码。",
+    {
+        "INVALID_ID": "Not the global ID of a notification 通知 ID 无效",
+        "TOO_MANY": "Too many notifications in one call 单次数量过多",
+    },
+)
+
+
+@strawberry.type(description="A refused notifications input. 通知输入错误。")
+class NotificationUserError:
+    field: list[str] | None
+    code: NotificationErrorCode  # type: ignore[valid-type]
+    message: str
+
+
+def notification_errors(exc: UserInputError) -> list[NotificationUserError]:
+    return user_errors(exc, NotificationUserError, lambda code: NotificationErrorCode[code])
 
 
 @strawberry.input
@@ -88,7 +150,7 @@ class MarkNotificationsReadInput:
 
 @strawberry.type
 class MarkNotificationsReadPayload:
-    errors: list[CustomerUserError]
+    errors: list[NotificationUserError]
     marked: int = 0
 
 
@@ -109,7 +171,7 @@ class NotificationMutation:
             MarkNotificationsReadPayload,
             command,
             lambda marked: MarkNotificationsReadPayload(marked=marked, errors=[]),
-            errors=customer_errors,
+            errors=notification_errors,
         )
 
 

@@ -69,7 +69,7 @@ query($id: ID!) { customer(id: $id) { age verificationStatus { informationKind d
 """
 DUE = """
 query($after: String) {
-  customersDueForReverification(informationKind: FINANCIAL, first: 100, after: $after) {
+  customersDueForReverification(where: {informationKind: {eq: FINANCIAL}}, first: 100, after: $after) {
     pageInfo { hasNextPage endCursor } edges { node { dueOn customer { id } } }
   }
 }

@@ -165,7 +165,7 @@ def test_bulk_import_creates_accounts_and_skips_repeated_references_INFO_2(
     )["importTransactions"]
     assert (again["imported"], again["skippedDuplicates"]) == (1, 2)
     page = backend.gql(
-        """query($id: ID!) { transactions(customerId: $id, first: 5, where: {type: [DEPOSIT]}) {
+        """query($id: ID!) { transactions(customerId: $id, first: 5, where: {type: {in: [DEPOSIT]}}) {
              totalCount edges { node { externalRef amount type } } } }""",
         {"id": customer["id"]},
     )["transactions"]
@@ -308,7 +308,7 @@ def test_risk_assessment_is_valid_a_year_and_history_is_kept_INFO_2(backend: Bac
 
 DUE = """
 query($kind: InformationKind, $asOf: Date, $after: String) {
-  customersDueForReverification(informationKind: $kind, asOf: $asOf, first: 100, after: $after) {
+  customersDueForReverification(where: {informationKind: {eq: $kind}}, asOf: $asOf, first: 100, after: $after) {
     totalCount pageInfo { hasNextPage endCursor }
     edges { node { informationKind dueOn customer { id } } }
   }
@@ -378,7 +378,7 @@ def test_due_list_and_verification_move_the_next_due_date_INFO_4(backend: Backen
 
 
 NOTIFICATIONS = """
-query { notifications(first: 20, unreadOnly: true) {
+query { notifications(first: 20, where: {read: {eq: false}}) {
   totalCount edges { node { id fields informationKind summary customer { id } } } } }
 """
 

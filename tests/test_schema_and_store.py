@@ -11,9 +11,14 @@ from alembic.migration import MigrationContext
 from graphql import (
     BreakingChangeType,
     GraphQLEnumType,
+    GraphQLInputObjectType,
+    GraphQLInterfaceType,
     GraphQLList,
+    GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLScalarType,
     find_breaking_changes,
+    get_named_type,
     get_nullable_type,
 )
 from graphql import build_schema as graphql_build_schema
@@ -99,6 +104,159 @@ def test_every_top_level_list_is_a_connection_with_a_total_count() -> None:
             problems.append(f"{name}: {type_.name} has no totalCount")
         if not {"first", "after", "last", "before"} <= arguments:
             problems.append(f"{name}: pages without first/after/last/before")
+    assert problems == []
+
+
+# Arguments of root list fields that are not filters, with why each one is not.
+NON_FILTER_ARGUMENTS = {
+    ("transactions", "customerId"): "the required scope: one customer's transactions",
+    ("customerHistory", "customerId"): "the required scope: one customer's history",
+    ("consents", "customerId"): "the required scope: one customer's consents",
+    ("customersDueForReverification", "asOf"): (
+        "the day 'due' is reckoned at (default today): it defines the list, not a filter of it"
+    ),
+    ("complaintStatistics", "by"): "the dimension the statistics are grouped by",
+}
+LIST_ARGUMENTS = {"where", "orderBy", "first", "after", "last", "before"}
+FILTER_OPERATORS = {"eq", "in", "gte", "lte", "contains", "startsWith"}
+
+
+def test_root_lists_filter_only_with_a_typed_where() -> None:
+    """Every root list or connection filters through ``where:`` (compiled by the one filter
+    compiler), never through loose boolean or list arguments."""
+    schema = build_schema()._schema
+    assert schema.query_type is not None
+    problems = []
+    for name, field in schema.query_type.fields.items():
+        type_ = get_nullable_type(field.type)
+        is_connection = isinstance(type_, GraphQLObjectType) and "edges" in type_.fields
+        if not (is_connection or isinstance(type_, GraphQLList)):
+            continue
+        for argument, value in field.args.items():
+            if argument == "where":
+                where_type = get_named_type(value.type)
+                if not where_type.name.endswith("Where"):
+                    problems.append(f"{name}(where:) is {where_type.name}, not a *Where input")
+            elif argument not in LIST_ARGUMENTS and (name, argument) not in NON_FILTER_ARGUMENTS:
+                problems.append(f"{name}({argument}:) filters outside `where`")
+    assert problems == []
+    stale = [
+        key
+        for key in NON_FILTER_ARGUMENTS
+        if key[0] not in schema.query_type.fields
+        or key[1] not in schema.query_type.fields[key[0]].args
+    ]
+    assert stale == []
+
+
+def test_every_where_input_is_made_of_operator_filters_and_and_or() -> None:
+    schema = build_schema()._schema
+    wheres = [
+        t
+        for t in schema.type_map.values()
+        if isinstance(t, GraphQLInputObjectType) and t.name.endswith("Where")
+    ]
+    assert len(wheres) >= 10  # the walk finds them
+    problems = []
+    for where in wheres:
+        for name, field in where.fields.items():
+            type_ = get_nullable_type(field.type)
+            if name in {"and", "or"}:
+                if not (isinstance(type_, GraphQLList) and get_named_type(type_) is where):
+                    problems.append(f"{where.name}.{name}: not a list of {where.name}")
+                continue
+            if not isinstance(type_, GraphQLInputObjectType) or not type_.name.endswith("Filter"):
+                problems.append(f"{where.name}.{name}: {field.type} is not a *Filter input")
+                continue
+            unknown = set(type_.fields) - FILTER_OPERATORS
+            if unknown:
+                problems.append(f"{where.name}.{name}: {type_.name} has {sorted(unknown)}")
+    assert problems == []
+
+
+# Output fields naming a closed set of values (a status, kind, role…) are enums; these stay
+# strings, for the reason given.
+CLOSED_SET_NAMES = {"status", "kind", "state", "role", "roles", "channel", "effect"}
+STRING_EXCEPTIONS = {
+    "AuditEntry.roles": (
+        "a hash-chained historical record: the roles as written then, readable even after a "
+        "role is renamed or removed"
+    ),
+    "PolicyRule.role": (
+        "the rule's tokens as written in policy.csv, sent back verbatim by removePolicyRule; "
+        "the policy checker validates them (UNKNOWN_ROLE)"
+    ),
+    "PolicyRule.effect": (
+        "casbin's own `allow`/`deny` token as written in policy.csv, sent back verbatim by "
+        "removePolicyRule; the policy checker validates it (INVALID_EFFECT)"
+    ),
+}
+
+
+def _last_word(name: str) -> str:
+    return re.split(r"(?=[A-Z])", name)[-1].lower()
+
+
+def test_statuses_kinds_and_roles_are_enums() -> None:
+    schema = build_schema()._schema
+    problems = []
+    for type_ in schema.type_map.values():
+        if not isinstance(type_, GraphQLObjectType | GraphQLInterfaceType):
+            continue
+        if type_.name.startswith("__"):
+            continue
+        for name, field in type_.fields.items():
+            key = f"{type_.name}.{name}"
+            if _last_word(name) not in CLOSED_SET_NAMES or key in STRING_EXCEPTIONS:
+                continue
+            named = get_named_type(field.type)
+            if isinstance(named, GraphQLScalarType) and named.name == "String":
+                problems.append(key)
+    assert problems == []
+    assert all(
+        k.split(".")[0] in schema.type_map
+        and k.split(".")[1] in schema.type_map[k.split(".")[0]].fields  # type: ignore[union-attr]
+        for k in STRING_EXCEPTIONS
+    )
+
+
+def test_every_mutation_payload_has_typed_user_errors() -> None:
+    """``errors: [<Domain>UserError!]!`` with ``field``, a ``<Domain>ErrorCode`` and ``message``."""
+    schema = build_schema()._schema
+    assert schema.mutation_type is not None
+    problems = []
+    for name, field in schema.mutation_type.fields.items():
+        payload = get_named_type(field.type)
+        assert isinstance(payload, GraphQLObjectType)
+        errors = payload.fields.get("errors")
+        if errors is None:
+            problems.append(f"{name}: {payload.name} has no errors")
+            continue
+        t = errors.type
+        if not (
+            isinstance(t, GraphQLNonNull)
+            and isinstance(t.of_type, GraphQLList)
+            and isinstance(t.of_type.of_type, GraphQLNonNull)
+        ):
+            problems.append(f"{name}: errors is {t}, not [X!]!")
+            continue
+        error = get_named_type(t)
+        if not isinstance(error, GraphQLObjectType) or not error.name.endswith("UserError"):
+            problems.append(f"{name}: {error} is not a *UserError")
+            continue
+        fields = error.fields
+        code = fields.get("code")
+        if (
+            "field" not in fields
+            or str(fields["field"].type) != "[String!]"
+            or "message" not in fields
+            or str(fields["message"].type) != "String!"
+            or code is None
+            or not isinstance(code.type, GraphQLNonNull)
+            or not isinstance(code.type.of_type, GraphQLEnumType)
+            or not code.type.of_type.name.endswith("ErrorCode")
+        ):
+            problems.append(f"{name}: {error.name} is not {{field, code: *ErrorCode!, message}}")
     assert problems == []
 
 

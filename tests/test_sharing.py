@@ -110,7 +110,7 @@ def test_an_expired_grant_stops_working_by_itself(
     ("overrides", "field", "code"),
     [
         ({"fieldGroups": ["secrets"]}, "fieldGroups", "UNKNOWN_GROUP"),
-        ({"receivingRole": "JANITOR"}, "receivingRole", "UNKNOWN_ROLE"),
+        ({"receivingRole": "THIRD_PARTY"}, "receivingRole", "UNKNOWN_ROLE"),
         ({"purpose": "GOSSIP"}, "purpose", "UNKNOWN_PURPOSE"),
         ({"expiresAt": "2020-01-01T00:00:00Z"}, "expiresAt", "EXPIRED"),
         ({"reason": " "}, "reason", "REQUIRED"),
@@ -124,6 +124,19 @@ def test_bad_grants_are_refused(
     assert {"field": [field], "code": code} in [
         {"field": e["field"], "code": e["code"]} for e in payload["errors"]
     ]
+
+
+def test_a_receiving_role_outside_the_role_enum_is_refused_by_the_schema(backend: Backend) -> None:
+    """``receivingRole`` is the ``Role`` enum: an unknown role never reaches the command."""
+    values = {
+        "receivingRole": "JANITOR",
+        "purpose": "CUSTOMER_SERVICE",
+        "fieldGroups": ["contact"],
+        "expiresAt": (clock.now() + timedelta(days=30)).isoformat(),
+        "reason": "joint campaign follow-up",
+    }
+    body = backend.post(CREATE, {"input": values}, staff="SUP0001").json()
+    assert body.get("data") is None and "JANITOR" in body["errors"][0]["message"], body
 
 
 def test_overlapping_grants_and_foreign_customers_are_refused(

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from authz.rows import require_visible
 from resolvers.shared.pagination import Page, PageRequest, SortKey, paginate
-from store.customers import Customer, CustomerChange, InformationKind, Transaction, VerificationDue
+from store.customers import Customer, CustomerChange, Transaction, VerificationDue
 from store.staff import Branch, Staff
 
 CUSTOMER_SORT = {
@@ -130,12 +130,12 @@ def change_page(
 
 def due_page(
     session: Session,
-    kind: InformationKind | None,
+    conditions: Sequence[Any],
     as_of: date,
     request: PageRequest,
     visible: ColumnElement[bool],
 ) -> Page:
-    """Customers whose information of ``kind`` (any kind if None) is due by ``as_of`` (INFO-4)."""
+    """Information due for re-verification by ``as_of`` and matching ``conditions`` (INFO-4)."""
     keys = [
         SortKey(VerificationDue.due_on, False, date),
         SortKey(VerificationDue.customer_id, False, int),
@@ -144,10 +144,8 @@ def due_page(
     statement = (
         select(VerificationDue)
         .join(Customer, Customer.id == VerificationDue.customer_id)
-        .where(VerificationDue.due_on <= as_of, visible)
+        .where(VerificationDue.due_on <= as_of, visible, *conditions)
     )
-    if kind is not None:
-        statement = statement.where(VerificationDue.information_kind == kind)
     return paginate(
         session,
         statement,

@@ -11,7 +11,12 @@ from authz.fields import Effect
 from core.errors import ForbiddenError, UserInputError
 from resolvers.shared import validation
 from resolvers.shared.filters import FilterField
-from schema.customers.enums import CustomerOrderField, GenderEnum, TransactionTypeEnum
+from schema.customers.enums import (
+    CustomerOrderField,
+    GenderEnum,
+    InformationKindEnum,
+    TransactionTypeEnum,
+)
 from schema.shared.base import (
     DateFilter,
     DateTimeFilter,
@@ -22,7 +27,7 @@ from schema.shared.base import (
 )
 from schema.shared.context import Context
 from store import customers as rows
-from store.customers import Transaction
+from store.customers import Transaction, VerificationDue
 
 
 @strawberry.input(description="Gender filter.")
@@ -93,24 +98,47 @@ class CustomerOrderBy:
     direction: SortDirection = SortDirection.ASC
 
 
+@strawberry.input(description="Transaction type filter.")
+class TransactionTypeFilter:
+    eq: TransactionTypeEnum | None = None  # type: ignore[valid-type]
+    in_: list[TransactionTypeEnum] | None = strawberry.field(name="in", default=None)  # type: ignore[valid-type]
+
+
 @strawberry.input(description="Filters of a customer's transactions.")
 class TransactionWhere:
     occurred_at: DateTimeFilter | None = None
-    type: list[TransactionTypeEnum] | None = None  # type: ignore[valid-type]
+    type: TransactionTypeFilter | None = None
     and_: list[TransactionWhere] | None = strawberry.field(name="and", default=None)
     or_: list[TransactionWhere] | None = strawberry.field(name="or", default=None)
-
-
-class InList:
-    """Adapts a plain list argument to the ``in`` operator."""
-
-    def __init__(self, values: list[Any]) -> None:
-        self.in_ = values
 
 
 TRANSACTION_FILTERS = {
     "occurred_at": FilterField(Transaction.occurred_at),
     "type": FilterField(Transaction.type),
+}
+
+
+@strawberry.input(description="Kind of customer information filter.")
+class InformationKindFilter:
+    eq: InformationKindEnum | None = None  # type: ignore[valid-type]
+    in_: list[InformationKindEnum] | None = strawberry.field(name="in", default=None)  # type: ignore[valid-type]
+
+
+@strawberry.input(
+    description="Filters of the re-verification list; all given conditions must hold."
+)
+class DueVerificationWhere:
+    information_kind: InformationKindFilter | None = None
+    due_on: DateFilter | None = None
+    customer: IDFilter | None = None
+    and_: list[DueVerificationWhere] | None = strawberry.field(name="and", default=None)
+    or_: list[DueVerificationWhere] | None = strawberry.field(name="or", default=None)
+
+
+DUE_FILTERS = {
+    "information_kind": FilterField(VerificationDue.information_kind),
+    "due_on": FilterField(VerificationDue.due_on),
+    "customer": FilterField(VerificationDue.customer_id, "id", id_type="Customer"),
 }
 
 

@@ -13,10 +13,11 @@ from resolvers.shared.filters import compile_where
 from schema.customers.enums import InformationKindEnum
 from schema.customers.filters import (
     CUSTOMER_FILTERS,
+    DUE_FILTERS,
     TRANSACTION_FILTERS,
     CustomerOrderBy,
     CustomerWhere,
-    InList,
+    DueVerificationWhere,
     TransactionWhere,
     refuse_hidden_filters,
 )
@@ -97,8 +98,6 @@ class CustomerQuery:
     ) -> Connection[TransactionNode]:
         ctx = info.context
         ctx.require_rows()
-        if where is not None and where.type is not None:
-            where.type = InList(where.type)  # type: ignore[assignment]
         condition = compile_where(where, TRANSACTION_FILTERS)
         owner = pk_of(customer_id, "Customer", "customerId")
         page = logic.transactions_page(
@@ -130,13 +129,14 @@ class CustomerQuery:
 
     @guarded_field(
         "Customers whose information is due for re-verification by `asOf` "
-        "(default today), most overdue first (INFO-4). 待核实客户。",
+        "(default today), most overdue first (INFO-4). `asOf` is the day the list is "
+        "reckoned at, not a filter; filter with `where`. 待核实客户。",
         Authenticated(),
     )
     def customers_due_for_reverification(
         self,
         info: ContextInfo,
-        information_kind: InformationKindEnum | None = None,  # type: ignore[valid-type]
+        where: DueVerificationWhere | None = None,
         as_of: dt.date | None = None,
         first: int | None = None,
         after: str | None = None,
@@ -147,7 +147,7 @@ class CustomerQuery:
         ctx.require_rows()
         page = logic.due_page(
             ctx.session,
-            information_kind,
+            [compile_where(where, DUE_FILTERS)],
             as_of or clock.today(),
             page_request(first, after, last, before),
             ctx.visible,

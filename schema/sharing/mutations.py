@@ -28,13 +28,16 @@ from schema.sharing.types import (
     ThirdPartyPayload,
     sharing_errors,
 )
+from schema.staff import RoleEnum
 from store.sharing import Consent, ShareGrant, ShareRequest
-from store.staff import Staff
+from store.staff import Role, Staff
 
 
 @strawberry.input(description="Share customers of your branch with a role (and branch).")
 class CreateShareGrantInput:
-    receiving_role: str
+    receiving_role: RoleEnum = strawberry.field(  # type: ignore[valid-type]
+        description="A staff role; THIRD_PARTY is refused (outsiders receive data by consent)."
+    )
     receiving_branch: strawberry.ID | None = strawberry.field(
         default=None, description="Null: that role in every branch."
     )
@@ -224,7 +227,7 @@ class SharingMutation:
 
         def command(session: Any, actor: Staff) -> ShareGrant:
             draft = sharing.GrantDraft(
-                receiving_role=input.receiving_role.strip(),
+                receiving_role=Role(input.receiving_role).value,
                 receiving_branch_id=pk_of(input.receiving_branch, "Branch", "receivingBranch")
                 if input.receiving_branch
                 else None,

@@ -18,7 +18,7 @@ from schema.sharing.enums import (
     ShareRequestStatusEnum,
     SharingErrorCode,
 )
-from schema.staff import StaffNode
+from schema.staff import RoleEnum, StaffNode
 from store.sharing import (
     Consent,
     ProcessingMethod,
@@ -28,6 +28,7 @@ from store.sharing import (
     ShareRequestStatus,
     ThirdParty,
 )
+from store.staff import Role
 
 
 @strawberry.type(description="Why a staff member sees a field as they do. 访问权限说明。")
@@ -46,7 +47,7 @@ class AccessExplanation:
 @strawberry.type(name="ShareGrant", description="An internal share grant (SHARE-2). 内部共享授权。")
 class ShareGrantNode(Node):
     granting_branch: strawberry.ID
-    receiving_role: str
+    receiving_role: RoleEnum  # type: ignore[valid-type]
     receiving_branch: strawberry.ID | None = strawberry.field(description="Null: any branch.")
     purpose: str
     field_groups: list[str]
@@ -66,7 +67,7 @@ class ShareGrantNode(Node):
         return cls(
             id=node_id("ShareGrant", grant.id),
             granting_branch=node_id("Branch", grant.granting_branch_id),
-            receiving_role=grant.receiving_role,
+            receiving_role=Role(grant.receiving_role),
             receiving_branch=node_id("Branch", grant.receiving_branch_id)
             if grant.receiving_branch_id
             else None,
