@@ -169,6 +169,12 @@ def visible_task(session: Session, staff: Staff, task_id: int) -> ProcessTask:
     raise NotFoundError("no task with this ID")
 
 
+def is_task_overdue(status: TaskStatus, due_at: datetime | None, now: datetime) -> bool:
+    """An open task at or past its due instant (the deadline instant itself is overdue);
+    :func:`task_overdue_condition` is the same rule in SQL."""
+    return status == TaskStatus.OPEN and due_at is not None and due_at <= now
+
+
 def task_overdue_condition(now: datetime) -> ColumnElement[bool]:
     """SQL: an open task at or past its due instant (the ``Task.overdue`` field's rule)."""
     return and_(

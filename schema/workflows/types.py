@@ -16,7 +16,7 @@ from schema.shared.base import ContextInfo, Node, node_id
 from schema.staff import RoleEnum, StaffNode
 from schema.workflows.enums import InstanceStatusEnum, ProcessErrorCode, TaskStatusEnum
 from store.staff import Role
-from store.workflows import ProcessInstance, ProcessTask, ProcessVersion, TaskStatus
+from store.workflows import ProcessInstance, ProcessTask, ProcessVersion
 
 if TYPE_CHECKING:
     from schema.complaints.enums import ComplaintErrorCode
@@ -143,9 +143,7 @@ class TaskNode(Node):
 
     @strawberry.field(description="Past its due date and still open.")
     def overdue(self) -> bool:
-        # Due at the deadline instant itself (the first instant after the last natural day).
-        due = self.due_at
-        return self.status == TaskStatus.OPEN and due is not None and due <= clock.now()
+        return logic.is_task_overdue(self.status, self.due_at, clock.now())
 
     @strawberry.field(description="Who has the task (null: any candidate may claim it).")
     def assignee(self, info: ContextInfo) -> StaffNode | None:
