@@ -534,3 +534,28 @@ def test_node_returns_a_notification_to_its_recipient_only(backend: Backend) -> 
     # and head office see the customer: none of them sees the watcher's notification.
     for staff in ("BJ01RM01", "SUP0001", "HO0001"):
         assert backend.gql(query, {"id": notification_id}, staff=staff)["node"] is None
+
+
+def test_notifications_and_the_due_list_filter_through_where(backend: Backend) -> None:
+    """``where`` replaces the old ``unreadOnly`` and ``informationKind`` arguments: read and
+    unread notifications split the whole list; the due list narrows by kinds and customer."""
+    counts = {
+        read: backend.gql(
+            "query($read: Boolean!) { notifications(where: {read: {eq: $read}}) { totalCount } }",
+            {"read": read},
+            staff="RISK0001",
+        )["notifications"]["totalCount"]
+        for read in (True, False)
+    }
+    everything = backend.gql("{ notifications { totalCount } }", staff="RISK0001")
+    assert counts[True] + counts[False] == everything["notifications"]["totalCount"]
+
+    customer = create_customer(backend, branch=branch_id(backend, "SUP0001"))
+    due = backend.gql(
+        """query($id: ID!, $asOf: Date!) { customersDueForReverification(asOf: $asOf,
+             where: {customer: {eq: $id}, informationKind: {in: [FINANCIAL, BASIC]}}) {
+             edges { node { informationKind customer { id } } } } }""",
+        {"id": customer["id"], "asOf": (clock.today() + timedelta(days=3650)).isoformat()},
+    )["customersDueForReverification"]["edges"]
+    assert {e["node"]["customer"]["id"] for e in due} == {customer["id"]}
+    assert {e["node"]["informationKind"] for e in due} == {"FINANCIAL", "BASIC"}
