@@ -124,7 +124,7 @@ class AccessReport(SchemaExtension):
         if planned is None:
             return
         operation, selected = planned
-        withheld = ctx.withheld()
+        withheld = ctx.access.withheld()
         if withheld:
             errors = list(result.errors or [])
             for path, type_name, field in selected:
@@ -167,7 +167,7 @@ class AccessReport(SchemaExtension):
         if ctx.auditor is None or not customers or operation.operation.value == "mutation":
             return
         # Usually one access serves every customer; compare each distinct one once.
-        distinct = {id(a): a for a in map(ctx.access_for, set(customers))}
+        distinct = {id(a): a for a in map(ctx.access.access_for, set(customers))}
         accesses = list(distinct.values())
         rank = {Effect.DENIED: 0, Effect.MASKED: 1, Effect.FULL: 2}
         revealed: dict[str, str] = {}
@@ -198,23 +198,24 @@ class AccessReport(SchemaExtension):
                 actor_id=staff.id,
                 actor=staff.employee_no,
                 roles=staff.roles,
-                purpose=ctx.purpose if ctx.purpose_problem is None else None,
+                purpose=ctx.access.purpose if ctx.access.purpose_problem is None else None,
                 action="READ",
                 operation=name or ",".join(roots),
                 customer_ids=customers,
                 fields=revealed,
-                via=ctx.used_via,
+                via=ctx.access.used_via,
             )
         )
 
     def get_results(self) -> dict[str, Any]:
         ctx = self.execution_context.context
-        if isinstance(ctx, Context) and ctx.staff is not None and ctx.purpose_problem:
+        if isinstance(ctx, Context) and ctx.staff is not None and ctx.access.purpose_problem:
             return {
                 "access": {
-                    "purpose": ctx.purpose,
+                    "purpose": ctx.access.purpose,
                     "downgraded": True,
-                    "reason": ctx.purpose_problem + "; fields you may see in full are masked",
+                    "reason": ctx.access.purpose_problem
+                    + "; fields you may see in full are masked",
                 }
             }
         return {}

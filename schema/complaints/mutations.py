@@ -76,7 +76,7 @@ class ComplaintMutation:
                 if input.complained_branch
                 else None,
             )
-            return logic.submit(session, ctx.actor, draft, ctx.visible)
+            return logic.submit(session, ctx.actor, draft, ctx.access.visible)
 
         try:
             try:

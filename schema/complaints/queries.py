@@ -25,7 +25,7 @@ from schema.shared.rights import field as guarded_field
 
 def _visible(info: ContextInfo) -> Any:
     ctx = info.context
-    return complaints_visible_to(ctx.actor, ctx.visible)
+    return complaints_visible_to(ctx.actor, ctx.access.visible)
 
 
 def load_complaint(info: ContextInfo, pk: int) -> ComplaintNode | None:
@@ -91,7 +91,7 @@ class ComplaintQuery:
         where: ComplaintWhere | None = None,
     ) -> list[ComplaintStatistic]:
         ctx = info.context
-        visible = _visible(info) if ctx.row_scopes else None
+        visible = _visible(info) if ctx.access.row_scopes else None
         if visible is None and names_a_customer(where):
             # Aggregates only: narrowed to one customer they would be that customer's record.
             raise ForbiddenError("your roles see bank-wide statistics, not one customer's")

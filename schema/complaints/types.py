@@ -139,7 +139,7 @@ class ComplaintNode(Node):
                 "requested_remedy": row.requested_remedy,
                 "amount_in_dispute": row.amount_in_dispute,
             },
-            ctx.access_for(row.customer_id),
+            ctx.access.access_for(row.customer_id),
         )
         return cls(
             id=node_id("Complaint", row.id),
@@ -301,7 +301,7 @@ def present(info: ContextInfo, rows: list[Complaint]) -> list[ComplaintNode]:
     for row in rows:
         customer = nested_customer_row(info, row.customer_id, "complaint_customers")
         if customer is not None:
-            ctx.note_customer(customer)
+            ctx.access.note_customer(customer)
     return [ComplaintNode.of(r, ctx) for r in rows]
 
 

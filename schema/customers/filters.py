@@ -173,10 +173,10 @@ def refuse_hidden_filters(ctx: Context, where: Any, order_by: Sequence[Any]) -> 
     covers: list[set[str] | frozenset[str]] = []
     if used:
         covers += [
-            set(g.field_groups) if g.purpose == ctx.purpose else set()
-            for g in ctx.grants_in_force()
+            set(g.field_groups) if g.purpose == ctx.access.purpose else set()
+            for g in ctx.access.grants_in_force()
         ]
-        covers += ctx.consented_categories()
+        covers += ctx.access.consented_categories()
     hidden = sorted(
         f
         for f in used

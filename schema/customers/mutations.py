@@ -63,7 +63,7 @@ def _basic_values(given: Any) -> dict[str, Any]:
 def _seen(info: ContextInfo, session: Session, value: str, field: str = "customerId") -> int:
     """The customer a mutation refers to: a valid ID of a customer the caller may see."""
     return row_scopes.require_visible(
-        session, pk_of(value, "Customer", field), info.context.visible
+        session, pk_of(value, "Customer", field), info.context.access.visible
     )
 
 
@@ -71,7 +71,7 @@ def _target(info: ContextInfo, session: Session, value: str, field: str = "custo
     """The customer a mutation changes: one in the caller's write rows (NOT_FOUND if unseen)."""
     ctx = info.context
     return row_scopes.require_writable(
-        session, pk_of(value, "Customer", field), ctx.visible, ctx.writable
+        session, pk_of(value, "Customer", field), ctx.access.visible, ctx.access.writable
     )
 
 
@@ -112,7 +112,7 @@ def _imported(input: Any) -> list[str]:
 
 
 def _write_scopes(info: ContextInfo) -> frozenset[str]:
-    decisions = info.context.decisions
+    decisions = info.context.access.decisions
     return decisions.write_scopes if decisions else frozenset()
 
 
@@ -136,7 +136,7 @@ class CustomerMutation:
                 actor,
                 _basic_values(input),
                 input.source.draft(),
-                info.context.visible,
+                info.context.access.visible,
                 scopes,
             ),
             lambda created: CustomerPayload(customer=load_customer(info, created.id), errors=[]),
@@ -162,7 +162,7 @@ class CustomerMutation:
                 input.expected_version,
                 _basic_values(input.changes),
                 input.source.draft(),
-                info.context.visible,
+                info.context.access.visible,
                 scopes,
             ),
             lambda changed: CustomerPayload(customer=load_customer(info, changed.id), errors=[]),

@@ -50,7 +50,7 @@ def _note_owner(info: ContextInfo, customer_id: int) -> None:
 class CustomerQuery:
     @guarded_field("One customer by global ID. 按 ID 查询客户。", Authenticated())
     def customer(self, info: ContextInfo, id: strawberry.ID) -> CustomerNode | None:
-        info.context.require_rows()
+        info.context.access.require_rows()
         return load_customer(info, pk_of(id, "Customer", "id"))
 
     @guarded_field(
@@ -69,7 +69,7 @@ class CustomerQuery:
         before: str | None = None,
     ) -> Connection[CustomerNode]:
         ctx = info.context
-        ctx.require_rows()
+        ctx.access.require_rows()
         refuse_hidden_filters(ctx, where, order_by or [])
         condition = compile_where(where, CUSTOMER_FILTERS)
         ordering = [
@@ -78,10 +78,10 @@ class CustomerQuery:
         ]
         page = logic.customer_page(
             ctx.session,
-            [condition, ctx.visible],
+            [condition, ctx.access.visible],
             ordering,
             page_request(first, after, last, before),
-            ctx.row_columns,
+            ctx.access.row_columns,
         )
         return Connection.of(page, [CustomerNode.present(r, ctx) for r in page.rows])
 
@@ -97,11 +97,15 @@ class CustomerQuery:
         before: str | None = None,
     ) -> Connection[TransactionNode]:
         ctx = info.context
-        ctx.require_rows()
+        ctx.access.require_rows()
         condition = compile_where(where, TRANSACTION_FILTERS)
         owner = pk_of(customer_id, "Customer", "customerId")
         page = logic.transactions_page(
-            ctx.session, owner, [condition], page_request(first, after, last, before), ctx.visible
+            ctx.session,
+            owner,
+            [condition],
+            page_request(first, after, last, before),
+            ctx.access.visible,
         )
         _note_owner(info, owner)
         return Connection.of(page, [TransactionNode.present(r, ctx) for r in page.rows])
@@ -119,10 +123,10 @@ class CustomerQuery:
         before: str | None = None,
     ) -> Connection[CustomerChange]:
         ctx = info.context
-        ctx.require_rows()
+        ctx.access.require_rows()
         owner = pk_of(customer_id, "Customer", "customerId")
         page = logic.change_page(
-            ctx.session, owner, page_request(first, after, last, before), ctx.visible
+            ctx.session, owner, page_request(first, after, last, before), ctx.access.visible
         )
         _note_owner(info, owner)
         return Connection.of(page, [CustomerChange.present(r, ctx) for r in page.rows])
@@ -144,13 +148,13 @@ class CustomerQuery:
         before: str | None = None,
     ) -> Connection[DueVerification]:
         ctx = info.context
-        ctx.require_rows()
+        ctx.access.require_rows()
         page = logic.due_page(
             ctx.session,
             [compile_where(where, DUE_FILTERS)],
             as_of or clock.today(),
             page_request(first, after, last, before),
-            ctx.visible,
+            ctx.access.visible,
         )
         ctx.pending("due_customers").extend(r.customer_id for r in page.rows)
         nodes = [

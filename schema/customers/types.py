@@ -102,7 +102,7 @@ class FinancialSnapshot:
 
     @classmethod
     def present(cls, row: Any, ctx: Context) -> FinancialSnapshot:
-        access = ctx.access_for(row.customer_id)
+        access = ctx.access.access_for(row.customer_id)
         values = present(
             "FinancialSnapshot",
             {
@@ -131,7 +131,7 @@ class AccountNode(Node):
         values = present(
             "Account",
             {"account_no": row.account_no, "balance": row.balance},
-            ctx.access_for(row.customer_id),
+            ctx.access.access_for(row.customer_id),
         )
         return cls(
             id=node_id("Account", row.id),
@@ -154,7 +154,9 @@ class TransactionNode(Node):
 
     @classmethod
     def present(cls, row: Transaction, ctx: Context) -> TransactionNode:
-        values = present("Transaction", {"amount": row.amount}, ctx.access_for(row.customer_id))
+        values = present(
+            "Transaction", {"amount": row.amount}, ctx.access.access_for(row.customer_id)
+        )
         return cls(
             id=node_id("Transaction", row.id),
             account=node_id("Account", row.account_id),
@@ -179,7 +181,7 @@ class TransactionSummary:
         values = present(
             "TransactionSummary",
             {"inflow": row.inflow, "outflow": row.outflow},
-            ctx.access_for(row.customer_id),
+            ctx.access.access_for(row.customer_id),
         )
         return cls(days=row.days, count=row.count, last_occurred_at=row.last_occurred_at, **values)
 
@@ -204,7 +206,7 @@ class Preferences:
                 "contact_time": row.contact_time,
                 "marketing_opt_in": row.marketing_opt_in,
             },
-            ctx.access_for(row.customer_id),
+            ctx.access.access_for(row.customer_id),
         )
         return cls(updated_at=row.updated_at, **values)
 
@@ -229,7 +231,7 @@ class RiskAssessment:
                 "credit_score": row.credit_score,
                 "credit_status": row.credit_status,
             },
-            ctx.access_for(row.customer_id),
+            ctx.access.access_for(row.customer_id),
         )
         return cls(
             assessed_at=row.assessed_at,
@@ -298,7 +300,7 @@ class CustomerNode(Node):
     def present(cls, row: Any, ctx: Context) -> CustomerNode:
         """From a ``CUSTOMER_ROW`` row (customer with branch and manager columns)."""
         ctx.customer_ids.append(row.id)
-        ctx.note_customer(row)
+        ctx.access.note_customer(row)
         today = clock.today()
         birth = row.birth_date
         age = today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
@@ -316,7 +318,7 @@ class CustomerNode(Node):
                 "occupation": row.occupation,
                 "employer": row.employer,
             },
-            ctx.access_for(row.id),
+            ctx.access.access_for(row.id),
         )
         manager = None
         if row.relationship_manager_id is not None:
@@ -433,7 +435,7 @@ class CustomerChange:
         # A changed personal field is revealed exactly as the live field would be — of whichever
         # type it belongs to (a preference, a risk assessment …); a field neither personal nor
         # known to carry no personal value is withheld (allow-list).
-        access = ctx.access_for(row.customer_id)
+        access = ctx.access.access_for(row.customer_id)
         owner = CHANGED_FIELDS.get(row.field)
         if owner is None:
             old, new = row.old_value, row.new_value

@@ -6,17 +6,15 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session, sessionmaker
 
 from authz.access import Access, Unauthenticated
-from authz.fields import Effect, PolicyAccess
+from authz.fields import Effect
 from authz.grants import GrantPresence
-from authz.policy import AccessPolicy, RoleDecisions
+from authz.policy import AccessPolicy
 from authz.rows import require_visible
 from core.errors import NotFoundError
 from core.settings import Settings
-from store.sharing import ShareGrant
 from store.staff import Staff
 
 V = TypeVar("V")
@@ -151,61 +149,6 @@ class Context:
         rank = (Effect.DENIED, Effect.MASKED, Effect.FULL)
         before = self.values_shown.get(where, Effect.DENIED)
         self.values_shown[where] = max(before, effect, key=rank.index)
-
-    # -- delegates to ``access``, kept while call sites move to ``ctx.access.…`` -------------
-
-    @property
-    def purpose(self) -> str | None:
-        return self.access.purpose
-
-    @property
-    def purpose_problem(self) -> str | None:
-        return self.access.purpose_problem
-
-    @property
-    def decisions(self) -> RoleDecisions | None:
-        return self.access.decisions
-
-    @property
-    def row_scopes(self) -> frozenset[str]:
-        return self.access.row_scopes
-
-    @property
-    def visible(self) -> ColumnElement[bool]:
-        return self.access.visible
-
-    @property
-    def writable(self) -> ColumnElement[bool]:
-        return self.access.writable
-
-    @property
-    def row_columns(self) -> list[Any]:
-        return self.access.row_columns
-
-    @property
-    def used_via(self) -> list[str]:
-        return self.access.used_via
-
-    def has_right(self, right: str) -> bool:
-        return self.access.has_right(right)
-
-    def require_rows(self) -> None:
-        self.access.require_rows()
-
-    def note_customer(self, row: Any) -> None:
-        self.access.note_customer(row)
-
-    def access_for(self, customer_id: int) -> PolicyAccess:
-        return self.access.access_for(customer_id)
-
-    def grants_in_force(self) -> list[ShareGrant]:
-        return self.access.grants_in_force()
-
-    def consented_categories(self) -> list[frozenset[str]]:
-        return self.access.consented_categories()
-
-    def withheld(self) -> set[tuple[str, str]]:
-        return self.access.withheld()
 
     def memo(self, key: tuple[Any, ...], make: Callable[[], V]) -> V:
         """One object per key and request (e.g. the node of a branch shared by many rows)."""

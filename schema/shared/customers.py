@@ -21,11 +21,11 @@ def nested_customer(info: ContextInfo, customer_id: int, batch: str) -> Customer
 def nested_customer_row(info: ContextInfo, customer_id: int, batch: str) -> Any:
     """The visible customer row (with how it is seen) of a list item, or None; one statement."""
     ctx = info.context
-    visible = ctx.visible
+    visible = ctx.access.visible
     return ctx.batched(
         batch,
         customer_id,
-        lambda session, ids: customers_by_id(session, ids, visible, ctx.row_columns),
+        lambda session, ids: customers_by_id(session, ids, visible, ctx.access.row_columns),
         keys=ctx.pending(batch),
     )
 
@@ -33,7 +33,9 @@ def nested_customer_row(info: ContextInfo, customer_id: int, batch: str) -> Any:
 def load_customer(info: ContextInfo, customer_id: int) -> CustomerNode | None:
     """A customer the caller may see, or None."""
     ctx = info.context
-    row = customers_by_id(ctx.session, [customer_id], ctx.visible, ctx.row_columns).get(customer_id)
+    row = customers_by_id(
+        ctx.session, [customer_id], ctx.access.visible, ctx.access.row_columns
+    ).get(customer_id)
     return _present(row, info) if row else None
 
 

@@ -28,7 +28,7 @@ def mutate(info: ContextInfo, action: Callable[[Session], R]) -> R:
     ctx = info.context
     staff = ctx.actor
     actor = unit_of_work.Actor(
-        name=staff.employee_no, id=staff.id, roles=staff.roles, purpose=ctx.purpose
+        name=staff.employee_no, id=staff.id, roles=staff.roles, purpose=ctx.access.purpose
     )
     checked: list[str] = []
 

@@ -85,7 +85,7 @@ class HasRight(Right):
         return f"Needs the {names} right."
 
     def name(self, ctx: Context) -> str:
-        return next((r for r in self.rights if ctx.has_right(r)), self.rights[0])
+        return next((r for r in self.rights if ctx.access.has_right(r)), self.rights[0])
 
     def check(self, ctx: Context, arguments: dict[str, Any]) -> None:
         authz_rights.require_right(ctx.access, self.rights, self.purpose)

@@ -124,7 +124,7 @@ class SharingMutation:
 
         def command(session: Any) -> ShareRequest:
             customer = row_scopes.require_visible(
-                session, pk_of(input.customer_id, "Customer", "customerId"), ctx.visible
+                session, pk_of(input.customer_id, "Customer", "customerId"), ctx.access.visible
             )
             draft = sharing.ShareRequestDraft(
                 customer_id=customer,
@@ -174,7 +174,7 @@ class SharingMutation:
 
         def command(session: Any) -> Consent:
             customer = row_scopes.require_visible(
-                session, pk_of(input.customer_id, "Customer", "customerId"), ctx.visible
+                session, pk_of(input.customer_id, "Customer", "customerId"), ctx.access.visible
             )
             draft = sharing.ConsentDraft(
                 customer_id=customer,
@@ -251,7 +251,7 @@ class SharingMutation:
     def revoke_share_grant(
         self, info: ContextInfo, input: RevokeShareGrantInput
     ) -> ShareGrantPayload:
-        may_revoke_any = info.context.has_right("admin:policy")
+        may_revoke_any = info.context.access.has_right("admin:policy")
         return _grant_change(
             info,
             lambda session, actor: sharing.revoke_grant(

@@ -47,12 +47,12 @@ from store.sharing import Consent
 
 
 def _grant_scope(ctx: Context) -> ColumnElement[bool]:
-    see_all = ctx.has_right("admin:policy") or ctx.has_right("admin:audit")
+    see_all = ctx.access.has_right("admin:policy") or ctx.access.has_right("admin:audit")
     return sharing.grant_scope(ctx.actor, see_all)
 
 
 def _share_request_scope(ctx: Context) -> ColumnElement[bool]:
-    return sharing.share_request_scope(ctx.actor, ctx.has_right("admin:policy"))
+    return sharing.share_request_scope(ctx.actor, ctx.access.has_right("admin:policy"))
 
 
 def visible_consent(session: Session, ctx: Context, pk: int) -> Consent | None:
@@ -61,7 +61,9 @@ def visible_consent(session: Session, ctx: Context, pk: int) -> Consent | None:
     consent = session.scalar(
         select(Consent).where(Consent.id == pk, sharing.consent_scope(ctx.actor))
     )
-    if consent is None or not row_scopes.is_visible(session, consent.customer_id, ctx.visible):
+    if consent is None or not row_scopes.is_visible(
+        session, consent.customer_id, ctx.access.visible
+    ):
         return None
     return consent
 
@@ -107,7 +109,7 @@ class SharingQuery:
     ) -> Connection[ConsentNode]:
         ctx = info.context
         customer = row_scopes.require_visible(
-            ctx.session, pk_of(customer_id, "Customer", "customerId"), ctx.visible
+            ctx.session, pk_of(customer_id, "Customer", "customerId"), ctx.access.visible
         )
         page = sharing.consent_page(
             ctx.session,

@@ -52,7 +52,7 @@ def load_instance(info: ContextInfo, pk: int) -> ProcessInstanceNode | None:
     if found is None:
         return None
     if (
-        ctx.has_right("admin:process")
+        ctx.access.has_right("admin:process")
         or logic.visible_instance(ctx.session, ctx.actor, pk) is not None
         or _sees_record(info, found.business_key)
     ):
@@ -66,7 +66,7 @@ def _sees_record(info: ContextInfo, business_key: str) -> bool:
     if prefix != "complaint" or not record_id.isdigit():
         return False
     ctx = info.context
-    visible = complaints_visible_to(ctx.actor, ctx.visible)
+    visible = complaints_visible_to(ctx.actor, ctx.access.visible)
     return (
         ctx.session.scalar(select(Complaint.id).where(Complaint.id == int(record_id), visible))
         is not None
@@ -76,7 +76,7 @@ def _sees_record(info: ContextInfo, business_key: str) -> bool:
 def load_version(info: ContextInfo, pk: int) -> ProcessVersionNode | None:
     """``node(id:)`` of a version: process owners, as ``processVersions``."""
     ctx = info.context
-    if not ctx.has_right("admin:process"):
+    if not ctx.access.has_right("admin:process"):
         return None
     found = ctx.session.get(ProcessVersion, pk)
     return ProcessVersionNode.of(found) if found is not None else None
