@@ -1,4 +1,4 @@
-"""The masking table (DESIGN.md): what a MASKED personal value looks like.
+"""The masking table: what a MASKED personal value looks like.
 
 ID number keeps the first 3 and last 4 characters, a mobile number the first 3 and last 4, a
 name its surname, an address its leading province/city/district names, an e-mail its first

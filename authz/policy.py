@@ -5,7 +5,7 @@ of roles: the effect (FULL, MASKED, DENIED) of every personal-data field, the ro
 purposes they may declare — each with the rule that decided it. Decisions are computed once per
 (roles, policy version) and cached, so a request costs no ``enforce`` call once warm, whatever
 its page size. The enforcer is pycasbin's ``SyncedEnforcer``: plain ``Enforcer`` returns wrong
-allows while another thread reloads the policy (LIBRARY-NOTES.md).
+allows while another thread reloads the policy.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ RIGHTS = (
     "task:reassign",
 )
 # The only roles a rule may let change customer data (act ``write``, right ``customer:create``):
-# auditors, marketing, security admins, process owners and third parties never (issue 8).
+# auditors, marketing, security admins, process owners and third parties never.
 WRITER_ROLES = ("RELATIONSHIP_MANAGER", "BRANCH_SUPERVISOR", "HEAD_OFFICE", "RISK_OFFICER")
 PURPOSES = (
     "CUSTOMER_SERVICE",

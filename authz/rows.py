@@ -17,7 +17,7 @@ from store.staff import Staff
 
 
 def visible_to(staff: Staff, scopes: frozenset[str]) -> ColumnElement[bool]:
-    """SQL condition: the customers a caller with these row scopes may see (SHARE, DESIGN).
+    """SQL condition: the customers a caller with these row scopes may see (SHARE).
 
     ``own``: the caller is the relationship manager; ``branch``: the caller's branch;
     ``complaints``: customers of open complaints assigned to the caller; ``bank``: every
@@ -46,7 +46,7 @@ def row_visibility_reason(
 ) -> tuple[bool, str]:
     """Whether ``staff`` sees the customer ``reference`` (global ID or number), and why.
 
-    A customer that does not exist and one outside the scopes get the same words (issue 8), so
+    A customer that does not exist and one outside the scopes get the same words, so
     the answer cannot be used to learn who banks here; neither echoes the reference.
     """
     parsed = parse_global_id(reference)

@@ -1,4 +1,4 @@
-"""Bench: the cost of synchronous read audit (KEHU_AUDIT_READS=sync vs. buffered, issue 8).
+"""Bench: the cost of synchronous read audit (KEHU_AUDIT_READS=sync vs. buffered).
 
 Two apps on the same seeded database answer the same requests over the in-process HTTP client:
 one buffers READ entries (a background thread writes them every 0.5 s), the other commits each

@@ -1,4 +1,4 @@
-"""Bench: the cost of access control on the 100-row customers page (issue 3).
+"""Bench: the cost of access control on the 100-row customers page.
 
 Runs the page of bench/customers_page.py in-process (schema.execute_sync, the same work as an
 HTTP request without the network) as (a) HEAD_OFFICE, everything FULL; (b) a relationship

@@ -1,4 +1,4 @@
-"""Complaints benchmark (issue 4): lifecycles through the API, engine share, state size, timers.
+"""Complaints benchmark: lifecycles through the API, engine share, state size, timers.
 
 For SQLite and (when configured) PostgreSQL:
 

@@ -2,7 +2,7 @@
 
 One table serves two purposes: the area code of a resident ID number must be a division that
 exists or existed (INFO-3), and an address mask keeps only the leading province, city and
-district names found in the table (DESIGN.md masking table). Historic codes and names count:
+district names found in the table. Historic codes and names count:
 an ID number keeps the code of the division where it was first issued, so a district renamed or
 merged since (崇文区 → 东城区 in 2010) still appears in the numbers of living customers, and the
 table's validity years are not checked against the birth year (a number is issued at

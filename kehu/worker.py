@@ -1,4 +1,4 @@
-"""The timers worker (CMP-6, DESIGN: workflows): wakes process instances whose timers are due.
+"""The timers worker (CMP-6): wakes process instances whose timers are due.
 
 Each due instance is advanced in a unit of work of its own (one CHANGE entry, the worker as
 actor) under a row lock (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so any number of workers

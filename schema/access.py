@@ -1,4 +1,4 @@
-"""Reporting access decisions in the response (SHARE-1, issue 3).
+"""Reporting access decisions in the response (SHARE-1).
 
 A DENIED field resolves to ``null`` and gets one ``FIELD_FORBIDDEN`` error per field path — the
 path without list indices, so a 100-row page withholding ``idNumber`` yields one error, not 100.

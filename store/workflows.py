@@ -1,4 +1,4 @@
-"""Deployed process versions, running process instances and their user tasks (PLAT-2, DESIGN).
+"""Deployed process versions, running process instances and their user tasks (PLAT-2).
 
 A deploy stores the diagram (and its forms) as a numbered, hashed version; an instance keeps the
 version it started on (its serialized SpiffWorkflow state embeds the spec). User tasks are copied

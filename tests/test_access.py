@@ -1,4 +1,4 @@
-"""Access to personal data over the API (issue 3, SHARE-1, PLAT-3): rows, fields, purpose."""
+"""Access to personal data over the API (SHARE-1, PLAT-3): rows, fields, purpose."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Protection of the API (issue 2, capability 8) and the GraphiQL page (PLAT-1)."""
+"""Protection of the API and the GraphiQL page (PLAT-1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Personal data at rest (INFO-7, issue 8 point 6): nothing typed in is stored in clear, and
+"""Personal data at rest (INFO-7): nothing typed in is stored in clear, and
 every sealed value is bound to its row, so a value moved to another row does not decrypt."""
 
 from __future__ import annotations

@@ -337,7 +337,7 @@ def test_verify_detects_changed_deleted_and_reordered_entries(
     assert problem in output
 
 
-# --- a database writer cannot rewrite the log (issue 8, point 7) ---------------------------
+# --- a database writer cannot rewrite the log ---------------------------
 
 
 def test_an_edited_entry_re_chained_with_plain_sha256_is_detected(

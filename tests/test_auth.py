@@ -1,4 +1,4 @@
-"""Authentication (issue 2, capability 3): bearer JWTs, 401 without a valid one."""
+"""Authentication: bearer JWTs, 401 without a valid one."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The business date is Beijing's (issue 8.9): between 00:00 and 08:00 Beijing time the UTC date
+"""The business date is Beijing's: between 00:00 and 08:00 Beijing time the UTC date
 is still yesterday, yet "today" for validation, due lists, validity and age is Beijing's today."""
 
 from __future__ import annotations

@@ -307,7 +307,7 @@ def test_external_share_approval_process_checks_consent_then_security_reviews(
     assert wider["status"] == "DENIED"
 
 
-# --- several consents, the declared purpose, revocation, complaint text (issue 8, point 3) ------
+# --- several consents, the declared purpose, revocation, complaint text ------
 
 NAME_AND_PHONE = "query Partner($id: ID!) { customer(id: $id) { id name phone email } }"
 LIST = "{ customers(first: 100) { totalCount edges { node { id } } } }"
@@ -709,7 +709,7 @@ def test_an_approval_after_the_consent_was_revoked_during_review_is_a_refusal(
     assert "no longer in force" in decided["decisionNote"]
 
 
-# --- what a consent does not name stays out of reach (review of issue 8, point 3) ---------------
+# --- what a consent does not name stays out of reach ---------------
 
 HISTORY = """
 query($id: ID!) {

@@ -1,4 +1,4 @@
-"""Existence leaks (issue 8, point 5): a refusal never tells who banks here to someone who may not
+"""Existence leaks: a refusal never tells who banks here to someone who may not
 see them.
 
 A duplicate ID number names the existing customer only as a structured field, and only to a

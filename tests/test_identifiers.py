@@ -1,5 +1,5 @@
 """One person, one customer: identifiers are normalised (NFKC, stripped, upper-cased) before
-validation, hashing, storage and search; unknown area codes are refused (INFO-3, issue 8.4)."""
+validation, hashing, storage and search; unknown area codes are refused (INFO-3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Masks and cursors that leak nothing (issue 8.10): an address mask keeps only known division
+"""Masks and cursors that leak nothing: an address mask keeps only known division
 names; a cursor is sealed, so it shows no sort value and cannot be forged or altered."""
 
 from __future__ import annotations

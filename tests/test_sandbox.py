@@ -1,4 +1,4 @@
-"""The diagram sandbox (PLAT-2, issue 8 point 2): no way out, and a bounded cost.
+"""The diagram sandbox (PLAT-2): no way out, and a bounded cost.
 
 Process owners upload the expressions and scripts of their diagrams through the API, so the
 evaluator must neither reach the server (files, processes, interpreter internals) nor let one

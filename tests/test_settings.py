@@ -1,4 +1,4 @@
-"""Settings from the environment (issue 2, capability 2): safe defaults, clear errors."""
+"""Settings from the environment: safe defaults, clear errors."""
 
 from __future__ import annotations
 

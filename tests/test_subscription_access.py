@@ -1,4 +1,4 @@
-"""Subscriptions keep to the right to see (issue 8, point 8).
+"""Subscriptions keep to the right to see.
 
 Every pushed ``customerChanges`` event re-checks the caller — still active, token not expired,
 the live policy still giving them the customer — and closes the socket with 4403 otherwise.

@@ -1,4 +1,4 @@
-"""Writes governed by the policy (issue 8, point 1; SHARE-1, INFO-3, INFO-5).
+"""Writes governed by the policy (SHARE-1, INFO-3, INFO-5).
 
 Every role × every customer mutation × (own customer, other branch's customer): allowed or
 refused as ``authz/policy.csv`` says, and a refused write changes nothing. Every root field of
@@ -200,7 +200,7 @@ MUTATIONS: dict[str, Call] = {
     ),
 }
 CUSTOMER_DATA = [m for m in MUTATIONS if m != "createCustomer"]
-# The intended write rules (issue 8): who may do what to (own customer, other branch's).
+# The intended write rules: who may do what to (own customer, other branch's).
 # "ok": allowed; "FORBIDDEN": refused; "NOT_FOUND": a customer the caller cannot see.
 EXPECTED: dict[str, dict[str, tuple[str, str]]] = {
     "HEAD_OFFICE": dict.fromkeys(MUTATIONS, ("ok", "ok")),
@@ -692,7 +692,7 @@ def _update_placement(
 def test_a_risk_officer_cannot_move_a_customer(backend: Backend, world: dict[str, Any]) -> None:
     """Branch and relationship manager are written data too (the ``placement`` group): a risk
     officer, who may change only risk assessments, can neither move a customer to another branch
-    nor give them to another manager (review of issue 8)."""
+    nor give them to another manager."""
     customer = create_customer(backend, staff="RM0001", idNumber=new_id_number())
     other = world["placement"]["other"]
     for changes in (
@@ -830,7 +830,7 @@ def test_the_live_policy_cannot_make_a_writer_of_a_role_that_never_writes(
     backend: Backend,
 ) -> None:
     """Auditors, marketing, security admins, process owners and third parties never change
-    customer data (issue 8): a security admin cannot add such a rule for them — not even for
+    customer data: a security admin cannot add such a rule for them — not even for
     their own role — nor give a third party any operation right (its own consent, say) or rows
     beyond its consented customers."""
     add = """mutation($input: PolicyRuleInput!) { addPolicyRule(input: $input) {
@@ -862,7 +862,7 @@ def test_revoking_a_consent_of_an_unseen_customer_looks_like_a_missing_consent(
     backend: Backend, world: dict[str, Any]
 ) -> None:
     """A consent ID of a customer the caller cannot see gets the very answer of an ID no consent
-    has: nothing tells that the consent exists (issue 8, existence leaks)."""
+    has: nothing tells that the consent exists."""
     consent = backend.gql(
         CONSENT,
         {
@@ -1053,7 +1053,7 @@ def test_an_unseen_customer_is_answered_like_a_missing_one(
     backend: Backend, world: dict[str, Any], operation: str
 ) -> None:
     """Whatever the operation, a customer of another branch and an ID no customer has get the
-    same answer, code and message (issue 8, existence leaks)."""
+    same answer, code and message."""
     query, variables = BY_CUSTOMER[operation]
 
     def answer(customer_id: str) -> Any:
@@ -1067,7 +1067,7 @@ def test_an_unseen_customer_is_answered_like_a_missing_one(
     assert answer(world["other"]["id"]) == answer(MISSING_CUSTOMER)
 
 
-# --- operations on a customer that are no customer-data write (issue 8, point 1) -------------
+# --- operations on a customer that are no customer-data write -------------
 
 
 def _operation(name: str, query: str, make: Callable[[str], dict[str, Any]]) -> Call:

@@ -1,4 +1,4 @@
-"""SpiffWorkflow set up the Kehu way (DESIGN: workflows).
+"""SpiffWorkflow set up the Kehu way.
 
 - ``SpiffBpmnParser`` with its schema validator; parsed specs cached by content hash.
 - Scripts and conditions run in :mod:`workflows.sandbox`; service tasks call

@@ -1,4 +1,4 @@
-"""The registry of named operations that service tasks in diagrams may call (DESIGN: workflows).
+"""The registry of named operations that service tasks in diagrams may call.
 
 A diagram names an operation (``spiffworkflow:serviceTaskOperator id="compute_deadlines"``). Each
 domain lists the Python behind its names in an :class:`OperationSet`; the composition root

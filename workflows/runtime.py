@@ -1,4 +1,4 @@
-"""Running process instances: start, complete a user task, fire due timers, migrate (DESIGN).
+"""Running process instances: start, complete a user task, fire due timers, migrate.
 
 Every call works inside the caller's transaction: load the instance (row-locked), act, save the
 state, the task rows and whatever rows the service operations wrote — all committed together

@@ -100,7 +100,7 @@ def email(value: str, field: str = "email") -> str:
     """An e-mail address, lower-cased whole.
 
     RFC 5321 lets a local part be case-sensitive, but no mail provider customers use treats it
-    so; keeping its case made a search typed in another case miss the customer (issue 8.4).
+    so; keeping its case made a search typed in another case miss the customer.
     """
     candidate = canonical(value)
     if len(candidate) > 254 or not EMAIL.fullmatch(candidate):

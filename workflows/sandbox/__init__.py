@@ -1,4 +1,4 @@
-"""The evaluator for scripts and expressions written in diagrams (DESIGN: workflows).
+"""The evaluator for scripts and expressions written in diagrams.
 
 Process owners upload diagrams through the API, so what their expressions may do is an
 allow-list, and the text never reaches Python's ``eval``/``exec``: a small interpreter walks the

@@ -1,4 +1,4 @@
-"""Write rules and operation rights for databases whose live policy predates them (issue 8).
+"""Write rules and operation rights for databases whose live policy predates them.
 
 A database that already holds a live policy (imported from ``authz/policy.csv`` at its first
 start) would otherwise refuse every write after the upgrade. This adds the reviewed write rules

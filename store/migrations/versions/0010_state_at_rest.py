@@ -1,4 +1,4 @@
-"""Seal workflow state and the free text still stored in clear (issue 8, point 6).
+"""Seal workflow state and the free text still stored in clear.
 
 ``process_instances.state`` (form answers), ``complaint_messages.proof_of_delivery``,
 ``rectifications.actions`` and ``share_requests.reason`` / ``decision_note`` become sealed text,

@@ -1,4 +1,4 @@
-"""E-mail addresses are lower-cased whole (issue 8, point 4; review r4).
+"""E-mail addresses are lower-cased whole.
 
 Until now only the domain was lower-cased, so a search typed in another case than the one
 registered missed the customer. Every stored ``customers.email`` is lower-cased here, sealed

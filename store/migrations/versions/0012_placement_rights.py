@@ -1,4 +1,4 @@
-"""Placement write rules for databases whose live policy predates them (issue 8 review).
+"""Placement write rules for databases whose live policy predates them.
 
 A customer's branch and relationship manager became a write of their own (``placement``), so a
 risk officer, who may write risk assessments on every row, can no longer move customers. A live

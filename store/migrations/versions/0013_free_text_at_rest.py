@@ -1,4 +1,4 @@
-"""Seal the free text staff type about a customer (issue 8, point 6, review).
+"""Seal the free text staff type about a customer.
 
 ``information_sources.detail``, ``verifications.note``, ``consents.evidence``,
 ``share_grants.reason`` and ``customer_watchers.reason`` can name a person or hold what was
