@@ -525,7 +525,7 @@ def test_share4_reading_a_complaint_is_audited(backend: Backend) -> None:
 def test_plat1_statements_of_complaint_and_task_lists_do_not_grow_with_the_page(
     backend: Backend,
 ) -> None:
-    """DESIGN performance rule: nested data of a list loads in one statement per relation."""
+    """Performance rule: nested data of a list loads in one statement per relation."""
     from store.db import StatementCounter
 
     for _ in range(12):

@@ -401,7 +401,7 @@ OPERATIONS = {
         ("THIRD_PARTY", "RELATIONSHIP_MANAGER", "COMPLAINT_HANDLER"),
     ),
     "createShareGrant": (
-        'mutation($id: ID!) { createShareGrant(input: {receivingRole: AUDITOR, '
+        "mutation($id: ID!) { createShareGrant(input: {receivingRole: AUDITOR, "
         'purpose: "AUDIT", fieldGroups: ["contact"], customers: [$id], '
         'expiresAt: "2030-01-01T00:00:00Z", reason: "x"}) { errors { code } } }',
         ("THIRD_PARTY", "RELATIONSHIP_MANAGER", "HEAD_OFFICE"),
