@@ -15,11 +15,11 @@ from authz.rows import row_visibility_reason
 from core import clock
 from core.errors import NotFoundError
 from core.ids import pk_of
-from resolvers import sharing
 from resolvers.shared import validation
 from resolvers.shared.filters import compile_where
 from resolvers.shared.pagination import PageRequest
 from resolvers.shared.staff import staff_by_employee_number
+from resolvers.sharing import queries as sharing
 from schema.shared.base import Connection, ContextInfo, Node
 from schema.shared.context import Context
 from schema.shared.rights import Authenticated, SelfOrRight
