@@ -370,7 +370,7 @@ def revoke_consent(session: Session, actor: Staff, consent_id: int) -> Consent:
     return consent
 
 
-# --- approval of an external data share, run as a process (second diagram) --------------------
+# --- share requests: handing data to a third party, approved by a process (share_request.bpmn) -
 
 SHARE_PROCESS_KEY = "share_request"
 

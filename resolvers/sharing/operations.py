@@ -42,7 +42,7 @@ def _consents_covering(session: Session, request: ShareRequest) -> list[int]:
     return [c.id for c in consents if wanted & set(c.data_categories)]
 
 
-# The service operations its diagrams may call (installed by kehu.wiring).
+# The service operations the share-request diagram calls (installed by kehu.wiring).
 OPERATIONS = OperationSet()
 
 
