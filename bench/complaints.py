@@ -242,6 +242,7 @@ def timers(env: dict[str, str], label: str) -> None:
     from store.staff import Staff
     from store.workflows import ProcessTask
     from workflows.deployment import ensure_deployed
+    from workflows.timers import due_instance_ids
 
     settings = Settings.from_env(env)
     engine = make_engine(settings.database_url)
@@ -266,7 +267,7 @@ def timers(env: dict[str, str], label: str) -> None:
     # Five days on, every investigation's progress-update timer is due.
     due = clock.now() + timedelta(days=5, hours=1)
     with factory() as session:
-        waiting = workflow_logic.runtime.due_instance_ids(session, due, TIMERS * 2, set())
+        waiting = due_instance_ids(session, due, TIMERS * 2, set())
     output = subprocess.run(
         [sys.executable, "-m", "kehu.cli", "worker", "--once", "--now", due.isoformat()],
         env=env,

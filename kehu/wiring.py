@@ -7,9 +7,9 @@ completed tasks) here. The app, the worker and every CLI command call :func:`wir
 
 from __future__ import annotations
 
-from resolvers import sharing
 from resolvers import workflows as processes
 from resolvers.complaints import operations as complaints
+from resolvers.sharing import operations as sharing
 from workflows import operations
 
 

@@ -29,7 +29,7 @@ from resolvers.shared.staff import staff_by_employee_number
 from store.db import take_write_lock
 from store.staff import Role, Staff
 from store.workflows import ProcessInstance, ProcessTask, ProcessVersion, TaskStatus
-from workflows import deployment, operations, runtime
+from workflows import deployment, migration, operations, runtime, timers
 from workflows.errors import ProcessError, StaleInstanceError
 
 # Called when a user task is completed, before the engine moves on, with the id of the domain
@@ -106,7 +106,7 @@ def migrate_instance(session: Session, instance_id: int, version_id: int) -> Pro
     target = session.get(ProcessVersion, version_id)
     if target is None:
         raise UserInputError.one(("version",), "NOT_FOUND", "no process version with this ID")
-    return _translated(lambda: runtime.migrate(session, instance_id, target))  # type: ignore[no-any-return]
+    return _translated(lambda: migration.migrate(session, instance_id, target))  # type: ignore[no-any-return]
 
 
 VERSION_FILTERS = {"process_key": FilterField(ProcessVersion.process_key, "text")}
@@ -325,7 +325,7 @@ def timer_step(session: Session, instance_id: int) -> bool:
     called = session.info[operations.CALLED] = []
 
     def fire(s: Session) -> bool:
-        if not runtime.fire_due_timers(s, instance_id):
+        if not timers.fire_due_timers(s, instance_id):
             raise _NothingDue
         return True
 
@@ -364,7 +364,7 @@ def run_due(
         while advanced + failed < limit:
             with session_scope() as session:
                 take_write_lock(session)
-                ids = runtime.due_instance_ids(
+                ids = timers.due_instance_ids(
                     session, now, min(batch, limit - advanced - failed), tried
                 )
                 if not ids:

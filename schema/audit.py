@@ -9,7 +9,6 @@ import strawberry
 
 from resolvers import audit
 from resolvers.shared.filters import FilterField, compile_where
-from resolvers.shared.pagination import PageRequest
 from schema.shared.base import (
     Connection,
     ContextInfo,
@@ -18,6 +17,7 @@ from schema.shared.base import (
     StringFilter,
     bilingual_enum,
     node_id,
+    page_request,
 )
 from schema.shared.rights import HasRight
 from schema.shared.rights import field as guarded_field
@@ -153,6 +153,6 @@ class AuditQuery:
         page = audit.entry_page(
             ctx.session,
             compile_where(where, AUDIT_FILTERS),
-            PageRequest(first=first, after=after, last=last, before=before),
+            page_request(first, after, last, before),
         )
         return Connection.of(page, [AuditEntryNode.present(r) for r in page.rows])

@@ -11,8 +11,14 @@ from sqlalchemy import case
 from core.errors import UserInputError
 from resolvers import policy as logic
 from resolvers.shared.filters import FilterField, compile_where
-from resolvers.shared.pagination import PageRequest
-from schema.shared.base import Connection, ContextInfo, StringFilter, bilingual_enum, user_errors
+from schema.shared.base import (
+    Connection,
+    ContextInfo,
+    StringFilter,
+    bilingual_enum,
+    page_request,
+    user_errors,
+)
 from schema.shared.mutations import mutate
 from schema.shared.rights import HasRight
 from schema.shared.rights import field as guarded_field
@@ -220,7 +226,7 @@ class PolicyQuery:
         page = logic.rule_page(
             ctx.session,
             compile_where(where, POLICY_RULE_FILTERS),
-            PageRequest(first=first, after=after, last=last, before=before),
+            page_request(first, after, last, before),
         )
         return Connection.of(page, [PolicyRuleNode.of(row) for row in page.rows])
 
@@ -236,9 +242,7 @@ class PolicyQuery:
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[PolicyVersionNode]:
-        page = logic.version_page(
-            info.context.session, PageRequest(first=first, after=after, last=last, before=before)
-        )
+        page = logic.version_page(info.context.session, page_request(first, after, last, before))
         return Connection.of(page, [PolicyVersionNode.of(v) for v in page.rows])
 
 

@@ -23,7 +23,7 @@ from graphql import (
 )
 from graphql import build_schema as graphql_build_schema
 
-from kehu.cli import RELEASED_SCHEMA_FILE, SCHEMA_FILE
+from kehu.cli.api import RELEASED_SCHEMA_FILE, SCHEMA_FILE
 from schema.schema import NODE_LOADERS, build_schema, merge_loaders
 from store.models import Base
 from tests.conftest import Backend

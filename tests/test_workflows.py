@@ -29,7 +29,7 @@ from tests.complaint_steps import (
     task_of,
 )
 from tests.conftest import Backend
-from workflows import operations, runtime, sandbox
+from workflows import form_validation, operations, sandbox
 
 ORIGINAL = (Path(__file__).parent.parent / "workflows" / "complaint.bpmn").read_text()
 DEPLOY = """
@@ -378,7 +378,7 @@ def test_form_errors_name_a_field_whose_name_holds_a_quote() -> None:
         "required": ["customer's note", "a"],
         "additionalProperties": False,
     }
-    problems = runtime.form_problems(schema, {"it's extra": 1, 'say "hi"': 2})
+    problems = form_validation.form_problems(schema, {"it's extra": 1, 'say "hi"': 2})
     assert sorted(p.field for p in problems) == [
         ("data", "a"),
         ("data", "customer's note"),

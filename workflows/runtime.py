@@ -1,4 +1,7 @@
-"""Running process instances: start, complete a user task, fire due timers, migrate.
+"""Running process instances: start one, complete a user task, and save the state.
+
+Timers (``workflows.timers``) and migration to another version (``workflows.migration``) act
+through the same locking, engine steps and save.
 
 Every call works inside the caller's transaction: load the instance (row-locked), act, save the
 state, the task rows and whatever rows the service operations wrote — all committed together
@@ -8,16 +11,13 @@ or not at all. A crash between steps therefore loses nothing: the last committed
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-import jsonschema
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
@@ -31,6 +31,7 @@ from store.staff import Role, Staff
 from store.workflows import InstanceStatus, ProcessInstance, ProcessTask, ProcessVersion, TaskStatus
 from workflows import engine, sandbox
 from workflows.errors import ProcessError, StaleInstanceError
+from workflows.form_validation import form_problems
 
 log = logging.getLogger("kehu.workflows")
 
@@ -38,8 +39,6 @@ log = logging.getLogger("kehu.workflows")
 BANK_WIDE_ROLES = frozenset(
     {Role.HEAD_OFFICE, Role.SECURITY_ADMIN, Role.RISK_OFFICER, Role.AUDITOR, Role.PROCESS_OWNER}
 )
-# Timers due in one wake-up are fired in rounds (a cycle timer moves one step per round).
-MAX_TIMER_ROUNDS = 50
 
 
 def find_latest_version(session: Session, process_key: str) -> ProcessVersion | None:
@@ -94,8 +93,8 @@ def start(
     workflow = engine.new_workflow(engine.parse(version.bpmn_xml), run)
     start_task = workflow.get_tasks(state=TaskState.READY)[0]
     start_task.data.update(data)
-    _steps(run, lambda: run.engine_steps(workflow))
-    _save(session, instance, workflow, first=True)
+    run_steps(run, lambda: run.engine_steps(workflow))
+    save(session, instance, workflow, first=True)
     return instance
 
 
@@ -211,150 +210,14 @@ def complete_task(
         task.run()
         locked.run.engine_steps(locked.workflow)
 
-    _steps(locked.run, advance)
+    run_steps(locked.run, advance)
     now = clock.now()
     task_row.status = TaskStatus.COMPLETED
     task_row.completed_at = now
     task_row.completed_by_id = actor.id
     session.flush()
-    _save(session, locked.instance, locked.workflow)
+    save(session, locked.instance, locked.workflow)
     return locked.instance
-
-
-def fire_due_timers(session: Session, instance_id: int) -> bool:
-    """Fire every timer of the instance that is due by now; False when nothing was due."""
-    locked = lock(session, instance_id, None)
-    instance, workflow = locked.instance, locked.workflow
-    now = clock.now()
-    if instance.status is not InstanceStatus.RUNNING or (
-        instance.next_due_at is None or instance.next_due_at > now
-    ):
-        return False
-    for _ in range(MAX_TIMER_ROUNDS):
-        _steps(locked.run, lambda: _fire(locked.run, workflow))
-        due = next_due(workflow)
-        if due is None or due > now:
-            break
-    _save(session, instance, workflow)
-    return True
-
-
-def _fire(run: engine.Run, workflow: BpmnWorkflow) -> None:
-    workflow.refresh_timers()
-    run.engine_steps(workflow)
-
-
-def due_instance_ids(session: Session, now: datetime, limit: int, skip: set[int]) -> list[int]:
-    """Instances with a timer due by ``now``, locked and skipped if another worker has them."""
-    statement = (
-        select(ProcessInstance.id)
-        .where(
-            ProcessInstance.status == InstanceStatus.RUNNING,
-            ProcessInstance.next_due_at <= now,
-            ProcessInstance.id.not_in(skip) if skip else ProcessInstance.id.is_not(None),
-        )
-        .order_by(ProcessInstance.next_due_at)
-        .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        statement = statement.with_for_update(skip_locked=True)
-    return list(session.scalars(statement))
-
-
-def migrate(session: Session, instance_id: int, target: ProcessVersion) -> ProcessInstance:
-    """Move one instance to ``target`` when the diff says it is safe; refuse otherwise."""
-    locked = lock(session, instance_id, None)
-    if locked.version.process_key != target.process_key:
-        raise ProcessError("WRONG_PROCESS", "the target version belongs to another process")
-    if locked.instance.status is not InstanceStatus.RUNNING:
-        raise ProcessError("INSTANCE_FINISHED", "a finished instance cannot be migrated")
-    parsed = engine.parse(target.bpmn_xml)  # the target row: read once, migrations are rare
-    top, subprocesses = diff_workflow(
-        engine.SERIALIZER.registry, locked.workflow, parsed.spec, parsed.subprocess_specs
-    )
-    removed = sorted({t.task_spec.bpmn_id or t.task_spec.name for t in top.removed})
-    unsafe = [
-        t.task_spec.bpmn_id or t.task_spec.name
-        for t in top.changed
-        if t.state & (TaskState.READY | TaskState.WAITING | TaskState.STARTED)
-    ]
-    if removed or unsafe or any(diff is None or diff.removed for diff in subprocesses.values()):
-        elements = ", ".join(removed + unsafe) or "a subprocess"
-        raise ProcessError(
-            "MIGRATION_UNSAFE",
-            "the instance has reached elements that the new version removes or changes: "
-            + elements,
-        )
-    migrate_workflow(top, locked.workflow, parsed.spec)
-    locked.instance.version_id = target.id
-    _save(session, locked.instance, locked.workflow)
-    return locked.instance
-
-
-def form_problems(schema: dict[str, Any], data: dict[str, Any]) -> list[ProcessError]:
-    """Every way ``data`` fails the form's JSON schema, each naming the field.
-
-    The field comes from the error's structured parts (``path``, ``validator_value``,
-    ``instance``, ``schema``), never from its message: a property name may hold any character.
-    """
-    validator = jsonschema.Draft202012Validator(schema)
-    problems: list[ProcessError] = []
-    missing_seen: set[tuple[str, ...]] = set()
-    for error in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.path]):
-        path = tuple(str(p) for p in error.path)
-        if error.validator == "required":
-            # jsonschema reports each missing property with its own error, all alike but for
-            # the message: name each missing property once.
-            fields = [
-                (*path, name) for name in _missing(error) if (*path, name) not in missing_seen
-            ]
-            missing_seen.update(fields)
-        elif error.validator == "additionalProperties":
-            fields = [(*path, name) for name in _additional(error)]
-        else:
-            fields = [path]
-        problems.extend(
-            ProcessError("FORM_INVALID", _form_message(error), field=("data", *field))
-            for field in fields
-        )
-    return problems
-
-
-def _missing(error: jsonschema.ValidationError) -> list[str]:
-    """The required properties ``error`` (a ``required`` failure) found missing."""
-    instance = error.instance if isinstance(error.instance, dict) else {}
-    return [str(name) for name in error.validator_value if name not in instance]
-
-
-def _additional(error: jsonschema.ValidationError) -> list[str]:
-    """The properties an ``additionalProperties`` failure refused (as jsonschema decides)."""
-    instance = error.instance if isinstance(error.instance, dict) else {}
-    declared = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
-    patterns = error.schema.get("patternProperties", {}) if isinstance(error.schema, dict) else {}
-    return [
-        str(name)
-        for name in instance
-        if name not in declared and not any(re.search(p, str(name)) for p in patterns)
-    ]
-
-
-def _form_message(error: jsonschema.ValidationError) -> str:
-    # jsonschema's own message quotes the value that failed, which may be personal data.
-    rule, value = str(error.validator), error.validator_value
-    messages: dict[str, Callable[[], str]] = {
-        "required": lambda: "is required",
-        "additionalProperties": lambda: "is not a field of this form",
-        "type": lambda: f"must be of type {value}",
-        "enum": lambda: "must be one of " + ", ".join(map(str, value)),
-        "minLength": lambda: f"must have at least {value} characters",
-        "maxLength": lambda: f"must have at most {value} characters",
-        "minimum": lambda: f"must be at least {value}",
-        "maximum": lambda: f"must be at most {value}",
-        "minItems": lambda: f"needs at least {value} entries",
-        "format": lambda: f"must be a valid {value}",
-        "pattern": lambda: "has the wrong format",
-    }
-    return messages[rule]() if rule in messages else f"fails the form rule {rule}"
 
 
 def next_due(workflow: BpmnWorkflow) -> datetime | None:
@@ -377,7 +240,7 @@ def _spiff_task(workflow: BpmnWorkflow, spiff_task_id: str) -> SpiffTask:
     return task
 
 
-def _steps(run: engine.Run, action: Callable[[], Any]) -> None:
+def run_steps(run: engine.Run, action: Callable[[], Any]) -> None:
     """Run engine steps; an operation's own error is raised as itself, not as the engine's."""
     try:
         with engine.EngineClock.measure():
@@ -410,7 +273,7 @@ def step_error(exc: BaseException, element_id: str | None) -> ProcessError:
     )
 
 
-def _save(
+def save(
     session: Session,
     instance: ProcessInstance,
     workflow: BpmnWorkflow,

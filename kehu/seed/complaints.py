@@ -31,8 +31,7 @@ def seed_complaints(engine: Engine, count: int) -> int:
 
     They run through the real complaint process, so inboxes, timelines and statistics show data.
     """
-    # The operations the diagrams call are registered by these modules.
-    from resolvers import sharing  # noqa: F401
+    from kehu.wiring import wire
     from resolvers import workflows as tasks
     from resolvers.complaints import commands as complaints
     from store.complaints import Category, Channel, Complaint
@@ -41,6 +40,8 @@ def seed_complaints(engine: Engine, count: int) -> int:
     from store.workflows import ProcessTask, TaskStatus
     from workflows.deployment import ensure_deployed
 
+    # The diagrams call service operations and notify task listeners: install them first.
+    wire()
     factory = make_session_factory(engine)
     with transaction(factory) as session:
         ensure_deployed(session)

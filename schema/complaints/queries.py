@@ -14,11 +14,10 @@ from core.errors import ForbiddenError
 from core.ids import pk_of
 from resolvers.complaints import queries as logic
 from resolvers.complaints.statistics import statistics
-from resolvers.shared.pagination import PageRequest
 from schema.complaints.enums import ComplaintDimension, ComplaintOrderField
 from schema.complaints.filters import ComplaintOrderBy, ComplaintWhere, names_a_customer
 from schema.complaints.types import ComplaintNode, ComplaintStatistic, present
-from schema.shared.base import Connection, ContextInfo, Node, SortDirection
+from schema.shared.base import Connection, ContextInfo, Node, SortDirection, page_request
 from schema.shared.rights import Authenticated
 from schema.shared.rights import field as guarded_field
 
@@ -67,7 +66,7 @@ class ComplaintQuery:
             logic.condition(where, clock.now()),
             order.field.value,  # type: ignore[attr-defined]
             order.direction is SortDirection.DESC,
-            PageRequest(first=first, after=after, last=last, before=before),
+            page_request(first, after, last, before),
         )
         return Connection.of(page, present(info, page.rows))
 

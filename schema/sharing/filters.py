@@ -10,8 +10,8 @@ from datetime import datetime
 
 import strawberry
 
-from resolvers import sharing
 from resolvers.shared.filters import FilterField
+from resolvers.sharing import queries as sharing
 from schema.shared.base import DateFilter, DateTimeFilter, IDFilter, StringFilter
 from schema.sharing.enums import ShareGrantStatusEnum, ShareRequestStatusEnum
 from schema.staff import RoleEnum

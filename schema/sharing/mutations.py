@@ -10,7 +10,7 @@ import strawberry
 from authz import rows as row_scopes
 from core.errors import NotFoundError, UserInputError
 from core.ids import pk_of
-from resolvers import sharing
+from resolvers.sharing import commands as sharing
 from schema.shared.base import ContextInfo
 from schema.shared.mutations import mutate
 from schema.shared.rights import HasRight

@@ -15,12 +15,11 @@ from authz.rows import row_visibility_reason
 from core import clock
 from core.errors import NotFoundError
 from core.ids import pk_of
-from resolvers import sharing
 from resolvers.shared import validation
 from resolvers.shared.filters import compile_where
-from resolvers.shared.pagination import PageRequest
 from resolvers.shared.staff import staff_by_employee_number
-from schema.shared.base import Connection, ContextInfo, Node
+from resolvers.sharing import queries as sharing
+from schema.shared.base import Connection, ContextInfo, Node, page_request
 from schema.shared.context import Context
 from schema.shared.rights import Authenticated, SelfOrRight
 from schema.shared.rights import field as guarded_field
@@ -89,7 +88,7 @@ class SharingQuery:
             ctx.session,
             _share_request_scope(ctx),
             compile_where(where, SHARE_REQUEST_FILTERS),
-            PageRequest(first=first, after=after, last=last, before=before),
+            page_request(first, after, last, before),
         )
         return Connection.of(page, [ShareRequestNode.of(r) for r in page.rows])
 
@@ -116,7 +115,7 @@ class SharingQuery:
             customer,
             sharing.consent_scope(ctx.actor),
             compile_where(where, CONSENT_FILTERS),
-            PageRequest(first=first, after=after, last=last, before=before),
+            page_request(first, after, last, before),
         )
         return Connection.of(page, [ConsentNode.of(c) for c in page.rows])
 
@@ -139,7 +138,7 @@ class SharingQuery:
             ctx.session,
             _grant_scope(ctx),
             compile_where(where, share_grant_filters(clock.now())),
-            PageRequest(first=first, after=after, last=last, before=before),
+            page_request(first, after, last, before),
         )
         return Connection.of(page, [ShareGrantNode.of(g) for g in page.rows])
 
@@ -162,7 +161,7 @@ class SharingQuery:
             ctx.session,
             sharing.third_party_scope(ctx.actor),
             compile_where(where, THIRD_PARTY_FILTERS),
-            PageRequest(first=first, after=after, last=last, before=before),
+            page_request(first, after, last, before),
         )
         numbers = sharing.principals(ctx.session, [p.id for p in page.rows])
         nodes = [ThirdPartyNode.of(p, numbers.get(p.id, "")) for p in page.rows]

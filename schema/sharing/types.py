@@ -9,7 +9,7 @@ import strawberry
 from authz import consents as consent_rules
 from core import clock
 from core.errors import UserInputError
-from resolvers import sharing
+from resolvers.sharing import queries as sharing
 from schema.shared.base import Node, node_id, user_errors
 from schema.sharing.enums import (
     EffectEnum,

@@ -12,8 +12,7 @@ from authz.rows import complaints_visible_to
 from core.errors import NotFoundError
 from core.ids import pk_of
 from resolvers import workflows as logic
-from resolvers.shared.pagination import PageRequest
-from schema.shared.base import Connection, ContextInfo, Node
+from schema.shared.base import Connection, ContextInfo, Node, page_request
 from schema.shared.rights import Authenticated, HasRight
 from schema.shared.rights import field as guarded_field
 from schema.workflows.filters import ProcessVersionWhere, TaskWhere
@@ -26,12 +25,6 @@ from schema.workflows.types import (
 )
 from store.complaints import Complaint
 from store.workflows import ProcessInstance, ProcessVersion
-
-
-def _page(
-    first: int | None, after: str | None, last: int | None, before: str | None
-) -> PageRequest:
-    return PageRequest(first=first, after=after, last=last, before=before)
 
 
 def load_task(info: ContextInfo, pk: int) -> TaskNode | None:
@@ -105,7 +98,9 @@ class WorkflowQuery:
         before: str | None = None,
     ) -> Connection[TaskNode]:
         ctx = info.context
-        page = logic.task_page(ctx.session, ctx.actor, _page(first, after, last, before), where)
+        page = logic.task_page(
+            ctx.session, ctx.actor, page_request(first, after, last, before), where
+        )
         return Connection.of(page, present_tasks(info, page.rows))
 
     @guarded_field("One task (its candidates, assignee and supervisors).", Authenticated())
@@ -125,7 +120,9 @@ class WorkflowQuery:
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[ProcessVersionNode]:
-        page = logic.version_page(info.context.session, where, _page(first, after, last, before))
+        page = logic.version_page(
+            info.context.session, where, page_request(first, after, last, before)
+        )
         return Connection.of(page, [ProcessVersionNode.of(v) for v in page.rows])
 
     @guarded_field(

@@ -1,8 +1,4 @@
-"""Sharing (SHARE-2, SHARE-3): grants, third parties, consents, and external share approvals.
-
-When a grant or a consent is in force, and whom it opens which rows to, is access control
-(``authz.grants``, ``authz.consents``); this module records, revokes and lists them.
-"""
+"""Sharing changes: grants, third parties, consents and share requests (SHARE-2, SHARE-3)."""
 
 from __future__ import annotations
 
@@ -11,23 +7,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    case,
-    or_,
-    select,
-    true,
-)
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from authz.consents import agreement_in_force, consented_categories, consents_naming
-from authz.grants import grant_in_force, in_force
-from authz.grants import is_in_force as is_grant_in_force
+from authz.consents import agreement_in_force
 from authz.policy import PURPOSES
 from core import clock
 from core.errors import FieldError, ForbiddenError, NotFoundError, Problems, UserInputError
 from resolvers.shared import unit_of_work, validation
-from resolvers.shared.pagination import Page, PageRequest, SortKey, paginate
 from resolvers.workflows import start_for
 from store.customers import Customer
 from store.policy import PolicyRule
@@ -36,13 +23,11 @@ from store.sharing import (
     ProcessingMethod,
     ShareGrant,
     ShareGrantCustomer,
-    ShareGrantStatus,
     ShareRequest,
     ShareRequestStatus,
     ThirdParty,
 )
 from store.staff import Branch, Role, Staff
-from workflows.operations import OperationCall, OperationSet
 
 MAX_GRANT_DAYS = 366
 # Free text (a grant's reason, a consent's evidence, a share request's reason): sealed, so the
@@ -174,7 +159,7 @@ def _audit_grant(
         "field_groups": grant.field_groups,
         "expires_at": grant.expires_at,
     }
-    _change_entry(session, actor, what, customer_ids, detail, f"grant:{grant.id}")
+    note_change(session, actor, what, customer_ids, detail, f"grant:{grant.id}")
 
 
 def revoke_grant(session: Session, actor: Staff, grant_id: int, may_revoke_any: bool) -> ShareGrant:
@@ -190,7 +175,7 @@ def revoke_grant(session: Session, actor: Staff, grant_id: int, may_revoke_any: 
     return grant
 
 
-def _change_entry(
+def note_change(
     session: Session, actor: Staff, what: str, customer_ids: Sequence[int], detail: Any, via: str
 ) -> None:
     """What the CHANGE entry of the unit of work says about a sharing change (SHARE-4)."""
@@ -243,7 +228,7 @@ def register_third_party(
     )
     session.add(principal)
     session.flush()
-    _change_entry(
+    note_change(
         session,
         actor,
         f"third party {party.id} registered",
@@ -351,7 +336,7 @@ def record_consent(session: Session, actor: Staff, draft: ConsentDraft) -> Conse
     )
     session.add(consent)
     session.flush()
-    _change_entry(
+    note_change(
         session,
         actor,
         f"consent {consent.id} recorded",
@@ -374,7 +359,7 @@ def revoke_consent(session: Session, actor: Staff, consent_id: int) -> Consent:
         raise NotFoundError("no consent with this ID")
     if consent.revoked_at is None:
         consent.revoked_at = clock.now()
-        _change_entry(
+        note_change(
             session,
             actor,
             f"consent {consent.id} revoked",
@@ -385,7 +370,7 @@ def revoke_consent(session: Session, actor: Staff, consent_id: int) -> Consent:
     return consent
 
 
-# --- approval of an external data share, run as a process (second diagram) --------------------
+# --- share requests: handing data to a third party, approved by a process (share_request.bpmn) -
 
 SHARE_PROCESS_KEY = "share_request"
 
@@ -427,204 +412,3 @@ def request_share(session: Session, actor: Staff, draft: ShareRequestDraft) -> S
 
     start_for(session, request, SHARE_PROCESS_KEY, {"share_request_id": request.id}, actor)
     return request
-
-
-def _share_request(call: OperationCall) -> ShareRequest:
-    request = call.session.scalar(
-        select(ShareRequest).where(ShareRequest.instance_id == call.instance.id)
-    )
-    if request is None:
-        raise LookupError("no share request belongs to this process instance")
-    return request
-
-
-def _consents_covering(session: Session, request: ShareRequest) -> list[int]:
-    """The consents in force now that together cover the request (empty when they do not).
-
-    Union by purpose (SHARE-3): only the consents naming the request's purpose count, and the
-    IDs returned are those giving some of the requested categories, oldest first.
-    """
-    consents = list(
-        session.scalars(
-            consents_naming(
-                clock.now(), request.customer_id, request.third_party_id, request.purpose
-            ).order_by(Consent.id)
-        )
-    )
-    wanted = set(request.data_categories)
-    if not consents or not wanted <= consented_categories(consents):
-        return []
-    return [c.id for c in consents if wanted & set(c.data_categories)]
-
-
-# The service operations its diagrams may call (installed by kehu.wiring).
-OPERATIONS = OperationSet()
-
-
-@OPERATIONS("check_consent", "Whether the consents in force cover the request's purpose/categories")
-def check_consent(call: OperationCall) -> dict[str, Any]:
-    request = _share_request(call)
-    covering = _consents_covering(call.session, request)
-    if not covering:
-        return {"in_force": False, "consent_id": None, "consent_ids": []}
-    # The first covering consent is the one recorded on the request.
-    request.consent_id = covering[0]
-    return {"in_force": True, "consent_id": covering[0], "consent_ids": covering}
-
-
-# Why an approval is turned into a refusal: the consent went while security reviewed.
-CONSENT_GONE = "refused: the customer's consent is no longer in force (revoked or expired)"
-
-
-@OPERATIONS("decide_share_request", "Approve or refuse a data share request (audited)")
-def decide_share_request(call: OperationCall) -> dict[str, Any]:
-    request = _share_request(call)
-    approved = bool(call.params.get("approved"))
-    note = str(call.params.get("note") or "")[:300]
-    # Revoking consent stops sharing at once (SHARE-3): an approval is only as good as the
-    # consent in force at the moment of the decision, not the one checked at the request.
-    if approved and not _consents_covering(call.session, request):
-        approved, note = False, CONSENT_GONE
-    request.status = ShareRequestStatus.APPROVED if approved else ShareRequestStatus.DENIED
-    request.decided_by_id = call.actor.id if call.actor else None
-    request.decided_at = clock.now()
-    request.decision_note = note
-    if call.actor is not None:
-        _change_entry(
-            call.session,
-            call.actor,
-            f"share request {request.id} {request.status.lower()}",
-            [request.customer_id],
-            {"third_party": request.third_party_id, "categories": request.data_categories},
-            f"consent:{request.consent_id}" if request.consent_id else "share_request",
-        )
-    return {"status": str(request.status)}
-
-
-# --- lists and single lookups, each inside the caller's scope (the same for node(id:)) ---------
-
-
-def grant_status(now: datetime) -> Any:
-    """SQL: a grant's ``ShareGrantStatus`` at ``now`` (IN_FORCE exactly when the one rule,
-    :func:`authz.grants.grant_in_force`, holds)."""
-    return case(
-        (ShareGrant.revoked_at.is_not(None), ShareGrantStatus.REVOKED.value),
-        (grant_in_force(now), ShareGrantStatus.IN_FORCE.value),
-        (ShareGrant.expires_at <= now, ShareGrantStatus.EXPIRED.value),
-        else_=ShareGrantStatus.SCHEDULED.value,
-    )
-
-
-def status_of_grant(grant: ShareGrant, now: datetime) -> ShareGrantStatus:
-    """:func:`grant_status` of one loaded grant."""
-    if grant.revoked_at is not None:
-        return ShareGrantStatus.REVOKED
-    if is_grant_in_force(grant, now):
-        return ShareGrantStatus.IN_FORCE
-    if grant.expires_at <= now:
-        return ShareGrantStatus.EXPIRED
-    return ShareGrantStatus.SCHEDULED
-
-
-def grant_scope(actor: Staff, see_all: bool) -> ColumnElement[bool]:
-    """Grants a caller may list: those their branch gave or they receive, or all (``see_all``:
-    security admins and auditors)."""
-    if see_all:
-        return true()
-    return or_(ShareGrant.granting_branch_id == actor.branch_id, in_force(actor, clock.now()))
-
-
-def grant_page(
-    session: Session, scope: ColumnElement[bool], where: Any, request: PageRequest
-) -> Page:
-    """Grants inside ``scope`` matching ``where``, newest first."""
-    statement = select(ShareGrant).where(scope, where)
-    keys = [SortKey(ShareGrant.id, True, int)]
-    return paginate(session, statement, keys, request, lambda g: [g.id])
-
-
-def visible_grant(session: Session, scope: ColumnElement[bool], grant_id: int) -> ShareGrant | None:
-    """One grant inside ``scope`` (None when missing or outside it, alike)."""
-    return session.scalar(select(ShareGrant).where(ShareGrant.id == grant_id, scope))
-
-
-def share_request_scope(actor: Staff, see_all: bool) -> ColumnElement[bool]:
-    """Share requests a caller may list: their own, or all (``see_all``: security admins)."""
-    return true() if see_all else ShareRequest.requested_by_id == actor.id
-
-
-def share_request_page(
-    session: Session, scope: ColumnElement[bool], where: Any, request: PageRequest
-) -> Page:
-    """Share requests inside ``scope`` matching ``where``, newest first."""
-    statement = select(ShareRequest).where(scope, where)
-    keys = [SortKey(ShareRequest.id, True, int)]
-    return paginate(session, statement, keys, request, lambda r: [r.id])
-
-
-def visible_share_request(
-    session: Session, scope: ColumnElement[bool], request_id: int
-) -> ShareRequest | None:
-    return session.scalar(select(ShareRequest).where(ShareRequest.id == request_id, scope))
-
-
-def consent_scope(actor: Staff) -> ColumnElement[bool]:
-    """Consents a caller may list of a customer they see: a third party only its own, not
-    other recipients'; staff every one."""
-    if actor.third_party_id is not None:
-        return Consent.third_party_id == actor.third_party_id
-    return true()
-
-
-def consent_page(
-    session: Session,
-    customer_id: int,
-    scope: ColumnElement[bool],
-    where: Any,
-    request: PageRequest,
-) -> Page:
-    """A customer's consents inside ``scope`` matching ``where``, newest first."""
-    statement = select(Consent).where(Consent.customer_id == customer_id, scope, where)
-    keys = [SortKey(Consent.id, True, int)]
-    return paginate(session, statement, keys, request, lambda c: [c.id])
-
-
-def third_party_scope(actor: Staff) -> ColumnElement[bool]:
-    """Third parties a caller may look up: staff every one (they record consents naming
-    them); a third party's principal only its own organisation."""
-    if actor.third_party_id is not None:
-        return ThirdParty.id == actor.third_party_id
-    return true()
-
-
-def third_party_page(
-    session: Session, scope: ColumnElement[bool], where: Any, request: PageRequest
-) -> Page:
-    """Third parties inside ``scope`` matching ``where``, by name."""
-    statement = select(ThirdParty).where(scope, where)
-    keys = [SortKey(ThirdParty.name, False, str), SortKey(ThirdParty.id, False, int)]
-    return paginate(session, statement, keys, request, lambda p: [p.name, p.id])
-
-
-def principals(session: Session, party_ids: Sequence[int]) -> dict[int, str]:
-    """The employee number each third party's API client signs in as."""
-    rows = session.execute(
-        select(Staff.third_party_id, Staff.employee_no)
-        .where(Staff.third_party_id.in_(list(party_ids)))
-        .order_by(Staff.id)
-    )
-    found: dict[int, str] = {}
-    for party, number in rows:
-        if party is not None:
-            found.setdefault(party, number)
-    return found
-
-
-def visible_third_party(
-    session: Session, scope: ColumnElement[bool], party_id: int
-) -> tuple[ThirdParty, str] | None:
-    """A third party inside ``scope`` and its principal's employee number."""
-    party = session.scalar(select(ThirdParty).where(ThirdParty.id == party_id, scope))
-    if party is None:
-        return None
-    return party, principals(session, [party.id]).get(party.id, "")
