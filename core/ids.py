@@ -12,11 +12,18 @@ def global_id(type_name: str, pk: int) -> str:
     return base64.b64encode(f"{type_name}:{pk}".encode()).decode()
 
 
+# Primary keys are 64-bit integers at most: a larger key names no row (and SQLite cannot bind it).
+MAX_PK = 2**63 - 1
+
+
 def parse_global_id(value: str) -> tuple[str, int] | None:
-    """``(type name, primary key)`` or None when ``value`` is not a global ID."""
+    """``(type name, primary key)`` or None when ``value`` is not a global ID (a key of ASCII
+    digits up to :data:`MAX_PK`)."""
     try:
         type_name, _, pk = base64.b64decode(value.encode(), validate=True).decode().partition(":")
-        return (type_name, int(pk)) if type_name and pk.isdigit() else None
+        if not (type_name and pk.isascii() and pk.isdigit()) or int(pk) > MAX_PK:
+            return None
+        return type_name, int(pk)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
 

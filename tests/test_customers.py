@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from core.ids import global_id
 from store.customers import Customer, InformationSource
 from tests.conftest import (
     CREATE,
@@ -262,3 +263,26 @@ def test_node_resolves_a_customer_by_global_id(backend: Backend) -> None:
     assert node == {"id": customer["id"], "name": "测试客户"}
     missing = backend.gql('{ node(id: "Q3VzdG9tZXI6OTk5OTk5OQ==") { id } }')
     assert missing["node"] is None
+
+
+def test_a_global_id_with_an_out_of_range_key_is_missing_or_invalid_not_an_internal_error(
+    backend: Backend,
+) -> None:
+    """A key past the database's 64-bit integers names no row: ``node`` answers null, an ID
+    argument or filter is ``INVALID_ID`` — never ``INTERNAL`` (SQLite cannot bind such an int)."""
+    for key in (2**63, 10**30):
+        for type_name in ("Customer", "Transaction", "Consent", "ShareRequest", "Task"):
+            found = backend.gql(
+                "query($id: ID!) { node(id: $id) { id } }", {"id": global_id(type_name, key)}
+            )
+            assert found["node"] is None, (type_name, key)
+        customer = global_id("Customer", key)
+        for query in (
+            "query($id: ID!) { customer(id: $id) { id } }",
+            "query($id: ID!) { transactions(customerId: $id) { totalCount } }",
+            "query($id: ID!) { complaints(where: {customer: {eq: $id}}) { totalCount } }",
+        ):
+            body = backend.post(query, {"id": customer}).json()
+            codes = [e["extensions"]["code"] for e in body.get("errors", [])]
+            assert codes == ["BAD_USER_INPUT"], (query, body)
+            assert body["errors"][0]["extensions"]["fields"][0]["code"] == "INVALID_ID"
