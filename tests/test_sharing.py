@@ -256,3 +256,55 @@ def test_node_finds_a_share_grant_inside_the_lists_scope_only(backend: Backend) 
         assert backend.gql(NODE, {"id": missing}, staff="AUD0001", purpose="AUDIT")["node"] is None
     finally:
         backend.gql(REVOKE, {"id": grant}, staff="SUP0001")
+
+
+def test_a_third_party_sees_no_share_grant_of_the_branch_that_registered_it(
+    backend: Backend,
+) -> None:
+    """A third party's principal is filed under the registering admin's branch (HO), but it
+    belongs to no branch: the grants that branch gives are not its business, neither in
+    ``shareGrants`` nor by ``node(id:)``."""
+    registered = backend.gql(
+        """mutation($input: RegisterThirdPartyInput!) { registerThirdParty(input: $input) {
+             thirdParty { principal } errors { code } } }""",
+        {
+            "input": {
+                "name": "合作征信机构",
+                "agreementReference": "保密协议 NDA-2026-031",
+                "agreementSignedOn": "2026-01-01",
+                "agreementExpiresOn": "2030-12-31",
+            }
+        },
+        staff="SEC0001",
+    )["registerThirdParty"]
+    assert registered["errors"] == []
+    party = registered["thirdParty"]["principal"]
+    assign = """mutation($input: RoleAssignmentInput!) { %s(input: $input) { errors { code } } }"""
+    role = {"employeeNo": "MKT0001", "role": "BRANCH_SUPERVISOR"}  # a supervisor at HO
+    assert (
+        backend.gql(assign % "assignRole", {"input": role}, staff="SEC0001")["assignRole"]["errors"]
+        == []
+    )
+    grant = None
+    try:
+        values = {
+            "receivingRole": "RISK_OFFICER",
+            "purpose": "RISK_CONTROL",
+            "fieldGroups": ["contact"],
+            "expiresAt": (clock.now() + timedelta(days=30)).isoformat(),
+            "reason": "head office review",
+        }
+        created = backend.gql(CREATE, {"input": values}, staff="MKT0001")["createShareGrant"]
+        assert created["errors"] == []
+        grant = created["shareGrant"]["id"]
+        assert backend.gql(NODE, {"id": grant}, staff="MKT0001")["node"] is not None
+        listed = backend.gql(
+            "{ shareGrants(first: 100) { totalCount edges { node { id } } } }", staff=party
+        )["shareGrants"]
+        assert grant not in [e["node"]["id"] for e in listed["edges"]]
+        assert listed["totalCount"] == 0
+        assert backend.gql(NODE, {"id": grant}, staff=party)["node"] is None
+    finally:
+        if grant is not None:
+            backend.gql(REVOKE, {"id": grant}, staff="MKT0001")
+        backend.gql(assign % "unassignRole", {"input": role}, staff="SEC0001")

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, or_, select, true
+from sqlalchemy import ColumnElement, case, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from authz.grants import grant_in_force, in_force
@@ -41,9 +41,12 @@ def status_of_grant(grant: ShareGrant, now: datetime) -> ShareGrantStatus:
 
 def grant_scope(actor: Staff, see_all: bool) -> ColumnElement[bool]:
     """Grants a caller may list: those their branch gave or they receive, or all (``see_all``:
-    security admins and auditors)."""
+    security admins and auditors). A third party's principal is filed under a branch but
+    belongs to none, and never receives a grant: no grant at all."""
     if see_all:
         return true()
+    if actor.third_party_id is not None:
+        return false()
     return or_(ShareGrant.granting_branch_id == actor.branch_id, in_force(actor, clock.now()))
 
 
