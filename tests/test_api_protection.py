@@ -164,3 +164,53 @@ def test_graphiql_and_introspection_can_be_switched_off(tmp_path: Path, backend:
         body = response.json()
         assert body["data"] is None
         assert "introspection" in body["errors"][0]["message"].lower()
+
+
+def test_filter_values_no_database_can_hold_are_bad_input_not_internal_errors(
+    backend: Backend,
+) -> None:
+    """Every list's ``where:`` goes through one compiler: an instant that leaves the calendar
+    once converted to UTC, or text with a NUL character (PostgreSQL text cannot hold one), is
+    ``BAD_USER_INPUT`` naming the operator — never ``INTERNAL``."""
+    cases = [
+        (
+            '{ customers(where: {createdAt: {gte: "0001-01-01T00:00:00+05:00"}}) { totalCount } }',
+            "HO0001",
+            "CUSTOMER_SERVICE",
+            ["where", "createdAt", "gte"],
+        ),
+        (
+            '{ complaints(where: {acceptedAt: {lte: "9999-12-31T23:59:59-12:00"}}) { totalCount } }',
+            "HO0001",
+            "COMPLAINT_HANDLING",
+            ["where", "acceptedAt", "lte"],
+        ),
+        (
+            '{ auditLog(where: {or: [{at: {gte: "0001-01-01T00:00:00+01:00"}}]}) { totalCount } }',
+            "AUD0001",
+            "AUDIT",
+            ["where", "or", "0", "at", "gte"],
+        ),
+        (
+            '{ auditLog(where: {actor: {contains: "RM\\u0000"}}) { totalCount } }',
+            "AUD0001",
+            "AUDIT",
+            ["where", "actor", "contains"],
+        ),
+        (
+            '{ thirdParties(where: {name: {in: ["a", "\\u0000"]}}) { totalCount } }',
+            "SEC0001",
+            None,
+            ["where", "name", "in"],
+        ),
+        (
+            '{ customers(where: {name: {eq: "张\\u0000"}}) { totalCount } }',
+            "HO0001",
+            "CUSTOMER_SERVICE",
+            ["where", "name", "eq"],
+        ),
+    ]
+    for query, staff, purpose, field in cases:
+        body = backend.post(query, staff=staff, purpose=purpose).json()
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"], body
+        assert body["errors"][0]["extensions"]["fields"][0]["field"] == field

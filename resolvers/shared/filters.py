@@ -37,7 +37,23 @@ def _instant(value: datetime, path: tuple[str, ...]) -> datetime:
     """A date-time input as the UTC instant it names; without an offset it names none."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise UserInputError.one(path, "INVALID", "give a UTC offset, e.g. Z or +08:00")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+05:00 is before the first UTC instant
+        raise UserInputError.one(path, "INVALID", "outside the supported time range") from None
+
+
+def _text(value: str, path: tuple[str, ...]) -> str:
+    """A text operand; a NUL character matches nothing and PostgreSQL text cannot hold one."""
+    if "\x00" in value:
+        raise UserInputError.one(path, "INVALID", "must not contain a NUL character")
+    return value
+
+
+def _graphql_name(name: str) -> str:
+    """The input field's name as the client wrote it (``accepted_at`` → ``acceptedAt``)."""
+    first, *rest = name.split("_")
+    return first + "".join(part.capitalize() for part in rest)
 
 
 def _escape_like(value: str) -> str:
@@ -62,6 +78,8 @@ def _column_operators(spec: FilterField, ops: Any, path: tuple[str, ...]) -> lis
     def convert(value: Any, where: tuple[str, ...]) -> Any:
         if isinstance(value, datetime):
             return _instant(value, where)
+        if isinstance(value, str) and spec.kind != "id":
+            return _text(value, where)
         return pk_of(value, spec.id_type or "", where) if spec.kind == "id" else value
 
     if getattr(ops, "eq", None) is not None:
@@ -76,9 +94,11 @@ def _column_operators(spec: FilterField, ops: Any, path: tuple[str, ...]) -> lis
     if getattr(ops, "lte", None) is not None:
         clauses.append(column <= convert(ops.lte, (*path, "lte")))
     if getattr(ops, "contains", None) is not None:
-        clauses.append(column.contains(_escape_like(ops.contains), escape="\\"))
+        value = _text(ops.contains, (*path, "contains"))
+        clauses.append(column.contains(_escape_like(value), escape="\\"))
     if getattr(ops, "starts_with", None) is not None:
-        clauses.append(column.startswith(_escape_like(ops.starts_with), escape="\\"))
+        value = _text(ops.starts_with, (*path, "startsWith"))
+        clauses.append(column.startswith(_escape_like(value), escape="\\"))
     return clauses
 
 
@@ -97,7 +117,7 @@ def compile_where(
     for name, spec in fields.items():
         ops = getattr(where, name, None)
         if ops is not None:
-            clauses.extend(_operators(spec, ops, (*path, name)))
+            clauses.extend(_operators(spec, ops, (*path, _graphql_name(name))))
     for i, sub in enumerate(getattr(where, "and_", None) or []):
         clauses.append(compile_where(sub, fields, (*path, "and", str(i)), depth + 1))
     alternatives = getattr(where, "or_", None)
