@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 from pathlib import Path
 
@@ -212,5 +213,32 @@ def test_filter_values_no_database_can_hold_are_bad_input_not_internal_errors(
     ]
     for query, staff, purpose, field in cases:
         body = backend.post(query, staff=staff, purpose=purpose).json()
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"], body
+        assert body["errors"][0]["extensions"]["fields"][0]["field"] == field
+    # A lone surrogate passes JSON (not a GraphQL literal): through a variable.
+    for query, staff, purpose, field in [
+        (
+            "query($v: String!) { customers(where: {name: {eq: $v}}) { totalCount } }",
+            "HO0001",
+            "CUSTOMER_SERVICE",
+            ["where", "name", "eq"],
+        ),
+        (
+            "query($v: String!) { auditLog(where: {actor: {startsWith: $v}}) { totalCount } }",
+            "AUD0001",
+            "AUDIT",
+            ["where", "actor", "startsWith"],
+        ),
+    ]:
+        body = backend.client.post(
+            "/graphql",
+            # json.dumps escapes the surrogate (\\ud800) as a client's JSON encoder would.
+            content=json.dumps({"query": query, "variables": {"v": "\ud800张"}}),
+            headers={
+                "Authorization": f"Bearer {backend.token(staff)}",
+                "Content-Type": "application/json",
+                "X-Purpose": purpose,
+            },
+        ).json()
         assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"], body
         assert body["errors"][0]["extensions"]["fields"][0]["field"] == field

@@ -44,9 +44,14 @@ def _instant(value: datetime, path: tuple[str, ...]) -> datetime:
 
 
 def _text(value: str, path: tuple[str, ...]) -> str:
-    """A text operand; a NUL character matches nothing and PostgreSQL text cannot hold one."""
+    """A text operand a database can hold: no NUL (PostgreSQL text cannot hold one) and no lone
+    UTF-16 surrogate (JSON's ``"\\ud800"``; not encodable as UTF-8)."""
     if "\x00" in value:
         raise UserInputError.one(path, "INVALID", "must not contain a NUL character")
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise UserInputError.one(path, "INVALID", "must be valid Unicode text") from None
     return value
 
 
