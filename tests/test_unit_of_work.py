@@ -517,3 +517,35 @@ def test_a_timer_step_is_one_change_entry_of_the_worker(backend: Backend) -> Non
         "rows"
     ]
     assert read(backend, complaint)["slaState"] == "AT_RISK"
+
+
+ADMIN_RULE = {
+    "role": "SECURITY_ADMIN",
+    "object": "admin:policy",
+    "action": "use",
+    "effect": "allow",
+}
+HEAD_OFFICE_ADMIN = {**ADMIN_RULE, "role": "HEAD_OFFICE"}
+TWO_CHANGES = """mutation($a: PolicyRuleInput!, $b: PolicyRuleInput!) {
+  one: removePolicyRule(input: $a) { errors { code } }
+  two: addPolicyRule(input: $b) { errors { code } }
+}"""
+
+
+def test_the_right_is_checked_again_as_it_is_when_the_change_runs(backend: Backend) -> None:
+    """A right lost after the request began (here by the document's own first mutation) is
+    missing when the next mutation runs: that one is refused and writes nothing, the first
+    stands with its one entry."""
+    _ok(backend, "addPolicyRule", Call("SEC0001", HEAD_OFFICE_ADMIN))  # restores the rule below
+    last = _last_id(backend)
+    try:
+        body = backend.post(TWO_CHANGES, {"a": ADMIN_RULE, "b": RULE}, staff="SEC0001").json()
+        entries = _changes_after(backend, last)
+    finally:
+        _ok(backend, "addPolicyRule", Call("HO0001", ADMIN_RULE))
+        _ok(backend, "removePolicyRule", Call("SEC0001", HEAD_OFFICE_ADMIN))
+        _run(backend, "removePolicyRule", Call("SEC0001", RULE))  # NOT_FOUND unless it ran
+    # (Payloads are non-null: the refusal nulls ``data``, the first change stands regardless.)
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"], body
+    assert [e["path"] for e in body["errors"]] == [["two"]]
+    assert [e["operation"] for e in entries] == ["removePolicyRule"]
