@@ -549,3 +549,29 @@ def test_the_right_is_checked_again_as_it_is_when_the_change_runs(backend: Backe
     assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"], body
     assert [e["path"] for e in body["errors"]] == [["two"]]
     assert [e["operation"] for e in entries] == ["removePolicyRule"]
+
+
+def test_a_change_names_the_customers_whose_rows_it_changed(backend: Backend) -> None:
+    """An auditor asking for a customer's entries (``auditLog(where: {customer})``) finds every
+    change of rows about them: watching them, a handler's step on their complaint, a timer's
+    warning on it — not only the changes that note their customer themselves."""
+    customer = bj_customer(backend)
+    pk = pk_of(customer["id"], "Customer", "id")
+    last = _last_id(backend)
+    _ok(backend, "watchCustomer", Call("RISK0001", {"customerId": customer["id"], "reason": "x"}))
+    complaint = submit(backend, customer)
+    assign(backend, complaint)
+    due = datetime.fromisoformat(read(backend, complaint)["decisionDueAt"])
+    fire_timers(backend, due - 2 * DAY)
+    complaint_row = str(complaint_pk(backend, complaint))
+    concerned = {
+        e["operation"].split(":")[0]: e["customer_ids"]
+        for e in _changes_after(backend, last)
+        if e["operation"] in {"watchCustomer", "submitComplaint", "completeTask"}
+        or any(r["table"] == "complaints" and r["pk"] == complaint_row for r in e["detail"]["rows"])
+    }
+    assert set(concerned) == {"watchCustomer", "submitComplaint", "completeTask", "timer"}
+    assert {
+        operation: orjson.loads(ids) if isinstance(ids, str) else ids
+        for operation, ids in concerned.items()
+    } == {operation: [pk] for operation in concerned}
