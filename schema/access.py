@@ -162,9 +162,10 @@ class AccessReport(SchemaExtension):
         selected: tuple[tuple[tuple[str, ...], str, str], ...],
     ) -> None:
         """Record one READ entry when personal data of customers was revealed (SHARE-4)."""
-        # Mutations are audited as CHANGE entries inside their own transaction instead.
+        # A mutation's payload reveals like a query's answer: what it changed is its CHANGE
+        # entry, what it answered with is this READ entry.
         customers = ctx.customer_ids + ctx.complaint_customer_ids
-        if ctx.auditor is None or not customers or operation.operation.value == "mutation":
+        if ctx.auditor is None or not customers:
             return
         # Usually one access serves every customer; compare each distinct one once.
         distinct = {id(a): a for a in map(ctx.access.access_for, set(customers))}

@@ -30,7 +30,14 @@ from schema.schema import build_schema
 from store import audit_chain
 from store.audit import GENESIS_HASH, AuditCustomer, AuditEntry
 from store.db import make_engine
-from tests.conftest import Backend, branch_id, create_customer, settings_env
+from tests.conftest import (
+    SOURCE,
+    Backend,
+    branch_id,
+    create_customer,
+    new_id_number,
+    settings_env,
+)
 from tests.test_at_rest import sealed_before_row_binding
 
 LOG = """
@@ -45,6 +52,18 @@ query($where: AuditWhere, $first: Int) {
 ONE = "query Look($id: ID!) { customer(id: $id) { name idNumber phone } }"
 
 
+QUIET_CREATE = """mutation($input: CreateCustomerInput!) { createCustomer(input: $input) {
+                    customer { id version } errors { code } } }"""
+
+
+def _new_customer(backend: Backend, **fields: Any) -> dict[str, Any]:
+    """A customer created with an answer that reveals nothing personal (so no READ entry)."""
+    values = {"name": "审计客户", "idNumber": new_id_number(), "source": SOURCE, **fields}
+    payload = backend.gql(QUIET_CREATE, {"input": values})["createCustomer"]
+    assert payload["errors"] == [], payload
+    return dict(payload["customer"])
+
+
 def _log(backend: Backend, **equal: Any) -> list[dict[str, Any]]:
     """Entries whose fields equal ``equal`` (``customer``, ``actor``, ``action`` …)."""
     where = {name: {"eq": value} for name, value in equal.items()}
@@ -54,7 +73,7 @@ def _log(backend: Backend, **equal: Any) -> list[dict[str, Any]]:
 
 def test_a_read_of_personal_data_is_recorded_with_purpose_and_effects(backend: Backend) -> None:
     manager = backend.gql("{ me { id } }", staff="RM0001")["me"]["id"]
-    customer = create_customer(
+    customer = _new_customer(
         backend, relationshipManager=manager, branch=branch_id(backend, "SUP0001")
     )
     backend.gql(ONE, {"id": customer["id"]}, staff="RM0001", purpose="RELATIONSHIP_MANAGEMENT")
@@ -104,10 +123,30 @@ def test_changes_are_recorded_in_their_transaction(backend: Backend) -> None:
     assert raw and all("13700002222" not in (row.detail or "") for row in raw)
 
 
+def test_personal_data_a_mutation_answers_with_is_recorded_as_a_read(backend: Backend) -> None:
+    """A mutation's payload reveals like a query: the customer it answers with is a READ entry
+    with each personal field's effect, beside the CHANGE entry of what it changed."""
+    customer = create_customer(backend)
+    verify = """mutation Verify($input: RecordVerificationInput!) { recordVerification(input: $input) {
+                  customer { name idNumber phone } errors { code } } }"""
+    verification = {"customerId": customer["id"], "informationKind": "BASIC", "result": "CONFIRMED"}
+    answer = backend.gql(verify, {"input": verification}, staff="HO0001")["recordVerification"]
+    assert answer["customer"]["idNumber"] == customer["idNumber"]
+    entries = _log(backend, customer=customer["id"], operation="Verify")
+    assert [e["action"] for e in entries] == ["READ"]
+    assert {f["field"]: f["effect"] for f in entries[0]["fields"]} == {
+        "Customer.name": "FULL",
+        "Customer.idNumber": "FULL",
+        "Customer.phone": "FULL",
+    }
+    changes = _log(backend, customer=customer["id"], action="CHANGE")
+    assert changes[0]["operation"] == "recordVerification"
+
+
 def test_the_log_filters_with_typed_operators_and_pages_both_ways(backend: Backend) -> None:
     """``auditLog(where:)`` takes the operators every list takes: ``in`` over customers and
     actions, a time range, ``startsWith`` on text, ``or``; it pages forward and backward."""
-    first, second = create_customer(backend), create_customer(backend)
+    first, second = _new_customer(backend), _new_customer(backend)
     for customer in (first, second):
         backend.gql(ONE, {"id": customer["id"]}, staff="HO0001")
     since = _log(backend, customer=first["id"], action="CHANGE")[0]
@@ -816,7 +855,7 @@ def test_auditors_find_a_restore_in_the_audit_log(
 def test_a_read_of_changed_values_in_the_history_is_recorded(backend: Backend) -> None:
     """customerHistory's oldValue/newValue reveal the personal values a change replaced: such a
     read is audited like a read of the live field, with the effect it was shown with."""
-    customer = create_customer(backend, phone="13700003333")
+    customer = _new_customer(backend, phone="13700003333")
     update = """mutation($input: UpdateCustomerInput!) { updateCustomer(input: $input) {
                   errors { code } } }"""
     change = {
