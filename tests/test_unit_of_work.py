@@ -575,3 +575,36 @@ def test_a_change_names_the_customers_whose_rows_it_changed(backend: Backend) ->
         operation: orjson.loads(ids) if isinstance(ids, str) else ids
         for operation, ids in concerned.items()
     } == {operation: [pk] for operation in concerned}
+
+
+def test_a_change_records_only_a_purpose_the_caller_may_declare(backend: Backend) -> None:
+    """Like a READ entry, a CHANGE entry names the declared purpose only when the caller's roles
+    may declare it: a security admin sending ``X-Purpose: CUSTOMER_SERVICE`` changed the policy
+    for no customer's service."""
+    last = _last_id(backend)
+    try:
+        _ok(backend, "addPolicyRule", Call("SEC0001", RULE, purpose="CUSTOMER_SERVICE"))
+    finally:
+        _ok(backend, "removePolicyRule", Call("SEC0001", RULE, purpose=None))
+    customer = create_customer(backend)
+    _ok(
+        backend,
+        "recordVerification",
+        Call(
+            "HO0001",
+            {"customerId": customer["id"], "informationKind": "BASIC", "result": "CONFIRMED"},
+        ),
+    )
+    with backend.engine.connect() as connection:
+        purposes = connection.execute(
+            text(
+                "SELECT operation, purpose FROM audit_log WHERE action = 'CHANGE' AND id > :last "
+                "ORDER BY id"
+            ),
+            {"last": last},
+        ).all()
+    assert [tuple(row) for row in purposes if row.operation != "createCustomer"] == [
+        ("addPolicyRule", None),
+        ("removePolicyRule", None),
+        ("recordVerification", "CUSTOMER_SERVICE"),
+    ]

@@ -230,7 +230,7 @@ def _text(value: str | Callable[[], str]) -> str:
 
 def run(
     session: Session,
-    actor: Actor,
+    actor: Actor | Callable[[], Actor],
     right: str | Callable[[], str],
     operation: str | Callable[[], str],
     command: Callable[[Session], R],
@@ -243,8 +243,8 @@ def run(
     ``check`` raises when the caller may not (run first, inside the transaction). With
     ``nested`` the unit is a savepoint of the caller's transaction, which commits it (the
     worker advances several instances per transaction, each in a unit of its own).
-    ``right`` and ``operation`` may be computed once the command ran (the right a check
-    found, what a timer step did).
+    ``actor``, ``right`` and ``operation`` may be computed once the command ran (the caller as
+    the check found them, the right it found, what a timer step did).
     """
     units = _units(session)
     session.info.pop(CUSTOMER_CHANGES, None)
@@ -256,7 +256,8 @@ def run(
             check()
         result = command(session)
         session.flush()
-        entry = _entry(actor, _text(right), _text(operation), unit, session)
+        who = actor() if callable(actor) else actor
+        entry = _entry(who, _text(right), _text(operation), unit, session)
         audit.append(session.connection(), [entry])
         units.pop()
         if savepoint is not None:
