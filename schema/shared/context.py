@@ -131,7 +131,10 @@ class Context:
             raise Unauthenticated("the caller is unknown or inactive")
         if self.policy_watcher is not None:
             self.policy_watcher.check()
-        self.authorize(staff, self.access.purpose)
+        # Decisions are cached per roles and policy version: the same object when neither
+        # changed, and then the request keeps its access (and what it noted for the read audit).
+        if self.policy.decisions(staff.roles) is not self.access.decisions:
+            self.authorize(staff, self.access.purpose)
 
     @property
     def actor(self) -> Staff:
