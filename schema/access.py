@@ -147,13 +147,15 @@ class AccessReport(SchemaExtension):
             # Synchronous read audit (KEHU_AUDIT_READS=sync): no entry, no answer.
             log.exception("a read could not be written to the audit log; its answer is withheld")
             result.data = None
-            result.errors = [
-                GraphQLError(
-                    "The read could not be recorded in the audit log, so nothing is returned; "
-                    "try again later.",
-                    extensions={"code": "AUDIT_UNAVAILABLE"},
-                )
-            ]
+            # A mutation committed its change (and CHANGE entry) before: it must not be repeated.
+            message = (
+                "The change was made, but its answer could not be recorded in the audit log, so "
+                "nothing is returned; read it again later."
+                if operation.operation.value == "mutation"
+                else "The read could not be recorded in the audit log, so nothing is returned; "
+                "try again later."
+            )
+            result.errors = [GraphQLError(message, extensions={"code": "AUDIT_UNAVAILABLE"})]
 
     @staticmethod
     def _audit_read(

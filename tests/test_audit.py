@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -783,30 +784,28 @@ def test_sync_read_audit_commits_the_entry_before_the_answer(
         )
 
 
-def test_sync_read_audit_withholds_the_answer_when_the_entry_cannot_be_written(
-    backend: Backend, sync_client: TestClient
-) -> None:
-    customer = create_customer(backend, name="审计失败")
+@contextmanager
+def _refusing_entries(backend: Backend, operation: str) -> Iterator[None]:
+    """The database refuses entries of ``operation`` (as a full disk or a lost connection would)."""
     postgres = backend.name == "postgresql"
-    # The database refuses this operation's entry (as a full disk or a lost connection would).
     refuse = (
         [
             "CREATE FUNCTION test_refuse_entry() RETURNS trigger LANGUAGE plpgsql AS "
             "$$ BEGIN RAISE EXCEPTION 'refused'; END $$",
             "CREATE TRIGGER test_refuse_entry BEFORE INSERT ON audit_log FOR EACH ROW "
-            "WHEN (NEW.operation = 'SyncRefused') EXECUTE FUNCTION test_refuse_entry()",
+            f"WHEN (NEW.operation = '{operation}') EXECUTE FUNCTION test_refuse_entry()",
         ]
         if postgres
         else [
             "CREATE TRIGGER test_refuse_entry BEFORE INSERT ON audit_log "
-            "WHEN NEW.operation = 'SyncRefused' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            f"WHEN NEW.operation = '{operation}' BEGIN SELECT RAISE(ABORT, 'refused'); END"
         ]
     )
     with backend.engine.begin() as connection:
         for statement in refuse:
             connection.execute(text(statement))
     try:
-        response = _read(backend, sync_client, "SyncRefused", customer["id"])
+        yield
     finally:
         with backend.engine.begin() as connection:
             connection.execute(
@@ -814,6 +813,14 @@ def test_sync_read_audit_withholds_the_answer_when_the_entry_cannot_be_written(
             )
             if postgres:
                 connection.execute(text("DROP FUNCTION test_refuse_entry()"))
+
+
+def test_sync_read_audit_withholds_the_answer_when_the_entry_cannot_be_written(
+    backend: Backend, sync_client: TestClient
+) -> None:
+    customer = create_customer(backend, name="审计失败")
+    with _refusing_entries(backend, "SyncRefused"):
+        response = _read(backend, sync_client, "SyncRefused", customer["id"])
     body = response.json()
     assert body["data"] is None
     assert [e["extensions"]["code"] for e in body["errors"]] == ["AUDIT_UNAVAILABLE"]
@@ -822,6 +829,35 @@ def test_sync_read_audit_withholds_the_answer_when_the_entry_cannot_be_written(
     # The next read is answered (and audited) again.
     assert _read(backend, sync_client, "SyncRefused", customer["id"]).json()["data"]
     assert len(_reads_named(backend, "SyncRefused")) == 1
+
+
+def test_a_mutation_whose_answer_cannot_be_audited_says_that_its_change_was_made(
+    backend: Backend, sync_client: TestClient
+) -> None:
+    """Synchronous read audit withholds a mutation's answer too when its READ entry cannot be
+    written, but the change (and its CHANGE entry) was committed before: the error says so,
+    so the caller reads it again rather than repeating the change."""
+    customer = _new_customer(backend)
+    verify = """mutation SyncVerify($input: RecordVerificationInput!) {
+                  recordVerification(input: $input) { customer { idNumber } errors { code } } }"""
+    verification = {"customerId": customer["id"], "informationKind": "BASIC", "result": "CONFIRMED"}
+    headers = {
+        "Authorization": f"Bearer {backend.token('HO0001')}",
+        "X-Purpose": "CUSTOMER_SERVICE",
+    }
+    with _refusing_entries(backend, "SyncVerify"):
+        response = sync_client.post(
+            "/graphql",
+            json={"query": verify, "variables": {"input": verification}},
+            headers=headers,
+        )
+    body = response.json()
+    assert body["data"] is None
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "AUDIT_UNAVAILABLE"
+    assert error["message"].startswith("The change was made")
+    changes = _log(backend, customer=customer["id"], action="CHANGE")
+    assert changes[0]["operation"] == "recordVerification"
 
 
 def test_auditors_find_a_restore_in_the_audit_log(
