@@ -147,13 +147,15 @@ class AccessReport(SchemaExtension):
             # Synchronous read audit (KEHU_AUDIT_READS=sync): no entry, no answer.
             log.exception("a read could not be written to the audit log; its answer is withheld")
             result.data = None
-            result.errors = [
-                GraphQLError(
-                    "The read could not be recorded in the audit log, so nothing is returned; "
-                    "try again later.",
-                    extensions={"code": "AUDIT_UNAVAILABLE"},
-                )
-            ]
+            # A mutation committed its change (and CHANGE entry) before: it must not be repeated.
+            message = (
+                "The change was made, but its answer could not be recorded in the audit log, so "
+                "nothing is returned; read it again later."
+                if operation.operation.value == "mutation"
+                else "The read could not be recorded in the audit log, so nothing is returned; "
+                "try again later."
+            )
+            result.errors = [GraphQLError(message, extensions={"code": "AUDIT_UNAVAILABLE"})]
 
     @staticmethod
     def _audit_read(
@@ -162,9 +164,10 @@ class AccessReport(SchemaExtension):
         selected: tuple[tuple[tuple[str, ...], str, str], ...],
     ) -> None:
         """Record one READ entry when personal data of customers was revealed (SHARE-4)."""
-        # Mutations are audited as CHANGE entries inside their own transaction instead.
+        # A mutation's payload reveals like a query's answer: what it changed is its CHANGE
+        # entry, what it answered with is this READ entry.
         customers = ctx.customer_ids + ctx.complaint_customer_ids
-        if ctx.auditor is None or not customers or operation.operation.value == "mutation":
+        if ctx.auditor is None or not customers:
             return
         # Usually one access serves every customer; compare each distinct one once.
         distinct = {id(a): a for a in map(ctx.access.access_for, set(customers))}

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,14 @@ from schema.schema import build_schema
 from store import audit_chain
 from store.audit import GENESIS_HASH, AuditCustomer, AuditEntry
 from store.db import make_engine
-from tests.conftest import Backend, branch_id, create_customer, settings_env
+from tests.conftest import (
+    SOURCE,
+    Backend,
+    branch_id,
+    create_customer,
+    new_id_number,
+    settings_env,
+)
 from tests.test_at_rest import sealed_before_row_binding
 
 LOG = """
@@ -45,6 +53,18 @@ query($where: AuditWhere, $first: Int) {
 ONE = "query Look($id: ID!) { customer(id: $id) { name idNumber phone } }"
 
 
+QUIET_CREATE = """mutation($input: CreateCustomerInput!) { createCustomer(input: $input) {
+                    customer { id version } errors { code } } }"""
+
+
+def _new_customer(backend: Backend, **fields: Any) -> dict[str, Any]:
+    """A customer created with an answer that reveals nothing personal (so no READ entry)."""
+    values = {"name": "审计客户", "idNumber": new_id_number(), "source": SOURCE, **fields}
+    payload = backend.gql(QUIET_CREATE, {"input": values})["createCustomer"]
+    assert payload["errors"] == [], payload
+    return dict(payload["customer"])
+
+
 def _log(backend: Backend, **equal: Any) -> list[dict[str, Any]]:
     """Entries whose fields equal ``equal`` (``customer``, ``actor``, ``action`` …)."""
     where = {name: {"eq": value} for name, value in equal.items()}
@@ -54,7 +74,7 @@ def _log(backend: Backend, **equal: Any) -> list[dict[str, Any]]:
 
 def test_a_read_of_personal_data_is_recorded_with_purpose_and_effects(backend: Backend) -> None:
     manager = backend.gql("{ me { id } }", staff="RM0001")["me"]["id"]
-    customer = create_customer(
+    customer = _new_customer(
         backend, relationshipManager=manager, branch=branch_id(backend, "SUP0001")
     )
     backend.gql(ONE, {"id": customer["id"]}, staff="RM0001", purpose="RELATIONSHIP_MANAGEMENT")
@@ -104,10 +124,30 @@ def test_changes_are_recorded_in_their_transaction(backend: Backend) -> None:
     assert raw and all("13700002222" not in (row.detail or "") for row in raw)
 
 
+def test_personal_data_a_mutation_answers_with_is_recorded_as_a_read(backend: Backend) -> None:
+    """A mutation's payload reveals like a query: the customer it answers with is a READ entry
+    with each personal field's effect, beside the CHANGE entry of what it changed."""
+    customer = create_customer(backend)
+    verify = """mutation Verify($input: RecordVerificationInput!) { recordVerification(input: $input) {
+                  customer { name idNumber phone } errors { code } } }"""
+    verification = {"customerId": customer["id"], "informationKind": "BASIC", "result": "CONFIRMED"}
+    answer = backend.gql(verify, {"input": verification}, staff="HO0001")["recordVerification"]
+    assert answer["customer"]["idNumber"] == customer["idNumber"]
+    entries = _log(backend, customer=customer["id"], operation="Verify")
+    assert [e["action"] for e in entries] == ["READ"]
+    assert {f["field"]: f["effect"] for f in entries[0]["fields"]} == {
+        "Customer.name": "FULL",
+        "Customer.idNumber": "FULL",
+        "Customer.phone": "FULL",
+    }
+    changes = _log(backend, customer=customer["id"], action="CHANGE")
+    assert changes[0]["operation"] == "recordVerification"
+
+
 def test_the_log_filters_with_typed_operators_and_pages_both_ways(backend: Backend) -> None:
     """``auditLog(where:)`` takes the operators every list takes: ``in`` over customers and
     actions, a time range, ``startsWith`` on text, ``or``; it pages forward and backward."""
-    first, second = create_customer(backend), create_customer(backend)
+    first, second = _new_customer(backend), _new_customer(backend)
     for customer in (first, second):
         backend.gql(ONE, {"id": customer["id"]}, staff="HO0001")
     since = _log(backend, customer=first["id"], action="CHANGE")[0]
@@ -744,30 +784,28 @@ def test_sync_read_audit_commits_the_entry_before_the_answer(
         )
 
 
-def test_sync_read_audit_withholds_the_answer_when_the_entry_cannot_be_written(
-    backend: Backend, sync_client: TestClient
-) -> None:
-    customer = create_customer(backend, name="审计失败")
+@contextmanager
+def _refusing_entries(backend: Backend, operation: str) -> Iterator[None]:
+    """The database refuses entries of ``operation`` (as a full disk or a lost connection would)."""
     postgres = backend.name == "postgresql"
-    # The database refuses this operation's entry (as a full disk or a lost connection would).
     refuse = (
         [
             "CREATE FUNCTION test_refuse_entry() RETURNS trigger LANGUAGE plpgsql AS "
             "$$ BEGIN RAISE EXCEPTION 'refused'; END $$",
             "CREATE TRIGGER test_refuse_entry BEFORE INSERT ON audit_log FOR EACH ROW "
-            "WHEN (NEW.operation = 'SyncRefused') EXECUTE FUNCTION test_refuse_entry()",
+            f"WHEN (NEW.operation = '{operation}') EXECUTE FUNCTION test_refuse_entry()",
         ]
         if postgres
         else [
             "CREATE TRIGGER test_refuse_entry BEFORE INSERT ON audit_log "
-            "WHEN NEW.operation = 'SyncRefused' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            f"WHEN NEW.operation = '{operation}' BEGIN SELECT RAISE(ABORT, 'refused'); END"
         ]
     )
     with backend.engine.begin() as connection:
         for statement in refuse:
             connection.execute(text(statement))
     try:
-        response = _read(backend, sync_client, "SyncRefused", customer["id"])
+        yield
     finally:
         with backend.engine.begin() as connection:
             connection.execute(
@@ -775,6 +813,14 @@ def test_sync_read_audit_withholds_the_answer_when_the_entry_cannot_be_written(
             )
             if postgres:
                 connection.execute(text("DROP FUNCTION test_refuse_entry()"))
+
+
+def test_sync_read_audit_withholds_the_answer_when_the_entry_cannot_be_written(
+    backend: Backend, sync_client: TestClient
+) -> None:
+    customer = create_customer(backend, name="审计失败")
+    with _refusing_entries(backend, "SyncRefused"):
+        response = _read(backend, sync_client, "SyncRefused", customer["id"])
     body = response.json()
     assert body["data"] is None
     assert [e["extensions"]["code"] for e in body["errors"]] == ["AUDIT_UNAVAILABLE"]
@@ -783,6 +829,35 @@ def test_sync_read_audit_withholds_the_answer_when_the_entry_cannot_be_written(
     # The next read is answered (and audited) again.
     assert _read(backend, sync_client, "SyncRefused", customer["id"]).json()["data"]
     assert len(_reads_named(backend, "SyncRefused")) == 1
+
+
+def test_a_mutation_whose_answer_cannot_be_audited_says_that_its_change_was_made(
+    backend: Backend, sync_client: TestClient
+) -> None:
+    """Synchronous read audit withholds a mutation's answer too when its READ entry cannot be
+    written, but the change (and its CHANGE entry) was committed before: the error says so,
+    so the caller reads it again rather than repeating the change."""
+    customer = _new_customer(backend)
+    verify = """mutation SyncVerify($input: RecordVerificationInput!) {
+                  recordVerification(input: $input) { customer { idNumber } errors { code } } }"""
+    verification = {"customerId": customer["id"], "informationKind": "BASIC", "result": "CONFIRMED"}
+    headers = {
+        "Authorization": f"Bearer {backend.token('HO0001')}",
+        "X-Purpose": "CUSTOMER_SERVICE",
+    }
+    with _refusing_entries(backend, "SyncVerify"):
+        response = sync_client.post(
+            "/graphql",
+            json={"query": verify, "variables": {"input": verification}},
+            headers=headers,
+        )
+    body = response.json()
+    assert body["data"] is None
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "AUDIT_UNAVAILABLE"
+    assert error["message"].startswith("The change was made")
+    changes = _log(backend, customer=customer["id"], action="CHANGE")
+    assert changes[0]["operation"] == "recordVerification"
 
 
 def test_auditors_find_a_restore_in_the_audit_log(
@@ -816,7 +891,7 @@ def test_auditors_find_a_restore_in_the_audit_log(
 def test_a_read_of_changed_values_in_the_history_is_recorded(backend: Backend) -> None:
     """customerHistory's oldValue/newValue reveal the personal values a change replaced: such a
     read is audited like a read of the live field, with the effect it was shown with."""
-    customer = create_customer(backend, phone="13700003333")
+    customer = _new_customer(backend, phone="13700003333")
     update = """mutation($input: UpdateCustomerInput!) { updateCustomer(input: $input) {
                   errors { code } } }"""
     change = {

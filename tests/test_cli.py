@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -229,3 +230,28 @@ def test_authz_check_answers_from_the_live_policy_like_explain_access(
         added = backend.gql(CHANGE_RULE % "addPolicyRule", {"input": RULE}, staff="SEC0001")
         assert added["addPolicyRule"]["errors"] == []
     assert both()[0] == "MASKED"
+
+
+def test_changes_at_the_command_line_name_the_operator(cli_env: dict[str, str]) -> None:
+    """``kehu deploy`` and ``kehu authz import`` are audited like ``kehu restore``: the CHANGE
+    entry (and the policy version) names the operating-system user who ran them, not just "cli",
+    and the chain verifies after them."""
+    _run(cli_env, "migrate")
+    _run(cli_env, "deploy", "workflows/complaint.bpmn")
+    _run(cli_env, "authz", "import", "authz/policy.csv")
+    operator = f"cli:{getpass.getuser()}"[:32]
+    engine = make_engine(cli_env["KEHU_DATABASE_URL"])
+    with engine.connect() as connection:
+        entries = connection.execute(
+            text("SELECT actor, operation FROM audit_log WHERE action = 'CHANGE' ORDER BY id")
+        ).all()
+        changed_by = connection.scalar(
+            text("SELECT changed_by FROM policy_versions ORDER BY version DESC LIMIT 1")
+        )
+    engine.dispose()
+    assert [tuple(entry) for entry in entries][-2:] == [
+        (operator, "deployProcess"),
+        (operator, "importPolicy"),
+    ]
+    assert changed_by == operator
+    assert "the hash chain is intact" in _run(cli_env, "audit", "verify")

@@ -517,3 +517,94 @@ def test_a_timer_step_is_one_change_entry_of_the_worker(backend: Backend) -> Non
         "rows"
     ]
     assert read(backend, complaint)["slaState"] == "AT_RISK"
+
+
+ADMIN_RULE = {
+    "role": "SECURITY_ADMIN",
+    "object": "admin:policy",
+    "action": "use",
+    "effect": "allow",
+}
+HEAD_OFFICE_ADMIN = {**ADMIN_RULE, "role": "HEAD_OFFICE"}
+TWO_CHANGES = """mutation($a: PolicyRuleInput!, $b: PolicyRuleInput!) {
+  one: removePolicyRule(input: $a) { errors { code } }
+  two: addPolicyRule(input: $b) { errors { code } }
+}"""
+
+
+def test_the_right_is_checked_again_as_it_is_when_the_change_runs(backend: Backend) -> None:
+    """A right lost after the request began (here by the document's own first mutation) is
+    missing when the next mutation runs: that one is refused and writes nothing, the first
+    stands with its one entry."""
+    _ok(backend, "addPolicyRule", Call("SEC0001", HEAD_OFFICE_ADMIN))  # restores the rule below
+    last = _last_id(backend)
+    try:
+        body = backend.post(TWO_CHANGES, {"a": ADMIN_RULE, "b": RULE}, staff="SEC0001").json()
+        entries = _changes_after(backend, last)
+    finally:
+        _ok(backend, "addPolicyRule", Call("HO0001", ADMIN_RULE))
+        _ok(backend, "removePolicyRule", Call("SEC0001", HEAD_OFFICE_ADMIN))
+        _run(backend, "removePolicyRule", Call("SEC0001", RULE))  # NOT_FOUND unless it ran
+    # (Payloads are non-null: the refusal nulls ``data``, the first change stands regardless.)
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"], body
+    assert [e["path"] for e in body["errors"]] == [["two"]]
+    assert [e["operation"] for e in entries] == ["removePolicyRule"]
+
+
+def test_a_change_names_the_customers_whose_rows_it_changed(backend: Backend) -> None:
+    """An auditor asking for a customer's entries (``auditLog(where: {customer})``) finds every
+    change of rows about them: watching them, a handler's step on their complaint, a timer's
+    warning on it — not only the changes that note their customer themselves."""
+    customer = bj_customer(backend)
+    pk = pk_of(customer["id"], "Customer", "id")
+    last = _last_id(backend)
+    _ok(backend, "watchCustomer", Call("RISK0001", {"customerId": customer["id"], "reason": "x"}))
+    complaint = submit(backend, customer)
+    assign(backend, complaint)
+    due = datetime.fromisoformat(read(backend, complaint)["decisionDueAt"])
+    fire_timers(backend, due - 2 * DAY)
+    complaint_row = str(complaint_pk(backend, complaint))
+    concerned = {
+        e["operation"].split(":")[0]: e["customer_ids"]
+        for e in _changes_after(backend, last)
+        if e["operation"] in {"watchCustomer", "submitComplaint", "completeTask"}
+        or any(r["table"] == "complaints" and r["pk"] == complaint_row for r in e["detail"]["rows"])
+    }
+    assert set(concerned) == {"watchCustomer", "submitComplaint", "completeTask", "timer"}
+    assert {
+        operation: orjson.loads(ids) if isinstance(ids, str) else ids
+        for operation, ids in concerned.items()
+    } == {operation: [pk] for operation in concerned}
+
+
+def test_a_change_records_only_a_purpose_the_caller_may_declare(backend: Backend) -> None:
+    """Like a READ entry, a CHANGE entry names the declared purpose only when the caller's roles
+    may declare it: a security admin sending ``X-Purpose: CUSTOMER_SERVICE`` changed the policy
+    for no customer's service."""
+    last = _last_id(backend)
+    try:
+        _ok(backend, "addPolicyRule", Call("SEC0001", RULE, purpose="CUSTOMER_SERVICE"))
+    finally:
+        _ok(backend, "removePolicyRule", Call("SEC0001", RULE, purpose=None))
+    customer = create_customer(backend)
+    _ok(
+        backend,
+        "recordVerification",
+        Call(
+            "HO0001",
+            {"customerId": customer["id"], "informationKind": "BASIC", "result": "CONFIRMED"},
+        ),
+    )
+    with backend.engine.connect() as connection:
+        purposes = connection.execute(
+            text(
+                "SELECT operation, purpose FROM audit_log WHERE action = 'CHANGE' AND id > :last "
+                "ORDER BY id"
+            ),
+            {"last": last},
+        ).all()
+    assert [tuple(row) for row in purposes if row.operation != "createCustomer"] == [
+        ("addPolicyRule", None),
+        ("removePolicyRule", None),
+        ("recordVerification", "CUSTOMER_SERVICE"),
+    ]

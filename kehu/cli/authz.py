@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import select
 
-from kehu.cli.shared import console, open_engine, read_settings
+from kehu.cli.shared import console, open_engine, operator, read_settings
 
 app = typer.Typer(help="Ask and test the access policy (live, or authz/policy.csv).")
 
@@ -115,7 +115,7 @@ def authz_import(
             console.print(f"[red]{'.'.join(error.field)}: {error.code}: {error.message}[/red]")
         raise typer.Exit(1) from exc
     with make_session_factory(open_engine(settings))() as session:
-        version = policy_logic.import_policy(session, rules, actor="cli")
+        version = policy_logic.import_policy(session, rules, actor=operator())
     print(f"Imported {len(rules)} rules from {source} as policy version {version}.")
 
 

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from kehu.cli.shared import console, open_engine, read_settings
+from kehu.cli.shared import console, open_engine, operator, read_settings
 
 
 def deploy(
@@ -44,7 +44,7 @@ def deploy(
         with make_session_factory(open_engine(settings))() as session:
             version, created = unit_of_work.run(
                 session,
-                unit_of_work.Actor(name="cli"),
+                unit_of_work.Actor(name=operator()),
                 unit_of_work.SYSTEM,
                 "deployProcess",
                 lambda s: deployment.deploy(s, xml, form_schemas, None),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -19,6 +21,11 @@ def read_settings() -> Settings:
     except SettingsError as exc:
         console.print(f"[red]Configuration error:[/red] {exc}")
         raise typer.Exit(2) from exc
+
+
+def operator() -> str:
+    """Who runs a command that changes data, as its audit entry names them: the OS user."""
+    return f"cli:{getpass.getuser()}"[:32]
 
 
 def open_engine(settings: Settings) -> Engine:

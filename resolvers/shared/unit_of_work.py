@@ -7,8 +7,9 @@ the entry included, so a change and its audit stand or fall together. The GraphQ
 runner (``schema.shared.mutations.mutate``) and the timers worker both use it.
 
 The rows changed are collected from the session's flushes (tables, primary keys, the columns
-an update changed with their values before and after) and from UPDATE and DELETE statements
-(the table, and the primary key their WHERE clause names; bulk inserts: the table only).
+an update changed with their values before and after, and the customers they are about: a
+customer's row, or a row's ``customer_id``) and from UPDATE and DELETE statements (the table,
+and the primary key their WHERE clause names; bulk inserts: the table only).
 Commands add what rows cannot say with :func:`note` (a summary, the customers concerned, the
 grant or consent the change relies on); a customer change's field-by-field values are noted
 under ``CUSTOMER_CHANGES`` as before. The entry's ``detail`` is sealed like every detail.
@@ -113,7 +114,8 @@ def _record_flush(session: Session, _context: Any) -> None:
     units = session.info.get(UNITS)
     if not units:
         return
-    rows = units[-1].rows
+    unit = units[-1]
+    rows = unit.rows
     for kind, objects in (
         ("insert", session.new),
         ("update", session.dirty),
@@ -125,6 +127,7 @@ def _record_flush(session: Session, _context: Any) -> None:
             table = mapper.persist_selectable.name  # type: ignore[attr-defined]
             key = mapper.primary_key_from_instance(obj)
             pk = ",".join(str(part) for part in key)
+            customer_id = key[0] if table == "customers" else getattr(obj, "customer_id", None)
             changed: dict[str, list[Any]] = {}
             if kind == "update":
                 for attribute in mapper.column_attrs:
@@ -135,6 +138,8 @@ def _record_flush(session: Session, _context: Any) -> None:
                         changed[attribute.key] = [_plain(before), _plain(after)]
                 if not changed:
                     continue
+            if isinstance(customer_id, int):
+                unit.customer_ids.add(customer_id)
             row = rows.setdefault((table, pk, kind), {"table": table, "pk": pk, "op": kind})
             if changed:
                 merged = row.setdefault("changes", {})
@@ -225,7 +230,7 @@ def _text(value: str | Callable[[], str]) -> str:
 
 def run(
     session: Session,
-    actor: Actor,
+    actor: Actor | Callable[[], Actor],
     right: str | Callable[[], str],
     operation: str | Callable[[], str],
     command: Callable[[Session], R],
@@ -238,8 +243,8 @@ def run(
     ``check`` raises when the caller may not (run first, inside the transaction). With
     ``nested`` the unit is a savepoint of the caller's transaction, which commits it (the
     worker advances several instances per transaction, each in a unit of its own).
-    ``right`` and ``operation`` may be computed once the command ran (the right a check
-    found, what a timer step did).
+    ``actor``, ``right`` and ``operation`` may be computed once the command ran (the caller as
+    the check found them, the right it found, what a timer step did).
     """
     units = _units(session)
     session.info.pop(CUSTOMER_CHANGES, None)
@@ -251,7 +256,8 @@ def run(
             check()
         result = command(session)
         session.flush()
-        entry = _entry(actor, _text(right), _text(operation), unit, session)
+        who = actor() if callable(actor) else actor
+        entry = _entry(who, _text(right), _text(operation), unit, session)
         audit.append(session.connection(), [entry])
         units.pop()
         if savepoint is not None:

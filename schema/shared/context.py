@@ -122,6 +122,20 @@ class Context:
             return "the customer is no longer visible to you"
         return None
 
+    def reload_caller(self) -> None:
+        """Inside a change's transaction: decide ``access`` again from the caller's roles and
+        the live policy as they are now, not as the request found them (a role taken or a rule
+        removed meanwhile — by another request, or by an earlier mutation of this document)."""
+        staff = self.session.get(Staff, self.actor.id, populate_existing=True)
+        if staff is None or not staff.active:
+            raise Unauthenticated("the caller is unknown or inactive")
+        if self.policy_watcher is not None:
+            self.policy_watcher.check()
+        # Decisions are cached per roles and policy version: the same object when neither
+        # changed, and then the request keeps its access (and what it noted for the read audit).
+        if self.policy.decisions(staff.roles) is not self.access.decisions:
+            self.authorize(staff, self.access.purpose)
+
     @property
     def actor(self) -> Staff:
         """The authenticated staff member (resolvers behind authentication only)."""

@@ -26,14 +26,21 @@ def mutate(info: ContextInfo, action: Callable[[Session], R]) -> R:
     changed and what the action noted), written in the same transaction (SHARE-4).
     """
     ctx = info.context
-    staff = ctx.actor
-    actor = unit_of_work.Actor(
-        name=staff.employee_no, id=staff.id, roles=staff.roles, purpose=ctx.access.purpose
-    )
     checked: list[str] = []
 
     def check() -> None:
         checked.append(recheck(info).name(ctx))
+
+    def actor() -> unit_of_work.Actor:
+        # The caller as the check found them; like a READ entry, only a purpose their roles
+        # may declare is recorded.
+        staff = ctx.actor
+        return unit_of_work.Actor(
+            name=staff.employee_no,
+            id=staff.id,
+            roles=staff.roles,
+            purpose=ctx.access.allowed_purpose,
+        )
 
     try:
         return unit_of_work.run(

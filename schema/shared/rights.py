@@ -179,7 +179,9 @@ def declared_right(definition: Any) -> Right | None:
 
 
 def recheck(info: Any) -> Right:
-    """Check the right the field of ``info`` declares again, as its permission check did.
+    """Check the right the field of ``info`` declares again, with the same arguments as its
+    permission check, but under the caller's roles and the live policy as they are now
+    (``Context.reload_caller``).
 
     Raises ``ForbiddenError`` when the field declares no right or its check did not run for
     this very call (a resolver reached another way), so no mutation runs unchecked.
@@ -188,5 +190,6 @@ def recheck(info: Any) -> Right:
     checked = _checked.get()
     if right is None or checked is None or checked[:2] != (tuple(info.path.as_list()), right):
         raise ForbiddenError("this operation declares no right that was checked")
+    info.context.reload_caller()
     right.check(info.context, checked[2])
     return right
