@@ -54,6 +54,22 @@ class ForbiddenError(ApiError):
     code = "FORBIDDEN"
 
 
+class UnavailableError(ApiError):
+    """The database cannot be reached; nothing was changed. Answered 503 with Retry-After."""
+
+    code = "UNAVAILABLE"
+
+
+class UnknownOutcomeError(ApiError):
+    """The connection was lost during or after a COMMIT: the change may have been made.
+
+    The client retries with the same idempotency key, which answers with the first result if
+    it was made. Answered 503 with Retry-After.
+    """
+
+    code = "UNKNOWN_OUTCOME"
+
+
 class Problems:
     """Collects field errors so a caller hears about every bad field at once."""
 

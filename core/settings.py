@@ -118,6 +118,8 @@ class Settings:
     max_aliases: int = 30
     max_cost: int = 50_000
     max_body_bytes: int = 1_000_000
+    # While the database is unreachable, answers are 503 with this Retry-After (seconds).
+    retry_after_seconds: int = 5
     graphiql: bool = True
     introspection: bool = True
     host: str = "127.0.0.1"
@@ -185,6 +187,7 @@ class Settings:
             max_aliases=_int(env, "KEHU_MAX_ALIASES", 30),
             max_cost=_int(env, "KEHU_MAX_COST", 50_000),
             max_body_bytes=_int(env, "KEHU_MAX_BODY_BYTES", 1_000_000),
+            retry_after_seconds=_int(env, "KEHU_RETRY_AFTER_SECONDS", 5),
             graphiql=_bool(env, "KEHU_GRAPHIQL", True),
             introspection=_bool(env, "KEHU_INTROSPECTION", True),
             host=env.get("KEHU_HOST") or "127.0.0.1",

@@ -40,8 +40,9 @@ from kehu.wiring import wire
 from kehu.worker import TimerWorker
 from schema.schema import build_schema
 from schema.shared.context import Context, Unauthenticated
+from schema.shared.limits import UNAVAILABLE, UNAVAILABLE_MESSAGE, UNKNOWN_OUTCOME
 from store import audit_chain, crypto
-from store.db import make_engine, make_session_factory, transaction
+from store.db import is_outage, make_engine, make_session_factory, transaction
 from store.staff import Staff
 from workflows.deployment import ensure_deployed
 
@@ -226,13 +227,46 @@ class KehuGraphQL(GraphQL):
                 context.close()
 
         try:
-            return await run_in_threadpool(run)
+            result = await run_in_threadpool(run)
         except CannotGetOperationTypeError as e:
             raise HTTPException(400, e.as_http_error_reason()) from e
         except InvalidOperationTypeError as e:
             raise HTTPException(400, e.as_http_error_reason(request_adapter.method)) from e
         except MissingQueryError as e:
             raise HTTPException(400, "No GraphQL query found in the request") from e
+        except Exception as e:
+            if not is_outage(e):
+                raise
+            result = unavailable_result(e)
+        return answer_outage(result, sub_response, self.settings)
+
+
+# Codes that mean "the database is unavailable" (see ``schema.shared.limits``): HTTP 503.
+OUTAGE_CODES = frozenset({UNAVAILABLE, UNKNOWN_OUTCOME})
+
+
+def unavailable_result(error: BaseException) -> ExecutionResult:
+    """The answer when the database failed outside any resolver (authenticating the caller):
+    nothing ran, so nothing was changed."""
+    log.warning("database unavailable: %s", type(error).__name__)
+    return ExecutionResult(
+        data=None,
+        errors=[GraphQLError(UNAVAILABLE_MESSAGE, extensions={"code": UNAVAILABLE})],
+    )
+
+
+def answer_outage(
+    result: ExecutionResult, sub_response: Response, settings: Settings
+) -> ExecutionResult:
+    """A result with an UNAVAILABLE or UNKNOWN_OUTCOME error is answered 503 with Retry-After
+    (the body keeps the GraphQL shape: whatever data there is, and the errors with their
+    codes). The request's session was closed (``Context.close``) and the pool replaces lost
+    connections (``pool_pre_ping``), so the first request after the database is back succeeds."""
+    codes = {(e.extensions or {}).get("code") for e in result.errors or ()}
+    if codes & OUTAGE_CODES:
+        sub_response.status_code = 503
+        sub_response.headers["Retry-After"] = str(settings.retry_after_seconds)
+    return result
 
 
 class BodySizeLimit:
@@ -328,7 +362,11 @@ def create_app(
             await run_in_threadpool(check)
         except Exception:
             log.exception("health check failed")
-            return JSONResponse({"status": "unavailable"}, status_code=503)
+            return JSONResponse(
+                {"status": "unavailable"},
+                status_code=503,
+                headers={"Retry-After": str(settings.retry_after_seconds)},
+            )
         return JSONResponse({"status": "ok"})
 
     # Stopped in this order: the audit writer last, so it writes what the others queued.

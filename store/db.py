@@ -6,8 +6,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, exc, text
 from sqlalchemy.orm import Session, sessionmaker
+
+# Errors that mean the database is unreachable or went away, not that a statement was wrong:
+# connection refused or reset, server closed the connection, a pool timeout, and a session or
+# connection that must be rolled back after one of those (every change runs in the unit of
+# work, which rolls back on any error, so a pending rollback only follows a lost connection).
+OUTAGE_ERRORS = (
+    exc.OperationalError,
+    exc.InterfaceError,
+    exc.DisconnectionError,
+    exc.PendingRollbackError,
+    exc.TimeoutError,
+)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -27,6 +39,20 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
+
+
+def is_outage(error: BaseException | None) -> bool:
+    """Whether ``error`` (or what caused it) means the database is unavailable (``OUTAGE_ERRORS``,
+    or any DBAPI error on a connection that was invalidated)."""
+    seen = 0
+    while error is not None and seen < 5:
+        if isinstance(error, OUTAGE_ERRORS):
+            return True
+        if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+            return True
+        error = error.__cause__
+        seen += 1
+    return False
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

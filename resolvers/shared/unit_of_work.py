@@ -30,7 +30,9 @@ from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.sql import operators, visitors
 from sqlalchemy.sql.elements import BinaryExpression
 
+from core.errors import UnknownOutcomeError
 from resolvers import audit
+from store.db import is_outage
 
 R = TypeVar("R")
 
@@ -228,6 +230,20 @@ def _text(value: str | Callable[[], str]) -> str:
     return value() if callable(value) else value
 
 
+def _commit(session: Session) -> None:
+    """Commit; when the connection is lost during the COMMIT, the change may have been made:
+    say so (``UnknownOutcomeError``) instead of answering as if nothing happened."""
+    try:
+        session.commit()
+    except Exception as error:
+        if is_outage(error):
+            raise UnknownOutcomeError(
+                "The connection to the database was lost while committing: the change may or "
+                "may not have been made. Retry with the same idempotency key, or read it again."
+            ) from error
+        raise
+
+
 def run(
     session: Session,
     actor: Actor | Callable[[], Actor],
@@ -263,7 +279,7 @@ def run(
         if savepoint is not None:
             savepoint.commit()
         else:
-            session.commit()
+            _commit(session)
         return result
     except BaseException:
         if unit in units:

@@ -54,6 +54,9 @@ class Context:
     # Values of personal fields served outside their own type ("CustomerChange.oldValue" of a
     # changed phone …), with the most open effect they were shown with (audited, SHARE-4).
     values_shown: dict[str, Effect] = field(default_factory=dict)
+    # A mutation of this request committed: a later outage makes its answer, not its change,
+    # fail (UNKNOWN_OUTCOME rather than UNAVAILABLE; ``schema.shared.limits``).
+    committed: bool = False
     _batches: dict[str, dict[int, Any]] = field(default_factory=dict)
     _pending: dict[str, list[int]] = field(default_factory=dict)
     _memo: dict[tuple[Any, ...], Any] = field(default_factory=dict)

@@ -33,9 +33,10 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
-from core.errors import ApiError, UserInputError
+from core.errors import ApiError, UnavailableError, UserInputError
 from resolvers.shared.pagination import DEFAULT_PAGE_SIZE
 from schema.shared.documents import chosen_operation
+from store.db import is_outage
 
 log = logging.getLogger("kehu.graphql")
 
@@ -146,6 +147,15 @@ class CostLimit(SchemaExtension):
         yield
 
 
+UNAVAILABLE = UnavailableError.code
+UNAVAILABLE_MESSAGE = "The database is unavailable; nothing was changed. Try again later."
+UNKNOWN_OUTCOME = "UNKNOWN_OUTCOME"
+UNKNOWN_OUTCOME_MESSAGE = (
+    "The database became unavailable after a change of this request was committed: retry "
+    "with the same idempotency key, or read it again."
+)
+
+
 def classify(error: GraphQLError) -> GraphQLError:
     """Give every error a stable ``extensions.code``; hide the details of internal errors."""
     original = error.original_error
@@ -171,6 +181,13 @@ def classify(error: GraphQLError) -> GraphQLError:
         )
     if error.extensions and "code" in error.extensions:
         return error
+    if is_outage(original):
+        return GraphQLError(
+            UNAVAILABLE_MESSAGE,
+            nodes=error.nodes,
+            path=error.path,
+            extensions={"code": UNAVAILABLE},
+        )
     if error.path is None:
         # Raised before any resolver ran: a syntax, validation or variable error the caller made.
         return GraphQLError(
@@ -196,6 +213,21 @@ class ErrorCodes(SchemaExtension):
         result = self.execution_context.result
         if result is not None and result.errors:
             result.errors = [classify(e) for e in result.errors]
+            if getattr(self.execution_context.context, "committed", False):
+                result.errors = [_after_commit(e) for e in result.errors]
+
+
+def _after_commit(error: GraphQLError) -> GraphQLError:
+    """An outage after a mutation of this request committed: its answer is lost, its change is
+    not — the client must not take UNAVAILABLE ("nothing was changed") for the whole request."""
+    if not error.extensions or error.extensions.get("code") != UNAVAILABLE:
+        return error
+    return GraphQLError(
+        UNKNOWN_OUTCOME_MESSAGE,
+        nodes=error.nodes,
+        path=error.path,
+        extensions={"code": UNKNOWN_OUTCOME},
+    )
 
 
 def log_internal_errors(errors: list[GraphQLError]) -> None:
@@ -205,6 +237,14 @@ def log_internal_errors(errors: list[GraphQLError]) -> None:
         if error.path is None or isinstance(original, ApiError | UserInputError):
             continue
         if error.extensions and "code" in error.extensions:
+            continue
+        if is_outage(original):
+            # An outage fails every request: one line each, not a traceback each.
+            log.warning(
+                "database unavailable at %s: %s",
+                ".".join(str(p) for p in error.path),
+                type(original).__name__,
+            )
             continue
         log.error(
             "internal error at %s: %s",

@@ -43,7 +43,7 @@ def mutate(info: ContextInfo, action: Callable[[Session], R]) -> R:
         )
 
     try:
-        return unit_of_work.run(
+        result = unit_of_work.run(
             ctx.session,
             actor,
             lambda: checked[0],
@@ -51,6 +51,8 @@ def mutate(info: ContextInfo, action: Callable[[Session], R]) -> R:
             action,
             check=check,
         )
+        ctx.committed = True
+        return result
     except StaleDataError as exc:
         raise ConflictError("the customer was changed meanwhile; reload and try again") from exc
 

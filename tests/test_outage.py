@@ -1,0 +1,237 @@
+"""A database outage answers cleanly (issue 10): 503 in the GraphQL error shape, recovery
+without a restart, and UNKNOWN_OUTCOME when the connection is lost during a COMMIT.
+
+Kehu reaches PostgreSQL through a small TCP proxy that the test cuts and restores; the shared
+cluster itself is never stopped. PostgreSQL only (a SQLite file cannot go away like this).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from starlette.testclient import TestClient
+
+from core.settings import Settings
+from kehu.app import create_app
+from kehu.auth import mint_token
+from kehu.seed import ensure_reference_data, seed_customers
+from store import audit_chain, crypto, migrate
+from store.db import is_outage, make_engine
+from tests.conftest import POSTGRES_URL, SOURCE, new_id_number, settings_env
+
+pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason="the outage test needs PostgreSQL")
+
+
+class Proxy:
+    """A TCP proxy to PostgreSQL that can be cut (open connections reset, new ones refused)
+    and restored. ``cut_on_commit`` (bytes a statement contains): the connection that sent it
+    has its next COMMIT forwarded, then everything is cut before the answer comes back."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.upstream = (host, port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.up = True
+        self.cut_on_commit: bytes | None = None
+        self.lock = threading.Lock()
+        self.sockets: set[socket.socket] = set()
+        self.muted: set[socket.socket] = set()  # servers whose answers are dropped
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.up:
+                client.close()
+                continue
+            try:
+                server = socket.create_connection(self.upstream)
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                self.sockets |= {client, server}
+            threading.Thread(target=self._pump, args=(client, server, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, False), daemon=True).start()
+
+    def _pump(self, source: socket.socket, target: socket.socket, outgoing: bool) -> None:
+        armed = False  # this connection wrote what ``cut_on_commit`` names
+        try:
+            while True:
+                data = source.recv(65536)
+                if not data:
+                    break
+                marker = self.cut_on_commit
+                if outgoing and marker and marker in data:
+                    armed = True
+                if armed and b"COMMIT" in data:
+                    # The server commits (give it time to); its answer never reaches Kehu.
+                    self.cut_on_commit = None
+                    self.up = False
+                    self.muted.add(target)
+                    target.sendall(data)
+                    time.sleep(0.5)
+                    self.cut()
+                    return
+                if source not in self.muted:
+                    target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, target):
+                self._close(sock)
+
+    def _close(self, sock: socket.socket) -> None:
+        with self.lock:
+            self.sockets.discard(sock)
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        sock.close()
+
+    def cut(self) -> None:
+        self.up = False
+        with self.lock:
+            open_sockets = list(self.sockets)
+        for sock in open_sockets:
+            self._close(sock)
+
+    def restore(self) -> None:
+        self.up = True
+
+    def close(self) -> None:
+        self.cut()
+        self.listener.close()
+
+
+class Kehu:
+    def __init__(self, settings: Settings, client: TestClient) -> None:
+        self.settings = settings
+        self.client = client
+
+    def post(self, query: str, variables: dict[str, Any] | None = None) -> Any:
+        return self.client.post(
+            "/graphql",
+            json={"query": query, "variables": variables or {}},
+            headers={
+                "Authorization": f"Bearer {mint_token(self.settings, 'HO0001')}",
+                "X-Purpose": "CUSTOMER_SERVICE",
+            },
+        )
+
+
+@pytest.fixture(scope="module")
+def outage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Kehu, Proxy, Any]]:
+    """Kehu on a database of its own, reached through the proxy (migrated and seeded directly)."""
+    assert POSTGRES_URL is not None
+    tmp: Path = tmp_path_factory.mktemp("outage")
+    base = make_url(POSTGRES_URL)
+    name = f"{base.database}_outage_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    direct_url = base.set(database=name).render_as_string(hide_password=False)
+    proxy = Proxy(base.host or "127.0.0.1", base.port or 5432)
+    proxied_url = (base.set(database=name, host="127.0.0.1", port=proxy.port)).render_as_string(
+        hide_password=False
+    )
+    settings = Settings.from_env(
+        settings_env(tmp, proxied_url, KEHU_RETRY_AFTER_SECONDS="7", KEHU_AUDIT_FLUSH_SECONDS="60")
+    )
+    crypto.configure(crypto.FieldCipher(settings.encryption_keys, settings.hash_keys))
+    audit_chain.configure(settings.audit_keys)
+    direct = make_engine(direct_url)
+    migrate.upgrade(direct)
+    ensure_reference_data(direct)
+    seed_customers(direct, 3, seed=7, transactions_per_customer=1)
+    app = create_app(settings)
+    try:
+        with TestClient(app) as client:
+            yield Kehu(settings, client), proxy, direct
+    finally:
+        proxy.close()
+        direct.dispose()
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+QUERY = "{ customers(first: 2) { edges { node { id name } } } }"
+
+CREATE = """
+mutation($input: CreateCustomerInput!) {
+  createCustomer(input: $input) { customer { id name } errors { field code message } }
+}
+"""
+
+
+def assert_outage(response: Any, code: str) -> list[dict[str, Any]]:
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"] == "7"
+    assert response.headers["content-type"].startswith("application/json")
+    errors: list[dict[str, Any]] = response.json()["errors"]
+    assert errors and {e["extensions"]["code"] for e in errors} == {code}, errors
+    assert all("Pending" not in e["message"] and "psycopg" not in e["message"] for e in errors)
+    return errors
+
+
+def test_queries_during_an_outage_answer_503_and_recover_without_restart(
+    outage: tuple[Kehu, Proxy, Any],
+) -> None:
+    kehu, proxy, _ = outage
+    assert kehu.post(QUERY).status_code == 200  # pooled connections exist now
+    proxy.cut()
+    try:
+        for _ in range(3):  # pooled connections that died, then refused new ones
+            assert_outage(kehu.post(QUERY), "UNAVAILABLE")
+        assert_outage(kehu.post(CREATE, {"input": _customer()}), "UNAVAILABLE")
+        health = kehu.client.get("/healthz")
+        assert health.status_code == 503 and health.headers["retry-after"] == "7"
+    finally:
+        proxy.restore()
+    response = kehu.post(QUERY)
+    assert response.status_code == 200, response.text
+    assert "errors" not in response.json()
+
+
+def test_a_connection_lost_during_commit_answers_unknown_outcome(
+    outage: tuple[Kehu, Proxy, Any],
+) -> None:
+    kehu, proxy, direct = outage
+    assert kehu.post(QUERY).status_code == 200
+    values = _customer()
+    proxy.cut_on_commit = b"INSERT INTO customers"
+    try:
+        errors = assert_outage(kehu.post(CREATE, {"input": values}), "UNKNOWN_OUTCOME")
+        assert "may or may not" in errors[0]["message"]
+    finally:
+        proxy.cut_on_commit = None
+        proxy.restore()
+    # It was in fact committed: exactly what UNKNOWN_OUTCOME warns about.
+    with direct.connect() as connection:
+        count = connection.execute(text("SELECT count(*) FROM customers")).scalar_one()
+    assert count == 4
+    assert kehu.post(QUERY).status_code == 200
+
+
+def test_outage_errors_are_classified() -> None:
+    lost = OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+    assert is_outage(lost)
+    assert not is_outage(ValueError("x"))
+
+
+def _customer() -> dict[str, Any]:
+    return {"name": "断线客户", "idNumber": new_id_number(), "source": SOURCE}
