@@ -17,6 +17,7 @@ from store.customers import (
     Verification,
     VerificationDue,
 )
+from store.idempotency import IdempotencyKey
 from store.policy import PolicyRule, PolicyVersion
 from store.sharing import Consent, ShareGrant, ShareGrantCustomer, ShareRequest, ThirdParty
 from store.staff import Branch, Staff
@@ -37,6 +38,7 @@ __all__ = [
     "CustomerMessage",
     "CustomerWatcher",
     "FinancialSnapshot",
+    "IdempotencyKey",
     "InformationSource",
     "Notification",
     "PolicyRule",

@@ -78,6 +78,13 @@ class ComplaintMutation:
             )
             return logic.submit(session, ctx.actor, draft, ctx.access.visible)
 
+        # A retried submission answers from a read: no unit of work, no second CHANGE entry.
+        key = input.idempotency_key.strip()
+        found = logic.find_submission(ctx.session, ctx.actor, key) if key else None
+        if found is not None:
+            return SubmitComplaintPayload(
+                errors=[], complaint=present(info, [found])[0], created=False
+            )
         try:
             try:
                 complaint, created = mutate(info, command)

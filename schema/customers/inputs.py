@@ -29,6 +29,7 @@ from schema.customers.types import (
     RiskAssessment,
     Verification,
 )
+from schema.shared.mutations import KEY_DESCRIPTION
 
 
 @strawberry.input(description="How the information was collected (INFO-1). 信息来源。")
@@ -69,6 +70,7 @@ class CreateCustomerInput:
     )
     relationship_manager: strawberry.ID | None = None
     source: SourceInput
+    idempotency_key: str | None = strawberry.field(default=None, description=KEY_DESCRIPTION)
 
 
 @strawberry.input(description="Fields to change; omitted fields stay, null clears.")
@@ -109,6 +111,7 @@ class RecordFinancialSnapshotInput:
     total_liabilities: Decimal
     assets_under_management: Decimal
     source: SourceInput
+    idempotency_key: str | None = strawberry.field(default=None, description=KEY_DESCRIPTION)
 
 
 @strawberry.type
@@ -142,6 +145,7 @@ class ImportTransactionsInput:
     accounts: list[AccountInput] = strawberry.field(default_factory=list)
     transactions: list[TransactionInput]
     source: SourceInput
+    idempotency_key: str | None = strawberry.field(default=None, description=KEY_DESCRIPTION)
 
 
 @strawberry.type
@@ -180,6 +184,7 @@ class RecordRiskAssessmentInput:
     credit_score: int | None = None
     assessed_at: dt.datetime | None = None
     source: SourceInput
+    idempotency_key: str | None = strawberry.field(default=None, description=KEY_DESCRIPTION)
 
 
 @strawberry.type
@@ -195,6 +200,7 @@ class RecordVerificationInput:
     information_kind: InformationKindEnum  # type: ignore[valid-type]
     result: VerificationResultEnum  # type: ignore[valid-type]
     note: str | None = None
+    idempotency_key: str | None = strawberry.field(default=None, description=KEY_DESCRIPTION)
 
 
 @strawberry.type

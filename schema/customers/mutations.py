@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from authz import rows as row_scopes
 from authz.fields import PERSONAL_FIELDS, WRITTEN_FIELDS
@@ -38,7 +38,7 @@ from schema.customers.types import (
 )
 from schema.shared.base import ContextInfo
 from schema.shared.customers import load_customer
-from schema.shared.mutations import run_command
+from schema.shared.mutations import Once, created_id, load_row, run_command
 from schema.shared.rights import HasRight, WritesCustomer
 from schema.shared.rights import mutation as guarded_mutation
 from store import customers as rows
@@ -116,6 +116,24 @@ def _write_scopes(info: ContextInfo) -> frozenset[str]:
     return decisions.write_scopes if decisions else frozenset()
 
 
+def _saved_import(done: tuple[int, information.ImportResult]) -> dict[str, int]:
+    customer_id, result = done
+    return {
+        "customer": customer_id,
+        "imported": result.imported,
+        "skipped_duplicates": result.skipped_duplicates,
+        "accounts_created": result.accounts_created,
+    }
+
+
+def _loaded_import(_session: Session, saved: Any) -> tuple[int, information.ImportResult]:
+    return saved["customer"], information.ImportResult(
+        imported=saved["imported"],
+        skipped_duplicates=saved["skipped_duplicates"],
+        accounts_created=saved["accounts_created"],
+    )
+
+
 @strawberry.type
 class CustomerMutation:
     @guarded_mutation(
@@ -141,6 +159,7 @@ class CustomerMutation:
             ),
             lambda created: CustomerPayload(customer=load_customer(info, created.id), errors=[]),
             errors=customer_errors,
+            once=Once(input.idempotency_key, input, created_id, load_row(rows.Customer)),
         )
 
     @guarded_mutation(
@@ -199,6 +218,7 @@ class CustomerMutation:
                 errors=[],
             ),
             errors=customer_errors,
+            once=Once(input.idempotency_key, input, created_id, load_row(rows.FinancialSnapshot)),
         )
 
     @guarded_mutation(
@@ -238,6 +258,7 @@ class CustomerMutation:
                 errors=[],
             ),
             errors=customer_errors,
+            once=Once(input.idempotency_key, input, _saved_import, _loaded_import),
         )
 
     @guarded_mutation(
@@ -304,6 +325,7 @@ class CustomerMutation:
                 errors=[],
             ),
             errors=customer_errors,
+            once=Once(input.idempotency_key, input, created_id, load_row(rows.RiskAssessment)),
         )
 
     @guarded_mutation(
@@ -332,6 +354,12 @@ class CustomerMutation:
                 errors=[],
             ),
             errors=customer_errors,
+            once=Once(
+                input.idempotency_key,
+                input,
+                created_id,
+                load_row(rows.Verification, joinedload(rows.Verification.verified_by)),
+            ),
         )
 
     @guarded_mutation(

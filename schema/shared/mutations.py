@@ -2,29 +2,126 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
+import orjson
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from core.errors import ConflictError, UserInputError
-from resolvers.shared import unit_of_work
+from resolvers.shared import unit_of_work, validation
 from schema.shared.base import ContextInfo
 from schema.shared.rights import recheck
+from store import idempotency
 from store.staff import Staff
 
 R = TypeVar("R")
 P = TypeVar("P")
 
 
-def mutate(info: ContextInfo, action: Callable[[Session], R]) -> R:
+# How an input names its idempotency key (``idempotencyKey`` in the API).
+KEY_FIELD = "idempotency_key"
+KEY_DESCRIPTION = (
+    "Your key for this request (at most 100 characters): a retry with the same key — after a "
+    "timeout, UNAVAILABLE or UNKNOWN_OUTCOME — answers with what the first call created "
+    "instead of creating it again. Keys are per caller and mutation; reusing one for a "
+    "different input is refused."
+)
+
+
+@dataclass(frozen=True)
+class Once(Generic[R]):
+    """A creating mutation's idempotency: the key the caller sent (None: none), the input it
+    identifies, what to store of the result (IDs, JSON) and how to load the result again."""
+
+    key: str | None
+    input: Any
+    save: Callable[[R], Any]
+    load: Callable[[Session, Any], R]
+
+
+def created_id(created: Any) -> Any:
+    """What an idempotency key remembers of a created row: its ID."""
+    return created.id
+
+
+def load_row(model: Any, *options: Any) -> Callable[[Session, Any], Any]:
+    """The row an idempotency key remembers (by ``created_id``), loaded for a retried call
+    (with ``options``: the relationships its payload reads)."""
+
+    def load(session: Session, pk: Any) -> Any:
+        found = session.get(model, pk, options=options)
+        if found is None:
+            raise UserInputError.one(("idempotencyKey",), "NOT_FOUND", "its result is gone")
+        return found
+
+    return load
+
+
+def _fingerprint(given: Any) -> str:
+    """A digest of an input without its idempotency key."""
+    values = (
+        {f.name: getattr(given, f.name) for f in dataclasses.fields(given) if f.name != KEY_FIELD}
+        if dataclasses.is_dataclass(given)
+        else given
+    )
+    encoded = orjson.dumps(values, default=str, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(encoded).hexdigest()
+
+
+def _repeat(session: Session, found: idempotency.IdempotencyKey, fingerprint: str) -> Any:
+    if found.fingerprint != fingerprint:
+        raise UserInputError.one(
+            ("idempotencyKey",),
+            "INVALID",
+            "this idempotency key was used for a different request; use a new key",
+        )
+    return found.result
+
+
+def mutate(info: ContextInfo, action: Callable[[Session], R], once: Once[R] | None = None) -> R:
     """Run ``action`` in one transaction: everything is committed, or nothing is.
 
     The field's declared right is checked again inside the transaction; the change becomes one
     CHANGE entry of the audit log (actor, right, the mutation's name as the operation, the rows
     changed and what the action noted), written in the same transaction (SHARE-4).
+
+    With ``once`` and a key: a key this caller already used for this mutation answers with the
+    result it stored (loaded again; nothing is written, no CHANGE entry), a new key is stored
+    with the result in the same transaction. Two concurrent calls with one key: the second
+    fails on the key's primary key and answers with the first one's result.
     """
+    if once is None or once.key is None:
+        return _mutate(info, action)
+    ctx = info.context
+    key = validation.text(once.key, "idempotencyKey", max_length=100)
+    fingerprint = _fingerprint(once.input)
+    operation = info.field_name
+    found = idempotency.find(ctx.session, ctx.actor.id, operation, key)
+    if found is not None:
+        return once.load(ctx.session, _repeat(ctx.session, found, fingerprint))
+
+    def action_once(session: Session) -> R:
+        result = action(session)
+        stored = once.save(result)
+        idempotency.remember(session, ctx.actor.id, operation, key, fingerprint, stored)
+        return result
+
+    try:
+        return _mutate(info, action_once)
+    except IntegrityError:
+        found = idempotency.find(ctx.session, ctx.actor.id, operation, key)
+        if found is None:
+            raise
+        return once.load(ctx.session, _repeat(ctx.session, found, fingerprint))
+
+
+def _mutate(info: ContextInfo, action: Callable[[Session], R]) -> R:
     ctx = info.context
     checked: list[str] = []
 
@@ -64,6 +161,7 @@ def run_command(
     answer: Callable[[R], P],
     *,
     errors: Callable[[UserInputError], Sequence[Any]],
+    once: Once[R] | None = None,
 ) -> P:
     """Run a mutation's command (with the caller as actor) through ``mutate`` and build its
     payload.
@@ -74,7 +172,7 @@ def run_command(
     """
     actor = info.context.actor
     try:
-        result = mutate(info, lambda session: command(session, actor))
+        result = mutate(info, lambda session: command(session, actor), once)
     except UserInputError as exc:
         return payload(errors=list(errors(exc)))  # type: ignore[call-arg]
     return answer(result)

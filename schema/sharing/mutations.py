@@ -12,7 +12,7 @@ from core.errors import NotFoundError, UserInputError
 from core.ids import pk_of
 from resolvers.sharing import commands as sharing
 from schema.shared.base import ContextInfo
-from schema.shared.mutations import mutate
+from schema.shared.mutations import KEY_DESCRIPTION, Once, created_id, load_row, mutate
 from schema.shared.rights import HasRight
 from schema.shared.rights import mutation as guarded_mutation
 from schema.sharing.enums import ProcessingMethodEnum
@@ -29,7 +29,7 @@ from schema.sharing.types import (
     sharing_errors,
 )
 from schema.staff import RoleEnum
-from store.sharing import Consent, ShareGrant, ShareRequest
+from store.sharing import Consent, ShareGrant, ShareRequest, ThirdParty
 from store.staff import Role, Staff
 
 
@@ -50,6 +50,7 @@ class CreateShareGrantInput:
     )
     expires_at: dt.datetime
     reason: str
+    idempotency_key: str | None = strawberry.field(default=None, description=KEY_DESCRIPTION)
 
 
 @strawberry.input
@@ -70,6 +71,7 @@ class RegisterThirdPartyInput:
     agreement_reference: str
     agreement_signed_on: dt.date
     agreement_expires_on: dt.date
+    idempotency_key: str | None = strawberry.field(default=None, description=KEY_DESCRIPTION)
 
 
 @strawberry.input(description="A customer's explicit consent (PIPL art. 23).")
@@ -84,6 +86,7 @@ class RecordConsentInput:
     recipient_contact: RecipientContactInput
     valid_until: dt.datetime
     evidence: str = strawberry.field(description="Where the proof is kept (form no., recording).")
+    idempotency_key: str | None = strawberry.field(default=None, description=KEY_DESCRIPTION)
 
 
 @strawberry.input
@@ -98,16 +101,28 @@ class RequestDataShareInput:
     purpose: str
     data_categories: list[str]
     reason: str
+    idempotency_key: str | None = strawberry.field(default=None, description=KEY_DESCRIPTION)
 
 
-def _grant_change(info: ContextInfo, command: Any) -> ShareGrantPayload:
+def _grant_change(
+    info: ContextInfo, command: Any, once: Once[ShareGrant] | None = None
+) -> ShareGrantPayload:
     try:
-        grant = mutate(info, lambda session: command(session, info.context.actor))
+        grant = mutate(info, lambda session: command(session, info.context.actor), once)
         if info.context.grant_presence is not None:
             info.context.grant_presence.forget()
     except UserInputError as exc:
         return ShareGrantPayload(errors=sharing_errors(exc))
     return ShareGrantPayload(errors=[], share_grant=ShareGrantNode.of(grant))
+
+
+def _saved_party(created: tuple[ThirdParty, Staff]) -> list[int]:
+    return [created[0].id, created[1].id]
+
+
+def _loaded_party(session: Any, saved: Any) -> tuple[ThirdParty, Staff]:
+    party, principal = load_row(ThirdParty)(session, saved[0]), load_row(Staff)(session, saved[1])
+    return party, principal
 
 
 @strawberry.type
@@ -136,7 +151,11 @@ class SharingMutation:
             return sharing.request_share(session, ctx.actor, draft)
 
         try:
-            request = mutate(info, command)
+            request = mutate(
+                info,
+                command,
+                Once(input.idempotency_key, input, created_id, load_row(ShareRequest)),
+            )
         except UserInputError as exc:
             return ShareRequestPayload(errors=sharing_errors(exc))
         return ShareRequestPayload(errors=[], share_request=ShareRequestNode.of(request))
@@ -158,6 +177,7 @@ class SharingMutation:
                     input.agreement_signed_on,
                     input.agreement_expires_on,
                 ),
+                Once(input.idempotency_key, input, _saved_party, _loaded_party),
             )
         except UserInputError as exc:
             return ThirdPartyPayload(errors=sharing_errors(exc))
@@ -193,7 +213,9 @@ class SharingMutation:
             return sharing.record_consent(session, ctx.actor, draft)
 
         try:
-            consent = mutate(info, command)
+            consent = mutate(
+                info, command, Once(input.idempotency_key, input, created_id, load_row(Consent))
+            )
         except UserInputError as exc:
             return ConsentPayload(errors=sharing_errors(exc))
         return ConsentPayload(errors=[], consent=ConsentNode.of(consent))
@@ -242,7 +264,11 @@ class SharingMutation:
             )
             return sharing.create_grant(session, actor, draft)
 
-        return _grant_change(info, command)
+        return _grant_change(
+            info,
+            command,
+            Once(input.idempotency_key, input, created_id, load_row(ShareGrant)),
+        )
 
     @guarded_mutation(
         "Revoke a share grant (yours, or any with `admin:policy`); it stops working at once.",

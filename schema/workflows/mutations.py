@@ -13,7 +13,7 @@ from core.errors import FieldError, UserInputError
 from core.ids import pk_of
 from resolvers import workflows as logic
 from schema.shared.base import ContextInfo, user_errors
-from schema.shared.mutations import mutate
+from schema.shared.mutations import KEY_DESCRIPTION, Once, created_id, load_row, mutate
 from schema.shared.rights import HasRight
 from schema.shared.rights import mutation as guarded_mutation
 from schema.workflows.enums import ProcessErrorCode
@@ -24,7 +24,7 @@ from schema.workflows.types import (
     TaskNode,
 )
 from store.staff import Staff
-from store.workflows import ProcessTask
+from store.workflows import ProcessTask, ProcessVersion
 
 
 def process_errors(exc: UserInputError) -> list[ProcessUserError]:
@@ -52,6 +52,7 @@ class DeployProcessInput:
         default=None,
         description="Form name → JSON schema; default: the forms shipped in workflows/forms.",
     )
+    idempotency_key: str | None = strawberry.field(default=None, description=KEY_DESCRIPTION)
 
 
 @strawberry.type
@@ -128,6 +129,7 @@ class WorkflowMutation:
             version = mutate(
                 info,
                 lambda session: logic.deploy(session, info.context.actor, input.bpmn_xml, forms),
+                Once(input.idempotency_key, input, created_id, load_row(ProcessVersion)),
             )
         except UserInputError as exc:
             return DeployProcessPayload(errors=process_errors(exc))
