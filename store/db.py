@@ -6,8 +6,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, exc, text
+from sqlalchemy import Engine, create_engine, event, exc, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
+
+CONNECT_TIMEOUT = 10
 
 # Errors that mean the database is unreachable or went away, not that a statement was wrong:
 # connection refused or reset, server closed the connection, a pool timeout, and a session or
@@ -38,6 +40,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.close()
 
         return engine
+    # A database host that does not answer at all fails a connection after this many seconds
+    # (503 UNAVAILABLE) instead of holding the request for the operating system's TCP timeout;
+    # ``?connect_timeout=`` in the URL decides instead.
+    if "connect_timeout" not in make_url(url).query:
+        kwargs.setdefault("connect_args", {}).setdefault("connect_timeout", CONNECT_TIMEOUT)
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
 
 

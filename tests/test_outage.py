@@ -44,6 +44,7 @@ class Proxy:
         self.port = self.listener.getsockname()[1]
         self.up = True
         self.cut_on_commit: bytes | None = None
+        self.cut_when: bytes | None = None  # cut as soon as a statement contains this
         self.lock = threading.Lock()
         self.sockets: set[socket.socket] = set()
         self.muted: set[socket.socket] = set()  # servers whose answers are dropped
@@ -75,6 +76,10 @@ class Proxy:
                 data = source.recv(65536)
                 if not data:
                     break
+                if outgoing and self.cut_when and self.cut_when in data:
+                    self.cut_when = None
+                    self.cut()  # the statement never reaches the server
+                    return
                 marker = self.cut_on_commit
                 if outgoing and marker and marker in data:
                     armed = True
@@ -203,6 +208,32 @@ def test_queries_during_an_outage_answer_503_and_recover_without_restart(
     finally:
         proxy.restore()
     response = kehu.post(QUERY)
+    assert response.status_code == 200, response.text
+    assert "errors" not in response.json()
+
+
+def test_a_connection_lost_in_the_middle_of_a_request_fails_each_field_as_unavailable(
+    outage: tuple[Kehu, Proxy, Any],
+) -> None:
+    """The request's first statements ran; the connection dies before the next one: no field
+    answers PendingRollbackError or INTERNAL, and the next request (database back) succeeds."""
+    kehu, proxy, _ = outage
+    listed = kehu.post("{ customers(first: 1) { edges { node { id } } } }").json()
+    customer = listed["data"]["customers"]["edges"][0]["node"]["id"]
+    # Nullable fields, each reading the database: an error in one does not stop the next.
+    query = (
+        f'{{ me {{ id }} first: node(id: "{customer}") {{ id }} '
+        f'again: node(id: "{customer}") {{ id }} }}'
+    )
+    assert kehu.post(query).status_code == 200
+    proxy.cut_when = b"FROM customers"
+    try:
+        errors = assert_outage(kehu.post(query), "UNAVAILABLE")
+        assert {tuple(e["path"]) for e in errors} == {("first",), ("again",)}
+    finally:
+        proxy.cut_when = None
+        proxy.restore()
+    response = kehu.post(query)
     assert response.status_code == 200, response.text
     assert "errors" not in response.json()
 
