@@ -7,6 +7,7 @@ is refused; keys are per caller and mutation.
 from __future__ import annotations
 
 import itertools
+import json
 from typing import Any
 
 import pytest
@@ -137,3 +138,17 @@ def test_keys_are_per_caller_and_checked(backend: Backend) -> None:
     assert too_long["createCustomer"]["errors"][0]["field"] == ["idempotencyKey"]
     blank = backend.gql(document, {"input": {**call.input, "idempotencyKey": "  "}})
     assert blank["createCustomer"]["errors"][0]["code"] == "REQUIRED"
+    for bad in ("k\x00", "k\ud800"):
+        body = {"query": document, "variables": {"input": {**call.input, "idempotencyKey": bad}}}
+        response = backend.client.post(
+            "/graphql",
+            content=json.dumps(body),  # ASCII with \u escapes: a lone surrogate survives
+            headers={
+                "Authorization": f"Bearer {backend.token()}",
+                "X-Purpose": "CUSTOMER_SERVICE",
+                "Content-Type": "application/json",
+            },
+        )
+        refused = response.json()["data"]["createCustomer"]
+        assert refused["errors"][0]["field"] == ["idempotencyKey"]
+        assert refused["errors"][0]["code"] == "INVALID"

@@ -19,18 +19,20 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, PendingRollbackError
 from starlette.testclient import TestClient
 
+from core.errors import UnknownOutcomeError
 from core.settings import Settings
 from kehu.app import create_app
 from kehu.auth import mint_token
 from kehu.seed import ensure_reference_data, seed_customers
+from resolvers.shared import unit_of_work
 from store import audit_chain, crypto, migrate
 from store.db import is_outage, make_engine
 from tests.conftest import POSTGRES_URL, SOURCE, new_id_number, settings_env
 
-pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason="the outage test needs PostgreSQL")
+needs_postgres = pytest.mark.skipif(not POSTGRES_URL, reason="the proxy tests need PostgreSQL")
 
 
 class Proxy:
@@ -193,6 +195,7 @@ def assert_outage(response: Any, code: str) -> list[dict[str, Any]]:
     return errors
 
 
+@needs_postgres
 def test_queries_during_an_outage_answer_503_and_recover_without_restart(
     outage: tuple[Kehu, Proxy, Any],
 ) -> None:
@@ -212,6 +215,7 @@ def test_queries_during_an_outage_answer_503_and_recover_without_restart(
     assert "errors" not in response.json()
 
 
+@needs_postgres
 def test_a_connection_lost_in_the_middle_of_a_request_fails_each_field_as_unavailable(
     outage: tuple[Kehu, Proxy, Any],
 ) -> None:
@@ -238,6 +242,7 @@ def test_a_connection_lost_in_the_middle_of_a_request_fails_each_field_as_unavai
     assert "errors" not in response.json()
 
 
+@needs_postgres
 def test_a_connection_lost_during_commit_answers_unknown_outcome(
     outage: tuple[Kehu, Proxy, Any],
 ) -> None:
@@ -261,7 +266,60 @@ def test_a_connection_lost_during_commit_answers_unknown_outcome(
 def test_outage_errors_are_classified() -> None:
     lost = OperationalError("SELECT 1", {}, Exception("server closed the connection"))
     assert is_outage(lost)
+    assert is_outage(PendingRollbackError("rolled back due to a previous exception"))
+    invalidated = DBAPIError("SELECT 1", {}, Exception("gone"), connection_invalidated=True)
+    assert is_outage(invalidated)
+    wrapped = RuntimeError("while answering")
+    wrapped.__cause__ = lost
+    assert is_outage(wrapped)
+    assert not is_outage(IntegrityError("INSERT", {}, Exception("duplicate key")))
     assert not is_outage(ValueError("x"))
+    assert not is_outage(None)
+
+
+class _Session:
+    """Enough of a session for ``unit_of_work.run``, whose COMMIT fails with ``error``."""
+
+    def __init__(self, error: Exception) -> None:
+        self.info: dict[str, Any] = {}
+        self.error = error
+        self.rolled_back = False
+
+    def flush(self) -> None:
+        pass
+
+    def connection(self) -> Any:
+        return None
+
+    def commit(self) -> None:
+        raise self.error
+
+    def rollback(self) -> None:
+        self.rolled_back = True
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (
+            OperationalError("COMMIT", {}, Exception("server closed the connection")),
+            UnknownOutcomeError,
+        ),
+        (IntegrityError("COMMIT", {}, Exception("deferred constraint")), IntegrityError),
+    ],
+)
+def test_a_commit_lost_to_an_outage_is_an_unknown_outcome(
+    monkeypatch: pytest.MonkeyPatch, error: Exception, expected: type[Exception]
+) -> None:
+    """The classification the proxy test provokes on PostgreSQL, on every backend: only a lost
+    connection at COMMIT is UNKNOWN_OUTCOME; a refused COMMIT stays what it was."""
+    monkeypatch.setattr(unit_of_work.audit, "append", lambda *_args: None)
+    session = _Session(error)
+    with pytest.raises(expected) as raised:
+        unit_of_work.run(session, unit_of_work.WORKER, "r", "op", lambda _s: None)  # type: ignore[arg-type]
+    assert session.rolled_back
+    if expected is UnknownOutcomeError:
+        assert raised.value.code == "UNKNOWN_OUTCOME"  # type: ignore[attr-defined]
 
 
 def _customer() -> dict[str, Any]:

@@ -100,6 +100,10 @@ def mutate(info: ContextInfo, action: Callable[[Session], R], once: Once[R] | No
         return _mutate(info, action)
     ctx = info.context
     key = validation.text(once.key, "idempotencyKey", max_length=100)
+    if any(c == "\x00" or "\ud800" <= c <= "\udfff" for c in key):
+        raise UserInputError.one(
+            ("idempotencyKey",), "INVALID", "must not contain NUL or lone surrogates"
+        )
     fingerprint = _fingerprint(once.input)
     operation = info.field_name
     found = idempotency.find(ctx.session, ctx.actor.id, operation, key)
