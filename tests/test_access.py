@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from decimal import Decimal
 from typing import Any
@@ -10,8 +11,8 @@ import pytest
 
 from authz import masking
 from authz.fields import PERSONAL_FIELDS, Effect
-from authz.policy import AccessPolicy
-from tests.conftest import Backend, branch_id, create_customer, new_id_number
+from authz.policy import CASBIN_LOGGERS, AccessPolicy
+from tests.conftest import Backend, branch_id, create_customer, new_id_number, policy_rule
 
 CUSTOMER_FIELDS = list(PERSONAL_FIELDS["Customer"].values())
 ONE = "query($id: ID!) { customer(id: $id) { id " + " ".join(CUSTOMER_FIELDS) + " } }"
@@ -421,3 +422,35 @@ def test_explain_access_names_the_deciding_rule_PLAT_3(
         EXPLAIN, {"type": "Customer", "field": "phone", "staff": "HO0001"}, staff="RM0001"
     ).json()
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+def test_casbin_logs_nothing_above_debug_on_reload_or_refusal(
+    backend: Backend, caplog: pytest.LogCaptureFixture
+) -> None:
+    """pycasbin logged the whole policy at INFO on every reload and a WARNING per refused
+    enforce; Kehu's own policy log lines (``kehu.policy``) stay."""
+    # At `kehu serve`, uvicorn's logging dictConfig (disable_existing_loggers=False) enables
+    # every existing logger again, whatever pycasbin's enable_log=False had disabled.
+    for name in CASBIN_LOGGERS:
+        logging.getLogger(name).disabled = False
+    rule = {"role": "AUDITOR", "object": "purpose:RISK_CONTROL", "action": "declare"}
+    # A new version (a reload); decisions of the new version are computed: most enforce calls
+    # are refusals.
+    with caplog.at_level(logging.DEBUG), policy_rule(backend, {**rule, "effect": "deny"}):
+        backend.client.app.state.policy_watcher.check()  # type: ignore[attr-defined]
+        refused = backend.post("{ customers { totalCount } }", staff="MKT0001")
+        assert refused.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+        create = backend.post(
+            'mutation { createCustomer(input: {name: "x"}) { customer { id } } }',
+            staff="AUD0001",
+            purpose="AUDIT",
+        )
+        assert create.json()["errors"]
+    loud = [
+        f"{r.name} {r.levelname} {r.getMessage()[:80]}"
+        for r in caplog.records
+        if r.name.startswith("casbin") and r.levelno > logging.DEBUG
+    ]
+    assert loud == []
+    applied = [r.getMessage() for r in caplog.records if r.name == "kehu.policy"]
+    assert any("access policy version" in m and "applied" in m for m in applied), applied
