@@ -269,6 +269,14 @@ class Access:
             result |= access.withheld
         return result
 
+    def downgrades_applied(self) -> set[tuple[str, str]]:
+        """Fields FULL by the policy that some object showed masked or withheld because the
+        declared purpose does not allow them in full (whichever access presented it)."""
+        result = set(self.fields.downgrades_applied)
+        for access in self._grant_accesses.values():
+            result |= access.downgrades_applied
+        return result
+
     @property
     def used_via(self) -> list[str]:
         """The grants and consents this request's reads went through ("grant:3", "consent:7")."""

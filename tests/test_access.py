@@ -12,7 +12,14 @@ import pytest
 from authz import masking
 from authz.fields import PERSONAL_FIELDS, Effect
 from authz.policy import CASBIN_LOGGERS, AccessPolicy
-from tests.conftest import Backend, branch_id, create_customer, new_id_number, policy_rule
+from tests.conftest import (
+    POLICY_RULE,
+    Backend,
+    branch_id,
+    create_customer,
+    new_id_number,
+    policy_rule,
+)
 
 CUSTOMER_FIELDS = list(PERSONAL_FIELDS["Customer"].values())
 ONE = "query($id: ID!) { customer(id: $id) { id " + " ".join(CUSTOMER_FIELDS) + " } }"
@@ -314,6 +321,62 @@ def test_without_an_allowed_purpose_full_fields_are_masked(
     assert "access" not in (allowed.get("extensions") or {})
 
 
+def _access_extension(body: dict[str, Any]) -> Any:
+    return (body.get("extensions") or {}).get("access")
+
+
+def test_downgraded_is_reported_only_where_a_full_field_was_masked(
+    backend: Backend, customers: dict[str, dict[str, Any]]
+) -> None:
+    """``extensions.access.downgraded`` used to come with every answer to a caller without an
+    allowed purpose, even `me` or an admin mutation, which reveal no personal data."""
+    for purpose in (None, "RISK_CONTROL"):
+        me = backend.post("{ me { employeeNo name roles } }", staff="RM0001", purpose=purpose)
+        assert me.json()["data"]["me"]["employeeNo"] == "RM0001"
+        assert _access_extension(me.json()) is None
+    # An admin mutation (a security admin declares no purpose).
+    rule = {"role": "AUDITOR", "object": "purpose:RISK_CONTROL", "action": "declare"}
+    for mutation in ("addPolicyRule", "removePolicyRule"):
+        body = backend.post(
+            POLICY_RULE % mutation,
+            {"input": {**rule, "effect": "deny"}},
+            staff="SEC0001",
+            purpose=None,
+        ).json()
+        assert body["data"][mutation]["errors"] == [], body
+        assert _access_extension(body) is None
+    # A customer read selecting no personal field masks nothing either.
+    plain = backend.post(
+        "query($id: ID!) { customer(id: $id) { id version branch { code } } }",
+        {"id": customers["own"]["id"]},
+        staff="RM0001",
+        purpose=None,
+    ).json()
+    assert plain["data"]["customer"]["branch"]["code"] == "BJ01"
+    assert _access_extension(plain) is None
+    # The same read with the phone (FULL for the manager's purpose) is downgraded: it says so.
+    body = backend.post(
+        "query($id: ID!) { customer(id: $id) { id phone } }",
+        {"id": customers["own"]["id"]},
+        staff="RM0001",
+        purpose=None,
+    ).json()
+    assert body["data"]["customer"]["phone"] == "138****2222"
+    access = _access_extension(body)
+    assert access["downgraded"] is True
+    assert "masked" in access["reason"]
+    # The ID number, which the policy masks for a manager whatever the purpose, is not
+    # downgraded: an answer with only it does not say so.
+    masked = backend.post(
+        "query($id: ID!) { customer(id: $id) { idNumber } }",
+        {"id": customers["own"]["id"]},
+        staff="RM0001",
+        purpose=None,
+    ).json()
+    assert "*" in masked["data"]["customer"]["idNumber"]
+    assert _access_extension(masked) is None
+
+
 def test_filtering_or_ordering_on_a_field_not_readable_in_full_is_forbidden(
     backend: Backend, customers: dict[str, dict[str, Any]]
 ) -> None:
@@ -386,6 +449,16 @@ def test_history_values_are_protected_like_the_live_ones(backend: Backend) -> No
     change = next(e["node"] for e in history if e["node"]["field"] == "idNumber")
     assert change["newValue"] == new_number[:3] + "*" * 11 + new_number[-4:]
     assert change["oldValue"] == customer["idNumber"][:3] + "*" * 11 + customer["idNumber"][-4:]
+    # Without an allowed purpose, history values the manager may see in full are downgraded
+    # (the email) and the answer says so, though no Customer field is selected.
+    body = backend.post(
+        "query($id: ID!) { customerHistory(customerId: $id) { edges { node { field newValue } } } }",
+        {"id": customer["id"]},
+        staff="RM0001",
+        purpose=None,
+    ).json()
+    assert body["data"]["customerHistory"]["edges"]
+    assert _access_extension(body)["downgraded"] is True
 
 
 EXPLAIN = """
