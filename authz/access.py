@@ -262,6 +262,11 @@ class Access:
         self.fields.withheld.add((type_name, field))
         return False
 
+    def withhold(self, type_name: str, field: str) -> None:
+        """Report ``type_name.field`` withheld (null + FIELD_FORBIDDEN on its selected paths),
+        for fields outside the field policy (a third party and other staff members)."""
+        self.fields.withheld.add((type_name, field))
+
     def withheld(self) -> set[tuple[str, str]]:
         """Fields withheld from at least one object, whichever access withheld them."""
         result = set(self.fields.withheld)

@@ -527,3 +527,170 @@ def test_casbin_logs_nothing_above_debug_on_reload_or_refusal(
     assert loud == []
     applied = [r.getMessage() for r in caplog.records if r.name == "kehu.policy"]
     assert any("access policy version" in m and "applied" in m for m in applied), applied
+
+
+STAFF_FIELDS = """
+query($customer: ID!, $complaint: ID!) {
+  customer(id: $customer) { id name relationshipManager { employeeNo name } }
+  customerHistory(customerId: $customer, first: 50) {
+    edges { node { field changedBy { employeeNo name roles branch { code } } } }
+  }
+  complaint(id: $complaint) {
+    id
+    handler { employeeNo name }
+    complainedStaff { employeeNo name }
+    currentTasks { elementId assignee { employeeNo name } }
+  }
+}
+"""
+VERIFIED_BY = """
+query($id: ID!) { customer(id: $id) { id verifications { verifiedAt verifiedBy { name } } } }
+"""
+
+
+def _third_party_with_consent(backend: Backend, customer_id: str) -> dict[str, Any]:
+    """A registered third party whose principal may read ``customer_id`` (identity, contact and
+    complaints, for customer service)."""
+    party = backend.gql(
+        """mutation($input: RegisterThirdPartyInput!) {
+             registerThirdParty(input: $input) { thirdParty { id principal } errors { code } } }""",
+        {
+            "input": {
+                "name": "合作保险公司 staff-leak",
+                "agreementReference": "保密协议 NDA-2026-010",
+                "agreementSignedOn": "2026-01-01",
+                "agreementExpiresOn": "2030-12-31",
+            }
+        },
+        staff="SEC0001",
+    )["registerThirdParty"]
+    assert party["errors"] == []
+    consent = backend.gql(
+        """mutation($input: RecordConsentInput!) {
+             recordConsent(input: $input) { consent { id } errors { field code } } }""",
+        {
+            "input": {
+                "customerId": customer_id,
+                "thirdParty": party["thirdParty"]["id"],
+                "purpose": "CUSTOMER_SERVICE",
+                "dataCategories": ["identity", "contact", "complaints"],
+                "validUntil": "2030-06-30T00:00:00+08:00",
+                "evidence": "signed consent form 2026-131, scanned",
+                "processingMethods": ["STORAGE", "USE"],
+                "recipientContact": {"name": "数据保护办公室", "email": "dpo@partner.example.com"},
+            }
+        },
+        staff="RM0001",
+        purpose="RELATIONSHIP_MANAGEMENT",
+    )["recordConsent"]
+    assert consent["errors"] == []
+    return dict(party["thirdParty"])
+
+
+def test_a_third_party_sees_no_other_staff_member_through_nested_fields(
+    backend: Backend,
+) -> None:
+    """Complaint.handler, Complaint.complainedStaff, Task.assignee, Customer.relationshipManager,
+    CustomerChange.changedBy and Verification.verifiedBy named the bank's staff to a third party;
+    it sees only itself (nullable fields: null + FIELD_FORBIDDEN; verifiedBy, non-null: refused
+    with FIELD_FORBIDDEN)."""
+    from tests.complaint_steps import assign, submit
+
+    manager = backend.gql("{ me { id } }", staff="RM0001")["me"]["id"]
+    customer = create_customer(
+        backend, relationshipManager=manager, branch=branch_id(backend, "SUP0001")
+    )
+    backend.gql(
+        """mutation($id: ID!) { recordVerification(input: {customerId: $id,
+             informationKind: BASIC, result: CONFIRMED}) { errors { code } } }""",
+        {"id": customer["id"]},
+        staff="RM0001",
+        purpose="RELATIONSHIP_MANAGEMENT",
+    )
+    updated = backend.gql(
+        """mutation($input: UpdateCustomerInput!) {
+             updateCustomer(input: $input) { errors { code } } }""",
+        {
+            "input": {
+                "id": customer["id"],
+                "expectedVersion": 1,
+                "changes": {"email": "moved@example.com"},
+                "source": {"kind": "PROACTIVE_CONTACT", "detail": "new address"},
+            }
+        },
+        staff="RM0001",
+        purpose="RELATIONSHIP_MANAGEMENT",
+    )
+    assert updated["updateCustomer"]["errors"] == []
+    complaint = submit(backend, customer)  # about BJ01RM02
+    assign(backend, complaint)  # SH01CH01 handles it and holds its next task
+    party = _third_party_with_consent(backend, customer["id"])
+    variables = {"customer": customer["id"], "complaint": complaint["id"]}
+
+    # The bank's staff see every one of them (so each field below has someone to withhold).
+    seen = backend.gql(STAFF_FIELDS, variables, staff="HO0001")
+    assert seen["customer"]["relationshipManager"]["employeeNo"] == "RM0001"
+    changes = [e["node"] for e in seen["customerHistory"]["edges"]]
+    assert changes and all(c["changedBy"] for c in changes)
+    assert seen["complaint"]["handler"]["employeeNo"] == "SH01CH01"
+    assert seen["complaint"]["complainedStaff"]["employeeNo"] == "BJ01RM02"
+    assigned = [t for t in seen["complaint"]["currentTasks"] if t["assignee"]]
+    assert assigned, seen["complaint"]["currentTasks"]
+    verified = backend.gql(VERIFIED_BY, {"id": customer["id"]}, staff="HO0001")["customer"]
+    assert verified["verifications"][0]["verifiedBy"]["name"]
+
+    body = backend.post(STAFF_FIELDS, variables, staff=party["principal"]).json()
+    data = body["data"]
+    assert data["customer"]["name"]  # consented: the customer is there, its manager is not
+    assert data["customer"]["relationshipManager"] is None
+    history = [e["node"] for e in data["customerHistory"]["edges"]]
+    assert history and all(c["changedBy"] is None for c in history)
+    assert data["complaint"]["id"] == complaint["id"]
+    assert data["complaint"]["handler"] is None
+    assert data["complaint"]["complainedStaff"] is None
+    tasks = data["complaint"]["currentTasks"]
+    assert tasks and all(t["assignee"] is None for t in tasks)
+    forbidden = {
+        (e["extensions"]["type"], e["extensions"]["field"], tuple(e["path"]))
+        for e in body["errors"]
+        if e["extensions"]["code"] == "FIELD_FORBIDDEN"
+    }
+    assert forbidden == {
+        ("Customer", "relationshipManager", ("customer", "relationshipManager")),
+        (
+            "CustomerChange",
+            "changedBy",
+            ("customerHistory", "edges", "node", "changedBy"),
+        ),
+        ("Complaint", "handler", ("complaint", "handler")),
+        ("Complaint", "complainedStaff", ("complaint", "complainedStaff")),
+        ("Task", "assignee", ("complaint", "currentTasks", "assignee")),
+    }
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"FIELD_FORBIDDEN"}
+    text = str(body)
+    for employee_no in ("RM0001", "SH01CH01", "BJ01RM02", "HO0001"):
+        assert employee_no not in text
+
+    # Verification.verifiedBy is non-null: refused, so GraphQL nulls the customer; the rest of
+    # a verification is still there without it.
+    refused = backend.post(VERIFIED_BY, {"id": customer["id"]}, staff=party["principal"]).json()
+    assert refused["data"]["customer"] is None
+    [error] = refused["errors"]
+    assert error["extensions"] == {
+        "code": "FIELD_FORBIDDEN",
+        "type": "Verification",
+        "field": "verifiedBy",
+    }
+    assert error["path"] == ["customer", "verifications", 0, "verifiedBy"]
+    assert "RM0001" not in str(refused)
+    without = backend.post(
+        "query($id: ID!) { customer(id: $id) { verifications { verifiedAt } } }",
+        {"id": customer["id"]},
+        staff=party["principal"],
+    ).json()
+    assert "errors" not in without
+    assert without["data"]["customer"]["verifications"][0]["verifiedAt"]
+
+    # Itself it still sees.
+    me = backend.gql("{ me { employeeNo } }", staff=party["principal"])["me"]
+    assert me["employeeNo"] == party["principal"]

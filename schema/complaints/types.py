@@ -206,11 +206,11 @@ class ComplaintNode(Node):
 
     @strawberry.field(description="The assigned handler.")
     def handler(self, info: ContextInfo) -> StaffNode | None:
-        return batched_staff(info, self._handler_id)
+        return batched_staff(info, self._handler_id, "Complaint", "handler")
 
     @strawberry.field(description="The staff member complained about.")
     def complained_staff(self, info: ContextInfo) -> StaffNode | None:
-        return batched_staff(info, self._complained_staff_id)
+        return batched_staff(info, self._complained_staff_id, "Complaint", "complainedStaff")
 
     @strawberry.field(
         description="Every step, oldest first: who, when, notes (null when withheld: a third "
