@@ -114,6 +114,19 @@ def staff_field(
     return make()
 
 
+def staff_number_field(
+    ctx: Context, type_name: str, field: str, employee_no: str | None
+) -> str | None:
+    """A field naming a staff member by employee number (``ComplaintEventNode.actor``), withheld
+    from a third party like a Staff field (null + FIELD_FORBIDDEN) unless it names itself."""
+    if employee_no is None:
+        return None
+    if ctx.actor.third_party_id is not None and employee_no != ctx.actor.employee_no:
+        ctx.access.withhold(type_name, field)
+        return None
+    return employee_no
+
+
 def required_staff_field(
     ctx: Context, type_name: str, field: str, pk: int, make: Callable[[], StaffNode]
 ) -> StaffNode:

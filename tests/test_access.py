@@ -540,6 +540,7 @@ query($customer: ID!, $complaint: ID!) {
     handler { employeeNo name }
     complainedStaff { employeeNo name }
     currentTasks { elementId assignee { employeeNo name } }
+    timeline { kind actor }
   }
 }
 """
@@ -591,7 +592,8 @@ def test_a_third_party_sees_no_other_staff_member_through_nested_fields(
     backend: Backend,
 ) -> None:
     """Complaint.handler, Complaint.complainedStaff, Task.assignee, Customer.relationshipManager,
-    CustomerChange.changedBy and Verification.verifiedBy named the bank's staff to a third party;
+    CustomerChange.changedBy, Verification.verifiedBy (and the employee number of who took each
+    step of a complaint's timeline) named the bank's staff to a third party;
     it sees only itself (nullable fields: null + FIELD_FORBIDDEN; verifiedBy, non-null: refused
     with FIELD_FORBIDDEN)."""
     from tests.complaint_steps import assign, submit
@@ -634,6 +636,7 @@ def test_a_third_party_sees_no_other_staff_member_through_nested_fields(
     assert changes and all(c["changedBy"] for c in changes)
     assert seen["complaint"]["handler"]["employeeNo"] == "SH01CH01"
     assert seen["complaint"]["complainedStaff"]["employeeNo"] == "BJ01RM02"
+    assert any(step["actor"] for step in seen["complaint"]["timeline"])
     assigned = [t for t in seen["complaint"]["currentTasks"] if t["assignee"]]
     assert assigned, seen["complaint"]["currentTasks"]
     verified = backend.gql(VERIFIED_BY, {"id": customer["id"]}, staff="HO0001")["customer"]
@@ -650,6 +653,10 @@ def test_a_third_party_sees_no_other_staff_member_through_nested_fields(
     assert data["complaint"]["complainedStaff"] is None
     tasks = data["complaint"]["currentTasks"]
     assert tasks and all(t["assignee"] is None for t in tasks)
+    # The timeline (consented: the complaints group) without who took each step.
+    steps = data["complaint"]["timeline"]
+    assert [s["kind"] for s in steps] == [s["kind"] for s in seen["complaint"]["timeline"]]
+    assert all(step["actor"] is None for step in steps)
     forbidden = {
         (e["extensions"]["type"], e["extensions"]["field"], tuple(e["path"]))
         for e in body["errors"]
@@ -665,6 +672,7 @@ def test_a_third_party_sees_no_other_staff_member_through_nested_fields(
         ("Complaint", "handler", ("complaint", "handler")),
         ("Complaint", "complainedStaff", ("complaint", "complainedStaff")),
         ("Task", "assignee", ("complaint", "currentTasks", "assignee")),
+        ("ComplaintEventNode", "actor", ("complaint", "timeline", "actor")),
     }
     assert {e["extensions"]["code"] for e in body["errors"]} == {"FIELD_FORBIDDEN"}
     text = str(body)

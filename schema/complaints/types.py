@@ -36,7 +36,7 @@ from schema.customers import CustomerNode
 from schema.shared.base import ContextInfo, Node, node_id
 from schema.shared.context import Context
 from schema.shared.customers import nested_customer, nested_customer_row
-from schema.staff import StaffNode
+from schema.staff import StaffNode, staff_number_field
 from schema.workflows import (
     ProcessInstanceNode,
     ProcessVersionNode,
@@ -223,7 +223,7 @@ class ComplaintNode(Node):
         return [
             ComplaintEventNode(
                 kind=ComplaintEventKind(event.kind),
-                actor=employee_no,
+                actor=staff_number_field(info.context, "ComplaintEventNode", "actor", employee_no),
                 at=event.at,
                 details=json.loads(event.details) if event.details else None,
             )
