@@ -262,11 +262,24 @@ class Access:
         self.fields.withheld.add((type_name, field))
         return False
 
+    def withhold(self, type_name: str, field: str) -> None:
+        """Report ``type_name.field`` withheld (null + FIELD_FORBIDDEN on its selected paths),
+        for fields outside the field policy (a third party and other staff members)."""
+        self.fields.withheld.add((type_name, field))
+
     def withheld(self) -> set[tuple[str, str]]:
         """Fields withheld from at least one object, whichever access withheld them."""
         result = set(self.fields.withheld)
         for access in self._grant_accesses.values():
             result |= access.withheld
+        return result
+
+    def downgrades_applied(self) -> set[tuple[str, str]]:
+        """Fields FULL by the policy that some object showed masked or withheld because the
+        declared purpose does not allow them in full (whichever access presented it)."""
+        result = set(self.fields.downgrades_applied)
+        for access in self._grant_accesses.values():
+            result |= access.downgrades_applied
         return result
 
     @property

@@ -85,13 +85,16 @@ class PolicyAccess:
     def __init__(self, effects: Mapping[str, Mapping[str, Effect]], downgrade: bool) -> None:
         # Every personal field gets an effect; one the policy did not decide is DENIED.
         self.effects: dict[str, dict[str, Effect]] = {}
+        # (type, GraphQL field) FULL by the policy but masked or withheld by the downgrade.
+        self._downgraded: set[tuple[str, str]] = set()
         for type_name, names in PERSONAL_FIELDS.items():
             decided = effects.get(type_name, {})
             self.effects[type_name] = {}
             for field in names.values():
                 effect = decided.get(field, Effect.DENIED)
-                if downgrade:
+                if downgrade and effect is Effect.FULL:
                     effect = _downgraded(f"{type_name}.{field}", effect)
+                    self._downgraded.add((type_name, field))
                 self.effects[type_name][field] = effect
         self._restricted = {
             type_name: {
@@ -103,6 +106,9 @@ class PolicyAccess:
         }
         # (type, GraphQL field) pairs withheld from at least one object in this request.
         self.withheld: set[tuple[str, str]] = set()
+        # Downgraded pairs actually masked or withheld for at least one object (the answer then
+        # says so in ``extensions.access``; an answer without such a value does not).
+        self.downgrades_applied: set[tuple[str, str]] = set()
 
     @classmethod
     def reveal_all(cls) -> PolicyAccess:
@@ -122,6 +128,8 @@ class PolicyAccess:
 
     def apply(self, type_name: str, field: str, effect: Effect, value: Any) -> Any:
         graphql = PERSONAL_FIELDS[type_name][field]
+        if (type_name, graphql) in self._downgraded:
+            self.downgrades_applied.add((type_name, graphql))
         if effect is Effect.DENIED:
             self.withheld.add((type_name, graphql))
             return None

@@ -10,6 +10,7 @@ allows while another thread reloads the policy.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -60,6 +61,18 @@ PURPOSES = (
 )
 _RANK = {Effect.DENIED: 0, Effect.MASKED: 1, Effect.FULL: 2}
 
+# pycasbin logs the whole model and policy at INFO on every load and a WARNING per refused
+# enforce (most decisions of a role are refusals). Its default (``enable_log=False``) only sets
+# ``logger.disabled``, which any ``logging.config.dictConfig`` with disable_existing_loggers=False
+# clears again (uvicorn's, at ``kehu serve``). Levels survive that: only errors get through.
+# Kehu logs what matters itself (``kehu.policy``: versions applied, rules imported).
+CASBIN_LOGGERS = ("casbin", "casbin.policy", "casbin.enforcer", "casbin.role")
+
+
+def quiet_casbin_logging() -> None:
+    for name in CASBIN_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
+
 
 class AccessAction(StrEnum):
     """What a question about access asks: see a field, change it, or use a right."""
@@ -87,6 +100,7 @@ class AccessPolicy:
     def __init__(self, model: Path = MODEL_FILE, policy: Path | Adapter = POLICY_FILE) -> None:
         """Rules from a CSV file (reviews, tests, the CLI) or an adapter (the live database)."""
         source = str(policy) if isinstance(policy, Path) else policy
+        quiet_casbin_logging()
         self.enforcer = casbin.SyncedEnforcer(str(model), source)
         self.version = 1
         self.enforce_calls = 0

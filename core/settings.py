@@ -108,11 +108,16 @@ class Settings:
     token_ttl_minutes: int = 480
     # No token is accepted whose exp - iat exceeds this (minted or forged with the secret).
     token_max_lifetime_minutes: int = 720
+    # Clock skew tolerated on a token's time claims: accepted until exp + leeway, refused when
+    # issued more than leeway seconds in the future.
+    token_leeway_seconds: int = 5
     encryption_keys: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
     hash_keys: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
     # HMAC keys of the audit chain and its checkpoints: never stored in the database, so a
     # database writer cannot re-chain edited entries. Every key an entry names must stay here.
     audit_keys: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
+    # Browser origins (scheme://host[:port]) allowed to call the API cross-origin; empty: CORS off.
+    cors_origins: tuple[str, ...] = ()
     max_depth: int = 12
     max_tokens: int = 3000
     max_aliases: int = 30
@@ -180,6 +185,8 @@ class Settings:
             jwt_issuer=env.get("KEHU_JWT_ISSUER") or "kehu",
             token_ttl_minutes=token_ttl,
             token_max_lifetime_minutes=token_max,
+            token_leeway_seconds=_token_leeway(env),
+            cors_origins=_origins(env, "KEHU_CORS_ORIGINS"),
             encryption_keys=_parse_keys("KEHU_ENCRYPTION_KEYS", secret("KEHU_ENCRYPTION_KEYS")),
             hash_keys=_parse_keys("KEHU_HASH_KEYS", secret("KEHU_HASH_KEYS")),
             max_depth=_int(env, "KEHU_MAX_DEPTH", 12),
@@ -207,6 +214,40 @@ class Settings:
             embedded_worker=_bool(env, "KEHU_EMBEDDED_WORKER", embedded),
             worker_poll_seconds=_float(env, "KEHU_WORKER_POLL_SECONDS", 5.0),
         )
+
+
+MAX_TOKEN_LEEWAY_SECONDS = 300
+
+
+def _token_leeway(env: Mapping[str, str]) -> int:
+    """``KEHU_TOKEN_LEEWAY_SECONDS``: 0 … 300 (five minutes at most: more is not clock skew)."""
+    name = "KEHU_TOKEN_LEEWAY_SECONDS"
+    leeway = _int(env, name, 5, minimum=0)
+    if leeway > MAX_TOKEN_LEEWAY_SECONDS:
+        raise SettingsError(f"{name} must be at most {MAX_TOKEN_LEEWAY_SECONDS}")
+    return leeway
+
+
+def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Comma-separated origins ``https://app.example.cn`` (scheme, host, optional port)."""
+    origins: list[str] = []
+    for part in (env.get(name) or "").split(","):
+        origin = part.strip().rstrip("/")
+        if not origin:
+            continue
+        scheme, sep, rest = origin.partition("://")
+        if (
+            scheme.lower() not in {"http", "https"}
+            or not sep
+            or not rest
+            or any(c in rest for c in "/?#@* ")
+        ):
+            raise SettingsError(
+                f"{name}: each entry must be an origin like https://app.example.cn "
+                "(scheme, host and optional port; no path or wildcard)"
+            )
+        origins.append(origin)
+    return tuple(dict.fromkeys(origins))
 
 
 def _embedded_secrets(var_dir: Path) -> dict[str, str]:

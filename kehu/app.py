@@ -15,6 +15,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -49,6 +50,11 @@ from workflows.deployment import ensure_deployed
 log = logging.getLogger("kehu")
 HERE = Path(__file__).parent
 
+
+# Request headers Kehu reads (besides the body's Content-Type), allowed in cross-origin requests.
+CORS_REQUEST_HEADERS = ("Authorization", "Content-Type", "X-Purpose")
+# Response headers a browser client may read cross-origin (401 challenge, outage back-off).
+CORS_EXPOSED_HEADERS = ("WWW-Authenticate", "Retry-After")
 
 # The connection_init values Kehu reads; each must be text when present.
 CONNECTION_KEYS = ("Authorization", "authorization", "X-Purpose", "x-purpose")
@@ -400,4 +406,15 @@ def create_app(
     app.state.auditor = auditor
     app.state.timers = timers
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    if settings.cors_origins:
+        # Outermost: answers preflights itself, and a 413 from the size limit carries the
+        # headers too. Bearer tokens, no cookies: credentials are not allowed.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=list(CORS_REQUEST_HEADERS),
+            expose_headers=list(CORS_EXPOSED_HEADERS),
+            max_age=600,
+        )
     return app

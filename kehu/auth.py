@@ -1,5 +1,6 @@
 """Authentication: bearer JWTs signed by Kehu (HS256), checked for signature, issuer, audience,
-expiry and a bounded lifetime (``KEHU_TOKEN_MAX_LIFETIME_MINUTES``)."""
+expiry and a bounded lifetime (``KEHU_TOKEN_MAX_LIFETIME_MINUTES``); time claims tolerate
+``KEHU_TOKEN_LEEWAY_SECONDS`` of clock skew."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from store.staff import Staff
 
 ALGORITHM = "HS256"
 AUDIENCE = "kehu-api"
-LEEWAY_SECONDS = 30
 
 
 class AuthenticationError(Exception):
@@ -68,11 +68,12 @@ def employee_no_from(settings: Settings, authorization: str | None) -> str:
         raise AuthenticationError("the token is not valid") from exc
     issued, expires = _seconds(claims["iat"]), _seconds(claims["exp"])
     now = clock.now().timestamp()
-    if issued > now + LEEWAY_SECONDS:
+    leeway = settings.token_leeway_seconds
+    if issued > now + leeway:
         raise AuthenticationError("the token was issued in the future")
     if expires - issued > settings.token_max_lifetime_minutes * 60:
         raise AuthenticationError("the token's lifetime exceeds the maximum this service accepts")
-    if expires + LEEWAY_SECONDS < now:
+    if expires + leeway < now:
         raise AuthenticationError("the token has expired")
     return str(claims["sub"])
 

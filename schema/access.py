@@ -2,7 +2,8 @@
 
 A DENIED field resolves to ``null`` and gets one ``FIELD_FORBIDDEN`` error per field path — the
 path without list indices, so a 100-row page withholding ``idNumber`` yields one error, not 100.
-When no allowed purpose was declared, ``extensions.access`` says that FULL fields were masked.
+When no allowed purpose was declared and a field the caller may see in full was masked (or
+withheld) in the answer, ``extensions.access`` says so.
 """
 
 from __future__ import annotations
@@ -97,6 +98,8 @@ def operation_selections(
 # complaints group: ``Context.may_read_complaint_text``), but every reading is audited. (A
 # complaint's description, remedy and amount are personal fields: audited with their effect.)
 COMPLAINT_TEXT = {"Complaint": ("timeline", "messages")}
+# Change-history values: personal values of any type (``CustomerChange.present``).
+HISTORY_VALUES = frozenset({("CustomerChange", "oldValue"), ("CustomerChange", "newValue")})
 
 
 class AccessReport(SchemaExtension):
@@ -124,6 +127,7 @@ class AccessReport(SchemaExtension):
         if planned is None:
             return
         operation, selected = planned
+        self._selected = {(type_name, field) for _, type_name, field in selected}
         withheld = ctx.access.withheld()
         if withheld:
             errors = list(result.errors or [])
@@ -212,7 +216,14 @@ class AccessReport(SchemaExtension):
 
     def get_results(self) -> dict[str, Any]:
         ctx = self.execution_context.context
-        if isinstance(ctx, Context) and ctx.staff is not None and ctx.access.purpose_problem:
+        # Only an answer where a field the caller may see in full was actually masked or
+        # withheld for want of an allowed purpose says so (not `me`, not an admin mutation).
+        if (
+            isinstance(ctx, Context)
+            and ctx.staff is not None
+            and ctx.access.purpose_problem
+            and self._downgrade_shown(ctx)
+        ):
             return {
                 "access": {
                     "purpose": ctx.access.purpose,
@@ -222,3 +233,12 @@ class AccessReport(SchemaExtension):
                 }
             }
         return {}
+
+    def _downgrade_shown(self, ctx: Context) -> bool:
+        """Whether a selected field was masked or withheld by the downgrade for some object."""
+        applied = ctx.access.downgrades_applied()
+        selected: set[tuple[str, str]] = getattr(self, "_selected", set())
+        if not applied.isdisjoint(selected):
+            return True
+        # Change-history values carry another type's field (a downgraded phone …).
+        return bool(applied) and not HISTORY_VALUES.isdisjoint(selected)

@@ -1,10 +1,22 @@
-"""Staff and branches as GraphQL types, and ``me``."""
+"""Staff and branches as GraphQL types, and ``me``.
+
+Every Staff-typed field is presented through :func:`staff_field` or :func:`required_staff_field`:
+a third party sees no staff member but its own principal (no names, employee numbers, roles or
+branches of the bank's people). A nullable field answers ``null`` with a ``FIELD_FORBIDDEN``
+error per path, like a withheld personal field; a non-null one (``Verification.verifiedBy``)
+cannot be null, so it is refused with that error and GraphQL nulls its nearest nullable parent.
+No placeholder staff member is invented (``Staff`` has only non-null fields, down to a branch).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import strawberry
+from graphql import GraphQLError
 
 from schema.shared.base import ContextInfo, Node, NodeLoader, bilingual_enum, node_id
+from schema.shared.context import Context
 from schema.shared.rights import Authenticated
 from schema.shared.rights import field as guarded_field
 from store.staff import Branch, Role, Staff
@@ -79,6 +91,56 @@ class StaffNode(Node):
         )
 
 
+def staff_withheld(ctx: Context, pk: int) -> bool:
+    """Whether staff member ``pk`` is hidden from the caller: a third party sees only itself."""
+    return ctx.actor.third_party_id is not None and pk != ctx.actor.id
+
+
+def staff_field(
+    ctx: Context,
+    type_name: str,
+    field: str,
+    pk: int | None,
+    make: Callable[[], StaffNode | None],
+) -> StaffNode | None:
+    """A nullable Staff field ``type_name.field`` naming staff member ``pk`` (None: nobody):
+    ``make()``, or null with ``FIELD_FORBIDDEN`` (reported by schema.access.AccessReport on
+    every selected path of the field) when the caller may not see that staff member."""
+    if pk is None:
+        return None
+    if staff_withheld(ctx, pk):
+        ctx.access.withhold(type_name, field)
+        return None
+    return make()
+
+
+def staff_number_field(
+    ctx: Context, type_name: str, field: str, employee_no: str | None
+) -> str | None:
+    """A field naming a staff member by employee number (``ComplaintEventNode.actor``), withheld
+    from a third party like a Staff field (null + FIELD_FORBIDDEN) unless it names itself."""
+    if employee_no is None:
+        return None
+    if ctx.actor.third_party_id is not None and employee_no != ctx.actor.employee_no:
+        ctx.access.withhold(type_name, field)
+        return None
+    return employee_no
+
+
+def required_staff_field(
+    ctx: Context, type_name: str, field: str, pk: int, make: Callable[[], StaffNode]
+) -> StaffNode:
+    """A non-null Staff field: ``make()``, or a ``FIELD_FORBIDDEN`` error for a caller who may
+    not see staff member ``pk`` (resolve it in the field's own resolver, so the error carries
+    its path and only a selection of the field is refused)."""
+    if staff_withheld(ctx, pk):
+        raise GraphQLError(
+            f"You may not read {type_name}.{field}; a third party sees no other staff member.",
+            extensions={"code": "FIELD_FORBIDDEN", "type": type_name, "field": field},
+        )
+    return make()
+
+
 @strawberry.type
 class StaffQuery:
     @guarded_field("The signed-in staff member. 当前登录员工。", Authenticated())
@@ -88,7 +150,7 @@ class StaffQuery:
 
 def _load_staff(info: ContextInfo, pk: int) -> StaffNode | None:
     ctx = info.context
-    if ctx.actor.third_party_id is not None and pk != ctx.actor.id:
+    if staff_withheld(ctx, pk):
         return None  # a third party sees no staff directory, only its own principal
     staff = ctx.session.get(Staff, pk)
     return StaffNode.of(staff) if staff else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from decimal import Decimal
 from typing import Any
@@ -10,8 +11,15 @@ import pytest
 
 from authz import masking
 from authz.fields import PERSONAL_FIELDS, Effect
-from authz.policy import AccessPolicy
-from tests.conftest import Backend, branch_id, create_customer, new_id_number
+from authz.policy import CASBIN_LOGGERS, AccessPolicy
+from tests.conftest import (
+    POLICY_RULE,
+    Backend,
+    branch_id,
+    create_customer,
+    new_id_number,
+    policy_rule,
+)
 
 CUSTOMER_FIELDS = list(PERSONAL_FIELDS["Customer"].values())
 ONE = "query($id: ID!) { customer(id: $id) { id " + " ".join(CUSTOMER_FIELDS) + " } }"
@@ -313,6 +321,62 @@ def test_without_an_allowed_purpose_full_fields_are_masked(
     assert "access" not in (allowed.get("extensions") or {})
 
 
+def _access_extension(body: dict[str, Any]) -> Any:
+    return (body.get("extensions") or {}).get("access")
+
+
+def test_downgraded_is_reported_only_where_a_full_field_was_masked(
+    backend: Backend, customers: dict[str, dict[str, Any]]
+) -> None:
+    """``extensions.access.downgraded`` used to come with every answer to a caller without an
+    allowed purpose, even `me` or an admin mutation, which reveal no personal data."""
+    for purpose in (None, "RISK_CONTROL"):
+        me = backend.post("{ me { employeeNo name roles } }", staff="RM0001", purpose=purpose)
+        assert me.json()["data"]["me"]["employeeNo"] == "RM0001"
+        assert _access_extension(me.json()) is None
+    # An admin mutation (a security admin declares no purpose).
+    rule = {"role": "AUDITOR", "object": "purpose:RISK_CONTROL", "action": "declare"}
+    for mutation in ("addPolicyRule", "removePolicyRule"):
+        body = backend.post(
+            POLICY_RULE % mutation,
+            {"input": {**rule, "effect": "deny"}},
+            staff="SEC0001",
+            purpose=None,
+        ).json()
+        assert body["data"][mutation]["errors"] == [], body
+        assert _access_extension(body) is None
+    # A customer read selecting no personal field masks nothing either.
+    plain = backend.post(
+        "query($id: ID!) { customer(id: $id) { id version branch { code } } }",
+        {"id": customers["own"]["id"]},
+        staff="RM0001",
+        purpose=None,
+    ).json()
+    assert plain["data"]["customer"]["branch"]["code"] == "BJ01"
+    assert _access_extension(plain) is None
+    # The same read with the phone (FULL for the manager's purpose) is downgraded: it says so.
+    body = backend.post(
+        "query($id: ID!) { customer(id: $id) { id phone } }",
+        {"id": customers["own"]["id"]},
+        staff="RM0001",
+        purpose=None,
+    ).json()
+    assert body["data"]["customer"]["phone"] == "138****2222"
+    access = _access_extension(body)
+    assert access["downgraded"] is True
+    assert "masked" in access["reason"]
+    # The ID number, which the policy masks for a manager whatever the purpose, is not
+    # downgraded: an answer with only it does not say so.
+    masked = backend.post(
+        "query($id: ID!) { customer(id: $id) { idNumber } }",
+        {"id": customers["own"]["id"]},
+        staff="RM0001",
+        purpose=None,
+    ).json()
+    assert "*" in masked["data"]["customer"]["idNumber"]
+    assert _access_extension(masked) is None
+
+
 def test_filtering_or_ordering_on_a_field_not_readable_in_full_is_forbidden(
     backend: Backend, customers: dict[str, dict[str, Any]]
 ) -> None:
@@ -385,6 +449,16 @@ def test_history_values_are_protected_like_the_live_ones(backend: Backend) -> No
     change = next(e["node"] for e in history if e["node"]["field"] == "idNumber")
     assert change["newValue"] == new_number[:3] + "*" * 11 + new_number[-4:]
     assert change["oldValue"] == customer["idNumber"][:3] + "*" * 11 + customer["idNumber"][-4:]
+    # Without an allowed purpose, history values the manager may see in full are downgraded
+    # (the email) and the answer says so, though no Customer field is selected.
+    body = backend.post(
+        "query($id: ID!) { customerHistory(customerId: $id) { edges { node { field newValue } } } }",
+        {"id": customer["id"]},
+        staff="RM0001",
+        purpose=None,
+    ).json()
+    assert body["data"]["customerHistory"]["edges"]
+    assert _access_extension(body)["downgraded"] is True
 
 
 EXPLAIN = """
@@ -421,3 +495,210 @@ def test_explain_access_names_the_deciding_rule_PLAT_3(
         EXPLAIN, {"type": "Customer", "field": "phone", "staff": "HO0001"}, staff="RM0001"
     ).json()
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+def test_casbin_logs_nothing_above_debug_on_reload_or_refusal(
+    backend: Backend, caplog: pytest.LogCaptureFixture
+) -> None:
+    """pycasbin logged the whole policy at INFO on every reload and a WARNING per refused
+    enforce; Kehu's own policy log lines (``kehu.policy``) stay."""
+    # At `kehu serve`, uvicorn's logging dictConfig (disable_existing_loggers=False) enables
+    # every existing logger again, whatever pycasbin's enable_log=False had disabled.
+    for name in CASBIN_LOGGERS:
+        logging.getLogger(name).disabled = False
+    rule = {"role": "AUDITOR", "object": "purpose:RISK_CONTROL", "action": "declare"}
+    # A new version (a reload); decisions of the new version are computed: most enforce calls
+    # are refusals.
+    with caplog.at_level(logging.DEBUG), policy_rule(backend, {**rule, "effect": "deny"}):
+        backend.client.app.state.policy_watcher.check()  # type: ignore[attr-defined]
+        refused = backend.post("{ customers { totalCount } }", staff="MKT0001")
+        assert refused.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+        create = backend.post(
+            'mutation { createCustomer(input: {name: "x"}) { customer { id } } }',
+            staff="AUD0001",
+            purpose="AUDIT",
+        )
+        assert create.json()["errors"]
+    loud = [
+        f"{r.name} {r.levelname} {r.getMessage()[:80]}"
+        for r in caplog.records
+        if r.name.startswith("casbin") and r.levelno > logging.DEBUG
+    ]
+    assert loud == []
+    applied = [r.getMessage() for r in caplog.records if r.name == "kehu.policy"]
+    assert any("access policy version" in m and "applied" in m for m in applied), applied
+
+
+STAFF_FIELDS = """
+query($customer: ID!, $complaint: ID!) {
+  customer(id: $customer) { id name relationshipManager { employeeNo name } }
+  customerHistory(customerId: $customer, first: 50) {
+    edges { node { field changedBy { employeeNo name roles branch { code } } } }
+  }
+  complaint(id: $complaint) {
+    id
+    handler { employeeNo name }
+    complainedStaff { employeeNo name }
+    currentTasks { elementId assignee { employeeNo name } }
+    timeline { kind actor }
+  }
+}
+"""
+VERIFIED_BY = """
+query($id: ID!) { customer(id: $id) { id verifications { verifiedAt verifiedBy { name } } } }
+"""
+
+
+def _third_party_with_consent(backend: Backend, customer_id: str) -> dict[str, Any]:
+    """A registered third party whose principal may read ``customer_id`` (identity, contact and
+    complaints, for customer service)."""
+    party = backend.gql(
+        """mutation($input: RegisterThirdPartyInput!) {
+             registerThirdParty(input: $input) { thirdParty { id principal } errors { code } } }""",
+        {
+            "input": {
+                "name": "合作保险公司 staff-leak",
+                "agreementReference": "保密协议 NDA-2026-010",
+                "agreementSignedOn": "2026-01-01",
+                "agreementExpiresOn": "2030-12-31",
+            }
+        },
+        staff="SEC0001",
+    )["registerThirdParty"]
+    assert party["errors"] == []
+    consent = backend.gql(
+        """mutation($input: RecordConsentInput!) {
+             recordConsent(input: $input) { consent { id } errors { field code } } }""",
+        {
+            "input": {
+                "customerId": customer_id,
+                "thirdParty": party["thirdParty"]["id"],
+                "purpose": "CUSTOMER_SERVICE",
+                "dataCategories": ["identity", "contact", "complaints"],
+                "validUntil": "2030-06-30T00:00:00+08:00",
+                "evidence": "signed consent form 2026-131, scanned",
+                "processingMethods": ["STORAGE", "USE"],
+                "recipientContact": {"name": "数据保护办公室", "email": "dpo@partner.example.com"},
+            }
+        },
+        staff="RM0001",
+        purpose="RELATIONSHIP_MANAGEMENT",
+    )["recordConsent"]
+    assert consent["errors"] == []
+    return dict(party["thirdParty"])
+
+
+def test_a_third_party_sees_no_other_staff_member_through_nested_fields(
+    backend: Backend,
+) -> None:
+    """Complaint.handler, Complaint.complainedStaff, Task.assignee, Customer.relationshipManager,
+    CustomerChange.changedBy, Verification.verifiedBy (and the employee number of who took each
+    step of a complaint's timeline) named the bank's staff to a third party;
+    it sees only itself (nullable fields: null + FIELD_FORBIDDEN; verifiedBy, non-null: refused
+    with FIELD_FORBIDDEN)."""
+    from tests.complaint_steps import assign, submit
+
+    manager = backend.gql("{ me { id } }", staff="RM0001")["me"]["id"]
+    customer = create_customer(
+        backend, relationshipManager=manager, branch=branch_id(backend, "SUP0001")
+    )
+    backend.gql(
+        """mutation($id: ID!) { recordVerification(input: {customerId: $id,
+             informationKind: BASIC, result: CONFIRMED}) { errors { code } } }""",
+        {"id": customer["id"]},
+        staff="RM0001",
+        purpose="RELATIONSHIP_MANAGEMENT",
+    )
+    updated = backend.gql(
+        """mutation($input: UpdateCustomerInput!) {
+             updateCustomer(input: $input) { errors { code } } }""",
+        {
+            "input": {
+                "id": customer["id"],
+                "expectedVersion": 1,
+                "changes": {"email": "moved@example.com"},
+                "source": {"kind": "PROACTIVE_CONTACT", "detail": "new address"},
+            }
+        },
+        staff="RM0001",
+        purpose="RELATIONSHIP_MANAGEMENT",
+    )
+    assert updated["updateCustomer"]["errors"] == []
+    complaint = submit(backend, customer)  # about BJ01RM02
+    assign(backend, complaint)  # SH01CH01 handles it and holds its next task
+    party = _third_party_with_consent(backend, customer["id"])
+    variables = {"customer": customer["id"], "complaint": complaint["id"]}
+
+    # The bank's staff see every one of them (so each field below has someone to withhold).
+    seen = backend.gql(STAFF_FIELDS, variables, staff="HO0001")
+    assert seen["customer"]["relationshipManager"]["employeeNo"] == "RM0001"
+    changes = [e["node"] for e in seen["customerHistory"]["edges"]]
+    assert changes and all(c["changedBy"] for c in changes)
+    assert seen["complaint"]["handler"]["employeeNo"] == "SH01CH01"
+    assert seen["complaint"]["complainedStaff"]["employeeNo"] == "BJ01RM02"
+    assert any(step["actor"] for step in seen["complaint"]["timeline"])
+    assigned = [t for t in seen["complaint"]["currentTasks"] if t["assignee"]]
+    assert assigned, seen["complaint"]["currentTasks"]
+    verified = backend.gql(VERIFIED_BY, {"id": customer["id"]}, staff="HO0001")["customer"]
+    assert verified["verifications"][0]["verifiedBy"]["name"]
+
+    body = backend.post(STAFF_FIELDS, variables, staff=party["principal"]).json()
+    data = body["data"]
+    assert data["customer"]["name"]  # consented: the customer is there, its manager is not
+    assert data["customer"]["relationshipManager"] is None
+    history = [e["node"] for e in data["customerHistory"]["edges"]]
+    assert history and all(c["changedBy"] is None for c in history)
+    assert data["complaint"]["id"] == complaint["id"]
+    assert data["complaint"]["handler"] is None
+    assert data["complaint"]["complainedStaff"] is None
+    tasks = data["complaint"]["currentTasks"]
+    assert tasks and all(t["assignee"] is None for t in tasks)
+    # The timeline (consented: the complaints group) without who took each step.
+    steps = data["complaint"]["timeline"]
+    assert [s["kind"] for s in steps] == [s["kind"] for s in seen["complaint"]["timeline"]]
+    assert all(step["actor"] is None for step in steps)
+    forbidden = {
+        (e["extensions"]["type"], e["extensions"]["field"], tuple(e["path"]))
+        for e in body["errors"]
+        if e["extensions"]["code"] == "FIELD_FORBIDDEN"
+    }
+    assert forbidden == {
+        ("Customer", "relationshipManager", ("customer", "relationshipManager")),
+        (
+            "CustomerChange",
+            "changedBy",
+            ("customerHistory", "edges", "node", "changedBy"),
+        ),
+        ("Complaint", "handler", ("complaint", "handler")),
+        ("Complaint", "complainedStaff", ("complaint", "complainedStaff")),
+        ("Task", "assignee", ("complaint", "currentTasks", "assignee")),
+        ("ComplaintEventNode", "actor", ("complaint", "timeline", "actor")),
+    }
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"FIELD_FORBIDDEN"}
+    text = str(body)
+    for employee_no in ("RM0001", "SH01CH01", "BJ01RM02", "HO0001"):
+        assert employee_no not in text
+
+    # Verification.verifiedBy is non-null: refused, so GraphQL nulls the customer; the rest of
+    # a verification is still there without it.
+    refused = backend.post(VERIFIED_BY, {"id": customer["id"]}, staff=party["principal"]).json()
+    assert refused["data"]["customer"] is None
+    [error] = refused["errors"]
+    assert error["extensions"] == {
+        "code": "FIELD_FORBIDDEN",
+        "type": "Verification",
+        "field": "verifiedBy",
+    }
+    assert error["path"] == ["customer", "verifications", 0, "verifiedBy"]
+    assert "RM0001" not in str(refused)
+    without = backend.post(
+        "query($id: ID!) { customer(id: $id) { verifications { verifiedAt } } }",
+        {"id": customer["id"]},
+        staff=party["principal"],
+    ).json()
+    assert "errors" not in without
+    assert without["data"]["customer"]["verifications"][0]["verifiedAt"]
+
+    # Itself it still sees.
+    me = backend.gql("{ me { employeeNo } }", staff=party["principal"])["me"]
+    assert me["employeeNo"] == party["principal"]

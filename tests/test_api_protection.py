@@ -6,6 +6,7 @@ import base64
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import text
 from starlette.testclient import TestClient
@@ -242,3 +243,73 @@ def test_filter_values_no_database_can_hold_are_bad_input_not_internal_errors(
         ).json()
         assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"], body
         assert body["errors"][0]["extensions"]["fields"][0]["field"] == field
+
+
+ALLOWED_ORIGIN = "https://crm.bank.example"
+
+
+def _preflight(client: TestClient, origin: str) -> Any:
+    return client.options(
+        "/graphql",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type, x-purpose",
+        },
+    )
+
+
+def _cors_headers(response: Any) -> dict[str, str]:
+    return {k: v for k, v in response.headers.items() if k.lower().startswith("access-control-")}
+
+
+def test_cors_allows_only_the_configured_frontend_origins(tmp_path: Path, backend: Backend) -> None:
+    with _other_app(
+        tmp_path, backend, KEHU_CORS_ORIGINS=f"{ALLOWED_ORIGIN},http://localhost:5173"
+    ) as client:
+        allowed = _preflight(client, ALLOWED_ORIGIN)
+        assert allowed.status_code == 200
+        assert allowed.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
+        methods = {m.strip() for m in allowed.headers["access-control-allow-methods"].split(",")}
+        assert {"GET", "POST", "OPTIONS"} <= methods
+        headers = {
+            h.strip().lower() for h in allowed.headers["access-control-allow-headers"].split(",")
+        }
+        assert {"authorization", "content-type", "x-purpose"} <= headers
+        assert "access-control-allow-credentials" not in allowed.headers
+        # The actual request from the allowed origin: the browser may read the answer.
+        answer = client.post(
+            "/graphql",
+            json={"query": "{ me { employeeNo } }"},
+            headers={"Origin": ALLOWED_ORIGIN, "Authorization": f"Bearer {backend.token()}"},
+        )
+        assert answer.json()["data"]["me"]["employeeNo"] == "HO0001"
+        assert answer.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
+        assert "www-authenticate" in answer.headers["access-control-expose-headers"].lower()
+        # Another origin: refused preflight, and no header letting a browser read anything.
+        other = _preflight(client, "https://evil.example")
+        assert other.status_code == 400
+        assert "access-control-allow-origin" not in other.headers
+        stolen = client.post(
+            "/graphql",
+            json={"query": "{ me { employeeNo } }"},
+            headers={
+                "Origin": "https://evil.example",
+                "Authorization": f"Bearer {backend.token()}",
+            },
+        )
+        assert "access-control-allow-origin" not in stolen.headers
+
+
+def test_without_cors_origins_no_cors_headers_are_sent(backend: Backend) -> None:
+    assert backend.settings.cors_origins == ()
+    preflight = _preflight(backend.client, ALLOWED_ORIGIN)
+    assert preflight.status_code == 405
+    assert _cors_headers(preflight) == {}
+    answer = backend.client.post(
+        "/graphql",
+        json={"query": "{ me { employeeNo } }"},
+        headers={"Origin": ALLOWED_ORIGIN, "Authorization": f"Bearer {backend.token()}"},
+    )
+    assert answer.status_code == 200
+    assert _cors_headers(answer) == {}

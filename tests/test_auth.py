@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
@@ -53,6 +53,23 @@ def test_expired_token_is_refused(backend: Backend) -> None:
         backend.post(ME, staff="", headers={"Authorization": f"Bearer {token}"})
     )
     assert "expired" in message
+
+
+def test_expiry_leeway_is_the_setting_default_five_seconds(backend: Backend) -> None:
+    leeway = backend.settings.token_leeway_seconds
+    assert leeway == 5  # the default (KEHU_TOKEN_LEEWAY_SECONDS unset); it used to be 30 s
+    expires = int(clock.now().timestamp()) - 60
+    token = _signed(backend, iat=expires - 3600, exp=expires)
+    # The service's clock (all threads: the request runs in a worker thread) is set exactly.
+    with clock.travel_to(datetime.fromtimestamp(expires + leeway - 1, UTC), all_threads=True):
+        assert _me_with(backend, token).status_code == 200  # type: ignore[attr-defined]
+    with clock.travel_to(datetime.fromtimestamp(expires + leeway, UTC), all_threads=True):
+        assert _me_with(backend, token).status_code == 200  # type: ignore[attr-defined]
+    with clock.travel_to(datetime.fromtimestamp(expires + leeway + 1, UTC), all_threads=True):
+        assert "expired" in _unauthenticated(_me_with(backend, token))
+    # 30 s after exp (the old leeway) is refused too.
+    with clock.travel_to(datetime.fromtimestamp(expires + 30, UTC), all_threads=True):
+        assert "expired" in _unauthenticated(_me_with(backend, token))
 
 
 def test_token_from_another_issuer_is_refused(backend: Backend) -> None:
@@ -115,11 +132,14 @@ def test_token_lifetime_is_bounded_by_the_maximum_setting(backend: Backend) -> N
 
 
 def test_token_issued_in_the_future_is_refused(backend: Backend) -> None:
+    leeway = backend.settings.token_leeway_seconds
     now = int(clock.now().timestamp())
-    # Clocks may differ by the leeway (30 s); beyond that a token is not from this service.
-    assert _me_with(backend, _signed(backend, iat=now + 30, exp=now + 600)).status_code == 200  # type: ignore[attr-defined]
-    message = _unauthenticated(_me_with(backend, _signed(backend, iat=now + 31, exp=now + 600)))
-    assert "future" in message
+    # Clocks may differ by the leeway; beyond that a token is not from this service.
+    with clock.travel_to(datetime.fromtimestamp(now, UTC), all_threads=True):
+        accepted = _signed(backend, iat=now + leeway, exp=now + 600)
+        assert _me_with(backend, accepted).status_code == 200  # type: ignore[attr-defined]
+        refused = _signed(backend, iat=now + leeway + 1, exp=now + 600)
+        assert "future" in _unauthenticated(_me_with(backend, refused))
     far = _signed(backend, iat=now + 100 * 365 * 24 * 3600, exp=now + 100 * 365 * 24 * 3600 + 60)
     _unauthenticated(_me_with(backend, far))
 

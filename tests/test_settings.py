@@ -96,3 +96,25 @@ def test_token_lifetimes_are_bounded(tmp_path: Path) -> None:
         {**base, "KEHU_TOKEN_TTL_MINUTES": "60", "KEHU_TOKEN_MAX_LIFETIME_MINUTES": "60"}
     )
     assert bounded.token_max_lifetime_minutes == 60
+
+
+def test_token_leeway_is_a_bounded_setting(tmp_path: Path) -> None:
+    base = {"KEHU_VAR_DIR": str(tmp_path)}
+    assert Settings.from_env(base).token_leeway_seconds == 5
+    assert Settings.from_env({**base, "KEHU_TOKEN_LEEWAY_SECONDS": "0"}).token_leeway_seconds == 0
+    assert Settings.from_env({**base, "KEHU_TOKEN_LEEWAY_SECONDS": "60"}).token_leeway_seconds == 60
+    for bad, message in (("-1", "at least 0"), ("301", "at most 300"), ("soon", "an integer")):
+        with pytest.raises(SettingsError, match=f"KEHU_TOKEN_LEEWAY_SECONDS must be {message}"):
+            Settings.from_env({**base, "KEHU_TOKEN_LEEWAY_SECONDS": bad})
+
+
+def test_cors_origins_are_off_by_default_and_must_be_origins(tmp_path: Path) -> None:
+    base = {"KEHU_VAR_DIR": str(tmp_path)}
+    assert Settings.from_env(base).cors_origins == ()
+    settings = Settings.from_env(
+        {**base, "KEHU_CORS_ORIGINS": " https://app.bank.cn/ ,http://localhost:5173,,"}
+    )
+    assert settings.cors_origins == ("https://app.bank.cn", "http://localhost:5173")
+    for bad in ("*", "app.bank.cn", "https://app.bank.cn/path", "ftp://x", "https://*.bank.cn"):
+        with pytest.raises(SettingsError, match="KEHU_CORS_ORIGINS: each entry must be an origin"):
+            Settings.from_env({**base, "KEHU_CORS_ORIGINS": bad})

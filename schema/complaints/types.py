@@ -36,7 +36,7 @@ from schema.customers import CustomerNode
 from schema.shared.base import ContextInfo, Node, node_id
 from schema.shared.context import Context
 from schema.shared.customers import nested_customer, nested_customer_row
-from schema.staff import StaffNode
+from schema.staff import StaffNode, staff_number_field
 from schema.workflows import (
     ProcessInstanceNode,
     ProcessVersionNode,
@@ -206,11 +206,11 @@ class ComplaintNode(Node):
 
     @strawberry.field(description="The assigned handler.")
     def handler(self, info: ContextInfo) -> StaffNode | None:
-        return batched_staff(info, self._handler_id)
+        return batched_staff(info, self._handler_id, "Complaint", "handler")
 
     @strawberry.field(description="The staff member complained about.")
     def complained_staff(self, info: ContextInfo) -> StaffNode | None:
-        return batched_staff(info, self._complained_staff_id)
+        return batched_staff(info, self._complained_staff_id, "Complaint", "complainedStaff")
 
     @strawberry.field(
         description="Every step, oldest first: who, when, notes (null when withheld: a third "
@@ -223,7 +223,7 @@ class ComplaintNode(Node):
         return [
             ComplaintEventNode(
                 kind=ComplaintEventKind(event.kind),
-                actor=employee_no,
+                actor=staff_number_field(info.context, "ComplaintEventNode", "actor", employee_no),
                 at=event.at,
                 details=json.loads(event.details) if event.details else None,
             )

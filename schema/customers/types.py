@@ -36,7 +36,7 @@ from schema.customers.enums import (
 from schema.shared.base import ContextInfo, Node, node_id, user_errors
 from schema.shared.context import Context
 from schema.shared.execution import context_only
-from schema.staff import BranchNode, StaffNode
+from schema.staff import BranchNode, StaffNode, required_staff_field, staff_field
 from store import customers as rows
 from store.customers import Transaction
 
@@ -258,13 +258,22 @@ class VerificationStatus:
         )
 
 
+def _verifier(root: Verification, info: ContextInfo) -> StaffNode:
+    """``Verification.verifiedBy`` (withheld from a third party: ``required_staff_field``)."""
+    staff = root._verified_by
+    return required_staff_field(
+        info.context, "Verification", "verifiedBy", staff._pk, lambda: staff
+    )
+
+
 @strawberry.type(description="A recorded re-verification (INFO-4). 信息核实记录。")
 class Verification:
     information_kind: InformationKindEnum  # type: ignore[valid-type]
     result: VerificationResultEnum  # type: ignore[valid-type]
     note: str | None
-    verified_by: StaffNode
-    verified_at: dt.datetime
+    _verified_by: strawberry.Private[StaffNode]
+    verified_by: StaffNode = strawberry.field(resolver=_verifier)
+    verified_at: dt.datetime = strawberry.field()
 
     @classmethod
     def present(cls, row: rows.Verification) -> Verification:
@@ -272,7 +281,7 @@ class Verification:
             information_kind=row.information_kind,
             result=row.result,
             note=row.note,
-            verified_by=StaffNode.of(row.verified_by),
+            _verified_by=StaffNode.of(row.verified_by),
             verified_at=row.verified_at,
         )
 
@@ -320,9 +329,12 @@ class CustomerNode(Node):
             },
             ctx.access.access_for(row.id),
         )
-        manager = None
-        if row.relationship_manager_id is not None:
-            manager = ctx.memo(
+        manager = staff_field(
+            ctx,
+            "Customer",
+            "relationshipManager",
+            row.relationship_manager_id,
+            lambda: ctx.memo(
                 ("Staff", row.relationship_manager_id),
                 lambda: StaffNode.of_parts(
                     row.relationship_manager_id,
@@ -337,7 +349,8 @@ class CustomerNode(Node):
                         row.manager_branch_city,
                     ),
                 ),
-            )
+            ),
+        )
         branch = ctx.memo(
             ("Branch", row.branch_id),
             lambda: BranchNode.of_parts(
@@ -455,7 +468,13 @@ class CustomerChange:
             field=row.field,
             old_value=None if old is None else str(old),
             new_value=None if new is None else str(new),
-            changed_by=StaffNode.of(row.changed_by) if row.changed_by else None,
+            changed_by=staff_field(
+                ctx,
+                "CustomerChange",
+                "changedBy",
+                row.changed_by_id,
+                lambda: StaffNode.of(row.changed_by) if row.changed_by else None,
+            ),
             changed_at=row.changed_at,
         )
 

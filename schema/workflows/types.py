@@ -13,7 +13,7 @@ from core import clock
 from core.errors import NotFoundError
 from resolvers import workflows as logic
 from schema.shared.base import ContextInfo, Node, node_id
-from schema.staff import RoleEnum, StaffNode
+from schema.staff import RoleEnum, StaffNode, staff_field
 from schema.workflows.enums import InstanceStatusEnum, ProcessErrorCode, TaskStatusEnum
 from store.staff import Role
 from store.workflows import ProcessInstance, ProcessTask, ProcessVersion
@@ -147,7 +147,7 @@ class TaskNode(Node):
 
     @strawberry.field(description="Who has the task (null: any candidate may claim it).")
     def assignee(self, info: ContextInfo) -> StaffNode | None:
-        return batched_staff(info, self._assignee_id)
+        return batched_staff(info, self._assignee_id, "Task", "assignee")
 
     @strawberry.field(description="The JSON schema of the form to fill in (render it as a form).")
     def form_schema(self, info: ContextInfo) -> JSON:
@@ -181,13 +181,19 @@ def batched_instance(info: ContextInfo, instance_id: int) -> ProcessInstance | N
     )
 
 
-def batched_staff(info: ContextInfo, staff_id: int | None) -> StaffNode | None:
-    """A staff member referenced by a list item, loaded with the others (``pending("staff")``)."""
-    if staff_id is None:
-        return None
+def batched_staff(
+    info: ContextInfo, staff_id: int | None, type_name: str, field: str
+) -> StaffNode | None:
+    """A staff member referenced by a list item (the Staff field ``type_name.field``), loaded
+    with the others (``pending("staff")``); withheld from a third party (``staff_field``)."""
     ctx = info.context
-    row = ctx.batched("staff", staff_id, logic.staff_by_id, keys=ctx.pending("staff"))
-    return StaffNode.of(row) if row is not None else None
+
+    def load() -> StaffNode | None:
+        assert staff_id is not None
+        row = ctx.batched("staff", staff_id, logic.staff_by_id, keys=ctx.pending("staff"))
+        return StaffNode.of(row) if row is not None else None
+
+    return staff_field(ctx, type_name, field, staff_id, load)
 
 
 @strawberry.type(description="A named operation a service task may call.")
