@@ -34,6 +34,19 @@ MAX_MONEY = Decimal("9999999999999999.99")
 CENT = Decimal("0.01")
 
 
+def text_problem(value: str) -> str | None:
+    """Why ``value`` is text no database holds, or None: a NUL character (PostgreSQL text cannot
+    hold one; refused on SQLite too) or a lone UTF-16 surrogate (JSON's ``"\\ud800"``, not
+    encodable as UTF-8)."""
+    if "\x00" in value:
+        return "must not contain a NUL character"
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return "must be valid Unicode text (no lone surrogate)"
+    return None
+
+
 def _fail(field: str | tuple[str, ...], code: str, message: str) -> UserInputError:
     path = (field,) if isinstance(field, str) else field
     return UserInputError([FieldError(path, code, message)])
@@ -130,10 +143,11 @@ def money(value: Decimal | str, field: str | tuple[str, ...]) -> Decimal:
         raise _fail(field, "INVALID_AMOUNT", "must be a finite decimal number")
     if amount < 0:
         raise _fail(field, "NEGATIVE_AMOUNT", "must not be negative")
-    if amount != amount.quantize(CENT):
-        raise _fail(field, "INVALID_AMOUNT", "must have at most 2 decimal places (fen)")
+    # Before quantize: 1e400 or 30 digits would overflow its 28-digit context (InvalidOperation).
     if amount > MAX_MONEY:
         raise _fail(field, "INVALID_AMOUNT", "is larger than the largest amount the bank stores")
+    if amount != amount.quantize(CENT):
+        raise _fail(field, "INVALID_AMOUNT", "must have at most 2 decimal places (fen)")
     return amount.quantize(CENT)
 
 

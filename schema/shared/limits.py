@@ -10,6 +10,7 @@ mistakes stay readable.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -27,6 +28,7 @@ from graphql import (
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    GraphQLSyntaxError,
     get_named_type,
     get_nullable_type,
     value_from_ast_untyped,
@@ -34,8 +36,9 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 
 from core.errors import ApiError, UserInputError
-from resolvers.shared.pagination import DEFAULT_PAGE_SIZE
+from resolvers.shared.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from schema.shared.documents import chosen_operation
+from schema.shared.input_values import rewrite_value_errors
 
 log = logging.getLogger("kehu.graphql")
 
@@ -110,7 +113,10 @@ def _field_cost(
     }
     size = arguments.get("first") or arguments.get("last")
     if named.name.endswith("Connection"):
-        multiplier = size if isinstance(size, int) and size > 0 else DEFAULT_PAGE_SIZE
+        # A size above the maximum is refused by the field itself (naming it): not a cost.
+        multiplier = (
+            min(size, MAX_PAGE_SIZE) if isinstance(size, int) and size > 0 else DEFAULT_PAGE_SIZE
+        )
     elif isinstance(field_type, GraphQLList):
         multiplier = PLAIN_LIST_ITEMS
     else:
@@ -171,6 +177,16 @@ def classify(error: GraphQLError) -> GraphQLError:
         )
     if error.extensions and "code" in error.extensions:
         return error
+    if isinstance(error, GraphQLSyntaxError):
+        # graphql-core names the unexpected token with its text; a literal's is the caller's value.
+        message = re.sub(r"(String|BlockString|Int|Float) (['\"]).*\2", r"\1", error.message, flags=re.S)
+        token_limit = "tokens. Parsing aborted" in message
+        return GraphQLError(
+            message,
+            source=error.source,
+            positions=error.positions,
+            extensions={"code": "TOKEN_LIMIT_EXCEEDED" if token_limit else "GRAPHQL_PARSE_FAILED"},
+        )
     if error.path is None:
         # Raised before any resolver ran: a syntax, validation or variable error the caller made.
         return GraphQLError(
@@ -189,13 +205,25 @@ def classify(error: GraphQLError) -> GraphQLError:
 
 
 class ErrorCodes(SchemaExtension):
-    """Classify every error of a result (see :func:`classify`)."""
+    """Classify every error of a result (see :func:`classify`); graphql-core's refusals of a
+    value are first rebuilt without the value (``input_values.rewrite_value_errors``)."""
 
     def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
+        try:
+            yield
+        except GraphQLError as error:  # a parse error raised by the parser cache
+            raise classify(error) from None
+        context = self.execution_context
+        result = context.result
         if result is not None and result.errors:
-            result.errors = [classify(e) for e in result.errors]
+            errors = rewrite_value_errors(
+                context.schema._schema,
+                context.graphql_document,
+                context.operation_name,
+                context.variables,
+                list(result.errors),
+            )
+            result.errors = [classify(e) for e in errors]
 
 
 def log_internal_errors(errors: list[GraphQLError]) -> None:
