@@ -67,11 +67,11 @@ def error_response(status: int, message: str) -> Response:
 
 def encode(data: object) -> bytes:
     """JSON of an answer. Text that is not valid Unicode (a lone surrogate some path let through)
-    is written with U+FFFD instead of failing the whole answer."""
+    is written as ``?`` instead of failing the whole answer."""
     try:
         return orjson.dumps(data)
     except orjson.JSONEncodeError:
-        return json.dumps(data, ensure_ascii=False).encode(errors="replace")
+        return json.dumps(data, ensure_ascii=False, default=str).encode(errors="replace")
 
 
 def _refuse_constant(name: str) -> None:
@@ -179,7 +179,9 @@ class KehuGraphQL(GraphQL):
         except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError
             raise HTTPException(400, "The request body is not valid JSON in UTF-8") from exc
         if not isinstance(value, dict):
-            raise HTTPException(400, "The request must be a JSON object (batches are not supported)")
+            raise HTTPException(
+                400, "The request must be a JSON object (batches are not supported)"
+            )
         return value
 
     async def run(  # type: ignore[override]

@@ -47,6 +47,7 @@ from graphql import (
     VariableDefinitionNode,
     VariableNode,
     Visitor,
+    is_input_type,
     type_from_ast,
     visit,
 )
@@ -237,7 +238,9 @@ def _field_error(
         return FieldError((*path, named.group(1)), "REQUIRED", "is required")
     if "not to include unknown field" in message and named:
         type_name = getattr(_type_at(root_type, inner), "name", "this input")
-        return FieldError((*path, named.group(1)), "UNKNOWN_FIELD", f"is not a field of {type_name}")
+        return FieldError(
+            (*path, named.group(1)), "UNKNOWN_FIELD", f"is not a field of {type_name}"
+        )
     if "non-null type" in message:
         return FieldError(path, "REQUIRED", f"is required: {expected(type_)}")
     if message.startswith("Within OneOf"):
@@ -347,14 +350,14 @@ def rewrite_value_errors(
         var_type = type_from_ast(schema, definition.type) if definition else None
         prefix = uses.get(name, (f"${name}",))
         before = len(problems)
-        if var_type is not None and variables is not None and name in variables:
+        if is_input_type(var_type) and variables is not None and name in variables:
 
             def on_error(
                 error: GraphQLError, inner: list[str | int], t: Any = var_type, p: Path = prefix
             ) -> None:
                 problems.append(_field_error(error, inner, t, p))
 
-            validate_input_value(variables[name], var_type, on_error, True)
+            validate_input_value(variables[name], var_type, on_error, True)  # type: ignore[arg-type]
         if len(problems) == before:
             problems.append(FieldError(prefix, "INVALID", f"must be {expected(var_type)}"))
     return [*kept, refusal(problems)]

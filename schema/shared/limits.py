@@ -25,10 +25,10 @@ from graphql import (
     GraphQLNamedType,
     GraphQLObjectType,
     GraphQLSchema,
+    GraphQLSyntaxError,
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
-    GraphQLSyntaxError,
     get_named_type,
     get_nullable_type,
     value_from_ast_untyped,
@@ -179,7 +179,9 @@ def classify(error: GraphQLError) -> GraphQLError:
         return error
     if isinstance(error, GraphQLSyntaxError):
         # graphql-core names the unexpected token with its text; a literal's is the caller's value.
-        message = re.sub(r"(String|BlockString|Int|Float) (['\"]).*\2", r"\1", error.message, flags=re.S)
+        message = re.sub(
+            r"(String|BlockString|Int|Float) (['\"]).*\2", r"\1", error.message, flags=re.S
+        )
         token_limit = "tokens. Parsing aborted" in message
         return GraphQLError(
             message,
