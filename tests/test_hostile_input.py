@@ -211,3 +211,13 @@ def test_error_messages_name_the_field_and_type_never_the_value(backend: Backend
     assert _bad_input(literal) == [["where", "birthDate", "eq"]]
     assert "1949-13-31" not in str(literal)
     assert "date" in literal["errors"][0]["message"].lower()
+    default = backend.post(
+        'query($d: Date = "1949-13-31") { customers(where: {birthDate: {eq: $d}}) { totalCount } }'
+    ).json()
+    assert _bad_input(default) == [["$d"]]
+    assert "1949-13-31" not in str(default)
+    # Several problems of one variable: each field once, the unknown one by its name only.
+    values = {"nme": "张三", "idNumber": "x", "source": SOURCE}
+    body = _post(backend, CREATE, {"input": values})
+    assert _bad_input(body) == [["input", "name"], ["input", "nme"]]
+    assert "张三" not in json.dumps(body, ensure_ascii=False)

@@ -47,6 +47,7 @@ from graphql import (
     VariableDefinitionNode,
     VariableNode,
     Visitor,
+    get_named_type,
     is_input_type,
     type_from_ast,
     visit,
@@ -237,7 +238,7 @@ def _field_error(
     if "to include required field" in message and named:
         return FieldError((*path, named.group(1)), "REQUIRED", "is required")
     if "not to include unknown field" in message and named:
-        type_name = getattr(_type_at(root_type, inner), "name", "this input")
+        type_name = getattr(get_named_type(type_), "name", "this input")
         return FieldError(
             (*path, named.group(1)), "UNKNOWN_FIELD", f"is not a field of {type_name}"
         )
@@ -300,6 +301,17 @@ def _literal_errors(schema: GraphQLSchema, document: DocumentNode) -> list[tuple
 
             validate_input_literal(node.value, input_type, on_error, None, None, True)
 
+        def enter_variable_definition(self, node: Any, *_args: Any) -> None:
+            var_type = type_from_ast(schema, node.type)
+            if node.default_value is None or not is_input_type(var_type):
+                return
+            prefix = (f"${node.variable.name.value}",)
+
+            def on_error(error: GraphQLError, inner: list[str | int]) -> None:
+                found.append((error.message, _field_error(error, inner, var_type, prefix)))
+
+            validate_input_literal(node.default_value, var_type, on_error, None, None, True)  # type: ignore[arg-type]
+
     visit(document, TypeInfoVisitor(type_info, Arguments()))
     return found
 
@@ -333,7 +345,8 @@ def rewrite_value_errors(
     for error in errors:
         node = error.nodes[0] if error.path is None and error.nodes else None
         if isinstance(node, VariableDefinitionNode) and "invalid value" in error.message:
-            bad_variables.append(node.variable.name.value)
+            if node.variable.name.value not in bad_variables:  # one error per bad field
+                bad_variables.append(node.variable.name.value)
         else:
             kept.append(error)
     problems: list[FieldError] = []
