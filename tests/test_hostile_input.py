@@ -221,3 +221,15 @@ def test_error_messages_name_the_field_and_type_never_the_value(backend: Backend
     body = _post(backend, CREATE, {"input": values})
     assert _bad_input(body) == [["input", "name"], ["input", "nme"]]
     assert "张三" not in json.dumps(body, ensure_ascii=False)
+
+
+def test_a_null_for_a_defaulted_variable_in_a_required_argument_is_bad_input(
+    backend: Backend,
+) -> None:
+    """Validation allows ``$n: Int = 5`` where ``Int!`` is expected; a null sent for it is
+    refused by graphql-core at execution — the caller's input, not an internal error."""
+    query = (
+        "query($n: Int = 5) { customers(first: 1) { edges { node {"
+        " transactionSummary(days: $n) { count } } } } }"
+    )
+    assert _bad_input(_post(backend, query, {"n": None})) == [["days"]]

@@ -43,6 +43,8 @@ from schema.shared.input_values import rewrite_value_errors
 log = logging.getLogger("kehu.graphql")
 
 PLAIN_LIST_ITEMS = 10
+# How graphql-core's argument coercion at execution begins its refusals.
+ARGUMENT_REFUSED = re.compile(r"Argument '([_A-Za-z][_0-9A-Za-z]*)' ")
 
 
 def query_cost(
@@ -152,9 +154,27 @@ class CostLimit(SchemaExtension):
         yield
 
 
+def _argument_refusal(error: GraphQLError) -> UserInputError | None:
+    """graphql-core's own refusal of a field's argument at execution (a null sent for a variable
+    whose default allowed it there) as the caller's input error naming the argument, or None."""
+    original = error.original_error
+    if not isinstance(original, GraphQLError) or original.original_error is not None:
+        return None
+    argument = ARGUMENT_REFUSED.match(original.message)
+    if argument is None:
+        return None
+    required = "null" in original.message or "not provided" in original.message
+    return UserInputError.one(
+        (argument.group(1),),
+        "REQUIRED" if required else "INVALID",
+        "is required" if required else "is not a value of this argument's type",
+    )
+
+
 def classify(error: GraphQLError) -> GraphQLError:
     """Give every error a stable ``extensions.code``; hide the details of internal errors."""
     original = error.original_error
+    original = _argument_refusal(error) or original
     if isinstance(original, ApiError):
         return GraphQLError(
             original.message,
@@ -233,6 +253,8 @@ def log_internal_errors(errors: list[GraphQLError]) -> None:
     for error in errors:
         original = error.original_error
         if error.path is None or isinstance(original, ApiError | UserInputError):
+            continue
+        if _argument_refusal(error) is not None:
             continue
         if error.extensions and "code" in error.extensions:
             continue
