@@ -233,3 +233,37 @@ def test_a_null_for_a_defaulted_variable_in_a_required_argument_is_bad_input(
         " transactionSummary(days: $n) { count } } } } }"
     )
     assert _bad_input(_post(backend, query, {"n": None})) == [["days"]]
+
+
+GRANT = """
+mutation($input: CreateShareGrantInput!) {
+  createShareGrant(input: $input) { shareGrant { id } errors { field code message } }
+}
+"""
+
+
+def test_instants_without_offset_or_outside_the_calendar_are_refused_naming_the_field(
+    backend: Backend,
+) -> None:
+    """A mutation's date-time that names no storable instant: a payload error on its field."""
+    for instant in ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-12:00"]:
+        source = {**SOURCE, "collectedAt": instant}
+        values = {"name": "张三", "idNumber": new_id_number(), "source": source}
+        payload = _post(backend, CREATE, {"input": values})["data"]["createCustomer"]
+        assert payload["customer"] is None
+        assert [e["field"] for e in payload["errors"]] == [["source", "collectedAt"]], instant
+    for instant in ["2099-01-01T00:00:00", "9999-12-31T23:59:59-12:00"]:
+        values = {
+            "receivingRole": "BRANCH_SUPERVISOR",
+            "purpose": "CUSTOMER_SERVICE",
+            "fieldGroups": ["contact"],
+            "expiresAt": instant,
+            "reason": "joint campaign follow-up",
+        }
+        body = backend.post(GRANT, {"input": values}, staff="SUP0001").json()
+        assert body.get("errors") is None, (instant, body)
+        payload = body["data"]["createShareGrant"]
+        assert payload["shareGrant"] is None
+        assert [(e["field"], e["code"]) for e in payload["errors"]] == [
+            (["expiresAt"], "INVALID")
+        ], instant

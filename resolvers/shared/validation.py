@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 
 from stdnum.cn import ric
@@ -164,9 +164,22 @@ def not_future_date(value: date, field: str | tuple[str, ...]) -> date:
     return value
 
 
+def instant_problem(value: datetime) -> str | None:
+    """Why ``value`` names no instant a database stores, or None: no offset, or an offset that
+    moves it out of the calendar (``0001-01-01T00:00:00+05:00``) once converted to UTC."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        return "must include a time zone (UTC recommended)"
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        return "is outside the calendar once converted to UTC"
+    return None
+
+
 def not_future_time(value: datetime, field: str | tuple[str, ...]) -> datetime:
-    if value.tzinfo is None:
-        raise _fail(field, "INVALID", "must include a time zone (UTC recommended)")
+    problem = instant_problem(value)
+    if problem is not None:
+        raise _fail(field, "INVALID", problem)
     if value > clock.now():
         raise _fail(field, "DATE_IN_FUTURE", "must not be in the future")
     return value
