@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -17,7 +18,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -31,6 +32,7 @@ from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWS
 from strawberry.subscriptions.protocols.graphql_ws.types import ConnectionErrorMessage
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
+from strawberry.types.unset import UNSET
 
 from authz.grants import GrantPresence
 from core.settings import Settings
@@ -49,6 +51,33 @@ from workflows.deployment import ensure_deployed
 
 log = logging.getLogger("kehu")
 HERE = Path(__file__).parent
+
+# ``extensions.code`` of an HTTP-level refusal (the request is no GraphQL request Kehu can run).
+HTTP_ERROR_CODES = {
+    400: "BAD_REQUEST",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+}
+
+
+def error_response(status: int, message: str) -> Response:
+    """An HTTP refusal in the GraphQL error shape: ``{"errors": [{message, extensions.code}]}``."""
+    body = {"errors": [{"message": message, "extensions": {"code": HTTP_ERROR_CODES[status]}}]}
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def encode(data: object) -> bytes:
+    """JSON of an answer. Text that is not valid Unicode (a lone surrogate some path let through)
+    is written as ``?`` instead of failing the whole answer."""
+    try:
+        return orjson.dumps(data)
+    except orjson.JSONEncodeError:
+        return json.dumps(data, ensure_ascii=False, default=str).encode(errors="replace")
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
 
 
 # Request headers Kehu reads (besides the body's Content-Type), allowed in cross-origin requests.
@@ -144,13 +173,40 @@ class KehuGraphQL(GraphQL):
 
     def encode_json(self, data: object) -> str:
         # Text, not bytes: websocket clients (graphql-transport-ws) expect text frames.
-        return orjson.dumps(data).decode()
+        return encode(data).decode()
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """A request body (or a GET request's ``variables``/``extensions``) must be one JSON
+        object in UTF-8 — strict JSON (no ``NaN``), not a batch (an array), not nested deeper
+        than the parser can follow. Anything else is 400 ``BAD_REQUEST``."""
+        try:
+            value = json.loads(
+                data.decode() if isinstance(data, bytes) else data, parse_constant=_refuse_constant
+            )
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError
+            raise HTTPException(400, "The request body is not valid JSON in UTF-8") from exc
+        if not isinstance(value, dict):
+            raise HTTPException(
+                400, "The request must be a JSON object (batches are not supported)"
+            )
+        return value
+
+    async def run(  # type: ignore[override]
+        self, request: Any, context: Any = UNSET, root_value: Any = UNSET
+    ) -> Any:
+        """strawberry's HTTP refusals (bad body, unknown operation, wrong method) as JSON."""
+        try:
+            return await super().run(request, context, root_value)
+        except HTTPException as exc:
+            if exc.status_code not in HTTP_ERROR_CODES:
+                raise
+            return error_response(exc.status_code, exc.reason)
 
     def create_response(  # type: ignore[override]
         self, response_data: Any, sub_response: Response
     ) -> Response:
         """HTTP answers are encoded to bytes once (no str round trip of a large page)."""
-        response = Response(orjson.dumps(response_data), media_type="application/json")
+        response = Response(encode(response_data), media_type="application/json")
         response.headers.raw.extend(sub_response.headers.raw)
         if sub_response.background:
             response.background = sub_response.background
@@ -235,7 +291,10 @@ class KehuGraphQL(GraphQL):
         try:
             result = await run_in_threadpool(run)
         except CannotGetOperationTypeError as e:
-            raise HTTPException(400, e.as_http_error_reason()) from e
+            # Not the operation name itself: it is the caller's text, repeated to nobody.
+            raise HTTPException(
+                400, "operationName names no operation of the document (or several need one)"
+            ) from e
         except InvalidOperationTypeError as e:
             raise HTTPException(400, e.as_http_error_reason(request_adapter.method)) from e
         except MissingQueryError as e:
@@ -307,9 +366,7 @@ class BodySizeLimit:
             await self._too_large(scope, receive, send)
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = PlainTextResponse(
-            f"Request body larger than {self.limit} bytes", status_code=413
-        )
+        response = error_response(413, f"Request body larger than {self.limit} bytes")
         await response(scope, receive, send)
 
 

@@ -44,6 +44,7 @@ from schema.notifications import (
 from schema.policy import PolicyMutation, PolicyQuery
 from schema.shared.base import ContextInfo, Node, NodeLoader
 from schema.shared.execution import LeafFastPathExecutionContext
+from schema.shared.input_values import InputCheck
 from schema.shared.limits import CostLimit, ErrorCodes, log_internal_errors
 from schema.shared.rights import Authenticated
 from schema.shared.rights import field as guarded_field
@@ -163,6 +164,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The schema with the API limits of ``settings`` (defaults when None: for SDL export)."""
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
         ErrorCodes,
+        InputCheck,
         AccessReport,
     ]
     if settings is not None:

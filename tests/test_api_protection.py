@@ -203,7 +203,7 @@ def test_filter_values_no_database_can_hold_are_bad_input_not_internal_errors(
             '{ thirdParties(where: {name: {in: ["a", "\\u0000"]}}) { totalCount } }',
             "SEC0001",
             None,
-            ["where", "name", "in"],
+            ["where", "name", "in", "1"],  # the boundary check names the list position
         ),
         (
             '{ customers(where: {name: {eq: "张\\u0000"}}) { totalCount } }',

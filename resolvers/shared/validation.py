@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 
 from stdnum.cn import ric
@@ -32,6 +32,19 @@ ACCOUNT_NO = re.compile(r"[!-~]{1,32}")
 EMAIL = re.compile(r"^[A-Za-z0-9._%+\-]{1,64}@(?:[A-Za-z0-9\-]{1,63}\.)+[A-Za-z]{2,24}$")
 MAX_MONEY = Decimal("9999999999999999.99")
 CENT = Decimal("0.01")
+# NUL, or any UTF-16 surrogate: in a Python str one is always unpaired (not encodable as UTF-8).
+BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
+def text_problem(value: str) -> str | None:
+    """Why ``value`` is text no database holds, or None: a NUL character (PostgreSQL text cannot
+    hold one; refused on SQLite too) or a lone UTF-16 surrogate (JSON's ``"\\ud800"``, not
+    encodable as UTF-8)."""
+    if BAD_TEXT.search(value) is None:
+        return None
+    if "\x00" in value:
+        return "must not contain a NUL character"
+    return "must be valid Unicode text (no lone surrogate)"
 
 
 def _fail(field: str | tuple[str, ...], code: str, message: str) -> UserInputError:
@@ -130,10 +143,11 @@ def money(value: Decimal | str, field: str | tuple[str, ...]) -> Decimal:
         raise _fail(field, "INVALID_AMOUNT", "must be a finite decimal number")
     if amount < 0:
         raise _fail(field, "NEGATIVE_AMOUNT", "must not be negative")
-    if amount != amount.quantize(CENT):
-        raise _fail(field, "INVALID_AMOUNT", "must have at most 2 decimal places (fen)")
+    # Before quantize: 1e400 or 30 digits would overflow its 28-digit context (InvalidOperation).
     if amount > MAX_MONEY:
         raise _fail(field, "INVALID_AMOUNT", "is larger than the largest amount the bank stores")
+    if amount != amount.quantize(CENT):
+        raise _fail(field, "INVALID_AMOUNT", "must have at most 2 decimal places (fen)")
     return amount.quantize(CENT)
 
 
@@ -150,9 +164,22 @@ def not_future_date(value: date, field: str | tuple[str, ...]) -> date:
     return value
 
 
+def instant_problem(value: datetime) -> str | None:
+    """Why ``value`` names no instant a database stores, or None: no offset, or an offset that
+    moves it out of the calendar (``0001-01-01T00:00:00+05:00``) once converted to UTC."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        return "must include a time zone (UTC recommended)"
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        return "is outside the calendar once converted to UTC"
+    return None
+
+
 def not_future_time(value: datetime, field: str | tuple[str, ...]) -> datetime:
-    if value.tzinfo is None:
-        raise _fail(field, "INVALID", "must include a time zone (UTC recommended)")
+    problem = instant_problem(value)
+    if problem is not None:
+        raise _fail(field, "INVALID", problem)
     if value > clock.now():
         raise _fail(field, "DATE_IN_FUTURE", "must not be in the future")
     return value

@@ -85,7 +85,9 @@ def create_grant(session: Session, actor: Staff, draft: GrantDraft) -> ShareGran
     if draft.receiving_role not in receivers:
         fail("receivingRole", "UNKNOWN_ROLE", f"must be one of {', '.join(receivers)}")
     problems += _purpose_and_groups(session, draft.purpose, draft.field_groups, "fieldGroups")
-    if draft.expires_at <= now:
+    if (problem := validation.instant_problem(draft.expires_at)) is not None:
+        fail("expiresAt", "INVALID", problem)
+    elif draft.expires_at <= now:
         fail("expiresAt", "EXPIRED", "must lie in the future")
     elif draft.expires_at > now + timedelta(days=MAX_GRANT_DAYS):
         fail("expiresAt", "TOO_LONG", f"a grant lasts at most {MAX_GRANT_DAYS} days")
@@ -307,7 +309,9 @@ def record_consent(session: Session, actor: Staff, draft: ConsentDraft) -> Conse
         )
     elif len(draft.evidence.strip()) > MAX_TEXT:
         fail("evidence", "TOO_LONG", f"at most {MAX_TEXT} characters")
-    if draft.valid_until <= now:
+    if (problem := validation.instant_problem(draft.valid_until)) is not None:
+        fail("validUntil", "INVALID", problem)
+    elif draft.valid_until <= now:
         fail("validUntil", "EXPIRED", "must lie in the future")
     methods = sorted(set(draft.processing_methods))
     if not methods or set(methods) - set(ProcessingMethod):

@@ -10,6 +10,7 @@ mistakes stay readable.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -24,6 +25,7 @@ from graphql import (
     GraphQLNamedType,
     GraphQLObjectType,
     GraphQLSchema,
+    GraphQLSyntaxError,
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
@@ -34,13 +36,16 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 
 from core.errors import ApiError, UnavailableError, UserInputError
-from resolvers.shared.pagination import DEFAULT_PAGE_SIZE
+from resolvers.shared.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from schema.shared.documents import chosen_operation
+from schema.shared.input_values import rewrite_value_errors
 from store.db import is_outage
 
 log = logging.getLogger("kehu.graphql")
 
 PLAIN_LIST_ITEMS = 10
+# How graphql-core's argument coercion at execution begins its refusals.
+ARGUMENT_REFUSED = re.compile(r"Argument '([_A-Za-z][_0-9A-Za-z]*)' ")
 
 
 def query_cost(
@@ -111,7 +116,10 @@ def _field_cost(
     }
     size = arguments.get("first") or arguments.get("last")
     if named.name.endswith("Connection"):
-        multiplier = size if isinstance(size, int) and size > 0 else DEFAULT_PAGE_SIZE
+        # A size above the maximum is refused by the field itself (naming it): not a cost.
+        multiplier = (
+            min(size, MAX_PAGE_SIZE) if isinstance(size, int) and size > 0 else DEFAULT_PAGE_SIZE
+        )
     elif isinstance(field_type, GraphQLList):
         multiplier = PLAIN_LIST_ITEMS
     else:
@@ -156,9 +164,27 @@ UNKNOWN_OUTCOME_MESSAGE = (
 )
 
 
+def _argument_refusal(error: GraphQLError) -> UserInputError | None:
+    """graphql-core's own refusal of a field's argument at execution (a null sent for a variable
+    whose default allowed it there) as the caller's input error naming the argument, or None."""
+    original = error.original_error
+    if not isinstance(original, GraphQLError) or original.original_error is not None:
+        return None
+    argument = ARGUMENT_REFUSED.match(original.message)
+    if argument is None:
+        return None
+    required = "null" in original.message or "not provided" in original.message
+    return UserInputError.one(
+        (argument.group(1),),
+        "REQUIRED" if required else "INVALID",
+        "is required" if required else "is not a value of this argument's type",
+    )
+
+
 def classify(error: GraphQLError) -> GraphQLError:
     """Give every error a stable ``extensions.code``; hide the details of internal errors."""
     original = error.original_error
+    original = _argument_refusal(error) or original
     if isinstance(original, ApiError):
         return GraphQLError(
             original.message,
@@ -188,6 +214,18 @@ def classify(error: GraphQLError) -> GraphQLError:
             path=error.path,
             extensions={"code": UNAVAILABLE},
         )
+    if isinstance(error, GraphQLSyntaxError):
+        # graphql-core names the unexpected token with its text; a literal's is the caller's value.
+        message = re.sub(
+            r"(String|BlockString|Int|Float) (['\"]).*\2", r"\1", error.message, flags=re.S
+        )
+        token_limit = "tokens. Parsing aborted" in message
+        return GraphQLError(
+            message,
+            source=error.source,
+            positions=error.positions,
+            extensions={"code": "TOKEN_LIMIT_EXCEEDED" if token_limit else "GRAPHQL_PARSE_FAILED"},
+        )
     if error.path is None:
         # Raised before any resolver ran: a syntax, validation or variable error the caller made.
         return GraphQLError(
@@ -206,14 +244,26 @@ def classify(error: GraphQLError) -> GraphQLError:
 
 
 class ErrorCodes(SchemaExtension):
-    """Classify every error of a result (see :func:`classify`)."""
+    """Classify every error of a result (see :func:`classify`); graphql-core's refusals of a
+    value are first rebuilt without the value (``input_values.rewrite_value_errors``)."""
 
     def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
+        try:
+            yield
+        except GraphQLError as error:  # a parse error raised by the parser cache
+            raise classify(error) from None
+        context = self.execution_context
+        result = context.result
         if result is not None and result.errors:
-            result.errors = [classify(e) for e in result.errors]
-            if getattr(self.execution_context.context, "committed", False):
+            errors = rewrite_value_errors(
+                context.schema._schema,
+                context.graphql_document,
+                context.operation_name,
+                context.variables,
+                list(result.errors),
+            )
+            result.errors = [classify(e) for e in errors]
+            if getattr(context.context, "committed", False):
                 result.errors = [_after_commit(e) for e in result.errors]
 
 
@@ -235,6 +285,8 @@ def log_internal_errors(errors: list[GraphQLError]) -> None:
     for error in errors:
         original = error.original_error
         if error.path is None or isinstance(original, ApiError | UserInputError):
+            continue
+        if _argument_refusal(error) is not None:
             continue
         if error.extensions and "code" in error.extensions:
             continue
