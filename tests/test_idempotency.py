@@ -149,6 +149,9 @@ def test_keys_are_per_caller_and_checked(backend: Backend) -> None:
                 "Content-Type": "application/json",
             },
         )
-        refused = response.json()["data"]["createCustomer"]
-        assert refused["errors"][0]["field"] == ["idempotencyKey"]
-        assert refused["errors"][0]["code"] == "INVALID"
+        # Refused at the boundary, before anything runs, like any text input holding them.
+        refused = response.json()
+        assert refused["data"] is None, refused
+        error = refused["errors"][0]
+        assert error["extensions"]["code"] == "BAD_USER_INPUT"
+        assert [f["field"] for f in error["extensions"]["fields"]] == [["input", "idempotencyKey"]]
