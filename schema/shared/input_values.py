@@ -23,6 +23,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from graphql import (
+    ArgumentNode,
     DocumentNode,
     FieldNode,
     FloatValueNode,
@@ -153,6 +154,30 @@ def _literal_problems(
             yield from _literal_problems(default, path, variables, defaults, seen)
 
 
+def _arguments(
+    operation: OperationDefinitionNode, fragments: Mapping[str, FragmentDefinitionNode]
+) -> Iterator[ArgumentNode]:
+    """Every argument of every field ``operation`` selects, through fragments (each fragment
+    once per path, so a fragment spreading itself cannot loop)."""
+
+    def walk(
+        selection_set: SelectionSetNode | None, visiting: frozenset[str]
+    ) -> Iterator[ArgumentNode]:
+        for selection in selection_set.selections if selection_set else ():
+            if isinstance(selection, FieldNode):
+                yield from selection.arguments or ()
+                yield from walk(selection.selection_set, visiting)
+            elif isinstance(selection, InlineFragmentNode):
+                yield from walk(selection.selection_set, visiting)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = fragments.get(name)
+                if fragment is not None and name not in visiting:
+                    yield from walk(fragment.selection_set, visiting | {name})
+
+    return walk(operation.selection_set, frozenset())
+
+
 def input_problems(
     operation: OperationDefinitionNode,
     fragments: Mapping[str, FragmentDefinitionNode],
@@ -165,25 +190,10 @@ def input_problems(
     seen: set[str] = set()
     problems: list[FieldError] = []
 
-    def walk(selection_set: SelectionSetNode | None, visiting: frozenset[str]) -> None:
-        for selection in selection_set.selections if selection_set else ():
-            if isinstance(selection, FieldNode):
-                for argument in selection.arguments or ():
-                    problems.extend(
-                        _literal_problems(
-                            argument.value, (argument.name.value,), variables, defaults, seen
-                        )
-                    )
-                walk(selection.selection_set, visiting)
-            elif isinstance(selection, InlineFragmentNode):
-                walk(selection.selection_set, visiting)
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = fragments.get(name)
-                if fragment is not None and name not in visiting:
-                    walk(fragment.selection_set, visiting | {name})
-
-    walk(operation.selection_set, frozenset())
+    for argument in _arguments(operation, fragments):
+        problems.extend(
+            _literal_problems(argument.value, (argument.name.value,), variables, defaults, seen)
+        )
     return problems
 
 
@@ -265,21 +275,8 @@ def _variable_uses(
             for i, item in enumerate(node.values):
                 value(item, (*path, str(i)))
 
-    def walk(selection_set: SelectionSetNode | None, visiting: frozenset[str]) -> None:
-        for selection in selection_set.selections if selection_set else ():
-            if isinstance(selection, FieldNode):
-                for argument in selection.arguments or ():
-                    value(argument.value, (argument.name.value,))
-                walk(selection.selection_set, visiting)
-            elif isinstance(selection, InlineFragmentNode):
-                walk(selection.selection_set, visiting)
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = fragments.get(name)
-                if fragment is not None and name not in visiting:
-                    walk(fragment.selection_set, visiting | {name})
-
-    walk(operation.selection_set, frozenset())
+    for argument in _arguments(operation, fragments):
+        value(argument.value, (argument.name.value,))
     return uses
 
 
