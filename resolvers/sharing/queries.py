@@ -105,6 +105,15 @@ def consent_page(
     return paginate(session, statement, keys, request, lambda c: [c.id])
 
 
+def parties_of(session: Session, consents: Sequence[Consent]) -> dict[int, ThirdParty]:
+    """The third parties a page of consents names, in one statement (``inForce`` needs their
+    agreements)."""
+    ids = {c.third_party_id for c in consents}
+    if not ids:
+        return {}
+    return {p.id: p for p in session.scalars(select(ThirdParty).where(ThirdParty.id.in_(ids)))}
+
+
 def third_party_scope(actor: Staff) -> ColumnElement[bool]:
     """Third parties a caller may look up: staff every one (they record consents naming
     them); a third party's principal only its own organisation."""

@@ -117,7 +117,10 @@ class SharingQuery:
             compile_where(where, CONSENT_FILTERS),
             page_request(first, after, last, before),
         )
-        return Connection.of(page, [ConsentNode.of(c) for c in page.rows])
+        parties = sharing.parties_of(ctx.session, page.rows)
+        return Connection.of(
+            page, [ConsentNode.of(c, parties[c.third_party_id]) for c in page.rows]
+        )
 
     @guarded_field(
         "Share grants your branch gave or you receive (all, for security admins "

@@ -145,7 +145,9 @@ class ConsentNode(Node):
     in_force: bool
 
     @classmethod
-    def of(cls, consent: Consent) -> ConsentNode:
+    def of(cls, consent: Consent, party: ThirdParty | None = None) -> ConsentNode:
+        """``party``: the consent's third party when the caller has it (a page loads them at
+        once); otherwise it is loaded for ``inForce``."""
         now = clock.now()
         return cls(
             id=node_id("Consent", consent.id),
@@ -167,7 +169,7 @@ class ConsentNode(Node):
             valid_from=consent.valid_from,
             valid_until=consent.valid_until,
             revoked_at=consent.revoked_at,
-            in_force=consent_rules.is_in_force(consent, now),
+            in_force=consent_rules.is_in_force(consent, now, party),
         )
 
 
