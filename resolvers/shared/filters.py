@@ -16,6 +16,7 @@ from sqlalchemy import and_, or_, true
 
 from core.errors import UserInputError
 from core.ids import pk_of
+from resolvers.shared.validation import text_problem
 from store import crypto
 
 MAX_FILTER_DEPTH = 5
@@ -44,14 +45,12 @@ def _instant(value: datetime, path: tuple[str, ...]) -> datetime:
 
 
 def _text(value: str, path: tuple[str, ...]) -> str:
-    """A text operand a database can hold: no NUL (PostgreSQL text cannot hold one) and no lone
-    UTF-16 surrogate (JSON's ``"\\ud800"``; not encodable as UTF-8)."""
-    if "\x00" in value:
-        raise UserInputError.one(path, "INVALID", "must not contain a NUL character")
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        raise UserInputError.one(path, "INVALID", "must be valid Unicode text") from None
+    """A text operand a database can hold (:func:`validation.text_problem`: no NUL, no lone
+    surrogate). The request's input check refuses these first; a filter built in code is kept
+    to the same rule."""
+    problem = text_problem(value)
+    if problem is not None:
+        raise UserInputError.one(path, "INVALID", problem)
     return value
 
 
