@@ -268,9 +268,10 @@ def test_node_resolves_a_customer_by_global_id(backend: Backend) -> None:
 def test_a_global_id_with_an_out_of_range_key_is_missing_or_invalid_not_an_internal_error(
     backend: Backend,
 ) -> None:
-    """A key past the database's 64-bit integers names no row: ``node`` answers null, an ID
-    argument or filter is ``INVALID_ID`` — never ``INTERNAL`` (SQLite cannot bind such an int)."""
-    for key in (2**63, 10**30):
+    """A key past the keys' INTEGER columns names no row: ``node`` answers null, an ID argument
+    or filter is ``INVALID_ID`` — never ``INTERNAL`` (PostgreSQL refuses 2**31 for an integer
+    column, SQLite cannot bind 2**63)."""
+    for key in (2**31, 2**63 - 1, 2**63, 10**30):
         for type_name in ("Customer", "Transaction", "Consent", "ShareRequest", "Task"):
             found = backend.gql(
                 "query($id: ID!) { node(id: $id) { id } }", {"id": global_id(type_name, key)}
@@ -286,3 +287,36 @@ def test_a_global_id_with_an_out_of_range_key_is_missing_or_invalid_not_an_inter
             codes = [e["extensions"]["code"] for e in body.get("errors", [])]
             assert codes == ["BAD_USER_INPUT"], (query, body)
             assert body["errors"][0]["extensions"]["fields"][0]["code"] == "INVALID_ID"
+
+
+def test_only_the_canonical_spelling_of_a_global_id_names_a_row(backend: Backend) -> None:
+    """``Customer:١`` (an Arabic-Indic one), ``Customer:01`` or base64 with stray padding bits
+    decode to customer 1 in a lenient parser; an ID has one spelling, so these name no row and
+    can be neither read nor updated through."""
+    import base64
+
+    first = backend.gql("{ customers(first: 1) { edges { node { id } } } }")
+    canonical = first["customers"]["edges"][0]["node"]["id"]
+    _, key = base64.b64decode(canonical).decode().split(":")
+    # With padding, the last base64 digit carries unused low bits: setting one keeps the bytes.
+    body, padding = canonical.rstrip("="), "=" * (len(canonical) - len(canonical.rstrip("=")))
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    stray_bits = body[:-1] + alphabet[alphabet.index(body[-1]) + 1] + padding
+    assert padding and base64.b64decode(stray_bits) == base64.b64decode(canonical)
+    arabic_indic = "".join(chr(0x0660 + int(digit)) for digit in key)
+    for spelling in [
+        base64.b64encode(f"Customer:{arabic_indic}".encode()).decode(),
+        base64.b64encode(f"Customer:0{key}".encode()).decode(),
+        base64.b64encode(f"Customer:+{key}".encode()).decode(),
+        base64.b64encode(f"Customer: {key}".encode()).decode(),
+        stray_bits,
+    ]:
+        assert backend.gql("query($id: ID!) { node(id: $id) { id } }", {"id": spelling}) == {
+            "node": None
+        }
+        body = backend.post("query($id: ID!) { customer(id: $id) { id } }", {"id": spelling}).json()
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"], body
+        assert body["errors"][0]["extensions"]["fields"][0]["code"] == "INVALID_ID"
+    assert backend.gql("query($id: ID!) { node(id: $id) { id } }", {"id": canonical}) == {
+        "node": {"id": canonical}
+    }
