@@ -16,6 +16,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -65,6 +66,21 @@ def error_response(status: int, message: str) -> Response:
     """An HTTP refusal in the GraphQL error shape: ``{"errors": [{message, extensions.code}]}``."""
     body = {"errors": [{"message": message, "extensions": {"code": HTTP_ERROR_CODES[status]}}]}
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+async def http_refusal(_request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (an unknown path, a method a route does not take) in the
+    GraphQL error shape, like every other answer; the ``Allow`` header of a 405 is kept."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code not in HTTP_ERROR_CODES:
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    message = {
+        404: "no such path; the API is at /graphql",
+        405: "this path does not take this HTTP method",
+    }.get(exc.status_code, "the request was refused")
+    response = error_response(exc.status_code, message)
+    response.headers.update(exc.headers or {})
+    return response
 
 
 def encode(data: object) -> bytes:
@@ -455,6 +471,7 @@ def create_app(
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
         lifespan=lifespan,
+        exception_handlers={StarletteHTTPException: http_refusal},
     )
     app.state.settings = settings
     app.state.engine = engine

@@ -11,7 +11,7 @@ import itertools
 import os
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -189,41 +189,57 @@ def _keys(keys: tuple[tuple[str, bytes], ...]) -> str:
     return ",".join(f"{kid}:{base64.urlsafe_b64encode(key).decode()}" for kid, key in keys)
 
 
-@pytest.fixture
-def cli_env(backend: Backend, tmp_path: Path) -> Iterator[dict[str, str]]:
-    """Settings for a second, empty database of the same backend; the cipher is restored after."""
-    name = None
-    if backend.name == "sqlite":
-        url = f"sqlite:///{tmp_path / 'cli.db'}"
-    else:
-        # A new database per test: dropping a reused one can collide with autovacuum workers.
-        # (Dropped WITH (FORCE) after the test: in-process CLI commands leave pooled connections.)
-        base = make_url(backend.settings.database_url)
-        name = f"{base.database}_cli_{uuid.uuid4().hex[:10]}"
-        admin = make_engine(backend.settings.database_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f"CREATE DATABASE {name}"))
-        admin.dispose()
-        url = base.set(database=name).render_as_string(hide_password=False)
-    env = settings_env(tmp_path, url)
-    env["KEHU_ENCRYPTION_KEYS"] = _keys(backend.settings.encryption_keys)
-    env["KEHU_HASH_KEYS"] = _keys(backend.settings.hash_keys)
-    env["KEHU_AUDIT_KEYS"] = _keys(backend.settings.audit_keys)
-    env["KEHU_JWT_SECRET"] = backend.settings.jwt_secret
-    yield env
-    crypto.configure(
-        crypto.FieldCipher(backend.settings.encryption_keys, backend.settings.hash_keys)
-    )
-    audit_chain.configure(backend.settings.audit_keys)
-    if name is not None:
-        admin = make_engine(backend.settings.database_url, isolation_level="AUTOCOMMIT")
+@contextmanager
+def scratch_database(database_url: str, label: str, tmp: Path) -> Iterator[str]:
+    """The URL of a new, empty database beside ``database_url`` (same backend), dropped after.
+
+    PostgreSQL gets a new database each time: dropping a reused one can collide with autovacuum
+    workers, and it is dropped WITH (FORCE) because in-process commands leave pooled connections.
+    """
+    if database_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp / f'{label}.db'}"
+        return
+    base = make_url(database_url)
+    name = f"{base.database}_{label}_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(database_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
         try:
             with admin.connect() as connection:
                 connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         except Exception:
-            pass
+            pass  # a leftover is dropped by the next CI run (.ci/run)
         finally:
             admin.dispose()
+
+
+@contextmanager
+def command_env(backend: Backend, tmp_path: Path, database_url: str) -> Iterator[dict[str, str]]:
+    """Settings for a CLI command on ``database_url`` with the suite's keys; the process-wide
+    cipher and audit keys (which commands reconfigure) are restored after."""
+    env = settings_env(tmp_path, database_url)
+    env["KEHU_ENCRYPTION_KEYS"] = _keys(backend.settings.encryption_keys)
+    env["KEHU_HASH_KEYS"] = _keys(backend.settings.hash_keys)
+    env["KEHU_AUDIT_KEYS"] = _keys(backend.settings.audit_keys)
+    env["KEHU_JWT_SECRET"] = backend.settings.jwt_secret
+    try:
+        yield env
+    finally:
+        crypto.configure(
+            crypto.FieldCipher(backend.settings.encryption_keys, backend.settings.hash_keys)
+        )
+        audit_chain.configure(backend.settings.audit_keys)
+
+
+@pytest.fixture
+def cli_env(backend: Backend, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Settings for a second, empty database of the same backend."""
+    with ExitStack() as stack:
+        url = stack.enter_context(scratch_database(backend.settings.database_url, "cli", tmp_path))
+        yield stack.enter_context(command_env(backend, tmp_path, url))
 
 
 POLICY_RULE = """mutation($input: PolicyRuleInput!) { %s(input: $input) { errors { code } } }"""

@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 from core.settings import Settings, new_key_entry
 from kehu.auth import employee_no_from
 from kehu.cli import app
-from store import audit_chain, crypto
+from store import crypto
 from store.customers import Customer
 from store.db import make_engine
-from tests.conftest import Backend, _keys, settings_env
+from tests.conftest import Backend, command_env
 
 runner = CliRunner()
 
@@ -180,16 +180,8 @@ def test_authz_test_fails_on_a_wrong_expectation(cli_env: dict[str, str], tmp_pa
 @pytest.fixture
 def live_env(backend: Backend, tmp_path: Path) -> Iterator[dict[str, str]]:
     """Settings of the API's own database, for commands that must see what the API changed."""
-    env = settings_env(tmp_path, backend.settings.database_url)
-    env["KEHU_ENCRYPTION_KEYS"] = _keys(backend.settings.encryption_keys)
-    env["KEHU_HASH_KEYS"] = _keys(backend.settings.hash_keys)
-    env["KEHU_AUDIT_KEYS"] = _keys(backend.settings.audit_keys)
-    env["KEHU_JWT_SECRET"] = backend.settings.jwt_secret
-    yield env
-    crypto.configure(
-        crypto.FieldCipher(backend.settings.encryption_keys, backend.settings.hash_keys)
-    )
-    audit_chain.configure(backend.settings.audit_keys)
+    with command_env(backend, tmp_path, backend.settings.database_url) as env:
+        yield env
 
 
 EXPLAIN = """query($type: String!, $field: String!, $staff: String) {

@@ -245,6 +245,36 @@ def test_preferences_record_and_partial_update_INFO_2(backend: Backend) -> None:
     assert opted_out["contactMethod"] == "WECHAT"  # untouched fields stay
 
 
+def test_preferences_null_lists_clear_them_and_a_null_opt_in_is_refused_INFO_2(
+    backend: Backend,
+) -> None:
+    """``products: null`` clears the list (it was stored as JSON null and every later read of
+    the preferences answered INTERNAL); ``marketingOptIn: null`` is neither yes nor no: refused
+    naming the field, nothing written."""
+    customer = create_customer(backend)
+    values = {"customerId": customer["id"], "products": ["基金"], "source": SOURCE}
+    assert backend.gql(PREFERENCES, {"input": values})["recordPreferences"]["errors"] == []
+    cleared = backend.gql(
+        PREFERENCES,
+        {"input": {**values, "products": None, "serviceChannels": None, "contactMethod": None}},
+    )["recordPreferences"]
+    assert cleared["errors"] == []
+    assert cleared["preferences"]["products"] == []
+    assert cleared["preferences"]["serviceChannels"] == []
+    refused = backend.gql(
+        PREFERENCES, {"input": {**values, "products": ["理财"], "marketingOptIn": None}}
+    )["recordPreferences"]
+    assert refused["preferences"] is None
+    assert [(e["field"], e["code"]) for e in refused["errors"]] == [
+        (["marketingOptIn"], "REQUIRED")
+    ]
+    read = backend.gql(
+        "query($id: ID!) { customer(id: $id) { preferences { products marketingOptIn } } }",
+        {"id": customer["id"]},
+    )
+    assert read["customer"]["preferences"] == {"products": [], "marketingOptIn": False}
+
+
 RISK = """
 mutation($input: RecordRiskAssessmentInput!) {
   recordRiskAssessment(input: $input) {

@@ -172,6 +172,12 @@ def test_update_with_the_current_version_then_a_stale_one_is_a_conflict_INFO_5(
     body = response.json()
     assert body["errors"][0]["extensions"]["code"] == "CONFLICT"
     assert body["data"] is None
+    # The answer names the current version, never the one submitted (no value is echoed).
+    update["expectedVersion"] = 987654
+    refused = backend.post(UPDATE, {"input": update}).json()["errors"][0]
+    assert refused["extensions"]["code"] == "CONFLICT"
+    assert "current version is 2" in refused["message"]
+    assert "987654" not in refused["message"]
     latest = backend.gql(
         "query($id: ID!) { customer(id: $id) { version occupation } }", {"id": customer["id"]}
     )

@@ -267,3 +267,19 @@ def test_instants_without_offset_or_outside_the_calendar_are_refused_naming_the_
         assert [(e["field"], e["code"]) for e in payload["errors"]] == [
             (["expiresAt"], "INVALID")
         ], instant
+
+
+def test_unknown_paths_and_methods_answer_in_the_graphql_error_shape(backend: Backend) -> None:
+    """A mistyped path or a method a route does not take is a JSON refusal with a code (a
+    client's error handling reads one shape), and a 405 still says what is allowed."""
+    missing = backend.client.get("/graphq")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/json"
+    assert [e["extensions"]["code"] for e in missing.json()["errors"]] == ["NOT_FOUND"]
+    for method, path in [("PUT", "/graphql"), ("DELETE", "/graphql"), ("POST", "/healthz")]:
+        refused = backend.client.request(method, path)
+        assert refused.status_code == 405, (method, path)
+        assert refused.headers["content-type"] == "application/json"
+        assert [e["extensions"]["code"] for e in refused.json()["errors"]] == ["METHOD_NOT_ALLOWED"]
+        assert "GET" in refused.headers["allow"]
+    assert backend.client.get("/healthz").status_code == 200

@@ -11,7 +11,6 @@ import contextlib
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from kehu.seed import ensure_reference_data, seed_customers
 from resolvers.shared import unit_of_work
 from store import audit_chain, crypto, migrate
 from store.db import is_outage, make_engine
-from tests.conftest import POSTGRES_URL, SOURCE, new_id_number, settings_env
+from tests.conftest import POSTGRES_URL, SOURCE, new_id_number, scratch_database, settings_env
 
 needs_postgres = pytest.mark.skipif(not POSTGRES_URL, reason="the proxy tests need PostgreSQL")
 
@@ -145,35 +144,30 @@ def outage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Kehu, Pro
     """Kehu on a database of its own, reached through the proxy (migrated and seeded directly)."""
     assert POSTGRES_URL is not None
     tmp: Path = tmp_path_factory.mktemp("outage")
-    base = make_url(POSTGRES_URL)
-    name = f"{base.database}_outage_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"CREATE DATABASE {name}"))
-    direct_url = base.set(database=name).render_as_string(hide_password=False)
-    proxy = Proxy(base.host or "127.0.0.1", base.port or 5432)
-    proxied_url = (base.set(database=name, host="127.0.0.1", port=proxy.port)).render_as_string(
-        hide_password=False
-    )
-    settings = Settings.from_env(
-        settings_env(tmp, proxied_url, KEHU_RETRY_AFTER_SECONDS="7", KEHU_AUDIT_FLUSH_SECONDS="60")
-    )
-    crypto.configure(crypto.FieldCipher(settings.encryption_keys, settings.hash_keys))
-    audit_chain.configure(settings.audit_keys)
-    direct = make_engine(direct_url)
-    migrate.upgrade(direct)
-    ensure_reference_data(direct)
-    seed_customers(direct, 3, seed=7, transactions_per_customer=1)
-    app = create_app(settings)
-    try:
-        with TestClient(app) as client:
-            yield Kehu(settings, client), proxy, direct
-    finally:
-        proxy.close()
-        direct.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        admin.dispose()
+    with scratch_database(POSTGRES_URL, "outage", tmp) as direct_url:
+        direct_db = make_url(direct_url)
+        proxy = Proxy(direct_db.host or "127.0.0.1", direct_db.port or 5432)
+        proxied_url = direct_db.set(host="127.0.0.1", port=proxy.port).render_as_string(
+            hide_password=False
+        )
+        settings = Settings.from_env(
+            settings_env(
+                tmp, proxied_url, KEHU_RETRY_AFTER_SECONDS="7", KEHU_AUDIT_FLUSH_SECONDS="60"
+            )
+        )
+        crypto.configure(crypto.FieldCipher(settings.encryption_keys, settings.hash_keys))
+        audit_chain.configure(settings.audit_keys)
+        direct = make_engine(direct_url)
+        migrate.upgrade(direct)
+        ensure_reference_data(direct)
+        seed_customers(direct, 3, seed=7, transactions_per_customer=1)
+        app = create_app(settings)
+        try:
+            with TestClient(app) as client:
+                yield Kehu(settings, client), proxy, direct
+        finally:
+            proxy.close()
+            direct.dispose()
 
 
 QUERY = "{ customers(first: 2) { edges { node { id name } } } }"

@@ -290,8 +290,9 @@ def update_customer(
     customer = get_customer(session, customer_id, for_update=True)
     if customer.version != expected_version:
         raise ConflictError(
-            f"the customer was changed meanwhile: expected version {expected_version}, "
-            f"current version {customer.version}; reload and apply your change again"
+            # The current version only: an error message never repeats what the caller sent.
+            f"the customer was changed meanwhile: the current version is {customer.version}; "
+            "reload and apply your change again"
         )
     problems = Problems()
     if not values:

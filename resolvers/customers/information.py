@@ -292,6 +292,8 @@ def record_preferences(
         items = values.get(key)
         if items is not None and (len(items) > 20 or any(len(i) > 50 for i in items)):
             problems.add(api_name, "INVALID", "at most 20 entries of at most 50 characters")
+    if "marketing_opt_in" in values and values["marketing_opt_in"] is None:
+        problems.add("marketingOptIn", "REQUIRED", "give true or false, or leave it out")
     source_row = record_source(
         session, actor, customer_id, InformationKind.PREFERENCES, source, problems
     )
@@ -314,8 +316,9 @@ def record_preferences(
     }
     changes: list[tuple[str, Any, Any]] = []
     for key, new in values.items():
-        if key in ("products", "service_channels") and new is not None:
-            new = sorted(dict.fromkeys(i.strip() for i in new if i.strip()))
+        if key in ("products", "service_channels"):
+            # null clears the list: the lists are never null, so reads stay well-formed.
+            new = sorted(dict.fromkeys(i.strip() for i in new or [] if i.strip()))
         old = getattr(current, key)
         if old != new:
             changes.append((api_names[key], old, new))

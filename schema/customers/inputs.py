@@ -157,7 +157,12 @@ class ImportTransactionsPayload:
     customer: CustomerNode | None = None
 
 
-@strawberry.input(description="Preferences to record; omitted fields stay as they are.")
+@strawberry.input(
+    description=(
+        "Preferences to record; omitted fields stay as they are, null clears a list or the"
+        " contact method or time (marketingOptIn is true or false)."
+    )
+)
 class RecordPreferencesInput:
     customer_id: strawberry.ID
     products: list[str] | None = strawberry.UNSET
