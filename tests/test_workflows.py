@@ -122,6 +122,109 @@ def test_plat2_deploy_refuses_bad_diagrams_naming_the_element(
     assert not Path("/tmp/kehu-pwned").exists()
 
 
+WARNING_TIMER = '<bpmn:timeDate>deadlines["warning_at"]</bpmn:timeDate>'
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            lambda x: x.replace(WARNING_TIMER, "<bpmn:timeDate>P30D</bpmn:timeDate>", 1),
+            ("bpmn.Timer_InvestigationWarning", "TIMER_INVALID"),
+        ),
+        (
+            lambda x: x.replace(
+                WARNING_TIMER,
+                '<bpmn:timeDate>"2027-02-30T00:00:00+08:00"</bpmn:timeDate>',
+                1,
+            ),
+            ("bpmn.Timer_InvestigationWarning", "TIMER_INVALID"),
+        ),
+        (
+            lambda x: x.replace(
+                '<bpmn:timeCycle>deadlines["progress_cycle"]</bpmn:timeCycle>',
+                '<bpmn:timeCycle>"R3/P5X"</bpmn:timeCycle>',
+                1,
+            ),
+            ("bpmn.Timer_InvestigationProgress", "TIMER_INVALID"),
+        ),
+        (
+            lambda x: x.replace(
+                '<spiffworkflow:parameter id="days" type="any" value="30" />',
+                '<spiffworkflow:parameter id="days" type="any" value="90" />',
+            ),
+            ("bpmn.Task_ExtendComplex", "PARAMETER_INVALID"),
+        ),
+        (
+            lambda x: x.replace(
+                '<spiffworkflow:parameter id="days" type="any" value="30" />',
+                '<spiffworkflow:parameter id="days" type="any" value="30" />'
+                '<spiffworkflow:parameter id="weeks" type="any" value="1" />',
+            ),
+            ("bpmn.Task_ExtendComplex", "PARAMETER_INVALID"),
+        ),
+        (
+            lambda x: x.replace(
+                '<spiffworkflow:parameter id="handler" type="any" value="handler" />', ""
+            ),
+            ("bpmn.Task_RecordAssignment", "PARAMETER_INVALID"),
+        ),
+        (
+            lambda x: x.replace(
+                "<bpmn:conditionExpression>satisfied</bpmn:conditionExpression>",
+                "<bpmn:conditionExpression>customer_satisfied</bpmn:conditionExpression>",
+            ),
+            ("bpmn.Flow_Satisfied_ClosureMerge", "UNKNOWN_VARIABLE"),
+        ),
+        (
+            lambda x: x.replace(
+                "value='deadlines[\"assign_by\"]'", "value='deadline[\"assign_by\"]'"
+            ),
+            ("bpmn.Task_AssignHandler", "UNKNOWN_VARIABLE"),
+        ),
+    ],
+    ids=[
+        "p30d-unquoted",
+        "no-such-date",
+        "bad-cycle",
+        "days-90",
+        "extra-param",
+        "no-param",
+        "unknown-in-condition",
+        "unknown-in-due-date",
+    ],
+)
+def test_plat2_deploy_evaluates_timers_parameters_and_variables_naming_the_element(
+    backend: Backend, change: Any, expected: tuple[str, str]
+) -> None:
+    """What used to deploy and then fail at run time (INTERNAL, a stuck complaint) is refused."""
+    changed = change(ORIGINAL)
+    assert changed != ORIGINAL
+    payload = _deploy(backend, changed)
+    assert payload["version"] is None
+    assert expected in _errors(payload), payload["errors"]
+
+
+def test_cmp3_deploy_keeps_the_complaint_stages(backend: Backend) -> None:
+    """CMP-3: a process owner may change the flow, not drop assignment, investigation, the
+    decision notice, the call-back or the review, nor put them out of order."""
+    without_review = ORIGINAL.replace('id="record_review"', 'id="close_complaint"')
+    payload = _deploy(backend, without_review)
+    assert payload["version"] is None
+    assert ("bpmn.complaint", "STAGE_MISSING") in _errors(payload)
+    assert "review" in payload["errors"][0]["message"]
+    # The call-back's flow now skips the call-back: the stage is drawn but never reached.
+    bypassed = ORIGINAL.replace(
+        'sourceRef="Task_CallBack" targetRef="Task_RecordCallBack"',
+        'sourceRef="Task_CallBack" targetRef="Task_CloseComplaint"',
+    )
+    assert bypassed != ORIGINAL
+    payload = _deploy(backend, bypassed)
+    assert payload["version"] is None
+    assert ("bpmn.complaint", "STAGE_MISSING") in _errors(payload)
+    assert "call-back" in payload["errors"][0]["message"]
+
+
 def test_plat2_only_process_owners_deploy(backend: Backend) -> None:
     body = backend.post(DEPLOY, {"input": {"bpmnXml": ORIGINAL}}, staff="SUP0001").json()
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"

@@ -194,6 +194,10 @@ class KehuScriptEngine(PythonScriptEngine):  # type: ignore[misc]
                 raise LookupError(f"unknown operation {name!r}")
             if self.run is None:
                 raise RuntimeError("service tasks run only inside a unit of work")
+            # What the diagram computed at run time, checked as deploy checks what it fixes.
+            wrong = operations.parameter_problems(name, params, params)
+            if wrong:
+                raise ValueError("; ".join(why for _parameter, why in wrong))
             operations.note_called(self.run.session, name)
             result = function(
                 operations.OperationCall(
@@ -216,8 +220,17 @@ MAX_TIMER_MONTHS = 1200  # years and months of one timer's duration (Spiff count
 
 
 def _timer_problem(value: Any, timer: TimerEventDefinition) -> str | None:
-    """Why ``value`` cannot be this timer's ISO 8601 date, duration or cycle (None: it can).
+    if isinstance(timer, CycleTimerEventDefinition):
+        return timer_problem(value, "timeCycle")
+    if isinstance(timer, DurationTimerEventDefinition):
+        return timer_problem(value, "timeDuration")
+    return timer_problem(value, "timeDate")
 
+
+def timer_problem(value: Any, kind: str) -> str | None:
+    """Why ``value`` cannot be a timer's ISO 8601 date, duration or cycle (None: it can).
+
+    ``kind`` is the BPMN element holding it: ``timeDate``, ``timeDuration`` or ``timeCycle``.
     SpiffWorkflow adds up a duration's months one at a time ("P99999999Y" held a request for
     minutes) and lets a malformed value through as a plain error, so both are checked here.
     """
@@ -232,9 +245,9 @@ def _timer_problem(value: Any, timer: TimerEventDefinition) -> str | None:
             if parsed.get("years", 0) * 12 + parsed.get("months", 0) > MAX_TIMER_MONTHS:
                 return f"a timer's duration is over {MAX_TIMER_MONTHS // 12} years"
     try:
-        if isinstance(timer, CycleTimerEventDefinition):
+        if kind == "timeCycle":
             TimerEventDefinition.parse_iso_recurring_interval(value)
-        elif isinstance(timer, DurationTimerEventDefinition):
+        elif kind == "timeDuration":
             (
                 TimerEventDefinition.get_timedelta_from_start(
                     TimerEventDefinition.parse_iso_duration(value)

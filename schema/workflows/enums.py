@@ -36,6 +36,10 @@ class _ProcessErrorCode(Enum):
     FORM_INVALID = "FORM_INVALID"
     UNKNOWN_OPERATION = "UNKNOWN_OPERATION"
     EXPRESSION_NOT_ALLOWED = "EXPRESSION_NOT_ALLOWED"
+    TIMER_INVALID = "TIMER_INVALID"
+    PARAMETER_INVALID = "PARAMETER_INVALID"
+    UNKNOWN_VARIABLE = "UNKNOWN_VARIABLE"
+    STAGE_MISSING = "STAGE_MISSING"
     PROCESS_NOT_DEPLOYED = "PROCESS_NOT_DEPLOYED"
     PROCESS_STEP_FAILED = "PROCESS_STEP_FAILED"
     EXPRESSION_LIMIT = "EXPRESSION_LIMIT"
@@ -66,6 +70,14 @@ ProcessErrorCode = bilingual_enum(
         "FORM_INVALID": "A form or its answers are invalid 表单或填写内容无效",
         "UNKNOWN_OPERATION": "A service task names an unknown operation 服务操作未知",
         "EXPRESSION_NOT_ALLOWED": "A script or expression is not allowed 表达式不被允许",
+        "TIMER_INVALID": "A timer is not a valid ISO 8601 date, duration or cycle (quote it: "
+        '`"P30D"`) 定时器不是有效的 ISO 8601 值',
+        "PARAMETER_INVALID": "A service task's parameter is unknown, missing or out of the "
+        "operation's range 服务任务参数无效",
+        "UNKNOWN_VARIABLE": "An expression reads a variable the process never has "
+        "表达式引用了未知变量",
+        "STAGE_MISSING": "A stage the domain requires is missing or out of order (complaints: "
+        "assignment, investigation, decision notice, call-back, review) 缺少必需环节",
         "PROCESS_NOT_DEPLOYED": "The process has no deployed version 流程未部署",
         "PROCESS_STEP_FAILED": "The diagram failed at an element 流程步骤失败",
         "EXPRESSION_LIMIT": "An expression of the diagram exceeded the sandbox's limits (steps, "
