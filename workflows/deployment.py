@@ -215,11 +215,12 @@ TIMERS = {"timeDate", "timeDuration", "timeCycle"}
 _OWN_CONTEXT = {"correlationPropertyRetrievalExpression", "correlationPropertyBinding"}
 
 
-def _expression_problems(root: etree._Element, known: set[str]) -> list[ProcessError]:
+def _expression_problems(root: etree._Element, known: set[str] | None = None) -> list[ProcessError]:
     """Every script, condition, timer, parameter and property expression, checked by the sandbox,
     for the variables it reads, and (timers) for the value its text fixes.
 
-    The whole file is searched (correlation expressions live outside the process).
+    The whole file is searched (correlation expressions live outside the process). ``known``:
+    the variables the process can have (None: not checked).
     """
     checks: list[tuple[etree._Element, str, str]] = []
     for element in root.iter():
@@ -253,7 +254,7 @@ def _expression_problems(root: etree._Element, known: set[str]) -> list[ProcessE
         except sandbox.SandboxError as exc:
             found.append(ProcessError("EXPRESSION_NOT_ALLOWED", f"{kind}: {exc}", element_id=owner))
             continue
-        unknown = sorted(free - known)
+        unknown = sorted(free - known) if known is not None else []
         if unknown and not any(
             etree.QName(a).localname in _OWN_CONTEXT for a in _ancestors(element)
         ):

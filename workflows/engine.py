@@ -121,6 +121,8 @@ class Run:
     instance: ProcessInstance
     actor: Staff | None
     error: BaseException | None = None
+    operation: str | None = None  # the operation that raised ``error``
+    workflow: BpmnWorkflow | None = None
     tasks_run: int = 0
     started: float = field(default_factory=time.monotonic)
 
@@ -188,6 +190,7 @@ class KehuScriptEngine(PythonScriptEngine):  # type: ignore[misc]
         # is kept on the run and raised again by the caller (see workflows.runtime).
         name = kwargs["operation_name"]
         params = {key: value["value"] for key, value in kwargs["operation_params"].items()}
+        savepoint = None
         try:
             function = operations.get(name)
             if function is None:
@@ -199,6 +202,8 @@ class KehuScriptEngine(PythonScriptEngine):  # type: ignore[misc]
             if wrong:
                 raise ValueError("; ".join(why for _parameter, why in wrong))
             operations.note_called(self.run.session, name)
+            # A failing operation leaves nothing half-written: its incident is recorded instead.
+            savepoint = self.run.session.begin_nested()
             result = function(
                 operations.OperationCall(
                     session=self.run.session,
@@ -209,9 +214,14 @@ class KehuScriptEngine(PythonScriptEngine):  # type: ignore[misc]
                     params=params,
                 )
             )
+            savepoint.commit()
         except BaseException as exc:
+            if savepoint is not None and savepoint.is_active:
+                with contextlib.suppress(Exception):  # the unit of work fails as a whole then
+                    savepoint.rollback()
             if self.run is not None and self.run.error is None:
                 self.run.error = exc
+                self.run.operation = name
             raise
         return json.dumps(result, default=str)
 
@@ -281,7 +291,11 @@ def parse(bpmn_xml: str) -> ParsedProcess:
 
 
 def new_workflow(parsed: ParsedProcess, run: Run) -> BpmnWorkflow:
-    return BpmnWorkflow(parsed.spec, parsed.subprocess_specs, script_engine=KehuScriptEngine(run))
+    workflow = BpmnWorkflow(
+        parsed.spec, parsed.subprocess_specs, script_engine=KehuScriptEngine(run)
+    )
+    run.workflow = workflow
+    return workflow
 
 
 def load(state: str, bpmn_xml: str, run: Run) -> BpmnWorkflow:
@@ -293,6 +307,7 @@ def load(state: str, bpmn_xml: str, run: Run) -> BpmnWorkflow:
         finally:
             _loading_specs.reset(token)
     workflow.script_engine = KehuScriptEngine(run)
+    run.workflow = workflow
     return workflow
 
 

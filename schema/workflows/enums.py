@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import Enum
 
 from schema.shared.base import bilingual_enum
-from store.workflows import InstanceStatus, TaskStatus
+from store.workflows import IncidentStatus, InstanceStatus, TaskStatus
 
 InstanceStatusEnum = bilingual_enum(
     InstanceStatus,
@@ -20,6 +20,12 @@ TaskStatusEnum = bilingual_enum(
         "COMPLETED": "Done 已完成",
         "CANCELLED": "Withdrawn by the process (e.g. a timer) 已撤销",
     },
+)
+
+IncidentStatusEnum = bilingual_enum(
+    IncidentStatus,
+    "Whether a failed step still waits for a retry. 流程异常状态。",
+    {"OPEN": "Waiting for a retry 待处理", "RESOLVED": "A retry succeeded 已解决"},
 )
 
 
@@ -46,6 +52,7 @@ class _ProcessErrorCode(Enum):
     MIGRATION_UNSAFE = "MIGRATION_UNSAFE"
     WRONG_PROCESS = "WRONG_PROCESS"
     INSTANCE_FINISHED = "INSTANCE_FINISHED"
+    INCIDENT_RESOLVED = "INCIDENT_RESOLVED"
     TASK_NOT_OPEN = "TASK_NOT_OPEN"
     ALREADY_ASSIGNED = "ALREADY_ASSIGNED"
     NOT_A_CANDIDATE = "NOT_A_CANDIDATE"
@@ -85,6 +92,7 @@ ProcessErrorCode = bilingual_enum(
         "MIGRATION_UNSAFE": "The new version lacks where the instance stands 迁移不安全",
         "WRONG_PROCESS": "The version belongs to another process 版本不属于该流程",
         "INSTANCE_FINISHED": "The instance has finished 流程实例已结束",
+        "INCIDENT_RESOLVED": "The incident is already resolved 流程异常已解决",
         "TASK_NOT_OPEN": "The task is no longer open 任务已办结或撤销",
         "ALREADY_ASSIGNED": "Someone else has the task 任务已被他人认领",
         "NOT_A_CANDIDATE": "The person may not do this task 非任务候选人",
