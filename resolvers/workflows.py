@@ -28,8 +28,14 @@ from resolvers.shared.pagination import Page, PageRequest, SortKey, paginate
 from resolvers.shared.staff import staff_by_employee_number
 from store.db import take_write_lock
 from store.staff import Role, Staff
-from store.workflows import ProcessInstance, ProcessTask, ProcessVersion, TaskStatus
-from workflows import deployment, migration, operations, runtime, timers
+from store.workflows import (
+    ProcessIncident,
+    ProcessInstance,
+    ProcessTask,
+    ProcessVersion,
+    TaskStatus,
+)
+from workflows import deployment, incidents, migration, operations, runtime, timers
 from workflows.errors import ProcessError, StaleInstanceError
 
 # Called when a user task is completed, before the engine moves on, with the id of the domain
@@ -107,6 +113,25 @@ def migrate_instance(session: Session, instance_id: int, version_id: int) -> Pro
     if target is None:
         raise UserInputError.one(("version",), "NOT_FOUND", "no process version with this ID")
     return _translated(lambda: migration.migrate(session, instance_id, target))  # type: ignore[no-any-return]
+
+
+def retry_incident(session: Session, actor: Staff, incident_id: int) -> ProcessIncident:
+    """Run an incident's failed step again (process owners); queued behind the timers worker."""
+    take_write_lock(session)
+    return _translated(lambda: incidents.retry(session, incident_id, actor))  # type: ignore[no-any-return]
+
+
+INCIDENT_FILTERS = {
+    "status": FilterField(ProcessIncident.status),
+    "element_id": FilterField(ProcessIncident.element_id, "text"),
+}
+
+
+def incident_page(session: Session, where: Any, request: PageRequest) -> Page:
+    """Incidents, newest first (``where``: a ``ProcessIncidentWhere``)."""
+    statement: Select[Any] = select(ProcessIncident).where(compile_where(where, INCIDENT_FILTERS))
+    keys = [SortKey(ProcessIncident.id, True, int)]
+    return paginate(session, statement, keys, request, lambda i: [i.id])
 
 
 VERSION_FILTERS = {"process_key": FilterField(ProcessVersion.process_key, "text")}

@@ -90,3 +90,36 @@ class ProcessTask(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+
+
+class IncidentStatus(StrEnum):
+    OPEN = "OPEN"
+    RESOLVED = "RESOLVED"
+
+
+class ProcessIncident(Base):
+    """A step of an instance that failed at run time: where, why, and whether a retry fixed it.
+
+    The instance waits at the failed element (its other branches go on) until a process owner
+    retries it; one open incident per instance and element, counting the failed attempts.
+    """
+
+    __tablename__ = "process_incidents"
+    __table_args__ = (
+        Index("ix_process_incidents_status", "status", "id"),
+        Index("ix_process_incidents_instance", "instance_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"))
+    element_id: Mapped[str] = mapped_column(String(100))
+    element_name: Mapped[str] = mapped_column(String(200))
+    # What failed, as the operation or the engine said it (expressions: only the kind of error,
+    # since an expression's error may quote process variables).
+    error: Mapped[str] = mapped_column(String(500))
+    status: Mapped[IncidentStatus] = mapped_column(Enum(IncidentStatus, native_enum=False))
+    attempts: Mapped[int]
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_failed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))

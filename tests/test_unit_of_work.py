@@ -35,6 +35,7 @@ from tests.complaint_steps import (
     task_of,
 )
 from tests.conftest import SOURCE, Backend, branch_id, create_customer, new_id_number
+from workflows import operations
 
 ORIGINAL = (Path(__file__).parent.parent / "workflows" / "complaint.bpmn").read_text()
 DAY = timedelta(days=1)
@@ -211,6 +212,29 @@ def _process_ids(backend: Backend) -> tuple[str, str]:
 def _migrate(backend: Backend) -> Call:
     instance, version = _process_ids(backend)
     return Call("PO0001", {"instance": instance, "version": version})
+
+
+def _retry_incident(backend: Backend) -> Call:
+    """An incident opened by a failing progress message (the operation fixed again after)."""
+    complaint = submit(backend, _rm_customer(backend))
+    assign(backend, complaint)
+    original = operations._REGISTRY["notify_progress"]
+
+    def broken(_call: operations.OperationCall) -> dict[str, Any]:
+        raise ConnectionError("SMS gateway down")
+
+    operations._REGISTRY["notify_progress"] = (broken, original[1])
+    try:
+        fire_timers(backend, clock.now() + timedelta(days=5, minutes=5))
+    finally:
+        operations._REGISTRY["notify_progress"] = original
+    key = f"complaint:{complaint_pk(backend, complaint)}"
+    edges = backend.gql(
+        "{ processIncidents(first: 100) { edges { node { id instance { businessKey } } } } }",
+        staff="PO0001",
+    )["processIncidents"]["edges"]
+    [incident] = [e["node"]["id"] for e in edges if e["node"]["instance"]["businessKey"] == key]
+    return Call("PO0001", {"id": incident})
 
 
 def _claim(backend: Backend) -> Call:
@@ -399,6 +423,7 @@ CASES: dict[str, Callable[[Backend], Call]] = {
     "submitComplaint": _submit_complaint,
     "deployProcess": _deploy,
     "migrateProcessInstance": _migrate,
+    "retryProcessIncident": _retry_incident,
     "claimTask": _claim,
     "reassignTask": _reassign,
     "completeTask": _complete,

@@ -9,13 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from lxml import etree
+from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 from core import clock
+from core.ids import global_id
 from kehu.cli import app
-from store.workflows import ProcessInstance
+from store.workflows import ProcessVersion
 from tests.complaint_steps import (
     assign,
     bj_customer,
@@ -29,7 +31,8 @@ from tests.complaint_steps import (
     task_of,
 )
 from tests.conftest import Backend
-from workflows import form_validation, operations, sandbox
+from workflows import deployment, engine, form_validation, operations, sandbox
+from workflows.runtime import find_latest_version
 
 ORIGINAL = (Path(__file__).parent.parent / "workflows" / "complaint.bpmn").read_text()
 DEPLOY = """
@@ -122,6 +125,109 @@ def test_plat2_deploy_refuses_bad_diagrams_naming_the_element(
     assert not Path("/tmp/kehu-pwned").exists()
 
 
+WARNING_TIMER = '<bpmn:timeDate>deadlines["warning_at"]</bpmn:timeDate>'
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            lambda x: x.replace(WARNING_TIMER, "<bpmn:timeDate>P30D</bpmn:timeDate>", 1),
+            ("bpmn.Timer_InvestigationWarning", "TIMER_INVALID"),
+        ),
+        (
+            lambda x: x.replace(
+                WARNING_TIMER,
+                '<bpmn:timeDate>"2027-02-30T00:00:00+08:00"</bpmn:timeDate>',
+                1,
+            ),
+            ("bpmn.Timer_InvestigationWarning", "TIMER_INVALID"),
+        ),
+        (
+            lambda x: x.replace(
+                '<bpmn:timeCycle>deadlines["progress_cycle"]</bpmn:timeCycle>',
+                '<bpmn:timeCycle>"R3/P5X"</bpmn:timeCycle>',
+                1,
+            ),
+            ("bpmn.Timer_InvestigationProgress", "TIMER_INVALID"),
+        ),
+        (
+            lambda x: x.replace(
+                '<spiffworkflow:parameter id="days" type="any" value="30" />',
+                '<spiffworkflow:parameter id="days" type="any" value="90" />',
+            ),
+            ("bpmn.Task_ExtendComplex", "PARAMETER_INVALID"),
+        ),
+        (
+            lambda x: x.replace(
+                '<spiffworkflow:parameter id="days" type="any" value="30" />',
+                '<spiffworkflow:parameter id="days" type="any" value="30" />'
+                '<spiffworkflow:parameter id="weeks" type="any" value="1" />',
+            ),
+            ("bpmn.Task_ExtendComplex", "PARAMETER_INVALID"),
+        ),
+        (
+            lambda x: x.replace(
+                '<spiffworkflow:parameter id="handler" type="any" value="handler" />', ""
+            ),
+            ("bpmn.Task_RecordAssignment", "PARAMETER_INVALID"),
+        ),
+        (
+            lambda x: x.replace(
+                "<bpmn:conditionExpression>satisfied</bpmn:conditionExpression>",
+                "<bpmn:conditionExpression>customer_satisfied</bpmn:conditionExpression>",
+            ),
+            ("bpmn.Flow_Satisfied_ClosureMerge", "UNKNOWN_VARIABLE"),
+        ),
+        (
+            lambda x: x.replace(
+                "value='deadlines[\"assign_by\"]'", "value='deadline[\"assign_by\"]'"
+            ),
+            ("bpmn.Task_AssignHandler", "UNKNOWN_VARIABLE"),
+        ),
+    ],
+    ids=[
+        "p30d-unquoted",
+        "no-such-date",
+        "bad-cycle",
+        "days-90",
+        "extra-param",
+        "no-param",
+        "unknown-in-condition",
+        "unknown-in-due-date",
+    ],
+)
+def test_plat2_deploy_evaluates_timers_parameters_and_variables_naming_the_element(
+    backend: Backend, change: Any, expected: tuple[str, str]
+) -> None:
+    """What used to deploy and then fail at run time (INTERNAL, a stuck complaint) is refused."""
+    changed = change(ORIGINAL)
+    assert changed != ORIGINAL
+    payload = _deploy(backend, changed)
+    assert payload["version"] is None
+    assert expected in _errors(payload), payload["errors"]
+
+
+def test_cmp3_deploy_keeps_the_complaint_stages(backend: Backend) -> None:
+    """CMP-3: a process owner may change the flow, not drop assignment, investigation, the
+    decision notice, the call-back or the review, nor put them out of order."""
+    without_review = ORIGINAL.replace('id="record_review"', 'id="close_complaint"')
+    payload = _deploy(backend, without_review)
+    assert payload["version"] is None
+    assert ("bpmn.complaint", "STAGE_MISSING") in _errors(payload)
+    assert "review" in payload["errors"][0]["message"]
+    # The call-back's flow now skips the call-back: the stage is drawn but never reached.
+    bypassed = ORIGINAL.replace(
+        'sourceRef="Task_CallBack" targetRef="Task_RecordCallBack"',
+        'sourceRef="Task_CallBack" targetRef="Task_CloseComplaint"',
+    )
+    assert bypassed != ORIGINAL
+    payload = _deploy(backend, bypassed)
+    assert payload["version"] is None
+    assert ("bpmn.complaint", "STAGE_MISSING") in _errors(payload)
+    assert "call-back" in payload["errors"][0]["message"]
+
+
 def test_plat2_only_process_owners_deploy(backend: Backend) -> None:
     body = backend.post(DEPLOY, {"input": {"bpmnXml": ORIGINAL}}, staff="SUP0001").json()
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
@@ -176,19 +282,115 @@ def test_plat2_migrating_an_instance_only_when_safe(
     assert moved["instance"]["version"]["number"] == relabelled["version"]["number"]
     assert moved["instance"]["activeElementIds"] == ["Task_AssignHandler"]
     # A version without the element the instance waits at: refused, nothing changes.
-    renamed = _deploy(backend, ORIGINAL.replace("Task_AssignHandler", "Task_AllocateHandler"))
+    dropped = _without(ORIGINAL, {"Task_AssignHandler", "Flow_AssignHandler_RecordAssignment"})
+    dropped = dropped.replace(
+        'sourceRef="Task_ComputeDeadlines" targetRef="Task_AssignHandler"',
+        'sourceRef="Task_ComputeDeadlines" targetRef="Task_RecordAssignment"',
+    )
     refused = backend.gql(
         MIGRATE,
-        {"input": {"instance": instance, "version": renamed["version"]["id"]}},
+        {"input": {"instance": instance, "version": _stored(backend, dropped)}},
         staff="PO0001",
     )["migrateProcessInstance"]
     assert [e["code"] for e in refused["errors"]] == ["MIGRATION_UNSAFE"]
-    assert "Task_AssignHandler" in refused["errors"][0]["message"]
+    assert "Assign a handler 指派处理人 (Task_AssignHandler)" in refused["errors"][0]["message"]
     state = read(backend, complaint)
     assert state["process"]["version"]["number"] == relabelled["version"]["number"]
     # The migrated instance carries on.
     assign(backend, complaint)
     assert read(backend, complaint)["status"] == "INVESTIGATING"
+
+
+def _without(xml: str, ids: set[str]) -> str:
+    """The diagram without the elements ``ids``: their definitions, references and layout."""
+    root = etree.fromstring(xml.encode())
+    for element in list(root.iter()):
+        if not isinstance(element.tag, str):
+            continue
+        local = etree.QName(element).localname
+        if (
+            element.get("id") in ids
+            or element.get("bpmnElement") in ids
+            or (local in {"flowNodeRef", "incoming", "outgoing"} and element.text in ids)
+        ):
+            element.getparent().remove(element)
+    return etree.tostring(root, encoding="unicode")
+
+
+def _stored(backend: Backend, xml: str) -> str:
+    """Store ``xml`` as the next complaint version as deploy would, without its validation (a
+    version that drops the task a running instance waits at); returns its global ID."""
+    forms = deployment.read_forms()
+    with backend.engine.begin() as connection:
+        session = Session(bind=connection)
+        latest = find_latest_version(session, "complaint")
+        assert latest is not None
+        key = engine.parse(xml).key
+        version = ProcessVersion(
+            process_key=key,
+            number=latest.number + 1,
+            sha256=deployment.content_hash(xml, forms),
+            bpmn_xml=xml,
+            forms=forms,
+            deployed_at=clock.now(),
+        )
+        session.add(version)
+        session.flush()
+        return global_id("ProcessVersion", version.id)
+
+
+def test_plat2_migration_refuses_only_what_the_diff_makes_unsafe_naming_bpmn_elements(
+    backend: Backend, restore_original: None
+) -> None:
+    """Waiting at a task the new version relabels is safe (the task is reset onto it, and its
+    inbox row follows); waiting on a timer the new version drops is not, and the refusal names
+    the diagram's elements (was: ``Task_Investigate.BoundaryEventJoin``-style names)."""
+    complaint = submit(backend, bj_customer(backend))
+    assign(backend, complaint)
+    instance = backend.gql(
+        "query($id: ID!) { complaint(id: $id) { process { instance { id } } } }",
+        {"id": complaint["id"]},
+    )["complaint"]["process"]["instance"]["id"]
+    task = task_of(backend, "SH01CH01", complaint, "Task_Investigate")
+    relabelled = _deploy(
+        backend, ORIGINAL.replace('name="Investigate 调查核实"', 'name="Investigate 核实情况"')
+    )
+    moved = backend.gql(
+        MIGRATE,
+        {"input": {"instance": instance, "version": relabelled["version"]["id"]}},
+        staff="PO0001",
+    )["migrateProcessInstance"]
+    assert moved["errors"] == []  # refused before: the waiting task had "changed"
+    assert task_of(backend, "SH01CH01", complaint, "Task_Investigate") == task
+    name = backend.gql("query($id: ID!) { task(id: $id) { name } }", {"id": task}, staff="SH01CH01")
+    assert name["task"]["name"] == "Investigate 核实情况"
+    dropped = _without(
+        ORIGINAL,
+        {
+            "Timer_InvestigationWarning",
+            "Flow_InvestigationWarning_WarnInvestigation",
+            "Task_WarnInvestigation",
+            "Flow_WarnInvestigation_InvestigationWarned",
+            "End_InvestigationWarned",
+        },
+    )
+    without_warning = _deploy(backend, dropped)
+    assert without_warning["errors"] == []
+    refused = backend.gql(
+        MIGRATE,
+        {"input": {"instance": instance, "version": without_warning["version"]["id"]}},
+        staff="PO0001",
+    )["migrateProcessInstance"]
+    assert [(e["field"], e["code"]) for e in refused["errors"]] == [
+        (["bpmn", "Timer_InvestigationWarning"], "MIGRATION_UNSAFE")
+    ]
+    message = refused["errors"][0]["message"]
+    assert message.endswith(": Deadline near 临期 (Timer_InvestigationWarning)"), message
+    # The instance carries on where it was.
+    do(backend, "SH01CH01", complaint, "Task_Investigate", investigation())
+    assert "Task_DecisionNotice" in {
+        t["elementId"] for t in read(backend, complaint)["currentTasks"]
+    }
 
 
 @pytest.mark.parametrize(
@@ -240,19 +442,29 @@ def test_cmp6_two_workers_never_advance_the_same_instance(backend: Backend) -> N
         assert messages.count("PROGRESS") == 1, messages
 
 
-def test_a_failing_step_leaves_the_last_committed_state(
+INCIDENTS = """query($where: ProcessIncidentWhere) { processIncidents(where: $where, first: 50) {
+  totalCount edges { node { id elementId elementName error status attempts
+  instance { id businessKey activeElementIds } } } } }"""
+RETRY = """mutation($input: RetryProcessIncidentInput!) { retryProcessIncident(input: $input) {
+  incident { id status attempts resolvedAt } errors { field code message } } }"""
+
+
+def _incidents(backend: Backend, business_key: str, status: str | None = "OPEN") -> list[Any]:
+    where = {"status": {"eq": status}} if status else None
+    edges = backend.gql(INCIDENTS, {"where": where}, staff="PO0001")["processIncidents"]["edges"]
+    return [e["node"] for e in edges if e["node"]["instance"]["businessKey"] == business_key]
+
+
+def test_plat2_a_failing_timer_step_opens_an_incident_and_a_retry_resumes_it(
     backend: Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A crash between steps loses nothing: the instance resumes from its last commit."""
+    """A step that fails at run time is an incident for process owners (element, error, retry),
+    never half-written: the timer fired, the failed operation wrote nothing, and nothing is
+    retried behind the process owner's back."""
     complaint = submit(backend, bj_customer(backend))
     assign(backend, complaint)
     before = read(backend, complaint)
-    with backend.engine.connect() as connection:
-        row = connection.execute(
-            select(ProcessInstance.revision, ProcessInstance.next_due_at).where(
-                ProcessInstance.business_key == f"complaint:{complaint_pk(backend, complaint)}"
-            )
-        ).one()
+    key = f"complaint:{complaint_pk(backend, complaint)}"
 
     def broken(_call: operations.OperationCall) -> dict[str, Any]:
         raise ConnectionError("SMS gateway down")
@@ -260,19 +472,86 @@ def test_a_failing_step_leaves_the_last_committed_state(
     original = operations._REGISTRY["notify_progress"]
     monkeypatch.setitem(operations._REGISTRY, "notify_progress", (broken, original[1]))
     at = clock.now() + timedelta(days=5, minutes=5)
-    failed = fire_timers(backend, at)
-    assert failed.failed >= 1
-    assert read(backend, complaint)["timeline"] == before["timeline"]
-    with backend.engine.connect() as connection:
-        again = connection.execute(
-            select(ProcessInstance.revision, ProcessInstance.next_due_at).where(
-                ProcessInstance.business_key == f"complaint:{complaint_pk(backend, complaint)}"
-            )
-        ).one()
-    assert tuple(again) == tuple(row)
-    monkeypatch.setitem(operations._REGISTRY, "notify_progress", original)
     assert fire_timers(backend, at).failed == 0
+    assert read(backend, complaint)["timeline"] == before["timeline"]
+    [incident] = _incidents(backend, key)
+    assert incident["status"] == "OPEN" and incident["attempts"] == 1
+    assert incident["error"] == "operation notify_progress: ConnectionError: SMS gateway down"
+    assert incident["elementName"] == "Update the customer 告知处理进展"
+    assert incident["elementId"] in incident["instance"]["activeElementIds"]
+    # Not retried by the worker on its own: the same wake-up time finds nothing to do.
+    assert fire_timers(backend, at).advanced == 0
+    # A retry while the cause lasts fails again, counted on the same incident.
+    again = backend.gql(RETRY, {"input": {"id": incident["id"]}}, staff="PO0001")
+    assert again["retryProcessIncident"]["incident"]["status"] == "OPEN"
+    assert again["retryProcessIncident"]["incident"]["attempts"] == 2
+    # Only process owners see and retry incidents.
+    refused = backend.post(RETRY, {"input": {"id": incident["id"]}}, staff="SUP0001").json()
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    listed = backend.post(INCIDENTS, {}, staff="SUP0001").json()
+    assert listed["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    # The cause fixed, the retry runs the step once and resolves the incident.
+    monkeypatch.setitem(operations._REGISTRY, "notify_progress", original)
+    fixed = backend.gql(RETRY, {"input": {"id": incident["id"]}}, staff="PO0001")
+    assert fixed["retryProcessIncident"]["errors"] == []
+    assert fixed["retryProcessIncident"]["incident"]["status"] == "RESOLVED"
     assert [m["kind"] for m in read(backend, complaint)["messages"]].count("PROGRESS") == 1
+    assert _incidents(backend, key) == []
+    done = backend.gql(RETRY, {"input": {"id": incident["id"]}}, staff="PO0001")
+    assert [e["code"] for e in done["retryProcessIncident"]["errors"]] == ["INCIDENT_RESOLVED"]
+
+
+def test_plat2_a_step_failing_after_a_completed_task_is_an_incident_not_internal(
+    backend: Backend, restore_original: None
+) -> None:
+    """extend_deadline with a computed 90 days: the approval is recorded, the instance waits at
+    the extension with an incident (was INTERNAL); deploy the fix, migrate, retry."""
+    broken = ORIGINAL.replace(
+        'value="60 if extension_approved else 30"', 'value="90 if extension_approved else 30"'
+    )
+    assert broken != ORIGINAL
+    assert _deploy(backend, broken)["errors"] == []
+    complaint = submit(backend, bj_customer(backend))
+    key = f"complaint:{complaint_pk(backend, complaint)}"
+    assign(backend, complaint)
+    far = (clock.today() + timedelta(days=50)).isoformat()
+    do(
+        backend,
+        "SH01CH01",
+        complaint,
+        "Task_Investigate",
+        investigation(
+            complexity="ESPECIALLY_COMPLEX", extension_reason="涉及多家机构", plan_deadline=far
+        ),
+    )
+    task = task_of(backend, "HO0001", complaint, "Task_ApproveExtension")
+    body = backend.post(
+        "mutation($i: CompleteTaskInput!) { completeTask(input: $i) { task { status } "
+        "errors { code } } }",
+        {"i": {"id": task, "data": {"extension_approved": True}}},
+        staff="HO0001",
+    ).json()
+    assert "errors" not in body, body
+    assert body["data"]["completeTask"] == {"task": {"status": "COMPLETED"}, "errors": []}
+    [incident] = _incidents(backend, key)
+    assert incident["elementId"] == "Task_ExtendEspecially"
+    assert incident["error"] == (
+        "operation extend_deadline: ValueError: parameter 'days' must be one of 30, 60"
+    )
+    assert read(backend, complaint)["complexity"] == "STANDARD"  # nothing half-written
+    fixed = _deploy(backend, ORIGINAL)
+    moved = backend.gql(
+        MIGRATE,
+        {"input": {"instance": incident["instance"]["id"], "version": fixed["version"]["id"]}},
+        staff="PO0001",
+    )["migrateProcessInstance"]
+    assert moved["errors"] == []
+    retried = backend.gql(RETRY, {"input": {"id": incident["id"]}}, staff="PO0001")
+    assert retried["retryProcessIncident"]["incident"]["status"] == "RESOLVED"
+    state = read(backend, complaint)
+    assert state["complexity"] == "ESPECIALLY_COMPLEX"
+    assert [m["kind"] for m in state["messages"]].count("EXTENSION") == 1
+    assert "Task_DecisionNotice" in {t["elementId"] for t in state["currentTasks"]}
 
 
 runner = CliRunner()

@@ -121,6 +121,8 @@ class Run:
     instance: ProcessInstance
     actor: Staff | None
     error: BaseException | None = None
+    operation: str | None = None  # the operation that raised ``error``
+    workflow: BpmnWorkflow | None = None
     tasks_run: int = 0
     started: float = field(default_factory=time.monotonic)
 
@@ -188,13 +190,20 @@ class KehuScriptEngine(PythonScriptEngine):  # type: ignore[misc]
         # is kept on the run and raised again by the caller (see workflows.runtime).
         name = kwargs["operation_name"]
         params = {key: value["value"] for key, value in kwargs["operation_params"].items()}
+        savepoint = None
         try:
             function = operations.get(name)
             if function is None:
                 raise LookupError(f"unknown operation {name!r}")
             if self.run is None:
                 raise RuntimeError("service tasks run only inside a unit of work")
+            # What the diagram computed at run time, checked as deploy checks what it fixes.
+            wrong = operations.parameter_problems(name, params, params)
+            if wrong:
+                raise ValueError("; ".join(why for _parameter, why in wrong))
             operations.note_called(self.run.session, name)
+            # A failing operation leaves nothing half-written: its incident is recorded instead.
+            savepoint = self.run.session.begin_nested()
             result = function(
                 operations.OperationCall(
                     session=self.run.session,
@@ -205,9 +214,14 @@ class KehuScriptEngine(PythonScriptEngine):  # type: ignore[misc]
                     params=params,
                 )
             )
+            savepoint.commit()
         except BaseException as exc:
+            if savepoint is not None and savepoint.is_active:
+                with contextlib.suppress(Exception):  # the unit of work fails as a whole then
+                    savepoint.rollback()
             if self.run is not None and self.run.error is None:
                 self.run.error = exc
+                self.run.operation = name
             raise
         return json.dumps(result, default=str)
 
@@ -216,8 +230,17 @@ MAX_TIMER_MONTHS = 1200  # years and months of one timer's duration (Spiff count
 
 
 def _timer_problem(value: Any, timer: TimerEventDefinition) -> str | None:
-    """Why ``value`` cannot be this timer's ISO 8601 date, duration or cycle (None: it can).
+    if isinstance(timer, CycleTimerEventDefinition):
+        return timer_problem(value, "timeCycle")
+    if isinstance(timer, DurationTimerEventDefinition):
+        return timer_problem(value, "timeDuration")
+    return timer_problem(value, "timeDate")
 
+
+def timer_problem(value: Any, kind: str) -> str | None:
+    """Why ``value`` cannot be a timer's ISO 8601 date, duration or cycle (None: it can).
+
+    ``kind`` is the BPMN element holding it: ``timeDate``, ``timeDuration`` or ``timeCycle``.
     SpiffWorkflow adds up a duration's months one at a time ("P99999999Y" held a request for
     minutes) and lets a malformed value through as a plain error, so both are checked here.
     """
@@ -232,9 +255,9 @@ def _timer_problem(value: Any, timer: TimerEventDefinition) -> str | None:
             if parsed.get("years", 0) * 12 + parsed.get("months", 0) > MAX_TIMER_MONTHS:
                 return f"a timer's duration is over {MAX_TIMER_MONTHS // 12} years"
     try:
-        if isinstance(timer, CycleTimerEventDefinition):
+        if kind == "timeCycle":
             TimerEventDefinition.parse_iso_recurring_interval(value)
-        elif isinstance(timer, DurationTimerEventDefinition):
+        elif kind == "timeDuration":
             (
                 TimerEventDefinition.get_timedelta_from_start(
                     TimerEventDefinition.parse_iso_duration(value)
@@ -268,7 +291,11 @@ def parse(bpmn_xml: str) -> ParsedProcess:
 
 
 def new_workflow(parsed: ParsedProcess, run: Run) -> BpmnWorkflow:
-    return BpmnWorkflow(parsed.spec, parsed.subprocess_specs, script_engine=KehuScriptEngine(run))
+    workflow = BpmnWorkflow(
+        parsed.spec, parsed.subprocess_specs, script_engine=KehuScriptEngine(run)
+    )
+    run.workflow = workflow
+    return workflow
 
 
 def load(state: str, bpmn_xml: str, run: Run) -> BpmnWorkflow:
@@ -280,6 +307,7 @@ def load(state: str, bpmn_xml: str, run: Run) -> BpmnWorkflow:
         finally:
             _loading_specs.reset(token)
     workflow.script_engine = KehuScriptEngine(run)
+    run.workflow = workflow
     return workflow
 
 

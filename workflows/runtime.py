@@ -10,6 +10,7 @@ or not at all. A crash between steps therefore loses nothing: the last committed
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,13 +23,23 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core import clock
+from core.errors import UserInputError
 from store.base import RowBound
 from store.staff import Role, Staff
-from store.workflows import InstanceStatus, ProcessInstance, ProcessTask, ProcessVersion, TaskStatus
+from store.workflows import (
+    IncidentStatus,
+    InstanceStatus,
+    ProcessIncident,
+    ProcessInstance,
+    ProcessTask,
+    ProcessVersion,
+    TaskStatus,
+)
 from workflows import engine, sandbox
 from workflows.errors import ProcessError, StaleInstanceError
 from workflows.form_validation import form_problems
@@ -240,16 +251,134 @@ def _spiff_task(workflow: BpmnWorkflow, spiff_task_id: str) -> SpiffTask:
     return task
 
 
+# Errors that refuse the whole action (nothing moves): the domain refusing the input, a budget
+# exceeded, another writer first, the database. Any other failure of an automatic step is an
+# incident: the step waits at its element, the rest of the diagram goes on.
+REFUSING: tuple[type[BaseException], ...] = (
+    UserInputError,
+    ProcessError,
+    StaleInstanceError,
+    SQLAlchemyError,
+)
+# Failed elements one action may leave behind before it is refused instead (a cascade).
+MAX_INCIDENTS_PER_STEP = 20
+
+
 def run_steps(run: engine.Run, action: Callable[[], Any]) -> None:
-    """Run engine steps; an operation's own error is raised as itself, not as the engine's."""
-    try:
-        with engine.EngineClock.measure():
-            action()
-    except (SpiffWorkflowException, sandbox.SandboxError) as exc:
-        if run.error is not None and not isinstance(run.error, SpiffWorkflowException):
-            raise run.error from None
-        element = getattr(getattr(exc, "task", None), "task_spec", None)
-        raise step_error(exc, getattr(element, "bpmn_id", None)) from None
+    """Run engine steps; an automatic step that fails opens an incident (see ``REFUSING``).
+
+    A failure that leaves no failed automatic task behind (the task being completed, a timer's
+    value, an expression over its budget) refuses the action with a typed error naming the
+    element; an operation's own refusal is raised as itself, not as the engine's error.
+    """
+    workflow = run.workflow
+    failed_before = _failed_task_ids(workflow)
+    for _ in range(MAX_INCIDENTS_PER_STEP):
+        run.error, run.operation = None, None
+        try:
+            with engine.EngineClock.measure():
+                action()
+            return
+        except REFUSING:
+            raise
+        except Exception as exc:  # SpiffWorkflow wraps what a task raised in its own errors
+            if isinstance(run.error, REFUSING):
+                raise run.error from None
+            element = getattr(getattr(exc, "task", None), "task_spec", None)
+            failed = [
+                task
+                for task in _failed_tasks(workflow)
+                if task.id not in failed_before and not task.task_spec.manual
+            ]
+            if (
+                not failed
+                or _budget_exceeded(exc)
+                or any(
+                    t.task_spec.manual and t.id not in failed_before
+                    for t in _failed_tasks(workflow)
+                )
+            ):
+                raise step_error(exc, getattr(element, "bpmn_id", None)) from None
+            for task in failed:
+                open_incident(run, task, _incident_error(run, exc))
+                failed_before.add(task.id)
+            assert workflow is not None
+            action = functools.partial(run.engine_steps, workflow)  # the rest goes on
+    raise ProcessError("PROCESS_STEP_FAILED", "too many steps of the diagram failed at once")
+
+
+def element_of(spec: Any) -> str:
+    """The BPMN element of a task spec (SpiffWorkflow's own parts, such as
+    ``Task_Investigate.BoundaryEventJoin``, belong to the element they are named after)."""
+    return str(spec.bpmn_id or spec.name.split(".", 1)[0])
+
+
+def failed_tasks(workflow: BpmnWorkflow | None) -> list[SpiffTask]:
+    """The tasks of ``workflow`` whose step failed (they wait for a retry)."""
+    return _failed_tasks(workflow)
+
+
+def _failed_tasks(workflow: BpmnWorkflow | None) -> list[SpiffTask]:
+    if workflow is None:
+        return []
+    return [t for t in _all_tasks(workflow) if t.state == TaskState.ERROR]
+
+
+def _failed_task_ids(workflow: BpmnWorkflow | None) -> set[UUID]:
+    return {task.id for task in _failed_tasks(workflow)}
+
+
+def _budget_exceeded(exc: BaseException) -> bool:
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, sandbox.ExpressionLimit):
+        cause = cause.__cause__ or cause.__context__
+    return cause is not None
+
+
+def _incident_error(run: engine.Run, exc: BaseException) -> str:
+    """What a process owner is told: an operation's own message; of an expression, only the kind
+    of error (its message may quote process variables)."""
+    if run.error is not None and run.operation is not None:
+        text = f"operation {run.operation}: {type(run.error).__name__}: {run.error}"
+    else:
+        cause: BaseException = exc
+        while isinstance(cause, SpiffWorkflowException) and cause.__cause__ is not None:
+            cause = cause.__cause__
+        text = f"an expression of the element failed: {type(cause).__name__}"
+    return text[:500]
+
+
+def open_incident(run: engine.Run, task: SpiffTask, error: str) -> ProcessIncident:
+    """Record that ``task`` failed: a new incident, or one more attempt of the open one."""
+    session, now = run.session, clock.now()
+    spec = task.task_spec
+    element = element_of(spec)
+    log.warning("instance %s: step failed at %s; incident opened", run.instance.id, element)
+    incident = session.scalar(
+        select(ProcessIncident).where(
+            ProcessIncident.instance_id == run.instance.id,
+            ProcessIncident.element_id == element,
+            ProcessIncident.status == IncidentStatus.OPEN,
+        )
+    )
+    if incident is None:
+        incident = ProcessIncident(
+            instance_id=run.instance.id,
+            element_id=element,
+            element_name=(spec.bpmn_name or element)[:200],
+            error=error,
+            status=IncidentStatus.OPEN,
+            attempts=1,
+            opened_at=now,
+            last_failed_at=now,
+        )
+        session.add(incident)
+    else:
+        incident.attempts += 1
+        incident.error = error
+        incident.last_failed_at = now
+    session.flush()
+    return incident
 
 
 def step_error(exc: BaseException, element_id: str | None) -> ProcessError:
@@ -285,7 +414,8 @@ def save(
     state = engine.dump(workflow)
     tasks = _all_tasks(workflow)
     active, completed = _elements(tasks)
-    finished = workflow.is_completed()
+    # A failed step counts as finished for SpiffWorkflow; the instance waits there for a retry.
+    finished = workflow.is_completed() and not any(t.state == TaskState.ERROR for t in tasks)
     values = {
         "state": RowBound(state, instance.id),
         "revision": instance.revision + 1,
@@ -327,7 +457,7 @@ def _all_tasks(workflow: BpmnWorkflow) -> list[SpiffTask]:
 def _elements(tasks: list[SpiffTask]) -> tuple[list[str], list[str]]:
     active: dict[str, None] = {}
     completed: dict[str, None] = {}
-    waiting = TaskState.READY | TaskState.WAITING | TaskState.STARTED
+    waiting = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
     for task in tasks:
         element = task.task_spec.bpmn_id
         if element is None:
@@ -364,6 +494,26 @@ def _sync_tasks(
     for spiff_id, task in ready.items():
         if spiff_id not in known:
             session.add(_task_row(instance, task, now))
+    session.flush()
+
+
+def refresh_open_tasks(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
+    """Open task rows as the instance's (new) version defines their tasks: element, name, role,
+    branch, form and due time; who has the task stays (after a migration)."""
+    now = clock.now()
+    rows = session.scalars(
+        select(ProcessTask).where(
+            ProcessTask.instance_id == instance.id, ProcessTask.status == TaskStatus.OPEN
+        )
+    )
+    for row in rows:
+        task = workflow.get_task_from_id(UUID(row.spiff_task_id))
+        if task is None or task.state != TaskState.READY:
+            continue  # cancelled by the next save
+        fresh = _task_row(instance, task, now)
+        row.element_id, row.name = fresh.element_id, fresh.name
+        row.candidate_role, row.branch_id = fresh.candidate_role, fresh.branch_id
+        row.form_name, row.due_at = fresh.form_name, fresh.due_at
     session.flush()
 
 

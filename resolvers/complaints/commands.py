@@ -39,6 +39,9 @@ from store.customers import Customer
 from store.staff import Branch, Staff
 
 PROCESS_KEY = "complaint"
+# The data a complaint's process starts with (what its diagram's expressions may read besides
+# form fields and operation results; checked at deploy).
+START_VARIABLES = ("complaint_id", "branch_id", "relationship_manager_id")
 
 
 @dataclass

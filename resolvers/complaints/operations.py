@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from core import clock
 from core.errors import Problems, UserInputError
-from resolvers.complaints.commands import add_event, tell
+from resolvers.complaints.commands import PROCESS_KEY, START_VARIABLES, add_event, tell
 from resolvers.complaints.deadlines import (
     ASSIGN_WITHIN_DAYS,
     CALL_BACK_WITHIN_DAYS,
@@ -44,7 +44,7 @@ from store.complaints import (
 )
 from store.staff import Role, Staff
 from store.workflows import ProcessTask
-from workflows.operations import OperationCall, OperationSet
+from workflows.operations import OperationCall, OperationSet, Parameter, ProcessRules
 
 
 def _complaint(call: OperationCall) -> Complaint:
@@ -91,8 +91,18 @@ TASK_LISTENERS = {"complaint": _note_task}
 # --- operations of the complaint diagram -------------------------------------------------------
 
 
+# The stages every version of the complaint process must reach, in this order, each through the
+# operation that records it (CMP-2 … CMP-4): a process owner may change the flow, not drop the
+# rules. Deploy refuses a diagram in which one is missing or cannot be reached after the previous.
+REQUIRED_STAGES = (
+    ("assignment", "assign_handler"),
+    ("investigation", "record_investigation"),
+    ("decision notice", "record_decision"),
+    ("call-back", "record_call_back"),
+    ("review", "record_review"),
+)
 # The service operations its diagrams may call (installed by kehu.wiring).
-OPERATIONS = OperationSet()
+OPERATIONS = OperationSet(ProcessRules(PROCESS_KEY, START_VARIABLES, REQUIRED_STAGES))
 
 
 @OPERATIONS(
@@ -106,7 +116,11 @@ def compute_deadlines(call: OperationCall) -> dict[str, Any]:
     return _deadlines(complaint)
 
 
-@OPERATIONS("assign_handler", "Assign a handler who is not the person or unit complained about")
+@OPERATIONS(
+    "assign_handler",
+    "Assign a handler who is not the person or unit complained about",
+    [Parameter("handler", str)],
+)
 def assign_handler(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
     handler = staff_by_employee_number(call.session, call.params.get("handler") or "")
@@ -200,7 +214,11 @@ def _plan_deadline(
     return deadline
 
 
-@OPERATIONS("extend_deadline", "Extend the decision deadline (30 or 60 days) and tell the customer")
+@OPERATIONS(
+    "extend_deadline",
+    "Extend the decision deadline (30 or 60 days) and tell the customer",
+    [Parameter("days", int, choices=(30, 60))],
+)
 def extend_deadline(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
     days = int(call.params["days"])

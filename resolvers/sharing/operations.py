@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 
 from authz.consents import consented_categories, consents_naming
 from core import clock
-from resolvers.sharing.commands import note_change
+from resolvers.sharing.commands import SHARE_PROCESS_KEY, note_change
 from store.sharing import Consent, ShareRequest, ShareRequestStatus
-from workflows.operations import OperationCall, OperationSet
+from workflows.operations import OperationCall, OperationSet, Parameter, ProcessRules
 
 
 def _share_request(call: OperationCall) -> ShareRequest:
@@ -42,8 +42,9 @@ def _consents_covering(session: Session, request: ShareRequest) -> list[int]:
     return [c.id for c in consents if wanted & set(c.data_categories)]
 
 
-# The service operations the share-request diagram calls (installed by kehu.wiring).
-OPERATIONS = OperationSet()
+# The service operations the share-request diagram calls (installed by kehu.wiring), and the
+# data ``commands.request_share`` starts it with.
+OPERATIONS = OperationSet(ProcessRules(SHARE_PROCESS_KEY, start_variables=("share_request_id",)))
 
 
 @OPERATIONS("check_consent", "Whether the consents in force cover the request's purpose/categories")
@@ -61,7 +62,11 @@ def check_consent(call: OperationCall) -> dict[str, Any]:
 CONSENT_GONE = "refused: the customer's consent is no longer in force (revoked or expired)"
 
 
-@OPERATIONS("decide_share_request", "Approve or refuse a data share request (audited)")
+@OPERATIONS(
+    "decide_share_request",
+    "Approve or refuse a data share request (audited)",
+    [Parameter("approved", bool), Parameter("note", str, required=False)],
+)
 def decide_share_request(call: OperationCall) -> dict[str, Any]:
     request = _share_request(call)
     approved = bool(call.params.get("approved"))

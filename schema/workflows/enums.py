@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import Enum
 
 from schema.shared.base import bilingual_enum
-from store.workflows import InstanceStatus, TaskStatus
+from store.workflows import IncidentStatus, InstanceStatus, TaskStatus
 
 InstanceStatusEnum = bilingual_enum(
     InstanceStatus,
@@ -22,6 +22,12 @@ TaskStatusEnum = bilingual_enum(
     },
 )
 
+IncidentStatusEnum = bilingual_enum(
+    IncidentStatus,
+    "Whether a failed step still waits for a retry. 流程异常状态。",
+    {"OPEN": "Waiting for a retry 待处理", "RESOLVED": "A retry succeeded 已解决"},
+)
+
 
 class _ProcessErrorCode(Enum):
     INVALID_ID = "INVALID_ID"
@@ -36,12 +42,17 @@ class _ProcessErrorCode(Enum):
     FORM_INVALID = "FORM_INVALID"
     UNKNOWN_OPERATION = "UNKNOWN_OPERATION"
     EXPRESSION_NOT_ALLOWED = "EXPRESSION_NOT_ALLOWED"
+    TIMER_INVALID = "TIMER_INVALID"
+    PARAMETER_INVALID = "PARAMETER_INVALID"
+    UNKNOWN_VARIABLE = "UNKNOWN_VARIABLE"
+    STAGE_MISSING = "STAGE_MISSING"
     PROCESS_NOT_DEPLOYED = "PROCESS_NOT_DEPLOYED"
     PROCESS_STEP_FAILED = "PROCESS_STEP_FAILED"
     EXPRESSION_LIMIT = "EXPRESSION_LIMIT"
     MIGRATION_UNSAFE = "MIGRATION_UNSAFE"
     WRONG_PROCESS = "WRONG_PROCESS"
     INSTANCE_FINISHED = "INSTANCE_FINISHED"
+    INCIDENT_RESOLVED = "INCIDENT_RESOLVED"
     TASK_NOT_OPEN = "TASK_NOT_OPEN"
     ALREADY_ASSIGNED = "ALREADY_ASSIGNED"
     NOT_A_CANDIDATE = "NOT_A_CANDIDATE"
@@ -66,6 +77,14 @@ ProcessErrorCode = bilingual_enum(
         "FORM_INVALID": "A form or its answers are invalid 表单或填写内容无效",
         "UNKNOWN_OPERATION": "A service task names an unknown operation 服务操作未知",
         "EXPRESSION_NOT_ALLOWED": "A script or expression is not allowed 表达式不被允许",
+        "TIMER_INVALID": "A timer is not a valid ISO 8601 date, duration or cycle (quote it: "
+        '`"P30D"`) 定时器不是有效的 ISO 8601 值',
+        "PARAMETER_INVALID": "A service task's parameter is unknown, missing or out of the "
+        "operation's range 服务任务参数无效",
+        "UNKNOWN_VARIABLE": "An expression reads a variable the process never has "
+        "表达式引用了未知变量",
+        "STAGE_MISSING": "A stage the domain requires is missing or out of order (complaints: "
+        "assignment, investigation, decision notice, call-back, review) 缺少必需环节",
         "PROCESS_NOT_DEPLOYED": "The process has no deployed version 流程未部署",
         "PROCESS_STEP_FAILED": "The diagram failed at an element 流程步骤失败",
         "EXPRESSION_LIMIT": "An expression of the diagram exceeded the sandbox's limits (steps, "
@@ -73,6 +92,7 @@ ProcessErrorCode = bilingual_enum(
         "MIGRATION_UNSAFE": "The new version lacks where the instance stands 迁移不安全",
         "WRONG_PROCESS": "The version belongs to another process 版本不属于该流程",
         "INSTANCE_FINISHED": "The instance has finished 流程实例已结束",
+        "INCIDENT_RESOLVED": "The incident is already resolved 流程异常已解决",
         "TASK_NOT_OPEN": "The task is no longer open 任务已办结或撤销",
         "ALREADY_ASSIGNED": "Someone else has the task 任务已被他人认领",
         "NOT_A_CANDIDATE": "The person may not do this task 非任务候选人",

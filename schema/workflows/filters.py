@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from schema.shared.base import BooleanFilter, DateTimeFilter, StringFilter
+from schema.workflows.enums import IncidentStatusEnum
 
 
 @strawberry.input(description="Filters of your inbox; all given conditions must hold.")
@@ -29,3 +30,17 @@ class ProcessVersionWhere:
     process_key: StringFilter | None = None
     and_: list[ProcessVersionWhere] | None = strawberry.field(name="and", default=None)
     or_: list[ProcessVersionWhere] | None = strawberry.field(name="or", default=None)
+
+
+@strawberry.input(description="Match incident statuses.")
+class IncidentStatusFilter:
+    eq: IncidentStatusEnum | None = None  # type: ignore[valid-type]
+    in_: list[IncidentStatusEnum] | None = strawberry.field(name="in", default=None)  # type: ignore[valid-type]
+
+
+@strawberry.input(description="Filters of process incidents.")
+class ProcessIncidentWhere:
+    status: IncidentStatusFilter | None = None
+    element_id: StringFilter | None = None
+    and_: list[ProcessIncidentWhere] | None = strawberry.field(name="and", default=None)
+    or_: list[ProcessIncidentWhere] | None = strawberry.field(name="or", default=None)

@@ -18,6 +18,7 @@ from schema.shared.rights import HasRight
 from schema.shared.rights import mutation as guarded_mutation
 from schema.workflows.enums import ProcessErrorCode
 from schema.workflows.types import (
+    ProcessIncidentNode,
     ProcessInstanceNode,
     ProcessUserError,
     ProcessVersionNode,
@@ -71,6 +72,19 @@ class MigrateProcessInstanceInput:
 class ProcessInstancePayload:
     errors: list[ProcessUserError]
     instance: ProcessInstanceNode | None = None
+
+
+@strawberry.input
+class RetryProcessIncidentInput:
+    id: strawberry.ID
+
+
+@strawberry.type
+class ProcessIncidentPayload:
+    errors: list[ProcessUserError]
+    incident: ProcessIncidentNode | None = strawberry.field(
+        default=None, description="RESOLVED when the step now succeeded; OPEN when it failed again."
+    )
 
 
 @strawberry.input
@@ -155,6 +169,26 @@ class WorkflowMutation:
         except UserInputError as exc:
             return ProcessInstancePayload(errors=process_errors(exc))
         return ProcessInstancePayload(errors=[], instance=ProcessInstanceNode.of(instance))
+
+    @guarded_mutation(
+        "Run a failed step again once its cause is fixed (process owners). 重试流程异常。",
+        HasRight("admin:process"),
+    )
+    def retry_process_incident(
+        self, info: ContextInfo, input: RetryProcessIncidentInput
+    ) -> ProcessIncidentPayload:
+        try:
+            incident = mutate(
+                info,
+                lambda session: logic.retry_incident(
+                    session,
+                    info.context.actor,
+                    pk_of(input.id, "ProcessIncident", "id"),
+                ),
+            )
+        except UserInputError as exc:
+            return ProcessIncidentPayload(errors=process_errors(exc))
+        return ProcessIncidentPayload(errors=[], incident=ProcessIncidentNode.of(incident))
 
     @guarded_mutation("Take an unclaimed task of your role. 认领任务。", HasRight("task:work"))
     def claim_task(self, info: ContextInfo, input: ClaimTaskInput) -> TaskPayload:

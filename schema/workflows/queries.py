@@ -15,8 +15,9 @@ from resolvers import workflows as logic
 from schema.shared.base import Connection, ContextInfo, Node, page_request
 from schema.shared.rights import Authenticated, HasRight
 from schema.shared.rights import field as guarded_field
-from schema.workflows.filters import ProcessVersionWhere, TaskWhere
+from schema.workflows.filters import ProcessIncidentWhere, ProcessVersionWhere, TaskWhere
 from schema.workflows.types import (
+    ProcessIncidentNode,
     ProcessInstanceNode,
     ProcessVersionNode,
     ServiceOperation,
@@ -24,7 +25,7 @@ from schema.workflows.types import (
     present_tasks,
 )
 from store.complaints import Complaint
-from store.workflows import ProcessInstance, ProcessVersion
+from store.workflows import ProcessIncident, ProcessInstance, ProcessVersion
 
 
 def load_task(info: ContextInfo, pk: int) -> TaskNode | None:
@@ -75,10 +76,20 @@ def load_version(info: ContextInfo, pk: int) -> ProcessVersionNode | None:
     return ProcessVersionNode.of(found) if found is not None else None
 
 
+def load_incident(info: ContextInfo, pk: int) -> ProcessIncidentNode | None:
+    """``node(id:)`` of an incident: process owners, as ``processIncidents``."""
+    ctx = info.context
+    if not ctx.access.has_right("admin:process"):
+        return None
+    found = ctx.session.get(ProcessIncident, pk)
+    return ProcessIncidentNode.of(found) if found is not None else None
+
+
 NODE_LOADERS: dict[str, Callable[[ContextInfo, int], Node | None]] = {
     "Task": load_task,
     "ProcessInstance": load_instance,
     "ProcessVersion": load_version,
+    "ProcessIncident": load_incident,
 }
 
 
@@ -124,6 +135,26 @@ class WorkflowQuery:
             info.context.session, where, page_request(first, after, last, before)
         )
         return Connection.of(page, [ProcessVersionNode.of(v) for v in page.rows])
+
+    @guarded_field(
+        "Steps that failed at run time, newest first, with the element, the error and a retry "
+        "(`retryProcessIncident`), for process owners; open ones: `where: {status: {eq: OPEN}}`. "
+        "流程异常。",
+        HasRight("admin:process"),
+    )
+    def process_incidents(
+        self,
+        info: ContextInfo,
+        where: ProcessIncidentWhere | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[ProcessIncidentNode]:
+        page = logic.incident_page(
+            info.context.session, where, page_request(first, after, last, before)
+        )
+        return Connection.of(page, [ProcessIncidentNode.of(i) for i in page.rows])
 
     @guarded_field(
         "Operations service tasks may call, for process owners. 可用服务操作。",

@@ -14,9 +14,14 @@ from core.errors import NotFoundError
 from resolvers import workflows as logic
 from schema.shared.base import ContextInfo, Node, node_id
 from schema.staff import RoleEnum, StaffNode, staff_field
-from schema.workflows.enums import InstanceStatusEnum, ProcessErrorCode, TaskStatusEnum
+from schema.workflows.enums import (
+    IncidentStatusEnum,
+    InstanceStatusEnum,
+    ProcessErrorCode,
+    TaskStatusEnum,
+)
 from store.staff import Role
-from store.workflows import ProcessInstance, ProcessTask, ProcessVersion
+from store.workflows import ProcessIncident, ProcessInstance, ProcessTask, ProcessVersion
 
 if TYPE_CHECKING:
     from schema.complaints.enums import ComplaintErrorCode
@@ -200,3 +205,44 @@ def batched_staff(
 class ServiceOperation:
     name: str
     description: str
+
+
+@strawberry.type(
+    name="ProcessIncident",
+    description="An automatic step that failed at run time: the instance waits at the element "
+    "until a process owner retries it (PLAT-2). 流程异常。",
+)
+class ProcessIncidentNode(Node):
+    _instance_id: strawberry.Private[int]
+    element_id: str = strawberry.field(description="The BPMN element that failed.")
+    element_name: str = strawberry.field(description="Its name in the diagram.")
+    error: str = strawberry.field(
+        description="What failed: an operation's message; of an expression, the kind of error."
+    )
+    status: IncidentStatusEnum  # type: ignore[valid-type]
+    attempts: int = strawberry.field(description="How many times the step failed.")
+    opened_at: dt.datetime
+    last_failed_at: dt.datetime
+    resolved_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, incident: ProcessIncident) -> ProcessIncidentNode:
+        return cls(
+            id=node_id("ProcessIncident", incident.id),
+            _instance_id=incident.instance_id,
+            element_id=incident.element_id,
+            element_name=incident.element_name,
+            error=incident.error,
+            status=incident.status,
+            attempts=incident.attempts,
+            opened_at=incident.opened_at,
+            last_failed_at=incident.last_failed_at,
+            resolved_at=incident.resolved_at,
+        )
+
+    @strawberry.field(description="The instance that waits at the element.")
+    def instance(self, info: ContextInfo) -> ProcessInstanceNode:
+        found = batched_instance(info, self._instance_id)
+        if found is None:
+            raise NotFoundError("no process instance with this ID")
+        return ProcessInstanceNode.of(found)

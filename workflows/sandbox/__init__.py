@@ -18,7 +18,7 @@ alone shows (``sum(range(10**10))``), at deploy; the rest stops at run time with
 :class:`ExpressionLimit`.
 """
 
-from workflows.sandbox.checks import check
+from workflows.sandbox.checks import assigned_names, check, free_names
 from workflows.sandbox.functions import FUNCTIONS
 from workflows.sandbox.interpreter import evaluate, execute
 from workflows.sandbox.limits import LIMITS, Budget, ExpressionLimit, Limits, SandboxError
@@ -30,7 +30,9 @@ __all__ = [
     "ExpressionLimit",
     "Limits",
     "SandboxError",
+    "assigned_names",
     "check",
     "evaluate",
     "execute",
+    "free_names",
 ]

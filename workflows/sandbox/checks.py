@@ -22,6 +22,27 @@ def check(source: str, mode: str = "eval", budget: Budget | None = None) -> None
     _fold(tree, Run({}, LIMITS, budget))
 
 
+def free_names(source: str, mode: str = "eval") -> set[str]:
+    """The process variables ``source`` reads (a script's own assignments excluded; functions
+    and comprehension variables are not variables). Raises :class:`SandboxError` as
+    :func:`check` does."""
+    free = _free_names(parse(source, mode))
+    return free if mode == "eval" else free - assigned_names(source)
+
+
+def assigned_names(source: str) -> set[str]:
+    """The variables a script assigns (they are process variables afterwards)."""
+    tree = parse(source, "exec")
+    return {
+        name.id
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.For))
+        for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        for name in ast.walk(target)
+        if isinstance(name, ast.Name)
+    }
+
+
 def _fold(node: ast.AST, run: Run) -> None:
     """Evaluate each largest part of ``node`` that reads no process variable (deploy-time cost)."""
     if (

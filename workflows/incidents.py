@@ -1,0 +1,45 @@
+"""Incidents: automatic steps that failed at run time, and retrying them (PLAT-2).
+
+When an operation or an expression of an automatic step fails, the action that reached it goes
+on (the task is completed, the timer has fired) and the instance waits at the failed element
+(``workflows.runtime.run_steps`` opens the incident). A process owner sees the element and the
+error, fixes the cause (the data, an operation, or a new version the instance is migrated to) and
+retries: the failed step runs again, and the incident is resolved when it succeeds.
+"""
+
+from __future__ import annotations
+
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy.orm import Session
+
+from core import clock
+from store.staff import Staff
+from store.workflows import IncidentStatus, ProcessIncident
+from workflows import runtime
+from workflows.errors import ProcessError
+
+
+def retry(session: Session, incident_id: int, actor: Staff) -> ProcessIncident:
+    """Run the incident's failed step again; resolved when it no longer fails."""
+    found = session.get(ProcessIncident, incident_id)
+    if found is None:
+        raise ProcessError("NOT_FOUND", "no such incident")
+    locked = runtime.lock(session, found.instance_id, actor)
+    incident = session.get_one(ProcessIncident, incident_id, populate_existing=True)
+    if incident.status is IncidentStatus.RESOLVED:
+        raise ProcessError("INCIDENT_RESOLVED", "the incident is already resolved")
+    for task in runtime.failed_tasks(locked.workflow):
+        if runtime.element_of(task.task_spec) == incident.element_id:
+            task._set_state(TaskState.READY)  # the library's own way back from ERROR
+    runtime.run_steps(locked.run, lambda: locked.run.engine_steps(locked.workflow))
+    runtime.save(session, locked.instance, locked.workflow)
+    still_failing = any(
+        runtime.element_of(task.task_spec) == incident.element_id
+        for task in runtime.failed_tasks(locked.workflow)
+    )
+    if not still_failing:
+        incident.status = IncidentStatus.RESOLVED
+        incident.resolved_at = clock.now()
+        incident.resolved_by_id = actor.id
+    session.flush()
+    return incident
