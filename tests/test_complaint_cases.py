@@ -29,7 +29,7 @@ CASE = """query($id: ID!) { complaint(id: $id) {
     status major personsInvolved regulatorReferred regulatorReference mergedInto withdrawnAt
     withdrawalReason pausedDays clockPaused decisionDueAt overdue slaState
     pauses { reason note startedAt latestEndAt endedAt pausedDays }
-    timeline { kind actor details } messages { kind } currentTasks { elementId }
+    timeline { kind actor details } messages { kind } currentTasks { elementId dueAt }
     process { instance { status nextDueAt } } } }"""
 ALERTS = """query($where: ComplaintAlertWhere) { complaintAlerts(first: 100, where: $where) {
     edges { node { id kind acknowledgedAt acknowledgedBy { employeeNo }
@@ -206,6 +206,14 @@ def test_cmp7_a_withdrawn_complaint_ends_with_its_reason_and_nothing_follows(
     )
     assert state["currentTasks"] == []
     assert state["process"]["instance"] == {"status": "COMPLETED", "nextDueAt": None}
+    # The handler's access to the customer ends with the complaint.
+    seen = backend.post(
+        "query($id: ID!) { customer(id: $id) { id } }",
+        {"id": customer["id"]},
+        staff="SH01CH01",
+        purpose="COMPLAINT_HANDLING",
+    ).json()
+    assert not (seen.get("data") or {}).get("customer")
     # Past every deadline: no timer fires, no message goes out, nothing is overdue.
     due = datetime.fromisoformat(state["decisionDueAt"])
     assert fire_timers(backend, due + 40 * DAY).failed == 0
@@ -308,6 +316,8 @@ def test_cmp7_an_appraisal_pauses_the_clock_and_shifts_the_deadline_by_its_natur
     # While paused: the deadline if the pause lasts as long as allowed (60 natural days).
     assert state["clockPaused"] is True
     assert datetime.fromisoformat(state["decisionDueAt"]) == due + 60 * DAY
+    # The handler's task is due when the complaint is.
+    assert [t["dueAt"] for t in state["currentTasks"]] == [state["decisionDueAt"]]
     (pause,) = state["pauses"]
     assert pause["reason"] == "APPRAISAL" and pause["note"] == "委托司法鉴定中心鉴定签名"
     assert datetime.fromisoformat(pause["latestEndAt"]) == _bj(61)
@@ -321,6 +331,7 @@ def test_cmp7_an_appraisal_pauses_the_clock_and_shifts_the_deadline_by_its_natur
     assert datetime.fromisoformat(resumed["complaint"]["decisionDueAt"]) == shifted
     state = case(backend, complaint)
     assert state["pauses"][0]["pausedDays"] == 5 and kinds(state)[-1] == "CLOCK_RESUMED"
+    assert [t["dueAt"] for t in state["currentTasks"]] == [state["decisionDueAt"]]
     # The one overdue rule sees the shifted deadline: a second before it, nothing is overdue.
     with clock.travel_to(shifted - timedelta(seconds=1), all_threads=True):
         assert (case(backend, complaint)["overdue"], case(backend, complaint)["slaState"]) == (

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from core import clock
@@ -38,6 +38,7 @@ from store.complaints import (
     PauseReason,
 )
 from store.staff import Staff
+from store.workflows import ProcessTask, TaskStatus
 
 MAX_REASON = 1000
 # The clock runs for the decision only: before it, a pause may start (CMP-7).
@@ -196,7 +197,7 @@ def pause(
         )
     )
     complaint.paused_until = latest
-    complaint.decision_due_at = _deadline(complaint, complaint.paused_days + allowance)
+    _move_deadline(session, complaint, _deadline(complaint, complaint.paused_days + allowance))
     add_event(
         session,
         complaint.id,
@@ -242,13 +243,31 @@ def end_open_pause(
     found.paused_days = days
     complaint.paused_days += days
     if complaint.decided_at is None:
-        complaint.decision_due_at = _deadline(complaint, complaint.paused_days)
+        _move_deadline(session, complaint, _deadline(complaint, complaint.paused_days))
     add_event(
         session,
         complaint.id,
         ComplaintEventKind.CLOCK_RESUMED,
         actor if ended == at else None,
         {"paused_days": days, "decision_due_at": complaint.decision_due_at.isoformat()},
+    )
+
+
+def _move_deadline(session: Session, complaint: Complaint, due: datetime) -> None:
+    """Set the decision deadline; the open tasks due at it (the handler's) move with it, so
+    their ``dueAt`` and ``overdue`` say what the complaint says."""
+    before = complaint.decision_due_at
+    complaint.decision_due_at = due
+    if complaint.instance_id is None or before == due:
+        return
+    session.execute(
+        update(ProcessTask)
+        .where(
+            ProcessTask.instance_id == complaint.instance_id,
+            ProcessTask.status == TaskStatus.OPEN,
+            ProcessTask.due_at == before,
+        )
+        .values(due_at=due)
     )
 
 
