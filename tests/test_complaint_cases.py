@@ -451,3 +451,22 @@ def test_cmp5_a_rectification_has_an_owner_and_closes_only_when_the_issue_did_no
         state = read(backend, complaint)
     assert state["rectification"]["closedAt"] is not None
     assert state["rectification"]["recurrenceCheck"] == "核查整改完成后同类投诉"
+
+
+def test_plat1_statements_of_the_alert_list_do_not_grow_with_the_page(backend: Backend) -> None:
+    from store.db import StatementCounter
+
+    for _ in range(12):
+        submit(backend, bj_customer(backend), personsInvolved=20)
+    query = """query($n: Int!) { complaintAlerts(first: $n) { edges { node {
+        kind acknowledgedBy { employeeNo }
+        complaint { reference major customer { name } timeline { kind } handler { employeeNo } }
+    } } } }"""
+    backend.gql(query, {"n": 1})  # warm the per-process caches
+    counts = []
+    for size in (3, 12):
+        with StatementCounter(backend.engine) as counter:
+            edges = backend.gql(query, {"n": size})["complaintAlerts"]["edges"]
+        assert len(edges) == size and all(e["node"]["complaint"]["major"] for e in edges)
+        counts.append(counter.count)
+    assert counts[0] == counts[1], counts

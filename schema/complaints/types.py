@@ -452,14 +452,17 @@ class ComplaintAlertNode(Node):
     @strawberry.field(description="The complaint (null when you may not see it).")
     def complaint(self, info: ContextInfo) -> ComplaintNode | None:
         ctx = info.context
-        visible = complaints_visible_to(ctx.actor, ctx.access.visible)
-        row = ctx.batched(
-            "alert_complaints",
-            self._complaint_id,
-            lambda session, ids: complaint_queries.complaints_by_id(session, ids, visible),
-            keys=ctx.pending("alert_complaints"),
-        )
-        return present(info, [row])[0] if row is not None else None
+
+        def present_all() -> dict[int, ComplaintNode]:
+            # Every alert's complaint of the response at once: loaded and presented together,
+            # so the statements do not grow with the page.
+            ids = list(dict.fromkeys(ctx.pending("alert_complaints")))
+            visible = complaints_visible_to(ctx.actor, ctx.access.visible)
+            rows = complaint_queries.complaints_by_id(ctx.session, ids, visible)
+            found = [rows[pk] for pk in ids if pk in rows]
+            return {row.id: node for row, node in zip(found, present(info, found), strict=True)}
+
+        return ctx.memo(("alert_complaints",), present_all).get(self._complaint_id)
 
 
 def present_alerts(info: ContextInfo, rows: list[ComplaintAlert]) -> list[ComplaintAlertNode]:
