@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import ForbiddenError, NotFoundError
 from core.ids import parse_global_id
-from store.complaints import Complaint, ComplaintStatus
+from store.complaints import ENDED_STATUSES, Complaint
 from store.customers import Customer
 from store.staff import Staff
 
@@ -34,7 +34,9 @@ def visible_to(staff: Staff, scopes: frozenset[str]) -> ColumnElement[bool]:
         clauses.append(
             Customer.id.in_(
                 select(Complaint.customer_id).where(
-                    Complaint.handler_id == staff.id, Complaint.status != ComplaintStatus.CLOSED
+                    # Ended (closed, withdrawn, merged): the handler's access ends with it.
+                    Complaint.handler_id == staff.id,
+                    Complaint.status.not_in(ENDED_STATUSES),
                 )
             )
         )

@@ -15,6 +15,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 
@@ -75,6 +76,21 @@ def _float(env: Mapping[str, str], name: str, default: float, *, allow_zero: boo
     if value < 0 or (value == 0 and not allow_zero):
         raise SettingsError(f"{name} must be positive, got {value}")
     return value
+
+
+def _amount(env: Mapping[str, str], name: str, default: Decimal) -> Decimal:
+    """A positive amount of CNY with at most two decimal places."""
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = Decimal(raw.strip())
+        exact = value.is_finite() and value > 0 and value == value.quantize(Decimal("0.01"))
+    except ArithmeticError:
+        exact = False
+    if not exact:
+        raise SettingsError(f"{name} must be a positive amount with at most 2 decimals")
+    return value.quantize(Decimal("0.01"))
 
 
 def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:
@@ -144,6 +160,10 @@ class Settings:
     # by `kehu worker` processes (production).
     embedded_worker: bool = True
     worker_poll_seconds: float = 5.0
+    # A major complaint (重大投诉, CMP-7) speaks for at least this many people or disputes at
+    # least this amount (CNY): flagged and escalated to head office at intake.
+    major_complaint_persons: int = 20
+    major_complaint_amount: Decimal = Decimal("1000000.00")
 
     @property
     def is_sqlite(self) -> bool:
@@ -213,6 +233,10 @@ class Settings:
             ),
             embedded_worker=_bool(env, "KEHU_EMBEDDED_WORKER", embedded),
             worker_poll_seconds=_float(env, "KEHU_WORKER_POLL_SECONDS", 5.0),
+            major_complaint_persons=_int(env, "KEHU_MAJOR_COMPLAINT_PERSONS", 20, minimum=2),
+            major_complaint_amount=_amount(
+                env, "KEHU_MAJOR_COMPLAINT_AMOUNT", Decimal("1000000.00")
+            ),
         )
 
 

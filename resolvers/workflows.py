@@ -96,6 +96,17 @@ def start_for(
     return started
 
 
+def lock_instance(session: Session, instance_id: int) -> ProcessInstance:
+    """The instance row, locked before its domain rows (the order every writer keeps)."""
+    take_write_lock(session)
+    return runtime.lock_row(session, instance_id)
+
+
+def end_instance(session: Session, instance: ProcessInstance, actor: Staff) -> None:
+    """End a locked running instance early: its open tasks are cancelled, its timers gone."""
+    _translated(lambda: runtime.end(session, instance, actor))
+
+
 # --- deploy and migrate (process owners) --------------------------------------------------------
 
 

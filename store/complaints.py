@@ -43,6 +43,22 @@ class ComplaintStatus(StrEnum):
     DECIDED = "DECIDED"
     UNDER_REVIEW = "UNDER_REVIEW"
     CLOSED = "CLOSED"
+    # Ended without a decision (CMP-7): the customer withdrew it, or it was merged into an
+    # earlier complaint of the same customer about the same matter.
+    WITHDRAWN = "WITHDRAWN"
+    MERGED = "MERGED"
+
+
+# A complaint in one of these states has ended: no task, timer or message follows.
+ENDED_STATUSES = (ComplaintStatus.CLOSED, ComplaintStatus.WITHDRAWN, ComplaintStatus.MERGED)
+
+
+class PauseReason(StrEnum):
+    """Why a complaint's clock stopped: time that does not count (CBIRC 2020 No. 3, art. 26)."""
+
+    APPRAISAL = "APPRAISAL"
+    TESTING = "TESTING"
+    MEDIATION = "MEDIATION"
 
 
 class Complexity(StrEnum):
@@ -77,6 +93,12 @@ class ComplaintEventKind(StrEnum):
     RECTIFICATION_RAISED = "RECTIFICATION_RAISED"
     RECTIFICATION_CLOSED = "RECTIFICATION_CLOSED"
     CLOSED = "CLOSED"
+    MAJOR_ESCALATED = "MAJOR_ESCALATED"
+    WITHDRAWN = "WITHDRAWN"
+    MERGED_INTO = "MERGED_INTO"
+    MERGED_FROM = "MERGED_FROM"
+    CLOCK_PAUSED = "CLOCK_PAUSED"
+    CLOCK_RESUMED = "CLOCK_RESUMED"
 
 
 class CustomerMessageKind(StrEnum):
@@ -145,6 +167,19 @@ class Complaint(Base):
     review_outcome: Mapped[str | None] = mapped_column(String(40))
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"))
+    # CMP-7: how many people the complaint speaks for, and whether it is a major one (重大投诉:
+    # that many people or that large an amount, as the settings say) — fixed at intake.
+    persons_involved: Mapped[int] = mapped_column(default=1)
+    major: Mapped[bool] = mapped_column(default=False)
+    # The regulator's transfer number (转办编号) of a complaint it referred; null: not referred.
+    regulator_reference: Mapped[str | None] = mapped_column(String(64))
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"))
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawal_reason: Mapped[str | None] = mapped_column(Encrypted("complaints.withdrawal_reason"))
+    # Natural days the decision clock stood still in ended pauses (appraisal, testing,
+    # mediation); while a pause is open, ``paused_until`` is the latest instant it may reach.
+    paused_days: Mapped[int] = mapped_column(default=0)
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ComplaintEvent(Base):
@@ -192,3 +227,48 @@ class Rectification(Base):
     raised_at: Mapped[datetime] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    # Who answers for it and by when (the timer that chases it belongs to the process).
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What was checked before closing: that the issue did not recur (sealed free text).
+    recurrence_check: Mapped[str | None] = mapped_column(
+        Encrypted("rectifications.recurrence_check")
+    )
+
+
+class ComplaintPause(Base):
+    """A stretch of time that does not count towards the decision deadline (CMP-7)."""
+
+    __tablename__ = "complaint_pauses"
+    __table_args__ = (Index("ix_complaint_pauses_complaint", "complaint_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"))
+    reason: Mapped[PauseReason] = mapped_column(_enum(PauseReason))
+    note: Mapped[str] = mapped_column(Encrypted("complaint_pauses.note"))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    started_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    # The last instant this pause may reach (the allowance left when it started).
+    latest_end_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    paused_days: Mapped[int | None]
+
+
+# The kind of alert a major complaint raises for head office.
+ALERT_MAJOR = "MAJOR_COMPLAINT"
+
+
+class ComplaintAlert(Base):
+    """Work for head office that the rules raise at once, whatever the diagram says: a major
+    complaint (CMP-7). Open until a head-office member acknowledges it."""
+
+    __tablename__ = "complaint_alerts"
+    __table_args__ = (Index("ix_complaint_alerts_open", "acknowledged_at", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))

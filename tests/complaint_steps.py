@@ -41,7 +41,7 @@ query($id: ID!) {
     timeline { kind actor at details }
     messages { kind channel content proofOfDelivery }
     currentTasks { elementId candidateRole dueAt }
-    rectification { issue actions closedAt }
+    rectification { issue actions closedAt dueAt owner { employeeNo } recurrenceCheck }
     process { instance { status activeElementIds completedElementIds stateSize nextDueAt }
               version { number processKey } }
   }
@@ -144,6 +144,17 @@ def investigation(**extra: Any) -> dict[str, Any]:
         "plan_owner": "SH01CH01",
         "plan_deadline": (clock.today() + timedelta(days=10)).isoformat(),
     }
+    values.update(extra)
+    return values
+
+
+def systemic(**extra: Any) -> dict[str, Any]:
+    """Investigation answers of a systemic issue: its rectification's owner and deadline."""
+    values = investigation(
+        systemic=True,
+        rectification_owner="HO0001",
+        rectification_deadline=(clock.today() + timedelta(days=20)).isoformat(),
+    )
     values.update(extra)
     return values
 

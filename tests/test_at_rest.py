@@ -35,9 +35,9 @@ from tests.complaint_steps import (
     bj_customer,
     complaint_pk,
     do,
-    investigation,
     read,
     submit,
+    systemic,
     task_of,
 )
 from tests.conftest import (
@@ -85,8 +85,7 @@ def _forms_of_a_full_lifecycle(backend: Backend) -> dict[str, Any]:
         "SH01CH01",
         complaint,
         "Task_Investigate",
-        investigation(
-            systemic=True,
+        systemic(
             findings=_typed("findings"),
             evidence=[_typed("evidence")],
             coordination_notes=_typed("coordination"),
@@ -133,7 +132,11 @@ def _forms_of_a_full_lifecycle(backend: Backend) -> dict[str, Any]:
         "HO0001",
         complaint,
         "Task_Rectify",
-        {"actions": [_typed("action")], "completed_on": clock.today().isoformat()},
+        {
+            "actions": [_typed("action")],
+            "completed_on": clock.today().isoformat(),
+            "recurrence_check": _typed("recurrence"),
+        },
     )
     return read(backend, complaint)
 
@@ -484,6 +487,9 @@ def test_every_sealed_column_is_bound_to_its_own_place_and_refuses_plain_writes(
         "complaint_events.details",
         "complaint_messages.proof_of_delivery",
         "rectifications.actions",
+        "rectifications.recurrence_check",
+        "complaints.withdrawal_reason",
+        "complaint_pauses.note",
         "share_requests.reason",
         "audit_log.detail",
     } <= sealed

@@ -20,6 +20,7 @@ from tests.complaint_steps import (
     on_the_spot,
     read,
     submit,
+    systemic,
     task_of,
 )
 from tests.conftest import Backend, branch_id
@@ -323,9 +324,13 @@ def test_cmp4_no_review_request_within_30_days_closes_the_complaint(backend: Bac
 def test_cmp5_systemic_issue_raises_a_rectification_tracked_to_closure(backend: Backend) -> None:
     complaint = submit(backend, bj_customer(backend))
     assign(backend, complaint)
-    do(backend, "SH01CH01", complaint, "Task_Investigate", investigation(systemic=True))
+    do(backend, "SH01CH01", complaint, "Task_Investigate", systemic())
     state = read(backend, complaint)
     assert state["rectification"]["closedAt"] is None
+    # CMP-7: an owner and a deadline (the end of its last day, Beijing time).
+    assert state["rectification"]["owner"] == {"employeeNo": "HO0001"}
+    due = clock.end_of_business_day(clock.today() + timedelta(days=20)).isoformat()
+    assert state["rectification"]["dueAt"] == due
     decide_and_call_back(backend, complaint)
     state = read(backend, complaint)
     # The complaint is closed for the customer; head office still owes the rectification.
@@ -337,10 +342,15 @@ def test_cmp5_systemic_issue_raises_a_rectification_tracked_to_closure(backend: 
         "HO0001",
         complaint,
         "Task_Rectify",
-        {"actions": ["修订开户告知书", "全行培训"], "completed_on": clock.today().isoformat()},
+        {
+            "actions": ["修订开户告知书", "全行培训"],
+            "completed_on": clock.today().isoformat(),
+            "recurrence_check": "整改后未再收到同类投诉",
+        },
     )
     state = read(backend, complaint)
     assert state["rectification"]["actions"] == ["修订开户告知书", "全行培训"]
+    assert state["rectification"]["recurrenceCheck"] == "整改后未再收到同类投诉"
     assert state["rectification"]["closedAt"] is not None
     assert state["process"]["instance"]["status"] == "COMPLETED"
 

@@ -60,6 +60,10 @@ def test_postgresql_requires_explicit_secrets(tmp_path: Path) -> None:
         ("KEHU_AUDIT_KEYS", "a1:c2hvcnQ", "KEHU_AUDIT_KEYS: key 'a1' must be 32 bytes"),
         ("KEHU_AUDIT_READS", "always", "KEHU_AUDIT_READS must be one of buffered, sync"),
         ("KEHU_AUDIT_CHECKPOINT_SECONDS", "-1", "KEHU_AUDIT_CHECKPOINT_SECONDS must be positive"),
+        ("KEHU_MAJOR_COMPLAINT_PERSONS", "1", "KEHU_MAJOR_COMPLAINT_PERSONS must be at least 2"),
+        ("KEHU_MAJOR_COMPLAINT_AMOUNT", "0", "KEHU_MAJOR_COMPLAINT_AMOUNT must be a positive"),
+        ("KEHU_MAJOR_COMPLAINT_AMOUNT", "1.001", "KEHU_MAJOR_COMPLAINT_AMOUNT must be a positive"),
+        ("KEHU_MAJOR_COMPLAINT_AMOUNT", "lots", "KEHU_MAJOR_COMPLAINT_AMOUNT must be a positive"),
     ],
 )
 def test_a_bad_value_names_the_variable(

@@ -195,6 +195,38 @@ def _submit_complaint(backend: Backend) -> Call:
     )
 
 
+def _withdraw(backend: Backend) -> Call:
+    complaint = submit(backend, _rm_customer(backend))
+    return Call("RM0001", {"id": complaint["id"], "reason": "客户撤回"})
+
+
+def _merge(backend: Backend) -> Call:
+    customer = _rm_customer(backend)
+    first, repeated = submit(backend, customer), submit(backend, customer)
+    return Call("SUP0001", {"into": first["id"], "duplicate": repeated["id"], "reason": "同一事项"})
+
+
+def _pause(backend: Backend) -> Call:
+    complaint = submit(backend, _rm_customer(backend))
+    return Call("HO0001", {"id": complaint["id"], "reason": "APPRAISAL", "note": "司法鉴定"})
+
+
+def _resume(backend: Backend) -> Call:
+    call = _pause(backend)
+    _ok(backend, "pauseComplaintClock", call)
+    return Call("HO0001", {"id": call.input["id"]})
+
+
+def _acknowledge(backend: Backend) -> Call:
+    complaint = submit(backend, _rm_customer(backend), personsInvolved=30)
+    alerts = backend.gql(
+        "{ complaintAlerts(first: 100, where: {acknowledged: {eq: false}}) "
+        "{ edges { node { id complaint { id } } } } }"
+    )["complaintAlerts"]["edges"]
+    (alert,) = [e["node"]["id"] for e in alerts if e["node"]["complaint"]["id"] == complaint["id"]]
+    return Call("HO0001", {"id": alert})
+
+
 def _deploy(backend: Backend) -> Call:
     # The shipped diagram again: an unchanged deploy is still a (recorded) successful call.
     return Call("PO0001", {"bpmnXml": ORIGINAL})
@@ -421,6 +453,11 @@ CASES: dict[str, Callable[[Backend], Call]] = {
     "unwatchCustomer": _unwatch,
     "markNotificationsRead": _mark_read,
     "submitComplaint": _submit_complaint,
+    "withdrawComplaint": _withdraw,
+    "mergeComplaints": _merge,
+    "pauseComplaintClock": _pause,
+    "resumeComplaintClock": _resume,
+    "acknowledgeComplaintAlert": _acknowledge,
     "deployProcess": _deploy,
     "migrateProcessInstance": _migrate,
     "retryProcessIncident": _retry_incident,

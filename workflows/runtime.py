@@ -231,6 +231,17 @@ def complete_task(
     return locked.instance
 
 
+def end(session: Session, locked_row: ProcessInstance, actor: Staff | None) -> ProcessInstance:
+    """End a running instance before its end event (a withdrawn or merged complaint): every
+    waiting task and timer is cancelled, so no task, timer or message follows."""
+    if locked_row.status is not InstanceStatus.RUNNING:
+        return locked_row
+    locked = lock(session, locked_row.id, actor, locked_row)
+    locked.workflow.cancel()
+    save(session, locked.instance, locked.workflow)
+    return locked.instance
+
+
 def next_due(workflow: BpmnWorkflow) -> datetime | None:
     """The earliest time a waiting timer of ``workflow`` is due."""
     times = []

@@ -71,6 +71,9 @@ def seed_complaints(engine: Engine, count: int) -> int:
                     description="客户反映账户管理费扣收未提前告知",
                     idempotency_key=f"demo-{n}",
                     requested_remedy="退还费用",
+                    regulator_reference=f"JG{n:06d}"
+                    if channels[n % len(channels)] is Channel.REGULATOR_REFERRAL
+                    else None,
                 ),
                 true(),  # head office registers them: every customer is visible
             )

@@ -23,9 +23,11 @@ from resolvers.shared import validation
 from resolvers.shared.staff import staff_by_employee_number
 from resolvers.workflows import start_for
 from store.complaints import (
+    ALERT_MAJOR,
     Category,
     Channel,
     Complaint,
+    ComplaintAlert,
     ComplaintEvent,
     ComplaintEventKind,
     ComplaintStatus,
@@ -55,6 +57,32 @@ class ComplaintDraft:
     amount_in_dispute: Decimal | None = None
     complained_staff: str | None = None
     complained_branch_id: int | None = None
+    persons_involved: int = 1
+    regulator_reference: str | None = None
+
+
+@dataclass(frozen=True)
+class MajorThresholds:
+    """When a complaint is major (重大投诉, CMP-7): it speaks for at least ``persons`` people,
+    or disputes at least ``amount`` (settings ``KEHU_MAJOR_COMPLAINT_PERSONS`` and
+    ``KEHU_MAJOR_COMPLAINT_AMOUNT``)."""
+
+    persons: int = 20
+    amount: Decimal = Decimal("1000000.00")
+
+    def criteria(self, persons: int, amount: Decimal | None) -> list[str]:
+        """Which thresholds a complaint reaches (empty: not major)."""
+        met = []
+        if persons >= self.persons:
+            met.append("PERSONS")
+        if amount is not None and amount >= self.amount:
+            met.append("AMOUNT")
+        return met
+
+
+# How many people one complaint may speak for (a collective complaint of a whole estate is
+# still far below this).
+MAX_PERSONS = 100_000
 
 
 def find_submission(session: Session, actor: Staff, key: str) -> Complaint | None:
@@ -67,7 +95,11 @@ def find_submission(session: Session, actor: Staff, key: str) -> Complaint | Non
 
 
 def submit(
-    session: Session, actor: Staff, draft: ComplaintDraft, visible: ColumnElement[bool]
+    session: Session,
+    actor: Staff,
+    draft: ComplaintDraft,
+    visible: ColumnElement[bool],
+    thresholds: MajorThresholds | None = None,
 ) -> tuple[Complaint, bool]:
     """Register a complaint and start its process; a retried submission returns the first one.
 
@@ -103,6 +135,15 @@ def submit(
         session.get(Branch, draft.complained_branch_id) is None
     ):
         problems.add("complainedBranch", "NOT_FOUND", "no branch with this ID")
+    if not 1 <= draft.persons_involved <= MAX_PERSONS:
+        problems.add("personsInvolved", "INVALID", f"must be between 1 and {MAX_PERSONS}")
+    referral = None
+    if draft.regulator_reference is not None:
+        referral = _checked(problems, "regulatorReference", draft.regulator_reference, 64, False)
+    if draft.channel is Channel.REGULATOR_REFERRAL and not referral:
+        problems.add(
+            "regulatorReference", "REQUIRED", "a regulator's referral names its transfer number"
+        )
     problems.raise_if_any()
     assert customer is not None and description is not None
     now = clock.now()
@@ -127,7 +168,12 @@ def submit(
         decision_due_at=natural_day_deadline(now, DECISION_DAYS[Complexity.STANDARD]),
         systemic=False,
         resolved_on_the_spot=False,
+        persons_involved=draft.persons_involved,
+        regulator_reference=referral or None,
+        paused_days=0,
     )
+    major = (thresholds or MajorThresholds()).criteria(draft.persons_involved, amount)
+    complaint.major = bool(major)
     session.add(complaint)
     session.flush()
     complaint.reference = f"TS{clock.business_date(now):%Y%m%d}-{complaint.id:06d}"
@@ -136,8 +182,10 @@ def submit(
         complaint.id,
         ComplaintEventKind.REGISTERED,
         actor,
-        {"channel": draft.channel.value},
+        {"channel": draft.channel.value, "regulator_referred": referral is not None},
     )
+    if major:
+        escalate_major(session, complaint, major)
     _acknowledge(session, complaint)
 
     start_for(
@@ -155,6 +203,19 @@ def submit(
         session, customer.id, "COMPLAINT", [("reference", None, complaint.reference)], "Complaint"
     )
     return complaint, True
+
+
+def escalate_major(session: Session, complaint: Complaint, criteria: list[str]) -> None:
+    """A major complaint goes to head office at once (CMP-7), whatever the diagram does: an
+    open alert in head office's list, and the step in the timeline."""
+    session.add(ComplaintAlert(complaint_id=complaint.id, kind=ALERT_MAJOR, raised_at=clock.now()))
+    add_event(
+        session,
+        complaint.id,
+        ComplaintEventKind.MAJOR_ESCALATED,
+        None,
+        {"to": "HEAD_OFFICE", "criteria": criteria},
+    )
 
 
 def _checked(

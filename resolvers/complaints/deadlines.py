@@ -17,6 +17,8 @@ from sqlalchemy import ColumnElement, and_, case, literal, or_
 from core import clock
 from store.complaints import Complaint, ComplaintEventKind, ComplaintStatus, Complexity, SlaState
 
+# A withdrawn or merged complaint owes no decision: it misses no deadline (CMP-7).
+ENDED_UNDECIDED = (ComplaintStatus.WITHDRAWN, ComplaintStatus.MERGED)
 # Deadlines are natural days counted in Beijing time from the day after acceptance.
 DECISION_DAYS = {
     Complexity.STANDARD: 15,
@@ -30,6 +32,10 @@ PROGRESS_EVERY_DAYS = 5
 CALL_BACK_WITHIN_DAYS = 7
 REVIEW_REQUEST_DAYS = 30
 REVIEW_DECISION_DAYS = 30
+# External appraisal, testing or mediation time is not counted (CBIRC 2020 No. 3, art. 26);
+# the rules set no limit, the bank does: at most this many natural days in all per complaint,
+# so no complaint leaves its clock for good.
+MAX_PAUSED_DAYS = 60
 
 
 def natural_day_deadline(accepted_at: datetime, days: int) -> datetime:
@@ -40,6 +46,32 @@ def natural_day_deadline(accepted_at: datetime, days: int) -> datetime:
     if days > MAX_DAYS:
         raise ValueError(f"a complaint deadline may be at most {MAX_DAYS} days")
     return clock.end_of_business_day(clock.business_date(accepted_at) + timedelta(days=days))
+
+
+def paused_natural_days(started_at: datetime, ended_at: datetime) -> int:
+    """Natural days a pause took: from the Beijing date it started to the date it ended (the
+    day it ends counts again; a pause that starts and ends on one day moves nothing)."""
+    return max(0, (clock.business_date(ended_at) - clock.business_date(started_at)).days)
+
+
+def pause_latest_end(started_at: datetime, allowance_days: int) -> datetime:
+    """The Beijing midnight at which a pause started at ``started_at`` has used
+    ``allowance_days`` natural days: it counts no further."""
+    return clock.end_of_business_day(
+        clock.business_date(started_at) + timedelta(days=allowance_days - 1)
+    )
+
+
+def shifted_by_pauses(deadline: datetime, paused_days: int) -> datetime:
+    """``deadline`` moved on by the natural days its clock stood still — the one place a pause
+    changes a deadline (at most :data:`MAX_PAUSED_DAYS`). Whole days keep a deadline at its
+    Beijing midnight."""
+    return deadline + timedelta(days=min(max(paused_days, 0), MAX_PAUSED_DAYS))
+
+
+def decision_deadline(accepted_at: datetime, days: int, paused_days: int) -> datetime:
+    """The decision deadline: ``days`` natural days after acceptance, plus the paused days."""
+    return shifted_by_pauses(natural_day_deadline(accepted_at, days), paused_days)
 
 
 class Deadlines(Protocol):
@@ -54,6 +86,8 @@ class Deadlines(Protocol):
 
 def missed(complaint: Deadlines, now: datetime) -> ComplaintEventKind | None:
     """Which deadline ``complaint`` has missed at ``now`` (None: none is missed)."""
+    if complaint.status in ENDED_UNDECIDED:
+        return None
     if (
         complaint.status == ComplaintStatus.UNDER_REVIEW
         and complaint.review_outcome is None
@@ -73,6 +107,11 @@ def is_overdue(complaint: Deadlines, now: datetime) -> bool:
 
 def overdue_condition(now: datetime) -> ColumnElement[bool]:
     """:func:`is_overdue` as an SQL condition on complaints."""
+    running = Complaint.status.not_in(ENDED_UNDECIDED)
+    return and_(running, _missed_condition(now))
+
+
+def _missed_condition(now: datetime) -> ColumnElement[bool]:
     return or_(
         and_(
             Complaint.status == ComplaintStatus.UNDER_REVIEW,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from store.complaints import ComplaintEvent, CustomerMessage, Rectification
+from store.complaints import ComplaintEvent, ComplaintPause, CustomerMessage, Rectification
 from store.staff import Staff
 
 
@@ -43,3 +43,14 @@ def rectifications(session: Session, complaint_ids: Sequence[int]) -> dict[int, 
         select(Rectification).where(Rectification.complaint_id.in_(list(complaint_ids)))
     )
     return {row.complaint_id: row for row in rows}
+
+
+def pauses(session: Session, complaint_ids: Sequence[int]) -> dict[int, list[ComplaintPause]]:
+    found: dict[int, list[ComplaintPause]] = {i: [] for i in complaint_ids}
+    for pause in session.scalars(
+        select(ComplaintPause)
+        .where(ComplaintPause.complaint_id.in_(list(complaint_ids)))
+        .order_by(ComplaintPause.id)
+    ):
+        found[pause.complaint_id].append(pause)
+    return found

@@ -12,11 +12,12 @@ import json
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core import clock
 from core.errors import Problems, UserInputError
+from resolvers.complaints.cases import end_open_pause
 from resolvers.complaints.commands import PROCESS_KEY, START_VARIABLES, add_event, tell
 from resolvers.complaints.deadlines import (
     ASSIGN_WITHIN_DAYS,
@@ -28,9 +29,11 @@ from resolvers.complaints.deadlines import (
     REVIEW_REQUEST_DAYS,
     WARNING_DAYS_BEFORE,
     decided_late,
+    decision_deadline,
     missed,
     natural_day_deadline,
 )
+from resolvers.complaints.statistics import unit_of
 from resolvers.shared.staff import staff_by_employee_number
 from store.complaints import (
     Complaint,
@@ -110,8 +113,8 @@ OPERATIONS = OperationSet(ProcessRules(PROCESS_KEY, START_VARIABLES, REQUIRED_ST
 )
 def compute_deadlines(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
-    complaint.decision_due_at = natural_day_deadline(
-        complaint.accepted_at, DECISION_DAYS[complaint.complexity]
+    complaint.decision_due_at = decision_deadline(
+        complaint.accepted_at, DECISION_DAYS[complaint.complexity], complaint.paused_days
     )
     return _deadlines(complaint)
 
@@ -173,6 +176,8 @@ def record_investigation(call: OperationCall) -> dict[str, Any]:
                 problems.add(_field("plan_owner"), "NOT_FOUND", "no active staff member")
         if data.get("plan_deadline"):
             deadline = _plan_deadline(complaint, str(data["plan_deadline"]), complexity, problems)
+    if data.get("systemic"):
+        _rectification_owner_and_deadline(call.session, data, problems)
     problems.raise_if_any()
     complaint.cause = str(data["cause"])
     complaint.systemic = bool(data["systemic"])
@@ -187,6 +192,40 @@ def record_investigation(call: OperationCall) -> dict[str, Any]:
         {"complexity": complexity.value, "cause": complaint.cause},
     )
     return {"complexity": complexity.value}
+
+
+def _rectification_owner_and_deadline(
+    session: Session, data: dict[str, Any], problems: Problems
+) -> tuple[Staff | None, datetime | None]:
+    """Who answers for a systemic issue's rectification, and by when (CMP-5, CMP-7)."""
+    owner = None
+    due = None
+    number = str(data.get("rectification_owner", "")).strip()
+    if not number:
+        problems.add(_field("rectification_owner"), "REQUIRED", "a rectification needs an owner")
+    else:
+        owner = staff_by_employee_number(session, number)
+        if owner is None or not owner.active:
+            problems.add(_field("rectification_owner"), "NOT_FOUND", "no active staff member")
+            owner = None
+    value = str(data.get("rectification_deadline", "")).strip()
+    if not value:
+        problems.add(
+            _field("rectification_deadline"), "REQUIRED", "a rectification needs a deadline"
+        )
+    else:
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            problems.add(_field("rectification_deadline"), "INVALID", "must be a date")
+        else:
+            if day < clock.today():
+                problems.add(
+                    _field("rectification_deadline"), "DATE_IN_PAST", "must not be in the past"
+                )
+            else:
+                due = clock.end_of_business_day(day)
+    return owner, due
 
 
 def _plan_deadline(
@@ -226,7 +265,9 @@ def extend_deadline(call: OperationCall) -> dict[str, Any]:
     if complexity is None:
         raise ValueError("an extension is to 30 or 60 days")
     complaint.complexity = complexity
-    complaint.decision_due_at = natural_day_deadline(complaint.accepted_at, days)
+    complaint.decision_due_at = decision_deadline(
+        complaint.accepted_at, days, complaint.paused_days
+    )
     if complaint.plan_deadline and complaint.plan_deadline > complaint.decision_due_at:
         complaint.plan_deadline = complaint.decision_due_at
     if complaint.sla_state is SlaState.AT_RISK:
@@ -247,7 +288,13 @@ def extend_deadline(call: OperationCall) -> dict[str, Any]:
 @OPERATIONS("warn_supervisor", "Warn the supervisor that a deadline is near (once per deadline)")
 def warn_supervisor(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
-    if complaint.decided_at is not None or complaint.sla_state is not SlaState.ON_TRACK:
+    warning_at = complaint.decision_due_at - timedelta(days=WARNING_DAYS_BEFORE)
+    # A pause moved the deadline on: the timer set for the old one warns of nothing.
+    if (
+        complaint.decided_at is not None
+        or complaint.sla_state is not SlaState.ON_TRACK
+        or clock.now() < warning_at
+    ):
         return {"warned": False}
     complaint.sla_state = SlaState.AT_RISK
     add_event(
@@ -293,6 +340,7 @@ def record_decision(call: OperationCall) -> dict[str, Any]:
     data = call.data
     channel = _channel(str(data["channel"]))
     now = clock.now()
+    end_open_pause(call.session, complaint, call.actor, now)
     complaint.decided_at = now
     complaint.outcome = str(data["outcome"])
     complaint.status = ComplaintStatus.DECIDED
@@ -382,15 +430,28 @@ def record_review(call: OperationCall) -> dict[str, Any]:
 @OPERATIONS("raise_rectification", "Escalate a systemic or common issue to head office")
 def raise_rectification(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
+    problems = Problems()
+    owner, due = _rectification_owner_and_deadline(call.session, call.data, problems)
+    problems.raise_if_any()
+    assert owner is not None and due is not None
     item = Rectification(
         complaint_id=complaint.id,
         issue=f"{complaint.category.value}: {complaint.cause or 'OTHER'}",
         raised_at=clock.now(),
+        owner_id=owner.id,
+        due_at=due,
     )
     call.session.add(item)
     call.session.flush()
-    add_event(call.session, complaint.id, ComplaintEventKind.RECTIFICATION_RAISED, call.actor)
-    return {"rectification_id": item.id}
+    add_event(
+        call.session,
+        complaint.id,
+        ComplaintEventKind.RECTIFICATION_RAISED,
+        call.actor,
+        {"owner": owner.employee_no, "due_at": due.isoformat()},
+    )
+    # The rectification task goes to its owner, due at its deadline (the diagram's dueDate).
+    return {"rectification_id": item.id, "owner_id": owner.id, "due_at": due.isoformat()}
 
 
 @OPERATIONS("close_rectification", "Close the rectification item with the actions taken")
@@ -401,11 +462,54 @@ def close_rectification(call: OperationCall) -> dict[str, Any]:
     )
     if item is None:
         raise LookupError("no rectification item to close")
+    check = str(call.data.get("recurrence_check", "")).strip()
+    if not check:
+        raise UserInputError.one(
+            _field("recurrence_check"), "REQUIRED", "say how it was checked that it did not recur"
+        )
+    completed = _completed_on(call.data.get("completed_on"))
+    if recurrences(call.session, complaint, clock.end_of_business_day(completed)):
+        raise UserInputError.one(
+            _field("completed_on"),
+            "RECURRED",
+            "complaints of the same category, cause and unit came in after the actions",
+        )
+    item.recurrence_check = check
     item.actions = json.dumps(list(call.data.get("actions", [])), ensure_ascii=False)
     item.closed_at = clock.now()
     item.closed_by_id = call.actor.id if call.actor else None
     add_event(call.session, complaint.id, ComplaintEventKind.RECTIFICATION_CLOSED, call.actor)
     return {"closed": True}
+
+
+def _completed_on(value: Any) -> date:
+    try:
+        day = date.fromisoformat(str(value))
+    except ValueError:
+        raise UserInputError.one(_field("completed_on"), "INVALID", "must be a date") from None
+    if day > clock.today():
+        raise UserInputError.one(_field("completed_on"), "INVALID", "must not be in the future")
+    return day
+
+
+def recurrences(session: Session, complaint: Complaint, since: datetime) -> int:
+    """Complaints that show the issue again: same category and cause, about the same unit,
+    accepted from ``since`` on (merged repeats are one complaint; causes are known once
+    investigated)."""
+    unit = unit_of()
+    found = session.scalar(
+        select(func.count())
+        .select_from(Complaint)
+        .where(
+            Complaint.id != complaint.id,
+            Complaint.category == complaint.category,
+            Complaint.cause == complaint.cause,
+            unit == (complaint.complained_branch_id or complaint.branch_id),
+            Complaint.accepted_at >= since,
+            Complaint.status != ComplaintStatus.MERGED,
+        )
+    )
+    return int(found or 0)
 
 
 @OPERATIONS("close_complaint", "Close the complaint")

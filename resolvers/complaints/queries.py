@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, select
+from sqlalchemy import ColumnElement, Select, case, or_, select
 from sqlalchemy.orm import Session
 
 from core.errors import NotFoundError
 from resolvers.complaints.deadlines import overdue_condition, sla_state_expression
 from resolvers.shared.filters import FilterField, compile_where
 from resolvers.shared.pagination import Page, PageRequest, SortKey, paginate
-from store.complaints import Complaint
+from store.complaints import Complaint, ComplaintAlert
 
 ORDERINGS = {
     "ACCEPTED_AT": Complaint.accepted_at,
@@ -32,7 +33,38 @@ def filter_fields(now: datetime) -> dict[str, FilterField]:
         "overdue": FilterField(case((overdue_condition(now), True), else_=False)),
         "accepted_at": FilterField(Complaint.accepted_at),
         "decision_due_at": FilterField(Complaint.decision_due_at),
+        "major": FilterField(Complaint.major),
+        "regulator_referred": FilterField(
+            case((Complaint.regulator_reference.is_not(None), True), else_=False)
+        ),
     }
+
+
+def regulatory_condition() -> ColumnElement[bool]:
+    """What the regulatory report lists (CMP-7): major complaints and regulators' referrals."""
+    return or_(Complaint.major.is_(True), Complaint.regulator_reference.is_not(None))
+
+
+ALERT_FILTERS = {
+    "acknowledged": FilterField(
+        case((ComplaintAlert.acknowledged_at.is_not(None), True), else_=False)
+    ),
+}
+
+
+def alert_page(session: Session, where: Any, request: PageRequest) -> Page:
+    """Head office's alerts (major complaints), oldest first (``where``: acknowledged or not)."""
+    statement: Select[Any] = select(ComplaintAlert).where(compile_where(where, ALERT_FILTERS))
+    keys = [SortKey(ComplaintAlert.id, False, int)]
+    return paginate(session, statement, keys, request, lambda a: [a.id])
+
+
+def complaints_by_id(
+    session: Session, ids: Sequence[int], visible: ColumnElement[bool]
+) -> dict[int, Complaint]:
+    """The complaints of ``ids`` the caller sees (``visible``), in one statement."""
+    rows = session.scalars(select(Complaint).where(Complaint.id.in_(list(ids)), visible))
+    return {row.id: row for row in rows}
 
 
 def condition(where: Any, now: datetime) -> ColumnElement[bool]:

@@ -15,10 +15,17 @@ from store.base import business_month
 from store.complaints import Complaint, ComplaintStatus
 from store.staff import Branch
 
-STATISTIC_DIMENSIONS = {
+
+def unit_of() -> ColumnElement[int]:
+    """The unit a complaint is about (CMP-5): the one complained about, or — when the customer
+    named none — the branch handling it."""
+    return func.coalesce(Complaint.complained_branch_id, Complaint.branch_id)
+
+
+STATISTIC_DIMENSIONS: dict[str, Any] = {
     "CATEGORY": Complaint.category,
     "CHANNEL": Complaint.channel,
-    "UNIT": Complaint.branch_id,
+    "UNIT": unit_of(),
     "CAUSE": Complaint.cause,
 }
 
@@ -32,6 +39,10 @@ class StatisticRow:
     decided: int
     average_satisfaction: Decimal | None
     overdue_open: int
+    major: int = 0
+    regulator_referred: int = 0
+    withdrawn: int = 0
+    merged: int = 0
 
 
 def statistics(
@@ -60,6 +71,10 @@ def statistics(
                     else_=0,
                 )
             ),
+            func.sum(case((Complaint.major.is_(True), 1), else_=0)),
+            func.sum(case((Complaint.regulator_reference.is_not(None), 1), else_=0)),
+            func.sum(case((Complaint.status == ComplaintStatus.WITHDRAWN, 1), else_=0)),
+            func.sum(case((Complaint.status == ComplaintStatus.MERGED, 1), else_=0)),
         )
         .where(where)
         .group_by(key)
@@ -73,7 +88,19 @@ def statistics(
         if dimension == "UNIT"
         else {}
     )
-    for value, count, closed, timely, decided, satisfaction, overdue in session.execute(statement):
+    for (
+        value,
+        count,
+        closed,
+        timely,
+        decided,
+        satisfaction,
+        overdue,
+        major,
+        referred,
+        withdrawn,
+        merged,
+    ) in session.execute(statement):
         if dimension == "MONTH":
             label = f"{int(value) // 100:04d}-{int(value) % 100:02d}"
         elif dimension == "UNIT":
@@ -93,6 +120,10 @@ def statistics(
                     else None
                 ),
                 overdue_open=int(overdue or 0),
+                major=int(major or 0),
+                regulator_referred=int(referred or 0),
+                withdrawn=int(withdrawn or 0),
+                merged=int(merged or 0),
             )
         )
     return rows

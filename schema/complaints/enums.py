@@ -43,6 +43,17 @@ ComplaintStatusEnum = bilingual_enum(
         "DECIDED": "Decision delivered 已作出处理决定",
         "UNDER_REVIEW": "Under review by the superior unit 复核中",
         "CLOSED": "Closed 已办结",
+        "WITHDRAWN": "Withdrawn by the customer 客户已撤回",
+        "MERGED": "Merged into an earlier complaint of the same matter 已合并",
+    },
+)
+PauseReasonEnum = bilingual_enum(
+    rows.PauseReason,
+    "Why the decision clock stands still (CMP-7). 中止计时原因。",
+    {
+        "APPRAISAL": "External appraisal or assessment 第三方鉴定、评估",
+        "TESTING": "External testing 第三方检测",
+        "MEDIATION": "Mediation 调解",
     },
 )
 ComplexityEnum = bilingual_enum(
@@ -84,6 +95,12 @@ ComplaintEventKind = bilingual_enum(
         "RECTIFICATION_RAISED": "A systemic issue went to head office 已提出整改",
         "RECTIFICATION_CLOSED": "The rectification was closed 整改已完成",
         "CLOSED": "The complaint was closed 已办结",
+        "MAJOR_ESCALATED": "A major complaint went to head office at once 重大投诉已上报总行",
+        "WITHDRAWN": "The customer withdrew the complaint 客户撤回投诉",
+        "MERGED_INTO": "Merged into an earlier complaint 已并入其他投诉",
+        "MERGED_FROM": "A repeated complaint was merged into this one 已合并重复投诉",
+        "CLOCK_PAUSED": "The decision clock was paused 中止计时",
+        "CLOCK_RESUMED": "The decision clock runs again 恢复计时",
     },
 )
 CustomerMessageKind = bilingual_enum(
@@ -111,6 +128,17 @@ CustomerMessageChannel = bilingual_enum(
 )
 
 
+class _ComplaintAlertKind(Enum):
+    MAJOR_COMPLAINT = rows.ALERT_MAJOR
+
+
+ComplaintAlertKind = bilingual_enum(
+    _ComplaintAlertKind,
+    "What head office is alerted to (CMP-7). 总行提示类型。",
+    {"MAJOR_COMPLAINT": "A major complaint was registered 重大投诉"},
+)
+
+
 class _ComplaintErrorCode(Enum):
     INVALID_ID = "INVALID_ID"
     NOT_FOUND = "NOT_FOUND"
@@ -127,6 +155,14 @@ class _ComplaintErrorCode(Enum):
     INCONSISTENT = "INCONSISTENT"
     DEADLINE_TOO_LATE = "DEADLINE_TOO_LATE"
     DATE_IN_PAST = "DATE_IN_PAST"
+    NOT_OPEN = "NOT_OPEN"
+    DIFFERENT_CUSTOMERS = "DIFFERENT_CUSTOMERS"
+    NOT_EARLIER = "NOT_EARLIER"
+    CLOCK_ALREADY_PAUSED = "CLOCK_ALREADY_PAUSED"
+    CLOCK_NOT_PAUSED = "CLOCK_NOT_PAUSED"
+    PAUSE_NOT_ALLOWED = "PAUSE_NOT_ALLOWED"
+    PAUSE_ALLOWANCE_USED = "PAUSE_ALLOWANCE_USED"
+    RECURRED = "RECURRED"
 
 
 ComplaintErrorCode = bilingual_enum(
@@ -149,6 +185,16 @@ ComplaintErrorCode = bilingual_enum(
         "INCONSISTENT": "Answers contradict each other 填写内容矛盾",
         "DEADLINE_TOO_LATE": "Beyond the allowed number of days 超出期限",
         "DATE_IN_PAST": "The date lies in the past 日期已过",
+        "NOT_OPEN": "The complaint has ended (closed, withdrawn or merged) 投诉已终结",
+        "DIFFERENT_CUSTOMERS": "Only complaints of the same customer can be merged 非同一客户",
+        "NOT_EARLIER": "The complaint kept must be the earlier one 须并入较早受理的投诉",
+        "CLOCK_ALREADY_PAUSED": "The clock is already paused 已在中止计时",
+        "CLOCK_NOT_PAUSED": "The clock is not paused 未中止计时",
+        "PAUSE_NOT_ALLOWED": "Only an undecided complaint before its deadline can pause "
+        "只有未作出决定且未超期的投诉可以中止计时",
+        "PAUSE_ALLOWANCE_USED": "The complaint has used all the paused days allowed "
+        "中止计时天数已用尽",
+        "RECURRED": "The issue recurred after the actions: not ready to close 问题复发，不能销项",
     },
 )
 
@@ -182,7 +228,8 @@ ComplaintDimension = bilingual_enum(
     {
         "CATEGORY": "By category 按类别",
         "CHANNEL": "By channel 按渠道",
-        "UNIT": "By handling branch 按机构",
+        "UNIT": "By the unit complained about (the handling branch when none was named) "
+        "按被投诉机构",
         "CAUSE": "By cause 按原因",
         "MONTH": "By month of acceptance (Beijing time) 按受理月份",
     },

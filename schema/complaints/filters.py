@@ -53,6 +53,12 @@ class ComplaintWhere:
     )
     accepted_at: DateTimeFilter | None = None
     decision_due_at: DateTimeFilter | None = None
+    major: BooleanFilter | None = strawberry.field(
+        default=None, description="Major complaints (重大投诉, CMP-7)."
+    )
+    regulator_referred: BooleanFilter | None = strawberry.field(
+        default=None, description="Complaints referred by a regulator (CMP-7)."
+    )
     and_: list[ComplaintWhere] | None = strawberry.field(name="and", default=None)
     or_: list[ComplaintWhere] | None = strawberry.field(name="or", default=None)
 
@@ -64,6 +70,11 @@ def names_a_customer(where: ComplaintWhere | None) -> bool:
     if where.customer is not None:
         return True
     return any(names_a_customer(sub) for sub in [*(where.and_ or []), *(where.or_ or [])])
+
+
+@strawberry.input(description="Filters for head office's complaint alerts.")
+class ComplaintAlertWhere:
+    acknowledged: BooleanFilter | None = None
 
 
 @strawberry.input

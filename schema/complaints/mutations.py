@@ -1,23 +1,41 @@
-"""Complaint mutations: registering a complaint (CMP-1)."""
+"""Complaint mutations: registering a complaint (CMP-1); withdrawing, merging, pausing its
+clock and taking up head office's alerts (CMP-7)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import strawberry
+from sqlalchemy import ColumnElement
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
+from authz.rows import complaints_visible_to
 from core.errors import UserInputError
 from core.ids import pk_of
+from resolvers.complaints import cases
 from resolvers.complaints import commands as logic
-from schema.complaints.enums import CategoryEnum, ChannelEnum, ComplaintErrorCode
-from schema.complaints.types import ComplaintNode, ComplaintUserError, present
+from schema.complaints.enums import (
+    CategoryEnum,
+    ChannelEnum,
+    ComplaintErrorCode,
+    PauseReasonEnum,
+)
+from schema.complaints.types import (
+    ComplaintAlertNode,
+    ComplaintNode,
+    ComplaintUserError,
+    present,
+    present_alerts,
+)
 from schema.shared.base import ContextInfo, user_errors
 from schema.shared.mutations import mutate
 from schema.shared.rights import HasRight
 from schema.shared.rights import mutation as guarded_mutation
-from store.complaints import Complaint
+from store.complaints import Complaint, PauseReason
+from store.staff import Staff
 
 
 @strawberry.input(description="A complaint as the customer made it (CMP-1). 投诉登记。")
@@ -38,6 +56,16 @@ class SubmitComplaintInput:
         description="Your key for this submission: a retry with the same key returns the same "
         "complaint instead of registering it twice."
     )
+    persons_involved: int = strawberry.field(
+        default=1,
+        description="How many people the complaint speaks for (a collective complaint: all of "
+        "them). From the settings' number on it is a major complaint (重大投诉).",
+    )
+    regulator_reference: str | None = strawberry.field(
+        default=None,
+        description="A regulator's transfer number (转办编号): marks the complaint as referred "
+        "by the regulator. Required with the REGULATOR_REFERRAL channel.",
+    )
 
 
 @strawberry.type
@@ -49,6 +77,69 @@ class SubmitComplaintPayload:
 
 def _complaint_errors(exc: UserInputError) -> list[ComplaintUserError]:
     return user_errors(exc, ComplaintUserError, ComplaintErrorCode)
+
+
+@strawberry.input(description="The customer withdraws their complaint (CMP-7). 撤回投诉。")
+class WithdrawComplaintInput:
+    id: strawberry.ID
+    reason: str = strawberry.field(description="Why, as the customer said (required).")
+
+
+@strawberry.input(
+    description="Merge a customer's repeated complaint about the same matter into their "
+    "earlier one (CMP-7). 合并重复投诉。"
+)
+class MergeComplaintsInput:
+    into: strawberry.ID = strawberry.field(description="The complaint kept: accepted first.")
+    duplicate: strawberry.ID = strawberry.field(
+        description="The repeated complaint: it ends, its timeline and messages are kept."
+    )
+    reason: str = strawberry.field(description="Why they are the same matter (required).")
+
+
+@strawberry.input(
+    description="Stop the decision clock for an external appraisal, testing or mediation "
+    "(CMP-7). 中止计时。"
+)
+class PauseComplaintClockInput:
+    id: strawberry.ID
+    reason: PauseReasonEnum  # type: ignore[valid-type]
+    note: str = strawberry.field(description="Who appraises, tests or mediates (required).")
+
+
+@strawberry.input(description="Start the decision clock again. 恢复计时。")
+class ResumeComplaintClockInput:
+    id: strawberry.ID
+
+
+@strawberry.input(description="Head office takes up an alert. 签收提示。")
+class AcknowledgeComplaintAlertInput:
+    id: strawberry.ID
+
+
+@strawberry.type
+class ComplaintPayload:
+    errors: list[ComplaintUserError]
+    complaint: ComplaintNode | None = None
+
+
+@strawberry.type
+class ComplaintAlertPayload:
+    errors: list[ComplaintUserError]
+    alert: ComplaintAlertNode | None = None
+
+
+def _complaint_change(
+    info: ContextInfo, command: Callable[[Session, Staff, ColumnElement[bool]], Complaint]
+) -> ComplaintPayload:
+    """Run a command on a complaint the caller sees, as one unit of work."""
+    ctx = info.context
+    visible = complaints_visible_to(ctx.actor, ctx.access.visible)
+    try:
+        complaint = mutate(info, lambda session: command(session, ctx.actor, visible))
+    except UserInputError as exc:
+        return ComplaintPayload(errors=_complaint_errors(exc))
+    return ComplaintPayload(errors=[], complaint=present(info, [complaint])[0])
 
 
 @strawberry.type
@@ -69,6 +160,8 @@ class ComplaintMutation:
                 category=input.category,
                 description=input.description,
                 idempotency_key=input.idempotency_key,
+                persons_involved=input.persons_involved,
+                regulator_reference=input.regulator_reference,
                 requested_remedy=input.requested_remedy,
                 amount_in_dispute=input.amount_in_dispute,
                 complained_staff=input.complained_staff,
@@ -76,7 +169,10 @@ class ComplaintMutation:
                 if input.complained_branch
                 else None,
             )
-            return logic.submit(session, ctx.actor, draft, ctx.access.visible)
+            thresholds = logic.MajorThresholds(
+                ctx.settings.major_complaint_persons, ctx.settings.major_complaint_amount
+            )
+            return logic.submit(session, ctx.actor, draft, ctx.access.visible, thresholds)
 
         # A retried submission answers from a read: no unit of work, no second CHANGE entry.
         key = input.idempotency_key.strip()
@@ -99,3 +195,84 @@ class ComplaintMutation:
         return SubmitComplaintPayload(
             errors=[], complaint=present(info, [complaint])[0], created=created
         )
+
+    @guarded_mutation(
+        "Record that the customer withdrew the complaint: the reason is kept, the process "
+        "ends (no further task, timer or message). 撤回投诉。",
+        HasRight("complaint:withdraw", purpose=True),
+    )
+    def withdraw_complaint(
+        self, info: ContextInfo, input: WithdrawComplaintInput
+    ) -> ComplaintPayload:
+        return _complaint_change(
+            info,
+            lambda session, actor, visible: cases.withdraw(
+                session, actor, pk_of(input.id, "Complaint", "id"), input.reason, visible
+            ),
+        )
+
+    @guarded_mutation(
+        "Merge a customer's repeated complaint about the same matter into the one accepted "
+        "first; refused across customers. 合并重复投诉。",
+        HasRight("complaint:merge", purpose=True),
+    )
+    def merge_complaints(self, info: ContextInfo, input: MergeComplaintsInput) -> ComplaintPayload:
+        return _complaint_change(
+            info,
+            lambda session, actor, visible: cases.merge(
+                session,
+                actor,
+                pk_of(input.into, "Complaint", "into"),
+                pk_of(input.duplicate, "Complaint", "duplicate"),
+                input.reason,
+                visible,
+            ),
+        )
+
+    @guarded_mutation(
+        "Pause the decision clock of an undecided complaint before its deadline for an "
+        "external appraisal, testing or mediation (at most 60 natural days in all). 中止计时。",
+        HasRight("complaint:pause", purpose=True),
+    )
+    def pause_complaint_clock(
+        self, info: ContextInfo, input: PauseComplaintClockInput
+    ) -> ComplaintPayload:
+        reason = PauseReason(input.reason.value)  # type: ignore[attr-defined]
+        return _complaint_change(
+            info,
+            lambda session, actor, visible: cases.pause(
+                session, actor, pk_of(input.id, "Complaint", "id"), reason, input.note, visible
+            ),
+        )
+
+    @guarded_mutation(
+        "Start the decision clock again: the deadline moves by the natural days paused. 恢复计时。",
+        HasRight("complaint:pause", purpose=True),
+    )
+    def resume_complaint_clock(
+        self, info: ContextInfo, input: ResumeComplaintClockInput
+    ) -> ComplaintPayload:
+        return _complaint_change(
+            info,
+            lambda session, actor, visible: cases.resume(
+                session, actor, pk_of(input.id, "Complaint", "id"), visible
+            ),
+        )
+
+    @guarded_mutation(
+        "Take up an alert (a major complaint): who and when are recorded. 签收提示。",
+        HasRight("complaint:oversee"),
+    )
+    def acknowledge_complaint_alert(
+        self, info: ContextInfo, input: AcknowledgeComplaintAlertInput
+    ) -> ComplaintAlertPayload:
+        try:
+            alert = mutate(
+                info,
+                lambda session: cases.acknowledge_alert(
+                    session, info.context.actor, pk_of(input.id, "ComplaintAlert", "id")
+                ),
+            )
+        except UserInputError as exc:
+            return ComplaintAlertPayload(errors=_complaint_errors(exc))
+        return ComplaintAlertPayload(errors=[], alert=present_alerts(info, [alert])[0])

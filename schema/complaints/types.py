@@ -18,18 +18,22 @@ from sqlalchemy.orm import Session
 from strawberry.scalars import JSON
 
 from authz.fields import present as present_fields
+from authz.rows import complaints_visible_to
 from core import clock
 from resolvers import workflows as workflow_logic
 from resolvers.complaints import deadlines, loaders
+from resolvers.complaints import queries as complaint_queries
 from schema.complaints.enums import (
     CategoryEnum,
     ChannelEnum,
+    ComplaintAlertKind,
     ComplaintErrorCode,
     ComplaintEventKind,
     ComplaintStatusEnum,
     ComplexityEnum,
     CustomerMessageChannel,
     CustomerMessageKind,
+    PauseReasonEnum,
     SlaStateEnum,
 )
 from schema.customers import CustomerNode
@@ -45,7 +49,7 @@ from schema.workflows import (
     batched_staff,
     present_tasks,
 )
-from store.complaints import Complaint
+from store.complaints import Complaint, ComplaintAlert
 
 V = TypeVar("V")
 
@@ -76,10 +80,51 @@ class CustomerMessageNode:
 
 @strawberry.type(description="A systemic issue escalated to head office (CMP-5). 整改事项。")
 class RectificationNode:
+    _owner_id: strawberry.Private[int | None]
+    _customer_id: strawberry.Private[int]
+    _recurrence_check: strawberry.Private[str | None]
     issue: str
     actions: list[str] | None
     raised_at: dt.datetime
     closed_at: dt.datetime | None
+    due_at: dt.datetime | None = strawberry.field(
+        description="End of the last day the owner has for it (Beijing midnight)."
+    )
+
+    @strawberry.field(description="Who answers for the rectification.")
+    def owner(self, info: ContextInfo) -> StaffNode | None:
+        if self._owner_id is None:
+            return None
+        return batched_staff(info, self._owner_id, "RectificationNode", "owner")
+
+    @strawberry.field(
+        description="How it was checked, before closing, that the issue did not recur (null "
+        "when withheld, like the timeline)."
+    )
+    def recurrence_check(self, info: ContextInfo) -> str | None:
+        if not info.context.may_read_complaint_text(
+            self._customer_id, "RectificationNode", "recurrenceCheck"
+        ):
+            return None
+        return self._recurrence_check
+
+
+@strawberry.type(
+    description="A stretch of time the decision clock stood still: external appraisal, testing "
+    "or mediation (CMP-7). 中止计时。"
+)
+class ComplaintPauseNode:
+    reason: PauseReasonEnum  # type: ignore[valid-type]
+    note: str | None = strawberry.field(description="Null when withheld, like the timeline.")
+    started_at: dt.datetime
+    latest_end_at: dt.datetime = strawberry.field(
+        description="When it stops counting by itself: the paused days left (at most "
+        "60 natural days in all per complaint) are used up."
+    )
+    ended_at: dt.datetime | None
+    paused_days: int | None = strawberry.field(
+        description="Natural days it moved the decision deadline (once ended)."
+    )
 
 
 @strawberry.type(
@@ -98,6 +143,7 @@ class ComplaintNode(Node):
     _handler_id: strawberry.Private[int | None]
     _instance_id: strawberry.Private[int | None]
     _complained_staff_id: strawberry.Private[int | None]
+    _withdrawal_reason: strawberry.Private[str | None]
     reference: str = strawberry.field(description="Complaint number, e.g. TS20261129-000012.")
     channel: ChannelEnum  # type: ignore[valid-type]
     category: CategoryEnum  # type: ignore[valid-type]
@@ -128,6 +174,31 @@ class ComplaintNode(Node):
     review_due_at: dt.datetime | None
     review_outcome: str | None
     closed_at: dt.datetime | None
+    persons_involved: int = strawberry.field(
+        description="How many people the complaint speaks for (1 unless collective)."
+    )
+    major: bool = strawberry.field(
+        description="A major complaint (重大投诉): that many people or that large an amount "
+        "(settings); escalated to head office at intake (CMP-7)."
+    )
+    regulator_referred: bool = strawberry.field(
+        description="Referred by a regulator (监管转办), with its transfer number (CMP-7)."
+    )
+    regulator_reference: str | None = strawberry.field(
+        description="The regulator's transfer number of a referred complaint."
+    )
+    merged_into: strawberry.ID | None = strawberry.field(
+        description="The earlier complaint this repeated one was merged into (CMP-7)."
+    )
+    withdrawn_at: dt.datetime | None
+    paused_days: int = strawberry.field(
+        description="Natural days the decision clock stood still in ended pauses; the "
+        "decision deadline is later by as many days."
+    )
+    clock_paused: bool = strawberry.field(
+        description="The decision clock stands still now (an open pause); meanwhile "
+        "`decisionDueAt` is the deadline if the pause lasts as long as allowed."
+    )
 
     @classmethod
     def of(cls, row: Complaint, ctx: Context) -> ComplaintNode:
@@ -172,6 +243,15 @@ class ComplaintNode(Node):
             review_due_at=row.review_due_at,
             review_outcome=row.review_outcome,
             closed_at=row.closed_at,
+            persons_involved=row.persons_involved,
+            major=row.major,
+            regulator_referred=row.regulator_reference is not None,
+            regulator_reference=row.regulator_reference,
+            merged_into=node_id("Complaint", row.merged_into_id) if row.merged_into_id else None,
+            withdrawn_at=row.withdrawn_at,
+            paused_days=row.paused_days,
+            clock_paused=row.paused_until is not None and clock.now() < row.paused_until,
+            _withdrawal_reason=row.withdrawal_reason,
         )
 
     def _with_the_others(
@@ -268,11 +348,44 @@ class ComplaintNode(Node):
         if item is None:
             return None
         return RectificationNode(
+            _owner_id=item.owner_id,
+            _customer_id=self._customer_id,
+            _recurrence_check=item.recurrence_check,
             issue=item.issue,
             actions=json.loads(item.actions) if item.actions is not None else None,
             raised_at=item.raised_at,
             closed_at=item.closed_at,
+            due_at=item.due_at,
         )
+
+    @strawberry.field(
+        description="Why the customer withdrew it (null when withheld, like the timeline)."
+    )
+    def withdrawal_reason(self, info: ContextInfo) -> str | None:
+        if self._withdrawal_reason is None or not info.context.may_read_complaint_text(
+            self._customer_id, "Complaint", "withdrawalReason"
+        ):
+            return None
+        return self._withdrawal_reason
+
+    @strawberry.field(
+        description="Every pause of the decision clock, oldest first; the note is withheld "
+        "like the timeline (CMP-7)."
+    )
+    def pauses(self, info: ContextInfo) -> list[ComplaintPauseNode]:
+        found = self._with_the_others(info, "complaint_pauses", loaders.pauses) or []
+        shown = info.context.may_read_complaint_text(self._customer_id, "Complaint", "pauses")
+        return [
+            ComplaintPauseNode(
+                reason=p.reason,
+                note=p.note if shown else None,
+                started_at=p.started_at,
+                latest_end_at=p.latest_end_at,
+                ended_at=p.ended_at,
+                paused_days=p.paused_days,
+            )
+            for p in found
+        ]
 
     @strawberry.field(description="The diagram and the active/completed element ids.")
     def process(self, info: ContextInfo) -> ComplaintProcess | None:
@@ -305,6 +418,60 @@ def present(info: ContextInfo, rows: list[Complaint]) -> list[ComplaintNode]:
     return [ComplaintNode.of(r, ctx) for r in rows]
 
 
+@strawberry.type(
+    name="ComplaintAlert",
+    description="Work head office is given at once by the rules: a major complaint (CMP-7). "
+    "总行提示。",
+)
+class ComplaintAlertNode(Node):
+    _pk: strawberry.Private[int]
+    _complaint_id: strawberry.Private[int]
+    _acknowledged_by_id: strawberry.Private[int | None]
+    kind: ComplaintAlertKind  # type: ignore[valid-type]
+    raised_at: dt.datetime
+    acknowledged_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, row: ComplaintAlert) -> ComplaintAlertNode:
+        return cls(
+            id=node_id("ComplaintAlert", row.id),
+            _pk=row.id,
+            _complaint_id=row.complaint_id,
+            _acknowledged_by_id=row.acknowledged_by_id,
+            kind=ComplaintAlertKind(row.kind),
+            raised_at=row.raised_at,
+            acknowledged_at=row.acknowledged_at,
+        )
+
+    @strawberry.field(description="Who took it up.")
+    def acknowledged_by(self, info: ContextInfo) -> StaffNode | None:
+        if self._acknowledged_by_id is None:
+            return None
+        return batched_staff(info, self._acknowledged_by_id, "ComplaintAlert", "acknowledgedBy")
+
+    @strawberry.field(description="The complaint (null when you may not see it).")
+    def complaint(self, info: ContextInfo) -> ComplaintNode | None:
+        ctx = info.context
+
+        def present_all() -> dict[int, ComplaintNode]:
+            # Every alert's complaint of the response at once: loaded and presented together,
+            # so the statements do not grow with the page.
+            ids = list(dict.fromkeys(ctx.pending("alert_complaints")))
+            visible = complaints_visible_to(ctx.actor, ctx.access.visible)
+            rows = complaint_queries.complaints_by_id(ctx.session, ids, visible)
+            found = [rows[pk] for pk in ids if pk in rows]
+            return {row.id: node for row, node in zip(found, present(info, found), strict=True)}
+
+        return ctx.memo(("alert_complaints",), present_all).get(self._complaint_id)
+
+
+def present_alerts(info: ContextInfo, rows: list[ComplaintAlert]) -> list[ComplaintAlertNode]:
+    ctx = info.context
+    ctx.pending("alert_complaints").extend(r.complaint_id for r in rows)
+    ctx.pending("staff").extend(r.acknowledged_by_id for r in rows if r.acknowledged_by_id)
+    return [ComplaintAlertNode.of(r) for r in rows]
+
+
 @strawberry.type(description="Complaint figures for one group. 投诉统计。")
 class ComplaintStatistic:
     key: str = strawberry.field(
@@ -317,3 +484,11 @@ class ComplaintStatistic:
     on_time_rate: Decimal | None = strawberry.field(description="decidedOnTime / decided.")
     average_satisfaction: Decimal | None = strawberry.field(description="Call-back score 1–5.")
     overdue_open: int = strawberry.field(description="Open and past a deadline now.")
+    major: int = strawberry.field(default=0, description="Major complaints (重大投诉).")
+    regulator_referred: int = strawberry.field(
+        default=0, description="Complaints referred by a regulator (监管转办)."
+    )
+    withdrawn: int = strawberry.field(default=0, description="Withdrawn by the customer.")
+    merged: int = strawberry.field(
+        default=0, description="Repeated complaints merged into an earlier one."
+    )

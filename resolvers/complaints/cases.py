@@ -1,0 +1,291 @@
+"""What the regulator also expects of a complaint (CMP-7): withdrawal, merging repeated
+complaints, pausing the clock for external appraisal, testing or mediation, and head office
+acknowledging the alerts of major complaints.
+
+These act on a complaint from outside its diagram, so they hold whatever a process owner
+deploys: withdrawing or merging ends the complaint's process (no task, timer or message
+follows), and a pause moves the decision deadline through
+:func:`resolvers.complaints.deadlines.shifted_by_pauses` alone. Each runs in the caller's unit
+of work and locks the process instance before the complaint, like every other writer.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, select, update
+from sqlalchemy.orm import Session
+
+from core import clock
+from core.errors import UserInputError
+from resolvers import workflows
+from resolvers.complaints.commands import add_event
+from resolvers.complaints.deadlines import (
+    DECISION_DAYS,
+    MAX_PAUSED_DAYS,
+    decision_deadline,
+    pause_latest_end,
+    paused_natural_days,
+)
+from resolvers.shared import validation
+from store.complaints import (
+    ENDED_STATUSES,
+    Complaint,
+    ComplaintAlert,
+    ComplaintEventKind,
+    ComplaintPause,
+    ComplaintStatus,
+    PauseReason,
+)
+from store.staff import Staff
+from store.workflows import ProcessTask, TaskStatus
+
+MAX_REASON = 1000
+# The clock runs for the decision only: before it, a pause may start (CMP-7).
+PAUSABLE = (ComplaintStatus.REGISTERED, ComplaintStatus.INVESTIGATING)
+
+
+def _locked(
+    session: Session, complaint_id: int, visible: ColumnElement[bool], field: str
+) -> Complaint:
+    """The complaint the caller sees, its instance and itself locked (NOT_FOUND naming the
+    field for a missing or invisible one alike)."""
+    found = session.execute(
+        select(Complaint.id, Complaint.instance_id).where(Complaint.id == complaint_id, visible)
+    ).first()
+    complaint = None
+    if found is not None:
+        if found.instance_id is not None:
+            workflows.lock_instance(session, found.instance_id)
+        complaint = session.scalar(
+            select(Complaint)
+            .where(Complaint.id == complaint_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    if complaint is None:
+        raise UserInputError.one((field,), "NOT_FOUND", "no complaint with this ID")
+    return complaint
+
+
+def _open(complaint: Complaint, field: str) -> None:
+    if complaint.status in ENDED_STATUSES:
+        raise UserInputError.one(
+            (field,), "NOT_OPEN", f"the complaint is {complaint.status.value.lower()}"
+        )
+
+
+def _end(session: Session, complaint: Complaint, actor: Staff, status: ComplaintStatus) -> None:
+    """End the complaint and its process; an open pause ends with it."""
+    now = clock.now()
+    end_open_pause(session, complaint, actor, now)
+    if complaint.instance_id is not None:
+        workflows.end_instance(
+            session, workflows.lock_instance(session, complaint.instance_id), actor
+        )
+    complaint.status = status
+    complaint.closed_at = now
+
+
+def withdraw(
+    session: Session, actor: Staff, complaint_id: int, reason: str, visible: ColumnElement[bool]
+) -> Complaint:
+    """The customer withdraws the complaint: recorded with the reason; the process ends."""
+    why = validation.text(reason, "reason", max_length=MAX_REASON)
+    complaint = _locked(session, complaint_id, visible, "id")
+    _open(complaint, "id")
+    _end(session, complaint, actor, ComplaintStatus.WITHDRAWN)
+    complaint.withdrawn_at = complaint.closed_at
+    complaint.withdrawal_reason = why
+    add_event(session, complaint.id, ComplaintEventKind.WITHDRAWN, actor, {"reason": why})
+    return complaint
+
+
+def merge(
+    session: Session,
+    actor: Staff,
+    into_id: int,
+    duplicate_id: int,
+    reason: str,
+    visible: ColumnElement[bool],
+) -> Complaint:
+    """Merge a repeated complaint of the same customer about the same matter into the earlier
+    one: the repeated one ends (its timeline, messages and alerts stay, pointing at the kept
+    one), the kept one carries on with its own clock — never a later one."""
+    why = validation.text(reason, "reason", max_length=MAX_REASON)
+    if into_id == duplicate_id:
+        raise UserInputError.one(("duplicate",), "INVALID", "must be another complaint")
+    # Two instances: locked in id order, so two merges of one pair queue instead of deadlocking.
+    order = sorted([(into_id, "into"), (duplicate_id, "duplicate")])
+    rows = {field: _locked(session, pk, visible, field) for pk, field in order}
+    into, duplicate = rows["into"], rows["duplicate"]
+    _open(into, "into")
+    _open(duplicate, "duplicate")
+    if into.customer_id != duplicate.customer_id:
+        raise UserInputError.one(
+            ("duplicate",), "DIFFERENT_CUSTOMERS", "belongs to another customer"
+        )
+    if (duplicate.accepted_at, duplicate.id) < (into.accepted_at, into.id):
+        # Keeping the later one would restart the clock the customer is owed.
+        raise UserInputError.one(("into",), "NOT_EARLIER", "must be the complaint accepted first")
+    _end(session, duplicate, actor, ComplaintStatus.MERGED)
+    duplicate.merged_into_id = into.id
+    into.persons_involved = max(into.persons_involved, duplicate.persons_involved)
+    into.major = into.major or duplicate.major
+    into.regulator_reference = into.regulator_reference or duplicate.regulator_reference
+    add_event(
+        session,
+        duplicate.id,
+        ComplaintEventKind.MERGED_INTO,
+        actor,
+        {"into": into.reference, "reason": why},
+    )
+    add_event(
+        session,
+        into.id,
+        ComplaintEventKind.MERGED_FROM,
+        actor,
+        {"duplicate": duplicate.reference, "reason": why},
+    )
+    return into
+
+
+def pause(
+    session: Session,
+    actor: Staff,
+    complaint_id: int,
+    reason: PauseReason,
+    note: str,
+    visible: ColumnElement[bool],
+) -> Complaint:
+    """Stop the decision clock for an external appraisal, testing or mediation.
+
+    Only an undecided complaint before its deadline pauses (a breach stays a breach), for at
+    most the paused days it has left of :data:`MAX_PAUSED_DAYS`. While the pause is open the
+    decision deadline is the one it reaches if the pause runs that long; resuming sets it to
+    the days actually paused.
+    """
+    text = validation.text(note, "note", max_length=MAX_REASON)
+    complaint = _locked(session, complaint_id, visible, "id")
+    _open(complaint, "id")
+    now = clock.now()
+    if complaint.paused_until is not None and now < complaint.paused_until:
+        raise UserInputError.one(("id",), "CLOCK_ALREADY_PAUSED", "the clock is already paused")
+    end_open_pause(session, complaint, actor, now)  # one that ran out by itself
+    if (
+        complaint.status not in PAUSABLE
+        or complaint.decided_at is not None
+        or complaint.decision_due_at <= now
+    ):
+        raise UserInputError.one(
+            ("id",), "PAUSE_NOT_ALLOWED", "only an undecided complaint before its deadline"
+        )
+    allowance = MAX_PAUSED_DAYS - complaint.paused_days
+    if allowance <= 0:
+        raise UserInputError.one(
+            ("id",), "PAUSE_ALLOWANCE_USED", f"all {MAX_PAUSED_DAYS} paused days are used"
+        )
+    latest = pause_latest_end(now, allowance)
+    session.add(
+        ComplaintPause(
+            complaint_id=complaint.id,
+            reason=reason,
+            note=text,
+            started_at=now,
+            started_by_id=actor.id,
+            latest_end_at=latest,
+        )
+    )
+    complaint.paused_until = latest
+    _move_deadline(session, complaint, _deadline(complaint, complaint.paused_days + allowance))
+    add_event(
+        session,
+        complaint.id,
+        ComplaintEventKind.CLOCK_PAUSED,
+        actor,
+        {"reason": reason.value, "note": text, "latest_end_at": latest.isoformat()},
+    )
+    return complaint
+
+
+def resume(
+    session: Session, actor: Staff, complaint_id: int, visible: ColumnElement[bool]
+) -> Complaint:
+    """Start the decision clock again; the deadline moves by the natural days paused."""
+    complaint = _locked(session, complaint_id, visible, "id")
+    _open(complaint, "id")
+    if complaint.paused_until is None:
+        raise UserInputError.one(("id",), "CLOCK_NOT_PAUSED", "the clock is running")
+    end_open_pause(session, complaint, actor, clock.now())
+    return complaint
+
+
+def end_open_pause(
+    session: Session, complaint: Complaint, actor: Staff | None, at: datetime
+) -> None:
+    """End the complaint's open pause at ``at`` (or when it ran out, if earlier), count its
+    natural days and move the decision deadline by them. Nothing when none is open."""
+    if complaint.paused_until is None:
+        return
+    found = session.scalar(
+        select(ComplaintPause)
+        .where(ComplaintPause.complaint_id == complaint.id, ComplaintPause.ended_at.is_(None))
+        .order_by(ComplaintPause.id.desc())
+        .limit(1)
+    )
+    complaint.paused_until = None
+    if found is None:
+        return
+    ended = min(at, found.latest_end_at)
+    days = paused_natural_days(found.started_at, ended)
+    found.ended_at = ended
+    found.ended_by_id = actor.id if actor is not None and ended == at else None
+    found.paused_days = days
+    complaint.paused_days += days
+    if complaint.decided_at is None:
+        _move_deadline(session, complaint, _deadline(complaint, complaint.paused_days))
+    add_event(
+        session,
+        complaint.id,
+        ComplaintEventKind.CLOCK_RESUMED,
+        actor if ended == at else None,
+        {"paused_days": days, "decision_due_at": complaint.decision_due_at.isoformat()},
+    )
+
+
+def _move_deadline(session: Session, complaint: Complaint, due: datetime) -> None:
+    """Set the decision deadline; the open tasks due at it (the handler's) move with it, so
+    their ``dueAt`` and ``overdue`` say what the complaint says."""
+    before = complaint.decision_due_at
+    complaint.decision_due_at = due
+    if complaint.instance_id is None or before == due:
+        return
+    session.execute(
+        update(ProcessTask)
+        .where(
+            ProcessTask.instance_id == complaint.instance_id,
+            ProcessTask.status == TaskStatus.OPEN,
+            ProcessTask.due_at == before,
+        )
+        .values(due_at=due)
+    )
+
+
+def _deadline(complaint: Complaint, paused_days: int) -> datetime:
+    return decision_deadline(
+        complaint.accepted_at, DECISION_DAYS[complaint.complexity], paused_days
+    )
+
+
+def acknowledge_alert(session: Session, actor: Staff, alert_id: int) -> ComplaintAlert:
+    """Head office takes up an alert (a major complaint): who and when are recorded."""
+    alert = session.scalar(
+        select(ComplaintAlert).where(ComplaintAlert.id == alert_id).with_for_update()
+    )
+    if alert is None:
+        raise UserInputError.one(("id",), "NOT_FOUND", "no alert with this ID")
+    if alert.acknowledged_at is not None:
+        raise UserInputError.one(("id",), "NOT_OPEN", "the alert is already acknowledged")
+    alert.acknowledged_at = clock.now()
+    alert.acknowledged_by_id = actor.id
+    return alert
