@@ -62,6 +62,8 @@ class ComplaintEventKind(StrEnum):
 
     REGISTERED = "REGISTERED"
     HANDLER_ASSIGNED = "HANDLER_ASSIGNED"
+    # A task the diagram gave the person complained about went to someone else (recusal).
+    TASK_REROUTED = "TASK_REROUTED"
     TASK_COMPLETED = "TASK_COMPLETED"
     PLAN_MADE = "PLAN_MADE"
     RESOLVED_ON_THE_SPOT = "RESOLVED_ON_THE_SPOT"

@@ -69,6 +69,8 @@ ComplaintEventKind = bilingual_enum(
     {
         "REGISTERED": "The complaint was registered 已登记",
         "HANDLER_ASSIGNED": "A handler was assigned 已指派处理人",
+        "TASK_REROUTED": "A task the diagram gave the person complained about went to someone "
+        "else (recusal) 任务因回避改派",
         "TASK_COMPLETED": "A task of the process was completed 任务已办理",
         "PLAN_MADE": "A resolution plan was made 已制定处理方案",
         "RESOLVED_ON_THE_SPOT": "Resolved on the spot 当场解决",
