@@ -21,7 +21,7 @@ from authz.fields import PERSONAL_FIELDS, Effect, PolicyAccess
 from authz.grants import GrantPresence
 from authz.policy import AccessPolicy, RoleDecisions
 from authz.rights import holds_right, purpose_problem
-from authz.rows import visible_to
+from authz.rows import complaints_visible_to, visible_to
 from core import clock
 from core.errors import ApiError, ForbiddenError
 from store.sharing import ShareGrant
@@ -143,6 +143,18 @@ class Access:
             self._grant_column().is_not(None),
             self._consent_column().is_not(None),
         )
+
+    @property
+    def complaints_visible(self) -> ColumnElement[bool]:
+        """The complaints this request may see: of customers it sees — by a row scope other
+        than complaint assignment, a share grant or a consent — and those the caller handles.
+        Handling one complaint opens its customer, not the customer's other complaints."""
+        customers = or_(
+            visible_to(self.actor, self.row_scopes - {"complaints"}),
+            self._grant_column().is_not(None),
+            self._consent_column().is_not(None),
+        )
+        return complaints_visible_to(self.actor, customers)
 
     @property
     def writable(self) -> ColumnElement[bool]:

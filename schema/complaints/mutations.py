@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 import strawberry
 from sqlalchemy.exc import IntegrityError
@@ -17,7 +16,6 @@ from schema.shared.base import ContextInfo, user_errors
 from schema.shared.mutations import mutate
 from schema.shared.rights import HasRight
 from schema.shared.rights import mutation as guarded_mutation
-from store.complaints import Complaint
 
 
 @strawberry.input(description="A complaint as the customer made it (CMP-1). 投诉登记。")
@@ -61,8 +59,7 @@ class ComplaintMutation:
         self, info: ContextInfo, input: SubmitComplaintInput
     ) -> SubmitComplaintPayload:
         ctx = info.context
-
-        def command(session: Any) -> tuple[Complaint, bool]:
+        try:
             draft = logic.ComplaintDraft(
                 customer_id=pk_of(input.customer_id, "Customer", "customerId"),
                 channel=input.channel,
@@ -76,21 +73,22 @@ class ComplaintMutation:
                 if input.complained_branch
                 else None,
             )
-            return logic.submit(session, ctx.actor, draft, ctx.access.visible)
-
-        # A retried submission answers from a read: no unit of work, no second CHANGE entry.
-        key = input.idempotency_key.strip()
-        found = logic.find_submission(ctx.session, ctx.actor, key) if key else None
-        if found is not None:
-            return SubmitComplaintPayload(
-                errors=[], complaint=present(info, [found])[0], created=False
-            )
-        try:
+            # A retried submission answers from a read: no unit of work, no second CHANGE
+            # entry; the same key with a different request is refused.
+            key = draft.idempotency_key.strip()
+            found = logic.find_retry(ctx.session, ctx.actor, draft) if key else None
+            if found is not None:
+                return SubmitComplaintPayload(
+                    errors=[], complaint=present(info, [found])[0], created=False
+                )
             try:
-                complaint, created = mutate(info, command)
+                complaint, created = mutate(
+                    info,
+                    lambda session: logic.submit(session, ctx.actor, draft, ctx.access.visible),
+                )
             except IntegrityError:
                 # A concurrent retry with the same key won the race: answer with its complaint.
-                found = logic.find_submission(ctx.session, ctx.actor, input.idempotency_key.strip())
+                found = logic.find_retry(ctx.session, ctx.actor, draft)
                 if found is None:
                     raise
                 complaint, created = found, False

@@ -8,7 +8,6 @@ from typing import Any
 
 import strawberry
 
-from authz.rows import complaints_visible_to
 from core import clock
 from core.errors import ForbiddenError
 from core.ids import pk_of
@@ -24,7 +23,7 @@ from schema.shared.rights import field as guarded_field
 
 def _visible(info: ContextInfo) -> Any:
     ctx = info.context
-    return complaints_visible_to(ctx.actor, ctx.access.visible)
+    return ctx.access.complaints_visible
 
 
 def load_complaint(info: ContextInfo, pk: int) -> ComplaintNode | None:
