@@ -145,6 +145,12 @@ class Access:
         )
 
     @property
+    def in_rows(self) -> ColumnElement[bool]:
+        """The customers of the caller's own row scopes: never by a share grant or a consent
+        (those open a customer for reading, for their purpose — not for recording about them)."""
+        return visible_to(self.actor, self.row_scopes)
+
+    @property
     def complaints_visible(self) -> ColumnElement[bool]:
         """The complaints this request may see: of customers it sees — by a row scope other
         than complaint assignment, a share grant or a consent — and those the caller handles.
@@ -165,7 +171,7 @@ class Access:
     @property
     def row_columns(self) -> list[Any]:
         """Columns telling, per customer row, how it is seen: scope, grant or consent."""
-        own = visible_to(self.actor, self.row_scopes)
+        own = self.in_rows
         return [
             case((own, True), else_=False).label("in_scope"),
             self._grant_column().label("via_grant"),

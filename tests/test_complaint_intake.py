@@ -4,12 +4,14 @@ handle, not every complaint of that customer."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import text
 
+from core import clock
 from tests.complaint_steps import SUBMIT, assign, bj_customer, submit
-from tests.conftest import Backend
+from tests.conftest import Backend, branch_id
 
 LIST = "{ complaints(first: 100) { edges { node { id } } } }"
 ONE = "query($id: ID!) { node(id: $id) { id } }"
@@ -82,3 +84,63 @@ def test_cmp1_a_handler_sees_the_complaints_they_handle_not_the_customers_others
     assert {handled["id"], other["id"]} <= branch
     seen = backend.gql(ONE, {"id": customer["id"]}, staff="SH01CH01")["node"]
     assert seen == {"id": customer["id"]}
+
+
+GRANT = """mutation($input: CreateShareGrantInput!) {
+  createShareGrant(input: $input) { shareGrant { id } errors { code } } }"""
+REVOKE = "mutation($id: ID!) { revokeShareGrant(input: {id: $id}) { errors { code } } }"
+
+
+def test_cmp1_intake_outside_the_callers_rows_is_refused_like_a_missing_customer(
+    backend: Backend,
+) -> None:
+    """A Shanghai supervisor who sees a Beijing customer only through a share grant (contact
+    details, for customer service) registers no complaint about them: the same answer as for a
+    customer that does not exist, nothing written, no branch revealed (was: registered, and
+    the answer named the customer's branch). The customer's own branch registers it."""
+    customer = bj_customer(backend)
+    grant = backend.gql(
+        GRANT,
+        {
+            "input": {
+                "receivingRole": "BRANCH_SUPERVISOR",
+                "receivingBranch": branch_id(backend, "SH01SUP01"),
+                "purpose": "CUSTOMER_SERVICE",
+                "fieldGroups": ["contact", "complaints"],
+                "customers": [customer["id"]],
+                "expiresAt": (clock.now() + timedelta(days=30)).isoformat(),
+                "reason": "跨行协同服务",
+            }
+        },
+        staff="SUP0001",
+    )["createShareGrant"]
+    assert grant["errors"] == []
+    query = SUBMIT.replace("decisionDueAt }", "decisionDueAt branch }")
+
+    def intake(customer_id: str, key: str) -> dict[str, Any]:
+        values = {
+            "customerId": customer_id,
+            "channel": "BRANCH_COUNTER",
+            "category": "FEES_AND_CHARGES",
+            "description": "异地柜台投诉：账户管理费",
+            "idempotencyKey": key,
+        }
+        return dict(backend.post(query, {"input": values}, staff="SH01SUP01").json())
+
+    try:
+        seen = backend.gql(ONE, {"id": customer["id"]}, staff="SH01SUP01")["node"]
+        assert seen == {"id": customer["id"]}  # the grant opens the customer for reading
+        before = _count(backend)
+        granted = intake(customer["id"], "counter-sh-1")
+        missing = intake("Q3VzdG9tZXI6OTk5OTk5OQ==", "counter-sh-2")  # Customer:9999999
+        assert granted == missing, (granted, missing)
+        answer = granted["data"]["submitComplaint"]
+        assert answer["complaint"] is None
+        assert [(e["field"], e["code"]) for e in answer["errors"]] == [
+            (["customerId"], "NOT_FOUND")
+        ]
+        assert _count(backend) == before
+    finally:
+        backend.gql(REVOKE, {"id": grant["shareGrant"]["id"]}, staff="SUP0001")
+    # The customer's own branch registers it.
+    assert submit(backend, customer, "SUP0001")["reference"]

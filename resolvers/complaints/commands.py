@@ -111,9 +111,10 @@ def submit(
 ) -> tuple[Complaint, bool]:
     """Register a complaint and start its process; a retried submission returns the first one.
 
-    The customer must be one the caller sees (``visible``, the request's row condition): a
-    customer they may not see gets the answer of a missing one, so intake tells no one who banks
-    here, and no one records data about customers outside their rows.
+    The customer must be in the caller's rows (``visible``: their row scopes — not a share
+    grant or a consent, which open a customer for reading only): any other customer gets the
+    answer of a missing one, so intake tells no one who banks here, and no one records data
+    about customers outside their rows. The complaint belongs to the customer's branch.
     Returns the complaint and whether it was created now.
     """
     key = validation.text(draft.idempotency_key, "idempotencyKey", max_length=100)

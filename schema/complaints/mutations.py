@@ -84,7 +84,7 @@ class ComplaintMutation:
             try:
                 complaint, created = mutate(
                     info,
-                    lambda session: logic.submit(session, ctx.actor, draft, ctx.access.visible),
+                    lambda session: logic.submit(session, ctx.actor, draft, ctx.access.in_rows),
                 )
             except IntegrityError:
                 # A concurrent retry with the same key won the race: answer with its complaint.
