@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from store.staff import Staff
 from tests.complaint_steps import (
     DECISION,
     TASKS,
@@ -179,4 +180,52 @@ def test_cmp4_the_call_back_skips_the_relationship_manager_complained_about(
     ).json()
     assert theirs["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     do(backend, "BJ01RM01", complaint, "Task_CallBack", answers)
+    assert read(backend, complaint)["status"] == "CLOSED"
+
+
+def test_cmp4_the_resolution_plan_has_no_owner_the_complaint_is_about(backend: Backend) -> None:
+    """Carrying out the resolution plan is handling the complaint: its owner is not the person
+    complained about (the investigation is refused naming the field, nothing written)."""
+    complaint = submit(backend, _customer(backend), complainedStaff="BJ01RM02")
+    assign(backend, complaint)
+    task = task_of(backend, "SH01CH01", complaint, "Task_Investigate")
+    errors = complete(backend, "SH01CH01", task, investigation(plan_owner="BJ01RM02"))
+    assert [(e["field"], e["code"], e["complaintCode"]) for e in errors] == [
+        (["data", "plan_owner"], "DOMAIN_RULE", "HANDLER_CONFLICT")
+    ]
+    assert "PLAN_MADE" not in kinds(read(backend, complaint))
+    do(backend, "SH01CH01", complaint, "Task_Investigate", investigation(plan_owner="BJ01RM01"))
+
+
+def _set_active(backend: Backend, numbers: list[str], active: bool) -> None:
+    with backend.engine.begin() as connection:
+        connection.execute(
+            Staff.__table__.update()
+            .where(Staff.employee_no.in_(numbers))  # type: ignore[attr-defined]
+            .values(active=active)
+        )
+
+
+def test_cmp4_without_another_manager_the_call_back_goes_to_the_supervisor(
+    backend: Backend,
+) -> None:
+    """XA01's only active manager, the customer's own XA01RM01, is complained about: the
+    call-back goes to the branch's supervisor XA01SUP01, who does it."""
+    manager = backend.gql("{ me { id } }", staff="XA01RM01")["me"]["id"]
+    customer = create_customer(
+        backend, relationshipManager=manager, branch=branch_id(backend, "XA01SUP01")
+    )
+    complaint = submit(backend, customer, "XA01SUP01", complainedStaff="XA01RM01")
+    do(backend, "XA01SUP01", complaint, "Task_AssignHandler", {"handler": "SH01CH01"})
+    do(backend, "SH01CH01", complaint, "Task_Investigate", investigation())
+    others = ["XA01RM02", "XA01RM03", "XA01RM04"]
+    _set_active(backend, others, False)
+    try:
+        do(backend, "SH01CH01", complaint, "Task_DecisionNotice", DECISION)
+    finally:
+        _set_active(backend, others, True)
+    task = task_of(backend, "XA01SUP01", complaint, "Task_CallBack")
+    assert backend.gql(TASK, {"id": task})["task"]["assignee"]["employeeNo"] == "XA01SUP01"
+    answers = {"satisfaction_score": 4, "satisfied": True, "comments": "满意"}
+    do(backend, "XA01SUP01", complaint, "Task_CallBack", answers)
     assert read(backend, complaint)["status"] == "CLOSED"

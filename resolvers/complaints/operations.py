@@ -258,6 +258,9 @@ def record_investigation(call: OperationCall) -> dict[str, Any]:
             owner = staff_by_employee_number(call.session, data["plan_owner"])
             if owner is None or not owner.active:
                 problems.add(_field("plan_owner"), "NOT_FOUND", "no active staff member")
+            elif conflict := recusal(complaint, owner, ""):
+                # Carrying out the resolution is handling the complaint (recusal).
+                problems.add(_field("plan_owner"), "HANDLER_CONFLICT", conflict)
         if data.get("plan_deadline"):
             deadline = _plan_deadline(complaint, str(data["plan_deadline"]), complexity, problems)
     problems.raise_if_any()
