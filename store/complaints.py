@@ -113,6 +113,10 @@ class Complaint(Base):
         Index("ix_complaints_handler", "handler_id", "status"),
         Index("ix_complaints_customer", "customer_id"),
         Index("ix_complaints_branch", "branch_id", "status"),
+        # The complaint of an instance (task guards, operations); complaints about someone
+        # (the tasks kept out of their inbox by recusal).
+        Index("ix_complaints_instance", "instance_id"),
+        Index("ix_complaints_complained_staff", "complained_staff_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
