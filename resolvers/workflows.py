@@ -225,10 +225,10 @@ def guard_task(
     complete — as the runtime's for assignees a diagram names."""
     instance = session.get_one(ProcessInstance, task.instance_id)
     guard = runtime.guard_of(instance)
-    reason = (
-        guard.refusal(session, instance, task, staff, supervising) if guard is not None else None
-    )
-    if guard is not None and reason is not None:
+    if guard is None:
+        return
+    reason = guard.refusal(session, instance, task, staff, supervising)
+    if reason is not None:
         raise UserInputError.one((field,), guard.code, reason)
 
 

@@ -157,13 +157,17 @@ class Recusal:
         call-back when the customer's own manager is complained about); None leaves the task
         to its lane's other candidates. The timeline says where the task went."""
         complaint = _of_instance(session, instance)
-        if complaint is None or task.branch_id is None:
+        if complaint is None:
             return None
-        colleagues = session.scalars(
-            select(Staff)
-            .where(Staff.branch_id == task.branch_id, Staff.active.is_(True))
-            .order_by(Staff.employee_no)
-        ).all()
+        colleagues = (
+            session.scalars(
+                select(Staff)
+                .where(Staff.branch_id == task.branch_id, Staff.active.is_(True))
+                .order_by(Staff.employee_no)
+            ).all()
+            if task.branch_id is not None  # a bank-wide task stays with its lane
+            else []
+        )
         for role in (task.candidate_role, Role.BRANCH_SUPERVISOR.value):
             for person in colleagues:
                 if role in person.roles and recusal(complaint, person, task.candidate_role) is None:
