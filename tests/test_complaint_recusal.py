@@ -27,6 +27,7 @@ from tests.complaint_steps import (
     tasks_of,
 )
 from tests.conftest import Backend, branch_id, create_customer
+from tests.test_workflows import ORIGINAL, _deploy, restore_original  # noqa: F401 - a fixture
 
 CLAIM = """mutation($i: ClaimTaskInput!) {
   claimTask(input: $i) { task { assignee { employeeNo } } errors { field code complaintCode message } } }"""
@@ -229,3 +230,29 @@ def test_cmp4_without_another_manager_the_call_back_goes_to_the_supervisor(
     answers = {"satisfaction_score": 4, "satisfied": True, "comments": "满意"}
     do(backend, "XA01SUP01", complaint, "Task_CallBack", answers)
     assert read(backend, complaint)["status"] == "CLOSED"
+
+
+@pytest.mark.usefixtures("restore_original")
+def test_cmp4_a_diagram_without_the_handler_as_assignee_still_keeps_the_unit_out(
+    backend: Backend,
+) -> None:
+    """A process owner drops the investigation's assignee: the task waits for the handlers of
+    the customer's branch — the unit complained about — and none of them sees it in their
+    inbox or may claim it (the rule holds in code, whatever the diagram says)."""
+    unassigned = ORIGINAL.replace(
+        """<spiffworkflow:property name="assignee" value='assignment["handler_id"]' />""", "", 1
+    )
+    assert _deploy(backend, unassigned)["errors"] == []
+    complaint = submit(backend, _customer(backend), complainedStaff="BJ01RM02")
+    assign(backend, complaint)
+    current = backend.gql(
+        "query($id: ID!) { complaint(id: $id) { currentTasks { id elementId } } }",
+        {"id": complaint["id"]},
+        staff="SUP0001",
+    )["complaint"]["currentTasks"]
+    task = next(t["id"] for t in current if t["elementId"] == "Task_Investigate")
+    for handler in ("CH0001", "BJ01CH01"):
+        assert _inbox(backend, handler, complaint) == [], handler
+        claimed = backend.gql(CLAIM, {"i": {"id": task}}, staff=handler)["claimTask"]
+        assert _errors(claimed) == [(["id"], "DOMAIN_RULE", "HANDLER_CONFLICT")], handler
+    assert backend.gql(TASK, {"id": task})["task"] == {"status": "OPEN", "assignee": None}
