@@ -21,7 +21,7 @@ from authz.fields import PERSONAL_FIELDS, Effect, PolicyAccess
 from authz.grants import GrantPresence
 from authz.policy import AccessPolicy, RoleDecisions
 from authz.rights import holds_right, purpose_problem
-from authz.rows import visible_to
+from authz.rows import complaints_visible_to, visible_to
 from core import clock
 from core.errors import ApiError, ForbiddenError
 from store.sharing import ShareGrant
@@ -145,6 +145,24 @@ class Access:
         )
 
     @property
+    def in_rows(self) -> ColumnElement[bool]:
+        """The customers of the caller's own row scopes: never by a share grant or a consent
+        (those open a customer for reading, for their purpose — not for recording about them)."""
+        return visible_to(self.actor, self.row_scopes)
+
+    @property
+    def complaints_visible(self) -> ColumnElement[bool]:
+        """The complaints this request may see: of customers it sees — by a row scope other
+        than complaint assignment, a share grant or a consent — and those the caller handles.
+        Handling one complaint opens its customer, not the customer's other complaints."""
+        customers = or_(
+            visible_to(self.actor, self.row_scopes - {"complaints"}),
+            self._grant_column().is_not(None),
+            self._consent_column().is_not(None),
+        )
+        return complaints_visible_to(self.actor, customers)
+
+    @property
     def writable(self) -> ColumnElement[bool]:
         """The customers this request may change: its write row scopes (never grants, consents)."""
         scopes = self.decisions.write_scopes if self.decisions else frozenset()
@@ -153,7 +171,7 @@ class Access:
     @property
     def row_columns(self) -> list[Any]:
         """Columns telling, per customer row, how it is seen: scope, grant or consent."""
-        own = visible_to(self.actor, self.row_scopes)
+        own = self.in_rows
         return [
             case((own, True), else_=False).label("in_scope"),
             self._grant_column().label("via_grant"),

@@ -2,7 +2,8 @@
 
 The GraphQL parts (query, mutation and subscription types, node loaders) are listed in
 ``schema.schema``; the workflow parts (service operations diagrams may call, listeners of
-completed tasks) here. The app, the worker and every CLI command call :func:`wire` first.
+completed tasks, guards of who may hold tasks) here. The app, the worker and every CLI
+command call :func:`wire` first.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from __future__ import annotations
 from resolvers import workflows as processes
 from resolvers.complaints import operations as complaints
 from resolvers.sharing import operations as sharing
-from workflows import operations
+from workflows import operations, runtime
 
 
 def wire() -> None:
     """Install every domain's service operations and task listeners (idempotent)."""
     operations.install(complaints.OPERATIONS, sharing.OPERATIONS)
     processes.install_task_listeners(dict(complaints.TASK_LISTENERS))
+    runtime.install_task_guards(dict(complaints.TASK_GUARDS))

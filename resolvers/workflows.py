@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, false, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, false, not_, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from core import clock
@@ -237,14 +237,35 @@ def task_filter_fields(now: datetime) -> dict[str, FilterField]:
 
 
 def task_page(session: Session, staff: Staff, request: PageRequest, where: Any = None) -> Page:
-    """The caller's inbox: open tasks they may do, oldest first (``where``: a ``TaskWhere``)."""
+    """The caller's inbox: open tasks they may do, oldest first (``where``: a ``TaskWhere``);
+    never a task a domain's guard keeps from them (recusal)."""
     statement: Select[Any] = select(ProcessTask).where(
         ProcessTask.status == TaskStatus.OPEN,
         candidate_condition(staff),
+        *(not_(guard.hidden(staff)) for guard in runtime.task_guards()),
         compile_where(where, task_filter_fields(clock.now())),
     )
     keys = [SortKey(ProcessTask.id, False, int)]
     return paginate(session, statement, keys, request, lambda t: [t.id])
+
+
+def guard_task(
+    session: Session,
+    task: ProcessTask,
+    staff: Staff,
+    field: str = "id",
+    supervising: bool = False,
+) -> None:
+    """Refuse ``staff`` a task the domain's guard keeps from them (a complaint's recusal): the
+    one check of every path to a task — claim, reassign (the supervisor and the new assignee),
+    complete — as the runtime's for assignees a diagram names."""
+    instance = session.get_one(ProcessInstance, task.instance_id)
+    guard = runtime.guard_of(instance)
+    if guard is None:
+        return
+    reason = guard.refusal(session, instance, task, staff, supervising)
+    if reason is not None:
+        raise UserInputError.one((field,), guard.code, reason)
 
 
 def claim_task(session: Session, actor: Staff, task_id: int) -> ProcessTask:
@@ -255,6 +276,7 @@ def claim_task(session: Session, actor: Staff, task_id: int) -> ProcessTask:
         raise ForbiddenError("only a candidate of this task may claim it")
     if task.assignee_id not in (None, actor.id):
         raise UserInputError.one(("id",), "ALREADY_ASSIGNED", "someone else has this task")
+    guard_task(session, task, actor)
     task.assignee_id = actor.id
     return task
 
@@ -265,6 +287,8 @@ def reassign_task(session: Session, actor: Staff, task_id: int, employee_no: str
         raise ForbiddenError("only a supervisor of the task's branch may reassign it")
     if task.status is not TaskStatus.OPEN:
         raise UserInputError.one(("id",), "TASK_NOT_OPEN", "the task is no longer open")
+    # A supervisor the case is about does not pick who handles it either.
+    guard_task(session, task, actor, supervising=True)
     person = staff_by_employee_number(session, employee_no)
     if person is None or not person.active:
         raise UserInputError.one(("assignee",), "NOT_FOUND", "no active staff member")
@@ -272,6 +296,7 @@ def reassign_task(session: Session, actor: Staff, task_id: int, employee_no: str
         raise UserInputError.one(
             ("assignee",), "NOT_A_CANDIDATE", "must hold the task's role in the task's branch"
         )
+    guard_task(session, task, person, "assignee")
     task.assignee_id = person.id
     return task
 
@@ -296,6 +321,7 @@ def complete_task(
         raise ForbiddenError("this task is assigned to someone else")
     if task.assignee_id is None and not _may_take(task, actor):
         raise ForbiddenError("only a candidate of this task may complete it")
+    guard_task(session, task, actor)
     prefix, _, record_id = instance.business_key.partition(":")
     if prefix in _listeners:
         _listeners[prefix](session, int(record_id), task, actor, data)

@@ -78,6 +78,8 @@ class ComplaintEventKind(StrEnum):
 
     REGISTERED = "REGISTERED"
     HANDLER_ASSIGNED = "HANDLER_ASSIGNED"
+    # A task the diagram gave the person complained about went to someone else (recusal).
+    TASK_REROUTED = "TASK_REROUTED"
     TASK_COMPLETED = "TASK_COMPLETED"
     PLAN_MADE = "PLAN_MADE"
     RESOLVED_ON_THE_SPOT = "RESOLVED_ON_THE_SPOT"
@@ -133,6 +135,10 @@ class Complaint(Base):
         Index("ix_complaints_handler", "handler_id", "status"),
         Index("ix_complaints_customer", "customer_id"),
         Index("ix_complaints_branch", "branch_id", "status"),
+        # The complaint of an instance (task guards, operations); complaints about someone
+        # (the tasks kept out of their inbox by recusal).
+        Index("ix_complaints_instance", "instance_id"),
+        Index("ix_complaints_complained_staff", "complained_staff_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -13,6 +13,9 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from core import clock
 from store.base import Base, UTCDateTime
 
+# The refusal of a key reused for another request (every creating mutation says the same).
+KEY_REUSED = "this idempotency key was used for a different request; use a new key"
+
 
 class IdempotencyKey(Base):
     """One key of one caller for one mutation, and what the mutation created with it."""

@@ -15,14 +15,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -50,6 +50,54 @@ log = logging.getLogger("kehu.workflows")
 BANK_WIDE_ROLES = frozenset(
     {Role.HEAD_OFFICE, Role.SECURITY_ADMIN, Role.RISK_OFFICER, Role.AUDITOR, Role.PROCESS_OWNER}
 )
+
+
+class TaskGuard(Protocol):
+    """A domain's rule on who may hold and do the user tasks of its instances (e.g. recusal).
+
+    The runtime asks it about every assignee a diagram names; the task commands (claim,
+    reassign, complete) and the inbox ask it about people — so a changed diagram cannot route
+    a task past the rule, and no path to a task forgets it.
+    """
+
+    # The error code of a refusal (one of the domain's codes).
+    code: str
+
+    def refusal(
+        self,
+        session: Session,
+        instance: ProcessInstance,
+        task: ProcessTask,
+        staff: Staff,
+        supervising: bool = False,
+    ) -> str | None:
+        """Why ``staff`` may not hold or do ``task`` — or, ``supervising``, reassign it (None:
+        they may)."""
+
+    def substitute(
+        self, session: Session, instance: ProcessInstance, task: ProcessTask, refused: int
+    ) -> int | None:
+        """Who gets a new ``task`` whose assignee ``refused`` may not hold it (None: its lane)."""
+
+    def hidden(self, staff: Staff) -> ColumnElement[bool]:
+        """SQL over task rows: the tasks ``staff`` may not hold (left out of their inbox)."""
+
+
+# Keyed by the business-key prefix of the instances they guard ("complaint"; kehu.wiring).
+_guards: dict[str, TaskGuard] = {}
+
+
+def install_task_guards(guards: dict[str, TaskGuard]) -> None:
+    _guards.update(guards)
+
+
+def task_guards() -> list[TaskGuard]:
+    return list(_guards.values())
+
+
+def guard_of(instance: ProcessInstance) -> TaskGuard | None:
+    """The guard of the domain ``instance`` belongs to, if that domain installed one."""
+    return _guards.get(instance.business_key.partition(":")[0])
 
 
 def find_latest_version(session: Session, process_key: str) -> ProcessVersion | None:
@@ -504,7 +552,9 @@ def _sync_tasks(
     known = {row.spiff_task_id for row in open_rows}
     for spiff_id, task in ready.items():
         if spiff_id not in known:
-            session.add(_task_row(instance, task, now))
+            row = _task_row(instance, task, now)
+            _guard_assignee(session, instance, row)
+            session.add(row)
     session.flush()
 
 
@@ -526,6 +576,17 @@ def refresh_open_tasks(session: Session, instance: ProcessInstance, workflow: Bp
         row.candidate_role, row.branch_id = fresh.candidate_role, fresh.branch_id
         row.form_name, row.due_at = fresh.form_name, fresh.due_at
     session.flush()
+
+
+def _guard_assignee(session: Session, instance: ProcessInstance, row: ProcessTask) -> None:
+    """An assignee the diagram names but the domain's guard refuses gets a substitute."""
+    guard = guard_of(instance)
+    if guard is None or row.assignee_id is None:
+        return
+    person = session.get(Staff, row.assignee_id)
+    if person is not None and guard.refusal(session, instance, row, person) is None:
+        return
+    row.assignee_id = guard.substitute(session, instance, row, row.assignee_id)
 
 
 def _task_row(instance: ProcessInstance, task: SpiffTask, now: datetime) -> ProcessTask:

@@ -22,6 +22,7 @@ from resolvers.customers.history import audit_change
 from resolvers.shared import validation
 from resolvers.shared.staff import staff_by_employee_number
 from resolvers.workflows import start_for
+from store import idempotency
 from store.complaints import (
     ALERT_MAJOR,
     Category,
@@ -94,6 +95,55 @@ def find_submission(session: Session, actor: Staff, key: str) -> Complaint | Non
     )
 
 
+def find_retry(session: Session, actor: Staff, draft: ComplaintDraft) -> Complaint | None:
+    """The complaint this submission retries (same caller, key and request), if any; a key
+    already used for a different request is refused, as for every creating mutation."""
+    found = find_submission(session, actor, draft.idempotency_key.strip())
+    if found is not None and not _same_request(session, found, draft):
+        raise UserInputError.one(("idempotencyKey",), "INVALID", idempotency.KEY_REUSED)
+    return found
+
+
+def _same_request(session: Session, complaint: Complaint, draft: ComplaintDraft) -> bool:
+    """Whether ``draft`` asks for what ``complaint`` registered (as it was cleaned then)."""
+    try:
+        description = validation.text(draft.description, "description", max_length=4000)
+        remedy = (
+            validation.text(draft.requested_remedy, "requestedRemedy", max_length=1000)
+            if draft.requested_remedy is not None
+            else None
+        )
+        amount = (
+            validation.money(draft.amount_in_dispute, "amountInDispute")
+            if draft.amount_in_dispute is not None
+            else None
+        )
+        referral = (
+            validation.text(draft.regulator_reference, "regulatorReference", max_length=64)
+            if draft.regulator_reference
+            else None
+        )
+    except UserInputError:
+        return False
+    staff = (
+        staff_by_employee_number(session, draft.complained_staff)
+        if draft.complained_staff
+        else None
+    )
+    return (
+        complaint.customer_id == draft.customer_id
+        and complaint.channel == draft.channel
+        and complaint.category == draft.category
+        and complaint.description == description
+        and (complaint.requested_remedy or None) == (remedy or None)
+        and complaint.amount_in_dispute == amount
+        and complaint.complained_staff_id == (staff.id if staff else None)
+        and draft.complained_branch_id in (None, complaint.complained_branch_id)
+        and complaint.persons_involved == draft.persons_involved
+        and (complaint.regulator_reference or None) == referral
+    )
+
+
 def submit(
     session: Session,
     actor: Staff,
@@ -103,13 +153,14 @@ def submit(
 ) -> tuple[Complaint, bool]:
     """Register a complaint and start its process; a retried submission returns the first one.
 
-    The customer must be one the caller sees (``visible``, the request's row condition): a
-    customer they may not see gets the answer of a missing one, so intake tells no one who banks
-    here, and no one records data about customers outside their rows.
+    The customer must be in the caller's rows (``visible``: their row scopes — not a share
+    grant or a consent, which open a customer for reading only): any other customer gets the
+    answer of a missing one, so intake tells no one who banks here, and no one records data
+    about customers outside their rows. The complaint belongs to the customer's branch.
     Returns the complaint and whether it was created now.
     """
     key = validation.text(draft.idempotency_key, "idempotencyKey", max_length=100)
-    existing = find_submission(session, actor, key)
+    existing = find_retry(session, actor, draft)
     if existing is not None:
         return existing, False
     problems = Problems()

@@ -12,7 +12,7 @@ import json
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from core import clock
@@ -46,7 +46,7 @@ from store.complaints import (
     SlaState,
 )
 from store.staff import Role, Staff
-from store.workflows import ProcessTask
+from store.workflows import ProcessInstance, ProcessTask
 from workflows.operations import OperationCall, OperationSet, Parameter, ProcessRules
 
 
@@ -91,6 +91,118 @@ def _note_task(
 TASK_LISTENERS = {"complaint": _note_task}
 
 
+# --- recusal (CMP-2, CMP-4; 办法第十七条 回避制度) ------------------------------------------------
+
+
+def recusal(complaint: Complaint, staff: Staff, role: str) -> str | None:
+    """Why ``staff`` must stay out of a task of ``role`` on ``complaint`` (None: they need not).
+
+    The one rule of every path: the person complained about holds, claims, is given and
+    completes no task of the complaint (assignment, investigation, decision, call-back, review,
+    supervision); the handler's tasks go to no one of the unit complained about either.
+    :func:`_recused_tasks` is the same rule in SQL.
+    """
+    if complaint.complained_staff_id is not None and staff.id == complaint.complained_staff_id:
+        return "is the person the complaint is about"
+    if (
+        role == Role.COMPLAINT_HANDLER
+        and complaint.complained_branch_id is not None
+        and staff.branch_id == complaint.complained_branch_id
+    ):
+        return "belongs to the unit the complaint is about"
+    return None
+
+
+def _recused_tasks(staff: Staff) -> ColumnElement[bool]:
+    """SQL over task rows: the complaint tasks :func:`recusal` keeps from ``staff``."""
+
+    def instances(condition: ColumnElement[bool]) -> Any:
+        # NOT IN over a NULL would hide every task: only complaints with an instance.
+        return select(Complaint.instance_id).where(Complaint.instance_id.is_not(None), condition)
+
+    return or_(
+        ProcessTask.instance_id.in_(instances(Complaint.complained_staff_id == staff.id)),
+        and_(
+            ProcessTask.candidate_role == Role.COMPLAINT_HANDLER.value,
+            ProcessTask.instance_id.in_(
+                instances(Complaint.complained_branch_id == staff.branch_id)
+            ),
+        ),
+    )
+
+
+class Recusal:
+    """The complaint process's task guard (``workflows.runtime.TaskGuard``): :func:`recusal`
+    on every path to a task, and a substitute for an assignee the rule refuses."""
+
+    code = "HANDLER_CONFLICT"
+
+    def refusal(
+        self,
+        session: Session,
+        instance: ProcessInstance,
+        task: ProcessTask,
+        staff: Staff,
+        supervising: bool = False,
+    ) -> str | None:
+        complaint = _of_instance(session, instance)
+        if complaint is None:
+            return None
+        # Supervisors of the unit complained about assign its handler, as in the first
+        # assignment; only the person complained about is kept out of that.
+        reason = recusal(complaint, staff, "" if supervising else task.candidate_role)
+        return f"the person {reason} (recusal)" if reason else None
+
+    def substitute(
+        self, session: Session, instance: ProcessInstance, task: ProcessTask, refused: int
+    ) -> int | None:
+        """Another holder of the task's role in its branch, else the branch's supervisor (the
+        call-back when the customer's own manager is complained about); None leaves the task
+        to its lane's other candidates. The timeline says where the task went."""
+        complaint = _of_instance(session, instance)
+        if complaint is None:
+            return None
+        colleagues = (
+            session.scalars(
+                select(Staff)
+                .where(Staff.branch_id == task.branch_id, Staff.active.is_(True))
+                .order_by(Staff.employee_no)
+            ).all()
+            if task.branch_id is not None  # a bank-wide task stays with its lane
+            else []
+        )
+        for role in (task.candidate_role, Role.BRANCH_SUPERVISOR.value):
+            for person in colleagues:
+                if role in person.roles and recusal(complaint, person, task.candidate_role) is None:
+                    _note_rerouted(session, complaint, task, person)
+                    return person.id
+        _note_rerouted(session, complaint, task, None)
+        return None
+
+    def hidden(self, staff: Staff) -> ColumnElement[bool]:
+        return _recused_tasks(staff)
+
+
+def _of_instance(session: Session, instance: ProcessInstance) -> Complaint | None:
+    return session.scalar(select(Complaint).where(Complaint.instance_id == instance.id))
+
+
+def _note_rerouted(
+    session: Session, complaint: Complaint, task: ProcessTask, to: Staff | None
+) -> None:
+    add_event(
+        session,
+        complaint.id,
+        ComplaintEventKind.TASK_REROUTED,
+        None,
+        {"task": task.name, "element": task.element_id, "to": to.employee_no if to else None},
+    )
+
+
+# Who may hold the tasks of complaint instances (kehu.wiring).
+TASK_GUARDS = {"complaint": Recusal()}
+
+
 # --- operations of the complaint diagram -------------------------------------------------------
 
 
@@ -131,16 +243,9 @@ def assign_handler(call: OperationCall) -> dict[str, Any]:
         raise UserInputError.one(
             _field("handler"), "INVALID_HANDLER", "must be an active complaint handler"
         )
-    if handler.id == complaint.complained_staff_id:
-        raise UserInputError.one(
-            _field("handler"), "HANDLER_CONFLICT", "is the person the complaint is about"
-        )
-    if complaint.complained_branch_id is not None and (
-        handler.branch_id == complaint.complained_branch_id
-    ):
-        raise UserInputError.one(
-            _field("handler"), "HANDLER_CONFLICT", "belongs to the unit the complaint is about"
-        )
+    conflict = recusal(complaint, handler, Role.COMPLAINT_HANDLER)
+    if conflict is not None:
+        raise UserInputError.one(_field("handler"), "HANDLER_CONFLICT", conflict)
     complaint.handler_id = handler.id
     complaint.status = ComplaintStatus.INVESTIGATING
     add_event(
@@ -174,6 +279,9 @@ def record_investigation(call: OperationCall) -> dict[str, Any]:
             owner = staff_by_employee_number(call.session, data["plan_owner"])
             if owner is None or not owner.active:
                 problems.add(_field("plan_owner"), "NOT_FOUND", "no active staff member")
+            elif conflict := recusal(complaint, owner, ""):
+                # Carrying out the resolution is handling the complaint (recusal).
+                problems.add(_field("plan_owner"), "HANDLER_CONFLICT", conflict)
         if data.get("plan_deadline"):
             deadline = _plan_deadline(complaint, str(data["plan_deadline"]), complexity, problems)
     if data.get("systemic"):

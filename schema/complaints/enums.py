@@ -80,6 +80,8 @@ ComplaintEventKind = bilingual_enum(
     {
         "REGISTERED": "The complaint was registered 已登记",
         "HANDLER_ASSIGNED": "A handler was assigned 已指派处理人",
+        "TASK_REROUTED": "A task the diagram gave the person complained about went to someone "
+        "else (recusal) 任务因回避改派",
         "TASK_COMPLETED": "A task of the process was completed 任务已办理",
         "PLAN_MADE": "A resolution plan was made 已制定处理方案",
         "RESOLVED_ON_THE_SPOT": "Resolved on the spot 当场解决",
@@ -181,7 +183,8 @@ ComplaintErrorCode = bilingual_enum(
         "EXPRESSION_LIMIT": "An expression of the complaint process exceeded the sandbox's "
         "limits 表达式超出沙箱限制",
         "INVALID_HANDLER": "Not an active complaint handler 处理人无效",
-        "HANDLER_CONFLICT": "The handler is the person or unit complained about 处理人需回避",
+        "HANDLER_CONFLICT": "The person (or, for the handler's tasks, the unit) complained "
+        "about takes no part in the complaint: recusal 需回避",
         "INCONSISTENT": "Answers contradict each other 填写内容矛盾",
         "DEADLINE_TOO_LATE": "Beyond the allowed number of days 超出期限",
         "DATE_IN_PAST": "The date lies in the past 日期已过",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
 
 import strawberry
 from sqlalchemy import ColumnElement
@@ -152,8 +151,7 @@ class ComplaintMutation:
         self, info: ContextInfo, input: SubmitComplaintInput
     ) -> SubmitComplaintPayload:
         ctx = info.context
-
-        def command(session: Any) -> tuple[Complaint, bool]:
+        try:
             draft = logic.ComplaintDraft(
                 customer_id=pk_of(input.customer_id, "Customer", "customerId"),
                 channel=input.channel,
@@ -169,24 +167,27 @@ class ComplaintMutation:
                 if input.complained_branch
                 else None,
             )
+            # A retried submission answers from a read: no unit of work, no second CHANGE
+            # entry; the same key with a different request is refused.
+            key = draft.idempotency_key.strip()
+            found = logic.find_retry(ctx.session, ctx.actor, draft) if key else None
+            if found is not None:
+                return SubmitComplaintPayload(
+                    errors=[], complaint=present(info, [found])[0], created=False
+                )
             thresholds = logic.MajorThresholds(
                 ctx.settings.major_complaint_persons, ctx.settings.major_complaint_amount
             )
-            return logic.submit(session, ctx.actor, draft, ctx.access.visible, thresholds)
-
-        # A retried submission answers from a read: no unit of work, no second CHANGE entry.
-        key = input.idempotency_key.strip()
-        found = logic.find_submission(ctx.session, ctx.actor, key) if key else None
-        if found is not None:
-            return SubmitComplaintPayload(
-                errors=[], complaint=present(info, [found])[0], created=False
-            )
-        try:
             try:
-                complaint, created = mutate(info, command)
+                complaint, created = mutate(
+                    info,
+                    lambda session: logic.submit(
+                        session, ctx.actor, draft, ctx.access.in_rows, thresholds
+                    ),
+                )
             except IntegrityError:
                 # A concurrent retry with the same key won the race: answer with its complaint.
-                found = logic.find_submission(ctx.session, ctx.actor, input.idempotency_key.strip())
+                found = logic.find_retry(ctx.session, ctx.actor, draft)
                 if found is None:
                     raise
                 complaint, created = found, False

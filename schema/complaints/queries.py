@@ -9,7 +9,6 @@ from typing import Any
 import strawberry
 from sqlalchemy import and_
 
-from authz.rows import complaints_visible_to
 from core import clock
 from core.errors import ForbiddenError
 from core.ids import pk_of
@@ -37,7 +36,7 @@ from store.complaints import ComplaintAlert
 
 def _visible(info: ContextInfo) -> Any:
     ctx = info.context
-    return complaints_visible_to(ctx.actor, ctx.access.visible)
+    return ctx.access.complaints_visible
 
 
 def load_complaint(info: ContextInfo, pk: int) -> ComplaintNode | None:

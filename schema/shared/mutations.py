@@ -76,11 +76,7 @@ def _fingerprint(given: Any) -> str:
 
 def _repeat(session: Session, found: idempotency.IdempotencyKey, fingerprint: str) -> Any:
     if found.fingerprint != fingerprint:
-        raise UserInputError.one(
-            ("idempotencyKey",),
-            "INVALID",
-            "this idempotency key was used for a different request; use a new key",
-        )
+        raise UserInputError.one(("idempotencyKey",), "INVALID", idempotency.KEY_REUSED)
     return found.result
 
 

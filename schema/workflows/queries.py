@@ -8,7 +8,6 @@ from collections.abc import Callable
 import strawberry
 from sqlalchemy import select
 
-from authz.rows import complaints_visible_to
 from core.errors import NotFoundError
 from core.ids import pk_of
 from resolvers import workflows as logic
@@ -60,7 +59,7 @@ def _sees_record(info: ContextInfo, business_key: str) -> bool:
     if prefix != "complaint" or not record_id.isdigit():
         return False
     ctx = info.context
-    visible = complaints_visible_to(ctx.actor, ctx.access.visible)
+    visible = ctx.access.complaints_visible
     return (
         ctx.session.scalar(select(Complaint.id).where(Complaint.id == int(record_id), visible))
         is not None
