@@ -339,6 +339,44 @@ def _stored(backend: Backend, xml: str) -> str:
         return global_id("ProcessVersion", version.id)
 
 
+def test_plat2_a_condition_failing_at_run_time_is_an_incident_and_the_rest_goes_on(
+    backend: Backend, restore_original: None
+) -> None:
+    """A condition reading a variable not set yet fails its gateway: an incident telling only
+    the kind of error (an expression's message may quote process variables), while the
+    parallel branch (the decision notice) goes on; the corrected version migrated, a retry
+    resolves it."""
+    broken = ORIGINAL.replace(
+        "<bpmn:conditionExpression>systemic</bpmn:conditionExpression>",
+        '<bpmn:conditionExpression>review_outcome == "CHANGED"</bpmn:conditionExpression>',
+    )
+    assert broken != ORIGINAL
+    assert _deploy(backend, broken)["errors"] == []
+    complaint = submit(backend, bj_customer(backend))
+    key = f"complaint:{complaint_pk(backend, complaint)}"
+    assign(backend, complaint)
+    do(backend, "SH01CH01", complaint, "Task_Investigate", investigation())
+    [incident] = _incidents(backend, key)
+    assert incident["elementId"] == "Gateway_SystemicCheck"
+    assert incident["elementName"] == "Systemic issue? 共性问题?"
+    assert incident["error"] == "an expression of the element failed: NameError"
+    assert "Task_DecisionNotice" in {
+        t["elementId"] for t in read(backend, complaint)["currentTasks"]
+    }
+    fixed = _deploy(backend, ORIGINAL)
+    moved = backend.gql(
+        MIGRATE,
+        {"input": {"instance": incident["instance"]["id"], "version": fixed["version"]["id"]}},
+        staff="PO0001",
+    )["migrateProcessInstance"]
+    assert moved["errors"] == []
+    retried = backend.gql(RETRY, {"input": {"id": incident["id"]}}, staff="PO0001")
+    assert retried["retryProcessIncident"]["incident"]["status"] == "RESOLVED"
+    # Both branches meet again: the complaint closes once decided and called back.
+    decide_and_call_back(backend, complaint)
+    assert read(backend, complaint)["status"] == "CLOSED"
+
+
 def test_plat2_migration_refuses_only_what_the_diff_makes_unsafe_naming_bpmn_elements(
     backend: Backend, restore_original: None
 ) -> None:

@@ -342,8 +342,11 @@ def _incident_error(run: engine.Run, exc: BaseException) -> str:
         text = f"operation {run.operation}: {type(run.error).__name__}: {run.error}"
     else:
         cause: BaseException = exc
-        while isinstance(cause, SpiffWorkflowException) and cause.__cause__ is not None:
-            cause = cause.__cause__
+        while isinstance(cause, SpiffWorkflowException):
+            inner = getattr(cause, "exception", None) or cause.__cause__ or cause.__context__
+            if not isinstance(inner, BaseException):
+                break
+            cause = inner
         text = f"an expression of the element failed: {type(cause).__name__}"
     return text[:500]
 
