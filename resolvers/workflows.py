@@ -325,6 +325,11 @@ def known_operations() -> list[tuple[str, str]]:
     return list(operations.known().items())
 
 
+def operation_parameters(name: str) -> tuple[operations.Parameter, ...]:
+    """The parameters operation ``name`` declares (for process owners)."""
+    return operations.parameters(name)
+
+
 def instances_by_id(session: Session, ids: Sequence[int]) -> dict[int, ProcessInstance]:
     if len(ids) == 1:  # e.g. the task a mutation just completed: usually already in the session
         row = session.get(ProcessInstance, ids[0])

@@ -208,6 +208,25 @@ def test_plat2_deploy_evaluates_timers_parameters_and_variables_naming_the_eleme
     assert expected in _errors(payload), payload["errors"]
 
 
+def test_plat2_process_owners_see_what_each_operation_accepts(backend: Backend) -> None:
+    found = backend.gql(
+        "{ serviceOperations { name parameters { name type required choices minimum maximum } } }",
+        staff="PO0001",
+    )["serviceOperations"]
+    by_name = {op["name"]: op["parameters"] for op in found}
+    assert by_name["extend_deadline"] == [
+        {
+            "name": "days",
+            "type": "int",
+            "required": True,
+            "choices": ["30", "60"],
+            "minimum": None,
+            "maximum": None,
+        }
+    ]
+    assert by_name["close_complaint"] == []
+
+
 def test_cmp3_deploy_keeps_the_complaint_stages(backend: Backend) -> None:
     """CMP-3: a process owner may change the flow, not drop assignment, investigation, the
     decision notice, the call-back or the review, nor put them out of order."""
