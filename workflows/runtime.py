@@ -287,7 +287,7 @@ def run_steps(run: engine.Run, action: Callable[[], Any]) -> None:
             element = getattr(getattr(exc, "task", None), "task_spec", None)
             failed = [
                 task
-                for task in _failed_tasks(workflow)
+                for task in failed_tasks(workflow)
                 if task.id not in failed_before and not task.task_spec.manual
             ]
             if (
@@ -295,7 +295,7 @@ def run_steps(run: engine.Run, action: Callable[[], Any]) -> None:
                 or _budget_exceeded(exc)
                 or any(
                     t.task_spec.manual and t.id not in failed_before
-                    for t in _failed_tasks(workflow)
+                    for t in failed_tasks(workflow)
                 )
             ):
                 raise step_error(exc, getattr(element, "bpmn_id", None)) from None
@@ -315,17 +315,13 @@ def element_of(spec: Any) -> str:
 
 def failed_tasks(workflow: BpmnWorkflow | None) -> list[SpiffTask]:
     """The tasks of ``workflow`` whose step failed (they wait for a retry)."""
-    return _failed_tasks(workflow)
-
-
-def _failed_tasks(workflow: BpmnWorkflow | None) -> list[SpiffTask]:
     if workflow is None:
         return []
     return [t for t in _all_tasks(workflow) if t.state == TaskState.ERROR]
 
 
 def _failed_task_ids(workflow: BpmnWorkflow | None) -> set[UUID]:
-    return {task.id for task in _failed_tasks(workflow)}
+    return {task.id for task in failed_tasks(workflow)}
 
 
 def _budget_exceeded(exc: BaseException) -> bool:
