@@ -294,8 +294,7 @@ def run_steps(run: engine.Run, action: Callable[[], Any]) -> None:
                 not failed
                 or _budget_exceeded(exc)
                 or any(
-                    t.task_spec.manual and t.id not in failed_before
-                    for t in failed_tasks(workflow)
+                    t.task_spec.manual and t.id not in failed_before for t in failed_tasks(workflow)
                 )
             ):
                 raise step_error(exc, getattr(element, "bpmn_id", None)) from None
