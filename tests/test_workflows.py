@@ -558,6 +558,56 @@ def test_plat2_a_failing_timer_step_opens_an_incident_and_a_retry_resumes_it(
     assert [e["code"] for e in done["retryProcessIncident"]["errors"]] == ["INCIDENT_RESOLVED"]
 
 
+PROGRESS_OPERATOR = """        <spiffworkflow:serviceTaskOperator id="notify_progress" resultVariable="progress">
+          <spiffworkflow:parameters>
+          </spiffworkflow:parameters>
+        </spiffworkflow:serviceTaskOperator>
+"""
+
+
+def test_plat2_a_wake_up_the_diagram_refuses_is_an_incident_the_worker_waits_on(
+    backend: Backend, restore_original: None
+) -> None:
+    """A timer step over its budget refuses the whole wake-up (nothing moves): an incident names
+    the element, the worker stops trying it every run, and the retry fires it once fixed."""
+    assert ORIGINAL.count(PROGRESS_OPERATOR) == 2
+    costly = "<spiffworkflow:preScript>kept = sum(range(len(handler) * 10**6))</spiffworkflow:preScript>\n"
+    broken = ORIGINAL.replace(PROGRESS_OPERATOR, PROGRESS_OPERATOR + costly, 1)
+    assert _deploy(backend, broken)["errors"] == []
+    complaint = submit(backend, bj_customer(backend))
+    key = f"complaint:{complaint_pk(backend, complaint)}"
+    assign(backend, complaint)
+    before = read(backend, complaint)
+    at = clock.now() + timedelta(days=5, minutes=5)
+    assert fire_timers(backend, at).failed == 1
+    [incident] = _incidents(backend, key)
+    assert incident["elementId"] == "Task_ProgressInvestigation"
+    assert incident["error"].startswith("EXPRESSION_LIMIT: ")
+    assert read(backend, complaint)["timeline"] == before["timeline"]
+    # The worker leaves it for the process owner (it failed the same way on every run).
+    later = fire_timers(backend, at + timedelta(minutes=1))
+    assert (later.advanced, later.failed) == (0, 0)
+    with clock.travel_to(at, all_threads=True):
+        again = backend.gql(RETRY, {"input": {"id": incident["id"]}}, staff="PO0001")
+    assert again["retryProcessIncident"]["incident"] == {
+        "id": incident["id"],
+        "status": "OPEN",
+        "attempts": 2,
+        "resolvedAt": None,
+    }
+    fixed = _deploy(backend, ORIGINAL)
+    moved = backend.gql(
+        MIGRATE,
+        {"input": {"instance": incident["instance"]["id"], "version": fixed["version"]["id"]}},
+        staff="PO0001",
+    )["migrateProcessInstance"]
+    assert moved["errors"] == []
+    with clock.travel_to(at, all_threads=True):
+        retried = backend.gql(RETRY, {"input": {"id": incident["id"]}}, staff="PO0001")
+    assert retried["retryProcessIncident"]["incident"]["status"] == "RESOLVED"
+    assert [m["kind"] for m in read(backend, complaint)["messages"]].count("PROGRESS") == 1
+
+
 def test_plat2_a_step_failing_after_a_completed_task_is_an_incident_not_internal(
     backend: Backend, restore_original: None
 ) -> None:

@@ -347,25 +347,38 @@ def _incident_error(run: engine.Run, exc: BaseException) -> str:
 
 
 def open_incident(run: engine.Run, task: SpiffTask, error: str) -> ProcessIncident:
-    """Record that ``task`` failed: a new incident, or one more attempt of the open one."""
-    session, now = run.session, clock.now()
-    spec = task.task_spec
-    element = element_of(spec)
-    log.warning("instance %s: step failed at %s; incident opened", run.instance.id, element)
+    """Record that ``task`` failed (it waits, in ERROR, for a retry)."""
+    element = element_of(task.task_spec)
+    return record_incident(run.session, run.instance.id, element, task.task_spec.bpmn_name, error)
+
+
+def record_incident(
+    session: Session,
+    instance_id: int,
+    element: str,
+    name: str | None,
+    error: str,
+    *,
+    wake_up: bool = False,
+) -> ProcessIncident:
+    """A new incident at ``element``, or one more attempt of the open one there."""
+    now = clock.now()
+    log.warning("instance %s: step failed at %s; incident opened", instance_id, element)
     incident = session.scalar(
         select(ProcessIncident).where(
-            ProcessIncident.instance_id == run.instance.id,
+            ProcessIncident.instance_id == instance_id,
             ProcessIncident.element_id == element,
             ProcessIncident.status == IncidentStatus.OPEN,
         )
     )
     if incident is None:
         incident = ProcessIncident(
-            instance_id=run.instance.id,
+            instance_id=instance_id,
             element_id=element,
-            element_name=(spec.bpmn_name or element)[:200],
-            error=error,
+            element_name=(name or element)[:200],
+            error=error[:500],
             status=IncidentStatus.OPEN,
+            wake_up=wake_up,
             attempts=1,
             opened_at=now,
             last_failed_at=now,
@@ -373,7 +386,7 @@ def open_incident(run: engine.Run, task: SpiffTask, error: str) -> ProcessIncide
         session.add(incident)
     else:
         incident.attempts += 1
-        incident.error = error
+        incident.error = error[:500]
         incident.last_failed_at = now
     session.flush()
     return incident
