@@ -382,13 +382,7 @@ def test_plat2_a_condition_failing_at_run_time_is_an_incident_and_the_rest_goes_
     assert "Task_DecisionNotice" in {
         t["elementId"] for t in read(backend, complaint)["currentTasks"]
     }
-    fixed = _deploy(backend, ORIGINAL)
-    moved = backend.gql(
-        MIGRATE,
-        {"input": {"instance": incident["instance"]["id"], "version": fixed["version"]["id"]}},
-        staff="PO0001",
-    )["migrateProcessInstance"]
-    assert moved["errors"] == []
+    _fix_by_migrating(backend, incident)
     retried = backend.gql(RETRY, {"input": {"id": incident["id"]}}, staff="PO0001")
     assert retried["retryProcessIncident"]["incident"]["status"] == "RESOLVED"
     # Both branches meet again: the complaint closes once decided and called back.
@@ -558,6 +552,17 @@ def test_plat2_a_failing_timer_step_opens_an_incident_and_a_retry_resumes_it(
     assert [e["code"] for e in done["retryProcessIncident"]["errors"]] == ["INCIDENT_RESOLVED"]
 
 
+def _fix_by_migrating(backend: Backend, incident: dict[str, Any]) -> None:
+    """Deploy the shipped diagram again and move the incident's instance onto it."""
+    fixed = _deploy(backend, ORIGINAL)
+    moved = backend.gql(
+        MIGRATE,
+        {"input": {"instance": incident["instance"]["id"], "version": fixed["version"]["id"]}},
+        staff="PO0001",
+    )["migrateProcessInstance"]
+    assert moved["errors"] == []
+
+
 PROGRESS_OPERATOR = """        <spiffworkflow:serviceTaskOperator id="notify_progress" resultVariable="progress">
           <spiffworkflow:parameters>
           </spiffworkflow:parameters>
@@ -595,13 +600,7 @@ def test_plat2_a_wake_up_the_diagram_refuses_is_an_incident_the_worker_waits_on(
         "attempts": 2,
         "resolvedAt": None,
     }
-    fixed = _deploy(backend, ORIGINAL)
-    moved = backend.gql(
-        MIGRATE,
-        {"input": {"instance": incident["instance"]["id"], "version": fixed["version"]["id"]}},
-        staff="PO0001",
-    )["migrateProcessInstance"]
-    assert moved["errors"] == []
+    _fix_by_migrating(backend, incident)
     with clock.travel_to(at, all_threads=True):
         retried = backend.gql(RETRY, {"input": {"id": incident["id"]}}, staff="PO0001")
     assert retried["retryProcessIncident"]["incident"]["status"] == "RESOLVED"
@@ -646,13 +645,7 @@ def test_plat2_a_step_failing_after_a_completed_task_is_an_incident_not_internal
         "operation extend_deadline: ValueError: parameter 'days' must be one of 30, 60"
     )
     assert read(backend, complaint)["complexity"] == "STANDARD"  # nothing half-written
-    fixed = _deploy(backend, ORIGINAL)
-    moved = backend.gql(
-        MIGRATE,
-        {"input": {"instance": incident["instance"]["id"], "version": fixed["version"]["id"]}},
-        staff="PO0001",
-    )["migrateProcessInstance"]
-    assert moved["errors"] == []
+    _fix_by_migrating(backend, incident)
     retried = backend.gql(RETRY, {"input": {"id": incident["id"]}}, staff="PO0001")
     assert retried["retryProcessIncident"]["incident"]["status"] == "RESOLVED"
     state = read(backend, complaint)
