@@ -362,6 +362,11 @@ def known_operations() -> list[tuple[str, str]]:
     return list(operations.known().items())
 
 
+def operation_parameters(name: str) -> tuple[operations.Parameter, ...]:
+    """The parameters operation ``name`` declares (for process owners)."""
+    return operations.parameters(name)
+
+
 def instances_by_id(session: Session, ids: Sequence[int]) -> dict[int, ProcessInstance]:
     if len(ids) == 1:  # e.g. the task a mutation just completed: usually already in the session
         row = session.get(ProcessInstance, ids[0])
@@ -410,14 +415,26 @@ class _NothingDue(Exception):
     """No timer was due after all: the step is undone, and writes no entry."""
 
 
+def _note_refused_wake_up(
+    session: Session, instance_id: int, error: ProcessError | UserInputError
+) -> None:
+    """A wake-up the diagram refused fails the same way on every run: an incident instead."""
+    try:
+        with session.begin_nested():
+            timers.note_failed_wake_up(session, instance_id, error)
+    except Exception:
+        runtime.log.exception("instance %s: timers refused; no incident recorded", instance_id)
+
+
 def run_due(
     session_scope: Callable[[], Any], now: datetime, limit: int = 10_000, batch: int = 10
 ) -> tuple[int, int]:
     """Fire the due timers of up to ``limit`` instances, ``batch`` instances per transaction.
 
     Each instance is advanced in a unit of work of its own (``timer_step``, a savepoint): a
-    failing instance is logged, left at its last committed state and retried on the next run,
-    without undoing the others.
+    failing instance is left at its last committed state without undoing the others; it is
+    retried on the next run, unless the diagram refused the wake-up (an incident then waits for
+    a process owner's retry).
     Returns (instances advanced, instances that failed).
     """
     advanced = failed = 0
@@ -436,6 +453,9 @@ def run_due(
                     try:
                         if timer_step(session, instance_id):
                             advanced += 1
+                    except timers.DETERMINISTIC as exc:
+                        failed += 1
+                        _note_refused_wake_up(session, instance_id, exc)
                     except Exception:
                         runtime.log.exception("instance %s: timers failed; will retry", instance_id)
                         failed += 1

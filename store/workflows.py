@@ -102,6 +102,8 @@ class ProcessIncident(Base):
 
     The instance waits at the failed element (its other branches go on) until a process owner
     retries it; one open incident per instance and element, counting the failed attempts.
+    ``wake_up``: a timers' wake-up failed as a whole (nothing moved); the worker leaves the
+    instance alone until the retry.
     """
 
     __tablename__ = "process_incidents"
@@ -118,6 +120,7 @@ class ProcessIncident(Base):
     # since an expression's error may quote process variables).
     error: Mapped[str] = mapped_column(String(500))
     status: Mapped[IncidentStatus] = mapped_column(Enum(IncidentStatus, native_enum=False))
+    wake_up: Mapped[bool]
     attempts: Mapped[int]
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_failed_at: Mapped[datetime] = mapped_column(UTCDateTime)

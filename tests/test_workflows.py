@@ -125,32 +125,85 @@ def test_plat2_deploy_refuses_bad_diagrams_naming_the_element(
     assert not Path("/tmp/kehu-pwned").exists()
 
 
-WARNING_TIMER = '<bpmn:timeDate>deadlines["warning_at"]</bpmn:timeDate>'
+SHARE_REQUEST = (Path(__file__).parent.parent / "workflows" / "share_request.bpmn").read_text()
+
+
+def _with_reminder(kind: str, expression: str) -> str:
+    """share_request.bpmn with a reminder timer (``kind``: timeDate, timeDuration, timeCycle)
+    on the security review, laid out and in its lane like any element."""
+    event = (
+        '<bpmn:boundaryEvent id="Timer_Reminder" name="Reminder 提醒" '
+        'attachedToRef="Task_SecurityReview" cancelActivity="false">'
+        "<bpmn:outgoing>Flow_Reminder_Reminded</bpmn:outgoing>"
+        f'<bpmn:timerEventDefinition id="Timer_Reminder_Definition"><bpmn:{kind}>{expression}'
+        f"</bpmn:{kind}></bpmn:timerEventDefinition></bpmn:boundaryEvent>"
+        '<bpmn:endEvent id="End_Reminded"><bpmn:incoming>Flow_Reminder_Reminded</bpmn:incoming>'
+        "</bpmn:endEvent>"
+        '<bpmn:sequenceFlow id="Flow_Reminder_Reminded" sourceRef="Timer_Reminder" '
+        'targetRef="End_Reminded" />'
+    )
+    layout = (
+        '<bpmndi:BPMNShape id="Timer_Reminder_di" bpmnElement="Timer_Reminder">'
+        '<dc:Bounds x="537" y="352" width="36" height="36" /></bpmndi:BPMNShape>'
+        '<bpmndi:BPMNShape id="End_Reminded_di" bpmnElement="End_Reminded">'
+        '<dc:Bounds x="537" y="392" width="36" height="36" /></bpmndi:BPMNShape>'
+        '<bpmndi:BPMNEdge id="Flow_Reminder_Reminded_di" bpmnElement="Flow_Reminder_Reminded">'
+        '<di:waypoint x="555" y="388" /><di:waypoint x="555" y="392" /></bpmndi:BPMNEdge>'
+    )
+    lane = "<bpmn:flowNodeRef>End_Decided</bpmn:flowNodeRef>"
+    xml = SHARE_REQUEST.replace(
+        lane,
+        lane + "<bpmn:flowNodeRef>Timer_Reminder</bpmn:flowNodeRef>"
+        "<bpmn:flowNodeRef>End_Reminded</bpmn:flowNodeRef>",
+    )
+    xml = xml.replace("</bpmn:process>", event + "</bpmn:process>")
+    return xml.replace("</bpmndi:BPMNPlane>", layout + "</bpmndi:BPMNPlane>")
+
+
+@pytest.fixture
+def restore_share_request(backend: Backend) -> Iterator[None]:
+    yield
+    assert _deploy(backend, SHARE_REQUEST)["errors"] == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "expression", "expected"),
+    [
+        ("timeDuration", "P30D", "TIMER_INVALID"),  # a variable name: deployed, then stuck
+        ("timeDuration", "PT1H", "TIMER_INVALID"),
+        ("timeDate", "P30D", "TIMER_INVALID"),
+        ("timeDuration", '"P30X"', "TIMER_INVALID"),
+        ("timeDate", '"2027-02-30T00:00:00+08:00"', "TIMER_INVALID"),
+        ("timeDate", '"P30D"', "TIMER_INVALID"),  # a duration where a date is due
+        ("timeCycle", '"R3/P5X"', "TIMER_INVALID"),
+        ("timeDuration", 'f"P{30 * 2}Y"', None),
+        ("timeDuration", "reminder_after", "UNKNOWN_VARIABLE"),
+        ("timeDuration", '"P30D"', None),
+        ("timeDate", '"2027-02-28T00:00:00+08:00"', None),
+        ("timeCycle", '"R3/P5D"', None),
+        ("timeDuration", 'f"P{len(note)}D"', None),  # computed: checked when it runs
+    ],
+)
+def test_plat2_deploy_evaluates_what_a_timer_s_text_fixes(
+    backend: Backend,
+    kind: str,
+    expression: str,
+    expected: str | None,
+    restore_share_request: None,
+) -> None:
+    """A timer whose value is no ISO 8601 date, duration or cycle is refused at deploy naming the
+    event (was: deployed, then the step failed at run time and the instance was stuck)."""
+    payload = _deploy(backend, _with_reminder(kind, expression))
+    if expected is None:
+        assert payload["errors"] == []
+    else:
+        assert payload["version"] is None
+        assert _errors(payload) == {("bpmn.Timer_Reminder", expected)}
 
 
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        (
-            lambda x: x.replace(WARNING_TIMER, "<bpmn:timeDate>P30D</bpmn:timeDate>", 1),
-            ("bpmn.Timer_InvestigationWarning", "TIMER_INVALID"),
-        ),
-        (
-            lambda x: x.replace(
-                WARNING_TIMER,
-                '<bpmn:timeDate>"2027-02-30T00:00:00+08:00"</bpmn:timeDate>',
-                1,
-            ),
-            ("bpmn.Timer_InvestigationWarning", "TIMER_INVALID"),
-        ),
-        (
-            lambda x: x.replace(
-                '<bpmn:timeCycle>deadlines["progress_cycle"]</bpmn:timeCycle>',
-                '<bpmn:timeCycle>"R3/P5X"</bpmn:timeCycle>',
-                1,
-            ),
-            ("bpmn.Timer_InvestigationProgress", "TIMER_INVALID"),
-        ),
         (
             lambda x: x.replace(
                 '<spiffworkflow:parameter id="days" type="any" value="30" />',
@@ -187,9 +240,6 @@ WARNING_TIMER = '<bpmn:timeDate>deadlines["warning_at"]</bpmn:timeDate>'
         ),
     ],
     ids=[
-        "p30d-unquoted",
-        "no-such-date",
-        "bad-cycle",
         "days-90",
         "extra-param",
         "no-param",
@@ -197,7 +247,7 @@ WARNING_TIMER = '<bpmn:timeDate>deadlines["warning_at"]</bpmn:timeDate>'
         "unknown-in-due-date",
     ],
 )
-def test_plat2_deploy_evaluates_timers_parameters_and_variables_naming_the_element(
+def test_plat2_deploy_checks_parameters_and_variables_naming_the_element(
     backend: Backend, change: Any, expected: tuple[str, str]
 ) -> None:
     """What used to deploy and then fail at run time (INTERNAL, a stuck complaint) is refused."""
@@ -206,6 +256,25 @@ def test_plat2_deploy_evaluates_timers_parameters_and_variables_naming_the_eleme
     payload = _deploy(backend, changed)
     assert payload["version"] is None
     assert expected in _errors(payload), payload["errors"]
+
+
+def test_plat2_process_owners_see_what_each_operation_accepts(backend: Backend) -> None:
+    found = backend.gql(
+        "{ serviceOperations { name parameters { name type required choices minimum maximum } } }",
+        staff="PO0001",
+    )["serviceOperations"]
+    by_name = {op["name"]: op["parameters"] for op in found}
+    assert by_name["extend_deadline"] == [
+        {
+            "name": "days",
+            "type": "int",
+            "required": True,
+            "choices": ["30", "60"],
+            "minimum": None,
+            "maximum": None,
+        }
+    ]
+    assert by_name["close_complaint"] == []
 
 
 def test_cmp3_deploy_keeps_the_complaint_stages(backend: Backend) -> None:
@@ -337,6 +406,38 @@ def _stored(backend: Backend, xml: str) -> str:
         session.add(version)
         session.flush()
         return global_id("ProcessVersion", version.id)
+
+
+def test_plat2_a_condition_failing_at_run_time_is_an_incident_and_the_rest_goes_on(
+    backend: Backend, restore_original: None
+) -> None:
+    """A condition reading a variable not set yet fails its gateway: an incident telling only
+    the kind of error (an expression's message may quote process variables), while the
+    parallel branch (the decision notice) goes on; the corrected version migrated, a retry
+    resolves it."""
+    broken = ORIGINAL.replace(
+        "<bpmn:conditionExpression>systemic</bpmn:conditionExpression>",
+        '<bpmn:conditionExpression>review_outcome == "CHANGED"</bpmn:conditionExpression>',
+    )
+    assert broken != ORIGINAL
+    assert _deploy(backend, broken)["errors"] == []
+    complaint = submit(backend, bj_customer(backend))
+    key = f"complaint:{complaint_pk(backend, complaint)}"
+    assign(backend, complaint)
+    do(backend, "SH01CH01", complaint, "Task_Investigate", investigation())
+    [incident] = _incidents(backend, key)
+    assert incident["elementId"] == "Gateway_SystemicCheck"
+    assert incident["elementName"] == "Systemic issue? 共性问题?"
+    assert incident["error"] == "an expression of the element failed: NameError"
+    assert "Task_DecisionNotice" in {
+        t["elementId"] for t in read(backend, complaint)["currentTasks"]
+    }
+    _fix_by_migrating(backend, incident)
+    retried = backend.gql(RETRY, {"input": {"id": incident["id"]}}, staff="PO0001")
+    assert retried["retryProcessIncident"]["incident"]["status"] == "RESOLVED"
+    # Both branches meet again: the complaint closes once decided and called back.
+    decide_and_call_back(backend, complaint)
+    assert read(backend, complaint)["status"] == "CLOSED"
 
 
 def test_plat2_migration_refuses_only_what_the_diff_makes_unsafe_naming_bpmn_elements(
@@ -501,6 +602,61 @@ def test_plat2_a_failing_timer_step_opens_an_incident_and_a_retry_resumes_it(
     assert [e["code"] for e in done["retryProcessIncident"]["errors"]] == ["INCIDENT_RESOLVED"]
 
 
+def _fix_by_migrating(backend: Backend, incident: dict[str, Any]) -> None:
+    """Deploy the shipped diagram again and move the incident's instance onto it."""
+    fixed = _deploy(backend, ORIGINAL)
+    moved = backend.gql(
+        MIGRATE,
+        {"input": {"instance": incident["instance"]["id"], "version": fixed["version"]["id"]}},
+        staff="PO0001",
+    )["migrateProcessInstance"]
+    assert moved["errors"] == []
+
+
+PROGRESS_OPERATOR = """        <spiffworkflow:serviceTaskOperator id="notify_progress" resultVariable="progress">
+          <spiffworkflow:parameters>
+          </spiffworkflow:parameters>
+        </spiffworkflow:serviceTaskOperator>
+"""
+
+
+def test_plat2_a_wake_up_the_diagram_refuses_is_an_incident_the_worker_waits_on(
+    backend: Backend, restore_original: None
+) -> None:
+    """A timer step over its budget refuses the whole wake-up (nothing moves): an incident names
+    the element, the worker stops trying it every run, and the retry fires it once fixed."""
+    assert ORIGINAL.count(PROGRESS_OPERATOR) == 2
+    costly = "<spiffworkflow:preScript>kept = sum(range(len(handler) * 10**6))</spiffworkflow:preScript>\n"
+    broken = ORIGINAL.replace(PROGRESS_OPERATOR, PROGRESS_OPERATOR + costly, 1)
+    assert _deploy(backend, broken)["errors"] == []
+    complaint = submit(backend, bj_customer(backend))
+    key = f"complaint:{complaint_pk(backend, complaint)}"
+    assign(backend, complaint)
+    before = read(backend, complaint)
+    at = clock.now() + timedelta(days=5, minutes=5)
+    assert fire_timers(backend, at).failed == 1
+    [incident] = _incidents(backend, key)
+    assert incident["elementId"] == "Task_ProgressInvestigation"
+    assert incident["error"].startswith("EXPRESSION_LIMIT: ")
+    assert read(backend, complaint)["timeline"] == before["timeline"]
+    # The worker leaves it for the process owner (it failed the same way on every run).
+    later = fire_timers(backend, at + timedelta(minutes=1))
+    assert (later.advanced, later.failed) == (0, 0)
+    with clock.travel_to(at, all_threads=True):
+        again = backend.gql(RETRY, {"input": {"id": incident["id"]}}, staff="PO0001")
+    assert again["retryProcessIncident"]["incident"] == {
+        "id": incident["id"],
+        "status": "OPEN",
+        "attempts": 2,
+        "resolvedAt": None,
+    }
+    _fix_by_migrating(backend, incident)
+    with clock.travel_to(at, all_threads=True):
+        retried = backend.gql(RETRY, {"input": {"id": incident["id"]}}, staff="PO0001")
+    assert retried["retryProcessIncident"]["incident"]["status"] == "RESOLVED"
+    assert [m["kind"] for m in read(backend, complaint)["messages"]].count("PROGRESS") == 1
+
+
 def test_plat2_a_step_failing_after_a_completed_task_is_an_incident_not_internal(
     backend: Backend, restore_original: None
 ) -> None:
@@ -539,13 +695,7 @@ def test_plat2_a_step_failing_after_a_completed_task_is_an_incident_not_internal
         "operation extend_deadline: ValueError: parameter 'days' must be one of 30, 60"
     )
     assert read(backend, complaint)["complexity"] == "STANDARD"  # nothing half-written
-    fixed = _deploy(backend, ORIGINAL)
-    moved = backend.gql(
-        MIGRATE,
-        {"input": {"instance": incident["instance"]["id"], "version": fixed["version"]["id"]}},
-        staff="PO0001",
-    )["migrateProcessInstance"]
-    assert moved["errors"] == []
+    _fix_by_migrating(backend, incident)
     retried = backend.gql(RETRY, {"input": {"id": incident["id"]}}, staff="PO0001")
     assert retried["retryProcessIncident"]["incident"]["status"] == "RESOLVED"
     state = read(backend, complaint)

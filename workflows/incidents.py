@@ -4,7 +4,8 @@ When an operation or an expression of an automatic step fails, the action that r
 on (the task is completed, the timer has fired) and the instance waits at the failed element
 (``workflows.runtime.run_steps`` opens the incident). A process owner sees the element and the
 error, fixes the cause (the data, an operation, or a new version the instance is migrated to) and
-retries: the failed step runs again, and the incident is resolved when it succeeds.
+retries: the failed step runs again, and the incident is resolved when it succeeds. A timers'
+wake-up refused as a whole (nothing moved) is an incident too; its retry fires the due timers.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 from core import clock
 from store.staff import Staff
 from store.workflows import IncidentStatus, ProcessIncident
-from workflows import runtime
+from workflows import runtime, timers
 from workflows.errors import ProcessError
 
 
@@ -24,6 +25,8 @@ def retry(session: Session, incident_id: int, actor: Staff) -> ProcessIncident:
     found = session.get(ProcessIncident, incident_id)
     if found is None:
         raise ProcessError("NOT_FOUND", "no such incident")
+    if found.wake_up:
+        return _retry_wake_up(session, found, actor)
     locked = runtime.lock(session, found.instance_id, actor)
     incident = session.get_one(ProcessIncident, incident_id, populate_existing=True)
     if incident.status is IncidentStatus.RESOLVED:
@@ -38,8 +41,32 @@ def retry(session: Session, incident_id: int, actor: Staff) -> ProcessIncident:
         for task in runtime.failed_tasks(locked.workflow)
     )
     if not still_failing:
-        incident.status = IncidentStatus.RESOLVED
-        incident.resolved_at = clock.now()
-        incident.resolved_by_id = actor.id
+        _resolve(incident, actor)
     session.flush()
     return incident
+
+
+def _retry_wake_up(session: Session, incident: ProcessIncident, actor: Staff) -> ProcessIncident:
+    """Fire the instance's due timers again: resolved when the wake-up goes through; refused
+    again, one more attempt (nothing of the failed wake-up is kept)."""
+    runtime.lock_row(session, incident.instance_id)
+    session.refresh(incident)
+    if incident.status is IncidentStatus.RESOLVED:
+        raise ProcessError("INCIDENT_RESOLVED", "the incident is already resolved")
+    savepoint = session.begin_nested()
+    try:
+        timers.fire_due_timers(session, incident.instance_id)
+    except timers.DETERMINISTIC as exc:
+        savepoint.rollback()
+        timers.note_failed_wake_up(session, incident.instance_id, exc)
+        return incident
+    savepoint.commit()
+    _resolve(incident, actor)
+    session.flush()
+    return incident
+
+
+def _resolve(incident: ProcessIncident, actor: Staff) -> None:
+    incident.status = IncidentStatus.RESOLVED
+    incident.resolved_at = clock.now()
+    incident.resolved_by_id = actor.id

@@ -346,15 +346,14 @@ def run_steps(run: engine.Run, action: Callable[[], Any]) -> None:
             element = getattr(getattr(exc, "task", None), "task_spec", None)
             failed = [
                 task
-                for task in _failed_tasks(workflow)
+                for task in failed_tasks(workflow)
                 if task.id not in failed_before and not task.task_spec.manual
             ]
             if (
                 not failed
                 or _budget_exceeded(exc)
                 or any(
-                    t.task_spec.manual and t.id not in failed_before
-                    for t in _failed_tasks(workflow)
+                    t.task_spec.manual and t.id not in failed_before for t in failed_tasks(workflow)
                 )
             ):
                 raise step_error(exc, getattr(element, "bpmn_id", None)) from None
@@ -374,17 +373,13 @@ def element_of(spec: Any) -> str:
 
 def failed_tasks(workflow: BpmnWorkflow | None) -> list[SpiffTask]:
     """The tasks of ``workflow`` whose step failed (they wait for a retry)."""
-    return _failed_tasks(workflow)
-
-
-def _failed_tasks(workflow: BpmnWorkflow | None) -> list[SpiffTask]:
     if workflow is None:
         return []
     return [t for t in _all_tasks(workflow) if t.state == TaskState.ERROR]
 
 
 def _failed_task_ids(workflow: BpmnWorkflow | None) -> set[UUID]:
-    return {task.id for task in _failed_tasks(workflow)}
+    return {task.id for task in failed_tasks(workflow)}
 
 
 def _budget_exceeded(exc: BaseException) -> bool:
@@ -401,32 +396,48 @@ def _incident_error(run: engine.Run, exc: BaseException) -> str:
         text = f"operation {run.operation}: {type(run.error).__name__}: {run.error}"
     else:
         cause: BaseException = exc
-        while isinstance(cause, SpiffWorkflowException) and cause.__cause__ is not None:
-            cause = cause.__cause__
+        while isinstance(cause, SpiffWorkflowException):
+            inner = getattr(cause, "exception", None) or cause.__cause__ or cause.__context__
+            if not isinstance(inner, BaseException):
+                break
+            cause = inner
         text = f"an expression of the element failed: {type(cause).__name__}"
     return text[:500]
 
 
 def open_incident(run: engine.Run, task: SpiffTask, error: str) -> ProcessIncident:
-    """Record that ``task`` failed: a new incident, or one more attempt of the open one."""
-    session, now = run.session, clock.now()
-    spec = task.task_spec
-    element = element_of(spec)
-    log.warning("instance %s: step failed at %s; incident opened", run.instance.id, element)
+    """Record that ``task`` failed (it waits, in ERROR, for a retry)."""
+    element = element_of(task.task_spec)
+    return record_incident(run.session, run.instance.id, element, task.task_spec.bpmn_name, error)
+
+
+def record_incident(
+    session: Session,
+    instance_id: int,
+    element: str,
+    name: str | None,
+    error: str,
+    *,
+    wake_up: bool = False,
+) -> ProcessIncident:
+    """A new incident at ``element``, or one more attempt of the open one there."""
+    now = clock.now()
+    log.warning("instance %s: step failed at %s; incident opened", instance_id, element)
     incident = session.scalar(
         select(ProcessIncident).where(
-            ProcessIncident.instance_id == run.instance.id,
+            ProcessIncident.instance_id == instance_id,
             ProcessIncident.element_id == element,
             ProcessIncident.status == IncidentStatus.OPEN,
         )
     )
     if incident is None:
         incident = ProcessIncident(
-            instance_id=run.instance.id,
+            instance_id=instance_id,
             element_id=element,
-            element_name=(spec.bpmn_name or element)[:200],
-            error=error,
+            element_name=(name or element)[:200],
+            error=error[:500],
             status=IncidentStatus.OPEN,
+            wake_up=wake_up,
             attempts=1,
             opened_at=now,
             last_failed_at=now,
@@ -434,7 +445,7 @@ def open_incident(run: engine.Run, task: SpiffTask, error: str) -> ProcessIncide
         session.add(incident)
     else:
         incident.attempts += 1
-        incident.error = error
+        incident.error = error[:500]
         incident.last_failed_at = now
     session.flush()
     return incident

@@ -20,6 +20,7 @@ from schema.workflows.types import (
     ProcessInstanceNode,
     ProcessVersionNode,
     ServiceOperation,
+    ServiceOperationParameter,
     TaskNode,
     present_tasks,
 )
@@ -160,4 +161,21 @@ class WorkflowQuery:
         HasRight("admin:process"),
     )
     def service_operations(self, info: ContextInfo) -> list[ServiceOperation]:
-        return [ServiceOperation(name=n, description=d) for n, d in logic.known_operations()]
+        return [
+            ServiceOperation(
+                name=name,
+                description=description,
+                parameters=[
+                    ServiceOperationParameter(
+                        name=p.name,
+                        type="any" if p.kind is object else p.kind.__name__,
+                        required=p.required,
+                        choices=[str(c) for c in p.choices] or None,
+                        minimum=p.minimum,
+                        maximum=p.maximum,
+                    )
+                    for p in logic.operation_parameters(name)
+                ],
+            )
+            for name, description in logic.known_operations()
+        ]

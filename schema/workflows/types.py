@@ -201,10 +201,29 @@ def batched_staff(
     return staff_field(ctx, type_name, field, staff_id, load)
 
 
+@strawberry.type(
+    description="A parameter a service task gives its operation, and the values allowed "
+    "(deploy refuses others when the diagram fixes the value; a computed one is checked when "
+    "the step runs)."
+)
+class ServiceOperationParameter:
+    name: str
+    type: str = strawberry.field(description="`bool`, `int`, `str` or `any`.")
+    required: bool
+    choices: list[str] | None = strawberry.field(
+        description="The only values allowed (null: any of its type), as text."
+    )
+    minimum: int | None
+    maximum: int | None
+
+
 @strawberry.type(description="A named operation a service task may call.")
 class ServiceOperation:
     name: str
     description: str
+    parameters: list[ServiceOperationParameter] = strawberry.field(
+        default_factory=list, description="What a service task may give it."
+    )
 
 
 @strawberry.type(

@@ -28,6 +28,7 @@ def upgrade() -> None:
             sa.Enum("OPEN", "RESOLVED", name="incidentstatus", native_enum=False),
             nullable=False,
         ),
+        sa.Column("wake_up", sa.Boolean(), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_failed_at", sa.DateTime(timezone=True), nullable=False),
