@@ -20,10 +20,11 @@ mutation($input: SubmitComplaintInput!) {
 }
 """
 TASKS = """
-query($where: TaskWhere) {
-  myTasks(where: $where, first: 100) {
+query($where: TaskWhere, $after: String) {
+  myTasks(where: $where, first: 100, after: $after) {
     edges { node { id name elementId candidateRole dueAt overdue formName
                    processInstance { businessKey } } }
+    pageInfo { hasNextPage endCursor }
   }
 }
 """
@@ -80,14 +81,19 @@ def submit(
 def task_of(backend: Backend, staff: str, complaint: dict[str, Any], element: str) -> str:
     """The id of the open task ``element`` of this complaint in ``staff``'s inbox."""
     key = f"complaint:{complaint_pk(backend, complaint)}"
-    edges = backend.gql(TASKS, tasks_of("complaint"), staff=staff)["myTasks"]["edges"]
-    found = [
-        e["node"]["id"]
-        for e in edges
-        if e["node"]["elementId"] == element and e["node"]["processInstance"]["businessKey"] == key
-    ]
-    assert found, f"{staff} has no {element} for {key}: {[e['node']['elementId'] for e in edges]}"
-    return str(found[0])
+    variables: dict[str, Any] = tasks_of("complaint")
+    seen: list[str] = []
+    while True:  # page through: a long suite leaves many open tasks in one inbox
+        page = backend.gql(TASKS, variables, staff=staff)["myTasks"]
+        for edge in page["edges"]:
+            node = edge["node"]
+            if node["processInstance"]["businessKey"] == key:
+                if node["elementId"] == element:
+                    return str(node["id"])
+                seen.append(node["elementId"])
+        if not page["pageInfo"]["hasNextPage"]:
+            raise AssertionError(f"{staff} has no {element} for {key}, only {seen}")
+        variables["after"] = page["pageInfo"]["endCursor"]
 
 
 def tasks_of(process: str, overdue: bool | None = None) -> dict[str, Any]:
