@@ -8,12 +8,21 @@ completed tasks) here. The app, the worker and every CLI command call :func:`wir
 from __future__ import annotations
 
 from resolvers import workflows as processes
+from resolvers.complaints import commands as complaint_commands
 from resolvers.complaints import operations as complaints
+from resolvers.outbox import delivery
+from resolvers.outbox.senders import Sender
 from resolvers.sharing import operations as sharing
 from workflows import operations
+
+# Gateways of the channels other than e-mail (SMS, WECHAT, LETTER, MOBILE_APP): channel → an
+# object with ``send(Outgoing) -> Answer`` (see resolvers.outbox.senders). Until one is listed,
+# that channel's messages stay QUEUED.
+GATEWAYS: dict[str, Sender] = {}
 
 
 def wire() -> None:
     """Install every domain's service operations and task listeners (idempotent)."""
     operations.install(complaints.OPERATIONS, sharing.OPERATIONS)
     processes.install_task_listeners(dict(complaints.TASK_LISTENERS))
+    delivery.install_failure_listeners(complaint_commands.on_outbox_failure)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from core import clock
 from core.errors import Problems, UserInputError
+from resolvers.complaints import labels
 from resolvers.complaints.commands import add_event, tell
 from resolvers.complaints.deadlines import (
     ASSIGN_WITHIN_DAYS,
@@ -31,18 +32,22 @@ from resolvers.complaints.deadlines import (
     missed,
     natural_day_deadline,
 )
+from resolvers.outbox import commands as outbox
 from resolvers.shared.staff import staff_by_employee_number
 from store.complaints import (
     Complaint,
     ComplaintEventKind,
     ComplaintStatus,
     Complexity,
+    CustomerMessage,
     CustomerMessageChannel,
     CustomerMessageKind,
     Rectification,
     SlaState,
 )
-from store.staff import Role, Staff
+from store.customers import Customer
+from store.outbox import OutboxMessage
+from store.staff import Branch, Role, Staff
 from store.workflows import ProcessTask
 from workflows.operations import OperationCall, OperationSet
 
@@ -269,22 +274,47 @@ def notify_progress(call: OperationCall) -> dict[str, Any]:
     return {"sent": True}
 
 
-@OPERATIONS("record_decision", "Record the decision and deliver the notice with proof of delivery")
+@OPERATIONS("record_decision", "Record the decision and send the notice (the outbox delivers it)")
 def record_decision(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
     data = call.data
+    problems = Problems()
+    facts, basis, reasons = (
+        _required(data, name, problems) for name in ("verified_facts", "basis", "reasons")
+    )
+    outcome = str(data.get("outcome", ""))
+    if outcome not in labels.OUTCOMES:
+        problems.add(_field("outcome"), "INVALID", "is not one of the known outcomes")
     channel = _channel(str(data["channel"]))
+    proof = str(data.get("proof_of_delivery") or "").strip()
+    if channel.value in outbox.STAFF_CHANNELS and not proof:
+        problems.add(_field("proof_of_delivery"), "REQUIRED", "record how the notice was delivered")
+    elif channel.value not in outbox.STAFF_CHANNELS and proof:
+        problems.add(
+            _field("proof_of_delivery"),
+            "PROOF_FROM_CHANNEL",
+            "on this channel the channel's answer is the proof",
+        )
+    customer = call.session.get_one(Customer, complaint.customer_id)
+    if outbox.recipient_of(customer, channel.value) is None:
+        problems.add(_field("channel"), "NO_ADDRESS", "the customer has no address there")
+    problems.raise_if_any()
     now = clock.now()
     complaint.decided_at = now
-    complaint.outcome = str(data["outcome"])
+    complaint.outcome = outcome
     complaint.status = ComplaintStatus.DECIDED
     if decided_late(now, complaint.decision_due_at):
         complaint.sla_state = SlaState.BREACHED
     elif complaint.sla_state is SlaState.AT_RISK:
         complaint.sla_state = SlaState.ON_TRACK
-    notice = (
-        f"投诉处理决定（编号 {complaint.reference}）\n核实情况：{data['verified_facts']}\n"
-        f"依据：{data['basis']}\n处理结果：{data['outcome']}\n救济途径：{data['remedies']}"
+    notice = decision_notice(
+        complaint.reference,
+        facts=facts,
+        basis=basis,
+        reasons=reasons,
+        outcome=labels.OUTCOMES[outcome],
+        note=str(data.get("remedies") or "").strip(),
+        reviewer=superior_unit(call.session, complaint.branch_id)[1],
     )
     tell(
         call.session,
@@ -292,16 +322,52 @@ def record_decision(call: OperationCall) -> dict[str, Any]:
         CustomerMessageKind.DECISION_NOTICE,
         notice,
         channel=channel,
-        proof=str(data["proof_of_delivery"]),
+        proof=proof or None,
+        actor=call.actor,
     )
     add_event(
         call.session,
         complaint.id,
         ComplaintEventKind.DECISION_DELIVERED,
         call.actor,
-        {"outcome": data["outcome"]},
+        {"outcome": outcome, "channel": channel.value},
     )
     return {"call_back_due_at": (now + timedelta(days=CALL_BACK_WITHIN_DAYS)).isoformat()}
+
+
+def _required(data: dict[str, Any], name: str, problems: Problems) -> str:
+    """A notice field's text, trimmed; blank (spaces only too) is REQUIRED."""
+    value = str(data.get(name) or "").strip()
+    if not value:
+        problems.add(_field(name), "REQUIRED", "must not be blank")
+    return value
+
+
+# Beyond the bank's own review, what the customer may always do (told in every decision).
+FURTHER_REMEDIES = (
+    "您也可以向依法设立的调解组织申请调解，依据仲裁协议申请仲裁，或者依法向人民法院提起诉讼。"
+)
+
+
+def decision_notice(
+    reference: str, *, facts: str, basis: str, reasons: str, outcome: str, note: str, reviewer: str
+) -> str:
+    """The decision notice (CMP-3): facts, basis, reasons, outcome — and always the customer's
+    further remedies, written here rather than left to the handler."""
+    lines = [
+        f"投诉处理决定书（编号 {reference}）",
+        f"一、核实情况：{facts}",
+        f"二、处理依据：{basis}",
+        f"三、处理理由：{reasons}",
+        f"四、处理结果：{outcome}。",
+    ]
+    if note:
+        lines.append(f"五、补充说明：{note}")
+    lines.append(
+        f"救济途径：如您对本处理决定有异议，可以自收到本决定之日起{REVIEW_REQUEST_DAYS}日内"
+        f"向{reviewer}申请复核；{FURTHER_REMEDIES}"
+    )
+    return "\n".join(lines)
 
 
 def _channel(value: str) -> CustomerMessageChannel:
@@ -313,9 +379,28 @@ def _channel(value: str) -> CustomerMessageChannel:
         raise UserInputError.one(_field("channel"), "INVALID", f"must be one of {known}") from None
 
 
+def superior_unit(session: Session, branch_id: int) -> tuple[int | None, str]:
+    """Who reviews a decision of ``branch_id`` (CMP-4): its parent branch (id, name); head
+    office (None, "总行") for a branch without one, or whose parent is the root (head office)."""
+    branch = session.get(Branch, branch_id)
+    parent = session.get(Branch, branch.parent_id) if branch and branch.parent_id else None
+    if parent is None or parent.parent_id is None:
+        return None, labels.HEAD_OFFICE
+    return parent.id, parent.name
+
+
 @OPERATIONS("record_call_back", "Record the customer's satisfaction with the handling")
 def record_call_back(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
+    # 30 natural days from the customer's receipt of the decision (CMP-4), ending at Beijing
+    # midnight: a notice still on its way has no window yet, and no call-back either.
+    received = notice_delivered_at(call.session, complaint.id)
+    if received is None:
+        raise UserInputError.one(
+            _field("satisfied"),
+            "NOTICE_NOT_DELIVERED",
+            "the decision notice has not reached the customer yet",
+        )
     complaint.satisfaction_score = int(call.data["satisfaction_score"])
     add_event(
         call.session,
@@ -324,10 +409,22 @@ def record_call_back(call: OperationCall) -> dict[str, Any]:
         call.actor,
         {"satisfaction_score": complaint.satisfaction_score, "satisfied": call.data["satisfied"]},
     )
-    # 30 natural days from receiving the decision (CMP-4), ending at Beijing midnight.
-    received = complaint.decided_at or clock.now()
     until = natural_day_deadline(received, REVIEW_REQUEST_DAYS)
     return {"review_request_until": until.isoformat()}
+
+
+def notice_delivered_at(session: Session, complaint_id: int) -> datetime | None:
+    """When the latest decision notice reached the customer (None: not yet)."""
+    return session.scalar(
+        select(OutboxMessage.delivered_at)
+        .join(CustomerMessage, CustomerMessage.outbox_id == OutboxMessage.id)
+        .where(
+            CustomerMessage.complaint_id == complaint_id,
+            CustomerMessage.kind == CustomerMessageKind.DECISION_NOTICE.value,
+        )
+        .order_by(CustomerMessage.id.desc())
+        .limit(1)
+    )
 
 
 @OPERATIONS("open_review", "Open a review by the superior unit, to be decided within 30 days")
@@ -344,7 +441,13 @@ def open_review(call: OperationCall) -> dict[str, Any]:
 @OPERATIONS("record_review", "Record the superior unit's review decision and tell the customer")
 def record_review(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
-    complaint.review_outcome = str(call.data["review_outcome"])
+    problems = Problems()
+    outcome = str(call.data.get("review_outcome", ""))
+    if outcome not in labels.REVIEW_OUTCOMES:
+        problems.add(_field("review_outcome"), "INVALID", "is not one of the known outcomes")
+    explanation = _required(call.data, "explanation", problems)
+    problems.raise_if_any()
+    complaint.review_outcome = outcome
     add_event(
         call.session,
         complaint.id,
@@ -356,7 +459,9 @@ def record_review(call: OperationCall) -> dict[str, Any]:
         call.session,
         complaint,
         CustomerMessageKind.REVIEW_DECISION,
-        f"您的复核申请（投诉编号 {complaint.reference}）已办结：{complaint.review_outcome}。",
+        f"您的复核申请（投诉编号 {complaint.reference}）已办结。"
+        f"复核结论：{labels.REVIEW_OUTCOMES[outcome]}。复核说明：{explanation}\n"
+        f"{FURTHER_REMEDIES}",
     )
     return {"review_outcome": complaint.review_outcome}
 

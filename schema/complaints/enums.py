@@ -7,6 +7,7 @@ from enum import Enum
 from schema.shared.base import bilingual_enum
 from store import complaints as rows
 from store.complaints import Category, Channel, ComplaintStatus, Complexity, SlaState
+from store.outbox import OutboxStatus
 
 ChannelEnum = bilingual_enum(
     Channel,
@@ -76,6 +77,7 @@ ComplaintEventKind = bilingual_enum(
         "DEADLINE_WARNING": "The supervisor was warned of a near deadline 临期预警",
         "DEADLINE_MISSED": "The decision deadline was missed; escalated 处理超期并升级",
         "REVIEW_DEADLINE_MISSED": "The review deadline was missed; escalated 复核超期并升级",
+        "DELIVERY_FAILED": "A message could not be delivered to the customer 告知送达失败",
         "PROGRESS_UPDATE_SENT": "The customer was told of the progress 已告知处理进展",
         "DECISION_DELIVERED": "The decision was delivered 已送达处理决定",
         "CALLED_BACK": "The customer was called back 已回访",
@@ -103,10 +105,22 @@ CustomerMessageChannel = bilingual_enum(
     {
         "SMS": "Text message 短信",
         "EMAIL": "E-mail 电子邮件",
+        "WECHAT": "WeChat 微信",
         "LETTER": "Letter 信函",
         "PHONE": "Telephone 电话",
         "IN_PERSON": "In person 当面送达",
         "MOBILE_APP": "Mobile banking app 手机银行",
+    },
+)
+
+OutboxStatusEnum = bilingual_enum(
+    OutboxStatus,
+    "Where a message to the customer is on its way (the outbox). 送达状态。",
+    {
+        "QUEUED": "Waiting for its channel (no gateway configured yet, or a retry due) 待发送",
+        "SENT": "Taken by the channel; its delivery receipt is awaited 已发出",
+        "DELIVERED": "The channel answered that it was delivered, or staff recorded how 已送达",
+        "FAILED": "Refused by the channel, out of retries, or no address 送达失败",
     },
 )
 
@@ -127,6 +141,9 @@ class _ComplaintErrorCode(Enum):
     INCONSISTENT = "INCONSISTENT"
     DEADLINE_TOO_LATE = "DEADLINE_TOO_LATE"
     DATE_IN_PAST = "DATE_IN_PAST"
+    NO_ADDRESS = "NO_ADDRESS"
+    PROOF_FROM_CHANNEL = "PROOF_FROM_CHANNEL"
+    NOTICE_NOT_DELIVERED = "NOTICE_NOT_DELIVERED"
 
 
 ComplaintErrorCode = bilingual_enum(
@@ -149,6 +166,11 @@ ComplaintErrorCode = bilingual_enum(
         "INCONSISTENT": "Answers contradict each other 填写内容矛盾",
         "DEADLINE_TOO_LATE": "Beyond the allowed number of days 超出期限",
         "DATE_IN_PAST": "The date lies in the past 日期已过",
+        "NO_ADDRESS": "The customer has no address on this channel 客户无此渠道联系方式",
+        "PROOF_FROM_CHANNEL": "On this channel the channel's answer is the proof of delivery, "
+        "not a text typed in 该渠道以渠道回执为送达凭证",
+        "NOTICE_NOT_DELIVERED": "The decision notice has not reached the customer yet "
+        "处理决定尚未送达",
     },
 )
 
