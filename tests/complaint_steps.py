@@ -175,6 +175,9 @@ def decide_and_call_back(
         "Task_CallBack",
         {"satisfaction_score": score, "satisfied": satisfied, "comments": "处理及时"},
     )
+    if satisfied:
+        # A satisfied customer may still ask for a review (CMP-4); this one declines.
+        do(backend, "RM0001", complaint, "Task_ReviewRequest", {"review_requested": False})
 
 
 def fire_timers(backend: Backend, at: datetime) -> RunResult:

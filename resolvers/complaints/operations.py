@@ -431,11 +431,30 @@ def notice_delivered_at(session: Session, complaint_id: int) -> datetime | None:
 def open_review(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
     now = clock.now()
+    # The request must come within 30 natural days of receiving the decision (CMP-4), whatever
+    # the diagram's timers say: from the window's end instant on, it is refused.
+    received = notice_delivered_at(call.session, complaint.id)
+    if received is None or now >= natural_day_deadline(received, REVIEW_REQUEST_DAYS):
+        raise UserInputError.one(
+            _field("review_requested"),
+            "REVIEW_WINDOW_CLOSED",
+            f"a review is requested within {REVIEW_REQUEST_DAYS} days of receiving the decision",
+        )
+    reviewer_branch, reviewer = superior_unit(call.session, complaint.branch_id)
     complaint.review_requested_at = now
     complaint.review_due_at = natural_day_deadline(now, REVIEW_DECISION_DAYS)
     complaint.status = ComplaintStatus.UNDER_REVIEW
-    add_event(call.session, complaint.id, ComplaintEventKind.REVIEW_REQUESTED, call.actor)
-    return {"review_due_at": complaint.review_due_at.isoformat()}
+    add_event(
+        call.session,
+        complaint.id,
+        ComplaintEventKind.REVIEW_REQUESTED,
+        call.actor,
+        {"reviewer": reviewer},
+    )
+    return {
+        "review_due_at": complaint.review_due_at.isoformat(),
+        "reviewer_branch_id": reviewer_branch,
+    }
 
 
 @OPERATIONS("record_review", "Record the superior unit's review decision and tell the customer")

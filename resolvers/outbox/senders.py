@@ -17,6 +17,7 @@ from __future__ import annotations
 import smtplib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Protocol
@@ -75,19 +76,22 @@ class SmtpSender:
         mail["Date"] = formatdate(usegmt=True)
         message_id = make_msgid(f"outbox-{message.id}", domain=s.sender.rsplit("@", 1)[1])
         mail["Message-ID"] = message_id
-        mail.set_content(message.body, charset="utf-8")
+        # Base64 keeps the message 7-bit clean, so any SMTP server takes Chinese text.
+        mail.set_content(message.body, charset="utf-8", cte="base64")
         try:
             with smtplib.SMTP(s.host, s.port, timeout=s.timeout_seconds) as smtp:
+                smtp.ehlo_or_helo_if_needed()
                 if s.starttls:
                     smtp.starttls()
+                    smtp.ehlo()
                 if s.user and s.password:
                     smtp.login(s.user, s.password)
                 code, reply = smtp.mail(s.sender)
-                _check("MAIL", code)
+                _check(code, reply)
                 code, reply = smtp.rcpt(message.recipient)
-                _check("RCPT", code)
-                code, reply = smtp.data(mail.as_bytes())
-                _check("DATA", code)
+                _check(code, reply)
+                code, reply = smtp.data(mail.as_bytes(policy=policy.SMTP))  # CRLF lines
+                _check(code, reply)
         except smtplib.SMTPResponseException as exc:
             raise DeliveryError(
                 f"SMTP {exc.smtp_code}", permanent=500 <= exc.smtp_code < 600
@@ -98,9 +102,9 @@ class SmtpSender:
         return Answer(proof=f"SMTP {code} {text} {message_id}", delivered=True)
 
 
-def _check(step: str, code: int) -> None:
+def _check(code: int, reply: bytes) -> None:
     if not 200 <= code < 300:
-        raise smtplib.SMTPResponseException(code, step.encode())
+        raise smtplib.SMTPResponseException(code, reply)
 
 
 def senders_from(

@@ -144,6 +144,7 @@ class _ComplaintErrorCode(Enum):
     NO_ADDRESS = "NO_ADDRESS"
     PROOF_FROM_CHANNEL = "PROOF_FROM_CHANNEL"
     NOTICE_NOT_DELIVERED = "NOTICE_NOT_DELIVERED"
+    REVIEW_WINDOW_CLOSED = "REVIEW_WINDOW_CLOSED"
 
 
 ComplaintErrorCode = bilingual_enum(
@@ -171,6 +172,8 @@ ComplaintErrorCode = bilingual_enum(
         "not a text typed in 该渠道以渠道回执为送达凭证",
         "NOTICE_NOT_DELIVERED": "The decision notice has not reached the customer yet "
         "处理决定尚未送达",
+        "REVIEW_WINDOW_CLOSED": "The 30 days to ask for a review, counted from receipt of the "
+        "decision, are over 复核申请期限已过",
     },
 )
 

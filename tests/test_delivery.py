@@ -1,0 +1,401 @@
+"""Decision notices and their delivery (CMP-3, CMP-4): complete notices in Chinese, an outbox
+delivered by a sender per channel (e-mail over a real SMTP server), proof that is the channel's
+answer, retries with backoff, failures in the supervisor's view, the review window."""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP as SMTPServer
+from aiosmtpd.smtp import Envelope, Session
+
+from core import clock
+from core.settings import Settings, SettingsError
+from kehu.worker import RunResult, run_once
+from resolvers.outbox.delivery import MAX_ATTEMPTS
+from resolvers.outbox.senders import senders_from
+from tests.complaint_steps import (
+    DECISION,
+    assign,
+    bj_customer,
+    complete,
+    do,
+    fire_timers,
+    investigation,
+    kinds,
+    read,
+    submit,
+    task_of,
+)
+from tests.conftest import Backend, branch_id, create_customer, settings_env
+
+CUSTOMER_EMAIL = "zhang.wei@example.cn"
+
+
+class Mailbox:
+    """An aiosmtpd handler: keeps what arrived, or answers every message with ``reply``."""
+
+    def __init__(self) -> None:
+        self.received: list[EmailMessage] = []
+        self.envelopes: list[Envelope] = []
+        self.reply = "250 2.0.0 Message accepted for delivery"
+
+    async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
+        if self.reply.startswith("250"):
+            self.envelopes.append(envelope)
+            raw = envelope.original_content or envelope.content
+            assert isinstance(raw, bytes)
+            parsed = message_from_bytes(raw, policy=policy.default)
+            assert isinstance(parsed, EmailMessage)
+            self.received.append(parsed)
+        return self.reply
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def mailbox() -> Iterator[tuple[Mailbox, int]]:
+    """A real SMTP server on a free local port."""
+    handler = Mailbox()
+    port = _free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield handler, port
+    finally:
+        controller.stop()
+
+
+def sweep(backend: Backend, port: int, at: datetime, tmp: Path) -> RunResult:
+    """``kehu worker --once --now <at>`` with KEHU_SMTP_* pointing at the local server."""
+    env = settings_env(
+        tmp,
+        backend.settings.database_url,
+        KEHU_SMTP_HOST="127.0.0.1",
+        KEHU_SMTP_PORT=str(port),
+        KEHU_SMTP_FROM="complaints@bank.example.cn",
+        KEHU_SMTP_TIMEOUT_SECONDS="5",
+    )
+    smtp = Settings.from_env(env).smtp
+    return run_once(backend.engine, at, senders=senders_from(smtp))
+
+
+def email_customer(backend: Backend) -> dict[str, Any]:
+    manager = backend.gql("{ me { id } }", staff="RM0001")["me"]["id"]
+    return create_customer(
+        backend,
+        relationshipManager=manager,
+        branch=branch_id(backend, "SUP0001"),
+        email=CUSTOMER_EMAIL,
+        phone="13812345678",
+    )
+
+
+def investigated(backend: Backend, customer: dict[str, Any] | None = None) -> dict[str, Any]:
+    complaint = submit(backend, customer or email_customer(backend))
+    assign(backend, complaint)
+    do(backend, "SH01CH01", complaint, "Task_Investigate", investigation())
+    return complaint
+
+
+def message(state: dict[str, Any], kind: str) -> dict[str, Any]:
+    return [m for m in state["messages"] if m["kind"] == kind][-1]
+
+
+MESSAGES = """
+query($id: ID!) { complaint(id: $id) { messages {
+  kind channel content proofOfDelivery deliveryStatus deliveredAt attempts nextAttemptAt lastError
+} timeline { kind details } } }
+"""
+
+
+def messages_of(backend: Backend, complaint: dict[str, Any]) -> dict[str, Any]:
+    return dict(backend.gql(MESSAGES, {"id": complaint["id"]})["complaint"])
+
+
+# Raw codes a customer must never read: an upper-case word of 3+ letters, or with "_".
+CODE = re.compile(r"[A-Z][A-Z_]{2,}|[A-Z]+_[A-Z]+")
+
+
+def test_cmp3_blank_notice_fields_are_refused_and_nothing_is_written(backend: Backend) -> None:
+    complaint = investigated(backend)
+    task = task_of(backend, "SH01CH01", complaint, "Task_DecisionNotice")
+    blank = {**DECISION, "verified_facts": "  ", "basis": "\u3000\t", "reasons": " \n "}
+    blank["proof_of_delivery"] = "   "
+    errors = complete(backend, "SH01CH01", task, blank)
+    assert sorted((tuple(e["field"]), e["code"]) for e in errors) == [
+        (("data", "basis"), "REQUIRED"),
+        (("data", "proof_of_delivery"), "REQUIRED"),
+        (("data", "reasons"), "REQUIRED"),
+        (("data", "verified_facts"), "REQUIRED"),
+    ]
+    without_reasons = {k: v for k, v in DECISION.items() if k != "reasons"}
+    errors = complete(backend, "SH01CH01", task, without_reasons)
+    # The form asks for the reasons too (a missing answer is the form's error).
+    assert [(e["field"], e["code"]) for e in errors] == [(["data", "reasons"], "FORM_INVALID")]
+    state = read(backend, complaint)
+    assert state["status"] == "INVESTIGATING" and state["decidedAt"] is None
+    assert "DECISION_NOTICE" not in [m["kind"] for m in state["messages"]]
+    assert "DECISION_DELIVERED" not in kinds(state)
+
+
+def test_cmp3_the_notice_is_chinese_and_always_states_the_remedies(backend: Backend) -> None:
+    complaint = investigated(backend)
+    do(backend, "SH01CH01", complaint, "Task_DecisionNotice", DECISION)
+    notice = message(read(backend, complaint), "DECISION_NOTICE")
+    content = notice["content"]
+    assert "处理理由：收费前未履行告知义务，应予退还" in content
+    assert "处理结果：投诉事项属实，支持您的诉求。" in content
+    for remedy in ("申请复核", "申请调解", "申请仲裁", "提起诉讼"):
+        assert remedy in content
+    # BJ01 has no parent branch: head office reviews.
+    assert "30日内向总行申请复核" in content
+    assert CODE.findall(content) == []
+    assert notice["proofOfDelivery"] == DECISION["proof_of_delivery"]
+
+
+def test_cmp4_review_decision_text_names_the_outcome_in_chinese(backend: Backend) -> None:
+    complaint = investigated(backend)
+    do(backend, "SH01CH01", complaint, "Task_DecisionNotice", DECISION)
+    call_back = {"satisfaction_score": 2, "satisfied": False}
+    do(backend, "RM0001", complaint, "Task_CallBack", call_back)
+    do(backend, "RM0001", complaint, "Task_ReviewRequest", {"review_requested": True})
+    review = {"review_outcome": "DECISION_CHANGED", "explanation": "补退利息"}
+    do(backend, "HO0001", complaint, "Task_Review", review)
+    content = message(read(backend, complaint), "REVIEW_DECISION")["content"]
+    assert "复核结论：变更原处理决定。" in content and "提起诉讼" in content
+    assert CODE.findall(content) == []
+
+
+def test_cmp3_email_notice_is_delivered_over_smtp_with_its_answer_as_proof(
+    backend: Backend, mailbox: tuple[Mailbox, int], tmp_path: Path
+) -> None:
+    inbox, port = mailbox
+    complaint = investigated(backend)
+    email = {k: v for k, v in DECISION.items() if k != "proof_of_delivery"}
+    do(backend, "SH01CH01", complaint, "Task_DecisionNotice", {**email, "channel": "EMAIL"})
+    notice = message(messages_of(backend, complaint), "DECISION_NOTICE")
+    assert (notice["deliveryStatus"], notice["proofOfDelivery"]) == ("QUEUED", None)
+    # Nothing is sent until the worker's sweep runs; nothing is delivered without a server.
+    assert inbox.received == []
+    at = clock.now() + timedelta(minutes=1)
+    result = sweep(backend, port, at, tmp_path)
+    assert result.messages.failed == 0
+    arrived = [m for m in inbox.received if complaint["reference"] in str(m["Subject"])]
+    assert len(arrived) == 1
+    mail = arrived[0]
+    assert mail["To"] == CUSTOMER_EMAIL
+    assert mail["From"] == "complaints@bank.example.cn"
+    assert str(mail["Subject"]) == f"投诉处理决定书（编号 {complaint['reference']}）"
+    body = mail.get_content()
+    assert "核实情况：开户时未书面告知账户管理费" in body and "提起诉讼" in body
+    notice = message(messages_of(backend, complaint), "DECISION_NOTICE")
+    assert notice["deliveryStatus"] == "DELIVERED" and notice["attempts"] == 1
+    assert notice["proofOfDelivery"].startswith("SMTP 250 2.0.0 Message accepted for delivery")
+    assert mail["Message-ID"] in notice["proofOfDelivery"]
+    assert datetime.fromisoformat(notice["deliveredAt"]) == at
+    # A second sweep sends nothing again.
+    sweep(backend, port, at + timedelta(hours=1), tmp_path)
+    assert len([m for m in inbox.received if complaint["reference"] in str(m["Subject"])]) == 1
+
+
+def test_cmp3_sms_without_a_gateway_stays_queued_never_delivered(
+    backend: Backend, mailbox: tuple[Mailbox, int], tmp_path: Path
+) -> None:
+    _inbox, port = mailbox
+    complaint = investigated(backend)
+    sms = {k: v for k, v in DECISION.items() if k != "proof_of_delivery"}
+    do(backend, "SH01CH01", complaint, "Task_DecisionNotice", {**sms, "channel": "SMS"})
+    sweep(backend, port, clock.now() + timedelta(days=3), tmp_path)
+    state = messages_of(backend, complaint)
+    for kind in ("ACKNOWLEDGEMENT", "DECISION_NOTICE"):
+        sent = message(state, kind)
+        assert sent["channel"] == "SMS"
+        assert (sent["deliveryStatus"], sent["proofOfDelivery"], sent["attempts"]) == (
+            "QUEUED",
+            None,
+            0,
+        )
+    # No call-back about a decision the customer has not received (the window has no start).
+    task = task_of(backend, "RM0001", complaint, "Task_CallBack")
+    errors = complete(backend, "RM0001", task, {"satisfaction_score": 5, "satisfied": True})
+    assert [(e["field"], e["code"], e["complaintCode"]) for e in errors] == [
+        (["data", "satisfied"], "DOMAIN_RULE", "NOTICE_NOT_DELIVERED")
+    ]
+
+
+def test_cmp3_proof_is_not_typed_in_for_a_channel_that_answers_itself(backend: Backend) -> None:
+    complaint = investigated(backend, bj_customer(backend))  # no e-mail address
+    task = task_of(backend, "SH01CH01", complaint, "Task_DecisionNotice")
+    errors = complete(backend, "SH01CH01", task, {**DECISION, "channel": "EMAIL"})
+    assert sorted((tuple(e["field"]), e["complaintCode"]) for e in errors) == [
+        (("data", "channel"), "NO_ADDRESS"),
+        (("data", "proof_of_delivery"), "PROOF_FROM_CHANNEL"),
+    ]
+    assert read(backend, complaint)["decidedAt"] is None
+
+
+def test_cmp3_a_refusing_server_is_retried_with_backoff_then_failed_and_shown(
+    backend: Backend, mailbox: tuple[Mailbox, int], tmp_path: Path
+) -> None:
+    inbox, port = mailbox
+    complaint = investigated(backend)
+    email = {k: v for k, v in DECISION.items() if k != "proof_of_delivery"}
+    do(backend, "SH01CH01", complaint, "Task_DecisionNotice", {**email, "channel": "EMAIL"})
+    inbox.reply = "451 4.3.0 Mailbox busy, try again later"
+    start = clock.now() + timedelta(minutes=1)
+    sweep(backend, port, start, tmp_path)
+    notice = message(messages_of(backend, complaint), "DECISION_NOTICE")
+    assert (notice["deliveryStatus"], notice["attempts"]) == ("QUEUED", 1)
+    assert notice["lastError"] == "SMTP 451" and notice["proofOfDelivery"] is None
+    due = start + timedelta(minutes=1)
+    assert datetime.fromisoformat(notice["nextAttemptAt"]) == due
+    # One second before the retry is due nothing is attempted; at the instant it is.
+    sweep(backend, port, due - timedelta(seconds=1), tmp_path)
+    assert message(messages_of(backend, complaint), "DECISION_NOTICE")["attempts"] == 1
+    at = due
+    for attempt in range(2, MAX_ATTEMPTS + 1):
+        sweep(backend, port, at, tmp_path)
+        notice = message(messages_of(backend, complaint), "DECISION_NOTICE")
+        assert notice["attempts"] == attempt
+        if attempt < MAX_ATTEMPTS:
+            wait = datetime.fromisoformat(notice["nextAttemptAt"]) - at
+            assert wait == timedelta(minutes=2 ** (attempt - 1))
+            at += wait
+    state = messages_of(backend, complaint)
+    notice = message(state, "DECISION_NOTICE")
+    assert (notice["deliveryStatus"], notice["nextAttemptAt"]) == ("FAILED", None)
+    failed = [s for s in state["timeline"] if s["kind"] == "DELIVERY_FAILED"]
+    assert failed[-1]["details"] == {"message": "DECISION_NOTICE", "channel": "EMAIL"}
+    # The supervisor of the branch sees the failure on the complaint.
+    seen = backend.gql(MESSAGES, {"id": complaint["id"]}, staff="SUP0001")["complaint"]
+    assert "DELIVERY_FAILED" in [s["kind"] for s in seen["timeline"]]
+    assert inbox.received == [] or all(
+        complaint["reference"] not in str(m["Subject"]) for m in inbox.received
+    )
+
+
+def test_cmp3_a_permanent_refusal_fails_at_once(
+    backend: Backend, mailbox: tuple[Mailbox, int], tmp_path: Path
+) -> None:
+    inbox, port = mailbox
+    complaint = investigated(backend)
+    email = {k: v for k, v in DECISION.items() if k != "proof_of_delivery"}
+    do(backend, "SH01CH01", complaint, "Task_DecisionNotice", {**email, "channel": "EMAIL"})
+    inbox.reply = "550 5.1.1 Mailbox unavailable"
+    sweep(backend, port, clock.now() + timedelta(minutes=1), tmp_path)
+    notice = message(messages_of(backend, complaint), "DECISION_NOTICE")
+    assert (notice["deliveryStatus"], notice["attempts"]) == ("FAILED", 1)
+    assert notice["lastError"] == "SMTP 550"
+
+
+def _decided_by_email_on_jan_3(
+    backend: Backend, port: int, tmp: Path, satisfied: bool = False
+) -> dict[str, Any]:
+    """Decided on 2027-01-03 10:00 Beijing, delivered by e-mail 5 minutes later, called back on
+    01-23 (the issue's case)."""
+    decided = datetime(2027, 1, 3, 2, 0, tzinfo=UTC)
+    with clock.travel_to(decided - timedelta(days=2), all_threads=True):
+        complaint = investigated(backend)
+    with clock.travel_to(decided, all_threads=True):
+        email = {k: v for k, v in DECISION.items() if k != "proof_of_delivery"}
+        do(backend, "SH01CH01", complaint, "Task_DecisionNotice", {**email, "channel": "EMAIL"})
+    sweep(backend, port, decided + timedelta(minutes=5), tmp)
+    with clock.travel_to(datetime(2027, 1, 23, 3, 0, tzinfo=UTC), all_threads=True):
+        call_back = {"satisfaction_score": 5 if satisfied else 2, "satisfied": satisfied}
+        do(backend, "RM0001", complaint, "Task_CallBack", call_back)
+    return complaint
+
+
+# The window's end: 30 natural days after receipt (01-03) is 02-02; it ends 02-03 00:00 Beijing.
+WINDOW_END = datetime(2027, 2, 2, 16, 0, tzinfo=UTC)
+SECOND = timedelta(seconds=1)
+
+
+def test_cmp4_review_window_counts_from_delivery_of_the_notice(
+    backend: Backend, mailbox: tuple[Mailbox, int], tmp_path: Path
+) -> None:
+    """Decided on 01-03, called back on 01-23: the window ends with 02-02 (Beijing), 30
+    natural days after the notice reached the customer — not 02-22, 30 days after the call-back."""
+    _inbox, port = mailbox
+    late = _decided_by_email_on_jan_3(backend, port, tmp_path)
+    tasks = read(backend, late)["currentTasks"]
+    assert [(t["elementId"], t["dueAt"]) for t in tasks] == [
+        ("Task_ReviewRequest", WINDOW_END.isoformat())
+    ]
+    # At the end instant a request is refused, even before the timer has closed the window.
+    with clock.travel_to(WINDOW_END, all_threads=True):
+        task = task_of(backend, "RM0001", late, "Task_ReviewRequest")
+        errors = complete(backend, "RM0001", task, {"review_requested": True})
+    assert [(e["field"], e["complaintCode"]) for e in errors] == [
+        (["data", "review_requested"], "REVIEW_WINDOW_CLOSED")
+    ]
+    fire_timers(backend, WINDOW_END - SECOND)
+    assert read(backend, late)["status"] == "DECIDED"
+    fire_timers(backend, WINDOW_END + SECOND)
+    state = read(backend, late)
+    assert state["status"] == "CLOSED" and state["currentTasks"] == []
+    # One second before the end, a request is taken.
+    in_time = _decided_by_email_on_jan_3(backend, port, tmp_path)
+    with clock.travel_to(WINDOW_END - SECOND, all_threads=True):
+        do(backend, "RM0001", in_time, "Task_ReviewRequest", {"review_requested": True})
+    state = read(backend, in_time)
+    assert state["status"] == "UNDER_REVIEW"
+    # The review is decided within 30 natural days of the request (ends 03-05 00:00 Beijing).
+    assert state["reviewDueAt"] == datetime(2027, 3, 4, 16, 0, tzinfo=UTC).isoformat()
+
+
+def test_cmp4_a_satisfied_customer_may_still_ask_for_a_review(
+    backend: Backend, mailbox: tuple[Mailbox, int], tmp_path: Path
+) -> None:
+    _inbox, port = mailbox
+    complaint = _decided_by_email_on_jan_3(backend, port, tmp_path, satisfied=True)
+    with clock.travel_to(datetime(2027, 1, 30, 3, 0, tzinfo=UTC), all_threads=True):
+        do(backend, "RM0001", complaint, "Task_ReviewRequest", {"review_requested": True})
+        state = read(backend, complaint)
+    assert state["status"] == "UNDER_REVIEW" and state["satisfactionScore"] == 5
+    step = [s for s in state["timeline"] if s["kind"] == "REVIEW_REQUESTED"][-1]
+    assert step["details"] == {"reviewer": "总行"}
+    assert [t["elementId"] for t in state["currentTasks"]] == ["Task_Review"]
+
+
+def test_smtp_settings_are_checked_naming_the_variable(tmp_path: Path) -> None:
+    base = settings_env(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    assert Settings.from_env(base).smtp is None
+    with pytest.raises(SettingsError, match="KEHU_SMTP_FROM"):
+        Settings.from_env({**base, "KEHU_SMTP_HOST": "smtp.bank.cn"})
+    with pytest.raises(SettingsError, match="KEHU_SMTP_USER and KEHU_SMTP_PASSWORD"):
+        Settings.from_env(
+            {
+                **base,
+                "KEHU_SMTP_HOST": "smtp.bank.cn",
+                "KEHU_SMTP_FROM": "a@bank.cn",
+                "KEHU_SMTP_USER": "kehu",
+            }
+        )
+    smtp = Settings.from_env(
+        {
+            **base,
+            "KEHU_SMTP_HOST": "smtp.bank.cn",
+            "KEHU_SMTP_FROM": "a@bank.cn",
+            "KEHU_SMTP_PORT": "587",
+            "KEHU_SMTP_STARTTLS": "true",
+            "KEHU_SMTP_USER": "kehu",
+            "KEHU_SMTP_PASSWORD": "secret",
+        }
+    ).smtp
+    assert smtp is not None and (smtp.port, smtp.starttls, smtp.user) == (587, True, "kehu")
+    assert "secret" not in repr(smtp)
