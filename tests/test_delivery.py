@@ -17,12 +17,14 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import Envelope, Session
+from sqlalchemy import insert, select
 
 from core import clock
 from core.settings import Settings, SettingsError
 from kehu.worker import RunResult, run_once
 from resolvers.outbox.delivery import MAX_ATTEMPTS
 from resolvers.outbox.senders import senders_from
+from store.staff import Branch, Role, Staff
 from tests.complaint_steps import (
     DECISION,
     assign,
@@ -370,6 +372,71 @@ def test_cmp4_a_satisfied_customer_may_still_ask_for_a_review(
     step = [s for s in state["timeline"] if s["kind"] == "REVIEW_REQUESTED"][-1]
     assert step["details"] == {"reviewer": "总行"}
     assert [t["elementId"] for t in state["currentTasks"]] == ["Task_Review"]
+
+
+def _sub_branch(backend: Backend) -> tuple[str, str]:
+    """海淀支行 under 北京分行, with its own supervisor and manager (created once)."""
+    with backend.engine.begin() as connection:
+        bj01 = connection.execute(select(Branch.id).where(Branch.code == "BJ01")).scalar_one()
+        found = connection.execute(select(Branch.id).where(Branch.code == "BJ0101")).scalar()
+        if found is None:
+            found = connection.execute(
+                insert(Branch)
+                .values(code="BJ0101", name="海淀支行", city="北京市", parent_id=bj01)
+                .returning(Branch.id)
+            ).scalar_one()
+            for number, role in (
+                ("HD01SUP01", Role.BRANCH_SUPERVISOR),
+                ("HD01RM01", Role.RELATIONSHIP_MANAGER),
+            ):
+                connection.execute(
+                    insert(Staff).values(
+                        employee_no=number,
+                        name="测试员工",
+                        branch_id=found,
+                        roles=[role.value],
+                        active=True,
+                        created_at=clock.now(),
+                    )
+                )
+    manager = backend.gql("{ me { id } }", staff="HD01RM01")["me"]["id"]
+    return branch_id(backend, "HD01SUP01"), manager
+
+
+def test_cmp4_the_review_goes_to_the_parent_branch_of_the_handling_branch(
+    backend: Backend,
+) -> None:
+    branch, manager = _sub_branch(backend)
+    customer = create_customer(backend, relationshipManager=manager, branch=branch)
+    complaint = submit(backend, customer, staff="HO0001")
+    do(backend, "HD01SUP01", complaint, "Task_AssignHandler", {"handler": "SH01CH01"})
+    do(backend, "SH01CH01", complaint, "Task_Investigate", investigation())
+    do(backend, "SH01CH01", complaint, "Task_DecisionNotice", DECISION)
+    notice = message(read(backend, complaint), "DECISION_NOTICE")["content"]
+    assert "30日内向北京分行申请复核" in notice
+    do(
+        backend,
+        "HD01RM01",
+        complaint,
+        "Task_CallBack",
+        {"satisfaction_score": 1, "satisfied": False},
+    )
+    do(backend, "HD01RM01", complaint, "Task_ReviewRequest", {"review_requested": True})
+    state = read(backend, complaint)
+    assert [(t["elementId"], t["candidateRole"]) for t in state["currentTasks"]] == [
+        ("Task_Review", "BRANCH_SUPERVISOR")
+    ]
+    # Head office is not the superior unit here; the parent branch's supervisor is.
+    with pytest.raises(AssertionError, match="has no Task_Review"):
+        task_of(backend, "HO0001", complaint, "Task_Review")
+    with pytest.raises(AssertionError, match="has no Task_Review"):
+        task_of(backend, "HD01SUP01", complaint, "Task_Review")
+    review = {"review_outcome": "DECISION_UPHELD", "explanation": "原处理决定事实清楚"}
+    do(backend, "SUP0001", complaint, "Task_Review", review)
+    state = read(backend, complaint)
+    assert state["status"] == "CLOSED" and state["reviewOutcome"] == "DECISION_UPHELD"
+    reviewed = [s for s in state["timeline"] if s["kind"] == "REVIEWED"][-1]
+    assert reviewed["actor"] == "SUP0001"
 
 
 def test_smtp_settings_are_checked_naming_the_variable(tmp_path: Path) -> None:

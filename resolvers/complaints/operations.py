@@ -379,14 +379,29 @@ def _channel(value: str) -> CustomerMessageChannel:
         raise UserInputError.one(_field("channel"), "INVALID", f"must be one of {known}") from None
 
 
+def _of_unit(actor: Staff | None, branch_id: int | None) -> bool:
+    """Whether ``actor`` acts for the unit: head office (``None``), or a branch's supervisor."""
+    if actor is None:
+        return False
+    if branch_id is None:
+        return Role.HEAD_OFFICE in actor.roles
+    return actor.branch_id == branch_id and Role.BRANCH_SUPERVISOR in actor.roles
+
+
 def superior_unit(session: Session, branch_id: int) -> tuple[int | None, str]:
     """Who reviews a decision of ``branch_id`` (CMP-4): its parent branch (id, name); head
-    office (None, "总行") for a branch without one, or whose parent is the root (head office)."""
+    office (None, "总行") for a branch without one, or whose parent is head office itself."""
     branch = session.get(Branch, branch_id)
     parent = session.get(Branch, branch.parent_id) if branch and branch.parent_id else None
-    if parent is None or parent.parent_id is None:
+    if parent is None or _is_head_office(session, parent.id):
         return None, labels.HEAD_OFFICE
     return parent.id, parent.name
+
+
+def _is_head_office(session: Session, branch_id: int) -> bool:
+    """Head office is the branch whose staff hold the head-office role."""
+    roles = session.scalars(select(Staff.roles).where(Staff.branch_id == branch_id))
+    return any(Role.HEAD_OFFICE in held for held in roles)
 
 
 @OPERATIONS("record_call_back", "Record the customer's satisfaction with the handling")
@@ -460,6 +475,12 @@ def open_review(call: OperationCall) -> dict[str, Any]:
 @OPERATIONS("record_review", "Record the superior unit's review decision and tell the customer")
 def record_review(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
+    # The superior unit decides the review (CMP-4), whoever the diagram routes the task to.
+    reviewer_branch, _name = superior_unit(call.session, complaint.branch_id)
+    if not _of_unit(call.actor, reviewer_branch):
+        raise UserInputError.one(
+            _field("review_outcome"), "NOT_SUPERIOR_UNIT", "is decided by the superior unit"
+        )
     problems = Problems()
     outcome = str(call.data.get("review_outcome", ""))
     if outcome not in labels.REVIEW_OUTCOMES:

@@ -145,6 +145,7 @@ class _ComplaintErrorCode(Enum):
     PROOF_FROM_CHANNEL = "PROOF_FROM_CHANNEL"
     NOTICE_NOT_DELIVERED = "NOTICE_NOT_DELIVERED"
     REVIEW_WINDOW_CLOSED = "REVIEW_WINDOW_CLOSED"
+    NOT_SUPERIOR_UNIT = "NOT_SUPERIOR_UNIT"
 
 
 ComplaintErrorCode = bilingual_enum(
@@ -174,6 +175,8 @@ ComplaintErrorCode = bilingual_enum(
         "处理决定尚未送达",
         "REVIEW_WINDOW_CLOSED": "The 30 days to ask for a review, counted from receipt of the "
         "decision, are over 复核申请期限已过",
+        "NOT_SUPERIOR_UNIT": "A review is decided by the superior unit of the handling branch "
+        "复核由上级机构作出",
     },
 )
 
