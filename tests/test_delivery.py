@@ -239,6 +239,73 @@ def test_cmp3_sms_without_a_gateway_stays_queued_never_delivered(
     ]
 
 
+RECORD = """
+mutation($input: RecordMessageDeliveryInput!) {
+  recordMessageDelivery(input: $input) {
+    complaint { messages { kind deliveryStatus proofOfDelivery deliveredAt } }
+    errors { field code message }
+  }
+}
+"""
+
+
+def test_cmp3_staff_record_a_delivery_the_channel_could_not_make(backend: Backend) -> None:
+    """A letter while no postal gateway is plugged in: it waits QUEUED until the handler
+    records the registered letter's receipt; that record is the proof, and the review window
+    counts from it."""
+    letter = {k: v for k, v in DECISION.items() if k != "proof_of_delivery"}
+    customer = create_customer(
+        backend,
+        relationshipManager=backend.gql("{ me { id } }", staff="RM0001")["me"]["id"],
+        branch=branch_id(backend, "SUP0001"),
+        address="北京市海淀区中关村大街1号",
+    )
+    complaint = investigated(backend, customer)
+    do(backend, "SH01CH01", complaint, "Task_DecisionNotice", {**letter, "channel": "LETTER"})
+    refused = backend.gql(
+        RECORD,
+        {"input": {"complaint": complaint["id"], "kind": "DECISION_NOTICE", "proof": "   "}},
+        staff="SH01CH01",
+        purpose="COMPLAINT_HANDLING",
+    )["recordMessageDelivery"]
+    assert [(e["field"], e["code"]) for e in refused["errors"]] == [(["proof"], "REQUIRED")]
+    delivered_at = clock.now() + timedelta(days=2)
+    with clock.travel_to(delivered_at, all_threads=True):
+        answer = backend.gql(
+            RECORD,
+            {
+                "input": {
+                    "complaint": complaint["id"],
+                    "kind": "DECISION_NOTICE",
+                    "proof": "挂号信回执 XA123456789CN",
+                }
+            },
+            staff="SH01CH01",
+            purpose="COMPLAINT_HANDLING",
+        )["recordMessageDelivery"]
+    assert answer["errors"] == []
+    notice = message(answer["complaint"], "DECISION_NOTICE")
+    assert notice["deliveryStatus"] == "DELIVERED"
+    assert notice["proofOfDelivery"] == "挂号信回执 XA123456789CN"
+    assert datetime.fromisoformat(notice["deliveredAt"]) == delivered_at
+    again = backend.gql(
+        RECORD,
+        {"input": {"complaint": complaint["id"], "kind": "DECISION_NOTICE", "proof": "x"}},
+        staff="SH01CH01",
+        purpose="COMPLAINT_HANDLING",
+    )["recordMessageDelivery"]
+    assert [(e["field"], e["code"]) for e in again["errors"]] == [(["kind"], "NOT_FOUND")]
+    with clock.travel_to(delivered_at + timedelta(days=1), all_threads=True):
+        call_back = {"satisfaction_score": 3, "satisfied": False}
+        do(backend, "RM0001", complaint, "Task_CallBack", call_back)
+    until = clock.end_of_business_day(clock.business_date(delivered_at) + timedelta(days=30))
+    tasks = read(backend, complaint)["currentTasks"]
+    assert [(t["elementId"], t["dueAt"]) for t in tasks] == [
+        ("Task_ReviewRequest", until.isoformat())
+    ]
+    assert "DELIVERY_RECORDED" in kinds(read(backend, complaint))
+
+
 def test_cmp3_proof_is_not_typed_in_for_a_channel_that_answers_itself(backend: Backend) -> None:
     complaint = investigated(backend, bj_customer(backend))  # no e-mail address
     task = task_of(backend, "SH01CH01", complaint, "Task_DecisionNotice")

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from core import clock
 from core.errors import Problems, UserInputError
-from resolvers.complaints import labels
+from resolvers.complaints import labels, queries
 from resolvers.complaints.deadlines import DECISION_DAYS, natural_day_deadline
 from resolvers.customers.history import audit_change
 from resolvers.outbox import commands as outbox
@@ -257,6 +257,44 @@ def contact_channel(session: Session, customer: Customer) -> CustomerMessageChan
         if outbox.recipient_of(customer, candidate.value):
             return candidate
     return CustomerMessageChannel.SMS
+
+
+def record_delivery(
+    session: Session,
+    actor: Staff,
+    complaint_id: int,
+    kind: CustomerMessageKind,
+    proof: str,
+    visible: ColumnElement[bool],
+) -> Complaint:
+    """Staff delivered the latest undelivered ``kind`` message themselves (a registered letter
+    while no postal gateway is plugged in, a notice handed over): their record is the proof."""
+    complaint = queries.get(session, complaint_id, visible)
+    text = validation.text(proof, "proof", max_length=300)
+    found = session.execute(
+        select(CustomerMessage, OutboxMessage)
+        .join(OutboxMessage, OutboxMessage.id == CustomerMessage.outbox_id)
+        .where(
+            CustomerMessage.complaint_id == complaint.id,
+            CustomerMessage.kind == kind.value,
+            OutboxMessage.status != OutboxStatus.DELIVERED,
+        )
+        .order_by(CustomerMessage.id.desc())
+        .limit(1)
+        .with_for_update(of=OutboxMessage)
+    ).first()
+    if found is None:
+        raise UserInputError.one(("kind",), "NOT_FOUND", "no undelivered message of this kind")
+    message, queued = found
+    outbox.record_delivery(queued, text, actor)
+    add_event(
+        session,
+        complaint.id,
+        ComplaintEventKind.DELIVERY_RECORDED,
+        actor,
+        {"message": message.kind, "channel": message.channel},
+    )
+    return complaint
 
 
 def note_delivery_failure(session: Session, complaint_id: int, message: CustomerMessage) -> None:

@@ -78,6 +78,7 @@ ComplaintEventKind = bilingual_enum(
         "DEADLINE_MISSED": "The decision deadline was missed; escalated 处理超期并升级",
         "REVIEW_DEADLINE_MISSED": "The review deadline was missed; escalated 复核超期并升级",
         "DELIVERY_FAILED": "A message could not be delivered to the customer 告知送达失败",
+        "DELIVERY_RECORDED": "Staff recorded how a message was delivered 已登记送达",
         "PROGRESS_UPDATE_SENT": "The customer was told of the progress 已告知处理进展",
         "DECISION_DELIVERED": "The decision was delivered 已送达处理决定",
         "CALLED_BACK": "The customer was called back 已回访",

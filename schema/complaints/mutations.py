@@ -1,4 +1,4 @@
-"""Complaint mutations: registering a complaint (CMP-1)."""
+"""Complaint mutations: registering a complaint (CMP-1), recording a delivery (CMP-3)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,22 @@ from typing import Any
 import strawberry
 from sqlalchemy.exc import IntegrityError
 
+from authz.rows import complaints_visible_to
 from core.errors import UserInputError
 from core.ids import pk_of
 from resolvers.complaints import commands as logic
-from schema.complaints.enums import CategoryEnum, ChannelEnum, ComplaintErrorCode
+from schema.complaints.enums import (
+    CategoryEnum,
+    ChannelEnum,
+    ComplaintErrorCode,
+    CustomerMessageKind,
+)
 from schema.complaints.types import ComplaintNode, ComplaintUserError, present
 from schema.shared.base import ContextInfo, user_errors
 from schema.shared.mutations import mutate
 from schema.shared.rights import HasRight
 from schema.shared.rights import mutation as guarded_mutation
+from store import complaints as rows
 from store.complaints import Complaint
 
 
@@ -45,6 +52,25 @@ class SubmitComplaintPayload:
     errors: list[ComplaintUserError]
     complaint: ComplaintNode | None = None
     created: bool = strawberry.field(default=False, description="False for a retried submission.")
+
+
+@strawberry.input(
+    description="How staff delivered a message the outbox could not (CMP-3). 登记送达。"
+)
+class RecordMessageDeliveryInput:
+    complaint: strawberry.ID
+    kind: CustomerMessageKind = strawberry.field(  # type: ignore[valid-type]
+        description="The message: the latest one of this kind not yet delivered."
+    )
+    proof: str = strawberry.field(
+        description="The proof: a registered letter's number, the customer's signed receipt."
+    )
+
+
+@strawberry.type
+class RecordMessageDeliveryPayload:
+    errors: list[ComplaintUserError]
+    complaint: ComplaintNode | None = None
 
 
 def _complaint_errors(exc: UserInputError) -> list[ComplaintUserError]:
@@ -99,3 +125,29 @@ class ComplaintMutation:
         return SubmitComplaintPayload(
             errors=[], complaint=present(info, [complaint])[0], created=created
         )
+
+    @guarded_mutation(
+        "Record how a message reached the customer when its channel has no gateway yet (a "
+        "registered letter, a notice handed over); the record is its proof of delivery. 登记送达。",
+        HasRight("admin:complaint_intake", purpose=True),
+    )
+    def record_message_delivery(
+        self, info: ContextInfo, input: RecordMessageDeliveryInput
+    ) -> RecordMessageDeliveryPayload:
+        ctx = info.context
+
+        def command(session: Any) -> Complaint:
+            return logic.record_delivery(
+                session,
+                ctx.actor,
+                pk_of(input.complaint, "Complaint", "complaint"),
+                rows.CustomerMessageKind(input.kind),
+                input.proof,
+                complaints_visible_to(ctx.actor, ctx.access.visible),
+            )
+
+        try:
+            complaint = mutate(info, command)
+        except UserInputError as exc:
+            return RecordMessageDeliveryPayload(errors=_complaint_errors(exc))
+        return RecordMessageDeliveryPayload(errors=[], complaint=present(info, [complaint])[0])
