@@ -369,6 +369,21 @@ def test_cmp3_a_permanent_refusal_fails_at_once(
     notice = message(messages_of(backend, complaint), "DECISION_NOTICE")
     assert (notice["deliveryStatus"], notice["attempts"]) == ("FAILED", 1)
     assert notice["lastError"] == "SMTP 550"
+    # The branch supervisor's list of complaints whose customer was not reached.
+    listed = backend.gql(
+        "{ complaints(first: 100, where: {deliveryFailed: {eq: true}}) { edges { node { id } } } }",
+        staff="SUP0001",
+        purpose="COMPLAINT_HANDLING",
+    )["complaints"]["edges"]
+    assert complaint["id"] in {e["node"]["id"] for e in listed}
+    fine = investigated(backend)
+    listed = backend.gql(
+        "{ complaints(first: 100, where: {deliveryFailed: {eq: false}}) { edges { node { id } } } }",
+        staff="SUP0001",
+        purpose="COMPLAINT_HANDLING",
+    )["complaints"]["edges"]
+    ids = {e["node"]["id"] for e in listed}
+    assert fine["id"] in ids and complaint["id"] not in ids
 
 
 def _decided_by_email_on_jan_3(
