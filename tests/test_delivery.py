@@ -18,9 +18,11 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import Envelope, Session
 from sqlalchemy import insert, select
+from typer.testing import CliRunner
 
 from core import clock
 from core.settings import Settings, SettingsError
+from kehu.cli import app
 from kehu.worker import RunResult, run_once
 from resolvers.outbox.delivery import MAX_ATTEMPTS
 from resolvers.outbox.senders import senders_from
@@ -38,7 +40,7 @@ from tests.complaint_steps import (
     submit,
     task_of,
 )
-from tests.conftest import Backend, branch_id, create_customer, settings_env
+from tests.conftest import Backend, _keys, branch_id, create_customer, settings_env
 
 CUSTOMER_EMAIL = "zhang.wei@example.cn"
 
@@ -212,6 +214,36 @@ def test_cmp3_email_notice_is_delivered_over_smtp_with_its_answer_as_proof(
     # A second sweep sends nothing again.
     sweep(backend, port, at + timedelta(hours=1), tmp_path)
     assert len([m for m in inbox.received if complaint["reference"] in str(m["Subject"])]) == 1
+
+
+def test_cmp3_kehu_worker_once_sends_the_due_email(
+    backend: Backend, mailbox: tuple[Mailbox, int], tmp_path: Path
+) -> None:
+    """``kehu worker --once --now`` reads KEHU_SMTP_* and delivers what is due."""
+    inbox, port = mailbox
+    complaint = investigated(backend)
+    email = {k: v for k, v in DECISION.items() if k != "proof_of_delivery"}
+    do(backend, "SH01CH01", complaint, "Task_DecisionNotice", {**email, "channel": "EMAIL"})
+    env = settings_env(
+        tmp_path,
+        backend.settings.database_url,
+        KEHU_SMTP_HOST="127.0.0.1",
+        KEHU_SMTP_PORT=str(port),
+        KEHU_SMTP_FROM="complaints@bank.example.cn",
+        KEHU_ENCRYPTION_KEYS=_keys(backend.settings.encryption_keys),
+        KEHU_HASH_KEYS=_keys(backend.settings.hash_keys),
+        KEHU_AUDIT_KEYS=_keys(backend.settings.audit_keys),
+    )
+    at = (clock.now() + timedelta(minutes=1)).isoformat()
+    result = CliRunner().invoke(app, ["worker", "--once", "--now", at], env=env)
+    assert result.exit_code == 0, result.output
+    assert re.search(r"Messages: [1-9]\d* delivered, \d+ to retry, 0 failed\.", result.output)
+    assert [m["To"] for m in inbox.received if complaint["reference"] in str(m["Subject"])] == [
+        CUSTOMER_EMAIL
+    ]
+    assert message(messages_of(backend, complaint), "DECISION_NOTICE")["deliveryStatus"] == (
+        "DELIVERED"
+    )
 
 
 def test_cmp3_sms_without_a_gateway_stays_queued_never_delivered(
