@@ -17,7 +17,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import Envelope, Session
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from typer.testing import CliRunner
 
 from core import clock
@@ -25,12 +25,14 @@ from core.settings import Settings, SettingsError
 from kehu.cli import app
 from kehu.worker import RunResult, run_once
 from resolvers.outbox.delivery import MAX_ATTEMPTS
-from resolvers.outbox.senders import senders_from
+from resolvers.outbox.senders import Answer, DeliveryError, Outgoing, senders_from
+from store.complaints import CustomerMessage
 from store.staff import Branch, Role, Staff
 from tests.complaint_steps import (
     DECISION,
     assign,
     bj_customer,
+    complaint_pk,
     complete,
     do,
     fire_timers,
@@ -338,6 +340,43 @@ def test_cmp3_staff_record_a_delivery_the_channel_could_not_make(backend: Backen
     assert "DELIVERY_RECORDED" in kinds(read(backend, complaint))
 
 
+class SmsGateway:
+    """A gateway plugged in through the documented adapter interface (``send`` -> ``Answer``)."""
+
+    def __init__(self, refuse: bool = False) -> None:
+        self.refuse = refuse
+        self.sent: list[Outgoing] = []
+
+    def send(self, message: Outgoing) -> Answer:
+        if self.refuse:
+            raise DeliveryError("gateway: number not in service", permanent=True)
+        self.sent.append(message)
+        return Answer(proof=f"gateway receipt R-{message.id}", delivered=False)
+
+
+def test_cmp3_a_plugged_in_gateway_sends_and_its_receipt_is_the_proof(backend: Backend) -> None:
+    complaint = investigated(backend)  # acknowledged by SMS: the customer has a mobile number
+    gateway = SmsGateway()
+    run_once(backend.engine, clock.now() + timedelta(minutes=1), senders={"SMS": gateway})
+    ack = message(messages_of(backend, complaint), "ACKNOWLEDGEMENT")
+    mine = [m for m in gateway.sent if complaint["reference"] in m.subject]
+    assert [(m.recipient, m.subject) for m in mine] == [
+        ("13812345678", f"投诉受理告知（编号 {complaint['reference']}）")
+    ]
+    # The gateway took it and will report delivery later: SENT, its receipt as proof.
+    assert (ack["deliveryStatus"], ack["proofOfDelivery"]) == (
+        "SENT",
+        f"gateway receipt R-{mine[0].id}",
+    )
+    assert ack["deliveredAt"] is None
+    refused = investigated(backend)
+    run_once(
+        backend.engine, clock.now() + timedelta(minutes=1), senders={"SMS": SmsGateway(refuse=True)}
+    )
+    ack = message(messages_of(backend, refused), "ACKNOWLEDGEMENT")
+    assert (ack["deliveryStatus"], ack["lastError"]) == ("FAILED", "gateway: number not in service")
+
+
 def test_cmp3_proof_is_not_typed_in_for_a_channel_that_answers_itself(backend: Backend) -> None:
     complaint = investigated(backend, bj_customer(backend))  # no e-mail address
     task = task_of(backend, "SH01CH01", complaint, "Task_DecisionNotice")
@@ -551,6 +590,32 @@ def test_cmp4_the_review_goes_to_the_parent_branch_of_the_handling_branch(
     assert state["status"] == "CLOSED" and state["reviewOutcome"] == "DECISION_UPHELD"
     reviewed = [s for s in state["timeline"] if s["kind"] == "REVIEWED"][-1]
     assert reviewed["actor"] == "SUP0001"
+
+
+def test_cmp4_a_notice_told_before_the_outbox_counts_from_when_it_was_recorded(
+    backend: Backend,
+) -> None:
+    """A complaint decided before the upgrade (its notice has no outbox row) is not stuck at the
+    call-back: its window counts from when the notice was recorded, as it did then."""
+    complaint = investigated(backend)
+    do(backend, "SH01CH01", complaint, "Task_DecisionNotice", DECISION)
+    told = datetime(2026, 12, 31, 15, 59, 59, tzinfo=UTC)  # 23:59:59 Beijing, 12-31
+    with backend.engine.begin() as connection:
+        connection.execute(
+            update(CustomerMessage)
+            .where(
+                CustomerMessage.complaint_id == complaint_pk(backend, complaint),
+                CustomerMessage.kind == "DECISION_NOTICE",
+            )
+            .values(outbox_id=None, sent_at=told)
+        )
+    do(backend, "RM0001", complaint, "Task_CallBack", {"satisfaction_score": 2, "satisfied": False})
+    tasks = read(backend, complaint)["currentTasks"]
+    # 30 natural days after 12-31 is 01-30; the window ends 01-31 00:00 Beijing.
+    until = datetime(2027, 1, 30, 16, 0, tzinfo=UTC)
+    assert [(t["elementId"], t["dueAt"]) for t in tasks] == [
+        ("Task_ReviewRequest", until.isoformat())
+    ]
 
 
 def test_smtp_settings_are_checked_naming_the_variable(tmp_path: Path) -> None:

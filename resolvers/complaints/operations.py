@@ -429,17 +429,24 @@ def record_call_back(call: OperationCall) -> dict[str, Any]:
 
 
 def notice_delivered_at(session: Session, complaint_id: int) -> datetime | None:
-    """When the latest decision notice reached the customer (None: not yet)."""
-    return session.scalar(
-        select(OutboxMessage.delivered_at)
-        .join(CustomerMessage, CustomerMessage.outbox_id == OutboxMessage.id)
+    """When the latest decision notice reached the customer (None: not yet).
+
+    A notice told before the outbox existed counted as delivered when it was recorded.
+    """
+    found = session.execute(
+        select(CustomerMessage.outbox_id, CustomerMessage.sent_at, OutboxMessage.delivered_at)
+        .outerjoin(OutboxMessage, OutboxMessage.id == CustomerMessage.outbox_id)
         .where(
             CustomerMessage.complaint_id == complaint_id,
             CustomerMessage.kind == CustomerMessageKind.DECISION_NOTICE.value,
         )
         .order_by(CustomerMessage.id.desc())
         .limit(1)
-    )
+    ).first()
+    if found is None:
+        return None
+    outbox_id, told_at, delivered_at = found
+    return told_at if outbox_id is None else delivered_at
 
 
 @OPERATIONS("open_review", "Open a review by the superior unit, to be decided within 30 days")
