@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from core import clock
 from core.errors import Problems, UserInputError
-from resolvers.complaints import labels
+from resolvers.complaints import labels, notices
 from resolvers.complaints.commands import add_event, tell
 from resolvers.complaints.deadlines import (
     ASSIGN_WITHIN_DAYS,
@@ -39,15 +39,13 @@ from store.complaints import (
     ComplaintEventKind,
     ComplaintStatus,
     Complexity,
-    CustomerMessage,
     CustomerMessageChannel,
     CustomerMessageKind,
     Rectification,
     SlaState,
 )
 from store.customers import Customer
-from store.outbox import OutboxMessage
-from store.staff import Branch, Role, Staff
+from store.staff import Role, Staff
 from store.workflows import ProcessTask
 from workflows.operations import OperationCall, OperationSet
 
@@ -307,14 +305,14 @@ def record_decision(call: OperationCall) -> dict[str, Any]:
         complaint.sla_state = SlaState.BREACHED
     elif complaint.sla_state is SlaState.AT_RISK:
         complaint.sla_state = SlaState.ON_TRACK
-    notice = decision_notice(
+    notice = notices.decision_notice(
         complaint.reference,
         facts=facts,
         basis=basis,
         reasons=reasons,
         outcome=labels.OUTCOMES[outcome],
         note=str(data.get("remedies") or "").strip(),
-        reviewer=superior_unit(call.session, complaint.branch_id)[1],
+        reviewer=notices.superior_unit(call.session, complaint.branch_id)[1],
     )
     tell(
         call.session,
@@ -343,33 +341,6 @@ def _required(data: dict[str, Any], name: str, problems: Problems) -> str:
     return value
 
 
-# Beyond the bank's own review, what the customer may always do (told in every decision).
-FURTHER_REMEDIES = (
-    "您也可以向依法设立的调解组织申请调解，依据仲裁协议申请仲裁，或者依法向人民法院提起诉讼。"
-)
-
-
-def decision_notice(
-    reference: str, *, facts: str, basis: str, reasons: str, outcome: str, note: str, reviewer: str
-) -> str:
-    """The decision notice (CMP-3): facts, basis, reasons, outcome — and always the customer's
-    further remedies, written here rather than left to the handler."""
-    lines = [
-        f"投诉处理决定书（编号 {reference}）",
-        f"一、核实情况：{facts}",
-        f"二、处理依据：{basis}",
-        f"三、处理理由：{reasons}",
-        f"四、处理结果：{outcome}。",
-    ]
-    if note:
-        lines.append(f"五、补充说明：{note}")
-    lines.append(
-        f"救济途径：如您对本处理决定有异议，可以自收到本决定之日起{REVIEW_REQUEST_DAYS}日内"
-        f"向{reviewer}申请复核；{FURTHER_REMEDIES}"
-    )
-    return "\n".join(lines)
-
-
 def _channel(value: str) -> CustomerMessageChannel:
     """The delivery channel a decision form names (a redeployed form may offer others)."""
     try:
@@ -379,37 +350,12 @@ def _channel(value: str) -> CustomerMessageChannel:
         raise UserInputError.one(_field("channel"), "INVALID", f"must be one of {known}") from None
 
 
-def _of_unit(actor: Staff | None, branch_id: int | None) -> bool:
-    """Whether ``actor`` acts for the unit: head office (``None``), or a branch's supervisor."""
-    if actor is None:
-        return False
-    if branch_id is None:
-        return Role.HEAD_OFFICE in actor.roles
-    return actor.branch_id == branch_id and Role.BRANCH_SUPERVISOR in actor.roles
-
-
-def superior_unit(session: Session, branch_id: int) -> tuple[int | None, str]:
-    """Who reviews a decision of ``branch_id`` (CMP-4): its parent branch (id, name); head
-    office (None, "总行") for a branch without one, or whose parent is head office itself."""
-    branch = session.get(Branch, branch_id)
-    parent = session.get(Branch, branch.parent_id) if branch and branch.parent_id else None
-    if parent is None or _is_head_office(session, parent.id):
-        return None, labels.HEAD_OFFICE
-    return parent.id, parent.name
-
-
-def _is_head_office(session: Session, branch_id: int) -> bool:
-    """Head office is the branch whose staff hold the head-office role."""
-    roles = session.scalars(select(Staff.roles).where(Staff.branch_id == branch_id))
-    return any(Role.HEAD_OFFICE in held for held in roles)
-
-
 @OPERATIONS("record_call_back", "Record the customer's satisfaction with the handling")
 def record_call_back(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
     # 30 natural days from the customer's receipt of the decision (CMP-4), ending at Beijing
     # midnight: a notice still on its way has no window yet, and no call-back either.
-    received = notice_delivered_at(call.session, complaint.id)
+    received = notices.notice_delivered_at(call.session, complaint.id)
     if received is None:
         raise UserInputError.one(
             _field("satisfied"),
@@ -428,41 +374,20 @@ def record_call_back(call: OperationCall) -> dict[str, Any]:
     return {"review_request_until": until.isoformat()}
 
 
-def notice_delivered_at(session: Session, complaint_id: int) -> datetime | None:
-    """When the latest decision notice reached the customer (None: not yet).
-
-    A notice told before the outbox existed counted as delivered when it was recorded.
-    """
-    found = session.execute(
-        select(CustomerMessage.outbox_id, CustomerMessage.sent_at, OutboxMessage.delivered_at)
-        .outerjoin(OutboxMessage, OutboxMessage.id == CustomerMessage.outbox_id)
-        .where(
-            CustomerMessage.complaint_id == complaint_id,
-            CustomerMessage.kind == CustomerMessageKind.DECISION_NOTICE.value,
-        )
-        .order_by(CustomerMessage.id.desc())
-        .limit(1)
-    ).first()
-    if found is None:
-        return None
-    outbox_id, told_at, delivered_at = found
-    return told_at if outbox_id is None else delivered_at
-
-
 @OPERATIONS("open_review", "Open a review by the superior unit, to be decided within 30 days")
 def open_review(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
     now = clock.now()
     # The request must come within 30 natural days of receiving the decision (CMP-4), whatever
     # the diagram's timers say: from the window's end instant on, it is refused.
-    received = notice_delivered_at(call.session, complaint.id)
+    received = notices.notice_delivered_at(call.session, complaint.id)
     if received is None or now >= natural_day_deadline(received, REVIEW_REQUEST_DAYS):
         raise UserInputError.one(
             _field("review_requested"),
             "REVIEW_WINDOW_CLOSED",
             f"a review is requested within {REVIEW_REQUEST_DAYS} days of receiving the decision",
         )
-    reviewer_branch, reviewer = superior_unit(call.session, complaint.branch_id)
+    reviewer_branch, reviewer = notices.superior_unit(call.session, complaint.branch_id)
     complaint.review_requested_at = now
     complaint.review_due_at = natural_day_deadline(now, REVIEW_DECISION_DAYS)
     complaint.status = ComplaintStatus.UNDER_REVIEW
@@ -483,8 +408,8 @@ def open_review(call: OperationCall) -> dict[str, Any]:
 def record_review(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
     # The superior unit decides the review (CMP-4), whoever the diagram routes the task to.
-    reviewer_branch, _name = superior_unit(call.session, complaint.branch_id)
-    if not _of_unit(call.actor, reviewer_branch):
+    reviewer_branch, _name = notices.superior_unit(call.session, complaint.branch_id)
+    if not notices.of_unit(call.actor, reviewer_branch):
         raise UserInputError.one(
             _field("review_outcome"), "NOT_SUPERIOR_UNIT", "is decided by the superior unit"
         )
@@ -508,7 +433,7 @@ def record_review(call: OperationCall) -> dict[str, Any]:
         CustomerMessageKind.REVIEW_DECISION,
         f"您的复核申请（投诉编号 {complaint.reference}）已办结。"
         f"复核结论：{labels.REVIEW_OUTCOMES[outcome]}。复核说明：{explanation}\n"
-        f"{FURTHER_REMEDIES}",
+        f"{notices.FURTHER_REMEDIES}",
     )
     return {"review_outcome": complaint.review_outcome}
 
