@@ -41,7 +41,7 @@ MESSAGE_KINDS: Mapping[str, str] = {
     "EXTENSION": "投诉处理延期告知",
     "PROGRESS": "投诉处理进展告知",
     "DECISION_NOTICE": "投诉处理决定书",
-    "REVIEW_DECISION": "投诉核查决定告知",
+    "REVIEW_DECISION": "投诉复核决定告知",
 }
 
 HEAD_OFFICE = "总行"
