@@ -346,12 +346,20 @@ class SmsGateway:
     def __init__(self, refuse: bool = False) -> None:
         self.refuse = refuse
         self.sent: list[Outgoing] = []
+        self.asked: list[int] = []
 
     def send(self, message: Outgoing) -> Answer:
         if self.refuse:
             raise DeliveryError("gateway: number not in service", permanent=True)
         self.sent.append(message)
         return Answer(proof=f"gateway receipt R-{message.id}", delivered=False)
+
+    def receipt(self, message: Outgoing, sent_proof: str) -> Answer | None:
+        """The status report arrives once the handset confirmed (here: at the second ask)."""
+        self.asked.append(message.id)
+        if self.asked.count(message.id) < 2:
+            return None
+        return Answer(proof=f"{sent_proof}; status report DELIVRD", delivered=True)
 
 
 def test_cmp3_a_plugged_in_gateway_sends_and_its_receipt_is_the_proof(backend: Backend) -> None:
@@ -369,6 +377,16 @@ def test_cmp3_a_plugged_in_gateway_sends_and_its_receipt_is_the_proof(backend: B
         f"gateway receipt R-{mine[0].id}",
     )
     assert ack["deliveredAt"] is None
+    # Each sweep asks the gateway for its status report: none at the first ask (right after
+    # sending); at the next sweep the report says delivered, and it becomes the proof.
+    later = clock.now() + timedelta(minutes=2)
+    run_once(backend.engine, later, senders={"SMS": gateway})
+    ack = message(messages_of(backend, complaint), "ACKNOWLEDGEMENT")
+    assert (ack["deliveryStatus"], ack["proofOfDelivery"]) == (
+        "DELIVERED",
+        f"gateway receipt R-{mine[0].id}; status report DELIVRD",
+    )
+    assert datetime.fromisoformat(ack["deliveredAt"]) == later
     refused = investigated(backend)
     run_once(
         backend.engine, clock.now() + timedelta(minutes=1), senders={"SMS": SmsGateway(refuse=True)}

@@ -3,8 +3,9 @@
 Each message is sent in a unit of work of its own, under a row lock (``FOR UPDATE SKIP LOCKED``
 on PostgreSQL), so two workers never send the same message. A temporary failure is retried
 after 1, 2, 4, 8 and 16 minutes; after the sixth attempt, or a permanent refusal, the message
-is FAILED and the failure listeners (the complaint's timeline) hear of it. A message is sent at
-least once: should the commit after a successful send fail, it is sent again next time.
+is FAILED and the failure listeners (the complaint's timeline) hear of it. A gateway that
+reports delivery later (``receipt``) is asked about its SENT messages on every sweep. A message
+is sent at least once: should the commit after a successful send fail, it is sent again next time.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -72,7 +74,76 @@ def deliver_due(
             failed += 1
         else:
             delivered += 1
-    return SweepResult(delivered, retrying, failed)
+    receipts, refused = _collect_receipts(unit_of_work, now, senders, limit)
+    return SweepResult(delivered + receipts, retrying, failed + refused)
+
+
+def _collect_receipts(
+    unit_of_work: Callable[[], AbstractContextManager[Session]],
+    now: datetime,
+    senders: Mapping[str, Sender],
+    limit: int,
+) -> tuple[int, int]:
+    """Ask the gateways that report delivery later (``receipt``) about their SENT messages."""
+    polling = [channel for channel, sender in senders.items() if hasattr(sender, "receipt")]
+    if not polling:
+        return 0, 0
+    with unit_of_work() as session:
+        ids = list(
+            session.scalars(
+                select(OutboxMessage.id)
+                .where(
+                    OutboxMessage.status == OutboxStatus.SENT,
+                    OutboxMessage.channel.in_(polling),
+                )
+                .order_by(OutboxMessage.id)
+                .limit(limit)
+            )
+        )
+    delivered = failed = 0
+    for message_id in ids:
+        with unit_of_work() as session:
+            take_write_lock(session)
+            statement = select(OutboxMessage).where(
+                OutboxMessage.id == message_id, OutboxMessage.status == OutboxStatus.SENT
+            )
+            if session.get_bind().dialect.name == "postgresql":
+                statement = statement.with_for_update(skip_locked=True)
+            message = session.scalar(statement)
+            if message is None:
+                continue
+            gateway: Any = senders[message.channel]
+            try:
+                answer = gateway.receipt(_outgoing(message), message.proof or "")
+            except DeliveryError as exc:
+                _fail(session, message, str(exc))
+                failed += 1
+                continue
+            if answer is not None and answer.delivered:
+                message.status = OutboxStatus.DELIVERED
+                message.proof = answer.proof
+                message.delivered_at = now
+                delivered += 1
+    return delivered, failed
+
+
+def _outgoing(message: OutboxMessage) -> Outgoing:
+    return Outgoing(
+        id=message.id,
+        channel=message.channel,
+        recipient=message.recipient or "",
+        subject=message.subject,
+        body=message.body,
+    )
+
+
+def _fail(session: Session, message: OutboxMessage, error: str) -> None:
+    message.status = OutboxStatus.FAILED
+    message.next_attempt_at = None
+    message.last_error = error
+    log.warning("outbox message %s failed: %s", message.id, error)
+    for listener in _failure_listeners:
+        listener(session, message)
 
 
 def _next_due(
@@ -100,23 +171,11 @@ def _attempt(
     message.attempts += 1
     message.last_attempt_at = now
     try:
-        answer = sender.send(
-            Outgoing(
-                id=message.id,
-                channel=message.channel,
-                recipient=message.recipient or "",
-                subject=message.subject,
-                body=message.body,
-            )
-        )
+        answer = sender.send(_outgoing(message))
     except DeliveryError as exc:
         message.last_error = str(exc)
         if exc.permanent or message.attempts >= MAX_ATTEMPTS:
-            message.status = OutboxStatus.FAILED
-            message.next_attempt_at = None
-            log.warning("outbox message %s failed: %s", message.id, exc)
-            for listener in _failure_listeners:
-                listener(session, message)
+            _fail(session, message, str(exc))
         else:
             message.next_attempt_at = now + backoff(message.attempts)
         return message.status

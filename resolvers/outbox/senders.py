@@ -10,6 +10,9 @@ Plugging in a gateway: write a class with ``send(message: Outgoing) -> Answer`` 
 gateway and returns its receipt (``Answer(delivered=False, proof=receipt)`` while the gateway
 reports delivery later, ``delivered=True`` when its answer is final), raise
 ``DeliveryError(..., permanent=True)`` for a refusal, and list it in ``kehu.wiring.GATEWAYS``.
+A gateway that reports delivery later also has ``receipt(message, sent_proof) -> Answer | None``
+(:class:`ReceiptGateway`): each sweep asks it about its SENT messages; ``Answer(delivered=True,
+proof=delivery_receipt)`` makes the message DELIVERED, None leaves it SENT.
 """
 
 from __future__ import annotations
@@ -54,6 +57,12 @@ class DeliveryError(Exception):
 
 class Sender(Protocol):
     def send(self, message: Outgoing) -> Answer: ...
+
+
+class ReceiptGateway(Sender, Protocol):
+    """A gateway that answers about delivery after taking the message (an SMS status report)."""
+
+    def receipt(self, message: Outgoing, sent_proof: str) -> Answer | None: ...
 
 
 class SmtpSender:
