@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
-from aiosmtpd.smtp import Envelope, Session
+from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 from sqlalchemy import insert, select, update
 from typer.testing import CliRunner
 
@@ -634,6 +634,60 @@ def test_cmp4_a_notice_told_before_the_outbox_counts_from_when_it_was_recorded(
     assert [(t["elementId"], t["dueAt"]) for t in tasks] == [
         ("Task_ReviewRequest", until.isoformat())
     ]
+
+
+def _check_login(
+    server: SMTPServer, session: Session, envelope: Envelope, mechanism: str, data: Any
+) -> AuthResult:
+    ok = isinstance(data, LoginPassword) and (data.login, data.password) == (b"kehu", b"s3cret")
+    return AuthResult(success=ok)
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+@pytest.mark.parametrize("password", ["s3cret", "wrong"])
+def test_cmp3_smtp_login_with_the_configured_credentials(
+    backend: Backend, tmp_path: Path, password: str
+) -> None:
+    """KEHU_SMTP_USER/PASSWORD log in; a refused login is the bank's configuration, so the
+    message waits for a retry instead of failing for good."""
+    inbox = Mailbox()
+    port = _free_port()
+    controller = Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=port,
+        authenticator=_check_login,
+        auth_required=True,
+        auth_require_tls=False,
+    )
+    controller.start()
+    try:
+        complaint = investigated(backend)
+        email = {k: v for k, v in DECISION.items() if k != "proof_of_delivery"}
+        do(backend, "SH01CH01", complaint, "Task_DecisionNotice", {**email, "channel": "EMAIL"})
+        env = settings_env(
+            tmp_path,
+            backend.settings.database_url,
+            KEHU_SMTP_HOST="127.0.0.1",
+            KEHU_SMTP_PORT=str(port),
+            KEHU_SMTP_FROM="complaints@bank.example.cn",
+            KEHU_SMTP_USER="kehu",
+            KEHU_SMTP_PASSWORD=password,
+        )
+        at = clock.now() + timedelta(minutes=1)
+        run_once(backend.engine, at, senders=senders_from(Settings.from_env(env).smtp))
+    finally:
+        controller.stop()
+    notice = message(messages_of(backend, complaint), "DECISION_NOTICE")
+    arrived = [m for m in inbox.received if complaint["reference"] in str(m["Subject"])]
+    if password == "s3cret":
+        assert notice["deliveryStatus"] == "DELIVERED" and len(arrived) == 1
+    else:
+        # Refused (535), smtplib tries its other mechanisms and the server hangs up: either way
+        # the message waits for the next attempt instead of failing for good.
+        assert notice["deliveryStatus"] == "QUEUED" and notice["lastError"].startswith("SMTP")
+        assert datetime.fromisoformat(notice["nextAttemptAt"]) == at + timedelta(minutes=1)
+        assert arrived == []
 
 
 def test_smtp_settings_are_checked_naming_the_variable(tmp_path: Path) -> None:

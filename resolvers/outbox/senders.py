@@ -70,7 +70,8 @@ class SmtpSender:
 
     The server's ``250`` after the message text means it took responsibility for delivering it
     to the recipient, which is the last answer SMTP gives: the message counts as delivered.
-    A ``5xx`` refusal is permanent, a ``4xx`` or a connection problem is retried.
+    A ``5xx`` refusal of the recipient or the message is permanent; a ``4xx``, a connection
+    problem or a refused login is retried.
     """
 
     def __init__(self, settings: SmtpSettings) -> None:
@@ -87,6 +88,9 @@ class SmtpSender:
         mail["Message-ID"] = message_id
         # Base64 keeps the message 7-bit clean, so any SMTP server takes Chinese text.
         mail.set_content(message.body, charset="utf-8", cte="base64")
+        # Only the recipient's or the message's refusal is final; a refused login or sender
+        # is the bank's own configuration, retried until an operator fixes it.
+        final = False
         try:
             with smtplib.SMTP(s.host, s.port, timeout=s.timeout_seconds) as smtp:
                 smtp.ehlo_or_helo_if_needed()
@@ -97,14 +101,14 @@ class SmtpSender:
                     smtp.login(s.user, s.password)
                 code, reply = smtp.mail(s.sender)
                 _check(code, reply)
+                final = True
                 code, reply = smtp.rcpt(message.recipient)
                 _check(code, reply)
                 code, reply = smtp.data(mail.as_bytes(policy=policy.SMTP))  # CRLF lines
                 _check(code, reply)
         except smtplib.SMTPResponseException as exc:
-            raise DeliveryError(
-                f"SMTP {exc.smtp_code}", permanent=500 <= exc.smtp_code < 600
-            ) from None
+            permanent = final and 500 <= exc.smtp_code < 600
+            raise DeliveryError(f"SMTP {exc.smtp_code}", permanent=permanent) from None
         except (smtplib.SMTPException, OSError) as exc:
             raise DeliveryError(f"SMTP server unreachable: {type(exc).__name__}") from None
         text = reply.decode("utf-8", "replace").strip()
