@@ -87,15 +87,7 @@ def mailbox() -> Iterator[tuple[Mailbox, int]]:
 
 def sweep(backend: Backend, port: int, at: datetime, tmp: Path) -> RunResult:
     """``kehu worker --once --now <at>`` with KEHU_SMTP_* pointing at the local server."""
-    env = settings_env(
-        tmp,
-        backend.settings.database_url,
-        KEHU_SMTP_HOST="127.0.0.1",
-        KEHU_SMTP_PORT=str(port),
-        KEHU_SMTP_FROM="complaints@bank.example.cn",
-        KEHU_SMTP_TIMEOUT_SECONDS="5",
-    )
-    smtp = Settings.from_env(env).smtp
+    smtp = Settings.from_env(smtp_env(backend, tmp, port, KEHU_SMTP_TIMEOUT_SECONDS="5")).smtp
     return run_once(backend.engine, at, senders=senders_from(smtp))
 
 
@@ -115,6 +107,24 @@ def investigated(backend: Backend, customer: dict[str, Any] | None = None) -> di
     assign(backend, complaint)
     do(backend, "SH01CH01", complaint, "Task_Investigate", investigation())
     return complaint
+
+
+def decide_by(backend: Backend, complaint: dict[str, Any], channel: str) -> None:
+    """Decide, sending the notice over a channel that answers for itself (no typed-in proof)."""
+    notice = {k: v for k, v in DECISION.items() if k != "proof_of_delivery"}
+    do(backend, "SH01CH01", complaint, "Task_DecisionNotice", {**notice, "channel": channel})
+
+
+def smtp_env(backend: Backend, tmp: Path, port: int, **extra: str) -> dict[str, str]:
+    """Settings of the backend's database with KEHU_SMTP_* pointing at the local server."""
+    return settings_env(
+        tmp,
+        backend.settings.database_url,
+        KEHU_SMTP_HOST="127.0.0.1",
+        KEHU_SMTP_PORT=str(port),
+        KEHU_SMTP_FROM="complaints@bank.example.cn",
+        **extra,
+    )
 
 
 def message(state: dict[str, Any], kind: str) -> dict[str, Any]:
@@ -191,8 +201,7 @@ def test_cmp3_email_notice_is_delivered_over_smtp_with_its_answer_as_proof(
 ) -> None:
     inbox, port = mailbox
     complaint = investigated(backend)
-    email = {k: v for k, v in DECISION.items() if k != "proof_of_delivery"}
-    do(backend, "SH01CH01", complaint, "Task_DecisionNotice", {**email, "channel": "EMAIL"})
+    decide_by(backend, complaint, "EMAIL")
     notice = message(messages_of(backend, complaint), "DECISION_NOTICE")
     assert (notice["deliveryStatus"], notice["proofOfDelivery"]) == ("QUEUED", None)
     # Nothing is sent until the worker's sweep runs; nothing is delivered without a server.
@@ -224,14 +233,11 @@ def test_cmp3_kehu_worker_once_sends_the_due_email(
     """``kehu worker --once --now`` reads KEHU_SMTP_* and delivers what is due."""
     inbox, port = mailbox
     complaint = investigated(backend)
-    email = {k: v for k, v in DECISION.items() if k != "proof_of_delivery"}
-    do(backend, "SH01CH01", complaint, "Task_DecisionNotice", {**email, "channel": "EMAIL"})
-    env = settings_env(
+    decide_by(backend, complaint, "EMAIL")
+    env = smtp_env(
+        backend,
         tmp_path,
-        backend.settings.database_url,
-        KEHU_SMTP_HOST="127.0.0.1",
-        KEHU_SMTP_PORT=str(port),
-        KEHU_SMTP_FROM="complaints@bank.example.cn",
+        port,
         KEHU_ENCRYPTION_KEYS=_keys(backend.settings.encryption_keys),
         KEHU_HASH_KEYS=_keys(backend.settings.hash_keys),
         KEHU_AUDIT_KEYS=_keys(backend.settings.audit_keys),
@@ -253,8 +259,7 @@ def test_cmp3_sms_without_a_gateway_stays_queued_never_delivered(
 ) -> None:
     _inbox, port = mailbox
     complaint = investigated(backend)
-    sms = {k: v for k, v in DECISION.items() if k != "proof_of_delivery"}
-    do(backend, "SH01CH01", complaint, "Task_DecisionNotice", {**sms, "channel": "SMS"})
+    decide_by(backend, complaint, "SMS")
     sweep(backend, port, clock.now() + timedelta(days=3), tmp_path)
     state = messages_of(backend, complaint)
     for kind in ("ACKNOWLEDGEMENT", "DECISION_NOTICE"):
@@ -287,7 +292,6 @@ def test_cmp3_staff_record_a_delivery_the_channel_could_not_make(backend: Backen
     """A letter while no postal gateway is plugged in: it waits QUEUED until the handler
     records the registered letter's receipt; that record is the proof, and the review window
     counts from it."""
-    letter = {k: v for k, v in DECISION.items() if k != "proof_of_delivery"}
     customer = create_customer(
         backend,
         relationshipManager=backend.gql("{ me { id } }", staff="RM0001")["me"]["id"],
@@ -295,7 +299,7 @@ def test_cmp3_staff_record_a_delivery_the_channel_could_not_make(backend: Backen
         address="北京市海淀区中关村大街1号",
     )
     complaint = investigated(backend, customer)
-    do(backend, "SH01CH01", complaint, "Task_DecisionNotice", {**letter, "channel": "LETTER"})
+    decide_by(backend, complaint, "LETTER")
     refused = backend.gql(
         RECORD,
         {"input": {"complaint": complaint["id"], "kind": "DECISION_NOTICE", "proof": "   "}},
@@ -411,8 +415,7 @@ def test_cmp3_a_refusing_server_is_retried_with_backoff_then_failed_and_shown(
 ) -> None:
     inbox, port = mailbox
     complaint = investigated(backend)
-    email = {k: v for k, v in DECISION.items() if k != "proof_of_delivery"}
-    do(backend, "SH01CH01", complaint, "Task_DecisionNotice", {**email, "channel": "EMAIL"})
+    decide_by(backend, complaint, "EMAIL")
     inbox.reply = "451 4.3.0 Mailbox busy, try again later"
     start = clock.now() + timedelta(minutes=1)
     sweep(backend, port, start, tmp_path)
@@ -451,8 +454,7 @@ def test_cmp3_a_permanent_refusal_fails_at_once(
 ) -> None:
     inbox, port = mailbox
     complaint = investigated(backend)
-    email = {k: v for k, v in DECISION.items() if k != "proof_of_delivery"}
-    do(backend, "SH01CH01", complaint, "Task_DecisionNotice", {**email, "channel": "EMAIL"})
+    decide_by(backend, complaint, "EMAIL")
     inbox.reply = "550 5.1.1 Mailbox unavailable"
     sweep(backend, port, clock.now() + timedelta(minutes=1), tmp_path)
     notice = message(messages_of(backend, complaint), "DECISION_NOTICE")
@@ -484,8 +486,7 @@ def _decided_by_email_on_jan_3(
     with clock.travel_to(decided - timedelta(days=2), all_threads=True):
         complaint = investigated(backend)
     with clock.travel_to(decided, all_threads=True):
-        email = {k: v for k, v in DECISION.items() if k != "proof_of_delivery"}
-        do(backend, "SH01CH01", complaint, "Task_DecisionNotice", {**email, "channel": "EMAIL"})
+        decide_by(backend, complaint, "EMAIL")
     sweep(backend, port, decided + timedelta(minutes=5), tmp)
     with clock.travel_to(datetime(2027, 1, 23, 3, 0, tzinfo=UTC), all_threads=True):
         call_back = {"satisfaction_score": 5 if satisfied else 2, "satisfied": satisfied}
@@ -663,17 +664,8 @@ def test_cmp3_smtp_login_with_the_configured_credentials(
     controller.start()
     try:
         complaint = investigated(backend)
-        email = {k: v for k, v in DECISION.items() if k != "proof_of_delivery"}
-        do(backend, "SH01CH01", complaint, "Task_DecisionNotice", {**email, "channel": "EMAIL"})
-        env = settings_env(
-            tmp_path,
-            backend.settings.database_url,
-            KEHU_SMTP_HOST="127.0.0.1",
-            KEHU_SMTP_PORT=str(port),
-            KEHU_SMTP_FROM="complaints@bank.example.cn",
-            KEHU_SMTP_USER="kehu",
-            KEHU_SMTP_PASSWORD=password,
-        )
+        decide_by(backend, complaint, "EMAIL")
+        env = smtp_env(backend, tmp_path, port, KEHU_SMTP_USER="kehu", KEHU_SMTP_PASSWORD=password)
         at = clock.now() + timedelta(minutes=1)
         run_once(backend.engine, at, senders=senders_from(Settings.from_env(env).smtp))
     finally:
