@@ -682,7 +682,7 @@ def test_cmp3_smtp_login_with_the_configured_credentials(
         assert arrived == []
 
 
-def test_smtp_settings_are_checked_naming_the_variable(tmp_path: Path) -> None:
+def test_cmp3_smtp_settings_are_checked_naming_the_variable(tmp_path: Path) -> None:
     base = settings_env(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
     assert Settings.from_env(base).smtp is None
     with pytest.raises(SettingsError, match="KEHU_SMTP_FROM"):
