@@ -174,9 +174,10 @@ class Driver:
         tasks = self.complete(handler, tasks, "Task_Investigate", DEMO_INVESTIGATION)["openTasks"]
         tasks = self.complete(handler, tasks, "Task_DecisionNotice", DEMO_DECISION)["openTasks"]
         self.snapshot(global_id, n + 1)
-        done = self.complete(
+        tasks = self.complete(
             manager, tasks, "Task_CallBack", {"satisfaction_score": 5, "satisfied": True}
-        )
+        )["openTasks"]
+        done = self.complete(manager, tasks, "Task_ReviewRequest", {"review_requested": False})
         assert done["status"] == "COMPLETED", done
         return int(done["stateSize"])
 

@@ -114,6 +114,45 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
 
 
 @dataclass(frozen=True)
+class SmtpSettings:
+    """Where e-mail to customers is handed over (``KEHU_SMTP_*``)."""
+
+    host: str
+    port: int
+    sender: str
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    starttls: bool = False
+    timeout_seconds: float = 30.0
+
+
+def _smtp(env: Mapping[str, str]) -> SmtpSettings | None:
+    """``KEHU_SMTP_HOST`` and ``KEHU_SMTP_FROM`` switch e-mail on; user and password go together."""
+    host = (env.get("KEHU_SMTP_HOST") or "").strip()
+    if not host:
+        return None
+    sender = (env.get("KEHU_SMTP_FROM") or "").strip()
+    if "@" not in sender:
+        raise SettingsError("KEHU_SMTP_FROM must be an e-mail address when KEHU_SMTP_HOST is set")
+    user = env.get("KEHU_SMTP_USER") or None
+    password = env.get("KEHU_SMTP_PASSWORD") or None
+    if (user is None) != (password is None):
+        raise SettingsError("KEHU_SMTP_USER and KEHU_SMTP_PASSWORD must be set together")
+    port = _int(env, "KEHU_SMTP_PORT", 25)
+    if port > 65535:
+        raise SettingsError("KEHU_SMTP_PORT must be at most 65535")
+    return SmtpSettings(
+        host=host,
+        port=port,
+        sender=sender,
+        user=user,
+        password=password,
+        starttls=_bool(env, "KEHU_SMTP_STARTTLS", False),
+        timeout_seconds=_float(env, "KEHU_SMTP_TIMEOUT_SECONDS", 30.0),
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     """All configuration of one Kehu process."""
 
@@ -164,6 +203,8 @@ class Settings:
     # least this amount (CNY): flagged and escalated to head office at intake.
     major_complaint_persons: int = 20
     major_complaint_amount: Decimal = Decimal("1000000.00")
+    # E-mail to customers goes through this SMTP server; no host: e-mails wait in the outbox.
+    smtp: SmtpSettings | None = field(default=None, repr=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -237,6 +278,7 @@ class Settings:
             major_complaint_amount=_amount(
                 env, "KEHU_MAJOR_COMPLAINT_AMOUNT", Decimal("1000000.00")
             ),
+            smtp=_smtp(env),
         )
 
 

@@ -40,8 +40,9 @@ from core.settings import Settings
 from kehu.auditing import AuditWriter, Checkpointer
 from kehu.auth import AuthenticationError, authenticate
 from kehu.policy_watch import PolicyWatcher
-from kehu.wiring import wire
+from kehu.wiring import GATEWAYS, wire
 from kehu.worker import TimerWorker
+from resolvers.outbox.senders import senders_from
 from schema.schema import build_schema
 from schema.shared.context import Context, Unauthenticated
 from schema.shared.limits import UNAVAILABLE, UNAVAILABLE_MESSAGE, UNKNOWN_OUTCOME
@@ -417,7 +418,9 @@ def create_app(
         ensure_deployed(session)
     timers = (
         TimerWorker(
-            make_engine(settings.database_url, hide_parameters=True), settings.worker_poll_seconds
+            make_engine(settings.database_url, hide_parameters=True),
+            settings.worker_poll_seconds,
+            senders_from(settings.smtp, GATEWAYS),
         )
         if settings.embedded_worker
         else None

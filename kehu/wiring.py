@@ -9,9 +9,17 @@ command call :func:`wire` first.
 from __future__ import annotations
 
 from resolvers import workflows as processes
+from resolvers.complaints import commands as complaint_commands
 from resolvers.complaints import operations as complaints
+from resolvers.outbox import delivery
+from resolvers.outbox.senders import Sender
 from resolvers.sharing import operations as sharing
 from workflows import operations, runtime
+
+# Gateways of the channels other than e-mail (SMS, WECHAT, LETTER, MOBILE_APP): channel → an
+# object with ``send(Outgoing) -> Answer`` (see resolvers.outbox.senders). Until one is listed,
+# that channel's messages stay QUEUED.
+GATEWAYS: dict[str, Sender] = {}
 
 
 def wire() -> None:
@@ -19,3 +27,4 @@ def wire() -> None:
     operations.install(complaints.OPERATIONS, sharing.OPERATIONS)
     processes.install_task_listeners(dict(complaints.TASK_LISTENERS))
     runtime.install_task_guards(dict(complaints.TASK_GUARDS))
+    delivery.install_failure_listeners(complaint_commands.on_outbox_failure)

@@ -1,4 +1,5 @@
-"""The timers worker (CMP-6): wakes process instances whose timers are due.
+"""The timers worker (CMP-6): wakes process instances whose timers are due, then sends the
+outbox's due messages to customers (CMP-3).
 
 Each due instance is advanced in a unit of work of its own (one CHANGE entry, the worker as
 actor) under a row lock (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so any number of workers
@@ -9,7 +10,7 @@ server runs one :class:`TimerWorker` thread; production runs ``kehu worker`` pro
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,19 +21,34 @@ from sqlalchemy.orm import Session
 from core import clock
 from kehu.background import BackgroundLoop
 from resolvers import workflows
+from resolvers.outbox import delivery
+from resolvers.outbox.delivery import SweepResult
+from resolvers.outbox.senders import Sender
 from store.db import make_session_factory, transaction
 
 log = logging.getLogger("kehu.worker")
+
+
+NOTHING_SENT = SweepResult(0, 0, 0)
 
 
 @dataclass(frozen=True)
 class RunResult:
     advanced: int
     failed: int
+    # The outbox sweep: messages delivered (or taken by a gateway), waiting to retry, failed.
+    messages: SweepResult = NOTHING_SENT
 
 
-def run_once(engine: Engine, now: datetime | None = None, limit: int = 100_000) -> RunResult:
-    """Fire every timer due by ``now`` (default: the clock's now)."""
+def run_once(
+    engine: Engine,
+    now: datetime | None = None,
+    limit: int = 100_000,
+    senders: Mapping[str, Sender] | None = None,
+) -> RunResult:
+    """Fire every timer due by ``now`` (default: the clock's now), then send the messages due
+    by then through ``senders`` (channel → sender; a channel without one keeps its messages
+    QUEUED)."""
     factory = make_session_factory(engine)
 
     @contextmanager
@@ -40,24 +56,33 @@ def run_once(engine: Engine, now: datetime | None = None, limit: int = 100_000) 
         with transaction(factory) as session:
             yield session
 
-    advanced, failed = workflows.run_due(unit_of_work, now or clock.now(), limit)
-    return RunResult(advanced, failed)
+    moment = now or clock.now()
+    advanced, failed = workflows.run_due(unit_of_work, moment, limit)
+    messages = delivery.deliver_due(unit_of_work, moment, senders or {})
+    return RunResult(advanced, failed, messages)
 
 
 class TimerWorker:
     """Runs :func:`run_once` every ``interval`` seconds in a thread, from ``start`` to ``close``."""
 
-    def __init__(self, engine: Engine, interval: float) -> None:
+    def __init__(
+        self, engine: Engine, interval: float, senders: Mapping[str, Sender] | None = None
+    ) -> None:
         self.engine = engine
         self.interval = interval
+        self.senders = dict(senders or {})
         self._loop = BackgroundLoop(
             "kehu-timers", interval, self.step, log=log, failure="timer run failed; retrying"
         )
 
     def step(self) -> None:
-        result = run_once(self.engine)
+        result = run_once(self.engine, senders=self.senders)
         if result.advanced or result.failed:
-            log.info("timers: %d instances advanced, %d failed", *vars(result).values())
+            log.info("timers: %d instances advanced, %d failed", result.advanced, result.failed)
+        if result.messages != SweepResult(0, 0, 0):
+            log.info(
+                "outbox: %d delivered, %d to retry, %d failed", *vars(result.messages).values()
+            )
 
     def start(self) -> None:
         self._loop.start()

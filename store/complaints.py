@@ -87,6 +87,8 @@ class ComplaintEventKind(StrEnum):
     DEADLINE_WARNING = "DEADLINE_WARNING"
     DEADLINE_MISSED = "DEADLINE_MISSED"
     REVIEW_DEADLINE_MISSED = "REVIEW_DEADLINE_MISSED"
+    DELIVERY_FAILED = "DELIVERY_FAILED"
+    DELIVERY_RECORDED = "DELIVERY_RECORDED"
     PROGRESS_UPDATE_SENT = "PROGRESS_UPDATE_SENT"
     DECISION_DELIVERED = "DECISION_DELIVERED"
     CALLED_BACK = "CALLED_BACK"
@@ -118,6 +120,7 @@ class CustomerMessageChannel(StrEnum):
 
     SMS = "SMS"
     EMAIL = "EMAIL"
+    WECHAT = "WECHAT"
     LETTER = "LETTER"
     PHONE = "PHONE"
     IN_PERSON = "IN_PERSON"
@@ -204,7 +207,11 @@ class ComplaintEvent(Base):
 
 
 class CustomerMessage(Base):
-    """Something the bank told the customer about their complaint, with the proof of delivery."""
+    """Something the bank told the customer about their complaint.
+
+    Its delivery (status, the channel's answer as proof) is the outbox row it names; rows
+    written before the outbox existed keep their own ``proof_of_delivery``.
+    """
 
     __tablename__ = "complaint_messages"
     __table_args__ = (Index("ix_complaint_messages_complaint", "complaint_id", "id"),)
@@ -218,6 +225,7 @@ class CustomerMessage(Base):
         Encrypted("complaint_messages.proof_of_delivery")
     )
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_messages.id"))
 
 
 class Rectification(Base):

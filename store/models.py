@@ -18,6 +18,7 @@ from store.customers import (
     VerificationDue,
 )
 from store.idempotency import IdempotencyKey
+from store.outbox import OutboxMessage
 from store.policy import PolicyRule, PolicyVersion
 from store.sharing import Consent, ShareGrant, ShareGrantCustomer, ShareRequest, ThirdParty
 from store.staff import Branch, Staff
@@ -41,6 +42,7 @@ __all__ = [
     "IdempotencyKey",
     "InformationSource",
     "Notification",
+    "OutboxMessage",
     "PolicyRule",
     "PolicyVersion",
     "Preferences",

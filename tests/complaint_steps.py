@@ -165,13 +165,15 @@ def systemic(**extra: Any) -> dict[str, Any]:
     return values
 
 
+# Handed over at the counter: the handler's record is the proof, so the notice is delivered
+# at once (channels with a sender are delivered by the outbox sweep; see test_delivery.py).
 DECISION = {
     "verified_facts": "开户时未书面告知账户管理费",
     "basis": "《商业银行服务价格管理办法》第十八条",
+    "reasons": "收费前未履行告知义务，应予退还",
     "outcome": "UPHELD",
-    "remedies": "如不满意，可在30日内申请复核，或申请调解、提起诉讼",
-    "channel": "SMS",
-    "proof_of_delivery": "短信网关回执 20261129-0001",
+    "channel": "IN_PERSON",
+    "proof_of_delivery": "客户签收回执 20261129-0001",
 }
 
 
@@ -190,6 +192,9 @@ def decide_and_call_back(
         "Task_CallBack",
         {"satisfaction_score": score, "satisfied": satisfied, "comments": "处理及时"},
     )
+    if satisfied:
+        # A satisfied customer may still ask for a review (CMP-4); this one declines.
+        do(backend, "RM0001", complaint, "Task_ReviewRequest", {"review_requested": False})
 
 
 def fire_timers(backend: Backend, at: datetime) -> RunResult:

@@ -100,9 +100,10 @@ def _forms_of_a_full_lifecycle(backend: Backend) -> dict[str, Any]:
         {
             "verified_facts": _typed("facts"),
             "basis": _typed("basis"),
+            "reasons": _typed("reasons"),
             "outcome": "UPHELD",
             "remedies": _typed("remedies"),
-            "channel": "SMS",
+            "channel": "IN_PERSON",
             "proof_of_delivery": _typed("proof"),
         },
     )

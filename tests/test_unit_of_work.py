@@ -286,6 +286,16 @@ def _complete(backend: Backend) -> Call:
     return Call("SUP0001", {"id": task, "data": {"handler": "SH01CH01"}})
 
 
+def _record_delivery(backend: Backend) -> Call:
+    # The acknowledgement waits QUEUED (no SMS gateway): the supervisor records its delivery.
+    complaint = submit(backend, _rm_customer(backend))
+    return Call(
+        "SUP0001",
+        {"complaint": complaint["id"], "kind": "ACKNOWLEDGEMENT", "proof": "电话告知并确认"},
+        purpose="COMPLAINT_HANDLING",
+    )
+
+
 _parties = iter(range(10_000))
 
 
@@ -464,6 +474,7 @@ CASES: dict[str, Callable[[Backend], Call]] = {
     "claimTask": _claim,
     "reassignTask": _reassign,
     "completeTask": _complete,
+    "recordMessageDelivery": _record_delivery,
     "requestDataShare": _request_share,
     "registerThirdParty": _register,
     "recordConsent": _record_consent,

@@ -436,10 +436,14 @@ def _reachable(graph: dict[str, set[str]], starts: list[str], strict: bool = Fal
 
 
 def _is_expression_attribute(name: str, element: etree._Element) -> bool:
-    """Service parameters and the ``dueDate``/``assignee`` properties hold expressions."""
+    """Service parameters and the ``dueDate``/``assignee``/``candidateRole``/``branch``
+    properties hold expressions."""
     if name == "parameter":
         return element.get("value") is not None
-    return name == "property" and element.get("name") in {"dueDate", "assignee"}
+    return name == "property" and element.get("name") in EXPRESSION_PROPERTIES
+
+
+EXPRESSION_PROPERTIES = frozenset({"dueDate", "assignee", "candidateRole", "branch"})
 
 
 def content_hash(bpmn_xml: str, forms: dict[str, Any]) -> str:

@@ -604,14 +604,22 @@ def _task_row(instance: ProcessInstance, task: SpiffTask, now: datetime) -> Proc
     spec = task.task_spec
     properties = (spec.extensions or {}).get("properties", {})
     role = lane_role(spec.lane)
+    branch = task.data.get("branch_id")
     try:
         due_at = _evaluate_optional(properties.get("dueDate"), task.data)
         assignee = _evaluate_optional(properties.get("assignee"), task.data)
         assignee_id = int(assignee) if assignee is not None else None
         due = datetime.fromisoformat(due_at) if isinstance(due_at, str) else None
+        # A task routed away from its lane (the review goes to the superior unit): the role
+        # and the branch whose staff may take it, when the expressions give one.
+        routed_role = _evaluate_optional(properties.get("candidateRole"), task.data)
+        if routed_role is not None:
+            role = Role(str(routed_role)).value
+        if properties.get("branch"):
+            routed_branch = _evaluate_optional(properties.get("branch"), task.data)
+            branch = int(routed_branch) if routed_branch is not None else branch
     except Exception as exc:  # the diagram's expression, or a value of the wrong kind
         raise step_error(exc, spec.bpmn_id) from None
-    branch = task.data.get("branch_id")
     return ProcessTask(
         instance_id=instance.id,
         spiff_task_id=str(task.id),

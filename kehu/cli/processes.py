@@ -73,6 +73,8 @@ def worker(
 
     wire()
     from kehu import worker as timers
+    from kehu.wiring import GATEWAYS
+    from resolvers.outbox.senders import senders_from
 
     settings = read_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -92,12 +94,18 @@ def worker(
             raise typer.Exit(2)
     if once:
         started = time.perf_counter()
-        result = timers.run_once(engine, moment)
+        result = timers.run_once(engine, moment, senders=senders_from(settings.smtp, GATEWAYS))
         elapsed = time.perf_counter() - started
         print(f"Advanced {result.advanced} instances ({result.failed} failed) in {elapsed:.1f} s.")
+        sent = result.messages
+        print(
+            f"Messages: {sent.delivered} delivered, {sent.retrying} to retry, {sent.failed} failed."
+        )
         raise typer.Exit(1 if result.failed else 0)
     console.print(f"Kehu timers worker polling every {settings.worker_poll_seconds} s")
-    running = timers.TimerWorker(engine, settings.worker_poll_seconds)
+    running = timers.TimerWorker(
+        engine, settings.worker_poll_seconds, senders_from(settings.smtp, GATEWAYS)
+    )
     running.start()
     checkpoints = None
     if settings.audit_checkpoint_seconds:

@@ -19,10 +19,11 @@ DEMO_INVESTIGATION: dict[str, Any] = {
 DEMO_DECISION: dict[str, Any] = {
     "verified_facts": "开户时未书面告知账户管理费",
     "basis": "《商业银行服务价格管理办法》",
+    "reasons": "收费前未履行告知义务，应予退还",
     "outcome": "UPHELD",
-    "remedies": "如不满意，可在30日内申请复核，或申请调解、提起诉讼",
-    "channel": "SMS",
-    "proof_of_delivery": "短信网关回执",
+    # Handed over at the counter: the handler's record is the proof of delivery.
+    "channel": "IN_PERSON",
+    "proof_of_delivery": "客户签收回执",
 }
 
 
@@ -82,7 +83,8 @@ def seed_complaints(engine: Engine, count: int) -> int:
                 (handler, DEMO_INVESTIGATION),
                 (handler, DEMO_DECISION),
                 (manager, {"satisfaction_score": 4 + n % 2, "satisfied": True}),
-            ][: n % 5]
+                (manager, {"review_requested": False}),
+            ][: n % 6]
             for actor, data in steps:
                 task = session.scalars(
                     select(ProcessTask).where(

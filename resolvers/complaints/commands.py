@@ -17,8 +17,10 @@ from sqlalchemy.orm import Session
 
 from core import clock
 from core.errors import Problems, UserInputError
+from resolvers.complaints import labels, queries
 from resolvers.complaints.deadlines import DECISION_DAYS, natural_day_deadline
 from resolvers.customers.history import audit_change
+from resolvers.outbox import commands as outbox
 from resolvers.shared import validation
 from resolvers.shared.staff import staff_by_employee_number
 from resolvers.workflows import start_for
@@ -38,7 +40,8 @@ from store.complaints import (
     CustomerMessageKind,
     SlaState,
 )
-from store.customers import Customer
+from store.customers import ContactMethod, Customer, Preferences
+from store.outbox import OutboxMessage, OutboxStatus
 from store.staff import Branch, Staff
 
 PROCESS_KEY = "complaint"
@@ -313,17 +316,115 @@ def tell(
     complaint: Complaint,
     kind: CustomerMessageKind,
     content: str,
-    channel: CustomerMessageChannel = CustomerMessageChannel.SMS,
+    channel: CustomerMessageChannel | None = None,
     proof: str | None = None,
-) -> None:
-    """Tell the customer something about their complaint and keep the proof of delivery."""
-    session.add(
-        CustomerMessage(
-            complaint_id=complaint.id,
-            kind=kind.value,
-            channel=channel.value,
-            content=content,
-            proof_of_delivery=proof or f"{channel.value} gateway receipt {complaint.reference}",
-            sent_at=clock.now(),
-        )
+    actor: Staff | None = None,
+) -> CustomerMessage:
+    """Tell the customer something about their complaint, through the outbox.
+
+    ``channel`` defaults to the customer's preferred contact method where they have an address
+    for it. ``proof`` is a delivery staff made themselves (a call, a handed-over notice): the
+    message is delivered with their record as proof. Otherwise the outbox's sweep sends it, and
+    the channel's answer becomes the proof; a message that cannot be sent (no address) is
+    FAILED at once and enters the timeline, so the supervisor sees it.
+    """
+    customer = session.get_one(Customer, complaint.customer_id)
+    chosen = channel or contact_channel(session, customer)
+    subject = f"{labels.MESSAGE_KINDS[kind.value]}（编号 {complaint.reference}）"
+    queued = outbox.queue(session, customer, chosen.value, subject, content)
+    if proof is not None:
+        outbox.record_delivery(queued, proof, actor)
+    message = CustomerMessage(
+        complaint_id=complaint.id,
+        kind=kind.value,
+        channel=chosen.value,
+        content=content,
+        proof_of_delivery=None,
+        sent_at=clock.now(),
+        outbox_id=queued.id,
     )
+    session.add(message)
+    if queued.status is OutboxStatus.FAILED:
+        note_delivery_failure(session, complaint.id, message)
+    return message
+
+
+def contact_channel(session: Session, customer: Customer) -> CustomerMessageChannel:
+    """The channel for messages the customer did not choose one for: their preferred contact
+    method when they have an address there, else text message, e-mail or letter, in that order."""
+    preferences = session.get(Preferences, customer.id)
+    preferred = (
+        {
+            ContactMethod.SMS: CustomerMessageChannel.SMS,
+            ContactMethod.EMAIL: CustomerMessageChannel.EMAIL,
+            ContactMethod.WECHAT: CustomerMessageChannel.WECHAT,
+        }.get(preferences.contact_method)
+        if preferences and preferences.contact_method
+        else None
+    )
+    order = [preferred] if preferred else []
+    order += [
+        CustomerMessageChannel.SMS,
+        CustomerMessageChannel.EMAIL,
+        CustomerMessageChannel.LETTER,
+    ]
+    for candidate in order:
+        if outbox.recipient_of(customer, candidate.value):
+            return candidate
+    return CustomerMessageChannel.SMS
+
+
+def record_delivery(
+    session: Session,
+    actor: Staff,
+    complaint_id: int,
+    kind: CustomerMessageKind,
+    proof: str,
+    visible: ColumnElement[bool],
+) -> Complaint:
+    """Staff delivered the latest undelivered ``kind`` message themselves (a registered letter
+    while no postal gateway is plugged in, a notice handed over): their record is the proof."""
+    complaint = queries.get(session, complaint_id, visible)
+    text = validation.text(proof, "proof", max_length=300)
+    found = session.execute(
+        select(CustomerMessage, OutboxMessage)
+        .join(OutboxMessage, OutboxMessage.id == CustomerMessage.outbox_id)
+        .where(
+            CustomerMessage.complaint_id == complaint.id,
+            CustomerMessage.kind == kind.value,
+            OutboxMessage.status != OutboxStatus.DELIVERED,
+        )
+        .order_by(CustomerMessage.id.desc())
+        .limit(1)
+        .with_for_update(of=OutboxMessage)
+    ).first()
+    if found is None:
+        raise UserInputError.one(("kind",), "NOT_FOUND", "no undelivered message of this kind")
+    message, queued = found
+    outbox.record_delivery(queued, text, actor)
+    add_event(
+        session,
+        complaint.id,
+        ComplaintEventKind.DELIVERY_RECORDED,
+        actor,
+        {"message": message.kind, "channel": message.channel},
+    )
+    return complaint
+
+
+def note_delivery_failure(session: Session, complaint_id: int, message: CustomerMessage) -> None:
+    """A message that will not reach the customer enters the timeline (the supervisor's view)."""
+    add_event(
+        session,
+        complaint_id,
+        ComplaintEventKind.DELIVERY_FAILED,
+        None,
+        {"message": message.kind, "channel": message.channel},
+    )
+
+
+def on_outbox_failure(session: Session, failed: OutboxMessage) -> None:
+    """Outbox failure listener: the complaint whose message failed records it."""
+    message = session.scalar(select(CustomerMessage).where(CustomerMessage.outbox_id == failed.id))
+    if message is not None:
+        note_delivery_failure(session, message.complaint_id, message)

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from store.complaints import ComplaintEvent, ComplaintPause, CustomerMessage, Rectification
+from store.outbox import OutboxMessage
 from store.staff import Staff
 
 
@@ -27,14 +28,21 @@ def events(
     return found
 
 
-def messages(session: Session, complaint_ids: Sequence[int]) -> dict[int, list[CustomerMessage]]:
-    found: dict[int, list[CustomerMessage]] = {i: [] for i in complaint_ids}
-    for message in session.scalars(
-        select(CustomerMessage)
+def messages(
+    session: Session, complaint_ids: Sequence[int]
+) -> dict[int, list[tuple[CustomerMessage, OutboxMessage | None]]]:
+    """Each complaint's messages, oldest first, with their outbox row (its delivery)."""
+    found: dict[int, list[tuple[CustomerMessage, OutboxMessage | None]]] = {
+        i: [] for i in complaint_ids
+    }
+    rows = session.execute(
+        select(CustomerMessage, OutboxMessage)
+        .outerjoin(OutboxMessage, OutboxMessage.id == CustomerMessage.outbox_id)
         .where(CustomerMessage.complaint_id.in_(complaint_ids))
         .order_by(CustomerMessage.id)
-    ):
-        found[message.complaint_id].append(message)
+    )
+    for message, sent in rows:
+        found[message.complaint_id].append((message, sent))
     return found
 
 

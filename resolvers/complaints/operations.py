@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from core import clock
 from core.errors import Problems, UserInputError
+from resolvers.complaints import labels, notices
 from resolvers.complaints.cases import end_open_pause
 from resolvers.complaints.commands import PROCESS_KEY, START_VARIABLES, add_event, tell
 from resolvers.complaints.deadlines import (
@@ -34,6 +35,7 @@ from resolvers.complaints.deadlines import (
     natural_day_deadline,
 )
 from resolvers.complaints.statistics import unit_of
+from resolvers.outbox import commands as outbox
 from resolvers.shared.staff import staff_by_employee_number
 from store.complaints import (
     Complaint,
@@ -45,6 +47,7 @@ from store.complaints import (
     Rectification,
     SlaState,
 )
+from store.customers import Customer
 from store.staff import Role, Staff
 from store.workflows import ProcessInstance, ProcessTask
 from workflows.operations import OperationCall, OperationSet, Parameter, ProcessRules
@@ -442,23 +445,48 @@ def notify_progress(call: OperationCall) -> dict[str, Any]:
     return {"sent": True}
 
 
-@OPERATIONS("record_decision", "Record the decision and deliver the notice with proof of delivery")
+@OPERATIONS("record_decision", "Record the decision and send the notice (the outbox delivers it)")
 def record_decision(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
     data = call.data
+    problems = Problems()
+    facts, basis, reasons = (
+        _required(data, name, problems) for name in ("verified_facts", "basis", "reasons")
+    )
+    outcome = str(data.get("outcome", ""))
+    if outcome not in labels.OUTCOMES:
+        problems.add(_field("outcome"), "INVALID", "is not one of the known outcomes")
     channel = _channel(str(data["channel"]))
+    proof = str(data.get("proof_of_delivery") or "").strip()
+    if channel.value in outbox.STAFF_CHANNELS and not proof:
+        problems.add(_field("proof_of_delivery"), "REQUIRED", "record how the notice was delivered")
+    elif channel.value not in outbox.STAFF_CHANNELS and proof:
+        problems.add(
+            _field("proof_of_delivery"),
+            "PROOF_FROM_CHANNEL",
+            "on this channel the channel's answer is the proof",
+        )
+    customer = call.session.get_one(Customer, complaint.customer_id)
+    if outbox.recipient_of(customer, channel.value) is None:
+        problems.add(_field("channel"), "NO_ADDRESS", "the customer has no address there")
+    problems.raise_if_any()
     now = clock.now()
     end_open_pause(call.session, complaint, call.actor, now)
     complaint.decided_at = now
-    complaint.outcome = str(data["outcome"])
+    complaint.outcome = outcome
     complaint.status = ComplaintStatus.DECIDED
     if decided_late(now, complaint.decision_due_at):
         complaint.sla_state = SlaState.BREACHED
     elif complaint.sla_state is SlaState.AT_RISK:
         complaint.sla_state = SlaState.ON_TRACK
-    notice = (
-        f"投诉处理决定（编号 {complaint.reference}）\n核实情况：{data['verified_facts']}\n"
-        f"依据：{data['basis']}\n处理结果：{data['outcome']}\n救济途径：{data['remedies']}"
+    notice = notices.decision_notice(
+        complaint.reference,
+        facts=facts,
+        basis=basis,
+        reasons=reasons,
+        outcome=labels.OUTCOMES[outcome],
+        note=str(data.get("remedies") or "").strip(),
+        reviewer=notices.superior_unit(call.session, complaint.branch_id)[1],
     )
     tell(
         call.session,
@@ -466,16 +494,25 @@ def record_decision(call: OperationCall) -> dict[str, Any]:
         CustomerMessageKind.DECISION_NOTICE,
         notice,
         channel=channel,
-        proof=str(data["proof_of_delivery"]),
+        proof=proof or None,
+        actor=call.actor,
     )
     add_event(
         call.session,
         complaint.id,
         ComplaintEventKind.DECISION_DELIVERED,
         call.actor,
-        {"outcome": data["outcome"]},
+        {"outcome": outcome, "channel": channel.value},
     )
     return {"call_back_due_at": (now + timedelta(days=CALL_BACK_WITHIN_DAYS)).isoformat()}
+
+
+def _required(data: dict[str, Any], name: str, problems: Problems) -> str:
+    """A notice field's text, trimmed; blank (spaces only too) is REQUIRED."""
+    value = str(data.get(name) or "").strip()
+    if not value:
+        problems.add(_field(name), "REQUIRED", "must not be blank")
+    return value
 
 
 def _channel(value: str) -> CustomerMessageChannel:
@@ -490,6 +527,15 @@ def _channel(value: str) -> CustomerMessageChannel:
 @OPERATIONS("record_call_back", "Record the customer's satisfaction with the handling")
 def record_call_back(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
+    # 30 natural days from the customer's receipt of the decision (CMP-4), ending at Beijing
+    # midnight: a notice still on its way has no window yet, and no call-back either.
+    received = notices.notice_delivered_at(call.session, complaint.id)
+    if received is None:
+        raise UserInputError.one(
+            _field("satisfied"),
+            "NOTICE_NOT_DELIVERED",
+            "the decision notice has not reached the customer yet",
+        )
     complaint.satisfaction_score = int(call.data["satisfaction_score"])
     add_event(
         call.session,
@@ -498,8 +544,6 @@ def record_call_back(call: OperationCall) -> dict[str, Any]:
         call.actor,
         {"satisfaction_score": complaint.satisfaction_score, "satisfied": call.data["satisfied"]},
     )
-    # 30 natural days from receiving the decision (CMP-4), ending at Beijing midnight.
-    received = complaint.decided_at or clock.now()
     until = natural_day_deadline(received, REVIEW_REQUEST_DAYS)
     return {"review_request_until": until.isoformat()}
 
@@ -508,17 +552,48 @@ def record_call_back(call: OperationCall) -> dict[str, Any]:
 def open_review(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
     now = clock.now()
+    # The request must come within 30 natural days of receiving the decision (CMP-4), whatever
+    # the diagram's timers say: from the window's end instant on, it is refused.
+    received = notices.notice_delivered_at(call.session, complaint.id)
+    if received is None or now >= natural_day_deadline(received, REVIEW_REQUEST_DAYS):
+        raise UserInputError.one(
+            _field("review_requested"),
+            "REVIEW_WINDOW_CLOSED",
+            f"a review is requested within {REVIEW_REQUEST_DAYS} days of receiving the decision",
+        )
+    reviewer_branch, reviewer = notices.superior_unit(call.session, complaint.branch_id)
     complaint.review_requested_at = now
     complaint.review_due_at = natural_day_deadline(now, REVIEW_DECISION_DAYS)
     complaint.status = ComplaintStatus.UNDER_REVIEW
-    add_event(call.session, complaint.id, ComplaintEventKind.REVIEW_REQUESTED, call.actor)
-    return {"review_due_at": complaint.review_due_at.isoformat()}
+    add_event(
+        call.session,
+        complaint.id,
+        ComplaintEventKind.REVIEW_REQUESTED,
+        call.actor,
+        {"reviewer": reviewer},
+    )
+    return {
+        "review_due_at": complaint.review_due_at.isoformat(),
+        "reviewer_branch_id": reviewer_branch,
+    }
 
 
 @OPERATIONS("record_review", "Record the superior unit's review decision and tell the customer")
 def record_review(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
-    complaint.review_outcome = str(call.data["review_outcome"])
+    # The superior unit decides the review (CMP-4), whoever the diagram routes the task to.
+    reviewer_branch, _name = notices.superior_unit(call.session, complaint.branch_id)
+    if not notices.of_unit(call.actor, reviewer_branch):
+        raise UserInputError.one(
+            _field("review_outcome"), "NOT_SUPERIOR_UNIT", "is decided by the superior unit"
+        )
+    problems = Problems()
+    outcome = str(call.data.get("review_outcome", ""))
+    if outcome not in labels.REVIEW_OUTCOMES:
+        problems.add(_field("review_outcome"), "INVALID", "is not one of the known outcomes")
+    explanation = _required(call.data, "explanation", problems)
+    problems.raise_if_any()
+    complaint.review_outcome = outcome
     add_event(
         call.session,
         complaint.id,
@@ -530,7 +605,9 @@ def record_review(call: OperationCall) -> dict[str, Any]:
         call.session,
         complaint,
         CustomerMessageKind.REVIEW_DECISION,
-        f"您的复核申请（投诉编号 {complaint.reference}）已办结：{complaint.review_outcome}。",
+        f"您的复核申请（投诉编号 {complaint.reference}）已办结。"
+        f"复核结论：{labels.REVIEW_OUTCOMES[outcome]}。复核说明：{explanation}\n"
+        f"{notices.FURTHER_REMEDIES}",
     )
     return {"review_outcome": complaint.review_outcome}
 

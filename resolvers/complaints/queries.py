@@ -13,7 +13,8 @@ from core.errors import NotFoundError
 from resolvers.complaints.deadlines import overdue_condition, sla_state_expression
 from resolvers.shared.filters import FilterField, compile_where
 from resolvers.shared.pagination import Page, PageRequest, SortKey, paginate
-from store.complaints import Complaint, ComplaintAlert
+from store.complaints import Complaint, ComplaintAlert, CustomerMessage
+from store.outbox import OutboxMessage, OutboxStatus
 
 ORDERINGS = {
     "ACCEPTED_AT": Complaint.accepted_at,
@@ -31,6 +32,7 @@ def filter_fields(now: datetime) -> dict[str, FilterField]:
         "customer": FilterField(Complaint.customer_id, "id", id_type="Customer"),
         "branch": FilterField(Complaint.branch_id, "id", id_type="Branch"),
         "overdue": FilterField(case((overdue_condition(now), True), else_=False)),
+        "delivery_failed": FilterField(case((delivery_failed_condition(), True), else_=False)),
         "accepted_at": FilterField(Complaint.accepted_at),
         "decision_due_at": FilterField(Complaint.decision_due_at),
         "major": FilterField(Complaint.major),
@@ -65,6 +67,19 @@ def complaints_by_id(
     """The complaints of ``ids`` the caller sees (``visible``), in one statement."""
     rows = session.scalars(select(Complaint).where(Complaint.id.in_(list(ids)), visible))
     return {row.id: row for row in rows}
+
+
+def delivery_failed_condition() -> ColumnElement[bool]:
+    """A message of the complaint is FAILED in the outbox."""
+    return (
+        select(CustomerMessage.id)
+        .join(OutboxMessage, OutboxMessage.id == CustomerMessage.outbox_id)
+        .where(
+            CustomerMessage.complaint_id == Complaint.id,
+            OutboxMessage.status == OutboxStatus.FAILED,
+        )
+        .exists()
+    )
 
 
 def condition(where: Any, now: datetime) -> ColumnElement[bool]:

@@ -7,6 +7,7 @@ from enum import Enum
 from schema.shared.base import bilingual_enum
 from store import complaints as rows
 from store.complaints import Category, Channel, ComplaintStatus, Complexity, SlaState
+from store.outbox import OutboxStatus
 
 ChannelEnum = bilingual_enum(
     Channel,
@@ -89,6 +90,8 @@ ComplaintEventKind = bilingual_enum(
         "DEADLINE_WARNING": "The supervisor was warned of a near deadline 临期预警",
         "DEADLINE_MISSED": "The decision deadline was missed; escalated 处理超期并升级",
         "REVIEW_DEADLINE_MISSED": "The review deadline was missed; escalated 复核超期并升级",
+        "DELIVERY_FAILED": "A message could not be delivered to the customer 告知送达失败",
+        "DELIVERY_RECORDED": "Staff recorded how a message was delivered 已登记送达",
         "PROGRESS_UPDATE_SENT": "The customer was told of the progress 已告知处理进展",
         "DECISION_DELIVERED": "The decision was delivered 已送达处理决定",
         "CALLED_BACK": "The customer was called back 已回访",
@@ -122,10 +125,22 @@ CustomerMessageChannel = bilingual_enum(
     {
         "SMS": "Text message 短信",
         "EMAIL": "E-mail 电子邮件",
+        "WECHAT": "WeChat 微信",
         "LETTER": "Letter 信函",
         "PHONE": "Telephone 电话",
         "IN_PERSON": "In person 当面送达",
         "MOBILE_APP": "Mobile banking app 手机银行",
+    },
+)
+
+OutboxStatusEnum = bilingual_enum(
+    OutboxStatus,
+    "Where a message to the customer is on its way (the outbox). 送达状态。",
+    {
+        "QUEUED": "Waiting for its channel (no gateway configured yet, or a retry due) 待发送",
+        "SENT": "Taken by the channel; its delivery receipt is awaited 已发出",
+        "DELIVERED": "The channel answered that it was delivered, or staff recorded how 已送达",
+        "FAILED": "Refused by the channel, out of retries, or no address 送达失败",
     },
 )
 
@@ -165,6 +180,11 @@ class _ComplaintErrorCode(Enum):
     PAUSE_NOT_ALLOWED = "PAUSE_NOT_ALLOWED"
     PAUSE_ALLOWANCE_USED = "PAUSE_ALLOWANCE_USED"
     RECURRED = "RECURRED"
+    NO_ADDRESS = "NO_ADDRESS"
+    PROOF_FROM_CHANNEL = "PROOF_FROM_CHANNEL"
+    NOTICE_NOT_DELIVERED = "NOTICE_NOT_DELIVERED"
+    REVIEW_WINDOW_CLOSED = "REVIEW_WINDOW_CLOSED"
+    NOT_SUPERIOR_UNIT = "NOT_SUPERIOR_UNIT"
 
 
 ComplaintErrorCode = bilingual_enum(
@@ -198,6 +218,15 @@ ComplaintErrorCode = bilingual_enum(
         "PAUSE_ALLOWANCE_USED": "The complaint has used all the paused days allowed "
         "中止计时天数已用尽",
         "RECURRED": "The issue recurred after the actions: not ready to close 问题复发，不能销项",
+        "NO_ADDRESS": "The customer has no address on this channel 客户无此渠道联系方式",
+        "PROOF_FROM_CHANNEL": "On this channel the channel's answer is the proof of delivery, "
+        "not a text typed in 该渠道以渠道回执为送达凭证",
+        "NOTICE_NOT_DELIVERED": "The decision notice has not reached the customer yet "
+        "处理决定尚未送达",
+        "REVIEW_WINDOW_CLOSED": "The 30 days to ask for a review, counted from receipt of the "
+        "decision, are over 复核申请期限已过",
+        "NOT_SUPERIOR_UNIT": "A review is decided by the superior unit of the handling branch "
+        "复核由上级机构作出",
     },
 )
 

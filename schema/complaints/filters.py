@@ -51,6 +51,11 @@ class ComplaintWhere:
         description="Undecided at or past the deadline (or a review at or past its deadline), "
         "as the `overdue` field says.",
     )
+    delivery_failed: BooleanFilter | None = strawberry.field(
+        default=None,
+        description="A message to the customer could not be delivered (FAILED in the outbox: "
+        "refused, out of retries, or no address) — the supervisor's list to follow up.",
+    )
     accepted_at: DateTimeFilter | None = None
     decision_due_at: DateTimeFilter | None = None
     major: BooleanFilter | None = strawberry.field(

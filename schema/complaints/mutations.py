@@ -1,5 +1,5 @@
 """Complaint mutations: registering a complaint (CMP-1); withdrawing, merging, pausing its
-clock and taking up head office's alerts (CMP-7)."""
+clock and taking up head office's alerts (CMP-7); recording a delivery (CMP-3)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from authz.rows import complaints_visible_to
 from core.errors import UserInputError
 from core.ids import pk_of
 from resolvers.complaints import cases
@@ -20,6 +19,7 @@ from schema.complaints.enums import (
     CategoryEnum,
     ChannelEnum,
     ComplaintErrorCode,
+    CustomerMessageKind,
     PauseReasonEnum,
 )
 from schema.complaints.types import (
@@ -33,6 +33,7 @@ from schema.shared.base import ContextInfo, user_errors
 from schema.shared.mutations import mutate
 from schema.shared.rights import HasRight
 from schema.shared.rights import mutation as guarded_mutation
+from store import complaints as rows
 from store.complaints import Complaint, PauseReason
 from store.staff import Staff
 
@@ -72,6 +73,25 @@ class SubmitComplaintPayload:
     errors: list[ComplaintUserError]
     complaint: ComplaintNode | None = None
     created: bool = strawberry.field(default=False, description="False for a retried submission.")
+
+
+@strawberry.input(
+    description="How staff delivered a message the outbox could not (CMP-3). 登记送达。"
+)
+class RecordMessageDeliveryInput:
+    complaint: strawberry.ID
+    kind: CustomerMessageKind = strawberry.field(  # type: ignore[valid-type]
+        description="The message: the latest one of this kind not yet delivered."
+    )
+    proof: str = strawberry.field(
+        description="The proof: a registered letter's number, the customer's signed receipt."
+    )
+
+
+@strawberry.type
+class RecordMessageDeliveryPayload:
+    errors: list[ComplaintUserError]
+    complaint: ComplaintNode | None = None
 
 
 def _complaint_errors(exc: UserInputError) -> list[ComplaintUserError]:
@@ -133,7 +153,7 @@ def _complaint_change(
 ) -> ComplaintPayload:
     """Run a command on a complaint the caller sees, as one unit of work."""
     ctx = info.context
-    visible = complaints_visible_to(ctx.actor, ctx.access.visible)
+    visible = ctx.access.complaints_visible
     try:
         complaint = mutate(info, lambda session: command(session, ctx.actor, visible))
     except UserInputError as exc:
@@ -277,3 +297,29 @@ class ComplaintMutation:
         except UserInputError as exc:
             return ComplaintAlertPayload(errors=_complaint_errors(exc))
         return ComplaintAlertPayload(errors=[], alert=present_alerts(info, [alert])[0])
+
+    @guarded_mutation(
+        "Record how a message reached the customer when its channel has no gateway yet (a "
+        "registered letter, a notice handed over); the record is its proof of delivery. 登记送达。",
+        HasRight("admin:complaint_intake", purpose=True),
+    )
+    def record_message_delivery(
+        self, info: ContextInfo, input: RecordMessageDeliveryInput
+    ) -> RecordMessageDeliveryPayload:
+        ctx = info.context
+
+        def command(session: Session) -> Complaint:
+            return logic.record_delivery(
+                session,
+                ctx.actor,
+                pk_of(input.complaint, "Complaint", "complaint"),
+                rows.CustomerMessageKind(input.kind),
+                input.proof,
+                ctx.access.complaints_visible,
+            )
+
+        try:
+            complaint = mutate(info, command)
+        except UserInputError as exc:
+            return RecordMessageDeliveryPayload(errors=_complaint_errors(exc))
+        return RecordMessageDeliveryPayload(errors=[], complaint=present(info, [complaint])[0])

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from strawberry.scalars import JSON
 
 from authz.fields import present as present_fields
-from authz.rows import complaints_visible_to
 from core import clock
 from resolvers import workflows as workflow_logic
 from resolvers.complaints import deadlines, loaders
@@ -33,6 +32,7 @@ from schema.complaints.enums import (
     ComplexityEnum,
     CustomerMessageChannel,
     CustomerMessageKind,
+    OutboxStatusEnum,
     PauseReasonEnum,
     SlaStateEnum,
 )
@@ -74,8 +74,25 @@ class CustomerMessageNode:
     kind: CustomerMessageKind  # type: ignore[valid-type]
     channel: CustomerMessageChannel  # type: ignore[valid-type]
     content: str
-    proof_of_delivery: str | None
-    sent_at: dt.datetime
+    proof_of_delivery: str | None = strawberry.field(
+        description="What the channel answered (SMTP reply, gateway receipt) or what staff "
+        "recorded; null until then."
+    )
+    sent_at: dt.datetime = strawberry.field(description="When the bank decided to send it.")
+    delivery_status: OutboxStatusEnum | None = strawberry.field(  # type: ignore[valid-type]
+        default=None,
+        description="Where it is on its way (null: told before the outbox existed).",
+    )
+    delivered_at: dt.datetime | None = strawberry.field(
+        default=None, description="When the channel (or staff) reported it delivered."
+    )
+    attempts: int = strawberry.field(default=0, description="Sending attempts so far.")
+    next_attempt_at: dt.datetime | None = strawberry.field(
+        default=None, description="When the next attempt is due (QUEUED)."
+    )
+    last_error: str | None = strawberry.field(
+        default=None, description="Why the last attempt failed."
+    )
 
 
 @strawberry.type(description="A systemic issue escalated to head office (CMP-5). 整改事项。")
@@ -323,10 +340,15 @@ class ComplaintNode(Node):
                 kind=CustomerMessageKind(m.kind),
                 channel=CustomerMessageChannel(m.channel),
                 content=m.content,
-                proof_of_delivery=m.proof_of_delivery,
+                proof_of_delivery=m.proof_of_delivery if sent is None else sent.proof,
                 sent_at=m.sent_at,
+                delivery_status=None if sent is None else sent.status,
+                delivered_at=None if sent is None else sent.delivered_at,
+                attempts=0 if sent is None else sent.attempts,
+                next_attempt_at=None if sent is None else sent.next_attempt_at,
+                last_error=None if sent is None else sent.last_error,
             )
-            for m in found
+            for m, sent in found
         ]
 
     @strawberry.field(description="Open tasks of the complaint's process, with due dates.")
@@ -457,7 +479,7 @@ class ComplaintAlertNode(Node):
             # Every alert's complaint of the response at once: loaded and presented together,
             # so the statements do not grow with the page.
             ids = list(dict.fromkeys(ctx.pending("alert_complaints")))
-            visible = complaints_visible_to(ctx.actor, ctx.access.visible)
+            visible = ctx.access.complaints_visible
             rows = complaint_queries.complaints_by_id(ctx.session, ids, visible)
             found = [rows[pk] for pk in ids if pk in rows]
             return {row.id: node for row, node in zip(found, present(info, found), strict=True)}

@@ -1,0 +1,64 @@
+"""Queueing a message to a customer, and recording a delivery staff made themselves."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from core import clock
+from store.customers import Customer
+from store.outbox import OutboxMessage, OutboxStatus
+from store.staff import Staff
+
+# Channels whose message staff deliver themselves (a call, a handed-over notice): their proof
+# is what the member of staff records, never a sender's answer.
+STAFF_CHANNELS = frozenset({"PHONE", "IN_PERSON"})
+
+
+def recipient_of(customer: Customer, channel: str) -> str | None:
+    """The customer's address on ``channel`` (None: the customer has none there)."""
+    if channel == "EMAIL":
+        return customer.email
+    if channel in {"SMS", "WECHAT", "PHONE"}:
+        return customer.phone
+    if channel == "LETTER":
+        return customer.address
+    if channel in {"MOBILE_APP", "IN_PERSON"}:
+        # The app's inbox and the counter find the customer by their record.
+        return f"customer:{customer.id}"
+    return None
+
+
+def queue(
+    session: Session, customer: Customer, channel: str, subject: str, body: str
+) -> OutboxMessage:
+    """Put a message in the outbox; the worker's sweep sends it when its channel has a sender.
+
+    Without an address on the channel the message is FAILED at once, so the failure shows
+    instead of a message that waits forever.
+    """
+    now = clock.now()
+    recipient = recipient_of(customer, channel)
+    message = OutboxMessage(
+        customer_id=customer.id,
+        channel=channel,
+        recipient=recipient,
+        subject=subject,
+        body=body,
+        status=OutboxStatus.QUEUED if recipient else OutboxStatus.FAILED,
+        attempts=0,
+        next_attempt_at=now if recipient else None,
+        last_error=None if recipient else "no address of the customer on this channel",
+        created_at=now,
+    )
+    session.add(message)
+    session.flush()
+    return message
+
+
+def record_delivery(message: OutboxMessage, proof: str, actor: Staff | None) -> None:
+    """Staff delivered the message themselves: their record is the proof."""
+    message.status = OutboxStatus.DELIVERED
+    message.proof = proof
+    message.recorded_by_id = actor.id if actor else None
+    message.delivered_at = clock.now()
+    message.next_attempt_at = None
