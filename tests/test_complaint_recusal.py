@@ -181,6 +181,9 @@ def test_cmp4_the_call_back_skips_the_relationship_manager_complained_about(
     ).json()
     assert theirs["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     do(backend, "BJ01RM01", complaint, "Task_CallBack", answers)
+    # The review question follows the call-back to the same stand-in (CMP-4).
+    assert "Task_ReviewRequest" not in _inbox(backend, "BJ01RM02", complaint)
+    do(backend, "BJ01RM01", complaint, "Task_ReviewRequest", {"review_requested": False})
     assert read(backend, complaint)["status"] == "CLOSED"
 
 
@@ -229,6 +232,9 @@ def test_cmp4_without_another_manager_the_call_back_goes_to_the_supervisor(
     assert backend.gql(TASK, {"id": task})["task"]["assignee"]["employeeNo"] == "XA01SUP01"
     answers = {"satisfaction_score": 4, "satisfied": True, "comments": "满意"}
     do(backend, "XA01SUP01", complaint, "Task_CallBack", answers)
+    # Managers are back by now: the review question goes to the first of them, never XA01RM01.
+    assert "Task_ReviewRequest" not in _inbox(backend, "XA01RM01", complaint)
+    do(backend, "XA01RM02", complaint, "Task_ReviewRequest", {"review_requested": False})
     assert read(backend, complaint)["status"] == "CLOSED"
 
 

@@ -227,10 +227,10 @@ def test_plat2_deploy_evaluates_what_a_timer_s_text_fixes(
         ),
         (
             lambda x: x.replace(
-                "<bpmn:conditionExpression>satisfied</bpmn:conditionExpression>",
-                "<bpmn:conditionExpression>customer_satisfied</bpmn:conditionExpression>",
+                "<bpmn:conditionExpression>review_requested</bpmn:conditionExpression>",
+                "<bpmn:conditionExpression>review_wanted</bpmn:conditionExpression>",
             ),
-            ("bpmn.Flow_Satisfied_ClosureMerge", "UNKNOWN_VARIABLE"),
+            ("bpmn.Flow_ReviewRequested_OpenReview", "UNKNOWN_VARIABLE"),
         ),
         (
             lambda x: x.replace(
