@@ -476,7 +476,7 @@ def _completed_on(value: Any) -> date:
 
 def recurrences(session: Session, complaint: Complaint, since: datetime) -> int:
     """Complaints that show the issue again: same category and cause, about the same unit,
-    accepted from ``since`` on (merged repeats are one complaint; causes are known once
+    accepted from ``since`` until now (merged repeats are one complaint; causes are known once
     investigated)."""
     unit = unit_of()
     found = session.scalar(
@@ -488,6 +488,7 @@ def recurrences(session: Session, complaint: Complaint, since: datetime) -> int:
             Complaint.cause == complaint.cause,
             unit == (complaint.complained_branch_id or complaint.branch_id),
             Complaint.accepted_at >= since,
+            Complaint.accepted_at <= clock.now(),
             Complaint.status != ComplaintStatus.MERGED,
         )
     )
