@@ -9,6 +9,7 @@ from typing import Any
 
 from core import clock
 from tests.complaint_steps import (
+    DECISION,
     SUBMIT,
     assign,
     bj_customer,
@@ -470,3 +471,30 @@ def test_plat1_statements_of_the_alert_list_do_not_grow_with_the_page(backend: B
         assert len(edges) == size and all(e["node"]["complaint"]["major"] for e in edges)
         counts.append(counter.count)
     assert counts[0] == counts[1], counts
+
+
+def test_cmp7_a_decision_ends_an_open_pause_and_no_warning_comes_for_the_old_deadline(
+    backend: Backend,
+) -> None:
+    """Decided on day 3 with the clock paused since day 1: two natural days paused, judged
+    against the shifted deadline. The warning timer set for the old deadline warns of nothing."""
+    decided = submit(backend, bj_customer(backend), category="LOANS_AND_CREDIT")
+    waiting = submit(backend, bj_customer(backend), category="LOANS_AND_CREDIT")
+    due = datetime.fromisoformat(decided["decisionDueAt"])
+    for complaint in (decided, waiting):
+        assign(backend, complaint)
+    with clock.travel_to(_bj(1, 10), all_threads=True):
+        for complaint in (decided, waiting):
+            note = {"id": complaint["id"], "reason": "TESTING", "note": "第三方检测"}
+            assert change(backend, PAUSE, note)["errors"] == []
+    with clock.travel_to(_bj(3, 11), all_threads=True):
+        do(backend, "SH01CH01", decided, "Task_Investigate", investigation())
+        do(backend, "SH01CH01", decided, "Task_DecisionNotice", DECISION)
+        state = case(backend, decided)
+    assert state["clockPaused"] is False and state["pausedDays"] == 2
+    assert datetime.fromisoformat(state["decisionDueAt"]) == due + 2 * DAY
+    assert state["slaState"] == "ON_TRACK" and "CLOCK_RESUMED" in kinds(state)
+    # The old warning instant (3 days before the old deadline) passes: nothing is said.
+    assert fire_timers(backend, due - 3 * DAY + timedelta(hours=1)).failed == 0
+    paused = case(backend, waiting)
+    assert "DEADLINE_WARNING" not in kinds(paused) and paused["slaState"] == "ON_TRACK"
