@@ -30,7 +30,8 @@ CASE = """query($id: ID!) { complaint(id: $id) {
     status major personsInvolved regulatorReferred regulatorReference mergedInto withdrawnAt
     withdrawalReason pausedDays clockPaused decisionDueAt overdue slaState
     pauses { reason note startedAt latestEndAt endedAt pausedDays }
-    timeline { kind actor details } messages { kind } currentTasks { elementId dueAt }
+    timeline { kind actor details } messages { kind content }
+    currentTasks { elementId dueAt }
     process { instance { status nextDueAt } } } }"""
 ALERTS = """query($where: ComplaintAlertWhere) { complaintAlerts(first: 100, where: $where) {
     edges { node { id kind acknowledgedAt acknowledgedBy { employeeNo }
@@ -323,6 +324,9 @@ def test_cmp7_an_appraisal_pauses_the_clock_and_shifts_the_deadline_by_its_natur
     assert pause["reason"] == "APPRAISAL" and pause["note"] == "委托司法鉴定中心鉴定签名"
     assert datetime.fromisoformat(pause["latestEndAt"]) == _bj(61)
     assert pause["endedAt"] is None and kinds(state)[-1] == "CLOCK_PAUSED"
+    # The customer is told at once that the appraisal time does not count.
+    told = state["messages"][-1]
+    assert told["kind"] == "CLOCK_PAUSED" and "鉴定" in told["content"]
     with clock.travel_to(_bj(6, 3), all_threads=True):
         resumed = change(backend, RESUME, {"id": complaint["id"]}, staff="SH01CH01")
     assert resumed["errors"] == []
@@ -332,6 +336,10 @@ def test_cmp7_an_appraisal_pauses_the_clock_and_shifts_the_deadline_by_its_natur
     assert datetime.fromisoformat(resumed["complaint"]["decisionDueAt"]) == shifted
     state = case(backend, complaint)
     assert state["pauses"][0]["pausedDays"] == 5 and kinds(state)[-1] == "CLOCK_RESUMED"
+    # ... and, when the clock runs again, the new last day (day 20).
+    last_day = clock.today() + 20 * DAY
+    assert state["messages"][-1]["kind"] == "CLOCK_RESUMED"
+    assert f"{last_day:%Y-%m-%d}（含）前" in state["messages"][-1]["content"]
     assert [t["dueAt"] for t in state["currentTasks"]] == [state["decisionDueAt"]]
     # The one overdue rule sees the shifted deadline: a second before it, nothing is overdue.
     with clock.travel_to(shifted - timedelta(seconds=1), all_threads=True):

@@ -11,7 +11,7 @@ of work and locks the process instance before the complaint, like every other wr
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from core import clock
 from core.errors import UserInputError
 from resolvers import workflows
-from resolvers.complaints.commands import add_event
+from resolvers.complaints.commands import add_event, tell
 from resolvers.complaints.deadlines import (
     DECISION_DAYS,
     MAX_PAUSED_DAYS,
@@ -35,12 +35,19 @@ from store.complaints import (
     ComplaintEventKind,
     ComplaintPause,
     ComplaintStatus,
+    CustomerMessageKind,
     PauseReason,
 )
 from store.staff import Staff
 from store.workflows import ProcessTask, TaskStatus
 
 MAX_REASON = 1000
+# How the customer's messages name what stopped the clock.
+PAUSE_WORDS = {
+    PauseReason.APPRAISAL: "外部机构鉴定、评估",
+    PauseReason.TESTING: "外部机构检测",
+    PauseReason.MEDIATION: "调解",
+}
 # The clock runs for the decision only: before it, a pause may start (CMP-7).
 PAUSABLE = (ComplaintStatus.REGISTERED, ComplaintStatus.INVESTIGATING)
 
@@ -205,6 +212,14 @@ def pause(
         actor,
         {"reason": reason.value, "note": text, "latest_end_at": latest.isoformat()},
     )
+    # The time is not counted, but the customer is told at once (CBIRC 2020 No. 3, art. 20).
+    tell(
+        session,
+        complaint,
+        CustomerMessageKind.CLOCK_PAUSED,
+        f"您的投诉（编号 {complaint.reference}）需{PAUSE_WORDS[reason]}，"
+        f"{PAUSE_WORDS[reason]}期间不计入处理期限；结束后我行将告知您新的处理期限。",
+    )
     return complaint
 
 
@@ -216,15 +231,23 @@ def resume(
     _open(complaint, "id")
     if complaint.paused_until is None:
         raise UserInputError.one(("id",), "CLOCK_NOT_PAUSED", "the clock is running")
-    end_open_pause(session, complaint, actor, clock.now())
+    end_open_pause(session, complaint, actor, clock.now(), tell_customer=True)
     return complaint
 
 
 def end_open_pause(
-    session: Session, complaint: Complaint, actor: Staff | None, at: datetime
+    session: Session,
+    complaint: Complaint,
+    actor: Staff | None,
+    at: datetime,
+    *,
+    tell_customer: bool = False,
 ) -> None:
     """End the complaint's open pause at ``at`` (or when it ran out, if earlier), count its
-    natural days and move the decision deadline by them. Nothing when none is open."""
+    natural days and move the decision deadline by them. Nothing when none is open.
+
+    ``tell_customer``: the customer learns the new last day (a decision, a withdrawal or a
+    merge that ends the pause says what the customer needs to know instead)."""
     if complaint.paused_until is None:
         return
     found = session.scalar(
@@ -251,6 +274,16 @@ def end_open_pause(
         actor if ended == at else None,
         {"paused_days": days, "decision_due_at": complaint.decision_due_at.isoformat()},
     )
+    if tell_customer and complaint.decided_at is None:
+        # The deadline is the midnight after the last day: the customer is told the last day.
+        last_day = clock.business_date(complaint.decision_due_at) - timedelta(days=1)
+        tell(
+            session,
+            complaint,
+            CustomerMessageKind.CLOCK_RESUMED,
+            f"您的投诉（编号 {complaint.reference}）已恢复处理，"
+            f"我行将于 {last_day:%Y-%m-%d}（含）前作出处理决定。",
+        )
 
 
 def _move_deadline(session: Session, complaint: Complaint, due: datetime) -> None:
