@@ -506,3 +506,51 @@ def test_cmp7_a_decision_ends_an_open_pause_and_no_warning_comes_for_the_old_dea
     assert fire_timers(backend, due - 3 * DAY + timedelta(hours=1)).failed == 0
     paused = case(backend, waiting)
     assert "DEADLINE_WARNING" not in kinds(paused) and paused["slaState"] == "ON_TRACK"
+
+
+CLOSE_RECTIFICATION = """mutation($input: CloseRectificationInput!) {
+    closeRectification(input: $input) { complaint { id } errors { field code message } } }"""
+
+
+def test_cmp5_a_withdrawn_complaint_keeps_its_rectification_owed_until_closed(
+    backend: Backend,
+) -> None:
+    """The customer withdraws after the investigation found a systemic issue: the process ends,
+    the bank still owes the rectification, and head office closes it with the same check."""
+    customer = bj_customer(backend)
+    complaint = submit(backend, customer, category="ACCOUNT_AND_PAYMENT")
+    running = submit(backend, customer, category="ACCOUNT_AND_PAYMENT")
+    for each in (complaint, running):
+        assign(backend, each)
+        do(backend, "SH01CH01", each, "Task_Investigate", systemic(cause="SYSTEM_FAULT"))
+    answers = {
+        "complaintId": complaint["id"],
+        "actions": ["修复跨行转账系统缺陷"],
+        "completedOn": clock.today().isoformat(),
+        "recurrenceCheck": "上线后核查同类投诉",
+    }
+    # While its task waits, an item is closed through the task.
+    waiting = change(backend, CLOSE_RECTIFICATION, {**answers, "complaintId": running["id"]})
+    assert errors(waiting) == [(["complaintId"], "NOT_OPEN")]
+    withdrawn = change(backend, WITHDRAW, {"id": complaint["id"], "reason": "客户撤回"}, "RM0001")
+    assert withdrawn["errors"] == []
+    state = read(backend, complaint)
+    assert state["rectification"]["closedAt"] is None and state["currentTasks"] == []
+    refused = backend.post(CLOSE_RECTIFICATION, {"input": answers}, staff="SUP0001").json()
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    blank = change(backend, CLOSE_RECTIFICATION, {**answers, "recurrenceCheck": " "})
+    assert errors(blank) == [(["recurrenceCheck"], "REQUIRED")]
+    future = (clock.today() + DAY).isoformat()
+    ahead = change(backend, CLOSE_RECTIFICATION, {**answers, "completedOn": future})
+    assert errors(ahead) == [(["completedOn"], "INVALID")]
+    no_action = change(backend, CLOSE_RECTIFICATION, {**answers, "actions": ["  "]})
+    assert errors(no_action) == [(["actions", "0"], "REQUIRED")]
+    closed = change(backend, CLOSE_RECTIFICATION, answers)
+    assert closed["errors"] == []
+    state = read(backend, complaint)
+    assert state["rectification"]["actions"] == ["修复跨行转账系统缺陷"]
+    assert state["rectification"]["recurrenceCheck"] == "上线后核查同类投诉"
+    assert state["rectification"]["closedAt"] is not None
+    assert kinds(state)[-1] == "RECTIFICATION_CLOSED"
+    again = change(backend, CLOSE_RECTIFICATION, answers)
+    assert errors(again) == [(["complaintId"], "NOT_OPEN")]
