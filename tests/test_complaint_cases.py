@@ -554,3 +554,30 @@ def test_cmp5_a_withdrawn_complaint_keeps_its_rectification_owed_until_closed(
     assert kinds(state)[-1] == "RECTIFICATION_CLOSED"
     again = change(backend, CLOSE_RECTIFICATION, answers)
     assert errors(again) == [(["complaintId"], "NOT_OPEN")]
+
+
+def test_cmp7_the_major_thresholds_are_settings(backend: Backend) -> None:
+    """With KEHU_MAJOR_COMPLAINT_PERSONS=5, five persons make a complaint major, four do not."""
+    import dataclasses
+
+    from starlette.testclient import TestClient
+
+    from kehu.app import create_app
+
+    settings = dataclasses.replace(
+        backend.settings, major_complaint_persons=5, embedded_worker=False
+    )
+    with TestClient(create_app(settings, backend.engine)) as client:
+        other = Backend(backend.name, settings, backend.engine, client)
+        customer = bj_customer(other)
+        four = submit(other, customer, personsInvolved=4)
+        five = submit(other, customer, personsInvolved=5)
+    assert (case(backend, four)["major"], case(backend, five)["major"]) == (False, True)
+    # Node lookup of an alert: for head office; anyone else gets null, as for a missing one.
+    (alert,) = alerts_of(backend, five)
+    query = "query($id: ID!) { node(id: $id) { id ... on ComplaintAlert { kind } } }"
+    assert backend.gql(query, {"id": alert["id"]})["node"] == {
+        "id": alert["id"],
+        "kind": "MAJOR_COMPLAINT",
+    }
+    assert backend.gql(query, {"id": alert["id"]}, staff="SUP0001")["node"] is None
