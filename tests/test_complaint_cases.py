@@ -27,7 +27,8 @@ from tests.conftest import Backend, branch_id
 
 DAY = timedelta(days=1)
 CASE = """query($id: ID!) { complaint(id: $id) {
-    status major personsInvolved regulatorReferred regulatorReference mergedInto withdrawnAt
+    status major personsInvolved regulatorReferred regulatorReference mergedInto mergedComplaints
+    withdrawnAt
     withdrawalReason pausedDays clockPaused decisionDueAt overdue slaState
     pauses { reason note startedAt latestEndAt endedAt pausedDays }
     timeline { kind actor details } messages { kind content }
@@ -271,6 +272,7 @@ def test_cmp7_a_repeated_complaint_is_merged_into_the_earlier_one(backend: Backe
     assert kinds(ended)[0] == "REGISTERED" and kinds(ended)[-1] == "MERGED_INTO"
     assert ended["timeline"][-1]["details"]["into"] == first["reference"]
     assert ended["currentTasks"] == [] and ended["process"]["instance"]["status"] == "COMPLETED"
+    assert kept["mergedComplaints"] == [repeated["id"]] and ended["mergedComplaints"] == []
     assert kept["timeline"][-1]["kind"] == "MERGED_FROM"
     assert kept["timeline"][-1]["details"]["duplicate"] == repeated["reference"]
     # The kept one speaks for everyone and carries on with its own clock.

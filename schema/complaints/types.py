@@ -360,6 +360,13 @@ class ComplaintNode(Node):
         )
 
     @strawberry.field(
+        description="The repeated complaints merged into this one, oldest first (CMP-7)."
+    )
+    def merged_complaints(self, info: ContextInfo) -> list[strawberry.ID]:
+        found = self._with_the_others(info, "complaints_merged_from", loaders.merged_from) or []
+        return [node_id("Complaint", pk) for pk in found]
+
+    @strawberry.field(
         description="Why the customer withdrew it (null when withheld, like the timeline)."
     )
     def withdrawal_reason(self, info: ContextInfo) -> str | None:
