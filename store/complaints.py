@@ -113,6 +113,8 @@ class CustomerMessageKind(StrEnum):
     PROGRESS = "PROGRESS"
     DECISION_NOTICE = "DECISION_NOTICE"
     REVIEW_DECISION = "REVIEW_DECISION"
+    CLOCK_PAUSED = "CLOCK_PAUSED"
+    CLOCK_RESUMED = "CLOCK_RESUMED"
 
 
 class CustomerMessageChannel(StrEnum):

@@ -9,6 +9,7 @@ from typing import Any
 
 from core import clock
 from tests.complaint_steps import (
+    DECISION,
     SUBMIT,
     assign,
     bj_customer,
@@ -26,10 +27,12 @@ from tests.conftest import Backend, branch_id
 
 DAY = timedelta(days=1)
 CASE = """query($id: ID!) { complaint(id: $id) {
-    status major personsInvolved regulatorReferred regulatorReference mergedInto withdrawnAt
+    status major personsInvolved regulatorReferred regulatorReference mergedInto mergedComplaints
+    withdrawnAt
     withdrawalReason pausedDays clockPaused decisionDueAt overdue slaState
     pauses { reason note startedAt latestEndAt endedAt pausedDays }
-    timeline { kind actor details } messages { kind } currentTasks { elementId dueAt }
+    timeline { kind actor details } messages { kind content }
+    currentTasks { elementId dueAt }
     process { instance { status nextDueAt } } } }"""
 ALERTS = """query($where: ComplaintAlertWhere) { complaintAlerts(first: 100, where: $where) {
     edges { node { id kind acknowledgedAt acknowledgedBy { employeeNo }
@@ -269,6 +272,7 @@ def test_cmp7_a_repeated_complaint_is_merged_into_the_earlier_one(backend: Backe
     assert kinds(ended)[0] == "REGISTERED" and kinds(ended)[-1] == "MERGED_INTO"
     assert ended["timeline"][-1]["details"]["into"] == first["reference"]
     assert ended["currentTasks"] == [] and ended["process"]["instance"]["status"] == "COMPLETED"
+    assert kept["mergedComplaints"] == [repeated["id"]] and ended["mergedComplaints"] == []
     assert kept["timeline"][-1]["kind"] == "MERGED_FROM"
     assert kept["timeline"][-1]["details"]["duplicate"] == repeated["reference"]
     # The kept one speaks for everyone and carries on with its own clock.
@@ -322,6 +326,9 @@ def test_cmp7_an_appraisal_pauses_the_clock_and_shifts_the_deadline_by_its_natur
     assert pause["reason"] == "APPRAISAL" and pause["note"] == "委托司法鉴定中心鉴定签名"
     assert datetime.fromisoformat(pause["latestEndAt"]) == _bj(61)
     assert pause["endedAt"] is None and kinds(state)[-1] == "CLOCK_PAUSED"
+    # The customer is told at once that the appraisal time does not count.
+    told = state["messages"][-1]
+    assert told["kind"] == "CLOCK_PAUSED" and "鉴定" in told["content"]
     with clock.travel_to(_bj(6, 3), all_threads=True):
         resumed = change(backend, RESUME, {"id": complaint["id"]}, staff="SH01CH01")
     assert resumed["errors"] == []
@@ -331,6 +338,10 @@ def test_cmp7_an_appraisal_pauses_the_clock_and_shifts_the_deadline_by_its_natur
     assert datetime.fromisoformat(resumed["complaint"]["decisionDueAt"]) == shifted
     state = case(backend, complaint)
     assert state["pauses"][0]["pausedDays"] == 5 and kinds(state)[-1] == "CLOCK_RESUMED"
+    # ... and, when the clock runs again, the new last day (day 20).
+    last_day = clock.today() + 20 * DAY
+    assert state["messages"][-1]["kind"] == "CLOCK_RESUMED"
+    assert f"{last_day:%Y-%m-%d}（含）前" in state["messages"][-1]["content"]
     assert [t["dueAt"] for t in state["currentTasks"]] == [state["decisionDueAt"]]
     # The one overdue rule sees the shifted deadline: a second before it, nothing is overdue.
     with clock.travel_to(shifted - timedelta(seconds=1), all_threads=True):
@@ -470,3 +481,105 @@ def test_plat1_statements_of_the_alert_list_do_not_grow_with_the_page(backend: B
         assert len(edges) == size and all(e["node"]["complaint"]["major"] for e in edges)
         counts.append(counter.count)
     assert counts[0] == counts[1], counts
+
+
+def test_cmp7_a_decision_ends_an_open_pause_and_no_warning_comes_for_the_old_deadline(
+    backend: Backend,
+) -> None:
+    """Decided on day 3 with the clock paused since day 1: two natural days paused, judged
+    against the shifted deadline. The warning timer set for the old deadline warns of nothing."""
+    decided = submit(backend, bj_customer(backend), category="LOANS_AND_CREDIT")
+    waiting = submit(backend, bj_customer(backend), category="LOANS_AND_CREDIT")
+    due = datetime.fromisoformat(decided["decisionDueAt"])
+    for complaint in (decided, waiting):
+        assign(backend, complaint)
+    with clock.travel_to(_bj(1, 10), all_threads=True):
+        for complaint in (decided, waiting):
+            note = {"id": complaint["id"], "reason": "TESTING", "note": "第三方检测"}
+            assert change(backend, PAUSE, note)["errors"] == []
+    with clock.travel_to(_bj(3, 11), all_threads=True):
+        do(backend, "SH01CH01", decided, "Task_Investigate", investigation())
+        do(backend, "SH01CH01", decided, "Task_DecisionNotice", DECISION)
+        state = case(backend, decided)
+    assert state["clockPaused"] is False and state["pausedDays"] == 2
+    assert datetime.fromisoformat(state["decisionDueAt"]) == due + 2 * DAY
+    assert state["slaState"] == "ON_TRACK" and "CLOCK_RESUMED" in kinds(state)
+    # The old warning instant (3 days before the old deadline) passes: nothing is said.
+    assert fire_timers(backend, due - 3 * DAY + timedelta(hours=1)).failed == 0
+    paused = case(backend, waiting)
+    assert "DEADLINE_WARNING" not in kinds(paused) and paused["slaState"] == "ON_TRACK"
+
+
+CLOSE_RECTIFICATION = """mutation($input: CloseRectificationInput!) {
+    closeRectification(input: $input) { complaint { id } errors { field code message } } }"""
+
+
+def test_cmp5_a_withdrawn_complaint_keeps_its_rectification_owed_until_closed(
+    backend: Backend,
+) -> None:
+    """The customer withdraws after the investigation found a systemic issue: the process ends,
+    the bank still owes the rectification, and head office closes it with the same check."""
+    customer = bj_customer(backend)
+    complaint = submit(backend, customer, category="ACCOUNT_AND_PAYMENT")
+    running = submit(backend, customer, category="ACCOUNT_AND_PAYMENT")
+    for each in (complaint, running):
+        assign(backend, each)
+        do(backend, "SH01CH01", each, "Task_Investigate", systemic(cause="SYSTEM_FAULT"))
+    answers = {
+        "complaintId": complaint["id"],
+        "actions": ["修复跨行转账系统缺陷"],
+        "completedOn": clock.today().isoformat(),
+        "recurrenceCheck": "上线后核查同类投诉",
+    }
+    # While its task waits, an item is closed through the task.
+    waiting = change(backend, CLOSE_RECTIFICATION, {**answers, "complaintId": running["id"]})
+    assert errors(waiting) == [(["complaintId"], "NOT_OPEN")]
+    withdrawn = change(backend, WITHDRAW, {"id": complaint["id"], "reason": "客户撤回"}, "RM0001")
+    assert withdrawn["errors"] == []
+    state = read(backend, complaint)
+    assert state["rectification"]["closedAt"] is None and state["currentTasks"] == []
+    refused = backend.post(CLOSE_RECTIFICATION, {"input": answers}, staff="SUP0001").json()
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    blank = change(backend, CLOSE_RECTIFICATION, {**answers, "recurrenceCheck": " "})
+    assert errors(blank) == [(["recurrenceCheck"], "REQUIRED")]
+    future = (clock.today() + DAY).isoformat()
+    ahead = change(backend, CLOSE_RECTIFICATION, {**answers, "completedOn": future})
+    assert errors(ahead) == [(["completedOn"], "INVALID")]
+    no_action = change(backend, CLOSE_RECTIFICATION, {**answers, "actions": ["  "]})
+    assert errors(no_action) == [(["actions", "0"], "REQUIRED")]
+    closed = change(backend, CLOSE_RECTIFICATION, answers)
+    assert closed["errors"] == []
+    state = read(backend, complaint)
+    assert state["rectification"]["actions"] == ["修复跨行转账系统缺陷"]
+    assert state["rectification"]["recurrenceCheck"] == "上线后核查同类投诉"
+    assert state["rectification"]["closedAt"] is not None
+    assert kinds(state)[-1] == "RECTIFICATION_CLOSED"
+    again = change(backend, CLOSE_RECTIFICATION, answers)
+    assert errors(again) == [(["complaintId"], "NOT_OPEN")]
+
+
+def test_cmp7_the_major_thresholds_are_settings(backend: Backend) -> None:
+    """With KEHU_MAJOR_COMPLAINT_PERSONS=5, five persons make a complaint major, four do not."""
+    import dataclasses
+
+    from starlette.testclient import TestClient
+
+    from kehu.app import create_app
+
+    settings = dataclasses.replace(
+        backend.settings, major_complaint_persons=5, embedded_worker=False
+    )
+    with TestClient(create_app(settings, backend.engine)) as client:
+        other = Backend(backend.name, settings, backend.engine, client)
+        customer = bj_customer(other)
+        four = submit(other, customer, personsInvolved=4)
+        five = submit(other, customer, personsInvolved=5)
+    assert (case(backend, four)["major"], case(backend, five)["major"]) == (False, True)
+    # Node lookup of an alert: for head office; anyone else gets null, as for a missing one.
+    (alert,) = alerts_of(backend, five)
+    query = "query($id: ID!) { node(id: $id) { id ... on ComplaintAlert { kind } } }"
+    assert backend.gql(query, {"id": alert["id"]})["node"] == {
+        "id": alert["id"],
+        "kind": "MAJOR_COMPLAINT",
+    }
+    assert backend.gql(query, {"id": alert["id"]}, staff="SUP0001")["node"] is None

@@ -29,9 +29,11 @@ from tests.complaint_steps import (
     assign,
     bj_customer,
     complaint_pk,
+    do,
     fire_timers,
     read,
     submit,
+    systemic,
     task_of,
 )
 from tests.conftest import SOURCE, Backend, branch_id, create_customer, new_id_number
@@ -225,6 +227,22 @@ def _acknowledge(backend: Backend) -> Call:
     )["complaintAlerts"]["edges"]
     (alert,) = [e["node"]["id"] for e in alerts if e["node"]["complaint"]["id"] == complaint["id"]]
     return Call("HO0001", {"id": alert})
+
+
+def _close_rectification(backend: Backend) -> Call:
+    complaint = submit(backend, _rm_customer(backend), category="OTHER")
+    assign(backend, complaint)
+    do(backend, "SH01CH01", complaint, "Task_Investigate", systemic(cause="OTHER"))
+    _ok(backend, "withdrawComplaint", Call("RM0001", {"id": complaint["id"], "reason": "撤回"}))
+    return Call(
+        "HO0001",
+        {
+            "complaintId": complaint["id"],
+            "actions": ["整改"],
+            "completedOn": clock.today().isoformat(),
+            "recurrenceCheck": "未复发",
+        },
+    )
 
 
 def _deploy(backend: Backend) -> Call:
@@ -468,6 +486,7 @@ CASES: dict[str, Callable[[Backend], Call]] = {
     "pauseComplaintClock": _pause,
     "resumeComplaintClock": _resume,
     "acknowledgeComplaintAlert": _acknowledge,
+    "closeRectification": _close_rectification,
     "deployProcess": _deploy,
     "migrateProcessInstance": _migrate,
     "retryProcessIncident": _retry_incident,

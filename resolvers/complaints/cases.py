@@ -11,15 +11,18 @@ of work and locks the process instance before the complaint, like every other wr
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from core import clock
-from core.errors import UserInputError
+from core.errors import Problems, UserInputError
 from resolvers import workflows
-from resolvers.complaints.commands import add_event
+from resolvers.complaints.commands import add_event, tell
 from resolvers.complaints.deadlines import (
     DECISION_DAYS,
     MAX_PAUSED_DAYS,
@@ -27,6 +30,7 @@ from resolvers.complaints.deadlines import (
     pause_latest_end,
     paused_natural_days,
 )
+from resolvers.complaints.statistics import unit_of
 from resolvers.shared import validation
 from store.complaints import (
     ENDED_STATUSES,
@@ -35,12 +39,22 @@ from store.complaints import (
     ComplaintEventKind,
     ComplaintPause,
     ComplaintStatus,
+    CustomerMessageKind,
     PauseReason,
+    Rectification,
 )
 from store.staff import Staff
 from store.workflows import ProcessTask, TaskStatus
 
 MAX_REASON = 1000
+# How the customer's messages name what stopped the clock.
+PAUSE_WORDS = {
+    PauseReason.APPRAISAL: "外部机构鉴定、评估",
+    PauseReason.TESTING: "外部机构检测",
+    PauseReason.MEDIATION: "调解",
+}
+# Ended before their end event: their process is gone, whatever it still owed.
+ENDED_EARLY = (ComplaintStatus.WITHDRAWN, ComplaintStatus.MERGED)
 # The clock runs for the decision only: before it, a pause may start (CMP-7).
 PAUSABLE = (ComplaintStatus.REGISTERED, ComplaintStatus.INVESTIGATING)
 
@@ -205,6 +219,14 @@ def pause(
         actor,
         {"reason": reason.value, "note": text, "latest_end_at": latest.isoformat()},
     )
+    # The time is not counted, but the customer is told at once (CBIRC 2020 No. 3, art. 20).
+    tell(
+        session,
+        complaint,
+        CustomerMessageKind.CLOCK_PAUSED,
+        f"您的投诉（编号 {complaint.reference}）需{PAUSE_WORDS[reason]}，"
+        f"{PAUSE_WORDS[reason]}期间不计入处理期限；结束后我行将告知您新的处理期限。",
+    )
     return complaint
 
 
@@ -216,15 +238,23 @@ def resume(
     _open(complaint, "id")
     if complaint.paused_until is None:
         raise UserInputError.one(("id",), "CLOCK_NOT_PAUSED", "the clock is running")
-    end_open_pause(session, complaint, actor, clock.now())
+    end_open_pause(session, complaint, actor, clock.now(), tell_customer=True)
     return complaint
 
 
 def end_open_pause(
-    session: Session, complaint: Complaint, actor: Staff | None, at: datetime
+    session: Session,
+    complaint: Complaint,
+    actor: Staff | None,
+    at: datetime,
+    *,
+    tell_customer: bool = False,
 ) -> None:
     """End the complaint's open pause at ``at`` (or when it ran out, if earlier), count its
-    natural days and move the decision deadline by them. Nothing when none is open."""
+    natural days and move the decision deadline by them. Nothing when none is open.
+
+    ``tell_customer``: the customer learns the new last day (a decision, a withdrawal or a
+    merge that ends the pause says what the customer needs to know instead)."""
     if complaint.paused_until is None:
         return
     found = session.scalar(
@@ -251,6 +281,16 @@ def end_open_pause(
         actor if ended == at else None,
         {"paused_days": days, "decision_due_at": complaint.decision_due_at.isoformat()},
     )
+    if tell_customer and complaint.decided_at is None:
+        # The deadline is the midnight after the last day: the customer is told the last day.
+        last_day = clock.business_date(complaint.decision_due_at) - timedelta(days=1)
+        tell(
+            session,
+            complaint,
+            CustomerMessageKind.CLOCK_RESUMED,
+            f"您的投诉（编号 {complaint.reference}）已恢复处理，"
+            f"我行将于 {last_day:%Y-%m-%d}（含）前作出处理决定。",
+        )
 
 
 def _move_deadline(session: Session, complaint: Complaint, due: datetime) -> None:
@@ -289,3 +329,105 @@ def acknowledge_alert(session: Session, actor: Staff, alert_id: int) -> Complain
     alert.acknowledged_at = clock.now()
     alert.acknowledged_by_id = actor.id
     return alert
+
+
+def close_item(
+    session: Session,
+    complaint: Complaint,
+    item: Rectification,
+    actor: Staff | None,
+    answers: dict[str, Any],
+    path: Callable[[str], tuple[str, ...]],
+) -> None:
+    """Close a rectification item with the actions taken, once it is checked that the issue did
+    not recur (CMP-5): refused while a complaint of the same category, cause and unit came in
+    after the day the actions were completed. ``path`` names an answer's field in errors."""
+    check = str(answers.get("recurrence_check") or "").strip()
+    if not check:
+        raise UserInputError.one(
+            path("recurrence_check"), "REQUIRED", "say how it was checked that it did not recur"
+        )
+    try:
+        completed = date.fromisoformat(str(answers.get("completed_on")))
+    except ValueError:
+        raise UserInputError.one(path("completed_on"), "INVALID", "must be a date") from None
+    if completed > clock.today():
+        raise UserInputError.one(path("completed_on"), "INVALID", "must not be in the future")
+    if recurrences(session, complaint, clock.end_of_business_day(completed)):
+        raise UserInputError.one(
+            path("completed_on"),
+            "RECURRED",
+            "complaints of the same category, cause and unit came in after the actions",
+        )
+    item.recurrence_check = check
+    item.actions = json.dumps(list(answers.get("actions") or []), ensure_ascii=False)
+    item.closed_at = clock.now()
+    item.closed_by_id = actor.id if actor else None
+    add_event(session, complaint.id, ComplaintEventKind.RECTIFICATION_CLOSED, actor)
+
+
+def recurrences(session: Session, complaint: Complaint, since: datetime) -> int:
+    """Complaints that show the issue again: same category and cause, about the same unit,
+    accepted from ``since`` until now (merged repeats are one complaint; causes are known once
+    investigated)."""
+    found = session.scalar(
+        select(func.count())
+        .select_from(Complaint)
+        .where(
+            Complaint.id != complaint.id,
+            Complaint.category == complaint.category,
+            Complaint.cause == complaint.cause,
+            unit_of() == (complaint.complained_branch_id or complaint.branch_id),
+            Complaint.accepted_at >= since,
+            Complaint.accepted_at <= clock.now(),
+            Complaint.status != ComplaintStatus.MERGED,
+        )
+    )
+    return int(found or 0)
+
+
+def close_rectification(
+    session: Session,
+    actor: Staff,
+    complaint_id: int,
+    actions: list[str],
+    completed_on: date,
+    recurrence_check: str,
+    visible: ColumnElement[bool],
+) -> Complaint:
+    """Close the open rectification item of a complaint whose process ended early (withdrawn or
+    merged): the bank still owes the rectification, and its task went with the process. An item
+    whose task still waits is closed through that task."""
+    complaint = _locked(session, complaint_id, visible, "complaintId")
+    item = session.scalar(
+        select(Rectification).where(Rectification.complaint_id == complaint.id).with_for_update()
+    )
+    if item is None or item.closed_at is not None:
+        raise UserInputError.one(("complaintId",), "NOT_OPEN", "no open rectification item")
+    if complaint.status not in ENDED_EARLY:
+        raise UserInputError.one(
+            ("complaintId",), "NOT_OPEN", "close it through its rectification task"
+        )
+    problems = Problems()
+    cleaned = []
+    if not actions:
+        problems.add("actions", "REQUIRED", "name at least one action taken")
+    for n, action in enumerate(actions):
+        try:
+            cleaned.append(validation.text(action, ("actions", str(n)), max_length=500))
+        except UserInputError as exc:
+            problems.extend(exc)
+    problems.raise_if_any()
+    answers = {
+        "actions": cleaned,
+        "completed_on": completed_on.isoformat(),
+        "recurrence_check": validation.text(recurrence_check, "recurrenceCheck", max_length=2000),
+    }
+    close_item(session, complaint, item, actor, answers, _input_field)
+    return complaint
+
+
+def _input_field(name: str) -> tuple[str, ...]:
+    """The input field of an answer (``completed_on`` → ``completedOn``)."""
+    head, *rest = name.split("_")
+    return (head + "".join(part.title() for part in rest),)

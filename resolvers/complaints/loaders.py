@@ -7,7 +7,13 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from store.complaints import ComplaintEvent, ComplaintPause, CustomerMessage, Rectification
+from store.complaints import (
+    Complaint,
+    ComplaintEvent,
+    ComplaintPause,
+    CustomerMessage,
+    Rectification,
+)
 from store.outbox import OutboxMessage
 from store.staff import Staff
 
@@ -61,4 +67,17 @@ def pauses(session: Session, complaint_ids: Sequence[int]) -> dict[int, list[Com
         .order_by(ComplaintPause.id)
     ):
         found[pause.complaint_id].append(pause)
+    return found
+
+
+def merged_from(session: Session, complaint_ids: Sequence[int]) -> dict[int, list[int]]:
+    """The repeated complaints merged into each complaint, oldest first (CMP-7)."""
+    found: dict[int, list[int]] = {i: [] for i in complaint_ids}
+    for pk, into in session.execute(
+        select(Complaint.id, Complaint.merged_into_id)
+        .where(Complaint.merged_into_id.in_(list(complaint_ids)))
+        .order_by(Complaint.id)
+    ):
+        if into is not None:
+            found[into].append(pk)
     return found

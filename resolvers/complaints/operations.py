@@ -8,17 +8,16 @@ rectification. Every step lands in the complaint's timeline.
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from core import clock
 from core.errors import Problems, UserInputError
 from resolvers.complaints import labels, notices
-from resolvers.complaints.cases import end_open_pause
+from resolvers.complaints.cases import close_item, end_open_pause
 from resolvers.complaints.commands import PROCESS_KEY, START_VARIABLES, add_event, tell
 from resolvers.complaints.deadlines import (
     ASSIGN_WITHIN_DAYS,
@@ -34,7 +33,6 @@ from resolvers.complaints.deadlines import (
     missed,
     natural_day_deadline,
 )
-from resolvers.complaints.statistics import unit_of
 from resolvers.outbox import commands as outbox
 from resolvers.shared.staff import staff_by_employee_number
 from store.complaints import (
@@ -647,54 +645,8 @@ def close_rectification(call: OperationCall) -> dict[str, Any]:
     )
     if item is None:
         raise LookupError("no rectification item to close")
-    check = str(call.data.get("recurrence_check", "")).strip()
-    if not check:
-        raise UserInputError.one(
-            _field("recurrence_check"), "REQUIRED", "say how it was checked that it did not recur"
-        )
-    completed = _completed_on(call.data.get("completed_on"))
-    if recurrences(call.session, complaint, clock.end_of_business_day(completed)):
-        raise UserInputError.one(
-            _field("completed_on"),
-            "RECURRED",
-            "complaints of the same category, cause and unit came in after the actions",
-        )
-    item.recurrence_check = check
-    item.actions = json.dumps(list(call.data.get("actions", [])), ensure_ascii=False)
-    item.closed_at = clock.now()
-    item.closed_by_id = call.actor.id if call.actor else None
-    add_event(call.session, complaint.id, ComplaintEventKind.RECTIFICATION_CLOSED, call.actor)
+    close_item(call.session, complaint, item, call.actor, call.data, _field)
     return {"closed": True}
-
-
-def _completed_on(value: Any) -> date:
-    try:
-        day = date.fromisoformat(str(value))
-    except ValueError:
-        raise UserInputError.one(_field("completed_on"), "INVALID", "must be a date") from None
-    if day > clock.today():
-        raise UserInputError.one(_field("completed_on"), "INVALID", "must not be in the future")
-    return day
-
-
-def recurrences(session: Session, complaint: Complaint, since: datetime) -> int:
-    """Complaints that show the issue again: same category and cause, about the same unit,
-    accepted from ``since`` on (merged repeats are one complaint; causes are known once
-    investigated)."""
-    unit = unit_of()
-    found = session.scalar(
-        select(func.count())
-        .select_from(Complaint)
-        .where(
-            Complaint.id != complaint.id,
-            Complaint.category == complaint.category,
-            Complaint.cause == complaint.cause,
-            unit == (complaint.complained_branch_id or complaint.branch_id),
-            Complaint.accepted_at >= since,
-            Complaint.status != ComplaintStatus.MERGED,
-        )
-    )
-    return int(found or 0)
 
 
 @OPERATIONS("close_complaint", "Close the complaint")

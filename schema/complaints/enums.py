@@ -117,6 +117,8 @@ CustomerMessageKind = bilingual_enum(
         "PROGRESS": "How the complaint is progressing 进展告知",
         "DECISION_NOTICE": "The decision 处理决定告知",
         "REVIEW_DECISION": "The review decision 复核决定告知",
+        "CLOCK_PAUSED": "The clock stopped for an appraisal, testing or mediation 中止计时告知",
+        "CLOCK_RESUMED": "The clock runs again, with the new last day 恢复计时告知",
     },
 )
 CustomerMessageChannel = bilingual_enum(

@@ -3,6 +3,7 @@ clock and taking up head office's alerts (CMP-7); recording a delivery (CMP-3)."
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -129,6 +130,19 @@ class PauseComplaintClockInput:
 @strawberry.input(description="Start the decision clock again. 恢复计时。")
 class ResumeComplaintClockInput:
     id: strawberry.ID
+
+
+@strawberry.input(
+    description="Close the rectification item of a withdrawn or merged complaint, whose process "
+    "(and rectification task) ended with it. 整改销项。"
+)
+class CloseRectificationInput:
+    complaint_id: strawberry.ID
+    actions: list[str] = strawberry.field(description="The actions taken (at least one).")
+    completed_on: dt.date = strawberry.field(description="The day they were completed.")
+    recurrence_check: str = strawberry.field(
+        description="How it was checked that the issue did not recur (required)."
+    )
 
 
 @strawberry.input(description="Head office takes up an alert. 签收提示。")
@@ -277,6 +291,28 @@ class ComplaintMutation:
             info,
             lambda session, actor, visible: cases.resume(
                 session, actor, pk_of(input.id, "Complaint", "id"), visible
+            ),
+        )
+
+    @guarded_mutation(
+        "Close the rectification item of a withdrawn or merged complaint: refused (RECURRED) "
+        "while a complaint of the same category, cause and unit came in after the actions "
+        "were completed. 整改销项。",
+        HasRight("complaint:oversee"),
+    )
+    def close_rectification(
+        self, info: ContextInfo, input: CloseRectificationInput
+    ) -> ComplaintPayload:
+        return _complaint_change(
+            info,
+            lambda session, actor, visible: cases.close_rectification(
+                session,
+                actor,
+                pk_of(input.complaint_id, "Complaint", "complaintId"),
+                input.actions,
+                input.completed_on,
+                input.recurrence_check,
+                visible,
             ),
         )
 

@@ -178,7 +178,8 @@ class ComplaintNode(Node):
     sla_state: SlaStateEnum  # type: ignore[valid-type]
     accepted_at: dt.datetime
     decision_due_at: dt.datetime = strawberry.field(
-        description="End of the last natural day for the decision (15/30/60 days)."
+        description="End of the last natural day for the decision (15/30/60 days, plus the "
+        "natural days its clock was paused)."
     )
     cause: str | None
     systemic: bool
@@ -379,6 +380,13 @@ class ComplaintNode(Node):
             closed_at=item.closed_at,
             due_at=item.due_at,
         )
+
+    @strawberry.field(
+        description="The repeated complaints merged into this one, oldest first (CMP-7)."
+    )
+    def merged_complaints(self, info: ContextInfo) -> list[strawberry.ID]:
+        found = self._with_the_others(info, "complaints_merged_from", loaders.merged_from) or []
+        return [node_id("Complaint", pk) for pk in found]
 
     @strawberry.field(
         description="Why the customer withdrew it (null when withheld, like the timeline)."
