@@ -295,6 +295,12 @@ def _bj(day: int, hour: int = 0) -> datetime:
     )
 
 
+def _steps(state: dict[str, Any]) -> list[str]:
+    """The timeline's kinds without delivery failures (the test customer has no address on the
+    channel, so each message to them is followed by DELIVERY_FAILED)."""
+    return [kind for kind in kinds(state) if kind != "DELIVERY_FAILED"]
+
+
 def test_cmp7_an_appraisal_pauses_the_clock_and_shifts_the_deadline_by_its_natural_days(
     backend: Backend,
 ) -> None:
@@ -325,7 +331,7 @@ def test_cmp7_an_appraisal_pauses_the_clock_and_shifts_the_deadline_by_its_natur
     (pause,) = state["pauses"]
     assert pause["reason"] == "APPRAISAL" and pause["note"] == "委托司法鉴定中心鉴定签名"
     assert datetime.fromisoformat(pause["latestEndAt"]) == _bj(61)
-    assert pause["endedAt"] is None and kinds(state)[-1] == "CLOCK_PAUSED"
+    assert pause["endedAt"] is None and _steps(state)[-1] == "CLOCK_PAUSED"
     # The customer is told at once that the appraisal time does not count.
     told = state["messages"][-1]
     assert told["kind"] == "CLOCK_PAUSED" and "鉴定" in told["content"]
@@ -337,7 +343,7 @@ def test_cmp7_an_appraisal_pauses_the_clock_and_shifts_the_deadline_by_its_natur
     shifted = due + 5 * DAY
     assert datetime.fromisoformat(resumed["complaint"]["decisionDueAt"]) == shifted
     state = case(backend, complaint)
-    assert state["pauses"][0]["pausedDays"] == 5 and kinds(state)[-1] == "CLOCK_RESUMED"
+    assert state["pauses"][0]["pausedDays"] == 5 and _steps(state)[-1] == "CLOCK_RESUMED"
     # ... and, when the clock runs again, the new last day (day 20).
     last_day = clock.today() + 20 * DAY
     assert state["messages"][-1]["kind"] == "CLOCK_RESUMED"

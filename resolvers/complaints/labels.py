@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from core.errors import UserInputError
+from store.complaints import CustomerMessageChannel, CustomerMessageKind
 
 # What the decision says about the complaint (the decision notice form's ``outcome``).
 OUTCOMES: Mapping[str, str] = {
@@ -34,6 +35,8 @@ CHANNELS: Mapping[str, str] = {
     "IN_PERSON": "当面送达",
     "MOBILE_APP": "手机银行",
 }
+if {channel.value for channel in CustomerMessageChannel} - set(CHANNELS):
+    raise RuntimeError("a message channel has no Chinese name")
 
 # Message kinds, as the subject of an e-mail or letter (CustomerMessageKind values).
 MESSAGE_KINDS: Mapping[str, str] = {
@@ -42,7 +45,14 @@ MESSAGE_KINDS: Mapping[str, str] = {
     "PROGRESS": "投诉处理进展告知",
     "DECISION_NOTICE": "投诉处理决定书",
     "REVIEW_DECISION": "投诉复核决定告知",
+    "CLOCK_PAUSED": "投诉处理中止计时告知",
+    "CLOCK_RESUMED": "投诉处理恢复计时告知",
 }
+# Every kind the store knows has its subject: a new kind without one fails at start-up, not
+# when the first customer is told.
+_UNLABELLED = {kind.value for kind in CustomerMessageKind} - set(MESSAGE_KINDS)
+if _UNLABELLED:
+    raise RuntimeError(f"message kinds without a Chinese subject: {sorted(_UNLABELLED)}")
 
 HEAD_OFFICE = "总行"
 
