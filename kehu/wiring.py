@@ -8,12 +8,15 @@ completed tasks) here. The app, the worker and every CLI command call :func:`wir
 from __future__ import annotations
 
 from resolvers import workflows as processes
+from resolvers.complaints import deadlines as complaint_clocks
 from resolvers.complaints import operations as complaints
 from resolvers.sharing import operations as sharing
-from workflows import operations
+from workflows import operations, runtime
 
 
 def wire() -> None:
     """Install every domain's service operations and task listeners (idempotent)."""
     operations.install(complaints.OPERATIONS, sharing.OPERATIONS)
     processes.install_task_listeners(dict(complaints.TASK_LISTENERS))
+    # Complaint tasks are due when the rules say, whatever the diagram says (CMP-6).
+    runtime.install_task_clocks({"complaint": complaint_clocks.sync_task_clocks})

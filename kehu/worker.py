@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from core import clock
 from kehu.background import BackgroundLoop
 from resolvers import workflows
+from resolvers.complaints import sweep
 from store.db import make_session_factory, transaction
 
 log = logging.getLogger("kehu.worker")
@@ -29,6 +30,8 @@ log = logging.getLogger("kehu.worker")
 class RunResult:
     advanced: int
     failed: int
+    # Complaints whose clocks warned, escalated or informed the customer (CMP-6).
+    swept: int = 0
 
 
 def run_once(engine: Engine, now: datetime | None = None, limit: int = 100_000) -> RunResult:
@@ -40,8 +43,11 @@ def run_once(engine: Engine, now: datetime | None = None, limit: int = 100_000) 
         with transaction(factory) as session:
             yield session
 
-    advanced, failed = workflows.run_due(unit_of_work, now or clock.now(), limit)
-    return RunResult(advanced, failed)
+    at = now or clock.now()
+    advanced, failed = workflows.run_due(unit_of_work, at, limit)
+    # The diagrams' timers first (a review window closing ends its task), then the clocks.
+    swept, sweep_failed = sweep.run_due(unit_of_work, at, limit)
+    return RunResult(advanced, failed + sweep_failed, swept)
 
 
 class TimerWorker:
@@ -56,8 +62,13 @@ class TimerWorker:
 
     def step(self) -> None:
         result = run_once(self.engine)
-        if result.advanced or result.failed:
-            log.info("timers: %d instances advanced, %d failed", *vars(result).values())
+        if result.advanced or result.failed or result.swept:
+            log.info(
+                "timers: %d instances advanced, %d complaints swept, %d failed",
+                result.advanced,
+                result.swept,
+                result.failed,
+            )
 
     def start(self) -> None:
         self._loop.start()

@@ -94,7 +94,10 @@ def worker(
         started = time.perf_counter()
         result = timers.run_once(engine, moment)
         elapsed = time.perf_counter() - started
-        print(f"Advanced {result.advanced} instances ({result.failed} failed) in {elapsed:.1f} s.")
+        print(
+            f"Advanced {result.advanced} instances, swept {result.swept} complaints' deadlines "
+            f"({result.failed} failed) in {elapsed:.1f} s."
+        )
         raise typer.Exit(1 if result.failed else 0)
     console.print(f"Kehu timers worker polling every {settings.worker_poll_seconds} s")
     running = timers.TimerWorker(engine, settings.worker_poll_seconds)

@@ -73,8 +73,12 @@ ComplaintEventKind = bilingual_enum(
         "PLAN_MADE": "A resolution plan was made 已制定处理方案",
         "RESOLVED_ON_THE_SPOT": "Resolved on the spot 当场解决",
         "DEADLINE_EXTENDED": "The decision deadline was extended 处理期限已延长",
+        "EXTENSION_APPROVED": "Head office approved a further extension 总行批准再延期",
+        "EXTENSION_REFUSED": "An extension came after the deadline had passed; the deadline and "
+        "its breach stay 延期晚于期限届满，不予延期",
         "DEADLINE_WARNING": "The supervisor was warned of a near deadline 临期预警",
-        "DEADLINE_MISSED": "The decision deadline was missed; escalated 处理超期并升级",
+        "DEADLINE_MISSED": "A deadline (the decision's, or a step's) was missed; escalated "
+        "超期并升级",
         "REVIEW_DEADLINE_MISSED": "The review deadline was missed; escalated 复核超期并升级",
         "PROGRESS_UPDATE_SENT": "The customer was told of the progress 已告知处理进展",
         "DECISION_DELIVERED": "The decision was delivered 已送达处理决定",
@@ -127,6 +131,8 @@ class _ComplaintErrorCode(Enum):
     INCONSISTENT = "INCONSISTENT"
     DEADLINE_TOO_LATE = "DEADLINE_TOO_LATE"
     DATE_IN_PAST = "DATE_IN_PAST"
+    INVALID_EXTENSION = "INVALID_EXTENSION"
+    EXTENSION_NOT_APPROVED = "EXTENSION_NOT_APPROVED"
 
 
 ComplaintErrorCode = bilingual_enum(
@@ -149,6 +155,8 @@ ComplaintErrorCode = bilingual_enum(
         "INCONSISTENT": "Answers contradict each other 填写内容矛盾",
         "DEADLINE_TOO_LATE": "Beyond the allowed number of days 超出期限",
         "DATE_IN_PAST": "The date lies in the past 日期已过",
+        "INVALID_EXTENSION": "An extension is to 30 or 60 days, never more 延期只能为30日或60日",
+        "EXTENSION_NOT_APPROVED": "60 days need head office's recorded approval 再延期需总行批准",
     },
 )
 

@@ -98,6 +98,8 @@ class ComplaintNode(Node):
     _handler_id: strawberry.Private[int | None]
     _instance_id: strawberry.Private[int | None]
     _complained_staff_id: strawberry.Private[int | None]
+    # The earliest running stage deadline: part of the overdue rule (deadlines.is_overdue).
+    stage_due_at: strawberry.Private[dt.datetime | None]
     reference: str = strawberry.field(description="Complaint number, e.g. TS20261129-000012.")
     channel: ChannelEnum  # type: ignore[valid-type]
     category: CategoryEnum  # type: ignore[valid-type]
@@ -148,6 +150,7 @@ class ComplaintNode(Node):
             _handler_id=row.handler_id,
             _instance_id=row.instance_id,
             _complained_staff_id=row.complained_staff_id,
+            stage_due_at=row.stage_due_at,
             reference=row.reference,
             channel=row.channel,
             category=row.category,
@@ -194,8 +197,9 @@ class ComplaintNode(Node):
         return self._with_the_others(info, batch, load) or []
 
     @strawberry.field(
-        description="Undecided at or past its decision deadline (or a review at or past its "
-        "deadline): the deadline instant itself is overdue."
+        description="Undecided at or past its decision deadline, a review at or past its "
+        "deadline, or a step (assignment, call-back, review, rectification) at or past its due "
+        "time: the deadline instant itself is overdue. slaState is BREACHED whenever this is true."
     )
     def overdue(self) -> bool:
         return deadlines.is_overdue(self, clock.now())
