@@ -9,13 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 from core import clock
 from kehu.cli import app
-from store.workflows import ProcessInstance
 from tests.complaint_steps import (
     assign,
     bj_customer,
@@ -29,7 +27,7 @@ from tests.complaint_steps import (
     task_of,
 )
 from tests.conftest import Backend
-from workflows import form_validation, operations, sandbox
+from workflows import form_validation, sandbox
 
 ORIGINAL = (Path(__file__).parent.parent / "workflows" / "complaint.bpmn").read_text()
 DEPLOY = """
