@@ -73,6 +73,15 @@ def _notifications(backend: Backend, staff: str, reference: str) -> list[str]:
     return [e["node"]["summary"] for e in edges if reference in e["node"]["summary"]]
 
 
+def _clocks(backend: Backend, complaint: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+    found = backend.gql(
+        "query($id: ID!) { complaint(id: $id) { deadlines { stage dueAt end } } }",
+        {"id": complaint["id"]},
+        staff="HO0001",
+    )["complaint"]["deadlines"]
+    return [(d["stage"], d["dueAt"], d["end"]) for d in found]
+
+
 def _task_due(state: dict[str, Any], element: str) -> datetime:
     (due,) = [t["dueAt"] for t in state["currentTasks"] if t["elementId"] == element]
     return _at(due)
@@ -180,6 +189,12 @@ def test_cmp3_an_extension_a_second_before_the_deadline_is_granted_at_the_instan
     assert f"{clock.business_date(new_due):%Y-%m-%d}" not in extension
     assert _task_due(granted, "Task_DecisionNotice") == new_due
     assert (granted["overdue"], granted["slaState"]) == (False, "ON_TRACK")
+    # The history stays: the 15-day deadline was replaced in time by the 30-day one.
+    assert [(stage, _at(at), end) for stage, at, end in _clocks(backend, in_time)] == [
+        ("DECISION", due, "EXTENDED"),
+        ("ASSIGNMENT", _deadline(accepted, 1), "MET"),
+        ("DECISION", new_due, None),
+    ]
     refused = _declare_complex(backend, late, _at(late["decisionDueAt"]))
     assert _at(refused["decisionDueAt"]) == _at(late["decisionDueAt"])
     assert refused["complexity"] == "STANDARD"

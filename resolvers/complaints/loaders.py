@@ -7,7 +7,13 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from store.complaints import ComplaintEvent, CustomerMessage, Rectification
+from store.complaints import (
+    ComplaintDeadline,
+    ComplaintEvent,
+    CustomerMessage,
+    DeadlineStage,
+    Rectification,
+)
 from store.staff import Staff
 
 
@@ -43,3 +49,18 @@ def rectifications(session: Session, complaint_ids: Sequence[int]) -> dict[int, 
         select(Rectification).where(Rectification.complaint_id.in_(list(complaint_ids)))
     )
     return {row.complaint_id: row for row in rows}
+
+
+def deadlines(session: Session, complaint_ids: Sequence[int]) -> dict[int, list[ComplaintDeadline]]:
+    """Each complaint's clocks, oldest first (not the progress updates: they are no deadline)."""
+    found: dict[int, list[ComplaintDeadline]] = {i: [] for i in complaint_ids}
+    for row in session.scalars(
+        select(ComplaintDeadline)
+        .where(
+            ComplaintDeadline.complaint_id.in_(list(complaint_ids)),
+            ComplaintDeadline.stage != DeadlineStage.PROGRESS,
+        )
+        .order_by(ComplaintDeadline.id)
+    ):
+        found[row.complaint_id].append(row)
+    return found

@@ -11,7 +11,6 @@ progress update instead of every missed one.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,6 +27,7 @@ from resolvers.complaints.deadlines import (
     natural_day_deadline,
 )
 from resolvers.shared import unit_of_work
+from resolvers.workflows import run_batches
 from store.complaints import (
     Complaint,
     ComplaintDeadline,
@@ -38,12 +38,9 @@ from store.complaints import (
     SlaState,
 )
 from store.customers import Customer, InformationKind, Notification
-from store.db import take_write_lock
 from store.staff import Role, Staff
-from store.workflows import ProcessTask, TaskStatus
+from store.workflows import ProcessInstance, ProcessTask, TaskStatus
 from workflows import runtime
-
-log = logging.getLogger("kehu.worker")
 
 # Stages head office works on are supervised there; the others by the branch's supervisors.
 HEAD_OFFICE_STAGES = frozenset({DeadlineStage.REVIEW_DECISION, DeadlineStage.RECTIFICATION})
@@ -73,16 +70,21 @@ def _due_condition(now: datetime) -> Any:
 
 
 def due_complaint_ids(session: Session, now: datetime, limit: int, skip: set[int]) -> list[int]:
-    """Complaints with a clock that needs the sweep at ``now``."""
+    """Complaints with a clock that needs the sweep at ``now``, their process instances locked
+    up front and skipped while someone else has them (PostgreSQL): the sweep never waits for an
+    instance while it holds the locks of the complaints swept before in its transaction."""
+    due = select(ComplaintDeadline.complaint_id).where(*_due_condition(now))
     statement = (
-        select(ComplaintDeadline.complaint_id)
-        .where(*_due_condition(now))
-        .order_by(ComplaintDeadline.complaint_id)
-        .distinct()
+        select(Complaint.id)
+        .join(ProcessInstance, ProcessInstance.id == Complaint.instance_id)
+        .where(Complaint.id.in_(due))
+        .order_by(Complaint.id)
         .limit(limit)
     )
     if skip:
-        statement = statement.where(ComplaintDeadline.complaint_id.not_in(skip))
+        statement = statement.where(Complaint.id.not_in(skip))
+    if session.get_bind().dialect.name == "postgresql":
+        statement = statement.with_for_update(skip_locked=True, of=ProcessInstance)
     return list(session.scalars(statement))
 
 
@@ -250,21 +252,12 @@ def run_due(
 ) -> tuple[int, int]:
     """Sweep up to ``limit`` complaints whose clocks are due, ``batch`` per transaction; a
     failing complaint is logged and retried on the next run. Returns (swept, failed)."""
-    swept = failed = 0
-    tried: set[int] = set()
-    with clock.travel_to(now):
-        while swept + failed < limit:
-            with session_scope() as session:
-                take_write_lock(session)
-                ids = due_complaint_ids(session, now, min(batch, limit - swept - failed), tried)
-                if not ids:
-                    break
-                for complaint_id in ids:
-                    tried.add(complaint_id)
-                    try:
-                        if sweep_step(session, complaint_id, now):
-                            swept += 1
-                    except Exception:
-                        log.exception("complaint %s: deadlines failed; will retry", complaint_id)
-                        failed += 1
-    return swept, failed
+    return run_batches(
+        session_scope,
+        now,
+        limit,
+        batch,
+        due_complaint_ids,
+        lambda session, complaint_id: sweep_step(session, complaint_id, now),
+        "complaint",
+    )

@@ -90,6 +90,30 @@ ComplaintEventKind = bilingual_enum(
         "CLOSED": "The complaint was closed 已办结",
     },
 )
+DeadlineStageEnum = bilingual_enum(
+    rows.DeadlineStage,
+    "Which clock of a complaint a deadline is (CMP-6). 时限类型。",
+    {
+        "DECISION": "The decision deadline in force (15/30/60 natural days) 处理决定期限",
+        "ASSIGNMENT": "Assigning a handler 指派处理人",
+        "CALL_BACK": "Calling the customer back 回访",
+        "REVIEW_REQUEST": "The customer's window to ask for a review 复核申请期",
+        "REVIEW_DECISION": "Deciding the review 复核决定",
+        "RECTIFICATION": "Rectifying a systemic issue 整改",
+        "OTHER_TASK": "Another step of the process 其他办理步骤",
+        "PROGRESS": "The next progress update to the customer 进展告知",
+    },
+)
+DeadlineEndEnum = bilingual_enum(
+    rows.DeadlineEnd,
+    "Why a deadline stopped running. 时限结束原因。",
+    {
+        "MET": "The step was done in time 按时完成",
+        "MISSED": "The step was done after the deadline 超期完成",
+        "EXTENDED": "Replaced by an extension granted in time 已延期",
+        "ENDED": "The step went away (e.g. the window closed) 已结束",
+    },
+)
 CustomerMessageKind = bilingual_enum(
     rows.CustomerMessageKind,
     "What the bank told the customer. 告知类型。",

@@ -30,6 +30,8 @@ from schema.complaints.enums import (
     ComplexityEnum,
     CustomerMessageChannel,
     CustomerMessageKind,
+    DeadlineEndEnum,
+    DeadlineStageEnum,
     SlaStateEnum,
 )
 from schema.customers import CustomerNode
@@ -72,6 +74,22 @@ class CustomerMessageNode:
     content: str
     proof_of_delivery: str | None
     sent_at: dt.datetime
+
+
+@strawberry.type(
+    description="One clock of a complaint: warned once before, escalated once at its due "
+    "instant (CMP-6). 办理时限。"
+)
+class ComplaintDeadlineNode:
+    stage: DeadlineStageEnum  # type: ignore[valid-type]
+    due_at: dt.datetime = strawberry.field(description="Overdue from this instant on.")
+    warn_at: dt.datetime
+    warned_at: dt.datetime | None
+    escalated_at: dt.datetime | None = strawberry.field(
+        description="When the breach was escalated (a supervise task, DEADLINE_MISSED)."
+    )
+    ended_at: dt.datetime | None = strawberry.field(description="Null while it runs.")
+    end: DeadlineEndEnum | None  # type: ignore[valid-type]
 
 
 @strawberry.type(description="A systemic issue escalated to head office (CMP-5). 整改事项。")
@@ -265,6 +283,25 @@ class ComplaintNode(Node):
             keys=ctx.pending("task_instances"),
         )
         return present_tasks(info, tasks or [])
+
+    @strawberry.field(
+        description="Every clock, oldest first: each decision deadline in force (an extension "
+        "ends the old one as EXTENDED) and each step's due time. 办理时限。"
+    )
+    def deadlines(self, info: ContextInfo) -> list[ComplaintDeadlineNode]:
+        rows = self._with_the_others(info, "complaint_deadlines", loaders.deadlines) or []
+        return [
+            ComplaintDeadlineNode(
+                stage=row.stage,
+                due_at=row.due_at,
+                warn_at=row.warn_at,
+                warned_at=row.warned_at,
+                escalated_at=row.escalated_at,
+                ended_at=row.ended_at,
+                end=row.end,
+            )
+            for row in rows
+        ]
 
     @strawberry.field(description="The rectification item, when the issue was systemic.")
     def rectification(self, info: ContextInfo) -> RectificationNode | None:
