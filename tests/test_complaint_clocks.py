@@ -135,6 +135,10 @@ def test_cmp6_the_decision_deadline_runs_while_head_office_considers_an_extensio
     due = _at(state["decisionDueAt"])
     assert due == _deadline(_at(state["acceptedAt"]), 15)
     assert _task_due(state, "Task_ApproveExtension") == due
+    next_due = backend.gql(
+        "query($id: ID!) { complaint(id: $id) { nextDueAt } }", {"id": complaint["id"]}
+    )["complaint"]["nextDueAt"]
+    assert _at(next_due) == due
     fire_timers(backend, due - 3 * DAY)
     state = read(backend, complaint)
     assert [s["stage"] for s in _steps(state, "DEADLINE_WARNING")] == ["DECISION"]

@@ -247,7 +247,7 @@ def sync_task_clocks(session: Session, complaint_id: int, instance: ProcessInsta
             clocked.add(row.task_id)
         else:
             row.ended_at = now
-            row.end = DeadlineEnd.MET if row.due_at > now else DeadlineEnd.MISSED
+            row.end = _end_of(session.get(ProcessTask, row.task_id), row.due_at)
     for task in tasks.values():
         if task.id in clocked or runtime.is_detached(task):
             continue
@@ -259,6 +259,14 @@ def sync_task_clocks(session: Session, complaint_id: int, instance: ProcessInsta
     running_due = [r.due_at for r in rows if r.ended_at is None and r.task_id in tasks]
     complaint.stage_due_at = min(running_due) if running_due else None
     session.flush()
+
+
+def _end_of(task: ProcessTask | None, due: datetime) -> DeadlineEnd:
+    """Done before the due instant: MET; at or after it: MISSED; taken away (a window that
+    closed, a migration): ENDED."""
+    if task is None or task.status is not TaskStatus.COMPLETED or task.completed_at is None:
+        return DeadlineEnd.ENDED
+    return DeadlineEnd.MET if task.completed_at < due else DeadlineEnd.MISSED
 
 
 # --- overdue: one rule ------------------------------------------------------------------------

@@ -303,6 +303,15 @@ class ComplaintNode(Node):
             for row in rows
         ]
 
+    @strawberry.field(
+        description="The earliest due instant of a clock still running and not yet escalated "
+        "(null: none). 最近到期时间。"
+    )
+    def next_due_at(self, info: ContextInfo) -> dt.datetime | None:
+        rows = self._with_the_others(info, "complaint_deadlines", loaders.deadlines) or []
+        due = [r.due_at for r in rows if r.ended_at is None and r.escalated_at is None]
+        return min(due) if due else None
+
     @strawberry.field(description="The rectification item, when the issue was systemic.")
     def rectification(self, info: ContextInfo) -> RectificationNode | None:
         item = self._with_the_others(info, "complaint_rectifications", loaders.rectifications)
