@@ -338,3 +338,26 @@ def test_cmp3_sixty_days_need_a_recorded_head_office_approval_whatever_the_diagr
             complaint["decisionDueAt"]
         )
         assert task_of(backend, "SH01CH01", complaint, "Task_Investigate") == task
+
+
+def test_cmp3_sixty_days_with_head_office_approval_end_on_day_60_and_the_customer_is_told(
+    backend: Backend,
+) -> None:
+    complaint = submit(backend, bj_customer(backend))
+    assign(backend, complaint)
+    do(
+        backend,
+        "SH01CH01",
+        complaint,
+        "Task_Investigate",
+        investigation(complexity="ESPECIALLY_COMPLEX", extension_reason="涉及多家机构"),
+    )
+    do(backend, "HO0001", complaint, "Task_ApproveExtension", {"extension_approved": True})
+    state = read(backend, complaint)
+    day_60 = _deadline(_at(state["acceptedAt"]), 60)
+    assert _at(state["decisionDueAt"]) == day_60 and state["complexity"] == "ESPECIALLY_COMPLEX"
+    (approval,) = [s for s in state["timeline"] if s["kind"] == "EXTENSION_APPROVED"]
+    assert approval["actor"] == "HO0001"
+    (extension,) = [m["content"] for m in state["messages"] if m["kind"] == "EXTENSION"]
+    assert f"延长至 {_last_day(day_60):%Y-%m-%d}（含当日）" in extension
+    assert _task_due(state, "Task_DecisionNotice") == day_60

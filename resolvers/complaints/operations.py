@@ -2,8 +2,9 @@
 
 The diagram (``workflows/complaint.bpmn``) decides the order of things; the operations here do
 the domain work of each service task: deadlines in natural days, the handler check, extensions,
-warnings and escalations, messages to the customer, the decision, the follow-up, the review and
-rectification. Every step lands in the complaint's timeline.
+messages to the customer, the decision, the follow-up, the review and rectification. Every step
+lands in the complaint's timeline. The rules hold whatever the diagram passes; warnings,
+escalations and progress updates are the timers worker's (:mod:`.sweep`), not the diagram's.
 """
 
 from __future__ import annotations
