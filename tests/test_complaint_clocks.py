@@ -87,6 +87,18 @@ def _task_due(state: dict[str, Any], element: str) -> datetime:
     return _at(due)
 
 
+def _especially_complex(backend: Backend, complaint: dict[str, Any]) -> None:
+    """Assigned and investigated: especially complex, waiting for head office's approval."""
+    assign(backend, complaint)
+    do(
+        backend,
+        "SH01CH01",
+        complaint,
+        "Task_Investigate",
+        investigation(complexity="ESPECIALLY_COMPLEX", extension_reason="涉及多家机构"),
+    )
+
+
 def test_cmp6_an_unassigned_complaint_is_warned_and_escalated_at_its_assignment_deadline(
     backend: Backend,
 ) -> None:
@@ -123,14 +135,7 @@ def test_cmp6_the_decision_deadline_runs_while_head_office_considers_an_extensio
     the statistics count the decision as late (CMP-3, CMP-5, CMP-6)."""
     customer = bj_customer(backend)
     complaint = submit(backend, customer)
-    assign(backend, complaint)
-    do(
-        backend,
-        "SH01CH01",
-        complaint,
-        "Task_Investigate",
-        investigation(complexity="ESPECIALLY_COMPLEX", extension_reason="涉及多家机构"),
-    )
+    _especially_complex(backend, complaint)
     state = read(backend, complaint)
     due = _at(state["decisionDueAt"])
     assert due == _deadline(_at(state["acceptedAt"]), 15)
@@ -344,14 +349,7 @@ def test_cmp3_sixty_days_with_head_office_approval_end_on_day_60_and_the_custome
     backend: Backend,
 ) -> None:
     complaint = submit(backend, bj_customer(backend))
-    assign(backend, complaint)
-    do(
-        backend,
-        "SH01CH01",
-        complaint,
-        "Task_Investigate",
-        investigation(complexity="ESPECIALLY_COMPLEX", extension_reason="涉及多家机构"),
-    )
+    _especially_complex(backend, complaint)
     do(backend, "HO0001", complaint, "Task_ApproveExtension", {"extension_approved": True})
     state = read(backend, complaint)
     day_60 = _deadline(_at(state["acceptedAt"]), 60)
