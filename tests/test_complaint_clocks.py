@@ -359,3 +359,19 @@ def test_cmp3_sixty_days_with_head_office_approval_end_on_day_60_and_the_custome
     (extension,) = [m["content"] for m in state["messages"] if m["kind"] == "EXTENSION"]
     assert f"延长至 {_last_day(day_60):%Y-%m-%d}（含当日）" in extension
     assert _task_due(state, "Task_DecisionNotice") == day_60
+
+
+def test_cmp6_a_step_done_in_time_after_its_warning_is_back_on_track(backend: Backend) -> None:
+    complaint = submit(backend, bj_customer(backend))
+    due = _deadline(_at(read(backend, complaint)["acceptedAt"]), 1)
+    fire_timers(backend, due - SECOND)
+    assert read(backend, complaint)["slaState"] == "AT_RISK"
+    with clock.travel_to(due - SECOND, all_threads=True):
+        assign(backend, complaint)
+    fire_timers(backend, due)
+    state = read(backend, complaint)
+    assert (state["slaState"], state["overdue"]) == ("ON_TRACK", False)
+    assert _steps(state, "DEADLINE_MISSED") == []
+    assert [end for stage, _at_, end in _clocks(backend, complaint) if stage == "ASSIGNMENT"] == [
+        "MET"
+    ]

@@ -256,8 +256,12 @@ def sync_task_clocks(session: Session, complaint_id: int, instance: ProcessInsta
         stage = STAGE_OF_FORM.get(task.form_name, DeadlineStage.OTHER_TASK)
         if stage is not None and stage is not DeadlineStage.DECISION:
             rows = [*rows, _add(session, complaint, stage, task.created_at, now, due, task.id)]
-    running_due = [r.due_at for r in rows if r.ended_at is None and r.task_id in tasks]
-    complaint.stage_due_at = min(running_due) if running_due else None
+    still = [r for r in rows if r.ended_at is None and r.task_id in tasks]
+    complaint.stage_due_at = min(r.due_at for r in still) if still else None
+    if complaint.sla_state is SlaState.AT_RISK and not any(r.warned_at for r in still):
+        decision = running(session, complaint.id, DeadlineStage.DECISION)
+        if decision is None or decision.warned_at is None:
+            complaint.sla_state = SlaState.ON_TRACK  # the step warned about was done in time
     session.flush()
 
 
