@@ -375,3 +375,30 @@ def test_cmp6_a_step_done_in_time_after_its_warning_is_back_on_track(backend: Ba
     assert [end for stage, _at_, end in _clocks(backend, complaint) if stage == "ASSIGNMENT"] == [
         "MET"
     ]
+
+
+def test_cmp7_a_pause_moves_every_running_clock_but_never_undoes_a_breach(
+    backend: Backend,
+) -> None:
+    """The one place a pause of the clock (external appraisal, mediation) plugs in."""
+    from resolvers.complaints.deadlines import postpone
+    from store.complaints import Complaint
+    from store.db import make_session_factory, transaction
+
+    complaint = submit(backend, bj_customer(backend))
+    assign(backend, complaint)
+    due = _at(complaint["decisionDueAt"])
+    with transaction(make_session_factory(backend.engine)) as session:
+        row = session.get_one(Complaint, complaint_pk(backend, complaint))
+        postpone(session, row, 10 * DAY)
+    state = read(backend, complaint)
+    assert _at(state["decisionDueAt"]) == due + 10 * DAY
+    assert _task_due(state, "Task_Investigate") == due + 10 * DAY
+    fire_timers(backend, due)
+    assert "DEADLINE_MISSED" not in kinds(read(backend, complaint))
+    fire_timers(backend, due + 10 * DAY)
+    assert [s["stage"] for s in _steps(read(backend, complaint), "DEADLINE_MISSED")] == ["DECISION"]
+    with transaction(make_session_factory(backend.engine)) as session:
+        row = session.get_one(Complaint, complaint_pk(backend, complaint))
+        postpone(session, row, 10 * DAY)
+    assert _at(read(backend, complaint)["decisionDueAt"]) == due + 10 * DAY

@@ -12,8 +12,8 @@ overdue from that instant on — the instant itself included. The field ``overdu
 presented ``slaState``, the filters, the statistics and the escalation all ask
 :func:`is_overdue` or its SQL twin :func:`overdue_condition`, written side by side.
 
-Every deadline is computed through :func:`natural_day_deadline` (a pause of the clock, e.g. for
-an external appraisal, plugs in there).
+Every deadline is computed through :func:`natural_day_deadline`; a pause of the clock (an
+external appraisal, testing, mediation) moves the running clocks with :func:`postpone`.
 """
 
 from __future__ import annotations
@@ -166,6 +166,31 @@ def extend(session: Session, complaint: Complaint, days: int, complexity: Comple
     if complaint.sla_state is SlaState.AT_RISK:
         complaint.sla_state = SlaState.ON_TRACK
     _follow_decision_deadline(session, complaint)
+
+
+def postpone(session: Session, complaint: Complaint, by: timedelta) -> None:
+    """Move every running clock of the complaint ``by`` later — for a pause of the clock (an
+    external appraisal, testing or mediation, whose time does not count). A breach already
+    escalated stays where it was: a pause never undoes a missed deadline."""
+    rows = session.scalars(
+        select(ComplaintDeadline).where(
+            ComplaintDeadline.complaint_id == complaint.id,
+            ComplaintDeadline.ended_at.is_(None),
+            ComplaintDeadline.escalated_at.is_(None),
+        )
+    ).all()
+    for row in rows:
+        row.warn_at += by
+        row.due_at += by
+        if row.stage is DeadlineStage.DECISION and row.task_id is None:
+            complaint.decision_due_at = row.due_at
+        elif row.task_id is not None and (task := session.get(ProcessTask, row.task_id)):
+            task.due_at = row.due_at
+    _follow_decision_deadline(session, complaint)
+    if complaint.instance_id is not None:
+        instance = session.get(ProcessInstance, complaint.instance_id)
+        if instance is not None:
+            sync_task_clocks(session, complaint.id, instance)
 
 
 def decision_made(session: Session, complaint: Complaint, now: datetime) -> None:
