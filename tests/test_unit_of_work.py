@@ -509,7 +509,7 @@ def test_a_timer_step_is_one_change_entry_of_the_worker(backend: Backend) -> Non
         if any(r["table"] == "complaints" and r["pk"] == pk for r in e["detail"]["rows"])
     ]
     assert len(mine) == 1
-    assert mine[0]["operation"] == "deadlines"
+    assert mine[0]["operation"] == "timer:deadlines"
     assert {r["table"] for r in mine[0]["detail"]["rows"]} >= {
         "complaints",
         "complaint_deadlines",

@@ -241,7 +241,7 @@ def sweep_step(session: Session, complaint_id: int, now: datetime) -> bool:
 
     try:
         return unit_of_work.run(
-            session, unit_of_work.WORKER, unit_of_work.TIMERS, "deadlines", act, nested=True
+            session, unit_of_work.WORKER, unit_of_work.TIMERS, "timer:deadlines", act, nested=True
         )
     except _NothingDue:
         return False
