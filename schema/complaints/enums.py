@@ -60,7 +60,8 @@ SlaStateEnum = bilingual_enum(
     {
         "ON_TRACK": "On track 正常",
         "AT_RISK": "Deadline near; supervisor warned 临期预警",
-        "BREACHED": "Deadline missed (overdue now, or decided late) 已超期",
+        "BREACHED": "A deadline was missed (overdue now, or a step done late); it stays "
+        "recorded 已超期",
     },
 )
 ComplaintEventKind = bilingual_enum(

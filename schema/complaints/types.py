@@ -135,7 +135,8 @@ class ComplaintNode(Node):
     sla_state: SlaStateEnum  # type: ignore[valid-type]
     accepted_at: dt.datetime
     decision_due_at: dt.datetime = strawberry.field(
-        description="End of the last natural day for the decision (15/30/60 days)."
+        description="End of the last natural day for the decision (15/30/60 days): the "
+        "deadline in force, moved only by an extension granted before it passed."
     )
     cause: str | None
     systemic: bool
