@@ -91,6 +91,8 @@ class DeadlineStage(StrEnum):
     REVIEW_DECISION = "REVIEW_DECISION"
     RECTIFICATION = "RECTIFICATION"
     OTHER_TASK = "OTHER_TASK"
+    # A branch supervisor's task to supervise an overdue complaint (escalated to head office).
+    SUPERVISION = "SUPERVISION"
     # Not a deadline: when the next progress update to the customer is due.
     PROGRESS = "PROGRESS"
 

@@ -222,7 +222,8 @@ def test_cmp6_a_breach_escalates_once_whatever_steps_it_spans(backend: Backend) 
         do(backend, "SH01CH01", complaint, "Task_Investigate", on_the_spot())
     fire_timers(backend, due + 2 * DAY)
     state = read(backend, complaint)
-    assert [s["stage"] for s in _steps(state, "DEADLINE_MISSED")] == ["DECISION"]
+    # (The supervision itself, left undone for a day, went up to head office: another clock.)
+    assert [s["stage"] for s in _steps(state, "DEADLINE_MISSED")] == ["DECISION", "SUPERVISION"]
     assert len(_supervise_tasks(backend, "SUP0001", complaint)) == 1
     assert state["slaState"] == "BREACHED"
 
@@ -244,7 +245,8 @@ def test_cmp6_call_back_review_and_rectification_have_clocks(backend: Backend) -
     fire_timers(backend, call_back_due)
     state = read(backend, called)
     assert [s["stage"] for s in _steps(state, "DEADLINE_MISSED")] == ["CALL_BACK"]
-    assert len(_supervise_tasks(backend, "SUP0001", called)) == 1
+    (supervise,) = _supervise_tasks(backend, "SUP0001", called)
+    assert complete(backend, "SUP0001", supervise, {"action": "已督促客户经理回访"}) == []
     fire_timers(backend, rectify_due)
     state = read(backend, called)
     assert [s["stage"] for s in _steps(state, "DEADLINE_MISSED")] == ["CALL_BACK", "RECTIFICATION"]
@@ -402,3 +404,23 @@ def test_cmp7_a_pause_moves_every_running_clock_but_never_undoes_a_breach(
         row = session.get_one(Complaint, complaint_pk(backend, complaint))
         postpone(session, row, 10 * DAY)
     assert _at(read(backend, complaint)["decisionDueAt"]) == due + 10 * DAY
+
+
+def test_cmp6_a_supervision_left_undone_for_a_day_goes_to_head_office_once(
+    backend: Backend,
+) -> None:
+    complaint = submit(backend, bj_customer(backend))
+    assignment_due = _deadline(_at(read(backend, complaint)["acceptedAt"]), 1)
+    fire_timers(backend, assignment_due)
+    supervision_due = _deadline(assignment_due, 1)
+    fire_timers(backend, supervision_due - SECOND)
+    assert _supervise_tasks(backend, "HO0001", complaint) == []
+    fire_timers(backend, supervision_due)
+    state = read(backend, complaint)
+    assert [s["stage"] for s in _steps(state, "DEADLINE_MISSED")] == ["ASSIGNMENT", "SUPERVISION"]
+    assert len(_supervise_tasks(backend, "HO0001", complaint)) == 1
+    # Head office is the top: its own supervision is not escalated again.
+    fire_timers(backend, supervision_due + 5 * DAY)
+    state = read(backend, complaint)
+    assert [s["stage"] for s in _steps(state, "DEADLINE_MISSED")] == ["ASSIGNMENT", "SUPERVISION"]
+    assert len(_supervise_tasks(backend, "HO0001", complaint)) == 1

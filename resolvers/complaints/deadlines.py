@@ -132,6 +132,19 @@ def _add(
     return row
 
 
+def watch(
+    session: Session,
+    complaint: Complaint,
+    stage: DeadlineStage,
+    task_id: int,
+    start: datetime,
+    due: datetime,
+) -> None:
+    """Put a clock on a task the code opened (its rows are not the diagram's)."""
+    _add(session, complaint, stage, start, start, due, task_id)
+    complaint.stage_due_at = min(d for d in (complaint.stage_due_at, due) if d is not None)
+
+
 def running(session: Session, complaint_id: int, stage: DeadlineStage) -> ComplaintDeadline | None:
     """The running row of a stage without a task (the decision deadline, the progress update)."""
     return session.scalar(
@@ -244,7 +257,7 @@ def task_due(session: Session, complaint: Complaint, task: ProcessTask) -> datet
             select(Rectification.raised_at).where(Rectification.complaint_id == complaint.id)
         )
         return natural_day_deadline(raised or now, RECTIFY_WITHIN_DAYS)
-    if stage is None:
+    if stage is None or stage is DeadlineStage.SUPERVISION:
         return natural_day_deadline(now, SUPERVISE_WITHIN_DAYS)
     if stage is DeadlineStage.DECISION or complaint.decided_at is None:
         return complaint.decision_due_at

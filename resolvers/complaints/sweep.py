@@ -25,6 +25,7 @@ from resolvers.complaints.deadlines import (
     SUPERVISE_WITHIN_DAYS,
     last_day,
     natural_day_deadline,
+    watch,
 )
 from resolvers.shared import unit_of_work
 from resolvers.workflows import run_batches
@@ -43,7 +44,9 @@ from store.workflows import ProcessInstance, ProcessTask, TaskStatus
 from workflows import runtime
 
 # Stages head office works on are supervised there; the others by the branch's supervisors.
-HEAD_OFFICE_STAGES = frozenset({DeadlineStage.REVIEW_DECISION, DeadlineStage.RECTIFICATION})
+HEAD_OFFICE_STAGES = frozenset(
+    {DeadlineStage.REVIEW_DECISION, DeadlineStage.RECTIFICATION, DeadlineStage.SUPERVISION}
+)
 STAGE_NAMES = {
     DeadlineStage.DECISION: "处理决定 decision",
     DeadlineStage.ASSIGNMENT: "指派处理人 assignment",
@@ -52,6 +55,7 @@ STAGE_NAMES = {
     DeadlineStage.REVIEW_DECISION: "复核决定 review decision",
     DeadlineStage.RECTIFICATION: "整改 rectification",
     DeadlineStage.OTHER_TASK: "办理步骤 step",
+    DeadlineStage.SUPERVISION: "督办 supervision",
 }
 SUPERVISE_ELEMENT = "Task_SuperviseOverdue"
 SUPERVISE_NAME = "Supervise the overdue complaint 督办超期投诉"
@@ -148,16 +152,20 @@ def _escalate(
     details = {"stage": row.stage.value, "due_at": row.due_at.isoformat()}
     add_event(session, complaint.id, kind, None, details)
     if instance is not None:
-        runtime.open_detached_task(
+        role = _supervisor_role(row.stage)
+        due = natural_day_deadline(now, SUPERVISE_WITHIN_DAYS)
+        task = runtime.open_detached_task(
             session,
             instance,
             element_id=SUPERVISE_ELEMENT,
             name=SUPERVISE_NAME,
-            role=_supervisor_role(row.stage),
+            role=role,
             branch_id=complaint.branch_id,
             form_name="supervise_overdue",
-            due_at=natural_day_deadline(now, SUPERVISE_WITHIN_DAYS),
+            due_at=due,
         )
+        if role is Role.BRANCH_SUPERVISOR:  # a branch's supervision left undone goes up, once
+            watch(session, complaint, DeadlineStage.SUPERVISION, task.id, now, due)
     _notify(session, complaint, row, f"已于 {last_day(row.due_at):%Y-%m-%d} 届满 (deadline missed)")
 
 

@@ -102,6 +102,7 @@ DeadlineStageEnum = bilingual_enum(
         "REVIEW_DECISION": "Deciding the review 复核决定",
         "RECTIFICATION": "Rectifying a systemic issue 整改",
         "OTHER_TASK": "Another step of the process 其他办理步骤",
+        "SUPERVISION": "A branch supervisor supervising an overdue complaint 督办",
         "PROGRESS": "The next progress update to the customer 进展告知",
     },
 )
