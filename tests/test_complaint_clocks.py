@@ -286,7 +286,7 @@ def test_cmp6_a_supervise_task_is_completed_like_any_other_and_noted(backend: Ba
     assert read(backend, complaint)["status"] == "INVESTIGATING"
 
 
-def test_cmp9_progress_updates_go_on_after_a_breach_worded_for_it_and_catch_up_once(
+def test_cmp3_progress_updates_go_on_after_a_breach_worded_for_it_and_catch_up_once(
     backend: Backend,
 ) -> None:
     complaint = submit(backend, bj_customer(backend))
