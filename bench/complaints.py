@@ -9,7 +9,8 @@ For SQLite and (when configured) PostgreSQL:
    (``recordFinancialSnapshot``), interleaved in one run. Target ≤ 3×.
 3. The share of request time spent inside SpiffWorkflow (load, engine steps, save), measured
    in process on a sample of lifecycles.
-4. 1,000 instances with a due timer fired by one ``kehu worker --once --now`` run: timers/s.
+4. 1,000 complaints whose clocks are due (a progress update each), swept by one
+   ``kehu worker --once --now`` run: complaints/s.
 """
 
 from __future__ import annotations
@@ -232,18 +233,18 @@ def engine_share(env: dict[str, str], label: str) -> None:
 
 
 def timers(env: dict[str, str], label: str) -> None:
-    """TIMERS instances waiting on a timer, fired by one `kehu worker --once --now` run."""
+    """TIMERS complaints with a clock due, swept by one `kehu worker --once --now` run."""
     from kehu.wiring import wire
 
     wire()
     from resolvers import workflows as workflow_logic
     from resolvers.complaints import commands as logic
+    from resolvers.complaints.sweep import due_complaint_ids
     from store.complaints import Category, Channel
     from store.db import make_session_factory, transaction
     from store.staff import Staff
     from store.workflows import ProcessTask
     from workflows.deployment import ensure_deployed
-    from workflows.timers import due_instance_ids
 
     settings = Settings.from_env(env)
     engine = make_engine(settings.database_url)
@@ -265,10 +266,10 @@ def timers(env: dict[str, str], label: str) -> None:
             ).one()
             handler = "CH0001" if branch == "BJ01" else f"{branch}CH01"
             workflow_logic.complete_task(session, supervisor, task.id, {"handler": handler})
-    # Five days on, every investigation's progress-update timer is due.
+    # Five days on, every complaint's progress update is due.
     due = clock.now() + timedelta(days=5, hours=1)
     with factory() as session:
-        waiting = due_instance_ids(session, due, TIMERS * 2, set())
+        waiting = due_complaint_ids(session, due, TIMERS * 2, set())
     output = subprocess.run(
         [sys.executable, "-m", "kehu.cli", "worker", "--once", "--now", due.isoformat()],
         env=env,
@@ -277,13 +278,17 @@ def timers(env: dict[str, str], label: str) -> None:
         text=True,
         check=False,
     ).stdout
-    match = re.search(r"Advanced (\d+) instances \((\d+) failed\) in ([\d.]+) s", output)
+    match = re.search(
+        r"Advanced (\d+) instances, swept (\d+) complaints' deadlines \((\d+) failed\) "
+        r"in ([\d.]+) s",
+        output,
+    )
     if match is None:
         raise RuntimeError(output)
-    advanced, failed, seconds = int(match[1]), int(match[2]), float(match[3])
+    swept, failed, seconds = int(match[2]), int(match[3]), float(match[4])
     print(
-        f"  {label}: worker --once fired {advanced} due instances ({len(waiting)} waiting, "
-        f"{failed} failed) in {seconds:.1f} s → {advanced / seconds:.0f} timers/s"
+        f"  {label}: worker --once swept {swept} complaints with a clock due ({len(waiting)} "
+        f"waiting, {failed} failed) in {seconds:.1f} s → {swept / seconds:.0f} complaints/s"
     )
     engine.dispose()
 

@@ -1,5 +1,6 @@
-"""The timers worker (CMP-6): wakes process instances whose timers are due, then sends the
-outbox's due messages to customers (CMP-3).
+"""The timers worker (CMP-6): wakes process instances whose timers are due, sweeps the
+complaints' clocks (warnings, escalations, progress messages), then sends the outbox's due
+messages to customers (CMP-3).
 
 Each due instance is advanced in a unit of work of its own (one CHANGE entry, the worker as
 actor) under a row lock (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so any number of workers
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 from core import clock
 from kehu.background import BackgroundLoop
 from resolvers import workflows
+from resolvers.complaints import sweep
 from resolvers.outbox import delivery
 from resolvers.outbox.delivery import SweepResult
 from resolvers.outbox.senders import Sender
@@ -38,6 +40,8 @@ class RunResult:
     failed: int
     # The outbox sweep: messages delivered (or taken by a gateway), waiting to retry, failed.
     messages: SweepResult = NOTHING_SENT
+    # Complaints whose clocks warned, escalated or informed the customer (CMP-6).
+    swept: int = 0
 
 
 def run_once(
@@ -58,8 +62,11 @@ def run_once(
 
     moment = now or clock.now()
     advanced, failed = workflows.run_due(unit_of_work, moment, limit)
+    # The diagrams' timers first (a review window closing ends its task), then the clocks,
+    # then the messages both may have queued.
+    swept, sweep_failed = sweep.run_due(unit_of_work, moment, limit)
     messages = delivery.deliver_due(unit_of_work, moment, senders or {})
-    return RunResult(advanced, failed, messages)
+    return RunResult(advanced, failed + sweep_failed, messages, swept)
 
 
 class TimerWorker:
@@ -77,9 +84,14 @@ class TimerWorker:
 
     def step(self) -> None:
         result = run_once(self.engine, senders=self.senders)
-        if result.advanced or result.failed:
-            log.info("timers: %d instances advanced, %d failed", result.advanced, result.failed)
-        if result.messages != SweepResult(0, 0, 0):
+        if result.advanced or result.failed or result.swept:
+            log.info(
+                "timers: %d instances advanced, %d complaints swept, %d failed",
+                result.advanced,
+                result.swept,
+                result.failed,
+            )
+        if result.messages != NOTHING_SENT:
             log.info(
                 "outbox: %d delivered, %d to retry, %d failed", *vars(result.messages).values()
             )

@@ -437,26 +437,58 @@ def run_due(
     a process owner's retry).
     Returns (instances advanced, instances that failed).
     """
+    return run_batches(
+        session_scope,
+        now,
+        limit,
+        batch,
+        timers.due_instance_ids,
+        timer_step,
+        "instance",
+        refused=_note_refused_wake_up,
+    )
+
+
+def run_batches(
+    session_scope: Callable[[], Any],
+    now: datetime,
+    limit: int,
+    batch: int,
+    due_ids: Callable[[Session, datetime, int, set[int]], list[int]],
+    step: Callable[[Session, int], bool],
+    what: str,
+    refused: Callable[[Session, int, ProcessError | UserInputError], None] | None = None,
+) -> tuple[int, int]:
+    """The worker's loop: ``step`` each row ``due_ids`` finds due at ``now``, up to ``limit``,
+    ``batch`` per transaction, with the clock at ``now``.
+
+    Each step is a unit of work of its own (a savepoint): a failing row is logged, left at its
+    last committed state and retried on the next run, without undoing the others — unless the
+    failure is one a retry repeats (``timers.DETERMINISTIC``) and ``refused`` records it (an
+    incident then waits for a process owner's retry).
+    Returns (rows stepped, rows that failed).
+    """
     advanced = failed = 0
     tried: set[int] = set()
     with clock.travel_to(now):
         while advanced + failed < limit:
             with session_scope() as session:
                 take_write_lock(session)
-                ids = timers.due_instance_ids(
-                    session, now, min(batch, limit - advanced - failed), tried
-                )
+                ids = due_ids(session, now, min(batch, limit - advanced - failed), tried)
                 if not ids:
                     break
-                for instance_id in ids:
-                    tried.add(instance_id)
+                for row_id in ids:
+                    tried.add(row_id)
                     try:
-                        if timer_step(session, instance_id):
+                        if step(session, row_id):
                             advanced += 1
                     except timers.DETERMINISTIC as exc:
                         failed += 1
-                        _note_refused_wake_up(session, instance_id, exc)
+                        if refused is None:
+                            runtime.log.exception("%s %s: refused; will retry", what, row_id)
+                        else:
+                            refused(session, row_id, exc)
                     except Exception:
-                        runtime.log.exception("instance %s: timers failed; will retry", instance_id)
+                        runtime.log.exception("%s %s: timers failed; will retry", what, row_id)
                         failed += 1
     return advanced, failed

@@ -84,6 +84,8 @@ class ComplaintEventKind(StrEnum):
     PLAN_MADE = "PLAN_MADE"
     RESOLVED_ON_THE_SPOT = "RESOLVED_ON_THE_SPOT"
     DEADLINE_EXTENDED = "DEADLINE_EXTENDED"
+    EXTENSION_APPROVED = "EXTENSION_APPROVED"
+    EXTENSION_REFUSED = "EXTENSION_REFUSED"
     DEADLINE_WARNING = "DEADLINE_WARNING"
     DEADLINE_MISSED = "DEADLINE_MISSED"
     REVIEW_DEADLINE_MISSED = "REVIEW_DEADLINE_MISSED"
@@ -103,6 +105,31 @@ class ComplaintEventKind(StrEnum):
     MERGED_FROM = "MERGED_FROM"
     CLOCK_PAUSED = "CLOCK_PAUSED"
     CLOCK_RESUMED = "CLOCK_RESUMED"
+
+
+class DeadlineStage(StrEnum):
+    """Which clock a deadline row is: the decision deadline, or the due time of one stage."""
+
+    DECISION = "DECISION"
+    ASSIGNMENT = "ASSIGNMENT"
+    CALL_BACK = "CALL_BACK"
+    REVIEW_REQUEST = "REVIEW_REQUEST"
+    REVIEW_DECISION = "REVIEW_DECISION"
+    RECTIFICATION = "RECTIFICATION"
+    OTHER_TASK = "OTHER_TASK"
+    # A branch supervisor's task to supervise an overdue complaint (escalated to head office).
+    SUPERVISION = "SUPERVISION"
+    # Not a deadline: when the next progress update to the customer is due.
+    PROGRESS = "PROGRESS"
+
+
+class DeadlineEnd(StrEnum):
+    """Why a deadline row stopped running."""
+
+    MET = "MET"
+    MISSED = "MISSED"
+    EXTENDED = "EXTENDED"
+    ENDED = "ENDED"
 
 
 class CustomerMessageKind(StrEnum):
@@ -191,6 +218,35 @@ class Complaint(Base):
     # mediation); while a pause is open, ``paused_until`` is the latest instant it may reach.
     paused_days: Mapped[int] = mapped_column(default=0)
     paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The earliest running stage deadline (assignment, call-back, review, ...; not the decision
+    # deadline), kept by resolvers.complaints.deadlines so "overdue" is one column comparison.
+    stage_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class ComplaintDeadline(Base):
+    """One clock of a complaint (CMP-6): the decision deadline in force (a new row for each
+    extension, the old one ended as EXTENDED), or the due time of one user task's stage.
+
+    The timers worker warns at ``warn_at`` and escalates at ``due_at``, each once per row.
+    """
+
+    __tablename__ = "complaint_deadlines"
+    __table_args__ = (
+        Index("ix_complaint_deadlines_complaint", "complaint_id", "id"),
+        Index("ix_complaint_deadlines_running", "ended_at", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"))
+    stage: Mapped[DeadlineStage] = mapped_column(_enum(DeadlineStage))
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("process_tasks.id"))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    warn_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    end: Mapped[DeadlineEnd | None] = mapped_column(_enum(DeadlineEnd), default=None)
 
 
 class ComplaintEvent(Base):

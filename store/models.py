@@ -2,7 +2,13 @@
 
 from store.audit import AuditCustomer, AuditEntry, AuditHead
 from store.base import Base
-from store.complaints import Complaint, ComplaintEvent, CustomerMessage, Rectification
+from store.complaints import (
+    Complaint,
+    ComplaintDeadline,
+    ComplaintEvent,
+    CustomerMessage,
+    Rectification,
+)
 from store.customers import (
     Account,
     Customer,
@@ -32,6 +38,7 @@ __all__ = [
     "Base",
     "Branch",
     "Complaint",
+    "ComplaintDeadline",
     "ComplaintEvent",
     "Consent",
     "Customer",

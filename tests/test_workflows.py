@@ -704,6 +704,31 @@ def test_plat2_a_step_failing_after_a_completed_task_is_an_incident_not_internal
     assert "Task_DecisionNotice" in {t["elementId"] for t in state["currentTasks"]}
 
 
+def test_cmp6_a_crash_in_the_clock_sweep_loses_nothing(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crash between steps loses nothing: the complaint's clocks resume from their last commit
+    (the progress update due is sent on the next run, once)."""
+    from resolvers.complaints import sweep
+
+    complaint = submit(backend, bj_customer(backend))
+    assign(backend, complaint)
+    before = read(backend, complaint)
+
+    def broken(*_args: Any, **_kwargs: Any) -> None:
+        raise ConnectionError("SMS gateway down")
+
+    monkeypatch.setattr(sweep, "tell", broken)
+    at = clock.now() + timedelta(days=5, minutes=5)
+    failed = fire_timers(backend, at)
+    assert failed.failed >= 1
+    assert read(backend, complaint)["timeline"] == before["timeline"]
+    monkeypatch.undo()
+    assert fire_timers(backend, at).failed == 0
+    assert [m["kind"] for m in read(backend, complaint)["messages"]].count("PROGRESS") == 1
+    assert fire_timers(backend, at).swept == 0
+
+
 runner = CliRunner()
 
 
@@ -793,7 +818,7 @@ def test_cmp6_timers_firing_while_staff_complete_tasks_never_conflict(backend: B
         thread.join()
     assert problems == []
     for complaint in complaints:
-        # (A complaint still under investigation when a breach timer fired also has a
+        # (A complaint still under investigation when its deadline passed also has a
         # supervision task: which one depends on the race, not on correctness.)
         current = {t["elementId"] for t in read(backend, complaint)["currentTasks"]}
         assert "Task_DecisionNotice" in current

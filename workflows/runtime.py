@@ -11,12 +11,14 @@ or not at all. A crash between steps therefore loses nothing: the last committed
 from __future__ import annotations
 
 import functools
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
@@ -98,6 +100,64 @@ def task_guards() -> list[TaskGuard]:
 def guard_of(instance: ProcessInstance) -> TaskGuard | None:
     """The guard of the domain ``instance`` belongs to, if that domain installed one."""
     return _guards.get(instance.business_key.partition(":")[0])
+
+
+# Tasks the code opens beside the diagram (e.g. supervising an overdue complaint): their rows carry
+# this prefix instead of a SpiffWorkflow task id, the engine never sees them, and the diagram
+# cannot drop them. Their forms are the ones shipped with the code.
+DETACHED = "code-"
+SHIPPED_FORMS = Path(__file__).parent / "forms"
+
+# Called after an instance's task rows changed (opened, completed, cancelled), per business-key
+# prefix, with the id of the instance's domain row: lets a domain keep its clocks (due times).
+TasksChanged = Callable[[Session, int, ProcessInstance], None]
+_on_tasks_changed: dict[str, TasksChanged] = {}
+
+
+def install_task_clocks(hooks: dict[str, TasksChanged]) -> None:
+    """Let domains set the due times of their instances' tasks, whatever the diagram says."""
+    _on_tasks_changed.update(hooks)
+
+
+def tasks_changed(session: Session, instance: ProcessInstance) -> None:
+    prefix, _, record_id = instance.business_key.partition(":")
+    hook = _on_tasks_changed.get(prefix)
+    if hook is not None and record_id.isdigit():
+        hook(session, int(record_id), instance)
+
+
+def is_detached(task: ProcessTask) -> bool:
+    return task.spiff_task_id.startswith(DETACHED)
+
+
+def open_detached_task(
+    session: Session,
+    instance: ProcessInstance,
+    *,
+    element_id: str,
+    name: str,
+    role: str,
+    branch_id: int | None,
+    form_name: str,
+    due_at: datetime | None,
+) -> ProcessTask:
+    """A user task opened by the code, not by the diagram (completed like any other)."""
+    row = ProcessTask(
+        instance_id=instance.id,
+        spiff_task_id=DETACHED + uuid4().hex[: 36 - len(DETACHED)],
+        element_id=element_id,
+        name=name,
+        candidate_role=role,
+        branch_id=None if role in BANK_WIDE_ROLES else branch_id,
+        assignee_id=None,
+        form_name=form_name,
+        due_at=due_at,
+        status=TaskStatus.OPEN,
+        created_at=clock.now(),
+    )
+    session.add(row)
+    session.flush()
+    return row
 
 
 def find_latest_version(session: Session, process_key: str) -> ProcessVersion | None:
@@ -255,6 +315,8 @@ def complete_task(
     """Validate ``data`` against the task's form, complete the task and run the engine on."""
     if task_row.status is not TaskStatus.OPEN:
         raise ProcessError("TASK_NOT_OPEN", f"the task is already {task_row.status.value.lower()}")
+    if is_detached(task_row):
+        return _complete_detached(session, task_row, data, actor, locked_row)
     locked = lock(session, task_row.instance_id, actor, locked_row)
     schema = locked.version.forms.get(task_row.form_name)
     if schema is None:
@@ -288,6 +350,35 @@ def end(session: Session, locked_row: ProcessInstance, actor: Staff | None) -> P
     locked.workflow.cancel()
     save(session, locked.instance, locked.workflow)
     return locked.instance
+
+
+def _complete_detached(
+    session: Session,
+    task_row: ProcessTask,
+    data: dict[str, Any],
+    actor: Staff,
+    locked_row: ProcessInstance | None,
+) -> ProcessInstance:
+    """Complete a task the code opened: its shipped form checks the data; the engine is idle."""
+    instance = locked_row if locked_row is not None else lock_row(session, task_row.instance_id)
+    schema = _shipped_form(task_row.form_name)
+    if schema is None:
+        raise ProcessError("FORM_MISSING", f"form {task_row.form_name!r} is not shipped")
+    problems = form_problems(schema, data)
+    if problems:
+        raise ProcessError.many(problems)
+    task_row.status = TaskStatus.COMPLETED
+    task_row.completed_at = clock.now()
+    task_row.completed_by_id = actor.id
+    session.flush()
+    tasks_changed(session, instance)
+    return instance
+
+
+@functools.cache
+def _shipped_form(name: str) -> dict[str, Any] | None:
+    path = SHIPPED_FORMS / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def next_due(workflow: BpmnWorkflow) -> datetime | None:
@@ -553,7 +644,9 @@ def _sync_tasks(
     ready = {str(t.id): t for t in tasks if t.state == TaskState.READY and t.task_spec.manual}
     open_rows = session.scalars(
         select(ProcessTask).where(
-            ProcessTask.instance_id == instance.id, ProcessTask.status == TaskStatus.OPEN
+            ProcessTask.instance_id == instance.id,
+            ProcessTask.status == TaskStatus.OPEN,
+            ProcessTask.spiff_task_id.not_like(DETACHED + "%"),
         )
     ).all()
     for row in open_rows:
@@ -567,6 +660,7 @@ def _sync_tasks(
             _guard_assignee(session, instance, row)
             session.add(row)
     session.flush()
+    tasks_changed(session, instance)
 
 
 def refresh_open_tasks(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow) -> None:

@@ -96,7 +96,10 @@ def worker(
         started = time.perf_counter()
         result = timers.run_once(engine, moment, senders=senders_from(settings.smtp, GATEWAYS))
         elapsed = time.perf_counter() - started
-        print(f"Advanced {result.advanced} instances ({result.failed} failed) in {elapsed:.1f} s.")
+        print(
+            f"Advanced {result.advanced} instances, swept {result.swept} complaints' deadlines "
+            f"({result.failed} failed) in {elapsed:.1f} s."
+        )
         sent = result.messages
         print(
             f"Messages: {sent.delivered} delivered, {sent.retrying} to retry, {sent.failed} failed."

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from core import clock
@@ -27,8 +27,10 @@ from resolvers.complaints.deadlines import (
     DECISION_DAYS,
     MAX_PAUSED_DAYS,
     decision_deadline,
+    last_day,
     pause_latest_end,
     paused_natural_days,
+    postpone,
 )
 from resolvers.complaints.statistics import unit_of
 from resolvers.shared import validation
@@ -44,7 +46,6 @@ from store.complaints import (
     Rectification,
 )
 from store.staff import Staff
-from store.workflows import ProcessTask, TaskStatus
 
 MAX_REASON = 1000
 # How the customer's messages name what stopped the clock.
@@ -283,32 +284,21 @@ def end_open_pause(
     )
     if tell_customer and complaint.decided_at is None:
         # The deadline is the midnight after the last day: the customer is told the last day.
-        last_day = clock.business_date(complaint.decision_due_at) - timedelta(days=1)
         tell(
             session,
             complaint,
             CustomerMessageKind.CLOCK_RESUMED,
             f"您的投诉（编号 {complaint.reference}）已恢复处理，"
-            f"我行将于 {last_day:%Y-%m-%d}（含）前作出处理决定。",
+            f"我行将于 {last_day(complaint.decision_due_at):%Y-%m-%d}（含）前作出处理决定。",
         )
 
 
 def _move_deadline(session: Session, complaint: Complaint, due: datetime) -> None:
-    """Set the decision deadline; the open tasks due at it (the handler's) move with it, so
-    their ``dueAt`` and ``overdue`` say what the complaint says."""
-    before = complaint.decision_due_at
+    """Set the decision deadline: the running clocks move with it (the decision deadline's row,
+    the open tasks due at it, the other stages' clocks), a breach already escalated stays."""
+    if due != complaint.decision_due_at:
+        postpone(session, complaint, due - complaint.decision_due_at)
     complaint.decision_due_at = due
-    if complaint.instance_id is None or before == due:
-        return
-    session.execute(
-        update(ProcessTask)
-        .where(
-            ProcessTask.instance_id == complaint.instance_id,
-            ProcessTask.status == TaskStatus.OPEN,
-            ProcessTask.due_at == before,
-        )
-        .values(due_at=due)
-    )
 
 
 def _deadline(complaint: Complaint, paused_days: int) -> datetime:

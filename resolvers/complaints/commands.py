@@ -18,7 +18,12 @@ from sqlalchemy.orm import Session
 from core import clock
 from core.errors import Problems, UserInputError
 from resolvers.complaints import labels, queries
-from resolvers.complaints.deadlines import DECISION_DAYS, natural_day_deadline
+from resolvers.complaints.deadlines import (
+    DECISION_DAYS,
+    last_day,
+    natural_day_deadline,
+    start_clock,
+)
 from resolvers.customers.history import audit_change
 from resolvers.outbox import commands as outbox
 from resolvers.shared import validation
@@ -231,6 +236,7 @@ def submit(
     session.add(complaint)
     session.flush()
     complaint.reference = f"TS{clock.business_date(now):%Y%m%d}-{complaint.id:06d}"
+    start_clock(session, complaint)
     add_event(
         session,
         complaint.id,
@@ -283,12 +289,13 @@ def _checked(
 
 
 def _acknowledge(session: Session, complaint: Complaint) -> None:
-    due = clock.business_date(complaint.decision_due_at)
+    last = last_day(complaint.decision_due_at)
     tell(
         session,
         complaint,
         CustomerMessageKind.ACKNOWLEDGEMENT,
-        f"您的投诉已受理（编号 {complaint.reference}），我行将于 {due:%Y-%m-%d} 前作出处理决定。",
+        f"您的投诉已受理（编号 {complaint.reference}），"
+        f"我行将最迟于 {last:%Y-%m-%d} 作出处理决定。",
     )
 
 

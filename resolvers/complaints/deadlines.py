@@ -1,21 +1,45 @@
-"""Complaint deadlines: how long each step may take, and the one definition of "overdue".
+"""Complaint deadlines: how long each step may take, the clocks that run, and "overdue" (CMP-6).
+
+The rules live here, not in the diagram: a process owner can change the flow, not the clock.
+Every complaint has a decision deadline in force (15/30/60 natural days, a row per deadline,
+an extension ending the old row as EXTENDED) that runs whatever stage the complaint is in, and
+every user task of its process gets a due time computed here (:func:`task_due`): the decision
+deadline for the steps towards the decision, a clock of its own (a deadline row) for the others.
+The timers worker (:mod:`.sweep`) warns before and escalates after each row's due time, once.
 
 A deadline is the first instant after its last natural day (Beijing midnight), so a complaint is
-overdue from that instant on — the instant itself included — as the timers that escalate it see
-it. The field ``overdue``, the presented ``slaState``, the ``overdue``/``slaState`` filters, the
-statistics and the escalation all ask :func:`is_overdue` or its SQL twin
-:func:`overdue_condition`; the two are written side by side so they cannot drift apart.
+overdue from that instant on — the instant itself included. The field ``overdue``, the
+presented ``slaState``, the filters, the statistics and the escalation all ask
+:func:`is_overdue` or its SQL twin :func:`overdue_condition`, written side by side.
+
+Every deadline is computed through :func:`natural_day_deadline`; a pause of the clock (an
+external appraisal, testing, mediation) moves the decision deadline by its natural days
+(:func:`decision_deadline`, :func:`shifted_by_pauses`) and the running clocks with
+:func:`postpone`.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, and_, case, literal, or_
+from sqlalchemy import ColumnElement, and_, case, literal, or_, select
+from sqlalchemy.orm import Session
 
 from core import clock
-from store.complaints import Complaint, ComplaintEventKind, ComplaintStatus, Complexity, SlaState
+from store.complaints import (
+    Complaint,
+    ComplaintDeadline,
+    ComplaintEventKind,
+    ComplaintStatus,
+    Complexity,
+    DeadlineEnd,
+    DeadlineStage,
+    Rectification,
+    SlaState,
+)
+from store.workflows import ProcessInstance, ProcessTask, TaskStatus
+from workflows import runtime
 
 # A withdrawn or merged complaint owes no decision: it misses no deadline (CMP-7).
 ENDED_UNDECIDED = (ComplaintStatus.WITHDRAWN, ComplaintStatus.MERGED)
@@ -36,16 +60,268 @@ REVIEW_DECISION_DAYS = 30
 # the rules set no limit, the bank does: at most this many natural days in all per complaint,
 # so no complaint leaves its clock for good.
 MAX_PAUSED_DAYS = 60
+RECTIFY_WITHIN_DAYS = 30
+SUPERVISE_WITHIN_DAYS = 1
+
+# The stage of each user task, by its form (the forms are the contract between the code and
+# the diagram). DECISION: the task runs against the decision deadline in force (one clock, so a
+# breach escalates once however many steps it spans); None: no clock of its own (supervising).
+STAGE_OF_FORM: dict[str, DeadlineStage | None] = {
+    "assign_handler": DeadlineStage.ASSIGNMENT,
+    "investigate": DeadlineStage.DECISION,
+    "approve_extension": DeadlineStage.DECISION,
+    "decision_notice": DeadlineStage.DECISION,
+    "call_back": DeadlineStage.CALL_BACK,
+    "review_request": DeadlineStage.REVIEW_REQUEST,
+    "review": DeadlineStage.REVIEW_DECISION,
+    "rectify": DeadlineStage.RECTIFICATION,
+    "supervise_overdue": None,
+}
 
 
-def natural_day_deadline(accepted_at: datetime, days: int) -> datetime:
-    """The end of the ``days``-th natural day after acceptance (Beijing time), in UTC.
+def natural_day_deadline(start: datetime, days: int) -> datetime:
+    """The end of the ``days``-th natural day after ``start`` (Beijing time), in UTC.
 
-    The day of acceptance is not counted; weekends and holidays are (natural days).
+    The day of ``start`` is not counted; weekends and holidays are (natural days).
     """
     if days > MAX_DAYS:
         raise ValueError(f"a complaint deadline may be at most {MAX_DAYS} days")
-    return clock.end_of_business_day(clock.business_date(accepted_at) + timedelta(days=days))
+    return clock.end_of_business_day(clock.business_date(start) + timedelta(days=days))
+
+
+def last_day(deadline: datetime) -> date:
+    """The last natural day a deadline allows (the deadline instant is the midnight after it)."""
+    return clock.business_date(deadline) - timedelta(days=1)
+
+
+def warning_time(start: datetime, due: datetime) -> datetime:
+    """When the supervisor is warned: 3 days before, or halfway through a shorter stage."""
+    return max(due - timedelta(days=WARNING_DAYS_BEFORE), start + (due - start) / 2)
+
+
+# --- the rows ---------------------------------------------------------------------------------
+
+
+def start_clock(session: Session, complaint: Complaint) -> None:
+    """A new complaint's decision deadline and its first progress update start running."""
+    now = clock.now()
+    _add(session, complaint, DeadlineStage.DECISION, complaint.accepted_at, now)
+    first_update = complaint.accepted_at + timedelta(days=PROGRESS_EVERY_DAYS)
+    session.add(
+        ComplaintDeadline(
+            complaint_id=complaint.id,
+            stage=DeadlineStage.PROGRESS,
+            set_at=now,
+            warn_at=first_update,
+            due_at=first_update,
+        )
+    )
+
+
+def _add(
+    session: Session,
+    complaint: Complaint,
+    stage: DeadlineStage,
+    start: datetime,
+    now: datetime,
+    due: datetime | None = None,
+    task_id: int | None = None,
+) -> ComplaintDeadline:
+    due = complaint.decision_due_at if due is None else due
+    row = ComplaintDeadline(
+        complaint_id=complaint.id,
+        stage=stage,
+        task_id=task_id,
+        set_at=now,
+        warn_at=warning_time(start, due),
+        due_at=due,
+    )
+    session.add(row)
+    return row
+
+
+def watch(
+    session: Session,
+    complaint: Complaint,
+    stage: DeadlineStage,
+    task_id: int,
+    start: datetime,
+    due: datetime,
+) -> None:
+    """Put a clock on a task the code opened (its rows are not the diagram's)."""
+    _add(session, complaint, stage, start, start, due, task_id)
+    complaint.stage_due_at = min(d for d in (complaint.stage_due_at, due) if d is not None)
+
+
+def running(session: Session, complaint_id: int, stage: DeadlineStage) -> ComplaintDeadline | None:
+    """The running row of a stage without a task (the decision deadline, the progress update)."""
+    return session.scalar(
+        select(ComplaintDeadline)
+        .where(
+            ComplaintDeadline.complaint_id == complaint_id,
+            ComplaintDeadline.stage == stage,
+            ComplaintDeadline.task_id.is_(None),
+            ComplaintDeadline.ended_at.is_(None),
+        )
+        .order_by(ComplaintDeadline.id.desc())
+        .limit(1)
+    )
+
+
+def extension_in_time(complaint: Complaint, now: datetime) -> bool:
+    """An extension must be decided (and the customer told) before the running deadline passes:
+    at the deadline instant it is late."""
+    return complaint.decided_at is None and now < complaint.decision_due_at
+
+
+def extend(session: Session, complaint: Complaint, days: int, complexity: Complexity) -> None:
+    """Move the decision deadline to ``days`` after acceptance (in time: see
+    :func:`extension_in_time`); the old deadline row ends as EXTENDED, its history kept."""
+    now = clock.now()
+    old = running(session, complaint.id, DeadlineStage.DECISION)
+    if old is not None:
+        old.ended_at, old.end = now, DeadlineEnd.EXTENDED
+    complaint.complexity = complexity
+    complaint.decision_due_at = decision_deadline(
+        complaint.accepted_at, days, complaint.paused_days
+    )
+    _add(session, complaint, DeadlineStage.DECISION, complaint.accepted_at, now)
+    if complaint.sla_state is SlaState.AT_RISK:
+        complaint.sla_state = SlaState.ON_TRACK
+    _follow_decision_deadline(session, complaint)
+
+
+def postpone(session: Session, complaint: Complaint, by: timedelta) -> None:
+    """Move every running clock of the complaint ``by`` later — for a pause of the clock (an
+    external appraisal, testing or mediation, whose time does not count). A breach already
+    escalated stays where it was: a pause never undoes a missed deadline."""
+    rows = session.scalars(
+        select(ComplaintDeadline).where(
+            ComplaintDeadline.complaint_id == complaint.id,
+            ComplaintDeadline.ended_at.is_(None),
+            ComplaintDeadline.escalated_at.is_(None),
+        )
+    ).all()
+    for row in rows:
+        row.warn_at += by
+        row.due_at += by
+        if row.stage is DeadlineStage.DECISION and row.task_id is None:
+            complaint.decision_due_at = row.due_at
+        elif row.task_id is not None and (task := session.get(ProcessTask, row.task_id)):
+            task.due_at = row.due_at
+    _follow_decision_deadline(session, complaint)
+    if complaint.instance_id is not None:
+        instance = session.get(ProcessInstance, complaint.instance_id)
+        if instance is not None:
+            sync_task_clocks(session, complaint.id, instance)
+
+
+def decision_made(session: Session, complaint: Complaint, now: datetime) -> None:
+    """The decision stops the decision clock (met or missed) and the progress updates."""
+    for stage in (DeadlineStage.DECISION, DeadlineStage.PROGRESS):
+        row = running(session, complaint.id, stage)
+        if row is None:
+            continue
+        row.ended_at = now
+        if stage is DeadlineStage.PROGRESS:
+            row.end = DeadlineEnd.ENDED
+        else:
+            row.end = DeadlineEnd.MISSED if decided_late(now, row.due_at) else DeadlineEnd.MET
+
+
+def _follow_decision_deadline(session: Session, complaint: Complaint) -> None:
+    """Open tasks that run against the decision deadline show the one in force."""
+    if complaint.instance_id is None:
+        return
+    for task in _open_tasks(session, complaint.instance_id):
+        if STAGE_OF_FORM.get(task.form_name, DeadlineStage.OTHER_TASK) is DeadlineStage.DECISION:
+            task.due_at = complaint.decision_due_at
+
+
+def _open_tasks(session: Session, instance_id: int) -> list[ProcessTask]:
+    return list(
+        session.scalars(
+            select(ProcessTask).where(
+                ProcessTask.instance_id == instance_id, ProcessTask.status == TaskStatus.OPEN
+            )
+        )
+    )
+
+
+def task_due(session: Session, complaint: Complaint, task: ProcessTask) -> datetime:
+    """When a user task of the complaint is due, by its stage (the diagram's dueDate is ignored)."""
+    now = clock.now()
+    stage = STAGE_OF_FORM.get(task.form_name, DeadlineStage.OTHER_TASK)
+    decided = complaint.decided_at or now
+    if stage is DeadlineStage.ASSIGNMENT:
+        due = natural_day_deadline(complaint.accepted_at, ASSIGN_WITHIN_DAYS)
+        return min(due, complaint.decision_due_at)
+    if stage is DeadlineStage.CALL_BACK:
+        return natural_day_deadline(decided, CALL_BACK_WITHIN_DAYS)
+    if stage is DeadlineStage.REVIEW_REQUEST:
+        return natural_day_deadline(decided, REVIEW_REQUEST_DAYS)
+    if stage is DeadlineStage.REVIEW_DECISION:
+        return complaint.review_due_at or natural_day_deadline(now, REVIEW_DECISION_DAYS)
+    if stage is DeadlineStage.RECTIFICATION:
+        raised = session.scalar(
+            select(Rectification.raised_at).where(Rectification.complaint_id == complaint.id)
+        )
+        return natural_day_deadline(raised or now, RECTIFY_WITHIN_DAYS)
+    if stage is None or stage is DeadlineStage.SUPERVISION:
+        return natural_day_deadline(now, SUPERVISE_WITHIN_DAYS)
+    if stage is DeadlineStage.DECISION or complaint.decided_at is None:
+        return complaint.decision_due_at
+    return natural_day_deadline(now, CALL_BACK_WITHIN_DAYS)  # a step the code does not know
+
+
+def sync_task_clocks(session: Session, complaint_id: int, instance: ProcessInstance) -> None:
+    """After the instance's tasks changed: new tasks get their due time and, outside the
+    decision's steps, a deadline row; rows of tasks that are no longer open stop running."""
+    complaint = session.get(Complaint, complaint_id)
+    if complaint is None:
+        return
+    now = clock.now()
+    tasks = {task.id: task for task in _open_tasks(session, instance.id)}
+    rows = session.scalars(
+        select(ComplaintDeadline).where(
+            ComplaintDeadline.complaint_id == complaint_id,
+            ComplaintDeadline.task_id.is_not(None),
+            ComplaintDeadline.ended_at.is_(None),
+        )
+    ).all()
+    clocked = set()
+    for row in rows:
+        if row.task_id in tasks:
+            clocked.add(row.task_id)
+        else:
+            row.ended_at = now
+            row.end = _end_of(session.get(ProcessTask, row.task_id), row.due_at)
+    for task in tasks.values():
+        if task.id in clocked or runtime.is_detached(task):
+            continue
+        due = task_due(session, complaint, task)
+        task.due_at = due
+        stage = STAGE_OF_FORM.get(task.form_name, DeadlineStage.OTHER_TASK)
+        if stage is not None and stage is not DeadlineStage.DECISION:
+            rows = [*rows, _add(session, complaint, stage, task.created_at, now, due, task.id)]
+    still = [r for r in rows if r.ended_at is None and r.task_id in tasks]
+    complaint.stage_due_at = min(r.due_at for r in still) if still else None
+    if complaint.sla_state is SlaState.AT_RISK and not any(r.warned_at for r in still):
+        decision = running(session, complaint.id, DeadlineStage.DECISION)
+        if decision is None or decision.warned_at is None:
+            complaint.sla_state = SlaState.ON_TRACK  # the step warned about was done in time
+    session.flush()
+
+
+def _end_of(task: ProcessTask | None, due: datetime) -> DeadlineEnd:
+    """Done before the due instant: MET; at or after it: MISSED; taken away (a window that
+    closed, a migration): ENDED."""
+    if task is None or task.status is not TaskStatus.COMPLETED or task.completed_at is None:
+        return DeadlineEnd.ENDED
+    return DeadlineEnd.MET if task.completed_at < due else DeadlineEnd.MISSED
+
+
+# --- overdue: one rule ------------------------------------------------------------------------
 
 
 def paused_natural_days(started_at: datetime, ended_at: datetime) -> int:
@@ -82,6 +358,7 @@ class Deadlines(Protocol):
     decision_due_at: datetime
     review_outcome: str | None
     review_due_at: datetime | None
+    stage_due_at: datetime | None
 
 
 def missed(complaint: Deadlines, now: datetime) -> ComplaintEventKind | None:
@@ -97,11 +374,14 @@ def missed(complaint: Deadlines, now: datetime) -> ComplaintEventKind | None:
         return ComplaintEventKind.REVIEW_DEADLINE_MISSED
     if complaint.decided_at is None and complaint.decision_due_at <= now:
         return ComplaintEventKind.DEADLINE_MISSED
+    if complaint.stage_due_at is not None and complaint.stage_due_at <= now:
+        return ComplaintEventKind.DEADLINE_MISSED
     return None
 
 
 def is_overdue(complaint: Deadlines, now: datetime) -> bool:
-    """Undecided at or past the decision deadline, or a review at or past its deadline."""
+    """Undecided at or past the decision deadline, a review at or past its deadline, or a
+    stage (assignment, call-back, review, rectification, ...) at or past its due time."""
     return missed(complaint, now) is not None
 
 
@@ -120,6 +400,7 @@ def _missed_condition(now: datetime) -> ColumnElement[bool]:
             Complaint.review_due_at <= now,
         ),
         and_(Complaint.decided_at.is_(None), Complaint.decision_due_at <= now),
+        and_(Complaint.stage_due_at.is_not(None), Complaint.stage_due_at <= now),
     )
 
 
@@ -129,13 +410,16 @@ def decided_late(decided_at: datetime, decision_due_at: datetime) -> bool:
 
 
 def decided_on_time_condition() -> ColumnElement[bool]:
-    """SQL: decided, and before the deadline instant (the negation of :func:`decided_late`)."""
+    """SQL: decided, and before the deadline instant (the negation of :func:`decided_late`).
+
+    The deadline compared is the one in force when the decision was due: a late extension never
+    moves it (:func:`extension_in_time`)."""
     return and_(Complaint.decided_at.is_not(None), Complaint.decided_at < Complaint.decision_due_at)
 
 
 def sla_state(complaint: Deadlines, stored: SlaState, now: datetime) -> SlaState:
     """The deadline health shown: BREACHED as soon as the complaint is overdue, even before
-    the timer that escalates it has run; otherwise what the process recorded."""
+    the timer that escalates it has run; otherwise what the timers recorded."""
     return SlaState.BREACHED if is_overdue(complaint, now) else stored
 
 

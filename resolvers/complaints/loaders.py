@@ -9,9 +9,11 @@ from sqlalchemy.orm import Session
 
 from store.complaints import (
     Complaint,
+    ComplaintDeadline,
     ComplaintEvent,
     ComplaintPause,
     CustomerMessage,
+    DeadlineStage,
     Rectification,
 )
 from store.outbox import OutboxMessage
@@ -80,4 +82,19 @@ def merged_from(session: Session, complaint_ids: Sequence[int]) -> dict[int, lis
     ):
         if into is not None:
             found[into].append(pk)
+    return found
+
+
+def deadlines(session: Session, complaint_ids: Sequence[int]) -> dict[int, list[ComplaintDeadline]]:
+    """Each complaint's clocks, oldest first (not the progress updates: they are no deadline)."""
+    found: dict[int, list[ComplaintDeadline]] = {i: [] for i in complaint_ids}
+    for row in session.scalars(
+        select(ComplaintDeadline)
+        .where(
+            ComplaintDeadline.complaint_id.in_(list(complaint_ids)),
+            ComplaintDeadline.stage != DeadlineStage.PROGRESS,
+        )
+        .order_by(ComplaintDeadline.id)
+    ):
+        found[row.complaint_id].append(row)
     return found

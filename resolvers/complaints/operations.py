@@ -2,8 +2,9 @@
 
 The diagram (``workflows/complaint.bpmn``) decides the order of things; the operations here do
 the domain work of each service task: deadlines in natural days, the handler check, extensions,
-warnings and escalations, messages to the customer, the decision, the follow-up, the review and
-rectification. Every step lands in the complaint's timeline.
+messages to the customer, the decision, the follow-up, the review and rectification. Every step
+lands in the complaint's timeline. The rules hold whatever the diagram passes; warnings,
+escalations and progress updates are the timers worker's (:mod:`.sweep`), not the diagram's.
 """
 
 from __future__ import annotations
@@ -30,13 +31,17 @@ from resolvers.complaints.deadlines import (
     WARNING_DAYS_BEFORE,
     decided_late,
     decision_deadline,
-    missed,
+    decision_made,
+    extend,
+    extension_in_time,
+    last_day,
     natural_day_deadline,
 )
 from resolvers.outbox import commands as outbox
 from resolvers.shared.staff import staff_by_employee_number
 from store.complaints import (
     Complaint,
+    ComplaintEvent,
     ComplaintEventKind,
     ComplaintStatus,
     Complexity,
@@ -49,6 +54,9 @@ from store.customers import Customer
 from store.staff import Role, Staff
 from store.workflows import ProcessInstance, ProcessTask
 from workflows.operations import OperationCall, OperationSet, Parameter, ProcessRules
+
+# The extensions the rules know: complex (30 days), especially complex (60 days at most).
+EXTENSION_DAYS = (DECISION_DAYS[Complexity.COMPLEX], MAX_DAYS)
 
 
 def _complaint(call: OperationCall) -> Complaint:
@@ -78,7 +86,8 @@ def _field(name: str) -> tuple[str, str]:
 def _note_task(
     session: Session, complaint_id: int, task: ProcessTask, actor: Staff, data: dict[str, Any]
 ) -> None:
-    """A completed user task enters the timeline with who, when and the form's answers."""
+    """A completed user task enters the timeline with who, when and the form's answers; an
+    approval of a further extension counts only from a senior role (head office)."""
     add_event(
         session,
         complaint_id,
@@ -86,6 +95,12 @@ def _note_task(
         actor,
         {"task": task.name, "element": task.element_id, "answers": data},
     )
+    if (
+        task.form_name == "approve_extension"
+        and data.get("extension_approved") is True
+        and Role.HEAD_OFFICE in actor.roles
+    ):
+        add_event(session, complaint_id, ComplaintEventKind.EXTENSION_APPROVED, actor)
 
 
 # Completed tasks of complaint instances go into the complaint's timeline (kehu.wiring).
@@ -364,83 +379,95 @@ def _plan_deadline(
 
 @OPERATIONS(
     "extend_deadline",
-    "Extend the decision deadline (30 or 60 days) and tell the customer",
+    "Extend the decision deadline to 30 days, or 60 with head office's approval, in time",
     [Parameter("days", int, choices=(30, 60))],
 )
 def extend_deadline(call: OperationCall) -> dict[str, Any]:
+    """The rules hold whatever the diagram passes: 30 or 60 days only, 60 only once a senior
+    role approved it for this complaint, and only before the running deadline passes — a late
+    extension is recorded as refused and the deadline (and its breach) stay."""
     complaint = _complaint(call)
-    days = int(call.params["days"])
-    complexity = {30: Complexity.COMPLEX, 60: Complexity.ESPECIALLY_COMPLEX}.get(days)
-    if complexity is None:
-        raise ValueError("an extension is to 30 or 60 days")
-    complaint.complexity = complexity
-    complaint.decision_due_at = decision_deadline(
-        complaint.accepted_at, days, complaint.paused_days
-    )
+    days = _extension_days(call.params.get("days"))
+    if days == MAX_DAYS and not _extension_approved(call.session, complaint):
+        raise UserInputError.one(
+            _field("days"),
+            "EXTENSION_NOT_APPROVED",
+            f"a {MAX_DAYS}-day deadline needs head office's recorded approval",
+        )
+    now = clock.now()
+    if decision_deadline(complaint.accepted_at, days, complaint.paused_days) <= (
+        complaint.decision_due_at
+    ):
+        return _deadlines(complaint)  # never shortens, never extends twice to the same day
+    if not extension_in_time(complaint, now):
+        add_event(
+            call.session,
+            complaint.id,
+            ComplaintEventKind.EXTENSION_REFUSED,
+            call.actor,
+            {"days": days, "reason": "the running deadline had passed"},
+        )
+        return _deadlines(complaint)
+    complexity = Complexity.ESPECIALLY_COMPLEX if days == MAX_DAYS else Complexity.COMPLEX
+    extend(call.session, complaint, days, complexity)
     if complaint.plan_deadline and complaint.plan_deadline > complaint.decision_due_at:
         complaint.plan_deadline = complaint.decision_due_at
-    if complaint.sla_state is SlaState.AT_RISK:
-        complaint.sla_state = SlaState.ON_TRACK
-    due = clock.business_date(complaint.decision_due_at)
     add_event(
         call.session, complaint.id, ComplaintEventKind.DEADLINE_EXTENDED, call.actor, {"days": days}
     )
+    last = last_day(complaint.decision_due_at)
     tell(
         call.session,
         complaint,
         CustomerMessageKind.EXTENSION,
-        f"因案情复杂，您的投诉（编号 {complaint.reference}）处理期限延长至 {due:%Y-%m-%d}。",
+        f"因案情复杂，您的投诉（编号 {complaint.reference}）处理期限延长至 {last:%Y-%m-%d}"
+        "（含当日）。",
     )
     return _deadlines(complaint)
 
 
-@OPERATIONS("warn_supervisor", "Warn the supervisor that a deadline is near (once per deadline)")
+def _extension_days(value: Any) -> int:
+    try:
+        days = int(value)
+    except (TypeError, ValueError):
+        days = 0
+    if days not in EXTENSION_DAYS:
+        raise UserInputError.one(
+            _field("days"), "INVALID_EXTENSION", "an extension is to 30 or 60 days"
+        )
+    return days
+
+
+def _extension_approved(session: Session, complaint: Complaint) -> bool:
+    """Head office approved a further extension of this complaint (recorded by the task listener
+    when a head office member completes the approval with a yes)."""
+    return (
+        session.scalar(
+            select(ComplaintEvent.id)
+            .where(
+                ComplaintEvent.complaint_id == complaint.id,
+                ComplaintEvent.kind == ComplaintEventKind.EXTENSION_APPROVED.value,
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+@OPERATIONS("warn_supervisor", "Kept for earlier diagrams: the timers worker warns (no-op)")
 def warn_supervisor(call: OperationCall) -> dict[str, Any]:
-    complaint = _complaint(call)
-    warning_at = complaint.decision_due_at - timedelta(days=WARNING_DAYS_BEFORE)
-    # A pause moved the deadline on: the timer set for the old one warns of nothing.
-    if (
-        complaint.decided_at is not None
-        or complaint.sla_state is not SlaState.ON_TRACK
-        or clock.now() < warning_at
-    ):
-        return {"warned": False}
-    complaint.sla_state = SlaState.AT_RISK
-    add_event(
-        call.session,
-        complaint.id,
-        ComplaintEventKind.DEADLINE_WARNING,
-        None,
-        {"decision_due_at": complaint.decision_due_at.isoformat()},
-    )
-    return {"warned": True}
+    # The clocks are the code's now (resolvers.complaints.sweep): a diagram's timer adds nothing.
+    return {"warned": False}
 
 
-@OPERATIONS("escalate_breach", "Escalate a missed decision or review deadline to the supervisor")
+@OPERATIONS("escalate_breach", "Kept for earlier diagrams: the timers worker escalates (no-op)")
 def escalate_breach(call: OperationCall) -> dict[str, Any]:
-    complaint = _complaint(call)
-    kind = missed(complaint, clock.now())
-    if kind is not None:
-        complaint.sla_state = SlaState.BREACHED
-        add_event(call.session, complaint.id, kind, None)
-    return {"escalated": kind is not None}
+    return {"escalated": False}
 
 
-@OPERATIONS("notify_progress", "Tell the customer how their open complaint is progressing")
+@OPERATIONS("notify_progress", "Kept for earlier diagrams: the timers worker informs (no-op)")
 def notify_progress(call: OperationCall) -> dict[str, Any]:
-    complaint = _complaint(call)
-    if complaint.decided_at is not None:
-        return {"sent": False}
-    due = clock.business_date(complaint.decision_due_at)
-    tell(
-        call.session,
-        complaint,
-        CustomerMessageKind.PROGRESS,
-        f"您的投诉（编号 {complaint.reference}）正在处理中，"
-        f"我行将于 {due:%Y-%m-%d} 前作出处理决定。",
-    )
-    add_event(call.session, complaint.id, ComplaintEventKind.PROGRESS_UPDATE_SENT, None)
-    return {"sent": True}
+    return {"sent": False}
 
 
 @OPERATIONS("record_decision", "Record the decision and send the notice (the outbox delivers it)")
@@ -473,6 +500,7 @@ def record_decision(call: OperationCall) -> dict[str, Any]:
     complaint.decided_at = now
     complaint.outcome = outcome
     complaint.status = ComplaintStatus.DECIDED
+    decision_made(call.session, complaint, now)
     if decided_late(now, complaint.decision_due_at):
         complaint.sla_state = SlaState.BREACHED
     elif complaint.sla_state is SlaState.AT_RISK:

@@ -72,7 +72,8 @@ SlaStateEnum = bilingual_enum(
     {
         "ON_TRACK": "On track 正常",
         "AT_RISK": "Deadline near; supervisor warned 临期预警",
-        "BREACHED": "Deadline missed (overdue now, or decided late) 已超期",
+        "BREACHED": "A deadline was missed (overdue now, or a step done late); it stays "
+        "recorded 已超期",
     },
 )
 ComplaintEventKind = bilingual_enum(
@@ -87,8 +88,12 @@ ComplaintEventKind = bilingual_enum(
         "PLAN_MADE": "A resolution plan was made 已制定处理方案",
         "RESOLVED_ON_THE_SPOT": "Resolved on the spot 当场解决",
         "DEADLINE_EXTENDED": "The decision deadline was extended 处理期限已延长",
+        "EXTENSION_APPROVED": "Head office approved a further extension 总行批准再延期",
+        "EXTENSION_REFUSED": "An extension came after the deadline had passed; the deadline and "
+        "its breach stay 延期晚于期限届满，不予延期",
         "DEADLINE_WARNING": "The supervisor was warned of a near deadline 临期预警",
-        "DEADLINE_MISSED": "The decision deadline was missed; escalated 处理超期并升级",
+        "DEADLINE_MISSED": "A deadline (the decision's, or a step's) was missed; escalated "
+        "超期并升级",
         "REVIEW_DEADLINE_MISSED": "The review deadline was missed; escalated 复核超期并升级",
         "DELIVERY_FAILED": "A message could not be delivered to the customer 告知送达失败",
         "DELIVERY_RECORDED": "Staff recorded how a message was delivered 已登记送达",
@@ -106,6 +111,31 @@ ComplaintEventKind = bilingual_enum(
         "MERGED_FROM": "A repeated complaint was merged into this one 已合并重复投诉",
         "CLOCK_PAUSED": "The decision clock was paused 中止计时",
         "CLOCK_RESUMED": "The decision clock runs again 恢复计时",
+    },
+)
+DeadlineStageEnum = bilingual_enum(
+    rows.DeadlineStage,
+    "Which clock of a complaint a deadline is (CMP-6). 时限类型。",
+    {
+        "DECISION": "The decision deadline in force (15/30/60 natural days) 处理决定期限",
+        "ASSIGNMENT": "Assigning a handler 指派处理人",
+        "CALL_BACK": "Calling the customer back 回访",
+        "REVIEW_REQUEST": "The customer's window to ask for a review 复核申请期",
+        "REVIEW_DECISION": "Deciding the review 复核决定",
+        "RECTIFICATION": "Rectifying a systemic issue 整改",
+        "OTHER_TASK": "Another step of the process 其他办理步骤",
+        "SUPERVISION": "A branch supervisor supervising an overdue complaint 督办",
+        "PROGRESS": "The next progress update to the customer 进展告知",
+    },
+)
+DeadlineEndEnum = bilingual_enum(
+    rows.DeadlineEnd,
+    "Why a deadline stopped running. 时限结束原因。",
+    {
+        "MET": "The step was done in time 按时完成",
+        "MISSED": "The step was done after the deadline 超期完成",
+        "EXTENDED": "Replaced by an extension granted in time 已延期",
+        "ENDED": "The step went away (e.g. the window closed) 已结束",
     },
 )
 CustomerMessageKind = bilingual_enum(
@@ -187,6 +217,8 @@ class _ComplaintErrorCode(Enum):
     NOTICE_NOT_DELIVERED = "NOTICE_NOT_DELIVERED"
     REVIEW_WINDOW_CLOSED = "REVIEW_WINDOW_CLOSED"
     NOT_SUPERIOR_UNIT = "NOT_SUPERIOR_UNIT"
+    INVALID_EXTENSION = "INVALID_EXTENSION"
+    EXTENSION_NOT_APPROVED = "EXTENSION_NOT_APPROVED"
 
 
 ComplaintErrorCode = bilingual_enum(
@@ -229,6 +261,8 @@ ComplaintErrorCode = bilingual_enum(
         "decision, are over 复核申请期限已过",
         "NOT_SUPERIOR_UNIT": "A review is decided by the superior unit of the handling branch "
         "复核由上级机构作出",
+        "INVALID_EXTENSION": "An extension is to 30 or 60 days, never more 延期只能为30日或60日",
+        "EXTENSION_NOT_APPROVED": "60 days need head office's recorded approval 再延期需总行批准",
     },
 )
 

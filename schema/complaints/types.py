@@ -32,6 +32,8 @@ from schema.complaints.enums import (
     ComplexityEnum,
     CustomerMessageChannel,
     CustomerMessageKind,
+    DeadlineEndEnum,
+    DeadlineStageEnum,
     OutboxStatusEnum,
     PauseReasonEnum,
     SlaStateEnum,
@@ -93,6 +95,22 @@ class CustomerMessageNode:
     last_error: str | None = strawberry.field(
         default=None, description="Why the last attempt failed."
     )
+
+
+@strawberry.type(
+    description="One clock of a complaint: warned once before, escalated once at its due "
+    "instant (CMP-6). 办理时限。"
+)
+class ComplaintDeadlineNode:
+    stage: DeadlineStageEnum  # type: ignore[valid-type]
+    due_at: dt.datetime = strawberry.field(description="Overdue from this instant on.")
+    warn_at: dt.datetime
+    warned_at: dt.datetime | None
+    escalated_at: dt.datetime | None = strawberry.field(
+        description="When the breach was escalated (a supervise task, DEADLINE_MISSED)."
+    )
+    ended_at: dt.datetime | None = strawberry.field(description="Null while it runs.")
+    end: DeadlineEndEnum | None  # type: ignore[valid-type]
 
 
 @strawberry.type(description="A systemic issue escalated to head office (CMP-5). 整改事项。")
@@ -161,6 +179,8 @@ class ComplaintNode(Node):
     _instance_id: strawberry.Private[int | None]
     _complained_staff_id: strawberry.Private[int | None]
     _withdrawal_reason: strawberry.Private[str | None]
+    # The earliest running stage deadline: part of the overdue rule (deadlines.is_overdue).
+    stage_due_at: strawberry.Private[dt.datetime | None]
     reference: str = strawberry.field(description="Complaint number, e.g. TS20261129-000012.")
     channel: ChannelEnum  # type: ignore[valid-type]
     category: CategoryEnum  # type: ignore[valid-type]
@@ -179,7 +199,8 @@ class ComplaintNode(Node):
     accepted_at: dt.datetime
     decision_due_at: dt.datetime = strawberry.field(
         description="End of the last natural day for the decision (15/30/60 days, plus the "
-        "natural days its clock was paused)."
+        "natural days its clock was paused): the deadline in force, moved only by an extension "
+        "granted before it passed or by a pause."
     )
     cause: str | None
     systemic: bool
@@ -237,6 +258,7 @@ class ComplaintNode(Node):
             _handler_id=row.handler_id,
             _instance_id=row.instance_id,
             _complained_staff_id=row.complained_staff_id,
+            stage_due_at=row.stage_due_at,
             reference=row.reference,
             channel=row.channel,
             category=row.category,
@@ -292,8 +314,9 @@ class ComplaintNode(Node):
         return self._with_the_others(info, batch, load) or []
 
     @strawberry.field(
-        description="Undecided at or past its decision deadline (or a review at or past its "
-        "deadline): the deadline instant itself is overdue."
+        description="Undecided at or past its decision deadline, a review at or past its "
+        "deadline, or a step (assignment, call-back, review, rectification) at or past its due "
+        "time: the deadline instant itself is overdue. slaState is BREACHED whenever this is true."
     )
     def overdue(self) -> bool:
         return deadlines.is_overdue(self, clock.now())
@@ -364,6 +387,34 @@ class ComplaintNode(Node):
             keys=ctx.pending("task_instances"),
         )
         return present_tasks(info, tasks or [])
+
+    @strawberry.field(
+        description="Every clock, oldest first: each decision deadline in force (an extension "
+        "ends the old one as EXTENDED) and each step's due time. 办理时限。"
+    )
+    def deadlines(self, info: ContextInfo) -> list[ComplaintDeadlineNode]:
+        rows = self._with_the_others(info, "complaint_deadlines", loaders.deadlines) or []
+        return [
+            ComplaintDeadlineNode(
+                stage=row.stage,
+                due_at=row.due_at,
+                warn_at=row.warn_at,
+                warned_at=row.warned_at,
+                escalated_at=row.escalated_at,
+                ended_at=row.ended_at,
+                end=row.end,
+            )
+            for row in rows
+        ]
+
+    @strawberry.field(
+        description="The earliest due instant of a clock still running and not yet escalated "
+        "(null: none). 最近到期时间。"
+    )
+    def next_due_at(self, info: ContextInfo) -> dt.datetime | None:
+        rows = self._with_the_others(info, "complaint_deadlines", loaders.deadlines) or []
+        due = [r.due_at for r in rows if r.ended_at is None and r.escalated_at is None]
+        return min(due) if due else None
 
     @strawberry.field(description="The rectification item, when the issue was systemic.")
     def rectification(self, info: ContextInfo) -> RectificationNode | None:

@@ -1,0 +1,271 @@
+"""The complaint clocks' sweep, run by the timers worker (CMP-6): warn, escalate, keep the
+customer informed.
+
+For every running deadline row (:mod:`.deadlines`) whose warning time or due time has come, the
+sweep warns the supervisors (timeline, ``slaState: AT_RISK``, a notification) or escalates the
+breach (``BREACHED``, DEADLINE_MISSED in the timeline, a *supervise the overdue complaint* task,
+a notification) — each once per row, so a breach that spans several steps escalates once. After
+downtime it catches up with one step per row: an escalation without the stale warning, one
+progress update instead of every missed one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, or_, select
+from sqlalchemy.orm import Session
+
+from core import clock
+from resolvers.complaints.commands import add_event, tell
+from resolvers.complaints.deadlines import (
+    PROGRESS_EVERY_DAYS,
+    SUPERVISE_WITHIN_DAYS,
+    last_day,
+    natural_day_deadline,
+    watch,
+)
+from resolvers.shared import unit_of_work
+from resolvers.workflows import run_batches
+from store.complaints import (
+    Complaint,
+    ComplaintDeadline,
+    ComplaintEventKind,
+    CustomerMessageKind,
+    DeadlineEnd,
+    DeadlineStage,
+    SlaState,
+)
+from store.customers import Customer, InformationKind, Notification
+from store.staff import Role, Staff
+from store.workflows import ProcessInstance, ProcessTask, TaskStatus
+from workflows import runtime
+
+# Stages head office works on are supervised there; the others by the branch's supervisors.
+HEAD_OFFICE_STAGES = frozenset(
+    {DeadlineStage.REVIEW_DECISION, DeadlineStage.RECTIFICATION, DeadlineStage.SUPERVISION}
+)
+STAGE_NAMES = {
+    DeadlineStage.DECISION: "处理决定 decision",
+    DeadlineStage.ASSIGNMENT: "指派处理人 assignment",
+    DeadlineStage.CALL_BACK: "回访 call-back",
+    DeadlineStage.REVIEW_REQUEST: "复核申请 review request",
+    DeadlineStage.REVIEW_DECISION: "复核决定 review decision",
+    DeadlineStage.RECTIFICATION: "整改 rectification",
+    DeadlineStage.OTHER_TASK: "办理步骤 step",
+    DeadlineStage.SUPERVISION: "督办 supervision",
+}
+SUPERVISE_ELEMENT = "Task_SuperviseOverdue"
+SUPERVISE_NAME = "Supervise the overdue complaint 督办超期投诉"
+
+
+def _due_condition(now: datetime) -> Any:
+    """A running row whose warning or due time has come, and that has not escalated yet."""
+    return (
+        ComplaintDeadline.ended_at.is_(None),
+        ComplaintDeadline.escalated_at.is_(None),
+        or_(
+            ComplaintDeadline.due_at <= now,
+            (ComplaintDeadline.warned_at.is_(None) & (ComplaintDeadline.warn_at <= now)),
+        ),
+    )
+
+
+def due_complaint_ids(session: Session, now: datetime, limit: int, skip: set[int]) -> list[int]:
+    """Complaints with a clock that needs the sweep at ``now``, their process instances locked
+    up front and skipped while someone else has them (PostgreSQL): the sweep never waits for an
+    instance while it holds the locks of the complaints swept before in its transaction."""
+    due = select(ComplaintDeadline.complaint_id).where(*_due_condition(now))
+    statement = (
+        select(Complaint.id)
+        .join(ProcessInstance, ProcessInstance.id == Complaint.instance_id)
+        .where(Complaint.id.in_(due))
+        .order_by(Complaint.id)
+        .limit(limit)
+    )
+    if skip:
+        statement = statement.where(Complaint.id.not_in(skip))
+    if session.get_bind().dialect.name == "postgresql":
+        statement = statement.with_for_update(skip_locked=True, of=ProcessInstance)
+    return list(session.scalars(statement))
+
+
+def sweep(session: Session, complaint_id: int, now: datetime) -> bool:
+    """Warn, escalate or update the customer for one complaint; False when nothing was due."""
+    complaint = session.get(Complaint, complaint_id)
+    if complaint is None:
+        return False
+    # The API's lock order: the process instance first, then its task and domain rows.
+    instance = runtime.lock_row(session, complaint.instance_id) if complaint.instance_id else None
+    session.refresh(complaint, with_for_update=True)
+    rows = session.scalars(
+        select(ComplaintDeadline)
+        .where(ComplaintDeadline.complaint_id == complaint_id, *_due_condition(now))
+        .order_by(ComplaintDeadline.id)
+        .with_for_update()
+    ).all()
+    changed = False
+    for row in rows:
+        if row.task_id is not None and not _task_open(session, row.task_id):
+            row.ended_at, row.end = now, DeadlineEnd.ENDED
+        elif row.stage is DeadlineStage.PROGRESS:
+            _progress(session, complaint, row, now)
+        elif row.due_at <= now:
+            _escalate(session, complaint, row, instance, now)
+        else:
+            _warn(session, complaint, row, now)
+        changed = True
+    return changed
+
+
+def _task_open(session: Session, task_id: int) -> bool:
+    return session.scalar(select(ProcessTask.status).where(ProcessTask.id == task_id)) == (
+        TaskStatus.OPEN
+    )
+
+
+def _warn(session: Session, complaint: Complaint, row: ComplaintDeadline, now: datetime) -> None:
+    row.warned_at = now
+    if complaint.sla_state is SlaState.ON_TRACK:
+        complaint.sla_state = SlaState.AT_RISK
+    details = {"stage": row.stage.value, "due_at": row.due_at.isoformat()}
+    add_event(session, complaint.id, ComplaintEventKind.DEADLINE_WARNING, None, details)
+    _notify(session, complaint, row, f"将于 {last_day(row.due_at):%Y-%m-%d} 届满 (deadline near)")
+
+
+def _escalate(
+    session: Session,
+    complaint: Complaint,
+    row: ComplaintDeadline,
+    instance: Any,
+    now: datetime,
+) -> None:
+    row.escalated_at = now
+    complaint.sla_state = SlaState.BREACHED
+    kind = (
+        ComplaintEventKind.REVIEW_DEADLINE_MISSED
+        if row.stage is DeadlineStage.REVIEW_DECISION
+        else ComplaintEventKind.DEADLINE_MISSED
+    )
+    details = {"stage": row.stage.value, "due_at": row.due_at.isoformat()}
+    add_event(session, complaint.id, kind, None, details)
+    if instance is not None:
+        role = _supervisor_role(row.stage)
+        due = natural_day_deadline(now, SUPERVISE_WITHIN_DAYS)
+        task = runtime.open_detached_task(
+            session,
+            instance,
+            element_id=SUPERVISE_ELEMENT,
+            name=SUPERVISE_NAME,
+            role=role,
+            branch_id=complaint.branch_id,
+            form_name="supervise_overdue",
+            due_at=due,
+        )
+        if role is Role.BRANCH_SUPERVISOR:  # a branch's supervision left undone goes up, once
+            watch(session, complaint, DeadlineStage.SUPERVISION, task.id, now, due)
+    _notify(session, complaint, row, f"已于 {last_day(row.due_at):%Y-%m-%d} 届满 (deadline missed)")
+
+
+def _supervisor_role(stage: DeadlineStage) -> Role:
+    return Role.HEAD_OFFICE if stage in HEAD_OFFICE_STAGES else Role.BRANCH_SUPERVISOR
+
+
+def _notify(session: Session, complaint: Complaint, row: ComplaintDeadline, what: str) -> None:
+    """The supervisors of the stage hear of it in their notifications, without asking."""
+    role = _supervisor_role(row.stage)
+    staff = select(Staff).where(Staff.active.is_(True))
+    if role is Role.BRANCH_SUPERVISOR:
+        staff = staff.where(Staff.branch_id == complaint.branch_id)
+    recipients = [s.id for s in session.scalars(staff) if role in s.roles]
+    customer_version = session.scalar(
+        select(Customer.version).where(Customer.id == complaint.customer_id)
+    )
+    if not recipients or customer_version is None:
+        return
+    field = "Complaint.decisionDueAt" if row.stage is DeadlineStage.DECISION else "Task.dueAt"
+    summary = f"投诉 {complaint.reference} {STAGE_NAMES[row.stage]}期限{what}"
+    session.execute(
+        insert(Notification),
+        [
+            {
+                "recipient_id": recipient,
+                "customer_id": complaint.customer_id,
+                "customer_version": customer_version,
+                "information_kind": InformationKind.BASIC,
+                "fields": [field],
+                "summary": summary,
+                "created_at": clock.now(),
+                "read_at": None,
+            }
+            for recipient in sorted(recipients)
+        ],
+    )
+
+
+def _progress(
+    session: Session, complaint: Complaint, row: ComplaintDeadline, now: datetime
+) -> None:
+    """One progress update, worded for where the complaint stands; the next one 5 days on
+    (after downtime: one catch-up message, not one per missed update)."""
+    if complaint.decided_at is not None:
+        row.ended_at, row.end = now, DeadlineEnd.ENDED
+        return
+    step = timedelta(days=PROGRESS_EVERY_DAYS)
+    while row.due_at <= now:
+        row.due_at += step
+    row.warn_at = row.due_at
+    last = last_day(complaint.decision_due_at)
+    if now < complaint.decision_due_at:
+        text = (
+            f"您的投诉（编号 {complaint.reference}）正在处理中，"
+            f"我行将最迟于 {last:%Y-%m-%d} 作出处理决定。"
+        )
+    else:
+        text = (
+            f"您的投诉（编号 {complaint.reference}）仍在处理中。处理期限已于 {last:%Y-%m-%d} "
+            "届满，我行深表歉意，已督办加快处理，将尽快告知处理决定。"
+        )
+    tell(session, complaint, CustomerMessageKind.PROGRESS, text)
+    add_event(session, complaint.id, ComplaintEventKind.PROGRESS_UPDATE_SENT, None)
+
+
+# --- the worker's run ---------------------------------------------------------------------------
+
+
+class _NothingDue(Exception):
+    """Nothing was due after all: the step is undone, and writes no entry."""
+
+
+def sweep_step(session: Session, complaint_id: int, now: datetime) -> bool:
+    """One complaint's sweep as a unit of work of the timers worker (a savepoint)."""
+
+    def act(s: Session) -> bool:
+        if not sweep(s, complaint_id, now):
+            raise _NothingDue
+        return True
+
+    try:
+        return unit_of_work.run(
+            session, unit_of_work.WORKER, unit_of_work.TIMERS, "timer:deadlines", act, nested=True
+        )
+    except _NothingDue:
+        return False
+
+
+def run_due(
+    session_scope: Callable[[], Any], now: datetime, limit: int = 10_000, batch: int = 10
+) -> tuple[int, int]:
+    """Sweep up to ``limit`` complaints whose clocks are due, ``batch`` per transaction; a
+    failing complaint is logged and retried on the next run. Returns (swept, failed)."""
+    return run_batches(
+        session_scope,
+        now,
+        limit,
+        batch,
+        due_complaint_ids,
+        lambda session, complaint_id: sweep_step(session, complaint_id, now),
+        "complaint",
+    )
