@@ -9,6 +9,7 @@ rectification. Every step lands in the complaint's timeline.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -45,7 +46,7 @@ from store.complaints import (
     Rectification,
     SlaState,
 )
-from store.staff import Role, Staff
+from store.staff import Branch, Role, Staff
 from store.workflows import ProcessInstance, ProcessTask
 from workflows.operations import OperationCall, OperationSet, Parameter, ProcessRules
 
@@ -181,6 +182,69 @@ class Recusal:
 
     def hidden(self, staff: Staff) -> ColumnElement[bool]:
         return _recused_tasks(staff)
+
+    def route(self, session: Session, instance: ProcessInstance, task: ProcessTask) -> None:
+        """The handler's tasks of a complaint about the customer's own branch go to the
+        superior unit: everyone of the branch is recused from them, so nobody there could
+        take them (nor be given them)."""
+        complaint = _of_instance(session, instance)
+        if (
+            complaint is not None
+            and task.candidate_role == Role.COMPLAINT_HANDLER
+            and task.branch_id is not None
+            and task.branch_id == complaint.complained_branch_id
+        ):
+            task.branch_id = superior_unit(session, task.branch_id) or task.branch_id
+
+    def handed_over(
+        self,
+        session: Session,
+        instance: ProcessInstance,
+        task: ProcessTask,
+        staff: Staff,
+        actor: Staff,
+    ) -> Callable[[dict[str, Any]], None] | None:
+        """Whoever holds a handler's task is the complaint's handler (one place says who):
+        the complaint, its timeline and the process data naming the decision's assignee."""
+        complaint = _of_instance(session, instance)
+        if complaint is None or task.candidate_role != Role.COMPLAINT_HANDLER:
+            return None
+        if complaint.handler_id == staff.id:
+            return None
+        previous = session.get(Staff, complaint.handler_id) if complaint.handler_id else None
+        complaint.handler_id = staff.id
+        add_event(
+            session,
+            complaint.id,
+            ComplaintEventKind.HANDLER_ASSIGNED,
+            actor,
+            {
+                "handler": staff.employee_no,
+                "previous": previous.employee_no if previous else None,
+                "task": task.element_id,
+            },
+        )
+
+        def follow(data: dict[str, Any]) -> None:
+            # A new dict: the tasks that ran may share the old one, and keep it as it was.
+            assignment = data.get("assignment")
+            if isinstance(assignment, dict):
+                data["assignment"] = {**assignment, "handler_id": staff.id}
+
+        return follow
+
+
+def superior_unit(session: Session, branch_id: int) -> int | None:
+    """The unit above a branch: its parent, else head office (None: the branch is head office).
+
+    Head office is the branch whose staff hold the head-office role.
+    """
+    branch = session.get(Branch, branch_id)
+    if branch is not None and branch.parent_id is not None:
+        return branch.parent_id
+    holders = session.execute(select(Staff.branch_id, Staff.roles).order_by(Staff.branch_id))
+    head_office = next((b for b, roles in holders if Role.HEAD_OFFICE in roles), None)
+    return head_office if head_office != branch_id else None
 
 
 def _of_instance(session: Session, instance: ProcessInstance) -> Complaint | None:
