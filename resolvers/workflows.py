@@ -342,6 +342,8 @@ def complete_task(
     if task.assignee_id is None and not _may_take(task, actor):
         raise ForbiddenError("only a candidate of this task may complete it")
     guard_task(session, task, actor)
+    if task.assignee_id is None:  # doing an unassigned task takes it, as a claim would
+        _hand_over(session, instance, task, actor, actor)
     prefix, _, record_id = instance.business_key.partition(":")
     if prefix in _listeners:
         _listeners[prefix](session, int(record_id), task, actor, data)

@@ -104,6 +104,21 @@ def test_cmp2_claiming_the_investigation_makes_the_claimant_the_handler(
     assert backend.gql(TASK, {"id": decision})["task"]["assignee"]["employeeNo"] == "CH0001"
 
 
+@pytest.mark.usefixtures("restore_original")
+def test_cmp2_completing_an_unassigned_investigation_makes_the_candidate_the_handler(
+    backend: Backend,
+) -> None:
+    """Doing the unassigned investigation without claiming it first takes it as well: the
+    decision goes to CH0001, who did the investigation, not to SH01CH01."""
+    assert _deploy(backend, UNASSIGNED)["errors"] == []
+    complaint = submit(backend, _customer(backend), complainedStaff="GZ01RM01")
+    assign(backend, complaint)
+    do(backend, "CH0001", complaint, "Task_Investigate", investigation())
+    _followed(backend, complaint, "CH0001", "SH01CH01")
+    decision = task_of(backend, "CH0001", complaint, "Task_DecisionNotice")
+    assert backend.gql(TASK, {"id": decision})["task"]["assignee"]["employeeNo"] == "CH0001"
+
+
 @pytest.fixture
 def bj01_under_sh01(backend: Backend) -> Iterator[None]:
     """BJ01 reports to SH01 (its parent branch) for the test."""
