@@ -154,10 +154,18 @@ def test_cmp2_a_complaint_about_the_branch_is_handled_by_its_parent_branch(
         REASSIGN, {"i": {"id": task, "assignee": "SH01CH01"}}, staff="SUP0001"
     ).json()
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    # SH01's supervisor finds the task on the complaint, though the customer is not theirs.
+    current = backend.gql(
+        "query($id: ID!) { complaint(id: $id) { currentTasks { id elementId } } }",
+        {"id": complaint["id"]},
+        staff="SH01SUP01",
+    )["complaint"]["currentTasks"]
+    assert [t["id"] for t in current if t["elementId"] == "Task_Investigate"] == [task]
     _reassign(backend, "SH01SUP01", task, "SH01CH01")
     _followed(backend, complaint, "SH01CH01", "GZ01CH01")
     do(backend, "SH01CH01", complaint, "Task_Investigate", investigation())
     do(backend, "SH01CH01", complaint, "Task_DecisionNotice", DECISION)
+    assert not _sees(backend, "SH01SUP01", complaint)  # nothing of it waits at SH01 now
 
 
 @pytest.mark.usefixtures("restore_original", "bj01_under_sh01")

@@ -187,13 +187,10 @@ class Recusal:
         """The handler's tasks of a complaint about the customer's own branch go to the
         superior unit: everyone of the branch is recused from them, so nobody there could
         take them (nor be given them)."""
+        if task.candidate_role != Role.COMPLAINT_HANDLER or task.branch_id is None:
+            return
         complaint = _of_instance(session, instance)
-        if (
-            complaint is not None
-            and task.candidate_role == Role.COMPLAINT_HANDLER
-            and task.branch_id is not None
-            and task.branch_id == complaint.complained_branch_id
-        ):
+        if complaint is not None and task.branch_id == complaint.complained_branch_id:
             task.branch_id = superior_unit(session, task.branch_id) or task.branch_id
 
     def handed_over(
@@ -206,10 +203,10 @@ class Recusal:
     ) -> Callable[[dict[str, Any]], None] | None:
         """Whoever holds a handler's task is the complaint's handler (one place says who):
         the complaint, its timeline and the process data naming the decision's assignee."""
-        complaint = _of_instance(session, instance)
-        if complaint is None or task.candidate_role != Role.COMPLAINT_HANDLER:
+        if task.candidate_role != Role.COMPLAINT_HANDLER:
             return None
-        if complaint.handler_id == staff.id:
+        complaint = _of_instance(session, instance)
+        if complaint is None or complaint.handler_id == staff.id:
             return None
         previous = session.get(Staff, complaint.handler_id) if complaint.handler_id else None
         complaint.handler_id = staff.id
