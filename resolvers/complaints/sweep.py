@@ -30,6 +30,7 @@ from resolvers.complaints.deadlines import (
 from resolvers.shared import unit_of_work
 from resolvers.workflows import run_batches
 from store.complaints import (
+    ENDED_STATUSES,
     Complaint,
     ComplaintDeadline,
     ComplaintEventKind,
@@ -81,7 +82,7 @@ def due_complaint_ids(session: Session, now: datetime, limit: int, skip: set[int
     statement = (
         select(Complaint.id)
         .join(ProcessInstance, ProcessInstance.id == Complaint.instance_id)
-        .where(Complaint.id.in_(due))
+        .where(Complaint.id.in_(due), Complaint.status.not_in(ENDED_STATUSES))
         .order_by(Complaint.id)
         .limit(limit)
     )
@@ -100,6 +101,8 @@ def sweep(session: Session, complaint_id: int, now: datetime) -> bool:
     # The API's lock order: the process instance first, then its task and domain rows.
     instance = runtime.lock_row(session, complaint.instance_id) if complaint.instance_id else None
     session.refresh(complaint, with_for_update=True)
+    if complaint.status in ENDED_STATUSES:
+        return False  # ended while the sweep waited for it: nothing follows (CMP-7)
     rows = session.scalars(
         select(ComplaintDeadline)
         .where(ComplaintDeadline.complaint_id == complaint_id, *_due_condition(now))
