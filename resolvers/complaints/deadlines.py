@@ -33,11 +33,14 @@ from store.complaints import (
     ComplaintEventKind,
     ComplaintStatus,
     Complexity,
+    CustomerMessage,
+    CustomerMessageKind,
     DeadlineEnd,
     DeadlineStage,
     Rectification,
     SlaState,
 )
+from store.outbox import OutboxMessage
 from store.workflows import ProcessInstance, ProcessTask, TaskStatus
 from workflows import runtime
 
@@ -271,7 +274,9 @@ def task_due(session: Session, complaint: Complaint, task: ProcessTask) -> datet
     if stage is DeadlineStage.CALL_BACK:
         return natural_day_deadline(decided, CALL_BACK_WITHIN_DAYS)
     if stage is DeadlineStage.REVIEW_REQUEST:
-        return natural_day_deadline(decided, REVIEW_REQUEST_DAYS)
+        # Before the notice arrives the window has not started: the earliest it can end.
+        window = review_window_end(session, complaint.id)
+        return window or natural_day_deadline(decided, REVIEW_REQUEST_DAYS)
     if stage is DeadlineStage.REVIEW_DECISION:
         return complaint.review_due_at or natural_day_deadline(now, REVIEW_DECISION_DAYS)
     if stage is DeadlineStage.RECTIFICATION:
@@ -295,6 +300,36 @@ def rectification_due(session: Session, complaint_id: int, now: datetime) -> dat
     if item is not None and item.due_at is not None:
         return item.due_at
     return natural_day_deadline(item.raised_at if item else now, RECTIFY_WITHIN_DAYS)
+
+
+def notice_delivered_at(session: Session, complaint_id: int) -> datetime | None:
+    """When the latest decision notice reached the customer (None: not yet): the review
+    window counts from it (CMP-4).
+
+    A notice told before the outbox existed counted as delivered when it was recorded.
+    """
+    found = session.execute(
+        select(CustomerMessage.outbox_id, CustomerMessage.sent_at, OutboxMessage.delivered_at)
+        .outerjoin(OutboxMessage, OutboxMessage.id == CustomerMessage.outbox_id)
+        .where(
+            CustomerMessage.complaint_id == complaint_id,
+            CustomerMessage.kind == CustomerMessageKind.DECISION_NOTICE.value,
+        )
+        .order_by(CustomerMessage.id.desc())
+        .limit(1)
+    ).first()
+    if found is None:
+        return None
+    outbox_id, told_at, delivered_at = found
+    return told_at if outbox_id is None else delivered_at
+
+
+def review_window_end(session: Session, complaint_id: int) -> datetime | None:
+    """The instant the customer's review window closes: 30 natural days from the delivery of
+    the decision notice, at Beijing midnight (None: the notice has not reached them yet). The
+    call-back's answer, the review request's due time and its refusal all read it here."""
+    received = notice_delivered_at(session, complaint_id)
+    return None if received is None else natural_day_deadline(received, REVIEW_REQUEST_DAYS)
 
 
 def sync_task_clocks(session: Session, complaint_id: int, instance: ProcessInstance) -> None:
