@@ -154,9 +154,11 @@ def _escalate(
     )
     details = {"stage": row.stage.value, "due_at": row.due_at.isoformat()}
     add_event(session, complaint.id, kind, None, details)
+    role = _supervisor_role(row.stage)
     if instance is not None:
-        role = _supervisor_role(row.stage)
         due = natural_day_deadline(now, SUPERVISE_WITHIN_DAYS)
+        # Recusal: a branch whose only supervisor is the person complained about is
+        # supervised by head office.
         task = runtime.open_detached_task(
             session,
             instance,
@@ -166,20 +168,32 @@ def _escalate(
             branch_id=complaint.branch_id,
             form_name="supervise_overdue",
             due_at=due,
+            fallback_role=Role.HEAD_OFFICE,
         )
+        role = Role(task.candidate_role)
         if role is Role.BRANCH_SUPERVISOR:  # a branch's supervision left undone goes up, once
             watch(session, complaint, DeadlineStage.SUPERVISION, task.id, now, due)
-    _notify(session, complaint, row, f"已于 {last_day(row.due_at):%Y-%m-%d} 届满 (deadline missed)")
+    missed = f"已于 {last_day(row.due_at):%Y-%m-%d} 届满 (deadline missed)"
+    _notify(session, complaint, row, missed, role)
 
 
 def _supervisor_role(stage: DeadlineStage) -> Role:
     return Role.HEAD_OFFICE if stage in HEAD_OFFICE_STAGES else Role.BRANCH_SUPERVISOR
 
 
-def _notify(session: Session, complaint: Complaint, row: ComplaintDeadline, what: str) -> None:
-    """The supervisors of the stage hear of it in their notifications, without asking."""
-    role = _supervisor_role(row.stage)
+def _notify(
+    session: Session,
+    complaint: Complaint,
+    row: ComplaintDeadline,
+    what: str,
+    role: Role | None = None,
+) -> None:
+    """The supervisors of the stage (``role``: those the supervise task went to) hear of it in
+    their notifications, without asking — never the person the complaint is about."""
+    role = role or _supervisor_role(row.stage)
     staff = select(Staff).where(Staff.active.is_(True))
+    if complaint.complained_staff_id is not None:
+        staff = staff.where(Staff.id != complaint.complained_staff_id)
     if role is Role.BRANCH_SUPERVISOR:
         staff = staff.where(Staff.branch_id == complaint.branch_id)
     recipients = [s.id for s in session.scalars(staff) if role in s.roles]
