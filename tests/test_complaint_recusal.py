@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from core import clock
-
 from store.staff import Staff
 from tests.complaint_steps import (
     DECISION,
