@@ -12,7 +12,6 @@ from typing import Any
 from core import clock
 from tests.complaint_steps import (
     DECISION,
-    TASKS,
     assign,
     bj_customer,
     complaint_pk,
@@ -20,6 +19,7 @@ from tests.complaint_steps import (
     decide_and_call_back,
     do,
     fire_timers,
+    inbox_of,
     investigation,
     kinds,
     on_the_spot,
@@ -27,7 +27,6 @@ from tests.complaint_steps import (
     submit,
     systemic,
     task_of,
-    tasks_of,
 )
 from tests.conftest import Backend
 from tests.test_workflows import ORIGINAL, _deploy, restore_original
@@ -57,14 +56,7 @@ def _steps(state: dict[str, Any], kind: str) -> list[dict[str, Any]]:
 
 
 def _supervise_tasks(backend: Backend, staff: str, complaint: dict[str, Any]) -> list[str]:
-    key = f"complaint:{complaint_pk(backend, complaint)}"
-    edges = backend.gql(TASKS, tasks_of("complaint"), staff=staff)["myTasks"]["edges"]
-    return [
-        e["node"]["id"]
-        for e in edges
-        if e["node"]["elementId"] == SUPERVISE
-        and e["node"]["processInstance"]["businessKey"] == key
-    ]
+    return [task for task, element in inbox_of(backend, staff, complaint) if element == SUPERVISE]
 
 
 def _notifications(backend: Backend, staff: str, reference: str) -> list[str]:

@@ -18,10 +18,10 @@ from tests.complaint_steps import (
     DECISION,
     TASKS,
     assign,
-    complaint_pk,
     complete,
     do,
     fire_timers,
+    inbox_of,
     investigation,
     kinds,
     read,
@@ -53,11 +53,7 @@ def _errors(payload: dict[str, Any]) -> list[tuple[list[str], str, str | None]]:
 
 
 def _inbox(backend: Backend, staff: str, complaint: dict[str, Any]) -> list[str]:
-    key = f"complaint:{complaint_pk(backend, complaint)}"
-    edges = backend.gql(TASKS, tasks_of("complaint"), staff=staff)["myTasks"]["edges"]
-    return [
-        e["node"]["elementId"] for e in edges if e["node"]["processInstance"]["businessKey"] == key
-    ]
+    return [element for _id, element in inbox_of(backend, staff, complaint)]
 
 
 def test_cmp4_reassigning_the_investigation_to_the_person_complained_about_is_refused(
@@ -295,11 +291,5 @@ def test_cmp4_the_supervisor_complained_about_does_not_supervise_their_overdue_c
     assert SUPERVISE not in _inbox(backend, "SUP0001", about_sup)
     assert _inbox(backend, "BJ01SUP01", about_sup).count(SUPERVISE) == 1
     assert SUPERVISE not in _inbox(backend, "HO0001", about_sup)
-    (task,) = [
-        e["node"]["id"]
-        for e in backend.gql(TASKS, tasks_of("complaint"), staff="HO0001")["myTasks"]["edges"]
-        if e["node"]["elementId"] == SUPERVISE
-        and e["node"]["processInstance"]["businessKey"]
-        == f"complaint:{complaint_pk(backend, alone)}"
-    ]
+    task = task_of(backend, "HO0001", alone, SUPERVISE)
     assert complete(backend, "HO0001", task, {"action": "总行督办：另行指派处理人"}) == []
