@@ -27,6 +27,8 @@ class OutboxStatus(StrEnum):
     DELIVERED = "DELIVERED"
     # Refused by the channel, out of retries, or no address for the channel.
     FAILED = "FAILED"
+    # Never sent: the complaint it was about ended first (withdrawn, merged).
+    CANCELLED = "CANCELLED"
 
 
 class OutboxMessage(Base):

@@ -80,19 +80,28 @@ def submit(
 
 def task_of(backend: Backend, staff: str, complaint: dict[str, Any], element: str) -> str:
     """The id of the open task ``element`` of this complaint in ``staff``'s inbox."""
+    found = inbox_of(backend, staff, complaint)
+    for task_id, element_id in found:
+        if element_id == element:
+            return task_id
+    key = f"complaint:{complaint_pk(backend, complaint)}"
+    raise AssertionError(f"{staff} has no {element} for {key}, only {[e for _, e in found]}")
+
+
+def inbox_of(backend: Backend, staff: str, complaint: dict[str, Any]) -> list[tuple[str, str]]:
+    """The (id, element) of every open task of this complaint in ``staff``'s inbox."""
     key = f"complaint:{complaint_pk(backend, complaint)}"
     variables: dict[str, Any] = tasks_of("complaint")
-    seen: list[str] = []
+    found: list[tuple[str, str]] = []
     while True:  # page through: a long suite leaves many open tasks in one inbox
         page = backend.gql(TASKS, variables, staff=staff)["myTasks"]
-        for edge in page["edges"]:
-            node = edge["node"]
-            if node["processInstance"]["businessKey"] == key:
-                if node["elementId"] == element:
-                    return str(node["id"])
-                seen.append(node["elementId"])
+        found += [
+            (str(edge["node"]["id"]), edge["node"]["elementId"])
+            for edge in page["edges"]
+            if edge["node"]["processInstance"]["businessKey"] == key
+        ]
         if not page["pageInfo"]["hasNextPage"]:
-            raise AssertionError(f"{staff} has no {element} for {key}, only {seen}")
+            return found
         variables["after"] = page["pageInfo"]["endCursor"]
 
 

@@ -12,7 +12,6 @@ from typing import Any
 from core import clock
 from tests.complaint_steps import (
     DECISION,
-    TASKS,
     assign,
     bj_customer,
     complaint_pk,
@@ -20,13 +19,14 @@ from tests.complaint_steps import (
     decide_and_call_back,
     do,
     fire_timers,
+    inbox_of,
     investigation,
     kinds,
     on_the_spot,
     read,
     submit,
+    systemic,
     task_of,
-    tasks_of,
 )
 from tests.conftest import Backend
 from tests.test_workflows import ORIGINAL, _deploy, restore_original
@@ -56,14 +56,7 @@ def _steps(state: dict[str, Any], kind: str) -> list[dict[str, Any]]:
 
 
 def _supervise_tasks(backend: Backend, staff: str, complaint: dict[str, Any]) -> list[str]:
-    key = f"complaint:{complaint_pk(backend, complaint)}"
-    edges = backend.gql(TASKS, tasks_of("complaint"), staff=staff)["myTasks"]["edges"]
-    return [
-        e["node"]["id"]
-        for e in edges
-        if e["node"]["elementId"] == SUPERVISE
-        and e["node"]["processInstance"]["businessKey"] == key
-    ]
+    return [task for task, element in inbox_of(backend, staff, complaint) if element == SUPERVISE]
 
 
 def _notifications(backend: Backend, staff: str, reference: str) -> list[str]:
@@ -230,16 +223,18 @@ def test_cmp6_a_breach_escalates_once_whatever_steps_it_spans(backend: Backend) 
 
 def test_cmp6_call_back_review_and_rectification_have_clocks(backend: Backend) -> None:
     """The call-back (7 days), the review decision (30 days from the request) and the
-    rectification item (30 days) are due at Beijing midnight; each breach gets a supervise
-    task — the review's and the rectification's at head office."""
+    rectification item (the deadline the investigation gave it) are due at Beijing midnight;
+    each breach gets a supervise task — the review's and the rectification's at head office."""
     called = submit(backend, bj_customer(backend))
     assign(backend, called)
-    do(backend, "SH01CH01", called, "Task_Investigate", investigation(systemic=True))
+    given = clock.today() + timedelta(days=20)
+    do(backend, "SH01CH01", called, "Task_Investigate", systemic())
     do(backend, "SH01CH01", called, "Task_DecisionNotice", DECISION)
     state = read(backend, called)
     call_back_due = _deadline(_at(state["decidedAt"]), 7)
     assert _task_due(state, "Task_CallBack") == call_back_due
     rectify_due = _task_due(state, "Task_Rectify")
+    assert rectify_due == clock.end_of_business_day(given)  # the day given, to its midnight
     fire_timers(backend, call_back_due - SECOND)
     assert "DEADLINE_MISSED" not in kinds(read(backend, called))
     fire_timers(backend, call_back_due)
@@ -247,6 +242,8 @@ def test_cmp6_call_back_review_and_rectification_have_clocks(backend: Backend) -
     assert [s["stage"] for s in _steps(state, "DEADLINE_MISSED")] == ["CALL_BACK"]
     (supervise,) = _supervise_tasks(backend, "SUP0001", called)
     assert complete(backend, "SUP0001", supervise, {"action": "已督促客户经理回访"}) == []
+    fire_timers(backend, rectify_due - SECOND)
+    assert [s["stage"] for s in _steps(read(backend, called), "DEADLINE_MISSED")] == ["CALL_BACK"]
     fire_timers(backend, rectify_due)
     state = read(backend, called)
     assert [s["stage"] for s in _steps(state, "DEADLINE_MISSED")] == ["CALL_BACK", "RECTIFICATION"]
@@ -325,26 +322,32 @@ def _extend_by(xml: str, days: str) -> str:
 def test_cmp3_sixty_days_need_a_recorded_head_office_approval_whatever_the_diagram(
     backend: Backend, restore_original: None
 ) -> None:
-    """A diagram that extends to 60 days without the approval step, or to 90, deploys — and the
-    operation refuses it at run time with a typed error; nothing moves."""
-    for days, code in (("60", "EXTENSION_NOT_APPROVED"), ("90", "INVALID_EXTENSION")):
-        assert _deploy(backend, _extend_by(ORIGINAL, days))["errors"] == []
-        complaint = submit(backend, bj_customer(backend))
-        assign(backend, complaint)
-        task = task_of(backend, "SH01CH01", complaint, "Task_Investigate")
-        errors = complete(
-            backend,
-            "SH01CH01",
-            task,
-            investigation(complexity="COMPLEX", extension_reason="需调取外部机构资料"),
-        )
-        assert [(e["field"], e["complaintCode"]) for e in errors] == [(["data", "days"], code)]
-        assert "90" not in errors[0]["message"]
-        state = read(backend, complaint)
-        assert state["complexity"] == "STANDARD" and _at(state["decisionDueAt"]) == _at(
-            complaint["decisionDueAt"]
-        )
-        assert task_of(backend, "SH01CH01", complaint, "Task_Investigate") == task
+    """A diagram that extends to 60 days without the approval step deploys (60 is a valid
+    extension) — and the operation refuses it at run time with a typed error; nothing moves.
+    90 days never deploy (PARAMETER_INVALID, naming the element)."""
+    (refused,) = _deploy(backend, _extend_by(ORIGINAL, "90"))["errors"]
+    assert (refused["field"], refused["code"]) == (
+        ["bpmn", "Task_ExtendComplex"],
+        "PARAMETER_INVALID",
+    )
+    assert _deploy(backend, _extend_by(ORIGINAL, "60"))["errors"] == []
+    complaint = submit(backend, bj_customer(backend))
+    assign(backend, complaint)
+    task = task_of(backend, "SH01CH01", complaint, "Task_Investigate")
+    errors = complete(
+        backend,
+        "SH01CH01",
+        task,
+        investigation(complexity="COMPLEX", extension_reason="需调取外部机构资料"),
+    )
+    assert [(e["field"], e["complaintCode"]) for e in errors] == [
+        (["data", "days"], "EXTENSION_NOT_APPROVED")
+    ]
+    state = read(backend, complaint)
+    assert state["complexity"] == "STANDARD" and _at(state["decisionDueAt"]) == _at(
+        complaint["decisionDueAt"]
+    )
+    assert task_of(backend, "SH01CH01", complaint, "Task_Investigate") == task
 
 
 def test_cmp3_sixty_days_with_head_office_approval_end_on_day_60_and_the_customer_is_told(

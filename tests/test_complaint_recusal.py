@@ -7,18 +7,21 @@ call-back's assignee. Each path is refused (or rerouted) by the one rule, with n
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
+from core import clock
 from store.staff import Staff
 from tests.complaint_steps import (
     DECISION,
     TASKS,
     assign,
-    complaint_pk,
     complete,
     do,
+    fire_timers,
+    inbox_of,
     investigation,
     kinds,
     read,
@@ -50,11 +53,7 @@ def _errors(payload: dict[str, Any]) -> list[tuple[list[str], str, str | None]]:
 
 
 def _inbox(backend: Backend, staff: str, complaint: dict[str, Any]) -> list[str]:
-    key = f"complaint:{complaint_pk(backend, complaint)}"
-    edges = backend.gql(TASKS, tasks_of("complaint"), staff=staff)["myTasks"]["edges"]
-    return [
-        e["node"]["elementId"] for e in edges if e["node"]["processInstance"]["businessKey"] == key
-    ]
+    return [element for _id, element in inbox_of(backend, staff, complaint)]
 
 
 def test_cmp4_reassigning_the_investigation_to_the_person_complained_about_is_refused(
@@ -266,3 +265,35 @@ def test_cmp4_a_diagram_without_the_handler_as_assignee_still_keeps_the_unit_out
         claimed = backend.gql(CLAIM, {"i": {"id": task}}, staff=handler)["claimTask"]
         assert _errors(claimed) == [(["id"], "DOMAIN_RULE", "HANDLER_CONFLICT")], handler
     assert backend.gql(TASK, {"id": task})["task"] == {"status": "OPEN", "assignee": None}
+
+
+SUPERVISE = "Task_SuperviseOverdue"
+
+
+def _assignment_due(complaint: dict[str, Any]) -> datetime:
+    accepted = datetime.fromisoformat(complaint["acceptedAt"])
+    return clock.end_of_business_day(clock.business_date(accepted) + timedelta(days=1))
+
+
+def test_cmp4_the_supervisor_complained_about_does_not_supervise_their_overdue_complaint(
+    backend: Backend,
+) -> None:
+    """The clocks' supervise task (opened by the code, not the diagram) obeys recusal too: a
+    complaint about SH01's only supervisor, left unassigned past its day, is supervised by head
+    office; in BJ01 the other supervisor takes it, never SUP0001, the person complained about."""
+    manager = backend.gql("{ me { id } }", staff="SH01RM01")["me"]["id"]
+    customer = create_customer(
+        backend, relationshipManager=manager, branch=branch_id(backend, "SH01SUP01")
+    )
+    alone = submit(backend, customer, staff="SH01RM01", complainedStaff="SH01SUP01")
+    about_sup = submit(backend, _customer(backend), complainedStaff="SUP0001")
+    fire_timers(backend, _assignment_due(read(backend, alone)) - timedelta(seconds=1))
+    assert SUPERVISE not in _inbox(backend, "HO0001", alone)
+    fire_timers(backend, max(_assignment_due(read(backend, c)) for c in (alone, about_sup)))
+    assert SUPERVISE not in _inbox(backend, "SH01SUP01", alone)
+    assert _inbox(backend, "HO0001", alone).count(SUPERVISE) == 1
+    assert SUPERVISE not in _inbox(backend, "SUP0001", about_sup)
+    assert _inbox(backend, "BJ01SUP01", about_sup).count(SUPERVISE) == 1
+    assert SUPERVISE not in _inbox(backend, "HO0001", about_sup)
+    task = task_of(backend, "HO0001", alone, SUPERVISE)
+    assert complete(backend, "HO0001", task, {"action": "总行督办：另行指派处理人"}) == []

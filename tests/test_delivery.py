@@ -709,3 +709,30 @@ def test_cmp3_smtp_settings_are_checked_naming_the_variable(tmp_path: Path) -> N
     ).smtp
     assert smtp is not None and (smtp.port, smtp.starttls, smtp.user) == (587, True, "kehu")
     assert "secret" not in repr(smtp)
+
+
+WITHDRAW = """mutation($input: WithdrawComplaintInput!) { withdrawComplaint(input: $input) {
+    complaint { status } errors { field code } } }"""
+
+
+def test_cmp7_a_withdrawn_complaints_waiting_messages_are_cancelled_not_sent(
+    backend: Backend,
+) -> None:
+    """The acknowledgement still waited for an SMS gateway when the customer withdrew: it is
+    CANCELLED, and the gateway plugged in afterwards never sends it (nothing follows an ended
+    complaint); a message the channel already took still gets its delivery report."""
+    sent = investigated(backend)
+    gateway = SmsGateway()
+    run_once(backend.engine, clock.now() + timedelta(minutes=1), senders={"SMS": gateway})
+    waiting = submit(backend, email_customer(backend))
+    assert message(messages_of(backend, waiting), "ACKNOWLEDGEMENT")["deliveryStatus"] == "QUEUED"
+    for complaint in (waiting, sent):
+        done = backend.gql(
+            WITHDRAW, {"input": {"id": complaint["id"], "reason": "客户已与网点协商解决"}}
+        )["withdrawComplaint"]
+        assert (done["errors"], done["complaint"]["status"]) == ([], "WITHDRAWN")
+    run_once(backend.engine, clock.now() + timedelta(minutes=2), senders={"SMS": gateway})
+    assert [m for m in gateway.sent if waiting["reference"] in m.subject] == []
+    ack = message(messages_of(backend, waiting), "ACKNOWLEDGEMENT")
+    assert (ack["deliveryStatus"], ack["proofOfDelivery"]) == ("CANCELLED", None)
+    assert message(messages_of(backend, sent), "ACKNOWLEDGEMENT")["deliveryStatus"] == "DELIVERED"

@@ -265,19 +265,20 @@ def _migrate(backend: Backend) -> Call:
 
 
 def _retry_incident(backend: Backend) -> Call:
-    """An incident opened by a failing progress message (the operation fixed again after)."""
+    """An incident opened by a failing automatic step — recording the handler after the
+    assignment (the operation fixed again after). Progress updates are the clocks' code now, no
+    diagram step, so they open no incident."""
     complaint = submit(backend, _rm_customer(backend))
-    assign(backend, complaint)
-    original = operations._REGISTRY["notify_progress"]
+    original = operations._REGISTRY["assign_handler"]
 
     def broken(_call: operations.OperationCall) -> dict[str, Any]:
-        raise ConnectionError("SMS gateway down")
+        raise ConnectionError("directory down")
 
-    operations._REGISTRY["notify_progress"] = (broken, original[1])
+    operations._REGISTRY["assign_handler"] = (broken, original[1])
     try:
-        fire_timers(backend, clock.now() + timedelta(days=5, minutes=5))
+        assign(backend, complaint)
     finally:
-        operations._REGISTRY["notify_progress"] = original
+        operations._REGISTRY["assign_handler"] = original
     key = f"complaint:{complaint_pk(backend, complaint)}"
     edges = backend.gql(
         "{ processIncidents(first: 100) { edges { node { id instance { businessKey } } } } }",

@@ -156,8 +156,18 @@ def open_detached_task(
     branch_id: int | None,
     form_name: str,
     due_at: datetime | None,
+    fallback_role: str | None = None,
 ) -> ProcessTask:
-    """A user task opened by the code, not by the diagram (completed like any other)."""
+    """A user task opened by the code, not by the diagram (completed like any other).
+
+    The domain's guard holds it like any task (inbox, claim, reassign, complete); when it keeps
+    every active holder of ``role`` in the lane from the task (a branch's only supervisor is the
+    person complained about), the task opens for ``fallback_role`` instead, so someone can do it.
+    """
+    if fallback_role is not None and not _lane_has_someone(
+        session, instance, role, branch_id, form_name
+    ):
+        role = fallback_role
     row = ProcessTask(
         instance_id=instance.id,
         spiff_task_id=DETACHED + uuid4().hex[: 36 - len(DETACHED)],
@@ -174,6 +184,29 @@ def open_detached_task(
     session.add(row)
     session.flush()
     return row
+
+
+def _lane_has_someone(
+    session: Session, instance: ProcessInstance, role: str, branch_id: int | None, form_name: str
+) -> bool:
+    """Whether an active holder of ``role`` in the lane may hold a task of ``form_name`` under
+    the domain's guard (no guard: anyone of the role)."""
+    guard = guard_of(instance)
+    probe = ProcessTask(
+        instance_id=instance.id,
+        candidate_role=role,
+        branch_id=None if role in BANK_WIDE_ROLES else branch_id,
+        form_name=form_name,
+    )
+    staff = select(Staff).where(Staff.active.is_(True))
+    if probe.branch_id is not None:
+        staff = staff.where(Staff.branch_id == probe.branch_id)
+    for person in session.scalars(staff):
+        if role in person.roles and (
+            guard is None or guard.refusal(session, instance, probe, person) is None
+        ):
+            return True
+    return False
 
 
 def find_latest_version(session: Session, process_key: str) -> ProcessVersion | None:

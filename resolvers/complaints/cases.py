@@ -27,12 +27,14 @@ from resolvers.complaints.deadlines import (
     DECISION_DAYS,
     MAX_PAUSED_DAYS,
     decision_deadline,
+    end_all,
     last_day,
     pause_latest_end,
     paused_natural_days,
     postpone,
 )
 from resolvers.complaints.statistics import unit_of
+from resolvers.outbox import commands as outbox
 from resolvers.shared import validation
 from store.complaints import (
     ENDED_STATUSES,
@@ -41,6 +43,7 @@ from store.complaints import (
     ComplaintEventKind,
     ComplaintPause,
     ComplaintStatus,
+    CustomerMessage,
     CustomerMessageKind,
     PauseReason,
     Rectification,
@@ -91,9 +94,20 @@ def _open(complaint: Complaint, field: str) -> None:
 
 
 def _end(session: Session, complaint: Complaint, actor: Staff, status: ComplaintStatus) -> None:
-    """End the complaint and its process; an open pause ends with it."""
+    """End the complaint and its process; an open pause ends with it, its clocks stop and
+    what still waited in the outbox is not sent (only what the ending itself says goes out)."""
     now = clock.now()
     end_open_pause(session, complaint, actor, now)
+    end_all(session, complaint.id, now)
+    outbox.cancel_queued(
+        session,
+        session.scalars(
+            select(CustomerMessage.outbox_id).where(
+                CustomerMessage.complaint_id == complaint.id,
+                CustomerMessage.outbox_id.is_not(None),
+            )
+        ),
+    )
     if complaint.instance_id is not None:
         workflows.end_instance(
             session, workflows.lock_instance(session, complaint.instance_id), actor

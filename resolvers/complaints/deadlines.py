@@ -33,11 +33,14 @@ from store.complaints import (
     ComplaintEventKind,
     ComplaintStatus,
     Complexity,
+    CustomerMessage,
+    CustomerMessageKind,
     DeadlineEnd,
     DeadlineStage,
     Rectification,
     SlaState,
 )
+from store.outbox import OutboxMessage
 from store.workflows import ProcessInstance, ProcessTask, TaskStatus
 from workflows import runtime
 
@@ -229,6 +232,18 @@ def decision_made(session: Session, complaint: Complaint, now: datetime) -> None
             row.end = DeadlineEnd.MISSED if decided_late(now, row.due_at) else DeadlineEnd.MET
 
 
+def end_all(session: Session, complaint_id: int, now: datetime) -> None:
+    """The complaint ended before its end event (withdrawn, merged): every running clock stops
+    as ENDED — none was met or missed, and the sweep has nothing left to warn or escalate."""
+    rows = session.scalars(
+        select(ComplaintDeadline).where(
+            ComplaintDeadline.complaint_id == complaint_id, ComplaintDeadline.ended_at.is_(None)
+        )
+    )
+    for row in rows:
+        row.ended_at, row.end = now, DeadlineEnd.ENDED
+
+
 def _follow_decision_deadline(session: Session, complaint: Complaint) -> None:
     """Open tasks that run against the decision deadline show the one in force."""
     if complaint.instance_id is None:
@@ -259,19 +274,62 @@ def task_due(session: Session, complaint: Complaint, task: ProcessTask) -> datet
     if stage is DeadlineStage.CALL_BACK:
         return natural_day_deadline(decided, CALL_BACK_WITHIN_DAYS)
     if stage is DeadlineStage.REVIEW_REQUEST:
-        return natural_day_deadline(decided, REVIEW_REQUEST_DAYS)
+        # Before the notice arrives the window has not started: the earliest it can end.
+        window = review_window_end(session, complaint.id)
+        return window or natural_day_deadline(decided, REVIEW_REQUEST_DAYS)
     if stage is DeadlineStage.REVIEW_DECISION:
         return complaint.review_due_at or natural_day_deadline(now, REVIEW_DECISION_DAYS)
     if stage is DeadlineStage.RECTIFICATION:
-        raised = session.scalar(
-            select(Rectification.raised_at).where(Rectification.complaint_id == complaint.id)
-        )
-        return natural_day_deadline(raised or now, RECTIFY_WITHIN_DAYS)
+        return rectification_due(session, complaint.id, now)
     if stage is None or stage is DeadlineStage.SUPERVISION:
         return natural_day_deadline(now, SUPERVISE_WITHIN_DAYS)
     if stage is DeadlineStage.DECISION or complaint.decided_at is None:
         return complaint.decision_due_at
     return natural_day_deadline(now, CALL_BACK_WITHIN_DAYS)  # a step the code does not know
+
+
+def rectification_due(session: Session, complaint_id: int, now: datetime) -> datetime:
+    """The rectification's deadline: the one the investigation gave with its owner (required
+    for a systemic issue); an item raised before owners and deadlines were recorded has
+    :data:`RECTIFY_WITHIN_DAYS` from when it was raised."""
+    item = session.execute(
+        select(Rectification.due_at, Rectification.raised_at).where(
+            Rectification.complaint_id == complaint_id
+        )
+    ).first()
+    if item is not None and item.due_at is not None:
+        return item.due_at
+    return natural_day_deadline(item.raised_at if item else now, RECTIFY_WITHIN_DAYS)
+
+
+def notice_delivered_at(session: Session, complaint_id: int) -> datetime | None:
+    """When the latest decision notice reached the customer (None: not yet): the review
+    window counts from it (CMP-4).
+
+    A notice told before the outbox existed counted as delivered when it was recorded.
+    """
+    found = session.execute(
+        select(CustomerMessage.outbox_id, CustomerMessage.sent_at, OutboxMessage.delivered_at)
+        .outerjoin(OutboxMessage, OutboxMessage.id == CustomerMessage.outbox_id)
+        .where(
+            CustomerMessage.complaint_id == complaint_id,
+            CustomerMessage.kind == CustomerMessageKind.DECISION_NOTICE.value,
+        )
+        .order_by(CustomerMessage.id.desc())
+        .limit(1)
+    ).first()
+    if found is None:
+        return None
+    outbox_id, told_at, delivered_at = found
+    return told_at if outbox_id is None else delivered_at
+
+
+def review_window_end(session: Session, complaint_id: int) -> datetime | None:
+    """The instant the customer's review window closes: 30 natural days from the delivery of
+    the decision notice, at Beijing midnight (None: the notice has not reached them yet). The
+    call-back's answer, the review request's due time and its refusal all read it here."""
+    received = notice_delivered_at(session, complaint_id)
+    return None if received is None else natural_day_deadline(received, REVIEW_REQUEST_DAYS)
 
 
 def sync_task_clocks(session: Session, complaint_id: int, instance: ProcessInstance) -> None:

@@ -7,15 +7,11 @@ superior unit of the handling branch, and its window counts from the notice's de
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from resolvers.complaints import labels
 from resolvers.complaints.deadlines import REVIEW_REQUEST_DAYS
-from store.complaints import CustomerMessage, CustomerMessageKind
-from store.outbox import OutboxMessage
 from store.staff import Branch, Role, Staff
 
 # Beyond the bank's own review, what the customer may always do (told in every decision).
@@ -81,24 +77,3 @@ def head_office_id(session: Session) -> int | None:
     """Head office is the branch whose staff hold the head-office role."""
     holders = session.execute(select(Staff.branch_id, Staff.roles).order_by(Staff.branch_id))
     return next((branch for branch, roles in holders if Role.HEAD_OFFICE in roles), None)
-
-
-def notice_delivered_at(session: Session, complaint_id: int) -> datetime | None:
-    """When the latest decision notice reached the customer (None: not yet).
-
-    A notice told before the outbox existed counted as delivered when it was recorded.
-    """
-    found = session.execute(
-        select(CustomerMessage.outbox_id, CustomerMessage.sent_at, OutboxMessage.delivered_at)
-        .outerjoin(OutboxMessage, OutboxMessage.id == CustomerMessage.outbox_id)
-        .where(
-            CustomerMessage.complaint_id == complaint_id,
-            CustomerMessage.kind == CustomerMessageKind.DECISION_NOTICE.value,
-        )
-        .order_by(CustomerMessage.id.desc())
-        .limit(1)
-    ).first()
-    if found is None:
-        return None
-    outbox_id, told_at, delivered_at = found
-    return told_at if outbox_id is None else delivered_at

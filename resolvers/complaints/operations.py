@@ -37,6 +37,7 @@ from resolvers.complaints.deadlines import (
     extension_in_time,
     last_day,
     natural_day_deadline,
+    review_window_end,
 )
 from resolvers.outbox import commands as outbox
 from resolvers.shared.staff import staff_by_employee_number
@@ -603,8 +604,8 @@ def record_call_back(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
     # 30 natural days from the customer's receipt of the decision (CMP-4), ending at Beijing
     # midnight: a notice still on its way has no window yet, and no call-back either.
-    received = notices.notice_delivered_at(call.session, complaint.id)
-    if received is None:
+    until = review_window_end(call.session, complaint.id)
+    if until is None:
         raise UserInputError.one(
             _field("satisfied"),
             "NOTICE_NOT_DELIVERED",
@@ -618,7 +619,6 @@ def record_call_back(call: OperationCall) -> dict[str, Any]:
         call.actor,
         {"satisfaction_score": complaint.satisfaction_score, "satisfied": call.data["satisfied"]},
     )
-    until = natural_day_deadline(received, REVIEW_REQUEST_DAYS)
     return {"review_request_until": until.isoformat()}
 
 
@@ -628,8 +628,8 @@ def open_review(call: OperationCall) -> dict[str, Any]:
     now = clock.now()
     # The request must come within 30 natural days of receiving the decision (CMP-4), whatever
     # the diagram's timers say: from the window's end instant on, it is refused.
-    received = notices.notice_delivered_at(call.session, complaint.id)
-    if received is None or now >= natural_day_deadline(received, REVIEW_REQUEST_DAYS):
+    until = review_window_end(call.session, complaint.id)
+    if until is None or now >= until:
         raise UserInputError.one(
             _field("review_requested"),
             "REVIEW_WINDOW_CLOSED",

@@ -30,6 +30,7 @@ from resolvers.complaints.deadlines import (
 from resolvers.shared import unit_of_work
 from resolvers.workflows import run_batches
 from store.complaints import (
+    ENDED_STATUSES,
     Complaint,
     ComplaintDeadline,
     ComplaintEventKind,
@@ -81,7 +82,7 @@ def due_complaint_ids(session: Session, now: datetime, limit: int, skip: set[int
     statement = (
         select(Complaint.id)
         .join(ProcessInstance, ProcessInstance.id == Complaint.instance_id)
-        .where(Complaint.id.in_(due))
+        .where(Complaint.id.in_(due), Complaint.status.not_in(ENDED_STATUSES))
         .order_by(Complaint.id)
         .limit(limit)
     )
@@ -100,6 +101,8 @@ def sweep(session: Session, complaint_id: int, now: datetime) -> bool:
     # The API's lock order: the process instance first, then its task and domain rows.
     instance = runtime.lock_row(session, complaint.instance_id) if complaint.instance_id else None
     session.refresh(complaint, with_for_update=True)
+    if complaint.status in ENDED_STATUSES:
+        return False  # ended while the sweep waited for it: nothing follows (CMP-7)
     rows = session.scalars(
         select(ComplaintDeadline)
         .where(ComplaintDeadline.complaint_id == complaint_id, *_due_condition(now))
@@ -151,9 +154,11 @@ def _escalate(
     )
     details = {"stage": row.stage.value, "due_at": row.due_at.isoformat()}
     add_event(session, complaint.id, kind, None, details)
+    role = _supervisor_role(row.stage)
     if instance is not None:
-        role = _supervisor_role(row.stage)
         due = natural_day_deadline(now, SUPERVISE_WITHIN_DAYS)
+        # Recusal: a branch whose only supervisor is the person complained about is
+        # supervised by head office.
         task = runtime.open_detached_task(
             session,
             instance,
@@ -163,20 +168,32 @@ def _escalate(
             branch_id=complaint.branch_id,
             form_name="supervise_overdue",
             due_at=due,
+            fallback_role=Role.HEAD_OFFICE,
         )
+        role = Role(task.candidate_role)
         if role is Role.BRANCH_SUPERVISOR:  # a branch's supervision left undone goes up, once
             watch(session, complaint, DeadlineStage.SUPERVISION, task.id, now, due)
-    _notify(session, complaint, row, f"已于 {last_day(row.due_at):%Y-%m-%d} 届满 (deadline missed)")
+    missed = f"已于 {last_day(row.due_at):%Y-%m-%d} 届满 (deadline missed)"
+    _notify(session, complaint, row, missed, role)
 
 
 def _supervisor_role(stage: DeadlineStage) -> Role:
     return Role.HEAD_OFFICE if stage in HEAD_OFFICE_STAGES else Role.BRANCH_SUPERVISOR
 
 
-def _notify(session: Session, complaint: Complaint, row: ComplaintDeadline, what: str) -> None:
-    """The supervisors of the stage hear of it in their notifications, without asking."""
-    role = _supervisor_role(row.stage)
+def _notify(
+    session: Session,
+    complaint: Complaint,
+    row: ComplaintDeadline,
+    what: str,
+    role: Role | None = None,
+) -> None:
+    """The supervisors of the stage (``role``: those the supervise task went to) hear of it in
+    their notifications, without asking — never the person the complaint is about."""
+    role = role or _supervisor_role(row.stage)
     staff = select(Staff).where(Staff.active.is_(True))
+    if complaint.complained_staff_id is not None:
+        staff = staff.where(Staff.id != complaint.complained_staff_id)
     if role is Role.BRANCH_SUPERVISOR:
         staff = staff.where(Staff.branch_id == complaint.branch_id)
     recipients = [s.id for s in session.scalars(staff) if role in s.roles]

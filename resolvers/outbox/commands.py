@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import clock
@@ -62,3 +65,16 @@ def record_delivery(message: OutboxMessage, proof: str, actor: Staff | None) -> 
     message.recorded_by_id = actor.id if actor else None
     message.delivered_at = clock.now()
     message.next_attempt_at = None
+
+
+def cancel_queued(session: Session, ids: Iterable[int | None]) -> None:
+    """Messages still waiting for their channel are not sent after all (what they said no
+    longer holds): CANCELLED, so the sweep passes them by and nothing pretends they arrived."""
+    waiting = session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.id.in_(list(ids)), OutboxMessage.status == OutboxStatus.QUEUED)
+        .with_for_update()
+    )
+    for message in waiting:
+        message.status = OutboxStatus.CANCELLED
+        message.next_attempt_at = None

@@ -173,6 +173,7 @@ OutboxStatusEnum = bilingual_enum(
         "SENT": "Taken by the channel; its delivery receipt is awaited 已发出",
         "DELIVERED": "The channel answered that it was delivered, or staff recorded how 已送达",
         "FAILED": "Refused by the channel, out of retries, or no address 送达失败",
+        "CANCELLED": "Never sent: the complaint ended before it went out 已取消",
     },
 )
 
