@@ -265,7 +265,11 @@ def _migrate(backend: Backend) -> Call:
 
 
 def _retry_incident(backend: Backend) -> Call:
-    """An incident opened by a failing progress message (the operation fixed again after)."""
+    """An incident opened by a failing operation of a timer step a process owner added to the
+    diagram (the operation fixed again after); the shipped diagram is deployed again after."""
+    from tests.test_workflows import ASSIGN_BY, _with_warning_step
+
+    _ok(backend, "deployProcess", Call("PO0001", {"bpmnXml": _with_warning_step(ASSIGN_BY)}))
     complaint = submit(backend, _rm_customer(backend))
     assign(backend, complaint)
     original = operations._REGISTRY["notify_progress"]
@@ -275,7 +279,7 @@ def _retry_incident(backend: Backend) -> Call:
 
     operations._REGISTRY["notify_progress"] = (broken, original[1])
     try:
-        fire_timers(backend, clock.now() + timedelta(days=5, minutes=5))
+        fire_timers(backend, clock.now() + timedelta(days=1, minutes=5))
     finally:
         operations._REGISTRY["notify_progress"] = original
     key = f"complaint:{complaint_pk(backend, complaint)}"
@@ -284,7 +288,9 @@ def _retry_incident(backend: Backend) -> Call:
         staff="PO0001",
     )["processIncidents"]["edges"]
     [incident] = [e["node"]["id"] for e in edges if e["node"]["instance"]["businessKey"] == key]
-    return Call("PO0001", {"id": incident})
+    return Call(
+        "PO0001", {"id": incident}, cleanup=lambda: _ok(backend, "deployProcess", _deploy(backend))
+    )
 
 
 def _claim(backend: Backend) -> Call:
