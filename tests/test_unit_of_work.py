@@ -270,6 +270,20 @@ def _retry_incident(backend: Backend) -> Call:
     from tests.test_workflows import ASSIGN_BY, _with_warning_step
 
     _ok(backend, "deployProcess", Call("PO0001", {"bpmnXml": _with_warning_step(ASSIGN_BY)}))
+
+    def restore() -> None:
+        _ok(backend, "deployProcess", _deploy(backend))
+
+    try:
+        incident = _failed_warning_step(backend)
+    except BaseException:
+        restore()
+        raise
+    return Call("PO0001", {"id": incident}, cleanup=restore)
+
+
+def _failed_warning_step(backend: Backend) -> str:
+    """The ID of the incident of a new complaint whose warning step failed in the worker."""
     complaint = submit(backend, _rm_customer(backend))
     assign(backend, complaint)
     original = operations._REGISTRY["notify_progress"]
@@ -288,9 +302,7 @@ def _retry_incident(backend: Backend) -> Call:
         staff="PO0001",
     )["processIncidents"]["edges"]
     [incident] = [e["node"]["id"] for e in edges if e["node"]["instance"]["businessKey"] == key]
-    return Call(
-        "PO0001", {"id": incident}, cleanup=lambda: _ok(backend, "deployProcess", _deploy(backend))
-    )
+    return str(incident)
 
 
 def _claim(backend: Backend) -> Call:
