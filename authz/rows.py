@@ -13,7 +13,8 @@ from core.errors import ForbiddenError, NotFoundError
 from core.ids import parse_global_id
 from store.complaints import ENDED_STATUSES, Complaint
 from store.customers import Customer
-from store.staff import Staff
+from store.staff import Role, Staff
+from store.workflows import ProcessTask, TaskStatus
 
 
 def visible_to(staff: Staff, scopes: frozenset[str]) -> ColumnElement[bool]:
@@ -132,8 +133,21 @@ def complaints_visible_to(
     staff: Staff, customer_visible: ColumnElement[bool]
 ) -> ColumnElement[bool]:
     """SQL condition: complaints the caller may see — of customers they may see
-    (``customer_visible``, the request's customer scope), or handled by them."""
-    return or_(
+    (``customer_visible``, the request's customer scope), handled by them, or, for a
+    supervisor, whose handler's task waits at their branch (the superior unit of a complaint
+    about the customer's own branch: they reassign it)."""
+    clauses = [
         Complaint.customer_id.in_(select(Customer.id).where(customer_visible)),
         Complaint.handler_id == staff.id,
-    )
+    ]
+    if Role.BRANCH_SUPERVISOR in staff.roles:
+        clauses.append(
+            Complaint.instance_id.in_(
+                select(ProcessTask.instance_id).where(
+                    ProcessTask.status == TaskStatus.OPEN,
+                    ProcessTask.candidate_role == Role.COMPLAINT_HANDLER.value,
+                    ProcessTask.branch_id == staff.branch_id,
+                )
+            )
+        )
+    return or_(*clauses)

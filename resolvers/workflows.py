@@ -268,21 +268,47 @@ def guard_task(
         raise UserInputError.one((field,), guard.code, reason)
 
 
+def _locked_task(session: Session, task_id: int) -> tuple[ProcessInstance, ProcessTask]:
+    """A task and its instance, locked for a command that may move the instance on."""
+    # Queue behind a timer worker advancing the same instance rather than fail with CONFLICT.
+    # Lock order as the worker's: the instance first, then its task rows and domain rows.
+    take_write_lock(session)
+    try:
+        instance = runtime.lock_row_of_task(session, task_id)
+    except ProcessError:
+        raise NotFoundError("no task with this ID") from None
+    return instance, get_task(session, task_id, for_update=True)
+
+
+def _hand_over(
+    session: Session, instance: ProcessInstance, task: ProcessTask, person: Staff, actor: Staff
+) -> None:
+    """``person`` holds ``task`` now; the domain (a complaint's handler) and the process data
+    that names who does the tasks to come follow, in the same unit of work."""
+    task.assignee_id = person.id
+    guard = runtime.guard_of(instance)
+    change = guard.handed_over(session, instance, task, person, actor) if guard else None
+    if change is not None:
+        _translated(lambda: runtime.change_waiting_data(session, instance, actor, change))
+
+
 def claim_task(session: Session, actor: Staff, task_id: int) -> ProcessTask:
-    task = get_task(session, task_id, for_update=True)
+    instance, task = _locked_task(session, task_id)
     if task.status is not TaskStatus.OPEN:
         raise UserInputError.one(("id",), "TASK_NOT_OPEN", "the task is no longer open")
+    # Recusal first: the person complained about is told why, not that the task is elsewhere.
+    guard_task(session, task, actor)
     if not _may_take(task, actor):
         raise ForbiddenError("only a candidate of this task may claim it")
     if task.assignee_id not in (None, actor.id):
         raise UserInputError.one(("id",), "ALREADY_ASSIGNED", "someone else has this task")
-    guard_task(session, task, actor)
-    task.assignee_id = actor.id
+    if task.assignee_id is None:
+        _hand_over(session, instance, task, actor, actor)
     return task
 
 
 def reassign_task(session: Session, actor: Staff, task_id: int, employee_no: str) -> ProcessTask:
-    task = get_task(session, task_id, for_update=True)
+    instance, task = _locked_task(session, task_id)
     if not _may_supervise(task, actor):
         raise ForbiddenError("only a supervisor of the task's branch may reassign it")
     if task.status is not TaskStatus.OPEN:
@@ -292,12 +318,13 @@ def reassign_task(session: Session, actor: Staff, task_id: int, employee_no: str
     person = staff_by_employee_number(session, employee_no)
     if person is None or not person.active:
         raise UserInputError.one(("assignee",), "NOT_FOUND", "no active staff member")
+    guard_task(session, task, person, "assignee")
     if not _may_take(task, person):
         raise UserInputError.one(
             ("assignee",), "NOT_A_CANDIDATE", "must hold the task's role in the task's branch"
         )
-    guard_task(session, task, person, "assignee")
-    task.assignee_id = person.id
+    if task.assignee_id != person.id:
+        _hand_over(session, instance, task, person, actor)
     return task
 
 
@@ -305,14 +332,7 @@ def complete_task(
     session: Session, actor: Staff, task_id: int, data: dict[str, Any]
 ) -> ProcessTask:
     """Complete a task with the form's data; only its assignee (or a candidate, if unassigned)."""
-    # Queue behind a timer worker advancing the same instance rather than fail with CONFLICT.
-    # Lock order as the worker's: the instance first, then its task rows and domain rows.
-    take_write_lock(session)
-    try:
-        instance = runtime.lock_row_of_task(session, task_id)
-    except ProcessError:
-        raise NotFoundError("no task with this ID") from None
-    task = get_task(session, task_id, for_update=True)
+    instance, task = _locked_task(session, task_id)
     if task.status is not TaskStatus.OPEN:
         raise UserInputError.one(
             ("id",), "TASK_NOT_OPEN", f"the task is already {task.status.value.lower()}"
@@ -322,6 +342,8 @@ def complete_task(
     if task.assignee_id is None and not _may_take(task, actor):
         raise ForbiddenError("only a candidate of this task may complete it")
     guard_task(session, task, actor)
+    if task.assignee_id is None:  # doing an unassigned task takes it, as a claim would
+        _hand_over(session, instance, task, actor, actor)
     prefix, _, record_id = instance.business_key.partition(":")
     if prefix in _listeners:
         _listeners[prefix](session, int(record_id), task, actor, data)

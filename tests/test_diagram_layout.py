@@ -42,11 +42,6 @@ EXTERNAL_LABELS = {
     "inclusiveGateway",
     "eventBasedGateway",
 }
-# Diagrams whose layout is being redone (another change removes complaint.bpmn's boundary timers
-# and lays it out again): listed here, the test is expected to fail for them, and fails loudly
-# once one passes, so that it is taken off the list.
-PENDING_LAYOUT = {"complaint.bpmn"}
-
 Box = tuple[float, float, float, float]  # x, y, width, height
 Point = tuple[float, float]
 
@@ -248,16 +243,7 @@ def layout_problems(xml: str) -> list[str]:
     return found
 
 
-DIAGRAMS = [
-    pytest.param(
-        path,
-        id=path.name,
-        marks=[pytest.mark.xfail(strict=True, reason="layout pending")]
-        if path.name in PENDING_LAYOUT
-        else [],
-    )
-    for path in deployment.bundled()
-]
+DIAGRAMS = [pytest.param(path, id=path.name) for path in deployment.bundled()]
 
 
 @pytest.mark.parametrize("path", DIAGRAMS)

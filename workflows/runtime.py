@@ -84,6 +84,22 @@ class TaskGuard(Protocol):
     def hidden(self, staff: Staff) -> ColumnElement[bool]:
         """SQL over task rows: the tasks ``staff`` may not hold (left out of their inbox)."""
 
+    def route(self, session: Session, instance: ProcessInstance, task: ProcessTask) -> None:
+        """Move a new ``task`` to the unit that may do it (its ``branch_id``), when nobody of
+        the unit the diagram gives it to may (a complaint about that unit)."""
+
+    def handed_over(
+        self,
+        session: Session,
+        instance: ProcessInstance,
+        task: ProcessTask,
+        staff: Staff,
+        actor: Staff,
+    ) -> Callable[[dict[str, Any]], None] | None:
+        """``staff`` now holds ``task`` (claimed, or reassigned by ``actor``): the domain follows,
+        and returns the change of the process data naming who holds the tasks to come (None:
+        no change)."""
+
 
 # Keyed by the business-key prefix of the instances they guard ("complaint"; kehu.wiring).
 _guards: dict[str, TaskGuard] = {}
@@ -339,6 +355,21 @@ def complete_task(
     session.flush()
     save(session, locked.instance, locked.workflow)
     return locked.instance
+
+
+def change_waiting_data(
+    session: Session,
+    locked_row: ProcessInstance,
+    actor: Staff | None,
+    change: Callable[[dict[str, Any]], None],
+) -> None:
+    """Apply ``change`` to the data of every task still to run of a locked instance: the tasks
+    to come inherit it (e.g. the assignee of the next task), what has run stays as it ran."""
+    locked = lock(session, locked_row.id, actor, locked_row)
+    for task in _all_tasks(locked.workflow):
+        if task.state & TaskState.NOT_FINISHED_MASK:
+            change(task.data)
+    save(session, locked.instance, locked.workflow)
 
 
 def end(session: Session, locked_row: ProcessInstance, actor: Staff | None) -> ProcessInstance:
@@ -657,6 +688,9 @@ def _sync_tasks(
     for spiff_id, task in ready.items():
         if spiff_id not in known:
             row = _task_row(instance, task, now)
+            guard = guard_of(instance)
+            if guard is not None:
+                guard.route(session, instance, row)
             _guard_assignee(session, instance, row)
             session.add(row)
     session.flush()
@@ -680,6 +714,9 @@ def refresh_open_tasks(session: Session, instance: ProcessInstance, workflow: Bp
         row.element_id, row.name = fresh.element_id, fresh.name
         row.candidate_role, row.branch_id = fresh.candidate_role, fresh.branch_id
         row.form_name, row.due_at = fresh.form_name, fresh.due_at
+        guard = guard_of(instance)
+        if guard is not None:
+            guard.route(session, instance, row)
     session.flush()
 
 

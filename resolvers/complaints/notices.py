@@ -54,20 +54,33 @@ def of_unit(actor: Staff | None, branch_id: int | None) -> bool:
     return actor.branch_id == branch_id and Role.BRANCH_SUPERVISOR in actor.roles
 
 
-def superior_unit(session: Session, branch_id: int) -> tuple[int | None, str]:
-    """Who reviews a decision of ``branch_id`` (CMP-4): its parent branch (id, name); head
-    office (None, "总行") for a branch without one, or whose parent is head office itself."""
+def superior_branch(session: Session, branch_id: int) -> int | None:
+    """The unit above a branch: its parent, else head office (None: the branch is head office).
+
+    One rule for every "superior unit" of the complaint rules: who reviews a decision, who
+    handles a complaint about the branch itself.
+    """
     branch = session.get(Branch, branch_id)
-    parent = session.get(Branch, branch.parent_id) if branch and branch.parent_id else None
-    if parent is None or _is_head_office(session, parent.id):
+    if branch is not None and branch.parent_id is not None:
+        return branch.parent_id
+    head_office = head_office_id(session)
+    return head_office if head_office != branch_id else None
+
+
+def superior_unit(session: Session, branch_id: int) -> tuple[int | None, str]:
+    """Who reviews a decision of ``branch_id`` (CMP-4): the superior branch (id, name); head
+    office (None, "总行") when that is head office, whose review is head office's role lane."""
+    superior = superior_branch(session, branch_id)
+    if superior is None or superior == head_office_id(session):
         return None, labels.HEAD_OFFICE
-    return parent.id, parent.name
+    branch = session.get_one(Branch, superior)
+    return branch.id, branch.name
 
 
-def _is_head_office(session: Session, branch_id: int) -> bool:
+def head_office_id(session: Session) -> int | None:
     """Head office is the branch whose staff hold the head-office role."""
-    roles = session.scalars(select(Staff.roles).where(Staff.branch_id == branch_id))
-    return any(Role.HEAD_OFFICE in held for held in roles)
+    holders = session.execute(select(Staff.branch_id, Staff.roles).order_by(Staff.branch_id))
+    return next((branch for branch, roles in holders if Role.HEAD_OFFICE in roles), None)
 
 
 def notice_delivered_at(session: Session, complaint_id: int) -> datetime | None:

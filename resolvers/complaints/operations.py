@@ -9,6 +9,7 @@ escalations and progress updates are the timers worker's (:mod:`.sweep`), not th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -197,6 +198,53 @@ class Recusal:
 
     def hidden(self, staff: Staff) -> ColumnElement[bool]:
         return _recused_tasks(staff)
+
+    def route(self, session: Session, instance: ProcessInstance, task: ProcessTask) -> None:
+        """The handler's tasks of a complaint about the customer's own branch go to the
+        superior unit: everyone of the branch is recused from them, so nobody there could
+        take them (nor be given them)."""
+        if task.candidate_role != Role.COMPLAINT_HANDLER or task.branch_id is None:
+            return
+        complaint = _of_instance(session, instance)
+        if complaint is not None and task.branch_id == complaint.complained_branch_id:
+            task.branch_id = notices.superior_branch(session, task.branch_id) or task.branch_id
+
+    def handed_over(
+        self,
+        session: Session,
+        instance: ProcessInstance,
+        task: ProcessTask,
+        staff: Staff,
+        actor: Staff,
+    ) -> Callable[[dict[str, Any]], None] | None:
+        """Whoever holds a handler's task is the complaint's handler (one place says who):
+        the complaint, its timeline and the process data naming the decision's assignee."""
+        if task.candidate_role != Role.COMPLAINT_HANDLER:
+            return None
+        complaint = _of_instance(session, instance)
+        if complaint is None or complaint.handler_id == staff.id:
+            return None
+        previous = session.get(Staff, complaint.handler_id) if complaint.handler_id else None
+        complaint.handler_id = staff.id
+        add_event(
+            session,
+            complaint.id,
+            ComplaintEventKind.HANDLER_ASSIGNED,
+            actor,
+            {
+                "handler": staff.employee_no,
+                "previous": previous.employee_no if previous else None,
+                "task": task.element_id,
+            },
+        )
+
+        def follow(data: dict[str, Any]) -> None:
+            # A new dict: the tasks that ran may share the old one, and keep it as it was.
+            assignment = data.get("assignment")
+            if isinstance(assignment, dict):
+                data["assignment"] = {**assignment, "handler_id": staff.id}
+
+        return follow
 
 
 def _of_instance(session: Session, instance: ProcessInstance) -> Complaint | None:
