@@ -265,44 +265,27 @@ def _migrate(backend: Backend) -> Call:
 
 
 def _retry_incident(backend: Backend) -> Call:
-    """An incident opened by a failing operation of a timer step a process owner added to the
-    diagram (the operation fixed again after); the shipped diagram is deployed again after."""
-    from tests.test_workflows import ASSIGN_BY, _with_warning_step
-
-    _ok(backend, "deployProcess", Call("PO0001", {"bpmnXml": _with_warning_step(ASSIGN_BY)}))
-
-    def restore() -> None:
-        _ok(backend, "deployProcess", _deploy(backend))
-
-    try:
-        incident = _failed_warning_step(backend)
-    except BaseException:
-        restore()
-        raise
-    return Call("PO0001", {"id": incident}, cleanup=restore)
-
-
-def _failed_warning_step(backend: Backend) -> str:
-    """The ID of the incident of a new complaint whose warning step failed in the worker."""
+    """An incident opened by a failing automatic step — recording the handler after the
+    assignment (the operation fixed again after). Progress updates are the clocks' code now, no
+    diagram step, so they open no incident."""
     complaint = submit(backend, _rm_customer(backend))
-    assign(backend, complaint)
-    original = operations._REGISTRY["notify_progress"]
+    original = operations._REGISTRY["assign_handler"]
 
     def broken(_call: operations.OperationCall) -> dict[str, Any]:
-        raise ConnectionError("SMS gateway down")
+        raise ConnectionError("directory down")
 
-    operations._REGISTRY["notify_progress"] = (broken, original[1])
+    operations._REGISTRY["assign_handler"] = (broken, original[1])
     try:
-        fire_timers(backend, clock.now() + timedelta(days=1, minutes=5))
+        assign(backend, complaint)
     finally:
-        operations._REGISTRY["notify_progress"] = original
+        operations._REGISTRY["assign_handler"] = original
     key = f"complaint:{complaint_pk(backend, complaint)}"
     edges = backend.gql(
         "{ processIncidents(first: 100) { edges { node { id instance { businessKey } } } } }",
         staff="PO0001",
     )["processIncidents"]["edges"]
     [incident] = [e["node"]["id"] for e in edges if e["node"]["instance"]["businessKey"] == key]
-    return str(incident)
+    return Call("PO0001", {"id": incident})
 
 
 def _claim(backend: Backend) -> Call:
