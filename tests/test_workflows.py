@@ -446,6 +446,8 @@ def test_plat2_migration_refuses_only_what_the_diff_makes_unsafe_naming_bpmn_ele
     """Waiting at a task the new version relabels is safe (the task is reset onto it, and its
     inbox row follows); waiting on a timer the new version drops is not, and the refusal names
     the diagram's elements (was: ``Task_Investigate.BoundaryEventJoin``-style names)."""
+    with_warning = _deploy(backend, _with_warning_step(ASSIGN_BY))
+    assert with_warning["errors"] == []
     complaint = submit(backend, bj_customer(backend))
     assign(backend, complaint)
     instance = backend.gql(
@@ -454,7 +456,10 @@ def test_plat2_migration_refuses_only_what_the_diff_makes_unsafe_naming_bpmn_ele
     )["complaint"]["process"]["instance"]["id"]
     task = task_of(backend, "SH01CH01", complaint, "Task_Investigate")
     relabelled = _deploy(
-        backend, ORIGINAL.replace('name="Investigate 调查核实"', 'name="Investigate 核实情况"')
+        backend,
+        _with_warning_step(ASSIGN_BY).replace(
+            'name="Investigate 调查核实"', 'name="Investigate 核实情况"'
+        ),
     )
     moved = backend.gql(
         MIGRATE,
@@ -465,17 +470,8 @@ def test_plat2_migration_refuses_only_what_the_diff_makes_unsafe_naming_bpmn_ele
     assert task_of(backend, "SH01CH01", complaint, "Task_Investigate") == task
     name = backend.gql("query($id: ID!) { task(id: $id) { name } }", {"id": task}, staff="SH01CH01")
     assert name["task"]["name"] == "Investigate 核实情况"
-    dropped = _without(
-        ORIGINAL,
-        {
-            "Timer_InvestigationWarning",
-            "Flow_InvestigationWarning_WarnInvestigation",
-            "Task_WarnInvestigation",
-            "Flow_WarnInvestigation_InvestigationWarned",
-            "End_InvestigationWarned",
-        },
-    )
-    without_warning = _deploy(backend, dropped)
+    # The shipped diagram has no timer on the investigation: the instance waits on one.
+    without_warning = _deploy(backend, ORIGINAL)
     assert without_warning["errors"] == []
     refused = backend.gql(
         MIGRATE,
@@ -487,6 +483,7 @@ def test_plat2_migration_refuses_only_what_the_diff_makes_unsafe_naming_bpmn_ele
     ]
     message = refused["errors"][0]["message"]
     assert message.endswith(": Deadline near 临期 (Timer_InvestigationWarning)"), message
+    assert "BoundaryEvent" not in message and "Task_Investigate" not in message
     # The instance carries on where it was.
     do(backend, "SH01CH01", complaint, "Task_Investigate", investigation())
     assert "Task_DecisionNotice" in {
@@ -556,12 +553,31 @@ def _incidents(backend: Backend, business_key: str, status: str | None = "OPEN")
     return [e["node"] for e in edges if e["node"]["instance"]["businessKey"] == business_key]
 
 
+def _counted(monkeypatch: pytest.MonkeyPatch, name: str) -> list[str]:
+    """Operation ``name`` as registered, noting the element of each run in the list returned."""
+    function, description = operations._REGISTRY[name]
+    ran: list[str] = []
+
+    def counted(call: operations.OperationCall) -> dict[str, Any]:
+        ran.append(call.element_id)
+        return function(call)
+
+    monkeypatch.setitem(operations._REGISTRY, name, (counted, description))
+    return ran
+
+
+def _active(backend: Backend, business_key: str) -> set[str]:
+    [incident, *_] = _incidents(backend, business_key, status=None)
+    return set(incident["instance"]["activeElementIds"])
+
+
 def test_plat2_a_failing_timer_step_opens_an_incident_and_a_retry_resumes_it(
-    backend: Backend, monkeypatch: pytest.MonkeyPatch
+    backend: Backend, monkeypatch: pytest.MonkeyPatch, restore_original: None
 ) -> None:
     """A step that fails at run time is an incident for process owners (element, error, retry),
     never half-written: the timer fired, the failed operation wrote nothing, and nothing is
     retried behind the process owner's back."""
+    assert _deploy(backend, _with_warning_step(ASSIGN_BY))["errors"] == []
     complaint = submit(backend, bj_customer(backend))
     assign(backend, complaint)
     before = read(backend, complaint)
@@ -572,14 +588,15 @@ def test_plat2_a_failing_timer_step_opens_an_incident_and_a_retry_resumes_it(
 
     original = operations._REGISTRY["notify_progress"]
     monkeypatch.setitem(operations._REGISTRY, "notify_progress", (broken, original[1]))
-    at = clock.now() + timedelta(days=5, minutes=5)
+    at = clock.now() + timedelta(days=1, minutes=5)  # past the assignment's deadline
     assert fire_timers(backend, at).failed == 0
     assert read(backend, complaint)["timeline"] == before["timeline"]
     [incident] = _incidents(backend, key)
     assert incident["status"] == "OPEN" and incident["attempts"] == 1
     assert incident["error"] == "operation notify_progress: ConnectionError: SMS gateway down"
-    assert incident["elementName"] == "Update the customer 告知处理进展"
+    assert (incident["elementId"], incident["elementName"]) == (WARNING_STEP, WARNING_STEP_NAME)
     assert incident["elementId"] in incident["instance"]["activeElementIds"]
+    assert "SH01CH01" not in incident["error"]
     # Not retried by the worker on its own: the same wake-up time finds nothing to do.
     assert fire_timers(backend, at).advanced == 0
     # A retry while the cause lasts fails again, counted on the same incident.
@@ -591,20 +608,26 @@ def test_plat2_a_failing_timer_step_opens_an_incident_and_a_retry_resumes_it(
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     listed = backend.post(INCIDENTS, {}, staff="SUP0001").json()
     assert listed["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert _incidents(backend, key)[0]["attempts"] == 2  # the refused retry ran nothing
     # The cause fixed, the retry runs the step once and resolves the incident.
     monkeypatch.setitem(operations._REGISTRY, "notify_progress", original)
+    ran = _counted(monkeypatch, "notify_progress")
     fixed = backend.gql(RETRY, {"input": {"id": incident["id"]}}, staff="PO0001")
     assert fixed["retryProcessIncident"]["errors"] == []
     assert fixed["retryProcessIncident"]["incident"]["status"] == "RESOLVED"
-    assert [m["kind"] for m in read(backend, complaint)["messages"]].count("PROGRESS") == 1
+    assert ran == [WARNING_STEP]
     assert _incidents(backend, key) == []
+    assert WARNING_STEP not in _active(backend, key)
+    assert "Task_Investigate" in _active(backend, key)
     done = backend.gql(RETRY, {"input": {"id": incident["id"]}}, staff="PO0001")
     assert [e["code"] for e in done["retryProcessIncident"]["errors"]] == ["INCIDENT_RESOLVED"]
+    assert ran == [WARNING_STEP]
 
 
-def _fix_by_migrating(backend: Backend, incident: dict[str, Any]) -> None:
-    """Deploy the shipped diagram again and move the incident's instance onto it."""
-    fixed = _deploy(backend, ORIGINAL)
+def _fix_by_migrating(backend: Backend, incident: dict[str, Any], xml: str = ORIGINAL) -> None:
+    """Deploy ``xml`` (the shipped diagram unless told) and move the incident's instance onto it."""
+    fixed = _deploy(backend, xml)
+    assert fixed["errors"] == []
     moved = backend.gql(
         MIGRATE,
         {"input": {"instance": incident["instance"]["id"], "version": fixed["version"]["id"]}},
@@ -613,32 +636,87 @@ def _fix_by_migrating(backend: Backend, incident: dict[str, Any]) -> None:
     assert moved["errors"] == []
 
 
-PROGRESS_OPERATOR = """        <spiffworkflow:serviceTaskOperator id="notify_progress" resultVariable="progress">
-          <spiffworkflow:parameters>
-          </spiffworkflow:parameters>
-        </spiffworkflow:serviceTaskOperator>
-"""
+# A process owner's own addition to the shipped diagram (whose clocks are the code's): a timer on
+# the investigation (test_sandbox's) leading to a service task calling a registered operation.
+ASSIGN_BY = 'deadlines["assign_by"]'  # one day after acceptance: before any clock of the code
+WARNING_STEP = "Task_WarnInvestigation"
+WARNING_STEP_NAME = "Update the customer 告知处理进展"
+
+
+def _with_warning_step(when: str, script: str = "") -> str:
+    """The shipped diagram with timer ``Timer_InvestigationWarning`` ("Deadline near 临期") on
+    Task_Investigate at ``when``, then WARNING_STEP calling ``notify_progress`` (``script``
+    as its pre-script when given), then an end."""
+    from tests.test_sandbox import _with_investigation_timer  # that module imports this one
+
+    pre_script = f"<spiffworkflow:preScript>{script}</spiffworkflow:preScript>" if script else ""
+    step = (
+        f'<bpmn:serviceTask id="{WARNING_STEP}" name="{WARNING_STEP_NAME}">'
+        "<bpmn:extensionElements>"
+        '<spiffworkflow:serviceTaskOperator id="notify_progress" resultVariable="progress">'
+        "<spiffworkflow:parameters></spiffworkflow:parameters>"
+        f"</spiffworkflow:serviceTaskOperator>{pre_script}</bpmn:extensionElements>"
+        "<bpmn:incoming>Flow_Timer_End</bpmn:incoming>"
+        "<bpmn:outgoing>Flow_Warned_End</bpmn:outgoing></bpmn:serviceTask>"
+        f'<bpmn:sequenceFlow id="Flow_Warned_End" sourceRef="{WARNING_STEP}" '
+        'targetRef="End_Timer" />'
+    )
+    shapes = (
+        f'<bpmndi:BPMNShape id="{WARNING_STEP}_di" bpmnElement="{WARNING_STEP}">'
+        '<dc:Bounds x="670" y="760" width="100" height="80" /></bpmndi:BPMNShape>'
+        '<bpmndi:BPMNEdge id="Flow_Warned_End_di" bpmnElement="Flow_Warned_End">'
+        '<di:waypoint x="720" y="840" /><di:waypoint x="720" y="880" /></bpmndi:BPMNEdge>'
+    )
+    end_at = '<dc:Bounds x="702" y="760" width="36" height="36" />'
+    replacements = [
+        (
+            'id="Timer_InvestigationWarning" ',
+            'id="Timer_InvestigationWarning" name="Deadline near 临期" ',
+        ),
+        (
+            'sourceRef="Timer_InvestigationWarning" targetRef="End_Timer"',
+            f'sourceRef="Timer_InvestigationWarning" targetRef="{WARNING_STEP}"',
+        ),
+        (
+            '<bpmn:endEvent id="End_Timer"><bpmn:incoming>Flow_Timer_End',
+            step + '<bpmn:endEvent id="End_Timer"><bpmn:incoming>Flow_Warned_End',
+        ),
+        (
+            "<bpmn:flowNodeRef>End_Timer</bpmn:flowNodeRef>",
+            f"<bpmn:flowNodeRef>{WARNING_STEP}</bpmn:flowNodeRef>"
+            "<bpmn:flowNodeRef>End_Timer</bpmn:flowNodeRef>",
+        ),
+        (end_at, end_at.replace('y="760"', 'y="880"')),
+        ("</bpmndi:BPMNPlane>", shapes + "</bpmndi:BPMNPlane>"),
+    ]
+    xml = _with_investigation_timer(when)
+    for old, new in replacements:
+        assert xml.count(old) == 1, old
+        xml = xml.replace(old, new)
+    return xml
 
 
 def test_plat2_a_wake_up_the_diagram_refuses_is_an_incident_the_worker_waits_on(
-    backend: Backend, restore_original: None
+    backend: Backend, monkeypatch: pytest.MonkeyPatch, restore_original: None
 ) -> None:
     """A timer step over its budget refuses the whole wake-up (nothing moves): an incident names
     the element, the worker stops trying it every run, and the retry fires it once fixed."""
-    assert ORIGINAL.count(PROGRESS_OPERATOR) == 2
-    costly = "<spiffworkflow:preScript>kept = sum(range(len(handler) * 10**6))</spiffworkflow:preScript>\n"
-    broken = ORIGINAL.replace(PROGRESS_OPERATOR, PROGRESS_OPERATOR + costly, 1)
-    assert _deploy(backend, broken)["errors"] == []
+    costly = "kept = sum(range(len(handler) * 10**6))"
+    assert _deploy(backend, _with_warning_step(ASSIGN_BY, costly))["errors"] == []
     complaint = submit(backend, bj_customer(backend))
     key = f"complaint:{complaint_pk(backend, complaint)}"
     assign(backend, complaint)
     before = read(backend, complaint)
-    at = clock.now() + timedelta(days=5, minutes=5)
+    ran = _counted(monkeypatch, "notify_progress")
+    at = clock.now() + timedelta(days=1, minutes=5)
     assert fire_timers(backend, at).failed == 1
     [incident] = _incidents(backend, key)
-    assert incident["elementId"] == "Task_ProgressInvestigation"
+    assert (incident["elementId"], incident["elementName"]) == (WARNING_STEP, WARNING_STEP_NAME)
     assert incident["error"].startswith("EXPRESSION_LIMIT: ")
+    assert "SH01CH01" not in incident["error"]
+    assert incident["attempts"] == 1
     assert read(backend, complaint)["timeline"] == before["timeline"]
+    assert ran == []
     # The worker leaves it for the process owner (it failed the same way on every run).
     later = fire_timers(backend, at + timedelta(minutes=1))
     assert (later.advanced, later.failed) == (0, 0)
@@ -650,11 +728,15 @@ def test_plat2_a_wake_up_the_diagram_refuses_is_an_incident_the_worker_waits_on(
         "attempts": 2,
         "resolvedAt": None,
     }
-    _fix_by_migrating(backend, incident)
+    refused = backend.post(RETRY, {"input": {"id": incident["id"]}}, staff="SH01CH01").json()
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert ran == []
+    _fix_by_migrating(backend, incident, _with_warning_step(ASSIGN_BY))
     with clock.travel_to(at, all_threads=True):
         retried = backend.gql(RETRY, {"input": {"id": incident["id"]}}, staff="PO0001")
     assert retried["retryProcessIncident"]["incident"]["status"] == "RESOLVED"
-    assert [m["kind"] for m in read(backend, complaint)["messages"]].count("PROGRESS") == 1
+    assert ran == [WARNING_STEP]
+    assert WARNING_STEP not in _active(backend, key)
 
 
 def test_plat2_a_step_failing_after_a_completed_task_is_an_incident_not_internal(
