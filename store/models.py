@@ -19,6 +19,14 @@ from store.customers import (
 )
 from store.idempotency import IdempotencyKey
 from store.policy import PolicyRule, PolicyVersion
+from store.segments import (
+    CustomerSegment,
+    SegmentChange,
+    SegmentOverride,
+    SegmentRuleSet,
+    SegmentRun,
+    SegmentStaging,
+)
 from store.sharing import Consent, ShareGrant, ShareGrantCustomer, ShareRequest, ThirdParty
 from store.staff import Branch, Staff
 from store.workflows import ProcessInstance, ProcessTask, ProcessVersion
@@ -36,6 +44,7 @@ __all__ = [
     "Customer",
     "CustomerChange",
     "CustomerMessage",
+    "CustomerSegment",
     "CustomerWatcher",
     "FinancialSnapshot",
     "IdempotencyKey",
@@ -49,6 +58,11 @@ __all__ = [
     "ProcessVersion",
     "Rectification",
     "RiskAssessment",
+    "SegmentChange",
+    "SegmentOverride",
+    "SegmentRuleSet",
+    "SegmentRun",
+    "SegmentStaging",
     "ShareGrant",
     "ShareGrantCustomer",
     "ShareRequest",

@@ -1,0 +1,512 @@
+"""Segment changes (SEG-1, SEG-4): value rule sets, classification runs, overrides.
+
+Every function here runs inside the caller's unit of work and never commits. A classification
+run is set-based: one INSERT … SELECT computes every customer of its scope into the run's staging
+rows (inputs, score, tier, private-banking mark, as ``model.classify`` would), one INSERT …
+SELECT keeps the changes (from → to, why, which run), then the current segments of the scope are
+replaced. No statement per customer: one customer and the whole bank take the same statements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Table,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.orm import Session
+
+from core import clock
+from core.errors import ConflictError, Problems, UserInputError
+from resolvers.segments import model
+from resolvers.segments.loaders import override_in_force
+from resolvers.shared import unit_of_work, validation
+from store.base import Money, UTCDateTime, int_div
+from store.customers import (
+    Account,
+    AccountKind,
+    Customer,
+    FinancialSnapshot,
+    Transaction,
+    TransactionType,
+)
+from store.segments import (
+    TIER_ORDER,
+    ChangeReason,
+    CustomerSegment,
+    RunScope,
+    SegmentChange,
+    SegmentOverride,
+    SegmentRuleSet,
+    SegmentRun,
+    SegmentStaging,
+    ValueInput,
+    ValueTier,
+)
+
+# The window of "12-month" inputs (transaction frequency, fee income).
+WINDOW = timedelta(days=365)
+DEPOSIT_KINDS = (AccountKind.DEMAND_DEPOSIT, AccountKind.TIME_DEPOSIT)
+MAX_OVERRIDE = timedelta(days=366)
+
+
+# -- rule sets -------------------------------------------------------------------------------
+
+
+def _newest(session: Session) -> SegmentRuleSet | None:
+    return session.scalars(
+        select(SegmentRuleSet)
+        .where(SegmentRuleSet.model == model.VALUE)
+        .order_by(SegmentRuleSet.version.desc())
+        .limit(1)
+    ).first()
+
+
+def rule_set_in_force(session: Session) -> model.RuleSet:
+    """The newest stored value rule set; the reviewed file's when none is stored yet."""
+    row = _newest(session)
+    if row is None:
+        return model.load_file()
+    return model.from_definition(row.definition, row.version, row.summary)
+
+
+def ensure_rule_set(session: Session) -> model.RuleSet:
+    """The rule set in force, storing the reviewed file as version 1 into an empty database."""
+    row = _newest(session)
+    if row is not None:
+        return model.from_definition(row.definition, row.version, row.summary)
+    rules = model.load_file()
+    session.add(
+        SegmentRuleSet(
+            model=model.VALUE,
+            version=1,
+            definition=rules.definition(),
+            summary=rules.summary[:500] or "value_model.toml",
+            changed_by="system",
+            changed_at=clock.now(),
+        )
+    )
+    session.flush()
+    return rules
+
+
+def change_value_rule_set(
+    session: Session,
+    changed_by: str,
+    expected_version: int,
+    raw: Mapping[str, Any],
+    summary: str,
+) -> SegmentRuleSet:
+    """A new version of the value model (checked: ``model.check_rule_set``).
+
+    ``expected_version`` is the version the owner edited: another owner's newer version is a
+    CONFLICT, never silently replaced. The new version applies to runs from now on; segments
+    computed under older versions keep saying which version made them.
+    """
+    text = validation.text(summary, "summary", max_length=500)
+    current = ensure_rule_set(session)
+    if expected_version != current.version:
+        raise ConflictError(
+            f"the value model is at version {current.version}; reload it and edit that version"
+        )
+    rules = model.check_rule_set(raw, current.version + 1, text)
+    row = SegmentRuleSet(
+        model=model.VALUE,
+        version=rules.version,
+        definition=rules.definition(),
+        summary=text,
+        changed_by=changed_by,
+        changed_at=clock.now(),
+    )
+    session.add(row)
+    session.flush()
+    unit_of_work.note(session, f"value model version {rules.version}: {text}")
+    return row
+
+
+# -- classification --------------------------------------------------------------------------
+
+
+def _scope_filter(
+    scope: RunScope, customer_ids: list[int] | None, branch_id: int | None
+) -> Callable[[Any], ColumnElement[bool]]:
+    """The run's customers, as a condition on a ``customer_id`` column."""
+    if scope is RunScope.CUSTOMER:
+        ids = list(customer_ids or [])
+        return lambda column: column.in_(ids)
+    if scope is RunScope.BRANCH:
+        branch_customers = select(Customer.id).where(Customer.branch_id == branch_id)
+        return lambda column: column.in_(branch_customers)
+    return lambda column: true()
+
+
+def _money(value: Any) -> Any:
+    return literal(value, Money())
+
+
+def computed_segments(
+    rules: model.RuleSet, now: datetime, in_scope: Callable[[Any], ColumnElement[bool]]
+) -> Any:
+    """One SELECT: every customer in scope with its inputs, score, tier and private banking."""
+    since = now - WINDOW
+    latest = (
+        select(FinancialSnapshot.customer_id, func.max(FinancialSnapshot.as_of).label("as_of"))
+        .where(in_scope(FinancialSnapshot.customer_id))
+        .group_by(FinancialSnapshot.customer_id)
+        .subquery("latest")
+    )
+    aum = (
+        select(
+            FinancialSnapshot.customer_id,
+            FinancialSnapshot.assets_under_management.label("aum"),
+        )
+        .join(
+            latest,
+            and_(
+                latest.c.customer_id == FinancialSnapshot.customer_id,
+                latest.c.as_of == FinancialSnapshot.as_of,
+            ),
+        )
+        .subquery("aum")
+    )
+    activity = (
+        select(
+            Transaction.customer_id,
+            func.count().label("transaction_count"),
+            func.sum(
+                case((Transaction.type == TransactionType.FEE, Transaction.amount), else_=0)
+            ).label("fee_income"),
+        )
+        .where(Transaction.occurred_at >= literal(since, UTCDateTime()))
+        .where(in_scope(Transaction.customer_id))
+        .group_by(Transaction.customer_id)
+        .subquery("activity")
+    )
+    holdings = (
+        select(
+            Account.customer_id,
+            func.sum(case((Account.kind.in_(DEPOSIT_KINDS), Account.balance), else_=0)).label(
+                "deposit_balance"
+            ),
+            func.sum(case((Account.kind == AccountKind.LOAN, Account.balance), else_=0)).label(
+                "loan_amount"
+            ),
+        )
+        .where(Account.closed_on.is_(None), in_scope(Account.customer_id))
+        .group_by(Account.customer_id)
+        .subquery("holdings")
+    )
+    customers = Customer.__table__
+    inputs = (
+        select(
+            customers.c.id.label("customer_id"),
+            func.coalesce(aum.c.aum, 0).label("aum"),
+            func.coalesce(activity.c.transaction_count, 0).label("transaction_count"),
+            func.coalesce(holdings.c.deposit_balance, 0).label("deposit_balance"),
+            func.coalesce(holdings.c.loan_amount, 0).label("loan_amount"),
+            func.coalesce(activity.c.fee_income, 0).label("fee_income"),
+        )
+        .select_from(
+            customers.outerjoin(aum, aum.c.customer_id == customers.c.id)
+            .outerjoin(activity, activity.c.customer_id == customers.c.id)
+            .outerjoin(holdings, holdings.c.customer_id == customers.c.id)
+        )
+        .where(in_scope(customers.c.id))
+        .subquery("inputs")
+    )
+    columns = {
+        ValueInput.AUM: inputs.c.aum,
+        ValueInput.TRANSACTION_FREQUENCY: inputs.c.transaction_count,
+        ValueInput.DEPOSIT_BALANCE: inputs.c.deposit_balance,
+        ValueInput.LOAN_AMOUNT: inputs.c.loan_amount,
+        ValueInput.FEE_INCOME: inputs.c.fee_income,
+    }
+
+    def points(factor: model.Factor) -> Any:
+        value = columns[factor.input]
+        full = (
+            _money(factor.full_score_at)
+            if factor.input in model.MONEY_INPUTS
+            else literal(int(factor.full_score_at))
+        )
+        return case(
+            (value >= full, model.FULL), else_=int_div(value * literal(model.FULL, Integer()), full)
+        )
+
+    weighted = sum(
+        (literal(f.weight_units) * points(f) for f in rules.factors if f.weight_units),
+        start=literal(0),
+    )
+    scored = select(*inputs.c, int_div(weighted, 10000).label("score")).subquery("scored")
+    lift = rules.lift_units
+
+    def in_range(cut: model.CutOff) -> ColumnElement[bool]:
+        lower = scored.c.aum >= _money(cut.from_aum)
+        return lower if cut.below_aum is None else and_(lower, scored.c.aum < _money(cut.below_aum))
+
+    whens: list[Any] = []
+    if lift is not None:
+        lifted = scored.c.score >= lift
+        whens += [
+            (and_(in_range(cut), lifted), TIER_ORDER[min(i + 1, len(TIER_ORDER) - 1)].value)
+            for i, cut in enumerate(rules.cut_offs)
+        ]
+    whens += [(in_range(cut), cut.tier.value) for cut in rules.cut_offs]
+    return select(
+        scored.c.customer_id,
+        scored.c.aum,
+        scored.c.transaction_count,
+        scored.c.deposit_balance,
+        scored.c.loan_amount,
+        scored.c.fee_income,
+        scored.c.score,
+        case(*whens, else_=ValueTier.LOW.value).label("tier"),
+        (scored.c.aum >= _money(rules.private_banking_aum)).label("private_banking"),
+    )
+
+
+INPUT_COLUMNS = (
+    "customer_id",
+    "aum",
+    "transaction_count",
+    "deposit_balance",
+    "loan_amount",
+    "fee_income",
+    "score",
+    "tier",
+    "private_banking",
+)
+
+
+def classify(
+    session: Session,
+    *,
+    scope: RunScope,
+    started_by: str,
+    reason: ChangeReason = ChangeReason.RECLASSIFIED,
+    customer_ids: list[int] | None = None,
+    branch_id: int | None = None,
+) -> SegmentRun:
+    """Classify the customers of ``scope`` under the rule set in force, as one run."""
+    rules = ensure_rule_set(session)
+    now = clock.now()
+    run = SegmentRun(
+        rule_set_version=rules.version,
+        scope=scope,
+        branch_id=branch_id,
+        started_by=started_by,
+        started_at=now,
+        customers=0,
+        changed=0,
+    )
+    session.add(run)
+    session.flush()
+    in_scope = _scope_filter(scope, customer_ids, branch_id)
+    staging = cast(Table, SegmentStaging.__table__)
+    current = cast(Table, CustomerSegment.__table__)
+    computed = computed_segments(rules, now, in_scope).subquery("computed")
+    session.execute(
+        insert(staging).from_select(
+            ["run_id", *INPUT_COLUMNS],
+            select(literal(run.id), *(computed.c[name] for name in INPUT_COLUMNS)),
+        )
+    )
+    this_run = staging.c.run_id == run.id
+    # Counted, not taken from rowcount: drivers do not all report it for INSERT … SELECT.
+    staged = session.scalar(select(func.count()).select_from(staging).where(this_run))
+    session.execute(
+        insert(cast(Table, SegmentChange.__table__)).from_select(
+            [
+                "customer_id",
+                "from_tier",
+                "to_tier",
+                "from_private_banking",
+                "to_private_banking",
+                "reason",
+                "run_id",
+                "rule_set_version",
+                "changed_at",
+            ],
+            select(
+                staging.c.customer_id,
+                current.c.tier,
+                staging.c.tier,
+                current.c.private_banking,
+                staging.c.private_banking,
+                case(
+                    (current.c.customer_id.is_(None), ChangeReason.FIRST_CLASSIFICATION.value),
+                    else_=reason.value,
+                ),
+                literal(run.id),
+                literal(rules.version),
+                literal(now, UTCDateTime()),
+            )
+            .select_from(staging.outerjoin(current, current.c.customer_id == staging.c.customer_id))
+            .where(
+                this_run,
+                or_(
+                    current.c.customer_id.is_(None),
+                    current.c.tier != staging.c.tier,
+                    current.c.private_banking != staging.c.private_banking,
+                ),
+            ),
+        )
+    )
+    changed = session.scalar(
+        select(func.count()).select_from(SegmentChange).where(SegmentChange.run_id == run.id)
+    )
+    session.execute(
+        delete(current).where(
+            current.c.customer_id.in_(select(staging.c.customer_id).where(this_run))
+        )
+    )
+    session.execute(
+        insert(current).from_select(
+            ["run_id", "rule_set_version", "classified_at", *INPUT_COLUMNS],
+            select(
+                literal(run.id),
+                literal(rules.version),
+                literal(now, UTCDateTime()),
+                *(staging.c[name] for name in INPUT_COLUMNS),
+            ).where(this_run),
+        )
+    )
+    session.execute(delete(staging).where(this_run))
+    run.customers = max(int(staged or 0), 0)
+    run.changed = max(int(changed or 0), 0)
+    run.finished_at = clock.now()
+    session.flush()
+    ids = customer_ids if scope is RunScope.CUSTOMER else ()
+    unit_of_work.note(
+        session,
+        f"classification run {run.id} ({scope.value}, value model version {rules.version}): "
+        f"{run.customers} customers, {run.changed} changed",
+        customer_ids=list(ids or ()),
+    )
+    return run
+
+
+def classify_after_change(session: Session, customer_id: int, started_by: str) -> None:
+    """Classify one customer whose inputs just changed, in the same transaction."""
+    classify(
+        session,
+        scope=RunScope.CUSTOMER,
+        started_by=started_by,
+        reason=ChangeReason.INPUTS_CHANGED,
+        customer_ids=[customer_id],
+    )
+
+
+# -- overrides -------------------------------------------------------------------------------
+
+
+def _effective(session: Session, customer_id: int, now: datetime) -> tuple[Any, Any]:
+    """(override in force or None, computed segment or None) of one customer."""
+    override = session.scalars(
+        select(SegmentOverride).where(
+            SegmentOverride.customer_id == customer_id, override_in_force(now)
+        )
+    ).first()
+    computed = session.get(CustomerSegment, customer_id)
+    return override, computed
+
+
+def override_segment(
+    session: Session,
+    created_by_id: int,
+    customer_id: int,
+    tier: ValueTier,
+    reason: str,
+    expires_at: datetime,
+) -> SegmentOverride:
+    """A supervisor's override of a customer's tier until ``expires_at`` (SEG-4).
+
+    A newer override replaces the one in force. When it expires, the computed segment applies
+    again at once: reads compare the expiry with the clock, no job runs.
+    """
+    problems = Problems()
+    text = ""
+    try:
+        text = validation.text(reason, "reason", max_length=300)
+    except UserInputError as exc:
+        problems.extend(exc)
+    now = clock.now()
+    problem = validation.instant_problem(expires_at)
+    if problem is not None:
+        problems.add(("expiresAt",), "INVALID", problem)
+    elif expires_at <= now:
+        problems.add(("expiresAt",), "EXPIRED", "must lie in the future")
+    elif expires_at > now + MAX_OVERRIDE:
+        problems.add(("expiresAt",), "TOO_LONG", "an override lasts at most a year")
+    problems.raise_if_any()
+    previous, computed = _effective(session, customer_id, now)
+    before_tier = (
+        previous.tier if previous is not None else computed.tier if computed is not None else None
+    )
+    if previous is not None:
+        previous.withdrawn_at = now
+    override = SegmentOverride(
+        customer_id=customer_id,
+        tier=tier,
+        reason=text,
+        expires_at=expires_at,
+        created_by_id=created_by_id,
+        created_at=now,
+    )
+    session.add(override)
+    session.flush()
+    private = computed.private_banking if computed is not None else False
+    session.add(
+        SegmentChange(
+            customer_id=customer_id,
+            from_tier=None if before_tier is None else ValueTier(before_tier).value,
+            to_tier=tier.value,
+            from_private_banking=None if computed is None else private,
+            to_private_banking=private,
+            reason=ChangeReason.OVERRIDE,
+            override_id=override.id,
+            changed_at=now,
+        )
+    )
+    unit_of_work.note(
+        session, f"segment override until {expires_at:%Y-%m-%d}", customer_ids=[customer_id]
+    )
+    return override
+
+
+def withdraw_override(session: Session, customer_id: int) -> SegmentOverride:
+    """End the override in force now; the computed segment applies again."""
+    now = clock.now()
+    override, computed = _effective(session, customer_id, now)
+    if override is None:
+        raise UserInputError.one(("customerId",), "NO_OVERRIDE", "has no override in force")
+    override.withdrawn_at = now
+    if computed is not None:
+        session.add(
+            SegmentChange(
+                customer_id=customer_id,
+                from_tier=ValueTier(override.tier).value,
+                to_tier=ValueTier(computed.tier).value,
+                from_private_banking=computed.private_banking,
+                to_private_banking=computed.private_banking,
+                reason=ChangeReason.OVERRIDE_WITHDRAWN,
+                override_id=override.id,
+                rule_set_version=computed.rule_set_version,
+                changed_at=now,
+            )
+        )
+    session.flush()
+    return override
