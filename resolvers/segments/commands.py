@@ -278,6 +278,28 @@ def computed_segments(
     )
 
 
+def _chunks(
+    session: Session, in_scope: Callable[[Any], ColumnElement[bool]], size: int | None
+) -> list[Callable[[Any], ColumnElement[bool]]]:
+    """The scope as one condition, or as ranges of ``size`` customer keys."""
+    if size is None:
+        return [in_scope]
+    low, high = session.execute(select(func.min(Customer.id), func.max(Customer.id))).one()
+    if low is None:
+        return [in_scope]
+
+    def part(start: int) -> Callable[[Any], ColumnElement[bool]]:
+        return lambda column: and_(in_scope(column), column >= start, column < start + size)
+
+    return [part(start) for start in range(int(low), int(high) + 1, size)]
+
+
+def customers_in_scope(session: Session, scope: RunScope, branch_id: int | None = None) -> int:
+    """How many customers a run of ``scope`` classifies (for a progress bar)."""
+    in_scope = _scope_filter(scope, None, branch_id)
+    return int(session.scalar(select(func.count()).where(in_scope(Customer.id))) or 0)
+
+
 INPUT_COLUMNS = (
     "customer_id",
     "aum",
@@ -299,8 +321,16 @@ def classify(
     reason: ChangeReason = ChangeReason.RECLASSIFIED,
     customer_ids: list[int] | None = None,
     branch_id: int | None = None,
+    progress: Callable[[int], None] | None = None,
+    chunk: int | None = None,
 ) -> SegmentRun:
-    """Classify the customers of ``scope`` under the rule set in force, as one run."""
+    """Classify the customers of ``scope`` under the rule set in force, as one run.
+
+    With ``chunk``, customers are computed ``chunk`` customer keys at a time (still set-based,
+    one statement per chunk) and ``progress`` hears how many were computed after each: the
+    command line's progress bar.
+    """
+    session.flush()  # the statements below read what the transaction changed so far
     rules = ensure_rule_set(session)
     now = clock.now()
     run = SegmentRun(
@@ -317,16 +347,25 @@ def classify(
     in_scope = _scope_filter(scope, customer_ids, branch_id)
     staging = cast(Table, SegmentStaging.__table__)
     current = cast(Table, CustomerSegment.__table__)
-    computed = computed_segments(rules, now, in_scope).subquery("computed")
-    session.execute(
-        insert(staging).from_select(
-            ["run_id", *INPUT_COLUMNS],
-            select(literal(run.id), *(computed.c[name] for name in INPUT_COLUMNS)),
-        )
-    )
     this_run = staging.c.run_id == run.id
+    done = 0
+    for part in _chunks(session, in_scope, chunk):
+        computed = computed_segments(rules, now, part).subquery("computed")
+        session.execute(
+            insert(staging).from_select(
+                ["run_id", *INPUT_COLUMNS],
+                select(literal(run.id), *(computed.c[name] for name in INPUT_COLUMNS)),
+            )
+        )
+        if progress is not None:
+            # Counted: drivers do not all report rowcount for INSERT … SELECT.
+            staged = int(
+                session.scalar(select(func.count()).select_from(staging).where(this_run)) or 0
+            )
+            progress(staged - done)
+            done = staged
     # Counted, not taken from rowcount: drivers do not all report it for INSERT … SELECT.
-    staged = session.scalar(select(func.count()).select_from(staging).where(this_run))
+    staged = int(session.scalar(select(func.count()).select_from(staging).where(this_run)) or 0)
     session.execute(
         insert(cast(Table, SegmentChange.__table__)).from_select(
             [
