@@ -322,8 +322,11 @@ def test_SEG_1_only_model_owners_change_the_model_and_stale_edits_conflict(
         CHANGE, {"input": {**_file_model(), "expectedVersion": version - 1}}
     ).json()
     assert stale["errors"][0]["extensions"]["code"] == "CONFLICT"
-    versions = backend.gql("{ valueRuleSets { version changedBy } }")["valueRuleSets"]
-    assert versions[0] == {"version": version, "changedBy": "MKT0001"}
+    versions = backend.gql(
+        "{ valueRuleSets(first: 2) { totalCount edges { node { version changedBy } } } }"
+    )["valueRuleSets"]
+    assert versions["edges"][0]["node"] == {"version": version, "changedBy": "MKT0001"}
+    assert versions["totalCount"] == version
     entries = backend.gql(
         '{ auditLog(first: 5, where: {operation: {eq: "changeValueRuleSet"}}) '
         "{ edges { node { actor action } } } }",

@@ -33,6 +33,7 @@ from core import clock
 from core.errors import ConflictError, Problems, UserInputError
 from resolvers.segments import model
 from resolvers.segments.loaders import override_in_force
+from resolvers.segments.queries import newest_rule_set
 from resolvers.shared import unit_of_work, validation
 from store.base import Money, UTCDateTime, int_div
 from store.customers import (
@@ -66,18 +67,9 @@ MAX_OVERRIDE = timedelta(days=366)
 # -- rule sets -------------------------------------------------------------------------------
 
 
-def _newest(session: Session) -> SegmentRuleSet | None:
-    return session.scalars(
-        select(SegmentRuleSet)
-        .where(SegmentRuleSet.model == model.VALUE)
-        .order_by(SegmentRuleSet.version.desc())
-        .limit(1)
-    ).first()
-
-
 def rule_set_in_force(session: Session) -> model.RuleSet:
     """The newest stored value rule set; the reviewed file's when none is stored yet."""
-    row = _newest(session)
+    row = newest_rule_set(session)
     if row is None:
         return model.load_file()
     return model.from_definition(row.definition, row.version, row.summary)
@@ -85,7 +77,7 @@ def rule_set_in_force(session: Session) -> model.RuleSet:
 
 def ensure_rule_set(session: Session) -> model.RuleSet:
     """The rule set in force, storing the reviewed file as version 1 into an empty database."""
-    row = _newest(session)
+    row = newest_rule_set(session)
     if row is not None:
         return model.from_definition(row.definition, row.version, row.summary)
     rules = model.load_file()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -12,6 +11,7 @@ from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session
 
 from resolvers.segments.loaders import override_in_force
+from resolvers.shared.pagination import Page, PageRequest, SortKey, paginate
 from store.customers import Customer
 from store.segments import CustomerSegment, SegmentOverride, SegmentRuleSet, SegmentRun
 from store.staff import Branch
@@ -86,17 +86,24 @@ def distribution(
     return cells
 
 
-def runs(session: Session, limit: int) -> Sequence[SegmentRun]:
-    """The newest classification runs."""
-    return list(session.scalars(select(SegmentRun).order_by(SegmentRun.id.desc()).limit(limit)))
+def run_page(session: Session, request: PageRequest) -> Page:
+    """Classification runs, newest first."""
+    keys = [SortKey(SegmentRun.id, True, int)]
+    return paginate(session, select(SegmentRun), keys, request, lambda r: [r.id])
 
 
-def rule_sets(session: Session) -> Sequence[SegmentRuleSet]:
+def rule_set_page(session: Session, request: PageRequest) -> Page:
     """Every stored version of the value model, newest first."""
-    return list(
-        session.scalars(
-            select(SegmentRuleSet)
-            .where(SegmentRuleSet.model == "VALUE")
-            .order_by(SegmentRuleSet.version.desc())
-        )
-    )
+    keys = [SortKey(SegmentRuleSet.version, True, int)]
+    statement = select(SegmentRuleSet).where(SegmentRuleSet.model == "VALUE")
+    return paginate(session, statement, keys, request, lambda r: [r.version])
+
+
+def newest_rule_set(session: Session) -> SegmentRuleSet | None:
+    """The stored value rule set in force (the newest), or None before any is stored."""
+    return session.scalars(
+        select(SegmentRuleSet)
+        .where(SegmentRuleSet.model == "VALUE")
+        .order_by(SegmentRuleSet.version.desc())
+        .limit(1)
+    ).first()

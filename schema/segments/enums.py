@@ -74,6 +74,7 @@ class _SegmentErrorCode(Enum):
     NO_OVERRIDE = "NO_OVERRIDE"
     NOT_FOUND = "NOT_FOUND"
     INVALID_PAGE_SIZE = "INVALID_PAGE_SIZE"
+    INVALID_CURSOR = "INVALID_CURSOR"
 
 
 SegmentErrorCode = bilingual_enum(
@@ -100,6 +101,7 @@ SegmentErrorCode = bilingual_enum(
         "EXPIRED": "The expiry lies in the past 到期时间已过",
         "NO_OVERRIDE": "The customer has no override in force 客户没有生效的主管调整",
         "NOT_FOUND": "The referenced record does not exist 记录不存在",
-        "INVALID_PAGE_SIZE": "A page size outside its range 分页大小超出范围",
+        "INVALID_PAGE_SIZE": "Page size outside 0…100 分页大小超出范围",
+        "INVALID_CURSOR": "Not a cursor of this list and order 无效的游标",
     },
 )

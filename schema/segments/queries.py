@@ -6,14 +6,11 @@ import strawberry
 from sqlalchemy import true
 
 from core import clock
-from core.errors import UserInputError
 from resolvers.segments import commands, queries
 from schema.segments.types import SegmentCell, SegmentDistribution, SegmentRunNode, ValueRuleSet
-from schema.shared.base import ContextInfo, NodeLoader
+from schema.shared.base import Connection, ContextInfo, NodeLoader, page_request
 from schema.shared.rights import Authenticated, HasRight
 from schema.shared.rights import field as guarded_field
-
-MAX_RUNS = 100
 
 
 @strawberry.type
@@ -42,25 +39,39 @@ class SegmentQuery:
     )
     def value_rule_set(self, info: ContextInfo) -> ValueRuleSet:
         session = info.context.session
-        rows = queries.rule_sets(session)
-        if rows:
-            return ValueRuleSet.of_row(rows[0])
+        row = queries.newest_rule_set(session)
+        if row is not None:
+            return ValueRuleSet.of_row(row)
         return ValueRuleSet.of(commands.rule_set_in_force(session), None)
 
     @guarded_field(
         "Every stored version of the value model, newest first. 客户价值模型版本。",
         Authenticated(),
     )
-    def value_rule_sets(self, info: ContextInfo) -> list[ValueRuleSet]:
-        return [ValueRuleSet.of_row(row) for row in queries.rule_sets(info.context.session)]
+    def value_rule_sets(
+        self,
+        info: ContextInfo,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[ValueRuleSet]:
+        page = queries.rule_set_page(info.context.session, page_request(first, after, last, before))
+        return Connection.of(page, [ValueRuleSet.of_row(row) for row in page.rows])
 
     @guarded_field(
-        "The newest classification runs (SEG-4). 分类批次。", HasRight("segment:classify")
+        "Classification runs, newest first (SEG-4). 分类批次。", HasRight("segment:classify")
     )
-    def segment_runs(self, info: ContextInfo, first: int = 20) -> list[SegmentRunNode]:
-        if not 0 <= first <= MAX_RUNS:
-            raise UserInputError.one(("first",), "INVALID_PAGE_SIZE", f"must be 0…{MAX_RUNS}")
-        return [SegmentRunNode.of(row) for row in queries.runs(info.context.session, first)]
+    def segment_runs(
+        self,
+        info: ContextInfo,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[SegmentRunNode]:
+        page = queries.run_page(info.context.session, page_request(first, after, last, before))
+        return Connection.of(page, [SegmentRunNode.of(row) for row in page.rows])
 
 
 NODE_LOADERS: dict[str, NodeLoader] = {}
