@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import os
 import statistics
-import subprocess
-import sys
 import time
 from decimal import Decimal
 from typing import Any
 
-from common import CUSTOMERS, ROOT, bench_env
+import common
+from common import bench_env
 from sqlalchemy import bindparam, event, text
 from sqlalchemy.orm import Session
 
@@ -30,7 +29,7 @@ from core import clock
 from core.settings import Settings
 from resolvers.segments import commands, model
 from resolvers.shared import unit_of_work
-from store import audit_chain, crypto, migrate
+from store import audit_chain, crypto
 from store.base import UTCDateTime
 from store.db import make_engine
 from store.segments import RunScope
@@ -41,34 +40,11 @@ REPEAT = int(os.environ.get("KEHU_BENCH_REPEAT", "3"))
 
 def prepared(name: str, url: str | None) -> Settings:
     """A bench database of CUSTOMERS customers with TRANSACTIONS transactions each (once)."""
-    env = bench_env(name, url)
-    settings = Settings.from_env(env)
+    settings = common.prepared(
+        bench_env(name, url), ["--transactions", str(TRANSACTIONS), "--complaints", "0"]
+    )
     crypto.configure(crypto.FieldCipher(settings.encryption_keys, settings.hash_keys))
     audit_chain.configure(settings.audit_keys)
-    engine = make_engine(settings.database_url)
-    migrate.upgrade(engine)
-    with engine.connect() as connection:
-        have = int(connection.execute(text("SELECT COUNT(*) FROM customers")).scalar() or 0)
-    engine.dispose()
-    if have < CUSTOMERS:
-        print(f"  seeding {CUSTOMERS - have} customers, {TRANSACTIONS} transactions each (once) …")
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "kehu.cli",
-                "seed",
-                "--customers",
-                str(CUSTOMERS - have),
-                "--transactions",
-                str(TRANSACTIONS),
-                "--complaints",
-                "0",
-            ],
-            env=env,
-            check=True,
-            cwd=ROOT,
-        )
     return settings
 
 

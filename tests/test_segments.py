@@ -221,6 +221,75 @@ def test_SEG_1_the_score_lifts_a_customer_one_tier_from_the_lift_score_on(
         assert (segment["tier"], segment["score"]) == (tier, score), aum
 
 
+IMPORT = """
+mutation($input: ImportTransactionsInput!) {
+  importTransactions(input: $input) { imported errors { field code } }
+}
+"""
+
+
+def test_SEG_1_the_readme_s_example_a_busy_medium_customer_is_lifted_to_high(
+    backend: Backend,
+) -> None:
+    """README: 300,000 AUM (MEDIUM), 400,000 deposits, 300 transactions a year, 1,000,000 of
+    loans, 6,000 of fees: 12 + 15 + 16 + 15 + 10 = 68 points, at least the lift score of 60."""
+    customer = create_customer(backend)
+    _record_aum(backend, customer["id"], "300000")
+    assert _segment(backend, customer["id"])["segment"]["tier"] == "MEDIUM"
+    suffix = customer["id"][-6:]
+    opened = (clock.today() - timedelta(days=400)).isoformat()
+    accounts = [
+        {
+            "accountNo": f"D{suffix}",
+            "kind": "DEMAND_DEPOSIT",
+            "openedOn": opened,
+            "balance": "400000",
+        },
+        {"accountNo": f"L{suffix}", "kind": "LOAN", "openedOn": opened, "balance": "1000000"},
+    ]
+    moment = clock.now() - timedelta(days=30)
+    transactions = [
+        {
+            "accountNo": f"D{suffix}",
+            "externalRef": f"t{i}",
+            "occurredAt": moment.isoformat(),
+            "amount": "20.00" if i < 300 else "1.00",
+            "type": "FEE" if i < 300 else "PAYMENT",
+            "channel": "MOBILE_APP",
+        }
+        for i in range(300)
+    ]
+    payload = backend.gql(
+        IMPORT,
+        {
+            "input": {
+                "customerId": customer["id"],
+                "accounts": accounts,
+                "transactions": transactions,
+                "source": SOURCE,
+            }
+        },
+    )["importTransactions"]
+    assert payload["errors"] == [] and payload["imported"] == 300
+    found = _segment(backend, customer["id"])
+    segment = found["segment"]
+    assert (segment["tier"], segment["score"]) == ("HIGH", "68.00")
+    points = {i["name"]: i["points"] for i in segment["inputs"]}
+    assert points == {
+        "AUM": "30.00",
+        "TRANSACTION_FREQUENCY": "100.00",
+        "DEPOSIT_BALANCE": "80.00",
+        "LOAN_AMOUNT": "100.00",
+        "FEE_INCOME": "100.00",
+    }
+    latest = found["segmentHistory"][0]
+    assert (latest["fromTier"], latest["toTier"], latest["reason"]) == (
+        "MEDIUM",
+        "HIGH",
+        "INPUTS_CHANGED",
+    )
+
+
 # Weight boundaries: the weights must add up to exactly 1; each is 0 … 1 with 4 decimals.
 WEIGHT_CASES = [
     ("0.0001", "WEIGHTS_DO_NOT_ADD_UP", ["factors"]),
