@@ -33,9 +33,9 @@ class Cell:
         return self.customers is None
 
 
-def shown_segments(now: datetime) -> Any:
-    """Every customer with the tier shown (override in force, else computed; NULL: never
-    classified) and the AUM of its computed segment, as a subquery — one join, no per-row work."""
+def shown_segments(now: datetime, visible: ColumnElement[bool]) -> Any:
+    """Every ``visible`` customer with the tier shown (override in force, else computed; NULL:
+    never classified) and the AUM of its computed segment, as a subquery — no per-row work."""
     customers = Customer.__table__
     computed = CustomerSegment.__table__
     overrides = SegmentOverride.__table__
@@ -51,6 +51,7 @@ def shown_segments(now: datetime) -> Any:
                 overrides, and_(overrides.c.customer_id == customers.c.id, override_in_force(now))
             )
         )
+        .where(visible)
         .subquery("shown")
     )
 
@@ -63,15 +64,13 @@ def distribution(
     minimum: int = MINIMUM_CELL,
 ) -> list[Cell]:
     """Customers and their AUM per tier (and branch), one statement; small cells suppressed."""
-    shown = shown_segments(now)
+    shown = shown_segments(now, visible)
     keys: list[Any] = [shown.c.tier]
     if by_branch:
         keys += [Branch.id, Branch.code, Branch.name, Branch.city]
-    statement = (
-        select(*keys, func.count().label("customers"), func.sum(shown.c.aum).label("aum"))
-        .select_from(shown.join(Customer, Customer.id == shown.c.customer_id))
-        .where(visible)
-    )
+    statement = select(
+        *keys, func.count().label("customers"), func.sum(shown.c.aum).label("aum")
+    ).select_from(shown)
     if by_branch:
         statement = statement.join(Branch, Branch.id == shown.c.branch_id)
     statement = statement.group_by(*keys).order_by(*keys)
