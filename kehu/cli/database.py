@@ -53,6 +53,10 @@ def seed(
     seconds = time.perf_counter() - started
     rate = made / seconds if seconds > 0 else 0.0
     console.print(f"Seeded {made} customers in {seconds:.1f} s ({rate:,.0f} customers/s).")
+    if made:
+        from kehu.cli.segments import classify
+
+        classify()  # the demo customers get their value segments (SEG-1) at once
     if complaints > 0:
         added = seed_complaints(engine, complaints)
         if added:
