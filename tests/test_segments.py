@@ -478,6 +478,12 @@ def test_SEG_4_an_override_holds_until_it_expires_then_the_computed_segment_appl
         "computedTier": "LOW",
         "override": {"tier": "HIGH"},
     }
+    explained = backend.gql(
+        "query($id: ID!) { customer(id: $id) { segment { override { reason createdBy } } } }",
+        {"id": customer_id},
+        staff="RM0001",
+    )["customer"]["segment"]["override"]
+    assert explained == {"reason": "family office moving assets in", "createdBy": "SUP0001"}
     high = backend.gql(
         "{ customers(first: 100, where: {segment: {tier: {eq: HIGH}}}) { edges { node { id } } } }",
         staff="RM0001",
@@ -654,6 +660,11 @@ def test_SEG_6_marketing_sees_the_distribution_with_small_cells_suppressed(
     by_branch = backend.gql(DISTRIBUTION, {"byBranch": True}, staff="MKT0001")["segments"]
     assert all(c["branch"] for c in by_branch["cells"])
     assert any(c["suppressed"] for c in by_branch["cells"])  # 10 branches, few customers each
+    # Never one suppressed branch alone in a tier: the bank's count minus the others would
+    # reveal it (complementary suppression).
+    for tier in {c["tier"] for c in by_branch["cells"]}:
+        row = [c for c in by_branch["cells"] if c["tier"] == tier]
+        assert len(row) == 1 or sum(c["suppressed"] for c in row) != 1, tier
     # The same counts as the rows head office sees (tier shown, AUM of the computed segment).
     high = backend.gql(
         "{ customers(first: 1, where: {segment: {tier: {eq: HIGH}}}) { totalCount } }"

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from store.customers import Customer
 from store.segments import CustomerSegment, SegmentChange, SegmentOverride, SegmentRuleSet
+from store.staff import Staff
 
 
 def override_in_force(now: datetime) -> ColumnElement[bool]:
@@ -69,7 +70,11 @@ def segments(
                 SegmentOverride.tier,
                 SegmentOverride.expires_at,
                 SegmentOverride.created_at,
-            ).where(SegmentOverride.customer_id.in_(customer_ids), override_in_force(now))
+                SegmentOverride.reason,
+                Staff.employee_no.label("created_by"),
+            )
+            .join(Staff, Staff.id == SegmentOverride.created_by_id)
+            .where(SegmentOverride.customer_id.in_(customer_ids), override_in_force(now))
         )
     }
     return {

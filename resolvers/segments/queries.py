@@ -74,7 +74,7 @@ def distribution(
     if by_branch:
         statement = statement.join(Branch, Branch.id == shown.c.branch_id)
     statement = statement.group_by(*keys).order_by(*keys)
-    cells = []
+    cells: list[Cell] = []
     for row in session.execute(statement):
         count = int(row.customers)
         # The sum keeps the Money type: an exact Decimal on both backends.
@@ -82,7 +82,23 @@ def distribution(
         branch = (row.id, row.code, row.name, row.city) if by_branch else None
         small = count < minimum
         cells.append(Cell(row.tier, branch, None if small else count, None if small else aum))
-    return cells
+    return _complementary(cells) if by_branch else cells
+
+
+def _complementary(cells: list[Cell]) -> list[Cell]:
+    """Per tier, never exactly one suppressed branch: the bank-wide count minus the others would
+    reveal it. The smallest shown cell of that tier is suppressed with it."""
+    result = list(cells)
+    for tier in {cell.tier for cell in cells}:
+        row = [i for i, cell in enumerate(result) if cell.tier == tier]
+        hidden = [i for i in row if result[i].suppressed]
+        shown = sorted(
+            (i for i in row if not result[i].suppressed), key=lambda i: result[i].customers or 0
+        )
+        if len(hidden) == 1 and shown:
+            smallest = result[shown[0]]
+            result[shown[0]] = Cell(smallest.tier, smallest.branch, None, None)
+    return result
 
 
 def run_page(session: Session, request: PageRequest) -> Page:

@@ -111,6 +111,8 @@ class ValueInputExplained:
 @strawberry.type(description="A supervisor's override in force. 主管调整。")
 class SegmentOverrideInForce:
     tier: ValueTierEnum | None  # type: ignore[valid-type]
+    reason: str | None = strawberry.field(description="Why (null when the tier is withheld).")
+    created_by: str | None = strawberry.field(description="Employee number of who overrode.")
     expires_at: dt.datetime
     created_at: dt.datetime
 
@@ -187,6 +189,8 @@ class CustomerSegment:
             computed_tier=ValueTier(computed.tier) if computed is not None and shown else None,
             override=SegmentOverrideInForce(
                 tier=ValueTier(override.tier) if shown else None,
+                reason=override.reason if shown else None,
+                created_by=override.created_by if shown else None,
                 expires_at=override.expires_at,
                 created_at=override.created_at,
             )
