@@ -27,6 +27,7 @@ from sqlalchemy import (
     select,
     true,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core import clock
@@ -75,9 +76,14 @@ def rule_set_in_force(session: Session) -> model.RuleSet:
     return model.from_definition(row.definition, row.version, row.summary)
 
 
-def ensure_rule_set(session: Session) -> model.RuleSet:
-    """The rule set in force, storing the reviewed file as version 1 into an empty database."""
-    row = newest_rule_set(session)
+def ensure_rule_set(session: Session, lock: bool = False) -> model.RuleSet:
+    """The rule set in force, storing the reviewed file as version 1 into an empty database.
+
+    With ``lock`` the caller holds the rule set in force until its transaction ends: two runs
+    never replace the same customers' segments at once (their inserts would collide), and a
+    run never straddles a model change.
+    """
+    row = newest_rule_set(session, lock=lock)
     if row is not None:
         return model.from_definition(row.definition, row.version, row.summary)
     rules = model.load_file()
@@ -91,8 +97,16 @@ def ensure_rule_set(session: Session) -> model.RuleSet:
             changed_at=clock.now(),
         )
     )
-    session.flush()
+    _flush_version(session)
     return rules
+
+
+def _flush_version(session: Session) -> None:
+    """Write a new version; another transaction writing the same number first is a CONFLICT."""
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise ConflictError("the value model changed meanwhile; reload it and try again") from exc
 
 
 def change_value_rule_set(
@@ -109,7 +123,7 @@ def change_value_rule_set(
     computed under older versions keep saying which version made them.
     """
     text = validation.text(summary, "summary", max_length=500)
-    current = ensure_rule_set(session)
+    current = ensure_rule_set(session, lock=True)
     if expected_version != current.version:
         raise ConflictError(
             f"the value model is at version {current.version}; reload it and edit that version"
@@ -124,7 +138,7 @@ def change_value_rule_set(
         changed_at=clock.now(),
     )
     session.add(row)
-    session.flush()
+    _flush_version(session)
     unit_of_work.note(session, f"value model version {rules.version}: {text}")
     return row
 
@@ -323,7 +337,7 @@ def classify(
     command line's progress bar.
     """
     session.flush()  # the statements below read what the transaction changed so far
-    rules = ensure_rule_set(session)
+    rules = ensure_rule_set(session, lock=True)
     now = clock.now()
     run = SegmentRun(
         rule_set_version=rules.version,

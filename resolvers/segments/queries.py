@@ -114,11 +114,14 @@ def rule_set_page(session: Session, request: PageRequest) -> Page:
     return paginate(session, statement, keys, request, lambda r: [r.version])
 
 
-def newest_rule_set(session: Session) -> SegmentRuleSet | None:
-    """The stored value rule set in force (the newest), or None before any is stored."""
-    return session.scalars(
+def newest_rule_set(session: Session, lock: bool = False) -> SegmentRuleSet | None:
+    """The stored value rule set in force (the newest), or None before any is stored; with
+    ``lock``, its row is locked until the transaction ends (PostgreSQL: runs and model changes
+    take their turns; SQLite has one writer anyway)."""
+    statement = (
         select(SegmentRuleSet)
         .where(SegmentRuleSet.model == "VALUE")
         .order_by(SegmentRuleSet.version.desc())
         .limit(1)
-    ).first()
+    )
+    return session.scalars(statement.with_for_update() if lock else statement).first()
