@@ -70,6 +70,7 @@ PERSONAL_FIELDS: dict[str, dict[str, str]] = {
         "score": "score",
         "private_banking": "privateBanking",
         "inputs": "inputs",
+        "needs": "needs",
     },
 }
 

@@ -20,6 +20,7 @@ from store.customers import (
 from store.idempotency import IdempotencyKey
 from store.policy import PolicyRule, PolicyVersion
 from store.segments import (
+    CustomerNeed,
     CustomerSegment,
     SegmentChange,
     SegmentOverride,
@@ -44,6 +45,7 @@ __all__ = [
     "Customer",
     "CustomerChange",
     "CustomerMessage",
+    "CustomerNeed",
     "CustomerSegment",
     "CustomerWatcher",
     "FinancialSnapshot",

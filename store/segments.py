@@ -113,6 +113,10 @@ class CustomerSegment(Base):
     score: Mapped[int]
     tier: Mapped[ValueTier] = mapped_column(_enum(ValueTier), index=True)
     private_banking: Mapped[bool]
+    # Needs (SEG-2) derived from holdings and transactions; staff settings are ``CustomerNeed``.
+    needs_investment: Mapped[bool]
+    needs_financing: Mapped[bool]
+    needs_settlement: Mapped[bool]
     classified_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -131,6 +135,9 @@ class SegmentStaging(Base):
     score: Mapped[int]
     tier: Mapped[str] = mapped_column(String(32))
     private_banking: Mapped[bool]
+    needs_investment: Mapped[bool]
+    needs_financing: Mapped[bool]
+    needs_settlement: Mapped[bool]
 
 
 class SegmentOverride(Base):
@@ -148,6 +155,30 @@ class SegmentOverride(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Withdrawn early (or replaced by a newer override).
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Need(StrEnum):
+    """A customer's needs (SEG-2); a customer can have several."""
+
+    INVESTMENT = "INVESTMENT"
+    FINANCING = "FINANCING"
+    SETTLEMENT = "SETTLEMENT"
+
+
+class CustomerNeed(Base):
+    """A need set by staff, with a reason: it counts instead of the derived one (the newest
+    setting per need wins; earlier ones are kept)."""
+
+    __tablename__ = "customer_needs"
+    __table_args__ = (Index("ix_customer_needs_customer", "customer_id", "need", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    need: Mapped[Need] = mapped_column(_enum(Need))
+    present: Mapped[bool]
+    reason: Mapped[str] = mapped_column(Encrypted("customer_needs.reason"))
+    set_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class SegmentChange(Base):

@@ -586,6 +586,100 @@ def test_SEG_4_a_refused_snapshot_leaves_the_segment_as_it_was(backend: Backend)
     assert _segment(backend, customer["id"]) == before
 
 
+# -- SEG-2: needs ------------------------------------------------------------------------------
+
+NEEDS = """
+query($id: ID!) { customer(id: $id) { segment { needs { need derived reason setBy } } } }
+"""
+SET_NEED = """
+mutation($input: SetCustomerNeedInput!) {
+  setCustomerNeed(input: $input) { segment { needs { need derived } } errors { field code } }
+}
+"""
+
+
+def _needs(backend: Backend, customer_id: str, staff: str = "HO0001") -> dict[str, Any]:
+    found = backend.gql(NEEDS, {"id": customer_id}, staff=staff)["customer"]["segment"]
+    return {n["need"]: n for n in found["needs"]}
+
+
+def _payments(backend: Backend, customer_id: str, refs: range, wealth: bool) -> None:
+    suffix = customer_id[-6:]
+    opened = (clock.today() - timedelta(days=400)).isoformat()
+    accounts = [{"accountNo": f"P{suffix}", "kind": "DEMAND_DEPOSIT", "openedOn": opened}]
+    if wealth:
+        accounts.append(
+            {"accountNo": f"W{suffix}", "kind": "WEALTH_MANAGEMENT", "openedOn": opened}
+        )
+    moment = (clock.now() - timedelta(days=10)).isoformat()
+    transactions = [
+        {
+            "accountNo": f"P{suffix}",
+            "externalRef": f"p{i}",
+            "occurredAt": moment,
+            "amount": "100.00",
+            "type": "PAYMENT",
+            "channel": "MOBILE_APP",
+        }
+        for i in refs
+    ]
+    payload = backend.gql(
+        IMPORT,
+        {
+            "input": {
+                "customerId": customer_id,
+                "accounts": accounts,
+                "transactions": transactions,
+                "source": SOURCE,
+            }
+        },
+        staff="RM0001",
+    )["importTransactions"]
+    assert payload["errors"] == []
+
+
+def test_SEG_2_needs_are_derived_from_holdings_and_transactions(backend: Backend) -> None:
+    """Settlement from 24 payments or transfers in 12 months: 23 is not a need, 24 is."""
+    customer = create_customer(backend, staff="RM0001")
+    _payments(backend, customer["id"], range(23), wealth=True)
+    assert set(_needs(backend, customer["id"])) == {"INVESTMENT"}
+    _payments(backend, customer["id"], range(23, 24), wealth=False)
+    needs = _needs(backend, customer["id"])
+    assert set(needs) == {"INVESTMENT", "SETTLEMENT"}
+    assert all(n["derived"] and n["reason"] is None for n in needs.values())
+
+
+def test_SEG_2_staff_set_needs_with_a_reason_and_it_is_kept(backend: Backend) -> None:
+    customer = create_customer(backend, staff="RM0001")
+    _payments(backend, customer["id"], range(1), wealth=True)  # INVESTMENT derived
+    added = {
+        "customerId": customer["id"],
+        "need": "FINANCING",
+        "present": True,
+        "reason": "asked about a mortgage at the counter",
+    }
+    payload = backend.gql(SET_NEED, {"input": added}, staff="RM0001")["setCustomerNeed"]
+    assert payload["errors"] == []
+    removed = {**added, "need": "INVESTMENT", "present": False, "reason": "does not invest"}
+    backend.gql(SET_NEED, {"input": removed}, staff="RM0001")
+    needs = _needs(backend, customer["id"], staff="SUP0001")
+    assert set(needs) == {"FINANCING"}
+    assert needs["FINANCING"] == {
+        "need": "FINANCING",
+        "derived": False,
+        "reason": "asked about a mortgage at the counter",
+        "setBy": "RM0001",
+    }
+    refused = backend.gql(SET_NEED, {"input": {**added, "reason": " "}}, staff="RM0001")
+    assert [(e["code"], e["field"]) for e in refused["setCustomerNeed"]["errors"]] == [
+        ("REQUIRED", ["reason"])
+    ]
+    for staff, code in (("MKT0001", "FORBIDDEN"), ("SH01RM01", "NOT_FOUND")):
+        body = backend.post(SET_NEED, {"input": added}, staff=staff).json()
+        assert body["errors"][0]["extensions"]["code"] == code, staff
+    assert set(_needs(backend, customer["id"])) == {"FINANCING"}
+
+
 # -- SEG-6 basics: filters, ordering, distribution, access ------------------------------------
 
 

@@ -443,6 +443,15 @@ CASES: dict[str, Callable[[Backend], Call]] = {
     "classifyCustomers": lambda backend: Call("HO0001", {}),
     "overrideSegment": _override,
     "withdrawSegmentOverride": _withdraw_override,
+    "setCustomerNeed": lambda backend: Call(
+        "RM0001",
+        {
+            "customerId": create_customer(backend, staff="RM0001")["id"],
+            "need": "SETTLEMENT",
+            "present": True,
+            "reason": "audit test",
+        },
+    ),
 }
 
 

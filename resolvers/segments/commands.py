@@ -48,7 +48,9 @@ from store.customers import (
 from store.segments import (
     TIER_ORDER,
     ChangeReason,
+    CustomerNeed,
     CustomerSegment,
+    Need,
     RunScope,
     SegmentChange,
     SegmentOverride,
@@ -62,6 +64,23 @@ from store.segments import (
 # The window of "12-month" inputs (transaction frequency, fee income).
 WINDOW = timedelta(days=365)
 DEPOSIT_KINDS = (AccountKind.DEMAND_DEPOSIT, AccountKind.TIME_DEPOSIT)
+# Needs (SEG-2): investment — a wealth-management account or product trades in 12 months;
+# financing — a loan outstanding or disbursed in 12 months; settlement — at least two payments
+# or transfers a month.
+INVESTMENT_TRADES = (TransactionType.PRODUCT_PURCHASE, TransactionType.PRODUCT_REDEMPTION)
+SETTLEMENT_TYPES = (
+    TransactionType.PAYMENT,
+    TransactionType.TRANSFER_IN,
+    TransactionType.TRANSFER_OUT,
+)
+SETTLEMENT_PAYMENTS = 24
+
+
+def _count(condition: ColumnElement[bool]) -> Any:
+    """How many rows of a group meet ``condition``."""
+    return func.sum(case((condition, 1), else_=0))
+
+
 MAX_OVERRIDE = timedelta(days=366)
 
 
@@ -195,6 +214,9 @@ def computed_segments(
             func.sum(
                 case((Transaction.type == TransactionType.FEE, Transaction.amount), else_=0)
             ).label("fee_income"),
+            _count(Transaction.type.in_(INVESTMENT_TRADES)).label("investment_trades"),
+            _count(Transaction.type == TransactionType.LOAN_DISBURSEMENT).label("disbursements"),
+            _count(Transaction.type.in_(SETTLEMENT_TYPES)).label("payments"),
         )
         .where(Transaction.occurred_at >= literal(since, UTCDateTime()))
         .where(in_scope(Transaction.customer_id))
@@ -210,6 +232,7 @@ def computed_segments(
             func.sum(case((Account.kind == AccountKind.LOAN, Account.balance), else_=0)).label(
                 "loan_amount"
             ),
+            _count(Account.kind == AccountKind.WEALTH_MANAGEMENT).label("wealth_accounts"),
         )
         .where(Account.closed_on.is_(None), in_scope(Account.customer_id))
         .group_by(Account.customer_id)
@@ -224,6 +247,18 @@ def computed_segments(
             func.coalesce(holdings.c.deposit_balance, 0).label("deposit_balance"),
             func.coalesce(holdings.c.loan_amount, 0).label("loan_amount"),
             func.coalesce(activity.c.fee_income, 0).label("fee_income"),
+            # Needs (SEG-2), derived from holdings and transactions.
+            or_(
+                func.coalesce(holdings.c.wealth_accounts, 0) > 0,
+                func.coalesce(activity.c.investment_trades, 0) > 0,
+            ).label("needs_investment"),
+            or_(
+                func.coalesce(holdings.c.loan_amount, 0) > 0,
+                func.coalesce(activity.c.disbursements, 0) > 0,
+            ).label("needs_financing"),
+            (func.coalesce(activity.c.payments, 0) >= SETTLEMENT_PAYMENTS).label(
+                "needs_settlement"
+            ),
         )
         .select_from(
             customers.outerjoin(aum, aum.c.customer_id == customers.c.id)
@@ -281,6 +316,9 @@ def computed_segments(
         scored.c.score,
         case(*whens, else_=ValueTier.LOW.value).label("tier"),
         (scored.c.aum >= _money(rules.private_banking_aum)).label("private_banking"),
+        scored.c.needs_investment,
+        scored.c.needs_financing,
+        scored.c.needs_settlement,
     )
 
 
@@ -316,6 +354,9 @@ INPUT_COLUMNS = (
     "score",
     "tier",
     "private_banking",
+    "needs_investment",
+    "needs_financing",
+    "needs_settlement",
 )
 
 
@@ -555,3 +596,26 @@ def withdraw_override(session: Session, customer_id: int) -> SegmentOverride:
         )
     session.flush()
     return override
+
+
+# -- needs (SEG-2) ---------------------------------------------------------------------------
+
+
+def set_need(
+    session: Session, set_by_id: int, customer_id: int, need: Need, present: bool, reason: str
+) -> CustomerNeed:
+    """Staff say whether a customer has a need, and why: it counts instead of the derived one
+    from now on; earlier settings are kept (who, when, why)."""
+    text = validation.text(reason, "reason", max_length=300)
+    row = CustomerNeed(
+        customer_id=customer_id,
+        need=need,
+        present=present,
+        reason=text,
+        set_by_id=set_by_id,
+        set_at=clock.now(),
+    )
+    session.add(row)
+    session.flush()
+    unit_of_work.note(session, f"need {need.value} set", customer_ids=[customer_id])
+    return row

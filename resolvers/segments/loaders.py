@@ -13,7 +13,14 @@ from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session
 
 from store.customers import Customer
-from store.segments import CustomerSegment, SegmentChange, SegmentOverride, SegmentRuleSet
+from store.segments import (
+    CustomerNeed,
+    CustomerSegment,
+    Need,
+    SegmentChange,
+    SegmentOverride,
+    SegmentRuleSet,
+)
 from store.staff import Staff
 
 
@@ -49,12 +56,28 @@ class SegmentView:
     customer_id: int
     computed: Any  # a customer_segments row, or None (never classified)
     override: Any  # the override in force (a segment_overrides row), or None
+    staff_needs: dict[Any, Any]  # need → the newest staff setting of it
+
+    def needs(self) -> list[tuple[Need, Any]]:
+        """The needs the customer has: (need, the staff setting behind it or None: derived)."""
+        shown = []
+        for need in Need:
+            setting = self.staff_needs.get(need)
+            if setting is not None:
+                if setting.present:
+                    shown.append((need, setting))
+            elif self.computed is not None and getattr(
+                self.computed, f"needs_{need.value.lower()}"
+            ):
+                shown.append((need, None))
+        return shown
 
 
 def segments(
     session: Session, customer_ids: Sequence[int], now: datetime
 ) -> dict[int, SegmentView]:
-    """Computed segment and override in force per customer: two statements for any page."""
+    """Computed segment, override in force and staff-set needs per customer: three statements
+    for any page."""
     computed = {
         row.customer_id: row
         for row in session.connection().execute(
@@ -77,8 +100,9 @@ def segments(
             .where(SegmentOverride.customer_id.in_(customer_ids), override_in_force(now))
         )
     }
+    needs = staff_needs(session, customer_ids)
     return {
-        cid: SegmentView(cid, computed.get(cid), overrides.get(cid))
+        cid: SegmentView(cid, computed.get(cid), overrides.get(cid), needs.get(cid, {}))
         for cid in customer_ids
         if cid in computed or cid in overrides
     }
@@ -104,4 +128,26 @@ def histories(session: Session, customer_ids: Sequence[int]) -> dict[int, list[A
     result: dict[int, list[Any]] = defaultdict(list)
     for row in rows:
         result[row.customer_id].append(row)
+    return result
+
+
+def staff_needs(session: Session, customer_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """The newest staff setting of each need per customer (one statement): need → row."""
+    rows = session.connection().execute(
+        select(
+            CustomerNeed.id,
+            CustomerNeed.customer_id,
+            CustomerNeed.need,
+            CustomerNeed.present,
+            CustomerNeed.reason,
+            CustomerNeed.set_at,
+            Staff.employee_no.label("set_by"),
+        )
+        .join(Staff, Staff.id == CustomerNeed.set_by_id)
+        .where(CustomerNeed.customer_id.in_(customer_ids))
+        .order_by(CustomerNeed.id)
+    )
+    result: dict[int, dict[str, Any]] = defaultdict(dict)
+    for row in rows:
+        result[row.customer_id][Need(row.need)] = row  # the newest wins
     return result

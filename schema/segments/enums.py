@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import Enum
 
 from schema.shared.base import bilingual_enum
-from store.segments import ChangeReason, RunScope, ValueInput, ValueTier
+from store.segments import ChangeReason, Need, RunScope, ValueInput, ValueTier
 
 ValueTierEnum = bilingual_enum(
     ValueTier,
@@ -26,6 +26,16 @@ ValueInputEnum = bilingual_enum(
         "DEPOSIT_BALANCE": "Deposits on open accounts (CNY) 存款余额",
         "LOAN_AMOUNT": "Loans outstanding (CNY) 贷款余额",
         "FEE_INCOME": "Fees paid in the last 12 months (CNY) 近12个月中间业务收入",
+    },
+)
+
+NeedEnum = bilingual_enum(
+    Need,
+    "A customer's need (SEG-2); a customer can have several. 客户需求。",
+    {
+        "INVESTMENT": "Investment: wealth products, market reports 投资需求",
+        "FINANCING": "Financing: loans, credit 融资需求",
+        "SETTLEMENT": "Settlement: payments, transfers 结算需求",
     },
 )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -14,9 +15,9 @@ from authz import rows as row_scopes
 from core.errors import ForbiddenError
 from core.ids import pk_of
 from resolvers.segments import commands
-from schema.segments.enums import ValueInputEnum, ValueTierEnum
+from schema.segments.enums import NeedEnum, ValueInputEnum, ValueTierEnum
 from schema.segments.types import (
-    SegmentOverridePayload,
+    CustomerSegmentPayload,
     SegmentRunNode,
     SegmentRunPayload,
     ValueRuleSet,
@@ -28,7 +29,7 @@ from schema.shared.base import ContextInfo, node_id
 from schema.shared.mutations import run_command
 from schema.shared.rights import HasRight
 from schema.shared.rights import mutation as guarded_mutation
-from store.segments import RunScope, SegmentRuleSet, SegmentRun, ValueTier
+from store.segments import Need, RunScope, SegmentRuleSet, SegmentRun, ValueTier
 from store.staff import Staff
 
 P = TypeVar("P")
@@ -86,6 +87,14 @@ class OverrideSegmentInput:
     expires_at: dt.datetime = strawberry.field(description="In the future, at most a year ahead.")
 
 
+@strawberry.input(description="Whether a customer has a need (SEG-2), and why.")
+class SetCustomerNeedInput:
+    customer_id: strawberry.ID
+    need: NeedEnum  # type: ignore[valid-type]
+    present: bool = strawberry.field(description="False: the customer does not have it.")
+    reason: str = strawberry.field(description="Why (at most 300 characters).")
+
+
 @strawberry.input(description="End a customer's override now.")
 class WithdrawSegmentOverrideInput:
     customer_id: strawberry.ID
@@ -105,20 +114,33 @@ def _run(info: ContextInfo, payload: type[P], command: Any, answer: Any) -> P:
     return run_command(info, payload, command, answer, errors=segment_errors)
 
 
-def _override_answer(info: ContextInfo, customer_id: int) -> SegmentOverridePayload:
-    return SegmentOverridePayload(
+def _segment_answer(info: ContextInfo, customer_id: int) -> CustomerSegmentPayload:
+    return CustomerSegmentPayload(
         errors=[],
         customer_id=node_id("Customer", customer_id),
         segment=customer_segment(info.context, customer_id),
     )
 
 
-def _overridden(info: ContextInfo, session: Session, value: str) -> int:
-    """The customer of an override: one in the caller's write rows (NOT_FOUND if unseen)."""
+def _changed_customer(info: ContextInfo, session: Session, value: str) -> int:
+    """The customer a segment mutation changes: in the caller's write rows (NOT_FOUND unseen)."""
     ctx = info.context
     return row_scopes.require_writable(
         session, pk_of(value, "Customer", "customerId"), ctx.access.visible, ctx.access.writable
     )
+
+
+def _customer_change(
+    info: ContextInfo, customer: str, change: Callable[[Session, Staff, int], Any]
+) -> CustomerSegmentPayload:
+    """A change of one customer's segment (in the caller's write rows), answered with it."""
+
+    def command(session: Session, actor: Staff) -> int:
+        customer_id = _changed_customer(info, session, customer)
+        change(session, actor, customer_id)
+        return customer_id
+
+    return _run(info, CustomerSegmentPayload, command, lambda pk: _segment_answer(info, pk))
 
 
 @strawberry.type
@@ -186,24 +208,18 @@ class SegmentMutation:
     )
     def override_segment(
         self, info: ContextInfo, input: OverrideSegmentInput
-    ) -> SegmentOverridePayload:
-        def command(session: Session, actor: Staff) -> int:
-            customer_id = _overridden(info, session, input.customer_id)
-            commands.override_segment(
+    ) -> CustomerSegmentPayload:
+        return _customer_change(
+            info,
+            input.customer_id,
+            lambda session, actor, customer_id: commands.override_segment(
                 session,
                 actor.id,
                 customer_id,
                 ValueTier(input.tier),
                 input.reason,
                 input.expires_at,
-            )
-            return customer_id
-
-        return _run(
-            info,
-            SegmentOverridePayload,
-            command,
-            lambda customer_id: _override_answer(info, customer_id),
+            ),
         )
 
     @guarded_mutation(
@@ -212,15 +228,25 @@ class SegmentMutation:
     )
     def withdraw_segment_override(
         self, info: ContextInfo, input: WithdrawSegmentOverrideInput
-    ) -> SegmentOverridePayload:
-        def command(session: Session, actor: Staff) -> int:
-            customer_id = _overridden(info, session, input.customer_id)
-            commands.withdraw_override(session, customer_id)
-            return customer_id
-
-        return _run(
+    ) -> CustomerSegmentPayload:
+        return _customer_change(
             info,
-            SegmentOverridePayload,
-            command,
-            lambda customer_id: _override_answer(info, customer_id),
+            input.customer_id,
+            lambda session, actor, customer_id: commands.withdraw_override(session, customer_id),
+        )
+
+    @guarded_mutation(
+        "Set whether a customer has a need (SEG-2) with a reason: it counts instead of the "
+        "derived one; earlier settings are kept. 设置客户需求。",
+        HasRight("segment:needs", purpose=True),
+    )
+    def set_customer_need(
+        self, info: ContextInfo, input: SetCustomerNeedInput
+    ) -> CustomerSegmentPayload:
+        return _customer_change(
+            info,
+            input.customer_id,
+            lambda session, actor, customer_id: commands.set_need(
+                session, actor.id, customer_id, Need(input.need), input.present, input.reason
+            ),
         )

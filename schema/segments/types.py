@@ -16,6 +16,7 @@ from core.errors import UserInputError
 from resolvers.segments import commands, loaders, model
 from resolvers.segments.queries import Cell
 from schema.segments.enums import (
+    NeedEnum,
     RunScopeEnum,
     SegmentChangeReasonEnum,
     SegmentErrorCode,
@@ -108,6 +109,30 @@ class ValueInputExplained:
     points: Decimal = strawberry.field(description="0 … 100 points before weighting. 得分。")
 
 
+@strawberry.type(description="A need of the customer (SEG-2) and where it comes from. 客户需求。")
+class CustomerNeedShown:
+    need: NeedEnum  # type: ignore[valid-type]
+    derived: bool = strawberry.field(
+        description="From holdings and transactions (else set by staff). 系统识别。"
+    )
+    reason: str | None = strawberry.field(description="Why staff set it.")
+    set_by: str | None = strawberry.field(description="Employee number of who set it.")
+    set_at: dt.datetime | None
+
+
+def _needs(view: loaders.SegmentView) -> list[CustomerNeedShown]:
+    return [
+        CustomerNeedShown(
+            need=need,
+            derived=setting is None,
+            reason=None if setting is None else setting.reason,
+            set_by=None if setting is None else setting.set_by,
+            set_at=None if setting is None else setting.set_at,
+        )
+        for need, setting in view.needs()
+    ]
+
+
 @strawberry.type(description="A supervisor's override in force. 主管调整。")
 class SegmentOverrideInForce:
     tier: ValueTierEnum | None  # type: ignore[valid-type]
@@ -156,6 +181,10 @@ class CustomerSegment:
     inputs: list[ValueInputExplained] | None = strawberry.field(
         description="The inputs the score was computed from, with their weights. 评分依据。"
     )
+    needs: list[CustomerNeedShown] | None = strawberry.field(
+        description="Investment, financing, settlement (SEG-2): derived from holdings and "
+        "transactions, or as staff set them. 客户需求。"
+    )
     computed_tier: ValueTierEnum | None = strawberry.field(  # type: ignore[valid-type]
         description="The tier the model gives, whatever an override says (null when withheld)."
     )
@@ -181,6 +210,7 @@ class CustomerSegment:
                 "score": None if computed is None else _score(computed.score),
                 "private_banking": None if computed is None else computed.private_banking,
                 "inputs": None if rules is None else _explain(rules, computed),
+                "needs": _needs(view),
             },
             access,
         )
@@ -327,7 +357,7 @@ class SegmentRunPayload:
 
 
 @strawberry.type
-class SegmentOverridePayload:
+class CustomerSegmentPayload:
     errors: list[SegmentUserError]
     customer_id: strawberry.ID | None = None
     segment: CustomerSegment | None = None

@@ -1,4 +1,5 @@
-"""Customer segments (SEG-1, SEG-4): value rule sets, runs, current segments, changes, overrides;
+"""Customer segments (SEG-1, SEG-2, SEG-4): value rule sets, runs, current segments with derived
+needs, staff-set needs, changes, overrides;
 the segment field group and the segment rights for a live policy that predates them.
 
 Revision ID: 0020
@@ -28,6 +29,7 @@ RULES = [
     ("g2", "CustomerSegment.score", "segment", "", ""),
     ("g2", "CustomerSegment.privateBanking", "segment", "", ""),
     ("g2", "CustomerSegment.inputs", "segment", "", ""),
+    ("g2", "CustomerSegment.needs", "segment", "", ""),
     *policy_rules.p_rules(
         [
             "RELATIONSHIP_MANAGER, segment, full, allow",
@@ -43,6 +45,9 @@ RULES = [
             "BRANCH_SUPERVISOR, segment:distribution, use, allow",
             "HEAD_OFFICE, segment:distribution, use, allow",
             "MARKETING_ANALYST, segment:distribution, use, allow",
+            "RELATIONSHIP_MANAGER, segment:needs, use, allow",
+            "BRANCH_SUPERVISOR, segment:needs, use, allow",
+            "HEAD_OFFICE, segment:needs, use, allow",
         ]
     ),
 ]
@@ -57,6 +62,13 @@ def _inputs() -> list[sa.Column]:  # type: ignore[type-arg]
         sa.Column("loan_amount", MONEY, nullable=False),
         sa.Column("fee_income", MONEY, nullable=False),
         sa.Column("score", sa.Integer(), nullable=False),
+    ]
+
+
+def _needs() -> list[sa.Column]:  # type: ignore[type-arg]
+    return [
+        sa.Column(f"needs_{name}", sa.Boolean(), nullable=False)
+        for name in ("investment", "financing", "settlement")
     ]
 
 
@@ -80,6 +92,7 @@ def upgrade() -> None:
         *_inputs(),
         sa.Column("tier", sa.String(length=32), nullable=False),
         sa.Column("private_banking", sa.Boolean(), nullable=False),
+        *_needs(),
         sa.PrimaryKeyConstraint("run_id", "customer_id", name=op.f("pk_segment_staging")),
     )
     op.create_table(
@@ -110,6 +123,7 @@ def upgrade() -> None:
         *_inputs(),
         sa.Column("tier", TIER, nullable=False),
         sa.Column("private_banking", sa.Boolean(), nullable=False),
+        *_needs(),
         sa.Column("classified_at", TIME, nullable=False),
         sa.ForeignKeyConstraint(
             ["customer_id"],
@@ -193,11 +207,39 @@ def upgrade() -> None:
     op.create_index(
         "ix_segment_changes_customer", "segment_changes", ["customer_id", "id"], unique=False
     )
+    op.create_table(
+        "customer_needs",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "need",
+            sa.Enum(
+                "INVESTMENT", "FINANCING", "SETTLEMENT", name="need", native_enum=False, length=32
+            ),
+            nullable=False,
+        ),
+        sa.Column("present", sa.Boolean(), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("set_by_id", sa.Integer(), nullable=False),
+        sa.Column("set_at", TIME, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customers.id"], name=op.f("fk_customer_needs_customer_id_customers")
+        ),
+        sa.ForeignKeyConstraint(
+            ["set_by_id"], ["staff.id"], name=op.f("fk_customer_needs_set_by_id_staff")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_customer_needs")),
+    )
+    op.create_index(
+        "ix_customer_needs_customer", "customer_needs", ["customer_id", "need", "id"], unique=False
+    )
     policy_rules.add_missing(op.get_bind(), RULES, SUMMARY)
 
 
 def downgrade() -> None:
     policy_rules.remove(op.get_bind(), RULES, SUMMARY)
+    op.drop_index("ix_customer_needs_customer", table_name="customer_needs")
+    op.drop_table("customer_needs")
     op.drop_index("ix_segment_changes_customer", table_name="segment_changes")
     op.drop_table("segment_changes")
     op.drop_index("ix_segment_overrides_customer", table_name="segment_overrides")
