@@ -1,6 +1,6 @@
 """Bench: classify 100,000 customers with 12 months of transactions (~1M rows), SEG-1/SEG-4.
 
-1. A bank-wide classification run (``resolvers.segments.commands.classify``, as ``kehu classify``
+1. A bank-wide classification run (``resolvers.segments.runs.classify``, as ``kehu classify``
    runs it: one unit of work — staging, history, current segments, audit entry, commit) against
    the floor: one hand-written set-based SELECT computing the same tiers, fetched whole. Prints
    seconds and the ratio (target ≤ 3×; under 60 s on SQLite), and checks that both agree on
@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from core import clock
 from core.settings import Settings
 from resolvers.segments import commands, model
+from resolvers.segments.runs import WINDOW, classify
 from resolvers.shared import unit_of_work
 from store import audit_chain, crypto
 from store.base import UTCDateTime
@@ -120,14 +121,12 @@ def bench_classify(settings: Settings, label: str) -> None:
         session.commit()
         transactions = session.scalar(text("SELECT COUNT(*) FROM transactions"))
     statement = text(floor_sql(rules, dialect)).bindparams(bindparam("since", type_=UTCDateTime()))
-    runs, floors = [], []
+    run_times, floors = [], []
     floor_rows: list[Any] = []
     for _ in range(REPEAT):
         with engine.connect() as connection:
             seconds, floor_rows = timed(
-                lambda c=connection: c.execute(
-                    statement, {"since": clock.now() - commands.WINDOW}
-                ).all()
+                lambda c=connection: c.execute(statement, {"since": clock.now() - WINDOW}).all()
             )
         floors.append(seconds)
         with Session(engine) as session:
@@ -138,11 +137,11 @@ def bench_classify(settings: Settings, label: str) -> None:
                     unit_of_work.Actor(name="bench"),
                     unit_of_work.SYSTEM,
                     "classifyCustomers",
-                    lambda inner: commands.classify(inner, scope=RunScope.BANK, started_by="bench"),
+                    lambda inner: classify(inner, scope=RunScope.BANK, started_by="bench"),
                 )
 
             seconds, _ = timed(run)
-        runs.append(seconds)
+        run_times.append(seconds)
     with engine.connect() as connection:
         stored = {
             row.customer_id: (row.tier, bool(row.private_banking))
@@ -151,7 +150,7 @@ def bench_classify(settings: Settings, label: str) -> None:
             )
         }
     differ = sum(1 for row in floor_rows if stored.get(row.id) != (row.tier, bool(row.pb)))
-    run, floor = statistics.median(runs), statistics.median(floors)
+    run, floor = statistics.median(run_times), statistics.median(floors)
     print(
         f"classify {label}: {len(floor_rows):,} customers, {transactions:,} transactions — "
         f"run {run:.2f} s, floor (one SELECT) {floor:.2f} s, ratio {run / floor:.2f}× "

@@ -65,12 +65,12 @@ def seed(
 def _classify_demo(engine: Engine) -> None:
     """Demo customers get their value segments (SEG-1) with the rest of the demo data: like the
     seeding itself, no audit entry (``kehu classify`` is the audited run)."""
-    from resolvers.segments import commands
+    from resolvers.segments import runs
     from store.db import make_session_factory
     from store.segments import RunScope
 
     with make_session_factory(engine)() as session:
-        run = commands.classify(session, scope=RunScope.BANK, started_by="seed")
+        run = runs.classify(session, scope=RunScope.BANK, started_by="seed")
         session.commit()
         console.print(f"Classified {run.customers} customers (value model {run.rule_set_version}).")
 

@@ -20,7 +20,7 @@ def classify(
     """Classify every customer (or one branch) as one run: value score, tier, private banking."""
     from sqlalchemy import select
 
-    from resolvers.segments import commands
+    from resolvers.segments import runs
     from resolvers.shared import unit_of_work
     from store.db import make_session_factory
     from store.segments import RunScope
@@ -36,7 +36,7 @@ def classify(
                 console.print(f"[red]No branch with code {branch}.[/red]")
                 raise typer.Exit(1)
         scope = RunScope.BANK if branch_id is None else RunScope.BRANCH
-        total = commands.customers_in_scope(session, scope, branch_id)
+        total = runs.customers_in_scope(session, scope, branch_id)
         with progress_bar() as progress:
             task = progress.add_task("Classifying customers", total=total)
             run = unit_of_work.run(
@@ -44,7 +44,7 @@ def classify(
                 unit_of_work.Actor(name=operator()),
                 unit_of_work.SYSTEM,
                 "classifyCustomers",
-                lambda s: commands.classify(
+                lambda s: runs.classify(
                     s,
                     scope=scope,
                     started_by=operator(),

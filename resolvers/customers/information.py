@@ -23,7 +23,7 @@ from resolvers.customers.history import (
     record_source,
     refresh_due,
 )
-from resolvers.segments.commands import classify_after_change
+from resolvers.segments.runs import classify_after_change
 from resolvers.shared import validation
 from store.customers import (
     Account,

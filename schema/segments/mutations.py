@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from authz import rows as row_scopes
 from core.errors import ForbiddenError
 from core.ids import pk_of
-from resolvers.segments import commands
+from resolvers.segments import commands, runs
 from schema.segments.enums import NeedEnum, ValueInputEnum, ValueTierEnum
 from schema.segments.types import (
     CustomerSegmentPayload,
@@ -185,8 +185,8 @@ class SegmentMutation:
             if not bank_wide and wanted not in (None, actor.branch_id):
                 raise ForbiddenError("you may classify the customers of your own branch only")
             if bank_wide and wanted is None:
-                return commands.classify(session, scope=RunScope.BANK, started_by=actor.employee_no)
-            return commands.classify(
+                return runs.classify(session, scope=RunScope.BANK, started_by=actor.employee_no)
+            return runs.classify(
                 session,
                 scope=RunScope.BRANCH,
                 started_by=actor.employee_no,
