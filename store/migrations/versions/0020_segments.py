@@ -130,9 +130,6 @@ def upgrade() -> None:
             ["customers.id"],
             name=op.f("fk_customer_segments_customer_id_customers"),
         ),
-        sa.ForeignKeyConstraint(
-            ["run_id"], ["segment_runs.id"], name=op.f("fk_customer_segments_run_id_segment_runs")
-        ),
         sa.PrimaryKeyConstraint("customer_id", name=op.f("pk_customer_segments")),
     )
     op.create_index(
