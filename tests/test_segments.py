@@ -564,6 +564,21 @@ def test_SEG_4_bad_overrides_are_typed_errors_and_write_nothing(backend: Backend
     assert _segment(backend, customer_id) == before
 
 
+def test_SEG_4_a_snapshot_and_its_reclassification_are_one_unit_of_work(backend: Backend) -> None:
+    """The snapshot's one CHANGE entry lists the segment rows its classification wrote: both
+    commit together or not at all."""
+    from tests.test_unit_of_work import _changes_after, _last_id
+
+    customer = create_customer(backend)
+    last = _last_id(backend)
+    _record_aum(backend, customer["id"], "75000")
+    (entry,) = _changes_after(backend, last)
+    assert entry["operation"] == "recordFinancialSnapshot"
+    tables = {row["table"] for row in entry["detail"]["rows"]}
+    assert {"financial_snapshots", "segment_runs", "customer_segments", "segment_changes"} <= tables
+    assert any("classification run" in n["summary"] for n in entry["detail"]["notes"])
+
+
 def test_SEG_4_a_refused_snapshot_leaves_the_segment_as_it_was(backend: Backend) -> None:
     customer = create_customer(backend)
     _record_aum(backend, customer["id"], "70000")
