@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/audit_reads.py
 	$(BIN)/python bench/seed_speed.py
 	$(BIN)/python bench/complaints.py
+	$(BIN)/python bench/classify.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -63,6 +63,15 @@ PERSONAL_FIELDS: dict[str, dict[str, str]] = {
         "contact_time": "contactTime",
         "marketing_opt_in": "marketingOptIn",
     },
+    # Where a customer stands with the bank (SEG-1): group ``segment``; no masks, so MASKED
+    # withholds it.
+    "CustomerSegment": {
+        "tier": "tier",
+        "score": "score",
+        "private_banking": "privateBanking",
+        "inputs": "inputs",
+        "needs": "needs",
+    },
 }
 
 

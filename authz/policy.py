@@ -52,6 +52,11 @@ RIGHTS = (
     "share:request",
     "task:work",
     "task:reassign",
+    "segment:classify",
+    "segment:override",
+    "segment:model",
+    "segment:distribution",
+    "segment:needs",
 )
 # The only roles a rule may let change customer data (act ``write``, right ``customer:create``):
 # auditors, marketing, security admins, process owners and third parties never.

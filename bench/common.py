@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -45,8 +45,9 @@ def bench_env(name: str, database_url: str | None) -> dict[str, str]:
     return env
 
 
-def prepared(env: dict[str, str]) -> Settings:
-    """Migrate and seed the bench database up to CUSTOMERS customers (once)."""
+def prepared(env: dict[str, str], seed_options: Sequence[str] = ()) -> Settings:
+    """Migrate and seed the bench database up to CUSTOMERS customers (once); ``seed_options``
+    go to ``kehu seed`` (``--transactions 10``)."""
     settings = Settings.from_env(env)
     crypto.configure(crypto.FieldCipher(settings.encryption_keys, settings.hash_keys))
     audit_chain.configure(settings.audit_keys)
@@ -58,7 +59,15 @@ def prepared(env: dict[str, str]) -> Settings:
     if have < CUSTOMERS:
         print(f"  seeding {CUSTOMERS - have} customers (once) …", flush=True)
         subprocess.run(
-            [sys.executable, "-m", "kehu.cli", "seed", "--customers", str(CUSTOMERS - have)],
+            [
+                sys.executable,
+                "-m",
+                "kehu.cli",
+                "seed",
+                "--customers",
+                str(CUSTOMERS - have),
+                *seed_options,
+            ],
             env=env,
             check=True,
             cwd=ROOT,

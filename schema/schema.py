@@ -24,7 +24,7 @@ from strawberry.types.graphql import OperationType
 
 from core.ids import parse_global_id
 from core.settings import Settings
-from schema import complaints, customers, notifications, sharing, staff, workflows
+from schema import complaints, customers, notifications, segments, sharing, staff, workflows
 from schema.access import AccessReport
 from schema.audit import AuditQuery
 from schema.complaints import ComplaintMutation, ComplaintNode, ComplaintQuery
@@ -42,6 +42,7 @@ from schema.notifications import (
     NotificationSubscription,
 )
 from schema.policy import PolicyMutation, PolicyQuery
+from schema.segments import SegmentMutation, SegmentQuery
 from schema.shared.base import ContextInfo, Node, NodeLoader
 from schema.shared.execution import LeafFastPathExecutionContext
 from schema.shared.input_values import InputCheck
@@ -87,6 +88,7 @@ NODE_LOADERS = merge_loaders(
     complaints.NODE_LOADERS,
     workflows.NODE_LOADERS,
     sharing.NODE_LOADERS,
+    segments.NODE_LOADERS,
 )
 
 
@@ -97,6 +99,7 @@ class Query(
     ComplaintQuery,
     WorkflowQuery,
     SharingQuery,
+    SegmentQuery,
     AuditQuery,
     PolicyQuery,
     StaffQuery,
@@ -118,6 +121,7 @@ class Mutation(
     ComplaintMutation,
     WorkflowMutation,
     SharingMutation,
+    SegmentMutation,
     PolicyMutation,
 ):
     pass

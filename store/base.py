@@ -100,6 +100,30 @@ def _business_month_sqlite(element: business_month, compiler: SQLCompiler, **kw:
     )
 
 
+class int_div(FunctionElement[int]):
+    """``a ÷ b`` rounded towards zero, exactly, for non-negative integers and money amounts.
+
+    PostgreSQL's ``div`` divides numerics exactly; SQLite's ``/`` on integers (money is kept in
+    fen there, see ``Money``) is integer division already. ``CAST`` would round on PostgreSQL.
+    """
+
+    type = Integer()
+    inherit_cache = True
+    name = "int_div"
+
+
+@compiles(int_div)
+def _int_div(element: int_div, compiler: SQLCompiler, **kw: Any) -> str:
+    a, b = element.clauses
+    return f"div({compiler.process(a, **kw)}, {compiler.process(b, **kw)})"
+
+
+@compiles(int_div, "sqlite")
+def _int_div_sqlite(element: int_div, compiler: SQLCompiler, **kw: Any) -> str:
+    a, b = element.clauses
+    return f"(({compiler.process(a, **kw)}) / ({compiler.process(b, **kw)}))"
+
+
 class Money(TypeDecorator[Decimal]):
     """CNY amounts: exact decimals with 2 places, ``Numeric(18, 2)``.
 

@@ -26,6 +26,15 @@ from store.customers import (
 from store.idempotency import IdempotencyKey
 from store.outbox import OutboxMessage
 from store.policy import PolicyRule, PolicyVersion
+from store.segments import (
+    CustomerNeed,
+    CustomerSegment,
+    SegmentChange,
+    SegmentOverride,
+    SegmentRuleSet,
+    SegmentRun,
+    SegmentStaging,
+)
 from store.sharing import Consent, ShareGrant, ShareGrantCustomer, ShareRequest, ThirdParty
 from store.staff import Branch, Staff
 from store.workflows import ProcessInstance, ProcessTask, ProcessVersion
@@ -44,6 +53,8 @@ __all__ = [
     "Customer",
     "CustomerChange",
     "CustomerMessage",
+    "CustomerNeed",
+    "CustomerSegment",
     "CustomerWatcher",
     "FinancialSnapshot",
     "IdempotencyKey",
@@ -58,6 +69,11 @@ __all__ = [
     "ProcessVersion",
     "Rectification",
     "RiskAssessment",
+    "SegmentChange",
+    "SegmentOverride",
+    "SegmentRuleSet",
+    "SegmentRun",
+    "SegmentStaging",
     "ShareGrant",
     "ShareGrantCustomer",
     "ShareRequest",

@@ -191,6 +191,7 @@ query($id: ID!) {
     transactionSummary(days: 3650) { inflow outflow }
     riskProfile { riskTolerance questionnaireScore creditScore creditStatus }
     preferences { products serviceChannels contactMethod contactTime marketingOptIn }
+    segment { tier score privateBanking inputs { name value weight points } needs { need derived } }
   }
   transactions(customerId: $id, first: 5) { edges { node { amount } } }
   complaints(first: 1, where: { customer: { eq: $id } }) {
@@ -206,6 +207,7 @@ PLACES = {
     "TransactionSummary": lambda d: d["customer"]["transactionSummary"],
     "RiskAssessment": lambda d: d["customer"]["riskProfile"],
     "Preferences": lambda d: d["customer"]["preferences"],
+    "CustomerSegment": lambda d: d["customer"]["segment"],
     "Transaction": lambda d: d["transactions"]["edges"][0]["node"],
     "Complaint": lambda d: d["complaints"]["edges"][0]["node"],
 }

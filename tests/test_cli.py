@@ -57,6 +57,28 @@ def test_migrate_seed_once_and_token(cli_env: dict[str, str]) -> None:
     )
 
 
+def test_classify_runs_the_bank_or_one_branch_SEG_4(cli_env: dict[str, str]) -> None:
+    _run(cli_env, "migrate")
+    seeded = _run(cli_env, "seed", "--customers", "12", "--complaints", "0")
+    assert "Classified 12 customers" in seeded  # the demo customers get their segments
+    output = _run(cli_env, "classify")
+    assert "(value model version 1): 12 customers classified, 0 segments changed" in output
+    assert "Classifying customers" in output  # the progress bar
+    branch = _run(cli_env, "classify", "--branch", "BJ01")
+    assert "customers classified" in branch
+    unknown = runner.invoke(app, ["classify", "--branch", "XX99"], env=cli_env)
+    assert unknown.exit_code == 1 and "No branch with code XX99" in unknown.output
+    engine = make_engine(cli_env["KEHU_DATABASE_URL"])
+    with engine.connect() as connection:
+        counted = connection.scalar(text("SELECT COUNT(*) FROM customer_segments"))
+        runs = connection.scalar(text("SELECT COUNT(*) FROM segment_runs"))
+        audited = connection.scalar(
+            text("SELECT COUNT(*) FROM audit_log WHERE operation = 'classifyCustomers'")
+        )
+    engine.dispose()
+    assert (counted, runs, audited) == (12, 3, 2)  # the seed's run is demo data, unaudited
+
+
 def test_a_bad_setting_stops_the_command_with_its_name(cli_env: dict[str, str]) -> None:
     result = runner.invoke(app, ["migrate"], env={**cli_env, "KEHU_MAX_DEPTH": "-3"})
     assert result.exit_code == 2

@@ -17,6 +17,7 @@ from schema.complaints.enums import ComplaintErrorCode
 from schema.customers.enums import CustomerErrorCode
 from schema.notifications import NotificationErrorCode
 from schema.policy import PolicyErrorCode
+from schema.segments.enums import SegmentErrorCode
 from schema.sharing.enums import SharingErrorCode
 from schema.workflows import ProcessErrorCode
 
@@ -110,6 +111,13 @@ DOMAINS: dict[str, tuple[Any, list[Path], set[str]]] = {
         SharingErrorCode,
         [*_domain("resolvers", "sharing"), *_domain("schema", "sharing")],
         _codes(ROOT / "resolvers" / "shared" / "validation.py", {"mobile", "email", "text"})
+        | _codes(ROOT / "core" / "ids.py", {"pk_of"}),
+    ),
+    # Segments pass the money and text validators' codes through, and malformed IDs.
+    "segments": (
+        SegmentErrorCode,
+        [*_domain("resolvers", "segments"), *_domain("schema", "segments")],
+        _codes(ROOT / "resolvers" / "shared" / "validation.py", {"money", "text"})
         | _codes(ROOT / "core" / "ids.py", {"pk_of"}),
     ),
     "policy": (

@@ -457,6 +457,33 @@ def _unassign_role(backend: Backend) -> Call:
     return Call("SEC0001", ROLE)
 
 
+def _change_model(backend: Backend) -> Call:
+    from tests.test_segments import RULE_SET, _file_model
+
+    version = backend.gql(RULE_SET)["valueRuleSet"]["version"]
+    return Call("HO0001", {**_file_model(), "expectedVersion": version})
+
+
+def _override_input(backend: Backend) -> dict[str, Any]:
+    customer = create_customer(backend, staff="RM0001")
+    return {
+        "customerId": customer["id"],
+        "tier": "HIGH",
+        "reason": "audit test",
+        "expiresAt": (clock.now() + DAY).isoformat(),
+    }
+
+
+def _override(backend: Backend) -> Call:
+    return Call("SUP0001", _override_input(backend))
+
+
+def _withdraw_override(backend: Backend) -> Call:
+    values = _override_input(backend)
+    _ok(backend, "overrideSegment", Call("SUP0001", values))
+    return Call("SUP0001", {"customerId": values["customerId"]})
+
+
 CASES: dict[str, Callable[[Backend], Call]] = {
     "createCustomer": _create_customer,
     "updateCustomer": _update_customer,
@@ -505,6 +532,19 @@ CASES: dict[str, Callable[[Backend], Call]] = {
     "removePolicyRule": _remove_rule,
     "assignRole": _assign_role,
     "unassignRole": _unassign_role,
+    "changeValueRuleSet": _change_model,
+    "classifyCustomers": lambda backend: Call("HO0001", {}),
+    "overrideSegment": _override,
+    "withdrawSegmentOverride": _withdraw_override,
+    "setCustomerNeed": lambda backend: Call(
+        "RM0001",
+        {
+            "customerId": create_customer(backend, staff="RM0001")["id"],
+            "need": "SETTLEMENT",
+            "present": True,
+            "reason": "audit test",
+        },
+    ),
 }
 
 

@@ -1,4 +1,5 @@
-"""The ``kehu`` command: serve, migrate, seed, token, schema, keys, backup and restore.
+"""The ``kehu`` command: serve, migrate, seed, token, schema, keys, backup and restore,
+classify.
 
 Every command is registered here, in the order ``kehu --help`` lists them; each lives in the
 module of its subject.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from kehu.cli import api, audit, authz, database, keys, processes
+from kehu.cli import api, audit, authz, database, keys, processes, segments
 
 app = typer.Typer(
     help="Kehu 客户 — customer management service.",
@@ -28,4 +29,5 @@ app.command()(database.restore)
 app.add_typer(authz.app, name="authz")
 app.command()(processes.deploy)
 app.command()(processes.worker)
+app.command()(segments.classify)
 app.add_typer(audit.app, name="audit")

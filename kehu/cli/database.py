@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy import Engine
 
 from kehu.cli.shared import console, open_engine, progress_bar, read_settings
 
@@ -53,10 +54,25 @@ def seed(
     seconds = time.perf_counter() - started
     rate = made / seconds if seconds > 0 else 0.0
     console.print(f"Seeded {made} customers in {seconds:.1f} s ({rate:,.0f} customers/s).")
+    if made:
+        _classify_demo(engine)
     if complaints > 0:
         added = seed_complaints(engine, complaints)
         if added:
             console.print(f"Seeded {added} complaints at every stage of the complaint process.")
+
+
+def _classify_demo(engine: Engine) -> None:
+    """Demo customers get their value segments (SEG-1) with the rest of the demo data: like the
+    seeding itself, no audit entry (``kehu classify`` is the audited run)."""
+    from resolvers.segments import runs
+    from store.db import make_session_factory
+    from store.segments import RunScope
+
+    with make_session_factory(engine)() as session:
+        run = runs.classify(session, scope=RunScope.BANK, started_by="seed")
+        session.commit()
+        console.print(f"Classified {run.customers} customers (value model {run.rule_set_version}).")
 
 
 def backup(path: Annotated[Path, typer.Argument(help="New backup file")]) -> None:

@@ -23,6 +23,7 @@ from resolvers.customers.history import (
     record_source,
     refresh_due,
 )
+from resolvers.segments.runs import classify_after_change
 from resolvers.shared import validation
 from store.customers import (
     Account,
@@ -144,6 +145,9 @@ def record_financial_snapshot(
         InformationKind.FINANCIAL,
         [("financialSnapshot", None, as_of)],
     )
+    # AUM is the value model's main input: the segment follows in the same transaction.
+    session.flush()
+    classify_after_change(session, customer_id, actor.employee_no)
     return snapshot
 
 
@@ -271,6 +275,9 @@ def import_transactions(
                 *([("accounts", None, f"{created} opened")] if created else []),
             ],
         )
+    # Frequency, fees and balances are inputs of the value model (SEG-1).
+    session.flush()
+    classify_after_change(session, customer_id, actor.employee_no)
     return ImportResult(
         imported=len(rows),
         skipped_duplicates=len(transactions) - len(rows),

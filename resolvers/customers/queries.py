@@ -6,13 +6,22 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from authz.rows import require_visible
 from resolvers.shared.pagination import Page, PageRequest, SortKey, paginate
 from store.customers import Customer, CustomerChange, Transaction, VerificationDue
+from store.segments import CustomerSegment
 from store.staff import Branch, Staff
+
+# The value score (SEG-1) of a customer, -1 when not classified yet (sorts below every score).
+SEGMENT_SCORE = func.coalesce(
+    select(CustomerSegment.score)
+    .where(CustomerSegment.customer_id == Customer.id)
+    .scalar_subquery(),
+    -1,
+).label("segment_score")
 
 CUSTOMER_SORT = {
     "NAME": (Customer.name, str),
@@ -20,6 +29,7 @@ CUSTOMER_SORT = {
     "CREATED_AT": (Customer.created_at, datetime),
     "UPDATED_AT": (Customer.updated_at, datetime),
     "ID": (Customer.id, int),
+    "SCORE": (SEGMENT_SCORE, int),
 }
 
 
@@ -71,9 +81,11 @@ def customer_page(
 ) -> Page:
     """One page of customer rows (``CUSTOMER_ROW``), filtered, ordered, keyset-paginated."""
     keys = customer_sort_keys(order_by)
+    # An ordering by an expression (the score) reads its value from the row for the cursor.
+    computed = [k.column for k in keys if k.column is SEGMENT_SCORE]
     return paginate(
         session,
-        CUSTOMER_ROW.add_columns(*extra_columns).where(*conditions),
+        CUSTOMER_ROW.add_columns(*extra_columns, *computed).where(*conditions),
         keys,
         request,
         row_values=lambda c: [getattr(c, k.column.key) for k in keys],

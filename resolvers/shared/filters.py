@@ -32,6 +32,9 @@ class FilterField:
     # For a column of a related table (one row to many): turns each condition on that column
     # into a condition on the listed rows, e.g. ``Entry.id.in_(select(link.entry_id).where(c))``.
     through: Callable[[Any], Any] | None = None
+    # kind="nested": the input is a ``where`` of its own over these fields (``segment: {tier:
+    # {eq: HIGH}}``), compiled by the same rules; ``column`` is unused.
+    fields: Mapping[str, FilterField] | None = None
 
 
 def _instant(value: datetime, path: tuple[str, ...]) -> datetime:
@@ -70,6 +73,8 @@ def _operators(spec: FilterField, ops: Any, path: tuple[str, ...]) -> list[Any]:
 
 
 def _column_operators(spec: FilterField, ops: Any, path: tuple[str, ...]) -> list[Any]:
+    if spec.kind == "nested" and spec.fields is not None:
+        return [compile_where(ops, spec.fields, path)]
     column = spec.column
     clauses: list[Any] = []
     if spec.kind == "exact":

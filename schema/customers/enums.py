@@ -191,6 +191,7 @@ class _CustomerOrderField(Enum):
     CREATED_AT = "CREATED_AT"
     UPDATED_AT = "UPDATED_AT"
     ID = "ID"
+    SCORE = "SCORE"
 
 
 CustomerOrderField = bilingual_enum(
@@ -202,5 +203,7 @@ CustomerOrderField = bilingual_enum(
         "CREATED_AT": "When the customer was registered 建档时间",
         "UPDATED_AT": "When the customer last changed 最近变更时间",
         "ID": "Registration order (the customer's ID) 客户编号",
+        "SCORE": "Value score, unclassified customers lowest (needs FULL access to the "
+        "`segment` group) 价值评分",
     },
 )

@@ -8,6 +8,7 @@ from typing import Any
 import strawberry
 
 from authz.fields import Effect
+from core import clock
 from core.errors import ForbiddenError, UserInputError
 from resolvers.shared import validation
 from resolvers.shared.filters import FilterField
@@ -17,6 +18,7 @@ from schema.customers.enums import (
     InformationKindEnum,
     TransactionTypeEnum,
 )
+from schema.segments.filters import SegmentWhere, segment_filter
 from schema.shared.base import (
     DateFilter,
     DateTimeFilter,
@@ -52,6 +54,9 @@ class CustomerWhere:
         default=None, description="Exact mobile number (+86 optional). 按手机号精确查找。"
     )
     email: ExactFilter | None = None
+    segment: SegmentWhere | None = strawberry.field(
+        default=None, description="By value segment (SEG-1), e.g. `{tier: {eq: HIGH}}`."
+    )
     and_: list[CustomerWhere] | None = strawberry.field(name="and", default=None)
     or_: list[CustomerWhere] | None = strawberry.field(name="or", default=None)
 
@@ -90,6 +95,12 @@ CUSTOMER_FILTERS = {
     "phone": FilterField(rows.Customer.phone_hash, "exact", normalise=_normalise_phone),
     "email": FilterField(rows.Customer.email_hash, "exact", normalise=_normalise_email),
 }
+
+
+def customer_filters() -> dict[str, FilterField]:
+    """The customers list's filters now: the segment shown depends on the time (an override
+    counts until it expires)."""
+    return {**CUSTOMER_FILTERS, "segment": segment_filter(clock.now())}
 
 
 @strawberry.input(description="One ordering of the customers list.")
@@ -142,16 +153,22 @@ DUE_FILTERS = {
 }
 
 
-# Filters and orderings that reveal a personal field: allowed only with FULL access to it.
+# Filters and orderings that reveal a personal field ("Type.field"): allowed only with FULL
+# access to it.
 FILTERED_FIELDS = {
-    "name": "name",
-    "gender": "gender",
-    "birth_date": "birthDate",
-    "id_number": "idNumber",
-    "phone": "phone",
-    "email": "email",
+    "name": "Customer.name",
+    "gender": "Customer.gender",
+    "birth_date": "Customer.birthDate",
+    "id_number": "Customer.idNumber",
+    "phone": "Customer.phone",
+    "email": "Customer.email",
+    "segment": "CustomerSegment.tier",
 }
-ORDERED_FIELDS = {"NAME": "name", "BIRTH_DATE": "birthDate"}
+ORDERED_FIELDS = {
+    "NAME": "Customer.name",
+    "BIRTH_DATE": "Customer.birthDate",
+    "SCORE": "CustomerSegment.score",
+}
 
 
 def refuse_hidden_filters(ctx: Context, where: Any, order_by: Sequence[Any]) -> None:
@@ -180,11 +197,12 @@ def refuse_hidden_filters(ctx: Context, where: Any, order_by: Sequence[Any]) -> 
     hidden = sorted(
         f
         for f in used
-        if ctx.access.effect("Customer", f) is not Effect.FULL
-        or any(groups.get(f"Customer.{f}") not in covered for covered in covers)
+        if ctx.access.effect(*f.split(".")) is not Effect.FULL
+        or any(groups.get(f) not in covered for covered in covers)
     )
     if hidden:
         raise ForbiddenError(
-            f"filtering or ordering on {', '.join(hidden)} needs FULL access to "
+            f"filtering or ordering on {', '.join(f.removeprefix('Customer.') for f in hidden)} "
+            "needs FULL access to "
             f"{'it' if len(hidden) == 1 else 'them'}"
         )

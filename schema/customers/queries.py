@@ -12,13 +12,13 @@ from resolvers.customers import queries as logic
 from resolvers.shared.filters import compile_where
 from schema.customers.enums import InformationKindEnum
 from schema.customers.filters import (
-    CUSTOMER_FILTERS,
     DUE_FILTERS,
     TRANSACTION_FILTERS,
     CustomerOrderBy,
     CustomerWhere,
     DueVerificationWhere,
     TransactionWhere,
+    customer_filters,
     refuse_hidden_filters,
 )
 from schema.customers.types import AccountNode, CustomerChange, CustomerNode, TransactionNode
@@ -71,7 +71,7 @@ class CustomerQuery:
         ctx = info.context
         ctx.access.require_rows()
         refuse_hidden_filters(ctx, where, order_by or [])
-        condition = compile_where(where, CUSTOMER_FILTERS)
+        condition = compile_where(where, customer_filters())
         ordering = [
             (o.field.value, o.direction is SortDirection.DESC)  # type: ignore[attr-defined]
             for o in order_by or []

@@ -33,6 +33,12 @@ from schema.customers.enums import (
     TransactionTypeEnum,
     VerificationResultEnum,
 )
+from schema.segments.types import (
+    CustomerSegment,
+    SegmentChange,
+    customer_segment,
+    segment_history,
+)
 from schema.shared.base import ContextInfo, Node, node_id, user_errors
 from schema.shared.context import Context
 from schema.shared.execution import context_only
@@ -431,6 +437,18 @@ class CustomerNode(Node):
     def sources(self, info: ContextInfo) -> list[InformationSource]:
         found = self._batched(info, "sources", loaders.sources) or []
         return [InformationSource.present(r) for r in found]
+
+    @strawberry.field(
+        description="The value segment and why (SEG-1): null until the customer is classified. "
+        "客户价值分类。"
+    )
+    @context_only
+    def segment(self, info: ContextInfo) -> CustomerSegment | None:
+        return customer_segment(info.context, self._pk)
+
+    @strawberry.field(description="Every change of the segment, newest first (SEG-4). 分类变动。")
+    def segment_history(self, info: ContextInfo) -> list[SegmentChange]:
+        return segment_history(info.context, self._pk)
 
 
 @strawberry.type(description="One changed field (INFO-5); values protected like the live ones.")

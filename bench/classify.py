@@ -1,0 +1,220 @@
+"""Bench: classify 100,000 customers with 12 months of transactions (~1M rows), SEG-1/SEG-4.
+
+1. A bank-wide classification run (``resolvers.segments.runs.classify``, as ``kehu classify``
+   runs it: one unit of work — staging, history, current segments, audit entry, commit) against
+   the floor: one hand-written set-based SELECT computing the same tiers, fetched whole. Prints
+   seconds and the ratio (target ≤ 3×; under 60 s on SQLite), and checks that both agree on
+   every customer's tier and private-banking mark.
+2. The ``segments`` distribution as marketing asks for it over HTTP (in-process app): statements
+   per request and median time against the same aggregate in raw SQL (target ≤ 1.5×).
+
+SQLite, plus PostgreSQL with ``KEHU_BENCH_POSTGRES_URL`` (its own database: the bench seeds it).
+``KEHU_BENCH_CUSTOMERS`` changes the size (default 100,000; 10 transactions each).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from decimal import Decimal
+from typing import Any
+
+import common
+from common import bench_env
+from sqlalchemy import bindparam, event, text
+from sqlalchemy.orm import Session
+
+from core import clock
+from core.settings import Settings
+from resolvers.segments import commands, model
+from resolvers.segments.runs import WINDOW, classify
+from resolvers.shared import unit_of_work
+from store import audit_chain, crypto
+from store.base import UTCDateTime
+from store.db import make_engine
+from store.segments import RunScope
+
+TRANSACTIONS = 10
+REPEAT = int(os.environ.get("KEHU_BENCH_REPEAT", "3"))
+
+
+def prepared(name: str, url: str | None) -> Settings:
+    """A bench database of CUSTOMERS customers with TRANSACTIONS transactions each (once)."""
+    settings = common.prepared(
+        bench_env(name, url), ["--transactions", str(TRANSACTIONS), "--complaints", "0"]
+    )
+    crypto.configure(crypto.FieldCipher(settings.encryption_keys, settings.hash_keys))
+    audit_chain.configure(settings.audit_keys)
+    return settings
+
+
+def floor_sql(rules: model.RuleSet, dialect: str) -> str:
+    """The tiers of every customer in one hand-written statement (the model in SQL)."""
+
+    def money(value: Decimal) -> str:  # SQLite keeps money in fen (store.base.Money)
+        return str(int(value * 100)) if dialect == "sqlite" else str(value)
+
+    def div(a: str, b: str) -> str:
+        return f"(({a}) / ({b}))" if dialect == "sqlite" else f"div({a}, {b})"
+
+    columns = {
+        "AUM": "aum",
+        "TRANSACTION_FREQUENCY": "n",
+        "DEPOSIT_BALANCE": "dep",
+        "LOAN_AMOUNT": "loan",
+        "FEE_INCOME": "fee",
+    }
+    terms = []
+    for f in rules.factors:
+        column = columns[f.input.value]
+        full = money(f.full_score_at) if f.input in model.MONEY_INPUTS else str(f.full_score_at)
+        points = (
+            f"CASE WHEN {column} >= {full} THEN 10000 ELSE {div(f'{column} * 10000', full)} END"
+        )
+        terms.append(f"{f.weight_units} * {points}")
+    lifted, plain = [], []
+    lift = rules.lift_units
+    for i, cut in enumerate(rules.cut_offs):
+        inside = f"aum >= {money(cut.from_aum)}"
+        if cut.below_aum is not None:
+            inside += f" AND aum < {money(cut.below_aum)}"
+        up = model.TIER_ORDER[min(i + 1, len(model.TIER_ORDER) - 1)].value
+        if lift is not None:
+            lifted.append(f"WHEN {inside} AND score >= {lift} THEN '{up}'")
+        plain.append(f"WHEN {inside} THEN '{cut.tier.value}'")
+    ranges = lifted + plain
+    return f"""
+WITH latest AS (SELECT customer_id, MAX(as_of) AS as_of FROM financial_snapshots
+                GROUP BY customer_id),
+aum AS (SELECT f.customer_id, f.assets_under_management AS aum FROM financial_snapshots f
+        JOIN latest l ON l.customer_id = f.customer_id AND l.as_of = f.as_of),
+act AS (SELECT customer_id, COUNT(*) AS n,
+               SUM(CASE WHEN type = 'FEE' THEN amount ELSE 0 END) AS fee
+        FROM transactions WHERE occurred_at >= :since GROUP BY customer_id),
+hold AS (SELECT customer_id,
+                SUM(CASE WHEN kind IN ('DEMAND_DEPOSIT', 'TIME_DEPOSIT') THEN balance ELSE 0 END)
+                  AS dep,
+                SUM(CASE WHEN kind = 'LOAN' THEN balance ELSE 0 END) AS loan
+         FROM accounts WHERE closed_on IS NULL GROUP BY customer_id),
+inp AS (SELECT c.id, COALESCE(a.aum, 0) AS aum, COALESCE(t.n, 0) AS n,
+               COALESCE(t.fee, 0) AS fee, COALESCE(h.dep, 0) AS dep, COALESCE(h.loan, 0) AS loan
+        FROM customers c LEFT JOIN aum a ON a.customer_id = c.id
+        LEFT JOIN act t ON t.customer_id = c.id LEFT JOIN hold h ON h.customer_id = c.id),
+sc AS (SELECT id, aum, {div(" + ".join(terms), "10000")} AS score FROM inp)
+SELECT id, CASE {" ".join(ranges)} ELSE 'LOW' END AS tier,
+       aum >= {money(rules.private_banking_aum)} AS pb
+FROM sc"""
+
+
+def timed(action: Any) -> tuple[float, Any]:
+    started = time.perf_counter()
+    result = action()
+    return time.perf_counter() - started, result
+
+
+def bench_classify(settings: Settings, label: str) -> None:
+    engine = make_engine(settings.database_url)
+    dialect = engine.dialect.name
+    with Session(engine) as session:
+        rules = commands.ensure_rule_set(session)
+        session.commit()
+        transactions = session.scalar(text("SELECT COUNT(*) FROM transactions"))
+    statement = text(floor_sql(rules, dialect)).bindparams(bindparam("since", type_=UTCDateTime()))
+    run_times, floors = [], []
+    floor_rows: list[Any] = []
+    for _ in range(REPEAT):
+        with engine.connect() as connection:
+            seconds, floor_rows = timed(
+                lambda c=connection: c.execute(statement, {"since": clock.now() - WINDOW}).all()
+            )
+        floors.append(seconds)
+        with Session(engine) as session:
+
+            def run(s: Session = session) -> Any:
+                return unit_of_work.run(
+                    s,
+                    unit_of_work.Actor(name="bench"),
+                    unit_of_work.SYSTEM,
+                    "classifyCustomers",
+                    lambda inner: classify(inner, scope=RunScope.BANK, started_by="bench"),
+                )
+
+            seconds, _ = timed(run)
+        run_times.append(seconds)
+    with engine.connect() as connection:
+        stored = {
+            row.customer_id: (row.tier, bool(row.private_banking))
+            for row in connection.execute(
+                text("SELECT customer_id, tier, private_banking FROM customer_segments")
+            )
+        }
+    differ = sum(1 for row in floor_rows if stored.get(row.id) != (row.tier, bool(row.pb)))
+    run, floor = statistics.median(run_times), statistics.median(floors)
+    print(
+        f"classify {label}: {len(floor_rows):,} customers, {transactions:,} transactions — "
+        f"run {run:.2f} s, floor (one SELECT) {floor:.2f} s, ratio {run / floor:.2f}× "
+        f"(target ≤ 3×: {'met' if run / floor <= 3 else 'NOT met'}; "
+        f"{'under' if run < 60 else 'OVER'} 60 s); tiers differing from the floor: {differ}"
+    )
+    engine.dispose()
+
+
+DISTRIBUTION_SQL = """
+SELECT tier, COUNT(*), SUM(aum) FROM (
+  SELECT COALESCE(o.tier, s.tier) AS tier, COALESCE(s.aum, 0) AS aum
+  FROM customers c LEFT JOIN customer_segments s ON s.customer_id = c.id
+  LEFT JOIN segment_overrides o ON o.customer_id = c.id AND o.withdrawn_at IS NULL
+                               AND o.expires_at > :now
+) shown GROUP BY tier ORDER BY tier"""
+QUERY = "{ segments { minimumCount cells { tier suppressed customers assetsUnderManagement } } }"
+
+
+def bench_distribution(settings: Settings, label: str) -> None:
+    from starlette.testclient import TestClient
+
+    from kehu.app import create_app
+    from kehu.auth import mint_token
+
+    engine = make_engine(settings.database_url, hide_parameters=True)
+    statements = [0]
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def count(*_: Any) -> None:
+        statements[0] += 1
+
+    raw = text(DISTRIBUTION_SQL).bindparams(bindparam("now", type_=UTCDateTime()))
+    headers = {"Authorization": f"Bearer {mint_token(settings, 'MKT0001')}"}
+    api, floor = [], []
+    counted = []
+    with TestClient(create_app(settings, engine)) as client:
+        client.post("/graphql", json={"query": QUERY}, headers=headers)  # warm
+        for _ in range(max(REPEAT, 5)):
+            with engine.connect() as connection:
+                seconds, _ = timed(lambda c=connection: c.execute(raw, {"now": clock.now()}).all())
+            floor.append(seconds)
+            before = statements[0]
+            seconds, response = timed(
+                lambda: client.post("/graphql", json={"query": QUERY}, headers=headers)
+            )
+            counted.append(statements[0] - before)
+            assert "errors" not in response.json(), response.json()
+            api.append(seconds)
+    ratio = statistics.median(api) / statistics.median(floor)
+    print(
+        f"segments distribution {label}: {max(counted)} statements per request "
+        f"(all of them, auth included), {statistics.median(api) * 1000:.1f} ms vs raw SQL "
+        f"{statistics.median(floor) * 1000:.1f} ms, ratio {ratio:.2f}× "
+        f"(target ≤ 1.5×: {'met' if ratio <= 1.5 else 'NOT met'})"
+    )
+    engine.dispose()
+
+
+if __name__ == "__main__":
+    targets = [("SQLite", prepared("classify", None))]
+    postgres = os.environ.get("KEHU_BENCH_POSTGRES_URL")
+    if postgres:
+        targets.append(("PostgreSQL", prepared("classify-pg", postgres)))
+    for label, settings in targets:
+        bench_classify(settings, label)
+        bench_distribution(settings, label)

@@ -1,0 +1,1 @@
+"""Customer segments (SEG-1, SEG-4): the value model, classification runs, overrides, reads."""

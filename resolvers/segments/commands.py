@@ -1,0 +1,237 @@
+"""Segment changes (SEG-1, SEG-2, SEG-4): value rule sets, overrides, staff-set needs.
+
+Every function here runs inside the caller's unit of work and never commits. Classification
+runs are ``runs``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core import clock
+from core.errors import ConflictError, Problems, UserInputError
+from resolvers.segments import model
+from resolvers.segments.loaders import override_in_force
+from resolvers.segments.queries import newest_rule_set
+from resolvers.shared import unit_of_work, validation
+from store.segments import (
+    ChangeReason,
+    CustomerNeed,
+    CustomerSegment,
+    Need,
+    SegmentChange,
+    SegmentOverride,
+    SegmentRuleSet,
+    ValueTier,
+)
+
+MAX_OVERRIDE = timedelta(days=366)
+
+
+# -- rule sets -------------------------------------------------------------------------------
+
+
+def rule_set_in_force(session: Session) -> model.RuleSet:
+    """The newest stored value rule set; the reviewed file's when none is stored yet."""
+    row = newest_rule_set(session)
+    if row is None:
+        return model.load_file()
+    return model.from_definition(row.definition, row.version, row.summary)
+
+
+def ensure_rule_set(session: Session, lock: bool = False) -> model.RuleSet:
+    """The rule set in force, storing the reviewed file as version 1 into an empty database.
+
+    With ``lock`` the caller holds the rule set in force until its transaction ends: two runs
+    never replace the same customers' segments at once (their inserts would collide), and a
+    run never straddles a model change.
+    """
+    row = newest_rule_set(session, lock=lock)
+    if row is not None:
+        return model.from_definition(row.definition, row.version, row.summary)
+    rules = model.load_file()
+    session.add(
+        SegmentRuleSet(
+            model=model.VALUE,
+            version=1,
+            definition=rules.definition(),
+            summary=rules.summary[:500] or "value_model.toml",
+            changed_by="system",
+            changed_at=clock.now(),
+        )
+    )
+    _flush_version(session)
+    return rules
+
+
+def _flush_version(session: Session) -> None:
+    """Write a new version; another transaction writing the same number first is a CONFLICT."""
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise ConflictError("the value model changed meanwhile; reload it and try again") from exc
+
+
+def change_value_rule_set(
+    session: Session,
+    changed_by: str,
+    expected_version: int,
+    raw: Mapping[str, Any],
+    summary: str,
+) -> SegmentRuleSet:
+    """A new version of the value model (checked: ``model.check_rule_set``).
+
+    ``expected_version`` is the version the owner edited: another owner's newer version is a
+    CONFLICT, never silently replaced. The new version applies to runs from now on; segments
+    computed under older versions keep saying which version made them.
+    """
+    text = validation.text(summary, "summary", max_length=500)
+    current = ensure_rule_set(session, lock=True)
+    if expected_version != current.version:
+        raise ConflictError(
+            f"the value model is at version {current.version}; reload it and edit that version"
+        )
+    rules = model.check_rule_set(raw, current.version + 1, text)
+    row = SegmentRuleSet(
+        model=model.VALUE,
+        version=rules.version,
+        definition=rules.definition(),
+        summary=text,
+        changed_by=changed_by,
+        changed_at=clock.now(),
+    )
+    session.add(row)
+    _flush_version(session)
+    unit_of_work.note(session, f"value model version {rules.version}: {text}")
+    return row
+
+
+# -- overrides -------------------------------------------------------------------------------
+
+
+def _effective(session: Session, customer_id: int, now: datetime) -> tuple[Any, Any]:
+    """(override in force or None, computed segment or None) of one customer."""
+    override = session.scalars(
+        select(SegmentOverride).where(
+            SegmentOverride.customer_id == customer_id, override_in_force(now)
+        )
+    ).first()
+    computed = session.get(CustomerSegment, customer_id)
+    return override, computed
+
+
+def override_segment(
+    session: Session,
+    created_by_id: int,
+    customer_id: int,
+    tier: ValueTier,
+    reason: str,
+    expires_at: datetime,
+) -> SegmentOverride:
+    """A supervisor's override of a customer's tier until ``expires_at`` (SEG-4).
+
+    A newer override replaces the one in force. When it expires, the computed segment applies
+    again at once: reads compare the expiry with the clock, no job runs.
+    """
+    problems = Problems()
+    text = ""
+    try:
+        text = validation.text(reason, "reason", max_length=300)
+    except UserInputError as exc:
+        problems.extend(exc)
+    now = clock.now()
+    problem = validation.instant_problem(expires_at)
+    if problem is not None:
+        problems.add(("expiresAt",), "INVALID", problem)
+    elif expires_at <= now:
+        problems.add(("expiresAt",), "EXPIRED", "must lie in the future")
+    elif expires_at > now + MAX_OVERRIDE:
+        problems.add(("expiresAt",), "TOO_LONG", "an override lasts at most a year")
+    problems.raise_if_any()
+    previous, computed = _effective(session, customer_id, now)
+    before_tier = (
+        previous.tier if previous is not None else computed.tier if computed is not None else None
+    )
+    if previous is not None:
+        previous.withdrawn_at = now
+    override = SegmentOverride(
+        customer_id=customer_id,
+        tier=tier,
+        reason=text,
+        expires_at=expires_at,
+        created_by_id=created_by_id,
+        created_at=now,
+    )
+    session.add(override)
+    session.flush()
+    private = computed.private_banking if computed is not None else False
+    session.add(
+        SegmentChange(
+            customer_id=customer_id,
+            from_tier=None if before_tier is None else ValueTier(before_tier).value,
+            to_tier=tier.value,
+            from_private_banking=None if computed is None else private,
+            to_private_banking=private,
+            reason=ChangeReason.OVERRIDE,
+            override_id=override.id,
+            changed_at=now,
+        )
+    )
+    unit_of_work.note(
+        session, f"segment override until {expires_at:%Y-%m-%d}", customer_ids=[customer_id]
+    )
+    return override
+
+
+def withdraw_override(session: Session, customer_id: int) -> SegmentOverride:
+    """End the override in force now; the computed segment applies again."""
+    now = clock.now()
+    override, computed = _effective(session, customer_id, now)
+    if override is None:
+        raise UserInputError.one(("customerId",), "NO_OVERRIDE", "has no override in force")
+    override.withdrawn_at = now
+    if computed is not None:
+        session.add(
+            SegmentChange(
+                customer_id=customer_id,
+                from_tier=ValueTier(override.tier).value,
+                to_tier=ValueTier(computed.tier).value,
+                from_private_banking=computed.private_banking,
+                to_private_banking=computed.private_banking,
+                reason=ChangeReason.OVERRIDE_WITHDRAWN,
+                override_id=override.id,
+                rule_set_version=computed.rule_set_version,
+                changed_at=now,
+            )
+        )
+    session.flush()
+    return override
+
+
+# -- needs (SEG-2) ---------------------------------------------------------------------------
+
+
+def set_need(
+    session: Session, set_by_id: int, customer_id: int, need: Need, present: bool, reason: str
+) -> CustomerNeed:
+    """Staff say whether a customer has a need, and why: it counts instead of the derived one
+    from now on; earlier settings are kept (who, when, why)."""
+    text = validation.text(reason, "reason", max_length=300)
+    row = CustomerNeed(
+        customer_id=customer_id,
+        need=need,
+        present=present,
+        reason=text,
+        set_by_id=set_by_id,
+        set_at=clock.now(),
+    )
+    session.add(row)
+    session.flush()
+    unit_of_work.note(session, f"need {need.value} set", customer_ids=[customer_id])
+    return row

@@ -1,0 +1,409 @@
+"""Classification runs (SEG-1, SEG-2, SEG-4): set-based, for one customer or the whole bank.
+
+A run computes every customer of its scope in one INSERT … SELECT into the run's staging rows
+(inputs, score, tier, private-banking mark, derived needs — as ``model.classify`` would), keeps
+the changes with one INSERT … SELECT (from → to, why, which run), then replaces the current
+segments of the scope. No statement per customer: one customer and the whole bank take the same
+statements. Runs hold the rule set in force (``commands.ensure_rule_set(lock=True)``), so two
+runs over the same customers take turns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Table,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.orm import Session
+
+from core import clock
+from resolvers.segments import model
+from resolvers.segments.commands import ensure_rule_set
+from resolvers.shared import unit_of_work
+from store.base import Money, UTCDateTime, int_div
+from store.customers import (
+    Account,
+    AccountKind,
+    Customer,
+    FinancialSnapshot,
+    Transaction,
+    TransactionType,
+)
+from store.segments import (
+    TIER_ORDER,
+    ChangeReason,
+    CustomerSegment,
+    RunScope,
+    SegmentChange,
+    SegmentRun,
+    SegmentStaging,
+    ValueInput,
+    ValueTier,
+)
+
+# The window of "12-month" inputs (transaction frequency, fee income).
+WINDOW = timedelta(days=365)
+DEPOSIT_KINDS = (AccountKind.DEMAND_DEPOSIT, AccountKind.TIME_DEPOSIT)
+# Needs (SEG-2): investment — a wealth-management account or product trades in 12 months;
+# financing — a loan outstanding or disbursed in 12 months; settlement — at least two payments
+# or transfers a month.
+INVESTMENT_TRADES = (TransactionType.PRODUCT_PURCHASE, TransactionType.PRODUCT_REDEMPTION)
+SETTLEMENT_TYPES = (
+    TransactionType.PAYMENT,
+    TransactionType.TRANSFER_IN,
+    TransactionType.TRANSFER_OUT,
+)
+SETTLEMENT_PAYMENTS = 24
+
+
+def _count(condition: ColumnElement[bool]) -> Any:
+    """How many rows of a group meet ``condition``."""
+    return func.sum(case((condition, 1), else_=0))
+
+
+# -- the run --------------------------------------------------------------------------
+
+
+def _scope_filter(
+    scope: RunScope, customer_ids: list[int] | None, branch_id: int | None
+) -> Callable[[Any], ColumnElement[bool]]:
+    """The run's customers, as a condition on a ``customer_id`` column."""
+    if scope is RunScope.CUSTOMER:
+        ids = list(customer_ids or [])
+        return lambda column: column.in_(ids)
+    if scope is RunScope.BRANCH:
+        branch_customers = select(Customer.id).where(Customer.branch_id == branch_id)
+        return lambda column: column.in_(branch_customers)
+    return lambda column: true()
+
+
+def _money(value: Any) -> Any:
+    return literal(value, Money())
+
+
+def computed_segments(
+    rules: model.RuleSet, now: datetime, in_scope: Callable[[Any], ColumnElement[bool]]
+) -> Any:
+    """One SELECT: every customer in scope with its inputs, score, tier and private banking."""
+    since = now - WINDOW
+    latest = (
+        select(FinancialSnapshot.customer_id, func.max(FinancialSnapshot.as_of).label("as_of"))
+        .where(in_scope(FinancialSnapshot.customer_id))
+        .group_by(FinancialSnapshot.customer_id)
+        .subquery("latest")
+    )
+    aum = (
+        select(
+            FinancialSnapshot.customer_id,
+            FinancialSnapshot.assets_under_management.label("aum"),
+        )
+        .join(
+            latest,
+            and_(
+                latest.c.customer_id == FinancialSnapshot.customer_id,
+                latest.c.as_of == FinancialSnapshot.as_of,
+            ),
+        )
+        .subquery("aum")
+    )
+    activity = (
+        select(
+            Transaction.customer_id,
+            func.count().label("transaction_count"),
+            func.sum(
+                case((Transaction.type == TransactionType.FEE, Transaction.amount), else_=0)
+            ).label("fee_income"),
+            _count(Transaction.type.in_(INVESTMENT_TRADES)).label("investment_trades"),
+            _count(Transaction.type == TransactionType.LOAN_DISBURSEMENT).label("disbursements"),
+            _count(Transaction.type.in_(SETTLEMENT_TYPES)).label("payments"),
+        )
+        .where(Transaction.occurred_at >= literal(since, UTCDateTime()))
+        .where(in_scope(Transaction.customer_id))
+        .group_by(Transaction.customer_id)
+        .subquery("activity")
+    )
+    holdings = (
+        select(
+            Account.customer_id,
+            func.sum(case((Account.kind.in_(DEPOSIT_KINDS), Account.balance), else_=0)).label(
+                "deposit_balance"
+            ),
+            func.sum(case((Account.kind == AccountKind.LOAN, Account.balance), else_=0)).label(
+                "loan_amount"
+            ),
+            _count(Account.kind == AccountKind.WEALTH_MANAGEMENT).label("wealth_accounts"),
+        )
+        .where(Account.closed_on.is_(None), in_scope(Account.customer_id))
+        .group_by(Account.customer_id)
+        .subquery("holdings")
+    )
+    customers = Customer.__table__
+    inputs = (
+        select(
+            customers.c.id.label("customer_id"),
+            func.coalesce(aum.c.aum, 0).label("aum"),
+            func.coalesce(activity.c.transaction_count, 0).label("transaction_count"),
+            func.coalesce(holdings.c.deposit_balance, 0).label("deposit_balance"),
+            func.coalesce(holdings.c.loan_amount, 0).label("loan_amount"),
+            func.coalesce(activity.c.fee_income, 0).label("fee_income"),
+            # Needs (SEG-2), derived from holdings and transactions.
+            or_(
+                func.coalesce(holdings.c.wealth_accounts, 0) > 0,
+                func.coalesce(activity.c.investment_trades, 0) > 0,
+            ).label("needs_investment"),
+            or_(
+                func.coalesce(holdings.c.loan_amount, 0) > 0,
+                func.coalesce(activity.c.disbursements, 0) > 0,
+            ).label("needs_financing"),
+            (func.coalesce(activity.c.payments, 0) >= SETTLEMENT_PAYMENTS).label(
+                "needs_settlement"
+            ),
+        )
+        .select_from(
+            customers.outerjoin(aum, aum.c.customer_id == customers.c.id)
+            .outerjoin(activity, activity.c.customer_id == customers.c.id)
+            .outerjoin(holdings, holdings.c.customer_id == customers.c.id)
+        )
+        .where(in_scope(customers.c.id))
+        .subquery("inputs")
+    )
+    columns = {
+        ValueInput.AUM: inputs.c.aum,
+        ValueInput.TRANSACTION_FREQUENCY: inputs.c.transaction_count,
+        ValueInput.DEPOSIT_BALANCE: inputs.c.deposit_balance,
+        ValueInput.LOAN_AMOUNT: inputs.c.loan_amount,
+        ValueInput.FEE_INCOME: inputs.c.fee_income,
+    }
+
+    def points(factor: model.Factor) -> Any:
+        value = columns[factor.input]
+        full = (
+            _money(factor.full_score_at)
+            if factor.input in model.MONEY_INPUTS
+            else literal(int(factor.full_score_at))
+        )
+        return case(
+            (value >= full, model.FULL), else_=int_div(value * literal(model.FULL, Integer()), full)
+        )
+
+    weighted = sum(
+        (literal(f.weight_units) * points(f) for f in rules.factors if f.weight_units),
+        start=literal(0),
+    )
+    scored = select(*inputs.c, int_div(weighted, 10000).label("score")).subquery("scored")
+    lift = rules.lift_units
+
+    def in_range(cut: model.CutOff) -> ColumnElement[bool]:
+        lower = scored.c.aum >= _money(cut.from_aum)
+        return lower if cut.below_aum is None else and_(lower, scored.c.aum < _money(cut.below_aum))
+
+    whens: list[Any] = []
+    if lift is not None:
+        lifted = scored.c.score >= lift
+        whens += [
+            (and_(in_range(cut), lifted), TIER_ORDER[min(i + 1, len(TIER_ORDER) - 1)].value)
+            for i, cut in enumerate(rules.cut_offs)
+        ]
+    whens += [(in_range(cut), cut.tier.value) for cut in rules.cut_offs]
+    return select(
+        scored.c.customer_id,
+        scored.c.aum,
+        scored.c.transaction_count,
+        scored.c.deposit_balance,
+        scored.c.loan_amount,
+        scored.c.fee_income,
+        scored.c.score,
+        case(*whens, else_=ValueTier.LOW.value).label("tier"),
+        (scored.c.aum >= _money(rules.private_banking_aum)).label("private_banking"),
+        scored.c.needs_investment,
+        scored.c.needs_financing,
+        scored.c.needs_settlement,
+    )
+
+
+def _chunks(
+    session: Session, in_scope: Callable[[Any], ColumnElement[bool]], size: int | None
+) -> list[Callable[[Any], ColumnElement[bool]]]:
+    """The scope as one condition, or as ranges of ``size`` customer keys."""
+    if size is None:
+        return [in_scope]
+    low, high = session.execute(select(func.min(Customer.id), func.max(Customer.id))).one()
+    if low is None:
+        return [in_scope]
+
+    def part(start: int) -> Callable[[Any], ColumnElement[bool]]:
+        return lambda column: and_(in_scope(column), column >= start, column < start + size)
+
+    return [part(start) for start in range(int(low), int(high) + 1, size)]
+
+
+def customers_in_scope(session: Session, scope: RunScope, branch_id: int | None = None) -> int:
+    """How many customers a run of ``scope`` classifies (for a progress bar)."""
+    in_scope = _scope_filter(scope, None, branch_id)
+    return int(session.scalar(select(func.count()).where(in_scope(Customer.id))) or 0)
+
+
+INPUT_COLUMNS = (
+    "customer_id",
+    "aum",
+    "transaction_count",
+    "deposit_balance",
+    "loan_amount",
+    "fee_income",
+    "score",
+    "tier",
+    "private_banking",
+    "needs_investment",
+    "needs_financing",
+    "needs_settlement",
+)
+
+
+def classify(
+    session: Session,
+    *,
+    scope: RunScope,
+    started_by: str,
+    reason: ChangeReason = ChangeReason.RECLASSIFIED,
+    customer_ids: list[int] | None = None,
+    branch_id: int | None = None,
+    progress: Callable[[int], None] | None = None,
+    chunk: int | None = None,
+) -> SegmentRun:
+    """Classify the customers of ``scope`` under the rule set in force, as one run.
+
+    With ``chunk``, customers are computed ``chunk`` customer keys at a time (still set-based,
+    one statement per chunk) and ``progress`` hears how many were computed after each: the
+    command line's progress bar.
+    """
+    session.flush()  # the statements below read what the transaction changed so far
+    rules = ensure_rule_set(session, lock=True)
+    now = clock.now()
+    run = SegmentRun(
+        rule_set_version=rules.version,
+        scope=scope,
+        branch_id=branch_id,
+        started_by=started_by,
+        started_at=now,
+        customers=0,
+        changed=0,
+    )
+    session.add(run)
+    session.flush()
+    in_scope = _scope_filter(scope, customer_ids, branch_id)
+    staging = cast(Table, SegmentStaging.__table__)
+    current = cast(Table, CustomerSegment.__table__)
+    this_run = staging.c.run_id == run.id
+    done = 0
+    for part in _chunks(session, in_scope, chunk):
+        computed = computed_segments(rules, now, part).subquery("computed")
+        session.execute(
+            insert(staging).from_select(
+                ["run_id", *INPUT_COLUMNS],
+                select(literal(run.id), *(computed.c[name] for name in INPUT_COLUMNS)),
+            )
+        )
+        if progress is not None:
+            # Counted: drivers do not all report rowcount for INSERT … SELECT.
+            staged = int(
+                session.scalar(select(func.count()).select_from(staging).where(this_run)) or 0
+            )
+            progress(staged - done)
+            done = staged
+    # Counted, not taken from rowcount: drivers do not all report it for INSERT … SELECT.
+    staged = int(session.scalar(select(func.count()).select_from(staging).where(this_run)) or 0)
+    session.execute(
+        insert(cast(Table, SegmentChange.__table__)).from_select(
+            [
+                "customer_id",
+                "from_tier",
+                "to_tier",
+                "from_private_banking",
+                "to_private_banking",
+                "reason",
+                "run_id",
+                "rule_set_version",
+                "changed_at",
+            ],
+            select(
+                staging.c.customer_id,
+                current.c.tier,
+                staging.c.tier,
+                current.c.private_banking,
+                staging.c.private_banking,
+                case(
+                    (current.c.customer_id.is_(None), ChangeReason.FIRST_CLASSIFICATION.value),
+                    else_=reason.value,
+                ),
+                literal(run.id),
+                literal(rules.version),
+                literal(now, UTCDateTime()),
+            )
+            .select_from(staging.outerjoin(current, current.c.customer_id == staging.c.customer_id))
+            .where(
+                this_run,
+                or_(
+                    current.c.customer_id.is_(None),
+                    current.c.tier != staging.c.tier,
+                    current.c.private_banking != staging.c.private_banking,
+                ),
+            ),
+        )
+    )
+    changed = session.scalar(
+        select(func.count()).select_from(SegmentChange).where(SegmentChange.run_id == run.id)
+    )
+    session.execute(
+        delete(current).where(
+            current.c.customer_id.in_(select(staging.c.customer_id).where(this_run))
+        )
+    )
+    session.execute(
+        insert(current).from_select(
+            ["run_id", "rule_set_version", "classified_at", *INPUT_COLUMNS],
+            select(
+                literal(run.id),
+                literal(rules.version),
+                literal(now, UTCDateTime()),
+                *(staging.c[name] for name in INPUT_COLUMNS),
+            ).where(this_run),
+        )
+    )
+    session.execute(delete(staging).where(this_run))
+    run.customers = max(int(staged or 0), 0)
+    run.changed = max(int(changed or 0), 0)
+    run.finished_at = clock.now()
+    session.flush()
+    ids = customer_ids if scope is RunScope.CUSTOMER else ()
+    unit_of_work.note(
+        session,
+        f"classification run {run.id} ({scope.value}, value model version {rules.version}): "
+        f"{run.customers} customers, {run.changed} changed",
+        customer_ids=list(ids or ()),
+    )
+    return run
+
+
+def classify_after_change(session: Session, customer_id: int, started_by: str) -> None:
+    """Classify one customer whose inputs just changed, in the same transaction."""
+    classify(
+        session,
+        scope=RunScope.CUSTOMER,
+        started_by=started_by,
+        reason=ChangeReason.INPUTS_CHANGED,
+        customer_ids=[customer_id],
+    )

@@ -1,0 +1,117 @@
+"""Enums of segments: value tiers, model inputs, reasons of changes, run scopes, error codes."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from schema.shared.base import bilingual_enum
+from store.segments import ChangeReason, Need, RunScope, ValueInput, ValueTier
+
+ValueTierEnum = bilingual_enum(
+    ValueTier,
+    "A customer's value tier (SEG-1). 客户价值等级。",
+    {
+        "HIGH": "High value 高价值",
+        "MEDIUM": "Medium value 中等价值",
+        "LOW": "Low value 低价值",
+    },
+)
+
+ValueInputEnum = bilingual_enum(
+    ValueInput,
+    "An input of the value model. 价值模型输入项。",
+    {
+        "AUM": "Monthly-average assets under management (CNY) 月日均金融资产",
+        "TRANSACTION_FREQUENCY": "Transactions in the last 12 months 近12个月交易笔数",
+        "DEPOSIT_BALANCE": "Deposits on open accounts (CNY) 存款余额",
+        "LOAN_AMOUNT": "Loans outstanding (CNY) 贷款余额",
+        "FEE_INCOME": "Fees paid in the last 12 months (CNY) 近12个月中间业务收入",
+    },
+)
+
+NeedEnum = bilingual_enum(
+    Need,
+    "A customer's need (SEG-2); a customer can have several. 客户需求。",
+    {
+        "INVESTMENT": "Investment: wealth products, market reports 投资需求",
+        "FINANCING": "Financing: loans, credit 融资需求",
+        "SETTLEMENT": "Settlement: payments, transfers 结算需求",
+    },
+)
+
+SegmentChangeReasonEnum = bilingual_enum(
+    ChangeReason,
+    "Why a customer's segment changed. 客户分类变动原因。",
+    {
+        "FIRST_CLASSIFICATION": "Classified for the first time 首次分类",
+        "INPUTS_CHANGED": "Its inputs changed (snapshot, transactions) 分类依据数据变动",
+        "RECLASSIFIED": "A classification run 批量重新分类",
+        "OVERRIDE": "Overridden by a supervisor 主管调整",
+        "OVERRIDE_WITHDRAWN": "An override was withdrawn 撤销主管调整",
+    },
+)
+
+RunScopeEnum = bilingual_enum(
+    RunScope,
+    "Which customers a classification run covered. 分类批次范围。",
+    {
+        "CUSTOMER": "One customer, after a change of its inputs 单个客户",
+        "BRANCH": "The customers of a branch 本网点客户",
+        "BANK": "Every customer of the bank 全行客户",
+    },
+)
+
+
+class _SegmentErrorCode(Enum):
+    REQUIRED = "REQUIRED"
+    INVALID = "INVALID"
+    INVALID_ID = "INVALID_ID"
+    TOO_LONG = "TOO_LONG"
+    INVALID_AMOUNT = "INVALID_AMOUNT"
+    NEGATIVE_AMOUNT = "NEGATIVE_AMOUNT"
+    INVALID_WEIGHT = "INVALID_WEIGHT"
+    UNKNOWN_INPUT = "UNKNOWN_INPUT"
+    DUPLICATE_INPUT = "DUPLICATE_INPUT"
+    MISSING_INPUT = "MISSING_INPUT"
+    WEIGHTS_DO_NOT_ADD_UP = "WEIGHTS_DO_NOT_ADD_UP"
+    UNKNOWN_TIER = "UNKNOWN_TIER"
+    DUPLICATE_TIER = "DUPLICATE_TIER"
+    MISSING_TIER = "MISSING_TIER"
+    TIER_ORDER = "TIER_ORDER"
+    GAP = "GAP"
+    OVERLAPPING = "OVERLAPPING"
+    EXPIRED = "EXPIRED"
+    NO_OVERRIDE = "NO_OVERRIDE"
+    NOT_FOUND = "NOT_FOUND"
+    INVALID_PAGE_SIZE = "INVALID_PAGE_SIZE"
+    INVALID_CURSOR = "INVALID_CURSOR"
+
+
+SegmentErrorCode = bilingual_enum(
+    _SegmentErrorCode,
+    "Why a segment input was refused. 客户分类输入错误代码。",
+    {
+        "REQUIRED": "A required value is missing 缺少必填项",
+        "INVALID": "The value is malformed or out of range 格式或取值不正确",
+        "INVALID_ID": "Not the global ID of the expected type ID 无效",
+        "TOO_LONG": "Too long: text, or an override's period 文本或期限过长",
+        "INVALID_AMOUNT": "Not an amount in CNY with at most 2 decimals 金额无效",
+        "NEGATIVE_AMOUNT": "An amount below zero 金额为负",
+        "INVALID_WEIGHT": "A weight outside 0 … 1 or with more than 4 decimals 权重无效",
+        "UNKNOWN_INPUT": "Not an input of the value model 未知的模型输入项",
+        "DUPLICATE_INPUT": "An input given twice 输入项重复",
+        "MISSING_INPUT": "An input of the model has no factor 缺少模型输入项",
+        "WEIGHTS_DO_NOT_ADD_UP": "The weights do not add up to exactly 1 权重之和不等于1",
+        "UNKNOWN_TIER": "Not a value tier 未知的价值等级",
+        "DUPLICATE_TIER": "A tier given two ranges 等级重复",
+        "MISSING_TIER": "A tier has no AUM range 缺少等级区间",
+        "TIER_ORDER": "The ranges do not rise LOW, MEDIUM, HIGH 等级区间顺序错误",
+        "GAP": "The AUM ranges leave a gap 等级区间存在空档",
+        "OVERLAPPING": "The AUM ranges overlap 等级区间重叠",
+        "EXPIRED": "The expiry lies in the past 到期时间已过",
+        "NO_OVERRIDE": "The customer has no override in force 客户没有生效的主管调整",
+        "NOT_FOUND": "The referenced record does not exist 记录不存在",
+        "INVALID_PAGE_SIZE": "Page size outside 0…100 分页大小超出范围",
+        "INVALID_CURSOR": "Not a cursor of this list and order 无效的游标",
+    },
+)

@@ -1,0 +1,77 @@
+"""Segment queries: the distribution, the value model's versions, classification runs."""
+
+from __future__ import annotations
+
+import strawberry
+from sqlalchemy import true
+
+from core import clock
+from resolvers.segments import commands, queries
+from schema.segments.types import SegmentCell, SegmentDistribution, SegmentRunNode, ValueRuleSet
+from schema.shared.base import Connection, ContextInfo, NodeLoader, page_request
+from schema.shared.rights import Authenticated, HasRight
+from schema.shared.rights import field as guarded_field
+
+
+@strawberry.type
+class SegmentQuery:
+    @guarded_field(
+        "Customers and AUM per value tier (SEG-1), and per branch with `byBranch`: over the "
+        "customers you see, or the whole bank for roles that see no customer rows (marketing). "
+        "Cells of fewer than `minimumCount` customers are suppressed. 客户分类分布。",
+        HasRight("segment:distribution"),
+    )
+    def segments(self, info: ContextInfo, by_branch: bool = False) -> SegmentDistribution:
+        ctx = info.context
+        now = clock.now()
+        # Aggregates only: roles without customer rows count the bank; others what they see.
+        visible = ctx.access.visible if ctx.access.row_scopes else true()
+        cells = queries.distribution(ctx.session, now, visible, by_branch)
+        return SegmentDistribution(
+            as_of=now,
+            minimum_count=queries.MINIMUM_CELL,
+            cells=[SegmentCell.of(cell) for cell in cells],
+        )
+
+    @guarded_field(
+        "The value model in force (SEG-1): weights, thresholds, tier cut-offs. 现行客户价值模型。",
+        Authenticated(),
+    )
+    def value_rule_set(self, info: ContextInfo) -> ValueRuleSet:
+        session = info.context.session
+        row = queries.newest_rule_set(session)
+        if row is not None:
+            return ValueRuleSet.of_row(row)
+        return ValueRuleSet.of(commands.rule_set_in_force(session), None)
+
+    @guarded_field(
+        "Every stored version of the value model, newest first. 客户价值模型版本。",
+        Authenticated(),
+    )
+    def value_rule_sets(
+        self,
+        info: ContextInfo,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[ValueRuleSet]:
+        page = queries.rule_set_page(info.context.session, page_request(first, after, last, before))
+        return Connection.of(page, [ValueRuleSet.of_row(row) for row in page.rows])
+
+    @guarded_field(
+        "Classification runs, newest first (SEG-4). 分类批次。", HasRight("segment:classify")
+    )
+    def segment_runs(
+        self,
+        info: ContextInfo,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[SegmentRunNode]:
+        page = queries.run_page(info.context.session, page_request(first, after, last, before))
+        return Connection.of(page, [SegmentRunNode.of(row) for row in page.rows])
+
+
+NODE_LOADERS: dict[str, NodeLoader] = {}

@@ -1,0 +1,363 @@
+"""Segments as GraphQL types: a customer's segment with its explanation, rule sets, runs,
+changes, overrides, the distribution, payloads."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import strawberry
+from sqlalchemy.orm import Session
+
+from authz.fields import Effect, present
+from core import clock
+from core.errors import UserInputError
+from resolvers.segments import commands, loaders, model
+from resolvers.segments.queries import Cell
+from schema.segments.enums import (
+    NeedEnum,
+    RunScopeEnum,
+    SegmentChangeReasonEnum,
+    SegmentErrorCode,
+    ValueInputEnum,
+    ValueTierEnum,
+)
+from schema.shared.base import node_id, user_errors
+from schema.shared.context import Context
+from schema.staff import BranchNode
+from store.segments import SegmentRuleSet, SegmentRun, ValueTier
+
+
+@strawberry.type(description="A refused segment input. 客户分类输入错误。")
+class SegmentUserError:
+    field: list[str] | None = strawberry.field(description="Path of the input field.")
+    code: SegmentErrorCode  # type: ignore[valid-type]
+    message: str
+
+
+def segment_errors(exc: UserInputError) -> list[SegmentUserError]:
+    return user_errors(exc, SegmentUserError, lambda code: SegmentErrorCode[code])
+
+
+def _score(units: int) -> Decimal:
+    """A score in hundredths as the 0 … 100 value it stands for ("76.91")."""
+    return Decimal(units).scaleb(-2)
+
+
+@strawberry.type(description="One input of the value model and its weight. 价值模型因子。")
+class ValueFactor:
+    input: ValueInputEnum  # type: ignore[valid-type]
+    weight: Decimal = strawberry.field(description="0 … 1; the weights add up to 1. 权重。")
+    full_score_at: Decimal = strawberry.field(
+        description="The value that earns the input's full 100 points. 满分值。"
+    )
+
+
+@strawberry.type(description="The AUM range of a tier: [fromAum, belowAum). 等级区间。")
+class TierCutOff:
+    tier: ValueTierEnum  # type: ignore[valid-type]
+    from_aum: Decimal
+    below_aum: Decimal | None = strawberry.field(description="Null: no upper bound.")
+
+
+@strawberry.type(description="A version of the value model (SEG-1). 客户价值模型版本。")
+class ValueRuleSet:
+    version: int
+    summary: str
+    changed_by: str = strawberry.field(description="Employee number, or `system` (the file).")
+    changed_at: dt.datetime | None = strawberry.field(description="Null: not stored yet.")
+    factors: list[ValueFactor]
+    cut_offs: list[TierCutOff]
+    lift_score: Decimal | None = strawberry.field(
+        description="A score of at least this lifts the customer one tier; null: never. "
+        "评分达到该值可提升一个等级。"
+    )
+    private_banking_aum: Decimal = strawberry.field(
+        description="The private-banking mark from this AUM on. 私人银行客户资产门槛。"
+    )
+
+    @classmethod
+    def of(cls, rules: model.RuleSet, row: SegmentRuleSet | None) -> ValueRuleSet:
+        return cls(
+            version=rules.version,
+            summary=rules.summary,
+            changed_by=row.changed_by if row is not None else "system",
+            changed_at=row.changed_at if row is not None else None,
+            factors=[
+                ValueFactor(input=f.input, weight=f.weight, full_score_at=f.full_score_at)
+                for f in rules.factors
+            ],
+            cut_offs=[
+                TierCutOff(tier=c.tier, from_aum=c.from_aum, below_aum=c.below_aum)
+                for c in rules.cut_offs
+            ],
+            lift_score=rules.lift_score,
+            private_banking_aum=rules.private_banking_aum,
+        )
+
+    @classmethod
+    def of_row(cls, row: SegmentRuleSet) -> ValueRuleSet:
+        return cls.of(model.from_definition(row.definition, row.version, row.summary), row)
+
+
+@strawberry.type(description="Why a customer scores what it does: one input. 评分依据。")
+class ValueInputExplained:
+    name: ValueInputEnum  # type: ignore[valid-type]
+    value: Decimal = strawberry.field(description="The customer's value (CNY, or a count).")
+    weight: Decimal
+    points: Decimal = strawberry.field(description="0 … 100 points before weighting. 得分。")
+
+
+@strawberry.type(description="A need of the customer (SEG-2) and where it comes from. 客户需求。")
+class CustomerNeedShown:
+    need: NeedEnum  # type: ignore[valid-type]
+    derived: bool = strawberry.field(
+        description="From holdings and transactions (else set by staff). 系统识别。"
+    )
+    reason: str | None = strawberry.field(description="Why staff set it.")
+    set_by: str | None = strawberry.field(description="Employee number of who set it.")
+    set_at: dt.datetime | None
+
+
+def _needs(view: loaders.SegmentView) -> list[CustomerNeedShown]:
+    return [
+        CustomerNeedShown(
+            need=need,
+            derived=setting is None,
+            reason=None if setting is None else setting.reason,
+            set_by=None if setting is None else setting.set_by,
+            set_at=None if setting is None else setting.set_at,
+        )
+        for need, setting in view.needs()
+    ]
+
+
+@strawberry.type(description="A supervisor's override in force. 主管调整。")
+class SegmentOverrideInForce:
+    tier: ValueTierEnum | None  # type: ignore[valid-type]
+    reason: str | None = strawberry.field(description="Why (null when the tier is withheld).")
+    created_by: str | None = strawberry.field(description="Employee number of who overrode.")
+    expires_at: dt.datetime
+    created_at: dt.datetime
+
+
+def _explain(rules: model.RuleSet, row: Any) -> list[ValueInputExplained]:
+    inputs = model.Inputs(
+        row.aum, row.transaction_count, row.deposit_balance, row.loan_amount, row.fee_income
+    )
+    return [
+        ValueInputExplained(
+            name=f.input,
+            value=inputs.value(f.input),
+            weight=f.weight,
+            points=_score(model.points(inputs.value(f.input), f.full_score_at)),
+        )
+        for f in rules.factors
+    ]
+
+
+def _rule_set(ctx: Context, version: int) -> tuple[model.RuleSet, SegmentRuleSet | None]:
+    """A stored version, once per request (a page's customers share one or two versions)."""
+
+    def load() -> tuple[model.RuleSet, SegmentRuleSet | None]:
+        row = loaders.rule_set_summaries(ctx.session, [version]).get(version)
+        if row is None:  # computed before any version was stored: cannot happen, but explain
+            return commands.rule_set_in_force(ctx.session), None
+        return model.from_definition(row.definition, row.version, row.summary), row
+
+    return ctx.memo(("ValueRuleSet", version), load)
+
+
+@strawberry.type(
+    description="Where a customer stands with the bank (SEG-1, SEG-4): the value tier shown "
+    "(a supervisor's override while in force, else the computed one), the value score and why. "
+    "Fields of the `segment` group of the access policy. 客户价值分类。"
+)
+class CustomerSegment:
+    tier: ValueTierEnum | None  # type: ignore[valid-type]
+    score: Decimal | None = strawberry.field(description="Value score 0 … 100. 价值评分。")
+    private_banking: bool | None = strawberry.field(description="Private banking 私人银行客户。")
+    inputs: list[ValueInputExplained] | None = strawberry.field(
+        description="The inputs the score was computed from, with their weights. 评分依据。"
+    )
+    needs: list[CustomerNeedShown] | None = strawberry.field(
+        description="Investment, financing, settlement (SEG-2): derived from holdings and "
+        "transactions, or as staff set them. 客户需求。"
+    )
+    computed_tier: ValueTierEnum | None = strawberry.field(  # type: ignore[valid-type]
+        description="The tier the model gives, whatever an override says (null when withheld)."
+    )
+    override: SegmentOverrideInForce | None
+    rule_set: ValueRuleSet | None = strawberry.field(
+        description="The model version that computed it (null: overridden, never computed)."
+    )
+    run: strawberry.ID | None = strawberry.field(description="The run that computed it.")
+    classified_at: dt.datetime | None
+
+    @classmethod
+    def present(cls, view: loaders.SegmentView, ctx: Context) -> CustomerSegment:
+        access = ctx.access.access_for(view.customer_id)
+        computed, override = view.computed, view.override
+        rules = row = None
+        if computed is not None:
+            rules, row = _rule_set(ctx, computed.rule_set_version)
+        tier = override.tier if override is not None else computed.tier
+        values = present(
+            "CustomerSegment",
+            {
+                "tier": ValueTier(tier),
+                "score": None if computed is None else _score(computed.score),
+                "private_banking": None if computed is None else computed.private_banking,
+                "inputs": None if rules is None else _explain(rules, computed),
+                "needs": _needs(view),
+            },
+            access,
+        )
+        shown = access.effect("CustomerSegment", "tier") is Effect.FULL
+        return cls(
+            computed_tier=ValueTier(computed.tier) if computed is not None and shown else None,
+            override=SegmentOverrideInForce(
+                tier=ValueTier(override.tier) if shown else None,
+                reason=override.reason if shown else None,
+                created_by=override.created_by if shown else None,
+                expires_at=override.expires_at,
+                created_at=override.created_at,
+            )
+            if override is not None
+            else None,
+            rule_set=ValueRuleSet.of(rules, row) if rules is not None else None,
+            run=node_id("SegmentRun", computed.run_id) if computed is not None else None,
+            classified_at=computed.classified_at if computed is not None else None,
+            **values,
+        )
+
+
+def customer_segment(ctx: Context, customer_id: int) -> CustomerSegment | None:
+    """``Customer.segment``: loaded for every customer of the request at once."""
+    now = clock.now()
+
+    def load(session: Session, ids: Any) -> dict[int, loaders.SegmentView]:
+        return loaders.segments(session, ids, now)
+
+    view = ctx.batched("segments", customer_id, load)
+    return CustomerSegment.present(view, ctx) if view is not None else None
+
+
+@strawberry.type(description="One change of a customer's segment (SEG-4). 分类变动记录。")
+class SegmentChange:
+    from_tier: ValueTierEnum | None  # type: ignore[valid-type]
+    to_tier: ValueTierEnum | None  # type: ignore[valid-type]
+    from_private_banking: bool | None
+    to_private_banking: bool | None
+    reason: SegmentChangeReasonEnum  # type: ignore[valid-type]
+    run: strawberry.ID | None
+    rule_set_version: int | None
+    changed_at: dt.datetime
+
+    @classmethod
+    def present(cls, row: Any, ctx: Context) -> SegmentChange:
+        # Tiers and marks of the history are shown as the live segment's would be.
+        access = ctx.access.access_for(row.customer_id)
+        before = present(
+            "CustomerSegment",
+            {"tier": row.from_tier, "private_banking": row.from_private_banking},
+            access,
+        )
+        after = present(
+            "CustomerSegment",
+            {"tier": row.to_tier, "private_banking": row.to_private_banking},
+            access,
+        )
+        return cls(
+            from_tier=ValueTier(before["tier"]) if before["tier"] else None,
+            to_tier=ValueTier(after["tier"]) if after["tier"] else None,
+            from_private_banking=before["private_banking"],
+            to_private_banking=after["private_banking"],
+            reason=row.reason,
+            run=node_id("SegmentRun", row.run_id) if row.run_id else None,
+            rule_set_version=row.rule_set_version,
+            changed_at=row.changed_at,
+        )
+
+
+def segment_history(ctx: Context, customer_id: int) -> list[SegmentChange]:
+    """``Customer.segmentHistory``, newest first; one statement for the request's customers."""
+    rows = ctx.batched("segment_history", customer_id, loaders.histories) or []
+    return [SegmentChange.present(r, ctx) for r in rows]
+
+
+@strawberry.type(description="A classification run (SEG-4). 分类批次。")
+class SegmentRunNode:
+    id: strawberry.ID
+    scope: RunScopeEnum  # type: ignore[valid-type]
+    branch: strawberry.ID | None
+    rule_set_version: int
+    started_by: str
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    customers: int = strawberry.field(description="Customers classified.")
+    changed: int = strawberry.field(description="Customers whose segment changed.")
+
+    @classmethod
+    def of(cls, row: SegmentRun) -> SegmentRunNode:
+        return cls(
+            id=node_id("SegmentRun", row.id),
+            scope=row.scope,
+            branch=node_id("Branch", row.branch_id) if row.branch_id else None,
+            rule_set_version=row.rule_set_version,
+            started_by=row.started_by,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+            customers=row.customers,
+            changed=row.changed,
+        )
+
+
+@strawberry.type(description="Customers and AUM of one tier (and branch). 分类分布单元。")
+class SegmentCell:
+    tier: ValueTierEnum | None = strawberry.field(  # type: ignore[valid-type]
+        description="Null: customers not classified yet."
+    )
+    branch: BranchNode | None = strawberry.field(description="When grouped by branch.")
+    suppressed: bool = strawberry.field(
+        description="Fewer customers than `minimumCount`: counts withheld. 小样本隐藏。"
+    )
+    customers: int | None
+    assets_under_management: Decimal | None
+
+    @classmethod
+    def of(cls, cell: Cell) -> SegmentCell:
+        return cls(
+            tier=ValueTier(cell.tier) if cell.tier is not None else None,
+            branch=BranchNode.of_parts(*cell.branch) if cell.branch is not None else None,
+            suppressed=cell.suppressed,
+            customers=cell.customers,
+            assets_under_management=cell.aum,
+        )
+
+
+@strawberry.type(description="The segment distribution (SEG-6). 客户分类分布。")
+class SegmentDistribution:
+    as_of: dt.datetime
+    minimum_count: int = strawberry.field(description="Smaller cells are suppressed.")
+    cells: list[SegmentCell]
+
+
+@strawberry.type
+class ValueRuleSetPayload:
+    errors: list[SegmentUserError]
+    rule_set: ValueRuleSet | None = None
+
+
+@strawberry.type
+class SegmentRunPayload:
+    errors: list[SegmentUserError]
+    run: SegmentRunNode | None = None
+
+
+@strawberry.type
+class CustomerSegmentPayload:
+    errors: list[SegmentUserError]
+    customer_id: strawberry.ID | None = None
+    segment: CustomerSegment | None = None
