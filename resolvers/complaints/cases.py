@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from core import clock
 from core.errors import Problems, UserInputError
 from resolvers import workflows
-from resolvers.complaints.commands import add_event, tell
+from resolvers.complaints.commands import add_event, refuse_complained_about, tell
 from resolvers.complaints.deadlines import (
     DECISION_DAYS,
     MAX_PAUSED_DAYS,
@@ -61,10 +61,10 @@ PAUSABLE = (ComplaintStatus.REGISTERED, ComplaintStatus.INVESTIGATING)
 
 
 def _locked(
-    session: Session, complaint_id: int, visible: ColumnElement[bool], field: str
+    session: Session, actor: Staff, complaint_id: int, visible: ColumnElement[bool], field: str
 ) -> Complaint:
     """The complaint the caller sees, its instance and itself locked (NOT_FOUND naming the
-    field for a missing or invisible one alike)."""
+    field for a missing or invisible one alike); the person complained about is refused."""
     found = session.execute(
         select(Complaint.id, Complaint.instance_id).where(Complaint.id == complaint_id, visible)
     ).first()
@@ -80,6 +80,7 @@ def _locked(
         )
     if complaint is None:
         raise UserInputError.one((field,), "NOT_FOUND", "no complaint with this ID")
+    refuse_complained_about(complaint, actor, field)
     return complaint
 
 
@@ -107,7 +108,7 @@ def withdraw(
 ) -> Complaint:
     """The customer withdraws the complaint: recorded with the reason; the process ends."""
     why = validation.text(reason, "reason", max_length=MAX_REASON)
-    complaint = _locked(session, complaint_id, visible, "id")
+    complaint = _locked(session, actor, complaint_id, visible, "id")
     _open(complaint, "id")
     _end(session, complaint, actor, ComplaintStatus.WITHDRAWN)
     complaint.withdrawn_at = complaint.closed_at
@@ -132,7 +133,7 @@ def merge(
         raise UserInputError.one(("duplicate",), "INVALID", "must be another complaint")
     # Two instances: locked in id order, so two merges of one pair queue instead of deadlocking.
     order = sorted([(into_id, "into"), (duplicate_id, "duplicate")])
-    rows = {field: _locked(session, pk, visible, field) for pk, field in order}
+    rows = {field: _locked(session, actor, pk, visible, field) for pk, field in order}
     into, duplicate = rows["into"], rows["duplicate"]
     _open(into, "into")
     _open(duplicate, "duplicate")
@@ -181,7 +182,7 @@ def pause(
     the days actually paused.
     """
     text = validation.text(note, "note", max_length=MAX_REASON)
-    complaint = _locked(session, complaint_id, visible, "id")
+    complaint = _locked(session, actor, complaint_id, visible, "id")
     _open(complaint, "id")
     now = clock.now()
     if complaint.paused_until is not None and now < complaint.paused_until:
@@ -235,7 +236,7 @@ def resume(
     session: Session, actor: Staff, complaint_id: int, visible: ColumnElement[bool]
 ) -> Complaint:
     """Start the decision clock again; the deadline moves by the natural days paused."""
-    complaint = _locked(session, complaint_id, visible, "id")
+    complaint = _locked(session, actor, complaint_id, visible, "id")
     _open(complaint, "id")
     if complaint.paused_until is None:
         raise UserInputError.one(("id",), "CLOCK_NOT_PAUSED", "the clock is running")
@@ -388,7 +389,7 @@ def close_rectification(
     """Close the open rectification item of a complaint whose process ended early (withdrawn or
     merged): the bank still owes the rectification, and its task went with the process. An item
     whose task still waits is closed through that task."""
-    complaint = _locked(session, complaint_id, visible, "complaintId")
+    complaint = _locked(session, actor, complaint_id, visible, "complaintId")
     item = session.scalar(
         select(Rectification).where(Rectification.complaint_id == complaint.id).with_for_update()
     )

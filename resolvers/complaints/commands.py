@@ -381,6 +381,20 @@ def contact_channel(session: Session, customer: Customer) -> CustomerMessageChan
     return CustomerMessageChannel.SMS
 
 
+def complained_about(complaint: Complaint, staff: Staff) -> bool:
+    """Whether ``staff`` is the person the complaint is about (recusal, 办法第十七条)."""
+    return complaint.complained_staff_id is not None and staff.id == complaint.complained_staff_id
+
+
+def refuse_complained_about(complaint: Complaint, actor: Staff, field: str) -> None:
+    """The person complained about acts on no step of the complaint (CMP-2): not through its
+    tasks, nor by withdrawing, merging, pausing it or recording a delivery's proof."""
+    if complained_about(complaint, actor):
+        raise UserInputError.one(
+            (field,), "HANDLER_CONFLICT", "the person complained about is recused from it"
+        )
+
+
 def record_delivery(
     session: Session,
     actor: Staff,
@@ -392,6 +406,7 @@ def record_delivery(
     """Staff delivered the latest undelivered ``kind`` message themselves (a registered letter
     while no postal gateway is plugged in, a notice handed over): their record is the proof."""
     complaint = queries.get(session, complaint_id, visible)
+    refuse_complained_about(complaint, actor, "complaint")
     text = validation.text(proof, "proof", max_length=300)
     found = session.execute(
         select(CustomerMessage, OutboxMessage)

@@ -20,7 +20,13 @@ from core import clock
 from core.errors import Problems, UserInputError
 from resolvers.complaints import labels, notices
 from resolvers.complaints.cases import close_item, end_open_pause
-from resolvers.complaints.commands import PROCESS_KEY, START_VARIABLES, add_event, tell
+from resolvers.complaints.commands import (
+    PROCESS_KEY,
+    START_VARIABLES,
+    add_event,
+    complained_about,
+    tell,
+)
 from resolvers.complaints.deadlines import (
     ASSIGN_WITHIN_DAYS,
     CALL_BACK_WITHIN_DAYS,
@@ -119,7 +125,7 @@ def recusal(complaint: Complaint, staff: Staff, role: str) -> str | None:
     supervision); the handler's tasks go to no one of the unit complained about either.
     :func:`_recused_tasks` is the same rule in SQL.
     """
-    if complaint.complained_staff_id is not None and staff.id == complaint.complained_staff_id:
+    if complained_about(complaint, staff):
         return "is the person the complaint is about"
     if (
         role == Role.COMPLAINT_HANDLER

@@ -1,0 +1,89 @@
+"""Attacks on the complaint rules (CMP-2 … CMP-7), as a hostile insider or process owner would
+try them: each path to a forbidden effect is refused, with nothing written."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.complaint_steps import DECISION, assign, do, investigation, kinds, read, submit
+from tests.conftest import Backend, branch_id, create_customer
+
+ERRORS = "errors { field code message }"
+WITHDRAW = f"""mutation($input: WithdrawComplaintInput!) {{ withdrawComplaint(input: $input) {{
+    complaint {{ id status }} {ERRORS} }} }}"""
+MERGE = f"""mutation($input: MergeComplaintsInput!) {{ mergeComplaints(input: $input) {{
+    complaint {{ id status }} {ERRORS} }} }}"""
+PAUSE = f"""mutation($input: PauseComplaintClockInput!) {{ pauseComplaintClock(input: $input) {{
+    complaint {{ id clockPaused }} {ERRORS} }} }}"""
+DELIVERY = f"""mutation($input: RecordMessageDeliveryInput!) {{
+    recordMessageDelivery(input: $input) {{ complaint {{ id }} {ERRORS} }} }}"""
+
+
+def _customer(backend: Backend, **fields: Any) -> dict[str, Any]:
+    """A customer of BJ01 whose relationship manager is RM0001."""
+    manager = backend.gql("{ me { id } }", staff="RM0001")["me"]["id"]
+    branch = branch_id(backend, "SUP0001")
+    return create_customer(backend, relationshipManager=manager, branch=branch, **fields)
+
+
+def _refused(payload: dict[str, Any], field: str) -> None:
+    assert [(e["field"], e["code"]) for e in payload["errors"]] == [([field], "HANDLER_CONFLICT")]
+
+
+def test_cmp2_the_person_complained_about_does_not_withdraw_pause_or_merge_it(
+    backend: Backend,
+) -> None:
+    """The relationship manager complained about recorded the customer's withdrawal and ended
+    the complaint; the supervisor complained about paused its clock "for mediation" and merged
+    it away. Recusal covers every step of the complaint, not only its tasks (办法第十七条)."""
+    customer = _customer(backend)
+    about_manager = submit(backend, customer, complainedStaff="RM0001")
+    withdrawn = backend.gql(
+        WITHDRAW, {"input": {"id": about_manager["id"], "reason": "客户撤回"}}, staff="RM0001"
+    )["withdrawComplaint"]
+    _refused(withdrawn, "id")
+    assert read(backend, about_manager)["status"] == "REGISTERED"
+    first = submit(backend, customer, complainedStaff="SUP0001")
+    again = submit(backend, customer, complainedStaff="SUP0001")
+    paused = backend.gql(
+        PAUSE,
+        {"input": {"id": first["id"], "reason": "MEDIATION", "note": "调解"}},
+        staff="SUP0001",
+    )["pauseComplaintClock"]
+    _refused(paused, "id")
+    merged = backend.gql(
+        MERGE,
+        {"input": {"into": first["id"], "duplicate": again["id"], "reason": "同一事项"}},
+        staff="SUP0001",
+    )["mergeComplaints"]
+    _refused(merged, "into")
+    for complaint in (first, again):
+        state = read(backend, complaint)
+        assert state["status"] == "REGISTERED"
+        assert {"CLOCK_PAUSED", "MERGED_INTO", "MERGED_FROM"}.isdisjoint(kinds(state))
+    # Anyone else who may still does.
+    done = backend.gql(
+        WITHDRAW, {"input": {"id": about_manager["id"], "reason": "客户撤回"}}, staff="SUP0001"
+    )["withdrawComplaint"]
+    assert done["errors"] == [] and done["complaint"]["status"] == "WITHDRAWN"
+
+
+def test_cmp2_the_person_complained_about_records_no_proof_of_delivery(backend: Backend) -> None:
+    """A letter waits for a recorded receipt; the relationship manager complained about wrote
+    one (made-up proof that starts the customer's review window). Refused; the handler may."""
+    complaint = submit(
+        backend, _customer(backend, address="北京市海淀区中关村大街1号"), complainedStaff="RM0001"
+    )
+    assign(backend, complaint)
+    do(backend, "SH01CH01", complaint, "Task_Investigate", investigation())
+    letter = {k: v for k, v in DECISION.items() if k != "proof_of_delivery"}
+    do(backend, "SH01CH01", complaint, "Task_DecisionNotice", {**letter, "channel": "LETTER"})
+    receipt = {"complaint": complaint["id"], "kind": "DECISION_NOTICE", "proof": "客户已签收"}
+    made_up = backend.gql(DELIVERY, {"input": receipt}, staff="RM0001")["recordMessageDelivery"]
+    _refused(made_up, "complaint")
+    notice = read(backend, complaint)["messages"][-1]
+    assert (notice["kind"], notice["proofOfDelivery"]) == ("DECISION_NOTICE", None)
+    recorded = backend.gql(
+        DELIVERY, {"input": receipt}, staff="SH01CH01", purpose="COMPLAINT_HANDLING"
+    )["recordMessageDelivery"]
+    assert recorded["errors"] == []
