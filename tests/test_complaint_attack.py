@@ -3,10 +3,13 @@ try them: each path to a forbidden effect is refused, with nothing written."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
+from core import clock
 from tests.complaint_steps import DECISION, assign, do, investigation, kinds, read, submit
 from tests.conftest import Backend, branch_id, create_customer
+from tests.test_complaint_cases import _bj
 
 ERRORS = "errors { field code message }"
 WITHDRAW = f"""mutation($input: WithdrawComplaintInput!) {{ withdrawComplaint(input: $input) {{
@@ -15,8 +18,13 @@ MERGE = f"""mutation($input: MergeComplaintsInput!) {{ mergeComplaints(input: $i
     complaint {{ id status }} {ERRORS} }} }}"""
 PAUSE = f"""mutation($input: PauseComplaintClockInput!) {{ pauseComplaintClock(input: $input) {{
     complaint {{ id clockPaused }} {ERRORS} }} }}"""
+RESUME = f"""mutation($input: ResumeComplaintClockInput!) {{ resumeComplaintClock(input: $input) {{
+    complaint {{ id }} {ERRORS} }} }}"""
 DELIVERY = f"""mutation($input: RecordMessageDeliveryInput!) {{
     recordMessageDelivery(input: $input) {{ complaint {{ id }} {ERRORS} }} }}"""
+
+
+DAY = timedelta(days=1)
 
 
 def _customer(backend: Backend, **fields: Any) -> dict[str, Any]:
@@ -87,3 +95,33 @@ def test_cmp2_the_person_complained_about_records_no_proof_of_delivery(backend: 
         DELIVERY, {"input": receipt}, staff="SH01CH01", purpose="COMPLAINT_HANDLING"
     )["recordMessageDelivery"]
     assert recorded["errors"] == []
+
+
+def test_cmp2_an_extension_declared_during_a_pause_is_kept(backend: Backend) -> None:
+    """Paused on day 3 for an appraisal, declared complex on day 5, resumed on day 8 (five
+    natural days paused): the deadline is day 30 + 5, not day 15 + 5. The extension was lost:
+    compared with the deadline the pause might reach (day 75), day 30 looked like no extension,
+    and the customer was never told of it."""
+    complaint = submit(backend, _customer(backend), category="LOANS_AND_CREDIT")
+    assign(backend, complaint)
+    with clock.travel_to(_bj(3, 10), all_threads=True):
+        note = {"id": complaint["id"], "reason": "APPRAISAL", "note": "委托司法鉴定"}
+        paused = backend.gql(PAUSE, {"input": note}, staff="SH01CH01")["pauseComplaintClock"]
+        assert paused["errors"] == []
+    with clock.travel_to(_bj(5, 10), all_threads=True):
+        complex_case = investigation(
+            complexity="COMPLEX",
+            extension_reason="需调取外部机构资料",
+            plan_deadline=(clock.today() + 20 * DAY).isoformat(),
+        )
+        do(backend, "SH01CH01", complaint, "Task_Investigate", complex_case)
+        during = read(backend, complaint)
+    assert during["complexity"] == "COMPLEX" and "DEADLINE_EXTENDED" in kinds(during)
+    told = [m["content"] for m in during["messages"] if m["kind"] == "EXTENSION"]
+    assert len(told) == 1 and "受理之日起 30 日" in told[0]
+    with clock.travel_to(_bj(8, 3), all_threads=True):
+        resumed = backend.gql(RESUME, {"input": {"id": complaint["id"]}}, staff="SH01CH01")
+    assert resumed["resumeComplaintClock"]["errors"] == []
+    state = read(backend, complaint)
+    assert datetime.fromisoformat(state["decisionDueAt"]) == _bj(36)
+    assert [t["dueAt"] for t in state["currentTasks"]] == [state["decisionDueAt"]]

@@ -36,6 +36,7 @@ from resolvers.complaints.deadlines import (
     REVIEW_DECISION_DAYS,
     REVIEW_REQUEST_DAYS,
     WARNING_DAYS_BEFORE,
+    counted_paused_days,
     decided_late,
     decision_deadline,
     decision_made,
@@ -449,7 +450,9 @@ def extend_deadline(call: OperationCall) -> dict[str, Any]:
             f"a {MAX_DAYS}-day deadline needs head office's recorded approval",
         )
     now = clock.now()
-    if decision_deadline(complaint.accepted_at, days, complaint.paused_days) <= (
+    # Compared on the same paused days: an extension during a pause is not lost to the
+    # deadline the pause may reach.
+    if decision_deadline(complaint.accepted_at, days, counted_paused_days(complaint)) <= (
         complaint.decision_due_at
     ):
         return _deadlines(complaint)  # never shortens, never extends twice to the same day
@@ -469,13 +472,16 @@ def extend_deadline(call: OperationCall) -> dict[str, Any]:
     add_event(
         call.session, complaint.id, ComplaintEventKind.DEADLINE_EXTENDED, call.actor, {"days": days}
     )
-    last = last_day(complaint.decision_due_at)
+    if complaint.paused_until is not None:
+        # The last day is known once the clock runs again (the customer is told then).
+        until = f"受理之日起 {days} 日，中止计时期间不计入；恢复处理时我行将告知您最后期限"
+    else:
+        until = f" {last_day(complaint.decision_due_at):%Y-%m-%d}（含当日）"
     tell(
         call.session,
         complaint,
         CustomerMessageKind.EXTENSION,
-        f"因案情复杂，您的投诉（编号 {complaint.reference}）处理期限延长至 {last:%Y-%m-%d}"
-        "（含当日）。",
+        f"因案情复杂，您的投诉（编号 {complaint.reference}）处理期限延长至{until}。",
     )
     return _deadlines(complaint)
 
