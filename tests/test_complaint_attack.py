@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from core import clock
-from tests.complaint_steps import DECISION, assign, do, investigation, kinds, read, submit
+from tests import complaint_steps as steps
 from tests.conftest import Backend, branch_id, create_customer
 from tests.test_complaint_cases import _bj
 
@@ -45,14 +45,14 @@ def test_cmp2_the_person_complained_about_does_not_withdraw_pause_or_merge_it(
     the complaint; the supervisor complained about paused its clock "for mediation" and merged
     it away. Recusal covers every step of the complaint, not only its tasks (办法第十七条)."""
     customer = _customer(backend)
-    about_manager = submit(backend, customer, complainedStaff="RM0001")
+    about_manager = steps.submit(backend, customer, complainedStaff="RM0001")
     withdrawn = backend.gql(
         WITHDRAW, {"input": {"id": about_manager["id"], "reason": "客户撤回"}}, staff="RM0001"
     )["withdrawComplaint"]
     _refused(withdrawn, "id")
-    assert read(backend, about_manager)["status"] == "REGISTERED"
-    first = submit(backend, customer, complainedStaff="SUP0001")
-    again = submit(backend, customer, complainedStaff="SUP0001")
+    assert steps.read(backend, about_manager)["status"] == "REGISTERED"
+    first = steps.submit(backend, customer, complainedStaff="SUP0001")
+    again = steps.submit(backend, customer, complainedStaff="SUP0001")
     paused = backend.gql(
         PAUSE,
         {"input": {"id": first["id"], "reason": "MEDIATION", "note": "调解"}},
@@ -66,9 +66,9 @@ def test_cmp2_the_person_complained_about_does_not_withdraw_pause_or_merge_it(
     )["mergeComplaints"]
     _refused(merged, "into")
     for complaint in (first, again):
-        state = read(backend, complaint)
+        state = steps.read(backend, complaint)
         assert state["status"] == "REGISTERED"
-        assert {"CLOCK_PAUSED", "MERGED_INTO", "MERGED_FROM"}.isdisjoint(kinds(state))
+        assert {"CLOCK_PAUSED", "MERGED_INTO", "MERGED_FROM"}.isdisjoint(steps.kinds(state))
     # Anyone else who may still does.
     done = backend.gql(
         WITHDRAW, {"input": {"id": about_manager["id"], "reason": "客户撤回"}}, staff="SUP0001"
@@ -79,17 +79,17 @@ def test_cmp2_the_person_complained_about_does_not_withdraw_pause_or_merge_it(
 def test_cmp2_the_person_complained_about_records_no_proof_of_delivery(backend: Backend) -> None:
     """A letter waits for a recorded receipt; the relationship manager complained about wrote
     one (made-up proof that starts the customer's review window). Refused; the handler may."""
-    complaint = submit(
+    complaint = steps.submit(
         backend, _customer(backend, address="北京市海淀区中关村大街1号"), complainedStaff="RM0001"
     )
-    assign(backend, complaint)
-    do(backend, "SH01CH01", complaint, "Task_Investigate", investigation())
-    letter = {k: v for k, v in DECISION.items() if k != "proof_of_delivery"}
-    do(backend, "SH01CH01", complaint, "Task_DecisionNotice", {**letter, "channel": "LETTER"})
+    steps.assign(backend, complaint)
+    steps.do(backend, "SH01CH01", complaint, "Task_Investigate", steps.investigation())
+    letter = {k: v for k, v in steps.DECISION.items() if k != "proof_of_delivery"}
+    steps.do(backend, "SH01CH01", complaint, "Task_DecisionNotice", {**letter, "channel": "LETTER"})
     receipt = {"complaint": complaint["id"], "kind": "DECISION_NOTICE", "proof": "客户已签收"}
     made_up = backend.gql(DELIVERY, {"input": receipt}, staff="RM0001")["recordMessageDelivery"]
     _refused(made_up, "complaint")
-    notice = read(backend, complaint)["messages"][-1]
+    notice = steps.read(backend, complaint)["messages"][-1]
     assert (notice["kind"], notice["proofOfDelivery"]) == ("DECISION_NOTICE", None)
     recorded = backend.gql(
         DELIVERY, {"input": receipt}, staff="SH01CH01", purpose="COMPLAINT_HANDLING"
@@ -102,26 +102,53 @@ def test_cmp2_an_extension_declared_during_a_pause_is_kept(backend: Backend) -> 
     natural days paused): the deadline is day 30 + 5, not day 15 + 5. The extension was lost:
     compared with the deadline the pause might reach (day 75), day 30 looked like no extension,
     and the customer was never told of it."""
-    complaint = submit(backend, _customer(backend), category="LOANS_AND_CREDIT")
-    assign(backend, complaint)
+    complaint = steps.submit(backend, _customer(backend), category="LOANS_AND_CREDIT")
+    steps.assign(backend, complaint)
     with clock.travel_to(_bj(3, 10), all_threads=True):
         note = {"id": complaint["id"], "reason": "APPRAISAL", "note": "委托司法鉴定"}
         paused = backend.gql(PAUSE, {"input": note}, staff="SH01CH01")["pauseComplaintClock"]
         assert paused["errors"] == []
     with clock.travel_to(_bj(5, 10), all_threads=True):
-        complex_case = investigation(
+        complex_case = steps.investigation(
             complexity="COMPLEX",
             extension_reason="需调取外部机构资料",
             plan_deadline=(clock.today() + 20 * DAY).isoformat(),
         )
-        do(backend, "SH01CH01", complaint, "Task_Investigate", complex_case)
-        during = read(backend, complaint)
-    assert during["complexity"] == "COMPLEX" and "DEADLINE_EXTENDED" in kinds(during)
+        steps.do(backend, "SH01CH01", complaint, "Task_Investigate", complex_case)
+        during = steps.read(backend, complaint)
+    assert during["complexity"] == "COMPLEX" and "DEADLINE_EXTENDED" in steps.kinds(during)
     told = [m["content"] for m in during["messages"] if m["kind"] == "EXTENSION"]
     assert len(told) == 1 and "受理之日起 30 日" in told[0]
     with clock.travel_to(_bj(8, 3), all_threads=True):
         resumed = backend.gql(RESUME, {"input": {"id": complaint["id"]}}, staff="SH01CH01")
     assert resumed["resumeComplaintClock"]["errors"] == []
-    state = read(backend, complaint)
+    state = steps.read(backend, complaint)
     assert datetime.fromisoformat(state["decisionDueAt"]) == _bj(36)
     assert [t["dueAt"] for t in state["currentTasks"]] == [state["decisionDueAt"]]
+
+
+def test_cmp3_a_notice_of_invisible_characters_is_blank(backend: Backend) -> None:
+    """Facts of zero-width spaces, a basis of a word joiner, reasons of a byte-order mark and
+    a proof of a soft hyphen passed the trimmed-blank check: the customer got a notice of
+    nothing. Each is REQUIRED, nothing is sent; a visible text still goes through."""
+    complaint = steps.submit(backend, _customer(backend))
+    steps.assign(backend, complaint)
+    steps.do(backend, "SH01CH01", complaint, "Task_Investigate", steps.investigation())
+    task = steps.task_of(backend, "SH01CH01", complaint, "Task_DecisionNotice")
+    invisible = {
+        "verified_facts": " \u200b\u200b ",
+        "basis": "\u2060",
+        "reasons": "\ufeff",
+        "proof_of_delivery": "\u00ad",
+    }
+    refused = steps.complete(backend, "SH01CH01", task, {**steps.DECISION, **invisible})
+    assert sorted((e["field"], e["code"]) for e in refused) == [
+        (["data", name], "REQUIRED") for name in sorted(invisible)
+    ]
+    state = steps.read(backend, complaint)
+    assert state["status"] == "INVESTIGATING"
+    assert "DECISION_NOTICE" not in [m["kind"] for m in state["messages"]]
+    assert (
+        steps.complete(backend, "SH01CH01", task, {**steps.DECISION, "basis": "\u2060第十八条"})
+        == []
+    )

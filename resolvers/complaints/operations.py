@@ -46,6 +46,7 @@ from resolvers.complaints.deadlines import (
     natural_day_deadline,
 )
 from resolvers.outbox import commands as outbox
+from resolvers.shared import validation
 from resolvers.shared.staff import staff_by_employee_number
 from store.complaints import (
     Complaint,
@@ -543,6 +544,8 @@ def record_decision(call: OperationCall) -> dict[str, Any]:
         problems.add(_field("outcome"), "INVALID", "is not one of the known outcomes")
     channel = _channel(str(data["channel"]))
     proof = str(data.get("proof_of_delivery") or "").strip()
+    if validation.blank(proof):
+        proof = ""
     if channel.value in outbox.STAFF_CHANNELS and not proof:
         problems.add(_field("proof_of_delivery"), "REQUIRED", "record how the notice was delivered")
     elif channel.value not in outbox.STAFF_CHANNELS and proof:
@@ -594,9 +597,10 @@ def record_decision(call: OperationCall) -> dict[str, Any]:
 
 
 def _required(data: dict[str, Any], name: str, problems: Problems) -> str:
-    """A notice field's text, trimmed; blank (spaces only too) is REQUIRED."""
+    """A notice field's text, trimmed; blank (spaces or invisible characters only) is
+    REQUIRED."""
     value = str(data.get(name) or "").strip()
-    if not value:
+    if validation.blank(value):
         problems.add(_field(name), "REQUIRED", "must not be blank")
     return value
 
