@@ -6,10 +6,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
+
 from core import clock
 from tests import complaint_steps as steps
 from tests.conftest import Backend, branch_id, create_customer
 from tests.test_complaint_cases import _bj
+from tests.test_workflows import ORIGINAL, _deploy, restore_original  # noqa: F401 - a fixture
 
 ERRORS = "errors { field code message }"
 WITHDRAW = f"""mutation($input: WithdrawComplaintInput!) {{ withdrawComplaint(input: $input) {{
@@ -152,3 +155,30 @@ def test_cmp3_a_notice_of_invisible_characters_is_blank(backend: Backend) -> Non
         steps.complete(backend, "SH01CH01", task, {**steps.DECISION, "basis": "\u2060第十八条"})
         == []
     )
+
+
+INCIDENTS = "{ processIncidents(first: 20) { edges { node { elementId status } } } }"
+
+
+@pytest.mark.usefixtures("restore_original")
+def test_cmp3_a_diagram_that_skips_the_decision_closes_nothing(backend: Backend) -> None:
+    """A process owner redirected the "complex" flow straight to closing: the complaint was
+    CLOSED without a decision, notice or call-back, and its clock vanished (ON_TRACK, not
+    overdue). Closing needs the decision; the shortcut is an incident, the clock runs on."""
+    shortcut = ORIGINAL.replace(
+        'sourceRef="Gateway_Complexity" targetRef="Task_ExtendComplex"',
+        'sourceRef="Gateway_Complexity" targetRef="Gateway_ClosureMerge"',
+    )
+    assert shortcut != ORIGINAL and _deploy(backend, shortcut)["errors"] == []
+    complaint = steps.submit(backend, _customer(backend))
+    steps.assign(backend, complaint)
+    complex_case = steps.investigation(complexity="COMPLEX", extension_reason="需调取外部资料")
+    steps.do(backend, "SH01CH01", complaint, "Task_Investigate", complex_case)
+    state = steps.read(backend, complaint)
+    assert (state["status"], state["closedAt"]) == ("INVESTIGATING", None)
+    assert "CLOSED" not in steps.kinds(state)
+    incidents = backend.gql(INCIDENTS, staff="PO0001")["processIncidents"]["edges"]
+    assert {"elementId": "Task_CloseComplaint", "status": "OPEN"} in [e["node"] for e in incidents]
+    due = datetime.fromisoformat(complaint["decisionDueAt"])
+    with clock.travel_to(due, all_threads=True):
+        assert steps.read(backend, complaint)["overdue"] is True

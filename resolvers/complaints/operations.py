@@ -741,9 +741,13 @@ def close_rectification(call: OperationCall) -> dict[str, Any]:
     return {"closed": True}
 
 
-@OPERATIONS("close_complaint", "Close the complaint")
+@OPERATIONS("close_complaint", "Close the complaint once its decision was delivered")
 def close_complaint(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
+    if complaint.decided_at is None:
+        # A diagram that reaches the end without the decision (a shortcut a process owner drew)
+        # closes nothing: an incident for the process owner; the complaint and its clock run on.
+        raise LookupError("the complaint has no decision yet: the flow skipped the decision")
     complaint.status = ComplaintStatus.CLOSED
     complaint.closed_at = clock.now()
     add_event(call.session, complaint.id, ComplaintEventKind.CLOSED, call.actor)
