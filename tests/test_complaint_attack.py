@@ -182,3 +182,30 @@ def test_cmp3_a_diagram_that_skips_the_decision_closes_nothing(backend: Backend)
     due = datetime.fromisoformat(complaint["decisionDueAt"])
     with clock.travel_to(due, all_threads=True):
         assert steps.read(backend, complaint)["overdue"] is True
+
+
+def test_cmp2_naming_another_unit_does_not_let_colleagues_handle_it(backend: Backend) -> None:
+    """A complaint about BJ01RM02 that named the SH01 branch as the unit complained about was
+    handled by CH0001, BJ01RM02's colleague in BJ01: the unit recusal looked at SH01 only.
+    The staff member's unit is the unit complained about; another one is INCONSISTENT."""
+    customer = _customer(backend)
+    shanghai = branch_id(backend, "SH01CH01")
+    values = {
+        "customerId": customer["id"],
+        "channel": "HOTLINE",
+        "category": "FEES_AND_CHARGES",
+        "description": "客户经理误导销售",
+        "complainedStaff": "BJ01RM02",
+        "complainedBranch": shanghai,
+        "idempotencyKey": "attack-other-unit",
+    }
+    refused = backend.gql(steps.SUBMIT, {"input": values}, staff="RM0001")["submitComplaint"]
+    assert [(e["field"], e["code"]) for e in refused["errors"]] == [
+        (["complainedBranch"], "INCONSISTENT")
+    ]
+    assert refused["complaint"] is None
+    own = {**values, "complainedBranch": branch_id(backend, "SUP0001")}
+    complaint = backend.gql(steps.SUBMIT, {"input": own}, staff="RM0001")["submitComplaint"]
+    task = steps.task_of(backend, "SUP0001", complaint["complaint"], "Task_AssignHandler")
+    conflict = steps.complete(backend, "SUP0001", task, {"handler": "CH0001"})
+    assert [(e["field"], e["code"]) for e in conflict] == [(["data", "handler"], "DOMAIN_RULE")]

@@ -194,6 +194,17 @@ def submit(
         session.get(Branch, draft.complained_branch_id) is None
     ):
         problems.add("complainedBranch", "NOT_FOUND", "no branch with this ID")
+    elif complained_staff is not None and draft.complained_branch_id not in (
+        None,
+        complained_staff.branch_id,
+    ):
+        # The unit complained about is recused from handling: naming another one would let
+        # the person's own colleagues handle it.
+        problems.add(
+            "complainedBranch",
+            "INCONSISTENT",
+            "the staff member complained about works at another branch",
+        )
     if not 1 <= draft.persons_involved <= MAX_PERSONS:
         problems.add("personsInvolved", "INVALID", f"must be between 1 and {MAX_PERSONS}")
     referral = None
