@@ -209,3 +209,29 @@ def test_cmp2_naming_another_unit_does_not_let_colleagues_handle_it(backend: Bac
     task = steps.task_of(backend, "SUP0001", complaint["complaint"], "Task_AssignHandler")
     conflict = steps.complete(backend, "SUP0001", task, {"handler": "CH0001"})
     assert [(e["field"], e["code"]) for e in conflict] == [(["data", "handler"], "DOMAIN_RULE")]
+
+
+def test_cmp7_only_a_repeat_of_the_same_matter_is_merged(backend: Backend) -> None:
+    """A customer's complaint about a staff member's conduct at another branch was merged into
+    their earlier complaint about fees: it ended unanswered, its clock gone. A merge needs the
+    same category and unit complained about (INCONSISTENT); nothing is written."""
+    customer = _customer(backend)
+    fees = steps.submit(backend, customer)
+    conduct = steps.submit(
+        backend, customer, category="SERVICE_ATTITUDE", complainedStaff="SH01RM01"
+    )
+    merged = backend.gql(
+        MERGE,
+        {"input": {"into": fees["id"], "duplicate": conduct["id"], "reason": "同一客户"}},
+        staff="HO0001",
+    )["mergeComplaints"]
+    assert [(e["field"], e["code"]) for e in merged["errors"]] == [(["duplicate"], "INCONSISTENT")]
+    state = steps.read(backend, conduct)
+    assert state["status"] == "REGISTERED" and "MERGED_INTO" not in steps.kinds(state)
+    repeat = steps.submit(backend, customer)
+    same = backend.gql(
+        MERGE,
+        {"input": {"into": fees["id"], "duplicate": repeat["id"], "reason": "同一笔管理费"}},
+        staff="HO0001",
+    )["mergeComplaints"]
+    assert same["errors"] == []

@@ -141,6 +141,11 @@ def merge(
         raise UserInputError.one(
             ("duplicate",), "DIFFERENT_CUSTOMERS", "belongs to another customer"
         )
+    if _matter(duplicate) != _matter(into):
+        # Merging ends the repeated complaint unanswered: only a repeat of the same matter.
+        raise UserInputError.one(
+            ("duplicate",), "INCONSISTENT", "is about another matter (category or unit)"
+        )
     if (duplicate.accepted_at, duplicate.id) < (into.accepted_at, into.id):
         # Keeping the later one would restart the clock the customer is owed.
         raise UserInputError.one(("into",), "NOT_EARLIER", "must be the complaint accepted first")
@@ -164,6 +169,11 @@ def merge(
         {"duplicate": duplicate.reference, "reason": why},
     )
     return into
+
+
+def _matter(complaint: Complaint) -> tuple[object, int]:
+    """What a complaint is about, as far as the record tells: its category and the unit."""
+    return complaint.category, complaint.complained_branch_id or complaint.branch_id
 
 
 def pause(
