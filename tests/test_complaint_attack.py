@@ -235,3 +235,21 @@ def test_cmp7_only_a_repeat_of_the_same_matter_is_merged(backend: Backend) -> No
         staff="HO0001",
     )["mergeComplaints"]
     assert same["errors"] == []
+
+
+def test_cmp7_a_regulator_referral_of_invisible_text_names_no_transfer(backend: Backend) -> None:
+    """A referral "numbered" with a zero-width space was marked regulator-referred with an
+    invisible reference: the optional text kept it. Blank is blank, optional or not."""
+    values = {
+        "customerId": _customer(backend)["id"],
+        "channel": "REGULATOR_REFERRAL",
+        "category": "FEES_AND_CHARGES",
+        "description": "监管转办投诉",
+        "regulatorReference": "\u200b\ufeff",
+        "idempotencyKey": "attack-invisible-referral",
+    }
+    refused = backend.gql(steps.SUBMIT, {"input": values}, staff="RM0001")["submitComplaint"]
+    assert [(e["field"], e["code"]) for e in refused["errors"]] == [
+        (["regulatorReference"], "REQUIRED")
+    ]
+    assert refused["complaint"] is None

@@ -194,8 +194,8 @@ def blank(value: str) -> bool:
 def text(
     value: str, field: str | tuple[str, ...], *, max_length: int, required: bool = True
 ) -> str:
-    cleaned = value.strip()
-    if required and blank(cleaned):
+    cleaned = "" if blank(value) else value.strip()
+    if required and not cleaned:
         raise _fail(field, "REQUIRED", "must not be empty")
     if len(cleaned) > max_length:
         raise _fail(field, "TOO_LONG", f"must be at most {max_length} characters")
