@@ -37,6 +37,14 @@ def _customer(backend: Backend, **fields: Any) -> dict[str, Any]:
     return create_customer(backend, relationshipManager=manager, branch=branch, **fields)
 
 
+def _merge(
+    backend: Backend, into: dict[str, Any], duplicate: dict[str, Any], staff: str = "HO0001"
+) -> dict[str, Any]:
+    """mergeComplaints' payload (the reason: the same matter)."""
+    values = {"into": into["id"], "duplicate": duplicate["id"], "reason": "同一事项"}
+    return dict(backend.gql(MERGE, {"input": values}, staff=staff)["mergeComplaints"])
+
+
 def _refused(payload: dict[str, Any], field: str) -> None:
     assert [(e["field"], e["code"]) for e in payload["errors"]] == [([field], "HANDLER_CONFLICT")]
 
@@ -62,11 +70,7 @@ def test_cmp2_the_person_complained_about_does_not_withdraw_pause_or_merge_it(
         staff="SUP0001",
     )["pauseComplaintClock"]
     _refused(paused, "id")
-    merged = backend.gql(
-        MERGE,
-        {"input": {"into": first["id"], "duplicate": again["id"], "reason": "同一事项"}},
-        staff="SUP0001",
-    )["mergeComplaints"]
+    merged = _merge(backend, first, again, "SUP0001")
     _refused(merged, "into")
     for complaint in (first, again):
         state = steps.read(backend, complaint)
@@ -220,20 +224,12 @@ def test_cmp7_only_a_repeat_of_the_same_matter_is_merged(backend: Backend) -> No
     conduct = steps.submit(
         backend, customer, category="SERVICE_ATTITUDE", complainedStaff="SH01RM01"
     )
-    merged = backend.gql(
-        MERGE,
-        {"input": {"into": fees["id"], "duplicate": conduct["id"], "reason": "同一客户"}},
-        staff="HO0001",
-    )["mergeComplaints"]
+    merged = _merge(backend, fees, conduct, "HO0001")
     assert [(e["field"], e["code"]) for e in merged["errors"]] == [(["duplicate"], "INCONSISTENT")]
     state = steps.read(backend, conduct)
     assert state["status"] == "REGISTERED" and "MERGED_INTO" not in steps.kinds(state)
     repeat = steps.submit(backend, customer)
-    same = backend.gql(
-        MERGE,
-        {"input": {"into": fees["id"], "duplicate": repeat["id"], "reason": "同一笔管理费"}},
-        staff="HO0001",
-    )["mergeComplaints"]
+    same = _merge(backend, fees, repeat, "HO0001")
     assert same["errors"] == []
 
 
@@ -253,3 +249,31 @@ def test_cmp7_a_regulator_referral_of_invisible_text_names_no_transfer(backend: 
         (["regulatorReference"], "REQUIRED")
     ]
     assert refused["complaint"] is None
+
+
+def test_cmp2_a_breach_stays_when_the_complaint_ends_before_the_worker_runs(
+    backend: Backend,
+) -> None:
+    """Withdrawn (or merged away) two hours after its decision deadline, before the timers
+    worker ran: the complaint showed ON_TRACK with no missed deadline — the breach vanished.
+    Ending it records the breach, once; the worker does not escalate it again."""
+    customer = _customer(backend)
+    withdrawn = steps.submit(backend, customer)
+    steps.assign(backend, withdrawn)
+    first = steps.submit(backend, customer)
+    repeat = steps.submit(backend, customer)
+    due = datetime.fromisoformat(withdrawn["decisionDueAt"])
+    with clock.travel_to(due + timedelta(hours=2), all_threads=True):
+        ended = backend.gql(
+            WITHDRAW, {"input": {"id": withdrawn["id"], "reason": "客户撤回"}}, staff="SUP0001"
+        )["withdrawComplaint"]
+        assert ended["errors"] == []
+        merged = _merge(backend, first, repeat, "SUP0001")
+        assert merged["errors"] == []
+        for complaint in (withdrawn, repeat):
+            state = steps.read(backend, complaint)
+            assert state["slaState"] == "BREACHED"
+            assert steps.kinds(state).count("DEADLINE_MISSED") == 1
+    steps.fire_timers(backend, due + 3 * DAY)
+    for complaint in (withdrawn, repeat):
+        assert steps.kinds(steps.read(backend, complaint)).count("DEADLINE_MISSED") == 1

@@ -31,6 +31,7 @@ from resolvers.complaints.deadlines import (
     pause_latest_end,
     paused_natural_days,
     postpone,
+    running,
 )
 from resolvers.complaints.statistics import unit_of
 from resolvers.shared import validation
@@ -42,8 +43,10 @@ from store.complaints import (
     ComplaintPause,
     ComplaintStatus,
     CustomerMessageKind,
+    DeadlineStage,
     PauseReason,
     Rectification,
+    SlaState,
 )
 from store.staff import Staff
 
@@ -95,12 +98,27 @@ def _end(session: Session, complaint: Complaint, actor: Staff, status: Complaint
     """End the complaint and its process; an open pause ends with it."""
     now = clock.now()
     end_open_pause(session, complaint, actor, now)
+    _keep_missed_deadline(session, complaint, now)
     if complaint.instance_id is not None:
         workflows.end_instance(
             session, workflows.lock_instance(session, complaint.instance_id), actor
         )
     complaint.status = status
     complaint.closed_at = now
+
+
+def _keep_missed_deadline(session: Session, complaint: Complaint, now: datetime) -> None:
+    """A decision deadline that passed before the complaint ended stays missed (a breach stays a
+    breach) even when the timers worker has not escalated it yet: escalated here, once."""
+    if complaint.decided_at is not None or now < complaint.decision_due_at:
+        return
+    row = running(session, complaint.id, DeadlineStage.DECISION)
+    if row is None or row.escalated_at is not None:
+        return
+    row.escalated_at = now
+    complaint.sla_state = SlaState.BREACHED
+    details = {"stage": row.stage.value, "due_at": row.due_at.isoformat()}
+    add_event(session, complaint.id, ComplaintEventKind.DEADLINE_MISSED, None, details)
 
 
 def withdraw(
