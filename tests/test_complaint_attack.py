@@ -277,3 +277,52 @@ def test_cmp2_a_breach_stays_when_the_complaint_ends_before_the_worker_runs(
     steps.fire_timers(backend, due + 3 * DAY)
     for complaint in (withdrawn, repeat):
         assert steps.kinds(steps.read(backend, complaint)).count("DEADLINE_MISSED") == 1
+
+
+# A gateway after the assignment whose condition always holds: straight to the decision, the
+# investigation still reachable (its default flow), so every stage is reachable in its order.
+_TO_INVESTIGATION = (
+    '<bpmn:sequenceFlow id="Flow_RecordAssignment_Investigate" '
+    'sourceRef="Task_RecordAssignment" targetRef="Task_Investigate" />'
+)
+_SHORTCUT = (
+    '<bpmn:sequenceFlow id="Flow_RecordAssignment_Investigate" '
+    'sourceRef="Task_RecordAssignment" targetRef="Gateway_Shortcut" />'
+    '<bpmn:exclusiveGateway id="Gateway_Shortcut" default="Flow_Shortcut_Investigate" />'
+    '<bpmn:sequenceFlow id="Flow_Shortcut_Investigate" sourceRef="Gateway_Shortcut" '
+    'targetRef="Task_Investigate" />'
+    '<bpmn:sequenceFlow id="Flow_Shortcut_Decision" sourceRef="Gateway_Shortcut" '
+    'targetRef="Gateway_ComplexityMerge"><bpmn:conditionExpression>True'
+    "</bpmn:conditionExpression></bpmn:sequenceFlow>"
+)
+_SHORTCUT_SHAPES = (
+    '<bpmndi:BPMNShape id="Gateway_Shortcut_di" bpmnElement="Gateway_Shortcut">'
+    '<dc:Bounds x="5000" y="5000" width="50" height="50" /></bpmndi:BPMNShape>'
+    '<bpmndi:BPMNEdge id="Flow_Shortcut_Investigate_di" bpmnElement="Flow_Shortcut_Investigate">'
+    '<di:waypoint x="5050" y="5025" /><di:waypoint x="5100" y="5025" /></bpmndi:BPMNEdge>'
+    '<bpmndi:BPMNEdge id="Flow_Shortcut_Decision_di" bpmnElement="Flow_Shortcut_Decision">'
+    '<di:waypoint x="5025" y="5050" /><di:waypoint x="5025" y="5100" /></bpmndi:BPMNEdge>'
+)
+
+
+@pytest.mark.usefixtures("restore_original")
+def test_cmp3_a_diagram_that_skips_the_investigation_decides_nothing(backend: Backend) -> None:
+    """Deploy checks that each stage is reachable in its order, not that every path passes
+    through them: a gateway sent the complaint from the assignment straight to the decision,
+    which was recorded and sent with nothing investigated. The decision needs the
+    investigation; the shortcut is an incident, and nothing reaches the customer."""
+    lane = "<bpmn:flowNodeRef>Task_RecordAssignment</bpmn:flowNodeRef>"
+    shortcut = (
+        ORIGINAL.replace(_TO_INVESTIGATION, _SHORTCUT)
+        .replace(lane, lane + "<bpmn:flowNodeRef>Gateway_Shortcut</bpmn:flowNodeRef>")
+        .replace("</bpmndi:BPMNPlane>", _SHORTCUT_SHAPES + "</bpmndi:BPMNPlane>")
+    )
+    assert _TO_INVESTIGATION in ORIGINAL and _deploy(backend, shortcut)["errors"] == []
+    complaint = steps.submit(backend, _customer(backend))
+    steps.assign(backend, complaint)
+    steps.do(backend, "SH01CH01", complaint, "Task_DecisionNotice", steps.DECISION)
+    state = steps.read(backend, complaint)
+    assert (state["status"], state["decidedAt"], state["outcome"]) == ("INVESTIGATING", None, None)
+    assert "DECISION_NOTICE" not in [m["kind"] for m in state["messages"]]
+    incidents = backend.gql(INCIDENTS, staff="PO0001")["processIncidents"]["edges"]
+    assert {"elementId": "Task_SendDecision", "status": "OPEN"} in [e["node"] for e in incidents]

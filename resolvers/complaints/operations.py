@@ -534,6 +534,10 @@ def notify_progress(call: OperationCall) -> dict[str, Any]:
 @OPERATIONS("record_decision", "Record the decision and send the notice (the outbox delivers it)")
 def record_decision(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
+    if complaint.cause is None:
+        # A flow that reaches the decision around the investigation (a shortcut a process owner
+        # drew) decides nothing: an incident for the process owner; nothing is sent.
+        raise LookupError("the complaint has no recorded investigation: the flow skipped it")
     data = call.data
     problems = Problems()
     facts, basis, reasons = (
