@@ -279,30 +279,35 @@ def test_cmp2_a_breach_stays_when_the_complaint_ends_before_the_worker_runs(
         assert steps.kinds(steps.read(backend, complaint)).count("DEADLINE_MISSED") == 1
 
 
-# A gateway after the assignment whose condition always holds: straight to the decision, the
-# investigation still reachable (its default flow), so every stage is reachable in its order.
-_TO_INVESTIGATION = (
-    '<bpmn:sequenceFlow id="Flow_RecordAssignment_Investigate" '
-    'sourceRef="Task_RecordAssignment" targetRef="Task_Investigate" />'
-)
-_SHORTCUT = (
-    '<bpmn:sequenceFlow id="Flow_RecordAssignment_Investigate" '
-    'sourceRef="Task_RecordAssignment" targetRef="Gateway_Shortcut" />'
-    '<bpmn:exclusiveGateway id="Gateway_Shortcut" default="Flow_Shortcut_Investigate" />'
-    '<bpmn:sequenceFlow id="Flow_Shortcut_Investigate" sourceRef="Gateway_Shortcut" '
-    'targetRef="Task_Investigate" />'
-    '<bpmn:sequenceFlow id="Flow_Shortcut_Decision" sourceRef="Gateway_Shortcut" '
-    'targetRef="Gateway_ComplexityMerge"><bpmn:conditionExpression>True'
-    "</bpmn:conditionExpression></bpmn:sequenceFlow>"
-)
-_SHORTCUT_SHAPES = (
-    '<bpmndi:BPMNShape id="Gateway_Shortcut_di" bpmnElement="Gateway_Shortcut">'
-    '<dc:Bounds x="5000" y="5000" width="50" height="50" /></bpmndi:BPMNShape>'
-    '<bpmndi:BPMNEdge id="Flow_Shortcut_Investigate_di" bpmnElement="Flow_Shortcut_Investigate">'
-    '<di:waypoint x="5050" y="5025" /><di:waypoint x="5100" y="5025" /></bpmndi:BPMNEdge>'
-    '<bpmndi:BPMNEdge id="Flow_Shortcut_Decision_di" bpmnElement="Flow_Shortcut_Decision">'
-    '<di:waypoint x="5025" y="5050" /><di:waypoint x="5025" y="5100" /></bpmndi:BPMNEdge>'
-)
+def _shortcut(flow: str, source: str, target: str, to: str) -> str:
+    """The shipped diagram with a gateway on ``flow`` (``source`` → ``target``) whose condition
+    always holds: straight on to ``to``, ``target`` still reachable by its default flow — so
+    every stage stays reachable in its order, as deploy checks."""
+    old = f'<bpmn:sequenceFlow id="{flow}" sourceRef="{source}" targetRef="{target}" />'
+    new = (
+        f'<bpmn:sequenceFlow id="{flow}" sourceRef="{source}" targetRef="Gateway_Shortcut" />'
+        '<bpmn:exclusiveGateway id="Gateway_Shortcut" default="Flow_Shortcut_Default" />'
+        '<bpmn:sequenceFlow id="Flow_Shortcut_Default" sourceRef="Gateway_Shortcut" '
+        f'targetRef="{target}" />'
+        '<bpmn:sequenceFlow id="Flow_Shortcut_Taken" sourceRef="Gateway_Shortcut" '
+        f'targetRef="{to}"><bpmn:conditionExpression>True'
+        "</bpmn:conditionExpression></bpmn:sequenceFlow>"
+    )
+    shapes = (
+        '<bpmndi:BPMNShape id="Gateway_Shortcut_di" bpmnElement="Gateway_Shortcut">'
+        '<dc:Bounds x="5000" y="5000" width="50" height="50" /></bpmndi:BPMNShape>'
+        '<bpmndi:BPMNEdge id="Flow_Shortcut_Default_di" bpmnElement="Flow_Shortcut_Default">'
+        '<di:waypoint x="5050" y="5025" /><di:waypoint x="5100" y="5025" /></bpmndi:BPMNEdge>'
+        '<bpmndi:BPMNEdge id="Flow_Shortcut_Taken_di" bpmnElement="Flow_Shortcut_Taken">'
+        '<di:waypoint x="5025" y="5050" /><di:waypoint x="5025" y="5100" /></bpmndi:BPMNEdge>'
+    )
+    lane = f"<bpmn:flowNodeRef>{source}</bpmn:flowNodeRef>"
+    assert old in ORIGINAL and lane in ORIGINAL
+    return (
+        ORIGINAL.replace(old, new)
+        .replace(lane, lane + "<bpmn:flowNodeRef>Gateway_Shortcut</bpmn:flowNodeRef>")
+        .replace("</bpmndi:BPMNPlane>", shapes + "</bpmndi:BPMNPlane>")
+    )
 
 
 @pytest.mark.usefixtures("restore_original")
@@ -311,13 +316,13 @@ def test_cmp3_a_diagram_that_skips_the_investigation_decides_nothing(backend: Ba
     through them: a gateway sent the complaint from the assignment straight to the decision,
     which was recorded and sent with nothing investigated. The decision needs the
     investigation; the shortcut is an incident, and nothing reaches the customer."""
-    lane = "<bpmn:flowNodeRef>Task_RecordAssignment</bpmn:flowNodeRef>"
-    shortcut = (
-        ORIGINAL.replace(_TO_INVESTIGATION, _SHORTCUT)
-        .replace(lane, lane + "<bpmn:flowNodeRef>Gateway_Shortcut</bpmn:flowNodeRef>")
-        .replace("</bpmndi:BPMNPlane>", _SHORTCUT_SHAPES + "</bpmndi:BPMNPlane>")
+    shortcut = _shortcut(
+        "Flow_RecordAssignment_Investigate",
+        "Task_RecordAssignment",
+        "Task_Investigate",
+        "Gateway_ComplexityMerge",
     )
-    assert _TO_INVESTIGATION in ORIGINAL and _deploy(backend, shortcut)["errors"] == []
+    assert _deploy(backend, shortcut)["errors"] == []
     complaint = steps.submit(backend, _customer(backend))
     steps.assign(backend, complaint)
     steps.do(backend, "SH01CH01", complaint, "Task_DecisionNotice", steps.DECISION)
@@ -326,3 +331,21 @@ def test_cmp3_a_diagram_that_skips_the_investigation_decides_nothing(backend: Ba
     assert "DECISION_NOTICE" not in [m["kind"] for m in state["messages"]]
     incidents = backend.gql(INCIDENTS, staff="PO0001")["processIncidents"]["edges"]
     assert {"elementId": "Task_SendDecision", "status": "OPEN"} in [e["node"] for e in incidents]
+
+
+@pytest.mark.usefixtures("restore_original")
+def test_cmp4_a_diagram_that_skips_the_call_back_closes_nothing(backend: Backend) -> None:
+    """The same shortcut after the decision notice: the complaint closed with no call-back (no
+    satisfaction asked, no review offered). Closing needs the call-back; an incident instead."""
+    shortcut = _shortcut(
+        "Flow_SendDecision_CallBack", "Task_SendDecision", "Task_CallBack", "Gateway_ClosureMerge"
+    )
+    assert _deploy(backend, shortcut)["errors"] == []
+    complaint = steps.submit(backend, _customer(backend))
+    steps.assign(backend, complaint)
+    steps.do(backend, "SH01CH01", complaint, "Task_Investigate", steps.investigation())
+    steps.do(backend, "SH01CH01", complaint, "Task_DecisionNotice", steps.DECISION)
+    state = steps.read(backend, complaint)
+    assert (state["status"], state["closedAt"]) == ("DECIDED", None)
+    incidents = backend.gql(INCIDENTS, staff="PO0001")["processIncidents"]["edges"]
+    assert {"elementId": "Task_CloseComplaint", "status": "OPEN"} in [e["node"] for e in incidents]

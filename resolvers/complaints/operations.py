@@ -748,10 +748,11 @@ def close_rectification(call: OperationCall) -> dict[str, Any]:
 @OPERATIONS("close_complaint", "Close the complaint once its decision was delivered")
 def close_complaint(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
-    if complaint.decided_at is None:
-        # A diagram that reaches the end without the decision (a shortcut a process owner drew)
-        # closes nothing: an incident for the process owner; the complaint and its clock run on.
-        raise LookupError("the complaint has no decision yet: the flow skipped the decision")
+    if complaint.decided_at is None or complaint.satisfaction_score is None:
+        # A diagram that reaches the end without the decision or the call-back (a shortcut a
+        # process owner drew) closes nothing: an incident for the process owner; the complaint
+        # and its clocks run on.
+        raise LookupError("the complaint is not decided and called back: the flow skipped it")
     complaint.status = ComplaintStatus.CLOSED
     complaint.closed_at = clock.now()
     add_event(call.session, complaint.id, ComplaintEventKind.CLOSED, call.actor)
