@@ -403,7 +403,9 @@ def test_cmp7_a_pause_counts_at_most_60_days_and_never_after_the_deadline(
 def test_cmp5_statistics_by_unit_count_the_unit_complained_about(backend: Backend) -> None:
     """A BJ01 customer complains about the SH01 branch: the complaint counts for SH01."""
     customer = bj_customer(backend)
-    submit(backend, customer, complainedBranch=branch_id(backend, "SH01SUP01"))
+    submit(
+        backend, customer, complainedBranch=branch_id(backend, "SH01SUP01"), complainedStaff=None
+    )
     submit(backend, customer, complainedStaff=None)  # no unit named: the handling branch
     rows = backend.gql(
         """query($where: ComplaintWhere) { complaintStatistics(by: UNIT, where: $where) {

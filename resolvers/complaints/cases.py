@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from core import clock
 from core.errors import Problems, UserInputError
 from resolvers import workflows
-from resolvers.complaints.commands import add_event, tell
+from resolvers.complaints.commands import add_event, refuse_complained_about, tell
 from resolvers.complaints.deadlines import (
     DECISION_DAYS,
     MAX_PAUSED_DAYS,
@@ -32,6 +32,7 @@ from resolvers.complaints.deadlines import (
     pause_latest_end,
     paused_natural_days,
     postpone,
+    running,
 )
 from resolvers.complaints.statistics import unit_of
 from resolvers.outbox import commands as outbox
@@ -45,8 +46,10 @@ from store.complaints import (
     ComplaintStatus,
     CustomerMessage,
     CustomerMessageKind,
+    DeadlineStage,
     PauseReason,
     Rectification,
+    SlaState,
 )
 from store.staff import Staff
 
@@ -64,10 +67,10 @@ PAUSABLE = (ComplaintStatus.REGISTERED, ComplaintStatus.INVESTIGATING)
 
 
 def _locked(
-    session: Session, complaint_id: int, visible: ColumnElement[bool], field: str
+    session: Session, actor: Staff, complaint_id: int, visible: ColumnElement[bool], field: str
 ) -> Complaint:
     """The complaint the caller sees, its instance and itself locked (NOT_FOUND naming the
-    field for a missing or invisible one alike)."""
+    field for a missing or invisible one alike); the person complained about is refused."""
     found = session.execute(
         select(Complaint.id, Complaint.instance_id).where(Complaint.id == complaint_id, visible)
     ).first()
@@ -83,6 +86,7 @@ def _locked(
         )
     if complaint is None:
         raise UserInputError.one((field,), "NOT_FOUND", "no complaint with this ID")
+    refuse_complained_about(complaint, actor, field)
     return complaint
 
 
@@ -98,6 +102,7 @@ def _end(session: Session, complaint: Complaint, actor: Staff, status: Complaint
     what still waited in the outbox is not sent (only what the ending itself says goes out)."""
     now = clock.now()
     end_open_pause(session, complaint, actor, now)
+    _keep_missed_deadline(session, complaint, now)
     end_all(session, complaint.id, now)
     outbox.cancel_queued(
         session,
@@ -116,12 +121,26 @@ def _end(session: Session, complaint: Complaint, actor: Staff, status: Complaint
     complaint.closed_at = now
 
 
+def _keep_missed_deadline(session: Session, complaint: Complaint, now: datetime) -> None:
+    """A decision deadline that passed before the complaint ended stays missed (a breach stays a
+    breach) even when the timers worker has not escalated it yet: escalated here, once."""
+    if complaint.decided_at is not None or now < complaint.decision_due_at:
+        return
+    row = running(session, complaint.id, DeadlineStage.DECISION)
+    if row is None or row.escalated_at is not None:
+        return
+    row.escalated_at = now
+    complaint.sla_state = SlaState.BREACHED
+    details = {"stage": row.stage.value, "due_at": row.due_at.isoformat()}
+    add_event(session, complaint.id, ComplaintEventKind.DEADLINE_MISSED, None, details)
+
+
 def withdraw(
     session: Session, actor: Staff, complaint_id: int, reason: str, visible: ColumnElement[bool]
 ) -> Complaint:
     """The customer withdraws the complaint: recorded with the reason; the process ends."""
     why = validation.text(reason, "reason", max_length=MAX_REASON)
-    complaint = _locked(session, complaint_id, visible, "id")
+    complaint = _locked(session, actor, complaint_id, visible, "id")
     _open(complaint, "id")
     _end(session, complaint, actor, ComplaintStatus.WITHDRAWN)
     complaint.withdrawn_at = complaint.closed_at
@@ -146,13 +165,18 @@ def merge(
         raise UserInputError.one(("duplicate",), "INVALID", "must be another complaint")
     # Two instances: locked in id order, so two merges of one pair queue instead of deadlocking.
     order = sorted([(into_id, "into"), (duplicate_id, "duplicate")])
-    rows = {field: _locked(session, pk, visible, field) for pk, field in order}
+    rows = {field: _locked(session, actor, pk, visible, field) for pk, field in order}
     into, duplicate = rows["into"], rows["duplicate"]
     _open(into, "into")
     _open(duplicate, "duplicate")
     if into.customer_id != duplicate.customer_id:
         raise UserInputError.one(
             ("duplicate",), "DIFFERENT_CUSTOMERS", "belongs to another customer"
+        )
+    if _matter(duplicate) != _matter(into):
+        # Merging ends the repeated complaint unanswered: only a repeat of the same matter.
+        raise UserInputError.one(
+            ("duplicate",), "INCONSISTENT", "is about another matter (category or unit)"
         )
     if (duplicate.accepted_at, duplicate.id) < (into.accepted_at, into.id):
         # Keeping the later one would restart the clock the customer is owed.
@@ -179,6 +203,11 @@ def merge(
     return into
 
 
+def _matter(complaint: Complaint) -> tuple[object, int]:
+    """What a complaint is about, as far as the record tells: its category and the unit."""
+    return complaint.category, complaint.complained_branch_id or complaint.branch_id
+
+
 def pause(
     session: Session,
     actor: Staff,
@@ -195,7 +224,7 @@ def pause(
     the days actually paused.
     """
     text = validation.text(note, "note", max_length=MAX_REASON)
-    complaint = _locked(session, complaint_id, visible, "id")
+    complaint = _locked(session, actor, complaint_id, visible, "id")
     _open(complaint, "id")
     now = clock.now()
     if complaint.paused_until is not None and now < complaint.paused_until:
@@ -249,7 +278,7 @@ def resume(
     session: Session, actor: Staff, complaint_id: int, visible: ColumnElement[bool]
 ) -> Complaint:
     """Start the decision clock again; the deadline moves by the natural days paused."""
-    complaint = _locked(session, complaint_id, visible, "id")
+    complaint = _locked(session, actor, complaint_id, visible, "id")
     _open(complaint, "id")
     if complaint.paused_until is None:
         raise UserInputError.one(("id",), "CLOCK_NOT_PAUSED", "the clock is running")
@@ -402,7 +431,7 @@ def close_rectification(
     """Close the open rectification item of a complaint whose process ended early (withdrawn or
     merged): the bank still owes the rectification, and its task went with the process. An item
     whose task still waits is closed through that task."""
-    complaint = _locked(session, complaint_id, visible, "complaintId")
+    complaint = _locked(session, actor, complaint_id, visible, "complaintId")
     item = session.scalar(
         select(Rectification).where(Rectification.complaint_id == complaint.id).with_for_update()
     )

@@ -194,6 +194,17 @@ def submit(
         session.get(Branch, draft.complained_branch_id) is None
     ):
         problems.add("complainedBranch", "NOT_FOUND", "no branch with this ID")
+    elif complained_staff is not None and draft.complained_branch_id not in (
+        None,
+        complained_staff.branch_id,
+    ):
+        # The unit complained about is recused from handling: naming another one would let
+        # the person's own colleagues handle it.
+        problems.add(
+            "complainedBranch",
+            "INCONSISTENT",
+            "the staff member complained about works at another branch",
+        )
     if not 1 <= draft.persons_involved <= MAX_PERSONS:
         problems.add("personsInvolved", "INVALID", f"must be between 1 and {MAX_PERSONS}")
     referral = None
@@ -381,6 +392,20 @@ def contact_channel(session: Session, customer: Customer) -> CustomerMessageChan
     return CustomerMessageChannel.SMS
 
 
+def complained_about(complaint: Complaint, staff: Staff) -> bool:
+    """Whether ``staff`` is the person the complaint is about (recusal, 办法第十七条)."""
+    return complaint.complained_staff_id is not None and staff.id == complaint.complained_staff_id
+
+
+def refuse_complained_about(complaint: Complaint, actor: Staff, field: str) -> None:
+    """The person complained about acts on no step of the complaint (CMP-2): not through its
+    tasks, nor by withdrawing, merging, pausing it or recording a delivery's proof."""
+    if complained_about(complaint, actor):
+        raise UserInputError.one(
+            (field,), "HANDLER_CONFLICT", "the person complained about is recused from it"
+        )
+
+
 def record_delivery(
     session: Session,
     actor: Staff,
@@ -392,6 +417,7 @@ def record_delivery(
     """Staff delivered the latest undelivered ``kind`` message themselves (a registered letter
     while no postal gateway is plugged in, a notice handed over): their record is the proof."""
     complaint = queries.get(session, complaint_id, visible)
+    refuse_complained_about(complaint, actor, "complaint")
     text = validation.text(proof, "proof", max_length=300)
     found = session.execute(
         select(CustomerMessage, OutboxMessage)

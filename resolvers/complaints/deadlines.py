@@ -186,7 +186,7 @@ def extend(session: Session, complaint: Complaint, days: int, complexity: Comple
         old.ended_at, old.end = now, DeadlineEnd.EXTENDED
     complaint.complexity = complexity
     complaint.decision_due_at = decision_deadline(
-        complaint.accepted_at, days, complaint.paused_days
+        complaint.accepted_at, days, counted_paused_days(complaint)
     )
     _add(session, complaint, DeadlineStage.DECISION, complaint.accepted_at, now)
     if complaint.sla_state is SlaState.AT_RISK:
@@ -406,6 +406,12 @@ def shifted_by_pauses(deadline: datetime, paused_days: int) -> datetime:
 def decision_deadline(accepted_at: datetime, days: int, paused_days: int) -> datetime:
     """The decision deadline: ``days`` natural days after acceptance, plus the paused days."""
     return shifted_by_pauses(natural_day_deadline(accepted_at, days), paused_days)
+
+
+def counted_paused_days(complaint: Complaint) -> int:
+    """The paused days the decision deadline in force counts: while a pause is open, as many
+    as it may still last (the deadline it reaches if the pause runs that long)."""
+    return MAX_PAUSED_DAYS if complaint.paused_until is not None else complaint.paused_days
 
 
 class Deadlines(Protocol):

@@ -20,7 +20,13 @@ from core import clock
 from core.errors import Problems, UserInputError
 from resolvers.complaints import labels, notices
 from resolvers.complaints.cases import close_item, end_open_pause
-from resolvers.complaints.commands import PROCESS_KEY, START_VARIABLES, add_event, tell
+from resolvers.complaints.commands import (
+    PROCESS_KEY,
+    START_VARIABLES,
+    add_event,
+    complained_about,
+    tell,
+)
 from resolvers.complaints.deadlines import (
     ASSIGN_WITHIN_DAYS,
     CALL_BACK_WITHIN_DAYS,
@@ -30,6 +36,7 @@ from resolvers.complaints.deadlines import (
     REVIEW_DECISION_DAYS,
     REVIEW_REQUEST_DAYS,
     WARNING_DAYS_BEFORE,
+    counted_paused_days,
     decided_late,
     decision_deadline,
     decision_made,
@@ -40,6 +47,7 @@ from resolvers.complaints.deadlines import (
     review_window_end,
 )
 from resolvers.outbox import commands as outbox
+from resolvers.shared import validation
 from resolvers.shared.staff import staff_by_employee_number
 from store.complaints import (
     Complaint,
@@ -120,7 +128,7 @@ def recusal(complaint: Complaint, staff: Staff, role: str) -> str | None:
     supervision); the handler's tasks go to no one of the unit complained about either.
     :func:`_recused_tasks` is the same rule in SQL.
     """
-    if complaint.complained_staff_id is not None and staff.id == complaint.complained_staff_id:
+    if complained_about(complaint, staff):
         return "is the person the complaint is about"
     if (
         role == Role.COMPLAINT_HANDLER
@@ -444,7 +452,9 @@ def extend_deadline(call: OperationCall) -> dict[str, Any]:
             f"a {MAX_DAYS}-day deadline needs head office's recorded approval",
         )
     now = clock.now()
-    if decision_deadline(complaint.accepted_at, days, complaint.paused_days) <= (
+    # Compared on the same paused days: an extension during a pause is not lost to the
+    # deadline the pause may reach.
+    if decision_deadline(complaint.accepted_at, days, counted_paused_days(complaint)) <= (
         complaint.decision_due_at
     ):
         return _deadlines(complaint)  # never shortens, never extends twice to the same day
@@ -464,13 +474,16 @@ def extend_deadline(call: OperationCall) -> dict[str, Any]:
     add_event(
         call.session, complaint.id, ComplaintEventKind.DEADLINE_EXTENDED, call.actor, {"days": days}
     )
-    last = last_day(complaint.decision_due_at)
+    if complaint.paused_until is not None:
+        # The last day is known once the clock runs again (the customer is told then).
+        until = f"受理之日起 {days} 日，中止计时期间不计入；恢复处理时我行将告知您最后期限"
+    else:
+        until = f" {last_day(complaint.decision_due_at):%Y-%m-%d}（含当日）"
     tell(
         call.session,
         complaint,
         CustomerMessageKind.EXTENSION,
-        f"因案情复杂，您的投诉（编号 {complaint.reference}）处理期限延长至 {last:%Y-%m-%d}"
-        "（含当日）。",
+        f"因案情复杂，您的投诉（编号 {complaint.reference}）处理期限延长至{until}。",
     )
     return _deadlines(complaint)
 
@@ -522,6 +535,10 @@ def notify_progress(call: OperationCall) -> dict[str, Any]:
 @OPERATIONS("record_decision", "Record the decision and send the notice (the outbox delivers it)")
 def record_decision(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
+    if complaint.cause is None:
+        # A flow that reaches the decision around the investigation (a shortcut a process owner
+        # drew) decides nothing: an incident for the process owner; nothing is sent.
+        raise LookupError("the complaint has no recorded investigation: the flow skipped it")
     data = call.data
     problems = Problems()
     facts, basis, reasons = (
@@ -532,6 +549,8 @@ def record_decision(call: OperationCall) -> dict[str, Any]:
         problems.add(_field("outcome"), "INVALID", "is not one of the known outcomes")
     channel = _channel(str(data["channel"]))
     proof = str(data.get("proof_of_delivery") or "").strip()
+    if validation.blank(proof):
+        proof = ""
     if channel.value in outbox.STAFF_CHANNELS and not proof:
         problems.add(_field("proof_of_delivery"), "REQUIRED", "record how the notice was delivered")
     elif channel.value not in outbox.STAFF_CHANNELS and proof:
@@ -583,9 +602,10 @@ def record_decision(call: OperationCall) -> dict[str, Any]:
 
 
 def _required(data: dict[str, Any], name: str, problems: Problems) -> str:
-    """A notice field's text, trimmed; blank (spaces only too) is REQUIRED."""
+    """A notice field's text, trimmed; blank (spaces or invisible characters only) is
+    REQUIRED."""
     value = str(data.get(name) or "").strip()
-    if not value:
+    if validation.blank(value):
         problems.add(_field(name), "REQUIRED", "must not be blank")
     return value
 
@@ -725,9 +745,14 @@ def close_rectification(call: OperationCall) -> dict[str, Any]:
     return {"closed": True}
 
 
-@OPERATIONS("close_complaint", "Close the complaint")
+@OPERATIONS("close_complaint", "Close the complaint once its decision was delivered")
 def close_complaint(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
+    if complaint.decided_at is None or complaint.satisfaction_score is None:
+        # A diagram that reaches the end without the decision or the call-back (a shortcut a
+        # process owner drew) closes nothing: an incident for the process owner; the complaint
+        # and its clocks run on.
+        raise LookupError("the complaint is not decided and called back: the flow skipped it")
     complaint.status = ComplaintStatus.CLOSED
     complaint.closed_at = clock.now()
     add_event(call.session, complaint.id, ComplaintEventKind.CLOSED, call.actor)

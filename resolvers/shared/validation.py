@@ -185,10 +185,16 @@ def not_future_time(value: datetime, field: str | tuple[str, ...]) -> datetime:
     return value
 
 
+def blank(value: str) -> bool:
+    """Whether ``value`` shows nothing: only whitespace and invisible format characters (a
+    zero-width space, a byte-order mark, a word joiner) — text no reader could read."""
+    return all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in value)
+
+
 def text(
     value: str, field: str | tuple[str, ...], *, max_length: int, required: bool = True
 ) -> str:
-    cleaned = value.strip()
+    cleaned = "" if blank(value) else value.strip()
     if required and not cleaned:
         raise _fail(field, "REQUIRED", "must not be empty")
     if len(cleaned) > max_length:
