@@ -93,10 +93,13 @@ def test_a_retry_with_the_same_key_answers_the_first_result_and_writes_nothing(
         assert _count(backend, table) == rows
         assert _changes_after(backend, after_first) == []
 
-        # The same key for a different request is refused, with nothing written.
+        # The same key for a different request is a CONFLICT, with nothing written.
         other = {**values, **_changed(name, values)}
-        refused = send(other)
-        assert [e["field"] for e in refused["errors"]] == [["idempotencyKey"]], refused
+        refused = backend.post(
+            document, {"input": other}, staff=call.staff, purpose=call.purpose
+        ).json()
+        assert refused["data"] is None, refused
+        assert [e["extensions"]["code"] for e in refused["errors"]] == ["CONFLICT"], refused
         assert "retry-" not in refused["errors"][0]["message"]
         assert _count(backend, table) == rows
         assert _changes_after(backend, after_first) == []

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from core import clock
-from core.errors import Problems, UserInputError
+from core.errors import ConflictError, Problems, UserInputError
 from resolvers.complaints import labels, queries
 from resolvers.complaints.deadlines import (
     DECISION_DAYS,
@@ -108,7 +108,7 @@ def find_retry(session: Session, actor: Staff, draft: ComplaintDraft) -> Complai
     already used for a different request is refused, as for every creating mutation."""
     found = find_submission(session, actor, draft.idempotency_key.strip())
     if found is not None and not _same_request(session, found, draft):
-        raise UserInputError.one(("idempotencyKey",), "INVALID", idempotency.KEY_REUSED)
+        raise ConflictError(idempotency.KEY_REUSED)
     return found
 
 

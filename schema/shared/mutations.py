@@ -76,7 +76,8 @@ def _fingerprint(given: Any) -> str:
 
 def _repeat(session: Session, found: idempotency.IdempotencyKey, fingerprint: str) -> Any:
     if found.fingerprint != fingerprint:
-        raise UserInputError.one(("idempotencyKey",), "INVALID", idempotency.KEY_REUSED)
+        # Not an input mistake to correct but a clash with what the key already did (issue 11).
+        raise ConflictError(idempotency.KEY_REUSED)
     return found.result
 
 
