@@ -116,6 +116,19 @@ def test_cmp7_a_major_complaint_is_flagged_escalated_at_once_and_reported(
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
+def test_cmp2_head_office_staff_complained_about_do_not_take_up_the_alert(
+    backend: Backend,
+) -> None:
+    """A major complaint about a head office member: taking up its alert is acting on the
+    complaint, so that member is refused (HANDLER_CONFLICT) and the alert stays open."""
+    complaint = submit(backend, bj_customer(backend), personsInvolved=25, complainedStaff="HO0001")
+    (alert,) = alerts_of(backend, complaint)
+    refused = change(backend, ACKNOWLEDGE, {"id": alert["id"]}, staff="HO0001")
+    assert errors(refused) == [(["id"], "HANDLER_CONFLICT")] and refused["alert"] is None
+    (still,) = alerts_of(backend, complaint)
+    assert still["acknowledgedAt"] is None
+
+
 def test_cmp7_persons_involved_out_of_range_is_refused_naming_the_field(backend: Backend) -> None:
     customer = bj_customer(backend)
     for persons in (0, 100_001):

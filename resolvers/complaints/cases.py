@@ -359,6 +359,8 @@ def acknowledge_alert(session: Session, actor: Staff, alert_id: int) -> Complain
         raise UserInputError.one(("id",), "NOT_FOUND", "no alert with this ID")
     if alert.acknowledged_at is not None:
         raise UserInputError.one(("id",), "NOT_OPEN", "the alert is already acknowledged")
+    # Taking up the escalation of a complaint about oneself is acting on it (recusal).
+    refuse_complained_about(session.get_one(Complaint, alert.complaint_id), actor, "id")
     alert.acknowledged_at = clock.now()
     alert.acknowledged_by_id = actor.id
     return alert
