@@ -74,6 +74,15 @@ def superior_unit(session: Session, branch_id: int) -> tuple[int | None, str]:
 
 
 def head_office_id(session: Session) -> int | None:
-    """Head office is the branch whose staff hold the head-office role."""
-    holders = session.execute(select(Staff.branch_id, Staff.roles).order_by(Staff.branch_id))
-    return next((branch for branch, roles in holders if Role.HEAD_OFFICE in roles), None)
+    """Head office is the branch whose staff hold the head-office role.
+
+    Roles are a list per staff row (no portable SQL filter), so the staff are read once per
+    session: routing a task and naming the reviewer ask for it several times in one request.
+    """
+    if "head_office_id" not in session.info:
+        holders = session.execute(select(Staff.branch_id, Staff.roles).order_by(Staff.branch_id))
+        session.info["head_office_id"] = next(
+            (branch for branch, roles in holders if Role.HEAD_OFFICE in roles), None
+        )
+    found: int | None = session.info["head_office_id"]
+    return found
