@@ -165,9 +165,9 @@ class ComplaintAlertPayload:
 def _complaint_change(
     info: ContextInfo, command: Callable[[Session, Staff, ColumnElement[bool]], Complaint]
 ) -> ComplaintPayload:
-    """Run a command on a complaint the caller sees, as one unit of work."""
+    """Run a command on a complaint in the caller's own rows, as one unit of work."""
     ctx = info.context
-    visible = ctx.access.complaints_visible
+    visible = ctx.access.complaints_in_rows
     try:
         complaint = mutate(info, lambda session: command(session, ctx.actor, visible))
     except UserInputError as exc:
@@ -351,7 +351,7 @@ class ComplaintMutation:
                 pk_of(input.complaint, "Complaint", "complaint"),
                 rows.CustomerMessageKind(input.kind),
                 input.proof,
-                ctx.access.complaints_visible,
+                ctx.access.complaints_in_rows,
             )
 
         try:

@@ -1,0 +1,71 @@
+"""Second round of attacks on the complaint rules (CMP-1 … CMP-7), against the regulatory cases
+that landed after the first: each path to a forbidden effect is refused, with nothing written."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from core import clock
+from tests import complaint_steps as steps
+from tests.conftest import Backend, branch_id
+from tests.test_complaint_attack import DELIVERY, MERGE, PAUSE, WITHDRAW, _customer
+from tests.test_sharing import CREATE as SHARE
+
+
+def _share_with_shanghai(backend: Backend, customer: dict[str, Any]) -> None:
+    """BJ01's supervisor shares one customer's contact data with SH01's supervisors (read-only,
+    for customer service)."""
+    values = {
+        "receivingRole": "BRANCH_SUPERVISOR",
+        "receivingBranch": branch_id(backend, "SH01SUP01"),
+        "purpose": "CUSTOMER_SERVICE",
+        "fieldGroups": ["contact"],
+        "customers": [customer["id"]],
+        "expiresAt": (clock.now() + timedelta(days=30)).isoformat(),
+        "reason": "joint campaign follow-up",
+    }
+    created = backend.gql(SHARE, {"input": values}, staff="SUP0001")["createShareGrant"]
+    assert created["errors"] == []
+
+
+def test_cmp7_a_read_only_share_grant_does_not_end_or_pause_a_complaint(
+    backend: Backend,
+) -> None:
+    """A supervisor of another branch, given a customer's contact data to read for a campaign,
+    paused the clock of the customer's complaint "for mediation", merged their second complaint
+    away and withdrew the first, and could record a made-up proof of delivery: a share grant
+    opens a customer for reading, not for changing their complaints (CMP-7, SHARE-2)."""
+    customer = _customer(backend, address="北京市海淀区中关村大街1号")
+    first = steps.submit(backend, customer)
+    again = steps.submit(backend, customer)
+    _share_with_shanghai(backend, customer)
+    outsider = "SH01SUP01"
+    paused = backend.gql(
+        PAUSE, {"input": {"id": first["id"], "reason": "MEDIATION", "note": "调解"}}, staff=outsider
+    )["pauseComplaintClock"]
+    merged = backend.gql(
+        MERGE,
+        {"input": {"into": first["id"], "duplicate": again["id"], "reason": "同一事项"}},
+        staff=outsider,
+    )["mergeComplaints"]
+    withdrawn = backend.gql(
+        WITHDRAW, {"input": {"id": first["id"], "reason": "客户撤回"}}, staff=outsider
+    )["withdrawComplaint"]
+    receipt = {"complaint": first["id"], "kind": "ACKNOWLEDGEMENT", "proof": "客户已签收"}
+    delivered = backend.post(DELIVERY, {"input": receipt}, staff=outsider).json()
+    assert [(e["field"], e["code"]) for e in paused["errors"]] == [(["id"], "NOT_FOUND")]
+    assert [(e["field"], e["code"]) for e in merged["errors"]] == [(["into"], "NOT_FOUND")]
+    assert [(e["field"], e["code"]) for e in withdrawn["errors"]] == [(["id"], "NOT_FOUND")]
+    assert [e["extensions"]["code"] for e in delivered["errors"]] == ["NOT_FOUND"]
+    for complaint in (first, again):
+        state = steps.read(backend, complaint)
+        assert state["status"] == "REGISTERED"
+        assert {"CLOCK_PAUSED", "MERGED_INTO", "MERGED_FROM", "WITHDRAWN"}.isdisjoint(
+            steps.kinds(state)
+        )
+    # The branch's own supervisor still may.
+    done = backend.gql(
+        WITHDRAW, {"input": {"id": first["id"], "reason": "客户撤回"}}, staff="SUP0001"
+    )["withdrawComplaint"]
+    assert done["errors"] == [] and done["complaint"]["status"] == "WITHDRAWN"
