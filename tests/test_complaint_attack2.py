@@ -69,3 +69,22 @@ def test_cmp7_a_read_only_share_grant_does_not_end_or_pause_a_complaint(
         WITHDRAW, {"input": {"id": first["id"], "reason": "客户撤回"}}, staff="SUP0001"
     )["withdrawComplaint"]
     assert done["errors"] == [] and done["complaint"]["status"] == "WITHDRAWN"
+
+
+def test_cmp7_a_cancelled_message_gets_no_proof_of_delivery(backend: Backend) -> None:
+    """The customer withdrew; the acknowledgement letter still waiting was CANCELLED, never
+    sent. A supervisor then recorded "客户已签收" for it and the complaint showed the letter
+    as delivered with that proof: only a message that went out (or waits to) is delivered."""
+    complaint = steps.submit(backend, _customer(backend, address="北京市海淀区中关村大街1号"))
+    withdrawn = backend.gql(
+        WITHDRAW, {"input": {"id": complaint["id"], "reason": "客户撤回"}}, staff="SUP0001"
+    )["withdrawComplaint"]
+    assert withdrawn["errors"] == []
+    receipt = {"complaint": complaint["id"], "kind": "ACKNOWLEDGEMENT", "proof": "客户已签收"}
+    made_up = backend.gql(DELIVERY, {"input": receipt}, staff="SUP0001")["recordMessageDelivery"]
+    assert [(e["field"], e["code"]) for e in made_up["errors"]] == [(["kind"], "NOT_FOUND")]
+    state = steps.read(backend, complaint)
+    assert [(m["kind"], m["proofOfDelivery"]) for m in state["messages"]] == [
+        ("ACKNOWLEDGEMENT", None)
+    ]
+    assert "DELIVERY_RECORDED" not in steps.kinds(state)

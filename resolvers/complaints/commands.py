@@ -425,7 +425,8 @@ def record_delivery(
         .where(
             CustomerMessage.complaint_id == complaint.id,
             CustomerMessage.kind == kind.value,
-            OutboxMessage.status != OutboxStatus.DELIVERED,
+            # A cancelled message was never sent (its complaint ended): nothing to prove.
+            OutboxMessage.status.not_in((OutboxStatus.DELIVERED, OutboxStatus.CANCELLED)),
         )
         .order_by(CustomerMessage.id.desc())
         .limit(1)
