@@ -88,3 +88,25 @@ def test_cmp7_a_cancelled_message_gets_no_proof_of_delivery(backend: Backend) ->
         ("ACKNOWLEDGEMENT", None)
     ]
     assert "DELIVERY_RECORDED" not in steps.kinds(state)
+
+
+def test_cmp3_the_last_calendar_day_as_a_plan_or_rectification_deadline_is_refused(
+    backend: Backend,
+) -> None:
+    """A handler typed 9999-12-31 as the rectification's (or the plan's) deadline: the
+    investigation task was taken as COMPLETED, the step behind it failed (no instant ends that
+    day) into an incident, and the complaint sat with no task at all while its clock ran. The
+    date is refused naming the field; the task stays with the handler (CMP-3, CMP-5)."""
+    complaint = steps.submit(backend, _customer(backend))
+    steps.assign(backend, complaint)
+    task = steps.task_of(backend, "SH01CH01", complaint, "Task_Investigate")
+    for answers, field in (
+        (steps.systemic(rectification_deadline="9999-12-31"), "rectification_deadline"),
+        (steps.investigation(plan_deadline="9999-12-31"), "plan_deadline"),
+    ):
+        errors = steps.complete(backend, "SH01CH01", task, answers)
+        assert [(e["field"], e["code"]) for e in errors] == [(["data", field], "INVALID")]
+    state = steps.read(backend, complaint)
+    assert [t["elementId"] for t in state["currentTasks"]] == ["Task_Investigate"]
+    steps.do(backend, "SH01CH01", complaint, "Task_Investigate", steps.investigation())
+    assert steps.read(backend, complaint)["currentTasks"][0]["elementId"] == "Task_DecisionNotice"

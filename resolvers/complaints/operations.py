@@ -395,11 +395,8 @@ def _rectification_owner_and_deadline(
             _field("rectification_deadline"), "REQUIRED", "a rectification needs a deadline"
         )
     else:
-        try:
-            day = date.fromisoformat(value)
-        except ValueError:
-            problems.add(_field("rectification_deadline"), "INVALID", "must be a date")
-        else:
+        day = _form_date(value, "rectification_deadline", problems)
+        if day is not None:
             if day < clock.today():
                 problems.add(
                     _field("rectification_deadline"), "DATE_IN_PAST", "must not be in the past"
@@ -409,13 +406,24 @@ def _rectification_owner_and_deadline(
     return owner, due
 
 
+def _form_date(value: str, name: str, problems: Problems) -> date | None:
+    """A form's date (YYYY-MM-DD) whose end is an instant: 9999-12-31 never ends (no datetime
+    holds the midnight after it), so it is refused naming the field instead of failing the
+    step and leaving the complaint without a task."""
+    try:
+        day = date.fromisoformat(value)
+        clock.end_of_business_day(day)
+    except (ValueError, OverflowError):
+        problems.add(_field(name), "INVALID", "must be a date (YYYY-MM-DD)")
+        return None
+    return day
+
+
 def _plan_deadline(
     complaint: Complaint, value: str, complexity: Complexity, problems: Problems
 ) -> datetime | None:
-    try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        problems.add(_field("plan_deadline"), "INVALID", "must be a date (YYYY-MM-DD)")
+    day = _form_date(value, "plan_deadline", problems)
+    if day is None:
         return None
     deadline = clock.end_of_business_day(day)
     limit = natural_day_deadline(complaint.accepted_at, DECISION_DAYS[complexity])
