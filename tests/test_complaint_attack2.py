@@ -110,3 +110,25 @@ def test_cmp3_the_last_calendar_day_as_a_plan_or_rectification_deadline_is_refus
     assert [t["elementId"] for t in state["currentTasks"]] == ["Task_Investigate"]
     steps.do(backend, "SH01CH01", complaint, "Task_Investigate", steps.investigation())
     assert steps.read(backend, complaint)["currentTasks"][0]["elementId"] == "Task_DecisionNotice"
+
+
+def test_cmp2_the_person_complained_about_does_not_own_the_rectification(
+    backend: Backend,
+) -> None:
+    """The handler named the manager complained about as the owner of the systemic issue's
+    rectification: the item recorded them as the one who answers for it (the plan's owner was
+    already refused). Refused as for the plan (办法第十七条), nothing recorded."""
+    complaint = steps.submit(backend, _customer(backend), complainedStaff="BJ01RM02")
+    steps.assign(backend, complaint)
+    task = steps.task_of(backend, "SH01CH01", complaint, "Task_Investigate")
+    errors = backend.gql(
+        steps.COMPLETE,
+        {"input": {"id": task, "data": steps.systemic(rectification_owner="BJ01RM02")}},
+        staff="SH01CH01",
+    )["completeTask"]["errors"]
+    assert [(e["field"], e["code"], e["complaintCode"]) for e in errors] == [
+        (["data", "rectification_owner"], "DOMAIN_RULE", "HANDLER_CONFLICT")
+    ]
+    state = steps.read(backend, complaint)
+    assert state["rectification"] is None
+    assert [t["elementId"] for t in state["currentTasks"]] == ["Task_Investigate"]

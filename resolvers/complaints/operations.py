@@ -358,7 +358,7 @@ def record_investigation(call: OperationCall) -> dict[str, Any]:
         if data.get("plan_deadline"):
             deadline = _plan_deadline(complaint, str(data["plan_deadline"]), complexity, problems)
     if data.get("systemic"):
-        _rectification_owner_and_deadline(call.session, data, problems)
+        _rectification_owner_and_deadline(call.session, complaint, data, problems)
     problems.raise_if_any()
     complaint.cause = str(data["cause"])
     complaint.systemic = bool(data["systemic"])
@@ -376,7 +376,7 @@ def record_investigation(call: OperationCall) -> dict[str, Any]:
 
 
 def _rectification_owner_and_deadline(
-    session: Session, data: dict[str, Any], problems: Problems
+    session: Session, complaint: Complaint, data: dict[str, Any], problems: Problems
 ) -> tuple[Staff | None, datetime | None]:
     """Who answers for a systemic issue's rectification, and by when (CMP-5, CMP-7)."""
     owner = None
@@ -388,6 +388,10 @@ def _rectification_owner_and_deadline(
         owner = staff_by_employee_number(session, number)
         if owner is None or not owner.active:
             problems.add(_field("rectification_owner"), "NOT_FOUND", "no active staff member")
+            owner = None
+        elif conflict := recusal(complaint, owner, ""):
+            # Answering for the rectification is handling the complaint (recusal), as the plan.
+            problems.add(_field("rectification_owner"), "HANDLER_CONFLICT", conflict)
             owner = None
     value = str(data.get("rectification_deadline", "")).strip()
     if not value:
@@ -718,7 +722,7 @@ def record_review(call: OperationCall) -> dict[str, Any]:
 def raise_rectification(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
     problems = Problems()
-    owner, due = _rectification_owner_and_deadline(call.session, call.data, problems)
+    owner, due = _rectification_owner_and_deadline(call.session, complaint, call.data, problems)
     problems.raise_if_any()
     assert owner is not None and due is not None
     item = Rectification(
