@@ -132,3 +132,41 @@ def test_cmp2_the_person_complained_about_does_not_own_the_rectification(
     state = steps.read(backend, complaint)
     assert state["rectification"] is None
     assert [t["elementId"] for t in state["currentTasks"]] == ["Task_Investigate"]
+
+
+ZERO_WIDTH = "\u200b\u2060"
+
+
+def test_cmp3_findings_plan_reasons_and_rectification_of_invisible_characters_are_blank(
+    backend: Backend,
+) -> None:
+    """Findings, the plan and the reason for an extension of only zero-width characters were
+    accepted by the investigation, as were a rectification's actions and recurrence check:
+    the record showed nothing a regulator could read. Each is REQUIRED, naming the field."""
+    complaint = steps.submit(backend, _customer(backend))
+    steps.assign(backend, complaint)
+    task = steps.task_of(backend, "SH01CH01", complaint, "Task_Investigate")
+    for answers, field in (
+        (steps.investigation(findings=ZERO_WIDTH), "findings"),
+        (steps.investigation(plan=ZERO_WIDTH), "plan"),
+        (
+            steps.investigation(complexity="COMPLEX", extension_reason=ZERO_WIDTH),
+            "extension_reason",
+        ),
+    ):
+        errors = steps.complete(backend, "SH01CH01", task, answers)
+        assert [(e["field"], e["code"]) for e in errors] == [(["data", field], "REQUIRED")]
+    steps.do(backend, "SH01CH01", complaint, "Task_Investigate", steps.systemic())
+    steps.decide_and_call_back(backend, complaint)
+    rectify = steps.task_of(backend, "HO0001", complaint, "Task_Rectify")
+    answers = {
+        "actions": ["补充告知流程", ZERO_WIDTH],
+        "completed_on": clock.today().isoformat(),
+        "recurrence_check": "核查同类投诉",
+    }
+    errors = steps.complete(backend, "HO0001", rectify, answers)
+    assert [(e["field"], e["code"]) for e in errors] == [(["data", "actions", "1"], "REQUIRED")]
+    answers.update(actions=["补充告知流程"], recurrence_check=ZERO_WIDTH)
+    errors = steps.complete(backend, "HO0001", rectify, answers)
+    assert [(e["field"], e["code"]) for e in errors] == [(["data", "recurrence_check"], "REQUIRED")]
+    assert steps.read(backend, complaint)["rectification"]["closedAt"] is None

@@ -377,8 +377,12 @@ def close_item(
     """Close a rectification item with the actions taken, once it is checked that the issue did
     not recur (CMP-5): refused while a complaint of the same category, cause and unit came in
     after the day the actions were completed. ``path`` names an answer's field in errors."""
+    actions = [str(action).strip() for action in answers.get("actions") or []]
+    for n, action in enumerate(actions):
+        if validation.blank(action):
+            raise UserInputError.one((*path("actions"), str(n)), "REQUIRED", "must not be blank")
     check = str(answers.get("recurrence_check") or "").strip()
-    if not check:
+    if validation.blank(check):
         raise UserInputError.one(
             path("recurrence_check"), "REQUIRED", "say how it was checked that it did not recur"
         )
@@ -395,7 +399,7 @@ def close_item(
             "complaints of the same category, cause and unit came in after the actions",
         )
     item.recurrence_check = check
-    item.actions = json.dumps(list(answers.get("actions") or []), ensure_ascii=False)
+    item.actions = json.dumps(actions, ensure_ascii=False)
     item.closed_at = clock.now()
     item.closed_by_id = actor.id if actor else None
     add_event(session, complaint.id, ComplaintEventKind.RECTIFICATION_CLOSED, actor)

@@ -340,13 +340,18 @@ def record_investigation(call: OperationCall) -> dict[str, Any]:
     on_the_spot = bool(data["on_the_spot"])
     if on_the_spot and complexity is not Complexity.STANDARD:
         problems.add(_field("complexity"), "INCONSISTENT", "an on-the-spot resolution is standard")
-    if complexity is not Complexity.STANDARD and not str(data.get("extension_reason", "")).strip():
+    # What was found is the record the decision notice rests on: spaces or invisible
+    # characters alone are no findings, reason or plan.
+    _required(data, "findings", problems)
+    if complexity is not Complexity.STANDARD and validation.blank(
+        str(data.get("extension_reason", ""))
+    ):
         problems.add(_field("extension_reason"), "REQUIRED", "say why more time is needed")
     owner = None
     deadline = None
     if not on_the_spot:
         for name in ("plan", "plan_owner", "plan_deadline"):
-            if not str(data.get(name, "")).strip():
+            if validation.blank(str(data.get(name, ""))):
                 problems.add(_field(name), "REQUIRED", "a resolution plan needs it")
         if data.get("plan_owner"):
             owner = staff_by_employee_number(call.session, data["plan_owner"])
