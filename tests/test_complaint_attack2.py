@@ -10,6 +10,7 @@ from core import clock
 from tests import complaint_steps as steps
 from tests.conftest import Backend, branch_id
 from tests.test_complaint_attack import DELIVERY, MERGE, PAUSE, WITHDRAW, _customer
+from tests.test_complaint_clocks import SECOND, _at, _notifications, _steps, _supervise_tasks
 from tests.test_sharing import CREATE as SHARE
 
 
@@ -170,3 +171,31 @@ def test_cmp3_findings_plan_reasons_and_rectification_of_invisible_characters_ar
     errors = steps.complete(backend, "HO0001", rectify, answers)
     assert [(e["field"], e["code"]) for e in errors] == [(["data", "recurrence_check"], "REQUIRED")]
     assert steps.read(backend, complaint)["rectification"]["closedAt"] is None
+
+
+def test_cmp6_the_rectification_of_a_closed_complaint_still_escalates(backend: Backend) -> None:
+    """The customer's part closed (decided, called back, no review) while head office still
+    owed the rectification: at its deadline the complaint showed BREACHED, but the timers
+    worker passed closed complaints by — no warning, no DEADLINE_MISSED, no supervise task, no
+    notification, ever. The rectification's clock escalates once, at the instant (CMP-5/6)."""
+    complaint = steps.submit(backend, _customer(backend))
+    steps.assign(backend, complaint)
+    steps.do(backend, "SH01CH01", complaint, "Task_Investigate", steps.systemic())
+    steps.decide_and_call_back(backend, complaint)
+    state = steps.read(backend, complaint)
+    assert state["status"] == "CLOSED"
+    due = _at(state["rectification"]["dueAt"])
+    assert due == clock.end_of_business_day(clock.today() + timedelta(days=20))
+    steps.fire_timers(backend, due - SECOND)
+    state = steps.read(backend, complaint)
+    assert [s["stage"] for s in _steps(state, "DEADLINE_WARNING")] == ["RECTIFICATION"]
+    assert _steps(state, "DEADLINE_MISSED") == []
+    steps.fire_timers(backend, due)
+    steps.fire_timers(backend, due + SECOND)
+    state = steps.read(backend, complaint)
+    assert [s["stage"] for s in _steps(state, "DEADLINE_MISSED")] == ["RECTIFICATION"]
+    (supervise,) = _supervise_tasks(backend, "HO0001", complaint)
+    assert any(
+        "整改" in n and "届满" in n for n in _notifications(backend, "HO0001", state["reference"])
+    )
+    assert steps.complete(backend, "HO0001", supervise, {"action": "已督促整改责任人"}) == []

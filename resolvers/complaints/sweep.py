@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from core import clock
 from resolvers.complaints.commands import add_event, tell
 from resolvers.complaints.deadlines import (
+    ENDED_UNDECIDED,
     PROGRESS_EVERY_DAYS,
     SUPERVISE_WITHIN_DAYS,
     last_day,
@@ -30,7 +31,6 @@ from resolvers.complaints.deadlines import (
 from resolvers.shared import unit_of_work
 from resolvers.workflows import run_batches
 from store.complaints import (
-    ENDED_STATUSES,
     Complaint,
     ComplaintDeadline,
     ComplaintEventKind,
@@ -82,7 +82,7 @@ def due_complaint_ids(session: Session, now: datetime, limit: int, skip: set[int
     statement = (
         select(Complaint.id)
         .join(ProcessInstance, ProcessInstance.id == Complaint.instance_id)
-        .where(Complaint.id.in_(due), Complaint.status.not_in(ENDED_STATUSES))
+        .where(Complaint.id.in_(due), Complaint.status.not_in(ENDED_UNDECIDED))
         .order_by(Complaint.id)
         .limit(limit)
     )
@@ -101,8 +101,10 @@ def sweep(session: Session, complaint_id: int, now: datetime) -> bool:
     # The API's lock order: the process instance first, then its task and domain rows.
     instance = runtime.lock_row(session, complaint.instance_id) if complaint.instance_id else None
     session.refresh(complaint, with_for_update=True)
-    if complaint.status in ENDED_STATUSES:
+    if complaint.status in ENDED_UNDECIDED:
         return False  # ended while the sweep waited for it: nothing follows (CMP-7)
+    # A closed complaint is swept too: the rectification it raised runs on after the
+    # customer's part is closed, and its clock warns and escalates like any other.
     rows = session.scalars(
         select(ComplaintDeadline)
         .where(ComplaintDeadline.complaint_id == complaint_id, *_due_condition(now))
