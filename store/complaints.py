@@ -142,6 +142,7 @@ class CustomerMessageKind(StrEnum):
     REVIEW_DECISION = "REVIEW_DECISION"
     CLOCK_PAUSED = "CLOCK_PAUSED"
     CLOCK_RESUMED = "CLOCK_RESUMED"
+    MERGED = "MERGED"
 
 
 class CustomerMessageChannel(StrEnum):

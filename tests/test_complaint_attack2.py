@@ -199,3 +199,27 @@ def test_cmp6_the_rectification_of_a_closed_complaint_still_escalates(backend: B
         "整改" in n and "届满" in n for n in _notifications(backend, "HO0001", state["reference"])
     )
     assert steps.complete(backend, "HO0001", supervise, {"action": "已督促整改责任人"}) == []
+
+
+def test_cmp7_the_customer_is_told_their_repeated_complaint_was_merged(backend: Backend) -> None:
+    """The customer's second complaint was acknowledged ("我行将最迟于 … 作出处理决定") and then
+    merged away: its waiting messages were cancelled and nothing told the customer that the
+    number they were given would get no decision of its own. They are told, in Chinese, which
+    complaint answers it and its last day (CMP-7)."""
+    customer = _customer(backend, email="merged@example.com")
+    first = steps.submit(backend, customer)
+    again = steps.submit(backend, customer)
+    merged = backend.gql(
+        MERGE,
+        {"input": {"into": first["id"], "duplicate": again["id"], "reason": "同一事项"}},
+        staff="SUP0001",
+    )["mergeComplaints"]
+    assert merged["errors"] == []
+    kept = steps.read(backend, first)
+    last = (_at(kept["decisionDueAt"]) - SECOND).astimezone(clock.BUSINESS_TIME).date()
+    told = steps.read(backend, again)["messages"]
+    assert [m["kind"] for m in told] == ["ACKNOWLEDGEMENT", "MERGED"]
+    assert told[-1]["content"] == (
+        f"您的投诉（编号 {again['reference']}）与您此前的投诉（编号 {first['reference']}）"
+        f"为同一事项，已合并处理，我行将最迟于 {last:%Y-%m-%d} 作出处理决定。"
+    )

@@ -186,6 +186,9 @@ def merge(
     into.persons_involved = max(into.persons_involved, duplicate.persons_involved)
     into.major = into.major or duplicate.major
     into.regulator_reference = into.regulator_reference or duplicate.regulator_reference
+    # The customer was promised a decision on the repeated complaint's number: they learn
+    # which complaint answers it, and by when.
+    tell(session, duplicate, CustomerMessageKind.MERGED, _merged_text(duplicate, into))
     add_event(
         session,
         duplicate.id,
@@ -201,6 +204,18 @@ def merge(
         {"duplicate": duplicate.reference, "reason": why},
     )
     return into
+
+
+def _merged_text(duplicate: Complaint, into: Complaint) -> str:
+    merged = (
+        f"您的投诉（编号 {duplicate.reference}）与您此前的投诉（编号 {into.reference}）"
+        "为同一事项，已合并处理，"
+    )
+    if into.decided_at is not None:
+        return merged + f"处理结果以投诉（编号 {into.reference}）的处理决定为准。"
+    if into.paused_until is not None:
+        return merged + "目前处于中止计时期间，恢复处理时我行将告知您最后期限。"
+    return merged + f"我行将最迟于 {last_day(into.decision_due_at):%Y-%m-%d} 作出处理决定。"
 
 
 def _matter(complaint: Complaint) -> tuple[object, int]:

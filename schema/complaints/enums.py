@@ -149,6 +149,7 @@ CustomerMessageKind = bilingual_enum(
         "REVIEW_DECISION": "The review decision 复核决定告知",
         "CLOCK_PAUSED": "The clock stopped for an appraisal, testing or mediation 中止计时告知",
         "CLOCK_RESUMED": "The clock runs again, with the new last day 恢复计时告知",
+        "MERGED": "A repeated complaint was merged into the earlier one 合并处理告知",
     },
 )
 CustomerMessageChannel = bilingual_enum(
