@@ -9,7 +9,7 @@ from typing import Any
 from core import clock
 from tests import complaint_steps as steps
 from tests.conftest import Backend, branch_id
-from tests.test_complaint_attack import DELIVERY, MERGE, PAUSE, WITHDRAW, _customer
+from tests.test_complaint_attack import DELIVERY, ERRORS, MERGE, PAUSE, WITHDRAW, _customer
 from tests.test_complaint_clocks import SECOND, _at, _notifications, _steps, _supervise_tasks
 from tests.test_sharing import CREATE as SHARE
 
@@ -223,3 +223,51 @@ def test_cmp7_the_customer_is_told_their_repeated_complaint_was_merged(backend: 
         f"您的投诉（编号 {again['reference']}）与您此前的投诉（编号 {first['reference']}）"
         f"为同一事项，已合并处理，我行将最迟于 {last:%Y-%m-%d} 作出处理决定。"
     )
+
+
+CLOSE_RECTIFICATION = f"""mutation($input: CloseRectificationInput!) {{
+    closeRectification(input: $input) {{ complaint {{ id }} {ERRORS} }} }}"""
+
+
+def test_cmp6_the_rectification_of_a_withdrawn_complaint_keeps_its_clock(
+    backend: Backend,
+) -> None:
+    """The customer withdrew after the investigation found a systemic issue: the bank still
+    owes the rectification, but its clock stopped with the process — its deadline passed with
+    no warning, no DEADLINE_MISSED and no word to head office. The item keeps a clock of its
+    own until it is closed: warned before, escalated once at the instant (CMP-5, CMP-6)."""
+    complaint = steps.submit(backend, _customer(backend))
+    steps.assign(backend, complaint)
+    steps.do(backend, "SH01CH01", complaint, "Task_Investigate", steps.systemic())
+    withdrawn = backend.gql(
+        WITHDRAW, {"input": {"id": complaint["id"], "reason": "客户撤回"}}, staff="SUP0001"
+    )["withdrawComplaint"]
+    assert withdrawn["errors"] == []
+    due = _at(steps.read(backend, complaint)["rectification"]["dueAt"])
+    steps.fire_timers(backend, due - SECOND)
+    state = steps.read(backend, complaint)
+    assert [s["stage"] for s in _steps(state, "DEADLINE_WARNING")] == ["RECTIFICATION"]
+    assert _steps(state, "DEADLINE_MISSED") == []
+    steps.fire_timers(backend, due)
+    steps.fire_timers(backend, due + SECOND)
+    state = steps.read(backend, complaint)
+    assert [s["stage"] for s in _steps(state, "DEADLINE_MISSED")] == ["RECTIFICATION"]
+    assert (state["status"], state["overdue"]) == ("WITHDRAWN", False)
+    assert any(
+        "整改" in n and "届满" in n for n in _notifications(backend, "HO0001", state["reference"])
+    )
+    with clock.travel_to(due + SECOND, all_threads=True):
+        answers = {
+            "complaintId": complaint["id"],
+            "actions": ["补充告知流程"],
+            "completedOn": clock.today().isoformat(),
+            "recurrenceCheck": "核查同类投诉",
+        }
+        closed = backend.gql(CLOSE_RECTIFICATION, {"input": answers})["closeRectification"]
+        assert closed["errors"] == []
+    clocks = backend.gql(
+        "query($id: ID!) { complaint(id: $id) { deadlines { stage end } } }",
+        {"id": complaint["id"]},
+    )["complaint"]["deadlines"]
+    assert {"stage": "RECTIFICATION", "end": "MISSED"} in clocks
+    assert None not in [c["end"] for c in clocks]

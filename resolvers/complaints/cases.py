@@ -28,6 +28,7 @@ from resolvers.complaints.deadlines import (
     MAX_PAUSED_DAYS,
     decision_deadline,
     end_all,
+    keep_rectification_clock,
     last_day,
     pause_latest_end,
     paused_natural_days,
@@ -46,6 +47,7 @@ from store.complaints import (
     ComplaintStatus,
     CustomerMessage,
     CustomerMessageKind,
+    DeadlineEnd,
     DeadlineStage,
     PauseReason,
     Rectification,
@@ -104,6 +106,7 @@ def _end(session: Session, complaint: Complaint, actor: Staff, status: Complaint
     end_open_pause(session, complaint, actor, now)
     _keep_missed_deadline(session, complaint, now)
     end_all(session, complaint.id, now)
+    keep_rectification_clock(session, complaint, now)
     outbox.cancel_queued(
         session,
         session.scalars(
@@ -417,6 +420,10 @@ def close_item(
     item.actions = json.dumps(actions, ensure_ascii=False)
     item.closed_at = clock.now()
     item.closed_by_id = actor.id if actor else None
+    owed = running(session, complaint.id, DeadlineStage.RECTIFICATION)
+    if owed is not None:  # the clock of an item whose complaint ended early
+        owed.ended_at = item.closed_at
+        owed.end = DeadlineEnd.MET if item.closed_at < owed.due_at else DeadlineEnd.MISSED
     add_event(session, complaint.id, ComplaintEventKind.RECTIFICATION_CLOSED, actor)
 
 

@@ -244,6 +244,20 @@ def end_all(session: Session, complaint_id: int, now: datetime) -> None:
         row.ended_at, row.end = now, DeadlineEnd.ENDED
 
 
+def keep_rectification_clock(session: Session, complaint: Complaint, now: datetime) -> None:
+    """A complaint that ended early (withdrawn, merged) still owes its open rectification: the
+    item keeps a clock of its own, without a task (the process and its task are gone), which
+    the sweep warns and escalates to head office like any other, until the item is closed."""
+    item = session.scalar(
+        select(Rectification).where(
+            Rectification.complaint_id == complaint.id, Rectification.closed_at.is_(None)
+        )
+    )
+    if item is not None:
+        due = rectification_due(session, complaint.id, now)
+        _add(session, complaint, DeadlineStage.RECTIFICATION, item.raised_at, now, due)
+
+
 def _follow_decision_deadline(session: Session, complaint: Complaint) -> None:
     """Open tasks that run against the decision deadline show the one in force."""
     if complaint.instance_id is None:

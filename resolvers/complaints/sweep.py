@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.orm import Session
 
 from core import clock
@@ -74,15 +74,28 @@ def _due_condition(now: datetime) -> Any:
     )
 
 
+def _owed_after_end() -> Any:
+    """The one clock a complaint that ended early keeps: its open rectification's (no task)."""
+    return (ComplaintDeadline.stage == DeadlineStage.RECTIFICATION) & (
+        ComplaintDeadline.task_id.is_(None)
+    )
+
+
 def due_complaint_ids(session: Session, now: datetime, limit: int, skip: set[int]) -> list[int]:
     """Complaints with a clock that needs the sweep at ``now``, their process instances locked
     up front and skipped while someone else has them (PostgreSQL): the sweep never waits for an
     instance while it holds the locks of the complaints swept before in its transaction."""
     due = select(ComplaintDeadline.complaint_id).where(*_due_condition(now))
+    owed = select(ComplaintDeadline.complaint_id).where(*_due_condition(now), _owed_after_end())
     statement = (
         select(Complaint.id)
         .join(ProcessInstance, ProcessInstance.id == Complaint.instance_id)
-        .where(Complaint.id.in_(due), Complaint.status.not_in(ENDED_UNDECIDED))
+        .where(
+            or_(
+                and_(Complaint.id.in_(due), Complaint.status.not_in(ENDED_UNDECIDED)),
+                Complaint.id.in_(owed),
+            )
+        )
         .order_by(Complaint.id)
         .limit(limit)
     )
@@ -101,13 +114,18 @@ def sweep(session: Session, complaint_id: int, now: datetime) -> bool:
     # The API's lock order: the process instance first, then its task and domain rows.
     instance = runtime.lock_row(session, complaint.instance_id) if complaint.instance_id else None
     session.refresh(complaint, with_for_update=True)
-    if complaint.status in ENDED_UNDECIDED:
-        return False  # ended while the sweep waited for it: nothing follows (CMP-7)
     # A closed complaint is swept too: the rectification it raised runs on after the
-    # customer's part is closed, and its clock warns and escalates like any other.
+    # customer's part is closed, and its clock warns and escalates like any other. One that
+    # ended early (withdrawn, merged) keeps only its rectification's clock: nothing else
+    # follows, even when it ended while the sweep waited for it (CMP-7).
+    ended_early = complaint.status in ENDED_UNDECIDED
     rows = session.scalars(
         select(ComplaintDeadline)
-        .where(ComplaintDeadline.complaint_id == complaint_id, *_due_condition(now))
+        .where(
+            ComplaintDeadline.complaint_id == complaint_id,
+            *_due_condition(now),
+            *((_owed_after_end(),) if ended_early else ()),
+        )
         .order_by(ComplaintDeadline.id)
         .with_for_update()
     ).all()
@@ -118,7 +136,8 @@ def sweep(session: Session, complaint_id: int, now: datetime) -> bool:
         elif row.stage is DeadlineStage.PROGRESS:
             _progress(session, complaint, row, now)
         elif row.due_at <= now:
-            _escalate(session, complaint, row, instance, now)
+            # Its process ended: no supervise task can open on it, head office is notified.
+            _escalate(session, complaint, row, None if ended_early else instance, now)
         else:
             _warn(session, complaint, row, now)
         changed = True
@@ -133,7 +152,7 @@ def _task_open(session: Session, task_id: int) -> bool:
 
 def _warn(session: Session, complaint: Complaint, row: ComplaintDeadline, now: datetime) -> None:
     row.warned_at = now
-    if complaint.sla_state is SlaState.ON_TRACK:
+    if complaint.sla_state is SlaState.ON_TRACK and complaint.status not in ENDED_UNDECIDED:
         complaint.sla_state = SlaState.AT_RISK
     details = {"stage": row.stage.value, "due_at": row.due_at.isoformat()}
     add_event(session, complaint.id, ComplaintEventKind.DEADLINE_WARNING, None, details)
@@ -148,7 +167,8 @@ def _escalate(
     now: datetime,
 ) -> None:
     row.escalated_at = now
-    complaint.sla_state = SlaState.BREACHED
+    if complaint.status not in ENDED_UNDECIDED:  # an ended complaint shows no deadline state
+        complaint.sla_state = SlaState.BREACHED
     kind = (
         ComplaintEventKind.REVIEW_DEADLINE_MISSED
         if row.stage is DeadlineStage.REVIEW_DECISION
