@@ -10,6 +10,7 @@ from core import clock
 from tests import complaint_steps as steps
 from tests.conftest import Backend, branch_id
 from tests.test_complaint_attack import DELIVERY, ERRORS, MERGE, PAUSE, WITHDRAW, _customer
+from tests.test_complaint_cases import alerts_of
 from tests.test_complaint_clocks import SECOND, _at, _notifications, _steps, _supervise_tasks
 from tests.test_sharing import CREATE as SHARE
 
@@ -271,3 +272,25 @@ def test_cmp6_the_rectification_of_a_withdrawn_complaint_keeps_its_clock(
     )["complaint"]["deadlines"]
     assert {"stage": "RECTIFICATION", "end": "MISSED"} in clocks
     assert None not in [c["end"] for c in clocks]
+
+
+def test_cmp7_a_major_repeat_merged_into_an_earlier_complaint_alerts_head_office_on_it(
+    backend: Backend,
+) -> None:
+    """The customer first complained alone, then again for 25 people (a major complaint). The
+    repeat was merged into the first: the kept complaint became major — in the regulatory
+    report — with no alert and no escalation of its own; head office's only alert pointed at
+    the complaint that had ended. The kept one is escalated to head office at once (CMP-7)."""
+    customer = _customer(backend)
+    first = steps.submit(backend, customer)
+    repeat = steps.submit(backend, customer, personsInvolved=25)
+    merged = backend.gql(
+        MERGE,
+        {"input": {"into": first["id"], "duplicate": repeat["id"], "reason": "同一事项"}},
+        staff="SUP0001",
+    )["mergeComplaints"]
+    assert merged["errors"] == []
+    state = steps.read(backend, first)
+    steps_of = [s for s in state["timeline"] if s["kind"] == "MAJOR_ESCALATED"]
+    assert [s["details"] for s in steps_of] == [{"to": "HEAD_OFFICE", "criteria": ["MERGED_FROM"]}]
+    assert [a["kind"] for a in alerts_of(backend, first)] == ["MAJOR_COMPLAINT"]

@@ -22,7 +22,12 @@ from sqlalchemy.orm import Session
 from core import clock
 from core.errors import Problems, UserInputError
 from resolvers import workflows
-from resolvers.complaints.commands import add_event, refuse_complained_about, tell
+from resolvers.complaints.commands import (
+    add_event,
+    escalate_major,
+    refuse_complained_about,
+    tell,
+)
 from resolvers.complaints.deadlines import (
     DECISION_DAYS,
     MAX_PAUSED_DAYS,
@@ -187,6 +192,10 @@ def merge(
     _end(session, duplicate, actor, ComplaintStatus.MERGED)
     duplicate.merged_into_id = into.id
     into.persons_involved = max(into.persons_involved, duplicate.persons_involved)
+    if duplicate.major and not into.major:
+        # The kept complaint becomes major: head office hears of it on the complaint that is
+        # handled, not only on the one that ended (CMP-7).
+        escalate_major(session, into, ["MERGED_FROM"])
     into.major = into.major or duplicate.major
     into.regulator_reference = into.regulator_reference or duplicate.regulator_reference
     # The customer was promised a decision on the repeated complaint's number: they learn
