@@ -9,8 +9,8 @@ from typing import Any
 from core import clock
 from tests import complaint_steps as steps
 from tests.conftest import Backend, branch_id
-from tests.test_complaint_attack import DELIVERY, ERRORS, MERGE, PAUSE, WITHDRAW, _customer
-from tests.test_complaint_cases import alerts_of
+from tests.test_complaint_attack import DELIVERY, ERRORS, MERGE, PAUSE, RESUME, WITHDRAW, _customer
+from tests.test_complaint_cases import _bj, alerts_of
 from tests.test_complaint_clocks import SECOND, _at, _notifications, _steps, _supervise_tasks
 from tests.test_sharing import CREATE as SHARE
 
@@ -294,3 +294,26 @@ def test_cmp7_a_major_repeat_merged_into_an_earlier_complaint_alerts_head_office
     steps_of = [s for s in state["timeline"] if s["kind"] == "MAJOR_ESCALATED"]
     assert [s["details"] for s in steps_of] == [{"to": "HEAD_OFFICE", "criteria": ["MERGED_FROM"]}]
     assert [a["kind"] for a in alerts_of(backend, first)] == ["MAJOR_COMPLAINT"]
+
+
+def test_cmp9_resuming_after_the_deadline_never_names_a_past_day(backend: Backend) -> None:
+    """Paused for mediation on day 3 and resumed only on day 80: the 60 paused days had run out
+    on day 63 and the deadline (the end of day 75) had passed, yet the customer was told
+    "我行将于 <day 75>（含）前作出处理决定" — a promise about a day already gone. They are told it
+    passed, with an apology, as the progress updates say it (CMP-7, issue point 9)."""
+    complaint = steps.submit(backend, _customer(backend))
+    with clock.travel_to(_bj(3, 10), all_threads=True):
+        note = {"id": complaint["id"], "reason": "MEDIATION", "note": "调解"}
+        assert backend.gql(PAUSE, {"input": note})["pauseComplaintClock"]["errors"] == []
+    with clock.travel_to(_bj(80, 10), all_threads=True):
+        resumed = backend.gql(RESUME, {"input": {"id": complaint["id"]}})["resumeComplaintClock"]
+        assert resumed["errors"] == []
+        state = steps.read(backend, complaint)
+    last = (_at(state["decisionDueAt"]) - SECOND).astimezone(clock.BUSINESS_TIME).date()
+    assert last == clock.today() + timedelta(days=75)
+    told = state["messages"][-1]
+    assert told["kind"] == "CLOCK_RESUMED"
+    assert told["content"] == (
+        f"您的投诉（编号 {complaint['reference']}）已恢复处理。处理期限已于 {last:%Y-%m-%d} "
+        "届满，我行深表歉意，已督办加快处理，将尽快告知处理决定。"
+    )

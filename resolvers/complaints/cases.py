@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from core import clock
 from core.errors import Problems, UserInputError
 from resolvers import workflows
+from resolvers.complaints import notices
 from resolvers.complaints.commands import (
     add_event,
     escalate_major,
@@ -353,14 +354,16 @@ def end_open_pause(
         {"paused_days": days, "decision_due_at": complaint.decision_due_at.isoformat()},
     )
     if tell_customer and complaint.decided_at is None:
-        # The deadline is the midnight after the last day: the customer is told the last day.
-        tell(
-            session,
-            complaint,
-            CustomerMessageKind.CLOCK_RESUMED,
-            f"您的投诉（编号 {complaint.reference}）已恢复处理，"
-            f"我行将于 {last_day(complaint.decision_due_at):%Y-%m-%d}（含）前作出处理决定。",
+        # The deadline is the midnight after the last day: the customer is told the last day,
+        # or, resumed after it (a pause that ran out long before), that it has passed.
+        resumed = f"您的投诉（编号 {complaint.reference}）已恢复处理"
+        last = last_day(complaint.decision_due_at)
+        text = (
+            f"{resumed}，我行将于 {last:%Y-%m-%d}（含）前作出处理决定。"
+            if at < complaint.decision_due_at
+            else f"{resumed}。{notices.overdue_apology(complaint.decision_due_at)}"
         )
+        tell(session, complaint, CustomerMessageKind.CLOCK_RESUMED, text)
 
 
 def _move_deadline(session: Session, complaint: Complaint, due: datetime) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.orm import Session
 
 from core import clock
+from resolvers.complaints import notices
 from resolvers.complaints.commands import add_event, tell
 from resolvers.complaints.deadlines import (
     ENDED_UNDECIDED,
@@ -263,9 +264,8 @@ def _progress(
             f"我行将最迟于 {last:%Y-%m-%d} 作出处理决定。"
         )
     else:
-        text = (
-            f"您的投诉（编号 {complaint.reference}）仍在处理中。处理期限已于 {last:%Y-%m-%d} "
-            "届满，我行深表歉意，已督办加快处理，将尽快告知处理决定。"
+        text = f"您的投诉（编号 {complaint.reference}）仍在处理中。" + notices.overdue_apology(
+            complaint.decision_due_at
         )
     tell(session, complaint, CustomerMessageKind.PROGRESS, text)
     add_event(session, complaint.id, ComplaintEventKind.PROGRESS_UPDATE_SENT, None)
