@@ -3,6 +3,8 @@ that landed after the first: each path to a forbidden effect is refused, with no
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -11,13 +13,15 @@ from tests import complaint_steps as steps
 from tests.conftest import Backend, branch_id
 from tests.test_complaint_attack import DELIVERY, ERRORS, MERGE, PAUSE, RESUME, WITHDRAW, _customer
 from tests.test_complaint_cases import _bj, alerts_of
-from tests.test_complaint_clocks import SECOND, _at, _notifications, _steps, _supervise_tasks
+from tests.test_complaint_clocks import DAY, SECOND, _at, _notifications, _steps, _supervise_tasks
 from tests.test_sharing import CREATE as SHARE
+from tests.test_sharing import REVOKE
 
 
-def _share_with_shanghai(backend: Backend, customer: dict[str, Any]) -> None:
+@contextmanager
+def _shared_with_shanghai(backend: Backend, customer: dict[str, Any]) -> Iterator[None]:
     """BJ01's supervisor shares one customer's contact data with SH01's supervisors (read-only,
-    for customer service)."""
+    for customer service), revoked afterwards (the next test's grants must not overlap it)."""
     values = {
         "receivingRole": "BRANCH_SUPERVISOR",
         "receivingBranch": branch_id(backend, "SH01SUP01"),
@@ -29,6 +33,10 @@ def _share_with_shanghai(backend: Backend, customer: dict[str, Any]) -> None:
     }
     created = backend.gql(SHARE, {"input": values}, staff="SUP0001")["createShareGrant"]
     assert created["errors"] == []
+    try:
+        yield
+    finally:
+        backend.gql(REVOKE, {"id": created["shareGrant"]["id"]}, staff="SUP0001")
 
 
 def test_cmp7_a_read_only_share_grant_does_not_end_or_pause_a_complaint(
@@ -41,21 +49,23 @@ def test_cmp7_a_read_only_share_grant_does_not_end_or_pause_a_complaint(
     customer = _customer(backend, address="北京市海淀区中关村大街1号")
     first = steps.submit(backend, customer)
     again = steps.submit(backend, customer)
-    _share_with_shanghai(backend, customer)
-    outsider = "SH01SUP01"
-    paused = backend.gql(
-        PAUSE, {"input": {"id": first["id"], "reason": "MEDIATION", "note": "调解"}}, staff=outsider
-    )["pauseComplaintClock"]
-    merged = backend.gql(
-        MERGE,
-        {"input": {"into": first["id"], "duplicate": again["id"], "reason": "同一事项"}},
-        staff=outsider,
-    )["mergeComplaints"]
-    withdrawn = backend.gql(
-        WITHDRAW, {"input": {"id": first["id"], "reason": "客户撤回"}}, staff=outsider
-    )["withdrawComplaint"]
-    receipt = {"complaint": first["id"], "kind": "ACKNOWLEDGEMENT", "proof": "客户已签收"}
-    delivered = backend.post(DELIVERY, {"input": receipt}, staff=outsider).json()
+    with _shared_with_shanghai(backend, customer):
+        outsider = "SH01SUP01"
+        paused = backend.gql(
+            PAUSE,
+            {"input": {"id": first["id"], "reason": "MEDIATION", "note": "调解"}},
+            staff=outsider,
+        )["pauseComplaintClock"]
+        merged = backend.gql(
+            MERGE,
+            {"input": {"into": first["id"], "duplicate": again["id"], "reason": "同一事项"}},
+            staff=outsider,
+        )["mergeComplaints"]
+        withdrawn = backend.gql(
+            WITHDRAW, {"input": {"id": first["id"], "reason": "客户撤回"}}, staff=outsider
+        )["withdrawComplaint"]
+        receipt = {"complaint": first["id"], "kind": "ACKNOWLEDGEMENT", "proof": "客户已签收"}
+        delivered = backend.post(DELIVERY, {"input": receipt}, staff=outsider).json()
     assert [(e["field"], e["code"]) for e in paused["errors"]] == [(["id"], "NOT_FOUND")]
     assert [(e["field"], e["code"]) for e in merged["errors"]] == [(["into"], "NOT_FOUND")]
     assert [(e["field"], e["code"]) for e in withdrawn["errors"]] == [(["id"], "NOT_FOUND")]
@@ -142,7 +152,7 @@ ZERO_WIDTH = "\u200b\u2060"
 def test_cmp3_findings_plan_reasons_and_rectification_of_invisible_characters_are_blank(
     backend: Backend,
 ) -> None:
-    """Findings, the plan and the reason for an extension of only zero-width characters were
+    """Findings, evidence, the plan and the reason for an extension of only zero-width characters were
     accepted by the investigation, as were a rectification's actions and recurrence check:
     the record showed nothing a regulator could read. Each is REQUIRED, naming the field."""
     complaint = steps.submit(backend, _customer(backend))
@@ -150,6 +160,7 @@ def test_cmp3_findings_plan_reasons_and_rectification_of_invisible_characters_ar
     task = steps.task_of(backend, "SH01CH01", complaint, "Task_Investigate")
     for answers, field in (
         (steps.investigation(findings=ZERO_WIDTH), "findings"),
+        (steps.investigation(evidence=["扣费流水", ZERO_WIDTH]), "evidence"),
         (steps.investigation(plan=ZERO_WIDTH), "plan"),
         (
             steps.investigation(complexity="COMPLEX", extension_reason=ZERO_WIDTH),
@@ -157,7 +168,8 @@ def test_cmp3_findings_plan_reasons_and_rectification_of_invisible_characters_ar
         ),
     ):
         errors = steps.complete(backend, "SH01CH01", task, answers)
-        assert [(e["field"], e["code"]) for e in errors] == [(["data", field], "REQUIRED")]
+        where = ["data", field, "1"] if field == "evidence" else ["data", field]
+        assert [(e["field"], e["code"]) for e in errors] == [(where, "REQUIRED")]
     steps.do(backend, "SH01CH01", complaint, "Task_Investigate", steps.systemic())
     steps.decide_and_call_back(backend, complaint)
     rectify = steps.task_of(backend, "HO0001", complaint, "Task_Rectify")
@@ -317,3 +329,17 @@ def test_cmp9_resuming_after_the_deadline_never_names_a_past_day(backend: Backen
         f"您的投诉（编号 {complaint['reference']}）已恢复处理。处理期限已于 {last:%Y-%m-%d} "
         "届满，我行深表歉意，已督办加快处理，将尽快告知处理决定。"
     )
+
+
+def test_cmp6_a_supervision_recorded_as_invisible_characters_is_refused(backend: Backend) -> None:
+    """The supervisor completed the supervise task of an overdue complaint with 督办措施 of
+    zero-width spaces: the timeline showed supervision done with nothing in it. Text a form
+    requires is REQUIRED when it shows nothing, on every form (CMP-6)."""
+    complaint = steps.submit(backend, _customer(backend))
+    accepted = _at(steps.read(backend, complaint)["acceptedAt"])
+    steps.fire_timers(backend, clock.end_of_business_day(clock.business_date(accepted) + DAY))
+    (supervise,) = _supervise_tasks(backend, "SUP0001", complaint)
+    errors = steps.complete(backend, "SUP0001", supervise, {"action": ZERO_WIDTH})
+    assert [(e["field"], e["code"]) for e in errors] == [(["data", "action"], "REQUIRED")]
+    assert _supervise_tasks(backend, "SUP0001", complaint) == [supervise]
+    assert steps.complete(backend, "SUP0001", supervise, {"action": "已督促指派处理人"}) == []

@@ -44,7 +44,7 @@ from store.workflows import (
 )
 from workflows import engine, sandbox
 from workflows.errors import ProcessError, StaleInstanceError
-from workflows.form_validation import form_problems
+from workflows.form_validation import blank_texts, form_problems
 
 log = logging.getLogger("kehu.workflows")
 
@@ -428,7 +428,7 @@ def _complete_detached(
     schema = _shipped_form(task_row.form_name)
     if schema is None:
         raise ProcessError("FORM_MISSING", f"form {task_row.form_name!r} is not shipped")
-    problems = form_problems(schema, data)
+    problems = form_problems(schema, data) or blank_texts(schema, data)
     if problems:
         raise ProcessError.many(problems)
     task_row.status = TaskStatus.COMPLETED

@@ -343,6 +343,9 @@ def record_investigation(call: OperationCall) -> dict[str, Any]:
     # What was found is the record the decision notice rests on: spaces or invisible
     # characters alone are no findings, reason or plan.
     _required(data, "findings", problems)
+    for n, item in enumerate(data.get("evidence") or []):
+        if validation.blank(str(item)):
+            problems.add(("data", "evidence", str(n)), "REQUIRED", "must not be blank")
     if complexity is not Complexity.STANDARD and validation.blank(
         str(data.get("extension_reason", ""))
     ):
