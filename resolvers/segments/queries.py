@@ -107,20 +107,22 @@ def run_page(session: Session, request: PageRequest) -> Page:
     return paginate(session, select(SegmentRun), keys, request, lambda r: [r.id])
 
 
-def rule_set_page(session: Session, request: PageRequest) -> Page:
-    """Every stored version of the value model, newest first."""
+def rule_set_page(session: Session, request: PageRequest, model: str = "VALUE") -> Page:
+    """Every stored version of a model (the value model, or ``RISK``), newest first."""
     keys = [SortKey(SegmentRuleSet.version, True, int)]
-    statement = select(SegmentRuleSet).where(SegmentRuleSet.model == "VALUE")
+    statement = select(SegmentRuleSet).where(SegmentRuleSet.model == model)
     return paginate(session, statement, keys, request, lambda r: [r.version])
 
 
-def newest_rule_set(session: Session, lock: bool = False) -> SegmentRuleSet | None:
-    """The stored value rule set in force (the newest), or None before any is stored; with
+def newest_rule_set(
+    session: Session, lock: bool = False, model: str = "VALUE"
+) -> SegmentRuleSet | None:
+    """The stored rule set in force of a model (the newest), or None before any is stored; with
     ``lock``, its row is locked until the transaction ends (PostgreSQL: runs and model changes
     take their turns; SQLite has one writer anyway)."""
     statement = (
         select(SegmentRuleSet)
-        .where(SegmentRuleSet.model == "VALUE")
+        .where(SegmentRuleSet.model == model)
         .order_by(SegmentRuleSet.version.desc())
         .limit(1)
     )

@@ -6,8 +6,14 @@ import strawberry
 from sqlalchemy import true
 
 from core import clock
-from resolvers.segments import commands, queries
-from schema.segments.types import SegmentCell, SegmentDistribution, SegmentRunNode, ValueRuleSet
+from resolvers.segments import commands, queries, risk_model
+from schema.segments.types import (
+    RiskRuleSet,
+    SegmentCell,
+    SegmentDistribution,
+    SegmentRunNode,
+    ValueRuleSet,
+)
 from schema.shared.base import Connection, ContextInfo, NodeLoader, page_request
 from schema.shared.rights import Authenticated, HasRight
 from schema.shared.rights import field as guarded_field
@@ -58,6 +64,34 @@ class SegmentQuery:
     ) -> Connection[ValueRuleSet]:
         page = queries.rule_set_page(info.context.session, page_request(first, after, last, before))
         return Connection.of(page, [ValueRuleSet.of_row(row) for row in page.rows])
+
+    @guarded_field(
+        "The risk model in force (SEG-3): credit-score bands, early-warning thresholds and "
+        "windows, the re-assessment period. 现行客户风险模型。",
+        Authenticated(),
+    )
+    def risk_rule_set(self, info: ContextInfo) -> RiskRuleSet:
+        session = info.context.session
+        row = queries.newest_rule_set(session, model=risk_model.RISK)
+        if row is not None:
+            return RiskRuleSet.of_row(row)
+        return RiskRuleSet.of(commands.risk_rule_set_in_force(session), None)
+
+    @guarded_field(
+        "Every stored version of the risk model, newest first. 客户风险模型版本。",
+        Authenticated(),
+    )
+    def risk_rule_sets(
+        self,
+        info: ContextInfo,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[RiskRuleSet]:
+        request = page_request(first, after, last, before)
+        page = queries.rule_set_page(info.context.session, request, risk_model.RISK)
+        return Connection.of(page, [RiskRuleSet.of_row(row) for row in page.rows])
 
     @guarded_field(
         "Classification runs, newest first (SEG-4). 分类批次。", HasRight("segment:classify")
