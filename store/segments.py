@@ -69,6 +69,21 @@ class RiskSignal(StrEnum):
     MARKET_RISK = "MARKET_RISK"  # highest product risk level (R1 … R5) of wealth held
 
 
+class SegmentDimension(StrEnum):
+    """The kinds of segment a customer has (SEG-5 maps each segment to its measures)."""
+
+    VALUE_TIER = "VALUE_TIER"
+    NEED = "NEED"
+    RISK_GRADE = "RISK_GRADE"
+
+
+class MeasureAction(StrEnum):
+    """What the system does about a service measure by itself (SEG-5)."""
+
+    MANAGER_WORKLIST = "MANAGER_WORKLIST"  # no dedicated manager: on the supervisor's worklist
+    REASSESSMENT_TASK = "REASSESSMENT_TASK"  # a periodic re-assessment task in the inbox
+
+
 class RunScope(StrEnum):
     CUSTOMER = "CUSTOMER"  # one customer, after a change of its inputs
     BRANCH = "BRANCH"  # a supervisor's branch

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from core import clock
 from core.errors import ConflictError, Problems, UserInputError
-from resolvers.segments import model, risk_model
+from resolvers.segments import measures, model, risk_model
 from resolvers.segments.loaders import override_in_force
 from resolvers.segments.queries import newest_rule_set
 from resolvers.shared import unit_of_work, validation
@@ -71,6 +71,14 @@ RISK_MODEL = _Model(
     "risk_model.toml",
     risk_model.load_file,
     risk_model.check_risk_rule_set,
+)
+
+MEASURES_MODEL = _Model(
+    measures.MEASURES,
+    "service measures",
+    "service_measures.toml",
+    measures.load_file,
+    measures.check_measures,
 )
 
 
@@ -195,6 +203,16 @@ def change_risk_rule_set(
     """A new version of the risk model (checked: ``risk_model.check_risk_rule_set``), as
     ``change_value_rule_set``."""
     return _change(session, RISK_MODEL, changed_by, expected_version, raw, summary)
+
+
+def measures_in_force(session: Session) -> measures.MeasureSet:
+    """The service measures in force (SEG-5); the reviewed file's when none are stored yet."""
+    return _in_force(session, MEASURES_MODEL)
+
+
+def ensure_measures(session: Session) -> measures.MeasureSet:
+    """The service measures in force, storing the reviewed file as version 1 when none are."""
+    return _ensure(session, MEASURES_MODEL, lock=False)
 
 
 # -- overrides -------------------------------------------------------------------------------

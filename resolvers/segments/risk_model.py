@@ -6,7 +6,8 @@ A risk rule set is checked the same way whether it comes from the reviewed file
 HIGH risk for the lowest scores, LOW for the highest (the last band has no upper bound); every
 early-warning signal given exactly once, with the value from which it raises the grade to
 MEDIUM and to HIGH (null: never), the MEDIUM one not above the HIGH one, and a window of 1 …
-3650 days for the signals read over a window. Each refusal names its field.
+365 days for the signals read over a window; a re-assessment period of 1 … 3650 days. Each
+refusal names its field.
 
 A customer's grade is the highest of its credit band's grade (``unscoredGrade`` without a credit
 score) and the grade of each signal that reached a threshold; the signals that did are kept as
@@ -29,7 +30,8 @@ from store.segments import RISK_ORDER, RiskGrade, RiskSignal
 RISK_MODEL_FILE = Path(__file__).parent / "risk_model.toml"
 RISK = "RISK"
 MAX_SCORE = 1000  # credit scores are 0 … 1000 (recordRiskAssessment)
-MAX_WINDOW = 3650
+# Signal windows lie within the 12 months the runs read transactions of (runs.WINDOW).
+MAX_WINDOW = 365
 # The early-warning signals (every one but the credit score, which is banded).
 SIGNALS = tuple(s for s in RiskSignal if s is not RiskSignal.CREDIT_SCORE)
 WINDOWED = frozenset({RiskSignal.LARGE_OUTFLOW, RiskSignal.AUM_DROP})

@@ -32,12 +32,8 @@ OUTFLOW_TYPES = tuple(t for t in TransactionType if t not in INFLOW_TYPES)
 RISK_COLUMNS = ("risk_grade", "credit_score", "days_past_due", "outflow", "aum_drop", "market_risk")
 
 
-def risk_inputs(
-    rules: risk_model.RiskRuleSet, now: datetime, in_scope: Callable[[Any], ColumnElement[bool]]
-) -> tuple[Any, Any, Any, Any]:
-    """Subqueries keyed by ``customer_id``: the latest credit score; most days past due and the
-    highest product risk level held (open accounts); outflow in the window; the highest AUM of
-    the snapshots in the AUM-drop window (the drop is computed against the latest AUM)."""
+def credit_scores(in_scope: Callable[[Any], ColumnElement[bool]]) -> Any:
+    """Subquery: each customer's credit score of its latest risk assessment (null: none)."""
     ranked = (
         select(
             RiskAssessment.customer_id,
@@ -52,48 +48,52 @@ def risk_inputs(
         .where(in_scope(RiskAssessment.customer_id))
         .subquery("ranked")
     )
-    credit = (
+    return (
         select(ranked.c.customer_id, ranked.c.credit_score)
         .where(ranked.c.rank == 1)
         .subquery("credit")
     )
-    held = (
-        select(
-            Account.customer_id,
-            func.max(case((Account.kind.in_(CREDIT_KINDS), Account.days_past_due), else_=0)).label(
-                "days_past_due"
-            ),
-            func.max(
-                case(
-                    (
-                        and_(
-                            Account.kind == AccountKind.WEALTH_MANAGEMENT,
-                            Account.balance > literal(0, Money()),
-                        ),
-                        Account.product_risk_level,
+
+
+def holding_columns() -> list[Any]:
+    """Aggregates over a customer's open accounts: most days past due on loans and cards, the
+    highest product risk level of the wealth products it holds a balance in."""
+    return [
+        func.max(case((Account.kind.in_(CREDIT_KINDS), Account.days_past_due), else_=0)).label(
+            "days_past_due"
+        ),
+        func.max(
+            case(
+                (
+                    and_(
+                        Account.kind == AccountKind.WEALTH_MANAGEMENT,
+                        Account.balance > literal(0, Money()),
                     ),
-                    else_=None,
-                )
-            ).label("market_risk"),
-        )
-        .where(Account.closed_on.is_(None), in_scope(Account.customer_id))
-        .group_by(Account.customer_id)
-        .subquery("held")
-    )
-    outflow_window = rules.threshold(RiskSignal.LARGE_OUTFLOW).window_days or 0
-    outflows = (
-        select(Transaction.customer_id, func.sum(Transaction.amount).label("outflow"))
-        .where(
-            Transaction.occurred_at >= literal(now - timedelta(days=outflow_window), UTCDateTime()),
-            Transaction.type.in_(OUTFLOW_TYPES),
-            in_scope(Transaction.customer_id),
-        )
-        .group_by(Transaction.customer_id)
-        .subquery("outflows")
-    )
-    drop_window = rules.threshold(RiskSignal.AUM_DROP).window_days or 0
-    since = clock.business_date(now) - timedelta(days=drop_window)
-    peaks = (
+                    Account.product_risk_level,
+                ),
+                else_=None,
+            )
+        ).label("market_risk"),
+    ]
+
+
+def activity_columns(rules: risk_model.RiskRuleSet, now: datetime) -> list[Any]:
+    """Aggregates over a customer's transactions of the value model's 12-month window: the
+    outflow within the LARGE_OUTFLOW window (at most 365 days, so inside it)."""
+    days = rules.threshold(RiskSignal.LARGE_OUTFLOW).window_days or 0
+    since = literal(now - timedelta(days=days), UTCDateTime())
+    outflow = and_(Transaction.occurred_at >= since, Transaction.type.in_(OUTFLOW_TYPES))
+    return [func.sum(case((outflow, Transaction.amount), else_=0)).label("outflow")]
+
+
+def aum_peaks(
+    rules: risk_model.RiskRuleSet, now: datetime, in_scope: Callable[[Any], ColumnElement[bool]]
+) -> Any:
+    """Subquery: each customer's highest AUM among the snapshots of the AUM-drop window (the
+    drop is computed against the latest AUM)."""
+    days = rules.threshold(RiskSignal.AUM_DROP).window_days or 0
+    since = clock.business_date(now) - timedelta(days=days)
+    return (
         select(
             FinancialSnapshot.customer_id,
             func.max(FinancialSnapshot.assets_under_management).label("peak"),
@@ -102,7 +102,6 @@ def risk_inputs(
         .group_by(FinancialSnapshot.customer_id)
         .subquery("peaks")
     )
-    return credit, held, outflows, peaks
 
 
 def aum_drop(aum: Any, peak: Any) -> Any:

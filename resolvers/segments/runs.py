@@ -31,8 +31,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from core import clock
-from resolvers.segments import model, risk_model, risk_sql
-from resolvers.segments.commands import ensure_risk_rule_set, ensure_rule_set
+from resolvers.segments import applied, model, risk_model, risk_sql
+from resolvers.segments.commands import ensure_measures, ensure_risk_rule_set, ensure_rule_set
 from resolvers.shared import unit_of_work
 from store.base import Money, UTCDateTime, int_div
 from store.customers import (
@@ -105,7 +105,8 @@ def computed_segments(
     """One SELECT: every customer in scope with its inputs, score, tier and private banking,
     and its risk values and grade (SEG-3)."""
     since = now - WINDOW
-    credit, held, outflows, peaks = risk_sql.risk_inputs(risk, now, in_scope)
+    credit = risk_sql.credit_scores(in_scope)
+    peaks = risk_sql.aum_peaks(risk, now, in_scope)
     latest = (
         select(FinancialSnapshot.customer_id, func.max(FinancialSnapshot.as_of).label("as_of"))
         .where(in_scope(FinancialSnapshot.customer_id))
@@ -136,6 +137,7 @@ def computed_segments(
             _count(Transaction.type.in_(INVESTMENT_TRADES)).label("investment_trades"),
             _count(Transaction.type == TransactionType.LOAN_DISBURSEMENT).label("disbursements"),
             _count(Transaction.type.in_(SETTLEMENT_TYPES)).label("payments"),
+            *risk_sql.activity_columns(risk, now),
         )
         .where(Transaction.occurred_at >= literal(since, UTCDateTime()))
         .where(in_scope(Transaction.customer_id))
@@ -152,6 +154,7 @@ def computed_segments(
                 "loan_amount"
             ),
             _count(Account.kind == AccountKind.WEALTH_MANAGEMENT).label("wealth_accounts"),
+            *risk_sql.holding_columns(),
         )
         .where(Account.closed_on.is_(None), in_scope(Account.customer_id))
         .group_by(Account.customer_id)
@@ -180,18 +183,16 @@ def computed_segments(
             ),
             # Risk (SEG-3): the values the risk model reads.
             credit.c.credit_score,
-            func.coalesce(held.c.days_past_due, 0).label("days_past_due"),
-            func.coalesce(outflows.c.outflow, 0).label("outflow"),
+            func.coalesce(holdings.c.days_past_due, 0).label("days_past_due"),
+            func.coalesce(activity.c.outflow, 0).label("outflow"),
             risk_sql.aum_drop(func.coalesce(aum.c.aum, 0), peaks.c.peak).label("aum_drop"),
-            held.c.market_risk,
+            holdings.c.market_risk,
         )
         .select_from(
             customers.outerjoin(aum, aum.c.customer_id == customers.c.id)
             .outerjoin(activity, activity.c.customer_id == customers.c.id)
             .outerjoin(holdings, holdings.c.customer_id == customers.c.id)
             .outerjoin(credit, credit.c.customer_id == customers.c.id)
-            .outerjoin(held, held.c.customer_id == customers.c.id)
-            .outerjoin(outflows, outflows.c.customer_id == customers.c.id)
             .outerjoin(peaks, peaks.c.customer_id == customers.c.id)
         )
         .where(in_scope(customers.c.id))
@@ -428,6 +429,9 @@ def classify(
         )
     )
     session.execute(delete(staging).where(this_run))
+    # Service measures the system applies (SEG-5): re-assessment tasks follow the risk grades.
+    ensure_measures(session)
+    applied.sync_reviews(session, now, in_scope, risk.review_period_days)
     run.customers = max(int(staged or 0), 0)
     run.changed = max(int(changed or 0), 0)
     run.finished_at = clock.now()

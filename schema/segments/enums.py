@@ -7,10 +7,12 @@ from enum import Enum
 from schema.shared.base import bilingual_enum
 from store.segments import (
     ChangeReason,
+    MeasureAction,
     Need,
     RiskGrade,
     RiskSignal,
     RunScope,
+    SegmentDimension,
     ValueInput,
     ValueTier,
 )
@@ -56,6 +58,27 @@ RiskSignalEnum = bilingual_enum(
         "LARGE_OUTFLOW": "Money flowing out within the window (CNY) 大额资金流出",
         "AUM_DROP": "Fall of AUM within the window (per cent) 资产规模下降",
         "MARKET_RISK": "Highest product risk level held (R1 … R5) 持仓产品市场风险",
+    },
+)
+
+SegmentDimensionEnum = bilingual_enum(
+    SegmentDimension,
+    "A kind of segment. 客户分类维度。",
+    {
+        "VALUE_TIER": "Value tier (SEG-1) 价值等级",
+        "NEED": "Need (SEG-2) 客户需求",
+        "RISK_GRADE": "Risk grade (SEG-3) 风险等级",
+    },
+)
+
+MeasureActionEnum = bilingual_enum(
+    MeasureAction,
+    "What the system does about a service measure by itself (SEG-5). 系统自动执行的措施。",
+    {
+        "MANAGER_WORKLIST": "Without an active dedicated manager the customer is on the "
+        "supervisor's worklist (`segmentWorklist`) 未配备专属客户经理时列入主管待分配清单",
+        "REASSESSMENT_TASK": "The manager gets a periodic re-assessment task (`myTasks`) "
+        "客户经理定期收到风险重评任务",
     },
 )
 
@@ -158,7 +181,7 @@ SegmentErrorCode = bilingual_enum(
         "MISSING_SIGNAL": "A signal of the model has no thresholds 缺少预警信号",
         "INVALID_THRESHOLD": "A threshold outside the signal's range 预警阈值无效",
         "THRESHOLD_ORDER": "The MEDIUM threshold lies above the HIGH one 中风险阈值高于高风险阈值",
-        "INVALID_WINDOW": "A window or period not 1 … 3650 days, or not allowed 观察期无效",
+        "INVALID_WINDOW": "A window (1 … 365 days) or period (1 … 3650) out of range 观察期无效",
         "NO_OVERRIDE": "The customer has no override in force 客户没有生效的主管调整",
         "NOT_FOUND": "The referenced record does not exist 记录不存在",
         "INVALID_PAGE_SIZE": "Page size outside 0…100 分页大小超出范围",

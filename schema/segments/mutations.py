@@ -99,7 +99,7 @@ class RiskSignalInput:
     )
     window_days: int | None = strawberry.field(
         default=None,
-        description="1 … 3650 days, for LARGE_OUTFLOW and AUM_DROP only (they read a window).",
+        description="1 … 365 days, for LARGE_OUTFLOW and AUM_DROP only (they read a window).",
     )
 
 

@@ -12,6 +12,8 @@ from schema.segments.types import (
     SegmentCell,
     SegmentDistribution,
     SegmentRunNode,
+    ServiceMeasure,
+    ServiceMeasureSet,
     ValueRuleSet,
 )
 from schema.shared.base import Connection, ContextInfo, NodeLoader, page_request
@@ -92,6 +94,18 @@ class SegmentQuery:
         request = page_request(first, after, last, before)
         page = queries.rule_set_page(info.context.session, request, risk_model.RISK)
         return Connection.of(page, [RiskRuleSet.of_row(row) for row in page.rows])
+
+    @guarded_field(
+        "The service measures in force for every segment (SEG-5). 现行分类管理措施。",
+        Authenticated(),
+    )
+    def service_measure_set(self, info: ContextInfo) -> ServiceMeasureSet:
+        found = commands.measures_in_force(info.context.session)
+        return ServiceMeasureSet(
+            version=found.version,
+            summary=found.summary,
+            measures=[ServiceMeasure.of(m) for m in found.measures],
+        )
 
     @guarded_field(
         "Classification runs, newest first (SEG-4). 分类批次。", HasRight("segment:classify")

@@ -13,14 +13,16 @@ from sqlalchemy.orm import Session
 from authz.fields import Effect, present
 from core import clock
 from core.errors import UserInputError
-from resolvers.segments import commands, loaders, model, risk_model
+from resolvers.segments import commands, loaders, measures, model, risk_model
 from resolvers.segments.queries import Cell
 from schema.segments.enums import (
+    MeasureActionEnum,
     NeedEnum,
     RiskGradeEnum,
     RiskSignalEnum,
     RunScopeEnum,
     SegmentChangeReasonEnum,
+    SegmentDimensionEnum,
     SegmentErrorCode,
     ValueInputEnum,
     ValueTierEnum,
@@ -28,7 +30,7 @@ from schema.segments.enums import (
 from schema.shared.base import node_id, user_errors
 from schema.shared.context import Context
 from schema.staff import BranchNode
-from store.segments import RiskGrade, SegmentRuleSet, SegmentRun, ValueTier
+from store.segments import RiskGrade, SegmentDimension, SegmentRuleSet, SegmentRun, ValueTier
 
 
 @strawberry.type(description="A refused segment input. 客户分类输入错误。")
@@ -371,6 +373,65 @@ def customer_segment(ctx: Context, customer_id: int) -> CustomerSegment | None:
 
     view = ctx.batched("segments", customer_id, load)
     return CustomerSegment.present(view, ctx) if view is not None else None
+
+
+@strawberry.type(description="A service measure of a segment (SEG-5). 分类管理措施。")
+class ServiceMeasure:
+    code: str = strawberry.field(description="Stable code, e.g. `DEDICATED_MANAGER`.")
+    name: str = strawberry.field(description="Chinese name. 措施名称。")
+    description: str = strawberry.field(description="What the bank does. 措施说明。")
+    dimension: SegmentDimensionEnum  # type: ignore[valid-type]
+    segment: str = strawberry.field(
+        description="The segment it belongs to: a value tier, need or risk grade (`HIGH`, "
+        "`INVESTMENT` …)."
+    )
+    applied: MeasureActionEnum | None = strawberry.field(  # type: ignore[valid-type]
+        description="What the system does about it by itself (null: staff apply it). 系统执行方式。"
+    )
+
+    @classmethod
+    def of(cls, measure: measures.Measure) -> ServiceMeasure:
+        return cls(
+            code=measure.code,
+            name=measure.name,
+            description=measure.description,
+            dimension=measure.dimension,
+            segment=measure.segment,
+            applied=measure.applied,
+        )
+
+
+@strawberry.type(description="A version of the service measures (SEG-5). 分类管理措施版本。")
+class ServiceMeasureSet:
+    version: int
+    summary: str
+    measures: list[ServiceMeasure]
+
+
+def service_measures(ctx: Context, customer_id: int) -> list[ServiceMeasure] | None:
+    """``Customer.serviceMeasures``: the measures of the segments the caller may see (a value
+    tier's with the tier, needs' with the needs, a risk grade's with the grade); null until the
+    customer is classified. Loaded with the request's other segments."""
+    now = clock.now()
+    view = ctx.batched("segments", customer_id, lambda s, ids: loaders.segments(s, ids, now))
+    if view is None:
+        return None
+    access = ctx.access.access_for(customer_id)
+
+    def shown(field: str) -> bool:
+        return access.effect("CustomerSegment", field) is Effect.FULL
+
+    computed, override = view.computed, view.override
+    segments: list[tuple[SegmentDimension, str]] = []
+    if shown("tier"):
+        tier = override.tier if override is not None else computed.tier
+        segments.append((SegmentDimension.VALUE_TIER, ValueTier(tier).value))
+    if shown("needs"):
+        segments += [(SegmentDimension.NEED, need.value) for need, _ in view.needs()]
+    if shown("riskGrade") and computed is not None and computed.risk_grade is not None:
+        segments.append((SegmentDimension.RISK_GRADE, RiskGrade(computed.risk_grade).value))
+    found = ctx.memo(("ServiceMeasures",), lambda: commands.measures_in_force(ctx.session))
+    return [ServiceMeasure.of(m) for m in found.of(segments)]
 
 
 @strawberry.type(description="One change of a customer's segment (SEG-4). 分类变动记录。")
