@@ -473,3 +473,45 @@ def test_SEG_3_unknown_signals_bad_windows_and_thresholds_are_typed_errors(
     }
     assert all("-1" not in e["message"] for e in payload["errors"])  # values never repeated
     assert backend.gql(RISK_RULES)["riskRuleSet"] == before
+
+
+RISK_DISTRIBUTION = """
+query($byBranch: Boolean!) { segments(byBranch: $byBranch, dimension: RISK_GRADE) {
+  dimension minimumCount
+  cells { tier riskGrade branch { code } suppressed customers assetsUnderManagement } } }
+"""
+
+
+def _by_grade(backend: Backend, staff: str) -> dict[str | None, dict[str, Any]]:
+    found = backend.gql(RISK_DISTRIBUTION, {"byBranch": False}, staff=staff)["segments"]
+    assert found["dimension"] == "RISK_GRADE"
+    assert all(c["tier"] is None for c in found["cells"])
+    return {c["riskGrade"]: c for c in found["cells"]}
+
+
+def test_SEG_3_the_distribution_counts_customers_and_aum_by_risk_grade(backend: Backend) -> None:
+    backend.gql(CLASSIFY, {"input": None})
+    before = _by_grade(backend, "MKT0001")
+    assert before == _by_grade(backend, "HO0001")  # marketing counts the bank, as head office
+    minimum = backend.gql(RISK_DISTRIBUTION, {"byBranch": False})["segments"]["minimumCount"]
+    for cell in before.values():
+        if cell["suppressed"]:
+            assert cell["customers"] is None and cell["assetsUnderManagement"] is None
+        else:
+            assert cell["customers"] >= minimum
+    assert not before["HIGH"]["suppressed"]  # the demo bank has many HIGH-risk customers
+    customer = create_customer(backend)
+    _snapshot(backend, customer["id"], "1234.56", days_ago=1)
+    _assess(backend, customer["id"], 100)  # one more HIGH-risk customer, AUM 1,234.56
+    after = _by_grade(backend, "MKT0001")["HIGH"]
+    assert after["customers"] == before["HIGH"]["customers"] + 1
+    assert Decimal(after["assetsUnderManagement"]) == Decimal(
+        before["HIGH"]["assetsUnderManagement"]
+    ) + Decimal("1234.56")
+    by_branch = backend.gql(RISK_DISTRIBUTION, {"byBranch": True}, staff="MKT0001")["segments"]
+    assert all(c["branch"] for c in by_branch["cells"])
+    for grade in {c["riskGrade"] for c in by_branch["cells"]}:
+        row = [c for c in by_branch["cells"] if c["riskGrade"] == grade]
+        assert len(row) == 1 or sum(c["suppressed"] for c in row) != 1, grade
+    refused = backend.post(RISK_DISTRIBUTION, {"byBranch": False}, staff="RM0001").json()
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"

@@ -71,6 +71,21 @@ SegmentDimensionEnum = bilingual_enum(
     },
 )
 
+
+class _DistributionDimension(Enum):
+    VALUE_TIER = "VALUE_TIER"
+    RISK_GRADE = "RISK_GRADE"
+
+
+DistributionDimensionEnum = bilingual_enum(
+    _DistributionDimension,
+    "What the `segments` distribution counts by. 分布维度。",
+    {
+        "VALUE_TIER": "Value tier (SEG-1) 价值等级",
+        "RISK_GRADE": "Risk grade (SEG-3) 风险等级",
+    },
+)
+
 MeasureActionEnum = bilingual_enum(
     MeasureAction,
     "What the system does about a service measure by itself (SEG-5). 系统自动执行的措施。",

@@ -7,6 +7,7 @@ from sqlalchemy import true
 
 from core import clock
 from resolvers.segments import commands, queries, risk_model
+from schema.segments.enums import DistributionDimensionEnum
 from schema.segments.types import (
     RiskRuleSet,
     SegmentCell,
@@ -24,19 +25,27 @@ from schema.shared.rights import field as guarded_field
 @strawberry.type
 class SegmentQuery:
     @guarded_field(
-        "Customers and AUM per value tier (SEG-1), and per branch with `byBranch`: over the "
-        "customers you see, or the whole bank for roles that see no customer rows (marketing). "
-        "Cells of fewer than `minimumCount` customers are suppressed. 客户分类分布。",
+        "Customers and AUM per value tier (SEG-1) — or per risk grade with `dimension: "
+        "RISK_GRADE` (SEG-3) — and per branch with `byBranch`: over the customers you see, or "
+        "the whole bank for roles that see no customer rows (marketing). Cells of fewer than "
+        "`minimumCount` customers are suppressed. 客户分类分布。",
         HasRight("segment:distribution"),
     )
-    def segments(self, info: ContextInfo, by_branch: bool = False) -> SegmentDistribution:
+    def segments(
+        self,
+        info: ContextInfo,
+        by_branch: bool = False,
+        dimension: DistributionDimensionEnum = DistributionDimensionEnum.VALUE_TIER,  # type: ignore[valid-type]
+    ) -> SegmentDistribution:
         ctx = info.context
         now = clock.now()
         # Aggregates only: roles without customer rows count the bank; others what they see.
         visible = ctx.access.visible if ctx.access.row_scopes else true()
-        cells = queries.distribution(ctx.session, now, visible, by_branch)
+        by_risk = dimension.value == "RISK_GRADE"  # type: ignore[attr-defined]
+        cells = queries.distribution(ctx.session, now, visible, by_branch, by_risk=by_risk)
         return SegmentDistribution(
             as_of=now,
+            dimension=dimension,
             minimum_count=queries.MINIMUM_CELL,
             cells=[SegmentCell.of(cell) for cell in cells],
         )

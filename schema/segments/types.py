@@ -16,6 +16,7 @@ from core.errors import UserInputError
 from resolvers.segments import commands, loaders, measures, model, risk_model
 from resolvers.segments.queries import Cell
 from schema.segments.enums import (
+    DistributionDimensionEnum,
     MeasureActionEnum,
     NeedEnum,
     RiskGradeEnum,
@@ -528,7 +529,7 @@ class SegmentRunNode:
 @strawberry.type(description="Customers and AUM of one tier (and branch). 分类分布单元。")
 class SegmentCell:
     tier: ValueTierEnum | None = strawberry.field(  # type: ignore[valid-type]
-        description="Null: customers not classified yet."
+        description="Null: customers not classified yet (always null by risk grade)."
     )
     branch: BranchNode | None = strawberry.field(description="When grouped by branch.")
     suppressed: bool = strawberry.field(
@@ -536,6 +537,11 @@ class SegmentCell:
     )
     customers: int | None
     assets_under_management: Decimal | None
+    risk_grade: RiskGradeEnum | None = strawberry.field(  # type: ignore[valid-type]
+        default=None,
+        description="By risk grade (`dimension: RISK_GRADE`, SEG-3): the grade; null: not "
+        "graded yet. 风险等级。",
+    )
 
     @classmethod
     def of(cls, cell: Cell) -> SegmentCell:
@@ -545,12 +551,16 @@ class SegmentCell:
             suppressed=cell.suppressed,
             customers=cell.customers,
             assets_under_management=cell.aum,
+            risk_grade=RiskGrade(cell.risk_grade) if cell.risk_grade is not None else None,
         )
 
 
 @strawberry.type(description="The segment distribution (SEG-6). 客户分类分布。")
 class SegmentDistribution:
     as_of: dt.datetime
+    dimension: DistributionDimensionEnum = strawberry.field(  # type: ignore[valid-type]
+        description="What the cells count by: value tier (default) or risk grade. 分布维度。"
+    )
     minimum_count: int = strawberry.field(description="Smaller cells are suppressed.")
     cells: list[SegmentCell]
 
