@@ -70,7 +70,11 @@ def run_once(
     swept, sweep_failed = sweep.run_due(unit_of_work, moment, limit)
     # High-risk customers' periodic re-assessments fall due without a classification (SEG-5).
     with unit_of_work() as session, clock.travel_to(moment):
-        reassessments = applied.run_due_reviews(session, moment)
+        due = applied.reviews_due(session, moment)
+    reassessments = 0
+    if due:  # the write lock only when there is something to open
+        with unit_of_work() as session, clock.travel_to(moment):
+            reassessments = applied.run_due_reviews(session, moment)
     messages = delivery.deliver_due(unit_of_work, moment, senders or {})
     return RunResult(advanced, failed + sweep_failed, messages, swept, reassessments)
 

@@ -189,16 +189,11 @@ def _deploy(session: Session) -> ProcessVersion:
     return deployment.deploy(session, path.read_text(), deployment.read_forms(), None)[0]
 
 
-def _open_due(
-    session: Session,
-    now: datetime,
-    in_scope: Callable[[Any], ColumnElement[bool]],
-    period_days: int,
-) -> int:
-    """One INSERT … SELECT: a task for each HIGH-risk customer in scope without an open one and
-    without one completed within the period."""
+def _due(now: datetime, in_scope: Callable[[Any], ColumnElement[bool]], period_days: int) -> Any:
+    """The task rows to open: one for each HIGH-risk customer in scope without an open one and
+    without one completed within the period (a SELECT for INSERT … SELECT)."""
     recent = now - timedelta(days=period_days)
-    due = (
+    return (
         select(
             ProcessInstance.id.label("instance_id"),
             (
@@ -234,23 +229,33 @@ def _open_due(
             ),
         )
     )
-    tasks = cast(Table, ProcessTask.__table__)
-    before = _count(session)
-    names = [str(c.key) for c in due.selected_columns]
-    session.execute(insert(tasks).from_select(names, due))
-    return _count(session) - before
 
 
-def _count(session: Session) -> int:
-    """Open re-assessment tasks (counted: drivers do not all report rowcount of INSERT … SELECT)."""
-    return int(
-        session.scalar(
-            select(func.count()).where(
-                ProcessTask.status == TaskStatus.OPEN, ProcessTask.spiff_task_id.like(PREFIX + "%")
-            )
-        )
-        or 0
-    )
+def _open_due(
+    session: Session,
+    now: datetime,
+    in_scope: Callable[[Any], ColumnElement[bool]],
+    period_days: int,
+) -> int:
+    """Open the due tasks in one INSERT … SELECT; how many (counted over the scope first:
+    drivers do not all report rowcount of INSERT … SELECT)."""
+    due = _due(now, in_scope, period_days)
+    count = int(session.scalar(select(func.count()).select_from(due.subquery())) or 0)
+    if count:
+        names = [str(c.key) for c in due.selected_columns]
+        session.execute(insert(cast(Table, ProcessTask.__table__)).from_select(names, due))
+    return count
+
+
+def _bank(column: Any) -> ColumnElement[bool]:
+    return true()
+
+
+def reviews_due(session: Session, now: datetime) -> bool:
+    """Whether a re-assessment's period has run out somewhere in the bank (a read, so the
+    worker takes the write lock only when there is something to open)."""
+    period = risk_rule_set_in_force(session).review_period_days
+    return bool(session.scalar(select(exists(_due(now, _bank, period)))))
 
 
 class _NothingDue(Exception):
@@ -265,7 +270,7 @@ def run_due_reviews(session: Session, now: datetime) -> int:
     period = risk_rule_set_in_force(session).review_period_days
 
     def step(s: Session) -> int:
-        opened, cancelled = sync_reviews(s, now, lambda column: true(), period)
+        opened, cancelled = sync_reviews(s, now, _bank, period)
         if not opened + cancelled:
             raise _NothingDue
         unit_of_work.note(s, f"risk re-assessments: {opened} opened, {cancelled} cancelled")
