@@ -102,7 +102,7 @@ def check_measures(raw: Mapping[str, Any], version: int, summary: str = "") -> M
         if not CODE.match(code):
             problems.add((*at, "code"), "INVALID", "must be UPPER_SNAKE_CASE, 2 … 40 characters")
         elif code in codes:
-            problems.add((*at, "code"), "DUPLICATE", "is given twice")
+            problems.add((*at, "code"), "INVALID", "is given twice")
         codes.add(code)
         name = _text(item, "name", (*at, "name"), 50, problems)
         description = _text(item, "description", (*at, "description"), 300, problems)
