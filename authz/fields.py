@@ -71,6 +71,10 @@ PERSONAL_FIELDS: dict[str, dict[str, str]] = {
         "private_banking": "privateBanking",
         "inputs": "inputs",
         "needs": "needs",
+        # The risk grade and its causes (SEG-3): group ``segment_risk``.
+        "risk_grade": "riskGrade",
+        "risk_signals": "riskSignals",
+        "risk_rule_set": "riskRuleSet",
     },
 }
 

@@ -222,6 +222,10 @@ class Account(Base):
     balance: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
     closed_on: Mapped[date | None]
     source_id: Mapped[int | None] = mapped_column(ForeignKey("information_sources.id"))
+    # Early-warning data the core systems report (SEG-3): days a loan or card repayment is past
+    # due, and the product risk level (1 … 5: R1 … R5) of a wealth-management holding.
+    days_past_due: Mapped[int] = mapped_column(default=0)
+    product_risk_level: Mapped[int | None]
 
 
 class Transaction(Base):

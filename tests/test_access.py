@@ -191,7 +191,8 @@ query($id: ID!) {
     transactionSummary(days: 3650) { inflow outflow }
     riskProfile { riskTolerance questionnaireScore creditScore creditStatus }
     preferences { products serviceChannels contactMethod contactTime marketingOptIn }
-    segment { tier score privateBanking inputs { name value weight points } needs { need derived } }
+    segment { tier score privateBanking inputs { name value weight points } needs { need derived }
+              riskGrade riskSignals { name value threshold grade } riskRuleSet { version } }
   }
   transactions(customerId: $id, first: 5) { edges { node { amount } } }
   complaints(first: 1, where: { customer: { eq: $id } }) {

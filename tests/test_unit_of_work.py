@@ -464,6 +464,13 @@ def _change_model(backend: Backend) -> Call:
     return Call("HO0001", {**_file_model(), "expectedVersion": version})
 
 
+def _change_risk_model(backend: Backend) -> Call:
+    from tests.test_segment_risk import RISK_RULES, file_risk_model
+
+    version = backend.gql(RISK_RULES)["riskRuleSet"]["version"]
+    return Call("RISK0001", {**file_risk_model(), "expectedVersion": version})
+
+
 def _override_input(backend: Backend) -> dict[str, Any]:
     customer = create_customer(backend, staff="RM0001")
     return {
@@ -533,6 +540,7 @@ CASES: dict[str, Callable[[Backend], Call]] = {
     "assignRole": _assign_role,
     "unassignRole": _unassign_role,
     "changeValueRuleSet": _change_model,
+    "changeRiskRuleSet": _change_risk_model,
     "classifyCustomers": lambda backend: Call("HO0001", {}),
     "overrideSegment": _override,
     "withdrawSegmentOverride": _withdraw_override,
@@ -630,9 +638,9 @@ def test_a_timer_step_is_one_change_entry_of_the_worker(backend: Backend) -> Non
     result = fire_timers(backend, due - 3 * DAY)  # the supervisor is warned now
     assert result.failed == 0
     entries = _changes_after(backend, last)
-    # One entry per instance the worker advanced or complaint it swept, each by the worker,
-    # under its own right.
-    assert len(entries) == result.advanced + result.swept
+    # One entry per instance the worker advanced or complaint it swept (and one for the risk
+    # re-assessments it opened, if any), each by the worker, under its own right.
+    assert len(entries) == result.advanced + result.swept + bool(result.reassessments)
     assert all(e["actor"] == unit_of_work.WORKER.name and e["actor_id"] is None for e in entries)
     assert all(e["detail"]["right"] == unit_of_work.TIMERS for e in entries)
     pk = str(complaint_pk(backend, complaint))

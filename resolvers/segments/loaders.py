@@ -108,11 +108,13 @@ def segments(
     }
 
 
-def rule_set_summaries(session: Session, versions: Sequence[int]) -> dict[int, Any]:
-    """Stored value rule sets by version (one statement)."""
+def rule_set_summaries(
+    session: Session, versions: Sequence[int], model: str = "VALUE"
+) -> dict[int, Any]:
+    """Stored rule sets of a model (value, or ``RISK``) by version (one statement)."""
     rows = session.scalars(
         select(SegmentRuleSet).where(
-            SegmentRuleSet.model == "VALUE", SegmentRuleSet.version.in_(versions)
+            SegmentRuleSet.model == model, SegmentRuleSet.version.in_(versions)
         )
     )
     return {row.version: row for row in rows}

@@ -23,10 +23,11 @@ MINIMUM_CELL = 5
 
 @dataclass(frozen=True)
 class Cell:
-    tier: str | None  # None: customers not classified yet
+    tier: str | None  # None: customers not classified yet (or a risk-grade distribution)
     branch: Any  # (id, code, name, city) or None when not grouped by branch
     customers: int | None  # None: suppressed
     aum: Decimal | None  # None: suppressed
+    risk_grade: str | None = None  # by risk grade (SEG-3): the grade; None: not graded yet
 
     @property
     def suppressed(self) -> bool:
@@ -45,6 +46,7 @@ def shown_segments(now: datetime, visible: ColumnElement[bool]) -> Any:
             customers.c.branch_id,
             func.coalesce(overrides.c.tier, computed.c.tier).label("tier"),
             func.coalesce(computed.c.aum, 0).label("aum"),
+            computed.c.risk_grade,
         )
         .select_from(
             customers.outerjoin(computed, computed.c.customer_id == customers.c.id).outerjoin(
@@ -62,10 +64,12 @@ def distribution(
     visible: ColumnElement[bool],
     by_branch: bool,
     minimum: int = MINIMUM_CELL,
+    by_risk: bool = False,
 ) -> list[Cell]:
-    """Customers and their AUM per tier (and branch), one statement; small cells suppressed."""
+    """Customers and their AUM per tier — or per risk grade, ``by_risk`` (SEG-3) — and branch,
+    one statement; small cells suppressed."""
     shown = shown_segments(now, visible)
-    keys: list[Any] = [shown.c.tier]
+    keys: list[Any] = [shown.c.risk_grade if by_risk else shown.c.tier]
     if by_branch:
         keys += [Branch.id, Branch.code, Branch.name, Branch.city]
     statement = select(
@@ -81,7 +85,16 @@ def distribution(
         aum = row.aum if row.aum is not None else Decimal("0.00")
         branch = (row.id, row.code, row.name, row.city) if by_branch else None
         small = count < minimum
-        cells.append(Cell(row.tier, branch, None if small else count, None if small else aum))
+        key = row[0]
+        cells.append(
+            Cell(
+                None if by_risk else key,
+                branch,
+                None if small else count,
+                None if small else aum,
+                key if by_risk else None,
+            )
+        )
     return _complementary(cells) if by_branch else cells
 
 
@@ -89,15 +102,15 @@ def _complementary(cells: list[Cell]) -> list[Cell]:
     """Per tier, never exactly one suppressed branch: the bank-wide count minus the others would
     reveal it. The smallest shown cell of that tier is suppressed with it."""
     result = list(cells)
-    for tier in {cell.tier for cell in cells}:
-        row = [i for i, cell in enumerate(result) if cell.tier == tier]
+    for key in {(cell.tier, cell.risk_grade) for cell in cells}:
+        row = [i for i, cell in enumerate(result) if (cell.tier, cell.risk_grade) == key]
         hidden = [i for i in row if result[i].suppressed]
         shown = sorted(
             (i for i in row if not result[i].suppressed), key=lambda i: result[i].customers or 0
         )
         if len(hidden) == 1 and shown:
             smallest = result[shown[0]]
-            result[shown[0]] = Cell(smallest.tier, smallest.branch, None, None)
+            result[shown[0]] = Cell(smallest.tier, smallest.branch, None, None, smallest.risk_grade)
     return result
 
 
@@ -107,20 +120,22 @@ def run_page(session: Session, request: PageRequest) -> Page:
     return paginate(session, select(SegmentRun), keys, request, lambda r: [r.id])
 
 
-def rule_set_page(session: Session, request: PageRequest) -> Page:
-    """Every stored version of the value model, newest first."""
+def rule_set_page(session: Session, request: PageRequest, model: str = "VALUE") -> Page:
+    """Every stored version of a model (the value model, or ``RISK``), newest first."""
     keys = [SortKey(SegmentRuleSet.version, True, int)]
-    statement = select(SegmentRuleSet).where(SegmentRuleSet.model == "VALUE")
+    statement = select(SegmentRuleSet).where(SegmentRuleSet.model == model)
     return paginate(session, statement, keys, request, lambda r: [r.version])
 
 
-def newest_rule_set(session: Session, lock: bool = False) -> SegmentRuleSet | None:
-    """The stored value rule set in force (the newest), or None before any is stored; with
+def newest_rule_set(
+    session: Session, lock: bool = False, model: str = "VALUE"
+) -> SegmentRuleSet | None:
+    """The stored rule set in force of a model (the newest), or None before any is stored; with
     ``lock``, its row is locked until the transaction ends (PostgreSQL: runs and model changes
     take their turns; SQLite has one writer anyway)."""
     statement = (
         select(SegmentRuleSet)
-        .where(SegmentRuleSet.model == "VALUE")
+        .where(SegmentRuleSet.model == model)
         .order_by(SegmentRuleSet.version.desc())
         .limit(1)
     )

@@ -31,8 +31,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from core import clock
-from resolvers.segments import model
-from resolvers.segments.commands import ensure_rule_set
+from resolvers.segments import applied, model, risk_model, risk_sql
+from resolvers.segments.commands import ensure_measures, ensure_risk_rule_set, ensure_rule_set
 from resolvers.shared import unit_of_work
 from store.base import Money, UTCDateTime, int_div
 from store.customers import (
@@ -47,6 +47,7 @@ from store.segments import (
     TIER_ORDER,
     ChangeReason,
     CustomerSegment,
+    RiskSignal,
     RunScope,
     SegmentChange,
     SegmentRun,
@@ -96,10 +97,16 @@ def _money(value: Any) -> Any:
 
 
 def computed_segments(
-    rules: model.RuleSet, now: datetime, in_scope: Callable[[Any], ColumnElement[bool]]
+    rules: model.RuleSet,
+    now: datetime,
+    in_scope: Callable[[Any], ColumnElement[bool]],
+    risk: risk_model.RiskRuleSet,
 ) -> Any:
-    """One SELECT: every customer in scope with its inputs, score, tier and private banking."""
+    """One SELECT: every customer in scope with its inputs, score, tier and private banking,
+    and its risk values and grade (SEG-3)."""
     since = now - WINDOW
+    credit = risk_sql.credit_scores(in_scope)
+    peaks = risk_sql.aum_peaks(risk, now, in_scope)
     latest = (
         select(FinancialSnapshot.customer_id, func.max(FinancialSnapshot.as_of).label("as_of"))
         .where(in_scope(FinancialSnapshot.customer_id))
@@ -130,6 +137,7 @@ def computed_segments(
             _count(Transaction.type.in_(INVESTMENT_TRADES)).label("investment_trades"),
             _count(Transaction.type == TransactionType.LOAN_DISBURSEMENT).label("disbursements"),
             _count(Transaction.type.in_(SETTLEMENT_TYPES)).label("payments"),
+            *risk_sql.activity_columns(risk, now),
         )
         .where(Transaction.occurred_at >= literal(since, UTCDateTime()))
         .where(in_scope(Transaction.customer_id))
@@ -146,6 +154,7 @@ def computed_segments(
                 "loan_amount"
             ),
             _count(Account.kind == AccountKind.WEALTH_MANAGEMENT).label("wealth_accounts"),
+            *risk_sql.holding_columns(),
         )
         .where(Account.closed_on.is_(None), in_scope(Account.customer_id))
         .group_by(Account.customer_id)
@@ -172,11 +181,19 @@ def computed_segments(
             (func.coalesce(activity.c.payments, 0) >= SETTLEMENT_PAYMENTS).label(
                 "needs_settlement"
             ),
+            # Risk (SEG-3): the values the risk model reads.
+            credit.c.credit_score,
+            func.coalesce(holdings.c.days_past_due, 0).label("days_past_due"),
+            func.coalesce(activity.c.outflow, 0).label("outflow"),
+            risk_sql.aum_drop(func.coalesce(aum.c.aum, 0), peaks.c.peak).label("aum_drop"),
+            holdings.c.market_risk,
         )
         .select_from(
             customers.outerjoin(aum, aum.c.customer_id == customers.c.id)
             .outerjoin(activity, activity.c.customer_id == customers.c.id)
             .outerjoin(holdings, holdings.c.customer_id == customers.c.id)
+            .outerjoin(credit, credit.c.customer_id == customers.c.id)
+            .outerjoin(peaks, peaks.c.customer_id == customers.c.id)
         )
         .where(in_scope(customers.c.id))
         .subquery("inputs")
@@ -232,6 +249,17 @@ def computed_segments(
         scored.c.needs_investment,
         scored.c.needs_financing,
         scored.c.needs_settlement,
+        risk_sql.risk_grade(
+            risk,
+            {
+                RiskSignal.CREDIT_SCORE: scored.c.credit_score,
+                RiskSignal.DAYS_PAST_DUE: scored.c.days_past_due,
+                RiskSignal.LARGE_OUTFLOW: scored.c.outflow,
+                RiskSignal.AUM_DROP: scored.c.aum_drop,
+                RiskSignal.MARKET_RISK: scored.c.market_risk,
+            },
+        ).label("risk_grade"),
+        *(scored.c[name] for name in risk_sql.RISK_COLUMNS[1:]),
     )
 
 
@@ -270,6 +298,7 @@ INPUT_COLUMNS = (
     "needs_investment",
     "needs_financing",
     "needs_settlement",
+    *risk_sql.RISK_COLUMNS,
 )
 
 
@@ -292,9 +321,11 @@ def classify(
     """
     session.flush()  # the statements below read what the transaction changed so far
     rules = ensure_rule_set(session, lock=True)
+    risk = ensure_risk_rule_set(session, lock=True)
     now = clock.now()
     run = SegmentRun(
         rule_set_version=rules.version,
+        risk_rule_set_version=risk.version,
         scope=scope,
         branch_id=branch_id,
         started_by=started_by,
@@ -310,7 +341,7 @@ def classify(
     this_run = staging.c.run_id == run.id
     done = 0
     for part in _chunks(session, in_scope, chunk):
-        computed = computed_segments(rules, now, part).subquery("computed")
+        computed = computed_segments(rules, now, part, risk).subquery("computed")
         session.execute(
             insert(staging).from_select(
                 ["run_id", *INPUT_COLUMNS],
@@ -338,6 +369,9 @@ def classify(
                 "run_id",
                 "rule_set_version",
                 "changed_at",
+                "from_risk_grade",
+                "to_risk_grade",
+                "risk_rule_set_version",
             ],
             select(
                 staging.c.customer_id,
@@ -352,6 +386,9 @@ def classify(
                 literal(run.id),
                 literal(rules.version),
                 literal(now, UTCDateTime()),
+                current.c.risk_grade,
+                staging.c.risk_grade,
+                literal(risk.version),
             )
             .select_from(staging.outerjoin(current, current.c.customer_id == staging.c.customer_id))
             .where(
@@ -360,6 +397,7 @@ def classify(
                     current.c.customer_id.is_(None),
                     current.c.tier != staging.c.tier,
                     current.c.private_banking != staging.c.private_banking,
+                    current.c.risk_grade.is_distinct_from(staging.c.risk_grade),
                 ),
             ),
         )
@@ -374,16 +412,26 @@ def classify(
     )
     session.execute(
         insert(current).from_select(
-            ["run_id", "rule_set_version", "classified_at", *INPUT_COLUMNS],
+            [
+                "run_id",
+                "rule_set_version",
+                "risk_rule_set_version",
+                "classified_at",
+                *INPUT_COLUMNS,
+            ],
             select(
                 literal(run.id),
                 literal(rules.version),
+                literal(risk.version),
                 literal(now, UTCDateTime()),
                 *(staging.c[name] for name in INPUT_COLUMNS),
             ).where(this_run),
         )
     )
     session.execute(delete(staging).where(this_run))
+    # Service measures the system applies (SEG-5): re-assessment tasks follow the risk grades.
+    ensure_measures(session)
+    applied.sync_reviews(session, now, in_scope, risk.review_period_days)
     run.customers = max(int(staged or 0), 0)
     run.changed = max(int(changed or 0), 0)
     run.finished_at = clock.now()
@@ -391,7 +439,8 @@ def classify(
     ids = customer_ids if scope is RunScope.CUSTOMER else ()
     unit_of_work.note(
         session,
-        f"classification run {run.id} ({scope.value}, value model version {rules.version}): "
+        f"classification run {run.id} ({scope.value}, value model version {rules.version}, "
+        f"risk model version {risk.version}): "
         f"{run.customers} customers, {run.changed} changed",
         customer_ids=list(ids or ()),
     )

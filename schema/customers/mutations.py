@@ -229,7 +229,14 @@ class CustomerMutation:
         self, info: ContextInfo, input: ImportTransactionsInput
     ) -> ImportTransactionsPayload:
         accounts = [
-            information.AccountDraft(a.account_no, a.kind, a.opened_on, a.balance)
+            information.AccountDraft(
+                a.account_no,
+                a.kind,
+                a.opened_on,
+                a.balance,
+                a.days_past_due,
+                a.product_risk_level,
+            )
             for a in input.accounts
         ]
         transactions = [

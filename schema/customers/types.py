@@ -36,8 +36,10 @@ from schema.customers.enums import (
 from schema.segments.types import (
     CustomerSegment,
     SegmentChange,
+    ServiceMeasure,
     customer_segment,
     segment_history,
+    service_measures,
 )
 from schema.shared.base import ContextInfo, Node, node_id, user_errors
 from schema.shared.context import Context
@@ -449,6 +451,14 @@ class CustomerNode(Node):
     @strawberry.field(description="Every change of the segment, newest first (SEG-4). 分类变动。")
     def segment_history(self, info: ContextInfo) -> list[SegmentChange]:
         return segment_history(info.context, self._pk)
+
+    @strawberry.field(
+        description="The service measures of the customer's segments (SEG-5): of its value tier, "
+        "needs and risk grade, as far as you may see each; null until classified. 分类管理措施。"
+    )
+    @context_only
+    def service_measures(self, info: ContextInfo) -> list[ServiceMeasure] | None:
+        return service_measures(info.context, self._pk)
 
 
 @strawberry.type(description="One changed field (INFO-5); values protected like the live ones.")
