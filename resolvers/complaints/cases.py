@@ -26,12 +26,14 @@ from resolvers.complaints.commands import add_event, refuse_complained_about, te
 from resolvers.complaints.deadlines import (
     DECISION_DAYS,
     MAX_PAUSED_DAYS,
+    REVIEW_REQUEST_DAYS,
     decision_deadline,
     end_all,
     last_day,
     pause_latest_end,
     paused_natural_days,
     postpone,
+    review_window_end,
     running,
 )
 from resolvers.complaints.statistics import unit_of
@@ -52,6 +54,7 @@ from store.complaints import (
     SlaState,
 )
 from store.staff import Staff
+from store.workflows import ProcessTask, TaskStatus
 
 MAX_REASON = 1000
 # How the customer's messages name what stopped the clock.
@@ -201,6 +204,68 @@ def merge(
         {"duplicate": duplicate.reference, "reason": why},
     )
     return into
+
+
+def request_review(
+    session: Session,
+    actor: Staff,
+    complaint_id: int,
+    reason: str | None,
+    visible: ColumnElement[bool],
+) -> Complaint:
+    """Record the customer's request for a review by the superior unit (CMP-4, 第二十一条):
+    at any stage after the decision notice reached them — before the call-back, after it,
+    satisfied or not — until 30 natural days from the delivery (Beijing midnight) have passed.
+    The review then runs as the diagram's: the request task is answered on the customer's
+    behalf, so the superior unit's review task, its 30-day clock and escalation follow."""
+    why = validation.text(reason or "", "reason", max_length=MAX_REASON, required=False)
+    complaint = _locked(session, actor, complaint_id, visible, "id")
+    if complaint.status in ENDED_EARLY:
+        raise UserInputError.one(
+            ("id",), "NOT_OPEN", f"the complaint is {complaint.status.value.lower()}"
+        )
+    if complaint.review_requested_at is not None:
+        raise UserInputError.one(("id",), "REVIEW_ALREADY_REQUESTED", "a review was requested")
+    if complaint.decided_at is None:
+        raise UserInputError.one(("id",), "NOT_DECIDED", "the complaint has no decision yet")
+    until = review_window_end(session, complaint.id)
+    if until is None:
+        raise UserInputError.one(
+            ("id",), "NOTICE_NOT_DELIVERED", "the decision notice has not reached the customer"
+        )
+    if clock.now() >= until:
+        raise UserInputError.one(
+            ("id",),
+            "REVIEW_WINDOW_CLOSED",
+            f"a review is requested within {REVIEW_REQUEST_DAYS} days of receiving the decision",
+        )
+    if complaint.status is not ComplaintStatus.DECIDED or complaint.instance_id is None:
+        # Closed in the window: the customer declined a review when asked.
+        raise UserInputError.one(("id",), "NOT_OPEN", "the customer declined a review")
+    instance = workflows.lock_instance(session, complaint.instance_id)
+    task = _review_request_task(session, instance.id)
+    if task is None:
+        # An instance of an older diagram asks only after the call-back: moved to the current
+        # one, whose request waits beside the call-back from the decision on.
+        workflows.migrate_to_latest(session, instance)
+        task = _review_request_task(session, instance.id)
+    if task is None:
+        raise UserInputError.one(("id",), "NOT_OPEN", "the process asks for no review now")
+    workflows.complete_for(
+        session, actor, instance, task, {"review_requested": True, "reason": why}
+    )
+    session.refresh(complaint)
+    return complaint
+
+
+def _review_request_task(session: Session, instance_id: int) -> ProcessTask | None:
+    return session.scalar(
+        select(ProcessTask).where(
+            ProcessTask.instance_id == instance_id,
+            ProcessTask.form_name == "review_request",
+            ProcessTask.status == TaskStatus.OPEN,
+        )
+    )
 
 
 def _matter(complaint: Complaint) -> tuple[object, int]:

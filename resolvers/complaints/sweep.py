@@ -25,6 +25,9 @@ from resolvers.complaints.deadlines import (
     SUPERVISE_WITHIN_DAYS,
     last_day,
     natural_day_deadline,
+    review_window_end,
+    sync_task_clocks,
+    warning_time,
     watch,
 )
 from resolvers.shared import unit_of_work
@@ -115,6 +118,8 @@ def sweep(session: Session, complaint_id: int, now: datetime) -> bool:
             row.ended_at, row.end = now, DeadlineEnd.ENDED
         elif row.stage is DeadlineStage.PROGRESS:
             _progress(session, complaint, row, now)
+        elif row.stage is DeadlineStage.REVIEW_REQUEST and row.due_at <= now:
+            _close_review_window(session, complaint, row, instance, now)
         elif row.due_at <= now:
             _escalate(session, complaint, row, instance, now)
         else:
@@ -175,6 +180,36 @@ def _escalate(
             watch(session, complaint, DeadlineStage.SUPERVISION, task.id, now, due)
     missed = f"已于 {last_day(row.due_at):%Y-%m-%d} 届满 (deadline missed)"
     _notify(session, complaint, row, missed, role)
+
+
+def _close_review_window(
+    session: Session,
+    complaint: Complaint,
+    row: ComplaintDeadline,
+    instance: ProcessInstance | None,
+    now: datetime,
+) -> None:
+    """The review window is the customer's, not a deadline of the bank's: nothing escalates. At
+    its end (30 natural days from the notice's delivery, Beijing midnight) the code closes it
+    — the request task ends unanswered, whatever timer the diagram has (第二十一条); a notice
+    that reached the customer later than the clock assumed keeps it open until its own end."""
+    end = review_window_end(session, complaint.id)
+    task = session.get(ProcessTask, row.task_id) if row.task_id is not None else None
+    if end is None or now < end:
+        row.due_at = end or natural_day_deadline(now, 1)
+        row.warn_at = warning_time(now, row.due_at)
+        if task is not None:
+            task.due_at = row.due_at
+        if instance is not None:
+            sync_task_clocks(session, complaint.id, instance)
+        return
+    row.ended_at, row.end = now, DeadlineEnd.ENDED
+    if task is None or instance is None:
+        return
+    answers = {"review_requested": False}
+    details = {"task": task.name, "element": task.element_id, "answers": answers}
+    add_event(session, complaint.id, ComplaintEventKind.TASK_COMPLETED, None, details)
+    runtime.complete_task(session, task, answers, None, instance)
 
 
 def _supervisor_role(stage: DeadlineStage) -> Role:

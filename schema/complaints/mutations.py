@@ -127,6 +127,15 @@ class PauseComplaintClockInput:
     note: str = strawberry.field(description="Who appraises, tests or mediates (required).")
 
 
+@strawberry.input(
+    description="The customer asks for a review by the superior unit, at any stage within 30 "
+    "natural days of receiving the decision notice (CMP-4). 申请复核。"
+)
+class RequestComplaintReviewInput:
+    id: strawberry.ID
+    reason: str | None = strawberry.field(default=None, description="Why, as the customer said.")
+
+
 @strawberry.input(description="Start the decision clock again. 恢复计时。")
 class ResumeComplaintClockInput:
     id: strawberry.ID
@@ -277,6 +286,22 @@ class ComplaintMutation:
             info,
             lambda session, actor, visible: cases.pause(
                 session, actor, pk_of(input.id, "Complaint", "id"), reason, input.note, visible
+            ),
+        )
+
+    @guarded_mutation(
+        "Record the customer's request for a review by the superior unit: at any stage after "
+        "the decision notice reached them (before or after the call-back, satisfied or not), "
+        "refused from the end of the 30 natural days (REVIEW_WINDOW_CLOSED). 申请复核。",
+        HasRight("complaint:request_review", purpose=True),
+    )
+    def request_complaint_review(
+        self, info: ContextInfo, input: RequestComplaintReviewInput
+    ) -> ComplaintPayload:
+        return _complaint_change(
+            info,
+            lambda session, actor, visible: cases.request_review(
+                session, actor, pk_of(input.id, "Complaint", "id"), input.reason, visible
             ),
         )
 
