@@ -741,9 +741,9 @@ def refresh_open_tasks(session: Session, instance: ProcessInstance, workflow: Bp
         )
     )
     for row in rows:
-        task = workflow.get_task_from_id(UUID(row.spiff_task_id))
+        task = None if is_detached(row) else workflow.tasks.get(UUID(row.spiff_task_id))
         if task is None or task.state != TaskState.READY:
-            continue  # cancelled by the next save
+            continue  # cancelled (or replaced) by the next save
         fresh = _task_row(instance, task, now)
         row.element_id, row.name = fresh.element_id, fresh.name
         row.candidate_role, row.branch_id = fresh.candidate_role, fresh.branch_id

@@ -348,9 +348,17 @@ def sync_task_clocks(session: Session, complaint_id: int, instance: ProcessInsta
         )
     ).all()
     clocked = set()
+    window = None
     for row in rows:
         if row.task_id in tasks:
             clocked.add(row.task_id)
+            if row.stage is DeadlineStage.REVIEW_REQUEST:
+                # The window counts from the notice's delivery, which may come after the task
+                # opened (a letter, an e-mail retried): its clock follows once it is known.
+                window = window or review_window_end(session, complaint_id)
+                if window is not None and window != row.due_at:
+                    row.due_at, row.warn_at = window, warning_time(row.set_at, window)
+                    tasks[row.task_id].due_at = window
         else:
             row.ended_at = now
             row.end = _end_of(session.get(ProcessTask, row.task_id), row.due_at)

@@ -262,8 +262,7 @@ ComplaintErrorCode = bilingual_enum(
         "处理决定尚未送达",
         "REVIEW_WINDOW_CLOSED": "The 30 days to ask for a review, counted from receipt of the "
         "decision, are over 复核申请期限已过",
-        "REVIEW_ALREADY_REQUESTED": "A review of this complaint was already requested "
-        "已申请复核",
+        "REVIEW_ALREADY_REQUESTED": "A review of this complaint was already requested 已申请复核",
         "NOT_DECIDED": "The complaint has no decision yet 尚未作出处理决定",
         "NOT_SUPERIOR_UNIT": "A review is decided by the superior unit of the handling branch "
         "复核由上级机构作出",
