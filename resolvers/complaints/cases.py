@@ -35,6 +35,7 @@ from resolvers.complaints.deadlines import (
     postpone,
     review_window_end,
     running,
+    shifted_by_pauses,
 )
 from resolvers.complaints.statistics import unit_of
 from resolvers.outbox import commands as outbox
@@ -43,6 +44,7 @@ from store.complaints import (
     ENDED_STATUSES,
     Complaint,
     ComplaintAlert,
+    ComplaintEvent,
     ComplaintEventKind,
     ComplaintPause,
     ComplaintStatus,
@@ -381,14 +383,20 @@ def end_open_pause(
     found.ended_by_id = actor.id if actor is not None and ended == at else None
     found.paused_days = days
     complaint.paused_days += days
+    moved = _move_dates(session, complaint, found.started_at, days)
     if complaint.decided_at is None:
-        _move_deadline(session, complaint, _deadline(complaint, complaint.paused_days))
+        due = _deadline(complaint, complaint.paused_days)
+        _move_deadline(session, complaint, due, since=found.started_at)
     add_event(
         session,
         complaint.id,
         ComplaintEventKind.CLOCK_RESUMED,
         actor if ended == at else None,
-        {"paused_days": days, "decision_due_at": complaint.decision_due_at.isoformat()},
+        {
+            "paused_days": days,
+            "decision_due_at": complaint.decision_due_at.isoformat(),
+            "also_moved": moved,
+        },
     )
     if tell_customer and complaint.decided_at is None:
         # The deadline is the midnight after the last day: the customer is told the last day.
@@ -401,12 +409,47 @@ def end_open_pause(
         )
 
 
-def _move_deadline(session: Session, complaint: Complaint, due: datetime) -> None:
+def _move_deadline(
+    session: Session, complaint: Complaint, due: datetime, since: datetime | None = None
+) -> None:
     """Set the decision deadline: the running clocks move with it (the decision deadline's row,
-    the open tasks due at it, the other stages' clocks), a breach already escalated stays."""
+    the open tasks due at it, the other stages' clocks), a breach already escalated stays.
+    ``since``: the start of the pause that ends (see :func:`postpone`)."""
     if due != complaint.decision_due_at:
-        postpone(session, complaint, due - complaint.decision_due_at)
+        postpone(session, complaint, due - complaint.decision_due_at, since)
     complaint.decision_due_at = due
+
+
+def _move_dates(
+    session: Session, complaint: Complaint, started_at: datetime, days: int
+) -> list[str]:
+    """The dates a pause that started at ``started_at`` and lasted ``days`` natural days moves
+    besides the clocks: the resolution plan's deadline and the open rectification item's, when
+    they ran before it started (第十九条: the paused time does not count). Returns what moved."""
+    if days <= 0:
+        return []
+    by = shifted_by_pauses(started_at, days) - started_at
+    moved = []
+    planned = session.scalar(
+        select(func.min(ComplaintEvent.at)).where(
+            ComplaintEvent.complaint_id == complaint.id,
+            ComplaintEvent.kind == ComplaintEventKind.PLAN_MADE.value,
+        )
+    )
+    if complaint.plan_deadline is not None and planned is not None and planned <= started_at:
+        complaint.plan_deadline += by
+        moved.append("planDeadline")
+    item = session.scalar(
+        select(Rectification).where(
+            Rectification.complaint_id == complaint.id,
+            Rectification.closed_at.is_(None),
+            Rectification.raised_at <= started_at,
+        )
+    )
+    if item is not None and item.due_at is not None:
+        item.due_at += by
+        moved.append("rectification.dueAt")
+    return moved
 
 
 def _deadline(complaint: Complaint, paused_days: int) -> datetime:

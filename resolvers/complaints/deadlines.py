@@ -194,10 +194,19 @@ def extend(session: Session, complaint: Complaint, days: int, complexity: Comple
     _follow_decision_deadline(session, complaint)
 
 
-def postpone(session: Session, complaint: Complaint, by: timedelta) -> None:
+def postpone(
+    session: Session, complaint: Complaint, by: timedelta, since: datetime | None = None
+) -> None:
     """Move every running clock of the complaint ``by`` later — for a pause of the clock (an
     external appraisal, testing or mediation, whose time does not count). A breach already
-    escalated stays where it was: a pause never undoes a missed deadline."""
+    escalated stays where it was: a pause never undoes a missed deadline.
+
+    ``since``: the pause that ends started then — only the clocks that ran before it were
+    moved on when it started, so only they move back (a clock set during the pause, such as a
+    rectification raised meanwhile, keeps its own due time; the decision deadline always counts
+    the pause). A warning already given for a due time that moved away comes again before the
+    new one."""
+    now = clock.now()
     rows = session.scalars(
         select(ComplaintDeadline).where(
             ComplaintDeadline.complaint_id == complaint.id,
@@ -206,8 +215,12 @@ def postpone(session: Session, complaint: Complaint, by: timedelta) -> None:
         )
     ).all()
     for row in rows:
+        if since is not None and row.set_at > since and row.stage is not DeadlineStage.DECISION:
+            continue
         row.warn_at += by
         row.due_at += by
+        if row.warned_at is not None and row.warn_at > now:
+            row.warned_at = None
         if row.stage is DeadlineStage.DECISION and row.task_id is None:
             complaint.decision_due_at = row.due_at
         elif row.task_id is not None and (task := session.get(ProcessTask, row.task_id)):
