@@ -42,7 +42,7 @@ from store.complaints import (
     DeadlineStage,
     SlaState,
 )
-from store.customers import Customer, InformationKind, Notification
+from store.customers import Customer, Notification, NotificationKind
 from store.staff import Role, Staff
 from store.workflows import ProcessInstance, ProcessTask, TaskStatus
 from workflows import runtime
@@ -246,7 +246,9 @@ def _notify(
                 "recipient_id": recipient,
                 "customer_id": complaint.customer_id,
                 "customer_version": customer_version,
-                "information_kind": InformationKind.BASIC,
+                # Filed under the complaint, not the customer's basic information: who follows
+                # complaints gets it, a filter on BASIC does not (CMP-6).
+                "information_kind": NotificationKind.COMPLAINT,
                 "fields": [field],
                 "summary": summary,
                 "created_at": clock.now(),
