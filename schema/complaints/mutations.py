@@ -16,6 +16,7 @@ from core.errors import UserInputError
 from core.ids import pk_of
 from resolvers.complaints import cases
 from resolvers.complaints import commands as logic
+from resolvers.outbox import commands as outbox
 from schema.complaints.enums import (
     CategoryEnum,
     ChannelEnum,
@@ -361,7 +362,9 @@ class ComplaintMutation:
 
     @guarded_mutation(
         "Record how a message reached the customer when its channel has no gateway yet (a "
-        "registered letter, a notice handed over); the record is its proof of delivery. 登记送达。",
+        "registered letter, a notice handed over) or its automatic sending failed for good; the "
+        "record is its proof of delivery. Refused (PROOF_FROM_CHANNEL on proof) while an "
+        "automatic sender owns the message (retrying it, or awaiting its receipt). 登记送达。",
         HasRight("admin:complaint_intake", purpose=True),
     )
     def record_message_delivery(
@@ -377,6 +380,7 @@ class ComplaintMutation:
                 rows.CustomerMessageKind(input.kind),
                 input.proof,
                 ctx.access.complaints_visible,
+                outbox.automatic_channels(ctx.settings.smtp is not None),
             )
 
         try:
