@@ -45,6 +45,7 @@ RIGHTS = (
     "complaint:withdraw",
     "complaint:merge",
     "complaint:pause",
+    "complaint:request_review",
     "complaint:oversee",
     "customer:create",
     "customer:watch",

@@ -49,6 +49,18 @@ class InformationKind(StrEnum):
     RISK = "RISK"
 
 
+class NotificationKind(StrEnum):
+    """What a notification is about: one of the kinds of customer information (INFO-2), or a
+    complaint of the customer (its deadlines' warnings and escalations, CMP-6)."""
+
+    BASIC = "BASIC"
+    FINANCIAL = "FINANCIAL"
+    TRANSACTIONS = "TRANSACTIONS"
+    PREFERENCES = "PREFERENCES"
+    RISK = "RISK"
+    COMPLAINT = "COMPLAINT"
+
+
 class Gender(StrEnum):
     MALE = "MALE"
     FEMALE = "FEMALE"
@@ -360,7 +372,7 @@ class Notification(Base):
     recipient_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     customer_version: Mapped[int]
-    information_kind: Mapped[InformationKind] = mapped_column(_enum(InformationKind))
+    information_kind: Mapped[NotificationKind] = mapped_column(_enum(NotificationKind))
     fields: Mapped[list[str]] = mapped_column(JSON)
     summary: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

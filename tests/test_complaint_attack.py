@@ -171,7 +171,7 @@ def test_cmp3_a_diagram_that_skips_the_decision_closes_nothing(backend: Backend)
     overdue). Closing needs the decision; the shortcut is an incident, the clock runs on."""
     shortcut = ORIGINAL.replace(
         'sourceRef="Gateway_Complexity" targetRef="Task_ExtendComplex"',
-        'sourceRef="Gateway_Complexity" targetRef="Gateway_ClosureMerge"',
+        'sourceRef="Gateway_Complexity" targetRef="Task_CloseComplaint"',
     )
     assert shortcut != ORIGINAL and _deploy(backend, shortcut)["errors"] == []
     complaint = steps.submit(backend, _customer(backend))
@@ -338,13 +338,18 @@ def test_cmp4_a_diagram_that_skips_the_call_back_closes_nothing(backend: Backend
     """The same shortcut after the decision notice: the complaint closed with no call-back (no
     satisfaction asked, no review offered). Closing needs the call-back; an incident instead."""
     shortcut = _shortcut(
-        "Flow_SendDecision_CallBack", "Task_SendDecision", "Task_CallBack", "Gateway_ClosureMerge"
+        "Flow_FollowUpFork_CallBack",
+        "Gateway_FollowUpFork",
+        "Task_CallBack",
+        "Gateway_FollowUpJoin",
     )
     assert _deploy(backend, shortcut)["errors"] == []
     complaint = steps.submit(backend, _customer(backend))
     steps.assign(backend, complaint)
     steps.do(backend, "SH01CH01", complaint, "Task_Investigate", steps.investigation())
     steps.do(backend, "SH01CH01", complaint, "Task_DecisionNotice", steps.DECISION)
+    # The customer declines a review (asked beside the call-back): the flow reaches closing.
+    steps.do(backend, "RM0001", complaint, "Task_ReviewRequest", {"review_requested": False})
     state = steps.read(backend, complaint)
     assert (state["status"], state["closedAt"]) == ("DECIDED", None)
     incidents = backend.gql(INCIDENTS, staff="PO0001")["processIncidents"]["edges"]

@@ -358,10 +358,11 @@ def complete_task(
     session: Session,
     task_row: ProcessTask,
     data: dict[str, Any],
-    actor: Staff,
+    actor: Staff | None,
     locked_row: ProcessInstance | None = None,
 ) -> ProcessInstance:
-    """Validate ``data`` against the task's form, complete the task and run the engine on."""
+    """Validate ``data`` against the task's form, complete the task and run the engine on
+    (``actor`` None: the code completes it, e.g. a window that closed)."""
     if task_row.status is not TaskStatus.OPEN:
         raise ProcessError("TASK_NOT_OPEN", f"the task is already {task_row.status.value.lower()}")
     if is_detached(task_row):
@@ -384,7 +385,7 @@ def complete_task(
     now = clock.now()
     task_row.status = TaskStatus.COMPLETED
     task_row.completed_at = now
-    task_row.completed_by_id = actor.id
+    task_row.completed_by_id = actor.id if actor is not None else None
     session.flush()
     save(session, locked.instance, locked.workflow)
     return locked.instance
@@ -420,7 +421,7 @@ def _complete_detached(
     session: Session,
     task_row: ProcessTask,
     data: dict[str, Any],
-    actor: Staff,
+    actor: Staff | None,
     locked_row: ProcessInstance | None,
 ) -> ProcessInstance:
     """Complete a task the code opened: its shipped form checks the data; the engine is idle."""
@@ -433,7 +434,7 @@ def _complete_detached(
         raise ProcessError.many(problems)
     task_row.status = TaskStatus.COMPLETED
     task_row.completed_at = clock.now()
-    task_row.completed_by_id = actor.id
+    task_row.completed_by_id = actor.id if actor is not None else None
     session.flush()
     tasks_changed(session, instance)
     return instance
@@ -740,9 +741,9 @@ def refresh_open_tasks(session: Session, instance: ProcessInstance, workflow: Bp
         )
     )
     for row in rows:
-        task = workflow.get_task_from_id(UUID(row.spiff_task_id))
+        task = None if is_detached(row) else workflow.tasks.get(UUID(row.spiff_task_id))
         if task is None or task.state != TaskState.READY:
-            continue  # cancelled by the next save
+            continue  # cancelled (or replaced) by the next save
         fresh = _task_row(instance, task, now)
         row.element_id, row.name = fresh.element_id, fresh.name
         row.candidate_role, row.branch_id = fresh.candidate_role, fresh.branch_id

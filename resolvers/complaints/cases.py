@@ -32,6 +32,7 @@ from resolvers.complaints.commands import (
 from resolvers.complaints.deadlines import (
     DECISION_DAYS,
     MAX_PAUSED_DAYS,
+    REVIEW_REQUEST_DAYS,
     decision_deadline,
     end_all,
     keep_rectification_clock,
@@ -39,7 +40,9 @@ from resolvers.complaints.deadlines import (
     pause_latest_end,
     paused_natural_days,
     postpone,
+    review_window_end,
     running,
+    shifted_by_pauses,
 )
 from resolvers.complaints.statistics import unit_of
 from resolvers.outbox import commands as outbox
@@ -48,6 +51,7 @@ from store.complaints import (
     ENDED_STATUSES,
     Complaint,
     ComplaintAlert,
+    ComplaintEvent,
     ComplaintEventKind,
     ComplaintPause,
     ComplaintStatus,
@@ -60,6 +64,7 @@ from store.complaints import (
     SlaState,
 )
 from store.staff import Staff
+from store.workflows import ProcessTask, TaskStatus
 
 MAX_REASON = 1000
 # How the customer's messages name what stopped the clock.
@@ -229,6 +234,66 @@ def _merged_text(duplicate: Complaint, into: Complaint) -> str:
     if into.paused_until is not None:
         return merged + "目前处于中止计时期间，恢复处理时我行将告知您最后期限。"
     return merged + f"我行将最迟于 {last_day(into.decision_due_at):%Y-%m-%d} 作出处理决定。"
+def request_review(
+    session: Session,
+    actor: Staff,
+    complaint_id: int,
+    reason: str | None,
+    visible: ColumnElement[bool],
+) -> Complaint:
+    """Record the customer's request for a review by the superior unit (CMP-4, 第二十一条):
+    at any stage after the decision notice reached them — before the call-back, after it,
+    satisfied or not — until 30 natural days from the delivery (Beijing midnight) have passed.
+    The review then runs as the diagram's: the request task is answered on the customer's
+    behalf, so the superior unit's review task, its 30-day clock and escalation follow."""
+    why = validation.text(reason or "", "reason", max_length=MAX_REASON, required=False)
+    complaint = _locked(session, actor, complaint_id, visible, "id")
+    if complaint.status in ENDED_EARLY:
+        raise UserInputError.one(
+            ("id",), "NOT_OPEN", f"the complaint is {complaint.status.value.lower()}"
+        )
+    if complaint.review_requested_at is not None:
+        raise UserInputError.one(("id",), "REVIEW_ALREADY_REQUESTED", "a review was requested")
+    if complaint.decided_at is None:
+        raise UserInputError.one(("id",), "NOT_DECIDED", "the complaint has no decision yet")
+    until = review_window_end(session, complaint.id)
+    if until is None:
+        raise UserInputError.one(
+            ("id",), "NOTICE_NOT_DELIVERED", "the decision notice has not reached the customer"
+        )
+    if clock.now() >= until:
+        raise UserInputError.one(
+            ("id",),
+            "REVIEW_WINDOW_CLOSED",
+            f"a review is requested within {REVIEW_REQUEST_DAYS} days of receiving the decision",
+        )
+    if complaint.status is not ComplaintStatus.DECIDED or complaint.instance_id is None:
+        # Closed in the window: the customer declined a review when asked.
+        raise UserInputError.one(("id",), "NOT_OPEN", "the customer declined a review")
+    instance = workflows.lock_instance(session, complaint.instance_id)
+    task = _review_request_task(session, instance.id)
+    if task is None:
+        # An instance of an older diagram asks only after the call-back: moved to the current
+        # one, whose request waits beside the call-back from the decision on.
+        workflows.migrate_to_latest(session, instance)
+        task = _review_request_task(session, instance.id)
+    if task is None:
+        raise UserInputError.one(("id",), "NOT_OPEN", "the process asks for no review now")
+    workflows.complete_for(
+        session, actor, instance, task, {"review_requested": True, "reason": why}
+    )
+    session.refresh(complaint)
+    return complaint
+
+
+def _review_request_task(session: Session, instance_id: int) -> ProcessTask | None:
+    return session.scalar(
+        select(ProcessTask).where(
+            ProcessTask.instance_id == instance_id,
+            ProcessTask.form_name == "review_request",
+            ProcessTask.status == TaskStatus.OPEN,
+        )
+    )
 
 
 def _matter(complaint: Complaint) -> tuple[object, int]:
@@ -344,14 +409,20 @@ def end_open_pause(
     found.ended_by_id = actor.id if actor is not None and ended == at else None
     found.paused_days = days
     complaint.paused_days += days
+    moved = _move_dates(session, complaint, found.started_at, days)
     if complaint.decided_at is None:
-        _move_deadline(session, complaint, _deadline(complaint, complaint.paused_days))
+        due = _deadline(complaint, complaint.paused_days)
+        _move_deadline(session, complaint, due, since=found.started_at)
     add_event(
         session,
         complaint.id,
         ComplaintEventKind.CLOCK_RESUMED,
         actor if ended == at else None,
-        {"paused_days": days, "decision_due_at": complaint.decision_due_at.isoformat()},
+        {
+            "paused_days": days,
+            "decision_due_at": complaint.decision_due_at.isoformat(),
+            "also_moved": moved,
+        },
     )
     if tell_customer and complaint.decided_at is None:
         # The deadline is the midnight after the last day: the customer is told the last day,
@@ -366,12 +437,47 @@ def end_open_pause(
         tell(session, complaint, CustomerMessageKind.CLOCK_RESUMED, text)
 
 
-def _move_deadline(session: Session, complaint: Complaint, due: datetime) -> None:
+def _move_deadline(
+    session: Session, complaint: Complaint, due: datetime, since: datetime | None = None
+) -> None:
     """Set the decision deadline: the running clocks move with it (the decision deadline's row,
-    the open tasks due at it, the other stages' clocks), a breach already escalated stays."""
+    the open tasks due at it, the other stages' clocks), a breach already escalated stays.
+    ``since``: the start of the pause that ends (see :func:`postpone`)."""
     if due != complaint.decision_due_at:
-        postpone(session, complaint, due - complaint.decision_due_at)
+        postpone(session, complaint, due - complaint.decision_due_at, since)
     complaint.decision_due_at = due
+
+
+def _move_dates(
+    session: Session, complaint: Complaint, started_at: datetime, days: int
+) -> list[str]:
+    """The dates a pause that started at ``started_at`` and lasted ``days`` natural days moves
+    besides the clocks: the resolution plan's deadline and the open rectification item's, when
+    they ran before it started (第十九条: the paused time does not count). Returns what moved."""
+    if days <= 0:
+        return []
+    by = shifted_by_pauses(started_at, days) - started_at
+    moved = []
+    planned = session.scalar(
+        select(func.min(ComplaintEvent.at)).where(
+            ComplaintEvent.complaint_id == complaint.id,
+            ComplaintEvent.kind == ComplaintEventKind.PLAN_MADE.value,
+        )
+    )
+    if complaint.plan_deadline is not None and planned is not None and planned <= started_at:
+        complaint.plan_deadline += by
+        moved.append("planDeadline")
+    item = session.scalar(
+        select(Rectification).where(
+            Rectification.complaint_id == complaint.id,
+            Rectification.closed_at.is_(None),
+            Rectification.raised_at <= started_at,
+        )
+    )
+    if item is not None and item.due_at is not None:
+        item.due_at += by
+        moved.append("rectification.dueAt")
+    return moved
 
 
 def _deadline(complaint: Complaint, paused_days: int) -> datetime:

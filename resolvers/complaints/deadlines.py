@@ -69,6 +69,9 @@ SUPERVISE_WITHIN_DAYS = 1
 # The stage of each user task, by its form (the forms are the contract between the code and
 # the diagram). DECISION: the task runs against the decision deadline in force (one clock, so a
 # breach escalates once however many steps it spans); None: no clock of its own (supervising).
+# Tasks the code opens itself, once per breach (:mod:`.sweep`): earlier diagrams drew their
+# own after a boundary timer, which gave two supervise tasks for one breach; theirs pass.
+SUPERSEDED_FORMS = frozenset({"supervise_overdue"})
 STAGE_OF_FORM: dict[str, DeadlineStage | None] = {
     "assign_handler": DeadlineStage.ASSIGNMENT,
     "investigate": DeadlineStage.DECISION,
@@ -194,10 +197,19 @@ def extend(session: Session, complaint: Complaint, days: int, complexity: Comple
     _follow_decision_deadline(session, complaint)
 
 
-def postpone(session: Session, complaint: Complaint, by: timedelta) -> None:
+def postpone(
+    session: Session, complaint: Complaint, by: timedelta, since: datetime | None = None
+) -> None:
     """Move every running clock of the complaint ``by`` later — for a pause of the clock (an
     external appraisal, testing or mediation, whose time does not count). A breach already
-    escalated stays where it was: a pause never undoes a missed deadline."""
+    escalated stays where it was: a pause never undoes a missed deadline.
+
+    ``since``: the pause that ends started then — only the clocks that ran before it were
+    moved on when it started, so only they move back (a clock set during the pause, such as a
+    rectification raised meanwhile, keeps its own due time; the decision deadline always counts
+    the pause). A warning already given for a due time that moved away comes again before the
+    new one."""
+    now = clock.now()
     rows = session.scalars(
         select(ComplaintDeadline).where(
             ComplaintDeadline.complaint_id == complaint.id,
@@ -206,8 +218,12 @@ def postpone(session: Session, complaint: Complaint, by: timedelta) -> None:
         )
     ).all()
     for row in rows:
+        if since is not None and row.set_at > since and row.stage is not DeadlineStage.DECISION:
+            continue
         row.warn_at += by
         row.due_at += by
+        if row.warned_at is not None and row.warn_at > now:
+            row.warned_at = None
         if row.stage is DeadlineStage.DECISION and row.task_id is None:
             complaint.decision_due_at = row.due_at
         elif row.task_id is not None and (task := session.get(ProcessTask, row.task_id)):
@@ -362,9 +378,17 @@ def sync_task_clocks(session: Session, complaint_id: int, instance: ProcessInsta
         )
     ).all()
     clocked = set()
+    window = None
     for row in rows:
         if row.task_id in tasks:
             clocked.add(row.task_id)
+            if row.stage is DeadlineStage.REVIEW_REQUEST:
+                # The window counts from the notice's delivery, which may come after the task
+                # opened (a letter, an e-mail retried): its clock follows once it is known.
+                window = window or review_window_end(session, complaint_id)
+                if window is not None and window != row.due_at:
+                    row.due_at, row.warn_at = window, warning_time(row.set_at, window)
+                    tasks[row.task_id].due_at = window
         else:
             row.ended_at = now
             row.end = _end_of(session.get(ProcessTask, row.task_id), row.due_at)

@@ -281,13 +281,16 @@ TASK_GUARDS = {"complaint": Recusal()}
 
 # The stages every version of the complaint process must reach, in this order, each through the
 # operation that records it (CMP-2 … CMP-4): a process owner may change the flow, not drop the
-# rules. Deploy refuses a diagram in which one is missing or cannot be reached after the previous.
+# rules. Deploy refuses a diagram in which one is missing or cannot be reached after the previous
+# (or the stage it names).
 REQUIRED_STAGES = (
     ("assignment", "assign_handler"),
     ("investigation", "record_investigation"),
     ("decision notice", "record_decision"),
     ("call-back", "record_call_back"),
-    ("review", "record_review"),
+    # The customer may ask for a review from the notice's delivery on, before or after the
+    # call-back (第二十一条): the review follows the decision notice, beside the call-back.
+    ("review", "record_review", "decision notice"),
 )
 # The service operations its diagrams may call (installed by kehu.wiring).
 OPERATIONS = OperationSet(ProcessRules(PROCESS_KEY, START_VARIABLES, REQUIRED_STAGES))
@@ -618,7 +621,12 @@ def record_decision(call: OperationCall) -> dict[str, Any]:
         call.actor,
         {"outcome": outcome, "channel": channel.value},
     )
-    return {"call_back_due_at": (now + timedelta(days=CALL_BACK_WITHIN_DAYS)).isoformat()}
+    return {
+        "call_back_due_at": (now + timedelta(days=CALL_BACK_WITHIN_DAYS)).isoformat(),
+        # The earliest the review window can end (it counts from the notice's delivery; the
+        # code keeps the real end, see review_window_end).
+        "review_request_until": natural_day_deadline(now, REVIEW_REQUEST_DAYS).isoformat(),
+    }
 
 
 def _required(data: dict[str, Any], name: str, problems: Problems) -> str:

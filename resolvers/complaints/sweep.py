@@ -27,6 +27,9 @@ from resolvers.complaints.deadlines import (
     SUPERVISE_WITHIN_DAYS,
     last_day,
     natural_day_deadline,
+    review_window_end,
+    sync_task_clocks,
+    warning_time,
     watch,
 )
 from resolvers.shared import unit_of_work
@@ -40,7 +43,7 @@ from store.complaints import (
     DeadlineStage,
     SlaState,
 )
-from store.customers import Customer, InformationKind, Notification
+from store.customers import Customer, Notification, NotificationKind
 from store.staff import Role, Staff
 from store.workflows import ProcessInstance, ProcessTask, TaskStatus
 from workflows import runtime
@@ -136,6 +139,8 @@ def sweep(session: Session, complaint_id: int, now: datetime) -> bool:
             row.ended_at, row.end = now, DeadlineEnd.ENDED
         elif row.stage is DeadlineStage.PROGRESS:
             _progress(session, complaint, row, now)
+        elif row.stage is DeadlineStage.REVIEW_REQUEST and row.due_at <= now:
+            _close_review_window(session, complaint, row, instance, now)
         elif row.due_at <= now:
             # Its process ended: no supervise task can open on it, head office is notified.
             _escalate(session, complaint, row, None if ended_early else instance, now)
@@ -200,6 +205,36 @@ def _escalate(
     _notify(session, complaint, row, missed, role)
 
 
+def _close_review_window(
+    session: Session,
+    complaint: Complaint,
+    row: ComplaintDeadline,
+    instance: ProcessInstance | None,
+    now: datetime,
+) -> None:
+    """The review window is the customer's, not a deadline of the bank's: nothing escalates. At
+    its end (30 natural days from the notice's delivery, Beijing midnight) the code closes it
+    — the request task ends unanswered, whatever timer the diagram has (第二十一条); a notice
+    that reached the customer later than the clock assumed keeps it open until its own end."""
+    end = review_window_end(session, complaint.id)
+    task = session.get(ProcessTask, row.task_id) if row.task_id is not None else None
+    if end is None or now < end:
+        row.due_at = end or natural_day_deadline(now, 1)
+        row.warn_at = warning_time(now, row.due_at)
+        if task is not None:
+            task.due_at = row.due_at
+        if instance is not None:
+            sync_task_clocks(session, complaint.id, instance)
+        return
+    row.ended_at, row.end = now, DeadlineEnd.ENDED
+    if task is None or instance is None:
+        return
+    answers = {"review_requested": False}
+    details = {"task": task.name, "element": task.element_id, "answers": answers}
+    add_event(session, complaint.id, ComplaintEventKind.TASK_COMPLETED, None, details)
+    runtime.complete_task(session, task, answers, None, instance)
+
+
 def _supervisor_role(stage: DeadlineStage) -> Role:
     return Role.HEAD_OFFICE if stage in HEAD_OFFICE_STAGES else Role.BRANCH_SUPERVISOR
 
@@ -234,7 +269,9 @@ def _notify(
                 "recipient_id": recipient,
                 "customer_id": complaint.customer_id,
                 "customer_version": customer_version,
-                "information_kind": InformationKind.BASIC,
+                # Filed under the complaint, not the customer's basic information: who follows
+                # complaints gets it, a filter on BASIC does not (CMP-6).
+                "information_kind": NotificationKind.COMPLAINT,
                 "fields": [field],
                 "summary": summary,
                 "created_at": clock.now(),

@@ -419,6 +419,11 @@ def record_verification(
     the customer on the due list.
     """
     get_customer(session, customer_id)
+    if kind not in set(InformationKind):
+        # COMPLAINT names what a notification is about, not information to re-verify.
+        raise UserInputError.one(
+            ("informationKind",), "INVALID", "is not a kind of customer information"
+        )
     problems = Problems()
     if note is not None and len(note) > 500:
         problems.add("note", "TOO_LONG", "must be at most 500 characters")

@@ -218,6 +218,8 @@ class _ComplaintErrorCode(Enum):
     PROOF_FROM_CHANNEL = "PROOF_FROM_CHANNEL"
     NOTICE_NOT_DELIVERED = "NOTICE_NOT_DELIVERED"
     REVIEW_WINDOW_CLOSED = "REVIEW_WINDOW_CLOSED"
+    REVIEW_ALREADY_REQUESTED = "REVIEW_ALREADY_REQUESTED"
+    NOT_DECIDED = "NOT_DECIDED"
     NOT_SUPERIOR_UNIT = "NOT_SUPERIOR_UNIT"
     INVALID_EXTENSION = "INVALID_EXTENSION"
     EXTENSION_NOT_APPROVED = "EXTENSION_NOT_APPROVED"
@@ -261,6 +263,8 @@ ComplaintErrorCode = bilingual_enum(
         "处理决定尚未送达",
         "REVIEW_WINDOW_CLOSED": "The 30 days to ask for a review, counted from receipt of the "
         "decision, are over 复核申请期限已过",
+        "REVIEW_ALREADY_REQUESTED": "A review of this complaint was already requested 已申请复核",
+        "NOT_DECIDED": "The complaint has no decision yet 尚未作出处理决定",
         "NOT_SUPERIOR_UNIT": "A review is decided by the superior unit of the handling branch "
         "复核由上级机构作出",
         "INVALID_EXTENSION": "An extension is to 30 or 60 days, never more 延期只能为30日或60日",

@@ -338,7 +338,8 @@ class CustomerMutation:
     @guarded_mutation(
         "Record a re-verification (INFO-4). 记录信息核实。",
         WritesCustomer(
-            lambda a: VERIFIED_FIELDS[a["input"].information_kind], "the kind of information"
+            lambda a: VERIFIED_FIELDS.get(a["input"].information_kind, []),
+            "the kind of information",
         ),
     )
     def record_verification(
