@@ -57,6 +57,8 @@ RIGHTS = (
     "segment:model",
     "segment:distribution",
     "segment:needs",
+    "contact:log",
+    "contact:cadence",
 )
 # The only roles a rule may let change customer data (act ``write``, right ``customer:create``):
 # auditors, marketing, security admins, process owners and third parties never.
