@@ -6,6 +6,7 @@ branch, dated next steps as inbox tasks, refused input with nothing written, the
 from __future__ import annotations
 
 import json
+from decimal import ROUND_DOWN, Decimal
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -328,3 +329,223 @@ def test_REL_1_what_was_said_is_sealed_withheld_by_policy_and_audited(backend: B
     assert not any(
         actor == "AUD0001" and field.startswith("Contact.") for actor, field, _ in revealed
     )
+
+
+# -- REL-2: the cadence ---------------------------------------------------------------------------
+
+
+def _customer_at(backend: Backend, moment: str, tier: str | None) -> str:
+    """A customer of RM0001 (BJ01) who joined at ``moment``, with ``tier`` (None: never
+    classified, which the cadence treats as LOW)."""
+    with clock.travel_to(at(moment), all_threads=True):
+        customer = create_customer(backend, staff="RM0001")
+        if tier is not None:
+            _tier(backend, customer["id"], tier)
+    return str(customer["id"])
+
+
+def _contact_at(backend: Backend, customer_id: str, moment: str) -> None:
+    with clock.travel_to(at(moment), all_threads=True):
+        _ok(backend, customer_id, contactedAt=at(moment).isoformat())
+
+
+def _entry_at(backend: Backend, customer_id: str, moment: str, staff: str = "RM0001") -> Any:
+    with clock.travel_to(at(moment), all_threads=True):
+        return _entry(backend, customer_id, staff)
+
+
+@pytest.mark.parametrize(
+    ("tier", "contacted", "next_starts", "period", "start", "due_by", "overdue_from"),
+    [
+        # HIGH: ISO weeks; Sunday 2027-01-03 ends 2026-W53, Monday 2027-01-04 starts 2027-W01.
+        (
+            "HIGH",
+            "2027-01-03T23:59:59+08:00",
+            "2027-01-04T00:00:00+08:00",
+            "WEEK",
+            "2027-01-04",
+            "2027-01-10",
+            "2027-01-11T00:00:00+08:00",
+        ),
+        # MEDIUM: calendar months.
+        (
+            "MEDIUM",
+            "2027-01-31T23:59:59+08:00",
+            "2027-02-01T00:00:00+08:00",
+            "MONTH",
+            "2027-02-01",
+            "2027-02-28",
+            "2027-03-01T00:00:00+08:00",
+        ),
+        # LOW (and never classified): calendar quarters, here across the year; Beijing's
+        # 1 January begins at 16:00 UTC on 31 December.
+        (
+            None,
+            "2026-12-31T23:59:59+08:00",
+            "2027-01-01T00:00:00+08:00",
+            "QUARTER",
+            "2027-01-01",
+            "2027-03-31",
+            "2027-04-01T00:00:00+08:00",
+        ),
+    ],
+    ids=["HIGH-week-and-year", "MEDIUM-month", "LOW-quarter-and-year"],
+)
+def test_REL_2_a_customer_is_due_from_the_first_instant_of_the_next_period(
+    backend: Backend,
+    tier: str | None,
+    contacted: str,
+    next_starts: str,
+    period: str,
+    start: str,
+    due_by: str,
+    overdue_from: str,
+) -> None:
+    customer_id = _customer_at(backend, "2026-12-20T10:00:00+08:00", tier)
+    _contact_at(backend, customer_id, contacted)
+    assert _entry_at(backend, customer_id, contacted) is None  # contacted this period
+    entry = _entry_at(backend, customer_id, next_starts)
+    assert entry is not None
+    assert (entry["status"], entry["tier"], entry["period"]) == ("DUE", tier or "LOW", period)
+    assert (entry["periodStart"], entry["dueBy"]) == (start, due_by)
+    assert at(entry["lastContactedAt"]) == at(contacted)
+    assert entry["lastChannel"] == "VISIT"
+    last_instant = (at(overdue_from) - timedelta(seconds=1)).isoformat()
+    assert _entry_at(backend, customer_id, last_instant)["status"] == "DUE"
+    assert _entry_at(backend, customer_id, overdue_from)["status"] == "OVERDUE"
+
+
+def test_REL_2_a_tier_change_mid_period_holds_the_customer_to_the_new_tier_s_period(
+    backend: Backend,
+) -> None:
+    """The rule: the tier in force now picks the period containing today; a contact anywhere
+    in that period counts, also one made before the tier changed."""
+    customer_id = _customer_at(backend, "2026-12-20T10:00:00+08:00", "MEDIUM")
+    _contact_at(backend, customer_id, "2027-01-05T10:00:00+08:00")  # Tuesday of 2027-W01
+    assert _entry_at(backend, customer_id, "2027-01-06T09:00:00+08:00") is None
+    with clock.travel_to(at("2027-01-06T09:00:00+08:00"), all_threads=True):
+        _tier(backend, customer_id, "HIGH")
+    # Lifted to HIGH on Wednesday: Tuesday's contact is in this ISO week, so not due.
+    assert _entry_at(backend, customer_id, "2027-01-06T09:00:01+08:00") is None
+    # The next Monday it is due as HIGH, although January's (MEDIUM) contact was made.
+    entry = _entry_at(backend, customer_id, "2027-01-11T00:00:00+08:00")
+    assert (entry["status"], entry["tier"], entry["period"]) == ("DUE", "HIGH", "WEEK")
+
+
+def test_REL_2_the_worklist_puts_overdue_first_then_the_longest_since_the_last_contact(
+    backend: Backend,
+) -> None:
+    never = _customer_at(backend, "2026-12-20T10:00:00+08:00", "HIGH")
+    three_weeks = _customer_at(backend, "2026-12-20T10:00:00+08:00", "HIGH")
+    two_weeks = _customer_at(backend, "2026-12-20T10:00:00+08:00", "HIGH")
+    last_week = _customer_at(backend, "2026-12-20T10:00:00+08:00", "HIGH")
+    this_week = _customer_at(backend, "2026-12-20T10:00:00+08:00", "HIGH")
+    _contact_at(backend, three_weeks, "2026-12-29T10:00:00+08:00")
+    _contact_at(backend, two_weeks, "2027-01-05T10:00:00+08:00")
+    _contact_at(backend, last_week, "2027-01-12T10:00:00+08:00")
+    _contact_at(backend, this_week, "2027-01-18T08:00:00+08:00")
+    source = {"kind": "PROACTIVE_CONTACT", "detail": "asked on the phone"}
+    backend.gql(
+        """mutation($input: RecordPreferencesInput!) {
+             recordPreferences(input: $input) { errors { code } } }""",
+        {
+            "input": {
+                "customerId": never,
+                "contactMethod": "WECHAT",
+                "contactTime": "WEEKEND",
+                "marketingOptIn": False,
+                "source": source,
+            }
+        },
+        staff="RM0001",
+    )
+    now = "2027-01-18T09:00:00+08:00"  # Monday of 2027-W03
+    with clock.travel_to(at(now), all_threads=True):
+        items = _worklist(backend, "RM0001", tier={"eq": "HIGH"})
+        ids = [i["customer"]["id"] for i in items]
+        assert this_week not in ids
+        mine = [
+            i for i in items if i["customer"]["id"] in {never, three_weeks, two_weeks, last_week}
+        ]
+        assert [i["customer"]["id"] for i in mine] == [never, three_weeks, two_weeks, last_week]
+        assert [i["status"] for i in mine] == ["OVERDUE", "OVERDUE", "OVERDUE", "DUE"]
+        assert (mine[0]["preferredChannel"], mine[0]["preferredTime"]) == ("WECHAT", "WEEKEND")
+        assert mine[0]["lastContactedAt"] is None
+        assert {i["relationshipManager"]["employeeNo"] for i in items} == {"RM0001"}
+        # Every overdue item comes before every due one, on every page.
+        statuses = [i["status"] for i in items]
+        assert statuses == sorted(statuses, key=lambda s: s != "OVERDUE")
+        only_due = _worklist(backend, "RM0001", tier={"eq": "HIGH"}, overdue={"eq": False})
+        assert last_week in {i["customer"]["id"] for i in only_due}
+        assert never not in {i["customer"]["id"] for i in only_due}
+        # The supervisor sees the branch's, filtered by manager; other branches see nothing.
+        manager = backend.gql("{ me { id } }", staff="RM0001")["me"]["id"]
+        branch = _worklist(
+            backend, "SUP0001", relationshipManager={"eq": manager}, tier={"eq": "HIGH"}
+        )
+        assert [i["customer"]["id"] for i in branch if i["customer"]["id"] in set(ids)] == ids
+        for outsider in ("SH01SUP01", "SH01RM01"):
+            assert never not in {i["customer"]["id"] for i in _worklist(backend, outsider)}
+        denied = backend.post(WORKLIST, {}, staff="CH0001").json()
+        assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+def _cadence(backend: Backend, staff: str = "SUP0001", by: str = "MANAGER") -> Any:
+    report = backend.gql(CADENCE, {"period": "MONTH", "of": "2027-01-15", "by": by}, staff=staff)[
+        "contactCadence"
+    ]
+    rows = {
+        (r["relationshipManager"] or {}).get("employeeNo") or (r["branch"] or {}).get("code"): r
+        for r in report["rows"]
+    }
+    return report, rows
+
+
+def test_REL_2_compliance_counts_the_periods_that_ended_in_the_month_with_a_contact(
+    backend: Backend,
+) -> None:
+    # HIGH from Monday 2026-12-28: the ISO weeks ending in January 2027 are 2026-W53 (its
+    # Sunday is 3 January) and 2027-W01 … W04: five periods, three of them with a contact.
+    customer_id = _customer_at(backend, "2026-12-28T10:00:00+08:00", "HIGH")
+    with clock.travel_to(at("2027-02-01T00:00:00+08:00"), all_threads=True):
+        report, before = _cadence(backend)
+        assert (report["label"], report["start"], report["end"], report["asOf"]) == (
+            "2027-01",
+            "2027-01-01",
+            "2027-01-31",
+            "2027-02-01",
+        )
+        assert "met / due" in report["definition"]
+        for moment in (
+            "2026-12-29T10:00:00+08:00",
+            "2027-01-05T10:00:00+08:00",
+            "2027-01-06T10:00:00+08:00",  # a second contact in one week counts once
+            "2027-01-24T23:59:59+08:00",
+        ):
+            _ok(backend, customer_id, contactedAt=at(moment).isoformat())
+        report, after = _cadence(backend)
+        assert after["RM0001"]["due"] == before["RM0001"]["due"]
+        assert after["RM0001"]["met"] == before["RM0001"]["met"] + 3
+        assert report["total"]["met"] == sum(r["met"] for r in report["rows"])
+        row = after["RM0001"]
+        assert row["rate"] == str(
+            (Decimal(row["met"]) / Decimal(row["due"])).quantize(
+                Decimal("0.0001"), rounding=ROUND_DOWN
+            )
+        )
+        _, branches = _cadence(backend, by="BRANCH")
+        assert set(branches) == {"BJ01"}  # the supervisor's own rows
+        assert branches["BJ01"]["due"] >= after["RM0001"]["due"]
+    # A minute earlier, 2027-W04 has not ended: it is not judged yet.
+    with clock.travel_to(at("2027-01-31T23:59:59+08:00"), all_threads=True):
+        _, earlier = _cadence(backend)
+        assert earlier["RM0001"]["due"] < after["RM0001"]["due"]
+
+
+def test_REL_2_a_report_date_outside_the_calendar_is_refused_naming_it(backend: Backend) -> None:
+    body = backend.post(
+        CADENCE, {"period": "MONTH", "of": "9999-12-31", "by": "MANAGER"}, staff="SUP0001"
+    ).json()
+    assert body["data"] is None
+    error = body["errors"][0]["extensions"]
+    assert error["code"] == "BAD_USER_INPUT" and error["fields"][0]["field"] == ["of"]

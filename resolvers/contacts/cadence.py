@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
 from core import clock
+from core.errors import UserInputError
 from store.segments import ValueTier
 
 
@@ -79,6 +80,20 @@ def midnight(day: date) -> datetime:
 def _month_start(year: int, month: int) -> date:
     year += (month - 1) // 12
     return date(year, (month - 1) % 12 + 1, 1)
+
+
+# Report dates the calendar arithmetic covers (a period's end and its previous one included).
+FIRST_YEAR, LAST_YEAR = 1901, 9998
+
+
+def report_period(kind: PeriodKind, day: date, field: str) -> Period:
+    """The report period of ``kind`` containing ``day``; a day outside the supported years is
+    refused naming ``field``."""
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise UserInputError.one(
+            (field,), "INVALID", f"must lie in the years {FIRST_YEAR}…{LAST_YEAR}"
+        )
+    return period_of(kind, day)
 
 
 def period_of(kind: PeriodKind, day: date) -> Period:

@@ -130,7 +130,7 @@ class ContactQuery:
         ctx = info.context
         ctx.access.require_rows()
         grouping = str(by.value)  # type: ignore[attr-defined]
-        report = cadence.period_of(cadence.PeriodKind(period.value), of)  # type: ignore[attr-defined]
+        report = cadence.report_period(cadence.PeriodKind(period.value), of, "of")  # type: ignore[attr-defined]
         today = clock.today()
         groups, total = logic.compliance(
             ctx.session,
