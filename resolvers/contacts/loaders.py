@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, aliased
 
 from resolvers.contacts.queries import contacts_of
-from resolvers.shared.pagination import Page, SortKey, encode_cursor
+from resolvers.shared.pagination import Page, SortKey, cursor_context, encode_cursor
 from store.contacts import Contact
 from store.customers import Customer
 from store.workflows import ProcessTask
@@ -57,12 +57,13 @@ def first_pages(
         return count
 
     pages = {}
+    context = cursor_context(keys)
     for customer_id in customer_ids:
         rows = found.get(customer_id, [])
         shown = rows[:size]
         pages[customer_id] = Page(
             rows=shown,
-            cursors=[encode_cursor([c.contacted_at, c.id], keys) for c in shown],
+            cursors=[encode_cursor([c.contacted_at, c.id], keys, context) for c in shown],
             has_next_page=len(rows) > size,
             has_previous_page=False,
             count_total=counter(customer_id),

@@ -12,16 +12,16 @@ from datetime import UTC, date, datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from core import clock
 from resolvers.contacts import cadence
-from resolvers.segments.loaders import effective_tier
+from resolvers.segments.loaders import effective_tier, override_in_force
 from resolvers.shared.pagination import Page, PageRequest, SortKey, paginate
 from store.contacts import Contact, ContactStatus
 from store.customers import Customer, Preferences
-from store.segments import ValueTier
+from store.segments import CustomerSegment, SegmentOverride, ValueTier
 
 # A stand-in for "never contacted" in the worklist's order (sorts before every contact).
 NEVER = datetime(1900, 1, 1, tzinfo=UTC)
@@ -90,7 +90,11 @@ def worklist(
     One statement: the tier is computed once per customer in an inner query, the latest
     contact is one row of ``contact_status``.
     """
-    tier = func.coalesce(effective_tier(now), cadence.UNCLASSIFIED.value)
+    computed = CustomerSegment.__table__
+    overrides = SegmentOverride.__table__
+    # Joins, not correlated subqueries: the tier is read once per customer (a new override
+    # withdraws the one in force, so at most one joins).
+    tier = func.coalesce(overrides.c.tier, computed.c.tier, cadence.UNCLASSIFIED.value)
     inner = (
         select(
             Customer.id.label("customer_id"),
@@ -104,6 +108,8 @@ def worklist(
             Preferences.contact_time.label("contact_time"),
         )
         .select_from(Customer)
+        .outerjoin(computed, computed.c.customer_id == Customer.id)
+        .outerjoin(overrides, and_(overrides.c.customer_id == Customer.id, override_in_force(now)))
         .outerjoin(ContactStatus, ContactStatus.customer_id == Customer.id)
         .outerjoin(Preferences, Preferences.customer_id == Customer.id)
         .where(visible, condition)
@@ -117,17 +123,20 @@ def worklist(
         (or_(last.is_(None), last < _by_tier(inner.c.tier, previous)), 1), else_=0
     ).label("overdue")
     since = func.coalesce(last, literal(NEVER, last.type)).label("since")
-    statement = select(*inner.c, overdue, since).where(
+    due = select(*inner.c, overdue, since).where(
         or_(last.is_(None), last < _by_tier(inner.c.tier, starts))
     )
     if tiers is not None:
-        statement = statement.where(inner.c.tier.in_(tiers))
+        due = due.where(inner.c.tier.in_(tiers))
     if only_overdue is not None:
-        statement = statement.where(overdue == (1 if only_overdue else 0))
+        due = due.where(overdue == (1 if only_overdue else 0))
+    # Ordered by plain columns of a subquery: a cursor names its columns (cheaply) per row.
+    ranked = due.subquery("due")
+    statement = select(*ranked.c)
     keys = [
-        SortKey(overdue, True, int),
-        SortKey(since, False, datetime),
-        SortKey(inner.c.customer_id, False, int),
+        SortKey(ranked.c.overdue, True, int),
+        SortKey(ranked.c.since, False, datetime),
+        SortKey(ranked.c.customer_id, False, int),
     ]
     return Worklist(statement, keys, starts)
 
