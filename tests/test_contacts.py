@@ -6,8 +6,8 @@ branch, dated next steps as inbox tasks, refused input with nothing written, the
 from __future__ import annotations
 
 import json
-from decimal import ROUND_DOWN, Decimal
 from datetime import UTC, datetime, timedelta
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 import pytest
