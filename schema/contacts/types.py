@@ -38,6 +38,7 @@ from schema.customers.enums import ContactMethodEnum, ContactTimeEnum
 from schema.segments.enums import ValueTierEnum
 from schema.shared.base import Connection, ContextInfo, Node, node_id, user_errors
 from schema.shared.context import Context
+from schema.shared.execution import context_only
 from schema.shared.customers import nested_customer, nested_customer_row
 from schema.staff import BranchNode, StaffNode
 from schema.workflows import TaskNode, batched_staff
@@ -111,10 +112,12 @@ class ContactNode(Node):
         )
 
     @strawberry.field(description="The customer (null when you may not see them).")
+    @context_only
     def customer(self, info: ContextInfo) -> LazyCustomer | None:
         return nested_customer(info, self._customer_id, "contact_customers")
 
     @strawberry.field(description="Who made the contact.")
+    @context_only
     def contacted_by(self, info: ContextInfo) -> StaffNode | None:
         return batched_staff(info, self._staff_id, "Contact", "contactedBy")
 
@@ -122,6 +125,7 @@ class ContactNode(Node):
         description="The task the dated next step opened in the manager's inbox (`myTasks`; "
         "done through `completeTask`), null without one."
     )
+    @context_only
     def follow_up_task(self, info: ContextInfo) -> TaskNode | None:
         if self._instance_id is None:
             return None
@@ -216,10 +220,12 @@ class ContactWorklistItem:
     )
 
     @strawberry.field(description="The customer.")
+    @context_only
     def customer(self, info: ContextInfo) -> LazyCustomer | None:
         return nested_customer(info, self._customer_id, "worklist_customers")
 
     @strawberry.field(description="The customer's relationship manager.")
+    @context_only
     def relationship_manager(self, info: ContextInfo) -> StaffNode | None:
         if self._manager_id is None:
             return None
@@ -297,6 +303,7 @@ class ContactCadenceRow:
     )
 
     @strawberry.field(description="When grouped by manager (null: customers without one).")
+    @context_only
     def relationship_manager(self, info: ContextInfo) -> StaffNode | None:
         if self._manager_id is None:
             return None
