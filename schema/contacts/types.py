@@ -38,8 +38,8 @@ from schema.customers.enums import ContactMethodEnum, ContactTimeEnum
 from schema.segments.enums import ValueTierEnum
 from schema.shared.base import Connection, ContextInfo, Node, node_id, user_errors
 from schema.shared.context import Context
-from schema.shared.execution import context_only
 from schema.shared.customers import nested_customer, nested_customer_row
+from schema.shared.execution import context_only
 from schema.staff import BranchNode, StaffNode
 from schema.workflows import TaskNode, batched_staff
 from store.contacts import Contact, ContactChannel
