@@ -186,8 +186,11 @@ def test_REL_1_a_dated_next_step_is_a_task_in_the_manager_s_inbox(backend: Backe
         COMPLETE, {"input": {"id": task["id"], "data": {"done": True}}}, staff="RM0001"
     )["completeTask"]
     assert done["errors"] == [] and done["task"]["status"] == "COMPLETED"
-    # Without a date, no task.
-    assert _ok(backend, customer["id"], nextStep="下次再联系")["followUpTask"] is None
+    # Without a date, no task. A time given in Beijing is answered in UTC.
+    beijing = clock.now().astimezone(BEIJING).replace(microsecond=0)
+    undated = _ok(backend, customer["id"], nextStep="下次再联系", contactedAt=beijing.isoformat())
+    assert undated["followUpTask"] is None
+    assert undated["contactedAt"] == beijing.astimezone(UTC).isoformat()
 
 
 def test_REL_1_a_retried_log_with_the_same_key_writes_one_contact(backend: Backend) -> None:

@@ -7,7 +7,7 @@ Runs inside the caller's unit of work and never commits.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -82,6 +82,7 @@ def _checked(given: NewContact, leeway: timedelta) -> NewContact:
         elif "next_step" in texts and texts["next_step"] is None:
             problems.add(("nextStep",), "REQUIRED", "a dated next step needs its action")
     problems.raise_if_any()
+    contacted_at = contacted_at.astimezone(UTC)  # times are UTC, in answers as in storage
     return NewContact(
         channel=given.channel,
         phone_line=given.phone_line,
