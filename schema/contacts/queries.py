@@ -25,7 +25,7 @@ from schema.contacts.types import (
     ContactCadenceRow,
     ContactNode,
     ContactWorklistItem,
-    _ordering,
+    newest_first,
     present,
     present_worklist,
 )
@@ -71,7 +71,7 @@ class ContactQuery:
             ctx.session,
             ctx.access.visible,
             condition,
-            logic.contact_keys(_ordering(order_by)),
+            logic.contact_keys(newest_first(order_by)),
             page_request(first, after, last, before),
         )
         return Connection.of(page, present(info, page.rows))

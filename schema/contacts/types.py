@@ -155,7 +155,7 @@ def present(info: ContextInfo, rows: Sequence[Contact]) -> list[ContactNode]:
     return [ContactNode.of(r, ctx) for r in rows]
 
 
-def _ordering(order_by: list[ContactOrderBy] | None) -> bool:
+def newest_first(order_by: list[ContactOrderBy] | None) -> bool:
     """Whether contacts run newest first (the default; ties by contact, the same way)."""
     if not order_by:
         return True
@@ -173,7 +173,7 @@ def customer_contacts(
     a page after or before a cursor (one customer's history) is its own query."""
     ctx = info.context
     condition = compile_where(where, CONTACT_FILTERS)
-    keys = logic.contact_keys(_ordering(order_by))
+    keys = logic.contact_keys(newest_first(order_by))
     visible = ctx.access.visible
     mine = logic.Contact.customer_id == customer_id
     if request.after or request.before or request.last is not None:
