@@ -11,7 +11,7 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from core import clock
 from tests.complaint_steps import COMPLETE
@@ -552,3 +552,38 @@ def test_REL_2_a_report_date_outside_the_calendar_is_refused_naming_it(backend: 
     assert body["data"] is None
     error = body["errors"][0]["extensions"]
     assert error["code"] == "BAD_USER_INPUT" and error["fields"][0]["field"] == ["of"]
+
+
+def _statements(backend: Backend, query: str, variables: dict[str, Any]) -> int:
+    """SQL statements one request runs (authentication included)."""
+    counted = [0]
+
+    def count(*_: Any) -> None:
+        counted[0] += 1
+
+    event.listen(backend.engine, "before_cursor_execute", count)
+    try:
+        backend.gql(query, variables, staff="RM0001")
+    finally:
+        event.remove(backend.engine, "before_cursor_execute", count)
+    return counted[0]
+
+
+def test_REL_1_REL_2_statements_do_not_grow_with_the_page(backend: Backend) -> None:
+    for _ in range(3):
+        customer = create_customer(backend, staff="RM0001")
+        _ok(backend, customer["id"])
+    # The newest contact has a task: both pages of the list hold one.
+    _ok(backend, customer["id"], nextStep="回访", nextStepDueOn=clock.today().isoformat())
+    nested = """query($n: Int) { customers(first: $n, orderBy: [{field: CREATED_AT,
+      direction: DESC}]) { edges { node { name
+      contacts(first: 3) { totalCount edges { node { summary contactedBy { name }
+                                                     customer { id } } } } } } } }"""
+    worklist = """query($n: Int) { contactWorklist(first: $n) { edges { node { status tier
+      preferredChannel customer { name } relationshipManager { name } } } } }"""
+    listed = """query($n: Int) { contacts(first: $n) { totalCount edges { node { summary
+      customer { name } contactedBy { name } followUpTask { id } } } } }"""
+    # Pages big enough that every kind of nested item occurs in both (a dated next step …).
+    for query, small, big in ((nested, 5, 20), (worklist, 5, 50), (listed, 30, 90)):
+        counts = [_statements(backend, query, {"n": n}) for n in (small, big)]
+        assert counts[0] == counts[1], (query, counts)
