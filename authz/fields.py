@@ -76,6 +76,9 @@ PERSONAL_FIELDS: dict[str, dict[str, str]] = {
         "risk_signals": "riskSignals",
         "risk_rule_set": "riskRuleSet",
     },
+    # What staff wrote about a contact with the customer (REL-1): group ``contacts``; no masks,
+    # so MASKED withholds it.
+    "Contact": {"summary": "summary", "outcome": "outcome", "next_step": "nextStep"},
 }
 
 

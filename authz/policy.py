@@ -60,6 +60,8 @@ RIGHTS = (
     "segment:needs",
     "segment:risk_model",
     "segment:worklist",
+    "contact:log",
+    "contact:cadence",
 )
 # The only roles a rule may let change customer data (act ``write``, right ``customer:create``):
 # auditors, marketing, security admins, process owners and third parties never.

@@ -12,6 +12,7 @@ from resolvers import workflows as processes
 from resolvers.complaints import commands as complaint_commands
 from resolvers.complaints import deadlines as complaint_clocks
 from resolvers.complaints import operations as complaints
+from resolvers.contacts import operations as contacts
 from resolvers.outbox import commands as outbox
 from resolvers.outbox import delivery
 from resolvers.outbox.senders import Sender
@@ -26,7 +27,7 @@ GATEWAYS: dict[str, Sender] = {}
 
 def wire() -> None:
     """Install every domain's service operations and task listeners (idempotent)."""
-    operations.install(complaints.OPERATIONS, sharing.OPERATIONS)
+    operations.install(complaints.OPERATIONS, sharing.OPERATIONS, contacts.OPERATIONS)
     processes.install_task_listeners(dict(complaints.TASK_LISTENERS))
     runtime.install_task_guards(dict(complaints.TASK_GUARDS))
     delivery.install_failure_listeners(complaint_commands.on_outbox_failure)

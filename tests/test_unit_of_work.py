@@ -544,6 +544,17 @@ CASES: dict[str, Callable[[Backend], Call]] = {
     "classifyCustomers": lambda backend: Call("HO0001", {}),
     "overrideSegment": _override,
     "withdrawSegmentOverride": _withdraw_override,
+    "logContact": _customer_call(
+        {
+            "channel": "PHONE",
+            "phoneLine": "MANAGER",
+            "purpose": "CARE_AND_FEEDBACK",
+            "contactedAt": "2026-11-02T10:00:00+08:00",
+            "summary": "audit test",
+            "nextStep": "回访",
+            "nextStepDueOn": (clock.today() + DAY).isoformat(),
+        }
+    ),
     "setCustomerNeed": lambda backend: Call(
         "RM0001",
         {

@@ -234,6 +234,8 @@ def _merged_text(duplicate: Complaint, into: Complaint) -> str:
     if into.paused_until is not None:
         return merged + "目前处于中止计时期间，恢复处理时我行将告知您最后期限。"
     return merged + f"我行将最迟于 {last_day(into.decision_due_at):%Y-%m-%d} 作出处理决定。"
+
+
 def request_review(
     session: Session,
     actor: Staff,
