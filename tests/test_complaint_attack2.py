@@ -343,3 +343,38 @@ def test_cmp6_a_supervision_recorded_as_invisible_characters_is_refused(backend:
     assert [(e["field"], e["code"]) for e in errors] == [(["data", "action"], "REQUIRED")]
     assert _supervise_tasks(backend, "SUP0001", complaint) == [supervise]
     assert steps.complete(backend, "SUP0001", supervise, {"action": "已督促指派处理人"}) == []
+
+
+def test_cmp6_a_step_missed_before_the_complaint_ended_stays_missed_once(
+    backend: Backend,
+) -> None:
+    """Left unassigned past its assignment deadline and withdrawn the next day before the
+    timers worker ran: the missed assignment vanished (only the decision's breach was kept).
+    A rectification escalated while the complaint ran was escalated a second time once the
+    complaint was withdrawn (its clock restarted without the task). Each breach is recorded
+    once, whatever ends the complaint (CMP-6; a breach stays a breach)."""
+    unassigned = steps.submit(backend, _customer(backend))
+    accepted = _at(steps.read(backend, unassigned)["acceptedAt"])
+    assign_due = clock.end_of_business_day(clock.business_date(accepted) + DAY)
+    with clock.travel_to(assign_due + SECOND, all_threads=True):
+        withdrawn = backend.gql(
+            WITHDRAW, {"input": {"id": unassigned["id"], "reason": "客户撤回"}}, staff="SUP0001"
+        )["withdrawComplaint"]
+        assert withdrawn["errors"] == []
+    steps.fire_timers(backend, assign_due + 2 * DAY)
+    state = steps.read(backend, unassigned)
+    assert [s["stage"] for s in _steps(state, "DEADLINE_MISSED")] == ["ASSIGNMENT"]
+
+    systemic = steps.submit(backend, _customer(backend))
+    steps.assign(backend, systemic)
+    steps.do(backend, "SH01CH01", systemic, "Task_Investigate", steps.systemic())
+    due = _at(steps.read(backend, systemic)["rectification"]["dueAt"])
+    steps.fire_timers(backend, due)
+    with clock.travel_to(due + DAY, all_threads=True):
+        withdrawn = backend.gql(
+            WITHDRAW, {"input": {"id": systemic["id"], "reason": "客户撤回"}}, staff="SUP0001"
+        )["withdrawComplaint"]
+        assert withdrawn["errors"] == []
+    steps.fire_timers(backend, due + 2 * DAY)
+    missed = [s["stage"] for s in _steps(steps.read(backend, systemic), "DEADLINE_MISSED")]
+    assert sorted(missed) == ["DECISION", "RECTIFICATION"]
