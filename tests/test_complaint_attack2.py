@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from core import clock
 from tests import complaint_steps as steps
 from tests.conftest import Backend, branch_id
@@ -16,6 +18,8 @@ from tests.test_complaint_cases import _bj, alerts_of
 from tests.test_complaint_clocks import DAY, SECOND, _at, _notifications, _steps, _supervise_tasks
 from tests.test_sharing import CREATE as SHARE
 from tests.test_sharing import REVOKE
+from tests.test_workflows import RETRY, _incidents
+from workflows import operations
 
 
 @contextmanager
@@ -343,3 +347,70 @@ def test_cmp6_a_supervision_recorded_as_invisible_characters_is_refused(backend:
     assert [(e["field"], e["code"]) for e in errors] == [(["data", "action"], "REQUIRED")]
     assert _supervise_tasks(backend, "SUP0001", complaint) == [supervise]
     assert steps.complete(backend, "SUP0001", supervise, {"action": "已督促指派处理人"}) == []
+
+
+def test_cmp6_a_step_missed_before_the_complaint_ended_stays_missed_once(
+    backend: Backend,
+) -> None:
+    """Left unassigned past its assignment deadline and withdrawn the next day before the
+    timers worker ran: the missed assignment vanished (only the decision's breach was kept).
+    A rectification escalated while the complaint ran was escalated a second time once the
+    complaint was withdrawn (its clock restarted without the task). Each breach is recorded
+    once, whatever ends the complaint (CMP-6; a breach stays a breach)."""
+    unassigned = steps.submit(backend, _customer(backend))
+    accepted = _at(steps.read(backend, unassigned)["acceptedAt"])
+    assign_due = clock.end_of_business_day(clock.business_date(accepted) + DAY)
+    with clock.travel_to(assign_due + SECOND, all_threads=True):
+        withdrawn = backend.gql(
+            WITHDRAW, {"input": {"id": unassigned["id"], "reason": "客户撤回"}}, staff="SUP0001"
+        )["withdrawComplaint"]
+        assert withdrawn["errors"] == []
+    steps.fire_timers(backend, assign_due + 2 * DAY)
+    state = steps.read(backend, unassigned)
+    assert [s["stage"] for s in _steps(state, "DEADLINE_MISSED")] == ["ASSIGNMENT"]
+
+    systemic = steps.submit(backend, _customer(backend))
+    steps.assign(backend, systemic)
+    steps.do(backend, "SH01CH01", systemic, "Task_Investigate", steps.systemic())
+    due = _at(steps.read(backend, systemic)["rectification"]["dueAt"])
+    steps.fire_timers(backend, due)
+    with clock.travel_to(due + DAY, all_threads=True):
+        withdrawn = backend.gql(
+            WITHDRAW, {"input": {"id": systemic["id"], "reason": "客户撤回"}}, staff="SUP0001"
+        )["withdrawComplaint"]
+        assert withdrawn["errors"] == []
+    steps.fire_timers(backend, due + 2 * DAY)
+    missed = [s["stage"] for s in _steps(steps.read(backend, systemic), "DEADLINE_MISSED")]
+    assert sorted(missed) == ["DECISION", "RECTIFICATION"]
+
+
+def test_plat2_an_incident_of_a_withdrawn_complaint_is_not_retried(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Recording the investigation failed (an incident); the customer then withdrew. The process
+    owner's retry ran the step anyway (the failed step kept the ended instance RUNNING): a
+    PLAN_MADE after WITHDRAWN, the withdrawn complaint's cause and plan written, the incident
+    RESOLVED. An ended instance runs no step again: INSTANCE_FINISHED, nothing written
+    (PLAT-2, CMP-7)."""
+    complaint = steps.submit(backend, _customer(backend))
+    steps.assign(backend, complaint)
+    key = f"complaint:{steps.complaint_pk(backend, complaint)}"
+    original = operations._REGISTRY["record_investigation"]
+
+    def broken(_call: operations.OperationCall) -> dict[str, Any]:
+        raise ConnectionError("core banking down")
+
+    monkeypatch.setitem(operations._REGISTRY, "record_investigation", (broken, original[1]))
+    steps.do(backend, "SH01CH01", complaint, "Task_Investigate", steps.investigation())
+    [incident] = _incidents(backend, key)
+    withdrawn = backend.gql(
+        WITHDRAW, {"input": {"id": complaint["id"], "reason": "客户撤回"}}, staff="SUP0001"
+    )["withdrawComplaint"]
+    assert withdrawn["errors"] == []
+    monkeypatch.setitem(operations._REGISTRY, "record_investigation", original)
+    retried = backend.gql(RETRY, {"input": {"id": incident["id"]}}, staff="PO0001")
+    assert [e["code"] for e in retried["retryProcessIncident"]["errors"]] == ["INSTANCE_FINISHED"]
+    state = steps.read(backend, complaint)
+    assert steps.kinds(state)[-1] == "WITHDRAWN" and state["cause"] is None
+    assert state["process"]["instance"]["status"] == "COMPLETED"
+    assert [i["id"] for i in _incidents(backend, key)] == [incident["id"]]

@@ -413,6 +413,10 @@ def end(session: Session, locked_row: ProcessInstance, actor: Staff | None) -> P
         return locked_row
     locked = lock(session, locked_row.id, actor, locked_row)
     locked.workflow.cancel()
+    # A step that failed (an open incident) is not waiting for a retry any more: left in
+    # ERROR the instance would stay RUNNING and a retry would write after the end.
+    for task in failed_tasks(locked.workflow):
+        task._set_state(TaskState.CANCELLED)
     save(session, locked.instance, locked.workflow)
     return locked.instance
 

@@ -52,6 +52,7 @@ from store.complaints import (
     Complaint,
     ComplaintAlert,
     ComplaintEvent,
+    ComplaintDeadline,
     ComplaintEventKind,
     ComplaintPause,
     ComplaintStatus,
@@ -136,17 +137,32 @@ def _end(session: Session, complaint: Complaint, actor: Staff, status: Complaint
 
 
 def _keep_missed_deadline(session: Session, complaint: Complaint, now: datetime) -> None:
-    """A decision deadline that passed before the complaint ended stays missed (a breach stays a
-    breach) even when the timers worker has not escalated it yet: escalated here, once."""
-    if complaint.decided_at is not None or now < complaint.decision_due_at:
-        return
-    row = running(session, complaint.id, DeadlineStage.DECISION)
-    if row is None or row.escalated_at is not None:
-        return
-    row.escalated_at = now
-    complaint.sla_state = SlaState.BREACHED
-    details = {"stage": row.stage.value, "due_at": row.due_at.isoformat()}
-    add_event(session, complaint.id, ComplaintEventKind.DEADLINE_MISSED, None, details)
+    """A deadline that passed before the complaint ended stays missed (a breach stays a
+    breach) even when the timers worker has not escalated it yet: escalated here, once — the
+    decision's, and any step's (an assignment, a review decision) that was running late."""
+    rows = session.scalars(
+        select(ComplaintDeadline)
+        .where(
+            ComplaintDeadline.complaint_id == complaint.id,
+            ComplaintDeadline.ended_at.is_(None),
+            ComplaintDeadline.escalated_at.is_(None),
+            ComplaintDeadline.due_at <= now,
+            ComplaintDeadline.stage.not_in((DeadlineStage.PROGRESS, DeadlineStage.RECTIFICATION)),
+        )
+        .order_by(ComplaintDeadline.id)
+    ).all()
+    for row in rows:
+        if row.stage is DeadlineStage.DECISION and complaint.decided_at is not None:
+            continue
+        row.escalated_at = now
+        complaint.sla_state = SlaState.BREACHED
+        kind = (
+            ComplaintEventKind.REVIEW_DEADLINE_MISSED
+            if row.stage is DeadlineStage.REVIEW_DECISION
+            else ComplaintEventKind.DEADLINE_MISSED
+        )
+        details = {"stage": row.stage.value, "due_at": row.due_at.isoformat()}
+        add_event(session, complaint.id, kind, None, details)
 
 
 def withdraw(

@@ -269,9 +269,23 @@ def keep_rectification_clock(session: Session, complaint: Complaint, now: dateti
             Rectification.complaint_id == complaint.id, Rectification.closed_at.is_(None)
         )
     )
-    if item is not None:
-        due = rectification_due(session, complaint.id, now)
-        _add(session, complaint, DeadlineStage.RECTIFICATION, item.raised_at, now, due)
+    if item is None:
+        return
+    due = rectification_due(session, complaint.id, now)
+    # The same deadline, warned or escalated already while the task ran: not again.
+    before = session.scalar(
+        select(ComplaintDeadline)
+        .where(
+            ComplaintDeadline.complaint_id == complaint.id,
+            ComplaintDeadline.stage == DeadlineStage.RECTIFICATION,
+            ComplaintDeadline.due_at == due,
+        )
+        .order_by(ComplaintDeadline.id.desc())
+        .limit(1)
+    )
+    row = _add(session, complaint, DeadlineStage.RECTIFICATION, item.raised_at, now, due)
+    if before is not None:
+        row.warned_at, row.escalated_at = before.warned_at, before.escalated_at
 
 
 def _follow_decision_deadline(session: Session, complaint: Complaint) -> None:
