@@ -137,6 +137,10 @@ def test_cmp4_the_worker_closes_the_window_at_its_end_without_a_breach(backend: 
     state = read(backend, complaint)
     assert state["status"] == "DECIDED"
     assert [t["elementId"] for t in state["currentTasks"]] == ["Task_ReviewRequest"]
+    with clock.travel_to(WINDOW_END, all_threads=True):  # before the worker's run
+        state = read(backend, complaint)
+        # The warning 3 days before left it AT_RISK at most: never BREACHED, not overdue.
+        assert state["overdue"] is False and state["slaState"] != "BREACHED"
     fire_timers(backend, WINDOW_END)
     state = read(backend, complaint)
     assert (state["status"], state["currentTasks"]) == ("CLOSED", [])
