@@ -330,6 +330,8 @@ class ComplaintPause(Base):
 
 # The kind of alert a major complaint raises for head office.
 ALERT_MAJOR = "MAJOR_COMPLAINT"
+# A task of the complaint that nobody in the bank may take (its only holders are recused).
+ALERT_NO_ELIGIBLE_HOLDER = "NO_ELIGIBLE_HOLDER"
 
 
 class ComplaintAlert(Base):

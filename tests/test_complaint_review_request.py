@@ -14,8 +14,6 @@ import pytest
 from core import clock
 from tests.complaint_steps import (
     DECISION,
-    assign,
-    bj_customer,
     do,
     fire_timers,
     investigation,
@@ -23,7 +21,7 @@ from tests.complaint_steps import (
     read,
     submit,
 )
-from tests.conftest import Backend
+from tests.conftest import Backend, branch_id, create_customer
 from tests.test_workflows import ORIGINAL, _deploy, restore_original  # noqa: F401 - a fixture
 
 REQUEST = """mutation($input: RequestComplaintReviewInput!) { requestComplaintReview(input: $input) {
@@ -38,10 +36,18 @@ CALL_BACK = {"satisfaction_score": 5, "satisfied": True, "comments": "处理及�
 OLD_DIAGRAM = (Path(__file__).parent / "data" / "complaint_review_after_call_back.bpmn").read_text()
 
 
+def _customer(backend: Backend) -> dict[str, Any]:
+    """A customer of SH01RM01 in SH01 (whose superior unit is head office)."""
+    manager = backend.gql("{ me { id } }", staff="SH01RM01")["me"]["id"]
+    return create_customer(
+        backend, relationshipManager=manager, branch=branch_id(backend, "SH01SUP01")
+    )
+
+
 def _decided(backend: Backend) -> dict[str, Any]:
     with clock.travel_to(DECIDED - timedelta(days=2), all_threads=True):
-        complaint = submit(backend, bj_customer(backend))
-        assign(backend, complaint)
+        complaint = submit(backend, _customer(backend), staff="SH01RM01")
+        do(backend, "SH01SUP01", complaint, "Task_AssignHandler", {"handler": "SH01CH01"})
         do(backend, "SH01CH01", complaint, "Task_Investigate", investigation())
     with clock.travel_to(DECIDED, all_threads=True):
         do(backend, "SH01CH01", complaint, "Task_DecisionNotice", DECISION)
@@ -90,7 +96,7 @@ def test_cmp4_review_requested_before_the_call_back_up_to_the_window_end(
     assert kinds(read(backend, in_time)).count("REVIEW_DEADLINE_MISSED") == 1
     # The late call-back and the review both done: the complaint closes.
     with clock.travel_to(review_due + SECOND, all_threads=True):
-        do(backend, "RM0001", in_time, "Task_CallBack", CALL_BACK)
+        do(backend, "SH01RM01", in_time, "Task_CallBack", CALL_BACK)
         assert read(backend, in_time)["status"] == "UNDER_REVIEW"
         review = {"review_outcome": "DECISION_UPHELD", "explanation": "原处理决定并无不当"}
         do(backend, "HO0001", in_time, "Task_Review", review)
@@ -102,23 +108,22 @@ def test_cmp4_review_requested_after_a_satisfied_call_back_by_a_supervisor(
 ) -> None:
     complaint = _decided(backend)
     with clock.travel_to(DECIDED + timedelta(days=2), all_threads=True):
-        do(backend, "RM0001", complaint, "Task_CallBack", CALL_BACK)
-    done = _request(backend, complaint, "SUP0001", DECIDED + timedelta(days=20))
+        do(backend, "SH01RM01", complaint, "Task_CallBack", CALL_BACK)
+    done = _request(backend, complaint, "SH01SUP01", DECIDED + timedelta(days=20))
     assert done["errors"] == [] and done["complaint"]["status"] == "UNDER_REVIEW"
     again = _request(backend, complaint, "HO0001", DECIDED + timedelta(days=21))
     assert _codes(again) == [(["id"], "REVIEW_ALREADY_REQUESTED")]
     # Only staff who record it for the customer: not a relationship manager's right here.
     with clock.travel_to(DECIDED + timedelta(days=21), all_threads=True):
-        refused = backend.post(REQUEST, {"input": {"id": complaint["id"]}}, staff="RM0001").json()
+        refused = backend.post(REQUEST, {"input": {"id": complaint["id"]}}, staff="SH01RM01").json()
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
 def test_cmp4_no_review_request_before_the_decision(
     backend: Backend,
 ) -> None:
-    complaint = submit(backend, bj_customer(backend))
-    assign(backend, complaint)
-    early = _request(backend, complaint, "SH01CH01", clock.now())
+    complaint = submit(backend, _customer(backend), staff="SH01RM01")
+    early = _request(backend, complaint, "SH01SUP01", clock.now())
     assert _codes(early) == [(["id"], "NOT_DECIDED")]
 
 
@@ -127,11 +132,15 @@ def test_cmp4_the_worker_closes_the_window_at_its_end_without_a_breach(backend: 
     closes it (no DEADLINE_MISSED, no supervise task) and the called-back complaint closes."""
     complaint = _decided(backend)
     with clock.travel_to(DECIDED + timedelta(days=1), all_threads=True):
-        do(backend, "RM0001", complaint, "Task_CallBack", CALL_BACK)
+        do(backend, "SH01RM01", complaint, "Task_CallBack", CALL_BACK)
     fire_timers(backend, WINDOW_END - SECOND)
     state = read(backend, complaint)
     assert state["status"] == "DECIDED"
     assert [t["elementId"] for t in state["currentTasks"]] == ["Task_ReviewRequest"]
+    with clock.travel_to(WINDOW_END, all_threads=True):  # before the worker's run
+        state = read(backend, complaint)
+        # The warning 3 days before left it AT_RISK at most: never BREACHED, not overdue.
+        assert state["overdue"] is False and state["slaState"] != "BREACHED"
     fire_timers(backend, WINDOW_END)
     state = read(backend, complaint)
     assert (state["status"], state["currentTasks"]) == ("CLOSED", [])
@@ -155,7 +164,7 @@ def test_cmp4_an_instance_of_the_older_diagram_takes_a_request_before_its_call_b
     assert state["process"]["version"]["number"] > old["process"]["version"]["number"]
     assert sorted(t["elementId"] for t in state["currentTasks"]) == ["Task_CallBack", "Task_Review"]
     with clock.travel_to(DECIDED + timedelta(days=11), all_threads=True):
-        do(backend, "RM0001", complaint, "Task_CallBack", CALL_BACK)
+        do(backend, "SH01RM01", complaint, "Task_CallBack", CALL_BACK)
         review = {"review_outcome": "DECISION_UPHELD", "explanation": "原处理决定并无不当"}
         do(backend, "HO0001", complaint, "Task_Review", review)
     assert read(backend, complaint)["status"] == "CLOSED"

@@ -26,11 +26,13 @@ from resolvers.shared import unit_of_work
 from schema.schema import build_schema
 from schema.shared.rights import HasRight, WritesCustomer, declared_right
 from tests.complaint_steps import (
+    DECISION,
     assign,
     bj_customer,
     complaint_pk,
     do,
     fire_timers,
+    investigation,
     read,
     submit,
     systemic,
@@ -211,6 +213,14 @@ def _merge(backend: Backend) -> Call:
 def _pause(backend: Backend) -> Call:
     complaint = submit(backend, _rm_customer(backend))
     return Call("HO0001", {"id": complaint["id"], "reason": "APPRAISAL", "note": "司法鉴定"})
+
+
+def _request_review(backend: Backend) -> Call:
+    complaint = submit(backend, _rm_customer(backend))
+    assign(backend, complaint)
+    do(backend, "SH01CH01", complaint, "Task_Investigate", investigation())
+    do(backend, "SH01CH01", complaint, "Task_DecisionNotice", DECISION)
+    return Call("HO0001", {"id": complaint["id"], "reason": "对处理结果有异议"})
 
 
 def _resume(backend: Backend) -> Call:
@@ -520,6 +530,7 @@ CASES: dict[str, Callable[[Backend], Call]] = {
     "mergeComplaints": _merge,
     "pauseComplaintClock": _pause,
     "resumeComplaintClock": _resume,
+    "requestComplaintReview": _request_review,
     "acknowledgeComplaintAlert": _acknowledge,
     "closeRectification": _close_rectification,
     "deployProcess": _deploy,

@@ -164,7 +164,7 @@ def open_detached_task(
     every active holder of ``role`` in the lane from the task (a branch's only supervisor is the
     person complained about), the task opens for ``fallback_role`` instead, so someone can do it.
     """
-    if fallback_role is not None and not _lane_has_someone(
+    if fallback_role is not None and not lane_has_someone(
         session, instance, role, branch_id, form_name
     ):
         role = fallback_role
@@ -186,7 +186,7 @@ def open_detached_task(
     return row
 
 
-def _lane_has_someone(
+def lane_has_someone(
     session: Session, instance: ProcessInstance, role: str, branch_id: int | None, form_name: str
 ) -> bool:
     """Whether an active holder of ``role`` in the lane may hold a task of ``form_name`` under

@@ -415,7 +415,10 @@ def sync_task_clocks(session: Session, complaint_id: int, instance: ProcessInsta
         if stage is not None and stage is not DeadlineStage.DECISION:
             rows = [*rows, _add(session, complaint, stage, task.created_at, now, due, task.id)]
     still = [r for r in rows if r.ended_at is None and r.task_id in tasks]
-    complaint.stage_due_at = min(r.due_at for r in still) if still else None
+    # The review window is the customer's time, not a step the bank can be late with: its end
+    # closes the window (the sweep), it makes nothing overdue.
+    owed = [r for r in still if r.stage is not DeadlineStage.REVIEW_REQUEST]
+    complaint.stage_due_at = min(r.due_at for r in owed) if owed else None
     if complaint.sla_state is SlaState.AT_RISK and not any(r.warned_at for r in still):
         decision = running(session, complaint.id, DeadlineStage.DECISION)
         if decision is None or decision.warned_at is None:

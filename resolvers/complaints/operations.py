@@ -50,7 +50,9 @@ from resolvers.outbox import commands as outbox
 from resolvers.shared import validation
 from resolvers.shared.staff import staff_by_employee_number
 from store.complaints import (
+    ALERT_NO_ELIGIBLE_HOLDER,
     Complaint,
+    ComplaintAlert,
     ComplaintEvent,
     ComplaintEventKind,
     ComplaintStatus,
@@ -61,8 +63,9 @@ from store.complaints import (
     SlaState,
 )
 from store.customers import Customer
-from store.staff import Role, Staff
+from store.staff import Branch, Role, Staff
 from store.workflows import ProcessInstance, ProcessTask
+from workflows import runtime
 from workflows.operations import OperationCall, OperationSet, Parameter, ProcessRules
 
 # The extensions the rules know: complex (30 days), especially complex (60 days at most).
@@ -211,12 +214,19 @@ class Recusal:
     def route(self, session: Session, instance: ProcessInstance, task: ProcessTask) -> None:
         """The handler's tasks of a complaint about the customer's own branch go to the
         superior unit: everyone of the branch is recused from them, so nobody there could
-        take them (nor be given them)."""
-        if task.candidate_role != Role.COMPLAINT_HANDLER or task.branch_id is None:
-            return
+        take them (nor be given them). Any other unassigned task that no one of its unit may
+        take goes up as well (:func:`_route_up`)."""
         complaint = _of_instance(session, instance)
-        if complaint is not None and task.branch_id == complaint.complained_branch_id:
+        if complaint is None:
+            return
+        if (
+            task.candidate_role == Role.COMPLAINT_HANDLER
+            and task.branch_id is not None
+            and task.branch_id == complaint.complained_branch_id
+        ):
             task.branch_id = notices.superior_branch(session, task.branch_id) or task.branch_id
+        if task.assignee_id is None and task.candidate_role in ROUTED_UP_ROLES:
+            _route_up(session, instance, complaint, task)
 
     def handed_over(
         self,
@@ -254,6 +264,70 @@ class Recusal:
                 data["assignment"] = {**assignment, "handler_id": staff.id}
 
         return follow
+
+
+# How far a task may go up (branch → parent … → head office); a deeper tree is not a bank's.
+MAX_UNITS_UP = 8
+# The roles of authority a task goes up for when recusal leaves nobody: a supervisor's task, head
+# office's. The handler's tasks have their own superior-unit rule (above); a manager's task
+# named for the person complained about goes to a colleague (:meth:`Recusal.substitute`).
+ROUTED_UP_ROLES = frozenset({Role.BRANCH_SUPERVISOR.value, Role.HEAD_OFFICE.value})
+
+
+def _route_up(
+    session: Session, instance: ProcessInstance, complaint: Complaint, task: ProcessTask
+) -> None:
+    """Single holders (办法第十七条 with nobody left): when no active holder of the task's role
+    in its unit may take it — the branch's only supervisor is the person complained about, the
+    only head-office member is — the work is not left with nobody: it goes to the next superior
+    unit (the parent branch, then head office, where the head office role takes a
+    supervisor's task), and the timeline says so (TASK_REROUTED with the unit). When nobody in
+    the bank may take it, head office is alerted (``NO_ELIGIBLE_HOLDER``) and the task waits in
+    its lane, still kept from the person complained about."""
+    before = (task.candidate_role, task.branch_id)
+    for _ in range(MAX_UNITS_UP):
+        if runtime.lane_has_someone(
+            session, instance, task.candidate_role, task.branch_id, task.form_name
+        ):
+            break
+        if task.branch_id is not None and (
+            superior := notices.superior_branch(session, task.branch_id)
+        ):
+            task.branch_id = superior
+        elif task.candidate_role != Role.HEAD_OFFICE:
+            task.candidate_role, task.branch_id = Role.HEAD_OFFICE.value, None
+        else:
+            task.candidate_role, task.branch_id = before
+            _raise_alert(session, complaint, ALERT_NO_ELIGIBLE_HOLDER)
+            add_event(
+                session,
+                complaint.id,
+                ComplaintEventKind.TASK_REROUTED,
+                None,
+                {"task": task.name, "element": task.element_id, "to": None, "unit": None},
+            )
+            return
+    if (task.candidate_role, task.branch_id) != before:
+        unit = (
+            labels.HEAD_OFFICE
+            if task.branch_id is None
+            else session.get_one(Branch, task.branch_id).name
+        )
+        details = {"task": task.name, "element": task.element_id, "to": None, "unit": unit}
+        add_event(session, complaint.id, ComplaintEventKind.TASK_REROUTED, None, details)
+
+
+def _raise_alert(session: Session, complaint: Complaint, kind: str) -> None:
+    """An open alert of ``kind`` for the complaint (one while it is open)."""
+    found = session.scalar(
+        select(ComplaintAlert.id).where(
+            ComplaintAlert.complaint_id == complaint.id,
+            ComplaintAlert.kind == kind,
+            ComplaintAlert.acknowledged_at.is_(None),
+        )
+    )
+    if found is None:
+        session.add(ComplaintAlert(complaint_id=complaint.id, kind=kind, raised_at=clock.now()))
 
 
 def _of_instance(session: Session, instance: ProcessInstance) -> Complaint | None:

@@ -181,12 +181,17 @@ OutboxStatusEnum = bilingual_enum(
 
 class _ComplaintAlertKind(Enum):
     MAJOR_COMPLAINT = rows.ALERT_MAJOR
+    NO_ELIGIBLE_HOLDER = rows.ALERT_NO_ELIGIBLE_HOLDER
 
 
 ComplaintAlertKind = bilingual_enum(
     _ComplaintAlertKind,
     "What head office is alerted to (CMP-7). 总行提示类型。",
-    {"MAJOR_COMPLAINT": "A major complaint was registered 重大投诉"},
+    {
+        "MAJOR_COMPLAINT": "A major complaint was registered 重大投诉",
+        "NO_ELIGIBLE_HOLDER": "A task of the complaint has nobody in the bank who may take it "
+        "(its only holders are recused) 无可办理人员",
+    },
 )
 
 
