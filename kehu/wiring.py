@@ -14,6 +14,7 @@ from resolvers.complaints import deadlines as complaint_clocks
 from resolvers.complaints import operations as complaints
 from resolvers.outbox import delivery
 from resolvers.outbox.senders import Sender
+from resolvers.segments import applied as segment_measures
 from resolvers.sharing import operations as sharing
 from workflows import operations, runtime
 
@@ -27,6 +28,8 @@ def wire() -> None:
     """Install every domain's service operations and task listeners (idempotent)."""
     operations.install(complaints.OPERATIONS, sharing.OPERATIONS)
     processes.install_task_listeners(dict(complaints.TASK_LISTENERS))
+    # A risk re-assessment's outcome is audited with its customer (SEG-5).
+    processes.install_task_listeners(dict(segment_measures.TASK_LISTENERS))
     runtime.install_task_guards(dict(complaints.TASK_GUARDS))
     delivery.install_failure_listeners(complaint_commands.on_outbox_failure)
     # Complaint tasks are due when the rules say, whatever the diagram says (CMP-6).

@@ -303,3 +303,19 @@ def run_due_reviews(session: Session, now: datetime) -> int:
         )
     except _NothingDue:
         return 0
+
+
+def on_reassessed(
+    session: Session, customer_id: int, task: ProcessTask, actor: Any, data: dict[str, Any]
+) -> None:
+    """A re-assessment task done: its outcome goes into the unit of work's audit entry, naming
+    the customer (the form's free-text note is not kept beyond the task's form check)."""
+    unit_of_work.note(
+        session,
+        f"risk re-assessment done: {data.get('outcome')}",
+        customer_ids=[customer_id],
+    )
+
+
+# Listeners of completed tasks, by business-key prefix (installed by kehu.wiring).
+TASK_LISTENERS = {PROCESS: on_reassessed}
