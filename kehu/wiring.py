@@ -16,6 +16,7 @@ from resolvers.contacts import operations as contacts
 from resolvers.outbox import commands as outbox
 from resolvers.outbox import delivery
 from resolvers.outbox.senders import Sender
+from resolvers.segments import applied as segment_measures
 from resolvers.sharing import operations as sharing
 from workflows import engine, operations, runtime
 
@@ -29,6 +30,8 @@ def wire() -> None:
     """Install every domain's service operations and task listeners (idempotent)."""
     operations.install(complaints.OPERATIONS, sharing.OPERATIONS, contacts.OPERATIONS)
     processes.install_task_listeners(dict(complaints.TASK_LISTENERS))
+    # A risk re-assessment's outcome is audited with its customer (SEG-5).
+    processes.install_task_listeners(dict(segment_measures.TASK_LISTENERS))
     runtime.install_task_guards(dict(complaints.TASK_GUARDS))
     delivery.install_failure_listeners(complaint_commands.on_outbox_failure)
     # One breach, one supervise task: the clocks open it; a diagram's own copy passes (CMP-6).

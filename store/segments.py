@@ -162,7 +162,8 @@ class CustomerSegment(Base):
     # signals that caused the grade are these values against that version's thresholds).
     # Null: computed before the risk model existed (the next run fills them).
     risk_rule_set_version: Mapped[int | None]
-    risk_grade: Mapped[RiskGrade | None] = mapped_column(_enum(RiskGrade), index=True)
+    # Not indexed: a bank-wide run rewrites every row, and HIGH is too common for an index.
+    risk_grade: Mapped[RiskGrade | None] = mapped_column(_enum(RiskGrade))
     credit_score: Mapped[int | None]
     days_past_due: Mapped[int | None]
     outflow: Mapped[Decimal | None] = mapped_column(Money)

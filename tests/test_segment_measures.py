@@ -15,6 +15,7 @@ from tests.complaint_steps import fire_timers
 from tests.conftest import SOURCE, Backend, branch_id, create_customer
 from tests.test_segment_risk import _assess, _snapshot
 from tests.test_segments import CLASSIFY, _record_aum
+from tests.test_unit_of_work import _changes_after, _last_id
 
 MEASURES = """
 query($id: ID!) { customer(id: $id) { serviceMeasures { code name dimension segment applied } } }
@@ -154,12 +155,16 @@ def test_SEG_5_high_risk_customers_get_a_periodic_reassessment_task_in_the_manag
     assert [t["id"] for t in _reviews(backend, pk)] == [task["id"]]
     assert _reviews(backend, pk, staff="SH01RM01") == []  # another branch's manager
     # Done: it leaves the inbox; the next opens 90 days (the model's period) after completion.
+    last = _last_id(backend)
     done = backend.gql(
         COMPLETE,
         {"input": {"id": task["id"], "data": {"outcome": "RISK_CONFIRMED", "note": "checked"}}},
         staff="RM0001",
     )["completeTask"]
     assert done["errors"] == []
+    (entry,) = _changes_after(backend, last)  # the outcome is audited with the customer
+    notes = [n["summary"] for n in entry["detail"]["notes"]]
+    assert "risk re-assessment done: RISK_CONFIRMED" in notes
     found = backend.gql(
         "query($id: ID!) { task(id: $id) { status completedAt } }",
         {"id": task["id"]},

@@ -65,7 +65,6 @@ def upgrade() -> None:
         batch.add_column(sa.Column("risk_grade", GRADE, nullable=True))
         for column in _risk_values():
             batch.add_column(column)
-        batch.create_index(op.f("ix_customer_segments_risk_grade"), ["risk_grade"], unique=False)
     with op.batch_alter_table("segment_staging") as batch:
         batch.add_column(sa.Column("risk_grade", sa.String(length=32), nullable=True))
         for column in _risk_values():
@@ -92,7 +91,6 @@ def downgrade() -> None:
             batch.drop_column(column.name)
         batch.drop_column("risk_grade")
     with op.batch_alter_table("customer_segments") as batch:
-        batch.drop_index(op.f("ix_customer_segments_risk_grade"))
         for column in reversed(_risk_values()):
             batch.drop_column(column.name)
         batch.drop_column("risk_grade")
