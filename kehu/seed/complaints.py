@@ -78,18 +78,20 @@ def seed_complaints(engine: Engine, count: int) -> int:
                 ),
                 true(),  # head office registers them: every customer is visible
             )
-            steps: list[tuple[Staff | None, dict[str, Any]]] = [
-                (supervisor, {"handler": handler.employee_no}),
-                (handler, DEMO_INVESTIGATION),
-                (handler, DEMO_DECISION),
-                (manager, {"satisfaction_score": 4 + n % 2, "satisfied": True}),
-                (manager, {"review_requested": False}),
+            # By form: after the decision, the call-back and the review request wait side by side.
+            steps: list[tuple[Staff | None, str, dict[str, Any]]] = [
+                (supervisor, "assign_handler", {"handler": handler.employee_no}),
+                (handler, "investigate", DEMO_INVESTIGATION),
+                (handler, "decision_notice", DEMO_DECISION),
+                (manager, "call_back", {"satisfaction_score": 4 + n % 2, "satisfied": True}),
+                (manager, "review_request", {"review_requested": False}),
             ][: n % 6]
-            for actor, data in steps:
+            for actor, form, data in steps:
                 task = session.scalars(
                     select(ProcessTask).where(
                         ProcessTask.instance_id == complaint.instance_id,
                         ProcessTask.status == TaskStatus.OPEN,
+                        ProcessTask.form_name == form,
                     )
                 ).first()
                 assert task is not None and actor is not None

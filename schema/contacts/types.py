@@ -189,6 +189,11 @@ def customer_contacts(
         )
         assert found is not None
         page = found
+        # A nested contact's customer is one of the answer's customers: announce them all, so
+        # that the first page presented loads every page's customer in one statement.
+        pending = ctx.pending("contact_customers")
+        if customer_id not in pending:
+            pending.extend(ctx.customer_ids)
     return Connection.of(page, present(info, page.rows))
 
 
