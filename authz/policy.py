@@ -59,6 +59,7 @@ RIGHTS = (
     "segment:needs",
     "contact:log",
     "contact:cadence",
+    "contact:recommend",
 )
 # The only roles a rule may let change customer data (act ``write``, right ``customer:create``):
 # auditors, marketing, security admins, process owners and third parties never.

@@ -48,12 +48,16 @@ from store.customers import Transaction
 
 if TYPE_CHECKING:
     from schema.contacts.filters import ContactOrderBy, ContactWhere
+    from schema.contacts.recommendations import RecommendationType
     from schema.contacts.types import ContactNode
 
 # The contacts domain builds on customers: its types are resolved on use (no import cycle).
 LazyContact = Annotated["ContactNode", strawberry.lazy("schema.contacts.types")]
 LazyContactWhere = Annotated["ContactWhere", strawberry.lazy("schema.contacts.filters")]
 LazyContactOrderBy = Annotated["ContactOrderBy", strawberry.lazy("schema.contacts.filters")]
+LazyRecommendation = Annotated[
+    "RecommendationType", strawberry.lazy("schema.contacts.recommendations")
+]
 
 
 @strawberry.type(description="A refused input field. 输入错误。")
@@ -478,6 +482,15 @@ class CustomerNode(Node):
         return customer_contacts(
             info, self._pk, where, order_by, page_request(first, after, last, before)
         )
+
+    @strawberry.field(
+        description="Products recommended to the customer, newest first, with the disclosure "
+        "given (REL-3). 产品推荐记录。"
+    )
+    def recommendations(self, info: ContextInfo) -> list[LazyRecommendation]:
+        from schema.contacts.recommendations import customer_recommendations
+
+        return customer_recommendations(info, self._pk)
 
 
 @strawberry.type(description="One changed field (INFO-5); values protected like the live ones.")
