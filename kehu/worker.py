@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from core import clock
 from kehu.background import BackgroundLoop
 from resolvers import workflows
+from resolvers.care import runs as care
 from resolvers.complaints import sweep
 from resolvers.outbox import delivery
 from resolvers.outbox.delivery import SweepResult
@@ -65,6 +66,8 @@ def run_once(
     # The diagrams' timers first (a review window closing ends its task), then the clocks,
     # then the messages both may have queued.
     swept, sweep_failed = sweep.run_due(unit_of_work, moment, limit)
+    # The day's care (REL-4), once per Beijing day, before the sweep sends its greetings.
+    care.run_daily(unit_of_work, moment)
     messages = delivery.deliver_due(unit_of_work, moment, senders or {})
     return RunResult(advanced, failed + sweep_failed, messages, swept)
 

@@ -33,9 +33,9 @@ class Festival:
     def falls_on(self, day: date) -> bool:
         if not self.lunar:
             return (day.month, day.day) == (self.month, self.day)
-        lunar = LunarDate.fromSolarDate(day.year, day.month, day.day)
+        lunar = LunarDate.from_solar_date(day.year, day.month, day.day)
         # A leap month repeats a month's number; festivals are in the ordinary month.
-        return (lunar.month, lunar.day, lunar.isLeapMonth) == (self.month, self.day, False)
+        return (lunar.month, lunar.day, lunar.is_leap_month) == (self.month, self.day, False)
 
 
 @dataclass(frozen=True)
