@@ -62,9 +62,9 @@ class Occasion:
     offers: bool  # the tier's offer goes with it (birthdays)
 
 
-def check_date(day: date, plan: calendar.CarePlan) -> None:
+def check_date(day: date, plan: calendar.CarePlan, today: date | None = None) -> None:
     """A run is for today … ``days_ahead`` days ahead, or back ``days_back`` days at most."""
-    today = clock.today()
+    today = today or clock.today()
     if day > today + timedelta(days=plan.days_ahead):
         raise UserInputError.one(
             ("date",), "TOO_FAR_AHEAD", f"care runs at most {plan.days_ahead} day(s) ahead"
@@ -104,13 +104,15 @@ def run(
     started_by: str,
     progress: Callable[[int], None] | None = None,
     plan: calendar.CarePlan | None = None,
+    now: datetime | None = None,
 ) -> CareRun:
-    """Care for every customer on ``day`` (a Beijing date); runs in the caller's transaction.
+    """Care for every customer on ``day`` (a Beijing date) as of ``now`` (default: the
+    clock's); runs in the caller's transaction.
     ``progress`` hears of each occasion done (the day's occasions: :func:`occasions_on`)."""
     plan = plan or calendar.plan()
-    check_date(day, plan)
+    now = now or clock.now()
+    check_date(day, plan, clock.business_date(now))
     take_write_lock(session)
-    now = clock.now()
     care_run = CareRun(run_on=day, started_by=started_by, started_at=now, occasions=0, messages=0)
     session.add(care_run)
     session.flush()
@@ -239,4 +241,4 @@ def run_daily(
     with unit_of_work() as session:
         if session.scalar(select(CareRun.id).where(CareRun.run_on == day).limit(1)) is not None:
             return None
-        return run(session, day, "worker")
+        return run(session, day, "worker", now=moment)
