@@ -22,9 +22,9 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, exists, extract, insert, or_, select
+from sqlalchemy import Table, and_, exists, extract, insert, or_, select
 from sqlalchemy.orm import Session
 
 from core import clock
@@ -221,9 +221,9 @@ def _write(
     # One executemany per table (Core, not the ORM's bulk path: that splits the rows by which
     # values are None, i.e. by customer).
     if messages:
-        session.execute(insert(OutboxMessage.__table__), messages)
+        session.execute(insert(cast(Table, OutboxMessage.__table__)), messages)
     if care:
-        session.execute(insert(CareOccasion.__table__), care)
+        session.execute(insert(cast(Table, CareOccasion.__table__)), care)
     return len(care), len(messages)
 
 
