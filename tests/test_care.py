@@ -19,6 +19,7 @@ from core.ids import pk_of
 from kehu import worker
 from kehu.cli import app
 from resolvers.care import calendar
+from schema.shared.base import node_id
 from store.care import CareOccasion
 from store.db import StatementCounter
 from store.outbox import OutboxMessage
@@ -64,6 +65,18 @@ def _customer(backend: Backend, birth: date, opt_in: bool = True, method: str = 
     )["recordPreferences"]
     assert payload["errors"] == []
     return pk_of(customer["id"], "Customer", "customerId")
+
+
+CARE = """
+query($id: ID!) { customer(id: $id) {
+  care { occasion occasionOn tier offer channel deliveryStatus sendAt } } }
+"""
+
+
+def _care_api(backend: Backend, customer_id: int) -> list[dict[str, Any]]:
+    """The customer's care as the relationship manager reads it over the API."""
+    gid = node_id("Customer", customer_id)
+    return list(backend.gql(CARE, {"id": gid}, staff="RM0001")["customer"]["care"])
 
 
 def _occasions(backend: Backend, customer_id: int) -> list[tuple[str, date, str | None]]:
@@ -137,6 +150,26 @@ def test_a_29_february_birthday_is_kept_on_28_february_in_other_years_rel4(
     assert messages[0].recipient == "13912345678"
     # Sent at the customer's preferred time: a workday evening, 19:00 Beijing.
     assert messages[0].next_attempt_at == _beijing(date(2027, 2, 28), time(19))
+    assert _care_api(backend, customer) == [
+        {
+            "occasion": "BIRTHDAY",
+            "occasionOn": "2028-02-29",
+            "tier": "LOW",
+            "offer": offer,
+            "channel": "SMS",
+            "deliveryStatus": "QUEUED",
+            "sendAt": "2028-02-29T11:00:00+00:00",
+        },
+        {
+            "occasion": "BIRTHDAY",
+            "occasionOn": "2027-02-28",
+            "tier": "LOW",
+            "offer": offer,
+            "channel": "SMS",
+            "deliveryStatus": "QUEUED",
+            "sendAt": "2027-02-28T11:00:00+00:00",
+        },
+    ]
 
 
 def test_running_a_day_twice_creates_nothing_new_rel4(
@@ -187,6 +220,16 @@ def test_a_marketing_opt_out_keeps_the_greeting_but_not_the_offer_rel4(
     assert all(offer not in b for b in bodies for offer in calendar.plan().offers.values())
     assert [o[0] for o in _occasions(backend, calls)] == ["BIRTHDAY", "MID_AUTUMN"]
     assert _messages(backend, calls) == []
+    assert [(c["occasion"], c["offer"], c["channel"]) for c in _care_api(backend, opted_out)] == [
+        ("BIRTHDAY", None, "SMS"),
+        ("MID_AUTUMN", None, "SMS"),
+    ]
+    assert [
+        (c["occasion"], c["channel"], c["deliveryStatus"]) for c in _care_api(backend, calls)
+    ] == [
+        ("BIRTHDAY", None, None),
+        ("MID_AUTUMN", None, None),
+    ]
 
 
 def test_care_runs_too_far_ahead_or_back_are_refused_rel4(
@@ -215,3 +258,30 @@ def test_the_worker_cares_once_per_beijing_day_rel4(backend: Backend) -> None:
         worker.run_once(backend.engine)
     assert len(_occasions(backend, customer)) == 1
     assert counter.count < 20
+
+
+def test_a_care_contact_due_that_day_is_a_scheduled_call_back_rel4(
+    backend: Backend, env: dict[str, str]
+) -> None:
+    """REL-4: a CARE_AND_FEEDBACK contact whose next step is due on 2027-03-05 is that day's
+    CALL_BACK care task (no message); a consultation's next step is not care."""
+    customer = _customer(backend, date(1980, 7, 1))
+    gid = node_id("Customer", customer)
+    log = """mutation($input: LogContactInput!) { logContact(input: $input) { errors { code } } }"""
+    with clock.travel_to(_beijing(date(2027, 3, 1), time(10)), all_threads=True):
+        for purpose, due in (("CARE_AND_FEEDBACK", "2027-03-05"), ("CONSULTATION", "2027-03-06")):
+            given = {
+                "customerId": gid,
+                "channel": "VISIT",
+                "purpose": purpose,
+                "contactedAt": clock.now().isoformat(),
+                "summary": "客户近期住院，约定出院后回访",
+                "nextStep": "电话回访",
+                "nextStepDueOn": due,
+            }
+            payload = backend.gql(log, {"input": given}, staff="RM0001")["logContact"]
+            assert payload["errors"] == []
+    for day in (date(2027, 3, 4), date(2027, 3, 5), date(2027, 3, 6)):
+        assert _care(env, day).exit_code == 0
+    assert _occasions(backend, customer) == [("CALL_BACK", date(2027, 3, 5), None)]
+    assert _messages(backend, customer) == []

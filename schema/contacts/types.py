@@ -189,6 +189,9 @@ def customer_contacts(
         )
         assert found is not None
         page = found
+        # A customer's contacts are about that customer: their nested customers load with the
+        # answer's other customers, once (not once per customer whose contacts come next).
+        ctx.pending("contact_customers").extend(ctx.customer_ids)
     return Connection.of(page, present(info, page.rows))
 
 

@@ -47,6 +47,7 @@ from store import customers as rows
 from store.customers import Transaction
 
 if TYPE_CHECKING:
+    from schema.care import CareOccasionType
     from schema.contacts.filters import ContactOrderBy, ContactWhere
     from schema.contacts.recommendations import RecommendationType
     from schema.contacts.types import ContactNode
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
 LazyContact = Annotated["ContactNode", strawberry.lazy("schema.contacts.types")]
 LazyContactWhere = Annotated["ContactWhere", strawberry.lazy("schema.contacts.filters")]
 LazyContactOrderBy = Annotated["ContactOrderBy", strawberry.lazy("schema.contacts.filters")]
+LazyCare = Annotated["CareOccasionType", strawberry.lazy("schema.care")]
 LazyRecommendation = Annotated[
     "RecommendationType", strawberry.lazy("schema.contacts.recommendations")
 ]
@@ -491,6 +493,15 @@ class CustomerNode(Node):
         from schema.contacts.recommendations import customer_recommendations
 
         return customer_recommendations(info, self._pk)
+
+    @strawberry.field(
+        description="The customer's care, newest first (at most 50): birthdays, festivals and "
+        "call-backs with the offer given and the greeting's delivery (REL-4). 客户关怀记录。"
+    )
+    def care(self, info: ContextInfo) -> list[LazyCare]:
+        from schema.care import customer_care
+
+        return customer_care(info, self._pk)
 
 
 @strawberry.type(description="One changed field (INFO-5); values protected like the live ones.")
