@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from core import clock
 from core.errors import Problems, UserInputError
 from resolvers.contacts import commands
-from resolvers.shared import validation
+from resolvers.shared import unit_of_work, validation
 from store.contacts import (
     ContactChannel,
     ContactPurpose,
@@ -182,4 +182,10 @@ def recommend(
     )
     session.add(recommendation)
     session.flush()
+    unit_of_work.note(
+        session,
+        f"product recommended: {product.code} ({product.risk_level.value}) to a customer of "
+        f"{assessment.risk_tolerance.value}",
+        customer_ids=[customer_id],
+    )
     return recommendation
