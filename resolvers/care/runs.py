@@ -25,6 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, exists, extract, insert, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core import clock
@@ -233,7 +234,18 @@ def run_daily(
     """The worker's daily care: once per Beijing day (the day's first run; later ticks find it
     and do nothing)."""
     day = clock.business_date(moment)
+    done = select(CareRun.id).where(CareRun.run_on == day).limit(1)
     with unit_of_work() as session:
-        if session.scalar(select(CareRun.id).where(CareRun.run_on == day).limit(1)) is not None:
+        if session.scalar(done) is not None:  # every later tick of the day: one cheap read
             return None
-        return run(session, day, "worker", now=moment)
+    try:
+        with unit_of_work() as session:
+            # A writer before it reads (SQLite), and a second look: another worker may have
+            # run the day in between.
+            take_write_lock(session)
+            if session.scalar(done) is not None:
+                return None
+            return run(session, day, "worker", now=moment)
+    except IntegrityError:
+        # Another worker cared for the day at the same moment: its run stands, this one is void.
+        return None
