@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/complaints.py
 	$(BIN)/python bench/classify.py
 	$(BIN)/python bench/contacts.py
+	$(BIN)/python bench/care.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -62,6 +62,7 @@ RIGHTS = (
     "segment:worklist",
     "contact:log",
     "contact:cadence",
+    "contact:recommend",
 )
 # The only roles a rule may let change customer data (act ``write``, right ``customer:create``):
 # auditors, marketing, security admins, process owners and third parties never.

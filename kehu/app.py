@@ -42,6 +42,7 @@ from kehu.auth import AuthenticationError, authenticate
 from kehu.policy_watch import PolicyWatcher
 from kehu.wiring import GATEWAYS, wire
 from kehu.worker import TimerWorker
+from resolvers.contacts.recommendations import sync_products
 from resolvers.outbox.senders import senders_from
 from schema.schema import build_schema
 from schema.shared.context import Context, Unauthenticated
@@ -416,6 +417,8 @@ def create_app(
     # The bundled diagrams are deployed on first start (process owners deploy later versions).
     with transaction(session_factory) as session:
         ensure_deployed(session)
+        # The product catalogue follows its reviewed file (REL-3).
+        sync_products(session)
     timers = (
         TimerWorker(
             make_engine(settings.database_url, hide_parameters=True),

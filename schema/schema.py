@@ -37,7 +37,12 @@ from schema import (
 from schema.access import AccessReport
 from schema.audit import AuditQuery
 from schema.complaints import ComplaintMutation, ComplaintNode, ComplaintQuery
-from schema.contacts import ContactMutation, ContactQuery
+from schema.contacts import (
+    ContactMutation,
+    ContactQuery,
+    RecommendationMutation,
+    RecommendationQuery,
+)
 from schema.contacts.types import ContactNode
 from schema.customers import (
     AccountNode,
@@ -113,6 +118,7 @@ class Query(
     SharingQuery,
     SegmentQuery,
     ContactQuery,
+    RecommendationQuery,
     AuditQuery,
     PolicyQuery,
     StaffQuery,
@@ -136,6 +142,7 @@ class Mutation(
     SharingMutation,
     SegmentMutation,
     ContactMutation,
+    RecommendationMutation,
     PolicyMutation,
 ):
     pass

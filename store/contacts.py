@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Enum, ForeignKey, Index
+from sqlalchemy import Enum, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core import clock
@@ -83,3 +83,56 @@ class ContactStatus(Base):
     last_contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
     last_contacted_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     last_channel: Mapped[ContactChannel] = mapped_column(_enum(ContactChannel))
+
+
+class ProductRiskLevel(StrEnum):
+    """A product's risk level (R1 lowest … R5 highest), matched to tolerance C1 … C5."""
+
+    R1 = "R1"
+    R2 = "R2"
+    R3 = "R3"
+    R4 = "R4"
+    R5 = "R5"
+
+
+class ProductKind(StrEnum):
+    DEPOSIT = "DEPOSIT"
+    WEALTH_MANAGEMENT = "WEALTH_MANAGEMENT"
+    FUND = "FUND"
+    INSURANCE = "INSURANCE"
+    STRUCTURED = "STRUCTURED"
+
+
+class Product(Base):
+    """A product staff may recommend (REL-3): reference data from ``products.toml``."""
+
+    __tablename__ = "products"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[ProductKind] = mapped_column(_enum(ProductKind))
+    risk_level: Mapped[ProductRiskLevel] = mapped_column(_enum(ProductRiskLevel))
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class Recommendation(Base):
+    """A product recommended to a customer (REL-3), with the disclosure given and what it was
+    checked against: the product's risk level and the customer's tolerance at that moment."""
+
+    __tablename__ = "recommendations"
+    __table_args__ = (Index("ix_recommendations_customer", "customer_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    # The contact (purpose PRODUCT_RECOMMENDATION) the recommendation was made in.
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    risk_assessment_id: Mapped[int] = mapped_column(ForeignKey("risk_assessments.id"))
+    product_risk_level: Mapped[ProductRiskLevel] = mapped_column(_enum(ProductRiskLevel))
+    risk_tolerance: Mapped[str] = mapped_column(String(32))
+    features: Mapped[str] = mapped_column(Text)
+    risks: Mapped[str] = mapped_column(Text)
+    returns: Mapped[str] = mapped_column(Text)
+    recommended_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    recommended_at: Mapped[datetime] = mapped_column(UTCDateTime)

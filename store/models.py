@@ -2,6 +2,7 @@
 
 from store.audit import AuditCustomer, AuditEntry, AuditHead
 from store.base import Base
+from store.care import CareOccasion, CareRun
 from store.complaints import (
     Complaint,
     ComplaintDeadline,
@@ -9,7 +10,7 @@ from store.complaints import (
     CustomerMessage,
     Rectification,
 )
-from store.contacts import Contact, ContactStatus
+from store.contacts import Contact, ContactStatus, Product, Recommendation
 from store.customers import (
     Account,
     Customer,
@@ -47,6 +48,8 @@ __all__ = [
     "AuditHead",
     "Base",
     "Branch",
+    "CareOccasion",
+    "CareRun",
     "Complaint",
     "ComplaintDeadline",
     "ComplaintEvent",
@@ -70,6 +73,8 @@ __all__ = [
     "ProcessInstance",
     "ProcessTask",
     "ProcessVersion",
+    "Product",
+    "Recommendation",
     "Rectification",
     "RiskAssessment",
     "SegmentChange",

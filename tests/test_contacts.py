@@ -587,3 +587,15 @@ def test_REL_1_REL_2_statements_do_not_grow_with_the_page(backend: Backend) -> N
     for query, small, big in ((nested, 5, 20), (worklist, 5, 50), (listed, 30, 90)):
         counts = [_statements(backend, query, {"n": n}) for n in (small, big)]
         assert counts[0] == counts[1], (query, counts)
+
+
+def test_REL_1_nested_customers_of_many_customers_contacts_load_once(backend: Backend) -> None:
+    """REL-1: a page of customers each with contacts (as recommendations and care make them)
+    runs as many statements for 3 customers as for 12: the contacts' customers load together."""
+    for _ in range(12):
+        customer = create_customer(backend, staff="RM0001")
+        _ok(backend, customer["id"])
+    nested = """query($n: Int) { customers(first: $n, orderBy: [{field: CREATED_AT,
+      direction: DESC}]) { edges { node { name
+      contacts(first: 3) { edges { node { summary customer { id } } } } } } } }"""
+    assert _statements(backend, nested, {"n": 3}) == _statements(backend, nested, {"n": 12})

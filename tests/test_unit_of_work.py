@@ -116,6 +116,15 @@ def _customer_call(values: dict[str, Any]) -> Callable[[Backend], Call]:
     return case
 
 
+def _recommend(backend: Backend) -> Call:
+    """A customer opted in, contacted by WeChat, assessed C3 (REL-3)."""
+    from tests.test_recommendations import DISCLOSURE, _prepare
+
+    customer_id, _ = _prepare(backend)
+    given = {"customerId": customer_id, "productCode": "DEP-3M", "channel": "WECHAT"}
+    return Call("RM0001", {**given, **DISCLOSURE})
+
+
 def _create_customer(backend: Backend) -> Call:
     return Call("HO0001", {"name": "审计客户", "idNumber": new_id_number(), "source": SOURCE})
 
@@ -566,6 +575,7 @@ CASES: dict[str, Callable[[Backend], Call]] = {
             "nextStepDueOn": (clock.today() + DAY).isoformat(),
         }
     ),
+    "recommendProduct": _recommend,
     "setCustomerNeed": lambda backend: Call(
         "RM0001",
         {

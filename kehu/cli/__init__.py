@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from kehu.cli import api, audit, authz, database, keys, processes, segments
+from kehu.cli import api, audit, authz, care, database, keys, processes, segments
 
 app = typer.Typer(
     help="Kehu 客户 — customer management service.",
@@ -31,3 +31,4 @@ app.command()(processes.deploy)
 app.command()(processes.worker)
 app.command()(segments.classify)
 app.add_typer(audit.app, name="audit")
+app.add_typer(care.app, name="care")

@@ -2,5 +2,12 @@
 
 from schema.contacts.mutations import ContactMutation
 from schema.contacts.queries import NODE_LOADERS, ContactQuery
+from schema.contacts.recommendations import RecommendationMutation, RecommendationQuery
 
-__all__ = ["NODE_LOADERS", "ContactMutation", "ContactQuery"]
+__all__ = [
+    "NODE_LOADERS",
+    "ContactMutation",
+    "ContactQuery",
+    "RecommendationMutation",
+    "RecommendationQuery",
+]

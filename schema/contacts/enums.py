@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import Enum
 
 from schema.shared.base import bilingual_enum
-from store.contacts import ContactChannel, ContactPurpose, PhoneLine
+from store.contacts import ContactChannel, ContactPurpose, PhoneLine, ProductKind, ProductRiskLevel
 
 ContactChannelEnum = bilingual_enum(
     ContactChannel,
@@ -114,6 +114,10 @@ class _ContactErrorCode(Enum):
     TOO_DEEP = "TOO_DEEP"
     INVALID_PAGE_SIZE = "INVALID_PAGE_SIZE"
     INVALID_CURSOR = "INVALID_CURSOR"
+    ABOVE_RISK_TOLERANCE = "ABOVE_RISK_TOLERANCE"
+    MARKETING_OPT_OUT = "MARKETING_OPT_OUT"
+    CHANNEL_NOT_CONSENTED = "CHANNEL_NOT_CONSENTED"
+    NO_VALID_RISK_ASSESSMENT = "NO_VALID_RISK_ASSESSMENT"
 
 
 ContactErrorCode = bilingual_enum(
@@ -132,5 +136,36 @@ ContactErrorCode = bilingual_enum(
         "TOO_DEEP": "Filters nested too deep 筛选嵌套过深",
         "INVALID_PAGE_SIZE": "Page size outside 0…100 分页大小超出范围",
         "INVALID_CURSOR": "Not a cursor of this list and order 无效的游标",
+        "ABOVE_RISK_TOLERANCE": "The product's risk level is above the customer's risk "
+        "tolerance (REL-3) 产品风险等级高于客户风险承受能力",
+        "MARKETING_OPT_OUT": "The customer has not opted in to marketing (REL-3) 客户未同意营销",
+        "CHANNEL_NOT_CONSENTED": "Not the customer's recorded contact method (REL-3) "
+        "非客户同意的联系渠道",
+        "NO_VALID_RISK_ASSESSMENT": "No risk assessment in force (none, or expired) (REL-3) "
+        "无有效风险测评",
+    },
+)
+
+ProductRiskLevelEnum = bilingual_enum(
+    ProductRiskLevel,
+    "A product's risk level; R``n`` suits risk tolerance C``n`` and above (REL-3). 产品风险等级。",
+    {
+        "R1": "Low risk 低风险",
+        "R2": "Medium-low risk 中低风险",
+        "R3": "Medium risk 中风险",
+        "R4": "Medium-high risk 中高风险",
+        "R5": "High risk 高风险",
+    },
+)
+
+ProductKindEnum = bilingual_enum(
+    ProductKind,
+    "What kind of product it is. 产品类别。",
+    {
+        "DEPOSIT": "Deposit 存款",
+        "WEALTH_MANAGEMENT": "Wealth management product 理财产品",
+        "FUND": "Fund 基金",
+        "INSURANCE": "Insurance 保险",
+        "STRUCTURED": "Structured product 结构性产品",
     },
 )

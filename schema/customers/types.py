@@ -49,13 +49,19 @@ from store import customers as rows
 from store.customers import Transaction
 
 if TYPE_CHECKING:
+    from schema.care import CareOccasionType
     from schema.contacts.filters import ContactOrderBy, ContactWhere
+    from schema.contacts.recommendations import RecommendationType
     from schema.contacts.types import ContactNode
 
 # The contacts domain builds on customers: its types are resolved on use (no import cycle).
 LazyContact = Annotated["ContactNode", strawberry.lazy("schema.contacts.types")]
 LazyContactWhere = Annotated["ContactWhere", strawberry.lazy("schema.contacts.filters")]
 LazyContactOrderBy = Annotated["ContactOrderBy", strawberry.lazy("schema.contacts.filters")]
+LazyCare = Annotated["CareOccasionType", strawberry.lazy("schema.care")]
+LazyRecommendation = Annotated[
+    "RecommendationType", strawberry.lazy("schema.contacts.recommendations")
+]
 
 
 @strawberry.type(description="A refused input field. 输入错误。")
@@ -488,6 +494,24 @@ class CustomerNode(Node):
         return customer_contacts(
             info, self._pk, where, order_by, page_request(first, after, last, before)
         )
+
+    @strawberry.field(
+        description="Products recommended to the customer, newest first, with the disclosure "
+        "given (REL-3). 产品推荐记录。"
+    )
+    def recommendations(self, info: ContextInfo) -> list[LazyRecommendation]:
+        from schema.contacts.recommendations import customer_recommendations
+
+        return customer_recommendations(info, self._pk)
+
+    @strawberry.field(
+        description="The customer's care, newest first (at most 50): birthdays, festivals and "
+        "call-backs with the offer given and the greeting's delivery (REL-4). 客户关怀记录。"
+    )
+    def care(self, info: ContextInfo) -> list[LazyCare]:
+        from schema.care import customer_care
+
+        return customer_care(info, self._pk)
 
 
 @strawberry.type(description="One changed field (INFO-5); values protected like the live ones.")
