@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import Enum
 
 from schema.shared.base import bilingual_enum
-from store.segments import ChangeReason, Need, RunScope, ValueInput, ValueTier
+from store.segments import ChangeReason, Need, RunScope, RunStatus, ValueInput, ValueTier
 
 ValueTierEnum = bilingual_enum(
     ValueTier,
@@ -48,6 +48,7 @@ SegmentChangeReasonEnum = bilingual_enum(
         "RECLASSIFIED": "A classification run 批量重新分类",
         "OVERRIDE": "Overridden by a supervisor 主管调整",
         "OVERRIDE_WITHDRAWN": "An override was withdrawn 撤销主管调整",
+        "OVERRIDE_EXPIRED": "An override expired: the computed tier applies again 主管调整到期",
     },
 )
 
@@ -58,6 +59,17 @@ RunScopeEnum = bilingual_enum(
         "CUSTOMER": "One customer, after a change of its inputs 单个客户",
         "BRANCH": "The customers of a branch 本网点客户",
         "BANK": "Every customer of the bank 全行客户",
+    },
+)
+
+RunStatusEnum = bilingual_enum(
+    RunStatus,
+    "Where a classification run stands. 分类批次状态。",
+    {
+        "PENDING": "Waiting for a worker 等待执行",
+        "RUNNING": "Running 执行中",
+        "DONE": "Done: the segments are applied 已完成",
+        "FAILED": "Failed: nothing of it applied; start it again 失败（未生效）",
     },
 )
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from authz import rows as row_scopes
 from core.errors import ForbiddenError
 from core.ids import pk_of
-from resolvers.segments import commands, runs
+from resolvers.segments import commands, jobs
 from schema.segments.enums import NeedEnum, ValueInputEnum, ValueTierEnum
 from schema.segments.types import (
     CustomerSegmentPayload,
@@ -168,9 +168,11 @@ class SegmentMutation:
         )
 
     @guarded_mutation(
-        "Classify customers now (SEG-4): a supervisor their branch, head office the whole bank or "
-        "one branch. One run, recording the model version; every change of a segment is kept. "
-        "重新分类。",
+        "Classify customers (SEG-4): a supervisor their branch, head office the whole bank or "
+        "one branch. Answers at once with the run (`PENDING`), which a worker runs in the "
+        "background: follow it with `classificationRun(id)`. One bulk run at a time: another "
+        "while one waits or runs is `CONFLICT`. Each run records the model version; every "
+        "change of a segment is kept. 重新分类（后台批次）。",
         HasRight("segment:classify"),
     )
     def classify_customers(
@@ -185,13 +187,9 @@ class SegmentMutation:
             if not bank_wide and wanted not in (None, actor.branch_id):
                 raise ForbiddenError("you may classify the customers of your own branch only")
             if bank_wide and wanted is None:
-                return runs.classify(session, scope=RunScope.BANK, started_by=actor.employee_no)
-            return runs.classify(
-                session,
-                scope=RunScope.BRANCH,
-                started_by=actor.employee_no,
-                branch_id=actor.branch_id if wanted is None else wanted,
-            )
+                return jobs.start(session, RunScope.BANK, actor.employee_no)
+            branch_id = actor.branch_id if wanted is None else wanted
+            return jobs.start(session, RunScope.BRANCH, actor.employee_no, branch_id)
 
         return _run(
             info,

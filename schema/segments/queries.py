@@ -6,11 +6,13 @@ import strawberry
 from sqlalchemy import true
 
 from core import clock
+from core.ids import pk_of
 from resolvers.segments import commands, queries
 from schema.segments.types import SegmentCell, SegmentDistribution, SegmentRunNode, ValueRuleSet
 from schema.shared.base import Connection, ContextInfo, NodeLoader, page_request
 from schema.shared.rights import Authenticated, HasRight
 from schema.shared.rights import field as guarded_field
+from store.segments import SegmentRun
 
 
 @strawberry.type
@@ -72,6 +74,19 @@ class SegmentQuery:
     ) -> Connection[SegmentRunNode]:
         page = queries.run_page(info.context.session, page_request(first, after, last, before))
         return Connection.of(page, [SegmentRunNode.of(row) for row in page.rows])
+
+    @guarded_field(
+        "One classification run (SEG-4): its status and progress while a worker runs it. "
+        "分类批次进度。",
+        HasRight("segment:classify"),
+    )
+    def classification_run(self, info: ContextInfo, id: strawberry.ID) -> SegmentRunNode | None:
+        run = _run(info, pk_of(id, "SegmentRun", "id"))
+        return None if run is None else SegmentRunNode.of(run)
+
+
+def _run(info: ContextInfo, pk: int) -> SegmentRun | None:
+    return info.context.session.get(SegmentRun, pk)
 
 
 NODE_LOADERS: dict[str, NodeLoader] = {}

@@ -18,12 +18,13 @@ from resolvers.segments.queries import Cell
 from schema.segments.enums import (
     NeedEnum,
     RunScopeEnum,
+    RunStatusEnum,
     SegmentChangeReasonEnum,
     SegmentErrorCode,
     ValueInputEnum,
     ValueTierEnum,
 )
-from schema.shared.base import node_id, user_errors
+from schema.shared.base import ContextInfo, node_id, user_errors
 from schema.shared.context import Context
 from schema.staff import BranchNode
 from store.segments import SegmentRuleSet, SegmentRun, ValueTier
@@ -287,17 +288,36 @@ def segment_history(ctx: Context, customer_id: int) -> list[SegmentChange]:
     return [SegmentChange.present(r, ctx) for r in rows]
 
 
+@strawberry.type(description="How far a run has got. 分类批次进度。")
+class RunProgress:
+    done: int = strawberry.field(description="Customers computed so far. 已完成。")
+    total: int = strawberry.field(description="Customers in the run's scope. 总数。")
+
+
 @strawberry.type(description="A classification run (SEG-4). 分类批次。")
 class SegmentRunNode:
     id: strawberry.ID
     scope: RunScopeEnum  # type: ignore[valid-type]
     branch: strawberry.ID | None
+    status: RunStatusEnum = strawberry.field(  # type: ignore[valid-type]
+        description="PENDING (waiting for a worker), RUNNING, DONE or FAILED. 批次状态。"
+    )
+    progress: RunProgress
+    failure: str | None = strawberry.field(description="Why it failed (FAILED only). 失败原因。")
     rule_set_version: int
     started_by: str
-    started_at: dt.datetime
+    started_at: dt.datetime = strawberry.field(description="When it was asked for. 发起时间。")
     finished_at: dt.datetime | None
     customers: int = strawberry.field(description="Customers classified.")
     changed: int = strawberry.field(description="Customers whose segment changed.")
+
+    @strawberry.field(
+        description="The model version it runs under (that in force when a worker took it). "
+        "所用模型版本。"
+    )
+    def rule_set(self, info: ContextInfo) -> ValueRuleSet:
+        rules, row = _rule_set(info.context, self.rule_set_version)
+        return ValueRuleSet.of(rules, row)
 
     @classmethod
     def of(cls, row: SegmentRun) -> SegmentRunNode:
@@ -305,6 +325,9 @@ class SegmentRunNode:
             id=node_id("SegmentRun", row.id),
             scope=row.scope,
             branch=node_id("Branch", row.branch_id) if row.branch_id else None,
+            status=row.status,
+            progress=RunProgress(done=row.progress_done, total=row.progress_total),
+            failure=row.failure,
             rule_set_version=row.rule_set_version,
             started_by=row.started_by,
             started_at=row.started_at,
