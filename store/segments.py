@@ -234,3 +234,5 @@ class SegmentChange(Base):
     override_id: Mapped[int | None] = mapped_column(ForeignKey("segment_overrides.id"))
     rule_set_version: Mapped[int | None]
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Who overrode or withdrew (employee no); a run's changes name its run (and its starter).
+    changed_by: Mapped[str | None] = mapped_column(String(40))

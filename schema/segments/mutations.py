@@ -83,8 +83,12 @@ class ClassifyCustomersInput:
 class OverrideSegmentInput:
     customer_id: strawberry.ID
     tier: ValueTierEnum  # type: ignore[valid-type]
-    reason: str = strawberry.field(description="Why (at most 300 characters).")
-    expires_at: dt.datetime = strawberry.field(description="In the future, at most a year ahead.")
+    reason: str | None = strawberry.field(
+        default=None, description="Why (required; at most 300 characters)."
+    )
+    expires_at: dt.datetime | None = strawberry.field(
+        default=None, description="Required: in the future, at most a year ahead."
+    )
 
 
 @strawberry.input(description="Whether a customer has a need (SEG-2), and why.")
@@ -212,7 +216,7 @@ class SegmentMutation:
             input.customer_id,
             lambda session, actor, customer_id: commands.override_segment(
                 session,
-                actor.id,
+                actor,
                 customer_id,
                 ValueTier(input.tier),
                 input.reason,
@@ -230,7 +234,9 @@ class SegmentMutation:
         return _customer_change(
             info,
             input.customer_id,
-            lambda session, actor, customer_id: commands.withdraw_override(session, customer_id),
+            lambda session, actor, customer_id: commands.withdraw_override(
+                session, customer_id, actor
+            ),
         )
 
     @guarded_mutation(

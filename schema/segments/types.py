@@ -255,9 +255,16 @@ class SegmentChange:
     run: strawberry.ID | None
     rule_set_version: int | None
     changed_at: dt.datetime
+    changed_by: str | None = strawberry.field(
+        description="Who overrode or withdrew, or started the run (employee number). 操作人。"
+    )
+    override_reason: str | None = strawberry.field(
+        description="The override's reason (override entries; null when the tier is withheld). "
+        "调整原因。"
+    )
 
     @classmethod
-    def present(cls, row: Any, ctx: Context) -> SegmentChange:
+    def present(cls, row: loaders.HistoryEntry, ctx: Context) -> SegmentChange:
         # Tiers and marks of the history are shown as the live segment's would be.
         access = ctx.access.access_for(row.customer_id)
         before = present(
@@ -279,12 +286,22 @@ class SegmentChange:
             run=node_id("SegmentRun", row.run_id) if row.run_id else None,
             rule_set_version=row.rule_set_version,
             changed_at=row.changed_at,
+            changed_by=row.changed_by,
+            override_reason=row.override_reason
+            if access.effect("CustomerSegment", "tier") is Effect.FULL
+            else None,
         )
 
 
 def segment_history(ctx: Context, customer_id: int) -> list[SegmentChange]:
-    """``Customer.segmentHistory``, newest first; one statement for the request's customers."""
-    rows = ctx.batched("segment_history", customer_id, loaders.histories) or []
+    """``Customer.segmentHistory``, newest first (an expired override's fallback included); two
+    statements for the request's customers."""
+    now = clock.now()
+
+    def load(session: Session, ids: Any) -> dict[int, list[loaders.HistoryEntry]]:
+        return loaders.histories(session, ids, now)
+
+    rows = ctx.batched("segment_history", customer_id, load) or []
     return [SegmentChange.present(r, ctx) for r in rows]
 
 

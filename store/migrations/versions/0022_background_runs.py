@@ -1,5 +1,5 @@
 """Classification runs in the background (SEG-4): status, progress, heartbeat, failure, and the
-unique slot that lets one bulk run wait or run at a time.
+unique slot that lets one bulk run wait or run at a time; who made a segment change by hand.
 
 Revision ID: 0022
 Revises: 0020
@@ -34,6 +34,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("failure", sa.String(length=300), nullable=True))
         batch_op.add_column(sa.Column("active", sa.String(length=10), nullable=True))
         batch_op.create_unique_constraint(batch_op.f("uq_segment_runs_active"), ["active"])
+    with op.batch_alter_table("segment_changes", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("changed_by", sa.String(length=40), nullable=True))
     with op.batch_alter_table("segment_runs", schema=None) as batch_op:
         # The defaults only filled the rows that existed; the application always sets them.
         batch_op.alter_column("status", server_default=None)
@@ -42,6 +44,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("segment_changes", schema=None) as batch_op:
+        batch_op.drop_column("changed_by")
     with op.batch_alter_table("segment_runs", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("uq_segment_runs_active"), type_="unique")
         batch_op.drop_column("active")
