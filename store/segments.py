@@ -201,6 +201,13 @@ class Need(StrEnum):
     SETTLEMENT = "SETTLEMENT"
 
 
+class NeedSource(StrEnum):
+    """Where a need shown comes from."""
+
+    DERIVED = "DERIVED"  # holdings and transactions, by the last classification
+    STAFF = "STAFF"  # set by staff with a reason (``CustomerNeed``)
+
+
 class CustomerNeed(Base):
     """A need set by staff, with a reason: it counts instead of the derived one (the newest
     setting per need wins; earlier ones are kept)."""

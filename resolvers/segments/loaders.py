@@ -108,7 +108,8 @@ def segments(
     return {
         cid: SegmentView(cid, computed.get(cid), overrides.get(cid), needs.get(cid, {}))
         for cid in customer_ids
-        if cid in computed or cid in overrides
+        # Staff-set needs show even before the customer's first classification.
+        if cid in computed or cid in overrides or cid in needs
     }
 
 
@@ -218,9 +219,9 @@ def histories(
     }
 
 
-def staff_needs(session: Session, customer_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-    """The newest staff setting of each need per customer (one statement): need → row."""
-    rows = session.connection().execute(
+def _need_settings(session: Session, customer_ids: Sequence[int]) -> Any:
+    """Every staff setting of the customers' needs, oldest first, with who set it."""
+    return session.connection().execute(
         select(
             CustomerNeed.id,
             CustomerNeed.customer_id,
@@ -234,7 +235,19 @@ def staff_needs(session: Session, customer_ids: Sequence[int]) -> dict[int, dict
         .where(CustomerNeed.customer_id.in_(customer_ids))
         .order_by(CustomerNeed.id)
     )
+
+
+def staff_needs(session: Session, customer_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """The newest staff setting of each need per customer (one statement): need → row."""
     result: dict[int, dict[str, Any]] = defaultdict(dict)
-    for row in rows:
+    for row in _need_settings(session, customer_ids):
         result[row.customer_id][Need(row.need)] = row  # the newest wins
+    return result
+
+
+def need_histories(session: Session, customer_ids: Sequence[int]) -> dict[int, list[Any]]:
+    """Every staff setting of the customers' needs, newest first (one statement)."""
+    result: dict[int, list[Any]] = defaultdict(list)
+    for row in _need_settings(session, customer_ids):
+        result[row.customer_id].insert(0, row)
     return result

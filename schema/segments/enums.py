@@ -5,7 +5,15 @@ from __future__ import annotations
 from enum import Enum
 
 from schema.shared.base import bilingual_enum
-from store.segments import ChangeReason, Need, RunScope, RunStatus, ValueInput, ValueTier
+from store.segments import (
+    ChangeReason,
+    Need,
+    NeedSource,
+    RunScope,
+    RunStatus,
+    ValueInput,
+    ValueTier,
+)
 
 ValueTierEnum = bilingual_enum(
     ValueTier,
@@ -36,6 +44,15 @@ NeedEnum = bilingual_enum(
         "INVESTMENT": "Investment: wealth products, market reports 投资需求",
         "FINANCING": "Financing: loans, credit 融资需求",
         "SETTLEMENT": "Settlement: payments, transfers 结算需求",
+    },
+)
+
+NeedSourceEnum = bilingual_enum(
+    NeedSource,
+    "Where a customer's need comes from. 客户需求来源。",
+    {
+        "DERIVED": "Derived from holdings and transactions 系统识别",
+        "STAFF": "Set by staff with a reason 人工设置",
     },
 )
 

@@ -17,6 +17,7 @@ from resolvers.segments import commands, loaders, model
 from resolvers.segments.queries import Cell
 from schema.segments.enums import (
     NeedEnum,
+    NeedSourceEnum,
     RunScopeEnum,
     RunStatusEnum,
     SegmentChangeReasonEnum,
@@ -27,7 +28,7 @@ from schema.segments.enums import (
 from schema.shared.base import ContextInfo, node_id, user_errors
 from schema.shared.context import Context
 from schema.staff import BranchNode
-from store.segments import SegmentRuleSet, SegmentRun, ValueTier
+from store.segments import Need, NeedSource, SegmentRuleSet, SegmentRun, ValueTier
 
 
 @strawberry.type(description="A refused segment input. 客户分类输入错误。")
@@ -113,6 +114,9 @@ class ValueInputExplained:
 @strawberry.type(description="A need of the customer (SEG-2) and where it comes from. 客户需求。")
 class CustomerNeedShown:
     need: NeedEnum  # type: ignore[valid-type]
+    source: NeedSourceEnum = strawberry.field(  # type: ignore[valid-type]
+        description="DERIVED from holdings and transactions, or set by STAFF. 需求来源。"
+    )
     derived: bool = strawberry.field(
         description="From holdings and transactions (else set by staff). 系统识别。"
     )
@@ -125,6 +129,7 @@ def _needs(view: loaders.SegmentView) -> list[CustomerNeedShown]:
     return [
         CustomerNeedShown(
             need=need,
+            source=NeedSource.DERIVED if setting is None else NeedSource.STAFF,
             derived=setting is None,
             reason=None if setting is None else setting.reason,
             set_by=None if setting is None else setting.set_by,
@@ -132,6 +137,27 @@ def _needs(view: loaders.SegmentView) -> list[CustomerNeedShown]:
         )
         for need, setting in view.needs()
     ]
+
+
+@strawberry.type(
+    description="A need as staff set it (SEG-2): present or not, why, who, when. 需求设置记录。"
+)
+class CustomerNeedSetting:
+    need: NeedEnum  # type: ignore[valid-type]
+    present: bool = strawberry.field(description="False: staff said the customer has it not.")
+    reason: str
+    set_by: str = strawberry.field(description="Employee number of who set it.")
+    set_at: dt.datetime
+
+    @classmethod
+    def of(cls, row: Any) -> CustomerNeedSetting:
+        return cls(
+            need=Need(row.need),
+            present=row.present,
+            reason=row.reason,
+            set_by=row.set_by,
+            set_at=row.set_at,
+        )
 
 
 @strawberry.type(description="A supervisor's override in force. 主管调整。")
@@ -195,6 +221,20 @@ class CustomerSegment:
     )
     run: strawberry.ID | None = strawberry.field(description="The run that computed it.")
     classified_at: dt.datetime | None
+    customer_id: strawberry.Private[int]
+
+    @strawberry.field(
+        description="Every setting of a need by staff, newest first (SEG-2); read like `needs`. "
+        "需求设置记录。"
+    )
+    def need_history(self, info: ContextInfo) -> list[CustomerNeedSetting] | None:
+        ctx = info.context
+        rows = ctx.batched("need_history", self.customer_id, loaders.need_histories) or []
+        settings = [CustomerNeedSetting.of(row) for row in rows]
+        shown = present(
+            "CustomerSegment", {"needs": settings}, ctx.access.access_for(self.customer_id)
+        )
+        return shown["needs"]  # type: ignore[no-any-return]
 
     @classmethod
     def present(cls, view: loaders.SegmentView, ctx: Context) -> CustomerSegment:
@@ -203,11 +243,17 @@ class CustomerSegment:
         rules = row = None
         if computed is not None:
             rules, row = _rule_set(ctx, computed.rule_set_version)
-        tier = override.tier if override is not None else computed.tier
+        tier = (
+            override.tier
+            if override is not None
+            else computed.tier
+            if computed is not None
+            else None
+        )
         values = present(
             "CustomerSegment",
             {
-                "tier": ValueTier(tier),
+                "tier": None if tier is None else ValueTier(tier),
                 "score": None if computed is None else _score(computed.score),
                 "private_banking": None if computed is None else computed.private_banking,
                 "inputs": None if rules is None else _explain(rules, computed),
@@ -230,6 +276,7 @@ class CustomerSegment:
             rule_set=ValueRuleSet.of(rules, row) if rules is not None else None,
             run=node_id("SegmentRun", computed.run_id) if computed is not None else None,
             classified_at=computed.classified_at if computed is not None else None,
+            customer_id=view.customer_id,
             **values,
         )
 
