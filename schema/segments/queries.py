@@ -7,8 +7,15 @@ from sqlalchemy import true
 
 from core import clock
 from core.ids import pk_of
-from resolvers.segments import commands, queries
-from schema.segments.types import SegmentCell, SegmentDistribution, SegmentRunNode, ValueRuleSet
+from resolvers.segments import commands, distribution, queries
+from schema.segments.types import (
+    SegmentCell,
+    SegmentDistribution,
+    SegmentMonth,
+    SegmentRunNode,
+    SegmentTrend,
+    ValueRuleSet,
+)
 from schema.shared.base import Connection, ContextInfo, NodeLoader, page_request
 from schema.shared.rights import Authenticated, HasRight
 from schema.shared.rights import field as guarded_field
@@ -33,6 +40,33 @@ class SegmentQuery:
             as_of=now,
             minimum_count=queries.MINIMUM_CELL,
             cells=[SegmentCell.of(cell) for cell in cells],
+        )
+
+    @guarded_field(
+        "Customers and AUM per value tier at each month end of a range of Beijing months "
+        "(`fromMonth` … `toMonth`, e.g. 2026-01, at most 36), and per branch with `byBranch`, "
+        "from the segment history: the tier shown then (an override in force, else the "
+        "computed tier) and the AUM of the newest snapshot dated by then. Visible customers as "
+        "for `segments`; each month's small cells suppressed the same way. 客户分类分布变化。",
+        HasRight("segment:distribution"),
+    )
+    def segments_over_time(
+        self, info: ContextInfo, from_month: str, to_month: str, by_branch: bool = False
+    ) -> SegmentTrend:
+        ctx = info.context
+        ends = distribution.month_ends(from_month, to_month, clock.now())
+        visible = ctx.access.visible if ctx.access.row_scopes else true()
+        cells = distribution.over_time(ctx.session, ends, visible, by_branch, queries.MINIMUM_CELL)
+        return SegmentTrend(
+            minimum_count=queries.MINIMUM_CELL,
+            months=[
+                SegmentMonth(
+                    month=end.month,
+                    as_of=end.at,
+                    cells=[SegmentCell.of(c) for c in cells if c.month == end.month],
+                )
+                for end in ends
+            ],
         )
 
     @guarded_field(

@@ -14,6 +14,7 @@ from authz.fields import Effect, present
 from core import clock
 from core.errors import UserInputError
 from resolvers.segments import commands, loaders, model
+from resolvers.segments.distribution import MonthCell
 from resolvers.segments.queries import Cell
 from schema.segments.enums import (
     NeedEnum,
@@ -414,7 +415,7 @@ class SegmentCell:
     assets_under_management: Decimal | None
 
     @classmethod
-    def of(cls, cell: Cell) -> SegmentCell:
+    def of(cls, cell: Cell | MonthCell) -> SegmentCell:
         return cls(
             tier=ValueTier(cell.tier) if cell.tier is not None else None,
             branch=BranchNode.of_parts(*cell.branch) if cell.branch is not None else None,
@@ -429,6 +430,25 @@ class SegmentDistribution:
     as_of: dt.datetime
     minimum_count: int = strawberry.field(description="Smaller cells are suppressed.")
     cells: list[SegmentCell]
+
+
+@strawberry.type(description="The distribution at one month end (SEG-4). 月末客户分类分布。")
+class SegmentMonth:
+    month: str = strawberry.field(description="The Beijing month, e.g. 2026-01. 月份。")
+    as_of: dt.datetime = strawberry.field(
+        description="The state just before this instant: 00:00 Beijing on the 1st of the next "
+        "month, or now for the month in progress. 统计时点。"
+    )
+    cells: list[SegmentCell]
+
+
+@strawberry.type(
+    description="The segment distribution at each month end, from the history (SEG-4). "
+    "客户分类分布变化。"
+)
+class SegmentTrend:
+    minimum_count: int = strawberry.field(description="Smaller cells are suppressed.")
+    months: list[SegmentMonth]
 
 
 @strawberry.type
