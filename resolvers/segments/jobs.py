@@ -91,11 +91,14 @@ def _end(session: Session, run: SegmentRun, status: RunStatus, failure: str | No
 def claim(factory: sessionmaker[Session], run_id: int | None = None) -> int | None:
     """Take the oldest PENDING run (or ``run_id``) and mark it RUNNING; None when there is none
     (or another worker has it: ``SKIP LOCKED`` on PostgreSQL)."""
+    statement = select(SegmentRun).where(SegmentRun.status == RunStatus.PENDING)
+    if run_id is not None:
+        statement = statement.where(SegmentRun.id == run_id)
+    with factory() as session:  # most passes find nothing: no write lock for them
+        if session.scalar(statement.with_only_columns(SegmentRun.id).limit(1)) is None:
+            return None
     with transaction(factory) as session:
         take_write_lock(session)
-        statement = select(SegmentRun).where(SegmentRun.status == RunStatus.PENDING)
-        if run_id is not None:
-            statement = statement.where(SegmentRun.id == run_id)
         run = session.scalars(
             statement.order_by(SegmentRun.id).limit(1).with_for_update(skip_locked=True)
         ).first()
@@ -180,17 +183,15 @@ def fail(factory: sessionmaker[Session], run_id: int, reason: str) -> None:
 
 def fail_stopped(factory: sessionmaker[Session], now: datetime) -> int:
     """Mark FAILED every RUNNING run whose worker stopped (heartbeat older than ``LEASE``)."""
+    stopped = (SegmentRun.status == RunStatus.RUNNING, SegmentRun.heartbeat_at < now - LEASE)
+    with factory() as session:  # most passes find nothing: no write lock for them
+        stale = list(session.scalars(select(SegmentRun.id).where(*stopped)))
+    if not stale:
+        return 0
     with transaction(factory) as session:
         take_write_lock(session)
-        stale = list(
-            session.scalars(
-                select(SegmentRun.id).where(
-                    SegmentRun.status == RunStatus.RUNNING, SegmentRun.heartbeat_at < now - LEASE
-                )
-            )
-        )
-        if not stale:
-            return 0
+        # Locked: a worker between two chunks holds its run's row while it works on it.
+        stale = list(session.scalars(select(SegmentRun.id).where(*stopped).with_for_update()))
         session.execute(
             update(SegmentRun)
             .where(SegmentRun.id.in_(stale), SegmentRun.status == RunStatus.RUNNING)
