@@ -114,6 +114,8 @@ class _SegmentErrorCode(Enum):
     NOT_FOUND = "NOT_FOUND"
     INVALID_PAGE_SIZE = "INVALID_PAGE_SIZE"
     INVALID_CURSOR = "INVALID_CURSOR"
+    INVALID_RANGE = "INVALID_RANGE"
+    FUTURE = "FUTURE"
 
 
 SegmentErrorCode = bilingual_enum(
@@ -142,5 +144,7 @@ SegmentErrorCode = bilingual_enum(
         "NOT_FOUND": "The referenced record does not exist 记录不存在",
         "INVALID_PAGE_SIZE": "Page size outside 0…100 分页大小超出范围",
         "INVALID_CURSOR": "Not a cursor of this list and order 无效的游标",
+        "INVALID_RANGE": "A month range reversed or longer than allowed 月份范围无效",
+        "FUTURE": "A month after the current one 月份晚于当前月份",
     },
 )
