@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/seed_speed.py
 	$(BIN)/python bench/complaints.py
 	$(BIN)/python bench/classify.py
+	$(BIN)/python bench/contacts.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

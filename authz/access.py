@@ -163,6 +163,15 @@ class Access:
         return complaints_visible_to(self.actor, customers)
 
     @property
+    def complaints_in_rows(self) -> ColumnElement[bool]:
+        """The complaints this request may act on (withdraw, merge, pause, record a delivery):
+        as :attr:`complaints_visible`, but never through a share grant or a consent — those
+        open a customer for reading, for their purpose, not for changing their complaints."""
+        return complaints_visible_to(
+            self.actor, visible_to(self.actor, self.row_scopes - {"complaints"})
+        )
+
+    @property
     def writable(self) -> ColumnElement[bool]:
         """The customers this request may change: its write row scopes (never grants, consents)."""
         scopes = self.decisions.write_scopes if self.decisions else frozenset()

@@ -71,7 +71,14 @@ PERSONAL_FIELDS: dict[str, dict[str, str]] = {
         "private_banking": "privateBanking",
         "inputs": "inputs",
         "needs": "needs",
+        # The risk grade and its causes (SEG-3): group ``segment_risk``.
+        "risk_grade": "riskGrade",
+        "risk_signals": "riskSignals",
+        "risk_rule_set": "riskRuleSet",
     },
+    # What staff wrote about a contact with the customer (REL-1): group ``contacts``; no masks,
+    # so MASKED withholds it.
+    "Contact": {"summary": "summary", "outcome": "outcome", "next_step": "nextStep"},
 }
 
 

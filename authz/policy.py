@@ -45,6 +45,7 @@ RIGHTS = (
     "complaint:withdraw",
     "complaint:merge",
     "complaint:pause",
+    "complaint:request_review",
     "complaint:oversee",
     "customer:create",
     "customer:watch",
@@ -57,6 +58,10 @@ RIGHTS = (
     "segment:model",
     "segment:distribution",
     "segment:needs",
+    "segment:risk_model",
+    "segment:worklist",
+    "contact:log",
+    "contact:cadence",
 )
 # The only roles a rule may let change customer data (act ``write``, right ``customer:create``):
 # auditors, marketing, security admins, process owners and third parties never.

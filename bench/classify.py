@@ -2,8 +2,9 @@
 
 1. A bank-wide classification run as ``kehu classify`` runs it (``resolvers.segments.jobs``:
    asked for, computed in chunks of 10,000 customer keys with the progress committed after each,
-   then history and current segments replaced in one unit of work) against
-   the floor: one hand-written set-based SELECT computing the same tiers, fetched whole. Prints
+   then history and current segments replaced and re-assessment tasks synced in one unit of
+   work) against the floor: one hand-written set-based SELECT computing the same tiers and risk
+   grades (SEG-3: credit band, days past due, outflow, AUM drop, market risk), fetched whole. Prints
    seconds and the ratio (target ≤ 3×; under 60 s on SQLite), and checks that both agree on
    every customer's tier and private-banking mark.
 2. The ``segments`` distribution, and ``segmentsOverTime`` over the last 12 months, as marketing
@@ -30,13 +31,13 @@ from sqlalchemy.orm import Session
 
 from core import clock
 from core.settings import Settings
-from resolvers.segments import commands, jobs, model
+from resolvers.segments import commands, jobs, model, risk_model, risk_sql
 from resolvers.segments.runs import WINDOW
 from resolvers.shared import unit_of_work
 from store import audit_chain, crypto
 from store.base import UTCDateTime
 from store.db import make_engine, make_session_factory
-from store.segments import RunScope
+from store.segments import RiskGrade, RiskSignal, RunScope
 
 TRANSACTIONS = 10
 REPEAT = int(os.environ.get("KEHU_BENCH_REPEAT", "3"))
@@ -52,8 +53,40 @@ def prepared(name: str, url: str | None) -> Settings:
     return settings
 
 
-def floor_sql(rules: model.RuleSet, dialect: str) -> str:
-    """The tiers of every customer in one hand-written statement (the model in SQL)."""
+def risk_floor(risk: risk_model.RiskRuleSet, money: Any) -> str:
+    """The risk grade as a CASE over the floor's columns (``cs``, ``dpd``, ``outflow``, ``drop``,
+    ``mr``): HIGH if the band or any signal says so, else MEDIUM likewise, else LOW."""
+    columns = {
+        RiskSignal.DAYS_PAST_DUE: ("dpd", str),
+        RiskSignal.LARGE_OUTFLOW: ("outflow", money),
+        RiskSignal.AUM_DROP: ("dropped", lambda v: str(int(v * 100))),
+        RiskSignal.MARKET_RISK: ("mr", str),
+    }
+
+    def says(grade: RiskGrade) -> str:
+        band = next(b for b in risk.bands if b.grade is grade)
+        inside = f"cs >= {band.from_score}"
+        if band.below_score is not None:
+            inside += f" AND cs < {band.below_score}"
+        parts = [f"({inside})"]
+        if risk.unscored_grade is grade:
+            parts.append("cs IS NULL")
+        for t in risk.thresholds:
+            value = t.high_at if grade is RiskGrade.HIGH else t.medium_at
+            if value is not None:
+                column, unit = columns[t.signal]
+                parts.append(f"{column} >= {unit(value)}")
+        return " OR ".join(parts)
+
+    return (
+        f"CASE WHEN {says(RiskGrade.HIGH)} THEN 'HIGH' "
+        f"WHEN {says(RiskGrade.MEDIUM)} THEN 'MEDIUM' ELSE 'LOW' END"
+    )
+
+
+def floor_sql(rules: model.RuleSet, risk: risk_model.RiskRuleSet, dialect: str) -> str:
+    """The tiers and risk grades of every customer in one hand-written statement (the models in
+    SQL)."""
 
     def money(value: Decimal) -> str:  # SQLite keeps money in fen (store.base.Money)
         return str(int(value * 100)) if dialect == "sqlite" else str(value)
@@ -76,6 +109,7 @@ def floor_sql(rules: model.RuleSet, dialect: str) -> str:
             f"CASE WHEN {column} >= {full} THEN 10000 ELSE {div(f'{column} * 10000', full)} END"
         )
         terms.append(f"{f.weight_units} * {points}")
+    outflow_types = ", ".join(f"'{t.value}'" for t in risk_sql.OUTFLOW_TYPES)
     lifted, plain = [], []
     lift = rules.lift_units
     for i, cut in enumerate(rules.cut_offs):
@@ -93,20 +127,39 @@ WITH latest AS (SELECT customer_id, MAX(as_of) AS as_of FROM financial_snapshots
 aum AS (SELECT f.customer_id, f.assets_under_management AS aum FROM financial_snapshots f
         JOIN latest l ON l.customer_id = f.customer_id AND l.as_of = f.as_of),
 act AS (SELECT customer_id, COUNT(*) AS n,
-               SUM(CASE WHEN type = 'FEE' THEN amount ELSE 0 END) AS fee
+               SUM(CASE WHEN type = 'FEE' THEN amount ELSE 0 END) AS fee,
+               SUM(CASE WHEN occurred_at >= :since_outflow AND type IN ({outflow_types})
+                        THEN amount ELSE 0 END) AS outflow
         FROM transactions WHERE occurred_at >= :since GROUP BY customer_id),
 hold AS (SELECT customer_id,
                 SUM(CASE WHEN kind IN ('DEMAND_DEPOSIT', 'TIME_DEPOSIT') THEN balance ELSE 0 END)
                   AS dep,
-                SUM(CASE WHEN kind = 'LOAN' THEN balance ELSE 0 END) AS loan
+                SUM(CASE WHEN kind = 'LOAN' THEN balance ELSE 0 END) AS loan,
+                MAX(CASE WHEN kind IN ('LOAN', 'CREDIT_CARD') THEN days_past_due ELSE 0 END)
+                  AS dpd,
+                MAX(CASE WHEN kind = 'WEALTH_MANAGEMENT' AND balance > 0
+                         THEN product_risk_level END) AS mr
          FROM accounts WHERE closed_on IS NULL GROUP BY customer_id),
+cr AS (SELECT customer_id, credit_score FROM (
+         SELECT customer_id, credit_score, ROW_NUMBER() OVER (
+           PARTITION BY customer_id ORDER BY assessed_at DESC, id DESC) AS rn
+         FROM risk_assessments) r WHERE rn = 1),
+pk AS (SELECT customer_id, MAX(assets_under_management) AS peak FROM financial_snapshots
+       WHERE as_of >= :since_drop GROUP BY customer_id),
 inp AS (SELECT c.id, COALESCE(a.aum, 0) AS aum, COALESCE(t.n, 0) AS n,
-               COALESCE(t.fee, 0) AS fee, COALESCE(h.dep, 0) AS dep, COALESCE(h.loan, 0) AS loan
+               COALESCE(t.fee, 0) AS fee, COALESCE(h.dep, 0) AS dep, COALESCE(h.loan, 0) AS loan,
+               r.credit_score AS cs, COALESCE(h.dpd, 0) AS dpd, h.mr,
+               COALESCE(t.outflow, 0) AS outflow, p.peak
         FROM customers c LEFT JOIN aum a ON a.customer_id = c.id
-        LEFT JOIN act t ON t.customer_id = c.id LEFT JOIN hold h ON h.customer_id = c.id),
-sc AS (SELECT id, aum, {div(" + ".join(terms), "10000")} AS score FROM inp)
+        LEFT JOIN act t ON t.customer_id = c.id LEFT JOIN hold h ON h.customer_id = c.id
+        LEFT JOIN cr r ON r.customer_id = c.id LEFT JOIN pk p ON p.customer_id = c.id),
+sc AS (SELECT id, aum, cs, dpd, mr, outflow,
+              CASE WHEN peak > aum THEN {div("(peak - aum) * 10000", "peak")} ELSE 0 END
+                AS dropped,
+              {div(" + ".join(terms), "10000")} AS score FROM inp)
 SELECT id, CASE {" ".join(ranges)} ELSE 'LOW' END AS tier,
-       aum >= {money(rules.private_banking_aum)} AS pb
+       aum >= {money(rules.private_banking_aum)} AS pb,
+       {risk_floor(risk, lambda v: money(v))} AS risk
 FROM sc"""
 
 
@@ -138,34 +191,49 @@ def bench_classify(settings: Settings, label: str) -> None:
     dialect = engine.dialect.name
     with Session(engine) as session:
         rules = commands.ensure_rule_set(session)
+        risk = commands.ensure_risk_rule_set(session)
         session.commit()
         transactions = session.scalar(text("SELECT COUNT(*) FROM transactions"))
-    statement = text(floor_sql(rules, dialect)).bindparams(bindparam("since", type_=UTCDateTime()))
+    statement = text(floor_sql(rules, risk, dialect)).bindparams(
+        bindparam("since", type_=UTCDateTime()), bindparam("since_outflow", type_=UTCDateTime())
+    )
+
+    def windows() -> dict[str, Any]:
+        now = clock.now()
+        outflow = risk.threshold(RiskSignal.LARGE_OUTFLOW).window_days or 0
+        drop = risk.threshold(RiskSignal.AUM_DROP).window_days or 0
+        return {
+            "since": now - WINDOW,
+            "since_outflow": now - timedelta(days=outflow),
+            "since_drop": clock.business_date(now) - timedelta(days=drop),
+        }
+
     run_times, floors = [], []
     floor_rows: list[Any] = []
     for _ in range(REPEAT):
         with engine.connect() as connection:
-            seconds, floor_rows = timed(
-                lambda c=connection: c.execute(statement, {"since": clock.now() - WINDOW}).all()
-            )
+            seconds, floor_rows = timed(lambda c=connection: c.execute(statement, windows()).all())
         floors.append(seconds)
         seconds, status = timed(lambda: background_run(engine))
         assert status == "DONE", status
         run_times.append(seconds)
     with engine.connect() as connection:
         stored = {
-            row.customer_id: (row.tier, bool(row.private_banking))
+            row.customer_id: (row.tier, bool(row.private_banking), row.risk_grade)
             for row in connection.execute(
-                text("SELECT customer_id, tier, private_banking FROM customer_segments")
+                text("SELECT customer_id, tier, private_banking, risk_grade FROM customer_segments")
             )
         }
-    differ = sum(1 for row in floor_rows if stored.get(row.id) != (row.tier, bool(row.pb)))
+    differ = sum(
+        1 for row in floor_rows if stored.get(row.id) != (row.tier, bool(row.pb), row.risk)
+    )
     run, floor = statistics.median(run_times), statistics.median(floors)
     print(
         f"classify {label}: {len(floor_rows):,} customers, {transactions:,} transactions — "
         f"run {run:.2f} s, floor (one SELECT) {floor:.2f} s, ratio {run / floor:.2f}× "
         f"(target ≤ 3×: {'met' if run / floor <= 3 else 'NOT met'}; "
-        f"{'under' if run < 60 else 'OVER'} 60 s); tiers differing from the floor: {differ}"
+        f"{'under' if run < 60 else 'OVER'} 60 s); tiers or risk grades differing from the "
+        f"floor: {differ}"
     )
     engine.dispose()
 

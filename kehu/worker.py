@@ -26,6 +26,7 @@ from resolvers.complaints import sweep
 from resolvers.outbox import delivery
 from resolvers.outbox.delivery import SweepResult
 from resolvers.outbox.senders import Sender
+from resolvers.segments import applied
 from resolvers.segments import jobs as segment_jobs
 from store.db import make_session_factory, transaction
 
@@ -43,6 +44,8 @@ class RunResult:
     messages: SweepResult = NOTHING_SENT
     # Complaints whose clocks warned, escalated or informed the customer (CMP-6).
     swept: int = 0
+    # Risk re-assessment tasks opened or closed (SEG-5; one unit of work for all of them).
+    reassessments: int = 0
     # Bulk classification runs taken and run to their end (SEG-4).
     classified: int = 0
 
@@ -68,10 +71,18 @@ def run_once(
     # The diagrams' timers first (a review window closing ends its task), then the clocks,
     # then the messages both may have queued.
     swept, sweep_failed = sweep.run_due(unit_of_work, moment, limit)
+    # High-risk customers' periodic re-assessments fall due without a classification (SEG-5).
+    with unit_of_work() as session, clock.travel_to(moment):
+        due = applied.reviews_due(session, moment)
+    reassessments = 0
+    if due:  # the write lock only when there is something to open
+        with unit_of_work() as session, clock.travel_to(moment):
+            reassessments = applied.run_due_reviews(session, moment)
     messages = delivery.deliver_due(unit_of_work, moment, senders or {})
     # Last: a bank-wide run takes a while, and the clocks and messages must not wait for it.
+    # (Its own apply syncs the re-assessment tasks of the customers it classified.)
     classified = segment_jobs.run_due(factory, moment)
-    return RunResult(advanced, failed + sweep_failed, messages, swept, classified)
+    return RunResult(advanced, failed + sweep_failed, messages, swept, reassessments, classified)
 
 
 class TimerWorker:

@@ -351,6 +351,31 @@ def complete_task(
     return task
 
 
+def complete_for(
+    session: Session,
+    actor: Staff,
+    instance: ProcessInstance,
+    task: ProcessTask,
+    data: dict[str, Any],
+) -> None:
+    """Complete an open task of a locked instance with an answer ``actor`` records for someone
+    else (a customer's review request recorded by any of its staff, whatever lane the diagram
+    gives the task): the domain's guard still applies and its listener notes who did it."""
+    guard_task(session, task, actor)
+    prefix, _, record_id = instance.business_key.partition(":")
+    if prefix in _listeners:
+        _listeners[prefix](session, int(record_id), task, actor, data)
+    _translated(lambda: runtime.complete_task(session, task, data, actor, instance))
+
+
+def migrate_to_latest(session: Session, instance: ProcessInstance) -> None:
+    """Move a locked instance to its process's latest version (when that is safe)."""
+    key = instance.business_key.partition(":")[0]
+    _translated(
+        lambda: migration.migrate(session, instance.id, runtime.latest_version(session, key))
+    )
+
+
 def visible_instance(session: Session, staff: Staff, instance_id: int) -> ProcessInstance | None:
     """An instance for someone who may look at one of its tasks (as :func:`visible_task`)."""
     instance = session.get(ProcessInstance, instance_id)

@@ -24,10 +24,21 @@ from strawberry.types.graphql import OperationType
 
 from core.ids import parse_global_id
 from core.settings import Settings
-from schema import complaints, customers, notifications, segments, sharing, staff, workflows
+from schema import (
+    complaints,
+    contacts,
+    customers,
+    notifications,
+    segments,
+    sharing,
+    staff,
+    workflows,
+)
 from schema.access import AccessReport
 from schema.audit import AuditQuery
 from schema.complaints import ComplaintMutation, ComplaintNode, ComplaintQuery
+from schema.contacts import ContactMutation, ContactQuery
+from schema.contacts.types import ContactNode
 from schema.customers import (
     AccountNode,
     CustomerMutation,
@@ -89,6 +100,7 @@ NODE_LOADERS = merge_loaders(
     workflows.NODE_LOADERS,
     sharing.NODE_LOADERS,
     segments.NODE_LOADERS,
+    contacts.NODE_LOADERS,
 )
 
 
@@ -100,6 +112,7 @@ class Query(
     WorkflowQuery,
     SharingQuery,
     SegmentQuery,
+    ContactQuery,
     AuditQuery,
     PolicyQuery,
     StaffQuery,
@@ -122,6 +135,7 @@ class Mutation(
     WorkflowMutation,
     SharingMutation,
     SegmentMutation,
+    ContactMutation,
     PolicyMutation,
 ):
     pass
@@ -206,6 +220,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             TaskNode,
             ProcessVersionNode,
             ProcessInstanceNode,
+            ContactNode,
         ],
         extensions=extensions,
         execution_context_class=LeafFastPathExecutionContext,

@@ -142,6 +142,7 @@ class CustomerMessageKind(StrEnum):
     REVIEW_DECISION = "REVIEW_DECISION"
     CLOCK_PAUSED = "CLOCK_PAUSED"
     CLOCK_RESUMED = "CLOCK_RESUMED"
+    MERGED = "MERGED"
 
 
 class CustomerMessageChannel(StrEnum):
@@ -329,6 +330,8 @@ class ComplaintPause(Base):
 
 # The kind of alert a major complaint raises for head office.
 ALERT_MAJOR = "MAJOR_COMPLAINT"
+# A task of the complaint that nobody in the bank may take (its only holders are recused).
+ALERT_NO_ELIGIBLE_HOLDER = "NO_ELIGIBLE_HOLDER"
 
 
 class ComplaintAlert(Base):

@@ -49,6 +49,18 @@ class InformationKind(StrEnum):
     RISK = "RISK"
 
 
+class NotificationKind(StrEnum):
+    """What a notification is about: one of the kinds of customer information (INFO-2), or a
+    complaint of the customer (its deadlines' warnings and escalations, CMP-6)."""
+
+    BASIC = "BASIC"
+    FINANCIAL = "FINANCIAL"
+    TRANSACTIONS = "TRANSACTIONS"
+    PREFERENCES = "PREFERENCES"
+    RISK = "RISK"
+    COMPLAINT = "COMPLAINT"
+
+
 class Gender(StrEnum):
     MALE = "MALE"
     FEMALE = "FEMALE"
@@ -222,6 +234,10 @@ class Account(Base):
     balance: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
     closed_on: Mapped[date | None]
     source_id: Mapped[int | None] = mapped_column(ForeignKey("information_sources.id"))
+    # Early-warning data the core systems report (SEG-3): days a loan or card repayment is past
+    # due, and the product risk level (1 … 5: R1 … R5) of a wealth-management holding.
+    days_past_due: Mapped[int] = mapped_column(default=0)
+    product_risk_level: Mapped[int | None]
 
 
 class Transaction(Base):
@@ -356,7 +372,7 @@ class Notification(Base):
     recipient_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     customer_version: Mapped[int]
-    information_kind: Mapped[InformationKind] = mapped_column(_enum(InformationKind))
+    information_kind: Mapped[NotificationKind] = mapped_column(_enum(NotificationKind))
     fields: Mapped[list[str]] = mapped_column(JSON)
     summary: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

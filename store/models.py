@@ -9,6 +9,7 @@ from store.complaints import (
     CustomerMessage,
     Rectification,
 )
+from store.contacts import Contact, ContactStatus
 from store.customers import (
     Account,
     Customer,
@@ -50,6 +51,8 @@ __all__ = [
     "ComplaintDeadline",
     "ComplaintEvent",
     "Consent",
+    "Contact",
+    "ContactStatus",
     "Customer",
     "CustomerChange",
     "CustomerMessage",

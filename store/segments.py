@@ -48,6 +48,42 @@ class ValueInput(StrEnum):
     FEE_INCOME = "FEE_INCOME"  # fees paid in the last 12 months
 
 
+class RiskGrade(StrEnum):
+    """Risk grades (SEG-3), lowest risk first (a signal or band can only raise a grade)."""
+
+    LOW = "LOW"
+    MEDIUM = "MEDIUM"
+    HIGH = "HIGH"
+
+
+RISK_ORDER = (RiskGrade.LOW, RiskGrade.MEDIUM, RiskGrade.HIGH)
+
+
+class RiskSignal(StrEnum):
+    """What the risk model reads (SEG-3): the credit-score band and early-warning signals."""
+
+    CREDIT_SCORE = "CREDIT_SCORE"  # latest risk assessment's credit score (band, not a signal)
+    DAYS_PAST_DUE = "DAYS_PAST_DUE"  # most days past due over open loans and credit cards
+    LARGE_OUTFLOW = "LARGE_OUTFLOW"  # money flowing out within the signal's window, CNY
+    AUM_DROP = "AUM_DROP"  # % fall of AUM from the window's highest snapshot to the latest
+    MARKET_RISK = "MARKET_RISK"  # highest product risk level (R1 … R5) of wealth held
+
+
+class SegmentDimension(StrEnum):
+    """The kinds of segment a customer has (SEG-5 maps each segment to its measures)."""
+
+    VALUE_TIER = "VALUE_TIER"
+    NEED = "NEED"
+    RISK_GRADE = "RISK_GRADE"
+
+
+class MeasureAction(StrEnum):
+    """What the system does about a service measure by itself (SEG-5)."""
+
+    MANAGER_WORKLIST = "MANAGER_WORKLIST"  # no dedicated manager: on the supervisor's worklist
+    REASSESSMENT_TASK = "REASSESSMENT_TASK"  # a periodic re-assessment task in the inbox
+
+
 class RunScope(StrEnum):
     CUSTOMER = "CUSTOMER"  # one customer, after a change of its inputs
     BRANCH = "BRANCH"  # a supervisor's branch
@@ -126,6 +162,7 @@ class SegmentRun(Base):
     # BULK_SLOT while a bulk run waits or runs, else NULL: unique, so at most one at a time
     # (NULLs never collide, on SQLite and PostgreSQL alike).
     active: Mapped[str | None] = mapped_column(String(10), unique=True)
+    risk_rule_set_version: Mapped[int | None]  # the risk model's version (SEG-3)
 
 
 class CustomerSegment(Base):
@@ -154,6 +191,17 @@ class CustomerSegment(Base):
     needs_financing: Mapped[bool]
     needs_settlement: Mapped[bool]
     classified_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Risk (SEG-3): the grade, the risk rule set that computed it and the values it read (the
+    # signals that caused the grade are these values against that version's thresholds).
+    # Null: computed before the risk model existed (the next run fills them).
+    risk_rule_set_version: Mapped[int | None]
+    # Not indexed: a bank-wide run rewrites every row, and HIGH is too common for an index.
+    risk_grade: Mapped[RiskGrade | None] = mapped_column(_enum(RiskGrade))
+    credit_score: Mapped[int | None]
+    days_past_due: Mapped[int | None]
+    outflow: Mapped[Decimal | None] = mapped_column(Money)
+    aum_drop: Mapped[int | None]  # hundredths of a per cent (exact on every backend)
+    market_risk: Mapped[int | None]
 
 
 class SegmentStaging(Base):
@@ -174,6 +222,12 @@ class SegmentStaging(Base):
     needs_investment: Mapped[bool]
     needs_financing: Mapped[bool]
     needs_settlement: Mapped[bool]
+    risk_grade: Mapped[str | None] = mapped_column(String(32))
+    credit_score: Mapped[int | None]
+    days_past_due: Mapped[int | None]
+    outflow: Mapped[Decimal | None] = mapped_column(Money)
+    aum_drop: Mapped[int | None]
+    market_risk: Mapped[int | None]
 
 
 class SegmentOverride(Base):
@@ -243,3 +297,8 @@ class SegmentChange(Base):
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Who overrode or withdrew (employee no); a run's changes name its run (and its starter).
     changed_by: Mapped[str | None] = mapped_column(String(40))
+    # The risk grade (SEG-3) before and after; equal when only the value segment changed, null
+    # on overrides (they change the value tier only).
+    from_risk_grade: Mapped[str | None] = mapped_column(String(32))
+    to_risk_grade: Mapped[str | None] = mapped_column(String(32))
+    risk_rule_set_version: Mapped[int | None]

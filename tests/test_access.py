@@ -85,8 +85,24 @@ def customers(backend: Backend) -> dict[str, dict[str, Any]]:
 
 
 def _add_information(backend: Backend, customer_id: str) -> None:
-    """A snapshot, an account with transactions, a risk assessment, a complaint, preferences."""
+    """A snapshot, an account with transactions, a risk assessment, a complaint, preferences,
+    a contact."""
     source = {"kind": "BUSINESS_TRANSACTION", "detail": "test data"}
+    contact = backend.gql(
+        """mutation($input: LogContactInput!) { logContact(input: $input) { errors { code } } }""",
+        {
+            "input": {
+                "customerId": customer_id,
+                "channel": "VISIT",
+                "purpose": "CONSULTATION",
+                "contactedAt": "2026-11-02T10:00:00+08:00",
+                "summary": "客户咨询存款利率",
+                "outcome": "已解答",
+                "nextStep": "月底回访",
+            }
+        },
+    )["logContact"]
+    assert contact["errors"] == []
     backend.gql(
         """mutation($input: RecordFinancialSnapshotInput!) {
              recordFinancialSnapshot(input: $input) { errors { code } } }""",
@@ -191,7 +207,9 @@ query($id: ID!) {
     transactionSummary(days: 3650) { inflow outflow }
     riskProfile { riskTolerance questionnaireScore creditScore creditStatus }
     preferences { products serviceChannels contactMethod contactTime marketingOptIn }
-    segment { tier score privateBanking inputs { name value weight points } needs { need derived } }
+    segment { tier score privateBanking inputs { name value weight points } needs { need derived }
+              riskGrade riskSignals { name value threshold grade } riskRuleSet { version } }
+    contacts(first: 1) { edges { node { summary outcome nextStep } } }
   }
   transactions(customerId: $id, first: 5) { edges { node { amount } } }
   complaints(first: 1, where: { customer: { eq: $id } }) {
@@ -208,6 +226,7 @@ PLACES = {
     "RiskAssessment": lambda d: d["customer"]["riskProfile"],
     "Preferences": lambda d: d["customer"]["preferences"],
     "CustomerSegment": lambda d: d["customer"]["segment"],
+    "Contact": lambda d: d["customer"]["contacts"]["edges"][0]["node"],
     "Transaction": lambda d: d["transactions"]["edges"][0]["node"],
     "Complaint": lambda d: d["complaints"]["edges"][0]["node"],
 }

@@ -35,6 +35,7 @@ IDEMPOTENT = {
     "createShareGrant": ("shareGrant { id }", "share_grants"),
     "deployProcess": ("version { id number }", "process_versions"),
     "submitComplaint": ("complaint { id } created", "complaints"),
+    "logContact": ("contact { id contactedAt followUpTask { id } }", "contacts"),
 }
 
 _keys = itertools.count(1)
@@ -123,6 +124,8 @@ def _changed(name: str, values: dict[str, Any]) -> dict[str, Any]:
         return {"description": "a different request"}
     if name == "recordVerification":
         return {"note": "a different request"}
+    if name == "logContact":
+        return {"summary": "a different request"}
     if name == "importTransactions":
         return {"transactions": []}
     return {"source": {"kind": "BUSINESS_TRANSACTION", "detail": "a different request"}}

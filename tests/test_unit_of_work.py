@@ -27,11 +27,13 @@ from resolvers.shared import unit_of_work
 from schema.schema import build_schema
 from schema.shared.rights import HasRight, WritesCustomer, declared_right
 from tests.complaint_steps import (
+    DECISION,
     assign,
     bj_customer,
     complaint_pk,
     do,
     fire_timers,
+    investigation,
     read,
     submit,
     systemic,
@@ -212,6 +214,14 @@ def _merge(backend: Backend) -> Call:
 def _pause(backend: Backend) -> Call:
     complaint = submit(backend, _rm_customer(backend))
     return Call("HO0001", {"id": complaint["id"], "reason": "APPRAISAL", "note": "司法鉴定"})
+
+
+def _request_review(backend: Backend) -> Call:
+    complaint = submit(backend, _rm_customer(backend))
+    assign(backend, complaint)
+    do(backend, "SH01CH01", complaint, "Task_Investigate", investigation())
+    do(backend, "SH01CH01", complaint, "Task_DecisionNotice", DECISION)
+    return Call("HO0001", {"id": complaint["id"], "reason": "对处理结果有异议"})
 
 
 def _resume(backend: Backend) -> Call:
@@ -465,6 +475,13 @@ def _change_model(backend: Backend) -> Call:
     return Call("HO0001", {**_file_model(), "expectedVersion": version})
 
 
+def _change_risk_model(backend: Backend) -> Call:
+    from tests.test_segment_risk import RISK_RULES, file_risk_model
+
+    version = backend.gql(RISK_RULES)["riskRuleSet"]["version"]
+    return Call("RISK0001", {**file_risk_model(), "expectedVersion": version})
+
+
 def _override_input(backend: Backend) -> dict[str, Any]:
     customer = create_customer(backend, staff="RM0001")
     return {
@@ -514,6 +531,7 @@ CASES: dict[str, Callable[[Backend], Call]] = {
     "mergeComplaints": _merge,
     "pauseComplaintClock": _pause,
     "resumeComplaintClock": _resume,
+    "requestComplaintReview": _request_review,
     "acknowledgeComplaintAlert": _acknowledge,
     "closeRectification": _close_rectification,
     "deployProcess": _deploy,
@@ -534,12 +552,24 @@ CASES: dict[str, Callable[[Backend], Call]] = {
     "assignRole": _assign_role,
     "unassignRole": _unassign_role,
     "changeValueRuleSet": _change_model,
+    "changeRiskRuleSet": _change_risk_model,
     # The run it asks for is run by the worker afterwards (one bulk run at a time).
     "classifyCustomers": lambda backend: Call(
         "HO0001", {}, cleanup=lambda: run_once(backend.engine)
     ),
     "overrideSegment": _override,
     "withdrawSegmentOverride": _withdraw_override,
+    "logContact": _customer_call(
+        {
+            "channel": "PHONE",
+            "phoneLine": "MANAGER",
+            "purpose": "CARE_AND_FEEDBACK",
+            "contactedAt": "2026-11-02T10:00:00+08:00",
+            "summary": "audit test",
+            "nextStep": "回访",
+            "nextStepDueOn": (clock.today() + DAY).isoformat(),
+        }
+    ),
     "setCustomerNeed": lambda backend: Call(
         "RM0001",
         {
@@ -634,9 +664,9 @@ def test_a_timer_step_is_one_change_entry_of_the_worker(backend: Backend) -> Non
     result = fire_timers(backend, due - 3 * DAY)  # the supervisor is warned now
     assert result.failed == 0
     entries = _changes_after(backend, last)
-    # One entry per instance the worker advanced or complaint it swept, each by the worker,
-    # under its own right.
-    assert len(entries) == result.advanced + result.swept
+    # One entry per instance the worker advanced or complaint it swept (and one for the risk
+    # re-assessments it opened, if any), each by the worker, under its own right.
+    assert len(entries) == result.advanced + result.swept + bool(result.reassessments)
     assert all(e["actor"] == unit_of_work.WORKER.name and e["actor_id"] is None for e in entries)
     assert all(e["detail"]["right"] == unit_of_work.TIMERS for e in entries)
     pk = str(complaint_pk(backend, complaint))

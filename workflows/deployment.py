@@ -398,7 +398,10 @@ def _stage_problems(
     found = []
     reached = _reachable(graph, starts)
     previous: tuple[str, set[str]] | None = None
-    for stage, operation in rules.stages:
+    seen: dict[str, set[str]] = {}
+    for stage, operation, *after in rules.stages:
+        if after:  # a stage that runs beside the one before it follows an earlier one
+            previous = (after[0], seen[after[0]])
         at = calls.get(operation, set()) & reached
         if not at:
             found.append(
@@ -420,6 +423,7 @@ def _stage_problems(
             )
             return found
         previous = (stage, at)
+        seen[stage] = at
     return found
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import jsonschema
 
+from core.text import blank
 from workflows.errors import ProcessError
 
 
@@ -38,6 +39,29 @@ def form_problems(schema: dict[str, Any], data: dict[str, Any]) -> list[ProcessE
             for field in fields
         )
     return problems
+
+
+def blank_texts(schema: dict[str, Any], data: dict[str, Any]) -> list[ProcessError]:
+    """Text a form requires (``minLength`` 1 or more) that shows nothing — spaces or invisible
+    characters only — is REQUIRED, naming its field: a supervisor's 督办措施 of zero-width
+    spaces records nothing. For the code's own tasks (no service step behind them checks the
+    answers, as the complaint's operations do for the diagram's tasks)."""
+    problems = []
+    for name, spec in (schema.get("properties") or {}).items():
+        value = data.get(name)
+        if _needs_text(spec) and isinstance(value, str) and blank(value):
+            problems.append(ProcessError("REQUIRED", "must not be blank", field=("data", name)))
+        elif isinstance(value, list) and _needs_text(spec.get("items") or {}):
+            problems.extend(
+                ProcessError("REQUIRED", "must not be blank", field=("data", name, str(n)))
+                for n, item in enumerate(value)
+                if isinstance(item, str) and blank(item)
+            )
+    return problems
+
+
+def _needs_text(spec: Any) -> bool:
+    return isinstance(spec, dict) and spec.get("type") == "string" and spec.get("minLength", 0) > 0
 
 
 def _missing(error: jsonschema.ValidationError) -> list[str]:

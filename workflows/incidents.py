@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from core import clock
 from store.staff import Staff
-from store.workflows import IncidentStatus, ProcessIncident
+from store.workflows import IncidentStatus, InstanceStatus, ProcessIncident
 from workflows import runtime, timers
 from workflows.errors import ProcessError
 
@@ -31,6 +31,7 @@ def retry(session: Session, incident_id: int, actor: Staff) -> ProcessIncident:
     incident = session.get_one(ProcessIncident, incident_id, populate_existing=True)
     if incident.status is IncidentStatus.RESOLVED:
         raise ProcessError("INCIDENT_RESOLVED", "the incident is already resolved")
+    _refuse_ended(locked.instance.status)
     for task in runtime.failed_tasks(locked.workflow):
         if runtime.element_of(task.task_spec) == incident.element_id:
             task._set_state(TaskState.READY)  # the library's own way back from ERROR
@@ -49,10 +50,11 @@ def retry(session: Session, incident_id: int, actor: Staff) -> ProcessIncident:
 def _retry_wake_up(session: Session, incident: ProcessIncident, actor: Staff) -> ProcessIncident:
     """Fire the instance's due timers again: resolved when the wake-up goes through; refused
     again, one more attempt (nothing of the failed wake-up is kept)."""
-    runtime.lock_row(session, incident.instance_id)
+    instance = runtime.lock_row(session, incident.instance_id)
     session.refresh(incident)
     if incident.status is IncidentStatus.RESOLVED:
         raise ProcessError("INCIDENT_RESOLVED", "the incident is already resolved")
+    _refuse_ended(instance.status)
     savepoint = session.begin_nested()
     try:
         timers.fire_due_timers(session, incident.instance_id)
@@ -64,6 +66,13 @@ def _retry_wake_up(session: Session, incident: ProcessIncident, actor: Staff) ->
     _resolve(incident, actor)
     session.flush()
     return incident
+
+
+def _refuse_ended(status: InstanceStatus) -> None:
+    """An instance ended early (a withdrawn or merged complaint) runs no step again: a retry
+    would write after the end (a plan made for a withdrawn complaint)."""
+    if status is not InstanceStatus.RUNNING:
+        raise ProcessError("INSTANCE_FINISHED", "the instance has ended: its steps no longer run")
 
 
 def _resolve(incident: ProcessIncident, actor: Staff) -> None:

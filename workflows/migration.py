@@ -56,10 +56,38 @@ def migrate(session: Session, instance_id: int, target: ProcessVersion) -> Proce
             element_id=next(iter(elements)),
         )
     migrate_workflow(top, locked.workflow, parsed.spec)
+    if _follow_new_flows(locked.workflow):
+        runtime.run_steps(locked.run, lambda: locked.run.engine_steps(locked.workflow))
     locked.instance.version_id = target.id
     runtime.refresh_open_tasks(session, locked.instance, locked.workflow)
     runtime.save(session, locked.instance, locked.workflow)
     return locked.instance
+
+
+def _follow_new_flows(workflow: Any) -> bool:
+    """Tasks waiting after a finished element whose outgoing flows the new version changed (a
+    gateway put between them, a branch added beside them) are predicted again from that
+    element: its new successors wait instead — what ran stays, nothing runs twice. True when
+    some did (the engine then moves them on to where the new version waits)."""
+    changed = False
+    for task in list(workflow.get_tasks(state=_RESET | TaskState.FUTURE, skip_subprocesses=True)):
+        parent = task.parent
+        if (
+            task.id not in workflow.tasks
+            or parent is None
+            or not parent.has_state(TaskState.COMPLETED)
+            or task.task_spec in parent.task_spec.outputs
+        ):
+            continue
+        parent._drop_children(force=True)
+        for spec in parent.task_spec.outputs:
+            parent._add_child(spec, TaskState.FUTURE)
+        for child in parent.children:
+            # What follows it, as for any task to come.
+            child.task_spec._predict(child, mask=TaskState.NOT_FINISHED_MASK)
+            child.task_spec._update(child)
+        changed = True
+    return changed
 
 
 def _stands_on(task: SpiffTask) -> bool:

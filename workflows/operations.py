@@ -87,12 +87,13 @@ class ProcessRules:
 
     ``start_variables``: the data the domain starts an instance with (what expressions may read
     besides form fields and operation results). ``stages``: (stage, operation recording it), in
-    the order the process must reach them; a diagram without one of them is refused at deploy.
+    the order the process must reach them — each after the one before it, or after the stage a
+    third item names (stages that run side by side); a diagram without one is refused at deploy.
     """
 
     key: str
     start_variables: tuple[str, ...] = ()
-    stages: tuple[tuple[str, str], ...] = ()
+    stages: tuple[tuple[str, str] | tuple[str, str, str], ...] = ()
 
 
 _RULES: dict[str, ProcessRules] = {}

@@ -44,7 +44,7 @@ from store.workflows import (
 )
 from workflows import engine, sandbox
 from workflows.errors import ProcessError, StaleInstanceError
-from workflows.form_validation import form_problems
+from workflows.form_validation import blank_texts, form_problems
 
 log = logging.getLogger("kehu.workflows")
 
@@ -164,7 +164,7 @@ def open_detached_task(
     every active holder of ``role`` in the lane from the task (a branch's only supervisor is the
     person complained about), the task opens for ``fallback_role`` instead, so someone can do it.
     """
-    if fallback_role is not None and not _lane_has_someone(
+    if fallback_role is not None and not lane_has_someone(
         session, instance, role, branch_id, form_name
     ):
         role = fallback_role
@@ -186,7 +186,7 @@ def open_detached_task(
     return row
 
 
-def _lane_has_someone(
+def lane_has_someone(
     session: Session, instance: ProcessInstance, role: str, branch_id: int | None, form_name: str
 ) -> bool:
     """Whether an active holder of ``role`` in the lane may hold a task of ``form_name`` under
@@ -358,10 +358,11 @@ def complete_task(
     session: Session,
     task_row: ProcessTask,
     data: dict[str, Any],
-    actor: Staff,
+    actor: Staff | None,
     locked_row: ProcessInstance | None = None,
 ) -> ProcessInstance:
-    """Validate ``data`` against the task's form, complete the task and run the engine on."""
+    """Validate ``data`` against the task's form, complete the task and run the engine on
+    (``actor`` None: the code completes it, e.g. a window that closed)."""
     if task_row.status is not TaskStatus.OPEN:
         raise ProcessError("TASK_NOT_OPEN", f"the task is already {task_row.status.value.lower()}")
     if is_detached(task_row):
@@ -384,7 +385,7 @@ def complete_task(
     now = clock.now()
     task_row.status = TaskStatus.COMPLETED
     task_row.completed_at = now
-    task_row.completed_by_id = actor.id
+    task_row.completed_by_id = actor.id if actor is not None else None
     session.flush()
     save(session, locked.instance, locked.workflow)
     return locked.instance
@@ -412,6 +413,10 @@ def end(session: Session, locked_row: ProcessInstance, actor: Staff | None) -> P
         return locked_row
     locked = lock(session, locked_row.id, actor, locked_row)
     locked.workflow.cancel()
+    # A step that failed (an open incident) is not waiting for a retry any more: left in
+    # ERROR the instance would stay RUNNING and a retry would write after the end.
+    for task in failed_tasks(locked.workflow):
+        task._set_state(TaskState.CANCELLED)
     save(session, locked.instance, locked.workflow)
     return locked.instance
 
@@ -420,7 +425,7 @@ def _complete_detached(
     session: Session,
     task_row: ProcessTask,
     data: dict[str, Any],
-    actor: Staff,
+    actor: Staff | None,
     locked_row: ProcessInstance | None,
 ) -> ProcessInstance:
     """Complete a task the code opened: its shipped form checks the data; the engine is idle."""
@@ -428,12 +433,12 @@ def _complete_detached(
     schema = _shipped_form(task_row.form_name)
     if schema is None:
         raise ProcessError("FORM_MISSING", f"form {task_row.form_name!r} is not shipped")
-    problems = form_problems(schema, data)
+    problems = form_problems(schema, data) or blank_texts(schema, data)
     if problems:
         raise ProcessError.many(problems)
     task_row.status = TaskStatus.COMPLETED
     task_row.completed_at = clock.now()
-    task_row.completed_by_id = actor.id
+    task_row.completed_by_id = actor.id if actor is not None else None
     session.flush()
     tasks_changed(session, instance)
     return instance
@@ -740,9 +745,9 @@ def refresh_open_tasks(session: Session, instance: ProcessInstance, workflow: Bp
         )
     )
     for row in rows:
-        task = workflow.get_task_from_id(UUID(row.spiff_task_id))
+        task = None if is_detached(row) else workflow.tasks.get(UUID(row.spiff_task_id))
         if task is None or task.state != TaskState.READY:
-            continue  # cancelled by the next save
+            continue  # cancelled (or replaced) by the next save
         fresh = _task_row(instance, task, now)
         row.element_id, row.name = fresh.element_id, fresh.name
         row.candidate_role, row.branch_id = fresh.candidate_role, fresh.branch_id

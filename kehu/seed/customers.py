@@ -238,6 +238,14 @@ def seed_customers(
                         "balance": _money(aum / (n + 1)),
                         "closed_on": None,
                         "source_id": sources[InformationKind.TRANSACTIONS],
+                        # Early-warning data (SEG-3), spread without drawing from ``rng`` (the
+                        # rest of the data stays as it was): 0 … 120 days past due, R1 … R5.
+                        "days_past_due": (customer_id % 7) * 20
+                        if account_kind in (AccountKind.LOAN, AccountKind.CREDIT_CARD)
+                        else 0,
+                        "product_risk_level": 1 + customer_id % 5
+                        if account_kind is AccountKind.WEALTH_MANAGEMENT
+                        else None,
                     }
                 )
             activity = rng.randint(0, 2 * transactions_per_customer)

@@ -22,17 +22,27 @@ from sqlalchemy.orm import Session
 from core import clock
 from core.errors import Problems, UserInputError
 from resolvers import workflows
-from resolvers.complaints.commands import add_event, refuse_complained_about, tell
+from resolvers.complaints import notices
+from resolvers.complaints.commands import (
+    add_event,
+    escalate_major,
+    refuse_complained_about,
+    tell,
+)
 from resolvers.complaints.deadlines import (
     DECISION_DAYS,
     MAX_PAUSED_DAYS,
+    REVIEW_REQUEST_DAYS,
     decision_deadline,
     end_all,
+    keep_rectification_clock,
     last_day,
     pause_latest_end,
     paused_natural_days,
     postpone,
+    review_window_end,
     running,
+    shifted_by_pauses,
 )
 from resolvers.complaints.statistics import unit_of
 from resolvers.outbox import commands as outbox
@@ -41,17 +51,21 @@ from store.complaints import (
     ENDED_STATUSES,
     Complaint,
     ComplaintAlert,
+    ComplaintDeadline,
+    ComplaintEvent,
     ComplaintEventKind,
     ComplaintPause,
     ComplaintStatus,
     CustomerMessage,
     CustomerMessageKind,
+    DeadlineEnd,
     DeadlineStage,
     PauseReason,
     Rectification,
     SlaState,
 )
 from store.staff import Staff
+from store.workflows import ProcessTask, TaskStatus
 
 MAX_REASON = 1000
 # How the customer's messages name what stopped the clock.
@@ -104,6 +118,7 @@ def _end(session: Session, complaint: Complaint, actor: Staff, status: Complaint
     end_open_pause(session, complaint, actor, now)
     _keep_missed_deadline(session, complaint, now)
     end_all(session, complaint.id, now)
+    keep_rectification_clock(session, complaint, now)
     outbox.cancel_queued(
         session,
         session.scalars(
@@ -122,17 +137,32 @@ def _end(session: Session, complaint: Complaint, actor: Staff, status: Complaint
 
 
 def _keep_missed_deadline(session: Session, complaint: Complaint, now: datetime) -> None:
-    """A decision deadline that passed before the complaint ended stays missed (a breach stays a
-    breach) even when the timers worker has not escalated it yet: escalated here, once."""
-    if complaint.decided_at is not None or now < complaint.decision_due_at:
-        return
-    row = running(session, complaint.id, DeadlineStage.DECISION)
-    if row is None or row.escalated_at is not None:
-        return
-    row.escalated_at = now
-    complaint.sla_state = SlaState.BREACHED
-    details = {"stage": row.stage.value, "due_at": row.due_at.isoformat()}
-    add_event(session, complaint.id, ComplaintEventKind.DEADLINE_MISSED, None, details)
+    """A deadline that passed before the complaint ended stays missed (a breach stays a
+    breach) even when the timers worker has not escalated it yet: escalated here, once — the
+    decision's, and any step's (an assignment, a review decision) that was running late."""
+    rows = session.scalars(
+        select(ComplaintDeadline)
+        .where(
+            ComplaintDeadline.complaint_id == complaint.id,
+            ComplaintDeadline.ended_at.is_(None),
+            ComplaintDeadline.escalated_at.is_(None),
+            ComplaintDeadline.due_at <= now,
+            ComplaintDeadline.stage.not_in((DeadlineStage.PROGRESS, DeadlineStage.RECTIFICATION)),
+        )
+        .order_by(ComplaintDeadline.id)
+    ).all()
+    for row in rows:
+        if row.stage is DeadlineStage.DECISION and complaint.decided_at is not None:
+            continue
+        row.escalated_at = now
+        complaint.sla_state = SlaState.BREACHED
+        kind = (
+            ComplaintEventKind.REVIEW_DEADLINE_MISSED
+            if row.stage is DeadlineStage.REVIEW_DECISION
+            else ComplaintEventKind.DEADLINE_MISSED
+        )
+        details = {"stage": row.stage.value, "due_at": row.due_at.isoformat()}
+        add_event(session, complaint.id, kind, None, details)
 
 
 def withdraw(
@@ -184,8 +214,15 @@ def merge(
     _end(session, duplicate, actor, ComplaintStatus.MERGED)
     duplicate.merged_into_id = into.id
     into.persons_involved = max(into.persons_involved, duplicate.persons_involved)
+    if duplicate.major and not into.major:
+        # The kept complaint becomes major: head office hears of it on the complaint that is
+        # handled, not only on the one that ended (CMP-7).
+        escalate_major(session, into, ["MERGED_FROM"])
     into.major = into.major or duplicate.major
     into.regulator_reference = into.regulator_reference or duplicate.regulator_reference
+    # The customer was promised a decision on the repeated complaint's number: they learn
+    # which complaint answers it, and by when.
+    tell(session, duplicate, CustomerMessageKind.MERGED, _merged_text(duplicate, into))
     add_event(
         session,
         duplicate.id,
@@ -201,6 +238,80 @@ def merge(
         {"duplicate": duplicate.reference, "reason": why},
     )
     return into
+
+
+def _merged_text(duplicate: Complaint, into: Complaint) -> str:
+    merged = (
+        f"您的投诉（编号 {duplicate.reference}）与您此前的投诉（编号 {into.reference}）"
+        "为同一事项，已合并处理，"
+    )
+    if into.decided_at is not None:
+        return merged + f"处理结果以投诉（编号 {into.reference}）的处理决定为准。"
+    if into.paused_until is not None:
+        return merged + "目前处于中止计时期间，恢复处理时我行将告知您最后期限。"
+    return merged + f"我行将最迟于 {last_day(into.decision_due_at):%Y-%m-%d} 作出处理决定。"
+
+
+def request_review(
+    session: Session,
+    actor: Staff,
+    complaint_id: int,
+    reason: str | None,
+    visible: ColumnElement[bool],
+) -> Complaint:
+    """Record the customer's request for a review by the superior unit (CMP-4, 第二十一条):
+    at any stage after the decision notice reached them — before the call-back, after it,
+    satisfied or not — until 30 natural days from the delivery (Beijing midnight) have passed.
+    The review then runs as the diagram's: the request task is answered on the customer's
+    behalf, so the superior unit's review task, its 30-day clock and escalation follow."""
+    why = validation.text(reason or "", "reason", max_length=MAX_REASON, required=False)
+    complaint = _locked(session, actor, complaint_id, visible, "id")
+    if complaint.status in ENDED_EARLY:
+        raise UserInputError.one(
+            ("id",), "NOT_OPEN", f"the complaint is {complaint.status.value.lower()}"
+        )
+    if complaint.review_requested_at is not None:
+        raise UserInputError.one(("id",), "REVIEW_ALREADY_REQUESTED", "a review was requested")
+    if complaint.decided_at is None:
+        raise UserInputError.one(("id",), "NOT_DECIDED", "the complaint has no decision yet")
+    until = review_window_end(session, complaint.id)
+    if until is None:
+        raise UserInputError.one(
+            ("id",), "NOTICE_NOT_DELIVERED", "the decision notice has not reached the customer"
+        )
+    if clock.now() >= until:
+        raise UserInputError.one(
+            ("id",),
+            "REVIEW_WINDOW_CLOSED",
+            f"a review is requested within {REVIEW_REQUEST_DAYS} days of receiving the decision",
+        )
+    if complaint.status is not ComplaintStatus.DECIDED or complaint.instance_id is None:
+        # Closed in the window: the customer declined a review when asked.
+        raise UserInputError.one(("id",), "NOT_OPEN", "the customer declined a review")
+    instance = workflows.lock_instance(session, complaint.instance_id)
+    task = _review_request_task(session, instance.id)
+    if task is None:
+        # An instance of an older diagram asks only after the call-back: moved to the current
+        # one, whose request waits beside the call-back from the decision on.
+        workflows.migrate_to_latest(session, instance)
+        task = _review_request_task(session, instance.id)
+    if task is None:
+        raise UserInputError.one(("id",), "NOT_OPEN", "the process asks for no review now")
+    workflows.complete_for(
+        session, actor, instance, task, {"review_requested": True, "reason": why}
+    )
+    session.refresh(complaint)
+    return complaint
+
+
+def _review_request_task(session: Session, instance_id: int) -> ProcessTask | None:
+    return session.scalar(
+        select(ProcessTask).where(
+            ProcessTask.instance_id == instance_id,
+            ProcessTask.form_name == "review_request",
+            ProcessTask.status == TaskStatus.OPEN,
+        )
+    )
 
 
 def _matter(complaint: Complaint) -> tuple[object, int]:
@@ -316,32 +427,75 @@ def end_open_pause(
     found.ended_by_id = actor.id if actor is not None and ended == at else None
     found.paused_days = days
     complaint.paused_days += days
+    moved = _move_dates(session, complaint, found.started_at, days)
     if complaint.decided_at is None:
-        _move_deadline(session, complaint, _deadline(complaint, complaint.paused_days))
+        due = _deadline(complaint, complaint.paused_days)
+        _move_deadline(session, complaint, due, since=found.started_at)
     add_event(
         session,
         complaint.id,
         ComplaintEventKind.CLOCK_RESUMED,
         actor if ended == at else None,
-        {"paused_days": days, "decision_due_at": complaint.decision_due_at.isoformat()},
+        {
+            "paused_days": days,
+            "decision_due_at": complaint.decision_due_at.isoformat(),
+            "also_moved": moved,
+        },
     )
     if tell_customer and complaint.decided_at is None:
-        # The deadline is the midnight after the last day: the customer is told the last day.
-        tell(
-            session,
-            complaint,
-            CustomerMessageKind.CLOCK_RESUMED,
-            f"您的投诉（编号 {complaint.reference}）已恢复处理，"
-            f"我行将于 {last_day(complaint.decision_due_at):%Y-%m-%d}（含）前作出处理决定。",
+        # The deadline is the midnight after the last day: the customer is told the last day,
+        # or, resumed after it (a pause that ran out long before), that it has passed.
+        resumed = f"您的投诉（编号 {complaint.reference}）已恢复处理"
+        last = last_day(complaint.decision_due_at)
+        text = (
+            f"{resumed}，我行将于 {last:%Y-%m-%d}（含）前作出处理决定。"
+            if at < complaint.decision_due_at
+            else f"{resumed}。{notices.overdue_apology(complaint.decision_due_at)}"
         )
+        tell(session, complaint, CustomerMessageKind.CLOCK_RESUMED, text)
 
 
-def _move_deadline(session: Session, complaint: Complaint, due: datetime) -> None:
+def _move_deadline(
+    session: Session, complaint: Complaint, due: datetime, since: datetime | None = None
+) -> None:
     """Set the decision deadline: the running clocks move with it (the decision deadline's row,
-    the open tasks due at it, the other stages' clocks), a breach already escalated stays."""
+    the open tasks due at it, the other stages' clocks), a breach already escalated stays.
+    ``since``: the start of the pause that ends (see :func:`postpone`)."""
     if due != complaint.decision_due_at:
-        postpone(session, complaint, due - complaint.decision_due_at)
+        postpone(session, complaint, due - complaint.decision_due_at, since)
     complaint.decision_due_at = due
+
+
+def _move_dates(
+    session: Session, complaint: Complaint, started_at: datetime, days: int
+) -> list[str]:
+    """The dates a pause that started at ``started_at`` and lasted ``days`` natural days moves
+    besides the clocks: the resolution plan's deadline and the open rectification item's, when
+    they ran before it started (第十九条: the paused time does not count). Returns what moved."""
+    if days <= 0:
+        return []
+    by = shifted_by_pauses(started_at, days) - started_at
+    moved = []
+    planned = session.scalar(
+        select(func.min(ComplaintEvent.at)).where(
+            ComplaintEvent.complaint_id == complaint.id,
+            ComplaintEvent.kind == ComplaintEventKind.PLAN_MADE.value,
+        )
+    )
+    if complaint.plan_deadline is not None and planned is not None and planned <= started_at:
+        complaint.plan_deadline += by
+        moved.append("planDeadline")
+    item = session.scalar(
+        select(Rectification).where(
+            Rectification.complaint_id == complaint.id,
+            Rectification.closed_at.is_(None),
+            Rectification.raised_at <= started_at,
+        )
+    )
+    if item is not None and item.due_at is not None:
+        item.due_at += by
+        moved.append("rectification.dueAt")
+    return moved
 
 
 def _deadline(complaint: Complaint, paused_days: int) -> datetime:
@@ -377,8 +531,12 @@ def close_item(
     """Close a rectification item with the actions taken, once it is checked that the issue did
     not recur (CMP-5): refused while a complaint of the same category, cause and unit came in
     after the day the actions were completed. ``path`` names an answer's field in errors."""
+    actions = [str(action).strip() for action in answers.get("actions") or []]
+    for n, action in enumerate(actions):
+        if validation.blank(action):
+            raise UserInputError.one((*path("actions"), str(n)), "REQUIRED", "must not be blank")
     check = str(answers.get("recurrence_check") or "").strip()
-    if not check:
+    if validation.blank(check):
         raise UserInputError.one(
             path("recurrence_check"), "REQUIRED", "say how it was checked that it did not recur"
         )
@@ -395,9 +553,13 @@ def close_item(
             "complaints of the same category, cause and unit came in after the actions",
         )
     item.recurrence_check = check
-    item.actions = json.dumps(list(answers.get("actions") or []), ensure_ascii=False)
+    item.actions = json.dumps(actions, ensure_ascii=False)
     item.closed_at = clock.now()
     item.closed_by_id = actor.id if actor else None
+    owed = running(session, complaint.id, DeadlineStage.RECTIFICATION)
+    if owed is not None:  # the clock of an item whose complaint ended early
+        owed.ended_at = item.closed_at
+        owed.end = DeadlineEnd.MET if item.closed_at < owed.due_at else DeadlineEnd.MISSED
     add_event(session, complaint.id, ComplaintEventKind.RECTIFICATION_CLOSED, actor)
 
 

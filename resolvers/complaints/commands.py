@@ -413,9 +413,12 @@ def record_delivery(
     kind: CustomerMessageKind,
     proof: str,
     visible: ColumnElement[bool],
+    automatic: frozenset[str] = frozenset(),
 ) -> Complaint:
     """Staff delivered the latest undelivered ``kind`` message themselves (a registered letter
-    while no postal gateway is plugged in, a notice handed over): their record is the proof."""
+    while no postal gateway is plugged in, a notice handed over, a message whose automatic
+    sending failed for good): their record is the proof. Refused while an automatic sender
+    (on the ``automatic`` channels, or one that has tried the message) still owns it."""
     complaint = queries.get(session, complaint_id, visible)
     refuse_complained_about(complaint, actor, "complaint")
     text = validation.text(proof, "proof", max_length=300)
@@ -425,7 +428,8 @@ def record_delivery(
         .where(
             CustomerMessage.complaint_id == complaint.id,
             CustomerMessage.kind == kind.value,
-            OutboxMessage.status != OutboxStatus.DELIVERED,
+            # A cancelled message was never sent (its complaint ended): nothing to prove.
+            OutboxMessage.status.not_in((OutboxStatus.DELIVERED, OutboxStatus.CANCELLED)),
         )
         .order_by(CustomerMessage.id.desc())
         .limit(1)
@@ -434,6 +438,12 @@ def record_delivery(
     if found is None:
         raise UserInputError.one(("kind",), "NOT_FOUND", "no undelivered message of this kind")
     message, queued = found
+    if outbox.owned_by_sender(queued, automatic):
+        raise UserInputError.one(
+            ("proof",),
+            "PROOF_FROM_CHANNEL",
+            "the channel's sender is delivering this message: its answer is the proof",
+        )
     outbox.record_delivery(queued, text, actor)
     add_event(
         session,

@@ -69,6 +69,9 @@ SUPERVISE_WITHIN_DAYS = 1
 # The stage of each user task, by its form (the forms are the contract between the code and
 # the diagram). DECISION: the task runs against the decision deadline in force (one clock, so a
 # breach escalates once however many steps it spans); None: no clock of its own (supervising).
+# Tasks the code opens itself, once per breach (:mod:`.sweep`): earlier diagrams drew their
+# own after a boundary timer, which gave two supervise tasks for one breach; theirs pass.
+SUPERSEDED_FORMS = frozenset({"supervise_overdue"})
 STAGE_OF_FORM: dict[str, DeadlineStage | None] = {
     "assign_handler": DeadlineStage.ASSIGNMENT,
     "investigate": DeadlineStage.DECISION,
@@ -194,10 +197,19 @@ def extend(session: Session, complaint: Complaint, days: int, complexity: Comple
     _follow_decision_deadline(session, complaint)
 
 
-def postpone(session: Session, complaint: Complaint, by: timedelta) -> None:
+def postpone(
+    session: Session, complaint: Complaint, by: timedelta, since: datetime | None = None
+) -> None:
     """Move every running clock of the complaint ``by`` later — for a pause of the clock (an
     external appraisal, testing or mediation, whose time does not count). A breach already
-    escalated stays where it was: a pause never undoes a missed deadline."""
+    escalated stays where it was: a pause never undoes a missed deadline.
+
+    ``since``: the pause that ends started then — only the clocks that ran before it were
+    moved on when it started, so only they move back (a clock set during the pause, such as a
+    rectification raised meanwhile, keeps its own due time; the decision deadline always counts
+    the pause). A warning already given for a due time that moved away comes again before the
+    new one."""
+    now = clock.now()
     rows = session.scalars(
         select(ComplaintDeadline).where(
             ComplaintDeadline.complaint_id == complaint.id,
@@ -206,8 +218,12 @@ def postpone(session: Session, complaint: Complaint, by: timedelta) -> None:
         )
     ).all()
     for row in rows:
+        if since is not None and row.set_at > since and row.stage is not DeadlineStage.DECISION:
+            continue
         row.warn_at += by
         row.due_at += by
+        if row.warned_at is not None and row.warn_at > now:
+            row.warned_at = None
         if row.stage is DeadlineStage.DECISION and row.task_id is None:
             complaint.decision_due_at = row.due_at
         elif row.task_id is not None and (task := session.get(ProcessTask, row.task_id)):
@@ -242,6 +258,34 @@ def end_all(session: Session, complaint_id: int, now: datetime) -> None:
     )
     for row in rows:
         row.ended_at, row.end = now, DeadlineEnd.ENDED
+
+
+def keep_rectification_clock(session: Session, complaint: Complaint, now: datetime) -> None:
+    """A complaint that ended early (withdrawn, merged) still owes its open rectification: the
+    item keeps a clock of its own, without a task (the process and its task are gone), which
+    the sweep warns and escalates to head office like any other, until the item is closed."""
+    item = session.scalar(
+        select(Rectification).where(
+            Rectification.complaint_id == complaint.id, Rectification.closed_at.is_(None)
+        )
+    )
+    if item is None:
+        return
+    due = rectification_due(session, complaint.id, now)
+    # The same deadline, warned or escalated already while the task ran: not again.
+    before = session.scalar(
+        select(ComplaintDeadline)
+        .where(
+            ComplaintDeadline.complaint_id == complaint.id,
+            ComplaintDeadline.stage == DeadlineStage.RECTIFICATION,
+            ComplaintDeadline.due_at == due,
+        )
+        .order_by(ComplaintDeadline.id.desc())
+        .limit(1)
+    )
+    row = _add(session, complaint, DeadlineStage.RECTIFICATION, item.raised_at, now, due)
+    if before is not None:
+        row.warned_at, row.escalated_at = before.warned_at, before.escalated_at
 
 
 def _follow_decision_deadline(session: Session, complaint: Complaint) -> None:
@@ -348,9 +392,17 @@ def sync_task_clocks(session: Session, complaint_id: int, instance: ProcessInsta
         )
     ).all()
     clocked = set()
+    window = None
     for row in rows:
         if row.task_id in tasks:
             clocked.add(row.task_id)
+            if row.stage is DeadlineStage.REVIEW_REQUEST:
+                # The window counts from the notice's delivery, which may come after the task
+                # opened (a letter, an e-mail retried): its clock follows once it is known.
+                window = window or review_window_end(session, complaint_id)
+                if window is not None and window != row.due_at:
+                    row.due_at, row.warn_at = window, warning_time(row.set_at, window)
+                    tasks[row.task_id].due_at = window
         else:
             row.ended_at = now
             row.end = _end_of(session.get(ProcessTask, row.task_id), row.due_at)
@@ -363,7 +415,10 @@ def sync_task_clocks(session: Session, complaint_id: int, instance: ProcessInsta
         if stage is not None and stage is not DeadlineStage.DECISION:
             rows = [*rows, _add(session, complaint, stage, task.created_at, now, due, task.id)]
     still = [r for r in rows if r.ended_at is None and r.task_id in tasks]
-    complaint.stage_due_at = min(r.due_at for r in still) if still else None
+    # The review window is the customer's time, not a step the bank can be late with: its end
+    # closes the window (the sweep), it makes nothing overdue.
+    owed = [r for r in still if r.stage is not DeadlineStage.REVIEW_REQUEST]
+    complaint.stage_due_at = min(r.due_at for r in owed) if owed else None
     if complaint.sla_state is SlaState.AT_RISK and not any(r.warned_at for r in still):
         decision = running(session, complaint.id, DeadlineStage.DECISION)
         if decision is None or decision.warned_at is None:

@@ -47,6 +47,7 @@ MESSAGE_KINDS: Mapping[str, str] = {
     "REVIEW_DECISION": "投诉复核决定告知",
     "CLOCK_PAUSED": "投诉处理中止计时告知",
     "CLOCK_RESUMED": "投诉处理恢复计时告知",
+    "MERGED": "重复投诉合并处理告知",
 }
 # Every kind the store knows has its subject: a new kind without one fails at start-up, not
 # when the first customer is told.

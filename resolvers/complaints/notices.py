@@ -7,17 +7,28 @@ superior unit of the handling branch, and its window counts from the notice's de
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from resolvers.complaints import labels
-from resolvers.complaints.deadlines import REVIEW_REQUEST_DAYS
+from resolvers.complaints.deadlines import REVIEW_REQUEST_DAYS, last_day
 from store.staff import Branch, Role, Staff
 
 # Beyond the bank's own review, what the customer may always do (told in every decision).
 FURTHER_REMEDIES = (
     "您也可以向依法设立的调解组织申请调解，依据仲裁协议申请仲裁，或者依法向人民法院提起诉讼。"
 )
+
+
+def overdue_apology(due: datetime) -> str:
+    """What the customer is told of a decision deadline that has passed undecided: the last
+    day it allowed and an apology — never "we will decide by" a day in the past."""
+    return (
+        f"处理期限已于 {last_day(due):%Y-%m-%d} 届满，我行深表歉意，已督办加快处理，"
+        "将尽快告知处理决定。"
+    )
 
 
 def decision_notice(

@@ -50,7 +50,9 @@ from resolvers.outbox import commands as outbox
 from resolvers.shared import validation
 from resolvers.shared.staff import staff_by_employee_number
 from store.complaints import (
+    ALERT_NO_ELIGIBLE_HOLDER,
     Complaint,
+    ComplaintAlert,
     ComplaintEvent,
     ComplaintEventKind,
     ComplaintStatus,
@@ -61,8 +63,9 @@ from store.complaints import (
     SlaState,
 )
 from store.customers import Customer
-from store.staff import Role, Staff
+from store.staff import Branch, Role, Staff
 from store.workflows import ProcessInstance, ProcessTask
+from workflows import runtime
 from workflows.operations import OperationCall, OperationSet, Parameter, ProcessRules
 
 # The extensions the rules know: complex (30 days), especially complex (60 days at most).
@@ -211,12 +214,19 @@ class Recusal:
     def route(self, session: Session, instance: ProcessInstance, task: ProcessTask) -> None:
         """The handler's tasks of a complaint about the customer's own branch go to the
         superior unit: everyone of the branch is recused from them, so nobody there could
-        take them (nor be given them)."""
-        if task.candidate_role != Role.COMPLAINT_HANDLER or task.branch_id is None:
-            return
+        take them (nor be given them). Any other unassigned task that no one of its unit may
+        take goes up as well (:func:`_route_up`)."""
         complaint = _of_instance(session, instance)
-        if complaint is not None and task.branch_id == complaint.complained_branch_id:
+        if complaint is None:
+            return
+        if (
+            task.candidate_role == Role.COMPLAINT_HANDLER
+            and task.branch_id is not None
+            and task.branch_id == complaint.complained_branch_id
+        ):
             task.branch_id = notices.superior_branch(session, task.branch_id) or task.branch_id
+        if task.assignee_id is None and task.candidate_role in ROUTED_UP_ROLES:
+            _route_up(session, instance, complaint, task)
 
     def handed_over(
         self,
@@ -256,6 +266,70 @@ class Recusal:
         return follow
 
 
+# How far a task may go up (branch → parent … → head office); a deeper tree is not a bank's.
+MAX_UNITS_UP = 8
+# The roles of authority a task goes up for when recusal leaves nobody: a supervisor's task, head
+# office's. The handler's tasks have their own superior-unit rule (above); a manager's task
+# named for the person complained about goes to a colleague (:meth:`Recusal.substitute`).
+ROUTED_UP_ROLES = frozenset({Role.BRANCH_SUPERVISOR.value, Role.HEAD_OFFICE.value})
+
+
+def _route_up(
+    session: Session, instance: ProcessInstance, complaint: Complaint, task: ProcessTask
+) -> None:
+    """Single holders (办法第十七条 with nobody left): when no active holder of the task's role
+    in its unit may take it — the branch's only supervisor is the person complained about, the
+    only head-office member is — the work is not left with nobody: it goes to the next superior
+    unit (the parent branch, then head office, where the head office role takes a
+    supervisor's task), and the timeline says so (TASK_REROUTED with the unit). When nobody in
+    the bank may take it, head office is alerted (``NO_ELIGIBLE_HOLDER``) and the task waits in
+    its lane, still kept from the person complained about."""
+    before = (task.candidate_role, task.branch_id)
+    for _ in range(MAX_UNITS_UP):
+        if runtime.lane_has_someone(
+            session, instance, task.candidate_role, task.branch_id, task.form_name
+        ):
+            break
+        if task.branch_id is not None and (
+            superior := notices.superior_branch(session, task.branch_id)
+        ):
+            task.branch_id = superior
+        elif task.candidate_role != Role.HEAD_OFFICE:
+            task.candidate_role, task.branch_id = Role.HEAD_OFFICE.value, None
+        else:
+            task.candidate_role, task.branch_id = before
+            _raise_alert(session, complaint, ALERT_NO_ELIGIBLE_HOLDER)
+            add_event(
+                session,
+                complaint.id,
+                ComplaintEventKind.TASK_REROUTED,
+                None,
+                {"task": task.name, "element": task.element_id, "to": None, "unit": None},
+            )
+            return
+    if (task.candidate_role, task.branch_id) != before:
+        unit = (
+            labels.HEAD_OFFICE
+            if task.branch_id is None
+            else session.get_one(Branch, task.branch_id).name
+        )
+        details = {"task": task.name, "element": task.element_id, "to": None, "unit": unit}
+        add_event(session, complaint.id, ComplaintEventKind.TASK_REROUTED, None, details)
+
+
+def _raise_alert(session: Session, complaint: Complaint, kind: str) -> None:
+    """An open alert of ``kind`` for the complaint (one while it is open)."""
+    found = session.scalar(
+        select(ComplaintAlert.id).where(
+            ComplaintAlert.complaint_id == complaint.id,
+            ComplaintAlert.kind == kind,
+            ComplaintAlert.acknowledged_at.is_(None),
+        )
+    )
+    if found is None:
+        session.add(ComplaintAlert(complaint_id=complaint.id, kind=kind, raised_at=clock.now()))
+
+
 def _of_instance(session: Session, instance: ProcessInstance) -> Complaint | None:
     return session.scalar(select(Complaint).where(Complaint.instance_id == instance.id))
 
@@ -281,13 +355,16 @@ TASK_GUARDS = {"complaint": Recusal()}
 
 # The stages every version of the complaint process must reach, in this order, each through the
 # operation that records it (CMP-2 … CMP-4): a process owner may change the flow, not drop the
-# rules. Deploy refuses a diagram in which one is missing or cannot be reached after the previous.
+# rules. Deploy refuses a diagram in which one is missing or cannot be reached after the previous
+# (or the stage it names).
 REQUIRED_STAGES = (
     ("assignment", "assign_handler"),
     ("investigation", "record_investigation"),
     ("decision notice", "record_decision"),
     ("call-back", "record_call_back"),
-    ("review", "record_review"),
+    # The customer may ask for a review from the notice's delivery on, before or after the
+    # call-back (第二十一条): the review follows the decision notice, beside the call-back.
+    ("review", "record_review", "decision notice"),
 )
 # The service operations its diagrams may call (installed by kehu.wiring).
 OPERATIONS = OperationSet(ProcessRules(PROCESS_KEY, START_VARIABLES, REQUIRED_STAGES))
@@ -340,13 +417,21 @@ def record_investigation(call: OperationCall) -> dict[str, Any]:
     on_the_spot = bool(data["on_the_spot"])
     if on_the_spot and complexity is not Complexity.STANDARD:
         problems.add(_field("complexity"), "INCONSISTENT", "an on-the-spot resolution is standard")
-    if complexity is not Complexity.STANDARD and not str(data.get("extension_reason", "")).strip():
+    # What was found is the record the decision notice rests on: spaces or invisible
+    # characters alone are no findings, reason or plan.
+    _required(data, "findings", problems)
+    for n, item in enumerate(data.get("evidence") or []):
+        if validation.blank(str(item)):
+            problems.add(("data", "evidence", str(n)), "REQUIRED", "must not be blank")
+    if complexity is not Complexity.STANDARD and validation.blank(
+        str(data.get("extension_reason", ""))
+    ):
         problems.add(_field("extension_reason"), "REQUIRED", "say why more time is needed")
     owner = None
     deadline = None
     if not on_the_spot:
         for name in ("plan", "plan_owner", "plan_deadline"):
-            if not str(data.get(name, "")).strip():
+            if validation.blank(str(data.get(name, ""))):
                 problems.add(_field(name), "REQUIRED", "a resolution plan needs it")
         if data.get("plan_owner"):
             owner = staff_by_employee_number(call.session, data["plan_owner"])
@@ -358,7 +443,7 @@ def record_investigation(call: OperationCall) -> dict[str, Any]:
         if data.get("plan_deadline"):
             deadline = _plan_deadline(complaint, str(data["plan_deadline"]), complexity, problems)
     if data.get("systemic"):
-        _rectification_owner_and_deadline(call.session, data, problems)
+        _rectification_owner_and_deadline(call.session, complaint, data, problems)
     problems.raise_if_any()
     complaint.cause = str(data["cause"])
     complaint.systemic = bool(data["systemic"])
@@ -376,7 +461,7 @@ def record_investigation(call: OperationCall) -> dict[str, Any]:
 
 
 def _rectification_owner_and_deadline(
-    session: Session, data: dict[str, Any], problems: Problems
+    session: Session, complaint: Complaint, data: dict[str, Any], problems: Problems
 ) -> tuple[Staff | None, datetime | None]:
     """Who answers for a systemic issue's rectification, and by when (CMP-5, CMP-7)."""
     owner = None
@@ -389,17 +474,18 @@ def _rectification_owner_and_deadline(
         if owner is None or not owner.active:
             problems.add(_field("rectification_owner"), "NOT_FOUND", "no active staff member")
             owner = None
+        elif conflict := recusal(complaint, owner, ""):
+            # Answering for the rectification is handling the complaint (recusal), as the plan.
+            problems.add(_field("rectification_owner"), "HANDLER_CONFLICT", conflict)
+            owner = None
     value = str(data.get("rectification_deadline", "")).strip()
     if not value:
         problems.add(
             _field("rectification_deadline"), "REQUIRED", "a rectification needs a deadline"
         )
     else:
-        try:
-            day = date.fromisoformat(value)
-        except ValueError:
-            problems.add(_field("rectification_deadline"), "INVALID", "must be a date")
-        else:
+        day = _form_date(value, "rectification_deadline", problems)
+        if day is not None:
             if day < clock.today():
                 problems.add(
                     _field("rectification_deadline"), "DATE_IN_PAST", "must not be in the past"
@@ -409,13 +495,24 @@ def _rectification_owner_and_deadline(
     return owner, due
 
 
+def _form_date(value: str, name: str, problems: Problems) -> date | None:
+    """A form's date (YYYY-MM-DD) whose end is an instant: 9999-12-31 never ends (no datetime
+    holds the midnight after it), so it is refused naming the field instead of failing the
+    step and leaving the complaint without a task."""
+    try:
+        day = date.fromisoformat(value)
+        clock.end_of_business_day(day)
+    except (ValueError, OverflowError):
+        problems.add(_field(name), "INVALID", "must be a date (YYYY-MM-DD)")
+        return None
+    return day
+
+
 def _plan_deadline(
     complaint: Complaint, value: str, complexity: Complexity, problems: Problems
 ) -> datetime | None:
-    try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        problems.add(_field("plan_deadline"), "INVALID", "must be a date (YYYY-MM-DD)")
+    day = _form_date(value, "plan_deadline", problems)
+    if day is None:
         return None
     deadline = clock.end_of_business_day(day)
     limit = natural_day_deadline(complaint.accepted_at, DECISION_DAYS[complexity])
@@ -598,7 +695,12 @@ def record_decision(call: OperationCall) -> dict[str, Any]:
         call.actor,
         {"outcome": outcome, "channel": channel.value},
     )
-    return {"call_back_due_at": (now + timedelta(days=CALL_BACK_WITHIN_DAYS)).isoformat()}
+    return {
+        "call_back_due_at": (now + timedelta(days=CALL_BACK_WITHIN_DAYS)).isoformat(),
+        # The earliest the review window can end (it counts from the notice's delivery; the
+        # code keeps the real end, see review_window_end).
+        "review_request_until": natural_day_deadline(now, REVIEW_REQUEST_DAYS).isoformat(),
+    }
 
 
 def _required(data: dict[str, Any], name: str, problems: Problems) -> str:
@@ -710,7 +812,7 @@ def record_review(call: OperationCall) -> dict[str, Any]:
 def raise_rectification(call: OperationCall) -> dict[str, Any]:
     complaint = _complaint(call)
     problems = Problems()
-    owner, due = _rectification_owner_and_deadline(call.session, call.data, problems)
+    owner, due = _rectification_owner_and_deadline(call.session, complaint, call.data, problems)
     problems.raise_if_any()
     assert owner is not None and due is not None
     item = Rectification(

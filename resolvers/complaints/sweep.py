@@ -15,22 +15,26 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.orm import Session
 
 from core import clock
+from resolvers.complaints import notices
 from resolvers.complaints.commands import add_event, tell
 from resolvers.complaints.deadlines import (
+    ENDED_UNDECIDED,
     PROGRESS_EVERY_DAYS,
     SUPERVISE_WITHIN_DAYS,
     last_day,
     natural_day_deadline,
+    review_window_end,
+    sync_task_clocks,
+    warning_time,
     watch,
 )
 from resolvers.shared import unit_of_work
 from resolvers.workflows import run_batches
 from store.complaints import (
-    ENDED_STATUSES,
     Complaint,
     ComplaintDeadline,
     ComplaintEventKind,
@@ -39,7 +43,7 @@ from store.complaints import (
     DeadlineStage,
     SlaState,
 )
-from store.customers import Customer, InformationKind, Notification
+from store.customers import Customer, Notification, NotificationKind
 from store.staff import Role, Staff
 from store.workflows import ProcessInstance, ProcessTask, TaskStatus
 from workflows import runtime
@@ -74,15 +78,28 @@ def _due_condition(now: datetime) -> Any:
     )
 
 
+def _owed_after_end() -> Any:
+    """The one clock a complaint that ended early keeps: its open rectification's (no task)."""
+    return (ComplaintDeadline.stage == DeadlineStage.RECTIFICATION) & (
+        ComplaintDeadline.task_id.is_(None)
+    )
+
+
 def due_complaint_ids(session: Session, now: datetime, limit: int, skip: set[int]) -> list[int]:
     """Complaints with a clock that needs the sweep at ``now``, their process instances locked
     up front and skipped while someone else has them (PostgreSQL): the sweep never waits for an
     instance while it holds the locks of the complaints swept before in its transaction."""
     due = select(ComplaintDeadline.complaint_id).where(*_due_condition(now))
+    owed = select(ComplaintDeadline.complaint_id).where(*_due_condition(now), _owed_after_end())
     statement = (
         select(Complaint.id)
         .join(ProcessInstance, ProcessInstance.id == Complaint.instance_id)
-        .where(Complaint.id.in_(due), Complaint.status.not_in(ENDED_STATUSES))
+        .where(
+            or_(
+                and_(Complaint.id.in_(due), Complaint.status.not_in(ENDED_UNDECIDED)),
+                Complaint.id.in_(owed),
+            )
+        )
         .order_by(Complaint.id)
         .limit(limit)
     )
@@ -101,11 +118,18 @@ def sweep(session: Session, complaint_id: int, now: datetime) -> bool:
     # The API's lock order: the process instance first, then its task and domain rows.
     instance = runtime.lock_row(session, complaint.instance_id) if complaint.instance_id else None
     session.refresh(complaint, with_for_update=True)
-    if complaint.status in ENDED_STATUSES:
-        return False  # ended while the sweep waited for it: nothing follows (CMP-7)
+    # A closed complaint is swept too: the rectification it raised runs on after the
+    # customer's part is closed, and its clock warns and escalates like any other. One that
+    # ended early (withdrawn, merged) keeps only its rectification's clock: nothing else
+    # follows, even when it ended while the sweep waited for it (CMP-7).
+    ended_early = complaint.status in ENDED_UNDECIDED
     rows = session.scalars(
         select(ComplaintDeadline)
-        .where(ComplaintDeadline.complaint_id == complaint_id, *_due_condition(now))
+        .where(
+            ComplaintDeadline.complaint_id == complaint_id,
+            *_due_condition(now),
+            *((_owed_after_end(),) if ended_early else ()),
+        )
         .order_by(ComplaintDeadline.id)
         .with_for_update()
     ).all()
@@ -115,8 +139,11 @@ def sweep(session: Session, complaint_id: int, now: datetime) -> bool:
             row.ended_at, row.end = now, DeadlineEnd.ENDED
         elif row.stage is DeadlineStage.PROGRESS:
             _progress(session, complaint, row, now)
+        elif row.stage is DeadlineStage.REVIEW_REQUEST and row.due_at <= now:
+            _close_review_window(session, complaint, row, instance, now)
         elif row.due_at <= now:
-            _escalate(session, complaint, row, instance, now)
+            # Its process ended: no supervise task can open on it, head office is notified.
+            _escalate(session, complaint, row, None if ended_early else instance, now)
         else:
             _warn(session, complaint, row, now)
         changed = True
@@ -131,7 +158,7 @@ def _task_open(session: Session, task_id: int) -> bool:
 
 def _warn(session: Session, complaint: Complaint, row: ComplaintDeadline, now: datetime) -> None:
     row.warned_at = now
-    if complaint.sla_state is SlaState.ON_TRACK:
+    if complaint.sla_state is SlaState.ON_TRACK and complaint.status not in ENDED_UNDECIDED:
         complaint.sla_state = SlaState.AT_RISK
     details = {"stage": row.stage.value, "due_at": row.due_at.isoformat()}
     add_event(session, complaint.id, ComplaintEventKind.DEADLINE_WARNING, None, details)
@@ -146,7 +173,8 @@ def _escalate(
     now: datetime,
 ) -> None:
     row.escalated_at = now
-    complaint.sla_state = SlaState.BREACHED
+    if complaint.status not in ENDED_UNDECIDED:  # an ended complaint shows no deadline state
+        complaint.sla_state = SlaState.BREACHED
     kind = (
         ComplaintEventKind.REVIEW_DEADLINE_MISSED
         if row.stage is DeadlineStage.REVIEW_DECISION
@@ -175,6 +203,36 @@ def _escalate(
             watch(session, complaint, DeadlineStage.SUPERVISION, task.id, now, due)
     missed = f"已于 {last_day(row.due_at):%Y-%m-%d} 届满 (deadline missed)"
     _notify(session, complaint, row, missed, role)
+
+
+def _close_review_window(
+    session: Session,
+    complaint: Complaint,
+    row: ComplaintDeadline,
+    instance: ProcessInstance | None,
+    now: datetime,
+) -> None:
+    """The review window is the customer's, not a deadline of the bank's: nothing escalates. At
+    its end (30 natural days from the notice's delivery, Beijing midnight) the code closes it
+    — the request task ends unanswered, whatever timer the diagram has (第二十一条); a notice
+    that reached the customer later than the clock assumed keeps it open until its own end."""
+    end = review_window_end(session, complaint.id)
+    task = session.get(ProcessTask, row.task_id) if row.task_id is not None else None
+    if end is None or now < end:
+        row.due_at = end or natural_day_deadline(now, 1)
+        row.warn_at = warning_time(now, row.due_at)
+        if task is not None:
+            task.due_at = row.due_at
+        if instance is not None:
+            sync_task_clocks(session, complaint.id, instance)
+        return
+    row.ended_at, row.end = now, DeadlineEnd.ENDED
+    if task is None or instance is None:
+        return
+    answers = {"review_requested": False}
+    details = {"task": task.name, "element": task.element_id, "answers": answers}
+    add_event(session, complaint.id, ComplaintEventKind.TASK_COMPLETED, None, details)
+    runtime.complete_task(session, task, answers, None, instance)
 
 
 def _supervisor_role(stage: DeadlineStage) -> Role:
@@ -211,7 +269,9 @@ def _notify(
                 "recipient_id": recipient,
                 "customer_id": complaint.customer_id,
                 "customer_version": customer_version,
-                "information_kind": InformationKind.BASIC,
+                # Filed under the complaint, not the customer's basic information: who follows
+                # complaints gets it, a filter on BASIC does not (CMP-6).
+                "information_kind": NotificationKind.COMPLAINT,
                 "fields": [field],
                 "summary": summary,
                 "created_at": clock.now(),
@@ -241,9 +301,8 @@ def _progress(
             f"我行将最迟于 {last:%Y-%m-%d} 作出处理决定。"
         )
     else:
-        text = (
-            f"您的投诉（编号 {complaint.reference}）仍在处理中。处理期限已于 {last:%Y-%m-%d} "
-            "届满，我行深表歉意，已督办加快处理，将尽快告知处理决定。"
+        text = f"您的投诉（编号 {complaint.reference}）仍在处理中。" + notices.overdue_apology(
+            complaint.decision_due_at
         )
     tell(session, complaint, CustomerMessageKind.PROGRESS, text)
     add_event(session, complaint.id, ComplaintEventKind.PROGRESS_UPDATE_SENT, None)

@@ -53,6 +53,9 @@ class AccountDraft:
     kind: AccountKind
     opened_on: date
     balance: Decimal | None = None
+    # Early-warning data (SEG-3); None: unchanged.
+    days_past_due: int | None = None
+    product_risk_level: int | None = None
 
 
 @dataclass(frozen=True)
@@ -187,6 +190,10 @@ def import_transactions(
                 validation.money(draft.balance, (*path, "balance"))
         except UserInputError as exc:
             problems.extend(exc)
+        if draft.days_past_due is not None and not 0 <= draft.days_past_due <= 36500:
+            problems.add((*path, "daysPastDue"), "OUT_OF_RANGE", "must be 0 … 36500 days")
+        if draft.product_risk_level is not None and not 1 <= draft.product_risk_level <= 5:
+            problems.add((*path, "productRiskLevel"), "OUT_OF_RANGE", "must be 1 … 5 (R1 … R5)")
     declared = {a.account_no for a in accounts}
     seen_refs: set[tuple[str, str]] = set()
     for i, tx in enumerate(transactions):
@@ -227,12 +234,19 @@ def import_transactions(
                 opened_on=draft.opened_on,
                 balance=draft.balance or Decimal("0.00"),
                 source_id=source_row.id,
+                days_past_due=draft.days_past_due or 0,
+                product_risk_level=draft.product_risk_level,
             )
             session.add(account)
             known[draft.account_no] = account
             created += 1
-        elif draft.balance is not None:
-            account.balance = draft.balance
+        else:
+            if draft.balance is not None:
+                account.balance = draft.balance
+            if draft.days_past_due is not None:
+                account.days_past_due = draft.days_past_due
+            if draft.product_risk_level is not None:
+                account.product_risk_level = draft.product_risk_level
     session.flush()
     account_ids = {no: a.id for no, a in known.items()}
     existing_refs = (
@@ -385,6 +399,9 @@ def record_risk_assessment(
         InformationKind.RISK,
         [("riskTolerance", None, risk_tolerance), ("creditStatus", None, credit_status)],
     )
+    # The credit score is the risk model's main input (SEG-3): the grade follows at once.
+    session.flush()
+    classify_after_change(session, customer_id, actor.employee_no)
     return assessment
 
 
@@ -402,6 +419,11 @@ def record_verification(
     the customer on the due list.
     """
     get_customer(session, customer_id)
+    if kind not in set(InformationKind):
+        # COMPLAINT names what a notification is about, not information to re-verify.
+        raise UserInputError.one(
+            ("informationKind",), "INVALID", "is not a kind of customer information"
+        )
     problems = Problems()
     if note is not None and len(note) > 500:
         problems.add("note", "TOO_LONG", "must be at most 500 characters")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -56,6 +56,33 @@ def queue(
     session.add(message)
     session.flush()
     return message
+
+
+# The channels with a gateway plugged in (kehu.wiring.GATEWAYS, installed by wire(): the live
+# mapping, so a gateway listed later counts too). E-mail has its sender when SMTP is set.
+_gateways: list[Mapping[str, object]] = [{}]
+
+
+def install_gateways(gateways: Mapping[str, object]) -> None:
+    _gateways[0] = gateways
+
+
+def automatic_channels(smtp_configured: bool) -> frozenset[str]:
+    """The channels an automatic sender delivers on (its answer is the proof)."""
+    return frozenset(_gateways[0]) | ({"EMAIL"} if smtp_configured else frozenset())
+
+
+def owned_by_sender(message: OutboxMessage, automatic: frozenset[str]) -> bool:
+    """Whether an automatic sender still owns the message — it waits for it, is retrying it or
+    waits for its receipt — so that staff may not record a delivery of their own: only the
+    channel's answer proves it. A message that failed for good is no sender's any more (staff
+    may deliver it another way and record that); one on a channel without a sender waits for
+    a person's record (a letter, an SMS without a gateway)."""
+    if message.status is OutboxStatus.SENT:
+        return True
+    return message.status is OutboxStatus.QUEUED and (
+        message.channel in automatic or message.attempts > 0
+    )
 
 
 def record_delivery(message: OutboxMessage, proof: str, actor: Staff | None) -> None:

@@ -6,9 +6,10 @@ runs are ``runs``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from core import clock
 from core.errors import ConflictError, Problems, UserInputError
-from resolvers.segments import model
+from resolvers.segments import measures, model, risk_model
 from resolvers.segments.loaders import override_in_force
 from resolvers.segments.queries import newest_rule_set
 from resolvers.shared import unit_of_work, validation
@@ -38,12 +39,123 @@ MAX_OVERRIDE = timedelta(days=366)
 # -- rule sets -------------------------------------------------------------------------------
 
 
+class _Versioned(Protocol):
+    @property
+    def version(self) -> int: ...
+
+    @property
+    def summary(self) -> str: ...
+
+    def definition(self) -> dict[str, Any]: ...
+
+
+R = TypeVar("R", bound=_Versioned)
+
+
+@dataclass(frozen=True)
+class _Model(Generic[R]):
+    """A model whose rule sets are versions of data: the value model, the risk model."""
+
+    name: str  # segment_rule_sets.model
+    label: str  # as the owners call it in messages
+    file_name: str
+    load_file: Callable[[], R]
+    check: Callable[[Mapping[str, Any], int, str], R]
+
+
+VALUE_MODEL = _Model(
+    model.VALUE, "value", "value_model.toml", model.load_file, model.check_rule_set
+)
+RISK_MODEL = _Model(
+    risk_model.RISK,
+    "risk",
+    "risk_model.toml",
+    risk_model.load_file,
+    risk_model.check_risk_rule_set,
+)
+
+MEASURES_MODEL = _Model(
+    measures.MEASURES,
+    "service measures",
+    "service_measures.toml",
+    measures.load_file,
+    measures.check_measures,
+)
+
+
+def _in_force(session: Session, kind: _Model[R]) -> R:
+    """The newest stored rule set of ``kind``; the reviewed file's when none is stored yet."""
+    row = newest_rule_set(session, model=kind.name)
+    if row is None:
+        return kind.load_file()
+    return kind.check(row.definition, row.version, row.summary)
+
+
+def _ensure(session: Session, kind: _Model[R], lock: bool) -> R:
+    """The rule set in force of ``kind``, storing the reviewed file as version 1 into an empty
+    database (``lock``: see ``ensure_rule_set``)."""
+    row = newest_rule_set(session, lock=lock, model=kind.name)
+    if row is not None:
+        return kind.check(row.definition, row.version, row.summary)
+    rules = kind.load_file()
+    session.add(
+        SegmentRuleSet(
+            model=kind.name,
+            version=1,
+            definition=rules.definition(),
+            summary=rules.summary[:500] or kind.file_name,
+            changed_by="system",
+            changed_at=clock.now(),
+        )
+    )
+    _flush_version(session, kind)
+    return rules
+
+
+def _flush_version(session: Session, kind: _Model[Any]) -> None:
+    """Write a new version; another transaction writing the same number first is a CONFLICT."""
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise ConflictError(
+            f"the {kind.label} model changed meanwhile; reload it and try again"
+        ) from exc
+
+
+def _change(
+    session: Session,
+    kind: _Model[R],
+    changed_by: str,
+    expected_version: int,
+    raw: Mapping[str, Any],
+    summary: str,
+) -> SegmentRuleSet:
+    """A new version of ``kind`` (checked), numbered after the one the owner edited."""
+    text = validation.text(summary, "summary", max_length=500)
+    current = _ensure(session, kind, lock=True)
+    if expected_version != current.version:
+        raise ConflictError(
+            f"the {kind.label} model is at version {current.version}; reload it and edit that "
+            "version"
+        )
+    rules = kind.check(raw, current.version + 1, text)
+    row = SegmentRuleSet(
+        model=kind.name,
+        version=rules.version,
+        definition=rules.definition(),
+        summary=text,
+        changed_by=changed_by,
+        changed_at=clock.now(),
+    )
+    session.add(row)
+    _flush_version(session, kind)
+    unit_of_work.note(session, f"{kind.label} model version {rules.version}: {text}")
+    return row
+
+
 def rule_set_in_force(session: Session) -> model.RuleSet:
     """The newest stored value rule set; the reviewed file's when none is stored yet."""
-    row = newest_rule_set(session)
-    if row is None:
-        return model.load_file()
-    return model.from_definition(row.definition, row.version, row.summary)
+    return _in_force(session, VALUE_MODEL)
 
 
 def ensure_rule_set(session: Session, lock: bool = False) -> model.RuleSet:
@@ -53,30 +165,7 @@ def ensure_rule_set(session: Session, lock: bool = False) -> model.RuleSet:
     never replace the same customers' segments at once (their inserts would collide), and a
     run never straddles a model change.
     """
-    row = newest_rule_set(session, lock=lock)
-    if row is not None:
-        return model.from_definition(row.definition, row.version, row.summary)
-    rules = model.load_file()
-    session.add(
-        SegmentRuleSet(
-            model=model.VALUE,
-            version=1,
-            definition=rules.definition(),
-            summary=rules.summary[:500] or "value_model.toml",
-            changed_by="system",
-            changed_at=clock.now(),
-        )
-    )
-    _flush_version(session)
-    return rules
-
-
-def _flush_version(session: Session) -> None:
-    """Write a new version; another transaction writing the same number first is a CONFLICT."""
-    try:
-        session.flush()
-    except IntegrityError as exc:
-        raise ConflictError("the value model changed meanwhile; reload it and try again") from exc
+    return _ensure(session, VALUE_MODEL, lock)
 
 
 def change_value_rule_set(
@@ -92,25 +181,39 @@ def change_value_rule_set(
     CONFLICT, never silently replaced. The new version applies to runs from now on; segments
     computed under older versions keep saying which version made them.
     """
-    text = validation.text(summary, "summary", max_length=500)
-    current = ensure_rule_set(session, lock=True)
-    if expected_version != current.version:
-        raise ConflictError(
-            f"the value model is at version {current.version}; reload it and edit that version"
-        )
-    rules = model.check_rule_set(raw, current.version + 1, text)
-    row = SegmentRuleSet(
-        model=model.VALUE,
-        version=rules.version,
-        definition=rules.definition(),
-        summary=text,
-        changed_by=changed_by,
-        changed_at=clock.now(),
-    )
-    session.add(row)
-    _flush_version(session)
-    unit_of_work.note(session, f"value model version {rules.version}: {text}")
-    return row
+    return _change(session, VALUE_MODEL, changed_by, expected_version, raw, summary)
+
+
+def risk_rule_set_in_force(session: Session) -> risk_model.RiskRuleSet:
+    """The newest stored risk rule set; the reviewed file's when none is stored yet."""
+    return _in_force(session, RISK_MODEL)
+
+
+def ensure_risk_rule_set(session: Session, lock: bool = False) -> risk_model.RiskRuleSet:
+    """The risk rule set in force (SEG-3), as ``ensure_rule_set``."""
+    return _ensure(session, RISK_MODEL, lock)
+
+
+def change_risk_rule_set(
+    session: Session,
+    changed_by: str,
+    expected_version: int,
+    raw: Mapping[str, Any],
+    summary: str,
+) -> SegmentRuleSet:
+    """A new version of the risk model (checked: ``risk_model.check_risk_rule_set``), as
+    ``change_value_rule_set``."""
+    return _change(session, RISK_MODEL, changed_by, expected_version, raw, summary)
+
+
+def measures_in_force(session: Session) -> measures.MeasureSet:
+    """The service measures in force (SEG-5); the reviewed file's when none are stored yet."""
+    return _in_force(session, MEASURES_MODEL)
+
+
+def ensure_measures(session: Session) -> measures.MeasureSet:
+    """The service measures in force, storing the reviewed file as version 1 when none are."""
+    return _ensure(session, MEASURES_MODEL, lock=False)
 
 
 # -- overrides -------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Month-end figures come from the history, not from today's segments: a customer's tier at the
 end of a Beijing month is the override in force then, else the computed tier of its last
-computed change before then (``segment_changes``); its AUM is that of its newest financial
+computed change before then (``segment_changes``); its risk grade (SEG-3, ``by_risk``) that of
+the same change (overrides change the value tier only); its AUM is that of its newest financial
 snapshot recorded before then — what the bank knew at that moment, so a month's figures never
 change afterwards (a snapshot recorded later with an older date does not rewrite them). A
 month's figures are the state just before 00:00
@@ -139,7 +140,8 @@ def _months(ends: Sequence[MonthEnd]) -> Any:
 
 def shown_at_month_ends(ends: Sequence[MonthEnd], visible: ColumnElement[bool]) -> Any:
     """Every ``visible`` customer that existed at each month end, with the tier shown then
-    (NULL: not classified yet) and its AUM then, as a subquery."""
+    (NULL: not classified yet), its risk grade then (NULL: not graded yet) and its AUM then, as a
+    subquery."""
     months = _months(ends)
     customers = Customer.__table__
     last_change = (
@@ -186,6 +188,7 @@ def shown_at_month_ends(ends: Sequence[MonthEnd], visible: ColumnElement[bool]) 
             customers.c.id.label("customer_id"),
             customers.c.branch_id,
             func.coalesce(overrides.c.tier, changes.c.to_tier).label("tier"),
+            changes.c.to_risk_grade.label("risk_grade"),
             func.coalesce(snapshots.c.assets_under_management, 0).label("aum"),
         )
         .select_from(
@@ -228,6 +231,7 @@ class MonthCell:
     branch: Any  # (id, code, name, city) or None when not grouped by branch
     customers: int | None  # None: suppressed
     aum: Decimal | None
+    risk_grade: str | None = None  # by risk grade (SEG-3): the grade; None: not graded yet
 
     @property
     def suppressed(self) -> bool:
@@ -240,16 +244,18 @@ def over_time(
     visible: ColumnElement[bool],
     by_branch: bool,
     minimum: int,
+    by_risk: bool = False,
 ) -> list[MonthCell]:
-    """Customers and AUM per month end and tier (and branch): one statement; each month's
-    table suppressed on its own."""
+    """Customers and AUM per month end and tier — or risk grade, ``by_risk`` — (and branch):
+    one statement; each month's table suppressed on its own."""
     shown = shown_at_month_ends(ends, visible)
-    rows = session.execute(aggregate(shown, [shown.c.month, shown.c.tier], by_branch)).all()
+    grouped = shown.c.risk_grade if by_risk else shown.c.tier
+    rows = session.execute(aggregate(shown, [shown.c.month, grouped.label("key")], by_branch))
     counts: dict[tuple[str, str | None, Any], int] = {}
     sums: dict[tuple[str, str | None, Any], Decimal] = {}
     for row in rows:
         branch = (row.id, row.code, row.name, row.city) if by_branch else None
-        key = (row.month, row.tier, branch)
+        key = (row.month, row.key, branch)
         counts[key] = int(row.customers)
         sums[key] = _money(row.aum)
     cells: list[MonthCell] = []
@@ -259,10 +265,11 @@ def over_time(
         cells += [
             MonthCell(
                 month,
-                key[1],
+                None if by_risk else key[1],
                 key[2],
                 None if key in hidden else n,
                 None if key in hidden else sums[key],
+                key[1] if by_risk else None,
             )
             for key, n in table.items()
         ]

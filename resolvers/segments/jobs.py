@@ -28,8 +28,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core import clock
 from core.errors import ConflictError
-from resolvers.segments import model, runs
-from resolvers.segments.commands import ensure_rule_set
+from resolvers.segments import model, risk_model, runs
+from resolvers.segments.commands import ensure_risk_rule_set, ensure_rule_set
 from resolvers.shared import unit_of_work
 from store.db import take_write_lock, transaction
 from store.segments import BULK_SLOT, ChangeReason, RunScope, RunStatus, SegmentRun, SegmentStaging
@@ -41,7 +41,7 @@ CHUNK = 10_000
 # A RUNNING run whose heartbeat is older than this lost its worker.
 LEASE = timedelta(minutes=5)
 STOPPED = "the worker running it stopped (no progress for 5 minutes); start the run again"
-MODEL_CHANGED = "the value model changed during the run; start the run again"
+MODEL_CHANGED = "the value or risk model changed during the run; start the run again"
 FAILED = "the run failed (the worker's log says why); start the run again"
 
 
@@ -62,10 +62,10 @@ def start(
             "a classification run is already waiting or running; follow it with "
             "classificationRun and start again when it has ended"
         )
-    rules = ensure_rule_set(session)
+    rules, risk = ensure_rule_set(session), ensure_risk_rule_set(session)
     try:
         run = runs.new_run(
-            session, rules, scope, started_by, branch_id, clock.now(), RunStatus.PENDING
+            session, rules, risk, scope, started_by, branch_id, clock.now(), RunStatus.PENDING
         )
     except IntegrityError as exc:  # another request took the slot meanwhile
         raise ConflictError("a classification run is already waiting or running") from exc
@@ -104,8 +104,9 @@ def claim(factory: sessionmaker[Session], run_id: int | None = None) -> int | No
         ).first()
         if run is None:
             return None
-        # The run runs under the model in force when it runs.
+        # The run runs under the models in force when it runs.
         run.rule_set_version = ensure_rule_set(session).version
+        run.risk_rule_set_version = ensure_risk_rule_set(session).version
         run.status = RunStatus.RUNNING
         run.heartbeat_at = clock.now()
         run.progress_done = 0
@@ -113,16 +114,19 @@ def claim(factory: sessionmaker[Session], run_id: int | None = None) -> int | No
         return run.id
 
 
-def _locked_running(session: Session, run_id: int) -> tuple[SegmentRun, model.RuleSet]:
-    """The run, locked, while it is still RUNNING under the model it started with."""
+def _locked_running(
+    session: Session, run_id: int
+) -> tuple[SegmentRun, model.RuleSet, risk_model.RiskRuleSet]:
+    """The run, locked, while it is still RUNNING under the models it started with."""
     take_write_lock(session)
     run = session.get(SegmentRun, run_id, with_for_update=True, populate_existing=True)
     if run is None or run.status is not RunStatus.RUNNING:
         raise RunEnded
     rules = ensure_rule_set(session, lock=True)
-    if rules.version != run.rule_set_version:
+    risk = ensure_risk_rule_set(session, lock=True)
+    if (rules.version, risk.version) != (run.rule_set_version, run.risk_rule_set_version):
         raise RunFailed(MODEL_CHANGED)
-    return run, rules
+    return run, rules, risk
 
 
 def execute(
@@ -137,13 +141,13 @@ def execute(
     """Run a claimed run to its end: DONE, or FAILED with a reason (never left RUNNING)."""
     try:
         with transaction(factory) as session:
-            run, _ = _locked_running(session, run_id)
+            run, _, _ = _locked_running(session, run_id)
             now, scope = run.started_at, runs.scope_filter(run.scope, None, run.branch_id)
             parts = runs.chunks(session, scope, chunk)
         for part in parts:
             with transaction(factory) as session:
-                run, rules = _locked_running(session, run_id)
-                runs.stage(session, run_id, rules, now, part)
+                run, rules, risk = _locked_running(session, run_id)
+                runs.stage(session, run_id, rules, risk, now, part)
                 done = runs.staged_count(session, run_id)
                 added, run.progress_done = done - run.progress_done, done
                 run.heartbeat_at = clock.now()
@@ -151,8 +155,10 @@ def execute(
                 progress(added)
 
         def finish(session: Session) -> None:
-            run, rules = _locked_running(session, run_id)
-            runs.apply(session, run, rules, ChangeReason.RECLASSIFIED, now, keep_newer=True)
+            run, rules, risk = _locked_running(session, run_id)
+            runs.apply(
+                session, run, rules, risk, ChangeReason.RECLASSIFIED, now, scope, keep_newer=True
+            )
             _end(session, run, RunStatus.DONE, None)
             runs.note_run(session, run, [])
 

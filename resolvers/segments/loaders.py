@@ -113,11 +113,13 @@ def segments(
     }
 
 
-def rule_set_summaries(session: Session, versions: Sequence[int]) -> dict[int, Any]:
-    """Stored value rule sets by version (one statement)."""
+def rule_set_summaries(
+    session: Session, versions: Sequence[int], model: str = "VALUE"
+) -> dict[int, Any]:
+    """Stored rule sets of a model (value, or ``RISK``) by version (one statement)."""
     rows = session.scalars(
         select(SegmentRuleSet).where(
-            SegmentRuleSet.model == "VALUE", SegmentRuleSet.version.in_(versions)
+            SegmentRuleSet.model == model, SegmentRuleSet.version.in_(versions)
         )
     )
     return {row.version: row for row in rows}
@@ -138,6 +140,11 @@ class HistoryEntry:
     changed_at: datetime
     changed_by: str | None  # who overrode or withdrew, or started the run
     override_reason: str | None  # the override's reason (override entries only)
+    # Risk grade (SEG-3) before and after, and the risk model's version: null on override
+    # entries, the expired override's included (they change the value tier only).
+    from_risk_grade: str | None = None
+    to_risk_grade: str | None = None
+    risk_rule_set_version: int | None = None
     id: int = 0  # 0: read from an expired override, not stored
 
 
@@ -178,6 +185,9 @@ def histories(
                 changed_at=change.changed_at,
                 changed_by=change.changed_by or started_by or overridden_by,
                 override_reason=override_reason,
+                from_risk_grade=change.from_risk_grade,
+                to_risk_grade=change.to_risk_grade,
+                risk_rule_set_version=change.risk_rule_set_version,
                 id=change.id,
             )
         )

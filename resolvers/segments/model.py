@@ -242,41 +242,65 @@ def _check_cut_offs(raw: Sequence[Mapping[str, Any]], problems: Problems) -> lis
     if missing or not complete:
         return [c for _, c in ranges]
     ranges.sort(key=lambda pair: pair[1].from_aum)
-    if [c.tier for _, c in ranges] != list(TIER_ORDER):
-        problems.add(("cutOffs",), "TIER_ORDER", "the ranges must rise LOW, MEDIUM, HIGH")
-        return [c for _, c in ranges]
-    first_index, first = ranges[0]
-    if first.from_aum != 0:
-        problems.add(
-            ("cutOffs", str(first_index), "fromAum"), "GAP", "the lowest range must start at 0"
-        )
-    for (previous_index, previous), (index, current) in pairwise(ranges):
-        if previous.below_aum is None:
-            problems.add(
-                ("cutOffs", str(previous_index), "belowAum"),
-                "OVERLAPPING",
-                f"has no upper bound but {current.tier.value} starts above it",
-            )
-        elif current.from_aum < previous.below_aum:
-            problems.add(
-                ("cutOffs", str(index), "fromAum"),
-                "OVERLAPPING",
-                f"starts inside the {previous.tier.value} range (below {previous.below_aum})",
-            )
-        elif current.from_aum > previous.below_aum:
-            problems.add(
-                ("cutOffs", str(index), "fromAum"),
-                "GAP",
-                f"leaves a gap after {previous.tier.value} (which ends at {previous.below_aum})",
-            )
-    last_index, last = ranges[-1]
-    if last.below_aum is not None:
-        problems.add(
-            ("cutOffs", str(last_index), "belowAum"),
-            "GAP",
-            "the top range must have no upper bound",
-        )
+    check_contiguous(
+        [(i, c.tier, c.from_aum, c.below_aum) for i, c in ranges],
+        TIER_ORDER,
+        ("cutOffs", "fromAum", "belowAum"),
+        ("TIER_ORDER", "the ranges must rise LOW, MEDIUM, HIGH"),
+        problems,
+    )
     return [c for _, c in ranges]
+
+
+Span = tuple[int, Any, Any, Any]  # (input index, key, from, below or None)
+
+
+def check_contiguous(
+    spans: Sequence[Span],
+    order: Sequence[Any],
+    names: tuple[str, str, str],
+    order_problem: tuple[str, str],
+    problems: Problems,
+) -> None:
+    """Ranges [from, below) sorted by ``from``: keyed in ``order``, from 0 upwards without gap
+    or overlap, the last without an upper bound (value tiers' AUM ranges, risk grades' credit-
+    score bands). ``names``: the list's field and its from and below fields; ``order_problem``:
+    the code and message of keys out of order."""
+    collection, start, end = names
+    if [key for _, key, _, _ in spans] != list(order):
+        problems.add((collection,), *order_problem)
+        return
+    first_index, _, first_from, _ = spans[0]
+    if first_from != 0:
+        problems.add(
+            (collection, str(first_index), start), "GAP", "the lowest range must start at 0"
+        )
+    for (previous_index, previous, _, previous_below), (index, key, current_from, _) in pairwise(
+        spans
+    ):
+        if previous_below is None:
+            problems.add(
+                (collection, str(previous_index), end),
+                "OVERLAPPING",
+                f"has no upper bound but {key.value} starts above it",
+            )
+        elif current_from < previous_below:
+            problems.add(
+                (collection, str(index), start),
+                "OVERLAPPING",
+                f"starts inside the {previous.value} range (below {previous_below})",
+            )
+        elif current_from > previous_below:
+            problems.add(
+                (collection, str(index), start),
+                "GAP",
+                f"leaves a gap after {previous.value} (which ends at {previous_below})",
+            )
+    last_index, _, _, last_below = spans[-1]
+    if last_below is not None:
+        problems.add(
+            (collection, str(last_index), end), "GAP", "the top range must have no upper bound"
+        )
 
 
 def load_file(path: Path = VALUE_MODEL_FILE) -> RuleSet:

@@ -23,10 +23,11 @@ MINIMUM_CELL = 5
 
 @dataclass(frozen=True)
 class Cell:
-    tier: str | None  # None: customers not classified yet
+    tier: str | None  # None: customers not classified yet (or a risk-grade distribution)
     branch: Any  # (id, code, name, city) or None when not grouped by branch
     customers: int | None  # None: suppressed
     aum: Decimal | None  # None: suppressed
+    risk_grade: str | None = None  # by risk grade (SEG-3): the grade; None: not graded yet
 
     @property
     def suppressed(self) -> bool:
@@ -45,6 +46,7 @@ def shown_segments(now: datetime, visible: ColumnElement[bool]) -> Any:
             customers.c.branch_id,
             func.coalesce(overrides.c.tier, computed.c.tier).label("tier"),
             func.coalesce(computed.c.aum, 0).label("aum"),
+            computed.c.risk_grade,
         )
         .select_from(
             customers.outerjoin(computed, computed.c.customer_id == customers.c.id).outerjoin(
@@ -62,23 +64,35 @@ def distribution(
     visible: ColumnElement[bool],
     by_branch: bool,
     minimum: int = MINIMUM_CELL,
+    by_risk: bool = False,
 ) -> list[Cell]:
-    """Customers and their AUM per tier (and branch), one statement; small cells suppressed."""
+    """Customers and their AUM per tier — or per risk grade, ``by_risk`` (SEG-3) — and branch,
+    one statement; small cells suppressed."""
     shown = shown_segments(now, visible)
-    rows = session.execute(aggregate(shown, [shown.c.tier], by_branch)).all()
+    key = shown.c.risk_grade if by_risk else shown.c.tier
+    rows = session.execute(aggregate(shown, [key.label("key")], by_branch)).all()
     branches = [(r.id, r.code, r.name, r.city) if by_branch else None for r in rows]
     counts = {
-        (row.tier, branch): int(row.customers) for row, branch in zip(rows, branches, strict=True)
+        (row.key, branch): int(row.customers) for row, branch in zip(rows, branches, strict=True)
     }
-    # Small cells, and as many others as it takes for none to be alone in its tier or branch.
+    # Small cells, and as many others as it takes for none to be alone in its row (tier or
+    # risk grade) or branch: the totals minus the others would reveal it.
     hidden = suppressed(counts, minimum, row=lambda key: key[0], column=lambda key: key[1])
     cells: list[Cell] = []
     for row, branch in zip(rows, branches, strict=True):
         # The sum keeps the Money type: an exact Decimal on both backends.
         aum = row.aum if row.aum is not None else Decimal("0.00")
-        small = (row.tier, branch) in hidden
+        small = (row.key, branch) in hidden
         count = int(row.customers)
-        cells.append(Cell(row.tier, branch, None if small else count, None if small else aum))
+        cells.append(
+            Cell(
+                None if by_risk else row.key,
+                branch,
+                None if small else count,
+                None if small else aum,
+                row.key if by_risk else None,
+            )
+        )
     return cells
 
 
@@ -88,20 +102,22 @@ def run_page(session: Session, request: PageRequest) -> Page:
     return paginate(session, select(SegmentRun), keys, request, lambda r: [r.id])
 
 
-def rule_set_page(session: Session, request: PageRequest) -> Page:
-    """Every stored version of the value model, newest first."""
+def rule_set_page(session: Session, request: PageRequest, model: str = "VALUE") -> Page:
+    """Every stored version of a model (the value model, or ``RISK``), newest first."""
     keys = [SortKey(SegmentRuleSet.version, True, int)]
-    statement = select(SegmentRuleSet).where(SegmentRuleSet.model == "VALUE")
+    statement = select(SegmentRuleSet).where(SegmentRuleSet.model == model)
     return paginate(session, statement, keys, request, lambda r: [r.version])
 
 
-def newest_rule_set(session: Session, lock: bool = False) -> SegmentRuleSet | None:
-    """The stored value rule set in force (the newest), or None before any is stored; with
+def newest_rule_set(
+    session: Session, lock: bool = False, model: str = "VALUE"
+) -> SegmentRuleSet | None:
+    """The stored rule set in force of a model (the newest), or None before any is stored; with
     ``lock``, its row is locked until the transaction ends (PostgreSQL: runs and model changes
     take their turns; SQLite has one writer anyway)."""
     statement = (
         select(SegmentRuleSet)
-        .where(SegmentRuleSet.model == "VALUE")
+        .where(SegmentRuleSet.model == model)
         .order_by(SegmentRuleSet.version.desc())
         .limit(1)
     )

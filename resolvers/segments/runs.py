@@ -31,8 +31,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from core import clock
-from resolvers.segments import model
-from resolvers.segments.commands import ensure_rule_set
+from resolvers.segments import applied, model, risk_model, risk_sql
+from resolvers.segments.commands import ensure_measures, ensure_risk_rule_set, ensure_rule_set
 from resolvers.shared import unit_of_work
 from store.base import Money, UTCDateTime, int_div
 from store.customers import (
@@ -48,6 +48,7 @@ from store.segments import (
     TIER_ORDER,
     ChangeReason,
     CustomerSegment,
+    RiskSignal,
     RunScope,
     RunStatus,
     SegmentChange,
@@ -98,10 +99,16 @@ def _money(value: Any) -> Any:
 
 
 def computed_segments(
-    rules: model.RuleSet, now: datetime, in_scope: Callable[[Any], ColumnElement[bool]]
+    rules: model.RuleSet,
+    now: datetime,
+    in_scope: Callable[[Any], ColumnElement[bool]],
+    risk: risk_model.RiskRuleSet,
 ) -> Any:
-    """One SELECT: every customer in scope with its inputs, score, tier and private banking."""
+    """One SELECT: every customer in scope with its inputs, score, tier and private banking,
+    and its risk values and grade (SEG-3)."""
     since = now - WINDOW
+    credit = risk_sql.credit_scores(in_scope)
+    peaks = risk_sql.aum_peaks(risk, now, in_scope)
     latest = (
         select(FinancialSnapshot.customer_id, func.max(FinancialSnapshot.as_of).label("as_of"))
         .where(in_scope(FinancialSnapshot.customer_id))
@@ -132,6 +139,7 @@ def computed_segments(
             _count(Transaction.type.in_(INVESTMENT_TRADES)).label("investment_trades"),
             _count(Transaction.type == TransactionType.LOAN_DISBURSEMENT).label("disbursements"),
             _count(Transaction.type.in_(SETTLEMENT_TYPES)).label("payments"),
+            *risk_sql.activity_columns(risk, now),
         )
         .where(Transaction.occurred_at >= literal(since, UTCDateTime()))
         .where(in_scope(Transaction.customer_id))
@@ -148,6 +156,7 @@ def computed_segments(
                 "loan_amount"
             ),
             _count(Account.kind == AccountKind.WEALTH_MANAGEMENT).label("wealth_accounts"),
+            *risk_sql.holding_columns(),
         )
         .where(Account.closed_on.is_(None), in_scope(Account.customer_id))
         .group_by(Account.customer_id)
@@ -174,11 +183,19 @@ def computed_segments(
             (func.coalesce(activity.c.payments, 0) >= SETTLEMENT_PAYMENTS).label(
                 "needs_settlement"
             ),
+            # Risk (SEG-3): the values the risk model reads.
+            credit.c.credit_score,
+            func.coalesce(holdings.c.days_past_due, 0).label("days_past_due"),
+            func.coalesce(activity.c.outflow, 0).label("outflow"),
+            risk_sql.aum_drop(func.coalesce(aum.c.aum, 0), peaks.c.peak).label("aum_drop"),
+            holdings.c.market_risk,
         )
         .select_from(
             customers.outerjoin(aum, aum.c.customer_id == customers.c.id)
             .outerjoin(activity, activity.c.customer_id == customers.c.id)
             .outerjoin(holdings, holdings.c.customer_id == customers.c.id)
+            .outerjoin(credit, credit.c.customer_id == customers.c.id)
+            .outerjoin(peaks, peaks.c.customer_id == customers.c.id)
         )
         .where(in_scope(customers.c.id))
         .subquery("inputs")
@@ -234,6 +251,17 @@ def computed_segments(
         scored.c.needs_investment,
         scored.c.needs_financing,
         scored.c.needs_settlement,
+        risk_sql.risk_grade(
+            risk,
+            {
+                RiskSignal.CREDIT_SCORE: scored.c.credit_score,
+                RiskSignal.DAYS_PAST_DUE: scored.c.days_past_due,
+                RiskSignal.LARGE_OUTFLOW: scored.c.outflow,
+                RiskSignal.AUM_DROP: scored.c.aum_drop,
+                RiskSignal.MARKET_RISK: scored.c.market_risk,
+            },
+        ).label("risk_grade"),
+        *(scored.c[name] for name in risk_sql.RISK_COLUMNS[1:]),
     )
 
 
@@ -273,21 +301,24 @@ INPUT_COLUMNS = (
     "needs_investment",
     "needs_financing",
     "needs_settlement",
+    *risk_sql.RISK_COLUMNS,
 )
 
 
 def new_run(
     session: Session,
     rules: model.RuleSet,
+    risk: risk_model.RiskRuleSet,
     scope: RunScope,
     started_by: str,
     branch_id: int | None,
     now: datetime,
     status: RunStatus = RunStatus.DONE,
 ) -> SegmentRun:
-    """A run of ``scope`` under ``rules`` (flushed: it has its id)."""
+    """A run of ``scope`` under ``rules`` and ``risk`` (flushed: it has its id)."""
     run = SegmentRun(
         rule_set_version=rules.version,
+        risk_rule_set_version=risk.version,
         scope=scope,
         branch_id=branch_id,
         started_by=started_by,
@@ -318,12 +349,13 @@ def stage(
     session: Session,
     run_id: int,
     rules: model.RuleSet,
+    risk: risk_model.RiskRuleSet,
     now: datetime,
     part: Callable[[Any], ColumnElement[bool]],
 ) -> None:
     """Compute the customers of ``part`` into the run's staging rows (one INSERT … SELECT)."""
     staging = cast(Table, SegmentStaging.__table__)
-    computed = computed_segments(rules, now, part).subquery("computed")
+    computed = computed_segments(rules, now, part, risk).subquery("computed")
     session.execute(
         insert(staging).from_select(
             ["run_id", *INPUT_COLUMNS],
@@ -336,15 +368,18 @@ def apply(
     session: Session,
     run: SegmentRun,
     rules: model.RuleSet,
+    risk: risk_model.RiskRuleSet,
     reason: ChangeReason,
     now: datetime,
+    in_scope: Callable[[Any], ColumnElement[bool]],
     *,
     keep_newer: bool = False,
 ) -> None:
     """Make the run's staging rows the current segments, keeping every change (from → to, why,
-    which run), and empty the staging rows. With ``keep_newer`` (a background run, computed
-    over a while), a customer classified again after the run began (its inputs changed) keeps
-    that newer segment."""
+    which run), empty the staging rows and sync the re-assessment tasks of ``in_scope`` with
+    the risk grades (SEG-5). With ``keep_newer`` (a background run, computed over a while), a
+    customer classified again after the run began (its inputs changed) keeps that newer
+    segment."""
     staging = cast(Table, SegmentStaging.__table__)
     current = cast(Table, CustomerSegment.__table__)
     this_run = staging.c.run_id == run.id
@@ -372,6 +407,9 @@ def apply(
                 "run_id",
                 "rule_set_version",
                 "changed_at",
+                "from_risk_grade",
+                "to_risk_grade",
+                "risk_rule_set_version",
             ],
             select(
                 staging.c.customer_id,
@@ -386,6 +424,9 @@ def apply(
                 literal(run.id),
                 literal(rules.version),
                 literal(now, UTCDateTime()),
+                current.c.risk_grade,
+                staging.c.risk_grade,
+                literal(risk.version),
             )
             .select_from(staging.outerjoin(current, current.c.customer_id == staging.c.customer_id))
             .where(
@@ -394,6 +435,7 @@ def apply(
                     current.c.customer_id.is_(None),
                     current.c.tier != staging.c.tier,
                     current.c.private_banking != staging.c.private_banking,
+                    current.c.risk_grade.is_distinct_from(staging.c.risk_grade),
                 ),
             ),
         )
@@ -408,16 +450,27 @@ def apply(
     )
     session.execute(
         insert(current).from_select(
-            ["run_id", "rule_set_version", "classified_at", *INPUT_COLUMNS],
+            [
+                "run_id",
+                "rule_set_version",
+                "risk_rule_set_version",
+                "classified_at",
+                *INPUT_COLUMNS,
+            ],
             select(
                 literal(run.id),
                 literal(rules.version),
+                literal(risk.version),
                 literal(now, UTCDateTime()),
                 *(staging.c[name] for name in INPUT_COLUMNS),
             ).where(this_run),
         )
     )
     session.execute(delete(staging).where(this_run))
+    # Service measures the system applies (SEG-5): re-assessment tasks follow the risk grades
+    # (as of the clock: a background run applies a while after the instant it computed at).
+    ensure_measures(session)
+    applied.sync_reviews(session, clock.now(), in_scope, risk.review_period_days)
     run.customers = max(staged, 0)
     run.changed = max(int(changed or 0), 0)
     run.finished_at = clock.now()
@@ -445,17 +498,18 @@ def classify(
     """
     session.flush()  # the statements below read what the transaction changed so far
     rules = ensure_rule_set(session, lock=True)
+    risk = ensure_risk_rule_set(session, lock=True)
     now = clock.now()
-    run = new_run(session, rules, scope, started_by, branch_id, now)
+    run = new_run(session, rules, risk, scope, started_by, branch_id, now)
     in_scope = scope_filter(scope, customer_ids, branch_id)
     done = 0
     for part in chunks(session, in_scope, chunk):
-        stage(session, run.id, rules, now, part)
+        stage(session, run.id, rules, risk, now, part)
         if progress is not None:
             staged = staged_count(session, run.id)
             progress(staged - done)
             done = staged
-    apply(session, run, rules, reason, now)
+    apply(session, run, rules, risk, reason, now, in_scope)
     run.progress_done = run.progress_total = run.customers
     ids = customer_ids if scope is RunScope.CUSTOMER else ()
     note_run(session, run, list(ids or ()))
@@ -467,7 +521,8 @@ def note_run(session: Session, run: SegmentRun, customer_ids: list[int]) -> None
     unit_of_work.note(
         session,
         f"classification run {run.id} ({RunScope(run.scope).value}, value model version "
-        f"{run.rule_set_version}): {run.customers} customers, {run.changed} changed",
+        f"{run.rule_set_version}, risk model version {run.risk_rule_set_version}): "
+        f"{run.customers} customers, {run.changed} changed",
         customer_ids=customer_ids,
     )
 

@@ -23,6 +23,7 @@ from stdnum.exceptions import ValidationError
 
 from core import clock, regions
 from core.errors import FieldError, UserInputError
+from core.text import blank
 
 # ASCII classes only: Python's \d also matches Arabic-Indic and other digits NFKC keeps.
 RESIDENT_ID = re.compile(r"[0-9]{17}[0-9X]")
@@ -183,12 +184,6 @@ def not_future_time(value: datetime, field: str | tuple[str, ...]) -> datetime:
     if value > clock.now():
         raise _fail(field, "DATE_IN_FUTURE", "must not be in the future")
     return value
-
-
-def blank(value: str) -> bool:
-    """Whether ``value`` shows nothing: only whitespace and invisible format characters (a
-    zero-width space, a byte-order mark, a word joiner) — text no reader could read."""
-    return all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in value)
 
 
 def text(

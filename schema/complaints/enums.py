@@ -149,6 +149,7 @@ CustomerMessageKind = bilingual_enum(
         "REVIEW_DECISION": "The review decision 复核决定告知",
         "CLOCK_PAUSED": "The clock stopped for an appraisal, testing or mediation 中止计时告知",
         "CLOCK_RESUMED": "The clock runs again, with the new last day 恢复计时告知",
+        "MERGED": "A repeated complaint was merged into the earlier one 合并处理告知",
     },
 )
 CustomerMessageChannel = bilingual_enum(
@@ -180,12 +181,17 @@ OutboxStatusEnum = bilingual_enum(
 
 class _ComplaintAlertKind(Enum):
     MAJOR_COMPLAINT = rows.ALERT_MAJOR
+    NO_ELIGIBLE_HOLDER = rows.ALERT_NO_ELIGIBLE_HOLDER
 
 
 ComplaintAlertKind = bilingual_enum(
     _ComplaintAlertKind,
     "What head office is alerted to (CMP-7). 总行提示类型。",
-    {"MAJOR_COMPLAINT": "A major complaint was registered 重大投诉"},
+    {
+        "MAJOR_COMPLAINT": "A major complaint was registered 重大投诉",
+        "NO_ELIGIBLE_HOLDER": "A task of the complaint has nobody in the bank who may take it "
+        "(its only holders are recused) 无可办理人员",
+    },
 )
 
 
@@ -217,6 +223,8 @@ class _ComplaintErrorCode(Enum):
     PROOF_FROM_CHANNEL = "PROOF_FROM_CHANNEL"
     NOTICE_NOT_DELIVERED = "NOTICE_NOT_DELIVERED"
     REVIEW_WINDOW_CLOSED = "REVIEW_WINDOW_CLOSED"
+    REVIEW_ALREADY_REQUESTED = "REVIEW_ALREADY_REQUESTED"
+    NOT_DECIDED = "NOT_DECIDED"
     NOT_SUPERIOR_UNIT = "NOT_SUPERIOR_UNIT"
     INVALID_EXTENSION = "INVALID_EXTENSION"
     EXTENSION_NOT_APPROVED = "EXTENSION_NOT_APPROVED"
@@ -260,6 +268,8 @@ ComplaintErrorCode = bilingual_enum(
         "处理决定尚未送达",
         "REVIEW_WINDOW_CLOSED": "The 30 days to ask for a review, counted from receipt of the "
         "decision, are over 复核申请期限已过",
+        "REVIEW_ALREADY_REQUESTED": "A review of this complaint was already requested 已申请复核",
+        "NOT_DECIDED": "The complaint has no decision yet 尚未作出处理决定",
         "NOT_SUPERIOR_UNIT": "A review is decided by the superior unit of the handling branch "
         "复核由上级机构作出",
         "INVALID_EXTENSION": "An extension is to 30 or 60 days, never more 延期只能为30日或60日",

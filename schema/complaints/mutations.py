@@ -16,6 +16,7 @@ from core.errors import UserInputError
 from core.ids import pk_of
 from resolvers.complaints import cases
 from resolvers.complaints import commands as logic
+from resolvers.outbox import commands as outbox
 from schema.complaints.enums import (
     CategoryEnum,
     ChannelEnum,
@@ -127,6 +128,15 @@ class PauseComplaintClockInput:
     note: str = strawberry.field(description="Who appraises, tests or mediates (required).")
 
 
+@strawberry.input(
+    description="The customer asks for a review by the superior unit, at any stage within 30 "
+    "natural days of receiving the decision notice (CMP-4). 申请复核。"
+)
+class RequestComplaintReviewInput:
+    id: strawberry.ID
+    reason: str | None = strawberry.field(default=None, description="Why, as the customer said.")
+
+
 @strawberry.input(description="Start the decision clock again. 恢复计时。")
 class ResumeComplaintClockInput:
     id: strawberry.ID
@@ -165,9 +175,9 @@ class ComplaintAlertPayload:
 def _complaint_change(
     info: ContextInfo, command: Callable[[Session, Staff, ColumnElement[bool]], Complaint]
 ) -> ComplaintPayload:
-    """Run a command on a complaint the caller sees, as one unit of work."""
+    """Run a command on a complaint in the caller's own rows, as one unit of work."""
     ctx = info.context
-    visible = ctx.access.complaints_visible
+    visible = ctx.access.complaints_in_rows
     try:
         complaint = mutate(info, lambda session: command(session, ctx.actor, visible))
     except UserInputError as exc:
@@ -281,6 +291,22 @@ class ComplaintMutation:
         )
 
     @guarded_mutation(
+        "Record the customer's request for a review by the superior unit: at any stage after "
+        "the decision notice reached them (before or after the call-back, satisfied or not), "
+        "refused from the end of the 30 natural days (REVIEW_WINDOW_CLOSED). 申请复核。",
+        HasRight("complaint:request_review", purpose=True),
+    )
+    def request_complaint_review(
+        self, info: ContextInfo, input: RequestComplaintReviewInput
+    ) -> ComplaintPayload:
+        return _complaint_change(
+            info,
+            lambda session, actor, visible: cases.request_review(
+                session, actor, pk_of(input.id, "Complaint", "id"), input.reason, visible
+            ),
+        )
+
+    @guarded_mutation(
         "Start the decision clock again: the deadline moves by the natural days paused. 恢复计时。",
         HasRight("complaint:pause", purpose=True),
     )
@@ -336,7 +362,9 @@ class ComplaintMutation:
 
     @guarded_mutation(
         "Record how a message reached the customer when its channel has no gateway yet (a "
-        "registered letter, a notice handed over); the record is its proof of delivery. 登记送达。",
+        "registered letter, a notice handed over) or its automatic sending failed for good; the "
+        "record is its proof of delivery. Refused (PROOF_FROM_CHANNEL on proof) while an "
+        "automatic sender owns the message (retrying it, or awaiting its receipt). 登记送达。",
         HasRight("admin:complaint_intake", purpose=True),
     )
     def record_message_delivery(
@@ -351,7 +379,8 @@ class ComplaintMutation:
                 pk_of(input.complaint, "Complaint", "complaint"),
                 rows.CustomerMessageKind(input.kind),
                 input.proof,
-                ctx.access.complaints_visible,
+                ctx.access.complaints_in_rows,
+                outbox.automatic_channels(ctx.settings.smtp is not None),
             )
 
         try:

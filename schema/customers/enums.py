@@ -21,15 +21,19 @@ SourceKindEnum = bilingual_enum(
     },
 )
 InformationKindEnum = bilingual_enum(
-    rows.InformationKind,
-    "The five kinds of customer information (INFO-2). 客户信息类别。",
+    rows.NotificationKind,
+    "The five kinds of customer information (INFO-2), and COMPLAINT for what a notification "
+    "says of a customer's complaint. 客户信息类别。",
     {
         "BASIC": "Basic information 基本信息",
         "FINANCIAL": "Financial status 财务状况",
         "TRANSACTIONS": "Accounts and transactions 交易记录",
         "PREFERENCES": "Preferences 偏好",
         "RISK": "Risk profile 风险状况",
+        "COMPLAINT": "A complaint of the customer (notifications only; not customer information "
+        "to verify) 投诉（仅用于通知）",
     },
+    name="InformationKind",  # the released name; COMPLAINT was added to it
 )
 AccountKindEnum = bilingual_enum(
     rows.AccountKind,

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import strawberry
+from sqlalchemy import String, type_coerce
 
 from authz.fields import Effect
 from core import clock
@@ -147,7 +148,8 @@ class DueVerificationWhere:
 
 
 DUE_FILTERS = {
-    "information_kind": FilterField(VerificationDue.information_kind),
+    # As text: the enum also names COMPLAINT (a notification's kind), which matches no row here.
+    "information_kind": FilterField(type_coerce(VerificationDue.information_kind, String(32))),
     "due_on": FilterField(VerificationDue.due_on),
     "customer": FilterField(VerificationDue.customer_id, "id", id_type="Customer"),
 }

@@ -127,6 +127,16 @@ class AccountInput:
     kind: AccountKindEnum  # type: ignore[valid-type]
     opened_on: dt.date
     balance: Decimal | None = None
+    days_past_due: int | None = strawberry.field(
+        default=None,
+        description="Days a repayment is past due (loans, credit cards; 0 … 36500), as the core "
+        "system reports it (SEG-3 early warning). Null: unchanged. 逾期天数。",
+    )
+    product_risk_level: int | None = strawberry.field(
+        default=None,
+        description="Risk level of the wealth-management product held, 1 … 5 (R1 … R5) "
+        "(SEG-3 market risk). Null: unchanged. 产品风险等级。",
+    )
 
 
 @strawberry.input

@@ -229,7 +229,14 @@ class CustomerMutation:
         self, info: ContextInfo, input: ImportTransactionsInput
     ) -> ImportTransactionsPayload:
         accounts = [
-            information.AccountDraft(a.account_no, a.kind, a.opened_on, a.balance)
+            information.AccountDraft(
+                a.account_no,
+                a.kind,
+                a.opened_on,
+                a.balance,
+                a.days_past_due,
+                a.product_risk_level,
+            )
             for a in input.accounts
         ]
         transactions = [
@@ -331,7 +338,8 @@ class CustomerMutation:
     @guarded_mutation(
         "Record a re-verification (INFO-4). 记录信息核实。",
         WritesCustomer(
-            lambda a: VERIFIED_FIELDS[a["input"].information_kind], "the kind of information"
+            lambda a: VERIFIED_FIELDS.get(a["input"].information_kind, []),
+            "the kind of information",
         ),
     )
     def record_verification(

@@ -9,6 +9,7 @@ import strawberry
 from core import clock
 from core.ids import pk_of
 from resolvers.customers import queries as logic
+from resolvers.segments import applied
 from resolvers.shared.filters import compile_where
 from schema.customers.enums import InformationKindEnum
 from schema.customers.filters import (
@@ -24,7 +25,7 @@ from schema.customers.filters import (
 from schema.customers.types import AccountNode, CustomerChange, CustomerNode, TransactionNode
 from schema.shared.base import Connection, ContextInfo, NodeLoader, SortDirection, page_request
 from schema.shared.customers import load_customer, nested_customer
-from schema.shared.rights import Authenticated
+from schema.shared.rights import Authenticated, HasRight
 from schema.shared.rights import field as guarded_field
 from store.customers import Account, Transaction
 
@@ -80,6 +81,33 @@ class CustomerQuery:
             ctx.session,
             [condition, ctx.access.visible],
             ordering,
+            page_request(first, after, last, before),
+            ctx.access.row_columns,
+        )
+        return Connection.of(page, [CustomerNode.present(r, ctx) for r in page.rows])
+
+    @guarded_field(
+        "High-value customers without an active dedicated relationship manager (SEG-5: a "
+        "dedicated manager and team is the first measure of high value), of the rows you see — "
+        "your branch (supervisors) or the bank (head office). A customer leaves the list when a "
+        "manager is assigned or its tier drops. 待配备专属客户经理的高价值客户。",
+        HasRight("segment:worklist"),
+    )
+    def segment_worklist(
+        self,
+        info: ContextInfo,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[CustomerNode]:
+        ctx = info.context
+        ctx.access.require_rows()
+        condition = applied.worklist_condition(ctx.session, clock.now())
+        page = logic.customer_page(
+            ctx.session,
+            [condition, ctx.access.visible],
+            [],
             page_request(first, after, last, before),
             ctx.access.row_columns,
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from sqlalchemy.orm import Session
@@ -36,15 +36,26 @@ from schema.customers.enums import (
 from schema.segments.types import (
     CustomerSegment,
     SegmentChange,
+    ServiceMeasure,
     customer_segment,
     segment_history,
+    service_measures,
 )
-from schema.shared.base import ContextInfo, Node, node_id, user_errors
+from schema.shared.base import Connection, ContextInfo, Node, node_id, page_request, user_errors
 from schema.shared.context import Context
 from schema.shared.execution import context_only
 from schema.staff import BranchNode, StaffNode, required_staff_field, staff_field
 from store import customers as rows
 from store.customers import Transaction
+
+if TYPE_CHECKING:
+    from schema.contacts.filters import ContactOrderBy, ContactWhere
+    from schema.contacts.types import ContactNode
+
+# The contacts domain builds on customers: its types are resolved on use (no import cycle).
+LazyContact = Annotated["ContactNode", strawberry.lazy("schema.contacts.types")]
+LazyContactWhere = Annotated["ContactWhere", strawberry.lazy("schema.contacts.filters")]
+LazyContactOrderBy = Annotated["ContactOrderBy", strawberry.lazy("schema.contacts.filters")]
 
 
 @strawberry.type(description="A refused input field. 输入错误。")
@@ -449,6 +460,34 @@ class CustomerNode(Node):
     @strawberry.field(description="Every change of the segment, newest first (SEG-4). 分类变动。")
     def segment_history(self, info: ContextInfo) -> list[SegmentChange]:
         return segment_history(info.context, self._pk)
+
+    @strawberry.field(
+        description="The service measures of the customer's segments (SEG-5): of its value tier, "
+        "needs and risk grade, as far as you may see each; null until classified. 分类管理措施。"
+    )
+    @context_only
+    def service_measures(self, info: ContextInfo) -> list[ServiceMeasure] | None:
+        return service_measures(info.context, self._pk)
+
+    @strawberry.field(
+        description="Contacts with the customer, newest first (REL-1); summary, outcome and "
+        "next step are the `contacts` group of the access policy. 联系记录。"
+    )
+    def contacts(
+        self,
+        info: ContextInfo,
+        where: LazyContactWhere | None = None,
+        order_by: list[LazyContactOrderBy] | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[LazyContact]:
+        from schema.contacts.types import customer_contacts
+
+        return customer_contacts(
+            info, self._pk, where, order_by, page_request(first, after, last, before)
+        )
 
 
 @strawberry.type(description="One changed field (INFO-5); values protected like the live ones.")

@@ -7,10 +7,14 @@ from enum import Enum
 from schema.shared.base import bilingual_enum
 from store.segments import (
     ChangeReason,
+    MeasureAction,
     Need,
     NeedSource,
+    RiskGrade,
+    RiskSignal,
     RunScope,
     RunStatus,
+    SegmentDimension,
     ValueInput,
     ValueTier,
 )
@@ -34,6 +38,64 @@ ValueInputEnum = bilingual_enum(
         "DEPOSIT_BALANCE": "Deposits on open accounts (CNY) 存款余额",
         "LOAN_AMOUNT": "Loans outstanding (CNY) 贷款余额",
         "FEE_INCOME": "Fees paid in the last 12 months (CNY) 近12个月中间业务收入",
+    },
+)
+
+RiskGradeEnum = bilingual_enum(
+    RiskGrade,
+    "A customer's risk grade (SEG-3). 客户风险等级。",
+    {
+        "HIGH": "High risk 高风险",
+        "MEDIUM": "Medium risk 中风险",
+        "LOW": "Low risk 低风险",
+    },
+)
+
+RiskSignalEnum = bilingual_enum(
+    RiskSignal,
+    "What the risk model reads: the credit-score band and early-warning signals. 风险预警信号。",
+    {
+        "CREDIT_SCORE": "Credit score of the latest risk assessment (banded) 信用评分",
+        "DAYS_PAST_DUE": "Most days past due on loans and credit cards 逾期天数",
+        "LARGE_OUTFLOW": "Money flowing out within the window (CNY) 大额资金流出",
+        "AUM_DROP": "Fall of AUM within the window (per cent) 资产规模下降",
+        "MARKET_RISK": "Highest product risk level held (R1 … R5) 持仓产品市场风险",
+    },
+)
+
+SegmentDimensionEnum = bilingual_enum(
+    SegmentDimension,
+    "A kind of segment. 客户分类维度。",
+    {
+        "VALUE_TIER": "Value tier (SEG-1) 价值等级",
+        "NEED": "Need (SEG-2) 客户需求",
+        "RISK_GRADE": "Risk grade (SEG-3) 风险等级",
+    },
+)
+
+
+class _DistributionDimension(Enum):
+    VALUE_TIER = "VALUE_TIER"
+    RISK_GRADE = "RISK_GRADE"
+
+
+DistributionDimensionEnum = bilingual_enum(
+    _DistributionDimension,
+    "What the `segments` distribution counts by. 分布维度。",
+    {
+        "VALUE_TIER": "Value tier (SEG-1) 价值等级",
+        "RISK_GRADE": "Risk grade (SEG-3) 风险等级",
+    },
+)
+
+MeasureActionEnum = bilingual_enum(
+    MeasureAction,
+    "What the system does about a service measure by itself (SEG-5). 系统自动执行的措施。",
+    {
+        "MANAGER_WORKLIST": "Without an active dedicated manager the customer is on the "
+        "supervisor's worklist (`segmentWorklist`) 未配备专属客户经理时列入主管待分配清单",
+        "REASSESSMENT_TASK": "The manager gets a periodic re-assessment task (`myTasks`) "
+        "客户经理定期收到风险重评任务",
     },
 )
 
@@ -110,6 +172,16 @@ class _SegmentErrorCode(Enum):
     GAP = "GAP"
     OVERLAPPING = "OVERLAPPING"
     EXPIRED = "EXPIRED"
+    UNKNOWN_GRADE = "UNKNOWN_GRADE"
+    DUPLICATE_GRADE = "DUPLICATE_GRADE"
+    MISSING_GRADE = "MISSING_GRADE"
+    GRADE_ORDER = "GRADE_ORDER"
+    UNKNOWN_SIGNAL = "UNKNOWN_SIGNAL"
+    DUPLICATE_SIGNAL = "DUPLICATE_SIGNAL"
+    MISSING_SIGNAL = "MISSING_SIGNAL"
+    INVALID_THRESHOLD = "INVALID_THRESHOLD"
+    THRESHOLD_ORDER = "THRESHOLD_ORDER"
+    INVALID_WINDOW = "INVALID_WINDOW"
     NO_OVERRIDE = "NO_OVERRIDE"
     NOT_FOUND = "NOT_FOUND"
     INVALID_PAGE_SIZE = "INVALID_PAGE_SIZE"
@@ -137,9 +209,19 @@ SegmentErrorCode = bilingual_enum(
         "DUPLICATE_TIER": "A tier given two ranges 等级重复",
         "MISSING_TIER": "A tier has no AUM range 缺少等级区间",
         "TIER_ORDER": "The ranges do not rise LOW, MEDIUM, HIGH 等级区间顺序错误",
-        "GAP": "The AUM ranges leave a gap 等级区间存在空档",
-        "OVERLAPPING": "The AUM ranges overlap 等级区间重叠",
+        "GAP": "The AUM ranges or credit-score bands leave a gap 区间存在空档",
+        "OVERLAPPING": "The AUM ranges or credit-score bands overlap 区间重叠",
         "EXPIRED": "The expiry lies in the past 到期时间已过",
+        "UNKNOWN_GRADE": "Not a risk grade 未知的风险等级",
+        "DUPLICATE_GRADE": "A grade given two credit-score bands 风险等级重复",
+        "MISSING_GRADE": "A risk grade has no credit-score band 缺少风险等级区间",
+        "GRADE_ORDER": "The bands do not rise HIGH, MEDIUM, LOW in score 信用评分区间顺序错误",
+        "UNKNOWN_SIGNAL": "Not an early-warning signal 未知的预警信号",
+        "DUPLICATE_SIGNAL": "A signal given twice 预警信号重复",
+        "MISSING_SIGNAL": "A signal of the model has no thresholds 缺少预警信号",
+        "INVALID_THRESHOLD": "A threshold outside the signal's range 预警阈值无效",
+        "THRESHOLD_ORDER": "The MEDIUM threshold lies above the HIGH one 中风险阈值高于高风险阈值",
+        "INVALID_WINDOW": "A window (1 … 365 days) or period (1 … 3650) out of range 观察期无效",
         "NO_OVERRIDE": "The customer has no override in force 客户没有生效的主管调整",
         "NOT_FOUND": "The referenced record does not exist 记录不存在",
         "INVALID_PAGE_SIZE": "Page size outside 0…100 分页大小超出范围",

@@ -15,9 +15,17 @@ from authz import rows as row_scopes
 from core.errors import ForbiddenError
 from core.ids import pk_of
 from resolvers.segments import commands, jobs
-from schema.segments.enums import NeedEnum, ValueInputEnum, ValueTierEnum
+from schema.segments.enums import (
+    NeedEnum,
+    RiskGradeEnum,
+    RiskSignalEnum,
+    ValueInputEnum,
+    ValueTierEnum,
+)
 from schema.segments.types import (
     CustomerSegmentPayload,
+    RiskRuleSet,
+    RiskRuleSetPayload,
     SegmentRunNode,
     SegmentRunPayload,
     ValueRuleSet,
@@ -68,6 +76,51 @@ class ChangeValueRuleSetInput:
         default=None, description="A score of at least this lifts one tier; null: never."
     )
     private_banking_aum: Decimal
+    summary: str = strawberry.field(description="What changed and why (at most 500 characters).")
+
+
+@strawberry.input(description="The credit-score band of a risk grade: [fromScore, belowScore).")
+class RiskBandInput:
+    grade: RiskGradeEnum  # type: ignore[valid-type]
+    from_score: int
+    below_score: int | None = strawberry.field(
+        default=None, description="Null: no upper bound (the LOW band, highest scores, only)."
+    )
+
+
+@strawberry.input(description="An early-warning signal's thresholds (SEG-3).")
+class RiskSignalInput:
+    signal: RiskSignalEnum  # type: ignore[valid-type]
+    medium_at: Decimal | None = strawberry.field(
+        default=None, description="From this value on at least MEDIUM; null: never."
+    )
+    high_at: Decimal | None = strawberry.field(
+        default=None, description="From this value on HIGH; null: never. Not below mediumAt."
+    )
+    window_days: int | None = strawberry.field(
+        default=None,
+        description="1 … 365 days, for LARGE_OUTFLOW and AUM_DROP only (they read a window).",
+    )
+
+
+@strawberry.input(description="A new version of the risk model (SEG-3).")
+class ChangeRiskRuleSetInput:
+    expected_version: int = strawberry.field(
+        description="The version you edited (`riskRuleSet { version }`); a newer one is CONFLICT."
+    )
+    bands: list[RiskBandInput] = strawberry.field(
+        description="One credit-score band per grade from 0 upwards, without gap or overlap: "
+        "HIGH for the lowest scores, LOW for the highest."
+    )
+    signals: list[RiskSignalInput] = strawberry.field(
+        description="Every early-warning signal once."
+    )
+    unscored_grade: RiskGradeEnum = strawberry.field(  # type: ignore[valid-type]
+        description="The band grade of a customer without a credit score."
+    )
+    review_period_days: int = strawberry.field(
+        description="How often a HIGH-risk customer is re-assessed (1 … 3650 days)."
+    )
     summary: str = strawberry.field(description="What changed and why (at most 500 characters).")
 
 
@@ -172,11 +225,34 @@ class SegmentMutation:
         )
 
     @guarded_mutation(
+        "A new version of the risk model (SEG-3): credit-score bands without gap or overlap, "
+        "every early-warning signal with its thresholds and window; numbered, audited; it "
+        "applies to runs from now on. 修改客户风险模型。",
+        HasRight("segment:risk_model"),
+    )
+    def change_risk_rule_set(
+        self, info: ContextInfo, input: ChangeRiskRuleSetInput
+    ) -> RiskRuleSetPayload:
+        raw = _plain(input)
+
+        def command(session: Session, actor: Staff) -> SegmentRuleSet:
+            return commands.change_risk_rule_set(
+                session, actor.employee_no, input.expected_version, raw, input.summary
+            )
+
+        return _run(
+            info,
+            RiskRuleSetPayload,
+            command,
+            lambda row: RiskRuleSetPayload(errors=[], rule_set=RiskRuleSet.of_row(row)),
+        )
+
+    @guarded_mutation(
         "Classify customers (SEG-4): a supervisor their branch, head office the whole bank or "
         "one branch. Answers at once with the run (`PENDING`), which a worker runs in the "
         "background: follow it with `classificationRun(id)`. One bulk run at a time: another "
-        "while one waits or runs is `CONFLICT`. Each run records the model version; every "
-        "change of a segment is kept. 重新分类（后台批次）。",
+        "while one waits or runs is `CONFLICT`. Each run records the value and risk model "
+        "versions; every change of a segment is kept. 重新分类（后台批次）。",
         HasRight("segment:classify"),
     )
     def classify_customers(

@@ -7,13 +7,17 @@ from sqlalchemy import true
 
 from core import clock
 from core.ids import pk_of
-from resolvers.segments import commands, distribution, queries
+from resolvers.segments import commands, distribution, queries, risk_model
+from schema.segments.enums import DistributionDimensionEnum
 from schema.segments.types import (
+    RiskRuleSet,
     SegmentCell,
     SegmentDistribution,
     SegmentMonth,
     SegmentRunNode,
     SegmentTrend,
+    ServiceMeasure,
+    ServiceMeasureSet,
     ValueRuleSet,
 )
 from schema.shared.base import Connection, ContextInfo, NodeLoader, page_request
@@ -25,39 +29,58 @@ from store.segments import SegmentRun
 @strawberry.type
 class SegmentQuery:
     @guarded_field(
-        "Customers and AUM per value tier (SEG-1), and per branch with `byBranch`: over the "
-        "customers you see, or the whole bank for roles that see no customer rows (marketing). "
-        "Cells of fewer than `minimumCount` customers are suppressed. 客户分类分布。",
+        "Customers and AUM per value tier (SEG-1) — or per risk grade with `dimension: "
+        "RISK_GRADE` (SEG-3) — and per branch with `byBranch`: over the customers you see, or "
+        "the whole bank for roles that see no customer rows (marketing). Cells of fewer than "
+        "`minimumCount` customers are suppressed. 客户分类分布。",
         HasRight("segment:distribution"),
     )
-    def segments(self, info: ContextInfo, by_branch: bool = False) -> SegmentDistribution:
+    def segments(
+        self,
+        info: ContextInfo,
+        by_branch: bool = False,
+        dimension: DistributionDimensionEnum = DistributionDimensionEnum.VALUE_TIER,  # type: ignore[valid-type]
+    ) -> SegmentDistribution:
         ctx = info.context
         now = clock.now()
         # Aggregates only: roles without customer rows count the bank; others what they see.
         visible = ctx.access.visible if ctx.access.row_scopes else true()
-        cells = queries.distribution(ctx.session, now, visible, by_branch)
+        by_risk = dimension.value == "RISK_GRADE"  # type: ignore[attr-defined]
+        cells = queries.distribution(ctx.session, now, visible, by_branch, by_risk=by_risk)
         return SegmentDistribution(
             as_of=now,
+            dimension=dimension,
             minimum_count=queries.MINIMUM_CELL,
             cells=[SegmentCell.of(cell) for cell in cells],
         )
 
     @guarded_field(
-        "Customers and AUM per value tier at each month end of a range of Beijing months "
-        "(`fromMonth` … `toMonth`, e.g. 2026-01, at most 36), and per branch with `byBranch`, "
-        "from the segment history: the tier shown then (an override in force, else the "
-        "computed tier) and the AUM of the newest snapshot dated by then. Visible customers as "
-        "for `segments`; each month's small cells suppressed the same way. 客户分类分布变化。",
+        "Customers and AUM per value tier — or per risk grade with `dimension: RISK_GRADE` — "
+        "at each month end of a range of Beijing months (`fromMonth` … `toMonth`, e.g. "
+        "2026-01, at most 36), and per branch with `byBranch`, from the segment history: the "
+        "tier shown then (an override in force, else the computed tier), the risk grade of the "
+        "last computed change, and the AUM of the newest snapshot recorded by then. Visible "
+        "customers as for `segments`; each month's small cells suppressed the same way. "
+        "客户分类分布变化。",
         HasRight("segment:distribution"),
     )
     def segments_over_time(
-        self, info: ContextInfo, from_month: str, to_month: str, by_branch: bool = False
+        self,
+        info: ContextInfo,
+        from_month: str,
+        to_month: str,
+        by_branch: bool = False,
+        dimension: DistributionDimensionEnum = DistributionDimensionEnum.VALUE_TIER,  # type: ignore[valid-type]
     ) -> SegmentTrend:
         ctx = info.context
         ends = distribution.month_ends(from_month, to_month, clock.now())
         visible = ctx.access.visible if ctx.access.row_scopes else true()
-        cells = distribution.over_time(ctx.session, ends, visible, by_branch, queries.MINIMUM_CELL)
+        by_risk = dimension.value == "RISK_GRADE"  # type: ignore[attr-defined]
+        cells = distribution.over_time(
+            ctx.session, ends, visible, by_branch, queries.MINIMUM_CELL, by_risk
+        )
         return SegmentTrend(
+            dimension=dimension,
             minimum_count=queries.MINIMUM_CELL,
             months=[
                 SegmentMonth(
@@ -94,6 +117,46 @@ class SegmentQuery:
     ) -> Connection[ValueRuleSet]:
         page = queries.rule_set_page(info.context.session, page_request(first, after, last, before))
         return Connection.of(page, [ValueRuleSet.of_row(row) for row in page.rows])
+
+    @guarded_field(
+        "The risk model in force (SEG-3): credit-score bands, early-warning thresholds and "
+        "windows, the re-assessment period. 现行客户风险模型。",
+        Authenticated(),
+    )
+    def risk_rule_set(self, info: ContextInfo) -> RiskRuleSet:
+        session = info.context.session
+        row = queries.newest_rule_set(session, model=risk_model.RISK)
+        if row is not None:
+            return RiskRuleSet.of_row(row)
+        return RiskRuleSet.of(commands.risk_rule_set_in_force(session), None)
+
+    @guarded_field(
+        "Every stored version of the risk model, newest first. 客户风险模型版本。",
+        Authenticated(),
+    )
+    def risk_rule_sets(
+        self,
+        info: ContextInfo,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[RiskRuleSet]:
+        request = page_request(first, after, last, before)
+        page = queries.rule_set_page(info.context.session, request, risk_model.RISK)
+        return Connection.of(page, [RiskRuleSet.of_row(row) for row in page.rows])
+
+    @guarded_field(
+        "The service measures in force for every segment (SEG-5). 现行分类管理措施。",
+        Authenticated(),
+    )
+    def service_measure_set(self, info: ContextInfo) -> ServiceMeasureSet:
+        found = commands.measures_in_force(info.context.session)
+        return ServiceMeasureSet(
+            version=found.version,
+            summary=found.summary,
+            measures=[ServiceMeasure.of(m) for m in found.measures],
+        )
 
     @guarded_field(
         "Classification runs, newest first (SEG-4). 分类批次。", HasRight("segment:classify")

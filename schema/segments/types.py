@@ -13,15 +13,20 @@ from sqlalchemy.orm import Session
 from authz.fields import Effect, present
 from core import clock
 from core.errors import UserInputError
-from resolvers.segments import commands, loaders, model
+from resolvers.segments import commands, loaders, measures, model, risk_model
 from resolvers.segments.distribution import MonthCell
 from resolvers.segments.queries import Cell
 from schema.segments.enums import (
+    DistributionDimensionEnum,
+    MeasureActionEnum,
     NeedEnum,
     NeedSourceEnum,
+    RiskGradeEnum,
+    RiskSignalEnum,
     RunScopeEnum,
     RunStatusEnum,
     SegmentChangeReasonEnum,
+    SegmentDimensionEnum,
     SegmentErrorCode,
     ValueInputEnum,
     ValueTierEnum,
@@ -29,7 +34,15 @@ from schema.segments.enums import (
 from schema.shared.base import ContextInfo, node_id, user_errors
 from schema.shared.context import Context
 from schema.staff import BranchNode
-from store.segments import Need, NeedSource, SegmentRuleSet, SegmentRun, ValueTier
+from store.segments import (
+    Need,
+    NeedSource,
+    RiskGrade,
+    SegmentDimension,
+    SegmentRuleSet,
+    SegmentRun,
+    ValueTier,
+)
 
 
 @strawberry.type(description="A refused segment input. 客户分类输入错误。")
@@ -102,6 +115,114 @@ class ValueRuleSet:
     @classmethod
     def of_row(cls, row: SegmentRuleSet) -> ValueRuleSet:
         return cls.of(model.from_definition(row.definition, row.version, row.summary), row)
+
+
+@strawberry.type(
+    description="The credit-score band of a risk grade: [fromScore, belowScore). 信用评分区间。"
+)
+class RiskBand:
+    grade: RiskGradeEnum  # type: ignore[valid-type]
+    from_score: int
+    below_score: int | None = strawberry.field(description="Null: no upper bound.")
+
+
+@strawberry.type(description="An early-warning signal's thresholds. 预警信号阈值。")
+class RiskSignalThreshold:
+    signal: RiskSignalEnum  # type: ignore[valid-type]
+    medium_at: Decimal | None = strawberry.field(
+        description="From this value on the grade is at least MEDIUM; null: never. 中风险阈值。"
+    )
+    high_at: Decimal | None = strawberry.field(
+        description="From this value on the grade is HIGH; null: never. 高风险阈值。"
+    )
+    window_days: int | None = strawberry.field(
+        description="The window the signal is read over, in days (null: none). 观察期（天）。"
+    )
+
+
+@strawberry.type(description="A version of the risk model (SEG-3). 客户风险模型版本。")
+class RiskRuleSet:
+    version: int
+    summary: str
+    changed_by: str = strawberry.field(description="Employee number, or `system` (the file).")
+    changed_at: dt.datetime | None = strawberry.field(description="Null: not stored yet.")
+    bands: list[RiskBand]
+    signals: list[RiskSignalThreshold]
+    unscored_grade: RiskGradeEnum = strawberry.field(  # type: ignore[valid-type]
+        description="The band grade of a customer without a credit score. 无信用评分时的等级。"
+    )
+    review_period_days: int = strawberry.field(
+        description="A HIGH-risk customer is re-assessed this often (SEG-5). 高风险客户重评周期。"
+    )
+
+    @classmethod
+    def of(cls, rules: risk_model.RiskRuleSet, row: SegmentRuleSet | None) -> RiskRuleSet:
+        return cls(
+            version=rules.version,
+            summary=rules.summary,
+            changed_by=row.changed_by if row is not None else "system",
+            changed_at=row.changed_at if row is not None else None,
+            bands=[
+                RiskBand(grade=b.grade, from_score=b.from_score, below_score=b.below_score)
+                for b in rules.bands
+            ],
+            signals=[
+                RiskSignalThreshold(
+                    signal=t.signal,
+                    medium_at=t.medium_at,
+                    high_at=t.high_at,
+                    window_days=t.window_days,
+                )
+                for t in rules.thresholds
+            ],
+            unscored_grade=rules.unscored_grade,
+            review_period_days=rules.review_period_days,
+        )
+
+    @classmethod
+    def of_row(cls, row: SegmentRuleSet) -> RiskRuleSet:
+        return cls.of(risk_model.from_definition(row.definition, row.version, row.summary), row)
+
+
+@strawberry.type(
+    description="Why a customer has its risk grade: the credit band or a signal that reached a "
+    "threshold. 风险等级成因。"
+)
+class RiskSignalExplained:
+    name: RiskSignalEnum  # type: ignore[valid-type]
+    value: Decimal | None = strawberry.field(
+        description="The customer's value (null: no credit score). 客户数值。"
+    )
+    threshold: Decimal | None = strawberry.field(
+        description="The threshold reached; of the credit band, the score it lies below. 阈值。"
+    )
+    grade: RiskGradeEnum  # type: ignore[valid-type]
+
+
+def _risk_rule_set(
+    ctx: Context, version: int
+) -> tuple[risk_model.RiskRuleSet, SegmentRuleSet | None]:
+    """A stored risk model version, once per request."""
+
+    def load() -> tuple[risk_model.RiskRuleSet, SegmentRuleSet | None]:
+        row = loaders.rule_set_summaries(ctx.session, [version], risk_model.RISK).get(version)
+        if row is None:
+            return commands.risk_rule_set_in_force(ctx.session), None
+        return risk_model.from_definition(row.definition, row.version, row.summary), row
+
+    return ctx.memo(("RiskRuleSet", version), load)
+
+
+def _risk_causes(rules: risk_model.RiskRuleSet, row: Any) -> list[RiskSignalExplained]:
+    """The causes of a computed grade: its stored values against its version's thresholds."""
+    values = risk_model.RiskValues(
+        row.credit_score, row.days_past_due, row.outflow, row.aum_drop, row.market_risk
+    )
+    _, causes = risk_model.grade(rules, values)
+    return [
+        RiskSignalExplained(name=c.signal, value=c.value, threshold=c.threshold, grade=c.grade)
+        for c in causes
+    ]
 
 
 @strawberry.type(description="Why a customer scores what it does: one input. 评分依据。")
@@ -222,6 +343,17 @@ class CustomerSegment:
     )
     run: strawberry.ID | None = strawberry.field(description="The run that computed it.")
     classified_at: dt.datetime | None
+    risk_grade: RiskGradeEnum | None = strawberry.field(  # type: ignore[valid-type]
+        description="Risk grade (SEG-3): the highest of the credit-score band and the early-"
+        "warning signals reached (field group `segment_risk`). 风险等级。"
+    )
+    risk_signals: list[RiskSignalExplained] | None = strawberry.field(
+        description="What caused the risk grade: the credit band (unless LOW) and every signal "
+        "that reached a threshold. 风险等级成因。"
+    )
+    risk_rule_set: RiskRuleSet | None = strawberry.field(
+        description="The risk model version that computed the grade. 风险模型版本。"
+    )
     customer_id: strawberry.Private[int]
 
     @strawberry.field(
@@ -242,8 +374,11 @@ class CustomerSegment:
         access = ctx.access.access_for(view.customer_id)
         computed, override = view.computed, view.override
         rules = row = None
+        risk: tuple[risk_model.RiskRuleSet, SegmentRuleSet | None] | None = None
         if computed is not None:
             rules, row = _rule_set(ctx, computed.rule_set_version)
+            if computed.risk_rule_set_version is not None:
+                risk = _risk_rule_set(ctx, computed.risk_rule_set_version)
         tier = (
             override.tier
             if override is not None
@@ -259,6 +394,11 @@ class CustomerSegment:
                 "private_banking": None if computed is None else computed.private_banking,
                 "inputs": None if rules is None else _explain(rules, computed),
                 "needs": _needs(view),
+                "risk_grade": None
+                if risk is None or computed.risk_grade is None
+                else RiskGrade(computed.risk_grade),
+                "risk_signals": None if risk is None else _risk_causes(risk[0], computed),
+                "risk_rule_set": None if risk is None else RiskRuleSet.of(*risk),
             },
             access,
         )
@@ -293,6 +433,65 @@ def customer_segment(ctx: Context, customer_id: int) -> CustomerSegment | None:
     return CustomerSegment.present(view, ctx) if view is not None else None
 
 
+@strawberry.type(description="A service measure of a segment (SEG-5). 分类管理措施。")
+class ServiceMeasure:
+    code: str = strawberry.field(description="Stable code, e.g. `DEDICATED_MANAGER`.")
+    name: str = strawberry.field(description="Chinese name. 措施名称。")
+    description: str = strawberry.field(description="What the bank does. 措施说明。")
+    dimension: SegmentDimensionEnum  # type: ignore[valid-type]
+    segment: str = strawberry.field(
+        description="The segment it belongs to: a value tier, need or risk grade (`HIGH`, "
+        "`INVESTMENT` …)."
+    )
+    applied: MeasureActionEnum | None = strawberry.field(  # type: ignore[valid-type]
+        description="What the system does about it by itself (null: staff apply it). 系统执行方式。"
+    )
+
+    @classmethod
+    def of(cls, measure: measures.Measure) -> ServiceMeasure:
+        return cls(
+            code=measure.code,
+            name=measure.name,
+            description=measure.description,
+            dimension=measure.dimension,
+            segment=measure.segment,
+            applied=measure.applied,
+        )
+
+
+@strawberry.type(description="A version of the service measures (SEG-5). 分类管理措施版本。")
+class ServiceMeasureSet:
+    version: int
+    summary: str
+    measures: list[ServiceMeasure]
+
+
+def service_measures(ctx: Context, customer_id: int) -> list[ServiceMeasure] | None:
+    """``Customer.serviceMeasures``: the measures of the segments the caller may see (a value
+    tier's with the tier, needs' with the needs, a risk grade's with the grade); null until the
+    customer is classified. Loaded with the request's other segments."""
+    now = clock.now()
+    view = ctx.batched("segments", customer_id, lambda s, ids: loaders.segments(s, ids, now))
+    if view is None:
+        return None
+    access = ctx.access.access_for(customer_id)
+
+    def shown(field: str) -> bool:
+        return access.effect("CustomerSegment", field) is Effect.FULL
+
+    computed, override = view.computed, view.override
+    segments: list[tuple[SegmentDimension, str]] = []
+    if shown("tier"):
+        tier = override.tier if override is not None else computed.tier
+        segments.append((SegmentDimension.VALUE_TIER, ValueTier(tier).value))
+    if shown("needs"):
+        segments += [(SegmentDimension.NEED, need.value) for need, _ in view.needs()]
+    if shown("riskGrade") and computed is not None and computed.risk_grade is not None:
+        segments.append((SegmentDimension.RISK_GRADE, RiskGrade(computed.risk_grade).value))
+    found = ctx.memo(("ServiceMeasures",), lambda: commands.measures_in_force(ctx.session))
+    return [ServiceMeasure.of(m) for m in found.of(segments)]
+
+
 @strawberry.type(description="One change of a customer's segment (SEG-4). 分类变动记录。")
 class SegmentChange:
     from_tier: ValueTierEnum | None  # type: ignore[valid-type]
@@ -310,6 +509,17 @@ class SegmentChange:
         description="The override's reason (override entries; null when the tier is withheld). "
         "调整原因。"
     )
+    from_risk_grade: RiskGradeEnum | None = strawberry.field(  # type: ignore[valid-type]
+        description="The risk grade before (SEG-3; null: first classification, or an override "
+        "entry: set, withdrawn or expired)."
+    )
+    to_risk_grade: RiskGradeEnum | None = strawberry.field(  # type: ignore[valid-type]
+        description="The risk grade after (null on override entries — set, withdrawn or "
+        "expired: they change the value tier only)."
+    )
+    risk_rule_set_version: int | None = strawberry.field(
+        description="The risk model version of the run that made the change."
+    )
 
     @classmethod
     def present(cls, row: loaders.HistoryEntry, ctx: Context) -> SegmentChange:
@@ -325,6 +535,11 @@ class SegmentChange:
             {"tier": row.to_tier, "private_banking": row.to_private_banking},
             access,
         )
+        risk = present(
+            "CustomerSegment",
+            {"risk_grade": (row.from_risk_grade, row.to_risk_grade)},
+            access,
+        )["risk_grade"] or (None, None)
         return cls(
             from_tier=ValueTier(before["tier"]) if before["tier"] else None,
             to_tier=ValueTier(after["tier"]) if after["tier"] else None,
@@ -338,6 +553,9 @@ class SegmentChange:
             override_reason=row.override_reason
             if access.effect("CustomerSegment", "tier") is Effect.FULL
             else None,
+            from_risk_grade=RiskGrade(risk[0]) if risk[0] else None,
+            to_risk_grade=RiskGrade(risk[1]) if risk[1] else None,
+            risk_rule_set_version=row.risk_rule_set_version,
         )
 
 
@@ -375,6 +593,9 @@ class SegmentRunNode:
     finished_at: dt.datetime | None
     customers: int = strawberry.field(description="Customers classified.")
     changed: int = strawberry.field(description="Customers whose segment changed.")
+    risk_rule_set_version: int | None = strawberry.field(
+        default=None, description="The risk model version of the run (SEG-3)."
+    )
 
     @strawberry.field(
         description="The model version it runs under (that in force when a worker took it). "
@@ -399,13 +620,14 @@ class SegmentRunNode:
             finished_at=row.finished_at,
             customers=row.customers,
             changed=row.changed,
+            risk_rule_set_version=row.risk_rule_set_version,
         )
 
 
 @strawberry.type(description="Customers and AUM of one tier (and branch). 分类分布单元。")
 class SegmentCell:
     tier: ValueTierEnum | None = strawberry.field(  # type: ignore[valid-type]
-        description="Null: customers not classified yet."
+        description="Null: customers not classified yet (always null by risk grade)."
     )
     branch: BranchNode | None = strawberry.field(description="When grouped by branch.")
     suppressed: bool = strawberry.field(
@@ -413,6 +635,11 @@ class SegmentCell:
     )
     customers: int | None
     assets_under_management: Decimal | None
+    risk_grade: RiskGradeEnum | None = strawberry.field(  # type: ignore[valid-type]
+        default=None,
+        description="By risk grade (`dimension: RISK_GRADE`, SEG-3): the grade; null: not "
+        "graded yet. 风险等级。",
+    )
 
     @classmethod
     def of(cls, cell: Cell | MonthCell) -> SegmentCell:
@@ -422,12 +649,16 @@ class SegmentCell:
             suppressed=cell.suppressed,
             customers=cell.customers,
             assets_under_management=cell.aum,
+            risk_grade=RiskGrade(cell.risk_grade) if cell.risk_grade is not None else None,
         )
 
 
 @strawberry.type(description="The segment distribution (SEG-6). 客户分类分布。")
 class SegmentDistribution:
     as_of: dt.datetime
+    dimension: DistributionDimensionEnum = strawberry.field(  # type: ignore[valid-type]
+        description="What the cells count by: value tier (default) or risk grade. 分布维度。"
+    )
     minimum_count: int = strawberry.field(description="Smaller cells are suppressed.")
     cells: list[SegmentCell]
 
@@ -447,6 +678,9 @@ class SegmentMonth:
     "客户分类分布变化。"
 )
 class SegmentTrend:
+    dimension: DistributionDimensionEnum = strawberry.field(  # type: ignore[valid-type]
+        description="What the cells count by: value tier (default) or risk grade. 分布维度。"
+    )
     minimum_count: int = strawberry.field(description="Smaller cells are suppressed.")
     months: list[SegmentMonth]
 
@@ -455,6 +689,12 @@ class SegmentTrend:
 class ValueRuleSetPayload:
     errors: list[SegmentUserError]
     rule_set: ValueRuleSet | None = None
+
+
+@strawberry.type
+class RiskRuleSetPayload:
+    errors: list[SegmentUserError]
+    rule_set: RiskRuleSet | None = None
 
 
 @strawberry.type

@@ -82,13 +82,16 @@ class Connection(Generic[T]):
         )
 
 
-def bilingual_enum(python_enum: type[E], description: str, labels: dict[str, str]) -> type[E]:
-    """Register ``python_enum`` as a GraphQL enum whose values carry English + 中文 descriptions."""
+def bilingual_enum(
+    python_enum: type[E], description: str, labels: dict[str, str], name: str | None = None
+) -> type[E]:
+    """Register ``python_enum`` as a GraphQL enum whose values carry English + 中文 descriptions
+    (``name``: its GraphQL name when not the class's)."""
     missing = {m.name for m in python_enum} - set(labels)
     if missing:
         raise ValueError(f"{python_enum.__name__}: no description for {sorted(missing)}")
     # A private helper class (``_CustomerErrorCode``) still gets its public GraphQL name.
-    name = python_enum.__name__.lstrip("_")
+    name = name or python_enum.__name__.lstrip("_")
     registered = strawberry.enum(python_enum, name=name, description=description)
     for value in registered.__strawberry_definition__.values:  # type: ignore[attr-defined]
         value.description = labels[value.name]

@@ -21,11 +21,13 @@ def nested_customer(info: ContextInfo, customer_id: int, batch: str) -> Customer
 def nested_customer_row(info: ContextInfo, customer_id: int, batch: str) -> Any:
     """The visible customer row (with how it is seen) of a list item, or None; one statement."""
     ctx = info.context
-    visible = ctx.access.visible
+    # The row conditions are built only when the batch loads (once), not for every item.
     return ctx.batched(
         batch,
         customer_id,
-        lambda session, ids: customers_by_id(session, ids, visible, ctx.access.row_columns),
+        lambda session, ids: customers_by_id(
+            session, ids, ctx.access.visible, ctx.access.row_columns
+        ),
         keys=ctx.pending(batch),
     )
 

@@ -3,7 +3,7 @@ needs, staff-set needs, changes, overrides;
 the segment field group and the segment rights for a live policy that predates them.
 
 Revision ID: 0020
-Revises: 0014
+Revises: 0019
 """
 
 from collections.abc import Sequence

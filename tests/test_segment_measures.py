@@ -1,0 +1,199 @@
+"""Service measures applied (SEG-5) over HTTP, on SQLite and PostgreSQL: each segment's measures
+on the customer, the supervisors' worklist of high-value customers without a dedicated manager,
+and the periodic re-assessment task of high-risk customers in the manager's inbox — each
+appearing and disappearing as the data changes.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import datetime, timedelta
+from typing import Any
+
+from resolvers.segments import measures
+from tests.complaint_steps import fire_timers
+from tests.conftest import SOURCE, Backend, branch_id, create_customer
+from tests.test_segment_risk import _assess, _snapshot
+from tests.test_segments import CLASSIFY, _record_aum
+from tests.test_unit_of_work import _changes_after, _last_id
+
+MEASURES = """
+query($id: ID!) { customer(id: $id) { serviceMeasures { code name dimension segment applied } } }
+"""
+WORKLIST = """
+query($first: Int) { segmentWorklist(first: $first) { totalCount edges { node { id } } } }
+"""
+UPDATE = """
+mutation($input: UpdateCustomerInput!) {
+  updateCustomer(input: $input) { customer { version } errors { field code } }
+}
+"""
+INBOX = """
+{ myTasks(first: 100) { edges { node { id name formName dueAt
+  processInstance { businessKey } } } } }
+"""
+COMPLETE = """
+mutation($input: CompleteTaskInput!) { completeTask(input: $input) { errors { field code } } }
+"""
+
+
+def _codes(backend: Backend, customer_id: str, staff: str = "HO0001", **kw: Any) -> list[str]:
+    found = backend.post(MEASURES, {"id": customer_id}, staff=staff, **kw).json()
+    shown = found["data"]["customer"]["serviceMeasures"]
+    return [m["code"] for m in shown]
+
+
+def _file_codes(dimension: str, segment: str) -> list[str]:
+    raw = tomllib.loads(measures.MEASURES_FILE.read_text(encoding="utf-8"))
+    return [
+        m["code"] for m in raw["measures"] if (m["dimension"], m["segment"]) == (dimension, segment)
+    ]
+
+
+def test_SEG_5_a_customer_shows_the_measures_of_its_segments(backend: Backend) -> None:
+    high = create_customer(backend)
+    _record_aum(backend, high["id"], "600000")
+    _assess(backend, high["id"], 500)  # HIGH risk
+    assert _codes(backend, high["id"]) == _file_codes("VALUE_TIER", "HIGH") + _file_codes(
+        "RISK_GRADE", "HIGH"
+    )
+    assert "DEDICATED_MANAGER" in _codes(backend, high["id"])
+    low = create_customer(backend)
+    _record_aum(backend, low["id"], "1000")
+    _assess(backend, low["id"], 800)  # LOW risk
+    assert _codes(backend, low["id"]) == _file_codes("VALUE_TIER", "LOW") + _file_codes(
+        "RISK_GRADE", "LOW"
+    )
+    found = backend.gql(MEASURES, {"id": high["id"]})["customer"]["serviceMeasures"]
+    applied = {m["code"]: m["applied"] for m in found if m["applied"]}
+    assert applied == {
+        "DEDICATED_MANAGER": "MANAGER_WORKLIST",
+        "PERIODIC_REASSESSMENT": "REASSESSMENT_TASK",
+    }
+    # An auditor may not see the segment (nor the risk grade): no measures betray them.
+    assert _codes(backend, high["id"], staff="AUD0001", purpose="AUDIT") == []
+    catalogue = backend.gql("{ serviceMeasureSet { version measures { code } } }")
+    assert len(catalogue["serviceMeasureSet"]["measures"]) == 21
+
+
+def _worklist(backend: Backend, staff: str = "SUP0001") -> set[str]:
+    found = backend.gql(WORKLIST, {"first": 100}, staff=staff)["segmentWorklist"]
+    return {e["node"]["id"] for e in found["edges"]}
+
+
+def _assign(backend: Backend, customer_id: str, manager: str | None) -> None:
+    version = backend.gql("query($id: ID!) { customer(id: $id) { version } }", {"id": customer_id})[
+        "customer"
+    ]["version"]
+    payload = backend.gql(
+        UPDATE,
+        {
+            "input": {
+                "id": customer_id,
+                "expectedVersion": version,
+                "changes": {"relationshipManager": manager},
+                "source": SOURCE,
+            }
+        },
+    )["updateCustomer"]
+    assert payload["errors"] == []
+
+
+def test_SEG_5_high_value_customers_without_a_manager_are_on_the_supervisor_s_worklist(
+    backend: Backend,
+) -> None:
+    customer = create_customer(backend, branch=branch_id(backend, "SUP0001"))
+    _snapshot(backend, customer["id"], "499999.99", days_ago=3)  # MEDIUM: not on the list
+    assert customer["id"] not in _worklist(backend)
+    _snapshot(backend, customer["id"], "500000.00", days_ago=2)  # HIGH, no manager: listed
+    assert customer["id"] in _worklist(backend)
+    assert customer["id"] in _worklist(backend, staff="HO0001")
+    assert customer["id"] not in _worklist(backend, staff="SH01SUP01")  # another branch
+    manager = backend.gql("{ me { id } }", staff="RM0001")["me"]["id"]
+    _assign(backend, customer["id"], manager)
+    assert customer["id"] not in _worklist(backend)  # a manager is assigned
+    _assign(backend, customer["id"], None)
+    assert customer["id"] in _worklist(backend)
+    _snapshot(backend, customer["id"], "1000", days_ago=1)  # the tier drops: off the list
+    assert customer["id"] not in _worklist(backend)
+    for staff in ("RM0001", "MKT0001", "RISK0001"):
+        refused = backend.post(WORKLIST, {"first": 10}, staff=staff).json()
+        assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN", staff
+
+
+def _reviews(backend: Backend, pk: int, staff: str = "RM0001") -> list[dict[str, Any]]:
+    edges = backend.gql(INBOX, staff=staff)["myTasks"]["edges"]
+    key = f"risk_review:{pk}"
+    return [e["node"] for e in edges if e["node"]["processInstance"]["businessKey"] == key]
+
+
+def _pk(backend: Backend, customer_id: str) -> int:
+    from core.ids import pk_of
+
+    return pk_of(customer_id, "Customer", "id")
+
+
+def test_SEG_5_high_risk_customers_get_a_periodic_reassessment_task_in_the_manager_s_inbox(
+    backend: Backend,
+) -> None:
+    manager = backend.gql("{ me { id } }", staff="RM0001")["me"]["id"]
+    customer = create_customer(
+        backend, relationshipManager=manager, branch=branch_id(backend, "SUP0001")
+    )
+    pk = _pk(backend, customer["id"])
+    _assess(backend, customer["id"], 650)  # MEDIUM: no task
+    assert _reviews(backend, pk) == []
+    _assess(backend, customer["id"], 599)  # HIGH: a task for its manager
+    (task,) = _reviews(backend, pk)
+    assert (task["name"], task["formName"]) == (
+        "Re-assess the customer's risk 客户风险重评",
+        "risk_review",
+    )
+    # Idempotent: still HIGH after another assessment and a bank-wide run — one open task.
+    _assess(backend, customer["id"], 550)
+    backend.gql(CLASSIFY, {"input": None})
+    assert [t["id"] for t in _reviews(backend, pk)] == [task["id"]]
+    assert _reviews(backend, pk, staff="SH01RM01") == []  # another branch's manager
+    # Done: it leaves the inbox; the next opens 90 days (the model's period) after completion.
+    last = _last_id(backend)
+    done = backend.gql(
+        COMPLETE,
+        {"input": {"id": task["id"], "data": {"outcome": "RISK_CONFIRMED", "note": "checked"}}},
+        staff="RM0001",
+    )["completeTask"]
+    assert done["errors"] == []
+    (entry,) = _changes_after(backend, last)  # the outcome is audited with the customer
+    notes = [n["summary"] for n in entry["detail"]["notes"]]
+    assert "risk re-assessment done: RISK_CONFIRMED" in notes
+    found = backend.gql(
+        "query($id: ID!) { task(id: $id) { status completedAt } }",
+        {"id": task["id"]},
+        staff="RM0001",
+    )["task"]
+    assert found["status"] == "COMPLETED"
+    completed = datetime.fromisoformat(found["completedAt"])
+    assert _reviews(backend, pk) == []
+    backend.gql(CLASSIFY, {"input": None})
+    assert _reviews(backend, pk) == []  # a run within the period opens none
+    period = timedelta(days=90)
+    fire_timers(backend, completed + period - timedelta(seconds=1))
+    assert _reviews(backend, pk) == []
+    fire_timers(backend, completed + period)
+    (again,) = _reviews(backend, pk)
+    assert again["id"] != task["id"]
+    # The grade drops: the open task is cancelled and leaves the inbox.
+    _assess(backend, customer["id"], 700)
+    assert _reviews(backend, pk) == []
+    fire_timers(backend, completed + 2 * period)
+    assert _reviews(backend, pk) == []  # LOW: the worker opens none
+
+
+def test_SEG_5_a_high_risk_customer_without_a_manager_goes_to_the_branch_s_managers(
+    backend: Backend,
+) -> None:
+    customer = create_customer(backend, branch=branch_id(backend, "SUP0001"))
+    pk = _pk(backend, customer["id"])
+    _assess(backend, customer["id"], 100)
+    (task,) = _reviews(backend, pk)  # RM0001 works in BJ01: a candidate
+    assert task["dueAt"]
+    assert _reviews(backend, pk, staff="SH01RM01") == []
