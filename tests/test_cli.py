@@ -62,7 +62,10 @@ def test_classify_runs_the_bank_or_one_branch_SEG_4(cli_env: dict[str, str]) -> 
     seeded = _run(cli_env, "seed", "--customers", "12", "--complaints", "0")
     assert "Classified 12 customers" in seeded  # the demo customers get their segments
     output = _run(cli_env, "classify")
-    assert "(value model version 1): 12 customers classified, 0 segments changed" in output
+    assert (
+        "(value model version 1, risk model version 1): 12 customers classified, "
+        "0 segments changed" in output
+    )
     assert "Classifying customers" in output  # the progress bar
     branch = _run(cli_env, "classify", "--branch", "BJ01")
     assert "customers classified" in branch

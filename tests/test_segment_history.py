@@ -20,7 +20,8 @@ from tests.test_segments import OVERRIDE, WITHDRAW, _record_aum
 HISTORY = """
 query($id: ID!) { customer(id: $id) {
   segment { tier computedTier override { tier } }
-  segmentHistory { fromTier toTier reason run ruleSetVersion changedAt changedBy overrideReason }
+  segmentHistory { fromTier toTier reason run ruleSetVersion changedAt changedBy overrideReason
+                   fromRiskGrade toRiskGrade riskRuleSetVersion }
 } }
 """
 
@@ -94,6 +95,16 @@ def test_SEG_4_an_expired_override_falls_back_in_the_history_when_read_without_a
         None,
     )
     assert expired["ruleSetVersion"] == before["segmentHistory"][0]["ruleSetVersion"]
+    # Overrides change the value tier only: no risk grade on their entries, the expired one's
+    # included (SEG-3), while the computed entries keep theirs.
+    assert (expired["fromRiskGrade"], expired["toRiskGrade"], expired["riskRuleSetVersion"]) == (
+        None,
+        None,
+        None,
+    )
+    assert (overridden["fromRiskGrade"], overridden["toRiskGrade"]) == (None, None)
+    computed = before["segmentHistory"][0]
+    assert computed["toRiskGrade"] is not None and computed["riskRuleSetVersion"] is not None
     assert after["segmentHistory"][1:] == before["segmentHistory"]
     assert _stored_changes(backend) == stored  # read, never written
 

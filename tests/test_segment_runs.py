@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from core import clock
@@ -18,7 +19,15 @@ from kehu.worker import run_once
 from resolvers.segments import jobs
 from store.db import make_session_factory
 from store.segments import CustomerSegment, SegmentStaging
-from tests.conftest import SOURCE, Backend, create_customer
+from tests.conftest import SOURCE, Backend, branch_id, create_customer
+from tests.test_segment_measures import _pk as _customer_pk
+from tests.test_segment_measures import _reviews
+from tests.test_segment_risk import (
+    _assess,
+    _risk,
+    change_risk,
+    restore_risk_model,  # noqa: F401 (a fixture the tests use)
+)
 from tests.test_segments import (
     CLASSIFY,
     IMPORT,
@@ -340,3 +349,78 @@ def test_SEG_4_a_new_model_version_and_a_rerun_keep_both_versions_in_the_history
         _classify(backend)
     latest = _segment(backend, customer["id"])["segmentHistory"][0]
     assert (latest["toTier"], latest["ruleSetVersion"]) == ("MEDIUM", version + 1)
+
+
+RISK_RUN = """
+query($id: ID!) { classificationRun(id: $id) { status riskRuleSetVersion changed } }
+"""
+
+
+@pytest.mark.usefixtures("restore_risk_model")
+def test_SEG_4_a_run_is_failed_when_the_risk_model_changes_under_it(backend: Backend) -> None:
+    """The same for the risk model (SEG-3): a run never mixes two risk model versions."""
+    started = _start(backend)
+    factory = make_session_factory(backend.engine)
+    run_id = jobs.claim(factory)
+    assert run_id == _pk(started["id"])
+    changed = change_risk(backend, summary="changed during a run")["data"]["changeRiskRuleSet"]
+    assert changed["errors"] == []
+    assert jobs.execute(factory, run_id) == "FAILED"
+    failed = _run(backend, started["id"])
+    assert failed["status"] == "FAILED" and "risk model changed" in failed["failure"]
+    assert failed["customers"] == 0 and _staged(backend) == 0
+    again = _classify(backend)
+    found = backend.gql(RISK_RUN, {"id": again["id"]})["classificationRun"]
+    assert found["riskRuleSetVersion"] == changed["ruleSet"]["version"]
+
+
+@pytest.mark.usefixtures("restore_risk_model")
+def test_SEG_4_a_background_run_grades_risk_and_opens_and_cancels_re_assessment_tasks(
+    backend: Backend,
+) -> None:
+    """SEG-3/SEG-5 in a background run, as in a customer's own classification: a new risk model
+    makes a 650-score customer HIGH only once a run applies it — the run records the risk model
+    version, the history keeps MEDIUM → HIGH under it, the manager gets one re-assessment task;
+    the model back and another run: MEDIUM again, the task cancelled."""
+    manager = backend.gql("{ me { id } }", staff="RM0001")["me"]["id"]
+    customer = create_customer(
+        backend, relationshipManager=manager, branch=branch_id(backend, "SUP0001")
+    )
+    pk = _customer_pk(backend, customer["id"])
+    _assess(backend, customer["id"], 650)
+    assert _risk(backend, customer["id"])["segment"]["riskGrade"] == "MEDIUM"
+    bands = [
+        {"grade": "HIGH", "fromScore": 0, "belowScore": 660},
+        {"grade": "MEDIUM", "fromScore": 660, "belowScore": 700},
+        {"grade": "LOW", "fromScore": 700, "belowScore": None},
+    ]
+    body = change_risk(backend, bands=bands, summary="HIGH below 660")
+    version = body["data"]["changeRiskRuleSet"]["ruleSet"]["version"]
+    started = _start(backend)
+    # Asked for, not run yet: nothing changed, no task.
+    assert _risk(backend, customer["id"])["segment"]["riskGrade"] == "MEDIUM"
+    assert _reviews(backend, pk) == []
+    run = _classify_pending(backend, started["id"])
+    assert (run["status"], run["riskRuleSetVersion"]) == ("DONE", version)
+    found = _risk(backend, customer["id"])
+    assert found["segment"]["riskGrade"] == "HIGH"
+    latest = found["segmentHistory"][0]
+    assert (latest["fromRiskGrade"], latest["toRiskGrade"], latest["reason"]) == (
+        "MEDIUM",
+        "HIGH",
+        "RECLASSIFIED",
+    )
+    assert (latest["run"], latest["riskRuleSetVersion"]) == (started["id"], version)
+    (task,) = _reviews(backend, pk)
+    assert task["formName"] == "risk_review"
+    # The model back: the next background run grades MEDIUM and cancels the open task.
+    assert change_risk(backend)["data"]["changeRiskRuleSet"]["errors"] == []
+    _classify(backend)
+    assert _risk(backend, customer["id"])["segment"]["riskGrade"] == "MEDIUM"
+    assert _reviews(backend, pk) == []
+
+
+def _classify_pending(backend: Backend, run_id: str) -> dict[str, Any]:
+    """``kehu worker --once`` runs the waiting run; the run as reported afterwards."""
+    assert run_once(backend.engine).classified == 1
+    return backend.gql(RISK_RUN, {"id": run_id})["classificationRun"]  # type: ignore[no-any-return]

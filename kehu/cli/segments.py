@@ -79,6 +79,7 @@ def classify(
         console.print(f"[red]Run {run.id} failed: {run.failure}[/red]")
         raise typer.Exit(1)
     print(
-        f"Run {run.id} (value model version {run.rule_set_version}): {run.customers} customers "
-        f"classified, {run.changed} segments changed, in {seconds:.1f} s."
+        f"Run {run.id} (value model version {run.rule_set_version}, risk model version "
+        f"{run.risk_rule_set_version}): {run.customers} customers classified, {run.changed} "
+        f"segments changed, in {seconds:.1f} s."
     )

@@ -41,7 +41,8 @@ CHUNK = 10_000
 # A RUNNING run whose heartbeat is older than this lost its worker.
 LEASE = timedelta(minutes=5)
 STOPPED = "the worker running it stopped (no progress for 5 minutes); start the run again"
-MODEL_CHANGED = "the value or risk model changed during the run; start the run again"
+MODEL_CHANGED = "the value model changed during the run; start the run again"
+RISK_MODEL_CHANGED = "the risk model changed during the run; start the run again"
 FAILED = "the run failed (the worker's log says why); start the run again"
 
 
@@ -124,8 +125,10 @@ def _locked_running(
         raise RunEnded
     rules = ensure_rule_set(session, lock=True)
     risk = ensure_risk_rule_set(session, lock=True)
-    if (rules.version, risk.version) != (run.rule_set_version, run.risk_rule_set_version):
+    if rules.version != run.rule_set_version:
         raise RunFailed(MODEL_CHANGED)
+    if risk.version != run.risk_rule_set_version:
+        raise RunFailed(RISK_MODEL_CHANGED)
     return run, rules, risk
 
 
