@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from core import clock
 from resolvers.segments.distribution import suppressed
 from tests.conftest import Backend, create_customer
+from tests.test_segment_risk import _assess
 from tests.test_segments import DISTRIBUTION, OVERRIDE, _record_aum
 
 TREND = """
@@ -214,3 +215,47 @@ def test_SEG_6_marketing_sees_distributions_only_never_customer_rows(backend: Ba
         TREND, {"from": month, "to": month, "byBranch": False}, staff="RM0001"
     ).json()
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+RISK_TREND = """
+query($from: String!, $to: String!) {
+  segmentsOverTime(fromMonth: $from, toMonth: $to, dimension: RISK_GRADE) {
+    dimension months { month cells { tier riskGrade suppressed customers } }
+  }
+}
+"""
+
+
+def _by_grade(backend: Backend, start: str, end: str) -> list[dict[str | None, int | None]]:
+    found = backend.gql(RISK_TREND, {"from": start, "to": end})["segmentsOverTime"]
+    assert found["dimension"] == "RISK_GRADE"
+    assert all(c["tier"] is None for m in found["months"] for c in m["cells"])
+    return [{c["riskGrade"]: c["customers"] for c in m["cells"]} for m in found["months"]]
+
+
+def test_SEG_4_the_distribution_over_time_by_risk_grade_follows_the_history_at_the_month_end(
+    backend: Backend,
+) -> None:
+    """SEG-3 over time: twelve customers graded HIGH at 23:59:59 Beijing on the last day of last
+    month count HIGH in last month's figures; six of them re-graded LOW at exactly 00:00 on the
+    1st count LOW in this month's (a change at that instant belongs to the next month)."""
+    today = clock.business_date(clock.now())
+    start = datetime.combine(today.replace(day=1), datetime.min.time(), BEIJING)
+    last, current = f"{start - timedelta(days=1):%Y-%m}", f"{start:%Y-%m}"
+    before = _by_grade(backend, last, current)
+    customers = []
+    with clock.travel_to(start - timedelta(seconds=1), all_threads=True):
+        for _ in range(12):
+            customer = create_customer(backend)
+            _assess(backend, customer["id"], 599)  # HIGH
+            customers.append(customer["id"])
+    with clock.travel_to(start, all_threads=True):
+        for customer_id in customers[:6]:
+            _assess(backend, customer_id, 750)  # LOW, from the first instant of this month
+    after = _by_grade(backend, last, current)
+
+    def added(month: int, grade: str) -> int:
+        return (after[month].get(grade) or 0) - (before[month].get(grade) or 0)
+
+    assert (added(0, "HIGH"), added(0, "LOW")) == (12, 0)
+    assert (added(1, "HIGH"), added(1, "LOW")) == (6, 6)
