@@ -8,6 +8,7 @@ runs it, committing its progress chunk by chunk, which ``classificationRun`` rep
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -150,19 +151,32 @@ def test_SEG_4_a_run_whose_worker_died_is_marked_failed_once_its_heartbeat_is_st
     assert _classify(backend)["status"] == "DONE"
 
 
-def test_SEG_4_a_run_is_failed_when_the_model_changes_under_it(backend: Backend) -> None:
-    """Every chunk runs under the version the run took; a new version meanwhile fails the
-    run (nothing applied, a reason users can read) rather than mixing two models."""
+def _failed_by_a_change(backend: Backend, change: Callable[[], dict[str, Any]]) -> str:
+    """A claimed run, ``change`` (a new model version) before it runs, then the run: FAILED with
+    nothing applied. Returns the failure users read."""
     started = _start(backend)
     factory = make_session_factory(backend.engine)
     run_id = jobs.claim(factory)
     assert run_id == _pk(started["id"])
-    changed = _change(backend, summary="changed during a run")["data"]["changeValueRuleSet"]
-    assert changed["errors"] == []
+    change()
     assert jobs.execute(factory, run_id) == "FAILED"
     failed = _run(backend, started["id"])
-    assert failed["status"] == "FAILED" and "value model changed" in failed["failure"]
+    assert failed["status"] == "FAILED"
     assert failed["customers"] == 0 and _staged(backend) == 0
+    return str(failed["failure"])
+
+
+def test_SEG_4_a_run_is_failed_when_the_model_changes_under_it(backend: Backend) -> None:
+    """Every chunk runs under the version the run took; a new version meanwhile fails the
+    run (nothing applied, a reason users can read) rather than mixing two models."""
+    changed: dict[str, Any] = {}
+
+    def change() -> dict[str, Any]:
+        changed.update(_change(backend, summary="during a run")["data"]["changeValueRuleSet"])
+        assert changed["errors"] == []
+        return changed
+
+    assert "value model changed" in _failed_by_a_change(backend, change)
     assert _classify(backend)["ruleSet"]["version"] == changed["ruleSet"]["version"]
 
 
@@ -359,16 +373,14 @@ query($id: ID!) { classificationRun(id: $id) { status riskRuleSetVersion changed
 @pytest.mark.usefixtures("restore_risk_model")
 def test_SEG_4_a_run_is_failed_when_the_risk_model_changes_under_it(backend: Backend) -> None:
     """The same for the risk model (SEG-3): a run never mixes two risk model versions."""
-    started = _start(backend)
-    factory = make_session_factory(backend.engine)
-    run_id = jobs.claim(factory)
-    assert run_id == _pk(started["id"])
-    changed = change_risk(backend, summary="changed during a run")["data"]["changeRiskRuleSet"]
-    assert changed["errors"] == []
-    assert jobs.execute(factory, run_id) == "FAILED"
-    failed = _run(backend, started["id"])
-    assert failed["status"] == "FAILED" and "risk model changed" in failed["failure"]
-    assert failed["customers"] == 0 and _staged(backend) == 0
+    changed: dict[str, Any] = {}
+
+    def change() -> dict[str, Any]:
+        changed.update(change_risk(backend, summary="during a run")["data"]["changeRiskRuleSet"])
+        assert changed["errors"] == []
+        return changed
+
+    assert "risk model changed" in _failed_by_a_change(backend, change)
     again = _classify(backend)
     found = backend.gql(RISK_RUN, {"id": again["id"]})["classificationRun"]
     assert found["riskRuleSetVersion"] == changed["ruleSet"]["version"]
