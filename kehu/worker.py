@@ -1,6 +1,6 @@
 """The timers worker (CMP-6): wakes process instances whose timers are due, sweeps the
 complaints' clocks (warnings, escalations, progress messages), then sends the outbox's due
-messages to customers (CMP-3).
+messages to customers (CMP-3), then runs the classification runs asked for (SEG-4).
 
 Each due instance is advanced in a unit of work of its own (one CHANGE entry, the worker as
 actor) under a row lock (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so any number of workers
@@ -28,6 +28,7 @@ from resolvers.outbox import delivery
 from resolvers.outbox.delivery import SweepResult
 from resolvers.outbox.senders import Sender
 from resolvers.segments import applied
+from resolvers.segments import jobs as segment_jobs
 from store.db import make_session_factory, transaction
 
 log = logging.getLogger("kehu.worker")
@@ -46,6 +47,8 @@ class RunResult:
     swept: int = 0
     # Risk re-assessment tasks opened or closed (SEG-5; one unit of work for all of them).
     reassessments: int = 0
+    # Bulk classification runs taken and run to their end (SEG-4).
+    classified: int = 0
 
 
 def run_once(
@@ -79,7 +82,10 @@ def run_once(
     # The day's care (REL-4), once per Beijing day, before the outbox delivers its greetings.
     care.run_daily(unit_of_work, moment)
     messages = delivery.deliver_due(unit_of_work, moment, senders or {})
-    return RunResult(advanced, failed + sweep_failed, messages, swept, reassessments)
+    # Last: a bank-wide run takes a while, and the clocks and messages must not wait for it.
+    # (Its own apply syncs the re-assessment tasks of the customers it classified.)
+    classified = segment_jobs.run_due(factory, moment)
+    return RunResult(advanced, failed + sweep_failed, messages, swept, reassessments, classified)
 
 
 class TimerWorker:
@@ -97,6 +103,8 @@ class TimerWorker:
 
     def step(self) -> None:
         result = run_once(self.engine, senders=self.senders)
+        if result.classified:
+            log.info("segments: %d classification runs ended", result.classified)
         if result.advanced or result.failed or result.swept:
             log.info(
                 "timers: %d instances advanced, %d complaints swept, %d failed",

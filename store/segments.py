@@ -90,12 +90,35 @@ class RunScope(StrEnum):
     BANK = "BANK"  # everyone
 
 
+class RunStatus(StrEnum):
+    """Where a run stands: a bulk run waits for a worker, runs, and ends DONE or FAILED."""
+
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    DONE = "DONE"
+    FAILED = "FAILED"
+
+
+# ``SegmentRun.active`` of a bulk run waiting or running: unique, so a second one cannot start.
+BULK_SLOT = "BULK"
+
+
 class ChangeReason(StrEnum):
     FIRST_CLASSIFICATION = "FIRST_CLASSIFICATION"
     INPUTS_CHANGED = "INPUTS_CHANGED"
     RECLASSIFIED = "RECLASSIFIED"
     OVERRIDE = "OVERRIDE"
     OVERRIDE_WITHDRAWN = "OVERRIDE_WITHDRAWN"
+    # Never stored: read from an override whose expiry has passed (no job writes it).
+    OVERRIDE_EXPIRED = "OVERRIDE_EXPIRED"
+
+
+# The reasons of changes of the computed tier (the others are overrides beginning or ending).
+COMPUTED_REASONS = (
+    ChangeReason.FIRST_CLASSIFICATION,
+    ChangeReason.INPUTS_CHANGED,
+    ChangeReason.RECLASSIFIED,
+)
 
 
 class SegmentRuleSet(Base):
@@ -129,6 +152,16 @@ class SegmentRun(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     customers: Mapped[int] = mapped_column(Integer, default=0)
     changed: Mapped[int] = mapped_column(Integer, default=0)
+    # Bulk runs run in the background (a worker); one-customer runs are DONE at once.
+    status: Mapped[RunStatus] = mapped_column(_enum(RunStatus), default=RunStatus.DONE)
+    progress_done: Mapped[int] = mapped_column(Integer, default=0)
+    progress_total: Mapped[int] = mapped_column(Integer, default=0)
+    # A running run's worker touches this after every chunk; a stale one means it stopped.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failure: Mapped[str | None] = mapped_column(String(300))
+    # BULK_SLOT while a bulk run waits or runs, else NULL: unique, so at most one at a time
+    # (NULLs never collide, on SQLite and PostgreSQL alike).
+    active: Mapped[str | None] = mapped_column(String(10), unique=True)
     risk_rule_set_version: Mapped[int | None]  # the risk model's version (SEG-3)
 
 
@@ -222,6 +255,13 @@ class Need(StrEnum):
     SETTLEMENT = "SETTLEMENT"
 
 
+class NeedSource(StrEnum):
+    """Where a need shown comes from."""
+
+    DERIVED = "DERIVED"  # holdings and transactions, by the last classification
+    STAFF = "STAFF"  # set by staff with a reason (``CustomerNeed``)
+
+
 class CustomerNeed(Base):
     """A need set by staff, with a reason: it counts instead of the derived one (the newest
     setting per need wins; earlier ones are kept)."""
@@ -255,6 +295,8 @@ class SegmentChange(Base):
     override_id: Mapped[int | None] = mapped_column(ForeignKey("segment_overrides.id"))
     rule_set_version: Mapped[int | None]
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Who overrode or withdrew (employee no); a run's changes name its run (and its starter).
+    changed_by: Mapped[str | None] = mapped_column(String(40))
     # The risk grade (SEG-3) before and after; equal when only the value segment changed, null
     # on overrides (they change the value tier only).
     from_risk_grade: Mapped[str | None] = mapped_column(String(32))

@@ -14,7 +14,7 @@ from resolvers.segments import measures
 from tests.complaint_steps import fire_timers
 from tests.conftest import SOURCE, Backend, branch_id, create_customer
 from tests.test_segment_risk import _assess, _snapshot
-from tests.test_segments import CLASSIFY, _record_aum
+from tests.test_segments import _classify, _record_aum
 from tests.test_unit_of_work import _changes_after, _last_id
 
 MEASURES = """
@@ -151,7 +151,7 @@ def test_SEG_5_high_risk_customers_get_a_periodic_reassessment_task_in_the_manag
     )
     # Idempotent: still HIGH after another assessment and a bank-wide run — one open task.
     _assess(backend, customer["id"], 550)
-    backend.gql(CLASSIFY, {"input": None})
+    _classify(backend)
     assert [t["id"] for t in _reviews(backend, pk)] == [task["id"]]
     assert _reviews(backend, pk, staff="SH01RM01") == []  # another branch's manager
     # Done: it leaves the inbox; the next opens 90 days (the model's period) after completion.
@@ -173,7 +173,7 @@ def test_SEG_5_high_risk_customers_get_a_periodic_reassessment_task_in_the_manag
     assert found["status"] == "COMPLETED"
     completed = datetime.fromisoformat(found["completedAt"])
     assert _reviews(backend, pk) == []
-    backend.gql(CLASSIFY, {"input": None})
+    _classify(backend)
     assert _reviews(backend, pk) == []  # a run within the period opens none
     period = timedelta(days=90)
     fire_timers(backend, completed + period - timedelta(seconds=1))

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from core import clock
 from resolvers.segments import risk_model
 from tests.conftest import SOURCE, Backend, create_customer
-from tests.test_segments import CLASSIFY, IMPORT, SNAPSHOT, _record_aum
+from tests.test_segments import IMPORT, SNAPSHOT, _classify, _record_aum
 
 RISK_SEGMENT = """
 query($id: ID!) { customer(id: $id) { segment {
@@ -348,7 +348,7 @@ def test_SEG_3_the_grade_s_history_keeps_every_change_with_its_run_and_model(
     version = _rules(backend).version
     assert all(h["run"] and h["riskRuleSetVersion"] == version for h in found["segmentHistory"])
     # A bank-wide run that changes nothing adds nothing.
-    backend.gql(CLASSIFY, {"input": None})
+    _classify(backend)
     assert len(_risk(backend, customer["id"])["segmentHistory"]) == 2
 
 
@@ -398,7 +398,7 @@ def test_SEG_3_owners_change_the_risk_model_and_runs_apply_the_new_version(
     assert stale["errors"][0]["extensions"]["code"] == "CONFLICT"
     # Segments keep the version that computed them until a run applies the new one.
     assert _risk(backend, customer["id"])["segment"]["riskRuleSet"]["version"] == version - 1
-    backend.gql(CLASSIFY, {"input": None})
+    _classify(backend)
     found = _risk(backend, customer["id"])
     assert found["segment"]["riskGrade"] == "HIGH"
     assert found["segment"]["riskRuleSet"]["version"] == version
@@ -490,7 +490,7 @@ def _by_grade(backend: Backend, staff: str) -> dict[str | None, dict[str, Any]]:
 
 
 def test_SEG_3_the_distribution_counts_customers_and_aum_by_risk_grade(backend: Backend) -> None:
-    backend.gql(CLASSIFY, {"input": None})
+    _classify(backend)
     before = _by_grade(backend, "MKT0001")
     assert before == _by_grade(backend, "HO0001")  # marketing counts the bank, as head office
     minimum = backend.gql(RISK_DISTRIBUTION, {"byBranch": False})["segments"]["minimumCount"]

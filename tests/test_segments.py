@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core import clock
+from kehu.worker import run_once
 from resolvers.segments import model
 from tests.conftest import SOURCE, Backend, create_customer
 
@@ -26,7 +27,7 @@ SEGMENT = """
 query($id: ID!) { customer(id: $id) { segment {
   tier score privateBanking computedTier
   inputs { name value weight points }
-  ruleSet { version } override { tier expiresAt } classifiedAt
+  ruleSet { version } override { tier expiresAt } classifiedAt run
 } segmentHistory { fromTier toTier reason run ruleSetVersion } } }
 """
 SNAPSHOT = """
@@ -46,9 +47,15 @@ mutation($input: ChangeValueRuleSetInput!) {
 CLASSIFY = """
 mutation($input: ClassifyCustomersInput) {
   classifyCustomers(input: $input) {
-    run { id scope ruleSetVersion customers changed } errors { field code }
+    run { id scope status progress { done total } ruleSetVersion customers changed }
+    errors { field code }
   }
 }
+"""
+RUN = """
+query($id: ID!) { classificationRun(id: $id) {
+  id scope status progress { done total } failure ruleSetVersion ruleSet { version }
+  customers changed startedBy startedAt finishedAt } }
 """
 OVERRIDE = """
 mutation($input: OverrideSegmentInput!) {
@@ -61,7 +68,9 @@ mutation($input: WithdrawSegmentOverrideInput!) {
   withdrawSegmentOverride(input: $input) { segment { tier override { tier } } errors { field code } }
 }
 """
-_snapshot_day = iter(range(1, 10_000))
+# Days back of each snapshot recorded: fewer every time, so a later snapshot of a customer is
+# its newest (the value model reads the newest).
+_snapshot_day = iter(range(9_999, 0, -1))
 
 
 def _record_aum(backend: Backend, customer_id: str, aum: str, staff: str = "HO0001") -> None:
@@ -82,6 +91,18 @@ def _record_aum(backend: Backend, customer_id: str, aum: str, staff: str = "HO00
         staff=staff,
     )["recordFinancialSnapshot"]
     assert payload["errors"] == []
+
+
+def _classify(backend: Backend, staff: str = "HO0001", branch: str | None = None) -> dict[str, Any]:
+    """``classifyCustomers`` (answered at once, PENDING), then ``kehu worker --once``; the run
+    as ``classificationRun`` reports it afterwards."""
+    values = None if branch is None else {"branch": branch}
+    started = backend.gql(CLASSIFY, {"input": values}, staff=staff)["classifyCustomers"]
+    assert started["errors"] == [] and started["run"]["status"] == "PENDING", started
+    assert run_once(backend.engine).classified == 1
+    run = backend.gql(RUN, {"id": started["run"]["id"]}, staff=staff)["classificationRun"]
+    assert run["status"] == "DONE", run
+    return run  # type: ignore[no-any-return]
 
 
 def _segment(backend: Backend, customer_id: str, staff: str = "HO0001") -> dict[str, Any]:
@@ -413,13 +434,13 @@ def test_SEG_4_runs_record_the_model_version_and_history_is_kept_across_versions
 ) -> None:
     customer = create_customer(backend)
     _record_aum(backend, customer["id"], "60000")  # MEDIUM by the default cut-offs
-    first = backend.gql(CLASSIFY, {"input": None})["classifyCustomers"]["run"]
+    first = _classify(backend)
     assert first["scope"] == "BANK" and first["customers"] >= 1
     cut_offs = _file_model()["cutOffs"]
     cut_offs[0]["belowAum"] = cut_offs[1]["fromAum"] = "100000"  # MEDIUM now from 100,000
     body = _change(backend, cutOffs=cut_offs, summary="medium from 100,000")
     version = body["data"]["changeValueRuleSet"]["ruleSet"]["version"]
-    second = backend.gql(CLASSIFY, {"input": None})["classifyCustomers"]["run"]
+    second = _classify(backend)
     assert second["ruleSetVersion"] == version and second["changed"] >= 1
     found = _segment(backend, customer["id"])
     assert found["segment"]["tier"] == "LOW"
@@ -433,13 +454,13 @@ def test_SEG_4_runs_record_the_model_version_and_history_is_kept_across_versions
     assert latest["run"] == second["id"] and latest["ruleSetVersion"] == version
     assert found["segmentHistory"][-1]["reason"] == "FIRST_CLASSIFICATION"
     # A run that changes nothing adds no history.
-    again = backend.gql(CLASSIFY, {"input": None})["classifyCustomers"]["run"]
+    again = _classify(backend)
     assert len(_segment(backend, customer["id"])["segmentHistory"]) == len(found["segmentHistory"])
     assert again["customers"] == second["customers"]
 
 
 def test_SEG_4_a_supervisor_classifies_their_branch_only(backend: Backend) -> None:
-    run = backend.gql(CLASSIFY, {"input": None}, staff="SUP0001")["classifyCustomers"]["run"]
+    run = _classify(backend, staff="SUP0001")
     assert run["scope"] == "BRANCH"
     other = backend.gql("{ me { branch { id } } }", staff="SH01SUP01")["me"]["branch"]["id"]
     refused = backend.post(CLASSIFY, {"input": {"branch": other}}, staff="SUP0001").json()
@@ -699,7 +720,7 @@ def test_SEG_2_staff_set_needs_with_a_reason_and_it_is_kept(backend: Backend) ->
 
 
 def test_SEG_6_customers_filter_by_tier_and_order_by_score(backend: Backend) -> None:
-    backend.gql(CLASSIFY, {"input": None})
+    _classify(backend)
     high = backend.gql(
         "{ customers(first: 100, where: {segment: {tier: {eq: HIGH}}}) "
         "{ totalCount edges { node { segment { tier } } } } }"
@@ -756,7 +777,7 @@ query($byBranch: Boolean!) { segments(byBranch: $byBranch) {
 def test_SEG_6_marketing_sees_the_distribution_with_small_cells_suppressed(
     backend: Backend,
 ) -> None:
-    backend.gql(CLASSIFY, {"input": None})
+    _classify(backend)
     bank = backend.gql(DISTRIBUTION, {"byBranch": False}, staff="MKT0001")["segments"]
     minimum = bank["minimumCount"]
     for cell in bank["cells"]:

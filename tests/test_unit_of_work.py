@@ -21,6 +21,7 @@ from sqlalchemy import text
 
 from core import clock
 from core.ids import pk_of
+from kehu.worker import run_once
 from resolvers import audit
 from resolvers.shared import unit_of_work
 from schema.schema import build_schema
@@ -561,7 +562,10 @@ CASES: dict[str, Callable[[Backend], Call]] = {
     "unassignRole": _unassign_role,
     "changeValueRuleSet": _change_model,
     "changeRiskRuleSet": _change_risk_model,
-    "classifyCustomers": lambda backend: Call("HO0001", {}),
+    # The run it asks for is run by the worker afterwards (one bulk run at a time).
+    "classifyCustomers": lambda backend: Call(
+        "HO0001", {}, cleanup=lambda: run_once(backend.engine)
+    ),
     "overrideSegment": _override,
     "withdrawSegmentOverride": _withdraw_override,
     "logContact": _customer_call(

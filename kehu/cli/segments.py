@@ -9,7 +9,8 @@ import typer
 
 from kehu.cli.shared import console, open_engine, operator, progress_bar, read_settings
 
-CHUNK = 10_000
+# How often the bar follows a run that a worker took before this command could (seconds).
+POLL = 0.5
 
 
 def classify(
@@ -17,18 +18,24 @@ def classify(
         str | None, typer.Option(help="Only this branch (code, e.g. SH01); default: the bank.")
     ] = None,
 ) -> None:
-    """Classify every customer (or one branch) as one run: value score, tier, private banking."""
+    """Classify every customer (or one branch) as one run: value score, tier, private banking.
+
+    The run is asked for like ``classifyCustomers`` asks for it (one bulk run at a time), then
+    run here with a progress bar; should a worker take it first, the bar follows the worker.
+    """
     from sqlalchemy import select
 
-    from resolvers.segments import runs
+    from core.errors import ConflictError
+    from resolvers.segments import jobs
     from resolvers.shared import unit_of_work
     from store.db import make_session_factory
-    from store.segments import RunScope
+    from store.segments import RunScope, RunStatus, SegmentRun
     from store.staff import Branch
 
     settings = read_settings()
     started = time.perf_counter()
-    with make_session_factory(open_engine(settings))() as session:
+    factory = make_session_factory(open_engine(settings))
+    with factory() as session:
         branch_id = None
         if branch is not None:
             branch_id = session.scalar(select(Branch.id).where(Branch.code == branch))
@@ -36,26 +43,43 @@ def classify(
                 console.print(f"[red]No branch with code {branch}.[/red]")
                 raise typer.Exit(1)
         scope = RunScope.BANK if branch_id is None else RunScope.BRANCH
-        total = runs.customers_in_scope(session, scope, branch_id)
-        with progress_bar() as progress:
-            task = progress.add_task("Classifying customers", total=total)
-            run = unit_of_work.run(
+        actor = unit_of_work.Actor(name=operator())
+        try:
+            run_id = unit_of_work.run(
                 session,
-                unit_of_work.Actor(name=operator()),
+                actor,
                 unit_of_work.SYSTEM,
                 "classifyCustomers",
-                lambda s: runs.classify(
-                    s,
-                    scope=scope,
-                    started_by=operator(),
-                    branch_id=branch_id,
-                    progress=lambda n: progress.advance(task, n),
-                    chunk=CHUNK,
-                ),
+                lambda s: jobs.start(s, scope, operator(), branch_id).id,
             )
-            summary = (run.id, run.rule_set_version, run.customers, run.changed)
+        except ConflictError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from exc
+    with progress_bar() as progress:
+        task = progress.add_task("Classifying customers", total=None)
+        if jobs.claim(factory, run_id) is not None:
+            with factory() as session:
+                progress.update(task, total=session.get_one(SegmentRun, run_id).progress_total)
+            jobs.execute(
+                factory,
+                run_id,
+                actor=actor,
+                right=unit_of_work.SYSTEM,
+                progress=lambda n: progress.advance(task, n),
+            )
+        while True:  # taken by a worker (or ended): follow it
+            with factory() as session:
+                run = session.get_one(SegmentRun, run_id)
+            progress.update(task, total=run.progress_total, completed=run.progress_done)
+            if run.status in (RunStatus.DONE, RunStatus.FAILED):
+                break
+            time.sleep(POLL)
     seconds = time.perf_counter() - started
+    if run.status is RunStatus.FAILED:
+        console.print(f"[red]Run {run.id} failed: {run.failure}[/red]")
+        raise typer.Exit(1)
     print(
-        f"Run {summary[0]} (value model version {summary[1]}): {summary[2]} customers classified, "
-        f"{summary[3]} segments changed, in {seconds:.1f} s."
+        f"Run {run.id} (value model version {run.rule_set_version}, risk model version "
+        f"{run.risk_rule_set_version}): {run.customers} customers classified, {run.changed} "
+        f"segments changed, in {seconds:.1f} s."
     )

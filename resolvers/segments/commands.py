@@ -31,6 +31,7 @@ from store.segments import (
     SegmentRuleSet,
     ValueTier,
 )
+from store.staff import Staff
 
 MAX_OVERRIDE = timedelta(days=366)
 
@@ -231,11 +232,11 @@ def _effective(session: Session, customer_id: int, now: datetime) -> tuple[Any, 
 
 def override_segment(
     session: Session,
-    created_by_id: int,
+    created_by: Staff,
     customer_id: int,
     tier: ValueTier,
-    reason: str,
-    expires_at: datetime,
+    reason: str | None,
+    expires_at: datetime | None,
 ) -> SegmentOverride:
     """A supervisor's override of a customer's tier until ``expires_at`` (SEG-4).
 
@@ -245,18 +246,22 @@ def override_segment(
     problems = Problems()
     text = ""
     try:
-        text = validation.text(reason, "reason", max_length=300)
+        text = validation.text(reason or "", "reason", max_length=300)
     except UserInputError as exc:
         problems.extend(exc)
     now = clock.now()
-    problem = validation.instant_problem(expires_at)
-    if problem is not None:
+    problem = None if expires_at is None else validation.instant_problem(expires_at)
+    if expires_at is None:
+        problems.add(("expiresAt",), "REQUIRED", "an override needs an expiry")
+    elif problem is not None:
         problems.add(("expiresAt",), "INVALID", problem)
     elif expires_at <= now:
         problems.add(("expiresAt",), "EXPIRED", "must lie in the future")
     elif expires_at > now + MAX_OVERRIDE:
         problems.add(("expiresAt",), "TOO_LONG", "an override lasts at most a year")
     problems.raise_if_any()
+    assert expires_at is not None
+    changed_by, created_by_id = created_by.employee_no, created_by.id
     previous, computed = _effective(session, customer_id, now)
     before_tier = (
         previous.tier if previous is not None else computed.tier if computed is not None else None
@@ -284,6 +289,7 @@ def override_segment(
             reason=ChangeReason.OVERRIDE,
             override_id=override.id,
             changed_at=now,
+            changed_by=changed_by,
         )
     )
     unit_of_work.note(
@@ -292,7 +298,7 @@ def override_segment(
     return override
 
 
-def withdraw_override(session: Session, customer_id: int) -> SegmentOverride:
+def withdraw_override(session: Session, customer_id: int, withdrawn_by: Staff) -> SegmentOverride:
     """End the override in force now; the computed segment applies again."""
     now = clock.now()
     override, computed = _effective(session, customer_id, now)
@@ -311,6 +317,7 @@ def withdraw_override(session: Session, customer_id: int) -> SegmentOverride:
                 override_id=override.id,
                 rule_set_version=computed.rule_set_version,
                 changed_at=now,
+                changed_by=withdrawn_by.employee_no,
             )
         )
     session.flush()

@@ -10,16 +10,20 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from store.customers import Customer
 from store.segments import (
+    COMPUTED_REASONS,
+    ChangeReason,
     CustomerNeed,
     CustomerSegment,
     Need,
     SegmentChange,
     SegmentOverride,
     SegmentRuleSet,
+    SegmentRun,
+    ValueTier,
 )
 from store.staff import Staff
 
@@ -104,7 +108,8 @@ def segments(
     return {
         cid: SegmentView(cid, computed.get(cid), overrides.get(cid), needs.get(cid, {}))
         for cid in customer_ids
-        if cid in computed or cid in overrides
+        # Staff-set needs show even before the customer's first classification.
+        if cid in computed or cid in overrides or cid in needs
     }
 
 
@@ -120,22 +125,113 @@ def rule_set_summaries(
     return {row.version: row for row in rows}
 
 
-def histories(session: Session, customer_ids: Sequence[int]) -> dict[int, list[Any]]:
-    """Every segment change of the customers, newest first (one statement)."""
-    rows = session.scalars(
-        select(SegmentChange)
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One change of a customer's segment as the history shows it."""
+
+    customer_id: int
+    from_tier: str | None
+    to_tier: str | None
+    from_private_banking: bool | None
+    to_private_banking: bool | None
+    reason: ChangeReason
+    run_id: int | None
+    rule_set_version: int | None
+    changed_at: datetime
+    changed_by: str | None  # who overrode or withdrew, or started the run
+    override_reason: str | None  # the override's reason (override entries only)
+    # Risk grade (SEG-3) before and after, and the risk model's version: null on override
+    # entries, the expired override's included (they change the value tier only).
+    from_risk_grade: str | None = None
+    to_risk_grade: str | None = None
+    risk_rule_set_version: int | None = None
+    id: int = 0  # 0: read from an expired override, not stored
+
+
+def histories(
+    session: Session, customer_ids: Sequence[int], now: datetime
+) -> dict[int, list[HistoryEntry]]:
+    """Every segment change of the customers, newest first (two statements).
+
+    An override that expired by ``now`` adds its OVERRIDE_EXPIRED entry at its expiry — from the
+    override's tier back to the tier computed then — read here, so no job has to write it.
+    """
+    creator = aliased(Staff)
+    rows = session.execute(
+        select(
+            SegmentChange,
+            SegmentRun.started_by,
+            SegmentOverride.reason,
+            creator.employee_no.label("overridden_by"),
+        )
+        .outerjoin(SegmentRun, SegmentRun.id == SegmentChange.run_id)
+        .outerjoin(SegmentOverride, SegmentOverride.id == SegmentChange.override_id)
+        .outerjoin(creator, creator.id == SegmentOverride.created_by_id)
         .where(SegmentChange.customer_id.in_(customer_ids))
-        .order_by(SegmentChange.id.desc())
+        .order_by(SegmentChange.id)
     )
-    result: dict[int, list[Any]] = defaultdict(list)
-    for row in rows:
-        result[row.customer_id].append(row)
-    return result
+    result: dict[int, list[HistoryEntry]] = defaultdict(list)
+    for change, started_by, override_reason, overridden_by in rows:
+        result[change.customer_id].append(
+            HistoryEntry(
+                customer_id=change.customer_id,
+                from_tier=change.from_tier,
+                to_tier=change.to_tier,
+                from_private_banking=change.from_private_banking,
+                to_private_banking=change.to_private_banking,
+                reason=ChangeReason(change.reason),
+                run_id=change.run_id,
+                rule_set_version=change.rule_set_version,
+                changed_at=change.changed_at,
+                changed_by=change.changed_by or started_by or overridden_by,
+                override_reason=override_reason,
+                from_risk_grade=change.from_risk_grade,
+                to_risk_grade=change.to_risk_grade,
+                risk_rule_set_version=change.risk_rule_set_version,
+                id=change.id,
+            )
+        )
+    expired = session.execute(
+        select(SegmentOverride, creator.employee_no)
+        .join(creator, creator.id == SegmentOverride.created_by_id)
+        .where(
+            SegmentOverride.customer_id.in_(customer_ids),
+            SegmentOverride.withdrawn_at.is_(None),
+            SegmentOverride.expires_at <= now,
+        )
+    )
+    for override, created_by in expired:
+        entries = result[override.customer_id]
+        computed = [
+            e
+            for e in entries
+            if e.reason in COMPUTED_REASONS and e.changed_at <= override.expires_at and e.id
+        ]
+        then = max(computed, key=lambda e: (e.changed_at, e.id), default=None)
+        entries.append(
+            HistoryEntry(
+                customer_id=override.customer_id,
+                from_tier=ValueTier(override.tier).value,
+                to_tier=None if then is None else then.to_tier,
+                from_private_banking=None if then is None else then.to_private_banking,
+                to_private_banking=None if then is None else then.to_private_banking,
+                reason=ChangeReason.OVERRIDE_EXPIRED,
+                run_id=None,
+                rule_set_version=None if then is None else then.rule_set_version,
+                changed_at=override.expires_at,
+                changed_by=created_by,
+                override_reason=override.reason,
+            )
+        )
+    return {
+        cid: sorted(entries, key=lambda e: (e.changed_at, e.id), reverse=True)
+        for cid, entries in result.items()
+    }
 
 
-def staff_needs(session: Session, customer_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-    """The newest staff setting of each need per customer (one statement): need → row."""
-    rows = session.connection().execute(
+def _need_settings(session: Session, customer_ids: Sequence[int]) -> Any:
+    """Every staff setting of the customers' needs, oldest first, with who set it."""
+    return session.connection().execute(
         select(
             CustomerNeed.id,
             CustomerNeed.customer_id,
@@ -149,7 +245,19 @@ def staff_needs(session: Session, customer_ids: Sequence[int]) -> dict[int, dict
         .where(CustomerNeed.customer_id.in_(customer_ids))
         .order_by(CustomerNeed.id)
     )
+
+
+def staff_needs(session: Session, customer_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """The newest staff setting of each need per customer (one statement): need → row."""
     result: dict[int, dict[str, Any]] = defaultdict(dict)
-    for row in rows:
+    for row in _need_settings(session, customer_ids):
         result[row.customer_id][Need(row.need)] = row  # the newest wins
+    return result
+
+
+def need_histories(session: Session, customer_ids: Sequence[int]) -> dict[int, list[Any]]:
+    """Every staff setting of the customers' needs, newest first (one statement)."""
+    result: dict[int, list[Any]] = defaultdict(list)
+    for row in _need_settings(session, customer_ids):
+        result[row.customer_id].insert(0, row)
     return result

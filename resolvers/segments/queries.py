@@ -10,11 +10,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session
 
+from resolvers.segments.distribution import aggregate, suppressed
 from resolvers.segments.loaders import override_in_force
 from resolvers.shared.pagination import Page, PageRequest, SortKey, paginate
 from store.customers import Customer
 from store.segments import CustomerSegment, SegmentOverride, SegmentRuleSet, SegmentRun
-from store.staff import Branch
 
 # Cells counting fewer customers than this are suppressed: an aggregate must not describe a
 # handful of identifiable customers (marketing analysts see distributions, never rows).
@@ -69,49 +69,31 @@ def distribution(
     """Customers and their AUM per tier — or per risk grade, ``by_risk`` (SEG-3) — and branch,
     one statement; small cells suppressed."""
     shown = shown_segments(now, visible)
-    keys: list[Any] = [shown.c.risk_grade if by_risk else shown.c.tier]
-    if by_branch:
-        keys += [Branch.id, Branch.code, Branch.name, Branch.city]
-    statement = select(
-        *keys, func.count().label("customers"), func.sum(shown.c.aum).label("aum")
-    ).select_from(shown)
-    if by_branch:
-        statement = statement.join(Branch, Branch.id == shown.c.branch_id)
-    statement = statement.group_by(*keys).order_by(*keys)
+    key = shown.c.risk_grade if by_risk else shown.c.tier
+    rows = session.execute(aggregate(shown, [key.label("key")], by_branch)).all()
+    branches = [(r.id, r.code, r.name, r.city) if by_branch else None for r in rows]
+    counts = {
+        (row.key, branch): int(row.customers) for row, branch in zip(rows, branches, strict=True)
+    }
+    # Small cells, and as many others as it takes for none to be alone in its row (tier or
+    # risk grade) or branch: the totals minus the others would reveal it.
+    hidden = suppressed(counts, minimum, row=lambda key: key[0], column=lambda key: key[1])
     cells: list[Cell] = []
-    for row in session.execute(statement):
-        count = int(row.customers)
+    for row, branch in zip(rows, branches, strict=True):
         # The sum keeps the Money type: an exact Decimal on both backends.
         aum = row.aum if row.aum is not None else Decimal("0.00")
-        branch = (row.id, row.code, row.name, row.city) if by_branch else None
-        small = count < minimum
-        key = row[0]
+        small = (row.key, branch) in hidden
+        count = int(row.customers)
         cells.append(
             Cell(
-                None if by_risk else key,
+                None if by_risk else row.key,
                 branch,
                 None if small else count,
                 None if small else aum,
-                key if by_risk else None,
+                row.key if by_risk else None,
             )
         )
-    return _complementary(cells) if by_branch else cells
-
-
-def _complementary(cells: list[Cell]) -> list[Cell]:
-    """Per tier, never exactly one suppressed branch: the bank-wide count minus the others would
-    reveal it. The smallest shown cell of that tier is suppressed with it."""
-    result = list(cells)
-    for key in {(cell.tier, cell.risk_grade) for cell in cells}:
-        row = [i for i, cell in enumerate(result) if (cell.tier, cell.risk_grade) == key]
-        hidden = [i for i in row if result[i].suppressed]
-        shown = sorted(
-            (i for i in row if not result[i].suppressed), key=lambda i: result[i].customers or 0
-        )
-        if len(hidden) == 1 and shown:
-            smallest = result[shown[0]]
-            result[shown[0]] = Cell(smallest.tier, smallest.branch, None, None, smallest.risk_grade)
-    return result
+    return cells
 
 
 def run_page(session: Session, request: PageRequest) -> Page:

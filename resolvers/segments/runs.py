@@ -44,11 +44,13 @@ from store.customers import (
     TransactionType,
 )
 from store.segments import (
+    BULK_SLOT,
     TIER_ORDER,
     ChangeReason,
     CustomerSegment,
     RiskSignal,
     RunScope,
+    RunStatus,
     SegmentChange,
     SegmentRun,
     SegmentStaging,
@@ -79,7 +81,7 @@ def _count(condition: ColumnElement[bool]) -> Any:
 # -- the run --------------------------------------------------------------------------
 
 
-def _scope_filter(
+def scope_filter(
     scope: RunScope, customer_ids: list[int] | None, branch_id: int | None
 ) -> Callable[[Any], ColumnElement[bool]]:
     """The run's customers, as a condition on a ``customer_id`` column."""
@@ -263,7 +265,7 @@ def computed_segments(
     )
 
 
-def _chunks(
+def chunks(
     session: Session, in_scope: Callable[[Any], ColumnElement[bool]], size: int | None
 ) -> list[Callable[[Any], ColumnElement[bool]]]:
     """The scope as one condition, or as ranges of ``size`` customer keys."""
@@ -281,8 +283,9 @@ def _chunks(
 
 def customers_in_scope(session: Session, scope: RunScope, branch_id: int | None = None) -> int:
     """How many customers a run of ``scope`` classifies (for a progress bar)."""
-    in_scope = _scope_filter(scope, None, branch_id)
-    return int(session.scalar(select(func.count()).where(in_scope(Customer.id))) or 0)
+    in_scope = scope_filter(scope, None, branch_id)
+    statement = select(func.count()).select_from(Customer).where(in_scope(Customer.id))
+    return int(session.scalar(statement) or 0)
 
 
 INPUT_COLUMNS = (
@@ -302,27 +305,17 @@ INPUT_COLUMNS = (
 )
 
 
-def classify(
+def new_run(
     session: Session,
-    *,
+    rules: model.RuleSet,
+    risk: risk_model.RiskRuleSet,
     scope: RunScope,
     started_by: str,
-    reason: ChangeReason = ChangeReason.RECLASSIFIED,
-    customer_ids: list[int] | None = None,
-    branch_id: int | None = None,
-    progress: Callable[[int], None] | None = None,
-    chunk: int | None = None,
+    branch_id: int | None,
+    now: datetime,
+    status: RunStatus = RunStatus.DONE,
 ) -> SegmentRun:
-    """Classify the customers of ``scope`` under the rule set in force, as one run.
-
-    With ``chunk``, customers are computed ``chunk`` customer keys at a time (still set-based,
-    one statement per chunk) and ``progress`` hears how many were computed after each: the
-    command line's progress bar.
-    """
-    session.flush()  # the statements below read what the transaction changed so far
-    rules = ensure_rule_set(session, lock=True)
-    risk = ensure_risk_rule_set(session, lock=True)
-    now = clock.now()
+    """A run of ``scope`` under ``rules`` and ``risk`` (flushed: it has its id)."""
     run = SegmentRun(
         rule_set_version=rules.version,
         risk_rule_set_version=risk.version,
@@ -332,31 +325,76 @@ def classify(
         started_at=now,
         customers=0,
         changed=0,
+        status=status,
+        progress_done=0,
+        progress_total=0,
+        active=BULK_SLOT if status in (RunStatus.PENDING, RunStatus.RUNNING) else None,
     )
     session.add(run)
     session.flush()
-    in_scope = _scope_filter(scope, customer_ids, branch_id)
+    return run
+
+
+def staged_count(session: Session, run_id: int) -> int:
+    """Customers a run has computed so far (counted: drivers do not all report rowcount for
+    INSERT … SELECT)."""
+    staging = cast(Table, SegmentStaging.__table__)
+    return int(
+        session.scalar(select(func.count()).select_from(staging).where(staging.c.run_id == run_id))
+        or 0
+    )
+
+
+def stage(
+    session: Session,
+    run_id: int,
+    rules: model.RuleSet,
+    risk: risk_model.RiskRuleSet,
+    now: datetime,
+    part: Callable[[Any], ColumnElement[bool]],
+) -> None:
+    """Compute the customers of ``part`` into the run's staging rows (one INSERT … SELECT)."""
+    staging = cast(Table, SegmentStaging.__table__)
+    computed = computed_segments(rules, now, part, risk).subquery("computed")
+    session.execute(
+        insert(staging).from_select(
+            ["run_id", *INPUT_COLUMNS],
+            select(literal(run_id), *(computed.c[name] for name in INPUT_COLUMNS)),
+        )
+    )
+
+
+def apply(
+    session: Session,
+    run: SegmentRun,
+    rules: model.RuleSet,
+    risk: risk_model.RiskRuleSet,
+    reason: ChangeReason,
+    now: datetime,
+    in_scope: Callable[[Any], ColumnElement[bool]],
+    *,
+    keep_newer: bool = False,
+) -> None:
+    """Make the run's staging rows the current segments, keeping every change (from → to, why,
+    which run), empty the staging rows and sync the re-assessment tasks of ``in_scope`` with
+    the risk grades (SEG-5). With ``keep_newer`` (a background run, computed over a while), a
+    customer classified again after the run began (its inputs changed) keeps that newer
+    segment."""
     staging = cast(Table, SegmentStaging.__table__)
     current = cast(Table, CustomerSegment.__table__)
     this_run = staging.c.run_id == run.id
-    done = 0
-    for part in _chunks(session, in_scope, chunk):
-        computed = computed_segments(rules, now, part, risk).subquery("computed")
+    if keep_newer:
         session.execute(
-            insert(staging).from_select(
-                ["run_id", *INPUT_COLUMNS],
-                select(literal(run.id), *(computed.c[name] for name in INPUT_COLUMNS)),
+            delete(staging).where(
+                this_run,
+                staging.c.customer_id.in_(
+                    select(current.c.customer_id).where(
+                        current.c.classified_at > literal(now, UTCDateTime())
+                    )
+                ),
             )
         )
-        if progress is not None:
-            # Counted: drivers do not all report rowcount for INSERT … SELECT.
-            staged = int(
-                session.scalar(select(func.count()).select_from(staging).where(this_run)) or 0
-            )
-            progress(staged - done)
-            done = staged
-    # Counted, not taken from rowcount: drivers do not all report it for INSERT … SELECT.
-    staged = int(session.scalar(select(func.count()).select_from(staging).where(this_run)) or 0)
+    staged = staged_count(session, run.id)
     session.execute(
         insert(cast(Table, SegmentChange.__table__)).from_select(
             [
@@ -429,22 +467,64 @@ def classify(
         )
     )
     session.execute(delete(staging).where(this_run))
-    # Service measures the system applies (SEG-5): re-assessment tasks follow the risk grades.
+    # Service measures the system applies (SEG-5): re-assessment tasks follow the risk grades
+    # (as of the clock: a background run applies a while after the instant it computed at).
     ensure_measures(session)
-    applied.sync_reviews(session, now, in_scope, risk.review_period_days)
-    run.customers = max(int(staged or 0), 0)
+    applied.sync_reviews(session, clock.now(), in_scope, risk.review_period_days)
+    run.customers = max(staged, 0)
     run.changed = max(int(changed or 0), 0)
     run.finished_at = clock.now()
     session.flush()
+
+
+def classify(
+    session: Session,
+    *,
+    scope: RunScope,
+    started_by: str,
+    reason: ChangeReason = ChangeReason.RECLASSIFIED,
+    customer_ids: list[int] | None = None,
+    branch_id: int | None = None,
+    progress: Callable[[int], None] | None = None,
+    chunk: int | None = None,
+) -> SegmentRun:
+    """Classify the customers of ``scope`` under the rule set in force, as one run, in the
+    caller's transaction (one customer after a change of its inputs; the demo seed).
+
+    With ``chunk``, customers are computed ``chunk`` customer keys at a time (still set-based,
+    one statement per chunk) and ``progress`` hears how many were computed after each. Bulk
+    runs asked for through the API or ``kehu classify`` run in the background instead
+    (``jobs``): their progress can be read while they run.
+    """
+    session.flush()  # the statements below read what the transaction changed so far
+    rules = ensure_rule_set(session, lock=True)
+    risk = ensure_risk_rule_set(session, lock=True)
+    now = clock.now()
+    run = new_run(session, rules, risk, scope, started_by, branch_id, now)
+    in_scope = scope_filter(scope, customer_ids, branch_id)
+    done = 0
+    for part in chunks(session, in_scope, chunk):
+        stage(session, run.id, rules, risk, now, part)
+        if progress is not None:
+            staged = staged_count(session, run.id)
+            progress(staged - done)
+            done = staged
+    apply(session, run, rules, risk, reason, now, in_scope)
+    run.progress_done = run.progress_total = run.customers
     ids = customer_ids if scope is RunScope.CUSTOMER else ()
+    note_run(session, run, list(ids or ()))
+    return run
+
+
+def note_run(session: Session, run: SegmentRun, customer_ids: list[int]) -> None:
+    """What a run did, in the CHANGE entry of its unit of work."""
     unit_of_work.note(
         session,
-        f"classification run {run.id} ({scope.value}, value model version {rules.version}, "
-        f"risk model version {risk.version}): "
+        f"classification run {run.id} ({RunScope(run.scope).value}, value model version "
+        f"{run.rule_set_version}, risk model version {run.risk_rule_set_version}): "
         f"{run.customers} customers, {run.changed} changed",
-        customer_ids=list(ids or ()),
+        customer_ids=customer_ids,
     )
-    return run
 
 
 def classify_after_change(session: Session, customer_id: int, started_by: str) -> None:

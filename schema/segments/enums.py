@@ -9,9 +9,11 @@ from store.segments import (
     ChangeReason,
     MeasureAction,
     Need,
+    NeedSource,
     RiskGrade,
     RiskSignal,
     RunScope,
+    RunStatus,
     SegmentDimension,
     ValueInput,
     ValueTier,
@@ -107,6 +109,15 @@ NeedEnum = bilingual_enum(
     },
 )
 
+NeedSourceEnum = bilingual_enum(
+    NeedSource,
+    "Where a customer's need comes from. 客户需求来源。",
+    {
+        "DERIVED": "Derived from holdings and transactions 系统识别",
+        "STAFF": "Set by staff with a reason 人工设置",
+    },
+)
+
 SegmentChangeReasonEnum = bilingual_enum(
     ChangeReason,
     "Why a customer's segment changed. 客户分类变动原因。",
@@ -116,6 +127,7 @@ SegmentChangeReasonEnum = bilingual_enum(
         "RECLASSIFIED": "A classification run 批量重新分类",
         "OVERRIDE": "Overridden by a supervisor 主管调整",
         "OVERRIDE_WITHDRAWN": "An override was withdrawn 撤销主管调整",
+        "OVERRIDE_EXPIRED": "An override expired: the computed tier applies again 主管调整到期",
     },
 )
 
@@ -126,6 +138,17 @@ RunScopeEnum = bilingual_enum(
         "CUSTOMER": "One customer, after a change of its inputs 单个客户",
         "BRANCH": "The customers of a branch 本网点客户",
         "BANK": "Every customer of the bank 全行客户",
+    },
+)
+
+RunStatusEnum = bilingual_enum(
+    RunStatus,
+    "Where a classification run stands. 分类批次状态。",
+    {
+        "PENDING": "Waiting for a worker 等待执行",
+        "RUNNING": "Running 执行中",
+        "DONE": "Done: the segments are applied 已完成",
+        "FAILED": "Failed: nothing of it applied; start it again 失败（未生效）",
     },
 )
 
@@ -163,6 +186,8 @@ class _SegmentErrorCode(Enum):
     NOT_FOUND = "NOT_FOUND"
     INVALID_PAGE_SIZE = "INVALID_PAGE_SIZE"
     INVALID_CURSOR = "INVALID_CURSOR"
+    INVALID_RANGE = "INVALID_RANGE"
+    FUTURE = "FUTURE"
 
 
 SegmentErrorCode = bilingual_enum(
@@ -201,5 +226,7 @@ SegmentErrorCode = bilingual_enum(
         "NOT_FOUND": "The referenced record does not exist 记录不存在",
         "INVALID_PAGE_SIZE": "Page size outside 0…100 分页大小超出范围",
         "INVALID_CURSOR": "Not a cursor of this list and order 无效的游标",
+        "INVALID_RANGE": "A month range reversed or longer than allowed 月份范围无效",
+        "FUTURE": "A month after the current one 月份晚于当前月份",
     },
 )

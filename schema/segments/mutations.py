@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from authz import rows as row_scopes
 from core.errors import ForbiddenError
 from core.ids import pk_of
-from resolvers.segments import commands, runs
+from resolvers.segments import commands, jobs
 from schema.segments.enums import (
     NeedEnum,
     RiskGradeEnum,
@@ -136,8 +136,12 @@ class ClassifyCustomersInput:
 class OverrideSegmentInput:
     customer_id: strawberry.ID
     tier: ValueTierEnum  # type: ignore[valid-type]
-    reason: str = strawberry.field(description="Why (at most 300 characters).")
-    expires_at: dt.datetime = strawberry.field(description="In the future, at most a year ahead.")
+    reason: str | None = strawberry.field(
+        default=None, description="Why (required; at most 300 characters)."
+    )
+    expires_at: dt.datetime | None = strawberry.field(
+        default=None, description="Required: in the future, at most a year ahead."
+    )
 
 
 @strawberry.input(description="Whether a customer has a need (SEG-2), and why.")
@@ -244,9 +248,11 @@ class SegmentMutation:
         )
 
     @guarded_mutation(
-        "Classify customers now (SEG-4): a supervisor their branch, head office the whole bank or "
-        "one branch. One run, recording the model version; every change of a segment is kept. "
-        "重新分类。",
+        "Classify customers (SEG-4): a supervisor their branch, head office the whole bank or "
+        "one branch. Answers at once with the run (`PENDING`), which a worker runs in the "
+        "background: follow it with `classificationRun(id)`. One bulk run at a time: another "
+        "while one waits or runs is `CONFLICT`. Each run records the value and risk model "
+        "versions; every change of a segment is kept. 重新分类（后台批次）。",
         HasRight("segment:classify"),
     )
     def classify_customers(
@@ -261,13 +267,9 @@ class SegmentMutation:
             if not bank_wide and wanted not in (None, actor.branch_id):
                 raise ForbiddenError("you may classify the customers of your own branch only")
             if bank_wide and wanted is None:
-                return runs.classify(session, scope=RunScope.BANK, started_by=actor.employee_no)
-            return runs.classify(
-                session,
-                scope=RunScope.BRANCH,
-                started_by=actor.employee_no,
-                branch_id=actor.branch_id if wanted is None else wanted,
-            )
+                return jobs.start(session, RunScope.BANK, actor.employee_no)
+            branch_id = actor.branch_id if wanted is None else wanted
+            return jobs.start(session, RunScope.BRANCH, actor.employee_no, branch_id)
 
         return _run(
             info,
@@ -290,7 +292,7 @@ class SegmentMutation:
             input.customer_id,
             lambda session, actor, customer_id: commands.override_segment(
                 session,
-                actor.id,
+                actor,
                 customer_id,
                 ValueTier(input.tier),
                 input.reason,
@@ -308,7 +310,9 @@ class SegmentMutation:
         return _customer_change(
             info,
             input.customer_id,
-            lambda session, actor, customer_id: commands.withdraw_override(session, customer_id),
+            lambda session, actor, customer_id: commands.withdraw_override(
+                session, customer_id, actor
+            ),
         )
 
     @guarded_mutation(

@@ -6,13 +6,16 @@ import strawberry
 from sqlalchemy import true
 
 from core import clock
-from resolvers.segments import commands, queries, risk_model
+from core.ids import pk_of
+from resolvers.segments import commands, distribution, queries, risk_model
 from schema.segments.enums import DistributionDimensionEnum
 from schema.segments.types import (
     RiskRuleSet,
     SegmentCell,
     SegmentDistribution,
+    SegmentMonth,
     SegmentRunNode,
+    SegmentTrend,
     ServiceMeasure,
     ServiceMeasureSet,
     ValueRuleSet,
@@ -20,6 +23,7 @@ from schema.segments.types import (
 from schema.shared.base import Connection, ContextInfo, NodeLoader, page_request
 from schema.shared.rights import Authenticated, HasRight
 from schema.shared.rights import field as guarded_field
+from store.segments import SegmentRun
 
 
 @strawberry.type
@@ -48,6 +52,44 @@ class SegmentQuery:
             dimension=dimension,
             minimum_count=queries.MINIMUM_CELL,
             cells=[SegmentCell.of(cell) for cell in cells],
+        )
+
+    @guarded_field(
+        "Customers and AUM per value tier — or per risk grade with `dimension: RISK_GRADE` — "
+        "at each month end of a range of Beijing months (`fromMonth` … `toMonth`, e.g. "
+        "2026-01, at most 36), and per branch with `byBranch`, from the segment history: the "
+        "tier shown then (an override in force, else the computed tier), the risk grade of the "
+        "last computed change, and the AUM of the newest snapshot recorded by then. Visible "
+        "customers as for `segments`; each month's small cells suppressed the same way. "
+        "客户分类分布变化。",
+        HasRight("segment:distribution"),
+    )
+    def segments_over_time(
+        self,
+        info: ContextInfo,
+        from_month: str,
+        to_month: str,
+        by_branch: bool = False,
+        dimension: DistributionDimensionEnum = DistributionDimensionEnum.VALUE_TIER,  # type: ignore[valid-type]
+    ) -> SegmentTrend:
+        ctx = info.context
+        ends = distribution.month_ends(from_month, to_month, clock.now())
+        visible = ctx.access.visible if ctx.access.row_scopes else true()
+        by_risk = dimension.value == "RISK_GRADE"  # type: ignore[attr-defined]
+        cells = distribution.over_time(
+            ctx.session, ends, visible, by_branch, queries.MINIMUM_CELL, by_risk
+        )
+        return SegmentTrend(
+            dimension=dimension,
+            minimum_count=queries.MINIMUM_CELL,
+            months=[
+                SegmentMonth(
+                    month=end.month,
+                    as_of=end.at,
+                    cells=[SegmentCell.of(c) for c in cells if c.month == end.month],
+                )
+                for end in ends
+            ],
         )
 
     @guarded_field(
@@ -129,6 +171,19 @@ class SegmentQuery:
     ) -> Connection[SegmentRunNode]:
         page = queries.run_page(info.context.session, page_request(first, after, last, before))
         return Connection.of(page, [SegmentRunNode.of(row) for row in page.rows])
+
+    @guarded_field(
+        "One classification run (SEG-4): its status and progress while a worker runs it. "
+        "分类批次进度。",
+        HasRight("segment:classify"),
+    )
+    def classification_run(self, info: ContextInfo, id: strawberry.ID) -> SegmentRunNode | None:
+        run = _run(info, pk_of(id, "SegmentRun", "id"))
+        return None if run is None else SegmentRunNode.of(run)
+
+
+def _run(info: ContextInfo, pk: int) -> SegmentRun | None:
+    return info.context.session.get(SegmentRun, pk)
 
 
 NODE_LOADERS: dict[str, NodeLoader] = {}

@@ -14,24 +14,35 @@ from authz.fields import Effect, present
 from core import clock
 from core.errors import UserInputError
 from resolvers.segments import commands, loaders, measures, model, risk_model
+from resolvers.segments.distribution import MonthCell
 from resolvers.segments.queries import Cell
 from schema.segments.enums import (
     DistributionDimensionEnum,
     MeasureActionEnum,
     NeedEnum,
+    NeedSourceEnum,
     RiskGradeEnum,
     RiskSignalEnum,
     RunScopeEnum,
+    RunStatusEnum,
     SegmentChangeReasonEnum,
     SegmentDimensionEnum,
     SegmentErrorCode,
     ValueInputEnum,
     ValueTierEnum,
 )
-from schema.shared.base import node_id, user_errors
+from schema.shared.base import ContextInfo, node_id, user_errors
 from schema.shared.context import Context
 from schema.staff import BranchNode
-from store.segments import RiskGrade, SegmentDimension, SegmentRuleSet, SegmentRun, ValueTier
+from store.segments import (
+    Need,
+    NeedSource,
+    RiskGrade,
+    SegmentDimension,
+    SegmentRuleSet,
+    SegmentRun,
+    ValueTier,
+)
 
 
 @strawberry.type(description="A refused segment input. 客户分类输入错误。")
@@ -225,6 +236,9 @@ class ValueInputExplained:
 @strawberry.type(description="A need of the customer (SEG-2) and where it comes from. 客户需求。")
 class CustomerNeedShown:
     need: NeedEnum  # type: ignore[valid-type]
+    source: NeedSourceEnum = strawberry.field(  # type: ignore[valid-type]
+        description="DERIVED from holdings and transactions, or set by STAFF. 需求来源。"
+    )
     derived: bool = strawberry.field(
         description="From holdings and transactions (else set by staff). 系统识别。"
     )
@@ -237,6 +251,7 @@ def _needs(view: loaders.SegmentView) -> list[CustomerNeedShown]:
     return [
         CustomerNeedShown(
             need=need,
+            source=NeedSource.DERIVED if setting is None else NeedSource.STAFF,
             derived=setting is None,
             reason=None if setting is None else setting.reason,
             set_by=None if setting is None else setting.set_by,
@@ -244,6 +259,27 @@ def _needs(view: loaders.SegmentView) -> list[CustomerNeedShown]:
         )
         for need, setting in view.needs()
     ]
+
+
+@strawberry.type(
+    description="A need as staff set it (SEG-2): present or not, why, who, when. 需求设置记录。"
+)
+class CustomerNeedSetting:
+    need: NeedEnum  # type: ignore[valid-type]
+    present: bool = strawberry.field(description="False: staff said the customer has it not.")
+    reason: str
+    set_by: str = strawberry.field(description="Employee number of who set it.")
+    set_at: dt.datetime
+
+    @classmethod
+    def of(cls, row: Any) -> CustomerNeedSetting:
+        return cls(
+            need=Need(row.need),
+            present=row.present,
+            reason=row.reason,
+            set_by=row.set_by,
+            set_at=row.set_at,
+        )
 
 
 @strawberry.type(description="A supervisor's override in force. 主管调整。")
@@ -318,6 +354,20 @@ class CustomerSegment:
     risk_rule_set: RiskRuleSet | None = strawberry.field(
         description="The risk model version that computed the grade. 风险模型版本。"
     )
+    customer_id: strawberry.Private[int]
+
+    @strawberry.field(
+        description="Every setting of a need by staff, newest first (SEG-2); read like `needs`. "
+        "需求设置记录。"
+    )
+    def need_history(self, info: ContextInfo) -> list[CustomerNeedSetting] | None:
+        ctx = info.context
+        rows = ctx.batched("need_history", self.customer_id, loaders.need_histories) or []
+        settings = [CustomerNeedSetting.of(row) for row in rows]
+        shown = present(
+            "CustomerSegment", {"needs": settings}, ctx.access.access_for(self.customer_id)
+        )
+        return shown["needs"]  # type: ignore[no-any-return]
 
     @classmethod
     def present(cls, view: loaders.SegmentView, ctx: Context) -> CustomerSegment:
@@ -329,11 +379,17 @@ class CustomerSegment:
             rules, row = _rule_set(ctx, computed.rule_set_version)
             if computed.risk_rule_set_version is not None:
                 risk = _risk_rule_set(ctx, computed.risk_rule_set_version)
-        tier = override.tier if override is not None else computed.tier
+        tier = (
+            override.tier
+            if override is not None
+            else computed.tier
+            if computed is not None
+            else None
+        )
         values = present(
             "CustomerSegment",
             {
-                "tier": ValueTier(tier),
+                "tier": None if tier is None else ValueTier(tier),
                 "score": None if computed is None else _score(computed.score),
                 "private_banking": None if computed is None else computed.private_banking,
                 "inputs": None if rules is None else _explain(rules, computed),
@@ -361,6 +417,7 @@ class CustomerSegment:
             rule_set=ValueRuleSet.of(rules, row) if rules is not None else None,
             run=node_id("SegmentRun", computed.run_id) if computed is not None else None,
             classified_at=computed.classified_at if computed is not None else None,
+            customer_id=view.customer_id,
             **values,
         )
 
@@ -445,18 +502,27 @@ class SegmentChange:
     run: strawberry.ID | None
     rule_set_version: int | None
     changed_at: dt.datetime
+    changed_by: str | None = strawberry.field(
+        description="Who overrode or withdrew, or started the run (employee number). 操作人。"
+    )
+    override_reason: str | None = strawberry.field(
+        description="The override's reason (override entries; null when the tier is withheld). "
+        "调整原因。"
+    )
     from_risk_grade: RiskGradeEnum | None = strawberry.field(  # type: ignore[valid-type]
-        description="The risk grade before (SEG-3; null: first classification, or an override)."
+        description="The risk grade before (SEG-3; null: first classification, or an override "
+        "entry: set, withdrawn or expired)."
     )
     to_risk_grade: RiskGradeEnum | None = strawberry.field(  # type: ignore[valid-type]
-        description="The risk grade after (null on overrides: they change the value tier only)."
+        description="The risk grade after (null on override entries — set, withdrawn or "
+        "expired: they change the value tier only)."
     )
     risk_rule_set_version: int | None = strawberry.field(
         description="The risk model version of the run that made the change."
     )
 
     @classmethod
-    def present(cls, row: Any, ctx: Context) -> SegmentChange:
+    def present(cls, row: loaders.HistoryEntry, ctx: Context) -> SegmentChange:
         # Tiers and marks of the history are shown as the live segment's would be.
         access = ctx.access.access_for(row.customer_id)
         before = present(
@@ -483,6 +549,10 @@ class SegmentChange:
             run=node_id("SegmentRun", row.run_id) if row.run_id else None,
             rule_set_version=row.rule_set_version,
             changed_at=row.changed_at,
+            changed_by=row.changed_by,
+            override_reason=row.override_reason
+            if access.effect("CustomerSegment", "tier") is Effect.FULL
+            else None,
             from_risk_grade=RiskGrade(risk[0]) if risk[0] else None,
             to_risk_grade=RiskGrade(risk[1]) if risk[1] else None,
             risk_rule_set_version=row.risk_rule_set_version,
@@ -490,9 +560,21 @@ class SegmentChange:
 
 
 def segment_history(ctx: Context, customer_id: int) -> list[SegmentChange]:
-    """``Customer.segmentHistory``, newest first; one statement for the request's customers."""
-    rows = ctx.batched("segment_history", customer_id, loaders.histories) or []
+    """``Customer.segmentHistory``, newest first (an expired override's fallback included); two
+    statements for the request's customers."""
+    now = clock.now()
+
+    def load(session: Session, ids: Any) -> dict[int, list[loaders.HistoryEntry]]:
+        return loaders.histories(session, ids, now)
+
+    rows = ctx.batched("segment_history", customer_id, load) or []
     return [SegmentChange.present(r, ctx) for r in rows]
+
+
+@strawberry.type(description="How far a run has got. 分类批次进度。")
+class RunProgress:
+    done: int = strawberry.field(description="Customers computed so far. 已完成。")
+    total: int = strawberry.field(description="Customers in the run's scope. 总数。")
 
 
 @strawberry.type(description="A classification run (SEG-4). 分类批次。")
@@ -500,9 +582,14 @@ class SegmentRunNode:
     id: strawberry.ID
     scope: RunScopeEnum  # type: ignore[valid-type]
     branch: strawberry.ID | None
+    status: RunStatusEnum = strawberry.field(  # type: ignore[valid-type]
+        description="PENDING (waiting for a worker), RUNNING, DONE or FAILED. 批次状态。"
+    )
+    progress: RunProgress
+    failure: str | None = strawberry.field(description="Why it failed (FAILED only). 失败原因。")
     rule_set_version: int
     started_by: str
-    started_at: dt.datetime
+    started_at: dt.datetime = strawberry.field(description="When it was asked for. 发起时间。")
     finished_at: dt.datetime | None
     customers: int = strawberry.field(description="Customers classified.")
     changed: int = strawberry.field(description="Customers whose segment changed.")
@@ -510,12 +597,23 @@ class SegmentRunNode:
         default=None, description="The risk model version of the run (SEG-3)."
     )
 
+    @strawberry.field(
+        description="The model version it runs under (that in force when a worker took it). "
+        "所用模型版本。"
+    )
+    def rule_set(self, info: ContextInfo) -> ValueRuleSet:
+        rules, row = _rule_set(info.context, self.rule_set_version)
+        return ValueRuleSet.of(rules, row)
+
     @classmethod
     def of(cls, row: SegmentRun) -> SegmentRunNode:
         return cls(
             id=node_id("SegmentRun", row.id),
             scope=row.scope,
             branch=node_id("Branch", row.branch_id) if row.branch_id else None,
+            status=row.status,
+            progress=RunProgress(done=row.progress_done, total=row.progress_total),
+            failure=row.failure,
             rule_set_version=row.rule_set_version,
             started_by=row.started_by,
             started_at=row.started_at,
@@ -544,7 +642,7 @@ class SegmentCell:
     )
 
     @classmethod
-    def of(cls, cell: Cell) -> SegmentCell:
+    def of(cls, cell: Cell | MonthCell) -> SegmentCell:
         return cls(
             tier=ValueTier(cell.tier) if cell.tier is not None else None,
             branch=BranchNode.of_parts(*cell.branch) if cell.branch is not None else None,
@@ -563,6 +661,28 @@ class SegmentDistribution:
     )
     minimum_count: int = strawberry.field(description="Smaller cells are suppressed.")
     cells: list[SegmentCell]
+
+
+@strawberry.type(description="The distribution at one month end (SEG-4). 月末客户分类分布。")
+class SegmentMonth:
+    month: str = strawberry.field(description="The Beijing month, e.g. 2026-01. 月份。")
+    as_of: dt.datetime = strawberry.field(
+        description="The state just before this instant: 00:00 Beijing on the 1st of the next "
+        "month, or now for the month in progress. 统计时点。"
+    )
+    cells: list[SegmentCell]
+
+
+@strawberry.type(
+    description="The segment distribution at each month end, from the history (SEG-4). "
+    "客户分类分布变化。"
+)
+class SegmentTrend:
+    dimension: DistributionDimensionEnum = strawberry.field(  # type: ignore[valid-type]
+        description="What the cells count by: value tier (default) or risk grade. 分布维度。"
+    )
+    minimum_count: int = strawberry.field(description="Smaller cells are suppressed.")
+    months: list[SegmentMonth]
 
 
 @strawberry.type
