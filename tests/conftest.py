@@ -145,7 +145,9 @@ def new_id_number(birth: date = date(1988, 5, 17), male: bool = True) -> str:
     """A valid resident ID number no other test uses (area 650102 is not in the demo data)."""
     n = next(_sequence)
     sequence = (n % 499) * 2 + (1 if male else 0)
-    day = birth.replace(year=birth.year - (n // 499))
+    # Past 499 numbers a day, earlier years; a 29 February stays on leap years (4-year steps).
+    years = (n // 499) * (4 if (birth.month, birth.day) == (2, 29) else 1)
+    day = birth.replace(year=birth.year - years)
     body = f"650102{day:%Y%m%d}{sequence:03d}"
     return body + ric.calc_check_digit(body + "0")
 
