@@ -208,13 +208,19 @@ def postpone(
     moved on when it started, so only they move back (a clock set during the pause, such as a
     rectification raised meanwhile, keeps its own due time; the decision deadline always counts
     the pause). A warning already given for a due time that moved away comes again before the
-    new one."""
+    new one.
+
+    A due time that had passed when the pause started stays (第十九条 stops only a clock that
+    still runs; 第十五条's breach is kept): the sweep escalates it once, whether or not it ran
+    before the pause."""
     now = clock.now()
+    started = since or now
     rows = session.scalars(
         select(ComplaintDeadline).where(
             ComplaintDeadline.complaint_id == complaint.id,
             ComplaintDeadline.ended_at.is_(None),
             ComplaintDeadline.escalated_at.is_(None),
+            ComplaintDeadline.due_at > started,
         )
     ).all()
     for row in rows:

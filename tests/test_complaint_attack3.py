@@ -1,0 +1,103 @@
+"""Third round of attacks on the complaint rules (CMP-4 … CMP-7): a breach across a pause, a
+pause that runs out by itself, pauses across midnight, the owners of rectification and plans,
+recusal of the unit complained about, incidents of ended instances — each through the HTTP API
+and ``kehu worker --once --now``, at the exact instants."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from core import clock
+from tests import complaint_steps as steps
+from tests.conftest import Backend
+from tests.test_complaint_pause_clocks import PAUSE, RESUME
+
+SECOND = timedelta(seconds=1)
+DAY = timedelta(days=1)
+STATE = """query($id: ID!) { complaint(id: $id) {
+    decisionDueAt slaState overdue pausedDays clockPaused
+    pauses { startedAt endedAt pausedDays latestEndAt }
+    currentTasks { elementId dueAt }
+    deadlines { stage dueAt end }
+    timeline { kind actor details }
+    messages { kind content } } }"""
+
+
+def _bj(day: int, hour: int = 0, second: int = 0) -> datetime:
+    """``hour`` o'clock Beijing time on the ``day``-th day after today (Beijing)."""
+    start = clock.end_of_business_day(clock.today() + timedelta(days=day - 1))
+    return start + timedelta(hours=hour, seconds=second)
+
+
+def _state(backend: Backend, complaint: dict[str, Any]) -> dict[str, Any]:
+    return dict(backend.gql(STATE, {"id": complaint["id"]}, staff="HO0001")["complaint"])
+
+
+def _pause(backend: Backend, complaint: dict[str, Any], staff: str = "SUP0001") -> list[Any]:
+    values = {"id": complaint["id"], "reason": "MEDIATION", "note": "人民调解委员会调解"}
+    return list(backend.gql(PAUSE, {"input": values}, staff=staff)["pauseComplaintClock"]["errors"])
+
+
+def _resume(backend: Backend, complaint: dict[str, Any], staff: str = "SUP0001") -> list[Any]:
+    payload = backend.gql(RESUME, {"input": {"id": complaint["id"]}}, staff=staff)
+    return list(payload["resumeComplaintClock"]["errors"])
+
+
+def _missed(state: dict[str, Any]) -> list[str]:
+    return [s["details"]["stage"] for s in state["timeline"] if s["kind"] == "DEADLINE_MISSED"]
+
+
+def _due_of(state: dict[str, Any], stage: str) -> list[datetime]:
+    return [datetime.fromisoformat(d["dueAt"]) for d in state["deadlines"] if d["stage"] == stage]
+
+
+# --- 1. a breach stays a breach across a pause (第十九条 vs 第十五条) ------------------------
+
+
+def test_cmp6_an_assignment_breached_before_a_pause_keeps_its_due_time_and_escalates_once(
+    backend: Backend,
+) -> None:
+    """Accepted on day 0, nobody assigned: the assignment is due at 00:00 Beijing after day 1.
+    Paused on day 3 before the worker ran: the passed due time does not move with the pause,
+    the worker escalates it once (day 3), and resuming on day 6 neither moves it nor escalates
+    it again. The decision deadline, still running at the pause, moves by the 3 days paused."""
+    complaint = steps.submit(backend, steps.bj_customer(backend))
+    decision_due = datetime.fromisoformat(complaint["decisionDueAt"])
+    assigned_by = _bj(2)
+    assert _due_of(_state(backend, complaint), "ASSIGNMENT") == [assigned_by]
+    with clock.travel_to(_bj(3, 10), all_threads=True):
+        assert _pause(backend, complaint) == []
+        paused = _state(backend, complaint)
+    assert _due_of(paused, "ASSIGNMENT") == [assigned_by]
+    assert paused["overdue"] is True and paused["slaState"] == "BREACHED"
+    steps.fire_timers(backend, _bj(3, 11))
+    assert _missed(_state(backend, complaint)) == ["ASSIGNMENT"]
+    with clock.travel_to(_bj(6, 10), all_threads=True):
+        assert _resume(backend, complaint) == []
+    state = _state(backend, complaint)
+    assert _due_of(state, "ASSIGNMENT") == [assigned_by]
+    assert datetime.fromisoformat(state["decisionDueAt"]) == decision_due + 3 * DAY
+    steps.fire_timers(backend, _bj(7))
+    # (the supervise task opened on day 3 has a clock of its own, escalated on its own)
+    assert _missed(_state(backend, complaint)).count("ASSIGNMENT") == 1
+
+
+def test_cmp6_an_assignment_escalated_before_a_pause_is_not_escalated_again(
+    backend: Backend,
+) -> None:
+    """The same breach, escalated by the worker at its instant before the pause: one
+    DEADLINE_MISSED for it whatever the pause does."""
+    complaint = steps.submit(backend, steps.bj_customer(backend))
+    steps.fire_timers(backend, _bj(2) - SECOND)
+    assert _missed(_state(backend, complaint)) == []
+    steps.fire_timers(backend, _bj(2))
+    assert _missed(_state(backend, complaint)) == ["ASSIGNMENT"]
+    with clock.travel_to(_bj(3, 10), all_threads=True):
+        assert _pause(backend, complaint) == []
+    with clock.travel_to(_bj(6, 10), all_threads=True):
+        assert _resume(backend, complaint) == []
+    steps.fire_timers(backend, _bj(7))
+    state = _state(backend, complaint)
+    assert _missed(state).count("ASSIGNMENT") == 1
+    assert _due_of(state, "ASSIGNMENT") == [_bj(2)]
