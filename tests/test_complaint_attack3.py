@@ -101,3 +101,63 @@ def test_cmp6_an_assignment_escalated_before_a_pause_is_not_escalated_again(
     state = _state(backend, complaint)
     assert _missed(state).count("ASSIGNMENT") == 1
     assert _due_of(state, "ASSIGNMENT") == [_bj(2)]
+
+
+# --- 2. a pause that runs out by itself resumes the clock ------------------------------------
+
+
+def _resumed(state: dict[str, Any]) -> tuple[int, int]:
+    steps_ = [s for s in state["timeline"] if s["kind"] == "CLOCK_RESUMED"]
+    told = [m for m in state["messages"] if m["kind"] == "CLOCK_RESUMED"]
+    return len(steps_), len(told)
+
+
+def test_cmp7_a_pause_that_runs_out_resumes_the_clock_and_tells_the_customer_once(
+    backend: Backend,
+) -> None:
+    """Paused on day 2 with the whole 60-day allowance: the pause may count up to the 00:00
+    Beijing that ends its 60th natural day. The worker a second before does nothing; at the
+    instant it resumes the clock as resumeComplaintClock would (CLOCK_RESUMED, the customer told
+    the new last day, in Chinese); a second later nothing more."""
+    complaint = steps.submit(backend, steps.bj_customer(backend))
+    steps.assign(backend, complaint)
+    decision_due = datetime.fromisoformat(complaint["decisionDueAt"])
+    with clock.travel_to(_bj(2, 9), all_threads=True):
+        assert _pause(backend, complaint, staff="SH01CH01") == []
+    ends = _bj(62)
+    assert datetime.fromisoformat(_state(backend, complaint)["pauses"][0]["latestEndAt"]) == ends
+    steps.fire_timers(backend, ends - SECOND)
+    with clock.travel_to(ends - SECOND, all_threads=True):
+        before = _state(backend, complaint)
+    assert _resumed(before) == (0, 0) and before["clockPaused"] is True
+    steps.fire_timers(backend, ends)
+    with clock.travel_to(ends, all_threads=True):
+        state = _state(backend, complaint)
+    assert _resumed(state) == (1, 1)
+    assert state["clockPaused"] is False and state["pausedDays"] == 60
+    assert datetime.fromisoformat(state["pauses"][0]["endedAt"]) == ends
+    due = decision_due + 60 * DAY
+    assert datetime.fromisoformat(state["decisionDueAt"]) == due
+    last = clock.business_date(due) - DAY
+    (told,) = [m["content"] for m in state["messages"] if m["kind"] == "CLOCK_RESUMED"]
+    assert told.endswith(f"已恢复处理，我行将于 {last:%Y-%m-%d}（含）前作出处理决定。")
+    (step,) = [s for s in state["timeline"] if s["kind"] == "CLOCK_RESUMED"]
+    assert step["actor"] is None and step["details"]["paused_days"] == 60
+    steps.fire_timers(backend, ends + SECOND)
+    with clock.travel_to(ends + SECOND, all_threads=True):
+        assert _resumed(_state(backend, complaint)) == (1, 1)
+
+
+def test_cmp7_a_pause_run_out_long_ago_resumes_with_the_apology(backend: Backend) -> None:
+    """The worker was down until after the resumed deadline: one CLOCK_RESUMED, worded for a
+    deadline that passed (never a last day in the past)."""
+    complaint = steps.submit(backend, steps.bj_customer(backend))
+    steps.assign(backend, complaint)
+    with clock.travel_to(_bj(2, 9), all_threads=True):
+        assert _pause(backend, complaint, staff="SH01CH01") == []
+    due = datetime.fromisoformat(complaint["decisionDueAt"]) + 60 * DAY
+    steps.fire_timers(backend, due + SECOND)
+    state = _state(backend, complaint)
+    assert _resumed(state) == (1, 1)
+    (told,) = [m["content"] for m in state["messages"] if m["kind"] == "CLOCK_RESUMED"]
+    assert "已恢复处理。" in told and "（含）前" not in told
