@@ -161,3 +161,44 @@ def test_cmp7_a_pause_run_out_long_ago_resumes_with_the_apology(backend: Backend
     assert _resumed(state) == (1, 1)
     (told,) = [m["content"] for m in state["messages"] if m["kind"] == "CLOCK_RESUMED"]
     assert "已恢复处理。" in told and "（含）前" not in told
+
+
+# --- 3. pauses across midnight count their time, not the dates they touch ---------------------
+
+
+def _paused(
+    backend: Backend, complaint: dict[str, Any], start: datetime, end: datetime
+) -> dict[str, Any]:
+    with clock.travel_to(start, all_threads=True):
+        assert _pause(backend, complaint) == []
+    with clock.travel_to(end, all_threads=True):
+        assert _resume(backend, complaint) == []
+        return _state(backend, complaint)
+
+
+def test_cmp7_short_pauses_across_midnight_count_no_day(backend: Backend) -> None:
+    """Paused at 23:59:59 and resumed at 00:00:01 Beijing, three nights running: two seconds a
+    night touch two dates each time, and the clock counted a whole day for each. The pauses'
+    time together (six seconds) counts no day: the deadline stays where it was."""
+    complaint = steps.submit(backend, steps.bj_customer(backend))
+    decision_due = datetime.fromisoformat(complaint["decisionDueAt"])
+    for night in (2, 3, 4):
+        state = _paused(backend, complaint, _bj(night) - SECOND, _bj(night) + SECOND)
+        assert state["pausedDays"] == 0
+        assert datetime.fromisoformat(state["decisionDueAt"]) == decision_due
+    assert [p["pausedDays"] for p in state["pauses"]] == [0, 0, 0]
+
+
+def test_cmp7_the_pauses_time_is_rounded_once_at_twelve_hours(backend: Backend) -> None:
+    """Six hours, then 5:59:59 (together 11:59:59): no day. One second more in a third pause
+    (together 12:00:00): one day, counted by the pause that reached it."""
+    complaint = steps.submit(backend, steps.bj_customer(backend))
+    decision_due = datetime.fromisoformat(complaint["decisionDueAt"])
+    _paused(backend, complaint, _bj(2, 1), _bj(2, 7))
+    state = _paused(backend, complaint, _bj(2, 8), _bj(2, 14, -1))
+    assert state["pausedDays"] == 0
+    assert datetime.fromisoformat(state["decisionDueAt"]) == decision_due
+    state = _paused(backend, complaint, _bj(3, 1), _bj(3, 1, 1))
+    assert state["pausedDays"] == 1
+    assert [p["pausedDays"] for p in state["pauses"]] == [0, 0, 1]
+    assert datetime.fromisoformat(state["decisionDueAt"]) == decision_due + DAY

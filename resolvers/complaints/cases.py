@@ -422,11 +422,25 @@ def end_open_pause(
     if found is None:
         return
     ended = min(at, found.latest_end_at)
-    days = paused_natural_days(found.started_at, ended)
     found.ended_at = ended
     found.ended_by_id = actor.id if actor is not None and ended == at else None
+    # The days the complaint's pauses count together, rounded once (paused_natural_days):
+    # this pause adds what the total gained (never less than counted before).
+    earlier = session.scalars(
+        select(ComplaintPause).where(
+            ComplaintPause.complaint_id == complaint.id,
+            ComplaintPause.ended_at.is_not(None),
+            ComplaintPause.id != found.id,
+        )
+    ).all()
+    paused = sum(
+        (p.ended_at - p.started_at for p in earlier if p.ended_at is not None),
+        ended - found.started_at,
+    )
+    total = max(complaint.paused_days, paused_natural_days(paused))
+    days = total - complaint.paused_days
     found.paused_days = days
-    complaint.paused_days += days
+    complaint.paused_days = total
     moved = _move_dates(session, complaint, found.started_at, days)
     if complaint.decided_at is None:
         due = _deadline(complaint, complaint.paused_days)

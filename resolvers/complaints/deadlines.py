@@ -443,10 +443,14 @@ def _end_of(task: ProcessTask | None, due: datetime) -> DeadlineEnd:
 # --- overdue: one rule ------------------------------------------------------------------------
 
 
-def paused_natural_days(started_at: datetime, ended_at: datetime) -> int:
-    """Natural days a pause took: from the Beijing date it started to the date it ended (the
-    day it ends counts again; a pause that starts and ends on one day moves nothing)."""
-    return max(0, (clock.business_date(ended_at) - clock.business_date(started_at)).days)
+def paused_natural_days(paused: timedelta) -> int:
+    """Natural days the clock stood still, for ``paused``: the time of all of a complaint's
+    pauses together, rounded once to whole days (12 hours or more count a day, less none) and
+    at most :data:`MAX_PAUSED_DAYS`. Counted on the sum, not per pause and not by the dates a
+    pause touches: a pause from 23:59:59 to 00:00:01 counts nothing, and repeating short pauses
+    gains no day a single pause of the same length would not (第十九条)."""
+    days, rest = divmod(max(paused, timedelta(0)), timedelta(days=1))
+    return min(days + (rest >= timedelta(hours=12)), MAX_PAUSED_DAYS)
 
 
 def pause_latest_end(started_at: datetime, allowance_days: int) -> datetime:
