@@ -202,3 +202,43 @@ def test_cmp7_the_pauses_time_is_rounded_once_at_twelve_hours(backend: Backend) 
     assert state["pausedDays"] == 1
     assert [p["pausedDays"] for p in state["pauses"]] == [0, 0, 1]
     assert datetime.fromisoformat(state["decisionDueAt"]) == decision_due + DAY
+
+
+# --- 4. who owns a plan or a rectification, and by when ---------------------------------------
+
+
+def _investigated(backend: Backend, answers: dict[str, Any]) -> list[tuple[list[str], str]]:
+    complaint = steps.submit(backend, steps.bj_customer(backend))
+    steps.assign(backend, complaint)
+    task = steps.task_of(backend, "SH01CH01", complaint, "Task_Investigate")
+    errors = steps.complete(backend, "SH01CH01", task, answers)
+    return [(e["field"], e.get("complaintCode") or e["code"]) for e in errors]
+
+
+def test_cmp5_plan_and_rectification_owners_are_staff_who_work_on_complaints(
+    backend: Backend,
+) -> None:
+    """An auditor, a security administrator and a process owner check the work; they were
+    accepted as owners of the plan and of the rectification. Refused naming the field; head
+    office (and a handler for the plan) are accepted."""
+    for outsider in ("AUD0001", "SEC0001", "PO0001"):
+        refused = _investigated(
+            backend, steps.systemic(plan_owner=outsider, rectification_owner=outsider)
+        )
+        assert refused == [
+            (["data", "plan_owner"], "INVALID_HANDLER"),
+            (["data", "rectification_owner"], "INVALID_HANDLER"),
+        ], outsider
+    assert _investigated(backend, steps.systemic(rectification_owner="HO0001")) == []
+
+
+def test_cmp5_a_rectification_deadline_is_at_most_a_year_away(backend: Backend) -> None:
+    """2999-12-31 was accepted: a timer no one lives to see. One year from today (Beijing) is
+    the last day accepted; the day after is refused naming the field."""
+    today = clock.today()
+    a_year = today.replace(year=today.year + 1) if (today.month, today.day) != (2, 29) else None
+    assert a_year is not None
+    for late in ("2999-12-31", (a_year + DAY).isoformat()):
+        refused = _investigated(backend, steps.systemic(rectification_deadline=late))
+        assert refused == [(["data", "rectification_deadline"], "DEADLINE_TOO_LATE")], late
+    assert _investigated(backend, steps.systemic(rectification_deadline=a_year.isoformat())) == []
