@@ -242,3 +242,43 @@ def test_cmp5_a_rectification_deadline_is_at_most_a_year_away(backend: Backend) 
         refused = _investigated(backend, steps.systemic(rectification_deadline=late))
         assert refused == [(["data", "rectification_deadline"], "DEADLINE_TOO_LATE")], late
     assert _investigated(backend, steps.systemic(rectification_deadline=a_year.isoformat())) == []
+
+
+# --- 5. recusal of the unit complained about ---------------------------------------------------
+
+
+def test_cmp2_the_staff_of_a_branch_complained_about_do_not_withdraw_pause_or_merge(
+    backend: Backend,
+) -> None:
+    """A complaint about the BJ01 branch as a unit: BJ01's supervisor paused its clock, merged
+    a repeat into it and withdrew it. Refused as the handler's tasks are (HANDLER_CONFLICT,
+    nothing written); head office acts."""
+    from tests.conftest import branch_id
+    from tests.test_complaint_attack import MERGE, WITHDRAW
+
+    customer = steps.bj_customer(backend)
+    about_bj = {"complainedBranch": branch_id(backend, "SUP0001"), "complainedStaff": None}
+    first = steps.submit(backend, customer, **about_bj)
+    again = steps.submit(backend, customer, **about_bj)
+    merge = {"into": first["id"], "duplicate": again["id"], "reason": "同一事项"}
+    paused = _pause(backend, first, staff="SUP0001")
+    merged = backend.gql(MERGE, {"input": merge}, staff="SUP0001")["mergeComplaints"]["errors"]
+    withdrawn = [
+        backend.gql(WITHDRAW, {"input": {"id": first["id"], "reason": "客户撤回"}}, staff=who)[
+            "withdrawComplaint"
+        ]["errors"]
+        for who in ("SUP0001", "RM0001")
+    ]
+    codes = [(e["field"], e["code"]) for e in [*paused, *merged, *withdrawn[0], *withdrawn[1]]]
+    assert codes == [
+        (["id"], "HANDLER_CONFLICT"),
+        (["into"], "HANDLER_CONFLICT"),
+        (["id"], "HANDLER_CONFLICT"),
+        (["id"], "HANDLER_CONFLICT"),
+    ]
+    state = _state(backend, first)
+    assert state["clockPaused"] is False
+    assert {"CLOCK_PAUSED", "WITHDRAWN", "MERGED_FROM"}.isdisjoint(
+        s["kind"] for s in state["timeline"]
+    )
+    assert _pause(backend, first, staff="HO0001") == []
