@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
+
 from core import clock
 from tests import complaint_steps as steps
 from tests.conftest import Backend
@@ -282,3 +284,48 @@ def test_cmp2_the_staff_of_a_branch_complained_about_do_not_withdraw_pause_or_me
         s["kind"] for s in state["timeline"]
     )
     assert _pause(backend, first, staff="HO0001") == []
+
+
+# --- 6. incidents of ended instances ----------------------------------------------------------
+
+
+def test_plat2_ending_an_instance_ends_its_open_incidents(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Recording the investigation failed (an incident); then the customer withdrew, or the
+    complaint was merged into an earlier one. The incidents stayed OPEN in processIncidents for
+    ever, waiting for a retry that is refused. Ending the instance ends them: ENDED, with when
+    and by whom, out of the open list."""
+    from tests.test_complaint_attack import MERGE, WITHDRAW
+    from tests.test_workflows import INCIDENTS
+    from workflows import operations
+
+    customer = steps.bj_customer(backend)
+    earlier = steps.submit(backend, customer)
+    withdrawn, merged = steps.submit(backend, customer), steps.submit(backend, customer)
+    original = operations._REGISTRY["record_investigation"]
+
+    def broken(_call: operations.OperationCall) -> dict[str, Any]:
+        raise ConnectionError("core banking down")
+
+    monkeypatch.setitem(operations._REGISTRY, "record_investigation", (broken, original[1]))
+    keys = []
+    for complaint in (withdrawn, merged):
+        steps.assign(backend, complaint)
+        steps.do(backend, "SH01CH01", complaint, "Task_Investigate", steps.investigation())
+        keys.append(f"complaint:{steps.complaint_pk(backend, complaint)}")
+
+    def incidents(status: str) -> list[Any]:
+        where = {"status": {"eq": status}}
+        found = backend.gql(INCIDENTS, {"where": where}, staff="PO0001")["processIncidents"]
+        return [e["node"] for e in found["edges"] if e["node"]["instance"]["businessKey"] in keys]
+
+    assert len(incidents("OPEN")) == 2
+    ended = backend.gql(
+        WITHDRAW, {"input": {"id": withdrawn["id"], "reason": "客户撤回"}}, staff="SUP0001"
+    )["withdrawComplaint"]
+    merge = {"into": earlier["id"], "duplicate": merged["id"], "reason": "同一事项"}
+    joined = backend.gql(MERGE, {"input": merge}, staff="SUP0001")["mergeComplaints"]
+    assert ended["errors"] == [] and joined["errors"] == []
+    assert incidents("OPEN") == []
+    assert sorted(i["instance"]["businessKey"] for i in incidents("ENDED")) == sorted(keys)
