@@ -329,3 +329,38 @@ def test_plat2_ending_an_instance_ends_its_open_incidents(
     assert ended["errors"] == [] and joined["errors"] == []
     assert incidents("OPEN") == []
     assert sorted(i["instance"]["businessKey"] for i in incidents("ENDED")) == sorted(keys)
+
+
+HANDLING = """query($id: ID!) { complaint(id: $id) {
+    reference status outcome cause planDeadline withdrawalReason
+    timeline { kind } messages { kind } pauses { note } rectification { issue } } }"""
+
+
+def test_cmp2_the_person_complained_about_does_not_read_the_handling_record(
+    backend: Backend,
+) -> None:
+    """BJ01RM02 manages the customer and is the one complained about: they read the findings,
+    the evidence, the plan and the decision's wording in the timeline and the messages. They
+    still see that the complaint exists and where it stands (reference, status, outcome), not
+    how it is handled: timeline, messages, pause notes, cause, plan deadline and rectification
+    are null, as withheld text is. The branch's supervisor and head office read it all."""
+    from tests.test_complaint_recusal import _customer
+
+    customer = _customer(backend, "BJ01RM02")
+    complaint = steps.submit(backend, customer, "SUP0001", complainedStaff="BJ01RM02")
+    steps.assign(backend, complaint)
+    steps.do(backend, "SH01CH01", complaint, "Task_Investigate", steps.systemic())
+    assert _pause(backend, complaint, staff="SH01CH01") == []
+    seen = backend.gql(HANDLING, {"id": complaint["id"]}, staff="BJ01RM02")["complaint"]
+    assert seen["reference"] == complaint["reference"] and seen["status"] == "INVESTIGATING"
+    assert {k: seen[k] for k in ("cause", "planDeadline", "timeline", "messages")} == {
+        "cause": None,
+        "planDeadline": None,
+        "timeline": None,
+        "messages": None,
+    }
+    assert seen["pauses"] == [{"note": None}] and seen["rectification"] is None
+    for reader in ("SUP0001", "HO0001"):
+        full = backend.gql(HANDLING, {"id": complaint["id"]}, staff=reader)["complaint"]
+        assert full["cause"] == "PROCESS_DEFECT" and full["timeline"], reader
+        assert full["pauses"][0]["note"] and full["rectification"]["issue"], reader
