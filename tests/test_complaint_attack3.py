@@ -14,6 +14,7 @@ from core import clock
 from tests import complaint_steps as steps
 from tests.conftest import Backend
 from tests.test_complaint_pause_clocks import PAUSE, RESUME
+from tests.test_workflows import restore_original  # noqa: F401 - a fixture
 
 SECOND = timedelta(seconds=1)
 DAY = timedelta(days=1)
@@ -364,3 +365,43 @@ def test_cmp2_the_person_complained_about_does_not_read_the_handling_record(
         full = backend.gql(HANDLING, {"id": complaint["id"]}, staff=reader)["complaint"]
         assert full["cause"] == "PROCESS_DEFECT" and full["timeline"], reader
         assert full["pauses"][0]["note"] and full["rectification"]["issue"], reader
+
+
+# --- 8. migrating an instance keeps its breaches ------------------------------------------------
+
+
+@pytest.mark.usefixtures("restore_original")
+def test_plat2_migrating_an_overdue_instance_does_not_escalate_the_breach_again(
+    backend: Backend,
+) -> None:
+    """The assignment was due at 00:00 Beijing after day 1 and escalated at that instant; the
+    process owner then migrated the instance to a relabelled version. The task waiting there
+    keeps its due time and its escalation: the worker does not escalate the same breach again,
+    nor open a second supervise task."""
+    from tests.test_workflows import MIGRATE, ORIGINAL, _deploy
+
+    complaint = steps.submit(backend, steps.bj_customer(backend))
+    steps.fire_timers(backend, _bj(2))
+    assert _missed(_state(backend, complaint)) == ["ASSIGNMENT"]
+    instance = backend.gql(
+        "query($id: ID!) { complaint(id: $id) { process { instance { id } } } }",
+        {"id": complaint["id"]},
+    )["complaint"]["process"]["instance"]["id"]
+    relabelled = _deploy(
+        backend, ORIGINAL.replace('name="Assign a handler', 'name="Assign the handler')
+    )
+    assert relabelled["errors"] == []
+    with clock.travel_to(_bj(2, 9), all_threads=True):
+        moved = backend.gql(
+            MIGRATE,
+            {"input": {"instance": instance, "version": relabelled["version"]["id"]}},
+            staff="PO0001",
+        )["migrateProcessInstance"]
+    assert moved["errors"] == []
+    steps.fire_timers(backend, _bj(2, 10))
+    state = _state(backend, complaint)
+    assert _missed(state) == ["ASSIGNMENT"]
+    (due,) = [t["dueAt"] for t in state["currentTasks"] if t["elementId"] == "Task_AssignHandler"]
+    assert datetime.fromisoformat(due) == _bj(2)
+    supervise = [t for t in state["currentTasks"] if t["elementId"] == "Task_SuperviseOverdue"]
+    assert len(supervise) == 1

@@ -408,7 +408,9 @@ def sync_task_clocks(session: Session, complaint_id: int, instance: ProcessInsta
                 window = window or review_window_end(session, complaint_id)
                 if window is not None and window != row.due_at:
                     row.due_at, row.warn_at = window, warning_time(row.set_at, window)
-                    tasks[row.task_id].due_at = window
+            # The clock's due time is the task's, whatever the diagram says: a migration that
+            # re-reads the task from a new version keeps its due time and its escalation.
+            tasks[row.task_id].due_at = row.due_at
         else:
             row.ended_at = now
             row.end = _end_of(session.get(ProcessTask, row.task_id), row.due_at)
