@@ -5,7 +5,7 @@ and ``kehu worker --once --now``, at the exact instants."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -239,8 +239,10 @@ def test_cmp5_a_rectification_deadline_is_at_most_a_year_away(backend: Backend) 
     """2999-12-31 was accepted: a timer no one lives to see. One year from today (Beijing) is
     the last day accepted; the day after is refused naming the field."""
     today = clock.today()
-    a_year = today.replace(year=today.year + 1) if (today.month, today.day) != (2, 29) else None
-    assert a_year is not None
+    # 29 February: the last day accepted is 28 February next year.
+    a_year = date(today.year + 1, today.month, min(today.day, 28 if today.month == 2 else 31))
+    if (today.month, today.day) != (2, 29):
+        a_year = today.replace(year=today.year + 1)
     for late in ("2999-12-31", (a_year + DAY).isoformat()):
         refused = _investigated(backend, steps.systemic(rectification_deadline=late))
         assert refused == [(["data", "rectification_deadline"], "DEADLINE_TOO_LATE")], late
