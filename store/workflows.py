@@ -95,6 +95,8 @@ class ProcessTask(Base):
 class IncidentStatus(StrEnum):
     OPEN = "OPEN"
     RESOLVED = "RESOLVED"
+    # The instance ended early (a withdrawn or merged complaint): nothing left to retry.
+    ENDED = "ENDED"
 
 
 class ProcessIncident(Base):

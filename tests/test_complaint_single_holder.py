@@ -57,7 +57,8 @@ def test_cmp2_a_task_nobody_in_the_bank_may_take_raises_an_alert(backend: Backen
     assign(backend, complaint)
     especially = investigation(complexity="ESPECIALLY_COMPLEX", extension_reason="涉及多家机构")
     do(backend, "SH01CH01", complaint, "Task_Investigate", especially)
-    state = read(backend, complaint)
+    # Read by the branch's supervisor: HO0001 reads no handling record of it (recusal).
+    state = read(backend, complaint, staff="SUP0001")
     assert "Task_ApproveExtension" in [t["elementId"] for t in state["currentTasks"]]
     assert "Task_ApproveExtension" not in [e for _i, e in inbox_of(backend, "HO0001", complaint)]
     rerouted = [s["details"] for s in state["timeline"] if s["kind"] == "TASK_REROUTED"]

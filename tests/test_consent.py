@@ -905,3 +905,46 @@ def test_third_parties_are_listed_to_staff_and_each_party_sees_only_itself(
     assert names == sorted(names)
     own = backend.gql(query, {"where": where}, staff=party["principal"])["thirdParties"]
     assert [e["node"]["id"] for e in own["edges"]] == [party["id"]]
+
+
+def test_share3_a_security_review_note_of_invisible_characters_is_no_note(
+    backend: Backend, rm_customers: list[dict[str, Any]]
+) -> None:
+    """The security reviewer approved with a note of zero-width spaces and a byte-order mark:
+    recorded as the review's reasons. Refused as blank (REQUIRED naming data.note, the shared
+    rule of core/text.py), nothing decided; a real note goes through."""
+    party = _register(backend)
+    customer = rm_customers[0]
+    _consent(backend, customer, party, dataCategories=["contact"])
+    ask = {
+        "thirdParty": party["id"],
+        "purpose": "CUSTOMER_SERVICE",
+        "dataCategories": ["contact"],
+        "reason": "保险理赔回访需要联系电话",
+        "customerId": customer["id"],
+    }
+    pending = backend.gql(SHARE_REQUEST, {"input": ask}, staff="RM0001")["requestDataShare"][
+        "shareRequest"
+    ]
+    assert pending["status"] == "PENDING"
+    inbox = backend.gql(
+        '{ myTasks(where: {process: {eq: "share_request"}}, first: 50) { edges { node { id elementId } } } }',
+        staff="SEC0001",
+    )["myTasks"]["edges"]
+    review = [e["node"]["id"] for e in inbox if e["node"]["elementId"] == "Task_SecurityReview"]
+    complete = """mutation($i: CompleteTaskInput!) { completeTask(input: $i) {
+        errors { field code } } }"""
+    blank = backend.gql(
+        complete,
+        {"i": {"id": review[-1], "data": {"approved": True, "note": "\u200b\ufeff\u2060 "}}},
+        staff="SEC0001",
+    )["completeTask"]["errors"]
+    assert blank == [{"field": ["data", "note"], "code": "REQUIRED"}]
+    mine = _share_requests(backend, "RM0001", "id status")
+    assert next(r for r in mine if r["id"] == pending["id"])["status"] == "PENDING"
+    done = backend.gql(
+        complete,
+        {"i": {"id": review[-1], "data": {"approved": True, "note": "用途与授权一致"}}},
+        staff="SEC0001",
+    )["completeTask"]["errors"]
+    assert done == []

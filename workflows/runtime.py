@@ -418,6 +418,21 @@ def end(session: Session, locked_row: ProcessInstance, actor: Staff | None) -> P
     for task in failed_tasks(locked.workflow):
         task._set_state(TaskState.CANCELLED)
     save(session, locked.instance, locked.workflow)
+    # ... and its incidents leave the open list, recorded as ENDED (by whom and when), not as
+    # resolved: nothing was fixed, there is nothing left to retry (PLAT-2).
+    session.execute(
+        update(ProcessIncident)
+        .where(
+            ProcessIncident.instance_id == locked.instance.id,
+            ProcessIncident.status == IncidentStatus.OPEN,
+        )
+        .values(
+            status=IncidentStatus.ENDED,
+            resolved_at=clock.now(),
+            resolved_by_id=actor.id if actor is not None else None,
+        )
+        .execution_options(synchronize_session="fetch")
+    )
     return locked.instance
 
 

@@ -81,10 +81,17 @@ PAUSABLE = (ComplaintStatus.REGISTERED, ComplaintStatus.INVESTIGATING)
 
 
 def _locked(
-    session: Session, actor: Staff, complaint_id: int, visible: ColumnElement[bool], field: str
+    session: Session,
+    actor: Staff,
+    complaint_id: int,
+    visible: ColumnElement[bool],
+    field: str,
+    *,
+    unit: bool = False,
 ) -> Complaint:
     """The complaint the caller sees, its instance and itself locked (NOT_FOUND naming the
-    field for a missing or invisible one alike); the person complained about is refused."""
+    field for a missing or invisible one alike); the person complained about is refused (and,
+    ``unit``, the staff of a unit complained about: see refuse_complained_about)."""
     found = session.execute(
         select(Complaint.id, Complaint.instance_id).where(Complaint.id == complaint_id, visible)
     ).first()
@@ -100,7 +107,7 @@ def _locked(
         )
     if complaint is None:
         raise UserInputError.one((field,), "NOT_FOUND", "no complaint with this ID")
-    refuse_complained_about(complaint, actor, field)
+    refuse_complained_about(complaint, actor, field, unit=unit)
     return complaint
 
 
@@ -170,7 +177,7 @@ def withdraw(
 ) -> Complaint:
     """The customer withdraws the complaint: recorded with the reason; the process ends."""
     why = validation.text(reason, "reason", max_length=MAX_REASON)
-    complaint = _locked(session, actor, complaint_id, visible, "id")
+    complaint = _locked(session, actor, complaint_id, visible, "id", unit=True)
     _open(complaint, "id")
     _end(session, complaint, actor, ComplaintStatus.WITHDRAWN)
     complaint.withdrawn_at = complaint.closed_at
@@ -195,7 +202,7 @@ def merge(
         raise UserInputError.one(("duplicate",), "INVALID", "must be another complaint")
     # Two instances: locked in id order, so two merges of one pair queue instead of deadlocking.
     order = sorted([(into_id, "into"), (duplicate_id, "duplicate")])
-    rows = {field: _locked(session, actor, pk, visible, field) for pk, field in order}
+    rows = {field: _locked(session, actor, pk, visible, field, unit=True) for pk, field in order}
     into, duplicate = rows["into"], rows["duplicate"]
     _open(into, "into")
     _open(duplicate, "duplicate")
@@ -335,7 +342,7 @@ def pause(
     the days actually paused.
     """
     text = validation.text(note, "note", max_length=MAX_REASON)
-    complaint = _locked(session, actor, complaint_id, visible, "id")
+    complaint = _locked(session, actor, complaint_id, visible, "id", unit=True)
     _open(complaint, "id")
     now = clock.now()
     if complaint.paused_until is not None and now < complaint.paused_until:
@@ -389,7 +396,7 @@ def resume(
     session: Session, actor: Staff, complaint_id: int, visible: ColumnElement[bool]
 ) -> Complaint:
     """Start the decision clock again; the deadline moves by the natural days paused."""
-    complaint = _locked(session, actor, complaint_id, visible, "id")
+    complaint = _locked(session, actor, complaint_id, visible, "id", unit=True)
     _open(complaint, "id")
     if complaint.paused_until is None:
         raise UserInputError.one(("id",), "CLOCK_NOT_PAUSED", "the clock is running")
@@ -422,11 +429,25 @@ def end_open_pause(
     if found is None:
         return
     ended = min(at, found.latest_end_at)
-    days = paused_natural_days(found.started_at, ended)
     found.ended_at = ended
     found.ended_by_id = actor.id if actor is not None and ended == at else None
+    # The days the complaint's pauses count together, rounded once (paused_natural_days):
+    # this pause adds what the total gained (never less than counted before).
+    earlier = session.scalars(
+        select(ComplaintPause).where(
+            ComplaintPause.complaint_id == complaint.id,
+            ComplaintPause.ended_at.is_not(None),
+            ComplaintPause.id != found.id,
+        )
+    ).all()
+    paused = sum(
+        (p.ended_at - p.started_at for p in earlier if p.ended_at is not None),
+        ended - found.started_at,
+    )
+    total = max(complaint.paused_days, paused_natural_days(paused))
+    days = total - complaint.paused_days
     found.paused_days = days
-    complaint.paused_days += days
+    complaint.paused_days = total
     moved = _move_dates(session, complaint, found.started_at, days)
     if complaint.decided_at is None:
         due = _deadline(complaint, complaint.paused_days)

@@ -397,12 +397,27 @@ def complained_about(complaint: Complaint, staff: Staff) -> bool:
     return complaint.complained_staff_id is not None and staff.id == complaint.complained_staff_id
 
 
-def refuse_complained_about(complaint: Complaint, actor: Staff, field: str) -> None:
+def refuse_complained_about(
+    complaint: Complaint, actor: Staff, field: str, *, unit: bool = False
+) -> None:
     """The person complained about acts on no step of the complaint (CMP-2): not through its
-    tasks, nor by withdrawing, merging, pausing it or recording a delivery's proof."""
+    tasks, nor by withdrawing, merging, pausing it or recording a delivery's proof.
+
+    ``unit``: an act that decides how the complaint is handled (withdrawing, merging, pausing,
+    resuming) — a complaint about a branch as a unit (no person named) is not ended or stopped
+    by that branch's own staff either, the recusal of the handler's tasks (办法第十七条)."""
     if complained_about(complaint, actor):
         raise UserInputError.one(
             (field,), "HANDLER_CONFLICT", "the person complained about is recused from it"
+        )
+    if (
+        unit
+        and complaint.complained_staff_id is None
+        and complaint.complained_branch_id is not None
+        and actor.branch_id == complaint.complained_branch_id
+    ):
+        raise UserInputError.one(
+            (field,), "HANDLER_CONFLICT", "the unit complained about is recused from it"
         )
 
 

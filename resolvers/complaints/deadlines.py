@@ -208,13 +208,19 @@ def postpone(
     moved on when it started, so only they move back (a clock set during the pause, such as a
     rectification raised meanwhile, keeps its own due time; the decision deadline always counts
     the pause). A warning already given for a due time that moved away comes again before the
-    new one."""
+    new one.
+
+    A due time that had passed when the pause started stays (第十九条 stops only a clock that
+    still runs; 第十五条's breach is kept): the sweep escalates it once, whether or not it ran
+    before the pause."""
     now = clock.now()
+    started = since or now
     rows = session.scalars(
         select(ComplaintDeadline).where(
             ComplaintDeadline.complaint_id == complaint.id,
             ComplaintDeadline.ended_at.is_(None),
             ComplaintDeadline.escalated_at.is_(None),
+            ComplaintDeadline.due_at > started,
         )
     ).all()
     for row in rows:
@@ -402,7 +408,9 @@ def sync_task_clocks(session: Session, complaint_id: int, instance: ProcessInsta
                 window = window or review_window_end(session, complaint_id)
                 if window is not None and window != row.due_at:
                     row.due_at, row.warn_at = window, warning_time(row.set_at, window)
-                    tasks[row.task_id].due_at = window
+            # The clock's due time is the task's, whatever the diagram says: a migration that
+            # re-reads the task from a new version keeps its due time and its escalation.
+            tasks[row.task_id].due_at = row.due_at
         else:
             row.ended_at = now
             row.end = _end_of(session.get(ProcessTask, row.task_id), row.due_at)
@@ -437,10 +445,14 @@ def _end_of(task: ProcessTask | None, due: datetime) -> DeadlineEnd:
 # --- overdue: one rule ------------------------------------------------------------------------
 
 
-def paused_natural_days(started_at: datetime, ended_at: datetime) -> int:
-    """Natural days a pause took: from the Beijing date it started to the date it ended (the
-    day it ends counts again; a pause that starts and ends on one day moves nothing)."""
-    return max(0, (clock.business_date(ended_at) - clock.business_date(started_at)).days)
+def paused_natural_days(paused: timedelta) -> int:
+    """Natural days the clock stood still, for ``paused``: the time of all of a complaint's
+    pauses together, rounded once to whole days (12 hours or more count a day, less none) and
+    at most :data:`MAX_PAUSED_DAYS`. Counted on the sum, not per pause and not by the dates a
+    pause touches: a pause from 23:59:59 to 00:00:01 counts nothing, and repeating short pauses
+    gains no day a single pause of the same length would not (第十九条)."""
+    days, rest = divmod(max(paused, timedelta(0)), timedelta(days=1))
+    return min(days + (rest >= timedelta(hours=12)), MAX_PAUSED_DAYS)
 
 
 def pause_latest_end(started_at: datetime, allowance_days: int) -> datetime:

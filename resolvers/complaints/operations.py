@@ -70,6 +70,18 @@ from workflows.operations import OperationCall, OperationSet, Parameter, Process
 
 # The extensions the rules know: complex (30 days), especially complex (60 days at most).
 EXTENSION_DAYS = (DECISION_DAYS[Complexity.COMPLEX], MAX_DAYS)
+# Who may own a resolution plan or a rectification: the roles the policy lets register and
+# work complaints (authz/policy.csv: admin:complaint_intake, complaint:withdraw) — not an
+# auditor, a security administrator or a process owner, who check the work, not do it.
+OWNER_ROLES = frozenset(
+    role.value
+    for role in (
+        Role.COMPLAINT_HANDLER,
+        Role.BRANCH_SUPERVISOR,
+        Role.RELATIONSHIP_MANAGER,
+        Role.HEAD_OFFICE,
+    )
+)
 
 
 def _complaint(call: OperationCall) -> Complaint:
@@ -434,12 +446,8 @@ def record_investigation(call: OperationCall) -> dict[str, Any]:
             if validation.blank(str(data.get(name, ""))):
                 problems.add(_field(name), "REQUIRED", "a resolution plan needs it")
         if data.get("plan_owner"):
-            owner = staff_by_employee_number(call.session, data["plan_owner"])
-            if owner is None or not owner.active:
-                problems.add(_field("plan_owner"), "NOT_FOUND", "no active staff member")
-            elif conflict := recusal(complaint, owner, ""):
-                # Carrying out the resolution is handling the complaint (recusal).
-                problems.add(_field("plan_owner"), "HANDLER_CONFLICT", conflict)
+            # Carrying out the resolution is handling the complaint (recusal).
+            owner = _owner(call.session, complaint, str(data["plan_owner"]), "plan_owner", problems)
         if data.get("plan_deadline"):
             deadline = _plan_deadline(complaint, str(data["plan_deadline"]), complexity, problems)
     if data.get("systemic"):
@@ -470,14 +478,8 @@ def _rectification_owner_and_deadline(
     if not number:
         problems.add(_field("rectification_owner"), "REQUIRED", "a rectification needs an owner")
     else:
-        owner = staff_by_employee_number(session, number)
-        if owner is None or not owner.active:
-            problems.add(_field("rectification_owner"), "NOT_FOUND", "no active staff member")
-            owner = None
-        elif conflict := recusal(complaint, owner, ""):
-            # Answering for the rectification is handling the complaint (recusal), as the plan.
-            problems.add(_field("rectification_owner"), "HANDLER_CONFLICT", conflict)
-            owner = None
+        # Answering for the rectification is handling the complaint (recusal), as the plan.
+        owner = _owner(session, complaint, number, "rectification_owner", problems)
     value = str(data.get("rectification_deadline", "")).strip()
     if not value:
         problems.add(
@@ -490,9 +492,41 @@ def _rectification_owner_and_deadline(
                 problems.add(
                     _field("rectification_deadline"), "DATE_IN_PAST", "must not be in the past"
                 )
+            elif day > _a_year_after(clock.today()):
+                # A deadline no one lives to see is no deadline: its timer would never fire.
+                problems.add(
+                    _field("rectification_deadline"),
+                    "DEADLINE_TOO_LATE",
+                    "must be at most one year from today",
+                )
             else:
                 due = clock.end_of_business_day(day)
     return owner, due
+
+
+def _a_year_after(day: date) -> date:
+    """The same date a year later (29 February: 28 February)."""
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:
+        return day.replace(year=day.year + 1, day=28)
+
+
+def _owner(
+    session: Session, complaint: Complaint, number: str, name: str, problems: Problems
+) -> Staff | None:
+    """The staff member a plan or a rectification is given to: active, in a role that works
+    complaints (:data:`OWNER_ROLES`), and not recused; None (the problem added) otherwise."""
+    owner = staff_by_employee_number(session, number.strip())
+    if owner is None or not owner.active:
+        problems.add(_field(name), "NOT_FOUND", "no active staff member")
+    elif not OWNER_ROLES.intersection(owner.roles):
+        problems.add(_field(name), "INVALID_HANDLER", "must be staff who work on complaints")
+    elif conflict := recusal(complaint, owner, ""):
+        problems.add(_field(name), "HANDLER_CONFLICT", conflict)
+    else:
+        return owner
+    return None
 
 
 def _form_date(value: str, name: str, problems: Problems) -> date | None:

@@ -15,11 +15,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select
+from sqlalchemy import ColumnElement, and_, insert, or_, select
 from sqlalchemy.orm import Session
 
 from core import clock
 from resolvers.complaints import notices
+from resolvers.complaints.cases import end_open_pause
 from resolvers.complaints.commands import add_event, tell
 from resolvers.complaints.deadlines import (
     ENDED_UNDECIDED,
@@ -96,7 +97,10 @@ def due_complaint_ids(session: Session, now: datetime, limit: int, skip: set[int
         .join(ProcessInstance, ProcessInstance.id == Complaint.instance_id)
         .where(
             or_(
-                and_(Complaint.id.in_(due), Complaint.status.not_in(ENDED_UNDECIDED)),
+                and_(
+                    or_(Complaint.id.in_(due), _pause_ran_out(now)),
+                    Complaint.status.not_in(ENDED_UNDECIDED),
+                ),
                 Complaint.id.in_(owed),
             )
         )
@@ -108,6 +112,11 @@ def due_complaint_ids(session: Session, now: datetime, limit: int, skip: set[int
     if session.get_bind().dialect.name == "postgresql":
         statement = statement.with_for_update(skip_locked=True, of=ProcessInstance)
     return list(session.scalars(statement))
+
+
+def _pause_ran_out(now: datetime) -> ColumnElement[bool]:
+    """An open pause that has used all the days it may count (``latestEndAt``)."""
+    return and_(Complaint.paused_until.is_not(None), Complaint.paused_until <= now)
 
 
 def sweep(session: Session, complaint_id: int, now: datetime) -> bool:
@@ -123,6 +132,12 @@ def sweep(session: Session, complaint_id: int, now: datetime) -> bool:
     # ended early (withdrawn, merged) keeps only its rectification's clock: nothing else
     # follows, even when it ended while the sweep waited for it (CMP-7).
     ended_early = complaint.status in ENDED_UNDECIDED
+    changed = False
+    if not ended_early and complaint.paused_until is not None and complaint.paused_until <= now:
+        # A pause that ran out resumes the clock as resumeComplaintClock would, once, before
+        # the clocks it moves back are swept (CMP-7, 第十九条).
+        end_open_pause(session, complaint, None, now, tell_customer=True)
+        changed = True
     rows = session.scalars(
         select(ComplaintDeadline)
         .where(
@@ -133,7 +148,6 @@ def sweep(session: Session, complaint_id: int, now: datetime) -> bool:
         .order_by(ComplaintDeadline.id)
         .with_for_update()
     ).all()
-    changed = False
     for row in rows:
         if row.task_id is not None and not _task_open(session, row.task_id):
             row.ended_at, row.end = now, DeadlineEnd.ENDED

@@ -9,6 +9,8 @@ from sqlalchemy.orm import Session
 
 from authz.consents import consented_categories, consents_naming
 from core import clock
+from core.errors import UserInputError
+from core.text import blank
 from resolvers.sharing.commands import SHARE_PROCESS_KEY, note_change
 from store.sharing import Consent, ShareRequest, ShareRequestStatus
 from workflows.operations import OperationCall, OperationSet, Parameter, ProcessRules
@@ -71,6 +73,10 @@ def decide_share_request(call: OperationCall) -> dict[str, Any]:
     request = _share_request(call)
     approved = bool(call.params.get("approved"))
     note = str(call.params.get("note") or "")[:300]
+    if "note" in call.params and blank(note):
+        # The reviewer's reasons are the record of the decision: spaces or invisible
+        # characters alone are none (the shared rule of core/text.py).
+        raise UserInputError.one(("data", "note"), "REQUIRED", "must not be blank")
     # Revoking consent stops sharing at once (SHARE-3): an approval is only as good as the
     # consent in force at the moment of the decision, not the one checked at the request.
     if approved and not _consents_covering(call.session, request):

@@ -179,6 +179,8 @@ class ComplaintNode(Node):
     _instance_id: strawberry.Private[int | None]
     _complained_staff_id: strawberry.Private[int | None]
     _withdrawal_reason: strawberry.Private[str | None]
+    # The caller is the person complained about: the handling record is withheld (recusal).
+    _recused: strawberry.Private[bool]
     # The earliest running stage deadline: part of the overdue rule (deadlines.is_overdue).
     stage_due_at: strawberry.Private[dt.datetime | None]
     reference: str = strawberry.field(description="Complaint number, e.g. TS20261129-000012.")
@@ -251,6 +253,11 @@ class ComplaintNode(Node):
             },
             ctx.access.access_for(row.customer_id),
         )
+        # The person complained about sees that the complaint exists and where it stands, not
+        # how it is handled (findings, evidence, plan, decision drafts: 办法第十七条 recusal).
+        recused = row.complained_staff_id is not None and (
+            ctx.access.staff is not None and ctx.access.staff.id == row.complained_staff_id
+        )
         return cls(
             id=node_id("Complaint", row.id),
             _pk=row.id,
@@ -272,10 +279,10 @@ class ComplaintNode(Node):
             sla_state=deadlines.sla_state(row, row.sla_state, clock.now()),
             accepted_at=row.accepted_at,
             decision_due_at=row.decision_due_at,
-            cause=row.cause,
+            cause=None if recused else row.cause,
             systemic=row.systemic,
             resolved_on_the_spot=row.resolved_on_the_spot,
-            plan_deadline=row.plan_deadline,
+            plan_deadline=None if recused else row.plan_deadline,
             decided_at=row.decided_at,
             outcome=row.outcome,
             satisfaction_score=row.satisfaction_score,
@@ -292,6 +299,7 @@ class ComplaintNode(Node):
             paused_days=row.paused_days,
             clock_paused=row.paused_until is not None and clock.now() < row.paused_until,
             _withdrawal_reason=row.withdrawal_reason,
+            _recused=recused,
         )
 
     def _with_the_others(
@@ -309,9 +317,16 @@ class ComplaintNode(Node):
         load: Callable[[Session, Sequence[int]], dict[int, list[V]]],
     ) -> list[V] | None:
         """What handlers wrote or told the customer (``field``), or None when withheld."""
-        if not info.context.may_read_complaint_text(self._customer_id, "Complaint", field):
+        if not self._may_read_handling(info, field):
             return None
         return self._with_the_others(info, batch, load) or []
+
+    def _may_read_handling(self, info: ContextInfo, field: str) -> bool:
+        """The handling record's ``field``: withheld from the person complained about, and as
+        the policy withholds complaint text."""
+        return not self._recused and info.context.may_read_complaint_text(
+            self._customer_id, "Complaint", field
+        )
 
     @strawberry.field(
         description="Undecided at or past its decision deadline, a review at or past its "
@@ -335,7 +350,9 @@ class ComplaintNode(Node):
 
     @strawberry.field(
         description="Every step, oldest first: who, when, notes (null when withheld: a third "
-        "party needs a consent naming the complaints group). 处理时间线。"
+        "party needs a consent naming the complaints group; the person complained about reads "
+        "no handling record — timeline, messages, pause notes, cause, plan deadline, "
+        "rectification). 处理时间线。"
     )
     def timeline(self, info: ContextInfo) -> list[ComplaintEventNode] | None:
         events = self._text(info, "timeline", "complaint_events", loaders.events)
@@ -418,6 +435,8 @@ class ComplaintNode(Node):
 
     @strawberry.field(description="The rectification item, when the issue was systemic.")
     def rectification(self, info: ContextInfo) -> RectificationNode | None:
+        if self._recused:  # the issue and the actions are the handling record
+            return None
         item = self._with_the_others(info, "complaint_rectifications", loaders.rectifications)
         if item is None:
             return None
@@ -443,9 +462,7 @@ class ComplaintNode(Node):
         description="Why the customer withdrew it (null when withheld, like the timeline)."
     )
     def withdrawal_reason(self, info: ContextInfo) -> str | None:
-        if self._withdrawal_reason is None or not info.context.may_read_complaint_text(
-            self._customer_id, "Complaint", "withdrawalReason"
-        ):
+        if self._withdrawal_reason is None or not self._may_read_handling(info, "withdrawalReason"):
             return None
         return self._withdrawal_reason
 
@@ -455,7 +472,7 @@ class ComplaintNode(Node):
     )
     def pauses(self, info: ContextInfo) -> list[ComplaintPauseNode]:
         found = self._with_the_others(info, "complaint_pauses", loaders.pauses) or []
-        shown = info.context.may_read_complaint_text(self._customer_id, "Complaint", "pauses")
+        shown = self._may_read_handling(info, "pauses")
         return [
             ComplaintPauseNode(
                 reason=p.reason,

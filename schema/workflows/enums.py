@@ -25,7 +25,11 @@ TaskStatusEnum = bilingual_enum(
 IncidentStatusEnum = bilingual_enum(
     IncidentStatus,
     "Whether a failed step still waits for a retry. 流程异常状态。",
-    {"OPEN": "Waiting for a retry 待处理", "RESOLVED": "A retry succeeded 已解决"},
+    {
+        "OPEN": "Waiting for a retry 待处理",
+        "RESOLVED": "A retry succeeded 已解决",
+        "ENDED": "The instance ended before a retry (withdrawn, merged) 流程已终止",
+    },
 )
 
 
