@@ -62,6 +62,10 @@ RIGHTS = (
     "segment:worklist",
     "contact:log",
     "contact:cadence",
+    "club:read",
+    "club:event",
+    "club:membership",
+    "club:register",
 )
 # The only roles a rule may let change customer data (act ``write``, right ``customer:create``):
 # auditors, marketing, security admins, process owners and third parties never.

@@ -25,6 +25,7 @@ from strawberry.types.graphql import OperationType
 from core.ids import parse_global_id
 from core.settings import Settings
 from schema import (
+    club,
     complaints,
     contacts,
     customers,
@@ -36,6 +37,8 @@ from schema import (
 )
 from schema.access import AccessReport
 from schema.audit import AuditQuery
+from schema.club import ClubMutation, ClubQuery
+from schema.club.types import ClubEventNode
 from schema.complaints import ComplaintMutation, ComplaintNode, ComplaintQuery
 from schema.contacts import ContactMutation, ContactQuery
 from schema.contacts.types import ContactNode
@@ -101,6 +104,7 @@ NODE_LOADERS = merge_loaders(
     sharing.NODE_LOADERS,
     segments.NODE_LOADERS,
     contacts.NODE_LOADERS,
+    club.NODE_LOADERS,
 )
 
 
@@ -113,6 +117,7 @@ class Query(
     SharingQuery,
     SegmentQuery,
     ContactQuery,
+    ClubQuery,
     AuditQuery,
     PolicyQuery,
     StaffQuery,
@@ -136,6 +141,7 @@ class Mutation(
     SharingMutation,
     SegmentMutation,
     ContactMutation,
+    ClubMutation,
     PolicyMutation,
 ):
     pass
@@ -221,6 +227,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             ProcessVersionNode,
             ProcessInstanceNode,
             ContactNode,
+            ClubEventNode,
         ],
         extensions=extensions,
         execution_context_class=LeafFastPathExecutionContext,

@@ -2,6 +2,7 @@
 
 from store.audit import AuditCustomer, AuditEntry, AuditHead
 from store.base import Base
+from store.club import ClubEvent, ClubInvitation, ClubRegistration, ClubTier
 from store.complaints import (
     Complaint,
     ComplaintDeadline,
@@ -47,6 +48,10 @@ __all__ = [
     "AuditHead",
     "Base",
     "Branch",
+    "ClubEvent",
+    "ClubInvitation",
+    "ClubRegistration",
+    "ClubTier",
     "Complaint",
     "ComplaintDeadline",
     "ComplaintEvent",

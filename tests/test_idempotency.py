@@ -36,6 +36,11 @@ IDEMPOTENT = {
     "deployProcess": ("version { id number }", "process_versions"),
     "submitComplaint": ("complaint { id } created", "complaints"),
     "logContact": ("contact { id contactedAt followUpTask { id } }", "contacts"),
+    "createClubEvent": ("event { id startsAt capacity }", "club_events"),
+    "registerForClubEvent": (
+        "registration { registeredAt customer { id } event { id registered } }",
+        "club_registrations",
+    ),
 }
 
 _keys = itertools.count(1)
@@ -126,6 +131,10 @@ def _changed(name: str, values: dict[str, Any]) -> dict[str, Any]:
         return {"note": "a different request"}
     if name == "logContact":
         return {"summary": "a different request"}
+    if name == "createClubEvent":
+        return {"title": "a different request"}
+    if name == "registerForClubEvent":
+        return {"eventId": "Q2x1YkV2ZW50Ojk5OTk5OQ=="}
     if name == "importTransactions":
         return {"transactions": []}
     return {"source": {"kind": "BUSINESS_TRANSACTION", "detail": "a different request"}}

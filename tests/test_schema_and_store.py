@@ -83,6 +83,7 @@ def test_two_domains_cannot_claim_the_same_node_type() -> None:
 NOT_RECORD_LISTS = {
     "complaintStatistics": "aggregates, one per value of the chosen dimension",
     "serviceOperations": "the fixed catalogue of operations the code offers to diagrams",
+    "clubMembershipTiers": "reference data: at most one row per value tier",
 }
 
 

@@ -501,6 +501,18 @@ def _withdraw_override(backend: Backend) -> Call:
     return Call("SUP0001", {"customerId": values["customerId"]})
 
 
+def _club(case: str) -> Callable[[Backend], Call]:
+    """A club mutation's case (tests/test_club.py builds its event and members)."""
+
+    def call(backend: Backend) -> Call:
+        from tests import test_club
+
+        staff, values = getattr(test_club, case)(backend)
+        return Call(staff, values)
+
+    return call
+
+
 CASES: dict[str, Callable[[Backend], Call]] = {
     "createCustomer": _create_customer,
     "updateCustomer": _update_customer,
@@ -574,6 +586,19 @@ CASES: dict[str, Callable[[Backend], Call]] = {
             "present": True,
             "reason": "audit test",
         },
+    ),
+    "createClubEvent": _club("case_create_event"),
+    "inviteToClubEvent": _club("case_invite"),
+    "registerForClubEvent": _club("case_register"),
+    "recordClubAttendance": _club("case_attend"),
+    "setClubMembership": lambda backend: Call(
+        "HO0001",
+        {"tier": "HIGH", "level": "GOLD", "label": "金卡会员（审计）"},
+        cleanup=lambda: _ok(
+            backend,
+            "setClubMembership",
+            Call("HO0001", {"tier": "HIGH", "level": "GOLD", "label": "金卡会员"}),
+        ),
     ),
 }
 
