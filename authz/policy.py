@@ -66,6 +66,8 @@ RIGHTS = (
     "club:event",
     "club:membership",
     "club:register",
+    "survey:record",
+    "survey:results",
 )
 # The only roles a rule may let change customer data (act ``write``, right ``customer:create``):
 # auditors, marketing, security admins, process owners and third parties never.

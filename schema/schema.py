@@ -33,6 +33,7 @@ from schema import (
     segments,
     sharing,
     staff,
+    surveys,
     workflows,
 )
 from schema.access import AccessReport
@@ -72,6 +73,7 @@ from schema.sharing import (
     ThirdPartyNode,
 )
 from schema.staff import BranchNode, StaffNode, StaffQuery
+from schema.surveys import SurveyMutation, SurveyQuery
 from schema.workflows import (
     ProcessInstanceNode,
     ProcessVersionNode,
@@ -105,6 +107,7 @@ NODE_LOADERS = merge_loaders(
     segments.NODE_LOADERS,
     contacts.NODE_LOADERS,
     club.NODE_LOADERS,
+    surveys.NODE_LOADERS,
 )
 
 
@@ -118,6 +121,7 @@ class Query(
     SegmentQuery,
     ContactQuery,
     ClubQuery,
+    SurveyQuery,
     AuditQuery,
     PolicyQuery,
     StaffQuery,
@@ -142,6 +146,7 @@ class Mutation(
     SegmentMutation,
     ContactMutation,
     ClubMutation,
+    SurveyMutation,
     PolicyMutation,
 ):
     pass

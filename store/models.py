@@ -39,6 +39,12 @@ from store.segments import (
 )
 from store.sharing import Consent, ShareGrant, ShareGrantCustomer, ShareRequest, ThirdParty
 from store.staff import Branch, Staff
+from store.surveys import (
+    Questionnaire,
+    SurveyAnswer,
+    SurveyRequest,
+    SurveyResponse,
+)
 from store.workflows import ProcessInstance, ProcessTask, ProcessVersion
 
 __all__ = [
@@ -75,6 +81,7 @@ __all__ = [
     "ProcessInstance",
     "ProcessTask",
     "ProcessVersion",
+    "Questionnaire",
     "Rectification",
     "RiskAssessment",
     "SegmentChange",
@@ -86,6 +93,9 @@ __all__ = [
     "ShareGrantCustomer",
     "ShareRequest",
     "Staff",
+    "SurveyAnswer",
+    "SurveyRequest",
+    "SurveyResponse",
     "ThirdParty",
     "Transaction",
     "Verification",

@@ -41,6 +41,8 @@ IDEMPOTENT = {
         "registration { registeredAt customer { id } event { id registered } }",
         "club_registrations",
     ),
+    "requestSurvey": ("created request { id answeredAt }", "survey_requests"),
+    "recordSurveyResponse": ("response { score answers { question scale } }", "survey_responses"),
 }
 
 _keys = itertools.count(1)
@@ -93,7 +95,7 @@ def test_a_retry_with_the_same_key_answers_the_first_result_and_writes_nothing(
         after_first = _last_id(backend)
 
         again = send(values)
-        if name == "submitComplaint":  # it tells a retry apart (created: false)
+        if name in ("submitComplaint", "requestSurvey"):  # a retry: created false
             assert again.pop("created") is False and first.pop("created") is True
         assert again == first
         assert _count(backend, table) == rows
@@ -135,6 +137,10 @@ def _changed(name: str, values: dict[str, Any]) -> dict[str, Any]:
         return {"title": "a different request"}
     if name == "registerForClubEvent":
         return {"eventId": "Q2x1YkV2ZW50Ojk5OTk5OQ=="}
+    if name == "requestSurvey":
+        return {"occasion": "RISK_REVIEW", "occasionId": None}
+    if name == "recordSurveyResponse":
+        return {"answers": values["answers"][:2]}
     if name == "importTransactions":
         return {"transactions": []}
     return {"source": {"kind": "BUSINESS_TRANSACTION", "detail": "a different request"}}

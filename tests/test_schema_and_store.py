@@ -84,6 +84,7 @@ NOT_RECORD_LISTS = {
     "complaintStatistics": "aggregates, one per value of the chosen dimension",
     "serviceOperations": "the fixed catalogue of operations the code offers to diagrams",
     "clubMembershipTiers": "reference data: at most one row per value tier",
+    "questionnaires": "reference data: the newest version of each questionnaire",
 }
 
 

@@ -501,13 +501,14 @@ def _withdraw_override(backend: Backend) -> Call:
     return Call("SUP0001", {"customerId": values["customerId"]})
 
 
-def _club(case: str) -> Callable[[Backend], Call]:
-    """A club mutation's case (tests/test_club.py builds its event and members)."""
+def _club(case: str, module: str = "test_club") -> Callable[[Backend], Call]:
+    """A club or survey mutation's case (tests/test_club.py and tests/test_surveys.py build
+    their events, members and occasions)."""
 
     def call(backend: Backend) -> Call:
-        from tests import test_club
+        import importlib
 
-        staff, values = getattr(test_club, case)(backend)
+        staff, values = getattr(importlib.import_module(f"tests.{module}"), case)(backend)
         return Call(staff, values)
 
     return call
@@ -591,6 +592,8 @@ CASES: dict[str, Callable[[Backend], Call]] = {
     "inviteToClubEvent": _club("case_invite"),
     "registerForClubEvent": _club("case_register"),
     "recordClubAttendance": _club("case_attend"),
+    "requestSurvey": _club("case_request", "test_surveys"),
+    "recordSurveyResponse": _club("case_respond", "test_surveys"),
     "setClubMembership": lambda backend: Call(
         "HO0001",
         {"tier": "HIGH", "level": "GOLD", "label": "金卡会员（审计）"},

@@ -1,0 +1,80 @@
+"""Survey aggregates for the KPIs (REL-5): satisfaction and "would recommend" over the responses
+recorded in a period (Beijing dates), for the customers in scope; small counts suppressed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import ColumnElement, Integer, case, cast, func, select
+from sqlalchemy.orm import Session
+
+from core import clock
+from resolvers.segments.queries import MINIMUM_CELL
+from store.customers import Customer
+from store.surveys import SurveyAnswer, SurveyResponse
+
+SATISFACTION = "SATISFACTION"
+RECOMMEND = "RECOMMEND"
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """numerator / denominator, all None when the denominator is below the minimum count."""
+
+    numerator: int | None
+    denominator: int | None
+
+    @classmethod
+    def of(cls, numerator: int, denominator: int) -> Ratio:
+        if denominator < MINIMUM_CELL:
+            return cls(None, None)
+        return cls(numerator, denominator)
+
+
+@dataclass(frozen=True)
+class Results:
+    satisfaction: Ratio
+    recommend: Ratio
+
+
+def _start(day: date) -> datetime:
+    return datetime.combine(day, time(0), clock.BUSINESS_TIME)
+
+
+def results(session: Session, scope: ColumnElement[bool], start: date, end: date) -> Results:
+    """Answers of responses recorded from ``start`` to ``end`` (Beijing dates, inclusive) by
+    customers in ``scope``: one statement."""
+    answered = (
+        select(
+            func.coalesce(
+                func.sum(case((SurveyAnswer.metric == SATISFACTION, SurveyAnswer.scale), else_=0)),
+                0,
+            ),
+            func.count(case((SurveyAnswer.metric == SATISFACTION, SurveyAnswer.scale))),
+            func.coalesce(
+                func.sum(
+                    case(
+                        (
+                            SurveyAnswer.metric == RECOMMEND,
+                            cast(SurveyAnswer.yes_no, Integer),
+                        ),
+                        else_=0,
+                    )
+                ),
+                0,
+            ),
+            func.count(case((SurveyAnswer.metric == RECOMMEND, SurveyAnswer.yes_no))),
+        )
+        .select_from(SurveyAnswer)
+        .join(SurveyResponse, SurveyResponse.id == SurveyAnswer.response_id)
+        .join(Customer, Customer.id == SurveyResponse.customer_id)
+        .where(
+            scope,
+            SurveyAnswer.metric.in_([SATISFACTION, RECOMMEND]),
+            SurveyResponse.recorded_at >= _start(start),
+            SurveyResponse.recorded_at < _start(end + timedelta(days=1)),
+        )
+    )
+    score, scored, yes, asked = session.execute(answered).one()
+    return Results(Ratio.of(int(score), int(scored)), Ratio.of(int(yes), int(asked)))
