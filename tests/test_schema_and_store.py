@@ -114,6 +114,7 @@ NON_FILTER_ARGUMENTS = {
     ("transactions", "customerId"): "the required scope: one customer's transactions",
     ("customerHistory", "customerId"): "the required scope: one customer's history",
     ("consents", "customerId"): "the required scope: one customer's consents",
+    ("surveyResponses", "customerId"): "the required scope: one customer's responses",
     ("customersDueForReverification", "asOf"): (
         "the day 'due' is reckoned at (default today): it defines the list, not a filter of it"
     ),

@@ -3,6 +3,7 @@ recorded in a period (Beijing dates), for the customers in scope; small counts s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -11,8 +12,9 @@ from sqlalchemy.orm import Session
 
 from core import clock
 from resolvers.segments.queries import MINIMUM_CELL
+from resolvers.shared.pagination import Page, PageRequest, SortKey, paginate
 from store.customers import Customer
-from store.surveys import SurveyAnswer, SurveyResponse
+from store.surveys import Questionnaire, SurveyAnswer, SurveyResponse
 
 SATISFACTION = "SATISFACTION"
 RECOMMEND = "RECOMMEND"
@@ -78,3 +80,40 @@ def results(session: Session, scope: ColumnElement[bool], start: date, end: date
     )
     score, scored, yes, asked = session.execute(answered).one()
     return Results(Ratio.of(int(score), int(scored)), Ratio.of(int(yes), int(asked)))
+
+
+RESPONSE_KEYS = [
+    SortKey(SurveyResponse.recorded_at, True, datetime),
+    SortKey(SurveyResponse.id, True, int),
+]
+
+
+def response_page(
+    session: Session, visible: ColumnElement[bool], customer_id: int, request: PageRequest
+) -> Page:
+    """One page of a customer's responses (none when the caller does not see them), newest
+    first."""
+    statement = (
+        select(SurveyResponse)
+        .join(Customer, Customer.id == SurveyResponse.customer_id)
+        .where(visible, SurveyResponse.customer_id == customer_id)
+    )
+    return paginate(session, statement, RESPONSE_KEYS, request, lambda r: [r.recorded_at, r.id])
+
+
+def answers_of(session: Session, response_ids: Sequence[int]) -> dict[int, list[SurveyAnswer]]:
+    """The answers of the responses, one statement."""
+    found: dict[int, list[SurveyAnswer]] = {i: [] for i in response_ids}
+    for answer in session.scalars(
+        select(SurveyAnswer)
+        .where(SurveyAnswer.response_id.in_(response_ids))
+        .order_by(SurveyAnswer.id)
+    ):
+        found[answer.response_id].append(answer)
+    return found
+
+
+def questionnaires_of(session: Session, ids: set[int]) -> dict[int, Questionnaire]:
+    return {
+        q.id: q for q in session.scalars(select(Questionnaire).where(Questionnaire.id.in_(ids)))
+    }

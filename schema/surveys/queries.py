@@ -12,14 +12,16 @@ from core.errors import UserInputError
 from core.ids import pk_of
 from resolvers.segments.queries import MINIMUM_CELL
 from resolvers.surveys import queries as logic
-from schema.shared.base import ContextInfo, NodeLoader
-from schema.shared.rights import HasRight
+from schema.shared.base import Connection, ContextInfo, NodeLoader, page_request
+from schema.shared.rights import Authenticated, HasRight
 from schema.shared.rights import field as guarded_field
 from schema.surveys.types import (
     QuestionnaireVersion,
     SurveyRatio,
     SurveyRequestNode,
+    SurveyResponseNode,
     SurveyResults,
+    present_response,
 )
 from store.customers import Customer
 from store.surveys import Questionnaire, SurveyRequest
@@ -73,6 +75,33 @@ class SurveyQuery:
             recommend=_ratio(found.recommend),
             definition=DEFINITION,
         )
+
+    @guarded_field(
+        "A customer's survey responses, newest first (free-text answers: the `survey_text` "
+        "group of the access policy) of a customer you see. 客户调查答卷。",
+        Authenticated(),
+    )
+    def survey_responses(
+        self,
+        info: ContextInfo,
+        customer_id: strawberry.ID,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[SurveyResponseNode]:
+        ctx = info.context
+        ctx.access.require_rows()
+        customer = pk_of(customer_id, "Customer", "customerId")
+        request = page_request(first, after, last, before)
+        page = logic.response_page(ctx.session, ctx.access.visible, customer, request)
+        answers = logic.answers_of(ctx.session, [r.id for r in page.rows])
+        versions = logic.questionnaires_of(ctx.session, {r.questionnaire_id for r in page.rows})
+        nodes = [
+            present_response(info, r, versions[r.questionnaire_id], answers[r.id])
+            for r in page.rows
+        ]
+        return Connection.of(page, nodes)
 
     @guarded_field("The newest version of each questionnaire. 问卷。", HasRight("survey:record"))
     def questionnaires(self, info: ContextInfo) -> list[QuestionnaireVersion]:

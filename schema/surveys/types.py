@@ -115,7 +115,7 @@ class SurveyRequestNode(Node):
         return nested_customer(info, self._customer_id, "survey_customers")
 
 
-@strawberry.type(description="One answer. 答案。")
+@strawberry.type(name="SurveyAnswer", description="One answer. 答案。")
 class SurveyAnswerNode:
     question: str
     scale: int | None
@@ -126,7 +126,7 @@ class SurveyAnswerNode:
     )
 
 
-@strawberry.type(description="A customer's answers to a survey. 调查答卷。")
+@strawberry.type(name="SurveyResponse", description="A customer's answers to a survey. 调查答卷。")
 class SurveyResponseNode:
     questionnaire: QuestionnaireVersion
     recorded_at: dt.datetime
