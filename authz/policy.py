@@ -68,6 +68,7 @@ RIGHTS = (
     "club:register",
     "survey:record",
     "survey:results",
+    "survey:design",
 )
 # The only roles a rule may let change customer data (act ``write``, right ``customer:create``):
 # auditors, marketing, security admins, process owners and third parties never.

@@ -43,6 +43,7 @@ IDEMPOTENT = {
     ),
     "requestSurvey": ("created request { id answeredAt }", "survey_requests"),
     "recordSurveyResponse": ("response { score answers { question scale } }", "survey_responses"),
+    "publishQuestionnaire": ("questionnaire { code version }", "questionnaires"),
 }
 
 _keys = itertools.count(1)
@@ -139,6 +140,8 @@ def _changed(name: str, values: dict[str, Any]) -> dict[str, Any]:
         return {"eventId": "Q2x1YkV2ZW50Ojk5OTk5OQ=="}
     if name == "requestSurvey":
         return {"occasion": "RISK_REVIEW", "occasionId": None}
+    if name == "publishQuestionnaire":
+        return {"title": "a different request"}
     if name == "recordSurveyResponse":
         return {"answers": values["answers"][:2]}
     if name == "importTransactions":

@@ -244,3 +244,122 @@ def case_request(backend: Backend) -> tuple[str, dict[str, Any]]:
 def case_respond(backend: Backend) -> tuple[str, dict[str, Any]]:
     _, request = _contact_survey(backend)
     return "RM0001", {"requestId": request, "answers": GOOD}
+
+
+PUBLISH = """
+mutation($input: PublishQuestionnaireInput!) { publishQuestionnaire(input: $input) {
+  questionnaire { code version purpose questions { key kind required choices { value } } }
+  errors { field code message } } }
+"""
+
+
+def _quick_poll(code: str) -> dict[str, Any]:
+    return {
+        "code": code,
+        "purpose": "SATISFACTION",
+        "title": "活动满意度",
+        "questions": [
+            {
+                "key": "score",
+                "text": "活动满意度",
+                "kind": "SCALE",
+                "required": True,
+                "metric": "SATISFACTION",
+            },
+            {"key": "again", "text": "是否愿意再次参加", "kind": "YES_NO"},
+        ],
+    }
+
+
+def case_publish(backend: Backend) -> tuple[str, dict[str, Any]]:
+    return "HO0001", _quick_poll("AUDIT_POLL")
+
+
+def test_questionnaires_are_versioned_and_checked_REL_5(backend: Backend) -> None:
+    first = backend.gql(PUBLISH, {"input": _quick_poll("EVENT_POLL")})["publishQuestionnaire"]
+    assert first["errors"] == [] and first["questionnaire"]["version"] == 1
+    second = backend.gql(PUBLISH, {"input": _quick_poll("EVENT_POLL")})["publishQuestionnaire"]
+    assert second["questionnaire"]["version"] == 2
+    rows = _rows(backend, "questionnaires")
+    bad = _quick_poll("EVENT_POLL")
+    bad["purpose"] = "RISK_TOLERANCE"
+    bad["questions"] = [
+        {"key": "Score", "text": " ", "kind": "SCALE", "metric": "RECOMMEND"},
+        {
+            "key": "pick",
+            "text": "选一个",
+            "kind": "CHOICE",
+            "choices": [{"value": "A", "label": "甲"}],
+        },
+        {"key": "pick", "text": "再选", "kind": "TEXT", "choices": [{"value": "B", "label": "乙"}]},
+    ]
+    errors = backend.gql(PUBLISH, {"input": bad})["publishQuestionnaire"]["errors"]
+    assert {(tuple(e["field"]), e["code"]) for e in errors} == {
+        (("questions", "0", "key"), "INVALID"),
+        (("questions", "0", "text"), "REQUIRED"),
+        (("questions", "0", "metric"), "INVALID"),
+        (("questions", "1", "choices"), "REQUIRED"),
+        (("questions", "2", "choices"), "INVALID"),
+        (("questions",), "DUPLICATE"),
+        (("bands",), "INVALID"),  # a risk questionnaire needs its bands
+        (("purpose",), "INVALID"),  # EVENT_POLL is a satisfaction questionnaire
+    }
+    assert _rows(backend, "questionnaires") == rows
+    refused = backend.post(PUBLISH, {"input": _quick_poll("X")}, staff="RM0001").json()
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+def test_a_new_version_is_asked_from_then_on_and_old_answers_keep_theirs_REL_5(
+    backend: Backend,
+) -> None:
+    customer, old_request = _contact_survey(backend)
+    # Version 1's questions and one more (optional): other tests keep answering as before.
+    methods = ["PHONE", "SMS", "EMAIL", "WECHAT", "VISIT"]
+    v2 = {
+        "code": "SATISFACTION",
+        "purpose": "SATISFACTION",
+        "title": "客户满意度调查",
+        "questions": [
+            {
+                "key": "satisfaction",
+                "text": "满意程度",
+                "kind": "SCALE",
+                "required": True,
+                "metric": "SATISFACTION",
+            },
+            {
+                "key": "recommend",
+                "text": "是否愿意推荐",
+                "kind": "YES_NO",
+                "required": True,
+                "metric": "RECOMMEND",
+            },
+            {
+                "key": "contact_method",
+                "text": "联系方式",
+                "kind": "CHOICE",
+                "preference": "CONTACT_METHOD",
+                "choices": [{"value": m, "label": m} for m in methods],
+            },
+            {"key": "comment", "text": "其他意见", "kind": "TEXT"},
+            {"key": "visit_again", "text": "是否愿意再来网点", "kind": "YES_NO"},
+        ],
+    }
+    published = backend.gql(PUBLISH, {"input": v2})["publishQuestionnaire"]
+    assert published["errors"] == []
+    version = published["questionnaire"]["version"]
+    assert version >= 2
+    contact = log_contact(backend, customer)["id"]
+    new = _request(backend, customer, "CONTACT", contact)["request"]["questionnaire"]
+    assert (new["code"], new["version"]) == ("SATISFACTION", version)
+    # The request made before answers version 1's questions.
+    old = _respond(backend, old_request, GOOD)
+    assert old["errors"] == [] and old["response"]["questionnaire"]["version"] == 1
+    refused = _respond(backend, old_request, [*GOOD, {"question": "visit_again", "yesNo": True}])
+    assert refused["errors"][0]["code"] == "ALREADY_ANSWERED"
+    answered = _respond(
+        backend,
+        _request(backend, customer, "CONTACT", contact)["request"]["id"],
+        [*GOOD, {"question": "visit_again", "yesNo": True}],
+    )
+    assert answered["errors"] == [] and answered["response"]["questionnaire"]["version"] == version

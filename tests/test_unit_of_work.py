@@ -594,6 +594,7 @@ CASES: dict[str, Callable[[Backend], Call]] = {
     "recordClubAttendance": _club("case_attend"),
     "requestSurvey": _club("case_request", "test_surveys"),
     "recordSurveyResponse": _club("case_respond", "test_surveys"),
+    "publishQuestionnaire": _club("case_publish", "test_surveys"),
     "setClubMembership": lambda backend: Call(
         "HO0001",
         {"tier": "HIGH", "level": "GOLD", "label": "金卡会员（审计）"},

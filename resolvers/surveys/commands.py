@@ -330,3 +330,150 @@ def _assess(
         assessed_at=None,
         source=source,
     )
+
+
+@dataclass(frozen=True)
+class NewChoice:
+    value: str
+    label: str
+    points: int = 0
+
+
+@dataclass(frozen=True)
+class NewQuestion:
+    key: str
+    text: str
+    kind: QuestionKind
+    required: bool
+    metric: str | None = None
+    preference: str | None = None
+    choices: Sequence[NewChoice] = ()
+    points_per_step: int | None = None
+
+
+@dataclass(frozen=True)
+class NewQuestionnaire:
+    code: str
+    purpose: QuestionnairePurpose
+    title: str
+    questions: Sequence[NewQuestion]
+    bands: Sequence[tuple[int, RiskTolerance]] = ()
+
+
+# The kind each KPI metric needs.
+METRIC_KINDS = {"SATISFACTION": QuestionKind.SCALE, "RECOMMEND": QuestionKind.YES_NO}
+MAX_QUESTIONS = 50
+
+
+def _identifier(value: str, at: tuple[str, ...], problems: Problems, upper: bool) -> str:
+    cleaned = value.strip()
+    allowed = cleaned.replace("_", "").isalnum() and cleaned.isascii()
+    cased = cleaned == (cleaned.upper() if upper else cleaned.lower())
+    if not cleaned:
+        problems.add(at, "REQUIRED", "must not be empty")
+    elif len(cleaned) > 50:
+        problems.add(at, "TOO_LONG", "must be at most 50 characters")
+    elif not (allowed and cased):
+        problems.add(
+            at,
+            "INVALID",
+            "letters, digits and _ only" + (" (upper case)" if upper else " (lower case)"),
+        )
+    return cleaned
+
+
+def _question_problems(index: int, question: NewQuestion, problems: Problems) -> dict[str, Any]:
+    at = ("questions", str(index))
+    key = _identifier(question.key, (*at, "key"), problems, upper=False)
+    text = ""
+    try:
+        text = validation.text(question.text, (*at, "text"), max_length=500)
+    except UserInputError as exc:
+        problems.extend(exc)
+    kind = question.kind
+    if question.metric is not None and METRIC_KINDS[question.metric] is not kind:
+        problems.add((*at, "metric"), "INVALID", "this metric needs another question kind")
+    values = [c.value for c in question.choices]
+    if kind is QuestionKind.CHOICE:
+        if len(values) < 2:
+            problems.add((*at, "choices"), "REQUIRED", "a choice question needs two choices")
+        if len(set(values)) != len(values):
+            problems.add((*at, "choices"), "DUPLICATE", "choice values must differ")
+        for i, choice in enumerate(question.choices):
+            _identifier(choice.value, (*at, "choices", str(i), "value"), problems, upper=True)
+            if blank(choice.label):
+                problems.add((*at, "choices", str(i), "label"), "REQUIRED", "must not be empty")
+            if not 0 <= choice.points <= 100:
+                problems.add((*at, "choices", str(i), "points"), "OUT_OF_RANGE", "0 … 100")
+    elif values:
+        problems.add((*at, "choices"), "INVALID", "only a choice question has choices")
+    if question.preference is not None:
+        allowed = {m.value for m in PREFERENCES[question.preference]}
+        if kind is not QuestionKind.CHOICE:
+            problems.add((*at, "preference"), "INVALID", "a preference is a choice question")
+        elif not set(values) <= allowed:
+            problems.add((*at, "choices"), "UNKNOWN_CHOICE", "not a value of the preference")
+    if question.points_per_step is not None and (
+        kind is not QuestionKind.SCALE or not 0 <= question.points_per_step <= 25
+    ):
+        problems.add((*at, "pointsPerStep"), "INVALID", "a scale question's points, 0 … 25")
+    raw: dict[str, Any] = {
+        "key": key,
+        "text": text,
+        "kind": kind.value,
+        "required": question.required,
+    }
+    if question.metric is not None:
+        raw["metric"] = question.metric
+    if question.preference is not None:
+        raw["preference"] = question.preference
+    if question.choices:
+        raw["choices"] = [
+            {"value": c.value.strip(), "label": c.label.strip(), "points": c.points}
+            for c in question.choices
+        ]
+    if question.points_per_step is not None:
+        raw["points_per_step"] = question.points_per_step
+    return raw
+
+
+def publish(session: Session, given: NewQuestionnaire) -> Questionnaire:
+    """A new version of a questionnaire (version 1 for a new code); earlier versions stay as
+    they were, with the responses that answered them."""
+    problems = Problems()
+    code = _identifier(given.code, ("code",), problems, upper=True)
+    title = ""
+    try:
+        title = validation.text(given.title, "title", max_length=200)
+    except UserInputError as exc:
+        problems.extend(exc)
+    if not 1 <= len(given.questions) <= MAX_QUESTIONS:
+        problems.add(("questions",), "OUT_OF_RANGE", f"1 … {MAX_QUESTIONS} questions")
+    questions = [_question_problems(i, q, problems) for i, q in enumerate(given.questions)]
+    keys = [q.key.strip() for q in given.questions]
+    if len(set(keys)) != len(keys):
+        problems.add(("questions",), "DUPLICATE", "question keys must differ")
+    definition: dict[str, Any] = {"questions": questions}
+    if given.purpose is QuestionnairePurpose.RISK_TOLERANCE:
+        starts = [start for start, _ in given.bands]
+        if not starts or starts[0] != 0 or starts != sorted(set(starts)) or starts[-1] > 100:
+            problems.add(("bands",), "INVALID", "bands start at 0 and rise, up to 100")
+        definition["bands"] = [{"from": s, "tolerance": t.value} for s, t in given.bands]
+    elif given.bands:
+        problems.add(("bands",), "INVALID", "only a risk questionnaire has bands")
+    previous = latest(session, code) if code else None
+    if previous is not None and previous.purpose is not given.purpose:
+        problems.add(("purpose",), "INVALID", "a questionnaire keeps its purpose across versions")
+    problems.raise_if_any()
+    created = Questionnaire(
+        code=code,
+        version=1 if previous is None else previous.version + 1,
+        purpose=given.purpose,
+        title=title,
+        definition=definition,
+        published_at=clock.now(),
+    )
+    session.add(created)
+    session.flush()
+    unit_of_work.note(session, f"questionnaire published: {code} v{created.version}")
+    return created

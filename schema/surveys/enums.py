@@ -74,3 +74,29 @@ SurveyErrorCode = bilingual_enum(
         "DATE_IN_FUTURE": "A period ending after today 统计期间在未来",
     },
 )
+
+
+class SurveyMetric(Enum):
+    SATISFACTION = "SATISFACTION"
+    RECOMMEND = "RECOMMEND"
+
+
+SurveyMetricEnum = bilingual_enum(
+    SurveyMetric,
+    "The KPI a question's answers feed (`surveyResults`). 题目对应的指标。",
+    {
+        "SATISFACTION": "Satisfaction: a SCALE question 满意度（评分题）",
+        "RECOMMEND": "Would recommend: a YES_NO question 推荐意愿（是否题）",
+    },
+)
+
+
+class PreferenceQuestion(Enum):
+    CONTACT_METHOD = "contact_method"
+
+
+PreferenceQuestionEnum = bilingual_enum(
+    PreferenceQuestion,
+    "The customer preference a CHOICE question records (choices: its values). 题目对应的偏好。",
+    {"CONTACT_METHOD": "Contact method (PHONE, SMS, EMAIL, WECHAT, VISIT) 联系方式"},
+)

@@ -10,22 +10,33 @@ from authz import rows as row_scopes
 from core.errors import UserInputError
 from core.ids import pk_of
 from resolvers.surveys import commands
+from schema.customers.enums import RiskToleranceEnum
 from schema.shared.base import ContextInfo
 from schema.shared.mutations import KEY_DESCRIPTION, Once, created_id, load_row, run_command
 from schema.shared.rights import HasRight
 from schema.shared.rights import mutation as guarded_mutation
-from schema.surveys.enums import SurveyOccasionEnum
+from schema.surveys.enums import (
+    PreferenceQuestionEnum,
+    QuestionKindEnum,
+    QuestionnairePurposeEnum,
+    SurveyMetricEnum,
+    SurveyOccasionEnum,
+)
 from schema.surveys.types import (
+    QuestionnaireVersion,
     SurveyRequestNode,
     SurveyRequestPayload,
     SurveyResponsePayload,
+    SurveyUserError,
     present_response,
     survey_errors,
 )
-from store.customers import Customer
+from store.customers import Customer, RiskTolerance
 from store.staff import Staff
 from store.surveys import (
+    QuestionKind,
     Questionnaire,
+    QuestionnairePurpose,
     SurveyAnswer,
     SurveyOccasion,
     SurveyRequest,
@@ -78,8 +89,94 @@ def _request_node(session: Session, row: SurveyRequest) -> SurveyRequestNode:
     return SurveyRequestNode.of(row, session.get_one(Questionnaire, row.questionnaire_id))
 
 
+@strawberry.input(description="A choice of a CHOICE question. 选项。")
+class QuestionChoiceInput:
+    value: str = strawberry.field(description="Upper-case letters, digits, _ (at most 50).")
+    label: str
+    points: int = strawberry.field(default=0, description="Risk points, 0 … 100.")
+
+
+@strawberry.input(description="A question. 题目。")
+class QuestionInput:
+    key: str = strawberry.field(description="Lower-case letters, digits, _ (at most 50).")
+    text: str
+    kind: QuestionKindEnum  # type: ignore[valid-type]
+    required: bool = False
+    metric: SurveyMetricEnum | None = None  # type: ignore[valid-type]
+    preference: PreferenceQuestionEnum | None = None  # type: ignore[valid-type]
+    choices: list[QuestionChoiceInput] = strawberry.field(default_factory=list)
+    points_per_step: int | None = strawberry.field(
+        default=None, description="A SCALE question's risk points per step above 1 (0 … 25)."
+    )
+
+
+@strawberry.input(description="A risk-score band: from this score on, this tolerance. 分数段。")
+class QuestionnaireBandInput:
+    from_score: int
+    tolerance: RiskToleranceEnum  # type: ignore[valid-type]
+
+
+@strawberry.input(description="A new questionnaire version. 发布问卷新版本。")
+class PublishQuestionnaireInput:
+    code: str = strawberry.field(description="Upper-case letters, digits, _ (at most 50).")
+    purpose: QuestionnairePurposeEnum  # type: ignore[valid-type]
+    title: str
+    questions: list[QuestionInput]
+    bands: list[QuestionnaireBandInput] = strawberry.field(
+        default_factory=list, description="For RISK_TOLERANCE: from 0, rising, up to 100."
+    )
+    idempotency_key: str | None = strawberry.field(default=None, description=KEY_DESCRIPTION)
+
+
+@strawberry.type
+class QuestionnairePayload:
+    questionnaire: QuestionnaireVersion | None = None
+    errors: list[SurveyUserError]
+
+
+def _new_questionnaire(input: PublishQuestionnaireInput) -> commands.NewQuestionnaire:
+    return commands.NewQuestionnaire(
+        code=input.code,
+        purpose=QuestionnairePurpose(input.purpose),
+        title=input.title,
+        questions=[
+            commands.NewQuestion(
+                key=q.key,
+                text=q.text,
+                kind=QuestionKind(q.kind),
+                required=q.required,
+                metric=None if q.metric is None else q.metric.value,
+                preference=None if q.preference is None else q.preference.value,
+                choices=[commands.NewChoice(c.value, c.label, c.points) for c in q.choices],
+                points_per_step=q.points_per_step,
+            )
+            for q in input.questions
+        ],
+        bands=[(b.from_score, RiskTolerance(b.tolerance)) for b in input.bands],
+    )
+
+
 @strawberry.type
 class SurveyMutation:
+    @guarded_mutation(
+        "Publish a new version of a questionnaire (version 1 for a new code): its questions "
+        "with their kinds, the KPI or preference each feeds, and for a risk questionnaire the "
+        "score bands; earlier versions stay as answered. 发布问卷。",
+        HasRight("survey:design"),
+    )
+    def publish_questionnaire(
+        self, info: ContextInfo, input: PublishQuestionnaireInput
+    ) -> QuestionnairePayload:
+        given = _new_questionnaire(input)
+        return run_command(
+            info,
+            QuestionnairePayload,
+            lambda session, actor: commands.publish(session, given),
+            lambda row: QuestionnairePayload(errors=[], questionnaire=QuestionnaireVersion.of(row)),
+            errors=survey_errors,
+            once=Once(input.idempotency_key, input, created_id, load_row(Questionnaire)),
+        )
+
     @guarded_mutation(
         "Ask a customer you may change a survey after a contact, a closed complaint or an "
         "attended club event — or a risk-tolerance review; once per customer and occasion "

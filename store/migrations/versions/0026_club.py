@@ -48,6 +48,7 @@ RULES = [
             "BRANCH_SUPERVISOR, survey:results, use, allow",
             "HEAD_OFFICE, survey:results, use, allow",
             "MARKETING_ANALYST, survey:results, use, allow",
+            "HEAD_OFFICE, survey:design, use, allow",
         ]
     ),
 ]
