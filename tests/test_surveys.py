@@ -12,7 +12,15 @@ from typing import Any
 from sqlalchemy import text
 
 from core import clock
-from tests.complaint_steps import bj_customer, submit
+from tests.complaint_steps import (
+    assign,
+    bj_customer,
+    decide_and_call_back,
+    do,
+    on_the_spot,
+    read,
+    submit,
+)
 from tests.conftest import Backend, create_customer
 from tests.test_club import ATTEND, case_attend
 from tests.test_contacts import _ok as log_contact
@@ -89,9 +97,16 @@ def test_one_request_per_customer_and_occasion_REL_5(backend: Backend) -> None:
 
 def test_after_a_complaint_only_once_it_is_closed_REL_5(backend: Backend) -> None:
     customer = bj_customer(backend)
-    complaint = submit(backend, customer)["id"]
+    complaint_ref = submit(backend, customer)
+    complaint = complaint_ref["id"]
     refused = _request(backend, customer["id"], "COMPLAINT", complaint)
     assert [(e["field"], e["code"]) for e in refused["errors"]] == [(["occasionId"], "NOT_CLOSED")]
+    assign(backend, complaint_ref)
+    do(backend, "SH01CH01", complaint_ref, "Task_Investigate", on_the_spot())
+    decide_and_call_back(backend, complaint_ref)
+    assert read(backend, complaint_ref)["status"] == "CLOSED"
+    asked = _request(backend, customer["id"], "COMPLAINT", complaint)
+    assert asked["errors"] == [] and asked["created"] is True
 
 
 def test_after_a_club_event_only_for_those_who_came_REL_5(backend: Backend) -> None:
