@@ -306,3 +306,26 @@ def case_attend(backend: Backend) -> tuple[str, dict[str, Any]]:
             {"at": clock.now() - timedelta(hours=1), "id": _pk(event)},
         )
     return "RM0001", {"eventId": event, "customerId": customer}
+
+
+def test_two_registrations_of_one_customer_at_once_one_wins_REL_4(backend: Backend) -> None:
+    event = _event(backend, capacity=5)
+    customer = _member(backend)
+    answers: list[Any] = []
+    start = threading.Barrier(2)
+
+    def register() -> None:
+        start.wait()
+        answers.append(_register(backend, event["id"], customer))
+
+    threads = [threading.Thread(target=register) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(e["code"] for a in answers for e in a["errors"]) == ["ALREADY_REGISTERED"]
+    with backend.engine.connect() as connection:
+        registered = connection.scalar(
+            text("SELECT registered FROM club_events WHERE id = :id"), {"id": _pk(event["id"])}
+        )
+    assert registered == 1

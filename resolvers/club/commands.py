@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, func, insert, literal, select, true, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core import clock
@@ -216,8 +217,16 @@ def register(
         registered_by_id=actor.id,
         registered_at=clock.now(),
     )
-    session.add(registration)
-    session.flush()
+    try:
+        # A savepoint: the registration of a concurrent call for the same customer fails on
+        # the unique key here, and the whole call (with its seat) is refused as a duplicate.
+        with session.begin_nested():
+            session.add(registration)
+            session.flush()
+    except IntegrityError:
+        raise UserInputError.one(
+            ("customerId",), "ALREADY_REGISTERED", "already registered for this event"
+        ) from None
     unit_of_work.note(session, "club registration", customer_ids=[customer_id])
     return registration
 
