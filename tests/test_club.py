@@ -329,3 +329,37 @@ def test_two_registrations_of_one_customer_at_once_one_wins_REL_4(backend: Backe
             text("SELECT registered FROM club_events WHERE id = :id"), {"id": _pk(event["id"])}
         )
     assert registered == 1
+
+
+SET_NEED = """
+mutation($input: SetCustomerNeedInput!) { setCustomerNeed(input: $input) { errors { code } } }
+"""
+
+
+def _invited(backend: Backend, event: str) -> set[int]:
+    with backend.engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT customer_id FROM club_invitations WHERE event_id = :id"),
+            {"id": _pk(event)},
+        )
+        return {row[0] for row in rows}
+
+
+def test_invitations_by_needs_and_risk_grade_REL_4(backend: Backend) -> None:
+    investor, saver = _member(backend), _member(backend)
+    need = {"customerId": investor, "need": "INVESTMENT", "present": True, "reason": "基金客户"}
+    assert backend.gql(SET_NEED, {"input": need}, staff="RM0001")["setCustomerNeed"]["errors"] == []
+    event = _event(backend, capacity=50)["id"]
+    given = {"eventId": event, "tiers": ["HIGH"], "needs": ["INVESTMENT"]}
+    assert (
+        backend.gql(INVITE, {"input": given}, staff="SUP0001")["inviteToClubEvent"]["errors"] == []
+    )
+    invited = _invited(backend, event)
+    assert _pk(investor) in invited and _pk(saver) not in invited
+    # Never classified: no risk grade, so a risk-grade segment leaves both out.
+    other = _event(backend, capacity=50)["id"]
+    graded = {"eventId": other, "riskGrades": ["LOW", "MEDIUM", "HIGH"]}
+    assert (
+        backend.gql(INVITE, {"input": graded}, staff="SUP0001")["inviteToClubEvent"]["errors"] == []
+    )
+    assert not {_pk(investor), _pk(saver)} & _invited(backend, other)
