@@ -48,6 +48,10 @@ query($start: Date!, $end: Date!) { surveyResults(start: $start, end: $end) {
   minimumCount satisfaction { numerator denominator value }
   recommend { numerator denominator value } definition } }
 """
+PENDING = """
+query($where: SurveyRequestWhere) { surveyRequests(first: 20, where: $where) {
+  totalCount edges { node { id occasion answeredAt customer { id } } } } }
+"""
 GOOD = [
     {"question": "satisfaction", "scale": 5},
     {"question": "recommend", "yesNo": True},
@@ -116,7 +120,23 @@ def test_after_a_club_event_only_for_those_who_came_REL_5(backend: Backend) -> N
     assert [e["code"] for e in refused["errors"]] == ["NOT_ATTENDED"]
     came = backend.gql(ATTEND, {"input": values}, staff="RM0001")["recordClubAttendance"]
     assert came["errors"] == []
-    assert _request(backend, customer, "CLUB_EVENT", event)["created"] is True
+    # Attendance asked for the survey already: it waits in the manager's list, once.
+    waiting = backend.gql(
+        PENDING,
+        {"where": {"customer": {"eq": customer}, "answered": {"eq": False}}},
+        staff="RM0001",
+    )["surveyRequests"]
+    assert [n["node"]["occasion"] for n in waiting["edges"]] == ["CLUB_EVENT"]
+    again = _request(backend, customer, "CLUB_EVENT", event)
+    assert again["created"] is False
+    assert again["request"]["id"] == waiting["edges"][0]["node"]["id"]
+    assert _respond(backend, again["request"]["id"], GOOD[:2])["errors"] == []
+    answered = backend.gql(
+        PENDING,
+        {"where": {"customer": {"eq": customer}, "answered": {"eq": False}}},
+        staff="RM0001",
+    )["surveyRequests"]
+    assert answered["totalCount"] == 0
 
 
 def test_answers_are_checked_per_question_kind_with_nothing_written_REL_5(

@@ -20,10 +20,12 @@ from core import clock
 from core.errors import Problems, UserInputError
 from resolvers.segments.loaders import computed_column, effective_tier
 from resolvers.shared import unit_of_work, validation
+from resolvers.surveys import commands as surveys
 from store.club import ClubEvent, ClubEventKind, ClubInvitation, ClubRegistration, ClubTier
 from store.customers import Customer
 from store.segments import CustomerNeed, Need, RiskGrade, ValueTier
 from store.staff import Branch, Staff
+from store.surveys import SurveyOccasion
 
 MAX_TITLE = 200
 MAX_CAPACITY = 10_000
@@ -234,7 +236,8 @@ def register(
 def record_attendance(
     session: Session, actor: Staff, event: ClubEvent, customer_id: int, attended: bool
 ) -> ClubRegistration:
-    """Whether a registered customer came (from the event's start on; correctable)."""
+    """Whether a registered customer came (from the event's start on; correctable). One who
+    came gets the event's survey request (REL-5)."""
     registration = session.scalar(
         select(ClubRegistration).where(
             ClubRegistration.event_id == event.id, ClubRegistration.customer_id == customer_id
@@ -250,6 +253,9 @@ def record_attendance(
     if attended and registration.attended_at is None:
         registration.attended_at = clock.now()
         registration.attendance_recorded_by_id = actor.id
+        session.flush()
+        # REL-5: a customer who came is asked how it was (once per event).
+        surveys.request_survey(session, actor, customer_id, SurveyOccasion.CLUB_EVENT, event.id)
     elif not attended and registration.attended_at is not None:
         registration.attended_at = None
         registration.attendance_recorded_by_id = actor.id

@@ -14,7 +14,7 @@ from core import clock
 from resolvers.segments.queries import MINIMUM_CELL
 from resolvers.shared.pagination import Page, PageRequest, SortKey, paginate
 from store.customers import Customer
-from store.surveys import Questionnaire, SurveyAnswer, SurveyResponse
+from store.surveys import Questionnaire, SurveyAnswer, SurveyRequest, SurveyResponse
 
 SATISFACTION = "SATISFACTION"
 RECOMMEND = "RECOMMEND"
@@ -117,3 +117,25 @@ def questionnaires_of(session: Session, ids: set[int]) -> dict[int, Questionnair
     return {
         q.id: q for q in session.scalars(select(Questionnaire).where(Questionnaire.id.in_(ids)))
     }
+
+
+REQUEST_KEYS = [
+    SortKey(SurveyRequest.requested_at, False, datetime),
+    SortKey(SurveyRequest.id, False, int),
+]
+
+
+def request_page(
+    session: Session,
+    visible: ColumnElement[bool],
+    condition: ColumnElement[bool],
+    request: PageRequest,
+) -> Page:
+    """One page of the survey requests of the customers the caller sees, oldest first (the
+    longest waiting first)."""
+    statement = (
+        select(SurveyRequest)
+        .join(Customer, Customer.id == SurveyRequest.customer_id)
+        .where(visible, condition)
+    )
+    return paginate(session, statement, REQUEST_KEYS, request, lambda r: [r.requested_at, r.id])

@@ -11,10 +11,12 @@ from core import clock
 from core.errors import UserInputError
 from core.ids import pk_of
 from resolvers.segments.queries import MINIMUM_CELL
+from resolvers.shared.filters import compile_where
 from resolvers.surveys import queries as logic
 from schema.shared.base import Connection, ContextInfo, NodeLoader, page_request
 from schema.shared.rights import Authenticated, HasRight
 from schema.shared.rights import field as guarded_field
+from schema.surveys.filters import SURVEY_REQUEST_FILTERS, SurveyRequestWhere
 from schema.surveys.types import (
     QuestionnaireVersion,
     SurveyRatio,
@@ -75,6 +77,30 @@ class SurveyQuery:
             recommend=_ratio(found.recommend),
             definition=DEFINITION,
         )
+
+    @guarded_field(
+        "Survey requests of the customers you see, the longest waiting first; `where: "
+        "{answered: {eq: false}}` for the surveys still to put (REL-5). 调查请求。",
+        Authenticated(),
+    )
+    def survey_requests(
+        self,
+        info: ContextInfo,
+        where: SurveyRequestWhere | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[SurveyRequestNode]:
+        ctx = info.context
+        ctx.access.require_rows()
+        condition = compile_where(where, SURVEY_REQUEST_FILTERS)
+        request = page_request(first, after, last, before)
+        page = logic.request_page(ctx.session, ctx.access.visible, condition, request)
+        versions = logic.questionnaires_of(ctx.session, {r.questionnaire_id for r in page.rows})
+        ctx.pending("survey_customers").extend(r.customer_id for r in page.rows)
+        nodes = [SurveyRequestNode.of(r, versions[r.questionnaire_id]) for r in page.rows]
+        return Connection.of(page, nodes)
 
     @guarded_field(
         "A customer's survey responses, newest first (free-text answers: the `survey_text` "
