@@ -398,3 +398,22 @@ def test_a_new_version_is_asked_from_then_on_and_old_answers_keep_theirs_REL_5(
         [*GOOD, {"question": "visit_again", "yesNo": True}],
     )
     assert answered["errors"] == [] and answered["response"]["questionnaire"]["version"] == version
+
+
+def test_a_survey_of_a_customer_one_cannot_see_is_not_found_REL_5(backend: Backend) -> None:
+    customer, request = _contact_survey(backend)
+    rows = _rows(backend, "survey_responses")
+    given = {"requestId": request, "answers": GOOD}
+    theirs = backend.gql(RESPOND, {"input": given}, staff="SH01RM01")["recordSurveyResponse"]
+    none = {"requestId": "U3VydmV5UmVxdWVzdDo5OTk5OTk=", "answers": GOOD}  # SurveyRequest:999999
+    nothing = backend.gql(RESPOND, {"input": none}, staff="SH01RM01")["recordSurveyResponse"]
+    assert (
+        theirs["errors"]
+        == nothing["errors"]
+        == [{"field": ["requestId"], "code": "NOT_FOUND", "message": "no survey with this ID"}]
+    )
+    assert _rows(backend, "survey_responses") == rows
+    node = "query($id: ID!) { node(id: $id) { id } }"
+    assert backend.gql(node, {"id": request}, staff="SH01RM01")["node"] is None
+    pending = backend.gql(PENDING, {"where": {"customer": {"eq": customer}}}, staff="SH01RM01")
+    assert pending["surveyRequests"]["totalCount"] == 0
