@@ -417,3 +417,28 @@ def test_a_survey_of_a_customer_one_cannot_see_is_not_found_REL_5(backend: Backe
     assert backend.gql(node, {"id": request}, staff="SH01RM01")["node"] is None
     pending = backend.gql(PENDING, {"where": {"customer": {"eq": customer}}}, staff="SH01RM01")
     assert pending["surveyRequests"]["totalCount"] == 0
+
+
+def test_risk_bands_at_their_exact_edges_REL_5() -> None:
+    """The published v1 bands: a score at a band's lower bound is in it, one below is not."""
+    import importlib
+
+    from resolvers.surveys.commands import tolerance_of
+    from store.surveys import Questionnaire
+
+    migration = importlib.import_module("store.migrations.versions.0026_club")
+    questionnaire = Questionnaire(definition=migration.RISK)
+    expected = {
+        0: "C1",
+        19: "C1",
+        20: "C2",
+        39: "C2",
+        40: "C3",
+        59: "C3",
+        60: "C4",
+        79: "C4",
+        80: "C5",
+        100: "C5",
+    }
+    for score, tolerance in expected.items():
+        assert tolerance_of(questionnaire, score).value.startswith(tolerance), score
