@@ -79,6 +79,9 @@ PERSONAL_FIELDS: dict[str, dict[str, str]] = {
     # What staff wrote about a contact with the customer (REL-1): group ``contacts``; no masks,
     # so MASKED withholds it.
     "Contact": {"summary": "summary", "outcome": "outcome", "next_step": "nextStep"},
+    # What a customer wrote in a survey (REL-5): group ``survey_text``; no mask, so MASKED
+    # withholds it.
+    "SurveyAnswer": {"text": "text"},
 }
 
 

@@ -63,6 +63,13 @@ RIGHTS = (
     "contact:log",
     "contact:cadence",
     "contact:recommend",
+    "club:read",
+    "club:event",
+    "club:membership",
+    "club:register",
+    "survey:record",
+    "survey:results",
+    "survey:design",
 )
 # The only roles a rule may let change customer data (act ``write``, right ``customer:create``):
 # auditors, marketing, security admins, process owners and third parties never.

@@ -25,6 +25,7 @@ from strawberry.types.graphql import OperationType
 from core.ids import parse_global_id
 from core.settings import Settings
 from schema import (
+    club,
     complaints,
     contacts,
     customers,
@@ -32,10 +33,13 @@ from schema import (
     segments,
     sharing,
     staff,
+    surveys,
     workflows,
 )
 from schema.access import AccessReport
 from schema.audit import AuditQuery
+from schema.club import ClubMutation, ClubQuery
+from schema.club.types import ClubEventNode
 from schema.complaints import ComplaintMutation, ComplaintNode, ComplaintQuery
 from schema.contacts import (
     ContactMutation,
@@ -74,6 +78,7 @@ from schema.sharing import (
     ThirdPartyNode,
 )
 from schema.staff import BranchNode, StaffNode, StaffQuery
+from schema.surveys import SurveyMutation, SurveyQuery
 from schema.workflows import (
     ProcessInstanceNode,
     ProcessVersionNode,
@@ -106,6 +111,8 @@ NODE_LOADERS = merge_loaders(
     sharing.NODE_LOADERS,
     segments.NODE_LOADERS,
     contacts.NODE_LOADERS,
+    club.NODE_LOADERS,
+    surveys.NODE_LOADERS,
 )
 
 
@@ -119,6 +126,8 @@ class Query(
     SegmentQuery,
     ContactQuery,
     RecommendationQuery,
+    ClubQuery,
+    SurveyQuery,
     AuditQuery,
     PolicyQuery,
     StaffQuery,
@@ -143,6 +152,8 @@ class Mutation(
     SegmentMutation,
     ContactMutation,
     RecommendationMutation,
+    ClubMutation,
+    SurveyMutation,
     PolicyMutation,
 ):
     pass
@@ -228,6 +239,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             ProcessVersionNode,
             ProcessInstanceNode,
             ContactNode,
+            ClubEventNode,
         ],
         extensions=extensions,
         execution_context_class=LeafFastPathExecutionContext,

@@ -3,6 +3,7 @@
 from store.audit import AuditCustomer, AuditEntry, AuditHead
 from store.base import Base
 from store.care import CareOccasion, CareRun
+from store.club import ClubEvent, ClubInvitation, ClubRegistration, ClubTier
 from store.complaints import (
     Complaint,
     ComplaintDeadline,
@@ -39,6 +40,12 @@ from store.segments import (
 )
 from store.sharing import Consent, ShareGrant, ShareGrantCustomer, ShareRequest, ThirdParty
 from store.staff import Branch, Staff
+from store.surveys import (
+    Questionnaire,
+    SurveyAnswer,
+    SurveyRequest,
+    SurveyResponse,
+)
 from store.workflows import ProcessInstance, ProcessTask, ProcessVersion
 
 __all__ = [
@@ -50,6 +57,10 @@ __all__ = [
     "Branch",
     "CareOccasion",
     "CareRun",
+    "ClubEvent",
+    "ClubInvitation",
+    "ClubRegistration",
+    "ClubTier",
     "Complaint",
     "ComplaintDeadline",
     "ComplaintEvent",
@@ -74,6 +85,7 @@ __all__ = [
     "ProcessTask",
     "ProcessVersion",
     "Product",
+    "Questionnaire",
     "Recommendation",
     "Rectification",
     "RiskAssessment",
@@ -86,6 +98,9 @@ __all__ = [
     "ShareGrantCustomer",
     "ShareRequest",
     "Staff",
+    "SurveyAnswer",
+    "SurveyRequest",
+    "SurveyResponse",
     "ThirdParty",
     "Transaction",
     "Verification",

@@ -84,12 +84,33 @@ def customers(backend: Backend) -> dict[str, dict[str, Any]]:
     return {"own": own, "other": other}
 
 
+def _add_survey(backend: Backend, customer_id: str, contact_id: str) -> None:
+    """A satisfaction survey after the contact, answered with free text (REL-5)."""
+    request = backend.gql(
+        """mutation($input: RequestSurveyInput!) {
+             requestSurvey(input: $input) { request { id } errors { code } } }""",
+        {"input": {"customerId": customer_id, "occasion": "CONTACT", "occasionId": contact_id}},
+    )["requestSurvey"]["request"]["id"]
+    answers = [
+        {"question": "satisfaction", "scale": 4},
+        {"question": "recommend", "yesNo": True},
+        {"question": "comment", "text": "希望增加周末营业时间"},
+    ]
+    response = backend.gql(
+        """mutation($input: RecordSurveyResponseInput!) {
+             recordSurveyResponse(input: $input) { errors { code } } }""",
+        {"input": {"requestId": request, "answers": answers}},
+    )["recordSurveyResponse"]
+    assert response["errors"] == []
+
+
 def _add_information(backend: Backend, customer_id: str) -> None:
     """A snapshot, an account with transactions, a risk assessment, a complaint, preferences,
     a contact."""
     source = {"kind": "BUSINESS_TRANSACTION", "detail": "test data"}
     contact = backend.gql(
-        """mutation($input: LogContactInput!) { logContact(input: $input) { errors { code } } }""",
+        """mutation($input: LogContactInput!) {
+             logContact(input: $input) { contact { id } errors { code } } }""",
         {
             "input": {
                 "customerId": customer_id,
@@ -103,6 +124,7 @@ def _add_information(backend: Backend, customer_id: str) -> None:
         },
     )["logContact"]
     assert contact["errors"] == []
+    _add_survey(backend, customer_id, contact["contact"]["id"])
     backend.gql(
         """mutation($input: RecordFinancialSnapshotInput!) {
              recordFinancialSnapshot(input: $input) { errors { code } } }""",
@@ -211,6 +233,7 @@ query($id: ID!) {
               riskGrade riskSignals { name value threshold grade } riskRuleSet { version } }
     contacts(first: 1) { edges { node { summary outcome nextStep } } }
   }
+  surveyResponses(customerId: $id, first: 1) { edges { node { answers { text } } } }
   transactions(customerId: $id, first: 5) { edges { node { amount } } }
   complaints(first: 1, where: { customer: { eq: $id } }) {
     edges { node { description requestedRemedy amountInDispute } }
@@ -227,6 +250,7 @@ PLACES = {
     "Preferences": lambda d: d["customer"]["preferences"],
     "CustomerSegment": lambda d: d["customer"]["segment"],
     "Contact": lambda d: d["customer"]["contacts"]["edges"][0]["node"],
+    "SurveyAnswer": lambda d: d["surveyResponses"]["edges"][0]["node"]["answers"][-1],
     "Transaction": lambda d: d["transactions"]["edges"][0]["node"],
     "Complaint": lambda d: d["complaints"]["edges"][0]["node"],
 }

@@ -84,6 +84,8 @@ NOT_RECORD_LISTS = {
     "complaintStatistics": "aggregates, one per value of the chosen dimension",
     "serviceOperations": "the fixed catalogue of operations the code offers to diagrams",
     "products": "the reviewed product catalogue (reference data from products.toml, REL-3)",
+    "clubMembershipTiers": "reference data: at most one row per value tier",
+    "questionnaires": "reference data: the newest version of each questionnaire",
 }
 
 
@@ -113,6 +115,7 @@ NON_FILTER_ARGUMENTS = {
     ("transactions", "customerId"): "the required scope: one customer's transactions",
     ("customerHistory", "customerId"): "the required scope: one customer's history",
     ("consents", "customerId"): "the required scope: one customer's consents",
+    ("surveyResponses", "customerId"): "the required scope: one customer's responses",
     ("customersDueForReverification", "asOf"): (
         "the day 'due' is reckoned at (default today): it defines the list, not a filter of it"
     ),

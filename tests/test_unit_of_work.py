@@ -511,6 +511,19 @@ def _withdraw_override(backend: Backend) -> Call:
     return Call("SUP0001", {"customerId": values["customerId"]})
 
 
+def _club(case: str, module: str = "test_club") -> Callable[[Backend], Call]:
+    """A club or survey mutation's case (tests/test_club.py and tests/test_surveys.py build
+    their events, members and occasions)."""
+
+    def call(backend: Backend) -> Call:
+        import importlib
+
+        staff, values = getattr(importlib.import_module(f"tests.{module}"), case)(backend)
+        return Call(staff, values)
+
+    return call
+
+
 CASES: dict[str, Callable[[Backend], Call]] = {
     "createCustomer": _create_customer,
     "updateCustomer": _update_customer,
@@ -588,6 +601,22 @@ CASES: dict[str, Callable[[Backend], Call]] = {
             "present": True,
             "reason": "audit test",
         },
+    ),
+    "createClubEvent": _club("case_create_event"),
+    "inviteToClubEvent": _club("case_invite"),
+    "registerForClubEvent": _club("case_register"),
+    "recordClubAttendance": _club("case_attend"),
+    "requestSurvey": _club("case_request", "test_surveys"),
+    "recordSurveyResponse": _club("case_respond", "test_surveys"),
+    "publishQuestionnaire": _club("case_publish", "test_surveys"),
+    "setClubMembership": lambda backend: Call(
+        "HO0001",
+        {"tier": "HIGH", "level": "GOLD", "label": "金卡会员（审计）"},
+        cleanup=lambda: _ok(
+            backend,
+            "setClubMembership",
+            Call("HO0001", {"tier": "HIGH", "level": "GOLD", "label": "金卡会员"}),
+        ),
     ),
 }
 

@@ -1,0 +1,301 @@
+"""Club commands (REL-4): create an event, invite a segment, register a customer, record their
+attendance, set a tier's membership.
+
+Runs inside the caller's unit of work and never commits. An event of a branch the caller does
+not work for answers as an event that does not exist (existence is not revealed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, func, insert, literal, select, true, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core import clock
+from core.errors import Problems, UserInputError
+from resolvers.segments.loaders import computed_column, effective_tier
+from resolvers.shared import unit_of_work, validation
+from resolvers.surveys import commands as surveys
+from store.club import ClubEvent, ClubEventKind, ClubInvitation, ClubRegistration, ClubTier
+from store.customers import Customer
+from store.segments import CustomerNeed, Need, RiskGrade, ValueTier
+from store.staff import Branch, Staff
+from store.surveys import SurveyOccasion
+
+MAX_TITLE = 200
+MAX_CAPACITY = 10_000
+# Events are planned for the coming year at most.
+MAX_PLANNED = timedelta(days=366)
+_NEED_COLUMNS = {
+    Need.INVESTMENT: "needs_investment",
+    Need.FINANCING: "needs_financing",
+    Need.SETTLEMENT: "needs_settlement",
+}
+
+
+def events_in_reach(actor: Staff, row_scopes: frozenset[str]) -> ColumnElement[bool]:
+    """The events a caller works with: their branch's, every branch's for head office."""
+    if "bank" in row_scopes:
+        return true()
+    return ClubEvent.branch_id == actor.branch_id
+
+
+def event_in_reach(session: Session, event_id: int, reach: ColumnElement[bool]) -> ClubEvent:
+    """The event, locked for the rest of the transaction where the database can lock a row."""
+    found = session.scalar(
+        select(ClubEvent).where(ClubEvent.id == event_id, reach).with_for_update()
+    )
+    if found is None:
+        raise UserInputError.one(("eventId",), "NOT_FOUND", "no club event with this ID")
+    return found
+
+
+def member_tiers() -> Any:
+    return select(ClubTier.tier)
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    kind: ClubEventKind
+    title: str
+    branch_id: int | None
+    starts_at: datetime
+    capacity: int
+
+
+def create_event(
+    session: Session, actor: Staff, row_scopes: frozenset[str], given: NewEvent
+) -> ClubEvent:
+    """A club event of the caller's branch (head office: of any branch it names)."""
+    problems = Problems()
+    title = ""
+    try:
+        title = validation.text(given.title, "title", max_length=MAX_TITLE)
+    except UserInputError as exc:
+        problems.extend(exc)
+    problem = validation.instant_problem(given.starts_at)
+    if problem is not None:
+        problems.add(("startsAt",), "INVALID", problem)
+    elif given.starts_at <= clock.now():
+        problems.add(("startsAt",), "DATE_IN_PAST", "must be in the future")
+    elif given.starts_at > clock.now() + MAX_PLANNED:
+        problems.add(("startsAt",), "TOO_LONG", "must be within a year")
+    if not 1 <= given.capacity <= MAX_CAPACITY:
+        problems.add(("capacity",), "OUT_OF_RANGE", f"must be 1 … {MAX_CAPACITY}")
+    branch_id = actor.branch_id if given.branch_id is None else given.branch_id
+    if branch_id != actor.branch_id and "bank" not in row_scopes:
+        # Another branch's events are not the caller's to plan: as if it did not exist.
+        problems.add(("branchId",), "NOT_FOUND", "no branch with this ID")
+    elif session.get(Branch, branch_id) is None:
+        problems.add(("branchId",), "NOT_FOUND", "no branch with this ID")
+    problems.raise_if_any()
+    event = ClubEvent(
+        kind=given.kind,
+        title=title,
+        branch_id=branch_id,
+        starts_at=given.starts_at.astimezone(UTC),
+        capacity=given.capacity,
+        registered=0,
+        created_by_id=actor.id,
+        created_at=clock.now(),
+    )
+    session.add(event)
+    session.flush()
+    unit_of_work.note(session, f"club event created: {given.kind.value}")
+    return event
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Who is invited: members of the event's branch in these tiers (None: every member tier),
+    with all of these needs, in these risk grades (None: any, including no grade)."""
+
+    tiers: Sequence[ValueTier] | None
+    needs: Sequence[Need]
+    risk_grades: Sequence[RiskGrade] | None
+
+
+def _has_need(need: Need) -> Any:
+    """A customer's need as staff set it last, else as derived from their holdings."""
+    staff_setting = (
+        select(CustomerNeed.present)
+        .where(CustomerNeed.customer_id == Customer.id, CustomerNeed.need == need)
+        .order_by(CustomerNeed.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return func.coalesce(staff_setting, computed_column(_NEED_COLUMNS[need])) == true()
+
+
+def invite(
+    session: Session,
+    actor: Staff,
+    event: ClubEvent,
+    segment: Segment,
+    visible: ColumnElement[bool],
+) -> int:
+    """Invite the segment's club members of the event's branch whom the caller sees, in one
+    statement; a customer already invited is skipped, so inviting twice adds no one. Returns how
+    many were invited now."""
+    if event.starts_at <= clock.now():
+        raise UserInputError.one(("eventId",), "EVENT_STARTED", "the event has begun")
+    now = clock.now()
+    tier = effective_tier(now)
+    conditions = [
+        Customer.branch_id == event.branch_id,
+        visible,
+        tier.in_(member_tiers()),
+        ~exists().where(
+            ClubInvitation.event_id == event.id, ClubInvitation.customer_id == Customer.id
+        ),
+    ]
+    if segment.tiers is not None:
+        conditions.append(tier.in_([t.value for t in segment.tiers]))
+    conditions += [_has_need(need) for need in dict.fromkeys(segment.needs)]
+    if segment.risk_grades is not None:
+        conditions.append(computed_column("risk_grade").in_([g.value for g in segment.risk_grades]))
+    chosen = select(
+        literal(event.id),
+        Customer.id,
+        literal(actor.id),
+        literal(now, ClubInvitation.__table__.c.invited_at.type),
+    ).where(and_(*conditions))
+    invited = session.scalars(
+        insert(ClubInvitation)
+        .from_select(["event_id", "customer_id", "invited_by_id", "invited_at"], chosen)
+        .returning(ClubInvitation.customer_id)
+    ).all()
+    # (RETURNING, not rowcount: psycopg reports -1 for an INSERT … SELECT run by the ORM.)
+    count = len(invited)
+    unit_of_work.note(session, f"club invitations: {count}")
+    return count
+
+
+def _is_member(session: Session, customer_id: int) -> bool:
+    tier = effective_tier(clock.now(), customer_id)
+    return bool(session.scalar(select(tier.in_(member_tiers()))))
+
+
+def register(
+    session: Session, actor: Staff, event: ClubEvent, customer_id: int
+) -> ClubRegistration:
+    """Register a club member for an event with a free seat.
+
+    The seat is taken by one conditional update: of two registrations for the last seat, the
+    second finds ``registered = capacity`` (on PostgreSQL after waiting for the first's lock)
+    and is refused, with nothing written. A duplicate registration is refused before a seat is
+    taken; a concurrent duplicate fails on the unique key and rolls back its seat.
+    """
+    problems = Problems()
+    if event.starts_at <= clock.now():
+        problems.add(("eventId",), "EVENT_STARTED", "registration closed when the event began")
+    if not _is_member(session, customer_id):
+        problems.add(("customerId",), "NOT_A_MEMBER", "the customer's tier is not a club tier")
+    already = session.scalar(
+        select(ClubRegistration.id).where(
+            ClubRegistration.event_id == event.id, ClubRegistration.customer_id == customer_id
+        )
+    )
+    if already is not None:
+        problems.add(("customerId",), "ALREADY_REGISTERED", "already registered for this event")
+    problems.raise_if_any()
+    taken = session.execute(
+        update(ClubEvent)
+        .where(ClubEvent.id == event.id, ClubEvent.registered < ClubEvent.capacity)
+        .values(registered=ClubEvent.registered + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if not getattr(taken, "rowcount", 0):
+        raise UserInputError.one(("eventId",), "FULL", "the event has no free seat")
+    session.expire(event, ["registered"])
+    registration = ClubRegistration(
+        event_id=event.id,
+        customer_id=customer_id,
+        registered_by_id=actor.id,
+        registered_at=clock.now(),
+    )
+    try:
+        # A savepoint: the registration of a concurrent call for the same customer fails on
+        # the unique key here, and the whole call (with its seat) is refused as a duplicate.
+        with session.begin_nested():
+            session.add(registration)
+            session.flush()
+    except IntegrityError:
+        raise UserInputError.one(
+            ("customerId",), "ALREADY_REGISTERED", "already registered for this event"
+        ) from None
+    unit_of_work.note(session, "club registration", customer_ids=[customer_id])
+    return registration
+
+
+def record_attendance(
+    session: Session, actor: Staff, event: ClubEvent, customer_id: int, attended: bool
+) -> ClubRegistration:
+    """Whether a registered customer came (from the event's start on; correctable). One who
+    came gets the event's survey request (REL-5)."""
+    registration = session.scalar(
+        select(ClubRegistration).where(
+            ClubRegistration.event_id == event.id, ClubRegistration.customer_id == customer_id
+        )
+    )
+    problems = Problems()
+    if registration is None:
+        problems.add(("customerId",), "NOT_REGISTERED", "not registered for this event")
+    if event.starts_at > clock.now():
+        problems.add(("eventId",), "EVENT_NOT_STARTED", "attendance is recorded once it began")
+    problems.raise_if_any()
+    assert registration is not None
+    if attended and registration.attended_at is None:
+        registration.attended_at = clock.now()
+        registration.attendance_recorded_by_id = actor.id
+        session.flush()
+        # REL-5: a customer who came is asked how it was (once per event).
+        surveys.request_survey(session, actor, customer_id, SurveyOccasion.CLUB_EVENT, event.id)
+    elif not attended and registration.attended_at is not None:
+        registration.attended_at = None
+        registration.attendance_recorded_by_id = actor.id
+    session.flush()
+    unit_of_work.note(
+        session,
+        f"club attendance: {'present' if attended else 'absent'}",
+        customer_ids=[customer_id],
+    )
+    return registration
+
+
+def set_membership(
+    session: Session, tier: ValueTier, level: str | None, label: str | None
+) -> ClubTier | None:
+    """Make a tier's customers members at ``level`` (with its Chinese label), or (``level``
+    None) no longer members."""
+    found = session.get(ClubTier, tier)
+    if level is None:
+        if found is not None:
+            session.delete(found)
+            session.flush()
+        return None
+    problems = Problems()
+    cleaned = label_text = ""
+    try:
+        cleaned = validation.text(level, "level", max_length=32).upper()
+        if not cleaned.replace("_", "").isalnum() or not cleaned.isascii():
+            problems.add(("level",), "INVALID", "letters, digits and _ only")
+    except UserInputError as exc:
+        problems.extend(exc)
+    try:
+        label_text = validation.text(label or "", "label", max_length=100)
+    except UserInputError as exc:
+        problems.extend(exc)
+    problems.raise_if_any()
+    if found is None:
+        found = ClubTier(tier=tier, level=cleaned, label=label_text)
+        session.add(found)
+    else:
+        found.level, found.label = cleaned, label_text
+    session.flush()
+    return found

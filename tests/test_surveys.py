@@ -1,0 +1,444 @@
+"""Surveys (REL-5) over HTTP on SQLite and PostgreSQL: one request per customer and occasion
+(after a contact, a closed complaint, an attended club event), answers checked per question
+kind with nothing written on a refusal, free text sealed at rest, answers reaching preferences
+and — for the risk questionnaire — the risk tolerance with the questionnaire as its source
+(INFO-1), and the satisfaction / recommendation KPIs with small counts suppressed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+
+from core import clock
+from tests.complaint_steps import (
+    assign,
+    bj_customer,
+    decide_and_call_back,
+    do,
+    on_the_spot,
+    read,
+    submit,
+)
+from tests.conftest import Backend, create_customer
+from tests.test_club import ATTEND, case_attend
+from tests.test_contacts import _ok as log_contact
+
+REQUEST = """
+mutation($input: RequestSurveyInput!) { requestSurvey(input: $input) {
+  created request { id occasion answeredAt customer { id }
+                    questionnaire { code version purpose questions { key kind required } } }
+  errors { field code message } } }
+"""
+RESPOND = """
+mutation($input: RecordSurveyResponseInput!) { recordSurveyResponse(input: $input) {
+  response { score questionnaire { code version }
+             answers { question scale yesNo choice text } }
+  errors { field code message } } }
+"""
+CUSTOMER = """
+query($id: ID!) { customer(id: $id) {
+  preferences { contactMethod }
+  riskProfile { riskTolerance questionnaireScore isValid }
+  sources { informationKind kind detail } } }
+"""
+RESULTS = """
+query($start: Date!, $end: Date!) { surveyResults(start: $start, end: $end) {
+  minimumCount satisfaction { numerator denominator value }
+  recommend { numerator denominator value } definition } }
+"""
+PENDING = """
+query($where: SurveyRequestWhere) { surveyRequests(first: 20, where: $where) {
+  totalCount edges { node { id occasion answeredAt customer { id } } } } }
+"""
+GOOD = [
+    {"question": "satisfaction", "scale": 5},
+    {"question": "recommend", "yesNo": True},
+    {"question": "contact_method", "choice": "WECHAT"},
+    {"question": "comment", "text": "理财经理服务很耐心"},
+]
+
+
+def _request(backend: Backend, customer: str, occasion: str, occasion_id: str | None) -> Any:
+    given = {"customerId": customer, "occasion": occasion, "occasionId": occasion_id}
+    return backend.gql(REQUEST, {"input": given}, staff="RM0001")["requestSurvey"]
+
+
+def _respond(backend: Backend, request: str, answers: list[dict[str, Any]]) -> Any:
+    given = {"requestId": request, "answers": answers}
+    return backend.gql(RESPOND, {"input": given}, staff="RM0001")["recordSurveyResponse"]
+
+
+def _rows(backend: Backend, table: str) -> int:
+    with backend.engine.connect() as connection:
+        return int(connection.scalar(text(f"SELECT count(*) FROM {table}")) or 0)
+
+
+def _contact_survey(backend: Backend) -> tuple[str, str]:
+    customer = create_customer(backend, staff="RM0001")["id"]
+    contact = log_contact(backend, customer)["id"]
+    first = _request(backend, customer, "CONTACT", contact)
+    assert first["errors"] == [] and first["created"] is True
+    return customer, first["request"]["id"]
+
+
+def test_one_request_per_customer_and_occasion_REL_5(backend: Backend) -> None:
+    customer = create_customer(backend, staff="RM0001")["id"]
+    contact = log_contact(backend, customer)["id"]
+    first = _request(backend, customer, "CONTACT", contact)
+    assert first["created"] is True
+    assert first["request"]["questionnaire"]["code"] == "SATISFACTION"
+    rows = _rows(backend, "survey_requests")
+    again = _request(backend, customer, "CONTACT", contact)
+    assert again["created"] is False and again["request"]["id"] == first["request"]["id"]
+    assert _rows(backend, "survey_requests") == rows
+    # Another customer's contact is no occasion for this one (as if it did not exist).
+    other = create_customer(backend, staff="RM0001")["id"]
+    refused = _request(backend, other, "CONTACT", contact)
+    assert [(e["field"], e["code"]) for e in refused["errors"]] == [(["occasionId"], "NOT_FOUND")]
+
+
+def test_after_a_complaint_only_once_it_is_closed_REL_5(backend: Backend) -> None:
+    customer = bj_customer(backend)
+    complaint_ref = submit(backend, customer)
+    complaint = complaint_ref["id"]
+    refused = _request(backend, customer["id"], "COMPLAINT", complaint)
+    assert [(e["field"], e["code"]) for e in refused["errors"]] == [(["occasionId"], "NOT_CLOSED")]
+    assign(backend, complaint_ref)
+    do(backend, "SH01CH01", complaint_ref, "Task_Investigate", on_the_spot())
+    decide_and_call_back(backend, complaint_ref)
+    assert read(backend, complaint_ref)["status"] == "CLOSED"
+    asked = _request(backend, customer["id"], "COMPLAINT", complaint)
+    assert asked["errors"] == [] and asked["created"] is True
+
+
+def test_after_a_club_event_only_for_those_who_came_REL_5(backend: Backend) -> None:
+    _, values = case_attend(backend)
+    event, customer = values["eventId"], values["customerId"]
+    refused = _request(backend, customer, "CLUB_EVENT", event)
+    assert [e["code"] for e in refused["errors"]] == ["NOT_ATTENDED"]
+    came = backend.gql(ATTEND, {"input": values}, staff="RM0001")["recordClubAttendance"]
+    assert came["errors"] == []
+    # Attendance asked for the survey already: it waits in the manager's list, once.
+    waiting = backend.gql(
+        PENDING,
+        {"where": {"customer": {"eq": customer}, "answered": {"eq": False}}},
+        staff="RM0001",
+    )["surveyRequests"]
+    assert [n["node"]["occasion"] for n in waiting["edges"]] == ["CLUB_EVENT"]
+    again = _request(backend, customer, "CLUB_EVENT", event)
+    assert again["created"] is False
+    assert again["request"]["id"] == waiting["edges"][0]["node"]["id"]
+    assert _respond(backend, again["request"]["id"], GOOD[:2])["errors"] == []
+    answered = backend.gql(
+        PENDING,
+        {"where": {"customer": {"eq": customer}, "answered": {"eq": False}}},
+        staff="RM0001",
+    )["surveyRequests"]
+    assert answered["totalCount"] == 0
+
+
+def test_answers_are_checked_per_question_kind_with_nothing_written_REL_5(
+    backend: Backend,
+) -> None:
+    _, request = _contact_survey(backend)
+    before = (_rows(backend, "survey_responses"), _rows(backend, "survey_answers"))
+    bad = [
+        {"question": "satisfaction", "scale": 6},
+        {"question": "contact_method", "choice": "PIGEON"},
+        {"question": "comment", "text": "\u200b \u2060"},
+        {"question": "nonsense", "yesNo": True},
+    ]
+    errors = _respond(backend, request, bad)["errors"]
+    assert {(tuple(e["field"]), e["code"]) for e in errors} == {
+        (("answers", "0", "scale"), "OUT_OF_RANGE"),
+        (("answers", "1", "choice"), "UNKNOWN_CHOICE"),
+        (("answers", "3", "question"), "UNKNOWN_QUESTION"),
+        (("answers",), "REQUIRED"),  # "recommend" is required and missing
+    }
+    assert all("PIGEON" not in e["message"] for e in errors)
+    zero = _respond(backend, request, [{**GOOD[0], "scale": 0}, GOOD[1]])["errors"]
+    assert [(e["field"], e["code"]) for e in zero] == [(["answers", "0", "scale"], "OUT_OF_RANGE")]
+    wrong_kind = _respond(backend, request, [{"question": "satisfaction", "yesNo": True}, GOOD[1]])
+    assert {e["code"] for e in wrong_kind["errors"]} == {"INVALID", "REQUIRED"}
+    assert (_rows(backend, "survey_responses"), _rows(backend, "survey_answers")) == before
+
+
+def test_answers_reach_preferences_and_free_text_is_sealed_REL_5(backend: Backend) -> None:
+    customer, request = _contact_survey(backend)
+    done = _respond(backend, request, GOOD)
+    assert done["errors"] == []
+    assert {a["question"]: a["text"] for a in done["response"]["answers"]}["comment"] == (
+        "理财经理服务很耐心"
+    )
+    seen = backend.gql(CUSTOMER, {"id": customer}, staff="RM0001")["customer"]
+    assert seen["preferences"]["contactMethod"] == "WECHAT"
+    assert {
+        "informationKind": "PREFERENCES",
+        "kind": "QUESTIONNAIRE",
+        "detail": (f"SATISFACTION v1 问卷 #{_last_response(backend)}"),
+    } in seen["sources"]
+    with backend.engine.connect() as connection:
+        stored = connection.scalars(text("SELECT text FROM survey_answers WHERE text IS NOT NULL"))
+        assert all("理财经理" not in value for value in stored)
+    twice = _respond(backend, request, GOOD)
+    assert [(e["field"], e["code"]) for e in twice["errors"]] == [
+        (["requestId"], "ALREADY_ANSWERED")
+    ]
+
+
+def _last_response(backend: Backend) -> int:
+    with backend.engine.connect() as connection:
+        return int(connection.scalar(text("SELECT max(id) FROM survey_responses")) or 0)
+
+
+RISK_ANSWERS = [
+    {"question": "age", "choice": "D"},  # 15 of 20
+    {"question": "experience", "choice": "C"},  # 10
+    {"question": "horizon", "choice": "C"},  # 10
+    {"question": "loss", "choice": "B"},  # 5
+    {"question": "goal", "choice": "C"},  # 10
+    {"question": "loss_reaction", "scale": 3},  # 10 of 20
+]
+
+
+def test_a_risk_questionnaire_sets_the_risk_tolerance_with_its_source_REL_5_INFO_1(
+    backend: Backend,
+) -> None:
+    customer = create_customer(backend, staff="RM0001")["id"]
+    review = _request(backend, customer, "RISK_REVIEW", None)
+    assert review["request"]["questionnaire"]["purpose"] == "RISK_TOLERANCE"
+    # An open review is asked once.
+    assert _request(backend, customer, "RISK_REVIEW", None)["created"] is False
+    done = _respond(backend, review["request"]["id"], RISK_ANSWERS)
+    assert done["errors"] == []
+    # 60 of 120 points: 50, in the C3 band [40, 60).
+    assert done["response"]["score"] == 50
+    seen = backend.gql(CUSTOMER, {"id": customer}, staff="RM0001")["customer"]
+    assert seen["riskProfile"] == {
+        "riskTolerance": "C3_BALANCED",
+        "questionnaireScore": 50,
+        "isValid": True,
+    }
+    assert {
+        "informationKind": "RISK",
+        "kind": "QUESTIONNAIRE",
+        "detail": (f"RISK v1 问卷 #{_last_response(backend)}"),
+    } in seen["sources"]
+    # The next review is a new request; a higher score moves the tolerance up at the band edge.
+    again = _request(backend, customer, "RISK_REVIEW", None)
+    assert again["created"] is True
+    edge = [{**a, "choice": "E"} if "choice" in a else {**a, "scale": 5} for a in RISK_ANSWERS]
+    edge[0] = {"question": "age", "choice": "A"}  # 100 - 20 points: 100 * 100 // 120 = 83
+    assert _respond(backend, again["request"]["id"], edge)["response"]["score"] == 83
+    profile = backend.gql(CUSTOMER, {"id": customer}, staff="RM0001")["customer"]["riskProfile"]
+    assert profile["riskTolerance"] == "C5_AGGRESSIVE"
+
+
+def test_satisfaction_results_with_small_counts_suppressed_REL_5(backend: Backend) -> None:
+    # A day of its own (no other test records responses then).
+    moment = datetime(2031, 3, 10, 2, 0, tzinfo=UTC)
+    day = clock.business_date(moment).isoformat()
+    with clock.travel_to(moment, all_threads=True):
+        scores = [5, 4, 3, 5]
+        for score in scores:
+            _, request = _contact_survey(backend)
+            answers = [{"question": "satisfaction", "scale": score}, GOOD[1]]
+            if score == 3:
+                answers[1] = {"question": "recommend", "yesNo": False}
+            assert _respond(backend, request, answers)["errors"] == []
+        few = backend.gql(RESULTS, {"start": day, "end": day})["surveyResults"]
+        assert few["minimumCount"] == 5
+        assert few["satisfaction"] == {"numerator": None, "denominator": None, "value": None}
+        _, request = _contact_survey(backend)
+        assert (
+            _respond(backend, request, [{"question": "satisfaction", "scale": 4}, GOOD[1]])[
+                "errors"
+            ]
+            == []
+        )
+        five = backend.gql(RESULTS, {"start": day, "end": day})["surveyResults"]
+        assert five["satisfaction"] == {"numerator": 21, "denominator": 5, "value": 4.2}
+        assert five["recommend"] == {"numerator": 4, "denominator": 5, "value": 0.8}
+        # The day before holds none of them.
+        before = (clock.business_date(moment) - timedelta(days=1)).isoformat()
+        empty = backend.gql(RESULTS, {"start": before, "end": before})["surveyResults"]
+        assert empty["satisfaction"]["denominator"] is None
+    future = backend.post(RESULTS, {"start": "2099-01-01", "end": "2099-01-02"}).json()
+    assert future["errors"][0]["extensions"]["code"] != "INTERNAL"
+
+
+def case_request(backend: Backend) -> tuple[str, dict[str, Any]]:
+    """(staff, input) of a ``requestSurvey`` that creates (tests/test_unit_of_work.py)."""
+    customer = create_customer(backend, staff="RM0001")["id"]
+    contact = log_contact(backend, customer)["id"]
+    return "RM0001", {"customerId": customer, "occasion": "CONTACT", "occasionId": contact}
+
+
+def case_respond(backend: Backend) -> tuple[str, dict[str, Any]]:
+    _, request = _contact_survey(backend)
+    return "RM0001", {"requestId": request, "answers": GOOD}
+
+
+PUBLISH = """
+mutation($input: PublishQuestionnaireInput!) { publishQuestionnaire(input: $input) {
+  questionnaire { code version purpose questions { key kind required choices { value } } }
+  errors { field code message } } }
+"""
+
+
+def _quick_poll(code: str) -> dict[str, Any]:
+    return {
+        "code": code,
+        "purpose": "SATISFACTION",
+        "title": "活动满意度",
+        "questions": [
+            {
+                "key": "score",
+                "text": "活动满意度",
+                "kind": "SCALE",
+                "required": True,
+                "metric": "SATISFACTION",
+            },
+            {"key": "again", "text": "是否愿意再次参加", "kind": "YES_NO"},
+        ],
+    }
+
+
+def case_publish(backend: Backend) -> tuple[str, dict[str, Any]]:
+    return "HO0001", _quick_poll("AUDIT_POLL")
+
+
+def test_questionnaires_are_versioned_and_checked_REL_5(backend: Backend) -> None:
+    first = backend.gql(PUBLISH, {"input": _quick_poll("EVENT_POLL")})["publishQuestionnaire"]
+    assert first["errors"] == [] and first["questionnaire"]["version"] == 1
+    second = backend.gql(PUBLISH, {"input": _quick_poll("EVENT_POLL")})["publishQuestionnaire"]
+    assert second["questionnaire"]["version"] == 2
+    rows = _rows(backend, "questionnaires")
+    bad = _quick_poll("EVENT_POLL")
+    bad["purpose"] = "RISK_TOLERANCE"
+    bad["questions"] = [
+        {"key": "Score", "text": " ", "kind": "SCALE", "metric": "RECOMMEND"},
+        {
+            "key": "pick",
+            "text": "选一个",
+            "kind": "CHOICE",
+            "choices": [{"value": "A", "label": "甲"}],
+        },
+        {"key": "pick", "text": "再选", "kind": "TEXT", "choices": [{"value": "B", "label": "乙"}]},
+    ]
+    errors = backend.gql(PUBLISH, {"input": bad})["publishQuestionnaire"]["errors"]
+    assert {(tuple(e["field"]), e["code"]) for e in errors} == {
+        (("questions", "0", "key"), "INVALID"),
+        (("questions", "0", "text"), "REQUIRED"),
+        (("questions", "0", "metric"), "INVALID"),
+        (("questions", "1", "choices"), "REQUIRED"),
+        (("questions", "2", "choices"), "INVALID"),
+        (("questions",), "DUPLICATE"),
+        (("bands",), "INVALID"),  # a risk questionnaire needs its bands
+        (("purpose",), "INVALID"),  # EVENT_POLL is a satisfaction questionnaire
+    }
+    assert _rows(backend, "questionnaires") == rows
+    refused = backend.post(PUBLISH, {"input": _quick_poll("X")}, staff="RM0001").json()
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+def test_a_new_version_is_asked_from_then_on_and_old_answers_keep_theirs_REL_5(
+    backend: Backend,
+) -> None:
+    customer, old_request = _contact_survey(backend)
+    # Version 1's questions and one more (optional): other tests keep answering as before.
+    methods = ["PHONE", "SMS", "EMAIL", "WECHAT", "VISIT"]
+    v2 = {
+        "code": "SATISFACTION",
+        "purpose": "SATISFACTION",
+        "title": "客户满意度调查",
+        "questions": [
+            {
+                "key": "satisfaction",
+                "text": "满意程度",
+                "kind": "SCALE",
+                "required": True,
+                "metric": "SATISFACTION",
+            },
+            {
+                "key": "recommend",
+                "text": "是否愿意推荐",
+                "kind": "YES_NO",
+                "required": True,
+                "metric": "RECOMMEND",
+            },
+            {
+                "key": "contact_method",
+                "text": "联系方式",
+                "kind": "CHOICE",
+                "preference": "CONTACT_METHOD",
+                "choices": [{"value": m, "label": m} for m in methods],
+            },
+            {"key": "comment", "text": "其他意见", "kind": "TEXT"},
+            {"key": "visit_again", "text": "是否愿意再来网点", "kind": "YES_NO"},
+        ],
+    }
+    published = backend.gql(PUBLISH, {"input": v2})["publishQuestionnaire"]
+    assert published["errors"] == []
+    version = published["questionnaire"]["version"]
+    assert version >= 2
+    contact = log_contact(backend, customer)["id"]
+    new = _request(backend, customer, "CONTACT", contact)["request"]["questionnaire"]
+    assert (new["code"], new["version"]) == ("SATISFACTION", version)
+    # The request made before answers version 1's questions.
+    old = _respond(backend, old_request, GOOD)
+    assert old["errors"] == [] and old["response"]["questionnaire"]["version"] == 1
+    refused = _respond(backend, old_request, [*GOOD, {"question": "visit_again", "yesNo": True}])
+    assert refused["errors"][0]["code"] == "ALREADY_ANSWERED"
+    answered = _respond(
+        backend,
+        _request(backend, customer, "CONTACT", contact)["request"]["id"],
+        [*GOOD, {"question": "visit_again", "yesNo": True}],
+    )
+    assert answered["errors"] == [] and answered["response"]["questionnaire"]["version"] == version
+
+
+def test_a_survey_of_a_customer_one_cannot_see_is_not_found_REL_5(backend: Backend) -> None:
+    customer, request = _contact_survey(backend)
+    rows = _rows(backend, "survey_responses")
+    given = {"requestId": request, "answers": GOOD}
+    theirs = backend.gql(RESPOND, {"input": given}, staff="SH01RM01")["recordSurveyResponse"]
+    none = {"requestId": "U3VydmV5UmVxdWVzdDo5OTk5OTk=", "answers": GOOD}  # SurveyRequest:999999
+    nothing = backend.gql(RESPOND, {"input": none}, staff="SH01RM01")["recordSurveyResponse"]
+    assert (
+        theirs["errors"]
+        == nothing["errors"]
+        == [{"field": ["requestId"], "code": "NOT_FOUND", "message": "no survey with this ID"}]
+    )
+    assert _rows(backend, "survey_responses") == rows
+    node = "query($id: ID!) { node(id: $id) { id } }"
+    assert backend.gql(node, {"id": request}, staff="SH01RM01")["node"] is None
+    pending = backend.gql(PENDING, {"where": {"customer": {"eq": customer}}}, staff="SH01RM01")
+    assert pending["surveyRequests"]["totalCount"] == 0
+
+
+def test_risk_bands_at_their_exact_edges_REL_5() -> None:
+    """The published v1 bands: a score at a band's lower bound is in it, one below is not."""
+    import importlib
+
+    from resolvers.surveys.commands import tolerance_of
+    from store.surveys import Questionnaire
+
+    migration = importlib.import_module("store.migrations.versions.0026_club")
+    questionnaire = Questionnaire(definition=migration.RISK)
+    expected = {
+        0: "C1",
+        19: "C1",
+        20: "C2",
+        39: "C2",
+        40: "C3",
+        59: "C3",
+        60: "C4",
+        79: "C4",
+        80: "C5",
+        100: "C5",
+    }
+    for score, tolerance in expected.items():
+        assert tolerance_of(questionnaire, score).value.startswith(tolerance), score
