@@ -2,10 +2,11 @@
 
 A run computes every customer of its scope in one INSERT … SELECT into the run's staging rows
 (inputs, score, tier, private-banking mark, derived needs — as ``model.classify`` would), keeps
-the changes with one INSERT … SELECT (from → to, why, which run), then replaces the current
-segments of the scope. No statement per customer: one customer and the whole bank take the same
-statements. Runs hold the rule set in force (``commands.ensure_rule_set(lock=True)``), so two
-runs over the same customers take turns.
+the changes with one INSERT … SELECT (from → to, why, which run), then updates the current
+segments of the scope in place (one UPDATE … FROM) and inserts the missing ones. No statement
+per customer: one customer and the whole bank take the same statements. Runs hold the rule set
+in force (``commands.ensure_rule_set(lock=True)``), so two runs over the same customers take
+turns.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    update,
 )
 from sqlalchemy.orm import Session
 
@@ -443,27 +445,34 @@ def apply(
     changed = session.scalar(
         select(func.count()).select_from(SegmentChange).where(SegmentChange.run_id == run.id)
     )
+    # Every staged customer is stamped with this run (``segment { run classifiedAt ruleSet }``
+    # and the keep-newer rule above read them), so every row is written; one UPDATE … FROM
+    # writes each row once, in place (on PostgreSQL without touching the score and tier
+    # indexes when they did not change), where deleting and re-inserting the scope wrote every
+    # row and index entry twice. Customers without a row yet get one.
+    stamped: dict[str, Any] = {
+        "run_id": literal(run.id),
+        "rule_set_version": literal(rules.version),
+        "risk_rule_set_version": literal(risk.version),
+        "classified_at": literal(now, UTCDateTime()),
+    }
     session.execute(
-        delete(current).where(
-            current.c.customer_id.in_(select(staging.c.customer_id).where(this_run))
+        update(current)
+        .where(this_run, current.c.customer_id == staging.c.customer_id)
+        .values(
+            **stamped,
+            **{name: staging.c[name] for name in INPUT_COLUMNS if name != "customer_id"},
         )
     )
     session.execute(
         insert(current).from_select(
-            [
-                "run_id",
-                "rule_set_version",
-                "risk_rule_set_version",
-                "classified_at",
-                *INPUT_COLUMNS,
-            ],
-            select(
-                literal(run.id),
-                literal(rules.version),
-                literal(risk.version),
-                literal(now, UTCDateTime()),
-                *(staging.c[name] for name in INPUT_COLUMNS),
-            ).where(this_run),
+            [*stamped, *INPUT_COLUMNS],
+            select(*stamped.values(), *(staging.c[name] for name in INPUT_COLUMNS)).where(
+                this_run,
+                ~select(current.c.customer_id)
+                .where(current.c.customer_id == staging.c.customer_id)
+                .exists(),
+            ),
         )
     )
     session.execute(delete(staging).where(this_run))
