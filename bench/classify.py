@@ -2,7 +2,7 @@
 
 1. A bank-wide classification run as ``kehu classify`` runs it (``resolvers.segments.jobs``:
    asked for, computed in chunks of 10,000 customer keys with the progress committed after each,
-   then history and current segments replaced and re-assessment tasks synced in one unit of
+   then history kept and current segments updated and re-assessment tasks synced in one unit of
    work) against the floor: one hand-written set-based SELECT computing the same tiers and risk
    grades (SEG-3: credit band, days past due, outflow, AUM drop, market risk), fetched whole. Prints
    seconds and the ratio (target ≤ 3×; under 60 s on SQLite), and checks that both agree on

@@ -169,7 +169,12 @@ class CustomerSegment(Base):
     """A customer's computed value segment and the inputs it was computed from."""
 
     __tablename__ = "customer_segments"
-    __table_args__ = (Index("ix_customer_segments_score", "score", "customer_id"),)
+    # Half-empty pages on PostgreSQL: a run updates every row in place (its run and time), and
+    # a row that stays on its page keeps its index entries (HOT) — 0027.
+    __table_args__ = (
+        Index("ix_customer_segments_score", "score", "customer_id"),
+        {"postgresql_with": {"fillfactor": 50}},
+    )
 
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
     # The run that computed it. Not a foreign key: runs are never deleted, and checking it cost

@@ -5,7 +5,7 @@ run while one waits or runs is a CONFLICT (the run's unique ``active`` slot make
 under concurrent requests too). A worker (``kehu worker``, or the embedded one of ``make run``)
 takes it with ``run_due``: ``claim`` marks it RUNNING, ``execute`` computes the customers a chunk
 of keys at a time, each chunk committed with the run's progress and heartbeat (so
-``classificationRun`` reports progress while it runs), then replaces the current segments and
+``classificationRun`` reports progress while it runs), then updates the current segments and
 keeps the changes in one unit of work at the end — readers see the old segments until then.
 
 A run never stays RUNNING forever: an error marks it FAILED at once (its staging rows deleted,

@@ -447,9 +447,10 @@ def apply(
     )
     # Every staged customer is stamped with this run (``segment { run classifiedAt ruleSet }``
     # and the keep-newer rule above read them), so every row is written; one UPDATE … FROM
-    # writes each row once, in place (on PostgreSQL without touching the score and tier
-    # indexes when they did not change), where deleting and re-inserting the scope wrote every
-    # row and index entry twice. Customers without a row yet get one.
+    # writes each row once, in place: on PostgreSQL, with the table's half-empty pages (0027),
+    # a row whose score and tier did not change keeps its index entries (HOT), where deleting
+    # and re-inserting the scope wrote every row and index entry anew. Customers without a row
+    # yet get one.
     stamped: dict[str, Any] = {
         "run_id": literal(run.id),
         "rule_set_version": literal(rules.version),
