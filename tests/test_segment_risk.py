@@ -515,3 +515,28 @@ def test_SEG_3_the_distribution_counts_customers_and_aum_by_risk_grade(backend: 
         assert len(row) == 1 or sum(c["suppressed"] for c in row) != 1, grade
     refused = backend.post(RISK_DISTRIBUTION, {"byBranch": False}, staff="RM0001").json()
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+RISK_FILTER = """
+query($grade: RiskGrade!) {
+  customers(first: 100, where: {segment: {riskGrade: {eq: $grade}}}) { edges { node { id } } }
+}
+"""
+
+
+def test_SEG_6_the_customers_list_filters_by_risk_grade_within_its_field_group(
+    backend: Backend,
+) -> None:
+    high, low = create_customer(backend), create_customer(backend)
+    _assess(backend, high["id"], 500)
+    _assess(backend, low["id"], 800)
+
+    def found(grade: str) -> set[str]:
+        edges = backend.gql(RISK_FILTER, {"grade": grade})["customers"]["edges"]
+        return {e["node"]["id"] for e in edges} & {high["id"], low["id"]}
+
+    assert (found("HIGH"), found("LOW")) == ({high["id"]}, {low["id"]})
+    refused = backend.post(RISK_FILTER, {"grade": "HIGH"}, staff="AUD0001", purpose="AUDIT").json()
+    assert refused["data"] is None or refused["data"]["customers"] is None
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert "riskGrade" in refused["errors"][0]["message"]
