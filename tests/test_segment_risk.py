@@ -343,13 +343,18 @@ def test_SEG_3_the_grade_s_history_keeps_every_change_with_its_run_and_model(
     found = _risk(backend, customer["id"])
     assert found["segment"]["riskGrade"] == "HIGH"
     history = [(h["fromRiskGrade"], h["toRiskGrade"], h["reason"]) for h in found["segmentHistory"]]
-    # Newest first: 750 → LOW (first), 550 → HIGH; the loan import changed nothing.
-    assert history == [("LOW", "HIGH", "INPUTS_CHANGED"), (None, "LOW", "FIRST_CLASSIFICATION")]
+    # Newest first: registered unscored (MEDIUM), 750 → LOW, 550 → HIGH; the loan import
+    # changed nothing.
+    assert history == [
+        ("LOW", "HIGH", "INPUTS_CHANGED"),
+        ("MEDIUM", "LOW", "INPUTS_CHANGED"),
+        (None, "MEDIUM", "FIRST_CLASSIFICATION"),
+    ]
     version = _rules(backend).version
     assert all(h["run"] and h["riskRuleSetVersion"] == version for h in found["segmentHistory"])
     # A bank-wide run that changes nothing adds nothing.
     _classify(backend)
-    assert len(_risk(backend, customer["id"])["segmentHistory"]) == 2
+    assert len(_risk(backend, customer["id"])["segmentHistory"]) == 3
 
 
 def test_SEG_3_the_risk_grade_follows_the_segment_risk_field_group(backend: Backend) -> None:
