@@ -269,7 +269,8 @@ class NeedSource(StrEnum):
 
 class CustomerNeed(Base):
     """A need set by staff, with a reason: it counts instead of the derived one (the newest
-    setting per need wins; earlier ones are kept)."""
+    setting per need wins; earlier ones are kept). ``present`` null: staff cleared their
+    setting, the derived need counts again."""
 
     __tablename__ = "customer_needs"
     __table_args__ = (Index("ix_customer_needs_customer", "customer_id", "need", "id"),)
@@ -277,7 +278,7 @@ class CustomerNeed(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     need: Mapped[Need] = mapped_column(_enum(Need))
-    present: Mapped[bool]
+    present: Mapped[bool | None]
     reason: Mapped[str] = mapped_column(Encrypted("customer_needs.reason"))
     set_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
     set_at: Mapped[datetime] = mapped_column(UTCDateTime)

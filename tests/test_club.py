@@ -356,9 +356,10 @@ def test_invitations_by_needs_and_risk_grade_REL_4(backend: Backend) -> None:
     )
     invited = _invited(backend, event)
     assert _pk(investor) in invited and _pk(saver) not in invited
-    # Never classified: no risk grade, so a risk-grade segment leaves both out.
+    # Never assessed: the unscored grade (MEDIUM) since registration, so a HIGH segment leaves
+    # both out.
     other = _event(backend, capacity=50)["id"]
-    graded = {"eventId": other, "riskGrades": ["LOW", "MEDIUM", "HIGH"]}
+    graded = {"eventId": other, "riskGrades": ["HIGH"]}
     assert (
         backend.gql(INVITE, {"input": graded}, staff="SUP0001")["inviteToClubEvent"]["errors"] == []
     )

@@ -201,3 +201,20 @@ def test_SEG_4_history_hides_override_reasons_from_those_without_the_segment_gro
     ).json()
     rows = body["data"]["customer"]["segmentHistory"]
     assert rows and all(r["overrideReason"] is None and r["toTier"] is None for r in rows)
+
+
+def test_SEG_4_a_new_customer_is_classified_in_its_registration(backend: Backend) -> None:
+    """No input yet: the models' answer for nothing (tier LOW, the unscored risk grade), one
+    FIRST_CLASSIFICATION entry with its run — before, the segment stayed null until an input
+    changed."""
+    customer = create_customer(backend, staff="RM0001")
+    found = _read(backend, customer["id"])
+    assert found["segment"]["tier"] == found["segment"]["computedTier"] == "LOW"
+    [entry] = found["segmentHistory"]
+    assert (entry["fromTier"], entry["toTier"], entry["reason"]) == (
+        None,
+        "LOW",
+        "FIRST_CLASSIFICATION",
+    )
+    assert entry["run"] and entry["ruleSetVersion"] and entry["changedBy"]
+    assert (entry["fromRiskGrade"], entry["toRiskGrade"]) == (None, "MEDIUM")

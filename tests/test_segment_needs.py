@@ -90,8 +90,9 @@ def test_SEG_2_a_derived_need_says_so(backend: Backend) -> None:
     assert found["needHistory"] == []
 
 
-def test_SEG_2_a_need_set_before_any_classification_is_shown(backend: Backend) -> None:
-    """A new customer has no segment yet; what staff set about its needs still shows."""
+def test_SEG_2_a_need_set_before_any_input_is_shown(backend: Backend) -> None:
+    """A new customer is classified at registration with no inputs (LOW, no derived need);
+    what staff set about its needs shows."""
     customer = create_customer(backend, staff="RM0001")
     _set(
         backend,
@@ -102,7 +103,7 @@ def test_SEG_2_a_need_set_before_any_classification_is_shown(backend: Backend) -
         reason="first visit: wants a loan",
     )
     found = _read(backend, customer["id"])
-    assert found["tier"] is None
+    assert found["tier"] == "LOW"
     assert [(n["need"], n["source"]) for n in found["needs"]] == [("FINANCING", "STAFF")]
     assert len(found["needHistory"]) == 1
 
@@ -126,3 +127,56 @@ def test_SEG_2_need_history_follows_the_needs_field_of_the_policy(backend: Backe
     ).json()
     assert body["data"]["customer"]["segment"] == {"needs": None, "needHistory": None}
     assert {e["extensions"]["code"] for e in body["errors"]} == {"FIELD_FORBIDDEN"}
+
+
+CLEAR_NEED = """
+mutation($input: ClearCustomerNeedInput!) {
+  clearCustomerNeed(input: $input) { errors { field code message } }
+}
+"""
+CLEARED = """
+query($id: ID!) { customer(id: $id) { segment {
+  needs { need source } needHistory { need present cleared reason setBy }
+} } }
+"""
+
+
+def _clear(backend: Backend, staff: str, **values: Any) -> list[dict[str, Any]]:
+    payload = backend.gql(CLEAR_NEED, {"input": values}, staff=staff)["clearCustomerNeed"]
+    return payload["errors"]  # type: ignore[no-any-return]
+
+
+def test_SEG_2_staff_clear_their_setting_and_the_derived_need_counts_again(
+    backend: Backend,
+) -> None:
+    customer = create_customer(backend, staff="RM0001")
+    _payments(backend, customer["id"], range(1), wealth=True)  # INVESTMENT derived
+    _set(
+        backend,
+        "RM0001",
+        customerId=customer["id"],
+        need="INVESTMENT",
+        present=False,
+        reason="closed every wealth product",
+    )
+    read = lambda: backend.gql(CLEARED, {"id": customer["id"]})["customer"]["segment"]  # noqa: E731
+    assert read()["needs"] == []
+    # Refused, naming the field, and nothing written: no reason; a need staff never set.
+    blank = _clear(backend, "RM0001", customerId=customer["id"], need="INVESTMENT", reason=" ")
+    assert [(e["field"], e["code"]) for e in blank] == [(["reason"], "REQUIRED")]
+    unset = _clear(backend, "RM0001", customerId=customer["id"], need="FINANCING", reason="x")
+    assert [(e["field"], e["code"]) for e in unset] == [(["need"], "NOT_SET_BY_STAFF")]
+    assert len(read()["needHistory"]) == 1
+    assert (
+        _clear(backend, "SUP0001", customerId=customer["id"], need="INVESTMENT", reason="reopened")
+        == []
+    )
+    found = read()
+    assert found["needs"] == [{"need": "INVESTMENT", "source": "DERIVED"}]
+    assert [(h["need"], h["present"], h["cleared"], h["setBy"]) for h in found["needHistory"]] == [
+        ("INVESTMENT", False, True, "SUP0001"),
+        ("INVESTMENT", False, False, "RM0001"),
+    ]
+    # Cleared already: a second clearing is refused the same way.
+    again = _clear(backend, "RM0001", customerId=customer["id"], need="INVESTMENT", reason="y")
+    assert [(e["field"], e["code"]) for e in again] == [(["need"], "NOT_SET_BY_STAFF")]

@@ -343,13 +343,18 @@ def test_SEG_3_the_grade_s_history_keeps_every_change_with_its_run_and_model(
     found = _risk(backend, customer["id"])
     assert found["segment"]["riskGrade"] == "HIGH"
     history = [(h["fromRiskGrade"], h["toRiskGrade"], h["reason"]) for h in found["segmentHistory"]]
-    # Newest first: 750 → LOW (first), 550 → HIGH; the loan import changed nothing.
-    assert history == [("LOW", "HIGH", "INPUTS_CHANGED"), (None, "LOW", "FIRST_CLASSIFICATION")]
+    # Newest first: registered unscored (MEDIUM), 750 → LOW, 550 → HIGH; the loan import
+    # changed nothing.
+    assert history == [
+        ("LOW", "HIGH", "INPUTS_CHANGED"),
+        ("MEDIUM", "LOW", "INPUTS_CHANGED"),
+        (None, "MEDIUM", "FIRST_CLASSIFICATION"),
+    ]
     version = _rules(backend).version
     assert all(h["run"] and h["riskRuleSetVersion"] == version for h in found["segmentHistory"])
     # A bank-wide run that changes nothing adds nothing.
     _classify(backend)
-    assert len(_risk(backend, customer["id"])["segmentHistory"]) == 2
+    assert len(_risk(backend, customer["id"])["segmentHistory"]) == 3
 
 
 def test_SEG_3_the_risk_grade_follows_the_segment_risk_field_group(backend: Backend) -> None:
@@ -515,3 +520,28 @@ def test_SEG_3_the_distribution_counts_customers_and_aum_by_risk_grade(backend: 
         assert len(row) == 1 or sum(c["suppressed"] for c in row) != 1, grade
     refused = backend.post(RISK_DISTRIBUTION, {"byBranch": False}, staff="RM0001").json()
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+RISK_FILTER = """
+query($grade: RiskGrade!) {
+  customers(first: 100, where: {segment: {riskGrade: {eq: $grade}}}) { edges { node { id } } }
+}
+"""
+
+
+def test_SEG_6_the_customers_list_filters_by_risk_grade_within_its_field_group(
+    backend: Backend,
+) -> None:
+    high, low = create_customer(backend), create_customer(backend)
+    _assess(backend, high["id"], 500)
+    _assess(backend, low["id"], 800)
+
+    def found(grade: str) -> set[str]:
+        edges = backend.gql(RISK_FILTER, {"grade": grade})["customers"]["edges"]
+        return {e["node"]["id"] for e in edges} & {high["id"], low["id"]}
+
+    assert (found("HIGH"), found("LOW")) == ({high["id"]}, {low["id"]})
+    refused = backend.post(RISK_FILTER, {"grade": "HIGH"}, staff="AUD0001", purpose="AUDIT").json()
+    assert refused["data"] is None or refused["data"]["customers"] is None
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert "riskGrade" in refused["errors"][0]["message"]

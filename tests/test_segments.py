@@ -197,8 +197,12 @@ def test_SEG_1_a_customer_s_segment_explains_itself(backend: Backend) -> None:
         rules, model.Inputs(Decimal("520000"), 0, Decimal(0), Decimal(0), Decimal(0))
     )
     assert Decimal(segment["score"]) == Decimal(expected).scaleb(-2)
-    # The snapshot classified the customer in its own transaction: one history entry.
-    assert [h["reason"] for h in found["segmentHistory"]] == ["FIRST_CLASSIFICATION"]
+    # Registration classified the customer, the snapshot reclassified it in its own
+    # transaction: one history entry each, newest first.
+    assert [h["reason"] for h in found["segmentHistory"]] == [
+        "INPUTS_CHANGED",
+        "FIRST_CLASSIFICATION",
+    ]
 
 
 @settings(

@@ -126,6 +126,15 @@ def _recommend(backend: Backend) -> Call:
     return Call("RM0001", {**given, **DISCLOSURE})
 
 
+def _clear_need(backend: Backend) -> Call:
+    """A need staff set (SEG-2), cleared back to the derived value."""
+    from tests.test_segment_needs import _set
+
+    customer_id = create_customer(backend, staff="RM0001")["id"]
+    _set(backend, "RM0001", customerId=customer_id, need="SETTLEMENT", present=True, reason="x")
+    return Call("RM0001", {"customerId": customer_id, "need": "SETTLEMENT", "reason": "audit"})
+
+
 def _create_customer(backend: Backend) -> Call:
     return Call("HO0001", {"name": "审计客户", "idNumber": new_id_number(), "source": SOURCE})
 
@@ -602,6 +611,7 @@ CASES: dict[str, Callable[[Backend], Call]] = {
             "reason": "audit test",
         },
     ),
+    "clearCustomerNeed": _clear_need,
     "createClubEvent": _club("case_create_event"),
     "inviteToClubEvent": _club("case_invite"),
     "registerForClubEvent": _club("case_register"),

@@ -25,6 +25,7 @@ from resolvers.customers.history import (
     source_problems,
 )
 from resolvers.notifications import notify_change
+from resolvers.segments.runs import classify_after_change
 from resolvers.shared import validation
 from store import crypto
 from store.customers import Customer, InformationKind, VerificationDue
@@ -269,6 +270,8 @@ def create_customer(
         InformationKind.BASIC,
         [(BASIC_FIELDS[key], None, value) for key, value in clean.items() if value is not None],
     )
+    # A new customer has a segment from the start (SEG-4): what the models give with no inputs.
+    classify_after_change(session, customer.id, actor.employee_no)
     return customer
 
 

@@ -333,6 +333,12 @@ def set_need(
     """Staff say whether a customer has a need, and why: it counts instead of the derived one
     from now on; earlier settings are kept (who, when, why)."""
     text = validation.text(reason, "reason", max_length=300)
+    return _record_need(session, set_by_id, customer_id, need, present, text)
+
+
+def _record_need(
+    session: Session, set_by_id: int, customer_id: int, need: Need, present: bool | None, text: str
+) -> CustomerNeed:
     row = CustomerNeed(
         customer_id=customer_id,
         need=need,
@@ -343,5 +349,25 @@ def set_need(
     )
     session.add(row)
     session.flush()
-    unit_of_work.note(session, f"need {need.value} set", customer_ids=[customer_id])
+    done = "set" if present is not None else "cleared"
+    unit_of_work.note(session, f"need {need.value} {done}", customer_ids=[customer_id])
     return row
+
+
+def clear_need(
+    session: Session, set_by_id: int, customer_id: int, need: Need, reason: str
+) -> CustomerNeed:
+    """Staff put a need they set back to the derived value, and say why (SEG-2): a setting
+    without ``present`` ends the staff one; the history keeps both."""
+    text = validation.text(reason, "reason", max_length=300)
+    newest = session.scalar(
+        select(CustomerNeed.present)
+        .where(CustomerNeed.customer_id == customer_id, CustomerNeed.need == need)
+        .order_by(CustomerNeed.id.desc())
+        .limit(1)
+    )
+    if newest is None:  # never set, or already cleared
+        raise UserInputError.one(
+            ("need",), "NOT_SET_BY_STAFF", "staff have not set this need: it is derived"
+        )
+    return _record_need(session, set_by_id, customer_id, need, None, text)

@@ -67,7 +67,7 @@ class SegmentView:
         shown = []
         for need in Need:
             setting = self.staff_needs.get(need)
-            if setting is not None:
+            if setting is not None and setting.present is not None:  # null: cleared
                 if setting.present:
                     shown.append((need, setting))
             elif self.computed is not None and getattr(

@@ -19,7 +19,7 @@ from schema.customers.enums import (
     InformationKindEnum,
     TransactionTypeEnum,
 )
-from schema.segments.filters import SegmentWhere, segment_filter
+from schema.segments.filters import SEGMENT_FILTERED_FIELDS, SegmentWhere, segment_filter
 from schema.shared.base import (
     DateFilter,
     DateTimeFilter,
@@ -164,7 +164,6 @@ FILTERED_FIELDS = {
     "id_number": "Customer.idNumber",
     "phone": "Customer.phone",
     "email": "Customer.email",
-    "segment": "CustomerSegment.tier",
 }
 ORDERED_FIELDS = {
     "NAME": "Customer.name",
@@ -183,6 +182,11 @@ def refuse_hidden_filters(ctx: Context, where: Any, order_by: Sequence[Any]) -> 
     while pending:
         item = pending.pop()
         used |= {graphql for key, graphql in FILTERED_FIELDS.items() if getattr(item, key)}
+        # The segment filter's own fields follow their own groups (tier: `segment`, risk
+        # grade: `segment_risk`); an empty `segment: {}` still needs the tier's.
+        if item.segment is not None:
+            chosen = {k: v for k, v in SEGMENT_FILTERED_FIELDS.items() if getattr(item.segment, k)}
+            used |= set(chosen.values()) or {SEGMENT_FILTERED_FIELDS["tier"]}
         pending += [*(item.and_ or []), *(item.or_ or [])]
     used |= {ORDERED_FIELDS[o.field.value] for o in order_by if o.field.value in ORDERED_FIELDS}
     groups = ctx.policy.field_groups()

@@ -183,6 +183,7 @@ class _SegmentErrorCode(Enum):
     THRESHOLD_ORDER = "THRESHOLD_ORDER"
     INVALID_WINDOW = "INVALID_WINDOW"
     NO_OVERRIDE = "NO_OVERRIDE"
+    NOT_SET_BY_STAFF = "NOT_SET_BY_STAFF"
     NOT_FOUND = "NOT_FOUND"
     INVALID_PAGE_SIZE = "INVALID_PAGE_SIZE"
     INVALID_CURSOR = "INVALID_CURSOR"
@@ -223,6 +224,7 @@ SegmentErrorCode = bilingual_enum(
         "THRESHOLD_ORDER": "The MEDIUM threshold lies above the HIGH one 中风险阈值高于高风险阈值",
         "INVALID_WINDOW": "A window (1 … 365 days) or period (1 … 3650) out of range 观察期无效",
         "NO_OVERRIDE": "The customer has no override in force 客户没有生效的主管调整",
+        "NOT_SET_BY_STAFF": "Staff have not set this need: it is derived 该需求未经人工设置",
         "NOT_FOUND": "The referenced record does not exist 记录不存在",
         "INVALID_PAGE_SIZE": "Page size outside 0…100 分页大小超出范围",
         "INVALID_CURSOR": "Not a cursor of this list and order 无效的游标",

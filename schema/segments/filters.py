@@ -8,7 +8,7 @@ import strawberry
 
 from resolvers.segments.loaders import computed_column, effective_tier
 from resolvers.shared.filters import FilterField
-from schema.segments.enums import ValueTierEnum
+from schema.segments.enums import RiskGradeEnum, ValueTierEnum
 from schema.shared.base import BooleanFilter
 
 
@@ -16,6 +16,12 @@ from schema.shared.base import BooleanFilter
 class ValueTierFilter:
     eq: ValueTierEnum | None = None  # type: ignore[valid-type]
     in_: list[ValueTierEnum] | None = strawberry.field(name="in", default=None)  # type: ignore[valid-type]
+
+
+@strawberry.input(description="Risk grade filter.")
+class RiskGradeFilter:
+    eq: RiskGradeEnum | None = None  # type: ignore[valid-type]
+    in_: list[RiskGradeEnum] | None = strawberry.field(name="in", default=None)  # type: ignore[valid-type]
 
 
 @strawberry.input(
@@ -27,6 +33,18 @@ class SegmentWhere:
         default=None, description="The tier shown: an override in force, else the computed one."
     )
     private_banking: BooleanFilter | None = None
+    risk_grade: RiskGradeFilter | None = strawberry.field(
+        default=None,
+        description="The computed risk grade (SEG-3; needs FULL access to `segment_risk`).",
+    )
+
+
+# Each segment filter and the field it reveals ("Type.field"): filtering needs FULL access to it.
+SEGMENT_FILTERED_FIELDS = {
+    "tier": "CustomerSegment.tier",
+    "private_banking": "CustomerSegment.privateBanking",
+    "risk_grade": "CustomerSegment.riskGrade",
+}
 
 
 def segment_filter(now: datetime) -> FilterField:
@@ -37,5 +55,6 @@ def segment_filter(now: datetime) -> FilterField:
         fields={
             "tier": FilterField(effective_tier(now)),
             "private_banking": FilterField(computed_column("private_banking")),
+            "risk_grade": FilterField(computed_column("risk_grade")),
         },
     )

@@ -152,6 +152,13 @@ class SetCustomerNeedInput:
     reason: str = strawberry.field(description="Why (at most 300 characters).")
 
 
+@strawberry.input(description="Put a need staff set back to the derived value (SEG-2), and why.")
+class ClearCustomerNeedInput:
+    customer_id: strawberry.ID
+    need: NeedEnum  # type: ignore[valid-type]
+    reason: str = strawberry.field(description="Why (at most 300 characters).")
+
+
 @strawberry.input(description="End a customer's override now.")
 class WithdrawSegmentOverrideInput:
     customer_id: strawberry.ID
@@ -328,5 +335,21 @@ class SegmentMutation:
             input.customer_id,
             lambda session, actor, customer_id: commands.set_need(
                 session, actor.id, customer_id, Need(input.need), input.present, input.reason
+            ),
+        )
+
+    @guarded_mutation(
+        "Clear what staff set about a customer's need (SEG-2), with a reason: the derived need "
+        "counts again; the setting and its clearing stay in `needHistory`. 恢复系统判定的需求。",
+        HasRight("segment:needs", purpose=True),
+    )
+    def clear_customer_need(
+        self, info: ContextInfo, input: ClearCustomerNeedInput
+    ) -> CustomerSegmentPayload:
+        return _customer_change(
+            info,
+            input.customer_id,
+            lambda session, actor, customer_id: commands.clear_need(
+                session, actor.id, customer_id, Need(input.need), input.reason
             ),
         )

@@ -267,6 +267,11 @@ def _needs(view: loaders.SegmentView) -> list[CustomerNeedShown]:
 class CustomerNeedSetting:
     need: NeedEnum  # type: ignore[valid-type]
     present: bool = strawberry.field(description="False: staff said the customer has it not.")
+    cleared: bool = strawberry.field(
+        default=False,
+        description="True: staff cleared their setting, the derived need counts again "
+        "(`present` is then false).",
+    )
     reason: str
     set_by: str = strawberry.field(description="Employee number of who set it.")
     set_at: dt.datetime
@@ -275,7 +280,8 @@ class CustomerNeedSetting:
     def of(cls, row: Any) -> CustomerNeedSetting:
         return cls(
             need=Need(row.need),
-            present=row.present,
+            present=bool(row.present),
+            cleared=row.present is None,
             reason=row.reason,
             set_by=row.set_by,
             set_at=row.set_at,
