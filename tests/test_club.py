@@ -9,7 +9,6 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import text
 
 from core import clock
@@ -198,39 +197,6 @@ def _pk(global_id: str) -> int:
     parsed = parse_global_id(global_id)
     assert parsed is not None
     return parsed[1]
-
-
-def test_two_sessions_on_the_last_seat_on_the_database_REL_4(backend: Backend) -> None:
-    """The conditional update itself, in two open transactions: the second waits (PostgreSQL)
-    for the first, then finds no seat."""
-    if backend.name != "postgresql":
-        pytest.skip("row locks: PostgreSQL")
-    event = _event(backend, capacity=1)
-    pk = _pk(event["id"])
-    take = text(
-        "UPDATE club_events SET registered = registered + 1 "
-        "WHERE id = :id AND registered < capacity"
-    )
-    first = backend.engine.connect()
-    second = backend.engine.connect()
-    try:
-        first.begin()
-        assert first.execute(take, {"id": pk}).rowcount == 1
-        result: list[int] = []
-        waiter = threading.Thread(
-            target=lambda: result.append(second.execute(take, {"id": pk}).rowcount)
-        )
-        second.begin()
-        waiter.start()
-        waiter.join(0.5)
-        assert waiter.is_alive()  # blocked on the first's row lock
-        first.commit()
-        waiter.join(5)
-        assert result == [0]
-        second.rollback()
-    finally:
-        first.close()
-        second.close()
 
 
 def test_attendance_after_the_start_REL_4(backend: Backend) -> None:
