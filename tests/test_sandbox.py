@@ -664,8 +664,20 @@ COLLIDING = {
 }
 
 
+@pytest.fixture
+def wall_clock_out_of_the_way() -> Any:
+    """A minute of wall clock per evaluation, so that what refuses is the step budget (on a busy
+    machine the 1 s budget could run out first and hide a cost that is not counted)."""
+    original = sandbox.LIMITS.seconds
+    object.__setattr__(sandbox.LIMITS, "seconds", 60.0)  # LIMITS is frozen for everyone else
+    yield
+    object.__setattr__(sandbox.LIMITS, "seconds", original)
+
+
 @pytest.mark.parametrize("source", COLLIDING.values(), ids=COLLIDING.keys())
-def test_keys_with_colliding_hashes_are_paid_for(source: str) -> None:
+def test_keys_with_colliding_hashes_are_paid_for(
+    source: str, wall_clock_out_of_the_way: None
+) -> None:
     """Refused by the step budget before Python builds the set (not after, by the clock)."""
     text = source.format(n=20000, half=1500).replace("M", str(SAME_HASH))
     with pytest.raises(sandbox.ExpressionLimit, match="evaluation steps"):
@@ -698,16 +710,6 @@ def _with_post_script(script: str) -> str:
     return ORIGINAL.replace(
         anchor, anchor + f"        <spiffworkflow:postScript>{escaped}</spiffworkflow:postScript>\n"
     )
-
-
-@pytest.fixture
-def wall_clock_out_of_the_way() -> Any:
-    """A minute of wall clock per evaluation, so that what refuses is the step budget (on a busy
-    machine the 1 s budget could run out first and hide a cost that is not counted)."""
-    original = sandbox.LIMITS.seconds
-    object.__setattr__(sandbox.LIMITS, "seconds", 60.0)  # LIMITS is frozen for everyone else
-    yield
-    object.__setattr__(sandbox.LIMITS, "seconds", original)
 
 
 def test_colliding_hashes_are_refused_at_deploy_by_their_cost(
