@@ -27,7 +27,7 @@ from tests.test_segments import IMPORT, SNAPSHOT, _classify, _record_aum
 RISK_SEGMENT = """
 query($id: ID!) { customer(id: $id) { segment {
   riskGrade riskSignals { name value threshold grade } riskRuleSet { version }
-} segmentHistory { fromRiskGrade toRiskGrade reason run riskRuleSetVersion } } }
+} segmentHistory { fromRiskGrade toRiskGrade reason run riskRuleSetVersion derivedNeeds } } }
 """
 ASSESS = """
 mutation($input: RecordRiskAssessmentInput!) {
@@ -342,19 +342,23 @@ def test_SEG_3_the_grade_s_history_keeps_every_change_with_its_run_and_model(
     _import(backend, customer["id"], [_account("LOAN", balance="5000", daysPastDue=0)])
     found = _risk(backend, customer["id"])
     assert found["segment"]["riskGrade"] == "HIGH"
-    history = [(h["fromRiskGrade"], h["toRiskGrade"], h["reason"]) for h in found["segmentHistory"]]
+    history = [
+        (h["fromRiskGrade"], h["toRiskGrade"], h["reason"], h["derivedNeeds"])
+        for h in found["segmentHistory"]
+    ]
     # Newest first: registered unscored (MEDIUM), 750 → LOW, 550 → HIGH; the loan import
-    # changed nothing.
+    # changed no grade, but the needs it derives (FINANCING, SEG-2) are a change too.
     assert history == [
-        ("LOW", "HIGH", "INPUTS_CHANGED"),
-        ("MEDIUM", "LOW", "INPUTS_CHANGED"),
-        (None, "MEDIUM", "FIRST_CLASSIFICATION"),
+        ("HIGH", "HIGH", "INPUTS_CHANGED", ["FINANCING"]),
+        ("LOW", "HIGH", "INPUTS_CHANGED", []),
+        ("MEDIUM", "LOW", "INPUTS_CHANGED", []),
+        (None, "MEDIUM", "FIRST_CLASSIFICATION", []),
     ]
     version = _rules(backend).version
     assert all(h["run"] and h["riskRuleSetVersion"] == version for h in found["segmentHistory"])
     # A bank-wide run that changes nothing adds nothing.
     _classify(backend)
-    assert len(_risk(backend, customer["id"])["segmentHistory"]) == 3
+    assert len(_risk(backend, customer["id"])["segmentHistory"]) == 4
 
 
 def test_SEG_3_the_risk_grade_follows_the_segment_risk_field_group(backend: Backend) -> None:

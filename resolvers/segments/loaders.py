@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, aliased
 from store.customers import Customer
 from store.segments import (
     COMPUTED_REASONS,
+    DERIVED_NEEDS,
     ChangeReason,
     CustomerNeed,
     CustomerSegment,
@@ -146,6 +147,15 @@ class HistoryEntry:
     to_risk_grade: str | None = None
     risk_rule_set_version: int | None = None
     id: int = 0  # 0: read from an expired override, not stored
+    # The needs the run derived (SEG-2); None: an override entry, or kept before 0029.
+    derived_needs: list[Need] | None = None
+
+
+def _derived_needs(change: SegmentChange) -> list[Need] | None:
+    flags = {need: getattr(change, f"to_{column}") for need, column in DERIVED_NEEDS.items()}
+    if all(flag is None for flag in flags.values()):
+        return None
+    return [need for need, flag in flags.items() if flag]
 
 
 def histories(
@@ -189,6 +199,7 @@ def histories(
                 to_risk_grade=change.to_risk_grade,
                 risk_rule_set_version=change.risk_rule_set_version,
                 id=change.id,
+                derived_needs=_derived_needs(change),
             )
         )
     expired = session.execute(

@@ -77,6 +77,7 @@ SegmentDimensionEnum = bilingual_enum(
 class _DistributionDimension(Enum):
     VALUE_TIER = "VALUE_TIER"
     RISK_GRADE = "RISK_GRADE"
+    NEED = "NEED"
 
 
 DistributionDimensionEnum = bilingual_enum(
@@ -85,6 +86,8 @@ DistributionDimensionEnum = bilingual_enum(
     {
         "VALUE_TIER": "Value tier (SEG-1) 价值等级",
         "RISK_GRADE": "Risk grade (SEG-3) 风险等级",
+        "NEED": "Need (SEG-2): a customer counts under each of its needs, so the cells overlap "
+        "and do not add up to the customers 客户需求（一个客户可计入多个需求）",
     },
 )
 
