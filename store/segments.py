@@ -311,8 +311,8 @@ class SegmentChange(Base):
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Who overrode or withdrew (employee no); a run's changes name its run (and its starter).
     changed_by: Mapped[str | None] = mapped_column(String(40))
-    # The risk grade (SEG-3) before and after; equal when only the value segment changed, null
-    # on overrides (they change the value tier only).
+    # The risk grade (SEG-3) before and after; equal when only the value segment changed (on
+    # overrides: the computed grade in force then; null on overrides kept before 0029).
     from_risk_grade: Mapped[str | None] = mapped_column(String(32))
     to_risk_grade: Mapped[str | None] = mapped_column(String(32))
     risk_rule_set_version: Mapped[int | None]

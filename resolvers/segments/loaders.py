@@ -141,8 +141,8 @@ class HistoryEntry:
     changed_at: datetime
     changed_by: str | None  # who overrode or withdrew, or started the run
     override_reason: str | None  # the override's reason (override entries only)
-    # Risk grade (SEG-3) before and after, and the risk model's version: null on override
-    # entries, the expired override's included (they change the value tier only).
+    # Risk grade (SEG-3) before and after, and the risk model's version: on override entries
+    # (they change the value tier only) the computed grade in force then, before and after.
     from_risk_grade: str | None = None
     to_risk_grade: str | None = None
     risk_rule_set_version: int | None = None
@@ -232,6 +232,10 @@ def histories(
                 changed_at=override.expires_at,
                 changed_by=created_by,
                 override_reason=override.reason,
+                # The risk grade in force at the expiry, unchanged by it (like every entry).
+                from_risk_grade=None if then is None else then.to_risk_grade,
+                to_risk_grade=None if then is None else then.to_risk_grade,
+                risk_rule_set_version=None if then is None else then.risk_rule_set_version,
             )
         )
     return {

@@ -516,12 +516,13 @@ class SegmentChange:
         "调整原因。"
     )
     from_risk_grade: RiskGradeEnum | None = strawberry.field(  # type: ignore[valid-type]
-        description="The risk grade before (SEG-3; null: first classification, or an override "
-        "entry: set, withdrawn or expired)."
+        description="The risk grade before (SEG-3; null: first classification). Override "
+        "entries (set, withdrawn or expired) change the value tier only: before and after are "
+        "the computed grade in force then."
     )
     to_risk_grade: RiskGradeEnum | None = strawberry.field(  # type: ignore[valid-type]
-        description="The risk grade after (null on override entries — set, withdrawn or "
-        "expired: they change the value tier only)."
+        description="The risk grade after (on override entries the computed grade in force "
+        "then, unchanged)."
     )
     risk_rule_set_version: int | None = strawberry.field(
         description="The risk model version of the run that made the change."
