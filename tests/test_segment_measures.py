@@ -82,21 +82,23 @@ def _worklist(backend: Backend, staff: str = "SUP0001") -> set[str]:
 
 
 def _assign(backend: Backend, customer_id: str, manager: str | None) -> None:
-    version = backend.gql("query($id: ID!) { customer(id: $id) { version } }", {"id": customer_id})[
-        "customer"
-    ]["version"]
-    payload = backend.gql(
-        UPDATE,
-        {
-            "input": {
-                "id": customer_id,
-                "expectedVersion": version,
-                "changes": {"relationshipManager": manager},
-                "source": SOURCE,
-            }
-        },
-    )["updateCustomer"]
-    assert payload["errors"] == []
+    body = _set_manager(backend, customer_id, manager, _version(backend, customer_id))
+    assert body["data"]["updateCustomer"]["errors"] == [], body
+
+
+def _set_manager(backend: Backend, customer_id: str, manager: str | None, version: int) -> Any:
+    values = {
+        "id": customer_id,
+        "expectedVersion": version,
+        "changes": {"relationshipManager": manager},
+        "source": SOURCE,
+    }
+    return backend.post(UPDATE, {"input": values}).json()
+
+
+def _version(backend: Backend, customer_id: str) -> int:
+    found = backend.gql("query($id: ID!) { customer(id: $id) { version } }", {"id": customer_id})
+    return int(found["customer"]["version"])
 
 
 def test_SEG_5_high_value_customers_without_a_manager_are_on_the_supervisor_s_worklist(
@@ -197,3 +199,42 @@ def test_SEG_5_a_high_risk_customer_without_a_manager_goes_to_the_branch_s_manag
     (task,) = _reviews(backend, pk)  # RM0001 works in BJ01: a candidate
     assert task["dueAt"]
     assert _reviews(backend, pk, staff="SH01RM01") == []
+
+
+def _assignee(backend: Backend, task_id: str) -> str | None:
+    found = backend.gql(
+        "query($id: ID!) { task(id: $id) { assignee { employeeNo } } }", {"id": task_id}
+    )["task"]
+    return None if found["assignee"] is None else found["assignee"]["employeeNo"]  # type: ignore[no-any-return]
+
+
+def test_SEG_5_an_open_reassessment_task_follows_the_customer_s_new_manager(
+    backend: Backend,
+) -> None:
+    """A HIGH-risk customer of RM0001 (BJ01) has its re-assessment task in RM0001's inbox. Its
+    manager becomes BJ01RM02 (updateCustomer): the open task moves with it in that transaction;
+    a refused change (stale version) moves nothing; without a manager the branch's managers
+    may take it."""
+    first, second = (
+        backend.gql("{ me { id } }", staff=staff)["me"]["id"] for staff in ("RM0001", "BJ01RM02")
+    )
+    customer = create_customer(
+        backend, relationshipManager=first, branch=branch_id(backend, "SUP0001")
+    )
+    pk = _pk(backend, customer["id"])
+    _assess(backend, customer["id"], 599)  # HIGH
+    (task,) = _reviews(backend, pk)
+    assert _assignee(backend, task["id"]) == "RM0001"
+    assert _reviews(backend, pk, staff="BJ01RM02") == []
+    version = _version(backend, customer["id"])
+    _assign(backend, customer["id"], second)
+    assert _assignee(backend, task["id"]) == "BJ01RM02"
+    assert [t["id"] for t in _reviews(backend, pk, staff="BJ01RM02")] == [task["id"]]
+    assert _reviews(backend, pk, staff="RM0001") == []
+    stale = _set_manager(backend, customer["id"], first, version)
+    assert stale["errors"][0]["extensions"]["code"] == "CONFLICT"
+    assert _assignee(backend, task["id"]) == "BJ01RM02"
+    _assign(backend, customer["id"], None)
+    assert _assignee(backend, task["id"]) is None
+    for staff in ("RM0001", "BJ01RM02"):  # the branch's managers may take it
+        assert [t["id"] for t in _reviews(backend, pk, staff=staff)] == [task["id"]], staff

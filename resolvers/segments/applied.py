@@ -19,7 +19,8 @@ customers in a few statements, and they are listed, claimed and completed like e
 - a task still open when the grade drops below HIGH is cancelled (it leaves the inbox).
 
 The task goes to the customer's relationship manager (assigned), or to the relationship managers
-of its branch when it has none, due ``DUE_IN`` after it opens.
+of its branch when it has none, due ``DUE_IN`` after it opens; an open one follows the customer
+when its manager or branch changes (``follow_manager``, in that change's transaction).
 """
 
 from __future__ import annotations
@@ -256,6 +257,34 @@ def _open_due(
     due = _due(now, in_scope, period_days)
     names = [str(c.key) for c in due.selected_columns]
     result = session.execute(insert(cast(Table, ProcessTask.__table__)).from_select(names, due))
+    return max(int(getattr(result, "rowcount", 0) or 0), 0)
+
+
+def follow_manager(session: Session, customer: Customer) -> int:
+    """The customer's open re-assessment tasks go to its relationship manager now (while
+    active), else to the relationship managers of its branch — called in the transaction that
+    changes the manager or the branch. Returns how many tasks moved (as the driver reports)."""
+    manager = (
+        session.get(Staff, customer.relationship_manager_id)
+        if customer.relationship_manager_id is not None
+        else None
+    )
+    holder = select(ProcessInstance.id).where(
+        ProcessInstance.business_key == f"{PROCESS}:{customer.id}"
+    )
+    result = session.execute(
+        update(ProcessTask)
+        .where(
+            ProcessTask.instance_id.in_(holder.scalar_subquery()),
+            ProcessTask.status == TaskStatus.OPEN,
+            ProcessTask.spiff_task_id.like(PREFIX + "%"),
+        )
+        .values(
+            assignee_id=manager.id if manager is not None and manager.active else None,
+            branch_id=customer.branch_id,
+        )
+        .execution_options(synchronize_session=False)
+    )
     return max(int(getattr(result, "rowcount", 0) or 0), 0)
 
 
