@@ -7,8 +7,11 @@ appearing and disappearing as the data changes.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
+
+import pytest
 
 from resolvers.segments import measures
 from tests.complaint_steps import fire_timers
@@ -238,3 +241,126 @@ def test_SEG_5_an_open_reassessment_task_follows_the_customer_s_new_manager(
     assert _assignee(backend, task["id"]) is None
     for staff in ("RM0001", "BJ01RM02"):  # the branch's managers may take it
         assert [t["id"] for t in _reviews(backend, pk, staff=staff)] == [task["id"]], staff
+
+
+# -- the measures as data their owners change (SEG-5) ------------------------------------------
+
+CHANGE_MEASURES = """
+mutation($input: ChangeServiceMeasuresInput!) { changeServiceMeasures(input: $input) {
+  measureSet { version summary measures { code name applied } } errors { field code message }
+} }
+"""
+MEASURE_SET = "{ serviceMeasureSet { version measures { code name applied } } }"
+
+
+def _file_measures() -> list[dict[str, Any]]:
+    """The reviewed file's measures as a ``changeServiceMeasures`` input."""
+    raw = tomllib.loads(measures.MEASURES_FILE.read_text(encoding="utf-8"))
+    keys = ("dimension", "segment", "code", "name", "description")
+    return [{**{k: m[k] for k in keys}, "applied": m.get("applied")} for m in raw["measures"]]
+
+
+def _measures_version(backend: Backend) -> int:
+    return int(backend.gql(MEASURE_SET)["serviceMeasureSet"]["version"])
+
+
+def _change_measures(
+    backend: Backend,
+    items: list[dict[str, Any]],
+    staff: str = "HO0001",
+    version: int | None = None,
+) -> dict[str, Any]:
+    values = {
+        "expectedVersion": _measures_version(backend) if version is None else version,
+        "measures": items,
+        "summary": "季度评审",
+    }
+    return backend.post(CHANGE_MEASURES, {"input": values}, staff=staff).json()  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def restore_measures(backend: Backend) -> Iterator[None]:
+    yield
+    body = _change_measures(backend, _file_measures())
+    assert body["data"]["changeServiceMeasures"]["errors"] == []
+
+
+def test_SEG_5_bad_measure_sets_are_refused_naming_the_field_and_nothing_is_written(
+    backend: Backend,
+) -> None:
+    version = _measures_version(backend)
+    items = _file_measures()
+    items[1]["segment"] = "GOLD"  # not a value tier
+    items[0]["name"] = "  "
+    items[2]["description"] = ""
+    items[4]["code"] = items[3]["code"]
+    items[5]["applied"] = "REASSESSMENT_TASK"  # on a value tier
+    body = _change_measures(backend, items)
+    errors = body["data"]["changeServiceMeasures"]["errors"]
+    assert [(e["field"], e["code"]) for e in errors] == [
+        (["measures", "0", "name"], "REQUIRED"),
+        (["measures", "1", "segment"], "UNKNOWN_SEGMENT"),
+        (["measures", "2", "description"], "REQUIRED"),
+        (["measures", "4", "code"], "DUPLICATE_CODE"),
+        (["measures", "5", "applied"], "INVALID"),
+    ]
+    assert all("GOLD" not in e["message"] for e in errors)
+    empty = _change_measures(backend, [])["data"]["changeServiceMeasures"]["errors"]
+    assert [(e["field"], e["code"]) for e in empty] == [(["measures"], "REQUIRED")]
+    unknown = _file_measures()
+    unknown[0]["dimension"] = "COLOUR"  # not a kind of segment: the schema refuses it
+    refused = _change_measures(backend, unknown)
+    assert refused.get("data") is None and refused["errors"]
+    stale = _change_measures(backend, _file_measures(), version=version + 1)
+    assert stale["errors"][0]["extensions"]["code"] == "CONFLICT"
+    for staff in ("RM0001", "SUP0001", "MKT0001", "RISK0001"):
+        denied = _change_measures(backend, _file_measures(), staff=staff)
+        assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN", staff
+    assert _measures_version(backend) == version
+
+
+def test_SEG_5_head_office_changes_the_measures_and_what_the_system_applies_follows(
+    backend: Backend, restore_measures: None
+) -> None:
+    """A new version renames a measure and applies neither the worklist nor the re-assessment:
+    the customer's measures show it, the HIGH-value customer without a manager leaves the
+    worklist, the open re-assessment task is cancelled and a run opens none. The next version
+    applies both again: the customer is back on the worklist and a new task opens, at once."""
+    valued = create_customer(backend, branch=branch_id(backend, "SUP0001"))
+    _snapshot(backend, valued["id"], "600000.00", days_ago=1)
+    manager = backend.gql("{ me { id } }", staff="RM0001")["me"]["id"]
+    risky = create_customer(
+        backend, relationshipManager=manager, branch=branch_id(backend, "SUP0001")
+    )
+    _assess(backend, risky["id"], 500)
+    pk = _pk(backend, risky["id"])
+    (task,) = _reviews(backend, pk)
+    assert valued["id"] in _worklist(backend)
+    version = _measures_version(backend)
+    items = [{**m, "applied": None} for m in _file_measures()]
+    items[1]["name"] = "优先服务（绿色通道）"
+    body = _change_measures(backend, items)["data"]["changeServiceMeasures"]
+    assert body["errors"] == []
+    assert body["measureSet"]["version"] == version + 1
+    assert body["measureSet"]["measures"][1] == {
+        "code": items[1]["code"],
+        "name": "优先服务（绿色通道）",
+        "applied": None,
+    }
+    assert _measures_version(backend) == version + 1
+    shown = backend.gql(MEASURES, {"id": valued["id"]})["customer"]["serviceMeasures"]
+    assert "优先服务（绿色通道）" in [m["name"] for m in shown]
+    assert all(m["applied"] is None for m in shown)
+    assert valued["id"] not in _worklist(backend)
+    assert _reviews(backend, pk) == []
+    found = backend.gql(
+        "query($id: ID!) { task(id: $id) { status } }", {"id": task["id"]}, staff="RM0001"
+    )["task"]
+    assert found["status"] == "CANCELLED"
+    _classify(backend)
+    assert _reviews(backend, pk) == []
+    body = _change_measures(backend, _file_measures())["data"]["changeServiceMeasures"]
+    assert body["errors"] == [] and body["measureSet"]["version"] == version + 2
+    assert valued["id"] in _worklist(backend)
+    (again,) = _reviews(backend, pk)
+    assert again["id"] != task["id"]

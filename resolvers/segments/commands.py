@@ -217,6 +217,19 @@ def ensure_measures(session: Session) -> measures.MeasureSet:
     return _ensure(session, MEASURES_MODEL, lock=False)
 
 
+def change_service_measures(
+    session: Session,
+    changed_by: str,
+    expected_version: int,
+    raw: Mapping[str, Any],
+    summary: str,
+) -> SegmentRuleSet:
+    """A new version of the service measures (checked: ``measures.check_measures``), as
+    ``change_value_rule_set``; the measures the system applies follow it at once (the caller
+    syncs the re-assessment tasks in the same transaction)."""
+    return _change(session, MEASURES_MODEL, changed_by, expected_version, raw, summary)
+
+
 # -- overrides -------------------------------------------------------------------------------
 
 

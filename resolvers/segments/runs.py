@@ -488,8 +488,8 @@ def apply(
     session.execute(delete(staging).where(this_run))
     # Service measures the system applies (SEG-5): re-assessment tasks follow the risk grades
     # (as of the clock: a background run applies a while after the instant it computed at).
-    ensure_measures(session)
-    applied.sync_reviews(session, clock.now(), in_scope, risk.review_period_days)
+    measure_set = ensure_measures(session)
+    applied.sync_reviews(session, clock.now(), in_scope, risk.review_period_days, measure_set)
     run.customers = max(staged, 0)
     run.changed = max(int(changed or 0), 0)
     run.finished_at = clock.now()

@@ -16,7 +16,6 @@ from schema.segments.types import (
     SegmentMonth,
     SegmentRunNode,
     SegmentTrend,
-    ServiceMeasure,
     ServiceMeasureSet,
     ValueRuleSet,
 )
@@ -166,12 +165,7 @@ class SegmentQuery:
         Authenticated(),
     )
     def service_measure_set(self, info: ContextInfo) -> ServiceMeasureSet:
-        found = commands.measures_in_force(info.context.session)
-        return ServiceMeasureSet(
-            version=found.version,
-            summary=found.summary,
-            measures=[ServiceMeasure.of(m) for m in found.measures],
-        )
+        return ServiceMeasureSet.in_force(info.context.session)
 
     @guarded_field(
         "Classification runs, newest first (SEG-4). 分类批次。", HasRight("segment:classify")

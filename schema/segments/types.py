@@ -471,6 +471,15 @@ class ServiceMeasureSet:
     summary: str
     measures: list[ServiceMeasure]
 
+    @classmethod
+    def in_force(cls, session: Session) -> ServiceMeasureSet:
+        found = commands.measures_in_force(session)
+        return cls(
+            version=found.version,
+            summary=found.summary,
+            measures=[ServiceMeasure.of(m) for m in found.measures],
+        )
+
 
 def service_measures(ctx: Context, customer_id: int) -> list[ServiceMeasure] | None:
     """``Customer.serviceMeasures``: the measures of the segments the caller may see (a value
@@ -715,6 +724,12 @@ class ValueRuleSetPayload:
 class RiskRuleSetPayload:
     errors: list[SegmentUserError]
     rule_set: RiskRuleSet | None = None
+
+
+@strawberry.type
+class ServiceMeasureSetPayload:
+    errors: list[SegmentUserError]
+    measure_set: ServiceMeasureSet | None = None
 
 
 @strawberry.type
