@@ -292,7 +292,7 @@ def test_SEG_5_bad_measure_sets_are_refused_naming_the_field_and_nothing_is_writ
     items = _file_measures()
     items[1]["segment"] = "GOLD"  # not a value tier
     items[0]["name"] = "  "
-    items[2]["description"] = ""
+    items[2]["description"] = "\u200b"  # invisible only
     items[4]["code"] = items[3]["code"]
     items[5]["applied"] = "REASSESSMENT_TASK"  # on a value tier
     body = _change_measures(backend, items)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import Problems
+from core.text import blank
 from store.segments import MeasureAction, Need, RiskGrade, SegmentDimension, ValueTier
 
 MEASURES_FILE = Path(__file__).parent / "service_measures.toml"
@@ -76,7 +77,9 @@ class MeasureSet:
 def _text(
     item: Mapping[str, Any], key: str, path: Sequence[str], limit: int, problems: Problems
 ) -> str:
-    value = str(item.get(key) or "").strip()
+    given = str(item.get(key) or "")
+    # Invisible-only text (zero-width characters …) is no name either.
+    value = "" if blank(given) else given.strip()
     if not value:
         problems.add(path, "REQUIRED", "must be given")
     elif len(value) > limit:
