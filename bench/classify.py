@@ -27,7 +27,7 @@ from typing import Any
 
 import common
 from common import bench_env
-from sqlalchemy import bindparam, event, text
+from sqlalchemy import bindparam, event, func, select, text
 from sqlalchemy.orm import Session
 
 from core import clock
@@ -37,8 +37,10 @@ from resolvers.segments.runs import WINDOW
 from resolvers.shared import unit_of_work
 from store import audit_chain, crypto
 from store.base import UTCDateTime
+from store.customers import Customer
 from store.db import make_engine, make_session_factory
-from store.segments import RiskGrade, RiskSignal, RunScope
+from store.segments import CustomerNeed, Need, RiskGrade, RiskSignal, RunScope
+from store.staff import Staff
 
 TRANSACTIONS = 10
 REPEAT = int(os.environ.get("KEHU_BENCH_REPEAT", "3"))
@@ -340,6 +342,33 @@ def _trend_floor(sql: str = TREND_SQL) -> tuple[Any, dict[str, Any], dict[str, s
     return statement, params, variables
 
 
+STAFF_NEEDS = 10_000  # staff settings of needs in the bench (a tenth of the customers)
+
+
+def staff_needs(engine: Any) -> None:
+    """Staff settings of needs (once): every tenth customer's need set present or absent, and
+    some cleared, so the NEED figures read settings as well as derived needs."""
+    with Session(engine) as session:
+        if session.scalar(select(func.count()).select_from(CustomerNeed)):
+            return
+        staff_id = session.scalar(select(Staff.id).order_by(Staff.id).limit(1))
+        ids = session.scalars(select(Customer.id).order_by(Customer.id)).all()[::10]
+        now = clock.now()
+        needs = list(Need)
+        session.add_all(
+            CustomerNeed(
+                customer_id=customer_id,
+                need=needs[i % 3],
+                present=(None, True, False)[i % 3],
+                reason="面谈确认",
+                set_by_id=staff_id,
+                set_at=now,
+            )
+            for i, customer_id in enumerate(ids[:STAFF_NEEDS])
+        )
+        session.commit()
+
+
 def bench_distribution(settings: Settings, label: str) -> None:
     from starlette.testclient import TestClient
 
@@ -347,6 +376,7 @@ def bench_distribution(settings: Settings, label: str) -> None:
     from kehu.auth import mint_token
 
     engine = make_engine(settings.database_url, hide_parameters=True)
+    staff_needs(engine)
     statements = [0]
 
     @event.listens_for(engine, "before_cursor_execute")
