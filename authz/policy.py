@@ -60,6 +60,7 @@ RIGHTS = (
     "segment:needs",
     "segment:risk_model",
     "segment:worklist",
+    "segment:measures",
     "contact:log",
     "contact:cadence",
     "contact:recommend",

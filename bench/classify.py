@@ -7,7 +7,8 @@
    grades (SEG-3: credit band, days past due, outflow, AUM drop, market risk), fetched whole. Prints
    seconds and the ratio (target ≤ 3×; under 60 s on SQLite), and checks that both agree on
    every customer's tier and private-banking mark.
-2. The ``segments`` distribution, and ``segmentsOverTime`` over the last 12 months, as marketing
+2. The ``segments`` distribution, and ``segmentsOverTime`` over the last 12 months (by value tier,
+   and by need: ``dimension: NEED``), as marketing
    asks for them over HTTP (in-process app): statements per request and median time against the
    same aggregate in raw SQL (target ≤ 1.5×).
 
@@ -26,7 +27,7 @@ from typing import Any
 
 import common
 from common import bench_env
-from sqlalchemy import bindparam, event, text
+from sqlalchemy import bindparam, event, func, select, text
 from sqlalchemy.orm import Session
 
 from core import clock
@@ -36,8 +37,10 @@ from resolvers.segments.runs import WINDOW
 from resolvers.shared import unit_of_work
 from store import audit_chain, crypto
 from store.base import UTCDateTime
+from store.customers import Customer
 from store.db import make_engine, make_session_factory
-from store.segments import RiskGrade, RiskSignal, RunScope
+from store.segments import CustomerNeed, Need, RiskGrade, RiskSignal, RunScope
+from store.staff import Staff
 
 TRANSACTIONS = 10
 REPEAT = int(os.environ.get("KEHU_BENCH_REPEAT", "3"))
@@ -268,16 +271,61 @@ LEFT JOIN ov ON ov.month = m.month AND ov.customer_id = cu.id
 LEFT JOIN ls ON ls.month = m.month AND ls.customer_id = cu.id
 LEFT JOIN financial_snapshots s ON s.customer_id = cu.id AND s.as_of = ls.as_of
 GROUP BY m.month, COALESCE(ov.tier, ch.to_tier) ORDER BY 1, 2"""
+# By need (SEG-2): each customer once per need it has — the newest staff setting, else the need
+# derived (today's segment; at a month end, its last computed change) — in one pass over the
+# customers against the three needs.
+NEEDS_VALUES = (
+    "SELECT 'INVESTMENT' AS need UNION ALL SELECT 'FINANCING' UNION ALL SELECT 'SETTLEMENT'"
+)
+NEED_OF = """COALESCE(st.present, CASE nd.need WHEN 'INVESTMENT' THEN {p}needs_investment
+                                     WHEN 'FINANCING' THEN {p}needs_financing
+                                     ELSE {p}needs_settlement END, FALSE)"""
+NEED_DISTRIBUTION_SQL = f"""
+WITH nd AS ({NEEDS_VALUES}),
+st AS (SELECT n.customer_id, n.need, n.present FROM customer_needs n
+       JOIN (SELECT customer_id, need, MAX(id) AS id FROM customer_needs
+             GROUP BY customer_id, need) l ON l.id = n.id)
+SELECT nd.need, COUNT(*), SUM(COALESCE(s.aum, 0))
+FROM customers c LEFT JOIN customer_segments s ON s.customer_id = c.id CROSS JOIN nd
+LEFT JOIN st ON st.customer_id = c.id AND st.need = nd.need
+WHERE {NEED_OF.format(p="s.")} GROUP BY nd.need ORDER BY 1"""
+NEED_QUERY = (
+    "{ segments(dimension: NEED) { cells { need suppressed customers assetsUnderManagement } } }"
+)
+TREND_NEED_SQL = (
+    TREND_SQL.replace(
+        "ls AS (",
+        f"""nd AS ({NEEDS_VALUES}),
+st AS (SELECT l.month, n.customer_id, n.need, n.present FROM customer_needs n
+       JOIN (SELECT m.month, x.customer_id, x.need, MAX(x.id) AS id FROM customer_needs x
+             JOIN months m ON x.set_at < m.at GROUP BY m.month, x.customer_id, x.need) l
+         ON l.id = n.id),
+ls AS (""",
+    )
+    .replace("COALESCE(ov.tier, ch.to_tier) AS tier", "nd.need")
+    .replace(
+        "GROUP BY m.month, COALESCE(ov.tier, ch.to_tier)",
+        f"WHERE {NEED_OF.format(p='ch.to_')} GROUP BY m.month, nd.need",
+    )
+    .replace(
+        "LEFT JOIN ov ON ov.month = m.month AND ov.customer_id = cu.id\n",
+        "CROSS JOIN nd LEFT JOIN st ON st.month = m.month AND st.customer_id = cu.id "
+        "AND st.need = nd.need\n",
+    )
+)
 TREND_MONTHS = 12
 TREND_QUERY = """query($from: String!, $to: String!) {
   segmentsOverTime(fromMonth: $from, toMonth: $to) {
     minimumCount months { month asOf cells { tier suppressed customers assetsUnderManagement } }
   } }"""
+TREND_NEED_QUERY = TREND_QUERY.replace("toMonth: $to)", "toMonth: $to, dimension: NEED)").replace(
+    "cells { tier", "cells { need"
+)
 
 
-def _trend_floor() -> tuple[Any, dict[str, Any], dict[str, str]]:
-    """The over-time aggregate in raw SQL for the last TREND_MONTHS months (ending with the
-    current one), its parameters, and the API's variables for the same months."""
+def _trend_floor(sql: str = TREND_SQL) -> tuple[Any, dict[str, Any], dict[str, str]]:
+    """The over-time aggregate in raw SQL (``sql``) for the last TREND_MONTHS months (ending
+    with the current one), its parameters, and the API's variables for the same months."""
     from resolvers.segments.distribution import month_ends
 
     today = clock.today()
@@ -285,13 +333,40 @@ def _trend_floor() -> tuple[Any, dict[str, Any], dict[str, str]]:
     variables = {"from": f"{first:%Y-%m}", "to": f"{today:%Y-%m}"}
     ends = month_ends(variables["from"], variables["to"], clock.now())
     months = " UNION ALL ".join(f"SELECT :m{i} AS month, :t{i} AS at" for i in range(len(ends)))
-    statement = text(TREND_SQL.format(months=months)).bindparams(
+    statement = text(sql.format(months=months)).bindparams(
         *(bindparam(f"t{i}", type_=UTCDateTime()) for i in range(len(ends)))
     )
     params: dict[str, Any] = {}
     for i, end in enumerate(ends):
         params[f"m{i}"], params[f"t{i}"] = end.month, end.at
     return statement, params, variables
+
+
+STAFF_NEEDS = 10_000  # staff settings of needs in the bench (a tenth of the customers)
+
+
+def staff_needs(engine: Any) -> None:
+    """Staff settings of needs (once): every tenth customer's need set present or absent, and
+    some cleared, so the NEED figures read settings as well as derived needs."""
+    with Session(engine) as session:
+        if session.scalar(select(func.count()).select_from(CustomerNeed)):
+            return
+        staff_id = session.scalar(select(Staff.id).order_by(Staff.id).limit(1))
+        ids = session.scalars(select(Customer.id).order_by(Customer.id)).all()[::10]
+        now = clock.now()
+        needs = list(Need)
+        session.add_all(
+            CustomerNeed(
+                customer_id=customer_id,
+                need=needs[i % 3],
+                present=(None, True, False)[i % 3],
+                reason="面谈确认",
+                set_by_id=staff_id,
+                set_at=now,
+            )
+            for i, customer_id in enumerate(ids[:STAFF_NEEDS])
+        )
+        session.commit()
 
 
 def bench_distribution(settings: Settings, label: str) -> None:
@@ -301,6 +376,7 @@ def bench_distribution(settings: Settings, label: str) -> None:
     from kehu.auth import mint_token
 
     engine = make_engine(settings.database_url, hide_parameters=True)
+    staff_needs(engine)
     statements = [0]
 
     @event.listens_for(engine, "before_cursor_execute")
@@ -308,19 +384,27 @@ def bench_distribution(settings: Settings, label: str) -> None:
         statements[0] += 1
 
     raw = text(DISTRIBUTION_SQL).bindparams(bindparam("now", type_=UTCDateTime()))
+    raw_needs = text(NEED_DISTRIBUTION_SQL)
     trend, trend_params, trend_variables = _trend_floor()
-    shapes: list[tuple[str, Any, dict[str, Any]]] = [
+    trend_needs, _, _ = _trend_floor(TREND_NEED_SQL)
+    shapes: list[tuple[str, Any, Any]] = [
         ("segments distribution", lambda c: c.execute(raw, {"now": clock.now()}).all(), {}),
         (
             f"segmentsOverTime ({TREND_MONTHS} months)",
             lambda c: c.execute(trend, trend_params).all(),
             {"query": TREND_QUERY, "variables": trend_variables},
         ),
+        ("segments distribution by NEED", lambda c: c.execute(raw_needs).all(), NEED_QUERY),
+        (
+            f"segmentsOverTime by NEED ({TREND_MONTHS} months)",
+            lambda c: c.execute(trend_needs, trend_params).all(),
+            {"query": TREND_NEED_QUERY, "variables": trend_variables},
+        ),
     ]
     headers = {"Authorization": f"Bearer {mint_token(settings, 'MKT0001')}"}
     with TestClient(create_app(settings, engine)) as client:
         for name, floor_query, body in shapes:
-            body = body or {"query": QUERY}
+            body = {"query": body} if isinstance(body, str) else body or {"query": QUERY}
             client.post("/graphql", json=body, headers=headers)  # warm
             api, floor, counted = [], [], []
             for _ in range(max(REPEAT, 5)):
@@ -349,6 +433,9 @@ if __name__ == "__main__":
     postgres = os.environ.get("KEHU_BENCH_POSTGRES_URL")
     if postgres:
         targets.append(("PostgreSQL", prepared("classify-pg", postgres)))
+    # KEHU_BENCH_ONLY=distribution skips the classification run (while developing).
+    only = os.environ.get("KEHU_BENCH_ONLY")
     for label, settings in targets:
-        bench_classify(settings, label)
+        if only != "distribution":
+            bench_classify(settings, label)
         bench_distribution(settings, label)

@@ -260,6 +260,14 @@ class Need(StrEnum):
     SETTLEMENT = "SETTLEMENT"
 
 
+# Each need and the column of a segment that derived it (a change keeps it as ``to_…``).
+DERIVED_NEEDS = {
+    Need.INVESTMENT: "needs_investment",
+    Need.FINANCING: "needs_financing",
+    Need.SETTLEMENT: "needs_settlement",
+}
+
+
 class NeedSource(StrEnum):
     """Where a need shown comes from."""
 
@@ -303,8 +311,13 @@ class SegmentChange(Base):
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Who overrode or withdrew (employee no); a run's changes name its run (and its starter).
     changed_by: Mapped[str | None] = mapped_column(String(40))
-    # The risk grade (SEG-3) before and after; equal when only the value segment changed, null
-    # on overrides (they change the value tier only).
+    # The risk grade (SEG-3) before and after; equal when only the value segment changed (on
+    # overrides: the computed grade in force then; null on overrides kept before 0029).
     from_risk_grade: Mapped[str | None] = mapped_column(String(32))
     to_risk_grade: Mapped[str | None] = mapped_column(String(32))
     risk_rule_set_version: Mapped[int | None]
+    # The needs (SEG-2) the run derived, after the change (a change of derived needs alone is
+    # a change too); null: recorded before 0029. Staff settings are ``CustomerNeed``.
+    to_needs_investment: Mapped[bool | None]
+    to_needs_financing: Mapped[bool | None]
+    to_needs_settlement: Mapped[bool | None]

@@ -17,7 +17,7 @@ from core import clock
 from resolvers.segments.distribution import suppressed
 from tests.conftest import Backend, create_customer
 from tests.test_segment_risk import _assess
-from tests.test_segments import DISTRIBUTION, OVERRIDE, _record_aum
+from tests.test_segments import DISTRIBUTION, OVERRIDE, SET_NEED, _payments, _record_aum
 
 TREND = """
 query($from: String!, $to: String!, $byBranch: Boolean!) {
@@ -259,3 +259,129 @@ def test_SEG_4_the_distribution_over_time_by_risk_grade_follows_the_history_at_t
 
     assert (added(0, "HIGH"), added(0, "LOW")) == (12, 0)
     assert (added(1, "HIGH"), added(1, "LOW")) == (6, 6)
+
+
+# -- needs as a distribution dimension (SEG-2) -------------------------------------------------
+
+NEED_DISTRIBUTION = """
+query($byBranch: Boolean!) { segments(byBranch: $byBranch, dimension: NEED) {
+  dimension cells { tier need riskGrade branch { code } suppressed customers
+                    assetsUnderManagement } } }
+"""
+NEED_TREND = """
+query($from: String!, $to: String!, $byBranch: Boolean!) {
+  segmentsOverTime(fromMonth: $from, toMonth: $to, byBranch: $byBranch, dimension: NEED) {
+    dimension months { month cells { tier need branch { code } suppressed customers } }
+  }
+}
+"""
+CLEAR_NEED = """
+mutation($input: ClearCustomerNeedInput!) { clearCustomerNeed(input: $input) { errors { code } } }
+"""
+
+
+def _need(backend: Backend, customer_id: str, need: str, present: bool | None) -> None:
+    """Staff set a need (``present``), or clear their setting (None)."""
+    values: dict[str, Any] = {"customerId": customer_id, "need": need, "reason": "面谈确认"}
+    if present is None:
+        payload = backend.gql(CLEAR_NEED, {"input": values}, staff="RM0001")["clearCustomerNeed"]
+    else:
+        values["present"] = present
+        payload = backend.gql(SET_NEED, {"input": values}, staff="RM0001")["setCustomerNeed"]
+    assert payload["errors"] == [], payload
+
+
+def _by_need(cells: list[dict[str, Any]]) -> dict[str, tuple[Any, Any]]:
+    assert all(c["tier"] is None and c.get("riskGrade") is None for c in cells)
+    return {c["need"]: (c["customers"], c.get("assetsUnderManagement")) for c in cells}
+
+
+def _lone_need_suppressions(cells: list[dict[str, Any]]) -> list[str]:
+    lines: dict[str, list[bool]] = defaultdict(list)
+    for cell in cells:
+        lines[f"need {cell['need']}"].append(cell["suppressed"])
+        lines[f"branch {(cell.get('branch') or {}).get('code')}"].append(cell["suppressed"])
+    return [name for name, flags in lines.items() if len(flags) > 1 and sum(flags) == 1]
+
+
+def test_SEG_2_the_distribution_counts_a_customer_under_each_of_its_needs(
+    backend: Backend,
+) -> None:
+    """Six customers with all three needs set by staff (every need cell then counts at least
+    six: none is suppressed). Then one more with a derived INVESTMENT need (a wealth account),
+    FINANCING set by staff and 600,000 of AUM counts under both; one of the six no longer has a
+    SETTLEMENT need (staff say so); another's INVESTMENT setting is cleared and the derived
+    value (none) counts: INVESTMENT +1 −1, FINANCING +1, SETTLEMENT −1."""
+
+    def needs() -> dict[str, tuple[Any, Any]]:
+        found = backend.gql(NEED_DISTRIBUTION, {"byBranch": False}, staff="MKT0001")["segments"]
+        assert found["dimension"] == "NEED"
+        return _by_need(found["cells"])
+
+    six = [create_customer(backend, staff="RM0001")["id"] for _ in range(6)]
+    for customer_id in six:
+        for need in ("INVESTMENT", "FINANCING", "SETTLEMENT"):
+            _need(backend, customer_id, need, True)
+    before = needs()
+    assert all(n is not None and n >= 6 for n, _ in before.values()), before
+    added = create_customer(backend, staff="RM0001")["id"]
+    _payments(backend, added, range(1), wealth=True)
+    _need(backend, added, "FINANCING", True)
+    _record_aum(backend, added, "600000")
+    _need(backend, six[0], "SETTLEMENT", False)
+    _need(backend, six[1], "INVESTMENT", None)
+    after = needs()
+    delta = {
+        need: (after[need][0] - before[need][0], Decimal(after[need][1]) - Decimal(before[need][1]))
+        for need in ("INVESTMENT", "FINANCING", "SETTLEMENT")
+    }
+    assert delta == {
+        "INVESTMENT": (0, Decimal("600000.00")),
+        "FINANCING": (1, Decimal("600000.00")),
+        "SETTLEMENT": (-1, Decimal("0.00")),
+    }
+    by_branch = backend.gql(NEED_DISTRIBUTION, {"byBranch": True}, staff="MKT0001")["segments"]
+    assert not _lone_need_suppressions(by_branch["cells"])
+    assert all(c["suppressed"] or c["customers"] >= 5 for c in by_branch["cells"])
+
+
+def test_SEG_2_needs_over_time_follow_the_settings_and_the_derived_history_at_month_ends(
+    backend: Backend,
+) -> None:
+    """July 2012 (before any other customer): six customers with a wealth account (INVESTMENT
+    derived, kept by their classification's history) and FINANCING set by staff count under
+    both. At 23:59:59 Beijing on 31 July staff say one has no INVESTMENT need (July: 5); at
+    exactly 00:00 on 1 August they clear that setting (August: 6 again, the derived need) and
+    say another has no FINANCING need (August: 5). Six customers registered in August with 24
+    payments (SETTLEMENT derived) count in August only."""
+    july = []
+    with clock.travel_to(_at(2012, 7, 10, 10), all_threads=True):
+        for _ in range(6):
+            customer_id = create_customer(backend, staff="RM0001")["id"]
+            _payments(backend, customer_id, range(1), wealth=True)
+            _need(backend, customer_id, "FINANCING", True)
+            july.append(customer_id)
+    with clock.travel_to(_at(2012, 7, 31, 23, 59, 59), all_threads=True):
+        _need(backend, july[0], "INVESTMENT", False)
+    with clock.travel_to(_at(2012, 8, 1), all_threads=True):
+        _need(backend, july[0], "INVESTMENT", None)
+        _need(backend, july[1], "FINANCING", False)
+    with clock.travel_to(_at(2012, 8, 10, 10), all_threads=True):
+        for _ in range(6):
+            customer_id = create_customer(backend, staff="RM0001")["id"]
+            _payments(backend, customer_id, range(24), wealth=False)
+    found = backend.gql(NEED_TREND, {"from": "2012-06", "to": "2012-08", "byBranch": False})[
+        "segmentsOverTime"
+    ]
+    assert found["dimension"] == "NEED"
+    june, july_cells, august = (_by_need(m["cells"]) for m in found["months"])
+    assert june == {}
+    assert {k: n for k, (n, _) in july_cells.items()} == {"INVESTMENT": 5, "FINANCING": 6}
+    assert {k: n for k, (n, _) in august.items()} == {
+        "INVESTMENT": 6,
+        "FINANCING": 5,
+        "SETTLEMENT": 6,
+    }
+    by_branch = backend.gql(NEED_TREND, {"from": "2012-07", "to": "2012-08", "byBranch": True})
+    for month in by_branch["segmentsOverTime"]["months"]:
+        assert not _lone_need_suppressions(month["cells"]), month["month"]

@@ -95,16 +95,19 @@ def test_SEG_4_an_expired_override_falls_back_in_the_history_when_read_without_a
         None,
     )
     assert expired["ruleSetVersion"] == before["segmentHistory"][0]["ruleSetVersion"]
-    # Overrides change the value tier only: no risk grade on their entries, the expired one's
-    # included (SEG-3), while the computed entries keep theirs.
-    assert (expired["fromRiskGrade"], expired["toRiskGrade"], expired["riskRuleSetVersion"]) == (
-        None,
-        None,
-        None,
-    )
-    assert (overridden["fromRiskGrade"], overridden["toRiskGrade"]) == (None, None)
+    # Overrides change the value tier only: their entries, the expired one's included, carry
+    # the risk grade in force then, unchanged (SEG-3: unscored, MEDIUM), like every entry.
     computed = before["segmentHistory"][0]
-    assert computed["toRiskGrade"] is not None and computed["riskRuleSetVersion"] is not None
+    assert computed["toRiskGrade"] == "MEDIUM" and computed["riskRuleSetVersion"] is not None
+    grade = ("MEDIUM", "MEDIUM", computed["riskRuleSetVersion"])
+    assert (expired["fromRiskGrade"], expired["toRiskGrade"], expired["riskRuleSetVersion"]) == (
+        grade
+    )
+    assert (
+        overridden["fromRiskGrade"],
+        overridden["toRiskGrade"],
+        overridden["riskRuleSetVersion"],
+    ) == grade
     assert after["segmentHistory"][1:] == before["segmentHistory"]
     assert _stored_changes(backend) == stored  # read, never written
 
@@ -119,11 +122,13 @@ def test_SEG_4_a_withdrawn_or_replaced_override_never_reads_as_expired(backend: 
     assert withdrawn["withdrawSegmentOverride"]["errors"] == []
     with clock.travel_to(expires + timedelta(days=1), all_threads=True):
         history = _read(backend, customer_id)["segmentHistory"]
-    assert [(h["fromTier"], h["toTier"], h["reason"], h["changedBy"]) for h in history] == [
-        ("HIGH", "LOW", "OVERRIDE_WITHDRAWN", "HO0001"),
-        ("MEDIUM", "HIGH", "OVERRIDE", "SUP0001"),
-        ("LOW", "MEDIUM", "OVERRIDE", "SUP0001"),
-        (None, "LOW", "FIRST_CLASSIFICATION", "RM0001"),
+    assert [
+        (h["fromTier"], h["toTier"], h["reason"], h["changedBy"], h["toRiskGrade"]) for h in history
+    ] == [
+        ("HIGH", "LOW", "OVERRIDE_WITHDRAWN", "HO0001", "MEDIUM"),
+        ("MEDIUM", "HIGH", "OVERRIDE", "SUP0001", "MEDIUM"),
+        ("LOW", "MEDIUM", "OVERRIDE", "SUP0001", "MEDIUM"),
+        (None, "LOW", "FIRST_CLASSIFICATION", "RM0001", "MEDIUM"),
     ]
 
 

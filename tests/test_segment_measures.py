@@ -7,8 +7,11 @@ appearing and disappearing as the data changes.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
+
+import pytest
 
 from resolvers.segments import measures
 from tests.complaint_steps import fire_timers
@@ -82,21 +85,23 @@ def _worklist(backend: Backend, staff: str = "SUP0001") -> set[str]:
 
 
 def _assign(backend: Backend, customer_id: str, manager: str | None) -> None:
-    version = backend.gql("query($id: ID!) { customer(id: $id) { version } }", {"id": customer_id})[
-        "customer"
-    ]["version"]
-    payload = backend.gql(
-        UPDATE,
-        {
-            "input": {
-                "id": customer_id,
-                "expectedVersion": version,
-                "changes": {"relationshipManager": manager},
-                "source": SOURCE,
-            }
-        },
-    )["updateCustomer"]
-    assert payload["errors"] == []
+    body = _set_manager(backend, customer_id, manager, _version(backend, customer_id))
+    assert body["data"]["updateCustomer"]["errors"] == [], body
+
+
+def _set_manager(backend: Backend, customer_id: str, manager: str | None, version: int) -> Any:
+    values = {
+        "id": customer_id,
+        "expectedVersion": version,
+        "changes": {"relationshipManager": manager},
+        "source": SOURCE,
+    }
+    return backend.post(UPDATE, {"input": values}).json()
+
+
+def _version(backend: Backend, customer_id: str) -> int:
+    found = backend.gql("query($id: ID!) { customer(id: $id) { version } }", {"id": customer_id})
+    return int(found["customer"]["version"])
 
 
 def test_SEG_5_high_value_customers_without_a_manager_are_on_the_supervisor_s_worklist(
@@ -197,3 +202,165 @@ def test_SEG_5_a_high_risk_customer_without_a_manager_goes_to_the_branch_s_manag
     (task,) = _reviews(backend, pk)  # RM0001 works in BJ01: a candidate
     assert task["dueAt"]
     assert _reviews(backend, pk, staff="SH01RM01") == []
+
+
+def _assignee(backend: Backend, task_id: str) -> str | None:
+    found = backend.gql(
+        "query($id: ID!) { task(id: $id) { assignee { employeeNo } } }", {"id": task_id}
+    )["task"]
+    return None if found["assignee"] is None else found["assignee"]["employeeNo"]  # type: ignore[no-any-return]
+
+
+def test_SEG_5_an_open_reassessment_task_follows_the_customer_s_new_manager(
+    backend: Backend,
+) -> None:
+    """A HIGH-risk customer of RM0001 (BJ01) has its re-assessment task in RM0001's inbox. Its
+    manager becomes BJ01RM02 (updateCustomer): the open task moves with it in that transaction;
+    a refused change (stale version) moves nothing; without a manager the branch's managers
+    may take it."""
+    first, second = (
+        backend.gql("{ me { id } }", staff=staff)["me"]["id"] for staff in ("RM0001", "BJ01RM02")
+    )
+    customer = create_customer(
+        backend, relationshipManager=first, branch=branch_id(backend, "SUP0001")
+    )
+    pk = _pk(backend, customer["id"])
+    _assess(backend, customer["id"], 599)  # HIGH
+    (task,) = _reviews(backend, pk)
+    assert _assignee(backend, task["id"]) == "RM0001"
+    assert _reviews(backend, pk, staff="BJ01RM02") == []
+    version = _version(backend, customer["id"])
+    _assign(backend, customer["id"], second)
+    assert _assignee(backend, task["id"]) == "BJ01RM02"
+    assert [t["id"] for t in _reviews(backend, pk, staff="BJ01RM02")] == [task["id"]]
+    assert _reviews(backend, pk, staff="RM0001") == []
+    stale = _set_manager(backend, customer["id"], first, version)
+    assert stale["errors"][0]["extensions"]["code"] == "CONFLICT"
+    assert _assignee(backend, task["id"]) == "BJ01RM02"
+    _assign(backend, customer["id"], None)
+    assert _assignee(backend, task["id"]) is None
+    for staff in ("RM0001", "BJ01RM02"):  # the branch's managers may take it
+        assert [t["id"] for t in _reviews(backend, pk, staff=staff)] == [task["id"]], staff
+
+
+# -- the measures as data their owners change (SEG-5) ------------------------------------------
+
+CHANGE_MEASURES = """
+mutation($input: ChangeServiceMeasuresInput!) { changeServiceMeasures(input: $input) {
+  measureSet { version summary measures { code name applied } } errors { field code message }
+} }
+"""
+MEASURE_SET = "{ serviceMeasureSet { version measures { code name applied } } }"
+
+
+def _file_measures() -> list[dict[str, Any]]:
+    """The reviewed file's measures as a ``changeServiceMeasures`` input."""
+    raw = tomllib.loads(measures.MEASURES_FILE.read_text(encoding="utf-8"))
+    keys = ("dimension", "segment", "code", "name", "description")
+    return [{**{k: m[k] for k in keys}, "applied": m.get("applied")} for m in raw["measures"]]
+
+
+def _measures_version(backend: Backend) -> int:
+    return int(backend.gql(MEASURE_SET)["serviceMeasureSet"]["version"])
+
+
+def _change_measures(
+    backend: Backend,
+    items: list[dict[str, Any]],
+    staff: str = "HO0001",
+    version: int | None = None,
+) -> dict[str, Any]:
+    values = {
+        "expectedVersion": _measures_version(backend) if version is None else version,
+        "measures": items,
+        "summary": "季度评审",
+    }
+    return backend.post(CHANGE_MEASURES, {"input": values}, staff=staff).json()  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def restore_measures(backend: Backend) -> Iterator[None]:
+    yield
+    body = _change_measures(backend, _file_measures())
+    assert body["data"]["changeServiceMeasures"]["errors"] == []
+
+
+def test_SEG_5_bad_measure_sets_are_refused_naming_the_field_and_nothing_is_written(
+    backend: Backend,
+) -> None:
+    version = _measures_version(backend)
+    items = _file_measures()
+    items[1]["segment"] = "GOLD"  # not a value tier
+    items[0]["name"] = "  "
+    items[2]["description"] = "\u200b"  # invisible only
+    items[4]["code"] = items[3]["code"]
+    items[5]["applied"] = "REASSESSMENT_TASK"  # on a value tier
+    body = _change_measures(backend, items)
+    errors = body["data"]["changeServiceMeasures"]["errors"]
+    assert [(e["field"], e["code"]) for e in errors] == [
+        (["measures", "0", "name"], "REQUIRED"),
+        (["measures", "1", "segment"], "UNKNOWN_SEGMENT"),
+        (["measures", "2", "description"], "REQUIRED"),
+        (["measures", "4", "code"], "DUPLICATE_CODE"),
+        (["measures", "5", "applied"], "INVALID"),
+    ]
+    assert all("GOLD" not in e["message"] for e in errors)
+    empty = _change_measures(backend, [])["data"]["changeServiceMeasures"]["errors"]
+    assert [(e["field"], e["code"]) for e in empty] == [(["measures"], "REQUIRED")]
+    unknown = _file_measures()
+    unknown[0]["dimension"] = "COLOUR"  # not a kind of segment: the schema refuses it
+    refused = _change_measures(backend, unknown)
+    assert refused.get("data") is None and refused["errors"]
+    stale = _change_measures(backend, _file_measures(), version=version + 1)
+    assert stale["errors"][0]["extensions"]["code"] == "CONFLICT"
+    for staff in ("RM0001", "SUP0001", "MKT0001", "RISK0001"):
+        denied = _change_measures(backend, _file_measures(), staff=staff)
+        assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN", staff
+    assert _measures_version(backend) == version
+
+
+def test_SEG_5_head_office_changes_the_measures_and_what_the_system_applies_follows(
+    backend: Backend, restore_measures: None
+) -> None:
+    """A new version renames a measure and applies neither the worklist nor the re-assessment:
+    the customer's measures show it, the HIGH-value customer without a manager leaves the
+    worklist, the open re-assessment task is cancelled and a run opens none. The next version
+    applies both again: the customer is back on the worklist and a new task opens, at once."""
+    valued = create_customer(backend, branch=branch_id(backend, "SUP0001"))
+    _snapshot(backend, valued["id"], "600000.00", days_ago=1)
+    manager = backend.gql("{ me { id } }", staff="RM0001")["me"]["id"]
+    risky = create_customer(
+        backend, relationshipManager=manager, branch=branch_id(backend, "SUP0001")
+    )
+    _assess(backend, risky["id"], 500)
+    pk = _pk(backend, risky["id"])
+    (task,) = _reviews(backend, pk)
+    assert valued["id"] in _worklist(backend)
+    version = _measures_version(backend)
+    items = [{**m, "applied": None} for m in _file_measures()]
+    items[1]["name"] = "优先服务（绿色通道）"
+    body = _change_measures(backend, items)["data"]["changeServiceMeasures"]
+    assert body["errors"] == []
+    assert body["measureSet"]["version"] == version + 1
+    assert body["measureSet"]["measures"][1] == {
+        "code": items[1]["code"],
+        "name": "优先服务（绿色通道）",
+        "applied": None,
+    }
+    assert _measures_version(backend) == version + 1
+    shown = backend.gql(MEASURES, {"id": valued["id"]})["customer"]["serviceMeasures"]
+    assert "优先服务（绿色通道）" in [m["name"] for m in shown]
+    assert all(m["applied"] is None for m in shown)
+    assert valued["id"] not in _worklist(backend)
+    assert _reviews(backend, pk) == []
+    found = backend.gql(
+        "query($id: ID!) { task(id: $id) { status } }", {"id": task["id"]}, staff="RM0001"
+    )["task"]
+    assert found["status"] == "CANCELLED"
+    _classify(backend)
+    assert _reviews(backend, pk) == []
+    body = _change_measures(backend, _file_measures())["data"]["changeServiceMeasures"]
+    assert body["errors"] == [] and body["measureSet"]["version"] == version + 2
+    assert valued["id"] in _worklist(backend)
+    (again,) = _reviews(backend, pk)
+    assert again["id"] != task["id"]

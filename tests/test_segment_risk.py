@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 from itertools import count
@@ -21,13 +22,13 @@ from hypothesis import strategies as st
 
 from core import clock
 from resolvers.segments import risk_model
-from tests.conftest import SOURCE, Backend, create_customer
+from tests.conftest import POLICY_RULE, SOURCE, Backend, create_customer
 from tests.test_segments import IMPORT, SNAPSHOT, _classify, _record_aum
 
 RISK_SEGMENT = """
 query($id: ID!) { customer(id: $id) { segment {
   riskGrade riskSignals { name value threshold grade } riskRuleSet { version }
-} segmentHistory { fromRiskGrade toRiskGrade reason run riskRuleSetVersion } } }
+} segmentHistory { fromRiskGrade toRiskGrade reason run riskRuleSetVersion derivedNeeds } } }
 """
 ASSESS = """
 mutation($input: RecordRiskAssessmentInput!) {
@@ -342,19 +343,23 @@ def test_SEG_3_the_grade_s_history_keeps_every_change_with_its_run_and_model(
     _import(backend, customer["id"], [_account("LOAN", balance="5000", daysPastDue=0)])
     found = _risk(backend, customer["id"])
     assert found["segment"]["riskGrade"] == "HIGH"
-    history = [(h["fromRiskGrade"], h["toRiskGrade"], h["reason"]) for h in found["segmentHistory"]]
+    history = [
+        (h["fromRiskGrade"], h["toRiskGrade"], h["reason"], h["derivedNeeds"])
+        for h in found["segmentHistory"]
+    ]
     # Newest first: registered unscored (MEDIUM), 750 → LOW, 550 → HIGH; the loan import
-    # changed nothing.
+    # changed no grade, but the needs it derives (FINANCING, SEG-2) are a change too.
     assert history == [
-        ("LOW", "HIGH", "INPUTS_CHANGED"),
-        ("MEDIUM", "LOW", "INPUTS_CHANGED"),
-        (None, "MEDIUM", "FIRST_CLASSIFICATION"),
+        ("HIGH", "HIGH", "INPUTS_CHANGED", ["FINANCING"]),
+        ("LOW", "HIGH", "INPUTS_CHANGED", []),
+        ("MEDIUM", "LOW", "INPUTS_CHANGED", []),
+        (None, "MEDIUM", "FIRST_CLASSIFICATION", []),
     ]
     version = _rules(backend).version
     assert all(h["run"] and h["riskRuleSetVersion"] == version for h in found["segmentHistory"])
     # A bank-wide run that changes nothing adds nothing.
     _classify(backend)
-    assert len(_risk(backend, customer["id"])["segmentHistory"]) == 3
+    assert len(_risk(backend, customer["id"])["segmentHistory"]) == 4
 
 
 def test_SEG_3_the_risk_grade_follows_the_segment_risk_field_group(backend: Backend) -> None:
@@ -545,3 +550,60 @@ def test_SEG_6_the_customers_list_filters_by_risk_grade_within_its_field_group(
     assert refused["data"] is None or refused["data"]["customers"] is None
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert "riskGrade" in refused["errors"][0]["message"]
+
+
+@contextmanager
+def _without_policy_rule(backend: Backend, rule: dict[str, str]) -> Iterator[None]:
+    """The live policy without ``rule`` (removed by a security admin) for the block, then back."""
+    removed = backend.gql(POLICY_RULE % "removePolicyRule", {"input": rule}, staff="SEC0001")
+    assert removed["removePolicyRule"]["errors"] == []
+    try:
+        yield
+    finally:
+        added = backend.gql(POLICY_RULE % "addPolicyRule", {"input": rule}, staff="SEC0001")
+        assert added["addPolicyRule"]["errors"] == []
+
+
+SEGMENT_AND_RISK = """
+query($id: ID!) { customer(id: $id) {
+  segment { tier score riskGrade riskSignals { name } }
+  segmentHistory { toTier toRiskGrade }
+} }
+"""
+TIER_FILTER = """
+{ customers(first: 1, where: {segment: {tier: {eq: LOW}}}) { totalCount } }
+"""
+
+
+def test_SEG_3_segment_and_segment_risk_are_checked_separately(backend: Backend) -> None:
+    """Supervisors without `segment_risk` (the rule taken out of the live policy through the
+    policy API) keep `segment`: tier and score shown, the risk grade, its signals and its
+    history withheld (FIELD_FORBIDDEN), and the risk-grade filter FORBIDDEN while the tier
+    filter works."""
+    customer = create_customer(backend, staff="RM0001")
+    _assess(backend, customer["id"], 500, staff="RM0001")  # HIGH risk, LOW value
+    rule = {
+        "role": "BRANCH_SUPERVISOR",
+        "object": "segment_risk",
+        "action": "full",
+        "effect": "allow",
+    }
+    with _without_policy_rule(backend, rule):
+        body = backend.post(SEGMENT_AND_RISK, {"id": customer["id"]}, staff="SUP0001").json()
+        found = body["data"]["customer"]
+        segment = found["segment"]
+        assert (segment["tier"], segment["score"]) == ("LOW", "0.00")
+        assert (segment["riskGrade"], segment["riskSignals"]) == (None, None)
+        assert {h["toTier"] for h in found["segmentHistory"]} == {"LOW"}
+        assert {h["toRiskGrade"] for h in found["segmentHistory"]} == {None}
+        withheld = {tuple(e["path"][-2:]) for e in body["errors"]}
+        assert {e["extensions"]["code"] for e in body["errors"]} == {"FIELD_FORBIDDEN"}
+        assert ("segment", "riskGrade") in withheld and ("segment", "tier") not in withheld
+        tiers = backend.post(TIER_FILTER, staff="SUP0001").json()
+        assert "errors" not in tiers and tiers["data"]["customers"]["totalCount"] >= 1
+        refused = backend.post(RISK_FILTER, {"grade": "HIGH"}, staff="SUP0001").json()
+        assert refused["data"] is None or refused["data"]["customers"] is None
+        assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+        assert "riskGrade" in refused["errors"][0]["message"]
+    again = backend.post(SEGMENT_AND_RISK, {"id": customer["id"]}, staff="SUP0001").json()
+    assert again["data"]["customer"]["segment"]["riskGrade"] == "HIGH"

@@ -8,6 +8,7 @@ runs it, committing its progress chunk by chunk, which ``classificationRun`` rep
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,6 +21,7 @@ from kehu.worker import run_once
 from resolvers.segments import jobs
 from store.db import make_session_factory
 from store.segments import CustomerSegment, SegmentStaging
+from store.staff import Branch, Role, Staff
 from tests.conftest import SOURCE, Backend, branch_id, create_customer
 from tests.test_segment_measures import _pk as _customer_pk
 from tests.test_segment_measures import _reviews
@@ -211,18 +213,41 @@ def test_SEG_4_a_customer_classified_again_during_a_run_keeps_the_newer_segment(
     assert finished["customers"] == total - _classified_since(backend, finished["startedAt"])
 
 
+def fresh_branch_supervisor(backend: Backend) -> str:
+    """A new branch with one supervisor (its employee number): no customer of other tests is
+    in it. Branches and staff come from the bank's staff directory, not the API."""
+    suffix = uuid.uuid4().hex[:8].upper()
+    with make_session_factory(backend.engine)() as session:
+        branch = Branch(code=f"T{suffix}", name="测试支行", city="北京市")
+        session.add(branch)
+        session.flush()
+        session.add(
+            Staff(
+                employee_no=f"S{suffix}",
+                name="测试主管",
+                branch_id=branch.id,
+                roles=[Role.BRANCH_SUPERVISOR.value],
+            )
+        )
+        session.commit()
+    return f"S{suffix}"
+
+
 def test_SEG_4_a_supervisor_follows_their_run_and_others_may_not(backend: Backend) -> None:
-    started = _start(backend, staff="SUP0001")
+    """A supervisor of a fresh branch with three customers: their run covers exactly those."""
+    supervisor = fresh_branch_supervisor(backend)
+    for _ in range(3):
+        create_customer(backend, staff=supervisor)
+    started = _start(backend, staff=supervisor)
     assert started["scope"] == "BRANCH"
+    assert started["progress"] == {"done": 0, "total": 3}
     for staff in ("RM0001", "MKT0001"):
         body = backend.post(RUN, {"id": started["id"]}, staff=staff).json()
         assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN", staff
     run_once(backend.engine)
-    found = backend.gql(RUN, {"id": started["id"]}, staff="SUP0001")["classificationRun"]
+    found = backend.gql(RUN, {"id": started["id"]}, staff=supervisor)["classificationRun"]
     assert found["status"] == "DONE"
-    # A run leaves out customers classified after it started (above); customers registered by
-    # earlier tests under a clock travelled forward were classified "later" at registration.
-    assert found["progress"]["done"] == found["progress"]["total"] >= found["customers"] > 0
+    assert (found["progress"]["done"], found["progress"]["total"], found["customers"]) == (3, 3, 3)
     bad = backend.post(RUN, {"id": "not-an-id"}).json()
     assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 

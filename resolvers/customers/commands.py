@@ -25,6 +25,7 @@ from resolvers.customers.history import (
     source_problems,
 )
 from resolvers.notifications import notify_change
+from resolvers.segments import applied
 from resolvers.segments.runs import classify_after_change
 from resolvers.shared import validation
 from store import crypto
@@ -331,4 +332,8 @@ def update_customer(
     if not changes:
         return customer  # nothing differs: no new version, no notification
     record_change(session, actor, customer, InformationKind.BASIC, changes)
+    if any(key in clean for key in ("relationship_manager_id", "branch_id")):
+        # Open re-assessment tasks (SEG-5) follow the customer's new manager or branch.
+        session.flush()
+        applied.follow_manager(session, customer)
     return customer

@@ -19,7 +19,8 @@ customers in a few statements, and they are listed, claimed and completed like e
 - a task still open when the grade drops below HIGH is cancelled (it leaves the inbox).
 
 The task goes to the customer's relationship manager (assigned), or to the relationship managers
-of its branch when it has none, due ``DUE_IN`` after it opens.
+of its branch when it has none, due ``DUE_IN`` after it opens; an open one follows the customer
+when its manager or branch changes (``follow_manager``, in that change's transaction).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from sqlalchemy.orm import Session
 
 from resolvers.segments.commands import measures_in_force, risk_rule_set_in_force
 from resolvers.segments.loaders import effective_tier
+from resolvers.segments.measures import MeasureSet
 from resolvers.shared import unit_of_work
 from store.base import UTCDateTime
 from store.customers import Customer
@@ -103,14 +105,25 @@ def worklist_condition(session: Session, now: datetime) -> ColumnElement[bool]:
     return and_(effective_tier(now) == ValueTier.HIGH.value, ~active_manager)
 
 
+def reviews_wanted(session: Session, measure_set: MeasureSet | None = None) -> bool:
+    """Whether the measure set in force (``measure_set`` when the caller has it) applies the
+    re-assessment task (SEG-5)."""
+    found = measure_set if measure_set is not None else measures_in_force(session)
+    return any(m.applied is MeasureAction.REASSESSMENT_TASK for m in found.measures)
+
+
 def sync_reviews(
     session: Session,
     now: datetime,
     in_scope: Callable[[Any], ColumnElement[bool]],
     period_days: int,
+    measure_set: MeasureSet | None = None,
 ) -> tuple[int, int]:
-    """Open and close the re-assessment tasks of the customers in scope as their grades say.
+    """Open and close the re-assessment tasks of the customers in scope as their grades say —
+    or, while the measure set in force applies no re-assessment, close them all and open none.
     Returns (opened, cancelled)."""
+    if not reviews_wanted(session, measure_set):
+        return 0, _cancel_dropped(session, now, in_scope, every_open=True)
     cancelled = _cancel_dropped(session, now, in_scope)
     _ensure_holders(session, now, in_scope)
     opened = _open_due(session, now, in_scope, period_days)
@@ -132,9 +145,13 @@ def _customer_of_holder() -> Any:
 
 
 def _cancel_dropped(
-    session: Session, now: datetime, in_scope: Callable[[Any], ColumnElement[bool]]
+    session: Session,
+    now: datetime,
+    in_scope: Callable[[Any], ColumnElement[bool]],
+    every_open: bool = False,
 ) -> int:
-    """Cancel the open re-assessments of customers in scope whose grade is no longer HIGH.
+    """Cancel the open re-assessments of customers in scope whose grade is no longer HIGH (with
+    ``every_open``: all of them).
 
     Driven from the open review tasks (few), never from every customer: a ``NOT IN`` over the
     HIGH customers took PostgreSQL minutes on 100,000 customers."""
@@ -147,7 +164,9 @@ def _cancel_dropped(
             ProcessTask.status == TaskStatus.OPEN,
             ProcessTask.spiff_task_id.like(PREFIX + "%"),
             in_scope(customer),
-            or_(
+            true()
+            if every_open
+            else or_(
                 CustomerSegment.risk_grade.is_(None),
                 CustomerSegment.risk_grade != RiskGrade.HIGH,
             ),
@@ -259,13 +278,51 @@ def _open_due(
     return max(int(getattr(result, "rowcount", 0) or 0), 0)
 
 
+def follow_manager(session: Session, customer: Customer) -> int:
+    """The customer's open re-assessment tasks go to its relationship manager now (while
+    active), else to the relationship managers of its branch — called in the transaction that
+    changes the manager or the branch. Returns how many tasks moved (as the driver reports)."""
+    manager = (
+        session.get(Staff, customer.relationship_manager_id)
+        if customer.relationship_manager_id is not None
+        else None
+    )
+    holder = select(ProcessInstance.id).where(
+        ProcessInstance.business_key == f"{PROCESS}:{customer.id}"
+    )
+    result = session.execute(
+        update(ProcessTask)
+        .where(
+            ProcessTask.instance_id.in_(holder.scalar_subquery()),
+            ProcessTask.status == TaskStatus.OPEN,
+            ProcessTask.spiff_task_id.like(PREFIX + "%"),
+        )
+        .values(
+            assignee_id=manager.id if manager is not None and manager.active else None,
+            branch_id=customer.branch_id,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return max(int(getattr(result, "rowcount", 0) or 0), 0)
+
+
 def _bank(column: Any) -> ColumnElement[bool]:
     return true()
+
+
+def follow_measures(session: Session, now: datetime) -> tuple[int, int]:
+    """After a new measure set: the bank's re-assessment tasks as it says (opened where it
+    applies them to HIGH-risk customers, cancelled where it no longer does), in the change's
+    transaction; the worklist reads the set in force anyway."""
+    period = risk_rule_set_in_force(session).review_period_days
+    return sync_reviews(session, now, _bank, period)
 
 
 def reviews_due(session: Session, now: datetime) -> bool:
     """Whether a re-assessment's period has run out somewhere in the bank (a read, so the
     worker takes the write lock only when there is something to open)."""
+    if not reviews_wanted(session):
+        return False
     period = risk_rule_set_in_force(session).review_period_days
     return bool(session.scalar(select(exists(_due(now, _bank, period)))))
 

@@ -26,6 +26,7 @@ from store.segments import (
     CustomerNeed,
     CustomerSegment,
     Need,
+    RiskGrade,
     SegmentChange,
     SegmentOverride,
     SegmentRuleSet,
@@ -216,6 +217,19 @@ def ensure_measures(session: Session) -> measures.MeasureSet:
     return _ensure(session, MEASURES_MODEL, lock=False)
 
 
+def change_service_measures(
+    session: Session,
+    changed_by: str,
+    expected_version: int,
+    raw: Mapping[str, Any],
+    summary: str,
+) -> SegmentRuleSet:
+    """A new version of the service measures (checked: ``measures.check_measures``), as
+    ``change_value_rule_set``; the measures the system applies follow it at once (the caller
+    syncs the re-assessment tasks in the same transaction)."""
+    return _change(session, MEASURES_MODEL, changed_by, expected_version, raw, summary)
+
+
 # -- overrides -------------------------------------------------------------------------------
 
 
@@ -290,12 +304,24 @@ def override_segment(
             override_id=override.id,
             changed_at=now,
             changed_by=changed_by,
+            **_risk_in_force(computed),
         )
     )
     unit_of_work.note(
         session, f"segment override until {expires_at:%Y-%m-%d}", customer_ids=[customer_id]
     )
     return override
+
+
+def _risk_in_force(computed: CustomerSegment | None) -> dict[str, Any]:
+    """An override entry's risk grade: the computed one, unchanged (overrides change the value
+    tier only)."""
+    grade = None if computed is None or computed.risk_grade is None else computed.risk_grade
+    return {
+        "from_risk_grade": None if grade is None else RiskGrade(grade).value,
+        "to_risk_grade": None if grade is None else RiskGrade(grade).value,
+        "risk_rule_set_version": None if computed is None else computed.risk_rule_set_version,
+    }
 
 
 def withdraw_override(session: Session, customer_id: int, withdrawn_by: Staff) -> SegmentOverride:
@@ -318,6 +344,7 @@ def withdraw_override(session: Session, customer_id: int, withdrawn_by: Staff) -
                 rule_set_version=computed.rule_set_version,
                 changed_at=now,
                 changed_by=withdrawn_by.employee_no,
+                **_risk_in_force(computed),
             )
         )
     session.flush()

@@ -11,10 +11,22 @@ Beijing on the first of the next month (a change at that very instant belongs to
 month); the month in progress is reported as of now. Every month, tier and branch of a range is
 one SELECT, whatever the number of months.
 
+By need (SEG-2, ``NEED``), a customer counts under each need it has then (several at once, or
+none: a customer without a need is in no cell): the newest staff setting of that need made by
+then (``customer_needs``; a cleared setting or none: the derived need), else the need its last
+computed change derived (``segment_changes.to_needs_*``; a change recorded before 0029 derived
+none). Today's distribution reads the current segment the same way.
+
 Suppression: a cell of fewer than ``minimum`` customers is withheld, and so are as few other
 cells as it takes for no withheld cell to be the only one of its row or column (each tier over
 the branches, each branch over the tiers, the whole list when not by branch): a published
-total minus the shown cells of a row must never give a withheld cell back.
+total minus the shown cells of a row must never give a withheld cell back. Need cells overlap (a
+customer with two needs is in two cells): over the branches they still add up to the need's
+bank-wide count, which the list without branches publishes, so the rule holds there as it is;
+over one branch's needs (or the bank's list) they add up to nothing published — the number of
+customers with a need is not shown, nor a cell for those without — and the rule is kept there
+too, so a withheld need cell always has a withheld companion in its branch: a published
+customer total (by tier or risk grade) minus shown need cells bounds nothing exactly.
 """
 
 from __future__ import annotations
@@ -31,10 +43,13 @@ from sqlalchemy import (
     ColumnElement,
     String,
     and_,
+    case,
+    false,
     func,
     literal,
     or_,
     select,
+    true,
     union_all,
 )
 from sqlalchemy.orm import Session
@@ -43,7 +58,13 @@ from core import clock
 from core.errors import Problems
 from store.base import UTCDateTime
 from store.customers import Customer, FinancialSnapshot
-from store.segments import COMPUTED_REASONS, SegmentChange, SegmentOverride
+from store.segments import (
+    COMPUTED_REASONS,
+    DERIVED_NEEDS,
+    CustomerNeed,
+    SegmentChange,
+    SegmentOverride,
+)
 from store.staff import Branch
 
 # The longest range one request reads (three years of month ends).
@@ -190,6 +211,7 @@ def shown_at_month_ends(ends: Sequence[MonthEnd], visible: ColumnElement[bool]) 
             func.coalesce(overrides.c.tier, changes.c.to_tier).label("tier"),
             changes.c.to_risk_grade.label("risk_grade"),
             func.coalesce(snapshots.c.assets_under_management, 0).label("aum"),
+            *(changes.c[f"to_{name}"].label(name) for name in DERIVED_NEEDS.values()),
         )
         .select_from(
             months.join(customers, customers.c.created_at < months.c.at)
@@ -224,6 +246,57 @@ def shown_at_month_ends(ends: Sequence[MonthEnd], visible: ColumnElement[bool]) 
     )
 
 
+def staff_settings(ends: Sequence[MonthEnd] | None = None) -> Any:
+    """The newest staff setting of each need per customer (``present``; null: cleared) — at
+    each month end with ``ends`` (made before it, per ``month``), else now — as a subquery."""
+    keys: list[Any] = [CustomerNeed.customer_id, CustomerNeed.need]
+    newest = select(*keys, func.max(CustomerNeed.id).label("id"))
+    if ends is not None:
+        months = _months(ends)
+        keys.insert(0, months.c.month)
+        newest = select(*keys, func.max(CustomerNeed.id).label("id")).join(
+            months, CustomerNeed.set_at < months.c.at
+        )
+    newest_rows = newest.group_by(*keys).subquery("newest_setting")
+    setting = CustomerNeed.__table__.alias("setting")
+    return (
+        select(
+            *(newest_rows.c[key.key] for key in keys),
+            setting.c.present,
+        )
+        .join(setting, setting.c.id == newest_rows.c.id)
+        .subquery("settings")
+    )
+
+
+def by_need(shown: Any, settings: Any, monthly: bool = False) -> Any:
+    """``shown`` once per need each customer has (``key``: the need) — staff setting, else the
+    derived need (``shown``'s ``needs_…`` columns): one pass over ``shown`` against the three
+    needs, as a subquery with ``shown``'s columns."""
+    needs = union_all(
+        *(select(literal(need.value, String(32)).label("need")) for need in DERIVED_NEEDS)
+    ).subquery("needs")
+    matches = [
+        settings.c.customer_id == shown.c.customer_id,
+        settings.c.need == needs.c.need,
+    ]
+    if monthly:
+        matches.append(settings.c.month == shown.c.month)
+    derived = case(
+        *((needs.c.need == need.value, shown.c[column]) for need, column in DERIVED_NEEDS.items()),
+        else_=false(),
+    )
+    # Each customer against the three needs: an outer join that is never empty (the three
+    # rows always match), written so, as SQLite keeps the customers as its outer loop then
+    # (an inner join let it read every customer three times, its segment and override too).
+    return (
+        select(*shown.c, needs.c.need.label("need"))
+        .select_from(shown.outerjoin(needs, true()).outerjoin(settings, and_(*matches)))
+        .where(func.coalesce(settings.c.present, derived, false()))
+        .subquery("by_need")
+    )
+
+
 @dataclass(frozen=True)
 class MonthCell:
     month: str
@@ -232,10 +305,17 @@ class MonthCell:
     customers: int | None  # None: suppressed
     aum: Decimal | None
     risk_grade: str | None = None  # by risk grade (SEG-3): the grade; None: not graded yet
+    need: str | None = None  # by need (SEG-2)
 
     @property
     def suppressed(self) -> bool:
         return self.customers is None
+
+
+def keyed(dimension: str, key: str | None) -> dict[str, str | None]:
+    """A cell's key in the field of its dimension (tier, risk grade or need)."""
+    field = {"VALUE_TIER": "tier", "RISK_GRADE": "risk_grade", "NEED": "need"}[dimension]
+    return {"tier": None, field: key}
 
 
 def over_time(
@@ -244,12 +324,16 @@ def over_time(
     visible: ColumnElement[bool],
     by_branch: bool,
     minimum: int,
-    by_risk: bool = False,
+    dimension: str = "VALUE_TIER",
 ) -> list[MonthCell]:
-    """Customers and AUM per month end and tier — or risk grade, ``by_risk`` — (and branch):
-    one statement; each month's table suppressed on its own."""
+    """Customers and AUM per month end and tier — or risk grade, or need (``dimension``) — (and
+    branch): one statement; each month's table suppressed on its own."""
     shown = shown_at_month_ends(ends, visible)
-    grouped = shown.c.risk_grade if by_risk else shown.c.tier
+    if dimension == "NEED":
+        shown = by_need(shown, staff_settings(ends), monthly=True)
+        grouped = shown.c.need
+    else:
+        grouped = shown.c.risk_grade if dimension == "RISK_GRADE" else shown.c.tier
     rows = session.execute(aggregate(shown, [shown.c.month, grouped.label("key")], by_branch))
     counts: dict[tuple[str, str | None, Any], int] = {}
     sums: dict[tuple[str, str | None, Any], Decimal] = {}
@@ -264,12 +348,11 @@ def over_time(
         hidden = suppressed(table, minimum, row=lambda k: k[1], column=lambda k: k[2])
         cells += [
             MonthCell(
-                month,
-                None if by_risk else key[1],
-                key[2],
-                None if key in hidden else n,
-                None if key in hidden else sums[key],
-                key[1] if by_risk else None,
+                month=month,
+                branch=key[2],
+                customers=None if key in hidden else n,
+                aum=None if key in hidden else sums[key],
+                **keyed(dimension, key[1]),  # type: ignore[arg-type]
             )
             for key, n in table.items()
         ]

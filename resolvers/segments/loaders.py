@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, aliased
 from store.customers import Customer
 from store.segments import (
     COMPUTED_REASONS,
+    DERIVED_NEEDS,
     ChangeReason,
     CustomerNeed,
     CustomerSegment,
@@ -140,12 +141,21 @@ class HistoryEntry:
     changed_at: datetime
     changed_by: str | None  # who overrode or withdrew, or started the run
     override_reason: str | None  # the override's reason (override entries only)
-    # Risk grade (SEG-3) before and after, and the risk model's version: null on override
-    # entries, the expired override's included (they change the value tier only).
+    # Risk grade (SEG-3) before and after, and the risk model's version: on override entries
+    # (they change the value tier only) the computed grade in force then, before and after.
     from_risk_grade: str | None = None
     to_risk_grade: str | None = None
     risk_rule_set_version: int | None = None
     id: int = 0  # 0: read from an expired override, not stored
+    # The needs the run derived (SEG-2); None: an override entry, or kept before 0029.
+    derived_needs: list[Need] | None = None
+
+
+def _derived_needs(change: SegmentChange) -> list[Need] | None:
+    flags = {need: getattr(change, f"to_{column}") for need, column in DERIVED_NEEDS.items()}
+    if all(flag is None for flag in flags.values()):
+        return None
+    return [need for need, flag in flags.items() if flag]
 
 
 def histories(
@@ -189,6 +199,7 @@ def histories(
                 to_risk_grade=change.to_risk_grade,
                 risk_rule_set_version=change.risk_rule_set_version,
                 id=change.id,
+                derived_needs=_derived_needs(change),
             )
         )
     expired = session.execute(
@@ -221,6 +232,10 @@ def histories(
                 changed_at=override.expires_at,
                 changed_by=created_by,
                 override_reason=override.reason,
+                # The risk grade in force at the expiry, unchanged by it (like every entry).
+                from_risk_grade=None if then is None else then.to_risk_grade,
+                to_risk_grade=None if then is None else then.to_risk_grade,
+                risk_rule_set_version=None if then is None else then.risk_rule_set_version,
             )
         )
     return {

@@ -2,10 +2,11 @@
 system applies by itself (``MeasureAction``).
 
 A measure set is a numbered version seeded from the reviewed file (``service_measures.toml``),
-stored like the models. Checked: every code once (UPPER_SNAKE_CASE), a known dimension and a
-segment of it, a Chinese name (at most 50 characters) and description (at most 300), an action
-only where the system applies it (the worklist on HIGH value, the re-assessment task on HIGH
-risk).
+stored like the models and changed by head office (``changeServiceMeasures``). Checked: at
+least one measure, every code once (UPPER_SNAKE_CASE; twice: DUPLICATE_CODE), a known
+dimension and a segment of it (else UNKNOWN_SEGMENT), a Chinese name (at most 50 characters)
+and description (at most 300), an action only where the system applies it (the worklist on
+HIGH value, the re-assessment task on HIGH risk).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import Problems
+from core.text import blank
 from store.segments import MeasureAction, Need, RiskGrade, SegmentDimension, ValueTier
 
 MEASURES_FILE = Path(__file__).parent / "service_measures.toml"
@@ -75,7 +77,9 @@ class MeasureSet:
 def _text(
     item: Mapping[str, Any], key: str, path: Sequence[str], limit: int, problems: Problems
 ) -> str:
-    value = str(item.get(key) or "").strip()
+    given = str(item.get(key) or "")
+    # Invisible-only text (zero-width characters …) is no name either.
+    value = "" if blank(given) else given.strip()
     if not value:
         problems.add(path, "REQUIRED", "must be given")
     elif len(value) > limit:
@@ -88,6 +92,8 @@ def check_measures(raw: Mapping[str, Any], version: int, summary: str = "") -> M
     problems = Problems()
     found: list[Measure] = []
     codes: set[str] = set()
+    if not raw.get("measures"):
+        problems.add(("measures",), "REQUIRED", "give at least one measure")
     for i, item in enumerate(raw.get("measures") or []):
         at = ("measures", str(i))
         try:
@@ -97,12 +103,12 @@ def check_measures(raw: Mapping[str, Any], version: int, summary: str = "") -> M
             continue
         segment = str(item.get("segment"))
         if segment not in SEGMENTS[dimension]:
-            problems.add((*at, "segment"), "INVALID", "is not a segment of this dimension")
+            problems.add((*at, "segment"), "UNKNOWN_SEGMENT", "is not a segment of this dimension")
         code = str(item.get("code") or "")
         if not CODE.match(code):
             problems.add((*at, "code"), "INVALID", "must be UPPER_SNAKE_CASE, 2 … 40 characters")
         elif code in codes:
-            problems.add((*at, "code"), "INVALID", "is given twice")
+            problems.add((*at, "code"), "DUPLICATE_CODE", "is given twice")
         codes.add(code)
         name = _text(item, "name", (*at, "name"), 50, problems)
         description = _text(item, "description", (*at, "description"), 300, problems)

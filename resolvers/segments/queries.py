@@ -10,11 +10,23 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session
 
-from resolvers.segments.distribution import aggregate, suppressed
+from resolvers.segments.distribution import (
+    aggregate,
+    by_need,
+    keyed,
+    staff_settings,
+    suppressed,
+)
 from resolvers.segments.loaders import override_in_force
 from resolvers.shared.pagination import Page, PageRequest, SortKey, paginate
 from store.customers import Customer
-from store.segments import CustomerSegment, SegmentOverride, SegmentRuleSet, SegmentRun
+from store.segments import (
+    DERIVED_NEEDS,
+    CustomerSegment,
+    SegmentOverride,
+    SegmentRuleSet,
+    SegmentRun,
+)
 
 # Cells counting fewer customers than this are suppressed: an aggregate must not describe a
 # handful of identifiable customers (marketing analysts see distributions, never rows).
@@ -28,6 +40,7 @@ class Cell:
     customers: int | None  # None: suppressed
     aum: Decimal | None  # None: suppressed
     risk_grade: str | None = None  # by risk grade (SEG-3): the grade; None: not graded yet
+    need: str | None = None  # by need (SEG-2)
 
     @property
     def suppressed(self) -> bool:
@@ -47,6 +60,7 @@ def shown_segments(now: datetime, visible: ColumnElement[bool]) -> Any:
             func.coalesce(overrides.c.tier, computed.c.tier).label("tier"),
             func.coalesce(computed.c.aum, 0).label("aum"),
             computed.c.risk_grade,
+            *(computed.c[name] for name in DERIVED_NEEDS.values()),
         )
         .select_from(
             customers.outerjoin(computed, computed.c.customer_id == customers.c.id).outerjoin(
@@ -64,12 +78,17 @@ def distribution(
     visible: ColumnElement[bool],
     by_branch: bool,
     minimum: int = MINIMUM_CELL,
-    by_risk: bool = False,
+    dimension: str = "VALUE_TIER",
 ) -> list[Cell]:
-    """Customers and their AUM per tier — or per risk grade, ``by_risk`` (SEG-3) — and branch,
-    one statement; small cells suppressed."""
+    """Customers and their AUM per tier — or per risk grade (SEG-3), or per need (SEG-2: a
+    customer under each of its needs), by ``dimension`` — and branch, one statement; small
+    cells suppressed."""
     shown = shown_segments(now, visible)
-    key = shown.c.risk_grade if by_risk else shown.c.tier
+    if dimension == "NEED":
+        shown = by_need(shown, staff_settings())
+        key = shown.c.need
+    else:
+        key = shown.c.risk_grade if dimension == "RISK_GRADE" else shown.c.tier
     rows = session.execute(aggregate(shown, [key.label("key")], by_branch)).all()
     branches = [(r.id, r.code, r.name, r.city) if by_branch else None for r in rows]
     counts = {
@@ -86,11 +105,10 @@ def distribution(
         count = int(row.customers)
         cells.append(
             Cell(
-                None if by_risk else row.key,
-                branch,
-                None if small else count,
-                None if small else aum,
-                row.key if by_risk else None,
+                branch=branch,
+                customers=None if small else count,
+                aum=None if small else aum,
+                **keyed(dimension, row.key),  # type: ignore[arg-type]
             )
         )
     return cells

@@ -47,6 +47,7 @@ from store.customers import (
 )
 from store.segments import (
     BULK_SLOT,
+    DERIVED_NEEDS,
     TIER_ORDER,
     ChangeReason,
     CustomerSegment,
@@ -306,6 +307,9 @@ INPUT_COLUMNS = (
     *risk_sql.RISK_COLUMNS,
 )
 
+# The derived needs of a segment, and the columns of a change that keep them.
+NEED_COLUMNS = {column: f"to_{column}" for column in DERIVED_NEEDS.values()}
+
 
 def new_run(
     session: Session,
@@ -412,6 +416,7 @@ def apply(
                 "from_risk_grade",
                 "to_risk_grade",
                 "risk_rule_set_version",
+                *NEED_COLUMNS.values(),
             ],
             select(
                 staging.c.customer_id,
@@ -429,6 +434,7 @@ def apply(
                 current.c.risk_grade,
                 staging.c.risk_grade,
                 literal(risk.version),
+                *(staging.c[name] for name in NEED_COLUMNS),
             )
             .select_from(staging.outerjoin(current, current.c.customer_id == staging.c.customer_id))
             .where(
@@ -438,6 +444,9 @@ def apply(
                     current.c.tier != staging.c.tier,
                     current.c.private_banking != staging.c.private_banking,
                     current.c.risk_grade.is_distinct_from(staging.c.risk_grade),
+                    # Derived needs are part of the segment (SEG-2): their month-end figures
+                    # come from the history too.
+                    *(current.c[name] != staging.c[name] for name in NEED_COLUMNS),
                 ),
             ),
         )
@@ -479,8 +488,8 @@ def apply(
     session.execute(delete(staging).where(this_run))
     # Service measures the system applies (SEG-5): re-assessment tasks follow the risk grades
     # (as of the clock: a background run applies a while after the instant it computed at).
-    ensure_measures(session)
-    applied.sync_reviews(session, clock.now(), in_scope, risk.review_period_days)
+    measure_set = ensure_measures(session)
+    applied.sync_reviews(session, clock.now(), in_scope, risk.review_period_days, measure_set)
     run.customers = max(staged, 0)
     run.changed = max(int(changed or 0), 0)
     run.finished_at = clock.now()

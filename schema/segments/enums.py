@@ -77,6 +77,7 @@ SegmentDimensionEnum = bilingual_enum(
 class _DistributionDimension(Enum):
     VALUE_TIER = "VALUE_TIER"
     RISK_GRADE = "RISK_GRADE"
+    NEED = "NEED"
 
 
 DistributionDimensionEnum = bilingual_enum(
@@ -85,6 +86,8 @@ DistributionDimensionEnum = bilingual_enum(
     {
         "VALUE_TIER": "Value tier (SEG-1) 价值等级",
         "RISK_GRADE": "Risk grade (SEG-3) 风险等级",
+        "NEED": "Need (SEG-2): a customer counts under each of its needs, so the cells overlap "
+        "and do not add up to the customers 客户需求（一个客户可计入多个需求）",
     },
 )
 
@@ -189,6 +192,8 @@ class _SegmentErrorCode(Enum):
     INVALID_CURSOR = "INVALID_CURSOR"
     INVALID_RANGE = "INVALID_RANGE"
     FUTURE = "FUTURE"
+    UNKNOWN_SEGMENT = "UNKNOWN_SEGMENT"
+    DUPLICATE_CODE = "DUPLICATE_CODE"
 
 
 SegmentErrorCode = bilingual_enum(
@@ -230,5 +235,7 @@ SegmentErrorCode = bilingual_enum(
         "INVALID_CURSOR": "Not a cursor of this list and order 无效的游标",
         "INVALID_RANGE": "A month range reversed or longer than allowed 月份范围无效",
         "FUTURE": "A month after the current one 月份晚于当前月份",
+        "UNKNOWN_SEGMENT": "Not a segment of the measure's dimension 不是该维度的分类",
+        "DUPLICATE_CODE": "A measure code given twice 措施代码重复",
     },
 )

@@ -12,13 +12,16 @@ import strawberry
 from sqlalchemy.orm import Session
 
 from authz import rows as row_scopes
+from core import clock
 from core.errors import ForbiddenError
 from core.ids import pk_of
-from resolvers.segments import commands, jobs
+from resolvers.segments import applied, commands, jobs
 from schema.segments.enums import (
+    MeasureActionEnum,
     NeedEnum,
     RiskGradeEnum,
     RiskSignalEnum,
+    SegmentDimensionEnum,
     ValueInputEnum,
     ValueTierEnum,
 )
@@ -28,6 +31,8 @@ from schema.segments.types import (
     RiskRuleSetPayload,
     SegmentRunNode,
     SegmentRunPayload,
+    ServiceMeasureSet,
+    ServiceMeasureSetPayload,
     ValueRuleSet,
     ValueRuleSetPayload,
     customer_segment,
@@ -120,6 +125,35 @@ class ChangeRiskRuleSetInput:
     )
     review_period_days: int = strawberry.field(
         description="How often a HIGH-risk customer is re-assessed (1 … 3650 days)."
+    )
+    summary: str = strawberry.field(description="What changed and why (at most 500 characters).")
+
+
+@strawberry.input(description="One service measure of a segment (SEG-5). 分类管理措施。")
+class ServiceMeasureInput:
+    dimension: SegmentDimensionEnum  # type: ignore[valid-type]
+    segment: str = strawberry.field(
+        description="A segment of the dimension: a value tier (`HIGH` …), need (`INVESTMENT` …) "
+        "or risk grade; another is INVALID."
+    )
+    code: str = strawberry.field(description="UPPER_SNAKE_CASE, 2 … 40 characters, unique.")
+    name: str = strawberry.field(description="Chinese name, at most 50 characters.")
+    description: str = strawberry.field(description="What the bank does, at most 300.")
+    applied: MeasureActionEnum | None = strawberry.field(  # type: ignore[valid-type]
+        default=None,
+        description="What the system does by itself: MANAGER_WORKLIST on value HIGH, "
+        "REASSESSMENT_TASK on risk HIGH only; null: staff apply it.",
+    )
+
+
+@strawberry.input(description="A new version of the service measures (SEG-5).")
+class ChangeServiceMeasuresInput:
+    expected_version: int = strawberry.field(
+        description="The version you edited (`serviceMeasureSet { version }`); a newer one is "
+        "CONFLICT."
+    )
+    measures: list[ServiceMeasureInput] = strawberry.field(
+        description="The whole set, in the order customers see them (at least one)."
     )
     summary: str = strawberry.field(description="What changed and why (at most 500 characters).")
 
@@ -252,6 +286,36 @@ class SegmentMutation:
             RiskRuleSetPayload,
             command,
             lambda row: RiskRuleSetPayload(errors=[], rule_set=RiskRuleSet.of_row(row)),
+        )
+
+    @guarded_mutation(
+        "A new version of the service measures (SEG-5): the whole set, checked (a segment of "
+        "its dimension, codes unique, names and descriptions given, an applied action only on "
+        "its segment), numbered, audited. `serviceMeasures` and the measures the system applies "
+        "follow it at once: without a MANAGER_WORKLIST measure the worklist is empty; without a "
+        "REASSESSMENT_TASK measure open re-assessment tasks are cancelled and none open, with "
+        "one HIGH-risk customers get theirs in the same transaction. 修改分类管理措施。",
+        HasRight("segment:measures"),
+    )
+    def change_service_measures(
+        self, info: ContextInfo, input: ChangeServiceMeasuresInput
+    ) -> ServiceMeasureSetPayload:
+        raw = _plain(input)
+
+        def command(session: Session, actor: Staff) -> int:
+            row = commands.change_service_measures(
+                session, actor.employee_no, input.expected_version, raw, input.summary
+            )
+            applied.follow_measures(session, clock.now())
+            return row.version
+
+        return _run(
+            info,
+            ServiceMeasureSetPayload,
+            command,
+            lambda _: ServiceMeasureSetPayload(
+                errors=[], measure_set=ServiceMeasureSet.in_force(info.context.session)
+            ),
         )
 
     @guarded_mutation(

@@ -16,7 +16,6 @@ from schema.segments.types import (
     SegmentMonth,
     SegmentRunNode,
     SegmentTrend,
-    ServiceMeasure,
     ServiceMeasureSet,
     ValueRuleSet,
 )
@@ -30,9 +29,13 @@ from store.segments import SegmentRun
 class SegmentQuery:
     @guarded_field(
         "Customers and AUM per value tier (SEG-1) — or per risk grade with `dimension: "
-        "RISK_GRADE` (SEG-3) — and per branch with `byBranch`: over the customers you see, or "
-        "the whole bank for roles that see no customer rows (marketing). Cells of fewer than "
-        "`minimumCount` customers are suppressed. 客户分类分布。",
+        "RISK_GRADE` (SEG-3), or per need with `dimension: NEED` (SEG-2: a customer counts "
+        "under each of its needs, so need cells overlap and do not add up to the customers; "
+        "customers without a need are in no cell) — and per branch with `byBranch`: over the "
+        "customers you see, or the whole bank for roles that see no customer rows (marketing). "
+        "Cells of fewer than `minimumCount` customers are suppressed, with as many others as "
+        "it takes for no suppressed cell to be the only one of its tier, grade or need over "
+        "the branches, or of its branch. 客户分类分布。",
         HasRight("segment:distribution"),
     )
     def segments(
@@ -45,8 +48,13 @@ class SegmentQuery:
         now = clock.now()
         # Aggregates only: roles without customer rows count the bank; others what they see.
         visible = ctx.access.visible if ctx.access.row_scopes else true()
-        by_risk = dimension.value == "RISK_GRADE"  # type: ignore[attr-defined]
-        cells = queries.distribution(ctx.session, now, visible, by_branch, by_risk=by_risk)
+        cells = queries.distribution(
+            ctx.session,
+            now,
+            visible,
+            by_branch,
+            dimension=dimension.value,  # type: ignore[attr-defined]
+        )
         return SegmentDistribution(
             as_of=now,
             dimension=dimension,
@@ -55,13 +63,15 @@ class SegmentQuery:
         )
 
     @guarded_field(
-        "Customers and AUM per value tier — or per risk grade with `dimension: RISK_GRADE` — "
-        "at each month end of a range of Beijing months (`fromMonth` … `toMonth`, e.g. "
-        "2026-01, at most 36), and per branch with `byBranch`, from the segment history: the "
-        "tier shown then (an override in force, else the computed tier), the risk grade of the "
-        "last computed change, and the AUM of the newest snapshot recorded by then. Visible "
-        "customers as for `segments`; each month's small cells suppressed the same way. "
-        "客户分类分布变化。",
+        "Customers and AUM per value tier — or per risk grade with `dimension: RISK_GRADE`, "
+        "or per need with `dimension: NEED` — at each month end of a range of Beijing months "
+        "(`fromMonth` … `toMonth`, e.g. 2026-01, at most 36), and per branch with `byBranch`, "
+        "from the segment history: the tier shown then (an override in force, else the "
+        "computed tier), the risk grade of the last computed change, the needs then (the "
+        "newest staff setting of each need made by then, else the needs derived by the last "
+        "computed change; a customer counts under each of its needs), and the AUM of the "
+        "newest snapshot recorded by then. Visible customers as for `segments`; each month's "
+        "small cells suppressed the same way. 客户分类分布变化。",
         HasRight("segment:distribution"),
     )
     def segments_over_time(
@@ -75,9 +85,13 @@ class SegmentQuery:
         ctx = info.context
         ends = distribution.month_ends(from_month, to_month, clock.now())
         visible = ctx.access.visible if ctx.access.row_scopes else true()
-        by_risk = dimension.value == "RISK_GRADE"  # type: ignore[attr-defined]
         cells = distribution.over_time(
-            ctx.session, ends, visible, by_branch, queries.MINIMUM_CELL, by_risk
+            ctx.session,
+            ends,
+            visible,
+            by_branch,
+            queries.MINIMUM_CELL,
+            dimension.value,  # type: ignore[attr-defined]
         )
         return SegmentTrend(
             dimension=dimension,
@@ -151,12 +165,7 @@ class SegmentQuery:
         Authenticated(),
     )
     def service_measure_set(self, info: ContextInfo) -> ServiceMeasureSet:
-        found = commands.measures_in_force(info.context.session)
-        return ServiceMeasureSet(
-            version=found.version,
-            summary=found.summary,
-            measures=[ServiceMeasure.of(m) for m in found.measures],
-        )
+        return ServiceMeasureSet.in_force(info.context.session)
 
     @guarded_field(
         "Classification runs, newest first (SEG-4). 分类批次。", HasRight("segment:classify")

@@ -471,6 +471,15 @@ class ServiceMeasureSet:
     summary: str
     measures: list[ServiceMeasure]
 
+    @classmethod
+    def in_force(cls, session: Session) -> ServiceMeasureSet:
+        found = commands.measures_in_force(session)
+        return cls(
+            version=found.version,
+            summary=found.summary,
+            measures=[ServiceMeasure.of(m) for m in found.measures],
+        )
+
 
 def service_measures(ctx: Context, customer_id: int) -> list[ServiceMeasure] | None:
     """``Customer.serviceMeasures``: the measures of the segments the caller may see (a value
@@ -516,15 +525,22 @@ class SegmentChange:
         "调整原因。"
     )
     from_risk_grade: RiskGradeEnum | None = strawberry.field(  # type: ignore[valid-type]
-        description="The risk grade before (SEG-3; null: first classification, or an override "
-        "entry: set, withdrawn or expired)."
+        description="The risk grade before (SEG-3; null: first classification). Override "
+        "entries (set, withdrawn or expired) change the value tier only: before and after are "
+        "the computed grade in force then."
     )
     to_risk_grade: RiskGradeEnum | None = strawberry.field(  # type: ignore[valid-type]
-        description="The risk grade after (null on override entries — set, withdrawn or "
-        "expired: they change the value tier only)."
+        description="The risk grade after (on override entries the computed grade in force "
+        "then, unchanged)."
     )
     risk_rule_set_version: int | None = strawberry.field(
         description="The risk model version of the run that made the change."
+    )
+    derived_needs: list[NeedEnum] | None = strawberry.field(  # type: ignore[valid-type]
+        default=None,
+        description="The needs (SEG-2) the run derived from holdings and transactions, after "
+        "the change (a change of them alone is kept too; staff settings are `needHistory`). "
+        "Null on override entries and on changes kept before needs were recorded. 系统识别的需求。",
     )
 
     @classmethod
@@ -562,6 +578,7 @@ class SegmentChange:
             from_risk_grade=RiskGrade(risk[0]) if risk[0] else None,
             to_risk_grade=RiskGrade(risk[1]) if risk[1] else None,
             risk_rule_set_version=row.risk_rule_set_version,
+            derived_needs=present("CustomerSegment", {"needs": row.derived_needs}, access)["needs"],
         )
 
 
@@ -646,6 +663,11 @@ class SegmentCell:
         description="By risk grade (`dimension: RISK_GRADE`, SEG-3): the grade; null: not "
         "graded yet. 风险等级。",
     )
+    need: NeedEnum | None = strawberry.field(  # type: ignore[valid-type]
+        default=None,
+        description="By need (`dimension: NEED`, SEG-2): the need. A customer with several "
+        "needs counts in each of their cells; one without any need is in none. 客户需求。",
+    )
 
     @classmethod
     def of(cls, cell: Cell | MonthCell) -> SegmentCell:
@@ -656,6 +678,7 @@ class SegmentCell:
             customers=cell.customers,
             assets_under_management=cell.aum,
             risk_grade=RiskGrade(cell.risk_grade) if cell.risk_grade is not None else None,
+            need=Need(cell.need) if cell.need is not None else None,
         )
 
 
@@ -663,7 +686,7 @@ class SegmentCell:
 class SegmentDistribution:
     as_of: dt.datetime
     dimension: DistributionDimensionEnum = strawberry.field(  # type: ignore[valid-type]
-        description="What the cells count by: value tier (default) or risk grade. 分布维度。"
+        description="What the cells count by: value tier (default), risk grade or need. 分布维度。"
     )
     minimum_count: int = strawberry.field(description="Smaller cells are suppressed.")
     cells: list[SegmentCell]
@@ -685,7 +708,7 @@ class SegmentMonth:
 )
 class SegmentTrend:
     dimension: DistributionDimensionEnum = strawberry.field(  # type: ignore[valid-type]
-        description="What the cells count by: value tier (default) or risk grade. 分布维度。"
+        description="What the cells count by: value tier (default), risk grade or need. 分布维度。"
     )
     minimum_count: int = strawberry.field(description="Smaller cells are suppressed.")
     months: list[SegmentMonth]
@@ -701,6 +724,12 @@ class ValueRuleSetPayload:
 class RiskRuleSetPayload:
     errors: list[SegmentUserError]
     rule_set: RiskRuleSet | None = None
+
+
+@strawberry.type
+class ServiceMeasureSetPayload:
+    errors: list[SegmentUserError]
+    measure_set: ServiceMeasureSet | None = None
 
 
 @strawberry.type
