@@ -284,4 +284,5 @@ def test_a_care_contact_due_that_day_is_a_scheduled_call_back_rel4(
     for day in (date(2027, 3, 4), date(2027, 3, 5), date(2027, 3, 6)):
         assert _care(env, day).exit_code == 0
     assert _occasions(backend, customer) == [("CALL_BACK", date(2027, 3, 5), None)]
-    assert _messages(backend, customer) == []
+    # No care message: the one message is the survey the first visit opened (REL-5).
+    assert [m.subject for m in _messages(backend, customer)] == ["满意度调查邀请"]

@@ -330,3 +330,29 @@ def test_invitations_by_needs_and_risk_grade_REL_4(backend: Backend) -> None:
         backend.gql(INVITE, {"input": graded}, staff="SUP0001")["inviteToClubEvent"]["errors"] == []
     )
     assert not {_pk(investor), _pk(saver)} & _invited(backend, other)
+
+
+def test_two_invitations_of_one_segment_at_once_invite_each_member_once_REL_4(
+    backend: Backend,
+) -> None:
+    """Both calls answer without an error; together they invited every member once (the unique
+    key skips, never fails)."""
+    event = _event(backend, capacity=50)
+    members = {_pk(_member(backend, "HIGH")) for _ in range(3)}
+    answers: list[Any] = []
+    start = threading.Barrier(2)
+
+    def invite() -> None:
+        start.wait()
+        given = {"input": {"eventId": event["id"], "tiers": ["HIGH"]}}
+        answers.append(backend.gql(INVITE, given, staff="SUP0001")["inviteToClubEvent"])
+
+    threads = [threading.Thread(target=invite) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [a["errors"] for a in answers] == [[], []], answers
+    invited = _invited(backend, event["id"])
+    assert members <= invited
+    assert sum(a["invited"] for a in answers) == len(invited)

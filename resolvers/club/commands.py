@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, insert, literal, select, true, update
+from sqlalchemy import ColumnElement, and_, exists, func, literal, select, true, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -165,15 +166,27 @@ def invite(
         literal(actor.id),
         literal(now, ClubInvitation.__table__.c.invited_at.type),
     ).where(and_(*conditions))
+    statement = _insert_skipping_duplicates(session).from_select(
+        ["event_id", "customer_id", "invited_by_id", "invited_at"], chosen
+    )
+    # A customer a concurrent call invited meanwhile is skipped on the unique key, never an
+    # error (the event's row lock queues calls for one event today; this holds without it).
     invited = session.scalars(
-        insert(ClubInvitation)
-        .from_select(["event_id", "customer_id", "invited_by_id", "invited_at"], chosen)
-        .returning(ClubInvitation.customer_id)
+        statement.on_conflict_do_nothing(index_elements=["event_id", "customer_id"]).returning(
+            ClubInvitation.customer_id
+        )
     ).all()
     # (RETURNING, not rowcount: psycopg reports -1 for an INSERT … SELECT run by the ORM.)
     count = len(invited)
     unit_of_work.note(session, f"club invitations: {count}")
     return count
+
+
+def _insert_skipping_duplicates(session: Session) -> Any:
+    """An INSERT into club_invitations in the dialect's own form (ON CONFLICT DO NOTHING)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(ClubInvitation)
+    return sqlite.insert(ClubInvitation)
 
 
 def _is_member(session: Session, customer_id: int) -> bool:
