@@ -68,17 +68,6 @@ DEFAULT_CODE = {
 # Preferences a choice question may record (the questionnaire names one in "preference").
 PREFERENCES = {"contact_method": ContactMethod}
 SURVEYS_FILE = Path(__file__).parent / "surveys.toml"
-# The outbox channel of an invitation by the customer's preferred contact method: a call or a
-# visit is made by the manager, who records the delivery (staff channels). No recorded method:
-# SMS, the bank's default (as for care greetings).
-INVITATION_CHANNELS = {
-    ContactMethod.SMS: "SMS",
-    ContactMethod.EMAIL: "EMAIL",
-    ContactMethod.WECHAT: "WECHAT",
-    ContactMethod.PHONE: "PHONE",
-    ContactMethod.VISIT: "IN_PERSON",
-    None: "SMS",
-}
 _WORKDAY_TIMES = (
     ContactTime.WORKDAY_MORNING,
     ContactTime.WORKDAY_AFTERNOON,
@@ -148,12 +137,11 @@ def _invite(
     time. A satisfaction or risk survey is service, not marketing: an opt-out does not stop it."""
     customer = session.get_one(Customer, request.customer_id)
     preferences = session.get(Preferences, customer.id)
-    method = preferences.contact_method if preferences else None
     contact_time = preferences.contact_time if preferences else None
     texts = plan()
     body = texts.bodies[request.occasion].format(name=customer.name, title=questionnaire.title)
-    message = outbox.queue(
-        session, customer, INVITATION_CHANNELS[method], texts.subject, body + texts.signature
+    message = outbox.queue_preferred(
+        session, customer, preferences, texts.subject, body + texts.signature
     )
     if message.status is OutboxStatus.QUEUED:
         message.next_attempt_at = invitation_time(contact_time, clock.now())
