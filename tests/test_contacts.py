@@ -619,6 +619,9 @@ def test_REL_2_compliance_judges_each_period_by_the_tier_at_its_end(backend: Bac
     Week 9 ended LOW for both; week 13 ends in April; the quarter began before they joined and
     the month ended HIGH (no MEDIUM month due). Today's tier alone would judge weeks 9–12."""
     before = _march_2032(backend)
+    # LOW all along since 31 December 2031: the first quarter of 2032 (ending in March) is due.
+    steady = _customer_at(backend, "2031-12-31T10:00:00+08:00", None)
+    _contact_at(backend, steady, "2032-02-10T10:00:00+08:00")
     on_the_instant = _customer_at(backend, "2032-03-01T10:00:00+08:00", None)
     a_second_early = _customer_at(backend, "2032-03-01T10:00:00+08:00", None)
     with clock.travel_to(at("2032-03-14T23:59:59+08:00"), all_threads=True):
@@ -628,10 +631,10 @@ def test_REL_2_compliance_judges_each_period_by_the_tier_at_its_end(backend: Bac
     # Sunday of week 11, its last second: met for week 11, not for week 12.
     _contact_at(backend, on_the_instant, "2032-03-21T23:59:59+08:00")
     after = _march_2032(backend)
-    assert (after["due"] - before["due"], after["met"] - before["met"]) == (2 + 3, 1)
+    assert (after["due"] - before["due"], after["met"] - before["met"]) == (2 + 3 + 1, 1 + 1)
     # Monday 00:00:00 is week 12's first instant.
     _contact_at(backend, on_the_instant, "2032-03-22T00:00:00+08:00")
-    assert _march_2032(backend)["met"] - before["met"] == 2
+    assert _march_2032(backend)["met"] - before["met"] == 3
 
 
 def test_REL_2_compliance_is_a_constant_number_of_statements(backend: Backend) -> None:
