@@ -134,6 +134,8 @@ def test_after_a_club_event_only_for_those_who_came_REL_5(backend: Backend) -> N
         staff="RM0001",
     )["surveyRequests"]
     assert [n["node"]["occasion"] for n in waiting["edges"]] == ["CLUB_EVENT"]
+    # … and sent: its invitation is in the outbox (REL-5).
+    assert [a["invitation"]["channel"] for a in _asked(backend, customer)] == ["SMS"]
     again = _request(backend, customer, "CLUB_EVENT", event)
     assert again["created"] is False
     assert again["request"]["id"] == waiting["edges"][0]["node"]["id"]
