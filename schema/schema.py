@@ -38,6 +38,7 @@ from schema import (
 )
 from schema.access import AccessReport
 from schema.audit import AuditQuery
+from schema.care import CareQuery
 from schema.club import ClubMutation, ClubQuery
 from schema.club.types import ClubEventNode
 from schema.complaints import ComplaintMutation, ComplaintNode, ComplaintQuery
@@ -127,6 +128,7 @@ class Query(
     ContactQuery,
     RecommendationQuery,
     ClubQuery,
+    CareQuery,
     SurveyQuery,
     AuditQuery,
     PolicyQuery,

@@ -69,12 +69,15 @@ class SurveyRequest(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     questionnaire_id: Mapped[int] = mapped_column(ForeignKey("questionnaires.id"))
     occasion: Mapped[SurveyOccasion] = mapped_column(_enum(SurveyOccasion))
-    # The contact, complaint or club event (0 for a risk review: one open review at a time is
-    # not enforced; each review is its own request with occasion_id = its own id).
+    # The contact, complaint or club event; for a risk review its number (answered reviews + 1:
+    # one open review at a time, so two concurrent requests meet on the unique key).
     occasion_id: Mapped[int]
-    requested_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    # Null: opened by the system (after a complaint closed by its process).
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The invitation sent to the customer through the outbox (REL-5: surveys are sent).
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_messages.id"))
 
 
 class SurveyResponse(Base):

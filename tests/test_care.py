@@ -284,4 +284,70 @@ def test_a_care_contact_due_that_day_is_a_scheduled_call_back_rel4(
     for day in (date(2027, 3, 4), date(2027, 3, 5), date(2027, 3, 6)):
         assert _care(env, day).exit_code == 0
     assert _occasions(backend, customer) == [("CALL_BACK", date(2027, 3, 5), None)]
-    assert _messages(backend, customer) == []
+    # No care message: the one message is the survey the first visit opened (REL-5).
+    assert [m.subject for m in _messages(backend, customer)] == ["满意度调查邀请"]
+
+
+CARE_TASKS = """
+query($where: CareTaskWhere, $first: Int) { careTasks(where: $where, first: $first) {
+  totalCount
+  edges { node { occasion occasionOn tier channel deliveryStatus sendAt
+                 customer { id name } relationshipManager { employeeNo } } } } }
+"""
+
+
+def _tasks(backend: Backend, staff: str = "RM0001", first: int = 50, **where: Any) -> Any:
+    found = backend.gql(CARE_TASKS, {"where": where, "first": first}, staff=staff)["careTasks"]
+    return found
+
+
+def test_care_tasks_of_many_customers_by_day_occasion_and_status_rel4(
+    backend: Backend, env: dict[str, str]
+) -> None:
+    """REL-4: ``careTasks`` lists the care of the customers one sees, across customers, filtered
+    by date range (inclusive), occasion, delivery status; one page in a constant number of
+    statements; another branch's manager sees none of them."""
+    by_sms = _customer(backend, date(1975, 6, 17))
+    by_call = _customer(backend, date(1975, 6, 17), method="PHONE")
+    by_mail = _customer(backend, date(1975, 6, 17), method="EMAIL")
+    next_day = _customer(backend, date(1975, 6, 18))
+    ours = [node_id("Customer", c) for c in (by_sms, by_call, by_mail, next_day)]
+    for day in (date(2031, 6, 17), date(2031, 6, 18)):
+        assert _care(env, day).exit_code == 0
+    mine = {"customer": {"in": ours}}
+    first_day = _tasks(backend, **mine, occasionOn={"gte": "2031-06-17", "lte": "2031-06-17"})
+    assert first_day["totalCount"] == 3
+    assert [
+        (n["node"]["customer"]["id"], n["node"]["channel"], n["node"]["deliveryStatus"])
+        for n in first_day["edges"]
+    ] == [(ours[0], "SMS", "QUEUED"), (ours[1], None, None), (ours[2], "EMAIL", "FAILED")]
+    assert {n["node"]["occasion"] for n in first_day["edges"]} == {"BIRTHDAY"}
+    assert {n["node"]["relationshipManager"]["employeeNo"] for n in first_day["edges"]} == {
+        "RM0001"
+    }
+    # The range's last day is in it; the day before the first is not.
+    both = _tasks(backend, **mine, occasionOn={"gte": "2031-06-17", "lte": "2031-06-18"})
+    assert [n["node"]["occasionOn"] for n in both["edges"]] == [
+        "2031-06-17",
+        "2031-06-17",
+        "2031-06-17",
+        "2031-06-18",
+    ]
+    assert _tasks(backend, **mine, occasionOn={"lte": "2031-06-16"})["totalCount"] == 0
+    calls = _tasks(backend, **mine, withMessage={"eq": False})
+    assert [n["node"]["customer"]["id"] for n in calls["edges"]] == [ours[1]]
+    queued = _tasks(backend, **mine, deliveryStatus={"in": ["QUEUED"]}, occasion={"eq": "BIRTHDAY"})
+    assert queued["totalCount"] == 2  # no e-mail address: that greeting FAILED at once
+    failed = _tasks(backend, **mine, deliveryStatus={"eq": "FAILED"})
+    assert [n["node"]["customer"]["id"] for n in failed["edges"]] == [ours[2]]
+    assert _tasks(backend, **mine, occasion={"eq": "SPRING_FESTIVAL"})["totalCount"] == 0
+    # The branch's supervisor sees them; another branch's manager sees none (as customers).
+    assert _tasks(backend, "SUP0001", **mine)["totalCount"] == 4
+    assert _tasks(backend, "SH01RM01", **mine)["totalCount"] == 0
+    # A page of 1 and a page of 4: the same number of statements.
+    counts = []
+    for size in (1, 4):
+        with StatementCounter(backend.engine) as counter:
+            assert len(_tasks(backend, first=size, **mine)["edges"]) == size
+        counts.append(counter.count)
+    assert counts[0] == counts[1], counts

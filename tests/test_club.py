@@ -330,3 +330,196 @@ def test_invitations_by_needs_and_risk_grade_REL_4(backend: Backend) -> None:
         backend.gql(INVITE, {"input": graded}, staff="SUP0001")["inviteToClubEvent"]["errors"] == []
     )
     assert not {_pk(investor), _pk(saver)} & _invited(backend, other)
+
+
+def test_two_invitations_of_one_segment_at_once_invite_each_member_once_REL_4(
+    backend: Backend,
+) -> None:
+    """Both calls answer without an error; together they invited every member once (the unique
+    key skips, never fails)."""
+    event = _event(backend, capacity=50)
+    members = {_pk(_member(backend, "HIGH")) for _ in range(3)}
+    answers: list[Any] = []
+    start = threading.Barrier(2)
+
+    def invite() -> None:
+        start.wait()
+        given = {"input": {"eventId": event["id"], "tiers": ["HIGH"]}}
+        answers.append(backend.gql(INVITE, given, staff="SUP0001")["inviteToClubEvent"])
+
+    threads = [threading.Thread(target=invite) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [a["errors"] for a in answers] == [[], []], answers
+    invited = _invited(backend, event["id"])
+    assert members <= invited
+    assert sum(a["invited"] for a in answers) == len(invited)
+
+
+# --- cancelling and changing events, withdrawing registrations (REL-4) -------------------------
+
+CANCEL = """
+mutation($input: CancelClubEventInput!) { cancelClubEvent(input: $input) {
+  event { id cancelledAt cancelReason registered } errors { field code message } } }
+"""
+UPDATE = """
+mutation($input: UpdateClubEventInput!) { updateClubEvent(input: $input) {
+  event { id title capacity startsAt registered seatsLeft } errors { field code message } } }
+"""
+WITHDRAW = """
+mutation($input: WithdrawClubRegistrationInput!) { withdrawClubRegistration(input: $input) {
+  event { id registered seatsLeft } errors { field code message } } }
+"""
+
+
+def _codes(payload: dict[str, Any]) -> list[tuple[tuple[str, ...], str]]:
+    return [(tuple(e["field"]), e["code"]) for e in payload["errors"]]
+
+
+def _notices(backend: Backend, customer: str, subject: str) -> list[tuple[str, str]]:
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from store.outbox import OutboxMessage
+
+    with Session(backend.engine) as session:
+        return [
+            (m.channel, m.body)
+            for m in session.scalars(
+                select(OutboxMessage).where(
+                    OutboxMessage.customer_id == _pk(customer), OutboxMessage.subject == subject
+                )
+            )
+        ]
+
+
+def test_a_cancelled_event_tells_its_registrants_and_takes_no_one_REL_4(backend: Backend) -> None:
+    event = _event(backend, capacity=5, title="新春理财讲座")
+    registrant, later = _member(backend), _member(backend)
+    assert _register(backend, event["id"], registrant)["errors"] == []
+    # A manager may not cancel; another branch's supervisor finds no such event.
+    by_manager = backend.post(
+        CANCEL, {"input": {"eventId": event["id"], "reason": "场地"}}, staff="RM0001"
+    ).json()
+    assert by_manager["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    theirs = backend.gql(
+        CANCEL, {"input": {"eventId": event["id"], "reason": "场地"}}, staff="SH01SUP01"
+    )["cancelClubEvent"]
+    assert _codes(theirs) == [(("eventId",), "NOT_FOUND")]
+    blank = backend.gql(
+        CANCEL, {"input": {"eventId": event["id"], "reason": " "}}, staff="SUP0001"
+    )["cancelClubEvent"]
+    assert _codes(blank) == [(("reason",), "REQUIRED")]
+    assert _notices(backend, registrant, "活动取消通知") == []  # nothing half-written
+    done = backend.gql(
+        CANCEL, {"input": {"eventId": event["id"], "reason": "场地检修"}}, staff="SUP0001"
+    )["cancelClubEvent"]
+    assert done["errors"] == [] and done["event"]["cancelReason"] == "场地检修"
+    assert done["event"]["cancelledAt"] is not None
+    [(channel, body)] = _notices(backend, registrant, "活动取消通知")
+    assert channel == "SMS" and "新春理财讲座" in body and "已取消" in body
+    assert "场地检修" not in body  # the reason is staff's record
+    # Later: registration, invitation, change and a second cancellation refused, typed.
+    assert _codes(_register(backend, event["id"], later)) == [(("eventId",), "EVENT_CANCELLED")]
+    invite = backend.gql(INVITE, {"input": {"eventId": event["id"]}}, staff="SUP0001")[
+        "inviteToClubEvent"
+    ]
+    assert _codes(invite) == [(("eventId",), "EVENT_CANCELLED")]
+    change = backend.gql(
+        UPDATE, {"input": {"eventId": event["id"], "capacity": 9}}, staff="SUP0001"
+    )["updateClubEvent"]
+    assert _codes(change) == [(("eventId",), "EVENT_CANCELLED")]
+    again = backend.gql(
+        CANCEL, {"input": {"eventId": event["id"], "reason": "再次"}}, staff="SUP0001"
+    )["cancelClubEvent"]
+    assert _codes(again) == [(("eventId",), "EVENT_CANCELLED")]
+    # Head office may cancel any branch's event.
+    other = _event(backend, staff="SH01SUP01")
+    by_head_office = backend.gql(
+        CANCEL, {"input": {"eventId": other["id"], "reason": "总行统一安排"}}, staff="HO0001"
+    )["cancelClubEvent"]
+    assert by_head_office["errors"] == []
+
+
+def test_changing_an_event_keeps_its_registrants_seats_REL_4(backend: Backend) -> None:
+    event = _event(backend, capacity=3)
+    first, second = _member(backend), _member(backend)
+    for customer in (first, second):
+        assert _register(backend, event["id"], customer)["errors"] == []
+
+    def update(**values: Any) -> dict[str, Any]:
+        given = {"eventId": event["id"], **values}
+        return dict(backend.gql(UPDATE, {"input": given}, staff="SUP0001")["updateClubEvent"])
+
+    # Capacity: the seats taken (2) is the least; one below is refused, nothing written.
+    assert _codes(update(capacity=1)) == [(("capacity",), "BELOW_REGISTERED")]
+    assert _codes(update(capacity=0)) == [
+        (("capacity",), "OUT_OF_RANGE"),
+        (("capacity",), "BELOW_REGISTERED"),
+    ]
+    assert _codes(update(title=" ", startsAt=clock.now().isoformat())) == [
+        (("title",), "REQUIRED"),
+        (("startsAt",), "DATE_IN_PAST"),
+    ]
+    exact = update(capacity=2)
+    assert exact["errors"] == [] and exact["event"]["seatsLeft"] == 0
+    assert _codes(_register(backend, event["id"], _member(backend))) == [(("eventId",), "FULL")]
+    moved_to = (clock.now() + timedelta(days=10)).replace(microsecond=0)
+    moved = update(title="资产配置沙龙（改期）", startsAt=moved_to.isoformat())
+    assert moved["errors"] == []
+    assert (moved["event"]["title"], moved["event"]["startsAt"]) == (
+        "资产配置沙龙（改期）",
+        moved_to.astimezone(UTC).isoformat(),
+    )
+    when = moved_to.astimezone(clock.BUSINESS_TIME).strftime("%Y年%m月%d日 %H:%M")
+    for customer in (first, second):
+        [(_, body)] = _notices(backend, customer, "活动时间变更通知")
+        assert when in body
+    # A title alone tells no one anything.
+    assert update(title="资产配置沙龙")["errors"] == []
+    assert len(_notices(backend, first, "活动时间变更通知")) == 1
+    with clock.travel_to(moved_to, all_threads=True):
+        assert _codes(update(capacity=5)) == [(("eventId",), "EVENT_STARTED")]
+
+
+def test_withdrawing_a_registration_frees_the_seat_until_the_start_REL_4(
+    backend: Backend,
+) -> None:
+    starts = clock.now() + timedelta(days=2)
+    event = _event(backend, capacity=1, startsAt=starts.isoformat())
+    customer, waiting = _member(backend), _member(backend)
+    given = {"eventId": event["id"], "customerId": customer}
+    nobody = backend.gql(WITHDRAW, {"input": given}, staff="RM0001")["withdrawClubRegistration"]
+    assert _codes(nobody) == [(("customerId",), "NOT_REGISTERED")]
+    assert _register(backend, event["id"], customer)["errors"] == []
+    assert _codes(_register(backend, event["id"], waiting)) == [(("eventId",), "FULL")]
+    done = backend.gql(WITHDRAW, {"input": given}, staff="RM0001")["withdrawClubRegistration"]
+    assert done["errors"] == [] and done["event"]["registered"] == 0
+    assert done["event"]["seatsLeft"] == 1
+    assert _register(backend, event["id"], waiting)["errors"] == []
+    # Registered again, the first customer may withdraw only before the start (1 s before: yes).
+    assert _register(backend, event["id"], customer)["errors"] != []  # full again
+    later = {"eventId": event["id"], "customerId": waiting}
+    with clock.travel_to(starts, all_threads=True):
+        late = backend.gql(WITHDRAW, {"input": later}, staff="RM0001")["withdrawClubRegistration"]
+        assert _codes(late) == [(("eventId",), "EVENT_STARTED")]
+    with clock.travel_to(starts - timedelta(seconds=1), all_threads=True):
+        just = backend.gql(WITHDRAW, {"input": later}, staff="RM0001")["withdrawClubRegistration"]
+        assert just["errors"] == [] and just["event"]["registered"] == 0
+
+
+def case_cancel(backend: Backend) -> tuple[str, dict[str, Any]]:
+    """(staff, input) of a ``cancelClubEvent`` that succeeds (tests/test_unit_of_work.py)."""
+    return "SUP0001", {"eventId": _event(backend)["id"], "reason": "审计测试"}
+
+
+def case_update(backend: Backend) -> tuple[str, dict[str, Any]]:
+    return "SUP0001", {"eventId": _event(backend)["id"], "capacity": 7}
+
+
+def case_withdraw(backend: Backend) -> tuple[str, dict[str, Any]]:
+    event, customer = _event(backend)["id"], _member(backend)
+    assert _register(backend, event, customer)["errors"] == []
+    return "RM0001", {"eventId": event, "customerId": customer}

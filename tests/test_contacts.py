@@ -599,3 +599,54 @@ def test_REL_1_nested_customers_of_many_customers_contacts_load_once(backend: Ba
       direction: DESC}]) { edges { node { name
       contacts(first: 3) { edges { node { summary customer { id } } } } } } } }"""
     assert _statements(backend, nested, {"n": 3}) == _statements(backend, nested, {"n": 12})
+
+
+def _march_2032(backend: Backend) -> dict[str, Any]:
+    """RM0001's row of March 2032 as of 1 April (nothing due: zeros)."""
+    with clock.travel_to(at("2032-04-01T00:00:00+08:00"), all_threads=True):
+        report = backend.gql(
+            CADENCE, {"period": "MONTH", "of": "2032-03-15", "by": "MANAGER"}, staff="SUP0001"
+        )["contactCadence"]
+    rows = [r for r in report["rows"] if (r["relationshipManager"] or {}).get("employeeNo")]
+    found = [r for r in rows if r["relationshipManager"]["employeeNo"] == "RM0001"]
+    return dict(found[0]) if found else {"due": 0, "met": 0}
+
+
+def test_REL_2_compliance_judges_each_period_by_the_tier_at_its_end(backend: Backend) -> None:
+    """Two customers join LOW on Monday 2032-03-01 and are lifted to HIGH: one at 00:00:00 on
+    Monday 15 March (Beijing), the very instant week 10 ends — so week 10 is judged as LOW (not
+    due as a week), weeks 11 and 12 as HIGH; the other one second earlier — weeks 10, 11, 12.
+    Week 9 ended LOW for both; week 13 ends in April; the quarter began before they joined and
+    the month ended HIGH (no MEDIUM month due). Today's tier alone would judge weeks 9–12."""
+    before = _march_2032(backend)
+    # LOW all along since 31 December 2031: the first quarter of 2032 (ending in March) is due.
+    steady = _customer_at(backend, "2031-12-31T10:00:00+08:00", None)
+    _contact_at(backend, steady, "2032-02-10T10:00:00+08:00")
+    on_the_instant = _customer_at(backend, "2032-03-01T10:00:00+08:00", None)
+    a_second_early = _customer_at(backend, "2032-03-01T10:00:00+08:00", None)
+    with clock.travel_to(at("2032-03-14T23:59:59+08:00"), all_threads=True):
+        _tier(backend, a_second_early, "HIGH")
+    with clock.travel_to(at("2032-03-15T00:00:00+08:00"), all_threads=True):
+        _tier(backend, on_the_instant, "HIGH")
+    # Sunday of week 11, its last second: met for week 11, not for week 12.
+    _contact_at(backend, on_the_instant, "2032-03-21T23:59:59+08:00")
+    after = _march_2032(backend)
+    assert (after["due"] - before["due"], after["met"] - before["met"]) == (2 + 3 + 1, 1 + 1)
+    # Monday 00:00:00 is week 12's first instant.
+    _contact_at(backend, on_the_instant, "2032-03-22T00:00:00+08:00")
+    assert _march_2032(backend)["met"] - before["met"] == 3
+
+
+def test_REL_2_compliance_is_a_constant_number_of_statements(backend: Backend) -> None:
+    """Counted in SQL: the same statements for a report over few or many customers, contacts
+    and periods (a year of weeks)."""
+    query = CADENCE
+    variables = {"period": "YEAR", "of": "2027-06-15", "by": "BRANCH"}
+    with clock.travel_to(at("2028-01-01T00:00:00+08:00"), all_threads=True):
+        few = _statements(backend, query, variables)
+        for _ in range(3):
+            customer = _customer_at(backend, "2027-01-04T10:00:00+08:00", "HIGH")
+            for moment in ("2027-02-01T10:00:00+08:00", "2027-03-01T10:00:00+08:00"):
+                _contact_at(backend, customer, moment)
+        many = _statements(backend, query, variables)
+    assert few == many

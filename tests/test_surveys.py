@@ -76,16 +76,22 @@ def _rows(backend: Backend, table: str) -> int:
 
 
 def _contact_survey(backend: Backend) -> tuple[str, str]:
+    """A customer and the survey a visit opened by itself."""
     customer = create_customer(backend, staff="RM0001")["id"]
     contact = log_contact(backend, customer)["id"]
     first = _request(backend, customer, "CONTACT", contact)
-    assert first["errors"] == [] and first["created"] is True
+    assert first["errors"] == [] and first["created"] is False
     return customer, first["request"]["id"]
+
+
+def _quiet_contact(backend: Backend, customer: str) -> str:
+    """A contact that opens no survey by itself (market information by SMS)."""
+    return str(log_contact(backend, customer, channel="SMS", purpose="MARKET_INFORMATION")["id"])
 
 
 def test_one_request_per_customer_and_occasion_REL_5(backend: Backend) -> None:
     customer = create_customer(backend, staff="RM0001")["id"]
-    contact = log_contact(backend, customer)["id"]
+    contact = _quiet_contact(backend, customer)
     first = _request(backend, customer, "CONTACT", contact)
     assert first["created"] is True
     assert first["request"]["questionnaire"]["code"] == "SATISFACTION"
@@ -109,8 +115,9 @@ def test_after_a_complaint_only_once_it_is_closed_REL_5(backend: Backend) -> Non
     do(backend, "SH01CH01", complaint_ref, "Task_Investigate", on_the_spot())
     decide_and_call_back(backend, complaint_ref)
     assert read(backend, complaint_ref)["status"] == "CLOSED"
+    # Closing opened the survey by itself (REL-5); asking again answers with it.
     asked = _request(backend, customer["id"], "COMPLAINT", complaint)
-    assert asked["errors"] == [] and asked["created"] is True
+    assert asked["errors"] == [] and asked["created"] is False
 
 
 def test_after_a_club_event_only_for_those_who_came_REL_5(backend: Backend) -> None:
@@ -127,6 +134,8 @@ def test_after_a_club_event_only_for_those_who_came_REL_5(backend: Backend) -> N
         staff="RM0001",
     )["surveyRequests"]
     assert [n["node"]["occasion"] for n in waiting["edges"]] == ["CLUB_EVENT"]
+    # … and sent: its invitation is in the outbox (REL-5).
+    assert [a["invitation"]["channel"] for a in _asked(backend, customer)] == ["SMS"]
     again = _request(backend, customer, "CLUB_EVENT", event)
     assert again["created"] is False
     assert again["request"]["id"] == waiting["edges"][0]["node"]["id"]
@@ -272,7 +281,7 @@ def test_satisfaction_results_with_small_counts_suppressed_REL_5(backend: Backen
 def case_request(backend: Backend) -> tuple[str, dict[str, Any]]:
     """(staff, input) of a ``requestSurvey`` that creates (tests/test_unit_of_work.py)."""
     customer = create_customer(backend, staff="RM0001")["id"]
-    contact = log_contact(backend, customer)["id"]
+    contact = _quiet_contact(backend, customer)
     return "RM0001", {"customerId": customer, "occasion": "CONTACT", "occasionId": contact}
 
 
@@ -442,3 +451,231 @@ def test_risk_bands_at_their_exact_edges_REL_5() -> None:
     }
     for score, tolerance in expected.items():
         assert tolerance_of(questionnaire, score).value.startswith(tolerance), score
+
+
+# --- surveys open by themselves and are sent (REL-5) -------------------------------------------
+
+INVITATIONS = """
+query($where: SurveyRequestWhere) { surveyRequests(first: 20, where: $where) {
+  totalCount edges { node { id occasion
+    invitation { channel deliveryStatus sendAt } } } } }
+"""
+# A Wednesday, 10:30 in Beijing.
+WEDNESDAY = datetime(2031, 4, 9, 10, 30, tzinfo=clock.BUSINESS_TIME)
+
+
+def _asked(backend: Backend, customer: str) -> list[dict[str, Any]]:
+    found = backend.gql(INVITATIONS, {"where": {"customer": {"eq": customer}}}, staff="RM0001")
+    return [e["node"] for e in found["surveyRequests"]["edges"]]
+
+
+def _prefers(backend: Backend, method: str, time_: str) -> tuple[str, int]:
+    """A customer of RM0001 with a phone, an e-mail address and these contact preferences."""
+    from tests.test_care import SOURCE as CARE_SOURCE
+
+    customer = create_customer(
+        backend, staff="RM0001", phone="13912345678", email="kehu@example.com"
+    )
+    preferences = {
+        "customerId": customer["id"],
+        "contactMethod": method,
+        "contactTime": time_,
+        "marketingOptIn": False,
+        "source": CARE_SOURCE,
+    }
+    saved = backend.gql(
+        "mutation($input: RecordPreferencesInput!) { recordPreferences(input: $input) "
+        "{ errors { code } } }",
+        {"input": preferences},
+        staff="RM0001",
+    )["recordPreferences"]
+    assert saved["errors"] == []
+    from core.ids import pk_of
+
+    return customer["id"], pk_of(customer["id"], "Customer", "customerId")
+
+
+def _bodies(backend: Backend, customer_pk: int) -> list[tuple[str, str, str]]:
+    from tests.test_care import _messages
+
+    return [(m.channel, m.subject, m.body) for m in _messages(backend, customer_pk)]
+
+
+def test_a_conversation_opens_its_survey_and_sends_the_invitation_REL_5(
+    backend: Backend,
+) -> None:
+    with clock.travel_to(WEDNESDAY, all_threads=True):
+        customer, pk = _prefers(backend, "WECHAT", "WORKDAY_EVENING")
+        log_contact(backend, customer, channel="PHONE", phoneLine="MANAGER")
+        [asked] = _asked(backend, customer)
+        # Over WeChat, at 19:00 Beijing the same workday, as the customer prefers.
+        assert asked["occasion"] == "CONTACT"
+        assert asked["invitation"] == {
+            "channel": "WECHAT",
+            "deliveryStatus": "QUEUED",
+            "sendAt": datetime(2031, 4, 9, 11, 0, tzinfo=UTC).isoformat(),
+        }
+        [(channel, subject, body)] = _bodies(backend, pk)
+        assert (channel, subject) == ("WECHAT", "满意度调查邀请")
+        assert "测试客户" in body and "客户满意度调查" in body and body.endswith("【客户银行】")
+        # Market information, an SMS, an e-mail or a Weibo post opens nothing (surveys.toml).
+        other, other_pk = _prefers(backend, "SMS", "ANY_TIME")
+        for channel_, purpose in (
+            ("VISIT", "MARKET_INFORMATION"),
+            ("SMS", "CARE_AND_FEEDBACK"),
+            ("EMAIL", "CONSULTATION"),
+            ("WEIBO", "CONSULTATION"),
+        ):
+            log_contact(backend, other, channel=channel_, purpose=purpose)
+        assert _asked(backend, other) == [] and _bodies(backend, other_pk) == []
+        # A visit is a conversation: asked, at 10:00 the next day (10:00 today has begun).
+        log_contact(backend, other, channel="VISIT", purpose="CONSULTATION")
+        assert [a["invitation"] for a in _asked(backend, other)] == [
+            {
+                "channel": "SMS",
+                "deliveryStatus": "QUEUED",
+                "sendAt": datetime(2031, 4, 10, 2, 0, tzinfo=UTC).isoformat(),
+            }
+        ]
+
+
+def test_invitations_follow_the_preferred_channel_and_day_REL_5(backend: Backend) -> None:
+    """A weekend customer is invited on Saturday; one who prefers a call gets a PHONE message
+    the manager delivers; a Saturday's workday customer waits for Monday."""
+    with clock.travel_to(WEDNESDAY, all_threads=True):
+        weekend, _ = _prefers(backend, "EMAIL", "WEEKEND")
+        log_contact(backend, weekend)
+        assert [a["invitation"] for a in _asked(backend, weekend)] == [
+            {
+                "channel": "EMAIL",
+                "deliveryStatus": "QUEUED",
+                "sendAt": datetime(2031, 4, 12, 2, 0, tzinfo=UTC).isoformat(),  # Sat 10:00
+            }
+        ]
+        caller, _ = _prefers(backend, "PHONE", "WORKDAY_MORNING")
+        log_contact(backend, caller)
+        # 09:00 has passed on Wednesday: Thursday 09:00.
+        assert [a["invitation"]["channel"] for a in _asked(backend, caller)] == ["PHONE"]
+        assert _asked(backend, caller)[0]["invitation"]["sendAt"] == (
+            datetime(2031, 4, 10, 1, 0, tzinfo=UTC).isoformat()
+        )
+    saturday = WEDNESDAY + timedelta(days=3)
+    with clock.travel_to(saturday, all_threads=True):
+        workday, _ = _prefers(backend, "SMS", "WORKDAY_AFTERNOON")
+        log_contact(backend, workday)
+        assert _asked(backend, workday)[0]["invitation"]["sendAt"] == (
+            datetime(2031, 4, 14, 6, 0, tzinfo=UTC).isoformat()  # Monday 14:00
+        )
+
+
+def test_one_contact_survey_per_quiet_period_REL_5(backend: Backend) -> None:
+    """30 days (surveys.toml): a contact exactly 30 days after the last request asks nothing,
+    one a second later asks again."""
+    with clock.travel_to(WEDNESDAY, all_threads=True):
+        customer, _ = _prefers(backend, "SMS", "ANY_TIME")
+        log_contact(backend, customer)
+        log_contact(backend, customer)
+        assert len(_asked(backend, customer)) == 1
+    with clock.travel_to(WEDNESDAY + timedelta(days=30), all_threads=True):
+        log_contact(backend, customer)
+        assert len(_asked(backend, customer)) == 1
+    with clock.travel_to(WEDNESDAY + timedelta(days=30, seconds=1), all_threads=True):
+        log_contact(backend, customer)
+        assert len(_asked(backend, customer)) == 2
+    # A risk review does not count: it is no satisfaction survey.
+    with clock.travel_to(WEDNESDAY + timedelta(days=70), all_threads=True):
+        assert _request(backend, customer, "RISK_REVIEW", None)["created"] is True
+        log_contact(backend, customer)
+        assert [a["occasion"] for a in _asked(backend, customer)].count("CONTACT") == 3
+
+
+def test_a_closed_complaint_asks_by_itself_a_withdrawn_one_does_not_REL_5(
+    backend: Backend,
+) -> None:
+    customer = bj_customer(backend)
+    complaint = submit(backend, customer)
+    assign(backend, complaint)
+    do(backend, "SH01CH01", complaint, "Task_Investigate", on_the_spot())
+    assert _asked(backend, customer["id"]) == []
+    decide_and_call_back(backend, complaint)
+    assert read(backend, complaint)["status"] == "CLOSED"
+    after = _asked(backend, customer["id"])
+    # No contact method recorded: SMS; no phone number on record either, so the invitation
+    # is FAILED at once (the failure shows rather than a message waiting forever).
+    assert [(a["occasion"], a["invitation"]["channel"]) for a in after] == [("COMPLAINT", "SMS")]
+    assert after[0]["invitation"]["deliveryStatus"] == "FAILED"
+    # Withdrawn: the customer ended it — nothing to judge, nothing asked.
+    withdrawn = submit(backend, customer)
+    ended = backend.gql(
+        "mutation($input: WithdrawComplaintInput!) { withdrawComplaint(input: $input) "
+        "{ complaint { status } errors { code } } }",
+        {"input": {"id": withdrawn["id"], "reason": "客户已与网点协商解决"}},
+        staff="RM0001",
+    )["withdrawComplaint"]
+    assert ended["complaint"]["status"] == "WITHDRAWN"
+    assert len(_asked(backend, customer["id"])) == len(after)
+
+
+REVIEWED = """
+query($id: ID!) { customer(id: $id) {
+  riskProfile { riskTolerance questionnaireScore }
+  segment { run classifiedAt riskGrade }
+  segmentHistory { reason fromRiskGrade toRiskGrade changedAt changedBy } } }
+"""
+
+
+def test_a_risk_questionnaire_reclassifies_the_customer_REL_5_SEG_3(backend: Backend) -> None:
+    """The answers record a risk assessment, and the customer is classified again in the same
+    transaction: a new run at the response's instant. The credit score carries over (the
+    questionnaire does not set it), so the grade stays and no history entry is added; a grade
+    that changes shows in the history (tests/test_segment_risk.py)."""
+    customer = create_customer(backend, staff="RM0001")["id"]
+    before = backend.gql(REVIEWED, {"id": customer}, staff="HO0001")["customer"]
+    review = _request(backend, customer, "RISK_REVIEW", None)["request"]["id"]
+    moment = clock.now() + timedelta(minutes=5)
+    with clock.travel_to(moment, all_threads=True):
+        assert _respond(backend, review, RISK_ANSWERS)["errors"] == []
+    after = backend.gql(REVIEWED, {"id": customer}, staff="HO0001")["customer"]
+    assert after["riskProfile"] == {"riskTolerance": "C3_BALANCED", "questionnaireScore": 50}
+    assert after["segment"]["run"] != before["segment"]["run"]
+    assert after["segment"]["classifiedAt"] == moment.astimezone(UTC).isoformat()
+    assert after["segment"]["riskGrade"] == before["segment"]["riskGrade"] == "MEDIUM"
+    assert after["segmentHistory"] == before["segmentHistory"]
+
+
+def test_two_requests_for_one_occasion_at_once_make_one_request_REL_5(backend: Backend) -> None:
+    """Two staff ask for the same contact's survey, and for a risk review, at the same moment:
+    both answer with the one request (one of them ``created``), never INTERNAL; one invitation.
+    Several rounds, so that the two inserts meet on the unique key."""
+    import threading
+
+    def at_once(customer: str, occasion: str, occasion_id: str | None) -> list[Any]:
+        answers: list[Any] = []
+        start = threading.Barrier(2)
+
+        def ask() -> None:
+            start.wait()
+            given = {"customerId": customer, "occasion": occasion, "occasionId": occasion_id}
+            answers.append(backend.post(REQUEST, {"input": given}, staff="RM0001").json())
+
+        threads = [threading.Thread(target=ask) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return answers
+
+    for round_ in range(4):
+        customer = create_customer(backend, staff="RM0001")["id"]
+        contact = _quiet_contact(backend, customer)
+        for occasion, occasion_id in (("CONTACT", contact), ("RISK_REVIEW", None)):
+            answers = at_once(customer, occasion, occasion_id)
+            assert all("errors" not in a for a in answers), (round_, answers)
+            payloads = [a["data"]["requestSurvey"] for a in answers]
+            assert [p["errors"] for p in payloads] == [[], []]
+            assert len({p["request"]["id"] for p in payloads}) == 1
+            assert sorted(p["created"] for p in payloads) == [False, True]
+        assert sorted(a["occasion"] for a in _asked(backend, customer)) == [
+            "CONTACT",
+            "RISK_REVIEW",
+        ]

@@ -12,17 +12,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, insert, literal, select, true, update
+from sqlalchemy import ColumnElement, and_, exists, func, literal, select, true, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core import clock
 from core.errors import Problems, UserInputError
+from resolvers.care import calendar as care_calendar
+from resolvers.outbox import commands as outbox
 from resolvers.segments.loaders import computed_column, effective_tier
 from resolvers.shared import unit_of_work, validation
 from resolvers.surveys import commands as surveys
 from store.club import ClubEvent, ClubEventKind, ClubInvitation, ClubRegistration, ClubTier
-from store.customers import Customer
+from store.customers import Customer, Preferences
 from store.segments import CustomerNeed, Need, RiskGrade, ValueTier
 from store.staff import Branch, Staff
 from store.surveys import SurveyOccasion
@@ -59,6 +62,37 @@ def member_tiers() -> Any:
     return select(ClubTier.tier)
 
 
+def _title(given: str, problems: Problems) -> str:
+    try:
+        return validation.text(given, "title", max_length=MAX_TITLE)
+    except UserInputError as exc:
+        problems.extend(exc)
+        return ""
+
+
+def _check_start(starts_at: datetime, problems: Problems) -> None:
+    problem = validation.instant_problem(starts_at)
+    if problem is not None:
+        problems.add(("startsAt",), "INVALID", problem)
+    elif starts_at <= clock.now():
+        problems.add(("startsAt",), "DATE_IN_PAST", "must be in the future")
+    elif starts_at > clock.now() + MAX_PLANNED:
+        problems.add(("startsAt",), "TOO_LONG", "must be within a year")
+
+
+def _check_capacity(capacity: int, problems: Problems) -> None:
+    if not 1 <= capacity <= MAX_CAPACITY:
+        problems.add(("capacity",), "OUT_OF_RANGE", f"must be 1 … {MAX_CAPACITY}")
+
+
+def _open_for_changes(event: ClubEvent, problems: Problems) -> None:
+    """A cancelled or begun event takes no more changes, invitations or registrations."""
+    if event.cancelled_at is not None:
+        problems.add(("eventId",), "EVENT_CANCELLED", "the event was cancelled")
+    elif event.starts_at <= clock.now():
+        problems.add(("eventId",), "EVENT_STARTED", "the event has begun")
+
+
 @dataclass(frozen=True)
 class NewEvent:
     kind: ClubEventKind
@@ -73,20 +107,9 @@ def create_event(
 ) -> ClubEvent:
     """A club event of the caller's branch (head office: of any branch it names)."""
     problems = Problems()
-    title = ""
-    try:
-        title = validation.text(given.title, "title", max_length=MAX_TITLE)
-    except UserInputError as exc:
-        problems.extend(exc)
-    problem = validation.instant_problem(given.starts_at)
-    if problem is not None:
-        problems.add(("startsAt",), "INVALID", problem)
-    elif given.starts_at <= clock.now():
-        problems.add(("startsAt",), "DATE_IN_PAST", "must be in the future")
-    elif given.starts_at > clock.now() + MAX_PLANNED:
-        problems.add(("startsAt",), "TOO_LONG", "must be within a year")
-    if not 1 <= given.capacity <= MAX_CAPACITY:
-        problems.add(("capacity",), "OUT_OF_RANGE", f"must be 1 … {MAX_CAPACITY}")
+    title = _title(given.title, problems)
+    _check_start(given.starts_at, problems)
+    _check_capacity(given.capacity, problems)
     branch_id = actor.branch_id if given.branch_id is None else given.branch_id
     if branch_id != actor.branch_id and "bank" not in row_scopes:
         # Another branch's events are not the caller's to plan: as if it did not exist.
@@ -142,8 +165,9 @@ def invite(
     """Invite the segment's club members of the event's branch whom the caller sees, in one
     statement; a customer already invited is skipped, so inviting twice adds no one. Returns how
     many were invited now."""
-    if event.starts_at <= clock.now():
-        raise UserInputError.one(("eventId",), "EVENT_STARTED", "the event has begun")
+    problems = Problems()
+    _open_for_changes(event, problems)
+    problems.raise_if_any()
     now = clock.now()
     tier = effective_tier(now)
     conditions = [
@@ -165,15 +189,27 @@ def invite(
         literal(actor.id),
         literal(now, ClubInvitation.__table__.c.invited_at.type),
     ).where(and_(*conditions))
+    statement = _insert_skipping_duplicates(session).from_select(
+        ["event_id", "customer_id", "invited_by_id", "invited_at"], chosen
+    )
+    # A customer a concurrent call invited meanwhile is skipped on the unique key, never an
+    # error (the event's row lock queues calls for one event today; this holds without it).
     invited = session.scalars(
-        insert(ClubInvitation)
-        .from_select(["event_id", "customer_id", "invited_by_id", "invited_at"], chosen)
-        .returning(ClubInvitation.customer_id)
+        statement.on_conflict_do_nothing(index_elements=["event_id", "customer_id"]).returning(
+            ClubInvitation.customer_id
+        )
     ).all()
     # (RETURNING, not rowcount: psycopg reports -1 for an INSERT … SELECT run by the ORM.)
     count = len(invited)
     unit_of_work.note(session, f"club invitations: {count}")
     return count
+
+
+def _insert_skipping_duplicates(session: Session) -> Any:
+    """An INSERT into club_invitations in the dialect's own form (ON CONFLICT DO NOTHING)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(ClubInvitation)
+    return sqlite.insert(ClubInvitation)
 
 
 def _is_member(session: Session, customer_id: int) -> bool:
@@ -192,8 +228,7 @@ def register(
     taken; a concurrent duplicate fails on the unique key and rolls back its seat.
     """
     problems = Problems()
-    if event.starts_at <= clock.now():
-        problems.add(("eventId",), "EVENT_STARTED", "registration closed when the event began")
+    _open_for_changes(event, problems)
     if not _is_member(session, customer_id):
         problems.add(("customerId",), "NOT_A_MEMBER", "the customer's tier is not a club tier")
     already = session.scalar(
@@ -233,20 +268,30 @@ def register(
     return registration
 
 
-def record_attendance(
-    session: Session, actor: Staff, event: ClubEvent, customer_id: int, attended: bool
-) -> ClubRegistration:
-    """Whether a registered customer came (from the event's start on; correctable). One who
-    came gets the event's survey request (REL-5)."""
+def _registration(
+    session: Session, event: ClubEvent, customer_id: int, problems: Problems
+) -> ClubRegistration | None:
+    """The customer's registration for the event (a problem noted when there is none)."""
     registration = session.scalar(
         select(ClubRegistration).where(
             ClubRegistration.event_id == event.id, ClubRegistration.customer_id == customer_id
         )
     )
-    problems = Problems()
     if registration is None:
         problems.add(("customerId",), "NOT_REGISTERED", "not registered for this event")
-    if event.starts_at > clock.now():
+    return registration
+
+
+def record_attendance(
+    session: Session, actor: Staff, event: ClubEvent, customer_id: int, attended: bool
+) -> ClubRegistration:
+    """Whether a registered customer came (from the event's start on; correctable). One who
+    came gets the event's survey request (REL-5)."""
+    problems = Problems()
+    registration = _registration(session, event, customer_id, problems)
+    if event.cancelled_at is not None:
+        problems.add(("eventId",), "EVENT_CANCELLED", "the event was cancelled")
+    elif event.starts_at > clock.now():
         problems.add(("eventId",), "EVENT_NOT_STARTED", "attendance is recorded once it began")
     problems.raise_if_any()
     assert registration is not None
@@ -266,6 +311,118 @@ def record_attendance(
         customer_ids=[customer_id],
     )
     return registration
+
+
+# What registrants read (Chinese) when their event is cancelled or moved.
+CANCELLED_SUBJECT = "活动取消通知"
+CANCELLED_BODY = (
+    "尊敬的{name}：很抱歉，您报名参加的“{title}”（原定{when}）已取消。"
+    "给您带来不便，敬请谅解，如有疑问请联系您的客户经理。"
+)
+MOVED_SUBJECT = "活动时间变更通知"
+MOVED_BODY = (
+    "尊敬的{name}：您报名参加的“{title}”时间已变更为{when}（北京时间）。"
+    "如不能参加，请联系您的客户经理取消报名。"
+)
+MAX_REASON = 500
+
+
+def _beijing(moment: datetime) -> str:
+    return moment.astimezone(clock.BUSINESS_TIME).strftime("%Y年%m月%d日 %H:%M")
+
+
+def _tell_registrants(session: Session, event: ClubEvent, subject: str, body: str) -> int:
+    """Queue ``body`` to every registrant over their preferred channel, at once (what they
+    registered for changed: not held for a preferred time). Two statements to read them."""
+    rows = session.execute(
+        select(Customer, Preferences)
+        .join(ClubRegistration, ClubRegistration.customer_id == Customer.id)
+        .outerjoin(Preferences, Preferences.customer_id == Customer.id)
+        .where(ClubRegistration.event_id == event.id)
+        .order_by(Customer.id)
+    ).all()
+    signature = (
+        care_calendar.plan().texts["signature"].format(bank=care_calendar.plan().texts["bank"])
+    )
+    for customer, preferences in rows:
+        text = body.format(name=customer.name, title=event.title, when=_beijing(event.starts_at))
+        outbox.queue_preferred(session, customer, preferences, subject, text + signature)
+    return len(rows)
+
+
+def cancel_event(session: Session, actor: Staff, event: ClubEvent, reason: str) -> ClubEvent:
+    """Cancel an event before it begins, with a reason (kept, not sent); every registrant is
+    told through the outbox. Later invitations, registrations and changes are refused
+    (``EVENT_CANCELLED``); registrations stay as they were, for the record."""
+    problems = Problems()
+    _open_for_changes(event, problems)
+    why = ""
+    try:
+        why = validation.text(reason, "reason", max_length=MAX_REASON)
+    except UserInputError as exc:
+        problems.extend(exc)
+    problems.raise_if_any()
+    event.cancelled_at = clock.now()
+    event.cancelled_by_id = actor.id
+    event.cancel_reason = why
+    told = _tell_registrants(session, event, CANCELLED_SUBJECT, CANCELLED_BODY)
+    session.flush()
+    unit_of_work.note(session, f"club event cancelled: {told} registrants told")
+    return event
+
+
+@dataclass(frozen=True)
+class EventChange:
+    """What to change (None: unchanged)."""
+
+    title: str | None = None
+    capacity: int | None = None
+    starts_at: datetime | None = None
+
+
+def update_event(session: Session, event: ClubEvent, change: EventChange) -> ClubEvent:
+    """Change an event's title, capacity or start before it begins. A capacity below the
+    seats taken is refused (``BELOW_REGISTERED``); a new start is checked as at creation and
+    told to the registrants through the outbox."""
+    problems = Problems()
+    _open_for_changes(event, problems)
+    title = None if change.title is None else _title(change.title, problems)
+    if change.capacity is not None:
+        _check_capacity(change.capacity, problems)
+        if change.capacity < event.registered:
+            problems.add(("capacity",), "BELOW_REGISTERED", "fewer seats than customers registered")
+    if change.starts_at is not None:
+        _check_start(change.starts_at, problems)
+    problems.raise_if_any()
+    if title is not None:
+        event.title = title
+    if change.capacity is not None:
+        # Under the event's row lock (taken to find it): no registration slips in between.
+        event.capacity = change.capacity
+    moved = change.starts_at is not None and change.starts_at != event.starts_at
+    if change.starts_at is not None:
+        event.starts_at = change.starts_at.astimezone(UTC)
+    session.flush()
+    if moved:
+        _tell_registrants(session, event, MOVED_SUBJECT, MOVED_BODY)
+    unit_of_work.note(session, "club event changed")
+    return event
+
+
+def withdraw_registration(
+    session: Session, actor: Staff, event: ClubEvent, customer_id: int
+) -> ClubEvent:
+    """Withdraw a customer's registration before the event begins: the row goes (the audit
+    log keeps the withdrawal) and the seat is free again; the customer may register again."""
+    problems = Problems()
+    registration = _registration(session, event, customer_id, problems)
+    _open_for_changes(event, problems)
+    problems.raise_if_any()
+    session.delete(registration)
+    event.registered = event.registered - 1
+    session.flush()
+    unit_of_work.note(session, "club registration withdrawn", customer_ids=[customer_id])
+    return event
 
 
 def set_membership(

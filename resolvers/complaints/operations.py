@@ -49,6 +49,7 @@ from resolvers.complaints.deadlines import (
 from resolvers.outbox import commands as outbox
 from resolvers.shared import validation
 from resolvers.shared.staff import staff_by_employee_number
+from resolvers.surveys import commands as surveys
 from store.complaints import (
     ALERT_NO_ELIGIBLE_HOLDER,
     Complaint,
@@ -64,6 +65,7 @@ from store.complaints import (
 )
 from store.customers import Customer
 from store.staff import Branch, Role, Staff
+from store.surveys import SurveyOccasion
 from store.workflows import ProcessInstance, ProcessTask
 from workflows import runtime
 from workflows.operations import OperationCall, OperationSet, Parameter, ProcessRules
@@ -892,4 +894,10 @@ def close_complaint(call: OperationCall) -> dict[str, Any]:
     complaint.status = ComplaintStatus.CLOSED
     complaint.closed_at = clock.now()
     add_event(call.session, complaint.id, ComplaintEventKind.CLOSED, call.actor)
+    # REL-5: a closed complaint asks the customer how it was handled, in the same transaction.
+    # A withdrawn complaint asks nothing (the customer ended it: no handling to judge) and a
+    # merged one neither (the complaint it was merged into asks once, when it closes).
+    surveys.request_survey(
+        call.session, call.actor, complaint.customer_id, SurveyOccasion.COMPLAINT, complaint.id
+    )
     return {"closed": True}

@@ -16,6 +16,7 @@ from core import clock
 from core.errors import Problems, UserInputError
 from resolvers import workflows
 from resolvers.shared import unit_of_work, validation
+from resolvers.surveys import commands as surveys
 from store.contacts import Contact, ContactChannel, ContactPurpose, ContactStatus, PhoneLine
 from store.customers import Customer
 from store.staff import Role, Staff
@@ -122,6 +123,8 @@ def log_contact(
     _keep_latest(session, contact)
     if checked.next_step_due_on is not None:
         _open_follow_up(session, actor, contact, checked.next_step_due_on)
+    # REL-5: a conversation of the configured purposes and channels asks how it went.
+    surveys.after_contact(session, actor, contact)
     unit_of_work.note(
         session,
         f"contact logged: {checked.channel.value}, {checked.purpose.value}",

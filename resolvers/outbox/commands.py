@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import clock
-from store.customers import Customer
+from store.customers import ContactMethod, Customer, Preferences
 from store.outbox import OutboxMessage, OutboxStatus
 from store.staff import Staff
 
@@ -29,6 +29,31 @@ def recipient_of(customer: Customer, channel: str) -> str | None:
         # The app's inbox and the counter find the customer by their record.
         return f"customer:{customer.id}"
     return None
+
+
+# The channel of a message to a customer by their preferred contact method: a call or a visit
+# is made by their manager, who records the delivery (staff channels). None recorded: SMS, the
+# bank's default (as for care greetings).
+PREFERRED_CHANNELS = {
+    ContactMethod.SMS: "SMS",
+    ContactMethod.EMAIL: "EMAIL",
+    ContactMethod.WECHAT: "WECHAT",
+    ContactMethod.PHONE: "PHONE",
+    ContactMethod.VISIT: "IN_PERSON",
+    None: "SMS",
+}
+
+
+def queue_preferred(
+    session: Session,
+    customer: Customer,
+    preferences: Preferences | None,
+    subject: str,
+    body: str,
+) -> OutboxMessage:
+    """Queue a message over the customer's preferred contact method (see ``queue``)."""
+    method = preferences.contact_method if preferences else None
+    return queue(session, customer, PREFERRED_CHANNELS[method], subject, body)
 
 
 def queue(

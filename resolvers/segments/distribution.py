@@ -159,39 +159,50 @@ def _months(ends: Sequence[MonthEnd]) -> Any:
     return (union_all(*rows) if len(rows) > 1 else rows[0]).subquery("months")
 
 
+def segments_then(points: Any, key: Any, scope: Any = None) -> tuple[Any, Any]:
+    """For each row of ``points`` (a table with its ``key`` column and an instant ``at``): each
+    customer's last computed segment change before ``at`` (``key``, customer_id, change_id) and
+    the override in force just before ``at`` (``key``, customer_id, tier), as two subqueries.
+    ``scope``: a subquery of the customer ids to read (None: all)."""
+    computed = SegmentChange.reason.in_([r.value for r in COMPUTED_REASONS])
+    last_change = (
+        select(
+            key.label(key.name),
+            SegmentChange.customer_id,
+            func.max(SegmentChange.id).label("change_id"),
+        )
+        .join(points, SegmentChange.changed_at < points.c.at)
+        .where(computed, true() if scope is None else SegmentChange.customer_id.in_(scope))
+        .group_by(key, SegmentChange.customer_id)
+        .subquery("last_change")
+    )
+    overrides = (
+        select(key.label(key.name), SegmentOverride.customer_id, SegmentOverride.tier)
+        .join(
+            points,
+            and_(
+                SegmentOverride.created_at < points.c.at,
+                SegmentOverride.expires_at >= points.c.at,
+                or_(
+                    SegmentOverride.withdrawn_at.is_(None),
+                    SegmentOverride.withdrawn_at >= points.c.at,
+                ),
+            ),
+        )
+        .where(true() if scope is None else SegmentOverride.customer_id.in_(scope))
+        .subquery("overrides")
+    )
+    return last_change, overrides
+
+
 def shown_at_month_ends(ends: Sequence[MonthEnd], visible: ColumnElement[bool]) -> Any:
     """Every ``visible`` customer that existed at each month end, with the tier shown then
     (NULL: not classified yet), its risk grade then (NULL: not graded yet) and its AUM then, as a
     subquery."""
     months = _months(ends)
     customers = Customer.__table__
-    last_change = (
-        select(
-            months.c.month,
-            SegmentChange.customer_id,
-            func.max(SegmentChange.id).label("change_id"),
-        )
-        .join(months, SegmentChange.changed_at < months.c.at)
-        .where(SegmentChange.reason.in_([r.value for r in COMPUTED_REASONS]))
-        .group_by(months.c.month, SegmentChange.customer_id)
-        .subquery("last_change")
-    )
+    last_change, overrides = segments_then(months, months.c.month)
     changes = SegmentChange.__table__.alias("change")
-    overrides = (
-        select(months.c.month, SegmentOverride.customer_id, SegmentOverride.tier)
-        .join(
-            months,
-            and_(
-                SegmentOverride.created_at < months.c.at,
-                SegmentOverride.expires_at >= months.c.at,
-                or_(
-                    SegmentOverride.withdrawn_at.is_(None),
-                    SegmentOverride.withdrawn_at >= months.c.at,
-                ),
-            ),
-        )
-        .subquery("overrides")
-    )
     latest = (
         select(
             months.c.month,

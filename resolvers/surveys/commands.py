@@ -1,31 +1,51 @@
 """Survey commands (REL-5): request a survey after an occasion (once per customer and occasion)
-and record a customer's answers, checked question by question against the questionnaire
-version asked. A risk questionnaire's score records a risk assessment with the questionnaire
-as its source (INFO-1) — through ``record_risk_assessment``, so the risk grade (SEG-3) follows
-in the same transaction; a preference question records the preference the same way.
+— by staff, or by itself after a logged contact (``surveys.toml`` says which), a closed
+complaint or an attended club event — send the customer its invitation through the outbox over
+their preferred channel at their preferred time, and record a customer's answers, checked
+question by question against the questionnaire version asked. A risk questionnaire's score
+records a risk assessment with the questionnaire as its source (INFO-1) — through
+``record_risk_assessment``, so the customer is classified again (SEG-3) in the same
+transaction; a preference question records the preference the same way.
 
 Runs inside the caller's unit of work and never commits.
 """
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core import clock
 from core.errors import Problems, UserInputError
 from core.text import blank
+from resolvers.care import calendar as care_calendar
 from resolvers.customers import information
 from resolvers.customers.history import SourceDraft
+from resolvers.outbox import commands as outbox
 from resolvers.shared import unit_of_work, validation
 from store.club import ClubRegistration
 from store.complaints import Complaint, ComplaintStatus
-from store.contacts import Contact
-from store.customers import ContactMethod, CreditStatus, RiskAssessment, RiskTolerance, SourceKind
+from store.contacts import Contact, ContactChannel, ContactPurpose
+from store.customers import (
+    ContactMethod,
+    ContactTime,
+    CreditStatus,
+    Customer,
+    Preferences,
+    RiskAssessment,
+    RiskTolerance,
+    SourceKind,
+)
+from store.outbox import OutboxMessage, OutboxStatus
 from store.staff import Staff
 from store.surveys import (
     QuestionKind,
@@ -47,6 +67,86 @@ DEFAULT_CODE = {
 }
 # Preferences a choice question may record (the questionnaire names one in "preference").
 PREFERENCES = {"contact_method": ContactMethod}
+SURVEYS_FILE = Path(__file__).parent / "surveys.toml"
+_WORKDAY_TIMES = (
+    ContactTime.WORKDAY_MORNING,
+    ContactTime.WORKDAY_AFTERNOON,
+    ContactTime.WORKDAY_EVENING,
+)
+
+
+@dataclass(frozen=True)
+class SurveyPlan:
+    """``surveys.toml``, checked: which contacts open a survey, and the invitation texts."""
+
+    contact_purposes: frozenset[ContactPurpose]
+    contact_channels: frozenset[ContactChannel]
+    quiet_days: int
+    subject: str
+    signature: str
+    bodies: dict[SurveyOccasion, str]
+
+
+def parse_plan(data: dict[str, Any]) -> SurveyPlan:
+    after = data["after_contact"]
+    invitation = data["invitation"]
+    bodies = {SurveyOccasion(k): str(v) for k, v in invitation["body"].items()}
+    if set(bodies) != set(SurveyOccasion):
+        raise ValueError("surveys.toml: an invitation body for every occasion")
+    quiet_days = int(after["quiet_days"])
+    if not 0 <= quiet_days <= 366:
+        raise ValueError("surveys.toml: quiet_days is 0 … 366")
+    return SurveyPlan(
+        contact_purposes=frozenset(ContactPurpose(p) for p in after["purposes"]),
+        contact_channels=frozenset(ContactChannel(c) for c in after["channels"]),
+        quiet_days=quiet_days,
+        subject=str(invitation["subject"]),
+        signature=str(invitation["signature"]).format(bank=invitation["bank"]),
+        bodies=bodies,
+    )
+
+
+@cache
+def plan(path: Path = SURVEYS_FILE) -> SurveyPlan:
+    return parse_plan(tomllib.loads(path.read_text(encoding="utf-8")))
+
+
+def invitation_time(contact_time: ContactTime | None, now: datetime) -> datetime:
+    """The first send time at or after ``now`` of the customer's preferred contact time (the
+    care plan's send times, Beijing): on a weekday for a workday time, on Saturday or Sunday for
+    WEEKEND, on any day otherwise."""
+    at = care_calendar.plan().send_time(contact_time.value if contact_time else None)
+    today = clock.business_date(now)
+    for ahead in range(8):
+        day = today + timedelta(days=ahead)
+        weekend = day.weekday() >= 5
+        if (contact_time is ContactTime.WEEKEND and not weekend) or (
+            contact_time in _WORKDAY_TIMES and weekend
+        ):
+            continue
+        moment = datetime.combine(day, at, clock.BUSINESS_TIME).astimezone(UTC)
+        if moment >= now:
+            return moment
+    raise AssertionError("a week holds every kind of day")  # pragma: no cover
+
+
+def _invite(
+    session: Session, request: SurveyRequest, questionnaire: Questionnaire
+) -> OutboxMessage:
+    """Queue the invitation to the customer over their preferred channel, for their preferred
+    time. A satisfaction or risk survey is service, not marketing: an opt-out does not stop it."""
+    customer = session.get_one(Customer, request.customer_id)
+    preferences = session.get(Preferences, customer.id)
+    contact_time = preferences.contact_time if preferences else None
+    texts = plan()
+    body = texts.bodies[request.occasion].format(name=customer.name, title=questionnaire.title)
+    message = outbox.queue_preferred(
+        session, customer, preferences, texts.subject, body + texts.signature
+    )
+    if message.status is OutboxStatus.QUEUED:
+        message.next_attempt_at = invitation_time(contact_time, clock.now())
+    request.message_id = message.id
+    return message
 
 
 def latest(session: Session, code: str) -> Questionnaire | None:
@@ -90,40 +190,50 @@ def _occasion_problem(
     return None if attended else ("NOT_ATTENDED", "ask customers who came")
 
 
+def _existing(
+    session: Session, customer_id: int, occasion: SurveyOccasion, occasion_id: int | None
+) -> SurveyRequest | None:
+    """The request already made for the occasion (for a risk review: the open one)."""
+    found = select(SurveyRequest).where(
+        SurveyRequest.customer_id == customer_id, SurveyRequest.occasion == occasion
+    )
+    if occasion is SurveyOccasion.RISK_REVIEW:
+        return session.scalar(found.where(SurveyRequest.answered_at.is_(None)))
+    return session.scalar(found.where(SurveyRequest.occasion_id == occasion_id))
+
+
 def request_survey(
     session: Session,
-    actor: Staff,
+    actor: Staff | None,
     customer_id: int,
     occasion: SurveyOccasion,
     occasion_id: int | None,
 ) -> tuple[SurveyRequest, bool]:
     """The survey request of a customer for an occasion, and whether it is new: asking again
-    for the same occasion answers with the first request. A risk review is one open request
-    at a time (answered, the next review is a new request)."""
+    for the same occasion answers with the first request — also when the two calls run at once
+    (the second's insert fails on the unique key inside a savepoint and it answers with the
+    first's request). A risk review is one open request at a time (answered, the next review is
+    a new request). A new request's invitation is queued in the outbox at once. ``actor`` None:
+    opened by the system (a complaint closed by its process)."""
     problem = _occasion_problem(session, customer_id, occasion, occasion_id)
     if problem is not None:
         raise UserInputError.one(("occasionId",), *problem)
+    found = _existing(session, customer_id, occasion, occasion_id)
+    if found is not None:
+        return found, False
     if occasion is SurveyOccasion.RISK_REVIEW:
-        reviews = select(SurveyRequest).where(
-            SurveyRequest.customer_id == customer_id, SurveyRequest.occasion == occasion
-        )
-        open_review = session.scalar(reviews.where(SurveyRequest.answered_at.is_(None)))
-        if open_review is not None:
-            return open_review, False
-        # Reviews are numbered per customer: the unique key refuses a concurrent second one.
+        # The open review is number (answered reviews + 1): two concurrent calls compute the
+        # same number whichever commits first, so the unique key makes them one review.
         occasion_id = 1 + (
-            session.scalar(select(func.count()).select_from(reviews.subquery())) or 0
-        )
-    else:
-        found = session.scalar(
-            select(SurveyRequest).where(
-                SurveyRequest.customer_id == customer_id,
-                SurveyRequest.occasion == occasion,
-                SurveyRequest.occasion_id == occasion_id,
+            session.scalar(
+                select(func.count()).where(
+                    SurveyRequest.customer_id == customer_id,
+                    SurveyRequest.occasion == occasion,
+                    SurveyRequest.answered_at.is_not(None),
+                )
             )
+            or 0
         )
-        if found is not None:
-            return found, False
     questionnaire = latest(session, DEFAULT_CODE[occasion])
     if questionnaire is None:
         raise UserInputError.one(("occasion",), "NOT_FOUND", "no questionnaire is published")
@@ -133,13 +243,52 @@ def request_survey(
         questionnaire_id=questionnaire.id,
         occasion=occasion,
         occasion_id=occasion_id,
-        requested_by_id=actor.id,
+        requested_by_id=actor.id if actor else None,
         requested_at=clock.now(),
     )
-    session.add(created)
+    try:
+        with session.begin_nested():
+            session.add(created)
+            session.flush()
+    except IntegrityError:
+        # A concurrent call made the request first (its transaction committed while this one
+        # waited on the unique key): answer with it, as a repeated call does.
+        found = _existing(session, customer_id, occasion, occasion_id)
+        if found is None:
+            raise
+        return found, False
+    _invite(session, created, questionnaire)
     session.flush()
     unit_of_work.note(session, f"survey requested: {occasion.value}", customer_ids=[customer_id])
     return created, True
+
+
+def after_contact(session: Session, actor: Staff, contact: Contact) -> SurveyRequest | None:
+    """The survey a logged contact opens by itself (REL-5), or None: only for the purposes and
+    channels of ``surveys.toml``, and not when the customer was asked a satisfaction survey
+    (any occasion but a risk review, answered or not) in the quiet period — a request made
+    exactly ``quiet_days`` ago still keeps it quiet."""
+    rules = plan()
+    if contact.purpose not in rules.contact_purposes:
+        return None
+    if contact.channel not in rules.contact_channels:
+        return None
+    since = clock.now() - timedelta(days=rules.quiet_days)
+    asked = session.scalar(
+        select(SurveyRequest.id)
+        .where(
+            SurveyRequest.customer_id == contact.customer_id,
+            SurveyRequest.occasion != SurveyOccasion.RISK_REVIEW,
+            SurveyRequest.requested_at >= since,
+        )
+        .limit(1)
+    )
+    if asked is not None:
+        return None
+    request, _ = request_survey(
+        session, actor, contact.customer_id, SurveyOccasion.CONTACT, contact.id
+    )
+    return request
 
 
 @dataclass(frozen=True)

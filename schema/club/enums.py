@@ -32,6 +32,8 @@ class _ClubErrorCode(Enum):
     ALREADY_REGISTERED = "ALREADY_REGISTERED"
     NOT_REGISTERED = "NOT_REGISTERED"
     NOT_A_MEMBER = "NOT_A_MEMBER"
+    EVENT_CANCELLED = "EVENT_CANCELLED"
+    BELOW_REGISTERED = "BELOW_REGISTERED"
 
 
 ClubErrorCode = bilingual_enum(
@@ -51,5 +53,7 @@ ClubErrorCode = bilingual_enum(
         "ALREADY_REGISTERED": "The customer is already registered 客户已报名",
         "NOT_REGISTERED": "The customer is not registered 客户未报名",
         "NOT_A_MEMBER": "The customer's tier is not a club tier 客户不是俱乐部会员",
+        "EVENT_CANCELLED": "The event was cancelled 活动已取消",
+        "BELOW_REGISTERED": "A capacity below the seats already taken 名额少于已报名人数",
     },
 )

@@ -80,6 +80,34 @@ class RecordClubAttendanceInput:
     attended: bool = True
 
 
+@strawberry.input(description="Cancel a club event before it begins. 取消活动。")
+class CancelClubEventInput:
+    event_id: strawberry.ID
+    reason: str = strawberry.field(description="Why (kept for the record, not sent); ≤ 500.")
+
+
+@strawberry.input(
+    description="Change a club event before it begins; omitted fields stay. 修改活动。"
+)
+class UpdateClubEventInput:
+    event_id: strawberry.ID
+    title: str | None = strawberry.field(default=None, description="At most 200 characters.")
+    capacity: int | None = strawberry.field(
+        default=None, description="Seats, 1 … 10,000, and not below the seats taken."
+    )
+    starts_at: dt.datetime | None = strawberry.field(
+        default=None,
+        description="A new start (UTC offset required): in the future, within a year; the "
+        "registrants are told.",
+    )
+
+
+@strawberry.input(description="Withdraw a customer's registration. 取消报名。")
+class WithdrawClubRegistrationInput:
+    event_id: strawberry.ID
+    customer_id: strawberry.ID
+
+
 @strawberry.input(description="Which tiers are club members, at which level. 会员等级设置。")
 class SetClubMembershipInput:
     tier: ValueTierEnum  # type: ignore[valid-type]
@@ -110,6 +138,10 @@ def _registration_answer(
     return lambda row: ClubRegistrationPayload(
         errors=[], registration=present_registration(info, row)
     )
+
+
+def _event_answer(info: ContextInfo) -> Callable[[ClubEvent], ClubEventPayload]:
+    return lambda event: ClubEventPayload(errors=[], event=present_events(info, [event])[0])
 
 
 @strawberry.type
@@ -217,6 +249,50 @@ class ClubMutation:
             _registration_answer(info),
             errors=club_errors,
         )
+
+    @guarded_mutation(
+        "Cancel a club event of your branch before it begins, with a reason: every registrant "
+        "is told through the outbox over their preferred channel; later invitations, "
+        "registrations and changes are refused (`EVENT_CANCELLED`). 取消俱乐部活动。",
+        HasRight("club:event"),
+    )
+    def cancel_club_event(self, info: ContextInfo, input: CancelClubEventInput) -> ClubEventPayload:
+        def command(session: Session, actor: Staff) -> ClubEvent:
+            event = _event(session, info, input.event_id)
+            return commands.cancel_event(session, actor, event, input.reason)
+
+        return run_command(info, ClubEventPayload, command, _event_answer(info), errors=club_errors)
+
+    @guarded_mutation(
+        "Change the title, capacity or start of a club event of your branch before it begins; a "
+        "capacity below the seats taken is `BELOW_REGISTERED`; a new start is told to the "
+        "registrants. 修改俱乐部活动。",
+        HasRight("club:event"),
+    )
+    def update_club_event(self, info: ContextInfo, input: UpdateClubEventInput) -> ClubEventPayload:
+        change = commands.EventChange(
+            title=input.title, capacity=input.capacity, starts_at=input.starts_at
+        )
+
+        def command(session: Session, actor: Staff) -> ClubEvent:
+            return commands.update_event(session, _event(session, info, input.event_id), change)
+
+        return run_command(info, ClubEventPayload, command, _event_answer(info), errors=club_errors)
+
+    @guarded_mutation(
+        "Withdraw a customer's registration before the event begins: the seat is free again "
+        "(`NOT_REGISTERED`, `EVENT_STARTED`, `EVENT_CANCELLED`). 取消活动报名。",
+        HasRight("club:register", purpose=True),
+    )
+    def withdraw_club_registration(
+        self, info: ContextInfo, input: WithdrawClubRegistrationInput
+    ) -> ClubEventPayload:
+        def command(session: Session, actor: Staff) -> ClubEvent:
+            event = _event(session, info, input.event_id)
+            customer_id = _customer(session, info, input.customer_id)
+            return commands.withdraw_registration(session, actor, event, customer_id)
+
+        return run_command(info, ClubEventPayload, command, _event_answer(info), errors=club_errors)
 
     @guarded_mutation(
         "Make a value tier's customers club members at a level, or no longer members. "

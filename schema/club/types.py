@@ -65,6 +65,12 @@ class ClubEventNode(Node):
     seats_left: int
     invited: int = strawberry.field(description="Customers invited (every branch member).")
     attended: int = strawberry.field(description="Registered customers who came.")
+    cancelled_at: dt.datetime | None = strawberry.field(
+        default=None, description="When it was cancelled (null: it was not). 取消时间。"
+    )
+    cancel_reason: str | None = strawberry.field(
+        default=None, description="Why it was cancelled (staff's record; not sent). 取消原因。"
+    )
 
     @classmethod
     def of(cls, row: ClubEvent, branch: Branch, counts: logic.EventCounts) -> ClubEventNode:
@@ -81,6 +87,8 @@ class ClubEventNode(Node):
             seats_left=row.capacity - row.registered,
             invited=counts.invited,
             attended=counts.attended,
+            cancelled_at=row.cancelled_at,
+            cancel_reason=row.cancel_reason,
         )
 
 

@@ -38,11 +38,12 @@ from store.staff import Branch
 # The compliance rate's definition, in the API's words (README, ``logic.Compliance``).
 DEFINITION = (
     "rate = met / due. due: for each customer in scope (its relationship manager and branch "
-    "now; its value tier now, not classified: LOW), each cadence period of its tier — ISO week "
-    "for HIGH, calendar month for MEDIUM, calendar quarter for LOW, in Beijing dates — that "
-    "ends in the report period (a week belongs to the month of its Sunday), has ended by "
-    "asOf, and began on or after the day the customer joined the bank. met: those periods "
-    "with at least one logged contact, by anyone, over any channel."
+    "now), each cadence period — ISO week for HIGH, calendar month for MEDIUM, calendar "
+    "quarter for LOW, in Beijing dates — that ends in the report period (a week belongs to the "
+    "month of its Sunday), has ended by asOf, began on or after the day the customer joined the "
+    "bank, and is of the tier the customer had just before it ended (the override in force "
+    "then, else the computed tier of its last computed change before then; none: LOW). met: "
+    "those periods with at least one logged contact, by anyone, over any channel."
 )
 
 

@@ -99,6 +99,7 @@ class SurveyQuery:
         page = logic.request_page(ctx.session, ctx.access.visible, condition, request)
         versions = logic.questionnaires_of(ctx.session, {r.questionnaire_id for r in page.rows})
         ctx.pending("survey_customers").extend(r.customer_id for r in page.rows)
+        ctx.pending("survey_invitations").extend(r.message_id for r in page.rows if r.message_id)
         nodes = [SurveyRequestNode.of(r, versions[r.questionnaire_id]) for r in page.rows]
         return Connection.of(page, nodes)
 

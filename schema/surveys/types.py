@@ -10,9 +10,12 @@ import datetime as dt
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from authz.fields import present as present_fields
 from core.errors import UserInputError
+from schema.complaints.enums import CustomerMessageChannel, OutboxStatusEnum
 from schema.shared.base import ContextInfo, Node, node_id, user_errors
 from schema.shared.customers import nested_customer
 from schema.shared.execution import context_only
@@ -22,6 +25,8 @@ from schema.surveys.enums import (
     SurveyErrorCode,
     SurveyOccasionEnum,
 )
+from store.complaints import CustomerMessageChannel as Channel
+from store.outbox import OutboxMessage
 from store.surveys import Questionnaire, SurveyAnswer, SurveyRequest, SurveyResponse
 
 if TYPE_CHECKING:
@@ -93,6 +98,7 @@ class QuestionnaireVersion:
 )
 class SurveyRequestNode(Node):
     _customer_id: strawberry.Private[int]
+    _message_id: strawberry.Private[int | None]
     occasion: SurveyOccasionEnum  # type: ignore[valid-type]
     questionnaire: QuestionnaireVersion
     requested_at: dt.datetime
@@ -103,6 +109,7 @@ class SurveyRequestNode(Node):
         return cls(
             id=node_id("SurveyRequest", row.id),
             _customer_id=row.customer_id,
+            _message_id=row.message_id,
             occasion=row.occasion,
             questionnaire=QuestionnaireVersion.of(questionnaire),
             requested_at=row.requested_at,
@@ -113,6 +120,45 @@ class SurveyRequestNode(Node):
     @context_only
     def customer(self, info: ContextInfo) -> LazyCustomer | None:
         return nested_customer(info, self._customer_id, "survey_customers")
+
+    @strawberry.field(
+        description="The invitation sent to the customer through the outbox (null: none — a "
+        "request made before invitations were sent). 调查邀请发送情况。"
+    )
+    def invitation(self, info: ContextInfo) -> SurveyInvitation | None:
+        if self._message_id is None:
+            return None
+        # A page announced its messages: one statement for the page.
+        pending = info.context.pending("survey_invitations")
+        return info.context.batched(
+            "survey_invitations", self._message_id, _invitations, keys=pending
+        )
+
+
+@strawberry.type(description="A survey's invitation in the outbox (REL-5). 调查邀请。")
+class SurveyInvitation:
+    channel: CustomerMessageChannel  # type: ignore[valid-type]
+    delivery_status: OutboxStatusEnum  # type: ignore[valid-type]
+    send_at: dt.datetime | None = strawberry.field(
+        description="When it is (or was last) due to be sent: the customer's preferred time."
+    )
+
+
+def _invitations(session: Session, ids: Any) -> dict[int, SurveyInvitation]:
+    rows = session.execute(
+        select(
+            OutboxMessage.id,
+            OutboxMessage.channel,
+            OutboxMessage.status,
+            OutboxMessage.next_attempt_at,
+        ).where(OutboxMessage.id.in_(list(ids)))
+    )
+    return {
+        row.id: SurveyInvitation(
+            channel=Channel(row.channel), delivery_status=row.status, send_at=row.next_attempt_at
+        )
+        for row in rows
+    }
 
 
 @strawberry.type(name="SurveyAnswer", description="One answer. 答案。")
