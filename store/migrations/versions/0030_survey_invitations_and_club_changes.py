@@ -4,8 +4,8 @@
 closed complaint), and a request keeps the outbox message that invites the customer;
 ``club_events`` records a cancellation (when, by whom, why).
 
-Revision ID: 0031
-Revises: 0028
+Revision ID: 0030
+Revises: 0029
 """
 
 from collections.abc import Sequence
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0031"
-down_revision: str | None = "0028"
+revision: str = "0030"
+down_revision: str | None = "0029"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
