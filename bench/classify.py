@@ -51,9 +51,16 @@ def prepared(name: str, url: str | None) -> Settings:
     settings = common.prepared(
         bench_env(name, url), ["--transactions", str(TRANSACTIONS), "--complaints", "0"]
     )
+    use_keys(settings)
+    return settings
+
+
+def use_keys(settings: Settings) -> None:
+    """Seal and chain with this bench database's keys (each database has its own: the audit
+    entries a run writes are sealed with the keys of the database benched, not the last one
+    prepared)."""
     crypto.configure(crypto.FieldCipher(settings.encryption_keys, settings.hash_keys))
     audit_chain.configure(settings.audit_keys)
-    return settings
 
 
 def risk_floor(risk: risk_model.RiskRuleSet, money: Any) -> str:
@@ -436,6 +443,7 @@ if __name__ == "__main__":
     # KEHU_BENCH_ONLY=distribution skips the classification run (while developing).
     only = os.environ.get("KEHU_BENCH_ONLY")
     for label, settings in targets:
+        use_keys(settings)
         if only != "distribution":
             bench_classify(settings, label)
         bench_distribution(settings, label)
