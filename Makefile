@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/classify.py
 	$(BIN)/python bench/contacts.py
 	$(BIN)/python bench/care.py
+	$(BIN)/python bench/cadence.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
