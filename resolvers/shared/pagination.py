@@ -51,10 +51,39 @@ class SortKey:
         return self.kind(raw)
 
 
+class Cursors(Sequence[str]):
+    """The cursors of a page's rows, each sealed the first time it is read: an answer that
+    selects only ``pageInfo { endCursor }`` seals one cursor, not one per row."""
+
+    __slots__ = ("_context", "_keys", "_sealed", "_values")
+
+    def __init__(
+        self, values: list[Sequence[Any]], keys: Sequence[SortKey], context: str | None = None
+    ) -> None:
+        self._values = values
+        self._keys = keys
+        self._context = context or cursor_context(keys)
+        self._sealed: dict[int, str] = {}
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        position = range(len(self._values))[index]  # negative indices, IndexError
+        found = self._sealed.get(position)
+        if found is None:
+            found = self._sealed[position] = encode_cursor(
+                self._values[position], self._keys, self._context
+            )
+        return found
+
+
 @dataclass
 class Page:
     rows: list[Any]
-    cursors: list[str]
+    cursors: Sequence[str]
     has_next_page: bool
     has_previous_page: bool
     count_total: Callable[[], int] = field(repr=False, default=lambda: 0)
@@ -156,8 +185,7 @@ def paginate(
     rows = rows[:size]
     if backwards:
         rows.reverse()
-    context = cursor_context(keys)
-    cursors = [encode_cursor(row_values(r), keys, context) for r in rows]
+    cursors = Cursors([row_values(r) for r in rows], keys)
 
     def count_total() -> int:
         source = statement if count_statement is None else count_statement

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from sqlalchemy.orm import Session
 
-from authz.fields import PERSONAL_FIELDS, present
+from authz.fields import PERSONAL_FIELDS, PolicyAccess, present, reveal
 from core import clock
 from core.errors import UserInputError
 from resolvers.customers import loaders
@@ -309,18 +309,37 @@ class Verification:
         )
 
 
+def _sealed_field(attribute: str) -> Callable[[CustomerNode, ContextInfo], str | None]:
+    """The resolver of a sealed customer field: decrypted here, when the answer selects it and
+    the policy reveals it (``authz.fields.reveal``), not when the row is read."""
+
+    @context_only
+    def resolve(root: CustomerNode, info: ContextInfo) -> str | None:
+        sealed = getattr(root._row, f"sealed_{attribute}")
+        return reveal("Customer", attribute, root._access, sealed.open)  # type: ignore[no-any-return]
+
+    return resolve
+
+
 @strawberry.type(name="Customer", description="A customer of the bank. 客户。")
 class CustomerNode(Node):
     _pk: strawberry.Private[int]
+    # The ``CUSTOMER_ROW`` row (sealed columns unopened) and its field effects.
+    _row: strawberry.Private[Any]
+    _access: strawberry.Private[PolicyAccess]
     version: int = strawberry.field(description="Changes with every change (pass to updates).")
     name: str | None
     gender: GenderEnum | None  # type: ignore[valid-type]
     birth_date: dt.date | None
     age: int | None
-    id_number: str | None = strawberry.field(description="Resident ID number. 身份证号码。")
-    phone: str | None = strawberry.field(description="Mobile number. 手机号码。")
-    email: str | None
-    address: str | None
+    id_number: str | None = strawberry.field(
+        resolver=_sealed_field("id_number"), description="Resident ID number. 身份证号码。"
+    )
+    phone: str | None = strawberry.field(
+        resolver=_sealed_field("phone"), description="Mobile number. 手机号码。"
+    )
+    email: str | None = strawberry.field(resolver=_sealed_field("email"))
+    address: str | None = strawberry.field(resolver=_sealed_field("address"))
     occupation: str | None
     employer: str | None
     branch: BranchNode
@@ -336,6 +355,8 @@ class CustomerNode(Node):
         today = clock.today()
         birth = row.birth_date
         age = today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+        access = ctx.access.access_for(row.id)
+        # The sealed fields (ID number, phone, e-mail, address) are revealed by their resolvers.
         values = present(
             "Customer",
             {
@@ -343,14 +364,10 @@ class CustomerNode(Node):
                 "gender": row.gender,
                 "birth_date": birth,
                 "age": age,
-                "id_number": row.id_number,
-                "phone": row.phone,
-                "email": row.email,
-                "address": row.address,
                 "occupation": row.occupation,
                 "employer": row.employer,
             },
-            ctx.access.access_for(row.id),
+            access,
         )
         manager = staff_field(
             ctx,
@@ -383,6 +400,8 @@ class CustomerNode(Node):
         return cls(
             id=node_id("Customer", row.id),
             _pk=row.id,
+            _row=row,
+            _access=access,
             version=row.version,
             branch=branch,
             relationship_manager=manager,
