@@ -6,26 +6,36 @@ strawberry's resolver wrapper and dispatch ``complete_value`` for each of them �
 time of a 100-row page. For a field strawberry itself calls "basic" (no resolver, no extension,
 no arguments) whose type is a scalar, an enum or an object type, this execution context reads
 the attribute and serialises it (leaf) or executes its sub-selection (object) directly.
+A list of objects (a connection's ``edges``) is completed item by item the same way. Leaves
+of plain attributes are read inline by ``execute_fields`` (no response path is built for them).
 Anything unusual — a null in a non-null field, a serialisation error, an object failing its
-``is_type_of`` check, middleware from a schema extension with a resolve hook — takes
-graphql-core's normal path; errors inside a sub-selection are handled exactly as graphql-core's
-``execute_field`` handles them.
+``is_type_of`` check, a list that is not a plain list of such objects, a directive on the
+field (``@stream``), middleware from a schema extension with a resolve hook — takes
+graphql-core's normal path; errors inside a sub-selection (of an item) are handled exactly as
+graphql-core's ``execute_field`` (``complete_list_item_value``) handles them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from enum import Enum
 from typing import Any
 
 from graphql import (
     GraphQLEnumType,
+    GraphQLID,
+    GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLScalarType,
+    GraphQLString,
 )
+from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-# (python attribute or context-only resolver, leaf or object type, declared type, non-null?)
-Plan = tuple[Any, GraphQLScalarType | GraphQLEnumType | GraphQLObjectType, Any, bool]
+# (python attribute or context-only resolver, leaf or object type, declared type, non-null?,
+# for a list of objects: its item type (else None))
+Plan = tuple[Any, GraphQLScalarType | GraphQLEnumType | GraphQLObjectType, Any, bool, Any]
 # Set on a resolver that reads nothing from ``info`` but ``info.context`` and takes no arguments
 # (see ``context_only``): the fast path calls it with the context alone.
 CONTEXT_ONLY = "_kehu_context_only"
@@ -67,9 +77,75 @@ def _plan(parent_type: GraphQLObjectType, field_name: str) -> Plan | None:
     field_type = field_def.type
     non_null = isinstance(field_type, GraphQLNonNull)
     named = field_type.of_type if non_null else field_type
+    item_type = None
+    if isinstance(named, GraphQLList):
+        item_type = named.of_type
+        named = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
+        if not isinstance(named, GraphQLObjectType):
+            return None  # lists of leaves, interfaces or unions take the normal path
     if not isinstance(named, GraphQLScalarType | GraphQLEnumType | GraphQLObjectType):
-        return None  # lists, interfaces and unions take the normal path
-    return target, named, field_type, non_null
+        return None  # interfaces and unions take the normal path
+    return target, named, field_type, non_null, item_type
+
+
+_UNPLANNED = object()
+# A leaf read inline: (response name, python attribute, serialise, non-null?).
+Leaf = tuple[str, str, Callable[[Any], Any], bool]
+
+
+def _serializer(named: GraphQLScalarType | GraphQLEnumType) -> Callable[[Any], Any]:
+    """``named.serialize``, with the common cases answered at once: text of a String or ID
+    (graphql-core returns a ``str`` as it is), and a member of a strawberry enum (strawberry
+    looks its name up by scanning the enum's values on every call)."""
+    serialize = named.serialize
+    if named is GraphQLString or named is GraphQLID:
+        return lambda value: value if type(value) is str else serialize(value)
+    wrapped = getattr(named, "wrapped_cls", None)
+    if (
+        isinstance(named, GraphQLEnumType)
+        and isinstance(wrapped, type)
+        and issubclass(wrapped, Enum)
+    ):
+        names = {
+            member: name
+            for member in wrapped
+            for name, value in named.values.items()
+            if member.value == value.value
+        }
+        return lambda value: (
+            names[value] if type(value) is wrapped and value in names else serialize(value)
+        )
+    return serialize
+
+
+def _split(
+    parent_type: GraphQLObjectType, grouped_field_set: Any
+) -> tuple[list[Leaf], dict[str, Any]]:
+    """The plain leaves of a selection (read inline) and every other field."""
+    leaves: list[Leaf] = []
+    others: dict[str, Any] = {}
+    for response_name, field_details_list in grouped_field_set.items():
+        node = field_details_list[0].node
+        if not node.arguments and not node.directives:
+            plan = _planned(parent_type, node.name.value)
+            if (
+                plan is not None
+                and plan[4] is None
+                and isinstance(plan[0], str)
+                and not isinstance(plan[1], GraphQLObjectType)
+            ):
+                leaves.append((response_name, plan[0], _serializer(plan[1]), plan[3]))
+                continue
+        others[response_name] = field_details_list
+    return leaves, others
+
+
+def _planned(parent_type: GraphQLObjectType, field_name: str) -> Plan | None:
+    key = (parent_type.name, field_name)
+    plan = _plans.get(key, _UNPLANNED)
+    if plan is _UNPLANNED:
+        plan = _plans[key] = _plan(parent_type, field_name)
+    return plan  # type: ignore[return-value]
 
 
 class LeafFastPathExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -82,6 +158,66 @@ class LeafFastPathExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self._plain_resolvers = manager is None or not getattr(
             manager, "_middleware_resolvers", None
         )
+        # id(grouped field set) → (it, its inline leaves, its other fields)
+        self._splits: dict[int, tuple[Any, list[Leaf], dict[str, Any]]] = {}
+
+    def execute_fields(  # type: ignore[override]
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Path | None,
+        grouped_field_set: Any,
+        position_context: Any,
+    ) -> Any:
+        """graphql-core's loop over an object's fields, reading plain leaves inline."""
+        if not self._plain_resolvers:
+            return super().execute_fields(
+                parent_type, source_value, path, grouped_field_set, position_context
+            )
+        # Selections repeat per list item (graphql-core memoizes them): split each once.
+        found = self._splits.get(id(grouped_field_set))
+        if found is None:
+            found = self._splits[id(grouped_field_set)] = (
+                grouped_field_set,  # kept alive: its id stays its own
+                *_split(parent_type, grouped_field_set),
+            )
+        _, leaves, others = found
+        results: dict[str, Any] = {}
+        for response_name, target, serialize, non_null in leaves:
+            value = getattr(source_value, target, None)
+            if value is None:
+                if non_null:
+                    break  # graphql-core reports it
+                results[response_name] = None
+                continue
+            try:
+                results[response_name] = serialize(value)
+            except Exception:
+                break  # graphql-core reports it
+        else:
+            if not others:
+                return results
+            done = super().execute_fields(parent_type, source_value, path, others, position_context)
+            return self._merged(grouped_field_set, results, done)
+        # A leaf needs graphql-core's error handling: the whole object takes the normal path.
+        return super().execute_fields(
+            parent_type, source_value, path, grouped_field_set, position_context
+        )
+
+    def _merged(self, grouped_field_set: Any, results: dict[str, Any], done: Any) -> Any:
+        """The inline leaves and graphql-core's other fields, in the selection's order."""
+
+        def merged(rest: dict[str, Any]) -> dict[str, Any]:
+            results.update(rest)
+            return {name: results[name] for name in grouped_field_set if name in results}
+
+        if self.is_awaitable(done):  # pragma: no cover - Kehu's resolvers are synchronous
+
+            async def awaited() -> dict[str, Any]:
+                return merged(await done)
+
+            return awaited()
+        return merged(done)
 
     def execute_field(  # type: ignore[override]
         self,
@@ -92,13 +228,10 @@ class LeafFastPathExecutionContext(StrawberryGraphQLCoreExecutionContext):
         position_context: Any,
     ) -> Any:
         node = field_details_list[0].node
-        if self._plain_resolvers and not node.arguments:
-            key = (parent_type.name, node.name.value)
-            if key not in _plans:
-                _plans[key] = _plan(parent_type, node.name.value)
-            plan = _plans[key]
+        if self._plain_resolvers and not node.arguments and not node.directives:
+            plan = _planned(parent_type, node.name.value)
             if plan is not None:
-                target, named, declared, non_null = plan
+                target, named, declared, non_null, item_type = plan
                 if isinstance(target, str):
                     value = getattr(source, target, None)
                 else:
@@ -110,6 +243,20 @@ class LeafFastPathExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 if value is None:
                     if not non_null:
                         return None
+                elif item_type is not None:
+                    assert isinstance(named, GraphQLObjectType)
+                    if type(value) is list and all(
+                        item is not None
+                        and (named.is_type_of is None or named.is_type_of(item, None))  # type: ignore[arg-type]
+                        for item in value
+                    ):
+                        try:
+                            return self._complete_objects(
+                                named, item_type, field_details_list, path, value, position_context
+                            )
+                        except Exception as raw_error:
+                            self.handle_field_error(raw_error, declared, field_details_list, path)
+                            return None
                 elif isinstance(named, GraphQLObjectType):
                     # strawberry's is_type_of checks the Python class and ignores the info.
                     if named.is_type_of is None or named.is_type_of(value, None):  # type: ignore[arg-type]
@@ -128,3 +275,29 @@ class LeafFastPathExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context
         )
+
+    def _complete_objects(
+        self,
+        named: GraphQLObjectType,
+        item_type: Any,
+        field_details_list: Any,
+        path: Any,
+        items: list[Any],
+        position_context: Any,
+    ) -> list[Any]:
+        """A list of objects, as ``complete_list_item_value`` completes each (an item's error
+        is located at the item; a non-null item's error nulls the list)."""
+        completed = []
+        for index, item in enumerate(items):
+            item_path = path.add_key(index, None)
+            try:
+                done = self.collect_and_execute_subfields(
+                    named, field_details_list, item_path, item, position_context
+                )
+            except Exception as raw_error:
+                self.handle_field_error(raw_error, item_type, field_details_list, item_path)
+                done = None
+            if self.is_awaitable(done):  # pragma: no cover - Kehu's resolvers are synchronous
+                raise TypeError("an asynchronous resolver in a list of objects")
+            completed.append(done)
+        return completed
