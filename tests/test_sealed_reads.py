@@ -128,3 +128,53 @@ def test_SHARE_4_a_worklist_read_is_audited_with_the_fields_it_served_only(
     reads = [e["node"] for e in entries["auditLog"]["edges"] if e["node"]["actor"] == MANAGER]
     assert [r["operation"] for r in reads] == ["Names"]
     assert {f["field"]: f["effect"] for f in reads[0]["fields"]} == {"Customer.name": "FULL"}
+
+
+PREFERENCES = """mutation($input: RecordPreferencesInput!) {
+  recordPreferences(input: $input) { errors { code } } }"""
+SHOWN = """query Shown { contactWorklist(first: 100) {
+  edges { node { tier preferredChannel preferredTime customer { id } } } } }"""
+
+
+def test_REL_2_worklist_preferences_and_tier_follow_the_policy_decided_once_per_page(
+    backend: Backend,
+) -> None:
+    """REL-2, SHARE-1, SHARE-4: with an allowed purpose a manager sees the tier and the
+    preferences (audited as served); without one (FULL downgraded; preferences and segments
+    have no masks) every item's are null with one FIELD_FORBIDDEN per path, and nothing is
+    audited as read. (Guards the page-level decisions: the same answers as per-row ones.)"""
+    mine = _manager_customers(backend, 2)
+    values = {"contactMethod": "WECHAT", "contactTime": "WEEKEND", "marketingOptIn": False}
+    source = {"kind": "PROACTIVE_CONTACT", "detail": "asked on the phone"}
+    done = backend.gql(
+        PREFERENCES, {"input": {"customerId": mine[0]["id"], **values, "source": source}}
+    )
+    assert done["recordPreferences"]["errors"] == []
+    full = backend.post(SHOWN, staff=MANAGER, purpose="RELATIONSHIP_MANAGEMENT").json()
+    assert "errors" not in full
+    items = {
+        e["node"]["customer"]["id"]: e["node"] for e in full["data"]["contactWorklist"]["edges"]
+    }
+    assert (items[mine[0]["id"]]["preferredChannel"], items[mine[0]["id"]]["preferredTime"]) == (
+        "WECHAT",
+        "WEEKEND",
+    )
+    assert (items[mine[1]["id"]]["preferredChannel"], items[mine[1]["id"]]["tier"]) == (None, "LOW")
+    bare = backend.post(SHOWN, staff=MANAGER, purpose=None).json()
+    nodes = [e["node"] for e in bare["data"]["contactWorklist"]["edges"]]
+    assert {(n["tier"], n["preferredChannel"], n["preferredTime"]) for n in nodes} == {
+        (None, None, None)
+    }
+    forbidden = sorted((tuple(e["path"]), e["extensions"]["code"]) for e in bare["errors"])
+    assert forbidden == [
+        (("contactWorklist", "edges", "node", field), "FIELD_FORBIDDEN")
+        for field in ("preferredChannel", "preferredTime", "tier")
+    ]
+    entries = backend.gql(AUDIT, {"customer": mine[0]["id"]}, staff="AUD0001", purpose="AUDIT")
+    reads = [e["node"] for e in entries["auditLog"]["edges"] if e["node"]["operation"] == "Shown"]
+    assert [{f["field"]: f["effect"] for f in r["fields"]} for r in reads] == [
+        {
+            "ContactWorklistItem.preferredChannel": "FULL",
+            "ContactWorklistItem.preferredTime": "FULL",
+        }
+    ]

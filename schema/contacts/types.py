@@ -237,16 +237,11 @@ class ContactWorklistItem:
         return batched_staff(info, self._manager_id, "ContactWorklistItem", "relationshipManager")
 
 
-def _preference(ctx: Context, customer_id: int, field: str, graphql: str, value: Any) -> Any:
-    """A preference served in the worklist, as ``Preferences.<field>`` would be shown."""
-    effect = ctx.access.access_for(customer_id).effect("Preferences", field)
-    if value is None:
-        return None
-    if effect is not Effect.FULL:  # no masks for preferences: anything less withholds
-        ctx.access.withhold("ContactWorklistItem", graphql)
-        return None
-    ctx.note_value_shown(f"ContactWorklistItem.{graphql}", effect)
-    return value
+# Stored values → enum members, looked up once per process rather than built per row.
+_TIERS = {t.value: t for t in ValueTier}
+_CHANNELS = {c.value: c for c in ContactChannel}
+_METHODS = {m.value: m for m in ContactMethod}
+_TIMES = {t.value: t for t in ContactTime}
 
 
 def present_worklist(info: ContextInfo, rows: Sequence[Any]) -> list[ContactWorklistItem]:
@@ -254,43 +249,57 @@ def present_worklist(info: ContextInfo, rows: Sequence[Any]) -> list[ContactWork
     today = clock.today()
     ctx.pending("worklist_customers").extend(r.customer_id for r in rows)
     ctx.pending("staff").extend(r.manager_id for r in rows if r.manager_id)
+    # The caller's own rows (``in_rows``): the roles' field effects apply to every item, so they
+    # are decided once per page, not per row.
+    access = ctx.access.fields
+    tier_shown = access.effect("CustomerSegment", "tier") is Effect.FULL
+    # Preferences are served as ``Preferences.<field>`` would be; they have no masks, so
+    # anything less than FULL withholds them.
+    method_shown = access.effect("Preferences", "contactMethod") is Effect.FULL
+    time_shown = access.effect("Preferences", "contactTime") is Effect.FULL
+    periods = {tier: current_period(tier, today) for tier in ValueTier}
     items = []
     for row in rows:
-        # The caller's own rows: the roles' field effects apply.
         ctx.customer_ids.append(row.customer_id)
-        access = ctx.access.access_for(row.customer_id)
-        shown = access.effect("CustomerSegment", "tier") is Effect.FULL
-        if not shown:
-            ctx.access.withhold("ContactWorklistItem", "tier")
-        period = current_period(row.tier, today)
+        tier = _TIERS[row.tier]
+        period = periods[tier]
+        method = row.contact_method
+        if method is not None:
+            if method_shown:
+                method = _METHODS[method]
+            else:
+                ctx.access.withhold("ContactWorklistItem", "preferredChannel")
+                method = None
+        contact_time = row.contact_time
+        if contact_time is not None:
+            if time_shown:
+                contact_time = _TIMES[contact_time]
+            else:
+                ctx.access.withhold("ContactWorklistItem", "preferredTime")
+                contact_time = None
         items.append(
             ContactWorklistItem(
                 _customer_id=row.customer_id,
                 _manager_id=row.manager_id,
                 _last_contact_id=row.last_contact_id,
                 status="OVERDUE" if row.overdue else "DUE",  # type: ignore[arg-type]
-                tier=ValueTier(row.tier) if shown else None,
+                tier=tier if tier_shown else None,
                 period=period.kind.value,  # type: ignore[arg-type]
                 period_start=period.start,
                 due_by=period.end - dt.timedelta(days=1),
                 last_contacted_at=row.last_contacted_at,
-                last_channel=ContactChannel(row.last_channel) if row.last_channel else None,
-                preferred_channel=_preference(
-                    ctx,
-                    row.customer_id,
-                    "contactMethod",
-                    "preferredChannel",
-                    ContactMethod(row.contact_method) if row.contact_method else None,
-                ),
-                preferred_time=_preference(
-                    ctx,
-                    row.customer_id,
-                    "contactTime",
-                    "preferredTime",
-                    ContactTime(row.contact_time) if row.contact_time else None,
-                ),
+                last_channel=_CHANNELS[row.last_channel] if row.last_channel else None,
+                preferred_channel=method,
+                preferred_time=contact_time,
             )
         )
+    if rows:
+        if not tier_shown:
+            ctx.access.withhold("ContactWorklistItem", "tier")
+        if method_shown and any(r.contact_method is not None for r in rows):
+            ctx.note_value_shown("ContactWorklistItem.preferredChannel", Effect.FULL)
+        if time_shown and any(r.contact_time is not None for r in rows):
+            ctx.note_value_shown("ContactWorklistItem.preferredTime", Effect.FULL)
     return items
 
 
