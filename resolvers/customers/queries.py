@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Select, func, null, select, true
 from sqlalchemy.orm import Session, joinedload
 
 from authz.rows import require_visible
@@ -56,7 +56,7 @@ _branches = Branch.__table__
 _manager = Staff.__table__.alias("manager")
 _manager_branch = Branch.__table__.alias("manager_branch")
 SEALED_CUSTOMER_COLUMNS = tuple(sealed_columns(Customer.__table__))  # type: ignore[arg-type]
-CUSTOMER_ROW = select(
+CUSTOMER_COLUMNS = (
     *(
         c
         for c in _customers.c
@@ -74,11 +74,31 @@ CUSTOMER_ROW = select(
     _manager_branch.c.code.label("manager_branch_code"),
     _manager_branch.c.name.label("manager_branch_name"),
     _manager_branch.c.city.label("manager_branch_city"),
-).select_from(
+)
+CUSTOMER_FROM = (
     _customers.join(_branches, _branches.c.id == _customers.c.branch_id)
     .outerjoin(_manager, _manager.c.id == _customers.c.relationship_manager_id)
     .outerjoin(_manager_branch, _manager_branch.c.id == _manager.c.branch_id)
 )
+CUSTOMER_ROW = select(*CUSTOMER_COLUMNS).select_from(CUSTOMER_FROM)
+
+
+def with_customer_rows(page: Any, customer_id: Any) -> Select[Any]:
+    """The rows of ``page`` (a subquery of a list's page, e.g. the contact worklist's) with the
+    ``CUSTOMER_ROW`` of each row's customer (``customer_id``: the page's column naming it), for
+    customers of the caller's own rows (seen by scope: ``in_scope``, no grant, no consent).
+
+    Joined to the page only, not to the whole list: a nested customer of each row comes with
+    the page's statement instead of a statement of its own.
+    """
+    names = {c.key for c in CUSTOMER_COLUMNS}
+    return select(
+        *(c for c in page.c if c.key not in names),
+        *CUSTOMER_COLUMNS,
+        true().label("in_scope"),
+        null().label("via_grant"),
+        null().label("via_consent"),
+    ).select_from(CUSTOMER_FROM.join(page, customer_id == _customers.c.id))
 
 
 def customer_page(

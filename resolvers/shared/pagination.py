@@ -11,7 +11,8 @@ nothing, and a cursor altered, forged, or taken from another list or order is re
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+import weakref
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -149,6 +150,19 @@ def _beyond(keys: Sequence[SortKey], values: Sequence[Any], backwards: bool) -> 
     return or_(*clauses)
 
 
+# statement → whether it selects one ORM entity (reading ``column_descriptions`` is costly,
+# and statements built once are paged many times).
+_one_entity: weakref.WeakKeyDictionary[Select[Any], bool] = weakref.WeakKeyDictionary()
+
+
+def _selects_one_entity(statement: Select[Any]) -> bool:
+    found = _one_entity.get(statement)
+    if found is None:
+        described = statement.column_descriptions
+        found = _one_entity[statement] = len(described) == 1 and bool(described[0]["entity"])
+    return found
+
+
 def paginate(
     session: Session,
     statement: Select[Any],
@@ -157,11 +171,16 @@ def paginate(
     row_values: Callable[[Any], Sequence[Any]],
     options: Sequence[Any] = (),
     count_statement: Select[Any] | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    around: Callable[[Any], Select[Any]] | None = None,
 ) -> Page:
     """Run one keyset page of ``statement`` ordered by ``keys`` (the last key must be unique).
 
     ``statement`` selects one ORM entity (rows are entities) or plain columns (rows are
-    ``Row`` tuples); ``count_statement`` is a cheaper statement with the same rows, if any.
+    ``Row`` tuples); ``count_statement`` is a cheaper statement with the same rows, if any;
+    ``parameters``: values of ``statement``'s bound parameters (of the count's too);
+    ``around``: plain columns only — a statement over the page (a subquery; the keys' columns
+    by their names) adding columns for the page's rows alone, in the same statement.
     """
     request = request.validated()
     backwards = request.last is not None or (request.before is not None and request.first is None)
@@ -176,11 +195,21 @@ def paginate(
         )
     ordering = [(k.column.desc() if k.descending != backwards else k.column.asc()) for k in keys]
     page_query = filtered.options(*options).order_by(*ordering).limit(size + 1)
-    if len(statement.column_descriptions) == 1 and statement.column_descriptions[0]["entity"]:
-        rows = list(session.scalars(page_query).unique())
+    if around is not None:
+        page = page_query.subquery("page")
+        page_query = around(page).order_by(
+            *(
+                page.c[k.column.key].desc()
+                if k.descending != backwards
+                else page.c[k.column.key].asc()
+                for k in keys
+            )
+        )
+    if _selects_one_entity(statement):
+        rows = list(session.scalars(page_query, parameters).unique())
     else:
         # Plain rows need no ORM bookkeeping: run them on the session's connection directly.
-        rows = list(session.connection().execute(page_query).all())
+        rows = list(session.connection().execute(page_query, parameters).all())
     more = len(rows) > size
     rows = rows[:size]
     if backwards:
@@ -190,7 +219,7 @@ def paginate(
     def count_total() -> int:
         source = statement if count_statement is None else count_statement
         counted = select(func.count()).select_from(source.order_by(None).subquery())
-        return int(session.scalar(counted) or 0)
+        return int(session.scalar(counted, parameters) or 0)
 
     return Page(
         rows=rows,

@@ -29,7 +29,7 @@ from schema.contacts.types import (
     present,
     present_worklist,
 )
-from schema.shared.base import Connection, ContextInfo, NodeLoader, page_request
+from schema.shared.base import Connection, ContextInfo, NodeLoader, page_request, selects
 from schema.shared.rights import Authenticated, HasRight
 from schema.shared.rights import field as guarded_field
 from schema.staff import BranchNode
@@ -101,6 +101,8 @@ class ContactQuery:
             chosen: list[Any] = [where.tier.eq] if where.tier.eq is not None else []
             tiers = [str(t.value) for t in [*chosen, *(where.tier.in_ or [])]]
         overdue = where.overdue.eq if where is not None and where.overdue is not None else None
+        # The items' customers come with the page's statement when the answer shows them.
+        customers = selects(info, "edges", "node", "customer")
         page = logic.worklist_page(
             ctx.session,
             clock.now(),
@@ -110,7 +112,10 @@ class ContactQuery:
             page_request(first, after, last, before),
             tiers,
             overdue,
+            with_customers=customers,
         )
+        if customers:
+            ctx.prime("worklist_customers", {row.customer_id: row for row in page.rows})
         return Connection.of(page, present_worklist(info, page.rows))
 
     @guarded_field(

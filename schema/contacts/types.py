@@ -244,6 +244,18 @@ _METHODS = {m.value: m for m in ContactMethod}
 _TIMES = {t.value: t for t in ContactTime}
 
 
+def _preference(
+    ctx: Context, value: str | None, shown: bool, members: dict[str, Any], graphql: str
+) -> Any:
+    """A stored preference as the worklist serves it: its member, or withheld (null)."""
+    if value is None:
+        return None
+    if shown:
+        return members[value]
+    ctx.access.withhold("ContactWorklistItem", graphql)
+    return None
+
+
 def present_worklist(info: ContextInfo, rows: Sequence[Any]) -> list[ContactWorklistItem]:
     ctx = info.context
     today = clock.today()
@@ -263,20 +275,8 @@ def present_worklist(info: ContextInfo, rows: Sequence[Any]) -> list[ContactWork
         ctx.customer_ids.append(row.customer_id)
         tier = _TIERS[row.tier]
         period = periods[tier]
-        method = row.contact_method
-        if method is not None:
-            if method_shown:
-                method = _METHODS[method]
-            else:
-                ctx.access.withhold("ContactWorklistItem", "preferredChannel")
-                method = None
-        contact_time = row.contact_time
-        if contact_time is not None:
-            if time_shown:
-                contact_time = _TIMES[contact_time]
-            else:
-                ctx.access.withhold("ContactWorklistItem", "preferredTime")
-                contact_time = None
+        method = _preference(ctx, row.contact_method, method_shown, _METHODS, "preferredChannel")
+        contact_time = _preference(ctx, row.contact_time, time_shown, _TIMES, "preferredTime")
         items.append(
             ContactWorklistItem(
                 _customer_id=row.customer_id,

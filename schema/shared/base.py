@@ -9,6 +9,7 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 from strawberry.types import Info
+from strawberry.types.nodes import SelectedField
 
 from core.errors import FieldError, UserInputError
 from core.ids import global_id
@@ -36,6 +37,26 @@ class Node:
 # type's list (invisible and missing both give None). Each domain lists its types' loaders in a
 # ``NODE_LOADERS`` dict; ``schema.schema`` merges them.
 NodeLoader = Callable[[ContextInfo, int], Node | None]
+
+
+def selects(info: ContextInfo, *path: str) -> bool:
+    """Whether the resolving field's selection reaches ``path`` (GraphQL field names, through
+    fragments; a field under ``@skip``/``@include`` counts as selected)."""
+    level: list[Any] = list(info.selected_fields)
+    for name in path:
+        found: list[Any] = []
+        pending = [s for field in level for s in field.selections]
+        while pending:
+            selection = pending.pop()
+            if isinstance(selection, SelectedField):
+                if selection.name == name:
+                    found.append(selection)
+            else:  # a fragment: its selections belong to the same level
+                pending.extend(selection.selections)
+        if not found:
+            return False
+        level = found
+    return True
 
 
 def page_request(

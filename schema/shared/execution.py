@@ -30,7 +30,7 @@ from graphql import (
     GraphQLScalarType,
     GraphQLString,
 )
-from graphql.pyutils import Path
+from graphql.pyutils import Path, Undefined, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 # (python attribute or context-only resolver, leaf or object type, declared type, non-null?,
@@ -89,8 +89,9 @@ def _plan(parent_type: GraphQLObjectType, field_name: str) -> Plan | None:
 
 
 _UNPLANNED = object()
-# A leaf read inline: (response name, python attribute, serialise, non-null?).
-Leaf = tuple[str, str, Callable[[Any], Any], bool]
+# One field of a selection: (response name, field details, for a plain leaf read inline its
+# (python attribute, serialise, non-null?), else None).
+Step = tuple[str, Any, tuple[str, Callable[[Any], Any], bool] | None]
 
 
 def _serializer(named: GraphQLScalarType | GraphQLEnumType) -> Callable[[Any], Any]:
@@ -118,14 +119,13 @@ def _serializer(named: GraphQLScalarType | GraphQLEnumType) -> Callable[[Any], A
     return serialize
 
 
-def _split(
-    parent_type: GraphQLObjectType, grouped_field_set: Any
-) -> tuple[list[Leaf], dict[str, Any]]:
-    """The plain leaves of a selection (read inline) and every other field."""
-    leaves: list[Leaf] = []
-    others: dict[str, Any] = {}
+def _split(parent_type: GraphQLObjectType, grouped_field_set: Any) -> list[Step]:
+    """The fields of a selection in order, each with how to read it inline when it is a plain
+    leaf (None: ``execute_field``)."""
+    steps: list[Step] = []
     for response_name, field_details_list in grouped_field_set.items():
         node = field_details_list[0].node
+        leaf = None
         if not node.arguments and not node.directives:
             plan = _planned(parent_type, node.name.value)
             if (
@@ -134,10 +134,9 @@ def _split(
                 and isinstance(plan[0], str)
                 and not isinstance(plan[1], GraphQLObjectType)
             ):
-                leaves.append((response_name, plan[0], _serializer(plan[1]), plan[3]))
-                continue
-        others[response_name] = field_details_list
-    return leaves, others
+                leaf = (plan[0], _serializer(plan[1]), plan[3])
+        steps.append((response_name, field_details_list, leaf))
+    return steps
 
 
 def _planned(parent_type: GraphQLObjectType, field_name: str) -> Plan | None:
@@ -158,8 +157,8 @@ class LeafFastPathExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self._plain_resolvers = manager is None or not getattr(
             manager, "_middleware_resolvers", None
         )
-        # id(grouped field set) → (it, its inline leaves, its other fields)
-        self._splits: dict[int, tuple[Any, list[Leaf], dict[str, Any]]] = {}
+        # id(grouped field set) → (it, its steps)
+        self._splits: dict[int, tuple[Any, list[Step]]] = {}
 
     def execute_fields(  # type: ignore[override]
         self,
@@ -179,45 +178,50 @@ class LeafFastPathExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if found is None:
             found = self._splits[id(grouped_field_set)] = (
                 grouped_field_set,  # kept alive: its id stays its own
-                *_split(parent_type, grouped_field_set),
+                _split(parent_type, grouped_field_set),
             )
-        _, leaves, others = found
+        # graphql-core's loop (``execute_fields``), with plain leaves read inline.
         results: dict[str, Any] = {}
-        for response_name, target, serialize, non_null in leaves:
-            value = getattr(source_value, target, None)
-            if value is None:
-                if non_null:
-                    break  # graphql-core reports it
-                results[response_name] = None
-                continue
-            try:
-                results[response_name] = serialize(value)
-            except Exception:
-                break  # graphql-core reports it
-        else:
-            if not others:
-                return results
-            done = super().execute_fields(parent_type, source_value, path, others, position_context)
-            return self._merged(grouped_field_set, results, done)
-        # A leaf needs graphql-core's error handling: the whole object takes the normal path.
-        return super().execute_fields(
-            parent_type, source_value, path, grouped_field_set, position_context
-        )
+        is_awaitable = self.is_awaitable
+        awaitable_fields: list[str] = []
+        try:
+            for response_name, field_details_list, leaf in found[1]:
+                if leaf is not None:
+                    value = getattr(source_value, leaf[0], None)
+                    if value is None:
+                        if not leaf[2]:
+                            results[response_name] = None
+                            continue
+                    else:
+                        try:
+                            results[response_name] = leaf[1](value)
+                            continue
+                        except Exception:  # execute_field reports it below
+                            pass
+                result = self.execute_field(
+                    parent_type,
+                    source_value,
+                    field_details_list,
+                    Path(path, response_name, parent_type.name),
+                    position_context,
+                )
+                if result is not Undefined:
+                    results[response_name] = result
+                    if is_awaitable(result):
+                        awaitable_fields.append(response_name)
+        except Exception:
+            if awaitable_fields:
+                self.settle_in_background([results[field] for field in awaitable_fields])
+            raise
+        if not awaitable_fields:
+            return results
 
-    def _merged(self, grouped_field_set: Any, results: dict[str, Any], done: Any) -> Any:
-        """The inline leaves and graphql-core's other fields, in the selection's order."""
+        async def get_results() -> dict[str, Any]:  # pragma: no cover - resolvers are sync
+            awaited = await gather_with_cancel(*(results[f] for f in awaitable_fields))
+            results.update(zip(awaitable_fields, awaited, strict=True))
+            return results
 
-        def merged(rest: dict[str, Any]) -> dict[str, Any]:
-            results.update(rest)
-            return {name: results[name] for name in grouped_field_set if name in results}
-
-        if self.is_awaitable(done):  # pragma: no cover - Kehu's resolvers are synchronous
-
-            async def awaited() -> dict[str, Any]:
-                return merged(await done)
-
-            return awaited()
-        return merged(done)
+        return get_results()
 
     def execute_field(  # type: ignore[override]
         self,
