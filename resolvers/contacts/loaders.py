@@ -63,7 +63,7 @@ def first_pages(
         shown = rows[:size]
         pages[customer_id] = Page(
             rows=shown,
-            cursors=Cursors([[c.contacted_at, c.id] for c in shown], keys, context),
+            cursors=Cursors(shown, lambda c: [c.contacted_at, c.id], keys, context),
             has_next_page=len(rows) > size,
             has_previous_page=False,
             count_total=counter(customer_id),

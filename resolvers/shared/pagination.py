@@ -54,30 +54,35 @@ class SortKey:
 
 class Cursors(Sequence[str]):
     """The cursors of a page's rows, each sealed the first time it is read: an answer that
-    selects only ``pageInfo { endCursor }`` seals one cursor, not one per row."""
+    selects only ``pageInfo { endCursor }`` seals one cursor, not one per row (and reads the
+    sort values of that row alone: ``row_values(row)``)."""
 
-    __slots__ = ("_context", "_keys", "_sealed", "_values")
+    __slots__ = ("_context", "_keys", "_row_values", "_rows", "_sealed")
 
     def __init__(
-        self, values: list[Sequence[Any]], keys: Sequence[SortKey], context: str | None = None
+        self,
+        rows: Sequence[Any],
+        row_values: Callable[[Any], Sequence[Any]],
+        keys: Sequence[SortKey],
+        context: str | None = None,
     ) -> None:
-        self._values = values
+        self._rows = rows
+        self._row_values = row_values
         self._keys = keys
         self._context = context or cursor_context(keys)
         self._sealed: dict[int, str] = {}
 
     def __len__(self) -> int:
-        return len(self._values)
+        return len(self._rows)
 
     def __getitem__(self, index: Any) -> Any:
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
-        position = range(len(self._values))[index]  # negative indices, IndexError
+        position = range(len(self._rows))[index]  # negative indices, IndexError
         found = self._sealed.get(position)
         if found is None:
-            found = self._sealed[position] = encode_cursor(
-                self._values[position], self._keys, self._context
-            )
+            values = self._row_values(self._rows[position])
+            found = self._sealed[position] = encode_cursor(values, self._keys, self._context)
         return found
 
 
@@ -214,7 +219,7 @@ def paginate(
     rows = rows[:size]
     if backwards:
         rows.reverse()
-    cursors = Cursors([row_values(r) for r in rows], keys)
+    cursors = Cursors(rows, row_values, keys)
 
     def count_total() -> int:
         source = statement if count_statement is None else count_statement

@@ -115,7 +115,7 @@ class ContactQuery:
             with_customers=customers,
         )
         if customers:
-            ctx.prime("worklist_customers", {row.customer_id: row for row in page.rows})
+            ctx.prime("worklist_customers", {row._mapping["id"]: row for row in page.rows})
         return Connection.of(page, present_worklist(info, page.rows))
 
     @guarded_field(

@@ -259,8 +259,10 @@ def _preference(
 def present_worklist(info: ContextInfo, rows: Sequence[Any]) -> list[ContactWorklistItem]:
     ctx = info.context
     today = clock.today()
-    ctx.pending("worklist_customers").extend(r.customer_id for r in rows)
-    ctx.pending("staff").extend(r.manager_id for r in rows if r.manager_id)
+    # By key: a Row's attribute access by column name is about ten times slower.
+    found = [row._mapping for row in rows]
+    ctx.pending("worklist_customers").extend(m["customer_id"] for m in found)
+    ctx.pending("staff").extend(m["manager_id"] for m in found if m["manager_id"])
     # The caller's own rows (``in_rows``): the roles' field effects apply to every item, so they
     # are decided once per page, not per row.
     access = ctx.access.fields
@@ -271,34 +273,38 @@ def present_worklist(info: ContextInfo, rows: Sequence[Any]) -> list[ContactWork
     time_shown = access.effect("Preferences", "contactTime") is Effect.FULL
     periods = {tier: current_period(tier, today) for tier in ValueTier}
     items = []
-    for row in rows:
-        ctx.customer_ids.append(row.customer_id)
-        tier = _TIERS[row.tier]
+    for m in found:
+        customer_id = m["customer_id"]
+        ctx.customer_ids.append(customer_id)
+        tier = _TIERS[m["tier"]]
         period = periods[tier]
-        method = _preference(ctx, row.contact_method, method_shown, _METHODS, "preferredChannel")
-        contact_time = _preference(ctx, row.contact_time, time_shown, _TIMES, "preferredTime")
+        channel = m["last_channel"]
         items.append(
             ContactWorklistItem(
-                _customer_id=row.customer_id,
-                _manager_id=row.manager_id,
-                _last_contact_id=row.last_contact_id,
-                status="OVERDUE" if row.overdue else "DUE",  # type: ignore[arg-type]
+                _customer_id=customer_id,
+                _manager_id=m["manager_id"],
+                _last_contact_id=m["last_contact_id"],
+                status="OVERDUE" if m["overdue"] else "DUE",  # type: ignore[arg-type]
                 tier=tier if tier_shown else None,
                 period=period.kind.value,  # type: ignore[arg-type]
                 period_start=period.start,
                 due_by=period.end - dt.timedelta(days=1),
-                last_contacted_at=row.last_contacted_at,
-                last_channel=_CHANNELS[row.last_channel] if row.last_channel else None,
-                preferred_channel=method,
-                preferred_time=contact_time,
+                last_contacted_at=m["last_contacted_at"],
+                last_channel=_CHANNELS[channel] if channel else None,
+                preferred_channel=_preference(
+                    ctx, m["contact_method"], method_shown, _METHODS, "preferredChannel"
+                ),
+                preferred_time=_preference(
+                    ctx, m["contact_time"], time_shown, _TIMES, "preferredTime"
+                ),
             )
         )
-    if rows:
+    if found:
         if not tier_shown:
             ctx.access.withhold("ContactWorklistItem", "tier")
-        if method_shown and any(r.contact_method is not None for r in rows):
+        if method_shown and any(m["contact_method"] is not None for m in found):
             ctx.note_value_shown("ContactWorklistItem.preferredChannel", Effect.FULL)
-        if time_shown and any(r.contact_time is not None for r in rows):
+        if time_shown and any(m["contact_time"] is not None for m in found):
             ctx.note_value_shown("ContactWorklistItem.preferredTime", Effect.FULL)
     return items
 
