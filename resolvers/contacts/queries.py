@@ -172,6 +172,10 @@ def _build(
     return statement, keys
 
 
+def _with_customers(page: Any) -> Select[Any]:
+    return with_customer_rows(page, page.c.customer_id)
+
+
 def worklist_page(
     session: Session,
     now: datetime,
@@ -193,9 +197,7 @@ def worklist_page(
         request,
         lambda r: [r.overdue, r.since, r.customer_id],
         parameters=found.parameters,
-        around=(lambda page: with_customer_rows(page, page.c.customer_id))
-        if with_customers
-        else None,
+        around=_with_customers if with_customers else None,
     )
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, null, select, true
+from sqlalchemy import ColumnElement, Select, String, func, null, select, true, type_coerce
 from sqlalchemy.orm import Session, joinedload
 
 from authz.rows import require_visible
@@ -68,7 +69,9 @@ CUSTOMER_COLUMNS = (
     _branches.c.city.label("branch_city"),
     _manager.c.employee_no.label("manager_employee_no"),
     _manager.c.name.label("manager_name"),
-    _manager.c.roles.label("manager_roles"),
+    # As stored (JSON text on SQLite; PostgreSQL's driver decodes it): decoded once per
+    # manager and request (``manager_roles``), not once per customer row.
+    type_coerce(_manager.c.roles, String).label("manager_roles"),
     _manager.c.active.label("manager_active"),
     _manager.c.branch_id.label("manager_branch_id"),
     _manager_branch.c.code.label("manager_branch_code"),
@@ -99,6 +102,11 @@ def with_customer_rows(page: Any, customer_id: Any) -> Select[Any]:
         null().label("via_grant"),
         null().label("via_consent"),
     ).select_from(CUSTOMER_FROM.join(page, customer_id == _customers.c.id))
+
+
+def manager_roles(stored: Any) -> list[str]:
+    """The roles of a ``CUSTOMER_ROW``'s manager (``manager_roles``, as the driver gave them)."""
+    return list(stored) if isinstance(stored, list) else list(json.loads(stored))
 
 
 def customer_page(

@@ -168,6 +168,42 @@ def _selects_one_entity(statement: Select[Any]) -> bool:
     return found
 
 
+# statement → {(keys, size, backwards, around): its first page's statement}
+_first_pages: weakref.WeakKeyDictionary[Select[Any], dict[Any, Select[Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _page_query(
+    statement: Select[Any],
+    keys: Sequence[SortKey],
+    request: PageRequest,
+    size: int,
+    backwards: bool,
+    options: Sequence[Any],
+    around: Callable[[Any], Select[Any]] | None,
+) -> Select[Any]:
+    """The statement of one page: past the cursors, ordered, one row more than the page."""
+    filtered = statement
+    if request.after is not None:
+        filtered = filtered.where(_beyond(keys, decode_cursor(request.after, keys, "after"), False))
+    if request.before is not None:
+        filtered = filtered.where(
+            _beyond(keys, decode_cursor(request.before, keys, "before"), True)
+        )
+    ordering = [(k.column.desc() if k.descending != backwards else k.column.asc()) for k in keys]
+    page_query = filtered.options(*options).order_by(*ordering).limit(size + 1)
+    if around is None:
+        return page_query
+    page = page_query.subquery("page")
+    return around(page).order_by(
+        *(
+            page.c[k.column.key].desc() if k.descending != backwards else page.c[k.column.key].asc()
+            for k in keys
+        )
+    )
+
+
 def paginate(
     session: Session,
     statement: Select[Any],
@@ -185,31 +221,23 @@ def paginate(
     ``Row`` tuples); ``count_statement`` is a cheaper statement with the same rows, if any;
     ``parameters``: values of ``statement``'s bound parameters (of the count's too);
     ``around``: plain columns only — a statement over the page (a subquery; the keys' columns
-    by their names) adding columns for the page's rows alone, in the same statement.
+    by their names) adding columns for the page's rows alone, in the same statement (a
+    module-level function: first pages are kept per statement and ``around``).
     """
     request = request.validated()
     backwards = request.last is not None or (request.before is not None and request.first is None)
     size = request.last if backwards else request.first
     size = DEFAULT_PAGE_SIZE if size is None else size
-    filtered = statement
-    if request.after is not None:
-        filtered = filtered.where(_beyond(keys, decode_cursor(request.after, keys, "after"), False))
-    if request.before is not None:
-        filtered = filtered.where(
-            _beyond(keys, decode_cursor(request.before, keys, "before"), True)
-        )
-    ordering = [(k.column.desc() if k.descending != backwards else k.column.asc()) for k in keys]
-    page_query = filtered.options(*options).order_by(*ordering).limit(size + 1)
-    if around is not None:
-        page = page_query.subquery("page")
-        page_query = around(page).order_by(
-            *(
-                page.c[k.column.key].desc()
-                if k.descending != backwards
-                else page.c[k.column.key].asc()
-                for k in keys
-            )
-        )
+    # A first page of a statement built once (``resolvers.shared.statements``) is itself built
+    # once: no cursor values in it, and SQLAlchemy keys a statement object once.
+    reusable = request.after is None and request.before is None and not options
+    cached = _first_pages.get(statement) if reusable else None
+    page_key = (tuple(keys), size, backwards, around)
+    page_query = None if cached is None else cached.get(page_key)
+    if page_query is None:
+        page_query = _page_query(statement, keys, request, size, backwards, options, around)
+        if reusable:
+            _first_pages.setdefault(statement, {})[page_key] = page_query
     if _selects_one_entity(statement):
         rows = list(session.scalars(page_query, parameters).unique())
     else:

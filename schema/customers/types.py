@@ -19,6 +19,7 @@ from authz.fields import PERSONAL_FIELDS, PolicyAccess, present, reveal
 from core import clock
 from core.errors import UserInputError
 from resolvers.customers import loaders
+from resolvers.customers.queries import manager_roles
 from schema.customers.enums import (
     AccountKindEnum,
     ContactMethodEnum,
@@ -386,7 +387,7 @@ class CustomerNode(Node):
                     manager_id,
                     m["manager_employee_no"],
                     m["manager_name"],
-                    m["manager_roles"],
+                    manager_roles(m["manager_roles"]),
                     m["manager_active"],
                     BranchNode.of_parts(
                         m["manager_branch_id"],
