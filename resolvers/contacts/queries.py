@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 
 from core import clock
 from resolvers.contacts import cadence
-from resolvers.customers.queries import with_customer_rows
 from resolvers.segments.loaders import effective_tier, override_in_force
 from resolvers.shared.pagination import Page, PageRequest, SortKey, paginate
 from resolvers.shared.statements import built_once
@@ -172,10 +171,6 @@ def _build(
     return statement, keys
 
 
-def _with_customers(page: Any) -> Select[Any]:
-    return with_customer_rows(page, page.c.customer_id)
-
-
 def worklist_page(
     session: Session,
     now: datetime,
@@ -185,10 +180,8 @@ def worklist_page(
     request: PageRequest,
     tiers: list[str] | None = None,
     only_overdue: bool | None = None,
-    with_customers: bool = False,
 ) -> Page:
-    """One page of the worklist (see :func:`worklist`); ``with_customers``: each row carries
-    its customer's ``CUSTOMER_ROW`` too (``visible`` must then be the caller's own rows)."""
+    """One page of the worklist (see :func:`worklist`)."""
     found = worklist(now, today, visible, condition, tiers, only_overdue)
     return paginate(
         session,
@@ -197,7 +190,6 @@ def worklist_page(
         request,
         lambda r: [r.overdue, r.since, r.customer_id],
         parameters=found.parameters,
-        around=_with_customers if with_customers else None,
     )
 
 

@@ -7,11 +7,21 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, func, null, select, true, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    bindparam,
+    func,
+    null,
+    select,
+    true,
+    type_coerce,
+)
 from sqlalchemy.orm import Session, joinedload
 
 from authz.rows import require_visible
 from resolvers.shared.pagination import Page, PageRequest, SortKey, paginate
+from resolvers.shared.statements import built_once
 from store.base import sealed_columns, sealed_later
 from store.customers import Customer, CustomerChange, Transaction, VerificationDue
 from store.segments import CustomerSegment
@@ -86,22 +96,31 @@ CUSTOMER_FROM = (
 CUSTOMER_ROW = select(*CUSTOMER_COLUMNS).select_from(CUSTOMER_FROM)
 
 
-def with_customer_rows(page: Any, customer_id: Any) -> Select[Any]:
-    """The rows of ``page`` (a subquery of a list's page, e.g. the contact worklist's) with the
-    ``CUSTOMER_ROW`` of each row's customer (``customer_id``: the page's column naming it), for
-    customers of the caller's own rows (seen by scope: ``in_scope``, no grant, no consent).
+def customer_rows_in(
+    session: Session, customer_ids: Sequence[int], in_rows: ColumnElement[bool]
+) -> dict[int, Any]:
+    """``CUSTOMER_ROW`` rows of customers of the caller's own rows (``in_rows``; seen by
+    scope: ``in_scope``, no grant, no consent), e.g. a worklist page's, by primary key.
 
-    Joined to the page only, not to the whole list: a nested customer of each row comes with
-    the page's statement instead of a statement of its own.
+    The statement is built once per caller's rows (the keys are bound when it runs): for a
+    page's nested customers it costs about what running it does.
     """
-    names = {c.key for c in CUSTOMER_COLUMNS}
-    return select(
-        *(c for c in page.c if c.key not in names),
-        *CUSTOMER_COLUMNS,
-        true().label("in_scope"),
-        null().label("via_grant"),
-        null().label("via_consent"),
-    ).select_from(CUSTOMER_FROM.join(page, customer_id == _customers.c.id))
+    statement = built_once(
+        "customer rows in scope",
+        (in_rows,),
+        lambda: (
+            select(
+                *CUSTOMER_COLUMNS,
+                true().label("in_scope"),
+                null().label("via_grant"),
+                null().label("via_consent"),
+            )
+            .select_from(CUSTOMER_FROM)
+            .where(_customers.c.id.in_(bindparam("customer_ids", expanding=True)), in_rows)
+        ),
+    )
+    found = session.connection().execute(statement, {"customer_ids": list(customer_ids)})
+    return {row._mapping["id"]: row for row in found}
 
 
 def manager_roles(stored: Any) -> list[str]:

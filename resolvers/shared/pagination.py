@@ -168,7 +168,7 @@ def _selects_one_entity(statement: Select[Any]) -> bool:
     return found
 
 
-# statement → {(keys, size, backwards, around): its first page's statement}
+# statement → {(keys, size, backwards): its first page's statement}
 _first_pages: weakref.WeakKeyDictionary[Select[Any], dict[Any, Select[Any]]] = (
     weakref.WeakKeyDictionary()
 )
@@ -181,7 +181,6 @@ def _page_query(
     size: int,
     backwards: bool,
     options: Sequence[Any],
-    around: Callable[[Any], Select[Any]] | None,
 ) -> Select[Any]:
     """The statement of one page: past the cursors, ordered, one row more than the page."""
     filtered = statement
@@ -192,16 +191,7 @@ def _page_query(
             _beyond(keys, decode_cursor(request.before, keys, "before"), True)
         )
     ordering = [(k.column.desc() if k.descending != backwards else k.column.asc()) for k in keys]
-    page_query = filtered.options(*options).order_by(*ordering).limit(size + 1)
-    if around is None:
-        return page_query
-    page = page_query.subquery("page")
-    return around(page).order_by(
-        *(
-            page.c[k.column.key].desc() if k.descending != backwards else page.c[k.column.key].asc()
-            for k in keys
-        )
-    )
+    return filtered.options(*options).order_by(*ordering).limit(size + 1)
 
 
 def paginate(
@@ -213,16 +203,12 @@ def paginate(
     options: Sequence[Any] = (),
     count_statement: Select[Any] | None = None,
     parameters: Mapping[str, Any] | None = None,
-    around: Callable[[Any], Select[Any]] | None = None,
 ) -> Page:
     """Run one keyset page of ``statement`` ordered by ``keys`` (the last key must be unique).
 
     ``statement`` selects one ORM entity (rows are entities) or plain columns (rows are
     ``Row`` tuples); ``count_statement`` is a cheaper statement with the same rows, if any;
-    ``parameters``: values of ``statement``'s bound parameters (of the count's too);
-    ``around``: plain columns only — a statement over the page (a subquery; the keys' columns
-    by their names) adding columns for the page's rows alone, in the same statement (a
-    module-level function: first pages are kept per statement and ``around``).
+    ``parameters``: values of ``statement``'s bound parameters (of the count's too).
     """
     request = request.validated()
     backwards = request.last is not None or (request.before is not None and request.first is None)
@@ -232,10 +218,10 @@ def paginate(
     # once: no cursor values in it, and SQLAlchemy keys a statement object once.
     reusable = request.after is None and request.before is None and not options
     cached = _first_pages.get(statement) if reusable else None
-    page_key = (tuple(keys), size, backwards, around)
+    page_key = (tuple(keys), size, backwards)
     page_query = None if cached is None else cached.get(page_key)
     if page_query is None:
-        page_query = _page_query(statement, keys, request, size, backwards, options, around)
+        page_query = _page_query(statement, keys, request, size, backwards, options)
         if reusable:
             _first_pages.setdefault(statement, {})[page_key] = page_query
     if _selects_one_entity(statement):

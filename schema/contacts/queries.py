@@ -10,6 +10,7 @@ import strawberry
 from core import clock
 from resolvers.contacts import cadence, loaders
 from resolvers.contacts import queries as logic
+from resolvers.customers.queries import customer_rows_in
 from resolvers.shared.filters import compile_where
 from schema.contacts.enums import CadenceGrouping, CadencePeriod
 from schema.contacts.filters import (
@@ -101,8 +102,6 @@ class ContactQuery:
             chosen: list[Any] = [where.tier.eq] if where.tier.eq is not None else []
             tiers = [str(t.value) for t in [*chosen, *(where.tier.in_ or [])]]
         overdue = where.overdue.eq if where is not None and where.overdue is not None else None
-        # The items' customers come with the page's statement when the answer shows them.
-        customers = selects(info, "edges", "node", "customer")
         page = logic.worklist_page(
             ctx.session,
             clock.now(),
@@ -112,10 +111,13 @@ class ContactQuery:
             page_request(first, after, last, before),
             tiers,
             overdue,
-            with_customers=customers,
         )
-        if customers:
-            ctx.prime("worklist_customers", {row._mapping["id"]: row for row in page.rows})
+        if page.rows and selects(info, "edges", "node", "customer"):
+            # The items' customers, in the caller's own rows like the items: one statement,
+            # built once per caller (``customer_rows_in``), not the visibility of any customer.
+            ids = [row._mapping["customer_id"] for row in page.rows]
+            found = customer_rows_in(ctx.session, ids, ctx.access.in_rows)
+            ctx.prime("worklist_customers", {pk: found.get(pk) for pk in ids})
         return Connection.of(page, present_worklist(info, page.rows))
 
     @guarded_field(

@@ -284,9 +284,9 @@ def present_worklist(info: ContextInfo, rows: Sequence[Any]) -> list[ContactWork
                 _customer_id=customer_id,
                 _manager_id=m["manager_id"],
                 _last_contact_id=m["last_contact_id"],
-                status="OVERDUE" if m["overdue"] else "DUE",  # type: ignore[arg-type]
+                status=WorklistStatus.OVERDUE if m["overdue"] else WorklistStatus.DUE,  # type: ignore[attr-defined]
                 tier=tier if tier_shown else None,
-                period=period.kind.value,  # type: ignore[arg-type]
+                period=CadencePeriod[period.kind.value],
                 period_start=period.start,
                 due_by=period.end - dt.timedelta(days=1),
                 last_contacted_at=m["last_contacted_at"],
