@@ -250,36 +250,14 @@ def open_tagged(table: str, column: str, tagged: str | None) -> str | None:
     return crypto.cipher().open(token, table, column, row_id)
 
 
-class Sealed:
-    """A sealed value read but not opened yet: lists select it this way (``sealed_later``) and
-    open it only when its field is served and the policy reveals it (a withheld or unselected
-    field is never decrypted). Not a ``str``: it cannot be mistaken for the plaintext."""
-
-    __slots__ = ("column", "table", "tagged")
-
-    def __init__(self, table: str, column: str, tagged: str | None) -> None:
-        self.table, self.column, self.tagged = table, column, tagged
-
-    def open(self) -> str | None:
-        return open_tagged(self.table, self.column, self.tagged)
-
-
 def sealed_later(column: Any, label: str) -> Any:
-    """Select the sealed ``column`` unopened, as ``label`` (a :class:`Sealed` per row)."""
+    """Select the sealed ``column`` unopened, as ``label``: its row-tagged text
+    (``<key>:<sealed value>``), opened with :func:`open_tagged` only when its value is served
+    and the policy reveals it (a withheld or unselected field is never decrypted). Plain text
+    for the driver: reading it costs nothing per row."""
     encrypted = column.type
     assert isinstance(encrypted, Encrypted), column
-    return type_coerce(
-        encrypted.tagged(column), _SealedLater(encrypted.table, encrypted.column)
-    ).label(label)
-
-
-class _SealedLater(_RowTagged):
-    """What ``sealed_later`` selects: the row-tagged text, wrapped, not decrypted."""
-
-    cache_ok = True
-
-    def process_result_value(self, value: str | None, dialect: Dialect) -> Sealed:  # type: ignore[override]
-        return Sealed(self.table, self.column, value)
+    return type_coerce(encrypted.tagged(column), String).label(label)
 
 
 def sealed_columns(table: Table) -> list[str]:

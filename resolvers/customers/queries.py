@@ -60,8 +60,8 @@ def customer_sort_keys(order_by: Sequence[tuple[str, bool]]) -> list[SortKey]:
 # The read model of a customer: one row with its branch and relationship manager (and the
 # manager's branch) joined in. Plain rows, not ORM entities: a 100-row page is built about
 # twice as fast, and the page stays one statement whatever its size. Sealed columns come
-# unopened (``sealed_<column>``, a ``store.base.Sealed``): a value is decrypted only when its
-# field is served and revealed (``CustomerNode``), not for every row a list reads.
+# unopened (``sealed_<column>``: ``store.base.sealed_later``): a value is decrypted only when
+# its field is served and revealed (``CustomerNode``), not for every row a list reads.
 _customers = Customer.__table__
 _branches = Branch.__table__
 _manager = Staff.__table__.alias("manager")
@@ -119,7 +119,7 @@ def customer_rows_in(
             .where(_customers.c.id.in_(bindparam("customer_ids", expanding=True)), in_rows)
         ),
     )
-    found = session.connection().execute(statement, {"customer_ids": list(customer_ids)})
+    found = session.connection().execute(statement, {"customer_ids": list(customer_ids)}).all()
     return {row._mapping["id"]: row for row in found}
 
 

@@ -47,6 +47,7 @@ from schema.shared.context import Context
 from schema.shared.execution import context_only
 from schema.staff import BranchNode, StaffNode, required_staff_field, staff_field
 from store import customers as rows
+from store.base import open_tagged
 from store.customers import Transaction
 
 if TYPE_CHECKING:
@@ -318,8 +319,10 @@ def _sealed_field(attribute: str) -> Callable[[CustomerNode, ContextInfo], str |
 
     @context_only
     def resolve(root: CustomerNode, info: ContextInfo) -> str | None:
-        sealed = root._row[column]
-        return reveal("Customer", attribute, root._access, sealed.open)  # type: ignore[no-any-return]
+        tagged = root._row[column]  # not decrypted yet (``sealed_later``)
+        return reveal(  # type: ignore[no-any-return]
+            "Customer", attribute, root._access, lambda: open_tagged("customers", attribute, tagged)
+        )
 
     return resolve
 

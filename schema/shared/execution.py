@@ -159,6 +159,7 @@ class LeafFastPathExecutionContext(StrawberryGraphQLCoreExecutionContext):
         )
         # id(grouped field set) → (it, its steps)
         self._splits: dict[int, tuple[Any, list[Step]]] = {}
+        self._context_only = _ContextOnly(self.context_value)
 
     def execute_fields(  # type: ignore[override]
         self,
@@ -240,7 +241,7 @@ class LeafFastPathExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     value = getattr(source, target, None)
                 else:
                     try:
-                        value = target(source, _ContextOnly(self.context_value))
+                        value = target(source, self._context_only)
                     except Exception as raw_error:
                         self.handle_field_error(raw_error, declared, field_details_list, path)
                         return None
@@ -265,7 +266,7 @@ class LeafFastPathExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     # strawberry's is_type_of checks the Python class and ignores the info.
                     if named.is_type_of is None or named.is_type_of(value, None):  # type: ignore[arg-type]
                         try:
-                            return self.collect_and_execute_subfields(
+                            return self._subfields(
                                 named, field_details_list, path, value, position_context
                             )
                         except Exception as raw_error:
@@ -292,12 +293,16 @@ class LeafFastPathExecutionContext(StrawberryGraphQLCoreExecutionContext):
         """A list of objects, as ``complete_list_item_value`` completes each (an item's error
         is located at the item; a non-null item's error nulls the list)."""
         completed = []
+        grouped = self._plain_subfields(named, field_details_list, position_context)
         for index, item in enumerate(items):
             item_path = path.add_key(index, None)
             try:
-                done = self.collect_and_execute_subfields(
-                    named, field_details_list, item_path, item, position_context
-                )
+                if grouped is not None:
+                    done = self.execute_fields(named, item, item_path, grouped, None)
+                else:
+                    done = self.collect_and_execute_subfields(
+                        named, field_details_list, item_path, item, position_context
+                    )
             except Exception as raw_error:
                 self.handle_field_error(raw_error, item_type, field_details_list, item_path)
                 done = None
@@ -305,3 +310,28 @@ class LeafFastPathExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 raise TypeError("an asynchronous resolver in a list of objects")
             completed.append(done)
         return completed
+
+    def _plain_subfields(
+        self, named: GraphQLObjectType, field_details_list: Any, position_context: Any
+    ) -> Any:
+        """The selection of ``named`` when nothing in it is deferred (graphql-core then runs
+        ``execute_fields`` on it, as ``collect_and_execute_subfields`` does), else None."""
+        if position_context is not None:
+            return None
+        grouped, new_defer_usages, _ = self.collect_subfields(named, field_details_list)
+        return None if new_defer_usages else grouped
+
+    def _subfields(
+        self,
+        named: GraphQLObjectType,
+        field_details_list: Any,
+        path: Any,
+        value: Any,
+        position_context: Any,
+    ) -> Any:
+        grouped = self._plain_subfields(named, field_details_list, position_context)
+        if grouped is None:
+            return self.collect_and_execute_subfields(
+                named, field_details_list, path, value, position_context
+            )
+        return self.execute_fields(named, value, path, grouped, None)
