@@ -12,7 +12,19 @@ from datetime import UTC, date, datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, case, func, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
 
 from core import clock
@@ -128,17 +140,19 @@ def _build(
     # Joins, not correlated subqueries: the tier is read once per customer (a new override
     # withdraws the one in force, so at most one joins).
     tier = func.coalesce(overrides.c.tier, computed.c.tier, cadence.UNCLASSIFIED.value)
+    # Enumerations as stored (their members' names): the page maps them to members once per
+    # value, not through SQLAlchemy's per-row enum processing.
     inner = (
         select(
             Customer.id.label("customer_id"),
             Customer.relationship_manager_id.label("manager_id"),
             Customer.branch_id.label("branch_id"),
-            tier.label("tier"),
+            type_coerce(tier, String).label("tier"),
             ContactStatus.last_contacted_at.label("last_contacted_at"),
-            ContactStatus.last_channel.label("last_channel"),
+            type_coerce(ContactStatus.last_channel, String).label("last_channel"),
             ContactStatus.last_contact_id.label("last_contact_id"),
-            Preferences.contact_method.label("contact_method"),
-            Preferences.contact_time.label("contact_time"),
+            type_coerce(Preferences.contact_method, String).label("contact_method"),
+            type_coerce(Preferences.contact_time, String).label("contact_time"),
         )
         .select_from(Customer)
         .outerjoin(computed, computed.c.customer_id == Customer.id)

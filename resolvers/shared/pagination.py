@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.errors import FieldError, UserInputError
+from resolvers.shared import statements
 from store import crypto
 
 MAX_PAGE_SIZE = 100
@@ -168,12 +169,6 @@ def _selects_one_entity(statement: Select[Any]) -> bool:
     return found
 
 
-# statement → {(keys, size, backwards): its first page's statement}
-_first_pages: weakref.WeakKeyDictionary[Select[Any], dict[Any, Select[Any]]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
 def _page_query(
     statement: Select[Any],
     keys: Sequence[SortKey],
@@ -216,14 +211,14 @@ def paginate(
     size = DEFAULT_PAGE_SIZE if size is None else size
     # A first page of a statement built once (``resolvers.shared.statements``) is itself built
     # once: no cursor values in it, and SQLAlchemy keys a statement object once.
-    reusable = request.after is None and request.before is None and not options
-    cached = _first_pages.get(statement) if reusable else None
-    page_key = (tuple(keys), size, backwards)
-    page_query = None if cached is None else cached.get(page_key)
-    if page_query is None:
+    if request.after is None and request.before is None and not options:
+        page_query = statements.derived(
+            statement,
+            ("first page", tuple(keys), size, backwards),
+            lambda: _page_query(statement, keys, request, size, backwards, options),
+        )
+    else:
         page_query = _page_query(statement, keys, request, size, backwards, options)
-        if reusable:
-            _first_pages.setdefault(statement, {})[page_key] = page_query
     if _selects_one_entity(statement):
         rows = list(session.scalars(page_query, parameters).unique())
     else:

@@ -13,12 +13,14 @@ import threading
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, Select
 
 T = TypeVar("T")
 MAX_ENTRIES = 512
 
 _built: dict[Hashable, Any] = {}
+# id(a statement built here) → (it, {key: a statement derived from it, e.g. its first page})
+_derived: dict[int, tuple[Select[Any], dict[Hashable, Any]]] = {}
 _lock = threading.Lock()
 
 
@@ -37,7 +39,23 @@ def built_once(
         with _lock:
             if len(_built) >= MAX_ENTRIES:
                 _built.clear()
+                _derived.clear()
             _built[key] = found
+            for part in found if isinstance(found, tuple) else (found,):
+                if isinstance(part, Select):
+                    _derived[id(part)] = (part, {})
+    return found  # type: ignore[no-any-return]
+
+
+def derived(statement: Select[Any], key: Hashable, make: Callable[[], T]) -> T:
+    """``make()`` once per ``key`` for a statement :func:`built_once` made (e.g. its first page
+    of a size; kept as long as the statement is), every time for any other statement."""
+    entry = _derived.get(id(statement))
+    if entry is None or entry[0] is not statement:
+        return make()
+    found = entry[1].get(key)
+    if found is None:
+        found = entry[1][key] = make()
     return found  # type: ignore[no-any-return]
 
 

@@ -237,11 +237,12 @@ class ContactWorklistItem:
         return batched_staff(info, self._manager_id, "ContactWorklistItem", "relationshipManager")
 
 
-# Stored values → enum members, looked up once per process rather than built per row.
-_TIERS = {t.value: t for t in ValueTier}
-_CHANNELS = {c.value: c for c in ContactChannel}
-_METHODS = {m.value: m for m in ContactMethod}
-_TIMES = {t.value: t for t in ContactTime}
+# Stored enumerations (members' names, as SQLAlchemy's Enum stores them) → members, looked up
+# once per process rather than built per row.
+_TIERS = {t.name: t for t in ValueTier}
+_CHANNELS = {c.name: c for c in ContactChannel}
+_METHODS = {m.name: m for m in ContactMethod}
+_TIMES = {t.name: t for t in ContactTime}
 
 
 def _preference(
