@@ -8,7 +8,7 @@ per role, computed once per request (``authz.policy``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import Any
 
@@ -167,3 +167,15 @@ def present(type_name: str, values: dict[str, Any], access: PolicyAccess) -> dic
         if field in values:
             values[field] = access.apply(type_name, field, effect, values[field])
     return values
+
+
+def reveal(type_name: str, field: str, access: PolicyAccess, read: Callable[[], Any]) -> Any:
+    """One personal value served at resolve time, as :func:`present` would show it; ``read``
+    (e.g. decrypting a sealed column) runs only when the effect shows the value — never for a
+    withheld field, and never for a field the answer does not select."""
+    effect = access.restricted(type_name).get(field)
+    if effect is None:
+        return read()
+    if effect is Effect.DENIED:
+        return access.apply(type_name, field, effect, None)
+    return access.apply(type_name, field, effect, read())

@@ -201,6 +201,10 @@ class Encrypted(TypeDecorator[str]):
         self.table, _, self.column = context.partition(".")
 
     def column_expression(self, colexpr: Any) -> Any:
+        return type_coerce(self.tagged(colexpr), _RowTagged(self.table, self.column))
+
+    def tagged(self, colexpr: Any) -> Any:
+        """``<key>:<sealed value>`` of ``colexpr`` (this column, read from its table), as text."""
         source = getattr(colexpr, "table", None)
         parts = [None if source is None else source.c.get(name) for name in self.key]
         if any(part is None for part in parts):
@@ -208,8 +212,7 @@ class Encrypted(TypeDecorator[str]):
         tagged: Any = cast(parts[0], String)
         for part in parts[1:]:
             tagged = tagged.concat(literal_column("'/'")).concat(cast(part, String))
-        tagged = tagged.concat(literal_column("':'")).concat(colexpr)
-        return type_coerce(tagged, _RowTagged(self.table, self.column))
+        return tagged.concat(literal_column("':'")).concat(colexpr)
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
         if value is None:
@@ -236,10 +239,25 @@ class _RowTagged(TypeDecorator[str]):
         self.table, self.column = table, column
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
-        if value is None:
-            return None
-        row_id, _, token = value.partition(":")
-        return crypto.cipher().open(token, self.table, self.column, row_id)
+        return open_tagged(self.table, self.column, value)
+
+
+def open_tagged(table: str, column: str, tagged: str | None) -> str | None:
+    """The plaintext of a ``<key>:<sealed value>`` read from ``table.column`` (None stays None)."""
+    if tagged is None:
+        return None
+    row_id, _, token = tagged.partition(":")
+    return crypto.cipher().open(token, table, column, row_id)
+
+
+def sealed_later(column: Any, label: str) -> Any:
+    """Select the sealed ``column`` unopened, as ``label``: its row-tagged text
+    (``<key>:<sealed value>``), opened with :func:`open_tagged` only when its value is served
+    and the policy reveals it (a withheld or unselected field is never decrypted). Plain text
+    for the driver: reading it costs nothing per row."""
+    encrypted = column.type
+    assert isinstance(encrypted, Encrypted), column
+    return type_coerce(encrypted.tagged(column), String).label(label)
 
 
 def sealed_columns(table: Table) -> list[str]:

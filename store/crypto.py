@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import os
 import re
+from collections import Counter
 from collections.abc import Sequence
 
 from cryptography.exceptions import InvalidTag
@@ -47,6 +48,9 @@ class FieldCipher:
         self._aeads = {kid: AESGCM(key) for kid, key in keys}
         self.active_hash_key_id = hash_keys[0][0]
         self._hash_keys = dict(hash_keys)
+        # Values opened per "<table>.<column>" since start: lists open only what they serve
+        # (tests assert an unselected or withheld column stays sealed).
+        self.opened: Counter[str] = Counter()
 
     def seal(self, plaintext: str, table: str, column: str, row_id: RowKey) -> str:
         """``plaintext`` sealed with the active key for one row's column."""
@@ -59,6 +63,7 @@ class FieldCipher:
         Errors name the place (never the value): a value that fails here was tampered with,
         moved from another row or column, or sealed with a key that is no longer configured.
         """
+        self.opened[f"{table}.{column}"] += 1
         where = f"{table}.{column} of row {row_id}"
         parts = token.split(":")
         if len(parts) == 3 and parts[0] == ROW_BOUND:

@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, aliased
 
 from resolvers.contacts.queries import contacts_of
-from resolvers.shared.pagination import Page, SortKey, cursor_context, encode_cursor
+from resolvers.shared.pagination import Cursors, Page, SortKey, cursor_context
 from store.contacts import Contact
 from store.customers import Customer
 from store.workflows import ProcessTask
@@ -63,7 +63,7 @@ def first_pages(
         shown = rows[:size]
         pages[customer_id] = Page(
             rows=shown,
-            cursors=[encode_cursor([c.contacted_at, c.id], keys, context) for c in shown],
+            cursors=Cursors(shown, lambda c: [c.contacted_at, c.id], keys, context),
             has_next_page=len(rows) > size,
             has_previous_page=False,
             count_total=counter(customer_id),

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    bindparam,
     case,
     exists,
     func,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    type_coerce,
     union_all,
 )
 from sqlalchemy.orm import Session
@@ -31,6 +33,7 @@ from sqlalchemy.orm import Session
 from resolvers.contacts import cadence
 from resolvers.segments.loaders import override_in_force
 from resolvers.shared.pagination import Page, PageRequest, SortKey, paginate
+from resolvers.shared.statements import built_once
 from store.base import UTCDateTime
 from store.contacts import Contact, ContactStatus
 from store.customers import Customer, Preferences
@@ -75,13 +78,22 @@ def contact_page(
 # -- the cadence worklist (REL-2) ----------------------------------------------------------------
 
 
-def _by_tier(tier: Any, values: dict[ValueTier, datetime]) -> Any:
-    """``values[tier]`` in SQL (instants bound as the column type stores them)."""
-    instant = ContactStatus.last_contacted_at.type
+_INSTANT = ContactStatus.last_contacted_at.type
+# The instants a worklist depends on, bound when it runs (``Worklist.parameters``): the built
+# statement does not change with the time, so one object serves every request of a caller.
+_NOW = bindparam("worklist_now", type_=_INSTANT)
+_STARTS = {t: bindparam(f"worklist_{t.value.lower()}_start", type_=_INSTANT) for t in ValueTier}
+_PREVIOUS = {
+    t: bindparam(f"worklist_{t.value.lower()}_previous", type_=_INSTANT) for t in ValueTier
+}
+
+
+def _by_tier(tier: Any, values: dict[ValueTier, Any]) -> Any:
+    """``values[tier]`` in SQL."""
     return case(
-        (tier == ValueTier.HIGH.value, literal(values[ValueTier.HIGH], instant)),
-        (tier == ValueTier.MEDIUM.value, literal(values[ValueTier.MEDIUM], instant)),
-        else_=literal(values[ValueTier.LOW], instant),
+        (tier == ValueTier.HIGH.value, values[ValueTier.HIGH]),
+        (tier == ValueTier.MEDIUM.value, values[ValueTier.MEDIUM]),
+        else_=values[ValueTier.LOW],
     )
 
 
@@ -92,6 +104,7 @@ class Worklist:
     statement: Select[Any]
     keys: list[SortKey]
     starts: dict[ValueTier, datetime]  # the current period's start, per tier
+    parameters: dict[str, Any]  # the instants its statement is run with
 
 
 def worklist(
@@ -109,41 +122,62 @@ def worklist(
     One statement: the tier is computed once per customer in an inner query, the latest
     contact is one row of ``contact_status``.
     """
+    periods = {t: cadence.current_period(t, today) for t in ValueTier}
+    starts = {t: p.starts_at for t, p in periods.items()}
+    parameters = {
+        _NOW.key: now,
+        **{_STARTS[t].key: starts[t] for t in ValueTier},
+        **{_PREVIOUS[t].key: p.previous().starts_at for t, p in periods.items()},
+    }
+    # Built once per caller's rows and filters (``resolvers.shared.statements``).
+    statement, keys = built_once(
+        ("worklist", None if tiers is None else tuple(tiers), only_overdue),
+        (visible, condition),
+        lambda: _build(visible, condition, tiers, only_overdue),
+    )
+    return Worklist(statement, keys, starts, parameters)
+
+
+def _build(
+    visible: ColumnElement[bool],
+    condition: ColumnElement[bool],
+    tiers: list[str] | None,
+    only_overdue: bool | None,
+) -> tuple[Select[Any], list[SortKey]]:
     computed = CustomerSegment.__table__
     overrides = SegmentOverride.__table__
     # Joins, not correlated subqueries: the tier is read once per customer (a new override
     # withdraws the one in force, so at most one joins).
     tier = func.coalesce(overrides.c.tier, computed.c.tier, cadence.UNCLASSIFIED.value)
+    # Enumerations as stored (their members' names): the page maps them to members once per
+    # value, not through SQLAlchemy's per-row enum processing.
     inner = (
         select(
             Customer.id.label("customer_id"),
             Customer.relationship_manager_id.label("manager_id"),
             Customer.branch_id.label("branch_id"),
-            tier.label("tier"),
+            type_coerce(tier, String).label("tier"),
             ContactStatus.last_contacted_at.label("last_contacted_at"),
-            ContactStatus.last_channel.label("last_channel"),
+            type_coerce(ContactStatus.last_channel, String).label("last_channel"),
             ContactStatus.last_contact_id.label("last_contact_id"),
-            Preferences.contact_method.label("contact_method"),
-            Preferences.contact_time.label("contact_time"),
+            type_coerce(Preferences.contact_method, String).label("contact_method"),
+            type_coerce(Preferences.contact_time, String).label("contact_time"),
         )
         .select_from(Customer)
         .outerjoin(computed, computed.c.customer_id == Customer.id)
-        .outerjoin(overrides, and_(overrides.c.customer_id == Customer.id, override_in_force(now)))
+        .outerjoin(overrides, and_(overrides.c.customer_id == Customer.id, override_in_force(_NOW)))
         .outerjoin(ContactStatus, ContactStatus.customer_id == Customer.id)
         .outerjoin(Preferences, Preferences.customer_id == Customer.id)
         .where(visible, condition)
         .subquery("worklist")
     )
-    periods = {t: cadence.current_period(t, today) for t in ValueTier}
-    starts = {t: p.starts_at for t, p in periods.items()}
-    previous = {t: p.previous().starts_at for t, p in periods.items()}
     last = inner.c.last_contacted_at
     overdue = case(
-        (or_(last.is_(None), last < _by_tier(inner.c.tier, previous)), 1), else_=0
+        (or_(last.is_(None), last < _by_tier(inner.c.tier, _PREVIOUS)), 1), else_=0
     ).label("overdue")
     since = func.coalesce(last, literal(NEVER, last.type)).label("since")
     due = select(*inner.c, overdue, since).where(
-        or_(last.is_(None), last < _by_tier(inner.c.tier, starts))
+        or_(last.is_(None), last < _by_tier(inner.c.tier, _STARTS))
     )
     if tiers is not None:
         due = due.where(inner.c.tier.in_(tiers))
@@ -157,7 +191,7 @@ def worklist(
         SortKey(ranked.c.since, False, datetime),
         SortKey(ranked.c.customer_id, False, int),
     ]
-    return Worklist(statement, keys, starts)
+    return statement, keys
 
 
 def worklist_page(
@@ -178,6 +212,7 @@ def worklist_page(
         found.keys,
         request,
         lambda r: [r.overdue, r.since, r.customer_id],
+        parameters=found.parameters,
     )
 
 

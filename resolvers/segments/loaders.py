@@ -29,8 +29,9 @@ from store.segments import (
 from store.staff import Staff
 
 
-def override_in_force(now: datetime) -> ColumnElement[bool]:
-    """An override counts until it expires or is withdrawn (compared at read time: no job)."""
+def override_in_force(now: datetime | ColumnElement[Any]) -> ColumnElement[bool]:
+    """An override counts until it expires or is withdrawn (compared at read time: no job);
+    ``now`` may be a bound parameter set when the statement runs."""
     return and_(SegmentOverride.withdrawn_at.is_(None), SegmentOverride.expires_at > now)
 
 

@@ -11,7 +11,8 @@ nothing, and a cursor altered, forged, or taken from another list or order is re
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+import weakref
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -21,6 +22,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.errors import FieldError, UserInputError
+from resolvers.shared import statements
 from store import crypto
 
 MAX_PAGE_SIZE = 100
@@ -51,10 +53,44 @@ class SortKey:
         return self.kind(raw)
 
 
+class Cursors(Sequence[str]):
+    """The cursors of a page's rows, each sealed the first time it is read: an answer that
+    selects only ``pageInfo { endCursor }`` seals one cursor, not one per row (and reads the
+    sort values of that row alone: ``row_values(row)``)."""
+
+    __slots__ = ("_context", "_keys", "_row_values", "_rows", "_sealed")
+
+    def __init__(
+        self,
+        rows: Sequence[Any],
+        row_values: Callable[[Any], Sequence[Any]],
+        keys: Sequence[SortKey],
+        context: str | None = None,
+    ) -> None:
+        self._rows = rows
+        self._row_values = row_values
+        self._keys = keys
+        self._context = context or cursor_context(keys)
+        self._sealed: dict[int, str] = {}
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        position = range(len(self._rows))[index]  # negative indices, IndexError
+        found = self._sealed.get(position)
+        if found is None:
+            values = self._row_values(self._rows[position])
+            found = self._sealed[position] = encode_cursor(values, self._keys, self._context)
+        return found
+
+
 @dataclass
 class Page:
     rows: list[Any]
-    cursors: list[str]
+    cursors: Sequence[str]
     has_next_page: bool
     has_previous_page: bool
     count_total: Callable[[], int] = field(repr=False, default=lambda: 0)
@@ -120,24 +156,28 @@ def _beyond(keys: Sequence[SortKey], values: Sequence[Any], backwards: bool) -> 
     return or_(*clauses)
 
 
-def paginate(
-    session: Session,
+# statement → whether it selects one ORM entity (reading ``column_descriptions`` is costly,
+# and statements built once are paged many times).
+_one_entity: weakref.WeakKeyDictionary[Select[Any], bool] = weakref.WeakKeyDictionary()
+
+
+def _selects_one_entity(statement: Select[Any]) -> bool:
+    found = _one_entity.get(statement)
+    if found is None:
+        described = statement.column_descriptions
+        found = _one_entity[statement] = len(described) == 1 and bool(described[0]["entity"])
+    return found
+
+
+def _page_query(
     statement: Select[Any],
     keys: Sequence[SortKey],
     request: PageRequest,
-    row_values: Callable[[Any], Sequence[Any]],
-    options: Sequence[Any] = (),
-    count_statement: Select[Any] | None = None,
-) -> Page:
-    """Run one keyset page of ``statement`` ordered by ``keys`` (the last key must be unique).
-
-    ``statement`` selects one ORM entity (rows are entities) or plain columns (rows are
-    ``Row`` tuples); ``count_statement`` is a cheaper statement with the same rows, if any.
-    """
-    request = request.validated()
-    backwards = request.last is not None or (request.before is not None and request.first is None)
-    size = request.last if backwards else request.first
-    size = DEFAULT_PAGE_SIZE if size is None else size
+    size: int,
+    backwards: bool,
+    options: Sequence[Any],
+) -> Select[Any]:
+    """The statement of one page: past the cursors, ordered, one row more than the page."""
     filtered = statement
     if request.after is not None:
         filtered = filtered.where(_beyond(keys, decode_cursor(request.after, keys, "after"), False))
@@ -146,23 +186,54 @@ def paginate(
             _beyond(keys, decode_cursor(request.before, keys, "before"), True)
         )
     ordering = [(k.column.desc() if k.descending != backwards else k.column.asc()) for k in keys]
-    page_query = filtered.options(*options).order_by(*ordering).limit(size + 1)
-    if len(statement.column_descriptions) == 1 and statement.column_descriptions[0]["entity"]:
-        rows = list(session.scalars(page_query).unique())
+    return filtered.options(*options).order_by(*ordering).limit(size + 1)
+
+
+def paginate(
+    session: Session,
+    statement: Select[Any],
+    keys: Sequence[SortKey],
+    request: PageRequest,
+    row_values: Callable[[Any], Sequence[Any]],
+    options: Sequence[Any] = (),
+    count_statement: Select[Any] | None = None,
+    parameters: Mapping[str, Any] | None = None,
+) -> Page:
+    """Run one keyset page of ``statement`` ordered by ``keys`` (the last key must be unique).
+
+    ``statement`` selects one ORM entity (rows are entities) or plain columns (rows are
+    ``Row`` tuples); ``count_statement`` is a cheaper statement with the same rows, if any;
+    ``parameters``: values of ``statement``'s bound parameters (of the count's too).
+    """
+    request = request.validated()
+    backwards = request.last is not None or (request.before is not None and request.first is None)
+    size = request.last if backwards else request.first
+    size = DEFAULT_PAGE_SIZE if size is None else size
+    # A first page of a statement built once (``resolvers.shared.statements``) is itself built
+    # once: no cursor values in it, and SQLAlchemy keys a statement object once.
+    if request.after is None and request.before is None and not options:
+        page_query = statements.derived(
+            statement,
+            ("first page", tuple(keys), size, backwards),
+            lambda: _page_query(statement, keys, request, size, backwards, options),
+        )
+    else:
+        page_query = _page_query(statement, keys, request, size, backwards, options)
+    if _selects_one_entity(statement):
+        rows = list(session.scalars(page_query, parameters).unique())
     else:
         # Plain rows need no ORM bookkeeping: run them on the session's connection directly.
-        rows = list(session.connection().execute(page_query).all())
+        rows = list(session.connection().execute(page_query, parameters).all())
     more = len(rows) > size
     rows = rows[:size]
     if backwards:
         rows.reverse()
-    context = cursor_context(keys)
-    cursors = [encode_cursor(row_values(r), keys, context) for r in rows]
+    cursors = Cursors(rows, row_values, keys)
 
     def count_total() -> int:
         source = statement if count_statement is None else count_statement
         counted = select(func.count()).select_from(source.order_by(None).subquery())
-        return int(session.scalar(counted) or 0)
+        return int(session.scalar(counted, parameters) or 0)
 
     return Page(
         rows=rows,

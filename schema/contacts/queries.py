@@ -10,6 +10,7 @@ import strawberry
 from core import clock
 from resolvers.contacts import cadence, loaders
 from resolvers.contacts import queries as logic
+from resolvers.customers.queries import customer_rows_in
 from resolvers.shared.filters import compile_where
 from schema.contacts.enums import CadenceGrouping, CadencePeriod
 from schema.contacts.filters import (
@@ -29,7 +30,7 @@ from schema.contacts.types import (
     present,
     present_worklist,
 )
-from schema.shared.base import Connection, ContextInfo, NodeLoader, page_request
+from schema.shared.base import Connection, ContextInfo, NodeLoader, page_request, selects
 from schema.shared.rights import Authenticated, HasRight
 from schema.shared.rights import field as guarded_field
 from schema.staff import BranchNode
@@ -112,6 +113,12 @@ class ContactQuery:
             tiers,
             overdue,
         )
+        if page.rows and selects(info, "edges", "node", "customer"):
+            # The items' customers, in the caller's own rows like the items: one statement,
+            # built once per caller (``customer_rows_in``), not the visibility of any customer.
+            ids = [row._mapping["customer_id"] for row in page.rows]
+            found = customer_rows_in(ctx.session, ids, ctx.access.in_rows)
+            ctx.prime("worklist_customers", {pk: found.get(pk) for pk in ids})
         return Connection.of(page, present_worklist(info, page.rows))
 
     @guarded_field(

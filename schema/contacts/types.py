@@ -237,60 +237,76 @@ class ContactWorklistItem:
         return batched_staff(info, self._manager_id, "ContactWorklistItem", "relationshipManager")
 
 
-def _preference(ctx: Context, customer_id: int, field: str, graphql: str, value: Any) -> Any:
-    """A preference served in the worklist, as ``Preferences.<field>`` would be shown."""
-    effect = ctx.access.access_for(customer_id).effect("Preferences", field)
+# Stored enumerations (members' names, as SQLAlchemy's Enum stores them) → members, looked up
+# once per process rather than built per row.
+_TIERS = {t.name: t for t in ValueTier}
+_CHANNELS = {c.name: c for c in ContactChannel}
+_METHODS = {m.name: m for m in ContactMethod}
+_TIMES = {t.name: t for t in ContactTime}
+
+
+def _preference(
+    ctx: Context, value: str | None, shown: bool, members: dict[str, Any], graphql: str
+) -> Any:
+    """A stored preference as the worklist serves it: its member, or withheld (null)."""
     if value is None:
         return None
-    if effect is not Effect.FULL:  # no masks for preferences: anything less withholds
-        ctx.access.withhold("ContactWorklistItem", graphql)
-        return None
-    ctx.note_value_shown(f"ContactWorklistItem.{graphql}", effect)
-    return value
+    if shown:
+        return members[value]
+    ctx.access.withhold("ContactWorklistItem", graphql)
+    return None
 
 
 def present_worklist(info: ContextInfo, rows: Sequence[Any]) -> list[ContactWorklistItem]:
     ctx = info.context
     today = clock.today()
-    ctx.pending("worklist_customers").extend(r.customer_id for r in rows)
-    ctx.pending("staff").extend(r.manager_id for r in rows if r.manager_id)
+    # By key: a Row's attribute access by column name is about ten times slower.
+    found = [row._mapping for row in rows]
+    ctx.pending("worklist_customers").extend(m["customer_id"] for m in found)
+    ctx.pending("staff").extend(m["manager_id"] for m in found if m["manager_id"])
+    # The caller's own rows (``in_rows``): the roles' field effects apply to every item, so they
+    # are decided once per page, not per row.
+    access = ctx.access.fields
+    tier_shown = access.effect("CustomerSegment", "tier") is Effect.FULL
+    # Preferences are served as ``Preferences.<field>`` would be; they have no masks, so
+    # anything less than FULL withholds them.
+    method_shown = access.effect("Preferences", "contactMethod") is Effect.FULL
+    time_shown = access.effect("Preferences", "contactTime") is Effect.FULL
+    periods = {tier: current_period(tier, today) for tier in ValueTier}
     items = []
-    for row in rows:
-        # The caller's own rows: the roles' field effects apply.
-        ctx.customer_ids.append(row.customer_id)
-        access = ctx.access.access_for(row.customer_id)
-        shown = access.effect("CustomerSegment", "tier") is Effect.FULL
-        if not shown:
-            ctx.access.withhold("ContactWorklistItem", "tier")
-        period = current_period(row.tier, today)
+    for m in found:
+        customer_id = m["customer_id"]
+        ctx.customer_ids.append(customer_id)
+        tier = _TIERS[m["tier"]]
+        period = periods[tier]
+        channel = m["last_channel"]
         items.append(
             ContactWorklistItem(
-                _customer_id=row.customer_id,
-                _manager_id=row.manager_id,
-                _last_contact_id=row.last_contact_id,
-                status="OVERDUE" if row.overdue else "DUE",  # type: ignore[arg-type]
-                tier=ValueTier(row.tier) if shown else None,
-                period=period.kind.value,  # type: ignore[arg-type]
+                _customer_id=customer_id,
+                _manager_id=m["manager_id"],
+                _last_contact_id=m["last_contact_id"],
+                status=WorklistStatus.OVERDUE if m["overdue"] else WorklistStatus.DUE,  # type: ignore[attr-defined]
+                tier=tier if tier_shown else None,
+                period=CadencePeriod[period.kind.value],
                 period_start=period.start,
                 due_by=period.end - dt.timedelta(days=1),
-                last_contacted_at=row.last_contacted_at,
-                last_channel=ContactChannel(row.last_channel) if row.last_channel else None,
+                last_contacted_at=m["last_contacted_at"],
+                last_channel=_CHANNELS[channel] if channel else None,
                 preferred_channel=_preference(
-                    ctx,
-                    row.customer_id,
-                    "contactMethod",
-                    "preferredChannel",
-                    ContactMethod(row.contact_method) if row.contact_method else None,
+                    ctx, m["contact_method"], method_shown, _METHODS, "preferredChannel"
                 ),
                 preferred_time=_preference(
-                    ctx,
-                    row.customer_id,
-                    "contactTime",
-                    "preferredTime",
-                    ContactTime(row.contact_time) if row.contact_time else None,
+                    ctx, m["contact_time"], time_shown, _TIMES, "preferredTime"
                 ),
             )
         )
+    if found:
+        if not tier_shown:
+            ctx.access.withhold("ContactWorklistItem", "tier")
+        if method_shown and any(m["contact_method"] is not None for m in found):
+            ctx.note_value_shown("ContactWorklistItem.preferredChannel", Effect.FULL)
+        if time_shown and any(m["contact_time"] is not None for m in found):
+            ctx.note_value_shown("ContactWorklistItem.preferredTime", Effect.FULL)
     return items
 
 

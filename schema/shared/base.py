@@ -9,11 +9,13 @@ from typing import Any, Generic, TypeVar
 
 import strawberry
 from strawberry.types import Info
+from strawberry.types.nodes import SelectedField
 
 from core.errors import FieldError, UserInputError
 from core.ids import global_id
 from resolvers.shared.pagination import Page, PageRequest
 from schema.shared.context import Context
+from schema.shared.execution import context_only
 
 T = TypeVar("T")
 E = TypeVar("E", bound=Enum)
@@ -37,6 +39,26 @@ class Node:
 NodeLoader = Callable[[ContextInfo, int], Node | None]
 
 
+def selects(info: ContextInfo, *path: str) -> bool:
+    """Whether the resolving field's selection reaches ``path`` (GraphQL field names, through
+    fragments; a field under ``@skip``/``@include`` counts as selected)."""
+    level: list[Any] = list(info.selected_fields)
+    for name in path:
+        found: list[Any] = []
+        pending = [s for field in level for s in field.selections]
+        while pending:
+            selection = pending.pop()
+            if isinstance(selection, SelectedField):
+                if selection.name == name:
+                    found.append(selection)
+            else:  # a fragment: its selections belong to the same level
+                pending.extend(selection.selections)
+        if not found:
+            return False
+        level = found
+    return True
+
+
 def page_request(
     first: int | None, after: str | None, last: int | None, before: str | None
 ) -> PageRequest:
@@ -52,9 +74,17 @@ class PageInfo:
     end_cursor: str | None
 
 
+@context_only
+def _edge_cursor(root: Edge[Any], info: ContextInfo) -> str:
+    """Sealed when the answer selects it (``Cursors``)."""
+    return root._cursors[root._index]
+
+
 @strawberry.type(description="One item of a list, with the cursor to continue from it.")
 class Edge(Generic[T]):
-    cursor: str
+    _cursors: strawberry.Private[Sequence[str]]
+    _index: strawberry.Private[int]
+    cursor: str = strawberry.field(resolver=_edge_cursor)
     node: T
 
 
@@ -70,8 +100,11 @@ class Connection(Generic[T]):
 
     @classmethod
     def of(cls, page: Page, nodes: Sequence[Any]) -> Connection[Any]:
+        cursors = page.cursors
+        if len(cursors) != len(nodes):
+            raise ValueError("a page needs one cursor per node")
         return cls(
-            edges=[Edge(cursor=c, node=n) for c, n in zip(page.cursors, nodes, strict=True)],
+            edges=[Edge(_cursors=cursors, _index=i, node=n) for i, n in enumerate(nodes)],
             page_info=PageInfo(
                 has_next_page=page.has_next_page,
                 has_previous_page=page.has_previous_page,

@@ -178,6 +178,10 @@ class Context:
         """Keys a list has announced for ``batch`` (e.g. the customers of a notifications page)."""
         return self._pending.setdefault(batch, [])
 
+    def prime(self, name: str, values: dict[int, Any]) -> None:
+        """Answer ``batched(name, key)`` with ``values[key]`` (rows a list already loaded)."""
+        self._batches.setdefault(name, {}).update(values)
+
     def batched(
         self,
         name: str,
