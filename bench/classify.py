@@ -284,40 +284,32 @@ GROUP BY m.month, COALESCE(ov.tier, ch.to_tier) ORDER BY 1, 2"""
 NEEDS_VALUES = (
     "SELECT 'INVESTMENT' AS need UNION ALL SELECT 'FINANCING' UNION ALL SELECT 'SETTLEMENT'"
 )
-NEED_OF = """COALESCE(st.present, CASE nd.need WHEN 'INVESTMENT' THEN {p}needs_investment
-                                     WHEN 'FINANCING' THEN {p}needs_financing
-                                     ELSE {p}needs_settlement END, FALSE)"""
+NEED_OF = """COALESCE((SELECT n.present FROM customer_needs n
+                        WHERE n.customer_id = {c} AND n.need = nd.need{when}
+                        ORDER BY n.id DESC LIMIT 1),
+                       CASE nd.need WHEN 'INVESTMENT' THEN {p}needs_investment
+                                    WHEN 'FINANCING' THEN {p}needs_financing
+                                    ELSE {p}needs_settlement END, FALSE)"""
 NEED_DISTRIBUTION_SQL = f"""
-WITH nd AS ({NEEDS_VALUES}),
-st AS (SELECT n.customer_id, n.need, n.present FROM customer_needs n
-       JOIN (SELECT customer_id, need, MAX(id) AS id FROM customer_needs
-             GROUP BY customer_id, need) l ON l.id = n.id)
+WITH nd AS ({NEEDS_VALUES})
 SELECT nd.need, COUNT(*), SUM(COALESCE(s.aum, 0))
 FROM customers c LEFT JOIN customer_segments s ON s.customer_id = c.id CROSS JOIN nd
-LEFT JOIN st ON st.customer_id = c.id AND st.need = nd.need
-WHERE {NEED_OF.format(p="s.")} GROUP BY nd.need ORDER BY 1"""
+WHERE {NEED_OF.format(c="c.id", when="", p="s.")} GROUP BY nd.need ORDER BY 1"""
 NEED_QUERY = (
     "{ segments(dimension: NEED) { cells { need suppressed customers assetsUnderManagement } } }"
 )
 TREND_NEED_SQL = (
-    TREND_SQL.replace(
-        "ls AS (",
-        f"""nd AS ({NEEDS_VALUES}),
-st AS (SELECT l.month, n.customer_id, n.need, n.present FROM customer_needs n
-       JOIN (SELECT m.month, x.customer_id, x.need, MAX(x.id) AS id FROM customer_needs x
-             JOIN months m ON x.set_at < m.at GROUP BY m.month, x.customer_id, x.need) l
-         ON l.id = n.id),
-ls AS (""",
-    )
+    TREND_SQL.replace("ls AS (", f"nd AS ({NEEDS_VALUES}),\nls AS (")
     .replace("COALESCE(ov.tier, ch.to_tier) AS tier", "nd.need")
     .replace(
         "GROUP BY m.month, COALESCE(ov.tier, ch.to_tier)",
-        f"WHERE {NEED_OF.format(p='ch.to_')} GROUP BY m.month, nd.need",
+        "WHERE "
+        + NEED_OF.format(c="cu.id", when=" AND n.set_at < m.at", p="ch.to_")
+        + " GROUP BY m.month, nd.need",
     )
     .replace(
         "LEFT JOIN ov ON ov.month = m.month AND ov.customer_id = cu.id\n",
-        "CROSS JOIN nd LEFT JOIN st ON st.month = m.month AND st.customer_id = cu.id "
-        "AND st.need = nd.need\n",
+        "CROSS JOIN nd\n",
     )
 )
 TREND_MONTHS = 12

@@ -500,6 +500,17 @@ def _change_risk_model(backend: Backend) -> Call:
     return Call("RISK0001", {**file_risk_model(), "expectedVersion": version})
 
 
+def _change_measures(backend: Backend) -> Call:
+    from tests.test_segment_measures import _file_measures, _measures_version
+
+    values = {
+        "expectedVersion": _measures_version(backend),
+        "measures": _file_measures(),
+        "summary": "audit test",
+    }
+    return Call("HO0001", values)
+
+
 def _override_input(backend: Backend) -> dict[str, Any]:
     customer = create_customer(backend, staff="RM0001")
     return {
@@ -584,6 +595,7 @@ CASES: dict[str, Callable[[Backend], Call]] = {
     "unassignRole": _unassign_role,
     "changeValueRuleSet": _change_model,
     "changeRiskRuleSet": _change_risk_model,
+    "changeServiceMeasures": _change_measures,
     # The run it asks for is run by the worker afterwards (one bulk run at a time).
     "classifyCustomers": lambda backend: Call(
         "HO0001", {}, cleanup=lambda: run_once(backend.engine)

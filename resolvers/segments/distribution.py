@@ -217,6 +217,7 @@ def shown_at_month_ends(ends: Sequence[MonthEnd], visible: ColumnElement[bool]) 
     return (
         select(
             months.c.month,
+            months.c.at,
             customers.c.id.label("customer_id"),
             customers.c.branch_id,
             func.coalesce(overrides.c.tier, changes.c.to_tier).label("tier"),
@@ -257,42 +258,28 @@ def shown_at_month_ends(ends: Sequence[MonthEnd], visible: ColumnElement[bool]) 
     )
 
 
-def staff_settings(ends: Sequence[MonthEnd] | None = None) -> Any:
-    """The newest staff setting of each need per customer (``present``; null: cleared) — at
-    each month end with ``ends`` (made before it, per ``month``), else now — as a subquery."""
-    keys: list[Any] = [CustomerNeed.customer_id, CustomerNeed.need]
-    newest = select(*keys, func.max(CustomerNeed.id).label("id"))
-    if ends is not None:
-        months = _months(ends)
-        keys.insert(0, months.c.month)
-        newest = select(*keys, func.max(CustomerNeed.id).label("id")).join(
-            months, CustomerNeed.set_at < months.c.at
-        )
-    newest_rows = newest.group_by(*keys).subquery("newest_setting")
-    setting = CustomerNeed.__table__.alias("setting")
-    return (
-        select(
-            *(newest_rows.c[key.key] for key in keys),
-            setting.c.present,
-        )
-        .join(setting, setting.c.id == newest_rows.c.id)
-        .subquery("settings")
-    )
-
-
-def by_need(shown: Any, settings: Any, monthly: bool = False) -> Any:
-    """``shown`` once per need each customer has (``key``: the need) — staff setting, else the
-    derived need (``shown``'s ``needs_…`` columns): one pass over ``shown`` against the three
-    needs, as a subquery with ``shown``'s columns."""
+def by_need(shown: Any, monthly: bool = False) -> Any:
+    """``shown`` once per need each customer has (``need``) — the newest staff setting of it
+    (made before the month end with ``monthly``), else the derived need (``shown``'s ``needs_…``
+    columns): one pass over ``shown`` against the three needs, as a subquery with ``shown``'s
+    columns."""
     needs = union_all(
         *(select(literal(need.value, String(32)).label("need")) for need in DERIVED_NEEDS)
     ).subquery("needs")
-    matches = [
-        settings.c.customer_id == shown.c.customer_id,
-        settings.c.need == needs.c.need,
-    ]
+    setting = CustomerNeed.__table__.alias("setting")
+    # One index seek per customer and need (customer, need, id): the newest setting's
+    # ``present`` — null when cleared or never set. A join to the grouped settings made SQLite
+    # scan all of them for every customer.
+    conditions = [setting.c.customer_id == shown.c.customer_id, setting.c.need == needs.c.need]
     if monthly:
-        matches.append(settings.c.month == shown.c.month)
+        conditions.append(setting.c.set_at < shown.c.at)
+    newest = (
+        select(setting.c.present)
+        .where(*conditions)
+        .order_by(setting.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
     derived = case(
         *((needs.c.need == need.value, shown.c[column]) for need, column in DERIVED_NEEDS.items()),
         else_=false(),
@@ -302,8 +289,8 @@ def by_need(shown: Any, settings: Any, monthly: bool = False) -> Any:
     # (an inner join let it read every customer three times, its segment and override too).
     return (
         select(*shown.c, needs.c.need.label("need"))
-        .select_from(shown.outerjoin(needs, true()).outerjoin(settings, and_(*matches)))
-        .where(func.coalesce(settings.c.present, derived, false()))
+        .select_from(shown.outerjoin(needs, true()))
+        .where(func.coalesce(newest, derived, false()))
         .subquery("by_need")
     )
 
@@ -341,7 +328,7 @@ def over_time(
     branch): one statement; each month's table suppressed on its own."""
     shown = shown_at_month_ends(ends, visible)
     if dimension == "NEED":
-        shown = by_need(shown, staff_settings(ends), monthly=True)
+        shown = by_need(shown, monthly=True)
         grouped = shown.c.need
     else:
         grouped = shown.c.risk_grade if dimension == "RISK_GRADE" else shown.c.tier

@@ -14,7 +14,6 @@ from resolvers.segments.distribution import (
     aggregate,
     by_need,
     keyed,
-    staff_settings,
     suppressed,
 )
 from resolvers.segments.loaders import override_in_force
@@ -85,7 +84,7 @@ def distribution(
     cells suppressed."""
     shown = shown_segments(now, visible)
     if dimension == "NEED":
-        shown = by_need(shown, staff_settings())
+        shown = by_need(shown)
         key = shown.c.need
     else:
         key = shown.c.risk_grade if dimension == "RISK_GRADE" else shown.c.tier
