@@ -29,6 +29,7 @@ from schema import (
     complaints,
     contacts,
     customers,
+    kpis,
     notifications,
     segments,
     sharing,
@@ -55,6 +56,8 @@ from schema.customers import (
     CustomerQuery,
     TransactionNode,
 )
+from schema.kpis import KpiMutation, KpiQuery
+from schema.kpis.types import TeamNode
 from schema.notifications import (
     NotificationMutation,
     NotificationNode,
@@ -113,6 +116,7 @@ NODE_LOADERS = merge_loaders(
     contacts.NODE_LOADERS,
     club.NODE_LOADERS,
     surveys.NODE_LOADERS,
+    kpis.NODE_LOADERS,
 )
 
 
@@ -128,6 +132,7 @@ class Query(
     RecommendationQuery,
     ClubQuery,
     SurveyQuery,
+    KpiQuery,
     AuditQuery,
     PolicyQuery,
     StaffQuery,
@@ -154,6 +159,7 @@ class Mutation(
     RecommendationMutation,
     ClubMutation,
     SurveyMutation,
+    KpiMutation,
     PolicyMutation,
 ):
     pass
@@ -240,6 +246,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             ProcessInstanceNode,
             ContactNode,
             ClubEventNode,
+            TeamNode,
         ],
         extensions=extensions,
         execution_context_class=LeafFastPathExecutionContext,
