@@ -46,9 +46,11 @@ def context_only(resolver: Any) -> Any:
     return resolver
 
 
-# (type name, field name) → plan, or None when the field needs the normal path. Types are fixed
-# once the schema is built, so plans are shared process-wide.
-_plans: dict[tuple[str, str], Plan | None] = {}
+# (type, field name) → plan, or None when the field needs the normal path. Types are fixed once
+# the schema is built, so plans are shared process-wide — keyed by the type object, not its name:
+# a process with two schemas (the tests' SQLite and PostgreSQL apps) must not run one schema's
+# sub-selection against the other's types (fragments would match neither).
+_plans: dict[tuple[GraphQLObjectType, str], Plan | None] = {}
 
 
 def _plan(parent_type: GraphQLObjectType, field_name: str) -> Plan | None:
@@ -93,7 +95,7 @@ class LeafFastPathExecutionContext(StrawberryGraphQLCoreExecutionContext):
     ) -> Any:
         node = field_details_list[0].node
         if self._plain_resolvers and not node.arguments:
-            key = (parent_type.name, node.name.value)
+            key = (parent_type, node.name.value)
             if key not in _plans:
                 _plans[key] = _plan(parent_type, node.name.value)
             plan = _plans[key]
