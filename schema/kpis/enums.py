@@ -49,6 +49,25 @@ KpiValueKindEnum = bilingual_enum(
 )
 
 
+class _KpiPeriodKind(Enum):
+    MONTH = "MONTH"
+    QUARTER = "QUARTER"
+    YEAR = "YEAR"
+    RANGE = "RANGE"
+
+
+KpiPeriodKind = bilingual_enum(
+    _KpiPeriodKind,
+    "What kind of period a KPI report covers. 考核期间类型。",
+    {
+        "MONTH": "A calendar month 月度",
+        "QUARTER": "A calendar quarter 季度",
+        "YEAR": "A calendar year 年度",
+        "RANGE": "A range of Beijing dates 自定义日期区间",
+    },
+)
+
+
 class _KpiNullReason(Enum):
     EMPTY_DENOMINATOR = "EMPTY_DENOMINATOR"
     SUPPRESSED = "SUPPRESSED"

@@ -16,6 +16,7 @@ from schema.kpis.enums import (
     KpiErrorCode,
     KpiLevelEnum,
     KpiNullReason,
+    KpiPeriodKind,
     KpiValueKindEnum,
 )
 from schema.shared.base import Node, node_id, user_errors
@@ -166,7 +167,7 @@ class KpiUnit:
 
 @strawberry.type(description="KPIs of a period and scope (KPI-1). 考核指标。")
 class KpiReport:
-    kind: str = strawberry.field(description="MONTH, QUARTER, YEAR or RANGE.")
+    kind: KpiPeriodKind  # type: ignore[valid-type]
     label: str
     start: dt.date
     end: dt.date = strawberry.field(description="Last day, inclusive.")
@@ -185,7 +186,7 @@ class KpiReport:
     def of(cls, report: compute.Report) -> KpiReport:
         window = report.period.window
         return cls(
-            kind=report.period.kind,
+            kind=KpiPeriodKind[report.period.kind],
             label=window.label,
             start=window.start,
             end=window.last_day,
