@@ -138,6 +138,12 @@ class _Data:
     rows: dict[str, dict[tuple[GroupKey, str], dict[str, Any]]] = field(
         default_factory=lambda: defaultdict(dict)
     )
+    # (family, window, id of a key set) → the family's measures summed over the set: each
+    # figure reads two or three measures of a set other figures read too.
+    # The set is kept beside its sums, so its id cannot be reused while the memo lives.
+    _sums: dict[tuple[str, str, int], tuple[set[GroupKey], dict[str, Any]]] = field(
+        default_factory=dict
+    )
 
     def add(self, family: str, key: GroupKey, window: str, measures: dict[str, Any]) -> None:
         found = self.rows[family].setdefault((key, window), {})
@@ -147,10 +153,20 @@ class _Data:
     def keys(self) -> set[GroupKey]:
         return {key for rows in self.rows.values() for key, _ in rows}
 
-    def sum(self, measure: str, window: str, keys: Iterable[GroupKey]) -> Any:
+    def sum(self, measure: str, window: str, keys: set[GroupKey]) -> Any:
+        """``measure`` ("family.name") summed over the rows of ``keys`` in ``window`` (the key
+        sets are the ones ``compute`` keeps for the whole computation)."""
         family, _, name = measure.partition(".")
-        rows = self.rows.get(family, {})
-        return sum((rows.get((key, window), {}).get(name, 0) for key in keys), 0)
+        memo = (family, window, id(keys))
+        found = self._sums.get(memo)
+        if found is None:
+            rows = self.rows.get(family, {})
+            summed: dict[str, Any] = {}
+            for key in keys:
+                for measure_name, value in rows.get((key, window), {}).items():
+                    summed[measure_name] = summed.get(measure_name, 0) + value
+            found = self._sums[memo] = (keys, summed)
+        return found[1].get(name, 0)
 
 
 def _run(session: Session, frame: families.Frame, needed: set[str], data: _Data) -> None:
@@ -260,7 +276,7 @@ def _figures(
     """The scope's figure and its children's for one window, suppression applied."""
     label = window.label
 
-    def customers(keys: Iterable[GroupKey]) -> int:
+    def customers(keys: set[GroupKey]) -> int:
         return int(data.sum(indicator.customers, label, keys))
 
     hidden_children: set[Any] = set()

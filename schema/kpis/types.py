@@ -120,7 +120,12 @@ class KpiValue:
 
     @classmethod
     def of(cls, value: compute.Value) -> KpiValue:
-        current = KpiFigure.of(value.current)
+        # The comparison periods are in the series (a range's too): one object per window.
+        figures = {f.window: KpiFigure.of(f) for f in value.series}
+        for extra in (value.current, value.previous, value.last_year):
+            if extra.window not in figures:
+                figures[extra.window] = KpiFigure.of(extra)
+        current = figures[value.current.window]
         return cls(
             indicator=value.indicator.code,
             title=value.indicator.title,
@@ -131,11 +136,11 @@ class KpiValue:
             suppressed=current.suppressed,
             null_reason=current.null_reason,
             current=current,
-            previous=KpiFigure.of(value.previous),
-            last_year=KpiFigure.of(value.last_year),
+            previous=figures[value.previous.window],
+            last_year=figures[value.last_year.window],
             change_from_previous=KpiChange.of(value.change_previous),
             change_from_last_year=KpiChange.of(value.change_last_year),
-            series=[KpiFigure.of(f) for f in value.series],
+            series=[figures[f.window] for f in value.series],
         )
 
 
