@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,6 +36,7 @@ from sqlalchemy import insert, select
 
 from core import clock
 from core.ids import global_id, parse_global_id
+from resolvers.kpis.indicators import INDICATORS
 from store.staff import Branch, Role, Staff
 from tests.complaint_steps import DECISION, do, on_the_spot, submit
 from tests.conftest import Backend, create_customer
@@ -669,3 +671,38 @@ def test_KPI_1_every_indicator_has_a_definition_in_the_api(backend: Backend) -> 
         )
         assert indicator["definition"].endswith("Periods are Beijing dates.")
     assert date(2012, 4, 1).weekday() == 6  # the cadence expectations above rely on it
+
+
+def test_KPI_1_CMP_5_complaint_statistics_merge_small_rows_for_analysts(
+    backend: Backend, world: World
+) -> None:
+    """complaintStatistics over May 2012 (k1, k2: two customers, one category): head office
+    sees the category; a marketing analyst gets the row merged into SUPPRESSED — the count
+    still adds up, the category is not named."""
+    query = """query($where: ComplaintWhere) { complaintStatistics(by: CATEGORY, where: $where) {
+        key count decided decidedOnTime averageSatisfaction } }"""
+    where = {
+        "acceptedAt": {
+            "gte": datetime(2012, 5, 1, tzinfo=BEIJING).isoformat(),
+            "lte": datetime(2012, 5, 31, 23, 59, 59, tzinfo=BEIJING).isoformat(),
+        }
+    }
+    full = backend.gql(query, {"where": where})["complaintStatistics"]
+    assert full == [
+        {
+            "key": "FEES_AND_CHARGES",
+            "count": 2,
+            "decided": 2,
+            "decidedOnTime": 1,
+            "averageSatisfaction": "3.00",
+        }
+    ]
+    merged = backend.gql(query, {"where": where}, staff="MKT0001")["complaintStatistics"]
+    assert merged == [{**full[0], "key": "SUPPRESSED"}]
+
+
+def test_KPI_1_the_readme_gives_every_indicator_s_definition() -> None:
+    readme = " ".join((Path(__file__).resolve().parent.parent / "README.md").read_text().split())
+    for indicator in INDICATORS:
+        assert f"**`{indicator.code}`**" in readme, indicator.code
+        assert " ".join(indicator.definition.split()) in readme, indicator.code
