@@ -6,7 +6,6 @@ Row access is the customers list's: a contact is seen exactly when its customer 
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_DOWN, Decimal
@@ -15,9 +14,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from core import clock
 from resolvers.contacts import cadence
-from resolvers.segments.loaders import effective_tier, override_in_force
+from resolvers.kpis import families
+from resolvers.kpis.periods import Window
+from resolvers.kpis.scope import Attribution, Level, Scope
+from resolvers.segments.loaders import override_in_force
 from resolvers.shared.pagination import Page, PageRequest, SortKey, paginate
 from store.contacts import Contact, ContactStatus
 from store.customers import Customer, Preferences
@@ -198,59 +199,27 @@ def compliance(
     by: str,
 ) -> tuple[list[Compliance], Compliance]:
     """Compliance per manager (``by="MANAGER"``, key: manager id or None) or per branch
-    (``"BRANCH"``, key: branch id) in ``report``, and over everyone: two statements (the
-    customers with their tier, and the Beijing days they were contacted in the report's
-    reach)."""
-    due_periods = {
-        tier: [
-            p
-            for p in cadence.periods_ending_in(kind, report)
-            if p.end <= today  # ended: a running period is not judged yet
-        ]
-        for tier, kind in cadence.CADENCE.items()
-    }
-    tier = func.coalesce(effective_tier(now), cadence.UNCLASSIFIED.value)
-    customers = session.execute(
-        select(
-            Customer.id,
-            Customer.relationship_manager_id,
-            Customer.branch_id,
-            Customer.created_at,
-            tier.label("tier"),
-        ).where(visible, condition)
-    ).all()
-    starts = [p.starts_at for ps in due_periods.values() for p in ps]
-    days: dict[int, list[date]] = defaultdict(list)
-    if starts:
-        reach_start, reach_end = (
-            min(starts),
-            max(p.ends_at for ps in due_periods.values() for p in ps),
-        )
-        contacted = session.execute(
-            select(Contact.customer_id, Contact.contacted_at)
-            .join(Customer, Customer.id == Contact.customer_id)
-            .where(
-                visible,
-                condition,
-                Contact.contacted_at >= reach_start,
-                Contact.contacted_at < reach_end,
-            )
-        )
-        for customer_id, at in contacted:
-            days[customer_id].append(at.astimezone(clock.BUSINESS_TIME).date())
+    (``"BRANCH"``, key: branch id) in ``report``, and over everyone: the KPI indicator
+    ``CADENCE_COMPLIANCE``'s own statement (``resolvers.kpis.families``), grouped by manager or
+    branch — one definition, one implementation."""
+    frame = families.Frame(
+        Scope(Level.BANK),
+        (Level.STAFF if by == "MANAGER" else Level.BRANCH,),
+        (Window(report.label, report.start, report.end),),
+        and_(visible, condition),
+        Attribution(now),
+        now,
+        today,
+    )
+    statement = families.cadence_compliance(frame)
     groups: dict[Any, Compliance] = {}
     total = Compliance(key=None)
-    for customer in customers:
-        key = customer.relationship_manager_id if by == "MANAGER" else customer.branch_id
-        group = groups.setdefault(key, Compliance(key=key))
-        joined = customer.created_at.astimezone(clock.BUSINESS_TIME).date()
-        contacted_days = days.get(customer.id, [])
-        for period in due_periods[ValueTier(customer.tier)]:
-            if period.start < joined:
-                continue
-            met = any(period.start <= day < period.end for day in contacted_days)
-            for counted in (group, total):
-                counted.due += 1
-                counted.met += int(met)
+    if statement is not None:
+        for row in session.execute(statement):
+            group = groups.setdefault(row.g0, Compliance(key=row.g0))
+            group.due += int(row.due)
+            group.met += int(row.met or 0)
+            total.due += int(row.due)
+            total.met += int(row.met or 0)
     ordered = sorted(groups.values(), key=lambda g: (g.key is None, g.key or 0))
     return ordered, total
