@@ -37,7 +37,6 @@ from resolvers.kpis.periods import Window
 from resolvers.kpis.scope import Attribution, Level, Scope
 from resolvers.segments.loaders import override_in_force
 from resolvers.shared.periods import Period, PeriodKind
-from resolvers.surveys.queries import RECOMMEND, SATISFACTION
 from store.base import UTCDateTime
 from store.complaints import Complaint, ComplaintStatus
 from store.contacts import Contact
@@ -50,6 +49,8 @@ from store.customers import (
     TransactionType,
 )
 from store.segments import COMPUTED_REASONS, CustomerSegment, SegmentChange, SegmentOverride
+from store.surveys import METRIC_RECOMMEND as RECOMMEND
+from store.surveys import METRIC_SATISFACTION as SATISFACTION
 from store.surveys import SurveyAnswer, SurveyResponse
 
 # How far back a lost customer's reasons are looked for.
