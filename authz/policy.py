@@ -71,6 +71,8 @@ RIGHTS = (
     "survey:record",
     "survey:results",
     "survey:design",
+    "kpi:read",
+    "kpi:organise",
 )
 # The only roles a rule may let change customer data (act ``write``, right ``customer:create``):
 # auditors, marketing, security admins, process owners and third parties never.

@@ -205,6 +205,8 @@ class Settings:
     major_complaint_amount: Decimal = Decimal("1000000.00")
     # E-mail to customers goes through this SMTP server; no host: e-mails wait in the outbox.
     smtp: SmtpSettings | None = field(default=None, repr=False)
+    # KPI cells describing fewer customers are suppressed for aggregate-only callers (KPI-1).
+    kpi_minimum_cell: int = 10
 
     @property
     def is_sqlite(self) -> bool:
@@ -279,6 +281,7 @@ class Settings:
                 env, "KEHU_MAJOR_COMPLAINT_AMOUNT", Decimal("1000000.00")
             ),
             smtp=_smtp(env),
+            kpi_minimum_cell=_int(env, "KEHU_KPI_MINIMUM_CELL", 10, minimum=2),
         )
 
 

@@ -29,6 +29,7 @@ from schema import (
     complaints,
     contacts,
     customers,
+    kpis,
     notifications,
     segments,
     sharing,
@@ -56,6 +57,8 @@ from schema.customers import (
     CustomerQuery,
     TransactionNode,
 )
+from schema.kpis import KpiMutation, KpiQuery
+from schema.kpis.types import TeamNode
 from schema.notifications import (
     NotificationMutation,
     NotificationNode,
@@ -114,6 +117,7 @@ NODE_LOADERS = merge_loaders(
     contacts.NODE_LOADERS,
     club.NODE_LOADERS,
     surveys.NODE_LOADERS,
+    kpis.NODE_LOADERS,
 )
 
 
@@ -130,6 +134,7 @@ class Query(
     ClubQuery,
     CareQuery,
     SurveyQuery,
+    KpiQuery,
     AuditQuery,
     PolicyQuery,
     StaffQuery,
@@ -156,6 +161,7 @@ class Mutation(
     RecommendationMutation,
     ClubMutation,
     SurveyMutation,
+    KpiMutation,
     PolicyMutation,
 ):
     pass
@@ -242,6 +248,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             ProcessInstanceNode,
             ContactNode,
             ClubEventNode,
+            TeamNode,
         ],
         extensions=extensions,
         execution_context_class=LeafFastPathExecutionContext,

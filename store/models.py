@@ -27,6 +27,7 @@ from store.customers import (
     VerificationDue,
 )
 from store.idempotency import IdempotencyKey
+from store.kpis import Team, TeamMembership
 from store.outbox import OutboxMessage
 from store.policy import PolicyRule, PolicyVersion
 from store.segments import (
@@ -101,6 +102,8 @@ __all__ = [
     "SurveyAnswer",
     "SurveyRequest",
     "SurveyResponse",
+    "Team",
+    "TeamMembership",
     "ThirdParty",
     "Transaction",
     "Verification",

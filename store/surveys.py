@@ -43,6 +43,11 @@ class SurveyOccasion(StrEnum):
     RISK_REVIEW = "RISK_REVIEW"  # a risk questionnaire, asked by staff (no other occasion)
 
 
+# The KPIs an answer can feed (``SurveyAnswer.metric``).
+METRIC_SATISFACTION = "SATISFACTION"
+METRIC_RECOMMEND = "RECOMMEND"
+
+
 class Questionnaire(Base):
     __tablename__ = "questionnaires"
     __table_args__ = (UniqueConstraint("code", "version"),)

@@ -86,6 +86,8 @@ NOT_RECORD_LISTS = {
     "products": "the reviewed product catalogue (reference data from products.toml, REL-3)",
     "clubMembershipTiers": "reference data: at most one row per value tier",
     "questionnaires": "reference data: the newest version of each questionnaire",
+    "kpiIndicators": "reference data: the fixed indicator registry (KPI-1)",
+    "teams": "one branch's few teams with their members: an organisation chart (KPI-1)",
 }
 
 
@@ -120,6 +122,7 @@ NON_FILTER_ARGUMENTS = {
         "the day 'due' is reckoned at (default today): it defines the list, not a filter of it"
     ),
     ("complaintStatistics", "by"): "the dimension the statistics are grouped by",
+    ("teams", "branchId"): "the required scope: one branch's teams (yours by default)",
 }
 LIST_ARGUMENTS = {"where", "orderBy", "first", "after", "last", "before"}
 FILTER_OPERATORS = {"eq", "in", "gte", "lte", "contains", "startsWith"}

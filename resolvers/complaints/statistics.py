@@ -1,4 +1,12 @@
-"""Complaint figures per category, channel, unit, cause or month (CMP-5)."""
+"""Complaint figures per category, channel, unit, cause or month (CMP-5).
+
+The on-time rule and the satisfaction score are the KPI indicators' own (``decided_on_time_``
+``condition``, the call-back score: ``resolvers.kpis``), and for callers who see aggregates only
+the rows are protected by the KPIs' suppression rule (``resolvers.shared.suppression``): rows
+describing fewer customers than the minimum are merged into one ``SUPPRESSED`` row — with as
+many other rows as it takes for no row to stand alone and for the merged row to reach the
+minimum — so the counts still add up to the total and none can be subtracted back out.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from core import clock
 from resolvers.complaints.deadlines import decided_on_time_condition, overdue_condition
+from resolvers.shared.suppression import suppressed
 from store.base import business_month
 from store.complaints import Complaint, ComplaintStatus
 from store.staff import Branch
@@ -43,6 +52,51 @@ class StatisticRow:
     regulator_referred: int = 0
     withdrawn: int = 0
     merged: int = 0
+    # For merging rows (suppression): distinct customers, and the scores behind the average.
+    customers: int = 0
+    score_sum: int = 0
+    scored: int = 0
+
+
+SUPPRESSED_KEY = "SUPPRESSED"
+
+
+def suppress_small(rows: list[StatisticRow], minimum: int) -> list[StatisticRow]:
+    """``rows`` with those describing fewer than ``minimum`` customers merged into one
+    ``SUPPRESSED`` row (see the module docstring); nothing to hide: ``rows`` unchanged."""
+    counts = {r.key: r.customers for r in rows}
+    hidden = suppressed(counts, minimum, row=lambda _: 0, column=lambda k: k)
+    if not hidden:
+        return rows
+    shown = sorted((r for r in rows if r.key not in hidden), key=lambda r: (r.customers, r.key))
+    merged = [r for r in rows if r.key in hidden]
+    while shown and sum(r.customers for r in merged) < minimum:
+        merged.append(shown.pop(0))
+    kept = {r.key for r in shown}
+    return [r for r in rows if r.key in kept] + [_merge(merged)]
+
+
+def _merge(rows: list[StatisticRow]) -> StatisticRow:
+    scored = sum(r.scored for r in rows)
+    score_sum = sum(r.score_sum for r in rows)
+    return StatisticRow(
+        key=SUPPRESSED_KEY,
+        count=sum(r.count for r in rows),
+        closed=sum(r.closed for r in rows),
+        decided_on_time=sum(r.decided_on_time for r in rows),
+        decided=sum(r.decided for r in rows),
+        average_satisfaction=(
+            (Decimal(score_sum) / Decimal(scored)).quantize(Decimal("0.01")) if scored else None
+        ),
+        overdue_open=sum(r.overdue_open for r in rows),
+        major=sum(r.major for r in rows),
+        regulator_referred=sum(r.regulator_referred for r in rows),
+        withdrawn=sum(r.withdrawn for r in rows),
+        merged=sum(r.merged for r in rows),
+        customers=sum(r.customers for r in rows),
+        score_sum=score_sum,
+        scored=scored,
+    )
 
 
 def statistics(
@@ -75,6 +129,9 @@ def statistics(
             func.sum(case((Complaint.regulator_reference.is_not(None), 1), else_=0)),
             func.sum(case((Complaint.status == ComplaintStatus.WITHDRAWN, 1), else_=0)),
             func.sum(case((Complaint.status == ComplaintStatus.MERGED, 1), else_=0)),
+            func.count(func.distinct(Complaint.customer_id)),
+            func.sum(Complaint.satisfaction_score),
+            func.count(Complaint.satisfaction_score),
         )
         .where(where)
         .group_by(key)
@@ -100,6 +157,9 @@ def statistics(
         referred,
         withdrawn,
         merged,
+        customers,
+        score_sum,
+        scored,
     ) in session.execute(statement):
         if dimension == "MONTH":
             label = f"{int(value) // 100:04d}-{int(value) % 100:02d}"
@@ -124,6 +184,9 @@ def statistics(
                 regulator_referred=int(referred or 0),
                 withdrawn=int(withdrawn or 0),
                 merged=int(merged or 0),
+                customers=int(customers or 0),
+                score_sum=int(score_sum or 0),
+                scored=int(scored or 0),
             )
         )
     return rows

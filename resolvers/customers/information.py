@@ -56,6 +56,8 @@ class AccountDraft:
     # Early-warning data (SEG-3); None: unchanged.
     days_past_due: int | None = None
     product_risk_level: int | None = None
+    # The day the core system closed the account (KPI-1 lost customers); None: unchanged.
+    closed_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -194,6 +196,12 @@ def import_transactions(
             problems.add((*path, "daysPastDue"), "OUT_OF_RANGE", "must be 0 … 36500 days")
         if draft.product_risk_level is not None and not 1 <= draft.product_risk_level <= 5:
             problems.add((*path, "productRiskLevel"), "OUT_OF_RANGE", "must be 1 … 5 (R1 … R5)")
+        if draft.closed_on is not None:
+            opened = existing.opened_on if existing is not None else draft.opened_on
+            if draft.closed_on > clock.today():
+                problems.add((*path, "closedOn"), "DATE_IN_FUTURE", "must not be in the future")
+            elif draft.closed_on < opened:
+                problems.add((*path, "closedOn"), "OUT_OF_RANGE", "must not be before openedOn")
     declared = {a.account_no for a in accounts}
     seen_refs: set[tuple[str, str]] = set()
     for i, tx in enumerate(transactions):
@@ -236,6 +244,7 @@ def import_transactions(
                 source_id=source_row.id,
                 days_past_due=draft.days_past_due or 0,
                 product_risk_level=draft.product_risk_level,
+                closed_on=draft.closed_on,
             )
             session.add(account)
             known[draft.account_no] = account
@@ -247,6 +256,8 @@ def import_transactions(
                 account.days_past_due = draft.days_past_due
             if draft.product_risk_level is not None:
                 account.product_risk_level = draft.product_risk_level
+            if draft.closed_on is not None:
+                account.closed_on = draft.closed_on
     session.flush()
     account_ids = {no: a.id for no, a in known.items()}
     existing_refs = (

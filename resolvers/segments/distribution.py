@@ -32,12 +32,11 @@ customer total (by tier or risk grade) minus shown need cells bounds nothing exa
 from __future__ import annotations
 
 import re
-from collections import defaultdict
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -56,6 +55,7 @@ from sqlalchemy.orm import Session
 
 from core import clock
 from core.errors import Problems
+from resolvers.shared.suppression import suppressed
 from store.base import UTCDateTime
 from store.customers import Customer, FinancialSnapshot
 from store.segments import (
@@ -67,33 +67,11 @@ from store.segments import (
 )
 from store.staff import Branch
 
+__all__ = ["MonthCell", "MonthEnd", "month_ends", "over_time", "suppressed"]
+
 # The longest range one request reads (three years of month ends).
 MAX_MONTHS = 36
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-
-K = TypeVar("K", bound=Hashable)
-
-
-def suppressed(counts: Mapping[K, int], minimum: int, row: Any, column: Any) -> set[K]:
-    """The cells to withhold: those under ``minimum``, then, until none is alone in its row
-    (``row(key)``) or column (``column(key)``), the smallest shown cell beside a lone one."""
-    hidden = {key for key, count in counts.items() if count < minimum}
-    lines: list[dict[Any, list[K]]] = [defaultdict(list), defaultdict(list)]
-    for key in counts:
-        lines[0][row(key)].append(key)
-        lines[1][column(key)].append(key)
-    changed = True
-    while changed:
-        changed = False
-        for groups in lines:
-            for keys in groups.values():
-                if sum(key in hidden for key in keys) != 1:
-                    continue
-                shown = [key for key in keys if key not in hidden]
-                if shown:
-                    hidden.add(min(shown, key=lambda key: (counts[key], repr(key))))
-                    changed = True
-    return hidden
 
 
 def aggregate(shown: Any, keys: list[Any], by_branch: bool) -> Any:

@@ -5,19 +5,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, Integer, case, cast, func, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from core import clock
+from resolvers.kpis import families
+from resolvers.kpis.periods import Window
+from resolvers.kpis.scope import Attribution, Level, Scope
 from resolvers.segments.queries import MINIMUM_CELL
 from resolvers.shared.pagination import Page, PageRequest, SortKey, paginate
 from store.customers import Customer
-from store.surveys import Questionnaire, SurveyAnswer, SurveyRequest, SurveyResponse
+from store.surveys import (
+    METRIC_RECOMMEND,
+    METRIC_SATISFACTION,
+    Questionnaire,
+    SurveyAnswer,
+    SurveyRequest,
+    SurveyResponse,
+)
 
-SATISFACTION = "SATISFACTION"
-RECOMMEND = "RECOMMEND"
+SATISFACTION = METRIC_SATISFACTION
+RECOMMEND = METRIC_RECOMMEND
 
 
 @dataclass(frozen=True)
@@ -40,46 +50,25 @@ class Results:
     recommend: Ratio
 
 
-def _start(day: date) -> datetime:
-    return datetime.combine(day, time(0), clock.BUSINESS_TIME)
-
-
 def results(session: Session, scope: ColumnElement[bool], start: date, end: date) -> Results:
     """Answers of responses recorded from ``start`` to ``end`` (Beijing dates, inclusive) by
-    customers in ``scope``: one statement."""
-    answered = (
-        select(
-            func.coalesce(
-                func.sum(case((SurveyAnswer.metric == SATISFACTION, SurveyAnswer.scale), else_=0)),
-                0,
-            ),
-            func.count(case((SurveyAnswer.metric == SATISFACTION, SurveyAnswer.scale))),
-            func.coalesce(
-                func.sum(
-                    case(
-                        (
-                            SurveyAnswer.metric == RECOMMEND,
-                            cast(SurveyAnswer.yes_no, Integer),
-                        ),
-                        else_=0,
-                    )
-                ),
-                0,
-            ),
-            func.count(case((SurveyAnswer.metric == RECOMMEND, SurveyAnswer.yes_no))),
-        )
-        .select_from(SurveyAnswer)
-        .join(SurveyResponse, SurveyResponse.id == SurveyAnswer.response_id)
-        .join(Customer, Customer.id == SurveyResponse.customer_id)
-        .where(
-            scope,
-            SurveyAnswer.metric.in_([SATISFACTION, RECOMMEND]),
-            SurveyResponse.recorded_at >= _start(start),
-            SurveyResponse.recorded_at < _start(end + timedelta(days=1)),
-        )
+    customers in ``scope``: the KPI indicators' own statement (SATISFACTION_SCORE and
+    REFERRAL_RATE, ``resolvers.kpis.families.survey``), one statement."""
+    window = Window(f"{start}/{end}", start, end + timedelta(days=1))
+    now = clock.now()
+    frame = families.Frame(
+        Scope(Level.BANK), (), (window,), scope, Attribution(now), now, clock.business_date(now)
     )
-    score, scored, yes, asked = session.execute(answered).one()
-    return Results(Ratio.of(int(score), int(scored)), Ratio.of(int(yes), int(asked)))
+    row = session.execute(families.survey(frame)).mappings().first()
+    found = dict(row) if row is not None else {}
+
+    def measure(name: str) -> int:
+        return int(found.get(name) or 0)
+
+    return Results(
+        Ratio.of(measure("score_sum"), measure("scored")),
+        Ratio.of(measure("recommend_yes"), measure("recommend_answered")),
+    )
 
 
 RESPONSE_KEYS = [

@@ -13,7 +13,7 @@ from core import clock
 from core.errors import ForbiddenError
 from core.ids import pk_of
 from resolvers.complaints import queries as logic
-from resolvers.complaints.statistics import statistics
+from resolvers.complaints.statistics import statistics, suppress_small
 from schema.complaints.enums import ComplaintDimension, ComplaintOrderField
 from schema.complaints.filters import (
     ComplaintAlertWhere,
@@ -114,7 +114,8 @@ class ComplaintQuery:
     @guarded_field(
         "Complaint statistics by category, channel, unit, cause or month (CMP-5). "
         "Over the complaints you may see; roles without customer rows get bank-wide "
-        "aggregates. 投诉统计。",
+        "aggregates in which rows of fewer customers than the KPI minimum are merged into "
+        "one `SUPPRESSED` row (counts still add up). 投诉统计。",
         Authenticated(),
     )
     def complaint_statistics(
@@ -134,6 +135,9 @@ class ComplaintQuery:
             by.value,  # type: ignore[attr-defined]
             logic.condition(where, clock.now()),
         )
+        if visible is None:
+            # Aggregates only: the KPIs' suppression rule (small rows merged, see statistics).
+            rows = suppress_small(rows, ctx.settings.kpi_minimum_cell)
         return [
             ComplaintStatistic(
                 key=r.key,

@@ -573,7 +573,8 @@ def present_alerts(info: ContextInfo, rows: list[ComplaintAlert]) -> list[Compla
 @strawberry.type(description="Complaint figures for one group. 投诉统计。")
 class ComplaintStatistic:
     key: str = strawberry.field(
-        description="Category, channel, branch code, cause or month (YYYY-MM, Beijing time)."
+        description="Category, channel, branch code, cause or month (YYYY-MM, Beijing time); "
+        "`SUPPRESSED`: small rows merged for callers who see aggregates only."
     )
     count: int
     closed: int

@@ -137,6 +137,12 @@ class AccountInput:
         description="Risk level of the wealth-management product held, 1 … 5 (R1 … R5) "
         "(SEG-3 market risk). Null: unchanged. 产品风险等级。",
     )
+    closed_on: dt.date | None = strawberry.field(
+        default=None,
+        description="The day the core system closed the account (Beijing date; not before "
+        "openedOn, not in the future): a customer whose accounts are all closed is lost "
+        "(KPI-1). Null: unchanged. 销户日期。",
+    )
 
 
 @strawberry.input

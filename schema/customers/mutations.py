@@ -236,6 +236,7 @@ class CustomerMutation:
                 a.balance,
                 a.days_past_due,
                 a.product_risk_level,
+                a.closed_on,
             )
             for a in input.accounts
         ]

@@ -56,9 +56,11 @@ def context_only(resolver: Any) -> Any:
     return resolver
 
 
-# (type name, field name) → plan, or None when the field needs the normal path. Types are fixed
-# once the schema is built, so plans are shared process-wide.
-_plans: dict[tuple[str, str], Plan | None] = {}
+# (type, field name) → plan, or None when the field needs the normal path. Types are fixed once
+# the schema is built, so plans are shared process-wide — keyed by the type object, not its name:
+# a process with two schemas (the tests' SQLite and PostgreSQL apps) must not run one schema's
+# sub-selection against the other's types (fragments would match neither).
+_plans: dict[tuple[GraphQLObjectType, str], Plan | None] = {}
 
 
 def _plan(parent_type: GraphQLObjectType, field_name: str) -> Plan | None:
@@ -140,7 +142,7 @@ def _split(parent_type: GraphQLObjectType, grouped_field_set: Any) -> list[Step]
 
 
 def _planned(parent_type: GraphQLObjectType, field_name: str) -> Plan | None:
-    key = (parent_type.name, field_name)
+    key = (parent_type, field_name)
     plan = _plans.get(key, _UNPLANNED)
     if plan is _UNPLANNED:
         plan = _plans[key] = _plan(parent_type, field_name)

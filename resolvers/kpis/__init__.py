@@ -1,0 +1,1 @@
+"""KPIs (KPI-1): the indicator registry, its SQL and the organisation it is scoped by."""
