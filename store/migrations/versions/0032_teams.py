@@ -2,7 +2,7 @@
 staff); the KPI rights for a live policy that predates them.
 
 Revision ID: 0032
-Revises: 0028
+Revises: 0030
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from alembic import op
 from store.migrations import policy_rules
 
 revision: str = "0032"
-down_revision: str | None = "0028"
+down_revision: str | None = "0030"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
