@@ -70,6 +70,11 @@ RIGHTS = (
     "survey:record",
     "survey:results",
     "survey:design",
+    "spot_check:draw",
+    "spot_check:inspect",
+    "spot_check:read",
+    "evaluation:record",
+    "evaluation:results",
 )
 # The only roles a rule may let change customer data (act ``write``, right ``customer:create``):
 # auditors, marketing, security admins, process owners and third parties never.

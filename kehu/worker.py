@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from core import clock
 from kehu.background import BackgroundLoop
 from resolvers import workflows
+from resolvers.assessment import spot_checks
 from resolvers.care import runs as care
 from resolvers.complaints import sweep
 from resolvers.outbox import delivery
@@ -79,6 +80,8 @@ def run_once(
     if due:  # the write lock only when there is something to open
         with unit_of_work() as session, clock.travel_to(moment):
             reassessments = applied.run_due_reviews(session, moment)
+    # Spot-check rectifications that fell overdue: their owners are warned once (KPI-2).
+    spot_checks.run_due(unit_of_work, moment)
     # The day's care (REL-4), once per Beijing day, before the outbox delivers its greetings.
     care.run_daily(unit_of_work, moment)
     messages = delivery.deliver_due(unit_of_work, moment, senders or {})

@@ -25,6 +25,7 @@ from strawberry.types.graphql import OperationType
 from core.ids import parse_global_id
 from core.settings import Settings
 from schema import (
+    assessment,
     club,
     complaints,
     contacts,
@@ -37,6 +38,7 @@ from schema import (
     workflows,
 )
 from schema.access import AccessReport
+from schema.assessment import AssessmentMutation, AssessmentQuery
 from schema.audit import AuditQuery
 from schema.club import ClubMutation, ClubQuery
 from schema.club.types import ClubEventNode
@@ -113,6 +115,7 @@ NODE_LOADERS = merge_loaders(
     contacts.NODE_LOADERS,
     club.NODE_LOADERS,
     surveys.NODE_LOADERS,
+    assessment.NODE_LOADERS,
 )
 
 
@@ -128,6 +131,7 @@ class Query(
     RecommendationQuery,
     ClubQuery,
     SurveyQuery,
+    AssessmentQuery,
     AuditQuery,
     PolicyQuery,
     StaffQuery,
@@ -154,6 +158,7 @@ class Mutation(
     RecommendationMutation,
     ClubMutation,
     SurveyMutation,
+    AssessmentMutation,
     PolicyMutation,
 ):
     pass
