@@ -73,6 +73,7 @@ RIGHTS = (
     "spot_check:draw",
     "spot_check:inspect",
     "spot_check:read",
+    "spot_check:rectify",
     "evaluation:record",
     "evaluation:results",
 )

@@ -63,13 +63,13 @@ MINE = """
 """
 OVERDUE = "{ overdueRectifications(first: 100) { edges { node { id } } } }"
 ITEMS = """
-query($open: Boolean) { myInspectionItems(open: $open, first: 100) {
+query($where: SpotCheckItemWhere) { myInspectionItems(where: $where, first: 100) {
   edges { node { id spotCheckId position } } } }
 """
 PASS_RATES = """
 query($start: Date!, $end: Date!, $by: AssessmentGrouping!, $branch: ID) {
-  spotCheckPassRates(start: $start, end: $end, by: $by, branch: $branch) {
-    staff { employeeNo } branch { code } numerator denominator value } }
+  spotCheckPassRates(start: $start, end: $end, by: $by, branch: $branch) { definition
+    cells { staff { employeeNo } branch { code } numerator denominator value } } }
 """
 CRITERIA = ["SUMMARY_ACCURATE", "SUITABILITY", "COURTESY", "FOLLOW_UP"]
 
@@ -421,7 +421,9 @@ def test_findings_answer_every_criterion_once_KPI_2(backend: Backend) -> None:
     # Completing with an item still open is refused; nothing changes.
     early = backend.gql(COMPLETE, {"input": {"id": check["id"]}})["completeSpotCheck"]
     assert errors(early) == [(["id"], "FINDINGS_MISSING")]
-    open_items = backend.gql(ITEMS, {"open": True}, staff="AUD0001")["myInspectionItems"]["edges"]
+    open_items = backend.gql(ITEMS, {"where": {"inspected": {"eq": False}}}, staff="AUD0001")[
+        "myInspectionItems"
+    ]["edges"]
     assert check["items"][1]["id"] in [e["node"]["id"] for e in open_items]
     assert check["items"][0]["id"] not in [e["node"]["id"] for e in open_items]
 
@@ -551,7 +553,7 @@ def test_pass_rates_by_staff_and_branch_of_checks_completed_in_the_period_KPI_2(
 
     def rates(start: str, end: str, by: str, staff: str = "HO0001") -> list[Any]:
         variables = {"start": start, "end": end, "by": by, "branch": branch["branch_id"]}
-        return list(backend.gql(PASS_RATES, variables, staff=staff)["spotCheckPassRates"])
+        return list(backend.gql(PASS_RATES, variables, staff=staff)["spotCheckPassRates"]["cells"])
 
     by_staff = rates("2026-11-30", "2026-11-30", "STAFF")
     assert sorted(

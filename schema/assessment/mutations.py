@@ -36,7 +36,7 @@ from schema.assessment.types import (
 from schema.shared.base import ContextInfo
 from schema.shared.context import Context
 from schema.shared.mutations import run_command
-from schema.shared.rights import Authenticated, HasRight
+from schema.shared.rights import HasRight
 from schema.shared.rights import mutation as guarded_mutation
 from store.assessment import (
     EvaluationChannel,
@@ -269,7 +269,7 @@ class AssessmentMutation:
     @guarded_mutation(
         "Say a rectification you own is done, with what was done; the inspector verifies it. "
         "提交整改。",
-        Authenticated(),
+        HasRight("spot_check:rectify"),
     )
     def rectify_spot_check_finding(
         self, info: ContextInfo, input: RectifySpotCheckFindingInput

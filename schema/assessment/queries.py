@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import strawberry
-from sqlalchemy import ColumnElement, select, true
+from sqlalchemy import ColumnElement, false, or_, select, true
 
 from core import clock
 from core.errors import Problems, UserInputError
@@ -14,11 +14,19 @@ from core.ids import pk_of
 from resolvers.assessment import queries as logic
 from resolvers.assessment.spot_checks import check_period, overdue
 from resolvers.segments.queries import MINIMUM_CELL
-from schema.assessment.enums import AssessmentByEnum, RectificationStatusEnum
+from resolvers.shared.filters import compile_where
+from schema.assessment.enums import AssessmentByEnum
+from schema.assessment.filters import (
+    RECTIFICATION_FILTERS,
+    SPOT_CHECK_ITEM_FILTERS,
+    SpotCheckItemWhere,
+    SpotCheckRectificationWhere,
+)
 from schema.assessment.types import (
     SpotCheckItemNode,
     SpotCheckNode,
     SpotCheckPassRate,
+    SpotCheckPassRates,
     SpotCheckRectificationNode,
     StaffEvaluationNode,
     StaffRatings,
@@ -36,7 +44,6 @@ from schema.shared.context import Context
 from schema.shared.rights import Authenticated, HasRight
 from schema.shared.rights import field as guarded_field
 from store.assessment import (
-    RectificationStatus,
     SpotCheck,
     SpotCheckItem,
     SpotCheckRectification,
@@ -113,24 +120,23 @@ class AssessmentQuery:
         return _load_check(info, pk_of(id, "SpotCheck", "id"))
 
     @guarded_field(
-        "The sampled items assigned to you to inspect, in drawing order; `open: true`: those "
-        "still without findings. 我的抽查任务。",
+        "The sampled items assigned to you to inspect, in drawing order; `where: {inspected: "
+        "{eq: false}}`: those still without findings. 我的抽查任务。",
         HasRight("spot_check:inspect"),
     )
     def my_inspection_items(
         self,
         info: ContextInfo,
-        open: bool | None = None,
+        where: SpotCheckItemWhere | None = None,
         first: int | None = None,
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[SpotCheckItemNode]:
         ctx = info.context
-        condition = SpotCheckItem.inspector_id == ctx.actor.id
-        if open is not None:
-            inspected = SpotCheckItem.inspected_at.is_(None)
-            condition = condition & (inspected if open else ~inspected)
+        condition = (SpotCheckItem.inspector_id == ctx.actor.id) & compile_where(
+            where, SPOT_CHECK_ITEM_FILTERS
+        )
         page = logic.item_page(ctx.session, condition, page_request(first, after, last, before))
         return Connection.of(page, present_items(ctx, page.rows))
 
@@ -140,16 +146,16 @@ class AssessmentQuery:
     def my_rectifications(
         self,
         info: ContextInfo,
-        status: RectificationStatusEnum | None = None,  # type: ignore[valid-type]
+        where: SpotCheckRectificationWhere | None = None,
         first: int | None = None,
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[SpotCheckRectificationNode]:
         ctx = info.context
-        condition = SpotCheckRectification.owner_id == ctx.actor.id
-        if status is not None:
-            condition = condition & (SpotCheckRectification.status == RectificationStatus(status))
+        condition = (SpotCheckRectification.owner_id == ctx.actor.id) & compile_where(
+            where, RECTIFICATION_FILTERS
+        )
         page = logic.rectification_page(
             ctx.session, condition, page_request(first, after, last, before)
         )
@@ -190,13 +196,13 @@ class AssessmentQuery:
         end: dt.date,
         by: AssessmentByEnum,  # type: ignore[valid-type]
         branch: strawberry.ID | None = None,
-    ) -> list[SpotCheckPassRate]:
+    ) -> SpotCheckPassRates:
         ctx = info.context
         _period(start, end)
         rows = logic.pass_rates(ctx.session, start, end, logic.By(by), scope_branch(ctx, branch))
         staff = staff_nodes(ctx, {r.staff_id for r in rows if r.staff_id is not None})
         branches = branch_nodes(ctx, {r.branch_id for r in rows})
-        return [
+        cells = [
             SpotCheckPassRate(
                 staff=None if r.staff_id is None else staff[r.staff_id],
                 branch=branches[r.branch_id],
@@ -206,6 +212,9 @@ class AssessmentQuery:
             )
             for r in rows
         ]
+        return SpotCheckPassRates(
+            start=start, end=end, cells=cells, definition=PASS_RATE_DEFINITION
+        )
 
     @guarded_field(
         "Customers' average rating of staff by member of staff or branch, with numerators, "
@@ -268,4 +277,56 @@ def _load_check(info: ContextInfo, pk: int) -> SpotCheckNode | None:
     return present_checks(ctx, [row])[0] if row else None
 
 
-NODE_LOADERS: dict[str, NodeLoader] = {"SpotCheck": _load_check}
+def _load_item(info: ContextInfo, pk: int) -> SpotCheckItemNode | None:
+    """An item: to its inspector, and to who may read its check."""
+    ctx = info.context
+    mine = SpotCheckItem.inspector_id == ctx.actor.id
+    readable = checks_visible(ctx) if ctx.access.has_right("spot_check:read") else false()
+    row = ctx.session.scalar(
+        select(SpotCheckItem)
+        .join(SpotCheck, SpotCheck.id == SpotCheckItem.check_id)
+        .where(SpotCheckItem.id == pk, or_(mine, readable))
+    )
+    return present_items(ctx, [row])[0] if row else None
+
+
+def _load_rectification(info: ContextInfo, pk: int) -> SpotCheckRectificationNode | None:
+    """A rectification: to its owner, the item's inspector, and who may read spot checks of
+    the record's branch."""
+    ctx = info.context
+    readable: ColumnElement[bool] = false()
+    if ctx.access.has_right("spot_check:read"):
+        own = own_branch_only(ctx)
+        readable = true() if own is None else SpotCheckItem.branch_id == own
+    found = logic.rectification_page(
+        ctx.session,
+        (SpotCheckRectification.id == pk)
+        & or_(
+            SpotCheckRectification.owner_id == ctx.actor.id,
+            SpotCheckItem.inspector_id == ctx.actor.id,
+            readable,
+        ),
+        page_request(1, None, None, None),
+    )
+    return present_rectifications(ctx, found.rows)[0] if found.rows else None
+
+
+def _load_evaluation(info: ContextInfo, pk: int) -> StaffEvaluationNode | None:
+    """An evaluation is visible exactly when its customer is."""
+    ctx = info.context
+    if not ctx.access.row_scopes:
+        return None
+    found = logic.evaluation_page(
+        ctx.session,
+        (StaffEvaluation.id == pk) & ctx.access.visible,
+        page_request(1, None, None, None),
+    )
+    return present_evaluations(ctx, found.rows)[0] if found.rows else None
+
+
+NODE_LOADERS: dict[str, NodeLoader] = {
+    "SpotCheck": _load_check,
+    "SpotCheckItem": _load_item,
+    "SpotCheckRectification": _load_rectification,
+    "StaffEvaluation": _load_evaluation,
+}

@@ -442,6 +442,14 @@ class SpotCheckPassRate:
     value: float | None = strawberry.field(description="numerator / denominator.")
 
 
+@strawberry.type(description="Spot-check pass rates of a period (KPI-2). 抽查通过率统计。")
+class SpotCheckPassRates:
+    start: dt.date
+    end: dt.date
+    cells: list[SpotCheckPassRate]
+    definition: str
+
+
 @strawberry.type(description="Customers' ratings of one member of staff or branch. 客户评价均分。")
 class StaffRating:
     staff: StaffNode | None = strawberry.field(
