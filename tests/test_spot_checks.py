@@ -352,6 +352,15 @@ def test_who_may_draw_inspect_and_read_KPI_2(backend: Backend) -> None:
             )
         )
     assert "摘要" not in str(stored)
+    # A check head office drew for the branch is completed by head office, not its supervisor.
+    ordered = draw(
+        backend, seed=6, size=1, branchId=branch["branch_id"], start="2026-11-14", end="2026-11-14"
+    )
+    assert _record(backend, ordered["spotCheck"]["items"][0]["id"])["errors"] == []
+    refused_completion = backend.gql(
+        COMPLETE, {"input": {"id": ordered["spotCheck"]["id"]}}, staff=branch["SUP"]
+    )
+    assert errors(refused_completion["completeSpotCheck"]) == [(["id"], "NOT_FOUND")]
     # Marketing sees no spot check.
     body = backend.post("{ spotChecks(first: 1) { totalCount } }", staff="MKT0001").json()
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"

@@ -7,7 +7,7 @@ import datetime as dt
 from decimal import Decimal
 
 import strawberry
-from sqlalchemy import select
+from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
 from authz import rights as authz_rights
@@ -240,7 +240,8 @@ class AssessmentMutation:
     @guarded_mutation(
         "Complete a spot check once every item has its findings: they become final (the "
         "branch checked sees them) and each failure opens a rectification for the record's "
-        "responsible member of staff, due by its severity. 完成抽查。",
+        "responsible member of staff, due by its severity. Who drew the check, or head "
+        "office. 完成抽查。",
         HasRight("spot_check:draw"),
     )
     def complete_spot_check(
@@ -250,8 +251,14 @@ class AssessmentMutation:
 
         def command(session: Session, actor: Staff) -> SpotCheck:
             pk = pk_of(input.id, "SpotCheck", "id")
+            # Who drew the check completes it, or head office; a supervisor never completes
+            # a check of their branch that head office drew.
+            mine = SpotCheck.created_by_id == actor.id
+            allowed = mine if own_branch_only(ctx) is not None else true()
             check = session.scalar(
-                select(SpotCheck).where(SpotCheck.id == pk, checks_visible(ctx)).with_for_update()
+                select(SpotCheck)
+                .where(SpotCheck.id == pk, checks_visible(ctx), allowed)
+                .with_for_update()
             )
             if check is None:
                 raise UserInputError.one(("id",), "NOT_FOUND", "no spot check with this ID")
