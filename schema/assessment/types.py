@@ -67,7 +67,11 @@ def sealed(ctx: Context, type_name: str, field: str, value: str | None) -> str |
     """A sealed note as the field group of ``Type.field`` allows: FULL, or withheld."""
     if value is None:
         return None
-    effect = ctx.access.policy.field_decision(ctx.actor.roles, f"{type_name}.{field}").effect
+    # Decided once per request and field, not per row (an enforce call costs ~1 ms).
+    name = f"{type_name}.{field}"
+    effect = ctx.memo(
+        ("sealed", name), lambda: ctx.access.policy.field_decision(ctx.actor.roles, name).effect
+    )
     if effect is Effect.FULL:
         return value
     ctx.access.withhold(type_name, field)
