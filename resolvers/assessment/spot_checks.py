@@ -156,7 +156,11 @@ def _sample_size(given: NewSpotCheck, available: int, problems: Problems) -> int
         if not Decimal(0) < given.rate <= Decimal(1):
             problems.add(("rate",), "OUT_OF_RANGE", "a rate above 0 and at most 1")
             return 0
-        return math.ceil(given.rate * available)
+        size = math.ceil(given.rate * available)
+        if size > MAX_SAMPLE:
+            problems.add(("rate",), "OUT_OF_RANGE", f"draws more than {MAX_SAMPLE} records")
+            return 0
+        return size
     assert given.size is not None
     if given.size < 1 or given.size > MAX_SAMPLE:
         problems.add(("size",), "OUT_OF_RANGE", f"1 … {MAX_SAMPLE}")
