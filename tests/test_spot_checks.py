@@ -506,6 +506,13 @@ def test_a_failure_is_rectified_verified_and_overdue_from_its_due_instant_KPI_2(
     assert _warnings(backend, branch["RM1"]) == 1
     run_once(backend.engine, due + timedelta(hours=1))
     assert _warnings(backend, branch["RM1"]) == 1  # warned once
+    notices = backend.gql(
+        "{ notifications(first: 20) { edges { node { informationKind summary fields } } } }",
+        staff=branch["RM1"],
+    )["notifications"]["edges"]
+    warned = [n["node"] for n in notices if n["node"]["informationKind"] == "SPOT_CHECK"]
+    assert [n["fields"] for n in warned] == [["SpotCheckRectification.dueAt"]]
+    assert "逾期" in warned[0]["summary"]
     assert _mine(backend, branch["RM1"])[0]["overdueWarnedAt"] == due.isoformat()
 
     def rectify(staff: str) -> Any:
