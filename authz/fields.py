@@ -91,6 +91,14 @@ PERSONAL_FIELDS: dict[str, dict[str, str]] = {
 PLACEMENT_FIELDS: dict[str, dict[str, str]] = {
     "Customer": {"branch": "branch", "relationship_manager": "relationshipManager"},
 }
+# Sealed notes of assessment records (KPI-2), read in spot checks and evaluation lists rather than
+# in a customer's own views: grouped and decided by the live policy for the caller's roles
+# (``spot_check_notes``, ``evaluation_text``), never revealed by a share grant or a consent.
+POLICY_NOTE_FIELDS: dict[str, dict[str, str]] = {
+    "SpotCheckFinding": {"note": "note"},
+    "SpotCheckRectification": {"note": "note"},
+    "StaffEvaluation": {"comment": "comment"},
+}
 # Every field a customer write may set: {type: {python attribute: GraphQL field}}.
 WRITTEN_FIELDS: dict[str, dict[str, str]] = {
     type_name: {**names, **PLACEMENT_FIELDS.get(type_name, {})}

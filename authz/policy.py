@@ -73,6 +73,12 @@ RIGHTS = (
     "survey:design",
     "kpi:read",
     "kpi:organise",
+    "spot_check:draw",
+    "spot_check:inspect",
+    "spot_check:read",
+    "spot_check:rectify",
+    "evaluation:record",
+    "evaluation:results",
 )
 # The only roles a rule may let change customer data (act ``write``, right ``customer:create``):
 # auditors, marketing, security admins, process owners and third parties never.

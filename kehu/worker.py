@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from core import clock
 from kehu.background import BackgroundLoop
 from resolvers import workflows
+from resolvers.assessment import spot_checks
 from resolvers.care import runs as care
 from resolvers.complaints import sweep
 from resolvers.outbox import delivery
@@ -49,6 +50,8 @@ class RunResult:
     reassessments: int = 0
     # Bulk classification runs taken and run to their end (SEG-4).
     classified: int = 0
+    # Spot-check rectifications that fell overdue, their owners warned (KPI-2).
+    overdue_rectifications: int = 0
 
 
 def run_once(
@@ -79,13 +82,23 @@ def run_once(
     if due:  # the write lock only when there is something to open
         with unit_of_work() as session, clock.travel_to(moment):
             reassessments = applied.run_due_reviews(session, moment)
+    # Spot-check rectifications that fell overdue: their owners are warned once (KPI-2).
+    overdue_rectifications = spot_checks.run_due(unit_of_work, moment)
     # The day's care (REL-4), once per Beijing day, before the outbox delivers its greetings.
     care.run_daily(unit_of_work, moment)
     messages = delivery.deliver_due(unit_of_work, moment, senders or {})
     # Last: a bank-wide run takes a while, and the clocks and messages must not wait for it.
     # (Its own apply syncs the re-assessment tasks of the customers it classified.)
     classified = segment_jobs.run_due(factory, moment)
-    return RunResult(advanced, failed + sweep_failed, messages, swept, reassessments, classified)
+    return RunResult(
+        advanced,
+        failed + sweep_failed,
+        messages,
+        swept,
+        reassessments,
+        classified,
+        overdue_rectifications,
+    )
 
 
 class TimerWorker:
@@ -112,6 +125,8 @@ class TimerWorker:
                 result.swept,
                 result.failed,
             )
+        if result.overdue_rectifications:
+            log.info("spot checks: %d overdue rectifications warned", result.overdue_rectifications)
         if result.messages != NOTHING_SENT:
             log.info(
                 "outbox: %d delivered, %d to retry, %d failed", *vars(result.messages).values()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from authz.fields import WRITTEN_FIELDS
+from authz.fields import POLICY_NOTE_FIELDS, WRITTEN_FIELDS
 from authz.policy import PURPOSES, RIGHTS, ROW_SCOPES, WRITE_SCOPES, WRITER_ROLES
 from core import clock
 from core.errors import FieldError, NotFoundError, UserInputError
@@ -25,7 +25,11 @@ from store.staff import Role, Staff
 
 FIELD_ACTIONS = ("full", "masked", "write")
 # Personal-data fields, and the placement fields writes name (authz.fields.WRITTEN_FIELDS).
-KNOWN_FIELDS = {f"{t}.{f}" for t, fields in WRITTEN_FIELDS.items() for f in fields.values()}
+KNOWN_FIELDS = {
+    f"{t}.{f}"
+    for t, fields in (*WRITTEN_FIELDS.items(), *POLICY_NOTE_FIELDS.items())
+    for f in fields.values()
+}
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from strawberry.types.graphql import OperationType
 from core.ids import parse_global_id
 from core.settings import Settings
 from schema import (
+    assessment,
     club,
     complaints,
     contacts,
@@ -38,6 +39,7 @@ from schema import (
     workflows,
 )
 from schema.access import AccessReport
+from schema.assessment import AssessmentMutation, AssessmentQuery
 from schema.audit import AuditQuery
 from schema.care import CareQuery
 from schema.club import ClubMutation, ClubQuery
@@ -118,6 +120,7 @@ NODE_LOADERS = merge_loaders(
     club.NODE_LOADERS,
     surveys.NODE_LOADERS,
     kpis.NODE_LOADERS,
+    assessment.NODE_LOADERS,
 )
 
 
@@ -135,6 +138,7 @@ class Query(
     CareQuery,
     SurveyQuery,
     KpiQuery,
+    AssessmentQuery,
     AuditQuery,
     PolicyQuery,
     StaffQuery,
@@ -162,6 +166,7 @@ class Mutation(
     ClubMutation,
     SurveyMutation,
     KpiMutation,
+    AssessmentMutation,
     PolicyMutation,
 ):
     pass

@@ -59,6 +59,7 @@ class NotificationKind(StrEnum):
     PREFERENCES = "PREFERENCES"
     RISK = "RISK"
     COMPLAINT = "COMPLAINT"
+    SPOT_CHECK = "SPOT_CHECK"  # an overdue spot-check rectification about the customer's record
 
 
 class Gender(StrEnum):

@@ -1,5 +1,12 @@
 """Every model, imported in one place so that metadata is complete (Alembic, tests)."""
 
+from store.assessment import (
+    SpotCheck,
+    SpotCheckFinding,
+    SpotCheckItem,
+    SpotCheckRectification,
+    StaffEvaluation,
+)
 from store.audit import AuditCustomer, AuditEntry, AuditHead
 from store.base import Base
 from store.care import CareOccasion, CareRun
@@ -98,7 +105,12 @@ __all__ = [
     "ShareGrant",
     "ShareGrantCustomer",
     "ShareRequest",
+    "SpotCheck",
+    "SpotCheckFinding",
+    "SpotCheckItem",
+    "SpotCheckRectification",
     "Staff",
+    "StaffEvaluation",
     "SurveyAnswer",
     "SurveyRequest",
     "SurveyResponse",

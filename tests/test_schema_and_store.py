@@ -118,6 +118,7 @@ NON_FILTER_ARGUMENTS = {
     ("customerHistory", "customerId"): "the required scope: one customer's history",
     ("consents", "customerId"): "the required scope: one customer's consents",
     ("surveyResponses", "customerId"): "the required scope: one customer's responses",
+    ("staffEvaluations", "customerId"): "the required scope: one customer's evaluations",
     ("customersDueForReverification", "asOf"): (
         "the day 'due' is reckoned at (default today): it defines the list, not a filter of it"
     ),

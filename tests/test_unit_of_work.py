@@ -633,6 +633,12 @@ CASES: dict[str, Callable[[Backend], Call]] = {
     "withdrawClubRegistration": _club("case_withdraw"),
     "requestSurvey": _club("case_request", "test_surveys"),
     "recordSurveyResponse": _club("case_respond", "test_surveys"),
+    "drawSpotCheck": _club("case_draw", "test_spot_checks"),
+    "recordSpotCheckFindings": _club("case_findings", "test_spot_checks"),
+    "completeSpotCheck": _club("case_complete", "test_spot_checks"),
+    "rectifySpotCheckFinding": _club("case_rectify", "test_spot_checks"),
+    "verifySpotCheckRectification": _club("case_verify", "test_spot_checks"),
+    "recordStaffEvaluation": _club("case_evaluate", "test_spot_checks_evaluations"),
     "publishQuestionnaire": _club("case_publish", "test_surveys"),
     "setClubMembership": lambda backend: Call(
         "HO0001",

@@ -32,6 +32,8 @@ InformationKindEnum = bilingual_enum(
         "RISK": "Risk profile 风险状况",
         "COMPLAINT": "A complaint of the customer (notifications only; not customer information "
         "to verify) 投诉（仅用于通知）",
+        "SPOT_CHECK": "An overdue spot-check rectification about the customer's record "
+        "(notifications only, KPI-2) 抽查整改逾期（仅用于通知）",
     },
     name="InformationKind",  # the released name; COMPLAINT was added to it
 )

@@ -1,0 +1,1 @@
+"""Assessment (KPI-2): spot checks with findings and rectifications, staff evaluations."""
