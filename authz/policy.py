@@ -72,6 +72,8 @@ RIGHTS = (
     "survey:design",
     "kpi:read",
     "kpi:organise",
+    "scorecard:read",
+    "scorecard:manage",
 )
 # The only roles a rule may let change customer data (act ``write``, right ``customer:create``):
 # auditors, marketing, security admins, process owners and third parties never.

@@ -65,6 +65,7 @@ from schema.notifications import (
     NotificationSubscription,
 )
 from schema.policy import PolicyMutation, PolicyQuery
+from schema.scorecards import ScorecardMutation, ScorecardQuery
 from schema.segments import SegmentMutation, SegmentQuery
 from schema.shared.base import ContextInfo, Node, NodeLoader
 from schema.shared.execution import LeafFastPathExecutionContext
@@ -133,6 +134,7 @@ class Query(
     ClubQuery,
     SurveyQuery,
     KpiQuery,
+    ScorecardQuery,
     AuditQuery,
     PolicyQuery,
     StaffQuery,
@@ -160,6 +162,7 @@ class Mutation(
     ClubMutation,
     SurveyMutation,
     KpiMutation,
+    ScorecardMutation,
     PolicyMutation,
 ):
     pass

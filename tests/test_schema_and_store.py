@@ -86,6 +86,7 @@ NOT_RECORD_LISTS = {
     "products": "the reviewed product catalogue (reference data from products.toml, REL-3)",
     "clubMembershipTiers": "reference data: at most one row per value tier",
     "questionnaires": "reference data: the newest version of each questionnaire",
+    "scorecardWeights": "reference data: the versions of the scorecard weights (KPI-2)",
 }
 
 
