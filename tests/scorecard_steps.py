@@ -9,7 +9,8 @@ of whom files a major complaint (amount ≥ the major-complaint amount). Weights
   A 0.6 × 75 + 0.4 × 100 = 85.00; B 0.6 × 25 + 40 = 55.00; C 0.6 × 50 + 0.4 × 50 = 50.00
 - TEAM: NEW_CUSTOMERS 0.5 (HIGHER, 10, 0), COMPLAINT_COUNT 0.5 (LOWER, 0, 4)
   T1 (4 new, 0 complaints) 0.5 × 40 + 0.5 × 100 = 70.00; T2 (2, 1) 0.5 × 20 + 0.5 × 75 = 47.50
-- BRANCH: NEW_CUSTOMERS 1 (HIGHER, 12, 0): 6 new → 50.00
+- BRANCH: NEW_CUSTOMERS 0.5 (HIGHER, 12, 0): 6 new → 50.00; SATISFACTION_SCORE 0.5: no survey
+  answers, no value (EMPTY_DENOMINATOR) and no score — NEW_CUSTOMERS carries the weight: 50.00
 """
 
 from __future__ import annotations
@@ -77,7 +78,10 @@ def weight(indicator: str, share: str, direction: str, target: str, floor: str) 
 LEVELS = [
     {
         "level": "BRANCH",
-        "indicators": [weight("NEW_CUSTOMERS", "1", "HIGHER", "12", "0")],
+        "indicators": [
+            weight("NEW_CUSTOMERS", "0.5", "HIGHER", "12", "0"),
+            weight("SATISFACTION_SCORE", "0.5", "HIGHER", "4.5", "3"),
+        ],
     },
     {
         "level": "TEAM",

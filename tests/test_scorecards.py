@@ -54,8 +54,18 @@ def test_scorecards_match_hand_computed_scores_KPI_2(backend: Backend) -> None:
         "团队T1": ("70.00", 1),
         "团队T2": ("47.50", 2),
     }
-    branch = steps.scorecards(backend, world, "BRANCH")["scorecards"]
-    assert [(b["score"], b["customers"]) for b in branch] == [("50.00", 6)]
+    (branch,) = steps.scorecards(backend, world, "BRANCH")["scorecards"]
+    assert (branch["score"], branch["customers"]) == ("50.00", 6)
+    # No survey answers: no value, no score; the weighted indicator with a value carries it.
+    assert branch["lines"][1] == {
+        "indicator": "SATISFACTION_SCORE",
+        "weight": "0.5",
+        "value": None,
+        "numerator": "0",
+        "denominator": "0",
+        "nullReason": "EMPTY_DENOMINATOR",
+        "score": None,
+    }
 
 
 def _audited(backend: Backend) -> int:

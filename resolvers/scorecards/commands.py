@@ -15,6 +15,7 @@ stored scorecard; assessing again writes the next version and keeps the old.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -134,33 +135,58 @@ def set_weights(
 # -- assessment ------------------------------------------------------------------------------
 
 
-def _subjects(session: Session, branch_id: int | None, at: datetime) -> list[tuple[Level, Scope]]:
-    """Every branch, team and staff member in scope (team membership at ``at``)."""
-    branches = select(Branch).order_by(Branch.id)
+@dataclass(frozen=True)
+class _Job:
+    """One computation through the KPI machinery: ``scope``'s own scorecard (none for the
+    bank) and, with ``child``, its children's from the same statements (the bank's branches, a
+    team's members) — the same numbers as ``kpis`` gives for each of them."""
+
+    scope: Scope
+    child: Level | None
+
+
+def _jobs(
+    session: Session, branch_id: int | None, at: datetime
+) -> tuple[list[_Job], dict[int, Staff]]:
+    """The computations of an assessment: the bank drilled down to its branches (or the one
+    branch), each team with its members (membership at ``at``), each member of staff in no
+    team of the scope on their own; and the staff in scope by id."""
+    statement = select(Branch).order_by(Branch.id)
     if branch_id is not None:
-        branches = branches.where(Branch.id == branch_id)
-    found: list[tuple[Level, Scope]] = []
-    ids = []
-    for branch in session.scalars(branches):
-        ids.append(branch.id)
-        found.append((Level.BRANCH, Scope(Level.BRANCH, branch.id, branch.id, label=branch.name)))
-    for team in session.scalars(
-        select(Team).where(Team.branch_id.in_(ids)).order_by(Team.branch_id, Team.code)
-    ):
-        found.append((Level.TEAM, Scope(Level.TEAM, team.id, team.branch_id, team.id, team.name)))
-    teams = dict(
+        statement = statement.where(Branch.id == branch_id)
+    branches = list(session.scalars(statement))
+    ids = [b.id for b in branches]
+    jobs = (
+        [_Job(Scope(Level.BANK), Level.BRANCH)]
+        if branch_id is None
+        else [_Job(Scope(Level.BRANCH, b.id, b.id, label=b.name), None) for b in branches]
+    )
+    teams = list(
+        session.scalars(
+            select(Team).where(Team.branch_id.in_(ids)).order_by(Team.branch_id, Team.code)
+        )
+    )
+    jobs += [_Job(Scope(Level.TEAM, t.id, t.branch_id, t.id, t.name), Level.STAFF) for t in teams]
+    in_teams = {t.id for t in teams}
+    members = dict(
         session.execute(
             select(TeamMembership.staff_id, TeamMembership.team_id).where(membership_at(at))
         ).all()
     )
-    for staff in session.scalars(
-        select(Staff)
-        .where(Staff.branch_id.in_(ids), Staff.third_party_id.is_(None))
-        .order_by(Staff.id)
-    ):
-        scope = Scope(Level.STAFF, staff.id, staff.branch_id, teams.get(staff.id), staff.name)
-        found.append((Level.STAFF, scope))
-    return found
+    staff = {
+        s.id: s
+        for s in session.scalars(
+            select(Staff)
+            .where(Staff.branch_id.in_(ids), Staff.third_party_id.is_(None))
+            .order_by(Staff.id)
+        )
+    }
+    jobs += [
+        _Job(Scope(Level.STAFF, s.id, s.branch_id, members.get(s.id), s.name), None)
+        for s in staff.values()
+        if members.get(s.id) not in in_teams
+    ]
+    return jobs, staff
 
 
 def _major_complaints(
@@ -222,7 +248,7 @@ def assess(
     window = period.window
     single = KpiPeriod(period.kind, window, window, window, (window,))
     at = window.ends_at
-    subjects = _subjects(session, branch_id, at)
+    jobs, staff = _jobs(session, branch_id, at)
     majors = {level: _major_complaints(session, level, window, at) for level in model.LEVELS}
     latest = session.scalar(
         select(func.max(ScorecardRun.version)).where(ScorecardRun.period == window.label)
@@ -240,12 +266,38 @@ def assess(
     session.add(run)
     _flush(session, "the period was assessed meanwhile; read its scorecards and try again")
     cards: dict[Level, list[Scorecard]] = {level: [] for level in model.LEVELS}
-    for done, (level, scope) in enumerate(subjects, 1):
-        card = _card(session, run, level, scope, weights, single, now, today, majors[level])
-        if card is not None:
-            cards[level].append(card)
+    for done, job in enumerate(jobs, 1):
+        levels = [job.scope.level, job.child]
+        chosen = [w for level in model.LEVELS if level in levels for w in weights.levels[level]]
+        indicators = list(dict.fromkeys([BY_CODE[w.indicator] for w in chosen] + [CUSTOMERS]))
+        report = compute.compute(
+            session,
+            single,
+            job.scope,
+            indicators,
+            now=now,
+            today=today,
+            visible=true(),
+            drill_down=job.child is not None,
+        )
+        found = [] if job.scope.level is Level.BANK else [(job.scope, report.total)]
+        for unit in report.children:
+            if unit.key is None or (unit.level is Level.STAFF and unit.key not in staff):
+                continue  # a branch's customers in no team; a member from outside the scope
+            if unit.level is Level.STAFF:
+                member = staff[unit.key]
+                scope = Scope(Level.STAFF, member.id, member.branch_id, job.scope.key, unit.label)
+            else:
+                scope = Scope(unit.level, unit.key, unit.key, label=unit.label)
+            found.append((scope, unit))
+        for scope, unit in found:
+            level = scope.level
+            card = _card(run, scope, weights.levels[level], unit.values, majors[level])
+            if card is not None:
+                session.add(card)
+                cards[level].append(card)
         if progress is not None:
-            progress(done, len(subjects))
+            progress(done, len(jobs))
     session.flush()
     for level, level_cards in cards.items():
         _ranks(level_cards)
@@ -271,35 +323,23 @@ def assess(
 
 
 def _card(
-    session: Session,
     run: ScorecardRun,
-    level: Level,
     scope: Scope,
-    weights: model.WeightVersion,
-    period: KpiPeriod,
-    now: datetime,
-    today: Any,
+    chosen: tuple[model.Weight, ...],
+    values: Mapping[str, compute.Value],
     majors: dict[Any, int],
 ) -> Scorecard | None:
     """One unit's frozen scorecard (None: no customers at the period's end)."""
-    chosen = weights.levels[level]
-    indicators = [BY_CODE[w.indicator] for w in chosen]
-    if CUSTOMERS not in indicators:
-        indicators.append(CUSTOMERS)
-    report = compute.compute(
-        session, period, scope, indicators, now=now, today=today, visible=true()
-    )
-    values = report.total.values
     customers = int(values[CUSTOMERS.code].current.denominator or 0)
     if customers == 0:
         return None
     card = Scorecard(
         run_id=run.id,
-        level=level.value,
+        level=scope.level.value,
         subject_id=scope.key,
         label=scope.label[:100],
         branch_id=scope.branch_id,
-        team_id=scope.team_id if level is Level.STAFF else None,
+        team_id=scope.team_id if scope.level is Level.STAFF else None,
         customers=customers,
         major_complaints=majors.get(scope.key, 0),
     )
@@ -308,19 +348,19 @@ def _card(
         figure = values[weight.indicator].current
         score = weight.score(figure.value)
         scored.append((weight.weight, score))
-        card_line = ScorecardLine(
-            indicator=weight.indicator,
-            weight=weight.weight,
-            direction=weight.direction.value,
-            target=weight.target,
-            floor=weight.floor,
-            value=figure.value,
-            numerator=figure.numerator,
-            denominator=figure.denominator,
-            null_reason=figure.reason,
-            score=score,
+        card.lines.append(
+            ScorecardLine(
+                indicator=weight.indicator,
+                weight=weight.weight,
+                direction=weight.direction.value,
+                target=weight.target,
+                floor=weight.floor,
+                value=figure.value,
+                numerator=figure.numerator,
+                denominator=figure.denominator,
+                null_reason=figure.reason,
+                score=score,
+            )
         )
-        card.lines.append(card_line)
     card.score = model.total(scored)
-    session.add(card)
     return card
