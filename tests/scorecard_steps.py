@@ -3,7 +3,7 @@ three relationship managers in two teams, customers and one major complaint in o
 weights for that month only — so that every score can be computed by hand.
 
 Staff A (team T1): 3 new customers, no complaint; B (T1): 1 customer; C (T2): 2 customers, one
-of whom files a major complaint (amount ≥ the major-complaint amount). Weights (test only):
+of whom files a complaint (a major one — amount ≥ the major-complaint amount — on request). Weights (test only):
 
 - STAFF: NEW_CUSTOMERS 0.6 (HIGHER, target 4, floor 0), COMPLAINT_COUNT 0.4 (LOWER, 0, 2)
   A 0.6 × 75 + 0.4 × 100 = 85.00; B 0.6 × 25 + 40 = 55.00; C 0.6 × 50 + 0.4 × 50 = 50.00
@@ -19,6 +19,7 @@ import itertools
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -155,8 +156,10 @@ class World:
         return datetime(first.year, first.month, day, 3, 0, tzinfo=UTC)
 
 
-def world(backend: Backend, label: str) -> World:
-    """The fixed world in month ``label`` (see the module docstring), weights included."""
+def world(backend: Backend, label: str, major: bool = False) -> World:
+    """The fixed world in month ``label`` (see the module docstring), weights included; with
+    ``major`` C's complaint is a major one (it raises a head-office alert, so only where
+    needed)."""
     suffix = f"{next(_codes)}{uuid.uuid4().hex[:4]}".upper()
     code = f"S{suffix}"[:8]
     numbers = {k: f"{code}{k}" for k in ("SUP", "RMA", "RMB", "RMC")}
@@ -217,13 +220,10 @@ def world(backend: Backend, label: str) -> World:
         for number, count in ((found.a, 3), (found.b, 1), (found.c, 2)):
             for _ in range(count):
                 customer = add_customer(backend, found, number)
-        # C's second customer files a major complaint (amount at the major threshold).
+        # C's second customer complains (major: the amount at the major threshold).
+        amount = backend.settings.major_complaint_amount if major else Decimal("120.00")
         submit(
-            backend,
-            customer,
-            staff="HO0001",
-            complainedStaff=found.c,
-            amountInDispute=str(backend.settings.major_complaint_amount),
+            backend, customer, staff="HO0001", complainedStaff=found.c, amountInDispute=str(amount)
         )
     assert set_weights(backend, label)["errors"] == []
     return found

@@ -41,7 +41,9 @@ def test_scorecards_match_hand_computed_scores_KPI_2(backend: Backend) -> None:
         "员工RMC": ("50.00", 3, 2),
     }
     c = staff["员工RMC"]
-    assert c["majorComplaints"] == 1
+    assert c["majorComplaints"] == 0
+    # Rank 3 of top 3, exactly the minimum score 50, 2 customers, no major complaint: a star.
+    assert [h["title"] for h in c["honours"]] == ["SERVICE_STAR"]
     assert [
         (line["indicator"], line["weight"], line["value"], line["numerator"], line["score"])
         for line in c["lines"]
@@ -83,7 +85,7 @@ def _refusal(backend: Backend, query: str, variables: dict[str, Any], staff: str
 
 
 def test_honours_by_rule_and_trainings_for_the_weakest_indicators_KPI_3(backend: Backend) -> None:
-    world = steps.world(backend, "2025-02")
+    world = steps.world(backend, "2025-02", major=True)
     assert steps.assess(backend, world)["errors"] == []
     staff = _by_label(steps.scorecards(backend, world, "STAFF"))
     # SERVICE_STAR: rank ≤ 3, score ≥ 50, ≥ 2 customers, no major complaint.
@@ -91,6 +93,7 @@ def test_honours_by_rule_and_trainings_for_the_weakest_indicators_KPI_3(backend:
     assert staff["员工RMA"]["honours"][0]["titleText"] == "客户服务明星"
     assert "客户数不少于 2" in staff["员工RMA"]["honours"][0]["rule"]
     assert staff["员工RMB"]["honours"] == []  # 1 customer
+    assert staff["员工RMC"]["majorComplaints"] == 1
     assert staff["员工RMC"]["honours"] == []  # 50.00 is enough, but a major complaint
     teams = _by_label(steps.scorecards(backend, world, "TEAM"))
     # EXCELLENT_TEAM: rank 1 and score ≥ 70: T1 has exactly 70.00.
@@ -135,8 +138,11 @@ def test_a_frozen_scorecard_keeps_its_values_and_a_recomputation_is_a_new_versio
     newest = steps.scorecards(backend, world, "STAFF")
     assert [v["version"] for v in newest["versions"]] == [2, 1]
     assert _by_label(newest)["员工RMB"]["score"] == "70.00"  # 0.6 × 50 + 0.4 × 100
+    # Now with 2 customers B is a Customer Service Star — in version 2, not in version 1.
+    assert [h["title"] for h in _by_label(newest)["员工RMB"]["honours"]] == ["SERVICE_STAR"]
     old = _by_label(steps.scorecards(backend, world, "STAFF", version=1))
     assert old["员工RMB"]["score"] == "55.00"
+    assert old["员工RMB"]["honours"] == []
     assert _audited(backend) == audited + 2  # both assessments, each one CHANGE entry
 
 

@@ -83,3 +83,9 @@ def test_kehu_assess_the_whole_bank_with_the_reviewed_weights_KPI_2(
         assert sum(Decimal(line["weight"]) for line in card["lines"]) == 1
     ranks = [c["rank"] for c in branches["scorecards"] if c["score"] is not None]
     assert ranks == sorted(ranks) and ranks[0] == 1
+    # The seeded managers are in no team: each is computed on their own.
+    staff = backend.gql(
+        """{ scorecards(period: "2026-Q3", level: STAFF) { scorecards { lines { indicator } } } }"""
+    )["scorecards"]["scorecards"]
+    assert staff
+    assert {len(c["lines"]) for c in staff} == {5}  # the file's STAFF weights
