@@ -298,9 +298,10 @@ def assess(
                 cards[level].append(card)
         if progress is not None:
             progress(done, len(jobs))
+    for level_cards in cards.values():
+        _ranks(level_cards)  # before the insert: a frozen row is written once
     session.flush()
     for level, level_cards in cards.items():
-        _ranks(level_cards)
         for index, rule in enumerate(weights.honours):
             if rule.level is not level:
                 continue
