@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 import strawberry
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.ids import pk_of
@@ -163,8 +164,6 @@ class ScorecardMutation:
             return commands.assess(session, actor.employee_no, input.period, branch, input.reason)
 
         def answer(run: ScorecardRun) -> AssessScorecardsPayload:
-            from sqlalchemy import func, select
-
             count = info.context.session.scalar(
                 select(func.count(Scorecard.id)).where(Scorecard.run_id == run.id)
             )
