@@ -79,6 +79,8 @@ RIGHTS = (
     "spot_check:rectify",
     "evaluation:record",
     "evaluation:results",
+    "scorecard:read",
+    "scorecard:manage",
 )
 # The only roles a rule may let change customer data (act ``write``, right ``customer:create``):
 # auditors, marketing, security admins, process owners and third parties never.

@@ -68,6 +68,7 @@ from schema.notifications import (
     NotificationSubscription,
 )
 from schema.policy import PolicyMutation, PolicyQuery
+from schema.scorecards import ScorecardMutation, ScorecardQuery
 from schema.segments import SegmentMutation, SegmentQuery
 from schema.shared.base import ContextInfo, Node, NodeLoader
 from schema.shared.execution import LeafFastPathExecutionContext
@@ -139,6 +140,7 @@ class Query(
     SurveyQuery,
     KpiQuery,
     AssessmentQuery,
+    ScorecardQuery,
     AuditQuery,
     PolicyQuery,
     StaffQuery,
@@ -167,6 +169,7 @@ class Mutation(
     SurveyMutation,
     KpiMutation,
     AssessmentMutation,
+    ScorecardMutation,
     PolicyMutation,
 ):
     pass

@@ -37,6 +37,13 @@ from store.idempotency import IdempotencyKey
 from store.kpis import Team, TeamMembership
 from store.outbox import OutboxMessage
 from store.policy import PolicyRule, PolicyVersion
+from store.scorecards import (
+    Scorecard,
+    ScorecardHonour,
+    ScorecardLine,
+    ScorecardRun,
+    ScorecardWeightVersion,
+)
 from store.segments import (
     CustomerNeed,
     CustomerSegment,
@@ -97,6 +104,11 @@ __all__ = [
     "Recommendation",
     "Rectification",
     "RiskAssessment",
+    "Scorecard",
+    "ScorecardHonour",
+    "ScorecardLine",
+    "ScorecardRun",
+    "ScorecardWeightVersion",
     "SegmentChange",
     "SegmentOverride",
     "SegmentRuleSet",

@@ -88,6 +88,7 @@ NOT_RECORD_LISTS = {
     "questionnaires": "reference data: the newest version of each questionnaire",
     "kpiIndicators": "reference data: the fixed indicator registry (KPI-1)",
     "teams": "one branch's few teams with their members: an organisation chart (KPI-1)",
+    "scorecardWeights": "reference data: the versions of the scorecard weights (KPI-2)",
 }
 
 

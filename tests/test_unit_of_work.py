@@ -531,6 +531,19 @@ def _withdraw_override(backend: Backend) -> Call:
     return Call("SUP0001", {"customerId": values["customerId"]})
 
 
+def _set_weights(backend: Backend) -> Call:
+    from tests.scorecard_steps import HONOURS, LEVELS
+
+    values = {"validFrom": "2024-01-01", "validTo": "2024-01-31", "summary": "audit test"}
+    return Call("HO0001", {**values, "levels": LEVELS, "honours": HONOURS})
+
+
+def _assess(backend: Backend) -> Call:
+    from tests.scorecard_steps import world
+
+    return Call("HO0001", {"period": "2024-02", "branchId": world(backend, "2024-02").branch_id})
+
+
 def _club(case: str, module: str = "test_club") -> Callable[[Backend], Call]:
     """A club or survey mutation's case (tests/test_club.py and tests/test_surveys.py build
     their events, members and occasions)."""
@@ -624,6 +637,8 @@ CASES: dict[str, Callable[[Backend], Call]] = {
         },
     ),
     "clearCustomerNeed": _clear_need,
+    "setScorecardWeights": _set_weights,
+    "assessScorecards": _assess,
     "createClubEvent": _club("case_create_event"),
     "inviteToClubEvent": _club("case_invite"),
     "registerForClubEvent": _club("case_register"),
