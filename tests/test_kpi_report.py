@@ -247,26 +247,27 @@ def test_KPI_1_a_marketing_analyst_sees_suppressed_cells_as_suppressed(
     assert "仅汇总数据：客户数少于 10 的单元格已抑制" in opened.page.inner_text("body")
     charts = opened.page.evaluate(CHARTS)
     comparison = next(c for c in charts if c["chart"] == "comparison")
-    shown_rows = opened.page.evaluate(
+    table = opened.page.evaluate(
         """() => Array.from(document.querySelectorAll('#children tr')).slice(1).map(r =>
              Array.from(r.querySelectorAll('td')).slice(1).map(td => td.className))"""
     )
-    column = next(i for i, code in enumerate(_codes(opened)) if code == comparison["indicator"])
-    hidden = [row[column] == "suppressed" for row in shown_rows]
-    assert any(hidden), "a branch of fewer than 10 customers must be suppressed"
-    for withheld, value, custom in zip(
-        hidden, comparison["values"][0], comparison["custom"][0], strict=True
-    ):
-        if withheld:
-            assert value is None and custom == ["—", "—", "—", "—"]
-    assert comparison["notes"].count("已抑制 (suppressed)") == sum(hidden)
-    suppressed_cells = opened.page.locator("#children td.suppressed")
-    assert suppressed_cells.count() >= sum(hidden)
-    assert set(suppressed_cells.all_inner_texts()) == {"已抑制 (suppressed)"}
-
-
-def _codes(opened: Opened) -> list[str]:
-    return [c["indicator"] for c in opened.page.evaluate(CHARTS) if c["chart"] == "trend"]
+    # Every bar of every indicator (the menu shows one at a time), in the table's column order.
+    traces = opened.page.evaluate(
+        """() => document.querySelector('#comparison').data.map(t =>
+             ({name: t.name, x: Array.from(t.x), custom: Array.from(t.customdata)}))"""
+    )
+    assert [t["name"] for t in traces] == [c["indicator"] for c in charts[:INDICATORS]]
+    withheld = [(r, c) for r, row in enumerate(table) for c, cls in enumerate(row) if cls]
+    assert len(withheld) > 9, "branches of fewer than 10 customers must be suppressed"
+    for row, column in withheld:
+        assert traces[column]["x"][row] is None
+        assert traces[column]["custom"][row] == ["—", "—", "—", "—"]
+    shown_column = [t["name"] for t in traces].index(comparison["indicator"])
+    hidden_there = sum(1 for _, column in withheld if column == shown_column)
+    assert comparison["notes"].count("已抑制 (suppressed)") == hidden_there
+    cells = opened.page.locator("#children td.suppressed")
+    assert cells.count() == len(withheld)
+    assert set(cells.all_inner_texts()) == {"已抑制 (suppressed)"}
 
 
 @pytest.mark.parametrize(

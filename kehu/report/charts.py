@@ -194,10 +194,12 @@ def _value_of(unit: dict[str, Any], code: str) -> dict[str, Any] | None:
 
 
 def _first_with_values(children: list[dict[str, Any]], codes: list[str]) -> int:
-    for i, code in enumerate(codes):
-        if any((v := _value_of(c, code)) and v["current"]["value"] for c in children):
-            return i
-    return 0
+    """The indicator shown first: the one with the most units that have a value."""
+
+    def shown(code: str) -> int:
+        return sum(bool((v := _value_of(c, code)) and v["current"]["value"]) for c in children)
+
+    return max(range(len(codes)), key=lambda i: (shown(codes[i]), -i)) if codes else 0
 
 
 def tiers(up: dict[str, Any], down: dict[str, Any]) -> go.Figure:
