@@ -15,11 +15,11 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -227,11 +227,20 @@ def test_KPI_1_the_report_draws_offline_in_chromium(fixed: Fixed, browser: Any) 
     assert "定义 (definition): Complaints per 1,000 customers" in captions.nth(1).inner_text()
     colours, ink = _distinct_colours(opened.screenshot)
     assert colours > 50 and ink > 0.03, (colours, ink)
-    with make_engine(fixed.env["KEHU_DATABASE_URL"]).connect() as connection:
-        audited = connection.execute(
-            text("SELECT actor, action FROM audit_log WHERE operation = 'kpis (kehu report)'")
-        ).all()
-    assert ("HO0001", "READ") in [tuple(row) for row in audited]
+    assert ("HO0001", "READ", ["HEAD_OFFICE"]) in _audited(fixed)
+
+
+AUDITED = """{ auditLog(where: {operation: {eq: "kpis (kehu report)"}}, first: 50) {
+  edges { node { actor action roles customerIds fields { field effect } } } } }"""
+
+
+def _audited(fixed: Fixed) -> list[tuple[str, str, list[str]]]:
+    """The report entries of the audit log, as an auditor reads them through the API."""
+    edges = fixed.api.gql(AUDITED, staff="AUD0001")["auditLog"]["edges"]
+    for edge in edges:
+        assert edge["node"]["customerIds"] == []  # aggregates: no customer concerned
+        assert edge["node"]["fields"] == [{"field": "Query.kpis", "effect": "FULL"}]
+    return [(e["node"]["actor"], e["node"]["action"], e["node"]["roles"]) for e in edges]
 
 
 def test_KPI_1_a_marketing_analyst_sees_suppressed_cells_as_suppressed(
@@ -265,6 +274,7 @@ def test_KPI_1_a_marketing_analyst_sees_suppressed_cells_as_suppressed(
     shown_column = [t["name"] for t in traces].index(comparison["indicator"])
     hidden_there = sum(1 for _, column in withheld if column == shown_column)
     assert comparison["notes"].count("已抑制 (suppressed)") == hidden_there
+    assert ("MKT0001", "READ", ["MARKETING_ANALYST"]) in _audited(fixed)
     cells = opened.page.locator("#children td.suppressed")
     assert cells.count() == len(withheld)
     assert set(cells.all_inner_texts()) == {"已抑制 (suppressed)"}
@@ -297,15 +307,74 @@ def test_KPI_1_bad_report_input_is_a_readable_error(
     assert "Traceback" not in output
     assert "XX99" not in output and "NOBODY9" not in output  # the value is not repeated
     assert not out.exists()
+    assert all(actor != "RM0001" for actor, _, _ in _audited(fixed))  # refused: not audited
 
 
-def test_KPI_1_a_supervisor_reports_on_their_branch_and_its_teams(fixed: Fixed) -> None:
-    """A branch supervisor's own branch: the report compares its teams (none yet: the
-    customers whose managers are in no team) and is audited as their read."""
+KPIS = """query($period: KpiPeriodInput!, $scope: KpiScopeInput) {
+  kpis(period: $period, scope: $scope, drillDown: true) {
+    scope { values { indicator current { numerator denominator customers suppressed } } }
+    children { label }
+  }
+}"""
+
+
+def test_KPI_1_a_supervisors_report_holds_what_the_kpis_query_answers_them(
+    fixed: Fixed, browser: Any
+) -> None:
+    """A branch supervisor's own branch: every indicator's numerator, denominator and customers
+    in the report are those the ``kpis`` query answers the supervisor over HTTP; the branch's
+    teams are compared (none yet: its customers' managers are in no team)."""
     out = fixed.tmp / "branch.html"
     code, output = fixed.report(
         "--period", "2026-10", "--as", "SUP0001", "--scope", "branch:BJ01", "--out", str(out)
     )
     assert code == 0, output
     assert "Report 2026-10 for 北京分行 (16 indicators, 1 units compared) as SUP0001" in output
-    assert "各团队对比 (teams compared)" in out.read_text(encoding="utf-8")
+    branch = fixed.api.gql("{ me { branch { id } } }", staff="SUP0001")["me"]["branch"]["id"]
+    with clock.travel_to(REPORTED_AT, all_threads=True):
+        answer = fixed.api.gql(
+            KPIS,
+            {"period": {"label": "2026-10"}, "scope": {"level": "BRANCH", "id": branch}},
+            staff="SUP0001",
+        )["kpis"]
+    opened = _open(browser, out)
+    assert opened.console == [] and opened.failed == []
+    charts = opened.page.evaluate(CHARTS)
+    assert [c["chart"] for c in charts][INDICATORS:] == ["comparison", "tiers", "funnel"]
+    last_points = {c["indicator"]: c["custom"][0][-1] for c in charts[:INDICATORS]}
+
+    def plain(value: str | None) -> str:
+        return "—" if value is None else f"{Decimal(value):,}"
+
+    for value in answer["scope"]["values"]:
+        figure = value["current"]
+        assert not figure["suppressed"]
+        assert last_points[value["indicator"]][1:] == [
+            plain(figure["numerator"]),
+            plain(figure["denominator"]),
+            f"{figure['customers']:,}",
+        ], value["indicator"]
+    assert [c["label"] for c in answer["children"]] == ["未分组"]
+    assert "各团队对比 (teams compared)" in opened.page.inner_text("body")
+
+
+def test_KPI_1_a_staff_members_report_over_a_date_range_has_nothing_to_compare(
+    fixed: Fixed, browser: Any
+) -> None:
+    """A relationship manager's customers over Beijing dates: the range, the same days before
+    it and a year before it are the series; no comparison chart (a staff member has no units
+    below), every other chart drew."""
+    out = fixed.tmp / "staff.html"
+    code, output = fixed.report(
+        "--period", "2026-08-01..2026-10-31", "--scope", "staff:BJ01RM01", "--as", "HO0001",
+        "--out", str(out),
+    )  # fmt: skip
+    assert code == 0, output
+    assert "(16 indicators, 0 units compared)" in output
+    opened = _open(browser, out)
+    assert opened.console == [] and opened.failed == []
+    charts = opened.page.evaluate(CHARTS)
+    assert [c["chart"] for c in charts] == ["trend"] * INDICATORS + ["tiers", "funnel"]
+    new = next(c for c in charts if c["indicator"] == "NEW_CUSTOMERS")
+    assert len(new["values"][0]) == 3 and new["points"] == 3
+    assert "各员工对比" not in opened.page.inner_text("body")

@@ -205,25 +205,19 @@ def _first_with_values(children: list[dict[str, Any]], codes: list[str]) -> int:
 def tiers(up: dict[str, Any], down: dict[str, Any]) -> go.Figure:
     """Tier migrations per window: up above the axis, down below it."""
     xs = [f["label"] for f in up["series"]]
-    ups = [number(f["value"]) for f in up["series"]]
-    downs = [None if (n := number(f["value"])) is None else -n for f in down["series"]]
     fig = go.Figure(layout={**LAYOUT, "barmode": "relative", "showlegend": True})
-    fig.add_bar(
-        x=xs,
-        y=ups,
-        name="上迁 (Up)",
-        marker_color=COLOURS["up"],
-        customdata=[_custom("COUNT", f) for f in up["series"]],
-        hovertemplate=HOVER,
-    )
-    fig.add_bar(
-        x=xs,
-        y=downs,
-        name="下迁 (Down)",
-        marker_color=COLOURS["down"],
-        customdata=[_custom("COUNT", f) for f in down["series"]],
-        hovertemplate=HOVER,
-    )
+    for value, name, sign, colour in (
+        (up, "上迁 (Up)", 1, "up"),
+        (down, "下迁 (Down)", -1, "down"),
+    ):
+        fig.add_bar(
+            x=xs,
+            y=[None if (n := number(f["value"])) is None else sign * n for f in value["series"]],
+            name=name,
+            marker_color=COLOURS[colour],
+            customdata=[_custom("COUNT", f) for f in value["series"]],
+            hovertemplate=HOVER,
+        )
     fig.update_xaxes(type="category", categoryorder="array", categoryarray=xs)
     reasons = [status(a) or status(b) for a, b in zip(up["series"], down["series"], strict=True)]
     _gaps(fig, xs, reasons)
