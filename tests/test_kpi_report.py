@@ -291,6 +291,7 @@ def test_KPI_1_a_marketing_analyst_sees_suppressed_cells_as_suppressed(
         (["--period", "2026-Q3", "--as", "NOBODY9"], 2, "as: UNKNOWN_STAFF"),
         (["--period", "2026-Q3", "--as", "RM0001"], 3, "FORBIDDEN"),
         (["--period", "2026-Q3", "--as", "SUP0001", "--scope", "branch:SH01"], 3, "FORBIDDEN"),
+        (["--period", "2026-Q3", "--out", "/nonexistent/report.html"], 2, "out: INVALID"),
     ],
 )
 def test_KPI_1_bad_report_input_is_a_readable_error(
@@ -298,7 +299,7 @@ def test_KPI_1_bad_report_input_is_a_readable_error(
 ) -> None:
     """Typed, readable errors naming the option, exit code ≠ 0, no traceback, no file."""
     out = fixed.tmp / "refused.html"
-    full = [*args, "--out", str(out)]
+    full = [*args] if "--out" in args else [*args, "--out", str(out)]
     if "--as" not in full:
         full += ["--as", "HO0001"]
     code, output = fixed.report(*full)

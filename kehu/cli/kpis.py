@@ -34,6 +34,10 @@ def report(
     from kehu.report.page import render
 
     settings = read_settings()
+    if not out.parent.is_dir():
+        # Before the read: an audited report must be one that was written.
+        console.print("[red]kehu report: out: INVALID — the folder does not exist[/red]")
+        raise typer.Exit(2)
     try:
         data = fetch(settings, open_engine(settings), as_staff, period, scope)
     except ReportRefused as exc:

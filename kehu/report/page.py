@@ -8,6 +8,7 @@ desktop without internet draws the same as anywhere, and a stray URL would fail 
 from __future__ import annotations
 
 import html
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -112,6 +113,11 @@ def _change(kind: str, change: dict[str, Any]) -> str:
     return text
 
 
+def _instant(text: str) -> str:
+    """An ISO instant as people read it: 2026-11-20 04:00 UTC."""
+    return f"{datetime.fromisoformat(text).astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
 def _chart(figure: Any, chart_id: str, kind: str, caption: str, indicator: str = "") -> str:
     div = pio.to_html(
         figure, include_plotlyjs=False, full_html=False, config=CONFIG, div_id=chart_id
@@ -210,7 +216,7 @@ def render(report: ReportData) -> str:
         f"期间 (period): <b>{_e(kpis['label'])}</b> ({_e(kpis['start'])} … {_e(kpis['end'])}, "
         f"北京时间 Beijing dates) · 范围 (scope): <b>{_e(scope['label'])}</b> "
         f"{_e(LEVELS.get(scope['level'], scope['level']))} · 数据截至 (as of): "
-        f"{_e(kpis['asOf'])} UTC<br>"
+        f"{_e(_instant(kpis['asOf']))}<br>"
         f"查看人 (viewer): <b>{_e(viewer.employee_no)}</b> {_e(viewer.name)} "
         f"({_e(', '.join(viewer.roles))}) — 仅显示其有权查看的数据 (shows only what this "
         "person may see); 本次生成已记入审计日志 (this report is recorded in the audit log).</p>",
