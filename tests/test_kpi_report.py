@@ -225,6 +225,7 @@ def test_KPI_1_the_report_draws_offline_in_chromium(fixed: Fixed, browser: Any) 
     assert captions.count() == INDICATORS
     assert "投诉率（每千名客户） (Complaint rate)" in captions.nth(1).inner_text()
     assert "定义 (definition): Complaints per 1,000 customers" in captions.nth(1).inner_text()
+    assert "NaN" not in _drawn_text(opened)
     colours, ink = _distinct_colours(opened.screenshot)
     assert colours > 50 and ink > 0.03, (colours, ink)
     assert ("HO0001", "READ", ["HEAD_OFFICE"]) in _audited(fixed)
@@ -379,3 +380,13 @@ def test_KPI_1_a_staff_members_report_over_a_date_range_has_nothing_to_compare(
     new = next(c for c in charts if c["indicator"] == "NEW_CUSTOMERS")
     assert len(new["values"][0]) == 3 and new["points"] == 3
     assert "各员工对比" not in opened.page.inner_text("body")
+    assert "NaN" not in _drawn_text(opened)
+
+
+def _drawn_text(opened: Opened) -> str:
+    """Every text the charts drew (axes, labels, funnel shares)."""
+    return str(
+        opened.page.evaluate(
+            "() => Array.from(document.querySelectorAll('svg')).map(s => s.textContent).join(' ')"
+        )
+    )

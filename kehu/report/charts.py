@@ -238,7 +238,8 @@ def funnel(stages: list[tuple[str, dict[str, Any], str]]) -> go.Figure:
             y=names,
             x=values,
             customdata=custom,
-            textinfo="value+percent initial",
+            # A share of nothing would read NaN%.
+            textinfo="value+percent initial" if values and values[0] else "value",
             hovertemplate="<b>%{y}</b><br>件数 (complaints): %{customdata}<extra></extra>",
             marker={"color": ["#1565c0", "#1976d2", "#2e7d32", "#00897b", "#ef6c00"]},
         ),

@@ -107,7 +107,10 @@ def _change(kind: str, change: dict[str, Any]) -> str:
         return "—"
     absolute = Decimal(change["absolute"])
     sign = "+" if absolute > 0 else ""
-    text = f"{sign}{charts.shown(kind, change['absolute'])}"
+    if kind == "RATIO":  # a change of a rate is in percentage points
+        text = f"{sign}{absolute * 100:.2f} 个百分点 (pp)"
+    else:
+        text = f"{sign}{charts.shown(kind, change['absolute'])}"
     if change["relative"] is not None:
         text += f" ({sign}{Decimal(change['relative']) * 100:.1f}%)"
     return text
