@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint schema setup clean
+.PHONY: run test bench lint schema report setup clean
 
 setup: $(STAMP)
 
@@ -42,6 +42,15 @@ lint: $(STAMP)
 
 schema: $(STAMP)
 	$(BIN)/kehu export-schema
+
+# The KPI report of the demo data (`make report PERIOD=2026-Q3 SCOPE=branch:SH01 AS=SUP0001`).
+PERIOD ?= $(shell date -u +%Y-%m)
+SCOPE ?= bank
+AS ?= HO0001
+report: $(STAMP)
+	$(BIN)/kehu migrate
+	$(BIN)/kehu seed --if-empty
+	$(BIN)/kehu report --period $(PERIOD) --scope $(SCOPE) --as $(AS) --out var/report.html
 
 clean:
 	rm -rf $(VENV) var

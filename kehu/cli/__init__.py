@@ -1,5 +1,5 @@
 """The ``kehu`` command: serve, migrate, seed, token, schema, keys, backup and restore,
-classify, assess and bonus.
+classify, assess, bonus and report.
 
 Every command is registered here, in the order ``kehu --help`` lists them; each lives in the
 module of its subject.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from kehu.cli import api, audit, authz, care, database, keys, processes, scorecards, segments
+from kehu.cli import api, audit, authz, care, database, keys, kpis, processes, scorecards, segments
 
 app = typer.Typer(
     help="Kehu 客户 — customer management service.",
@@ -34,3 +34,4 @@ app.command()(scorecards.assess)
 app.command()(scorecards.bonus)
 app.add_typer(audit.app, name="audit")
 app.add_typer(care.app, name="care")
+app.command()(kpis.report)
