@@ -706,3 +706,20 @@ def test_KPI_1_the_readme_gives_every_indicator_s_definition() -> None:
     for indicator in INDICATORS:
         assert f"**`{indicator.code}`**" in readme, indicator.code
         assert " ".join(indicator.definition.split()) in readme, indicator.code
+
+
+# --- cases of tests/test_unit_of_work.py (one audited change entry per mutation) ------------------
+
+
+def case_create_team(backend: Backend) -> tuple[str, dict[str, Any]]:
+    """A new team in a branch of its own, by its supervisor."""
+    _, sup, _, _ = _staff_branch(backend)
+    code = f"U{next(_branches)}"
+    return sup, {"branchId": _me(backend, sup)["branch"]["id"], "code": code, "name": "审计团队"}
+
+
+def case_move(backend: Backend) -> tuple[str, dict[str, Any]]:
+    """A manager of a branch of its own moved into a team of that branch by its supervisor."""
+    _, sup, rm1, _ = _staff_branch(backend)
+    team = _team(backend, sup, _me(backend, sup)["branch"]["id"], f"M{next(_branches)}")
+    return sup, {"staffId": _me(backend, rm1)["id"], "teamId": team}

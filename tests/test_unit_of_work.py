@@ -648,6 +648,8 @@ CASES: dict[str, Callable[[Backend], Call]] = {
     "withdrawClubRegistration": _club("case_withdraw"),
     "requestSurvey": _club("case_request", "test_surveys"),
     "recordSurveyResponse": _club("case_respond", "test_surveys"),
+    "createTeam": _club("case_create_team", "test_kpis"),
+    "moveStaffToTeam": _club("case_move", "test_kpis"),
     "drawSpotCheck": _club("case_draw", "test_spot_checks"),
     "recordSpotCheckFindings": _club("case_findings", "test_spot_checks"),
     "completeSpotCheck": _club("case_complete", "test_spot_checks"),
