@@ -84,13 +84,14 @@ def _tiers(month: dict[str, Any]) -> dict[str | None, tuple[Any, Any]]:
 def test_SEG_4_month_end_figures_come_from_the_history_at_exact_beijing_boundaries(
     backend: Backend,
 ) -> None:
-    """Before any demo customer existed. February 2015: six HIGH (600,000 each) and six MEDIUM (60,000) customers, the last made
-    at 23:59:59 Beijing on the 28th. At exactly 00:00 Beijing on 1 March one HIGH falls to LOW
+    """Before any other test's customers (2010: the earliest year any test writes in; the
+    bank-wide figures count everyone, so keep it the earliest). February 2010: six HIGH
+    (600,000 each) and six MEDIUM (60,000) customers, the last made at 23:59:59 Beijing on the 28th. At exactly 00:00 Beijing on 1 March one HIGH falls to LOW
     (a March change); a MEDIUM one is overridden HIGH until exactly 00:00 on 1 April (still in
     force in March's figures). March: HIGH 6 (five at 600,000 and the overridden 60,000),
     MEDIUM 5, LOW 1 — LOW suppressed, and MEDIUM (the smallest other cell) with it."""
     high, medium = [], []
-    with clock.travel_to(_at(2015, 2, 20, 10), all_threads=True):
+    with clock.travel_to(_at(2010, 2, 20, 10), all_threads=True):
         for _ in range(6):
             customer = create_customer(backend, staff="RM0001")
             _record_aum(backend, customer["id"], "600000", staff="RM0001")
@@ -99,13 +100,13 @@ def test_SEG_4_month_end_figures_come_from_the_history_at_exact_beijing_boundari
             customer = create_customer(backend, staff="RM0001")
             _record_aum(backend, customer["id"], "60000", staff="RM0001")
             medium.append(customer["id"])
-    with clock.travel_to(_at(2015, 2, 28, 23, 59, 59), all_threads=True):
+    with clock.travel_to(_at(2010, 2, 28, 23, 59, 59), all_threads=True):
         customer = create_customer(backend, staff="RM0001")
         _record_aum(backend, customer["id"], "60000", staff="RM0001")
         medium.append(customer["id"])
-    with clock.travel_to(_at(2015, 3, 1), all_threads=True):
+    with clock.travel_to(_at(2010, 3, 1), all_threads=True):
         _record_aum(backend, high[0], "1000", staff="RM0001")
-    with clock.travel_to(_at(2015, 3, 10), all_threads=True):
+    with clock.travel_to(_at(2010, 3, 10), all_threads=True):
         payload = backend.gql(
             OVERRIDE,
             {
@@ -113,17 +114,17 @@ def test_SEG_4_month_end_figures_come_from_the_history_at_exact_beijing_boundari
                     "customerId": medium[0],
                     "tier": "HIGH",
                     "reason": "trust assets arriving",
-                    "expiresAt": _at(2015, 4, 1).isoformat(),
+                    "expiresAt": _at(2010, 4, 1).isoformat(),
                 }
             },
             staff="SUP0001",
         )["overrideSegment"]
         assert payload["errors"] == []
-    trend = _trend(backend, "2015-02", "2015-04")
+    trend = _trend(backend, "2010-02", "2010-04")
     assert trend["minimumCount"] == 5
     february, march, april = trend["months"]
-    assert [m["month"] for m in trend["months"]] == ["2015-02", "2015-03", "2015-04"]
-    assert february["asOf"] == _at(2015, 3, 1).astimezone(clock.UTC).isoformat()
+    assert [m["month"] for m in trend["months"]] == ["2010-02", "2010-03", "2010-04"]
+    assert february["asOf"] == _at(2010, 3, 1).astimezone(clock.UTC).isoformat()
     tiers = _tiers(february)
     assert tiers["HIGH"] == (6, "3600000.00")
     assert tiers["MEDIUM"] == (6, "360000.00")
@@ -138,9 +139,9 @@ def test_SEG_4_month_end_figures_come_from_the_history_at_exact_beijing_boundari
     assert tiers["MEDIUM"] == (6, "360000.00")
     assert tiers["HIGH"] == tiers["LOW"] == (None, None)
     # The supervisor of BJ01 counts the customers they see: the same, all in BJ01.
-    own = _trend(backend, "2015-02", "2015-02", staff="SUP0001")["months"][0]
+    own = _trend(backend, "2010-02", "2010-02", staff="SUP0001")["months"][0]
     assert _tiers(own)["HIGH"] == (6, "3600000.00")
-    by_branch = _trend(backend, "2015-02", "2015-03", by_branch=True)
+    by_branch = _trend(backend, "2010-02", "2010-03", by_branch=True)
     for month in by_branch["months"]:
         assert all(c["branch"] for c in month["cells"])
         assert not _lone_suppressions(month["cells"]), month["month"]
