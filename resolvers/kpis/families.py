@@ -28,14 +28,15 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     union_all,
 )
+from sqlalchemy.orm import Session
 
 from resolvers.complaints.deadlines import decided_on_time_condition
 from resolvers.contacts import cadence
 from resolvers.kpis.periods import Window
 from resolvers.kpis.scope import Attribution, Level, Scope
-from resolvers.segments.loaders import override_in_force
 from resolvers.shared.periods import Period, PeriodKind
 from store.base import UTCDateTime
 from store.complaints import Complaint, ComplaintStatus
@@ -48,7 +49,7 @@ from store.customers import (
     Transaction,
     TransactionType,
 )
-from store.segments import COMPUTED_REASONS, CustomerSegment, SegmentChange, SegmentOverride
+from store.segments import COMPUTED_REASONS, SegmentChange, SegmentOverride
 from store.surveys import METRIC_RECOMMEND as RECOMMEND
 from store.surveys import METRIC_SATISFACTION as SATISFACTION
 from store.surveys import SurveyAnswer, SurveyResponse
@@ -404,16 +405,20 @@ def lost(frame: Frame) -> Select[Any]:
     ).group_by(*outer_keys, reasoned.c.w, reasoned.c.reason)
 
 
-def _due_periods(frame: Frame) -> Any:
-    """Every (window, tier, cadence period) due, as a table of constants (None: nothing due)."""
+def _due_periods(frame: Frame) -> tuple[Any, datetime, datetime] | None:
+    """Every (window, tier, cadence period) due, as a table of constants, with the first start
+    and the last end (None: nothing due)."""
     rows = []
     instant = UTCDateTime()
+    starts, ends = [], []
     for i, window in enumerate(frame.windows):
         report = Period(PeriodKind.MONTH, window.start, window.end)  # only its dates are read
         for tier, kind in cadence.CADENCE.items():
             for period in cadence.periods_ending_in(kind, report):
                 if period.end > frame.today:
                     continue  # a running period is not judged yet
+                starts.append(period.starts_at)
+                ends.append(period.ends_at)
                 rows.append(
                     select(
                         literal(i, Integer).label("w"),
@@ -426,79 +431,145 @@ def _due_periods(frame: Frame) -> Any:
                 )
     if not rows:
         return None
-    return (union_all(*rows) if len(rows) > 1 else rows[0]).subquery("due")
+    table = (union_all(*rows) if len(rows) > 1 else rows[0]).subquery("due")
+    return table, min(starts), max(ends)
+
+
+_COMPUTED = [r.value for r in COMPUTED_REASONS]
+
+
+def _computed_then(at: Any, customer_id: Any) -> Any:
+    """The computed tier of the customer's last computed change before ``at`` (correlated)."""
+    return (
+        select(SegmentChange.to_tier)
+        .where(
+            SegmentChange.customer_id == customer_id,
+            SegmentChange.reason.in_(_COMPUTED),
+            SegmentChange.changed_at < at,
+        )
+        .order_by(SegmentChange.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _override_then(at: Any, customer_id: Any) -> Any:
+    """The tier of the override in force just before ``at`` (correlated; as the distribution
+    reads the history: created before, expiring and withdrawn at or after). A new override
+    withdraws the old one, so at most one was in force at an instant: no ordering needed."""
+    return (
+        select(SegmentOverride.tier)
+        .where(
+            SegmentOverride.customer_id == customer_id,
+            SegmentOverride.created_at < at,
+            SegmentOverride.expires_at >= at,
+            or_(SegmentOverride.withdrawn_at.is_(None), SegmentOverride.withdrawn_at >= at),
+        )
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _steady_tier(since: datetime, until: datetime) -> Any:
+    """The customer's tier when it cannot have changed from ``since`` on — no computed change
+    and no override in force at or after ``since`` — else NULL (correlated; one per customer):
+    most customers' periods then need no history lookup each."""
+    changed = exists().where(
+        SegmentChange.customer_id == Customer.id,
+        SegmentChange.reason.in_(_COMPUTED),
+        SegmentChange.changed_at >= since,
+    )
+    overridden = exists().where(
+        SegmentOverride.customer_id == Customer.id,
+        SegmentOverride.expires_at >= since,
+        or_(SegmentOverride.withdrawn_at.is_(None), SegmentOverride.withdrawn_at >= since),
+    )
+    unclassified = literal(cadence.UNCLASSIFIED.value, String(16))
+    return case(
+        (or_(changed, overridden), None),
+        else_=func.coalesce(_computed_then(until, Customer.id), unclassified),
+    )
 
 
 def cadence_compliance(frame: Frame) -> Any:
-    """Due (customer, cadence period) pairs and those met, as two grouped parts united: the
-    pairs come from a join with the due periods' table; the met ones from the contacts in
-    those periods (each contact falls in one period of its customer's tier) — no probe per
-    pair."""
-    due = _due_periods(frame)
-    if due is None:
+    """Due (customer, cadence period) pairs and those met (REL-2; ``contactCadence`` reads the
+    same statement). A period is judged by the tier the customer had just before it ended: the
+    override in force then, else the computed tier of its last computed change before then
+    (``segment_changes``), else LOW. The tier is read once per customer when it cannot have
+    moved in the window, else per pair by index lookups of its few changes and overrides; a
+    pair is met when a contact lies in its period (an index probe)."""
+    found = _due_periods(frame)
+    if found is None:
         return None
-    computed = CustomerSegment.__table__
-    overrides = SegmentOverride.__table__
-    tier = func.coalesce(overrides.c.tier, computed.c.tier, cadence.UNCLASSIFIED.value)
-
-    def tiered(source: Any) -> Any:
-        return source.outerjoin(computed, computed.c.customer_id == Customer.id).outerjoin(
-            overrides,
-            and_(overrides.c.customer_id == Customer.id, override_in_force(frame.now)),
-        )
-
-    in_period = and_(due.c.tier == tier, Customer.created_at < due.c.joined)
-    pairs = select(*frame.key_columns(), due.c.w, Customer.id.label("customer_id")).select_from(
-        tiered(Customer.__table__).join(due, in_period)
+    due, since, until = found
+    people = select(
+        *frame.key_columns(),
+        Customer.id.label("customer_id"),
+        Customer.created_at.label("created_at"),
+        _steady_tier(since, until).label("steady"),
+    ).select_from(Customer)
+    if frame.teams:
+        people = frame.attribution.join_team(people)
+    # Once per customer (a database would otherwise inline it into every pair).
+    people_cte = (
+        people.where(frame.attribution.condition(frame.scope), frame.visible)
+        .cte("people")
+        .prefix_with("MATERIALIZED")
     )
-    contacted = (
-        select(
-            *frame.key_columns(),
-            due.c.w,
-            Customer.id.label("customer_id"),
-            due.c.starts_at,
-        )
-        .distinct()
-        .select_from(
-            tiered(
-                Contact.__table__.join(
-                    due,
-                    and_(
-                        Contact.contacted_at >= due.c.starts_at,
-                        Contact.contacted_at < due.c.ends_at,
-                    ),
-                ).join(Customer.__table__, Customer.id == Contact.customer_id)
-            )
-        )
-        .where(in_period)
+    p = people_cte.c
+    unclassified = literal(cadence.UNCLASSIFIED.value, String(16))
+    tier_then = case(
+        (p.steady.is_not(None), p.steady),
+        else_=func.coalesce(
+            _override_then(due.c.ends_at, p.customer_id),
+            _computed_then(due.c.ends_at, p.customer_id),
+            unclassified,
+        ),
     )
-    parts = []
-    for statement in (pairs, contacted):
-        if frame.teams:
-            statement = frame.attribution.join_team(statement)
-        parts.append(
-            statement.where(frame.attribution.condition(frame.scope), frame.visible).subquery()
-        )
-    zero = literal(0, Integer)
-    first, second = parts
-    # Periods due per customer first (a hash aggregate), then per group (no DISTINCT).
-    keys = [first.c[f"g{i}"] for i in range(len(frame.keys))]
+    contacted = exists().where(
+        Contact.customer_id == p.customer_id,
+        Contact.contacted_at >= due.c.starts_at,
+        Contact.contacted_at < due.c.ends_at,
+    )
+    keys = [p[f"g{i}"] for i in range(len(frame.keys))]
+    pairs = (
+        select(*keys, due.c.w, p.customer_id, case((contacted, 1), else_=0).label("met"))
+        .select_from(people_cte)
+        .join(due, p.created_at < due.c.joined)
+        .where(tier_then == due.c.tier)
+        .subquery("pairs")
+    )
+    # Per customer first (a hash aggregate), then per group (no DISTINCT).
+    pair_keys = [pairs.c[f"g{i}"] for i in range(len(frame.keys))]
     per_customer = (
-        select(*keys, first.c.w, func.count().label("n"))
-        .group_by(*keys, first.c.w, first.c.customer_id)
+        select(
+            *pair_keys,
+            pairs.c.w,
+            func.count().label("n"),
+            func.sum(pairs.c.met).label("m"),
+        )
+        .group_by(*pair_keys, pairs.c.w, pairs.c.customer_id)
         .subquery("per_customer")
     )
-    return union_all(
-        frame.grouped(
-            per_customer,
-            func.sum(per_customer.c.n).label("due"),
-            func.count().label("customers"),
-            zero.label("met"),
-        ),
-        frame.grouped(
-            second, zero.label("due"), zero.label("customers"), func.count().label("met")
-        ),
+    c = per_customer.c
+    return frame.grouped(
+        per_customer,
+        func.sum(c.n).label("due"),
+        func.count().label("customers"),
+        func.sum(c.m).label("met"),
     )
+
+
+def execute(session: Session, name: str, statement: Any) -> list[Any]:
+    """Runs a family's statement: its rows as mappings. Cadence compliance runs with JIT off on
+    PostgreSQL: the planner prices its per-pair lookups high and JIT-compiles it — about 1.8 s
+    of compiling for 0.2 s of running (bench/cadence.py); back to the server's setting after."""
+    if name != "cadence" or session.get_bind().dialect.name != "postgresql":
+        return list(session.execute(statement).mappings())
+    session.execute(text("SET LOCAL jit = off"))
+    rows = list(session.execute(statement).mappings())
+    session.execute(text("RESET jit"))
+    return rows
 
 
 # family name → its statement (None: nothing to compute for these windows).
