@@ -439,7 +439,8 @@ _COMPUTED = [r.value for r in COMPUTED_REASONS]
 
 
 def _computed_then(at: Any, customer_id: Any) -> Any:
-    """The computed tier of the customer's last computed change before ``at`` (correlated)."""
+    """The computed tier of the customer's last computed change before ``at`` (correlated;
+    by change time, as :func:`_computed_intervals`)."""
     return (
         select(SegmentChange.to_tier)
         .where(
@@ -447,7 +448,7 @@ def _computed_then(at: Any, customer_id: Any) -> Any:
             SegmentChange.reason.in_(_COMPUTED),
             SegmentChange.changed_at < at,
         )
-        .order_by(SegmentChange.id.desc())
+        .order_by(SegmentChange.changed_at.desc(), SegmentChange.id.desc())
         .limit(1)
         .scalar_subquery()
     )
@@ -470,34 +471,68 @@ def _override_then(at: Any, customer_id: Any) -> Any:
     )
 
 
-def _steady_tier(since: datetime, until: datetime) -> Any:
-    """The customer's tier when it cannot have changed from ``since`` on — no computed change
-    and no override in force at or after ``since`` — else NULL (correlated; one per customer):
-    most customers' periods then need no history lookup each."""
-    changed = exists().where(
-        SegmentChange.customer_id == Customer.id,
-        SegmentChange.reason.in_(_COMPUTED),
-        SegmentChange.changed_at >= since,
-    )
-    overridden = exists().where(
+def _overridden(since: datetime) -> Any:
+    """1 when an override of the customer was in force at or after ``since`` (correlated; one
+    per customer), else 0: only such customers need the override history per period."""
+    found = exists().where(
         SegmentOverride.customer_id == Customer.id,
         SegmentOverride.expires_at >= since,
         or_(SegmentOverride.withdrawn_at.is_(None), SegmentOverride.withdrawn_at >= since),
     )
-    unclassified = literal(cadence.UNCLASSIFIED.value, String(16))
-    return case(
-        (or_(changed, overridden), None),
-        else_=func.coalesce(_computed_then(until, Customer.id), unclassified),
+    return case((found, 1), else_=0)
+
+
+def _computed_intervals(people: Any, until: datetime) -> Any:
+    """The computed tiers of the customers without overrides as intervals ``(since, until]``
+    of the instants ``at`` whose last computed change before ``at`` gave ``tier`` (NULL:
+    unbounded): each computed change up to the next one (a window function), and LOW before
+    the first (or all along). Changes from ``until`` on cannot be the last before a period's
+    end: left out."""
+    changes = (
+        select(
+            SegmentChange.customer_id.label("customer_id"),
+            SegmentChange.to_tier.label("tier"),
+            SegmentChange.changed_at.label("since"),
+            func.lead(SegmentChange.changed_at)
+            .over(
+                partition_by=SegmentChange.customer_id,
+                order_by=(SegmentChange.changed_at, SegmentChange.id),
+            )
+            .label("until"),
+        )
+        .join(people, people.c.customer_id == SegmentChange.customer_id)
+        .where(
+            people.c.overridden == 0,
+            SegmentChange.reason.in_(_COMPUTED),
+            SegmentChange.changed_at < until,
+        )
     )
+    first = (
+        select(func.min(SegmentChange.changed_at))
+        .where(
+            SegmentChange.customer_id == people.c.customer_id,
+            SegmentChange.reason.in_(_COMPUTED),
+        )
+        .scalar_subquery()
+    )
+    before = select(
+        people.c.customer_id,
+        literal(cadence.UNCLASSIFIED.value, String(32)).label("tier"),
+        literal(None, UTCDateTime()).label("since"),
+        first.label("until"),
+    ).where(people.c.overridden == 0)
+    return union_all(changes, before).subquery("intervals")
 
 
 def cadence_compliance(frame: Frame) -> Any:
     """Due (customer, cadence period) pairs and those met (REL-2; ``contactCadence`` reads the
     same statement). A period is judged by the tier the customer had just before it ended: the
     override in force then, else the computed tier of its last computed change before then
-    (``segment_changes``), else LOW. The tier is read once per customer when it cannot have
-    moved in the window, else per pair by index lookups of its few changes and overrides; a
-    pair is met when a contact lies in its period (an index probe)."""
+    (``segment_changes``, by change time), else LOW. A customer without an override in the
+    window is joined to the interval of its computed tier holding each period's end (on the
+    customer and the tier: no lookup per pair); one with an override (rare) gets index
+    lookups of its few overrides and changes per period. A pair is met when a contact lies in
+    its period (an index probe)."""
     found = _due_periods(frame)
     if found is None:
         return None
@@ -506,7 +541,7 @@ def cadence_compliance(frame: Frame) -> Any:
         *frame.key_columns(),
         Customer.id.label("customer_id"),
         Customer.created_at.label("created_at"),
-        _steady_tier(since, until).label("steady"),
+        _overridden(since).label("overridden"),
     ).select_from(Customer)
     if frame.teams:
         people = frame.attribution.join_team(people)
@@ -517,28 +552,46 @@ def cadence_compliance(frame: Frame) -> Any:
         .prefix_with("MATERIALIZED")
     )
     p = people_cte.c
-    unclassified = literal(cadence.UNCLASSIFIED.value, String(16))
-    tier_then = case(
-        (p.steady.is_not(None), p.steady),
-        else_=func.coalesce(
-            _override_then(due.c.ends_at, p.customer_id),
-            _computed_then(due.c.ends_at, p.customer_id),
-            unclassified,
-        ),
-    )
     contacted = exists().where(
         Contact.customer_id == p.customer_id,
         Contact.contacted_at >= due.c.starts_at,
         Contact.contacted_at < due.c.ends_at,
     )
     keys = [p[f"g{i}"] for i in range(len(frame.keys))]
-    pairs = (
-        select(*keys, due.c.w, p.customer_id, case((contacted, 1), else_=0).label("met"))
+    columns = [*keys, due.c.w, p.customer_id, case((contacted, 1), else_=0).label("met")]
+    joined = p.created_at < due.c.joined
+    at = due.c.ends_at
+    # Without overrides in the window: the computed tier's interval holding the period's end
+    # (joins on the customer and the tier, no lookup per pair).
+    spans = _computed_intervals(people_cte, until)
+    computed = (
+        select(*columns)
         .select_from(people_cte)
-        .join(due, p.created_at < due.c.joined)
-        .where(tier_then == due.c.tier)
-        .subquery("pairs")
+        .join(spans, spans.c.customer_id == p.customer_id)
+        .join(
+            due,
+            and_(
+                due.c.tier == spans.c.tier,
+                joined,
+                or_(spans.c.since.is_(None), spans.c.since < at),
+                or_(spans.c.until.is_(None), spans.c.until >= at),
+            ),
+        )
     )
+    # With one (rare: a supervisor's decision): the override in force at each period's end,
+    # else the computed tier then — index lookups per period.
+    tier_then = func.coalesce(
+        _override_then(at, p.customer_id),
+        _computed_then(at, p.customer_id),
+        literal(cadence.UNCLASSIFIED.value, String(16)),
+    )
+    overridden = (
+        select(*columns)
+        .select_from(people_cte)
+        .join(due, joined)
+        .where(p.overridden == 1, tier_then == due.c.tier)
+    )
+    pairs = union_all(computed, overridden).subquery("pairs")
     # Per customer first (a hash aggregate), then per group (no DISTINCT).
     pair_keys = [pairs.c[f"g{i}"] for i in range(len(frame.keys))]
     per_customer = (
