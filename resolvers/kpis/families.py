@@ -472,18 +472,29 @@ def _override_then(at: Any, customer_id: Any) -> Any:
 
 
 def _overridden(since: datetime) -> Any:
-    """1 when an override of the customer was in force at or after ``since`` (correlated; one
-    per customer), else 0: only such customers need the override history per period."""
-    found = exists().where(
+    """An override of the customer in force at or after ``since`` (correlated)."""
+    return exists().where(
         SegmentOverride.customer_id == Customer.id,
         SegmentOverride.expires_at >= since,
         or_(SegmentOverride.withdrawn_at.is_(None), SegmentOverride.withdrawn_at >= since),
     )
-    return case((found, 1), else_=0)
+
+
+def _moved(since: datetime) -> Any:
+    """How the customer's tier is read for the window from ``since`` to ``until`` (correlated;
+    once per customer): 0 steady — no computed change from ``since`` on and no override, one
+    lookup for all its periods; 1 moved — computed changes only, their intervals; 2 overridden
+    — lookups per period."""
+    changed = exists().where(
+        SegmentChange.customer_id == Customer.id,
+        SegmentChange.reason.in_(_COMPUTED),
+        SegmentChange.changed_at >= since,
+    )
+    return case((_overridden(since), 2), (changed, 1), else_=0)
 
 
 def _computed_intervals(people: Any, until: datetime) -> Any:
-    """The computed tiers of the customers without overrides as intervals ``(since, until]``
+    """The computed tiers of the moved customers (no override) as intervals ``(since, until]``
     of the instants ``at`` whose last computed change before ``at`` gave ``tier`` (NULL:
     unbounded): each computed change up to the next one (a window function), and LOW before
     the first (or all along). Changes from ``until`` on cannot be the last before a period's
@@ -502,7 +513,7 @@ def _computed_intervals(people: Any, until: datetime) -> Any:
         )
         .join(people, people.c.customer_id == SegmentChange.customer_id)
         .where(
-            people.c.overridden == 0,
+            people.c.moved == 1,
             SegmentChange.reason.in_(_COMPUTED),
             SegmentChange.changed_at < until,
         )
@@ -520,7 +531,7 @@ def _computed_intervals(people: Any, until: datetime) -> Any:
         literal(cadence.UNCLASSIFIED.value, String(32)).label("tier"),
         literal(None, UTCDateTime()).label("since"),
         first.label("until"),
-    ).where(people.c.overridden == 0)
+    ).where(people.c.moved == 1)
     return union_all(changes, before).subquery("intervals")
 
 
@@ -528,26 +539,30 @@ def cadence_compliance(frame: Frame) -> Any:
     """Due (customer, cadence period) pairs and those met (REL-2; ``contactCadence`` reads the
     same statement). A period is judged by the tier the customer had just before it ended: the
     override in force then, else the computed tier of its last computed change before then
-    (``segment_changes``, by change time), else LOW. A customer without an override in the
-    window is joined to the interval of its computed tier holding each period's end (on the
-    customer and the tier: no lookup per pair); one with an override (rare) gets index
-    lookups of its few overrides and changes per period. A pair is met when a contact lies in
-    its period (an index probe)."""
+    (``segment_changes``, by change time), else LOW. Read per customer (:func:`_moved`): a
+    steady one's single tier is hash-joined to the periods; a moved one's computed intervals
+    are joined to the periods whose end they hold (on the customer and the tier: no lookup per
+    pair); one with an override in the window (rare) gets index lookups of its few overrides
+    and changes per period. A pair is met when a contact lies in its period (an index
+    probe)."""
     found = _due_periods(frame)
     if found is None:
         return None
     due, since, until = found
+    unclassified = literal(cadence.UNCLASSIFIED.value, String(16))
     people = select(
         *frame.key_columns(),
         Customer.id.label("customer_id"),
         Customer.created_at.label("created_at"),
-        _overridden(since).label("overridden"),
+        _moved(since).label("moved"),
     ).select_from(Customer)
     if frame.teams:
         people = frame.attribution.join_team(people)
+    inner = people.where(frame.attribution.condition(frame.scope), frame.visible).subquery()
+    steady_tier = func.coalesce(_computed_then(until, inner.c.customer_id), unclassified)
     # Once per customer (a database would otherwise inline it into every pair).
     people_cte = (
-        people.where(frame.attribution.condition(frame.scope), frame.visible)
+        select(*inner.c, case((inner.c.moved == 0, steady_tier), else_=None).label("steady"))
         .cte("people")
         .prefix_with("MATERIALIZED")
     )
@@ -561,8 +576,12 @@ def cadence_compliance(frame: Frame) -> Any:
     columns = [*keys, due.c.w, p.customer_id, case((contacted, 1), else_=0).label("met")]
     joined = p.created_at < due.c.joined
     at = due.c.ends_at
-    # Without overrides in the window: the computed tier's interval holding the period's end
-    # (joins on the customer and the tier, no lookup per pair).
+    # Most customers: steady in the window, one tier for all their periods (a hash join).
+    steady = (
+        select(*columns).select_from(people_cte).join(due, and_(due.c.tier == p.steady, joined))
+    )
+    # Moved by computed changes only: the interval of the computed tier holding each period's
+    # end (joins on the customer and the tier, no lookup per pair).
     spans = _computed_intervals(people_cte, until)
     computed = (
         select(*columns)
@@ -583,15 +602,15 @@ def cadence_compliance(frame: Frame) -> Any:
     tier_then = func.coalesce(
         _override_then(at, p.customer_id),
         _computed_then(at, p.customer_id),
-        literal(cadence.UNCLASSIFIED.value, String(16)),
+        unclassified,
     )
     overridden = (
         select(*columns)
         .select_from(people_cte)
         .join(due, joined)
-        .where(p.overridden == 1, tier_then == due.c.tier)
+        .where(p.moved == 2, tier_then == due.c.tier)
     )
-    pairs = union_all(computed, overridden).subquery("pairs")
+    pairs = union_all(steady, computed, overridden).subquery("pairs")
     # Per customer first (a hash aggregate), then per group (no DISTINCT).
     pair_keys = [pairs.c[f"g{i}"] for i in range(len(frame.keys))]
     per_customer = (
