@@ -311,7 +311,8 @@ def bench(settings: Settings, label: str) -> None:
         with engine.connect() as connection:
             for statement, parameters in statements:
                 cursor = connection.exec_driver_sql(statement, parameters)
-                rows += len(cursor.fetchall())
+                if cursor.returns_rows:  # not the cadence's SET LOCAL jit / RESET jit
+                    rows += len(cursor.fetchall())
         return rows
 
     floor_s, _ = _median(floor)

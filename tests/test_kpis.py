@@ -331,6 +331,50 @@ def _values(unit: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {v["indicator"]: v for v in unit["values"]}
 
 
+BRANCH_CADENCE = """
+query($period: CadencePeriod!, $of: Date!, $branch: ID!) {
+  contactCadence(period: $period, of: $of, by: BRANCH, where: {branch: {eq: $branch}}) {
+    rows { due met rate } total { due met rate }
+  }
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("label", "period", "of", "figures"),
+    [
+        # (the indicator's value (rounded), contactCadence's rate (rounded down), met, due)
+        # c4 lifted to HIGH on Sunday 20 May, c5 back to LOW on 1 June (see the hand-computed
+        # values): the weeks of Sundays 20 and 27 May for c4, 6 … 27 May for c5; no quarter
+        # ends in May, nobody was MEDIUM.
+        ("2012-05", "MONTH", "2012-05-15", ("0.0000", "0.0000", "0", "6")),
+        ("2012-Q2", "QUARTER", "2012-05-15", ("0.1154", "0.1153", "3", "26")),
+    ],
+)
+def test_KPI_1_REL_2_cadence_compliance_is_contact_cadence_for_tiers_changed_mid_period(
+    backend: Backend,
+    world: World,
+    label: str,
+    period: str,
+    of: str,
+    figures: tuple[str, str, str, str],
+) -> None:
+    """The indicator CADENCE_COMPLIANCE and contactCadence are one definition: with c4 and c5
+    changing tier in the middle of the period, both judge each cadence period by the tier at
+    its end and give the same due and met (the rate is rounded down in contactCadence)."""
+    kpi = _values(
+        _kpis(backend, {"label": label}, {"level": "BRANCH", "id": world.branch})["scope"]
+    )
+    value = kpi["CADENCE_COMPLIANCE"]
+    variables = {"period": period, "of": of, "branch": world.branch}
+    report = backend.gql(BRANCH_CADENCE, variables, staff="HO0001")["contactCadence"]
+    assert len(report["rows"]) == 1
+    cadence = report["total"]
+    assert (str(cadence["met"]), str(cadence["due"])) == (value["numerator"], value["denominator"])
+    got = (value["value"], str(cadence["rate"]), str(cadence["met"]), str(cadence["due"]))
+    assert got == figures
+
+
 def test_KPI_1_every_indicator_matches_the_hand_computed_values(
     backend: Backend, world: World
 ) -> None:
@@ -355,9 +399,12 @@ def test_KPI_1_every_indicator_matches_the_hand_computed_values(
         "COMPLAINT_ON_TIME_RATE": ("0.5000", "1", "2"),
         "COMPLAINT_HANDLING_SATISFACTION": ("4.00", "4", "1"),
         "COMPLAINT_REVIEWS": ("1", "1", None),
-        # c4 HIGH now: 13 ISO weeks whose Sunday is in Q2 (1 April 2012 is a Sunday); 11 LOW
-        # customers one quarter each; c13 … c15 joined after 1 April: not due. Met: c1 … c3.
-        "CADENCE_COMPLIANCE": ("0.1250", "3", "24"),
+        # Each period by the tier at its end. The 13 ISO weeks whose Sunday is in Q2 (1 April
+        # 2012 is a Sunday): c4 HIGH from 20 May (its last 6, from the week of Sunday 20 May),
+        # c5 HIGH until 1 June (its first 9, to the week of Sunday 27 May); the quarter, ended
+        # LOW: c5 and the 10 others joined in January; c13 … c15 joined after 1 April: not
+        # due. Met: c1 … c3 (their quarters). 6 + 9 + 11 = 26.
+        "CADENCE_COMPLIANCE": ("0.1154", "3", "26"),
     }
     got = {code: (x["value"], x["numerator"], x["denominator"]) for code, x in v.items()}
     normal = {k: tuple(None if p is None else str(p) for p in t) for k, t in got.items()}

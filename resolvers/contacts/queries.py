@@ -7,43 +7,35 @@ Row access is the customers list's: a contact is seen exactly when its customer 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Integer,
     Select,
     String,
     and_,
     bindparam,
     case,
-    exists,
     func,
     literal,
     or_,
     select,
-    text,
     type_coerce,
-    union_all,
 )
 from sqlalchemy.orm import Session
 
 from resolvers.contacts import cadence
+from resolvers.kpis import families
+from resolvers.kpis.periods import Window
+from resolvers.kpis.scope import Attribution, Level, Scope
 from resolvers.segments.loaders import override_in_force
 from resolvers.shared.pagination import Page, PageRequest, SortKey, paginate
 from resolvers.shared.statements import built_once
-from store.base import UTCDateTime
 from store.contacts import Contact, ContactStatus
 from store.customers import Customer, Preferences
-from store.segments import (
-    COMPUTED_REASONS,
-    CustomerSegment,
-    SegmentChange,
-    SegmentOverride,
-    ValueTier,
-)
+from store.segments import CustomerSegment, SegmentOverride, ValueTier
 
 # A stand-in for "never contacted" in the worklist's order (sorts before every contact).
 NEVER = datetime(1900, 1, 1, tzinfo=UTC)
@@ -246,92 +238,6 @@ class Compliance:
         )
 
 
-def _due_periods(report: cadence.Period, today: date) -> tuple[Any, datetime, datetime] | None:
-    """The cadence periods judged in ``report`` as a table (one SELECT of constants each,
-    united) — tier, start and end instants (``at``: the end), and ``joined_before``: a customer
-    created before it joined by the period's first day — with the first start and last end
-    (None: no period has ended yet)."""
-    judged = [
-        (tier, period)
-        for tier, kind in cadence.CADENCE.items()
-        for period in cadence.periods_ending_in(kind, report)
-        if period.end <= today  # ended: a running period is not judged yet
-    ]
-    if not judged:
-        return None
-    instant = UTCDateTime()
-    rows = [
-        select(
-            literal(i, Integer()).label("pkey"),
-            literal(tier.value, String(16)).label("tier"),
-            literal(period.starts_at, instant).label("starts_at"),
-            literal(period.ends_at, instant).label("at"),
-            literal(cadence.midnight(period.start + timedelta(days=1)), instant).label(
-                "joined_before"
-            ),
-        )
-        for i, (tier, period) in enumerate(judged)
-    ]
-    table = (union_all(*rows) if len(rows) > 1 else rows[0]).subquery("periods")
-    return table, min(p.starts_at for _, p in judged), max(p.ends_at for _, p in judged)
-
-
-def _steady_tier(since: datetime, until: datetime) -> Any:
-    """The customer's tier when it cannot have changed from ``since`` on — no computed change
-    and no override in force at or after ``since`` — else NULL (correlated; one per customer):
-    most customers' periods then need no history lookup each."""
-    changed = exists().where(
-        SegmentChange.customer_id == Customer.id,
-        SegmentChange.reason.in_(_COMPUTED),
-        SegmentChange.changed_at >= since,
-    )
-    overridden = exists().where(
-        SegmentOverride.customer_id == Customer.id,
-        SegmentOverride.expires_at >= since,
-        or_(SegmentOverride.withdrawn_at.is_(None), SegmentOverride.withdrawn_at >= since),
-    )
-    unclassified = literal(cadence.UNCLASSIFIED.value, String(16))
-    return case(
-        (or_(changed, overridden), None),
-        else_=func.coalesce(_computed_then(until, Customer.id), unclassified),
-    )
-
-
-_COMPUTED = [r.value for r in COMPUTED_REASONS]
-
-
-def _computed_then(at: Any, customer_id: Any) -> Any:
-    """The computed tier of the customer's last computed change before ``at`` (correlated)."""
-    return (
-        select(SegmentChange.to_tier)
-        .where(
-            SegmentChange.customer_id == customer_id,
-            SegmentChange.reason.in_(_COMPUTED),
-            SegmentChange.changed_at < at,
-        )
-        .order_by(SegmentChange.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-
-
-def _override_then(at: Any, customer_id: Any) -> Any:
-    """The tier of the override in force just before ``at`` (correlated; as the distribution
-    reads the history: created before, expiring and withdrawn at or after). A new override
-    withdraws the old one, so at most one was in force at an instant: no ordering needed."""
-    return (
-        select(SegmentOverride.tier)
-        .where(
-            SegmentOverride.customer_id == customer_id,
-            SegmentOverride.created_at < at,
-            SegmentOverride.expires_at >= at,
-            or_(SegmentOverride.withdrawn_at.is_(None), SegmentOverride.withdrawn_at >= at),
-        )
-        .limit(1)
-        .scalar_subquery()
-    )
-
-
 def compliance(
     session: Session,
     now: datetime,
@@ -350,55 +256,21 @@ def compliance(
         k: Compliance(key=k)
         for k in session.scalars(select(key).where(visible, condition).distinct())
     }
-    found = _due_periods(report, today)
-    if found is not None:
-        periods, since, until = found
-        people = (
-            select(
-                Customer.id,
-                key.label("key"),
-                Customer.created_at,
-                _steady_tier(since, until).label("steady"),
-            )
-            .where(visible, condition)
-            # Once per customer (a database would otherwise inline it into every pair).
-            .cte("people")
-            .prefix_with("MATERIALIZED")
-        )
-        # A customer whose tier moved in the window: per period, index lookups of its changes
-        # and overrides (a few each).
-        unclassified = literal(cadence.UNCLASSIFIED.value, String(16))
-        tier_then = case(
-            (people.c.steady.is_not(None), people.c.steady),
-            else_=func.coalesce(
-                _override_then(periods.c.at, people.c.id),
-                _computed_then(periods.c.at, people.c.id),
-                unclassified,
-            ),
-        )
-        contacted = exists().where(
-            Contact.customer_id == people.c.id,
-            Contact.contacted_at >= periods.c.starts_at,
-            Contact.contacted_at < periods.c.at,
-        )
-        pairs = (
-            select(people.c.key, case((contacted, 1), else_=0).label("met"))
-            .select_from(people)
-            .join(periods, people.c.created_at < periods.c.joined_before)
-            .where(tier_then == periods.c.tier)
-            .subquery("pairs")
-        )
-        if session.get_bind().dialect.name == "postgresql":
-            # The planner prices the per-pair lookups high and JIT-compiles the statement: about
-            # 1.8 s of compiling for 0.2 s of running (bench/cadence.py). Off for this
-            # transaction only.
-            session.execute(text("SET LOCAL jit = off"))
-        counted = session.execute(
-            select(pairs.c.key, func.count(), func.sum(pairs.c.met)).group_by(pairs.c.key)
-        )
-        for group_key, due, met in counted:
-            group = groups.setdefault(group_key, Compliance(key=group_key))
-            group.due, group.met = int(due), int(met or 0)
+    # The KPI family's statement (CADENCE_COMPLIANCE): one definition of compliance.
+    frame = families.Frame(
+        scope=Scope(Level.BANK),
+        keys=(Level.STAFF if by == "MANAGER" else Level.BRANCH,),
+        windows=(Window(report.label, report.start, report.end),),
+        visible=and_(visible, condition),
+        attribution=Attribution(now),
+        now=now,
+        today=today,
+    )
+    statement = families.cadence_compliance(frame)
+    if statement is not None:
+        for row in families.execute(session, "cadence", statement):
+            group = groups.setdefault(row["g0"], Compliance(key=row["g0"]))
+            group.due, group.met = int(row["due"]), int(row["met"] or 0)
     total = Compliance(
         key=None,
         due=sum(g.due for g in groups.values()),

@@ -176,7 +176,7 @@ def _run(session: Session, frame: families.Frame, needed: set[str], data: _Data)
         statement = families.FAMILIES[name](frame)
         if statement is None:
             continue
-        for row in session.execute(statement).mappings():
+        for row in families.execute(session, name, statement):
             key = tuple(row[f"g{i}"] for i in range(width))
             if name in families.WIDE:
                 for i, label in enumerate(labels):

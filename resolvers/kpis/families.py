@@ -28,14 +28,15 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     union_all,
 )
+from sqlalchemy.orm import Session
 
 from resolvers.complaints.deadlines import decided_on_time_condition
 from resolvers.contacts import cadence
 from resolvers.kpis.periods import Window
 from resolvers.kpis.scope import Attribution, Level, Scope
-from resolvers.segments.loaders import override_in_force
 from resolvers.shared.periods import Period, PeriodKind
 from store.base import UTCDateTime
 from store.complaints import Complaint, ComplaintStatus
@@ -48,7 +49,7 @@ from store.customers import (
     Transaction,
     TransactionType,
 )
-from store.segments import COMPUTED_REASONS, CustomerSegment, SegmentChange, SegmentOverride
+from store.segments import COMPUTED_REASONS, SegmentChange, SegmentOverride
 from store.surveys import METRIC_RECOMMEND as RECOMMEND
 from store.surveys import METRIC_SATISFACTION as SATISFACTION
 from store.surveys import SurveyAnswer, SurveyResponse
@@ -404,16 +405,20 @@ def lost(frame: Frame) -> Select[Any]:
     ).group_by(*outer_keys, reasoned.c.w, reasoned.c.reason)
 
 
-def _due_periods(frame: Frame) -> Any:
-    """Every (window, tier, cadence period) due, as a table of constants (None: nothing due)."""
+def _due_periods(frame: Frame) -> tuple[Any, datetime, datetime] | None:
+    """Every (window, tier, cadence period) due, as a table of constants, with the first start
+    and the last end (None: nothing due)."""
     rows = []
     instant = UTCDateTime()
+    starts, ends = [], []
     for i, window in enumerate(frame.windows):
         report = Period(PeriodKind.MONTH, window.start, window.end)  # only its dates are read
         for tier, kind in cadence.CADENCE.items():
             for period in cadence.periods_ending_in(kind, report):
                 if period.end > frame.today:
                     continue  # a running period is not judged yet
+                starts.append(period.starts_at)
+                ends.append(period.ends_at)
                 rows.append(
                     select(
                         literal(i, Integer).label("w"),
@@ -426,79 +431,217 @@ def _due_periods(frame: Frame) -> Any:
                 )
     if not rows:
         return None
-    return (union_all(*rows) if len(rows) > 1 else rows[0]).subquery("due")
+    table = (union_all(*rows) if len(rows) > 1 else rows[0]).subquery("due")
+    return table, min(starts), max(ends)
+
+
+_COMPUTED = [r.value for r in COMPUTED_REASONS]
+
+
+def _computed_then(at: Any, customer_id: Any) -> Any:
+    """The computed tier of the customer's last computed change before ``at`` (correlated;
+    by change time, as :func:`_computed_intervals`)."""
+    return (
+        select(SegmentChange.to_tier)
+        .where(
+            SegmentChange.customer_id == customer_id,
+            SegmentChange.reason.in_(_COMPUTED),
+            SegmentChange.changed_at < at,
+        )
+        .order_by(SegmentChange.changed_at.desc(), SegmentChange.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _override_then(at: Any, customer_id: Any) -> Any:
+    """The tier of the override in force just before ``at`` (correlated; as the distribution
+    reads the history: created before, expiring and withdrawn at or after). A new override
+    withdraws the old one, so at most one was in force at an instant: no ordering needed."""
+    return (
+        select(SegmentOverride.tier)
+        .where(
+            SegmentOverride.customer_id == customer_id,
+            SegmentOverride.created_at < at,
+            SegmentOverride.expires_at >= at,
+            or_(SegmentOverride.withdrawn_at.is_(None), SegmentOverride.withdrawn_at >= at),
+        )
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _overridden(since: datetime) -> Any:
+    """An override of the customer in force at or after ``since`` (correlated)."""
+    return exists().where(
+        SegmentOverride.customer_id == Customer.id,
+        SegmentOverride.expires_at >= since,
+        or_(SegmentOverride.withdrawn_at.is_(None), SegmentOverride.withdrawn_at >= since),
+    )
+
+
+def _moved(since: datetime) -> Any:
+    """How the customer's tier is read for the window from ``since`` to ``until`` (correlated;
+    once per customer): 0 steady — no computed change from ``since`` on and no override, one
+    lookup for all its periods; 1 moved — computed changes only, their intervals; 2 overridden
+    — lookups per period."""
+    changed = exists().where(
+        SegmentChange.customer_id == Customer.id,
+        SegmentChange.reason.in_(_COMPUTED),
+        SegmentChange.changed_at >= since,
+    )
+    return case((_overridden(since), 2), (changed, 1), else_=0)
+
+
+def _computed_intervals(people: Any, until: datetime) -> Any:
+    """The computed tiers of the moved customers (no override) as intervals ``(since, until]``
+    of the instants ``at`` whose last computed change before ``at`` gave ``tier`` (NULL:
+    unbounded): each computed change up to the next one (a window function), and LOW before
+    the first (or all along). Changes from ``until`` on cannot be the last before a period's
+    end: left out."""
+    changes = (
+        select(
+            SegmentChange.customer_id.label("customer_id"),
+            SegmentChange.to_tier.label("tier"),
+            SegmentChange.changed_at.label("since"),
+            func.lead(SegmentChange.changed_at)
+            .over(
+                partition_by=SegmentChange.customer_id,
+                order_by=(SegmentChange.changed_at, SegmentChange.id),
+            )
+            .label("until"),
+        )
+        .join(people, people.c.customer_id == SegmentChange.customer_id)
+        .where(
+            people.c.moved == 1,
+            SegmentChange.reason.in_(_COMPUTED),
+            SegmentChange.changed_at < until,
+        )
+    )
+    first = (
+        select(func.min(SegmentChange.changed_at))
+        .where(
+            SegmentChange.customer_id == people.c.customer_id,
+            SegmentChange.reason.in_(_COMPUTED),
+        )
+        .scalar_subquery()
+    )
+    before = select(
+        people.c.customer_id,
+        literal(cadence.UNCLASSIFIED.value, String(32)).label("tier"),
+        literal(None, UTCDateTime()).label("since"),
+        first.label("until"),
+    ).where(people.c.moved == 1)
+    return union_all(changes, before).subquery("intervals")
 
 
 def cadence_compliance(frame: Frame) -> Any:
-    """Due (customer, cadence period) pairs and those met, as two grouped parts united: the
-    pairs come from a join with the due periods' table; the met ones from the contacts in
-    those periods (each contact falls in one period of its customer's tier) — no probe per
-    pair."""
-    due = _due_periods(frame)
-    if due is None:
+    """Due (customer, cadence period) pairs and those met (REL-2; ``contactCadence`` reads the
+    same statement). A period is judged by the tier the customer had just before it ended: the
+    override in force then, else the computed tier of its last computed change before then
+    (``segment_changes``, by change time), else LOW. Read per customer (:func:`_moved`): a
+    steady one's single tier is hash-joined to the periods; a moved one's computed intervals
+    are joined to the periods whose end they hold (on the customer and the tier: no lookup per
+    pair); one with an override in the window (rare) gets index lookups of its few overrides
+    and changes per period. A pair is met when a contact lies in its period (an index
+    probe)."""
+    found = _due_periods(frame)
+    if found is None:
         return None
-    computed = CustomerSegment.__table__
-    overrides = SegmentOverride.__table__
-    tier = func.coalesce(overrides.c.tier, computed.c.tier, cadence.UNCLASSIFIED.value)
-
-    def tiered(source: Any) -> Any:
-        return source.outerjoin(computed, computed.c.customer_id == Customer.id).outerjoin(
-            overrides,
-            and_(overrides.c.customer_id == Customer.id, override_in_force(frame.now)),
-        )
-
-    in_period = and_(due.c.tier == tier, Customer.created_at < due.c.joined)
-    pairs = select(*frame.key_columns(), due.c.w, Customer.id.label("customer_id")).select_from(
-        tiered(Customer.__table__).join(due, in_period)
+    due, since, until = found
+    unclassified = literal(cadence.UNCLASSIFIED.value, String(16))
+    people = select(
+        *frame.key_columns(),
+        Customer.id.label("customer_id"),
+        Customer.created_at.label("created_at"),
+        _moved(since).label("moved"),
+    ).select_from(Customer)
+    if frame.teams:
+        people = frame.attribution.join_team(people)
+    inner = people.where(frame.attribution.condition(frame.scope), frame.visible).subquery()
+    steady_tier = func.coalesce(_computed_then(until, inner.c.customer_id), unclassified)
+    # Once per customer (a database would otherwise inline it into every pair).
+    people_cte = (
+        select(*inner.c, case((inner.c.moved == 0, steady_tier), else_=None).label("steady"))
+        .cte("people")
+        .prefix_with("MATERIALIZED")
     )
-    contacted = (
-        select(
-            *frame.key_columns(),
-            due.c.w,
-            Customer.id.label("customer_id"),
-            due.c.starts_at,
-        )
-        .distinct()
-        .select_from(
-            tiered(
-                Contact.__table__.join(
-                    due,
-                    and_(
-                        Contact.contacted_at >= due.c.starts_at,
-                        Contact.contacted_at < due.c.ends_at,
-                    ),
-                ).join(Customer.__table__, Customer.id == Contact.customer_id)
-            )
-        )
-        .where(in_period)
+    p = people_cte.c
+    contacted = exists().where(
+        Contact.customer_id == p.customer_id,
+        Contact.contacted_at >= due.c.starts_at,
+        Contact.contacted_at < due.c.ends_at,
     )
-    parts = []
-    for statement in (pairs, contacted):
-        if frame.teams:
-            statement = frame.attribution.join_team(statement)
-        parts.append(
-            statement.where(frame.attribution.condition(frame.scope), frame.visible).subquery()
+    keys = [p[f"g{i}"] for i in range(len(frame.keys))]
+    columns = [*keys, due.c.w, p.customer_id, case((contacted, 1), else_=0).label("met")]
+    joined = p.created_at < due.c.joined
+    at = due.c.ends_at
+    # Most customers: steady in the window, one tier for all their periods (a hash join).
+    steady = (
+        select(*columns).select_from(people_cte).join(due, and_(due.c.tier == p.steady, joined))
+    )
+    # Moved by computed changes only: the interval of the computed tier holding each period's
+    # end (joins on the customer and the tier, no lookup per pair).
+    spans = _computed_intervals(people_cte, until)
+    computed = (
+        select(*columns)
+        .select_from(people_cte)
+        .join(spans, spans.c.customer_id == p.customer_id)
+        .join(
+            due,
+            and_(
+                due.c.tier == spans.c.tier,
+                joined,
+                or_(spans.c.since.is_(None), spans.c.since < at),
+                or_(spans.c.until.is_(None), spans.c.until >= at),
+            ),
         )
-    zero = literal(0, Integer)
-    first, second = parts
-    # Periods due per customer first (a hash aggregate), then per group (no DISTINCT).
-    keys = [first.c[f"g{i}"] for i in range(len(frame.keys))]
+    )
+    # With one (rare: a supervisor's decision): the override in force at each period's end,
+    # else the computed tier then — index lookups per period.
+    tier_then = func.coalesce(
+        _override_then(at, p.customer_id),
+        _computed_then(at, p.customer_id),
+        unclassified,
+    )
+    overridden = (
+        select(*columns)
+        .select_from(people_cte)
+        .join(due, joined)
+        .where(p.moved == 2, tier_then == due.c.tier)
+    )
+    pairs = union_all(steady, computed, overridden).subquery("pairs")
+    # Per customer first (a hash aggregate), then per group (no DISTINCT).
+    pair_keys = [pairs.c[f"g{i}"] for i in range(len(frame.keys))]
     per_customer = (
-        select(*keys, first.c.w, func.count().label("n"))
-        .group_by(*keys, first.c.w, first.c.customer_id)
+        select(
+            *pair_keys,
+            pairs.c.w,
+            func.count().label("n"),
+            func.sum(pairs.c.met).label("m"),
+        )
+        .group_by(*pair_keys, pairs.c.w, pairs.c.customer_id)
         .subquery("per_customer")
     )
-    return union_all(
-        frame.grouped(
-            per_customer,
-            func.sum(per_customer.c.n).label("due"),
-            func.count().label("customers"),
-            zero.label("met"),
-        ),
-        frame.grouped(
-            second, zero.label("due"), zero.label("customers"), func.count().label("met")
-        ),
+    c = per_customer.c
+    return frame.grouped(
+        per_customer,
+        func.sum(c.n).label("due"),
+        func.count().label("customers"),
+        func.sum(c.m).label("met"),
     )
+
+
+def execute(session: Session, name: str, statement: Any) -> list[Any]:
+    """Runs a family's statement: its rows as mappings. Cadence compliance runs with JIT off on
+    PostgreSQL: the planner prices its per-pair lookups high and JIT-compiles it — about 1.8 s
+    of compiling for 0.2 s of running (bench/cadence.py); back to the server's setting after."""
+    if name != "cadence" or session.get_bind().dialect.name != "postgresql":
+        return list(session.execute(statement).mappings())
+    session.execute(text("SET LOCAL jit = off"))
+    rows = list(session.execute(statement).mappings())
+    session.execute(text("RESET jit"))
+    return rows
 
 
 # family name → its statement (None: nothing to compute for these windows).

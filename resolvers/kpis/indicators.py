@@ -250,11 +250,12 @@ INDICATORS: tuple[Indicator, ...] = (
         "cadence.due",
         "cadence.customers",
         "Contact cadence compliance (as contactCadence): denominator = for each customer in "
-        "scope (its value tier now; not classified: LOW), each cadence period of its tier — "
-        "ISO week for HIGH, calendar month for MEDIUM, calendar quarter for LOW — that ends in "
-        "the period (a week belongs to the period of its Sunday), has ended by today, and "
-        "began on or after the day the customer joined; numerator = those periods with at "
-        "least one logged contact, by anyone, over any channel.",
+        "scope, each cadence period — ISO week for HIGH, calendar month for MEDIUM, calendar "
+        "quarter for LOW — that ends in the period (a week belongs to the period of its "
+        "Sunday), has ended by today, began on or after the day the customer joined, and is "
+        "of the tier the customer had just before it ended (the override in force then, else "
+        "the computed tier of its last computed change before then; none: LOW); numerator = "
+        "those periods with at least one logged contact, by anyone, over any channel.",
     ),
 )
 

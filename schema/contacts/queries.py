@@ -11,6 +11,7 @@ from core import clock
 from resolvers.contacts import cadence, loaders
 from resolvers.contacts import queries as logic
 from resolvers.customers.queries import customer_rows_in
+from resolvers.kpis.indicators import BY_CODE
 from resolvers.shared.filters import compile_where
 from schema.contacts.enums import CadenceGrouping, CadencePeriod
 from schema.contacts.filters import (
@@ -36,15 +37,11 @@ from schema.shared.rights import field as guarded_field
 from schema.staff import BranchNode
 from store.staff import Branch
 
-# The compliance rate's definition, in the API's words (README, ``logic.Compliance``).
+# The compliance rate's definition, in the API's words: the KPI indicator's (one definition).
 DEFINITION = (
-    "rate = met / due. due: for each customer in scope (its relationship manager and branch "
-    "now), each cadence period — ISO week for HIGH, calendar month for MEDIUM, calendar "
-    "quarter for LOW, in Beijing dates — that ends in the report period (a week belongs to the "
-    "month of its Sunday), has ended by asOf, began on or after the day the customer joined the "
-    "bank, and is of the tier the customer had just before it ended (the override in force "
-    "then, else the computed tier of its last computed change before then; none: LOW). met: "
-    "those periods with at least one logged contact, by anyone, over any channel."
+    "rate = met / due (the indicator CADENCE_COMPLIANCE: met its numerator, due its "
+    "denominator), per customer's relationship manager or branch now, as of asOf. "
+    + BY_CODE["CADENCE_COMPLIANCE"].definition
 )
 
 
