@@ -724,8 +724,8 @@ def test_KPI_1_CMP_5_complaint_statistics_merge_small_rows_for_analysts(
     backend: Backend, world: World
 ) -> None:
     """complaintStatistics over May 2012 (k1, k2: two customers, one category): head office
-    sees the category; a marketing analyst gets the row merged into SUPPRESSED — the count
-    still adds up, the category is not named."""
+    sees the category; a marketing analyst gets no rows: merged into SUPPRESSED the row would
+    still describe two customers, under the KPI minimum."""
     query = """query($where: ComplaintWhere) { complaintStatistics(by: CATEGORY, where: $where) {
         key count decided decidedOnTime averageSatisfaction } }"""
     where = {
@@ -745,7 +745,8 @@ def test_KPI_1_CMP_5_complaint_statistics_merge_small_rows_for_analysts(
         }
     ]
     merged = backend.gql(query, {"where": where}, staff="MKT0001")["complaintStatistics"]
-    assert merged == [{**full[0], "key": "SUPPRESSED"}]
+    # Two customers in all: the merged row would be their record, so no rows (KPI-1).
+    assert merged == []
 
 
 def test_KPI_1_the_readme_gives_every_indicator_s_definition() -> None:

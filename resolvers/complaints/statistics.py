@@ -61,9 +61,16 @@ class StatisticRow:
 SUPPRESSED_KEY = "SUPPRESSED"
 
 
-def suppress_small(rows: list[StatisticRow], minimum: int) -> list[StatisticRow]:
+def suppress_small(
+    rows: list[StatisticRow], minimum: int, customers: int | None = None
+) -> list[StatisticRow]:
     """``rows`` with those describing fewer than ``minimum`` customers merged into one
-    ``SUPPRESSED`` row (see the module docstring); nothing to hide: ``rows`` unchanged."""
+    ``SUPPRESSED`` row (see the module docstring); nothing to hide: ``rows`` unchanged.
+    ``customers`` (the distinct customers of all rows) under ``minimum``, or a merged row
+    still under it: no rows at all — a lone total or merged row of a few customers is those
+    customers' record, as the KPIs withhold such a cell (KPI-1)."""
+    if customers is not None and customers < minimum:
+        return []
     counts = {r.key: r.customers for r in rows}
     hidden = suppressed(counts, minimum, row=lambda _: 0, column=lambda k: k)
     if not hidden:
@@ -72,8 +79,20 @@ def suppress_small(rows: list[StatisticRow], minimum: int) -> list[StatisticRow]
     merged = [r for r in rows if r.key in hidden]
     while shown and sum(r.customers for r in merged) < minimum:
         merged.append(shown.pop(0))
+    if sum(r.customers for r in merged) < minimum:
+        return []
     kept = {r.key for r in shown}
     return [r for r in rows if r.key in kept] + [_merge(merged)]
+
+
+def customers_of(
+    session: Session, visible: ColumnElement[bool] | None, where: ColumnElement[bool]
+) -> int:
+    """The distinct customers of the complaints ``where`` selects (the total's population)."""
+    statement = select(func.count(func.distinct(Complaint.customer_id))).where(where)
+    if visible is not None:
+        statement = statement.where(visible)
+    return int(session.scalar(statement) or 0)
 
 
 def _merge(rows: list[StatisticRow]) -> StatisticRow:

@@ -13,7 +13,7 @@ from core import clock
 from core.errors import ForbiddenError
 from core.ids import pk_of
 from resolvers.complaints import queries as logic
-from resolvers.complaints.statistics import statistics, suppress_small
+from resolvers.complaints.statistics import customers_of, statistics, suppress_small
 from schema.complaints.enums import ComplaintDimension, ComplaintOrderField
 from schema.complaints.filters import (
     ComplaintAlertWhere,
@@ -115,7 +115,8 @@ class ComplaintQuery:
         "Complaint statistics by category, channel, unit, cause or month (CMP-5). "
         "Over the complaints you may see; roles without customer rows get bank-wide "
         "aggregates in which rows of fewer customers than the KPI minimum are merged into "
-        "one `SUPPRESSED` row (counts still add up). 投诉统计。",
+        "one `SUPPRESSED` row (counts still add up); when the merged row or the total describes "
+        "fewer customers than the minimum, no rows are returned. 投诉统计。",
         Authenticated(),
     )
     def complaint_statistics(
@@ -129,15 +130,19 @@ class ComplaintQuery:
         if visible is None and names_a_customer(where):
             # Aggregates only: narrowed to one customer they would be that customer's record.
             raise ForbiddenError("your roles see bank-wide statistics, not one customer's")
+        condition = logic.condition(where, clock.now())
         rows = statistics(
             ctx.session,
             visible,
             by.value,  # type: ignore[attr-defined]
-            logic.condition(where, clock.now()),
+            condition,
         )
         if visible is None:
-            # Aggregates only: the KPIs' suppression rule (small rows merged, see statistics).
-            rows = suppress_small(rows, ctx.settings.kpi_minimum_cell)
+            # Aggregates only: the KPIs' suppression rule (small rows merged, see statistics;
+            # a total or merged row of fewer customers than the minimum: no rows).
+            rows = suppress_small(
+                rows, ctx.settings.kpi_minimum_cell, customers_of(ctx.session, None, condition)
+            )
         return [
             ComplaintStatistic(
                 key=r.key,

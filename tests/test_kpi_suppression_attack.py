@@ -1,0 +1,112 @@
+"""Attacks on KPI suppression (KPI-1, KPI-2, CMP-5): small cells of aggregate-only callers are
+withheld by the KPI minimum everywhere the figures are published."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from tests.complaint_steps import submit
+from tests.conftest import Backend, create_customer
+from tests.test_kpis import (
+    BEIJING,
+    _at,
+    _kpis,
+    _me,
+    _move,
+    _staff_branch,
+    _team,
+    _values,
+)
+
+
+@dataclass
+class Small:
+    """A fresh branch (2014): team A = RM1 with 12 customers registered on 15 January, team B =
+    RM2 with 3 registered on 10 April; c[0] complains on 3 May, c[1] on 4 May (nothing else)."""
+
+    branch: str
+    rm1: str  # global Staff ID
+    team_a: str
+    team_b: str
+    customers: list[str]
+
+
+@pytest.fixture(scope="module")
+def small(backend: Backend) -> Iterator[Small]:
+    _, sup, rm1, rm2 = _staff_branch(backend)
+    me1, me2 = _me(backend, rm1), _me(backend, rm2)
+    branch = me1["branch"]["id"]
+    with _at(2014, 1, 2, 9):
+        team_a = _team(backend, sup, branch, "A")
+        team_b = _team(backend, sup, branch, "B")
+        assert _move(backend, sup, me1["id"], team_a)["errors"] == []
+        assert _move(backend, sup, me2["id"], team_b)["errors"] == []
+    with _at(2014, 1, 15, 10):
+        c = [
+            create_customer(backend, relationshipManager=me1["id"], branch=branch)["id"]
+            for _ in range(12)
+        ]
+    with _at(2014, 4, 10, 10):
+        c += [
+            create_customer(backend, relationshipManager=me2["id"], branch=branch)["id"]
+            for _ in range(3)
+        ]
+    with _at(2014, 5, 3, 10):
+        submit(backend, {"id": c[0]}, staff="HO0001")
+    with _at(2014, 5, 4, 10):
+        submit(backend, {"id": c[1]}, staff="HO0001")
+    yield Small(branch, me1["id"], team_a, team_b, c)
+
+
+def _new(backend: Backend, label: str, scope: dict[str, Any]) -> dict[str, Any]:
+    found = _kpis(backend, {"label": label}, scope, staff="MKT0001", indicators=["NEW_CUSTOMERS"])
+    return _values(found["scope"])["NEW_CUSTOMERS"]
+
+
+STATISTICS = """query($where: ComplaintWhere) { complaintStatistics(by: CATEGORY, where: $where) {
+    key count decided decidedOnTime averageSatisfaction } }"""
+
+
+def _window(first: int, last: int) -> dict[str, str]:
+    return {
+        "gte": datetime(2014, 5, first, tzinfo=BEIJING).isoformat(),
+        "lte": datetime(2014, 5, last, 23, 59, 59, tzinfo=BEIJING).isoformat(),
+    }
+
+
+def test_KPI_1_CMP_5_an_analyst_gets_no_complaint_figures_of_one_customer(
+    backend: Backend, small: Small
+) -> None:
+    """complaintStatistics narrowed to the branch and 3 May 2014 (only c0's complaint) must not
+    hand a marketing analyst that one customer's complaint: the filter on a customer is
+    refused, but a window around one complaint gives the same one-customer cell."""
+    where = {"acceptedAt": _window(3, 3), "branch": {"eq": small.branch}}
+    found = backend.gql(STATISTICS, {"where": where}, staff="MKT0001")["complaintStatistics"]
+    assert all(row["count"] is None for row in found), found
+
+
+def test_KPI_1_CMP_5_complaint_statistics_of_a_branch_agree_with_kpis_suppression(
+    backend: Backend, small: Small
+) -> None:
+    """May 2014, the branch: 2 complaints of 2 customers. `kpis` withholds the branch's
+    COMPLAINT_COUNT from a marketing analyst (under 10 customers); complaintStatistics
+    filtered to the same branch and month must not give the 2 complaints back."""
+    scope = {"level": "BRANCH", "id": small.branch}
+    kpis = _kpis(
+        backend, {"label": "2014-05"}, scope, staff="MKT0001", indicators=["COMPLAINT_COUNT"]
+    )
+    assert _values(kpis["scope"])["COMPLAINT_COUNT"]["suppressed"] is True
+    where = {"acceptedAt": _window(1, 31), "branch": {"eq": small.branch}}
+    found = backend.gql(STATISTICS, {"where": where}, staff="MKT0001")["complaintStatistics"]
+    assert sum(row["count"] or 0 for row in found) == 0, found
+
+
+@dataclass
+class Surveyed:
+    branch: str
+    scores: list[int]  # the answer of the customer surveyed on 1, 2, … March 2013
