@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from core import clock
 from tests.complaint_steps import submit
 from tests.conftest import Backend, create_customer
 from tests.test_kpis import (
@@ -22,6 +23,9 @@ from tests.test_kpis import (
     _team,
     _values,
 )
+from tests.test_spot_checks import at, new_branch
+from tests.test_spot_checks_evaluations import RATINGS, _ratings, rated_contact
+from tests.test_spot_checks_evaluations import record as record_evaluation
 
 
 @dataclass
@@ -110,3 +114,31 @@ def test_KPI_1_CMP_5_complaint_statistics_of_a_branch_agree_with_kpis_suppressio
 class Surveyed:
     branch: str
     scores: list[int]  # the answer of the customer surveyed on 1, 2, … March 2013
+
+
+def test_KPI_2_an_analyst_gets_no_named_staff_member_s_rating_from_six_customers(
+    backend: Backend,
+) -> None:
+    """November 2026: six customers rate RM1 (26 / 6). Marketing analysts read no scorecards
+    because they name staff (appraisal data), and `kpis` withholds cells of fewer than 10
+    customers from them; staffRatings by STAFF is refused to them (FORBIDDEN, naming `by`),
+    and by BRANCH the six customers' cell and total are withheld under the KPI minimum."""
+    branch = new_branch(backend)
+    occasions = [rated_contact(backend, branch, "RM1") for _ in range(6)]
+    with clock.travel_to(at("2026-11-20T10:00:00+08:00"), all_threads=True):
+        for (customer, contact), score in zip(occasions, [5, 5, 4, 4, 3, 5], strict=True):
+            assert record_evaluation(backend, customer, contact, rating=score)["errors"] == []
+    variables = {"start": "2026-11-01", "end": "2026-11-30", "by": "STAFF"}
+    refused = backend.post(
+        RATINGS, {**variables, "branch": branch["branch_id"]}, staff="MKT0001"
+    ).json()
+    assert refused["data"] is None, refused
+    error = refused["errors"][0]
+    assert error["extensions"]["code"] == "FORBIDDEN" and error["message"].startswith("by:")
+    found = _ratings(backend, "2026-11-01", "2026-11-30", "BRANCH", branch["branch_id"], "MKT0001")
+    assert found["minimumCount"] == 10
+    assert [c["numerator"] for c in found["cells"]] == [None]
+    assert found["total"]["numerator"] is None
+    # Head office (customer rows) still gets RM1's own average.
+    mine = _ratings(backend, "2026-11-01", "2026-11-30", "STAFF", branch["branch_id"])
+    assert [(c["staff"]["employeeNo"], c["numerator"], c["denominator"]) for c in mine["cells"]]

@@ -9,7 +9,7 @@ import strawberry
 from sqlalchemy import ColumnElement, false, or_, select, true
 
 from core import clock
-from core.errors import Problems, UserInputError
+from core.errors import ForbiddenError, Problems, UserInputError
 from core.ids import pk_of
 from resolvers.assessment import queries as logic
 from resolvers.assessment.spot_checks import check_period, overdue
@@ -218,7 +218,8 @@ class AssessmentQuery:
 
     @guarded_field(
         "Customers' average rating of staff by member of staff or branch, with numerators, "
-        "denominators and small cells suppressed (KPI-2, for scorecards). 客户评价统计。",
+        "denominators and small cells suppressed (KPI-2, for scorecards); roles that see "
+        "aggregates only may not group `by: STAFF` and get the KPI minimum. 客户评价统计。",
         HasRight("evaluation:results"),
     )
     def staff_ratings(
@@ -231,15 +232,21 @@ class AssessmentQuery:
     ) -> StaffRatings:
         ctx = info.context
         _period(start, end)
+        aggregates_only = not ctx.access.row_scopes
+        if aggregates_only and logic.By(by) is logic.By.STAFF:
+            # A named member of staff's rating is appraisal data, as scorecards are (KPI-2).
+            raise ForbiddenError("by: your roles see ratings by branch, not by member of staff")
+        # Aggregate-only roles: the KPIs' minimum (KPI-1), as `kpis` withholds their cells.
+        minimum = ctx.settings.kpi_minimum_cell if aggregates_only else MINIMUM_CELL
         cells, total = logic.ratings(
-            ctx.session, start, end, logic.By(by), scope_branch(ctx, branch)
+            ctx.session, start, end, logic.By(by), scope_branch(ctx, branch), minimum
         )
         staff = staff_nodes(ctx, {c.staff_id for c in cells if c.staff_id is not None})
         branches = branch_nodes(ctx, {c.branch_id for c in [*cells, total]})
         return StaffRatings(
             start=start,
             end=end,
-            minimum_count=MINIMUM_CELL,
+            minimum_count=minimum,
             cells=[present_rating(c, staff, branches) for c in cells],
             total=present_rating(total, staff, branches),
             definition=RATING_DEFINITION,
