@@ -20,6 +20,7 @@ from tests.test_kpis import (
     _me,
     _move,
     _staff_branch,
+    _survey,
     _team,
     _values,
 )
@@ -110,12 +111,6 @@ def test_KPI_1_CMP_5_complaint_statistics_of_a_branch_agree_with_kpis_suppressio
     assert sum(row["count"] or 0 for row in found) == 0, found
 
 
-@dataclass
-class Surveyed:
-    branch: str
-    scores: list[int]  # the answer of the customer surveyed on 1, 2, … March 2013
-
-
 def test_KPI_2_an_analyst_gets_no_named_staff_member_s_rating_from_six_customers(
     backend: Backend,
 ) -> None:
@@ -142,3 +137,50 @@ def test_KPI_2_an_analyst_gets_no_named_staff_member_s_rating_from_six_customers
     # Head office (customer rows) still gets RM1's own average.
     mine = _ratings(backend, "2026-11-01", "2026-11-30", "STAFF", branch["branch_id"])
     assert [(c["staff"]["employeeNo"], c["numerator"], c["denominator"]) for c in mine["cells"]]
+
+
+@dataclass
+class Surveyed:
+    branch: str
+    scores: list[int]  # the answer of the customer surveyed on 1, 2, … March 2013
+
+
+@pytest.fixture(scope="module")
+def surveyed(backend: Backend) -> Iterator[Surveyed]:
+    """A fresh branch whose 11 customers each answer one survey in March 2013, one a day from
+    1 March (10:00 Beijing), satisfaction 1 … 5 in turn, the 11th customer 1."""
+    _, _, rm1, _ = _staff_branch(backend)
+    me = _me(backend, rm1)
+    branch = me["branch"]["id"]
+    scores = [1, 2, 3, 4, 5, 1, 2, 3, 4, 5, 1]
+    with _at(2013, 2, 20, 10):
+        customers = [
+            create_customer(backend, relationshipManager=me["id"], branch=branch)["id"]
+            for _ in scores
+        ]
+    for day, (customer, score) in enumerate(zip(customers, scores, strict=True), 1):
+        with _at(2013, 3, day, 10):
+            _survey(backend, rm1, customer, score, score >= 3)
+    yield Surveyed(branch, scores)
+
+
+SURVEY_RESULTS = """query($start: Date!, $end: Date!, $branch: ID) {
+  surveyResults(start: $start, end: $end, branch: $branch) {
+    minimumCount satisfaction { numerator denominator } } }"""
+
+
+def test_KPI_1_survey_results_suppress_below_the_kpi_minimum_like_kpis(
+    backend: Backend, surveyed: Surveyed
+) -> None:
+    """1 … 7 March 2013: 7 customers answered. `kpis` withholds SATISFACTION_SCORE from a
+    marketing analyst (under the KPI minimum of 10 customers); surveyResults, the same
+    indicator's statement, must not show the same cell (it uses a minimum of 5 answers)."""
+    period = {"from": "2013-03-01", "to": "2013-03-07"}
+    scope = {"level": "BRANCH", "id": surveyed.branch}
+    kpis = _values(
+        _kpis(backend, period, scope, staff="MKT0001", indicators=["SATISFACTION_SCORE"])["scope"]
+    )
+    assert kpis["SATISFACTION_SCORE"]["suppressed"] is True
+    variables = {"start": "2013-03-01", "end": "2013-03-07", "branch": surveyed.branch}
+    found = backend.gql(SURVEY_RESULTS, variables, staff="MKT0001")["surveyResults"]
+    assert found["satisfaction"]["numerator"] is None, found

@@ -50,7 +50,8 @@ def _ratio(ratio: logic.Ratio) -> SurveyRatio:
 class SurveyQuery:
     @guarded_field(
         "Satisfaction and would-recommend results of a period (REL-5, for the KPIs): "
-        "numerators and denominators, small counts suppressed. 调查结果统计。",
+        "numerators and denominators, small counts suppressed (roles that see aggregates only: "
+        "fewer responding customers than the KPI minimum). 调查结果统计。",
         HasRight("survey:results"),
     )
     def survey_results(
@@ -68,11 +69,13 @@ class SurveyQuery:
         scope = ctx.access.visible if ctx.access.row_scopes else true()
         if branch is not None:
             scope = scope & (Customer.branch_id == pk_of(branch, "Branch", "branch"))
-        found = logic.results(ctx.session, scope, start, end)
+        # Aggregate-only roles: the KPI minimum over responding customers, as `kpis` (KPI-1).
+        minimum = None if ctx.access.row_scopes else ctx.settings.kpi_minimum_cell
+        found = logic.results(ctx.session, scope, start, end, minimum)
         return SurveyResults(
             start=start,
             end=end,
-            minimum_count=MINIMUM_CELL,
+            minimum_count=MINIMUM_CELL if minimum is None else max(minimum, MINIMUM_CELL),
             satisfaction=_ratio(found.satisfaction),
             recommend=_ratio(found.recommend),
             definition=DEFINITION,
