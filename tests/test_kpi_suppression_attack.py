@@ -184,3 +184,25 @@ def test_KPI_1_survey_results_suppress_below_the_kpi_minimum_like_kpis(
     variables = {"start": "2013-03-01", "end": "2013-03-07", "branch": surveyed.branch}
     found = backend.gql(SURVEY_RESULTS, variables, staff="MKT0001")["surveyResults"]
     assert found["satisfaction"]["numerator"] is None, found
+
+
+def test_KPI_1_a_complaint_rate_of_three_customers_is_not_shown_because_none_complained(
+    backend: Backend, small: Small
+) -> None:
+    """Q3 2014, the branch drilled down: team B has 3 customers. Its COMPLAINT_RATE counts
+    suppression by complainants (0: "a cell of no customer stays shown") and so shows a
+    marketing analyst 0 complaints over a denominator of 3 customers — a fact about each of
+    those three customers, and the team's size. A cell whose figure describes fewer than 10
+    customers is withheld."""
+    scope = {"level": "BRANCH", "id": small.branch}
+    found = _kpis(
+        backend,
+        {"label": "2014-Q3"},
+        scope,
+        staff="MKT0001",
+        drill=True,
+        indicators=["COMPLAINT_RATE"],
+    )
+    team_b = next(_values(u) for u in found["children"] if u["id"] == small.team_b)
+    rate = team_b["COMPLAINT_RATE"]
+    assert rate["suppressed"] is True, (rate["numerator"], rate["denominator"])

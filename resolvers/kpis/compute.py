@@ -277,7 +277,13 @@ def _figures(
     label = window.label
 
     def customers(keys: set[GroupKey]) -> int:
-        return int(data.sum(indicator.customers, label, keys))
+        found = int(data.sum(indicator.customers, label, keys))
+        if indicator.population is None or minimum is None:
+            return found
+        # A ratio over a denominator of few customers describes each of them, even with no
+        # one in the numerator (0 complaints of 3 customers): count the cell as that small.
+        base = int(data.sum(indicator.population, label, keys))
+        return found if base >= minimum or base == 0 else min(max(found, 1), base)
 
     hidden_children: set[Any] = set()
     own_hidden = False

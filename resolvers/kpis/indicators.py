@@ -48,10 +48,14 @@ class Indicator:
     customers: str
     definition: str  # numerator, denominator and inclusion rules, in the API's words
     breakdown: str | None = None  # a family whose rows split the numerator (lost: reasons)
+    # The denominator's customers when they are not ``customers`` (suppression: a cell is
+    # withheld when either population is under the minimum, KPI-1).
+    population: str | None = None
 
     @property
     def families(self) -> set[str]:
         names = {self.numerator, self.customers, *([self.denominator] if self.denominator else [])}
+        names |= {self.population} if self.population else set()
         found = {name.partition(".")[0] for name in names}
         return found | ({self.breakdown} if self.breakdown else set())
 
@@ -85,7 +89,9 @@ INDICATORS: tuple[Indicator, ...] = (
         "Complaints per 1,000 customers: numerator = complaints accepted in the period "
         "(withdrawn ones included, repeats merged into an earlier complaint excluded); "
         "denominator = customers registered before the period's end. The rate is "
-        "numerator ÷ denominator × 1,000.",
+        "numerator ÷ denominator × 1,000. For callers who see aggregates only a cell is also "
+        "withheld when its denominator counts fewer customers than the minimum.",
+        population="base.customers",
     ),
     Indicator(
         "REPEAT_PURCHASE_RATE",
