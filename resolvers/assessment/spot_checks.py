@@ -153,7 +153,8 @@ def _sample_size(given: NewSpotCheck, available: int, problems: Problems) -> int
         problems.add(("size",), "REQUIRED", "give either a size or a rate")
         return 0
     if given.rate is not None:
-        if not Decimal(0) < given.rate <= Decimal(1):
+        # NaN and sNaN are neither in nor out of range: comparing them raises.
+        if not given.rate.is_finite() or not Decimal(0) < given.rate <= Decimal(1):
             problems.add(("rate",), "OUT_OF_RANGE", "a rate above 0 and at most 1")
             return 0
         size = math.ceil(given.rate * available)
