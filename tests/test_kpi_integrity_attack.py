@@ -4,9 +4,13 @@ revealed comments, who may seed or inspect a check, honours and self-recorded su
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
+from store.audit import AuditEntry
 from tests.conftest import Backend
-from tests.test_spot_checks import DRAW, contacts, inspector_id, new_branch
+from tests.test_spot_checks import DRAW, contacts, inspector_id, new_branch, pk
+from tests.test_spot_checks_evaluations import rated_contact
+from tests.test_spot_checks_evaluations import record as record_evaluation
 
 
 @pytest.mark.parametrize("rate", ["NaN", "sNaN"])
@@ -27,3 +31,30 @@ def test_KPI_2_a_spot_check_rate_that_is_not_a_number_is_a_typed_error(
     body = backend.post(DRAW, {"input": values}).json()
     assert body.get("errors") is None, body["errors"]
     assert [e["field"] for e in body["data"]["drawSpotCheck"]["errors"]] == [["rate"]]
+
+
+def test_KPI_2_revealing_an_evaluation_comment_is_audited_under_the_customer(
+    backend: Backend,
+) -> None:
+    """README (Spot checks and evaluations): "revealing a comment is audited under the
+    customer". Head office reads a customer's evaluations with the comment the customer made;
+    a READ entry must name the customer and the comment field."""
+    branch = new_branch(backend)
+    customer, contact = rated_contact(backend, branch, "RM1")
+    given = record_evaluation(backend, customer, contact, rating=2, comment="经理态度很差")
+    assert given["errors"] == []
+    read = """query ReadEvaluationsAttack($id: ID!) { staffEvaluations(customerId: $id, first: 5) {
+        edges { node { rating comment } } } }"""
+    shown = backend.gql(read, {"id": customer})["staffEvaluations"]["edges"]
+    assert [e["node"]["comment"] for e in shown] == ["经理态度很差"]
+    backend.client.app.state.auditor.flush()  # type: ignore[attr-defined]
+    with backend.engine.connect() as connection:
+        entries = list(
+            connection.execute(
+                select(AuditEntry.customer_ids, AuditEntry.fields).where(
+                    AuditEntry.operation == "ReadEvaluationsAttack"
+                )
+            )
+        )
+    assert [pk(customer)] in [list(e.customer_ids) for e in entries], entries
+    assert all("StaffEvaluation.comment" in e.fields for e in entries), entries
