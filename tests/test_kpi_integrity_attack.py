@@ -3,12 +3,14 @@ revealed comments, who may seed or inspect a check, honours and self-recorded su
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from sqlalchemy import select
 
 from store.audit import AuditEntry
 from tests.conftest import Backend
-from tests.test_spot_checks import DRAW, contacts, inspector_id, new_branch, pk
+from tests.test_spot_checks import DRAW, contacts, draw, inspector_id, new_branch, pk
 from tests.test_spot_checks_evaluations import rated_contact
 from tests.test_spot_checks_evaluations import record as record_evaluation
 
@@ -58,3 +60,25 @@ def test_KPI_2_revealing_an_evaluation_comment_is_audited_under_the_customer(
         )
     assert [pk(customer)] in [list(e.customer_ids) for e in entries], entries
     assert all("StaffEvaluation.comment" in e.fields for e in entries), entries
+
+
+def test_KPI_2_a_supervisor_cannot_choose_the_seed_of_a_spot_check_of_their_own_branch(
+    backend: Backend,
+) -> None:
+    """The ranking is public (sha256("<seed>:<id>")), so whoever picks the seed picks the
+    sample. A supervisor drawing a check of their own branch's contacts computes a seed whose
+    4-of-12 sample leaves out the contact they know is bad: refused on `seed`
+    (SEED_NOT_ALLOWED); without a seed one is drawn for them."""
+    branch = new_branch(backend)
+    made = contacts(backend, branch, [f"2026-11-11T{9 + i:02d}:00:00+08:00" for i in range(12)])
+    ids = [pk(c) for c in made]
+    bad = ids[0]
+
+    def sample(seed: int) -> list[int]:
+        return sorted(ids, key=lambda i: hashlib.sha256(f"{seed}:{i}".encode()).hexdigest())[:4]
+
+    chosen = next(s for s in range(1000) if bad not in sample(s))
+    period = {"branchId": branch["branch_id"], "start": "2026-11-11", "end": "2026-11-11"}
+    payload = draw(backend, staff=branch["SUP"], seed=chosen, size=4, **period)
+    assert [(e["field"], e["code"]) for e in payload["errors"]] == [(["seed"], "SEED_NOT_ALLOWED")]
+    assert payload["spotCheck"] is None

@@ -13,7 +13,8 @@ statement, ordered by id.
 first ``size`` are drawn — the same seed over the same population gives the same sample on any
 machine and Python version, and anyone can recompute it. The seed (given, or drawn with
 ``secrets``) and the population's size and digest (sha256 of its ids, comma-joined) are kept
-with the check. ``rate`` draws ``ceil(rate × population)``.
+with the check. ``rate`` draws ``ceil(rate × population)``. A seed is refused (SEED_NOT_ALLOWED)
+from a member of staff of the checked branch: they leave it out and one is drawn.
 
 **Inspectors** hold the ``spot_check:inspect`` right. An inspector never inspects their own
 work (the item's responsible member of staff) nor a record of their own branch; items go round
@@ -204,6 +205,14 @@ def create(session: Session, actor: Staff, given: NewSpotCheck, may_inspect: Any
     check_period(given.start, given.end, problems)
     if given.seed is not None and not 0 <= given.seed < SEED_LIMIT:
         problems.add(("seed",), "OUT_OF_RANGE", "0 … 2147483647")
+    if (
+        given.seed is not None
+        and given.branch_id is not None
+        and actor.branch_id == given.branch_id
+    ):
+        # The ranking is public: whoever picks the seed picks the sample. The checked branch's
+        # own staff (its supervisor) get a seed drawn for them instead.
+        problems.add(("seed",), "SEED_NOT_ALLOWED", "a check of your own branch draws its seed")
     inspectors = _inspectors(session, given.inspector_ids, may_inspect, problems)
     problems.raise_if_any()
     rows: list[Any] = [
