@@ -8,9 +8,10 @@ import hashlib
 import pytest
 from sqlalchemy import select
 
+from core import clock
 from store.audit import AuditEntry
-from tests.conftest import Backend
-from tests.test_spot_checks import DRAW, contacts, draw, inspector_id, new_branch, pk
+from tests.conftest import Backend, create_customer
+from tests.test_spot_checks import DRAW, at, contacts, draw, inspector_id, new_branch, pk
 from tests.test_spot_checks_evaluations import rated_contact
 from tests.test_spot_checks_evaluations import record as record_evaluation
 
@@ -82,3 +83,30 @@ def test_KPI_2_a_supervisor_cannot_choose_the_seed_of_a_spot_check_of_their_own_
     payload = draw(backend, staff=branch["SUP"], seed=chosen, size=4, **period)
     assert [(e["field"], e["code"]) for e in payload["errors"]] == [(["seed"], "SEED_NOT_ALLOWED")]
     assert payload["spotCheck"] is None
+
+
+def test_KPI_2_an_inspector_does_not_inspect_a_customer_record_they_registered(
+    backend: Backend,
+) -> None:
+    """Head office member HO0001 (who holds spot_check:inspect) registers a customer of a fresh
+    branch on 13 November 2026; a CUSTOMER_RECORD check of that day names HO0001 as the only
+    inspector. Identity, sources and contact details are the registrar's work: the record
+    must not be given to HO0001 to inspect (NO_ELIGIBLE_INSPECTOR), though its relationship
+    manager is someone else."""
+    branch = new_branch(backend)
+    with clock.travel_to(at("2026-11-13T10:00:00+08:00"), all_threads=True):
+        create_customer(backend, branch=branch["branch_id"], relationshipManager=branch["RM1_id"])
+    payload = draw(
+        backend,
+        kind="CUSTOMER_RECORD",
+        inspectorIds=[inspector_id(backend, "HO0001")],
+        branchId=branch["branch_id"],
+        start="2026-11-13",
+        end="2026-11-13",
+        size=1,
+        seed=1,
+    )
+    assert payload["spotCheck"] is None
+    assert [(e["field"], e["code"]) for e in payload["errors"]] == [
+        (["inspectorIds"], "NO_ELIGIBLE_INSPECTOR")
+    ]
