@@ -10,6 +10,8 @@ from sqlalchemy import select
 
 from core import clock
 from store.audit import AuditEntry
+from tests import scorecard_steps as steps
+from tests.complaint_steps import submit
 from tests.conftest import Backend, create_customer
 from tests.test_spot_checks import DRAW, at, contacts, draw, inspector_id, new_branch, pk
 from tests.test_spot_checks_evaluations import rated_contact
@@ -110,3 +112,25 @@ def test_KPI_2_an_inspector_does_not_inspect_a_customer_record_they_registered(
     assert [(e["field"], e["code"]) for e in payload["errors"]] == [
         (["inspectorIds"], "NO_ELIGIBLE_INSPECTOR")
     ]
+
+
+def test_KPI_3_no_service_star_for_a_manager_a_major_complaint_is_about(
+    backend: Backend,
+) -> None:
+    """June 2023 (the scorecard world): A scores 85.00, rank 1 — a SERVICE_STAR by the rule.
+    A customer of C files a major complaint (重大投诉) naming A as the member of staff
+    complained about. "No major complaint" must hold for the person complained about, not
+    only for complaints of their own customers: A gets no 客户服务明星."""
+    world = steps.world(backend, "2023-06")
+    with clock.travel_to(world.in_period(day=12), all_threads=True):
+        customer = steps.add_customer(backend, world, world.c)
+        submit(
+            backend,
+            customer,
+            staff="HO0001",
+            complainedStaff=world.a,
+            amountInDispute=str(backend.settings.major_complaint_amount),
+        )
+    assert steps.assess(backend, world)["errors"] == []
+    cards = {c["label"]: c for c in steps.scorecards(backend, world, "STAFF")["scorecards"]}
+    assert cards["员工RMA"]["honours"] == [], (cards["员工RMA"]["score"], cards["员工RMA"]["rank"])
