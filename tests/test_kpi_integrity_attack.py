@@ -13,6 +13,8 @@ from store.audit import AuditEntry
 from tests import scorecard_steps as steps
 from tests.complaint_steps import submit
 from tests.conftest import Backend, create_customer
+from tests.test_contacts import _ok as log_contact
+from tests.test_kpis import REQUEST, RESPOND, _at, _kpis, _me, _staff_branch, _values
 from tests.test_spot_checks import DRAW, at, contacts, draw, inspector_id, new_branch, pk
 from tests.test_spot_checks_evaluations import rated_contact
 from tests.test_spot_checks_evaluations import record as record_evaluation
@@ -134,3 +136,42 @@ def test_KPI_3_no_service_star_for_a_manager_a_major_complaint_is_about(
     assert steps.assess(backend, world)["errors"] == []
     cards = {c["label"]: c for c in steps.scorecards(backend, world, "STAFF")["scorecards"]}
     assert cards["员工RMA"]["honours"] == [], (cards["员工RMA"]["score"], cards["员工RMA"]["rank"])
+
+
+def test_KPI_2_a_manager_does_not_score_their_own_customers_survey_answers(
+    backend: Backend,
+) -> None:
+    """A relationship manager's scorecard weighs SATISFACTION_SCORE and REFERRAL_RATE of their
+    customers. RM1 contacts their own customer, requests the survey and records the answers
+    (satisfaction 5, would recommend) themselves: recorded, but left out of the figures (as
+    evaluations refuse SELF_EVALUATION)."""
+    _, _, rm1, _ = _staff_branch(backend)
+    me = _me(backend, rm1)
+    with _at(2013, 5, 2, 10):
+        customer = create_customer(
+            backend, relationshipManager=me["id"], branch=me["branch"]["id"]
+        )["id"]
+    with _at(2013, 5, 10, 10):
+        contact = log_contact(backend, customer, staff=rm1)["id"]
+        asked = backend.gql(
+            REQUEST,
+            {"input": {"customerId": customer, "occasion": "CONTACT", "occasionId": contact}},
+            staff=rm1,
+        )["requestSurvey"]
+        answers = [
+            {"question": "satisfaction", "scale": 5},
+            {"question": "recommend", "yesNo": True},
+        ]
+        given = {"requestId": asked["request"]["id"], "answers": answers}
+        recorded = backend.gql(RESPOND, {"input": given}, staff=rm1)["recordSurveyResponse"]
+    assert recorded["errors"] == []
+    found = _kpis(
+        backend,
+        {"label": "2013-05"},
+        {"level": "STAFF", "id": me["id"]},
+        indicators=["SATISFACTION_SCORE", "REFERRAL_RATE"],
+    )
+    values = _values(found["scope"])
+    for code in ("SATISFACTION_SCORE", "REFERRAL_RATE"):
+        figure = values[code]
+        assert figure["denominator"] == "0", (code, figure["numerator"], figure["denominator"])
