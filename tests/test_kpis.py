@@ -170,7 +170,16 @@ def _tx(no: str, ref: str, when: str, amount: str, kind: str) -> dict[str, Any]:
     }
 
 
-def _survey(backend: Backend, staff: str, customer: str, score: int, recommend: bool) -> None:
+def _survey(
+    backend: Backend,
+    staff: str,
+    customer: str,
+    score: int,
+    recommend: bool,
+    recorder: str | None = None,
+) -> None:
+    """``staff`` makes the contact and asks; ``recorder`` (default ``staff``) types in the
+    answers — answers typed in by the customer's own manager do not count (KPI-2)."""
     contact = log_contact(backend, customer, staff=staff)["id"]
     asked = backend.gql(
         REQUEST,
@@ -184,7 +193,10 @@ def _survey(backend: Backend, staff: str, customer: str, score: int, recommend: 
     ]
     given = {"requestId": asked["request"]["id"], "answers": answers}
     assert (
-        backend.gql(RESPOND, {"input": given}, staff=staff)["recordSurveyResponse"]["errors"] == []
+        backend.gql(RESPOND, {"input": given}, staff=recorder or staff)["recordSurveyResponse"][
+            "errors"
+        ]
+        == []
     )
 
 
@@ -245,7 +257,7 @@ def build(backend: Backend) -> World:
         do(backend, rm1, k1, "Task_ReviewRequest", {"review_requested": False})
     with _at(2012, 5, 10, 10):
         for customer, score, yes in ((c[1], 5, True), (c[2], 4, True), (c[3], 3, False)):
-            _survey(backend, rm1, customer, score, yes)
+            _survey(backend, rm1, customer, score, yes, recorder=sup)
     with _at(2012, 5, 20, 10):
         _record_aum(backend, c[4], "600000")
     with _at(2012, 5, 30, 10):

@@ -13,10 +13,12 @@ statement, ordered by id.
 first ``size`` are drawn — the same seed over the same population gives the same sample on any
 machine and Python version, and anyone can recompute it. The seed (given, or drawn with
 ``secrets``) and the population's size and digest (sha256 of its ids, comma-joined) are kept
-with the check. ``rate`` draws ``ceil(rate × population)``.
+with the check. ``rate`` draws ``ceil(rate × population)``. A seed is refused (SEED_NOT_ALLOWED)
+from a member of staff of the checked branch: they leave it out and one is drawn.
 
 **Inspectors** hold the ``spot_check:inspect`` right. An inspector never inspects their own
-work (the item's responsible member of staff) nor a record of their own branch; items go round
+work (the item's responsible member of staff; also whoever registered a customer record, and
+the member of staff a complaint is about) nor a record of their own branch; items go round
 the given inspectors in drawing order, each to the next eligible one.
 
 **Findings** are final when the check is completed; only then do the failed ones open
@@ -41,7 +43,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, insert, select
+from sqlalchemy import ColumnElement, func, insert, select
 from sqlalchemy.orm import Session
 
 from core import clock
@@ -58,6 +60,7 @@ from store.assessment import (
     SpotCheckRectification,
     SpotCheckStatus,
 )
+from store.audit import AuditCustomer, AuditEntry
 from store.complaints import Complaint, ComplaintStatus
 from store.contacts import Contact
 from store.customers import Customer, Notification, NotificationKind
@@ -153,7 +156,8 @@ def _sample_size(given: NewSpotCheck, available: int, problems: Problems) -> int
         problems.add(("size",), "REQUIRED", "give either a size or a rate")
         return 0
     if given.rate is not None:
-        if not Decimal(0) < given.rate <= Decimal(1):
+        # NaN and sNaN are neither in nor out of range: comparing them raises.
+        if not given.rate.is_finite() or not Decimal(0) < given.rate <= Decimal(1):
             problems.add(("rate",), "OUT_OF_RANGE", "a rate above 0 and at most 1")
             return 0
         size = math.ceil(given.rate * available)
@@ -191,9 +195,47 @@ def _inspectors(
     return inspectors
 
 
-def _eligible(inspector: Staff, branch_id: int, responsible_id: int | None) -> bool:
-    """Never one's own work, never one's own branch's records."""
-    return inspector.id != responsible_id and inspector.branch_id != branch_id
+def _eligible(
+    inspector: Staff, branch_id: int, responsible_id: int | None, involved: set[int]
+) -> bool:
+    """Never one's own work (nor a record one is otherwise party to), never one's own
+    branch's records."""
+    return (
+        inspector.id != responsible_id
+        and inspector.id not in involved
+        and inspector.branch_id != branch_id
+    )
+
+
+def _involved(session: Session, kind: SpotCheckKind, sample: Sequence[Any]) -> dict[int, set[int]]:
+    """Staff party to a drawn record besides its responsible member, by subject id: who
+    registered a customer record (the actor of the first CHANGE audit entry naming the
+    customer — customers keep no creator column) and who a complaint is about."""
+    ids = [row[0] for row in sample]
+    found: dict[int, set[int]] = {i: set() for i in ids}
+    if kind is SpotCheckKind.CUSTOMER_RECORD:
+        first = (
+            select(AuditCustomer.customer_id, func.min(AuditCustomer.entry_id).label("entry_id"))
+            .join(AuditEntry, AuditEntry.id == AuditCustomer.entry_id)
+            .where(AuditCustomer.customer_id.in_(ids), AuditEntry.action == "CHANGE")
+            .group_by(AuditCustomer.customer_id)
+            .subquery()
+        )
+        rows: Any = session.execute(
+            select(first.c.customer_id, AuditEntry.actor_id).join(
+                AuditEntry, AuditEntry.id == first.c.entry_id
+            )
+        )
+    elif kind is SpotCheckKind.COMPLAINT:
+        rows = session.execute(
+            select(Complaint.id, Complaint.complained_staff_id).where(Complaint.id.in_(ids))
+        )
+    else:
+        return found
+    for subject, staff_id in rows:
+        if staff_id is not None:
+            found[subject].add(staff_id)
+    return found
 
 
 def create(session: Session, actor: Staff, given: NewSpotCheck, may_inspect: Any) -> SpotCheck:
@@ -203,6 +245,14 @@ def create(session: Session, actor: Staff, given: NewSpotCheck, may_inspect: Any
     check_period(given.start, given.end, problems)
     if given.seed is not None and not 0 <= given.seed < SEED_LIMIT:
         problems.add(("seed",), "OUT_OF_RANGE", "0 … 2147483647")
+    if (
+        given.seed is not None
+        and given.branch_id is not None
+        and actor.branch_id == given.branch_id
+    ):
+        # The ranking is public: whoever picks the seed picks the sample. The checked branch's
+        # own staff (its supervisor) get a seed drawn for them instead.
+        problems.add(("seed",), "SEED_NOT_ALLOWED", "a check of your own branch draws its seed")
     inspectors = _inspectors(session, given.inspector_ids, may_inspect, problems)
     problems.raise_if_any()
     rows: list[Any] = [
@@ -215,14 +265,20 @@ def create(session: Session, actor: Staff, given: NewSpotCheck, may_inspect: Any
     problems.raise_if_any()
     seed = secrets.randbelow(SEED_LIMIT) if given.seed is None else given.seed
     sample = draw(rows, seed, size)
+    involved = _involved(session, given.kind, sample)
     assignments: list[int] = []
     turn = 0
-    for position, (_, _, branch_id, responsible_id) in enumerate(sample):
+    for position, (subject, _, branch_id, responsible_id) in enumerate(sample):
         chosen = next(
             (
                 inspectors[(turn + k) % len(inspectors)]
                 for k in range(len(inspectors))
-                if _eligible(inspectors[(turn + k) % len(inspectors)], branch_id, responsible_id)
+                if _eligible(
+                    inspectors[(turn + k) % len(inspectors)],
+                    branch_id,
+                    responsible_id,
+                    involved[subject],
+                )
             ),
             None,
         )

@@ -145,6 +145,12 @@ def survey(frame: Frame) -> Select[Any]:
             cast(SurveyAnswer.yes_no, Integer).label("yes"),
         ],
         SurveyAnswer.metric.in_([SATISFACTION, RECOMMEND]),
+        # Answers the customer's own relationship manager typed in do not count: a manager
+        # does not score their own customers (as evaluations refuse SELF_EVALUATION).
+        or_(
+            Customer.relationship_manager_id.is_(None),
+            SurveyResponse.recorded_by_id != Customer.relationship_manager_id,
+        ),
     )
     satisfaction = rows.c.metric == SATISFACTION
     recommend = rows.c.metric == RECOMMEND

@@ -76,7 +76,8 @@ INDICATORS: tuple[Indicator, ...] = (
         "survey.responders",
         "Average survey score: numerator = sum of the answers (1 … 5) to satisfaction "
         "questions of survey responses recorded in the period; denominator = the number of "
-        "those answers. Every questionnaire version counts; unanswered surveys do not.",
+        "those answers. Every questionnaire version counts; unanswered surveys do not; answers "
+        "typed in by the customer's own relationship manager do not count.",
     ),
     Indicator(
         "COMPLAINT_RATE",
@@ -114,7 +115,8 @@ INDICATORS: tuple[Indicator, ...] = (
         "survey.recommend_answered",
         "survey.responders",
         "Referral rate (would recommend): numerator = yes answers to recommendation questions "
-        "of survey responses recorded in the period; denominator = all answers to them.",
+        "of survey responses recorded in the period; denominator = all answers to them. "
+        "Answers typed in by the customer's own relationship manager do not count.",
     ),
     Indicator(
         "NEW_CUSTOMERS",

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, true
+from sqlalchemy import func, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -192,20 +192,41 @@ def _jobs(
 def _major_complaints(
     session: Session, level: Level, window: Window, at: datetime
 ) -> dict[Any, int]:
-    """Major complaints (CMP-7) accepted in the window, by the level's key (one statement)."""
+    """Major complaints (CMP-7) accepted in the window, by the level's key (one statement; a
+    second at staff level). A member of staff also answers for the major complaints about
+    them (``complainedStaff``), whoever's customer made them — each complaint counted once."""
     attribution = Attribution(at)
     key = attribution.key(level)
-    statement = select(key, func.count(Complaint.id)).select_from(Complaint)
-    statement = statement.join(Customer, Customer.id == Complaint.customer_id)
-    if level is Level.TEAM:
-        statement = attribution.join_team(statement)
-    statement = statement.where(
+    major = (
         Complaint.major.is_(True),
         Complaint.merged_into_id.is_(None),
         Complaint.accepted_at >= window.starts_at,
         Complaint.accepted_at < window.ends_at,
-    ).group_by(key)
-    return {k: int(n) for k, n in session.execute(statement).all()}
+    )
+    statement = select(key, func.count(Complaint.id)).select_from(Complaint)
+    statement = statement.join(Customer, Customer.id == Complaint.customer_id)
+    if level is Level.TEAM:
+        statement = attribution.join_team(statement)
+    statement = statement.where(*major).group_by(key)
+    found = {k: int(n) for k, n in session.execute(statement).all()}
+    if level is Level.STAFF:
+        about = (
+            select(Complaint.complained_staff_id, func.count(Complaint.id))
+            .join(Customer, Customer.id == Complaint.customer_id)
+            .where(
+                *major,
+                Complaint.complained_staff_id.is_not(None),
+                # Already counted above when the person complained about is the manager.
+                or_(
+                    Customer.relationship_manager_id.is_(None),
+                    Customer.relationship_manager_id != Complaint.complained_staff_id,
+                ),
+            )
+            .group_by(Complaint.complained_staff_id)
+        )
+        for k, n in session.execute(about).all():
+            found[k] = found.get(k, 0) + int(n)
+    return found
 
 
 def _ranks(cards: list[Scorecard]) -> None:

@@ -103,6 +103,7 @@ class _AssessmentErrorCode(Enum):
     NO_STAFF = "NO_STAFF"
     SELF_EVALUATION = "SELF_EVALUATION"
     ALREADY_EVALUATED = "ALREADY_EVALUATED"
+    SEED_NOT_ALLOWED = "SEED_NOT_ALLOWED"
 
 
 AssessmentErrorCode = bilingual_enum(
@@ -135,5 +136,6 @@ AssessmentErrorCode = bilingual_enum(
         "NO_STAFF": "Nobody handled the complaint 投诉无处理人",
         "SELF_EVALUATION": "Staff never record their own evaluation 不得录入对本人的评价",
         "ALREADY_EVALUATED": "The occasion is evaluated already 该场景已评价",
+        "SEED_NOT_ALLOWED": "The checked branch's own staff cannot choose the seed 不可自选种子",
     },
 )

@@ -63,8 +63,11 @@ def assessment_errors(exc: UserInputError) -> list[AssessmentUserError]:
     return user_errors(exc, AssessmentUserError, lambda code: AssessmentErrorCode[code])
 
 
-def sealed(ctx: Context, type_name: str, field: str, value: str | None) -> str | None:
-    """A sealed note as the field group of ``Type.field`` allows: FULL, or withheld."""
+def sealed(
+    ctx: Context, type_name: str, field: str, value: str | None, customer_id: int | None = None
+) -> str | None:
+    """A sealed note as the field group of ``Type.field`` allows: FULL, or withheld. A note
+    served is recorded for the read audit, under ``customer_id`` (the customer it is about)."""
     if value is None:
         return None
     # Decided once per request and field, not per row (an enforce call costs ~1 ms).
@@ -73,6 +76,10 @@ def sealed(ctx: Context, type_name: str, field: str, value: str | None) -> str |
         ("sealed", name), lambda: ctx.access.policy.field_decision(ctx.actor.roles, name).effect
     )
     if effect is Effect.FULL:
+        # Served text about a customer: the READ entry names the customer and the field.
+        ctx.note_value_shown(name, Effect.FULL)
+        if customer_id is not None:
+            ctx.customer_ids.append(customer_id)
         return value
     ctx.access.withhold(type_name, field)
     return None
@@ -299,7 +306,7 @@ def present_finding(
         criterion=row.criterion,
         passed=row.passed,
         severity=row.severity,
-        note=sealed(ctx, "SpotCheckFinding", "note", row.note),
+        note=sealed(ctx, "SpotCheckFinding", "note", row.note, item.customer_id),
         rectification=None
         if rectification is None
         else present_rectification(
@@ -324,7 +331,9 @@ def present_rectification(
         overdue=row.status is RectificationStatus.OPEN and clock.now() >= row.due_at,
         overdue_warned_at=row.overdue_warned_at,
         rectified_at=row.rectified_at,
-        note=sealed(ctx, "SpotCheckRectification", "note", row.rectification_note),
+        note=sealed(
+            ctx, "SpotCheckRectification", "note", row.rectification_note, item.customer_id
+        ),
         verified_at=row.verified_at,
         reopened=row.reopened,
         criterion=finding.criterion,
@@ -394,8 +403,6 @@ def present_evaluations(ctx: Context, rows: Sequence[StaffEvaluation]) -> list[S
     staff = staff_nodes(ctx, {r.staff_id for r in rows} | {r.recorded_by_id for r in rows})
     nodes = []
     for r in rows:
-        if r.comment is not None:
-            ctx.customer_ids.append(r.customer_id)  # what the customer said: audited
         nodes.append(
             StaffEvaluationNode(
                 id=node_id("StaffEvaluation", r.id),
@@ -405,7 +412,7 @@ def present_evaluations(ctx: Context, rows: Sequence[StaffEvaluation]) -> list[S
                 occasion_id=node_id(r.occasion.value.title(), r.occasion_id),
                 channel=r.channel,
                 rating=r.rating,
-                comment=sealed(ctx, "StaffEvaluation", "comment", r.comment),
+                comment=sealed(ctx, "StaffEvaluation", "comment", r.comment, r.customer_id),
                 recorded_by=staff[r.recorded_by_id],
                 recorded_at=r.recorded_at,
             )
