@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint schema report setup clean
+.PHONY: run test bench lint schema report setup clean browser
 
 setup: $(STAMP)
 
@@ -20,7 +20,12 @@ run: $(STAMP)
 	$(BIN)/kehu token --demo
 	$(BIN)/kehu serve
 
-test: $(STAMP)
+# The KPI report test draws `kehu report` in Debian's chromium (never playwright's downloads).
+browser:
+	test -x /usr/bin/chromium || (DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium)
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
