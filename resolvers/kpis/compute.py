@@ -5,16 +5,23 @@ measures, scorecards) goes through.
 ``compute(session, period, scope, codes, ...)`` runs each needed family once per group of
 disjoint windows (one statement each, grouped by the scope's children), then sums the grouped
 rows into the scope's total and its children's cells (customers are partitioned by the child
-keys, so sums are exact). With ``minimum`` (callers who see aggregates only) cells describing
-fewer customers are suppressed, with complementary suppression across each row of siblings; a
-scope's own total follows its cell in its parent's row (computed in the same statement), so a
-total published here cannot give back a sibling withheld there.
+keys, so sums are exact).
+
+With ``minimum`` (callers who see aggregates only) cells describing fewer customers are
+suppressed, with complementary suppression along every line a cell lies in: its row of
+siblings with their parent, and its calendar (a quarter and its months, a year and its quarters
+or months). Suppression is decided top down — the bank, the branches, the teams of the scope's
+branch, the staff of the scope's team — over the whole calendar years the period touches, from
+two statements per family and layer (the bank by branch; the scope's branch by team and staff),
+so that every question that can show a cell decides it alike: no answer minus another gives a
+withheld cell back. Such callers ask for calendar periods only (a range is refused) and teams
+are taken as they are now.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -26,8 +33,8 @@ from sqlalchemy.orm import Session
 from core.errors import UserInputError
 from resolvers.kpis import families
 from resolvers.kpis.indicators import BY_CODE, INDICATORS, LOST_REASONS, Indicator, ValueKind
-from resolvers.kpis.periods import KpiPeriod, Window, layers
-from resolvers.kpis.scope import CHILD, Attribution, Level, Scope, parent
+from resolvers.kpis.periods import RANGE, KpiPeriod, Window, lattice, layers, nested_in
+from resolvers.kpis.scope import CHILD, Attribution, Level, Scope
 from resolvers.shared.suppression import suppressed
 from store.kpis import Team
 from store.staff import Branch, Staff
@@ -193,6 +200,67 @@ def _run(session: Session, frame: families.Frame, needed: set[str], data: _Data)
                 data.add(name, key, labels[row["w"]], measures)
 
 
+def _published(indicator: Indicator) -> set[str]:
+    """The measures a figure of ``indicator`` shows (numerator, denominator, customers)."""
+    return {indicator.numerator, indicator.customers} | (
+        {indicator.denominator} if indicator.denominator else set()
+    )
+
+
+def _sharing_groups() -> dict[str, tuple[Indicator, ...]]:
+    """Indicators that show a measure in common, transitively (COMPLAINT_COUNT and
+    COMPLAINT_RATE show the complaints; SATISFACTION_SCORE and REFERRAL_RATE the responders):
+    each withholds what any of them withholds, or one would show the cell another chose to
+    withhold beside a small one."""
+    groups: list[list[Indicator]] = []
+    for indicator in INDICATORS:
+        joined = [g for g in groups if any(_published(i) & _published(indicator) for i in g)]
+        merged = [indicator] + [i for g in joined for i in g]
+        groups = [g for g in groups if g not in joined] + [merged]
+    return {i.code: tuple(sorted(g, key=lambda i: i.code)) for g in groups for i in g}
+
+
+SHARING = _sharing_groups()
+
+
+def _sharing(indicators: Sequence[Indicator]) -> list[Indicator]:
+    """``indicators`` and every indicator sharing a shown measure with one of them."""
+    return list(dict.fromkeys(other for i in indicators for other in SHARING[i.code]))
+
+
+def _union(
+    decided: Sequence[tuple[set[Cell], set[ReasonCell]]],
+) -> tuple[set[Cell], set[ReasonCell]]:
+    """Withheld cells of several indicators together (a union keeps every line at 0 or at
+    least 2 withheld cells when each part does)."""
+    return set().union(*(d[0] for d in decided)), set().union(*(d[1] for d in decided))
+
+
+@dataclass(frozen=True)
+class _Node:
+    """A unit of the computation: its data keys (the rows it sums) and its parent's id."""
+
+    level: Level
+    key: Any
+    keys: set[GroupKey]
+    parent: tuple[Level, Any] | None
+
+    @property
+    def id(self) -> tuple[Level, Any]:
+        return (self.level, self.key)
+
+
+DEPTH = {Level.BANK: 0, Level.BRANCH: 1, Level.TEAM: 2, Level.STAFF: 3}
+
+
+def attribution_instant(period: KpiPeriod, now: datetime, minimum: int | None) -> datetime:
+    """When team memberships are read: the period's end (like for like) — for callers who see
+    aggregates only, now, so that every cell they may see has one value whatever they ask
+    (a team's July under a July and a September question would otherwise differ by whoever
+    moved in between)."""
+    return now if minimum is not None else min(period.window.ends_at, now)
+
+
 def compute(
     session: Session,
     period: KpiPeriod,
@@ -206,52 +274,245 @@ def compute(
     drill_down: bool = False,
 ) -> Report:
     """The indicators for ``scope`` over ``period`` (see the module docstring)."""
-    needed = set().union(*(i.families for i in indicators)) if indicators else set()
+    deciding = _sharing(indicators) if minimum is not None else list(indicators)
+    needed = set().union(*(i.families for i in deciding)) if deciding else set()
     child = CHILD.get(scope.level) if drill_down else None
-    with_parent = minimum is not None and scope.level is not Level.BANK
-    computed = parent(scope) if with_parent else scope
-    keys = ((scope.level,) if with_parent else ()) + ((child,) if child else ())
-    at = min(period.window.ends_at, now)
+    attribution = Attribution(attribution_instant(period, now, minimum))
     data = _Data()
-    for layer in layers(period.windows):
-        frame = families.Frame(computed, keys, tuple(layer), visible, Attribution(at), now, today)
-        _run(session, frame, needed, data)
-    every = data.keys()
-    if with_parent:
-        mine = {k for k in every if k[0] == scope.key}
-        siblings: dict[Any, set[GroupKey]] = defaultdict(set)
-        for k in every:
-            siblings[k[0]].add(k)
-        siblings.setdefault(scope.key, set())
+
+    def run(computed: Scope, keys: tuple[Level, ...], windows: list[Window]) -> None:
+        for layer in layers(windows):
+            frame = families.Frame(computed, keys, tuple(layer), visible, attribution, now, today)
+            _run(session, frame, needed, data)
+
+    if minimum is None:
+        run(scope, (child,) if child else (), period.windows)
+        own = _Node(scope.level, scope.key, data.keys(), None)
+        kids: dict[Any, set[GroupKey]] = defaultdict(set)
+        for k in own.keys if child else ():
+            kids[k[-1]].add(k)
+        groups = [[own], [_Node(child, k, v, own.id) for k, v in kids.items()] if child else []]
+        windows = period.windows
     else:
-        mine = set(every)
-        siblings = {scope.key: mine}
-    children: dict[Any, set[GroupKey]] = defaultdict(set)
-    if child is not None:
-        for k in mine:
-            children[k[-1]].add(k)
-    labels = _labels(session, child, [k for k in children if k is not None])
-    windows = list(dict.fromkeys([*period.series, period.previous, period.last_year]))
+        if period.kind == RANGE:
+            raise UserInputError.one(
+                ("period", "from"),
+                "CALENDAR_PERIOD_REQUIRED",
+                "aggregate-only callers ask for a month, quarter or year",
+            )
+        windows = lattice(period.windows)
+        deepest = DEPTH[child or scope.level]
+        run(Scope(Level.BANK), (Level.BRANCH,), windows)
+        if deepest >= DEPTH[Level.TEAM]:
+            branch = Scope(Level.BRANCH, scope.branch_id, scope.branch_id)
+            deeper = (Level.TEAM,) + ((Level.STAFF,) if deepest == DEPTH[Level.STAFF] else ())
+            run(branch, (Level.BRANCH, *deeper), windows)
+        groups = _path(scope, deepest, data.keys())
+    at = DEPTH[scope.level] if minimum is not None else 0
+    own_node = next(n for n in groups[at] if n.key == scope.key)
+    child_nodes = groups[at + 1] if child else []
+    labels = _labels(session, child, [n.key for n in child_nodes if n.key is not None])
+    decided = {i.code: _suppression(i, windows, data, groups, minimum) for i in deciding}
+    withheld = {
+        i.code: _union([decided[o.code] for o in SHARING[i.code] if o.code in decided])
+        for i in indicators
+    }
     total_values: dict[str, Value] = {}
-    child_values: dict[Any, dict[str, Value]] = {k: {} for k in children}
+    child_values: dict[Any, dict[str, Value]] = {n.key: {} for n in child_nodes}
     for indicator in indicators:
-        figures: dict[str, Figure] = {}
-        child_figures: dict[Any, dict[str, Figure]] = {k: {} for k in children}
-        for window in windows:
-            made = _figures(indicator, window, data, siblings, scope.key, children, minimum)
-            figures[window.label] = made[0]
-            for k, figure in made[1].items():
-                child_figures[k][window.label] = figure
-        total_values[indicator.code] = _value(indicator, period, figures)
-        for k in children:
-            child_values[k][indicator.code] = _value(indicator, period, child_figures[k])
-    assert child is not None or not children
+        hidden, hidden_reasons = withheld[indicator.code]
+        own_figures: dict[str, Figure] = {}
+        figures: dict[Any, dict[str, Figure]] = {n.key: {} for n in child_nodes}
+        for window in period.windows:
+            own_figures[window.label] = _cell(
+                indicator, window, data, own_node, hidden, hidden_reasons, minimum
+            )
+            for n in child_nodes:
+                figures[n.key][window.label] = _cell(
+                    indicator, window, data, n, hidden, hidden_reasons, minimum
+                )
+        total_values[indicator.code] = _value(indicator, period, own_figures)
+        for n in child_nodes:
+            child_values[n.key][indicator.code] = _value(indicator, period, figures[n.key])
     units = tuple(
-        Unit(child, k, labels.get(k, "未分组") if k is not None else "未分组", child_values[k])  # type: ignore[arg-type]
-        for k in sorted(children, key=lambda k: (k is None, labels.get(k, ""), k or 0))
+        Unit(
+            n.level,
+            n.key,
+            labels.get(n.key, "未分组") if n.key is not None else "未分组",
+            child_values[n.key],
+        )
+        for n in sorted(
+            child_nodes, key=lambda n: (n.key is None, labels.get(n.key, ""), n.key or 0)
+        )
     )
     total = Unit(scope.level, scope.key, scope.label, total_values)
     return Report(period, scope, minimum, now, total, units)
+
+
+def _path(scope: Scope, deepest: int, keys: set[GroupKey]) -> list[list[_Node]]:
+    """The sibling groups from the bank down to ``deepest`` along the scope's line: the bank;
+    the branches; the teams of the scope's branch (key None: no team); the staff of the scope's
+    team. Rows of the bank's statement are keyed (branch,), those of the branch's
+    (branch, team[, staff])."""
+    bank_rows = {k for k in keys if len(k) == 1}
+    branch_rows = {k for k in keys if len(k) > 1}
+    bank = _Node(Level.BANK, None, bank_rows, None)
+    groups = [[bank]]
+
+    def group(level: Level, parent: _Node, rows: set[GroupKey], at: int) -> None:
+        by_key: dict[Any, set[GroupKey]] = defaultdict(set)
+        for k in rows:
+            by_key[k[at]].add(k)
+        if DEPTH[scope.level] >= DEPTH[level]:
+            by_key.setdefault(line[level], set())  # the scope's line, even without customers
+        ordered = sorted(by_key, key=lambda k: (k is None, k or 0))
+        groups.append([_Node(level, k, by_key[k], parent.id) for k in ordered])
+
+    team = scope.key if scope.level is Level.TEAM else scope.team_id
+    line = {Level.BRANCH: scope.branch_id, Level.TEAM: team, Level.STAFF: scope.key}
+    if deepest >= 1:
+        group(Level.BRANCH, bank, bank_rows, 0)
+    if deepest >= 2:
+        group(Level.TEAM, next(n for n in groups[1] if n.key == scope.branch_id), branch_rows, 1)
+    if deepest >= 3:
+        rows = {k for k in branch_rows if k[1] == team}
+        group(Level.STAFF, next(n for n in groups[2] if n.key == team), rows, 2)
+    return groups
+
+
+Cell = tuple[tuple[Level, Any], str]  # (unit id, window label)
+ReasonCell = tuple[tuple[Level, Any], str, str]  # (unit id, reason, window label)
+
+
+def _suppression(
+    indicator: Indicator,
+    windows: list[Window],
+    data: _Data,
+    groups: list[list[_Node]],
+    minimum: int | None,
+) -> tuple[set[Cell], set[ReasonCell]]:
+    """The withheld cells of every group, top down: a group's lines are each window's row of
+    siblings with their parent's cell (decided one level up), and each unit's calendar (a
+    quarter with its months, a year with its quarters and its months). Every query asking for
+    any of these cells computes the same groups over the same whole years, so a cell is shown
+    or withheld alike whatever was asked."""
+    if minimum is None:
+        return set(), set()
+    nested = {w.label: nested_in(w) for w in windows}
+    hidden: set[Cell] = set()
+    hidden_reasons: set[ReasonCell] = set()
+    for group in groups:
+        counts = {
+            (n.id, w.label): _customers(indicator, data, w.label, n.keys, minimum)
+            for n in group
+            for w in windows
+        }
+        parent = group[0].parent
+        fixed: dict[Any, bool] = (
+            {(parent, w.label): (parent, w.label) in hidden for w in windows} if parent else {}
+        )
+
+        def lines(cell: Cell, parent: Any = parent) -> list[Hashable]:
+            unit, label = cell
+            if unit == parent:
+                return [("siblings", label)]
+            return [("siblings", label)] + [("calendar", unit, n) for n in nested[label]]
+
+        hidden |= suppressed(counts, minimum, keep_zero=True, lines=lines, fixed=fixed)
+        if indicator.breakdown is not None:
+            hidden_reasons |= _reason_suppression(
+                indicator, windows, data, group, hidden, hidden_reasons, minimum, nested
+            )
+    return hidden, hidden_reasons
+
+
+def _reason_suppression(
+    indicator: Indicator,
+    windows: list[Window],
+    data: _Data,
+    group: list[_Node],
+    hidden: set[Cell],
+    hidden_reasons: set[ReasonCell],
+    minimum: int,
+    nested: dict[str, list[str]],
+) -> set[ReasonCell]:
+    """The withheld reasons of a group: a unit's reasons add up to its count (withheld with
+    it), siblings' reason to their parent's, and a reason's calendar adds up as the count's."""
+    parent = group[0].parent
+    counts = {
+        (n.id, r, w.label): _reason_count(indicator, data, w.label, n.keys, r)
+        for n in group
+        for r in LOST_REASONS
+        for w in windows
+    }
+    fixed: dict[Any, bool] = {
+        (n.id, w.label): (n.id, w.label) in hidden for n in group for w in windows
+    }
+    if parent is not None:
+        fixed |= {
+            (parent, r, w.label): (parent, r, w.label) in hidden_reasons
+            for r in LOST_REASONS
+            for w in windows
+        }
+
+    def lines(cell: Any) -> list[Hashable]:
+        if len(cell) == 2:  # a unit's count: the total of its reasons
+            return [("reasons", *cell)]
+        unit, reason, label = cell
+        if unit == parent:
+            return [("siblings", reason, label)]
+        return [("reasons", unit, label), ("siblings", reason, label)] + [
+            ("calendar", unit, reason, n) for n in nested[label]
+        ]
+
+    also = [c for c in counts if (c[0], c[2]) in hidden]
+    return suppressed(counts, minimum, keep_zero=True, also=also, lines=lines, fixed=fixed)
+
+
+def _customers(
+    indicator: Indicator, data: _Data, label: str, keys: set[GroupKey], minimum: int
+) -> int:
+    """The customers a cell describes, as suppression counts them."""
+    found = int(data.sum(indicator.customers, label, keys))
+    if indicator.population is None:
+        return found
+    # A ratio over a denominator of few customers describes each of them, even with no one in
+    # the numerator (0 complaints of 3 customers): count the cell as that small.
+    base = int(data.sum(indicator.population, label, keys))
+    return found if base >= minimum or base == 0 else min(max(found, 1), base)
+
+
+def _reason_count(
+    indicator: Indicator, data: _Data, label: str, keys: set[GroupKey], reason: str
+) -> int:
+    return int(data.sum(f"{indicator.breakdown}.reason:{reason}", label, keys))
+
+
+def _cell(
+    indicator: Indicator,
+    window: Window,
+    data: _Data,
+    node: _Node,
+    hidden: set[Cell],
+    hidden_reasons: set[ReasonCell],
+    minimum: int | None,
+) -> Figure:
+    """A unit's figure in a window, with its reasons when the indicator has them."""
+    figure = _figure(indicator, window, data, node.keys, (node.id, window.label) in hidden)
+    if indicator.breakdown is None:
+        return figure
+    return _with(
+        figure,
+        tuple(
+            (
+                r,
+                None
+                if (node.id, r, window.label) in hidden_reasons
+                else _reason_count(indicator, data, window.label, node.keys, r),
+            )
+            for r in LOST_REASONS
+        ),
+    )
 
 
 def _value(indicator: Indicator, period: KpiPeriod, figures: dict[str, Figure]) -> Value:
@@ -262,59 +523,6 @@ def _value(indicator: Indicator, period: KpiPeriod, figures: dict[str, Figure]) 
         figures[period.last_year.label],
         tuple(figures[w.label] for w in period.series),
     )
-
-
-def _figures(
-    indicator: Indicator,
-    window: Window,
-    data: _Data,
-    siblings: dict[Any, set[GroupKey]],
-    own: Any,
-    children: dict[Any, set[GroupKey]],
-    minimum: int | None,
-) -> tuple[Figure, dict[Any, Figure]]:
-    """The scope's figure and its children's for one window, suppression applied."""
-    label = window.label
-
-    def customers(keys: set[GroupKey]) -> int:
-        found = int(data.sum(indicator.customers, label, keys))
-        if indicator.population is None or minimum is None:
-            return found
-        # A ratio over a denominator of few customers describes each of them, even with no
-        # one in the numerator (0 complaints of 3 customers): count the cell as that small.
-        base = int(data.sum(indicator.population, label, keys))
-        return found if base >= minimum or base == 0 else min(max(found, 1), base)
-
-    hidden_children: set[Any] = set()
-    own_hidden = False
-    if minimum is not None:
-        row = {s: customers(keys) for s, keys in siblings.items()}
-        hidden_row = suppressed(row, minimum, row=lambda _: 0, column=lambda k: k, keep_zero=True)
-        own_hidden = own in hidden_row
-        counts = {k: customers(keys) for k, keys in children.items()}
-        hidden_children = suppressed(
-            counts, minimum, row=lambda _: 0, column=lambda k: k, keep_zero=True
-        )
-        if own_hidden and counts and not hidden_children:
-            # The children of a withheld total must not add up to it.
-            smallest = min(counts, key=lambda k: (counts[k] == 0, counts[k], repr(k)))
-            hidden_children = suppressed(
-                counts,
-                minimum,
-                row=lambda _: 0,
-                column=lambda k: k,
-                keep_zero=True,
-                also=[smallest],
-            )
-    own_keys = siblings.get(own, set())
-    total = _figure(indicator, window, data, own_keys, own_hidden, minimum)
-    made = {
-        k: _figure(indicator, window, data, keys, k in hidden_children, minimum)
-        for k, keys in children.items()
-    }
-    if indicator.breakdown is not None:
-        total, made = _breakdowns(indicator, window, data, own_keys, total, children, made, minimum)
-    return total, made
 
 
 def _number(indicator: Indicator, measure: str, value: Any) -> Decimal:
@@ -330,7 +538,6 @@ def _figure(
     data: _Data,
     keys: set[GroupKey],
     hidden: bool,
-    minimum: int | None,
 ) -> Figure:
     if hidden:
         return Figure(window, None, None, None, None, SUPPRESSED)
@@ -348,64 +555,6 @@ def _figure(
         ratio *= 1000
     value = ratio.quantize(PLACES[indicator.kind], ROUND_HALF_UP)
     return Figure(window, value, numerator, denominator, customers, None)
-
-
-def _breakdowns(
-    indicator: Indicator,
-    window: Window,
-    data: _Data,
-    own_keys: set[GroupKey],
-    total: Figure,
-    children: dict[Any, set[GroupKey]],
-    made: dict[Any, Figure],
-    minimum: int | None,
-) -> tuple[Figure, dict[Any, Figure]]:
-    """Split a count by its reasons; with ``minimum``, reasons are cells too (the scope's
-    reasons a row, the children's a table of child × reason)."""
-    family = indicator.breakdown
-    label = window.label
-
-    def count(keys: set[GroupKey], reason: str) -> int:
-        return int(data.sum(f"{family}.reason:{reason}", label, keys))
-
-    own = {r: count(own_keys, r) for r in LOST_REASONS}
-    table = {(k, r): count(keys, r) for k, keys in children.items() for r in LOST_REASONS}
-    own_hidden: set[str] = set()
-    table_hidden: set[tuple[Any, str]] = set()
-    if minimum is not None:
-        own_hidden = suppressed(
-            own,
-            minimum,
-            row=lambda _: 0,
-            column=lambda r: r,
-            keep_zero=True,
-            also=list(LOST_REASONS) if total.reason == SUPPRESSED else [],
-        )
-        table_hidden = suppressed(
-            table,
-            minimum,
-            row=lambda k: k[0],
-            column=lambda k: k[1],
-            keep_zero=True,
-            also=[(k, r) for k in children if made[k].reason == SUPPRESSED for r in LOST_REASONS],
-        )
-
-    def split(values: dict[str, int], hidden: Iterable[Any], key: Any) -> tuple[Any, ...]:
-        gone = set(hidden)
-        return tuple(
-            (r, None if (r if key is _OWN else (key, r)) in gone else values[r])
-            for r in LOST_REASONS
-        )
-
-    total = _with(total, split(own, own_hidden, _OWN))
-    made = {
-        k: _with(f, split({r: table[(k, r)] for r in LOST_REASONS}, table_hidden, k))
-        for k, f in made.items()
-    }
-    return total, made
-
-
-_OWN = object()
 
 
 def _with(figure: Figure, breakdown: tuple[tuple[str, int | None], ...]) -> Figure:

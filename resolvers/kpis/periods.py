@@ -147,6 +147,31 @@ def parse(
     return KpiPeriod(RANGE, window, previous, last_year, ordered)
 
 
+def lattice(windows: list[Window]) -> list[Window]:
+    """Every month, quarter and year of the calendar years ``windows`` (labelled periods) lie
+    in: the cells whose sums are other cells (a quarter is its months, a year its quarters and
+    its months), which suppression must consider together (KPI-1)."""
+    found: list[Window] = []
+    for year in sorted({w.start.year for w in windows}):
+        found.append(_labelled(PeriodKind.YEAR, date(year, 1, 1)))
+        found += [_labelled(PeriodKind.QUARTER, date(year, q * 3 + 1, 1)) for q in range(4)]
+        found += [_labelled(PeriodKind.MONTH, date(year, m, 1)) for m in range(1, 13)]
+    return found
+
+
+def nested_in(window: Window) -> list[str]:
+    """The additive lines of the calendar a labelled window belongs to: a year is the total of
+    its quarters and of its months, a quarter the total of its months (and one of its year's
+    quarters), a month one of its quarter's and its year's months."""
+    year = window.start.year
+    quarter = f"{year}-Q{(window.start.month - 1) // 3 + 1}"
+    if window.label == str(year):
+        return [f"{year}:quarters", f"{year}:months"]
+    if window.label == quarter:
+        return [f"{year}:quarters", f"{quarter}:months"]
+    return [f"{year}:months", f"{quarter}:months"]
+
+
 def layers(windows: list[Window]) -> list[list[Window]]:
     """The windows in groups of mutually disjoint ones (one statement per group buckets each
     row into at most one window)."""

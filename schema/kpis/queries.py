@@ -52,7 +52,9 @@ class KpiQuery:
         "period and the same period last year, a series for charts; `drillDown` adds the "
         "branches of the bank, the teams of a branch or the staff of a team. Supervisors: "
         "their branch; head office: the bank; marketing analysts: aggregates, with cells of "
-        "fewer customers than `minimumCount` suppressed (complementary suppression). "
+        "fewer customers than `minimumCount` suppressed (complementary suppression across "
+        "siblings, parents and the calendar: a quarter is its months), for a month, quarter or "
+        "year only (a range: CALENDAR_PERIOD_REQUIRED), with teams as they are now. "
         "Refused: future periods (FUTURE_PERIOD), unknown scopes (UNKNOWN_SCOPE) or "
         "indicators (UNKNOWN_INDICATOR). 考核指标。",
         HasRight("kpi:read"),
@@ -73,10 +75,11 @@ class KpiQuery:
         key = None
         if scope is not None and scope.id is not None and level is not kpi_scope.Level.BANK:
             key = pk_of(scope.id, TYPE_OF[level], ("scope", "id"))
-        at = min(found.window.ends_at, now)
         access = ctx.access
-        resolved = kpi_scope.resolve(ctx.session, level, key, at, access.row_scopes, ctx.actor)
         aggregates_only = not access.row_scopes
+        minimum = ctx.settings.kpi_minimum_cell if aggregates_only else None
+        at = compute.attribution_instant(found, now, minimum)
+        resolved = kpi_scope.resolve(ctx.session, level, key, at, access.row_scopes, ctx.actor)
         report = compute.compute(
             ctx.session,
             found,
@@ -85,7 +88,7 @@ class KpiQuery:
             now=now,
             today=today,
             visible=true() if aggregates_only else access.in_rows,
-            minimum=ctx.settings.kpi_minimum_cell if aggregates_only else None,
+            minimum=minimum,
             drill_down=drill_down,
         )
         return KpiReport.of(report)
