@@ -92,7 +92,10 @@ def test_KPI_1_an_analyst_s_survey_results_are_whole_calendar_periods(
     april = _survey_results(backend, march, "2017-04-01", "2017-04-30", "HO0001")["data"]
     assert april["surveyResults"]["satisfaction"] == {"numerator": 28, "denominator": 7}
     year = _survey_results(backend, march, "2017-01-01", "2017-12-31", "MKT0001")["data"]
-    assert year["surveyResults"]["satisfaction"] == {"numerator": sum(SCORES) + 28, "denominator": 18}
+    assert year["surveyResults"]["satisfaction"] == {
+        "numerator": sum(SCORES) + 28,
+        "denominator": 18,
+    }
     ten, eleven = (
         _survey_results(backend, march, "2017-03-01", end, "HO0001")["data"]["surveyResults"]
         for end in ("2017-03-10", "2017-03-11")
@@ -160,16 +163,16 @@ def test_CMP_5_an_analyst_s_complaint_statistics_are_whole_calendar_periods(
     period's first midnight or last instant (23:59:59 leaves out the last second's fractions),
     a missing bound, a window inside `and`/`or`, and a free `decisionDueAt`; March, Q1 and
     2017 — in Beijing or UTC notation — are answered; head office keeps free windows."""
-    lte = ["where", "acceptedAt", "lte"]
+    lte, gte = ["where", "acceptedAt", "lte"], ["where", "acceptedAt", "gte"]
     refused = [
         ({"acceptedAt": {**MARCH, "lte": _instant(2017, 3, 10, 23, 59, 59, 999999)}}, lte),
         ({"acceptedAt": {**MARCH, "lte": _instant(2017, 3, 11, 23, 59, 59, 999999)}}, lte),
         ({"acceptedAt": {**MARCH, "lte": _instant(2017, 3, 31, 23, 59, 59)}}, lte),
         ({"acceptedAt": {**MARCH, "lte": _instant(2017, 4, 1)}}, lte),
         ({"acceptedAt": {"gte": MARCH["gte"]}}, lte),
-        ({"acceptedAt": {"lte": MARCH["lte"]}}, ["where", "acceptedAt", "gte"]),
-        ({"acceptedAt": {**MARCH, "gte": _instant(2017, 3, 1, 0, 0, 1)}}, lte[:2] + ["gte"]),
-        ({"acceptedAt": {**MARCH, "gte": _instant(2017, 3, 2)}}, lte[:2] + ["gte"]),
+        ({"acceptedAt": {"lte": MARCH["lte"]}}, gte),
+        ({"acceptedAt": {**MARCH, "gte": _instant(2017, 3, 1, 0, 0, 1)}}, gte),
+        ({"acceptedAt": {**MARCH, "gte": _instant(2017, 3, 2)}}, gte),
         (
             {"and": [{"acceptedAt": MARCH}, {"acceptedAt": {"gte": _instant(2017, 3, 11)}}]},
             ["where", "and", "1", "acceptedAt", "gte"],

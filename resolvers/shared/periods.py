@@ -92,7 +92,6 @@ def period_of(kind: PeriodKind, day: date) -> Period:
     return Period(kind, date(day.year, 1, 1), date(day.year + 1, 1, 1))
 
 
-
 # Aggregate-only callers (no customer rows, e.g. marketing analysts) ask for whole periods: two
 # free windows a day apart could each pass suppression and differ by one customer (KPI-1).
 CALENDAR_PERIOD_REQUIRED = "CALENDAR_PERIOD_REQUIRED"
