@@ -743,7 +743,8 @@ def test_KPI_1_CMP_5_complaint_statistics_merge_small_rows_for_analysts(
     where = {
         "acceptedAt": {
             "gte": datetime(2012, 5, 1, tzinfo=BEIJING).isoformat(),
-            "lte": datetime(2012, 5, 31, 23, 59, 59, tzinfo=BEIJING).isoformat(),
+            # The month's last instant: analysts ask for whole months (CALENDAR_PERIOD_REQUIRED).
+            "lte": datetime(2012, 5, 31, 23, 59, 59, 999999, tzinfo=BEIJING).isoformat(),
         }
     }
     full = backend.gql(query, {"where": where})["complaintStatistics"]

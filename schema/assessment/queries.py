@@ -15,6 +15,7 @@ from resolvers.assessment import queries as logic
 from resolvers.assessment.spot_checks import check_period, overdue
 from resolvers.segments.queries import MINIMUM_CELL
 from resolvers.shared.filters import compile_where
+from resolvers.shared.periods import require_calendar_period
 from schema.assessment.enums import AssessmentByEnum
 from schema.assessment.filters import (
     RECTIFICATION_FILTERS,
@@ -219,7 +220,8 @@ class AssessmentQuery:
     @guarded_field(
         "Customers' average rating of staff by member of staff or branch, with numerators, "
         "denominators and small cells suppressed (KPI-2, for scorecards); roles that see "
-        "aggregates only may not group `by: STAFF` and get the KPI minimum. 客户评价统计。",
+        "aggregates only may not group `by: STAFF`, get the KPI minimum and ask for a whole "
+        "Beijing calendar month, quarter or year (else CALENDAR_PERIOD_REQUIRED). 客户评价统计。",
         HasRight("evaluation:results"),
     )
     def staff_ratings(
@@ -236,6 +238,9 @@ class AssessmentQuery:
         if aggregates_only and logic.By(by) is logic.By.STAFF:
             # A named member of staff's rating is appraisal data, as scorecards are (KPI-2).
             raise ForbiddenError("by: your roles see ratings by branch, not by member of staff")
+        if aggregates_only:
+            # Whole periods, or windows a day apart differ by one customer's rating (KPI-1).
+            require_calendar_period(start, end, ("start",), ("end",))
         # Aggregate-only roles: the KPIs' minimum (KPI-1), as `kpis` withholds their cells.
         minimum = ctx.settings.kpi_minimum_cell if aggregates_only else MINIMUM_CELL
         cells, total = logic.ratings(

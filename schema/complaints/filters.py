@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import strawberry
 
 from schema.complaints.enums import (
@@ -75,6 +77,22 @@ def names_a_customer(where: ComplaintWhere | None) -> bool:
     if where.customer is not None:
         return True
     return any(names_a_customer(sub) for sub in [*(where.and_ or []), *(where.or_ or [])])
+
+
+def time_windows(
+    where: ComplaintWhere | None, path: tuple[str, ...] = ("where",)
+) -> Iterator[tuple[tuple[str, ...], DateTimeFilter]]:
+    """Each ``acceptedAt`` and ``decisionDueAt`` filter of ``where``, ``and``/``or`` included,
+    with the path of its field."""
+    if where is None:
+        return
+    if where.accepted_at is not None:
+        yield (*path, "acceptedAt"), where.accepted_at
+    if where.decision_due_at is not None:
+        yield (*path, "decisionDueAt"), where.decision_due_at
+    for name, subs in (("and", where.and_), ("or", where.or_)):
+        for i, sub in enumerate(subs or []):
+            yield from time_windows(sub, (*path, name, str(i)))
 
 
 @strawberry.input(description="Filters for head office's complaint alerts.")

@@ -14,12 +14,14 @@ from core.errors import ForbiddenError
 from core.ids import pk_of
 from resolvers.complaints import queries as logic
 from resolvers.complaints.statistics import customers_of, statistics, suppress_small
+from resolvers.shared.periods import require_calendar_instants
 from schema.complaints.enums import ComplaintDimension, ComplaintOrderField
 from schema.complaints.filters import (
     ComplaintAlertWhere,
     ComplaintOrderBy,
     ComplaintWhere,
     names_a_customer,
+    time_windows,
 )
 from schema.complaints.types import (
     ComplaintAlertNode,
@@ -116,7 +118,11 @@ class ComplaintQuery:
         "Over the complaints you may see; roles without customer rows get bank-wide "
         "aggregates in which rows of fewer customers than the KPI minimum are merged into "
         "one `SUPPRESSED` row (counts still add up); when the merged row or the total describes "
-        "fewer customers than the minimum, no rows are returned. 投诉统计。",
+        "fewer customers than the minimum, no rows are returned; their `acceptedAt` and "
+        "`decisionDueAt` filters must each be one whole Beijing calendar month, quarter or "
+        "year (`gte` its first midnight, `lte` its last instant, e.g. "
+        "2026-03-01T00:00:00+08:00 … 2026-03-31T23:59:59.999999+08:00), else "
+        "CALENDAR_PERIOD_REQUIRED. 投诉统计。",
         Authenticated(),
     )
     def complaint_statistics(
@@ -131,6 +137,10 @@ class ComplaintQuery:
             # Aggregates only: narrowed to one customer they would be that customer's record.
             raise ForbiddenError("your roles see bank-wide statistics, not one customer's")
         condition = logic.condition(where, clock.now())
+        if visible is None:
+            # Aggregates only: whole periods, or windows a day apart differ by one customer.
+            for field, window in time_windows(where):
+                require_calendar_instants(window.gte, window.lte, field)
         rows = statistics(
             ctx.session,
             visible,

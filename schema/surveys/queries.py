@@ -12,6 +12,7 @@ from core.errors import UserInputError
 from core.ids import pk_of
 from resolvers.segments.queries import MINIMUM_CELL
 from resolvers.shared.filters import compile_where
+from resolvers.shared.periods import require_calendar_period
 from resolvers.surveys import queries as logic
 from schema.shared.base import Connection, ContextInfo, NodeLoader, page_request
 from schema.shared.rights import Authenticated, HasRight
@@ -51,7 +52,8 @@ class SurveyQuery:
     @guarded_field(
         "Satisfaction and would-recommend results of a period (REL-5, for the KPIs): "
         "numerators and denominators, small counts suppressed (roles that see aggregates only: "
-        "fewer responding customers than the KPI minimum). 调查结果统计。",
+        "fewer responding customers than the KPI minimum, and `start` … `end` a whole Beijing "
+        "calendar month, quarter or year, else CALENDAR_PERIOD_REQUIRED). 调查结果统计。",
         HasRight("survey:results"),
     )
     def survey_results(
@@ -66,6 +68,9 @@ class SurveyQuery:
         if end > clock.today():
             raise UserInputError.one(("end",), "DATE_IN_FUTURE", "must not be after today")
         ctx = info.context
+        if not ctx.access.row_scopes:
+            # Aggregates only: whole periods, or windows a day apart differ by one customer.
+            require_calendar_period(start, end, ("start",), ("end",))
         scope = ctx.access.visible if ctx.access.row_scopes else true()
         if branch is not None:
             scope = scope & (Customer.branch_id == pk_of(branch, "Branch", "branch"))
