@@ -250,23 +250,26 @@ def test_KPI_1_a_team_withheld_in_its_branch_stays_withheld_through_its_staff(
     backend: Backend, small: Small
 ) -> None:
     """2014: team A (RM1, 12 new customers) and team B (RM2, 3). Team B is under the minimum,
-    so team A is withheld with it (the branch's 15 minus A would give B). Asking for RM1 — the
-    only member of team A — must not give team A back: RM1 is withheld too, whether asked
-    directly or through team A's drill-down."""
+    so team A is withheld with it (the branch's 15 minus A would give B), asked through the
+    branch or directly. Asking for RM1 — the only member of team A — would give team A back
+    (12): a marketing analyst gets no figures by member of staff, neither a staff scope nor a
+    team drilled down to its staff (FORBIDDEN, naming the argument)."""
     branch = {"level": "BRANCH", "id": small.branch}
     drilled = _kpis(backend, {"label": "2014"}, branch, staff="MKT0001", drill=True, indicators=NEW)
     assert _values(drilled["scope"])["NEW_CUSTOMERS"]["value"] == "15"
     teams = {u["id"]: _values(u)["NEW_CUSTOMERS"] for u in drilled["children"]}
     assert teams[small.team_a]["suppressed"] and teams[small.team_b]["suppressed"], teams
-    staff = {"level": "STAFF", "id": small.rm1}
-    direct = _kpis(backend, {"label": "2014"}, staff, staff="MKT0001", indicators=NEW)
-    current = _values(direct["scope"])["NEW_CUSTOMERS"]
-    assert current["suppressed"] is True and current["value"] is None, current
     team = {"level": "TEAM", "id": small.team_a}
-    through = _kpis(backend, {"label": "2014"}, team, staff="MKT0001", drill=True, indicators=NEW)
-    assert _values(through["scope"])["NEW_CUSTOMERS"]["suppressed"] is True
-    members = [_values(u)["NEW_CUSTOMERS"] for u in through["children"]]
-    assert [m["suppressed"] for m in members] == [True], members
+    direct = _kpis(backend, {"label": "2014"}, team, staff="MKT0001", indicators=NEW)
+    assert _values(direct["scope"])["NEW_CUSTOMERS"]["suppressed"] is True
+    staff = {"level": "STAFF", "id": small.rm1}
+    for scope, drill, argument in ((staff, False, "scope.level"), (team, True, "drillDown")):
+        variables = {"period": {"label": "2014"}, "scope": scope, "indicators": NEW}
+        body = backend.post(KPIS, {**variables, "drill": drill}, staff="MKT0001").json()
+        assert body["data"] is None, body
+        error = body["errors"][0]
+        assert error["extensions"]["code"] == "FORBIDDEN"
+        assert error["message"].startswith(f"{argument}:"), error
     # Head office, who sees the customers, gets every figure.
     mine = _kpis(backend, {"label": "2014"}, staff, indicators=NEW)
     assert _values(mine["scope"])["NEW_CUSTOMERS"]["value"] == "12"

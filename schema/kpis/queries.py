@@ -8,6 +8,7 @@ import strawberry
 from sqlalchemy import select, true
 
 from core import clock
+from core.errors import ForbiddenError
 from core.ids import pk_of
 from resolvers.kpis import compute
 from resolvers.kpis import periods as kpi_periods
@@ -54,7 +55,8 @@ class KpiQuery:
         "their branch; head office: the bank; marketing analysts: aggregates, with cells of "
         "fewer customers than `minimumCount` suppressed (complementary suppression across "
         "siblings, parents and the calendar: a quarter is its months), for a month, quarter or "
-        "year only (a range: CALENDAR_PERIOD_REQUIRED), with teams as they are now. "
+        "year only (a range: CALENDAR_PERIOD_REQUIRED), with teams as they are now, and not by "
+        "member of staff (FORBIDDEN). "
         "Refused: future periods (FUTURE_PERIOD), unknown scopes (UNKNOWN_SCOPE) or "
         "indicators (UNKNOWN_INDICATOR). 考核指标。",
         HasRight("kpi:read"),
@@ -78,6 +80,16 @@ class KpiQuery:
         access = ctx.access
         aggregates_only = not access.row_scopes
         minimum = ctx.settings.kpi_minimum_cell if aggregates_only else None
+        if aggregates_only and level is kpi_scope.Level.STAFF:
+            raise ForbiddenError(
+                "scope.level: your roles see aggregates by bank, branch and team, not by "
+                "member of staff (appraisal data)"
+            )
+        if aggregates_only and drill_down and level is kpi_scope.Level.TEAM:
+            raise ForbiddenError(
+                "drillDown: your roles see aggregates by bank, branch and team, not by member "
+                "of staff (appraisal data)"
+            )
         at = compute.attribution_instant(found, now, minimum)
         resolved = kpi_scope.resolve(ctx.session, level, key, at, access.row_scopes, ctx.actor)
         report = compute.compute(
