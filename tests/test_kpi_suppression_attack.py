@@ -9,8 +9,10 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import insert, select
 
 from core import clock
+from store.staff import Branch, Role, Staff
 from tests.complaint_steps import submit
 from tests.conftest import Backend, create_customer
 from tests.test_kpis import (
@@ -327,3 +329,67 @@ query($period: KpiPeriodInput!, $scope: KpiScopeInput, $indicators: [String!]) {
   kpis(period: $period, scope: $scope, indicators: $indicators) { label }
 }
 """
+
+
+def test_KPI_1_indicators_showing_the_same_complaints_withhold_the_same_cells(
+    backend: Backend,
+) -> None:
+    """June 2009, a fresh branch: team A (RM1) 12 customers who all complain, team B (RM2) 10
+    customers of whom 2 complain, and RM3 in no team with 3 customers and no complaint. The
+    branch's 14 complaints are shown. COMPLAINT_COUNT withholds B (2) and, beside it, A;
+    COMPLAINT_RATE withholds B and the no-team cell (a rate over 3 customers) and would show
+    A's 12 complaints — with COUNT's 0 for the no-team cell, 14 − 12 − 0 gives B's 2 back. Both
+    indicators show the complaints, so each withholds what either does, asked alone or
+    together."""
+    code, sup, rm1, rm2 = _staff_branch(backend)
+    with backend.engine.begin() as connection:
+        branch_pk = connection.execute(select(Branch.id).where(Branch.code == code)).scalar_one()
+        connection.execute(
+            insert(Staff).values(
+                employee_no=f"{code}RM3",
+                name="员工RM3",
+                branch_id=branch_pk,
+                roles=[Role.RELATIONSHIP_MANAGER.value],
+                active=True,
+                created_at=clock.now(),
+            )
+        )
+    me1, me2, me3 = _me(backend, rm1), _me(backend, rm2), _me(backend, f"{code}RM3")
+    branch = me1["branch"]["id"]
+    with _at(2009, 1, 5, 9):
+        team_a = _team(backend, sup, branch, "A")
+        team_b = _team(backend, sup, branch, "B")
+        assert _move(backend, sup, me1["id"], team_a)["errors"] == []
+        assert _move(backend, sup, me2["id"], team_b)["errors"] == []
+    with _at(2009, 2, 10, 10):
+        made = {
+            who: [
+                create_customer(backend, relationshipManager=me["id"], branch=branch)["id"]
+                for _ in range(n)
+            ]
+            for who, me, n in (("A", me1, 12), ("B", me2, 10), ("none", me3, 3))
+        }
+    for day, customer in enumerate(made["A"] + made["B"][:2], 1):
+        with _at(2009, 6, day, 10):
+            submit(backend, {"id": customer}, staff="HO0001")
+    scope = {"level": "BRANCH", "id": branch}
+    period = {"label": "2009-06"}
+    full = _kpis(backend, period, scope, drill=True, indicators=["COMPLAINT_RATE"])
+    exact = {u["id"]: _values(u)["COMPLAINT_RATE"]["numerator"] for u in full["children"]}
+    assert exact == {team_a: "12", team_b: "2", None: "0"}, exact
+    asked = {
+        "alone": [["COMPLAINT_COUNT"], ["COMPLAINT_RATE"]],
+        "together": [["COMPLAINT_COUNT", "COMPLAINT_RATE"]],
+    }
+    for how, questions in asked.items():
+        shown: dict[str, dict[Any, Any]] = {}
+        for indicators in questions:
+            found = _kpis(
+                backend, period, scope, staff="MKT0001", drill=True, indicators=indicators
+            )
+            total = _values(found["scope"])[indicators[0]]
+            assert total["numerator"] == "14", total
+            for code_ in indicators:
+                shown[code_] = {u["id"]: _values(u)[code_]["numerator"] for u in found["children"]}
+        for code_, cells in shown.items():
+            assert cells[team_a] is None and cells[team_b] is None, (how, code_, cells)
