@@ -331,16 +331,10 @@ query($period: KpiPeriodInput!, $scope: KpiScopeInput, $indicators: [String!]) {
 """
 
 
-def test_KPI_1_indicators_showing_the_same_complaints_withhold_the_same_cells(
+def _three_managers(
     backend: Backend,
-) -> None:
-    """June 2009, a fresh branch: team A (RM1) 12 customers who all complain, team B (RM2) 10
-    customers of whom 2 complain, and RM3 in no team with 3 customers and no complaint. The
-    branch's 14 complaints are shown. COMPLAINT_COUNT withholds B (2) and, beside it, A;
-    COMPLAINT_RATE withholds B and the no-team cell (a rate over 3 customers) and would show
-    A's 12 complaints — with COUNT's 0 for the no-team cell, 14 − 12 − 0 gives B's 2 back. Both
-    indicators show the complaints, so each withholds what either does, asked alone or
-    together."""
+) -> tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """A fresh branch's supervisor (employee number) and three managers (`me`)."""
     code, sup, rm1, rm2 = _staff_branch(backend)
     with backend.engine.begin() as connection:
         branch_pk = connection.execute(select(Branch.id).where(Branch.code == code)).scalar_one()
@@ -354,7 +348,20 @@ def test_KPI_1_indicators_showing_the_same_complaints_withhold_the_same_cells(
                 created_at=clock.now(),
             )
         )
-    me1, me2, me3 = _me(backend, rm1), _me(backend, rm2), _me(backend, f"{code}RM3")
+    return sup, _me(backend, rm1), _me(backend, rm2), _me(backend, f"{code}RM3")
+
+
+def test_KPI_1_indicators_showing_the_same_complaints_withhold_the_same_cells(
+    backend: Backend,
+) -> None:
+    """June 2009, a fresh branch: team A (RM1) 12 customers who all complain, team B (RM2) 10
+    customers of whom 2 complain, and RM3 in no team with 3 customers and no complaint. The
+    branch's 14 complaints are shown. COMPLAINT_COUNT withholds B (2) and, beside it, A;
+    COMPLAINT_RATE withholds B and the no-team cell (a rate over 3 customers) and would show
+    A's 12 complaints — with COUNT's 0 for the no-team cell, 14 − 12 − 0 gives B's 2 back. Both
+    indicators show the complaints, so each withholds what either does, asked alone or
+    together."""
+    sup, me1, me2, me3 = _three_managers(backend)
     branch = me1["branch"]["id"]
     with _at(2009, 1, 5, 9):
         team_a = _team(backend, sup, branch, "A")
@@ -393,3 +400,39 @@ def test_KPI_1_indicators_showing_the_same_complaints_withhold_the_same_cells(
                 shown[code_] = {u["id"]: _values(u)[code_]["numerator"] for u in found["children"]}
         for code_, cells in shown.items():
             assert cells[team_a] is None and cells[team_b] is None, (how, code_, cells)
+
+
+def test_KPI_1_an_analyst_s_team_cells_do_not_depend_on_the_period_asked(backend: Backend) -> None:
+    """2008, a fresh branch: team A = RM1 (3 customers) and RM3 (10), team B = RM2 (10), all
+    registered in July. RM1 moves to team B on 15 August. Were teams taken at the end of the
+    period asked, July's teams would be A 13 / B 10 asked for July and A 10 / B 13 asked for
+    September (its series holds July) — their difference RM1's 3 customers, under the minimum. An analyst's
+    teams are the teams now: July is the same cell whichever period is asked."""
+    sup, me1, me2, me3 = _three_managers(backend)
+    branch = me1["branch"]["id"]
+    with _at(2008, 7, 1, 9):
+        team_a = _team(backend, sup, branch, "A")
+        team_b = _team(backend, sup, branch, "B")
+        for me, team in ((me1, team_a), (me3, team_a), (me2, team_b)):
+            assert _move(backend, sup, me["id"], team)["errors"] == []
+    with _at(2008, 7, 10, 10):
+        for me, n in ((me1, 3), (me2, 10), (me3, 10)):
+            for _ in range(n):
+                create_customer(backend, relationshipManager=me["id"], branch=branch)
+    with _at(2008, 8, 15, 10):
+        assert _move(backend, sup, me1["id"], team_b)["errors"] == []
+    scope = {"level": "BRANCH", "id": branch}
+
+    def july(label: str, staff: str) -> dict[Any, Any]:
+        found = _kpis(backend, {"label": label}, scope, staff=staff, drill=True, indicators=NEW)
+        return {
+            u["id"]: next(
+                f["value"] for f in _values(u)["NEW_CUSTOMERS"]["series"] if f["label"] == "2008-07"
+            )
+            for u in found["children"]
+        }
+
+    # Head office compares like for like: the teams at the end of the period asked.
+    assert july("2008-07", "HO0001") == {team_a: "13", team_b: "10"}
+    assert july("2008-09", "HO0001") == {team_a: "10", team_b: "13"}
+    assert july("2008-07", "MKT0001") == july("2008-09", "MKT0001") == {team_a: "10", team_b: "13"}
