@@ -268,6 +268,18 @@ def test_weight_versions_refuse_bad_weights_unknown_indicators_and_overlaps_KPI_
     assert backend.gql(versions)["scorecardWeights"][0]["validTo"] == "2030-12-31"
     later = steps.set_weights(backend, "2025-09", validFrom="2030-06-01", validTo="2030-06-30")
     assert later["errors"][0]["code"] == "OVERLAPPING_WEIGHT_VERSIONS"
+    # A version for a while (the first quarter of 2032) interrupts the standing one, which
+    # resumes on 1 April 2032 — not "no weights" from then on.
+    standing = backend.gql(versions)["scorecardWeights"][-1]
+    assert (standing["validFrom"], standing["validTo"]) == ("2031-01-01", None)
+    campaign = steps.set_weights(backend, "2025-09", validFrom="2032-01-01", validTo="2032-03-31")
+    assert campaign["errors"] == []
+    *_, interrupted, quarter, resumed = backend.gql(versions)["scorecardWeights"]
+    assert (interrupted["version"], interrupted["validTo"]) == (standing["version"], "2031-12-31")
+    assert (quarter["validFrom"], quarter["validTo"]) == ("2032-01-01", "2032-03-31")
+    assert resumed["version"] == quarter["version"] + 1
+    assert (resumed["validFrom"], resumed["validTo"]) == ("2032-04-01", None)
+    assert resumed["levels"] == standing["levels"]
     supervisor = backend.post(
         steps.SET_WEIGHTS,
         {"input": {"validFrom": "2040-01-01", "summary": "x", "levels": steps.LEVELS}},

@@ -89,7 +89,8 @@ def set_weights(
 ) -> ScorecardWeightVersion:
     """A new weight version (checked), numbered after the newest. It must not overlap another
     version, except that an open-ended version that began before it ends the day before it
-    begins (``OVERLAPPING_WEIGHT_VERSIONS`` naming ``validFrom`` otherwise)."""
+    begins (``OVERLAPPING_WEIGHT_VERSIONS`` naming ``validFrom`` otherwise) — and, when the
+    new version has an end, resumes the day after it as a copy numbered next."""
     text = validation.text(summary, "summary", max_length=500)
     rows = ensure_weights(session, lock=True)
     definition = dict(raw)
@@ -111,8 +112,21 @@ def set_weights(
             "OVERLAPPING_WEIGHT_VERSIONS",
             f"overlaps weight version {row.version}",
         )
+    resumed = None
     if closing is not None:
         closing.valid_to = valid_from - timedelta(days=1)
+        if checked.valid_to is not None:
+            # A version for a while (a campaign quarter) interrupts the standing one, which
+            # resumes the day after it ends: a copy of it, numbered after the new version.
+            resumed = ScorecardWeightVersion(
+                version=number + 1,
+                valid_from=checked.valid_to + timedelta(days=1),
+                valid_to=None,
+                definition=closing.definition,
+                summary=f"version {closing.version} resumed after version {number}",
+                changed_by=changed_by,
+                changed_at=clock.now(),
+            )
     row = ScorecardWeightVersion(
         version=number,
         valid_from=checked.valid_from,
@@ -122,12 +136,13 @@ def set_weights(
         changed_by=changed_by,
         changed_at=clock.now(),
     )
-    session.add(row)
+    session.add_all([row] + ([resumed] if resumed is not None else []))
     _flush(session, "the weights changed meanwhile; reload them and try again")
     unit_of_work.note(
         session,
         f"scorecard weights version {number} from {checked.valid_from}"
-        + (f" (version {closing.version} now ends {closing.valid_to})" if closing else ""),
+        + (f" (version {closing.version} now ends {closing.valid_to})" if closing else "")
+        + (f"; version {closing.version} resumes as version {number + 1}" if resumed else ""),
     )
     return row
 
