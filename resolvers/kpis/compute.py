@@ -27,16 +27,16 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session
 
 from core.errors import UserInputError
 from resolvers.kpis import families
 from resolvers.kpis.indicators import BY_CODE, INDICATORS, LOST_REASONS, Indicator, ValueKind
 from resolvers.kpis.periods import RANGE, KpiPeriod, Window, lattice, layers, nested_in
-from resolvers.kpis.scope import CHILD, Attribution, Level, Scope
+from resolvers.kpis.scope import CHILD, Attribution, Level, Scope, membership_at
 from resolvers.shared.suppression import suppressed
-from store.kpis import Team
+from store.kpis import Team, TeamMembership
 from store.staff import Branch, Staff
 
 EMPTY_DENOMINATOR = "EMPTY_DENOMINATOR"
@@ -307,7 +307,7 @@ def compute(
             branch = Scope(Level.BRANCH, scope.branch_id, scope.branch_id)
             deeper = (Level.TEAM,) + ((Level.STAFF,) if deepest == DEPTH[Level.STAFF] else ())
             run(branch, (Level.BRANCH, *deeper), windows)
-        groups = _path(scope, deepest, data.keys())
+        groups = _path(scope, deepest, data.keys(), _units(session, scope, deepest, attribution))
     at = DEPTH[scope.level] if minimum is not None else 0
     own_node = next(n for n in groups[at] if n.key == scope.key)
     child_nodes = groups[at + 1] if child else []
@@ -349,11 +349,40 @@ def compute(
     return Report(period, scope, minimum, now, total, units)
 
 
-def _path(scope: Scope, deepest: int, keys: set[GroupKey]) -> list[list[_Node]]:
+def _units(
+    session: Session, scope: Scope, deepest: int, attribution: Attribution
+) -> dict[Level, set[Any]]:
+    """Every unit of each group of the scope's line as the organisation has it (at most one
+    statement per level): a group weighs the same units whatever was asked, not only those the
+    asked years have rows for (a team with customers in 2016 only would otherwise join the
+    2015 siblings in the answers whose series reach 2016)."""
+    units: dict[Level, set[Any]] = {}
+    if deepest >= 1:
+        units[Level.BRANCH] = set(session.scalars(select(Branch.id)))
+    if deepest >= 2:
+        found = session.scalars(select(Team.id).where(Team.branch_id == scope.branch_id))
+        units[Level.TEAM] = {*found, None}
+    if deepest >= 3:
+        team = scope.key if scope.level is Level.TEAM else scope.team_id
+        membership = and_(TeamMembership.staff_id == Staff.id, membership_at(attribution.at))
+        statement = (
+            select(Staff.id)
+            .outerjoin(TeamMembership, membership)
+            .where(Staff.branch_id == scope.branch_id, Staff.third_party_id.is_(None))
+        )
+        member = TeamMembership.team_id
+        statement = statement.where(member.is_(None) if team is None else member == team)
+        units[Level.STAFF] = set(session.scalars(statement))
+    return units
+
+
+def _path(
+    scope: Scope, deepest: int, keys: set[GroupKey], units: dict[Level, set[Any]]
+) -> list[list[_Node]]:
     """The sibling groups from the bank down to ``deepest`` along the scope's line: the bank;
     the branches; the teams of the scope's branch (key None: no team); the staff of the scope's
-    team. Rows of the bank's statement are keyed (branch,), those of the branch's
-    (branch, team[, staff])."""
+    team — each group every unit of ``units`` and any other its rows name. Rows of the bank's
+    statement are keyed (branch,), those of the branch's (branch, team[, staff])."""
     bank_rows = {k for k in keys if len(k) == 1}
     branch_rows = {k for k in keys if len(k) > 1}
     bank = _Node(Level.BANK, None, bank_rows, None)
@@ -363,6 +392,8 @@ def _path(scope: Scope, deepest: int, keys: set[GroupKey]) -> list[list[_Node]]:
         by_key: dict[Any, set[GroupKey]] = defaultdict(set)
         for k in rows:
             by_key[k[at]].add(k)
+        for unit in units.get(level, ()):
+            by_key.setdefault(unit, set())  # every unit, even without customers
         if DEPTH[scope.level] >= DEPTH[level]:
             by_key.setdefault(line[level], set())  # the scope's line, even without customers
         ordered = sorted(by_key, key=lambda k: (k is None, k or 0))

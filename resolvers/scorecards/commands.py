@@ -142,7 +142,7 @@ def set_weights(
         session,
         f"scorecard weights version {number} from {checked.valid_from}"
         + (f" (version {closing.version} now ends {closing.valid_to})" if closing else "")
-        + (f"; version {closing.version} resumes as version {number + 1}" if resumed else ""),
+        + (f"; it resumes as version {number + 1}" if resumed else ""),
     )
     return row
 
