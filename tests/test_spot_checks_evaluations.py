@@ -270,19 +270,9 @@ def test_an_evaluation_whose_change_entry_cannot_be_written_is_not_recorded(
     branch = new_branch(backend)
     customer, contact = rated_contact(backend, branch, "RM1")
     before = rows(backend, "staff_evaluations")
+    given = {"customerId": customer, "occasion": "CONTACT", "occasionId": contact}
     with _refusing_entries(backend, "recordStaffEvaluation"):
-        body = backend.post(
-            RECORD,
-            {
-                "input": {
-                    "customerId": customer,
-                    "occasion": "CONTACT",
-                    "occasionId": contact,
-                    "channel": "PHONE",
-                    "rating": 2,
-                }
-            },
-        ).json()
+        body = backend.post(RECORD, {"input": {**given, "channel": "PHONE", "rating": 2}}).json()
     assert body["data"] is None and body["errors"], body
     assert rows(backend, "staff_evaluations") == before
     listed = backend.gql(LIST, {"id": customer}, staff=branch["SUP"])["staffEvaluations"]
