@@ -241,7 +241,7 @@ def another_writer_between_statements(backend: Backend) -> Iterator[list[str]]:
         other.dispose()
 
 
-def test_an_evaluation_is_recorded_while_another_writer_commits_between_its_statements(
+def test_an_evaluation_is_recorded_while_another_writer_commits_between_its_statements_KPI_2(
     backend: Backend,
 ) -> None:
     """The evaluation reads (the occasion, the rating taken already, the row's new key) before
@@ -261,7 +261,7 @@ def test_an_evaluation_is_recorded_while_another_writer_commits_between_its_stat
     assert [e["node"]["rating"] for e in shown["edges"]] == [4]
 
 
-def test_an_evaluation_whose_change_entry_cannot_be_written_is_not_recorded(
+def test_SHARE_4_an_evaluation_whose_change_entry_cannot_be_written_is_not_recorded(
     backend: Backend,
 ) -> None:
     """The evaluation and its CHANGE entry stand or fall together (SHARE-4): on SQLite the
