@@ -48,7 +48,7 @@ from schema.schema import build_schema
 from schema.shared.context import Context, Unauthenticated
 from schema.shared.limits import UNAVAILABLE, UNAVAILABLE_MESSAGE, UNKNOWN_OUTCOME
 from store import audit_chain, crypto
-from store.db import is_outage, make_engine, make_session_factory, transaction
+from store.db import error_code, is_outage, make_engine, make_session_factory, transaction
 from store.staff import Staff
 from workflows.deployment import ensure_deployed
 
@@ -331,7 +331,7 @@ OUTAGE_CODES = frozenset({UNAVAILABLE, UNKNOWN_OUTCOME})
 def unavailable_result(error: BaseException) -> ExecutionResult:
     """The answer when the database failed outside any resolver (authenticating the caller):
     nothing ran, so nothing was changed."""
-    log.warning("database unavailable: %s", type(error).__name__)
+    log.warning("database unavailable: %s", error_code(error))
     return ExecutionResult(
         data=None,
         errors=[GraphQLError(UNAVAILABLE_MESSAGE, extensions={"code": UNAVAILABLE})],

@@ -32,6 +32,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from core import clock
 from store import crypto
+from store.db import take_write_lock
 
 CENT = Decimal("0.01")
 
@@ -343,14 +344,21 @@ def allocate_ids(connection: Connection, table: Table, count: int) -> list[int]:
     """``count`` primary keys for new rows of ``table``, known before their INSERT (to seal with).
 
     PostgreSQL draws them from the column's sequence, in one statement. SQLite has one writer at
-    a time and numbers rows max + 1 itself; the last key handed out on this connection is
-    remembered, so rows numbered earlier in the same transaction but not inserted yet never
-    share a key.
+    a time and numbers rows max + 1 itself, as that writer: the write lock is held before the
+    max is read (``take_write_lock``; units of work take it first), so no other connection
+    commits a row between the read and the INSERT (a snapshot read first would fail the INSERT
+    with ``SQLITE_BUSY_SNAPSHOT``; a read outside the transaction could number a key twice).
+    The last key handed out on this connection is remembered, so rows numbered earlier in the
+    same transaction but not inserted yet never share a key.
     """
     if connection.dialect.name == "postgresql":
         sequence = func.pg_get_serial_sequence(table.name, "id")
         drawn = select(func.nextval(sequence)).select_from(func.generate_series(1, count))
         return [int(n) for n in connection.scalars(drawn)]
+    if not getattr(connection.connection.dbapi_connection, "in_transaction", True):
+        # Outside a transaction (pysqlite begins one at the first write; a unit of work is the
+        # writer already): the max would be read apart from the INSERT. Become the writer first.
+        take_write_lock(connection)
     remembered = connection.info.setdefault("kehu_last_ids", {})
     largest = connection.scalar(select(func.max(table.c.id))) or 0
     first = max(int(largest), remembered.get(table.name, 0)) + 1

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, exc, make_url, text
+from sqlalchemy import Connection, Engine, create_engine, event, exc, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 CONNECT_TIMEOUT = 10
@@ -62,6 +62,25 @@ def is_outage(error: BaseException | None) -> bool:
     return False
 
 
+def error_code(error: BaseException | None) -> str:
+    """What a database error was, without its message (which may quote values): the class of
+    the driver's exception and its code — SQLite's result code name (``SQLITE_BUSY_SNAPSHOT``),
+    PostgreSQL's SQLSTATE (``57P01``) — or the class of ``error`` when no driver error caused it."""
+    found = error
+    seen = 0
+    while found is not None and seen < 5:
+        original = getattr(found, "orig", None) if isinstance(found, exc.DBAPIError) else None
+        if original is not None:
+            code = getattr(original, "sqlite_errorname", None) or getattr(
+                original, "sqlstate", None
+            )
+            name = type(original).__name__
+            return f"{name} {code}" if code else name
+        found = found.__cause__
+        seen += 1
+    return type(error).__name__
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
@@ -73,15 +92,20 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
-def take_write_lock(session: Session) -> None:
-    """On SQLite, make this transaction a writer before it reads anything.
+def take_write_lock(bind: Session | Connection) -> None:
+    """On SQLite, make this transaction the writer before it reads anything (``BEGIN
+    IMMEDIATE``); it waits its turn (the busy timeout) while another connection writes.
 
-    A SQLite transaction that reads and then writes fails at once ("database is locked") when
-    another writer committed in between; one that starts by writing waits its turn instead.
-    Other databases lock rows (``FOR UPDATE``), so this does nothing there.
+    A SQLite transaction that reads first holds a snapshot: when it then writes, it fails at once
+    ("database is locked": ``SQLITE_BUSY_SNAPSHOT`` when another connection committed since the
+    read, ``SQLITE_BUSY`` without waiting while one is writing) — the busy timeout does not apply.
+    The no-op UPDATE takes the write lock (pysqlite begins the transaction before it); in a
+    transaction that already writes it changes nothing. Other databases lock rows (``FOR
+    UPDATE``), so this does nothing there.
     """
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(text("UPDATE process_instances SET revision = revision WHERE 0 = 1"))
+    dialect = bind.dialect if isinstance(bind, Connection) else bind.get_bind().dialect
+    if dialect.name == "sqlite":
+        bind.execute(text("UPDATE process_instances SET revision = revision WHERE 0 = 1"))
 
 
 class StatementCounter:

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, PendingRollbackError
 from starlette.testclient import TestClient
@@ -28,7 +30,7 @@ from kehu.auth import mint_token
 from kehu.seed import ensure_reference_data, seed_customers
 from resolvers.shared import unit_of_work
 from store import audit_chain, crypto, migrate
-from store.db import is_outage, make_engine
+from store.db import error_code, is_outage, make_engine
 from tests.conftest import POSTGRES_URL, SOURCE, new_id_number, scratch_database, settings_env
 
 needs_postgres = pytest.mark.skipif(not POSTGRES_URL, reason="the proxy tests need PostgreSQL")
@@ -271,6 +273,29 @@ def test_outage_errors_are_classified() -> None:
     assert not is_outage(None)
 
 
+def test_a_database_error_is_logged_by_its_code_not_its_message(tmp_path: Path) -> None:
+    """The warning logged with a 503 names the driver's error and code (here SQLite's), so a
+    busy database, a stale snapshot and a lost connection tell apart — never the statement or
+    its values."""
+    path = tmp_path / "busy.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE t (x TEXT)")
+    holder.execute("BEGIN IMMEDIATE")  # another writer, holding the lock
+    engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 0})
+    try:
+        with pytest.raises(OperationalError) as raised, engine.begin() as connection:
+            connection.execute(text("INSERT INTO t VALUES ('张三 110101199003077777')"))
+    finally:
+        holder.close()
+        engine.dispose()
+    assert is_outage(raised.value)
+    assert error_code(raised.value) == "OperationalError SQLITE_BUSY"
+    wrapped = RuntimeError("while answering")
+    wrapped.__cause__ = raised.value
+    assert error_code(wrapped) == "OperationalError SQLITE_BUSY"
+    assert error_code(PendingRollbackError("rolled back")) == "PendingRollbackError"
+
+
 class _Session:
     """Enough of a session for ``unit_of_work.run``, whose COMMIT fails with ``error``."""
 
@@ -281,6 +306,9 @@ class _Session:
 
     def flush(self) -> None:
         pass
+
+    def get_bind(self) -> Any:
+        return SimpleNamespace(dialect=SimpleNamespace(name="postgresql"))
 
     def connection(self) -> Any:
         return None

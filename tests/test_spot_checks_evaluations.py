@@ -7,13 +7,20 @@ with numerators, denominators and small cells suppressed — complementary suppr
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import create_engine, event, select, text
+from sqlalchemy.exc import OperationalError
 
 from core import clock
+from resolvers import audit
+from store.audit import AuditHead
+from store.db import make_engine
 from tests.complaint_steps import assign, bj_customer, decide_and_call_back, do, on_the_spot, submit
 from tests.conftest import Backend
+from tests.test_audit import _refusing_entries
 from tests.test_contacts import _ok as log_contact
 from tests.test_spot_checks import at, customer_of, errors, new_branch, rows
 
@@ -188,6 +195,90 @@ def test_average_ratings_by_staff_and_branch_with_suppression_KPI_2(backend: Bac
         RATINGS, {"start": "2026-11-01", "end": "2026-11-30", "by": "STAFF"}, staff=branch["RM1"]
     ).json()
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+@contextmanager
+def another_writer_between_statements(backend: Backend) -> Iterator[list[str]]:
+    """Another connection to the database (another process, the audit writer's thread) commits
+    a READ entry of the audit log after every statement the app sends — between a change's reads
+    and its writes. It never waits: while the app holds the write lock (SQLite) or the log's head
+    (PostgreSQL) its commit is refused. Yields what each attempt did."""
+    url = backend.settings.database_url
+    postgres = backend.name == "postgresql"
+    other = (
+        make_engine(url)
+        if postgres
+        else create_engine(url, connect_args={"timeout": 0, "check_same_thread": False})
+    )
+    outcomes: list[str] = []
+
+    def commit_meanwhile(*_args: Any) -> None:
+        entry = audit.new_entry(
+            actor_id=None,
+            actor="another writer",
+            roles=(),
+            purpose=None,
+            action="READ",
+            operation="anotherWriter",
+            customer_ids=(),
+            fields={},
+        )
+        try:
+            with other.begin() as connection:
+                if postgres:
+                    head = select(AuditHead.id).where(AuditHead.id == 1)
+                    connection.execute(head.with_for_update(nowait=True))
+                audit.append(connection, [entry])
+            outcomes.append("committed")
+        except OperationalError:
+            outcomes.append("refused")
+
+    event.listen(backend.engine, "after_cursor_execute", commit_meanwhile)
+    try:
+        yield outcomes
+    finally:
+        event.remove(backend.engine, "after_cursor_execute", commit_meanwhile)
+        other.dispose()
+
+
+def test_an_evaluation_is_recorded_while_another_writer_commits_between_its_statements_KPI_2(
+    backend: Backend,
+) -> None:
+    """The evaluation reads (the occasion, the rating taken already, the row's new key) before
+    it writes. On SQLite a transaction that had read when another connection committed could not
+    write any more (SQLITE_BUSY_SNAPSHOT, the busy timeout does not apply): the mutation answered
+    503 UNAVAILABLE. A change is the writer from its first statement, so it waits its turn."""
+    branch = new_branch(backend)
+    customer, contact = rated_contact(backend, branch, "RM1")
+    given = {"customerId": customer, "occasion": "CONTACT", "occasionId": contact}
+    values = {**given, "channel": "PHONE", "rating": 4}
+    with another_writer_between_statements(backend) as outcomes:
+        response = backend.post(RECORD, {"input": values})
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["recordStaffEvaluation"]["errors"] == []
+    assert "committed" in outcomes  # the other writer did write while the request ran
+    shown = backend.gql(LIST, {"id": customer}, staff=branch["SUP"])["staffEvaluations"]
+    assert [e["node"]["rating"] for e in shown["edges"]] == [4]
+
+
+def test_SHARE_4_an_evaluation_whose_change_entry_cannot_be_written_is_not_recorded(
+    backend: Backend,
+) -> None:
+    """The evaluation and its CHANGE entry stand or fall together (SHARE-4): on SQLite the
+    savepoint around the evaluation's INSERT used to be a transaction of its own, committed
+    before the entry was written."""
+    branch = new_branch(backend)
+    customer, contact = rated_contact(backend, branch, "RM1")
+    before = rows(backend, "staff_evaluations")
+    given = {"customerId": customer, "occasion": "CONTACT", "occasionId": contact}
+    with _refusing_entries(backend, "recordStaffEvaluation"):
+        body = backend.post(RECORD, {"input": {**given, "channel": "PHONE", "rating": 2}}).json()
+    assert body["data"] is None and body["errors"], body
+    assert rows(backend, "staff_evaluations") == before
+    listed = backend.gql(LIST, {"id": customer}, staff=branch["SUP"])["staffEvaluations"]
+    assert listed["totalCount"] == 0
+    # Not "evaluated already": once entries can be written, it is recorded.
+    assert record(backend, customer, contact, rating=2)["errors"] == []
 
 
 def case_evaluate(backend: Backend) -> tuple[str, dict[str, Any]]:

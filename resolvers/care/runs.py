@@ -106,12 +106,12 @@ def run(
     now: datetime | None = None,
 ) -> CareRun:
     """Care for every customer on ``day`` (a Beijing date) as of ``now`` (default: the
-    clock's); runs in the caller's transaction.
+    clock's); runs in the caller's transaction, a writer already (on SQLite a unit of work takes
+    the write lock first: ``unit_of_work.run``, or ``take_write_lock`` in :func:`run_daily`).
     ``progress`` hears of each occasion done (the day's occasions: :func:`occasions_on`)."""
     plan = plan or calendar.plan()
     now = now or clock.now()
     check_date(day, plan, clock.business_date(now))
-    take_write_lock(session)
     care_run = CareRun(run_on=day, started_by=started_by, started_at=now, occasions=0, messages=0)
     session.add(care_run)
     session.flush()

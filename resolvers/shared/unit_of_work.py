@@ -32,7 +32,7 @@ from sqlalchemy.sql.elements import BinaryExpression
 
 from core.errors import UnknownOutcomeError
 from resolvers import audit
-from store.db import is_outage
+from store.db import is_outage, take_write_lock
 
 R = TypeVar("R")
 
@@ -265,9 +265,17 @@ def run(
     units = _units(session)
     session.info.pop(CUSTOMER_CHANGES, None)
     unit = _Unit()
-    savepoint = session.begin_nested() if nested else None
     units.append(unit)
+    savepoint = None
     try:
+        # Every unit writes (its CHANGE entry at least): on SQLite it is the writer from its
+        # first statement, so nothing it reads can be overtaken by another connection's commit
+        # before it writes (SQLITE_BUSY_SNAPSHOT, answered UNAVAILABLE), and the savepoints of
+        # its commands are nested in its transaction (on pysqlite a SAVEPOINT outside one is a
+        # transaction of its own, committed when released: the change without its entry).
+        take_write_lock(session)
+        if nested:
+            savepoint = session.begin_nested()
         if check is not None:
             check()
         result = command(session)
@@ -276,18 +284,17 @@ def run(
         entry = _entry(who, _text(right), _text(operation), unit, session)
         audit.append(session.connection(), [entry])
         units.pop()
-        if savepoint is not None:
-            savepoint.commit()
-        else:
+        if savepoint is None:
             _commit(session)
+        else:
+            savepoint.commit()
         return result
     except BaseException:
         if unit in units:
             units.remove(unit)
         session.info.pop(CUSTOMER_CHANGES, None)
-        if savepoint is not None:
-            if savepoint.is_active:
-                savepoint.rollback()
-        else:
+        if not nested:
             session.rollback()
+        elif savepoint is not None and savepoint.is_active:
+            savepoint.rollback()
         raise

@@ -39,7 +39,7 @@ from core.errors import ApiError, UnavailableError, UserInputError
 from resolvers.shared.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from schema.shared.documents import chosen_operation
 from schema.shared.input_values import rewrite_value_errors
-from store.db import is_outage
+from store.db import error_code, is_outage
 
 log = logging.getLogger("kehu.graphql")
 
@@ -295,7 +295,7 @@ def log_internal_errors(errors: list[GraphQLError]) -> None:
             log.warning(
                 "database unavailable at %s: %s",
                 ".".join(str(p) for p in error.path),
-                type(original).__name__,
+                error_code(original),
             )
             continue
         log.error(
