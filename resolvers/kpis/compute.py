@@ -5,7 +5,8 @@ measures, scorecards) goes through.
 ``compute(session, period, scope, codes, ...)`` runs each needed family once per group of
 disjoint windows (one statement each, grouped by the scope's children), then sums the grouped
 rows into the scope's total and its children's cells (customers are partitioned by the child
-keys, so sums are exact). With ``minimum`` (callers who see aggregates only) cells describing
+keys, so sums are exact; the families attributed to staff, where a customer may lie under
+several keys, count their customers once per level of the keys instead). With ``minimum`` (callers who see aggregates only) cells describing
 fewer customers are suppressed, with complementary suppression across each row of siblings; a
 scope's own total follows its cell in its parent's row (computed in the same statement), so a
 total published here cannot give back a sibling withheld there.
@@ -217,6 +218,8 @@ def compute(
         frame = families.Frame(computed, keys, tuple(layer), visible, Attribution(at), now, today)
         _run(session, frame, needed, data)
     every = data.keys()
+    # How many group keys fix a unit: its siblings' row, its children (``_customers_of``).
+    depths = (1 if with_parent else 0, len(keys))
     if with_parent:
         mine = {k for k in every if k[0] == scope.key}
         siblings: dict[Any, set[GroupKey]] = defaultdict(set)
@@ -238,7 +241,9 @@ def compute(
         figures: dict[str, Figure] = {}
         child_figures: dict[Any, dict[str, Figure]] = {k: {} for k in children}
         for window in windows:
-            made = _figures(indicator, window, data, siblings, scope.key, children, minimum)
+            made = _figures(
+                indicator, window, data, siblings, scope.key, children, minimum, depths
+            )
             figures[window.label] = made[0]
             for k, figure in made[1].items():
                 child_figures[k][window.label] = figure
@@ -272,12 +277,15 @@ def _figures(
     own: Any,
     children: dict[Any, set[GroupKey]],
     minimum: int | None,
+    depths: tuple[int, int],
 ) -> tuple[Figure, dict[Any, Figure]]:
-    """The scope's figure and its children's for one window, suppression applied."""
+    """The scope's figure and its children's for one window, suppression applied; ``depths``:
+    how many group keys fix the scope and its siblings, and each child."""
     label = window.label
+    own_depth, child_depth = depths
 
-    def customers(keys: set[GroupKey]) -> int:
-        found = int(data.sum(indicator.customers, label, keys))
+    def customers(keys: set[GroupKey], depth: int) -> int:
+        found = int(data.sum(_customers_of(indicator, depth), label, keys))
         if indicator.population is None or minimum is None:
             return found
         # A ratio over a denominator of few customers describes each of them, even with no
@@ -288,10 +296,10 @@ def _figures(
     hidden_children: set[Any] = set()
     own_hidden = False
     if minimum is not None:
-        row = {s: customers(keys) for s, keys in siblings.items()}
+        row = {s: customers(keys, own_depth) for s, keys in siblings.items()}
         hidden_row = suppressed(row, minimum, row=lambda _: 0, column=lambda k: k, keep_zero=True)
         own_hidden = own in hidden_row
-        counts = {k: customers(keys) for k, keys in children.items()}
+        counts = {k: customers(keys, child_depth) for k, keys in children.items()}
         hidden_children = suppressed(
             counts, minimum, row=lambda _: 0, column=lambda k: k, keep_zero=True
         )
@@ -307,14 +315,24 @@ def _figures(
                 also=[smallest],
             )
     own_keys = siblings.get(own, set())
-    total = _figure(indicator, window, data, own_keys, own_hidden, minimum)
+    total = _figure(indicator, window, data, own_keys, own_hidden, own_depth)
     made = {
-        k: _figure(indicator, window, data, keys, k in hidden_children, minimum)
+        k: _figure(indicator, window, data, keys, k in hidden_children, child_depth)
         for k, keys in children.items()
     }
     if indicator.breakdown is not None:
         total, made = _breakdowns(indicator, window, data, own_keys, total, children, made, minimum)
     return total, made
+
+
+def _customers_of(indicator: Indicator, depth: int) -> str:
+    """The measure counting the distinct customers of a unit fixed by ``depth`` group keys:
+    the indicator's ``customers``, or for a family attributed to staff (a customer may lie
+    under several keys) its count per level (``families.PER_LEVEL``)."""
+    family, _, name = indicator.customers.partition(".")
+    if families.PER_LEVEL.get(family) == name:
+        return f"{indicator.customers}{depth}"
+    return indicator.customers
 
 
 def _number(indicator: Indicator, measure: str, value: Any) -> Decimal:
@@ -330,13 +348,13 @@ def _figure(
     data: _Data,
     keys: set[GroupKey],
     hidden: bool,
-    minimum: int | None,
+    depth: int,
 ) -> Figure:
     if hidden:
         return Figure(window, None, None, None, None, SUPPRESSED)
     label = window.label
     numerator = _number(indicator, indicator.numerator, data.sum(indicator.numerator, label, keys))
-    customers = int(data.sum(indicator.customers, label, keys))
+    customers = int(data.sum(_customers_of(indicator, depth), label, keys))
     if indicator.denominator is None:
         value = numerator.quantize(PLACES[indicator.kind], ROUND_HALF_UP)
         return Figure(window, value, numerator, None, customers, None)

@@ -10,7 +10,7 @@ branch but for no team (the drill-down shows them as "no team").
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -131,6 +131,11 @@ class Attribution:
             return Customer.relationship_manager_id == scope.key
         return true()
 
+    @property
+    def by_customer(self) -> bool:
+        """Whether rows are attributed through their customer (joined to ``customers``)."""
+        return True
+
     def join_team(self, statement: Any) -> Any:
         """``statement`` (over customers) joined to the manager's team at ``at``."""
         return statement.outerjoin(
@@ -139,4 +144,46 @@ class Attribution:
                 TeamMembership.staff_id == Customer.relationship_manager_id,
                 membership_at(self.at),
             ),
+        )
+
+
+@dataclass(frozen=True)
+class StaffAttribution(Attribution):
+    """SQL for rows that belong to a member of staff rather than to a customer's placement —
+    the rated member of staff of an evaluation, the responsible one of a spot-check item:
+    ``staff`` is that staff column, ``branch`` the row's branch column; the team is the staff
+    member's at ``at`` (as a manager's team is for customers). A customer may lie under
+    several keys (rating two members of staff), so such families count customers per level
+    (``resolvers.kpis.families.PER_LEVEL``)."""
+
+    staff: Any = field(default=None, compare=False)
+    branch: Any = field(default=None, compare=False)
+
+    def key(self, level: Level | None) -> Any:
+        if level is Level.BRANCH:
+            return self.branch
+        if level is Level.TEAM:
+            return TeamMembership.team_id
+        if level is Level.STAFF:
+            return self.staff
+        return None
+
+    def condition(self, scope: Scope) -> ColumnElement[bool]:
+        if scope.level is Level.BRANCH:
+            return self.branch == scope.key  # type: ignore[no-any-return]
+        if scope.level is Level.TEAM:
+            return TeamMembership.team_id == scope.key
+        if scope.level is Level.STAFF:
+            return self.staff == scope.key  # type: ignore[no-any-return]
+        return true()
+
+    @property
+    def by_customer(self) -> bool:
+        return False
+
+    def join_team(self, statement: Any) -> Any:
+        """``statement`` joined to the team of the row's member of staff at ``at``."""
+        return statement.outerjoin(
+            TeamMembership,
+            and_(TeamMembership.staff_id == self.staff, membership_at(self.at)),
         )

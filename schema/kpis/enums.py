@@ -31,6 +31,7 @@ KpiAreaEnum = bilingual_enum(
         "VALUE_UPLIFT": "Value uplift 价值提升",
         "COMPLAINTS": "Complaint handling 投诉处理",
         "CADENCE": "Contact cadence 联系频次",
+        "ASSESSMENT": "Customers' ratings of staff and spot checks (KPI-2) 评价与抽查",
     },
     name="KpiArea",
 )
