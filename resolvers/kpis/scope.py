@@ -6,6 +6,10 @@ the manager's team is the team the manager belonged to at the end of the reporte
 period in progress: now). A team's comparison periods and series use the same members (like
 for like). Customers without a manager, or whose manager is in no team, count for their
 branch but for no team (the drill-down shows them as "no team").
+
+The assessment's indicators (ratings of staff, spot-check items) belong to a member of staff,
+not to a customer's placement: ``StaffAttribution`` puts them under that member of staff, the
+team they belonged to at the period's end, and a branch column of the row.
 """
 
 from __future__ import annotations
