@@ -6,10 +6,11 @@ measures, scorecards) goes through.
 disjoint windows (one statement each, grouped by the scope's children), then sums the grouped
 rows into the scope's total and its children's cells (customers are partitioned by the child
 keys, so sums are exact; the families attributed to staff, where a customer may lie under
-several keys, count their customers once per level of the keys instead). With ``minimum`` (callers who see aggregates only) cells describing
-fewer customers are suppressed, with complementary suppression across each row of siblings; a
-scope's own total follows its cell in its parent's row (computed in the same statement), so a
-total published here cannot give back a sibling withheld there.
+several keys, count their customers once per level of the keys instead). With ``minimum``
+(callers who see aggregates only) cells describing fewer customers are suppressed, with
+complementary suppression across each row of siblings; a scope's own total follows its cell in
+its parent's row (computed in the same statement), so a total published here cannot give back a
+sibling withheld there.
 """
 
 from __future__ import annotations
@@ -241,9 +242,7 @@ def compute(
         figures: dict[str, Figure] = {}
         child_figures: dict[Any, dict[str, Figure]] = {k: {} for k in children}
         for window in windows:
-            made = _figures(
-                indicator, window, data, siblings, scope.key, children, minimum, depths
-            )
+            made = _figures(indicator, window, data, siblings, scope.key, children, minimum, depths)
             figures[window.label] = made[0]
             for k, figure in made[1].items():
                 child_figures[k][window.label] = figure

@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 from resolvers.complaints.deadlines import decided_on_time_condition
 from resolvers.contacts import cadence
 from resolvers.kpis.periods import Window
-from resolvers.kpis.scope import Attribution, Level, Scope, StaffAttribution
+from resolvers.kpis.scope import Attribution, Level, Scope
 from resolvers.shared.periods import Period, PeriodKind
 from store.assessment import (
     SpotCheck,
@@ -137,11 +137,11 @@ class Frame:
 
     def by_staff(self, staff: Any, branch: Any) -> Frame:
         """This frame with rows attributed to the member of staff in ``staff`` and the branch
-        in ``branch`` (``StaffAttribution``). The caller's customer rows do not narrow them:
+        in ``branch`` (``Attribution``). The caller's customer rows do not narrow them:
         the scope is the staff's (a supervisor's scope lies in their branch, ``scope.resolve``),
         as ``staffRatings`` and ``spotCheckPassRates`` read them — a rating a member of staff
         got from another branch's customer is theirs."""
-        attribution = StaffAttribution(self.attribution.at, staff, branch)
+        attribution = Attribution(self.attribution.at, staff, branch)
         return replace(self, attribution=attribution, visible=true())
 
     def mark_customers(self, rows: Any) -> Any:

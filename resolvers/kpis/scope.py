@@ -8,8 +8,8 @@ for like). Customers without a manager, or whose manager is in no team, count fo
 branch but for no team (the drill-down shows them as "no team").
 
 The assessment's indicators (ratings of staff, spot-check items) belong to a member of staff,
-not to a customer's placement: ``StaffAttribution`` puts them under that member of staff, the
-team they belonged to at the period's end, and a branch column of the row.
+not to a customer's placement: ``Attribution`` with a row's staff and branch columns puts them
+under that member of staff, the team they belonged to at the period's end, and that branch.
 """
 
 from __future__ import annotations
@@ -113,81 +113,39 @@ def parent(scope: Scope) -> Scope:
 
 @dataclass(frozen=True)
 class Attribution:
-    """SQL for the customer → branch, manager, team attribution of one computation."""
+    """SQL for the attribution of one computation's rows to branch, team and staff member: by
+    default the customer's branch and relationship manager (the manager's team at ``at``); with
+    ``staff`` and ``branch`` columns, the row's own (``Frame.by_staff``) — the rated member of
+    staff of an evaluation, the responsible one of a spot-check item — and that member's team
+    at ``at``. A customer may then lie under several keys (rating two members of staff), so
+    such families count customers per level (``resolvers.kpis.families.PER_LEVEL``)."""
 
     at: datetime  # team membership instant
-
-    def key(self, level: Level | None) -> Any:
-        if level is Level.BRANCH:
-            return Customer.branch_id
-        if level is Level.TEAM:
-            return TeamMembership.team_id
-        if level is Level.STAFF:
-            return Customer.relationship_manager_id
-        return None
-
-    def condition(self, scope: Scope) -> ColumnElement[bool]:
-        if scope.level is Level.BRANCH:
-            return Customer.branch_id == scope.key
-        if scope.level is Level.TEAM:
-            return TeamMembership.team_id == scope.key
-        if scope.level is Level.STAFF:
-            return Customer.relationship_manager_id == scope.key
-        return true()
+    staff: Any = field(default=None, compare=False)  # None: the customer's manager
+    branch: Any = field(default=None, compare=False)  # None: the customer's branch
 
     @property
     def by_customer(self) -> bool:
         """Whether rows are attributed through their customer (joined to ``customers``)."""
-        return True
-
-    def join_team(self, statement: Any) -> Any:
-        """``statement`` (over customers) joined to the manager's team at ``at``."""
-        return statement.outerjoin(
-            TeamMembership,
-            and_(
-                TeamMembership.staff_id == Customer.relationship_manager_id,
-                membership_at(self.at),
-            ),
-        )
-
-
-@dataclass(frozen=True)
-class StaffAttribution(Attribution):
-    """SQL for rows that belong to a member of staff rather than to a customer's placement —
-    the rated member of staff of an evaluation, the responsible one of a spot-check item:
-    ``staff`` is that staff column, ``branch`` the row's branch column; the team is the staff
-    member's at ``at`` (as a manager's team is for customers). A customer may lie under
-    several keys (rating two members of staff), so such families count customers per level
-    (``resolvers.kpis.families.PER_LEVEL``)."""
-
-    staff: Any = field(default=None, compare=False)
-    branch: Any = field(default=None, compare=False)
+        return self.staff is None
 
     def key(self, level: Level | None) -> Any:
         if level is Level.BRANCH:
-            return self.branch
+            return Customer.branch_id if self.branch is None else self.branch
         if level is Level.TEAM:
             return TeamMembership.team_id
         if level is Level.STAFF:
-            return self.staff
+            return Customer.relationship_manager_id if self.staff is None else self.staff
         return None
 
     def condition(self, scope: Scope) -> ColumnElement[bool]:
-        if scope.level is Level.BRANCH:
-            return self.branch == scope.key  # type: ignore[no-any-return]
-        if scope.level is Level.TEAM:
-            return TeamMembership.team_id == scope.key
-        if scope.level is Level.STAFF:
-            return self.staff == scope.key  # type: ignore[no-any-return]
-        return true()
-
-    @property
-    def by_customer(self) -> bool:
-        return False
+        key = self.key(scope.level)
+        return true() if key is None else key == scope.key  # type: ignore[no-any-return]
 
     def join_team(self, statement: Any) -> Any:
-        """``statement`` joined to the team of the row's member of staff at ``at``."""
+        """``statement`` joined to the team, at ``at``, of the manager (or the row's member of
+        staff)."""
         return statement.outerjoin(
             TeamMembership,
-            and_(TeamMembership.staff_id == self.staff, membership_at(self.at)),
+            and_(TeamMembership.staff_id == self.key(Level.STAFF), membership_at(self.at)),
         )
