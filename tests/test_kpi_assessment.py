@@ -429,7 +429,9 @@ def test_KPI_2_marketing_gets_ratings_suppressed_by_the_customers_of_each_unit(
 ) -> None:
     """Branch C, October 2015: six customers of RM5 each rate RM5 and the supervisor, both of
     team T. The team's cell describes 6 customers (under the minimum of 10) though its members'
-    cells add up to 12: withheld from a marketing analyst; head office sees 48 of 12 = 4.00."""
+    cells add up to 12: withheld from a marketing analyst; head office sees 48 of 12 = 4.00.
+    December: ten customers rate RM5 — the team's cell is shown, RM5's is not (a member of
+    staff's rating is appraisal data, whatever the count)."""
     c = _branch(backend, ("RM5",))
     with _at("2015-10-01T09:00:00"):
         team = _team(backend, c, "T", ["RM5", "SUP"])
@@ -453,6 +455,19 @@ def test_KPI_2_marketing_gets_ratings_suppressed_by_the_customers_of_each_unit(
         assert _figures(child)["STAFF_RATING"] == (None, None, None, None, "SUPPRESSED")
     branch = _kpis(backend, "2015-10", "BRANCH", c.branch, staff="MKT0001")
     assert _figures(branch["scope"])["STAFF_RATING"][4] == "SUPPRESSED"
+    with _at("2015-12-01T09:00:00"):
+        customers += [_customer(backend, c, "RM5") for _ in range(4)]
+    for customer in customers:
+        contact = _contact(backend, customer, c.staff["RM5"], "2015-12-08T09:00:00")
+        _rate(backend, customer, contact, 5, "2015-12-09T09:00:00")
+    december = _kpis(backend, "2015-12", "TEAM", team, drill=True, staff="MKT0001")
+    assert _figures(december["scope"])["STAFF_RATING"] == ("5.00", "50", "10", 10, None)
+    for child in december["children"]:
+        assert _figures(child)["STAFF_RATING"] == (None, None, None, None, "SUPPRESSED")
+    rm5 = _kpis(backend, "2015-12", "STAFF", c.ids["RM5"], staff="MKT0001")
+    assert _figures(rm5["scope"])["STAFF_RATING"] == (None, None, None, None, "SUPPRESSED")
+    head_office = _kpis(backend, "2015-12", "STAFF", c.ids["RM5"])
+    assert _figures(head_office["scope"])["STAFF_RATING"] == ("5.00", "50", "10", 10, None)
 
 
 # ---- scorecards -----------------------------------------------------------------------------

@@ -241,11 +241,17 @@ def compute(
     for indicator in indicators:
         figures: dict[str, Figure] = {}
         child_figures: dict[Any, dict[str, Figure]] = {k: {} for k in children}
+        # A member of staff's rating or spot-check result is appraisal data: never for callers
+        # who see aggregates only (as ``staffRatings`` refuses them ``by: STAFF``).
+        appraisal = minimum is not None and indicator.appraisal
         for window in windows:
             made = _figures(indicator, window, data, siblings, scope.key, children, minimum, depths)
-            figures[window.label] = made[0]
+            withheld = Figure(window, None, None, None, None, SUPPRESSED)
+            own_staff = appraisal and scope.level is Level.STAFF
+            figures[window.label] = withheld if own_staff else made[0]
             for k, figure in made[1].items():
-                child_figures[k][window.label] = figure
+                child_staff = appraisal and child is Level.STAFF
+                child_figures[k][window.label] = withheld if child_staff else figure
         total_values[indicator.code] = _value(indicator, period, figures)
         for k in children:
             child_values[k][indicator.code] = _value(indicator, period, child_figures[k])

@@ -58,6 +58,9 @@ class Indicator:
     population: str | None = None
     # Who the figures belong to when it is not the customers in scope (``COMMON``).
     scope: str | None = None
+    # A member of staff's figure is appraisal data: suppressed for callers who see aggregates
+    # only, whatever the count (``compute``).
+    appraisal: bool = False
 
     @property
     def families(self) -> set[str]:
@@ -290,6 +293,7 @@ INDICATORS: tuple[Indicator, ...] = (
         "period's end and their branch now, whoever the customer is — a rating of a member of "
         "staff of another branch does not count for this branch, a rating this branch's staff "
         "got from another branch's customer does. Periods are Beijing dates.",
+        appraisal=True,
     ),
     Indicator(
         "SPOT_CHECK_PASS_RATE",
@@ -310,6 +314,7 @@ INDICATORS: tuple[Indicator, ...] = (
         "handler) and their team at the period's end, and to the branch of the record as "
         "drawn; an item with nobody responsible counts for its branch only. Periods are "
         "Beijing dates.",
+        appraisal=True,
     ),
 )
 
