@@ -47,7 +47,7 @@ RECORDED_AT = datetime(2026, 11, 10, 4, 0, tzinfo=UTC)
 CLASSIFIED_AT = datetime(2026, 11, 12, 4, 0, tzinfo=UTC)
 REPORTED_AT = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
 CUSTOMERS = "{ customers(first: 16) { edges { node { id } } } }"
-INDICATORS = 16
+INDICATORS = 18
 runner = CliRunner()
 
 
@@ -188,12 +188,14 @@ def _static_loads(html: str) -> list[str]:
 
 
 def test_KPI_1_the_report_draws_offline_in_chromium(fixed: Fixed, browser: Any) -> None:
-    """Head office, the bank, a running quarter: 16 trend charts, the branches compared, tier
+    """Head office, the bank, a running quarter: a trend chart per indicator, the branches compared, tier
     migration and the complaint funnel drew, with data points, nothing loaded from outside."""
     out = fixed.tmp / "bank.html"
     code, output = fixed.report("--period", "2026-Q4", "--as", "HO0001", "--out", str(out))
     assert code == 0, output
-    assert "Report 2026-Q4 for 全行 (16 indicators, 9 units compared) as HO0001" in output
+    assert (
+        f"Report 2026-Q4 for 全行 ({INDICATORS} indicators, 9 units compared) as HO0001" in output
+    )
     html = out.read_text(encoding="utf-8")
     assert _static_loads(html) == []
     assert "default-src 'none'" in html  # the page forbids itself any load from outside
@@ -208,10 +210,16 @@ def test_KPI_1_the_report_draws_offline_in_chromium(fixed: Fixed, browser: Any) 
     for chart in charts:
         drawn = sum(v is not None for values in chart["values"] for v in values)
         assert chart["points"] == drawn, chart
-    # Every chart has data points but the two survey charts: no survey was answered, so every
-    # window says "no data" instead of drawing a zero.
+    # Every chart has data points but the two survey charts and the two of the assessment: no
+    # survey was answered, no member of staff rated, no spot check completed, so every window
+    # says "no data" instead of drawing a zero.
     empty = {c["indicator"] for c in charts if c["points"] == 0}
-    assert empty == {"SATISFACTION_SCORE", "REFERRAL_RATE"}
+    assert empty == {
+        "SATISFACTION_SCORE",
+        "REFERRAL_RATE",
+        "STAFF_RATING",
+        "SPOT_CHECK_PASS_RATE",
+    }
     for chart in charts:
         if chart["indicator"] in empty:
             assert chart["notes"] == ["无数据 (no data)"] * 5
@@ -330,7 +338,10 @@ def test_KPI_1_a_supervisors_report_holds_what_the_kpis_query_answers_them(
         "--period", "2026-10", "--as", "SUP0001", "--scope", "branch:BJ01", "--out", str(out)
     )
     assert code == 0, output
-    assert "Report 2026-10 for 北京分行 (16 indicators, 1 units compared) as SUP0001" in output
+    assert (
+        f"Report 2026-10 for 北京分行 ({INDICATORS} indicators, 1 units compared) as SUP0001"
+        in output
+    )
     branch = fixed.api.gql("{ me { branch { id } } }", staff="SUP0001")["me"]["branch"]["id"]
     with clock.travel_to(REPORTED_AT, all_threads=True):
         answer = fixed.api.gql(
@@ -371,7 +382,7 @@ def test_KPI_1_a_staff_members_report_over_a_date_range_has_nothing_to_compare(
         "--out", str(out),
     )  # fmt: skip
     assert code == 0, output
-    assert "(16 indicators, 0 units compared)" in output
+    assert f"({INDICATORS} indicators, 0 units compared)" in output
     opened = _open(browser, out)
     assert opened.console == [] and opened.failed == []
     charts = opened.page.evaluate(CHARTS)

@@ -88,4 +88,9 @@ def test_kehu_assess_the_whole_bank_with_the_reviewed_weights_KPI_2(
         """{ scorecards(period: "2026-Q3", level: STAFF) { scorecards { lines { indicator } } } }"""
     )["scorecards"]["scorecards"]
     assert staff
-    assert {len(c["lines"]) for c in staff} == {5}  # the file's STAFF weights
+    # The file's STAFF weights: seven lines, customers' ratings and spot checks among them.
+    assert {len(c["lines"]) for c in staff} == {7}
+    assert {line["indicator"] for line in staff[0]["lines"]} >= {
+        "STAFF_RATING",
+        "SPOT_CHECK_PASS_RATE",
+    }

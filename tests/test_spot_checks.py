@@ -78,14 +78,15 @@ def at(value: str) -> datetime:
     return datetime.fromisoformat(value).astimezone(UTC)
 
 
-def new_branch(backend: Backend, inspector: bool = False) -> dict[str, str]:
-    """A branch of its own with a supervisor, two managers (and, with ``inspector``, an
-    auditor of the branch); employee numbers by role."""
+def new_branch(
+    backend: Backend, inspector: bool = False, managers: tuple[str, ...] = ("RM1", "RM2")
+) -> dict[str, str]:
+    """A branch of its own with a supervisor, ``managers`` (and, with ``inspector``, an
+    auditor of the branch); employee numbers by role, global IDs as ``<role>_id``."""
     code = "K" + uuid.uuid4().hex[:6].upper()
     staff = {
         "SUP": Role.BRANCH_SUPERVISOR,
-        "RM1": Role.RELATIONSHIP_MANAGER,
-        "RM2": Role.RELATIONSHIP_MANAGER,
+        **dict.fromkeys(managers, Role.RELATIONSHIP_MANAGER),
         **({"AUD": Role.AUDITOR} if inspector else {}),
     }
     with backend.engine.begin() as connection:

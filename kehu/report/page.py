@@ -41,6 +41,7 @@ AREAS = {
     "VALUE_UPLIFT": "价值提升 (Value uplift)",
     "COMPLAINTS": "投诉处理 (Complaints)",
     "CADENCE": "联系频次 (Contact cadence)",
+    "ASSESSMENT": "评价与抽查 (Ratings and spot checks)",
 }
 REASONS = {
     "COMPLAINT": "投诉 (complaint)",

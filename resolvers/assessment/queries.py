@@ -1,9 +1,10 @@
 """Assessment reads (KPI-2): spot checks and their items, inspectors' and owners' worklists,
-and the two aggregates the scorecards use — the pass rate of spot-check findings and the
-average customer rating of staff — by member of staff or by branch, for a Beijing period.
+and two aggregates — the pass rate of spot-check findings and the average customer rating of
+staff — by member of staff or by branch, for a Beijing period (``spotCheckPassRates``,
+``staffRatings``; one statement each).
 
-Both aggregates are one statement each; the scorecard code calls :func:`pass_rates` and
-:func:`ratings` directly.
+The scorecards read ratings and spot checks as the KPI indicators ``STAFF_RATING`` and
+``SPOT_CHECK_PASS_RATE`` (``resolvers.kpis.families``: ``ratings``, ``inspections``).
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ measures, scorecards) goes through.
 ``compute(session, period, scope, codes, ...)`` runs each needed family once per group of
 disjoint windows (one statement each, grouped by the scope's children), then sums the grouped
 rows into the scope's total and its children's cells (customers are partitioned by the child
-keys, so sums are exact).
+keys, so sums are exact; the families attributed to staff, where a customer may lie under
+several keys, count their customers once per level of the keys instead).
 
 With ``minimum`` (callers who see aggregates only) cells describing fewer customers are
 suppressed, with complementary suppression along every line a cell lies in: its row of
@@ -244,6 +245,7 @@ class _Node:
     key: Any
     keys: set[GroupKey]
     parent: tuple[Level, Any] | None
+    depth: int  # how many of its rows' group keys fix it (``_customers_of``)
 
     @property
     def id(self) -> tuple[Level, Any]:
@@ -287,11 +289,11 @@ def compute(
 
     if minimum is None:
         run(scope, (child,) if child else (), period.windows)
-        own = _Node(scope.level, scope.key, data.keys(), None)
+        own = _Node(scope.level, scope.key, data.keys(), None, 0)
         kids: dict[Any, set[GroupKey]] = defaultdict(set)
         for k in own.keys if child else ():
             kids[k[-1]].add(k)
-        groups = [[own], [_Node(child, k, v, own.id) for k, v in kids.items()] if child else []]
+        groups = [[own], [_Node(child, k, v, own.id, 1) for k, v in kids.items()] if child else []]
         windows = period.windows
     else:
         if period.kind == RANGE:
@@ -385,7 +387,7 @@ def _path(
     statement are keyed (branch,), those of the branch's (branch, team[, staff])."""
     bank_rows = {k for k in keys if len(k) == 1}
     branch_rows = {k for k in keys if len(k) > 1}
-    bank = _Node(Level.BANK, None, bank_rows, None)
+    bank = _Node(Level.BANK, None, bank_rows, None, 0)
     groups = [[bank]]
 
     def group(level: Level, parent: _Node, rows: set[GroupKey], at: int) -> None:
@@ -397,7 +399,7 @@ def _path(
         if DEPTH[scope.level] >= DEPTH[level]:
             by_key.setdefault(line[level], set())  # the scope's line, even without customers
         ordered = sorted(by_key, key=lambda k: (k is None, k or 0))
-        groups.append([_Node(level, k, by_key[k], parent.id) for k in ordered])
+        groups.append([_Node(level, k, by_key[k], parent.id, at + 1) for k in ordered])
 
     team = scope.key if scope.level is Level.TEAM else scope.team_id
     line = {Level.BRANCH: scope.branch_id, Level.TEAM: team, Level.STAFF: scope.key}
@@ -434,7 +436,7 @@ def _suppression(
     hidden_reasons: set[ReasonCell] = set()
     for group in groups:
         counts = {
-            (n.id, w.label): _customers(indicator, data, w.label, n.keys, minimum)
+            (n.id, w.label): _customers(indicator, data, w.label, n, minimum)
             for n in group
             for w in windows
         }
@@ -500,17 +502,25 @@ def _reason_suppression(
     return suppressed(counts, minimum, keep_zero=True, also=also, lines=lines, fixed=fixed)
 
 
-def _customers(
-    indicator: Indicator, data: _Data, label: str, keys: set[GroupKey], minimum: int
-) -> int:
+def _customers(indicator: Indicator, data: _Data, label: str, node: _Node, minimum: int) -> int:
     """The customers a cell describes, as suppression counts them."""
-    found = int(data.sum(indicator.customers, label, keys))
+    found = int(data.sum(_customers_of(indicator, node.depth), label, node.keys))
     if indicator.population is None:
         return found
     # A ratio over a denominator of few customers describes each of them, even with no one in
     # the numerator (0 complaints of 3 customers): count the cell as that small.
-    base = int(data.sum(indicator.population, label, keys))
+    base = int(data.sum(indicator.population, label, node.keys))
     return found if base >= minimum or base == 0 else min(max(found, 1), base)
+
+
+def _customers_of(indicator: Indicator, depth: int) -> str:
+    """The measure counting the distinct customers of a unit fixed by ``depth`` group keys:
+    the indicator's ``customers``, or for a family attributed to staff (a customer may lie
+    under several keys) its count per level (``families.PER_LEVEL``)."""
+    family, _, name = indicator.customers.partition(".")
+    if families.PER_LEVEL.get(family) == name:
+        return f"{indicator.customers}{depth}"
+    return indicator.customers
 
 
 def _reason_count(
@@ -529,7 +539,8 @@ def _cell(
     minimum: int | None,
 ) -> Figure:
     """A unit's figure in a window, with its reasons when the indicator has them."""
-    figure = _figure(indicator, window, data, node.keys, (node.id, window.label) in hidden)
+    withheld = (node.id, window.label) in hidden
+    figure = _figure(indicator, window, data, node.keys, withheld, node.depth)
     if indicator.breakdown is None:
         return figure
     return _with(
@@ -569,12 +580,13 @@ def _figure(
     data: _Data,
     keys: set[GroupKey],
     hidden: bool,
+    depth: int,
 ) -> Figure:
     if hidden:
         return Figure(window, None, None, None, None, SUPPRESSED)
     label = window.label
     numerator = _number(indicator, indicator.numerator, data.sum(indicator.numerator, label, keys))
-    customers = int(data.sum(indicator.customers, label, keys))
+    customers = int(data.sum(_customers_of(indicator, depth), label, keys))
     if indicator.denominator is None:
         value = numerator.quantize(PLACES[indicator.kind], ROUND_HALF_UP)
         return Figure(window, value, numerator, None, customers, None)

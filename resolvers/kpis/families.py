@@ -10,7 +10,7 @@ summed in Python but the handful of grouped rows.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -29,6 +29,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
     union_all,
 )
 from sqlalchemy.orm import Session
@@ -38,6 +39,13 @@ from resolvers.contacts import cadence
 from resolvers.kpis.periods import Window
 from resolvers.kpis.scope import Attribution, Level, Scope
 from resolvers.shared.periods import Period, PeriodKind
+from store.assessment import (
+    SpotCheck,
+    SpotCheckFinding,
+    SpotCheckItem,
+    SpotCheckStatus,
+    StaffEvaluation,
+)
 from store.base import UTCDateTime
 from store.complaints import Complaint, ComplaintStatus
 from store.contacts import Contact
@@ -50,6 +58,7 @@ from store.customers import (
     TransactionType,
 )
 from store.segments import COMPUTED_REASONS, SegmentChange, SegmentOverride
+from store.staff import Staff
 from store.surveys import METRIC_RECOMMEND as RECOMMEND
 from store.surveys import METRIC_SATISFACTION as SATISFACTION
 from store.surveys import SurveyAnswer, SurveyResponse
@@ -112,7 +121,7 @@ class Frame:
         a customer in scope, in one of the windows."""
         chosen = self.bucket(moment) if bucket is None else bucket
         statement = select(*self.key_columns(), chosen.label("w"), *columns).select_from(source)
-        if source is not Customer:
+        if source is not Customer and self.attribution.by_customer:
             statement = statement.join(Customer, Customer.id == customer_id)
         if self.teams:
             statement = self.attribution.join_team(statement)
@@ -125,6 +134,40 @@ class Frame:
         """The outer SELECT: the measures per group keys and window."""
         keys = [rows.c[f"g{i}"] for i in range(len(self.keys))]
         return select(*keys, rows.c.w, *measures).group_by(*keys, rows.c.w)
+
+    def by_staff(self, staff: Any, branch: Any) -> Frame:
+        """This frame with rows attributed to the member of staff in ``staff`` and the branch
+        in ``branch`` (``Attribution``). The caller's customer rows do not narrow them:
+        the scope is the staff's (a supervisor's scope lies in their branch, ``scope.resolve``),
+        as ``staffRatings`` and ``spotCheckPassRates`` read them — a rating a member of staff
+        got from another branch's customer is theirs."""
+        attribution = Attribution(self.attribution.at, staff, branch)
+        return replace(self, attribution=attribution, visible=true())
+
+    def mark_customers(self, rows: Any) -> Any:
+        """``rows`` with ``first<d>`` for d = 0 … len(keys): 1 on one row of each customer in
+        each group of the first d keys and window (a window function), else 0."""
+        keys = [rows.c[f"g{i}"] for i in range(len(self.keys))]
+        marks = [
+            case(
+                (
+                    func.row_number().over(partition_by=[*keys[:d], rows.c.w, rows.c.customer_id])
+                    == 1,
+                    1,
+                ),
+                else_=0,
+            ).label(f"first{d}")
+            for d in range(len(keys) + 1)
+        ]
+        return select(*rows.c, *marks).subquery("marked")
+
+    def customers_per_level(self, marked: Any, name: str) -> list[Any]:
+        """``name<d>`` for d = 0 … len(keys) over :meth:`mark_customers`' rows: summed over
+        the groups of one value of the first d keys, the distinct customers of that unit — what
+        ``compute`` reads where a customer may lie under several keys (``PER_LEVEL``)."""
+        return [
+            func.sum(marked.c[f"first{d}"]).label(f"{name}{d}") for d in range(len(self.keys) + 1)
+        ]
 
 
 def _count_distinct(column: Any) -> Any:
@@ -215,6 +258,52 @@ def reviews(frame: Frame) -> Select[Any]:
         rows,
         func.count().label("requests"),
         _count_distinct(rows.c.customer_id).label("complainants"),
+    )
+
+
+def ratings(frame: Frame) -> Select[Any]:
+    """Customers' ratings of staff (KPI-2) recorded in each window, attributed to the rated
+    member of staff, their team at the period's end and their branch."""
+    staff = frame.by_staff(StaffEvaluation.staff_id, Staff.branch_id)
+    rows = staff.rows(
+        StaffEvaluation.__table__.join(Staff.__table__, Staff.id == StaffEvaluation.staff_id),
+        StaffEvaluation.customer_id,
+        StaffEvaluation.recorded_at,
+        [StaffEvaluation.customer_id.label("customer_id"), StaffEvaluation.rating.label("rating")],
+    )
+    marked = staff.mark_customers(rows)
+    return staff.grouped(
+        marked,
+        func.sum(marked.c.rating).label("rating_sum"),
+        func.count().label("rated"),
+        *staff.customers_per_level(marked, "raters"),
+    )
+
+
+def inspections(frame: Frame) -> Select[Any]:
+    """Spot-check items (KPI-2) of completed checks inspected in each window, passed when no
+    criterion failed; attributed to the member of staff responsible for the checked record,
+    their team at the period's end, and the record's branch as drawn (the item's)."""
+    staff = frame.by_staff(SpotCheckItem.responsible_id, SpotCheckItem.branch_id)
+    failed = exists().where(
+        SpotCheckFinding.item_id == SpotCheckItem.id, SpotCheckFinding.passed.is_(False)
+    )
+    rows = staff.rows(
+        SpotCheckItem.__table__.join(SpotCheck.__table__, SpotCheck.id == SpotCheckItem.check_id),
+        SpotCheckItem.customer_id,
+        SpotCheckItem.inspected_at,
+        [
+            SpotCheckItem.customer_id.label("customer_id"),
+            case((failed, 0), else_=1).label("passed"),
+        ],
+        SpotCheck.status == SpotCheckStatus.COMPLETED,
+    )
+    marked = staff.mark_customers(rows)
+    return staff.grouped(
+        marked,
+        func.sum(marked.c.passed).label("passed"),
+        func.count().label("inspected"),
+        *staff.customers_per_level(marked, "customers"),
     )
 
 
@@ -664,8 +753,13 @@ FAMILIES: dict[str, Callable[[Frame], Any]] = {
     "tiers": tiers,
     "lost": lost,
     "cadence": cadence_compliance,
+    "ratings": ratings,
+    "inspections": inspections,
 }
 # Families whose rows carry windows as columns (b0, b1 …) rather than a ``w`` column.
 WIDE = {"base"}
 # Families with one more group column (the lost-customer reason).
 SPLIT = {"lost": "reason"}
+# Families attributed to staff (``Frame.by_staff``), whose customers measure (the name here) is
+# counted per level: ``compute`` reads ``<name><d>`` for a unit at depth d of the group keys.
+PER_LEVEL = {"ratings": "raters", "inspections": "customers"}

@@ -12,6 +12,10 @@ share a table share its statement. Values:
 
 ``customers`` names the measure that counts the distinct customers a cell describes: a cell of
 fewer customers than the minimum is suppressed for callers who see aggregates only.
+
+Most indicators count customers in scope (``COMMON``: by the customer's branch and manager);
+the two of the assessment (KPI-2) count what a member of staff did — the ratings customers gave
+them, the spot-checked records they were responsible for — and say so in their ``scope``.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ class Area(StrEnum):
     VALUE_UPLIFT = "VALUE_UPLIFT"
     COMPLAINTS = "COMPLAINTS"
     CADENCE = "CADENCE"
+    ASSESSMENT = "ASSESSMENT"
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,8 @@ class Indicator:
     # The denominator's customers when they are not ``customers`` (suppression: a cell is
     # withheld when either population is under the minimum, KPI-1).
     population: str | None = None
+    # Who the figures belong to when it is not the customers in scope (``COMMON``).
+    scope: str | None = None
 
     @property
     def families(self) -> set[str]:
@@ -265,6 +272,45 @@ INDICATORS: tuple[Indicator, ...] = (
         "the computed tier of its last computed change before then; none: LOW); numerator = "
         "those periods with at least one logged contact, by anyone, over any channel.",
     ),
+    Indicator(
+        "STAFF_RATING",
+        Area.ASSESSMENT,
+        "客户对员工评价（平均分）",
+        ValueKind.AVERAGE,
+        "ratings.rating_sum",
+        "ratings.rated",
+        "ratings.raters",
+        "Average customer rating of staff: numerator = sum of the ratings (1 … 5) customers "
+        "gave the member of staff who served them (recordStaffEvaluation: who made a contact, "
+        "or the handler of a closed complaint) recorded in the period (recording time); "
+        "denominator = the number of those ratings. One rating per occasion, never recorded "
+        "by the member of staff rated. The suppression count is the number of distinct "
+        "customers who rated.",
+        scope=" Ratings in scope: attributed to the rated member of staff, their team at the "
+        "period's end and their branch now, whoever the customer is — a rating of a member of "
+        "staff of another branch does not count for this branch, a rating this branch's staff "
+        "got from another branch's customer does. Periods are Beijing dates.",
+    ),
+    Indicator(
+        "SPOT_CHECK_PASS_RATE",
+        Area.ASSESSMENT,
+        "抽查通过率",
+        ValueKind.RATIO,
+        "inspections.passed",
+        "inspections.inspected",
+        "inspections.customers",
+        "Spot-check pass rate: denominator = sampled items (customer records, contacts, "
+        "complaints) of completed spot checks whose findings were recorded in the period "
+        "(inspection time); numerator = those of them with no failed criterion. Items of a "
+        "check still open do not count until it is completed (findings are final, and shown "
+        "to the checked branch, only then). The suppression count is the number of distinct "
+        "customers whose records were inspected.",
+        scope=" Items in scope: attributed to the member of staff responsible for the checked "
+        "record (the customer's relationship manager, who made the contact, the complaint's "
+        "handler) and their team at the period's end, and to the branch of the record as "
+        "drawn; an item with nobody responsible counts for its branch only. Periods are "
+        "Beijing dates.",
+    ),
 )
 
 BY_CODE = {indicator.code: indicator for indicator in INDICATORS}
@@ -275,4 +321,4 @@ LOST_REASONS = ("COMPLAINT", "TIER_DOWN", "NOT_CONTACTED", "OTHER")
 
 def definition(indicator: Indicator) -> str:
     """The full definition shown in the API and the README."""
-    return indicator.definition + COMMON
+    return indicator.definition + (COMMON if indicator.scope is None else indicator.scope)

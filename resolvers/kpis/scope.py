@@ -6,11 +6,15 @@ the manager's team is the team the manager belonged to at the end of the reporte
 period in progress: now). A team's comparison periods and series use the same members (like
 for like). Customers without a manager, or whose manager is in no team, count for their
 branch but for no team (the drill-down shows them as "no team").
+
+The assessment's indicators (ratings of staff, spot-check items) belong to a member of staff,
+not to a customer's placement: ``Attribution`` with a row's staff and branch columns puts them
+under that member of staff, the team they belonged to at the period's end, and that branch.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -109,34 +113,39 @@ def parent(scope: Scope) -> Scope:
 
 @dataclass(frozen=True)
 class Attribution:
-    """SQL for the customer → branch, manager, team attribution of one computation."""
+    """SQL for the attribution of one computation's rows to branch, team and staff member: by
+    default the customer's branch and relationship manager (the manager's team at ``at``); with
+    ``staff`` and ``branch`` columns, the row's own (``Frame.by_staff``) — the rated member of
+    staff of an evaluation, the responsible one of a spot-check item — and that member's team
+    at ``at``. A customer may then lie under several keys (rating two members of staff), so
+    such families count customers per level (``resolvers.kpis.families.PER_LEVEL``)."""
 
     at: datetime  # team membership instant
+    staff: Any = field(default=None, compare=False)  # None: the customer's manager
+    branch: Any = field(default=None, compare=False)  # None: the customer's branch
+
+    @property
+    def by_customer(self) -> bool:
+        """Whether rows are attributed through their customer (joined to ``customers``)."""
+        return self.staff is None
 
     def key(self, level: Level | None) -> Any:
         if level is Level.BRANCH:
-            return Customer.branch_id
+            return Customer.branch_id if self.branch is None else self.branch
         if level is Level.TEAM:
             return TeamMembership.team_id
         if level is Level.STAFF:
-            return Customer.relationship_manager_id
+            return Customer.relationship_manager_id if self.staff is None else self.staff
         return None
 
     def condition(self, scope: Scope) -> ColumnElement[bool]:
-        if scope.level is Level.BRANCH:
-            return Customer.branch_id == scope.key
-        if scope.level is Level.TEAM:
-            return TeamMembership.team_id == scope.key
-        if scope.level is Level.STAFF:
-            return Customer.relationship_manager_id == scope.key
-        return true()
+        key = self.key(scope.level)
+        return true() if key is None else key == scope.key  # type: ignore[no-any-return]
 
     def join_team(self, statement: Any) -> Any:
-        """``statement`` (over customers) joined to the manager's team at ``at``."""
+        """``statement`` joined to the team, at ``at``, of the manager (or the row's member of
+        staff)."""
         return statement.outerjoin(
             TeamMembership,
-            and_(
-                TeamMembership.staff_id == Customer.relationship_manager_id,
-                membership_at(self.at),
-            ),
+            and_(TeamMembership.staff_id == self.key(Level.STAFF), membership_at(self.at)),
         )

@@ -31,6 +31,7 @@ KpiAreaEnum = bilingual_enum(
         "VALUE_UPLIFT": "Value uplift 价值提升",
         "COMPLAINTS": "Complaint handling 投诉处理",
         "CADENCE": "Contact cadence 联系频次",
+        "ASSESSMENT": "Customers' ratings of staff and spot checks (KPI-2) 评价与抽查",
     },
     name="KpiArea",
 )
@@ -78,7 +79,8 @@ KpiNullReason = bilingual_enum(
     "Why a KPI value is null. 指标值为空的原因。",
     {
         "EMPTY_DENOMINATOR": "Nothing to divide by in the period (no division by zero) 分母为零",
-        "SUPPRESSED": "Too few customers behind the cell for your roles 客户数过少，已屏蔽",
+        "SUPPRESSED": "Withheld from your roles: too few customers behind the cell, or a member "
+        "of staff's appraisal figure (rating, spot checks) 客户数过少或属员工考核数据，已屏蔽",
     },
 )
 
