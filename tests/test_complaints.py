@@ -375,12 +375,10 @@ def test_cmp5_statistics_by_category_channel_unit_cause_and_month(backend: Backe
     assert "SYSTEM_FAULT" in causes
     months = backend.gql(query, {"by": "MONTH"})["complaintStatistics"]
     assert f"{clock.now():%Y-%m}" in {r["key"] for r in months}
-    # Marketing analysts see aggregates (no customer rows) over the whole bank.
-    analyst = backend.gql(query, {"by": "CATEGORY"}, staff="MKT0001")["complaintStatistics"]
-    # All of them, or none when the bank's complaints so far come from fewer customers than
-    # the KPI minimum (KPI-1: a lone total of a few customers is withheld).
-    total = sum(r["count"] for r in by_category.values())
-    assert sum(r["count"] for r in analyst) in {0, total}
+    # Marketing analysts (no customer rows) read the complaint indicators through `kpis`.
+    refused = backend.post(query, {"by": "CATEGORY"}, staff="MKT0001").json()
+    assert refused["data"] is None
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
 def test_tasks_only_candidates_complete_once_and_forms_are_validated(backend: Backend) -> None:
@@ -569,8 +567,9 @@ def test_plat1_statements_of_complaint_and_task_lists_do_not_grow_with_the_page(
 
 
 def test_bank_wide_statistics_cannot_be_narrowed_to_one_customer(backend: Backend) -> None:
-    """Roles without customer rows get aggregates only: a `customerId` filter would turn them
-    into one customer's complaint record (and tell whether that person banks here)."""
+    """Roles without customer rows get no complaint statistics at all — they read the complaint
+    indicators through `kpis` — so no filter (a `customerId` would be one customer's complaint
+    record and tell whether that person banks here) gives them anything."""
     customer = bj_customer(backend)
     submit(backend, customer, category="CARDS")
     query = """query($where: ComplaintWhere) { complaintStatistics(by: CATEGORY, where: $where) {
@@ -583,9 +582,9 @@ def test_bank_wide_statistics_cannot_be_narrowed_to_one_customer(backend: Backen
         ).json()
         assert body["data"] is None, (staff, body)
         assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]
-        assert backend.gql(
-            query, {"where": {"branch": {"eq": branch_id(backend, "SUP0001")}}}, staff=staff
-        )
+        branch = {"where": {"branch": {"eq": branch_id(backend, "SUP0001")}}}
+        body = backend.post(query, branch, staff=staff).json()
+        assert body["data"] is None and "`kpis`" in body["errors"][0]["message"], (staff, body)
 
 
 OVERDUE_VIEWS = """query($id: ID!, $where: ComplaintWhere!) {

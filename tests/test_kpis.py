@@ -736,18 +736,17 @@ def test_KPI_1_every_indicator_has_a_definition_in_the_api(backend: Backend) -> 
     assert date(2012, 4, 1).weekday() == 6  # the cadence expectations above rely on it
 
 
-def test_KPI_1_CMP_5_complaint_statistics_merge_small_rows_for_analysts(
+def test_KPI_1_CMP_5_complaint_statistics_agree_with_the_indicators(
     backend: Backend, world: World
 ) -> None:
     """complaintStatistics over May 2012 (k1, k2: two customers, one category): head office
-    sees the category; a marketing analyst gets no rows: merged into SUPPRESSED the row would
-    still describe two customers, under the KPI minimum."""
+    sees the category with the indicators' on-time rule and call-back score; a marketing
+    analyst reads complaints through `kpis` only (refused here)."""
     query = """query($where: ComplaintWhere) { complaintStatistics(by: CATEGORY, where: $where) {
         key count decided decidedOnTime averageSatisfaction } }"""
     where = {
         "acceptedAt": {
             "gte": datetime(2012, 5, 1, tzinfo=BEIJING).isoformat(),
-            # The month's last instant: analysts ask for whole months (CALENDAR_PERIOD_REQUIRED).
             "lte": datetime(2012, 5, 31, 23, 59, 59, 999999, tzinfo=BEIJING).isoformat(),
         }
     }
@@ -761,9 +760,9 @@ def test_KPI_1_CMP_5_complaint_statistics_merge_small_rows_for_analysts(
             "averageSatisfaction": "3.00",
         }
     ]
-    merged = backend.gql(query, {"where": where}, staff="MKT0001")["complaintStatistics"]
-    # Two customers in all: the merged row would be their record, so no rows (KPI-1).
-    assert merged == []
+    refused = backend.post(query, {"where": where}, staff="MKT0001").json()
+    assert refused["data"] is None
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
 def test_KPI_1_the_readme_gives_every_indicator_s_definition() -> None:

@@ -180,7 +180,8 @@ def test_average_ratings_by_staff_and_branch_with_suppression_KPI_2(backend: Bac
         december = _ratings(backend, "2026-12-01", "2026-12-01", "STAFF", branch["branch_id"])
     assert [c["numerator"] for c in december["cells"]] == [None]
     assert december["total"]["numerator"] is None
-    # A supervisor reads their own branch only; marketing reads aggregates; a manager nothing.
+    # A supervisor reads their own branch only; marketing reads STAFF_RATING through `kpis`
+    # (refused here); a manager nothing.
     mine = _ratings(backend, "2026-11-01", "2026-11-30", "BRANCH", None, staff=branch["SUP"])
     assert [c["branch"]["code"] for c in mine["cells"]] == [branch["code"]]
     other = new_branch(backend)
@@ -190,7 +191,12 @@ def test_average_ratings_by_staff_and_branch_with_suppression_KPI_2(backend: Bac
         staff=branch["SUP"],
     ).json()
     assert body["data"] is None and "branch" in body["errors"][0]["message"]
-    assert _ratings(backend, "2026-11-01", "2026-11-30", "BRANCH", branch["branch_id"], "MKT0001")
+    body = backend.post(
+        RATINGS,
+        {"start": "2026-11-01", "end": "2026-11-30", "by": "BRANCH", "branch": branch["branch_id"]},
+        staff="MKT0001",
+    ).json()
+    assert body["data"] is None and "`kpis`" in body["errors"][0]["message"]
     body = backend.post(
         RATINGS, {"start": "2026-11-01", "end": "2026-11-30", "by": "STAFF"}, staff=branch["RM1"]
     ).json()

@@ -38,10 +38,9 @@ class Ratio:
     denominator: int | None
 
     @classmethod
-    def of(cls, numerator: int, denominator: int, customers: int | None = None) -> Ratio:
-        """With ``customers`` (callers who see aggregates only: the responders, under the KPI
-        minimum), withheld as ``kpis`` withholds the cell (KPI-1)."""
-        if denominator < MINIMUM_CELL or customers is not None:
+    def of(cls, numerator: int, denominator: int) -> Ratio:
+        """Withheld when the denominator is under the minimum."""
+        if denominator < MINIMUM_CELL:
             return cls(None, None)
         return cls(numerator, denominator)
 
@@ -57,13 +56,11 @@ def results(
     scope: ColumnElement[bool],
     start: date,
     end: date,
-    minimum: int | None = None,
 ) -> Results:
     """Answers of responses recorded from ``start`` to ``end`` (Beijing dates, inclusive) by
     customers in ``scope``: the KPI indicators' own statement (SATISFACTION_SCORE and
-    REFERRAL_RATE, ``resolvers.kpis.families.survey``), one statement. With ``minimum``
-    (callers who see aggregates only), fewer responding customers than it: all withheld, as
-    the KPI figures are (KPI-1)."""
+    REFERRAL_RATE, ``resolvers.kpis.families.survey``), one statement. (Callers who see
+    aggregates only read these through ``kpis``.)"""
     window = Window(f"{start}/{end}", start, end + timedelta(days=1))
     now = clock.now()
     frame = families.Frame(
@@ -75,10 +72,9 @@ def results(
     def measure(name: str) -> int:
         return int(found.get(name) or 0)
 
-    few = measure("responders") if minimum is not None and measure("responders") < minimum else None
     return Results(
-        Ratio.of(measure("score_sum"), measure("scored"), few),
-        Ratio.of(measure("recommend_yes"), measure("recommend_answered"), few),
+        Ratio.of(measure("score_sum"), measure("scored")),
+        Ratio.of(measure("recommend_yes"), measure("recommend_answered")),
     )
 
 

@@ -9,13 +9,12 @@ import strawberry
 from sqlalchemy import ColumnElement, false, or_, select, true
 
 from core import clock
-from core.errors import ForbiddenError, Problems, UserInputError
+from core.errors import Problems, UserInputError
 from core.ids import pk_of
 from resolvers.assessment import queries as logic
 from resolvers.assessment.spot_checks import check_period, overdue
 from resolvers.segments.queries import MINIMUM_CELL
 from resolvers.shared.filters import compile_where
-from resolvers.shared.periods import require_calendar_period
 from schema.assessment.enums import AssessmentByEnum
 from schema.assessment.filters import (
     RECTIFICATION_FILTERS,
@@ -42,7 +41,7 @@ from schema.assessment.types import (
 )
 from schema.shared.base import Connection, ContextInfo, NodeLoader, page_request
 from schema.shared.context import Context
-from schema.shared.rights import Authenticated, HasRight
+from schema.shared.rights import Authenticated, HasRight, SeesCustomerRows
 from schema.shared.rights import field as guarded_field
 from store.assessment import (
     SpotCheck,
@@ -219,10 +218,8 @@ class AssessmentQuery:
 
     @guarded_field(
         "Customers' average rating of staff by member of staff or branch, with numerators, "
-        "denominators and small cells suppressed (KPI-2, for scorecards); roles that see "
-        "aggregates only may not group `by: STAFF`, get the KPI minimum and ask for a whole "
-        "Beijing calendar month, quarter or year (else CALENDAR_PERIOD_REQUIRED). 客户评价统计。",
-        HasRight("evaluation:results"),
+        "denominators and small cells suppressed (KPI-2, for scorecards). 客户评价统计。",
+        SeesCustomerRows("evaluation:results"),
     )
     def staff_ratings(
         self,
@@ -234,24 +231,15 @@ class AssessmentQuery:
     ) -> StaffRatings:
         ctx = info.context
         _period(start, end)
-        aggregates_only = not ctx.access.row_scopes
-        if aggregates_only and logic.By(by) is logic.By.STAFF:
-            # A named member of staff's rating is appraisal data, as scorecards are (KPI-2).
-            raise ForbiddenError("by: your roles see ratings by branch, not by member of staff")
-        if aggregates_only:
-            # Whole periods, or windows a day apart differ by one customer's rating (KPI-1).
-            require_calendar_period(start, end, ("start",), ("end",))
-        # Aggregate-only roles: the KPIs' minimum (KPI-1), as `kpis` withholds their cells.
-        minimum = ctx.settings.kpi_minimum_cell if aggregates_only else MINIMUM_CELL
         cells, total = logic.ratings(
-            ctx.session, start, end, logic.By(by), scope_branch(ctx, branch), minimum
+            ctx.session, start, end, logic.By(by), scope_branch(ctx, branch), MINIMUM_CELL
         )
         staff = staff_nodes(ctx, {c.staff_id for c in cells if c.staff_id is not None})
         branches = branch_nodes(ctx, {c.branch_id for c in [*cells, total]})
         return StaffRatings(
             start=start,
             end=end,
-            minimum_count=minimum,
+            minimum_count=MINIMUM_CELL,
             cells=[present_rating(c, staff, branches) for c in cells],
             total=present_rating(total, staff, branches),
             definition=RATING_DEFINITION,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import strawberry
 
 from schema.complaints.enums import (
@@ -68,31 +66,6 @@ class ComplaintWhere:
     )
     and_: list[ComplaintWhere] | None = strawberry.field(name="and", default=None)
     or_: list[ComplaintWhere] | None = strawberry.field(name="or", default=None)
-
-
-def names_a_customer(where: ComplaintWhere | None) -> bool:
-    """Whether ``where`` narrows to customers anywhere, ``and``/``or`` included."""
-    if where is None:
-        return False
-    if where.customer is not None:
-        return True
-    return any(names_a_customer(sub) for sub in [*(where.and_ or []), *(where.or_ or [])])
-
-
-def time_windows(
-    where: ComplaintWhere | None, path: tuple[str, ...] = ("where",)
-) -> Iterator[tuple[tuple[str, ...], DateTimeFilter]]:
-    """Each ``acceptedAt`` and ``decisionDueAt`` filter of ``where``, ``and``/``or`` included,
-    with the path of its field."""
-    if where is None:
-        return
-    if where.accepted_at is not None:
-        yield (*path, "acceptedAt"), where.accepted_at
-    if where.decision_due_at is not None:
-        yield (*path, "decisionDueAt"), where.decision_due_at
-    for name, subs in (("and", where.and_), ("or", where.or_)):
-        for i, sub in enumerate(subs or []):
-            yield from time_windows(sub, (*path, name, str(i)))
 
 
 @strawberry.input(description="Filters for head office's complaint alerts.")

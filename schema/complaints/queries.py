@@ -10,18 +10,14 @@ import strawberry
 from sqlalchemy import and_
 
 from core import clock
-from core.errors import ForbiddenError
 from core.ids import pk_of
 from resolvers.complaints import queries as logic
-from resolvers.complaints.statistics import customers_of, statistics, suppress_small
-from resolvers.shared.periods import require_calendar_instants
+from resolvers.complaints.statistics import statistics
 from schema.complaints.enums import ComplaintDimension, ComplaintOrderField
 from schema.complaints.filters import (
     ComplaintAlertWhere,
     ComplaintOrderBy,
     ComplaintWhere,
-    names_a_customer,
-    time_windows,
 )
 from schema.complaints.types import (
     ComplaintAlertNode,
@@ -31,7 +27,7 @@ from schema.complaints.types import (
     present_alerts,
 )
 from schema.shared.base import Connection, ContextInfo, Node, SortDirection, page_request
-from schema.shared.rights import Authenticated, HasRight
+from schema.shared.rights import Authenticated, HasRight, SeesCustomerRows
 from schema.shared.rights import field as guarded_field
 from store.complaints import ComplaintAlert
 
@@ -114,16 +110,9 @@ class ComplaintQuery:
         return present(info, [row])[0]
 
     @guarded_field(
-        "Complaint statistics by category, channel, unit, cause or month (CMP-5). "
-        "Over the complaints you may see; roles without customer rows get bank-wide "
-        "aggregates in which rows of fewer customers than the KPI minimum are merged into "
-        "one `SUPPRESSED` row (counts still add up); when the merged row or the total describes "
-        "fewer customers than the minimum, no rows are returned; their `acceptedAt` and "
-        "`decisionDueAt` filters must each be one whole Beijing calendar month, quarter or "
-        "year (`gte` its first midnight, `lte` its last instant, e.g. "
-        "2026-03-01T00:00:00+08:00 … 2026-03-31T23:59:59.999999+08:00), else "
-        "CALENDAR_PERIOD_REQUIRED. 投诉统计。",
-        Authenticated(),
+        "Complaint statistics by category, channel, unit, cause or month (CMP-5), over the "
+        "complaints you may see. 投诉统计。",
+        SeesCustomerRows(),
     )
     def complaint_statistics(
         self,
@@ -132,27 +121,14 @@ class ComplaintQuery:
         where: ComplaintWhere | None = None,
     ) -> list[ComplaintStatistic]:
         ctx = info.context
-        visible = _visible(info) if ctx.access.row_scopes else None
-        if visible is None and names_a_customer(where):
-            # Aggregates only: narrowed to one customer they would be that customer's record.
-            raise ForbiddenError("your roles see bank-wide statistics, not one customer's")
+        visible = _visible(info)
         condition = logic.condition(where, clock.now())
-        if visible is None:
-            # Aggregates only: whole periods, or windows a day apart differ by one customer.
-            for field, window in time_windows(where):
-                require_calendar_instants(window.gte, window.lte, field)
         rows = statistics(
             ctx.session,
             visible,
             by.value,  # type: ignore[attr-defined]
             condition,
         )
-        if visible is None:
-            # Aggregates only: the KPIs' suppression rule (small rows merged, see statistics;
-            # a total or merged row of fewer customers than the minimum: no rows).
-            rows = suppress_small(
-                rows, ctx.settings.kpi_minimum_cell, customers_of(ctx.session, None, condition)
-            )
         return [
             ComplaintStatistic(
                 key=r.key,

@@ -107,6 +107,33 @@ class SelfOrRight(HasRight):
             super().check(ctx, arguments)
 
 
+class SeesCustomerRows(Right):
+    """``rights`` (any signed-in caller when none) and roles that see customer rows: callers
+    who see aggregates only read these figures through ``kpis``, whose suppression holds along
+    every line (KPI-1) — a second set of small-cell rules beside it would give back what the
+    first withholds (one's withheld cell minus the other's shown ones)."""
+
+    def __init__(self, *rights: str) -> None:
+        self.inner: Right = HasRight(*rights) if rights else Authenticated()
+
+    def describe(self) -> str:
+        return (
+            f"{self.inner.describe()} Roles that see aggregates only are refused: they read "
+            "these figures through `kpis`."
+        )
+
+    def name(self, ctx: Context) -> str:
+        return self.inner.name(ctx)
+
+    def check(self, ctx: Context, arguments: dict[str, Any]) -> None:
+        self.inner.check(ctx, arguments)
+        if not ctx.access.row_scopes:
+            raise ForbiddenError(
+                "your roles see aggregates only: read these figures through `kpis`, which "
+                "withholds small cells along every line"
+            )
+
+
 class WritesCustomer(Right):
     """A change of customer data.
 

@@ -5,17 +5,16 @@ from __future__ import annotations
 import datetime as dt
 
 import strawberry
-from sqlalchemy import select, true
+from sqlalchemy import select
 
 from core import clock
 from core.errors import UserInputError
 from core.ids import pk_of
 from resolvers.segments.queries import MINIMUM_CELL
 from resolvers.shared.filters import compile_where
-from resolvers.shared.periods import require_calendar_period
 from resolvers.surveys import queries as logic
 from schema.shared.base import Connection, ContextInfo, NodeLoader, page_request
-from schema.shared.rights import Authenticated, HasRight
+from schema.shared.rights import Authenticated, HasRight, SeesCustomerRows
 from schema.shared.rights import field as guarded_field
 from schema.surveys.filters import SURVEY_REQUEST_FILTERS, SurveyRequestWhere
 from schema.surveys.types import (
@@ -50,11 +49,10 @@ def _ratio(ratio: logic.Ratio) -> SurveyRatio:
 @strawberry.type
 class SurveyQuery:
     @guarded_field(
-        "Satisfaction and would-recommend results of a period (REL-5, for the KPIs): "
-        "numerators and denominators, small counts suppressed (roles that see aggregates only: "
-        "fewer responding customers than the KPI minimum, and `start` … `end` a whole Beijing "
-        "calendar month, quarter or year, else CALENDAR_PERIOD_REQUIRED). 调查结果统计。",
-        HasRight("survey:results"),
+        "Satisfaction and would-recommend results of a period (REL-5, for the KPIs) over the "
+        "customers you may see: numerators and denominators, small counts suppressed. "
+        "调查结果统计。",
+        SeesCustomerRows("survey:results"),
     )
     def survey_results(
         self,
@@ -68,19 +66,14 @@ class SurveyQuery:
         if end > clock.today():
             raise UserInputError.one(("end",), "DATE_IN_FUTURE", "must not be after today")
         ctx = info.context
-        if not ctx.access.row_scopes:
-            # Aggregates only: whole periods, or windows a day apart differ by one customer.
-            require_calendar_period(start, end, ("start",), ("end",))
-        scope = ctx.access.visible if ctx.access.row_scopes else true()
+        scope = ctx.access.visible
         if branch is not None:
             scope = scope & (Customer.branch_id == pk_of(branch, "Branch", "branch"))
-        # Aggregate-only roles: the KPI minimum over responding customers, as `kpis` (KPI-1).
-        minimum = None if ctx.access.row_scopes else ctx.settings.kpi_minimum_cell
-        found = logic.results(ctx.session, scope, start, end, minimum)
+        found = logic.results(ctx.session, scope, start, end)
         return SurveyResults(
             start=start,
             end=end,
-            minimum_count=MINIMUM_CELL if minimum is None else max(minimum, MINIMUM_CELL),
+            minimum_count=MINIMUM_CELL,
             satisfaction=_ratio(found.satisfaction),
             recommend=_ratio(found.recommend),
             definition=DEFINITION,
