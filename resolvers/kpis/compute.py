@@ -451,7 +451,9 @@ def _suppression(
                 return [("siblings", label)]
             return [("siblings", label)] + [("calendar", unit, n) for n in nested[label]]
 
-        hidden |= suppressed(counts, minimum, keep_zero=True, lines=lines, fixed=fixed)
+        hidden |= suppressed(
+            counts, minimum, keep_zero=True, lines=lines, fixed=fixed, total=_calendar_total
+        )
         if indicator.breakdown is not None:
             hidden_reasons |= _reason_suppression(
                 indicator, windows, data, group, hidden, hidden_reasons, minimum, nested
@@ -499,7 +501,18 @@ def _reason_suppression(
         ]
 
     also = [c for c in counts if (c[0], c[2]) in hidden]
-    return suppressed(counts, minimum, keep_zero=True, also=also, lines=lines, fixed=fixed)
+    return suppressed(
+        counts, minimum, keep_zero=True, also=also, lines=lines, fixed=fixed, total=_calendar_total
+    )
+
+
+def _calendar_total(line: Hashable) -> Any:
+    """The cell that is a calendar line's sum — the year of ``2026:months``, the quarter of
+    ``2026-Q3:months`` — or None (a row of siblings: its total is the parent, decided above)."""
+    if not (isinstance(line, tuple) and line[0] == "calendar"):
+        return None
+    *cell, name = line[1:]
+    return (*cell, name.partition(":")[0])
 
 
 def _customers(indicator: Indicator, data: _Data, label: str, node: _Node, minimum: int) -> int:
