@@ -31,6 +31,22 @@ from tests.test_kpis import (
 ANALYST = "MKT0001"
 
 
+def _two_teams(
+    backend: Backend, year: int, second: str
+) -> tuple[dict[str, Any], dict[str, Any], str, str, str]:
+    """A fresh branch whose RM1 is in team A and RM2 in team ``second`` from 2 January of
+    ``year``: both managers (`me`), the branch ID and the two team IDs."""
+    _, sup, rm1, rm2 = _staff_branch(backend)
+    me1, me2 = _me(backend, rm1), _me(backend, rm2)
+    branch = me1["branch"]["id"]
+    with _at(year, 1, 2, 9):
+        team_a = _team(backend, sup, branch, "A")
+        team_b = _team(backend, sup, branch, second)
+        assert _move(backend, sup, me1["id"], team_a)["errors"] == []
+        assert _move(backend, sup, me2["id"], team_b)["errors"] == []
+    return me1, me2, branch, team_a, team_b
+
+
 def _customers(backend: Backend, branch: str, manager: str | None, n: int) -> list[str]:
     fields: dict[str, Any] = {"branch": branch}
     if manager is not None:
@@ -59,14 +75,7 @@ def test_KPI_1_a_month_withheld_in_one_question_is_not_shown_in_another(
     weighs team W — no customer in 2015, yet a sibling — and withholds W's January instead, and
     shows "no team"'s January 2015: 0. With it the branch's January (30) is team A's, and A's
     year (33, shown) minus its January and its shown months is April's 3 customers."""
-    _, sup, rm1, rm2 = _staff_branch(backend)
-    me1, me2 = _me(backend, rm1), _me(backend, rm2)
-    branch = me1["branch"]["id"]
-    with _at(2015, 1, 2, 9):
-        team_a = _team(backend, sup, branch, "A")
-        team_w = _team(backend, sup, branch, "W")
-        assert _move(backend, sup, me1["id"], team_a)["errors"] == []
-        assert _move(backend, sup, me2["id"], team_w)["errors"] == []
+    me1, me2, branch, team_a, team_w = _two_teams(backend, 2015, "W")
     with _at(2015, 1, 15, 10):
         _customers(backend, branch, me1["id"], 30)
     with _at(2015, 2, 10, 10):
@@ -134,14 +143,7 @@ def test_KPI_1_two_small_withheld_cells_of_a_line_do_not_give_back_their_sum(
     so its months line already holds two withheld cells and nothing else is withheld beside
     them: the branch's year (3,800.00) minus July (3,000.00) is February + June — team A's
     year (800.00), since B and "no team" show nothing those months."""
-    _, sup, rm1, rm2 = _staff_branch(backend)
-    me1, me2 = _me(backend, rm1), _me(backend, rm2)
-    branch = me1["branch"]["id"]
-    with _at(2018, 1, 2, 9):
-        team_a = _team(backend, sup, branch, "A")
-        team_b = _team(backend, sup, branch, "B")
-        assert _move(backend, sup, me1["id"], team_a)["errors"] == []
-        assert _move(backend, sup, me2["id"], team_b)["errors"] == []
+    me1, me2, branch, team_a, _ = _two_teams(backend, 2018, "B")
     plan = [(me1["id"], "2018-02", 5), (me1["id"], "2018-06", 3), (me2["id"], "2018-07", 15)]
     plan.append((None, "2018-07", 15))
     for manager, month, n in plan:
