@@ -364,9 +364,13 @@ if __name__ == "__main__":
     )
     # One database per size: the bulk data is written once, for the size it was made at.
     name = f"kpis-{common.CUSTOMERS}"
-    targets = [("SQLite", prepared(name, None))]
+    # KEHU_BENCH_BACKENDS: "sqlite", "postgresql" or both (the default), comma-separated.
+    backends = os.environ.get("KEHU_BENCH_BACKENDS", "sqlite,postgresql").lower().split(",")
+    targets = []
+    if "sqlite" in backends:
+        targets.append(("SQLite", prepared(name, None)))
     postgres = os.environ.get("KEHU_BENCH_POSTGRES_URL")
-    if postgres:
+    if postgres and "postgresql" in backends:
         targets.append(("PostgreSQL", prepared(f"{name}-pg", postgres)))
     for name, settings in targets:
         bench(settings, name)

@@ -477,26 +477,31 @@ def _override_then(at: Any, customer_id: Any) -> Any:
     )
 
 
-def _overridden(since: datetime) -> Any:
-    """An override of the customer in force at or after ``since`` (correlated)."""
+def _overridden(since: datetime, until: datetime) -> Any:
+    """An override of the customer in force at some instant from ``since`` to ``until``
+    (correlated): created before ``until``, not expired or withdrawn before ``since``."""
     return exists().where(
         SegmentOverride.customer_id == Customer.id,
+        SegmentOverride.created_at < until,
         SegmentOverride.expires_at >= since,
         or_(SegmentOverride.withdrawn_at.is_(None), SegmentOverride.withdrawn_at >= since),
     )
 
 
-def _moved(since: datetime) -> Any:
-    """How the customer's tier is read for the window from ``since`` to ``until`` (correlated;
-    once per customer): 0 steady — no computed change from ``since`` on and no override, one
-    lookup for all its periods; 1 moved — computed changes only, their intervals; 2 overridden
-    — lookups per period."""
+def _moved(since: datetime, until: datetime) -> Any:
+    """How the customer's tier is read for the periods from ``since`` to ``until`` (correlated;
+    once per customer): 0 steady — no computed change from ``since`` to ``until`` and no
+    override then, one lookup for all its periods; 1 moved — computed changes only, their
+    intervals; 2 overridden — lookups per period. Changes and overrides from ``until`` on
+    cannot hold a period's end (a period is judged by the tier just before it ended): a
+    customer classified after the report's windows is steady in them."""
     changed = exists().where(
         SegmentChange.customer_id == Customer.id,
         SegmentChange.reason.in_(_COMPUTED),
         SegmentChange.changed_at >= since,
+        SegmentChange.changed_at < until,
     )
-    return case((_overridden(since), 2), (changed, 1), else_=0)
+    return case((_overridden(since, until), 2), (changed, 1), else_=0)
 
 
 def _computed_intervals(people: Any, until: datetime) -> Any:
@@ -560,7 +565,7 @@ def cadence_compliance(frame: Frame) -> Any:
         *frame.key_columns(),
         Customer.id.label("customer_id"),
         Customer.created_at.label("created_at"),
-        _moved(since).label("moved"),
+        _moved(since, until).label("moved"),
     ).select_from(Customer)
     if frame.teams:
         people = frame.attribution.join_team(people)
