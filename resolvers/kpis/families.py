@@ -121,6 +121,44 @@ class Frame:
             self.attribution.condition(self.scope), self.visible, reach, *where
         ).subquery("rows")
 
+    def per_customer(
+        self, source: Any, customer_id: Any, moment: Any, sums: dict[str, Any], *where: Any
+    ) -> Any:
+        """``sums`` per customer and window of the source rows in the windows, before the
+        customers are joined: the scope's keys and conditions are applied to one row per
+        customer and window (:meth:`attributed`), not to every source row."""
+        rows = (
+            select(
+                customer_id.label("customer_id"),
+                self.bucket(moment).label("w"),
+                *(column.label(name) for name, column in sums.items()),
+            )
+            .select_from(source)
+            .where(self.in_reach(moment), *where)
+            .subquery("rows")
+        )
+        return (
+            select(
+                rows.c.customer_id,
+                rows.c.w,
+                *(func.sum(rows.c[name]).label(name) for name in sums),
+            )
+            .group_by(rows.c.customer_id, rows.c.w)
+            .subquery("per_customer")
+        )
+
+    def attributed(self, per_customer: Any, *measures: Any) -> Select[Any]:
+        """The measures per group keys and window over rows of one customer each."""
+        keys = self.key_columns()
+        statement = select(*keys, per_customer.c.w, *measures).select_from(per_customer)
+        statement = statement.join(Customer, Customer.id == per_customer.c.customer_id)
+        if self.teams:
+            statement = self.attribution.join_team(statement)
+        statement = statement.where(self.attribution.condition(self.scope), self.visible)
+        return statement.group_by(
+            *[self.attribution.key(level) for level in self.keys], per_customer.c.w
+        )
+
     def grouped(self, rows: Any, *measures: Any) -> Select[Any]:
         """The outer SELECT: the measures per group keys and window."""
         keys = [rows.c[f"g{i}"] for i in range(len(self.keys))]
@@ -280,33 +318,17 @@ def flows(frame: Frame) -> Select[Any]:
         else_=None,
     )
     fee = case((Transaction.type == TransactionType.FEE, amount), else_=None)
-    rows = frame.rows(
+    # Per customer first, straight from the transactions (a hash aggregate), then per group:
+    # cheaper than three DISTINCTs, and the customers are joined to one row per customer and
+    # window rather than to every transaction.
+    per_customer = frame.per_customer(
         Transaction.__table__.join(Account.__table__, Account.id == Transaction.account_id),
         Transaction.customer_id,
         Transaction.occurred_at,
-        [
-            Transaction.customer_id.label("customer_id"),
-            deposit.label("deposit"),
-            loan.label("loan"),
-            fee.label("fee"),
-        ],
-    )
-    # Per customer first (a hash aggregate), then per group: cheaper than three DISTINCTs.
-    keys = [rows.c[f"g{i}"] for i in range(len(frame.keys))]
-    c = rows.c
-    per_customer = (
-        select(
-            *keys,
-            c.w,
-            func.sum(c.deposit).label("deposit"),
-            func.sum(c.loan).label("loan"),
-            func.sum(c.fee).label("fee"),
-        )
-        .group_by(*keys, c.w, c.customer_id)
-        .subquery("per_customer")
+        {"deposit": deposit, "loan": loan, "fee": fee},
     )
     p = per_customer.c
-    return frame.grouped(
+    return frame.attributed(
         per_customer,
         func.sum(p.deposit).label("deposit"),
         func.count(p.deposit).label("depositors"),
@@ -344,8 +366,15 @@ def tiers(frame: Frame) -> Select[Any]:
 
 def lost(frame: Frame) -> Select[Any]:
     """Lost customers per reason (``reason`` is an extra group column)."""
+    # Only customers with an account closed in reach can have closed their last one there:
+    # their accounts are grouped, not every customer's.
+    closing = select(Account.customer_id).where(
+        Account.closed_on >= min(w.start for w in frame.windows),
+        Account.closed_on <= max(w.last_day for w in frame.windows),
+    )
     last = (
         select(Account.customer_id, func.max(Account.closed_on).label("closed_on"))
+        .where(Account.customer_id.in_(closing))
         .group_by(Account.customer_id)
         .having(func.count() == func.count(Account.closed_on))
         .subquery("last_closed")
@@ -578,13 +607,8 @@ def cadence_compliance(frame: Frame) -> Any:
         .prefix_with("MATERIALIZED")
     )
     p = people_cte.c
-    contacted = exists().where(
-        Contact.customer_id == p.customer_id,
-        Contact.contacted_at >= due.c.starts_at,
-        Contact.contacted_at < due.c.ends_at,
-    )
     keys = [p[f"g{i}"] for i in range(len(frame.keys))]
-    columns = [*keys, due.c.w, p.customer_id, case((contacted, 1), else_=0).label("met")]
+    columns = [*keys, due.c.w, p.customer_id, due.c.starts_at, due.c.ends_at]
     joined = p.created_at < due.c.joined
     at = due.c.ends_at
     # Most customers: steady in the window, one tier for all their periods (a hash join).
@@ -621,17 +645,42 @@ def cadence_compliance(frame: Frame) -> Any:
         .join(due, joined)
         .where(p.moved == 2, tier_then == due.c.tier)
     )
-    pairs = union_all(steady, computed, overridden).subquery("pairs")
-    # Per customer first (a hash aggregate), then per group (no DISTINCT).
+    pairs = (
+        union_all(steady, computed, overridden).cte("pairs").prefix_with("MATERIALIZED")
+    )
     pair_keys = [pairs.c[f"g{i}"] for i in range(len(frame.keys))]
+    # The pairs met: each contact joined to the pair whose period holds it (a hash join on the
+    # customer, no probe per pair), one row per pair (a customer's pairs differ in their
+    # period: the same period is judged by one tier).
+    pair = [*pair_keys, pairs.c.w, pairs.c.customer_id, pairs.c.starts_at, pairs.c.ends_at]
+    met = (
+        select(*pair)
+        .join(
+            Contact,
+            and_(
+                Contact.customer_id == pairs.c.customer_id,
+                Contact.contacted_at >= pairs.c.starts_at,
+                Contact.contacted_at < pairs.c.ends_at,
+            ),
+        )
+        .group_by(*pair)
+        .subquery("met")
+    )
+    met_keys = [met.c[f"g{i}"] for i in range(len(frame.keys))]
+    counted = union_all(
+        select(*pair_keys, pairs.c.w, pairs.c.customer_id, literal(1).label("n"), literal(0).label("m")),
+        select(*met_keys, met.c.w, met.c.customer_id, literal(0).label("n"), literal(1).label("m")),
+    ).subquery("counted")
+    # Per customer first (a hash aggregate), then per group (no DISTINCT).
+    counted_keys = [counted.c[f"g{i}"] for i in range(len(frame.keys))]
     per_customer = (
         select(
-            *pair_keys,
-            pairs.c.w,
-            func.count().label("n"),
-            func.sum(pairs.c.met).label("m"),
+            *counted_keys,
+            counted.c.w,
+            func.sum(counted.c.n).label("n"),
+            func.sum(counted.c.m).label("m"),
         )
-        .group_by(*pair_keys, pairs.c.w, pairs.c.customer_id)
+        .group_by(*counted_keys, counted.c.w, counted.c.customer_id)
         .subquery("per_customer")
     )
     c = per_customer.c
