@@ -692,15 +692,27 @@ def cadence_compliance(frame: Frame) -> Any:
     )
 
 
+# PostgreSQL settings a family's statement runs with, back to the server's after. JIT off: the
+# planner prices these aggregates high and JIT-compiles them — cadence about 1.8 s of compiling
+# for 0.2 s of running (bench/cadence.py), flows 0.3 s. Cadence's work memory: its pairs of a
+# customer and a due period (500,000 for 100,000 customers over a quarter's series) are
+# hashed per customer; in the default 4 MB they spill to disk in batches.
+TUNING: dict[str, dict[str, str]] = {
+    "cadence": {"jit": "off", "work_mem": "64MB"},
+    "flows": {"jit": "off"},
+}
+
+
 def execute(session: Session, name: str, statement: Any) -> list[Any]:
-    """Runs a family's statement: its rows as mappings. Cadence compliance runs with JIT off on
-    PostgreSQL: the planner prices its per-pair lookups high and JIT-compiles it — about 1.8 s
-    of compiling for 0.2 s of running (bench/cadence.py); back to the server's setting after."""
-    if name != "cadence" or session.get_bind().dialect.name != "postgresql":
+    """Runs a family's statement: its rows as mappings (on PostgreSQL with :data:`TUNING`)."""
+    tuning = TUNING.get(name) if session.get_bind().dialect.name == "postgresql" else None
+    if not tuning:
         return list(session.execute(statement).mappings())
-    session.execute(text("SET LOCAL jit = off"))
+    for setting, value in tuning.items():
+        session.execute(text(f"SET LOCAL {setting} = '{value}'"))
     rows = list(session.execute(statement).mappings())
-    session.execute(text("RESET jit"))
+    for setting in tuning:
+        session.execute(text(f"RESET {setting}"))
     return rows
 
 
