@@ -449,11 +449,13 @@ def _due_periods(frame: Frame) -> tuple[Any, datetime, datetime] | None:
     for i, window in enumerate(frame.windows):
         report = Period(PeriodKind.MONTH, window.start, window.end)  # only its dates are read
         for tier, kind in cadence.CADENCE.items():
+            previous: datetime | None = None
             for period in cadence.periods_ending_in(kind, report):
                 if period.end > frame.today:
                     continue  # a running period is not judged yet
                 starts.append(period.starts_at)
                 ends.append(period.ends_at)
+                joined = period.starts_at + timedelta(days=1)
                 rows.append(
                     select(
                         literal(i, Integer).label("w"),
@@ -461,9 +463,12 @@ def _due_periods(frame: Frame) -> tuple[Any, datetime, datetime] | None:
                         literal(period.starts_at, instant).label("starts_at"),
                         literal(period.ends_at, instant).label("ends_at"),
                         # Began on or after the day the customer joined (Beijing dates).
-                        literal(period.starts_at + timedelta(days=1), instant).label("joined"),
+                        literal(joined, instant).label("joined"),
+                        # The previous period's (same window and tier; NULL: the first).
+                        literal(previous, instant).label("previous"),
                     )
                 )
+                previous = joined
     if not rows:
         return None
     table = (union_all(*rows) if len(rows) > 1 else rows[0]).subquery("due")
@@ -590,16 +595,38 @@ def cadence_compliance(frame: Frame) -> Any:
         return None
     due, since, until = found
     unclassified = literal(cadence.UNCLASSIFIED.value, String(16))
-    people = select(
-        *frame.key_columns(),
-        Customer.id.label("customer_id"),
-        Customer.created_at.label("created_at"),
-        _moved(since, until).label("moved"),
-    ).select_from(Customer)
+    # Each customer's last computed change before the first period began: a steady customer's
+    # tier all along (no computed change from then to the last period's end). One pass over
+    # the changes (a window function) rather than a lookup per customer.
+    last = (
+        select(
+            SegmentChange.customer_id.label("customer_id"),
+            SegmentChange.to_tier.label("tier"),
+            func.row_number()
+            .over(
+                partition_by=SegmentChange.customer_id,
+                order_by=(SegmentChange.changed_at.desc(), SegmentChange.id.desc()),
+            )
+            .label("n"),
+        )
+        .where(SegmentChange.reason.in_(_COMPUTED), SegmentChange.changed_at < since)
+        .subquery("last_change")
+    )
+    people = (
+        select(
+            *frame.key_columns(),
+            Customer.id.label("customer_id"),
+            Customer.created_at.label("created_at"),
+            _moved(since, until).label("moved"),
+            last.c.tier.label("last_tier"),
+        )
+        .select_from(Customer)
+        .outerjoin(last, and_(last.c.customer_id == Customer.id, last.c.n == 1))
+    )
     if frame.teams:
         people = frame.attribution.join_team(people)
     inner = people.where(frame.attribution.condition(frame.scope), frame.visible).subquery()
-    steady_tier = func.coalesce(_computed_then(until, inner.c.customer_id), unclassified)
+    steady_tier = func.coalesce(inner.c.last_tier, unclassified)
     # Once per customer (a database would otherwise inline it into every pair).
     people_cte = (
         select(*inner.c, case((inner.c.moved == 0, steady_tier), else_=None).label("steady"))
@@ -611,10 +638,17 @@ def cadence_compliance(frame: Frame) -> Any:
     columns = [*keys, due.c.w, p.customer_id, due.c.starts_at, due.c.ends_at]
     joined = p.created_at < due.c.joined
     at = due.c.ends_at
-    # Most customers: steady in the window, one tier for all their periods (a hash join).
+    # Most customers: steady in the window, one tier for all their periods (a hash join). The
+    # periods due of a (window, tier) are those that began after the customer joined, a run up
+    # to the last: the first of the run (the one whose previous period did not qualify) marks
+    # the customer as due in the window — customers are counted without grouping per customer.
+    first = case((or_(due.c.previous.is_(None), p.created_at >= due.c.previous), 1), else_=0)
     steady = (
-        select(*columns).select_from(people_cte).join(due, and_(due.c.tier == p.steady, joined))
+        select(*columns, first.label("first"))
+        .select_from(people_cte)
+        .join(due, and_(due.c.tier == p.steady, joined))
     )
+    columns.append(literal(None, Integer).label("first"))  # counted per customer below
     # Moved by computed changes only: the interval of the computed tier holding each period's
     # end (joins on the customer and the tier, no lookup per pair).
     spans = _computed_intervals(people_cte, until)
@@ -667,28 +701,32 @@ def cadence_compliance(frame: Frame) -> Any:
         .subquery("met")
     )
     met_keys = [met.c[f"g{i}"] for i in range(len(frame.keys))]
-    counted = union_all(
-        select(*pair_keys, pairs.c.w, pairs.c.customer_id, literal(1).label("n"), literal(0).label("m")),
-        select(*met_keys, met.c.w, met.c.customer_id, literal(0).label("n"), literal(1).label("m")),
-    ).subquery("counted")
-    # Per customer first (a hash aggregate), then per group (no DISTINCT).
-    counted_keys = [counted.c[f"g{i}"] for i in range(len(frame.keys))]
-    per_customer = (
-        select(
-            *counted_keys,
-            counted.c.w,
-            func.sum(counted.c.n).label("n"),
-            func.sum(counted.c.m).label("m"),
-        )
-        .group_by(*counted_keys, counted.c.w, counted.c.customer_id)
-        .subquery("per_customer")
+    # The customers of the moved and overridden pairs (few), one row each per window.
+    moved = (
+        select(*pair_keys, pairs.c.w)
+        .where(pairs.c.first.is_(None))
+        .group_by(*pair_keys, pairs.c.w, pairs.c.customer_id)
+        .subquery("moved")
     )
-    c = per_customer.c
+    moved_keys = [moved.c[f"g{i}"] for i in range(len(frame.keys))]
+    zero = literal(0, Integer)
+    parts = union_all(
+        select(
+            *pair_keys,
+            pairs.c.w,
+            func.count().label("due"),
+            func.coalesce(func.sum(pairs.c.first), 0).label("customers"),
+            zero.label("met"),
+        ).group_by(*pair_keys, pairs.c.w),
+        select(*moved_keys, moved.c.w, zero, func.count(), zero).group_by(*moved_keys, moved.c.w),
+        select(*met_keys, met.c.w, zero, zero, func.count()).group_by(*met_keys, met.c.w),
+    ).subquery("parts")
+    c = parts.c
     return frame.grouped(
-        per_customer,
-        func.sum(c.n).label("due"),
-        func.count().label("customers"),
-        func.sum(c.m).label("met"),
+        parts,
+        func.sum(c.due).label("due"),
+        func.sum(c.customers).label("customers"),
+        func.sum(c.met).label("met"),
     )
 
 
