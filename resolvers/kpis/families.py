@@ -318,6 +318,7 @@ def flows(frame: Frame) -> Select[Any]:
         else_=None,
     )
     fee = case((Transaction.type == TransactionType.FEE, amount), else_=None)
+    purchase = case((Transaction.type == TransactionType.PRODUCT_PURCHASE, 1), else_=None)
     # Per customer first, straight from the transactions (a hash aggregate), then per group:
     # cheaper than three DISTINCTs, and the customers are joined to one row per customer and
     # window rather than to every transaction.
@@ -325,7 +326,7 @@ def flows(frame: Frame) -> Select[Any]:
         Transaction.__table__.join(Account.__table__, Account.id == Transaction.account_id),
         Transaction.customer_id,
         Transaction.occurred_at,
-        {"deposit": deposit, "loan": loan, "fee": fee},
+        {"deposit": deposit, "loan": loan, "fee": fee, "purchases": purchase},
     )
     p = per_customer.c
     return frame.attributed(
@@ -336,6 +337,9 @@ def flows(frame: Frame) -> Select[Any]:
         func.count(p.loan).label("borrowers"),
         func.sum(p.fee).label("fee"),
         func.count(p.fee).label("fee_payers"),
+        # The purchases family's measures from the same scan (SHARED).
+        func.count(p.purchases).label("buyers"),
+        func.sum(case((p.purchases >= 2, 1), else_=0)).label("repeaters"),
     )
 
 
@@ -769,6 +773,9 @@ FAMILIES: dict[str, Callable[[Frame], Any]] = {
     "lost": lost,
     "cadence": cadence_compliance,
 }
+# family → the family whose statement answers it too, when both are needed (one scan of the
+# transactions for money flows and purchases).
+SHARED = {"purchases": "flows"}
 # Families whose rows carry windows as columns (b0, b1 …) rather than a ``w`` column.
 WIDE = {"base"}
 # Families with one more group column (the lost-customer reason).
