@@ -19,6 +19,8 @@ Measured, each a median of ``KEHU_BENCH_REPEAT`` (default 3) after one warm-up:
 
 Prints seconds and the ratios (target ≤ 1.5× the floor, and under 3 s on PostgreSQL).
 SQLite, plus PostgreSQL with ``KEHU_BENCH_POSTGRES_URL`` (its own database: the bench seeds it).
+``KEHU_BENCH_BACKENDS=sqlite`` or ``postgresql`` runs one of them; the databases are kept (and
+reused) under ``KEHU_BENCH_DIR`` (default ``var/bench``).
 """
 
 from __future__ import annotations

@@ -592,8 +592,10 @@ def cadence_compliance(frame: Frame) -> Any:
     steady one's single tier is hash-joined to the periods; a moved one's computed intervals
     are joined to the periods whose end they hold (on the customer and the tier: no lookup per
     pair); one with an override in the window (rare) gets index lookups of its few overrides
-    and changes per period. A pair is met when a contact lies in its period (an index
-    probe)."""
+    and changes per period. A pair is met when a contact lies in its period: the contacts are
+    joined to the pairs (a hash join on the customer), not probed per pair. Steady customers
+    are counted by their first due period of each window; only moved and overridden ones are
+    grouped per customer."""
     found = _due_periods(frame)
     if found is None:
         return None
@@ -750,11 +752,18 @@ def execute(session: Session, name: str, statement: Any) -> list[Any]:
     tuning = TUNING.get(name) if session.get_bind().dialect.name == "postgresql" else None
     if not tuning:
         return list(session.execute(statement).mappings())
-    for setting, value in tuning.items():
-        session.execute(text(f"SET LOCAL {setting} = '{value}'"))
+    # One statement to set them for the transaction, one to put back the session's values.
+    names = ", ".join(f"'{setting}'" for setting in tuning)
+    session.execute(
+        text(
+            "SELECT "
+            + ", ".join(f"set_config('{name}', '{value}', true)" for name, value in tuning.items())
+        )
+    )
     rows = list(session.execute(statement).mappings())
-    for setting in tuning:
-        session.execute(text(f"RESET {setting}"))
+    session.execute(
+        text(f"SELECT set_config(name, reset_val, true) FROM pg_settings WHERE name IN ({names})")
+    )
     return rows
 
 
