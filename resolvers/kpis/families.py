@@ -685,9 +685,7 @@ def cadence_compliance(frame: Frame) -> Any:
         .join(due, joined)
         .where(p.moved == 2, tier_then == due.c.tier)
     )
-    pairs = (
-        union_all(steady, computed, overridden).cte("pairs").prefix_with("MATERIALIZED")
-    )
+    pairs = union_all(steady, computed, overridden).cte("pairs").prefix_with("MATERIALIZED")
     pair_keys = [pairs.c[f"g{i}"] for i in range(len(frame.keys))]
     # The pairs met: each contact joined to the pair whose period holds it (a hash join on the
     # customer, no probe per pair), one row per pair (a customer's pairs differ in their
