@@ -26,6 +26,7 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    null,
     or_,
     select,
     text,
@@ -79,25 +80,37 @@ class Frame:
     def key_columns(self) -> list[Any]:
         return [self.attribution.key(level).label(f"g{i}") for i, level in enumerate(self.keys)]
 
+    def _boundaries(self, value: Any, start: Any, end: Any) -> Any:
+        """The index of the window ``value`` falls in (NULL: none), by comparing it with the
+        windows' bounds in order (``start``/``end`` read a window's): one comparison per bound
+        passed rather than two per window — the windows are disjoint, and a series of
+        consecutive periods has no gaps between them."""
+        whens: list[tuple[Any, Any]] = []
+        last = None
+        for i, w in sorted(enumerate(self.windows), key=lambda pair: start(pair[1])):
+            if last is None or last < start(w):
+                whens.append((value < start(w), null()))  # before it: in no window
+            whens.append((value < end(w), i))
+            last = end(w)
+        return case(*whens, else_=null())
+
     def bucket(self, moment: Any) -> Any:
         """The index of the window an instant falls in (NULL: none)."""
-        return case(
-            *(
-                (and_(moment >= w.starts_at, moment < w.ends_at), i)
-                for i, w in enumerate(self.windows)
-            ),
-            else_=None,
-        )
+        return self._boundaries(moment, lambda w: w.starts_at, lambda w: w.ends_at)
 
     def date_bucket(self, day: Any) -> Any:
         """The index of the window a Beijing date falls in (NULL: none)."""
-        return case(
-            *((and_(day >= w.start, day < w.end), i) for i, w in enumerate(self.windows)),
-            else_=None,
-        )
+        return self._boundaries(day, lambda w: w.start, lambda w: w.end)
 
     def in_reach(self, moment: Any) -> ColumnElement[bool]:
-        return or_(*(and_(moment >= w.starts_at, moment < w.ends_at) for w in self.windows))
+        """In one of the windows: in one of their runs without gaps (a series: one range)."""
+        spans: list[list[datetime]] = []
+        for w in sorted(self.windows, key=lambda w: w.start):
+            if spans and spans[-1][1] == w.starts_at:
+                spans[-1][1] = w.ends_at
+            else:
+                spans.append([w.starts_at, w.ends_at])
+        return or_(*(and_(moment >= since, moment < until) for since, until in spans))
 
     def rows(
         self,
