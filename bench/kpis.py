@@ -313,7 +313,7 @@ def bench(settings: Settings, label: str) -> None:
         with engine.connect() as connection:
             for statement, parameters in statements:
                 cursor = connection.exec_driver_sql(statement, parameters)
-                if cursor.returns_rows:  # not the cadence's SET LOCAL jit / RESET jit
+                if cursor.returns_rows:  # every SELECT, the settings' set_config ones too
                     rows += len(cursor.fetchall())
         return rows
 
