@@ -21,7 +21,8 @@ from core.settings import Settings, new_key_entry  # noqa: E402
 from store import audit_chain, crypto, migrate  # noqa: E402
 from store.db import make_engine  # noqa: E402
 
-BENCH_DIR = ROOT / "var" / "bench"
+# KEHU_BENCH_DIR: where the bench databases (SQLite files) and their keys are kept.
+BENCH_DIR = Path(os.environ.get("KEHU_BENCH_DIR") or ROOT / "var" / "bench")
 CUSTOMERS = int(os.environ.get("KEHU_BENCH_CUSTOMERS", "100000"))
 
 

@@ -19,6 +19,8 @@ Measured, each a median of ``KEHU_BENCH_REPEAT`` (default 3) after one warm-up:
 
 Prints seconds and the ratios (target ≤ 1.5× the floor, and under 3 s on PostgreSQL).
 SQLite, plus PostgreSQL with ``KEHU_BENCH_POSTGRES_URL`` (its own database: the bench seeds it).
+``KEHU_BENCH_BACKENDS=sqlite`` or ``postgresql`` runs one of them; the databases are kept (and
+reused) under ``KEHU_BENCH_DIR`` (default ``var/bench``).
 """
 
 from __future__ import annotations
@@ -311,7 +313,7 @@ def bench(settings: Settings, label: str) -> None:
         with engine.connect() as connection:
             for statement, parameters in statements:
                 cursor = connection.exec_driver_sql(statement, parameters)
-                if cursor.returns_rows:  # not the cadence's SET LOCAL jit / RESET jit
+                if cursor.returns_rows:  # every SELECT, the settings' set_config ones too
                     rows += len(cursor.fetchall())
         return rows
 
@@ -364,9 +366,13 @@ if __name__ == "__main__":
     )
     # One database per size: the bulk data is written once, for the size it was made at.
     name = f"kpis-{common.CUSTOMERS}"
-    targets = [("SQLite", prepared(name, None))]
+    # KEHU_BENCH_BACKENDS: "sqlite", "postgresql" or both (the default), comma-separated.
+    backends = os.environ.get("KEHU_BENCH_BACKENDS", "sqlite,postgresql").lower().split(",")
+    targets = []
+    if "sqlite" in backends:
+        targets.append(("SQLite", prepared(name, None)))
     postgres = os.environ.get("KEHU_BENCH_POSTGRES_URL")
-    if postgres:
+    if postgres and "postgresql" in backends:
         targets.append(("PostgreSQL", prepared(f"{name}-pg", postgres)))
     for name, settings in targets:
         bench(settings, name)

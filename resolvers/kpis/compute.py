@@ -181,9 +181,12 @@ def _run(session: Session, frame: families.Frame, needed: set[str], data: _Data)
     labels = [w.label for w in frame.windows]
     width = len(frame.keys)
     for name in sorted(needed):
+        if families.SHARED.get(name) in needed:
+            continue  # answered by the other family's statement
         statement = families.FAMILIES[name](frame)
         if statement is None:
             continue
+        answered = [name, *(f for f, by in families.SHARED.items() if by == name and f in needed)]
         for row in families.execute(session, name, statement):
             key = tuple(row[f"g{i}"] for i in range(width))
             if name in families.WIDE:
@@ -198,7 +201,8 @@ def _run(session: Session, frame: families.Frame, needed: set[str], data: _Data)
                 data.add(name, key, labels[row["w"]], measures)
             else:
                 measures = {k: v for k, v in row.items() if k != "w" and not k.startswith("g")}
-                data.add(name, key, labels[row["w"]], measures)
+                for family in answered:
+                    data.add(family, key, labels[row["w"]], measures)
 
 
 def _published(indicator: Indicator) -> set[str]:

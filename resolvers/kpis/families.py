@@ -26,6 +26,7 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    null,
     or_,
     select,
     text,
@@ -88,25 +89,37 @@ class Frame:
     def key_columns(self) -> list[Any]:
         return [self.attribution.key(level).label(f"g{i}") for i, level in enumerate(self.keys)]
 
+    def _boundaries(self, value: Any, start: Any, end: Any) -> Any:
+        """The index of the window ``value`` falls in (NULL: none), by comparing it with the
+        windows' bounds in order (``start``/``end`` read a window's): one comparison per bound
+        passed rather than two per window — the windows are disjoint, and a series of
+        consecutive periods has no gaps between them."""
+        whens: list[tuple[Any, Any]] = []
+        last = None
+        for i, w in sorted(enumerate(self.windows), key=lambda pair: start(pair[1])):
+            if last is None or last < start(w):
+                whens.append((value < start(w), null()))  # before it: in no window
+            whens.append((value < end(w), i))
+            last = end(w)
+        return case(*whens, else_=null())
+
     def bucket(self, moment: Any) -> Any:
         """The index of the window an instant falls in (NULL: none)."""
-        return case(
-            *(
-                (and_(moment >= w.starts_at, moment < w.ends_at), i)
-                for i, w in enumerate(self.windows)
-            ),
-            else_=None,
-        )
+        return self._boundaries(moment, lambda w: w.starts_at, lambda w: w.ends_at)
 
     def date_bucket(self, day: Any) -> Any:
         """The index of the window a Beijing date falls in (NULL: none)."""
-        return case(
-            *((and_(day >= w.start, day < w.end), i) for i, w in enumerate(self.windows)),
-            else_=None,
-        )
+        return self._boundaries(day, lambda w: w.start, lambda w: w.end)
 
     def in_reach(self, moment: Any) -> ColumnElement[bool]:
-        return or_(*(and_(moment >= w.starts_at, moment < w.ends_at) for w in self.windows))
+        """In one of the windows: in one of their runs without gaps (a series: one range)."""
+        spans: list[list[datetime]] = []
+        for w in sorted(self.windows, key=lambda w: w.start):
+            if spans and spans[-1][1] == w.starts_at:
+                spans[-1][1] = w.ends_at
+            else:
+                spans.append([w.starts_at, w.ends_at])
+        return or_(*(and_(moment >= since, moment < until) for since, until in spans))
 
     def rows(
         self,
@@ -129,6 +142,44 @@ class Frame:
         return statement.where(
             self.attribution.condition(self.scope), self.visible, reach, *where
         ).subquery("rows")
+
+    def per_customer(
+        self, source: Any, customer_id: Any, moment: Any, sums: dict[str, Any], *where: Any
+    ) -> Any:
+        """``sums`` per customer and window of the source rows in the windows, before the
+        customers are joined: the scope's keys and conditions are applied to one row per
+        customer and window (:meth:`attributed`), not to every source row."""
+        rows = (
+            select(
+                customer_id.label("customer_id"),
+                self.bucket(moment).label("w"),
+                *(column.label(name) for name, column in sums.items()),
+            )
+            .select_from(source)
+            .where(self.in_reach(moment), *where)
+            .subquery("rows")
+        )
+        return (
+            select(
+                rows.c.customer_id,
+                rows.c.w,
+                *(func.sum(rows.c[name]).label(name) for name in sums),
+            )
+            .group_by(rows.c.customer_id, rows.c.w)
+            .subquery("per_customer")
+        )
+
+    def attributed(self, per_customer: Any, *measures: Any) -> Select[Any]:
+        """The measures per group keys and window over rows of one customer each."""
+        keys = self.key_columns()
+        statement = select(*keys, per_customer.c.w, *measures).select_from(per_customer)
+        statement = statement.join(Customer, Customer.id == per_customer.c.customer_id)
+        if self.teams:
+            statement = self.attribution.join_team(statement)
+        statement = statement.where(self.attribution.condition(self.scope), self.visible)
+        return statement.group_by(
+            *[self.attribution.key(level) for level in self.keys], per_customer.c.w
+        )
 
     def grouped(self, rows: Any, *measures: Any) -> Select[Any]:
         """The outer SELECT: the measures per group keys and window."""
@@ -369,33 +420,18 @@ def flows(frame: Frame) -> Select[Any]:
         else_=None,
     )
     fee = case((Transaction.type == TransactionType.FEE, amount), else_=None)
-    rows = frame.rows(
+    purchase = case((Transaction.type == TransactionType.PRODUCT_PURCHASE, 1), else_=None)
+    # Per customer first, straight from the transactions (a hash aggregate), then per group:
+    # cheaper than three DISTINCTs, and the customers are joined to one row per customer and
+    # window rather than to every transaction.
+    per_customer = frame.per_customer(
         Transaction.__table__.join(Account.__table__, Account.id == Transaction.account_id),
         Transaction.customer_id,
         Transaction.occurred_at,
-        [
-            Transaction.customer_id.label("customer_id"),
-            deposit.label("deposit"),
-            loan.label("loan"),
-            fee.label("fee"),
-        ],
-    )
-    # Per customer first (a hash aggregate), then per group: cheaper than three DISTINCTs.
-    keys = [rows.c[f"g{i}"] for i in range(len(frame.keys))]
-    c = rows.c
-    per_customer = (
-        select(
-            *keys,
-            c.w,
-            func.sum(c.deposit).label("deposit"),
-            func.sum(c.loan).label("loan"),
-            func.sum(c.fee).label("fee"),
-        )
-        .group_by(*keys, c.w, c.customer_id)
-        .subquery("per_customer")
+        {"deposit": deposit, "loan": loan, "fee": fee, "purchases": purchase},
     )
     p = per_customer.c
-    return frame.grouped(
+    return frame.attributed(
         per_customer,
         func.sum(p.deposit).label("deposit"),
         func.count(p.deposit).label("depositors"),
@@ -403,6 +439,9 @@ def flows(frame: Frame) -> Select[Any]:
         func.count(p.loan).label("borrowers"),
         func.sum(p.fee).label("fee"),
         func.count(p.fee).label("fee_payers"),
+        # The purchases family's measures from the same scan (SHARED).
+        func.count(p.purchases).label("buyers"),
+        func.sum(case((p.purchases >= 2, 1), else_=0)).label("repeaters"),
     )
 
 
@@ -433,8 +472,15 @@ def tiers(frame: Frame) -> Select[Any]:
 
 def lost(frame: Frame) -> Select[Any]:
     """Lost customers per reason (``reason`` is an extra group column)."""
+    # Only customers with an account closed in reach can have closed their last one there:
+    # their accounts are grouped, not every customer's.
+    closing = select(Account.customer_id).where(
+        Account.closed_on >= min(w.start for w in frame.windows),
+        Account.closed_on <= max(w.last_day for w in frame.windows),
+    )
     last = (
         select(Account.customer_id, func.max(Account.closed_on).label("closed_on"))
+        .where(Account.customer_id.in_(closing))
         .group_by(Account.customer_id)
         .having(func.count() == func.count(Account.closed_on))
         .subquery("last_closed")
@@ -509,11 +555,13 @@ def _due_periods(frame: Frame) -> tuple[Any, datetime, datetime] | None:
     for i, window in enumerate(frame.windows):
         report = Period(PeriodKind.MONTH, window.start, window.end)  # only its dates are read
         for tier, kind in cadence.CADENCE.items():
+            previous: datetime | None = None
             for period in cadence.periods_ending_in(kind, report):
                 if period.end > frame.today:
                     continue  # a running period is not judged yet
                 starts.append(period.starts_at)
                 ends.append(period.ends_at)
+                joined = period.starts_at + timedelta(days=1)
                 rows.append(
                     select(
                         literal(i, Integer).label("w"),
@@ -521,9 +569,12 @@ def _due_periods(frame: Frame) -> tuple[Any, datetime, datetime] | None:
                         literal(period.starts_at, instant).label("starts_at"),
                         literal(period.ends_at, instant).label("ends_at"),
                         # Began on or after the day the customer joined (Beijing dates).
-                        literal(period.starts_at + timedelta(days=1), instant).label("joined"),
+                        literal(joined, instant).label("joined"),
+                        # The previous period's (same window and tier; NULL: the first).
+                        literal(previous, instant).label("previous"),
                     )
                 )
+                previous = joined
     if not rows:
         return None
     table = (union_all(*rows) if len(rows) > 1 else rows[0]).subquery("due")
@@ -566,26 +617,31 @@ def _override_then(at: Any, customer_id: Any) -> Any:
     )
 
 
-def _overridden(since: datetime) -> Any:
-    """An override of the customer in force at or after ``since`` (correlated)."""
+def _overridden(since: datetime, until: datetime) -> Any:
+    """An override of the customer in force at some instant from ``since`` to ``until``
+    (correlated): created before ``until``, not expired or withdrawn before ``since``."""
     return exists().where(
         SegmentOverride.customer_id == Customer.id,
+        SegmentOverride.created_at < until,
         SegmentOverride.expires_at >= since,
         or_(SegmentOverride.withdrawn_at.is_(None), SegmentOverride.withdrawn_at >= since),
     )
 
 
-def _moved(since: datetime) -> Any:
-    """How the customer's tier is read for the window from ``since`` to ``until`` (correlated;
-    once per customer): 0 steady — no computed change from ``since`` on and no override, one
-    lookup for all its periods; 1 moved — computed changes only, their intervals; 2 overridden
-    — lookups per period."""
+def _moved(since: datetime, until: datetime) -> Any:
+    """How the customer's tier is read for the periods from ``since`` to ``until`` (correlated;
+    once per customer): 0 steady — no computed change from ``since`` to ``until`` and no
+    override then, one lookup for all its periods; 1 moved — computed changes only, their
+    intervals; 2 overridden — lookups per period. Changes and overrides from ``until`` on
+    cannot hold a period's end (a period is judged by the tier just before it ended): a
+    customer classified after the report's windows is steady in them."""
     changed = exists().where(
         SegmentChange.customer_id == Customer.id,
         SegmentChange.reason.in_(_COMPUTED),
         SegmentChange.changed_at >= since,
+        SegmentChange.changed_at < until,
     )
-    return case((_overridden(since), 2), (changed, 1), else_=0)
+    return case((_overridden(since, until), 2), (changed, 1), else_=0)
 
 
 def _computed_intervals(people: Any, until: datetime) -> Any:
@@ -638,23 +694,47 @@ def cadence_compliance(frame: Frame) -> Any:
     steady one's single tier is hash-joined to the periods; a moved one's computed intervals
     are joined to the periods whose end they hold (on the customer and the tier: no lookup per
     pair); one with an override in the window (rare) gets index lookups of its few overrides
-    and changes per period. A pair is met when a contact lies in its period (an index
-    probe)."""
+    and changes per period. A pair is met when a contact lies in its period: the contacts are
+    joined to the pairs (a hash join on the customer), not probed per pair. Steady customers
+    are counted by their first due period of each window; only moved and overridden ones are
+    grouped per customer."""
     found = _due_periods(frame)
     if found is None:
         return None
     due, since, until = found
     unclassified = literal(cadence.UNCLASSIFIED.value, String(16))
-    people = select(
-        *frame.key_columns(),
-        Customer.id.label("customer_id"),
-        Customer.created_at.label("created_at"),
-        _moved(since).label("moved"),
-    ).select_from(Customer)
+    # Each customer's last computed change before the first period began: a steady customer's
+    # tier all along (no computed change from then to the last period's end). One pass over
+    # the changes (a window function) rather than a lookup per customer.
+    last = (
+        select(
+            SegmentChange.customer_id.label("customer_id"),
+            SegmentChange.to_tier.label("tier"),
+            func.row_number()
+            .over(
+                partition_by=SegmentChange.customer_id,
+                order_by=(SegmentChange.changed_at.desc(), SegmentChange.id.desc()),
+            )
+            .label("n"),
+        )
+        .where(SegmentChange.reason.in_(_COMPUTED), SegmentChange.changed_at < since)
+        .subquery("last_change")
+    )
+    people = (
+        select(
+            *frame.key_columns(),
+            Customer.id.label("customer_id"),
+            Customer.created_at.label("created_at"),
+            _moved(since, until).label("moved"),
+            last.c.tier.label("last_tier"),
+        )
+        .select_from(Customer)
+        .outerjoin(last, and_(last.c.customer_id == Customer.id, last.c.n == 1))
+    )
     if frame.teams:
         people = frame.attribution.join_team(people)
     inner = people.where(frame.attribution.condition(frame.scope), frame.visible).subquery()
-    steady_tier = func.coalesce(_computed_then(until, inner.c.customer_id), unclassified)
+    steady_tier = func.coalesce(inner.c.last_tier, unclassified)
     # Once per customer (a database would otherwise inline it into every pair).
     people_cte = (
         select(*inner.c, case((inner.c.moved == 0, steady_tier), else_=None).label("steady"))
@@ -662,19 +742,21 @@ def cadence_compliance(frame: Frame) -> Any:
         .prefix_with("MATERIALIZED")
     )
     p = people_cte.c
-    contacted = exists().where(
-        Contact.customer_id == p.customer_id,
-        Contact.contacted_at >= due.c.starts_at,
-        Contact.contacted_at < due.c.ends_at,
-    )
     keys = [p[f"g{i}"] for i in range(len(frame.keys))]
-    columns = [*keys, due.c.w, p.customer_id, case((contacted, 1), else_=0).label("met")]
+    columns = [*keys, due.c.w, p.customer_id, due.c.starts_at, due.c.ends_at]
     joined = p.created_at < due.c.joined
     at = due.c.ends_at
-    # Most customers: steady in the window, one tier for all their periods (a hash join).
+    # Most customers: steady in the window, one tier for all their periods (a hash join). The
+    # periods due of a (window, tier) are those that began after the customer joined, a run up
+    # to the last: the first of the run (the one whose previous period did not qualify) marks
+    # the customer as due in the window — customers are counted without grouping per customer.
+    first = case((or_(due.c.previous.is_(None), p.created_at >= due.c.previous), 1), else_=0)
     steady = (
-        select(*columns).select_from(people_cte).join(due, and_(due.c.tier == p.steady, joined))
+        select(*columns, first.label("first"))
+        .select_from(people_cte)
+        .join(due, and_(due.c.tier == p.steady, joined))
     )
+    columns.append(literal(None, Integer).label("first"))  # counted per customer below
     # Moved by computed changes only: the interval of the computed tier holding each period's
     # end (joins on the customer and the tier, no lookup per pair).
     spans = _computed_intervals(people_cte, until)
@@ -705,37 +787,86 @@ def cadence_compliance(frame: Frame) -> Any:
         .join(due, joined)
         .where(p.moved == 2, tier_then == due.c.tier)
     )
-    pairs = union_all(steady, computed, overridden).subquery("pairs")
-    # Per customer first (a hash aggregate), then per group (no DISTINCT).
+    pairs = union_all(steady, computed, overridden).cte("pairs").prefix_with("MATERIALIZED")
     pair_keys = [pairs.c[f"g{i}"] for i in range(len(frame.keys))]
-    per_customer = (
+    # The pairs met: each contact joined to the pair whose period holds it (a hash join on the
+    # customer, no probe per pair), one row per pair (a customer's pairs differ in their
+    # period: the same period is judged by one tier).
+    pair = [*pair_keys, pairs.c.w, pairs.c.customer_id, pairs.c.starts_at, pairs.c.ends_at]
+    met = (
+        select(*pair)
+        .join(
+            Contact,
+            and_(
+                Contact.customer_id == pairs.c.customer_id,
+                Contact.contacted_at >= pairs.c.starts_at,
+                Contact.contacted_at < pairs.c.ends_at,
+            ),
+        )
+        .group_by(*pair)
+        .subquery("met")
+    )
+    met_keys = [met.c[f"g{i}"] for i in range(len(frame.keys))]
+    # The customers of the moved and overridden pairs (few), one row each per window.
+    moved = (
+        select(*pair_keys, pairs.c.w)
+        .where(pairs.c.first.is_(None))
+        .group_by(*pair_keys, pairs.c.w, pairs.c.customer_id)
+        .subquery("moved")
+    )
+    moved_keys = [moved.c[f"g{i}"] for i in range(len(frame.keys))]
+    zero = literal(0, Integer)
+    parts = union_all(
         select(
             *pair_keys,
             pairs.c.w,
-            func.count().label("n"),
-            func.sum(pairs.c.met).label("m"),
-        )
-        .group_by(*pair_keys, pairs.c.w, pairs.c.customer_id)
-        .subquery("per_customer")
-    )
-    c = per_customer.c
+            func.count().label("due"),
+            func.coalesce(func.sum(pairs.c.first), 0).label("customers"),
+            zero.label("met"),
+        ).group_by(*pair_keys, pairs.c.w),
+        select(*moved_keys, moved.c.w, zero, func.count(), zero).group_by(*moved_keys, moved.c.w),
+        select(*met_keys, met.c.w, zero, zero, func.count()).group_by(*met_keys, met.c.w),
+    ).subquery("parts")
+    c = parts.c
     return frame.grouped(
-        per_customer,
-        func.sum(c.n).label("due"),
-        func.count().label("customers"),
-        func.sum(c.m).label("met"),
+        parts,
+        func.sum(c.due).label("due"),
+        func.sum(c.customers).label("customers"),
+        func.sum(c.met).label("met"),
     )
+
+
+# PostgreSQL settings a family's statement runs with, back to the server's after. JIT off: the
+# planner prices these aggregates high and JIT-compiles them — cadence about 1.8 s of compiling
+# for 0.2 s of running (bench/cadence.py), flows 0.3 s. Work memory: cadence's pairs of a
+# customer and a due period (500,000 for 100,000 customers over a quarter's series) and flows'
+# sums per customer and window (300,000 from 800,000 transactions) are hashed; in the default
+# 4 MB they spill to disk in 64 to 128 batches. Flows without parallel workers: with the memory
+# the planner would have each worker aggregate every transaction again for a merge join, and
+# without it the workers' partial sums per customer are merged again by the leader alone.
+TUNING: dict[str, dict[str, str]] = {
+    "cadence": {"jit": "off", "work_mem": "64MB"},
+    "flows": {"jit": "off", "work_mem": "64MB", "max_parallel_workers_per_gather": "0"},
+}
 
 
 def execute(session: Session, name: str, statement: Any) -> list[Any]:
-    """Runs a family's statement: its rows as mappings. Cadence compliance runs with JIT off on
-    PostgreSQL: the planner prices its per-pair lookups high and JIT-compiles it — about 1.8 s
-    of compiling for 0.2 s of running (bench/cadence.py); back to the server's setting after."""
-    if name != "cadence" or session.get_bind().dialect.name != "postgresql":
+    """Runs a family's statement: its rows as mappings (on PostgreSQL with :data:`TUNING`)."""
+    tuning = TUNING.get(name) if session.get_bind().dialect.name == "postgresql" else None
+    if not tuning:
         return list(session.execute(statement).mappings())
-    session.execute(text("SET LOCAL jit = off"))
+    # One statement to set them for the transaction, one to put back the session's values.
+    names = ", ".join(f"'{setting}'" for setting in tuning)
+    session.execute(
+        text(
+            "SELECT "
+            + ", ".join(f"set_config('{name}', '{value}', true)" for name, value in tuning.items())
+        )
+    )
     rows = list(session.execute(statement).mappings())
-    session.execute(text("RESET jit"))
+    session.execute(
+        text(f"SELECT set_config(name, reset_val, true) FROM pg_settings WHERE name IN ({names})")
+    )
     return rows
 
 
@@ -756,6 +887,9 @@ FAMILIES: dict[str, Callable[[Frame], Any]] = {
     "ratings": ratings,
     "inspections": inspections,
 }
+# family → the family whose statement answers it too, when both are needed (one scan of the
+# transactions for money flows and purchases).
+SHARED = {"purchases": "flows"}
 # Families whose rows carry windows as columns (b0, b1 …) rather than a ``w`` column.
 WIDE = {"base"}
 # Families with one more group column (the lost-customer reason).
