@@ -19,32 +19,13 @@ from tests.test_kpis import (
     _at,
     _import,
     _kpis,
-    _me,
-    _move,
-    _staff_branch,
     _tag,
-    _team,
+    _two_teams,
     _tx,
     _values,
 )
 
 ANALYST = "MKT0001"
-
-
-def _two_teams(
-    backend: Backend, year: int, second: str
-) -> tuple[dict[str, Any], dict[str, Any], str, str, str]:
-    """A fresh branch whose RM1 is in team A and RM2 in team ``second`` from 2 January of
-    ``year``: both managers (`me`), the branch ID and the two team IDs."""
-    _, sup, rm1, rm2 = _staff_branch(backend)
-    me1, me2 = _me(backend, rm1), _me(backend, rm2)
-    branch = me1["branch"]["id"]
-    with _at(year, 1, 2, 9):
-        team_a = _team(backend, sup, branch, "A")
-        team_b = _team(backend, sup, branch, second)
-        assert _move(backend, sup, me1["id"], team_a)["errors"] == []
-        assert _move(backend, sup, me2["id"], team_b)["errors"] == []
-    return me1, me2, branch, team_a, team_b
 
 
 def _customers(backend: Backend, branch: str, manager: str | None, n: int) -> list[str]:

@@ -25,6 +25,7 @@ from tests.test_kpis import (
     _staff_branch,
     _survey,
     _team,
+    _two_teams,
     _values,
 )
 from tests.test_spot_checks import at, new_branch
@@ -46,14 +47,7 @@ class Small:
 
 @pytest.fixture(scope="module")
 def small(backend: Backend) -> Iterator[Small]:
-    _, sup, rm1, rm2 = _staff_branch(backend)
-    me1, me2 = _me(backend, rm1), _me(backend, rm2)
-    branch = me1["branch"]["id"]
-    with _at(2014, 1, 2, 9):
-        team_a = _team(backend, sup, branch, "A")
-        team_b = _team(backend, sup, branch, "B")
-        assert _move(backend, sup, me1["id"], team_a)["errors"] == []
-        assert _move(backend, sup, me2["id"], team_b)["errors"] == []
+    me1, me2, branch, team_a, team_b = _two_teams(backend, 2014, "B")
     with _at(2014, 1, 15, 10):
         c = [
             create_customer(backend, relationshipManager=me1["id"], branch=branch)["id"]

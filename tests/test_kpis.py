@@ -218,6 +218,22 @@ def _move(backend: Backend, staff: str, who: str, team: str | None) -> dict[str,
     )
 
 
+def _two_teams(
+    backend: Backend, year: int, second: str
+) -> tuple[dict[str, Any], dict[str, Any], str, str, str]:
+    """A fresh branch whose RM1 is in team A and RM2 in team ``second`` from 2 January of
+    ``year``: both managers (`me`), the branch ID and the two team IDs."""
+    _, sup, rm1, rm2 = _staff_branch(backend)
+    me1, me2 = _me(backend, rm1), _me(backend, rm2)
+    branch = me1["branch"]["id"]
+    with _at(year, 1, 2, 9):
+        team_a = _team(backend, sup, branch, "A")
+        team_b = _team(backend, sup, branch, second)
+        assert _move(backend, sup, me1["id"], team_a)["errors"] == []
+        assert _move(backend, sup, me2["id"], team_b)["errors"] == []
+    return me1, me2, branch, team_a, team_b
+
+
 def _tag(customer: str) -> str:
     parsed = parse_global_id(customer)
     assert parsed is not None

@@ -102,15 +102,6 @@ def _load(session: Session, level: Level, key: int, at: datetime) -> Scope | Non
     return Scope(level, key, staff.branch_id, team_of(session, key, at), staff.name)
 
 
-def parent(scope: Scope) -> Scope:
-    """The scope one level up (a staff member without a team: their branch)."""
-    if scope.level is Level.BRANCH:
-        return Scope(Level.BANK)
-    if scope.level is Level.TEAM or scope.team_id is None:
-        return Scope(Level.BRANCH, scope.branch_id, scope.branch_id)
-    return Scope(Level.TEAM, scope.team_id, scope.branch_id, scope.team_id)
-
-
 @dataclass(frozen=True)
 class Attribution:
     """SQL for the attribution of one computation's rows to branch, team and staff member: by
